@@ -1,0 +1,179 @@
+/**
+ * The log's single writer: appends batches of entries and publishes, in this
+ * order, the new entry bundles, the new hash tiles, and last the new signed
+ * checkpoint. A reader that follows the checkpoint therefore never finds a
+ * tile or bundle missing, and a crash at any point leaves the previous
+ * checkpoint valid: files written past it are simply written again by the
+ * next batch.
+ *
+ * State kept in memory is small: the frontier (one hash per complete subtree
+ * on the right edge), the partial tile at each level and the entries of the
+ * partial bundle. On open it is recovered from the checkpoint and the partial
+ * tiles and bundle it names, and checked against the signed root.
+ */
+import { formatCheckpoint, openCheckpoint } from "./checkpoint.ts";
+import { LogError } from "./errors.ts";
+import type { Hash } from "./hash.ts";
+import { type NoteSigner, type NoteVerifier, signNote } from "./note.ts";
+import {
+  bundlePath,
+  checkEntrySize,
+  edgeTiles,
+  parseBundle,
+  TILE_WIDTH,
+  tileHashes,
+  tilePath,
+} from "./tiles.ts";
+import { type LogFile, TreeBuilder } from "./tree-builder.ts";
+
+export type { LogFile } from "./tree-builder.ts";
+
+/**
+ * Where the appender keeps the static tree. Contract:
+ * - `read` returns undefined for a path that does not exist.
+ * - `writeFiles` is durable once it resolves. Files are immutable once a
+ *   checkpoint covers them; files past the checkpoint may be rewritten.
+ * - `swapCheckpoint` replaces the checkpoint atomically and durably, and only
+ *   if the stored one is still `expected` (compare-and-swap), else it throws
+ *   LogError "conflict". A reader sees the old or the new one, never a mix.
+ */
+export interface LogStorage {
+  read(path: string): Promise<Uint8Array | undefined>;
+  writeFiles(files: readonly LogFile[]): Promise<void>;
+  swapCheckpoint(expected: Uint8Array | undefined, next: Uint8Array): Promise<void>;
+}
+
+export interface AppenderOptions {
+  /** The checkpoint origin line, the log's name. */
+  readonly origin: string;
+  readonly signer: NoteSigner;
+  /** Verifies the stored checkpoint on open: the signer's own public key. */
+  readonly verifier: NoteVerifier;
+  /** Signers of extra signatures (such as cosignatures) added to each checkpoint. */
+  readonly cosigners?: readonly NoteSigner[];
+}
+
+export interface AppendResult {
+  /** Index of the first entry of the batch. */
+  readonly first: number;
+  /** Tree size after the batch. */
+  readonly size: number;
+  readonly checkpoint: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+export class Appender {
+  readonly #storage: LogStorage;
+  readonly #options: AppenderOptions;
+  #tree: TreeBuilder;
+  #checkpoint: Uint8Array;
+  #busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    storage: LogStorage,
+    options: AppenderOptions,
+    tree: TreeBuilder,
+    checkpoint: Uint8Array,
+  ) {
+    this.#storage = storage;
+    this.#options = options;
+    this.#tree = tree;
+    this.#checkpoint = checkpoint;
+  }
+
+  /** Opens the log in `storage`, creating an empty one if there is no checkpoint. */
+  static async open(storage: LogStorage, options: AppenderOptions): Promise<Appender> {
+    const stored = await storage.read("checkpoint");
+    if (stored === undefined) {
+      const empty = TreeBuilder.empty();
+      const checkpoint = signCheckpoint(options, empty);
+      await storage.swapCheckpoint(undefined, checkpoint);
+      return new Appender(storage, options, empty, checkpoint);
+    }
+    return new Appender(storage, options, await recoverTree(storage, options, stored), stored);
+  }
+
+  get size(): number {
+    return this.#tree.size;
+  }
+
+  get root(): Hash {
+    return this.#tree.root();
+  }
+
+  /** The latest signed checkpoint, as served. */
+  get checkpoint(): Uint8Array {
+    return this.#checkpoint;
+  }
+
+  /**
+   * Appends a batch. Resolves once the entries are durable under a signed
+   * checkpoint. Batches are applied one at a time, in call order; a batch
+   * that fails changes nothing.
+   */
+  append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+    for (const entry of entries) checkEntrySize(entry);
+    const run = this.#busy.then(() => this.#append(entries));
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+    const first = this.#tree.size;
+    const next = this.#tree.clone();
+    const files: LogFile[] = [];
+    for (const entry of entries) next.append(entry, (f) => files.push(f));
+    files.push(...next.partialFiles());
+    const checkpoint = signCheckpoint(this.#options, next);
+    // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
+    await this.#storage.writeFiles(files);
+    await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
+    this.#tree = next;
+    this.#checkpoint = checkpoint;
+    return { first, size: next.size, checkpoint };
+  }
+}
+
+function signCheckpoint(options: AppenderOptions, tree: TreeBuilder): Uint8Array {
+  const text = formatCheckpoint({
+    origin: options.origin,
+    size: tree.size,
+    root: tree.root(),
+    extensions: [],
+  });
+  return encoder.encode(signNote(text, [options.signer, ...(options.cosigners ?? [])]));
+}
+
+function corrupt(message: string, cause?: unknown): LogError {
+  return new LogError("corrupt-storage", message, { cause });
+}
+
+/** Rebuilds the tree state from the stored checkpoint and the partial tiles and bundle it names. */
+async function recoverTree(
+  storage: LogStorage,
+  options: AppenderOptions,
+  stored: Uint8Array,
+): Promise<TreeBuilder> {
+  try {
+    const { size, root } = openCheckpoint(stored, [options.verifier], options.origin);
+    const partialTiles = new Map<number, Hash[]>();
+    for (const tile of edgeTiles(size)) {
+      const data = await storage.read(tilePath(tile));
+      if (!data) throw corrupt(`${tilePath(tile)} is missing for checkpoint size ${size}`);
+      partialTiles.set(tile.level, tileHashes(tile, data));
+    }
+    let bundle: Uint8Array[] = [];
+    const width = size % TILE_WIDTH;
+    if (width > 0) {
+      const path = bundlePath(Math.floor(size / TILE_WIDTH), width);
+      const data = await storage.read(path);
+      if (!data) throw corrupt(`${path} is missing for checkpoint size ${size}`);
+      bundle = parseBundle(data, width);
+    }
+    return TreeBuilder.resume(size, root, partialTiles, bundle);
+  } catch (err) {
+    if (err instanceof LogError && err.code === "corrupt-storage") throw err;
+    throw corrupt(`cannot recover the log: ${(err as Error).message}`, err);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Errors raised by the log core. Callers branch on `code`, never on the message.
+ */
+export type LogErrorCode =
+  /** A signed note that does not follow C2SP signed-note. */
+  | "malformed-note"
+  /** A note with no valid signature by any of the known keys. */
+  | "unverified-note"
+  /** A known key's signature that does not verify: the note must be rejected. */
+  | "invalid-signature"
+  /** A signer or verifier key string that does not parse or whose key ID is wrong. */
+  | "malformed-key"
+  /** A checkpoint body that does not follow C2SP tlog-checkpoint. */
+  | "malformed-checkpoint"
+  /** A checkpoint for another log than the one expected. */
+  | "wrong-origin"
+  /** A tile or entry bundle of the wrong length or shape, or a bad tile path. */
+  | "malformed-tile"
+  /** Tiles or entries whose hashes do not lead up to the signed root. */
+  | "hash-mismatch"
+  /** An inclusion or consistency proof that does not verify. */
+  | "invalid-proof"
+  /** A size or index outside the tree. */
+  | "out-of-range"
+  /** An entry longer than an entry bundle can hold (65,535 bytes). */
+  | "entry-too-large"
+  /** A resource that the log storage does not have. */
+  | "not-found"
+  /** Another writer holds the log, or moved its checkpoint under us. */
+  | "conflict"
+  /** The log storage is damaged in a way recovery cannot repair. */
+  | "corrupt-storage";
+
+export class LogError extends Error {
+  readonly code: LogErrorCode;
+
+  constructor(code: LogErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LogError";
+    this.code = code;
+  }
+}
+
+export function isLogError(err: unknown, code?: LogErrorCode): err is LogError {
+  return err instanceof LogError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,149 @@
+/**
+ * LogStorage on a local directory: the static tree as plain files, ready for
+ * any web server to serve.
+ *
+ * Every file is written to a temporary name and renamed into place, so a
+ * reader sees a whole file or none. With `durable` (the default) each file is
+ * fsynced before its rename and each touched directory after it, and the
+ * checkpoint is renamed last, so a crash or power loss leaves the previous
+ * checkpoint and every file it covers intact.
+ */
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { LogFile, LogStorage } from "./appender.ts";
+import { LogError } from "./errors.ts";
+import { equalBytes } from "./hash.ts";
+
+export interface FsStorageOptions {
+  /** fsync files and directories before acknowledging; off only for benchmarks and tests. */
+  readonly durable?: boolean;
+}
+
+const TMP_DIR = ".tmp";
+const LOCK_FILE = ".lock";
+/** Locks this process holds, so that a second open in the same process is refused too. */
+const heldLocks = new Set<string>();
+
+export class FsLogStorage implements LogStorage {
+  readonly #dir: string;
+  readonly #durable: boolean;
+  readonly #madeDirs = new Set<string>();
+  #tmpCounter = 0;
+
+  private constructor(dir: string, durable: boolean) {
+    this.#dir = dir;
+    this.#durable = durable;
+  }
+
+  /**
+   * Opens `dir` as the single writer: takes its lock (refusing if a live
+   * process holds it) and clears temporary files a crash may have left.
+   */
+  static async open(dir: string, options: FsStorageOptions = {}): Promise<FsLogStorage> {
+    await mkdir(dir, { recursive: true });
+    await takeLock(join(dir, LOCK_FILE));
+    await rm(join(dir, TMP_DIR), { recursive: true, force: true });
+    await mkdir(join(dir, TMP_DIR));
+    return new FsLogStorage(dir, options.durable ?? true);
+  }
+
+  async close(): Promise<void> {
+    const lock = join(this.#dir, LOCK_FILE);
+    heldLocks.delete(lock);
+    await rm(lock, { force: true });
+  }
+
+  async read(path: string): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(join(this.#dir, path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async writeFiles(files: readonly LogFile[]): Promise<void> {
+    const dirs = new Set<string>();
+    await Promise.all(
+      files.map(async (file) => {
+        const target = join(this.#dir, file.path);
+        const dir = dirname(target);
+        dirs.add(dir);
+        await this.#mkdir(dir);
+        await this.#writeAndRename(file.data, target);
+      }),
+    );
+    if (this.#durable) await Promise.all([...dirs].map(syncDir));
+  }
+
+  async swapCheckpoint(expected: Uint8Array | undefined, next: Uint8Array): Promise<void> {
+    const current = await this.read("checkpoint");
+    const same =
+      current === undefined || expected === undefined
+        ? current === expected
+        : equalBytes(current, expected);
+    if (!same) throw new LogError("conflict", "the checkpoint changed under this writer");
+    await this.#writeAndRename(next, join(this.#dir, "checkpoint"));
+    if (this.#durable) await syncDir(this.#dir);
+  }
+
+  async #mkdir(dir: string): Promise<void> {
+    if (this.#madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.#madeDirs.add(dir);
+  }
+
+  async #writeAndRename(data: Uint8Array, target: string): Promise<void> {
+    const tmp = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
+    const handle = await open(tmp, "w");
+    try {
+      await handle.writeFile(data);
+      if (this.#durable) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, target);
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates the lock file exclusively; a lock whose process is gone is taken over. */
+async function takeLock(path: string): Promise<void> {
+  if (heldLocks.has(path))
+    throw new LogError("conflict", "the log is already open in this process");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, "wx");
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      heldLocks.add(path);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
+      if (Number.isSafeInteger(holder) && holder !== process.pid && isAlive(holder)) {
+        throw new LogError("conflict", `the log is in use by process ${holder}`);
+      }
+      // Stale lock from a crashed writer (or our own pid reused): take it over.
+      await rm(path, { force: true });
+    }
+  }
+  throw new LogError("conflict", "could not take the log lock");
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The transparency-log core: RFC 6962 hashing and proofs, C2SP tlog-tiles,
+ * signed-note, tlog-checkpoint and tlog-cosignature, and the appender that
+ * writes a static tiled log. Knows nothing of packages.
+ */
+export { Appender, type AppenderOptions, type AppendResult, type LogStorage } from "./appender.ts";
+export { decodeBase64Strict, encodeBase64 } from "./base64.ts";
+export {
+  type Checkpoint,
+  formatCheckpoint,
+  openCheckpoint,
+  parseCheckpoint,
+  readUnverifiedCheckpoint,
+  type SignedCheckpoint,
+} from "./checkpoint.ts";
+export {
+  COSIGNATURE_TYPE,
+  type CosignatureVerifier,
+  Cosigner,
+  cosignedMessage,
+  parseCosignatureVerifierKey,
+} from "./cosignature.ts";
+export { isLogError, LogError, type LogErrorCode } from "./errors.ts";
+export { FsLogStorage, type FsStorageOptions } from "./fs-storage.ts";
+export { EMPTY_ROOT, HASH_SIZE, type Hash, leafHash, nodeHash, sha256 } from "./hash.ts";
+export {
+  consistencyProofNodes,
+  type HashReader,
+  inclusionProofNodes,
+  MemoryHashReader,
+  type NodeId,
+  proveConsistency,
+  proveInclusion,
+  treeHash,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+export {
+  addSignatures,
+  generateKey,
+  keyId,
+  type NoteSignature,
+  type NoteSigner,
+  type NoteVerifier,
+  type OpenedNote,
+  openNote,
+  parseNote,
+  parseSignerKey,
+  parseVerifierKey,
+  signNote,
+} from "./note.ts";
+export { DirectorySource, HttpSource, openSource } from "./sources.ts";
+export { type LogSource, TileHashReader } from "./tile-reader.ts";
+export {
+  bundlePath,
+  encodeBundle,
+  MAX_ENTRY_SIZE,
+  parseBundle,
+  parseTilePath,
+  TILE_WIDTH,
+  type Tile,
+  tilePath,
+  tilesOfTree,
+} from "./tiles.ts";
+export { type LogFile, TreeBuilder } from "./tree-builder.ts";
+export {
+  MAX_CHECKPOINT_BYTES,
+  readCheckpoint,
+  type VerifyLogResult,
+  verifyLog,
+} from "./verify-log.ts";
