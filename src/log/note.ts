@@ -116,9 +116,13 @@ export interface KeyParts {
 
 /** Parses the common `name+hex8+base64` tail of verifier and signer keys. */
 export function parseKeyParts(text: string, what: string): KeyParts {
-  const parts = text.split("+");
-  if (parts.length !== 3) throw malformedKey(`${what} must be name+keyid+key`);
-  const [name, idHex, b64] = parts;
+  // The key is base64, which may itself contain "+": split at the first two only.
+  const first = text.indexOf("+");
+  const second = text.indexOf("+", first + 1);
+  if (first < 0 || second < 0) throw malformedKey(`${what} must be name+keyid+key`);
+  const name = text.slice(0, first);
+  const idHex = text.slice(first + 1, second);
+  const b64 = text.slice(second + 1);
   if (!isValidKeyName(name)) throw malformedKey(`${what} has an invalid key name`);
   if (!/^[0-9a-f]{8}$/.test(idHex))
     throw malformedKey(`${what} key ID must be 8 lowercase hex digits`);

@@ -1,0 +1,225 @@
+/**
+ * Append throughput of the log core: sequences small entries in batches into
+ * a fresh directory through Appender and FsLogStorage, so every batch writes
+ * its bundles, hash tiles and signed checkpoint as files, then reopens the
+ * log to show that recovery finds the same tree.
+ *
+ *   node bench/log-append.ts [--entries 1000000] [--batch 256] [--mode both|durable|fast]
+ *
+ * `--mode both` (the default) runs each mode in its own child process, so
+ * that each reports its own peak RSS.
+ */
+import { spawn } from "node:child_process";
+import { parseArgs } from "node:util";
+import { Appender, FsLogStorage, type NoteSigner, type NoteVerifier } from "../src/log/index.ts";
+import {
+  benchKeys,
+  count,
+  type DiskUsage,
+  diskUsage,
+  emitResult,
+  entry,
+  makeWorkDir,
+  mib,
+  ORIGIN,
+  peakRss,
+  percentile,
+  positiveInt,
+  RESULT_MARKER,
+  removeDir,
+  seconds,
+} from "./common.ts";
+
+export interface AppendResult {
+  readonly bench: "log-append";
+  readonly durable: boolean;
+  readonly entries: number;
+  readonly batch: number;
+  readonly wallMs: number;
+  readonly entriesPerSecond: number;
+  /** Time spent making the entries, included in wallMs. */
+  readonly generateMs: number;
+  readonly batchP50Ms: number;
+  readonly batchP99Ms: number;
+  readonly recoverMs: number;
+  /** RSS before the first append: Node, the TypeScript stripper and the log modules. */
+  readonly startRssBytes: number;
+  readonly peakRssBytes: number;
+  readonly disk: DiskUsage;
+}
+
+const { values } = parseArgs({
+  options: {
+    entries: { type: "string" },
+    batch: { type: "string" },
+    mode: { type: "string", default: "both" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "usage: node bench/log-append.ts [--entries N=1000000] [--batch N=256] [--mode both|durable|fast] [--json]",
+  );
+  process.exit(0);
+}
+
+const entries = positiveInt("entries", values.entries, 1_000_000);
+const batch = positiveInt("batch", values.batch, 256);
+
+switch (values.mode) {
+  case "durable":
+  case "fast": {
+    const result = await run(values.mode === "durable");
+    if (values.json) emitResult(result);
+    break;
+  }
+  case "both": {
+    const results = [];
+    for (const mode of ["durable", "fast"]) results.push(await runChild(mode));
+    console.log();
+    console.log("mode     entries/s   wall       batch p50/p99     peak RSS    on disk");
+    for (const r of results) {
+      const mode = r.durable ? "durable" : "fast   ";
+      const p = `${r.batchP50Ms.toFixed(2)}/${r.batchP99Ms.toFixed(2)} ms`;
+      console.log(
+        `${mode}  ${count(r.entriesPerSecond).padStart(9)}   ${seconds(r.wallMs).padEnd(9)}  ${p.padEnd(16)}  ${mib(r.peakRssBytes).padEnd(10)}  ${mib(r.disk.allocated)}`,
+      );
+    }
+    if (values.json) for (const r of results) emitResult(r);
+    break;
+  }
+  default:
+    throw new Error(`--mode must be both, durable or fast, got ${values.mode}`);
+}
+
+/** Runs one mode in a child process and returns the result it reports. */
+function runChild(mode: string): Promise<AppendResult> {
+  const args = [process.argv[1], "--mode", mode, "--entries", `${entries}`, "--batch", `${batch}`];
+  args.push("--json");
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let result: AppendResult | undefined;
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.startsWith(RESULT_MARKER)) result = JSON.parse(line.slice(RESULT_MARKER.length));
+      else console.log(line);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0 && result) resolve(result);
+      else reject(new Error(`log-append --mode ${mode} exited with ${code}`));
+    });
+  });
+}
+
+async function run(durable: boolean): Promise<AppendResult> {
+  const startRssBytes = process.memoryUsage().rss;
+  const { signer, verifier } = benchKeys();
+  const label = durable ? "durable (fsync)" : "fast (no fsync)";
+  const dir = await makeWorkDir(durable ? "append-durable" : "append-fast");
+  try {
+    console.log(`log-append ${label}: ${count(entries)} entries in batches of ${batch}`);
+    const appended = await appendAll(dir, durable, signer, verifier);
+    const disk = await diskUsage(dir);
+    const recoverMs = await recover(dir, durable, signer, verifier, appended.root);
+    const result: AppendResult = {
+      bench: "log-append",
+      durable,
+      entries,
+      batch,
+      wallMs: appended.wallMs,
+      entriesPerSecond: entries / (appended.wallMs / 1000),
+      generateMs: appended.generateMs,
+      batchP50Ms: percentile(appended.batchMs, 50),
+      batchP99Ms: percentile(appended.batchMs, 99),
+      recoverMs,
+      startRssBytes,
+      peakRssBytes: peakRss(),
+      disk,
+    };
+    console.log(`  ${count(result.entriesPerSecond)} entries/s, ${seconds(result.wallMs)} wall`);
+    console.log(
+      `  batch latency p50 ${result.batchP50Ms.toFixed(2)} ms, p99 ${result.batchP99Ms.toFixed(2)} ms; entry generation ${seconds(result.generateMs)} of the wall time`,
+    );
+    console.log(
+      `  on disk: ${count(disk.files)} files, ${mib(disk.bytes)} of data, ${mib(disk.allocated)} allocated`,
+    );
+    console.log(`  reopened and recovered in ${result.recoverMs.toFixed(1)} ms`);
+    console.log(`  peak RSS ${mib(result.peakRssBytes)} (${mib(startRssBytes)} before appending)`);
+    return result;
+  } finally {
+    await removeDir(dir);
+  }
+}
+
+async function appendAll(
+  dir: string,
+  durable: boolean,
+  signer: NoteSigner,
+  verifier: NoteVerifier,
+): Promise<{ wallMs: number; generateMs: number; batchMs: number[]; root: Uint8Array }> {
+  const storage = await FsLogStorage.open(dir, { durable });
+  const appender = await Appender.open(storage, { origin: ORIGIN, signer, verifier });
+  const batchMs: number[] = [];
+  let generateMs = 0;
+  let nextReport = entries / 10;
+  const start = performance.now();
+  for (let first = 0; first < entries; first += batch) {
+    const t0 = performance.now();
+    const items: Uint8Array[] = [];
+    for (let i = first; i < Math.min(first + batch, entries); i++) items.push(entry(i));
+    const t1 = performance.now();
+    const { size } = await appender.append(items);
+    const t2 = performance.now();
+    generateMs += t1 - t0;
+    batchMs.push(t2 - t1);
+    if (size >= nextReport && size < entries) {
+      // Progress on stderr, so a long durable run visibly moves.
+      const rate = size / ((t2 - start) / 1000);
+      process.stderr.write(`  ... ${count(size)} entries, ${count(rate)}/s\n`);
+      nextReport += entries / 10;
+    }
+  }
+  const wallMs = performance.now() - start;
+  if (appender.size !== entries) throw new Error(`log has ${appender.size} entries`);
+  const root = appender.root;
+  await storage.close();
+  batchMs.sort((a, b) => a - b);
+  return { wallMs, generateMs, batchMs, root };
+}
+
+/**
+ * Reopens the log as a restarted server would: the appender rebuilds its
+ * state from the checkpoint and the partial tiles and bundle, checked against
+ * the signed root. One more entry is appended to show the log goes on.
+ */
+async function recover(
+  dir: string,
+  durable: boolean,
+  signer: NoteSigner,
+  verifier: NoteVerifier,
+  root: Uint8Array,
+): Promise<number> {
+  const start = performance.now();
+  const storage = await FsLogStorage.open(dir, { durable });
+  try {
+    const appender = await Appender.open(storage, { origin: ORIGIN, signer, verifier });
+    const ms = performance.now() - start;
+    if (appender.size !== entries || !Buffer.from(appender.root).equals(root)) {
+      throw new Error(`recovered size ${appender.size} or root differs from what was appended`);
+    }
+    const { size } = await appender.append([entry(entries)]);
+    if (size !== entries + 1) throw new Error(`append after recovery gave size ${size}`);
+    return ms;
+  } finally {
+    await storage.close();
+  }
+}
