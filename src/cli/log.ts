@@ -1,0 +1,86 @@
+/** `cairn log show` and `cairn log verify`: look at and audit a static log. */
+import type { Command } from "commander";
+import {
+  encodeBase64,
+  LogError,
+  openSource,
+  parseVerifierKey,
+  readCheckpoint,
+  readUnverifiedCheckpoint,
+  MAX_CHECKPOINT_BYTES,
+  verifyLog,
+} from "../log/index.ts";
+import { progressBar } from "./output.ts";
+
+function hex8(id: number): string {
+  return id.toString(16).padStart(8, "0");
+}
+
+export function registerLogCommands(program: Command): void {
+  const log = program
+    .command("log")
+    .description("look at and audit a transparency log served as static files (C2SP tlog-tiles)");
+
+  log
+    .command("show")
+    .description("print a log's checkpoint: origin, size, root hash and who signed it")
+    .argument("<dir-or-url>", "the log's directory, or its base URL (the checkpoint is <base>/checkpoint)")
+    .option("--key <verifier-key>", "check the signature against this verifier key")
+    .action(async (location: string, opts: { key?: string }) => {
+      const source = openSource(location);
+      const raw = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
+      const cp = readUnverifiedCheckpoint(raw);
+      const lines = [
+        `origin     ${cp.origin}`,
+        `size       ${cp.size}`,
+        `root       ${encodeBase64(cp.root)}`,
+        `root (hex) ${Buffer.from(cp.root).toString("hex")}`,
+      ];
+      for (const ext of cp.extensions) lines.push(`extension  ${ext}`);
+      let verifiedNames = new Set<string>();
+      if (opts.key) {
+        const verified = await readCheckpoint(source, [parseVerifierKey(opts.key)]);
+        verifiedNames = new Set(verified.note.verified.map((s) => `${s.name}+${hex8(s.keyId)}`));
+      }
+      for (const sig of cp.signatures) {
+        const id = `${sig.name}+${hex8(sig.keyId)}`;
+        const status = verifiedNames.has(id) ? "verified" : opts.key ? "not checked (unknown key)" : "not checked";
+        lines.push(`signed by  ${id}  ${status}`);
+      }
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  log
+    .command("verify")
+    .description("check a log's signature and that every tile and entry bundle hashes up to its root")
+    .argument("<dir-or-url>", "the log's directory, or its base URL")
+    .requiredOption("--key <verifier-key>", "the log's verifier key (name+keyid+base64)")
+    .option("--origin <origin>", "require this checkpoint origin line (default: the key's name)")
+    .option("--concurrency <n>", "files fetched at once", (v) => Number.parseInt(v, 10), 8)
+    .action(async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
+      const verifier = parseVerifierKey(opts.key);
+      const source = openSource(location);
+      let bar: ReturnType<typeof progressBar> | undefined;
+      try {
+        const result = await verifyLog(source, [verifier], {
+          origin: opts.origin ?? verifier.name,
+          concurrency: opts.concurrency,
+          onProgress: (done, total) => {
+            bar ??= progressBar("verifying", total);
+            bar.update(done, total);
+          },
+        });
+        bar?.stop();
+        const cp = result.checkpoint;
+        process.stdout.write(
+          `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
+            `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
+            `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n`,
+        );
+      } catch (err) {
+        bar?.stop();
+        if (err instanceof LogError) throw new LogError(err.code, `${source.name}: ${err.message}`, { cause: err });
+        throw err;
+      }
+    });
+}

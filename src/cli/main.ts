@@ -1,0 +1,30 @@
+/** The `cairn` command: parses arguments and maps errors to exit codes. */
+import { Command, CommanderError } from "commander";
+import { LogError } from "../log/index.ts";
+import { registerLogCommands } from "./log.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("cairn")
+    .description("Cairn: a package registry that anyone can mirror and nobody has to trust")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+  registerLogCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof LogError) {
+      process.stderr.write(`cairn: ${err.message} [${err.code}]\n`);
+      return 1;
+    }
+    process.stderr.write(`cairn: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,28 @@
+/** Terminal output shared by subcommands: errors and progress bars. */
+import cliProgress from "cli-progress";
+
+export interface Progress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+/** A progress bar on stderr when it is a terminal and the work is large; silent otherwise. */
+export function progressBar(label: string, total: number, minTotal = 4096): Progress {
+  if (!process.stderr.isTTY || total < minTotal) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return {
+    update: (done, newTotal) => {
+      bar.setTotal(newTotal);
+      bar.update(done);
+    },
+    stop: () => bar.stop(),
+  };
+}
