@@ -3,11 +3,11 @@ import type { Command } from "commander";
 import {
   encodeBase64,
   LogError,
+  MAX_CHECKPOINT_BYTES,
   openSource,
   parseVerifierKey,
   readCheckpoint,
   readUnverifiedCheckpoint,
-  MAX_CHECKPOINT_BYTES,
   verifyLog,
 } from "../log/index.ts";
 import { progressBar } from "./output.ts";
@@ -24,7 +24,10 @@ export function registerLogCommands(program: Command): void {
   log
     .command("show")
     .description("print a log's checkpoint: origin, size, root hash and who signed it")
-    .argument("<dir-or-url>", "the log's directory, or its base URL (the checkpoint is <base>/checkpoint)")
+    .argument(
+      "<dir-or-url>",
+      "the log's directory, or its base URL (the checkpoint is <base>/checkpoint)",
+    )
     .option("--key <verifier-key>", "check the signature against this verifier key")
     .action(async (location: string, opts: { key?: string }) => {
       const source = openSource(location);
@@ -44,7 +47,11 @@ export function registerLogCommands(program: Command): void {
       }
       for (const sig of cp.signatures) {
         const id = `${sig.name}+${hex8(sig.keyId)}`;
-        const status = verifiedNames.has(id) ? "verified" : opts.key ? "not checked (unknown key)" : "not checked";
+        const status = verifiedNames.has(id)
+          ? "verified"
+          : opts.key
+            ? "not checked (unknown key)"
+            : "not checked";
         lines.push(`signed by  ${id}  ${status}`);
       }
       process.stdout.write(`${lines.join("\n")}\n`);
@@ -52,35 +59,40 @@ export function registerLogCommands(program: Command): void {
 
   log
     .command("verify")
-    .description("check a log's signature and that every tile and entry bundle hashes up to its root")
+    .description(
+      "check a log's signature and that every tile and entry bundle hashes up to its root",
+    )
     .argument("<dir-or-url>", "the log's directory, or its base URL")
     .requiredOption("--key <verifier-key>", "the log's verifier key (name+keyid+base64)")
     .option("--origin <origin>", "require this checkpoint origin line (default: the key's name)")
     .option("--concurrency <n>", "files fetched at once", (v) => Number.parseInt(v, 10), 8)
-    .action(async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
-      const verifier = parseVerifierKey(opts.key);
-      const source = openSource(location);
-      let bar: ReturnType<typeof progressBar> | undefined;
-      try {
-        const result = await verifyLog(source, [verifier], {
-          origin: opts.origin ?? verifier.name,
-          concurrency: opts.concurrency,
-          onProgress: (done, total) => {
-            bar ??= progressBar("verifying", total);
-            bar.update(done, total);
-          },
-        });
-        bar?.stop();
-        const cp = result.checkpoint;
-        process.stdout.write(
-          `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
-            `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
-            `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n`,
-        );
-      } catch (err) {
-        bar?.stop();
-        if (err instanceof LogError) throw new LogError(err.code, `${source.name}: ${err.message}`, { cause: err });
-        throw err;
-      }
-    });
+    .action(
+      async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
+        const verifier = parseVerifierKey(opts.key);
+        const source = openSource(location);
+        let bar: ReturnType<typeof progressBar> | undefined;
+        try {
+          const result = await verifyLog(source, [verifier], {
+            origin: opts.origin ?? verifier.name,
+            concurrency: opts.concurrency,
+            onProgress: (done, total) => {
+              bar ??= progressBar("verifying", total);
+              bar.update(done, total);
+            },
+          });
+          bar?.stop();
+          const cp = result.checkpoint;
+          process.stdout.write(
+            `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
+              `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
+              `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n`,
+          );
+        } catch (err) {
+          bar?.stop();
+          if (err instanceof LogError)
+            throw new LogError(err.code, `${source.name}: ${err.message}`, { cause: err });
+          throw err;
+        }
+      },
+    );
 }

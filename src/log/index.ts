@@ -69,3 +69,14 @@ export {
   type VerifyLogResult,
   verifyLog,
 } from "./verify-log.ts";
+export {
+  type AddCheckpointRequest,
+  addCheckpoint,
+  type CosignedState,
+  formatAddCheckpointRequest,
+  MemoryWitnessStore,
+  parseAddCheckpointRequest,
+  type WitnessOptions,
+  type WitnessResponse,
+  type WitnessStore,
+} from "./witness.ts";

@@ -16,7 +16,9 @@ describe("cairn log show / verify", () => {
   before(async () => {
     dir = await tempDir();
     await buildLog(dir.path, 5000, 333, key);
-    root = encodeBase64(openCheckpoint(await readFile(join(dir.path, "checkpoint")), [key.verifier]).root);
+    root = encodeBase64(
+      openCheckpoint(await readFile(join(dir.path, "checkpoint")), [key.verifier]).root,
+    );
     http = await serveDirectory(dir.path);
   });
 
@@ -26,7 +28,12 @@ describe("cairn log show / verify", () => {
   });
 
   test("--help works on every subcommand", async () => {
-    for (const args of [["--help"], ["log", "--help"], ["log", "show", "--help"], ["log", "verify", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["log", "--help"],
+      ["log", "show", "--help"],
+      ["log", "verify", "--help"],
+    ]) {
       const result = await cairn(args);
       assert.equal(result.code, 0, args.join(" "));
       assert.match(result.stdout, /^Usage: cairn/);
@@ -40,7 +47,10 @@ describe("cairn log show / verify", () => {
       assert.match(result.stdout, new RegExp(`^origin +${TEST_ORIGIN}$`, "m"));
       assert.match(result.stdout, /^size +5000$/m);
       assert.ok(result.stdout.includes(`root       ${root}`));
-      assert.match(result.stdout, new RegExp(`^signed by +${TEST_ORIGIN.replace(".", "\\.")}\\+[0-9a-f]{8} +verified$`, "m"));
+      assert.match(
+        result.stdout,
+        new RegExp(`^signed by +${TEST_ORIGIN.replace(".", "\\.")}\\+[0-9a-f]{8} +verified$`, "m"),
+      );
     }
   });
 

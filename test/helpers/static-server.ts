@@ -4,7 +4,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 
-export async function serveDirectory(dir: string): Promise<{ url: string; server: Server; [Symbol.asyncDispose](): Promise<void> }> {
+export async function serveDirectory(
+  dir: string,
+): Promise<{ url: string; server: Server; [Symbol.asyncDispose](): Promise<void> }> {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
     if (path.includes("..")) {
@@ -13,7 +15,12 @@ export async function serveDirectory(dir: string): Promise<{ url: string; server
     }
     try {
       const data = await readFile(join(dir, path));
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length }).end(data);
+      res
+        .writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-length": data.length,
+        })
+        .end(data);
     } catch {
       res.writeHead(404).end("not found");
     }
