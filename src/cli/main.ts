@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { LogError } from "../log/index.ts";
 import { registerLogCommands } from "./log.ts";
+import { registerServeCommands } from "./serve.ts";
 
 export function buildProgram(): Command {
   const program = new Command("cairn")
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError()
     .exitOverride();
+  registerServeCommands(program);
   registerLogCommands(program);
   return program;
 }

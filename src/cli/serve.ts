@@ -1,0 +1,78 @@
+/** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
+import type { Command } from "commander";
+import { loadConfig } from "../origin/config.ts";
+import { loadOrCreateKey } from "../origin/keys.ts";
+import { dataPaths, startOrigin } from "../origin/server.ts";
+
+interface ServeFlags {
+  data?: string;
+  host?: string;
+  port?: number;
+  origin?: string;
+  durable?: boolean;
+  config?: string;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new Error(`invalid port ${JSON.stringify(value)}`);
+  return port;
+}
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command("serve")
+    .description("run the origin registry: the npm API and the signed static tree under /-/cairn/")
+    .option("--data <dir>", "data directory: key, static tree, database (default: ./cairn-data)")
+    .option("--host <host>", "address to listen on (default: 127.0.0.1)")
+    .option("--port <port>", "port to listen on (default: 4873)", parsePort)
+    .option("--origin <name>", "the log's name (checkpoint origin), used when the key is created")
+    .option("--no-durable", "do not fsync before acknowledging (throwaway registries only)")
+    .option(
+      "--config <file>",
+      "JSON config file with the same settings (default: <data>/config.json)",
+    )
+    .addHelpText(
+      "after",
+      "\nSettings come from the defaults, then the config file, then these flags.\n" +
+        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn"}',
+    )
+    .action(async (flags: ServeFlags) => {
+      const { config: configFile, durable, ...rest } = flags;
+      // commander sets durable=true by default for --no-durable; only pass it when the flag was used.
+      const config = await loadConfig(
+        { ...rest, durable: durable === false ? false : undefined },
+        configFile,
+      );
+      const origin = await startOrigin(config);
+      const lines = [
+        `cairn registry listening on ${origin.url}`,
+        `data:         ${config.data}`,
+        `log origin:   ${origin.key.origin}`,
+        `verifier key: ${origin.key.verifierKey}`,
+      ];
+      if (origin.key.created)
+        lines.push("(a new signing key was created; clients pin the verifier key above)");
+      process.stdout.write(`${lines.join("\n")}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await origin.close();
+    });
+
+  program
+    .command("key")
+    .description(
+      "print the registry's verifier key, the string clients pin (creates the key if missing)",
+    )
+    .option("--data <dir>", "data directory (default: ./cairn-data)")
+    .option("--config <file>", "JSON config file (default: <data>/config.json)")
+    .action(async (flags: { data?: string; config?: string }) => {
+      const config = await loadConfig({ data: flags.data }, flags.config);
+      const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
+      process.stdout.write(`${key.verifierKey}\n`);
+    });
+}

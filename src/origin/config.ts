@@ -1,0 +1,86 @@
+/**
+ * Origin configuration: embedded defaults, overridden by a JSON config file,
+ * overridden by command-line flags. Unknown keys and wrong types are errors,
+ * so a typo never silently falls back to a default.
+ */
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+
+export interface OriginConfig {
+  /** Directory for the key, the static tree and the derived database. */
+  readonly data: string;
+  readonly host: string;
+  readonly port: number;
+  /** The log's origin line, used only when the key is first created. */
+  readonly origin?: string;
+  /** fsync before acknowledging writes; turn off only for throwaway registries. */
+  readonly durable: boolean;
+}
+
+export const DEFAULT_CONFIG: OriginConfig = {
+  data: "./cairn-data",
+  host: "127.0.0.1",
+  port: 4873,
+  durable: true,
+};
+
+const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
+  data: "string",
+  host: "string",
+  port: "number",
+  origin: "string",
+  durable: "boolean",
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function checkConfig(values: Record<string, unknown>, where: string): Partial<OriginConfig> {
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const type = TYPES[key as keyof OriginConfig];
+    if (!type) throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
+    if (typeof value !== type) throw new ConfigError(`${where}: ${key} must be a ${type}`);
+  }
+  const port = values.port as number | undefined;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
+  }
+  return values as Partial<OriginConfig>;
+}
+
+/**
+ * Resolves the configuration: `configFile` if given (it must exist), else
+ * `<data>/config.json` if present; then the flags on top.
+ */
+export async function loadConfig(
+  flags: Partial<OriginConfig>,
+  configFile?: string,
+): Promise<OriginConfig> {
+  const checkedFlags = checkConfig(withoutUndefined(flags), "flags");
+  const dataDir = checkedFlags.data ?? DEFAULT_CONFIG.data;
+  const path = configFile ?? join(dataDir, "config.json");
+  let fromFile: Partial<OriginConfig> = {};
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, "utf8"));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`${path}: must hold a JSON object`);
+    }
+    fromFile = checkConfig(parsed as Record<string, unknown>, path);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+    if (!missing || configFile !== undefined) {
+      if (err instanceof SyntaxError) throw new ConfigError(`${path}: ${err.message}`);
+      throw err;
+    }
+  }
+  const merged = { ...DEFAULT_CONFIG, ...fromFile, ...checkedFlags };
+  return { ...merged, data: resolve(merged.data) };
+}
+
+function withoutUndefined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
