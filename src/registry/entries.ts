@@ -1,0 +1,209 @@
+/**
+ * Log entries: one canonical JSON object (RFC 8785) per registry change.
+ * An entry carries what resolution needs and hashes of everything else,
+ * never the tarball. Every entry has `v`, `kind`, `ecosystem`, `name`,
+ * `time` and `actor`; parsing is strict (no unknown fields, exact types), so
+ * an entry has one encoding and a monitor can recompute it.
+ *
+ *   {"actor":"alice","artifact":{"sha1":"…","sha256":"…","sha512":"…","size":1234},
+ *    "ecosystem":"npm","kind":"publish","manifest":{"sha256":"…","size":890},
+ *    "name":"left-pad","resolution":{"dependencies":{}},"tag":"latest",
+ *    "time":"2026-11-21T06:00:00.000Z","v":1,"version":"1.3.0"}
+ */
+import { MAX_ENTRY_SIZE } from "../log/index.ts";
+import { canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
+
+export const ENTRY_FORMAT_VERSION = 1;
+
+export interface EntryBase {
+  readonly v: 1;
+  readonly ecosystem: "npm";
+  readonly name: string;
+  /** RFC 3339 UTC with milliseconds, as Date.toISOString writes it. */
+  readonly time: string;
+  /** The user who made the change. */
+  readonly actor: string;
+}
+
+export interface BlobRef {
+  /** Lowercase hex SHA-256 of the blob. */
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface Artifact extends BlobRef {
+  /** npm `integrity`: base64 SHA-512. */
+  readonly sha512: string;
+  /** npm `shasum`: hex SHA-1. */
+  readonly sha1: string;
+}
+
+export interface PublishEntry extends EntryBase {
+  readonly kind: "publish";
+  readonly version: string;
+  /** The dist-tag the publish sets (npm publish --tag; "latest" by default). */
+  readonly tag?: string;
+  readonly artifact: Artifact;
+  /** The full manifest (package.json as published), as a blob. */
+  readonly manifest: BlobRef;
+  /** The manifest fields resolution needs (dependencies, bin, engines, os, cpu…). */
+  readonly resolution: { readonly [field: string]: JsonValue };
+}
+
+export interface UnpublishEntry extends EntryBase {
+  readonly kind: "unpublish";
+  /** Absent: the whole package. */
+  readonly version?: string;
+}
+
+export interface DistTagEntry extends EntryBase {
+  readonly kind: "dist-tag";
+  readonly tag: string;
+  /** null removes the tag. */
+  readonly version: string | null;
+}
+
+export interface DeprecateEntry extends EntryBase {
+  readonly kind: "deprecate";
+  readonly version: string;
+  /** The empty string undeprecates. */
+  readonly message: string;
+}
+
+export interface OwnerEntry extends EntryBase {
+  readonly kind: "owner";
+  readonly user: string;
+  readonly action: "add" | "rm";
+}
+
+export type Entry = PublishEntry | UnpublishEntry | DistTagEntry | DeprecateEntry | OwnerEntry;
+export type EntryKind = Entry["kind"];
+
+export class EntryError extends Error {
+  override name = "EntryError";
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX40 = /^[0-9a-f]{40}$/;
+const BASE64_SHA512 = /^[A-Za-z0-9+/]{86}==$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const FIELDS: Record<EntryKind, { required: string[]; optional: string[] }> = {
+  publish: { required: ["version", "artifact", "manifest", "resolution"], optional: ["tag"] },
+  unpublish: { required: [], optional: ["version"] },
+  "dist-tag": { required: ["tag", "version"], optional: [] },
+  deprecate: { required: ["version", "message"], optional: [] },
+  owner: { required: ["user", "action"], optional: [] },
+};
+const BASE_FIELDS = ["v", "kind", "ecosystem", "name", "time", "actor"];
+
+type Obj = Record<string, unknown>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function str(o: Obj, key: string, pattern?: RegExp): string {
+  const value = o[key];
+  if (typeof value !== "string" || value.length === 0 || (pattern && !pattern.test(value))) {
+    throw new EntryError(`entry field ${key} is missing or malformed`);
+  }
+  return value;
+}
+
+function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
+  if (!isObject(value)) throw new EntryError(`entry field ${what} must be an object`);
+  const keys = artifact ? ["sha1", "sha256", "sha512", "size"] : ["sha256", "size"];
+  if (Object.keys(value).sort().join() !== keys.join()) {
+    throw new EntryError(`entry field ${what} must have exactly ${keys.join(", ")}`);
+  }
+  str(value, "sha256", HEX64);
+  if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
+    throw new EntryError(`entry field ${what}.size must be a non-negative integer`);
+  }
+  if (artifact) {
+    str(value, "sha512", BASE64_SHA512);
+    str(value, "sha1", HEX40);
+  }
+}
+
+/** Checks that `value` is a well-formed entry; returns it typed. */
+export function checkEntry(value: unknown): Entry {
+  if (!isObject(value)) throw new EntryError("entry must be a JSON object");
+  if (value.v !== ENTRY_FORMAT_VERSION)
+    throw new EntryError(`unsupported entry version ${String(value.v)}`);
+  const kind = value.kind as EntryKind;
+  const fields = FIELDS[kind];
+  if (typeof kind !== "string" || !fields)
+    throw new EntryError(`unknown entry kind ${String(value.kind)}`);
+  if (value.ecosystem !== "npm")
+    throw new EntryError(`unknown ecosystem ${String(value.ecosystem)}`);
+  str(value, "name");
+  str(value, "time", ISO_TIME);
+  str(value, "actor");
+  const allowed = new Set([...BASE_FIELDS, ...fields.required, ...fields.optional]);
+  for (const key of Object.keys(value)) {
+    if (!allowed.has(key)) throw new EntryError(`unexpected field ${key} in a ${kind} entry`);
+  }
+  for (const key of fields.required) {
+    if (!(key in value)) throw new EntryError(`a ${kind} entry needs ${key}`);
+  }
+  switch (kind) {
+    case "publish":
+      str(value, "version");
+      if ("tag" in value) str(value, "tag");
+      checkBlobRef(value.artifact, "artifact", true);
+      checkBlobRef(value.manifest, "manifest", false);
+      if (!isObject(value.resolution))
+        throw new EntryError("entry field resolution must be an object");
+      break;
+    case "unpublish":
+      if ("version" in value) str(value, "version");
+      break;
+    case "dist-tag":
+      str(value, "tag");
+      if (value.version !== null) str(value, "version");
+      break;
+    case "deprecate":
+      str(value, "version");
+      if (typeof value.message !== "string")
+        throw new EntryError("entry field message must be a string");
+      break;
+    case "owner":
+      str(value, "user");
+      if (value.action !== "add" && value.action !== "rm")
+        throw new EntryError("owner action must be add or rm");
+      break;
+  }
+  return value as unknown as Entry;
+}
+
+/** The entry's bytes in the log: canonical JSON, at most 65,535 bytes. */
+export function encodeEntry(entry: Entry): Uint8Array {
+  checkEntry(entry);
+  const bytes = canonicalJsonBytes(entry);
+  if (bytes.length > MAX_ENTRY_SIZE) {
+    throw new EntryError(
+      `entry for ${entry.name} is ${bytes.length} bytes, over the ${MAX_ENTRY_SIZE}-byte limit`,
+    );
+  }
+  return bytes;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses entry bytes from the log; they must be valid, canonical JSON. */
+export function decodeEntry(bytes: Uint8Array): Entry {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch (err) {
+    throw new EntryError("entry is not valid UTF-8 JSON", { cause: err });
+  }
+  const entry = checkEntry(value);
+  const canonical = canonicalJsonBytes(entry);
+  if (Buffer.compare(Buffer.from(canonical), Buffer.from(bytes)) !== 0) {
+    throw new EntryError("entry is not in canonical form");
+  }
+  return entry;
+}
