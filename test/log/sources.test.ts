@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { DirectorySource, HttpSource, isLogError, verifyLog } from "../../src/log/index.ts";
+import { buildLog, tempDir, testKey } from "../helpers/log.ts";
+
+describe("log sources refuse what they should not trust", () => {
+  let url: string;
+  const server = createServer((req, res) => {
+    if (req.url === "/endless") {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024);
+      const pump = () => {
+        while (res.write(chunk)) {}
+      };
+      res.on("drain", pump);
+      pump();
+      req.on("close", () => res.destroy());
+      return;
+    }
+    if (req.url === "/big") {
+      res.writeHead(200, { "content-length": "100000" }).end(Buffer.alloc(100_000));
+      return;
+    }
+    if (req.url === "/fail") {
+      res.writeHead(500).end();
+      return;
+    }
+    res.writeHead(404).end();
+  });
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test("404 is not-found, 500 is an error, oversized and endless bodies are cut off", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    await assert.rejects(source.read("missing", 100), (e) => isLogError(e, "not-found"));
+    await assert.rejects(source.read("fail", 100), /500/);
+    await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "malformed-tile"));
+    await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "malformed-tile"));
+  });
+
+  test("a truncated entry bundle fails verification with a clear error", async () => {
+    await using dir = await tempDir();
+    const key = testKey();
+    await buildLog(dir.path, 600, 600, key);
+    const inner = new DirectorySource(dir.path);
+    const truncating = {
+      name: "truncating",
+      read: async (path: string, max: number) => {
+        const data = await inner.read(path, max);
+        return path === "tile/entries/001" ? data.subarray(0, data.length - 3) : data;
+      },
+    };
+    await assert.rejects(verifyLog(truncating, [key.verifier]), (e) =>
+      isLogError(e, "malformed-tile"),
+    );
+    await verifyLog(inner, [key.verifier]);
+  });
+});
