@@ -1,0 +1,95 @@
+/**
+ * Content-addressed blob storage on a local directory, laid out as the
+ * static tree serves it: `blob/sha256/<hex>`.
+ *
+ * Contract: `put` is idempotent and durable once it resolves (with
+ * `durable`); a blob is visible whole or not at all (temporary file, then
+ * rename). An existing file whose bytes do not hash to its name (disk
+ * damage, a crash on a filesystem without ordered renames) is replaced, never
+ * trusted. `get` returns undefined for a blob that is absent.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { sha256 } from "../log/index.ts";
+
+export interface StoredBlob {
+  readonly sha256: string;
+  readonly size: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function sha256Hex(data: Uint8Array): string {
+  return Buffer.from(sha256(data)).toString("hex");
+}
+
+export class BlobStore {
+  readonly #dir: string;
+  readonly #tmpDir: string;
+  readonly #durable: boolean;
+
+  private constructor(treeDir: string, durable: boolean) {
+    this.#dir = join(treeDir, "blob", "sha256");
+    this.#tmpDir = join(treeDir, ".tmp");
+    this.#durable = durable;
+  }
+
+  static async open(treeDir: string, options: { durable?: boolean } = {}): Promise<BlobStore> {
+    const store = new BlobStore(treeDir, options.durable ?? true);
+    await mkdir(store.#dir, { recursive: true });
+    await mkdir(store.#tmpDir, { recursive: true });
+    return store;
+  }
+
+  /** The tree-relative path a blob is served at. */
+  static treePath(hex: string): string {
+    return `blob/sha256/${hex}`;
+  }
+
+  async put(data: Uint8Array): Promise<StoredBlob> {
+    const hex = sha256Hex(data);
+    const target = join(this.#dir, hex);
+    const existing = await this.get(hex);
+    if (existing) return { sha256: hex, size: data.length };
+    const tmp = join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
+    try {
+      const handle = await open(tmp, "wx");
+      try {
+        await handle.writeFile(data);
+        if (this.#durable) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      // Two writers of the same blob both rename identical bytes into place: harmless.
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    if (this.#durable) await syncDir(this.#dir);
+    return { sha256: hex, size: data.length };
+  }
+
+  /** The blob's bytes, checked against its name; undefined if absent or damaged. */
+  async get(hex: string): Promise<Uint8Array | undefined> {
+    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
+    let data: Uint8Array;
+    try {
+      data = await readFile(join(this.#dir, hex));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    return sha256Hex(data) === hex ? data : undefined;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
