@@ -3,6 +3,7 @@
  * work directories, disk usage, formatting, and the one-line JSON result that
  * bench/run.ts collects from each child process.
  */
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,8 +16,11 @@ import {
 } from "../src/log/index.ts";
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-/** Gitignored; every run makes its own directory here and removes it. */
-export const WORK_DIR = join(BENCH_DIR, ".work");
+/**
+ * Where runs make their directories, and remove them: bench/.work (gitignored),
+ * or $CAIRN_BENCH_WORK, say a tmpfs such as /dev/shm to take the disk out.
+ */
+export const WORK_DIR = resolve(process.env.CAIRN_BENCH_WORK ?? join(BENCH_DIR, ".work"));
 /** run.ts picks the line that starts with this out of a child's stdout. */
 export const RESULT_MARKER = "@@bench-result ";
 
@@ -95,7 +99,7 @@ export async function makeWorkDir(prefix: string): Promise<string> {
 }
 
 export async function removeDir(dir: string): Promise<void> {
-  // Refuse anything outside bench/.work: these paths can come from flags.
+  // Refuse anything outside the work directory: these paths can come from flags.
   if (!resolve(dir).startsWith(`${WORK_DIR}/`)) throw new Error(`refusing to remove ${dir}`);
   await rm(dir, { recursive: true, force: true });
 }
@@ -144,6 +148,47 @@ export function seconds(ms: number): string {
 /** Prints a result object as one marked JSON line for bench/run.ts. */
 export function emitResult(result: object): void {
   process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
+}
+
+/**
+ * Runs a benchmark script in a child process on this same node binary,
+ * passing its output through, and resolves with the results it emitted.
+ */
+export function runChild<T>(script: string, args: readonly string[]): Promise<T[]> {
+  const child = spawn(process.execPath, [script, ...args, "--json"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const results: T[] = [];
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.startsWith(RESULT_MARKER))
+        results.push(JSON.parse(line.slice(RESULT_MARKER.length)));
+      else console.log(line);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0 && results.length > 0) resolve(results);
+      else reject(new Error(`${script} ${args.join(" ")} failed (exit ${code ?? signal})`));
+    });
+  });
+}
+
+/** Prints rows as aligned columns; the first row is the header. Numbers-like cells align right. */
+export function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  for (const row of rows) {
+    const cells = row.map((cell, c) =>
+      /^[\d.,]+( |$)/.test(cell) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]),
+    );
+    console.log(cells.join("  ").trimEnd());
+  }
 }
 
 /** Percentile of already sorted values, nearest rank. */

@@ -9,7 +9,6 @@
  * `--mode both` (the default) runs each mode in its own child process, so
  * that each reports its own peak RSS.
  */
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { Appender, FsLogStorage, type NoteSigner, type NoteVerifier } from "../src/log/index.ts";
 import {
@@ -25,8 +24,9 @@ import {
   peakRss,
   percentile,
   positiveInt,
-  RESULT_MARKER,
+  printTable,
   removeDir,
+  runChild,
   seconds,
 } from "./common.ts";
 
@@ -53,6 +53,8 @@ export interface AppendResult {
   readonly startRssBytes: number;
   readonly peakRssBytes: number;
   readonly disk: DiskUsage;
+  /** The log's directory, when kept. */
+  readonly dir?: string;
 }
 
 const { values } = parseArgs({
@@ -61,13 +63,14 @@ const { values } = parseArgs({
     batch: { type: "string" },
     mode: { type: "string", default: "both" },
     json: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
 
 if (values.help) {
   console.log(
-    "usage: node bench/log-append.ts [--entries N=1000000] [--batch N=256] [--mode both|durable|fast] [--json]",
+    "usage: node bench/log-append.ts [--entries N=1000000] [--batch N=256] [--mode both|durable|fast] [--keep] [--json]",
   );
   process.exit(0);
 }
@@ -83,17 +86,30 @@ switch (values.mode) {
     break;
   }
   case "both": {
-    const results = [];
-    for (const mode of ["durable", "fast"]) results.push(await runChild(mode));
-    console.log();
-    console.log("mode     entries/s   wall       batch p50/p99     peak RSS    on disk");
-    for (const r of results) {
-      const mode = r.durable ? "durable" : "fast   ";
-      const p = `${r.batchP50Ms.toFixed(2)}/${r.batchP99Ms.toFixed(2)} ms`;
-      console.log(
-        `${mode}  ${count(r.entriesPerSecond).padStart(9)}   ${seconds(r.wallMs).padEnd(9)}  ${p.padEnd(16)}  ${mib(r.peakRssBytes).padEnd(10)}  ${mib(r.disk.allocated)}`,
-      );
+    const results: AppendResult[] = [];
+    try {
+      for (const mode of ["durable", "fast"]) {
+        // The children keep their trees and this process removes them at the end:
+        // deleting thousands of files slows the file creates of the next run on
+        // some file systems (see README), which would penalize the second mode.
+        const args = ["--mode", mode, "--entries", `${entries}`, "--batch", `${batch}`, "--keep"];
+        results.push(...(await runChild<AppendResult>(process.argv[1], args)));
+      }
+    } finally {
+      if (!values.keep) for (const r of results) if (r.dir) await removeDir(r.dir);
     }
+    console.log();
+    printTable([
+      ["mode", "entries/s", "append time", "batch p50/p99", "peak RSS", "on disk"],
+      ...results.map((r) => [
+        r.durable ? "durable" : "fast",
+        count(r.entriesPerSecond),
+        seconds(r.appendMs),
+        `${r.batchP50Ms.toFixed(2)}/${r.batchP99Ms.toFixed(2)} ms`,
+        mib(r.peakRssBytes),
+        mib(r.disk.allocated),
+      ]),
+    ]);
     if (values.json) for (const r of results) emitResult(r);
     break;
   }
@@ -101,37 +117,12 @@ switch (values.mode) {
     throw new Error(`--mode must be both, durable or fast, got ${values.mode}`);
 }
 
-/** Runs one mode in a child process and returns the result it reports. */
-function runChild(mode: string): Promise<AppendResult> {
-  const args = [process.argv[1], "--mode", mode, "--entries", `${entries}`, "--batch", `${batch}`];
-  args.push("--json");
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let result: AppendResult | undefined;
-  let buffered = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.startsWith(RESULT_MARKER)) result = JSON.parse(line.slice(RESULT_MARKER.length));
-      else console.log(line);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0 && result) resolve(result);
-      else reject(new Error(`log-append --mode ${mode} exited with ${code}`));
-    });
-  });
-}
-
 async function run(durable: boolean): Promise<AppendResult> {
   const startRssBytes = process.memoryUsage().rss;
   const { signer, verifier } = benchKeys();
   const label = durable ? "durable (fsync)" : "fast (no fsync)";
   const dir = await makeWorkDir(durable ? "append-durable" : "append-fast");
+  let done = false;
   try {
     console.log(`log-append ${label}: ${count(entries)} entries in batches of ${batch}`);
     const appended = await appendAll(dir, durable, signer, verifier);
@@ -155,6 +146,7 @@ async function run(durable: boolean): Promise<AppendResult> {
       startRssBytes,
       peakRssBytes: peakRss(),
       disk,
+      dir: values.keep ? dir : undefined,
     };
     console.log(
       `  ${count(result.entriesPerSecond)} entries/s in append (${seconds(result.appendMs)}); ${count(result.wallEntriesPerSecond)}/s over the whole loop (${seconds(result.wallMs)}, making entries took ${seconds(result.generateMs)})`,
@@ -167,9 +159,13 @@ async function run(durable: boolean): Promise<AppendResult> {
     );
     console.log(`  reopened and recovered in ${result.recoverMs.toFixed(1)} ms`);
     console.log(`  peak RSS ${mib(result.peakRssBytes)} (${mib(startRssBytes)} before appending)`);
+    done = true;
     return result;
   } finally {
-    await removeDir(dir);
+    // A failed run never leaves its directory behind, even with --keep.
+    // (With --json the caller, log-append --mode both, removes it later.)
+    if (values.keep && done && !values.json) console.log(`  kept the log in ${dir}`);
+    else await removeDir(dir);
   }
 }
 
