@@ -29,6 +29,8 @@ export class FsLogStorage implements LogStorage {
   readonly #durable: boolean;
   readonly #madeDirs = new Set<string>();
   #tmpCounter = 0;
+  /** The stored checkpoint as last read or written; null when not known. */
+  #checkpoint: Uint8Array | undefined | null = null;
 
   private constructor(dir: string, durable: boolean) {
     this.#dir = dir;
@@ -77,19 +79,28 @@ export class FsLogStorage implements LogStorage {
   }
 
   async swapCheckpoint(expected: Uint8Array | undefined, next: Uint8Array): Promise<void> {
-    const current = await this.read("checkpoint");
+    // We hold the lock, so the checkpoint can only change through us: read it once, then remember it.
+    if (this.#checkpoint === null) this.#checkpoint = await this.read("checkpoint");
+    const current = this.#checkpoint;
     const same =
       current === undefined || expected === undefined
         ? current === expected
         : equalBytes(current, expected);
     if (!same) throw new LogError("conflict", "the checkpoint changed under this writer");
+    this.#checkpoint = null; // unknown until the rename is known to have happened
     await this.#writeAndRename(next, join(this.#dir, "checkpoint"));
     if (this.#durable) await syncDir(this.#dir);
+    this.#checkpoint = next;
   }
 
   async #mkdir(dir: string): Promise<void> {
     if (this.#madeDirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined && this.#durable) {
+      // New directories are entries in their parents: make each one durable, or a
+      // power loss could drop a directory whose tiles a checkpoint covers.
+      for (let d = dir; d.length >= first.length; d = dirname(d)) await syncDir(dirname(d));
+    }
     this.#madeDirs.add(dir);
   }
 
