@@ -4,10 +4,11 @@
  * its bundles, hash tiles and signed checkpoint as files, then reopens the
  * log to show that recovery finds the same tree.
  *
- *   node bench/log-append.ts [--entries 1000000] [--batch 256] [--mode both|durable|fast]
+ *   node bench/log-append.ts [--entries 1000000] [--batch 256] [--mode both|durable|fast] [--keep]
  *
  * `--mode both` (the default) runs each mode in its own child process, so
- * that each reports its own peak RSS.
+ * that each reports its own peak RSS, and removes both trees at the end.
+ * `--keep` leaves the trees in the work directory for a look.
  */
 import { parseArgs } from "node:util";
 import { Appender, FsLogStorage, type NoteSigner, type NoteVerifier } from "../src/log/index.ts";
@@ -163,9 +164,9 @@ async function run(durable: boolean): Promise<AppendResult> {
     return result;
   } finally {
     // A failed run never leaves its directory behind, even with --keep.
-    // (With --json the caller, log-append --mode both, removes it later.)
-    if (values.keep && done && !values.json) console.log(`  kept the log in ${dir}`);
-    else await removeDir(dir);
+    if (!values.keep || !done) await removeDir(dir);
+    // With --json the caller (log-append --mode both) removes it later, so say nothing.
+    else if (!values.json) console.log(`  kept the log in ${dir}`);
   }
 }
 

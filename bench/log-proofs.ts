@@ -69,6 +69,13 @@ export interface ProofsResult {
   readonly peakRssBytes: number;
 }
 
+/** The log under test, as a verified checkpoint gives it. */
+interface Tree {
+  readonly size: number;
+  readonly root: Hash;
+  readonly source: CountingSource;
+}
+
 /** What --keep leaves beside the log so that --reuse can check it. */
 interface Meta {
   readonly verifierKey: string;
@@ -144,26 +151,13 @@ try {
   const source = new CountingSource(new DirectorySource(logDir));
   const verifier = parseVerifierKey(meta.verifierKey);
   const { size, root } = await readCheckpoint(source, [verifier], ORIGIN);
+  const tree: Tree = { size, root, source };
 
   const rng = prng(seed);
   const indexes = Array.from({ length: proofCount }, () => Math.floor(rng() * size));
-  const inclusionCold = await inclusion(
-    "inclusion, cold reader",
-    size,
-    root,
-    source,
-    indexes,
-    true,
-  );
-  const inclusionWarm = await inclusion(
-    "inclusion, warm reader",
-    size,
-    root,
-    source,
-    indexes,
-    false,
-  );
-  const consistencyCold = await consistency(size, root, source, meta.batch, rng);
+  const inclusionCold = await inclusion("inclusion, cold reader", tree, indexes, true);
+  const inclusionWarm = await inclusion("inclusion, warm reader", tree, indexes, false);
+  const consistencyCold = await consistency(tree, meta.batch, rng);
 
   const result: ProofsResult = {
     bench: "log-proofs",
@@ -183,7 +177,7 @@ try {
 
 /** Appends `entries` benchmark entries as fast as the appender goes. */
 async function build(entries: number, batch: number): Promise<{ ms: number; verifierKey: string }> {
-  const { signer, verifier } = benchKeys();
+  const { signer, verifier, verifierKey } = benchKeys();
   const storage = await FsLogStorage.open(logDir, { durable: false });
   try {
     const appender = await Appender.open(storage, { origin: ORIGIN, signer, verifier });
@@ -193,8 +187,6 @@ async function build(entries: number, batch: number): Promise<{ ms: number; veri
       for (let i = first; i < Math.min(first + batch, entries); i++) items.push(entry(i));
       await appender.append(items);
     }
-    const verifierKey = (signer as { verifierKey?: string }).verifierKey;
-    if (!verifierKey) throw new Error("signer has no verifier key");
     return { ms: performance.now() - start, verifierKey };
   } finally {
     await storage.close();
@@ -203,9 +195,7 @@ async function build(entries: number, batch: number): Promise<{ ms: number; veri
 
 async function inclusion(
   label: string,
-  size: number,
-  root: Hash,
-  source: CountingSource,
+  { size, root, source }: Tree,
   indexes: readonly number[],
   cold: boolean,
 ): Promise<ProofRun> {
@@ -234,9 +224,7 @@ async function inclusion(
  * authenticated by that size's root, as a witness holding that checkpoint would.
  */
 async function consistency(
-  size: number,
-  root: Hash,
-  source: CountingSource,
+  { size, root, source }: Tree,
   batch: number,
   rng: () => number,
 ): Promise<ProofRun> {
