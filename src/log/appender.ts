@@ -31,8 +31,11 @@ export type { LogFile } from "./tree-builder.ts";
 /**
  * Where the appender keeps the static tree. Contract:
  * - `read` returns undefined for a path that does not exist.
- * - `writeFiles` is durable once it resolves. Files are immutable once a
- *   checkpoint covers them; files past the checkpoint may be rewritten.
+ * - `writeFiles` is durable once it resolves. It is only ever given paths
+ *   that no stored checkpoint covers (a file a checkpoint covers is never
+ *   written again), so it may write them in place: until the checkpoint
+ *   moves, nobody should read them. Files written by a batch that crashed
+ *   before its checkpoint are written again by the next batch.
  * - `swapCheckpoint` replaces the checkpoint atomically and durably, and only
  *   if the stored one is still `expected` (compare-and-swap), else it throws
  *   LogError "conflict". A reader sees the old or the new one, never a mix.
@@ -124,7 +127,10 @@ export class Appender {
     const next = this.#tree.clone();
     const files: LogFile[] = [];
     for (const entry of entries) next.append(entry, (f) => files.push(f));
-    files.push(...next.partialFiles());
+    // A partial tile whose width did not change is already stored, and covered
+    // by the current checkpoint: never rewrite it.
+    const stored = new Set(this.#tree.partialFiles().map((f) => f.path));
+    files.push(...next.partialFiles().filter((f) => !stored.has(f.path)));
     const checkpoint = signCheckpoint(this.#options, next);
     // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
     await this.#storage.writeFiles(files);

@@ -2,10 +2,11 @@
  * LogStorage on a local directory: the static tree as plain files, ready for
  * any web server to serve.
  *
- * Every file is written to a temporary name and renamed into place, so a
- * reader sees a whole file or none. With `durable` (the default) each file is
- * fsynced before its rename and each touched directory after it, and the
- * checkpoint is renamed last, so a crash or power loss leaves the previous
+ * Tiles and bundles are written in place: the appender only writes paths no
+ * checkpoint covers yet. The checkpoint is written to a temporary name and
+ * renamed into place, so a reader sees the old one or the new one. With
+ * `durable` (the default) every file and every touched directory is fsynced
+ * before the checkpoint moves, so a crash or power loss leaves the previous
  * checkpoint and every file it covers intact.
  */
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
@@ -72,7 +73,8 @@ export class FsLogStorage implements LogStorage {
         const dir = dirname(target);
         dirs.add(dir);
         await this.#mkdir(dir);
-        await this.#writeAndRename(file.data, target);
+        // In place: no checkpoint covers this path yet (see LogStorage), so no reader depends on it.
+        await this.#writeFile(file.data, target);
       }),
     );
     if (this.#durable) await Promise.all([...dirs].map(syncDir));
@@ -104,15 +106,20 @@ export class FsLogStorage implements LogStorage {
     this.#madeDirs.add(dir);
   }
 
-  async #writeAndRename(data: Uint8Array, target: string): Promise<void> {
-    const tmp = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
-    const handle = await open(tmp, "w");
+  async #writeFile(data: Uint8Array, target: string): Promise<void> {
+    const handle = await open(target, "w");
     try {
       await handle.writeFile(data);
       if (this.#durable) await handle.datasync();
     } finally {
       await handle.close();
     }
+  }
+
+  /** Replaces `target` atomically: readers see the old file or the new one, never a mix. */
+  async #writeAndRename(data: Uint8Array, target: string): Promise<void> {
+    const tmp = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
+    await this.#writeFile(data, tmp);
     await rename(tmp, target);
   }
 }

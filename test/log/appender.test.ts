@@ -199,6 +199,33 @@ describe("appender durability and recovery", () => {
     assert.equal(result.checkpoint.size, 800);
   });
 
+  test("no file a checkpoint covers is ever written again", async () => {
+    await using dir = await tempDir();
+    const key = testKey();
+    const { storage } = await openTestLog(dir.path, key);
+    const written: string[] = [];
+    const recording: LogStorage = {
+      read: (path) => storage.read(path),
+      writeFiles: (files) => {
+        written.push(...files.map((f) => f.path));
+        return storage.writeFiles(files);
+      },
+      swapCheckpoint: (expected, next) => storage.swapCheckpoint(expected, next),
+    };
+    const appender = await Appender.open(recording, {
+      origin: TEST_ORIGIN,
+      signer: key.signer,
+      verifier: key.verifier,
+    });
+    for (let i = 0; i < 70_000; i += 700) {
+      await appender.append(Array.from({ length: 700 }, (_, j) => entryBytes(i + j)));
+    }
+    await storage.close();
+    assert.equal(new Set(written).size, written.length);
+    assert.ok(written.includes("tile/2/000.p/1"));
+    await verifyLog(new DirectorySource(dir.path), [key.verifier]);
+  });
+
   test("a batch with an oversized entry is refused whole and changes nothing", async () => {
     await using dir = await tempDir();
     const { storage, appender } = await openTestLog(dir.path);
