@@ -11,9 +11,14 @@ export const HASH_SIZE = 32;
 export type Hash = Uint8Array;
 
 export function sha256(data: Uint8Array): Hash {
-  // A latin1 string digest maps bytes one to one and is about three times
-  // cheaper than the "buffer" output, which allocates a new ArrayBuffer per call.
-  return Buffer.from(oneShotHash("sha256", data, "binary"), "latin1");
+  // A latin1 ("binary") string digest maps bytes one to one and is about three
+  // times cheaper than the "buffer" output, which allocates an ArrayBuffer in
+  // C++ per call. Copying into a fresh 32-byte array (rather than a slice of
+  // Buffer's shared pool) keeps a long-lived hash from pinning a whole slab.
+  const digest = oneShotHash("sha256", data, "binary");
+  const out = new Uint8Array(HASH_SIZE);
+  for (let i = 0; i < HASH_SIZE; i++) out[i] = digest.charCodeAt(i);
+  return out;
 }
 
 export const EMPTY_ROOT: Hash = sha256(new Uint8Array(0));

@@ -28,6 +28,7 @@ describe("RFC 8785 canonical JSON", () => {
 
   test("the RFC's serialization example (section 3.2.2)", () => {
     const input = {
+      // biome-ignore lint/correctness/noPrecisionLoss: the RFC's own input, which parses to 333333333.3333333
       numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
       string: "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"/",
       literals: [null, true, false],
