@@ -11,6 +11,7 @@
  */
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { syncDir, writeFileDurably } from "../util/durable-file.ts";
 import type { LogFile, LogStorage } from "./appender.ts";
 import { LogError } from "./errors.ts";
 import { equalBytes } from "./hash.ts";
@@ -106,14 +107,8 @@ export class FsLogStorage implements LogStorage {
     this.#madeDirs.add(dir);
   }
 
-  async #writeFile(data: Uint8Array, target: string): Promise<void> {
-    const handle = await open(target, "w");
-    try {
-      await handle.writeFile(data);
-      if (this.#durable) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+  #writeFile(data: Uint8Array, target: string): Promise<void> {
+    return writeFileDurably(target, data, this.#durable);
   }
 
   /** Replaces `target` atomically: readers see the old file or the new one, never a mix. */
@@ -121,15 +116,6 @@ export class FsLogStorage implements LogStorage {
     const tmp = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
     await this.#writeFile(data, tmp);
     await rename(tmp, target);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -9,9 +9,10 @@
  * trusted. `get` returns undefined for a blob that is absent.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256 } from "../log/index.ts";
+import { syncDir, writeFileDurably } from "../util/durable-file.ts";
 
 export interface StoredBlob {
   readonly sha256: string;
@@ -54,13 +55,7 @@ export class BlobStore {
     if (existing) return { sha256: hex, size: data.length };
     const tmp = join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
     try {
-      const handle = await open(tmp, "wx");
-      try {
-        await handle.writeFile(data);
-        if (this.#durable) await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      await writeFileDurably(tmp, data, this.#durable, "wx");
       // Two writers of the same blob both rename identical bytes into place: harmless.
       await rename(tmp, target);
     } catch (err) {
@@ -82,14 +77,5 @@ export class BlobStore {
       throw err;
     }
     return sha256Hex(data) === hex ? data : undefined;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
