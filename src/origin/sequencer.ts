@@ -1,0 +1,130 @@
+/**
+ * The sequencer pools concurrent writes for at most `maxDelayMs` (or until
+ * `maxBatch` are waiting) and appends them to the log as one batch, so the
+ * cost of fsync and signing is paid per batch, not per publish.
+ *
+ * Each write is checked against the state *including the writes accepted
+ * before it in the same batch* (two publishes of one version: the first
+ * wins, the second is refused), appended, applied to the derived state, and
+ * only then acknowledged: a caller's promise resolves once its entry is
+ * durable under a signed checkpoint. Batches run one at a time, in order.
+ */
+
+export interface SequencedEntry<T> {
+  readonly value: T;
+  readonly bytes: Uint8Array;
+  /** The entry's index in the log. */
+  readonly index: number;
+}
+
+export interface SequencerHooks<T> {
+  /**
+   * Throws (the caller's error) if `candidate` may not be appended after the
+   * current state and the already `accepted` entries of this batch.
+   */
+  check(candidate: T, accepted: readonly T[]): void;
+  /** Encodes an accepted value as log entry bytes. */
+  encode(value: T): Uint8Array;
+  /** Appends a batch durably; returns the index of its first entry. */
+  append(entries: readonly Uint8Array[]): Promise<{ first: number }>;
+  /** Applies appended entries to the derived state, before callers hear back. */
+  apply(entries: readonly SequencedEntry<T>[]): Promise<void> | void;
+}
+
+export interface SequencerOptions {
+  /** Longest a write waits for others to share its batch. */
+  readonly maxDelayMs: number;
+  /** A batch is cut as soon as this many writes wait. */
+  readonly maxBatch: number;
+}
+
+interface Pending<T> {
+  readonly value: T;
+  resolve(result: SequencedEntry<T>): void;
+  reject(err: unknown): void;
+}
+
+export class Sequencer<T> {
+  readonly #hooks: SequencerHooks<T>;
+  readonly #options: SequencerOptions;
+  #waiting: Pending<T>[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Set when an appended batch could not be applied: the derived state is behind the log. */
+  #broken: unknown;
+
+  constructor(hooks: SequencerHooks<T>, options: SequencerOptions) {
+    this.#hooks = hooks;
+    this.#options = options;
+  }
+
+  /** Resolves with the entry's log index once it is durable and applied; rejects if refused. */
+  submit(value: T): Promise<SequencedEntry<T>> {
+    if (this.#closed) return Promise.reject(new Error("the sequencer is closed"));
+    if (this.#broken) return Promise.reject(this.#broken);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ value, resolve, reject });
+      if (this.#waiting.length >= this.#options.maxBatch) this.#cut();
+      else this.#timer ??= setTimeout(() => this.#cut(), this.#options.maxDelayMs);
+    });
+  }
+
+  /** Stops taking writes and waits for every batch already cut or waiting. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#cut();
+    await this.#running;
+  }
+
+  #cut(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#waiting.length === 0) return;
+    const batch = this.#waiting;
+    this.#waiting = [];
+    this.#running = this.#running.then(() => this.#run(batch));
+  }
+
+  async #run(batch: Pending<T>[]): Promise<void> {
+    const accepted: Pending<T>[] = [];
+    const acceptedValues: T[] = [];
+    const encoded: Uint8Array[] = [];
+    for (const item of batch) {
+      try {
+        this.#hooks.check(item.value, acceptedValues);
+        encoded.push(this.#hooks.encode(item.value));
+        accepted.push(item);
+        acceptedValues.push(item.value);
+      } catch (err) {
+        item.reject(err);
+      }
+    }
+    if (accepted.length === 0) return;
+    let first: number;
+    try {
+      ({ first } = await this.#hooks.append(encoded));
+    } catch (err) {
+      // Nothing was appended: every caller of the batch hears the failure.
+      for (const item of accepted) item.reject(err);
+      return;
+    }
+    const sequenced = accepted.map((item, i) => ({
+      value: item.value,
+      bytes: encoded[i],
+      index: first + i,
+    }));
+    try {
+      await this.#hooks.apply(sequenced);
+    } catch (err) {
+      // The entries are in the log but the derived state missed them: refuse every
+      // later write (its checks would read stale state) until a restart replays the log.
+      this.#broken = new Error("the derived state fell behind the log; restart to replay it", {
+        cause: err,
+      });
+      for (const item of accepted) item.reject(this.#broken);
+      return;
+    }
+    accepted.forEach((item, i) => item.resolve(sequenced[i]));
+  }
+}

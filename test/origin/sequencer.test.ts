@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type SequencedEntry, Sequencer, type SequencerHooks } from "../../src/origin/sequencer.ts";
+
+interface Write {
+  key: string;
+}
+
+/** Hooks over an in-memory log; a key may be written once. */
+function memoryHooks() {
+  const log: Uint8Array[] = [];
+  const applied: SequencedEntry<Write>[] = [];
+  const keys = new Set<string>();
+  const batches: number[] = [];
+  const hooks: SequencerHooks<Write> = {
+    check(candidate, accepted) {
+      if (keys.has(candidate.key) || accepted.some((w) => w.key === candidate.key)) {
+        throw new Error(`${candidate.key} already written`);
+      }
+    },
+    encode: (w) => Buffer.from(w.key),
+    async append(entries) {
+      batches.push(entries.length);
+      const first = log.length;
+      log.push(...entries);
+      return { first };
+    },
+    apply(entries) {
+      for (const e of entries) keys.add(e.value.key);
+      applied.push(...entries);
+    },
+  };
+  return { hooks, log, applied, batches };
+}
+
+describe("sequencer", () => {
+  test("concurrent writes share one batch and each learns its index", async () => {
+    const { hooks, batches } = memoryHooks();
+    const seq = new Sequencer(hooks, { maxDelayMs: 20, maxBatch: 1000 });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => seq.submit({ key: `k${i}` })),
+    );
+    assert.deepEqual(batches, [50]);
+    assert.deepEqual(
+      results.map((r) => r.index),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+  });
+
+  test("the same write twice in one batch: the first wins, the second is refused", async () => {
+    const { hooks, log } = memoryHooks();
+    const seq = new Sequencer(hooks, { maxDelayMs: 10, maxBatch: 1000 });
+    const [a, b] = await Promise.allSettled([
+      seq.submit({ key: "same" }),
+      seq.submit({ key: "same" }),
+    ]);
+    assert.equal(a.status, "fulfilled");
+    assert.equal(b.status, "rejected");
+    assert.match(String((b as PromiseRejectedResult).reason), /already written/);
+    assert.equal(log.length, 1);
+    await assert.rejects(seq.submit({ key: "same" }), /already written/);
+  });
+
+  test("a full batch is cut without waiting for the timer", async () => {
+    const { hooks, batches } = memoryHooks();
+    const seq = new Sequencer(hooks, { maxDelayMs: 60_000, maxBatch: 3 });
+    await Promise.all([
+      seq.submit({ key: "a" }),
+      seq.submit({ key: "b" }),
+      seq.submit({ key: "c" }),
+    ]);
+    assert.deepEqual(batches, [3]);
+    const late = seq.submit({ key: "d" });
+    await seq.close();
+    await late;
+    assert.deepEqual(batches, [3, 1]);
+    await assert.rejects(seq.submit({ key: "e" }), /closed/);
+  });
+
+  test("a failed append rejects the whole batch and leaves nothing applied", async () => {
+    const { hooks, applied } = memoryHooks();
+    hooks.append = async () => {
+      throw new Error("disk full");
+    };
+    const seq = new Sequencer(hooks, { maxDelayMs: 5, maxBatch: 100 });
+    const results = await Promise.allSettled([seq.submit({ key: "a" }), seq.submit({ key: "b" })]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["rejected", "rejected"],
+    );
+    assert.equal(applied.length, 0);
+  });
+
+  test("if the derived state cannot apply a batch, later writes are refused until restart", async () => {
+    const { hooks } = memoryHooks();
+    hooks.apply = () => {
+      throw new Error("database locked");
+    };
+    const seq = new Sequencer(hooks, { maxDelayMs: 5, maxBatch: 100 });
+    await assert.rejects(seq.submit({ key: "a" }), /fell behind the log/);
+    await assert.rejects(seq.submit({ key: "b" }), /fell behind the log/);
+  });
+});
