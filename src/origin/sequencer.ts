@@ -125,6 +125,6 @@ export class Sequencer<T> {
       for (const item of accepted) item.reject(this.#broken);
       return;
     }
-    accepted.forEach((item, i) => item.resolve(sequenced[i]));
+    for (const [i, item] of accepted.entries()) item.resolve(sequenced[i]);
   }
 }
