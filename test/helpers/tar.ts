@@ -1,0 +1,55 @@
+/** Hand-built tar archives, to make the malformed and malicious tarballs tests need. */
+import { gzipSync } from "node:zlib";
+
+export interface RawTarEntry {
+  name: string;
+  /** "0" file, "1" hard link, "2" symlink, "3" char device, "5" directory, "6" FIFO. */
+  type?: string;
+  data?: string | Uint8Array;
+  linkname?: string;
+}
+
+function field(header: Buffer, offset: number, length: number, value: string): void {
+  header.write(value.slice(0, length), offset, length, "utf8");
+}
+
+function octal(value: number, length: number): string {
+  return `${value.toString(8).padStart(length - 1, "0")}\0`;
+}
+
+export function rawTar(entries: RawTarEntry[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    const data = typeof e.data === "string" ? Buffer.from(e.data) : Buffer.from(e.data ?? []);
+    const header = Buffer.alloc(512);
+    field(header, 0, 100, e.name);
+    field(header, 100, 8, octal(0o644, 8));
+    field(header, 108, 8, octal(0, 8));
+    field(header, 116, 8, octal(0, 8));
+    field(header, 124, 12, octal(data.length, 12));
+    field(header, 136, 12, octal(0, 12));
+    field(header, 148, 8, "        ");
+    field(header, 156, 1, e.type ?? "0");
+    field(header, 157, 100, e.linkname ?? "");
+    field(header, 257, 6, "ustar\0");
+    field(header, 263, 2, "00");
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    field(header, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+export function rawTgz(entries: RawTarEntry[]): Buffer {
+  return gzipSync(rawTar(entries));
+}
+
+export function packageJson(
+  name: string,
+  version: string,
+  extra: Record<string, unknown> = {},
+): RawTarEntry {
+  return { name: "package/package.json", data: JSON.stringify({ name, version, ...extra }) };
+}
