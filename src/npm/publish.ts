@@ -1,0 +1,165 @@
+/**
+ * The body of an npm publish (`PUT /<name>`), as npm, pnpm and yarn send it:
+ *
+ *   { "_id": "left-pad", "name": "left-pad",
+ *     "dist-tags": { "latest": "1.3.0" },
+ *     "versions": { "1.3.0": { ...package.json, "dist": { "integrity", "shasum", "tarball" } } },
+ *     "_attachments": { "left-pad-1.3.0.tgz": { "content_type": "application/octet-stream",
+ *                                             "data": "<base64>", "length": 1234 } } }
+ *
+ * Everything is checked before anything is written: the name (npm's rules
+ * for new packages), the version (strict semver), one version, one tag, one
+ * attachment, the tarball (see tarball.ts), the tarball's own package.json
+ * against the declared name and version, and the declared integrity and
+ * shasum against the bytes.
+ */
+import { createHash } from "node:crypto";
+import semver from "semver";
+import validateName from "validate-npm-package-name";
+import { decodeBase64Strict } from "../log/index.ts";
+import { inspectTarball, TarballError, type TarballLimits } from "./tarball.ts";
+
+export type PublishErrorCode =
+  | "bad-request"
+  | "invalid-name"
+  | "invalid-version"
+  | "bad-tarball"
+  | "integrity-mismatch";
+
+export class PublishError extends Error {
+  override name = "PublishError";
+  readonly code: PublishErrorCode;
+
+  constructor(code: PublishErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface ParsedPublish {
+  readonly name: string;
+  readonly version: string;
+  readonly tag: string;
+  /** The version's manifest as the client sent it, `dist` removed (the registry writes its own). */
+  readonly manifest: Record<string, unknown>;
+  readonly tarball: Uint8Array;
+  readonly integrity: string;
+  readonly shasum: string;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): PublishError {
+  return new PublishError("bad-request", message);
+}
+
+export function checkPackageName(name: string): void {
+  const result = validateName(name);
+  if (!result.validForNewPackages) {
+    const reasons = [...(result.errors ?? []), ...(result.warnings ?? [])].join("; ");
+    throw new PublishError(
+      "invalid-name",
+      `invalid package name ${JSON.stringify(name)}: ${reasons}`,
+    );
+  }
+}
+
+export function checkVersion(version: unknown): string {
+  if (typeof version !== "string" || version.length > 256 || semver.valid(version) !== version) {
+    throw new PublishError(
+      "invalid-version",
+      `invalid version ${JSON.stringify(version)}: not a canonical semver version`,
+    );
+  }
+  return version;
+}
+
+/** The file name npm gives an attachment: the unscoped name, a dash, the version. */
+export function tarballFileName(name: string, version: string): string {
+  return `${name.startsWith("@") ? name.slice(name.indexOf("/") + 1) : name}-${version}.tgz`;
+}
+
+function onlyKey(o: Obj, what: string): string {
+  const keys = Object.keys(o);
+  if (keys.length !== 1) throw bad(`a publish must carry exactly one ${what}, got ${keys.length}`);
+  return keys[0];
+}
+
+export function parsePublish(
+  urlName: string,
+  body: unknown,
+  limits?: TarballLimits,
+): ParsedPublish {
+  checkPackageName(urlName);
+  if (!isObject(body)) throw bad("publish body must be a JSON object");
+  if (body.name !== urlName)
+    throw bad(`body names ${JSON.stringify(body.name)}, the URL ${JSON.stringify(urlName)}`);
+  if (!isObject(body.versions) || !isObject(body._attachments) || !isObject(body["dist-tags"])) {
+    throw bad("publish body needs versions, dist-tags and _attachments");
+  }
+  const version = checkVersion(onlyKey(body.versions, "version"));
+  const tag = onlyKey(body["dist-tags"], "dist-tag");
+  if (body["dist-tags"][tag] !== version)
+    throw bad(`dist-tag ${tag} must point at the published version ${version}`);
+  if (semver.validRange(tag) !== null)
+    throw bad(`dist-tag ${JSON.stringify(tag)} looks like a version range`);
+  const manifest = body.versions[version];
+  if (!isObject(manifest)) throw bad(`versions[${version}] must be an object`);
+  if (manifest.name !== urlName || manifest.version !== version) {
+    throw bad("the version's manifest names another package or version");
+  }
+  const attachmentName = onlyKey(body._attachments, "attachment");
+  const attachment = body._attachments[attachmentName];
+  if (!isObject(attachment) || typeof attachment.data !== "string")
+    throw bad("attachment needs base64 data");
+  if (
+    attachmentName !== tarballFileName(urlName, version) &&
+    attachmentName !== `${urlName}-${version}.tgz`
+  ) {
+    throw bad(`attachment ${JSON.stringify(attachmentName)} does not match ${urlName}@${version}`);
+  }
+  const tarball = decodeBase64Strict(attachment.data);
+  if (!tarball) throw bad("attachment data is not valid base64");
+  if (attachment.length !== undefined && attachment.length !== tarball.length) {
+    throw bad(
+      `attachment length ${String(attachment.length)} does not match its ${tarball.length} bytes`,
+    );
+  }
+
+  let inner: Record<string, unknown>;
+  try {
+    inner = inspectTarball(tarball, limits).manifest;
+  } catch (err) {
+    if (err instanceof TarballError)
+      throw new PublishError("bad-tarball", err.message, { cause: err });
+    throw err;
+  }
+  if (inner.name !== urlName || inner.version !== version) {
+    throw new PublishError(
+      "bad-tarball",
+      `the tarball's package.json is ${String(inner.name)}@${String(inner.version)}, not ${urlName}@${version}`,
+    );
+  }
+
+  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
+  const shasum = createHash("sha1").update(tarball).digest("hex");
+  const dist = isObject(manifest.dist) ? manifest.dist : {};
+  if (dist.integrity !== undefined && dist.integrity !== integrity) {
+    throw new PublishError(
+      "integrity-mismatch",
+      `declared integrity ${String(dist.integrity)} does not match the tarball (${integrity})`,
+    );
+  }
+  if (dist.shasum !== undefined && dist.shasum !== shasum) {
+    throw new PublishError(
+      "integrity-mismatch",
+      `declared shasum ${String(dist.shasum)} does not match the tarball (${shasum})`,
+    );
+  }
+  const { dist: _dist, ...withoutDist } = manifest;
+  return { name: urlName, version, tag, manifest: withoutDist, tarball, integrity, shasum };
+}
