@@ -1,0 +1,250 @@
+/**
+ * The registry's derived state in SQLite (node:sqlite): packages, versions,
+ * dist-tags, deprecations and owners, as a pure function of the log
+ * entries applied in order. The database records how many log entries it
+ * has applied, so after a crash the origin replays what it missed, and
+ * `cairn rebuild` recreates it from the log alone.
+ *
+ * Writes happen only in `apply`, one transaction per batch, so the database
+ * is always the state after some prefix of the log.
+ */
+import { DatabaseSync } from "node:sqlite";
+import type { Entry, PublishEntry } from "./entries.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS packages (
+  name TEXT PRIMARY KEY,
+  created TEXT NOT NULL,
+  modified TEXT NOT NULL,
+  unpublished TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS versions (
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  deprecated TEXT,
+  unpublished TEXT,
+  PRIMARY KEY (name, version)
+) STRICT;
+CREATE TABLE IF NOT EXISTS dist_tags (
+  name TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  version TEXT NOT NULL,
+  PRIMARY KEY (name, tag)
+) STRICT;
+CREATE TABLE IF NOT EXISTS owners (
+  name TEXT NOT NULL,
+  user TEXT NOT NULL,
+  PRIMARY KEY (name, user)
+) STRICT;
+`;
+
+export interface VersionRow {
+  readonly name: string;
+  readonly version: string;
+  readonly logIndex: number;
+  readonly time: string;
+  readonly entry: PublishEntry;
+  readonly deprecated: string | null;
+  readonly unpublished: string | null;
+}
+
+export interface PackageRow {
+  readonly name: string;
+  readonly created: string;
+  readonly modified: string;
+  readonly unpublished: string | null;
+}
+
+export class RegistryState {
+  readonly #db: DatabaseSync;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
+  static open(path: string): RegistryState {
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+    db.exec(SCHEMA);
+    return new RegistryState(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  /** How many log entries the state reflects. */
+  get logSize(): number {
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'log_size'").get() as
+      | { value: string }
+      | undefined;
+    return row ? Number(row.value) : 0;
+  }
+
+  /**
+   * Applies entries that follow the state's log size, in one transaction.
+   * `first` must equal the current log size: entries are never applied twice
+   * or out of order.
+   */
+  apply(first: number, entries: readonly Entry[]): void {
+    const size = this.logSize;
+    if (first !== size)
+      throw new Error(`state is at log size ${size}, cannot apply entries from ${first}`);
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      entries.forEach((entry, i) => {
+        this.#applyOne(entry, first + i);
+      });
+      this.#db
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('log_size', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(String(first + entries.length));
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  #applyOne(entry: Entry, index: number): void {
+    const db = this.#db;
+    const touch = () =>
+      db
+        .prepare(
+          "INSERT INTO packages (name, created, modified) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified = excluded.modified",
+        )
+        .run(entry.name, entry.time, entry.time);
+    switch (entry.kind) {
+      case "publish": {
+        touch();
+        db.prepare("UPDATE packages SET unpublished = NULL WHERE name = ?").run(entry.name);
+        db.prepare(
+          "INSERT INTO versions (name, version, log_index, time, entry) VALUES (?, ?, ?, ?, ?)",
+        ).run(entry.name, entry.version, index, entry.time, JSON.stringify(entry));
+        if (entry.tag) this.#setTag(entry.name, entry.tag, entry.version);
+        const owned = db.prepare("SELECT 1 FROM owners WHERE name = ?").get(entry.name);
+        if (!owned)
+          db.prepare("INSERT INTO owners (name, user) VALUES (?, ?)").run(entry.name, entry.actor);
+        break;
+      }
+      case "unpublish":
+        touch();
+        if (entry.version === undefined) {
+          db.prepare("UPDATE packages SET unpublished = ? WHERE name = ?").run(
+            entry.time,
+            entry.name,
+          );
+          db.prepare(
+            "UPDATE versions SET unpublished = ? WHERE name = ? AND unpublished IS NULL",
+          ).run(entry.time, entry.name);
+          db.prepare("DELETE FROM dist_tags WHERE name = ?").run(entry.name);
+        } else {
+          db.prepare("UPDATE versions SET unpublished = ? WHERE name = ? AND version = ?").run(
+            entry.time,
+            entry.name,
+            entry.version,
+          );
+          db.prepare("DELETE FROM dist_tags WHERE name = ? AND version = ?").run(
+            entry.name,
+            entry.version,
+          );
+        }
+        break;
+      case "dist-tag":
+        touch();
+        if (entry.version === null)
+          db.prepare("DELETE FROM dist_tags WHERE name = ? AND tag = ?").run(entry.name, entry.tag);
+        else this.#setTag(entry.name, entry.tag, entry.version);
+        break;
+      case "deprecate":
+        touch();
+        db.prepare("UPDATE versions SET deprecated = ? WHERE name = ? AND version = ?").run(
+          entry.message === "" ? null : entry.message,
+          entry.name,
+          entry.version,
+        );
+        break;
+      case "owner":
+        if (entry.action === "add")
+          db.prepare("INSERT OR IGNORE INTO owners (name, user) VALUES (?, ?)").run(
+            entry.name,
+            entry.user,
+          );
+        else
+          db.prepare("DELETE FROM owners WHERE name = ? AND user = ?").run(entry.name, entry.user);
+        break;
+    }
+  }
+
+  #setTag(name: string, tag: string, version: string): void {
+    this.#db
+      .prepare(
+        "INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?) ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version",
+      )
+      .run(name, tag, version);
+  }
+
+  getPackage(name: string): PackageRow | undefined {
+    return this.#db
+      .prepare("SELECT name, created, modified, unpublished FROM packages WHERE name = ?")
+      .get(name) as PackageRow | undefined;
+  }
+
+  /** Every version ever published, unpublished ones included (a name@version is never reused). */
+  versions(name: string): VersionRow[] {
+    const rows = this.#db
+      .prepare(
+        "SELECT name, version, log_index, time, entry, deprecated, unpublished FROM versions WHERE name = ? ORDER BY log_index",
+      )
+      .all(name) as {
+      name: string;
+      version: string;
+      log_index: number;
+      time: string;
+      entry: string;
+      deprecated: string | null;
+      unpublished: string | null;
+    }[];
+    return rows.map((r) => ({
+      name: r.name,
+      version: r.version,
+      logIndex: r.log_index,
+      time: r.time,
+      entry: JSON.parse(r.entry) as PublishEntry,
+      deprecated: r.deprecated,
+      unpublished: r.unpublished,
+    }));
+  }
+
+  hasVersion(name: string, version: string): boolean {
+    return (
+      this.#db
+        .prepare("SELECT 1 FROM versions WHERE name = ? AND version = ?")
+        .get(name, version) !== undefined
+    );
+  }
+
+  distTags(name: string): Record<string, string> {
+    const rows = this.#db
+      .prepare("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag")
+      .all(name) as {
+      tag: string;
+      version: string;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.tag, r.version]));
+  }
+
+  owners(name: string): string[] {
+    return (
+      this.#db.prepare("SELECT user FROM owners WHERE name = ? ORDER BY user").all(name) as {
+        user: string;
+      }[]
+    ).map((r) => r.user);
+  }
+}
