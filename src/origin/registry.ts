@@ -1,0 +1,226 @@
+/**
+ * The origin's write path and derived state, without HTTP: the log, the blob
+ * store, the SQLite state and the sequencer that joins them.
+ *
+ * On open, the state catches up with the log (entries a crash left
+ * unapplied are replayed from the entry bundles), so the log stays the
+ * source of truth. A publish stores its blobs first (content-addressed,
+ * harmless if orphaned), then goes through the sequencer, which checks it
+ * against the state and the rest of its batch, appends, applies, and only
+ * then answers.
+ */
+import { join } from "node:path";
+import {
+  Appender,
+  bundlePath,
+  DirectorySource,
+  FsLogStorage,
+  MAX_ENTRY_SIZE,
+  parseBundle,
+  TILE_WIDTH,
+} from "../log/index.ts";
+import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
+import { decodeEntry, type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
+import { RegistryState } from "../registry/state.ts";
+import { BlobStore } from "../store/blobs.ts";
+import type { OriginKey } from "./keys.ts";
+import { type SequencedEntry, Sequencer } from "./sequencer.ts";
+
+/** Fields of a manifest that resolution needs; they go into the log entry itself. */
+export const RESOLUTION_FIELDS = [
+  "dependencies",
+  "optionalDependencies",
+  "peerDependencies",
+  "peerDependenciesMeta",
+  "bundleDependencies",
+  "bin",
+  "directories",
+  "engines",
+  "os",
+  "cpu",
+  "libc",
+  "deprecated",
+  "_hasShrinkwrap",
+] as const;
+
+export type RegistryErrorCode = "forbidden" | "conflict" | "not-found";
+
+export class RegistryError extends Error {
+  override name = "RegistryError";
+  readonly code: RegistryErrorCode;
+
+  constructor(code: RegistryErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface RegistryOptions {
+  readonly dataDir: string;
+  readonly key: OriginKey;
+  readonly durable: boolean;
+  /** Longest a write waits to share a batch (default 5 ms). */
+  readonly batchDelayMs?: number;
+  readonly maxBatch?: number;
+}
+
+export interface PublishRequest {
+  readonly actor: string;
+  readonly name: string;
+  readonly version: string;
+  readonly tag: string;
+  readonly manifest: Record<string, unknown>;
+  readonly tarball: Uint8Array;
+  readonly integrity: string;
+  readonly shasum: string;
+}
+
+function hasInstallScript(manifest: Record<string, unknown>): boolean {
+  const scripts = manifest.scripts;
+  if (typeof scripts !== "object" || scripts === null) return false;
+  return ["preinstall", "install", "postinstall"].some((s) => s in scripts);
+}
+
+export class Registry {
+  readonly appender: Appender;
+  readonly blobs: BlobStore;
+  readonly state: RegistryState;
+  readonly #storage: FsLogStorage;
+  readonly #sequencer: Sequencer<Entry>;
+
+  private constructor(
+    storage: FsLogStorage,
+    appender: Appender,
+    blobs: BlobStore,
+    state: RegistryState,
+    options: RegistryOptions,
+  ) {
+    this.#storage = storage;
+    this.appender = appender;
+    this.blobs = blobs;
+    this.state = state;
+    this.#sequencer = new Sequencer<Entry>(
+      {
+        check: (entry, accepted) => this.#check(entry, accepted),
+        encode: encodeEntry,
+        append: (entries) => this.appender.append(entries),
+        apply: (entries: readonly SequencedEntry<Entry>[]) =>
+          this.state.apply(
+            entries[0].index,
+            entries.map((e) => e.value),
+          ),
+      },
+      { maxDelayMs: options.batchDelayMs ?? 5, maxBatch: options.maxBatch ?? 1024 },
+    );
+  }
+
+  static async open(options: RegistryOptions): Promise<Registry> {
+    const treeDir = join(options.dataDir, "tree");
+    const storage = await FsLogStorage.open(treeDir, { durable: options.durable });
+    try {
+      const { key } = options;
+      const appender = await Appender.open(storage, {
+        origin: key.origin,
+        signer: key.signer,
+        verifier: key.verifier,
+      });
+      const blobs = await BlobStore.open(treeDir, { durable: options.durable });
+      const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+      await catchUp(state, new DirectorySource(treeDir), appender.size);
+      return new Registry(storage, appender, blobs, state, options);
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#sequencer.close();
+    this.state.close();
+    await this.#storage.close();
+  }
+
+  /** Stores the tarball and manifest, then sequences the publish entry. */
+  async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
+    this.#checkPublish(req.actor, req.name, req.version, []);
+    const artifact = await this.blobs.put(req.tarball);
+    const manifestBlob = await this.blobs.put(canonicalJsonBytes(req.manifest));
+    const resolution: Record<string, JsonValue> = {};
+    for (const field of RESOLUTION_FIELDS) {
+      if (req.manifest[field] !== undefined) resolution[field] = req.manifest[field] as JsonValue;
+    }
+    if (hasInstallScript(req.manifest)) resolution.hasInstallScript = true;
+    const entry: PublishEntry = {
+      v: 1,
+      kind: "publish",
+      ecosystem: "npm",
+      name: req.name,
+      version: req.version,
+      tag: req.tag,
+      time: new Date().toISOString(),
+      actor: req.actor,
+      artifact: {
+        sha256: artifact.sha256,
+        sha512: req.integrity.slice("sha512-".length),
+        sha1: req.shasum,
+        size: artifact.size,
+      },
+      manifest: manifestBlob,
+      resolution,
+    };
+    return this.#sequencer.submit(entry);
+  }
+
+  /** Sequences any other entry (dist-tag, deprecate, unpublish, owner). */
+  submit(entry: Entry): Promise<SequencedEntry<Entry>> {
+    return this.#sequencer.submit(entry);
+  }
+
+  #check(entry: Entry, accepted: readonly Entry[]): void {
+    if (entry.kind === "publish")
+      this.#checkPublish(entry.actor, entry.name, entry.version, accepted);
+  }
+
+  #checkPublish(actor: string, name: string, version: string, accepted: readonly Entry[]): void {
+    const owners = this.state.owners(name);
+    const pendingOwner = accepted.find((e) => e.name === name && e.kind === "publish")?.actor;
+    const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
+    if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
+      throw new RegistryError(
+        "forbidden",
+        `${actor} may not publish ${name}: its owners are ${effectiveOwners.join(", ")}`,
+      );
+    }
+    const taken =
+      this.state.hasVersion(name, version) ||
+      accepted.some((e) => e.kind === "publish" && e.name === name && e.version === version);
+    if (taken) {
+      throw new RegistryError(
+        "conflict",
+        `${name}@${version} was already published; a version can never be published again`,
+      );
+    }
+  }
+}
+
+/** Replays the entry bundles the state has not applied yet. */
+async function catchUp(
+  state: RegistryState,
+  source: DirectorySource,
+  logSize: number,
+): Promise<void> {
+  let at = state.logSize;
+  if (at > logSize)
+    throw new Error(`the state database is ahead of the log (${at} > ${logSize}): rebuild it`);
+  while (at < logSize) {
+    const bundle = Math.floor(at / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, logSize - bundle * TILE_WIDTH);
+    const entries = parseBundle(
+      await source.read(bundlePath(bundle, width), TILE_WIDTH * (MAX_ENTRY_SIZE + 2)),
+      width,
+    );
+    const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
+    state.apply(at, fresh);
+    at += fresh.length;
+  }
+}

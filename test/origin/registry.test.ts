@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
+import { parsePublish } from "../../src/npm/publish.ts";
+import { inspectTarball } from "../../src/npm/tarball.ts";
+import { loadOrCreateKey } from "../../src/origin/keys.ts";
+import { Registry, RegistryError } from "../../src/origin/registry.ts";
+import { tempDir } from "../helpers/log.ts";
+import { publishBody } from "../helpers/publish-body.ts";
+import { sharedPath } from "../helpers/shared.ts";
+import { packageJson, rawTgz } from "../helpers/tar.ts";
+
+async function openRegistry(dataDir: string) {
+  const key = await loadOrCreateKey(join(dataDir, "key"), "test.example/registry");
+  return { key, registry: await Registry.open({ dataDir, key, durable: false }) };
+}
+
+function request(
+  actor: string,
+  name: string,
+  version: string,
+  extra: Record<string, unknown> = {},
+) {
+  const tgz = rawTgz([packageJson(name, version, extra)]);
+  return { actor, ...parsePublish(name, publishBody({ name, version, ...extra }, tgz)) };
+}
+
+const code = (c: string) => (e: unknown) => e instanceof RegistryError && e.code === c;
+
+describe("origin registry (no HTTP)", () => {
+  test("a real package publishes into the log, the blob store and the state", async () => {
+    await using dir = await tempDir();
+    const { key, registry } = await openRegistry(dir.path);
+    const tgz = readFileSync(sharedPath("corpus", "npm", "accepts-1.3.8.tgz"));
+    const manifest = inspectTarball(tgz).manifest as { name: string; version: string };
+    const result = await registry.publish({
+      actor: "alice",
+      ...parsePublish("accepts", publishBody(manifest, tgz)),
+    });
+    assert.equal(result.index, 0);
+    const [row] = registry.state.versions("accepts");
+    assert.deepEqual(row.entry.resolution.dependencies, {
+      "mime-types": "~2.1.34",
+      negotiator: "0.6.3",
+    });
+    assert.ok(await registry.blobs.get(row.entry.artifact.sha256));
+    assert.deepEqual(registry.state.distTags("accepts"), { latest: "1.3.8" });
+    assert.deepEqual(registry.state.owners("accepts"), ["alice"]);
+    await registry.close();
+    await verifyLog(new DirectorySource(join(dir.path, "tree")), [
+      parseVerifierKey(key.verifierKey),
+    ]);
+  });
+
+  test("50 concurrent versions all land; the same version twice: one wins; strangers are refused", async () => {
+    await using dir = await tempDir();
+    const { registry } = await openRegistry(dir.path);
+    await registry.publish(request("alice", "pkg", "0.0.1"));
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => registry.publish(request("alice", "pkg", `1.0.${i}`))),
+    );
+    assert.ok(results.every((r) => r.status === "fulfilled"));
+    assert.equal(registry.state.versions("pkg").length, 51);
+    const twice = await Promise.allSettled([
+      registry.publish(request("alice", "pkg", "2.0.0")),
+      registry.publish(request("alice", "pkg", "2.0.0")),
+    ]);
+    assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    await assert.rejects(registry.publish(request("alice", "pkg", "2.0.0")), code("conflict"));
+    await assert.rejects(registry.publish(request("mallory", "pkg", "3.0.0")), code("forbidden"));
+    // Two users racing for a new name: the first owns it.
+    const race = await Promise.allSettled([
+      registry.publish(request("alice", "fresh", "1.0.0")),
+      registry.publish(request("bob", "fresh", "1.0.1")),
+    ]);
+    assert.deepEqual(
+      race.map((r) => r.status),
+      ["fulfilled", "rejected"],
+    );
+    assert.equal(registry.appender.size, 53);
+    await registry.close();
+  });
+
+  test("a lost database is rebuilt from the log alone, identically", async () => {
+    await using dir = await tempDir();
+    const first = await openRegistry(dir.path);
+    for (let i = 0; i < 300; i++)
+      await first.registry.publish(
+        request("alice", `p${i % 7}`, `1.0.${i}`, { dependencies: { x: "^1" } }),
+      );
+    const before = ["p0", "p3", "p6"].map((n) => [
+      first.registry.state.versions(n),
+      first.registry.state.distTags(n),
+    ]);
+    await first.registry.close();
+    for (const f of ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"])
+      await rm(join(dir.path, f), { force: true });
+    const second = await openRegistry(dir.path);
+    const after = ["p0", "p3", "p6"].map((n) => [
+      second.registry.state.versions(n),
+      second.registry.state.distTags(n),
+    ]);
+    assert.deepEqual(after, before);
+    assert.equal(second.registry.state.logSize, 300);
+    await second.registry.close();
+  });
+});
