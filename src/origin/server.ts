@@ -4,62 +4,68 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import { Appender, FsLogStorage } from "../log/index.ts";
+import { registerNpmApi } from "../npm/routes.ts";
+import { AuthStore } from "./auth.ts";
 import type { OriginConfig } from "./config.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
+import { Registry } from "./registry.ts";
 import { readTreeFile } from "./static-tree.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
+/** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
+const MAX_BODY_BYTES = 140 * 1024 * 1024;
 
 export interface RunningOrigin {
   readonly url: string;
   readonly key: OriginKey;
-  readonly appender: Appender;
+  readonly registry: Registry;
   close(): Promise<void>;
 }
 
 export function dataPaths(dataDir: string) {
-  return { key: join(dataDir, "key"), tree: join(dataDir, "tree") };
+  return {
+    key: join(dataDir, "key"),
+    tree: join(dataDir, "tree"),
+    auth: join(dataDir, "auth.sqlite"),
+  };
 }
 
 export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {
   const paths = dataPaths(config.data);
   const key = await loadOrCreateKey(paths.key, config.origin);
-  const storage = await FsLogStorage.open(paths.tree, { durable: config.durable });
+  const registry = await Registry.open({ dataDir: config.data, key, durable: config.durable });
+  const auth = AuthStore.open(paths.auth);
   let app: FastifyInstance | undefined;
   try {
-    const appender = await Appender.open(storage, {
-      origin: key.origin,
-      signer: key.signer,
-      verifier: key.verifier,
-    });
-    app = buildApp(paths.tree);
+    app = buildApp(paths.tree, registry, auth);
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     return {
       url: `${address}/`,
       key,
-      appender,
+      registry,
       close: async () => {
         await server.close();
-        await storage.close();
+        await registry.close();
+        auth.close();
       },
     };
   } catch (err) {
     await app?.close();
-    await storage.close();
+    await registry.close();
+    auth.close();
     throw err;
   }
 }
 
-function buildApp(treeDir: string): FastifyInstance {
-  const app = Fastify({ logger: false });
-  app.get("/-/ping", async () => ({}));
+function buildApp(treeDir: string, registry: Registry, auth: AuthStore): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     const file = await readTreeFile(treeDir, path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
+  registerNpmApi(app, { registry, auth, openSignup: true });
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send({ error: `not found: ${req.method} ${req.url}` }),
   );

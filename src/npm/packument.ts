@@ -1,0 +1,89 @@
+/**
+ * npm packuments built from the registry state: the abbreviated form
+ * (`application/vnd.npm.install-v1+json`, what installs read) from the log
+ * entries' resolution fields alone, and the full form with each version's
+ * published manifest. Unpublished versions are left out; tarball URLs are
+ * built from the base URL the client used.
+ */
+import type { PublishEntry } from "../registry/entries.ts";
+import type { PackageRow, VersionRow } from "../registry/state.ts";
+import { tarballFileName } from "./publish.ts";
+
+export interface PackageView {
+  readonly pkg: PackageRow;
+  readonly versions: readonly VersionRow[];
+  readonly distTags: Readonly<Record<string, string>>;
+  readonly owners: readonly string[];
+}
+
+export function tarballUrl(baseUrl: string, name: string, version: string): string {
+  return `${baseUrl.replace(/\/$/, "")}/${name}/-/${tarballFileName(name, version)}`;
+}
+
+function dist(entry: PublishEntry, baseUrl: string) {
+  return {
+    integrity: `sha512-${entry.artifact.sha512}`,
+    shasum: entry.artifact.sha1,
+    tarball: tarballUrl(baseUrl, entry.name, entry.version),
+  };
+}
+
+function live(view: PackageView): VersionRow[] {
+  return view.versions.filter((v) => v.unpublished === null);
+}
+
+/** The time of the package's last change, as npm's `modified`. */
+function modified(view: PackageView): string {
+  return view.pkg.modified;
+}
+
+export function abbreviatedPackument(view: PackageView, baseUrl: string): Record<string, unknown> {
+  const versions: Record<string, unknown> = {};
+  for (const row of live(view)) {
+    const { entry } = row;
+    versions[row.version] = {
+      name: entry.name,
+      version: entry.version,
+      ...entry.resolution,
+      ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
+      dist: dist(entry, baseUrl),
+    };
+  }
+  return { name: view.pkg.name, modified: modified(view), "dist-tags": view.distTags, versions };
+}
+
+export async function fullPackument(
+  view: PackageView,
+  baseUrl: string,
+  loadManifest: (entry: PublishEntry) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+  const rows = live(view);
+  const manifests = await Promise.all(rows.map((row) => loadManifest(row.entry)));
+  const versions: Record<string, unknown> = {};
+  const time: Record<string, string> = { created: view.pkg.created, modified: modified(view) };
+  rows.forEach((row, i) => {
+    const { deprecated: _published, ...manifest } = manifests[i];
+    versions[row.version] = {
+      ...manifest,
+      _id: `${row.name}@${row.version}`,
+      ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
+      dist: dist(row.entry, baseUrl),
+    };
+    time[row.version] = row.time;
+  });
+  const latest = view.distTags.latest;
+  const latestManifest =
+    latest === undefined ? undefined : manifests[rows.findIndex((r) => r.version === latest)];
+  return {
+    _id: view.pkg.name,
+    name: view.pkg.name,
+    ...(latestManifest?.description !== undefined
+      ? { description: latestManifest.description }
+      : {}),
+    "dist-tags": view.distTags,
+    versions,
+    time,
+    maintainers: view.owners.map((name) => ({ name })),
+    ...(latestManifest?.readme !== undefined ? { readme: latestManifest.readme } : {}),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The npm registry API over the origin's Registry, as npm, pnpm and yarn
+ * use it: ping, adduser/login, whoami, publish, packuments (full and
+ * abbreviated, with ETag/304) and tarballs. Handlers only translate HTTP to
+ * calls on the registry and map error codes to statuses in one place.
+ */
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AuthError, type AuthStore } from "../origin/auth.ts";
+import { type Registry, RegistryError } from "../origin/registry.ts";
+import { EntryError } from "../registry/entries.ts";
+import { abbreviatedPackument, fullPackument, type PackageView } from "./packument.ts";
+import { PublishError, parsePublish } from "./publish.ts";
+
+export interface NpmApiOptions {
+  readonly registry: Registry;
+  readonly auth: AuthStore;
+  /** Anyone may create an account with `npm adduser`. */
+  readonly openSignup: boolean;
+}
+
+const ABBREVIATED = "application/vnd.npm.install-v1+json";
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** One place where domain error codes become HTTP statuses. */
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  if (err instanceof PublishError)
+    return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
+  if (err instanceof EntryError) return 400;
+  if (err instanceof RegistryError)
+    return { forbidden: 403, conflict: 409, "not-found": 404 }[err.code];
+  if (err instanceof AuthError)
+    return err.code === "bad-credentials" ? 401 : err.code === "user-exists" ? 409 : 400;
+  return 500;
+}
+
+/** The package name from a URL path segment: `left-pad`, `@scope%2fname` or `@scope/name`. */
+function packageName(raw: string): string {
+  return decodeURIComponent(raw);
+}
+
+function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
+}
+
+export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
+  const { registry, auth } = options;
+
+  const user = (req: FastifyRequest): string => {
+    const header = req.headers.authorization ?? "";
+    const token = /^Bearer (\S+)$/i.exec(header)?.[1];
+    const info = token ? auth.lookupToken(token) : undefined;
+    if (!info) throw new HttpError(401, "authentication required: log in with npm login");
+    return info.user;
+  };
+
+  const view = (name: string): PackageView => {
+    const pkg = registry.state.getPackage(name);
+    if (!pkg || pkg.unpublished !== null) throw new HttpError(404, `package ${name} not found`);
+    return {
+      pkg,
+      versions: registry.state.versions(name),
+      distTags: registry.state.distTags(name),
+      owners: registry.state.owners(name),
+    };
+  };
+
+  app.setErrorHandler((err, _req, reply) => {
+    const status =
+      statusOf(err) === 500 && (err as { statusCode?: number }).statusCode
+        ? (err as { statusCode: number }).statusCode
+        : statusOf(err);
+    if (status >= 500) app.log.error(err);
+    reply.code(status).send({ error: status >= 500 ? "internal error" : (err as Error).message });
+  });
+
+  app.get("/-/ping", async () => ({}));
+
+  app.get("/-/whoami", async (req) => ({ username: user(req) }));
+
+  app.put("/-/user/:id", async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    if (!id.startsWith("org.couchdb.user:")) throw new HttpError(404, "not found");
+    const name = id.slice("org.couchdb.user:".length);
+    const body = req.body as { name?: unknown; password?: unknown; email?: unknown } | undefined;
+    if (typeof body?.password !== "string" || (body.name !== undefined && body.name !== name)) {
+      throw new HttpError(400, "adduser needs a name matching the URL and a password");
+    }
+    if (auth.hasUser(name)) {
+      await auth.checkCredentials(name, body.password);
+    } else {
+      if (!options.openSignup) throw new HttpError(403, "sign-up is closed on this registry");
+      await auth.createUser(
+        name,
+        body.password,
+        typeof body.email === "string" ? body.email : undefined,
+      );
+    }
+    const { token } = auth.createToken(name);
+    return reply.code(201).send({ ok: true, id: `org.couchdb.user:${name}`, token });
+  });
+
+  const packument = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    const pkgView = view(name);
+    const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
+    const body = abbreviated
+      ? abbreviatedPackument(pkgView, baseUrl(req))
+      : await fullPackument(pkgView, baseUrl(req), async (entry) => {
+          const bytes = await registry.blobs.get(entry.manifest.sha256);
+          if (!bytes) throw new Error(`manifest blob of ${entry.name}@${entry.version} is missing`);
+          return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+        });
+    const json = JSON.stringify(body);
+    const etag = `"${createHash("sha256").update(json).digest("base64url").slice(0, 27)}"`;
+    reply.header("etag", etag).header("cache-control", "public, max-age=300");
+    reply.header("last-modified", new Date(pkgView.pkg.modified).toUTCString());
+    if (req.headers["if-none-match"] === etag) return reply.code(304).send();
+    return reply.type(abbreviated ? ABBREVIATED : "application/json").send(json);
+  };
+
+  const tarball = async (reply: FastifyReply, name: string, file: string) => {
+    const row = registry.state
+      .versions(name)
+      .find((v) => v.unpublished === null && file === `${name.split("/").pop()}-${v.version}.tgz`);
+    if (!row) throw new HttpError(404, `${name}: no tarball ${file}`);
+    const bytes = await registry.blobs.get(row.entry.artifact.sha256);
+    if (!bytes) throw new Error(`tarball blob of ${name}@${row.version} is missing`);
+    return reply
+      .type("application/octet-stream")
+      .header("cache-control", "public, max-age=31536000, immutable")
+      .send(bytes);
+  };
+
+  const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    const actor = user(req);
+    const parsed = parsePublish(name, req.body);
+    await registry.publish({ actor, ...parsed });
+    return reply.code(201).send({ ok: true, id: name, success: true });
+  };
+
+  // Unscoped: /name, /name/-/file.tgz. Scoped: /@scope%2fname, /@scope/name, /@scope/name/-/file.tgz.
+  app.get("/:name", (req, reply) =>
+    packument(req, reply, packageName((req.params as { name: string }).name)),
+  );
+  app.get("/@:scope/:name", (req, reply) => {
+    const { scope, name } = req.params as { scope: string; name: string };
+    return packument(req, reply, `@${scope}/${name}`);
+  });
+  app.get("/:name/-/:file", (req, reply) => {
+    const { name, file } = req.params as { name: string; file: string };
+    return tarball(reply, packageName(name), file);
+  });
+  app.get("/@:scope/:name/-/:file", (req, reply) => {
+    const { scope, name, file } = req.params as { scope: string; name: string; file: string };
+    return tarball(reply, `@${scope}/${name}`, file);
+  });
+  app.put("/:name", (req, reply) =>
+    publish(req, reply, packageName((req.params as { name: string }).name)),
+  );
+  app.put("/@:scope/:name", (req, reply) => {
+    const { scope, name } = req.params as { scope: string; name: string };
+    return publish(req, reply, `@${scope}/${name}`);
+  });
+}

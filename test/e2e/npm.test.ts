@@ -1,0 +1,110 @@
+/** The real npm client against a real `cairn serve`: sign up, publish, view, install. */
+import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
+import { tempDir } from "../helpers/log.ts";
+import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
+import { startServe } from "../helpers/serve.ts";
+
+async function signUp(url: string, name: string, password: string): Promise<string> {
+  const res = await fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, password, email: `${name}@example.org` }),
+  });
+  assert.equal(res.status, 201);
+  return ((await res.json()) as { token: string }).token;
+}
+
+describe("npm against cairn serve", () => {
+  test("publish, view, whoami and install; every publish is in the signed log", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const token = await signUp(server.url, "alice", "s3cret-pass");
+    const npmrc = await writeNpmrc(dir.path, server.url, token);
+    const cache = join(dir.path, "cache");
+
+    const pkg = join(dir.path, "pkg");
+    await mkdir(pkg);
+    for (const version of ["1.0.0", "1.1.0"]) {
+      await writeFile(
+        join(pkg, "package.json"),
+        JSON.stringify({ name: "hello-cairn", version, main: "index.js" }),
+      );
+      await writeFile(join(pkg, "index.js"), `module.exports = ${JSON.stringify(version)};\n`);
+      const published = await runNpm(["publish"], pkg, npmrc, cache);
+      assert.equal(published.code, 0, published.stderr);
+      assert.match(
+        published.stdout,
+        new RegExp(`\\+ hello-cairn@${version.replaceAll(".", "\\.")}`),
+      );
+    }
+    const again = await runNpm(["publish"], pkg, npmrc, cache);
+    assert.notEqual(again.code, 0, "the same version cannot be published twice");
+
+    const whoami = await runNpm(["whoami"], dir.path, npmrc, cache);
+    assert.equal(whoami.stdout.trim(), "alice");
+    const view = await runNpm(["view", "hello-cairn", "--json"], dir.path, npmrc, cache);
+    assert.equal(view.code, 0, view.stderr);
+    const viewed = JSON.parse(view.stdout) as {
+      versions: string[];
+      "dist-tags": Record<string, string>;
+      dist: { tarball: string };
+    };
+    assert.deepEqual(viewed.versions, ["1.0.0", "1.1.0"]);
+    assert.equal(viewed["dist-tags"].latest, "1.1.0");
+    assert.ok(
+      viewed.dist.tarball.startsWith(server.url.replace(/\/$/, "")),
+      "tarball URL uses the host the client used",
+    );
+
+    const app = join(dir.path, "app");
+    await mkdir(app);
+    await writeFile(
+      join(app, "package.json"),
+      JSON.stringify({ name: "app", version: "1.0.0", private: true }),
+    );
+    const install = await runNpm(["install", "hello-cairn@^1.0.0"], app, npmrc, cache);
+    assert.equal(install.code, 0, install.stderr);
+    assert.equal(
+      await readFile(join(app, "node_modules/hello-cairn/index.js"), "utf8"),
+      'module.exports = "1.1.0";\n',
+    );
+    const lock = JSON.parse(await readFile(join(app, "package-lock.json"), "utf8"));
+    assert.match(lock.packages["node_modules/hello-cairn"].integrity, /^sha512-/);
+
+    await server.stop();
+    const result = await verifyLog(new DirectorySource(join(dir.path, "data", "tree")), [
+      parseVerifierKey(server.verifierKey),
+    ]);
+    assert.equal(result.checkpoint.size, 2);
+  });
+
+  test("publishing without a token, or to another user's package, is refused", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const alice = await signUp(server.url, "alice", "pw-alice");
+    const bob = await signUp(server.url, "bob", "pw-bob");
+    const cache = join(dir.path, "cache");
+    const pkg = join(dir.path, "pkg");
+    await mkdir(pkg);
+    await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "owned", version: "1.0.0" }));
+    const anonymous = await runNpm(["publish"], pkg, await writeNpmrc(dir.path, server.url), cache);
+    assert.notEqual(anonymous.code, 0);
+    assert.equal(
+      (await runNpm(["publish"], pkg, await writeNpmrc(dir.path, server.url, alice), cache)).code,
+      0,
+    );
+    await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "owned", version: "2.0.0" }));
+    const stranger = await runNpm(
+      ["publish"],
+      pkg,
+      await writeNpmrc(dir.path, server.url, bob),
+      cache,
+    );
+    assert.notEqual(stranger.code, 0);
+    assert.match(stranger.stderr, /403/);
+  });
+});
