@@ -36,7 +36,7 @@ export function statusOf(err: unknown): number {
     return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
   if (err instanceof EntryError) return 400;
   if (err instanceof RegistryError)
-    return { forbidden: 403, conflict: 409, "not-found": 404 }[err.code];
+    return { forbidden: 403, conflict: 409, "not-found": 404, invalid: 400 }[err.code];
   if (err instanceof AuthError)
     return err.code === "bad-credentials" ? 401 : err.code === "user-exists" ? 409 : 400;
   return 500;
@@ -145,6 +145,23 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
   };
+
+  app.get(
+    "/-/package/:name/dist-tags",
+    async (req) => view(packageName((req.params as { name: string }).name)).distTags,
+  );
+  app.put("/-/package/:name/dist-tags/:tag", async (req, reply) => {
+    const { name, tag } = req.params as { name: string; tag: string };
+    if (typeof req.body !== "string")
+      throw new HttpError(400, "the body must be the version, as a JSON string");
+    await registry.setDistTag(user(req), packageName(name), tag, req.body);
+    return reply.code(201).send({ ok: true });
+  });
+  app.delete("/-/package/:name/dist-tags/:tag", async (req) => {
+    const { name, tag } = req.params as { name: string; tag: string };
+    await registry.setDistTag(user(req), packageName(name), tag, null);
+    return { ok: true };
+  });
 
   // Unscoped: /name, /name/-/file.tgz. Scoped: /@scope%2fname, /@scope/name, /@scope/name/-/file.tgz.
   app.get("/:name", (req, reply) =>

@@ -10,6 +10,7 @@
  * then answers.
  */
 import { join } from "node:path";
+import semver from "semver";
 import {
   Appender,
   bundlePath,
@@ -43,7 +44,7 @@ export const RESOLUTION_FIELDS = [
   "_hasShrinkwrap",
 ] as const;
 
-export type RegistryErrorCode = "forbidden" | "conflict" | "not-found";
+export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invalid";
 
 export class RegistryError extends Error {
   override name = "RegistryError";
@@ -171,14 +172,55 @@ export class Registry {
     return this.#sequencer.submit(entry);
   }
 
-  /** Sequences any other entry (dist-tag, deprecate, unpublish, owner). */
-  submit(entry: Entry): Promise<SequencedEntry<Entry>> {
+  /** Sets (or with `version` null, removes) a dist-tag; only owners may. */
+  setDistTag(
+    actor: string,
+    name: string,
+    tag: string,
+    version: string | null,
+  ): Promise<SequencedEntry<Entry>> {
+    const entry: Entry = { ...this.#base(actor, name), kind: "dist-tag", tag, version };
+    this.#check(entry, []);
     return this.#sequencer.submit(entry);
   }
 
+  #base(actor: string, name: string) {
+    return { v: 1, ecosystem: "npm", name, time: new Date().toISOString(), actor } as const;
+  }
+
   #check(entry: Entry, accepted: readonly Entry[]): void {
-    if (entry.kind === "publish")
+    if (entry.kind === "publish") {
       this.#checkPublish(entry.actor, entry.name, entry.version, accepted);
+      return;
+    }
+    this.#checkOwner(entry.actor, entry.name);
+    if (entry.kind === "dist-tag") {
+      if (semver.validRange(entry.tag) !== null) {
+        throw new RegistryError(
+          "invalid",
+          `dist-tag ${JSON.stringify(entry.tag)} looks like a version range`,
+        );
+      }
+      if (entry.version === null && entry.tag === "latest") {
+        throw new RegistryError("invalid", "the latest tag cannot be removed, only moved");
+      }
+      if (entry.version !== null && !this.#live(entry.name, entry.version)) {
+        throw new RegistryError("not-found", `${entry.name}@${entry.version} is not published`);
+      }
+    }
+  }
+
+  #live(name: string, version: string): boolean {
+    return this.state.versions(name).some((v) => v.version === version && v.unpublished === null);
+  }
+
+  #checkOwner(actor: string, name: string): void {
+    const pkg = this.state.getPackage(name);
+    if (!pkg || pkg.unpublished !== null)
+      throw new RegistryError("not-found", `package ${name} not found`);
+    if (!this.state.owners(name).includes(actor)) {
+      throw new RegistryError("forbidden", `${actor} is not an owner of ${name}`);
+    }
   }
 
   #checkPublish(actor: string, name: string, version: string, accepted: readonly Entry[]): void {

@@ -82,6 +82,46 @@ describe("npm against cairn serve", () => {
     assert.equal(result.checkpoint.size, 2);
   });
 
+  test("dist-tags: add, list, move and remove, owners only", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const npmrc = await writeNpmrc(
+      dir.path,
+      server.url,
+      await signUp(server.url, "alice", "pw-alice"),
+    );
+    const cache = join(dir.path, "cache");
+    const pkg = join(dir.path, "pkg");
+    await mkdir(pkg);
+    for (const version of ["1.0.0", "2.0.0-rc.1"]) {
+      await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "tagged", version }));
+      const tag = version.includes("rc") ? ["--tag", "next"] : [];
+      assert.equal((await runNpm(["publish", ...tag], pkg, npmrc, cache)).code, 0);
+    }
+    const npm = (...args: string[]) => runNpm(args, dir.path, npmrc, cache);
+    assert.equal((await npm("dist-tag", "add", "tagged@1.0.0", "stable")).code, 0);
+    const ls = await npm("dist-tag", "ls", "tagged");
+    assert.deepEqual(ls.stdout.trim().split("\n").sort(), [
+      "latest: 1.0.0",
+      "next: 2.0.0-rc.1",
+      "stable: 1.0.0",
+    ]);
+    assert.equal((await npm("dist-tag", "rm", "tagged", "stable")).code, 0);
+    const broken = await npm("dist-tag", "add", "tagged@9.9.9", "broken");
+    assert.notEqual(broken.code, 0, `9.9.9: ${broken.stdout} ${broken.stderr}`);
+    const after = await fetch(new URL("-/package/tagged/dist-tags", server.url));
+    assert.deepEqual(await after.json(), { latest: "1.0.0", next: "2.0.0-rc.1" });
+    const bob = await writeNpmrc(
+      join(dir.path, "pkg"),
+      server.url,
+      await signUp(server.url, "bob", "pw-bob"),
+    );
+    // Run where bob's .npmrc is the project config (alice's sits in dir.path).
+    const stranger = await runNpm(["dist-tag", "add", "tagged@1.0.0", "mine"], pkg, bob, cache);
+    assert.notEqual(stranger.code, 0);
+    assert.match(stranger.stderr, /403/);
+  });
+
   test("publishing without a token, or to another user's package, is refused", async () => {
     await using dir = await tempDir();
     await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
