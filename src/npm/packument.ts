@@ -76,6 +76,8 @@ export async function fullPackument(
     latest === undefined ? undefined : manifests[rows.findIndex((r) => r.version === latest)];
   return {
     _id: view.pkg.name,
+    // npm echoes the revision in update and unpublish URLs; the log index of the last change serves.
+    _rev: `${Math.max(0, ...view.versions.map((v) => v.logIndex)) + 1}-${view.pkg.modified.replace(/\D/g, "")}`,
     name: view.pkg.name,
     ...(latestManifest?.description !== undefined
       ? { description: latestManifest.description }

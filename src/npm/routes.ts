@@ -11,6 +11,7 @@ import { type Registry, RegistryError } from "../origin/registry.ts";
 import { EntryError } from "../registry/entries.ts";
 import { abbreviatedPackument, fullPackument, type PackageView } from "./packument.ts";
 import { PublishError, parsePublish } from "./publish.ts";
+import { packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
   readonly registry: Registry;
@@ -146,6 +147,41 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return reply.code(201).send({ ok: true, id: name, success: true });
   };
 
+  /** A packument sent back edited: deprecations, version unpublishes, owner changes. */
+  const update = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    const actor = user(req);
+    const changes = packageChanges(view(name), req.body);
+    for (const c of changes) {
+      if (c.kind === "owner" && c.action === "add" && !auth.hasUser(c.user)) {
+        throw new HttpError(404, `no user named ${c.user}`);
+      }
+    }
+    await registry.change(actor, name, changes);
+    return reply.code(200).send({ ok: true, id: name });
+  };
+
+  /** `PUT /<name>`: a publish when it carries a tarball, else an update. */
+  const put = (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    const attachments = (req.body as { _attachments?: unknown } | undefined)?._attachments;
+    const hasTarball =
+      typeof attachments === "object" &&
+      attachments !== null &&
+      Object.keys(attachments).length > 0;
+    return hasTarball ? publish(req, reply, name) : update(req, reply, name);
+  };
+
+  const unpublishAll = async (req: FastifyRequest, name: string) => {
+    await registry.unpublishPackage(user(req), name);
+    return { ok: true };
+  };
+
+  app.get("/-/user/:id", async (req) => {
+    const id = (req.params as { id: string }).id;
+    const name = id.startsWith("org.couchdb.user:") ? id.slice("org.couchdb.user:".length) : "";
+    if (!auth.hasUser(name)) throw new HttpError(404, `no user named ${name}`);
+    return { _id: id, name };
+  });
+
   app.get(
     "/-/package/:name/dist-tags",
     async (req) => view(packageName((req.params as { name: string }).name)).distTags,
@@ -164,26 +200,26 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
   });
 
   // Unscoped: /name, /name/-/file.tgz. Scoped: /@scope%2fname, /@scope/name, /@scope/name/-/file.tgz.
-  app.get("/:name", (req, reply) =>
-    packument(req, reply, packageName((req.params as { name: string }).name)),
-  );
-  app.get("/@:scope/:name", (req, reply) => {
+  const plain = (req: FastifyRequest) => packageName((req.params as { name: string }).name);
+  const scoped = (req: FastifyRequest) => {
     const { scope, name } = req.params as { scope: string; name: string };
-    return packument(req, reply, `@${scope}/${name}`);
-  });
-  app.get("/:name/-/:file", (req, reply) => {
-    const { name, file } = req.params as { name: string; file: string };
-    return tarball(reply, packageName(name), file);
-  });
-  app.get("/@:scope/:name/-/:file", (req, reply) => {
-    const { scope, name, file } = req.params as { scope: string; name: string; file: string };
-    return tarball(reply, `@${scope}/${name}`, file);
-  });
-  app.put("/:name", (req, reply) =>
-    publish(req, reply, packageName((req.params as { name: string }).name)),
-  );
-  app.put("/@:scope/:name", (req, reply) => {
-    const { scope, name } = req.params as { scope: string; name: string };
-    return publish(req, reply, `@${scope}/${name}`);
-  });
+    return `@${scope}/${name}`;
+  };
+  for (const [prefix, nameOf] of [
+    ["/:name", plain],
+    ["/@:scope/:name", scoped],
+  ] as const) {
+    app.get(prefix, (req, reply) => packument(req, reply, nameOf(req)));
+    app.get(`${prefix}/-/:file`, (req, reply) =>
+      tarball(reply, nameOf(req), (req.params as { file: string }).file),
+    );
+    app.put(prefix, (req, reply) => put(req, reply, nameOf(req)));
+    app.put(`${prefix}/-rev/:rev`, (req, reply) => update(req, reply, nameOf(req)));
+    app.delete(`${prefix}/-rev/:rev`, (req) => unpublishAll(req, nameOf(req)));
+    // npm deletes the tarball after unpublishing its version; the unpublish entry already covers it.
+    app.delete(`${prefix}/-/:file/-rev/:rev`, async (req) => {
+      user(req);
+      return { ok: true };
+    });
+  }
 }

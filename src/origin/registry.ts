@@ -46,6 +46,12 @@ export const RESOLUTION_FIELDS = [
 
 export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invalid";
 
+/** A change an owner asks for on an existing package. */
+export type PackageChange =
+  | { readonly kind: "deprecate"; readonly version: string; readonly message: string }
+  | { readonly kind: "unpublish"; readonly version: string }
+  | { readonly kind: "owner"; readonly user: string; readonly action: "add" | "rm" };
+
 export class RegistryError extends Error {
   override name = "RegistryError";
   readonly code: RegistryErrorCode;
@@ -184,6 +190,23 @@ export class Registry {
     return this.#sequencer.submit(entry);
   }
 
+  /**
+   * Records changes an owner asks for (deprecations, unpublishes, owner
+   * changes) as log entries; resolves once all are durable.
+   */
+  async change(actor: string, name: string, changes: readonly PackageChange[]): Promise<void> {
+    const entries: Entry[] = changes.map((c) => ({ ...this.#base(actor, name), ...c }));
+    for (const entry of entries) this.#check(entry, []);
+    await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+  }
+
+  /** Unpublishes a whole package; its name@versions stay taken forever. */
+  async unpublishPackage(actor: string, name: string): Promise<void> {
+    const entry: Entry = { ...this.#base(actor, name), kind: "unpublish" };
+    this.#check(entry, []);
+    await this.#sequencer.submit(entry);
+  }
+
   #base(actor: string, name: string) {
     return { v: 1, ecosystem: "npm", name, time: new Date().toISOString(), actor } as const;
   }
@@ -194,6 +217,33 @@ export class Registry {
       return;
     }
     this.#checkOwner(entry.actor, entry.name);
+    // Owners as they will be once the entries accepted earlier in this batch apply.
+    const owners = new Set(this.state.owners(entry.name));
+    for (const e of accepted) {
+      if (e.kind === "owner" && e.name === entry.name) {
+        if (e.action === "add") owners.add(e.user);
+        else owners.delete(e.user);
+      }
+    }
+    switch (entry.kind) {
+      case "deprecate":
+      case "unpublish":
+        if (entry.version !== undefined && !this.#live(entry.name, entry.version)) {
+          throw new RegistryError("not-found", `${entry.name}@${entry.version} is not published`);
+        }
+        return;
+      case "owner":
+        if (entry.action === "add" && owners.has(entry.user)) {
+          throw new RegistryError("conflict", `${entry.user} already owns ${entry.name}`);
+        }
+        if (entry.action === "rm" && !owners.has(entry.user)) {
+          throw new RegistryError("not-found", `${entry.user} does not own ${entry.name}`);
+        }
+        if (entry.action === "rm" && owners.size === 1) {
+          throw new RegistryError("invalid", `${entry.user} is the last owner of ${entry.name}`);
+        }
+        return;
+    }
     if (entry.kind === "dist-tag") {
       if (semver.validRange(entry.tag) !== null) {
         throw new RegistryError(

@@ -9,6 +9,7 @@
  * is always the state after some prefix of the log.
  */
 import { DatabaseSync } from "node:sqlite";
+import semver from "semver";
 import type { Entry, PublishEntry } from "./entries.ts";
 
 const SCHEMA = `
@@ -154,6 +155,7 @@ export class RegistryState {
             entry.name,
             entry.version,
           );
+          this.#repointLatest(entry.name);
         }
         break;
       case "dist-tag":
@@ -180,6 +182,25 @@ export class RegistryState {
           db.prepare("DELETE FROM owners WHERE name = ? AND user = ?").run(entry.name, entry.user);
         break;
     }
+  }
+
+  /**
+   * If `latest` was removed with its version, it moves to the highest
+   * remaining release (or prerelease if there is none), as npm's registry does.
+   */
+  #repointLatest(name: string): void {
+    if (this.#db.prepare("SELECT 1 FROM dist_tags WHERE name = ? AND tag = 'latest'").get(name))
+      return;
+    const live = (
+      this.#db
+        .prepare("SELECT version FROM versions WHERE name = ? AND unpublished IS NULL")
+        .all(name) as {
+        version: string;
+      }[]
+    ).map((r) => r.version);
+    const releases = live.filter((v) => semver.prerelease(v) === null);
+    const pick = semver.rsort(releases.length > 0 ? releases : live)[0];
+    if (pick !== undefined) this.#setTag(name, "latest", pick);
   }
 
   #setTag(name: string, tag: string, version: string): void {

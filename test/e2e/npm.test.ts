@@ -122,6 +122,79 @@ describe("npm against cairn serve", () => {
     assert.match(stranger.stderr, /403/);
   });
 
+  test("deprecate, undeprecate, owners and unpublish, each recorded in the log", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const alice = await writeNpmrc(
+      dir.path,
+      server.url,
+      await signUp(server.url, "alice", "pw-alice"),
+    );
+    await signUp(server.url, "bob", "pw-bob");
+    const cache = join(dir.path, "cache");
+    const pkg = join(dir.path, "pkg");
+    await mkdir(pkg);
+    for (const version of ["1.0.0", "1.1.0", "1.2.0"]) {
+      await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "lifecycle", version }));
+      assert.equal((await runNpm(["publish"], pkg, alice, cache)).code, 0);
+    }
+    const npm = async (...args: string[]) => {
+      const result = await runNpm(args, dir.path, alice, cache);
+      assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+      return result.stdout;
+    };
+    const packument = async () =>
+      (await (await fetch(new URL("lifecycle", server.url))).json()) as {
+        versions: Record<string, { deprecated?: string }>;
+        "dist-tags": Record<string, string>;
+        maintainers: { name: string }[];
+      };
+
+    await npm("deprecate", "lifecycle@1.0.0", "use 1.1 or later");
+    assert.equal((await packument()).versions["1.0.0"].deprecated, "use 1.1 or later");
+    await npm("deprecate", "lifecycle@1.0.0", "");
+    assert.equal((await packument()).versions["1.0.0"].deprecated, undefined);
+
+    await npm("owner", "add", "bob", "lifecycle");
+    assert.deepEqual(
+      (await npm("owner", "ls", "lifecycle"))
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[0])
+        .sort(),
+      ["alice", "bob"],
+    );
+    await npm("owner", "rm", "bob", "lifecycle");
+    assert.deepEqual(
+      (await packument()).maintainers.map((m) => m.name),
+      ["alice"],
+    );
+
+    await npm("unpublish", "lifecycle@1.2.0");
+    const after = await packument();
+    assert.deepEqual(Object.keys(after.versions), ["1.0.0", "1.1.0"]);
+    assert.equal(after["dist-tags"].latest, "1.1.0");
+    await writeFile(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "lifecycle", version: "1.2.0" }),
+    );
+    assert.notEqual(
+      (await runNpm(["publish"], pkg, alice, cache)).code,
+      0,
+      "an unpublished version can never come back",
+    );
+
+    await npm("unpublish", "lifecycle", "--force");
+    assert.equal((await fetch(new URL("lifecycle", server.url))).status, 404);
+
+    await server.stop();
+    const log = await verifyLog(new DirectorySource(join(dir.path, "data", "tree")), [
+      parseVerifierKey(server.verifierKey),
+    ]);
+    // 3 publishes, 2 deprecations, 2 owner changes, 1 version unpublish, 1 package unpublish.
+    assert.equal(log.checkpoint.size, 9);
+  });
+
   test("publishing without a token, or to another user's package, is refused", async () => {
     await using dir = await tempDir();
     await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);

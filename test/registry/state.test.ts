@@ -62,7 +62,8 @@ describe("registry state", () => {
     const state = RegistryState.open(":memory:");
     state.apply(0, history);
     assert.equal(state.logSize, history.length);
-    assert.deepEqual(state.distTags("a"), {});
+    // 1.1.0 was latest when it was unpublished: latest falls back to the highest release left.
+    assert.deepEqual(state.distTags("a"), { latest: "1.0.0" });
     assert.deepEqual(state.owners("a"), ["alice", "bob"]);
     assert.deepEqual(state.owners("b"), ["bob"]);
     const versions = state.versions("a");
