@@ -60,6 +60,7 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     const token = /^Bearer (\S+)$/i.exec(header)?.[1];
     const info = token ? auth.lookupToken(token) : undefined;
     if (!info) throw new HttpError(401, "authentication required: log in with npm login");
+    if (info.readonly && req.method !== "GET") throw new HttpError(403, "this token is read-only");
     return info.user;
   };
 
@@ -174,6 +175,40 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     await registry.unpublishPackage(user(req), name);
     return { ok: true };
   };
+
+  // Tokens, as `npm token list|create|revoke` use them.
+  app.get("/-/npm/v1/tokens", async (req) => {
+    const objects = auth.listTokens(user(req)).map((t) => ({
+      token: t.prefix,
+      key: t.key,
+      readonly: t.readonly,
+      cidr_whitelist: null,
+      created: t.created,
+      updated: t.created,
+    }));
+    return { objects, total: objects.length, urls: {} };
+  });
+  app.post("/-/npm/v1/tokens", async (req, reply) => {
+    const name = user(req);
+    const body = req.body as { password?: unknown; readonly?: unknown } | undefined;
+    if (typeof body?.password !== "string")
+      throw new HttpError(400, "creating a token needs your password");
+    await auth.checkCredentials(name, body.password);
+    const created = auth.createToken(name, { readonly: body.readonly === true });
+    return reply.code(201).send({
+      token: created.token,
+      key: created.key,
+      readonly: created.readonly,
+      cidr_whitelist: null,
+      created: created.created,
+      updated: created.created,
+    });
+  });
+  app.delete("/-/npm/v1/tokens/token/:key", async (req, reply) => {
+    if (!auth.revokeToken(user(req), (req.params as { key: string }).key))
+      throw new HttpError(404, "no such token");
+    return reply.code(204).send();
+  });
 
   app.get("/-/user/:id", async (req) => {
     const id = (req.params as { id: string }).id;

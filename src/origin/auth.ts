@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS users (
 ) STRICT;
 CREATE TABLE IF NOT EXISTS tokens (
   token_hash TEXT PRIMARY KEY,
+  prefix TEXT NOT NULL,
   key TEXT NOT NULL UNIQUE,
   user TEXT NOT NULL REFERENCES users (name),
   readonly INTEGER NOT NULL,
@@ -39,6 +40,8 @@ const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
 const MAX_PASSWORD_LENGTH = 1024;
+/** "cairn_" and four characters: enough to recognise a token, far too little to guess it. */
+const TOKEN_PREFIX_LENGTH = 10;
 
 export type AuthErrorCode =
   | "invalid-username"
@@ -58,6 +61,8 @@ export class AuthError extends Error {
 
 export interface TokenInfo {
   readonly key: string;
+  /** The token's first characters, as `npm token list` shows them. */
+  readonly prefix: string;
   readonly user: string;
   readonly readonly: boolean;
   readonly created: string;
@@ -96,6 +101,30 @@ async function checkPassword(password: string, stored: string): Promise<boolean>
   };
   const actual = await scryptAsync(password, Buffer.from(salt, "base64"), expected.length, options);
   return timingSafeEqual(actual, expected);
+}
+
+export type StoredToken = TokenInfo & { readonly tokenHash: string };
+
+const TOKEN_COLUMNS = "token_hash, prefix, key, user, readonly, created";
+
+interface TokenRow {
+  token_hash: string;
+  prefix: string;
+  key: string;
+  user: string;
+  readonly: number;
+  created: string;
+}
+
+function storedToken(row: TokenRow): StoredToken {
+  return {
+    key: row.key,
+    prefix: row.prefix,
+    user: row.user,
+    readonly: row.readonly === 1,
+    created: row.created,
+    tokenHash: row.token_hash,
+  };
 }
 
 function tokenHash(token: string): string {
@@ -156,54 +185,30 @@ export class AuthStore {
     const token = `cairn_${randomBytes(32).toString("base64url")}`;
     const info: TokenInfo = {
       key: randomUUID(),
+      prefix: token.slice(0, TOKEN_PREFIX_LENGTH),
       user,
       readonly: options.readonly ?? false,
       created: new Date().toISOString(),
     };
     this.#db
-      .prepare(
-        "INSERT INTO tokens (token_hash, key, user, readonly, created) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(tokenHash(token), info.key, user, info.readonly ? 1 : 0, info.created);
+      .prepare(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(tokenHash(token), info.prefix, info.key, user, info.readonly ? 1 : 0, info.created);
     return { token, ...info };
   }
 
   /** The token's owner and rights, or undefined for an unknown or revoked token. */
-  lookupToken(token: string): (TokenInfo & { tokenHash: string }) | undefined {
-    const hash = tokenHash(token);
+  lookupToken(token: string): StoredToken | undefined {
     const row = this.#db
-      .prepare("SELECT key, user, readonly, created FROM tokens WHERE token_hash = ?")
-      .get(hash) as { key: string; user: string; readonly: number; created: string } | undefined;
-    return row
-      ? {
-          key: row.key,
-          user: row.user,
-          readonly: row.readonly === 1,
-          created: row.created,
-          tokenHash: hash,
-        }
-      : undefined;
+      .prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?`)
+      .get(tokenHash(token));
+    return row ? storedToken(row as unknown as TokenRow) : undefined;
   }
 
-  listTokens(user: string): (TokenInfo & { tokenHash: string })[] {
+  listTokens(user: string): StoredToken[] {
     const rows = this.#db
-      .prepare(
-        "SELECT token_hash, key, user, readonly, created FROM tokens WHERE user = ? ORDER BY created",
-      )
-      .all(user) as {
-      token_hash: string;
-      key: string;
-      user: string;
-      readonly: number;
-      created: string;
-    }[];
-    return rows.map((r) => ({
-      key: r.key,
-      user: r.user,
-      readonly: r.readonly === 1,
-      created: r.created,
-      tokenHash: r.token_hash,
-    }));
+      .prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE user = ? ORDER BY created, rowid`)
+      .all(user);
+    return (rows as unknown as TokenRow[]).map(storedToken);
   }
 
   /**

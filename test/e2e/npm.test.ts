@@ -18,6 +18,11 @@ async function signUp(url: string, name: string, password: string): Promise<stri
   return ((await res.json()) as { token: string }).token;
 }
 
+/** Logs in again (an existing user gets a fresh token). */
+async function signIn(url: string): Promise<string> {
+  return signUp(url, "alice", "pw-alice");
+}
+
 describe("npm against cairn serve", () => {
   test("publish, view, whoami and install; every publish is in the signed log", async () => {
     await using dir = await tempDir();
@@ -193,6 +198,58 @@ describe("npm against cairn serve", () => {
     ]);
     // 3 publishes, 2 deprecations, 2 owner changes, 1 version unpublish, 1 package unpublish.
     assert.equal(log.checkpoint.size, 9);
+  });
+
+  test("npm token list, create and revoke; a read-only token cannot publish", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const npmrc = await writeNpmrc(
+      dir.path,
+      server.url,
+      await signUp(server.url, "alice", "pw-alice"),
+    );
+    const cache = join(dir.path, "cache");
+    const npm = (...args: string[]) => runNpm(args, dir.path, npmrc, cache);
+    const created = await npm("token", "create", "--password=pw-alice", "--json");
+    assert.equal(created.code, 0, created.stderr);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
+    assert.match(token, /^cairn_/);
+    const listed = await npm("token", "list", "--json");
+    const tokens = JSON.parse(listed.stdout) as { key: string; token: string }[];
+    assert.equal(tokens.length, 2);
+    assert.ok(
+      tokens.some((t) => token.startsWith(t.token)),
+      "the listing shows a prefix of each token",
+    );
+    assert.notEqual((await npm("token", "create", "--password=wrong", "--json")).code, 0);
+    const revoked = await npm("token", "revoke", token);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const whoami = await fetch(new URL("-/whoami", server.url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(whoami.status, 401);
+
+    const res = await fetch(new URL("-/npm/v1/tokens", server.url), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await signIn(server.url)}`,
+      },
+      body: JSON.stringify({ password: "pw-alice", readonly: true }),
+    });
+    assert.equal(res.status, 201);
+    const readonly = ((await res.json()) as { token: string }).token;
+    const pkg = join(dir.path, "pkg");
+    await mkdir(pkg);
+    await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "ro", version: "1.0.0" }));
+    const attempt = await runNpm(
+      ["publish"],
+      pkg,
+      await writeNpmrc(pkg, server.url, readonly),
+      cache,
+    );
+    assert.notEqual(attempt.code, 0);
+    assert.match(attempt.stderr, /read-only/);
   });
 
   test("publishing without a token, or to another user's package, is refused", async () => {
