@@ -5,6 +5,7 @@
  * calls on the registry and map error codes to statuses in one place.
  */
 import { createHash } from "node:crypto";
+import { createGunzip } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AuthError, type AuthStore } from "../origin/auth.ts";
 import { type Registry, RegistryError } from "../origin/registry.ts";
@@ -74,6 +75,14 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
       owners: registry.state.owners(name),
     };
   };
+
+  // npm gzips some request bodies (audits); Fastify counts the bodyLimit on the inflated stream.
+  app.addHook("preParsing", async (req, _reply, payload) => {
+    if (req.headers["content-encoding"] !== "gzip") return payload;
+    delete req.headers["content-encoding"];
+    delete req.headers["content-length"];
+    return payload.pipe(createGunzip());
+  });
 
   app.setErrorHandler((err, _req, reply) => {
     const status =
@@ -175,6 +184,49 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     await registry.unpublishPackage(user(req), name);
     return { ok: true };
   };
+
+  // Search, in the shape of npm's /-/v1/search.
+  app.get("/-/v1/search", async (req) => {
+    const q = req.query as { text?: string; size?: string; from?: string };
+    const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
+    const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
+    const { total, hits } = registry.state.search.search(q.text ?? "", from, size);
+    const top = hits[0]?.score || 1;
+    return {
+      objects: hits.map((hit) => ({
+        package: {
+          name: hit.name,
+          scope: hit.name.startsWith("@") ? hit.name.slice(1, hit.name.indexOf("/")) : "unscoped",
+          version: hit.version,
+          description: hit.description,
+          keywords: hit.keywords,
+          date: hit.date,
+          links: { npm: `${baseUrl(req)}/${hit.name}` },
+          publisher: { username: hit.publisher },
+          maintainers: hit.maintainers.map((username) => ({ username })),
+        },
+        score: { final: hit.score / top, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+        searchScore: hit.score,
+      })),
+      total,
+      time: new Date().toUTCString(),
+    };
+  });
+
+  // No advisory database is configured: audits answer, truthfully, that nothing is known.
+  app.post("/-/npm/v1/security/advisories/bulk", async () => ({}));
+  app.post("/-/npm/v1/security/audits/quick", async () => ({
+    actions: [],
+    advisories: {},
+    muted: [],
+    metadata: {
+      vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0 },
+      dependencies: 0,
+      devDependencies: 0,
+      optionalDependencies: 0,
+      totalDependencies: 0,
+    },
+  }));
 
   // Tokens, as `npm token list|create|revoke` use them.
   app.get("/-/npm/v1/tokens", async (req) => {

@@ -111,11 +111,13 @@ export class Registry {
         check: (entry, accepted) => this.#check(entry, accepted),
         encode: encodeEntry,
         append: (entries) => this.appender.append(entries),
-        apply: (entries: readonly SequencedEntry<Entry>[]) =>
+        apply: async (entries: readonly SequencedEntry<Entry>[]) => {
           this.state.apply(
             entries[0].index,
             entries.map((e) => e.value),
-          ),
+          );
+          await this.reindex(new Set(entries.map((e) => e.value.name)));
+        },
       },
       { maxDelayMs: options.batchDelayMs ?? 5, maxBatch: options.maxBatch ?? 1024 },
     );
@@ -133,11 +135,43 @@ export class Registry {
       });
       const blobs = await BlobStore.open(treeDir, { durable: options.durable });
       const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
-      await catchUp(state, new DirectorySource(treeDir), appender.size);
-      return new Registry(storage, appender, blobs, state, options);
+      const replayed = await catchUp(state, new DirectorySource(treeDir), appender.size);
+      const registry = new Registry(storage, appender, blobs, state, options);
+      await registry.reindex(replayed);
+      return registry;
     } catch (err) {
       await storage.close();
       throw err;
+    }
+  }
+
+  /** Refreshes the search documents of `names` from the state and their manifests. */
+  async reindex(names: Iterable<string>): Promise<void> {
+    for (const name of names) {
+      const pkg = this.state.getPackage(name);
+      const live = this.state.versions(name).filter((v) => v.unpublished === null);
+      const latest = this.state.distTags(name).latest;
+      const row = live.find((v) => v.version === latest) ?? live.at(-1);
+      if (!pkg || pkg.unpublished !== null || !row) {
+        this.state.search.remove(name);
+        continue;
+      }
+      const bytes = await this.blobs.get(row.entry.manifest.sha256);
+      const manifest = bytes
+        ? (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)
+        : {};
+      const keywords = Array.isArray(manifest.keywords)
+        ? manifest.keywords.filter((k): k is string => typeof k === "string")
+        : [];
+      this.state.search.put({
+        name,
+        version: row.version,
+        description: typeof manifest.description === "string" ? manifest.description : "",
+        keywords,
+        date: row.time,
+        publisher: row.entry.actor,
+        maintainers: this.state.owners(name),
+      });
     }
   }
 
@@ -295,12 +329,13 @@ export class Registry {
   }
 }
 
-/** Replays the entry bundles the state has not applied yet. */
+/** Replays the entry bundles the state has not applied yet; returns the package names they touched. */
 async function catchUp(
   state: RegistryState,
   source: DirectorySource,
   logSize: number,
-): Promise<void> {
+): Promise<Set<string>> {
+  const touched = new Set<string>();
   let at = state.logSize;
   if (at > logSize)
     throw new Error(`the state database is ahead of the log (${at} > ${logSize}): rebuild it`);
@@ -313,6 +348,8 @@ async function catchUp(
     );
     const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
     state.apply(at, fresh);
+    for (const entry of fresh) touched.add(entry.name);
     at += fresh.length;
   }
+  return touched;
 }

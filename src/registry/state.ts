@@ -11,6 +11,7 @@
 import { DatabaseSync } from "node:sqlite";
 import semver from "semver";
 import type { Entry, PublishEntry } from "./entries.ts";
+import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -62,9 +63,11 @@ export interface PackageRow {
 
 export class RegistryState {
   readonly #db: DatabaseSync;
+  readonly search: SearchIndex;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
+    this.search = new SearchIndex(db);
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
@@ -72,6 +75,7 @@ export class RegistryState {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     db.exec(SCHEMA);
+    db.exec(SEARCH_SCHEMA);
     return new RegistryState(db);
   }
 

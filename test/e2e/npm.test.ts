@@ -252,6 +252,64 @@ describe("npm against cairn serve", () => {
     assert.match(attempt.stderr, /read-only/);
   });
 
+  test("npm search finds packages by name, description and keyword; npm audit answers", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    const npmrc = await writeNpmrc(
+      dir.path,
+      server.url,
+      await signUp(server.url, "alice", "pw-alice"),
+    );
+    const cache = join(dir.path, "cache");
+    const packages = [
+      {
+        name: "left-pad",
+        version: "1.0.0",
+        description: "pad a string on the left",
+        keywords: ["string", "pad"],
+      },
+      {
+        name: "right-trim",
+        version: "2.0.0",
+        description: "trim whitespace",
+        keywords: ["string"],
+      },
+      {
+        name: "@tools/padder",
+        version: "0.1.0",
+        description: "another padding tool",
+        keywords: ["util"],
+      },
+    ];
+    for (const manifest of packages) {
+      const pkg = join(dir.path, manifest.name.replace("/", "_"));
+      await mkdir(pkg);
+      await writeFile(join(pkg, "package.json"), JSON.stringify(manifest));
+      const published = await runNpm(["publish", "--access", "public"], pkg, npmrc, cache);
+      assert.equal(published.code, 0, published.stderr);
+    }
+    const search = async (text: string) => {
+      const result = await runNpm(["search", text, "--json"], dir.path, npmrc, cache);
+      assert.equal(result.code, 0, result.stderr);
+      return (JSON.parse(result.stdout) as { name: string }[]).map((p) => p.name);
+    };
+    assert.deepEqual(await search("left-pad"), ["left-pad"]);
+    assert.deepEqual((await search("string")).sort(), ["left-pad", "right-trim"]);
+    assert.deepEqual(await search("padding"), ["@tools/padder"]);
+    assert.deepEqual(await search("nothing-matches-this"), []);
+
+    const app = join(dir.path, "app");
+    await mkdir(app);
+    await writeFile(
+      join(app, "package.json"),
+      JSON.stringify({ name: "app", version: "1.0.0", dependencies: { "left-pad": "^1.0.0" } }),
+    );
+    assert.equal((await runNpm(["install"], app, npmrc, cache)).code, 0);
+    const audit = await runNpm(["audit"], app, npmrc, cache);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.match(audit.stdout, /found 0 vulnerabilities/);
+  });
+
   test("publishing without a token, or to another user's package, is refused", async () => {
     await using dir = await tempDir();
     await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
