@@ -1,6 +1,7 @@
 /** The `cairn` command: parses arguments and maps errors to exit codes. */
 import { Command, CommanderError } from "commander";
 import { LogError } from "../log/index.ts";
+import { registerAdminCommands } from "./admin.ts";
 import { registerLogCommands } from "./log.ts";
 import { registerServeCommands } from "./serve.ts";
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServeCommands(program);
+  registerAdminCommands(program);
   registerLogCommands(program);
   return program;
 }

@@ -57,9 +57,10 @@ function bad(message: string): PublishError {
   return new PublishError("bad-request", message);
 }
 
-export function checkPackageName(name: string): void {
+/** npm's name rules; `legacy` accepts names npm once allowed (capitals, long names), for imports. */
+export function checkPackageName(name: string, legacy = false): void {
   const result = validateName(name);
-  if (!result.validForNewPackages) {
+  if (!(legacy ? result.validForOldPackages : result.validForNewPackages)) {
     const reasons = [...(result.errors ?? []), ...(result.warnings ?? [])].join("; ");
     throw new PublishError(
       "invalid-name",

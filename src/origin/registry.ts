@@ -9,6 +9,7 @@
  * against the state and the rest of its batch, appends, applies, and only
  * then answers.
  */
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
 import {
@@ -69,13 +70,16 @@ export interface RegistryOptions {
   /** Longest a write waits to share a batch (default 5 ms). */
   readonly batchDelayMs?: number;
   readonly maxBatch?: number;
+  /** Discard the derived database and rebuild it from the log alone. */
+  readonly rebuild?: boolean;
 }
 
 export interface PublishRequest {
   readonly actor: string;
   readonly name: string;
   readonly version: string;
-  readonly tag: string;
+  /** The dist-tag to point at this version, if any. */
+  readonly tag?: string;
   readonly manifest: Record<string, unknown>;
   readonly tarball: Uint8Array;
   readonly integrity: string;
@@ -134,7 +138,13 @@ export class Registry {
         verifier: key.verifier,
       });
       const blobs = await BlobStore.open(treeDir, { durable: options.durable });
-      const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+      const statePath = join(options.dataDir, "state.sqlite");
+      // Only now, holding the log's lock, is it safe to drop the database of a registry that might be running.
+      if (options.rebuild) {
+        for (const suffix of ["", "-wal", "-shm"])
+          await rm(`${statePath}${suffix}`, { force: true });
+      }
+      const state = RegistryState.open(statePath);
       const replayed = await catchUp(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.reindex(replayed);
@@ -197,7 +207,7 @@ export class Registry {
       ecosystem: "npm",
       name: req.name,
       version: req.version,
-      tag: req.tag,
+      ...(req.tag ? { tag: req.tag } : {}),
       time: new Date().toISOString(),
       actor: req.actor,
       artifact: {

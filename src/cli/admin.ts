@@ -1,0 +1,60 @@
+/** `cairn import` and `cairn rebuild`: work on a registry's data directory while its server is stopped. */
+import type { Command } from "commander";
+import { loadConfig } from "../origin/config.ts";
+import { findTarballs, importTarballs } from "../origin/import.ts";
+import { loadOrCreateKey } from "../origin/keys.ts";
+import { Registry } from "../origin/registry.ts";
+import { dataPaths } from "../origin/server.ts";
+import { progressBar } from "./output.ts";
+
+async function openRegistry(
+  flags: { data?: string; config?: string },
+  rebuild = false,
+): Promise<Registry> {
+  const config = await loadConfig({ data: flags.data }, flags.config);
+  const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
+  return Registry.open({ dataDir: config.data, key, durable: config.durable, rebuild });
+}
+
+export function registerAdminCommands(program: Command): void {
+  program
+    .command("import")
+    .description(
+      "publish package tarballs straight into the registry, to seed it (stop cairn serve first)",
+    )
+    .argument("<paths...>", ".tgz files, or directories searched for them")
+    .requiredOption("--user <name>", "the user the packages are published as (becomes their owner)")
+    .option("--data <dir>", "data directory (default: ./cairn-data)")
+    .option("--config <file>", "JSON config file (default: <data>/config.json)")
+    .action(async (paths: string[], flags: { user: string; data?: string; config?: string }) => {
+      const files = await findTarballs(paths);
+      const registry = await openRegistry(flags);
+      const bar = progressBar("importing", files.length, 50);
+      try {
+        const result = await importTarballs(registry, flags.user, files, (done) =>
+          bar.update(done, files.length),
+        );
+        bar.stop();
+        process.stdout.write(
+          `imported ${result.published} versions, skipped ${result.skipped} already present, ${result.failed.length} failed; log size ${registry.appender.size}\n`,
+        );
+        for (const { file, error } of result.failed) process.stderr.write(`  ${file}: ${error}\n`);
+        if (result.failed.length > 0) process.exitCode = 1;
+      } finally {
+        bar.stop();
+        await registry.close();
+      }
+    });
+
+  program
+    .command("rebuild")
+    .description("recreate the derived database from the log alone (stop cairn serve first)")
+    .option("--data <dir>", "data directory (default: ./cairn-data)")
+    .option("--config <file>", "JSON config file (default: <data>/config.json)")
+    .action(async (flags: { data?: string; config?: string }) => {
+      const registry = await openRegistry(flags, true);
+      const size = registry.state.logSize;
+      await registry.close();
+      process.stdout.write(`rebuilt the database from ${size} log entries\n`);
+    });
+}

@@ -1,0 +1,140 @@
+/**
+ * The corpus: 433 real packages imported with `cairn import`, then the app
+ * that depends on them installed by the real npm with an empty cache, with
+ * and without its lockfile.
+ */
+import assert from "node:assert/strict";
+import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { cairn } from "../helpers/cli.ts";
+import { tempDir } from "../helpers/log.ts";
+import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
+import { type ServeProcess, startServe } from "../helpers/serve.ts";
+import { sharedPath } from "../helpers/shared.ts";
+
+interface Lockfile {
+  packages: Record<string, { version?: string; integrity?: string; optional?: boolean }>;
+}
+
+describe("the corpus app against cairn serve", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let server: ServeProcess;
+
+  before(async () => {
+    dir = await tempDir();
+    const data = join(dir.path, "data");
+    const imported = await cairn([
+      "import",
+      sharedPath("corpus", "npm"),
+      "--user",
+      "seed",
+      "--data",
+      data,
+    ]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /imported 433 versions, skipped 0 already present, 0 failed/);
+    const again = await cairn([
+      "import",
+      sharedPath("corpus", "npm"),
+      "--user",
+      "seed",
+      "--data",
+      data,
+    ]);
+    assert.match(again.stdout, /imported 0 versions, skipped 433/);
+    server = await startServe(["--data", data, "--no-durable"]);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  async function app(name: string, withLock: boolean): Promise<string> {
+    const path = join(dir.path, name);
+    await mkdir(path);
+    await copyFile(sharedPath("corpus", "app-package.json"), join(path, "package.json"));
+    if (withLock)
+      await copyFile(
+        sharedPath("corpus", "app-package-lock.json"),
+        join(path, "package-lock.json"),
+      );
+    await writeNpmrc(path, server.url);
+    return path;
+  }
+
+  async function installedVersions(path: string): Promise<Map<string, string>> {
+    const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8")) as Lockfile;
+    const versions = new Map<string, string>();
+    for (const [key, entry] of Object.entries(lock.packages)) {
+      if (!key.startsWith("node_modules/") || !entry.version) continue;
+      try {
+        const pkg = JSON.parse(await readFile(join(path, key, "package.json"), "utf8")) as {
+          version: string;
+        };
+        versions.set(key, pkg.version);
+      } catch {
+        assert.ok(entry.optional, `${key} is missing and not optional`);
+      }
+    }
+    return versions;
+  }
+
+  test("npm installs the app with an empty cache", async () => {
+    const path = await app("fresh", false);
+    const result = await runNpm(
+      ["install", "--ignore-scripts"],
+      path,
+      join(path, ".npmrc"),
+      join(dir.path, "cache-fresh"),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const versions = await installedVersions(path);
+    assert.ok(versions.size > 300, `only ${versions.size} packages installed`);
+    assert.equal(versions.get("node_modules/express")?.split(".")[0], "4");
+  });
+
+  test("npm installs exactly the lockfile's versions, checking its integrity hashes", async () => {
+    const path = await app("locked", true);
+    const expected = JSON.parse(
+      await readFile(join(path, "package-lock.json"), "utf8"),
+    ) as Lockfile;
+    const result = await runNpm(
+      ["install", "--ignore-scripts"],
+      path,
+      join(path, ".npmrc"),
+      join(dir.path, "cache-locked"),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const versions = await installedVersions(path);
+    for (const [key, version] of versions)
+      assert.equal(version, expected.packages[key]?.version, key);
+    const written = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8")) as Lockfile;
+    for (const [key, entry] of Object.entries(expected.packages)) {
+      if (entry.integrity && written.packages[key])
+        assert.equal(written.packages[key].integrity, entry.integrity, key);
+    }
+  });
+
+  test("cairn rebuild recreates the database from the log: the same packuments", async () => {
+    const names = ["express", "@babel/core", "react", "typescript", "jest"];
+    const fetchAll = async (url: string) =>
+      Promise.all(
+        names.map(async (name) => {
+          const res = await fetch(new URL(name.replace("/", "%2f"), url));
+          assert.equal(res.status, 200, name);
+          return (await res.text()).replaceAll(url.replace(/\/$/, ""), "<registry>");
+        }),
+      );
+    const before = await fetchAll(server.url);
+    await server.stop();
+    const data = join(dir.path, "data");
+    await rm(join(data, "state.sqlite"));
+    const rebuilt = await cairn(["rebuild", "--data", data]);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.match(rebuilt.stdout, /rebuilt the database from 433 log entries/);
+    server = await startServe(["--data", data, "--no-durable"]);
+    assert.deepEqual(await fetchAll(server.url), before);
+  });
+});
