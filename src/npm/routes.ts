@@ -185,6 +185,23 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return { ok: true };
   };
 
+  // Owners as pnpm changes them (npm edits the packument's maintainers instead).
+  app.put("/-/package/:name/owners", async (req, reply) => {
+    const name = packageName((req.params as { name: string }).name);
+    const owner = (req.body as { user?: unknown } | undefined)?.user;
+    if (typeof owner !== "string") throw new HttpError(400, 'the body must be {"user": "<name>"}');
+    if (!auth.hasUser(owner)) throw new HttpError(404, `no user named ${owner}`);
+    await registry.change(user(req), name, [{ kind: "owner", user: owner, action: "add" }]);
+    return reply.code(201).send({ ok: true });
+  });
+  app.delete("/-/package/:name/owners/:user", async (req) => {
+    const { name, user: owner } = req.params as { name: string; user: string };
+    await registry.change(user(req), packageName(name), [
+      { kind: "owner", user: owner, action: "rm" },
+    ]);
+    return { ok: true };
+  });
+
   // Search, in the shape of npm's /-/v1/search.
   app.get("/-/v1/search", async (req) => {
     const q = req.query as { text?: string; size?: string; from?: string };

@@ -1,7 +1,8 @@
 /** Runs a real package manager (npm, pnpm, yarn) against a test registry, isolated from the user's config. */
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface ClientResult {
   code: number;
@@ -22,7 +23,13 @@ export async function writeNpmrc(
   token?: string,
 ): Promise<string> {
   const url = new URL(registryUrl);
-  const lines = [`registry=${registryUrl}`, "audit=false", "fund=false", "update-notifier=false"];
+  const lines = [
+    `registry=${registryUrl}`,
+    "audit=false",
+    "fund=false",
+    "update-notifier=false",
+    ...extra,
+  ];
   if (token) lines.push(`//${url.host}${url.pathname}:_authToken=${token}`);
   const path = join(dir, ".npmrc");
   await writeFile(path, `${lines.join("\n")}\n`);
@@ -47,4 +54,70 @@ export function runNpm(
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+const binDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules");
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<ClientResult> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { cwd, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** The project's pinned pnpm, with `npmrc` as its user config. */
+export function runPnpm(
+  args: string[],
+  cwd: string,
+  npmrc: string,
+  storeDir: string,
+): Promise<ClientResult> {
+  return run(join(binDir, ".bin", "pnpm"), args, cwd, {
+    npm_config_userconfig: npmrc,
+    npm_config_store_dir: storeDir,
+    npm_config_cache_dir: join(storeDir, "cache"),
+  });
+}
+
+/** Writes the .yarnrc.yml that points modern Yarn at a test registry. */
+export async function writeYarnrc(
+  dir: string,
+  registryUrl: string,
+  token: string | undefined,
+  cacheDir: string,
+): Promise<void> {
+  const lines = [
+    `npmRegistryServer: "${registryUrl.replace(/\/$/, "")}"`,
+    `unsafeHttpWhitelist: ["${new URL(registryUrl).hostname}"]`,
+    ...(token ? [`npmAuthToken: "${token}"`] : []),
+    "enableTelemetry: false",
+    "enableGlobalCache: false",
+    "enableMirror: false",
+    `cacheFolder: "${cacheDir}"`,
+    "nodeLinker: node-modules",
+    // Yarn holds back versions younger than a day by default; a fresh test registry has nothing older.
+    "npmMinimalAgeGate: 0",
+  ];
+  await writeFile(join(dir, ".yarnrc.yml"), `${lines.join("\n")}\n`);
+}
+
+/** The project's pinned modern Yarn, run by the pinned Node. */
+export function runYarn(args: string[], cwd: string): Promise<ClientResult> {
+  return run(
+    process.execPath,
+    [join(binDir, "@yarnpkg", "cli-dist", "bin", "yarn.js"), ...args],
+    cwd,
+    {
+      YARN_ENABLE_PROGRESS_BARS: "false",
+    },
+  );
 }
