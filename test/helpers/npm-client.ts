@@ -23,13 +23,7 @@ export async function writeNpmrc(
   token?: string,
 ): Promise<string> {
   const url = new URL(registryUrl);
-  const lines = [
-    `registry=${registryUrl}`,
-    "audit=false",
-    "fund=false",
-    "update-notifier=false",
-    ...extra,
-  ];
+  const lines = [`registry=${registryUrl}`, "audit=false", "fund=false", "update-notifier=false"];
   if (token) lines.push(`//${url.host}${url.pathname}:_authToken=${token}`);
   const path = join(dir, ".npmrc");
   await writeFile(path, `${lines.join("\n")}\n`);
