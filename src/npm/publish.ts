@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import semver from "semver";
 import validateName from "validate-npm-package-name";
 import { decodeBase64Strict } from "../log/index.ts";
+import { CodedError } from "../util/coded-error.ts";
 import { inspectTarball, TarballError, type TarballLimits } from "./tarball.ts";
 
 export type PublishErrorCode =
@@ -26,14 +27,8 @@ export type PublishErrorCode =
   | "bad-tarball"
   | "integrity-mismatch";
 
-export class PublishError extends Error {
+export class PublishError extends CodedError<PublishErrorCode> {
   override name = "PublishError";
-  readonly code: PublishErrorCode;
-
-  constructor(code: PublishErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export interface ParsedPublish {

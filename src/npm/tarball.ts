@@ -9,6 +9,7 @@
  */
 import { gunzipSync } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
+import { CodedError } from "../util/coded-error.ts";
 
 export interface TarballLimits {
   readonly maxCompressedBytes: number;
@@ -31,14 +32,8 @@ export type TarballErrorCode =
   | "no-manifest"
   | "bad-manifest";
 
-export class TarballError extends Error {
+export class TarballError extends CodedError<TarballErrorCode> {
   override name = "TarballError";
-  readonly code: TarballErrorCode;
-
-  constructor(code: TarballErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 export interface TarballSummary {

@@ -10,6 +10,7 @@
 import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
+import { CodedError } from "../util/coded-error.ts";
 
 const scryptAsync = promisify(scrypt) as (
   password: string,
@@ -49,14 +50,8 @@ export type AuthErrorCode =
   | "user-exists"
   | "bad-credentials";
 
-export class AuthError extends Error {
+export class AuthError extends CodedError<AuthErrorCode> {
   override name = "AuthError";
-  readonly code: AuthErrorCode;
-
-  constructor(code: AuthErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface TokenInfo {

@@ -25,6 +25,7 @@ import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.t
 import { decodeEntry, type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
+import { CodedError } from "../util/coded-error.ts";
 import type { OriginKey } from "./keys.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
@@ -53,14 +54,8 @@ export type PackageChange =
   | { readonly kind: "unpublish"; readonly version: string }
   | { readonly kind: "owner"; readonly user: string; readonly action: "add" | "rm" };
 
-export class RegistryError extends Error {
+export class RegistryError extends CodedError<RegistryErrorCode> {
   override name = "RegistryError";
-  readonly code: RegistryErrorCode;
-
-  constructor(code: RegistryErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 export interface RegistryOptions {

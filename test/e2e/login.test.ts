@@ -3,10 +3,9 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { tempDir } from "../helpers/log.ts";
+import { registryFixture } from "../helpers/fixture.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { runInteractive } from "../helpers/pty.ts";
-import { startServe } from "../helpers/serve.ts";
 import { PROJECT_ROOT } from "../helpers/shared.ts";
 
 const credentials = (user: string, password: string) => [
@@ -17,8 +16,8 @@ const credentials = (user: string, password: string) => [
 
 describe("interactive login", () => {
   test("npm login signs up a new user, logs in again, and refuses a wrong password", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const npmrc = await writeNpmrc(dir.path, server.url);
     const env = { npm_config_userconfig: npmrc, npm_config_cache: join(dir.path, "cache") };
     const first = await runInteractive("npm login", credentials("carol", "s3cret-pass"), {
@@ -42,8 +41,8 @@ describe("interactive login", () => {
   });
 
   test("pnpm login and yarn npm login", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const npmrc = await writeNpmrc(dir.path, server.url);
     const pnpm = join(PROJECT_ROOT, "node_modules", ".bin", "pnpm");
     const viaPnpm = await runInteractive(`${pnpm} login`, credentials("dave", "pw-dave"), {

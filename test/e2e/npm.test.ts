@@ -4,19 +4,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
-import { tempDir } from "../helpers/log.ts";
+import { registryFixture } from "../helpers/fixture.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
-import { startServe } from "../helpers/serve.ts";
-
-async function signUp(url: string, name: string, password: string): Promise<string> {
-  const res = await fetch(new URL(`-/user/org.couchdb.user:${name}`, url), {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, password, email: `${name}@example.org` }),
-  });
-  assert.equal(res.status, 201);
-  return ((await res.json()) as { token: string }).token;
-}
+import { signUp } from "../helpers/registry-client.ts";
 
 /** Logs in again (an existing user gets a fresh token). */
 async function signIn(url: string): Promise<string> {
@@ -25,11 +15,11 @@ async function signIn(url: string): Promise<string> {
 
 describe("npm against cairn serve", () => {
   test("publish, view, whoami and install; every publish is in the signed log", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const token = await signUp(server.url, "alice", "s3cret-pass");
     const npmrc = await writeNpmrc(dir.path, server.url, token);
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
 
     const pkg = join(dir.path, "pkg");
     await mkdir(pkg);
@@ -88,14 +78,14 @@ describe("npm against cairn serve", () => {
   });
 
   test("dist-tags: add, list, move and remove, owners only", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const npmrc = await writeNpmrc(
       dir.path,
       server.url,
       await signUp(server.url, "alice", "pw-alice"),
     );
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
     const pkg = join(dir.path, "pkg");
     await mkdir(pkg);
     for (const version of ["1.0.0", "2.0.0-rc.1"]) {
@@ -128,15 +118,15 @@ describe("npm against cairn serve", () => {
   });
 
   test("deprecate, undeprecate, owners and unpublish, each recorded in the log", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const alice = await writeNpmrc(
       dir.path,
       server.url,
       await signUp(server.url, "alice", "pw-alice"),
     );
     await signUp(server.url, "bob", "pw-bob");
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
     const pkg = join(dir.path, "pkg");
     await mkdir(pkg);
     for (const version of ["1.0.0", "1.1.0", "1.2.0"]) {
@@ -201,14 +191,14 @@ describe("npm against cairn serve", () => {
   });
 
   test("npm token list, create and revoke; a read-only token cannot publish", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const npmrc = await writeNpmrc(
       dir.path,
       server.url,
       await signUp(server.url, "alice", "pw-alice"),
     );
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
     const npm = (...args: string[]) => runNpm(args, dir.path, npmrc, cache);
     const created = await npm("token", "create", "--password=pw-alice", "--json");
     assert.equal(created.code, 0, created.stderr);
@@ -253,14 +243,14 @@ describe("npm against cairn serve", () => {
   });
 
   test("npm search finds packages by name, description and keyword; npm audit answers", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const npmrc = await writeNpmrc(
       dir.path,
       server.url,
       await signUp(server.url, "alice", "pw-alice"),
     );
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
     const packages = [
       {
         name: "left-pad",
@@ -311,11 +301,11 @@ describe("npm against cairn serve", () => {
   });
 
   test("publishing without a token, or to another user's package, is refused", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const alice = await signUp(server.url, "alice", "pw-alice");
     const bob = await signUp(server.url, "bob", "pw-bob");
-    const cache = join(dir.path, "cache");
+    const { cache } = fx;
     const pkg = join(dir.path, "pkg");
     await mkdir(pkg);
     await writeFile(join(pkg, "package.json"), JSON.stringify({ name: "owned", version: "1.0.0" }));

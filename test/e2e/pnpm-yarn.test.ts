@@ -3,10 +3,9 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { tempDir } from "../helpers/log.ts";
+import { registryFixture } from "../helpers/fixture.ts";
 import { runPnpm, runYarn, writeNpmrc, writeYarnrc } from "../helpers/npm-client.ts";
 import { signUp } from "../helpers/registry-client.ts";
-import { startServe } from "../helpers/serve.ts";
 
 async function project(dir: string, manifest: object): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -15,8 +14,8 @@ async function project(dir: string, manifest: object): Promise<void> {
 
 describe("pnpm against cairn serve", () => {
   test("publish, view, dist-tag, deprecate, owner, unpublish, whoami and install", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     await signUp(server.url, "bob", "pw-bob");
     const npmrc = await writeNpmrc(
       dir.path,
@@ -80,8 +79,8 @@ describe("pnpm against cairn serve", () => {
 
 describe("modern Yarn against cairn serve", () => {
   test("publish, info, tags, whoami and install", async () => {
-    await using dir = await tempDir();
-    await using server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+    await using fx = await registryFixture();
+    const { dir, server } = fx;
     const token = await signUp(server.url, "alice", "pw-alice");
     const yarn = async (args: string[], cwd: string) => {
       const result = await runYarn(args, cwd);
