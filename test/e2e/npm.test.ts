@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
 import { registryFixture } from "../helpers/fixture.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { signUp } from "../helpers/registry-client.ts";
@@ -70,21 +69,14 @@ describe("npm against cairn serve", () => {
     const lock = JSON.parse(await readFile(join(app, "package-lock.json"), "utf8"));
     assert.match(lock.packages["node_modules/hello-cairn"].integrity, /^sha512-/);
 
-    await server.stop();
-    const result = await verifyLog(new DirectorySource(join(dir.path, "data", "tree")), [
-      parseVerifierKey(server.verifierKey),
-    ]);
+    const result = await fx.stopAndVerifyLog();
     assert.equal(result.checkpoint.size, 2);
   });
 
   test("dist-tags: add, list, move and remove, owners only", async () => {
     await using fx = await registryFixture();
     const { dir, server } = fx;
-    const npmrc = await writeNpmrc(
-      dir.path,
-      server.url,
-      await signUp(server.url, "alice", "pw-alice"),
-    );
+    const npmrc = await fx.npmrcFor("alice");
     const { cache } = fx;
     const pkg = join(dir.path, "pkg");
     await mkdir(pkg);
@@ -182,10 +174,7 @@ describe("npm against cairn serve", () => {
     await npm("unpublish", "lifecycle", "--force");
     assert.equal((await fetch(new URL("lifecycle", server.url))).status, 404);
 
-    await server.stop();
-    const log = await verifyLog(new DirectorySource(join(dir.path, "data", "tree")), [
-      parseVerifierKey(server.verifierKey),
-    ]);
+    const log = await fx.stopAndVerifyLog();
     // 3 publishes, 2 deprecations, 2 owner changes, 1 version unpublish, 1 package unpublish.
     assert.equal(log.checkpoint.size, 9);
   });
@@ -193,11 +182,7 @@ describe("npm against cairn serve", () => {
   test("npm token list, create and revoke; a read-only token cannot publish", async () => {
     await using fx = await registryFixture();
     const { dir, server } = fx;
-    const npmrc = await writeNpmrc(
-      dir.path,
-      server.url,
-      await signUp(server.url, "alice", "pw-alice"),
-    );
+    const npmrc = await fx.npmrcFor("alice");
     const { cache } = fx;
     const npm = (...args: string[]) => runNpm(args, dir.path, npmrc, cache);
     const created = await npm("token", "create", "--password=pw-alice", "--json");
@@ -244,12 +229,8 @@ describe("npm against cairn serve", () => {
 
   test("npm search finds packages by name, description and keyword; npm audit answers", async () => {
     await using fx = await registryFixture();
-    const { dir, server } = fx;
-    const npmrc = await writeNpmrc(
-      dir.path,
-      server.url,
-      await signUp(server.url, "alice", "pw-alice"),
-    );
+    const { dir } = fx;
+    const npmrc = await fx.npmrcFor("alice");
     const { cache } = fx;
     const packages = [
       {

@@ -99,7 +99,7 @@ describe("tlog-witness add-checkpoint", () => {
     );
     const other = (await request(100, 200)).replaceAll(TEST_ORIGIN, "other.example/log");
     assert.equal((await addCheckpoint(options, other)).status, 404);
-    assert.equal((await addCheckpoint(options, "old 300\n\n" + checkpointAt(200))).status, 400);
+    assert.equal((await addCheckpoint(options, `old 300\n\n${checkpointAt(200)}`)).status, 400);
     assert.equal((await addCheckpoint(options, "garbage")).status, 400);
     // The log signs a second root for the same size: a fork, refused with 409.
     const forked = signNote(

@@ -54,8 +54,11 @@ describe("npm publish bodies", () => {
 
   test("bodies that do not add up are refused", () => {
     const tgz = rawTgz([packageJson("pkg", "1.0.0")]);
-    const good = () => publishBody({ name: "pkg", version: "1.0.0" }, tgz) as Record<string, any>;
-    const mutations: [string, (b: Record<string, any>) => unknown][] = [
+    // Loosely typed on purpose: each mutation breaks the body's shape in its own way.
+    // biome-ignore lint/suspicious/noExplicitAny: see above
+    type Body = Record<string, any>;
+    const good = () => publishBody({ name: "pkg", version: "1.0.0" }, tgz) as Body;
+    const mutations: [string, (b: Body) => unknown][] = [
       ["bad-request", (b) => ({ ...b, name: "other" })],
       ["bad-request", (b) => ({ ...b, "dist-tags": { latest: "9.9.9" } })],
       ["bad-request", (b) => ({ ...b, "dist-tags": { "^1.0.0": "1.0.0" } })],
