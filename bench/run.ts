@@ -1,11 +1,12 @@
 /**
  * Runs every benchmark, each in its own child process on this node binary
  * (so each reports its own peak RSS), and prints a summary against the
- * targets of the log-core issue.
+ * targets of the log-core issue and of the registry-vs-Verdaccio issue.
  *
- *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs
- *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs
+ *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
+ *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
+ *   node bench/run.ts --only registry  # one group: log or registry
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { parseArgs } from "node:util";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { AppendResult } from "./log-append.ts";
 import type { ProofsResult } from "./log-proofs.ts";
+import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
 const TARGET_ENTRIES_PER_SECOND = 100_000;
@@ -24,11 +26,14 @@ const { values } = parseArgs({
     entries: { type: "string" },
     batch: { type: "string" },
     proofs: { type: "string" },
+    only: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  console.log("usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N]");
+  console.log(
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log|registry]",
+  );
   process.exit(0);
 }
 
@@ -36,6 +41,10 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
+const groups = new Set((values.only ?? "log,registry").split(","));
+if ([...groups].some((g) => g !== "log" && g !== "registry")) {
+  throw new Error(`--only takes log, registry or both, got ${JSON.stringify(values.only)}`);
+}
 
 const cpu = cpus();
 console.log(
@@ -44,44 +53,72 @@ console.log(
 );
 
 const started = performance.now();
-console.log("\n== log-append ==");
-const appends = await runChild<AppendResult>(join(BENCH_DIR, "log-append.ts"), [
-  ...["--mode", "both", "--entries", `${entries}`, "--batch", `${batch}`],
-]);
-console.log("\n== log-proofs ==");
-const [proofResult] = await runChild<ProofsResult>(join(BENCH_DIR, "log-proofs.ts"), [
-  ...["--entries", `${entries}`, "--batch", `${batch}`],
-  ...["--proofs", `${proofs}`, "--consistency", `${consistency}`],
-]);
+const rows: string[][] = [["benchmark", "result", "peak RSS", `target`]];
+const meets = (ok: boolean) => (ok ? "meets" : "MISSES");
+if (groups.has("log")) rows.push(...(await logBenchmarks()));
+if (groups.has("registry")) rows.push(...(await registryBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
-const meets = (ok: boolean) => (ok ? "meets" : "MISSES");
-const rows: string[][] = [["benchmark", "result", "peak RSS", `target`]];
-for (const r of appends) {
-  rows.push([
-    `append ${count(r.entries)} x ${r.batch}, ${r.durable ? "durable (fsync)" : "fast (no fsync)"}`,
-    `${count(r.entriesPerSecond)} entries/s`,
-    mib(r.peakRssBytes),
-    `${count(TARGET_ENTRIES_PER_SECOND)}/s: ${meets(r.entriesPerSecond >= TARGET_ENTRIES_PER_SECOND)}`,
-  ]);
-}
-const p = proofResult;
-const proofTarget = (run: ProofsResult["inclusionCold"]) =>
-  `${count(TARGET_PROOFS)} proofs: ${run.proofs >= TARGET_PROOFS ? `done in ${seconds(run.ms)}` : "not run at full count"}`;
-rows.push(
-  [
-    `inclusion proofs, cold reader (${count(p.entries)} entries)`,
-    `${count(p.inclusionCold.perSecond)} proofs/s`,
-    mib(p.peakRssBytes),
-    proofTarget(p.inclusionCold),
-  ],
-  [
-    "inclusion proofs, warm reader",
-    `${count(p.inclusionWarm.perSecond)} proofs/s`,
-    "",
-    proofTarget(p.inclusionWarm),
-  ],
-  ["consistency proofs, cold reader", `${count(p.consistencyCold.perSecond)} proofs/s`, "", ""],
-);
 printTable(rows);
+
+async function logBenchmarks(): Promise<string[][]> {
+  console.log("\n== log-append ==");
+  const appends = await runChild<AppendResult>(join(BENCH_DIR, "log-append.ts"), [
+    ...["--mode", "both", "--entries", `${entries}`, "--batch", `${batch}`],
+  ]);
+  console.log("\n== log-proofs ==");
+  const [p] = await runChild<ProofsResult>(join(BENCH_DIR, "log-proofs.ts"), [
+    ...["--entries", `${entries}`, "--batch", `${batch}`],
+    ...["--proofs", `${proofs}`, "--consistency", `${consistency}`],
+  ]);
+  const rows: string[][] = [];
+  for (const r of appends) {
+    rows.push([
+      `append ${count(r.entries)} x ${r.batch}, ${r.durable ? "durable (fsync)" : "fast (no fsync)"}`,
+      `${count(r.entriesPerSecond)} entries/s`,
+      mib(r.peakRssBytes),
+      `${count(TARGET_ENTRIES_PER_SECOND)}/s: ${meets(r.entriesPerSecond >= TARGET_ENTRIES_PER_SECOND)}`,
+    ]);
+  }
+  const proofTarget = (run: ProofsResult["inclusionCold"]) =>
+    `${count(TARGET_PROOFS)} proofs: ${run.proofs >= TARGET_PROOFS ? `done in ${seconds(run.ms)}` : "not run at full count"}`;
+  rows.push(
+    [
+      `inclusion proofs, cold reader (${count(p.entries)} entries)`,
+      `${count(p.inclusionCold.perSecond)} proofs/s`,
+      mib(p.peakRssBytes),
+      proofTarget(p.inclusionCold),
+    ],
+    [
+      "inclusion proofs, warm reader",
+      `${count(p.inclusionWarm.perSecond)} proofs/s`,
+      "",
+      proofTarget(p.inclusionWarm),
+    ],
+    ["consistency proofs, cold reader", `${count(p.consistencyCold.perSecond)} proofs/s`, "", ""],
+  );
+  return rows;
+}
+
+/** The rows of the registry comparison that have a target, and the servers' peak RSS. */
+async function registryBenchmark(): Promise<string[][]> {
+  console.log("\n== registry-vs-verdaccio ==");
+  const [r] = await runChild<RegistryResult>(
+    join(BENCH_DIR, "registry-vs-verdaccio.ts"),
+    values.quick ? ["--quick"] : [],
+  );
+  const rss = r.comparisons.find((c) => c.unit === "bytes");
+  const rows: string[][] = [];
+  for (const c of r.comparisons) {
+    if (c.target === undefined) continue;
+    const value = (n: number) => (c.unit === "s" ? seconds(n * 1000) : `${count(n)}${c.unit}`);
+    rows.push([
+      `${c.metric}, cairn vs verdaccio ${r.verdaccioVersion}`,
+      `${value(c.cairn)} vs ${value(c.verdaccio)}: ${c.ratio.toFixed(2)}x`,
+      rows.length === 0 && rss ? `${mib(rss.cairn)} vs ${mib(rss.verdaccio)}` : "",
+      `${c.target}x: ${meets(c.met === true)}`,
+    ]);
+  }
+  return rows;
+}
