@@ -3,7 +3,7 @@
  * FTS5), one document per package, describing its `latest` version. It is
  * derived state: rebuilt from the log and the manifest blobs it names.
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 export interface SearchDocument {
   readonly name: string;
@@ -38,24 +38,41 @@ export function ftsQuery(text: string): string | undefined {
 
 export class SearchIndex {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
+  #sql(text: string): StatementSync {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  // The FTS rows share their rowid with search_docs: FTS5 can find a row fast
+  // by rowid, but deleting by a column would scan the whole table.
   put(doc: SearchDocument): void {
     this.remove(doc.name);
-    this.#db
-      .prepare("INSERT INTO search_docs (name, doc) VALUES (?, ?)")
-      .run(doc.name, JSON.stringify(doc));
-    this.#db
-      .prepare("INSERT INTO search_fts (name, description, keywords) VALUES (?, ?, ?)")
-      .run(doc.name, doc.description, doc.keywords.join(" "));
+    const { lastInsertRowid } = this.#sql("INSERT INTO search_docs (name, doc) VALUES (?, ?)").run(
+      doc.name,
+      JSON.stringify(doc),
+    );
+    this.#sql(
+      "INSERT INTO search_fts (rowid, name, description, keywords) VALUES (?, ?, ?, ?)",
+    ).run(lastInsertRowid, doc.name, doc.description, doc.keywords.join(" "));
   }
 
   remove(name: string): void {
-    this.#db.prepare("DELETE FROM search_docs WHERE name = ?").run(name);
-    this.#db.prepare("DELETE FROM search_fts WHERE name = ?").run(name);
+    const row = this.#sql("SELECT rowid FROM search_docs WHERE name = ?").get(name) as
+      | { rowid: number }
+      | undefined;
+    if (!row) return;
+    this.#sql("DELETE FROM search_fts WHERE rowid = ?").run(row.rowid);
+    this.#sql("DELETE FROM search_docs WHERE rowid = ?").run(row.rowid);
   }
 
   /** Best matches first: an exact name, then FTS5's bm25 rank with names weighted most. */
@@ -63,19 +80,17 @@ export class SearchIndex {
     const query = ftsQuery(text);
     if (!query) return { total: 0, hits: [] };
     const total = (
-      this.#db
-        .prepare("SELECT count(*) AS n FROM search_fts WHERE search_fts MATCH ?")
-        .get(query) as { n: number }
+      this.#sql("SELECT count(*) AS n FROM search_fts WHERE search_fts MATCH ?").get(query) as {
+        n: number;
+      }
     ).n;
-    const rows = this.#db
-      .prepare(
-        `SELECT d.doc AS doc, bm25(search_fts, 10.0, 2.0, 4.0) AS rank
-           FROM search_fts JOIN search_docs d ON d.name = search_fts.name
-          WHERE search_fts MATCH ?
-          ORDER BY (search_fts.name = ?) DESC, rank
-          LIMIT ? OFFSET ?`,
-      )
-      .all(query, text.trim().toLowerCase(), size, from) as { doc: string; rank: number }[];
+    const rows = this.#sql(
+      `SELECT d.doc AS doc, bm25(search_fts, 10.0, 2.0, 4.0) AS rank
+         FROM search_fts JOIN search_docs d ON d.rowid = search_fts.rowid
+        WHERE search_fts MATCH ?
+        ORDER BY (d.name = ?) DESC, rank
+        LIMIT ? OFFSET ?`,
+    ).all(query, text.trim().toLowerCase(), size, from) as { doc: string; rank: number }[];
     return {
       total,
       hits: rows.map((r) => ({ ...(JSON.parse(r.doc) as SearchDocument), score: -r.rank })),

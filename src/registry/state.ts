@@ -8,7 +8,7 @@
  * Writes happen only in `apply`, one transaction per batch, so the database
  * is always the state after some prefix of the log.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import semver from "semver";
 import type { Entry, PublishEntry } from "./entries.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
@@ -61,13 +61,48 @@ export interface PackageRow {
   readonly unpublished: string | null;
 }
 
+const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished";
+
+interface RawVersionRow {
+  name: string;
+  version: string;
+  log_index: number;
+  time: string;
+  entry: string;
+  deprecated: string | null;
+  unpublished: string | null;
+}
+
+function versionRow(r: RawVersionRow): VersionRow {
+  return {
+    name: r.name,
+    version: r.version,
+    logIndex: r.log_index,
+    time: r.time,
+    entry: JSON.parse(r.entry) as PublishEntry,
+    deprecated: r.deprecated,
+    unpublished: r.unpublished,
+  };
+}
+
 export class RegistryState {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
   readonly search: SearchIndex;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
     this.search = new SearchIndex(db);
+  }
+
+  /** A prepared statement per SQL text, prepared once: preparing costs more than most of our queries. */
+  #sql(text: string): StatementSync {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
@@ -85,7 +120,7 @@ export class RegistryState {
 
   /** How many log entries the state reflects. */
   get logSize(): number {
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'log_size'").get() as
+    const row = this.#sql("SELECT value FROM meta WHERE key = 'log_size'").get() as
       | { value: string }
       | undefined;
     return row ? Number(row.value) : 0;
@@ -105,11 +140,9 @@ export class RegistryState {
       entries.forEach((entry, i) => {
         this.#applyOne(entry, first + i);
       });
-      this.#db
-        .prepare(
-          "INSERT INTO meta (key, value) VALUES ('log_size', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .run(String(first + entries.length));
+      this.#sql(
+        "INSERT INTO meta (key, value) VALUES ('log_size', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(String(first + entries.length));
       this.#db.exec("COMMIT");
     } catch (err) {
       this.#db.exec("ROLLBACK");
@@ -118,44 +151,41 @@ export class RegistryState {
   }
 
   #applyOne(entry: Entry, index: number): void {
-    const db = this.#db;
     const touch = () =>
-      db
-        .prepare(
-          "INSERT INTO packages (name, created, modified) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified = excluded.modified",
-        )
-        .run(entry.name, entry.time, entry.time);
+      this.#sql(
+        "INSERT INTO packages (name, created, modified) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified = excluded.modified",
+      ).run(entry.name, entry.time, entry.time);
     switch (entry.kind) {
       case "publish": {
         touch();
-        db.prepare("UPDATE packages SET unpublished = NULL WHERE name = ?").run(entry.name);
-        db.prepare(
+        this.#sql("UPDATE packages SET unpublished = NULL WHERE name = ?").run(entry.name);
+        this.#sql(
           "INSERT INTO versions (name, version, log_index, time, entry) VALUES (?, ?, ?, ?, ?)",
         ).run(entry.name, entry.version, index, entry.time, JSON.stringify(entry));
         if (entry.tag) this.#setTag(entry.name, entry.tag, entry.version);
-        const owned = db.prepare("SELECT 1 FROM owners WHERE name = ?").get(entry.name);
+        const owned = this.#sql("SELECT 1 FROM owners WHERE name = ?").get(entry.name);
         if (!owned)
-          db.prepare("INSERT INTO owners (name, user) VALUES (?, ?)").run(entry.name, entry.actor);
+          this.#sql("INSERT INTO owners (name, user) VALUES (?, ?)").run(entry.name, entry.actor);
         break;
       }
       case "unpublish":
         touch();
         if (entry.version === undefined) {
-          db.prepare("UPDATE packages SET unpublished = ? WHERE name = ?").run(
+          this.#sql("UPDATE packages SET unpublished = ? WHERE name = ?").run(
             entry.time,
             entry.name,
           );
-          db.prepare(
+          this.#sql(
             "UPDATE versions SET unpublished = ? WHERE name = ? AND unpublished IS NULL",
           ).run(entry.time, entry.name);
-          db.prepare("DELETE FROM dist_tags WHERE name = ?").run(entry.name);
+          this.#sql("DELETE FROM dist_tags WHERE name = ?").run(entry.name);
         } else {
-          db.prepare("UPDATE versions SET unpublished = ? WHERE name = ? AND version = ?").run(
+          this.#sql("UPDATE versions SET unpublished = ? WHERE name = ? AND version = ?").run(
             entry.time,
             entry.name,
             entry.version,
           );
-          db.prepare("DELETE FROM dist_tags WHERE name = ? AND version = ?").run(
+          this.#sql("DELETE FROM dist_tags WHERE name = ? AND version = ?").run(
             entry.name,
             entry.version,
           );
@@ -165,12 +195,12 @@ export class RegistryState {
       case "dist-tag":
         touch();
         if (entry.version === null)
-          db.prepare("DELETE FROM dist_tags WHERE name = ? AND tag = ?").run(entry.name, entry.tag);
+          this.#sql("DELETE FROM dist_tags WHERE name = ? AND tag = ?").run(entry.name, entry.tag);
         else this.#setTag(entry.name, entry.tag, entry.version);
         break;
       case "deprecate":
         touch();
-        db.prepare("UPDATE versions SET deprecated = ? WHERE name = ? AND version = ?").run(
+        this.#sql("UPDATE versions SET deprecated = ? WHERE name = ? AND version = ?").run(
           entry.message === "" ? null : entry.message,
           entry.name,
           entry.version,
@@ -178,12 +208,12 @@ export class RegistryState {
         break;
       case "owner":
         if (entry.action === "add")
-          db.prepare("INSERT OR IGNORE INTO owners (name, user) VALUES (?, ?)").run(
+          this.#sql("INSERT OR IGNORE INTO owners (name, user) VALUES (?, ?)").run(
             entry.name,
             entry.user,
           );
         else
-          db.prepare("DELETE FROM owners WHERE name = ? AND user = ?").run(entry.name, entry.user);
+          this.#sql("DELETE FROM owners WHERE name = ? AND user = ?").run(entry.name, entry.user);
         break;
     }
   }
@@ -193,12 +223,11 @@ export class RegistryState {
    * remaining release (or prerelease if there is none), as npm's registry does.
    */
   #repointLatest(name: string): void {
-    if (this.#db.prepare("SELECT 1 FROM dist_tags WHERE name = ? AND tag = 'latest'").get(name))
-      return;
+    if (this.#sql("SELECT 1 FROM dist_tags WHERE name = ? AND tag = 'latest'").get(name)) return;
     const live = (
-      this.#db
-        .prepare("SELECT version FROM versions WHERE name = ? AND unpublished IS NULL")
-        .all(name) as {
+      this.#sql("SELECT version FROM versions WHERE name = ? AND unpublished IS NULL").all(
+        name,
+      ) as {
         version: string;
       }[]
     ).map((r) => r.version);
@@ -208,57 +237,44 @@ export class RegistryState {
   }
 
   #setTag(name: string, tag: string, version: string): void {
-    this.#db
-      .prepare(
-        "INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?) ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version",
-      )
-      .run(name, tag, version);
+    this.#sql(
+      "INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?) ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version",
+    ).run(name, tag, version);
   }
 
   getPackage(name: string): PackageRow | undefined {
-    return this.#db
-      .prepare("SELECT name, created, modified, unpublished FROM packages WHERE name = ?")
-      .get(name) as PackageRow | undefined;
+    return this.#sql(
+      "SELECT name, created, modified, unpublished FROM packages WHERE name = ?",
+    ).get(name) as PackageRow | undefined;
   }
 
   /** Every version ever published, unpublished ones included (a name@version is never reused). */
   versions(name: string): VersionRow[] {
-    const rows = this.#db
-      .prepare(
-        "SELECT name, version, log_index, time, entry, deprecated, unpublished FROM versions WHERE name = ? ORDER BY log_index",
-      )
-      .all(name) as {
-      name: string;
-      version: string;
-      log_index: number;
-      time: string;
-      entry: string;
-      deprecated: string | null;
-      unpublished: string | null;
-    }[];
-    return rows.map((r) => ({
-      name: r.name,
-      version: r.version,
-      logIndex: r.log_index,
-      time: r.time,
-      entry: JSON.parse(r.entry) as PublishEntry,
-      deprecated: r.deprecated,
-      unpublished: r.unpublished,
-    }));
+    const rows = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY log_index`,
+    ).all(name);
+    return (rows as unknown as RawVersionRow[]).map(versionRow);
+  }
+
+  /** One version's row, by its primary key. */
+  version(name: string, version: string): VersionRow | undefined {
+    const row = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`,
+    ).get(name, version);
+    return row ? versionRow(row as unknown as RawVersionRow) : undefined;
   }
 
   hasVersion(name: string, version: string): boolean {
     return (
-      this.#db
-        .prepare("SELECT 1 FROM versions WHERE name = ? AND version = ?")
-        .get(name, version) !== undefined
+      this.#sql("SELECT 1 FROM versions WHERE name = ? AND version = ?").get(name, version) !==
+      undefined
     );
   }
 
   distTags(name: string): Record<string, string> {
-    const rows = this.#db
-      .prepare("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag")
-      .all(name) as {
+    const rows = this.#sql("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag").all(
+      name,
+    ) as {
       tag: string;
       version: string;
     }[];
@@ -267,7 +283,7 @@ export class RegistryState {
 
   owners(name: string): string[] {
     return (
-      this.#db.prepare("SELECT user FROM owners WHERE name = ? ORDER BY user").all(name) as {
+      this.#sql("SELECT user FROM owners WHERE name = ? ORDER BY user").all(name) as {
         user: string;
       }[]
     ).map((r) => r.user);
