@@ -11,6 +11,7 @@ import { AuthError, type AuthStore } from "../origin/auth.ts";
 import { type Registry, RegistryError } from "../origin/registry.ts";
 import { EntryError } from "../registry/entries.ts";
 import { abbreviatedPackument, fullPackument, type PackageView } from "./packument.ts";
+import { type CachedDocument, PackumentCache } from "./packument-cache.ts";
 import { PublishError, parsePublish } from "./publish.ts";
 import { packageChanges } from "./update.ts";
 
@@ -119,29 +120,49 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return reply.code(201).send({ ok: true, id: `org.couchdb.user:${name}`, token });
   });
 
-  const packument = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+  const cache = new PackumentCache();
+  registry.onApplied((names) => cache.invalidate(names));
+
+  const buildPackument = async (
+    name: string,
+    abbreviated: boolean,
+    base: string,
+  ): Promise<CachedDocument> => {
     const pkgView = view(name);
-    const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
     const body = abbreviated
-      ? abbreviatedPackument(pkgView, baseUrl(req))
-      : await fullPackument(pkgView, baseUrl(req), async (entry) => {
+      ? abbreviatedPackument(pkgView, base)
+      : await fullPackument(pkgView, base, async (entry) => {
           const bytes = await registry.blobs.get(entry.manifest.sha256);
           if (!bytes) throw new Error(`manifest blob of ${entry.name}@${entry.version} is missing`);
           return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
         });
     const json = JSON.stringify(body);
     const etag = `"${createHash("sha256").update(json).digest("base64url").slice(0, 27)}"`;
-    reply.header("etag", etag).header("cache-control", "public, max-age=300");
-    reply.header("last-modified", new Date(pkgView.pkg.modified).toUTCString());
-    if (req.headers["if-none-match"] === etag) return reply.code(304).send();
-    return reply.type(abbreviated ? ABBREVIATED : "application/json").send(json);
+    return { json, etag, lastModified: new Date(pkgView.pkg.modified).toUTCString() };
+  };
+
+  const packument = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
+    const base = baseUrl(req);
+    const variant = `${abbreviated ? "a" : "f"} ${base}`;
+    let doc = cache.get(name, variant);
+    if (!doc) {
+      doc = await buildPackument(name, abbreviated, base);
+      cache.set(name, variant, doc);
+    }
+    reply.header("etag", doc.etag).header("cache-control", "public, max-age=300");
+    reply.header("last-modified", doc.lastModified);
+    if (req.headers["if-none-match"] === doc.etag) return reply.code(304).send();
+    return reply.type(abbreviated ? ABBREVIATED : "application/json").send(doc.json);
   };
 
   const tarball = async (reply: FastifyReply, name: string, file: string) => {
-    const row = registry.state
-      .versions(name)
-      .find((v) => v.unpublished === null && file === `${name.split("/").pop()}-${v.version}.tgz`);
-    if (!row) throw new HttpError(404, `${name}: no tarball ${file}`);
+    // The file is `<unscoped name>-<version>.tgz`: look up that one version.
+    const prefix = `${name.slice(name.lastIndexOf("/") + 1)}-`;
+    const version =
+      file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
+    const row = registry.state.version(name, version);
+    if (!row || row.unpublished !== null) throw new HttpError(404, `${name}: no tarball ${file}`);
     const bytes = await registry.blobs.get(row.entry.artifact.sha256);
     if (!bytes) throw new Error(`tarball blob of ${name}@${row.version} is missing`);
     return reply

@@ -93,6 +93,7 @@ export class Registry {
   readonly state: RegistryState;
   readonly #storage: FsLogStorage;
   readonly #sequencer: Sequencer<Entry>;
+  readonly #appliedListeners: ((names: ReadonlySet<string>) => void)[] = [];
 
   private constructor(
     storage: FsLogStorage,
@@ -115,7 +116,9 @@ export class Registry {
             entries[0].index,
             entries.map((e) => e.value),
           );
-          await this.reindex(new Set(entries.map((e) => e.value.name)));
+          const names = new Set(entries.map((e) => e.value.name));
+          for (const listener of this.#appliedListeners) listener(names);
+          await this.reindex(names);
         },
       },
       { maxDelayMs: options.batchDelayMs ?? 5, maxBatch: options.maxBatch ?? 1024 },
@@ -148,6 +151,11 @@ export class Registry {
       await storage.close();
       throw err;
     }
+  }
+
+  /** Calls `listener` with the package names of each batch once it is applied, before it is acknowledged. */
+  onApplied(listener: (names: ReadonlySet<string>) => void): void {
+    this.#appliedListeners.push(listener);
   }
 
   /** Refreshes the search documents of `names` from the state and their manifests. */
