@@ -228,6 +228,7 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     const q = req.query as { text?: string; size?: string; from?: string };
     const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
     const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
+    await registry.searchSettled(); // read your own publishes
     const { total, hits } = registry.state.search.search(q.text ?? "", from, size);
     const top = hits[0]?.score || 1;
     return {

@@ -62,8 +62,6 @@ export interface RegistryOptions {
   readonly dataDir: string;
   readonly key: OriginKey;
   readonly durable: boolean;
-  /** Longest a write waits to share a batch (default 5 ms). */
-  readonly batchDelayMs?: number;
   readonly maxBatch?: number;
   /** Discard the derived database and rebuild it from the log alone. */
   readonly rebuild?: boolean;
@@ -94,6 +92,7 @@ export class Registry {
   readonly #storage: FsLogStorage;
   readonly #sequencer: Sequencer<Entry>;
   readonly #appliedListeners: ((names: ReadonlySet<string>) => void)[] = [];
+  #searchUpdates: Promise<void> = Promise.resolve();
 
   private constructor(
     storage: FsLogStorage,
@@ -118,10 +117,15 @@ export class Registry {
           );
           const names = new Set(entries.map((e) => e.value.name));
           for (const listener of this.#appliedListeners) listener(names);
-          await this.reindex(names);
+          // Search is advisory: refresh it after acknowledging, off the publish path.
+          this.#searchUpdates = this.#searchUpdates
+            .then(() => this.reindex(names))
+            .catch((err: unknown) => {
+              process.emitWarning(`search index update failed: ${(err as Error).message}`);
+            });
         },
       },
-      { maxDelayMs: options.batchDelayMs ?? 5, maxBatch: options.maxBatch ?? 1024 },
+      { maxBatch: options.maxBatch ?? 1024 },
     );
   }
 
@@ -158,6 +162,11 @@ export class Registry {
     this.#appliedListeners.push(listener);
   }
 
+  /** Resolves once the search index reflects every batch applied so far. */
+  searchSettled(): Promise<void> {
+    return this.#searchUpdates;
+  }
+
   /** Refreshes the search documents of `names` from the state and their manifests. */
   async reindex(names: Iterable<string>): Promise<void> {
     for (const name of names) {
@@ -190,6 +199,7 @@ export class Registry {
 
   async close(): Promise<void> {
     await this.#sequencer.close();
+    await this.#searchUpdates;
     this.state.close();
     await this.#storage.close();
   }

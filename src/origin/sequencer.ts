@@ -1,7 +1,7 @@
 /**
- * The sequencer pools concurrent writes for at most `maxDelayMs` (or until
- * `maxBatch` are waiting) and appends them to the log as one batch, so the
- * cost of fsync and signing is paid per batch, not per publish.
+ * The sequencer appends concurrent writes to the log in batches (group
+ * commit, below), so the cost of fsync and signing is paid per batch, not
+ * per publish.
  *
  * Each write is checked against the state *including the writes accepted
  * before it in the same batch* (two publishes of one version: the first
@@ -32,9 +32,7 @@ export interface SequencerHooks<T> {
 }
 
 export interface SequencerOptions {
-  /** Longest a write waits for others to share its batch. */
-  readonly maxDelayMs: number;
-  /** A batch is cut as soon as this many writes wait. */
+  /** A batch holds at most this many writes; the rest wait for the next one. */
   readonly maxBatch: number;
 }
 
@@ -44,13 +42,21 @@ interface Pending<T> {
   reject(err: unknown): void;
 }
 
+/**
+ * Group commit: when no batch is running, the writes that arrived are cut
+ * into a batch at once (after the current turn of the event loop, so that
+ * requests arriving together share it); while one runs, new writes wait and
+ * form the next batch as soon as it finishes. Under load batches grow by
+ * themselves; a lone write never waits on a timer.
+ */
 export class Sequencer<T> {
   readonly #hooks: SequencerHooks<T>;
   readonly #options: SequencerOptions;
   #waiting: Pending<T>[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> = Promise.resolve();
+  #running = false;
+  #scheduled = false;
   #closed = false;
+  #idle: (() => void)[] = [];
   /** Set when an appended batch could not be applied: the derived state is behind the log. */
   #broken: unknown;
 
@@ -65,28 +71,47 @@ export class Sequencer<T> {
     if (this.#broken) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ value, resolve, reject });
-      if (this.#waiting.length >= this.#options.maxBatch) this.#cut();
-      else this.#timer ??= setTimeout(() => this.#cut(), this.#options.maxDelayMs);
+      this.#schedule();
     });
   }
 
-  /** Stops taking writes and waits for every batch already cut or waiting. */
+  /** Stops taking writes and waits until every write already submitted is settled. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#cut();
-    await this.#running;
+    if (!this.#running && !this.#scheduled && this.#waiting.length === 0) return;
+    await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
-  #cut(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#waiting.length === 0) return;
-    const batch = this.#waiting;
-    this.#waiting = [];
-    this.#running = this.#running.then(() => this.#run(batch));
+  #schedule(): void {
+    if (this.#running || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#next();
+    });
+  }
+
+  async #next(): Promise<void> {
+    if (this.#running) return;
+    if (this.#waiting.length === 0) {
+      for (const resolve of this.#idle.splice(0)) resolve();
+      return;
+    }
+    const batch = this.#waiting.splice(0, this.#options.maxBatch);
+    this.#running = true;
+    try {
+      await this.#run(batch);
+    } finally {
+      this.#running = false;
+    }
+    await this.#next();
   }
 
   async #run(batch: Pending<T>[]): Promise<void> {
+    if (this.#broken) {
+      for (const item of batch) item.reject(this.#broken);
+      return;
+    }
     const accepted: Pending<T>[] = [];
     const acceptedValues: T[] = [];
     const encoded: Uint8Array[] = [];

@@ -36,7 +36,7 @@ function memoryHooks() {
 describe("sequencer", () => {
   test("concurrent writes share one batch and each learns its index", async () => {
     const { hooks, batches } = memoryHooks();
-    const seq = new Sequencer(hooks, { maxDelayMs: 20, maxBatch: 1000 });
+    const seq = new Sequencer(hooks, { maxBatch: 1000 });
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => seq.submit({ key: `k${i}` })),
     );
@@ -47,9 +47,27 @@ describe("sequencer", () => {
     );
   });
 
+  test("group commit: writes arriving during a batch form the next one, and a lone write does not wait", async () => {
+    const { hooks, batches } = memoryHooks();
+    const append = hooks.append;
+    hooks.append = async (entries) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return append(entries);
+    };
+    const seq = new Sequencer(hooks, { maxBatch: 1000 });
+    const first = seq.submit({ key: "first" });
+    await new Promise((r) => setTimeout(r, 5)); // the first batch is now appending
+    const rest = Array.from({ length: 10 }, (_, i) => seq.submit({ key: `k${i}` }));
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(batches, [1, 10]);
+    const started = performance.now();
+    await seq.submit({ key: "alone" });
+    assert.ok(performance.now() - started < 200);
+  });
+
   test("the same write twice in one batch: the first wins, the second is refused", async () => {
     const { hooks, log } = memoryHooks();
-    const seq = new Sequencer(hooks, { maxDelayMs: 10, maxBatch: 1000 });
+    const seq = new Sequencer(hooks, { maxBatch: 1000 });
     const [a, b] = await Promise.allSettled([
       seq.submit({ key: "same" }),
       seq.submit({ key: "same" }),
@@ -61,9 +79,9 @@ describe("sequencer", () => {
     await assert.rejects(seq.submit({ key: "same" }), /already written/);
   });
 
-  test("a full batch is cut without waiting for the timer", async () => {
+  test("a batch holds at most maxBatch writes; close waits for the rest", async () => {
     const { hooks, batches } = memoryHooks();
-    const seq = new Sequencer(hooks, { maxDelayMs: 60_000, maxBatch: 3 });
+    const seq = new Sequencer(hooks, { maxBatch: 3 });
     await Promise.all([
       seq.submit({ key: "a" }),
       seq.submit({ key: "b" }),
@@ -82,7 +100,7 @@ describe("sequencer", () => {
     hooks.append = async () => {
       throw new Error("disk full");
     };
-    const seq = new Sequencer(hooks, { maxDelayMs: 5, maxBatch: 100 });
+    const seq = new Sequencer(hooks, { maxBatch: 100 });
     const results = await Promise.allSettled([seq.submit({ key: "a" }), seq.submit({ key: "b" })]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -96,7 +114,7 @@ describe("sequencer", () => {
     hooks.apply = () => {
       throw new Error("database locked");
     };
-    const seq = new Sequencer(hooks, { maxDelayMs: 5, maxBatch: 100 });
+    const seq = new Sequencer(hooks, { maxBatch: 100 });
     await assert.rejects(seq.submit({ key: "a" }), /fell behind the log/);
     await assert.rejects(seq.submit({ key: "b" }), /fell behind the log/);
   });
