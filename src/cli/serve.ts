@@ -1,5 +1,6 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
 import type { Command } from "commander";
+import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { dataPaths, startOrigin } from "../origin/server.ts";
@@ -10,6 +11,7 @@ interface ServeFlags {
   port?: number;
   origin?: string;
   durable?: boolean;
+  signup?: boolean;
   config?: string;
 }
 
@@ -29,6 +31,7 @@ export function registerServeCommands(program: Command): void {
     .option("--port <port>", "port to listen on (default: 4873)", parsePort)
     .option("--origin <name>", "the log's name (checkpoint origin), used when the key is created")
     .option("--no-durable", "do not fsync before acknowledging (throwaway registries only)")
+    .option("--no-signup", "refuse npm adduser for new users; create them with cairn user add")
     .option(
       "--config <file>",
       "JSON config file with the same settings (default: <data>/config.json)",
@@ -64,6 +67,28 @@ export function registerServeCommands(program: Command): void {
     });
 
   program
+    .command("user")
+    .description("manage registry users")
+    .command("add")
+    .description(
+      "create a user (works while cairn serve runs); reads the password from standard input",
+    )
+    .argument("<name>", "the user name")
+    .option("--data <dir>", "data directory (default: ./cairn-data)")
+    .option("--config <file>", "JSON config file (default: <data>/config.json)")
+    .action(async (name: string, flags: { data?: string; config?: string }) => {
+      const config = await loadConfig({ data: flags.data }, flags.config);
+      const password = (await readStdin()).replace(/\r?\n$/, "");
+      const auth = AuthStore.open(dataPaths(config.data).auth);
+      try {
+        await auth.createUser(name, password);
+      } finally {
+        auth.close();
+      }
+      process.stdout.write(`created user ${name}\n`);
+    });
+
+  program
     .command("key")
     .description(
       "print the registry's verifier key, the string clients pin (creates the key if missing)",
@@ -75,4 +100,10 @@ export function registerServeCommands(program: Command): void {
       const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
       process.stdout.write(`${key.verifierKey}\n`);
     });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }

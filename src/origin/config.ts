@@ -15,6 +15,8 @@ export interface OriginConfig {
   readonly origin?: string;
   /** fsync before acknowledging writes; turn off only for throwaway registries. */
   readonly durable: boolean;
+  /** Anyone may create an account with `npm adduser`; when off, `cairn user add` creates them. */
+  readonly signup: boolean;
 }
 
 export const DEFAULT_CONFIG: OriginConfig = {
@@ -22,6 +24,7 @@ export const DEFAULT_CONFIG: OriginConfig = {
   host: "127.0.0.1",
   port: 4873,
   durable: true,
+  signup: true,
 };
 
 const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
@@ -30,6 +33,7 @@ const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
   port: "number",
   origin: "string",
   durable: "boolean",
+  signup: "boolean",
 };
 
 export class ConfigError extends Error {

@@ -37,7 +37,7 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
   const auth = AuthStore.open(paths.auth);
   let app: FastifyInstance | undefined;
   try {
-    app = buildApp(paths.tree, registry, auth);
+    app = buildApp(paths.tree, registry, auth, config.signup);
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     return {
@@ -58,14 +58,19 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
   }
 }
 
-function buildApp(treeDir: string, registry: Registry, auth: AuthStore): FastifyInstance {
+function buildApp(
+  treeDir: string,
+  registry: Registry,
+  auth: AuthStore,
+  openSignup: boolean,
+): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     const file = await readTreeFile(treeDir, path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerNpmApi(app, { registry, auth, openSignup: true });
+  registerNpmApi(app, { registry, auth, openSignup });
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send({ error: `not found: ${req.method} ${req.url}` }),
   );

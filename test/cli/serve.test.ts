@@ -68,4 +68,22 @@ describe("cairn serve", () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /unknown setting "prot"/);
   });
+
+  test("with sign-up closed, npm adduser is refused and cairn user add creates users", async () => {
+    await using dir = await tempDir();
+    await using server = await startServe(["--data", dir.path, "--no-signup"]);
+    const login = (password: string) =>
+      fetch(new URL("-/user/org.couchdb.user:carol", server.url), {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "carol", password }),
+      });
+    assert.equal((await login("pw-carol")).status, 403);
+    const added = await cairn(["user", "add", "carol", "--data", dir.path], {
+      input: "pw-carol\n",
+    });
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal((await login("pw-carol")).status, 201);
+    assert.equal((await login("wrong")).status, 401);
+  });
 });

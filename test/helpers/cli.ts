@@ -11,10 +11,10 @@ export interface CliResult {
 
 export function cairn(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [join(PROJECT_ROOT, "bin", "cairn.ts"), ...args],
       {
@@ -27,5 +27,6 @@ export function cairn(
         resolve({ code, stdout, stderr });
       },
     );
+    child.stdin?.end(options.input ?? "");
   });
 }
