@@ -4,12 +4,12 @@
  * and without its lockfile.
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
-import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
+import { runNpm, runPnpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
 import { sharedPath } from "../helpers/shared.ts";
 
@@ -115,6 +115,27 @@ describe("the corpus app against cairn serve", () => {
       if (entry.integrity && written.packages[key])
         assert.equal(written.packages[key].integrity, entry.integrity, key);
     }
+  });
+
+  test("pnpm installs the app with an empty cache", async () => {
+    const viaPnpm = await app("pnpm", false);
+    // pnpm holds back versions younger than a day; everything here was imported just now.
+    await writeFile(join(viaPnpm, "pnpm-workspace.yaml"), "minimumReleaseAge: 0\n");
+    const pnpm = await runPnpm(
+      ["install", "--ignore-scripts"],
+      viaPnpm,
+      join(viaPnpm, ".npmrc"),
+      join(dir.path, "pnpm-store"),
+    );
+    assert.equal(pnpm.code, 0, `${pnpm.stdout}\n${pnpm.stderr}`);
+    assert.match(
+      await readFile(join(viaPnpm, "node_modules/express/package.json"), "utf8"),
+      /"version": "4\./,
+    );
+
+    // Yarn is not run on the corpus: it resolves the optional packages of every platform
+    // for its lockfile (@unrs/resolver-binding-android-*, ...), and the corpus holds only
+    // npm's closure for this machine. test/e2e/pnpm-yarn.test.ts covers Yarn installs.
   });
 
   test("cairn rebuild recreates the database from the log: the same packuments", async () => {
