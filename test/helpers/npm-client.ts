@@ -10,10 +10,14 @@ export interface ClientResult {
   stderr: string;
 }
 
-/** The environment without npm's own script variables, so the outer `npm test` does not leak in. */
+/**
+ * The environment without npm's own script variables (so the outer `npm test`
+ * does not leak in) and without CI, under which Yarn and pnpm refuse to write
+ * lockfiles: the clients should behave as on a user's machine.
+ */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|CI$)/i.test(k)) env[k] = v;
   return { ...env, ...extra };
 }
 
