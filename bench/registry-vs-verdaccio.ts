@@ -35,6 +35,7 @@ import semver from "semver";
 import { inspectTarball } from "../src/npm/tarball.ts";
 import { cleanEnv } from "../test/helpers/npm-client.ts";
 import { publishBody } from "../test/helpers/publish-body.ts";
+import { sharedPath } from "../test/helpers/shared.ts";
 import { packageJson, rawTgz } from "../test/helpers/tar.ts";
 import {
   BENCH_DIR,
@@ -51,7 +52,8 @@ import {
   WORK_DIR,
 } from "./common.ts";
 
-const CORPUS_DIR = "/work/shared/corpus";
+/** The shared corpus beside the project (CAIRN_SHARED_DIR overrides, as in the tests). */
+const CORPUS_DIR = sharedPath("corpus");
 const REPO_DIR = resolve(BENCH_DIR, "..");
 /** Where Verdaccio and autocannon are installed: outside the project's dependencies, kept between runs. */
 const TOOLS_DIR = join(WORK_DIR, "registry-tools");
