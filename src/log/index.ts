@@ -64,6 +64,7 @@ export {
 } from "./tiles.ts";
 export { type LogFile, TreeBuilder } from "./tree-builder.ts";
 export {
+  MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   readCheckpoint,
   type VerifyLogResult,

@@ -13,7 +13,8 @@ import { type LogFile, TreeBuilder } from "./tree-builder.ts";
 
 /** Checkpoints are a few lines plus signatures; anything bigger is refused. */
 export const MAX_CHECKPOINT_BYTES = 64 * 1024;
-const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
+/** A full bundle of the largest entries. */
+export const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
 
 export async function readCheckpoint(
   source: LogSource,

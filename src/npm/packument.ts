@@ -32,11 +32,6 @@ function live(view: PackageView): VersionRow[] {
   return view.versions.filter((v) => v.unpublished === null);
 }
 
-/** The time of the package's last change, as npm's `modified`. */
-function modified(view: PackageView): string {
-  return view.pkg.modified;
-}
-
 export function abbreviatedPackument(view: PackageView, baseUrl: string): Record<string, unknown> {
   const versions: Record<string, unknown> = {};
   for (const row of live(view)) {
@@ -49,7 +44,7 @@ export function abbreviatedPackument(view: PackageView, baseUrl: string): Record
       dist: dist(entry, baseUrl),
     };
   }
-  return { name: view.pkg.name, modified: modified(view), "dist-tags": view.distTags, versions };
+  return { name: view.pkg.name, modified: view.pkg.modified, "dist-tags": view.distTags, versions };
 }
 
 export async function fullPackument(
@@ -60,7 +55,7 @@ export async function fullPackument(
   const rows = live(view);
   const manifests = await Promise.all(rows.map((row) => loadManifest(row.entry)));
   const versions: Record<string, unknown> = {};
-  const time: Record<string, string> = { created: view.pkg.created, modified: modified(view) };
+  const time: Record<string, string> = { created: view.pkg.created, modified: view.pkg.modified };
   rows.forEach((row, i) => {
     const { deprecated: _published, ...manifest } = manifests[i];
     versions[row.version] = {

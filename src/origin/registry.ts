@@ -17,7 +17,7 @@ import {
   bundlePath,
   DirectorySource,
   FsLogStorage,
-  MAX_ENTRY_SIZE,
+  MAX_BUNDLE_BYTES,
   parseBundle,
   TILE_WIDTH,
 } from "../log/index.ts";
@@ -318,7 +318,8 @@ export class Registry {
   }
 
   #live(name: string, version: string): boolean {
-    return this.state.versions(name).some((v) => v.version === version && v.unpublished === null);
+    const row = this.state.version(name, version);
+    return row !== undefined && row.unpublished === null;
   }
 
   #checkOwner(actor: string, name: string): void {
@@ -366,7 +367,7 @@ async function catchUp(
     const bundle = Math.floor(at / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, logSize - bundle * TILE_WIDTH);
     const entries = parseBundle(
-      await source.read(bundlePath(bundle, width), TILE_WIDTH * (MAX_ENTRY_SIZE + 2)),
+      await source.read(bundlePath(bundle, width), MAX_BUNDLE_BYTES),
       width,
     );
     const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);

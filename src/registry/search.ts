@@ -4,6 +4,7 @@
  * derived state: rebuilt from the log and the manifest blobs it names.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { statementCache } from "./statements.ts";
 
 export interface SearchDocument {
   readonly name: string;
@@ -37,20 +38,10 @@ export function ftsQuery(text: string): string | undefined {
 }
 
 export class SearchIndex {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #sql: (sql: string) => StatementSync;
 
   constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
-  #sql(text: string): StatementSync {
-    let statement = this.#statements.get(text);
-    if (!statement) {
-      statement = this.#db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
+    this.#sql = statementCache(db);
   }
 
   // The FTS rows share their rowid with search_docs: FTS5 can find a row fast

@@ -12,6 +12,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import semver from "semver";
 import type { Entry, PublishEntry } from "./entries.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
+import { statementCache } from "./statements.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -87,22 +88,13 @@ function versionRow(r: RawVersionRow): VersionRow {
 
 export class RegistryState {
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #sql: (sql: string) => StatementSync;
   readonly search: SearchIndex;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.search = new SearchIndex(db);
-  }
-
-  /** A prepared statement per SQL text, prepared once: preparing costs more than most of our queries. */
-  #sql(text: string): StatementSync {
-    let statement = this.#statements.get(text);
-    if (!statement) {
-      statement = this.#db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */

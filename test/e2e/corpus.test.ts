@@ -64,6 +64,16 @@ describe("the corpus app against cairn serve", () => {
     return path;
   }
 
+  /** `npm install` in `path` with its own .npmrc and a fresh cache named `cache`. */
+  function npmInstall(path: string, cache: string) {
+    return runNpm(
+      ["install", "--ignore-scripts"],
+      path,
+      join(path, ".npmrc"),
+      join(dir.path, cache),
+    );
+  }
+
   async function installedVersions(path: string): Promise<Map<string, string>> {
     const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8")) as Lockfile;
     const versions = new Map<string, string>();
@@ -83,12 +93,7 @@ describe("the corpus app against cairn serve", () => {
 
   test("npm installs the app with an empty cache", async () => {
     const path = await app("fresh", false);
-    const result = await runNpm(
-      ["install", "--ignore-scripts"],
-      path,
-      join(path, ".npmrc"),
-      join(dir.path, "cache-fresh"),
-    );
+    const result = await npmInstall(path, "cache-fresh");
     assert.equal(result.code, 0, result.stderr);
     const versions = await installedVersions(path);
     assert.ok(versions.size > 300, `only ${versions.size} packages installed`);
@@ -100,12 +105,7 @@ describe("the corpus app against cairn serve", () => {
     const expected = JSON.parse(
       await readFile(join(path, "package-lock.json"), "utf8"),
     ) as Lockfile;
-    const result = await runNpm(
-      ["install", "--ignore-scripts"],
-      path,
-      join(path, ".npmrc"),
-      join(dir.path, "cache-locked"),
-    );
+    const result = await npmInstall(path, "cache-locked");
     assert.equal(result.code, 0, result.stderr);
     const versions = await installedVersions(path);
     for (const [key, version] of versions)
