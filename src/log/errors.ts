@@ -24,6 +24,8 @@ export type LogErrorCode =
   | "out-of-range"
   /** An entry longer than an entry bundle can hold (65,535 bytes). */
   | "entry-too-large"
+  /** A response or file larger than the most the reader accepts for it. */
+  | "too-large"
   /** A resource that the log storage does not have. */
   | "not-found"
   /** Another writer holds the log, or moved its checkpoint under us. */

@@ -49,7 +49,7 @@ export {
   parseVerifierKey,
   signNote,
 } from "./note.ts";
-export { DirectorySource, HttpSource, openSource } from "./sources.ts";
+export { DirectorySource, HttpSource, openSource, withFullTileFallback } from "./sources.ts";
 export { type LogSource, TileHashReader } from "./tile-reader.ts";
 export {
   bundlePath,

@@ -4,8 +4,17 @@
  */
 import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { LogError } from "./errors.ts";
+import { isLogError, LogError } from "./errors.ts";
+import { HASH_SIZE } from "./hash.ts";
 import type { LogSource } from "./tile-reader.ts";
+import {
+  bundlePath,
+  MAX_ENTRY_SIZE,
+  type ParsedPath,
+  parseTilePath,
+  TILE_WIDTH,
+  tilePath,
+} from "./tiles.ts";
 
 export class DirectorySource implements LogSource {
   readonly name: string;
@@ -93,7 +102,7 @@ async function readCapped(
 }
 
 function tooLarge(source: string, path: string, maxBytes: number): LogError {
-  return new LogError("malformed-tile", `${path} from ${source} is larger than ${maxBytes} bytes`);
+  return new LogError("too-large", `${path} from ${source} is larger than ${maxBytes} bytes`);
 }
 
 /** A source for a directory path or an http(s) URL. */
@@ -101,4 +110,58 @@ export function openSource(location: string, options: HttpSourceOptions = {}): L
   return /^https?:\/\//i.test(location)
     ? new HttpSource(location, options)
     : new DirectorySource(location);
+}
+
+/**
+ * C2SP tlog-tiles lets a server delete a partial tile once the full tile
+ * exists, and a mirror that synced past a size never had its partial tiles.
+ * This source answers a missing `<path>.p/<W>` with the first W hashes (or
+ * entries) of the full tile; the bytes are as untrusted as any others.
+ */
+export function withFullTileFallback(source: LogSource): LogSource {
+  return {
+    name: source.name,
+    async read(path: string, maxBytes: number): Promise<Uint8Array> {
+      try {
+        return await source.read(path, maxBytes);
+      } catch (err) {
+        const partial = isLogError(err, "not-found") ? partialOf(path) : undefined;
+        if (!partial) throw err;
+        const full = await source.read(partial.fullPath, partial.maxFullBytes);
+        return partial.prefix(full);
+      }
+    },
+  };
+}
+
+function partialOf(path: string) {
+  let parsed: ParsedPath;
+  try {
+    parsed = parseTilePath(path);
+  } catch {
+    return undefined;
+  }
+  if (parsed.kind === "entries") {
+    if (parsed.width === TILE_WIDTH) return undefined;
+    return {
+      fullPath: bundlePath(parsed.index, TILE_WIDTH),
+      maxFullBytes: TILE_WIDTH * (2 + MAX_ENTRY_SIZE),
+      prefix: (data: Uint8Array) => bundlePrefix(data, parsed.width),
+    };
+  }
+  const { tile } = parsed;
+  if (tile.width === TILE_WIDTH) return undefined;
+  return {
+    fullPath: tilePath({ ...tile, width: TILE_WIDTH }),
+    maxFullBytes: TILE_WIDTH * HASH_SIZE,
+    prefix: (data: Uint8Array) => data.subarray(0, tile.width * HASH_SIZE),
+  };
+}
+
+/** The bytes of the first `count` entries of a bundle (a short bundle is left to the parser). */
+function bundlePrefix(data: Uint8Array, count: number): Uint8Array {
+  let at = 0;
+  for (let i = 0; i < count && at + 2 <= data.length; i++)
+    at += 2 + ((data[at] << 8) | data[at + 1]);
+  return data.subarray(0, Math.min(at, data.length));
 }

@@ -66,6 +66,11 @@ export class BlobStore {
     return { sha256: hex, size: data.length };
   }
 
+  /** True if the blob is stored whole and undamaged. */
+  async has(hex: string): Promise<boolean> {
+    return (await this.get(hex)) !== undefined;
+  }
+
   /** The blob's bytes, checked against its name; undefined if absent or damaged. */
   async get(hex: string): Promise<Uint8Array | undefined> {
     if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);

@@ -43,8 +43,8 @@ describe("log sources refuse what they should not trust", () => {
     const source = new HttpSource(url, { timeoutMs: 5000 });
     await assert.rejects(source.read("missing", 100), (e) => isLogError(e, "not-found"));
     await assert.rejects(source.read("fail", 100), /500/);
-    await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "malformed-tile"));
-    await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "malformed-tile"));
+    await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "too-large"));
+    await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "too-large"));
   });
 
   test("a truncated entry bundle fails verification with a clear error", async () => {

@@ -1,0 +1,365 @@
+/**
+ * The verifying client of a Cairn log. It pins the origin's verifier key,
+ * keeps the last verified checkpoint on disk, fetches the checkpoint and
+ * the mirror list from the origin (from mirrors only when the origin does
+ * not answer), and reads everything else through a SourcePool: tiles,
+ * entry bundles and blobs, each verified before it is returned.
+ *
+ * - A new checkpoint must be signed by the pinned key and extend the stored
+ *   one (a consistency proof from tiles); a smaller one is a rollback.
+ * - A tile is authenticated up to the checkpoint root (TileHashReader).
+ * - Entries are checked against the leaf hashes of their level-0 tile.
+ * - A blob must have the size and SHA-256 the log names (and any further
+ *   check the caller adds, such as npm's SHA-512).
+ */
+import {
+  bundlePath,
+  type Hash,
+  leafHash,
+  MAX_BUNDLE_BYTES,
+  MAX_CHECKPOINT_BYTES,
+  type NoteVerifier,
+  openCheckpoint,
+  parseBundle,
+  proveConsistency,
+  type SignedCheckpoint,
+  TILE_WIDTH,
+  type Tile,
+  TileHashReader,
+  verifyConsistency,
+} from "../log/index.ts";
+import { sha256Hex } from "../store/blobs.ts";
+import { CheckpointStore } from "./checkpoint-store.ts";
+import { NoSourceError, SourceError } from "./errors.ts";
+import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "./mirror-list.ts";
+import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
+
+export interface LogClientOptions extends SourcePoolOptions {
+  /** The origin's base URL: the checkpoint and mirror list come from here. */
+  readonly origin: string;
+  /** The pinned origin key. */
+  readonly verifier: NoteVerifier;
+  /** Where the last verified checkpoint is kept. */
+  readonly stateDir: string;
+  /** Mirrors to use besides those on the origin's signed list. */
+  readonly mirrors?: readonly string[];
+  /** Read the origin's mirror list (default true). */
+  readonly useMirrorList?: boolean;
+  /** How many entries a mirror may lag behind the origin and still count as healthy. */
+  readonly maxLag?: number;
+}
+
+export interface BlobRef {
+  readonly sha256: string;
+  readonly size: number;
+}
+
+/** The verified state of one mirror, as the last health check found it. */
+export interface MirrorHealth {
+  readonly url: string;
+  readonly size?: number;
+  readonly error?: SourceError;
+}
+
+export class LogClient {
+  readonly pool: SourcePool;
+  readonly verifier: NoteVerifier;
+  readonly #store: CheckpointStore;
+  readonly #options: LogClientOptions;
+  #checkpoint: SignedCheckpoint | undefined;
+  #note: Uint8Array | undefined;
+  /** Tile readers for the current checkpoint, one per source (tiles are authenticated per source). */
+  #readers = new Map<string, TileHashReader>();
+  /** The largest checkpoint size each mirror has served, to catch a mirror going back. */
+  readonly #mirrorSizes = new Map<string, number>();
+
+  private constructor(
+    options: LogClientOptions,
+    stored: { checkpoint: SignedCheckpoint; note: Uint8Array } | undefined,
+  ) {
+    this.#options = options;
+    this.verifier = options.verifier;
+    this.pool = new SourcePool(options.origin, options);
+    this.pool.setMirrors(options.mirrors ?? []);
+    this.#store = new CheckpointStore(options.stateDir, options.verifier);
+    this.#checkpoint = stored?.checkpoint;
+    this.#note = stored?.note;
+  }
+
+  static async open(options: LogClientOptions): Promise<LogClient> {
+    const stored = await new CheckpointStore(options.stateDir, options.verifier).load();
+    return new LogClient(options, stored);
+  }
+
+  /** The last verified checkpoint, if any. */
+  get checkpoint(): SignedCheckpoint | undefined {
+    return this.#checkpoint;
+  }
+
+  /** The signed note of `checkpoint`, byte for byte as it was served. */
+  get checkpointNote(): Uint8Array | undefined {
+    return this.#note;
+  }
+
+  /**
+   * Fetches the origin's checkpoint (a mirror's, if the origin does not
+   * answer), verifies it and its consistency with the stored one, stores it,
+   * then refreshes the mirror list and checks each mirror's health.
+   */
+  async refresh(): Promise<SignedCheckpoint> {
+    const sources = [this.pool.origin, ...this.pool.candidates().filter((s) => !s.isOrigin)];
+    const checkpoint = await this.pool.first(
+      "a verified checkpoint",
+      "signature",
+      async (source) => {
+        const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
+        const cp = this.#open(raw, source);
+        await this.#advance(cp, raw, source);
+        return cp;
+      },
+      sources,
+    );
+    if (this.#options.useMirrorList !== false) await this.#refreshMirrorList();
+    await this.checkMirrors();
+    return checkpoint;
+  }
+
+  /** Checks every mirror's checkpoint: signature, consistency with ours, lag. */
+  async checkMirrors(): Promise<MirrorHealth[]> {
+    return Promise.all(
+      this.pool.mirrors.map(async (mirror): Promise<MirrorHealth> => {
+        try {
+          const size = await this.#checkMirror(mirror);
+          this.pool.clear(mirror.url);
+          return { url: mirror.url, size };
+        } catch (err) {
+          const error =
+            err instanceof SourceError
+              ? err
+              : new SourceError(mirror.url, "unavailable", (err as Error).message);
+          this.pool.report(error);
+          return { url: mirror.url, error };
+        }
+      }),
+    );
+  }
+
+  /**
+   * The verified entries [start, end) of the current checkpoint's tree, one
+   * bundle at a time, in order.
+   */
+  async *entries(
+    start: number,
+    end: number,
+  ): AsyncGenerator<{ first: number; entries: Uint8Array[] }> {
+    const cp = this.#require();
+    if (start < 0 || end > cp.size || start > end)
+      throw new RangeError(`entries [${start}, ${end}) are not in a tree of size ${cp.size}`);
+    for (let at = start; at < end; ) {
+      const index = Math.floor(at / TILE_WIDTH);
+      const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
+      const bundle = await this.bundle(index, width);
+      const from = at - index * TILE_WIDTH;
+      const to = Math.min(width, end - index * TILE_WIDTH);
+      yield { first: at, entries: bundle.slice(from, to) };
+      at = index * TILE_WIDTH + to;
+    }
+  }
+
+  /** Entry bundle `index` of `width` entries, each checked against its level-0 tile. */
+  async bundle(index: number, width: number): Promise<Uint8Array[]> {
+    const path = bundlePath(index, width);
+    return this.pool.first(path, "bundle", async (source) => {
+      const hashes = await this.#reader(source).readTile({ level: 0, index, width });
+      const entries = parseBundle(await source.log.read(path, MAX_BUNDLE_BYTES), width);
+      entries.forEach((entry, i) => {
+        if (!Buffer.from(leafHash(entry)).equals(Buffer.from(hashes[i])))
+          throw new SourceError(
+            source.url,
+            "bundle",
+            `${path}: entry ${i} does not match its tile`,
+          );
+      });
+      return entries;
+    });
+  }
+
+  /** A tile of the current tree, authenticated up to the checkpoint root. */
+  async tile(tile: Tile): Promise<Hash[]> {
+    return this.pool.first(`tile ${tile.level}/${tile.index}`, "tile", (source) =>
+      this.#reader(source).readTile(tile),
+    );
+  }
+
+  /**
+   * A blob by the hash and size the log names, from the first source whose
+   * bytes match; `check` may refuse bytes for further reasons (throw).
+   */
+  async blob(ref: BlobRef, check?: (data: Uint8Array) => void): Promise<Uint8Array> {
+    const path = `blob/sha256/${ref.sha256}`;
+    return this.pool.first(path, "blob", async (source) => {
+      const data = await source.log.read(path, ref.size);
+      if (data.length !== ref.size)
+        throw new SourceError(
+          source.url,
+          "blob",
+          `${path} has ${data.length} bytes, want ${ref.size}`,
+        );
+      if (sha256Hex(data) !== ref.sha256)
+        throw new SourceError(source.url, "blob", `${path} does not match its SHA-256`);
+      check?.(data);
+      return data;
+    });
+  }
+
+  #require(): SignedCheckpoint {
+    if (!this.#checkpoint) throw new Error("no verified checkpoint yet: refresh first");
+    return this.#checkpoint;
+  }
+
+  #open(raw: Uint8Array, source: Source): SignedCheckpoint {
+    try {
+      return openCheckpoint(raw, [this.verifier], this.verifier.name);
+    } catch (err) {
+      const wrongLog = (err as { code?: string }).code === "wrong-origin";
+      throw new SourceError(source.url, wrongLog ? "origin" : "signature", (err as Error).message);
+    }
+  }
+
+  #reader(source: Source, cp: SignedCheckpoint = this.#require()): TileHashReader {
+    const key = `${cp.size} ${source.url}`;
+    let reader = this.#readers.get(key);
+    if (!reader) {
+      reader = new TileHashReader(cp.size, cp.root, source.log);
+      this.#readers.set(key, reader);
+    }
+    return reader;
+  }
+
+  /** Accepts `cp` as the new head if it extends the stored checkpoint. */
+  async #advance(cp: SignedCheckpoint, raw: Uint8Array, from: Source): Promise<void> {
+    const old = this.#checkpoint;
+    if (old && cp.size < old.size) {
+      throw new SourceError(
+        from.url,
+        "rollback",
+        `its checkpoint has size ${cp.size}, older than the verified size ${old.size}`,
+      );
+    }
+    if (old) await this.#proveExtends(old, cp, from);
+    if (old && old.size === cp.size) return;
+    await this.#store.save(raw);
+    this.#checkpoint = cp;
+    this.#note = raw;
+    this.#readers = new Map();
+  }
+
+  /**
+   * Proves that `next` extends `prev`, with hashes from tiles of `next`'s
+   * tree; `served` is blamed if the proof fails (it served the checkpoint).
+   */
+  async #proveExtends(
+    prev: SignedCheckpoint,
+    next: SignedCheckpoint,
+    served: Source,
+  ): Promise<void> {
+    if (prev.size === 0) return;
+    const proof =
+      prev.size === next.size
+        ? []
+        : await this.pool.first(
+            `a consistency proof from size ${prev.size} to ${next.size}`,
+            "tile",
+            (source) => proveConsistency(prev.size, next.size, this.#reader(source, next)),
+            [served, ...this.pool.candidates().filter((s) => s !== served)],
+          );
+    try {
+      verifyConsistency(prev.size, next.size, proof, prev.root, next.root);
+    } catch (err) {
+      throw new SourceError(
+        served.url,
+        "consistency",
+        `the checkpoint of size ${next.size} signed by ${this.verifier.name} does not extend ` +
+          `the verified one of size ${prev.size}: the log was forked or rewritten (${(err as Error).message})`,
+      );
+    }
+  }
+
+  async #refreshMirrorList(): Promise<void> {
+    const origin = this.pool.origin;
+    try {
+      const raw = await origin.log.read(MIRROR_LIST_PATH, MAX_MIRROR_LIST_BYTES);
+      let list: ReturnType<typeof openMirrorList>;
+      try {
+        list = openMirrorList(raw, this.verifier);
+      } catch (err) {
+        throw new SourceError(origin.url, "signature", `mirror list: ${(err as Error).message}`);
+      }
+      this.pool.setMirrors([...(this.#options.mirrors ?? []), ...list.mirrors]);
+    } catch (err) {
+      // No list published yet is normal; anything else is reported, and the mirrors stay as they were.
+      if (err instanceof SourceError || (err as { code?: string }).code !== "not-found")
+        this.pool.report(
+          err instanceof SourceError
+            ? err
+            : new SourceError(origin.url, "unavailable", (err as Error).message),
+        );
+    }
+  }
+
+  /** Verifies one mirror's checkpoint against ours; returns its size. */
+  async #checkMirror(mirror: Source): Promise<number> {
+    const ours = this.#require();
+    const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
+    const theirs = this.#open(raw, mirror);
+    const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
+    if (theirs.size < seen) {
+      throw new SourceError(
+        mirror.url,
+        "rollback",
+        `its checkpoint has size ${theirs.size}, but it served size ${seen} before`,
+      );
+    }
+    if (theirs.size >= ours.size) {
+      await this.#proveExtends(ours, theirs, mirror);
+    } else {
+      await this.#proveExtendsMirror(theirs, ours, mirror);
+      const lag = ours.size - theirs.size;
+      if (lag > (this.#options.maxLag ?? 256)) {
+        throw new SourceError(
+          mirror.url,
+          "freshness",
+          `its checkpoint (size ${theirs.size}) is ${lag} entries behind the origin's (size ${ours.size})`,
+        );
+      }
+    }
+    this.#mirrorSizes.set(mirror.url, theirs.size);
+    return theirs.size;
+  }
+
+  /** Proves a mirror's older checkpoint is a prefix of ours, with tiles of our tree from any source. */
+  async #proveExtendsMirror(
+    theirs: SignedCheckpoint,
+    ours: SignedCheckpoint,
+    mirror: Source,
+  ): Promise<void> {
+    if (theirs.size === 0) return;
+    const proof = await this.pool.first(
+      `a consistency proof from size ${theirs.size} to ${ours.size}`,
+      "tile",
+      (source) => proveConsistency(theirs.size, ours.size, this.#reader(source, ours)),
+    );
+    try {
+      verifyConsistency(theirs.size, ours.size, proof, theirs.root, ours.root);
+    } catch (err) {
+      throw new SourceError(
+        mirror.url,
+        "consistency",
+        `its checkpoint of size ${theirs.size} is not a prefix of the verified log of size ${ours.size}: ` +
+          `a forked log signed by ${this.verifier.name} (${(err as Error).message})`,
+      );
+    }
+  }
+}
+
+export { NoSourceError, SourceError };

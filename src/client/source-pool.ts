@@ -1,0 +1,152 @@
+/**
+ * The places a client reads the static tree from: the origin and its
+ * mirrors. Reads go to a healthy mirror picked at random, then the next,
+ * and to the origin last; a source that fails is set aside for a while
+ * (long when it served wrong bytes, briefly when it merely did not answer).
+ * The pool counts requests and bytes per source, so a caller can report
+ * where its bytes came from.
+ */
+import { HttpSource, type LogSource, withFullTileFallback } from "../log/index.ts";
+import { type Check, classify, NoSourceError, type SourceError } from "./errors.ts";
+import { treeUrl } from "./urls.ts";
+
+export interface Source {
+  /** The server's base URL, as configured or listed. */
+  readonly url: string;
+  readonly isOrigin: boolean;
+  /** Reads from the source's tree, counted, with partial tiles served from full ones. */
+  readonly log: LogSource;
+}
+
+export interface SourceStats {
+  requests: number;
+  bytes: number;
+  failures: number;
+}
+
+export interface SourcePoolOptions {
+  /** Milliseconds before one request is abandoned. */
+  readonly timeoutMs?: number;
+  /** How long a source that served wrong bytes is set aside. */
+  readonly hardPenaltyMs?: number;
+  /** How long a source that did not answer is set aside. */
+  readonly softPenaltyMs?: number;
+  /** Told of every failure, in the order they happen. */
+  readonly onProblem?: (err: SourceError) => void;
+}
+
+export class SourcePool {
+  readonly origin: Source;
+  readonly #mirrors = new Map<string, Source>();
+  readonly #stats = new Map<string, SourceStats>();
+  readonly #benchedUntil = new Map<string, number>();
+  readonly #options: SourcePoolOptions;
+
+  constructor(originUrl: string, options: SourcePoolOptions = {}) {
+    this.#options = options;
+    this.origin = this.#source(originUrl, true);
+  }
+
+  /** Replaces the set of mirrors; the origin is never one of them. */
+  setMirrors(urls: Iterable<string>): void {
+    const wanted = new Set([...urls].map(treeUrl));
+    wanted.delete(treeUrl(this.origin.url));
+    for (const tree of this.#mirrors.keys()) if (!wanted.has(tree)) this.#mirrors.delete(tree);
+    for (const url of urls) {
+      const tree = treeUrl(url);
+      if (wanted.has(tree) && !this.#mirrors.has(tree))
+        this.#mirrors.set(tree, this.#source(url, false));
+    }
+  }
+
+  get mirrors(): Source[] {
+    return [...this.#mirrors.values()];
+  }
+
+  /** Healthy mirrors in random order, then the origin. */
+  candidates(): Source[] {
+    const now = Date.now();
+    const healthy = this.mirrors.filter((m) => (this.#benchedUntil.get(m.url) ?? 0) <= now);
+    for (let i = healthy.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [healthy[i], healthy[j]] = [healthy[j], healthy[i]];
+    }
+    return [...healthy, this.origin];
+  }
+
+  /**
+   * Runs `attempt` against each candidate in turn until one succeeds. Any
+   * error it throws is classified (`check` names what a verification failure
+   * means), reported, and counted against that source.
+   */
+  async first<T>(
+    what: string,
+    check: Check,
+    attempt: (source: Source) => Promise<T>,
+    sources: readonly Source[] = this.candidates(),
+  ): Promise<T> {
+    const errors: SourceError[] = [];
+    for (const source of sources) {
+      try {
+        return await attempt(source);
+      } catch (err) {
+        const failure = classify(err, source.url, check);
+        this.report(failure);
+        errors.push(failure);
+      }
+    }
+    throw new NoSourceError(what, errors);
+  }
+
+  /** Records a failure of a source and sets a mirror aside for a while. */
+  report(failure: SourceError): void {
+    const stats = this.#statsOf(failure.source);
+    stats.failures++;
+    this.#options.onProblem?.(failure);
+    const mirror = this.#mirrors.get(treeUrl(failure.source));
+    // Missing files are normal on a mirror that lags; it may still have older ones.
+    if (!mirror || failure.code === "unavailable") return;
+    const penalty = failure.hard
+      ? (this.#options.hardPenaltyMs ?? 10 * 60_000)
+      : (this.#options.softPenaltyMs ?? 30_000);
+    this.#benchedUntil.set(mirror.url, Date.now() + penalty);
+  }
+
+  /** Sets a mirror aside until `report` or `clear` says otherwise (used by health checks). */
+  isBenched(url: string): boolean {
+    return (this.#benchedUntil.get(url) ?? 0) > Date.now();
+  }
+
+  clear(url: string): void {
+    this.#benchedUntil.delete(url);
+  }
+
+  /** Requests, bytes and failures per source URL. */
+  stats(): Map<string, SourceStats> {
+    return new Map([...this.#stats].map(([url, s]) => [url, { ...s }]));
+  }
+
+  #statsOf(url: string): SourceStats {
+    let stats = this.#stats.get(url);
+    if (!stats) {
+      stats = { requests: 0, bytes: 0, failures: 0 };
+      this.#stats.set(url, stats);
+    }
+    return stats;
+  }
+
+  #source(url: string, isOrigin: boolean): Source {
+    const http = new HttpSource(treeUrl(url), { timeoutMs: this.#options.timeoutMs });
+    const stats = this.#statsOf(url);
+    const counted: LogSource = {
+      name: url,
+      read: async (path, maxBytes) => {
+        stats.requests++;
+        const data = await http.read(path, maxBytes);
+        stats.bytes += data.length;
+        return data;
+      },
+    };
+    return { url, isOrigin, log: withFullTileFallback(counted) };
+  }
+}

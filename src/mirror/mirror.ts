@@ -1,0 +1,282 @@
+/**
+ * A mirror: a verified copy of another server's static tree (the origin's
+ * or another mirror's), and the registry state derived from it.
+ *
+ * A sync fetches the upstream checkpoint and proves it extends the one held
+ * (LogClient), then copies what is new, each file verified on arrival: the
+ * entry bundles (against their tiles), the hash tiles (up to the root) and
+ * every blob the new entries name (against the hashes in the entries). The
+ * checkpoint is swapped in last, by rename, so a reader of the copy never
+ * sees a checkpoint whose files are missing. Files are written only at
+ * paths no held checkpoint covers, as the origin's appender does.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { LogClient, type LogClientOptions } from "../client/log-client.ts";
+import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../client/mirror-list.ts";
+import {
+  bundlePath,
+  DirectorySource,
+  encodeBundle,
+  isLogError,
+  type NoteVerifier,
+  openCheckpoint,
+  type SignedCheckpoint,
+  TILE_WIDTH,
+  tilePath,
+  tilesOfTree,
+} from "../log/index.ts";
+import { checkArtifact } from "../registry/artifact.ts";
+import { decodeEntry, type Entry } from "../registry/entries.ts";
+import { replayInto } from "../registry/replay.ts";
+import { RegistryState } from "../registry/state.ts";
+import { BlobStore } from "../store/blobs.ts";
+import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+
+export interface MirrorOptions {
+  /** The base URL of the server to copy: the origin or another mirror. */
+  readonly from: string;
+  readonly verifier: NoteVerifier;
+  readonly dataDir: string;
+  /** fsync every file before the checkpoint moves (default true). */
+  readonly durable?: boolean;
+  readonly timeoutMs?: number;
+  /** Blobs fetched at once. */
+  readonly concurrency?: number;
+  readonly onProblem?: LogClientOptions["onProblem"];
+  /** Told how far a sync has got: entries copied and blobs fetched so far. */
+  readonly onProgress?: (progress: {
+    entries: number;
+    totalEntries: number;
+    blobs: number;
+  }) => void;
+}
+
+export interface SyncResult {
+  readonly fromSize: number;
+  readonly toSize: number;
+  readonly blobs: number;
+  readonly tiles: number;
+  readonly bundles: number;
+  /** Bytes read from upstream in this sync. */
+  readonly bytes: number;
+  /** Requests made upstream in this sync. */
+  readonly requests: number;
+  /** Package names whose state changed. */
+  readonly touched: ReadonlySet<string>;
+}
+
+export class Mirror {
+  readonly treeDir: string;
+  readonly state: RegistryState;
+  readonly blobs: BlobStore;
+  readonly client: LogClient;
+  readonly #options: MirrorOptions;
+  readonly #durable: boolean;
+  #held: SignedCheckpoint | undefined;
+  #syncing: Promise<SyncResult> | undefined;
+
+  private constructor(
+    options: MirrorOptions,
+    client: LogClient,
+    state: RegistryState,
+    blobs: BlobStore,
+    held: SignedCheckpoint | undefined,
+  ) {
+    this.#options = options;
+    this.#durable = options.durable ?? true;
+    this.treeDir = join(options.dataDir, "tree");
+    this.client = client;
+    this.state = state;
+    this.blobs = blobs;
+    this.#held = held;
+  }
+
+  static async open(options: MirrorOptions): Promise<Mirror> {
+    const treeDir = join(options.dataDir, "tree");
+    await mkdir(treeDir, { recursive: true });
+    const held = await readHeldCheckpoint(treeDir, options.verifier);
+    const client = await LogClient.open({
+      origin: options.from,
+      verifier: options.verifier,
+      stateDir: options.dataDir,
+      useMirrorList: false,
+      timeoutMs: options.timeoutMs,
+      onProblem: options.onProblem,
+    });
+    const blobs = await BlobStore.open(treeDir, { durable: options.durable ?? true });
+    const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+    try {
+      await replayInto(state, new DirectorySource(treeDir), held?.size ?? 0);
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    return new Mirror(options, client, state, blobs, held);
+  }
+
+  /** The checkpoint of the copy as served now. */
+  get checkpoint(): SignedCheckpoint | undefined {
+    return this.#held;
+  }
+
+  close(): void {
+    this.state.close();
+  }
+
+  /** One sync; concurrent callers share it. */
+  sync(): Promise<SyncResult> {
+    this.#syncing ??= this.#sync().finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  async #sync(): Promise<SyncResult> {
+    const before = totals(this.client);
+    const fromSize = this.#held?.size ?? 0;
+    const upstream = await this.client.refresh();
+    const toSize = upstream.size;
+    let copied = { blobs: 0, tiles: 0, bundles: 0, entries: [] as Entry[] };
+    if (toSize > fromSize) copied = await this.#copy(fromSize, upstream);
+    if (toSize !== fromSize || !this.#held) {
+      await this.#writeCheckpoint(upstream, this.client.checkpointNote as Uint8Array);
+    }
+    await this.#copyMirrorList();
+    const touched = new Set<string>();
+    if (copied.entries.length > 0) {
+      this.state.apply(fromSize, copied.entries);
+      for (const e of copied.entries) touched.add(e.name);
+    }
+    const after = totals(this.client);
+    return {
+      fromSize,
+      toSize,
+      blobs: copied.blobs,
+      tiles: copied.tiles,
+      bundles: copied.bundles,
+      bytes: after.bytes - before.bytes,
+      requests: after.requests - before.requests,
+      touched,
+    };
+  }
+
+  async #copy(fromSize: number, upstream: SignedCheckpoint) {
+    const toSize = upstream.size;
+    const entries: Entry[] = [];
+    let bundles = 0;
+    let blobs = 0;
+    const pendingBlobs: Promise<void>[] = [];
+    const limit = this.#options.concurrency ?? 8;
+    let active = 0;
+    const waiters: (() => void)[] = [];
+    const fetchBlob = async (
+      ref: { sha256: string; size: number },
+      check?: (d: Uint8Array) => void,
+    ) => {
+      if (await this.blobs.has(ref.sha256)) return;
+      while (active >= limit) await new Promise<void>((r) => waiters.push(r));
+      active++;
+      try {
+        await this.blobs.put(await this.client.blob(ref, check));
+        blobs++;
+      } finally {
+        active--;
+        waiters.shift()?.();
+      }
+    };
+    for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
+      const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
+      const bundle = await this.client.bundle(index, width);
+      await this.#writeNew(bundlePath(index, width), encodeBundle(bundle));
+      bundles++;
+      for (const bytes of bundle.slice(Math.max(0, fromSize - index * TILE_WIDTH))) {
+        const entry = decodeEntry(bytes);
+        entries.push(entry);
+        if (entry.kind === "publish") {
+          pendingBlobs.push(fetchBlob(entry.manifest));
+          pendingBlobs.push(fetchBlob(entry.artifact, (data) => checkArtifact(entry, data)));
+        }
+      }
+      this.#options.onProgress?.({
+        entries: entries.length,
+        totalEntries: toSize - fromSize,
+        blobs,
+      });
+    }
+    await Promise.all(pendingBlobs);
+    const held = new Set([...tilesOfTree(fromSize)].map(tilePath));
+    let tiles = 0;
+    for (const tile of tilesOfTree(toSize)) {
+      const path = tilePath(tile);
+      if (held.has(path)) continue;
+      await this.#writeNew(path, Buffer.concat(await this.client.tile(tile)));
+      tiles++;
+    }
+    if (this.#durable) for (const dir of this.#dirsWritten) await syncDir(dir);
+    this.#dirsWritten.clear();
+    return { blobs, tiles, bundles, entries };
+  }
+
+  readonly #dirsWritten = new Set<string>();
+
+  /** Writes a file of the tree whole (temporary file, then rename). */
+  async #writeNew(path: string, data: Uint8Array): Promise<void> {
+    const target = join(this.treeDir, path);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFileDurably(tmp, data, this.#durable, "wx");
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    this.#dirsWritten.add(dirname(target));
+  }
+
+  /** Swaps in the verified checkpoint, as its signed note was served. */
+  async #writeCheckpoint(cp: SignedCheckpoint, note: Uint8Array): Promise<void> {
+    await this.#writeNew("checkpoint", note);
+    if (this.#durable) await syncDir(this.treeDir);
+    this.#held = cp;
+  }
+
+  async #copyMirrorList(): Promise<void> {
+    let raw: Uint8Array;
+    try {
+      raw = await this.client.pool.origin.log.read(MIRROR_LIST_PATH, MAX_MIRROR_LIST_BYTES);
+      openMirrorList(raw, this.#options.verifier);
+    } catch {
+      return; // Relaying the list is a courtesy: a missing or bad one is not copied.
+    }
+    const current = await readFile(join(this.treeDir, MIRROR_LIST_PATH)).catch(() => undefined);
+    if (!current || !Buffer.from(current).equals(Buffer.from(raw)))
+      await this.#writeNew(MIRROR_LIST_PATH, raw);
+  }
+}
+
+function totals(client: LogClient): { bytes: number; requests: number } {
+  let bytes = 0;
+  let requests = 0;
+  for (const s of client.pool.stats().values()) {
+    bytes += s.bytes;
+    requests += s.requests;
+  }
+  return { bytes, requests };
+}
+
+async function readHeldCheckpoint(
+  treeDir: string,
+  verifier: NoteVerifier,
+): Promise<SignedCheckpoint | undefined> {
+  let raw: Uint8Array;
+  try {
+    raw = await new DirectorySource(treeDir).read("checkpoint", 64 * 1024);
+  } catch (err) {
+    if (isLogError(err, "not-found")) return undefined;
+    throw err;
+  }
+  return openCheckpoint(raw, [verifier], verifier.name);
+}

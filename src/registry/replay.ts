@@ -1,0 +1,38 @@
+/**
+ * Brings a RegistryState up to a log's size by applying the entries it has
+ * not applied yet, bundle by bundle, from a static tree it trusts (its own).
+ */
+import {
+  bundlePath,
+  type LogSource,
+  MAX_BUNDLE_BYTES,
+  parseBundle,
+  TILE_WIDTH,
+} from "../log/index.ts";
+import { decodeEntry } from "./entries.ts";
+import type { RegistryState } from "./state.ts";
+
+/** Applies entries [state.logSize, logSize); returns the package names they touched. */
+export async function replayInto(
+  state: RegistryState,
+  source: LogSource,
+  logSize: number,
+): Promise<Set<string>> {
+  const touched = new Set<string>();
+  let at = state.logSize;
+  if (at > logSize)
+    throw new Error(`the state database is ahead of the log (${at} > ${logSize}): rebuild it`);
+  while (at < logSize) {
+    const bundle = Math.floor(at / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, logSize - bundle * TILE_WIDTH);
+    const entries = parseBundle(
+      await source.read(bundlePath(bundle, width), MAX_BUNDLE_BYTES),
+      width,
+    );
+    const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
+    state.apply(at, fresh);
+    for (const entry of fresh) touched.add(entry.name);
+    at += fresh.length;
+  }
+  return touched;
+}

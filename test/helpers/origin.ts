@@ -1,0 +1,44 @@
+/** An origin registry in this process, with helpers to publish small packages straight into it. */
+import { join } from "node:path";
+import { parsePublish } from "../../src/npm/publish.ts";
+import { type RunningOrigin, startOrigin } from "../../src/origin/server.ts";
+import { tempDir } from "./log.ts";
+import { publishBody } from "./publish-body.ts";
+import { packageJson, rawTgz } from "./tar.ts";
+
+export interface TestOrigin extends RunningOrigin {
+  readonly dataDir: string;
+  readonly treeDir: string;
+  /** Publishes `name@version` (a tiny package) as `actor`. */
+  publish(name: string, version: string, extra?: Record<string, unknown>): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startTestOrigin(): Promise<TestOrigin> {
+  const dir = await tempDir("cairn-origin-");
+  const dataDir = join(dir.path, "data");
+  const origin = await startOrigin({
+    data: dataDir,
+    host: "127.0.0.1",
+    port: 0,
+    durable: false,
+    signup: true,
+    origin: "test.cairn.example/origin",
+  });
+  return {
+    ...origin,
+    dataDir,
+    treeDir: join(dataDir, "tree"),
+    publish: async (name, version, extra = {}) => {
+      const tgz = rawTgz([packageJson(name, version, extra)]);
+      await origin.registry.publish({
+        actor: "alice",
+        ...parsePublish(name, publishBody({ name, version, ...extra }, tgz)),
+      });
+    },
+    [Symbol.asyncDispose]: async () => {
+      await origin.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}

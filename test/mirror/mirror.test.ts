@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { describe, test } from "node:test";
+import { DirectorySource, verifyLog } from "../../src/log/index.ts";
+import { Mirror } from "../../src/mirror/mirror.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .filter((p) => !p.startsWith(".tmp"))
+    .sort();
+}
+
+describe("mirror", () => {
+  test("copies the whole tree, verified, then only what is new", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    for (let i = 0; i < 300; i++) await origin.publish(`pkg-${i}`, "1.0.0");
+    const mirror = await Mirror.open({
+      from: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+    });
+    try {
+      const first = await mirror.sync();
+      assert.equal(first.fromSize, 0);
+      assert.equal(first.toSize, 300);
+      assert.equal(first.blobs, 600);
+      await verifyLog(new DirectorySource(mirror.treeDir), [origin.key.verifier]);
+      // Every file of the copy is the origin's, byte for byte.
+      for (const path of await filesUnder(mirror.treeDir)) {
+        const ours = await readFile(join(mirror.treeDir, path));
+        const theirs = await readFile(join(origin.treeDir, path));
+        assert.ok(ours.equals(theirs), path);
+      }
+      assert.equal(mirror.state.versions("pkg-299")[0].version, "1.0.0");
+
+      for (let i = 0; i < 10; i++) await origin.publish(`pkg-${i}`, "1.0.1");
+      const second = await mirror.sync();
+      assert.equal(second.toSize - second.fromSize, 10);
+      assert.equal(second.blobs, 20);
+      // The partial bundle and tiles are fetched again whole (tlog-tiles has no smaller unit).
+      assert.ok(
+        second.bytes < first.bytes / 4,
+        `${second.bytes} of ${first.bytes} bytes for 10 entries`,
+      );
+      await verifyLog(new DirectorySource(mirror.treeDir), [origin.key.verifier]);
+      assert.deepEqual(mirror.state.distTags("pkg-3"), { latest: "1.0.1" });
+
+      const idle = await mirror.sync();
+      assert.equal(idle.toSize, idle.fromSize);
+      assert.equal(idle.blobs, 0);
+    } finally {
+      mirror.close();
+    }
+  });
+});
