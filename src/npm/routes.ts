@@ -1,18 +1,22 @@
 /**
- * The npm registry API over the origin's Registry, as npm, pnpm and yarn
- * use it: ping, adduser/login, whoami, publish, packuments (full and
- * abbreviated, with ETag/304) and tarballs. Handlers only translate HTTP to
- * calls on the registry and map error codes to statuses in one place.
+ * The npm registry API of the origin: the read side (src/npm/read-api.ts)
+ * over its Registry, and the write side as npm, pnpm and yarn use it:
+ * adduser/login, whoami, tokens, publish, packument updates, unpublish,
+ * dist-tag and owner changes. Handlers only translate HTTP to calls on the
+ * registry; error codes become statuses in one place (http-common.ts).
  */
-import { createHash } from "node:crypto";
-import { createGunzip } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { AuthError, type AuthStore } from "../origin/auth.ts";
-import { type Registry, RegistryError } from "../origin/registry.ts";
-import { EntryError } from "../registry/entries.ts";
-import { abbreviatedPackument, fullPackument, type PackageView } from "./packument.ts";
-import { type CachedDocument, PackumentCache } from "./packument-cache.ts";
-import { PublishError, parsePublish } from "./publish.ts";
+import type { AuthStore } from "../origin/auth.ts";
+import type { Registry } from "../origin/registry.ts";
+import {
+  HttpError,
+  PACKAGE_PREFIXES,
+  packageName,
+  packageView,
+  registerNpmCommon,
+} from "./http-common.ts";
+import { parsePublish } from "./publish.ts";
+import { registerNpmReadApi } from "./read-api.ts";
 import { packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
@@ -22,39 +26,14 @@ export interface NpmApiOptions {
   readonly openSignup: boolean;
 }
 
-const ABBREVIATED = "application/vnd.npm.install-v1+json";
-
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-/** One place where domain error codes become HTTP statuses. */
-export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  if (err instanceof PublishError)
-    return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
-  if (err instanceof EntryError) return 400;
-  if (err instanceof RegistryError)
-    return { forbidden: 403, conflict: 409, "not-found": 404, invalid: 400 }[err.code];
-  if (err instanceof AuthError)
-    return err.code === "bad-credentials" ? 401 : err.code === "user-exists" ? 409 : 400;
-  return 500;
-}
-
-/** The package name from a URL path segment: `left-pad`, `@scope%2fname` or `@scope/name`. */
-function packageName(raw: string): string {
-  return decodeURIComponent(raw);
-}
-
-function baseUrl(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}`;
-}
-
+/** The whole API of the origin: what every copy serves, and the writes only it accepts. */
 export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
+  registerNpmReadApi(app, options.registry);
+  registerNpmWriteApi(app, options);
+}
+
+export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions): void {
+  registerNpmCommon(app);
   const { registry, auth } = options;
 
   const user = (req: FastifyRequest): string => {
@@ -65,36 +44,6 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     if (info.readonly && req.method !== "GET") throw new HttpError(403, "this token is read-only");
     return info.user;
   };
-
-  const view = (name: string): PackageView => {
-    const pkg = registry.state.getPackage(name);
-    if (!pkg || pkg.unpublished !== null) throw new HttpError(404, `package ${name} not found`);
-    return {
-      pkg,
-      versions: registry.state.versions(name),
-      distTags: registry.state.distTags(name),
-      owners: registry.state.owners(name),
-    };
-  };
-
-  // npm gzips some request bodies (audits); Fastify counts the bodyLimit on the inflated stream.
-  app.addHook("preParsing", async (req, _reply, payload) => {
-    if (req.headers["content-encoding"] !== "gzip") return payload;
-    delete req.headers["content-encoding"];
-    delete req.headers["content-length"];
-    return payload.pipe(createGunzip());
-  });
-
-  app.setErrorHandler((err, _req, reply) => {
-    const status =
-      statusOf(err) === 500 && (err as { statusCode?: number }).statusCode
-        ? (err as { statusCode: number }).statusCode
-        : statusOf(err);
-    if (status >= 500) app.log.error(err);
-    reply.code(status).send({ error: status >= 500 ? "internal error" : (err as Error).message });
-  });
-
-  app.get("/-/ping", async () => ({}));
 
   app.get("/-/whoami", async (req) => ({ username: user(req) }));
 
@@ -120,57 +69,6 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return reply.code(201).send({ ok: true, id: `org.couchdb.user:${name}`, token });
   });
 
-  const cache = new PackumentCache();
-  registry.onApplied((names) => cache.invalidate(names));
-
-  const buildPackument = async (
-    name: string,
-    abbreviated: boolean,
-    base: string,
-  ): Promise<CachedDocument> => {
-    const pkgView = view(name);
-    const body = abbreviated
-      ? abbreviatedPackument(pkgView, base)
-      : await fullPackument(pkgView, base, async (entry) => {
-          const bytes = await registry.blobs.get(entry.manifest.sha256);
-          if (!bytes) throw new Error(`manifest blob of ${entry.name}@${entry.version} is missing`);
-          return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-        });
-    const json = JSON.stringify(body);
-    const etag = `"${createHash("sha256").update(json).digest("base64url").slice(0, 27)}"`;
-    return { json, etag, lastModified: new Date(pkgView.pkg.modified).toUTCString() };
-  };
-
-  const packument = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
-    const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
-    const base = baseUrl(req);
-    const variant = `${abbreviated ? "a" : "f"} ${base}`;
-    let doc = cache.get(name, variant);
-    if (!doc) {
-      doc = await buildPackument(name, abbreviated, base);
-      cache.set(name, variant, doc);
-    }
-    reply.header("etag", doc.etag).header("cache-control", "public, max-age=300");
-    reply.header("last-modified", doc.lastModified);
-    if (req.headers["if-none-match"] === doc.etag) return reply.code(304).send();
-    return reply.type(abbreviated ? ABBREVIATED : "application/json").send(doc.json);
-  };
-
-  const tarball = async (reply: FastifyReply, name: string, file: string) => {
-    // The file is `<unscoped name>-<version>.tgz`: look up that one version.
-    const prefix = `${name.slice(name.lastIndexOf("/") + 1)}-`;
-    const version =
-      file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
-    const row = registry.state.version(name, version);
-    if (!row || row.unpublished !== null) throw new HttpError(404, `${name}: no tarball ${file}`);
-    const bytes = await registry.blobs.get(row.entry.artifact.sha256);
-    if (!bytes) throw new Error(`tarball blob of ${name}@${row.version} is missing`);
-    return reply
-      .type("application/octet-stream")
-      .header("cache-control", "public, max-age=31536000, immutable")
-      .send(bytes);
-  };
-
   const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
     const parsed = parsePublish(name, req.body);
@@ -181,7 +79,7 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
   /** A packument sent back edited: deprecations, version unpublishes, owner changes. */
   const update = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const changes = packageChanges(view(name), req.body);
+    const changes = packageChanges(packageView(registry.state, name), req.body);
     for (const c of changes) {
       if (c.kind === "owner" && c.action === "add" && !auth.hasUser(c.user)) {
         throw new HttpError(404, `no user named ${c.user}`);
@@ -222,50 +120,6 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     ]);
     return { ok: true };
   });
-
-  // Search, in the shape of npm's /-/v1/search.
-  app.get("/-/v1/search", async (req) => {
-    const q = req.query as { text?: string; size?: string; from?: string };
-    const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
-    const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
-    await registry.searchSettled(); // read your own publishes
-    const { total, hits } = registry.state.search.search(q.text ?? "", from, size);
-    const top = hits[0]?.score || 1;
-    return {
-      objects: hits.map((hit) => ({
-        package: {
-          name: hit.name,
-          scope: hit.name.startsWith("@") ? hit.name.slice(1, hit.name.indexOf("/")) : "unscoped",
-          version: hit.version,
-          description: hit.description,
-          keywords: hit.keywords,
-          date: hit.date,
-          links: { npm: `${baseUrl(req)}/${hit.name}` },
-          publisher: { username: hit.publisher },
-          maintainers: hit.maintainers.map((username) => ({ username })),
-        },
-        score: { final: hit.score / top, detail: { quality: 1, popularity: 1, maintenance: 1 } },
-        searchScore: hit.score,
-      })),
-      total,
-      time: new Date().toUTCString(),
-    };
-  });
-
-  // No advisory database is configured: audits answer, truthfully, that nothing is known.
-  app.post("/-/npm/v1/security/advisories/bulk", async () => ({}));
-  app.post("/-/npm/v1/security/audits/quick", async () => ({
-    actions: [],
-    advisories: {},
-    muted: [],
-    metadata: {
-      vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0 },
-      dependencies: 0,
-      devDependencies: 0,
-      optionalDependencies: 0,
-      totalDependencies: 0,
-    },
-  }));
 
   // Tokens, as `npm token list|create|revoke` use them.
   app.get("/-/npm/v1/tokens", async (req) => {
@@ -308,10 +162,6 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return { _id: id, name };
   });
 
-  app.get(
-    "/-/package/:name/dist-tags",
-    async (req) => view(packageName((req.params as { name: string }).name)).distTags,
-  );
   app.put("/-/package/:name/dist-tags/:tag", async (req, reply) => {
     const { name, tag } = req.params as { name: string; tag: string };
     if (typeof req.body !== "string")
@@ -325,20 +175,7 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     return { ok: true };
   });
 
-  // Unscoped: /name, /name/-/file.tgz. Scoped: /@scope%2fname, /@scope/name, /@scope/name/-/file.tgz.
-  const plain = (req: FastifyRequest) => packageName((req.params as { name: string }).name);
-  const scoped = (req: FastifyRequest) => {
-    const { scope, name } = req.params as { scope: string; name: string };
-    return `@${scope}/${name}`;
-  };
-  for (const [prefix, nameOf] of [
-    ["/:name", plain],
-    ["/@:scope/:name", scoped],
-  ] as const) {
-    app.get(prefix, (req, reply) => packument(req, reply, nameOf(req)));
-    app.get(`${prefix}/-/:file`, (req, reply) =>
-      tarball(reply, nameOf(req), (req.params as { file: string }).file),
-    );
+  for (const [prefix, nameOf] of PACKAGE_PREFIXES) {
     app.put(prefix, (req, reply) => put(req, reply, nameOf(req)));
     app.put(`${prefix}/-rev/:rev`, (req, reply) => update(req, reply, nameOf(req)));
     app.delete(`${prefix}/-rev/:rev`, (req) => unpublishAll(req, nameOf(req)));

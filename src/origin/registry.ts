@@ -8,6 +8,9 @@
  * harmless if orphaned), then goes through the sequencer, which checks it
  * against the state and the rest of its batch, appends, applies, and only
  * then answers.
+ *
+ * It is also the PackageReader the npm read API serves from: manifests and
+ * tarballs come back checked against the entries that name them.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -21,8 +24,10 @@ import {
   parseBundle,
   TILE_WIDTH,
 } from "../log/index.ts";
+import { BlobError, verifyTarball } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
 import { decodeEntry, type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
+import { reindexSearch } from "../registry/search-documents.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
@@ -168,33 +173,30 @@ export class Registry {
   }
 
   /** Refreshes the search documents of `names` from the state and their manifests. */
-  async reindex(names: Iterable<string>): Promise<void> {
-    for (const name of names) {
-      const pkg = this.state.getPackage(name);
-      const live = this.state.versions(name).filter((v) => v.unpublished === null);
-      const latest = this.state.distTags(name).latest;
-      const row = live.find((v) => v.version === latest) ?? live.at(-1);
-      if (!pkg || pkg.unpublished !== null || !row) {
-        this.state.search.remove(name);
-        continue;
-      }
-      const bytes = await this.blobs.get(row.entry.manifest.sha256);
-      const manifest = bytes
+  reindex(names: Iterable<string>): Promise<void> {
+    return reindexSearch(this.state, names, async (entry) => {
+      const bytes = await this.blobs.get(entry.manifest.sha256);
+      return bytes
         ? (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)
-        : {};
-      const keywords = Array.isArray(manifest.keywords)
-        ? manifest.keywords.filter((k): k is string => typeof k === "string")
-        : [];
-      this.state.search.put({
-        name,
-        version: row.version,
-        description: typeof manifest.description === "string" ? manifest.description : "",
-        keywords,
-        date: row.time,
-        publisher: row.entry.actor,
-        maintainers: this.state.owners(name),
-      });
-    }
+        : undefined;
+    });
+  }
+
+  /** A publish's manifest bytes; the store has checked them against their SHA-256. */
+  async manifest(entry: PublishEntry): Promise<Uint8Array> {
+    const bytes = await this.blobs.get(entry.manifest.sha256);
+    if (!bytes)
+      throw new BlobError("missing", `manifest blob of ${entry.name}@${entry.version} is missing`);
+    return bytes;
+  }
+
+  /** A publish's tarball bytes, checked against the SHA-512 clients will check too. */
+  async tarball(entry: PublishEntry): Promise<Uint8Array> {
+    const bytes = await this.blobs.get(entry.artifact.sha256);
+    if (!bytes)
+      throw new BlobError("missing", `tarball blob of ${entry.name}@${entry.version} is missing`);
+    verifyTarball(entry.artifact, bytes);
+    return bytes;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,155 @@
+/**
+ * The read side of the npm API, over any source of registry state and
+ * blobs: the origin, a mirror, a verifying proxy. It serves ping,
+ * packuments (full and abbreviated, with ETag/304), tarballs, dist-tags,
+ * search and audits. Handlers translate HTTP to calls on a PackageReader;
+ * nothing here writes.
+ */
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { PublishEntry } from "../registry/entries.ts";
+import type { RegistryState } from "../registry/state.ts";
+import {
+  baseUrl,
+  HttpError,
+  PACKAGE_PREFIXES,
+  packageName,
+  packageView,
+  registerNpmCommon,
+} from "./http-common.ts";
+import { abbreviatedPackument, fullPackument } from "./packument.ts";
+import { type CachedDocument, PackumentCache } from "./packument-cache.ts";
+
+export { registerReadOnlyRefusals } from "./read-only.ts";
+
+export interface PackageReader {
+  /** The derived registry state to read packages from. */
+  readonly state: RegistryState;
+  /** A manifest blob's bytes, checked against ref.sha256 (throw if unavailable). */
+  manifest(entry: PublishEntry): Promise<Uint8Array>;
+  /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
+  tarball(entry: PublishEntry): Promise<Uint8Array>;
+  /** Resolves once the search index reflects every change applied so far. */
+  searchSettled(): Promise<void>;
+  /** Registers a listener called with the package names of each applied batch (for cache invalidation). */
+  onApplied(listener: (names: ReadonlySet<string>) => void): void;
+  /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
+  beforeRead?(): Promise<void>;
+}
+
+const ABBREVIATED = "application/vnd.npm.install-v1+json";
+
+export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader): void {
+  registerNpmCommon(app);
+
+  const cache = new PackumentCache();
+  reader.onApplied((names) => cache.invalidate(names));
+
+  const buildPackument = async (
+    name: string,
+    abbreviated: boolean,
+    base: string,
+  ): Promise<CachedDocument> => {
+    const view = packageView(reader.state, name);
+    const body = abbreviated
+      ? abbreviatedPackument(view, base)
+      : await fullPackument(view, base, async (entry) => {
+          const bytes = await reader.manifest(entry);
+          return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+        });
+    const json = JSON.stringify(body);
+    const etag = `"${createHash("sha256").update(json).digest("base64url").slice(0, 27)}"`;
+    return { json, etag, lastModified: new Date(view.pkg.modified).toUTCString() };
+  };
+
+  const packument = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
+    await reader.beforeRead?.();
+    const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
+    const base = baseUrl(req);
+    const variant = `${abbreviated ? "a" : "f"} ${base}`;
+    let doc = cache.get(name, variant);
+    if (!doc) {
+      doc = await buildPackument(name, abbreviated, base);
+      cache.set(name, variant, doc);
+    }
+    reply.header("etag", doc.etag).header("cache-control", "public, max-age=300");
+    reply.header("last-modified", doc.lastModified);
+    if (req.headers["if-none-match"] === doc.etag) return reply.code(304).send();
+    return reply.type(abbreviated ? ABBREVIATED : "application/json").send(doc.json);
+  };
+
+  const tarball = async (reply: FastifyReply, name: string, file: string) => {
+    await reader.beforeRead?.();
+    // The file is `<unscoped name>-<version>.tgz`: look up that one version.
+    const prefix = `${name.slice(name.lastIndexOf("/") + 1)}-`;
+    const version =
+      file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
+    const row = reader.state.version(name, version);
+    if (!row || row.unpublished !== null) throw new HttpError(404, `${name}: no tarball ${file}`);
+    // Checked in full before the first byte goes out: a bad tarball becomes an error, not a download.
+    const bytes = await reader.tarball(row.entry);
+    return reply
+      .type("application/octet-stream")
+      .header("cache-control", "public, max-age=31536000, immutable")
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  };
+
+  app.get("/-/ping", async () => ({}));
+
+  app.get("/-/package/:name/dist-tags", async (req) => {
+    await reader.beforeRead?.();
+    return packageView(reader.state, packageName((req.params as { name: string }).name)).distTags;
+  });
+
+  // Search, in the shape of npm's /-/v1/search.
+  app.get("/-/v1/search", async (req) => {
+    await reader.beforeRead?.();
+    const q = req.query as { text?: string; size?: string; from?: string };
+    const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
+    const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
+    await reader.searchSettled(); // read your own publishes
+    const { total, hits } = reader.state.search.search(q.text ?? "", from, size);
+    const top = hits[0]?.score || 1;
+    return {
+      objects: hits.map((hit) => ({
+        package: {
+          name: hit.name,
+          scope: hit.name.startsWith("@") ? hit.name.slice(1, hit.name.indexOf("/")) : "unscoped",
+          version: hit.version,
+          description: hit.description,
+          keywords: hit.keywords,
+          date: hit.date,
+          links: { npm: `${baseUrl(req)}/${hit.name}` },
+          publisher: { username: hit.publisher },
+          maintainers: hit.maintainers.map((username) => ({ username })),
+        },
+        score: { final: hit.score / top, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+        searchScore: hit.score,
+      })),
+      total,
+      time: new Date().toUTCString(),
+    };
+  });
+
+  // No advisory database is configured: audits answer, truthfully, that nothing is known.
+  app.post("/-/npm/v1/security/advisories/bulk", async () => ({}));
+  app.post("/-/npm/v1/security/audits/quick", async () => ({
+    actions: [],
+    advisories: {},
+    muted: [],
+    metadata: {
+      vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0 },
+      dependencies: 0,
+      devDependencies: 0,
+      optionalDependencies: 0,
+      totalDependencies: 0,
+    },
+  }));
+
+  for (const [prefix, nameOf] of PACKAGE_PREFIXES) {
+    app.get(prefix, (req, reply) => packument(req, reply, nameOf(req)));
+    app.get(`${prefix}/-/:file`, (req, reply) =>
+      tarball(reply, nameOf(req), (req.params as { file: string }).file),
+    );
+  }
+}

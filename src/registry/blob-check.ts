@@ -1,0 +1,34 @@
+/**
+ * Checks that blob bytes are the ones a log entry names, before anyone
+ * serves them: a manifest by its size and SHA-256, a tarball also by the
+ * SHA-512 that clients check as `integrity`. Bytes read back from a disk or
+ * fetched from another server are suspect until they pass.
+ */
+import { createHash } from "node:crypto";
+import { CodedError } from "../util/coded-error.ts";
+import type { Artifact, BlobRef } from "./entries.ts";
+
+export type BlobErrorCode = "missing" | "mismatch";
+
+export class BlobError extends CodedError<BlobErrorCode> {
+  override name = "BlobError";
+}
+
+export function verifyBlob(ref: BlobRef, bytes: Uint8Array): void {
+  if (bytes.length !== ref.size) {
+    throw new BlobError(
+      "mismatch",
+      `blob ${ref.sha256} has ${bytes.length} bytes, not ${ref.size}`,
+    );
+  }
+  if (createHash("sha256").update(bytes).digest("hex") !== ref.sha256) {
+    throw new BlobError("mismatch", `blob bytes do not hash to ${ref.sha256}`);
+  }
+}
+
+export function verifyTarball(artifact: Artifact, bytes: Uint8Array): void {
+  verifyBlob(artifact, bytes);
+  if (createHash("sha512").update(bytes).digest("base64") !== artifact.sha512) {
+    throw new BlobError("mismatch", `tarball ${artifact.sha256} does not match its sha512`);
+  }
+}

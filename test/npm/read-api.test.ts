@@ -1,0 +1,147 @@
+/** The npm read API over a bare RegistryState and an in-memory blob map, as a mirror would serve it. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import Fastify, { type FastifyInstance } from "fastify";
+import { type PackageReader, registerNpmReadApi } from "../../src/npm/read-api.ts";
+import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
+import { type NpmApiOptions, registerNpmWriteApi } from "../../src/npm/routes.ts";
+import { BlobError, verifyBlob, verifyTarball } from "../../src/registry/blob-check.ts";
+import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
+import type { PublishEntry } from "../../src/registry/entries.ts";
+import { reindexSearch } from "../../src/registry/search-documents.ts";
+import { RegistryState } from "../../src/registry/state.ts";
+
+const ABBREVIATED = "application/vnd.npm.install-v1+json";
+const blobs = new Map<string, Uint8Array>();
+
+function put(bytes: Uint8Array) {
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  blobs.set(sha256, bytes);
+  return { sha256, size: bytes.length };
+}
+
+let clock = 0;
+function publish(name: string, version: string, options: { badSha512?: boolean } = {}) {
+  const tarball = new TextEncoder().encode(`tarball of ${name}@${version}`);
+  const manifest = { name, version, description: `the ${name} package`, keywords: ["demo"] };
+  const sha512 = createHash("sha512")
+    .update(options.badSha512 ? "other bytes" : tarball)
+    .digest("base64");
+  const entry: PublishEntry = {
+    v: 1,
+    kind: "publish",
+    ecosystem: "npm",
+    name,
+    version,
+    tag: "latest",
+    time: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, clock++)).toISOString(),
+    actor: "alice",
+    artifact: { ...put(tarball), sha512, sha1: "b".repeat(40) },
+    manifest: put(canonicalJsonBytes(manifest)),
+    resolution: { dependencies: { "left-pad": "^1.0.0" } },
+  };
+  return entry;
+}
+
+function fakeReader(state: RegistryState): PackageReader {
+  const blob = (ref: { sha256: string }) => {
+    const bytes = blobs.get(ref.sha256);
+    if (!bytes) throw new BlobError("missing", `no blob ${ref.sha256}`);
+    return bytes;
+  };
+  return {
+    state,
+    manifest: async (entry) => {
+      const bytes = blob(entry.manifest);
+      verifyBlob(entry.manifest, bytes);
+      return bytes;
+    },
+    tarball: async (entry) => {
+      const bytes = blob(entry.artifact);
+      verifyTarball(entry.artifact, bytes);
+      return bytes;
+    },
+    searchSettled: async () => {},
+    onApplied: () => {},
+  };
+}
+
+describe("npm read API", () => {
+  let app: FastifyInstance;
+  let url: string;
+
+  before(async () => {
+    const state = RegistryState.open(":memory:");
+    const entries = [
+      publish("plain", "1.0.0"),
+      publish("@scope/pkg", "2.0.0"),
+      publish("broken", "1.0.0", { badSha512: true }),
+    ];
+    state.apply(0, entries);
+    const reader = fakeReader(state);
+    await reindexSearch(state, ["plain", "@scope/pkg"], async (entry) =>
+      JSON.parse(new TextDecoder().decode(await reader.manifest(entry))),
+    );
+    app = Fastify();
+    registerNpmReadApi(app, reader);
+    registerReadOnlyRefusals(app, "https://origin.example/");
+    url = await app.listen({ host: "127.0.0.1", port: 0 });
+  });
+  after(() => app.close());
+
+  test("abbreviated and full packuments, and 304 on a matching ETag", async () => {
+    const short = await fetch(`${url}/@scope%2fpkg`, { headers: { accept: ABBREVIATED } });
+    assert.equal(short.status, 200);
+    const doc = (await short.json()) as { versions: Record<string, Record<string, unknown>> };
+    assert.deepEqual(doc.versions["2.0.0"].dependencies, { "left-pad": "^1.0.0" });
+    assert.equal(doc.versions["2.0.0"].description, undefined);
+
+    const full = await fetch(`${url}/plain`);
+    const fullDoc = (await full.json()) as { versions: Record<string, { description: string }> };
+    assert.equal(fullDoc.versions["1.0.0"].description, "the plain package");
+
+    const etag = full.headers.get("etag") as string;
+    assert.equal((await fetch(`${url}/plain`, { headers: { "if-none-match": etag } })).status, 304);
+  });
+
+  test("a tarball is served only when its bytes match the entry", async () => {
+    const good = await fetch(`${url}/@scope/pkg/-/pkg-2.0.0.tgz`);
+    assert.equal(good.status, 200);
+    assert.equal(await good.text(), "tarball of @scope/pkg@2.0.0");
+
+    const bad = await fetch(`${url}/broken/-/broken-1.0.0.tgz`);
+    assert.equal(bad.status, 500);
+    assert.ok(!(await bad.text()).includes("tarball of"));
+  });
+
+  test("search finds packages by description and keyword", async () => {
+    const res = await fetch(`${url}/-/v1/search?text=demo`);
+    const body = (await res.json()) as { total: number; objects: { package: { name: string } }[] };
+    assert.equal(body.total, 2);
+    assert.deepEqual(body.objects.map((o) => o.package.name).sort(), ["@scope/pkg", "plain"]);
+  });
+
+  test("a publish is refused with 405, naming the origin", async () => {
+    const res = await fetch(`${url}/plain`, { method: "PUT", body: "{}" });
+    assert.equal(res.status, 405);
+    assert.match(((await res.json()) as { error: string }).error, /https:\/\/origin\.example\//);
+  });
+
+  test("the refusals cover exactly the write side's changing routes", async () => {
+    const writes = Fastify();
+    const changing: string[] = [];
+    writes.addHook("onRoute", (route) => {
+      for (const method of [route.method].flat())
+        if (method !== "GET" && method !== "HEAD") changing.push(`${method} ${route.url}`);
+    });
+    registerNpmWriteApi(writes, {} as NpmApiOptions);
+    await writes.ready();
+    assert.deepEqual(
+      writeRoutes()
+        .map(([method, path]) => `${method} ${path}`)
+        .sort(),
+      changing.sort(),
+    );
+  });
+});
