@@ -3,6 +3,8 @@ import { Command, CommanderError } from "commander";
 import { LogError } from "../log/index.ts";
 import { registerAdminCommands } from "./admin.ts";
 import { registerLogCommands } from "./log.ts";
+import { registerMirrorCommands } from "./mirror.ts";
+import { registerProxyCommands } from "./proxy.ts";
 import { registerServeCommands } from "./serve.ts";
 
 export function buildProgram(): Command {
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerAdminCommands(program);
   registerLogCommands(program);
+  registerMirrorCommands(program);
+  registerProxyCommands(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { dataPaths, startOrigin } from "../origin/server.ts";
+import { parsePort } from "./options.ts";
 
 interface ServeFlags {
   data?: string;
@@ -13,13 +14,6 @@ interface ServeFlags {
   durable?: boolean;
   signup?: boolean;
   config?: string;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535)
-    throw new Error(`invalid port ${JSON.stringify(value)}`);
-  return port;
 }
 
 export function registerServeCommands(program: Command): void {

@@ -30,7 +30,7 @@ import {
 } from "../log/index.ts";
 import { sha256Hex } from "../store/blobs.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
-import { NoSourceError, SourceError } from "./errors.ts";
+import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "./mirror-list.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
@@ -57,8 +57,11 @@ export interface BlobRef {
 /** The verified state of one mirror, as the last health check found it. */
 export interface MirrorHealth {
   readonly url: string;
+  /** Its checkpoint's size, when it verified. */
   readonly size?: number;
   readonly error?: SourceError;
+  /** Milliseconds the check took. */
+  readonly ms: number;
 }
 
 export class LogClient {
@@ -72,6 +75,8 @@ export class LogClient {
   #readers = new Map<string, TileHashReader>();
   /** The largest checkpoint size each mirror has served, to catch a mirror going back. */
   readonly #mirrorSizes = new Map<string, number>();
+  /** What the health check of the last refresh found, mirror by mirror. */
+  lastHealth: MirrorHealth[] = [];
 
   private constructor(
     options: LogClientOptions,
@@ -120,7 +125,7 @@ export class LogClient {
       sources,
     );
     if (this.#options.useMirrorList !== false) await this.#refreshMirrorList();
-    await this.checkMirrors();
+    this.lastHealth = await this.checkMirrors();
     return checkpoint;
   }
 
@@ -128,17 +133,18 @@ export class LogClient {
   async checkMirrors(): Promise<MirrorHealth[]> {
     return Promise.all(
       this.pool.mirrors.map(async (mirror): Promise<MirrorHealth> => {
+        const started = performance.now();
+        const ms = () => Math.round(performance.now() - started);
         try {
           const size = await this.#checkMirror(mirror);
           this.pool.clear(mirror.url);
-          return { url: mirror.url, size };
+          return { url: mirror.url, size, ms: ms() };
         } catch (err) {
-          const error =
-            err instanceof SourceError
-              ? err
-              : new SourceError(mirror.url, "unavailable", (err as Error).message);
+          const error = classify(err, mirror.url, "consistency");
           this.pool.report(error);
-          return { url: mirror.url, error };
+          // A mirror that is merely behind is still consistent; say how far it got.
+          const size = error.code === "freshness" ? this.#mirrorSizes.get(mirror.url) : undefined;
+          return { url: mirror.url, size, error, ms: ms() };
         }
       }),
     );
@@ -324,6 +330,7 @@ export class LogClient {
       await this.#proveExtends(ours, theirs, mirror);
     } else {
       await this.#proveExtendsMirror(theirs, ours, mirror);
+      this.#mirrorSizes.set(mirror.url, theirs.size);
       const lag = ours.size - theirs.size;
       if (lag > (this.#options.maxLag ?? 256)) {
         throw new SourceError(

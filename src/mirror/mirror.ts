@@ -125,6 +125,11 @@ export class Mirror {
     this.state.close();
   }
 
+  /** Resolves when no sync is running. */
+  async settled(): Promise<void> {
+    await this.#syncing?.catch(() => undefined);
+  }
+
   /** One sync; concurrent callers share it. */
   sync(): Promise<SyncResult> {
     this.#syncing ??= this.#sync().finally(() => {

@@ -1,0 +1,132 @@
+/** `cairn proxy` (a local verifying npm endpoint) and `cairn verify` (audit a server's copy of the log). */
+import type { Command } from "commander";
+import { auditTree } from "../client/audit.ts";
+import { treeUrl } from "../client/urls.ts";
+import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
+import { startProxy } from "../proxy/server.ts";
+import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
+import { progressBar } from "./output.ts";
+
+interface ProxyFlags {
+  origin: string;
+  key: string;
+  data: string;
+  host: string;
+  port: number;
+  mirror?: string[];
+  mirrorList: boolean;
+  maxLag: number;
+  refresh: number;
+  timeout: number;
+}
+
+export function registerProxyCommands(program: Command): void {
+  program
+    .command("proxy")
+    .description(
+      "a local npm registry that reads from untrusted mirrors and serves only bytes verified against the origin's signed log",
+    )
+    .requiredOption(
+      "--origin <url>",
+      "the origin's base URL: only its checkpoint and mirror list are read from it",
+    )
+    .requiredOption("--key <verifier-key>", "the origin's verifier key (name+keyid+base64)")
+    .option("--data <dir>", "verified checkpoint, derived state and blob cache", "./cairn-proxy")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", parsePort, 4875)
+    .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
+    .option("--no-mirror-list", "ignore the origin's mirror list")
+    .option(
+      "--max-lag <entries>",
+      "how far a mirror may lag behind the origin and stay healthy",
+      wholeNumber("lag"),
+      256,
+    )
+    .option(
+      "--refresh <seconds>",
+      "least seconds between checkpoint checks",
+      wholeNumber("refresh"),
+      5,
+    )
+    .option(
+      "--timeout <ms>",
+      "milliseconds before a request to a source is abandoned",
+      wholeNumber("timeout"),
+      15_000,
+    )
+    .action(async (flags: ProxyFlags) => {
+      const proxy = await startProxy({
+        origin: flags.origin,
+        verifier: parseVerifierKey(flags.key),
+        dataDir: flags.data,
+        host: flags.host,
+        port: flags.port,
+        mirrors: flags.mirror ?? [],
+        useMirrorList: flags.mirrorList,
+        maxLag: flags.maxLag,
+        refreshMs: flags.refresh * 1000,
+        timeoutMs: flags.timeout,
+        onProblem: (err) => process.stderr.write(`cairn proxy: ${err.message}\n`),
+      });
+      const cp = proxy.reader.client.checkpoint;
+      const mirrors = proxy.reader.client.pool.mirrors.map((m) => m.url);
+      process.stdout.write(
+        `cairn proxy listening on ${proxy.url}\n` +
+          `verified:     ${cp?.origin} size ${cp?.size}\n` +
+          `mirrors:      ${mirrors.length > 0 ? mirrors.join(", ") : "(none: reading from the origin)"}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await proxy.close();
+    });
+
+  program
+    .command("verify")
+    .description(
+      "audit a server's copy of the log: signature, consistency with the last verified checkpoint, every tile, bundle and blob",
+    )
+    .argument("<url-or-dir>", "the origin's or a mirror's base URL, or a directory holding a tree")
+    .requiredOption("--key <verifier-key>", "the origin's verifier key (name+keyid+base64)")
+    .option(
+      "--state <dir>",
+      "where the last verified checkpoint is kept (default: $CAIRN_HOME or ~/.cairn)",
+    )
+    .option("--concurrency <n>", "bundles checked at once", wholeNumber("concurrency"), 8)
+    .option(
+      "--timeout <ms>",
+      "milliseconds before a request is abandoned",
+      wholeNumber("timeout"),
+      30_000,
+    )
+    .action(
+      async (
+        location: string,
+        flags: { key: string; state?: string; concurrency: number; timeout: number },
+      ) => {
+        const source = /^https?:\/\//i.test(location)
+          ? new HttpSource(treeUrl(location), { timeoutMs: flags.timeout })
+          : new DirectorySource(location);
+        let bar: ReturnType<typeof progressBar> | undefined;
+        const result = await auditTree(source, parseVerifierKey(flags.key), {
+          stateDir: flags.state ?? defaultStateDir(),
+          concurrency: Math.max(1, flags.concurrency),
+          onProgress: ({ bundles, totalBundles }) => {
+            bar ??= progressBar("verifying", totalBundles, 16);
+            bar.update(bundles, totalBundles);
+          },
+        });
+        bar?.stop();
+        const cp = result.checkpoint;
+        if (result.problems.length > 0) {
+          for (const p of result.problems) process.stderr.write(`${p.message}\n`);
+          throw new Error(`${source.name}: ${result.problems.length} problem(s) found`);
+        }
+        process.stdout.write(
+          `ok: ${source.name} ${cp?.origin} size ${cp?.size}: signature, consistency, ` +
+            `${result.bundles} entry bundles with their tiles and ${result.blobs} blobs verified\n`,
+        );
+      },
+    );
+}

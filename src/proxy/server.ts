@@ -1,0 +1,62 @@
+/**
+ * `cairn proxy`: a local npm registry endpoint in front of untrusted
+ * mirrors. Every packument it serves comes from verified log entries and
+ * every tarball is checked against the log's SHA-256 and SHA-512 before its
+ * first byte is sent. It also reports where its bytes came from, at
+ * `/-/cairn-proxy/sources`.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { VerifyingReader, type VerifyingReaderOptions } from "./verifying-reader.ts";
+
+export interface ProxyOptions extends VerifyingReaderOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningProxy {
+  readonly url: string;
+  readonly reader: VerifyingReader;
+  close(): Promise<void>;
+}
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const reader = await VerifyingReader.open(options);
+  let app: FastifyInstance | undefined;
+  try {
+    await reader.update();
+    app = Fastify({ logger: false });
+    registerNpmReadApi(app, reader);
+    registerReadOnlyRefusals(app, options.origin);
+    app.get("/-/cairn-proxy/sources", async () => sourceReport(reader));
+    const address = await app.listen({ host: options.host, port: options.port });
+    const server = app;
+    return {
+      url: `${address}/`,
+      reader,
+      close: async () => {
+        await server.close();
+        await reader.searchSettled();
+        reader.close();
+      },
+    };
+  } catch (err) {
+    await app?.close();
+    reader.close();
+    throw err;
+  }
+}
+
+/** The verified head and, per source, requests, bytes and failures so far. */
+export function sourceReport(reader: VerifyingReader) {
+  const { pool, checkpoint } = reader.client;
+  return {
+    checkpoint: checkpoint ? { origin: checkpoint.origin, size: checkpoint.size } : null,
+    sources: [...pool.stats()].map(([url, stats]) => ({
+      url,
+      origin: url === pool.origin.url,
+      ...stats,
+      benched: pool.isBenched(url),
+    })),
+  };
+}
