@@ -1,0 +1,196 @@
+/**
+ * A mirror that lies: it serves a copy of a real static tree under
+ * `/-/cairn/`, as a Cairn server does, and applies one attack to what it
+ * sends. The attack can be changed while it runs; every request is logged.
+ */
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { join } from "node:path";
+import { parseNote, parseTilePath, signNote } from "../../src/log/index.ts";
+import { testKey } from "./log.ts";
+
+export type Attack =
+  | "honest"
+  /** One byte of every tarball blob changed. */
+  | "tarball-byte"
+  /** One byte of every manifest blob changed. */
+  | "manifest-byte"
+  /** One byte of every hash tile changed. */
+  | "tile-byte"
+  /** One byte of every entry bundle changed. */
+  | "bundle-byte"
+  /** The last entry of every entry bundle left out. */
+  | "drop-entry"
+  /** Every tarball answered with 404, as if the version were gone. */
+  | "drop-tarball"
+  /** An old checkpoint (`oldCheckpoint`) in place of the current one. */
+  | "rollback"
+  /** The checkpoint re-signed by another key of the same name. */
+  | "other-key"
+  /** Another tree entirely (`forkTreeDir`): a second log signed with the real origin key. */
+  | "fork"
+  /** Every response cut off halfway, its declared length unchanged. */
+  | "truncate"
+  /** Every blob and tile answered with a body that never ends. */
+  | "endless"
+  /** Every request left unanswered. */
+  | "stall";
+
+export interface MaliciousMirrorOptions {
+  /** The honest tree to start from. */
+  readonly treeDir: string;
+  readonly attack?: Attack;
+  /** For "rollback": the signed note of an earlier checkpoint of the same log. */
+  readonly oldCheckpoint?: Uint8Array;
+  /** For "fork": a tree of a different log signed with the origin's key. */
+  readonly forkTreeDir?: string;
+}
+
+export interface MaliciousMirror {
+  readonly url: string;
+  /** Tree paths requested so far, in order. */
+  readonly requests: string[];
+  attack: Attack;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const PREFIX = "/-/cairn/";
+
+function flipByte(data: Uint8Array): Buffer {
+  const out = Buffer.from(data);
+  if (out.length > 0) out[Math.floor(out.length / 2)] ^= 0x01;
+  return out;
+}
+
+function isTarball(data: Uint8Array): boolean {
+  return data[0] === 0x1f && data[1] === 0x8b;
+}
+
+/** The same note text signed by a fresh key that has the same name. */
+function resign(note: Uint8Array): Buffer {
+  const { text, signatures } = parseNote(note);
+  const impostor = testKey(signatures[0].name);
+  return Buffer.from(signNote(text, [impostor.signer]));
+}
+
+/** An entry bundle without its last entry. */
+function dropLastEntry(bundle: Uint8Array): Buffer {
+  let at = 0;
+  let last = 0;
+  while (at + 2 <= bundle.length) {
+    last = at;
+    at += 2 + ((bundle[at] << 8) | bundle[at + 1]);
+  }
+  return Buffer.from(bundle.subarray(0, last));
+}
+
+export async function startMaliciousMirror(
+  options: MaliciousMirrorOptions,
+): Promise<MaliciousMirror> {
+  const requests: string[] = [];
+  const sockets = new Set<Socket>();
+  const state = { attack: options.attack ?? ("honest" as Attack) };
+
+  const send = (res: ServerResponse, status: number, body: Uint8Array | string) => {
+    res.writeHead(status, { "content-type": "application/octet-stream" }).end(body);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://mirror");
+    if (!url.pathname.startsWith(PREFIX)) return send(res, 404, "not found");
+    const path = url.pathname.slice(PREFIX.length);
+    requests.push(path);
+    const attack = state.attack;
+    if (attack === "stall") return; // The socket stays open until the client gives up.
+
+    const dir = attack === "fork" && options.forkTreeDir ? options.forkTreeDir : options.treeDir;
+    let data: Uint8Array;
+    try {
+      if (path.includes("..")) throw new Error("bad path");
+      data =
+        attack === "rollback" && path === "checkpoint" && options.oldCheckpoint
+          ? options.oldCheckpoint
+          : await readFile(join(dir, path));
+    } catch {
+      return send(res, 404, "not found");
+    }
+    const isBlob = path.startsWith("blob/");
+    const kind = isBlob ? "blob" : path.startsWith("tile/") ? parseTilePath(path).kind : path;
+
+    switch (attack) {
+      case "tarball-byte":
+        if (isBlob && isTarball(data)) data = flipByte(data);
+        break;
+      case "manifest-byte":
+        if (isBlob && data[0] === 0x7b) data = flipByte(data);
+        break;
+      case "tile-byte":
+        if (kind === "tile") data = flipByte(data);
+        break;
+      case "bundle-byte":
+        if (kind === "entries") data = flipByte(data);
+        break;
+      case "drop-entry":
+        if (kind === "entries") data = dropLastEntry(data);
+        break;
+      case "drop-tarball":
+        if (isBlob && isTarball(data)) return send(res, 404, "not found");
+        break;
+      case "other-key":
+        if (path === "checkpoint" || path === "mirrors") data = resign(data);
+        break;
+      case "truncate":
+        if (data.length > 1) {
+          res.writeHead(200, { "content-length": data.length });
+          res.write(data.subarray(0, Math.floor(data.length / 2)));
+          res.destroy();
+          return;
+        }
+        break;
+      case "endless":
+        if (path !== "checkpoint" && path !== "mirrors") {
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          const chunk = Buffer.alloc(64 * 1024, 0x61);
+          const pump = () => {
+            while (!res.destroyed && res.write(chunk)) {}
+            if (!res.destroyed) res.once("drain", pump);
+          };
+          pump();
+          return;
+        }
+        break;
+    }
+    send(res, 200, data);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, "error");
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    get attack() {
+      return state.attack;
+    },
+    set attack(value: Attack) {
+      state.attack = value;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
