@@ -27,7 +27,7 @@ import {
   tilePath,
   tilesOfTree,
 } from "../log/index.ts";
-import { checkArtifact } from "../registry/artifact.ts";
+import { verifyTarball } from "../registry/blob-check.ts";
 import { decodeEntry, type Entry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
@@ -201,7 +201,9 @@ export class Mirror {
         entries.push(entry);
         if (entry.kind === "publish") {
           pendingBlobs.push(fetchBlob(entry.manifest));
-          pendingBlobs.push(fetchBlob(entry.artifact, (data) => checkArtifact(entry, data)));
+          pendingBlobs.push(
+            fetchBlob(entry.artifact, (data) => verifyTarball(entry.artifact, data)),
+          );
         }
       }
       this.#options.onProgress?.({

@@ -6,10 +6,10 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { readTreeFile } from "../origin/static-tree.ts";
 import { BlobError, verifyBlob, verifyTarball } from "../registry/blob-check.ts";
 import type { PublishEntry } from "../registry/entries.ts";
 import { reindexSearch } from "../registry/search-documents.ts";
+import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
 export interface MirrorServerOptions extends MirrorOptions {

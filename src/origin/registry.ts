@@ -15,18 +15,11 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
-import {
-  Appender,
-  bundlePath,
-  DirectorySource,
-  FsLogStorage,
-  MAX_BUNDLE_BYTES,
-  parseBundle,
-  TILE_WIDTH,
-} from "../log/index.ts";
+import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { BlobError, verifyTarball } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
-import { decodeEntry, type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
+import { type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
+import { replayInto } from "../registry/replay.ts";
 import { reindexSearch } from "../registry/search-documents.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
@@ -152,7 +145,7 @@ export class Registry {
           await rm(`${statePath}${suffix}`, { force: true });
       }
       const state = RegistryState.open(statePath);
-      const replayed = await catchUp(state, new DirectorySource(treeDir), appender.size);
+      const replayed = await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.reindex(replayed);
       return registry;
@@ -353,29 +346,4 @@ export class Registry {
       );
     }
   }
-}
-
-/** Replays the entry bundles the state has not applied yet; returns the package names they touched. */
-async function catchUp(
-  state: RegistryState,
-  source: DirectorySource,
-  logSize: number,
-): Promise<Set<string>> {
-  const touched = new Set<string>();
-  let at = state.logSize;
-  if (at > logSize)
-    throw new Error(`the state database is ahead of the log (${at} > ${logSize}): rebuild it`);
-  while (at < logSize) {
-    const bundle = Math.floor(at / TILE_WIDTH);
-    const width = Math.min(TILE_WIDTH, logSize - bundle * TILE_WIDTH);
-    const entries = parseBundle(
-      await source.read(bundlePath(bundle, width), MAX_BUNDLE_BYTES),
-      width,
-    );
-    const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
-    state.apply(at, fresh);
-    for (const entry of fresh) touched.add(entry.name);
-    at += fresh.length;
-  }
-  return touched;
 }

@@ -5,11 +5,11 @@
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerNpmApi } from "../npm/routes.ts";
+import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
 import type { OriginConfig } from "./config.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
 import { Registry } from "./registry.ts";
-import { readTreeFile } from "./static-tree.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
 /** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */

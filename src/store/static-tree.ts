@@ -1,5 +1,5 @@
 /**
- * Serving the static tree: `checkpoint`, `tile/...`, `tile/entries/...` and
+ * Serving the static tree: `checkpoint`, `mirrors`, `tile/...`, `tile/entries/...` and
  * `blob/sha256/<hex>`. Only canonical names are served, so nothing outside
  * the tree (and no temporary or lock file) can ever be reached. Everything but
  * the checkpoint is immutable and cached forever.
