@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { NoSourceError, SourceError } from "../../src/client/errors.ts";
+import { LogClient } from "../../src/client/log-client.ts";
+import { parsePublish } from "../../src/npm/publish.ts";
+import { startOrigin } from "../../src/origin/server.ts";
+import { decodeEntry } from "../../src/registry/entries.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+import { publishBody } from "../helpers/publish-body.ts";
+import { packageJson, rawTgz } from "../helpers/tar.ts";
+
+/** The check names of the errors a failed client call carries. */
+function failedChecks(err: unknown): string[] {
+  if (err instanceof NoSourceError) return err.errors.map((e) => `${e.code} ${e.source}`);
+  if (err instanceof SourceError) return [`${err.code} ${err.source}`];
+  throw err;
+}
+
+describe("log client", () => {
+  test("stores the verified checkpoint, advances with proof, and reads verified entries", async () => {
+    await using origin = await startTestOrigin();
+    await using state = await tempDir();
+    for (let i = 0; i < 5; i++) await origin.publish(`p${i}`, "1.0.0");
+    const client = await LogClient.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+    });
+    assert.equal(client.checkpoint, undefined);
+    assert.equal((await client.refresh()).size, 5);
+    for (let i = 5; i < 300; i++) await origin.publish(`p${i}`, "1.0.0");
+    const again = await LogClient.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+    });
+    assert.equal(again.checkpoint?.size, 5);
+    assert.equal((await again.refresh()).size, 300);
+    const names: string[] = [];
+    for await (const { first, entries } of again.entries(3, 300)) {
+      assert.equal(first, 3 + names.length);
+      for (const e of entries) names.push(decodeEntry(e).name);
+    }
+    assert.deepEqual(
+      names,
+      Array.from({ length: 297 }, (_, i) => `p${i + 3}`),
+    );
+  });
+
+  test("an origin that goes back, or forks, is refused, and the stored checkpoint stays", async () => {
+    await using origin = await startTestOrigin();
+    await using fork = await tempDir();
+    await using state = await tempDir();
+    await origin.publish("a", "1.0.0");
+    const early = await readFile(join(origin.treeDir, "checkpoint"));
+    await origin.publish("b", "1.0.0");
+    const client = await LogClient.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+    });
+    await client.refresh();
+
+    // The same origin key signs a log that starts like the real one and then differs.
+    await mkdir(join(fork.path, "data"), { recursive: true });
+    await copyFile(join(origin.dataDir, "key"), join(fork.path, "data", "key"));
+    const forked = await startOrigin({
+      data: join(fork.path, "data"),
+      host: "127.0.0.1",
+      port: 0,
+      durable: false,
+      signup: true,
+    });
+    try {
+      for (const name of ["a", "evil", "c"]) {
+        const tgz = rawTgz([packageJson(name, "1.0.0")]);
+        await forked.registry.publish({
+          actor: "alice",
+          ...parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz)),
+        });
+      }
+      await using liar = await startMaliciousMirror({
+        treeDir: join(fork.path, "data", "tree"),
+        attack: "fork",
+        forkTreeDir: join(fork.path, "data", "tree"),
+      });
+      const fooled = await LogClient.open({
+        origin: liar.url,
+        verifier: origin.key.verifier,
+        stateDir: state.path,
+      });
+      const forkError = await fooled.refresh().then(
+        () => assert.fail("a forked log was accepted"),
+        (err: unknown) => failedChecks(err),
+      );
+      assert.ok(forkError.includes(`consistency ${liar.url}`), String(forkError));
+      assert.equal(
+        (
+          await LogClient.open({
+            origin: origin.url,
+            verifier: origin.key.verifier,
+            stateDir: state.path,
+          })
+        ).checkpoint?.size,
+        2,
+      );
+    } finally {
+      await forked.close();
+    }
+
+    await using stale = await startMaliciousMirror({
+      treeDir: origin.treeDir,
+      attack: "rollback",
+      oldCheckpoint: early,
+    });
+    const rolledBack = await LogClient.open({
+      origin: stale.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+    });
+    const rollbackError = await rolledBack.refresh().then(
+      () => assert.fail("an older checkpoint was accepted"),
+      (err: unknown) => failedChecks(err),
+    );
+    assert.deepEqual(rollbackError, [`rollback ${stale.url}`]);
+  });
+
+  test("when the origin does not answer, a mirror's checkpoint is verified and used", async () => {
+    await using origin = await startTestOrigin();
+    await using state = await tempDir();
+    await origin.publish("a", "1.0.0");
+    await using mirror = await startMaliciousMirror({ treeDir: origin.treeDir, attack: "honest" });
+    const client = await LogClient.open({
+      origin: "http://127.0.0.1:9/",
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+      mirrors: [mirror.url],
+      useMirrorList: false,
+      timeoutMs: 2000,
+    });
+    assert.equal((await client.refresh()).size, 1);
+    const [only] = await client
+      .entries(0, 1)
+      .next()
+      .then((r) => r.value?.entries ?? []);
+    assert.equal(decodeEntry(only).name, "a");
+  });
+});
