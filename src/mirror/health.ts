@@ -16,12 +16,8 @@ export async function checkMirrors(client: LogClient): Promise<MirrorStanding[]>
   const head = await client.refresh();
   return Promise.all(
     client.lastHealth.map(async (health): Promise<MirrorStanding> => {
-      if (health.size === undefined || health.size >= head.size)
-        return {
-          ...health,
-          behindEntries: health.size === undefined ? undefined : 0,
-          behindSeconds: 0,
-        };
+      if (health.size === undefined) return health;
+      if (health.size >= head.size) return { ...health, behindEntries: 0, behindSeconds: 0 };
       const behindEntries = head.size - health.size;
       for await (const { entries } of client.entries(health.size, health.size + 1)) {
         const missedSince = Date.parse(decodeEntry(entries[0]).time);

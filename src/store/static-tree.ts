@@ -2,7 +2,7 @@
  * Serving the static tree: `checkpoint`, `mirrors`, `tile/...`, `tile/entries/...` and
  * `blob/sha256/<hex>`. Only canonical names are served, so nothing outside
  * the tree (and no temporary or lock file) can ever be reached. Everything but
- * the checkpoint is immutable and cached forever.
+ * the checkpoint and the mirror list is immutable and cached forever.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { cairn } from "../helpers/cli.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { startServe } from "../helpers/serve.ts";
+import { sharedPath } from "../helpers/shared.ts";
+
+const SOME_TARBALLS = ["accepts-1.3.8.tgz", "mime-types-2.1.35.tgz", "negotiator-0.6.3.tgz"];
+
+describe("cairn mirror, mirrors and verify", () => {
+  test("a one-shot mirror copies the origin; verify and mirrors check vouch for it", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "origin");
+    const imported = await cairn([
+      "import",
+      "--user",
+      "alice",
+      "--data",
+      data,
+      ...SOME_TARBALLS.map((t) => sharedPath("corpus", "npm", t)),
+    ]);
+    assert.equal(imported.code, 0, imported.stderr);
+    await using server = await startServe(["--data", data, "--no-durable"]);
+    const key = server.verifierKey;
+    const state = join(dir.path, "state");
+
+    const once = await cairn([
+      "mirror",
+      "--once",
+      "--from",
+      server.url,
+      "--key",
+      key,
+      "--data",
+      join(dir.path, "mirror"),
+      "--no-durable",
+    ]);
+    assert.equal(once.code, 0, once.stderr);
+    assert.match(once.stdout, /size 0 -> 3: 3 entries, 1 bundles, 1 tiles, 6 blobs/);
+    const idle = await cairn([
+      "mirror",
+      "--once",
+      "--from",
+      server.url,
+      "--key",
+      key,
+      "--data",
+      join(dir.path, "mirror"),
+    ]);
+    assert.match(idle.stdout, /up to date at size 3/);
+
+    const verifyOrigin = await cairn(["verify", server.url, "--key", key, "--state", state]);
+    assert.equal(verifyOrigin.code, 0, verifyOrigin.stderr);
+    assert.match(
+      verifyOrigin.stdout,
+      /^ok: .* size 3: .* 1 entry bundles with their tiles and 6 blobs verified/,
+    );
+    const verifyCopy = await cairn([
+      "verify",
+      join(dir.path, "mirror", "tree"),
+      "--key",
+      key,
+      "--state",
+      state,
+    ]);
+    assert.equal(verifyCopy.code, 0, verifyCopy.stderr);
+
+    // The copy served by a plain web server, and a listed mirror that does not answer.
+    await using copy = await startMaliciousMirror({ treeDir: join(dir.path, "mirror", "tree") });
+    const add = await cairn(["mirrors", "add", copy.url, "--data", data]);
+    assert.equal(add.code, 0, add.stderr);
+    await cairn(["mirrors", "add", "http://127.0.0.1:9/", "--data", data]);
+    const list = await cairn(["mirrors", "list", "--data", data]);
+    assert.deepEqual(list.stdout.trim().split("\n"), [copy.url, "http://127.0.0.1:9/"]);
+
+    const check = await cairn([
+      "mirrors",
+      "check",
+      "--origin",
+      server.url,
+      "--key",
+      key,
+      "--state",
+      state,
+      "--timeout",
+      "2000",
+    ]);
+    assert.equal(check.code, 1, check.stdout);
+    const rows = check.stdout.split("\n");
+    const row = (url: string) => rows.find((r) => r.startsWith(url)) ?? "";
+    assert.match(row(copy.url), /yes \(\d+ ms\)\s+3\s+0\s+0\s+yes$/);
+    assert.match(row("http://127.0.0.1:9/"), /no \(unavailable\)\s+-\s+-\s+-\s+unknown$/);
+    assert.match(check.stderr, /1 of 2 mirror\(s\) failed the check/);
+
+    const rm = await cairn(["mirrors", "rm", "http://127.0.0.1:9", "--data", data]);
+    assert.equal(rm.code, 0, rm.stderr);
+    const checkAgain = await cairn([
+      "mirrors",
+      "check",
+      "--origin",
+      server.url,
+      "--key",
+      key,
+      "--state",
+      state,
+    ]);
+    assert.equal(checkAgain.code, 0, checkAgain.stderr);
+    const missing = await cairn(["mirrors", "rm", "http://127.0.0.1:9/", "--data", data]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /is not on the mirror list/);
+
+    const tampered = await cairn(["verify", copy.url, "--key", key, "--state", state]);
+    assert.equal(tampered.code, 0, tampered.stderr);
+    copy.attack = "tarball-byte";
+    const caught = await cairn(["verify", copy.url, "--key", key, "--state", state]);
+    assert.equal(caught.code, 1);
+    assert.match(
+      caught.stderr,
+      new RegExp(
+        `${copy.url}-/cairn/: blob check failed: blob/sha256/[0-9a-f]{64}: blob bytes do not hash to`,
+      ),
+    );
+  });
+});
