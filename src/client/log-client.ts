@@ -176,7 +176,12 @@ export class LogClient {
   async bundle(index: number, width: number): Promise<Uint8Array[]> {
     const path = bundlePath(index, width);
     return this.pool.first(path, "bundle", async (source) => {
-      const hashes = await this.#reader(source).readTile({ level: 0, index, width });
+      // A tile that fails to authenticate is the tile's fault, not the bundle's.
+      const hashes = await this.#reader(source)
+        .readTile({ level: 0, index, width })
+        .catch((err: unknown) => {
+          throw classify(err, source.url, "tile");
+        });
       const entries = parseBundle(await source.log.read(path, MAX_BUNDLE_BYTES), width);
       entries.forEach((entry, i) => {
         if (!Buffer.from(leafHash(entry)).equals(Buffer.from(hashes[i])))

@@ -144,8 +144,8 @@ export async function startMaliciousMirror(
       case "truncate":
         if (data.length > 1) {
           res.writeHead(200, { "content-length": data.length });
-          res.write(data.subarray(0, Math.floor(data.length / 2)));
-          res.destroy();
+          // Destroyed only once the half is written: destroyed at once, the still corked headers never left.
+          res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.destroy());
           return;
         }
         break;

@@ -1,4 +1,5 @@
 /** An origin registry in this process, with helpers to publish small packages straight into it. */
+import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { type RunningOrigin, startOrigin } from "../../src/origin/server.ts";
@@ -14,9 +15,18 @@ export interface TestOrigin extends RunningOrigin {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startTestOrigin(): Promise<TestOrigin> {
+export interface TestOriginOptions {
+  /** Sign with a copy of this key file (another origin's `key`): a second log under the same key, a fork. */
+  readonly keyFile?: string;
+}
+
+export async function startTestOrigin(options: TestOriginOptions = {}): Promise<TestOrigin> {
   const dir = await tempDir("cairn-origin-");
   const dataDir = join(dir.path, "data");
+  if (options.keyFile) {
+    await mkdir(dataDir);
+    await copyFile(options.keyFile, join(dataDir, "key"));
+  }
   const origin = await startOrigin({
     data: dataDir,
     host: "127.0.0.1",
