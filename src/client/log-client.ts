@@ -77,6 +77,7 @@ export class LogClient {
   readonly #mirrorSizes = new Map<string, number>();
   /** What the health check of the last refresh found, mirror by mirror. */
   lastHealth: MirrorHealth[] = [];
+  #healthCheck: Promise<void> | undefined;
 
   private constructor(
     options: LogClientOptions,
@@ -109,9 +110,12 @@ export class LogClient {
   /**
    * Fetches the origin's checkpoint (a mirror's, if the origin does not
    * answer), verifies it and its consistency with the stored one, stores it,
-   * then refreshes the mirror list and checks each mirror's health.
+   * then refreshes the mirror list and checks each mirror's health. With
+   * `mirrorCheck: "background"` the health check runs on without holding up
+   * the caller (a mirror that stalls would otherwise delay every refresh);
+   * every byte read later is verified whatever the check finds.
    */
-  async refresh(): Promise<SignedCheckpoint> {
+  async refresh(options: { mirrorCheck?: "wait" | "background" } = {}): Promise<SignedCheckpoint> {
     const sources = [this.pool.origin, ...this.pool.candidates().filter((s) => !s.isOrigin)];
     const checkpoint = await this.pool.first(
       "a verified checkpoint",
@@ -125,7 +129,14 @@ export class LogClient {
       sources,
     );
     if (this.#options.useMirrorList !== false) await this.#refreshMirrorList();
-    this.lastHealth = await this.checkMirrors();
+    this.#healthCheck ??= this.checkMirrors()
+      .then((health) => {
+        this.lastHealth = health;
+      })
+      .finally(() => {
+        this.#healthCheck = undefined;
+      });
+    if (options.mirrorCheck !== "background") await this.#healthCheck;
     return checkpoint;
   }
 

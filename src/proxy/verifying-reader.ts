@@ -91,7 +91,10 @@ export class VerifyingReader implements PackageReader {
   async #update(): Promise<void> {
     this.#lastRefresh = Date.now();
     try {
-      const cp = await this.client.refresh();
+      // The first refresh waits for the mirror health check so reads start from healthy mirrors.
+      const cp = await this.client.refresh({
+        mirrorCheck: this.#lastSuccess === 0 ? "wait" : "background",
+      });
       const touched = new Set<string>();
       for await (const { first, entries } of this.client.entries(this.state.logSize, cp.size)) {
         const decoded = entries.map(decodeEntry);
