@@ -39,7 +39,8 @@ export class SourcePool {
   readonly origin: Source;
   readonly #mirrors = new Map<string, Source>();
   readonly #stats = new Map<string, SourceStats>();
-  readonly #benchedUntil = new Map<string, number>();
+  /** Until when each mirror is set aside, and whether for wrong bytes (a good checkpoint later does not excuse those). */
+  readonly #benched = new Map<string, { until: number; hard: boolean }>();
   readonly #options: SourcePoolOptions;
 
   constructor(originUrl: string, options: SourcePoolOptions = {}) {
@@ -65,8 +66,7 @@ export class SourcePool {
 
   /** Healthy mirrors in random order, then the origin. */
   candidates(): Source[] {
-    const now = Date.now();
-    const healthy = this.mirrors.filter((m) => (this.#benchedUntil.get(m.url) ?? 0) <= now);
+    const healthy = this.mirrors.filter((m) => !this.isBenched(m.url));
     for (let i = healthy.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [healthy[i], healthy[j]] = [healthy[j], healthy[i]];
@@ -109,16 +109,25 @@ export class SourcePool {
     const penalty = failure.hard
       ? (this.#options.hardPenaltyMs ?? 10 * 60_000)
       : (this.#options.softPenaltyMs ?? 30_000);
-    this.#benchedUntil.set(mirror.url, Date.now() + penalty);
+    const until = Date.now() + penalty;
+    const held = this.#benched.get(mirror.url);
+    // Not answering now does not shorten a penalty for having served wrong bytes.
+    if (held?.hard && held.until > until) return;
+    this.#benched.set(mirror.url, { until, hard: failure.hard });
   }
 
-  /** Sets a mirror aside until `report` or `clear` says otherwise (used by health checks). */
+  /** Whether a mirror is set aside now. */
   isBenched(url: string): boolean {
-    return (this.#benchedUntil.get(url) ?? 0) > Date.now();
+    return (this.#benched.get(url)?.until ?? 0) > Date.now();
   }
 
+  /**
+   * Lifts the penalty of a mirror that did not answer or lagged, once a
+   * health check finds it well again; one for serving wrong bytes runs its
+   * course, since a good checkpoint says nothing about its tarballs.
+   */
   clear(url: string): void {
-    this.#benchedUntil.delete(url);
+    if (!this.#benched.get(url)?.hard) this.#benched.delete(url);
   }
 
   /** Requests, bytes and failures per source URL. */
