@@ -72,7 +72,7 @@ function run(
   });
 }
 
-/** The project's pinned pnpm, with `npmrc` as its user config. */
+/** The project's pinned pnpm, with `npmrc` as its user config and its own store and metadata cache. */
 export function runPnpm(
   args: string[],
   cwd: string,
@@ -81,8 +81,10 @@ export function runPnpm(
 ): Promise<ClientResult> {
   return run(join(binDir, ".bin", "pnpm"), args, cwd, {
     npm_config_userconfig: npmrc,
-    npm_config_store_dir: storeDir,
-    npm_config_cache_dir: join(storeDir, "cache"),
+    // The pinned pnpm (12) takes its own settings from pnpm_config_* only: given as
+    // npm_config_store_dir, the store was the user's (~/.local/share/pnpm/store), shared by every run.
+    pnpm_config_store_dir: storeDir,
+    pnpm_config_cache_dir: join(storeDir, "cache"),
   });
 }
 
