@@ -1,0 +1,55 @@
+/** Starts a long-running `cairn` command (mirror, proxy, …) as a child process and waits until it listens. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "./shared.ts";
+
+export interface CairnServer {
+  /** The URL from its `listening on <url>` line. */
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startCairnServer(args: string[], readyMs = 120_000): Promise<CairnServer> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "cairn.ts"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr?.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const found = /listening on (\S+)/.exec(out)?.[1];
+      if (found) resolve(found);
+    });
+    exited.then((code) => reject(new Error(`cairn ${args[0]} exited with ${code}: ${err}`)));
+    timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`cairn ${args[0]} did not listen within ${readyMs} ms: ${err}`));
+    }, readyMs);
+  }).finally(() => clearTimeout(timer));
+  /** Asks it to stop, and kills it if it has not exited 10 s later. */
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
+    child.kill(signal);
+    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    return exited.finally(() => clearTimeout(kill));
+  };
+  return {
+    url,
+    child,
+    stderr: () => err,
+    stop,
+    [Symbol.asyncDispose]: async () => void (await stop()),
+  };
+}

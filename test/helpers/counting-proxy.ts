@@ -1,0 +1,59 @@
+/**
+ * A reverse proxy that counts: it forwards every request to `target`
+ * unchanged and records its method and path, so a test can tell exactly
+ * what reached the server behind it.
+ */
+import { createServer, request } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export interface CountingProxy {
+  readonly url: string;
+  /** `METHOD /path?query` of every request forwarded so far, in order of arrival. */
+  readonly requests: string[];
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const upstream = new URL(target);
+  const requests: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const forward = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.destroy();
+    });
+    req.pipe(forward);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
