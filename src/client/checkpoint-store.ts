@@ -3,11 +3,10 @@
  * the next run can demand that the log only grew (a consistency proof from
  * it) and never went back. It is written whole or not at all.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type NoteVerifier, openCheckpoint, type SignedCheckpoint } from "../log/index.ts";
-import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+import { replaceFile, syncDir } from "../util/durable-file.ts";
 
 export class CheckpointStore {
   readonly #dir: string;
@@ -51,14 +50,7 @@ export class CheckpointStore {
   /** Stores a checkpoint's signed note, as served. */
   async save(note: Uint8Array): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    const tmp = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
-    try {
-      await writeFileDurably(tmp, note, true, "wx");
-      await rename(tmp, this.#path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await replaceFile(this.#path, note, true);
     await syncDir(this.#dir);
   }
 }

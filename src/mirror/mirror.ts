@@ -10,8 +10,7 @@
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../client/mirror-list.ts";
@@ -32,7 +31,7 @@ import { decodeEntry, type Entry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
-import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+import { replaceFile, syncDir } from "../util/durable-file.ts";
 
 export interface MirrorOptions {
   /** The base URL of the server to copy: the origin or another mirror. */
@@ -232,14 +231,7 @@ export class Mirror {
   async #writeNew(path: string, data: Uint8Array): Promise<void> {
     const target = join(this.treeDir, path);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
-    try {
-      await writeFileDurably(tmp, data, this.#durable, "wx");
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await replaceFile(target, data, this.#durable);
     this.#dirsWritten.add(dirname(target));
   }
 

@@ -3,12 +3,11 @@
  * the log key, replaced whole (temporary file, then rename) so the server
  * never serves half a list. Edited while `cairn serve` runs.
  */
-import { randomBytes } from "node:crypto";
-import { readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MIRROR_LIST_PATH, openMirrorList, signMirrorList } from "../client/mirror-list.ts";
 import { normalizeBaseUrl } from "../client/urls.ts";
-import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+import { replaceFile, syncDir } from "../util/durable-file.ts";
 import type { OriginKey } from "./keys.ts";
 
 export async function readMirrorList(treeDir: string, key: OriginKey): Promise<string[]> {
@@ -33,15 +32,7 @@ export async function editMirrorList(
     { origin: key.origin, updated: new Date().toISOString(), mirrors },
     key.signer,
   );
-  const target = join(treeDir, MIRROR_LIST_PATH);
-  const tmp = `${target}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFileDurably(tmp, new TextEncoder().encode(note), true, "wx");
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await replaceFile(join(treeDir, MIRROR_LIST_PATH), new TextEncoder().encode(note), true);
   await syncDir(treeDir);
   return mirrors;
 }

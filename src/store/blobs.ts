@@ -9,10 +9,10 @@
  * trusted. `get` returns undefined for a blob that is absent.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256 } from "../log/index.ts";
-import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+import { replaceFile, syncDir } from "../util/durable-file.ts";
 
 export interface StoredBlob {
   readonly sha256: string;
@@ -53,15 +53,9 @@ export class BlobStore {
     const target = join(this.#dir, hex);
     const existing = await this.get(hex);
     if (existing) return { sha256: hex, size: data.length };
+    // Two writers of the same blob both rename identical bytes into place: harmless.
     const tmp = join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
-    try {
-      await writeFileDurably(tmp, data, this.#durable, "wx");
-      // Two writers of the same blob both rename identical bytes into place: harmless.
-      await rename(tmp, target);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await replaceFile(target, data, this.#durable, tmp);
     if (this.#durable) await syncDir(this.#dir);
     return { sha256: hex, size: data.length };
   }

@@ -7,6 +7,8 @@ export interface CairnServer {
   /** The URL from its `listening on <url>` line. */
   readonly url: string;
   readonly child: ChildProcess;
+  /** Everything it wrote to stdout so far. */
+  stdout(): string;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -48,6 +50,7 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
   return {
     url,
     child,
+    stdout: () => out,
     stderr: () => err,
     stop,
     [Symbol.asyncDispose]: async () => void (await stop()),

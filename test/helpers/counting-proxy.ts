@@ -4,7 +4,7 @@
  * what reached the server behind it.
  */
 import { createServer, request } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback } from "./loopback.ts";
 
 export interface CountingProxy {
   readonly url: string;
@@ -17,7 +17,6 @@ export interface CountingProxy {
 export async function startCountingProxy(target: string): Promise<CountingProxy> {
   const upstream = new URL(target);
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     const forward = request(
@@ -39,19 +38,9 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     });
     req.pipe(forward);
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url,
     requests,
     close,
     [Symbol.asyncDispose]: close,

@@ -5,10 +5,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { parseNote, parseTilePath, signNote } from "../../src/log/index.ts";
 import { testKey } from "./log.ts";
+import { listenOnLoopback } from "./loopback.ts";
 
 export type Attack =
   | "honest"
@@ -90,7 +90,6 @@ export async function startMaliciousMirror(
   options: MaliciousMirrorOptions,
 ): Promise<MaliciousMirror> {
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
   const state = { attack: options.attack ?? ("honest" as Attack) };
 
   const send = (res: ServerResponse, status: number, body: Uint8Array | string) => {
@@ -170,19 +169,9 @@ export async function startMaliciousMirror(
       if (!res.headersSent) send(res, 500, "error");
     });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url,
     requests,
     get attack() {
       return state.attack;
