@@ -25,21 +25,29 @@ export function runInteractive(
     let output = "";
     let next = 0;
     let seenUpTo = 0;
+    let quiet: NodeJS.Timeout | undefined;
+    // Type only once the prompt is drawn and the output has settled: a prompt
+    // library that redraws its line, or has not yet switched the terminal to
+    // raw mode, would otherwise lose keystrokes when the machine is busy.
+    const answerSettledPrompt = () => {
+      if (next >= answers.length) return;
+      const match = answers[next].prompt.exec(output.slice(seenUpTo));
+      if (!match) return;
+      seenUpTo += match.index + match[0].length;
+      child.stdin.write(`${answers[next].answer}\r`);
+      next++;
+    };
     const onData = (data: Buffer) => {
       output += data.toString();
-      while (next < answers.length) {
-        const match = answers[next].prompt.exec(output.slice(seenUpTo));
-        if (!match) break;
-        seenUpTo += match.index + match[0].length;
-        child.stdin.write(`${answers[next].answer}\r`);
-        next++;
-      }
+      clearTimeout(quiet);
+      quiet = setTimeout(answerSettledPrompt, 150);
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
     child.on("exit", (code) => {
       clearTimeout(timer);
+      clearTimeout(quiet);
       resolve({ code, output });
     });
   });
