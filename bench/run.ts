@@ -1,12 +1,13 @@
 /**
  * Runs every benchmark, each in its own child process on this node binary
  * (so each reports its own peak RSS), and prints a summary against the
- * targets of the log-core issue and of the registry-vs-Verdaccio issue.
+ * targets of the log-core issue, of the registry-vs-Verdaccio issue and of
+ * the verifying proxy.
  *
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log or registry
+ *   node bench/run.ts --only registry  # one group: log, registry or proxy
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import { parseArgs } from "node:util";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { AppendResult } from "./log-append.ts";
 import type { ProofsResult } from "./log-proofs.ts";
+import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
@@ -32,7 +34,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log|registry]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy]",
   );
   process.exit(0);
 }
@@ -41,9 +43,10 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const groups = new Set((values.only ?? "log,registry").split(","));
-if ([...groups].some((g) => g !== "log" && g !== "registry")) {
-  throw new Error(`--only takes log, registry or both, got ${JSON.stringify(values.only)}`);
+const GROUPS = ["log", "registry", "proxy"];
+const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
+if ([...groups].some((g) => !GROUPS.includes(g))) {
+  throw new Error(`--only takes log, registry and proxy, got ${JSON.stringify(values.only)}`);
 }
 
 const cpu = cpus();
@@ -57,6 +60,7 @@ const rows: string[][] = [["benchmark", "result", "peak RSS", `target`]];
 const meets = (ok: boolean) => (ok ? "meets" : "MISSES");
 if (groups.has("log")) rows.push(...(await logBenchmarks()));
 if (groups.has("registry")) rows.push(...(await registryBenchmark()));
+if (groups.has("proxy")) rows.push(...(await proxyBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -121,4 +125,21 @@ async function registryBenchmark(): Promise<string[][]> {
     ]);
   }
   return rows;
+}
+
+/** npm install through the verifying proxy, against npm install from the origin. */
+async function proxyBenchmark(): Promise<string[][]> {
+  console.log("\n== proxy-install ==");
+  const [r] = await runChild<ProxyInstallResult>(
+    join(BENCH_DIR, "proxy-install.ts"),
+    values.quick ? ["--quick"] : [],
+  );
+  return [
+    [
+      `npm install through cairn proxy -> mirror, cold, vs origin (${r.rounds.length} round${r.rounds.length === 1 ? "" : "s"})`,
+      `${seconds(r.proxyMedianMs)} vs ${seconds(r.originMedianMs)}: ${r.ratio.toFixed(2)}x`,
+      mib(r.proxyPeakRssBytes),
+      `<= ${r.target.toFixed(2)}x: ${meets(r.met)}`,
+    ],
+  ];
 }
