@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { AppendResult } from "./log-append.ts";
 import type { ProofsResult } from "./log-proofs.ts";
+import type { MirrorSyncResult } from "./mirror-sync.ts";
 import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 
@@ -127,14 +128,31 @@ async function registryBenchmark(): Promise<string[][]> {
   return rows;
 }
 
-/** npm install through the verifying proxy, against npm install from the origin. */
+/** A mirror syncing the corpus registry, then npm install through the verifying proxy against the origin. */
 async function proxyBenchmark(): Promise<string[][]> {
+  console.log("\n== mirror-sync ==");
+  const [sync] = await runChild<MirrorSyncResult>(join(BENCH_DIR, "mirror-sync.ts"), []);
+  const mirrorRows = [
+    [
+      `mirror sync from zero (${sync.packages} packages, ${sync.fromZero.blobs} blobs)`,
+      `${seconds(sync.fromZero.ms)}, ${mib(sync.fromZero.bytes)}`,
+      mib(sync.peakRss),
+      "seconds",
+    ],
+    [
+      `mirror sync after ${sync.incremental.publishes} publishes`,
+      `${seconds(sync.incremental.ms)}, ${(sync.incremental.bytes / 1024).toFixed(0)} KiB (${((100 * sync.incremental.bytes) / sync.treeBytes).toFixed(1)}% of the tree)`,
+      "",
+      "only what changed",
+    ],
+  ];
   console.log("\n== proxy-install ==");
   const [r] = await runChild<ProxyInstallResult>(
     join(BENCH_DIR, "proxy-install.ts"),
     values.quick ? ["--quick"] : [],
   );
   return [
+    ...mirrorRows,
     [
       `npm install through cairn proxy -> mirror, cold, vs origin (${r.rounds.length} round${r.rounds.length === 1 ? "" : "s"})`,
       `${seconds(r.proxyMedianMs)} vs ${seconds(r.originMedianMs)}: ${r.ratio.toFixed(2)}x`,
