@@ -37,12 +37,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       close: async () => {
         await server.close();
         await reader.searchSettled();
-        reader.close();
+        await reader.close();
       },
     };
   } catch (err) {
     await app?.close();
-    reader.close();
+    await reader.close();
     throw err;
   }
 }

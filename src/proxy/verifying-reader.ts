@@ -4,11 +4,18 @@
  * source has them, checked against the log before use and kept in a
  * content-addressed cache. It is the PackageReader behind `cairn proxy`.
  *
- * The state follows the origin's checkpoint: before a read, if the last
- * check is older than `refreshMs`, the client fetches the checkpoint, proves
- * it extends the held one, and the new entries are applied. If the origin
- * cannot be reached, reads go on from the verified state until it is older
- * than `maxStaleMs`; after that they fail rather than serve a frozen view.
+ * The state follows the origin's checkpoint: when a read finds the last
+ * check older than `refreshMs`, the client fetches the checkpoint in the
+ * background, proves it extends the held one, and applies the new entries;
+ * the read is served from the verified state meanwhile, so a slow origin
+ * never holds up an install. If the origin cannot be reached, reads go on
+ * from the verified state until it is older than `maxStaleMs`; after that
+ * they fail rather than serve a frozen view.
+ *
+ * The manifests of new entries are fetched in the background after each
+ * update (npm asks for full packuments, which hold every version's
+ * manifest); tarballs only when asked for. A blob is fetched once however
+ * many requests want it at the same time.
  */
 import { join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
@@ -18,6 +25,10 @@ import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
 import { reindexSearch } from "../registry/search-documents.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
+
+/** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
+const MAX_PREFETCH = 20_000;
+const PREFETCH_CONCURRENCY = 8;
 
 export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir"> {
   /** Holds the stored checkpoint, the derived state and the blob cache. */
@@ -38,6 +49,9 @@ export class VerifyingReader implements PackageReader {
   #lastSuccess = 0;
   #updating: Promise<void> | undefined;
   #search: Promise<void> = Promise.resolve();
+  readonly #fetching = new Map<string, Promise<Uint8Array>>();
+  /** Background work (cache writes, manifest prefetch) that close waits for. */
+  readonly #background = new Set<Promise<unknown>>();
 
   private constructor(
     options: VerifyingReaderOptions,
@@ -64,7 +78,9 @@ export class VerifyingReader implements PackageReader {
     return new VerifyingReader(options, client, state, cache);
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.#updating?.catch(() => undefined);
+    await Promise.all(this.#background);
     this.state.close();
   }
 
@@ -77,7 +93,11 @@ export class VerifyingReader implements PackageReader {
   }
 
   async beforeRead(): Promise<void> {
-    if (Date.now() - this.#lastRefresh >= (this.#options.refreshMs ?? 5000)) await this.update();
+    if (Date.now() - this.#lastRefresh < (this.#options.refreshMs ?? 5000)) return;
+    const updating = this.update();
+    if (this.#lastSuccess === 0) return updating;
+    // Serve the verified state now; the update lands for the next reads.
+    this.#track(updating.catch((err: unknown) => process.emitWarning((err as Error).message)));
   }
 
   /** Fetches and verifies the origin's checkpoint and applies every new entry; shared by concurrent callers. */
@@ -96,11 +116,16 @@ export class VerifyingReader implements PackageReader {
         mirrorCheck: this.#lastSuccess === 0 ? "wait" : "background",
       });
       const touched = new Set<string>();
+      const published: PublishEntry[] = [];
       for await (const { first, entries } of this.client.entries(this.state.logSize, cp.size)) {
         const decoded = entries.map(decodeEntry);
         this.state.apply(first, decoded);
-        for (const e of decoded) touched.add(e.name);
+        for (const e of decoded) {
+          touched.add(e.name);
+          if (e.kind === "publish") published.push(e);
+        }
       }
+      this.#prefetchManifests(published);
       this.#lastSuccess = Date.now();
       if (touched.size === 0) return;
       for (const listener of this.#listeners) listener(touched);
@@ -126,7 +151,10 @@ export class VerifyingReader implements PackageReader {
     return this.#blob(entry.artifact, (data) => verifyTarball(entry.artifact, data));
   }
 
-  /** From the cache (which re-checks the SHA-256 on read), else from a source, verified, then cached. */
+  /**
+   * From the cache (which re-checks the SHA-256 on read), else from a
+   * source, verified; one fetch per blob at a time, cached off the answer's path.
+   */
   async #blob(
     ref: { sha256: string; size: number },
     check?: (data: Uint8Array) => void,
@@ -136,9 +164,29 @@ export class VerifyingReader implements PackageReader {
       check?.(cached);
       return cached;
     }
-    const data = await this.client.blob(ref, check);
-    await this.#cache.put(data);
-    return data;
+    let fetching = this.#fetching.get(ref.sha256);
+    if (!fetching) {
+      fetching = this.client.blob(ref, check).finally(() => this.#fetching.delete(ref.sha256));
+      this.#fetching.set(ref.sha256, fetching);
+      this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
+    }
+    return fetching;
+  }
+
+  /** Fetches manifests a few at a time, after the update that named them. */
+  #prefetchManifests(entries: readonly PublishEntry[]): void {
+    if (entries.length === 0 || entries.length > MAX_PREFETCH) return;
+    const queue = [...entries];
+    const worker = async () => {
+      for (let e = queue.shift(); e; e = queue.shift())
+        await this.manifest(e).catch(() => undefined);
+    };
+    this.#track(Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker)));
+  }
+
+  #track(work: Promise<unknown>): void {
+    this.#background.add(work);
+    work.finally(() => this.#background.delete(work));
   }
 
   async #cachedManifest(entry: PublishEntry): Promise<Record<string, unknown> | undefined> {
