@@ -15,6 +15,7 @@
 import {
   bundlePath,
   type Hash,
+  isLogError,
   leafHash,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
@@ -320,12 +321,7 @@ export class LogClient {
       this.pool.setMirrors([...(this.#options.mirrors ?? []), ...list.mirrors]);
     } catch (err) {
       // No list published yet is normal; anything else is reported, and the mirrors stay as they were.
-      if (err instanceof SourceError || (err as { code?: string }).code !== "not-found")
-        this.pool.report(
-          err instanceof SourceError
-            ? err
-            : new SourceError(origin.url, "unavailable", (err as Error).message),
-        );
+      if (!isLogError(err, "not-found")) this.pool.report(classify(err, origin.url, "signature"));
     }
   }
 

@@ -50,14 +50,12 @@ export class SourcePool {
 
   /** Replaces the set of mirrors; the origin is never one of them. */
   setMirrors(urls: Iterable<string>): void {
-    const wanted = new Set([...urls].map(treeUrl));
-    wanted.delete(treeUrl(this.origin.url));
+    const originTree = treeUrl(this.origin.url);
+    const wanted = new Map<string, string>();
+    for (const url of urls) if (treeUrl(url) !== originTree) wanted.set(treeUrl(url), url);
     for (const tree of this.#mirrors.keys()) if (!wanted.has(tree)) this.#mirrors.delete(tree);
-    for (const url of urls) {
-      const tree = treeUrl(url);
-      if (wanted.has(tree) && !this.#mirrors.has(tree))
-        this.#mirrors.set(tree, this.#source(url, false));
-    }
+    for (const [tree, url] of wanted)
+      if (!this.#mirrors.has(tree)) this.#mirrors.set(tree, this.#source(url, false));
   }
 
   get mirrors(): Source[] {
