@@ -103,6 +103,20 @@ export class LogClient {
     return this.#checkpoint;
   }
 
+  /**
+   * Takes a checkpoint this client's owner verified earlier by other means
+   * (a mirror's own tree) as the base to prove new ones against, if it is
+   * newer than the stored one.
+   */
+  async seed(note: Uint8Array): Promise<void> {
+    const cp = openCheckpoint(note, [this.verifier], this.verifier.name);
+    if (this.#checkpoint && this.#checkpoint.size >= cp.size) return;
+    await this.#store.save(note);
+    this.#checkpoint = cp;
+    this.#note = note;
+    this.#readers = new Map();
+  }
+
   /** The signed note of `checkpoint`, byte for byte as it was served. */
   get checkpointNote(): Uint8Array | undefined {
     return this.#note;

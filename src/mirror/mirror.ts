@@ -19,6 +19,7 @@ import {
   DirectorySource,
   encodeBundle,
   isLogError,
+  MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
   openCheckpoint,
   type SignedCheckpoint,
@@ -104,15 +105,17 @@ export class Mirror {
       timeoutMs: options.timeoutMs,
       onProblem: options.onProblem,
     });
+    // The tree held was verified when it was written: new checkpoints must extend it.
+    if (held) await client.seed(held.note);
     const blobs = await BlobStore.open(treeDir, { durable: options.durable ?? true });
     const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
     try {
-      await replayInto(state, new DirectorySource(treeDir), held?.size ?? 0);
+      await replayInto(state, new DirectorySource(treeDir), held?.checkpoint.size ?? 0);
     } catch (err) {
       state.close();
       throw err;
     }
-    return new Mirror(options, client, state, blobs, held);
+    return new Mirror(options, client, state, blobs, held?.checkpoint);
   }
 
   /** The checkpoint of the copy as served now. */
@@ -269,13 +272,13 @@ function totals(client: LogClient): { bytes: number; requests: number } {
 async function readHeldCheckpoint(
   treeDir: string,
   verifier: NoteVerifier,
-): Promise<SignedCheckpoint | undefined> {
-  let raw: Uint8Array;
+): Promise<{ checkpoint: SignedCheckpoint; note: Uint8Array } | undefined> {
+  let note: Uint8Array;
   try {
-    raw = await new DirectorySource(treeDir).read("checkpoint", 64 * 1024);
+    note = await new DirectorySource(treeDir).read("checkpoint", MAX_CHECKPOINT_BYTES);
   } catch (err) {
     if (isLogError(err, "not-found")) return undefined;
     throw err;
   }
-  return openCheckpoint(raw, [verifier], verifier.name);
+  return { checkpoint: openCheckpoint(note, [verifier], verifier.name), note };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import { DirectorySource, verifyLog } from "../../src/log/index.ts";
@@ -58,6 +58,33 @@ describe("mirror", () => {
       assert.equal(idle.blobs, 0);
     } finally {
       mirror.close();
+    }
+  });
+  test("a mirror whose client state is lost still proves new checkpoints extend the tree it holds", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    for (const name of ["a", "b", "c"]) await origin.publish(name, "1.0.0");
+    const options = {
+      from: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+    };
+    const first = await Mirror.open(options);
+    await first.sync();
+    first.close();
+    await rm(join(dir.path, "checkpoints"), { recursive: true });
+
+    // Another log signed with the same key, served as if it were the upstream.
+    await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });
+    for (const name of ["x", "y", "z", "w"]) await forked.publish(name, "1.0.0");
+    const second = await Mirror.open({ ...options, from: forked.url });
+    try {
+      assert.equal(second.client.checkpoint?.size, 3);
+      await assert.rejects(second.sync(), /consistency check failed/);
+      assert.equal(second.checkpoint?.size, 3);
+    } finally {
+      second.close();
     }
   });
 });
