@@ -20,18 +20,14 @@
  * every tarball. npm is the machine's, on a fresh copy of the corpus app and
  * an empty cache each time. `--cairn path/bin/cairn.ts` runs a patched copy.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, type WriteStream } from "node:fs";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanEnv } from "../test/helpers/npm-client.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import {
-  BENCH_DIR,
   count,
   emitResult,
   makeWorkDir,
@@ -41,97 +37,24 @@ import {
   removeDir,
   seconds,
 } from "./common.ts";
+import {
+  cpuMsOf,
+  freePort,
+  outputTail,
+  type Proc,
+  peakRssOf,
+  profileFlags,
+  REPO_DIR,
+  runToEnd,
+  startProcess,
+  stopProcess,
+  tail,
+} from "./processes.ts";
 
 /** The shared corpus beside the project (CAIRN_SHARED_DIR overrides, as in the tests). */
 const CORPUS_DIR = sharedPath("corpus");
-const REPO_DIR = resolve(BENCH_DIR, "..");
 /** From the issue: installing through the proxy may take at most 10% more wall time. */
 export const TARGET_RATIO = 1.1;
-
-// ---------------------------------------------------------------------------
-// Child processes: every one is tracked, so that no server outlives the run.
-
-const children = new Set<ChildProcess>();
-
-function killAll(): void {
-  for (const child of children) child.kill("SIGKILL");
-}
-
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | string>;
-  readonly logFile: string;
-  /** Everything it wrote to stdout and to stderr so far. */
-  readonly out: { stdout: string; stderr: string };
-}
-
-/** Spawns a tracked child; its stdout and stderr go to `logFile` and are kept in memory. */
-function start(
-  name: string,
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string },
-): Proc {
-  const log: WriteStream = createWriteStream(options.logFile);
-  const child = spawn(command, args, {
-    cwd: options.cwd ?? REPO_DIR,
-    env: options.env ?? process.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  const out = { stdout: "", stderr: "" };
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    out.stdout += chunk;
-    log.write(chunk);
-  });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    out.stderr += chunk;
-    log.write(chunk);
-  });
-  const exited = new Promise<number | string>((resolve) => {
-    child.on("error", (err) => {
-      children.delete(child);
-      log.end(`\n${err.message}\n`);
-      resolve("spawn-error");
-    });
-    child.on("close", (code, signal) => {
-      children.delete(child);
-      log.end();
-      resolve(code ?? signal ?? "unknown");
-    });
-  });
-  return { name, child, exited, logFile: options.logFile, out };
-}
-
-function tail(text: string, lines = 20): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
-
-/** Runs a command to its end; throws with the end of its output if it fails. */
-async function runToEnd(
-  name: string,
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string },
-): Promise<Proc> {
-  const proc = start(name, command, args, options);
-  const result = await proc.exited;
-  if (result !== 0) {
-    throw new Error(
-      `${name} failed (${result}):\n${tail(`${proc.out.stdout}\n${proc.out.stderr}`)}`,
-    );
-  }
-  return proc;
-}
 
 /** Waits until the process's stdout matches `pattern`; fails if it exits or takes over a minute. */
 async function waitForOutput(proc: Proc, pattern: RegExp): Promise<RegExpExecArray> {
@@ -145,46 +68,11 @@ async function waitForOutput(proc: Proc, pattern: RegExp): Promise<RegExpExecArr
     if (match) return match;
     if (exited || performance.now() > deadline) {
       throw new Error(
-        `${proc.name} ${exited ? "exited" : "did not start within 60 s"}:\n` +
-          tail(`${proc.out.stdout}\n${proc.out.stderr}`),
+        `${proc.name} ${exited ? "exited" : "did not start within 60 s"}:\n${outputTail(proc)}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** SIGTERM first, so a server closes cleanly (and writes a --cpu-prof profile); SIGKILL after 5 s. */
-async function stop(proc: Proc): Promise<void> {
-  if (!children.has(proc.child)) return;
-  proc.child.kill("SIGTERM");
-  const timer = setTimeout(() => proc.child.kill("SIGKILL"), 5000);
-  await proc.exited;
-  clearTimeout(timer);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== "object" || address === null) throw new Error("no port");
-  return address.port;
-}
-
-/** Peak resident set size of a live process, from /proc (Linux); NaN elsewhere. */
-async function peakRssOf(pid: number | undefined): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-  return kib ? Number(kib) * 1024 : Number.NaN;
-}
-
-/** User + system CPU time a live process has used so far, in ms, from /proc (Linux); NaN elsewhere. */
-async function cpuMsOf(pid: number | undefined): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks * 10 : Number.NaN; // USER_HZ is 100 on Linux
 }
 
 // ---------------------------------------------------------------------------
@@ -203,17 +91,14 @@ function startCairn(
   args: readonly string[],
   logFile: string,
 ): Proc {
-  const proc = start(name, process.execPath, nodeArgs(options, command, args), { logFile });
+  const proc = startProcess(name, process.execPath, nodeArgs(options, command, args), { logFile });
   if (options.cpuProfDir)
     console.log(`${name}: pid ${proc.child.pid} (its profile is CPU.*.${proc.child.pid}.*)`);
   return proc;
 }
 
 function nodeArgs(options: Options, command: string, args: readonly string[]): string[] {
-  const prof = options.cpuProfDir
-    ? ["--cpu-prof", `--cpu-prof-dir=${resolve(options.cpuProfDir)}`]
-    : [];
-  return [...prof, options.cairnCli, command, ...args];
+  return [...profileFlags(options.cpuProfDir), options.cairnCli, command, ...args];
 }
 
 interface Server {
@@ -610,7 +495,7 @@ async function measure(
       peakRss = Math.max(peakRss, await peakRssOf(p.proxy.proc.child.pid));
       // Only the last proxy stays up, for the warm round; the others stop now, out of the way.
       if (last) {
-        await stop(last.proc);
+        await stopProcess(last.proc);
         stderr.push(...stderrLines(last));
       }
       last = p.proxy;
@@ -638,7 +523,7 @@ async function measure(
       peakRss = Math.max(peakRss, await peakRssOf(proxy.proc.child.pid));
     }
     if (last) {
-      await stop(last.proc);
+      await stopProcess(last.proc);
       stderr.push(...stderrLines(last));
     }
 
@@ -661,7 +546,7 @@ async function measure(
       proxyPeakRssBytes: peakRss,
     };
   } finally {
-    await Promise.all([...proxies.map((p) => stop(p.proc)), ...servers.map(stop)]);
+    await Promise.all([...proxies.map((p) => stopProcess(p.proc)), ...servers.map(stopProcess)]);
   }
 }
 

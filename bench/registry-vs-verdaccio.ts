@@ -23,12 +23,9 @@
  * or is interrupted. Each measurement runs against one server at a time,
  * Verdaccio then Cairn, so the two never compete for the machine's cores.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import semver from "semver";
@@ -38,7 +35,6 @@ import { publishBody } from "../test/helpers/publish-body.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import { packageJson, rawTgz } from "../test/helpers/tar.ts";
 import {
-  BENCH_DIR,
   count,
   emitResult,
   makeWorkDir,
@@ -51,10 +47,20 @@ import {
   seconds,
   WORK_DIR,
 } from "./common.ts";
+import {
+  freePort,
+  outputTail,
+  type Proc,
+  peakRssOf,
+  profileFlags,
+  REPO_DIR,
+  runToEnd,
+  startProcess,
+  stopProcess,
+} from "./processes.ts";
 
 /** The shared corpus beside the project (CAIRN_SHARED_DIR overrides, as in the tests). */
 const CORPUS_DIR = sharedPath("corpus");
-const REPO_DIR = resolve(BENCH_DIR, "..");
 /** Where Verdaccio and autocannon are installed: outside the project's dependencies, kept between runs. */
 const TOOLS_DIR = join(WORK_DIR, "registry-tools");
 const TOOLS_PACKAGE = {
@@ -151,93 +157,6 @@ function withRatio(c: Comparison): ComparisonResult {
 }
 
 // ---------------------------------------------------------------------------
-// Child processes: every one is tracked, so that no server outlives the run.
-
-const children = new Set<ChildProcess>();
-
-function killAll(): void {
-  for (const child of children) child.kill("SIGKILL");
-}
-
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-interface Spawned {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | string>;
-  readonly logFile: string;
-}
-
-/** Spawns a tracked child with its output in `logFile`; `exited` resolves with the code or signal. */
-function spawnLogged(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string },
-): Spawned {
-  const log = createWriteStream(options.logFile);
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
-  const exited = new Promise<number | string>((resolve) => {
-    child.on("error", (err) => {
-      children.delete(child);
-      log.end(`\n${err.message}\n`);
-      resolve("spawn-error");
-    });
-    child.on("close", (code, signal) => {
-      children.delete(child);
-      log.end();
-      resolve(code ?? signal ?? "unknown");
-    });
-  });
-  return { child, exited, logFile: options.logFile };
-}
-
-async function logTail(file: string, lines = 20): Promise<string> {
-  const text = await readFile(file, "utf8").catch(() => "");
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
-
-/** Runs a command to its end; throws with the end of its output if it fails. */
-async function runToEnd(
-  what: string,
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string },
-): Promise<void> {
-  const result = await spawnLogged(command, args, options).exited;
-  if (result !== 0) {
-    throw new Error(`${what} failed (${result}):\n${await logTail(options.logFile)}`);
-  }
-}
-
-/** SIGTERM first, so Cairn closes its log cleanly (and writes a --cpu-prof profile); SIGKILL after 5 s. */
-async function stopChild(spawned: Spawned): Promise<void> {
-  if (!children.has(spawned.child)) return;
-  spawned.child.kill("SIGTERM");
-  const timer = setTimeout(() => spawned.child.kill("SIGKILL"), 5000);
-  await spawned.exited;
-  clearTimeout(timer);
-}
-
-/** Peak resident set size of a live process, from /proc (Linux); NaN elsewhere. */
-async function peakRssOf(pid: number | undefined): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  const kib = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-  return kib ? Number(kib) * 1024 : Number.NaN;
-}
-
-// ---------------------------------------------------------------------------
 // HTTP, loopback only.
 
 interface Response {
@@ -265,15 +184,6 @@ function http(
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== "object" || address === null) throw new Error("no port");
-  return address.port;
-}
-
 // ---------------------------------------------------------------------------
 // The two servers.
 
@@ -281,12 +191,12 @@ interface Server {
   readonly name: "verdaccio" | "cairn";
   readonly url: string;
   readonly agent: Agent;
-  readonly process: Spawned;
+  readonly process: Proc;
   token: string;
 }
 
 /** Polls /-/ping until the server answers; fails early if it exits. */
-async function waitUntilUp(name: string, url: string, spawned: Spawned): Promise<void> {
+async function waitUntilUp(name: string, url: string, spawned: Proc): Promise<void> {
   const agent = new Agent({ keepAlive: false });
   let exited = false;
   spawned.exited.then(() => {
@@ -294,7 +204,7 @@ async function waitUntilUp(name: string, url: string, spawned: Spawned): Promise
   });
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {
-    if (exited) throw new Error(`${name} exited at start:\n${await logTail(spawned.logFile)}`);
+    if (exited) throw new Error(`${name} exited at start:\n${outputTail(spawned)}`);
     try {
       if ((await http(agent, `${url}-/ping`, "GET")).status === 200) return;
     } catch {
@@ -302,7 +212,7 @@ async function waitUntilUp(name: string, url: string, spawned: Spawned): Promise
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${name} did not answer within 60 s:\n${await logTail(spawned.logFile)}`);
+  throw new Error(`${name} did not answer within 60 s:\n${outputTail(spawned)}`);
 }
 
 /**
@@ -337,11 +247,6 @@ function verdaccioConfig(dir: string, port: number, jwt: boolean): string {
   ].join("\n");
 }
 
-/** Node flags that make a server write a CPU profile into `dir` when it exits. */
-function profileFlags(dir: string | undefined): string[] {
-  return dir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(dir)}`] : [];
-}
-
 async function startVerdaccio(
   dir: string,
   jwt: boolean,
@@ -352,7 +257,8 @@ async function startVerdaccio(
   const config = join(dir, "config.yaml");
   await writeFile(config, verdaccioConfig(dir, port, jwt));
   const bin = join(TOOLS_DIR, "node_modules", "verdaccio", "bin", "verdaccio");
-  const spawned = spawnLogged(
+  const spawned = startProcess(
+    "verdaccio",
     process.execPath,
     [...profileFlags(cpuProfDir), bin, "--config", config],
     {
@@ -376,7 +282,7 @@ async function startCairn(dataDir: string, options: RunOptions): Promise<Server>
     dataDir,
     ...(options.cairnDurable ? [] : ["--no-durable"]),
   );
-  const spawned = spawnLogged(process.execPath, args, {
+  const spawned = startProcess("cairn", process.execPath, args, {
     cwd: REPO_DIR,
     logFile: join(dataDir, "..", "cairn-server.log"),
   });
@@ -971,7 +877,7 @@ async function main(): Promise<void> {
       } satisfies RegistryResult);
     }
   } finally {
-    await Promise.all(servers.map((s) => stopChild(s.process)));
+    await Promise.all(servers.map((s) => stopProcess(s.process)));
     if (values.keep) console.log(`kept ${dir}`);
     else await removeDir(dir);
   }
