@@ -9,21 +9,18 @@
 import {
   bundlePath,
   type LogSource,
-  leafHash,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
-  openCheckpoint,
-  parseBundle,
   proveConsistency,
   type SignedCheckpoint,
   TILE_WIDTH,
   TileHashReader,
-  verifyConsistency,
 } from "../log/index.ts";
-import { verifyBlob, verifyTarball } from "../registry/blob-check.ts";
-import { decodeEntry } from "../registry/entries.ts";
+import { verifyIntegrity } from "../registry/blob-check.ts";
+import { type Artifact, type BlobRef, decodeEntry } from "../registry/entries.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
+import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
 
 export interface AuditOptions {
@@ -56,10 +53,9 @@ export async function auditTree(
   let cp: SignedCheckpoint;
   try {
     note = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    cp = openCheckpoint(note, [verifier], verifier.name);
+    cp = openServedCheckpoint(note, verifier, source.name);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    fail(err, code === "wrong-origin" ? "origin" : "signature");
+    fail(err, "signature");
     return { bundles: 0, blobs: 0, problems };
   }
   const reader = new TileHashReader(cp.size, cp.root, source);
@@ -75,17 +71,12 @@ export async function auditTree(
   }
   if (stored && stored.size > 0) {
     try {
-      const proof = await proveConsistency(stored.size, cp.size, reader);
-      try {
-        verifyConsistency(stored.size, cp.size, proof, stored.root, cp.root);
-      } catch (err) {
-        throw new SourceError(
-          source.name,
-          "consistency",
-          `its checkpoint of size ${cp.size} does not extend the one of size ${stored.size} verified before: ` +
-            `the log was forked or rewritten (${(err as Error).message})`,
-        );
-      }
+      checkConsistency(
+        stored,
+        cp,
+        await proveConsistency(stored.size, cp.size, reader),
+        source.name,
+      );
     } catch (err) {
       fail(err, "tile");
       return { checkpoint: cp, bundles: 0, blobs: 0, problems };
@@ -97,26 +88,17 @@ export async function auditTree(
   let blobs = 0;
   let tilesBroken = false;
   const report = () => options.onProgress?.({ bundles, totalBundles, blobs });
-  const checkBlob = async (
-    ref: { sha256: string; size: number },
-    tarball?: Parameters<typeof verifyTarball>[0],
-  ) => {
-    const path = `blob/sha256/${ref.sha256}`;
+  const checkServedBlob = async (ref: BlobRef, artifact?: Artifact) => {
     try {
-      const data = await source.read(path, ref.size);
-      try {
-        if (tarball) verifyTarball(tarball, data);
-        else verifyBlob(ref, data);
-      } catch (err) {
-        throw new SourceError(source.name, "blob", `${path}: ${(err as Error).message}`);
-      }
+      const data = await source.read(`blob/sha256/${ref.sha256}`, ref.size);
+      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d)));
     } catch (err) {
       fail(err, "blob");
     }
     blobs++;
     report();
   };
-  const checkBundle = async (index: number) => {
+  const auditBundle = async (index: number) => {
     const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
     let hashes: Uint8Array[];
     try {
@@ -129,16 +111,8 @@ export async function auditTree(
     const path = bundlePath(index, width);
     let entries: Uint8Array[];
     try {
-      entries = parseBundle(await source.read(path, MAX_BUNDLE_BYTES), width);
-      const bad = entries.findIndex(
-        (e, i) => !Buffer.from(leafHash(e)).equals(Buffer.from(hashes[i])),
-      );
-      if (bad >= 0)
-        throw new SourceError(
-          source.name,
-          "bundle",
-          `${path}: entry ${bad} does not match its tile`,
-        );
+      const data = await source.read(path, MAX_BUNDLE_BYTES);
+      entries = checkBundle(data, index, width, hashes, source.name);
     } catch (err) {
       fail(err, "bundle");
       return;
@@ -157,7 +131,10 @@ export async function auditTree(
         continue;
       }
       if (entry.kind !== "publish") continue;
-      await Promise.all([checkBlob(entry.manifest), checkBlob(entry.artifact, entry.artifact)]);
+      await Promise.all([
+        checkServedBlob(entry.manifest),
+        checkServedBlob(entry.artifact, entry.artifact),
+      ]);
     }
   };
 
@@ -165,7 +142,7 @@ export async function auditTree(
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, totalBundles) }, async () => {
-      while (next < totalBundles && !tilesBroken) await checkBundle(next++);
+      while (next < totalBundles && !tilesBroken) await auditBundle(next++);
     }),
   );
   report();

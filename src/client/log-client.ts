@@ -16,21 +16,19 @@ import {
   bundlePath,
   type Hash,
   isLogError,
-  leafHash,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
   openCheckpoint,
-  parseBundle,
   proveConsistency,
   type SignedCheckpoint,
   TILE_WIDTH,
   type Tile,
   TileHashReader,
-  verifyConsistency,
 } from "../log/index.ts";
-import { sha256Hex } from "../store/blobs.ts";
+import type { BlobRef } from "../registry/entries.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
+import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "./mirror-list.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
@@ -48,11 +46,6 @@ export interface LogClientOptions extends SourcePoolOptions {
   readonly useMirrorList?: boolean;
   /** How many entries a mirror may lag behind the origin and still count as healthy. */
   readonly maxLag?: number;
-}
-
-export interface BlobRef {
-  readonly sha256: string;
-  readonly size: number;
 }
 
 /** The verified state of one mirror, as the last health check found it. */
@@ -137,7 +130,7 @@ export class LogClient {
       "signature",
       async (source) => {
         const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-        const cp = this.#open(raw, source);
+        const cp = openServedCheckpoint(raw, this.verifier, source.url);
         await this.#advance(cp, raw, source);
         return cp;
       },
@@ -208,16 +201,8 @@ export class LogClient {
         .catch((err: unknown) => {
           throw classify(err, source.url, "tile");
         });
-      const entries = parseBundle(await source.log.read(path, MAX_BUNDLE_BYTES), width);
-      entries.forEach((entry, i) => {
-        if (!Buffer.from(leafHash(entry)).equals(Buffer.from(hashes[i])))
-          throw new SourceError(
-            source.url,
-            "bundle",
-            `${path}: entry ${i} does not match its tile`,
-          );
-      });
-      return entries;
+      const data = await source.log.read(path, MAX_BUNDLE_BYTES);
+      return checkBundle(data, index, width, hashes, source.url);
     });
   }
 
@@ -236,15 +221,7 @@ export class LogClient {
     const path = `blob/sha256/${ref.sha256}`;
     return this.pool.first(path, "blob", async (source) => {
       const data = await source.log.read(path, ref.size);
-      if (data.length !== ref.size)
-        throw new SourceError(
-          source.url,
-          "blob",
-          `${path} has ${data.length} bytes, want ${ref.size}`,
-        );
-      if (sha256Hex(data) !== ref.sha256)
-        throw new SourceError(source.url, "blob", `${path} does not match its SHA-256`);
-      check?.(data);
+      checkBlob(ref, data, source.url, check);
       return data;
     });
   }
@@ -252,15 +229,6 @@ export class LogClient {
   #require(): SignedCheckpoint {
     if (!this.#checkpoint) throw new Error("no verified checkpoint yet: refresh first");
     return this.#checkpoint;
-  }
-
-  #open(raw: Uint8Array, source: Source): SignedCheckpoint {
-    try {
-      return openCheckpoint(raw, [this.verifier], this.verifier.name);
-    } catch (err) {
-      const wrongLog = (err as { code?: string }).code === "wrong-origin";
-      throw new SourceError(source.url, wrongLog ? "origin" : "signature", (err as Error).message);
-    }
   }
 
   #reader(source: Source, cp: SignedCheckpoint = this.#require()): TileHashReader {
@@ -283,7 +251,7 @@ export class LogClient {
         `its checkpoint has size ${cp.size}, older than the verified size ${old.size}`,
       );
     }
-    if (old) await this.#proveExtends(old, cp, from);
+    if (old) await this.#proveConsistent(old, cp, from);
     if (old && old.size === cp.size) return;
     await this.#store.save(raw);
     this.#checkpoint = cp;
@@ -292,34 +260,30 @@ export class LogClient {
   }
 
   /**
-   * Proves that `next` extends `prev`, with hashes from tiles of `next`'s
-   * tree; `served` is blamed if the proof fails (it served the checkpoint).
+   * Proves that `older` and `newer` are one log, with hashes from tiles of
+   * `newer`'s tree; `blamed` served the checkpoint in question. The tiles are
+   * read from it first when it holds `newer`'s tree, from the others otherwise.
    */
-  async #proveExtends(
-    prev: SignedCheckpoint,
-    next: SignedCheckpoint,
-    served: Source,
+  async #proveConsistent(
+    older: SignedCheckpoint,
+    newer: SignedCheckpoint,
+    blamed: Source,
+    blamedHoldsNewer = true,
   ): Promise<void> {
-    if (prev.size === 0) return;
+    if (older.size === 0) return;
+    const sources = blamedHoldsNewer
+      ? [blamed, ...this.pool.candidates().filter((s) => s !== blamed)]
+      : this.pool.candidates();
     const proof =
-      prev.size === next.size
+      older.size === newer.size
         ? []
         : await this.pool.first(
-            `a consistency proof from size ${prev.size} to ${next.size}`,
+            `a consistency proof from size ${older.size} to ${newer.size}`,
             "tile",
-            (source) => proveConsistency(prev.size, next.size, this.#reader(source, next)),
-            [served, ...this.pool.candidates().filter((s) => s !== served)],
+            (source) => proveConsistency(older.size, newer.size, this.#reader(source, newer)),
+            sources,
           );
-    try {
-      verifyConsistency(prev.size, next.size, proof, prev.root, next.root);
-    } catch (err) {
-      throw new SourceError(
-        served.url,
-        "consistency",
-        `the checkpoint of size ${next.size} signed by ${this.verifier.name} does not extend ` +
-          `the verified one of size ${prev.size}: the log was forked or rewritten (${(err as Error).message})`,
-      );
-    }
+    checkConsistency(older, newer, proof, blamed.url);
   }
 
   async #refreshMirrorList(): Promise<void> {
@@ -343,7 +307,7 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = this.#open(raw, mirror);
+    const theirs = openServedCheckpoint(raw, this.verifier, mirror.url);
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {
       throw new SourceError(
@@ -353,9 +317,9 @@ export class LogClient {
       );
     }
     if (theirs.size >= ours.size) {
-      await this.#proveExtends(ours, theirs, mirror);
+      await this.#proveConsistent(ours, theirs, mirror);
     } else {
-      await this.#proveExtendsMirror(theirs, ours, mirror);
+      await this.#proveConsistent(theirs, ours, mirror, false);
       this.#mirrorSizes.set(mirror.url, theirs.size);
       const lag = ours.size - theirs.size;
       if (lag > (this.#options.maxLag ?? 256)) {
@@ -368,30 +332,6 @@ export class LogClient {
     }
     this.#mirrorSizes.set(mirror.url, theirs.size);
     return theirs.size;
-  }
-
-  /** Proves a mirror's older checkpoint is a prefix of ours, with tiles of our tree from any source. */
-  async #proveExtendsMirror(
-    theirs: SignedCheckpoint,
-    ours: SignedCheckpoint,
-    mirror: Source,
-  ): Promise<void> {
-    if (theirs.size === 0) return;
-    const proof = await this.pool.first(
-      `a consistency proof from size ${theirs.size} to ${ours.size}`,
-      "tile",
-      (source) => proveConsistency(theirs.size, ours.size, this.#reader(source, ours)),
-    );
-    try {
-      verifyConsistency(theirs.size, ours.size, proof, theirs.root, ours.root);
-    } catch (err) {
-      throw new SourceError(
-        mirror.url,
-        "consistency",
-        `its checkpoint of size ${theirs.size} is not a prefix of the verified log of size ${ours.size}: ` +
-          `a forked log signed by ${this.verifier.name} (${(err as Error).message})`,
-      );
-    }
   }
 }
 

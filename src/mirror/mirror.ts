@@ -27,7 +27,7 @@ import {
   tilePath,
   tilesOfTree,
 } from "../log/index.ts";
-import { verifyTarball } from "../registry/blob-check.ts";
+import { verifyIntegrity } from "../registry/blob-check.ts";
 import { decodeEntry, type Entry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
@@ -204,7 +204,7 @@ export class Mirror {
         if (entry.kind === "publish") {
           pendingBlobs.push(fetchBlob(entry.manifest));
           pendingBlobs.push(
-            fetchBlob(entry.artifact, (data) => verifyTarball(entry.artifact, data)),
+            fetchBlob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data)),
           );
         }
       }

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { BlobError, verifyBlob, verifyTarball } from "../registry/blob-check.ts";
+import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import type { PublishEntry } from "../registry/entries.ts";
 import { reindexSearch } from "../registry/search-documents.ts";
 import { readTreeFile } from "../store/static-tree.ts";
@@ -70,14 +70,11 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     });
     registerNpmReadApi(app, {
       state: mirror.state,
-      manifest: async (entry) => {
-        const bytes = await local(entry.manifest);
-        verifyBlob(entry.manifest, bytes);
-        return bytes;
-      },
+      // The store checks each blob's SHA-256 as it reads it; npm checks a tarball's SHA-512 too.
+      manifest: (entry) => local(entry.manifest),
       tarball: async (entry) => {
         const bytes = await local(entry.artifact);
-        verifyTarball(entry.artifact, bytes);
+        verifyIntegrity(entry.artifact, bytes);
         return bytes;
       },
       searchSettled: () => search,

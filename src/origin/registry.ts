@@ -16,7 +16,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
-import { BlobError, verifyTarball } from "../registry/blob-check.ts";
+import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
 import { type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
@@ -188,7 +188,8 @@ export class Registry {
     const bytes = await this.blobs.get(entry.artifact.sha256);
     if (!bytes)
       throw new BlobError("missing", `tarball blob of ${entry.name}@${entry.version} is missing`);
-    verifyTarball(entry.artifact, bytes);
+    // The store checked the SHA-256 on reading; npm checks the SHA-512 too.
+    verifyIntegrity(entry.artifact, bytes);
     return bytes;
   }
 

@@ -20,7 +20,7 @@
 import { join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import type { PackageReader } from "../npm/read-api.ts";
-import { verifyTarball } from "../registry/blob-check.ts";
+import { verifyIntegrity } from "../registry/blob-check.ts";
 import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
 import { reindexSearch } from "../registry/search-documents.ts";
 import { RegistryState } from "../registry/state.ts";
@@ -148,7 +148,7 @@ export class VerifyingReader implements PackageReader {
   }
 
   async tarball(entry: PublishEntry): Promise<Uint8Array> {
-    return this.#blob(entry.artifact, (data) => verifyTarball(entry.artifact, data));
+    return this.#blob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data));
   }
 
   /**
@@ -160,7 +160,7 @@ export class VerifyingReader implements PackageReader {
     check?: (data: Uint8Array) => void,
   ): Promise<Uint8Array> {
     const cached = await this.#cache.get(ref.sha256);
-    if (cached && cached.length === ref.size) {
+    if (cached) {
       check?.(cached);
       return cached;
     }

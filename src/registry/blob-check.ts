@@ -26,9 +26,17 @@ export function verifyBlob(ref: BlobRef, bytes: Uint8Array): void {
   }
 }
 
-export function verifyTarball(artifact: Artifact, bytes: Uint8Array): void {
-  verifyBlob(artifact, bytes);
+/**
+ * npm's SHA-512 integrity of a tarball whose SHA-256 is already checked
+ * (bytes from a BlobStore, or from a fetch checked by verifyBlob).
+ */
+export function verifyIntegrity(artifact: Artifact, bytes: Uint8Array): void {
   if (createHash("sha512").update(bytes).digest("base64") !== artifact.sha512) {
     throw new BlobError("mismatch", `tarball ${artifact.sha256} does not match its sha512`);
   }
+}
+
+export function verifyTarball(artifact: Artifact, bytes: Uint8Array): void {
+  verifyBlob(artifact, bytes);
+  verifyIntegrity(artifact, bytes);
 }

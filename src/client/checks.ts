@@ -1,0 +1,91 @@
+/**
+ * The checks a client makes on what one source served, shared by the
+ * LogClient (which then tries another source) and the audit (which lists
+ * every failure). Each throws a SourceError that names the source and the
+ * check.
+ */
+import {
+  bundlePath,
+  type Hash,
+  leafHash,
+  type NoteVerifier,
+  openCheckpoint,
+  parseBundle,
+  type SignedCheckpoint,
+  verifyConsistency,
+} from "../log/index.ts";
+import { verifyBlob } from "../registry/blob-check.ts";
+import type { BlobRef } from "../registry/entries.ts";
+import { SourceError } from "./errors.ts";
+
+/** A checkpoint signed by the pinned key, for the pinned key's log. */
+export function openServedCheckpoint(
+  raw: Uint8Array,
+  verifier: NoteVerifier,
+  source: string,
+): SignedCheckpoint {
+  try {
+    return openCheckpoint(raw, [verifier], verifier.name);
+  } catch (err) {
+    const wrongLog = (err as { code?: string }).code === "wrong-origin";
+    throw new SourceError(source, wrongLog ? "origin" : "signature", (err as Error).message);
+  }
+}
+
+/**
+ * Verifies that `older` and `newer` are one log, with a proof whose hashes
+ * came from authenticated tiles of `newer`'s tree; blames `source` if not.
+ */
+export function checkConsistency(
+  older: SignedCheckpoint,
+  newer: SignedCheckpoint,
+  proof: readonly Hash[],
+  source: string,
+): void {
+  if (older.size === 0) return;
+  try {
+    verifyConsistency(older.size, newer.size, proof, older.root, newer.root);
+  } catch (err) {
+    throw new SourceError(
+      source,
+      "consistency",
+      `the checkpoints of size ${older.size} and ${newer.size}, both signed by the origin key, ` +
+        `are not one log: it was forked or rewritten (${(err as Error).message})`,
+    );
+  }
+}
+
+/** Entry bundle `index` of `width` entries, each checked against its authenticated level-0 tile hashes. */
+export function checkBundle(
+  data: Uint8Array,
+  index: number,
+  width: number,
+  tileHashes: readonly Hash[],
+  source: string,
+): Uint8Array[] {
+  const path = bundlePath(index, width);
+  const entries = parseBundle(data, width);
+  entries.forEach((entry, i) => {
+    if (!Buffer.from(leafHash(entry)).equals(Buffer.from(tileHashes[i])))
+      throw new SourceError(source, "bundle", `${path}: entry ${i} does not match its tile`);
+  });
+  return entries;
+}
+
+/**
+ * A blob's bytes must have the size and SHA-256 the log names, and pass
+ * `check` (say npm's SHA-512 of a tarball).
+ */
+export function checkBlob(
+  ref: BlobRef,
+  data: Uint8Array,
+  source: string,
+  check?: (data: Uint8Array) => void,
+): void {
+  try {
+    verifyBlob(ref, data);
+    check?.(data);
+  } catch (err) {
+    throw new SourceError(source, "blob", `blob/sha256/${ref.sha256}: ${(err as Error).message}`);
+  }
+}
