@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cairn } from "../helpers/cli.ts";
+import { cairn, importCorpus } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { runNpm, runPnpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
@@ -24,24 +24,10 @@ describe("the corpus app against cairn serve", () => {
   before(async () => {
     dir = await tempDir();
     const data = join(dir.path, "data");
-    const imported = await cairn([
-      "import",
-      sharedPath("corpus", "npm"),
-      "--user",
-      "seed",
-      "--data",
-      data,
-    ]);
+    const imported = await importCorpus(data);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /imported 433 versions, skipped 0 already present, 0 failed/);
-    const again = await cairn([
-      "import",
-      sharedPath("corpus", "npm"),
-      "--user",
-      "seed",
-      "--data",
-      data,
-    ]);
+    const again = await importCorpus(data);
     assert.match(again.stdout, /imported 0 versions, skipped 433/);
     server = await startServe(["--data", data, "--no-durable"]);
   });

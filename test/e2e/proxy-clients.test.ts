@@ -22,7 +22,7 @@ import {
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { type CairnServer, startCairnServer } from "../helpers/cairn-server.ts";
-import { cairn } from "../helpers/cli.ts";
+import { cairn, importCorpus } from "../helpers/cli.ts";
 import { type CountingProxy, startCountingProxy } from "../helpers/counting-proxy.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type MaliciousMirror, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -118,14 +118,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
   before(async () => {
     dir = await tempDir();
     const data = join(dir.path, "origin");
-    const imported = await cairn([
-      "import",
-      sharedPath("corpus", "npm"),
-      "--user",
-      "corpus",
-      "--data",
-      data,
-    ]);
+    const imported = await importCorpus(data, "corpus");
     assert.equal(imported.code, 0, imported.stderr);
     origin = await startServe(["--data", data, "--no-durable"]);
     front = await startCountingProxy(origin.url);

@@ -1,7 +1,7 @@
 /** Runs the real `cairn` command in a child process, as a user would. */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "./shared.ts";
+import { PROJECT_ROOT, sharedPath } from "./shared.ts";
 
 export interface CliResult {
   code: number;
@@ -29,4 +29,9 @@ export function cairn(
     );
     child.stdin?.end(options.input ?? "");
   });
+}
+
+/** `cairn import` of the shared corpus (433 real tarballs) into the registry at `data`. */
+export function importCorpus(data: string, user = "seed"): Promise<CliResult> {
+  return cairn(["import", sharedPath("corpus", "npm"), "--user", user, "--data", data]);
 }
