@@ -28,7 +28,7 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { decodeEntry, type Entry } from "../registry/entries.ts";
+import { type DatabaseEntry, decodeEntry, type Entry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
@@ -147,15 +147,19 @@ export class Mirror {
     const toSize = upstream.size;
     let copied = { blobs: 0, tiles: 0, bundles: 0, entries: [] as Entry[] };
     if (toSize > fromSize) copied = await this.#copy(fromSize, upstream);
+    // The entries must prove the origin's snapshots before the checkpoint that signs them is served.
+    const batch = this.state.begin(fromSize);
+    for (const entry of copied.entries) batch.add(entry);
+    const snapshot = batch.endingSnapshot();
+    if (snapshot) {
+      // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
+      await this.blobs.putMany([...snapshot.documents, ...snapshot.shards.values(), snapshot.root]);
+    }
     if (toSize !== fromSize || !this.#held) {
       await this.#writeCheckpoint(upstream, this.client.checkpointNote as Uint8Array);
     }
     await this.#copyMirrorList();
-    const touched = new Set<string>();
-    if (copied.entries.length > 0) {
-      this.state.apply(fromSize, copied.entries);
-      for (const e of copied.entries) touched.add(e.name);
-    }
+    const touched = batch.commit();
     const after = totals(this.client);
     return {
       fromSize,
@@ -193,6 +197,7 @@ export class Mirror {
         waiters.shift()?.();
       }
     };
+    let database: DatabaseEntry | undefined;
     for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
       const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
       const bundle = await this.client.bundle(index, width);
@@ -206,6 +211,8 @@ export class Mirror {
           pendingBlobs.push(
             fetchBlob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data)),
           );
+        } else if (entry.kind === "database") {
+          database = entry;
         }
       }
       this.#options.onProgress?.({
@@ -214,6 +221,8 @@ export class Mirror {
         blobs,
       });
     }
+    // Only the newest SQLite snapshot is worth copying: a new client starts from it.
+    if (database) pendingBlobs.push(fetchBlob(database.blob));
     await Promise.all(pendingBlobs);
     const held = new Set([...tilesOfTree(fromSize)].map(tilePath));
     let tiles = 0;

@@ -7,8 +7,6 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
-import type { PublishEntry } from "../registry/entries.ts";
-import { reindexSearch } from "../registry/search-documents.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
@@ -32,13 +30,6 @@ export interface RunningMirror {
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
   const listeners: ((names: ReadonlySet<string>) => void)[] = [];
-  let search: Promise<void> = Promise.resolve();
-  const loadManifest = async (entry: PublishEntry) => {
-    const bytes = await mirror.blobs.get(entry.manifest.sha256);
-    return bytes
-      ? (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)
-      : undefined;
-  };
   const local = async (ref: { sha256: string }) => {
     const bytes = await mirror.blobs.get(ref.sha256);
     if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is not in this mirror`);
@@ -48,7 +39,6 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     const result = await mirror.sync();
     if (result.touched.size > 0) {
       for (const listener of listeners) listener(result.touched);
-      search = search.then(() => reindexSearch(mirror.state, result.touched, loadManifest));
     }
     return result;
   };
@@ -77,7 +67,6 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
         verifyIntegrity(entry.artifact, bytes);
         return bytes;
       },
-      searchSettled: () => search,
       onApplied: (listener) => listeners.push(listener),
     });
     registerReadOnlyRefusals(app, options.from);
@@ -99,7 +88,6 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
         clearTimeout(timer);
         await server.close();
         await mirror.settled();
-        await search.catch(() => undefined);
         mirror.close();
       },
     };

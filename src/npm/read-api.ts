@@ -29,8 +29,6 @@ export interface PackageReader {
   manifest(entry: PublishEntry): Promise<Uint8Array>;
   /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
   tarball(entry: PublishEntry): Promise<Uint8Array>;
-  /** Resolves once the search index reflects every change applied so far. */
-  searchSettled(): Promise<void>;
   /** Registers a listener called with the package names of each applied batch (for cache invalidation). */
   onApplied(listener: (names: ReadonlySet<string>) => void): void;
   /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
@@ -107,7 +105,6 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const q = req.query as { text?: string; size?: string; from?: string };
     const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
     const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
-    await reader.searchSettled(); // read your own publishes
     const { total, hits } = reader.state.search.search(q.text ?? "", from, size);
     const top = hits[0]?.score || 1;
     return {

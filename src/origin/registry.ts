@@ -18,10 +18,20 @@ import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
-import { type Entry, encodeEntry, type PublishEntry } from "../registry/entries.ts";
+import {
+  type Entry,
+  encodeEntry,
+  isPackageEntry,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_KEYWORD_LENGTH,
+  MAX_KEYWORDS,
+  type PublishEntry,
+  type SnapshotEntry,
+} from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
-import { reindexSearch } from "../registry/search-documents.ts";
+import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { RegistryState } from "../registry/state.ts";
+import type { StateBatch } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import type { OriginKey } from "./keys.ts";
@@ -63,6 +73,35 @@ export interface RegistryOptions {
   readonly maxBatch?: number;
   /** Discard the derived database and rebuild it from the log alone. */
   readonly rebuild?: boolean;
+  /** Shards of the snapshot map; by default enough that a shard lists about 512 packages. */
+  readonly snapshotShards?: number;
+}
+
+/** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
+const PACKAGES_PER_SHARD = 512;
+
+/** The smallest power of two that keeps shards at about PACKAGES_PER_SHARD packages. */
+export function autoShardCount(packages: number): number {
+  let count = 1;
+  while (count < MAX_SHARDS && packages > count * PACKAGES_PER_SHARD) count *= 2;
+  return count;
+}
+
+/** The search fields a publish entry carries, bounded as the entry format requires. */
+function searchFields(manifest: Record<string, unknown>) {
+  const fields: { description?: string; keywords?: string[] } = {};
+  if (typeof manifest.description === "string" && manifest.description !== "") {
+    // Cut at a character boundary: never half of a surrogate pair.
+    const cut = manifest.description.toWellFormed().slice(0, MAX_DESCRIPTION_LENGTH);
+    fields.description = /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+  }
+  const keywords = Array.isArray(manifest.keywords) ? manifest.keywords : [];
+  const words = keywords.filter(
+    (k): k is string =>
+      typeof k === "string" && k !== "" && k.length <= MAX_KEYWORD_LENGTH && k.isWellFormed(),
+  );
+  if (words.length > 0) fields.keywords = [...new Set(words)].slice(0, MAX_KEYWORDS);
+  return fields;
 }
 
 export interface PublishRequest {
@@ -90,7 +129,9 @@ export class Registry {
   readonly #storage: FsLogStorage;
   readonly #sequencer: Sequencer<Entry>;
   readonly #appliedListeners: ((names: ReadonlySet<string>) => void)[] = [];
-  #searchUpdates: Promise<void> = Promise.resolve();
+  readonly #shardCount: number | undefined;
+  /** The batch appended and awaiting its commit to the state. */
+  #appended: StateBatch | undefined;
 
   private constructor(
     storage: FsLogStorage,
@@ -103,28 +144,62 @@ export class Registry {
     this.appender = appender;
     this.blobs = blobs;
     this.state = state;
+    this.#shardCount = options.snapshotShards;
     this.#sequencer = new Sequencer<Entry>(
       {
         check: (entry, accepted) => this.#check(entry, accepted),
         encode: encodeEntry,
-        append: (entries) => this.appender.append(entries),
-        apply: async (entries: readonly SequencedEntry<Entry>[]) => {
-          this.state.apply(
-            entries[0].index,
-            entries.map((e) => e.value),
-          );
-          const names = new Set(entries.map((e) => e.value.name));
+        append: (encoded, values) => this.#append(encoded, values),
+        apply: () => {
+          const batch = this.#appended;
+          this.#appended = undefined;
+          const names = batch?.commit() ?? new Set<string>();
           for (const listener of this.#appliedListeners) listener(names);
-          // Search is advisory: refresh it after acknowledging, off the publish path.
-          this.#searchUpdates = this.#searchUpdates
-            .then(() => this.reindex(names))
-            .catch((err: unknown) => {
-              process.emitWarning(`search index update failed: ${(err as Error).message}`);
-            });
         },
       },
       { maxBatch: options.maxBatch ?? 1024 },
     );
+  }
+
+  /**
+   * Appends a batch and, after it, the `snapshot` entry committing to the
+   * state it leaves: the snapshot's blobs (documents, changed shards, root)
+   * are stored first, so the checkpoint never names a missing file.
+   */
+  async #append(encoded: readonly Uint8Array[], values: readonly Entry[]) {
+    const batch = this.state.begin(this.appender.size);
+    for (const value of values) batch.add(value);
+    const snapshot = await this.#snapshotEntry(batch);
+    batch.add(snapshot);
+    const appended = await this.appender.append([...encoded, encodeEntry(snapshot)]);
+    this.#appended = batch;
+    return appended;
+  }
+
+  async #snapshotEntry(batch: StateBatch): Promise<SnapshotEntry> {
+    const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
+    const built = batch.snapshot(shards);
+    await this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]);
+    return {
+      v: 1,
+      kind: "snapshot",
+      time: new Date().toISOString(),
+      size: batch.size,
+      root: { sha256: built.id, size: built.root.length },
+      shards: built.shardCount,
+      packages: built.packages,
+    };
+  }
+
+  /** Ends the log with a snapshot entry if it does not (a log written before snapshots existed). */
+  async #closeWithSnapshot(): Promise<void> {
+    const size = this.appender.size;
+    if (size === 0 || this.state.snapshot?.index === size - 1) return;
+    const batch = this.state.begin(size);
+    const snapshot = await this.#snapshotEntry(batch);
+    batch.add(snapshot);
+    await this.appender.append([encodeEntry(snapshot)]);
+    batch.commit();
   }
 
   static async open(options: RegistryOptions): Promise<Registry> {
@@ -145,9 +220,9 @@ export class Registry {
           await rm(`${statePath}${suffix}`, { force: true });
       }
       const state = RegistryState.open(statePath);
-      const replayed = await replayInto(state, new DirectorySource(treeDir), appender.size);
+      await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
-      await registry.reindex(replayed);
+      await registry.#closeWithSnapshot();
       return registry;
     } catch (err) {
       await storage.close();
@@ -158,21 +233,6 @@ export class Registry {
   /** Calls `listener` with the package names of each batch once it is applied, before it is acknowledged. */
   onApplied(listener: (names: ReadonlySet<string>) => void): void {
     this.#appliedListeners.push(listener);
-  }
-
-  /** Resolves once the search index reflects every batch applied so far. */
-  searchSettled(): Promise<void> {
-    return this.#searchUpdates;
-  }
-
-  /** Refreshes the search documents of `names` from the state and their manifests. */
-  reindex(names: Iterable<string>): Promise<void> {
-    return reindexSearch(this.state, names, async (entry) => {
-      const bytes = await this.blobs.get(entry.manifest.sha256);
-      return bytes
-        ? (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)
-        : undefined;
-    });
   }
 
   /** A publish's manifest bytes; the store has checked them against their SHA-256. */
@@ -195,7 +255,6 @@ export class Registry {
 
   async close(): Promise<void> {
     await this.#sequencer.close();
-    await this.#searchUpdates;
     this.state.close();
     await this.#storage.close();
   }
@@ -227,6 +286,7 @@ export class Registry {
       },
       manifest: manifestBlob,
       resolution,
+      ...searchFields(req.manifest),
     };
     return this.#sequencer.submit(entry);
   }
@@ -265,6 +325,7 @@ export class Registry {
   }
 
   #check(entry: Entry, accepted: readonly Entry[]): void {
+    if (!isPackageEntry(entry)) return;
     if (entry.kind === "publish") {
       this.#checkPublish(entry.actor, entry.name, entry.version, accepted);
       return;
@@ -329,7 +390,8 @@ export class Registry {
 
   #checkPublish(actor: string, name: string, version: string, accepted: readonly Entry[]): void {
     const owners = this.state.owners(name);
-    const pendingOwner = accepted.find((e) => e.name === name && e.kind === "publish")?.actor;
+    const packageEntries = accepted.filter(isPackageEntry);
+    const pendingOwner = packageEntries.find((e) => e.name === name && e.kind === "publish")?.actor;
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
       throw new RegistryError(
@@ -339,7 +401,7 @@ export class Registry {
     }
     const taken =
       this.state.hasVersion(name, version) ||
-      accepted.some((e) => e.kind === "publish" && e.name === name && e.version === version);
+      packageEntries.some((e) => e.kind === "publish" && e.name === name && e.version === version);
     if (taken) {
       throw new RegistryError(
         "conflict",

@@ -26,7 +26,7 @@ export interface SequencerHooks<T> {
   /** Encodes an accepted value as log entry bytes. */
   encode(value: T): Uint8Array;
   /** Appends a batch durably; returns the index of its first entry. */
-  append(entries: readonly Uint8Array[]): Promise<{ first: number }>;
+  append(entries: readonly Uint8Array[], values: readonly T[]): Promise<{ first: number }>;
   /** Applies appended entries to the derived state, before callers hear back. */
   apply(entries: readonly SequencedEntry<T>[]): Promise<void> | void;
 }
@@ -128,7 +128,7 @@ export class Sequencer<T> {
     if (accepted.length === 0) return;
     let first: number;
     try {
-      ({ first } = await this.#hooks.append(encoded));
+      ({ first } = await this.#hooks.append(encoded, acceptedValues));
     } catch (err) {
       // Nothing was appended: every caller of the batch hears the failure.
       for (const item of accepted) item.reject(err);

@@ -36,7 +36,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       reader,
       close: async () => {
         await server.close();
-        await reader.searchSettled();
         await reader.close();
       },
     };

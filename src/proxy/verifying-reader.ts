@@ -22,7 +22,6 @@ import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import type { PackageReader } from "../npm/read-api.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
-import { reindexSearch } from "../registry/search-documents.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
 
@@ -48,7 +47,6 @@ export class VerifyingReader implements PackageReader {
   #lastRefresh = 0;
   #lastSuccess = 0;
   #updating: Promise<void> | undefined;
-  #search: Promise<void> = Promise.resolve();
   readonly #fetching = new Map<string, Promise<Uint8Array>>();
   /** Background work (cache writes, manifest prefetch) that close waits for. */
   readonly #background = new Set<Promise<unknown>>();
@@ -88,10 +86,6 @@ export class VerifyingReader implements PackageReader {
     this.#listeners.push(listener);
   }
 
-  searchSettled(): Promise<void> {
-    return this.#search;
-  }
-
   async beforeRead(): Promise<void> {
     if (Date.now() - this.#lastRefresh < (this.#options.refreshMs ?? 5000)) return;
     const updating = this.update();
@@ -119,21 +113,13 @@ export class VerifyingReader implements PackageReader {
       const published: PublishEntry[] = [];
       for await (const { first, entries } of this.client.entries(this.state.logSize, cp.size)) {
         const decoded = entries.map(decodeEntry);
-        this.state.apply(first, decoded);
-        for (const e of decoded) {
-          touched.add(e.name);
-          if (e.kind === "publish") published.push(e);
-        }
+        for (const name of this.state.apply(first, decoded)) touched.add(name);
+        for (const e of decoded) if (e.kind === "publish") published.push(e);
       }
       this.#prefetchManifests(published);
       this.#lastSuccess = Date.now();
       if (touched.size === 0) return;
       for (const listener of this.#listeners) listener(touched);
-      this.#search = this.#search
-        .then(() => reindexSearch(this.state, touched, (entry) => this.#cachedManifest(entry)))
-        .catch((err: unknown) => {
-          process.emitWarning(`search index update failed: ${(err as Error).message}`);
-        });
     } catch (err) {
       const staleFor = Date.now() - this.#lastSuccess;
       if (this.#lastSuccess === 0 || staleFor > (this.#options.maxStaleMs ?? 3_600_000)) throw err;
@@ -187,12 +173,5 @@ export class VerifyingReader implements PackageReader {
   #track(work: Promise<unknown>): void {
     this.#background.add(work);
     work.finally(() => this.#background.delete(work));
-  }
-
-  async #cachedManifest(entry: PublishEntry): Promise<Record<string, unknown> | undefined> {
-    const bytes = await this.#cache.get(entry.manifest.sha256);
-    return bytes
-      ? (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>)
-      : undefined;
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Log entries: one canonical JSON object (RFC 8785) per registry change.
  * An entry carries what resolution needs and hashes of everything else,
- * never the tarball. Every entry has `v`, `kind`, `ecosystem`, `name`,
- * `time` and `actor`; parsing is strict (no unknown fields, exact types), so
- * an entry has one encoding and a monitor can recompute it.
+ * never the tarball. A package entry has `v`, `kind`, `ecosystem`, `name`,
+ * `time` and `actor`; a registry entry (`snapshot`, `database`) has `v`,
+ * `kind`, `time` and `size`, the log size it describes. Parsing is strict
+ * (no unknown fields, exact types), so an entry has one encoding and a
+ * monitor can recompute it.
  *
  *   {"actor":"alice","artifact":{"sha1":"…","sha256":"…","sha512":"…","size":1234},
  *    "ecosystem":"npm","kind":"publish","manifest":{"sha256":"…","size":890},
@@ -12,6 +14,7 @@
  */
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
 import { canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
+import { isShardCount, MAX_SHARDS } from "./snapshot.ts";
 
 export const ENTRY_FORMAT_VERSION = 1;
 
@@ -48,6 +51,9 @@ export interface PublishEntry extends EntryBase {
   readonly manifest: BlobRef;
   /** The manifest fields resolution needs (dependencies, bin, engines, os, cpu…). */
   readonly resolution: { readonly [field: string]: JsonValue };
+  /** What search needs, so any copy of the log can index it without the manifests. */
+  readonly description?: string;
+  readonly keywords?: readonly string[];
 }
 
 export interface UnpublishEntry extends EntryBase {
@@ -76,8 +82,48 @@ export interface OwnerEntry extends EntryBase {
   readonly action: "add" | "rm";
 }
 
-export type Entry = PublishEntry | UnpublishEntry | DistTagEntry | DeprecateEntry | OwnerEntry;
+export type PackageEntry =
+  | PublishEntry
+  | UnpublishEntry
+  | DistTagEntry
+  | DeprecateEntry
+  | OwnerEntry;
+
+interface RegistryEntryBase {
+  readonly v: 1;
+  readonly time: string;
+  /** The log size the entry describes: the state after entries [0, size). */
+  readonly size: number;
+}
+
+/**
+ * Commits to the registry's state after every earlier entry: `root` is the
+ * snapshot root file (its SHA-256 is the snapshot id). The origin appends
+ * one at the end of every batch, so the last entry under a checkpoint is one.
+ */
+export interface SnapshotEntry extends RegistryEntryBase {
+  readonly kind: "snapshot";
+  readonly root: BlobRef;
+  readonly shards: number;
+  readonly packages: number;
+}
+
+/** Names a published SQLite copy of the derived index at log size `size` (zstd-compressed). */
+export interface DatabaseEntry extends RegistryEntryBase {
+  readonly kind: "database";
+  readonly blob: BlobRef;
+  /** Size of the uncompressed database file. */
+  readonly rawSize: number;
+  readonly schema: number;
+}
+
+export type RegistryEntry = SnapshotEntry | DatabaseEntry;
+export type Entry = PackageEntry | RegistryEntry;
 export type EntryKind = Entry["kind"];
+
+export function isPackageEntry(entry: Entry): entry is PackageEntry {
+  return entry.kind !== "snapshot" && entry.kind !== "database";
+}
 
 export class EntryError extends Error {
   override name = "EntryError";
@@ -88,14 +134,26 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const BASE64_SHA512 = /^[A-Za-z0-9+/]{86}==$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const FIELDS: Record<EntryKind, { required: string[]; optional: string[] }> = {
-  publish: { required: ["version", "artifact", "manifest", "resolution"], optional: ["tag"] },
-  unpublish: { required: [], optional: ["version"] },
-  "dist-tag": { required: ["tag", "version"], optional: [] },
-  deprecate: { required: ["version", "message"], optional: [] },
-  owner: { required: ["user", "action"], optional: [] },
+const PACKAGE_BASE = ["v", "kind", "ecosystem", "name", "time", "actor"];
+const REGISTRY_BASE = ["v", "kind", "time", "size"];
+const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: string[] }> = {
+  publish: {
+    base: PACKAGE_BASE,
+    required: ["version", "artifact", "manifest", "resolution"],
+    optional: ["tag", "description", "keywords"],
+  },
+  unpublish: { base: PACKAGE_BASE, required: [], optional: ["version"] },
+  "dist-tag": { base: PACKAGE_BASE, required: ["tag", "version"], optional: [] },
+  deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
+  owner: { base: PACKAGE_BASE, required: ["user", "action"], optional: [] },
+  snapshot: { base: REGISTRY_BASE, required: ["root", "shards", "packages"], optional: [] },
+  database: { base: REGISTRY_BASE, required: ["blob", "rawSize", "schema"], optional: [] },
 };
-const BASE_FIELDS = ["v", "kind", "ecosystem", "name", "time", "actor"];
+
+/** Search metadata in an entry is bounded, so a publish cannot bloat the log. */
+export const MAX_DESCRIPTION_LENGTH = 1024;
+export const MAX_KEYWORDS = 32;
+export const MAX_KEYWORD_LENGTH = 64;
 
 type Obj = Record<string, unknown>;
 
@@ -109,6 +167,13 @@ function str(o: Obj, key: string, pattern?: RegExp): string {
     throw new EntryError(`entry field ${key} is missing or malformed`);
   }
   return value;
+}
+
+function count(o: Obj, key: string, min = 0): number {
+  const value = o[key];
+  if (!Number.isSafeInteger(value) || (value as number) < min)
+    throw new EntryError(`entry field ${key} must be an integer of at least ${min}`);
+  return value as number;
 }
 
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
@@ -127,21 +192,46 @@ function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   }
 }
 
+function checkSearchFields(value: Obj): void {
+  if ("description" in value) {
+    const d = value.description;
+    if (typeof d !== "string" || d.length > MAX_DESCRIPTION_LENGTH)
+      throw new EntryError(
+        `entry field description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`,
+      );
+  }
+  if ("keywords" in value) {
+    const k = value.keywords;
+    if (
+      !Array.isArray(k) ||
+      k.length > MAX_KEYWORDS ||
+      k.some((w) => typeof w !== "string" || w.length === 0 || w.length > MAX_KEYWORD_LENGTH)
+    )
+      throw new EntryError(
+        `entry field keywords must list at most ${MAX_KEYWORDS} words of 1 to ${MAX_KEYWORD_LENGTH} characters`,
+      );
+  }
+}
+
 /** Checks that `value` is a well-formed entry; returns it typed. */
 export function checkEntry(value: unknown): Entry {
   if (!isObject(value)) throw new EntryError("entry must be a JSON object");
   if (value.v !== ENTRY_FORMAT_VERSION)
     throw new EntryError(`unsupported entry version ${String(value.v)}`);
   const kind = value.kind as EntryKind;
-  const fields = FIELDS[kind];
+  const fields = Object.hasOwn(FIELDS, kind) ? FIELDS[kind] : undefined;
   if (typeof kind !== "string" || !fields)
     throw new EntryError(`unknown entry kind ${String(value.kind)}`);
-  if (value.ecosystem !== "npm")
-    throw new EntryError(`unknown ecosystem ${String(value.ecosystem)}`);
-  str(value, "name");
   str(value, "time", ISO_TIME);
-  str(value, "actor");
-  const allowed = new Set([...BASE_FIELDS, ...fields.required, ...fields.optional]);
+  if (fields.base === PACKAGE_BASE) {
+    if (value.ecosystem !== "npm")
+      throw new EntryError(`unknown ecosystem ${String(value.ecosystem)}`);
+    str(value, "name");
+    str(value, "actor");
+  } else {
+    count(value, "size");
+  }
+  const allowed = new Set([...fields.base, ...fields.required, ...fields.optional]);
   for (const key of Object.keys(value)) {
     if (!allowed.has(key)) throw new EntryError(`unexpected field ${key} in a ${kind} entry`);
   }
@@ -156,6 +246,7 @@ export function checkEntry(value: unknown): Entry {
       checkBlobRef(value.manifest, "manifest", false);
       if (!isObject(value.resolution))
         throw new EntryError("entry field resolution must be an object");
+      checkSearchFields(value);
       break;
     case "unpublish":
       if ("version" in value) str(value, "version");
@@ -174,6 +265,17 @@ export function checkEntry(value: unknown): Entry {
       if (value.action !== "add" && value.action !== "rm")
         throw new EntryError("owner action must be add or rm");
       break;
+    case "snapshot":
+      checkBlobRef(value.root, "root", false);
+      if (!isShardCount(count(value, "shards", 1)))
+        throw new EntryError(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
+      count(value, "packages");
+      break;
+    case "database":
+      checkBlobRef(value.blob, "blob", false);
+      count(value, "rawSize");
+      count(value, "schema", 1);
+      break;
   }
   return value as unknown as Entry;
 }
@@ -184,7 +286,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
   const bytes = canonicalJsonBytes(entry);
   if (bytes.length > MAX_ENTRY_SIZE) {
     throw new EntryError(
-      `entry for ${entry.name} is ${bytes.length} bytes, over the ${MAX_ENTRY_SIZE}-byte limit`,
+      `entry for ${isPackageEntry(entry) ? entry.name : entry.kind} is ${bytes.length} bytes, over the ${MAX_ENTRY_SIZE}-byte limit`,
     );
   }
   return bytes;

@@ -30,8 +30,7 @@ export async function replayInto(
       width,
     );
     const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
-    state.apply(at, fresh);
-    for (const entry of fresh) touched.add(entry.name);
+    for (const name of state.apply(at, fresh)) touched.add(name);
     at += fresh.length;
   }
   return touched;

@@ -34,8 +34,14 @@ function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+export function isShardCount(count: number): boolean {
+  return (
+    Number.isInteger(count) && count >= 1 && count <= MAX_SHARDS && (count & (count - 1)) === 0
+  );
+}
+
 export function checkShardCount(count: number): void {
-  if (!Number.isInteger(count) || count < 1 || count > MAX_SHARDS || (count & (count - 1)) !== 0)
+  if (!isShardCount(count))
     throw new Error(`the shard count must be a power of two from 1 to ${MAX_SHARDS}, not ${count}`);
 }
 

@@ -1,18 +1,25 @@
 /**
- * The registry's derived state in SQLite (node:sqlite): packages, versions,
- * dist-tags, deprecations and owners, as a pure function of the log
- * entries applied in order. The database records how many log entries it
- * has applied, so after a crash the origin replays what it missed, and
- * `cairn rebuild` recreates it from the log alone.
+ * The registry's derived state in SQLite (node:sqlite): every package
+ * document stored as rows (packages, versions, dist-tags, owners), the
+ * document hashes and shard hashes of the snapshot map, and the search
+ * index. It is a pure function of the log entries applied in order; the
+ * database records how many it has applied, so after a crash the origin
+ * replays what it missed, and `cairn rebuild` recreates it from the log.
  *
- * Writes happen only in `apply`, one transaction per batch, so the database
- * is always the state after some prefix of the log.
+ * Writes happen only when a StateBatch commits, one transaction per batch,
+ * so the database is always the state after some prefix of the log. The
+ * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import semver from "semver";
 import type { Entry, PublishEntry } from "./entries.ts";
+import type { PackageDocument, VersionDocument } from "./package-document.ts";
+import { versionDocument } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
+import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
+
+/** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
+export const STATE_SCHEMA = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -20,6 +27,7 @@ CREATE TABLE IF NOT EXISTS packages (
   name TEXT PRIMARY KEY,
   created TEXT NOT NULL,
   modified TEXT NOT NULL,
+  updated INTEGER NOT NULL,
   unpublished TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS versions (
@@ -43,7 +51,27 @@ CREATE TABLE IF NOT EXISTS owners (
   user TEXT NOT NULL,
   PRIMARY KEY (name, user)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS documents (
+  key TEXT PRIMARY KEY,
+  prefix INTEGER NOT NULL,
+  sha256 TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS documents_prefix ON documents (prefix);
+CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT NOT NULL) STRICT;
 `;
+
+/** The tables a state database holds, so a downloaded copy can be checked for extras. */
+export const STATE_TABLES = [
+  "meta",
+  "packages",
+  "versions",
+  "dist_tags",
+  "owners",
+  "documents",
+  "shard_hashes",
+  "search_docs",
+  "search_fts",
+];
 
 export interface VersionRow {
   readonly name: string;
@@ -59,12 +87,23 @@ export interface PackageRow {
   readonly name: string;
   readonly created: string;
   readonly modified: string;
+  /** Log index of the last entry about the package. */
+  readonly updated: number;
   readonly unpublished: string | null;
+}
+
+/** The latest snapshot entry applied. */
+export interface SnapshotPointer {
+  readonly index: number;
+  /** Snapshot id: hex SHA-256 of the root file. */
+  readonly id: string;
+  readonly shards: number;
+  readonly packages: number;
 }
 
 const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished";
 
-interface RawVersionRow {
+export interface RawVersionRow {
   name: string;
   version: string;
   log_index: number;
@@ -86,163 +125,105 @@ function versionRow(r: RawVersionRow): VersionRow {
   };
 }
 
+/** A version's document from its row (the entry column holds the publish entry). */
+export function versionDocumentOfRow(row: VersionRow): VersionDocument {
+  return {
+    ...versionDocument(row.entry, row.logIndex),
+    ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
+    ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
+  };
+}
+
 export class RegistryState {
-  readonly #db: DatabaseSync;
-  readonly #sql: (sql: string) => StatementSync;
+  readonly db: DatabaseSync;
+  readonly sql: (sql: string) => StatementSync;
   readonly search: SearchIndex;
 
   private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#sql = statementCache(db);
+    this.db = db;
+    this.sql = statementCache(db);
     this.search = new SearchIndex(db);
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
-  static open(path: string): RegistryState {
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+  static open(path: string, options: { readOnly?: boolean } = {}): RegistryState {
+    const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+    if (options.readOnly) return new RegistryState(db);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    const schema = db.prepare("PRAGMA user_version").get() as { user_version: number };
+    const hasTables = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
+    if (hasTables && schema.user_version !== STATE_SCHEMA) {
+      // Derived state from an older release: drop it, the log rebuilds it.
+      const tables = db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'search_fts_%'",
+        )
+        .all() as { name: string }[];
+      for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
+    }
     db.exec(SCHEMA);
     db.exec(SEARCH_SCHEMA);
+    db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     return new RegistryState(db);
   }
 
   close(): void {
-    this.#db.close();
+    this.db.close();
+  }
+
+  meta(key: string): string | undefined {
+    const row = this.sql("SELECT value FROM meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
   }
 
   /** How many log entries the state reflects. */
   get logSize(): number {
-    const row = this.#sql("SELECT value FROM meta WHERE key = 'log_size'").get() as
-      | { value: string }
-      | undefined;
-    return row ? Number(row.value) : 0;
+    return Number(this.meta("log_size") ?? 0);
   }
 
-  /**
-   * Applies entries that follow the state's log size, in one transaction.
-   * `first` must equal the current log size: entries are never applied twice
-   * or out of order.
-   */
-  apply(first: number, entries: readonly Entry[]): void {
+  /** The latest snapshot entry applied, if any. */
+  get snapshot(): SnapshotPointer | undefined {
+    const value = this.meta("snapshot");
+    return value === undefined ? undefined : (JSON.parse(value) as SnapshotPointer);
+  }
+
+  /** Starts a batch of entries that follow the state's log size; nothing is written until it commits. */
+  begin(first: number): StateBatch {
     const size = this.logSize;
     if (first !== size)
       throw new Error(`state is at log size ${size}, cannot apply entries from ${first}`);
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      entries.forEach((entry, i) => {
-        this.#applyOne(entry, first + i);
-      });
-      this.#sql(
-        "INSERT INTO meta (key, value) VALUES ('log_size', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      ).run(String(first + entries.length));
-      this.#db.exec("COMMIT");
-    } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
-  }
-
-  #applyOne(entry: Entry, index: number): void {
-    const touch = () =>
-      this.#sql(
-        "INSERT INTO packages (name, created, modified) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified = excluded.modified",
-      ).run(entry.name, entry.time, entry.time);
-    switch (entry.kind) {
-      case "publish": {
-        touch();
-        this.#sql("UPDATE packages SET unpublished = NULL WHERE name = ?").run(entry.name);
-        this.#sql(
-          "INSERT INTO versions (name, version, log_index, time, entry) VALUES (?, ?, ?, ?, ?)",
-        ).run(entry.name, entry.version, index, entry.time, JSON.stringify(entry));
-        if (entry.tag) this.#setTag(entry.name, entry.tag, entry.version);
-        const owned = this.#sql("SELECT 1 FROM owners WHERE name = ?").get(entry.name);
-        if (!owned)
-          this.#sql("INSERT INTO owners (name, user) VALUES (?, ?)").run(entry.name, entry.actor);
-        break;
-      }
-      case "unpublish":
-        touch();
-        if (entry.version === undefined) {
-          this.#sql("UPDATE packages SET unpublished = ? WHERE name = ?").run(
-            entry.time,
-            entry.name,
-          );
-          this.#sql(
-            "UPDATE versions SET unpublished = ? WHERE name = ? AND unpublished IS NULL",
-          ).run(entry.time, entry.name);
-          this.#sql("DELETE FROM dist_tags WHERE name = ?").run(entry.name);
-        } else {
-          this.#sql("UPDATE versions SET unpublished = ? WHERE name = ? AND version = ?").run(
-            entry.time,
-            entry.name,
-            entry.version,
-          );
-          this.#sql("DELETE FROM dist_tags WHERE name = ? AND version = ?").run(
-            entry.name,
-            entry.version,
-          );
-          this.#repointLatest(entry.name);
-        }
-        break;
-      case "dist-tag":
-        touch();
-        if (entry.version === null)
-          this.#sql("DELETE FROM dist_tags WHERE name = ? AND tag = ?").run(entry.name, entry.tag);
-        else this.#setTag(entry.name, entry.tag, entry.version);
-        break;
-      case "deprecate":
-        touch();
-        this.#sql("UPDATE versions SET deprecated = ? WHERE name = ? AND version = ?").run(
-          entry.message === "" ? null : entry.message,
-          entry.name,
-          entry.version,
-        );
-        break;
-      case "owner":
-        if (entry.action === "add")
-          this.#sql("INSERT OR IGNORE INTO owners (name, user) VALUES (?, ?)").run(
-            entry.name,
-            entry.user,
-          );
-        else
-          this.#sql("DELETE FROM owners WHERE name = ? AND user = ?").run(entry.name, entry.user);
-        break;
-    }
+    return new StateBatch(this, first);
   }
 
   /**
-   * If `latest` was removed with its version, it moves to the highest
-   * remaining release (or prerelease if there is none), as npm's registry does.
+   * Applies entries that follow the state's log size, in one transaction,
+   * checking each snapshot entry against the state it describes. Returns
+   * the names of the packages they changed.
    */
-  #repointLatest(name: string): void {
-    if (this.#sql("SELECT 1 FROM dist_tags WHERE name = ? AND tag = 'latest'").get(name)) return;
-    const live = (
-      this.#sql("SELECT version FROM versions WHERE name = ? AND unpublished IS NULL").all(
-        name,
-      ) as {
-        version: string;
-      }[]
-    ).map((r) => r.version);
-    const releases = live.filter((v) => semver.prerelease(v) === null);
-    const pick = semver.rsort(releases.length > 0 ? releases : live)[0];
-    if (pick !== undefined) this.#setTag(name, "latest", pick);
+  apply(first: number, entries: readonly Entry[]): Set<string> {
+    const batch = this.begin(first);
+    for (const entry of entries) batch.add(entry);
+    return batch.commit();
   }
 
-  #setTag(name: string, tag: string, version: string): void {
-    this.#sql(
-      "INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?) ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version",
-    ).run(name, tag, version);
+  /** Every package name the state knows, sorted bytewise (unpublished ones included). */
+  packageNames(): string[] {
+    return (this.sql("SELECT name FROM packages ORDER BY name").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
   }
 
   getPackage(name: string): PackageRow | undefined {
-    return this.#sql(
-      "SELECT name, created, modified, unpublished FROM packages WHERE name = ?",
+    return this.sql(
+      "SELECT name, created, modified, updated, unpublished FROM packages WHERE name = ?",
     ).get(name) as PackageRow | undefined;
   }
 
   /** Every version ever published, unpublished ones included (a name@version is never reused). */
   versions(name: string): VersionRow[] {
-    const rows = this.#sql(
+    const rows = this.sql(
       `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY log_index`,
     ).all(name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
@@ -250,7 +231,7 @@ export class RegistryState {
 
   /** One version's row, by its primary key. */
   version(name: string, version: string): VersionRow | undefined {
-    const row = this.#sql(
+    const row = this.sql(
       `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`,
     ).get(name, version);
     return row ? versionRow(row as unknown as RawVersionRow) : undefined;
@@ -258,26 +239,48 @@ export class RegistryState {
 
   hasVersion(name: string, version: string): boolean {
     return (
-      this.#sql("SELECT 1 FROM versions WHERE name = ? AND version = ?").get(name, version) !==
+      this.sql("SELECT 1 FROM versions WHERE name = ? AND version = ?").get(name, version) !==
       undefined
     );
   }
 
   distTags(name: string): Record<string, string> {
-    const rows = this.#sql("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag").all(
+    const rows = this.sql("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag").all(
       name,
-    ) as {
-      tag: string;
-      version: string;
-    }[];
+    ) as { tag: string; version: string }[];
     return Object.fromEntries(rows.map((r) => [r.tag, r.version]));
   }
 
   owners(name: string): string[] {
-    return (
-      this.#sql("SELECT user FROM owners WHERE name = ? ORDER BY user").all(name) as {
-        user: string;
-      }[]
-    ).map((r) => r.user);
+    const rows = this.sql("SELECT user FROM owners WHERE name = ?").all(name) as { user: string }[];
+    return rows.map((r) => r.user).sort();
+  }
+
+  /** The package's document as the state holds it. */
+  document(name: string): PackageDocument | undefined {
+    const pkg = this.getPackage(name);
+    if (!pkg) return undefined;
+    return {
+      v: 1,
+      ecosystem: "npm",
+      name,
+      created: pkg.created,
+      modified: pkg.modified,
+      updated: pkg.updated,
+      ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
+      distTags: this.distTags(name),
+      owners: this.owners(name),
+      versions: Object.fromEntries(
+        this.versions(name).map((row) => [row.version, versionDocumentOfRow(row)]),
+      ),
+    };
+  }
+
+  /** The SHA-256 of the package's document, as the snapshot map lists it. */
+  documentHash(key: string): string | undefined {
+    const row = this.sql("SELECT sha256 FROM documents WHERE key = ?").get(key) as
+      | { sha256: string }
+      | undefined;
+    return row?.sha256;
   }
 }

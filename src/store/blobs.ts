@@ -20,6 +20,7 @@ export interface StoredBlob {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const PARALLEL_WRITES = 16;
 
 export function sha256Hex(data: Uint8Array): string {
   return Buffer.from(sha256(data)).toString("hex");
@@ -49,6 +50,24 @@ export class BlobStore {
   }
 
   async put(data: Uint8Array): Promise<StoredBlob> {
+    const stored = await this.#write(data);
+    if (this.#durable) await syncDir(this.#dir);
+    return stored;
+  }
+
+  /** Stores several blobs, written in parallel, with one directory sync for all. */
+  async putMany(blobs: readonly Uint8Array[]): Promise<StoredBlob[]> {
+    const stored: StoredBlob[] = [];
+    for (let i = 0; i < blobs.length; i += PARALLEL_WRITES) {
+      stored.push(
+        ...(await Promise.all(blobs.slice(i, i + PARALLEL_WRITES).map((b) => this.#write(b)))),
+      );
+    }
+    if (this.#durable && blobs.length > 0) await syncDir(this.#dir);
+    return stored;
+  }
+
+  async #write(data: Uint8Array): Promise<StoredBlob> {
     const hex = sha256Hex(data);
     const target = join(this.#dir, hex);
     const existing = await this.get(hex);
@@ -56,7 +75,6 @@ export class BlobStore {
     // Two writers of the same blob both rename identical bytes into place: harmless.
     const tmp = join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
     await replaceFile(target, data, this.#durable, tmp);
-    if (this.#durable) await syncDir(this.#dir);
     return { sha256: hex, size: data.length };
   }
 

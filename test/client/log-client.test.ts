@@ -6,7 +6,7 @@ import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { startOrigin } from "../../src/origin/server.ts";
-import { decodeEntry } from "../../src/registry/entries.ts";
+import { decodeEntry, isPackageEntry, type PackageEntry } from "../../src/registry/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
@@ -31,19 +31,22 @@ describe("log client", () => {
       stateDir: state.path,
     });
     assert.equal(client.checkpoint, undefined);
-    assert.equal((await client.refresh()).size, 5);
+    // Each publish is its own batch: its entry, then the batch's snapshot entry.
+    assert.equal((await client.refresh()).size, 10);
     for (let i = 5; i < 300; i++) await origin.publish(`p${i}`, "1.0.0");
     const again = await LogClient.open({
       origin: origin.url,
       verifier: origin.key.verifier,
       stateDir: state.path,
     });
-    assert.equal(again.checkpoint?.size, 5);
-    assert.equal((await again.refresh()).size, 300);
+    assert.equal(again.checkpoint?.size, 10);
+    assert.equal((await again.refresh()).size, 600);
     const names: string[] = [];
-    for await (const { first, entries } of again.entries(3, 300)) {
-      assert.equal(first, 3 + names.length);
-      for (const e of entries) names.push(decodeEntry(e).name);
+    let read = 0;
+    for await (const { first, entries } of again.entries(6, 600)) {
+      assert.equal(first, 6 + read);
+      read += entries.length;
+      for (const e of entries.map(decodeEntry)) if (isPackageEntry(e)) names.push(e.name);
     }
     assert.deepEqual(
       names,
@@ -106,7 +109,7 @@ describe("log client", () => {
             stateDir: state.path,
           })
         ).checkpoint?.size,
-        2,
+        4,
       );
     } finally {
       await forked.close();
@@ -142,11 +145,11 @@ describe("log client", () => {
       useMirrorList: false,
       timeoutMs: 2000,
     });
-    assert.equal((await client.refresh()).size, 1);
+    assert.equal((await client.refresh()).size, 2);
     const [only] = await client
-      .entries(0, 1)
+      .entries(0, 2)
       .next()
       .then((r) => r.value?.entries ?? []);
-    assert.equal(decodeEntry(only).name, "a");
+    assert.equal((decodeEntry(only) as PackageEntry).name, "a");
   });
 });

@@ -68,6 +68,6 @@ describe("npm API over HTTP", () => {
     ]);
     assert.deepEqual(race.map((r) => r.status).sort(), [201, 409]);
     const log = await fx.stopAndVerifyLog();
-    assert.equal(log.checkpoint.size, 51);
+    assert.equal(log.packageEntries.length, 51);
   });
 });

@@ -6,6 +6,8 @@ import {
   type VerifyLogResult,
   verifyLog,
 } from "../../src/log/index.ts";
+import type { PackageEntry } from "../../src/registry/entries.ts";
+import { packageEntries } from "./entries.ts";
 import { tempDir } from "./log.ts";
 import { writeNpmrc } from "./npm-client.ts";
 import { signUp } from "./registry-client.ts";
@@ -18,8 +20,8 @@ export interface RegistryFixture {
   readonly cache: string;
   /** Signs `user` up and writes an .npmrc with their token in the fixture's directory. */
   npmrcFor(user: string, password?: string): Promise<string>;
-  /** Stops the server and audits its whole log. */
-  stopAndVerifyLog(): Promise<VerifyLogResult>;
+  /** Stops the server and audits its whole log; returns the result and its package entries. */
+  stopAndVerifyLog(): Promise<VerifyLogResult & { packageEntries: PackageEntry[] }>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -34,8 +36,10 @@ export async function registryFixture(): Promise<RegistryFixture> {
       writeNpmrc(dir.path, server.url, await signUp(server.url, user, password)),
     stopAndVerifyLog: async () => {
       await server.stop();
-      const tree = new DirectorySource(join(dir.path, "data", "tree"));
-      return verifyLog(tree, [parseVerifierKey(server.verifierKey)]);
+      const treeDir = join(dir.path, "data", "tree");
+      const verifier = parseVerifierKey(server.verifierKey);
+      const result = await verifyLog(new DirectorySource(treeDir), [verifier]);
+      return { ...result, packageEntries: await packageEntries(treeDir, verifier) };
     },
     [Symbol.asyncDispose]: async () => {
       await server.stop();

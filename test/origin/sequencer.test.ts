@@ -50,9 +50,9 @@ describe("sequencer", () => {
   test("group commit: writes arriving during a batch form the next one, and a lone write does not wait", async () => {
     const { hooks, batches } = memoryHooks();
     const append = hooks.append;
-    hooks.append = async (entries) => {
+    hooks.append = async (entries, values) => {
       await new Promise((r) => setTimeout(r, 30));
-      return append(entries);
+      return append(entries, values);
     };
     const seq = new Sequencer(hooks, { maxBatch: 1000 });
     const first = seq.submit({ key: "first" });

@@ -1,0 +1,155 @@
+/**
+ * Package documents: for each package, one canonical JSON object holding
+ * every version's resolution data and blob hashes, its dist-tags,
+ * deprecations, unpublishes and owners, and the log index of the entries
+ * behind them. A document is a pure function of the log prefix: `foldEntry`
+ * applies one entry, and it is the only definition of what an entry does to
+ * a package. The SQLite state stores documents as rows; snapshots hash them.
+ *
+ *   {"created":"…","distTags":{"latest":"1.0.0"},"ecosystem":"npm","modified":"…",
+ *    "name":"left-pad","owners":["alice"],"updated":7,"v":1,
+ *    "versions":{"1.0.0":{"actor":"alice","artifact":{…},"index":7,"manifest":{…},
+ *                         "resolution":{…},"tag":"latest","time":"…"}}}
+ */
+import semver from "semver";
+import { canonicalJsonBytes } from "./canonical-json.ts";
+import { EntryError, type PackageEntry, type PublishEntry } from "./entries.ts";
+
+/** A publish entry without the fields its document already says, plus what later entries did to it. */
+export interface VersionDocument
+  extends Omit<PublishEntry, "v" | "kind" | "ecosystem" | "name" | "version"> {
+  /** Log index of the publish entry. */
+  readonly index: number;
+  readonly deprecated?: string;
+  /** Time of the unpublish. */
+  readonly unpublished?: string;
+}
+
+export interface PackageDocument {
+  readonly v: 1;
+  readonly ecosystem: "npm";
+  readonly name: string;
+  readonly created: string;
+  /** Time of the last entry that changed versions or tags. */
+  readonly modified: string;
+  /** Log index of the last entry about this package. */
+  readonly updated: number;
+  /** Time the whole package was unpublished, if it is. */
+  readonly unpublished?: string;
+  readonly distTags: Readonly<Record<string, string>>;
+  /** Sorted. */
+  readonly owners: readonly string[];
+  readonly versions: Readonly<Record<string, VersionDocument>>;
+}
+
+/** The snapshot key of a package: `ecosystem/name`. */
+export function documentKey(doc: { ecosystem: string; name: string }): string {
+  return `${doc.ecosystem}/${doc.name}`;
+}
+
+export function encodeDocument(doc: PackageDocument): Uint8Array {
+  return canonicalJsonBytes(doc);
+}
+
+export function versionDocument(entry: PublishEntry, index: number): VersionDocument {
+  const { v: _v, kind: _k, ecosystem: _e, name: _n, version: _version, ...rest } = entry;
+  return { ...rest, index };
+}
+
+/** The publish entry a version document came from. */
+export function publishEntryOf(name: string, version: string, doc: VersionDocument): PublishEntry {
+  const { index: _i, deprecated: _d, unpublished: _u, ...rest } = doc;
+  return { v: 1, kind: "publish", ecosystem: "npm", name, version, ...rest };
+}
+
+/** npm's rule when `latest` loses its version: the highest live release, else prerelease. */
+function repointLatest(
+  tags: Record<string, string>,
+  versions: Readonly<Record<string, VersionDocument>>,
+): void {
+  if (tags.latest !== undefined) return;
+  const live = Object.keys(versions).filter((v) => versions[v].unpublished === undefined);
+  const releases = live.filter((v) => semver.prerelease(v) === null);
+  const pick = semver.rsort(releases.length > 0 ? releases : live)[0];
+  if (pick !== undefined) tags.latest = pick;
+}
+
+function withoutVersion(tags: Readonly<Record<string, string>>, version: string) {
+  return Object.fromEntries(Object.entries(tags).filter(([, v]) => v !== version));
+}
+
+/**
+ * The document after `entry` (at log index `index`). Unchanged version
+ * objects are shared with `doc`, so a caller can tell which versions changed.
+ */
+export function foldEntry(
+  doc: PackageDocument | undefined,
+  entry: PackageEntry,
+  index: number,
+): PackageDocument {
+  const base: PackageDocument = doc ?? {
+    v: 1,
+    ecosystem: entry.ecosystem,
+    name: entry.name,
+    created: entry.time,
+    modified: entry.time,
+    updated: index,
+    distTags: {},
+    owners: [],
+    versions: {},
+  };
+  const touched = { ...base, updated: index, modified: entry.time };
+  switch (entry.kind) {
+    case "publish": {
+      if (base.versions[entry.version] !== undefined)
+        throw new EntryError(`${entry.name}@${entry.version} is already published`);
+      const { unpublished: _, ...live } = touched;
+      const distTags = entry.tag ? { ...base.distTags, [entry.tag]: entry.version } : base.distTags;
+      return {
+        ...live,
+        distTags,
+        owners: base.owners.length > 0 ? base.owners : [entry.actor],
+        versions: { ...base.versions, [entry.version]: versionDocument(entry, index) },
+      };
+    }
+    case "unpublish": {
+      if (entry.version === undefined) {
+        const versions = Object.fromEntries(
+          Object.entries(base.versions).map(([v, d]) => [
+            v,
+            d.unpublished === undefined ? { ...d, unpublished: entry.time } : d,
+          ]),
+        );
+        return { ...touched, unpublished: entry.time, distTags: {}, versions };
+      }
+      const current = base.versions[entry.version];
+      if (current === undefined) return touched;
+      const versions = {
+        ...base.versions,
+        [entry.version]: { ...current, unpublished: entry.time },
+      };
+      const distTags = withoutVersion(base.distTags, entry.version);
+      repointLatest(distTags, versions);
+      return { ...touched, distTags, versions };
+    }
+    case "dist-tag": {
+      const distTags = { ...base.distTags };
+      if (entry.version === null) delete distTags[entry.tag];
+      else distTags[entry.tag] = entry.version;
+      return { ...touched, distTags };
+    }
+    case "deprecate": {
+      const current = base.versions[entry.version];
+      if (current === undefined) return touched;
+      const { deprecated: _, ...rest } = current;
+      const next = entry.message === "" ? rest : { ...rest, deprecated: entry.message };
+      return { ...touched, versions: { ...base.versions, [entry.version]: next } };
+    }
+    case "owner": {
+      const owners = new Set(base.owners);
+      if (entry.action === "add") owners.add(entry.user);
+      else owners.delete(entry.user);
+      return { ...base, updated: index, owners: [...owners].sort() };
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * A batch of entries folded into the state in memory, then written in one
+ * transaction. Package entries change package documents (`foldEntry`);
+ * a snapshot entry is checked against the snapshot of the documents as
+ * they stand at that point, so every copy of the state proves itself
+ * against the origin's signed snapshots as it goes.
+ *
+ * The origin computes a batch's snapshot before the batch is in the log
+ * (`snapshot()`), writes its blobs, appends, and only then commits.
+ */
+import { createHash } from "node:crypto";
+import { type Entry, isPackageEntry } from "./entries.ts";
+import {
+  documentKey,
+  encodeDocument,
+  foldEntry,
+  type PackageDocument,
+  publishEntryOf,
+} from "./package-document.ts";
+import { searchDocumentOf } from "./search-documents.ts";
+import { encodeRoot, encodeShard, type SnapshotRow } from "./snapshot.ts";
+import type { RegistryState, SnapshotPointer } from "./state.ts";
+
+export class SnapshotMismatchError extends Error {
+  override name = "SnapshotMismatchError";
+  readonly index: number;
+  constructor(index: number, message: string) {
+    super(`entry ${index}: ${message}`);
+    this.index = index;
+  }
+}
+
+/** A snapshot of the state, with the blobs that name it. */
+export interface BuiltSnapshot {
+  readonly id: string;
+  readonly root: Uint8Array;
+  readonly shardCount: number;
+  readonly packages: number;
+  /** The shards recomputed for it (the others are unchanged). */
+  readonly shards: ReadonlyMap<number, Uint8Array>;
+  /** Hex SHA-256 of every shard, in order. */
+  readonly shardHashes: readonly string[];
+  /** Encoded documents of the packages the batch changed. */
+  readonly documents: readonly Uint8Array[];
+}
+
+interface Touched {
+  readonly before: PackageDocument | undefined;
+  readonly after: PackageDocument;
+}
+
+const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
+
+/** The top 32 bits of SHA-256(key): the shard of any power-of-two count is a prefix of it. */
+export function keyPrefix(key: string): number {
+  return createHash("sha256").update(key).digest().readUInt32BE(0);
+}
+
+function shardRange(shard: number, count: number): [number, number] {
+  const width = 2 ** 32 / count;
+  return [shard * width, (shard + 1) * width];
+}
+
+export class StateBatch {
+  readonly #state: RegistryState;
+  readonly #touched = new Map<string, Touched>();
+  readonly #encoded = new WeakMap<PackageDocument, { bytes: Uint8Array; sha256: string }>();
+  #size: number;
+  #snapshot: SnapshotPointer | undefined;
+  #database: { index: number; entry: Entry } | undefined;
+  #built: BuiltSnapshot | undefined;
+  /** The snapshot the last entry added proved, if the last entry was a snapshot. */
+  #ending: BuiltSnapshot | undefined;
+  #committed = false;
+
+  constructor(state: RegistryState, first: number) {
+    this.#state = state;
+    this.#size = first;
+  }
+
+  /** Log size after the entries added so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Folds one entry in; a snapshot entry must match the state it describes. */
+  add(entry: Entry): void {
+    if (this.#committed) throw new Error("the batch is already committed");
+    const index = this.#size;
+    if (isPackageEntry(entry)) {
+      const touched = this.#touched.get(entry.name);
+      const before = touched ? touched.before : this.#state.document(entry.name);
+      const after = foldEntry(touched ? touched.after : before, entry, index);
+      this.#touched.set(entry.name, { before, after });
+      this.#built = undefined;
+      this.#ending = undefined;
+    } else if (entry.kind === "snapshot") {
+      if (entry.size !== index)
+        throw new SnapshotMismatchError(index, `snapshot says log size ${entry.size}`);
+      const built = this.snapshot(entry.shards);
+      if (built.id !== entry.root.sha256 || built.root.length !== entry.root.size)
+        throw new SnapshotMismatchError(
+          index,
+          `snapshot root ${entry.root.sha256} does not match the state, whose root is ${built.id}`,
+        );
+      if (built.packages !== entry.packages)
+        throw new SnapshotMismatchError(
+          index,
+          `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
+        );
+      this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
+      this.#ending = built;
+    } else {
+      if (entry.size > index)
+        throw new SnapshotMismatchError(index, `database entry names log size ${entry.size}`);
+      this.#database = { index, entry };
+    }
+    this.#size++;
+  }
+
+  #document(doc: PackageDocument): { bytes: Uint8Array; sha256: string } {
+    let encoded = this.#encoded.get(doc);
+    if (!encoded) {
+      const bytes = encodeDocument(doc);
+      encoded = { bytes, sha256: sha256Hex(bytes) };
+      this.#encoded.set(doc, encoded);
+    }
+    return encoded;
+  }
+
+  /**
+   * If the batch ends with a snapshot entry, the snapshot it proved: its
+   * root, the shards the batch changed and the documents of the packages it
+   * changed, byte for byte the blobs the origin stored.
+   */
+  endingSnapshot(): BuiltSnapshot | undefined {
+    return this.#ending;
+  }
+
+  /** The snapshot of the state after the entries added so far, split into `shardCount` shards. */
+  snapshot(shardCount: number): BuiltSnapshot {
+    if (this.#built?.shardCount === shardCount) return this.#built;
+    const sql = this.#state.sql;
+    const storedCount = Number(this.#state.meta("shard_count") ?? 0);
+    const changed = new Map<string, { prefix: number; sha256: string }>();
+    let added = 0;
+    const documents: Uint8Array[] = [];
+    for (const { before, after } of this.#touched.values()) {
+      const { bytes, sha256 } = this.#document(after);
+      documents.push(bytes);
+      const key = documentKey(after);
+      changed.set(key, { prefix: keyPrefix(key), sha256 });
+      if (before === undefined) added++;
+    }
+    const dirty = new Set<number>();
+    const shardHashes: string[] = [];
+    if (storedCount === shardCount) {
+      const rows = sql("SELECT shard, sha256 FROM shard_hashes ORDER BY shard").all() as {
+        shard: number;
+        sha256: string;
+      }[];
+      for (const row of rows) shardHashes[row.shard] = row.sha256;
+      for (const { prefix } of changed.values())
+        dirty.add(Math.floor(prefix / (2 ** 32 / shardCount)));
+    } else {
+      for (let s = 0; s < shardCount; s++) dirty.add(s);
+    }
+    const shards = new Map<number, Uint8Array>();
+    for (const shard of dirty) {
+      const [lo, hi] = shardRange(shard, shardCount);
+      const stored = sql("SELECT key, sha256 FROM documents WHERE prefix >= ? AND prefix < ?").all(
+        lo,
+        hi,
+      ) as { key: string; sha256: string }[];
+      const rows = new Map(stored.map((r) => [r.key, r.sha256]));
+      for (const [key, doc] of changed) {
+        if (doc.prefix >= lo && doc.prefix < hi) rows.set(key, doc.sha256);
+      }
+      const list: SnapshotRow[] = [...rows].map(([key, document]) => ({ key, document }));
+      const bytes = encodeShard(list);
+      shards.set(shard, bytes);
+      shardHashes[shard] = sha256Hex(bytes);
+    }
+    const root = encodeRoot(shardHashes);
+    const packages = Number(this.#state.meta("packages") ?? 0) + added;
+    this.#built = {
+      id: sha256Hex(root),
+      root,
+      shardCount,
+      packages,
+      shards,
+      shardHashes,
+      documents,
+    };
+    return this.#built;
+  }
+
+  /** Writes the batch in one transaction; returns the names of the packages it changed. */
+  commit(): Set<string> {
+    if (this.#committed) throw new Error("the batch is already committed");
+    this.#committed = true;
+    const state = this.#state;
+    const sql = state.sql;
+    const setMeta = (key: string, value: string) =>
+      sql(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(key, value);
+    const storedCount = Number(state.meta("shard_count") ?? 0);
+    const shardCount = this.#snapshot?.shards ?? storedCount;
+    // Keep the stored shard hashes those of the documents as committed.
+    const built =
+      shardCount > 0 && (this.#touched.size > 0 || shardCount !== storedCount)
+        ? this.snapshot(shardCount)
+        : undefined;
+    state.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const { before, after } of this.#touched.values()) {
+        this.#writeDocument(before, after);
+        const { sha256 } = this.#document(after);
+        const key = documentKey(after);
+        sql(
+          "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256",
+        ).run(key, keyPrefix(key), sha256);
+        const search = searchDocumentOf(after);
+        if (search) state.search.put(search);
+        else state.search.remove(after.name);
+      }
+      if (built) {
+        if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();
+        for (const shard of built.shards.keys())
+          sql(
+            "INSERT INTO shard_hashes (shard, sha256) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET sha256 = excluded.sha256",
+          ).run(shard, built.shardHashes[shard]);
+        setMeta("shard_count", String(shardCount));
+        setMeta("packages", String(built.packages));
+      } else if (this.#touched.size > 0) {
+        const added = [...this.#touched.values()].filter((t) => t.before === undefined).length;
+        setMeta("packages", String(Number(state.meta("packages") ?? 0) + added));
+      }
+      if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
+      if (this.#database) setMeta("database", JSON.stringify(this.#database));
+      setMeta("log_size", String(this.#size));
+      state.db.exec("COMMIT");
+    } catch (err) {
+      state.db.exec("ROLLBACK");
+      throw err;
+    }
+    return new Set(this.#touched.keys());
+  }
+
+  /** Stores a document as rows, writing only the versions that changed. */
+  #writeDocument(before: PackageDocument | undefined, after: PackageDocument): void {
+    const sql = this.#state.sql;
+    const { name } = after;
+    sql(
+      `INSERT INTO packages (name, created, modified, updated, unpublished) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET modified = excluded.modified, updated = excluded.updated,
+         unpublished = excluded.unpublished`,
+    ).run(name, after.created, after.modified, after.updated, after.unpublished ?? null);
+    for (const [version, doc] of Object.entries(after.versions)) {
+      if (before?.versions[version] === doc) continue;
+      sql(
+        `INSERT INTO versions (name, version, log_index, time, entry, deprecated, unpublished)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name, version) DO UPDATE SET deprecated = excluded.deprecated,
+           unpublished = excluded.unpublished`,
+      ).run(
+        name,
+        version,
+        doc.index,
+        doc.time,
+        JSON.stringify(publishEntryOf(name, version, doc)),
+        doc.deprecated ?? null,
+        doc.unpublished ?? null,
+      );
+    }
+    if (before?.distTags !== after.distTags) {
+      sql("DELETE FROM dist_tags WHERE name = ?").run(name);
+      for (const [tag, version] of Object.entries(after.distTags))
+        sql("INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?)").run(name, tag, version);
+    }
+    if (before?.owners !== after.owners) {
+      sql("DELETE FROM owners WHERE name = ?").run(name);
+      for (const user of after.owners)
+        sql("INSERT INTO owners (name, user) VALUES (?, ?)").run(name, user);
+    }
+  }
+}
