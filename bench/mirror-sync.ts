@@ -63,6 +63,8 @@ try {
     port: 0,
     durable: false,
     signup: false,
+    databaseInterval: 0,
+    snapshotShards: 0,
   });
   const files = await findTarballs([sharedPath("corpus", "npm")]);
   const imported = await importTarballs(origin.registry, "bench", files);

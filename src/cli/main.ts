@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { LogError } from "../log/index.ts";
 import { registerAdminCommands } from "./admin.ts";
+import { registerIndexCommands } from "./index-commands.ts";
 import { registerLogCommands } from "./log.ts";
 import { registerMirrorCommands } from "./mirror.ts";
 import { registerProxyCommands } from "./proxy.ts";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerLogCommands(program);
   registerMirrorCommands(program);
   registerProxyCommands(program);
+  registerIndexCommands(program);
   return program;
 }
 

@@ -4,7 +4,7 @@ import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { dataPaths, startOrigin } from "../origin/server.ts";
-import { parsePort } from "./options.ts";
+import { parsePort, wholeNumber } from "./options.ts";
 
 interface ServeFlags {
   data?: string;
@@ -13,6 +13,8 @@ interface ServeFlags {
   origin?: string;
   durable?: boolean;
   signup?: boolean;
+  databaseInterval?: number;
+  snapshotShards?: number;
   config?: string;
 }
 
@@ -26,6 +28,16 @@ export function registerServeCommands(program: Command): void {
     .option("--origin <name>", "the log's name (checkpoint origin), used when the key is created")
     .option("--no-durable", "do not fsync before acknowledging (throwaway registries only)")
     .option("--no-signup", "refuse npm adduser for new users; create them with cairn user add")
+    .option(
+      "--database-interval <seconds>",
+      "seconds between SQLite snapshots for new clients; 0: only on SIGHUP (default: 3600)",
+      wholeNumber("interval"),
+    )
+    .option(
+      "--snapshot-shards <n>",
+      "shards of the snapshot map, a power of two (default: by the number of packages)",
+      wholeNumber("shard count"),
+    )
     .option(
       "--config <file>",
       "JSON config file with the same settings (default: <data>/config.json)",
@@ -52,11 +64,22 @@ export function registerServeCommands(program: Command): void {
       if (origin.key.created)
         lines.push("(a new signing key was created; clients pin the verifier key above)");
       process.stdout.write(`${lines.join("\n")}\n`);
+      // SIGHUP: publish a SQLite snapshot for new clients now.
+      const onHangup = () => {
+        void origin.publishDatabase().then((published) => {
+          if (published)
+            process.stdout.write(
+              `published the SQLite snapshot at log size ${published.entry.size} (entry ${published.index})\n`,
+            );
+        });
+      };
+      process.on("SIGHUP", onHangup);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+      process.off("SIGHUP", onHangup);
       await origin.close();
     });
 

@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { isShardCount } from "../registry/snapshot.ts";
 
 export interface OriginConfig {
   /** Directory for the key, the static tree and the derived database. */
@@ -17,6 +18,10 @@ export interface OriginConfig {
   readonly durable: boolean;
   /** Anyone may create an account with `npm adduser`; when off, `cairn user add` creates them. */
   readonly signup: boolean;
+  /** Seconds between SQLite snapshots for new clients (0: only on SIGHUP). */
+  readonly databaseInterval: number;
+  /** Shards of the snapshot map (a power of two); 0 chooses by the number of packages. */
+  readonly snapshotShards: number;
 }
 
 export const DEFAULT_CONFIG: OriginConfig = {
@@ -25,6 +30,8 @@ export const DEFAULT_CONFIG: OriginConfig = {
   port: 4873,
   durable: true,
   signup: true,
+  databaseInterval: 3600,
+  snapshotShards: 0,
 };
 
 const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
@@ -34,6 +41,8 @@ const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
   origin: "string",
   durable: "boolean",
   signup: "boolean",
+  databaseInterval: "number",
+  snapshotShards: "number",
 };
 
 export class ConfigError extends Error {
@@ -50,6 +59,14 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   const port = values.port as number | undefined;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
+  }
+  const interval = values.databaseInterval as number | undefined;
+  if (interval !== undefined && (!Number.isInteger(interval) || interval < 0)) {
+    throw new ConfigError(`${where}: databaseInterval must be a whole number of seconds`);
+  }
+  const shards = values.snapshotShards as number | undefined;
+  if (shards !== undefined && shards !== 0 && !isShardCount(shards)) {
+    throw new ConfigError(`${where}: snapshotShards must be 0 or a power of two up to 65536`);
   }
   return values as Partial<OriginConfig>;
 }

@@ -12,25 +12,30 @@
  * It is also the PackageReader the npm read API serves from: manifests and
  * tarballs come back checked against the entries that name them.
  */
-import { rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
+import { compressDatabase } from "../registry/database-file.ts";
 import {
+  type DatabaseEntry,
   type Entry,
   encodeEntry,
   isPackageEntry,
   MAX_DESCRIPTION_LENGTH,
   MAX_KEYWORD_LENGTH,
   MAX_KEYWORDS,
+  type PackageEntry,
   type PublishEntry,
   type SnapshotEntry,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
-import { RegistryState } from "../registry/state.ts";
+import { RegistryState, STATE_SCHEMA } from "../registry/state.ts";
 import type { StateBatch } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
@@ -53,6 +58,25 @@ export const RESOLUTION_FIELDS = [
   "deprecated",
   "_hasShrinkwrap",
 ] as const;
+
+export interface PublishedDatabase {
+  readonly index: number;
+  readonly entry: DatabaseEntry;
+}
+
+/** Runs copyCoreTables in a worker thread; resolves with the log size the copy reflects. */
+function exportDatabase(statePath: string, outPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./database-export-worker.ts", import.meta.url), {
+      workerData: { statePath, outPath },
+    });
+    worker.once("message", (size: number) => resolve(size));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the database export stopped with code ${code}`));
+    });
+  });
+}
 
 export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invalid";
 
@@ -130,6 +154,8 @@ export class Registry {
   readonly #sequencer: Sequencer<Entry>;
   readonly #appliedListeners: ((names: ReadonlySet<string>) => void)[] = [];
   readonly #shardCount: number | undefined;
+  readonly #dataDir: string;
+  #publishingDatabase: Promise<PublishedDatabase | undefined> | undefined;
   /** The batch appended and awaiting its commit to the state. */
   #appended: StateBatch | undefined;
 
@@ -145,6 +171,7 @@ export class Registry {
     this.blobs = blobs;
     this.state = state;
     this.#shardCount = options.snapshotShards;
+    this.#dataDir = options.dataDir;
     this.#sequencer = new Sequencer<Entry>(
       {
         check: (entry, accepted) => this.#check(entry, accepted),
@@ -188,6 +215,7 @@ export class Registry {
       root: { sha256: built.id, size: built.root.length },
       shards: built.shardCount,
       packages: built.packages,
+      ...(batch.latestDatabase !== undefined ? { database: batch.latestDatabase } : {}),
     };
   }
 
@@ -254,9 +282,57 @@ export class Registry {
   }
 
   async close(): Promise<void> {
+    await this.#publishingDatabase;
     await this.#sequencer.close();
     this.state.close();
     await this.#storage.close();
+  }
+
+  /**
+   * Sequences an entry built elsewhere (a bulk import whose blobs are
+   * stored, or not needed); it is checked like any other write.
+   */
+  submit(entry: PackageEntry): Promise<SequencedEntry<Entry>> {
+    this.#check(entry, []);
+    return this.#sequencer.submit(entry);
+  }
+
+  /**
+   * Publishes the state as a SQLite snapshot: copies it (off the main
+   * thread, in one read transaction), compresses it, stores it as a blob
+   * and appends a `database` entry naming it. Skipped when the newest one
+   * is already current. Concurrent callers share one run.
+   */
+  publishDatabase(): Promise<PublishedDatabase | undefined> {
+    this.#publishingDatabase ??= this.#publishDatabase().finally(() => {
+      this.#publishingDatabase = undefined;
+    });
+    return this.#publishingDatabase;
+  }
+
+  async #publishDatabase(): Promise<PublishedDatabase | undefined> {
+    const newest = this.state.database;
+    // Nothing but that database entry and its snapshot were appended since.
+    if (newest !== undefined && newest.index === this.appender.size - 2) return undefined;
+    const tmp = join(this.#dataDir, `.database-${randomBytes(6).toString("hex")}.sqlite`);
+    try {
+      const size = await exportDatabase(join(this.#dataDir, "state.sqlite"), tmp);
+      const raw = await readFile(tmp);
+      const blob = await this.blobs.put(await compressDatabase(raw));
+      const entry: DatabaseEntry = {
+        v: 1,
+        kind: "database",
+        time: new Date().toISOString(),
+        size,
+        blob,
+        rawSize: raw.length,
+        schema: STATE_SCHEMA,
+      };
+      const { index } = await this.#sequencer.submit(entry);
+      return { index, entry };
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /** Stores the tarball and manifest, then sequences the publish entry. */

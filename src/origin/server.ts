@@ -9,7 +9,7 @@ import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
 import type { OriginConfig } from "./config.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
-import { Registry } from "./registry.ts";
+import { type PublishedDatabase, Registry } from "./registry.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
 /** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
@@ -19,6 +19,8 @@ export interface RunningOrigin {
   readonly url: string;
   readonly key: OriginKey;
   readonly registry: Registry;
+  /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
+  publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
 }
 
@@ -33,18 +35,38 @@ export function dataPaths(dataDir: string) {
 export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {
   const paths = dataPaths(config.data);
   const key = await loadOrCreateKey(paths.key, config.origin);
-  const registry = await Registry.open({ dataDir: config.data, key, durable: config.durable });
+  const registry = await Registry.open({
+    dataDir: config.data,
+    key,
+    durable: config.durable,
+    snapshotShards: config.snapshotShards || undefined,
+  });
   const auth = AuthStore.open(paths.auth);
   let app: FastifyInstance | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const publishDatabase = () =>
+    registry.publishDatabase().catch((err: unknown) => {
+      process.emitWarning(`publishing the SQLite snapshot failed: ${(err as Error).message}`);
+      return undefined;
+    });
   try {
     app = buildApp(paths.tree, registry, auth, config.signup);
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
+    if (config.databaseInterval > 0) {
+      // The first one now if the log names none, so new clients need not replay it all.
+      if (registry.state.database === undefined && registry.appender.size > 0)
+        void publishDatabase();
+      timer = setInterval(publishDatabase, config.databaseInterval * 1000);
+      timer.unref();
+    }
     return {
       url: `${address}/`,
       key,
       registry,
+      publishDatabase,
       close: async () => {
+        clearInterval(timer);
         await server.close();
         await registry.close();
         auth.close();

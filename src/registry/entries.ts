@@ -106,6 +106,8 @@ export interface SnapshotEntry extends RegistryEntryBase {
   readonly root: BlobRef;
   readonly shards: number;
   readonly packages: number;
+  /** Log index of the newest `database` entry before this one, so a new client finds it. */
+  readonly database?: number;
 }
 
 /** Names a published SQLite copy of the derived index at log size `size` (zstd-compressed). */
@@ -146,7 +148,11 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   "dist-tag": { base: PACKAGE_BASE, required: ["tag", "version"], optional: [] },
   deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
   owner: { base: PACKAGE_BASE, required: ["user", "action"], optional: [] },
-  snapshot: { base: REGISTRY_BASE, required: ["root", "shards", "packages"], optional: [] },
+  snapshot: {
+    base: REGISTRY_BASE,
+    required: ["root", "shards", "packages"],
+    optional: ["database"],
+  },
   database: { base: REGISTRY_BASE, required: ["blob", "rawSize", "schema"], optional: [] },
 };
 
@@ -270,6 +276,7 @@ export function checkEntry(value: unknown): Entry {
       if (!isShardCount(count(value, "shards", 1)))
         throw new EntryError(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
       count(value, "packages");
+      if ("database" in value) count(value, "database");
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);

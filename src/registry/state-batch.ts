@@ -9,7 +9,7 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { createHash } from "node:crypto";
-import { type Entry, isPackageEntry } from "./entries.ts";
+import { type Entry, isPackageEntry, type SnapshotEntry } from "./entries.ts";
 import {
   documentKey,
   encodeDocument,
@@ -19,7 +19,7 @@ import {
 } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { encodeRoot, encodeShard, type SnapshotRow } from "./snapshot.ts";
-import type { RegistryState, SnapshotPointer } from "./state.ts";
+import type { DatabasePointer, RegistryState, SnapshotPointer } from "./state.ts";
 
 export class SnapshotMismatchError extends Error {
   override name = "SnapshotMismatchError";
@@ -67,7 +67,7 @@ export class StateBatch {
   readonly #encoded = new WeakMap<PackageDocument, { bytes: Uint8Array; sha256: string }>();
   #size: number;
   #snapshot: SnapshotPointer | undefined;
-  #database: { index: number; entry: Entry } | undefined;
+  #database: DatabasePointer | undefined;
   #built: BuiltSnapshot | undefined;
   /** The snapshot the last entry added proved, if the last entry was a snapshot. */
   #ending: BuiltSnapshot | undefined;
@@ -76,6 +76,11 @@ export class StateBatch {
   constructor(state: RegistryState, first: number) {
     this.#state = state;
     this.#size = first;
+  }
+
+  /** Log index of the newest database entry, if any. */
+  get latestDatabase(): number | undefined {
+    return this.#database?.index ?? this.#state.database?.index;
   }
 
   /** Log size after the entries added so far. */
@@ -95,27 +100,46 @@ export class StateBatch {
       this.#built = undefined;
       this.#ending = undefined;
     } else if (entry.kind === "snapshot") {
-      if (entry.size !== index)
-        throw new SnapshotMismatchError(index, `snapshot says log size ${entry.size}`);
-      const built = this.snapshot(entry.shards);
-      if (built.id !== entry.root.sha256 || built.root.length !== entry.root.size)
-        throw new SnapshotMismatchError(
-          index,
-          `snapshot root ${entry.root.sha256} does not match the state, whose root is ${built.id}`,
-        );
-      if (built.packages !== entry.packages)
-        throw new SnapshotMismatchError(
-          index,
-          `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
-        );
-      this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
-      this.#ending = built;
+      this.#checkSnapshot(entry, index, true);
     } else {
       if (entry.size > index)
         throw new SnapshotMismatchError(index, `database entry names log size ${entry.size}`);
-      this.#database = { index, entry };
+      this.#database = { index };
     }
     this.#size++;
+  }
+
+  /**
+   * Takes `entry`, the snapshot entry at log index `index` (the last entry
+   * the state reflects), as this state's latest after checking that it
+   * matches the state: how a copy of the state made elsewhere proves itself.
+   */
+  adopt(entry: SnapshotEntry, index: number): void {
+    this.#checkSnapshot(entry, index, false);
+    if (entry.database !== undefined) this.#database = { index: entry.database };
+  }
+
+  #checkSnapshot(entry: SnapshotEntry, index: number, inLog: boolean): void {
+    if (entry.size !== index)
+      throw new SnapshotMismatchError(index, `snapshot says log size ${entry.size}`);
+    const built = this.snapshot(entry.shards);
+    if (built.id !== entry.root.sha256 || built.root.length !== entry.root.size)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot root ${entry.root.sha256} does not match the state, whose root is ${built.id}`,
+      );
+    if (inLog && entry.database !== this.latestDatabase)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot names database entry ${entry.database}, the newest is ${this.latestDatabase}`,
+      );
+    if (built.packages !== entry.packages)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
+      );
+    this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
+    this.#ending = built;
   }
 
   #document(doc: PackageDocument): { bytes: Uint8Array; sha256: string } {

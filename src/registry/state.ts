@@ -21,7 +21,8 @@ import { statementCache } from "./statements.ts";
 /** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
 export const STATE_SCHEMA = 2;
 
-const SCHEMA = `
+/** The tables a published SQLite snapshot holds; the rest is recomputed from them. */
+export const CORE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS packages (
   name TEXT PRIMARY KEY,
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS owners (
   user TEXT NOT NULL,
   PRIMARY KEY (name, user)
 ) STRICT;
+`;
+
+const DERIVED_SCHEMA = `
 CREATE TABLE IF NOT EXISTS documents (
   key TEXT PRIMARY KEY,
   prefix INTEGER NOT NULL,
@@ -60,18 +64,8 @@ CREATE INDEX IF NOT EXISTS documents_prefix ON documents (prefix);
 CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT NOT NULL) STRICT;
 `;
 
-/** The tables a state database holds, so a downloaded copy can be checked for extras. */
-export const STATE_TABLES = [
-  "meta",
-  "packages",
-  "versions",
-  "dist_tags",
-  "owners",
-  "documents",
-  "shard_hashes",
-  "search_docs",
-  "search_fts",
-];
+/** The tables CORE_SCHEMA creates, in the order a copy fills them. */
+export const CORE_TABLES = ["meta", "packages", "versions", "dist_tags", "owners"] as const;
 
 export interface VersionRow {
   readonly name: string;
@@ -99,6 +93,11 @@ export interface SnapshotPointer {
   readonly id: string;
   readonly shards: number;
   readonly packages: number;
+}
+
+/** The newest database entry applied. */
+export interface DatabasePointer {
+  readonly index: number;
 }
 
 const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished";
@@ -161,7 +160,8 @@ export class RegistryState {
         .all() as { name: string }[];
       for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
     }
-    db.exec(SCHEMA);
+    db.exec(CORE_SCHEMA);
+    db.exec(DERIVED_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     return new RegistryState(db);
@@ -187,6 +187,12 @@ export class RegistryState {
   get snapshot(): SnapshotPointer | undefined {
     const value = this.meta("snapshot");
     return value === undefined ? undefined : (JSON.parse(value) as SnapshotPointer);
+  }
+
+  /** The newest database entry applied, if any. */
+  get database(): DatabasePointer | undefined {
+    const value = this.meta("database");
+    return value === undefined ? undefined : (JSON.parse(value) as DatabasePointer);
   }
 
   /** Starts a batch of entries that follow the state's log size; nothing is written until it commits. */

@@ -77,6 +77,8 @@ describe("log client", () => {
       port: 0,
       durable: false,
       signup: true,
+      databaseInterval: 0,
+      snapshotShards: 0,
     });
     try {
       for (const name of ["a", "evil", "c"]) {

@@ -33,6 +33,8 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     port: 0,
     durable: false,
     signup: true,
+    databaseInterval: 0,
+    snapshotShards: 0,
     origin: "test.cairn.example/origin",
   });
   return {

@@ -1,0 +1,341 @@
+/**
+ * The local index commands: `cairn sync` keeps a verified SQLite copy of the
+ * registry on this machine; `cairn ls`, `show`, `search` and `resolve`
+ * answer from it offline.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { indexLookup, listPackages, showVersion } from "../client/index-queries.ts";
+import {
+  INDEX_ORIGIN_KEY,
+  INDEX_VERIFIER_KEY,
+  type IndexSyncReport,
+  syncIndex,
+} from "../client/local-index.ts";
+import { LogClient } from "../client/log-client.ts";
+import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
+import { parseVerifierKey } from "../log/index.ts";
+import { RegistryState } from "../registry/state.ts";
+import { defaultStateDir, wholeNumber } from "./options.ts";
+import { progressBar } from "./output.ts";
+
+const indexOption = (cmd: Command) =>
+  cmd.option("--index <file>", "the local index (default: $CAIRN_HOME/index.sqlite)");
+
+function indexPath(flags: { index?: string }): string {
+  return flags.index ?? join(defaultStateDir(), "index.sqlite");
+}
+
+/** Opens the index for a query; a missing one is an error that says what to run. */
+async function openIndex(flags: { index?: string }): Promise<RegistryState> {
+  const path = indexPath(flags);
+  await readFile(path).catch(() => {
+    throw new Error(`no local index at ${path}: run cairn sync --origin <url> --key <key> first`);
+  });
+  return RegistryState.open(path, { readOnly: true });
+}
+
+function formatReport(r: IndexSyncReport): string {
+  const start =
+    r.bootstrappedAt !== undefined
+      ? `started from the SQLite snapshot at size ${r.bootstrappedAt}, `
+      : "";
+  const kib = (r.bytes / 1024).toFixed(1);
+  return `${start}size ${r.fromSize} -> ${r.toSize}: ${r.toSize - r.fromSize} entries applied; fetched ${kib} KiB in ${r.requests} requests`;
+}
+
+/** The origin and key to sync from: the flags, else what the index recorded. */
+function syncSource(
+  path: string,
+  flags: { origin?: string; key?: string },
+): { origin: string; key: string } {
+  let stored: { origin?: string; key?: string } = {};
+  try {
+    const state = RegistryState.open(path, { readOnly: true });
+    stored = { origin: state.meta(INDEX_ORIGIN_KEY), key: state.meta(INDEX_VERIFIER_KEY) };
+    state.close();
+  } catch {
+    // No index yet: the flags must say.
+  }
+  const origin = flags.origin ?? stored.origin;
+  const key = flags.key ?? stored.key;
+  if (!origin || !key) throw new Error("the first sync needs --origin <url> and --key <key>");
+  if (stored.key && stored.key !== key)
+    throw new Error(`${path} follows another log (key ${stored.key}); use another --index`);
+  return { origin, key };
+}
+
+function remember(path: string, source: { origin: string; key: string }): void {
+  const state = RegistryState.open(path);
+  const set = state.db.prepare(
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  );
+  set.run(INDEX_ORIGIN_KEY, source.origin);
+  set.run(INDEX_VERIFIER_KEY, source.key);
+  state.close();
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function registerIndexCommands(program: Command): void {
+  indexOption(
+    program
+      .command("sync")
+      .description(
+        "bring the local index up to the origin's signed log: from its newest SQLite snapshot the first time, then only new entries",
+      )
+      .option("--origin <url>", "the origin's base URL (remembered after the first sync)")
+      .option("--key <verifier-key>", "the origin's verifier key (remembered after the first sync)")
+      .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
+      .option("--follow", "keep syncing in the background until interrupted")
+      .option(
+        "--interval <seconds>",
+        "seconds between syncs with --follow",
+        wholeNumber("interval"),
+        30,
+      )
+      .option(
+        "--timeout <ms>",
+        "milliseconds before a request is abandoned",
+        wholeNumber("timeout"),
+        30_000,
+      ),
+  ).action(
+    async (flags: {
+      index?: string;
+      origin?: string;
+      key?: string;
+      mirror?: string[];
+      follow?: boolean;
+      interval: number;
+      timeout: number;
+    }) => {
+      const path = indexPath(flags);
+      const source = syncSource(path, flags);
+      const client = await LogClient.open({
+        origin: source.origin,
+        verifier: parseVerifierKey(source.key),
+        stateDir: defaultStateDir(),
+        mirrors: flags.mirror,
+        timeoutMs: flags.timeout,
+      });
+      const once = async () => {
+        let bar: ReturnType<typeof progressBar> | undefined;
+        const report = await syncIndex(client, path, {
+          onProgress: ({ size, toSize }) => {
+            bar ??= progressBar("syncing", toSize, 16);
+            bar.update(size, toSize);
+          },
+        });
+        bar?.stop();
+        remember(path, source);
+        process.stdout.write(`${formatReport(report)}\n`);
+      };
+      await once();
+      if (!flags.follow) return;
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+      while (!stop.signal.aborted) {
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, flags.interval * 1000);
+          stop.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            r();
+          });
+        });
+        if (stop.signal.aborted) break;
+        await once().catch((err: unknown) => {
+          process.stderr.write(`cairn: sync failed, will retry: ${(err as Error).message}\n`);
+        });
+      }
+    },
+  );
+
+  indexOption(
+    program
+      .command("ls")
+      .description("list every package in the local index (offline)")
+      .argument("[prefix]", "only names starting with this, e.g. @babel/")
+      .option("--contains <text>", "only names containing this")
+      .option("--all", "include packages that were unpublished")
+      .option("--limit <n>", "at most this many", wholeNumber("limit"))
+      .option("--json", "print JSON"),
+  ).action(
+    async (
+      prefix: string | undefined,
+      flags: { index?: string; contains?: string; all?: boolean; limit?: number; json?: boolean },
+    ) => {
+      const state = await openIndex(flags);
+      try {
+        const rows = listPackages(state, { ...flags, prefix });
+        if (flags.json) return printJson(rows);
+        for (const r of rows)
+          process.stdout.write(
+            `${r.name}@${r.latest ?? "-"}  ${r.versions} versions  ${r.modified}\n`,
+          );
+      } finally {
+        state.close();
+      }
+    },
+  );
+
+  indexOption(
+    program
+      .command("show")
+      .description(
+        "a version's manifest data from the local index (offline); --full fetches the manifest",
+      )
+      .argument("<name[@spec]>", "a package, with a version, range or dist-tag (default latest)")
+      .option("--json", "print JSON"),
+  ).action(async (request: string, flags: { index?: string; json?: boolean }) => {
+    const at = request.indexOf("@", 1);
+    const name = at < 0 ? request : request.slice(0, at);
+    const spec = at < 0 ? undefined : request.slice(at + 1);
+    const state = await openIndex(flags);
+    try {
+      const { document, version, detail } = showVersion(state, name, spec);
+      const shown = {
+        name,
+        version,
+        description: detail.description,
+        keywords: detail.keywords,
+        published: detail.time,
+        publisher: detail.actor,
+        logIndex: detail.index,
+        integrity: `sha512-${detail.artifact.sha512}`,
+        shasum: detail.artifact.sha1,
+        tarball: { sha256: detail.artifact.sha256, size: detail.artifact.size },
+        manifest: detail.manifest,
+        ...detail.resolution,
+        ...(detail.deprecated !== undefined ? { deprecated: detail.deprecated } : {}),
+        ...(detail.unpublished !== undefined ? { unpublished: detail.unpublished } : {}),
+        distTags: document.distTags,
+        owners: document.owners,
+      };
+      if (flags.json) return printJson(shown);
+      const lines = [`${name}@${version}${detail.description ? `: ${detail.description}` : ""}`];
+      if (detail.deprecated !== undefined) lines.push(`DEPRECATED: ${detail.deprecated}`);
+      if (detail.unpublished !== undefined) lines.push(`UNPUBLISHED on ${detail.unpublished}`);
+      lines.push(
+        `published ${detail.time} by ${detail.actor}, log entry ${detail.index}`,
+        `integrity sha512-${detail.artifact.sha512}`,
+        `tarball sha256 ${detail.artifact.sha256} (${detail.artifact.size} bytes)`,
+        `dist-tags ${Object.entries(document.distTags)
+          .map(([t, v]) => `${t}: ${v}`)
+          .join(", ")}`,
+        `owners ${document.owners.join(", ")}`,
+      );
+      for (const field of ["dependencies", "optionalDependencies", "peerDependencies"]) {
+        const deps = detail.resolution[field] as Record<string, string> | undefined;
+        if (!deps || Object.keys(deps).length === 0) continue;
+        lines.push(`${field}:`);
+        for (const [dep, range] of Object.entries(deps)) lines.push(`  ${dep} ${range}`);
+      }
+      process.stdout.write(`${lines.join("\n")}\n`);
+    } finally {
+      state.close();
+    }
+  });
+
+  indexOption(
+    program
+      .command("search")
+      .description(
+        "full-text search of names, descriptions and keywords in the local index (offline)",
+      )
+      .argument("<words...>")
+      .option("--limit <n>", "at most this many", wholeNumber("limit"), 20)
+      .option("--json", "print JSON"),
+  ).action(async (words: string[], flags: { index?: string; limit: number; json?: boolean }) => {
+    const state = await openIndex(flags);
+    try {
+      const { total, hits } = state.search.search(words.join(" "), 0, flags.limit);
+      if (flags.json) return printJson({ total, hits });
+      for (const h of hits) process.stdout.write(`${h.name}@${h.version}  ${h.description}\n`);
+      process.stdout.write(`${hits.length} of ${total} matches\n`);
+    } finally {
+      state.close();
+    }
+  });
+
+  indexOption(
+    program
+      .command("resolve")
+      .description(
+        "the full dependency tree with npm's rules, from the local index (offline): name@range arguments or a package.json",
+      )
+      .argument("[requests...]", "name@range, name@tag or name")
+      .option(
+        "--package-json <file>",
+        "resolve a package.json's dependencies and optionalDependencies",
+      )
+      .option("--dev", "with --package-json, include devDependencies")
+      .option("--os <os>", "platform for optional dependencies", process.platform)
+      .option("--cpu <cpu>", "architecture for optional dependencies", process.arch)
+      .option("--json", "print JSON"),
+  ).action(
+    async (
+      args: string[],
+      flags: {
+        index?: string;
+        packageJson?: string;
+        dev?: boolean;
+        os: string;
+        cpu: string;
+        json?: boolean;
+      },
+    ) => {
+      let requests: Record<string, string> = {};
+      let optionalRoots = new Set<string>();
+      if (flags.packageJson) {
+        const pkg = JSON.parse(await readFile(flags.packageJson, "utf8")) as Record<
+          string,
+          unknown
+        >;
+        ({ requests, optional: optionalRoots } = requestsOfPackageJson(pkg, { dev: flags.dev }));
+      }
+      for (const arg of args) {
+        const at = arg.indexOf("@", 1);
+        requests[at < 0 ? arg : arg.slice(0, at)] = at < 0 ? "latest" : arg.slice(at + 1);
+      }
+      if (Object.keys(requests).length === 0)
+        throw new Error("nothing to resolve: give name@range arguments or --package-json");
+      const state = await openIndex(flags);
+      try {
+        const result = resolve(requests, indexLookup(state), {
+          os: flags.os,
+          cpu: flags.cpu,
+          optionalRoots,
+        });
+        if (flags.json)
+          return printJson({
+            roots: result.roots,
+            nodes: Object.fromEntries(result.nodes),
+            problems: result.problems,
+          });
+        for (const [key, node] of result.nodes) {
+          const marks = [
+            node.optional && "optional",
+            node.peer && "peer",
+            node.deprecated && "deprecated",
+          ]
+            .filter(Boolean)
+            .join(", ");
+          process.stdout.write(`${key}${marks ? `  (${marks})` : ""}\n`);
+        }
+        for (const p of result.problems)
+          process.stderr.write(
+            `${p.optional ? "skipped optional" : "unresolved"} ${p.name}@${p.spec} from ${p.from || "<root>"}: ${p.reason}\n`,
+          );
+        process.stdout.write(`${result.nodes.size} packages\n`);
+        if (result.problems.some((p) => !p.optional)) process.exitCode = 1;
+      } finally {
+        state.close();
+      }
+    },
+  );
+}

@@ -1,0 +1,133 @@
+/**
+ * The local index: a SQLite copy of the registry state on the user's
+ * machine, kept current by streaming only new log entries.
+ *
+ * A new index starts from the origin's newest SQLite snapshot: the last
+ * entry under the checkpoint is a snapshot entry naming the newest
+ * `database` entry; the database blob is checked against that entry, and
+ * its rows against the snapshot entry ending the prefix it reflects. Then
+ * every entry after it is applied, each snapshot entry checked on the way.
+ * Everything is fetched through the LogClient, so from any mirror, and
+ * verified against the signed checkpoint.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { adoptDatabaseFile, decompressDatabase } from "../registry/database-file.ts";
+import {
+  type DatabaseEntry,
+  decodeEntry,
+  type Entry,
+  type SnapshotEntry,
+} from "../registry/entries.ts";
+import { RegistryState } from "../registry/state.ts";
+import type { LogClient } from "./log-client.ts";
+
+export interface IndexSyncReport {
+  readonly fromSize: number;
+  readonly toSize: number;
+  /** The log size of the SQLite snapshot the index started from, if this sync created it. */
+  readonly bootstrappedAt?: number;
+  readonly entries: number;
+  readonly bytes: number;
+  readonly requests: number;
+}
+
+export interface IndexSyncOptions {
+  /** Told the log size reached after each applied bundle. */
+  readonly onProgress?: (progress: { size: number; toSize: number }) => void;
+}
+
+/** Meta keys the local index adds: where it syncs from. */
+export const INDEX_ORIGIN_KEY = "index_origin";
+export const INDEX_VERIFIER_KEY = "index_key";
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function entryAt(client: LogClient, index: number): Promise<Entry> {
+  for await (const { first, entries } of client.entries(index, index + 1))
+    if (first === index) return decodeEntry(entries[0]);
+  throw new Error(`entry ${index} was not read`);
+}
+
+function traffic(client: LogClient): { bytes: number; requests: number } {
+  let bytes = 0;
+  let requests = 0;
+  for (const s of client.pool.stats().values()) {
+    bytes += s.bytes;
+    requests += s.requests;
+  }
+  return { bytes, requests };
+}
+
+/**
+ * Creates the index at `path` from the newest SQLite snapshot the log
+ * names, or empty if it names none. Returns the log size it reflects.
+ */
+async function bootstrap(client: LogClient, path: string, size: number): Promise<number> {
+  await mkdir(dirname(path), { recursive: true });
+  const last = size > 0 ? await entryAt(client, size - 1) : undefined;
+  const databaseIndex = last?.kind === "snapshot" ? last.database : undefined;
+  if (databaseIndex === undefined) {
+    RegistryState.open(path).close();
+    return 0;
+  }
+  const database = (await entryAt(client, databaseIndex)) as DatabaseEntry;
+  if (database.kind !== "database")
+    throw new Error(`entry ${databaseIndex} is a ${database.kind} entry, not a database entry`);
+  const snapshot = (await entryAt(client, database.size - 1)) as SnapshotEntry;
+  if (snapshot.kind !== "snapshot")
+    throw new Error(`the database reflects log size ${database.size}, which no snapshot ends`);
+  const raw = await decompressDatabase(await client.blob(database.blob), database.rawSize);
+  const tmp = join(dirname(path), `.index-${randomBytes(6).toString("hex")}.sqlite`);
+  await writeFile(tmp, raw);
+  adoptDatabaseFile(tmp, database.size, snapshot).close();
+  await rename(tmp, path);
+  return database.size;
+}
+
+/** Brings the index at `path` up to the log's newest verified checkpoint. */
+export async function syncIndex(
+  client: LogClient,
+  path: string,
+  options: IndexSyncOptions = {},
+): Promise<IndexSyncReport> {
+  const before = traffic(client);
+  const checkpoint = await client.refresh();
+  const toSize = checkpoint.size;
+  let bootstrappedAt: number | undefined;
+  if (!(await exists(path))) {
+    try {
+      bootstrappedAt = await bootstrap(client, path, toSize);
+    } catch (err) {
+      await rm(path, { force: true });
+      throw err;
+    }
+  }
+  const state = RegistryState.open(path);
+  const fromSize = state.logSize;
+  try {
+    if (fromSize > toSize)
+      throw new Error(`the index is at log size ${fromSize}, beyond the checkpoint's ${toSize}`);
+    for await (const { first, entries } of client.entries(fromSize, toSize)) {
+      state.apply(first, entries.map(decodeEntry));
+      options.onProgress?.({ size: first + entries.length, toSize });
+    }
+  } finally {
+    state.close();
+  }
+  const after = traffic(client);
+  return {
+    fromSize,
+    toSize,
+    ...(bootstrappedAt !== undefined ? { bootstrappedAt } : {}),
+    entries: toSize - fromSize,
+    bytes: after.bytes - before.bytes,
+    requests: after.requests - before.requests,
+  };
+}

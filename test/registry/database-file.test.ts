@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { describe, test } from "node:test";
+import {
+  adoptDatabaseFile,
+  compressDatabase,
+  copyCoreTables,
+  DatabaseFileError,
+  decompressDatabase,
+} from "../../src/registry/database-file.ts";
+import type { SnapshotEntry } from "../../src/registry/entries.ts";
+import { RegistryState } from "../../src/registry/state.ts";
+import { publishEntry } from "../helpers/entries.ts";
+import { tempDir } from "../helpers/log.ts";
+
+/** A state of three packages ending in an honest snapshot entry, and that entry. */
+function buildState(path: string): { state: RegistryState; snapshot: SnapshotEntry } {
+  const state = RegistryState.open(path);
+  const batch = state.begin(0);
+  for (const e of [
+    publishEntry("a", "1.0.0", { tag: "latest" }),
+    publishEntry("a", "1.1.0", { tag: "latest" }),
+    publishEntry("@s/b", "2.0.0", { tag: "latest", resolution: { dependencies: { a: "^1" } } }),
+    publishEntry("c", "0.1.0", { tag: "latest" }),
+  ])
+    batch.add(e);
+  const built = batch.snapshot(2);
+  const snapshot: SnapshotEntry = {
+    v: 1,
+    kind: "snapshot",
+    time: "2026-11-21T06:00:00.000Z",
+    size: 4,
+    root: { sha256: built.id, size: built.root.length },
+    shards: 2,
+    packages: built.packages,
+  };
+  batch.add(snapshot);
+  batch.commit();
+  return { state, snapshot };
+}
+
+describe("SQLite snapshots", () => {
+  test("a copy round-trips through zstd and is adopted, with search and snapshot recomputed", async () => {
+    await using dir = await tempDir();
+    const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
+    const copy = join(dir.path, "copy.sqlite");
+    assert.equal(copyCoreTables(join(dir.path, "state.sqlite"), copy), 5);
+    const raw = await readFile(copy);
+    const blob = await compressDatabase(raw);
+    assert.ok(blob.length < raw.length);
+    const back = await decompressDatabase(blob, raw.length);
+    await writeFile(copy, back);
+    await assert.rejects(decompressDatabase(blob, raw.length - 1), DatabaseFileError);
+    const adopted = adoptDatabaseFile(copy, 5, snapshot);
+    assert.equal(adopted.snapshot?.id, state.snapshot?.id);
+    assert.deepEqual(adopted.document("@s/b"), state.document("@s/b"));
+    assert.equal(adopted.search.search("@s/b", 0, 10).total, 1);
+    // It carries on like any state: the next entries apply and are checked.
+    adopted.apply(5, [publishEntry("d", "1.0.0")]);
+    assert.equal(adopted.logSize, 6);
+    adopted.close();
+    state.close();
+  });
+
+  test("an altered row, an orphan row, an extra trigger or a wrong size is refused", async () => {
+    await using dir = await tempDir();
+    const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
+    state.close();
+    const pristine = join(dir.path, "pristine.sqlite");
+    copyCoreTables(join(dir.path, "state.sqlite"), pristine);
+    const tampered: [string, string, RegExp][] = [
+      ["hidden version", "DELETE FROM versions WHERE version = '1.1.0'", /does not match the log/],
+      ["retagged", "UPDATE dist_tags SET version = '1.0.0' WHERE name = 'a'", /does not match/],
+      [
+        "deprecated",
+        "UPDATE versions SET deprecated = 'x' WHERE name = 'c'",
+        /does not match the log/,
+      ],
+      [
+        "orphan",
+        "INSERT INTO owners (name, user) VALUES ('ghost', 'mallory')",
+        /unknown package ghost/,
+      ],
+      [
+        "trigger",
+        "CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM packages; END",
+        /tables or triggers/,
+      ],
+      [
+        "row and entry disagree",
+        "UPDATE versions SET time = '2020-01-01T00:00:00.000Z'",
+        /disagree/,
+      ],
+      ["size", "UPDATE meta SET value = '4' WHERE key = 'log_size'", /log size 5/],
+    ];
+    for (const [what, sql, message] of tampered) {
+      const path = join(dir.path, `${what}.sqlite`);
+      await copyFile(pristine, path);
+      const db = new DatabaseSync(path);
+      db.exec(sql);
+      db.close();
+      assert.throws(
+        () => adoptDatabaseFile(path, 5, snapshot),
+        (err: unknown) => err instanceof DatabaseFileError && message.test(err.message),
+        what,
+      );
+    }
+  });
+});
