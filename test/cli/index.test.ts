@@ -1,0 +1,140 @@
+/**
+ * The local index end to end: a registry of the corpus publishes a SQLite
+ * snapshot, `cairn sync` starts from it and applies what came after, and the
+ * offline queries answer from the index.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
+import { tempDir } from "../helpers/log.ts";
+import { publish, signUp } from "../helpers/registry-client.ts";
+import { type ServeProcess, startServe } from "../helpers/serve.ts";
+import { sharedPath } from "../helpers/shared.ts";
+
+async function waitFor(what: () => boolean, message: string): Promise<void> {
+  for (let i = 0; i < 600 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(what(), message);
+}
+
+function ok(result: CliResult): string {
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout;
+}
+
+describe("cairn sync and the offline queries", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let server: ServeProcess;
+  let databaseSize: number;
+  let token: string;
+  const env = () => ({ CAIRN_HOME: join(dir.path, "home") });
+  const index = () => join(dir.path, "home", "index.sqlite");
+  const run = (args: string[]) => cairn([...args, "--index", index()], { env: env() });
+
+  before(async () => {
+    dir = await tempDir();
+    const data = join(dir.path, "data");
+    ok(await importCorpus(data));
+    server = await startServe(["--data", data, "--no-durable", "--database-interval", "0"]);
+    server.child.kill("SIGHUP");
+    await waitFor(
+      () => /published the SQLite snapshot at log size (\d+)/.test(server.stdout()),
+      "SIGHUP published a SQLite snapshot",
+    );
+    databaseSize = Number(
+      /published the SQLite snapshot at log size (\d+)/.exec(server.stdout())?.[1],
+    );
+    token = await signUp(server.url, "alice", "s3cret-pass");
+    for (const version of ["1.0.0", "1.1.0"])
+      assert.equal((await publish(server.url, token, "after-the-snapshot", version)).status, 201);
+  });
+  after(async () => {
+    await server?.stop();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  test("the first sync starts from the SQLite snapshot and applies only what followed", async () => {
+    const out = ok(await run(["sync", "--origin", server.url, "--key", server.verifierKey]));
+    const m =
+      /started from the SQLite snapshot at size (\d+), size (\d+) -> (\d+): (\d+) entries applied/.exec(
+        out,
+      );
+    assert.ok(m, out);
+    assert.equal(Number(m[1]), databaseSize);
+    // The database entry and its snapshot, then two publishes each with its snapshot.
+    assert.equal(Number(m[4]), 6);
+
+    // Later syncs need no flags, and fetch only what is new.
+    assert.equal((await publish(server.url, token, "after-the-snapshot", "2.0.0")).status, 201);
+    const again = ok(await run(["sync"]));
+    assert.match(again, /size (\d+) -> (\d+): 2 entries applied/);
+    assert.match(ok(await run(["sync"])), /: 0 entries applied; fetched/);
+  });
+
+  test("ls, show and search answer offline from the index", async () => {
+    await server.stop(); // nothing below may reach the network
+    const listed = JSON.parse(ok(await run(["ls", "--json"]))) as {
+      name: string;
+      latest: string;
+    }[];
+    const names = listed.map((r) => r.name);
+    assert.ok(names.length > 300, `${names.length} packages`);
+    assert.deepEqual(
+      names,
+      [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
+    assert.equal(listed.find((r) => r.name === "after-the-snapshot")?.latest, "2.0.0");
+    const babel = JSON.parse(ok(await run(["ls", "@babel/", "--json"]))) as { name: string }[];
+    assert.ok(babel.length > 10 && babel.every((r) => r.name.startsWith("@babel/")));
+
+    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const express = lock.packages["node_modules/express"] as { version: string; integrity: string };
+    const shown = JSON.parse(ok(await run(["show", "express@^4", "--json"]))) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(shown.version, express.version);
+    assert.equal(shown.integrity, express.integrity);
+    assert.equal(typeof shown.logIndex, "number");
+    assert.ok((shown.dependencies as Record<string, string>)["body-parser"]);
+    const missing = await run(["show", "express@^99"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no version of express satisfies \^99/);
+
+    const found = ok(await run(["search", "minimalist", "web", "framework"]));
+    assert.match(found.split("\n")[0], /^express@/);
+  });
+
+  test("resolve gives the corpus app the tree npm's lockfile has", async () => {
+    const out = ok(
+      await run([
+        "resolve",
+        "--package-json",
+        sharedPath("corpus", "app-package.json"),
+        "--os",
+        "linux",
+        "--cpu",
+        "x64",
+        "--json",
+      ]),
+    );
+    const result = JSON.parse(out) as {
+      nodes: Record<string, unknown>;
+      problems: { optional: boolean }[];
+    };
+    assert.ok(result.problems.every((p) => p.optional));
+    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const inLock = new Set(
+      Object.entries(lock.packages as Record<string, { name?: string; version: string }>)
+        .filter(([path]) => path !== "")
+        .map(
+          ([path, p]) =>
+            `${p.name ?? path.slice(path.lastIndexOf("node_modules/") + 13)}@${p.version}`,
+        ),
+    );
+    for (const key of Object.keys(result.nodes))
+      assert.ok(inLock.has(key), `${key} is not in the lockfile`);
+    assert.ok(Object.keys(result.nodes).length > 400);
+  });
+});
