@@ -1,9 +1,13 @@
 /** `cairn proxy` (a local verifying npm endpoint) and `cairn verify` (audit a server's copy of the log). */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
 import { treeUrl } from "../client/urls.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { startProxy } from "../proxy/server.ts";
+import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
 import { progressBar } from "./output.ts";
 
@@ -93,6 +97,10 @@ export function registerProxyCommands(program: Command): void {
       "--state <dir>",
       "where the last verified checkpoint is kept (default: $CAIRN_HOME or ~/.cairn)",
     )
+    .option(
+      "--replay",
+      "also replay every entry and check each snapshot entry against the state they give (a monitor)",
+    )
     .option("--concurrency <n>", "bundles checked at once", wholeNumber("concurrency"), 8)
     .option(
       "--timeout <ms>",
@@ -103,14 +111,23 @@ export function registerProxyCommands(program: Command): void {
     .action(
       async (
         location: string,
-        flags: { key: string; state?: string; concurrency: number; timeout: number },
+        flags: {
+          key: string;
+          state?: string;
+          replay?: boolean;
+          concurrency: number;
+          timeout: number;
+        },
       ) => {
         const source = /^https?:\/\//i.test(location)
           ? new HttpSource(treeUrl(location), { timeoutMs: flags.timeout })
           : new DirectorySource(location);
         let bar: ReturnType<typeof progressBar> | undefined;
+        const scratch = flags.replay ? await mkdtemp(join(tmpdir(), "cairn-replay-")) : undefined;
+        const replay = scratch ? RegistryState.open(join(scratch, "state.sqlite")) : undefined;
         const result = await auditTree(source, parseVerifierKey(flags.key), {
           stateDir: flags.state ?? defaultStateDir(),
+          replay,
           concurrency: Math.max(1, flags.concurrency),
           onProgress: ({ bundles, totalBundles }) => {
             bar ??= progressBar("verifying", totalBundles, 16);
@@ -118,6 +135,9 @@ export function registerProxyCommands(program: Command): void {
           },
         });
         bar?.stop();
+        const snapshot = replay?.snapshot;
+        replay?.close();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
         const cp = result.checkpoint;
         if (result.problems.length > 0) {
           for (const p of result.problems) process.stderr.write(`${p.message}\n`);
@@ -127,6 +147,11 @@ export function registerProxyCommands(program: Command): void {
           `ok: ${source.name} ${cp?.origin} size ${cp?.size}: signature, consistency, ` +
             `${result.bundles} entry bundles with their tiles and ${result.blobs} blobs verified\n`,
         );
+        if (flags.replay)
+          process.stdout.write(
+            `replayed ${cp?.size} entries: every snapshot entry matches the state before it` +
+              `${snapshot ? ` (latest: entry ${snapshot.index}, snapshot ${snapshot.id}, ${snapshot.packages} packages)` : ""}\n`,
+          );
       },
     );
 }

@@ -18,7 +18,8 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { type Artifact, type BlobRef, decodeEntry } from "../registry/entries.ts";
+import { type Artifact, type BlobRef, decodeEntry, type Entry } from "../registry/entries.ts";
+import type { RegistryState } from "../registry/state.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
@@ -27,6 +28,12 @@ export interface AuditOptions {
   /** Where the last verified checkpoint is kept; the audit updates it when all is well. */
   readonly stateDir: string;
   readonly concurrency?: number;
+  /**
+   * Replays every entry into this (empty) state, checking each snapshot
+   * entry against the state the entries before it give: a monitor's check
+   * that the origin's snapshots are honest.
+   */
+  readonly replay?: RegistryState;
   /** Told of progress: bundles and blobs checked so far. */
   readonly onProgress?: (done: { bundles: number; totalBundles: number; blobs: number }) => void;
 }
@@ -36,6 +43,37 @@ export interface AuditResult {
   readonly bundles: number;
   readonly blobs: number;
   readonly problems: readonly SourceError[];
+}
+
+/**
+ * Applies bundles to `state` in log order as they arrive in any order; the
+ * first entry that does not replay stops it (later ones cannot be judged).
+ */
+function orderedReplay(state: RegistryState, report: (message: string) => void) {
+  const waiting = new Map<number, Entry[] | undefined>();
+  let next = 0;
+  let stopped = false;
+  return {
+    offer(bundle: number, entries: Entry[] | undefined): void {
+      waiting.set(bundle, entries);
+      while (waiting.has(next)) {
+        const ready = waiting.get(next);
+        waiting.delete(next);
+        if (!stopped && ready === undefined) {
+          stopped = true;
+          report(`replay stopped at entry ${next * TILE_WIDTH}: its bundle could not be read`);
+        } else if (!stopped && ready) {
+          try {
+            state.apply(next * TILE_WIDTH, ready);
+          } catch (err) {
+            stopped = true;
+            report(`the entries do not replay: ${(err as Error).message}`);
+          }
+        }
+        next++;
+      }
+    },
+  };
 }
 
 export async function auditTree(
@@ -88,6 +126,11 @@ export async function auditTree(
   let blobs = 0;
   let tilesBroken = false;
   const report = () => options.onProgress?.({ bundles, totalBundles, blobs });
+  const replay =
+    options.replay &&
+    orderedReplay(options.replay, (message) => {
+      problems.push(new SourceError(source.name, "replay", message));
+    });
   const checkServedBlob = async (ref: BlobRef, artifact?: Artifact) => {
     try {
       const data = await source.read(`blob/sha256/${ref.sha256}`, ref.size);
@@ -115,10 +158,12 @@ export async function auditTree(
       entries = checkBundle(data, index, width, hashes, source.name);
     } catch (err) {
       fail(err, "bundle");
+      replay?.offer(index, undefined);
       return;
     }
     bundles++;
     report();
+    const decoded: Entry[] = [];
     for (const [i, bytes] of entries.entries()) {
       let entry: ReturnType<typeof decodeEntry>;
       try {
@@ -130,6 +175,10 @@ export async function auditTree(
         );
         continue;
       }
+      decoded.push(entry);
+    }
+    replay?.offer(index, decoded.length === entries.length ? decoded : undefined);
+    for (const entry of decoded) {
       if (entry.kind !== "publish") continue;
       await Promise.all([
         checkServedBlob(entry.manifest),

@@ -25,6 +25,8 @@ export type Check =
   | "bundle"
   /** A blob (tarball, manifest, …) whose bytes do not match the hashes in the log. */
   | "blob"
+  /** Replaying the entries does not give the state a snapshot entry claims (a dishonest origin). */
+  | "replay"
   /** A response larger than the log says it can be (an endless body ends here too). */
   | "size"
   /** A response cut off before its end. */

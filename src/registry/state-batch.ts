@@ -9,7 +9,7 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { createHash } from "node:crypto";
-import { type Entry, isPackageEntry, type SnapshotEntry } from "./entries.ts";
+import { type Entry, EntryError, isPackageEntry, type SnapshotEntry } from "./entries.ts";
 import {
   documentKey,
   encodeDocument,
@@ -95,7 +95,12 @@ export class StateBatch {
     if (isPackageEntry(entry)) {
       const touched = this.#touched.get(entry.name);
       const before = touched ? touched.before : this.#state.document(entry.name);
-      const after = foldEntry(touched ? touched.after : before, entry, index);
+      let after: PackageDocument;
+      try {
+        after = foldEntry(touched ? touched.after : before, entry, index);
+      } catch (err) {
+        throw new EntryError(`entry ${index}: ${(err as Error).message}`);
+      }
       this.#touched.set(entry.name, { before, after });
       this.#built = undefined;
       this.#ending = undefined;

@@ -1,0 +1,76 @@
+/**
+ * `cairn verify --replay`, the monitor: it recomputes every snapshot from
+ * the entries, vouches for an honest origin's log, and names the first
+ * entry of a log whose snapshot entry lies, even though the log is signed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { encodeEntry, type SnapshotEntry } from "../../src/registry/entries.ts";
+import { RegistryState } from "../../src/registry/state.ts";
+import { cairn } from "../helpers/cli.ts";
+import { publishEntry } from "../helpers/entries.ts";
+import { openTestLog, tempDir } from "../helpers/log.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+
+describe("cairn verify --replay", () => {
+  test("an honest origin's snapshots all replay", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    for (const name of ["a", "b"]) await origin.publish(name, "1.0.0");
+    await origin.publish("a", "1.1.0");
+    const result = await cairn([
+      "verify",
+      origin.url,
+      "--key",
+      origin.key.verifierKey,
+      "--state",
+      dir.path,
+      "--replay",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /replayed 6 entries: every snapshot entry matches .*entry 5, snapshot [0-9a-f]{64}, 2 packages/,
+    );
+  });
+
+  test("a signed log whose snapshot hides a version is caught at that entry", async () => {
+    await using dir = await tempDir();
+    const treeDir = join(dir.path, "tree");
+    const { storage, appender, key } = await openTestLog(treeDir);
+    // The snapshot entry describes the state before the second publish: it hides 1.1.0.
+    const honest = RegistryState.open(":memory:");
+    const first = publishEntry("a", "1.0.0", { tag: "latest" });
+    const batch = honest.begin(0);
+    batch.add(first);
+    const built = batch.snapshot(1);
+    const lie: SnapshotEntry = {
+      v: 1,
+      kind: "snapshot",
+      time: "2026-11-21T06:00:00.000Z",
+      size: 2,
+      root: { sha256: built.id, size: built.root.length },
+      shards: 1,
+      packages: 1,
+    };
+    await appender.append(
+      [first, publishEntry("a", "1.1.0", { tag: "latest" }), lie].map(encodeEntry),
+    );
+    await storage.close();
+    const result = await cairn([
+      "verify",
+      treeDir,
+      "--key",
+      key.verifierKey,
+      "--state",
+      join(dir.path, "state"),
+      "--replay",
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /replay .*entry 2: snapshot root [0-9a-f]{64} does not match the state/,
+    );
+  });
+});
