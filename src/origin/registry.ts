@@ -36,7 +36,7 @@ import {
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { RegistryState, STATE_SCHEMA } from "../registry/state.ts";
-import type { StateBatch } from "../registry/state-batch.ts";
+import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import type { OriginKey } from "./keys.ts";
@@ -207,16 +207,7 @@ export class Registry {
     const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
     const built = batch.snapshot(shards);
     await this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]);
-    return {
-      v: 1,
-      kind: "snapshot",
-      time: new Date().toISOString(),
-      size: batch.size,
-      root: { sha256: built.id, size: built.root.length },
-      shards: built.shardCount,
-      packages: built.packages,
-      ...(batch.latestDatabase !== undefined ? { database: batch.latestDatabase } : {}),
-    };
+    return snapshotEntry(built, batch.size, { database: batch.latestDatabase });
   }
 
   /** Ends the log with a snapshot entry if it does not (a log written before snapshots existed). */

@@ -49,6 +49,24 @@ interface Touched {
   readonly after: PackageDocument;
 }
 
+/** The snapshot entry naming `built`, the state after entries [0, size). */
+export function snapshotEntry(
+  built: BuiltSnapshot,
+  size: number,
+  options: { database?: number; time?: string } = {},
+): SnapshotEntry {
+  return {
+    v: 1,
+    kind: "snapshot",
+    time: options.time ?? new Date().toISOString(),
+    size,
+    root: { sha256: built.id, size: built.root.length },
+    shards: built.shardCount,
+    packages: built.packages,
+    ...(options.database !== undefined ? { database: options.database } : {}),
+  };
+}
+
 const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
 /** The top 32 bits of SHA-256(key): the shard of any power-of-two count is a prefix of it. */

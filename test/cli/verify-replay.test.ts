@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { encodeEntry, type SnapshotEntry } from "../../src/registry/entries.ts";
+import { encodeEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
+import { snapshotEntry } from "../../src/registry/state-batch.ts";
 import { cairn } from "../helpers/cli.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { openTestLog, tempDir } from "../helpers/log.ts";
@@ -45,15 +46,7 @@ describe("cairn verify --replay", () => {
     const batch = honest.begin(0);
     batch.add(first);
     const built = batch.snapshot(1);
-    const lie: SnapshotEntry = {
-      v: 1,
-      kind: "snapshot",
-      time: "2026-11-21T06:00:00.000Z",
-      size: 2,
-      root: { sha256: built.id, size: built.root.length },
-      shards: 1,
-      packages: 1,
-    };
+    const lie = snapshotEntry(built, 2);
     await appender.append(
       [first, publishEntry("a", "1.1.0", { tag: "latest" }), lie].map(encodeEntry),
     );

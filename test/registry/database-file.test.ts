@@ -12,6 +12,7 @@ import {
 } from "../../src/registry/database-file.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
+import { snapshotEntry } from "../../src/registry/state-batch.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 
@@ -27,15 +28,7 @@ function buildState(path: string): { state: RegistryState; snapshot: SnapshotEnt
   ])
     batch.add(e);
   const built = batch.snapshot(2);
-  const snapshot: SnapshotEntry = {
-    v: 1,
-    kind: "snapshot",
-    time: "2026-11-21T06:00:00.000Z",
-    size: 4,
-    root: { sha256: built.id, size: built.root.length },
-    shards: 2,
-    packages: built.packages,
-  };
+  const snapshot = snapshotEntry(built, 4);
   batch.add(snapshot);
   batch.commit();
   return { state, snapshot };
