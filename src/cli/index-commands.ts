@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../client/index-history.ts";
 import { indexLookup, listPackages, showVersion } from "../client/index-queries.ts";
 import {
   INDEX_ORIGIN_KEY,
@@ -42,7 +43,7 @@ function formatReport(r: IndexSyncReport): string {
       ? `started from the SQLite snapshot at size ${r.bootstrappedAt}, `
       : "";
   const kib = (r.bytes / 1024).toFixed(1);
-  return `${start}size ${r.fromSize} -> ${r.toSize}: ${r.toSize - r.fromSize} entries applied; fetched ${kib} KiB in ${r.requests} requests`;
+  return `${start}size ${r.fromSize} -> ${r.toSize}: ${r.toSize - r.fromSize} entries applied; fetched ${kib} KiB in ${r.requests} requests; snapshot ${r.snapshot ?? "-"}`;
 }
 
 /** The origin and key to sync from: the flags, else what the index recorded. */
@@ -80,7 +81,60 @@ function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** A log size, or a snapshot id the index has seen. */
+function stateSize(state: RegistryState, arg: string): number {
+  if (/^[0-9a-f]{64}$/.test(arg)) {
+    const size = sizeOfSnapshot(state, arg);
+    if (size === undefined) throw new Error(`snapshot ${arg} is not one this index has applied`);
+    return size;
+  }
+  if (!/^\d+$/.test(arg)) throw new Error(`${arg} is neither a log size nor a snapshot id`);
+  return Number(arg);
+}
+
+function formatDiff(d: PackageDiff): string {
+  const parts: string[] = [];
+  if (d.added.length > 0) parts.push(`added ${d.added.join(", ")}`);
+  if (d.unpublished.length > 0) parts.push(`unpublished ${d.unpublished.join(", ")}`);
+  for (const { version, message } of d.deprecated)
+    parts.push(`deprecated ${version} (${JSON.stringify(message)})`);
+  if (d.undeprecated.length > 0) parts.push(`undeprecated ${d.undeprecated.join(", ")}`);
+  for (const { tag, from, to } of d.retagged) parts.push(`${tag}: ${from ?? "-"} -> ${to ?? "-"}`);
+  if (d.ownersAdded.length > 0) parts.push(`owners + ${d.ownersAdded.join(", ")}`);
+  if (d.ownersRemoved.length > 0) parts.push(`owners - ${d.ownersRemoved.join(", ")}`);
+  const mark = d.takenDown ? "-" : d.created ? "+" : "~";
+  const what = d.takenDown ? " (taken down)" : d.created ? " (new)" : "";
+  return `${mark} ${d.name}${what}${parts.length > 0 ? `: ${parts.join("; ")}` : ""}`;
+}
+
 export function registerIndexCommands(program: Command): void {
+  indexOption(
+    program
+      .command("diff")
+      .description(
+        "every package and version added, unpublished, deprecated, retagged or taken down between two states (offline)",
+      )
+      .argument("<from>", "a log size or snapshot id")
+      .argument("[to]", "a log size or snapshot id (default: the index's current state)")
+      .option("--json", "print JSON"),
+  ).action(
+    async (from: string, to: string | undefined, flags: { index?: string; json?: boolean }) => {
+      const state = await openIndex(flags);
+      try {
+        const diffs = diffSizes(
+          state,
+          stateSize(state, from),
+          to === undefined ? state.logSize : stateSize(state, to),
+        );
+        if (flags.json) return printJson(diffs);
+        for (const d of diffs) process.stdout.write(`${formatDiff(d)}\n`);
+        process.stdout.write(`${diffs.length} packages changed\n`);
+      } finally {
+        state.close();
+      }
+    },
+  );
+
   indexOption(
     program
       .command("sync")

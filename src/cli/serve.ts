@@ -55,16 +55,8 @@ export function registerServeCommands(program: Command): void {
         configFile,
       );
       const origin = await startOrigin(config);
-      const lines = [
-        `cairn registry listening on ${origin.url}`,
-        `data:         ${config.data}`,
-        `log origin:   ${origin.key.origin}`,
-        `verifier key: ${origin.key.verifierKey}`,
-      ];
-      if (origin.key.created)
-        lines.push("(a new signing key was created; clients pin the verifier key above)");
-      process.stdout.write(`${lines.join("\n")}\n`);
-      // SIGHUP: publish a SQLite snapshot for new clients now.
+      // SIGHUP: publish a SQLite snapshot for new clients now. Listening before the
+      // address is printed, so a signal sent on seeing it is never the default (exit).
       const onHangup = () => {
         void origin.publishDatabase().then((published) => {
           if (published)
@@ -74,6 +66,15 @@ export function registerServeCommands(program: Command): void {
         });
       };
       process.on("SIGHUP", onHangup);
+      const lines = [
+        `cairn registry listening on ${origin.url}`,
+        `data:         ${config.data}`,
+        `log origin:   ${origin.key.origin}`,
+        `verifier key: ${origin.key.verifierKey}`,
+      ];
+      if (origin.key.created)
+        lines.push("(a new signing key was created; clients pin the verifier key above)");
+      process.stdout.write(`${lines.join("\n")}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGINT", stop);

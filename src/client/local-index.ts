@@ -8,7 +8,8 @@
  * its rows against the snapshot entry ending the prefix it reflects. Then
  * every entry after it is applied, each snapshot entry checked on the way.
  * Everything is fetched through the LogClient, so from any mirror, and
- * verified against the signed checkpoint.
+ * verified against the signed checkpoint. The index keeps what it applies
+ * (index-history.ts), so diffs between states need no network.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -21,6 +22,7 @@ import {
   type SnapshotEntry,
 } from "../registry/entries.ts";
 import { RegistryState } from "../registry/state.ts";
+import { recordHistory, startHistory } from "./index-history.ts";
 import type { LogClient } from "./log-client.ts";
 
 export interface IndexSyncReport {
@@ -29,6 +31,8 @@ export interface IndexSyncReport {
   /** The log size of the SQLite snapshot the index started from, if this sync created it. */
   readonly bootstrappedAt?: number;
   readonly entries: number;
+  /** The snapshot id of the state reached. */
+  readonly snapshot: string | undefined;
   readonly bytes: number;
   readonly requests: number;
 }
@@ -111,13 +115,17 @@ export async function syncIndex(
   }
   const state = RegistryState.open(path);
   const fromSize = state.logSize;
+  let snapshot: string | undefined;
   try {
+    startHistory(state);
     if (fromSize > toSize)
       throw new Error(`the index is at log size ${fromSize}, beyond the checkpoint's ${toSize}`);
     for await (const { first, entries } of client.entries(fromSize, toSize)) {
-      state.apply(first, entries.map(decodeEntry));
+      const decoded = entries.map(decodeEntry);
+      state.apply(first, decoded, recordHistory(state, first, decoded));
       options.onProgress?.({ size: first + entries.length, toSize });
     }
+    snapshot = state.snapshot?.id;
   } finally {
     state.close();
   }
@@ -127,6 +135,7 @@ export async function syncIndex(
     toSize,
     ...(bootstrappedAt !== undefined ? { bootstrappedAt } : {}),
     entries: toSize - fromSize,
+    snapshot,
     bytes: after.bytes - before.bytes,
     requests: after.requests - before.requests,
   };

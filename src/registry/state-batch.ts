@@ -44,7 +44,7 @@ export interface BuiltSnapshot {
   readonly documents: readonly Uint8Array[];
 }
 
-interface Touched {
+export interface Touched {
   readonly before: PackageDocument | undefined;
   readonly after: PackageDocument;
 }
@@ -242,8 +242,12 @@ export class StateBatch {
     return this.#built;
   }
 
-  /** Writes the batch in one transaction; returns the names of the packages it changed. */
-  commit(): Set<string> {
+  /**
+   * Writes the batch in one transaction; `alongside` writes more in the same
+   * transaction, told each changed package's document before and after.
+   * Returns the names of the packages it changed.
+   */
+  commit(alongside?: (changes: ReadonlyMap<string, Touched>) => void): Set<string> {
     if (this.#committed) throw new Error("the batch is already committed");
     this.#committed = true;
     const state = this.#state;
@@ -287,6 +291,7 @@ export class StateBatch {
       if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
       if (this.#database) setMeta("database", JSON.stringify(this.#database));
       setMeta("log_size", String(this.#size));
+      alongside?.(this.#touched);
       state.db.exec("COMMIT");
     } catch (err) {
       state.db.exec("ROLLBACK");

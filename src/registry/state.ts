@@ -208,10 +208,14 @@ export class RegistryState {
    * checking each snapshot entry against the state it describes. Returns
    * the names of the packages they changed.
    */
-  apply(first: number, entries: readonly Entry[]): Set<string> {
+  apply(
+    first: number,
+    entries: readonly Entry[],
+    alongside?: Parameters<StateBatch["commit"]>[0],
+  ): Set<string> {
     const batch = this.begin(first);
     for (const entry of entries) batch.add(entry);
-    return batch.commit();
+    return batch.commit(alongside);
   }
 
   /** Every package name the state knows, sorted bytewise (unpublished ones included). */

@@ -68,8 +68,24 @@ describe("cairn sync and the offline queries", () => {
     // Later syncs need no flags, and fetch only what is new.
     assert.equal((await publish(server.url, token, "after-the-snapshot", "2.0.0")).status, 201);
     const again = ok(await run(["sync"]));
-    assert.match(again, /size (\d+) -> (\d+): 2 entries applied/);
+    const second = /size (\d+) -> (\d+): 2 entries applied.*snapshot ([0-9a-f]{64})/.exec(again);
+    assert.ok(second, again);
     assert.match(ok(await run(["sync"])), /: 0 entries applied; fetched/);
+
+    // Exact diffs between the states it went through, by size or snapshot id.
+    const firstSnapshot = /snapshot ([0-9a-f]{64})/.exec(out)?.[1] ?? "";
+    const diff = async (from: string, to: string) => ok(await run(["diff", from, to]));
+    assert.equal(
+      await diff(String(databaseSize), m[3]),
+      "+ after-the-snapshot (new): added 1.0.0, 1.1.0; latest: - -> 1.1.0; owners + alice\n1 packages changed\n",
+    );
+    assert.equal(
+      await diff(firstSnapshot, second[3]),
+      "~ after-the-snapshot: added 2.0.0; latest: 1.1.0 -> 2.0.0\n1 packages changed\n",
+    );
+    const before = await run(["diff", "1", m[3]]);
+    assert.equal(before.code, 1);
+    assert.match(before.stderr, new RegExp(`outside what this index holds \\(${databaseSize} to`));
   });
 
   test("ls, show and search answer offline from the index", async () => {

@@ -1,0 +1,161 @@
+/**
+ * The local index's history, for exact diffs offline: every entry applied
+ * since the index began, and each package's document as it was then (its
+ * state before the first change after that). A package's document at any
+ * later log size is a fold of its entries onto that first document, so two
+ * sizes (or the snapshot ids that name them) can be compared exactly.
+ */
+import { type Entry, isPackageEntry, type PackageEntry } from "../registry/entries.ts";
+import { foldEntry, type PackageDocument } from "../registry/package-document.ts";
+import type { RegistryState } from "../registry/state.ts";
+import type { Touched } from "../registry/state-batch.ts";
+
+const HISTORY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS history_entries (
+  log_index INTEGER PRIMARY KEY,
+  name TEXT,
+  entry TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS history_entries_name ON history_entries (name, log_index);
+CREATE TABLE IF NOT EXISTS history_base (name TEXT PRIMARY KEY, document TEXT) STRICT;
+`;
+
+/** Starts the history at the state's current size, if it has none yet. */
+export function startHistory(state: RegistryState): void {
+  state.db.exec(HISTORY_SCHEMA);
+  state.db
+    .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('history_from', ?)")
+    .run(String(state.logSize));
+}
+
+/** The log size the history starts at. */
+export function historyStart(state: RegistryState): number {
+  return Number(state.meta("history_from") ?? state.logSize);
+}
+
+/** A commit hook recording `entries` (from log index `first`) and the documents they change first. */
+export function recordHistory(state: RegistryState, first: number, entries: readonly Entry[]) {
+  return (changes: ReadonlyMap<string, Touched>): void => {
+    const insert = state.sql(
+      "INSERT INTO history_entries (log_index, name, entry) VALUES (?, ?, ?)",
+    );
+    entries.forEach((entry, i) => {
+      insert.run(first + i, isPackageEntry(entry) ? entry.name : null, JSON.stringify(entry));
+    });
+    const base = state.sql("INSERT OR IGNORE INTO history_base (name, document) VALUES (?, ?)");
+    for (const [name, { before }] of changes)
+      base.run(name, before === undefined ? null : JSON.stringify(before));
+  };
+}
+
+/** The log size a snapshot id names (the size after its snapshot entry), or undefined. */
+export function sizeOfSnapshot(state: RegistryState, id: string): number | undefined {
+  const row = state
+    .sql(
+      "SELECT log_index FROM history_entries WHERE name IS NULL AND json_extract(entry, '$.kind') = 'snapshot' AND json_extract(entry, '$.root.sha256') = ?",
+    )
+    .get(id) as { log_index: number } | undefined;
+  if (row) return row.log_index + 1;
+  const latest = state.snapshot;
+  return latest?.id === id ? latest.index + 1 : undefined;
+}
+
+/** The package's document after the entries [0, size), for a size the history covers. */
+function documentAt(state: RegistryState, name: string, size: number): PackageDocument | undefined {
+  const base = state.sql("SELECT document FROM history_base WHERE name = ?").get(name) as
+    | { document: string | null }
+    | undefined;
+  if (!base) return state.document(name); // unchanged since the history began
+  let doc = base.document === null ? undefined : (JSON.parse(base.document) as PackageDocument);
+  const rows = state
+    .sql(
+      "SELECT log_index, entry FROM history_entries WHERE name = ? AND log_index < ? ORDER BY log_index",
+    )
+    .all(name, size) as { log_index: number; entry: string }[];
+  for (const row of rows)
+    doc = foldEntry(doc, JSON.parse(row.entry) as PackageEntry, row.log_index);
+  return doc;
+}
+
+export interface PackageDiff {
+  readonly name: string;
+  /** The package did not exist before. */
+  readonly created: boolean;
+  /** The whole package was unpublished between the two states. */
+  readonly takenDown: boolean;
+  readonly added: readonly string[];
+  /** Versions unpublished (yanked) between the two states. */
+  readonly unpublished: readonly string[];
+  readonly deprecated: readonly { version: string; message: string }[];
+  readonly undeprecated: readonly string[];
+  readonly retagged: readonly { tag: string; from?: string; to?: string }[];
+  readonly ownersAdded: readonly string[];
+  readonly ownersRemoved: readonly string[];
+}
+
+function compare(name: string, a: PackageDocument | undefined, b: PackageDocument): PackageDiff {
+  const before = a?.versions ?? {};
+  const added: string[] = [];
+  const unpublished: string[] = [];
+  const deprecated: { version: string; message: string }[] = [];
+  const undeprecated: string[] = [];
+  for (const [version, now] of Object.entries(b.versions)) {
+    const then = before[version];
+    if (!then) added.push(version);
+    if (now.unpublished !== undefined && then?.unpublished === undefined) unpublished.push(version);
+    if (now.deprecated !== then?.deprecated) {
+      if (now.deprecated !== undefined) deprecated.push({ version, message: now.deprecated });
+      else undeprecated.push(version);
+    }
+  }
+  const tags = new Set([...Object.keys(a?.distTags ?? {}), ...Object.keys(b.distTags)]);
+  const retagged = [...tags]
+    .sort()
+    .filter((tag) => a?.distTags[tag] !== b.distTags[tag])
+    .map((tag) => ({ tag, from: a?.distTags[tag], to: b.distTags[tag] }));
+  const ownersBefore = new Set(a?.owners ?? []);
+  const ownersAfter = new Set(b.owners);
+  return {
+    name,
+    created: a === undefined,
+    takenDown: b.unpublished !== undefined && a?.unpublished === undefined,
+    added,
+    unpublished,
+    deprecated,
+    undeprecated,
+    retagged,
+    ownersAdded: b.owners.filter((o) => !ownersBefore.has(o)),
+    ownersRemoved: (a?.owners ?? []).filter((o) => !ownersAfter.has(o)),
+  };
+}
+
+/** Every package change between log sizes `from` and `to`, exactly, by name. */
+export function diffSizes(state: RegistryState, from: number, to: number): PackageDiff[] {
+  const start = historyStart(state);
+  for (const size of [from, to])
+    if (size < start || size > state.logSize)
+      throw new Error(
+        `log size ${size} is outside what this index holds (${start} to ${state.logSize}); it began at ${start}`,
+      );
+  if (from > to) throw new Error(`the first state (${from}) must not be after the second (${to})`);
+  const names = state
+    .sql(
+      "SELECT DISTINCT name FROM history_entries WHERE name IS NOT NULL AND log_index >= ? AND log_index < ? ORDER BY name",
+    )
+    .all(from, to) as { name: string }[];
+  const diffs: PackageDiff[] = [];
+  for (const { name } of names) {
+    const b = documentAt(state, name, to);
+    if (!b) continue;
+    const diff = compare(name, documentAt(state, name, from), b);
+    const empty =
+      !diff.created &&
+      !diff.takenDown &&
+      [diff.added, diff.unpublished, diff.deprecated, diff.undeprecated, diff.retagged].every(
+        (list) => list.length === 0,
+      ) &&
+      diff.ownersAdded.length + diff.ownersRemoved.length === 0;
+    if (!empty) diffs.push(diff);
+  }
+  return diffs;
+}
