@@ -27,7 +27,7 @@ export const RESULT_MARKER = "@@bench-result ";
 const encoder = new TextEncoder();
 
 /** A 32-bit integer hash (lowbias32), so entries look random but are reproducible. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   let h = x >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
