@@ -96,6 +96,8 @@ export interface ScaleResult {
     readonly maxBatch: number;
   };
   readonly tree: TreeUsage;
+  /** The full entry bundles (no partials): what a copy of the whole log holds, raw and as one gzip stream. */
+  readonly fullBundles: { readonly bytes: number; readonly gzipBytes: number };
   readonly stateBytes: number;
   readonly snapshot: { shards: number; packages: number; averageShardBytes: number };
   readonly cargoIndex: {
@@ -236,6 +238,8 @@ try {
     0,
   );
 
+  const bundles = await fullBundles(treeDir, logSize);
+
   // 3. The same registry as a git-style (cargo) index.
   const cargoIndex = await fullCargoIndex(registry);
   console.log(
@@ -315,6 +319,7 @@ try {
       maxBatch,
     },
     tree,
+    fullBundles: bundles,
     stateBytes,
     snapshot: {
       shards: pointer.shards,
@@ -417,6 +422,25 @@ function stateUsage(dataDir: string): number {
   return readdirSync(dataDir)
     .filter((f) => f.startsWith("state.sqlite"))
     .reduce((sum, f) => sum + statSync(join(dataDir, f)).size, 0);
+}
+
+/** The full entry bundles of a log of `size` entries, and their size as one gzip stream. */
+async function fullBundles(treeDir: string, size: number): Promise<ScaleResult["fullBundles"]> {
+  const gzip = createGzip();
+  let gzipBytes = 0;
+  gzip.on("data", (chunk: Buffer) => {
+    gzipBytes += chunk.length;
+  });
+  const ended = once(gzip, "end");
+  let bytes = 0;
+  for (let b = 0; b < Math.floor(size / 256); b++) {
+    const data = readFileSync(join(treeDir, bundlePath(b, 256)));
+    bytes += data.length;
+    if (!gzip.write(data)) await once(gzip, "drain");
+  }
+  gzip.end();
+  await ended;
+  return { bytes, gzipBytes };
 }
 
 /** Bytes of the entry bundles a client holding the log at `from` fetches to read up to `to`. */
@@ -578,6 +602,8 @@ function report(r: ScaleResult): void {
   printTable([
     ["on disk", "files", "bytes"],
     ["entry bundles (tile/entries/)", ...part(r.tree.bundles)],
+    ["  full bundles only", "", mib(r.fullBundles.bytes)],
+    ["  full bundles as one gzip stream", "", mib(r.fullBundles.gzipBytes)],
     ["hash tiles (tile/0/, tile/1/, ...)", ...part(r.tree.tiles)],
     ["package documents (blob/)", ...part(r.tree.documents)],
     ["snapshot shards (blob/)", ...part(r.tree.shards)],
