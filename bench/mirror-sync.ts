@@ -52,7 +52,9 @@ export interface MirrorSyncResult {
   readonly peakRss: number;
 }
 
-const { values } = parseArgs({ options: { publishes: { type: "string" } } });
+const { values } = parseArgs({
+  options: { publishes: { type: "string" }, json: { type: "boolean" } },
+});
 const publishes = positiveInt("publishes", values.publishes, 100);
 
 const work = await makeWorkDir("mirror-sync-");
@@ -138,7 +140,7 @@ try {
       `${((100 * result.incremental.bytes) / result.treeBytes).toFixed(2)}% of it ` +
       `(${Math.round(result.incremental.bytes / publishes)} bytes per new publish); peak RSS ${mib(result.peakRss)}`,
   );
-  emitResult(result);
+  if (values.json) emitResult(result);
 } finally {
   await removeDir(work);
 }
