@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../client/index-history.ts";
 import { indexLookup, listPackages, showVersion } from "../client/index-queries.ts";
 import {
+  exists,
   INDEX_ORIGIN_KEY,
   INDEX_VERIFIER_KEY,
   type IndexSyncReport,
@@ -31,9 +32,8 @@ function indexPath(flags: { index?: string }): string {
 /** Opens the index for a query; a missing one is an error that says what to run. */
 async function openIndex(flags: { index?: string }): Promise<RegistryState> {
   const path = indexPath(flags);
-  await readFile(path).catch(() => {
+  if (!(await exists(path)))
     throw new Error(`no local index at ${path}: run cairn sync --origin <url> --key <key> first`);
-  });
   return RegistryState.open(path, { readOnly: true });
 }
 

@@ -46,7 +46,7 @@ export interface IndexSyncOptions {
 export const INDEX_ORIGIN_KEY = "index_origin";
 export const INDEX_VERIFIER_KEY = "index_key";
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
@@ -57,16 +57,6 @@ async function entryAt(client: LogClient, index: number): Promise<Entry> {
   for await (const { first, entries } of client.entries(index, index + 1))
     if (first === index) return decodeEntry(entries[0]);
   throw new Error(`entry ${index} was not read`);
-}
-
-function traffic(client: LogClient): { bytes: number; requests: number } {
-  let bytes = 0;
-  let requests = 0;
-  for (const s of client.pool.stats().values()) {
-    bytes += s.bytes;
-    requests += s.requests;
-  }
-  return { bytes, requests };
 }
 
 /**
@@ -101,7 +91,7 @@ export async function syncIndex(
   path: string,
   options: IndexSyncOptions = {},
 ): Promise<IndexSyncReport> {
-  const before = traffic(client);
+  const before = client.pool.traffic();
   const checkpoint = await client.refresh();
   const toSize = checkpoint.size;
   let bootstrappedAt: number | undefined;
@@ -129,7 +119,7 @@ export async function syncIndex(
   } finally {
     state.close();
   }
-  const after = traffic(client);
+  const after = client.pool.traffic();
   return {
     fromSize,
     toSize,

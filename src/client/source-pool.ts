@@ -133,6 +133,17 @@ export class SourcePool {
     return new Map([...this.#stats].map(([url, s]) => [url, { ...s }]));
   }
 
+  /** Requests and bytes over every source so far. */
+  traffic(): { bytes: number; requests: number } {
+    let bytes = 0;
+    let requests = 0;
+    for (const s of this.#stats.values()) {
+      bytes += s.bytes;
+      requests += s.requests;
+    }
+    return { bytes, requests };
+  }
+
   #statsOf(url: string): SourceStats {
     let stats = this.#stats.get(url);
     if (!stats) {

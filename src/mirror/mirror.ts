@@ -141,7 +141,7 @@ export class Mirror {
   }
 
   async #sync(): Promise<SyncResult> {
-    const before = totals(this.client);
+    const before = this.client.pool.traffic();
     const fromSize = this.#held?.size ?? 0;
     const upstream = await this.client.refresh();
     const toSize = upstream.size;
@@ -160,7 +160,7 @@ export class Mirror {
     }
     await this.#copyMirrorList();
     const touched = batch.commit();
-    const after = totals(this.client);
+    const after = this.client.pool.traffic();
     return {
       fromSize,
       toSize,
@@ -266,16 +266,6 @@ export class Mirror {
     if (!current || !Buffer.from(current).equals(Buffer.from(raw)))
       await this.#writeNew(MIRROR_LIST_PATH, raw);
   }
-}
-
-function totals(client: LogClient): { bytes: number; requests: number } {
-  let bytes = 0;
-  let requests = 0;
-  for (const s of client.pool.stats().values()) {
-    bytes += s.bytes;
-    requests += s.requests;
-  }
-  return { bytes, requests };
 }
 
 async function readHeldCheckpoint(

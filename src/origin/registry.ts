@@ -214,11 +214,9 @@ export class Registry {
   async #closeWithSnapshot(): Promise<void> {
     const size = this.appender.size;
     if (size === 0 || this.state.snapshot?.index === size - 1) return;
-    const batch = this.state.begin(size);
-    const snapshot = await this.#snapshotEntry(batch);
-    batch.add(snapshot);
-    await this.appender.append([encodeEntry(snapshot)]);
-    batch.commit();
+    await this.#append([], []);
+    this.#appended?.commit();
+    this.#appended = undefined;
   }
 
   static async open(options: RegistryOptions): Promise<Registry> {
@@ -457,8 +455,9 @@ export class Registry {
 
   #checkPublish(actor: string, name: string, version: string, accepted: readonly Entry[]): void {
     const owners = this.state.owners(name);
-    const packageEntries = accepted.filter(isPackageEntry);
-    const pendingOwner = packageEntries.find((e) => e.name === name && e.kind === "publish")?.actor;
+    const pendingOwner = accepted.find(
+      (e): e is PublishEntry => e.kind === "publish" && e.name === name,
+    )?.actor;
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
       throw new RegistryError(
@@ -468,7 +467,7 @@ export class Registry {
     }
     const taken =
       this.state.hasVersion(name, version) ||
-      packageEntries.some((e) => e.kind === "publish" && e.name === name && e.version === version);
+      accepted.some((e) => e.kind === "publish" && e.name === name && e.version === version);
     if (taken) {
       throw new RegistryError(
         "conflict",

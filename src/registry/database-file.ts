@@ -18,8 +18,8 @@ import { constants as zlibConstants, zstdCompress, zstdDecompress } from "node:z
 import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
+import { keyPrefix } from "./snapshot.ts";
 import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA } from "./state.ts";
-import { keyPrefix } from "./state-batch.ts";
 
 const compress = promisify(zstdCompress);
 const decompress = promisify(zstdDecompress);

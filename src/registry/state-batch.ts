@@ -18,7 +18,14 @@ import {
   publishEntryOf,
 } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
-import { encodeRoot, encodeShard, type SnapshotRow } from "./snapshot.ts";
+import {
+  encodeRoot,
+  encodeShard,
+  keyPrefix,
+  type SnapshotRow,
+  shardOfPrefix,
+  shardRange,
+} from "./snapshot.ts";
 import type { DatabasePointer, RegistryState, SnapshotPointer } from "./state.ts";
 
 export class SnapshotMismatchError extends Error {
@@ -68,16 +75,6 @@ export function snapshotEntry(
 }
 
 const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
-
-/** The top 32 bits of SHA-256(key): the shard of any power-of-two count is a prefix of it. */
-export function keyPrefix(key: string): number {
-  return createHash("sha256").update(key).digest().readUInt32BE(0);
-}
-
-function shardRange(shard: number, count: number): [number, number] {
-  const width = 2 ** 32 / count;
-  return [shard * width, (shard + 1) * width];
-}
 
 export class StateBatch {
   readonly #state: RegistryState;
@@ -190,14 +187,12 @@ export class StateBatch {
     const sql = this.#state.sql;
     const storedCount = Number(this.#state.meta("shard_count") ?? 0);
     const changed = new Map<string, { prefix: number; sha256: string }>();
-    let added = 0;
     const documents: Uint8Array[] = [];
-    for (const { before, after } of this.#touched.values()) {
+    for (const { after } of this.#touched.values()) {
       const { bytes, sha256 } = this.#document(after);
       documents.push(bytes);
       const key = documentKey(after);
       changed.set(key, { prefix: keyPrefix(key), sha256 });
-      if (before === undefined) added++;
     }
     const dirty = new Set<number>();
     const shardHashes: string[] = [];
@@ -207,8 +202,7 @@ export class StateBatch {
         sha256: string;
       }[];
       for (const row of rows) shardHashes[row.shard] = row.sha256;
-      for (const { prefix } of changed.values())
-        dirty.add(Math.floor(prefix / (2 ** 32 / shardCount)));
+      for (const { prefix } of changed.values()) dirty.add(shardOfPrefix(prefix, shardCount));
     } else {
       for (let s = 0; s < shardCount; s++) dirty.add(s);
     }
@@ -229,7 +223,7 @@ export class StateBatch {
       shardHashes[shard] = sha256Hex(bytes);
     }
     const root = encodeRoot(shardHashes);
-    const packages = Number(this.#state.meta("packages") ?? 0) + added;
+    const packages = this.#packageCount();
     this.#built = {
       id: sha256Hex(root),
       root,
@@ -240,6 +234,13 @@ export class StateBatch {
       documents,
     };
     return this.#built;
+  }
+
+  /** How many packages the state holds after the batch. */
+  #packageCount(): number {
+    let added = 0;
+    for (const { before } of this.#touched.values()) if (before === undefined) added++;
+    return Number(this.#state.meta("packages") ?? 0) + added;
   }
 
   /**
@@ -285,8 +286,7 @@ export class StateBatch {
         setMeta("shard_count", String(shardCount));
         setMeta("packages", String(built.packages));
       } else if (this.#touched.size > 0) {
-        const added = [...this.#touched.values()].filter((t) => t.before === undefined).length;
-        setMeta("packages", String(Number(state.meta("packages") ?? 0) + added));
+        setMeta("packages", String(this.#packageCount()));
       }
       if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
       if (this.#database) setMeta("database", JSON.stringify(this.#database));

@@ -33,33 +33,26 @@ describe("cairn mirror, mirrors and verify", () => {
     const key = server.verifierKey;
     const state = join(dir.path, "state");
 
-    const once = await cairn([
-      "mirror",
-      "--once",
-      "--from",
-      server.url,
-      "--key",
-      key,
-      "--data",
-      join(dir.path, "mirror"),
-      "--no-durable",
-    ]);
+    const mirrorOnce = () =>
+      cairn([
+        "mirror",
+        "--once",
+        "--from",
+        server.url,
+        "--key",
+        key,
+        "--data",
+        join(dir.path, "mirror"),
+        "--no-durable",
+      ]);
+    const once = await mirrorOnce();
     assert.equal(once.code, 0, once.stderr);
     // Three publishes and a snapshot entry after each batch the import made.
     const synced = /size 0 -> (\d+): (\d+) entries, 1 bundles, 1 tiles, 6 blobs/.exec(once.stdout);
     assert.ok(synced, once.stdout);
     const size = Number(synced[1]);
     assert.ok(size >= 4 && size <= 6 && synced[2] === synced[1], once.stdout);
-    const idle = await cairn([
-      "mirror",
-      "--once",
-      "--from",
-      server.url,
-      "--key",
-      key,
-      "--data",
-      join(dir.path, "mirror"),
-    ]);
+    const idle = await mirrorOnce();
     assert.match(idle.stdout, new RegExp(`up to date at size ${size}\\b`));
 
     const verifyOrigin = await cairn(["verify", server.url, "--key", key, "--state", state]);

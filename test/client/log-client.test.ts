@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
-import { parsePublish } from "../../src/npm/publish.ts";
-import { startOrigin } from "../../src/origin/server.ts";
 import { decodeEntry, isPackageEntry, type PackageEntry } from "../../src/registry/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
-import { publishBody } from "../helpers/publish-body.ts";
-import { packageJson, rawTgz } from "../helpers/tar.ts";
 
 /** The check names of the errors a failed client call carries. */
 function failedChecks(err: unknown): string[] {
@@ -56,7 +52,6 @@ describe("log client", () => {
 
   test("an origin that goes back, or forks, is refused, and the stored checkpoint stays", async () => {
     await using origin = await startTestOrigin();
-    await using fork = await tempDir();
     await using state = await tempDir();
     await origin.publish("a", "1.0.0");
     const early = await readFile(join(origin.treeDir, "checkpoint"));
@@ -69,29 +64,13 @@ describe("log client", () => {
     await client.refresh();
 
     // The same origin key signs a log that starts like the real one and then differs.
-    await mkdir(join(fork.path, "data"), { recursive: true });
-    await copyFile(join(origin.dataDir, "key"), join(fork.path, "data", "key"));
-    const forked = await startOrigin({
-      data: join(fork.path, "data"),
-      host: "127.0.0.1",
-      port: 0,
-      durable: false,
-      signup: true,
-      databaseInterval: 0,
-      snapshotShards: 0,
-    });
-    try {
-      for (const name of ["a", "evil", "c"]) {
-        const tgz = rawTgz([packageJson(name, "1.0.0")]);
-        await forked.registry.publish({
-          actor: "alice",
-          ...parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz)),
-        });
-      }
+    {
+      await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });
+      for (const name of ["a", "evil", "c"]) await forked.publish(name, "1.0.0");
       await using liar = await startMaliciousMirror({
-        treeDir: join(fork.path, "data", "tree"),
+        treeDir: forked.treeDir,
         attack: "fork",
-        forkTreeDir: join(fork.path, "data", "tree"),
+        forkTreeDir: forked.treeDir,
       });
       const fooled = await LogClient.open({
         origin: liar.url,
@@ -113,8 +92,6 @@ describe("log client", () => {
         ).checkpoint?.size,
         4,
       );
-    } finally {
-      await forked.close();
     }
 
     await using stale = await startMaliciousMirror({
