@@ -22,6 +22,7 @@ interface ProxyFlags {
   maxLag: number;
   refresh: number;
   timeout: number;
+  full?: boolean;
 }
 
 export function registerProxyCommands(program: Command): void {
@@ -36,6 +37,10 @@ export function registerProxyCommands(program: Command): void {
     )
     .requiredOption("--key <verifier-key>", "the origin's verifier key (name+keyid+base64)")
     .option("--data <dir>", "verified checkpoint, derived state and blob cache", "./cairn-proxy")
+    .option(
+      "--full",
+      "replay the whole log into a local state (and answer search) instead of reading each package through the signed snapshot",
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4875)
     .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
@@ -70,6 +75,7 @@ export function registerProxyCommands(program: Command): void {
         maxLag: flags.maxLag,
         refreshMs: flags.refresh * 1000,
         timeoutMs: flags.timeout,
+        full: flags.full ?? false,
         onProblem: (err) => process.stderr.write(`cairn proxy: ${err.message}\n`),
       });
       const cp = proxy.reader.client.checkpoint;

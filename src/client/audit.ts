@@ -3,8 +3,10 @@
  * its consistency with the checkpoint this client verified before, every
  * hash tile (each authenticated up to the root), every entry bundle (against
  * its tile) and every blob the entries name (size, SHA-256 and, for
- * tarballs, npm's SHA-512). It reports every problem it finds rather than
- * stopping at the first, except when the tiles themselves cannot be trusted.
+ * tarballs, npm's SHA-512), and the files a sparse reader reads: the root,
+ * shards and package documents of the latest snapshot, each by the hash
+ * that names it. It reports every problem it finds rather than stopping at
+ * the first, except when the tiles themselves cannot be trusted.
  */
 import {
   bundlePath,
@@ -18,7 +20,15 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { type Artifact, type BlobRef, decodeEntry, type Entry } from "../registry/entries.ts";
+import {
+  type Artifact,
+  type BlobRef,
+  decodeEntry,
+  type Entry,
+  type SnapshotEntry,
+} from "../registry/entries.ts";
+import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document.ts";
+import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
@@ -141,6 +151,36 @@ export async function auditTree(
     blobs++;
     report();
   };
+  /** A snapshot file by the hash that names it, parsed; undefined after reporting a problem. */
+  const checkHashed = async <T>(
+    sha256: string,
+    maxBytes: number,
+    parse: (data: Uint8Array) => T,
+  ): Promise<T | undefined> => {
+    try {
+      const data = await source.read(`blob/sha256/${sha256}`, maxBytes);
+      checkBlob({ sha256, size: data.length }, data, source.name);
+      return parse(data);
+    } catch (err) {
+      fail(err, "blob");
+      return undefined;
+    } finally {
+      blobs++;
+      report();
+    }
+  };
+  const auditSnapshot = async (entry: SnapshotEntry) => {
+    const shards = await checkHashed(entry.root.sha256, entry.root.size, parseRoot);
+    const documents: string[] = [];
+    for (const shard of shards ?? []) {
+      const rows = await checkHashed(shard, MAX_SHARD_BYTES, parseShard);
+      for (const row of rows ?? []) documents.push(row.document);
+    }
+    await inParallel(documents.length, (i) =>
+      checkHashed(documents[i], MAX_DOCUMENT_BYTES, decodeDocument),
+    );
+  };
+  let snapshot: SnapshotEntry | undefined;
   const auditBundle = async (index: number) => {
     const width = Math.min(TILE_WIDTH, cp.size - index * TILE_WIDTH);
     let hashes: Uint8Array[];
@@ -178,6 +218,13 @@ export async function auditTree(
       decoded.push(entry);
     }
     replay?.offer(index, decoded.length === entries.length ? decoded : undefined);
+    const last = decoded.at(-1);
+    if (
+      index === totalBundles - 1 &&
+      decoded.length === entries.length &&
+      last?.kind === "snapshot"
+    )
+      snapshot = last;
     for (const entry of decoded) {
       if (entry.kind !== "publish") continue;
       await Promise.all([
@@ -188,12 +235,17 @@ export async function auditTree(
   };
 
   const concurrency = options.concurrency ?? 8;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, totalBundles) }, async () => {
-      while (next < totalBundles && !tilesBroken) await auditBundle(next++);
-    }),
-  );
+  /** Runs `work(0 … count-1)`, `concurrency` at a time, until done or the tiles break. */
+  const inParallel = async (count: number, work: (i: number) => Promise<unknown>) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, count) }, async () => {
+        while (next < count && !tilesBroken) await work(next++);
+      }),
+    );
+  };
+  await inParallel(totalBundles, auditBundle);
+  if (snapshot) await auditSnapshot(snapshot);
   report();
   if (problems.length === 0 && (!stored || cp.size > stored.size)) await store.save(note);
   return { checkpoint: cp, bundles, blobs, problems };

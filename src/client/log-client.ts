@@ -226,6 +226,19 @@ export class LogClient {
     });
   }
 
+  /**
+   * A blob named by its SHA-256 alone (a snapshot shard or package
+   * document, whose size no entry states), of at most `maxBytes`.
+   */
+  async blobByHash(sha256: string, maxBytes: number): Promise<Uint8Array> {
+    const path = `blob/sha256/${sha256}`;
+    return this.pool.first(path, "blob", async (source) => {
+      const data = await source.log.read(path, maxBytes);
+      checkBlob({ sha256, size: data.length }, data, source.url);
+      return data;
+    });
+  }
+
   #require(): SignedCheckpoint {
     if (!this.#checkpoint) throw new Error("no verified checkpoint yet: refresh first");
     return this.#checkpoint;

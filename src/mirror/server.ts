@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
-import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { registerNpmReadApi, registerReadOnlyRefusals, stateReads } from "../npm/read-api.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
@@ -29,19 +29,12 @@ export interface RunningMirror {
 
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
-  const listeners: ((names: ReadonlySet<string>) => void)[] = [];
   const local = async (ref: { sha256: string }) => {
     const bytes = await mirror.blobs.get(ref.sha256);
     if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is not in this mirror`);
     return bytes;
   };
-  const sync = async (): Promise<SyncResult> => {
-    const result = await mirror.sync();
-    if (result.touched.size > 0) {
-      for (const listener of listeners) listener(result.touched);
-    }
-    return result;
-  };
+  const sync = () => mirror.sync();
   const report = (result: SyncResult | Error) => options.onSync?.(result);
 
   let app: FastifyInstance | undefined;
@@ -59,7 +52,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
     registerNpmReadApi(app, {
-      state: mirror.state,
+      ...stateReads(mirror.state),
       // The store checks each blob's SHA-256 as it reads it; npm checks a tarball's SHA-512 too.
       manifest: (entry) => local(entry.manifest),
       tarball: async (entry) => {
@@ -67,7 +60,6 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
         verifyIntegrity(entry.artifact, bytes);
         return bytes;
       },
-      onApplied: (listener) => listeners.push(listener),
     });
     registerReadOnlyRefusals(app, options.from);
     const address = await app.listen({ host: options.host, port: options.port });

@@ -9,8 +9,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AuthError } from "../origin/auth.ts";
 import { RegistryError } from "../origin/registry.ts";
 import { EntryError } from "../registry/entries.ts";
-import type { RegistryState } from "../registry/state.ts";
-import type { PackageView } from "./packument.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
+import { type PackageView, viewOfDocument } from "./packument.ts";
 import { PublishError } from "./publish.ts";
 
 export class HttpError extends Error {
@@ -58,8 +58,10 @@ export function registerNpmCommon(app: FastifyInstance): void {
       statusOf(err) === 500 && (err as { statusCode?: number }).statusCode
         ? (err as { statusCode: number }).statusCode
         : statusOf(err);
-    if (status >= 500) app.log.error(err);
-    reply.code(status).send({ error: status >= 500 ? "internal error" : (err as Error).message });
+    // An HttpError's message is meant for the client whatever its status; another failure's is not.
+    const meant = err instanceof HttpError || status < 500;
+    if (!meant) app.log.error(err);
+    reply.code(status).send({ error: meant ? (err as Error).message : "internal error" });
   });
 }
 
@@ -88,13 +90,7 @@ export const PACKAGE_PREFIXES: readonly (readonly [string, (req: FastifyRequest)
 ];
 
 /** A live package as the packument builders and the update parser see it; 404 otherwise. */
-export function packageView(state: RegistryState, name: string): PackageView {
-  const pkg = state.getPackage(name);
-  if (!pkg || pkg.unpublished !== null) throw new HttpError(404, `package ${name} not found`);
-  return {
-    pkg,
-    versions: state.versions(name),
-    distTags: state.distTags(name),
-    owners: state.owners(name),
-  };
+export function livePackageView(name: string, doc: PackageDocument | undefined): PackageView {
+  if (!doc || doc.unpublished !== undefined) throw new HttpError(404, `package ${name} not found`);
+  return viewOfDocument(doc);
 }

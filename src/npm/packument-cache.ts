@@ -1,47 +1,43 @@
 /**
- * Serialized packuments and their ETags, kept until a log entry touches the
- * package. Building one costs queries, JSON parsing and (for the full form)
- * a blob read per version; serving one from here costs a map lookup. Bounded:
- * the least recently used packages are dropped first.
+ * Serialized packuments and their ETags, kept per package with the
+ * revision they were built from (a token the reader gives, which changes
+ * whenever the package's document does). Building one costs queries or a
+ * verified fetch, JSON parsing and (for the full form) a blob read per
+ * version; serving one from here costs a revision check and a lookup.
+ * Bounded: the least recently used packages are dropped first.
  */
+import { LRUCache } from "lru-cache";
+
 export interface CachedDocument {
   readonly json: string;
   readonly etag: string;
   readonly lastModified: string;
 }
 
+interface CachedPackage {
+  readonly revision: string;
+  /** The package's documents by variant (abbreviated or full, and the base URL). */
+  readonly variants: Map<string, CachedDocument>;
+}
+
 export class PackumentCache {
-  readonly #maxPackages: number;
-  /** Per package, its documents by variant (abbreviated or full, and the base URL). */
-  readonly #packages = new Map<string, Map<string, CachedDocument>>();
+  readonly #packages: LRUCache<string, CachedPackage>;
 
   constructor(maxPackages = 5000) {
-    this.#maxPackages = maxPackages;
+    this.#packages = new LRUCache({ max: maxPackages });
   }
 
-  get(name: string, variant: string): CachedDocument | undefined {
-    const docs = this.#packages.get(name);
-    if (!docs) return undefined;
-    // Re-insert to mark the package as recently used.
-    this.#packages.delete(name);
-    this.#packages.set(name, docs);
-    return docs.get(variant);
+  get(name: string, revision: string, variant: string): CachedDocument | undefined {
+    const cached = this.#packages.get(name);
+    return cached?.revision === revision ? cached.variants.get(variant) : undefined;
   }
 
-  set(name: string, variant: string, doc: CachedDocument): void {
-    let docs = this.#packages.get(name);
-    if (!docs) {
-      docs = new Map();
-      this.#packages.set(name, docs);
-      if (this.#packages.size > this.#maxPackages) {
-        const oldest = this.#packages.keys().next().value as string;
-        this.#packages.delete(oldest);
-      }
+  set(name: string, revision: string, variant: string, doc: CachedDocument): void {
+    let cached = this.#packages.get(name);
+    if (cached?.revision !== revision) {
+      cached = { revision, variants: new Map() };
+      this.#packages.set(name, cached);
     }
-    docs.set(variant, doc);
-  }
-
-  invalidate(names: Iterable<string>): void {
-    for (const name of names) this.#packages.delete(name);
+    cached.variants.set(variant, doc);
   }
 }

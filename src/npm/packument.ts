@@ -6,7 +6,8 @@
  * built from the base URL the client used.
  */
 import type { PublishEntry } from "../registry/entries.ts";
-import type { PackageRow, VersionRow } from "../registry/state.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
+import { type PackageRow, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { tarballFileName } from "./publish.ts";
 
 export interface PackageView {
@@ -14,6 +15,25 @@ export interface PackageView {
   readonly versions: readonly VersionRow[];
   readonly distTags: Readonly<Record<string, string>>;
   readonly owners: readonly string[];
+}
+
+/** The view of a package's document: its versions as rows, in log order. */
+export function viewOfDocument(doc: PackageDocument): PackageView {
+  const versions = Object.entries(doc.versions)
+    .map(([version, v]) => versionRowOf(doc.name, version, v))
+    .sort((a, b) => a.logIndex - b.logIndex);
+  return {
+    pkg: {
+      name: doc.name,
+      created: doc.created,
+      modified: doc.modified,
+      updated: doc.updated,
+      unpublished: doc.unpublished ?? null,
+    },
+    versions,
+    distTags: doc.distTags,
+    owners: doc.owners,
+  };
 }
 
 export function tarballUrl(baseUrl: string, name: string, version: string): string {

@@ -8,13 +8,15 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PublishEntry } from "../registry/entries.ts";
-import type { RegistryState } from "../registry/state.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
+import type { SearchIndex } from "../registry/search.ts";
+import type { RegistryState, VersionRow } from "../registry/state.ts";
 import {
   baseUrl,
   HttpError,
+  livePackageView,
   PACKAGE_PREFIXES,
   packageName,
-  packageView,
   registerNpmCommon,
 } from "./http-common.ts";
 import { abbreviatedPackument, fullPackument } from "./packument.ts";
@@ -23,16 +25,35 @@ import { type CachedDocument, PackumentCache } from "./packument-cache.ts";
 export { registerReadOnlyRefusals } from "./read-only.ts";
 
 export interface PackageReader {
-  /** The derived registry state to read packages from. */
-  readonly state: RegistryState;
+  /** A token that changes whenever the package's document does; undefined if the registry has no such package. */
+  revision(name: string): Promise<string | undefined>;
+  /** The package's document; undefined if the registry has no such package. */
+  document(name: string): Promise<PackageDocument | undefined>;
+  /** One version of a package (a tarball request), where the reader can find it without the whole document. */
+  version(name: string, version: string): Promise<VersionRow | undefined>;
+  /** Full-text search, when the reader holds the whole registry. */
+  readonly search?: SearchIndex;
   /** A manifest blob's bytes, checked against ref.sha256 (throw if unavailable). */
   manifest(entry: PublishEntry): Promise<Uint8Array>;
   /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
   tarball(entry: PublishEntry): Promise<Uint8Array>;
-  /** Registers a listener called with the package names of each applied batch (for cache invalidation). */
-  onApplied(listener: (names: ReadonlySet<string>) => void): void;
   /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
   beforeRead?(): Promise<void>;
+}
+
+/** The reads of a PackageReader, from a derived state that holds the whole registry. */
+export function stateReads(
+  state: RegistryState,
+): Pick<PackageReader, "revision" | "document" | "version" | "search"> {
+  return {
+    revision: async (name) => {
+      const pkg = state.getPackage(name);
+      return pkg && String(pkg.updated);
+    },
+    document: async (name) => state.document(name),
+    version: async (name, version) => state.version(name, version),
+    search: state.search,
+  };
 }
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
@@ -41,14 +62,13 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
   registerNpmCommon(app);
 
   const cache = new PackumentCache();
-  reader.onApplied((names) => cache.invalidate(names));
 
   const buildPackument = async (
     name: string,
     abbreviated: boolean,
     base: string,
   ): Promise<CachedDocument> => {
-    const view = packageView(reader.state, name);
+    const view = livePackageView(name, await reader.document(name));
     const body = abbreviated
       ? abbreviatedPackument(view, base)
       : await fullPackument(view, base, async (entry) => {
@@ -65,10 +85,12 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const abbreviated = (req.headers.accept ?? "").includes(ABBREVIATED);
     const base = baseUrl(req);
     const variant = `${abbreviated ? "a" : "f"} ${base}`;
-    let doc = cache.get(name, variant);
+    const revision = await reader.revision(name);
+    if (revision === undefined) throw new HttpError(404, `package ${name} not found`);
+    let doc = cache.get(name, revision, variant);
     if (!doc) {
       doc = await buildPackument(name, abbreviated, base);
-      cache.set(name, variant, doc);
+      cache.set(name, revision, variant, doc);
     }
     reply.header("etag", doc.etag).header("cache-control", "public, max-age=300");
     reply.header("last-modified", doc.lastModified);
@@ -82,7 +104,7 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const prefix = `${name.slice(name.lastIndexOf("/") + 1)}-`;
     const version =
       file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
-    const row = reader.state.version(name, version);
+    const row = await reader.version(name, version);
     if (!row || row.unpublished !== null) throw new HttpError(404, `${name}: no tarball ${file}`);
     // Checked in full before the first byte goes out: a bad tarball becomes an error, not a download.
     const bytes = await reader.tarball(row.entry);
@@ -96,16 +118,22 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
 
   app.get("/-/package/:name/dist-tags", async (req) => {
     await reader.beforeRead?.();
-    return packageView(reader.state, packageName((req.params as { name: string }).name)).distTags;
+    const name = packageName((req.params as { name: string }).name);
+    return livePackageView(name, await reader.document(name)).distTags;
   });
 
   // Search, in the shape of npm's /-/v1/search.
   app.get("/-/v1/search", async (req) => {
+    if (!reader.search)
+      throw new HttpError(
+        501,
+        "search needs the whole registry, and this server reads it package by package",
+      );
     await reader.beforeRead?.();
     const q = req.query as { text?: string; size?: string; from?: string };
     const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
     const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
-    const { total, hits } = reader.state.search.search(q.text ?? "", from, size);
+    const { total, hits } = reader.search.search(q.text ?? "", from, size);
     const top = hits[0]?.score || 1;
     return {
       objects: hits.map((hit) => ({

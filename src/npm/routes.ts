@@ -10,13 +10,13 @@ import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import {
   HttpError,
+  livePackageView,
   PACKAGE_PREFIXES,
   packageName,
-  packageView,
   registerNpmCommon,
 } from "./http-common.ts";
 import { parsePublish } from "./publish.ts";
-import { registerNpmReadApi } from "./read-api.ts";
+import { registerNpmReadApi, stateReads } from "./read-api.ts";
 import { packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
@@ -28,7 +28,12 @@ export interface NpmApiOptions {
 
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
 export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
-  registerNpmReadApi(app, options.registry);
+  const { registry } = options;
+  registerNpmReadApi(app, {
+    ...stateReads(registry.state),
+    manifest: (entry) => registry.manifest(entry),
+    tarball: (entry) => registry.tarball(entry),
+  });
   registerNpmWriteApi(app, options);
 }
 
@@ -79,7 +84,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   /** A packument sent back edited: deprecations, version unpublishes, owner changes. */
   const update = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const changes = packageChanges(packageView(registry.state, name), req.body);
+    const changes = packageChanges(livePackageView(name, registry.state.document(name)), req.body);
     for (const c of changes) {
       if (c.kind === "owner" && c.action === "add" && !auth.hasUser(c.user)) {
         throw new HttpError(404, `no user named ${c.user}`);

@@ -152,7 +152,6 @@ export class Registry {
   readonly state: RegistryState;
   readonly #storage: FsLogStorage;
   readonly #sequencer: Sequencer<Entry>;
-  readonly #appliedListeners: ((names: ReadonlySet<string>) => void)[] = [];
   readonly #shardCount: number | undefined;
   readonly #dataDir: string;
   #publishingDatabase: Promise<PublishedDatabase | undefined> | undefined;
@@ -180,8 +179,7 @@ export class Registry {
         apply: () => {
           const batch = this.#appended;
           this.#appended = undefined;
-          const names = batch?.commit() ?? new Set<string>();
-          for (const listener of this.#appliedListeners) listener(names);
+          batch?.commit();
         },
       },
       { maxBatch: options.maxBatch ?? 1024 },
@@ -245,11 +243,6 @@ export class Registry {
       await storage.close();
       throw err;
     }
-  }
-
-  /** Calls `listener` with the package names of each batch once it is applied, before it is acknowledged. */
-  onApplied(listener: (names: ReadonlySet<string>) => void): void {
-    this.#appliedListeners.push(listener);
   }
 
   /** A publish's manifest bytes; the store has checked them against their SHA-256. */

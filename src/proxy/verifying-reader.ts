@@ -1,8 +1,16 @@
 /**
- * The registry as a verifying proxy sees it: a RegistryState built only
- * from log entries the LogClient verified, and blobs fetched from whichever
- * source has them, checked against the log before use and kept in a
- * content-addressed cache. It is the PackageReader behind `cairn proxy`.
+ * The registry as a verifying proxy sees it, and the PackageReader behind
+ * `cairn proxy`. Two ways to hold it:
+ * - sparse (the default): each package's document is read through the
+ *   snapshot the verified checkpoint commits to (SnapshotReader): the last
+ *   entry's bundle, the root, one shard, the document. Nothing is read
+ *   that no request asked for, so a proxy of a registry of millions of
+ *   entries answers its first install in a few round trips.
+ * - full: a RegistryState built from every log entry the LogClient
+ *   verified, which also answers search.
+ * Blobs come from whichever source has them, checked against the log (or
+ * the hash that names them) before use, and kept in a content-addressed
+ * cache.
  *
  * The state follows the origin's checkpoint: when a read finds the last
  * check older than `refreshMs`, the client fetches the checkpoint in the
@@ -12,17 +20,20 @@
  * from the verified state until it is older than `maxStaleMs`; after that
  * they fail rather than serve a frozen view.
  *
- * The manifests of new entries are fetched in the background after each
- * update (npm asks for full packuments, which hold every version's
- * manifest); tarballs only when asked for. A blob is fetched once however
- * many requests want it at the same time.
+ * In full mode, the manifests of new entries are fetched in the background
+ * after each update (npm asks for full packuments, which hold every
+ * version's manifest); otherwise blobs are fetched when asked for. A blob is
+ * fetched once however many requests want it at the same time.
  */
 import { join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
+import { SnapshotReader } from "../client/snapshot-reader.ts";
 import type { PackageReader } from "../npm/read-api.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
-import { RegistryState } from "../registry/state.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
+import type { SearchIndex } from "../registry/search.ts";
+import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
 
 /** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
@@ -36,14 +47,22 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly refreshMs?: number;
   /** How long reads may go on from a state the origin could not confirm (default 1 h). */
   readonly maxStaleMs?: number;
+  /** Replay the whole log into a local state (and answer search) instead of reading package by package. */
+  readonly full?: boolean;
 }
+
+/** A blob to fetch: by the hash and size an entry names, or by a hash alone with a bound. */
+type BlobRequest = { sha256: string; size: number } | { sha256: string; maxBytes: number };
 
 export class VerifyingReader implements PackageReader {
   readonly client: LogClient;
-  readonly state: RegistryState;
+  /** The replayed log, in full mode. */
+  readonly state: RegistryState | undefined;
+  /** Package by package through the snapshot, in sparse mode. */
+  readonly snapshots: SnapshotReader | undefined;
+  readonly search: SearchIndex | undefined;
   readonly #cache: BlobStore;
   readonly #options: VerifyingReaderOptions;
-  readonly #listeners: ((names: ReadonlySet<string>) => void)[] = [];
   #lastRefresh = 0;
   #lastSuccess = 0;
   #updating: Promise<void> | undefined;
@@ -54,18 +73,23 @@ export class VerifyingReader implements PackageReader {
   private constructor(
     options: VerifyingReaderOptions,
     client: LogClient,
-    state: RegistryState,
+    state: RegistryState | undefined,
     cache: BlobStore,
   ) {
     this.#options = options;
     this.client = client;
     this.state = state;
+    this.search = state?.search;
     this.#cache = cache;
+    this.snapshots = state
+      ? undefined
+      : new SnapshotReader(client, (sha256, maxBytes) => this.#blob({ sha256, maxBytes }));
   }
 
   static async open(options: VerifyingReaderOptions): Promise<VerifyingReader> {
     const client = await LogClient.open({ ...options, stateDir: options.dataDir });
     const cache = await BlobStore.open(join(options.dataDir, "cache"), { durable: false });
+    if (!options.full) return new VerifyingReader(options, client, undefined, cache);
     const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
     if (state.logSize > (client.checkpoint?.size ?? 0)) {
       state.close();
@@ -79,11 +103,23 @@ export class VerifyingReader implements PackageReader {
   async close(): Promise<void> {
     await this.#updating?.catch(() => undefined);
     await Promise.all(this.#background);
-    this.state.close();
+    this.state?.close();
   }
 
-  onApplied(listener: (names: ReadonlySet<string>) => void): void {
-    this.#listeners.push(listener);
+  async revision(name: string): Promise<string | undefined> {
+    if (this.snapshots) return this.snapshots.documentHash(name);
+    const pkg = this.state?.getPackage(name);
+    return pkg && String(pkg.updated);
+  }
+
+  async document(name: string): Promise<PackageDocument | undefined> {
+    return this.snapshots ? this.snapshots.document(name) : this.state?.document(name);
+  }
+
+  async version(name: string, version: string): Promise<VersionRow | undefined> {
+    if (!this.snapshots) return this.state?.version(name, version);
+    const doc = (await this.snapshots.document(name))?.versions[version];
+    return doc && versionRowOf(name, version, doc);
   }
 
   async beforeRead(): Promise<void> {
@@ -94,7 +130,10 @@ export class VerifyingReader implements PackageReader {
     this.#track(updating.catch((err: unknown) => process.emitWarning((err as Error).message)));
   }
 
-  /** Fetches and verifies the origin's checkpoint and applies every new entry; shared by concurrent callers. */
+  /**
+   * Fetches and verifies the origin's checkpoint, then reads its snapshot
+   * (sparse) or applies every new entry (full); shared by concurrent callers.
+   */
   update(): Promise<void> {
     this.#updating ??= this.#update().finally(() => {
       this.#updating = undefined;
@@ -109,17 +148,9 @@ export class VerifyingReader implements PackageReader {
       const cp = await this.client.refresh({
         mirrorCheck: this.#lastSuccess === 0 ? "wait" : "background",
       });
-      const touched = new Set<string>();
-      const published: PublishEntry[] = [];
-      for await (const { first, entries } of this.client.entries(this.state.logSize, cp.size)) {
-        const decoded = entries.map(decodeEntry);
-        for (const name of this.state.apply(first, decoded)) touched.add(name);
-        for (const e of decoded) if (e.kind === "publish") published.push(e);
-      }
-      this.#prefetchManifests(published);
+      if (this.state) await this.#apply(this.state, cp.size);
+      else await this.snapshots?.head();
       this.#lastSuccess = Date.now();
-      if (touched.size === 0) return;
-      for (const listener of this.#listeners) listener(touched);
     } catch (err) {
       const staleFor = Date.now() - this.#lastSuccess;
       if (this.#lastSuccess === 0 || staleFor > (this.#options.maxStaleMs ?? 3_600_000)) throw err;
@@ -127,6 +158,16 @@ export class VerifyingReader implements PackageReader {
         `serving the state verified ${Math.round(staleFor / 1000)} s ago: ${(err as Error).message}`,
       );
     }
+  }
+
+  async #apply(state: RegistryState, size: number): Promise<void> {
+    const published: PublishEntry[] = [];
+    for await (const { first, entries } of this.client.entries(state.logSize, size)) {
+      const decoded = entries.map(decodeEntry);
+      state.apply(first, decoded);
+      for (const e of decoded) if (e.kind === "publish") published.push(e);
+    }
+    this.#prefetchManifests(published);
   }
 
   async manifest(entry: PublishEntry): Promise<Uint8Array> {
@@ -141,10 +182,7 @@ export class VerifyingReader implements PackageReader {
    * From the cache (which re-checks the SHA-256 on read), else from a
    * source, verified; one fetch per blob at a time, cached off the answer's path.
    */
-  async #blob(
-    ref: { sha256: string; size: number },
-    check?: (data: Uint8Array) => void,
-  ): Promise<Uint8Array> {
+  async #blob(ref: BlobRequest, check?: (data: Uint8Array) => void): Promise<Uint8Array> {
     const cached = await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
@@ -152,7 +190,11 @@ export class VerifyingReader implements PackageReader {
     }
     let fetching = this.#fetching.get(ref.sha256);
     if (!fetching) {
-      fetching = this.client.blob(ref, check).finally(() => this.#fetching.delete(ref.sha256));
+      const fetch =
+        "size" in ref
+          ? this.client.blob(ref, check)
+          : this.client.blobByHash(ref.sha256, ref.maxBytes);
+      fetching = fetch.finally(() => this.#fetching.delete(ref.sha256));
       this.#fetching.set(ref.sha256, fetching);
       this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
     }

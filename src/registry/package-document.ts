@@ -13,7 +13,10 @@
  */
 import semver from "semver";
 import { canonicalJsonBytes } from "./canonical-json.ts";
-import { EntryError, type PackageEntry, type PublishEntry } from "./entries.ts";
+import { checkEntry, EntryError, type PackageEntry, type PublishEntry } from "./entries.ts";
+
+/** A document holds every version of a package: a few MB for the largest. */
+export const MAX_DOCUMENT_BYTES = 64 << 20;
 
 /** A publish entry without the fields its document already says, plus what later entries did to it. */
 export interface VersionDocument
@@ -152,4 +155,61 @@ export function foldEntry(
       return { ...base, updated: index, owners: [...owners].sort() };
     }
   }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalString(value: Record<string, unknown>, field: string, what: string): void {
+  if (value[field] !== undefined && typeof value[field] !== "string")
+    throw new EntryError(`${what}: ${field} must be a string`);
+}
+
+/**
+ * Parses a document fetched by its hash. It must be canonical JSON of the
+ * document shape, each version a valid publish entry, so that what a reader
+ * serves from it is exactly what the snapshot committed to.
+ */
+export function decodeDocument(bytes: Uint8Array): PackageDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch (err) {
+    throw new EntryError("package document is not valid UTF-8 JSON", { cause: err });
+  }
+  if (
+    !isRecord(value) ||
+    value.v !== 1 ||
+    value.ecosystem !== "npm" ||
+    typeof value.name !== "string"
+  )
+    throw new EntryError("not a package document");
+  const what = `package document of ${value.name}`;
+  for (const field of ["created", "modified"]) {
+    if (typeof value[field] !== "string")
+      throw new EntryError(`${what}: ${field} must be a string`);
+  }
+  optionalString(value, "unpublished", what);
+  if (!Number.isSafeInteger(value.updated) || (value.updated as number) < 0)
+    throw new EntryError(`${what}: updated must be a log index`);
+  const { distTags, owners, versions } = value;
+  if (!isRecord(distTags) || Object.values(distTags).some((v) => typeof v !== "string"))
+    throw new EntryError(`${what}: distTags must map tags to versions`);
+  if (!Array.isArray(owners) || owners.some((o) => typeof o !== "string"))
+    throw new EntryError(`${what}: owners must be a list of names`);
+  if (!isRecord(versions)) throw new EntryError(`${what}: versions must be an object`);
+  for (const [version, doc] of Object.entries(versions)) {
+    if (!isRecord(doc) || !Number.isSafeInteger(doc.index) || (doc.index as number) < 0)
+      throw new EntryError(`${what}: version ${version} needs a log index`);
+    optionalString(doc, "deprecated", `${what}@${version}`);
+    optionalString(doc, "unpublished", `${what}@${version}`);
+    checkEntry(publishEntryOf(value.name, version, doc as unknown as VersionDocument));
+  }
+  const doc = value as unknown as PackageDocument;
+  if (!Buffer.from(encodeDocument(doc)).equals(bytes))
+    throw new EntryError(`${what} is not in canonical form`);
+  return doc;
 }

@@ -15,6 +15,8 @@ import { createHash } from "node:crypto";
 
 export const SNAPSHOT_HEADER = "cairn-snapshot/v1";
 export const MAX_SHARDS = 1 << 16;
+/** A shard lists about 512 packages at the default count; a single shard of npm is a few tens of MB. */
+export const MAX_SHARD_BYTES = 64 << 20;
 
 export interface SnapshotRow {
   /** `ecosystem/name`, e.g. `npm/@scope/pkg`. */

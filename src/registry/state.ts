@@ -13,7 +13,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Entry, PublishEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
-import { versionDocument } from "./package-document.ts";
+import { publishEntryOf, versionDocument } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
@@ -121,6 +121,19 @@ function versionRow(r: RawVersionRow): VersionRow {
     entry: JSON.parse(r.entry) as PublishEntry,
     deprecated: r.deprecated,
     unpublished: r.unpublished,
+  };
+}
+
+/** A version's row from its document (the inverse of versionDocumentOfRow). */
+export function versionRowOf(name: string, version: string, doc: VersionDocument): VersionRow {
+  return {
+    name,
+    version,
+    logIndex: doc.index,
+    time: doc.time,
+    entry: publishEntryOf(name, version, doc),
+    deprecated: doc.deprecated ?? null,
+    unpublished: doc.unpublished ?? null,
   };
 }
 

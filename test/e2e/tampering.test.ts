@@ -8,16 +8,21 @@
  * The log has a full first tile (dist-tag entries fill it), so hash tiles
  * have a level above 0 and full tiles are checked against their parents.
  *
- * The proxy takes its checkpoint from the origin: a mirror's checkpoint
- * (rollback, other key, fork) meets the health check run at each refresh;
- * tiles and bundles are read when entries are synced, blobs when first asked
- * for. Here a mirror is not set aside after a failure, so every read meets
+ * The proxy runs both ways: sparse (each package through the snapshot: the
+ * last entry's bundle, the root, a shard, the document) and full (every
+ * entry replayed). It takes its checkpoint from the origin: a mirror's
+ * checkpoint (rollback, other key, fork) meets the health check run at each
+ * refresh; tiles and bundles are read when entries are synced or the
+ * snapshot entry is read, blobs when first asked for. The snapshot attacks
+ * (stale, altered or trimmed documents, shards and roots) meet only the
+ * sparse proxy, and `cairn verify`, which checks the latest snapshot's files. Here a mirror is not set aside after a failure, so every read meets
  * the attack; each case also checks the mirror was asked for what it alters.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type AuditResult, auditTree } from "../../src/client/audit.ts";
 import type { Check, SourceError } from "../../src/client/errors.ts";
@@ -25,6 +30,7 @@ import { treeUrl } from "../../src/client/urls.ts";
 import { HttpSource } from "../../src/log/index.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { type ProxyOptions, type RunningProxy, startProxy } from "../../src/proxy/server.ts";
+import { parseRoot } from "../../src/registry/snapshot.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type Attack, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -48,6 +54,8 @@ interface World {
   tarballs: Map<string, Buffer>;
   tarballPaths: Set<string>;
   manifestPaths: Set<string>;
+  /** The latest snapshot's files: documents, shards, root. */
+  snapshotPaths: { document: Set<string>; shard: Set<string>; root: Set<string> };
   close(): Promise<void>;
 }
 
@@ -113,9 +121,19 @@ async function buildWorld(): Promise<World> {
       manifestPaths.add(`blob/sha256/${row.entry.manifest.sha256}`);
     }
   }
+  const blobPath = (sha256: string) => `blob/sha256/${sha256}`;
+  const state = origin.registry.state;
+  const rootPath = blobPath(state.snapshot?.id ?? "");
+  const shardHashes = parseRoot(await readFile(join(origin.treeDir, rootPath)));
+  const snapshotPaths = {
+    document: new Set(PACKAGES.map((name) => blobPath(state.documentHash(`npm/${name}`) ?? ""))),
+    shard: new Set(shardHashes.map(blobPath)),
+    root: new Set([rootPath]),
+  };
   return {
     origin,
     fork,
+    snapshotPaths,
     treeDir: mirror.treeDir,
     oldCheckpoint,
     packuments,
@@ -179,6 +197,8 @@ interface Case {
   readonly honestFirst?: boolean;
   /** `cairn verify` holds a checkpoint of the real log first (from auditing the origin). */
   readonly stored?: boolean;
+  /** The attack is on snapshot files, which only a sparse proxy reads. */
+  readonly sparseOnly?: boolean;
 }
 
 const isHashTile = (p: string) => p.startsWith("tile/") && !p.startsWith("tile/entries/");
@@ -232,6 +252,24 @@ const CASES: readonly Case[] = [
   { attack: "truncate", proxy: "truncated", verify: "truncated", attacked: () => true },
   { attack: "endless", proxy: "size", verify: "size", attacked: (p) => p !== "checkpoint" },
   { attack: "stall", proxy: "timeout", verify: "timeout", attacked: () => true },
+  ...(
+    [
+      ["document-byte", "document"],
+      ["document-stale", "document"],
+      ["document-hide-version", "document"],
+      ["shard-stale", "shard"],
+      ["shard-hide-package", "shard"],
+      ["root-stale", "root"],
+    ] as const
+  ).map(
+    ([attack, file]): Case => ({
+      attack,
+      proxy: "blob",
+      verify: "blob",
+      sparseOnly: true,
+      attacked: (p, w) => w.snapshotPaths[file].has(p),
+    }),
+  ),
 ];
 
 function mirrorOf(world: World, attack: Attack) {
@@ -240,6 +278,7 @@ function mirrorOf(world: World, attack: Attack) {
     attack,
     oldCheckpoint: world.oldCheckpoint,
     forkTreeDir: world.fork.treeDir,
+    historyTreeDir: world.origin.treeDir,
   });
 }
 
@@ -312,29 +351,32 @@ describe("tampering mirrors", () => {
   after(() => world?.close());
 
   for (const c of CASES) {
-    test(`proxy, ${c.attack}: ${c.proxy ? `refused by the ${c.proxy} check, installed from the origin` : "no problem"}`, async () => {
-      await using mirror = await mirrorOf(world, c.honestFirst ? "honest" : c.attack);
-      const problems = await withProxy(
-        world,
-        {
-          mirrors: [mirror.url],
-          // A stalled mirror is set aside after its first timeout, or every read would wait for it.
-          softPenaltyMs: c.attack === "stall" ? 60_000 : 0,
-        },
-        async (proxy) => {
-          if (c.honestFirst) {
-            mirror.attack = c.attack;
-            await proxy.reader.update();
-          }
-          await installAll(world, proxy.url);
-        },
-      );
-      assert.ok(
-        mirror.requests.some((p) => c.attacked(p, world)),
-        `the attack was exercised: ${mirror.requests.join(", ")}`,
-      );
-      assertBlamed(problems, mirror.url, c.proxy, c.proxyAlso);
-    });
+    for (const full of c.sparseOnly ? [false] : [false, true]) {
+      test(`${full ? "full" : "sparse"} proxy, ${c.attack}: ${c.proxy ? `refused by the ${c.proxy} check, installed from the origin` : "no problem"}`, async () => {
+        await using mirror = await mirrorOf(world, c.honestFirst ? "honest" : c.attack);
+        const problems = await withProxy(
+          world,
+          {
+            full,
+            mirrors: [mirror.url],
+            // A stalled mirror is set aside after its first timeout, or every read would wait for it.
+            softPenaltyMs: c.attack === "stall" ? 60_000 : 0,
+          },
+          async (proxy) => {
+            if (c.honestFirst) {
+              mirror.attack = c.attack;
+              await proxy.reader.update();
+            }
+            await installAll(world, proxy.url);
+          },
+        );
+        assert.ok(
+          mirror.requests.some((p) => c.attacked(p, world)),
+          `the attack was exercised: ${mirror.requests.join(", ")}`,
+        );
+        assertBlamed(problems, mirror.url, c.proxy, c.proxyAlso);
+      });
+    }
 
     test(`verify, ${c.attack}: ${c.verify ? `the ${c.verify} check fails` : "no problem"}`, async () => {
       await using state = await tempDir("cairn-verify-");

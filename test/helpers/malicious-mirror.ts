@@ -3,10 +3,12 @@
  * `/-/cairn/`, as a Cairn server does, and applies one attack to what it
  * sends. The attack can be changed while it runs; every request is logged.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { parseNote, parseTilePath, signNote } from "../../src/log/index.ts";
+import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
+import { SNAPSHOT_HEADER } from "../../src/registry/snapshot.ts";
 import { testKey } from "./log.ts";
 import { listenOnLoopback } from "./loopback.ts";
 
@@ -35,7 +37,19 @@ export type Attack =
   /** Every blob and tile answered with a body that never ends. */
   | "endless"
   /** Every request left unanswered. */
-  | "stall";
+  | "stall"
+  /** One byte of every package document changed. */
+  | "document-byte"
+  /** Every package document answered with an older one of the same package (from `historyTreeDir`). */
+  | "document-stale"
+  /** Every package document re-encoded without its newest version: well-formed, and a lie. */
+  | "document-hide-version"
+  /** Every snapshot shard answered with an older shard (from `historyTreeDir`). */
+  | "shard-stale"
+  /** Every snapshot shard without its last package. */
+  | "shard-hide-package"
+  /** Every snapshot root answered with an older root (from `historyTreeDir`). */
+  | "root-stale";
 
 export interface MaliciousMirrorOptions {
   /** The honest tree to start from. */
@@ -45,6 +59,8 @@ export interface MaliciousMirrorOptions {
   readonly oldCheckpoint?: Uint8Array;
   /** For "fork": a tree of a different log signed with the origin's key. */
   readonly forkTreeDir?: string;
+  /** For the stale attacks: a tree that keeps superseded snapshot files (the origin's). */
+  readonly historyTreeDir?: string;
 }
 
 export interface MaliciousMirror {
@@ -66,6 +82,57 @@ function flipByte(data: Uint8Array): Buffer {
 
 function isTarball(data: Uint8Array): boolean {
   return data[0] === 0x1f && data[1] === 0x8b;
+}
+
+/** What a blob is, from its bytes: the snapshot files, manifests and tarballs are told apart by their openings. */
+function blobKind(
+  data: Uint8Array,
+): "root" | "shard" | "document" | "manifest" | "tarball" | "other" {
+  const head = Buffer.from(data.subarray(0, 32)).toString("latin1");
+  if (isTarball(data)) return "tarball";
+  if (head.startsWith(`${SNAPSHOT_HEADER}\n`)) return "root";
+  if (head.startsWith("npm/")) return "shard";
+  // A package document is canonical JSON, so its first key is `created`.
+  if (head.startsWith('{"created":')) return "document";
+  return head.startsWith("{") ? "manifest" : "other";
+}
+
+/** A document without its newest version, still canonical JSON. */
+function hideNewestVersion(data: Uint8Array): Buffer {
+  const doc = JSON.parse(Buffer.from(data).toString("utf8"));
+  const newest = Object.entries(doc.versions as Record<string, { index: number }>).sort(
+    (a, b) => b[1].index - a[1].index,
+  )[0]?.[0];
+  if (newest !== undefined) delete doc.versions[newest];
+  return Buffer.from(canonicalJsonBytes(doc));
+}
+
+/** A shard without its last line. */
+function dropLastLine(data: Uint8Array): Buffer {
+  const text = Buffer.from(data).toString("utf8");
+  return Buffer.from(text.slice(0, text.lastIndexOf("\n", text.length - 2) + 1));
+}
+
+/** Every blob of a tree that keeps history, by kind, for the stale attacks. */
+async function historyOf(dir: string): Promise<Map<string, Buffer[]>> {
+  const byKind = new Map<string, Buffer[]>();
+  const blobDir = join(dir, "blob", "sha256");
+  for (const name of await readdir(blobDir)) {
+    const data = await readFile(join(blobDir, name));
+    const kind = blobKind(data);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), data]);
+  }
+  return byKind;
+}
+
+/** An older file of the same kind (and, for a document, of the same package) than `data`. */
+function staleOf(data: Uint8Array, history: Map<string, Buffer[]>): Buffer | undefined {
+  const kind = blobKind(data);
+  const name = kind === "document" ? JSON.parse(Buffer.from(data).toString("utf8")).name : "";
+  return (history.get(kind) ?? []).find(
+    (old) =>
+      !old.equals(data) && (kind !== "document" || JSON.parse(old.toString("utf8")).name === name),
+  );
 }
 
 /** The same note text signed by a fresh key that has the same name. */
@@ -91,6 +158,7 @@ export async function startMaliciousMirror(
 ): Promise<MaliciousMirror> {
   const requests: string[] = [];
   const state = { attack: options.attack ?? ("honest" as Attack) };
+  const history = options.historyTreeDir ? await historyOf(options.historyTreeDir) : new Map();
 
   const send = (res: ServerResponse, status: number, body: Uint8Array | string) => {
     res.writeHead(status, { "content-type": "application/octet-stream" }).end(body);
@@ -116,14 +184,32 @@ export async function startMaliciousMirror(
       return send(res, 404, "not found");
     }
     const isBlob = path.startsWith("blob/");
-    const kind = isBlob ? "blob" : path.startsWith("tile/") ? parseTilePath(path).kind : path;
+    const kind = isBlob
+      ? blobKind(data)
+      : path.startsWith("tile/")
+        ? parseTilePath(path).kind
+        : path;
 
     switch (attack) {
       case "tarball-byte":
-        if (isBlob && isTarball(data)) data = flipByte(data);
+        if (kind === "tarball") data = flipByte(data);
         break;
       case "manifest-byte":
-        if (isBlob && data[0] === 0x7b) data = flipByte(data);
+        if (kind === "manifest") data = flipByte(data);
+        break;
+      case "document-byte":
+        if (kind === "document") data = flipByte(data);
+        break;
+      case "document-hide-version":
+        if (kind === "document") data = hideNewestVersion(data);
+        break;
+      case "shard-hide-package":
+        if (kind === "shard") data = dropLastLine(data);
+        break;
+      case "document-stale":
+      case "shard-stale":
+      case "root-stale":
+        if (kind === attack.slice(0, attack.indexOf("-"))) data = staleOf(data, history) ?? data;
         break;
       case "tile-byte":
         if (kind === "tile") data = flipByte(data);
@@ -135,7 +221,7 @@ export async function startMaliciousMirror(
         if (kind === "entries") data = dropLastEntry(data);
         break;
       case "drop-tarball":
-        if (isBlob && isTarball(data)) return send(res, 404, "not found");
+        if (kind === "tarball") return send(res, 404, "not found");
         break;
       case "other-key":
         if (path === "checkpoint" || path === "mirrors") data = resign(data);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type PackageReader, registerNpmReadApi } from "../../src/npm/read-api.ts";
+import { type PackageReader, registerNpmReadApi, stateReads } from "../../src/npm/read-api.ts";
 import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
 import { type NpmApiOptions, registerNpmWriteApi } from "../../src/npm/routes.ts";
 import { BlobError, verifyBlob, verifyTarball } from "../../src/registry/blob-check.ts";
@@ -52,7 +52,7 @@ function fakeReader(state: RegistryState): PackageReader {
     return bytes;
   };
   return {
-    state,
+    ...stateReads(state),
     manifest: async (entry) => {
       const bytes = blob(entry.manifest);
       verifyBlob(entry.manifest, bytes);
@@ -63,7 +63,6 @@ function fakeReader(state: RegistryState): PackageReader {
       verifyTarball(entry.artifact, bytes);
       return bytes;
     },
-    onApplied: () => {},
   };
 }
 

@@ -1,0 +1,135 @@
+/**
+ * Sparse verification: one package's document, proven against a verified
+ * checkpoint without reading the log. The last entry under every checkpoint
+ * is a snapshot entry; its bundle is checked against the tiles up to the
+ * signed root. The entry names the root file by SHA-256, the root names the
+ * shard by SHA-256, the shard names the document by SHA-256. So a reader
+ * that fetches one bundle, the root, one shard and the document (a few tens
+ * of KB at npm scale) holds exactly what the origin signed: a stale,
+ * altered or trimmed file anywhere on the way does not hash to its name and
+ * is refused like any bad blob. The shard also proves absence: a name it
+ * does not list is not in the registry.
+ *
+ * Everything below the head is content-addressed, so parsed shards and
+ * documents are kept by hash and stay valid across checkpoints.
+ */
+import { LRUCache } from "lru-cache";
+import { decodeEntry, type SnapshotEntry } from "../registry/entries.ts";
+import {
+  decodeDocument,
+  MAX_DOCUMENT_BYTES,
+  type PackageDocument,
+} from "../registry/package-document.ts";
+import { MAX_SHARD_BYTES, parseRoot, parseShard, shardOf } from "../registry/snapshot.ts";
+import type { LogClient } from "./log-client.ts";
+
+/** The snapshot a checkpoint commits to, verified. */
+export interface VerifiedSnapshot {
+  /** The checkpoint size it was read under. */
+  readonly size: number;
+  /** The last entry under the checkpoint; undefined for an empty log. */
+  readonly entry: SnapshotEntry | undefined;
+  /** Shard hashes from the root file. */
+  readonly shards: readonly string[];
+}
+
+/** Fetches a blob named by SHA-256 (of at most `maxBytes`), verified, from a cache or a source. */
+export type HashedBlobLoader = (sha256: string, maxBytes: number) => Promise<Uint8Array>;
+
+export class SnapshotReadError extends Error {
+  override name = "SnapshotReadError";
+}
+
+export class SnapshotReader {
+  readonly #client: LogClient;
+  readonly #load: HashedBlobLoader;
+  #head: { size: number; snapshot: Promise<VerifiedSnapshot> } | undefined;
+  /** Parsed shards by hash: key → document hash. */
+  readonly #shards = new LRUCache<string, Promise<ReadonlyMap<string, string>>>({ max: 256 });
+  readonly #documents = new LRUCache<string, Promise<PackageDocument>>({ max: 2048 });
+
+  constructor(client: LogClient, load?: HashedBlobLoader) {
+    this.#client = client;
+    this.#load = load ?? ((sha256, maxBytes) => client.blobByHash(sha256, maxBytes));
+  }
+
+  /** The snapshot of the client's current checkpoint (read once per checkpoint). */
+  head(): Promise<VerifiedSnapshot> {
+    const size = this.#client.checkpoint?.size;
+    if (size === undefined) return Promise.reject(new Error("no verified checkpoint yet"));
+    if (this.#head?.size !== size) {
+      const snapshot = this.#readHead(size);
+      const head = { size, snapshot };
+      this.#head = head;
+      snapshot.catch(() => {
+        if (this.#head === head) this.#head = undefined;
+      });
+    }
+    return this.#head.snapshot;
+  }
+
+  /** The hash the snapshot lists for the package's document; undefined if it lists none. */
+  async documentHash(name: string): Promise<string | undefined> {
+    const head = await this.head();
+    if (head.entry === undefined) return undefined;
+    const key = `npm/${name}`;
+    const shard = await this.#shard(head.shards[shardOf(key, head.shards.length)]);
+    return shard.get(key);
+  }
+
+  /** The package's document as the snapshot commits to it; undefined if the registry has no such package. */
+  async document(name: string): Promise<PackageDocument | undefined> {
+    const hash = await this.documentHash(name);
+    return hash === undefined ? undefined : this.documentByHash(name, hash);
+  }
+
+  /** A document by the hash a shard lists for `name`. */
+  documentByHash(name: string, hash: string): Promise<PackageDocument> {
+    return this.#cached(this.#documents, hash, async () => {
+      const doc = decodeDocument(await this.#load(hash, MAX_DOCUMENT_BYTES));
+      if (doc.name !== name)
+        throw new SnapshotReadError(`the snapshot lists the document of ${doc.name} for ${name}`);
+      return doc;
+    });
+  }
+
+  async #readHead(size: number): Promise<VerifiedSnapshot> {
+    if (size === 0) return { size, entry: undefined, shards: [] };
+    let bytes: Uint8Array | undefined;
+    for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
+    const entry = decodeEntry(bytes as Uint8Array);
+    if (entry.kind !== "snapshot" || entry.size !== size - 1)
+      throw new SnapshotReadError(
+        `entry ${size - 1}, the last under the checkpoint, is not the snapshot of the entries before it`,
+      );
+    const root = await this.#load(entry.root.sha256, entry.root.size);
+    const shards = parseRoot(root);
+    if (shards.length !== entry.shards)
+      throw new SnapshotReadError(
+        `snapshot root lists ${shards.length} shards, its entry ${entry.shards}`,
+      );
+    return { size, entry, shards };
+  }
+
+  #shard(hash: string): Promise<ReadonlyMap<string, string>> {
+    return this.#cached(this.#shards, hash, async () => {
+      const rows = parseShard(await this.#load(hash, MAX_SHARD_BYTES));
+      return new Map(rows.map((row) => [row.key, row.document]));
+    });
+  }
+
+  /** One load per hash at a time; a failed load is forgotten so the next read retries. */
+  #cached<T extends object>(
+    cache: LRUCache<string, Promise<T>>,
+    hash: string,
+    load: () => Promise<T>,
+  ): Promise<T> {
+    let value = cache.get(hash);
+    if (!value) {
+      value = load();
+      cache.set(hash, value);
+      value.catch(() => cache.delete(hash));
+    }
+    return value;
+  }
+}

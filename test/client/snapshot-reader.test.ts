@@ -1,0 +1,146 @@
+/**
+ * Sparse verification: reading one package document through the snapshot a
+ * checkpoint commits to, and the proxy that reads the registry this way.
+ * The tampering suite (test/e2e/tampering.test.ts) covers mirrors that lie
+ * about the snapshot's files; here: what is read, what it costs, absence,
+ * a moving head, and documents and logs that do not hold together.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { LogClient } from "../../src/client/log-client.ts";
+import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
+import { startProxy } from "../../src/proxy/server.ts";
+import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
+import { encodeEntry } from "../../src/registry/entries.ts";
+import { decodeDocument, encodeDocument } from "../../src/registry/package-document.ts";
+import { RegistryState } from "../../src/registry/state.ts";
+import { publishEntry } from "../helpers/entries.ts";
+import { openTestLog, tempDir } from "../helpers/log.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+import { serveDirectory } from "../helpers/static-server.ts";
+
+interface Packument {
+  versions: Record<string, unknown>;
+  "dist-tags": Record<string, string>;
+}
+
+describe("sparse verification", () => {
+  test("a document is read with one bundle, the root, one shard and the document", async () => {
+    await using origin = await startTestOrigin();
+    await using state = await tempDir();
+    for (let i = 0; i < 40; i++) await origin.publish(`p${i}`, "1.0.0");
+    await origin.publish("p3", "1.1.0", { dependencies: { p1: "^1.0.0" } });
+    const client = await LogClient.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+      useMirrorList: false,
+    });
+    await client.refresh();
+    const reader = new SnapshotReader(client);
+    const before = client.pool.traffic();
+    const doc = await reader.document("p3");
+    assert.deepEqual(doc, origin.registry.state.document("p3"));
+    assert.deepEqual(Object.keys(doc?.versions ?? {}), ["1.0.0", "1.1.0"]);
+    const traffic = client.pool.traffic();
+    // A tile, the last bundle, the root, the shard and the document; nothing else of the 82 entries.
+    assert.equal(traffic.requests - before.requests, 5);
+
+    // The shard proves absence; a second package in the same shard costs only its document.
+    assert.equal(await reader.document("not-published"), undefined);
+    assert.deepEqual(await reader.document("p7"), origin.registry.state.document("p7"));
+    assert.equal(client.pool.traffic().requests - traffic.requests, 1);
+
+    // A new checkpoint moves the head: the new version is there after a refresh.
+    await origin.publish("p3", "2.0.0");
+    assert.deepEqual(Object.keys((await reader.document("p3"))?.versions ?? {}), [
+      "1.0.0",
+      "1.1.0",
+    ]);
+    await client.refresh();
+    assert.deepEqual(Object.keys((await reader.document("p3"))?.versions ?? {}), [
+      "1.0.0",
+      "1.1.0",
+      "2.0.0",
+    ]);
+    const head = await reader.head();
+    assert.equal(head.entry?.size, (client.checkpoint?.size ?? 0) - 1);
+    assert.equal(head.entry?.packages, 40);
+  });
+
+  test("a sparse proxy serves packuments from the snapshot, 404 for an unknown name, and no search", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    await origin.publish("left", "1.0.0", { description: "pads on the left" });
+    await origin.publish("@scope/right", "2.0.0");
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: dir.path,
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      useMirrorList: false,
+    });
+    try {
+      assert.equal(proxy.reader.state, undefined, "no log replayed");
+      for (const name of ["left", "@scope%2fright"]) {
+        const served = (await (await fetch(new URL(name, proxy.url))).json()) as Packument;
+        const own = (await (await fetch(new URL(name, origin.url))).json()) as Packument;
+        assert.deepEqual(
+          Object.keys(served.versions),
+          Object.keys(own.versions),
+          `${name}: the same versions`,
+        );
+        assert.deepEqual(served["dist-tags"], own["dist-tags"]);
+      }
+      const missing = await fetch(new URL("nothing-here", proxy.url));
+      assert.equal(missing.status, 404);
+      const search = await fetch(new URL("-/v1/search?text=pads", proxy.url));
+      assert.equal(search.status, 501);
+      assert.match(
+        ((await search.json()) as { error: string }).error,
+        /search needs the whole registry/,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("a document must be canonical, well-formed and the one its name asks for", async () => {
+    const state = RegistryState.open(":memory:");
+    state.apply(0, [publishEntry("a", "1.0.0", { tag: "latest" })]);
+    const doc = state.document("a");
+    assert.ok(doc);
+    const bytes = encodeDocument(doc);
+    assert.deepEqual(decodeDocument(bytes), doc);
+    const spaced = new TextEncoder().encode(JSON.stringify(doc, null, 1));
+    assert.throws(() => decodeDocument(spaced), /canonical form/);
+    const { versions: _, ...noVersions } = doc;
+    assert.throws(() => decodeDocument(canonicalJsonBytes(noVersions)), /versions/);
+    const badVersion = { ...doc, versions: { "1.0.0": { index: 0 } } };
+    assert.throws(() => decodeDocument(canonicalJsonBytes(badVersion)));
+    assert.throws(() => decodeDocument(new Uint8Array([0xff])), /UTF-8 JSON/);
+  });
+
+  test("a log whose last entry is not a snapshot is refused", async () => {
+    await using dir = await tempDir();
+    // Served as a Cairn server serves its tree, under /-/cairn/.
+    const treeDir = join(dir.path, "-", "cairn");
+    const { storage, appender, key } = await openTestLog(treeDir);
+    await appender.append([encodeEntry(publishEntry("a", "1.0.0", { tag: "latest" }))]);
+    await storage.close();
+    await using server = await serveDirectory(dir.path);
+    const client = await LogClient.open({
+      origin: server.url,
+      verifier: key.verifier,
+      stateDir: join(dir.path, "state"),
+      useMirrorList: false,
+    });
+    await client.refresh();
+    await assert.rejects(
+      new SnapshotReader(client).document("a"),
+      /entry 0, the last under the checkpoint, is not the snapshot/,
+    );
+  });
+});
