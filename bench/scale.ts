@@ -100,6 +100,8 @@ export interface ScaleResult {
   readonly fullBundles: { readonly bytes: number; readonly gzipBytes: number };
   readonly stateBytes: number;
   readonly snapshot: { shards: number; packages: number; averageShardBytes: number };
+  /** The SQLite snapshot published after the build: what a new client starts from. */
+  readonly database: { readonly rawBytes: number; readonly blobBytes: number; readonly ms: number };
   readonly cargoIndex: {
     readonly files: number;
     readonly lines: number;
@@ -247,6 +249,19 @@ try {
       `${mib(cargoIndex.bytes)} (${mib(cargoIndex.gzipBytes)} gzipped) in ${seconds(cargoIndex.ms)}`,
   );
 
+  // 3b. The SQLite snapshot a new client bootstraps from, as the hourly schedule would publish it.
+  const dbStart = performance.now();
+  const published = await registry.publishDatabase();
+  if (!published) throw new Error("no SQLite snapshot was published");
+  const database = {
+    rawBytes: published.entry.rawSize,
+    blobBytes: published.entry.blob.size,
+    ms: performance.now() - dbStart,
+  };
+  console.log(
+    `SQLite snapshot: ${mib(database.rawBytes)} raw, ${mib(database.blobBytes)} zstd, in ${seconds(database.ms)}`,
+  );
+
   // 4. 1,000 more publishes, in groups of 10 as a live origin takes them.
   const checkpointBefore = readFileSync(join(treeDir, "checkpoint"));
   const sizeBefore = registry.appender.size;
@@ -326,6 +341,7 @@ try {
       packages: pointer.packages,
       averageShardBytes: shardBytes / shardHashes.length,
     },
+    database,
     cargoIndex,
     incremental,
     peakRss: peakRss(),
@@ -611,6 +627,8 @@ function report(r: ScaleResult): void {
     ["checkpoint, lock (tree/)", ...part(r.tree.other)],
     ["tree, allocated", "", mib(r.tree.allocated)],
     ["SQLite state (state.sqlite*)", "", mib(r.stateBytes)],
+    ["SQLite snapshot (core tables)", "", mib(r.database.rawBytes)],
+    ["  as its zstd blob", "1", mib(r.database.blobBytes)],
     ["cargo-style index", count(r.cargoIndex.files), mib(r.cargoIndex.bytes)],
     ["  as one gzip stream", "", mib(r.cargoIndex.gzipBytes)],
     ["  gzipped file by file", "", mib(r.cargoIndex.perFileGzipBytes)],

@@ -29,6 +29,7 @@ import {
   MAX_DESCRIPTION_LENGTH,
   MAX_KEYWORD_LENGTH,
   MAX_KEYWORDS,
+  type OwnerEntry,
   type PackageEntry,
   type PublishEntry,
   type SnapshotEntry,
@@ -173,7 +174,13 @@ export class Registry {
     this.#dataDir = options.dataDir;
     this.#sequencer = new Sequencer<Entry>(
       {
-        check: (entry, accepted) => this.#check(entry, accepted),
+        checker: () => {
+          const pending = new PendingChanges();
+          return {
+            check: (entry) => this.#check(entry, pending),
+            accept: (entry) => pending.add(entry),
+          };
+        },
         encode: encodeEntry,
         append: (encoded, values) => this.#append(encoded, values),
         apply: () => {
@@ -275,7 +282,7 @@ export class Registry {
    * stored, or not needed); it is checked like any other write.
    */
   submit(entry: PackageEntry): Promise<SequencedEntry<Entry>> {
-    this.#check(entry, []);
+    this.#check(entry, NO_CHANGES);
     return this.#sequencer.submit(entry);
   }
 
@@ -319,7 +326,7 @@ export class Registry {
 
   /** Stores the tarball and manifest, then sequences the publish entry. */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
-    this.#checkPublish(req.actor, req.name, req.version, []);
+    this.#checkPublish(req.actor, req.name, req.version, NO_CHANGES);
     const artifact = await this.blobs.put(req.tarball);
     const manifestBlob = await this.blobs.put(canonicalJsonBytes(req.manifest));
     const resolution: Record<string, JsonValue> = {};
@@ -357,7 +364,7 @@ export class Registry {
     version: string | null,
   ): Promise<SequencedEntry<Entry>> {
     const entry: Entry = { ...this.#base(actor, name), kind: "dist-tag", tag, version };
-    this.#check(entry, []);
+    this.#check(entry, NO_CHANGES);
     return this.#sequencer.submit(entry);
   }
 
@@ -367,14 +374,19 @@ export class Registry {
    */
   async change(actor: string, name: string, changes: readonly PackageChange[]): Promise<void> {
     const entries: Entry[] = changes.map((c) => ({ ...this.#base(actor, name), ...c }));
-    for (const entry of entries) this.#check(entry, []);
+    // Each change is checked after the ones before it: [add bob, rm alice] hands a package over.
+    const pending = new PendingChanges();
+    for (const entry of entries) {
+      this.#check(entry, pending);
+      pending.add(entry);
+    }
     await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
   }
 
   /** Unpublishes a whole package; its name@versions stay taken forever. */
   async unpublishPackage(actor: string, name: string): Promise<void> {
     const entry: Entry = { ...this.#base(actor, name), kind: "unpublish" };
-    this.#check(entry, []);
+    this.#check(entry, NO_CHANGES);
     await this.#sequencer.submit(entry);
   }
 
@@ -382,20 +394,18 @@ export class Registry {
     return { v: 1, ecosystem: "npm", name, time: new Date().toISOString(), actor } as const;
   }
 
-  #check(entry: Entry, accepted: readonly Entry[]): void {
+  #check(entry: Entry, pending: PendingChanges): void {
     if (!isPackageEntry(entry)) return;
     if (entry.kind === "publish") {
-      this.#checkPublish(entry.actor, entry.name, entry.version, accepted);
+      this.#checkPublish(entry.actor, entry.name, entry.version, pending);
       return;
     }
     this.#checkOwner(entry.actor, entry.name);
     // Owners as they will be once the entries accepted earlier in this batch apply.
     const owners = new Set(this.state.owners(entry.name));
-    for (const e of accepted) {
-      if (e.kind === "owner" && e.name === entry.name) {
-        if (e.action === "add") owners.add(e.user);
-        else owners.delete(e.user);
-      }
+    for (const e of pending.ownerChanges(entry.name)) {
+      if (e.action === "add") owners.add(e.user);
+      else owners.delete(e.user);
     }
     switch (entry.kind) {
       case "deprecate":
@@ -446,11 +456,9 @@ export class Registry {
     }
   }
 
-  #checkPublish(actor: string, name: string, version: string, accepted: readonly Entry[]): void {
+  #checkPublish(actor: string, name: string, version: string, pending: PendingChanges): void {
     const owners = this.state.owners(name);
-    const pendingOwner = accepted.find(
-      (e): e is PublishEntry => e.kind === "publish" && e.name === name,
-    )?.actor;
+    const pendingOwner = pending.firstPublisher(name);
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
       throw new RegistryError(
@@ -458,9 +466,7 @@ export class Registry {
         `${actor} may not publish ${name}: its owners are ${effectiveOwners.join(", ")}`,
       );
     }
-    const taken =
-      this.state.hasVersion(name, version) ||
-      accepted.some((e) => e.kind === "publish" && e.name === name && e.version === version);
+    const taken = this.state.hasVersion(name, version) || pending.isPublished(name, version);
     if (taken) {
       throw new RegistryError(
         "conflict",
@@ -469,3 +475,41 @@ export class Registry {
     }
   }
 }
+
+/**
+ * What the entries accepted so far in a batch will change, indexed for the
+ * checks of the entries after them (a scan of the batch per check would be
+ * quadratic in the batch size).
+ */
+class PendingChanges {
+  readonly #firstPublisher = new Map<string, string>();
+  readonly #published = new Map<string, Set<string>>();
+  readonly #ownerChanges = new Map<string, OwnerEntry[]>();
+
+  add(entry: Entry): void {
+    if (entry.kind === "publish") {
+      if (!this.#firstPublisher.has(entry.name)) this.#firstPublisher.set(entry.name, entry.actor);
+      const versions = this.#published.get(entry.name) ?? new Set();
+      versions.add(entry.version);
+      this.#published.set(entry.name, versions);
+    } else if (entry.kind === "owner") {
+      this.#ownerChanges.set(entry.name, [...this.ownerChanges(entry.name), entry]);
+    }
+  }
+
+  /** Who published the package first in this batch: its owner, if the state has none. */
+  firstPublisher(name: string): string | undefined {
+    return this.#firstPublisher.get(name);
+  }
+
+  isPublished(name: string, version: string): boolean {
+    return this.#published.get(name)?.has(version) ?? false;
+  }
+
+  ownerChanges(name: string): readonly OwnerEntry[] {
+    return this.#ownerChanges.get(name) ?? [];
+  }
+}
+
+/** The checks of a write outside any batch: against the state alone. */
+const NO_CHANGES = new PendingChanges();

@@ -17,12 +17,17 @@ export interface SequencedEntry<T> {
   readonly index: number;
 }
 
+/** The checks of one batch: against the state and the entries the batch accepted so far. */
+export interface BatchChecker<T> {
+  /** Throws (the caller's error) if `candidate` may not be appended next. */
+  check(candidate: T): void;
+  /** Records an accepted entry, so later checks in the batch see it. */
+  accept(value: T): void;
+}
+
 export interface SequencerHooks<T> {
-  /**
-   * Throws (the caller's error) if `candidate` may not be appended after the
-   * current state and the already `accepted` entries of this batch.
-   */
-  check(candidate: T, accepted: readonly T[]): void;
+  /** A checker for a new batch (it can index the batch's entries as they are accepted). */
+  checker(): BatchChecker<T>;
   /** Encodes an accepted value as log entry bytes. */
   encode(value: T): Uint8Array;
   /** Appends a batch durably; returns the index of its first entry. */
@@ -115,10 +120,12 @@ export class Sequencer<T> {
     const accepted: Pending<T>[] = [];
     const acceptedValues: T[] = [];
     const encoded: Uint8Array[] = [];
+    const checker = this.#hooks.checker();
     for (const item of batch) {
       try {
-        this.#hooks.check(item.value, acceptedValues);
+        checker.check(item.value);
         encoded.push(this.#hooks.encode(item.value));
+        checker.accept(item.value);
         accepted.push(item);
         acceptedValues.push(item.value);
       } catch (err) {

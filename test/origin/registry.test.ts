@@ -86,6 +86,34 @@ describe("origin registry (no HTTP)", () => {
     await registry.close();
   });
 
+  test("owner changes in one request or batch are checked in order", async () => {
+    await using dir = await tempDir();
+    const { registry } = await openRegistry(dir.path);
+    await registry.publish(request("alice", "pkg", "1.0.0"));
+    // Handing the package over: bob is an owner by the time alice leaves.
+    await registry.change("alice", "pkg", [
+      { kind: "owner", user: "bob", action: "add" },
+      { kind: "owner", user: "alice", action: "rm" },
+    ]);
+    assert.deepEqual(registry.state.owners("pkg"), ["bob"]);
+    // Two adds of one user in one batch: the second sees the first.
+    const twice = await Promise.allSettled([
+      registry.change("bob", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
+      registry.change("bob", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
+    ]);
+    assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    assert.ok(twice.some((r) => r.status === "rejected" && code("conflict")(r.reason)));
+    await assert.rejects(
+      registry.change("bob", "pkg", [
+        { kind: "owner", user: "bob", action: "rm" },
+        { kind: "owner", user: "carol", action: "rm" },
+      ]),
+      code("invalid"),
+    );
+    assert.deepEqual(registry.state.owners("pkg"), ["bob", "carol"]);
+    await registry.close();
+  });
+
   test("a lost database is rebuilt from the log alone, identically", async () => {
     await using dir = await tempDir();
     const first = await openRegistry(dir.path);

@@ -13,10 +13,16 @@ function memoryHooks() {
   const keys = new Set<string>();
   const batches: number[] = [];
   const hooks: SequencerHooks<Write> = {
-    check(candidate, accepted) {
-      if (keys.has(candidate.key) || accepted.some((w) => w.key === candidate.key)) {
-        throw new Error(`${candidate.key} already written`);
-      }
+    checker() {
+      const accepted = new Set<string>();
+      return {
+        check(candidate) {
+          if (keys.has(candidate.key) || accepted.has(candidate.key)) {
+            throw new Error(`${candidate.key} already written`);
+          }
+        },
+        accept: (w) => accepted.add(w.key),
+      };
     },
     encode: (w) => Buffer.from(w.key),
     async append(entries) {
