@@ -48,7 +48,9 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     });
     app = Fastify({ logger: false });
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
-      const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"]);
+      const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"], {
+        acceptEncoding: req.headers["accept-encoding"],
+      });
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
     registerNpmReadApi(app, {

@@ -89,7 +89,9 @@ function buildApp(
   const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
-    const file = await readTreeFile(treeDir, path);
+    const file = await readTreeFile(treeDir, path, {
+      acceptEncoding: req.headers["accept-encoding"],
+    });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   registerNpmApi(app, { registry, auth, openSignup });

@@ -3,9 +3,17 @@
  * `blob/sha256/<hex>`. Only canonical names are served, so nothing outside
  * the tree (and no temporary or lock file) can ever be reached. Everything but
  * the checkpoint and the mirror list is immutable and cached forever.
+ *
+ * Entry bundles and blobs that are not compressed already (documents,
+ * shards, manifests: JSON and hex) are sent gzipped to clients that accept
+ * it, which cuts what a client syncing the log downloads by about three.
+ * The compressed forms of these immutable files are kept in a bounded cache.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import { LRUCache } from "lru-cache";
 import { isLogError, parseTilePath } from "../log/index.ts";
 
 export interface StaticFile {
@@ -43,13 +51,55 @@ export function treeFileHeaders(path: string): Record<string, string> | undefine
   return { "content-type": "application/octet-stream", "cache-control": IMMUTABLE };
 }
 
-export async function readTreeFile(treeDir: string, path: string): Promise<StaticFile> {
+const gzipAsync = promisify(gzip);
+/** Smaller files gain too little from compression to pay for it. */
+const MIN_COMPRESSED_SIZE = 512;
+const compressed = new LRUCache<string, Buffer>({
+  maxSize: 64 << 20,
+  sizeCalculation: (value) => value.length,
+});
+
+/** Whether an Accept-Encoding header allows gzip (present, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  return (header ?? "").split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    return (coding === "gzip" || coding === "*") && (q === undefined || Number(q) > 0);
+  });
+}
+
+/** Whether a file is worth compressing: entry bundles, and blobs that are not gzip or zstd already. */
+function compressible(path: string, body: Uint8Array): boolean {
+  if (body.length < MIN_COMPRESSED_SIZE) return false;
+  if (path.startsWith("tile/entries/")) return true;
+  if (!path.startsWith("blob/")) return false;
+  const gzipped = body[0] === 0x1f && body[1] === 0x8b;
+  const zstd = body[0] === 0x28 && body[1] === 0xb5 && body[2] === 0x2f && body[3] === 0xfd;
+  return !gzipped && !zstd;
+}
+
+export async function readTreeFile(
+  treeDir: string,
+  path: string,
+  options: { readonly acceptEncoding?: string } = {},
+): Promise<StaticFile> {
   const headers = treeFileHeaders(path);
   if (!headers) return notFound(`not a file of the static tree: ${path}`);
+  let body: Buffer;
   try {
-    return { status: 200, headers, body: await readFile(join(treeDir, path)) };
+    body = await readFile(join(treeDir, path));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return notFound(`${path} not found`);
     throw err;
   }
+  if (!compressible(path, body)) return { status: 200, headers, body };
+  const vary = { ...headers, vary: "accept-encoding" };
+  if (!acceptsGzip(options.acceptEncoding)) return { status: 200, headers: vary, body };
+  const key = `${treeDir}\0${path}`;
+  let gzipped = compressed.get(key);
+  if (!gzipped) {
+    gzipped = await gzipAsync(body);
+    compressed.set(key, gzipped);
+  }
+  return { status: 200, headers: { ...vary, "content-encoding": "gzip" }, body: gzipped };
 }

@@ -1,0 +1,78 @@
+/**
+ * Serving the static tree: canonical paths only, and entry bundles and
+ * uncompressed blobs gzipped for clients that accept it, byte for byte the
+ * same once inflated. Through the origin, so the headers are what a client
+ * (and a CDN, which must vary on Accept-Encoding) sees.
+ */
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { bundlePath } from "../../src/log/index.ts";
+import { acceptsGzip } from "../../src/store/static-tree.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+
+/** A raw GET: node:http does not inflate, so the bytes and headers are the wire's. */
+function rawGet(url: string, acceptEncoding?: string) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>(
+    (resolve, reject) => {
+      const req = request(url, {
+        headers: acceptEncoding ? { "accept-encoding": acceptEncoding } : {},
+      });
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end();
+    },
+  );
+}
+
+describe("static tree", () => {
+  test("Accept-Encoding: gzip unless refused with q=0", () => {
+    assert.equal(acceptsGzip("gzip, deflate, br"), true);
+    assert.equal(acceptsGzip("br;q=1.0, gzip;q=0.8"), true);
+    assert.equal(acceptsGzip("*"), true);
+    assert.equal(acceptsGzip("gzip;q=0"), false);
+    assert.equal(acceptsGzip("identity"), false);
+    assert.equal(acceptsGzip(undefined), false);
+  });
+
+  test("bundles and JSON blobs go gzipped to clients that accept it; tarballs and tiles as they are", async () => {
+    await using origin = await startTestOrigin();
+    for (let i = 0; i < 20; i++)
+      await origin.publish(`pkg-${i}`, "1.0.0", { description: "x".repeat(100) });
+    const size = origin.registry.appender.size;
+    const tree = new URL("-/cairn/", origin.url);
+    const bundle = new URL(bundlePath(0, size), tree).href;
+    const plain = await rawGet(bundle);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers["content-encoding"], undefined);
+    assert.equal(plain.headers.vary, "accept-encoding");
+    const gz = await rawGet(bundle, "gzip, deflate");
+    assert.equal(gz.headers["content-encoding"], "gzip");
+    assert.ok(gz.body.length < plain.body.length / 2, `${gz.body.length} of ${plain.body.length}`);
+    assert.deepEqual(gunzipSync(gz.body), plain.body);
+
+    const [row] = origin.registry.state.versions("pkg-0");
+    const tarball = await rawGet(
+      new URL(`blob/sha256/${row.entry.artifact.sha256}`, tree).href,
+      "gzip",
+    );
+    assert.equal(tarball.headers["content-encoding"], undefined, "a tarball is gzip already");
+    const doc = origin.registry.state.documentHash("npm/pkg-0") ?? "";
+    const document = await rawGet(new URL(`blob/sha256/${doc}`, tree).href, "gzip");
+    assert.equal(document.headers["content-encoding"], "gzip");
+    const checkpoint = await rawGet(new URL("checkpoint", tree).href, "gzip");
+    assert.equal(checkpoint.headers["content-encoding"], undefined);
+  });
+});
