@@ -142,7 +142,8 @@ async function startMirror(dir: string, origin: Origin, options: Options): Promi
   args.push("--port", `${port}`, "--no-durable", "--interval", "3600");
   const proc = startCairn("cairn mirror", options, "mirror", args, join(dir, "mirror.log"));
   const url = (await waitForOutput(proc, /listening on (\S+)/))[1];
-  const size = (await waitForOutput(proc, /\(size (\d+)\)/))[1];
+  // A new mirror listens at once and reports its first sync when it lands.
+  const size = (await waitForOutput(proc, /synced: size \d+ -> (\d+)/))[1];
   console.log(`mirror: synced size ${size} and listening in ${seconds(performance.now() - t0)}`);
   await runToEnd(
     "cairn mirrors add",

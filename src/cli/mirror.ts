@@ -100,11 +100,11 @@ export function registerMirrorCommands(program: Command): void {
           else if (r.toSize !== r.fromSize) process.stdout.write(`synced: ${describeSync(r)}\n`);
         },
       });
-      const size = running.mirror.checkpoint?.size ?? 0;
+      const held = running.mirror.checkpoint;
       process.stdout.write(
         `cairn mirror of ${flags.from} listening on ${running.url}\n` +
-          `tree:         ${running.url}-/cairn/ (size ${size}), files in ${flags.data}/tree\n` +
-          `npm registry: ${running.url}\n`,
+          `tree:         ${running.url}-/cairn/ ${held ? `(size ${held.size})` : "(first sync running)"}, files in ${flags.data}/tree\n` +
+          `npm registry: ${running.url}${held ? "" : " (through the signed snapshot upstream until the first sync lands)"}\n`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

@@ -2,10 +2,22 @@
  * `cairn mirror`: keeps a verified copy of another server's tree and serves
  * it, as the origin does, under `/-/cairn/`, beside the npm read API derived
  * from the copy (packuments, tarballs, search). It never accepts a publish.
+ *
+ * A mirror that does not hold the log yet (its first sync of a big
+ * registry takes a while) serves the npm API at once all the same: package
+ * by package through the signed snapshot upstream (a sparse
+ * VerifyingReader), until the first sync lands and its own copy takes over.
  */
+import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
-import { registerNpmReadApi, registerReadOnlyRefusals, stateReads } from "../npm/read-api.ts";
+import {
+  type PackageReader,
+  registerNpmReadApi,
+  registerReadOnlyRefusals,
+  stateReads,
+} from "../npm/read-api.ts";
+import { VerifyingReader } from "../proxy/verifying-reader.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
@@ -24,6 +36,8 @@ export interface RunningMirror {
   readonly mirror: Mirror;
   /** Syncs now (shared with a sync already running). */
   sync(): Promise<SyncResult>;
+  /** Settles when the first sync has finished or failed (at once if a copy was held). */
+  readonly firstSync: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,18 +48,44 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is not in this mirror`);
     return bytes;
   };
+  const own: PackageReader = {
+    ...stateReads(mirror.state),
+    // The store checks each blob's SHA-256 as it reads it; npm checks a tarball's SHA-512 too.
+    manifest: (entry) => local(entry.manifest),
+    tarball: async (entry) => {
+      const bytes = await local(entry.artifact);
+      verifyIntegrity(entry.artifact, bytes);
+      return bytes;
+    },
+  };
   const sync = () => mirror.sync();
   const report = (result: SyncResult | Error) => options.onSync?.(result);
 
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let sparse: VerifyingReader | undefined;
+  let firstSync: Promise<void>;
   try {
-    await sync().then(report, (err: Error) => {
-      // With a copy already held, serve it while upstream is away; with none, there is nothing to serve.
-      if (!mirror.checkpoint) throw err;
-      report(err);
-    });
+    if (mirror.checkpoint) {
+      // With a copy already held, serve it while upstream is away.
+      await sync().then(report, report);
+      firstSync = Promise.resolve();
+    } else {
+      // No copy yet: read upstream package by package until the first sync lands.
+      sparse = await VerifyingReader.open({
+        origin: options.from,
+        verifier: options.verifier,
+        dataDir: join(options.dataDir, "sparse"),
+        useMirrorList: false,
+        timeoutMs: options.timeoutMs,
+        onProblem: options.onProblem,
+      });
+      // Upstream must answer once: with neither a copy nor a checkpoint there is nothing to serve.
+      await sparse.update();
+      firstSync = sync().then(report, report);
+    }
+    const reader = (): PackageReader => (mirror.checkpoint || !sparse ? own : sparse);
     app = Fastify({ logger: false });
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
       const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"], {
@@ -54,14 +94,13 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
     registerNpmReadApi(app, {
-      ...stateReads(mirror.state),
-      // The store checks each blob's SHA-256 as it reads it; npm checks a tarball's SHA-512 too.
-      manifest: (entry) => local(entry.manifest),
-      tarball: async (entry) => {
-        const bytes = await local(entry.artifact);
-        verifyIntegrity(entry.artifact, bytes);
-        return bytes;
-      },
+      revision: (name) => reader().revision(name),
+      document: (name) => reader().document(name),
+      version: (name, version) => reader().version(name, version),
+      search: own.search,
+      manifest: (entry) => reader().manifest(entry),
+      tarball: (entry) => reader().tarball(entry),
+      beforeRead: async () => reader().beforeRead?.(),
     });
     registerReadOnlyRefusals(app, options.from);
     const address = await app.listen({ host: options.host, port: options.port });
@@ -70,24 +109,28 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
         if (closed) return;
         timer = setTimeout(() => sync().then(report, report).finally(tick), options.intervalMs);
       };
-      tick();
+      firstSync.finally(tick);
     }
     const server = app;
     return {
       url: `${address}/`,
       mirror,
       sync,
+      firstSync,
       close: async () => {
         closed = true;
         clearTimeout(timer);
         await server.close();
+        await firstSync;
         await mirror.settled();
+        await sparse?.close();
         mirror.close();
       },
     };
   } catch (err) {
     clearTimeout(timer);
     await app?.close();
+    await sparse?.close();
     mirror.close();
     throw err;
   }

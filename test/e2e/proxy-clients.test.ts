@@ -134,7 +134,8 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
       "0",
       "--no-durable",
     ]);
-    // Started after mirror A has synced (it listens only then), so the tree it lies about is complete.
+    // Started after mirror A has synced, so the tree it lies about is complete.
+    await mirrorA.waitFor(/synced: /);
     mirrorB = await startMaliciousMirror({
       treeDir: join(dir.path, "mirrorA", "tree"),
       attack: "tarball-byte",

@@ -11,6 +11,8 @@ export interface CairnServer {
   stdout(): string;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
+  /** Waits until its stdout matches `pattern` (within `ms`); returns the match. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -47,9 +49,19 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
     const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
     return exited.finally(() => clearTimeout(kill));
   };
+  const waitFor = async (pattern: RegExp, ms = readyMs) => {
+    for (const started = Date.now(); Date.now() - started < ms; ) {
+      const match = pattern.exec(out);
+      if (match) return match;
+      if (child.exitCode !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`cairn ${args[0]} never printed ${pattern}: ${out}${err}`);
+  };
   return {
     url,
     child,
+    waitFor,
     stdout: () => out,
     stderr: () => err,
     stop,

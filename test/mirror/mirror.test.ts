@@ -3,8 +3,10 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import { DirectorySource, verifyLog } from "../../src/log/index.ts";
-import { Mirror } from "../../src/mirror/mirror.ts";
+import { Mirror, type SyncResult } from "../../src/mirror/mirror.ts";
+import { startMirror } from "../../src/mirror/server.ts";
 import { tempDir } from "../helpers/log.ts";
+import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -87,6 +89,57 @@ describe("mirror", () => {
       assert.equal(second.checkpoint?.size, 6);
     } finally {
       second.close();
+    }
+  });
+});
+
+describe("mirror server", () => {
+  test("without a copy yet, its npm API reads upstream through the signed snapshot; then its own copy", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    await origin.publish("left", "1.0.0");
+    await origin.publish("left", "1.1.0");
+    await origin.publish("right", "2.0.0", { dependencies: { left: "^1.0.0" } });
+    // Upstream withholds tarballs, so the first sync cannot finish; every other file is honest.
+    await using upstream = await startMaliciousMirror({
+      treeDir: origin.treeDir,
+      attack: "drop-tarball",
+    });
+    const syncs: (SyncResult | Error)[] = [];
+    const running = await startMirror({
+      from: upstream.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+      onSync: (r) => syncs.push(r),
+    });
+    try {
+      await running.firstSync;
+      assert.ok(syncs[0] instanceof Error, "the first sync failed");
+      assert.equal(running.mirror.checkpoint, undefined);
+      const packument = async () => {
+        const res = await fetch(new URL("left", running.url), {
+          headers: { accept: "application/vnd.npm.install-v1+json" },
+        });
+        assert.equal(res.status, 200);
+        return (await res.json()) as { versions: Record<string, unknown> };
+      };
+      const sparse = await packument();
+      assert.deepEqual(Object.keys(sparse.versions), ["1.0.0", "1.1.0"]);
+      assert.equal((await fetch(new URL("nothing", running.url))).status, 404);
+      assert.equal((await fetch(new URL("-/cairn/checkpoint", running.url))).status, 404);
+
+      upstream.attack = "honest";
+      const synced = await running.sync();
+      assert.equal(synced.toSize, origin.registry.appender.size);
+      assert.deepEqual(await packument(), sparse, "its own copy answers the same");
+      const tarball = await fetch(new URL("right/-/right-2.0.0.tgz", running.url));
+      assert.equal(tarball.status, 200);
+    } finally {
+      await running.close();
     }
   });
 });
