@@ -46,6 +46,27 @@ function formatReport(r: IndexSyncReport): string {
   return `${start}size ${r.fromSize} -> ${r.toSize}: ${r.toSize - r.fromSize} entries applied; fetched ${kib} KiB in ${r.requests} requests; snapshot ${r.snapshot ?? "-"}`;
 }
 
+/**
+ * A version's published manifest, fetched from the origin the index syncs
+ * from (or its mirrors) and checked against the size and SHA-256 the index
+ * holds from the verified log.
+ */
+async function fetchManifest(
+  state: RegistryState,
+  ref: { sha256: string; size: number },
+): Promise<Record<string, unknown>> {
+  const origin = state.meta(INDEX_ORIGIN_KEY);
+  const key = state.meta(INDEX_VERIFIER_KEY);
+  if (!origin || !key) throw new Error("the index does not record its origin: run cairn sync");
+  const client = await LogClient.open({
+    origin,
+    verifier: parseVerifierKey(key),
+    stateDir: defaultStateDir(),
+  });
+  const bytes = await client.blob(ref);
+  return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+}
+
 /** The origin and key to sync from: the flags, else what the index recorded. */
 function syncSource(
   path: string,
@@ -244,14 +265,19 @@ export function registerIndexCommands(program: Command): void {
         "a version's manifest data from the local index (offline); --full fetches the manifest",
       )
       .argument("<name[@spec]>", "a package, with a version, range or dist-tag (default latest)")
+      .option(
+        "--full",
+        "also fetch the published manifest (package.json and readme) from the origin or a mirror, checked against the index's hash",
+      )
       .option("--json", "print JSON"),
-  ).action(async (request: string, flags: { index?: string; json?: boolean }) => {
+  ).action(async (request: string, flags: { index?: string; full?: boolean; json?: boolean }) => {
     const at = request.indexOf("@", 1);
     const name = at < 0 ? request : request.slice(0, at);
     const spec = at < 0 ? undefined : request.slice(at + 1);
     const state = await openIndex(flags);
     try {
       const { document, version, detail } = showVersion(state, name, spec);
+      const full = flags.full ? await fetchManifest(state, detail.manifest) : undefined;
       const shown = {
         name,
         version,
@@ -269,6 +295,7 @@ export function registerIndexCommands(program: Command): void {
         ...(detail.unpublished !== undefined ? { unpublished: detail.unpublished } : {}),
         distTags: document.distTags,
         owners: document.owners,
+        ...(full ? { publishedManifest: full } : {}),
       };
       if (flags.json) return printJson(shown);
       const lines = [`${name}@${version}${detail.description ? `: ${detail.description}` : ""}`];
@@ -288,6 +315,11 @@ export function registerIndexCommands(program: Command): void {
         if (!deps || Object.keys(deps).length === 0) continue;
         lines.push(`${field}:`);
         for (const [dep, range] of Object.entries(deps)) lines.push(`  ${dep} ${range}`);
+      }
+      if (full) {
+        const { readme, ...manifest } = full;
+        lines.push("published manifest:", JSON.stringify(manifest, null, 2));
+        if (typeof readme === "string") lines.push("readme:", readme);
       }
       process.stdout.write(`${lines.join("\n")}\n`);
     } finally {

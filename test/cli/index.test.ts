@@ -72,6 +72,15 @@ describe("cairn sync and the offline queries", () => {
     assert.ok(second, again);
     assert.match(ok(await run(["sync"])), /: 0 entries applied; fetched/);
 
+    // The full manifest on demand: fetched, checked against the hash the index holds.
+    const full = JSON.parse(ok(await run(["show", "express@^4", "--full", "--json"]))) as {
+      version: string;
+      publishedManifest: { name: string; version: string; readme?: string };
+    };
+    assert.equal(full.publishedManifest.name, "express");
+    assert.equal(full.publishedManifest.version, full.version);
+    assert.match(ok(await run(["show", "express@^4", "--full"])), /published manifest:\n\{/);
+
     // Exact diffs between the states it went through, by size or snapshot id.
     const firstSnapshot = /snapshot ([0-9a-f]{64})/.exec(out)?.[1] ?? "";
     const diff = async (from: string, to: string) => ok(await run(["diff", from, to]));
