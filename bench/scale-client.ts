@@ -24,17 +24,21 @@ import { requestsOfPackageJson, resolve } from "../src/client/resolve.ts";
 import { RegistryState } from "../src/registry/state.ts";
 import { readTreeFile } from "../src/store/static-tree.ts";
 import { count, emitResult, mib, percentile, printTable, seconds, WORK_DIR } from "./common.ts";
-import { outputTail, peakRssOf, REPO_DIR, startProcess } from "./processes.ts";
+import { outputTail, peakRssOf, profileFlags, REPO_DIR, startProcess } from "./processes.ts";
 
 const { values } = parseArgs({
   options: {
     dir: { type: "string" },
+    profile: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  console.log("usage: node bench/scale-client.ts [--dir <scale.ts --keep work dir>] [--json]");
+  console.log(
+    "usage: node bench/scale-client.ts [--dir <scale.ts --keep work dir>] [--profile <dir>] [--json]\n" +
+      "  --profile: CPU profiles of every cairn command into <dir>",
+  );
   process.exit(0);
 }
 
@@ -100,13 +104,14 @@ const cli = join(REPO_DIR, "bin", "cairn.ts");
 async function timed(name: string, args: string[]) {
   const before = { ...wire };
   const started = performance.now();
-  const proc = startProcess(name, node, [cli, ...args], {
+  const proc = startProcess(name, node, [...profileFlags(values.profile), cli, ...args], {
     env,
     logFile: join(home, `${name}.log`),
   });
   let rss = 0;
   const sampler = setInterval(async () => {
-    rss = Math.max(rss, await peakRssOf(proc.child.pid));
+    const peak = await peakRssOf(proc.child.pid);
+    if (Number.isFinite(peak)) rss = Math.max(rss, peak);
   }, 200);
   const code = await proc.exited;
   clearInterval(sampler);

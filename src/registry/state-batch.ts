@@ -22,7 +22,6 @@ import {
   encodeRoot,
   encodeShard,
   keyPrefix,
-  type SnapshotRow,
   shardOfPrefix,
   shardRange,
 } from "./snapshot.ts";
@@ -74,6 +73,14 @@ export function snapshotEntry(
   };
 }
 
+/** A batch's shards for one count: the rows of those it loaded, the bytes of those it rebuilt, every shard's hash. */
+interface ShardCache {
+  readonly count: number;
+  readonly rows: Map<number, Map<string, string>>;
+  readonly bytes: Map<number, Uint8Array>;
+  readonly hashes: string[];
+}
+
 const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
 export class StateBatch {
@@ -84,6 +91,10 @@ export class StateBatch {
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
   #built: BuiltSnapshot | undefined;
+  /** Shards as built so far in this batch, for one shard count. */
+  #shards: ShardCache | undefined;
+  /** Packages changed since the shards were last built. */
+  readonly #stale = new Set<string>();
   /** The snapshot the last entry added proved, if the last entry was a snapshot. */
   #ending: BuiltSnapshot | undefined;
   #committed = false;
@@ -117,6 +128,7 @@ export class StateBatch {
         throw new EntryError(`entry ${index}: ${(err as Error).message}`);
       }
       this.#touched.set(entry.name, { before, after });
+      this.#stale.add(entry.name);
       this.#built = undefined;
       this.#ending = undefined;
     } else if (entry.kind === "snapshot") {
@@ -181,59 +193,82 @@ export class StateBatch {
     return this.#ending;
   }
 
-  /** The snapshot of the state after the entries added so far, split into `shardCount` shards. */
+  /**
+   * The snapshot of the state after the entries added so far, split into
+   * `shardCount` shards. Within a batch the shards are kept as they are
+   * built, so each call re-encodes only the shards whose packages changed
+   * since the previous one: a bundle of many small batches (a client
+   * replaying the log) costs what its changes cost, not a rebuild of every
+   * shard touched so far for each snapshot entry.
+   */
   snapshot(shardCount: number): BuiltSnapshot {
     if (this.#built?.shardCount === shardCount) return this.#built;
-    const sql = this.#state.sql;
-    const storedCount = Number(this.#state.meta("shard_count") ?? 0);
-    const changed = new Map<string, { prefix: number; sha256: string }>();
-    const documents: Uint8Array[] = [];
-    for (const { after } of this.#touched.values()) {
-      const { bytes, sha256 } = this.#document(after);
-      documents.push(bytes);
-      const key = documentKey(after);
-      changed.set(key, { prefix: keyPrefix(key), sha256 });
-    }
+    let cache = this.#shards;
+    let stale: Iterable<string> = this.#stale;
     const dirty = new Set<number>();
-    const shardHashes: string[] = [];
-    if (storedCount === shardCount) {
-      const rows = sql("SELECT shard, sha256 FROM shard_hashes ORDER BY shard").all() as {
-        shard: number;
-        sha256: string;
-      }[];
-      for (const row of rows) shardHashes[row.shard] = row.sha256;
-      for (const { prefix } of changed.values()) dirty.add(shardOfPrefix(prefix, shardCount));
-    } else {
-      for (let s = 0; s < shardCount; s++) dirty.add(s);
-    }
-    const shards = new Map<number, Uint8Array>();
-    for (const shard of dirty) {
-      const [lo, hi] = shardRange(shard, shardCount);
-      const stored = sql("SELECT key, sha256 FROM documents WHERE prefix >= ? AND prefix < ?").all(
-        lo,
-        hi,
-      ) as { key: string; sha256: string }[];
-      const rows = new Map(stored.map((r) => [r.key, r.sha256]));
-      for (const [key, doc] of changed) {
-        if (doc.prefix >= lo && doc.prefix < hi) rows.set(key, doc.sha256);
+    if (cache?.count !== shardCount) {
+      const storedCount = Number(this.#state.meta("shard_count") ?? 0);
+      const hashes: string[] = [];
+      if (storedCount === shardCount) {
+        const rows = this.#state
+          .sql("SELECT shard, sha256 FROM shard_hashes ORDER BY shard")
+          .all() as { shard: number; sha256: string }[];
+        for (const row of rows) hashes[row.shard] = row.sha256;
+      } else {
+        for (let s = 0; s < shardCount; s++) dirty.add(s);
       }
-      const list: SnapshotRow[] = [...rows].map(([key, document]) => ({ key, document }));
-      const bytes = encodeShard(list);
-      shards.set(shard, bytes);
-      shardHashes[shard] = sha256Hex(bytes);
+      cache = { count: shardCount, rows: new Map(), bytes: new Map(), hashes };
+      this.#shards = cache;
+      stale = this.#touched.keys();
     }
-    const root = encodeRoot(shardHashes);
-    const packages = this.#packageCount();
+    for (const name of stale) {
+      const { key, prefix, sha256 } = this.#row((this.#touched.get(name) as Touched).after);
+      const shard = shardOfPrefix(prefix, shardCount);
+      this.#shardRows(cache, shard).set(key, sha256);
+      dirty.add(shard);
+    }
+    for (const shard of dirty) {
+      const rows = this.#shardRows(cache, shard);
+      const bytes = encodeShard([...rows].map(([key, document]) => ({ key, document })));
+      cache.bytes.set(shard, bytes);
+      cache.hashes[shard] = sha256Hex(bytes);
+    }
+    this.#stale.clear();
+    const root = encodeRoot(cache.hashes);
     this.#built = {
       id: sha256Hex(root),
       root,
       shardCount,
-      packages,
-      shards,
-      shardHashes,
-      documents,
+      packages: this.#packageCount(),
+      // Copies: later calls in the batch go on changing the cache.
+      shards: new Map(cache.bytes),
+      shardHashes: [...cache.hashes],
+      documents: [...this.#touched.values()].map(({ after }) => this.#document(after).bytes),
     };
     return this.#built;
+  }
+
+  /** A document's row in the snapshot map. */
+  #row(doc: PackageDocument): { key: string; prefix: number; sha256: string } {
+    const key = documentKey(doc);
+    return { key, prefix: keyPrefix(key), sha256: this.#document(doc).sha256 };
+  }
+
+  /** A shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
+  #shardRows(cache: ShardCache, shard: number): Map<string, string> {
+    let rows = cache.rows.get(shard);
+    if (rows) return rows;
+    const [lo, hi] = shardRange(shard, cache.count);
+    const stored = this.#state
+      .sql("SELECT key, sha256 FROM documents WHERE prefix >= ? AND prefix < ?")
+      .all(lo, hi) as { key: string; sha256: string }[];
+    rows = new Map(stored.map((r) => [r.key, r.sha256]));
+    for (const { after } of this.#touched.values()) {
+      const { key, prefix, sha256 } = this.#row(after);
+      if (prefix >= lo && prefix < hi) rows.set(key, sha256);
+    }
+    cache.rows.set(shard, rows);
+    return rows;
   }
 
   /** How many packages the state holds after the batch. */

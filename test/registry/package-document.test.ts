@@ -152,6 +152,9 @@ describe("package documents and snapshot entries", () => {
               });
             }
           }
+          // A client reading a bundle applies many batches, each with its snapshot entry, at once.
+          const bundled = RegistryState.open(":memory:");
+          const log: Entry[] = [];
           let at = 0;
           let cut = 0;
           while (at < entries.length) {
@@ -161,9 +164,12 @@ describe("package documents and snapshot entries", () => {
             reference.apply(reference.logSize, [snapshot]);
             const withSnapshot: Entry[] = [...batch, snapshot];
             state.apply(state.logSize, withSnapshot);
+            log.push(...withSnapshot);
             at += batch.length;
           }
           assert.equal(state.snapshot?.id, reference.snapshot?.id);
+          bundled.apply(0, log);
+          assert.equal(bundled.snapshot?.id, reference.snapshot?.id);
         },
       ),
       { numRuns: 60 },
