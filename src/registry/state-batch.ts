@@ -18,13 +18,7 @@ import {
   publishEntryOf,
 } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
-import {
-  encodeRoot,
-  encodeShard,
-  keyPrefix,
-  shardOfPrefix,
-  shardRange,
-} from "./snapshot.ts";
+import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
 import type { DatabasePointer, RegistryState, SnapshotPointer } from "./state.ts";
 
 export class SnapshotMismatchError extends Error {
