@@ -141,26 +141,17 @@ export async function auditTree(
     orderedReplay(options.replay, (message) => {
       problems.push(new SourceError(source.name, "replay", message));
     });
-  const checkServedBlob = async (ref: BlobRef, artifact?: Artifact) => {
-    try {
-      const data = await source.read(`blob/sha256/${ref.sha256}`, ref.size);
-      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d)));
-    } catch (err) {
-      fail(err, "blob");
-    }
-    blobs++;
-    report();
-  };
-  /** A snapshot file by the hash that names it, parsed; undefined after reporting a problem. */
-  const checkHashed = async <T>(
+  /**
+   * A served blob, read with at most `maxBytes` and passed to `check` (which
+   * throws on a mismatch and may parse); undefined after reporting a problem.
+   */
+  const checkServed = async <T>(
     sha256: string,
     maxBytes: number,
-    parse: (data: Uint8Array) => T,
+    check: (data: Uint8Array) => T,
   ): Promise<T | undefined> => {
     try {
-      const data = await source.read(`blob/sha256/${sha256}`, maxBytes);
-      checkBlob({ sha256, size: data.length }, data, source.name);
-      return parse(data);
+      return check(await source.read(`blob/sha256/${sha256}`, maxBytes));
     } catch (err) {
       fail(err, "blob");
       return undefined;
@@ -169,6 +160,17 @@ export async function auditTree(
       report();
     }
   };
+  /** A blob an entry names, by its size and SHA-256 (and a tarball's SHA-512). */
+  const checkServedBlob = (ref: BlobRef, artifact?: Artifact) =>
+    checkServed(ref.sha256, ref.size, (data) =>
+      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d))),
+    );
+  /** A snapshot file by the hash that names it, parsed. */
+  const checkHashed = <T>(sha256: string, maxBytes: number, parse: (data: Uint8Array) => T) =>
+    checkServed(sha256, maxBytes, (data) => {
+      checkBlob({ sha256, size: data.length }, data, source.name);
+      return parse(data);
+    });
   const auditSnapshot = async (entry: SnapshotEntry) => {
     const shards = await checkHashed(entry.root.sha256, entry.root.size, parseRoot);
     const documents: string[] = [];

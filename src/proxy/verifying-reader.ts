@@ -28,7 +28,7 @@
 import { join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import { SnapshotReader } from "../client/snapshot-reader.ts";
-import type { PackageReader } from "../npm/read-api.ts";
+import { type PackageReader, stateReads } from "../npm/read-api.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
@@ -60,7 +60,8 @@ export class VerifyingReader implements PackageReader {
   readonly state: RegistryState | undefined;
   /** Package by package through the snapshot, in sparse mode. */
   readonly snapshots: SnapshotReader | undefined;
-  readonly search: SearchIndex | undefined;
+  /** Package reads from whichever of the two this reader holds. */
+  readonly #reads: Pick<PackageReader, "revision" | "document" | "version" | "search">;
   readonly #cache: BlobStore;
   readonly #options: VerifyingReaderOptions;
   #lastRefresh = 0;
@@ -79,11 +80,23 @@ export class VerifyingReader implements PackageReader {
     this.#options = options;
     this.client = client;
     this.state = state;
-    this.search = state?.search;
     this.#cache = cache;
-    this.snapshots = state
-      ? undefined
-      : new SnapshotReader(client, (sha256, maxBytes) => this.#blob({ sha256, maxBytes }));
+    if (state) {
+      this.#reads = stateReads(state);
+      return;
+    }
+    const snapshots = new SnapshotReader(client, (sha256, maxBytes) =>
+      this.#blob({ sha256, maxBytes }),
+    );
+    this.snapshots = snapshots;
+    this.#reads = {
+      revision: (name) => snapshots.documentHash(name),
+      document: (name) => snapshots.document(name),
+      version: async (name, version) => {
+        const doc = (await snapshots.document(name))?.versions[version];
+        return doc && versionRowOf(name, version, doc);
+      },
+    };
   }
 
   static async open(options: VerifyingReaderOptions): Promise<VerifyingReader> {
@@ -106,20 +119,20 @@ export class VerifyingReader implements PackageReader {
     this.state?.close();
   }
 
-  async revision(name: string): Promise<string | undefined> {
-    if (this.snapshots) return this.snapshots.documentHash(name);
-    const pkg = this.state?.getPackage(name);
-    return pkg && String(pkg.updated);
+  revision(name: string): Promise<string | undefined> {
+    return this.#reads.revision(name);
   }
 
-  async document(name: string): Promise<PackageDocument | undefined> {
-    return this.snapshots ? this.snapshots.document(name) : this.state?.document(name);
+  document(name: string): Promise<PackageDocument | undefined> {
+    return this.#reads.document(name);
   }
 
-  async version(name: string, version: string): Promise<VersionRow | undefined> {
-    if (!this.snapshots) return this.state?.version(name, version);
-    const doc = (await this.snapshots.document(name))?.versions[version];
-    return doc && versionRowOf(name, version, doc);
+  version(name: string, version: string): Promise<VersionRow | undefined> {
+    return this.#reads.version(name, version);
+  }
+
+  get search(): SearchIndex | undefined {
+    return this.#reads.search;
   }
 
   async beforeRead(): Promise<void> {

@@ -67,6 +67,14 @@ export function snapshotEntry(
   };
 }
 
+/** A document encoded, with its row in the snapshot map. */
+interface EncodedDocument {
+  readonly bytes: Uint8Array;
+  readonly sha256: string;
+  readonly key: string;
+  readonly prefix: number;
+}
+
 /** A batch's shards for one count: the rows of those it loaded, the bytes of those it rebuilt, every shard's hash. */
 interface ShardCache {
   readonly count: number;
@@ -80,7 +88,7 @@ const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(dat
 export class StateBatch {
   readonly #state: RegistryState;
   readonly #touched = new Map<string, Touched>();
-  readonly #encoded = new WeakMap<PackageDocument, { bytes: Uint8Array; sha256: string }>();
+  readonly #encoded = new WeakMap<PackageDocument, EncodedDocument>();
   #size: number;
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
@@ -168,11 +176,13 @@ export class StateBatch {
     this.#ending = built;
   }
 
-  #document(doc: PackageDocument): { bytes: Uint8Array; sha256: string } {
+  /** A document's bytes and its row in the snapshot map, computed once per document object. */
+  #document(doc: PackageDocument): EncodedDocument {
     let encoded = this.#encoded.get(doc);
     if (!encoded) {
       const bytes = encodeDocument(doc);
-      encoded = { bytes, sha256: sha256Hex(bytes) };
+      const key = documentKey(doc);
+      encoded = { bytes, sha256: sha256Hex(bytes), key, prefix: keyPrefix(key) };
       this.#encoded.set(doc, encoded);
     }
     return encoded;
@@ -216,7 +226,7 @@ export class StateBatch {
       stale = this.#touched.keys();
     }
     for (const name of stale) {
-      const { key, prefix, sha256 } = this.#row((this.#touched.get(name) as Touched).after);
+      const { key, prefix, sha256 } = this.#document((this.#touched.get(name) as Touched).after);
       const shard = shardOfPrefix(prefix, shardCount);
       this.#shardRows(cache, shard).set(key, sha256);
       dirty.add(shard);
@@ -242,12 +252,6 @@ export class StateBatch {
     return this.#built;
   }
 
-  /** A document's row in the snapshot map. */
-  #row(doc: PackageDocument): { key: string; prefix: number; sha256: string } {
-    const key = documentKey(doc);
-    return { key, prefix: keyPrefix(key), sha256: this.#document(doc).sha256 };
-  }
-
   /** A shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
   #shardRows(cache: ShardCache, shard: number): Map<string, string> {
     let rows = cache.rows.get(shard);
@@ -258,7 +262,7 @@ export class StateBatch {
       .all(lo, hi) as { key: string; sha256: string }[];
     rows = new Map(stored.map((r) => [r.key, r.sha256]));
     for (const { after } of this.#touched.values()) {
-      const { key, prefix, sha256 } = this.#row(after);
+      const { key, prefix, sha256 } = this.#document(after);
       if (prefix >= lo && prefix < hi) rows.set(key, sha256);
     }
     cache.rows.set(shard, rows);
@@ -297,11 +301,10 @@ export class StateBatch {
     try {
       for (const { before, after } of this.#touched.values()) {
         this.#writeDocument(before, after);
-        const { sha256 } = this.#document(after);
-        const key = documentKey(after);
+        const { key, prefix, sha256 } = this.#document(after);
         sql(
           "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256",
-        ).run(key, keyPrefix(key), sha256);
+        ).run(key, prefix, sha256);
         const search = searchDocumentOf(after);
         if (search) state.search.put(search);
         else state.search.remove(after.name);
