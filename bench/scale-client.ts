@@ -18,26 +18,27 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
-import { indexLookup } from "../src/client/index-queries.ts";
-import { requestsOfPackageJson, resolve } from "../src/client/resolve.ts";
-import { RegistryState } from "../src/registry/state.ts";
 import { readTreeFile } from "../src/store/static-tree.ts";
-import { count, emitResult, mib, percentile, printTable, seconds, WORK_DIR } from "./common.ts";
+import { count, emitResult, mib, printTable, seconds, WORK_DIR } from "./common.ts";
 import { outputTail, peakRssOf, profileFlags, REPO_DIR, startProcess } from "./processes.ts";
+import { APP_PACKAGE_JSON, measureWarmResolve } from "./warm-resolve.ts";
 
 const { values } = parseArgs({
   options: {
     dir: { type: "string" },
     profile: { type: "string" },
     json: { type: "boolean", default: false },
+    "keep-index": { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   console.log(
-    "usage: node bench/scale-client.ts [--dir <scale.ts --keep work dir>] [--profile <dir>] [--json]\n" +
-      "  --profile: CPU profiles of every cairn command into <dir>",
+    "usage: node bench/scale-client.ts [--dir <scale.ts --keep work dir>] [--profile <dir>] [--keep-index] [--json]\n" +
+      "  --profile: CPU profiles of every cairn command into <dir>\n" +
+      "  --keep-index: leave the client's home (its index) in bench/.work for bench/warm-resolve.ts",
   );
   process.exit(0);
 }
@@ -69,7 +70,6 @@ function keptDir(): string {
 const dir = keptDir();
 const kept = JSON.parse(readFileSync(join(dir, "scale.json"), "utf8")) as Kept;
 const treeDir = join(dir, kept.dataDir, "tree");
-const appPackageJson = join(REPO_DIR, "..", "shared", "corpus", "app-package.json");
 
 // The tree over HTTP, with the checkpoint of the phase, counting what goes on the wire.
 let checkpoint = readFileSync(join(dir, kept.checkpointBeforeIncremental));
@@ -82,9 +82,17 @@ const server = createServer((req, res) => {
   };
   answer().then(
     (file) => {
+      wire.requests++;
+      if (file.body instanceof Readable) {
+        res.writeHead(file.status, file.headers);
+        file.body.on("data", (chunk: Buffer) => {
+          wire.bytes += chunk.length;
+        });
+        file.body.pipe(res);
+        return;
+      }
       const body = typeof file.body === "string" ? Buffer.from(file.body) : file.body;
       wire.bytes += body.length;
-      wire.requests++;
       res.writeHead(file.status, { ...file.headers, "content-length": body.length }).end(body);
     },
     () => res.writeHead(500).end(),
@@ -144,7 +152,7 @@ try {
   const firstResolve = await timed("resolve", [
     "resolve",
     "--package-json",
-    appPackageJson,
+    APP_PACKAGE_JSON,
     "--index",
     index,
     "--json",
@@ -158,20 +166,7 @@ try {
   console.log(`incremental: ${mib(incremental.bytes)} in ${seconds(incremental.ms)}`);
 
   // 3. Warm resolve in process, as a long-lived client (or the proxy) would run it.
-  const state = RegistryState.open(index, { readOnly: true });
-  const pkg = JSON.parse(readFileSync(appPackageJson, "utf8")) as Record<string, unknown>;
-  const { requests, optional } = requestsOfPackageJson(pkg);
-  const lookup = indexLookup(state);
-  const times: number[] = [];
-  let resolved = 0;
-  for (let i = 0; i < 21; i++) {
-    const t0 = performance.now();
-    resolved = resolve(requests, lookup, { os: "linux", cpu: "x64", optionalRoots: optional }).nodes
-      .size;
-    times.push(performance.now() - t0);
-  }
-  state.close();
-  const warm = times.slice(1).sort((a, b) => a - b);
+  const warmResolve = measureWarmResolve(index);
   const result = {
     kind: "scale-client",
     size: kept.size,
@@ -186,7 +181,7 @@ try {
       publishes: kept.result.incremental.publishes,
       entries: kept.size - kept.sizeBeforeIncremental,
     },
-    warmResolve: { p50: percentile(warm, 50), max: warm[warm.length - 1], nodes: resolved },
+    warmResolve,
   };
   console.log();
   printTable([
@@ -213,7 +208,7 @@ try {
       mib(incremental.peakRss),
     ],
     [
-      `warm resolve, in process (${count(resolved)} packages)`,
+      `warm resolve, in process (${count(warmResolve.nodes)} packages)`,
       "",
       "",
       `${result.warmResolve.p50.toFixed(1)} ms p50`,
@@ -226,5 +221,6 @@ try {
   if (values.json) emitResult(result);
 } finally {
   server.close();
-  await rm(home, { recursive: true, force: true });
+  if (values["keep-index"]) console.log(`kept the client's index: ${index}`);
+  else await rm(home, { recursive: true, force: true });
 }

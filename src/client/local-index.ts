@@ -12,9 +12,9 @@
  * (index-history.ts), so diffs between states need no network.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { adoptDatabaseFile, decompressDatabase } from "../registry/database-file.ts";
+import { adoptDatabaseFile, decompressDatabaseFile } from "../registry/database-file.ts";
 import {
   type DatabaseEntry,
   decodeEntry,
@@ -77,11 +77,16 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   const snapshot = (await entryAt(client, database.size - 1)) as SnapshotEntry;
   if (snapshot.kind !== "snapshot")
     throw new Error(`the database reflects log size ${database.size}, which no snapshot ends`);
-  const raw = await decompressDatabase(await client.blob(database.blob), database.rawSize);
-  const tmp = join(dirname(path), `.index-${randomBytes(6).toString("hex")}.sqlite`);
-  await writeFile(tmp, raw);
-  adoptDatabaseFile(tmp, database.size, snapshot).close();
-  await rename(tmp, path);
+  // Downloaded and unpacked file to file: a registry's snapshot is gigabytes.
+  const tmp = join(dirname(path), `.index-${randomBytes(6).toString("hex")}`);
+  try {
+    await client.blobToFile(database.blob, `${tmp}.zst`);
+    await decompressDatabaseFile(`${tmp}.zst`, `${tmp}.sqlite`, database.rawSize);
+  } finally {
+    await rm(`${tmp}.zst`, { force: true });
+  }
+  adoptDatabaseFile(`${tmp}.sqlite`, database.size, snapshot).close();
+  await rename(`${tmp}.sqlite`, path);
   return database.size;
 }
 

@@ -12,6 +12,10 @@
  * - A blob must have the size and SHA-256 the log names (and any further
  *   check the caller adds, such as npm's SHA-512).
  */
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import {
   bundlePath,
   type Hash,
@@ -223,6 +227,43 @@ export class LogClient {
       const data = await source.log.read(path, ref.size);
       checkBlob(ref, data, source.url, check);
       return data;
+    });
+  }
+
+  /**
+   * Downloads a blob too large to hold in memory (a SQLite snapshot) into
+   * the file at `path`, hashing it as it arrives, from the first source
+   * whose bytes match `ref`. The file holds the checked blob on return; a
+   * source's wrong bytes are deleted before the next source is asked.
+   */
+  async blobToFile(ref: BlobRef, path: string): Promise<void> {
+    const tree = `blob/sha256/${ref.sha256}`;
+    await this.pool.first(tree, "blob", async (source) => {
+      const hash = createHash("sha256");
+      let size = 0;
+      try {
+        await pipeline(
+          source.stream(tree, ref.size),
+          async function* (chunks: AsyncIterable<Uint8Array>) {
+            for await (const chunk of chunks) {
+              hash.update(chunk);
+              size += chunk.length;
+              yield chunk;
+            }
+          },
+          createWriteStream(path),
+        );
+        const sha256 = hash.digest("hex");
+        if (size !== ref.size || sha256 !== ref.sha256)
+          throw new SourceError(
+            source.url,
+            "blob",
+            `${tree}: ${size} bytes hashing to ${sha256}, not ${ref.size} bytes hashing to ${ref.sha256}`,
+          );
+      } catch (err) {
+        await rm(path, { force: true });
+        throw err;
+      }
     });
   }
 

@@ -16,6 +16,8 @@ export interface Source {
   readonly isOrigin: boolean;
   /** Reads from the source's tree, counted, with partial tiles served from full ones. */
   readonly log: LogSource;
+  /** A file of the tree as it arrives (one too large to hold in memory), counted. */
+  stream(path: string, maxBytes: number): AsyncIterable<Uint8Array>;
 }
 
 export interface SourceStats {
@@ -165,6 +167,13 @@ export class SourcePool {
         return data;
       },
     };
-    return { url, isOrigin, log: withFullTileFallback(counted) };
+    async function* stream(path: string, maxBytes: number): AsyncGenerator<Uint8Array> {
+      stats.requests++;
+      for await (const chunk of http.stream(path, maxBytes)) {
+        stats.bytes += chunk.length;
+        yield chunk;
+      }
+    }
+    return { url, isOrigin, log: withFullTileFallback(counted), stream };
   }
 }

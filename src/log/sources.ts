@@ -62,8 +62,42 @@ export class HttpSource implements LogSource {
   }
 
   async read(path: string, maxBytes: number): Promise<Uint8Array> {
+    const res = await this.#get(path, AbortSignal.timeout(this.#timeoutMs));
+    return readCapped(res, maxBytes, () => tooLarge(this.name, path, maxBytes));
+  }
+
+  /**
+   * The body at `path` as it arrives, for files too large to hold in
+   * memory. The timeout applies to each wait for data rather than to the
+   * whole transfer, so a large file on a slow link is not cut off while it
+   * still moves. Throws "too-large" once more than `maxBytes` arrive.
+   */
+  async *stream(path: string, maxBytes: number): AsyncGenerator<Uint8Array> {
+    const abort = new AbortController();
+    let timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
+    };
+    try {
+      const res = await this.#get(path, abort.signal);
+      const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+      if (declared > maxBytes) throw tooLarge(this.name, path, maxBytes);
+      let total = 0;
+      for await (const chunk of res.body ?? []) {
+        rearm();
+        total += chunk.length;
+        if (total > maxBytes) throw tooLarge(this.name, path, maxBytes);
+        yield chunk;
+      }
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
+  async #get(path: string, signal: AbortSignal): Promise<Response> {
     const url = new URL(path, this.#base);
-    const signal = AbortSignal.timeout(this.#timeoutMs);
     const res = await fetch(url, { signal, headers: { "accept-encoding": "gzip, identity" } });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -73,8 +107,12 @@ export class HttpSource implements LogSource {
       await res.body?.cancel();
       throw new Error(`${url} answered ${res.status} ${res.statusText}`);
     }
-    return readCapped(res, maxBytes, () => tooLarge(this.name, path, maxBytes));
+    return res;
   }
+}
+
+function timeoutError(): Error {
+  return new DOMException("no data arrived in time", "TimeoutError");
 }
 
 async function readCapped(

@@ -28,7 +28,7 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { type DatabaseEntry, decodeEntry, type Entry } from "../registry/entries.ts";
+import { type BlobRef, type DatabaseEntry, decodeEntry, type Entry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import { BlobStore } from "../store/blobs.ts";
@@ -182,21 +182,28 @@ export class Mirror {
     const limit = this.#options.concurrency ?? 8;
     let active = 0;
     const waiters: (() => void)[] = [];
-    const fetchBlob = async (
-      ref: { sha256: string; size: number },
-      check?: (d: Uint8Array) => void,
-    ) => {
+    /** Copies a blob the mirror lacks with `copy`, at most `limit` at a time. */
+    const fetchBlob = async (ref: BlobRef, copy: () => Promise<unknown>) => {
       if (await this.blobs.has(ref.sha256)) return;
       while (active >= limit) await new Promise<void>((r) => waiters.push(r));
       active++;
       try {
-        await this.blobs.put(await this.client.blob(ref, check));
+        await copy();
         blobs++;
       } finally {
         active--;
         waiters.shift()?.();
       }
     };
+    const copyBlob = (ref: BlobRef, check?: (d: Uint8Array) => void) =>
+      fetchBlob(ref, async () => this.blobs.put(await this.client.blob(ref, check)));
+    /** A SQLite snapshot is gigabytes at scale: streamed to disk, never held in memory. */
+    const copyLargeBlob = (ref: BlobRef) =>
+      fetchBlob(ref, async () => {
+        const tmp = this.blobs.tempPath();
+        await this.client.blobToFile(ref, tmp);
+        await this.blobs.putFile(tmp);
+      });
     let database: DatabaseEntry | undefined;
     for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
       const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
@@ -207,9 +214,9 @@ export class Mirror {
         const entry = decodeEntry(bytes);
         entries.push(entry);
         if (entry.kind === "publish") {
-          pendingBlobs.push(fetchBlob(entry.manifest));
+          pendingBlobs.push(copyBlob(entry.manifest));
           pendingBlobs.push(
-            fetchBlob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data)),
+            copyBlob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data)),
           );
         } else if (entry.kind === "database") {
           database = entry;
@@ -222,7 +229,7 @@ export class Mirror {
       });
     }
     // Only the newest SQLite snapshot is worth copying: a new client starts from it.
-    if (database) pendingBlobs.push(fetchBlob(database.blob));
+    if (database) pendingBlobs.push(copyLargeBlob(database.blob));
     await Promise.all(pendingBlobs);
     const held = new Set([...tilesOfTree(fromSize)].map(tilePath));
     let tiles = 0;

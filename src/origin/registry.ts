@@ -13,14 +13,14 @@
  * tarballs come back checked against the entries that name them.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
-import { compressDatabase } from "../registry/database-file.ts";
+import { compressDatabaseFile } from "../registry/database-file.ts";
 import {
   type DatabaseEntry,
   type Entry,
@@ -306,15 +306,20 @@ export class Registry {
     const tmp = join(this.#dataDir, `.database-${randomBytes(6).toString("hex")}.sqlite`);
     try {
       const size = await exportDatabase(join(this.#dataDir, "state.sqlite"), tmp);
-      const raw = await readFile(tmp);
-      const blob = await this.blobs.put(await compressDatabase(raw));
+      const rawSize = (await stat(tmp)).size;
+      const compressed = this.blobs.tempPath();
+      await compressDatabaseFile(tmp, compressed).catch(async (err) => {
+        await rm(compressed, { force: true });
+        throw err;
+      });
+      const blob = await this.blobs.putFile(compressed);
       const entry: DatabaseEntry = {
         v: 1,
         kind: "database",
         time: new Date().toISOString(),
         size,
         blob,
-        rawSize: raw.length,
+        rawSize,
         schema: STATE_SCHEMA,
       };
       const { index } = await this.#sequencer.submit(entry);

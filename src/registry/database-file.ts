@@ -11,18 +11,16 @@
  * and shard hashes, search) are then recomputed, never taken from the file.
  */
 import { createHash } from "node:crypto";
-import { rmSync } from "node:fs";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
-import { promisify } from "node:util";
-import { constants as zlibConstants, zstdCompress, zstdDecompress } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from "node:zlib";
 import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
 import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA } from "./state.ts";
-
-const compress = promisify(zstdCompress);
-const decompress = promisify(zstdDecompress);
 
 export class DatabaseFileError extends Error {
   override name = "DatabaseFileError";
@@ -60,23 +58,55 @@ export function copyCoreTables(statePath: string, outPath: string): number {
   }
 }
 
-export function compressDatabase(raw: Uint8Array): Promise<Buffer> {
-  return compress(raw, { params: { [zlibConstants.ZSTD_c_compressionLevel]: 12 } });
+/** Compresses the database file at `path` into `outPath`, streaming: a registry's copy is gigabytes. */
+export async function compressDatabaseFile(path: string, outPath: string): Promise<void> {
+  await pipeline(
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: 12 } }),
+    createWriteStream(outPath),
+  );
 }
 
-/** Decompresses a published database, refusing more than the `rawSize` its entry names. */
-export async function decompressDatabase(blob: Uint8Array, rawSize: number): Promise<Buffer> {
-  let raw: Buffer;
+/**
+ * Decompresses a published database from `path` into `outPath`,
+ * streaming, refusing more or fewer than the `rawSize` bytes its entry
+ * names. On failure `outPath` is removed.
+ */
+export async function decompressDatabaseFile(
+  path: string,
+  outPath: string,
+  rawSize: number,
+): Promise<void> {
+  let size = 0;
   try {
-    raw = await decompress(blob, { maxOutputLength: Math.max(1, rawSize) });
+    await pipeline(
+      createReadStream(path, { highWaterMark: 1 << 20 }),
+      createZstdDecompress(),
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          size += chunk.length;
+          if (size > rawSize)
+            throw new DatabaseFileError(
+              `the database is larger than the ${rawSize} bytes its entry says`,
+            );
+          yield chunk;
+        }
+      },
+      createWriteStream(outPath),
+    );
+    if (size !== rawSize)
+      throw new DatabaseFileError(`the database is ${size} bytes, its entry says ${rawSize}`);
   } catch (err) {
-    throw new DatabaseFileError(`the database blob does not decompress to ${rawSize} bytes`, {
-      cause: err,
-    });
+    await rm(outPath, { force: true });
+    // Local failures (a full disk) are not the blob's fault; zstd's errors are.
+    if (!String((err as NodeJS.ErrnoException).code).startsWith("ZSTD_")) throw err;
+    throw new DatabaseFileError(
+      `the database blob does not decompress: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
-  if (raw.length !== rawSize)
-    throw new DatabaseFileError(`the database is ${raw.length} bytes, its entry says ${rawSize}`);
-  return raw;
 }
 
 function schemaOf(db: DatabaseSync): string[] {

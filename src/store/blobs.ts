@@ -8,8 +8,9 @@
  * damage, a crash on a filesystem without ordered renames) is replaced, never
  * trusted. `get` returns undefined for a blob that is absent.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256 } from "../log/index.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
@@ -24,6 +25,17 @@ const PARALLEL_WRITES = 16;
 
 export function sha256Hex(data: Uint8Array): string {
   return Buffer.from(sha256(data)).toString("hex");
+}
+
+/** The SHA-256 and size of a file, read as a stream. */
+export async function hashFile(path: string): Promise<StoredBlob> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), size };
 }
 
 export class BlobStore {
@@ -73,14 +85,46 @@ export class BlobStore {
     const existing = await this.get(hex);
     if (existing) return { sha256: hex, size: data.length };
     // Two writers of the same blob both rename identical bytes into place: harmless.
-    const tmp = join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
-    await replaceFile(target, data, this.#durable, tmp);
+    await replaceFile(target, data, this.#durable, this.tempPath());
     return { sha256: hex, size: data.length };
   }
 
-  /** True if the blob is stored whole and undamaged. */
+  /** A fresh path in the store's temporary directory, for a blob being made on disk. */
+  tempPath(): string {
+    return join(this.#tmpDir, `blob-${randomBytes(8).toString("hex")}`);
+  }
+
+  /**
+   * Stores the file at `path` (in the store's filesystem, as from
+   * `tempPath`), moving it into place under the hash of its bytes, which
+   * are read as a stream: for blobs too large to hold in memory. The file
+   * is consumed either way.
+   */
+  async putFile(path: string): Promise<StoredBlob> {
+    try {
+      const { sha256: hex, size } = await hashFile(path);
+      if (await this.has(hex)) return { sha256: hex, size };
+      if (this.#durable) {
+        const handle = await open(path, "r");
+        await handle.datasync().finally(() => handle.close());
+      }
+      await rename(path, join(this.#dir, hex));
+      if (this.#durable) await syncDir(this.#dir);
+      return { sha256: hex, size };
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  /** True if the blob is stored whole and undamaged (read as a stream: it may be large). */
   async has(hex: string): Promise<boolean> {
-    return (await this.get(hex)) !== undefined;
+    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
+    try {
+      return (await hashFile(join(this.#dir, hex))).sha256 === hex;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
   }
 
   /** The blob's bytes, checked against its name; undefined if absent or damaged. */

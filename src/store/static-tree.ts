@@ -8,9 +8,12 @@
  * shards, manifests: JSON and hex) are sent gzipped to clients that accept
  * it, which cuts what a client syncing the log downloads by about three.
  * The compressed forms of these immutable files are kept in a bounded cache.
+ * Files of more than a few MiB (SQLite snapshots, zstd already) are
+ * streamed from disk as they are.
  */
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { LRUCache } from "lru-cache";
@@ -19,8 +22,12 @@ import { isLogError, parseTilePath } from "../log/index.ts";
 export interface StaticFile {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: Uint8Array | string;
+  /** A stream for files too large to hold in memory (a SQLite snapshot). */
+  readonly body: Uint8Array | string | Readable;
 }
+
+/** Larger files are streamed from disk, uncompressed, rather than read whole. */
+const MAX_BUFFERED_SIZE = 8 << 20;
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 /** The checkpoint moves; a few seconds of caching keeps load off the origin without hiding new heads. */
@@ -85,11 +92,25 @@ export async function readTreeFile(
 ): Promise<StaticFile> {
   const headers = treeFileHeaders(path);
   if (!headers) return notFound(`not a file of the static tree: ${path}`);
-  let body: Buffer;
+  let handle: FileHandle;
   try {
-    body = await readFile(join(treeDir, path));
+    handle = await open(join(treeDir, path), "r");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return notFound(`${path} not found`);
+    throw err;
+  }
+  let body: Buffer;
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_BUFFERED_SIZE) {
+      // The stream closes the file when it ends or is destroyed.
+      const stream = handle.createReadStream({ highWaterMark: 1 << 20 });
+      return { status: 200, headers: { ...headers, "content-length": String(size) }, body: stream };
+    }
+    body = await handle.readFile();
+    await handle.close();
+  } catch (err) {
+    await handle.close();
     throw err;
   }
   if (!compressible(path, body)) return { status: 200, headers, body };

@@ -49,7 +49,9 @@ export type Attack =
   /** Every snapshot shard without its last package. */
   | "shard-hide-package"
   /** Every snapshot root answered with an older root (from `historyTreeDir`). */
-  | "root-stale";
+  | "root-stale"
+  /** One byte of every SQLite snapshot (a zstd blob) changed. */
+  | "database-byte";
 
 export interface MaliciousMirrorOptions {
   /** The honest tree to start from. */
@@ -87,9 +89,11 @@ function isTarball(data: Uint8Array): boolean {
 /** What a blob is, from its bytes: the snapshot files, manifests and tarballs are told apart by their openings. */
 function blobKind(
   data: Uint8Array,
-): "root" | "shard" | "document" | "manifest" | "tarball" | "other" {
+): "root" | "shard" | "document" | "manifest" | "tarball" | "database" | "other" {
   const head = Buffer.from(data.subarray(0, 32)).toString("latin1");
   if (isTarball(data)) return "tarball";
+  if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd)
+    return "database";
   if (head.startsWith(`${SNAPSHOT_HEADER}\n`)) return "root";
   if (head.startsWith("npm/")) return "shard";
   // A package document is canonical JSON, so its first key is `created`.
@@ -199,6 +203,9 @@ export async function startMaliciousMirror(
         break;
       case "document-byte":
         if (kind === "document") data = flipByte(data);
+        break;
+      case "database-byte":
+        if (kind === "database") data = flipByte(data);
         break;
       case "document-hide-version":
         if (kind === "document") data = hideNewestVersion(data);

@@ -23,6 +23,25 @@ describe("log sources refuse what they should not trust", () => {
       res.writeHead(200, { "content-length": "100000" }).end(Buffer.alloc(100_000));
       return;
     }
+    if (req.url === "/slow") {
+      // Pauses shorter than the timeout between parts: a slow link, not a dead one.
+      res.writeHead(200);
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(1000, 0x61));
+        if (++sent === 6) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 150);
+      return;
+    }
+    if (req.url === "/stalls") {
+      res.writeHead(200);
+      res.write(Buffer.alloc(1000));
+      req.on("close", () => res.destroy());
+      return;
+    }
     if (req.url === "/fail") {
       res.writeHead(500).end();
       return;
@@ -45,6 +64,22 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(source.read("fail", 100), /500/);
     await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "too-large"));
     await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "too-large"));
+  });
+
+  test("a streamed read is capped, and times out only when data stops coming", async () => {
+    const source = new HttpSource(url, { timeoutMs: 500 });
+    const drain = async (path: string, max: number) => {
+      let total = 0;
+      for await (const chunk of source.stream(path, max)) total += chunk.length;
+      return total;
+    };
+    assert.equal(await drain("big", 100_000), 100_000);
+    await assert.rejects(drain("big", 8192), (e) => isLogError(e, "too-large"));
+    await assert.rejects(drain("endless", 1 << 20), (e) => isLogError(e, "too-large"));
+    await assert.rejects(drain("missing", 100), (e) => isLogError(e, "not-found"));
+    // 900 ms in all, longer than the timeout, but never 500 ms without data.
+    assert.equal(await drain("slow", 10_000), 6000);
+    await assert.rejects(drain("stalls", 10_000), { name: "TimeoutError" });
   });
 
   test("a truncated entry bundle fails verification with a clear error", async () => {

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
 import {
   adoptDatabaseFile,
-  compressDatabase,
+  compressDatabaseFile,
   copyCoreTables,
   DatabaseFileError,
-  decompressDatabase,
+  decompressDatabaseFile,
 } from "../../src/registry/database-file.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
@@ -41,12 +41,23 @@ describe("SQLite snapshots", () => {
     const copy = join(dir.path, "copy.sqlite");
     assert.equal(copyCoreTables(join(dir.path, "state.sqlite"), copy), 5);
     const raw = await readFile(copy);
-    const blob = await compressDatabase(raw);
-    assert.ok(blob.length < raw.length);
-    const back = await decompressDatabase(blob, raw.length);
-    await writeFile(copy, back);
-    await assert.rejects(decompressDatabase(blob, raw.length - 1), DatabaseFileError);
-    const adopted = adoptDatabaseFile(copy, 5, snapshot);
+    const zst = join(dir.path, "copy.sqlite.zst");
+    await compressDatabaseFile(copy, zst);
+    assert.ok((await stat(zst)).size < raw.length);
+    const back = join(dir.path, "back.sqlite");
+    await decompressDatabaseFile(zst, back, raw.length);
+    assert.deepEqual(await readFile(back), raw);
+    // A size other than the entry's, or bytes that are not zstd, leave no file behind.
+    for (const [rawSize, input] of [
+      [raw.length - 1, zst],
+      [raw.length + 1, zst],
+      [raw.length, copy],
+    ] as const) {
+      const out = join(dir.path, "refused.sqlite");
+      await assert.rejects(decompressDatabaseFile(input, out, rawSize), DatabaseFileError);
+      await assert.rejects(stat(out), { code: "ENOENT" });
+    }
+    const adopted = adoptDatabaseFile(back, 5, snapshot);
     assert.equal(adopted.snapshot?.id, state.snapshot?.id);
     assert.deepEqual(adopted.document("@s/b"), state.document("@s/b"));
     assert.equal(adopted.search.search("@s/b", 0, 10).total, 1);

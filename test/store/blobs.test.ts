@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { BlobStore, sha256Hex } from "../../src/store/blobs.ts";
@@ -28,5 +28,25 @@ describe("blob store", () => {
     assert.equal(await store.get(sha256), undefined);
     await store.put(data);
     assert.deepEqual(Buffer.from((await store.get(sha256)) as Uint8Array), data);
+  });
+
+  test("putFile moves a file in under its hash, consuming it, and repairs a damaged copy", async () => {
+    await using dir = await tempDir();
+    const store = await BlobStore.open(dir.path, { durable: true });
+    const data = Buffer.alloc(3 << 20, "large ");
+    const first = store.tempPath();
+    await writeFile(first, data);
+    const stored = await store.putFile(first);
+    assert.deepEqual(stored, { sha256: sha256Hex(data), size: data.length });
+    await assert.rejects(stat(first), { code: "ENOENT" });
+    assert.equal(await store.has(stored.sha256), true);
+
+    await writeFile(join(dir.path, BlobStore.treePath(stored.sha256)), "damaged");
+    assert.equal(await store.has(stored.sha256), false);
+    const again = store.tempPath();
+    await writeFile(again, data);
+    await store.putFile(again);
+    assert.equal(await store.has(stored.sha256), true);
+    assert.deepEqual(await readdir(join(dir.path, ".tmp")), []);
   });
 });

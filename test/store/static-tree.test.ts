@@ -75,4 +75,17 @@ describe("static tree", () => {
     const checkpoint = await rawGet(new URL("checkpoint", tree).href, "gzip");
     assert.equal(checkpoint.headers["content-encoding"], undefined);
   });
+
+  test("a blob of many MiB is streamed whole, with its length, and not recompressed", async () => {
+    await using origin = await startTestOrigin();
+    // Text compresses well, so gzip would be chosen were it read whole.
+    const big = Buffer.alloc(9 << 20, "cairn ");
+    const { sha256 } = await origin.registry.blobs.put(big);
+    const url = new URL(`-/cairn/blob/sha256/${sha256}`, origin.url).href;
+    const served = await rawGet(url, "gzip");
+    assert.equal(served.status, 200);
+    assert.equal(served.headers["content-length"], String(big.length));
+    assert.equal(served.headers["content-encoding"], undefined);
+    assert.ok(served.body.equals(big));
+  });
 });
