@@ -1,7 +1,7 @@
 /**
  * Scale: a synthetic npm-sized registry (bench/synthetic-registry.ts: the
  * 226,974 packages of ../shared/data/npm-packages.tsv, about two million
- * publishes) sequenced straight through the origin's log API
+ * publishes; the corpus app's packages with their real dependencies) sequenced straight through the origin's log API
  * (`Registry.submit`, no HTTP, no blobs but the origin's own snapshot
  * blobs), then 1,000 more publishes as a live origin would take them.
  *
@@ -49,6 +49,7 @@ import {
 import {
   END_MS,
   type PackagePlan,
+  readCorpusReleases,
   readNpmPackages,
   SyntheticRegistry,
   samplePackages,
@@ -163,7 +164,7 @@ const packages = samplePackages(all, positiveInt("packages", values.packages, al
 const window = positiveInt("window", values.window, 8192);
 const maxBatch = positiveInt("max-batch", values["max-batch"], 8192);
 const publishes = positiveInt("publishes", values.publishes, 1000);
-const synthetic = new SyntheticRegistry(packages, seed);
+const synthetic = new SyntheticRegistry(packages, seed, await readCorpusReleases());
 
 const work = await makeWorkDir("scale");
 let keep = values.keep;

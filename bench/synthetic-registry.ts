@@ -6,14 +6,23 @@
  * the other packages weighted by downloads, fake but well-formed hashes and
  * sizes, search fields, and a few deprecations and dist-tag moves.
  *
+ * The packages of the corpus (../shared/corpus: the real dependency closure
+ * of an app) are the exception that keeps the app's tree real: their
+ * histories include the corpus's real releases, and each version depends
+ * as the nearest real release at or below it does. Resolving the app
+ * against the synthetic registry then walks its real tree (about 400
+ * packages), with synthetic version histories to pick from.
+ *
  * Everything is a pure function of the package list and the seed: package
  * `i`'s history comes from its own PRNG stream, so a later benchmark can
  * regenerate one package, or the whole registry, without storing it.
  * Nothing here stores blobs: the entries name hashes of strings.
  */
 import { hash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import semver from "semver";
+import { inspectTarball } from "../src/npm/tarball.ts";
+import { resolutionOf } from "../src/origin/registry.ts";
 import type { JsonValue } from "../src/registry/canonical-json.ts";
 import type { PackageEntry, PublishEntry } from "../src/registry/entries.ts";
 import { mix32, prng } from "./common.ts";
@@ -36,6 +45,28 @@ export async function readNpmPackages(): Promise<NpmPackage[]> {
     rows.push({ name, latest, downloads: Math.max(1, Number(downloads) || 1) });
   }
   return rows;
+}
+
+/** A real release of a corpus package: its version and the resolution fields of its manifest. */
+export interface RealRelease {
+  readonly version: string;
+  readonly resolution: Record<string, JsonValue>;
+}
+
+export const CORPUS_DIR = new URL("../../shared/corpus/npm/", import.meta.url);
+
+/** The corpus's releases by package name, each list in ascending semver order. */
+export async function readCorpusReleases(): Promise<Map<string, RealRelease[]>> {
+  const releases = new Map<string, RealRelease[]>();
+  for (const file of (await readdir(CORPUS_DIR)).filter((f) => f.endsWith(".tgz"))) {
+    const { manifest } = inspectTarball(await readFile(new URL(file, CORPUS_DIR)));
+    const name = manifest.name as string;
+    const list = releases.get(name) ?? [];
+    list.push({ version: manifest.version as string, resolution: resolutionOf(manifest) });
+    releases.set(name, list);
+  }
+  for (const list of releases.values()) list.sort((a, b) => semver.compare(a.version, b.version));
+  return releases;
 }
 
 /** A seeded sample of `n` packages, in the list's order (all of them when n >= the list). */
@@ -220,6 +251,8 @@ export interface PackagePlan {
   readonly keywords: readonly string[];
   /** Median tarball size of the package. */
   readonly tarballSize: number;
+  /** A corpus package's real releases, ascending: they set its versions' dependencies. */
+  readonly real?: readonly RealRelease[];
 }
 
 /** sha256 hex, sha512 base64 and sha1 hex of a string: well-formed fake hashes. */
@@ -320,11 +353,17 @@ export class SyntheticRegistry {
   readonly packages: readonly NpmPackage[];
   readonly seed: number;
   readonly #byPopularity: AliasTable;
+  readonly #real: ReadonlyMap<string, readonly RealRelease[]>;
 
-  constructor(packages: readonly NpmPackage[], seed: number) {
+  constructor(
+    packages: readonly NpmPackage[],
+    seed: number,
+    real: ReadonlyMap<string, readonly RealRelease[]> = new Map(),
+  ) {
     this.packages = packages;
     this.seed = seed;
     this.#byPopularity = new AliasTable(packages.map((p) => p.downloads));
+    this.#real = real;
   }
 
   /** A package index drawn with probability proportional to its downloads. */
@@ -411,6 +450,15 @@ export class SyntheticRegistry {
       }
     }
     chronological.push({ version: top.version, tag: "latest" });
+    const real = this.#real.get(pkg.name);
+    if (real) {
+      // The real releases join the history, which is then in version order.
+      const planned = new Set(chronological.map((v) => v.version));
+      for (const { version } of real)
+        if (!planned.has(version))
+          chronological.push({ version, tag: semver.prerelease(version) ? "next" : "latest" });
+      chronological.sort((a, b) => semver.compare(a.version, b.version));
+    }
 
     // Publish times: from creation, spread over part of the package's life.
     const life = END_MS - created;
@@ -424,9 +472,9 @@ export class SyntheticRegistry {
       return { ...v, time };
     });
 
-    // Dependencies, weighted by the dependency's downloads.
+    // Dependencies, weighted by the dependency's downloads (a corpus package's come from its real releases).
     const depCount =
-      random() < NO_DEPS
+      real || random() < NO_DEPS
         ? 0
         : Math.min(
             MAX_DEPS,
@@ -460,6 +508,7 @@ export class SyntheticRegistry {
       description,
       keywords,
       tarballSize,
+      ...(real ? { real } : {}),
     };
   }
 
@@ -471,7 +520,9 @@ export class SyntheticRegistry {
     const jitter = Number.parseInt(hashes.sha256.slice(0, 8), 16) / 2 ** 32;
     const deps = plan.dependencies;
     const depCount = n <= 1 ? deps.length : Math.round(deps.length * (0.5 + (0.5 * k) / (n - 1)));
-    const resolution: Record<string, JsonValue> = {};
+    const resolution: Record<string, JsonValue> = plan.real
+      ? { ...plan.real.findLast((r) => semver.lte(r.version, v.version))?.resolution }
+      : {};
     if (depCount > 0) {
       const dependencies: Record<string, string> = {};
       for (const d of deps.slice(0, depCount)) dependencies[d.name] = d.range;

@@ -63,14 +63,18 @@ export function indexLookup(state: RegistryState): PackageLookup {
         ? {
             name,
             distTags: state.distTags(name),
-            versions: state
-              .versions(name)
-              .filter((v) => v.unpublished === null)
-              .map((v) => ({
-                version: v.version,
-                resolution: v.entry.resolution,
-                deprecated: v.deprecated,
-              })),
+            // A resolver reads the entries of the few versions it picks, not of every candidate.
+            versions: state.liveVersions(name).map(({ version, deprecated }) => {
+              let resolution: Record<string, unknown> | undefined;
+              return {
+                version,
+                deprecated,
+                get resolution() {
+                  resolution ??= state.resolution(name, version) ?? {};
+                  return resolution;
+                },
+              };
+            }),
           }
         : undefined;
     cache.set(name, found);

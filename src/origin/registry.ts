@@ -147,6 +147,16 @@ function hasInstallScript(manifest: Record<string, unknown>): boolean {
   return ["preinstall", "install", "postinstall"].some((s) => s in scripts);
 }
 
+/** The part of a manifest a publish entry carries: what resolving and installing need. */
+export function resolutionOf(manifest: Record<string, unknown>): Record<string, JsonValue> {
+  const resolution: Record<string, JsonValue> = {};
+  for (const field of RESOLUTION_FIELDS) {
+    if (manifest[field] !== undefined) resolution[field] = manifest[field] as JsonValue;
+  }
+  if (hasInstallScript(manifest)) resolution.hasInstallScript = true;
+  return resolution;
+}
+
 export class Registry {
   readonly appender: Appender;
   readonly blobs: BlobStore;
@@ -334,11 +344,7 @@ export class Registry {
     this.#checkPublish(req.actor, req.name, req.version, NO_CHANGES);
     const artifact = await this.blobs.put(req.tarball);
     const manifestBlob = await this.blobs.put(canonicalJsonBytes(req.manifest));
-    const resolution: Record<string, JsonValue> = {};
-    for (const field of RESOLUTION_FIELDS) {
-      if (req.manifest[field] !== undefined) resolution[field] = req.manifest[field] as JsonValue;
-    }
-    if (hasInstallScript(req.manifest)) resolution.hasInstallScript = true;
+    const resolution = resolutionOf(req.manifest);
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",

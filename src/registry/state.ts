@@ -252,6 +252,22 @@ export class RegistryState {
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
 
+  /** The versions not unpublished, without their entries: all that picking a version reads. */
+  liveVersions(name: string): { version: string; deprecated: string | null }[] {
+    return this.sql(
+      "SELECT version, deprecated FROM versions WHERE name = ? AND unpublished IS NULL",
+    ).all(name) as { version: string; deprecated: string | null }[];
+  }
+
+  /** A version's resolution fields (dependencies, engines, os…), read out of its entry alone. */
+  resolution(name: string, version: string): Record<string, unknown> | undefined {
+    const row = this.sql(
+      "SELECT json_extract(entry, '$.resolution') AS resolution FROM versions WHERE name = ? AND version = ?",
+    ).get(name, version) as { resolution: string | null } | undefined;
+    if (!row) return undefined;
+    return row.resolution === null ? {} : (JSON.parse(row.resolution) as Record<string, unknown>);
+  }
+
   /** One version's row, by its primary key. */
   version(name: string, version: string): VersionRow | undefined {
     const row = this.sql(
