@@ -4,7 +4,12 @@
  */
 import type { PackageDocument, VersionDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
-import { type PackageLookup, type ResolvablePackage, resolve } from "./resolve.ts";
+import {
+  type PackageLookup,
+  type ResolvablePackage,
+  type ResolvableVersion,
+  resolve,
+} from "./resolve.ts";
 
 export interface PackageSummary {
   readonly name: string;
@@ -53,30 +58,39 @@ export function listPackages(state: RegistryState, filter: ListFilter = {}): Pac
 }
 
 /** The resolver's view of the index: live versions, tags and deprecations. */
+/** A version as the resolver sees it; its entry is read only if the resolver picks it. */
+class IndexVersion implements ResolvableVersion {
+  readonly #state: RegistryState;
+  readonly #name: string;
+  readonly version: string;
+  readonly deprecated: string | null;
+  #resolution: Record<string, unknown> | undefined;
+
+  constructor(state: RegistryState, name: string, version: string, deprecated: string | null) {
+    this.#state = state;
+    this.#name = name;
+    this.version = version;
+    this.deprecated = deprecated;
+  }
+
+  get resolution(): Record<string, unknown> {
+    this.#resolution ??= this.#state.resolution(this.#name, this.version) ?? {};
+    return this.#resolution;
+  }
+}
+
 export function indexLookup(state: RegistryState): PackageLookup {
   const cache = new Map<string, ResolvablePackage | undefined>();
   return (name) => {
     if (cache.has(name)) return cache.get(name);
-    const pkg = state.getPackage(name);
-    const found: ResolvablePackage | undefined =
-      pkg && pkg.unpublished === null
-        ? {
-            name,
-            distTags: state.distTags(name),
-            // A resolver reads the entries of the few versions it picks, not of every candidate.
-            versions: state.liveVersions(name).map(({ version, deprecated }) => {
-              let resolution: Record<string, unknown> | undefined;
-              return {
-                version,
-                deprecated,
-                get resolution() {
-                  resolution ??= state.resolution(name, version) ?? {};
-                  return resolution;
-                },
-              };
-            }),
-          }
-        : undefined;
+    const pickable = state.pickable(name);
+    const found: ResolvablePackage | undefined = pickable && {
+      name,
+      distTags: pickable.distTags,
+      versions: pickable.versions.map(
+        (v) => new IndexVersion(state, name, v.version, v.deprecated),
+      ),
+    };
     cache.set(name, found);
     return found;
   };

@@ -76,7 +76,69 @@ export interface Resolution {
 type Wanted = { name: string; spec: string; optional: boolean; peer: boolean };
 type Link = { key: string; optional: boolean; peer: boolean };
 type Work = { key: string; v: ResolvableVersion; links: Map<string, Link> };
-type Candidate = { v: ResolvableVersion; sv: SemVer };
+/**
+ * Major, minor and patch of a version read as one number that sorts like
+ * them (21, 16 and 16 bits), without a full parse; NaN when the version
+ * does not start with three such numbers.
+ */
+function releaseKey(version: string): number {
+  let key = 0;
+  let at = 0;
+  for (const [bits, end] of [
+    [21, "."],
+    [16, "."],
+    [16, ""],
+  ] as const) {
+    let n = 0;
+    const start = at;
+    for (; at < version.length; at++) {
+      const c = version.charCodeAt(at) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+    }
+    if (at === start || n >= 2 ** bits) return Number.NaN;
+    if (end !== "" && version[at++] !== end) return Number.NaN;
+    key = key * 2 ** bits + n;
+  }
+  return key;
+}
+
+/**
+ * A version on offer. Candidates sort by their release numbers, read
+ * cheaply; the full semver parse happens only for the few a range is
+ * tested against (a package has tens to thousands of versions, and a pick
+ * usually stops at the first that fits).
+ */
+class Candidate {
+  readonly v: ResolvableVersion;
+  readonly #release: number;
+  #sv: SemVer | null | undefined;
+
+  constructor(v: ResolvableVersion) {
+    this.v = v;
+    this.#release = releaseKey(v.version);
+  }
+
+  /** The parsed version; null if it is not semver (such a version is never picked). */
+  get sv(): SemVer | null {
+    if (this.#sv === undefined) this.#sv = semver.parse(this.v.version, { loose: true });
+    return this.#sv;
+  }
+
+  satisfies(range: Range): boolean {
+    const sv = this.sv;
+    return sv !== null && range.test(sv);
+  }
+
+  /** Highest first; ties on the release numbers (prereleases, build metadata) by semver's order. */
+  static descending(a: Candidate, b: Candidate): number {
+    const order = b.#release - a.#release;
+    if (order) return order; // NaN, where a key is missing, is falsy too
+    const [p, q] = [a.sv, b.sv];
+    if (p === null || q === null) return (p === null ? 1 : 0) - (q === null ? 1 : 0);
+    return q.compare(p);
+  }
+}
 /** An exact version is a range too: npm-pick-manifest's answer for it is the same. */
 type RegistrySpec = { name: string; raw: string } & (
   | { tag: string }
@@ -122,14 +184,25 @@ function pick(pkg: ResolvablePackage, desc: Candidate[], spec: RegistrySpec): Ca
     const tagged = pkg.distTags[spec.tag];
     if (tagged === undefined) return `${pkg.name} has no dist-tag ${spec.tag}`;
     return (
-      desc.find((c) => c.v.version === tagged) ?? `${pkg.name}@${spec.tag} is ${tagged}, not live`
+      desc.find((c) => c.v.version === tagged && c.sv !== null) ??
+      `${pkg.name}@${spec.tag} is ${tagged}, not live`
     );
   }
-  const fits = desc.filter((c) => spec.range.test(c.sv));
   const tagged = desc.find((c) => c.v.version === latest);
-  if (tagged && !tagged.v.deprecated && (spec.any || fits.includes(tagged))) return tagged;
-  const why = `no version of ${pkg.name} satisfies ${spec.raw} (latest is ${latest ?? "untagged"})`;
-  return fits.find((c) => !c.v.deprecated) ?? fits[0] ?? why;
+  if (tagged && !tagged.v.deprecated && tagged.sv !== null) {
+    if (spec.any || tagged.satisfies(spec.range)) return tagged;
+  }
+  // The highest fitting version that is not deprecated, else the highest fitting one.
+  let fallback: Candidate | undefined;
+  for (const c of desc) {
+    if (!c.satisfies(spec.range)) continue;
+    if (!c.v.deprecated) return c;
+    fallback ??= c;
+  }
+  return (
+    fallback ??
+    `no version of ${pkg.name} satisfies ${spec.raw} (latest is ${latest ?? "untagged"})`
+  );
 }
 
 /** npm-install-checks' checkList: a list of values, `!value` excluding one. */
@@ -294,11 +367,8 @@ class Resolver {
     let known = this.#packages.get(name);
     if (known === undefined) {
       const pkg = this.#lookup(name);
-      const desc = (pkg?.versions ?? []).flatMap((v) => {
-        const sv = semver.parse(v.version, { loose: true });
-        return sv ? [{ v, sv }] : [];
-      });
-      known = pkg ? { pkg, desc: desc.sort((a, b) => b.sv.compare(a.sv)) } : null;
+      const desc = (pkg?.versions ?? []).map((v) => new Candidate(v));
+      known = pkg ? { pkg, desc: desc.sort(Candidate.descending) } : null;
       this.#packages.set(name, known);
     }
     return known;
@@ -307,7 +377,7 @@ class Resolver {
   /** The highest version already in the graph that satisfies; a dist-tag always picks its version. */
   #reuse(spec: RegistrySpec): Candidate | undefined {
     if ("tag" in spec) return undefined;
-    return this.#chosen.get(spec.name)?.find((c) => spec.any || spec.range.test(c.sv));
+    return this.#chosen.get(spec.name)?.find((c) => spec.any || c.satisfies(spec.range));
   }
 
   #add(key: string, name: string, picked: Candidate): void {
@@ -315,7 +385,7 @@ class Resolver {
     this.#nodes.set(key, node);
     this.#queue.push(node);
     const chosen = [...(this.#chosen.get(name) ?? []), picked];
-    chosen.sort((a, b) => b.sv.compare(a.sv));
+    chosen.sort(Candidate.descending);
     this.#chosen.set(name, chosen);
   }
 

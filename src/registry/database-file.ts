@@ -20,7 +20,7 @@ import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
-import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA } from "./state.ts";
+import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA, type VersionRow } from "./state.ts";
 
 export class DatabaseFileError extends Error {
   override name = "DatabaseFileError";
@@ -150,15 +150,20 @@ function checkStructure(path: string, logSize: number): void {
   }
 }
 
-/** Every version row must hold the publish entry its columns describe. */
-function checkVersionRows(state: RegistryState): void {
-  const rows = state.db
-    .prepare("SELECT name, version, time, entry FROM versions")
-    .iterate() as Iterable<{ name: string; version: string; time: string; entry: string }>;
+/** A package's version rows, each of which must hold the publish entry its columns describe. */
+function checkedVersions(state: RegistryState, name: string): VersionRow[] {
+  let rows: VersionRow[];
+  try {
+    rows = state.versions(name);
+  } catch (err) {
+    throw new DatabaseFileError(
+      `${name}: a version's entry is not JSON: ${(err as Error).message}`,
+    );
+  }
   for (const row of rows) {
     let entry: ReturnType<typeof checkEntry>;
     try {
-      entry = checkEntry(JSON.parse(row.entry));
+      entry = checkEntry(row.entry);
     } catch (err) {
       throw new DatabaseFileError(`${row.name}@${row.version}: ${(err as Error).message}`);
     }
@@ -170,6 +175,7 @@ function checkVersionRows(state: RegistryState): void {
     )
       throw new DatabaseFileError(`${row.name}@${row.version}: the row and its entry disagree`);
   }
+  return rows;
 }
 
 /**
@@ -185,7 +191,6 @@ export function adoptDatabaseFile(
   checkStructure(path, logSize);
   const state = RegistryState.open(path);
   try {
-    checkVersionRows(state);
     const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
     const names = state.packageNames();
     state.db.exec("BEGIN IMMEDIATE");
@@ -193,8 +198,9 @@ export function adoptDatabaseFile(
       const insert = state.db.prepare(
         "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?)",
       );
+      // One pass: each package's versions are read, checked and rendered once.
       for (const name of names) {
-        const doc = state.document(name);
+        const doc = state.document(name, checkedVersions(state, name));
         if (!doc) continue;
         const key = documentKey(doc);
         insert.run(key, keyPrefix(key), sha256(encodeDocument(doc)));

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS documents (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS documents_prefix ON documents (prefix);
 CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT NOT NULL) STRICT;
+-- Covers what picking a version reads (see pickable), without touching the entries.
+CREATE INDEX IF NOT EXISTS versions_pickable ON versions (name, unpublished, version, deprecated);
 `;
 
 /** The tables CORE_SCHEMA creates, in the order a copy fills them. */
@@ -146,6 +148,9 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
   };
 }
 
+/** How much of a state database a reader maps into memory (pages stay the OS's to evict). */
+const READER_MMAP_BYTES = 4 * 1024 ** 3;
+
 export class RegistryState {
   readonly db: DatabaseSync;
   readonly sql: (sql: string) => StatementSync;
@@ -160,7 +165,11 @@ export class RegistryState {
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
   static open(path: string, options: { readOnly?: boolean } = {}): RegistryState {
     const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
-    if (options.readOnly) return new RegistryState(db);
+    if (options.readOnly) {
+      // Queries (resolve, show, search) jump about a large file: map it rather than read page by page.
+      db.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
+      return new RegistryState(db);
+    }
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const schema = db.prepare("PRAGMA user_version").get() as { user_version: number };
     const hasTables = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
@@ -252,11 +261,37 @@ export class RegistryState {
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
 
-  /** The versions not unpublished, without their entries: all that picking a version reads. */
-  liveVersions(name: string): { version: string; deprecated: string | null }[] {
-    return this.sql(
-      "SELECT version, deprecated FROM versions WHERE name = ? AND unpublished IS NULL",
-    ).all(name) as { version: string; deprecated: string | null }[];
+  /**
+   * What picking a version of a live package reads, in one query: its
+   * dist-tags and its live versions (without their entries) with any
+   * deprecation. Popular packages have thousands of versions, so they come
+   * back as one JSON array rather than a row each. Undefined for a package
+   * that is absent or unpublished.
+   */
+  pickable(name: string):
+    | {
+        distTags: Record<string, string>;
+        versions: { version: string; deprecated: string | null }[];
+      }
+    | undefined {
+    const row = this.sql(
+      `SELECT
+         (SELECT json_group_object(tag, version) FROM dist_tags WHERE name = p.name) AS tags,
+         (SELECT json_group_array(version) FROM versions
+            WHERE name = p.name AND unpublished IS NULL) AS versions,
+         (SELECT json_group_object(version, deprecated) FROM versions
+            WHERE name = p.name AND unpublished IS NULL AND deprecated IS NOT NULL) AS deprecated
+       FROM packages AS p WHERE p.name = ? AND p.unpublished IS NULL`,
+    ).get(name) as { tags: string; versions: string; deprecated: string } | undefined;
+    if (!row) return undefined;
+    const deprecated = JSON.parse(row.deprecated) as Record<string, string>;
+    return {
+      distTags: JSON.parse(row.tags) as Record<string, string>,
+      versions: (JSON.parse(row.versions) as string[]).map((version) => ({
+        version,
+        deprecated: Object.hasOwn(deprecated, version) ? deprecated[version] : null,
+      })),
+    };
   }
 
   /** A version's resolution fields (dependencies, engines, os…), read out of its entry alone. */
@@ -295,8 +330,8 @@ export class RegistryState {
     return rows.map((r) => r.user).sort();
   }
 
-  /** The package's document as the state holds it. */
-  document(name: string): PackageDocument | undefined {
+  /** The package's document as the state holds it; `rows` are its versions, when already read. */
+  document(name: string, rows?: readonly VersionRow[]): PackageDocument | undefined {
     const pkg = this.getPackage(name);
     if (!pkg) return undefined;
     return {
@@ -310,7 +345,7 @@ export class RegistryState {
       distTags: this.distTags(name),
       owners: this.owners(name),
       versions: Object.fromEntries(
-        this.versions(name).map((row) => [row.version, versionDocumentOfRow(row)]),
+        (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
       ),
     };
   }

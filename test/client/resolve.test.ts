@@ -54,6 +54,17 @@ describe("picking a version", () => {
     ),
   );
 
+  test("versions in any order are ordered by semver, prereleases and numbers alike", () => {
+    const versions = ["9.0.0", "10.0.0-rc.10", "10.0.0-rc.9", "10.0.0", "1.10.0", "1.9.0"];
+    const mixed = registry(
+      pkg("foo", Object.fromEntries(versions.map((v) => [v, {}])), { latest: "9.0.0" }),
+    );
+    assert.equal(pickFoo(mixed, ">=10.0.0-rc.0 <10.0.0"), "foo@10.0.0-rc.10");
+    assert.equal(pickFoo(mixed, ">9"), "foo@10.0.0");
+    assert.equal(pickFoo(mixed, "^1.0.0"), "foo@1.10.0");
+    assert.equal(pickFoo(mixed, "<1.10.0"), "foo@1.9.0");
+  });
+
   test("a range takes latest when latest satisfies it, else the highest that does", () => {
     assert.equal(pickFoo(foo, "^1.0.0"), "foo@1.2.0");
     assert.equal(pickFoo(foo, "^1.3.0"), "foo@1.5.0");

@@ -98,6 +98,12 @@ describe("SQLite snapshots", () => {
         /disagree/,
       ],
       ["size", "UPDATE meta SET value = '4' WHERE key = 'log_size'", /log size 5/],
+      ["entry not JSON", "UPDATE versions SET entry = '{' WHERE name = 'c'", /not JSON/],
+      [
+        "entry of another kind",
+        `UPDATE versions SET entry = json_set(entry, '$.kind', 'dist-tag') WHERE name = 'c'`,
+        /c@0.1.0/,
+      ],
     ];
     for (const [what, sql, message] of tampered) {
       const path = join(dir.path, `${what}.sqlite`);
