@@ -177,24 +177,50 @@ function parseSpec(name: string, rawSpec: string): RegistrySpec | string {
   return `${raw} is not a version, range or dist-tag`;
 }
 
-/** npm-pick-manifest's choice; `desc` is the package's versions, highest first. */
-function pick(pkg: ResolvablePackage, desc: Candidate[], spec: RegistrySpec): Candidate | string {
+/**
+ * A package's versions as candidates. Most picks take `latest`, so the
+ * whole list is made and sorted only when a pick needs more.
+ */
+class Offer {
+  readonly pkg: ResolvablePackage;
+  #desc: Candidate[] | undefined;
+
+  constructor(pkg: ResolvablePackage) {
+    this.pkg = pkg;
+  }
+
+  /** Every version, highest first. */
+  get desc(): Candidate[] {
+    this.#desc ??= this.pkg.versions.map((v) => new Candidate(v)).sort(Candidate.descending);
+    return this.#desc;
+  }
+
+  /** The candidate for one version, if it is on offer and semver. */
+  find(version: string | undefined): Candidate | undefined {
+    if (version === undefined) return undefined;
+    let candidate = this.#desc?.find((c) => c.v.version === version);
+    if (!this.#desc) {
+      const v = this.pkg.versions.find((v) => v.version === version);
+      candidate = v && new Candidate(v);
+    }
+    return candidate?.sv ? candidate : undefined;
+  }
+}
+
+/** npm-pick-manifest's choice among the versions on `offer`. */
+function pick(offer: Offer, spec: RegistrySpec): Candidate | string {
+  const { pkg } = offer;
   const latest = pkg.distTags.latest;
   if ("tag" in spec) {
     const tagged = pkg.distTags[spec.tag];
     if (tagged === undefined) return `${pkg.name} has no dist-tag ${spec.tag}`;
-    return (
-      desc.find((c) => c.v.version === tagged && c.sv !== null) ??
-      `${pkg.name}@${spec.tag} is ${tagged}, not live`
-    );
+    return offer.find(tagged) ?? `${pkg.name}@${spec.tag} is ${tagged}, not live`;
   }
-  const tagged = desc.find((c) => c.v.version === latest);
-  if (tagged && !tagged.v.deprecated && tagged.sv !== null) {
-    if (spec.any || tagged.satisfies(spec.range)) return tagged;
-  }
+  const tagged = offer.find(latest);
+  if (tagged && !tagged.v.deprecated && (spec.any || tagged.satisfies(spec.range))) return tagged;
   // The highest fitting version that is not deprecated, else the highest fitting one.
   let fallback: Candidate | undefined;
-  for (const c of desc) {
+  for (const c of offer.desc) {
     if (!c.satisfies(spec.range)) continue;
     if (!c.v.deprecated) return c;
     fallback ??= c;
@@ -283,7 +309,7 @@ class Resolver {
   readonly #lookup: PackageLookup;
   readonly #options: ResolveOptions;
   readonly #platform: Platform;
-  readonly #packages = new Map<string, { pkg: ResolvablePackage; desc: Candidate[] } | null>();
+  readonly #packages = new Map<string, Offer | null>();
   /** Versions chosen so far per real name, highest first: what later edges reuse. */
   readonly #chosen = new Map<string, Candidate[]>();
   readonly #nodes = new Map<string, Work>();
@@ -339,7 +365,7 @@ class Resolver {
     if (typeof spec === "string") return spec;
     const known = this.#known(spec.name);
     if (!known) return `no package named ${spec.name}`;
-    const picked = this.#reuse(spec) ?? pick(known.pkg, known.desc, spec);
+    const picked = this.#reuse(spec) ?? pick(known, spec);
     return typeof picked === "string" ? picked : { name: spec.name, picked };
   }
 
@@ -367,8 +393,7 @@ class Resolver {
     let known = this.#packages.get(name);
     if (known === undefined) {
       const pkg = this.#lookup(name);
-      const desc = (pkg?.versions ?? []).map((v) => new Candidate(v));
-      known = pkg ? { pkg, desc: desc.sort(Candidate.descending) } : null;
+      known = pkg ? new Offer(pkg) : null;
       this.#packages.set(name, known);
     }
     return known;
