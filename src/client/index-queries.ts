@@ -57,7 +57,6 @@ export function listPackages(state: RegistryState, filter: ListFilter = {}): Pac
   return rows.map((r) => ({ ...r, latest: r.latest ?? undefined }));
 }
 
-/** The resolver's view of the index: live versions, tags and deprecations. */
 /** A version as the resolver sees it; its entry is read only if the resolver picks it. */
 class IndexVersion implements ResolvableVersion {
   readonly #state: RegistryState;
@@ -79,6 +78,7 @@ class IndexVersion implements ResolvableVersion {
   }
 }
 
+/** The resolver's view of the index: live versions, tags and deprecations. */
 export function indexLookup(state: RegistryState): PackageLookup {
   const cache = new Map<string, ResolvablePackage | undefined>();
   return (name) => {
