@@ -31,6 +31,7 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import type { BlobRef } from "../registry/entries.ts";
+import { tap } from "../util/streams.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
@@ -244,13 +245,10 @@ export class LogClient {
       try {
         await pipeline(
           source.stream(tree, ref.size),
-          async function* (chunks: AsyncIterable<Uint8Array>) {
-            for await (const chunk of chunks) {
-              hash.update(chunk);
-              size += chunk.length;
-              yield chunk;
-            }
-          },
+          tap((chunk) => {
+            hash.update(chunk);
+            size += chunk.length;
+          }),
           createWriteStream(path),
         );
         const sha256 = hash.digest("hex");

@@ -184,10 +184,11 @@ export class Mirror {
     const waiters: (() => void)[] = [];
     /** Copies a blob the mirror lacks with `copy`, at most `limit` at a time. */
     const fetchBlob = async (ref: BlobRef, copy: () => Promise<unknown>) => {
-      if (await this.blobs.has(ref.sha256)) return;
       while (active >= limit) await new Promise<void>((r) => waiters.push(r));
       active++;
       try {
+        // Checked inside the limit too: `has` reads the whole blob to hash it.
+        if (await this.blobs.has(ref.sha256)) return;
         await copy();
         blobs++;
       } finally {
@@ -202,7 +203,7 @@ export class Mirror {
       fetchBlob(ref, async () => {
         const tmp = this.blobs.tempPath();
         await this.client.blobToFile(ref, tmp);
-        await this.blobs.putFile(tmp);
+        await this.blobs.putFile(tmp, ref);
       });
     let database: DatabaseEntry | undefined;
     for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {

@@ -318,11 +318,11 @@ export class Registry {
       const size = await exportDatabase(join(this.#dataDir, "state.sqlite"), tmp);
       const rawSize = (await stat(tmp)).size;
       const compressed = this.blobs.tempPath();
-      await compressDatabaseFile(tmp, compressed).catch(async (err) => {
+      const written = await compressDatabaseFile(tmp, compressed).catch(async (err) => {
         await rm(compressed, { force: true });
         throw err;
       });
-      const blob = await this.blobs.putFile(compressed);
+      const blob = await this.blobs.putFile(compressed, written);
       const entry: DatabaseEntry = {
         v: 1,
         kind: "database",

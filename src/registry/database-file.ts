@@ -16,6 +16,7 @@ import { rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from "node:zlib";
+import { tap } from "../util/streams.ts";
 import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
@@ -58,13 +59,27 @@ export function copyCoreTables(statePath: string, outPath: string): number {
   }
 }
 
-/** Compresses the database file at `path` into `outPath`, streaming: a registry's copy is gigabytes. */
-export async function compressDatabaseFile(path: string, outPath: string): Promise<void> {
+/**
+ * Compresses the database file at `path` into `outPath`, streaming: a
+ * registry's copy is gigabytes. Returns the SHA-256 and size of what it
+ * wrote.
+ */
+export async function compressDatabaseFile(
+  path: string,
+  outPath: string,
+): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
   await pipeline(
     createReadStream(path, { highWaterMark: 1 << 20 }),
     createZstdCompress({ params: { [zlibConstants.ZSTD_c_compressionLevel]: 12 } }),
+    tap((chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+    }),
     createWriteStream(outPath),
   );
+  return { sha256: hash.digest("hex"), size };
 }
 
 /**
@@ -82,16 +97,13 @@ export async function decompressDatabaseFile(
     await pipeline(
       createReadStream(path, { highWaterMark: 1 << 20 }),
       createZstdDecompress(),
-      async function* (chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
-          size += chunk.length;
-          if (size > rawSize)
-            throw new DatabaseFileError(
-              `the database is larger than the ${rawSize} bytes its entry says`,
-            );
-          yield chunk;
-        }
-      },
+      tap((chunk: Buffer) => {
+        size += chunk.length;
+        if (size > rawSize)
+          throw new DatabaseFileError(
+            `the database is larger than the ${rawSize} bytes its entry says`,
+          );
+      }),
       createWriteStream(outPath),
     );
     if (size !== rawSize)

@@ -97,12 +97,13 @@ export class BlobStore {
   /**
    * Stores the file at `path` (in the store's filesystem, as from
    * `tempPath`), moving it into place under the hash of its bytes, which
-   * are read as a stream: for blobs too large to hold in memory. The file
-   * is consumed either way.
+   * are read as a stream: for blobs too large to hold in memory. `hashed`
+   * spares that read when the caller hashed the bytes as it wrote them.
+   * The file is consumed either way.
    */
-  async putFile(path: string): Promise<StoredBlob> {
+  async putFile(path: string, hashed?: StoredBlob): Promise<StoredBlob> {
     try {
-      const { sha256: hex, size } = await hashFile(path);
+      const { sha256: hex, size } = hashed ?? (await hashFile(path));
       if (await this.has(hex)) return { sha256: hex, size };
       if (this.#durable) {
         const handle = await open(path, "r");

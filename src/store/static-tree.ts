@@ -92,6 +92,11 @@ export async function readTreeFile(
 ): Promise<StaticFile> {
   const headers = treeFileHeaders(path);
   if (!headers) return notFound(`not a file of the static tree: ${path}`);
+  const key = `${treeDir}\0${path}`;
+  const wantsGzip = acceptsGzip(options.acceptEncoding);
+  // Only immutable files are cached, so a cached one needs no read.
+  const cached = wantsGzip ? compressed.get(key) : undefined;
+  if (cached) return gzipReply(headers, cached);
   let handle: FileHandle;
   try {
     handle = await open(join(treeDir, path), "r");
@@ -114,13 +119,16 @@ export async function readTreeFile(
     throw err;
   }
   if (!compressible(path, body)) return { status: 200, headers, body };
-  const vary = { ...headers, vary: "accept-encoding" };
-  if (!acceptsGzip(options.acceptEncoding)) return { status: 200, headers: vary, body };
-  const key = `${treeDir}\0${path}`;
-  let gzipped = compressed.get(key);
-  if (!gzipped) {
-    gzipped = await gzipAsync(body);
-    compressed.set(key, gzipped);
-  }
-  return { status: 200, headers: { ...vary, "content-encoding": "gzip" }, body: gzipped };
+  if (!wantsGzip) return { status: 200, headers: { ...headers, vary: "accept-encoding" }, body };
+  const gzipped = await gzipAsync(body);
+  compressed.set(key, gzipped);
+  return gzipReply(headers, gzipped);
+}
+
+function gzipReply(headers: Record<string, string>, gzipped: Buffer): StaticFile {
+  return {
+    status: 200,
+    headers: { ...headers, vary: "accept-encoding", "content-encoding": "gzip" },
+    body: gzipped,
+  };
 }
