@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../client/index-history.ts";
 import { indexLookup, listPackages, showVersion } from "../client/index-queries.ts";
@@ -206,23 +207,19 @@ export function registerIndexCommands(program: Command): void {
           },
         });
         bar?.stop();
-        remember(path, source);
         process.stdout.write(`${formatReport(report)}\n`);
       };
       await once();
+      remember(path, source);
       if (!flags.follow) return;
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       process.once("SIGTERM", () => stop.abort());
       while (!stop.signal.aborted) {
-        await new Promise<void>((r) => {
-          const timer = setTimeout(r, flags.interval * 1000);
-          stop.signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            r();
-          });
-        });
-        if (stop.signal.aborted) break;
+        const waited = await sleep(flags.interval * 1000, true, { signal: stop.signal }).catch(
+          () => false,
+        );
+        if (!waited) break;
         await once().catch((err: unknown) => {
           process.stderr.write(`cairn: sync failed, will retry: ${(err as Error).message}\n`);
         });

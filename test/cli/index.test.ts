@@ -4,6 +4,7 @@
  * offline queries answer from the index.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -11,7 +12,7 @@ import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { sharedPath } from "../helpers/shared.ts";
+import { PROJECT_ROOT, sharedPath } from "../helpers/shared.ts";
 
 async function waitFor(what: () => boolean, message: string): Promise<void> {
   for (let i = 0; i < 600 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
@@ -95,6 +96,37 @@ describe("cairn sync and the offline queries", () => {
     const before = await run(["diff", "1", m[3]]);
     assert.equal(before.code, 1);
     assert.match(before.stderr, new RegExp(`outside what this index holds \\(${databaseSize} to`));
+  });
+
+  test("sync --follow applies new publishes as they come and stops on SIGTERM", async () => {
+    const child = spawn(
+      process.execPath,
+      [join(PROJECT_ROOT, "bin", "cairn.ts"), "sync", "--follow", "--interval", "1"].concat([
+        "--index",
+        index(),
+      ]),
+      { env: { ...process.env, ...env() }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      await waitFor(() => /entries applied/.test(out), `the first sync reported: ${out}${err}`);
+      const before = out.length;
+      assert.equal((await publish(server.url, token, "followed-as-it-came", "1.0.0")).status, 201);
+      // The publish and its snapshot entry, picked up by a later round.
+      await waitFor(() => /: 2 entries applied/.test(out.slice(before)), `followed: ${out}${err}`);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, err);
+    assert.match(ok(await run(["show", "followed-as-it-came"])), /followed-as-it-came@1\.0\.0/);
   });
 
   test("ls, show and search answer offline from the index", async () => {
