@@ -6,7 +6,9 @@
  */
 import {
   bundlePath,
+  equalBytes,
   type Hash,
+  isLogError,
   leafHash,
   type NoteVerifier,
   openCheckpoint,
@@ -27,7 +29,7 @@ export function openServedCheckpoint(
   try {
     return openCheckpoint(raw, [verifier], verifier.name);
   } catch (err) {
-    const wrongLog = (err as { code?: string }).code === "wrong-origin";
+    const wrongLog = isLogError(err, "wrong-origin");
     throw new SourceError(source, wrongLog ? "origin" : "signature", (err as Error).message);
   }
 }
@@ -66,7 +68,7 @@ export function checkBundle(
   const path = bundlePath(index, width);
   const entries = parseBundle(data, width);
   entries.forEach((entry, i) => {
-    if (!Buffer.from(leafHash(entry)).equals(Buffer.from(tileHashes[i])))
+    if (!equalBytes(leafHash(entry), tileHashes[i]))
       throw new SourceError(source, "bundle", `${path}: entry ${i} does not match its tile`);
   });
   return entries;

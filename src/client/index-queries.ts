@@ -6,9 +6,9 @@ import type { PackageDocument, VersionDocument } from "../registry/package-docum
 import type { RegistryState } from "../registry/state.ts";
 import {
   type PackageLookup,
+  pickVersion,
   type ResolvablePackage,
   type ResolvableVersion,
-  resolve,
 } from "./resolve.ts";
 
 export interface PackageSummary {
@@ -114,10 +114,7 @@ export function showVersion(state: RegistryState, name: string, spec = "latest")
   if (exact) return { document, version: spec, detail: exact };
   if (document.unpublished !== undefined)
     throw new Error(`${name} was unpublished on ${document.unpublished}`);
-  const picked = resolve({ [name]: spec }, indexLookup(state), { peers: false, optional: false });
-  const key = picked.roots[name];
-  if (key === undefined)
-    throw new Error(picked.problems[0]?.reason ?? `no version of ${name} matches ${spec}`);
-  const version = key.slice(key.lastIndexOf("@") + 1);
-  return { document, version, detail: document.versions[version] };
+  const picked = pickVersion(indexLookup(state), name, spec);
+  if ("reason" in picked) throw new Error(picked.reason);
+  return { document, version: picked.version, detail: document.versions[picked.version] };
 }

@@ -474,6 +474,20 @@ class Resolver {
   }
 }
 
+/** The version npm would pick for `name@spec` on its own (no tree), or why there is none. */
+export function pickVersion(
+  lookup: PackageLookup,
+  name: string,
+  rawSpec: string,
+): { version: string } | { reason: string } {
+  const spec = parseSpec(name, rawSpec);
+  if (typeof spec === "string") return { reason: spec };
+  const pkg = lookup(spec.name);
+  if (!pkg) return { reason: `no package named ${spec.name}` };
+  const picked = pick(new Offer(pkg), spec);
+  return typeof picked === "string" ? { reason: picked } : { version: picked.v.version };
+}
+
 export function resolve(
   requests: Readonly<Record<string, string>>,
   lookup: PackageLookup,

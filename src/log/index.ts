@@ -22,7 +22,15 @@ export {
 } from "./cosignature.ts";
 export { isLogError, LogError, type LogErrorCode } from "./errors.ts";
 export { FsLogStorage, type FsStorageOptions } from "./fs-storage.ts";
-export { EMPTY_ROOT, HASH_SIZE, type Hash, leafHash, nodeHash, sha256 } from "./hash.ts";
+export {
+  EMPTY_ROOT,
+  equalBytes,
+  HASH_SIZE,
+  type Hash,
+  leafHash,
+  nodeHash,
+  sha256,
+} from "./hash.ts";
 export {
   consistencyProofNodes,
   type HashReader,

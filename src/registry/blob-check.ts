@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { CodedError } from "../util/coded-error.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import type { Artifact, BlobRef } from "./entries.ts";
 
 export type BlobErrorCode = "missing" | "mismatch";
@@ -21,7 +22,7 @@ export function verifyBlob(ref: BlobRef, bytes: Uint8Array): void {
       `blob ${ref.sha256} has ${bytes.length} bytes, not ${ref.size}`,
     );
   }
-  if (createHash("sha256").update(bytes).digest("hex") !== ref.sha256) {
+  if (sha256Hex(bytes) !== ref.sha256) {
     throw new BlobError("mismatch", `blob bytes do not hash to ${ref.sha256}`);
   }
 }

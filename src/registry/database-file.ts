@@ -16,6 +16,7 @@ import { rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from "node:zlib";
+import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
 import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
@@ -203,7 +204,6 @@ export function adoptDatabaseFile(
   checkStructure(path, logSize);
   const state = RegistryState.open(path);
   try {
-    const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
     const names = state.packageNames();
     state.db.exec("BEGIN IMMEDIATE");
     try {
@@ -215,7 +215,7 @@ export function adoptDatabaseFile(
         const doc = state.document(name, checkedVersions(state, name));
         if (!doc) continue;
         const key = documentKey(doc);
-        insert.run(key, keyPrefix(key), sha256(encodeDocument(doc)));
+        insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
         const search = searchDocumentOf(doc);
         if (search) state.search.put(search);
       }

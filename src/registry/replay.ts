@@ -12,13 +12,12 @@ import {
 import { decodeEntry } from "./entries.ts";
 import type { RegistryState } from "./state.ts";
 
-/** Applies entries [state.logSize, logSize); returns the package names they touched. */
+/** Applies entries [state.logSize, logSize). */
 export async function replayInto(
   state: RegistryState,
   source: LogSource,
   logSize: number,
-): Promise<Set<string>> {
-  const touched = new Set<string>();
+): Promise<void> {
   let at = state.logSize;
   if (at > logSize)
     throw new Error(`the state database is ahead of the log (${at} > ${logSize}): rebuild it`);
@@ -30,8 +29,7 @@ export async function replayInto(
       width,
     );
     const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
-    for (const name of state.apply(at, fresh)) touched.add(name);
+    state.apply(at, fresh);
     at += fresh.length;
   }
-  return touched;
 }

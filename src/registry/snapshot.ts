@@ -12,6 +12,7 @@
  * The shard count is a power of two, so a shard is a prefix of the hash.
  */
 import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/sha256.ts";
 
 export const SNAPSHOT_HEADER = "cairn-snapshot/v1";
 export const MAX_SHARDS = 1 << 16;
@@ -30,10 +31,6 @@ export interface Snapshot {
   readonly root: Uint8Array;
   /** Hex SHA-256 of the root. */
   readonly id: string;
-}
-
-function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 export function isShardCount(count: number): boolean {

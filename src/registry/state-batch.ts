@@ -8,7 +8,7 @@
  * The origin computes a batch's snapshot before the batch is in the log
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/sha256.ts";
 import { type Entry, EntryError, isPackageEntry, type SnapshotEntry } from "./entries.ts";
 import {
   documentKey,
@@ -82,8 +82,6 @@ interface ShardCache {
   readonly bytes: Map<number, Uint8Array>;
   readonly hashes: string[];
 }
-
-const sha256Hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
 export class StateBatch {
   readonly #state: RegistryState;

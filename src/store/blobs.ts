@@ -12,8 +12,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256 } from "../log/index.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
+import { sha256Hex } from "../util/sha256.ts";
+
+export { sha256Hex };
 
 export interface StoredBlob {
   readonly sha256: string;
@@ -22,10 +24,6 @@ export interface StoredBlob {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const PARALLEL_WRITES = 16;
-
-export function sha256Hex(data: Uint8Array): string {
-  return Buffer.from(sha256(data)).toString("hex");
-}
 
 /** The SHA-256 and size of a file, read as a stream. */
 export async function hashFile(path: string): Promise<StoredBlob> {
