@@ -15,10 +15,9 @@ import {
   type PackageReader,
   registerNpmReadApi,
   registerReadOnlyRefusals,
-  stateReads,
+  storeReads,
 } from "../npm/read-api.ts";
 import { VerifyingReader } from "../proxy/verifying-reader.ts";
-import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
@@ -43,21 +42,7 @@ export interface RunningMirror {
 
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
-  const local = async (ref: { sha256: string }) => {
-    const bytes = await mirror.blobs.get(ref.sha256);
-    if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is not in this mirror`);
-    return bytes;
-  };
-  const own: PackageReader = {
-    ...stateReads(mirror.state),
-    // The store checks each blob's SHA-256 as it reads it; npm checks a tarball's SHA-512 too.
-    manifest: (entry) => local(entry.manifest),
-    tarball: async (entry) => {
-      const bytes = await local(entry.artifact);
-      verifyIntegrity(entry.artifact, bytes);
-      return bytes;
-    },
-  };
+  const own = storeReads(mirror.state, mirror.blobs);
   const sync = () => mirror.sync();
   const report = (result: SyncResult | Error) => options.onSync?.(result);
 

@@ -7,10 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { PublishEntry } from "../registry/entries.ts";
+import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
+import type { BlobRef, PublishEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { SearchIndex } from "../registry/search.ts";
 import type { RegistryState, VersionRow } from "../registry/state.ts";
+import type { BlobStore } from "../store/blobs.ts";
 import {
   baseUrl,
   HttpError,
@@ -53,6 +55,29 @@ export function stateReads(
     document: async (name) => state.document(name),
     version: async (name, version) => state.version(name, version),
     search: state.search,
+  };
+}
+
+/**
+ * A whole PackageReader over a derived state and the blob store beside it
+ * (the origin's, a mirror's).
+ */
+export function storeReads(state: RegistryState, blobs: BlobStore): PackageReader {
+  const stored = async (entry: PublishEntry, ref: BlobRef, what: string) => {
+    const bytes = await blobs.get(ref.sha256);
+    if (!bytes)
+      throw new BlobError("missing", `${what} blob of ${entry.name}@${entry.version} is missing`);
+    return bytes;
+  };
+  return {
+    ...stateReads(state),
+    manifest: (entry) => stored(entry, entry.manifest, "manifest"),
+    tarball: async (entry) => {
+      const bytes = await stored(entry, entry.artifact, "tarball");
+      // The store checked the SHA-256 on reading; npm checks the SHA-512 too.
+      verifyIntegrity(entry.artifact, bytes);
+      return bytes;
+    },
   };
 }
 

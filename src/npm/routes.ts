@@ -16,7 +16,7 @@ import {
   registerNpmCommon,
 } from "./http-common.ts";
 import { parsePublish } from "./publish.ts";
-import { registerNpmReadApi, stateReads } from "./read-api.ts";
+import { registerNpmReadApi, storeReads } from "./read-api.ts";
 import { packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
@@ -29,11 +29,7 @@ export interface NpmApiOptions {
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
 export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
   const { registry } = options;
-  registerNpmReadApi(app, {
-    ...stateReads(registry.state),
-    manifest: (entry) => registry.manifest(entry),
-    tarball: (entry) => registry.tarball(entry),
-  });
+  registerNpmReadApi(app, storeReads(registry.state, registry.blobs));
   registerNpmWriteApi(app, options);
 }
 

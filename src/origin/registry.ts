@@ -18,7 +18,6 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
-import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
 import {
@@ -260,24 +259,6 @@ export class Registry {
       await storage.close();
       throw err;
     }
-  }
-
-  /** A publish's manifest bytes; the store has checked them against their SHA-256. */
-  async manifest(entry: PublishEntry): Promise<Uint8Array> {
-    const bytes = await this.blobs.get(entry.manifest.sha256);
-    if (!bytes)
-      throw new BlobError("missing", `manifest blob of ${entry.name}@${entry.version} is missing`);
-    return bytes;
-  }
-
-  /** A publish's tarball bytes, checked against the SHA-512 clients will check too. */
-  async tarball(entry: PublishEntry): Promise<Uint8Array> {
-    const bytes = await this.blobs.get(entry.artifact.sha256);
-    if (!bytes)
-      throw new BlobError("missing", `tarball blob of ${entry.name}@${entry.version} is missing`);
-    // The store checked the SHA-256 on reading; npm checks the SHA-512 too.
-    verifyIntegrity(entry.artifact, bytes);
-    return bytes;
   }
 
   async close(): Promise<void> {
