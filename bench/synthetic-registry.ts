@@ -20,15 +20,17 @@
  */
 import { hash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import semver from "semver";
 import { inspectTarball } from "../src/npm/tarball.ts";
 import { resolutionOf } from "../src/origin/registry.ts";
 import type { JsonValue } from "../src/registry/canonical-json.ts";
 import type { PackageEntry, PublishEntry } from "../src/registry/entries.ts";
+import { sharedPath } from "../test/helpers/shared.ts";
 import { mix32, prng } from "./common.ts";
 
 /** Name, latest version and monthly downloads of 226,974 npm packages (header line first). */
-export const NPM_PACKAGES_TSV = new URL("../../shared/data/npm-packages.tsv", import.meta.url);
+const NPM_PACKAGES_TSV = sharedPath("data", "npm-packages.tsv");
 
 export interface NpmPackage {
   readonly name: string;
@@ -53,13 +55,13 @@ export interface RealRelease {
   readonly resolution: Record<string, JsonValue>;
 }
 
-export const CORPUS_DIR = new URL("../../shared/corpus/npm/", import.meta.url);
+const CORPUS_DIR = sharedPath("corpus", "npm");
 
 /** The corpus's releases by package name, each list in ascending semver order. */
 export async function readCorpusReleases(): Promise<Map<string, RealRelease[]>> {
   const releases = new Map<string, RealRelease[]>();
   for (const file of (await readdir(CORPUS_DIR)).filter((f) => f.endsWith(".tgz"))) {
-    const { manifest } = inspectTarball(await readFile(new URL(file, CORPUS_DIR)));
+    const { manifest } = inspectTarball(await readFile(join(CORPUS_DIR, file)));
     const name = manifest.name as string;
     const list = releases.get(name) ?? [];
     list.push({ version: manifest.version as string, resolution: resolutionOf(manifest) });

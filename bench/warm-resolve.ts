@@ -9,15 +9,14 @@
  * measures an index `scale-client.ts --keep-index` left behind.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { indexLookup } from "../src/client/index-queries.ts";
 import { requestsOfPackageJson, resolve } from "../src/client/resolve.ts";
 import { RegistryState } from "../src/registry/state.ts";
+import { sharedPath } from "../test/helpers/shared.ts";
 import { percentile } from "./common.ts";
-import { REPO_DIR } from "./processes.ts";
 
-export const APP_PACKAGE_JSON = join(REPO_DIR, "..", "shared", "corpus", "app-package.json");
+export const APP_PACKAGE_JSON = sharedPath("corpus", "app-package.json");
 
 export interface WarmResolve {
   readonly p50: number;

@@ -39,13 +39,8 @@ describe("cairn sync and the offline queries", () => {
     ok(await importCorpus(data));
     server = await startServe(["--data", data, "--no-durable", "--database-interval", "0"]);
     server.child.kill("SIGHUP");
-    await waitFor(
-      () => /published the SQLite snapshot at log size (\d+)/.test(server.stdout()),
-      "SIGHUP published a SQLite snapshot",
-    );
-    databaseSize = Number(
-      /published the SQLite snapshot at log size (\d+)/.exec(server.stdout())?.[1],
-    );
+    const published = await server.waitFor(/published the SQLite snapshot at log size (\d+)/);
+    databaseSize = Number(published[1]);
     token = await signUp(server.url, "alice", "s3cret-pass");
     for (const version of ["1.0.0", "1.1.0"])
       assert.equal((await publish(server.url, token, "after-the-snapshot", version)).status, 201);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import semver from "semver";
-import * as tar from "tar";
 import {
   fitsPlatform,
   type PackageLookup,
@@ -12,6 +11,8 @@ import {
   requestsOfPackageJson,
   resolve,
 } from "../../src/client/resolve.ts";
+import { inspectTarball } from "../../src/npm/tarball.ts";
+import { sharedPath } from "../helpers/shared.ts";
 
 type Manifest = Record<string, unknown>;
 
@@ -461,27 +462,12 @@ test("requestsOfPackageJson reads dependencies, optionalDependencies, and devDep
   assert.deepEqual(requestsOfPackageJson({ dependencies: "nope" }).requests, {});
 });
 
-const CORPUS = fileURLToPath(new URL("../../../shared/corpus/", import.meta.url));
-
 /** The corpus as a registry: each tarball's package.json, `latest` the highest version present. */
 function corpusLookup(): PackageLookup {
   const manifests = new Map<string, Manifest[]>();
-  for (const file of readdirSync(`${CORPUS}npm`).filter((f) => f.endsWith(".tgz"))) {
-    let manifest: Manifest | undefined;
-    tar.t({
-      file: `${CORPUS}npm/${file}`,
-      sync: true,
-      onReadEntry: (entry) => {
-        // The one top folder is `package/` for tarballs npm made, but may be any name.
-        if (!/^(\.\/)?[^/]+\/package\.json$/.test(entry.path)) return entry.resume();
-        const chunks: Buffer[] = [];
-        entry.on("data", (c: Buffer) => chunks.push(c));
-        entry.on("end", () => {
-          manifest = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        });
-      },
-    });
-    assert.ok(manifest, `${file} has a package.json`);
+  const dir = sharedPath("corpus", "npm");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
+    const { manifest } = inspectTarball(readFileSync(join(dir, file)));
     const name = String(manifest.name);
     manifests.set(name, [...(manifests.get(name) ?? []), manifest]);
   }
@@ -504,11 +490,9 @@ interface LockEntry {
   peerDependencies?: Record<string, string>;
 }
 
-test("the corpus app resolves to the packages of the lockfile npm wrote", {
-  skip: existsSync(CORPUS) ? false : `no corpus at ${CORPUS}`,
-}, () => {
-  const app = JSON.parse(readFileSync(`${CORPUS}app-package.json`, "utf8"));
-  const lock = JSON.parse(readFileSync(`${CORPUS}app-package-lock.json`, "utf8"));
+test("the corpus app resolves to the packages of the lockfile npm wrote", () => {
+  const app = JSON.parse(readFileSync(sharedPath("corpus", "app-package.json"), "utf8"));
+  const lock = JSON.parse(readFileSync(sharedPath("corpus", "app-package-lock.json"), "utf8"));
   const r = resolve(app.dependencies, corpusLookup(), LINUX);
 
   const entries = new Map<string, LockEntry>(Object.entries(lock.packages));
