@@ -155,6 +155,15 @@ const NOT_FROM_REGISTRY: [RegExp, string][] = [
   [/\//, "a GitHub shorthand (a git dependency)"],
 ];
 
+/** The spec as a semver range, or undefined (semver's validRange, without parsing twice). */
+function rangeOf(raw: string): Range | undefined {
+  try {
+    return new semver.Range(raw, { loose: true });
+  } catch {
+    return undefined;
+  }
+}
+
 /** npm-package-arg's reading of a spec, or why a registry cannot answer it. */
 function parseSpec(name: string, rawSpec: string): RegistrySpec | string {
   const raw = rawSpec.trim();
@@ -169,10 +178,8 @@ function parseSpec(name: string, rawSpec: string): RegistrySpec | string {
   }
   const other = NOT_FROM_REGISTRY.find(([pattern]) => pattern.test(raw));
   if (other) return `${raw} is ${other[1]}, which a registry cannot serve`;
-  if (semver.validRange(raw, { loose: true }) !== null) {
-    const range = new semver.Range(raw, { loose: true });
-    return { name, raw, range, any: raw === "" || raw === "*" };
-  }
+  const range = rangeOf(raw);
+  if (range) return { name, raw, range, any: raw === "" || raw === "*" };
   if (encodeURIComponent(raw) === raw) return { name, raw, tag: raw };
   return `${raw} is not a version, range or dist-tag`;
 }

@@ -62,6 +62,7 @@ export { type LogSource, TileHashReader } from "./tile-reader.ts";
 export {
   bundlePath,
   encodeBundle,
+  MAX_BUNDLE_BYTES,
   MAX_ENTRY_SIZE,
   parseBundle,
   parseTilePath,
@@ -72,7 +73,6 @@ export {
 } from "./tiles.ts";
 export { type LogFile, TreeBuilder } from "./tree-builder.ts";
 export {
-  MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   readCheckpoint,
   type VerifyLogResult,

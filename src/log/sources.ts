@@ -6,10 +6,10 @@ import { open } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isLogError, LogError } from "./errors.ts";
 import { HASH_SIZE } from "./hash.ts";
-import type { LogSource } from "./tile-reader.ts";
+import { type LogSource, MAX_TILE_BYTES } from "./tile-reader.ts";
 import {
   bundlePath,
-  MAX_ENTRY_SIZE,
+  MAX_BUNDLE_BYTES,
   type ParsedPath,
   parseTilePath,
   TILE_WIDTH,
@@ -183,7 +183,7 @@ function partialOf(path: string) {
     if (parsed.width === TILE_WIDTH) return undefined;
     return {
       fullPath: bundlePath(parsed.index, TILE_WIDTH),
-      maxFullBytes: TILE_WIDTH * (2 + MAX_ENTRY_SIZE),
+      maxFullBytes: MAX_BUNDLE_BYTES,
       prefix: (data: Uint8Array) => bundlePrefix(data, parsed.width),
     };
   }
@@ -191,7 +191,7 @@ function partialOf(path: string) {
   if (tile.width === TILE_WIDTH) return undefined;
   return {
     fullPath: tilePath({ ...tile, width: TILE_WIDTH }),
-    maxFullBytes: TILE_WIDTH * HASH_SIZE,
+    maxFullBytes: MAX_TILE_BYTES,
     prefix: (data: Uint8Array) => data.subarray(0, tile.width * HASH_SIZE),
   };
 }

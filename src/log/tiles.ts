@@ -20,6 +20,8 @@ export const TILE_WIDTH = 256;
 export const MAX_TILE_LEVEL = 63;
 /** Entries are uint16 length-prefixed in bundles, so this is the largest. */
 export const MAX_ENTRY_SIZE = 0xffff;
+/** A full bundle of the largest entries. */
+export const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
 
 export interface Tile {
   /** Tile level L; its hashes are at tree level 8*L. */

@@ -8,13 +8,11 @@ import { LogError } from "./errors.ts";
 import { equalBytes } from "./hash.ts";
 import type { NoteVerifier } from "./note.ts";
 import { type LogSource, MAX_TILE_BYTES } from "./tile-reader.ts";
-import { bundlePath, MAX_ENTRY_SIZE, parseBundle, TILE_WIDTH } from "./tiles.ts";
+import { bundlePath, MAX_BUNDLE_BYTES, parseBundle, TILE_WIDTH } from "./tiles.ts";
 import { type LogFile, TreeBuilder } from "./tree-builder.ts";
 
 /** Checkpoints are a few lines plus signatures; anything bigger is refused. */
 export const MAX_CHECKPOINT_BYTES = 64 * 1024;
-/** A full bundle of the largest entries. */
-export const MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + MAX_ENTRY_SIZE);
 
 export async function readCheckpoint(
   source: LogSource,
