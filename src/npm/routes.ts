@@ -105,7 +105,12 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     return { ok: true };
   };
 
-  // Owners as pnpm changes them (npm edits the packument's maintainers instead).
+  // Owners as pnpm lists and changes them (npm reads and edits the packument's maintainers instead).
+  app.get("/-/package/:name/owners", async (req) => {
+    const name = packageName((req.params as { name: string }).name);
+    const view = livePackageView(name, registry.state.document(name));
+    return view.owners.map((username) => ({ username, email: auth.email(username) ?? "" }));
+  });
   app.put("/-/package/:name/owners", async (req, reply) => {
     const name = packageName((req.params as { name: string }).name);
     const owner = (req.body as { user?: unknown } | undefined)?.user;

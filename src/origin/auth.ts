@@ -148,6 +148,14 @@ export class AuthStore {
     return this.#db.prepare("SELECT 1 FROM users WHERE name = ?").get(name) !== undefined;
   }
 
+  /** The email given at sign-up, or undefined for a user who gave none (or no such user). */
+  email(name: string): string | undefined {
+    const row = this.#db.prepare("SELECT email FROM users WHERE name = ?").get(name) as
+      | { email: string | null }
+      | undefined;
+    return row?.email ?? undefined;
+  }
+
   async createUser(name: string, password: string, email?: string): Promise<void> {
     checkUsername(name);
     if (password.length < 1 || password.length > MAX_PASSWORD_LENGTH) {

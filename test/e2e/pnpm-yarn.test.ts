@@ -50,7 +50,8 @@ describe("pnpm against cairn serve", () => {
       (await pnpm(["owner", "ls", "pn-pkg"]))
         .trim()
         .split(/\s+/)
-        .filter((w) => !w.includes("@"))
+        // Each owner is printed as `name <email>`.
+        .filter((w) => !/^<.*>$/.test(w))
         .sort(),
       ["alice", "bob"],
     );
