@@ -39,6 +39,7 @@ import { RegistryState, STATE_SCHEMA } from "../registry/state.ts";
 import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
+import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
@@ -67,7 +68,7 @@ export interface PublishedDatabase {
 /** Runs copyCoreTables in a worker thread; resolves with the log size the copy reflects. */
 function exportDatabase(statePath: string, outPath: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./database-export-worker.ts", import.meta.url), {
+    const worker = new Worker(siblingModule(import.meta.url, "database-export-worker"), {
       workerData: { statePath, outPath },
     });
     worker.once("message", (size: number) => resolve(size));
