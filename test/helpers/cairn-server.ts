@@ -17,10 +17,20 @@ export interface CairnServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startCairnServer(args: string[], readyMs = 120_000): Promise<CairnServer> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "cairn.ts"), ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** The checkout's `cairn`: Node running the sources. */
+export const CHECKOUT_CAIRN: readonly string[] = [
+  process.execPath,
+  join(PROJECT_ROOT, "bin", "cairn.ts"),
+];
+
+/** `command` is the program and leading arguments that run `cairn` (an installed package's, say). */
+export async function startCairnServer(
+  args: string[],
+  readyMs = 120_000,
+  command: readonly string[] = CHECKOUT_CAIRN,
+): Promise<CairnServer> {
+  const [program, ...leading] = command;
+  const child = spawn(program, [...leading, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stderr?.on("data", (d) => {

@@ -1,6 +1,6 @@
 /** Runs the real `cairn` command in a child process, as a user would. */
 import { execFile } from "node:child_process";
-import { join } from "node:path";
+import { CHECKOUT_CAIRN } from "./cairn-server.ts";
 import { PROJECT_ROOT, sharedPath } from "./shared.ts";
 
 export interface CliResult {
@@ -11,12 +11,19 @@ export interface CliResult {
 
 export function cairn(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    input?: string;
+    /** The program and leading arguments that run `cairn`; the checkout's by default. */
+    command?: readonly string[];
+  } = {},
 ): Promise<CliResult> {
+  const [program, ...leading] = options.command ?? CHECKOUT_CAIRN;
   return new Promise((resolve) => {
     const child = execFile(
-      process.execPath,
-      [join(PROJECT_ROOT, "bin", "cairn.ts"), ...args],
+      program,
+      [...leading, ...args],
       {
         cwd: options.cwd ?? PROJECT_ROOT,
         env: { ...process.env, ...options.env },
