@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
@@ -118,6 +118,14 @@ describe("the npm package", () => {
     assert.deepEqual(unexpected, []);
     assert.ok(files.includes("dist/bin/cairn.js"));
     assert.ok(files.includes("dist/src/origin/database-export-worker.js"));
+    // The compiler rewrites import specifiers only: a .ts file named any other way (a
+    // Worker's script) would be missing from the installed package.
+    const namesTs = files.filter(
+      (f) =>
+        f.startsWith("dist/") &&
+        /["'`][^"'`\s]*\.ts["'`]/.test(readFileSync(join(installed, f), "utf8")),
+    );
+    assert.deepEqual(namesTs, []);
     // The pinned Node that the project's scripts run on is a dev tool, not the package's.
     assert.equal(existsSync(join(installed, "node_modules", "node")), false);
     assert.equal(existsSync(join(installed, "node_modules", "typescript")), false);
