@@ -107,8 +107,10 @@ describe("npm read API", () => {
     assert.equal(await good.text(), "tarball of @scope/pkg@2.0.0");
 
     const bad = await fetch(`${url}/broken/-/broken-1.0.0.tgz`);
-    assert.equal(bad.status, 500);
-    assert.ok(!(await bad.text()).includes("tarball of"));
+    assert.equal(bad.status, 503);
+    const body = await bad.text();
+    assert.equal((JSON.parse(body) as { code: string }).code, "mismatch");
+    assert.ok(!body.includes("tarball of"));
   });
 
   test("search finds packages by description and keyword", async () => {
