@@ -71,8 +71,12 @@ export function stateReads(
 export function storeReads(state: RegistryState, blobs: BlobStore): PackageReader {
   const stored = async (entry: PublishEntry, ref: BlobRef, what: string) => {
     const bytes = await blobs.get(ref.sha256);
+    // The store answers undefined for a file whose bytes no longer match its name too.
     if (!bytes)
-      throw new BlobError("missing", `${what} blob of ${entry.name}@${entry.version} is missing`);
+      throw new BlobError(
+        "missing",
+        `${what} blob of ${entry.name}@${entry.version} is missing or damaged on this server`,
+      );
     return bytes;
   };
   return {

@@ -13,14 +13,24 @@ export interface CairnServer {
   stderr(): string;
   /** Waits until its stdout matches `pattern` (within `ms`); returns the match. */
   waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** Waits until its stderr matches `pattern`, on each write (rejects if it exits first). */
+  waitForStderr(pattern: RegExp): Promise<RegExpExecArray>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startCairnServer(args: string[], readyMs = 120_000): Promise<CairnServer> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "cairn.ts"), ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/**
+ * `launcher`, when given, is a command that runs the rest of the command
+ * line (`unshare … sh -c '…; exec "$@"'`), e.g. to give cairn its own mounts.
+ */
+export async function startCairnServer(
+  args: string[],
+  readyMs = 120_000,
+  launcher: readonly string[] = [],
+): Promise<CairnServer> {
+  const command = [process.execPath, join(PROJECT_ROOT, "bin", "cairn.ts"), ...args];
+  const [file, ...rest] = [...launcher, ...command];
+  const child = spawn(file, rest, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stderr?.on("data", (d) => {
@@ -58,10 +68,23 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
     }
     throw new Error(`cairn ${args[0]} never printed ${pattern}: ${out}${err}`);
   };
+  const waitForStderr = (pattern: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(err);
+        if (!match) return;
+        child.stderr?.off("data", check);
+        resolve(match);
+      };
+      child.stderr?.on("data", check);
+      check();
+      exited.then(() => reject(new Error(`cairn ${args[0]} exited before printing ${pattern}`)));
+    });
   return {
     url,
     child,
     waitFor,
+    waitForStderr,
     stdout: () => out,
     stderr: () => err,
     stop,

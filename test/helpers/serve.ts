@@ -5,8 +5,11 @@ export interface ServeProcess extends CairnServer {
   readonly verifierKey: string;
 }
 
-export async function startServe(args: string[]): Promise<ServeProcess> {
-  const server = await startCairnServer(["serve", "--port", "0", ...args]);
+export async function startServe(
+  args: string[],
+  launcher: readonly string[] = [],
+): Promise<ServeProcess> {
+  const server = await startCairnServer(["serve", "--port", "0", ...args], undefined, launcher);
   // The key is printed in the same write as the URL.
   const verifierKey = /verifier key: (\S+)/.exec(server.stdout())?.[1];
   if (!verifierKey) {
