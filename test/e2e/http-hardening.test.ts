@@ -41,6 +41,13 @@ describe("npm API hardening", () => {
   let alice: string;
   let bob: string;
   const checkpoint = async () => (await fetch(new URL("-/cairn/checkpoint", url))).text();
+  /** A directory in the fixture holding a package.json of `name`@1.0.0. */
+  const project = async (dir: string, name: string) => {
+    const path = join(fx.dir.path, dir);
+    await mkdir(path);
+    await writeFile(join(path, "package.json"), JSON.stringify({ name, version: "1.0.0" }));
+    return path;
+  };
 
   before(async () => {
     fx = await registryFixture();
@@ -73,14 +80,10 @@ describe("npm API hardening", () => {
   test("a 214-character name, valid by npm's rules, publishes and installs with npm", async () => {
     const name = `long-${"x".repeat(209)}`;
     const npmrc = await writeNpmrc(fx.dir.path, url, alice);
-    const pkg = join(fx.dir.path, "long");
-    await mkdir(pkg);
-    await writeFile(join(pkg, "package.json"), JSON.stringify({ name, version: "1.0.0" }));
+    const pkg = await project("long", name);
     const published = await runNpm(["publish"], pkg, npmrc, fx.cache);
     assert.equal(published.code, 0, published.stderr);
-    const app = join(fx.dir.path, "long-app");
-    await mkdir(app);
-    await writeFile(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0" }));
+    const app = await project("long-app", "app");
     const installed = await runNpm(["install", name], app, npmrc, fx.cache);
     assert.equal(installed.code, 0, installed.stderr);
   });
@@ -131,12 +134,7 @@ describe("npm API hardening", () => {
 
   test("npm publish --tag with a bad name fails and publishes nothing", async () => {
     const npmrc = await writeNpmrc(fx.dir.path, url, alice);
-    const pkg = join(fx.dir.path, "tagged");
-    await mkdir(pkg);
-    await writeFile(
-      join(pkg, "package.json"),
-      JSON.stringify({ name: "tagged", version: "1.0.0" }),
-    );
+    const pkg = await project("tagged", "tagged");
     const res = await runNpm(["publish", "--tag", "../../x"], pkg, npmrc, fx.cache);
     assert.notEqual(res.code, 0);
     assert.equal((await fetch(new URL("tagged", url))).status, 404);
@@ -206,12 +204,7 @@ describe("npm API hardening", () => {
 
   test("npm audit says the audit could not be done, not that nothing was found", async () => {
     const npmrc = await writeNpmrc(fx.dir.path, url, alice);
-    const app = join(fx.dir.path, "audited");
-    await mkdir(app);
-    await writeFile(
-      join(app, "package.json"),
-      JSON.stringify({ name: "audited", version: "1.0.0" }),
-    );
+    const app = await project("audited", "audited");
     const installed = await runNpm(["install", "pkg@1.0.0"], app, npmrc, fx.cache);
     assert.equal(installed.code, 0, installed.stderr);
     const audit = await runNpm(["audit"], app, npmrc, fx.cache);
