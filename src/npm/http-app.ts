@@ -59,7 +59,7 @@ class QuietRequests extends LogController {
 }
 
 export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     logger: {
       level: options.logLevel ?? DEFAULT_LOG_LEVEL,
       stream: options.logStream ?? process.stderr,
@@ -74,4 +74,8 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
       (reply as FastifyReply).code(status).header("x-request-id", req.id).send(body);
     },
   });
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send({ error: `not found: ${req.method} ${req.url}`, code: "not-found" }),
+  );
+  return app;
 }

@@ -97,8 +97,5 @@ function buildApp(
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   registerNpmApi(app, { registry, auth, openSignup });
-  app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({ error: `not found: ${req.method} ${req.url}`, code: "not-found" }),
-  );
   return app;
 }
