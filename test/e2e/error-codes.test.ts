@@ -212,16 +212,23 @@ describe("log levels", () => {
   test("--log-level debug logs every request; the config file sets it too; bad levels are refused", async () => {
     await using dir = await tempDir();
     const data = join(dir.path, "data");
-    const debug = await startServe(["--data", data, "--no-durable", "--log-level", "debug"]);
-    try {
-      const res = await fetch(new URL("-/ping", debug.url));
-      assert.equal(res.status, 200);
-      await debug.waitForStderr(/"msg":"request completed"/);
-      const line = logLines(debug.stderr()).find((l) => l.msg === "request completed");
-      assert.equal(line?.level, 20);
-      assert.ok(line?.reqId);
-    } finally {
-      await debug.stop();
+    const config = join(dir.path, "config.json");
+    await writeFile(config, JSON.stringify({ logLevel: "debug" }));
+    for (const how of [
+      ["--log-level", "debug"],
+      ["--config", config],
+    ]) {
+      const debug = await startServe(["--data", data, "--no-durable", ...how]);
+      try {
+        const res = await fetch(new URL("-/ping", debug.url));
+        assert.equal(res.status, 200);
+        await debug.waitForStderr(/"msg":"request completed"/);
+        const line = logLines(debug.stderr()).find((l) => l.msg === "request completed");
+        assert.equal(line?.level, 20);
+        assert.ok(line?.reqId);
+      } finally {
+        await debug.stop();
+      }
     }
 
     await writeFile(join(dir.path, "config.json"), JSON.stringify({ logLevel: "loud" }));
@@ -234,8 +241,10 @@ describe("log levels", () => {
     ]);
     assert.notEqual(badFile.code, 0);
     assert.match(badFile.stderr, /logLevel must be one of/);
-    const badFlag = await cairn(["serve", "--data", data, "--log-level", "loud"]);
-    assert.notEqual(badFlag.code, 0);
-    assert.match(badFlag.stderr, /"loud" is not one of/);
+    for (const command of ["serve", "mirror", "proxy"]) {
+      const badFlag = await cairn([command, "--log-level", "loud"]);
+      assert.notEqual(badFlag.code, 0, command);
+      assert.match(badFlag.stderr, /"loud" is not one of/, command);
+    }
   });
 });
