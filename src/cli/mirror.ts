@@ -6,11 +6,18 @@ import { parseVerifierKey } from "../log/index.ts";
 import { checkMirrors, formatStandings } from "../mirror/health.ts";
 import { Mirror, type SyncResult } from "../mirror/mirror.ts";
 import { startMirror } from "../mirror/server.ts";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../npm/http-app.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { editMirrorList, readMirrorList } from "../origin/mirror-list-file.ts";
 import { dataPaths } from "../origin/server.ts";
-import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
+import {
+  defaultStateDir,
+  LOG_LEVEL_HELP,
+  parseLogLevel,
+  parsePort,
+  wholeNumber,
+} from "./options.ts";
 import { progressBar } from "./output.ts";
 
 interface MirrorFlags {
@@ -23,6 +30,7 @@ interface MirrorFlags {
   once?: boolean;
   durable: boolean;
   timeout: number;
+  logLevel: LogLevel;
 }
 
 function describeSync(r: SyncResult): string {
@@ -61,6 +69,7 @@ export function registerMirrorCommands(program: Command): void {
       wholeNumber("timeout"),
       30_000,
     )
+    .option("--log-level <level>", LOG_LEVEL_HELP, parseLogLevel, DEFAULT_LOG_LEVEL)
     .action(async (flags: MirrorFlags) => {
       const verifier = parseVerifierKey(flags.key);
       const common = {
@@ -92,6 +101,7 @@ export function registerMirrorCommands(program: Command): void {
       }
       const running = await startMirror({
         ...common,
+        logLevel: flags.logLevel,
         host: flags.host,
         port: flags.port,
         intervalMs: flags.interval * 1000,

@@ -2,6 +2,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
+import { isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
 
 /** Where client commands keep the last verified checkpoint of each log. */
 export function defaultStateDir(): string {
@@ -19,3 +20,13 @@ export function wholeNumber(what: string, max = Number.MAX_SAFE_INTEGER) {
 }
 
 export const parsePort = wholeNumber("port", 65535);
+
+export const LOG_LEVEL_HELP = `least severe log line written to standard error as JSON: ${LOG_LEVELS.join(", ")} ("debug" adds every request)`;
+
+export function parseLogLevel(value: string): LogLevel {
+  if (!isLogLevel(value))
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(", ")}`,
+    );
+  return value;
+}

@@ -6,9 +6,16 @@ import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
 import { treeUrl } from "../client/urls.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../npm/http-app.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
-import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
+import {
+  defaultStateDir,
+  LOG_LEVEL_HELP,
+  parseLogLevel,
+  parsePort,
+  wholeNumber,
+} from "./options.ts";
 import { progressBar } from "./output.ts";
 
 interface ProxyFlags {
@@ -22,6 +29,7 @@ interface ProxyFlags {
   maxLag: number;
   refresh: number;
   timeout: number;
+  logLevel: LogLevel;
   full?: boolean;
 }
 
@@ -63,6 +71,7 @@ export function registerProxyCommands(program: Command): void {
       wholeNumber("timeout"),
       15_000,
     )
+    .option("--log-level <level>", LOG_LEVEL_HELP, parseLogLevel, DEFAULT_LOG_LEVEL)
     .action(async (flags: ProxyFlags) => {
       const proxy = await startProxy({
         origin: flags.origin,
@@ -76,6 +85,7 @@ export function registerProxyCommands(program: Command): void {
         refreshMs: flags.refresh * 1000,
         timeoutMs: flags.timeout,
         full: flags.full ?? false,
+        logLevel: flags.logLevel,
         onProblem: (err) => process.stderr.write(`cairn proxy: ${err.message}\n`),
       });
       const cp = proxy.reader.client.checkpoint;

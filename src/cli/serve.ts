@@ -1,10 +1,11 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
 import type { Command } from "commander";
+import type { LogLevel } from "../npm/http-app.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { dataPaths, startOrigin } from "../origin/server.ts";
-import { parsePort, wholeNumber } from "./options.ts";
+import { LOG_LEVEL_HELP, parseLogLevel, parsePort, wholeNumber } from "./options.ts";
 
 interface ServeFlags {
   data?: string;
@@ -15,6 +16,7 @@ interface ServeFlags {
   signup?: boolean;
   databaseInterval?: number;
   snapshotShards?: number;
+  logLevel?: LogLevel;
   config?: string;
 }
 
@@ -38,6 +40,7 @@ export function registerServeCommands(program: Command): void {
       "shards of the snapshot map, a power of two (default: by the number of packages)",
       wholeNumber("shard count"),
     )
+    .option("--log-level <level>", `${LOG_LEVEL_HELP} (default: info)`, parseLogLevel)
     .option(
       "--config <file>",
       "JSON config file with the same settings (default: <data>/config.json)",
@@ -45,7 +48,7 @@ export function registerServeCommands(program: Command): void {
     .addHelpText(
       "after",
       "\nSettings come from the defaults, then the config file, then these flags.\n" +
-        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn"}',
+        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn", "logLevel": "warn"}',
     )
     .action(async (flags: ServeFlags) => {
       const { config: configFile, durable, ...rest } = flags;

@@ -9,8 +9,9 @@
  * VerifyingReader), until the first sync lands and its own copy takes over.
  */
 import { join } from "node:path";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { TREE_PATH } from "../client/urls.ts";
+import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import {
   type PackageReader,
   registerNpmReadApi,
@@ -21,7 +22,7 @@ import { VerifyingReader } from "../proxy/verifying-reader.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
-export interface MirrorServerOptions extends MirrorOptions {
+export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
   readonly host: string;
   readonly port: number;
   /** Milliseconds between syncs; 0 syncs once and then only serves. */
@@ -71,7 +72,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       firstSync = sync().then(report, report);
     }
     const reader = (): PackageReader => (mirror.checkpoint || !sparse ? own : sparse);
-    app = Fastify({ logger: false });
+    app = createHttpApp(options);
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
       const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"], {
         acceptEncoding: req.headers["accept-encoding"],

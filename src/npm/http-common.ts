@@ -1,43 +1,38 @@
 /**
  * What the npm API's read and write sides share: the HTTP error type, the
- * one mapping from domain error codes to statuses, the error handler and
- * gzip body hook (registered once per app), and how package names appear in
- * URL paths.
+ * one table from domain error codes to statuses, the error handler, the
+ * JSON and gzip body handling (registered once per app), and how package
+ * names appear in URL paths.
  */
 import { createGunzip } from "node:zlib";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { AuthError } from "../origin/auth.ts";
-import { RegistryError } from "../origin/registry.ts";
-import { EntryError } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
+import { CodedError } from "../util/coded-error.ts";
+import { errorResponse } from "./error-status.ts";
+import { parseJsonBody } from "./json-body.ts";
 import { type PackageView, viewOfDocument } from "./packument.ts";
-import { PublishError } from "./publish.ts";
 
-export class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
+export type HttpErrorCode =
+  | "bad-request"
+  | "invalid-json"
+  | "invalid-tag"
+  | "unauthorized"
+  | "forbidden"
+  | "signup-closed"
+  | "not-found"
+  | "stale-revision"
+  | "no-advisory-source"
+  | "not-implemented";
 
-/** One place where domain error codes become HTTP statuses. */
-export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  if (err instanceof PublishError)
-    return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
-  if (err instanceof EntryError) return 400;
-  if (err instanceof RegistryError)
-    return { forbidden: 403, conflict: 409, "not-found": 404, invalid: 400 }[err.code];
-  if (err instanceof AuthError)
-    return err.code === "bad-credentials" ? 401 : err.code === "user-exists" ? 409 : 400;
-  return 500;
+/** A refusal decided by the HTTP layer itself; its status comes from the table in error-status.ts. */
+export class HttpError extends CodedError<HttpErrorCode> {
+  override name = "HttpError";
 }
 
 const registered = new WeakSet<FastifyInstance>();
 
 /**
- * The error handler and the gzip body hook. Both API sides call this; it
+ * The error handler and the body parsers. Both API sides call this; it
  * registers only once per app, since a second hook would run on every request.
  */
 export function registerNpmCommon(app: FastifyInstance): void {
@@ -52,22 +47,31 @@ export function registerNpmCommon(app: FastifyInstance): void {
     return payload.pipe(createGunzip());
   });
 
-  app.setErrorHandler((err, _req, reply) => {
-    // Fastify's own errors (body too large, bad JSON) carry their status.
-    const status =
-      statusOf(err) === 500 && (err as { statusCode?: number }).statusCode
-        ? (err as { statusCode: number }).statusCode
-        : statusOf(err);
-    // An HttpError's message is meant for the client whatever its status; another failure's is not.
-    const meant = err instanceof HttpError || status < 500;
-    if (!meant) app.log.error(err);
-    reply.code(status).send({ error: meant ? (err as Error).message : "internal error" });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = errorResponse(err, req.id);
+    // A 5xx is the server's failure: always logged, with the request id the client was shown.
+    if (status >= 500) req.log.error({ err, code: body.code, status }, "request failed");
+    else req.log.debug({ code: body.code, status }, body.error);
+    reply.code(status).header("x-request-id", req.id).send(body);
   });
 }
 
-/** The package name from a URL path segment: `left-pad`, `@scope%2fname` or `@scope/name`. */
+/**
+ * The package name from a URL path segment: `left-pad`, or `@scope/name`
+ * that arrived as `@scope%2fname`. The router has already percent-decoded
+ * it once; decoding again would make `%252f` a slash.
+ */
 export function packageName(raw: string): string {
-  return decodeURIComponent(raw);
+  return raw;
 }
 
 export function baseUrl(req: FastifyRequest): string {
@@ -91,6 +95,7 @@ export const PACKAGE_PREFIXES: readonly (readonly [string, (req: FastifyRequest)
 
 /** A live package as the packument builders and the update parser see it; 404 otherwise. */
 export function livePackageView(name: string, doc: PackageDocument | undefined): PackageView {
-  if (!doc || doc.unpublished !== undefined) throw new HttpError(404, `package ${name} not found`);
+  if (!doc || doc.unpublished !== undefined)
+    throw new HttpError("not-found", `package ${name} not found`);
   return viewOfDocument(doc);
 }

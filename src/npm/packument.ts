@@ -8,6 +8,7 @@
 import type { PublishEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { type PackageRow, type VersionRow, versionRowOf } from "../registry/state.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { tarballFileName } from "./publish.ts";
 
 export interface PackageView {
@@ -34,6 +35,16 @@ export function viewOfDocument(doc: PackageDocument): PackageView {
     distTags: doc.distTags,
     owners: doc.owners,
   };
+}
+
+/**
+ * The packument's `_rev`, in CouchDB's `<n>-<hex>` form: it changes with
+ * every log entry that touches the package (the document's `updated` index),
+ * so a write that echoes an older one was prepared from a stale copy.
+ */
+export function packumentRevision(view: PackageView): string {
+  const { name, updated } = view.pkg;
+  return `${updated + 1}-${sha256Hex(`${name}\n${updated}`).slice(0, 32)}`;
 }
 
 export function tarballUrl(baseUrl: string, name: string, version: string): string {
@@ -71,6 +82,7 @@ export async function fullPackument(
   view: PackageView,
   baseUrl: string,
   loadManifest: (entry: PublishEntry) => Promise<Record<string, unknown>>,
+  ownerEmail: (user: string) => string | undefined = () => undefined,
 ): Promise<Record<string, unknown>> {
   const rows = live(view);
   const manifests = await Promise.all(rows.map((row) => loadManifest(row.entry)));
@@ -91,8 +103,7 @@ export async function fullPackument(
     latest === undefined ? undefined : manifests[rows.findIndex((r) => r.version === latest)];
   return {
     _id: view.pkg.name,
-    // npm echoes the revision in update and unpublish URLs; the log index of the last change serves.
-    _rev: `${Math.max(0, ...view.versions.map((v) => v.logIndex)) + 1}-${view.pkg.modified.replace(/\D/g, "")}`,
+    _rev: packumentRevision(view),
     name: view.pkg.name,
     ...(latestManifest?.description !== undefined
       ? { description: latestManifest.description }
@@ -100,7 +111,10 @@ export async function fullPackument(
     "dist-tags": view.distTags,
     versions,
     time,
-    maintainers: view.owners.map((name) => ({ name })),
+    maintainers: view.owners.map((name) => {
+      const email = ownerEmail(name);
+      return email ? { name, email } : { name };
+    }),
     ...(latestManifest?.readme !== undefined ? { readme: latestManifest.readme } : {}),
   };
 }

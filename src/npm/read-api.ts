@@ -39,6 +39,12 @@ export interface PackageReader {
   manifest(entry: PublishEntry): Promise<Uint8Array>;
   /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
   tarball(entry: PublishEntry): Promise<Uint8Array>;
+  /**
+   * The email an owner gave at sign-up, shown beside the owner's name in full
+   * packuments as npm's registry does (`npm owner ls` prints it). Only the
+   * origin has users; copies leave it out, and the log never holds it.
+   */
+  ownerEmail?(user: string): string | undefined;
   /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
   beforeRead?(): Promise<void>;
 }
@@ -65,8 +71,12 @@ export function stateReads(
 export function storeReads(state: RegistryState, blobs: BlobStore): PackageReader {
   const stored = async (entry: PublishEntry, ref: BlobRef, what: string) => {
     const bytes = await blobs.get(ref.sha256);
+    // The store answers undefined for a file whose bytes no longer match its name too.
     if (!bytes)
-      throw new BlobError("missing", `${what} blob of ${entry.name}@${entry.version} is missing`);
+      throw new BlobError(
+        "missing",
+        `${what} blob of ${entry.name}@${entry.version} is missing or damaged on this server`,
+      );
     return bytes;
   };
   return {
@@ -96,10 +106,15 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const view = livePackageView(name, await reader.document(name));
     const body = abbreviated
       ? abbreviatedPackument(view, base)
-      : await fullPackument(view, base, async (entry) => {
-          const bytes = await reader.manifest(entry);
-          return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-        });
+      : await fullPackument(
+          view,
+          base,
+          async (entry) => {
+            const bytes = await reader.manifest(entry);
+            return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+          },
+          (user) => reader.ownerEmail?.(user),
+        );
     const json = JSON.stringify(body);
     const etag = `"${createHash("sha256").update(json).digest("base64url").slice(0, 27)}"`;
     return { json, etag, lastModified: new Date(view.pkg.modified).toUTCString() };
@@ -111,7 +126,7 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const base = baseUrl(req);
     const variant = `${abbreviated ? "a" : "f"} ${base}`;
     const revision = await reader.revision(name);
-    if (revision === undefined) throw new HttpError(404, `package ${name} not found`);
+    if (revision === undefined) throw new HttpError("not-found", `package ${name} not found`);
     let doc = cache.get(name, revision, variant);
     if (!doc) {
       doc = await buildPackument(name, abbreviated, base);
@@ -130,7 +145,8 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     const version =
       file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
     const row = await reader.version(name, version);
-    if (!row || row.unpublished !== null) throw new HttpError(404, `${name}: no tarball ${file}`);
+    if (!row || row.unpublished !== null)
+      throw new HttpError("not-found", `${name}: no tarball ${file}`);
     // Checked in full before the first byte goes out: a bad tarball becomes an error, not a download.
     const bytes = await reader.tarball(row.entry);
     return reply
@@ -151,7 +167,7 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
   app.get("/-/v1/search", async (req) => {
     if (!reader.search)
       throw new HttpError(
-        501,
+        "not-implemented",
         "search needs the whole registry, and this server reads it package by package",
       );
     await reader.beforeRead?.();
@@ -181,20 +197,16 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     };
   });
 
-  // No advisory database is configured: audits answer, truthfully, that nothing is known.
-  app.post("/-/npm/v1/security/advisories/bulk", async () => ({}));
-  app.post("/-/npm/v1/security/audits/quick", async () => ({
-    actions: [],
-    advisories: {},
-    muted: [],
-    metadata: {
-      vulnerabilities: { info: 0, low: 0, moderate: 0, high: 0, critical: 0 },
-      dependencies: 0,
-      devDependencies: 0,
-      optionalDependencies: 0,
-      totalDependencies: 0,
-    },
-  }));
+  // No advisory database is configured. An empty report would read as a clean audit, so
+  // refuse: npm then says "audit endpoint returned an error" and prints this body.
+  const noAdvisories = async () => {
+    throw new HttpError(
+      "no-advisory-source",
+      "this registry has no source of security advisories: the audit could not be done",
+    );
+  };
+  app.post("/-/npm/v1/security/advisories/bulk", noAdvisories);
+  app.post("/-/npm/v1/security/audits/quick", noAdvisories);
 
   for (const [prefix, nameOf] of PACKAGE_PREFIXES) {
     app.get(prefix, (req, reply) => packument(req, reply, nameOf(req)));

@@ -40,7 +40,8 @@ export function registerReadOnlyRefusals(app: FastifyInstance, originUrl: string
     app.route({
       method,
       url,
-      handler: async (_req, reply) => reply.code(405).header("allow", allow).send({ error }),
+      handler: async (_req, reply) =>
+        reply.code(405).header("allow", allow).send({ error, code: "read-only" }),
     });
   }
 }

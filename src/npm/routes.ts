@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
+import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
   HttpError,
   livePackageView,
@@ -17,7 +18,7 @@ import {
 } from "./http-common.ts";
 import { parsePublish } from "./publish.ts";
 import { registerNpmReadApi, storeReads } from "./read-api.ts";
-import { packageChanges } from "./update.ts";
+import { checkRevision, packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
   readonly registry: Registry;
@@ -28,8 +29,11 @@ export interface NpmApiOptions {
 
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
 export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
-  const { registry } = options;
-  registerNpmReadApi(app, storeReads(registry.state, registry.blobs));
+  const { registry, auth } = options;
+  registerNpmReadApi(app, {
+    ...storeReads(registry.state, registry.blobs),
+    ownerEmail: (user) => auth.email(user),
+  });
   registerNpmWriteApi(app, options);
 }
 
@@ -41,25 +45,49 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     const header = req.headers.authorization ?? "";
     const token = /^Bearer (\S+)$/i.exec(header)?.[1];
     const info = token ? auth.lookupToken(token) : undefined;
-    if (!info) throw new HttpError(401, "authentication required: log in with npm login");
-    if (info.readonly && req.method !== "GET") throw new HttpError(403, "this token is read-only");
+    if (!info)
+      throw new HttpError("unauthorized", "authentication required: log in with npm login");
+    if (info.readonly && req.method !== "GET" && req.method !== "HEAD")
+      throw new HttpError("forbidden", "this token is read-only");
     return info.user;
+  };
+
+  /** Refuses a dist-tag name outside the rule (src/registry/dist-tag-name.ts). */
+  const checkTag = (tag: string) => {
+    const problem = distTagProblem(tag);
+    if (problem)
+      throw new HttpError(
+        "invalid-tag",
+        `invalid dist-tag ${JSON.stringify(tag.slice(0, 64))}: ${problem}`,
+      );
+  };
+
+  /** The live package's view, once `actor` is known to own it. */
+  const ownedView = (actor: string, name: string) => {
+    registry.assertOwner(actor, name);
+    return livePackageView(name, registry.state.document(name));
+  };
+
+  /** Owners are added by name; whether a name exists is told only to the package's owners. */
+  const checkUserExists = (name: string) => {
+    if (!auth.hasUser(name)) throw new HttpError("not-found", `no user named ${name}`);
   };
 
   app.get("/-/whoami", async (req) => ({ username: user(req) }));
 
   app.put("/-/user/:id", async (req, reply) => {
     const id = (req.params as { id: string }).id;
-    if (!id.startsWith("org.couchdb.user:")) throw new HttpError(404, "not found");
+    if (!id.startsWith("org.couchdb.user:")) throw new HttpError("not-found", "not found");
     const name = id.slice("org.couchdb.user:".length);
     const body = req.body as { name?: unknown; password?: unknown; email?: unknown } | undefined;
     if (typeof body?.password !== "string" || (body.name !== undefined && body.name !== name)) {
-      throw new HttpError(400, "adduser needs a name matching the URL and a password");
+      throw new HttpError("bad-request", "adduser needs a name matching the URL and a password");
     }
     if (auth.hasUser(name)) {
       await auth.checkCredentials(name, body.password);
     } else {
-      if (!options.openSignup) throw new HttpError(403, "sign-up is closed on this registry");
+      if (!options.openSignup)
+        throw new HttpError("signup-closed", "sign-up is closed on this registry");
       await auth.createUser(
         name,
         body.password,
@@ -73,19 +101,22 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
     const parsed = parsePublish(name, req.body);
+    checkTag(parsed.tag);
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
   };
 
-  /** A packument sent back edited: deprecations, version unpublishes, owner changes. */
+  /**
+   * A packument sent back edited: deprecations, version unpublishes, owner
+   * changes. Checked and turned into changes in one synchronous step, so the
+   * revision checked is the state the changes are computed against.
+   */
   const update = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const changes = packageChanges(livePackageView(name, registry.state.document(name)), req.body);
-    for (const c of changes) {
-      if (c.kind === "owner" && c.action === "add" && !auth.hasUser(c.user)) {
-        throw new HttpError(404, `no user named ${c.user}`);
-      }
-    }
+    const view = ownedView(actor, name);
+    checkRevision(view, (req.params as { rev?: string }).rev, req.body);
+    const changes = packageChanges(view, req.body);
+    for (const c of changes) if (c.kind === "owner" && c.action === "add") checkUserExists(c.user);
     await registry.change(actor, name, changes);
     return reply.code(200).send({ ok: true, id: name });
   };
@@ -101,7 +132,9 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   };
 
   const unpublishAll = async (req: FastifyRequest, name: string) => {
-    await registry.unpublishPackage(user(req), name);
+    const actor = user(req);
+    checkRevision(ownedView(actor, name), (req.params as { rev: string }).rev, undefined);
+    await registry.unpublishPackage(actor, name);
     return { ok: true };
   };
 
@@ -113,10 +146,13 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   });
   app.put("/-/package/:name/owners", async (req, reply) => {
     const name = packageName((req.params as { name: string }).name);
+    const actor = user(req);
+    registry.assertOwner(actor, name);
     const owner = (req.body as { user?: unknown } | undefined)?.user;
-    if (typeof owner !== "string") throw new HttpError(400, 'the body must be {"user": "<name>"}');
-    if (!auth.hasUser(owner)) throw new HttpError(404, `no user named ${owner}`);
-    await registry.change(user(req), name, [{ kind: "owner", user: owner, action: "add" }]);
+    if (typeof owner !== "string")
+      throw new HttpError("bad-request", 'the body must be {"user": "<name>"}');
+    checkUserExists(owner);
+    await registry.change(actor, name, [{ kind: "owner", user: owner, action: "add" }]);
     return reply.code(201).send({ ok: true });
   });
   app.delete("/-/package/:name/owners/:user", async (req) => {
@@ -143,7 +179,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     const name = user(req);
     const body = req.body as { password?: unknown; readonly?: unknown } | undefined;
     if (typeof body?.password !== "string")
-      throw new HttpError(400, "creating a token needs your password");
+      throw new HttpError("bad-request", "creating a token needs your password");
     await auth.checkCredentials(name, body.password);
     const created = auth.createToken(name, { readonly: body.readonly === true });
     return reply.code(201).send({
@@ -157,27 +193,38 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   });
   app.delete("/-/npm/v1/tokens/token/:key", async (req, reply) => {
     if (!auth.revokeToken(user(req), (req.params as { key: string }).key))
-      throw new HttpError(404, "no such token");
+      throw new HttpError("not-found", "no such token");
     return reply.code(204).send();
   });
 
+  // What `npm owner add` reads before adding someone: only for a signed-in user, and the email only for oneself.
   app.get("/-/user/:id", async (req) => {
+    const caller = user(req);
     const id = (req.params as { id: string }).id;
     const name = id.startsWith("org.couchdb.user:") ? id.slice("org.couchdb.user:".length) : "";
-    if (!auth.hasUser(name)) throw new HttpError(404, `no user named ${name}`);
-    return { _id: id, name };
+    checkUserExists(name);
+    const email = name === caller ? auth.email(name) : undefined;
+    return { _id: id, name, ...(email ? { email } : {}) };
   });
 
   app.put("/-/package/:name/dist-tags/:tag", async (req, reply) => {
     const { name, tag } = req.params as { name: string; tag: string };
+    checkTag(tag);
     if (typeof req.body !== "string")
-      throw new HttpError(400, "the body must be the version, as a JSON string");
+      throw new HttpError("bad-request", "the body must be the version, as a JSON string");
     await registry.setDistTag(user(req), packageName(name), tag, req.body);
     return reply.code(201).send({ ok: true });
   });
   app.delete("/-/package/:name/dist-tags/:tag", async (req) => {
     const { name, tag } = req.params as { name: string; tag: string };
-    await registry.setDistTag(user(req), packageName(name), tag, null);
+    const actor = user(req);
+    // Only a tag that is set can be removed: nothing else reaches the log.
+    if (!Object.hasOwn(ownedView(actor, packageName(name)).distTags, tag))
+      throw new HttpError(
+        "not-found",
+        `${packageName(name)} has no dist-tag ${JSON.stringify(tag.slice(0, 64))}`,
+      );
+    await registry.setDistTag(actor, packageName(name), tag, null);
     return { ok: true };
   });
 
@@ -187,7 +234,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     app.delete(`${prefix}/-rev/:rev`, (req) => unpublishAll(req, nameOf(req)));
     // npm deletes the tarball after unpublishing its version; the unpublish entry already covers it.
     app.delete(`${prefix}/-/:file/-rev/:rev`, async (req) => {
-      user(req);
+      registry.assertOwner(user(req), nameOf(req));
       return { ok: true };
     });
   }

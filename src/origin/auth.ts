@@ -176,9 +176,12 @@ export class AuthStore {
     const row = this.#db.prepare("SELECT password FROM users WHERE name = ?").get(name) as
       | { password: string }
       | undefined;
+    // No password longer than sign-up allows can be right (comparing a prefix would accept it).
+    if (password.length > MAX_PASSWORD_LENGTH)
+      throw new AuthError("bad-credentials", "wrong user name or password");
     // Hash anyway for an unknown user, so timing does not tell which names exist.
     const stored = row?.password ?? (await hashPassword("unknown user"));
-    if (!(await checkPassword(password.slice(0, MAX_PASSWORD_LENGTH), stored)) || !row) {
+    if (!(await checkPassword(password, stored)) || !row) {
       throw new AuthError("bad-credentials", "wrong user name or password");
     }
   }

@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
 import { isShardCount } from "../registry/snapshot.ts";
 
 export interface OriginConfig {
@@ -22,6 +23,10 @@ export interface OriginConfig {
   readonly databaseInterval: number;
   /** Shards of the snapshot map (a power of two); 0 chooses by the number of packages. */
   readonly snapshotShards: number;
+  /** The least severe log lines written: "info" logs failures and warnings, "debug" every request. */
+  readonly logLevel?: LogLevel;
+  /** Where log lines go (standard error by default); not a config file setting. */
+  readonly logStream?: NodeJS.WritableStream;
 }
 
 export const DEFAULT_CONFIG: OriginConfig = {
@@ -32,9 +37,10 @@ export const DEFAULT_CONFIG: OriginConfig = {
   signup: true,
   databaseInterval: 3600,
   snapshotShards: 0,
+  logLevel: DEFAULT_LOG_LEVEL,
 };
 
-const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
+const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number" | "boolean"> = {
   data: "string",
   host: "string",
   port: "number",
@@ -43,6 +49,7 @@ const TYPES: Record<keyof OriginConfig, "string" | "number" | "boolean"> = {
   signup: "boolean",
   databaseInterval: "number",
   snapshotShards: "number",
+  logLevel: "string",
 };
 
 export class ConfigError extends Error {
@@ -52,7 +59,7 @@ export class ConfigError extends Error {
 export function checkConfig(values: Record<string, unknown>, where: string): Partial<OriginConfig> {
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined) continue;
-    const type = TYPES[key as keyof OriginConfig];
+    const type = TYPES[key as keyof typeof TYPES];
     if (!type) throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
     if (typeof value !== type) throw new ConfigError(`${where}: ${key} must be a ${type}`);
   }
@@ -63,6 +70,9 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   const interval = values.databaseInterval as number | undefined;
   if (interval !== undefined && (!Number.isInteger(interval) || interval < 0)) {
     throw new ConfigError(`${where}: databaseInterval must be a whole number of seconds`);
+  }
+  if (values.logLevel !== undefined && !isLogLevel(values.logLevel)) {
+    throw new ConfigError(`${where}: logLevel must be one of ${LOG_LEVELS.join(", ")}`);
   }
   const shards = values.snapshotShards as number | undefined;
   if (shards !== undefined && shards !== 0 && !isShardCount(shards)) {

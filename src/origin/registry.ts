@@ -16,10 +16,10 @@ import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import semver from "semver";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
+import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
   type DatabaseEntry,
   type Entry,
@@ -366,6 +366,8 @@ export class Registry {
    * changes) as log entries; resolves once all are durable.
    */
   async change(actor: string, name: string, changes: readonly PackageChange[]): Promise<void> {
+    // Also when nothing changes: a no-op write by a non-owner is refused, not acknowledged.
+    this.#checkOwner(actor, name);
     const entries: Entry[] = changes.map((c) => ({ ...this.#base(actor, name), ...c }));
     // Each change is checked after the ones before it: [add bob, rm alice] hands a package over.
     const pending = new PendingChanges();
@@ -420,12 +422,9 @@ export class Registry {
         return;
     }
     if (entry.kind === "dist-tag") {
-      if (semver.validRange(entry.tag) !== null) {
-        throw new RegistryError(
-          "invalid",
-          `dist-tag ${JSON.stringify(entry.tag)} looks like a version range`,
-        );
-      }
+      // A tag logged before the rule existed may still be removed.
+      const problem = entry.version === null ? undefined : distTagProblem(entry.tag);
+      if (problem) throw new RegistryError("invalid", `invalid dist-tag name: ${problem}`);
       if (entry.version === null && entry.tag === "latest") {
         throw new RegistryError("invalid", "the latest tag cannot be removed, only moved");
       }
@@ -438,6 +437,11 @@ export class Registry {
   #live(name: string, version: string): boolean {
     const row = this.state.version(name, version);
     return row !== undefined && row.unpublished === null;
+  }
+
+  /** Throws "not-found" for a package that is not live, "forbidden" unless `actor` owns it. */
+  assertOwner(actor: string, name: string): void {
+    this.#checkOwner(actor, name);
   }
 
   #checkOwner(actor: string, name: string): void {

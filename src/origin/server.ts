@@ -3,7 +3,8 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import { join } from "node:path";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { createHttpApp } from "../npm/http-app.ts";
 import { registerNpmApi } from "../npm/routes.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
@@ -50,7 +51,7 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
       return undefined;
     });
   try {
-    app = buildApp(paths.tree, registry, auth, config.signup);
+    app = buildApp(paths.tree, registry, auth, config);
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     if (config.databaseInterval > 0) {
@@ -84,9 +85,10 @@ function buildApp(
   treeDir: string,
   registry: Registry,
   auth: AuthStore,
-  openSignup: boolean,
+  config: OriginConfig,
 ): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
+  const { logLevel, logStream, signup: openSignup } = config;
+  const app = createHttpApp({ logLevel, logStream, bodyLimit: MAX_BODY_BYTES });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     const file = await readTreeFile(treeDir, path, {
@@ -95,8 +97,5 @@ function buildApp(
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   registerNpmApi(app, { registry, auth, openSignup });
-  app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({ error: `not found: ${req.method} ${req.url}` }),
-  );
   return app;
 }

@@ -5,11 +5,12 @@
  * first byte is sent. It also reports where its bytes came from, at
  * `/-/cairn-proxy/sources`.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
 import { VerifyingReader, type VerifyingReaderOptions } from "./verifying-reader.ts";
 
-export interface ProxyOptions extends VerifyingReaderOptions {
+export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
   readonly host: string;
   readonly port: number;
 }
@@ -25,7 +26,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let app: FastifyInstance | undefined;
   try {
     await reader.update();
-    app = Fastify({ logger: false });
+    app = createHttpApp(options);
     registerNpmReadApi(app, reader);
     registerReadOnlyRefusals(app, options.origin);
     app.get("/-/cairn-proxy/sources", async () => sourceReport(reader));

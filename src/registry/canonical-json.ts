@@ -4,6 +4,7 @@
  * ECMAScript's JSON.stringify does. Log entries are hashed in this form, so
  * equal values always give equal bytes.
  */
+import { CodedError } from "../util/coded-error.ts";
 
 export type JsonValue =
   | null
@@ -13,17 +14,21 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-export class CanonicalJsonError extends Error {
+export type CanonicalJsonErrorCode = "ill-formed-string" | "non-finite-number" | "not-json";
+
+export class CanonicalJsonError extends CodedError<CanonicalJsonErrorCode> {
   override name = "CanonicalJsonError";
 }
 
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case "string":
-      if (!value.isWellFormed()) throw new CanonicalJsonError("string is not valid Unicode");
+      if (!value.isWellFormed())
+        throw new CanonicalJsonError("ill-formed-string", "string is not valid Unicode");
       return JSON.stringify(value);
     case "number":
-      if (!Number.isFinite(value)) throw new CanonicalJsonError("numbers must be finite");
+      if (!Number.isFinite(value))
+        throw new CanonicalJsonError("non-finite-number", "numbers must be finite");
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
@@ -40,7 +45,7 @@ export function canonicalJson(value: unknown): string {
       return `{${members.join(",")}}`;
     }
     default:
-      throw new CanonicalJsonError(`cannot encode a ${typeof value} as JSON`);
+      throw new CanonicalJsonError("not-json", `cannot encode a ${typeof value} as JSON`);
   }
 }
 

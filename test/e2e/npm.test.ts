@@ -243,7 +243,7 @@ describe("npm against cairn serve", () => {
     assert.match(attempt.stderr, /read-only/);
   });
 
-  test("npm search finds packages by name, description and keyword; npm audit answers", async () => {
+  test("npm search finds packages by name, description and keyword; npm audit says it could not audit", async () => {
     await using fx = await registryFixture();
     const { dir } = fx;
     const npmrc = await fx.npmrcFor("alice");
@@ -292,9 +292,10 @@ describe("npm against cairn serve", () => {
       JSON.stringify({ name: "app", version: "1.0.0", dependencies: { "left-pad": "^1.0.0" } }),
     );
     assert.equal((await runNpm(["install"], app, npmrc, cache)).code, 0);
+    // No advisory source: npm must report that it could not audit, never a clean audit.
     const audit = await runNpm(["audit"], app, npmrc, cache);
-    assert.equal(audit.code, 0, audit.stderr);
-    assert.match(audit.stdout, /found 0 vulnerabilities/);
+    assert.notEqual(audit.code, 0);
+    assert.match(audit.stderr, /audit endpoint returned an error/);
   });
 
   test("publishing without a token, or to another user's package, is refused", async () => {

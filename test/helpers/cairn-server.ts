@@ -13,6 +13,8 @@ export interface CairnServer {
   stderr(): string;
   /** Waits until its stdout matches `pattern` (within `ms`); returns the match. */
   waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** Waits until its stderr matches `pattern`, on each write (rejects if it exits first). */
+  waitForStderr(pattern: RegExp): Promise<RegExpExecArray>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -68,10 +70,23 @@ export async function startCairnServer(
     }
     throw new Error(`cairn ${args[0]} never printed ${pattern}: ${out}${err}`);
   };
+  const waitForStderr = (pattern: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(err);
+        if (!match) return;
+        child.stderr?.off("data", check);
+        resolve(match);
+      };
+      child.stderr?.on("data", check);
+      check();
+      exited.then(() => reject(new Error(`cairn ${args[0]} exited before printing ${pattern}`)));
+    });
   return {
     url,
     child,
     waitFor,
+    waitForStderr,
     stdout: () => out,
     stderr: () => err,
     stop,

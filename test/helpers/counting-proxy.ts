@@ -1,7 +1,9 @@
 /**
  * A reverse proxy that counts: it forwards every request to `target`
  * unchanged and records its method and path, so a test can tell exactly
- * what reached the server behind it.
+ * what reached the server behind it. `beforeAnswer`, when given, runs after
+ * the server has answered a request and before the answer is passed on, so
+ * a test can stage something between a client's read and its next write.
  */
 import { createServer, request } from "node:http";
 import { listenOnLoopback } from "./loopback.ts";
@@ -14,7 +16,14 @@ export interface CountingProxy {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export interface CountingProxyOptions {
+  beforeAnswer?(method: string, path: string): Promise<void>;
+}
+
+export async function startCountingProxy(
+  target: string,
+  options: CountingProxyOptions = {},
+): Promise<CountingProxy> {
   const upstream = new URL(target);
   const requests: string[] = [];
   const server = createServer((req, res) => {
@@ -27,7 +36,8 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         path: req.url,
         headers: { ...req.headers, host: upstream.host },
       },
-      (answer) => {
+      async (answer) => {
+        await options.beforeAnswer?.(req.method ?? "", req.url ?? "");
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },

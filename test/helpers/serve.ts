@@ -1,12 +1,18 @@
 /** Starts the real `cairn serve` as a child process on a free loopback port. */
-import { type CairnServer, startCairnServer } from "./cairn-server.ts";
+import { type CairnServer, CHECKOUT_CAIRN, startCairnServer } from "./cairn-server.ts";
 
 export interface ServeProcess extends CairnServer {
   readonly verifierKey: string;
 }
 
-export async function startServe(args: string[]): Promise<ServeProcess> {
-  const server = await startCairnServer(["serve", "--port", "0", ...args]);
+export async function startServe(
+  args: string[],
+  launcher: readonly string[] = [],
+): Promise<ServeProcess> {
+  const server = await startCairnServer(["serve", "--port", "0", ...args], undefined, [
+    ...launcher,
+    ...CHECKOUT_CAIRN,
+  ]);
   // The key is printed in the same write as the URL.
   const verifierKey = /verifier key: (\S+)/.exec(server.stdout())?.[1];
   if (!verifierKey) {

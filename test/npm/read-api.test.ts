@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
+import { createHttpApp } from "../../src/npm/http-app.ts";
 import { type PackageReader, registerNpmReadApi, stateReads } from "../../src/npm/read-api.ts";
 import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
 import { type NpmApiOptions, registerNpmWriteApi } from "../../src/npm/routes.ts";
@@ -79,7 +80,8 @@ describe("npm read API", () => {
     ];
     state.apply(0, entries);
     const reader = fakeReader(state);
-    app = Fastify();
+    // As the servers build it; the damaged tarball's 5xx is logged, so quietly here.
+    app = createHttpApp({ logLevel: "silent" });
     registerNpmReadApi(app, reader);
     registerReadOnlyRefusals(app, "https://origin.example/");
     url = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -107,8 +109,10 @@ describe("npm read API", () => {
     assert.equal(await good.text(), "tarball of @scope/pkg@2.0.0");
 
     const bad = await fetch(`${url}/broken/-/broken-1.0.0.tgz`);
-    assert.equal(bad.status, 500);
-    assert.ok(!(await bad.text()).includes("tarball of"));
+    assert.equal(bad.status, 503);
+    const body = await bad.text();
+    assert.equal((JSON.parse(body) as { code: string }).code, "mismatch");
+    assert.ok(!body.includes("tarball of"));
   });
 
   test("search finds packages by description and keyword", async () => {
@@ -126,7 +130,15 @@ describe("npm read API", () => {
   test("a publish is refused with 405, naming the origin", async () => {
     const res = await fetch(`${url}/plain`, { method: "PUT", body: "{}" });
     assert.equal(res.status, 405);
-    assert.match(((await res.json()) as { error: string }).error, /https:\/\/origin\.example\//);
+    const body = (await res.json()) as { error: string; code: string };
+    assert.equal(body.code, "read-only");
+    assert.match(body.error, /https:\/\/origin\.example\//);
+  });
+
+  test("an unknown route is 404 not-found, in the same shape as every error", async () => {
+    const res = await fetch(`${url}/-/no/such/route`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { code: string }).code, "not-found");
   });
 
   test("the refusals cover exactly the write side's changing routes", async () => {

@@ -1,0 +1,192 @@
+/**
+ * The one table from errors to HTTP answers. Every coded error a request
+ * can meet is looked up by its class name and code; its answer is
+ * `{"error": message, "code": code}` (npm prints `error`). The types below
+ * make the table list every code of every domain, so a new code cannot
+ * fall through to a bare 500. Matching by name keeps this module free of
+ * runtime imports of the domains it maps (the origin, the client).
+ */
+import type { Check } from "../client/errors.ts";
+import type { LogErrorCode } from "../log/errors.ts";
+import type { AuthErrorCode } from "../origin/auth.ts";
+import type { RegistryErrorCode } from "../origin/registry.ts";
+import type { BlobErrorCode } from "../registry/blob-check.ts";
+import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
+import type { HttpErrorCode } from "./http-common.ts";
+import type { PublishErrorCode } from "./publish.ts";
+import type { TarballErrorCode } from "./tarball.ts";
+
+const HTTP: Record<HttpErrorCode, number> = {
+  "bad-request": 400,
+  "invalid-json": 400,
+  "invalid-tag": 400,
+  unauthorized: 401,
+  forbidden: 403,
+  "signup-closed": 403,
+  "not-found": 404,
+  "stale-revision": 409,
+  // Not a 5xx: npm retries those for a minute before it reports anything.
+  "no-advisory-source": 404,
+  "not-implemented": 501,
+};
+
+const PUBLISH: Record<PublishErrorCode, number> = {
+  "bad-request": 400,
+  "invalid-name": 400,
+  "invalid-version": 400,
+  "bad-tarball": 422,
+  "integrity-mismatch": 422,
+};
+
+const TARBALL: Record<TarballErrorCode, number> = {
+  "too-large": 413,
+  "not-gzip": 422,
+  "bad-tar": 422,
+  "unsafe-path": 422,
+  "bad-entry-type": 422,
+  "no-manifest": 422,
+  "bad-manifest": 422,
+};
+
+const REGISTRY: Record<RegistryErrorCode, number> = {
+  invalid: 400,
+  forbidden: 403,
+  "not-found": 404,
+  conflict: 409,
+};
+
+const AUTH: Record<AuthErrorCode, number> = {
+  "invalid-username": 400,
+  "invalid-password": 400,
+  "bad-credentials": 401,
+  "user-exists": 409,
+};
+
+const CANONICAL_JSON: Record<CanonicalJsonErrorCode, number> = {
+  "ill-formed-string": 400,
+  "non-finite-number": 400,
+  "not-json": 400,
+};
+
+/** The server's own copy of a blob is missing or damaged: unavailable until repaired or re-synced. */
+const BLOB: Record<BlobErrorCode, number> = { missing: 503, mismatch: 503 };
+
+const LOG: Record<LogErrorCode, number> = {
+  "entry-too-large": 422,
+  "too-large": 413,
+  // Another writer holds the log: the write may succeed later.
+  conflict: 503,
+  "malformed-note": 500,
+  "unverified-note": 500,
+  "invalid-signature": 500,
+  "malformed-key": 500,
+  "malformed-checkpoint": 500,
+  "wrong-origin": 500,
+  "malformed-tile": 500,
+  "hash-mismatch": 500,
+  "invalid-proof": 500,
+  "out-of-range": 500,
+  "not-found": 500,
+  "corrupt-storage": 500,
+};
+
+/** A proxy's source that served bytes that do not verify, or nothing. */
+const SOURCE: Record<Check, number> = {
+  signature: 502,
+  origin: 502,
+  consistency: 502,
+  rollback: 502,
+  freshness: 503,
+  tile: 502,
+  bundle: 502,
+  blob: 502,
+  replay: 502,
+  size: 502,
+  truncated: 502,
+  timeout: 504,
+  unavailable: 503,
+};
+
+interface Domain {
+  readonly statuses: Readonly<Record<string, number>>;
+  /** Whether the message of a 5xx is meant for the client (it names no server internals). */
+  readonly publicFailure?: boolean;
+}
+
+const DOMAINS: Readonly<Record<string, Domain>> = {
+  HttpError: { statuses: HTTP, publicFailure: true },
+  PublishError: { statuses: PUBLISH },
+  TarballError: { statuses: TARBALL },
+  RegistryError: { statuses: REGISTRY },
+  AuthError: { statuses: AUTH },
+  CanonicalJsonError: { statuses: CANONICAL_JSON },
+  BlobError: { statuses: BLOB, publicFailure: true },
+  LogError: { statuses: LOG },
+  SourceError: { statuses: SOURCE, publicFailure: true },
+};
+
+/** Errors whose class has no code (yet): one code and status for the whole class. */
+const UNCODED: Readonly<Record<string, { readonly code: string; readonly status: number }>> = {
+  EntryError: { code: "invalid-entry", status: 400 },
+};
+
+/** System errors that mean the disk is full, wherever they sit in the chain of causes. */
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+export interface ErrorBody {
+  readonly error: string;
+  readonly code: string;
+}
+
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; e instanceof Error && chain.length < 16; e = e.cause) chain.push(e);
+  return chain;
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Every source failed a proxy read: 502 if one served bad bytes, 503 if all were merely away. */
+function noSource(err: Error): { status: number; code: string } {
+  const errors = (err as { errors?: readonly { hard?: boolean }[] }).errors ?? [];
+  return errors.some((e) => e.hard)
+    ? { status: 502, code: "no-verified-source" }
+    : { status: 503, code: "no-source-available" };
+}
+
+/** The status and body for any error a request handler threw. */
+export function errorResponse(
+  err: unknown,
+  requestId: string,
+): { status: number; body: ErrorBody } {
+  const internal = (status: number, code: string, what = "internal error") => ({
+    status,
+    body: { error: `${what} (request ${requestId})`, code },
+  });
+  if (causes(err).some((e) => DISK_FULL.has(codeOf(e) ?? ""))) {
+    return internal(507, "disk-full", "the registry's disk is full; nothing was written");
+  }
+  if (!(err instanceof Error)) return internal(500, "internal");
+  const code = codeOf(err);
+  const domain = DOMAINS[err.name];
+  const status = domain && code !== undefined ? domain.statuses[code] : undefined;
+  if (status !== undefined && code !== undefined) {
+    if (status >= 500 && !domain.publicFailure) return internal(status, code);
+    return { status, body: { error: err.message, code } };
+  }
+  const uncoded = UNCODED[err.name];
+  if (uncoded) return { status: uncoded.status, body: { error: err.message, code: uncoded.code } };
+  if (err.name === "NoSourceError") {
+    const { status, code } = noSource(err);
+    return { status, body: { error: err.message, code } };
+  }
+  // Fastify's own refusals (body too large, unsupported media type) carry their status and code.
+  const fastifyStatus = (err as { statusCode?: unknown }).statusCode;
+  if (typeof fastifyStatus === "number" && fastifyStatus >= 400 && fastifyStatus < 500) {
+    return { status: fastifyStatus, body: { error: err.message, code: code ?? "bad-request" } };
+  }
+  return internal(500, "internal");
+}
