@@ -55,13 +55,14 @@ async function installedTree(root: string): Promise<Map<string, string>> {
       const stat = await lstat(join(root, path));
       if (stat.isSymbolicLink()) tree.set(path, `-> ${await readlink(join(root, path))}`);
       else if (stat.isDirectory()) await walk(path);
-      else
-        tree.set(
-          path,
-          createHash("sha256")
-            .update(await readFile(join(root, path)))
-            .digest("hex"),
-        );
+      else {
+        const bytes = await readFile(join(root, path));
+        // Bin shims are written by the package manager, and pnpm's name the project's own folder.
+        const own = /\/\.bin\/[^/]+$/.test(path)
+          ? bytes.toString("utf8").replaceAll(root, "<project>")
+          : bytes;
+        tree.set(path, createHash("sha256").update(own).digest("hex"));
+      }
     }
   };
   await walk("node_modules");
