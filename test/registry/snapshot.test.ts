@@ -7,6 +7,7 @@ import {
   encodeShard,
   parseRoot,
   parseShard,
+  SnapshotError,
   shardOf,
 } from "../../src/registry/snapshot.ts";
 
@@ -67,6 +68,49 @@ describe("snapshot map", () => {
     assert.throws(() => encodeShard([...rows(["a"]), ...rows(["a"])]));
     assert.throws(() => buildSnapshot([], 3));
     assert.deepEqual(parseShard(enc.encode("")), []);
+  });
+});
+
+describe("snapshot parsing (fuzzer counterexamples)", () => {
+  const enc = new TextEncoder();
+  const code = (c: string) => (err: unknown) => err instanceof SnapshotError && err.code === c;
+  const snap = buildSnapshot(rows(["a", "b"]), 1);
+
+  test("a byte order mark is refused, not dropped: a root or shard has one spelling", () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    assert.throws(() => parseRoot(Buffer.concat([bom, snap.root])), code("malformed-root"));
+    assert.throws(() => parseShard(Buffer.concat([bom, snap.shards[0]])), code("malformed-shard"));
+  });
+
+  test("bytes that are not UTF-8 get the domain's coded error, not a TypeError", () => {
+    const loneSurrogate = Buffer.from([0xed, 0xa0, 0x80, 0x0a]);
+    assert.throws(() => parseRoot(loneSurrogate), code("malformed-root"));
+    assert.throws(
+      () => parseShard(Buffer.concat([loneSurrogate, snap.shards[0]])),
+      code("malformed-shard"),
+    );
+  });
+
+  test("every refusal is coded", () => {
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1cairn-snapshot/v1\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1\nshards 01\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1\nshards 3\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseShard(enc.encode(`npm/b ${doc(1)}\nnpm/a ${doc(0)}\n`)),
+      code("malformed-shard"),
+    );
+    assert.throws(() => parseShard(enc.encode(`npm/a ${doc(0)}`)), code("malformed-shard"));
+    assert.throws(() => encodeShard([...rows(["a"]), ...rows(["a"])]), code("duplicate-key"));
+    assert.throws(() => buildSnapshot([], 3), code("shard-count"));
   });
 });
 
