@@ -20,10 +20,9 @@ import {
   decompressDatabaseFile,
 } from "../../src/registry/database-file.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
-import { CORE_TABLES, RegistryState } from "../../src/registry/state.ts";
-import { snapshotEntry } from "../../src/registry/state-batch.ts";
-import { publishEntry } from "../helpers/entries.ts";
+import { CORE_TABLES, type RegistryState } from "../../src/registry/state.ts";
 import { tempDir } from "../helpers/log.ts";
+import { buildState } from "../helpers/state.ts";
 import { assertCoded, mutateBytes, mutations, runs, timed, timedAsync } from "./fuzz.ts";
 
 /**
@@ -138,19 +137,9 @@ describe("fuzzing SQLite snapshots", () => {
   before(async () => {
     dir = await tempDir();
     const statePath = join(dir.path, "state.sqlite");
-    const state = RegistryState.open(statePath);
-    const batch = state.begin(0);
-    for (const e of [
-      publishEntry("a", "1.0.0", { tag: "latest" }),
-      publishEntry("a", "1.1.0", { tag: "latest" }),
-      publishEntry("@s/b", "2.0.0", { tag: "latest", resolution: { dependencies: { a: "^1" } } }),
-      publishEntry("c", "0.1.0", { tag: "latest" }),
-    ])
-      batch.add(e);
-    snapshot = snapshotEntry(batch.snapshot(2), 4);
-    batch.add(snapshot);
-    batch.commit();
-    state.close();
+    const built = buildState(statePath);
+    built.state.close();
+    snapshot = built.snapshot;
     pristine = join(dir.path, "pristine.sqlite");
     copyCoreTables(statePath, pristine);
     honest = dump(pristine);
