@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { checkBundle } from "../../src/client/checks.ts";
+import { SourceError } from "../../src/client/errors.ts";
 import {
   addCheckpoint,
   Cosigner,
@@ -103,6 +105,33 @@ describe("fuzzing tiles, bundles and witness requests", () => {
         parsesCanonically(data, (d) => parseBundle(d, es.length + skew), encodeBundle, LogError);
       }),
       { numRuns: runs(500) },
+    );
+  });
+
+  test("a mutated bundle checked against its tile gives the logged entries or a coded refusal", () => {
+    const { files, leaves } = treeOf(3 * TILE_WIDTH);
+    const bundles = [...files.keys()].filter((p) => p.startsWith("tile/entries/"));
+    fc.assert(
+      fc.property(fc.nat(), mutations, (which, ms) => {
+        const path = bundles[which % bundles.length];
+        const parsed = parseTilePath(path);
+        if (parsed.kind !== "entries") return;
+        const original = files.get(path) as Uint8Array;
+        const hashes = leaves.slice(
+          parsed.index * TILE_WIDTH,
+          parsed.index * TILE_WIDTH + parsed.width,
+        );
+        try {
+          const entries = timed(() =>
+            checkBundle(mutateBytes(original, ms), parsed.index, parsed.width, hashes, "fuzz"),
+          );
+          assert.ok(Buffer.from(encodeBundle(entries)).equals(Buffer.from(original)));
+        } catch (err) {
+          if (err instanceof assert.AssertionError) throw err;
+          assert.ok(err instanceof LogError || err instanceof SourceError, String(err));
+        }
+      }),
+      { numRuns: runs(300) },
     );
   });
 
