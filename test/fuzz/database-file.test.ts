@@ -117,6 +117,9 @@ const SQL_MUTATIONS = [
   "UPDATE versions SET entry = replace(entry, '\"', '\"' || char(65279)) WHERE name = 'c'",
   "UPDATE versions SET entry = '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[' WHERE name = 'c'",
   `UPDATE versions SET entry = '${"[".repeat(20000)}' WHERE name = 'c'`,
+  // Valid JSON nested deeper than any recursive check can follow.
+  `UPDATE versions SET entry = replace(entry, '"resolution":{}', '"resolution":{"dependencies":${"[".repeat(100000)}${"]".repeat(100000)}}') WHERE name = 'c'`,
+  `UPDATE versions SET entry = replace(entry, '"resolution":{}', '"resolution":{"dependencies":{"a":${'{"a":'.repeat(50000)}1${"}".repeat(50000)}}}') WHERE name = 'c'`,
   "UPDATE versions SET time = ' ' || time WHERE name = 'c'",
   "UPDATE versions SET name = 'C' WHERE name = 'c'",
   "UPDATE packages SET name = 'C' WHERE name = 'c'",
