@@ -23,7 +23,7 @@ import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { CORE_TABLES, type RegistryState } from "../../src/registry/state.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
-import { assertCoded, mutateBytes, mutations, runs, timed, timedAsync } from "./fuzz.ts";
+import { assertCoded, fuzzRuns, mutateBytes, mutations, timed, timedAsync } from "./fuzz.ts";
 
 /**
  * Every row of the core tables, in a fixed order: what an adopted file must
@@ -167,7 +167,7 @@ describe("fuzzing SQLite snapshots", () => {
         await writeFile(path, mutateBytes(raw, ms));
         adoptOrRefuse(path, 5, snapshot, honest);
       }),
-      { numRuns: runs(150, 0.05) },
+      fuzzRuns(150, 0.05),
     );
   });
 
@@ -190,7 +190,7 @@ describe("fuzzing SQLite snapshots", () => {
           adoptOrRefuse(path, 5, snapshot, honest);
         },
       ),
-      { numRuns: runs(150, 0.05) },
+      fuzzRuns(150, 0.05),
     );
   });
 
@@ -210,7 +210,7 @@ describe("fuzzing SQLite snapshots", () => {
         }
         adoptOrRefuse(out, 5, snapshot, honest);
       }),
-      { numRuns: runs(150, 0.05) },
+      fuzzRuns(150, 0.05),
     );
   });
 });

@@ -12,13 +12,20 @@ import { performance } from "node:perf_hooks";
 import fc from "fast-check";
 import type { CodedError } from "../../src/util/coded-error.ts";
 
-const fromEnv = Number(process.env.CAIRN_FUZZ_RUNS);
+const runsFromEnv = Number(process.env.CAIRN_FUZZ_RUNS);
+const seedFromEnv = Number(process.env.CAIRN_FUZZ_SEED);
 
-/** The run count for a property: `quick` in `npm test`, CAIRN_FUZZ_RUNS (scaled down for slow properties) in a fuzz run. */
-export function runs(quick: number, scale = 1): number {
-  return Number.isSafeInteger(fromEnv) && fromEnv > 0
-    ? Math.max(1, Math.ceil(fromEnv * scale))
-    : quick;
+/**
+ * fast-check parameters for a property: `quick` runs in `npm test`;
+ * CAIRN_FUZZ_RUNS (times `scale`, for slow properties) in a fuzz run; and
+ * CAIRN_FUZZ_SEED replays the seed a failure printed.
+ */
+export function fuzzRuns(quick: number, scale = 1): fc.Parameters<unknown> {
+  const numRuns =
+    Number.isSafeInteger(runsFromEnv) && runsFromEnv > 0
+      ? Math.max(1, Math.ceil(runsFromEnv * scale))
+      : quick;
+  return Number.isSafeInteger(seedFromEnv) ? { numRuns, seed: seedFromEnv } : { numRuns };
 }
 
 /** A parse (or check) of one input takes less than this, however hostile the input. */

@@ -22,7 +22,7 @@ import {
 } from "../../src/log/index.ts";
 import { parseKeyParts } from "../../src/log/note.ts";
 import { testKey } from "../helpers/log.ts";
-import { mutateBytes, mutateText, mutations, parsesCanonically, runs, timed } from "./fuzz.ts";
+import { fuzzRuns, mutateBytes, mutateText, mutations, parsesCanonically, timed } from "./fuzz.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -73,7 +73,7 @@ describe("fuzzing signed notes and checkpoints", () => {
         const bytes = mutateBytes(encoder.encode(note), ms);
         parsesCanonically(bytes, parseNote, encodeNote, LogError);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 
@@ -83,7 +83,7 @@ describe("fuzzing signed notes and checkpoints", () => {
         const text = mutateText(formatCheckpoint(cp), ms);
         parsesCanonically(text, parseCheckpoint, formatCheckpoint, LogError);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 
@@ -103,7 +103,7 @@ describe("fuzzing signed notes and checkpoints", () => {
         const signed = decoder.decode(bytes);
         for (const sig of opened.note.verified) assert.ok(note.includes(sig.base64), signed);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 
@@ -119,7 +119,7 @@ describe("fuzzing signed notes and checkpoints", () => {
           assert.ok(err instanceof LogError, String(err));
         }
       }),
-      { numRuns: runs(300) },
+      fuzzRuns(300),
     );
   });
 
@@ -143,7 +143,7 @@ describe("fuzzing signed notes and checkpoints", () => {
           }
         }
       }),
-      { numRuns: runs(300) },
+      fuzzRuns(300),
     );
   });
 });

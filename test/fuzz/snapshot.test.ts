@@ -25,7 +25,7 @@ import {
   SnapshotError,
 } from "../../src/registry/snapshot.ts";
 import { testKey } from "../helpers/log.ts";
-import { mutateBytes, mutateText, mutations, parsesCanonically, runs, timed } from "./fuzz.ts";
+import { fuzzRuns, mutateBytes, mutateText, mutations, parsesCanonically, timed } from "./fuzz.ts";
 
 const hash = fc
   .uint8Array({ minLength: 1, maxLength: 8 })
@@ -49,7 +49,7 @@ describe("fuzzing snapshot roots and shards", () => {
       fc.property(snapshot, mutations, (snap, ms) => {
         parsesCanonically(mutateBytes(snap.root, ms), parseRoot, encodeRoot, SnapshotError);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 
@@ -59,7 +59,7 @@ describe("fuzzing snapshot roots and shards", () => {
         const shard = snap.shards[which % snap.shards.length];
         parsesCanonically(mutateBytes(shard, ms), parseShard, encodeShard, SnapshotError);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 });
@@ -98,7 +98,7 @@ describe("fuzzing the mirror list", () => {
         const text = mutateText(formatMirrorList(list), ms);
         parsesCanonically(text, parseMirrorList, formatMirrorList, MirrorListError);
       }),
-      { numRuns: runs(400) },
+      fuzzRuns(400),
     );
   });
 
@@ -115,7 +115,7 @@ describe("fuzzing the mirror list", () => {
           assert.ok(err instanceof LogError || err instanceof MirrorListError, String(err));
         }
       }),
-      { numRuns: runs(300) },
+      fuzzRuns(300),
     );
   });
 });

@@ -38,11 +38,11 @@ import {
 } from "../../src/log/tiles.ts";
 import { entryBytes, testKey } from "../helpers/log.ts";
 import {
+  fuzzRuns,
   mutateBytes,
   mutateText,
   mutations,
   parsesCanonically,
-  runs,
   timed,
   timedAsync,
 } from "./fuzz.ts";
@@ -93,7 +93,7 @@ describe("fuzzing tiles, bundles and witness requests", () => {
       fc.property(path, mutations, (p, ms) => {
         parsesCanonically(mutateText(p, ms), parseTilePath, encodePath, LogError);
       }),
-      { numRuns: runs(500) },
+      fuzzRuns(500),
     );
   });
 
@@ -104,7 +104,7 @@ describe("fuzzing tiles, bundles and witness requests", () => {
         const data = mutateBytes(encodeBundle(es), ms);
         parsesCanonically(data, (d) => parseBundle(d, es.length + skew), encodeBundle, LogError);
       }),
-      { numRuns: runs(500) },
+      fuzzRuns(500),
     );
   });
 
@@ -131,7 +131,7 @@ describe("fuzzing tiles, bundles and witness requests", () => {
           assert.ok(err instanceof LogError || err instanceof SourceError, String(err));
         }
       }),
-      { numRuns: runs(300) },
+      fuzzRuns(300),
     );
   });
 
@@ -163,7 +163,7 @@ describe("fuzzing tiles, bundles and witness requests", () => {
           assert.ok(err instanceof LogError, String(err));
         }
       }),
-      { numRuns: runs(300, 0.2) },
+      fuzzRuns(300, 0.2),
     );
   });
 
@@ -196,7 +196,7 @@ describe("fuzzing tiles, bundles and witness requests", () => {
           assert.equal(parseNote(req.checkpoint).text, parseNote(checkpoint).text);
         }
       }),
-      { numRuns: runs(300) },
+      fuzzRuns(300),
     );
   });
 });
