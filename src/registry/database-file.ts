@@ -167,9 +167,9 @@ function schemaOf(db: DatabaseSync): string[] {
 function checkStructure(path: string, logSize: number): void {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
-    // integrity_check, not quick_check: only it checks that each index holds exactly its table's
-    // rows, and an index that disagrees with its table would answer indexed queries with rows
-    // the documents (rendered from the tables) never showed.
+    // integrity_check, not quick_check: only it checks that each index holds exactly its
+    // table's rows. An index that disagrees with its table answers indexed queries otherwise
+    // than the reads that rendered the checked documents.
     const check = db.prepare("PRAGMA integrity_check(1)").all() as { integrity_check: string }[];
     if (check.length !== 1 || check[0].integrity_check !== "ok")
       throw new DatabaseFileError("damaged", "the database file is damaged");

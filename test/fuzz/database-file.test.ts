@@ -167,7 +167,7 @@ describe("fuzzing SQLite snapshots", () => {
         await writeFile(path, mutateBytes(raw, ms));
         adoptOrRefuse(path, 5, snapshot, honest);
       }),
-      fuzzRuns(150, 0.05),
+      fuzzRuns(100, 0.05),
     );
   });
 
@@ -190,7 +190,7 @@ describe("fuzzing SQLite snapshots", () => {
           adoptOrRefuse(path, 5, snapshot, honest);
         },
       ),
-      fuzzRuns(150, 0.05),
+      fuzzRuns(100, 0.05),
     );
   });
 
@@ -210,7 +210,7 @@ describe("fuzzing SQLite snapshots", () => {
         }
         adoptOrRefuse(out, 5, snapshot, honest);
       }),
-      fuzzRuns(150, 0.05),
+      fuzzRuns(100, 0.05),
     );
   });
 });
