@@ -20,7 +20,13 @@ import {
   MAX_DOCUMENT_BYTES,
   type PackageDocument,
 } from "../registry/package-document.ts";
-import { MAX_SHARD_BYTES, parseRoot, parseShard, shardOf } from "../registry/snapshot.ts";
+import {
+  MAX_SHARD_BYTES,
+  parseRoot,
+  parseShard,
+  type ShardPlace,
+  shardOf,
+} from "../registry/snapshot.ts";
 import { CodedError } from "../util/coded-error.ts";
 import type { LogClient } from "./log-client.ts";
 
@@ -86,7 +92,8 @@ export class SnapshotReader {
     const head = await this.head();
     if (head.entry === undefined) return undefined;
     const key = `npm/${name}`;
-    const shard = await this.#shard(head.shards[shardOf(key, head.shards.length)]);
+    const place = { shard: shardOf(key, head.shards.length), count: head.shards.length };
+    const shard = await this.#shard(head.shards[place.shard], place);
     return shard.get(key);
   }
 
@@ -129,9 +136,10 @@ export class SnapshotReader {
     return { size, entry, shards };
   }
 
-  #shard(hash: string): Promise<ReadonlyMap<string, string>> {
+  /** A shard's rows; a shard is only ever at one place, as its keys are (or nowhere, when empty). */
+  #shard(hash: string, place: ShardPlace): Promise<ReadonlyMap<string, string>> {
     return this.#cached(this.#shards, hash, async () => {
-      const rows = parseShard(await this.#load(hash, MAX_SHARD_BYTES));
+      const rows = parseShard(await this.#load(hash, MAX_SHARD_BYTES), place);
       return new Map(rows.map((row) => [row.key, row.document]));
     });
   }

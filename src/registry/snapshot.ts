@@ -28,7 +28,9 @@ export type SnapshotErrorCode =
   /** A shard count that is not a power of two from 1 to MAX_SHARDS. */
   | "shard-count"
   /** The same key twice in the rows of one snapshot. */
-  | "duplicate-key";
+  | "duplicate-key"
+  /** A shard that lists a key whose hash puts it in another shard. */
+  | "misplaced-key";
 
 export class SnapshotError extends CodedError<SnapshotErrorCode> {
   override name = "SnapshotError";
@@ -151,8 +153,18 @@ export function parseRoot(root: Uint8Array): string[] {
 
 const SHARD_LINE_RE = /^(\S+) ([0-9a-f]{64})$/;
 
-/** Parses a shard strictly: exactly what encodeShard writes (sorted, unique keys, each with a document hash). */
-export function parseShard(shard: Uint8Array): SnapshotRow[] {
+/** Which shard of how many a shard's bytes were listed as, in its root. */
+export interface ShardPlace {
+  readonly shard: number;
+  readonly count: number;
+}
+
+/**
+ * Parses a shard strictly: exactly what encodeShard writes (sorted, unique
+ * keys, each with a document hash); given its place in the root, also that
+ * every key belongs there, as buildSnapshot puts it.
+ */
+export function parseShard(shard: Uint8Array, place?: ShardPlace): SnapshotRow[] {
   const bad = (why: string) => new SnapshotError("malformed-shard", `snapshot shard: ${why}`);
   const text = decodeText(shard, "malformed-shard", "a snapshot shard");
   if (text === "") return [];
@@ -164,6 +176,11 @@ export function parseShard(shard: Uint8Array): SnapshotRow[] {
     if (!m) throw bad(`malformed line ${JSON.stringify(line.slice(0, 200))}`);
     const key = Buffer.from(m[1]);
     if (previous && Buffer.compare(previous, key) >= 0) throw bad("keys are not sorted and unique");
+    if (place && shardOf(m[1], place.count) !== place.shard)
+      throw new SnapshotError(
+        "misplaced-key",
+        `snapshot shard ${place.shard} of ${place.count} lists ${m[1]}, which belongs in another`,
+      );
     previous = key;
     return { key: m[1], document: m[2] };
   });

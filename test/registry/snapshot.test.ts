@@ -91,6 +91,19 @@ describe("snapshot parsing (fuzzer counterexamples)", () => {
     );
   });
 
+  test("a shard that lists a key of another shard is refused where its place is known", () => {
+    const two = buildSnapshot(rows(["a", "b", "c", "d", "e", "f"]), 2);
+    const [first, second] = two.shards.map((shard) => parseShard(shard));
+    assert.ok(first.length > 0 && second.length > 0);
+    // Shard 1's bytes offered as shard 0: each row is well formed, but none belongs there.
+    assert.deepEqual(parseShard(two.shards[1], { shard: 1, count: 2 }), second);
+    assert.throws(() => parseShard(two.shards[1], { shard: 0, count: 2 }), code("misplaced-key"));
+    // One foreign row among rightful ones.
+    const mixed = encodeShard([...first, second[0]]);
+    assert.throws(() => parseShard(mixed, { shard: 0, count: 2 }), code("misplaced-key"));
+    assert.deepEqual(parseShard(enc.encode(""), { shard: 1, count: 2 }), []);
+  });
+
   test("every refusal is coded", () => {
     assert.throws(
       () => parseRoot(enc.encode("cairn-snapshot/v1cairn-snapshot/v1\n")),
@@ -115,5 +128,5 @@ describe("snapshot parsing (fuzzer counterexamples)", () => {
 });
 
 function snapshotShards(snap: { shards: readonly Uint8Array[] }) {
-  return snap.shards.map(parseShard);
+  return snap.shards.map((shard) => parseShard(shard));
 }
