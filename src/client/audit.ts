@@ -174,8 +174,9 @@ export async function auditTree(
   const auditSnapshot = async (entry: SnapshotEntry) => {
     const shards = await checkHashed(entry.root.sha256, entry.root.size, parseRoot);
     const documents: string[] = [];
-    for (const shard of shards ?? []) {
-      const rows = await checkHashed(shard, MAX_SHARD_BYTES, parseShard);
+    for (const [index, shard] of (shards ?? []).entries()) {
+      const place = { shard: index, count: shards?.length ?? 0 };
+      const rows = await checkHashed(shard, MAX_SHARD_BYTES, (data) => parseShard(data, place));
       for (const row of rows ?? []) documents.push(row.document);
     }
     await inParallel(documents.length, (i) =>

@@ -20,7 +20,14 @@ import {
   MAX_DOCUMENT_BYTES,
   type PackageDocument,
 } from "../registry/package-document.ts";
-import { MAX_SHARD_BYTES, parseRoot, parseShard, shardOf } from "../registry/snapshot.ts";
+import {
+  MAX_SHARD_BYTES,
+  parseRoot,
+  parseShard,
+  type ShardPlace,
+  shardOf,
+} from "../registry/snapshot.ts";
+import { CodedError } from "../util/coded-error.ts";
 import type { LogClient } from "./log-client.ts";
 
 /** The snapshot a checkpoint commits to, verified. */
@@ -36,7 +43,18 @@ export interface VerifiedSnapshot {
 /** Fetches a blob named by SHA-256 (of at most `maxBytes`), verified, from a cache or a source. */
 export type HashedBlobLoader = (sha256: string, maxBytes: number) => Promise<Uint8Array>;
 
-export class SnapshotReadError extends Error {
+export type SnapshotReadErrorCode =
+  /** No checkpoint has been verified yet, so there is no snapshot to read. */
+  | "no-checkpoint"
+  /** The last entry under the checkpoint is not the snapshot of the entries before it. */
+  | "not-a-snapshot"
+  /** The root file lists another number of shards than its snapshot entry. */
+  | "shard-count"
+  /** A shard lists another package's document under a name. */
+  | "wrong-document";
+
+/** A snapshot whose files do not hold together; a file that does not parse is its own domain's error. */
+export class SnapshotReadError extends CodedError<SnapshotReadErrorCode> {
   override name = "SnapshotReadError";
 }
 
@@ -56,7 +74,8 @@ export class SnapshotReader {
   /** The snapshot of the client's current checkpoint (read once per checkpoint). */
   head(): Promise<VerifiedSnapshot> {
     const size = this.#client.checkpoint?.size;
-    if (size === undefined) return Promise.reject(new Error("no verified checkpoint yet"));
+    if (size === undefined)
+      return Promise.reject(new SnapshotReadError("no-checkpoint", "no verified checkpoint yet"));
     if (this.#head?.size !== size) {
       const snapshot = this.#readHead(size);
       const head = { size, snapshot };
@@ -73,7 +92,8 @@ export class SnapshotReader {
     const head = await this.head();
     if (head.entry === undefined) return undefined;
     const key = `npm/${name}`;
-    const shard = await this.#shard(head.shards[shardOf(key, head.shards.length)]);
+    const place = { shard: shardOf(key, head.shards.length), count: head.shards.length };
+    const shard = await this.#shard(head.shards[place.shard], place);
     return shard.get(key);
   }
 
@@ -88,7 +108,10 @@ export class SnapshotReader {
     return this.#cached(this.#documents, hash, async () => {
       const doc = decodeDocument(await this.#load(hash, MAX_DOCUMENT_BYTES));
       if (doc.name !== name)
-        throw new SnapshotReadError(`the snapshot lists the document of ${doc.name} for ${name}`);
+        throw new SnapshotReadError(
+          "wrong-document",
+          `the snapshot lists the document of ${doc.name} for ${name}`,
+        );
       return doc;
     });
   }
@@ -97,23 +120,26 @@ export class SnapshotReader {
     if (size === 0) return { size, entry: undefined, shards: [] };
     let bytes: Uint8Array | undefined;
     for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
-    const entry = decodeEntry(bytes as Uint8Array);
-    if (entry.kind !== "snapshot" || entry.size !== size - 1)
+    const entry = bytes && decodeEntry(bytes);
+    if (entry?.kind !== "snapshot" || entry.size !== size - 1)
       throw new SnapshotReadError(
+        "not-a-snapshot",
         `entry ${size - 1}, the last under the checkpoint, is not the snapshot of the entries before it`,
       );
     const root = await this.#load(entry.root.sha256, entry.root.size);
     const shards = parseRoot(root);
     if (shards.length !== entry.shards)
       throw new SnapshotReadError(
+        "shard-count",
         `snapshot root lists ${shards.length} shards, its entry ${entry.shards}`,
       );
     return { size, entry, shards };
   }
 
-  #shard(hash: string): Promise<ReadonlyMap<string, string>> {
+  /** A shard's rows; a shard is only ever at one place, as its keys are (or nowhere, when empty). */
+  #shard(hash: string, place: ShardPlace): Promise<ReadonlyMap<string, string>> {
     return this.#cached(this.#shards, hash, async () => {
-      const rows = parseShard(await this.#load(hash, MAX_SHARD_BYTES));
+      const rows = parseShard(await this.#load(hash, MAX_SHARD_BYTES), place);
       return new Map(rows.map((row) => [row.key, row.document]));
     });
   }

@@ -53,7 +53,11 @@ export function parseCosignatureVerifierKey(vkey: string): CosignatureVerifier {
 
 function cosignatureVerifier(name: string, publicKey: KeyObject): CosignatureVerifier {
   const raw = rawPublicKey(publicKey);
-  const timestampOf = (signature: Uint8Array) => Buffer.from(signature).readBigUInt64BE(0);
+  const timestampOf = (signature: Uint8Array) => {
+    if (signature.length < 8)
+      throw new LogError("malformed-note", "a cosignature is too short to hold a timestamp");
+    return Buffer.from(signature.buffer, signature.byteOffset, signature.length).readBigUInt64BE(0);
+  };
   return {
     name,
     keyId: keyId(name, COSIGNATURE_TYPE, raw),

@@ -1,3 +1,5 @@
+import { CodedError } from "../util/coded-error.ts";
+
 /**
  * Errors raised by the log core. Callers branch on `code`, never on the message.
  */
@@ -33,14 +35,8 @@ export type LogErrorCode =
   /** The log storage is damaged in a way recovery cannot repair. */
   | "corrupt-storage";
 
-export class LogError extends Error {
-  readonly code: LogErrorCode;
-
-  constructor(code: LogErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "LogError";
-    this.code = code;
-  }
+export class LogError extends CodedError<LogErrorCode> {
+  override name = "LogError";
 }
 
 export function isLogError(err: unknown, code?: LogErrorCode): err is LogError {

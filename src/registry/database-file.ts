@@ -16,6 +16,7 @@ import { rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress, createZstdDecompress, constants as zlibConstants } from "node:zlib";
+import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
 import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
@@ -24,7 +25,21 @@ import { searchDocumentOf } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
 import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA, type VersionRow } from "./state.ts";
 
-export class DatabaseFileError extends Error {
+export type DatabaseFileErrorCode =
+  /** The blob is not zstd, or does not decompress to the size its entry names. */
+  | "bad-blob"
+  /** Not a SQLite file, or one that fails SQLite's integrity check. */
+  | "damaged"
+  /** A schema other than exactly Cairn's: another version, extra tables, triggers, views or indexes. */
+  | "schema"
+  /** The file does not say it reflects the log size its entry names. */
+  | "log-size"
+  /** A row that belongs to no package, or does not hold the entry its columns describe. */
+  | "bad-row"
+  /** The rows do not give the state the log's snapshot entry commits to. */
+  | "mismatch";
+
+export class DatabaseFileError extends CodedError<DatabaseFileErrorCode> {
   override name = "DatabaseFileError";
 }
 
@@ -94,6 +109,7 @@ export async function decompressDatabaseFile(
   rawSize: number,
 ): Promise<void> {
   let size = 0;
+  const out = createWriteStream(outPath);
   try {
     await pipeline(
       createReadStream(path, { highWaterMark: 1 << 20 }),
@@ -102,24 +118,42 @@ export async function decompressDatabaseFile(
         size += chunk.length;
         if (size > rawSize)
           throw new DatabaseFileError(
+            "bad-blob",
             `the database is larger than the ${rawSize} bytes its entry says`,
           );
       }),
-      createWriteStream(outPath),
+      out,
     );
     if (size !== rawSize)
-      throw new DatabaseFileError(`the database is ${size} bytes, its entry says ${rawSize}`);
+      throw new DatabaseFileError(
+        "bad-blob",
+        `the database is ${size} bytes, its entry says ${rawSize}`,
+      );
   } catch (err) {
+    // A pipeline that fails early may still be opening the file: remove it only once it is closed.
+    if (!out.closed) await new Promise<void>((resolve) => out.once("close", () => resolve()));
     await rm(outPath, { force: true });
-    // Local failures (a full disk) are not the blob's fault; zstd's errors are.
-    if (!String((err as NodeJS.ErrnoException).code).startsWith("ZSTD_")) throw err;
+    if (err instanceof DatabaseFileError || isLocalFailure(err)) throw err;
+    // What is left is the decompressor's verdict on the blob (bad magic, cut off, corrupt).
     throw new DatabaseFileError(
+      "bad-blob",
       `the database blob does not decompress: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
+}
+
+/** SQLite result codes that say the machine failed, not the file: FULL, IOERR, NOMEM, CANTOPEN. */
+const LOCAL_SQLITE_ERRORS = new Set([13, 10, 7, 14]);
+
+/**
+ * A failure of this machine (a full disk, an I/O error), which is not the
+ * downloaded file's fault and must not be reported as if it were.
+ */
+function isLocalFailure(err: unknown): boolean {
+  const e = err as { syscall?: unknown; errcode?: unknown } | undefined;
+  if (typeof e?.syscall === "string") return true;
+  return typeof e?.errcode === "number" && LOCAL_SQLITE_ERRORS.has(e.errcode & 0xff);
 }
 
 function schemaOf(db: DatabaseSync): string[] {
@@ -133,30 +167,43 @@ function schemaOf(db: DatabaseSync): string[] {
 function checkStructure(path: string, logSize: number): void {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
-    const check = db.prepare("PRAGMA quick_check").all() as { quick_check: string }[];
-    if (check.length !== 1 || check[0].quick_check !== "ok")
-      throw new DatabaseFileError("the database file is damaged");
+    // integrity_check, not quick_check: only it checks that each index holds exactly its
+    // table's rows. An index that disagrees with its table answers indexed queries otherwise
+    // than the reads that rendered the checked documents.
+    const check = db.prepare("PRAGMA integrity_check(1)").all() as { integrity_check: string }[];
+    if (check.length !== 1 || check[0].integrity_check !== "ok")
+      throw new DatabaseFileError("damaged", "the database file is damaged");
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version;
     if (version !== STATE_SCHEMA)
-      throw new DatabaseFileError(`database schema ${version}, expected ${STATE_SCHEMA}`);
+      throw new DatabaseFileError("schema", `database schema ${version}, expected ${STATE_SCHEMA}`);
     const expected = new DatabaseSync(":memory:");
     expected.exec(CORE_SCHEMA);
     const same = JSON.stringify(schemaOf(db)) === JSON.stringify(schemaOf(expected));
     expected.close();
-    if (!same) throw new DatabaseFileError("the database holds tables or triggers it should not");
+    if (!same)
+      throw new DatabaseFileError(
+        "schema",
+        "the database holds tables, triggers, views or indexes it should not",
+      );
     const meta = db.prepare("SELECT key, value FROM meta").all() as {
       key: string;
       value: string;
     }[];
     if (meta.length !== 1 || meta[0].key !== "log_size" || meta[0].value !== String(logSize))
-      throw new DatabaseFileError(`the database does not say it reflects log size ${logSize}`);
+      throw new DatabaseFileError(
+        "log-size",
+        `the database does not say it reflects log size ${logSize}`,
+      );
     for (const table of ["versions", "dist_tags", "owners"]) {
       const orphan = db
         .prepare(`SELECT name FROM ${table} WHERE name NOT IN (SELECT name FROM packages) LIMIT 1`)
         .get() as { name: string } | undefined;
       if (orphan)
-        throw new DatabaseFileError(`${table} has rows for unknown package ${orphan.name}`);
+        throw new DatabaseFileError(
+          "bad-row",
+          `${table} has rows for unknown package ${orphan.name}`,
+        );
     }
   } finally {
     db.close();
@@ -170,6 +217,7 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
     rows = state.versions(name);
   } catch (err) {
     throw new DatabaseFileError(
+      "bad-row",
       `${name}: a version's entry is not JSON: ${(err as Error).message}`,
     );
   }
@@ -178,7 +226,10 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
     try {
       entry = checkEntry(row.entry);
     } catch (err) {
-      throw new DatabaseFileError(`${row.name}@${row.version}: ${(err as Error).message}`);
+      throw new DatabaseFileError(
+        "bad-row",
+        `${row.name}@${row.version}: ${(err as Error).message}`,
+      );
     }
     if (
       entry.kind !== "publish" ||
@@ -186,7 +237,10 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
       entry.version !== row.version ||
       entry.time !== row.time
     )
-      throw new DatabaseFileError(`${row.name}@${row.version}: the row and its entry disagree`);
+      throw new DatabaseFileError(
+        "bad-row",
+        `${row.name}@${row.version}: the row and its entry disagree`,
+      );
   }
   return rows;
 }
@@ -201,44 +255,69 @@ export function adoptDatabaseFile(
   logSize: number,
   snapshot: SnapshotEntry,
 ): RegistryState {
-  checkStructure(path, logSize);
-  const state = RegistryState.open(path);
+  let state: RegistryState | undefined;
   try {
-    const names = state.packageNames();
-    state.db.exec("BEGIN IMMEDIATE");
-    try {
-      const insert = state.db.prepare(
-        "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?)",
-      );
-      // One pass: each package's versions are read, checked and rendered once.
-      for (const name of names) {
-        const doc = state.document(name, checkedVersions(state, name));
-        if (!doc) continue;
-        const key = documentKey(doc);
-        insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
-        const search = searchDocumentOf(doc);
-        if (search) state.search.put(search);
-      }
-      state.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('packages', ?)")
-        .run(String(names.length));
-      state.db.exec("COMMIT");
-    } catch (err) {
-      state.db.exec("ROLLBACK");
-      throw err;
-    }
+    checkStructure(path, logSize);
+    state = RegistryState.open(path);
+    deriveTables(state);
     const batch = state.begin(logSize);
     try {
       batch.adopt(snapshot, logSize - 1);
     } catch (err) {
-      throw new DatabaseFileError(`the database does not match the log: ${(err as Error).message}`);
+      throw new DatabaseFileError(
+        "mismatch",
+        `the database does not match the log: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     batch.commit();
     return state;
   } catch (err) {
-    state.close();
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-    if (err instanceof EntryError) throw new DatabaseFileError(err.message);
+    state?.close();
+    for (const suffix of ["", "-wal", "-shm", "-journal"])
+      rmSync(`${path}${suffix}`, { force: true });
+    throw asDatabaseFileError(err);
+  }
+}
+
+/** Recomputes the document hashes and search index from the checked rows, in one transaction. */
+function deriveTables(state: RegistryState): void {
+  const names = state.packageNames();
+  state.db.exec("BEGIN IMMEDIATE");
+  try {
+    const insert = state.db.prepare("INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?)");
+    // One pass: each package's versions are read, checked and rendered once.
+    for (const name of names) {
+      const doc = state.document(name, checkedVersions(state, name));
+      if (!doc) continue;
+      const key = documentKey(doc);
+      insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
+      const search = searchDocumentOf(doc);
+      if (search) state.search.put(search);
+    }
+    state.db
+      .prepare("INSERT INTO meta (key, value) VALUES ('packages', ?)")
+      .run(String(names.length));
+    state.db.exec("COMMIT");
+  } catch (err) {
+    state.db.exec("ROLLBACK");
     throw err;
   }
+}
+
+/**
+ * Whatever goes wrong while reading an untrusted file is the file's fault
+ * (it is damaged, or its rows cannot be rendered), except a failure of this
+ * machine, which is passed on as it is.
+ */
+function asDatabaseFileError(err: unknown): unknown {
+  if (err instanceof DatabaseFileError || isLocalFailure(err)) return err;
+  const message = (err as Error)?.message ?? String(err);
+  if (err instanceof EntryError) return new DatabaseFileError("bad-row", message, { cause: err });
+  const sqlite = (err as { code?: unknown })?.code === "ERR_SQLITE_ERROR";
+  return new DatabaseFileError(
+    sqlite ? "damaged" : "bad-row",
+    sqlite ? `the database file is damaged: ${message}` : `a row cannot be read: ${message}`,
+    { cause: err },
+  );
 }

@@ -12,12 +12,29 @@
  * The shard count is a power of two, so a shard is a prefix of the hash.
  */
 import { createHash } from "node:crypto";
+import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 export const SNAPSHOT_HEADER = "cairn-snapshot/v1";
 export const MAX_SHARDS = 1 << 16;
 /** A shard lists about 512 packages at the default count; a single shard of npm is a few tens of MB. */
 export const MAX_SHARD_BYTES = 64 << 20;
+
+export type SnapshotErrorCode =
+  /** A root file that is not exactly what encodeRoot writes. */
+  | "malformed-root"
+  /** A shard that is not exactly what encodeShard writes (sorted, unique, one row a line). */
+  | "malformed-shard"
+  /** A shard count that is not a power of two from 1 to MAX_SHARDS. */
+  | "shard-count"
+  /** The same key twice in the rows of one snapshot. */
+  | "duplicate-key"
+  /** A shard that lists a key whose hash puts it in another shard. */
+  | "misplaced-key";
+
+export class SnapshotError extends CodedError<SnapshotErrorCode> {
+  override name = "SnapshotError";
+}
 
 export interface SnapshotRow {
   /** `ecosystem/name`, e.g. `npm/@scope/pkg`. */
@@ -41,7 +58,10 @@ export function isShardCount(count: number): boolean {
 
 export function checkShardCount(count: number): void {
   if (!isShardCount(count))
-    throw new Error(`the shard count must be a power of two from 1 to ${MAX_SHARDS}, not ${count}`);
+    throw new SnapshotError(
+      "shard-count",
+      `the shard count must be a power of two from 1 to ${MAX_SHARDS}, not ${count}`,
+    );
 }
 
 /** The top 32 bits of SHA-256(key): the shard of any power-of-two count is a prefix of it. */
@@ -68,10 +88,6 @@ export function shardOf(key: string, count: number): number {
 
 const encoder = new TextEncoder();
 
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /** One shard's bytes: its rows sorted by key, one line each. */
 export function encodeShard(rows: readonly SnapshotRow[]): Uint8Array {
   // Bytewise order; each key is encoded once, not once per comparison.
@@ -81,7 +97,7 @@ export function encodeShard(rows: readonly SnapshotRow[]): Uint8Array {
     .map(({ row }) => row);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].key === sorted[i - 1].key)
-      throw new Error(`${sorted[i].key} is in the snapshot twice`);
+      throw new SnapshotError("duplicate-key", `${sorted[i].key} is in the snapshot twice`);
   }
   return encoder.encode(sorted.map((r) => `${r.key} ${r.document}\n`).join(""));
 }
@@ -103,33 +119,69 @@ export function buildSnapshot(rows: Iterable<SnapshotRow>, shardCount: number): 
   return { shards, root, id: sha256Hex(root) };
 }
 
-/** Parses a root file strictly; returns its shard hashes. */
+/**
+ * Decodes a root or shard as UTF-8, refusing invalid sequences and a byte
+ * order mark (which a lenient decoder would drop, giving two spellings of
+ * one file).
+ */
+function decodeText(bytes: Uint8Array, code: SnapshotErrorCode, what: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (err) {
+    throw new SnapshotError(code, `${what} is not UTF-8`, { cause: err });
+  }
+}
+
+const SHARD_HASH_RE = /^[0-9a-f]{64}$/;
+
+/** Parses a root file strictly: exactly what encodeRoot writes. Returns its shard hashes. */
 export function parseRoot(root: Uint8Array): string[] {
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(root);
+  const bad = (why: string) => new SnapshotError("malformed-root", `snapshot root: ${why}`);
+  const text = decodeText(root, "malformed-root", "a snapshot root");
   const lines = text.split("\n");
-  if (lines.pop() !== "" || lines[0] !== SNAPSHOT_HEADER) throw new Error("not a snapshot root");
-  const count = Number(/^shards ([1-9][0-9]*)$/.exec(lines[1] ?? "")?.[1]);
-  checkShardCount(count);
+  if (lines.pop() !== "" || lines[0] !== SNAPSHOT_HEADER)
+    throw bad(`it must start with ${SNAPSHOT_HEADER} and end in a newline`);
+  const countText = /^shards ([1-9][0-9]{0,5})$/.exec(lines[1] ?? "")?.[1];
+  const count = Number(countText);
+  if (countText === undefined || !isShardCount(count))
+    throw bad(`the second line must be shards <a power of two from 1 to ${MAX_SHARDS}>`);
   const hashes = lines.slice(2);
-  if (hashes.length !== count || hashes.some((h) => !/^[0-9a-f]{64}$/.test(h)))
-    throw new Error(`a snapshot root with ${count} shards must list ${count} SHA-256 hashes`);
+  if (hashes.length !== count || hashes.some((h) => !SHARD_HASH_RE.test(h)))
+    throw bad(`a root of ${count} shards must list ${count} SHA-256 hashes`);
   return hashes;
 }
 
-/** Parses a shard strictly: sorted, unique keys, each with a document hash. */
-export function parseShard(shard: Uint8Array): SnapshotRow[] {
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(shard);
+const SHARD_LINE_RE = /^(\S+) ([0-9a-f]{64})$/;
+
+/** Which shard of how many a shard's bytes were listed as, in its root. */
+export interface ShardPlace {
+  readonly shard: number;
+  readonly count: number;
+}
+
+/**
+ * Parses a shard strictly: exactly what encodeShard writes (sorted, unique
+ * keys, each with a document hash); given its place in the root, also that
+ * every key belongs there, as buildSnapshot puts it.
+ */
+export function parseShard(shard: Uint8Array, place?: ShardPlace): SnapshotRow[] {
+  const bad = (why: string) => new SnapshotError("malformed-shard", `snapshot shard: ${why}`);
+  const text = decodeText(shard, "malformed-shard", "a snapshot shard");
   if (text === "") return [];
   const lines = text.split("\n");
-  if (lines.pop() !== "") throw new Error("a snapshot shard must end in a newline");
-  const rows = lines.map((line) => {
-    const m = /^(\S+) ([0-9a-f]{64})$/.exec(line);
-    if (!m) throw new Error(`malformed snapshot shard line ${JSON.stringify(line)}`);
+  if (lines.pop() !== "") throw bad("it must end in a newline");
+  let previous: Buffer | undefined;
+  return lines.map((line) => {
+    const m = SHARD_LINE_RE.exec(line);
+    if (!m) throw bad(`malformed line ${JSON.stringify(line.slice(0, 200))}`);
+    const key = Buffer.from(m[1]);
+    if (previous && Buffer.compare(previous, key) >= 0) throw bad("keys are not sorted and unique");
+    if (place && shardOf(m[1], place.count) !== place.shard)
+      throw new SnapshotError(
+        "misplaced-key",
+        `snapshot shard ${place.shard} of ${place.count} lists ${m[1]}, which belongs in another`,
+      );
+    previous = key;
     return { key: m[1], document: m[2] };
   });
-  for (let i = 1; i < rows.length; i++) {
-    if (compareKeys(rows[i - 1].key, rows[i].key) >= 0)
-      throw new Error("snapshot shard keys are not sorted and unique");
-  }
-  return rows;
 }

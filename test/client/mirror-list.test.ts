@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   formatMirrorList,
+  MirrorListError,
   openMirrorList,
   parseMirrorList,
   signMirrorList,
@@ -30,7 +31,7 @@ describe("mirror list", () => {
     const other = testKey("other.example/log");
     assert.throws(
       () => openMirrorList(signMirrorList(list, other.signer), other.verifier),
-      /not other.example/,
+      (err) => err instanceof MirrorListError && err.code === "wrong-log",
     );
   });
 
@@ -45,7 +46,28 @@ describe("mirror list", () => {
       `${good}mirror https://a.example/\n`,
       good.replace("mirror https://a.example/", "mirror ftp://a.example/"),
     ]) {
-      assert.throws(() => parseMirrorList(bad), bad);
+      assert.throws(
+        () => parseMirrorList(bad),
+        (err) => err instanceof MirrorListError && err.code === "malformed-mirror-list",
+        bad,
+      );
+    }
+  });
+
+  test("the time and origin have one spelling (fuzzer counterexamples)", () => {
+    const good = formatMirrorList(list);
+    for (const bad of [
+      good.replace("2026-11-21T06:00:00.000Z", "2026-11-21T06:00:00Z"),
+      good.replace("2026-11-21T06:00:00.000Z", "2026-11-21T06:00:00.000Z "),
+      good.replace("2026-11-21T06:00:00.000Z", "yesterday"),
+      good.replace("origin test.cairn.example/log", "origin "),
+      good.replace("mirror https://a.example/", "mirror not a url"),
+    ]) {
+      assert.throws(
+        () => parseMirrorList(bad),
+        (err) => err instanceof MirrorListError && err.code === "malformed-mirror-list",
+        bad,
+      );
     }
   });
 

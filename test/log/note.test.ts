@@ -222,4 +222,10 @@ describe("cosignatures (C2SP tlog-cosignature, Ed25519)", () => {
     // The key ID of a cosigner differs from that of an Ed25519 note key with the same key.
     assert.throws(() => parseVerifierKey(witness.verifierKey), code("malformed-key"));
   });
+
+  test("a signature too short for a timestamp is a malformed note, not a RangeError", () => {
+    const cosigVerifier = parseCosignatureVerifierKey(Cosigner.generate("w.example/w").verifierKey);
+    assert.throws(() => cosigVerifier.timestampOf(new Uint8Array(7)), code("malformed-note"));
+    assert.equal(cosigVerifier.verify(new TextEncoder().encode(text), new Uint8Array(7)), false);
+  });
 });

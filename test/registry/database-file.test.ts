@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFile, readFile, stat } from "node:fs/promises";
+import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
@@ -10,29 +10,9 @@ import {
   DatabaseFileError,
   decompressDatabaseFile,
 } from "../../src/registry/database-file.ts";
-import type { SnapshotEntry } from "../../src/registry/entries.ts";
-import { RegistryState } from "../../src/registry/state.ts";
-import { snapshotEntry } from "../../src/registry/state-batch.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
-
-/** A state of three packages ending in an honest snapshot entry, and that entry. */
-function buildState(path: string): { state: RegistryState; snapshot: SnapshotEntry } {
-  const state = RegistryState.open(path);
-  const batch = state.begin(0);
-  for (const e of [
-    publishEntry("a", "1.0.0", { tag: "latest" }),
-    publishEntry("a", "1.1.0", { tag: "latest" }),
-    publishEntry("@s/b", "2.0.0", { tag: "latest", resolution: { dependencies: { a: "^1" } } }),
-    publishEntry("c", "0.1.0", { tag: "latest" }),
-  ])
-    batch.add(e);
-  const built = batch.snapshot(2);
-  const snapshot = snapshotEntry(built, 4);
-  batch.add(snapshot);
-  batch.commit();
-  return { state, snapshot };
-}
+import { buildState } from "../helpers/state.ts";
 
 describe("SQLite snapshots", () => {
   test("a copy round-trips through zstd and is adopted, with search and snapshot recomputed", async () => {
@@ -90,7 +70,7 @@ describe("SQLite snapshots", () => {
       [
         "trigger",
         "CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM packages; END",
-        /tables or triggers/,
+        /tables, triggers/,
       ],
       [
         "row and entry disagree",
@@ -117,5 +97,69 @@ describe("SQLite snapshots", () => {
         what,
       );
     }
+  });
+
+  test("an index that tells another story than its table is refused as damaged (quick_check passes it)", async () => {
+    await using dir = await tempDir();
+    const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
+    state.close();
+    const honest = join(dir.path, "honest.sqlite");
+    copyCoreTables(join(dir.path, "state.sqlite"), honest);
+    // The same file with a's tag renamed: same layout, one key of the same length changed.
+    const lying = join(dir.path, "lying.sqlite");
+    await copyFile(honest, lying);
+    const db = new DatabaseSync(lying);
+    db.exec("UPDATE dist_tags SET tag = 'legacy' WHERE name = 'a'");
+    const { rootpage } = db
+      .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_dist_tags_1'")
+      .get() as { rootpage: number };
+    const { page_size: pageSize } = db.prepare("PRAGMA page_size").get() as { page_size: number };
+    db.close();
+    // The honest table with the lying file's index: rendering reads the table, an indexed query the lie.
+    const bytes = await readFile(honest);
+    (await readFile(lying)).copy(
+      bytes,
+      (rootpage - 1) * pageSize,
+      (rootpage - 1) * pageSize,
+      rootpage * pageSize,
+    );
+    const path = join(dir.path, "spliced.sqlite");
+    await writeFile(path, bytes);
+    assert.throws(
+      () => adoptDatabaseFile(path, 5, snapshot),
+      (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
+    );
+    await assert.rejects(stat(path), { code: "ENOENT" });
+  });
+
+  test("a file that is not SQLite, or a truncated blob, gets a coded error and leaves nothing (fuzzer finds)", async () => {
+    await using dir = await tempDir();
+    const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
+    state.close();
+    const path = join(dir.path, "not.sqlite");
+    await writeFile(path, "0SQLite format 3\0");
+    assert.throws(
+      () => adoptDatabaseFile(path, 5, snapshot),
+      (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
+    );
+    await assert.rejects(stat(path), { code: "ENOENT" });
+    const extra = join(dir.path, "extra.sqlite");
+    copyCoreTables(join(dir.path, "state.sqlite"), extra);
+    const db = new DatabaseSync(extra);
+    db.exec("CREATE TABLE extra (x)");
+    db.close();
+    assert.throws(
+      () => adoptDatabaseFile(extra, 5, snapshot),
+      (err: unknown) => err instanceof DatabaseFileError && err.code === "schema",
+    );
+    await assert.rejects(stat(extra), { code: "ENOENT" });
+    const zst = join(dir.path, "empty.zst");
+    await writeFile(zst, "");
+    const out = join(dir.path, "out.sqlite");
+    await assert.rejects(
+      decompressDatabaseFile(zst, out, 100),
+      (err: unknown) => err instanceof DatabaseFileError && err.code === "bad-blob",
+    );
+    await assert.rejects(stat(out), { code: "ENOENT" });
   });
 });

@@ -7,6 +7,7 @@ import {
   encodeShard,
   parseRoot,
   parseShard,
+  SnapshotError,
   shardOf,
 } from "../../src/registry/snapshot.ts";
 
@@ -70,6 +71,62 @@ describe("snapshot map", () => {
   });
 });
 
+describe("snapshot parsing (fuzzer counterexamples)", () => {
+  const enc = new TextEncoder();
+  const code = (c: string) => (err: unknown) => err instanceof SnapshotError && err.code === c;
+  const snap = buildSnapshot(rows(["a", "b"]), 1);
+
+  test("a byte order mark is refused, not dropped: a root or shard has one spelling", () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    assert.throws(() => parseRoot(Buffer.concat([bom, snap.root])), code("malformed-root"));
+    assert.throws(() => parseShard(Buffer.concat([bom, snap.shards[0]])), code("malformed-shard"));
+  });
+
+  test("bytes that are not UTF-8 get the domain's coded error, not a TypeError", () => {
+    const loneSurrogate = Buffer.from([0xed, 0xa0, 0x80, 0x0a]);
+    assert.throws(() => parseRoot(loneSurrogate), code("malformed-root"));
+    assert.throws(
+      () => parseShard(Buffer.concat([loneSurrogate, snap.shards[0]])),
+      code("malformed-shard"),
+    );
+  });
+
+  test("a shard that lists a key of another shard is refused where its place is known", () => {
+    const two = buildSnapshot(rows(["a", "b", "c", "d", "e", "f"]), 2);
+    const [first, second] = two.shards.map((shard) => parseShard(shard));
+    assert.ok(first.length > 0 && second.length > 0);
+    // Shard 1's bytes offered as shard 0: each row is well formed, but none belongs there.
+    assert.deepEqual(parseShard(two.shards[1], { shard: 1, count: 2 }), second);
+    assert.throws(() => parseShard(two.shards[1], { shard: 0, count: 2 }), code("misplaced-key"));
+    // One foreign row among rightful ones.
+    const mixed = encodeShard([...first, second[0]]);
+    assert.throws(() => parseShard(mixed, { shard: 0, count: 2 }), code("misplaced-key"));
+    assert.deepEqual(parseShard(enc.encode(""), { shard: 1, count: 2 }), []);
+  });
+
+  test("every refusal is coded", () => {
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1cairn-snapshot/v1\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1\nshards 01\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseRoot(enc.encode("cairn-snapshot/v1\nshards 3\n")),
+      code("malformed-root"),
+    );
+    assert.throws(
+      () => parseShard(enc.encode(`npm/b ${doc(1)}\nnpm/a ${doc(0)}\n`)),
+      code("malformed-shard"),
+    );
+    assert.throws(() => parseShard(enc.encode(`npm/a ${doc(0)}`)), code("malformed-shard"));
+    assert.throws(() => encodeShard([...rows(["a"]), ...rows(["a"])]), code("duplicate-key"));
+    assert.throws(() => buildSnapshot([], 3), code("shard-count"));
+  });
+});
+
 function snapshotShards(snap: { shards: readonly Uint8Array[] }) {
-  return snap.shards.map(parseShard);
+  return snap.shards.map((shard) => parseShard(shard));
 }

@@ -1,0 +1,23 @@
+/** Registry states in tests. */
+import type { SnapshotEntry } from "../../src/registry/entries.ts";
+import { RegistryState } from "../../src/registry/state.ts";
+import { snapshotEntry } from "../../src/registry/state-batch.ts";
+import { publishEntry } from "./entries.ts";
+
+/** A state of three packages ending in an honest snapshot entry, and that entry. */
+export function buildState(path: string): { state: RegistryState; snapshot: SnapshotEntry } {
+  const state = RegistryState.open(path);
+  const batch = state.begin(0);
+  for (const e of [
+    publishEntry("a", "1.0.0", { tag: "latest" }),
+    publishEntry("a", "1.1.0", { tag: "latest" }),
+    publishEntry("@s/b", "2.0.0", { tag: "latest", resolution: { dependencies: { a: "^1" } } }),
+    publishEntry("c", "0.1.0", { tag: "latest" }),
+  ])
+    batch.add(e);
+  const built = batch.snapshot(2);
+  const snapshot = snapshotEntry(built, 4);
+  batch.add(snapshot);
+  batch.commit();
+  return { state, snapshot };
+}
