@@ -7,11 +7,13 @@
  * runtime imports of the domains it maps (the origin, the client).
  */
 import type { Check } from "../client/errors.ts";
+import type { SnapshotReadErrorCode } from "../client/snapshot-reader.ts";
 import type { LogErrorCode } from "../log/errors.ts";
 import type { AuthErrorCode } from "../origin/auth.ts";
 import type { RegistryErrorCode } from "../origin/registry.ts";
 import type { BlobErrorCode } from "../registry/blob-check.ts";
 import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
+import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PublishErrorCode } from "./publish.ts";
 import type { TarballErrorCode } from "./tarball.ts";
@@ -107,6 +109,23 @@ const SOURCE: Record<Check, number> = {
   unavailable: 503,
 };
 
+/** A sparse read whose snapshot files, though signed for, do not fit together: the source lied. */
+const SNAPSHOT_READ: Record<SnapshotReadErrorCode, number> = {
+  "no-checkpoint": 503,
+  "not-a-snapshot": 502,
+  "shard-count": 502,
+  "wrong-document": 502,
+};
+
+/** A root or shard a source served that is not in its one canonical form. */
+const SNAPSHOT: Record<SnapshotErrorCode, number> = {
+  "malformed-root": 502,
+  "malformed-shard": 502,
+  "shard-count": 502,
+  "duplicate-key": 502,
+  "misplaced-key": 502,
+};
+
 interface Domain {
   readonly statuses: Readonly<Record<string, number>>;
   /** Whether the message of a 5xx is meant for the client (it names no server internals). */
@@ -123,6 +142,8 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   BlobError: { statuses: BLOB, publicFailure: true },
   LogError: { statuses: LOG },
   SourceError: { statuses: SOURCE, publicFailure: true },
+  SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
+  SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
 };
 
 /** Errors whose class has no code (yet): one code and status for the whole class. */
