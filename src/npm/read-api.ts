@@ -49,6 +49,16 @@ export interface PackageReader {
   beforeRead?(): Promise<void>;
 }
 
+/** npm's search answers at most 250 results a page; paging stops where ranking stops meaning much. */
+const MAX_SEARCH_SIZE = 250;
+const MAX_SEARCH_FROM = 10_000;
+
+/** A paging parameter: its default when absent or not a number, else clamped into [min, max]. */
+function queryInt(raw: unknown, fallback: number, min: number, max: number): number {
+  if (typeof raw !== "string" || !/^-?\d{1,64}$/.test(raw)) return fallback;
+  return Math.min(max, Math.max(min, Number(raw)));
+}
+
 /** The reads of a PackageReader, from a derived state that holds the whole registry. */
 export function stateReads(
   state: RegistryState,
@@ -171,10 +181,12 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
         "search needs the whole registry, and this server reads it package by package",
       );
     await reader.beforeRead?.();
-    const q = req.query as { text?: string; size?: string; from?: string };
-    const size = Math.min(250, Math.max(1, Number.parseInt(q.size ?? "20", 10) || 20));
-    const from = Math.max(0, Number.parseInt(q.from ?? "0", 10) || 0);
-    const { total, hits } = reader.search.search(q.text ?? "", from, size);
+    const q = req.query as Record<string, unknown>;
+    const text = q.text ?? "";
+    if (typeof text !== "string") throw new HttpError("bad-request", "give search text once");
+    const size = queryInt(q.size, 20, 1, MAX_SEARCH_SIZE);
+    const from = queryInt(q.from, 0, 0, MAX_SEARCH_FROM);
+    const { total, hits } = reader.search.search(text, from, size);
     const top = hits[0]?.score || 1;
     return {
       objects: hits.map((hit) => ({

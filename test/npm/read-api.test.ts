@@ -127,6 +127,17 @@ describe("npm read API", () => {
     ]);
   });
 
+  test("search pages out of range are clamped, and repeated text is a 400", async () => {
+    for (const query of ["size=-1&from=99999999999999999999", "size=1e400&from=-5", "size=abc"]) {
+      const res = await fetch(`${url}/-/v1/search?text=demo&${query}`);
+      assert.equal(res.status, 200, query);
+      assert.ok(((await res.json()) as { total: number }).total >= 0);
+    }
+    const twice = await fetch(`${url}/-/v1/search?text=a&text=b`);
+    assert.equal(twice.status, 400);
+    assert.equal(((await twice.json()) as { code: string }).code, "bad-request");
+  });
+
   test("a publish is refused with 405, naming the origin", async () => {
     const res = await fetch(`${url}/plain`, { method: "PUT", body: "{}" });
     assert.equal(res.status, 405);
