@@ -8,6 +8,7 @@ import { createGunzip } from "node:zlib";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AuthError } from "../origin/auth.ts";
 import { RegistryError } from "../origin/registry.ts";
+import { CanonicalJsonError } from "../registry/canonical-json.ts";
 import { EntryError } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { type PackageView, viewOfDocument } from "./packument.ts";
@@ -26,7 +27,8 @@ export function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
   if (err instanceof PublishError)
     return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
-  if (err instanceof EntryError) return 400;
+  if (err instanceof EntryError) return err.code === "too-large" ? 413 : 400;
+  if (err instanceof CanonicalJsonError) return 400;
   if (err instanceof RegistryError)
     return { forbidden: 403, conflict: 409, "not-found": 404, invalid: 400 }[err.code];
   if (err instanceof AuthError)

@@ -125,7 +125,9 @@ export class StateBatch {
       try {
         after = foldEntry(touched ? touched.after : before, entry, index);
       } catch (err) {
-        throw new EntryError(`entry ${index}: ${(err as Error).message}`);
+        throw new EntryError("cannot-apply", `entry ${index}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       this.#touched.set(entry.name, { before, after });
       this.#stale.add(entry.name);
