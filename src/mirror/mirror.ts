@@ -28,9 +28,10 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { type BlobRef, type DatabaseEntry, decodeEntry, type Entry } from "../registry/entries.ts";
+import type { BlobRef, DatabaseEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
+import { decodeLogEntries, type LogEntry } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
 
@@ -145,11 +146,11 @@ export class Mirror {
     const fromSize = this.#held?.size ?? 0;
     const upstream = await this.client.refresh();
     const toSize = upstream.size;
-    let copied = { blobs: 0, tiles: 0, bundles: 0, entries: [] as Entry[] };
+    let copied = { blobs: 0, tiles: 0, bundles: 0, entries: [] as LogEntry[] };
     if (toSize > fromSize) copied = await this.#copy(fromSize, upstream);
     // The entries must prove the origin's snapshots before the checkpoint that signs them is served.
     const batch = this.state.begin(fromSize);
-    for (const entry of copied.entries) batch.add(entry);
+    for (const entry of copied.entries) batch.replay(entry);
     const snapshot = batch.endingSnapshot();
     if (snapshot) {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
@@ -175,7 +176,7 @@ export class Mirror {
 
   async #copy(fromSize: number, upstream: SignedCheckpoint) {
     const toSize = upstream.size;
-    const entries: Entry[] = [];
+    const entries: LogEntry[] = [];
     let bundles = 0;
     let blobs = 0;
     const pendingBlobs: Promise<void>[] = [];
@@ -211,8 +212,8 @@ export class Mirror {
       const bundle = await this.client.bundle(index, width);
       await this.#writeNew(bundlePath(index, width), encodeBundle(bundle));
       bundles++;
-      for (const bytes of bundle.slice(Math.max(0, fromSize - index * TILE_WIDTH))) {
-        const entry = decodeEntry(bytes);
+      const first = Math.max(fromSize, index * TILE_WIDTH);
+      for (const entry of decodeLogEntries(first, bundle.slice(first - index * TILE_WIDTH))) {
         entries.push(entry);
         if (entry.kind === "publish") {
           pendingBlobs.push(copyBlob(entry.manifest));

@@ -15,7 +15,7 @@
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
-import { checkResolution } from "./resolution.ts";
+import { checkLoggedResolution, checkResolution } from "./resolution.ts";
 
 export { EntryError, type EntryErrorCode } from "./entry-error.ts";
 
@@ -188,13 +188,24 @@ function bad(message: string): EntryError {
   return new EntryError("bad-field", message);
 }
 
-/** A non-empty, well-formed string within its field's cap (`empty` allows ""). */
-function str(o: Obj, key: string, pattern?: RegExp, empty = false): string {
+/**
+ * How strictly an entry is checked. `append`: the exact schema of its
+ * kind, every string and resolution field capped, as nothing else may be
+ * appended. `read`: what any version of Cairn could have appended and is
+ * safe to apply (the same shapes for every field a fold reads, resolution
+ * values as opaque JSON at most MAX_LOGGED_RESOLUTION_DEPTH deep, lengths
+ * bounded by the entry size), so a log written before a cap existed
+ * replays exactly as it did.
+ */
+export type EntryCheck = "append" | "read";
+
+/** A non-empty, well-formed string, within its field's cap when appending (`empty` allows ""). */
+function str(o: Obj, key: string, check: EntryCheck, pattern?: RegExp, empty = false): string {
   const value = o[key];
   if (
     typeof value !== "string" ||
     (value.length === 0 && !empty) ||
-    value.length > (MAX_LENGTH[key] ?? 128) ||
+    (check === "append" && value.length > (MAX_LENGTH[key] ?? 128)) ||
     !value.isWellFormed() ||
     (pattern && !pattern.test(value))
   ) {
@@ -216,25 +227,25 @@ function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   if (Object.keys(value).sort().join() !== keys.join()) {
     throw bad(`entry field ${what} must have exactly ${keys.join(", ")}`);
   }
-  str(value, "sha256", HEX64);
+  str(value, "sha256", "read", HEX64);
   if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
     throw bad(`entry field ${what}.size must be a non-negative integer`);
   }
   if (artifact) {
-    str(value, "sha512", BASE64_SHA512);
-    str(value, "sha1", HEX40);
+    str(value, "sha512", "read", BASE64_SHA512);
+    str(value, "sha1", "read", HEX40);
   }
 }
 
 function checkSearchFields(value: Obj): void {
-  if ("description" in value) {
+  if (Object.hasOwn(value, "description")) {
     const d = value.description;
     if (typeof d !== "string" || d.length > MAX_DESCRIPTION_LENGTH || !d.isWellFormed())
       throw bad(
         `entry field description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`,
       );
   }
-  if ("keywords" in value) {
+  if (Object.hasOwn(value, "keywords")) {
     const k = value.keywords;
     if (
       !Array.isArray(k) ||
@@ -253,18 +264,18 @@ function checkSearchFields(value: Obj): void {
   }
 }
 
-/** Checks that `value` is a well-formed entry; returns it typed. */
-export function checkEntry(value: unknown): Entry {
+/** Checks that `value` is a well-formed entry (see EntryCheck); returns it typed. */
+export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
   if (!isObject(value)) throw bad("entry must be a JSON object");
   if (value.v !== ENTRY_FORMAT_VERSION) throw bad(`unsupported entry version ${shown(value.v)}`);
   const kind = value.kind as EntryKind;
   const fields = typeof kind === "string" && Object.hasOwn(FIELDS, kind) ? FIELDS[kind] : undefined;
   if (!fields) throw bad(`unknown entry kind ${shown(value.kind)}`);
-  str(value, "time", ISO_TIME);
+  str(value, "time", check, ISO_TIME);
   if (fields.base === PACKAGE_BASE) {
     if (value.ecosystem !== "npm") throw bad(`unknown ecosystem ${shown(value.ecosystem)}`);
-    str(value, "name");
-    str(value, "actor");
+    str(value, "name", check);
+    str(value, "actor", check);
   } else {
     count(value, "size");
   }
@@ -277,26 +288,27 @@ export function checkEntry(value: unknown): Entry {
   }
   switch (kind) {
     case "publish":
-      str(value, "version");
-      if ("tag" in value) str(value, "tag");
+      str(value, "version", check);
+      if (Object.hasOwn(value, "tag")) str(value, "tag", check);
       checkBlobRef(value.artifact, "artifact", true);
       checkBlobRef(value.manifest, "manifest", false);
-      checkResolution(value.resolution);
+      if (check === "append") checkResolution(value.resolution);
+      else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
       break;
     case "unpublish":
-      if ("version" in value) str(value, "version");
+      if (Object.hasOwn(value, "version")) str(value, "version", check);
       break;
     case "dist-tag":
-      str(value, "tag");
-      if (value.version !== null) str(value, "version");
+      str(value, "tag", check);
+      if (value.version !== null) str(value, "version", check);
       break;
     case "deprecate":
-      str(value, "version");
-      str(value, "message", undefined, true);
+      str(value, "version", check);
+      str(value, "message", check, undefined, true);
       break;
     case "owner":
-      str(value, "user");
+      str(value, "user", check);
       if (value.action !== "add" && value.action !== "rm")
         throw bad("owner action must be add or rm");
       break;
@@ -305,7 +317,7 @@ export function checkEntry(value: unknown): Entry {
       if (!isShardCount(count(value, "shards", 1)))
         throw bad(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
       count(value, "packages");
-      if ("database" in value) count(value, "database");
+      if (Object.hasOwn(value, "database")) count(value, "database");
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);
@@ -334,7 +346,7 @@ function canonicalEntryBytes(entry: Entry): Uint8Array {
 
 /** The entry's bytes in the log: canonical JSON, at most 65,535 bytes. */
 export function encodeEntry(entry: Entry): Uint8Array {
-  checkEntry(entry);
+  checkEntry(entry, "append");
   const bytes = canonicalEntryBytes(entry);
   if (bytes.length > MAX_ENTRY_SIZE) {
     throw new EntryError(

@@ -17,4 +17,15 @@ export type EntryErrorCode =
 
 export class EntryError extends CodedError<EntryErrorCode> {
   override name = "EntryError";
+  /** The log index of the entry, when the error is about one in a log. */
+  readonly index: number | undefined;
+
+  constructor(
+    code: EntryErrorCode,
+    message: string,
+    options?: { cause?: unknown; index?: number },
+  ) {
+    super(code, message, options);
+    this.index = options?.index;
+  }
 }

@@ -146,6 +146,29 @@ export function checkResolutionField(field: string, value: unknown): void {
   check(value, field);
 }
 
+/**
+ * How deep a resolution value in the log may nest. Every shape above is at
+ * most 2 deep; older versions of Cairn copied manifest fields unchecked, so
+ * a log may hold other shapes, which replay as they did, up to this depth.
+ */
+export const MAX_LOGGED_RESOLUTION_DEPTH = 8;
+
+/** Whether `value` nests more than `max` arrays and objects deep (recursing at most `max` levels). */
+function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (max === 0) return true;
+  return Object.values(value).some((v) => deeperThan(v, max - 1));
+}
+
+/** Checks a `resolution` read from the log: an object whose values nest boundedly. */
+export function checkLoggedResolution(resolution: unknown): void {
+  if (!isObject(resolution)) fail("resolution", "must be an object");
+  for (const [field, value] of Object.entries(resolution)) {
+    if (deeperThan(value, MAX_LOGGED_RESOLUTION_DEPTH))
+      fail(field, `nests deeper than ${MAX_LOGGED_RESOLUTION_DEPTH} arrays and objects`);
+  }
+}
+
 /** Checks a publish entry's `resolution`: an object of resolution fields, each of its shape. */
 export function checkResolution(resolution: unknown): void {
   if (!isObject(resolution)) fail("resolution", "must be an object");
