@@ -330,7 +330,13 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
 
 /** A value quoted for an error message, cut short. */
 function shown(value: unknown): string {
-  const text = typeof value === "string" ? value : String(value);
+  // Never String() an array or object: that recurses over values of any depth.
+  const text =
+    typeof value === "object" && value !== null
+      ? Array.isArray(value)
+        ? "an array"
+        : "an object"
+      : String(value);
   return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }
 
