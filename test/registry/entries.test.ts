@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { canonicalJsonBytes, type JsonValue } from "../../src/registry/canonical-json.ts";
 import { decodeEntry, type Entry, EntryError, encodeEntry } from "../../src/registry/entries.ts";
 
 const base = {
@@ -175,5 +176,22 @@ describe("log entries", () => {
     const huge = { ...publish, resolution: { dependencies } };
     assert.throws(() => encodeEntry(huge), /over the 65535-byte limit/);
     assert.throws(() => encodeEntry(huge), isCode("too-large"));
+  });
+
+  test("reading takes what older versions appended; appending takes only the exact schema", () => {
+    const legacy: Entry[] = [
+      { ...publish, resolution: { engines: [">=0.4"] as never, scripts: { test: "x" } } },
+      { ...base, kind: "dist-tag", tag: "t".repeat(5000), version: "1.3.0" },
+      { ...base, kind: "deprecate", version: "1.3.0", message: "m".repeat(5000) },
+    ];
+    for (const entry of legacy) {
+      const bytes = canonicalJsonBytes(entry);
+      assert.deepEqual(decodeEntry(bytes), entry);
+      assert.throws(() => encodeEntry(entry), isCode("bad-field"));
+    }
+    let deep: JsonValue = "1.0.0";
+    for (let i = 0; i < 9; i++) deep = { a: deep };
+    const bytes = canonicalJsonBytes({ ...publish, resolution: { dependencies: deep } });
+    assert.throws(() => decodeEntry(bytes), isCode("bad-field"));
   });
 });
