@@ -12,6 +12,7 @@
  *    "name":"left-pad","resolution":{"dependencies":{}},"tag":"latest",
  *    "time":"2026-11-21T06:00:00.000Z","v":1,"version":"1.3.0"}
  */
+import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
@@ -214,6 +215,14 @@ function str(o: Obj, key: string, check: EntryCheck, pattern?: RegExp, empty = f
   return value;
 }
 
+/** A version: canonical semver, as every publish has been checked to be (npm cannot install another). */
+function version(o: Obj, check: EntryCheck): string {
+  const value = str(o, "version", check);
+  if (value.length > MAX_VERSION_LENGTH || semver.valid(value) !== value)
+    throw bad(`entry field version ${shown(value)} is not a canonical semver version`);
+  return value;
+}
+
 function count(o: Obj, key: string, min = 0): number {
   const value = o[key];
   if (!Number.isSafeInteger(value) || (value as number) < min)
@@ -288,7 +297,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
   }
   switch (kind) {
     case "publish":
-      str(value, "version", check);
+      version(value, check);
       if (Object.hasOwn(value, "tag")) str(value, "tag", check);
       checkBlobRef(value.artifact, "artifact", true);
       checkBlobRef(value.manifest, "manifest", false);
@@ -297,14 +306,14 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       checkSearchFields(value);
       break;
     case "unpublish":
-      if (Object.hasOwn(value, "version")) str(value, "version", check);
+      if (Object.hasOwn(value, "version")) version(value, check);
       break;
     case "dist-tag":
       str(value, "tag", check);
-      if (value.version !== null) str(value, "version", check);
+      if (value.version !== null) version(value, check);
       break;
     case "deprecate":
-      str(value, "version", check);
+      version(value, check);
       str(value, "message", check, undefined, true);
       break;
     case "owner":

@@ -81,6 +81,11 @@ function withoutVersion(tags: Readonly<Record<string, string>>, version: string)
   return Object.fromEntries(Object.entries(tags).filter(([, v]) => v !== version));
 }
 
+/** A version's document; an own key only, so a version named `constructor` is just absent. */
+function versionOf(doc: PackageDocument, version: string): VersionDocument | undefined {
+  return Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined;
+}
+
 /**
  * The document after `entry` (at log index `index`). Unchanged version
  * objects are shared with `doc`, so a caller can tell which versions changed.
@@ -104,7 +109,7 @@ export function foldEntry(
   const touched = { ...base, updated: index, modified: entry.time };
   switch (entry.kind) {
     case "publish": {
-      if (base.versions[entry.version] !== undefined)
+      if (versionOf(base, entry.version) !== undefined)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already published`);
       const { unpublished: _, ...live } = touched;
       const distTags = entry.tag ? { ...base.distTags, [entry.tag]: entry.version } : base.distTags;
@@ -125,7 +130,7 @@ export function foldEntry(
         );
         return { ...touched, unpublished: entry.time, distTags: {}, versions };
       }
-      const current = base.versions[entry.version];
+      const current = versionOf(base, entry.version);
       if (current === undefined) return touched;
       const versions = {
         ...base.versions,
@@ -142,7 +147,7 @@ export function foldEntry(
       return { ...touched, distTags };
     }
     case "deprecate": {
-      const current = base.versions[entry.version];
+      const current = versionOf(base, entry.version);
       if (current === undefined) return touched;
       const { deprecated: _, ...rest } = current;
       const next = entry.message === "" ? rest : { ...rest, deprecated: entry.message };

@@ -280,6 +280,23 @@ describe("entry and document decoders under fuzzing", () => {
     return doc;
   });
 
+  test("folding generated entries throws nothing but EntryErrors, and gives documents that decode back", () => {
+    fc.assert(
+      fc.property(fc.array(packageEntry, { minLength: 1, maxLength: 20 }), (entries) => {
+        let doc: PackageDocument | undefined;
+        entries.forEach((e, index) => {
+          try {
+            doc = foldEntry(doc, { ...e, name: "pkg" }, index);
+          } catch (err) {
+            if (!(err instanceof EntryError && err.code === "cannot-apply")) throw err;
+          }
+        });
+        if (doc !== undefined) assert.deepEqual(decodeDocument(encodeDocument(doc)), doc);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   test("package documents: generated ones decode back; mutated ones are refused or re-encode", () => {
     fc.assert(
       fc.property(document, fc.array(mutation, { maxLength: 4 }), (doc, edits) => {

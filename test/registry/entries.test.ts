@@ -85,6 +85,9 @@ describe("log entries", () => {
       { ...base, kind: "deprecate", version: "1.3.0", message: long(1024) },
       { ...base, kind: "owner", user: long(214), action: "add" },
       { ...publish, name: "\ud800" },
+      { ...publish, version: "constructor" },
+      { ...publish, version: "v1.0.0" },
+      { ...base, kind: "deprecate", version: "__proto__", message: "" },
     ];
     for (const value of bad)
       assert.throws(() => encodeEntry(value as Entry), isCode("bad-field"), JSON.stringify(value));
