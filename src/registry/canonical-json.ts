@@ -75,3 +75,19 @@ const encoder = new TextEncoder();
 export function canonicalJsonBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalJson(value));
 }
+
+/**
+ * Whether `value` nests more than `max` arrays and objects deep. Iterative,
+ * so it can check a value parsed from any input (JSON.parse nests without
+ * limit) before anything recursive, or an error message, touches it.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}

@@ -18,6 +18,7 @@
  * A field of another shape is refused (a `bad-field` EntryError naming it): a registry that kept it
  * would hand every installer something npm itself would not read.
  */
+import { nestsDeeperThan } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
 
 /** Keys in one map (dependencies of one kind, bin commands, engines, …) or items in one list. */
@@ -153,18 +154,11 @@ export function checkResolutionField(field: string, value: unknown): void {
  */
 export const MAX_LOGGED_RESOLUTION_DEPTH = 8;
 
-/** Whether `value` nests more than `max` arrays and objects deep (recursing at most `max` levels). */
-function deeperThan(value: unknown, max: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (max === 0) return true;
-  return Object.values(value).some((v) => deeperThan(v, max - 1));
-}
-
 /** Checks a `resolution` read from the log: an object whose values nest boundedly. */
 export function checkLoggedResolution(resolution: unknown): void {
   if (!isObject(resolution)) fail("resolution", "must be an object");
   for (const [field, value] of Object.entries(resolution)) {
-    if (deeperThan(value, MAX_LOGGED_RESOLUTION_DEPTH))
+    if (nestsDeeperThan(value, MAX_LOGGED_RESOLUTION_DEPTH))
       fail(field, `nests deeper than ${MAX_LOGGED_RESOLUTION_DEPTH} arrays and objects`);
   }
 }

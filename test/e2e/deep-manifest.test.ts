@@ -30,19 +30,21 @@ test("a manifest nested 4,400 deep is refused with a code; nothing is appended; 
     assert.equal((await publish(server.url, alice, "pkg", "1.0.0")).status, 201);
     const before = await logSize(server.url);
     const blobs = await readdir(join(data, "tree", "blob", "sha256"));
-    // Deep in a resolution field, deeper than the stack allows, and deep elsewhere in the manifest.
-    for (const [field, depth] of [
-      ["dependencies", 4400],
-      ["dependencies", 20_000],
-      ["config", 4400],
+    // Deep in a resolution field, deeper than the stack allows, deep elsewhere, and a field of the wrong shape.
+    for (const [field, value, answer] of [
+      ["dependencies", nested(4400), /nests deeper than 64/],
+      ["dependencies", nested(20_000), /nests deeper than 64/],
+      ["config", nested(4400), /nests deeper than 64/],
+      ["dependencies", nested(2), /manifest field dependencies\.a /],
+      ["engines", '[">=0.4"]', /manifest field engines /],
     ] as const) {
-      const manifest = { name: "pkg", version: "1.0.1", [field]: "DEEP" };
+      const manifest = { name: "pkg", version: "1.0.1", [field]: "VALUE" };
       const tgz = rawTgz([packageJson("pkg", "1.0.1")]);
-      const body = JSON.stringify(publishBody(manifest, tgz)).replace('"DEEP"', nested(depth));
+      const body = JSON.stringify(publishBody(manifest, tgz)).replace('"VALUE"', value);
       const res = await putJson(server.url, "/pkg", alice, body);
-      const answer = (await res.json()) as { error: string };
-      assert.equal(res.status, 400, `${field} ${depth}: ${answer.error}`);
-      assert.match(answer.error, new RegExp(field === "config" ? "deeper than" : field));
+      const { error } = (await res.json()) as { error: string };
+      assert.equal(res.status, 400, `${field}: ${error}`);
+      assert.match(error, answer);
     }
     assert.equal(await logSize(server.url), before);
     assert.deepEqual(await readdir(join(data, "tree", "blob", "sha256")), blobs);
