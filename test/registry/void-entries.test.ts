@@ -2,8 +2,8 @@
  * A log that already holds an entry that cannot be applied (appended by an
  * older Cairn, which checked nothing): every replay stops at it with an
  * error naming its index and the way out, and with the index listed in
- * CAIRN_VOID_ENTRIES the origin, `cairn rebuild` and `cairn verify
- * --replay` all replay it as void, the same way.
+ * CAIRN_VOID_ENTRIES the origin, `cairn rebuild`, `cairn verify
+ * --replay`, a mirror and the local index all replay it as void, the same way.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { VOID_ENTRIES_VARIABLE } from "../../src/registry/void-entries.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
+import { startServe } from "../helpers/serve.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 
 const ORIGIN = "test.cairn.example/void";
@@ -104,6 +105,50 @@ test("an entry that cannot be applied is named with the way out; listed as void,
   const verified = await verify(env);
   assert.equal(verified.code, 0, verified.stderr);
   assert.match(verified.stdout, /every snapshot entry matches/);
+
+  // The copies: a mirror and the local index replay the origin's log the same way.
+  // No SQLite snapshot: the local index replays the log from its first entry.
+  const server = await startServe(["--data", data, "--database-interval", "0"]);
+  try {
+    const copy = (what: "mirror" | "sync", env: NodeJS.ProcessEnv) =>
+      what === "mirror"
+        ? cairn(
+            [
+              "mirror",
+              "--once",
+              "--from",
+              server.url,
+              "--key",
+              key,
+              "--data",
+              join(dir.path, "mirror"),
+            ],
+            { env },
+          )
+        : cairn(
+            [
+              "sync",
+              "--origin",
+              server.url,
+              "--key",
+              key,
+              "--index",
+              join(dir.path, "index.sqlite"),
+            ],
+            {
+              env: { CAIRN_HOME: join(dir.path, "home"), ...env },
+            },
+          );
+    for (const what of ["mirror", "sync"] as const) {
+      const stopped = await copy(what, { [VOID_ENTRIES_VARIABLE]: "" });
+      assert.notEqual(stopped.code, 0, what);
+      assert.match(stopped.stderr, /log entry 2 cannot be applied/, what);
+      const went = await copy(what, env);
+      assert.equal(went.code, 0, `${what}: ${went.stderr}`);
+    }
+  } finally {
+    await server.stop();
+  }
 
   // Only an entry that cannot be applied may be void.
   process.env[VOID_ENTRIES_VARIABLE] = "0,2";
