@@ -20,16 +20,11 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import {
-  type Artifact,
-  type BlobRef,
-  decodeEntry,
-  type Entry,
-  type SnapshotEntry,
-} from "../registry/entries.ts";
+import type { Artifact, BlobRef, SnapshotEntry } from "../registry/entries.ts";
 import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document.ts";
 import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
+import { decodeLogEntries, type LogEntry } from "../registry/void-entries.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
@@ -60,11 +55,11 @@ export interface AuditResult {
  * first entry that does not replay stops it (later ones cannot be judged).
  */
 function orderedReplay(state: RegistryState, report: (message: string) => void) {
-  const waiting = new Map<number, Entry[] | undefined>();
+  const waiting = new Map<number, LogEntry[] | undefined>();
   let next = 0;
   let stopped = false;
   return {
-    offer(bundle: number, entries: Entry[] | undefined): void {
+    offer(bundle: number, entries: LogEntry[] | undefined): void {
       waiting.set(bundle, entries);
       while (waiting.has(next)) {
         const ready = waiting.get(next);
@@ -206,11 +201,11 @@ export async function auditTree(
     }
     bundles++;
     report();
-    const decoded: Entry[] = [];
+    const decoded: LogEntry[] = [];
     for (const [i, bytes] of entries.entries()) {
-      let entry: ReturnType<typeof decodeEntry>;
+      let entry: LogEntry;
       try {
-        entry = decodeEntry(bytes);
+        [entry] = decodeLogEntries(index * TILE_WIDTH + i, [bytes]);
       } catch (err) {
         fail(
           new SourceError(source.name, "bundle", `${path}: entry ${i}: ${(err as Error).message}`),

@@ -5,10 +5,11 @@
  * later log size is a fold of its entries onto that first document, so two
  * sizes (or the snapshot ids that name them) can be compared exactly.
  */
-import { type Entry, isPackageEntry, type PackageEntry } from "../registry/entries.ts";
+import { isPackageEntry, type PackageEntry } from "../registry/entries.ts";
 import { foldEntry, type PackageDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
 import type { Touched } from "../registry/state-batch.ts";
+import type { LogEntry } from "../registry/void-entries.ts";
 
 const HISTORY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS history_entries (
@@ -34,12 +35,14 @@ export function historyStart(state: RegistryState): number {
 }
 
 /** A commit hook recording `entries` (from log index `first`) and the documents they change first. */
-export function recordHistory(state: RegistryState, first: number, entries: readonly Entry[]) {
+export function recordHistory(state: RegistryState, first: number, entries: readonly LogEntry[]) {
   return (changes: ReadonlyMap<string, Touched>): void => {
     const insert = state.sql(
       "INSERT INTO history_entries (log_index, name, entry) VALUES (?, ?, ?)",
     );
     entries.forEach((entry, i) => {
+      // A void entry changed nothing: the history has nothing to fold.
+      if (entry.kind === "void") return;
       insert.run(first + i, isPackageEntry(entry) ? entry.name : null, JSON.stringify(entry));
     });
     const base = state.sql("INSERT OR IGNORE INTO history_base (name, document) VALUES (?, ?)");

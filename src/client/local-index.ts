@@ -22,6 +22,7 @@ import {
   type SnapshotEntry,
 } from "../registry/entries.ts";
 import { RegistryState } from "../registry/state.ts";
+import { decodeLogEntries } from "../registry/void-entries.ts";
 import { recordHistory, startHistory } from "./index-history.ts";
 import type { LogClient } from "./log-client.ts";
 
@@ -116,7 +117,7 @@ export async function syncIndex(
     if (fromSize > toSize)
       throw new Error(`the index is at log size ${fromSize}, beyond the checkpoint's ${toSize}`);
     for await (const { first, entries } of client.entries(fromSize, toSize)) {
-      const decoded = entries.map(decodeEntry);
+      const decoded = decodeLogEntries(first, entries);
       state.apply(first, decoded, recordHistory(state, first, decoded));
       options.onProgress?.({ size: first + entries.length, toSize });
     }

@@ -28,9 +28,11 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { type BlobRef, type DatabaseEntry, decodeEntry, type Entry } from "../registry/entries.ts";
+import type { BlobRef, DatabaseEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
+import type { StateBatch } from "../registry/state-batch.ts";
+import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
 
@@ -145,11 +147,11 @@ export class Mirror {
     const fromSize = this.#held?.size ?? 0;
     const upstream = await this.client.refresh();
     const toSize = upstream.size;
-    let copied = { blobs: 0, tiles: 0, bundles: 0, entries: [] as Entry[] };
-    if (toSize > fromSize) copied = await this.#copy(fromSize, upstream);
-    // The entries must prove the origin's snapshots before the checkpoint that signs them is served.
+    // The entries must prove the origin's snapshots before the checkpoint that signs them is
+    // served; each is folded in as its bundle arrives, so no list of the sync's entries is held.
     const batch = this.state.begin(fromSize);
-    for (const entry of copied.entries) batch.add(entry);
+    let copied = { blobs: 0, tiles: 0, bundles: 0 };
+    if (toSize > fromSize) copied = await this.#copy(fromSize, upstream, batch);
     const snapshot = batch.endingSnapshot();
     if (snapshot) {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
@@ -173,9 +175,9 @@ export class Mirror {
     };
   }
 
-  async #copy(fromSize: number, upstream: SignedCheckpoint) {
+  async #copy(fromSize: number, upstream: SignedCheckpoint, batch: StateBatch) {
     const toSize = upstream.size;
-    const entries: Entry[] = [];
+    let entries = 0;
     let bundles = 0;
     let blobs = 0;
     const pendingBlobs: Promise<void>[] = [];
@@ -211,9 +213,10 @@ export class Mirror {
       const bundle = await this.client.bundle(index, width);
       await this.#writeNew(bundlePath(index, width), encodeBundle(bundle));
       bundles++;
-      for (const bytes of bundle.slice(Math.max(0, fromSize - index * TILE_WIDTH))) {
-        const entry = decodeEntry(bytes);
-        entries.push(entry);
+      const first = Math.max(fromSize, index * TILE_WIDTH);
+      for (const entry of decodeLogEntries(first, bundle.slice(first - index * TILE_WIDTH))) {
+        batch.replay(entry);
+        entries++;
         if (entry.kind === "publish") {
           pendingBlobs.push(copyBlob(entry.manifest));
           pendingBlobs.push(
@@ -224,7 +227,7 @@ export class Mirror {
         }
       }
       this.#options.onProgress?.({
-        entries: entries.length,
+        entries,
         totalEntries: toSize - fromSize,
         blobs,
       });
@@ -242,7 +245,7 @@ export class Mirror {
     }
     if (this.#durable) for (const dir of this.#dirsWritten) await syncDir(dir);
     this.#dirsWritten.clear();
-    return { blobs, tiles, bundles, entries };
+    return { blobs, tiles, bundles };
   }
 
   readonly #dirsWritten = new Set<string>();

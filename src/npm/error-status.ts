@@ -13,6 +13,7 @@ import type { AuthErrorCode } from "../origin/auth.ts";
 import type { RegistryErrorCode } from "../origin/registry.ts";
 import type { BlobErrorCode } from "../registry/blob-check.ts";
 import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
+import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PublishErrorCode } from "./publish.ts";
@@ -65,9 +66,20 @@ const AUTH: Record<AuthErrorCode, number> = {
 };
 
 const CANONICAL_JSON: Record<CanonicalJsonErrorCode, number> = {
-  "ill-formed-string": 400,
-  "non-finite-number": 400,
+  "too-deep": 400,
+  "not-unicode": 400,
+  "not-finite": 400,
   "not-json": 400,
+};
+
+const ENTRY: Record<EntryErrorCode, number> = {
+  "not-json": 400,
+  "not-canonical": 400,
+  "bad-field": 400,
+  "too-large": 413,
+  // An entry of the server's own log that it cannot apply: the server is at fault, not the request.
+  "cannot-apply": 500,
+  "bad-document": 400,
 };
 
 /** The server's own copy of a blob is missing or damaged: unavailable until repaired or re-synced. */
@@ -139,16 +151,12 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   RegistryError: { statuses: REGISTRY },
   AuthError: { statuses: AUTH },
   CanonicalJsonError: { statuses: CANONICAL_JSON },
+  EntryError: { statuses: ENTRY },
   BlobError: { statuses: BLOB, publicFailure: true },
   LogError: { statuses: LOG },
   SourceError: { statuses: SOURCE, publicFailure: true },
   SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
-};
-
-/** Errors whose class has no code (yet): one code and status for the whole class. */
-const UNCODED: Readonly<Record<string, { readonly code: string; readonly status: number }>> = {
-  EntryError: { code: "invalid-entry", status: 400 },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */
@@ -198,8 +206,6 @@ export function errorResponse(
     if (status >= 500 && !domain.publicFailure) return internal(status, code);
     return { status, body: { error: err.message, code } };
   }
-  const uncoded = UNCODED[err.name];
-  if (uncoded) return { status: uncoded.status, body: { error: err.message, code: uncoded.code } };
   if (err.name === "NoSourceError") {
     const { status, code } = noSource(err);
     return { status, body: { error: err.message, code } };

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import semver from "semver";
 import validateName from "validate-npm-package-name";
 import { decodeBase64Strict } from "../log/index.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../registry/canonical-json.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { inspectTarball, TarballError, type TarballLimits } from "./tarball.ts";
 
@@ -92,6 +93,9 @@ export function parsePublish(
 ): ParsedPublish {
   checkPackageName(urlName);
   if (!isObject(body)) throw bad("publish body must be a JSON object");
+  // Before any message quotes a field of it: String() and JSON.stringify recurse.
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH))
+    throw bad(`publish body nests deeper than ${MAX_JSON_DEPTH} arrays and objects`);
   if (body.name !== urlName)
     throw bad(`body names ${JSON.stringify(body.name)}, the URL ${JSON.stringify(urlName)}`);
   if (!isObject(body.versions) || !isObject(body._attachments) || !isObject(body["dist-tags"])) {
@@ -134,6 +138,8 @@ export function parsePublish(
       throw new PublishError("bad-tarball", err.message, { cause: err });
     throw err;
   }
+  if (nestsDeeperThan(inner, MAX_JSON_DEPTH))
+    throw new PublishError("bad-tarball", "the tarball's package.json nests too deep");
   if (inner.name !== urlName || inner.version !== version) {
     throw new PublishError(
       "bad-tarball",

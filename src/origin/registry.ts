@@ -17,7 +17,11 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
-import { canonicalJsonBytes, type JsonValue } from "../registry/canonical-json.ts";
+import {
+  CanonicalJsonError,
+  canonicalJsonBytes,
+  type JsonValue,
+} from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
@@ -34,31 +38,19 @@ import {
   type SnapshotEntry,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
+import { checkResolution, RESOLUTION_FIELDS } from "../registry/resolution.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { RegistryState, STATE_SCHEMA } from "../registry/state.ts";
 import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
 /** Fields of a manifest that resolution needs; they go into the log entry itself. */
-export const RESOLUTION_FIELDS = [
-  "dependencies",
-  "optionalDependencies",
-  "peerDependencies",
-  "peerDependenciesMeta",
-  "bundleDependencies",
-  "bin",
-  "directories",
-  "engines",
-  "os",
-  "cpu",
-  "libc",
-  "deprecated",
-  "_hasShrinkwrap",
-] as const;
+export { RESOLUTION_FIELDS };
 
 export interface PublishedDatabase {
   readonly index: number;
@@ -157,6 +149,18 @@ export function resolutionOf(manifest: Record<string, unknown>): Record<string, 
   return resolution;
 }
 
+/** The manifest as it is stored: canonical JSON, refused (not thrown past) when it cannot be. */
+function manifestBlobBytes(manifest: Record<string, unknown>): Uint8Array {
+  try {
+    return canonicalJsonBytes(manifest);
+  } catch (err) {
+    if (!(err instanceof CanonicalJsonError)) throw err;
+    throw new RegistryError("invalid", `the manifest cannot be stored: ${err.message}`, {
+      cause: err,
+    });
+  }
+}
+
 export class Registry {
   readonly appender: Appender;
   readonly blobs: BlobStore;
@@ -166,6 +170,8 @@ export class Registry {
   readonly #shardCount: number | undefined;
   readonly #dataDir: string;
   #publishingDatabase: Promise<PublishedDatabase | undefined> | undefined;
+  /** The batch the sequencer is filling: each accepted entry is folded in before it is appended. */
+  #staged: StateBatch | undefined;
   /** The batch appended and awaiting its commit to the state. */
   #appended: StateBatch | undefined;
 
@@ -186,13 +192,20 @@ export class Registry {
       {
         checker: () => {
           const pending = new PendingChanges();
+          const batch = this.state.begin(this.appender.size);
+          this.#staged = batch;
           return {
             check: (entry) => this.#check(entry, pending),
-            accept: (entry) => pending.add(entry),
+            // Folding is the last check: an entry whose fold throws is refused alone,
+            // and one that folds is known to apply before it is appended.
+            accept: (entry) => {
+              batch.add(entry);
+              pending.add(entry);
+            },
           };
         },
         encode: encodeEntry,
-        append: (encoded, values) => this.#append(encoded, values),
+        append: (encoded) => this.#append(this.#staged as StateBatch, encoded),
         apply: () => {
           const batch = this.#appended;
           this.#appended = undefined;
@@ -204,13 +217,12 @@ export class Registry {
   }
 
   /**
-   * Appends a batch and, after it, the `snapshot` entry committing to the
-   * state it leaves: the snapshot's blobs (documents, changed shards, root)
-   * are stored first, so the checkpoint never names a missing file.
+   * Appends a batch whose entries are folded into `batch` already and,
+   * after it, the `snapshot` entry committing to the state it leaves: the
+   * snapshot's blobs (documents, changed shards, root) are stored first, so
+   * the checkpoint never names a missing file.
    */
-  async #append(encoded: readonly Uint8Array[], values: readonly Entry[]) {
-    const batch = this.state.begin(this.appender.size);
-    for (const value of values) batch.add(value);
+  async #append(batch: StateBatch, encoded: readonly Uint8Array[]) {
     const snapshot = await this.#snapshotEntry(batch);
     batch.add(snapshot);
     const appended = await this.appender.append([...encoded, encodeEntry(snapshot)]);
@@ -229,7 +241,7 @@ export class Registry {
   async #closeWithSnapshot(): Promise<void> {
     const size = this.appender.size;
     if (size === 0 || this.state.snapshot?.index === size - 1) return;
-    await this.#append([], []);
+    await this.#append(this.state.begin(size), []);
     this.#appended?.commit();
     this.#appended = undefined;
   }
@@ -321,12 +333,18 @@ export class Registry {
     }
   }
 
-  /** Stores the tarball and manifest, then sequences the publish entry. */
+  /**
+   * Checks the publish entry (its exact schema, its size), then stores the
+   * tarball and manifest, then sequences the entry: a refused publish
+   * leaves no blob behind.
+   */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
     this.#checkPublish(req.actor, req.name, req.version, NO_CHANGES);
-    const artifact = await this.blobs.put(req.tarball);
-    const manifestBlob = await this.blobs.put(canonicalJsonBytes(req.manifest));
     const resolution = resolutionOf(req.manifest);
+    checkResolution(resolution);
+    const manifestBytes = manifestBlobBytes(req.manifest);
+    const artifact = { sha256: sha256Hex(req.tarball), size: req.tarball.length };
+    const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",
@@ -346,6 +364,9 @@ export class Registry {
       resolution,
       ...searchFields(req.manifest),
     };
+    encodeEntry(entry);
+    await this.blobs.put(req.tarball);
+    await this.blobs.put(manifestBytes);
     return this.#sequencer.submit(entry);
   }
 

@@ -21,7 +21,10 @@ export interface SequencedEntry<T> {
 export interface BatchChecker<T> {
   /** Throws (the caller's error) if `candidate` may not be appended next. */
   check(candidate: T): void;
-  /** Records an accepted entry, so later checks in the batch see it. */
+  /**
+   * Records an accepted entry, so later checks in the batch see it. It may
+   * throw instead, leaving the batch as it was: the write alone is refused.
+   */
   accept(value: T): void;
 }
 
@@ -124,8 +127,10 @@ export class Sequencer<T> {
     for (const item of batch) {
       try {
         checker.check(item.value);
-        encoded.push(this.#hooks.encode(item.value));
+        const bytes = this.#hooks.encode(item.value);
+        // Accepting may still refuse the write (the origin folds it into the batch here).
         checker.accept(item.value);
+        encoded.push(bytes);
         accepted.push(item);
         acceptedValues.push(item.value);
       } catch (err) {

@@ -30,10 +30,11 @@ import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import { SnapshotReader } from "../client/snapshot-reader.ts";
 import { type PackageReader, stateReads } from "../npm/read-api.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import { decodeEntry, type PublishEntry } from "../registry/entries.ts";
+import type { PublishEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { SearchIndex } from "../registry/search.ts";
 import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.ts";
+import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 
 /** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
@@ -176,7 +177,7 @@ export class VerifyingReader implements PackageReader {
   async #apply(state: RegistryState, size: number): Promise<void> {
     const published: PublishEntry[] = [];
     for await (const { first, entries } of this.client.entries(state.logSize, size)) {
-      const decoded = entries.map(decodeEntry);
+      const decoded = decodeLogEntries(first, entries);
       state.apply(first, decoded);
       for (const e of decoded) if (e.kind === "publish") published.push(e);
     }

@@ -12,8 +12,14 @@
  *    "name":"left-pad","resolution":{"dependencies":{}},"tag":"latest",
  *    "time":"2026-11-21T06:00:00.000Z","v":1,"version":"1.3.0"}
  */
+import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
-import { canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
+import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
+import { EntryError } from "./entry-error.ts";
+import { checkLoggedResolution, checkResolution } from "./resolution.ts";
+
+export { EntryError, type EntryErrorCode } from "./entry-error.ts";
+
 import { isShardCount, MAX_SHARDS } from "./snapshot.ts";
 
 export const ENTRY_FORMAT_VERSION = 1;
@@ -127,10 +133,6 @@ export function isPackageEntry(entry: Entry): entry is PackageEntry {
   return entry.kind !== "snapshot" && entry.kind !== "database";
 }
 
-export class EntryError extends Error {
-  override name = "EntryError";
-}
-
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX40 = /^[0-9a-f]{40}$/;
 const BASE64_SHA512 = /^[A-Za-z0-9+/]{86}==$/;
@@ -160,6 +162,22 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
 export const MAX_DESCRIPTION_LENGTH = 1024;
 export const MAX_KEYWORDS = 32;
 export const MAX_KEYWORD_LENGTH = 64;
+/** npm's longest package name; user names follow the same rule. */
+export const MAX_NAME_LENGTH = 214;
+export const MAX_VERSION_LENGTH = 256;
+export const MAX_TAG_LENGTH = 128;
+/** A deprecation message, in a deprecate entry or a manifest's `deprecated`. */
+export const MAX_MESSAGE_LENGTH = 1024;
+
+/** Every string field's cap (other than the search fields, and the hashes, whose patterns fix them). */
+const MAX_LENGTH: Record<string, number> = {
+  name: MAX_NAME_LENGTH,
+  actor: MAX_NAME_LENGTH,
+  user: MAX_NAME_LENGTH,
+  version: MAX_VERSION_LENGTH,
+  tag: MAX_TAG_LENGTH,
+  message: MAX_MESSAGE_LENGTH,
+};
 
 type Obj = Record<string, unknown>;
 
@@ -167,116 +185,148 @@ function isObject(value: unknown): value is Obj {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function str(o: Obj, key: string, pattern?: RegExp): string {
+function bad(message: string): EntryError {
+  return new EntryError("bad-field", message);
+}
+
+/**
+ * How strictly an entry is checked. `append`: the exact schema of its
+ * kind, every string and resolution field capped, as nothing else may be
+ * appended. `read`: what any version of Cairn could have appended and is
+ * safe to apply (the same shapes for every field a fold reads, resolution
+ * values as opaque JSON at most MAX_LOGGED_RESOLUTION_DEPTH deep, lengths
+ * bounded by the entry size), so a log written before a cap existed
+ * replays exactly as it did.
+ */
+export type EntryCheck = "append" | "read";
+
+/** A non-empty, well-formed string, within its field's cap when appending (`empty` allows ""). */
+function str(o: Obj, key: string, check: EntryCheck, pattern?: RegExp, empty = false): string {
   const value = o[key];
-  if (typeof value !== "string" || value.length === 0 || (pattern && !pattern.test(value))) {
-    throw new EntryError(`entry field ${key} is missing or malformed`);
+  if (
+    typeof value !== "string" ||
+    (value.length === 0 && !empty) ||
+    (check === "append" && value.length > (MAX_LENGTH[key] ?? 128)) ||
+    !value.isWellFormed() ||
+    (pattern && !pattern.test(value))
+  ) {
+    throw bad(`entry field ${key} is missing or malformed`);
   }
+  return value;
+}
+
+/** A version: canonical semver, as every publish has been checked to be (npm cannot install another). */
+function version(o: Obj, check: EntryCheck): string {
+  const value = str(o, "version", check);
+  if (value.length > MAX_VERSION_LENGTH || semver.valid(value) !== value)
+    throw bad(`entry field version ${shown(value)} is not a canonical semver version`);
   return value;
 }
 
 function count(o: Obj, key: string, min = 0): number {
   const value = o[key];
   if (!Number.isSafeInteger(value) || (value as number) < min)
-    throw new EntryError(`entry field ${key} must be an integer of at least ${min}`);
+    throw bad(`entry field ${key} must be an integer of at least ${min}`);
   return value as number;
 }
 
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
-  if (!isObject(value)) throw new EntryError(`entry field ${what} must be an object`);
+  if (!isObject(value)) throw bad(`entry field ${what} must be an object`);
   const keys = artifact ? ["sha1", "sha256", "sha512", "size"] : ["sha256", "size"];
   if (Object.keys(value).sort().join() !== keys.join()) {
-    throw new EntryError(`entry field ${what} must have exactly ${keys.join(", ")}`);
+    throw bad(`entry field ${what} must have exactly ${keys.join(", ")}`);
   }
-  str(value, "sha256", HEX64);
+  str(value, "sha256", "read", HEX64);
   if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
-    throw new EntryError(`entry field ${what}.size must be a non-negative integer`);
+    throw bad(`entry field ${what}.size must be a non-negative integer`);
   }
   if (artifact) {
-    str(value, "sha512", BASE64_SHA512);
-    str(value, "sha1", HEX40);
+    str(value, "sha512", "read", BASE64_SHA512);
+    str(value, "sha1", "read", HEX40);
   }
 }
 
 function checkSearchFields(value: Obj): void {
-  if ("description" in value) {
+  if (Object.hasOwn(value, "description")) {
     const d = value.description;
-    if (typeof d !== "string" || d.length > MAX_DESCRIPTION_LENGTH)
-      throw new EntryError(
+    if (typeof d !== "string" || d.length > MAX_DESCRIPTION_LENGTH || !d.isWellFormed())
+      throw bad(
         `entry field description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters`,
       );
   }
-  if ("keywords" in value) {
+  if (Object.hasOwn(value, "keywords")) {
     const k = value.keywords;
     if (
       !Array.isArray(k) ||
       k.length > MAX_KEYWORDS ||
-      k.some((w) => typeof w !== "string" || w.length === 0 || w.length > MAX_KEYWORD_LENGTH)
+      k.some(
+        (w) =>
+          typeof w !== "string" ||
+          w.length === 0 ||
+          w.length > MAX_KEYWORD_LENGTH ||
+          !w.isWellFormed(),
+      )
     )
-      throw new EntryError(
+      throw bad(
         `entry field keywords must list at most ${MAX_KEYWORDS} words of 1 to ${MAX_KEYWORD_LENGTH} characters`,
       );
   }
 }
 
-/** Checks that `value` is a well-formed entry; returns it typed. */
-export function checkEntry(value: unknown): Entry {
-  if (!isObject(value)) throw new EntryError("entry must be a JSON object");
-  if (value.v !== ENTRY_FORMAT_VERSION)
-    throw new EntryError(`unsupported entry version ${String(value.v)}`);
+/** Checks that `value` is a well-formed entry (see EntryCheck); returns it typed. */
+export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
+  if (!isObject(value)) throw bad("entry must be a JSON object");
+  if (value.v !== ENTRY_FORMAT_VERSION) throw bad(`unsupported entry version ${shown(value.v)}`);
   const kind = value.kind as EntryKind;
-  const fields = Object.hasOwn(FIELDS, kind) ? FIELDS[kind] : undefined;
-  if (typeof kind !== "string" || !fields)
-    throw new EntryError(`unknown entry kind ${String(value.kind)}`);
-  str(value, "time", ISO_TIME);
+  const fields = typeof kind === "string" && Object.hasOwn(FIELDS, kind) ? FIELDS[kind] : undefined;
+  if (!fields) throw bad(`unknown entry kind ${shown(value.kind)}`);
+  str(value, "time", check, ISO_TIME);
   if (fields.base === PACKAGE_BASE) {
-    if (value.ecosystem !== "npm")
-      throw new EntryError(`unknown ecosystem ${String(value.ecosystem)}`);
-    str(value, "name");
-    str(value, "actor");
+    if (value.ecosystem !== "npm") throw bad(`unknown ecosystem ${shown(value.ecosystem)}`);
+    str(value, "name", check);
+    str(value, "actor", check);
   } else {
     count(value, "size");
   }
   const allowed = new Set([...fields.base, ...fields.required, ...fields.optional]);
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) throw new EntryError(`unexpected field ${key} in a ${kind} entry`);
+    if (!allowed.has(key)) throw bad(`unexpected field ${shown(key)} in a ${kind} entry`);
   }
   for (const key of fields.required) {
-    if (!(key in value)) throw new EntryError(`a ${kind} entry needs ${key}`);
+    if (!Object.hasOwn(value, key)) throw bad(`a ${kind} entry needs ${key}`);
   }
   switch (kind) {
     case "publish":
-      str(value, "version");
-      if ("tag" in value) str(value, "tag");
+      version(value, check);
+      if (Object.hasOwn(value, "tag")) str(value, "tag", check);
       checkBlobRef(value.artifact, "artifact", true);
       checkBlobRef(value.manifest, "manifest", false);
-      if (!isObject(value.resolution))
-        throw new EntryError("entry field resolution must be an object");
+      if (check === "append") checkResolution(value.resolution);
+      else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
       break;
     case "unpublish":
-      if ("version" in value) str(value, "version");
+      if (Object.hasOwn(value, "version")) version(value, check);
       break;
     case "dist-tag":
-      str(value, "tag");
-      if (value.version !== null) str(value, "version");
+      str(value, "tag", check);
+      if (value.version !== null) version(value, check);
       break;
     case "deprecate":
-      str(value, "version");
-      if (typeof value.message !== "string")
-        throw new EntryError("entry field message must be a string");
+      version(value, check);
+      str(value, "message", check, undefined, true);
       break;
     case "owner":
-      str(value, "user");
+      str(value, "user", check);
       if (value.action !== "add" && value.action !== "rm")
-        throw new EntryError("owner action must be add or rm");
+        throw bad("owner action must be add or rm");
       break;
     case "snapshot":
       checkBlobRef(value.root, "root", false);
       if (!isShardCount(count(value, "shards", 1)))
-        throw new EntryError(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
+        throw bad(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
       count(value, "packages");
-      if ("database" in value) count(value, "database");
+      if (Object.hasOwn(value, "database")) count(value, "database");
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);
@@ -287,12 +337,35 @@ export function checkEntry(value: unknown): Entry {
   return value as unknown as Entry;
 }
 
+/** A value quoted for an error message, cut short. */
+function shown(value: unknown): string {
+  // Never String() an array or object: that recurses over values of any depth.
+  const text =
+    typeof value === "object" && value !== null
+      ? Array.isArray(value)
+        ? "an array"
+        : "an object"
+      : String(value);
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+/** Canonical bytes of a checked entry (whose depth the schema bounds). */
+function canonicalEntryBytes(entry: Entry): Uint8Array {
+  try {
+    return canonicalJsonBytes(entry);
+  } catch (err) {
+    if (err instanceof CanonicalJsonError) throw bad(err.message);
+    throw err;
+  }
+}
+
 /** The entry's bytes in the log: canonical JSON, at most 65,535 bytes. */
 export function encodeEntry(entry: Entry): Uint8Array {
-  checkEntry(entry);
-  const bytes = canonicalJsonBytes(entry);
+  checkEntry(entry, "append");
+  const bytes = canonicalEntryBytes(entry);
   if (bytes.length > MAX_ENTRY_SIZE) {
     throw new EntryError(
+      "too-large",
       `entry for ${isPackageEntry(entry) ? entry.name : entry.kind} is ${bytes.length} bytes, over the ${MAX_ENTRY_SIZE}-byte limit`,
     );
   }
@@ -307,12 +380,12 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   try {
     value = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    throw new EntryError("entry is not valid UTF-8 JSON", { cause: err });
+    throw new EntryError("not-json", "entry is not valid UTF-8 JSON", { cause: err });
   }
   const entry = checkEntry(value);
-  const canonical = canonicalJsonBytes(entry);
+  const canonical = canonicalEntryBytes(entry);
   if (Buffer.compare(Buffer.from(canonical), Buffer.from(bytes)) !== 0) {
-    throw new EntryError("entry is not in canonical form");
+    throw new EntryError("not-canonical", "entry is not in canonical form");
   }
   return entry;
 }

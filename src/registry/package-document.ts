@@ -81,6 +81,11 @@ function withoutVersion(tags: Readonly<Record<string, string>>, version: string)
   return Object.fromEntries(Object.entries(tags).filter(([, v]) => v !== version));
 }
 
+/** A version's document; an own key only, so a version named `constructor` is just absent. */
+function versionOf(doc: PackageDocument, version: string): VersionDocument | undefined {
+  return Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined;
+}
+
 /**
  * The document after `entry` (at log index `index`). Unchanged version
  * objects are shared with `doc`, so a caller can tell which versions changed.
@@ -104,8 +109,8 @@ export function foldEntry(
   const touched = { ...base, updated: index, modified: entry.time };
   switch (entry.kind) {
     case "publish": {
-      if (base.versions[entry.version] !== undefined)
-        throw new EntryError(`${entry.name}@${entry.version} is already published`);
+      if (versionOf(base, entry.version) !== undefined)
+        throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already published`);
       const { unpublished: _, ...live } = touched;
       const distTags = entry.tag ? { ...base.distTags, [entry.tag]: entry.version } : base.distTags;
       return {
@@ -125,7 +130,7 @@ export function foldEntry(
         );
         return { ...touched, unpublished: entry.time, distTags: {}, versions };
       }
-      const current = base.versions[entry.version];
+      const current = versionOf(base, entry.version);
       if (current === undefined) return touched;
       const versions = {
         ...base.versions,
@@ -142,7 +147,7 @@ export function foldEntry(
       return { ...touched, distTags };
     }
     case "deprecate": {
-      const current = base.versions[entry.version];
+      const current = versionOf(base, entry.version);
       if (current === undefined) return touched;
       const { deprecated: _, ...rest } = current;
       const next = entry.message === "" ? rest : { ...rest, deprecated: entry.message };
@@ -163,10 +168,27 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+function bad(message: string, cause?: unknown): EntryError {
+  return new EntryError("bad-document", message, { cause });
+}
+
 function optionalString(value: Record<string, unknown>, field: string, what: string): void {
   if (value[field] !== undefined && typeof value[field] !== "string")
-    throw new EntryError(`${what}: ${field} must be a string`);
+    throw bad(`${what}: ${field} must be a string`);
 }
+
+const DOCUMENT_FIELDS = new Set([
+  "v",
+  "ecosystem",
+  "name",
+  "created",
+  "modified",
+  "updated",
+  "unpublished",
+  "distTags",
+  "owners",
+  "versions",
+]);
 
 /**
  * Parses a document fetched by its hash. It must be canonical JSON of the
@@ -178,38 +200,48 @@ export function decodeDocument(bytes: Uint8Array): PackageDocument {
   try {
     value = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    throw new EntryError("package document is not valid UTF-8 JSON", { cause: err });
+    throw bad("package document is not valid UTF-8 JSON", err);
   }
   if (
     !isRecord(value) ||
     value.v !== 1 ||
     value.ecosystem !== "npm" ||
-    typeof value.name !== "string"
+    typeof value.name !== "string" ||
+    Object.keys(value).some((k) => !DOCUMENT_FIELDS.has(k))
   )
-    throw new EntryError("not a package document");
-  const what = `package document of ${value.name}`;
+    throw bad("not a package document");
+  const what = `package document of ${JSON.stringify(value.name.slice(0, 256))}`;
   for (const field of ["created", "modified"]) {
-    if (typeof value[field] !== "string")
-      throw new EntryError(`${what}: ${field} must be a string`);
+    if (typeof value[field] !== "string") throw bad(`${what}: ${field} must be a string`);
   }
   optionalString(value, "unpublished", what);
   if (!Number.isSafeInteger(value.updated) || (value.updated as number) < 0)
-    throw new EntryError(`${what}: updated must be a log index`);
+    throw bad(`${what}: updated must be a log index`);
   const { distTags, owners, versions } = value;
   if (!isRecord(distTags) || Object.values(distTags).some((v) => typeof v !== "string"))
-    throw new EntryError(`${what}: distTags must map tags to versions`);
+    throw bad(`${what}: distTags must map tags to versions`);
   if (!Array.isArray(owners) || owners.some((o) => typeof o !== "string"))
-    throw new EntryError(`${what}: owners must be a list of names`);
-  if (!isRecord(versions)) throw new EntryError(`${what}: versions must be an object`);
+    throw bad(`${what}: owners must be a list of names`);
+  if (!isRecord(versions)) throw bad(`${what}: versions must be an object`);
   for (const [version, doc] of Object.entries(versions)) {
     if (!isRecord(doc) || !Number.isSafeInteger(doc.index) || (doc.index as number) < 0)
-      throw new EntryError(`${what}: version ${version} needs a log index`);
+      throw bad(`${what}: version ${JSON.stringify(version.slice(0, 256))} needs a log index`);
     optionalString(doc, "deprecated", `${what}@${version}`);
     optionalString(doc, "unpublished", `${what}@${version}`);
-    checkEntry(publishEntryOf(value.name, version, doc as unknown as VersionDocument));
+    try {
+      checkEntry(publishEntryOf(value.name, version, doc as unknown as VersionDocument));
+    } catch (err) {
+      throw bad(`${what}@${version}: ${(err as Error).message}`, err);
+    }
   }
   const doc = value as unknown as PackageDocument;
-  if (!Buffer.from(encodeDocument(doc)).equals(bytes))
-    throw new EntryError(`${what} is not in canonical form`);
+  let encoded: Uint8Array;
+  try {
+    encoded = encodeDocument(doc);
+  } catch (err) {
+    // Lone surrogates in keys, say: JSON.parse takes them, the canonical form does not.
+    throw bad(`${what} cannot be encoded canonically: ${(err as Error).message}`, err);
+  }
+  if (!Buffer.from(encoded).equals(bytes)) throw bad(`${what} is not in canonical form`);
   return doc;
 }

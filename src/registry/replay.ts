@@ -1,6 +1,7 @@
 /**
  * Brings a RegistryState up to a log's size by applying the entries it has
- * not applied yet, bundle by bundle, from a static tree it trusts (its own).
+ * not applied yet, bundle by bundle, from a static tree it trusts (its own):
+ * one bundle in memory at a time, however long the log.
  */
 import {
   bundlePath,
@@ -9,8 +10,8 @@ import {
   parseBundle,
   TILE_WIDTH,
 } from "../log/index.ts";
-import { decodeEntry } from "./entries.ts";
 import type { RegistryState } from "./state.ts";
+import { decodeLogEntries } from "./void-entries.ts";
 
 /** Applies entries [state.logSize, logSize). */
 export async function replayInto(
@@ -28,7 +29,7 @@ export async function replayInto(
       await source.read(bundlePath(bundle, width), MAX_BUNDLE_BYTES),
       width,
     );
-    const fresh = entries.slice(at - bundle * TILE_WIDTH).map(decodeEntry);
+    const fresh = decodeLogEntries(at, entries.slice(at - bundle * TILE_WIDTH));
     state.apply(at, fresh);
     at += fresh.length;
   }

@@ -9,7 +9,13 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { sha256Hex } from "../util/sha256.ts";
-import { type Entry, EntryError, isPackageEntry, type SnapshotEntry } from "./entries.ts";
+import {
+  type Entry,
+  EntryError,
+  isPackageEntry,
+  type PackageEntry,
+  type SnapshotEntry,
+} from "./entries.ts";
 import {
   documentKey,
   encodeDocument,
@@ -20,6 +26,7 @@ import {
 import { searchDocumentOf } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
 import type { DatabasePointer, RegistryState, SnapshotPointer } from "./state.ts";
+import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
 
 export class SnapshotMismatchError extends Error {
   override name = "SnapshotMismatchError";
@@ -97,11 +104,16 @@ export class StateBatch {
   readonly #stale = new Set<string>();
   /** The snapshot the last entry added proved, if the last entry was a snapshot. */
   #ending: BuiltSnapshot | undefined;
+  /** Index of a void entry not yet followed by a snapshot entry (see void-entries.ts). */
+  #voidSince: number | undefined;
+  #foldError: EntryError | undefined;
   #committed = false;
 
   constructor(state: RegistryState, first: number) {
     this.#state = state;
     this.#size = first;
+    const pending = state.meta("void_since");
+    this.#voidSince = pending === undefined ? undefined : Number(pending);
   }
 
   /** Log index of the newest database entry, if any. */
@@ -114,31 +126,79 @@ export class StateBatch {
     return this.#size;
   }
 
-  /** Folds one entry in; a snapshot entry must match the state it describes. */
+  /**
+   * Folds one new entry in; a snapshot entry must match the state it
+   * describes. Throws a `cannot-apply` EntryError, leaving the batch as it
+   * was, if the entry cannot be applied.
+   */
   add(entry: Entry): void {
     if (this.#committed) throw new Error("the batch is already committed");
     const index = this.#size;
     if (isPackageEntry(entry)) {
-      const touched = this.#touched.get(entry.name);
-      const before = touched ? touched.before : this.#state.document(entry.name);
-      let after: PackageDocument;
-      try {
-        after = foldEntry(touched ? touched.after : before, entry, index);
-      } catch (err) {
-        throw new EntryError(`entry ${index}: ${(err as Error).message}`);
-      }
-      this.#touched.set(entry.name, { before, after });
-      this.#stale.add(entry.name);
-      this.#built = undefined;
-      this.#ending = undefined;
+      const after = this.#fold(entry, index);
+      if (after === undefined) throw this.#foldError;
     } else if (entry.kind === "snapshot") {
-      this.#checkSnapshot(entry, index, true);
+      if (this.#voidSince === undefined) this.#checkSnapshot(entry, index, true);
+      // The snapshot that closed a void entry's batch counted it in: see void-entries.ts.
+      else this.#voidSince = undefined;
     } else {
       if (entry.size > index)
         throw new SnapshotMismatchError(index, `database entry names log size ${entry.size}`);
       this.#database = { index };
     }
     this.#size++;
+  }
+
+  /**
+   * Folds one entry read from a log: like `add`, except that an entry
+   * listed in CAIRN_VOID_ENTRIES that cannot be applied is void, and one
+   * that cannot be applied otherwise is an error naming the way out.
+   */
+  replay(entry: LogEntry): void {
+    const index = this.#size;
+    const listed = voidedEntries().has(index);
+    if (entry.kind === "void") {
+      this.#voidSince = index;
+      this.#size++;
+      return;
+    }
+    if (listed && isPackageEntry(entry) && this.#fold(entry, index) === undefined) {
+      this.#voidSince = index;
+      this.#size++;
+      return;
+    }
+    if (listed) throw notVoid(index);
+    try {
+      this.add(entry);
+    } catch (err) {
+      if (err instanceof EntryError && err.code === "cannot-apply") throw cannotApply(index, err);
+      throw err;
+    }
+  }
+
+  /** The document after `entry`, recorded as the package's; undefined (and #foldError set) if it cannot apply. */
+  #fold(entry: PackageEntry, index: number): PackageDocument | undefined {
+    const touched = this.#touched.get(entry.name);
+    const before = touched ? touched.before : this.#state.document(entry.name);
+    let after: PackageDocument;
+    try {
+      after = foldEntry(touched ? touched.after : before, entry, index);
+    } catch (err) {
+      this.#foldError = new EntryError(
+        "cannot-apply",
+        `entry ${index}: ${(err as Error).message}`,
+        {
+          cause: err,
+          index,
+        },
+      );
+      return undefined;
+    }
+    this.#touched.set(entry.name, { before, after });
+    this.#stale.add(entry.name);
+    this.#built = undefined;
+    this.#ending = undefined;
+    return after;
   }
 
   /**
@@ -320,6 +380,8 @@ export class StateBatch {
       }
       if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
       if (this.#database) setMeta("database", JSON.stringify(this.#database));
+      if (this.#voidSince !== undefined) setMeta("void_since", String(this.#voidSince));
+      else sql("DELETE FROM meta WHERE key = 'void_since'").run();
       setMeta("log_size", String(this.#size));
       alongside?.(this.#touched);
       state.db.exec("COMMIT");

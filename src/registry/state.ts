@@ -11,12 +11,13 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Entry, PublishEntry } from "./entries.ts";
+import type { PublishEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { publishEntryOf, versionDocument } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
+import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
 export const STATE_SCHEMA = 2;
@@ -232,11 +233,11 @@ export class RegistryState {
    */
   apply(
     first: number,
-    entries: readonly Entry[],
+    entries: readonly LogEntry[],
     alongside?: Parameters<StateBatch["commit"]>[0],
   ): Set<string> {
     const batch = this.begin(first);
-    for (const entry of entries) batch.add(entry);
+    for (const entry of entries) batch.replay(entry);
     return batch.commit(alongside);
   }
 

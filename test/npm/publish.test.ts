@@ -117,4 +117,28 @@ describe("npm publish bodies", () => {
       code("bad-tarball"),
     );
   });
+
+  test("a body or a tarball package.json nested past the limit is refused, not a stack overflow", () => {
+    let deep: unknown = "pkg";
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const tgz = rawTgz([packageJson("pkg", "1.0.0")]);
+    const body = publishBody({ name: "pkg", version: "1.0.0" }, tgz);
+    // Each of these fields is quoted in the message of the check it fails.
+    for (const bad of [
+      { ...body, name: deep },
+      { ...body, "dist-tags": { latest: deep } },
+      { ...body, versions: { "1.0.0": { ...body.versions["1.0.0"], dist: { integrity: deep } } } },
+    ])
+      assert.throws(() => parsePublish("pkg", bad), code("bad-request"));
+    const deepName = rawTgz([
+      {
+        name: "package/package.json",
+        data: `{"name":${"[".repeat(20_000)}${"]".repeat(20_000)},"version":"1.0.0"}`,
+      },
+    ]);
+    assert.throws(
+      () => parsePublish("pkg", publishBody({ name: "pkg", version: "1.0.0" }, deepName)),
+      code("bad-tarball"),
+    );
+  });
 });

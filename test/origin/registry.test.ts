@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
@@ -8,6 +8,7 @@ import { parsePublish } from "../../src/npm/publish.ts";
 import { inspectTarball } from "../../src/npm/tarball.ts";
 import { loadOrCreateKey } from "../../src/origin/keys.ts";
 import { Registry, RegistryError } from "../../src/origin/registry.ts";
+import { EntryError } from "../../src/registry/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { sharedPath } from "../helpers/shared.ts";
@@ -137,5 +138,40 @@ describe("origin registry (no HTTP)", () => {
     // One publish per batch, each followed by its snapshot entry.
     assert.equal(second.registry.state.logSize, 600);
     await second.registry.close();
+  });
+
+  test("a malformed resolution field is refused with a code naming it, before anything is stored", async () => {
+    await using dir = await tempDir();
+    const { registry } = await openRegistry(dir.path);
+    await registry.publish(request("alice", "pkg", "1.0.0"));
+    const size = registry.appender.size;
+    const blobs = await readdir(join(dir.path, "tree", "blob", "sha256"));
+    let deep: unknown = "1.0.0";
+    for (let i = 0; i < 4400; i++) deep = { a: deep };
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ dependencies: deep }, "dependencies.a"],
+      [{ engines: [">=0.4"] }, "engines"],
+      [{ peerDependenciesMeta: { x: { optional: "yes" } } }, "peerDependenciesMeta.x"],
+      [{ os: "x".repeat(65) }, "os"],
+    ];
+    for (const [fields, field] of refusals) {
+      const req = request("alice", "pkg", "1.0.1");
+      await assert.rejects(
+        registry.publish({ ...req, manifest: { ...req.manifest, ...fields } }),
+        (err) =>
+          err instanceof EntryError &&
+          err.code === "bad-field" &&
+          err.message.includes(`field ${field} `),
+      );
+    }
+    const req = request("alice", "pkg", "1.0.1");
+    await assert.rejects(
+      registry.publish({ ...req, manifest: { ...req.manifest, config: deep } }),
+      code("invalid"),
+    );
+    assert.equal(registry.appender.size, size);
+    assert.deepEqual(await readdir(join(dir.path, "tree", "blob", "sha256")), blobs);
+    await registry.publish(request("alice", "pkg", "1.0.1"));
+    await registry.close();
   });
 });

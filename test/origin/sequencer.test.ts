@@ -124,4 +124,32 @@ describe("sequencer", () => {
     await assert.rejects(seq.submit({ key: "a" }), /fell behind the log/);
     await assert.rejects(seq.submit({ key: "b" }), /fell behind the log/);
   });
+
+  test("a write whose accept throws (the origin's fold) is refused alone; its batch is appended without it", async () => {
+    const { hooks, log } = memoryHooks();
+    const checker = hooks.checker;
+    hooks.checker = () => {
+      const inner = checker();
+      return {
+        check: inner.check,
+        accept(w) {
+          if (w.key === "poison") throw new Error("cannot be applied");
+          inner.accept(w);
+        },
+      };
+    };
+    const seq = new Sequencer(hooks, { maxBatch: 1000 });
+    const results = await Promise.allSettled(
+      ["a", "poison", "b"].map((key) => seq.submit({ key })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "fulfilled"],
+    );
+    assert.deepEqual(
+      log.map((b) => Buffer.from(b).toString()),
+      ["a", "b"],
+    );
+    assert.equal((await seq.submit({ key: "c" })).index, 2);
+  });
 });

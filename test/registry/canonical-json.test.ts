@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CanonicalJsonError, canonicalJson } from "../../src/registry/canonical-json.ts";
+import {
+  CanonicalJsonError,
+  canonicalJson,
+  MAX_JSON_DEPTH,
+} from "../../src/registry/canonical-json.ts";
 
 describe("RFC 8785 canonical JSON", () => {
   test("the RFC's sorting example (section 3.2.3)", () => {
@@ -46,6 +50,21 @@ describe("RFC 8785 canonical JSON", () => {
     );
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, "\ud800", () => 0, 1n]) {
       assert.throws(() => canonicalJson(bad), CanonicalJsonError);
+    }
+  });
+
+  test("nesting is bounded: deeper than MAX_JSON_DEPTH is a too-deep error, never a stack overflow", () => {
+    const nest = (depth: number) => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { a: value };
+      return value;
+    };
+    assert.doesNotThrow(() => canonicalJson(nest(MAX_JSON_DEPTH)));
+    for (const depth of [MAX_JSON_DEPTH + 1, 4400, 200_000]) {
+      assert.throws(
+        () => canonicalJson(nest(depth)),
+        (err) => err instanceof CanonicalJsonError && err.code === "too-deep",
+      );
     }
   });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { canonicalJsonBytes, type JsonValue } from "../../src/registry/canonical-json.ts";
 import { decodeEntry, type Entry, EntryError, encodeEntry } from "../../src/registry/entries.ts";
 
 const base = {
@@ -23,6 +24,8 @@ const publish: Entry = {
   manifest: { sha256: "c".repeat(64), size: 890 },
   resolution: { dependencies: { "is-number": "^7.0.0" }, bin: { pad: "cli.js" } },
 };
+
+const isCode = (code: string) => (err: unknown) => err instanceof EntryError && err.code === code;
 
 describe("log entries", () => {
   test("encode to canonical JSON and decode back", () => {
@@ -67,7 +70,87 @@ describe("log entries", () => {
       null,
     ];
     for (const value of bad) {
-      assert.throws(() => encodeEntry(value as Entry), EntryError, JSON.stringify(value));
+      assert.throws(() => encodeEntry(value as Entry), isCode("bad-field"), JSON.stringify(value));
+    }
+  });
+
+  test("every string field is capped", () => {
+    const long = (n: number) => "x".repeat(n + 1);
+    const bad: unknown[] = [
+      { ...publish, name: long(214) },
+      { ...publish, actor: long(214) },
+      { ...publish, version: long(256) },
+      { ...publish, tag: long(128) },
+      { ...base, kind: "dist-tag", tag: long(128), version: "1.0.0" },
+      { ...base, kind: "deprecate", version: "1.3.0", message: long(1024) },
+      { ...base, kind: "owner", user: long(214), action: "add" },
+      { ...publish, name: "\ud800" },
+      { ...publish, version: "constructor" },
+      { ...publish, version: "v1.0.0" },
+      { ...base, kind: "deprecate", version: "__proto__", message: "" },
+    ];
+    for (const value of bad)
+      assert.throws(() => encodeEntry(value as Entry), isCode("bad-field"), JSON.stringify(value));
+    assert.doesNotThrow(() => encodeEntry({ ...publish, name: "x".repeat(214) }));
+  });
+
+  test("resolution fields have npm's exact shapes", () => {
+    const good: Record<string, unknown>[] = [
+      {},
+      { dependencies: { a: "^1.0.0", b: "" }, optionalDependencies: { c: "git+https://x/y" } },
+      { peerDependencies: { react: ">=18" }, peerDependenciesMeta: { react: { optional: true } } },
+      { peerDependenciesMeta: { react: {} } },
+      { bundleDependencies: ["a"], bin: "cli.js", directories: { bin: "./bin" } },
+      { bundleDependencies: true, bin: { pad: "cli.js" }, engines: { node: ">=18" } },
+      { os: ["linux", "!win32"], cpu: "x64", libc: ["glibc"], deprecated: "use x" },
+      { _hasShrinkwrap: false, hasInstallScript: true },
+    ];
+    for (const resolution of good) {
+      const entry = { ...publish, resolution } as Entry;
+      assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+    }
+    const deep = (depth: number) => {
+      let value: unknown = "1.0.0";
+      for (let i = 0; i < depth; i++) value = { a: value };
+      return value;
+    };
+    const bad: [string, Record<string, unknown>][] = [
+      ["dependencies.a", { dependencies: deep(2) }],
+      ["dependencies.a", { dependencies: deep(4400) }],
+      ["dependencies", { dependencies: ["a"] }],
+      ["dependencies", { dependencies: { "": "1" } }],
+      ["dependencies.a", { dependencies: { a: "x".repeat(1025) } }],
+      [
+        "peerDependencies",
+        {
+          peerDependencies: Object.fromEntries(
+            Array.from({ length: 1001 }, (_, i) => [`p${i}`, ""]),
+          ),
+        },
+      ],
+      ["peerDependenciesMeta.a", { peerDependenciesMeta: { a: { optional: "yes" } } }],
+      ["peerDependenciesMeta.a", { peerDependenciesMeta: { a: { optional: true, x: 1 } } }],
+      ["bundleDependencies", { bundleDependencies: "a" }],
+      ["bin", { bin: 7 }],
+      ["bin.x", { bin: { x: { y: "z" } } }],
+      ["directories", { directories: "lib" }],
+      ["engines", { engines: [">=0.4"] }],
+      ["os", { os: [["linux"]] }],
+      ["cpu", { cpu: "" }],
+      ["libc", { libc: [1] }],
+      ["deprecated", { deprecated: true }],
+      ["_hasShrinkwrap", { _hasShrinkwrap: "false" }],
+      ["hasInstallScript", { hasInstallScript: false }],
+      ["scripts", { scripts: {} }],
+      ["__proto__", JSON.parse('{"__proto__": {}}')],
+    ];
+    for (const [field, resolution] of bad) {
+      const entry = { ...publish, resolution } as Entry;
+      assert.throws(
+        () => encodeEntry(entry),
+        (err) => isCode("bad-field")(err) && (err as Error).message.includes(`field ${field} `),
+        field,
+      );
     }
   });
 
@@ -87,7 +170,31 @@ describe("log entries", () => {
   });
 
   test("entries over 64 KiB are refused with a clear error", () => {
-    const huge = { ...publish, resolution: { description: "x".repeat(70_000) } };
+    const dependencies = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [
+        `dep-${i}`,
+        `https://example.com/${"x".repeat(1000)}`,
+      ]),
+    );
+    const huge = { ...publish, resolution: { dependencies } };
     assert.throws(() => encodeEntry(huge), /over the 65535-byte limit/);
+    assert.throws(() => encodeEntry(huge), isCode("too-large"));
+  });
+
+  test("reading takes what older versions appended; appending takes only the exact schema", () => {
+    const legacy: Entry[] = [
+      { ...publish, resolution: { engines: [">=0.4"] as never, scripts: { test: "x" } } },
+      { ...base, kind: "dist-tag", tag: "t".repeat(5000), version: "1.3.0" },
+      { ...base, kind: "deprecate", version: "1.3.0", message: "m".repeat(5000) },
+    ];
+    for (const entry of legacy) {
+      const bytes = canonicalJsonBytes(entry);
+      assert.deepEqual(decodeEntry(bytes), entry);
+      assert.throws(() => encodeEntry(entry), isCode("bad-field"));
+    }
+    let deep: JsonValue = "1.0.0";
+    for (let i = 0; i < 9; i++) deep = { a: deep };
+    const bytes = canonicalJsonBytes({ ...publish, resolution: { dependencies: deep } });
+    assert.throws(() => decodeEntry(bytes), isCode("bad-field"));
   });
 });
