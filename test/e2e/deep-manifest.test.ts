@@ -32,19 +32,19 @@ test("a manifest nested 4,400 deep is refused with a code; nothing is appended; 
     const blobs = await readdir(join(data, "tree", "blob", "sha256"));
     // Deep in a resolution field, deeper than the stack allows, deep elsewhere, and a field of the wrong shape.
     for (const [field, value, answer] of [
-      ["dependencies", nested(4400), /nests deeper than 64/],
-      ["dependencies", nested(20_000), /nests deeper than 64/],
-      ["config", nested(4400), /nests deeper than 64/],
-      ["dependencies", nested(2), /manifest field dependencies\.a /],
-      ["engines", '[">=0.4"]', /manifest field engines /],
+      ["dependencies", nested(4400), "invalid-json"],
+      ["dependencies", nested(20_000), "invalid-json"],
+      ["config", nested(4400), "invalid-json"],
+      ["dependencies", nested(2), "bad-field"],
+      ["engines", '[">=0.4"]', "bad-field"],
     ] as const) {
       const manifest = { name: "pkg", version: "1.0.1", [field]: "VALUE" };
       const tgz = rawTgz([packageJson("pkg", "1.0.1")]);
       const body = JSON.stringify(publishBody(manifest, tgz)).replace('"VALUE"', value);
       const res = await putJson(server.url, "/pkg", alice, body);
-      const { error } = (await res.json()) as { error: string };
+      const { error, code } = (await res.json()) as { error: string; code: string };
       assert.equal(res.status, 400, `${field}: ${error}`);
-      assert.match(error, answer);
+      assert.equal(code, answer, `${field}: ${error}`);
     }
     assert.equal(await logSize(server.url), before);
     assert.deepEqual(await readdir(join(data, "tree", "blob", "sha256")), blobs);
