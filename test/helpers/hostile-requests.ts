@@ -258,20 +258,16 @@ function publishRequest(
   style: number,
   mutation: Mutation,
 ): HostileRequest {
+  // A nasty value is spliced in as text: parsing and re-encoding it here would overflow this stack first.
+  const PLACEHOLDER = "\u0000nasty\u0000";
   const declared: Record<string, unknown> = { name, version };
   const inner: Record<string, unknown> = { name, version };
-  let parsedOk = true;
-  const setField = (target: Record<string, unknown>, field: string, json: string) => {
-    try {
-      target[field] = JSON.parse(json);
-    } catch {
-      parsedOk = false;
-    }
-  };
+  const nasty = "json" in mutation ? mutation.json : "";
   if (mutation.kind === "declared-field" || mutation.kind === "both-fields")
-    setField(declared, mutation.field, mutation.json);
+    declared[mutation.field] = PLACEHOLDER;
   if (mutation.kind === "tarball-field" || mutation.kind === "both-fields")
-    setField(inner, mutation.field, mutation.json);
+    inner[mutation.field] = PLACEHOLDER;
+  const splice = (json: string) => json.replace(JSON.stringify(PLACEHOLDER), () => nasty);
   let tgz: Uint8Array;
   if (mutation.kind === "tar-entries") tgz = rawTgz(tarEntriesFor(name, version, mutation.entries));
   else if (mutation.kind === "bomb")
@@ -284,7 +280,7 @@ function publishRequest(
     );
   else
     tgz = rawTgz([
-      { name: "package/package.json", data: JSON.stringify(inner) },
+      { name: "package/package.json", data: splice(JSON.stringify(inner)) },
       { name: "package/index.js", data: "module.exports = 1;\n" },
     ]);
   if (mutation.kind === "flip" && tgz.length > 0) {
@@ -324,7 +320,7 @@ function publishRequest(
   }
   if (mutation.kind === "tag")
     bodyObject = { ...bodyObject, "dist-tags": { [mutation.tag]: version } };
-  const body = mutation.kind === "raw-body" ? mutation.body : JSON.stringify(bodyObject);
+  const body = mutation.kind === "raw-body" ? mutation.body : splice(JSON.stringify(bodyObject));
   return {
     label: `publish ${name}@${version} as ${actor} (${mutation.kind}${"field" in mutation ? ` ${mutation.field}` : ""}${"how" in mutation ? ` ${mutation.how}` : ""}${"entries" in mutation ? ` ${mutation.entries}` : ""})`,
     method: "PUT",
@@ -334,19 +330,19 @@ function publishRequest(
     headers: { "content-type": "application/json" },
     // Whatever the registry accepts, it is this publish; a mutated body may be accepted only if harmless.
     effects: [entryKey({ kind: "publish", actor: effectiveActor(actor), name, version })],
-    mustFail: mustRefuse(mutation, parsedOk),
+    mustFail: mustRefuse(mutation),
   };
 }
 
 const DEPENDENCY_FIELDS = new Set(["dependencies", "optionalDependencies", "peerDependencies"]);
 
 /** Why a registry must refuse a publish with this mutation, or undefined if it may accept it. */
-function mustRefuse(mutation: Mutation, parsedOk: boolean): string | undefined {
+function mustRefuse(mutation: Mutation): string | undefined {
   switch (mutation.kind) {
     case "declared-field":
     case "tarball-field": {
       // Declared and packed dependencies that disagree are manifest confusion.
-      const value = parsedOk ? mutation.json.trim() : "{}";
+      const value = mutation.json.trim();
       const harmless = value === "{}" || value === "null";
       return DEPENDENCY_FIELDS.has(mutation.field) && !harmless
         ? `${mutation.field} differs between the manifest and the tarball`
