@@ -15,6 +15,7 @@ interface ServeFlags {
   signup?: boolean;
   databaseInterval?: number;
   snapshotShards?: number;
+  maxTarballBytes?: number;
   config?: string;
 }
 
@@ -39,13 +40,20 @@ export function registerServeCommands(program: Command): void {
       wholeNumber("shard count"),
     )
     .option(
+      "--max-tarball-bytes <n>",
+      "the largest tarball a publish may carry (default: 104857600, 100 MiB)",
+      wholeNumber("size"),
+    )
+    .option(
       "--config <file>",
       "JSON config file with the same settings (default: <data>/config.json)",
     )
     .addHelpText(
       "after",
       "\nSettings come from the defaults, then the config file, then these flags.\n" +
-        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn"}',
+        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn"}\n' +
+        "Tarball caps (config file only, beside maxTarballBytes): maxUnpackedBytes (default 500 MiB),\n" +
+        "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
       const { config: configFile, durable, ...rest } = flags;

@@ -24,8 +24,11 @@ export class HttpError extends Error {
 /** One place where domain error codes become HTTP statuses. */
 export function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
-  if (err instanceof PublishError)
-    return err.code === "integrity-mismatch" || err.code === "bad-tarball" ? 422 : 400;
+  if (err instanceof PublishError) {
+    if (err.code === "too-large") return 413;
+    const content = ["integrity-mismatch", "bad-tarball", "manifest-mismatch"];
+    return content.includes(err.code) ? 422 : 400;
+  }
   if (err instanceof EntryError) return 400;
   if (err instanceof RegistryError)
     return { forbidden: 403, conflict: 409, "not-found": 404, invalid: 400 }[err.code];

@@ -10,21 +10,34 @@
  * Everything is checked before anything is written: the name (npm's rules
  * for new packages), the version (strict semver), one version, one tag, one
  * attachment, the tarball (see tarball.ts), the tarball's own package.json
- * against the declared name and version, and the declared integrity and
- * shasum against the bytes.
+ * against the declared name, version and install-relevant fields (see
+ * manifest.ts), and the declared integrity and shasum against the bytes.
+ *
+ * The attachment is decoded a slice at a time, each slice hashed and handed
+ * to the tarball inspector as it is decoded, so a large package costs the
+ * event loop a few milliseconds at a time and a bad one stops at the first
+ * cap it crosses.
  */
 import { createHash } from "node:crypto";
 import semver from "semver";
 import validateName from "validate-npm-package-name";
-import { decodeBase64Strict } from "../log/index.ts";
 import { CodedError } from "../util/coded-error.ts";
-import { inspectTarball, TarballError, type TarballLimits } from "./tarball.ts";
+import { disagreements, tarballFields, withTarballFields } from "./manifest.ts";
+import {
+  DEFAULT_TARBALL_LIMITS,
+  inspectTarball,
+  TarballError,
+  type TarballLimits,
+  type TarballSummary,
+} from "./tarball.ts";
 
 export type PublishErrorCode =
   | "bad-request"
   | "invalid-name"
   | "invalid-version"
+  | "too-large"
   | "bad-tarball"
+  | "manifest-mismatch"
   | "integrity-mismatch";
 
 export class PublishError extends CodedError<PublishErrorCode> {
@@ -35,11 +48,17 @@ export interface ParsedPublish {
   readonly name: string;
   readonly version: string;
   readonly tag: string;
-  /** The version's manifest as the client sent it, `dist` removed (the registry writes its own). */
+  /**
+   * The version's manifest: as the client sent it, `dist` removed (the
+   * registry writes its own), with every install-relevant field (TARBALL_FIELDS)
+   * taken from the tarball's package.json instead.
+   */
   readonly manifest: Record<string, unknown>;
   readonly tarball: Uint8Array;
   readonly integrity: string;
   readonly shasum: string;
+  /** The tarball's sha256, hex: computed as it was decoded, so the blob store need not hash it again. */
+  readonly sha256: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -85,11 +104,11 @@ function onlyKey(o: Obj, what: string): string {
   return keys[0];
 }
 
-export function parsePublish(
+export async function parsePublish(
   urlName: string,
   body: unknown,
-  limits?: TarballLimits,
-): ParsedPublish {
+  limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
+): Promise<ParsedPublish> {
   checkPackageName(urlName);
   if (!isObject(body)) throw bad("publish body must be a JSON object");
   if (body.name !== urlName)
@@ -118,22 +137,25 @@ export function parsePublish(
   ) {
     throw bad(`attachment ${JSON.stringify(attachmentName)} does not match ${urlName}@${version}`);
   }
-  const tarball = decodeBase64Strict(attachment.data);
-  if (!tarball) throw bad("attachment data is not valid base64");
+  const { data } = attachment;
+  if ((data.length / 4) * 3 > limits.maxCompressedBytes + 2) throw tooLarge(limits);
+
+  const decoded = new DecodedAttachment(data);
+  let summary: TarballSummary;
+  try {
+    summary = await inspectTarball(decoded.slices(), limits);
+  } catch (err) {
+    if (!(err instanceof TarballError)) throw err;
+    const code = err.code === "too-large" ? "too-large" : "bad-tarball";
+    throw new PublishError(code, (err as Error).message, { cause: err });
+  }
+  const tarball = decoded.finish();
   if (attachment.length !== undefined && attachment.length !== tarball.length) {
     throw bad(
       `attachment length ${String(attachment.length)} does not match its ${tarball.length} bytes`,
     );
   }
-
-  let inner: Record<string, unknown>;
-  try {
-    inner = inspectTarball(tarball, limits).manifest;
-  } catch (err) {
-    if (err instanceof TarballError)
-      throw new PublishError("bad-tarball", err.message, { cause: err });
-    throw err;
-  }
+  const inner = summary.manifest;
   if (inner.name !== urlName || inner.version !== version) {
     throw new PublishError(
       "bad-tarball",
@@ -141,8 +163,7 @@ export function parsePublish(
     );
   }
 
-  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
-  const shasum = createHash("sha1").update(tarball).digest("hex");
+  const { integrity, shasum, sha256 } = decoded.digests();
   const dist = isObject(manifest.dist) ? manifest.dist : {};
   if (dist.integrity !== undefined && dist.integrity !== integrity) {
     throw new PublishError(
@@ -156,6 +177,104 @@ export function parsePublish(
       `declared shasum ${String(dist.shasum)} does not match the tarball (${shasum})`,
     );
   }
-  const { dist: _dist, ...withoutDist } = manifest;
-  return { name: urlName, version, tag, manifest: withoutDist, tarball, integrity, shasum };
+  return {
+    name: urlName,
+    version,
+    tag,
+    manifest: manifestOf(manifest, summary),
+    tarball,
+    integrity,
+    shasum,
+    sha256,
+  };
+}
+
+/** Room in a publish body beside its base64 tarball: the manifest, its readme. */
+const MANIFEST_ROOM = 16 * 1024 * 1024;
+
+/** The largest publish body that can carry a tarball within the limits (base64: 4 bytes per 3). */
+export function publishBodyLimit(limits: TarballLimits): number {
+  return Math.ceil(limits.maxCompressedBytes / 3) * 4 + MANIFEST_ROOM;
+}
+
+export function tooLarge(limits: TarballLimits): PublishError {
+  return new PublishError(
+    "too-large",
+    `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
+  );
+}
+
+/**
+ * The manifest the log keeps: the declared one, refused if its
+ * install-relevant fields disagree with the tarball's package.json, and
+ * with those fields taken from the tarball, so that the manifest, the
+ * entry and the bytes say the same whatever normalisation a client applied.
+ */
+function manifestOf(declared: Obj, tarball: TarballSummary): Obj {
+  const fromTarball = tarballFields(tarball);
+  const wrong = disagreements(declared, fromTarball, tarball);
+  if (wrong.length > 0) {
+    throw new PublishError(
+      "manifest-mismatch",
+      `the published manifest disagrees with the tarball's package.json in ${wrong.join(", ")}`,
+    );
+  }
+  const { dist: _dist, ...withoutDist } = declared;
+  return withTarballFields(withoutDist, fromTarball);
+}
+
+/** Base64 text per slice: a multiple of 4, so each slice decodes alone. */
+const SLICE_CHARS = 1024 * 1024;
+
+/**
+ * An attachment's strict base64 (RFC 4648 section 4: padded, no whitespace,
+ * unused bits zero), decoded and hashed a slice at a time.
+ */
+class DecodedAttachment {
+  readonly #text: string;
+  readonly #parts: Buffer[] = [];
+  readonly #sha512 = createHash("sha512");
+  readonly #sha1 = createHash("sha1");
+  readonly #sha256 = createHash("sha256");
+  #done = 0;
+  bytes = 0;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  *slices(): Generator<Buffer> {
+    const text = this.#text;
+    if (text.length % 4 !== 0) throw bad("attachment data is not valid base64");
+    for (let at = 0; at < text.length; at += SLICE_CHARS) {
+      const slice = text.slice(at, at + SLICE_CHARS);
+      const bytes = Buffer.from(slice, "base64");
+      // Decoding skips what is not base64 and ignores stray bits, so only
+      // canonical text re-encodes to itself; padding may only end the last slice.
+      const last = at + SLICE_CHARS >= text.length;
+      if (bytes.toString("base64") !== slice || (!last && slice.endsWith("=")))
+        throw bad("attachment data is not valid base64");
+      this.#sha512.update(bytes);
+      this.#sha1.update(bytes);
+      this.#sha256.update(bytes);
+      this.#parts.push(bytes);
+      this.bytes += bytes.length;
+      this.#done = at + slice.length;
+      yield bytes;
+    }
+  }
+
+  /** The whole tarball; the inspector must have read every slice. */
+  finish(): Buffer {
+    if (this.#done !== this.#text.length) throw new Error("the attachment was not read to its end");
+    return Buffer.concat(this.#parts);
+  }
+
+  digests() {
+    return {
+      integrity: `sha512-${this.#sha512.digest("base64")}`,
+      shasum: this.#sha1.digest("hex"),
+      sha256: this.#sha256.digest("hex"),
+    };
+  }
 }

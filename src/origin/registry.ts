@@ -13,7 +13,7 @@
  * tarballs come back checked against the entries that name them.
  */
 import { randomBytes } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import semver from "semver";
@@ -138,6 +138,8 @@ export interface PublishRequest {
   readonly tarball: Uint8Array;
   readonly integrity: string;
   readonly shasum: string;
+  /** The tarball's sha256 (hex) if the caller hashed it already, as a publish body is decoded. */
+  readonly sha256?: string;
 }
 
 function hasInstallScript(manifest: Record<string, unknown>): boolean {
@@ -323,7 +325,14 @@ export class Registry {
   /** Stores the tarball and manifest, then sequences the publish entry. */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
     this.#checkPublish(req.actor, req.name, req.version, NO_CHANGES);
-    const artifact = await this.blobs.put(req.tarball);
+    // Hashed again only if the caller did not hash it as it read it; written off the event loop.
+    let artifact: { sha256: string; size: number };
+    if (req.sha256 === undefined) artifact = await this.blobs.put(req.tarball);
+    else {
+      const path = this.blobs.tempPath();
+      await writeFile(path, req.tarball);
+      artifact = await this.blobs.putFile(path, { sha256: req.sha256, size: req.tarball.length });
+    }
     const manifestBlob = await this.blobs.put(canonicalJsonBytes(req.manifest));
     const resolution = resolutionOf(req.manifest);
     const entry: PublishEntry = {

@@ -4,16 +4,15 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
+import { publishBodyLimit } from "../npm/publish.ts";
 import { registerNpmApi } from "../npm/routes.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
-import type { OriginConfig } from "./config.ts";
+import { type OriginConfig, tarballLimits } from "./config.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
 import { type PublishedDatabase, Registry } from "./registry.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
-/** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
-const MAX_BODY_BYTES = 140 * 1024 * 1024;
 
 export interface RunningOrigin {
   readonly url: string;
@@ -50,7 +49,7 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
       return undefined;
     });
   try {
-    app = buildApp(paths.tree, registry, auth, config.signup);
+    app = buildApp(paths.tree, registry, auth, config);
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     if (config.databaseInterval > 0) {
@@ -84,9 +83,10 @@ function buildApp(
   treeDir: string,
   registry: Registry,
   auth: AuthStore,
-  openSignup: boolean,
+  config: OriginConfig,
 ): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
+  const limits = tarballLimits(config);
+  const app = Fastify({ logger: false, bodyLimit: publishBodyLimit(limits) });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     const file = await readTreeFile(treeDir, path, {
@@ -94,7 +94,7 @@ function buildApp(
     });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerNpmApi(app, { registry, auth, openSignup });
+  registerNpmApi(app, { registry, auth, openSignup: config.signup, tarballLimits: limits });
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send({ error: `not found: ${req.method} ${req.url}` }),
   );
