@@ -68,6 +68,8 @@ const RATIO_FLOOR = 16 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** How much of an in-memory tarball is handed to the inflater at once. */
 const CHUNK = 256 * 1024;
+/** Inflated bytes per round trip to the thread pool: zlib's 16 KiB default makes thousands of them. */
+const INFLATE_CHUNK = 256 * 1024;
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 const ALLOWED_TYPES = new Set([...FILE_TYPES, "Directory", "SymbolicLink", "Link"]);
 
@@ -141,7 +143,7 @@ export async function inspectTarball(
   }
 
   try {
-    await pipeline(counted, createGunzip(), parse);
+    await pipeline(counted, createGunzip({ chunkSize: INFLATE_CHUNK }), parse);
   } catch (err) {
     // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR for a cut-off stream); others pass through.
     if (!String((err as NodeJS.ErrnoException).code).startsWith("Z_")) throw err;

@@ -110,9 +110,10 @@ describe("publish size and gzip bombs", () => {
         `${latencies.length} checkpoint reads during the bomb (${bombTime.toFixed(0)} ms); slowest ${slowest.toFixed(0)} ms`,
       );
       assert.equal(status, 413);
-      // A server busy inflating on its event loop holds one read for most of the bomb's time.
+      // A server that inflates on its event loop holds one read for nearly all of the bomb's
+      // time (2.8 s of 2.8 s before the fix); one that inflates on the thread pool, a sliver.
       assert.ok(latencies.length >= 3, `${latencies.length} reads before the bomb was answered`);
-      assert.ok(slowest < bombTime / 4, `a read waited ${slowest} ms of the bomb's ${bombTime} ms`);
+      assert.ok(slowest < bombTime / 2, `a read waited ${slowest} ms of the bomb's ${bombTime} ms`);
     } finally {
       await server.stop();
     }

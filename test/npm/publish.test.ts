@@ -105,6 +105,37 @@ describe("npm publish bodies", () => {
     }
   });
 
+  test("attachment data must be canonical standard base64", async () => {
+    const tgz = rawTgz([packageJson("pkg", "1.0.0")]);
+    const good = tgz.toString("base64");
+    assert.ok(good.endsWith("="), "the test needs a padded encoding");
+    const stray = `${good.slice(0, -2)}${good.at(-2) === "A" ? "B" : "A"}=`;
+    const mid = 8;
+    for (const data of [
+      `${good.slice(0, mid)}-${good.slice(mid + 1)}`,
+      `${good.slice(0, mid)}_${good.slice(mid + 1)}`,
+      `${good.slice(0, mid)} ${good.slice(mid + 1)}`,
+      `${good.slice(0, mid)}=${good.slice(mid + 1)}`,
+      `${good}\n`,
+      `${good}AAA=`,
+      stray,
+    ]) {
+      const body = publishBody({ name: "pkg", version: "1.0.0" }, tgz);
+      body._attachments["pkg-1.0.0.tgz"] = {
+        content_type: "application/octet-stream",
+        data,
+        length: tgz.length,
+      };
+      const { dist: _dist, ...version } = body.versions["1.0.0"];
+      body.versions["1.0.0"] = version as (typeof body.versions)["1.0.0"];
+      await assert.rejects(
+        parsePublish("pkg", body),
+        code("bad-request"),
+        JSON.stringify(data.slice(-6)),
+      );
+    }
+  });
+
   test("a tarball for another package or version, or a malicious one, is refused", async () => {
     const other = rawTgz([packageJson("other", "1.0.0")]);
     await assert.rejects(
