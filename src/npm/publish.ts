@@ -13,16 +13,17 @@
  * against the declared name, version and install-relevant fields (see
  * manifest.ts), and the declared integrity and shasum against the bytes.
  *
- * The attachment is decoded a slice at a time, each slice hashed and handed
- * to the tarball inspector as it is decoded, so a large package costs the
+ * The attachment is decoded a slice at a time (attachment.ts), each slice
+ * hashed and handed to the tarball inspector, so a large package costs the
  * event loop a few milliseconds at a time and a bad one stops at the first
- * cap it crosses.
+ * cap it crosses. Over HTTP it is decoded as the body arrives
+ * (publish-body.ts) and comes here as `streamed`.
  */
-import { createHash } from "node:crypto";
 import semver from "semver";
 import validateName from "validate-npm-package-name";
-import { CodedError } from "../util/coded-error.ts";
+import { AttachmentDecoder } from "./attachment.ts";
 import { disagreements, tarballFields, withTarballFields } from "./manifest.ts";
+import { PublishError } from "./publish-error.ts";
 import {
   DEFAULT_TARBALL_LIMITS,
   inspectTarball,
@@ -31,18 +32,7 @@ import {
   type TarballSummary,
 } from "./tarball.ts";
 
-export type PublishErrorCode =
-  | "bad-request"
-  | "invalid-name"
-  | "invalid-version"
-  | "too-large"
-  | "bad-tarball"
-  | "manifest-mismatch"
-  | "integrity-mismatch";
-
-export class PublishError extends CodedError<PublishErrorCode> {
-  override name = "PublishError";
-}
+export { PublishError, type PublishErrorCode } from "./publish-error.ts";
 
 export interface ParsedPublish {
   readonly name: string;
@@ -108,6 +98,8 @@ export async function parsePublish(
   urlName: string,
   body: unknown,
   limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
+  /** Attachments decoded as the body arrived (publish-body.ts), by name; their data in `body` is "". */
+  streamed?: ReadonlyMap<string, AttachmentDecoder>,
 ): Promise<ParsedPublish> {
   checkPackageName(urlName);
   if (!isObject(body)) throw bad("publish body must be a JSON object");
@@ -138,18 +130,24 @@ export async function parsePublish(
     throw bad(`attachment ${JSON.stringify(attachmentName)} does not match ${urlName}@${version}`);
   }
   const { data } = attachment;
-  if ((data.length / 4) * 3 > limits.maxCompressedBytes + 2) throw tooLarge(limits);
-
-  const decoded = new DecodedAttachment(data);
+  let decoded = streamed?.get(attachmentName);
+  let slices: Iterable<Buffer>;
+  if (decoded !== undefined && data === "") {
+    slices = decoded.parts;
+  } else {
+    if ((data.length / 4) * 3 > limits.maxCompressedBytes + 2) throw tooLarge(limits);
+    decoded = new AttachmentDecoder();
+    slices = decoded.decodeText(data);
+  }
   let summary: TarballSummary;
   try {
-    summary = await inspectTarball(decoded.slices(), limits);
+    summary = await inspectTarball(slices, limits);
   } catch (err) {
     if (!(err instanceof TarballError)) throw err;
     const code = err.code === "too-large" ? "too-large" : "bad-tarball";
     throw new PublishError(code, (err as Error).message, { cause: err });
   }
-  const tarball = decoded.finish();
+  const tarball = decoded.tarball();
   if (attachment.length !== undefined && attachment.length !== tarball.length) {
     throw bad(
       `attachment length ${String(attachment.length)} does not match its ${tarball.length} bytes`,
@@ -221,75 +219,4 @@ function manifestOf(declared: Obj, tarball: TarballSummary): Obj {
   }
   const { dist: _dist, ...withoutDist } = declared;
   return withTarballFields(withoutDist, fromTarball);
-}
-
-/** Base64 text per slice: a multiple of 4, so each slice decodes alone. */
-const SLICE_CHARS = 1024 * 1024;
-
-/**
- * Whether `slice` (a multiple of 4 characters) is canonical standard base64
- * that decoded to `decoded` bytes, padded only if it is the `last` slice.
- * Node's decoder skips characters outside both alphabets and stops at `=`,
- * so any such character leaves fewer bytes than the length promises; the
- * URL-safe alphabet it also reads is looked for; the last quantum must
- * re-encode to itself (no stray bits under the padding). Cheaper than
- * re-encoding the whole text.
- */
-function isCanonicalBase64(slice: string, decoded: number, last: boolean): boolean {
-  const padding = last && slice.endsWith("==") ? 2 : last && slice.endsWith("=") ? 1 : 0;
-  if (decoded !== (slice.length / 4) * 3 - padding) return false;
-  if (slice.includes("-") || slice.includes("_")) return false;
-  const quantum = slice.slice(-4);
-  return !last || Buffer.from(quantum, "base64").toString("base64") === quantum;
-}
-
-/**
- * An attachment's strict base64 (RFC 4648 section 4: padded, no whitespace,
- * unused bits zero), decoded and hashed a slice at a time.
- */
-class DecodedAttachment {
-  readonly #text: string;
-  readonly #parts: Buffer[] = [];
-  readonly #sha512 = createHash("sha512");
-  readonly #sha1 = createHash("sha1");
-  readonly #sha256 = createHash("sha256");
-  #done = 0;
-  bytes = 0;
-
-  constructor(text: string) {
-    this.#text = text;
-  }
-
-  *slices(): Generator<Buffer> {
-    const text = this.#text;
-    if (text.length % 4 !== 0) throw bad("attachment data is not valid base64");
-    for (let at = 0; at < text.length; at += SLICE_CHARS) {
-      const slice = text.slice(at, at + SLICE_CHARS);
-      const last = at + SLICE_CHARS >= text.length;
-      const bytes = Buffer.from(slice, "base64");
-      if (!isCanonicalBase64(slice, bytes.length, last))
-        throw bad("attachment data is not valid base64");
-      this.#sha512.update(bytes);
-      this.#sha1.update(bytes);
-      this.#sha256.update(bytes);
-      this.#parts.push(bytes);
-      this.bytes += bytes.length;
-      this.#done = at + slice.length;
-      yield bytes;
-    }
-  }
-
-  /** The whole tarball; the inspector must have read every slice. */
-  finish(): Buffer {
-    if (this.#done !== this.#text.length) throw new Error("the attachment was not read to its end");
-    return Buffer.concat(this.#parts);
-  }
-
-  digests() {
-    return {
-      integrity: `sha512-${this.#sha512.digest("base64")}`,
-      shasum: this.#sha1.digest("hex"),
-      sha256: this.#sha256.digest("hex"),
-    };
-  }
 }

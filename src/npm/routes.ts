@@ -16,6 +16,7 @@ import {
   registerNpmCommon,
 } from "./http-common.ts";
 import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
+import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
 import { registerNpmReadApi, storeReads } from "./read-api.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "./tarball.ts";
 import { packageChanges } from "./update.ts";
@@ -40,6 +41,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   registerNpmCommon(app);
   const { registry, auth } = options;
   const limits = options.tarballLimits ?? DEFAULT_TARBALL_LIMITS;
+  registerPublishBodyParser(app, limits);
 
   const user = (req: FastifyRequest): string => {
     const header = req.headers.authorization ?? "";
@@ -76,7 +78,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
 
   const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const parsed = await parsePublish(name, req.body, limits);
+    const parsed = await parsePublish(name, req.body, limits, streamedAttachments(req));
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
   };

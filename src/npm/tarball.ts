@@ -112,7 +112,7 @@ export async function inspectTarball(
       if (compressed > limits.maxCompressedBytes) {
         throw new TarballError(
           "too-large",
-          `tarball is over the ${limits.maxCompressedBytes}-byte limit`,
+          `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
         );
       }
       if (header.length < 2) header = [...header, ...chunk.subarray(0, 2 - header.length)];
