@@ -89,7 +89,7 @@ try {
     const tgz = rawTgz([packageJson(name, "1.0.0", { description: `package ${i}` })]);
     await origin.registry.publish({
       actor: "bench",
-      ...parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz)),
+      ...(await parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz))),
     });
   }
   const second = await timed();

@@ -452,7 +452,7 @@ async function readCorpus(): Promise<CorpusTarball[]> {
   const tarballs = await Promise.all(
     files.map(async (file) => {
       const bytes = await readFile(join(dir, file));
-      const { manifest } = inspectTarball(bytes);
+      const { manifest } = await inspectTarball(bytes);
       return { name: String(manifest.name), version: String(manifest.version), manifest, bytes };
     }),
   );

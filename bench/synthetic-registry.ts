@@ -61,7 +61,7 @@ const CORPUS_DIR = sharedPath("corpus", "npm");
 export async function readCorpusReleases(): Promise<Map<string, RealRelease[]>> {
   const releases = new Map<string, RealRelease[]>();
   for (const file of (await readdir(CORPUS_DIR)).filter((f) => f.endsWith(".tgz"))) {
-    const { manifest } = inspectTarball(await readFile(join(CORPUS_DIR, file)));
+    const { manifest } = await inspectTarball(await readFile(join(CORPUS_DIR, file)));
     const name = manifest.name as string;
     const list = releases.get(name) ?? [];
     list.push({ version: manifest.version as string, resolution: resolutionOf(manifest) });

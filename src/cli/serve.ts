@@ -17,6 +17,7 @@ interface ServeFlags {
   databaseInterval?: number;
   snapshotShards?: number;
   logLevel?: LogLevel;
+  maxTarballBytes?: number;
   config?: string;
 }
 
@@ -42,13 +43,20 @@ export function registerServeCommands(program: Command): void {
     )
     .option("--log-level <level>", `${LOG_LEVEL_HELP} (default: info)`, parseLogLevel)
     .option(
+      "--max-tarball-bytes <n>",
+      "the largest tarball a publish may carry (default: 104857600, 100 MiB)",
+      wholeNumber("size"),
+    )
+    .option(
       "--config <file>",
       "JSON config file with the same settings (default: <data>/config.json)",
     )
     .addHelpText(
       "after",
       "\nSettings come from the defaults, then the config file, then these flags.\n" +
-        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn", "logLevel": "warn"}',
+        'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn", "logLevel": "warn"}\n' +
+        "Tarball caps (config file only, beside maxTarballBytes): maxUnpackedBytes (default 500 MiB),\n" +
+        "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
       const { config: configFile, durable, ...rest } = flags;

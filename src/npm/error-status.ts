@@ -39,6 +39,8 @@ const PUBLISH: Record<PublishErrorCode, number> = {
   "invalid-version": 400,
   "bad-tarball": 422,
   "integrity-mismatch": 422,
+  "manifest-mismatch": 422,
+  "too-large": 413,
 };
 
 const TARBALL: Record<TarballErrorCode, number> = {
@@ -49,6 +51,8 @@ const TARBALL: Record<TarballErrorCode, number> = {
   "bad-entry-type": 422,
   "no-manifest": 422,
   "bad-manifest": 422,
+  "compression-ratio": 422,
+  "duplicate-entry": 422,
 };
 
 const REGISTRY: Record<RegistryErrorCode, number> = {

@@ -10,37 +10,46 @@
  * Everything is checked before anything is written: the name (npm's rules
  * for new packages), the version (strict semver), one version, one tag, one
  * attachment, the tarball (see tarball.ts), the tarball's own package.json
- * against the declared name and version, and the declared integrity and
- * shasum against the bytes.
+ * against the declared name, version and install-relevant fields (see
+ * manifest.ts), and the declared integrity and shasum against the bytes.
+ *
+ * The attachment is decoded a slice at a time (attachment.ts), each slice
+ * hashed and handed to the tarball inspector, so a large package costs the
+ * event loop a few milliseconds at a time and a bad one stops at the first
+ * cap it crosses. Over HTTP it is decoded as the body arrives
+ * (publish-body.ts) and comes here as `streamed`.
  */
-import { createHash } from "node:crypto";
 import semver from "semver";
 import validateName from "validate-npm-package-name";
-import { decodeBase64Strict } from "../log/index.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../registry/canonical-json.ts";
-import { CodedError } from "../util/coded-error.ts";
-import { inspectTarball, TarballError, type TarballLimits } from "./tarball.ts";
+import { AttachmentDecoder } from "./attachment.ts";
+import { disagreements, tarballFields, withTarballFields } from "./manifest.ts";
+import { PublishError } from "./publish-error.ts";
+import {
+  DEFAULT_TARBALL_LIMITS,
+  inspectTarball,
+  TarballError,
+  type TarballLimits,
+  type TarballSummary,
+} from "./tarball.ts";
 
-export type PublishErrorCode =
-  | "bad-request"
-  | "invalid-name"
-  | "invalid-version"
-  | "bad-tarball"
-  | "integrity-mismatch";
-
-export class PublishError extends CodedError<PublishErrorCode> {
-  override name = "PublishError";
-}
+export { PublishError, type PublishErrorCode } from "./publish-error.ts";
 
 export interface ParsedPublish {
   readonly name: string;
   readonly version: string;
   readonly tag: string;
-  /** The version's manifest as the client sent it, `dist` removed (the registry writes its own). */
+  /**
+   * The version's manifest: as the client sent it, `dist` removed (the
+   * registry writes its own), with every install-relevant field (TARBALL_FIELDS)
+   * taken from the tarball's package.json instead.
+   */
   readonly manifest: Record<string, unknown>;
   readonly tarball: Uint8Array;
   readonly integrity: string;
   readonly shasum: string;
+  /** The tarball's sha256, hex: computed as it was decoded, so the blob store need not hash it again. */
+  readonly sha256: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -86,11 +95,13 @@ function onlyKey(o: Obj, what: string): string {
   return keys[0];
 }
 
-export function parsePublish(
+export async function parsePublish(
   urlName: string,
   body: unknown,
-  limits?: TarballLimits,
-): ParsedPublish {
+  limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
+  /** Attachments decoded as the body arrived (publish-body.ts), by name; their data in `body` is "". */
+  streamed?: ReadonlyMap<string, AttachmentDecoder>,
+): Promise<ParsedPublish> {
   checkPackageName(urlName);
   if (!isObject(body)) throw bad("publish body must be a JSON object");
   // Before any message quotes a field of it: String() and JSON.stringify recurse.
@@ -122,22 +133,31 @@ export function parsePublish(
   ) {
     throw bad(`attachment ${JSON.stringify(attachmentName)} does not match ${urlName}@${version}`);
   }
-  const tarball = decodeBase64Strict(attachment.data);
-  if (!tarball) throw bad("attachment data is not valid base64");
+  const { data } = attachment;
+  let decoded = streamed?.get(attachmentName);
+  let slices: Iterable<Buffer>;
+  if (decoded !== undefined && data === "") {
+    slices = decoded.parts;
+  } else {
+    if ((data.length / 4) * 3 > limits.maxCompressedBytes + 2) throw tooLarge(limits);
+    decoded = new AttachmentDecoder();
+    slices = decoded.decodeText(data);
+  }
+  let summary: TarballSummary;
+  try {
+    summary = await inspectTarball(slices, limits);
+  } catch (err) {
+    if (!(err instanceof TarballError)) throw err;
+    const code = err.code === "too-large" ? "too-large" : "bad-tarball";
+    throw new PublishError(code, (err as Error).message, { cause: err });
+  }
+  const tarball = decoded.tarball();
   if (attachment.length !== undefined && attachment.length !== tarball.length) {
     throw bad(
       `attachment length ${String(attachment.length)} does not match its ${tarball.length} bytes`,
     );
   }
-
-  let inner: Record<string, unknown>;
-  try {
-    inner = inspectTarball(tarball, limits).manifest;
-  } catch (err) {
-    if (err instanceof TarballError)
-      throw new PublishError("bad-tarball", err.message, { cause: err });
-    throw err;
-  }
+  const inner = summary.manifest;
   if (nestsDeeperThan(inner, MAX_JSON_DEPTH))
     throw new PublishError("bad-tarball", "the tarball's package.json nests too deep");
   if (inner.name !== urlName || inner.version !== version) {
@@ -147,8 +167,7 @@ export function parsePublish(
     );
   }
 
-  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
-  const shasum = createHash("sha1").update(tarball).digest("hex");
+  const { integrity, shasum, sha256 } = decoded.digests();
   const dist = isObject(manifest.dist) ? manifest.dist : {};
   if (dist.integrity !== undefined && dist.integrity !== integrity) {
     throw new PublishError(
@@ -162,6 +181,48 @@ export function parsePublish(
       `declared shasum ${String(dist.shasum)} does not match the tarball (${shasum})`,
     );
   }
-  const { dist: _dist, ...withoutDist } = manifest;
-  return { name: urlName, version, tag, manifest: withoutDist, tarball, integrity, shasum };
+  return {
+    name: urlName,
+    version,
+    tag,
+    manifest: manifestOf(manifest, summary),
+    tarball,
+    integrity,
+    shasum,
+    sha256,
+  };
+}
+
+/** Room in a publish body beside its base64 tarball: the manifest, its readme. */
+const MANIFEST_ROOM = 16 * 1024 * 1024;
+
+/** The largest publish body that can carry a tarball within the limits (base64: 4 bytes per 3). */
+export function publishBodyLimit(limits: TarballLimits): number {
+  return Math.ceil(limits.maxCompressedBytes / 3) * 4 + MANIFEST_ROOM;
+}
+
+export function tooLarge(limits: TarballLimits): PublishError {
+  return new PublishError(
+    "too-large",
+    `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
+  );
+}
+
+/**
+ * The manifest the log keeps: the declared one, refused if its
+ * install-relevant fields disagree with the tarball's package.json, and
+ * with those fields taken from the tarball, so that the manifest, the
+ * entry and the bytes say the same whatever normalisation a client applied.
+ */
+function manifestOf(declared: Obj, tarball: TarballSummary): Obj {
+  const fromTarball = tarballFields(tarball);
+  const wrong = disagreements(declared, fromTarball, tarball);
+  if (wrong.length > 0) {
+    throw new PublishError(
+      "manifest-mismatch",
+      `the published manifest disagrees with the tarball's package.json in ${wrong.join(", ")}`,
+    );
+  }
+  const { dist: _dist, ...withoutDist } = declared;
+  return withTarballFields(withoutDist, fromTarball);
 }

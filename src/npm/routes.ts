@@ -16,8 +16,10 @@ import {
   packageName,
   registerNpmCommon,
 } from "./http-common.ts";
-import { parsePublish } from "./publish.ts";
+import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
+import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
 import { registerNpmReadApi, storeReads } from "./read-api.ts";
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "./tarball.ts";
 import { checkRevision, packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
@@ -25,6 +27,8 @@ export interface NpmApiOptions {
   readonly auth: AuthStore;
   /** Anyone may create an account with `npm adduser`. */
   readonly openSignup: boolean;
+  /** Caps on a published tarball; the defaults of tarball.ts if absent. */
+  readonly tarballLimits?: TarballLimits;
 }
 
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
@@ -40,6 +44,8 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
 export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions): void {
   registerNpmCommon(app);
   const { registry, auth } = options;
+  const limits = options.tarballLimits ?? DEFAULT_TARBALL_LIMITS;
+  registerPublishBodyParser(app, limits);
 
   const user = (req: FastifyRequest): string => {
     const header = req.headers.authorization ?? "";
@@ -100,7 +106,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
 
   const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const parsed = parsePublish(name, req.body);
+    const parsed = await parsePublish(name, req.body, limits, streamedAttachments(req));
     checkTag(parsed.tag);
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
@@ -228,8 +234,12 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     return { ok: true };
   });
 
+  // A body too large for any publish is refused before it is read, naming the limit.
+  const refuseHugeBody = async (req: FastifyRequest) => {
+    if (Number(req.headers["content-length"]) > publishBodyLimit(limits)) throw tooLarge(limits);
+  };
   for (const [prefix, nameOf] of PACKAGE_PREFIXES) {
-    app.put(prefix, (req, reply) => put(req, reply, nameOf(req)));
+    app.put(prefix, { onRequest: refuseHugeBody }, (req, reply) => put(req, reply, nameOf(req)));
     app.put(`${prefix}/-rev/:rev`, (req, reply) => update(req, reply, nameOf(req)));
     app.delete(`${prefix}/-rev/:rev`, (req) => unpublishAll(req, nameOf(req)));
     // npm deletes the tarball after unpublishing its version; the unpublish entry already covers it.

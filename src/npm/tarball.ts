@@ -1,13 +1,19 @@
 /**
  * Checks a package tarball before anything is stored: a gzip'd tar, within
- * size limits (compressed, unpacked, file count), every path under one
- * top-level folder with no absolute path and no `..`, no device files or
- * FIFOs, no link that points out of the package, and a `package.json` at the
+ * size limits (compressed, unpacked, compression ratio, file count), every
+ * path under one top-level folder with no absolute path and no `..`, each
+ * path at most once, no device files or FIFOs, no link that points out of
+ * the package or passes through another link, and one `package.json` at the
  * top of that folder. npm itself writes `package/`; some published packages
  * use another folder name (`@types/*` use their own), so any single folder
  * is accepted, as npm does on install.
+ *
+ * The tarball is inflated as a stream on zlib's thread pool and parsed
+ * chunk by chunk, so a gzip bomb costs the event loop one chunk at a time
+ * and is refused as soon as it crosses a cap, never inflated whole.
  */
-import { gunzipSync } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
 import { CodedError } from "../util/coded-error.ts";
 
@@ -15,19 +21,27 @@ export interface TarballLimits {
   readonly maxCompressedBytes: number;
   readonly maxUnpackedBytes: number;
   readonly maxFiles: number;
+  /**
+   * Inflated bytes per compressed byte. Text packs about 4 to 10 times;
+   * a gzip bomb packs about 1,000 times.
+   */
+  readonly maxRatio: number;
 }
 
 export const DEFAULT_TARBALL_LIMITS: TarballLimits = {
   maxCompressedBytes: 100 * 1024 * 1024,
   maxUnpackedBytes: 500 * 1024 * 1024,
   maxFiles: 100_000,
+  maxRatio: 100,
 };
 
 export type TarballErrorCode =
   | "too-large"
+  | "compression-ratio"
   | "not-gzip"
   | "bad-tar"
   | "unsafe-path"
+  | "duplicate-entry"
   | "bad-entry-type"
   | "no-manifest"
   | "bad-manifest";
@@ -43,154 +57,265 @@ export interface TarballSummary {
   readonly root: string;
   readonly files: number;
   readonly unpackedBytes: number;
+  /** Every path in the package, relative to the root folder (`lib/index.js`). */
+  readonly paths: ReadonlySet<string>;
 }
 
-/** Tar record and header overhead on top of file contents, for the gunzip cap. */
+/** Tar record and header overhead on top of file contents, for the inflated-size cap. */
 const TAR_SLACK = 1024 * 1024;
+/** Small tarballs may inflate past the ratio: a tar pads every file to 512 bytes. */
+const RATIO_FLOOR = 16 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const ALLOWED_TYPES = new Set([
-  "File",
-  "OldFile",
-  "ContiguousFile",
-  "Directory",
-  "SymbolicLink",
-  "Link",
-]);
+/** How much of an in-memory tarball is handed to the inflater at once. */
+const CHUNK = 256 * 1024;
+/** Inflated bytes per round trip to the thread pool: zlib's 16 KiB default makes thousands of them. */
+const INFLATE_CHUNK = 256 * 1024;
+const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
+const ALLOWED_TYPES = new Set([...FILE_TYPES, "Directory", "SymbolicLink", "Link"]);
 
 function segments(path: string): string[] {
   return path.split(/[\\/]+/).filter((s) => s !== "" && s !== ".");
 }
 
-/** True if `target`, taken relative to `from` (a path inside the package), stays inside the root. */
-function staysInside(from: string[], target: string): boolean {
-  if (target.startsWith("/") || /^[A-Za-z]:/.test(target)) return false;
-  const stack = [...from];
-  for (const part of segments(target)) {
-    if (part === "..") {
-      if (stack.length <= 1) return false;
-      stack.pop();
-    } else {
-      stack.push(part);
-    }
-  }
-  return true;
+function isAbsolute(path: string): boolean {
+  return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
 }
 
-export function inspectTarball(
-  tgz: Uint8Array,
+function* chunksOf(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += CHUNK) yield bytes.subarray(at, at + CHUNK);
+}
+
+/**
+ * Inspects a tarball given whole or as chunks (as a publish body is decoded).
+ * Throws a TarballError as soon as a check fails.
+ */
+export async function inspectTarball(
+  source: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
-): TarballSummary {
-  if (tgz.length > limits.maxCompressedBytes) {
-    throw new TarballError(
-      "too-large",
-      `tarball is ${tgz.length} bytes, over the ${limits.maxCompressedBytes}-byte limit`,
-    );
+): Promise<TarballSummary> {
+  const entries = new TarEntries(limits);
+  const parser = new Parser({ strict: true, onReadEntry: (entry) => entries.add(entry) });
+  parser.on("error", (err: Error) =>
+    entries.fail(
+      new TarballError("bad-tar", `tarball is not a valid tar: ${err.message}`, { cause: err }),
+    ),
+  );
+  const input = source instanceof Uint8Array ? chunksOf(source) : source;
+  let compressed = 0;
+  let inflated = 0;
+  let header: number[] = [];
+  const maxInflated = limits.maxUnpackedBytes + TAR_SLACK;
+
+  async function* counted() {
+    for await (const chunk of input) {
+      compressed += chunk.length;
+      if (compressed > limits.maxCompressedBytes) {
+        throw new TarballError(
+          "too-large",
+          `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
+        );
+      }
+      if (header.length < 2) header = [...header, ...chunk.subarray(0, 2 - header.length)];
+      if (header.length === 2 && (header[0] !== 0x1f || header[1] !== 0x8b))
+        throw new TarballError("not-gzip", "tarball is not gzip data");
+      yield chunk;
+    }
+    if (header.length < 2) throw new TarballError("not-gzip", "tarball is not gzip data");
   }
-  if (tgz.length < 2 || tgz[0] !== 0x1f || tgz[1] !== 0x8b)
-    throw new TarballError("not-gzip", "tarball is not gzip data");
-  let tar: Buffer;
+
+  async function parse(tar: AsyncIterable<Buffer>) {
+    for await (const chunk of tar) {
+      inflated += chunk.length;
+      if (inflated > maxInflated)
+        throw new TarballError(
+          "too-large",
+          `tarball unpacks to over ${limits.maxUnpackedBytes} bytes`,
+        );
+      if (inflated > RATIO_FLOOR && inflated > compressed * limits.maxRatio) {
+        throw new TarballError(
+          "compression-ratio",
+          `tarball inflates over ${limits.maxRatio} times its compressed size`,
+        );
+      }
+      parser.write(chunk);
+      entries.throwIfFailed();
+    }
+  }
+
   try {
-    tar = gunzipSync(tgz, { maxOutputLength: limits.maxUnpackedBytes + TAR_SLACK });
+    await pipeline(counted, createGunzip({ chunkSize: INFLATE_CHUNK }), parse);
   } catch (err) {
-    const tooLarge = (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
-    throw tooLarge
-      ? new TarballError("too-large", `tarball unpacks to over ${limits.maxUnpackedBytes} bytes`, {
-          cause: err,
-        })
-      : new TarballError("not-gzip", `tarball is not valid gzip: ${(err as Error).message}`, {
-          cause: err,
-        });
+    // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR for a cut-off stream); others pass through.
+    if (!String((err as NodeJS.ErrnoException).code).startsWith("Z_")) throw err;
+    throw new TarballError("not-gzip", `tarball is not valid gzip: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  parser.end();
+  return entries.finish();
+}
+
+/** The checks on the tar's entries, fed one entry at a time. */
+class TarEntries {
+  readonly #limits: TarballLimits;
+  #root: string | undefined;
+  #files = 0;
+  #unpackedBytes = 0;
+  #manifestText: string | undefined;
+  #failure: TarballError | undefined;
+  /** Every path seen, relative to the root. */
+  readonly #paths = new Set<string>();
+  /** Symbolic links by path relative to the root, with the target as written. */
+  readonly #symlinks = new Map<string, string>();
+  /** Hard links: path relative to the root, then the target's path from the archive root. */
+  readonly #hardLinks: [string, string][] = [];
+
+  constructor(limits: TarballLimits) {
+    this.#limits = limits;
   }
 
-  let root: string | undefined;
-  let files = 0;
-  let unpackedBytes = 0;
-  let manifestText: string | undefined;
-  let failure: TarballError | undefined;
-  const fail = (error: TarballError) => {
-    failure ??= error;
-  };
+  fail(error: TarballError): void {
+    this.#failure ??= error;
+  }
 
-  const onEntry = (entry: ReadEntry) => {
+  throwIfFailed(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  add(entry: ReadEntry): void {
     const path = entry.path;
     const parts = segments(path);
-    if (
-      path.startsWith("/") ||
-      /^[A-Za-z]:/.test(path) ||
-      parts.includes("..") ||
-      parts.length === 0
-    ) {
-      fail(
+    const inner = parts.slice(1).join("/");
+    if (isAbsolute(path) || parts.includes("..") || parts.length === 0) {
+      this.fail(
         new TarballError("unsafe-path", `tarball path ${JSON.stringify(path)} escapes the package`),
       );
     } else if (!ALLOWED_TYPES.has(entry.type)) {
-      fail(
+      this.fail(
         new TarballError(
           "bad-entry-type",
           `tarball entry ${JSON.stringify(path)} is a ${entry.type}`,
         ),
       );
-    } else if (
-      (entry.type === "SymbolicLink" || entry.type === "Link") &&
-      !linkInside(entry, parts)
-    ) {
-      fail(
-        new TarballError("unsafe-path", `link ${JSON.stringify(path)} points out of the package`),
-      );
-    } else if (root !== undefined && parts[0] !== root) {
-      fail(new TarballError("unsafe-path", "tarball has more than one top-level folder"));
+    } else if (this.#root !== undefined && parts[0] !== this.#root) {
+      this.fail(new TarballError("unsafe-path", "tarball has more than one top-level folder"));
+    } else if (this.#paths.has(inner) && entry.type !== "Directory") {
+      // Extraction keeps the last copy: a checker reading the first would be shown another file.
+      this.fail(new TarballError("duplicate-entry", `tarball holds ${JSON.stringify(path)} twice`));
     }
-    root ??= parts[0];
-    files++;
-    unpackedBytes += entry.size ?? 0;
-    if (files > limits.maxFiles) {
-      fail(new TarballError("too-large", `tarball has over ${limits.maxFiles} files`));
+    this.#root ??= parts[0];
+    this.#paths.add(inner);
+    if (entry.type === "SymbolicLink") this.#symlinks.set(inner, entry.linkpath ?? "");
+    if (entry.type === "Link") this.#hardLinks.push([inner, entry.linkpath ?? ""]);
+    this.#files++;
+    this.#unpackedBytes += entry.size ?? 0;
+    if (this.#files > this.#limits.maxFiles) {
+      this.fail(new TarballError("too-large", `tarball has over ${this.#limits.maxFiles} files`));
     }
-    const isManifest =
-      parts.length === 2 && parts[1] === "package.json" && entry.type !== "Directory";
-    if (isManifest && (entry.size ?? 0) <= MAX_MANIFEST_BYTES) {
+    const isManifest = parts.length === 2 && inner.toLowerCase() === "package.json";
+    if (isManifest && inner !== "package.json") {
+      // On a case-insensitive disk it would replace package.json.
+      this.fail(new TarballError("duplicate-entry", `tarball holds ${JSON.stringify(path)}`));
+    }
+    if (isManifest && FILE_TYPES.has(entry.type) && (entry.size ?? 0) <= MAX_MANIFEST_BYTES) {
       const chunks: Buffer[] = [];
       entry.on("data", (chunk: Buffer) => chunks.push(chunk));
       entry.on("end", () => {
-        manifestText = Buffer.concat(chunks).toString("utf8");
+        this.#manifestText = Buffer.concat(chunks).toString("utf8");
       });
     } else {
       entry.resume();
     }
-  };
+  }
 
-  const parser = new Parser({ strict: true, onReadEntry: onEntry });
-  parser.on("error", (err: Error) =>
-    fail(new TarballError("bad-tar", `tarball is not a valid tar: ${err.message}`, { cause: err })),
-  );
-  parser.write(tar);
-  parser.end();
-  if (failure) throw failure;
-  if (files === 0 || root === undefined)
-    throw new TarballError("bad-tar", "tarball holds no files");
-  if (unpackedBytes > limits.maxUnpackedBytes) {
-    throw new TarballError("too-large", `tarball unpacks to over ${limits.maxUnpackedBytes} bytes`);
+  finish(): TarballSummary {
+    this.throwIfFailed();
+    const root = this.#root;
+    if (this.#files === 0 || root === undefined)
+      throw new TarballError("bad-tar", "tarball holds no files");
+    if (this.#unpackedBytes > this.#limits.maxUnpackedBytes) {
+      throw new TarballError(
+        "too-large",
+        `tarball unpacks to over ${this.#limits.maxUnpackedBytes} bytes`,
+      );
+    }
+    this.#checkLinks(root);
+    if (this.#manifestText === undefined)
+      throw new TarballError("no-manifest", `tarball has no ${root}/package.json file`);
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(this.#manifestText);
+    } catch (err) {
+      throw new TarballError("bad-manifest", `${root}/package.json is not valid JSON`, {
+        cause: err,
+      });
+    }
+    if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) {
+      throw new TarballError("bad-manifest", `${root}/package.json is not a JSON object`);
+    }
+    return {
+      manifest: manifest as Record<string, unknown>,
+      root,
+      files: this.#files,
+      unpackedBytes: this.#unpackedBytes,
+      paths: this.#paths,
+    };
   }
-  if (manifestText === undefined)
-    throw new TarballError("no-manifest", `tarball has no ${root}/package.json`);
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(manifestText);
-  } catch (err) {
-    throw new TarballError("bad-manifest", `${root}/package.json is not valid JSON`, {
-      cause: err,
-    });
+
+  /**
+   * Links are checked once every entry is known, since a link may pass
+   * through one that comes later in the archive. Following a path through a
+   * link makes `..` mean the link target's parent, which no check of the
+   * path's text can see (`a/b -> ..` then `a/c -> b/..` climbs two levels),
+   * so no path, and no link target, may pass through a symbolic link. A
+   * link to a link is fine: each target is checked from its own folder.
+   */
+  #checkLinks(root: string): void {
+    const through = (path: string[]) =>
+      path.findIndex(
+        (_, i) => i < path.length - 1 && this.#symlinks.has(path.slice(0, i + 1).join("/")),
+      );
+    for (const path of this.#paths) {
+      if (through(segments(path)) >= 0)
+        throw linkError(`${root}/${path}`, "lies inside a symbolic link");
+    }
+    for (const [path, target] of this.#symlinks) {
+      const resolved = resolveInside(segments(path).slice(0, -1), target, this.#symlinks);
+      if (resolved !== "ok") throw linkError(`${root}/${path}`, resolved);
+    }
+    for (const [path, target] of this.#hardLinks) {
+      const [first, ...rest] = segments(target);
+      const resolved =
+        isAbsolute(target) || first !== root
+          ? "points out of the package"
+          : resolveInside([], rest.join("/"), this.#symlinks);
+      if (resolved !== "ok") throw linkError(`${root}/${path}`, resolved);
+    }
   }
-  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) {
-    throw new TarballError("bad-manifest", `${root}/package.json is not a JSON object`);
-  }
-  return { manifest: manifest as Record<string, unknown>, root, files, unpackedBytes };
 }
 
-function linkInside(entry: ReadEntry, parts: string[]): boolean {
-  const target = entry.linkpath ?? "";
-  // A symlink resolves from its own folder; a hard link names a path from the archive root.
-  return entry.type === "SymbolicLink"
-    ? staysInside(parts.slice(0, -1), target)
-    : staysInside([], target) && segments(target)[0] === parts[0];
+function linkError(path: string, why: string): TarballError {
+  return new TarballError("unsafe-path", `link ${JSON.stringify(path)} ${why}`);
+}
+
+/** Walks `target` from the folder `from` (relative to the root), refusing escapes and links on the way. */
+function resolveInside(
+  from: string[],
+  target: string,
+  symlinks: ReadonlyMap<string, string>,
+): "ok" | string {
+  if (isAbsolute(target)) return "points out of the package";
+  const stack = [...from];
+  const parts = segments(target);
+  for (const [i, part] of parts.entries()) {
+    if (part === "..") {
+      if (stack.length === 0) return "points out of the package";
+      stack.pop();
+    } else {
+      stack.push(part);
+      if (i < parts.length - 1 && symlinks.has(stack.join("/")))
+        return `passes through the symbolic link ${stack.join("/")}`;
+    }
+  }
+  return "ok";
 }

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../npm/tarball.ts";
 import { isShardCount } from "../registry/snapshot.ts";
 
 export interface OriginConfig {
@@ -27,6 +28,12 @@ export interface OriginConfig {
   readonly logLevel?: LogLevel;
   /** Where log lines go (standard error by default); not a config file setting. */
   readonly logStream?: NodeJS.WritableStream;
+  /** The largest tarball a publish may carry, in bytes (default 100 MiB). */
+  readonly maxTarballBytes?: number;
+  /** The most a tarball may unpack to, in bytes (default 500 MiB). */
+  readonly maxUnpackedBytes?: number;
+  /** The most a tarball may inflate per compressed byte (default 100). */
+  readonly maxCompressionRatio?: number;
 }
 
 export const DEFAULT_CONFIG: OriginConfig = {
@@ -38,6 +45,9 @@ export const DEFAULT_CONFIG: OriginConfig = {
   databaseInterval: 3600,
   snapshotShards: 0,
   logLevel: DEFAULT_LOG_LEVEL,
+  maxTarballBytes: DEFAULT_TARBALL_LIMITS.maxCompressedBytes,
+  maxUnpackedBytes: DEFAULT_TARBALL_LIMITS.maxUnpackedBytes,
+  maxCompressionRatio: DEFAULT_TARBALL_LIMITS.maxRatio,
 };
 
 const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number" | "boolean"> = {
@@ -50,6 +60,9 @@ const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number
   databaseInterval: "number",
   snapshotShards: "number",
   logLevel: "string",
+  maxTarballBytes: "number",
+  maxUnpackedBytes: "number",
+  maxCompressionRatio: "number",
 };
 
 export class ConfigError extends Error {
@@ -77,6 +90,11 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   const shards = values.snapshotShards as number | undefined;
   if (shards !== undefined && shards !== 0 && !isShardCount(shards)) {
     throw new ConfigError(`${where}: snapshotShards must be 0 or a power of two up to 65536`);
+  }
+  for (const key of ["maxTarballBytes", "maxUnpackedBytes", "maxCompressionRatio"] as const) {
+    const limit = values[key] as number | undefined;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
+      throw new ConfigError(`${where}: ${key} must be a positive whole number`);
   }
   return values as Partial<OriginConfig>;
 }
@@ -114,4 +132,14 @@ function withoutUndefined<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(values).filter(([, v]) => v !== undefined),
   ) as Partial<T>;
+}
+
+/** The caps on a published tarball this configuration sets. */
+export function tarballLimits(config: OriginConfig): TarballLimits {
+  return {
+    ...DEFAULT_TARBALL_LIMITS,
+    maxCompressedBytes: config.maxTarballBytes ?? DEFAULT_TARBALL_LIMITS.maxCompressedBytes,
+    maxUnpackedBytes: config.maxUnpackedBytes ?? DEFAULT_TARBALL_LIMITS.maxUnpackedBytes,
+    maxRatio: config.maxCompressionRatio ?? DEFAULT_TARBALL_LIMITS.maxRatio,
+  };
 }

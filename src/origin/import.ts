@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
+import { tarballFields, withTarballFields } from "../npm/manifest.ts";
 import { checkPackageName, checkVersion } from "../npm/publish.ts";
 import { inspectTarball } from "../npm/tarball.ts";
 import { type Registry, RegistryError } from "./registry.ts";
@@ -78,7 +79,8 @@ async function importOne(
   serialized: <T>(name: string, run: () => Promise<T>) => Promise<T>,
 ): Promise<boolean> {
   const tarball = await readFile(file);
-  const { manifest } = inspectTarball(tarball);
+  const summary = await inspectTarball(tarball);
+  const manifest = withTarballFields(summary.manifest, tarballFields(summary));
   const name = String(manifest.name);
   checkPackageName(name, true);
   const version = checkVersion(manifest.version);

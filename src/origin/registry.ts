@@ -13,7 +13,7 @@
  * tarballs come back checked against the entries that name them.
  */
 import { randomBytes } from "node:crypto";
-import { rm, stat } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
@@ -131,6 +131,8 @@ export interface PublishRequest {
   readonly tarball: Uint8Array;
   readonly integrity: string;
   readonly shasum: string;
+  /** The tarball's sha256 (hex) if the caller hashed it already, as a publish body is decoded. */
+  readonly sha256?: string;
 }
 
 function hasInstallScript(manifest: Record<string, unknown>): boolean {
@@ -343,7 +345,8 @@ export class Registry {
     const resolution = resolutionOf(req.manifest);
     checkResolution(resolution);
     const manifestBytes = manifestBlobBytes(req.manifest);
-    const artifact = { sha256: sha256Hex(req.tarball), size: req.tarball.length };
+    // Hashed here only if the caller did not hash it as it read it.
+    const artifact = { sha256: req.sha256 ?? sha256Hex(req.tarball), size: req.tarball.length };
     const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
     const entry: PublishEntry = {
       v: 1,
@@ -365,7 +368,13 @@ export class Registry {
       ...searchFields(req.manifest),
     };
     encodeEntry(entry);
-    await this.blobs.put(req.tarball);
+    // Only a publish whose entry is valid stores anything; the tarball is written with its hash known.
+    const path = this.blobs.tempPath();
+    await writeFile(path, req.tarball).catch(async (err: unknown) => {
+      await rm(path, { force: true });
+      throw err;
+    });
+    await this.blobs.putFile(path, artifact);
     await this.blobs.put(manifestBytes);
     return this.#sequencer.submit(entry);
   }

@@ -5,16 +5,15 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { createHttpApp } from "../npm/http-app.ts";
+import { publishBodyLimit } from "../npm/publish.ts";
 import { registerNpmApi } from "../npm/routes.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
-import type { OriginConfig } from "./config.ts";
+import { type OriginConfig, tarballLimits } from "./config.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
 import { type PublishedDatabase, Registry } from "./registry.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
-/** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
-const MAX_BODY_BYTES = 140 * 1024 * 1024;
 
 export interface RunningOrigin {
   readonly url: string;
@@ -88,7 +87,8 @@ function buildApp(
   config: OriginConfig,
 ): FastifyInstance {
   const { logLevel, logStream, signup: openSignup } = config;
-  const app = createHttpApp({ logLevel, logStream, bodyLimit: MAX_BODY_BYTES });
+  const limits = tarballLimits(config);
+  const app = createHttpApp({ logLevel, logStream, bodyLimit: publishBodyLimit(limits) });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     const file = await readTreeFile(treeDir, path, {
@@ -96,6 +96,6 @@ function buildApp(
     });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerNpmApi(app, { registry, auth, openSignup });
+  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: limits });
   return app;
 }

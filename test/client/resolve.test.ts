@@ -463,11 +463,11 @@ test("requestsOfPackageJson reads dependencies, optionalDependencies, and devDep
 });
 
 /** The corpus as a registry: each tarball's package.json, `latest` the highest version present. */
-function corpusLookup(): PackageLookup {
+async function corpusLookup(): Promise<PackageLookup> {
   const manifests = new Map<string, Manifest[]>();
   const dir = sharedPath("corpus", "npm");
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
-    const { manifest } = inspectTarball(readFileSync(join(dir, file)));
+    const { manifest } = await inspectTarball(readFileSync(join(dir, file)));
     const name = String(manifest.name);
     manifests.set(name, [...(manifests.get(name) ?? []), manifest]);
   }
@@ -490,10 +490,10 @@ interface LockEntry {
   peerDependencies?: Record<string, string>;
 }
 
-test("the corpus app resolves to the packages of the lockfile npm wrote", () => {
+test("the corpus app resolves to the packages of the lockfile npm wrote", async () => {
   const app = JSON.parse(readFileSync(sharedPath("corpus", "app-package.json"), "utf8"));
   const lock = JSON.parse(readFileSync(sharedPath("corpus", "app-package-lock.json"), "utf8"));
-  const r = resolve(app.dependencies, corpusLookup(), LINUX);
+  const r = resolve(app.dependencies, await corpusLookup(), LINUX);
 
   const entries = new Map<string, LockEntry>(Object.entries(lock.packages));
   entries.delete("");

@@ -11,7 +11,7 @@ import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { hugeUpload, publish, putJson, signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { packageJson, rawTgz } from "../helpers/tar.ts";
+import { gzipBomb, packageJson, rawTgz } from "../helpers/tar.ts";
 
 describe("bad input changes nothing", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -111,6 +111,47 @@ describe("bad input changes nothing", () => {
           alice,
           publishBody({ name: "pkg", version: "2.0.0" }, rawTgz([packageJson("other", "2.0.0")])),
         ),
+    ],
+    [
+      "a manifest that hides the tarball's dependency and install script",
+      422,
+      /disagrees .* in dependencies, scripts$/,
+      () => {
+        const inTarball = { dependencies: { evil: "1.0.0" }, scripts: { postinstall: "x" } };
+        const tgz = rawTgz([packageJson("pkg", "2.0.0", inTarball)]);
+        const body = publishBody({ name: "pkg", version: "2.0.0", dependencies: {} }, tgz);
+        return putJson(server.url, "/pkg", alice, body);
+      },
+    ],
+    [
+      "a tarball with two package.json files",
+      422,
+      /twice/,
+      () => publish(server.url, alice, "pkg", "2.0.0", [packageJson("pkg", "2.0.0")]),
+    ],
+    [
+      "a tarball with a link through a link",
+      422,
+      /passes through the symbolic link/,
+      () =>
+        publish(server.url, alice, "pkg", "2.0.0", [
+          { name: "package/a/b", type: "2", linkname: ".." },
+          { name: "package/a/c", type: "2", linkname: "b/.." },
+        ]),
+    ],
+    [
+      "a gzip bomb",
+      422,
+      /inflates over 100 times/,
+      () => {
+        const bomb = gzipBomb("pkg", "2.0.0", 480);
+        return putJson(
+          server.url,
+          "/pkg",
+          alice,
+          publishBody({ name: "pkg", version: "2.0.0" }, bomb),
+        );
+      },
     ],
     ["a 2 GB body", 413, /.*/, () => hugeUpload(server.url, "/pkg", 2 * 1024 ** 3)],
   ];

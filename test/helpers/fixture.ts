@@ -25,9 +25,10 @@ export interface RegistryFixture {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function registryFixture(): Promise<RegistryFixture> {
+/** `args` go to `cairn serve` after the data directory. */
+export async function registryFixture(args: string[] = []): Promise<RegistryFixture> {
   const dir = await tempDir();
-  const server = await startServe(["--data", join(dir.path, "data"), "--no-durable"]);
+  const server = await startServe(["--data", join(dir.path, "data"), "--no-durable", ...args]);
   return {
     dir,
     server,

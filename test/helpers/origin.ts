@@ -45,7 +45,7 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
       const tgz = rawTgz([packageJson(name, version, extra)]);
       await origin.registry.publish({
         actor: "alice",
-        ...parsePublish(name, publishBody({ name, version, ...extra }, tgz)),
+        ...(await parsePublish(name, publishBody({ name, version, ...extra }, tgz))),
       });
     },
     [Symbol.asyncDispose]: async () => {

@@ -17,29 +17,50 @@ function octal(value: number, length: number): string {
   return `${value.toString(8).padStart(length - 1, "0")}\0`;
 }
 
+/** The 512-byte ustar header of an entry whose data is `size` bytes. */
+function tarHeader(e: RawTarEntry, size: number): Buffer {
+  const header = Buffer.alloc(512);
+  field(header, 0, 100, e.name);
+  field(header, 100, 8, octal(0o644, 8));
+  field(header, 108, 8, octal(0, 8));
+  field(header, 116, 8, octal(0, 8));
+  field(header, 124, 12, octal(size, 12));
+  field(header, 136, 12, octal(0, 12));
+  field(header, 148, 8, "        ");
+  field(header, 156, 1, e.type ?? "0");
+  field(header, 157, 100, e.linkname ?? "");
+  field(header, 257, 6, "ustar\0");
+  field(header, 263, 2, "00");
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  field(header, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  return header;
+}
+
 export function rawTar(entries: RawTarEntry[]): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = typeof e.data === "string" ? Buffer.from(e.data) : Buffer.from(e.data ?? []);
-    const header = Buffer.alloc(512);
-    field(header, 0, 100, e.name);
-    field(header, 100, 8, octal(0o644, 8));
-    field(header, 108, 8, octal(0, 8));
-    field(header, 116, 8, octal(0, 8));
-    field(header, 124, 12, octal(data.length, 12));
-    field(header, 136, 12, octal(0, 12));
-    field(header, 148, 8, "        ");
-    field(header, 156, 1, e.type ?? "0");
-    field(header, 157, 100, e.linkname ?? "");
-    field(header, 257, 6, "ustar\0");
-    field(header, 263, 2, "00");
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    field(header, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
-    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+    blocks.push(tarHeader(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
   return Buffer.concat(blocks);
+}
+
+/**
+ * A gzip bomb: package `name@version` with a file of `mebibytes` MiB of
+ * zeros, about 1,000 times smaller than it inflates. Made of gzip members
+ * (one per MiB, all the same), so building it costs nothing.
+ */
+export function gzipBomb(name: string, version: string, mebibytes: number): Buffer {
+  const mib = 1024 * 1024;
+  const zeros = gzipSync(Buffer.alloc(mib));
+  return Buffer.concat([
+    gzipSync(rawTar([packageJson(name, version)]).subarray(0, -1024)),
+    gzipSync(tarHeader({ name: "package/zeros" }, mebibytes * mib)),
+    ...Array.from({ length: mebibytes }, () => zeros),
+    gzipSync(Buffer.alloc(1024)),
+  ]);
 }
 
 export function rawTgz(entries: RawTarEntry[]): Buffer {

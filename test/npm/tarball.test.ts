@@ -5,18 +5,18 @@ import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { DEFAULT_TARBALL_LIMITS, inspectTarball, TarballError } from "../../src/npm/tarball.ts";
 import { sharedPath } from "../helpers/shared.ts";
-import { packageJson, rawTgz } from "../helpers/tar.ts";
+import { gzipBomb, packageJson, rawTgz } from "../helpers/tar.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof TarballError && e.code === c;
 
 describe("tarball inspection", () => {
-  test("every real package in the corpus passes, with its manifest read", () => {
+  test("every real package in the corpus passes, with its manifest read", async () => {
     const dir = sharedPath("corpus", "npm");
     const files = readdirSync(dir).filter((f) => f.endsWith(".tgz"));
     assert.ok(files.length >= 431);
     const roots = new Set<string>();
     for (const file of files) {
-      const summary = inspectTarball(readFileSync(join(dir, file)));
+      const summary = await inspectTarball(readFileSync(join(dir, file)));
       assert.equal(typeof summary.manifest.name, "string", file);
       assert.ok(
         file.startsWith(`${String(summary.manifest.name).replace("@", "").replace("/", "-")}-`) ||
@@ -31,8 +31,8 @@ describe("tarball inspection", () => {
     );
   });
 
-  test("a minimal package", () => {
-    const summary = inspectTarball(
+  test("a minimal package", async () => {
+    const summary = await inspectTarball(
       rawTgz([packageJson("a", "1.0.0"), { name: "package/index.js", data: "x" }]),
     );
     assert.deepEqual(
@@ -41,7 +41,7 @@ describe("tarball inspection", () => {
     );
   });
 
-  test("paths that escape, links out, devices and extra roots are refused", () => {
+  test("paths that escape, links out, devices and extra roots are refused", async () => {
     const pj = packageJson("a", "1.0.0");
     const cases: [string, Parameters<typeof rawTgz>[0]][] = [
       ["unsafe-path", [pj, { name: "package/../../etc/passwd", data: "x" }]],
@@ -57,24 +57,24 @@ describe("tarball inspection", () => {
       ["bad-manifest", [{ name: "package/package.json", data: "[]" }]],
     ];
     for (const [expected, entries] of cases) {
-      assert.throws(
+      await assert.rejects(
         () => inspectTarball(rawTgz(entries)),
         code(expected),
         JSON.stringify(entries.at(-1)),
       );
     }
-    const internal = inspectTarball(
+    const internal = await inspectTarball(
       rawTgz([pj, { name: "package/lib/link", type: "2", linkname: "../index.js" }]),
     );
     assert.equal(internal.files, 2);
   });
 
-  test("not gzip, not tar, and over the limits", () => {
-    assert.throws(() => inspectTarball(Buffer.from("plain text")), code("not-gzip"));
-    assert.throws(() => inspectTarball(Buffer.of(0x1f, 0x8b, 1, 2, 3)), code("not-gzip"));
-    assert.throws(() => inspectTarball(gzipSync(Buffer.alloc(2048, 7))), code("bad-tar"));
+  test("not gzip, not tar, and over the limits", async () => {
+    await assert.rejects(() => inspectTarball(Buffer.from("plain text")), code("not-gzip"));
+    await assert.rejects(() => inspectTarball(Buffer.of(0x1f, 0x8b, 1, 2, 3)), code("not-gzip"));
+    await assert.rejects(() => inspectTarball(gzipSync(Buffer.alloc(2048, 7))), code("bad-tar"));
     const small = { ...DEFAULT_TARBALL_LIMITS, maxCompressedBytes: 100 };
-    assert.throws(
+    await assert.rejects(
       () =>
         inspectTarball(
           rawTgz([packageJson("a", "1.0.0"), { name: "package/x", data: "y".repeat(5000) }]),
@@ -88,12 +88,12 @@ describe("tarball inspection", () => {
       { name: "package/zeros", data: Buffer.alloc(20 * 1024 * 1024) },
     ]);
     assert.ok(bomb.length < 100_000);
-    assert.throws(
+    await assert.rejects(
       () => inspectTarball(bomb, { ...DEFAULT_TARBALL_LIMITS, maxUnpackedBytes: 1024 * 1024 }),
       code("too-large"),
     );
     const many = Array.from({ length: 20 }, (_, i) => ({ name: `package/f${i}`, data: "x" }));
-    assert.throws(
+    await assert.rejects(
       () =>
         inspectTarball(rawTgz([packageJson("a", "1.0.0"), ...many]), {
           ...DEFAULT_TARBALL_LIMITS,
@@ -101,5 +101,85 @@ describe("tarball inspection", () => {
         }),
       code("too-large"),
     );
+  });
+});
+
+describe("tarball inspection: links, duplicates, bombs", () => {
+  const pj = packageJson("a", "1.0.0");
+  const link = (name: string, linkname: string) => ({ name, type: "2", linkname });
+
+  test("a link through another link is refused, in either order; a file inside a link too", async () => {
+    // a/b -> .. is package/; a/c -> b/.. then follows b and climbs out of the package.
+    const chained = [link("package/a/b", ".."), link("package/a/c", "b/..")];
+    for (const entries of [chained, [...chained].reverse()]) {
+      await assert.rejects(inspectTarball(rawTgz([pj, ...entries])), code("unsafe-path"));
+    }
+    await assert.rejects(
+      inspectTarball(rawTgz([pj, link("package/a/b", ".."), { name: "package/a/b/x", data: "x" }])),
+      code("unsafe-path"),
+    );
+    await assert.rejects(
+      inspectTarball(
+        rawTgz([
+          pj,
+          link("package/a/b", ".."),
+          { name: "package/h", type: "1", linkname: "package/a/b/package.json" },
+        ]),
+      ),
+      code("unsafe-path"),
+    );
+    // A link to a link, each inside the package, is fine.
+    const summary = await inspectTarball(
+      rawTgz([pj, link("package/a/b", ".."), link("package/a/c", "b"), link("package/d", "a/c")]),
+    );
+    assert.equal(summary.files, 4);
+  });
+
+  test("a path twice is refused: two package.json files, or one in other case", async () => {
+    const other = {
+      name: "package/package.json",
+      data: JSON.stringify({ name: "a", version: "1.0.0", scripts: { postinstall: "x" } }),
+    };
+    await assert.rejects(inspectTarball(rawTgz([pj, other])), code("duplicate-entry"));
+    await assert.rejects(
+      inspectTarball(
+        rawTgz([pj, { name: "package/x.js", data: "1" }, { name: "package/x.js", data: "2" }]),
+      ),
+      code("duplicate-entry"),
+    );
+    await assert.rejects(
+      inspectTarball(rawTgz([pj, { name: "package/PACKAGE.JSON", data: "{}" }])),
+      code("duplicate-entry"),
+    );
+  });
+
+  test("a gzip bomb is refused by its ratio before it is inflated whole", async () => {
+    const bomb = gzipBomb("a", "1.0.0", 480);
+    assert.ok(bomb.length < 600_000);
+    let read = 0;
+    async function* slowly() {
+      for (let at = 0; at < bomb.length; at += 4096) {
+        read = at + 4096;
+        yield bomb.subarray(at, at + 4096);
+      }
+    }
+    await assert.rejects(inspectTarball(slowly()), code("compression-ratio"));
+    assert.ok(read < bomb.length, "refused before the whole tarball was read");
+    // Within a cap raised for it, a smaller one passes.
+    const small = rawTgz([pj, { name: "package/zeros", data: Buffer.alloc(20 * 1024 * 1024) }]);
+    await assert.rejects(inspectTarball(small), code("compression-ratio"));
+    const summary = await inspectTarball(small, { ...DEFAULT_TARBALL_LIMITS, maxRatio: 10_000 });
+    assert.equal(summary.unpackedBytes, 20 * 1024 * 1024 + String(pj.data).length);
+  });
+
+  test("the paths of the package are listed, relative to its folder", async () => {
+    const summary = await inspectTarball(
+      rawTgz([
+        pj,
+        { name: "package/lib/index.js", data: "x" },
+        { name: "package/binding.gyp", data: "{}" },
+      ]),
+    );
+    assert.deepEqual([...summary.paths].sort(), ["binding.gyp", "lib/index.js", "package.json"]);
   });
 });

@@ -19,14 +19,14 @@ async function openRegistry(dataDir: string) {
   return { key, registry: await Registry.open({ dataDir, key, durable: false }) };
 }
 
-function request(
+async function request(
   actor: string,
   name: string,
   version: string,
   extra: Record<string, unknown> = {},
 ) {
   const tgz = rawTgz([packageJson(name, version, extra)]);
-  return { actor, ...parsePublish(name, publishBody({ name, version, ...extra }, tgz)) };
+  return { actor, ...(await parsePublish(name, publishBody({ name, version, ...extra }, tgz))) };
 }
 
 const code = (c: string) => (e: unknown) => e instanceof RegistryError && e.code === c;
@@ -36,10 +36,10 @@ describe("origin registry (no HTTP)", () => {
     await using dir = await tempDir();
     const { key, registry } = await openRegistry(dir.path);
     const tgz = readFileSync(sharedPath("corpus", "npm", "accepts-1.3.8.tgz"));
-    const manifest = inspectTarball(tgz).manifest as { name: string; version: string };
+    const manifest = (await inspectTarball(tgz)).manifest as { name: string; version: string };
     const result = await registry.publish({
       actor: "alice",
-      ...parsePublish("accepts", publishBody(manifest, tgz)),
+      ...(await parsePublish("accepts", publishBody(manifest, tgz))),
     });
     assert.equal(result.index, 0);
     const [row] = registry.state.versions("accepts");
@@ -59,23 +59,31 @@ describe("origin registry (no HTTP)", () => {
   test("50 concurrent versions all land; the same version twice: one wins; strangers are refused", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(request("alice", "pkg", "0.0.1"));
+    await registry.publish(await request("alice", "pkg", "0.0.1"));
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, i) => registry.publish(request("alice", "pkg", `1.0.${i}`))),
+      Array.from({ length: 50 }, async (_, i) =>
+        registry.publish(await request("alice", "pkg", `1.0.${i}`)),
+      ),
     );
     assert.ok(results.every((r) => r.status === "fulfilled"));
     assert.equal(registry.state.versions("pkg").length, 51);
     const twice = await Promise.allSettled([
-      registry.publish(request("alice", "pkg", "2.0.0")),
-      registry.publish(request("alice", "pkg", "2.0.0")),
+      registry.publish(await request("alice", "pkg", "2.0.0")),
+      registry.publish(await request("alice", "pkg", "2.0.0")),
     ]);
     assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
-    await assert.rejects(registry.publish(request("alice", "pkg", "2.0.0")), code("conflict"));
-    await assert.rejects(registry.publish(request("mallory", "pkg", "3.0.0")), code("forbidden"));
+    await assert.rejects(
+      registry.publish(await request("alice", "pkg", "2.0.0")),
+      code("conflict"),
+    );
+    await assert.rejects(
+      registry.publish(await request("mallory", "pkg", "3.0.0")),
+      code("forbidden"),
+    );
     // Two users racing for a new name: whoever reaches the sequencer first owns it.
     const race = await Promise.allSettled([
-      registry.publish(request("alice", "fresh", "1.0.0")),
-      registry.publish(request("bob", "fresh", "1.0.1")),
+      registry.publish(await request("alice", "fresh", "1.0.0")),
+      registry.publish(await request("bob", "fresh", "1.0.1")),
     ]);
     assert.deepEqual(race.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     const winner = race[0].status === "fulfilled" ? "alice" : "bob";
@@ -90,7 +98,7 @@ describe("origin registry (no HTTP)", () => {
   test("owner changes in one request or batch are checked in order", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(request("alice", "pkg", "1.0.0"));
+    await registry.publish(await request("alice", "pkg", "1.0.0"));
     // Handing the package over: bob is an owner by the time alice leaves.
     await registry.change("alice", "pkg", [
       { kind: "owner", user: "bob", action: "add" },
@@ -120,7 +128,7 @@ describe("origin registry (no HTTP)", () => {
     const first = await openRegistry(dir.path);
     for (let i = 0; i < 300; i++)
       await first.registry.publish(
-        request("alice", `p${i % 7}`, `1.0.${i}`, { dependencies: { x: "^1" } }),
+        await request("alice", `p${i % 7}`, `1.0.${i}`, { dependencies: { x: "^1" } }),
       );
     const before = ["p0", "p3", "p6"].map((n) => [
       first.registry.state.versions(n),
@@ -143,7 +151,7 @@ describe("origin registry (no HTTP)", () => {
   test("a malformed resolution field is refused with a code naming it, before anything is stored", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(request("alice", "pkg", "1.0.0"));
+    await registry.publish(await request("alice", "pkg", "1.0.0"));
     const size = registry.appender.size;
     const blobs = await readdir(join(dir.path, "tree", "blob", "sha256"));
     let deep: unknown = "1.0.0";
@@ -155,7 +163,7 @@ describe("origin registry (no HTTP)", () => {
       [{ os: "x".repeat(65) }, "os"],
     ];
     for (const [fields, field] of refusals) {
-      const req = request("alice", "pkg", "1.0.1");
+      const req = await request("alice", "pkg", "1.0.1");
       await assert.rejects(
         registry.publish({ ...req, manifest: { ...req.manifest, ...fields } }),
         (err) =>
@@ -164,14 +172,14 @@ describe("origin registry (no HTTP)", () => {
           err.message.includes(`field ${field} `),
       );
     }
-    const req = request("alice", "pkg", "1.0.1");
+    const req = await request("alice", "pkg", "1.0.1");
     await assert.rejects(
       registry.publish({ ...req, manifest: { ...req.manifest, config: deep } }),
       code("invalid"),
     );
     assert.equal(registry.appender.size, size);
     assert.deepEqual(await readdir(join(dir.path, "tree", "blob", "sha256")), blobs);
-    await registry.publish(request("alice", "pkg", "1.0.1"));
+    await registry.publish(await request("alice", "pkg", "1.0.1"));
     await registry.close();
   });
 });

@@ -32,9 +32,12 @@ function poisonedEntry(): Uint8Array {
   );
 }
 
-function request(version: string) {
+async function request(version: string) {
   const tgz = rawTgz([packageJson("pkg", version)]);
-  return { actor: "alice", ...parsePublish("pkg", publishBody({ name: "pkg", version }, tgz)) };
+  return {
+    actor: "alice",
+    ...(await parsePublish("pkg", publishBody({ name: "pkg", version }, tgz))),
+  };
 }
 
 async function open(dataDir: string, rebuild = false) {
@@ -50,7 +53,7 @@ test("an entry that cannot be applied is named with the way out; listed as void,
   await using dir = await tempDir();
   const data = join(dir.path, "data");
   const registry = await open(data);
-  await registry.publish(request("1.0.0"));
+  await registry.publish(await request("1.0.0"));
   // As an old origin did: the entry and the snapshot entry closing its batch, appended unchecked.
   const closing = encodeEntry({
     v: 1,
@@ -97,7 +100,7 @@ test("an entry that cannot be applied is named with the way out; listed as void,
     recovered.state.versions("pkg").map((v) => v.version),
     ["1.0.0"],
   );
-  await recovered.publish(request("1.0.2"));
+  await recovered.publish(await request("1.0.2"));
   await recovered.close();
   const env = { [VOID_ENTRIES_VARIABLE]: "2" };
   const rebuilt = await cairn(["rebuild", "--data", data], { env });
