@@ -5,10 +5,8 @@
  * overflows the stack), numbers beyond a double (`1e400` parses as
  * Infinity), lone surrogates in strings or keys, and `__proto__` keys.
  */
+import { MAX_JSON_DEPTH } from "../registry/canonical-json.ts";
 import { HttpError } from "./http-common.ts";
-
-/** Far deeper than any manifest or packument npm sends (about ten levels). */
-export const MAX_JSON_DEPTH = 64;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

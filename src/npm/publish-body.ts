@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AttachmentDecoder } from "./attachment.ts";
+import { parseJsonBody } from "./json-body.ts";
 import { publishBodyLimit, tooLarge } from "./publish.ts";
 import { PublishError } from "./publish-error.ts";
 import type { TarballLimits } from "./tarball.ts";
@@ -40,7 +41,6 @@ export function streamedAttachments(
 /** Replaces the app's JSON body parser with the scanning one; a body too large for a publish gets a 413. */
 export function registerPublishBodyParser(app: FastifyInstance, limits: TarballLimits): void {
   const bodyLimit = publishBodyLimit(limits);
-  const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", (req, payload, done) => {
     const scanner = new BodyScanner();
@@ -65,11 +65,10 @@ export function registerPublishBodyParser(app: FastifyInstance, limits: TarballL
     payload.on("end", () => {
       if (failed) return;
       try {
-        const rest = scanner.end();
-        parseJson(req, rest, (err, body) => {
-          if (!err) streamed.set(req, scanner.attachments);
-          done(err, body);
-        });
+        // The rest of the body is held to the same rules as any other JSON body.
+        const body = parseJsonBody(scanner.end());
+        streamed.set(req, scanner.attachments);
+        done(null, body);
       } catch (err) {
         fail(err);
       }

@@ -11,7 +11,7 @@ import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { publish, putJson, signUp } from "../helpers/registry-client.ts";
 import { startServe } from "../helpers/serve.ts";
-import { packageJson, rawTgz } from "../helpers/tar.ts";
+import { rawTgz } from "../helpers/tar.ts";
 
 /** `{"a":{"a":…"1.0.0"…}}`, `depth` objects deep, as text: JSON.stringify itself overflows on it. */
 function nested(depth: number): string {
@@ -39,7 +39,9 @@ test("a manifest nested 4,400 deep is refused with a code; nothing is appended; 
       ["engines", '[">=0.4"]', "bad-field"],
     ] as const) {
       const manifest = { name: "pkg", version: "1.0.1", [field]: "VALUE" };
-      const tgz = rawTgz([packageJson("pkg", "1.0.1")]);
+      // The same field in the tarball's package.json, so that the field itself is what is judged.
+      const packed = JSON.stringify(manifest).replace('"VALUE"', value);
+      const tgz = rawTgz([{ name: "package/package.json", data: packed }]);
       const body = JSON.stringify(publishBody(manifest, tgz)).replace('"VALUE"', value);
       const res = await putJson(server.url, "/pkg", alice, body);
       const { error, code } = (await res.json()) as { error: string; code: string };

@@ -154,7 +154,7 @@ describe("npm publish bodies", () => {
     );
   });
 
-  test("a body or a tarball package.json nested past the limit is refused, not a stack overflow", () => {
+  test("a body or a tarball package.json nested past the limit is refused, not a stack overflow", async () => {
     let deep: unknown = "pkg";
     for (let i = 0; i < 20_000; i++) deep = [deep];
     const tgz = rawTgz([packageJson("pkg", "1.0.0")]);
@@ -165,14 +165,14 @@ describe("npm publish bodies", () => {
       { ...body, "dist-tags": { latest: deep } },
       { ...body, versions: { "1.0.0": { ...body.versions["1.0.0"], dist: { integrity: deep } } } },
     ])
-      assert.throws(() => parsePublish("pkg", bad), code("bad-request"));
+      await assert.rejects(() => parsePublish("pkg", bad), code("bad-request"));
     const deepName = rawTgz([
       {
         name: "package/package.json",
         data: `{"name":${"[".repeat(20_000)}${"]".repeat(20_000)},"version":"1.0.0"}`,
       },
     ]);
-    assert.throws(
+    await assert.rejects(
       () => parsePublish("pkg", publishBody({ name: "pkg", version: "1.0.0" }, deepName)),
       code("bad-tarball"),
     );
