@@ -6,9 +6,9 @@ import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
 import { treeUrl } from "../client/urls.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
-import { DEFAULT_LOG_LEVEL, type LogLevel } from "../npm/http-app.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
   defaultStateDir,
   LOG_LEVEL_HELP,

@@ -5,8 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
 import { isShardCount } from "../registry/snapshot.ts";
+import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log-level.ts";
 
 export interface OriginConfig {
   /** Directory for the key, the static tree and the derived database. */

@@ -2,15 +2,15 @@
  * The origin server: opens (or creates) the registry in its data directory,
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { createHttpApp } from "../npm/http-app.ts";
-import { registerNpmApi } from "../npm/routes.ts";
+import { AuthStore } from "../origin/auth.ts";
+import type { OriginConfig } from "../origin/config.ts";
+import { dataPaths } from "../origin/data-paths.ts";
+import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
+import { type PublishedDatabase, Registry } from "../origin/registry.ts";
 import { readTreeFile } from "../store/static-tree.ts";
-import { AuthStore } from "./auth.ts";
-import type { OriginConfig } from "./config.ts";
-import { loadOrCreateKey, type OriginKey } from "./keys.ts";
-import { type PublishedDatabase, Registry } from "./registry.ts";
+import { createHttpApp } from "./http-app.ts";
+import { registerNpmApi } from "./routes.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
 /** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
@@ -23,14 +23,6 @@ export interface RunningOrigin {
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
-}
-
-export function dataPaths(dataDir: string) {
-  return {
-    key: join(dataDir, "key"),
-    tree: join(dataDir, "tree"),
-    auth: join(dataDir, "auth.sqlite"),
-  };
 }
 
 export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {
