@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { TREE_PATH } from "../client/urls.ts";
+import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import {
   type PackageReader,
