@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
+import { storeReads } from "../registry/package-reader.ts";
 import {
   HttpError,
   livePackageView,
@@ -17,7 +18,7 @@ import {
   registerNpmCommon,
 } from "./http-common.ts";
 import { parsePublish } from "./publish.ts";
-import { registerNpmReadApi, storeReads } from "./read-api.ts";
+import { registerNpmReadApi } from "./read-api.ts";
 import { checkRevision, packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {
