@@ -13,9 +13,9 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Mirror, type SyncResult } from "../src/mirror/mirror.ts";
+import { findTarballs, importTarballs } from "../src/npm/import.ts";
+import { startOrigin } from "../src/npm/origin-server.ts";
 import { parsePublish } from "../src/npm/publish.ts";
-import { findTarballs, importTarballs } from "../src/origin/import.ts";
-import { startOrigin } from "../src/origin/server.ts";
 import { publishBody } from "../test/helpers/publish-body.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import { packageJson, rawTgz } from "../test/helpers/tar.ts";

@@ -1,10 +1,10 @@
 /** `cairn import` and `cairn rebuild`: work on a registry's data directory while its server is stopped. */
 import type { Command } from "commander";
+import { findTarballs, importTarballs } from "../npm/import.ts";
 import { loadConfig } from "../origin/config.ts";
-import { findTarballs, importTarballs } from "../origin/import.ts";
+import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { Registry } from "../origin/registry.ts";
-import { dataPaths } from "../origin/server.ts";
 import { progressBar } from "./output.ts";
 
 async function openRegistry(

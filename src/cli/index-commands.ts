@@ -7,8 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
-import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../client/index-history.ts";
-import { indexLookup, listPackages, showVersion } from "../client/index-queries.ts";
+import { indexLookup, showVersion } from "../client/index-queries.ts";
 import {
   exists,
   INDEX_ORIGIN_KEY,
@@ -19,6 +18,7 @@ import {
 import { LogClient } from "../client/log-client.ts";
 import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
 import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, wholeNumber } from "./options.ts";
 import { progressBar } from "./output.ts";
@@ -91,11 +91,8 @@ function syncSource(
 
 function remember(path: string, source: { origin: string; key: string }): void {
   const state = RegistryState.open(path);
-  const set = state.db.prepare(
-    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-  );
-  set.run(INDEX_ORIGIN_KEY, source.origin);
-  set.run(INDEX_VERIFIER_KEY, source.key);
+  state.setMeta(INDEX_ORIGIN_KEY, source.origin);
+  state.setMeta(INDEX_VERIFIER_KEY, source.key);
   state.close();
 }
 
@@ -243,7 +240,7 @@ export function registerIndexCommands(program: Command): void {
     ) => {
       const state = await openIndex(flags);
       try {
-        const rows = listPackages(state, { ...flags, prefix });
+        const rows = state.listPackages({ ...flags, prefix });
         if (flags.json) return printJson(rows);
         for (const r of rows)
           process.stdout.write(

@@ -1,16 +1,16 @@
 /** `cairn mirror` (copy and serve another server's tree) and `cairn mirrors` (the origin's list of them). */
 import type { Command } from "commander";
 import { LogClient } from "../client/log-client.ts";
-import { normalizeBaseUrl } from "../client/urls.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import { normalizeBaseUrl } from "../log/urls.ts";
 import { checkMirrors, formatStandings } from "../mirror/health.ts";
 import { Mirror, type SyncResult } from "../mirror/mirror.ts";
 import { startMirror } from "../mirror/server.ts";
-import { DEFAULT_LOG_LEVEL, type LogLevel } from "../npm/http-app.ts";
 import { loadConfig } from "../origin/config.ts";
+import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { editMirrorList, readMirrorList } from "../origin/mirror-list-file.ts";
-import { dataPaths } from "../origin/server.ts";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
   defaultStateDir,
   LOG_LEVEL_HELP,

@@ -2,7 +2,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
-import { isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
+import { isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log-level.ts";
 
 /** Where client commands keep the last verified checkpoint of each log. */
 export function defaultStateDir(): string {

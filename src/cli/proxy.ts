@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
-import { treeUrl } from "../client/urls.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
-import { DEFAULT_LOG_LEVEL, type LogLevel } from "../npm/http-app.ts";
+import { treeUrl } from "../log/urls.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
   defaultStateDir,
   LOG_LEVEL_HELP,

@@ -1,10 +1,11 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
 import type { Command } from "commander";
-import type { LogLevel } from "../npm/http-app.ts";
+import { startOrigin } from "../npm/origin-server.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
+import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
-import { dataPaths, startOrigin } from "../origin/server.ts";
+import type { LogLevel } from "../util/log-level.ts";
 import { LOG_LEVEL_HELP, parseLogLevel, parsePort, wholeNumber } from "./options.ts";
 
 interface ServeFlags {

@@ -1,6 +1,6 @@
 /**
- * Offline questions to the local index: list, show and resolve, all from
- * SQLite on this machine, in milliseconds.
+ * Offline questions to the local index: show and resolve, all from SQLite
+ * on this machine, in milliseconds (listing is RegistryState.listPackages).
  */
 import type { PackageDocument, VersionDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
@@ -10,52 +10,6 @@ import {
   type ResolvablePackage,
   type ResolvableVersion,
 } from "./resolve.ts";
-
-export interface PackageSummary {
-  readonly name: string;
-  readonly latest: string | undefined;
-  readonly versions: number;
-  readonly modified: string;
-}
-
-export interface ListFilter {
-  /** Only names starting with this (e.g. a scope, `@babel/`). */
-  readonly prefix?: string;
-  /** Only names containing this. */
-  readonly contains?: string;
-  readonly limit?: number;
-  /** Include packages whose every version is unpublished. */
-  readonly all?: boolean;
-}
-
-/** Every package, in name order (bytewise), filtered. */
-export function listPackages(state: RegistryState, filter: ListFilter = {}): PackageSummary[] {
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (filter.prefix) {
-    // A range on the primary key, not LIKE: names may hold % and _.
-    where.push("p.name >= ? AND p.name < ?");
-    args.push(filter.prefix, `${filter.prefix}\u{10ffff}`);
-  }
-  if (filter.contains) {
-    where.push("instr(p.name, ?) > 0");
-    args.push(filter.contains);
-  }
-  if (!filter.all) where.push("p.unpublished IS NULL");
-  const sql = `SELECT p.name AS name, p.modified AS modified,
-      (SELECT version FROM dist_tags t WHERE t.name = p.name AND t.tag = 'latest') AS latest,
-      (SELECT count(*) FROM versions v WHERE v.name = p.name AND v.unpublished IS NULL) AS versions
-    FROM packages p ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-    ORDER BY p.name LIMIT ?`;
-  args.push(filter.limit ?? -1);
-  const rows = state.db.prepare(sql).all(...args) as {
-    name: string;
-    modified: string;
-    latest: string | null;
-    versions: number;
-  }[];
-  return rows.map((r) => ({ ...r, latest: r.latest ?? undefined }));
-}
 
 /** A version as the resolver sees it; its entry is read only if the resolver picks it. */
 class IndexVersion implements ResolvableVersion {

@@ -9,7 +9,7 @@
  * every entry after it is applied, each snapshot entry checked on the way.
  * Everything is fetched through the LogClient, so from any mirror, and
  * verified against the signed checkpoint. The index keeps what it applies
- * (index-history.ts), so diffs between states need no network.
+ * (registry/history.ts), so diffs between states need no network.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
@@ -21,9 +21,9 @@ import {
   type Entry,
   type SnapshotEntry,
 } from "../registry/entries.ts";
+import { recordHistory, startHistory } from "../registry/history.ts";
 import { RegistryState } from "../registry/state.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
-import { recordHistory, startHistory } from "./index-history.ts";
 import type { LogClient } from "./log-client.ts";
 
 export interface IndexSyncReport {

@@ -30,12 +30,12 @@ import {
   type Tile,
   TileHashReader,
 } from "../log/index.ts";
+import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { tap } from "../util/streams.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
-import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "./mirror-list.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {

@@ -7,8 +7,8 @@
  * where its bytes came from.
  */
 import { HttpSource, type LogSource, withFullTileFallback } from "../log/index.ts";
+import { treeUrl } from "../log/urls.ts";
 import { type Check, classify, NoSourceError, type SourceError } from "./errors.ts";
-import { treeUrl } from "./urls.ts";
 
 export interface Source {
   /** The server's base URL, as configured or listed. */

@@ -13,7 +13,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
-import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../client/mirror-list.ts";
 import {
   bundlePath,
   DirectorySource,
@@ -27,6 +26,7 @@ import {
   tilePath,
   tilesOfTree,
 } from "../log/index.ts";
+import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import type { BlobRef, DatabaseEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";

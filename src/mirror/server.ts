@@ -10,15 +10,11 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { TREE_PATH } from "../client/urls.ts";
+import { VerifyingReader } from "../client/verifying-reader.ts";
+import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
-import {
-  type PackageReader,
-  registerNpmReadApi,
-  registerReadOnlyRefusals,
-  storeReads,
-} from "../npm/read-api.ts";
-import { VerifyingReader } from "../proxy/verifying-reader.ts";
+import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 

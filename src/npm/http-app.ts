@@ -12,15 +12,8 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import { errorResponse } from "./error-status.ts";
-
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const DEFAULT_LOG_LEVEL: LogLevel = "info";
-
-export function isLogLevel(value: unknown): value is LogLevel {
-  return (LOG_LEVELS as readonly unknown[]).includes(value);
-}
 
 /**
  * A name (214) and a version (256) in `<name>-<version>.tgz`, with room to

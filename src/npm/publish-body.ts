@@ -12,11 +12,11 @@
  * rest, so malformed input gets the same 400 it always did.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { TarballLimits } from "../registry/tarball-limits.ts";
 import { AttachmentDecoder } from "./attachment.ts";
 import { parseJsonBody } from "./json-body.ts";
 import { publishBodyLimit, tooLarge } from "./publish.ts";
 import { PublishError } from "./publish-error.ts";
-import type { TarballLimits } from "./tarball.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -22,16 +22,11 @@
 import semver from "semver";
 import validateName from "validate-npm-package-name";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../registry/canonical-json.ts";
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { AttachmentDecoder } from "./attachment.ts";
 import { disagreements, tarballFields, withTarballFields } from "./manifest.ts";
 import { PublishError } from "./publish-error.ts";
-import {
-  DEFAULT_TARBALL_LIMITS,
-  inspectTarball,
-  TarballError,
-  type TarballLimits,
-  type TarballSummary,
-} from "./tarball.ts";
+import { inspectTarball, TarballError, type TarballSummary } from "./tarball.ts";
 
 export { PublishError, type PublishErrorCode } from "./publish-error.ts";
 

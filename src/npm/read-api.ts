@@ -7,12 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
-import type { BlobRef, PublishEntry } from "../registry/entries.ts";
-import type { PackageDocument } from "../registry/package-document.ts";
-import type { SearchIndex } from "../registry/search.ts";
-import type { RegistryState, VersionRow } from "../registry/state.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { PackageReader } from "../registry/package-reader.ts";
 import {
   baseUrl,
   HttpError,
@@ -26,29 +21,6 @@ import { type CachedDocument, PackumentCache } from "./packument-cache.ts";
 
 export { registerReadOnlyRefusals } from "./read-only.ts";
 
-export interface PackageReader {
-  /** A token that changes whenever the package's document does; undefined if the registry has no such package. */
-  revision(name: string): Promise<string | undefined>;
-  /** The package's document; undefined if the registry has no such package. */
-  document(name: string): Promise<PackageDocument | undefined>;
-  /** One version of a package (a tarball request), where the reader can find it without the whole document. */
-  version(name: string, version: string): Promise<VersionRow | undefined>;
-  /** Full-text search, when the reader holds the whole registry. */
-  readonly search?: SearchIndex;
-  /** A manifest blob's bytes, checked against ref.sha256 (throw if unavailable). */
-  manifest(entry: PublishEntry): Promise<Uint8Array>;
-  /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
-  tarball(entry: PublishEntry): Promise<Uint8Array>;
-  /**
-   * The email an owner gave at sign-up, shown beside the owner's name in full
-   * packuments as npm's registry does (`npm owner ls` prints it). Only the
-   * origin has users; copies leave it out, and the log never holds it.
-   */
-  ownerEmail?(user: string): string | undefined;
-  /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
-  beforeRead?(): Promise<void>;
-}
-
 /** npm's search answers at most 250 results a page; paging stops where ranking stops meaning much. */
 const MAX_SEARCH_SIZE = 250;
 const MAX_SEARCH_FROM = 10_000;
@@ -57,48 +29,6 @@ const MAX_SEARCH_FROM = 10_000;
 function queryInt(raw: unknown, fallback: number, min: number, max: number): number {
   if (typeof raw !== "string" || !/^-?\d{1,64}$/.test(raw)) return fallback;
   return Math.min(max, Math.max(min, Number(raw)));
-}
-
-/** The reads of a PackageReader, from a derived state that holds the whole registry. */
-export function stateReads(
-  state: RegistryState,
-): Pick<PackageReader, "revision" | "document" | "version" | "search"> {
-  return {
-    revision: async (name) => {
-      const pkg = state.getPackage(name);
-      return pkg && String(pkg.updated);
-    },
-    document: async (name) => state.document(name),
-    version: async (name, version) => state.version(name, version),
-    search: state.search,
-  };
-}
-
-/**
- * A whole PackageReader over a derived state and the blob store beside it
- * (the origin's, a mirror's).
- */
-export function storeReads(state: RegistryState, blobs: BlobStore): PackageReader {
-  const stored = async (entry: PublishEntry, ref: BlobRef, what: string) => {
-    const bytes = await blobs.get(ref.sha256);
-    // The store answers undefined for a file whose bytes no longer match its name too.
-    if (!bytes)
-      throw new BlobError(
-        "missing",
-        `${what} blob of ${entry.name}@${entry.version} is missing or damaged on this server`,
-      );
-    return bytes;
-  };
-  return {
-    ...stateReads(state),
-    manifest: (entry) => stored(entry, entry.manifest, "manifest"),
-    tarball: async (entry) => {
-      const bytes = await stored(entry, entry.artifact, "tarball");
-      // The store checked the SHA-256 on reading; npm checks the SHA-512 too.
-      verifyIntegrity(entry.artifact, bytes);
-      return bytes;
-    },
-  };
 }
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";

@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
+import { storeReads } from "../registry/package-reader.ts";
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import {
   HttpError,
   livePackageView,
@@ -18,8 +20,7 @@ import {
 } from "./http-common.ts";
 import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
 import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
-import { registerNpmReadApi, storeReads } from "./read-api.ts";
-import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "./tarball.ts";
+import { registerNpmReadApi } from "./read-api.ts";
 import { checkRevision, packageChanges } from "./update.ts";
 
 export interface NpmApiOptions {

@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../npm/http-app.ts";
-import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../npm/tarball.ts";
 import { isShardCount } from "../registry/snapshot.ts";
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
+import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log-level.ts";
 
 export interface OriginConfig {
   /** Directory for the key, the static tree and the derived database. */

@@ -5,8 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MIRROR_LIST_PATH, openMirrorList, signMirrorList } from "../client/mirror-list.ts";
-import { normalizeBaseUrl } from "../client/urls.ts";
+import { MIRROR_LIST_PATH, openMirrorList, signMirrorList } from "../log/mirror-list.ts";
+import { normalizeBaseUrl } from "../log/urls.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
 import type { OriginKey } from "./keys.ts";
 

@@ -6,9 +6,9 @@
  * `/-/cairn-proxy/sources`.
  */
 import type { FastifyInstance } from "fastify";
+import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { VerifyingReader, type VerifyingReaderOptions } from "./verifying-reader.ts";
 
 export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
   readonly host: string;

@@ -149,6 +149,23 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
   };
 }
 
+export interface PackageSummary {
+  readonly name: string;
+  readonly latest: string | undefined;
+  readonly versions: number;
+  readonly modified: string;
+}
+
+export interface ListFilter {
+  /** Only names starting with this (e.g. a scope, `@babel/`). */
+  readonly prefix?: string;
+  /** Only names containing this. */
+  readonly contains?: string;
+  readonly limit?: number;
+  /** Include packages whose every version is unpublished. */
+  readonly all?: boolean;
+}
+
 /** How much of a state database a reader maps into memory (pages stay the OS's to evict). */
 const READER_MMAP_BYTES = 4 * 1024 ** 3;
 
@@ -201,6 +218,13 @@ export class RegistryState {
     return row?.value;
   }
 
+  /** Records a key the derived state does not own (a local index notes where it syncs from). */
+  setMeta(key: string, value: string): void {
+    this.sql(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
+  }
+
   /** How many log entries the state reflects. */
   get logSize(): number {
     return Number(this.meta("log_size") ?? 0);
@@ -246,6 +270,35 @@ export class RegistryState {
     return (this.sql("SELECT name FROM packages ORDER BY name").all() as { name: string }[]).map(
       (r) => r.name,
     );
+  }
+
+  /** Every package, in name order (bytewise), filtered. */
+  listPackages(filter: ListFilter = {}): PackageSummary[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.prefix) {
+      // A range on the primary key, not LIKE: names may hold % and _.
+      where.push("p.name >= ? AND p.name < ?");
+      args.push(filter.prefix, `${filter.prefix}\u{10ffff}`);
+    }
+    if (filter.contains) {
+      where.push("instr(p.name, ?) > 0");
+      args.push(filter.contains);
+    }
+    if (!filter.all) where.push("p.unpublished IS NULL");
+    const sql = `SELECT p.name AS name, p.modified AS modified,
+        (SELECT version FROM dist_tags t WHERE t.name = p.name AND t.tag = 'latest') AS latest,
+        (SELECT count(*) FROM versions v WHERE v.name = p.name AND v.unpublished IS NULL) AS versions
+      FROM packages p ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY p.name LIMIT ?`;
+    args.push(filter.limit ?? -1);
+    const rows = this.db.prepare(sql).all(...args) as {
+      name: string;
+      modified: string;
+      latest: string | null;
+      versions: number;
+    }[];
+    return rows.map((r) => ({ ...r, latest: r.latest ?? undefined }));
   }
 
   getPackage(name: string): PackageRow | undefined {

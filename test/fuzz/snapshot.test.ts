@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { LogError } from "../../src/log/index.ts";
 import {
   formatMirrorList,
   type MirrorList,
@@ -14,8 +15,7 @@ import {
   openMirrorList,
   parseMirrorList,
   signMirrorList,
-} from "../../src/client/mirror-list.ts";
-import { LogError } from "../../src/log/index.ts";
+} from "../../src/log/mirror-list.ts";
 import {
   buildSnapshot,
   encodeRoot,

@@ -1,8 +1,8 @@
 /** An origin registry in this process, with helpers to publish small packages straight into it. */
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
-import { type RunningOrigin, startOrigin } from "../../src/origin/server.ts";
 import { tempDir } from "./log.ts";
 import { publishBody } from "./publish-body.ts";
 import { packageJson, rawTgz } from "./tar.ts";

@@ -4,12 +4,13 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createHttpApp } from "../../src/npm/http-app.ts";
-import { type PackageReader, registerNpmReadApi, stateReads } from "../../src/npm/read-api.ts";
+import { registerNpmReadApi } from "../../src/npm/read-api.ts";
 import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
 import { type NpmApiOptions, registerNpmWriteApi } from "../../src/npm/routes.ts";
 import { BlobError, verifyBlob, verifyTarball } from "../../src/registry/blob-check.ts";
 import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
 import type { PublishEntry } from "../../src/registry/entries.ts";
+import { type PackageReader, stateReads } from "../../src/registry/package-reader.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";

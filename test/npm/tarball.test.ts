@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { DEFAULT_TARBALL_LIMITS, inspectTarball, TarballError } from "../../src/npm/tarball.ts";
+import { inspectTarball, TarballError } from "../../src/npm/tarball.ts";
+import { DEFAULT_TARBALL_LIMITS } from "../../src/registry/tarball-limits.ts";
 import { sharedPath } from "../helpers/shared.ts";
 import { gzipBomb, packageJson, rawTgz } from "../helpers/tar.ts";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_TARBALL_LIMITS } from "../../src/npm/tarball.ts";
 import {
   ConfigError,
   checkConfig,
   DEFAULT_CONFIG,
   tarballLimits,
 } from "../../src/origin/config.ts";
+import { DEFAULT_TARBALL_LIMITS } from "../../src/registry/tarball-limits.ts";
 
 test("the tarball caps come from the configuration, and only whole positive numbers do", () => {
   assert.deepEqual(tarballLimits(DEFAULT_CONFIG), DEFAULT_TARBALL_LIMITS);

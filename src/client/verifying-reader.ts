@@ -26,16 +26,16 @@
  * fetched once however many requests want it at the same time.
  */
 import { join } from "node:path";
-import { LogClient, type LogClientOptions } from "../client/log-client.ts";
-import { SnapshotReader } from "../client/snapshot-reader.ts";
-import { type PackageReader, stateReads } from "../npm/read-api.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import type { PublishEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
+import { type PackageReader, stateReads } from "../registry/package-reader.ts";
 import type { SearchIndex } from "../registry/search.ts";
 import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
+import { LogClient, type LogClientOptions } from "./log-client.ts";
+import { SnapshotReader } from "./snapshot-reader.ts";
 
 /** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
 const MAX_PREFETCH = 20_000;

@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
-import { tarballFields, withTarballFields } from "../npm/manifest.ts";
-import { checkPackageName, checkVersion } from "../npm/publish.ts";
-import { inspectTarball } from "../npm/tarball.ts";
-import { type Registry, RegistryError } from "./registry.ts";
+import { type Registry, RegistryError } from "../origin/registry.ts";
+import { tarballFields, withTarballFields } from "./manifest.ts";
+import { checkPackageName, checkVersion } from "./publish.ts";
+import { inspectTarball } from "./tarball.ts";
 
 export interface ImportResult {
   readonly published: number;

@@ -2,16 +2,16 @@
  * The origin server: opens (or creates) the registry in its data directory,
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { createHttpApp } from "../npm/http-app.ts";
-import { publishBodyLimit } from "../npm/publish.ts";
-import { registerNpmApi } from "../npm/routes.ts";
+import { AuthStore } from "../origin/auth.ts";
+import { type OriginConfig, tarballLimits } from "../origin/config.ts";
+import { dataPaths } from "../origin/data-paths.ts";
+import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
+import { type PublishedDatabase, Registry } from "../origin/registry.ts";
 import { readTreeFile } from "../store/static-tree.ts";
-import { AuthStore } from "./auth.ts";
-import { type OriginConfig, tarballLimits } from "./config.ts";
-import { loadOrCreateKey, type OriginKey } from "./keys.ts";
-import { type PublishedDatabase, Registry } from "./registry.ts";
+import { createHttpApp } from "./http-app.ts";
+import { publishBodyLimit } from "./publish.ts";
+import { registerNpmApi } from "./routes.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
 
@@ -22,14 +22,6 @@ export interface RunningOrigin {
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
-}
-
-export function dataPaths(dataDir: string) {
-  return {
-    key: join(dataDir, "key"),
-    tree: join(dataDir, "tree"),
-    auth: join(dataDir, "auth.sqlite"),
-  };
 }
 
 export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {

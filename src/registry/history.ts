@@ -1,15 +1,16 @@
 /**
- * The local index's history, for exact diffs offline: every entry applied
- * since the index began, and each package's document as it was then (its
- * state before the first change after that). A package's document at any
+ * The local index's history, for exact diffs offline, in tables of the
+ * state database that this module owns: every entry applied since the
+ * index began, and each package's document as it was then (its state
+ * before the first change after that). A package's document at any
  * later log size is a fold of its entries onto that first document, so two
  * sizes (or the snapshot ids that name them) can be compared exactly.
  */
-import { isPackageEntry, type PackageEntry } from "../registry/entries.ts";
-import { foldEntry, type PackageDocument } from "../registry/package-document.ts";
-import type { RegistryState } from "../registry/state.ts";
-import type { Touched } from "../registry/state-batch.ts";
-import type { LogEntry } from "../registry/void-entries.ts";
+import { isPackageEntry, type PackageEntry } from "./entries.ts";
+import { foldEntry, type PackageDocument } from "./package-document.ts";
+import type { RegistryState } from "./state.ts";
+import type { Touched } from "./state-batch.ts";
+import type { LogEntry } from "./void-entries.ts";
 
 const HISTORY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS history_entries (

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { diffSizes, recordHistory, startHistory } from "../../src/client/index-history.ts";
 import type { Entry } from "../../src/registry/entries.ts";
+import { diffSizes, recordHistory, startHistory } from "../../src/registry/history.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { publishEntry } from "../helpers/entries.ts";
 

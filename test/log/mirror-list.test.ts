@@ -6,8 +6,8 @@ import {
   openMirrorList,
   parseMirrorList,
   signMirrorList,
-} from "../../src/client/mirror-list.ts";
-import { normalizeBaseUrl, treeUrl } from "../../src/client/urls.ts";
+} from "../../src/log/mirror-list.ts";
+import { normalizeBaseUrl, treeUrl } from "../../src/log/urls.ts";
 import { testKey } from "../helpers/log.ts";
 
 describe("mirror list", () => {

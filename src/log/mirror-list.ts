@@ -9,8 +9,9 @@
  *   mirror https://mirror-a.example/
  *   mirror https://mirror-b.example/
  */
-import { type NoteSigner, type NoteVerifier, openNote, signNote } from "../log/index.ts";
+
 import { CodedError } from "../util/coded-error.ts";
+import { type NoteSigner, type NoteVerifier, openNote, signNote } from "./note.ts";
 import { normalizeBaseUrl } from "./urls.ts";
 
 export const MIRROR_LIST_PATH = "mirrors";

@@ -1,0 +1,10 @@
+/** Where the origin keeps its key, static tree and users inside its data directory. */
+import { join } from "node:path";
+
+export function dataPaths(dataDir: string) {
+  return {
+    key: join(dataDir, "key"),
+    tree: join(dataDir, "tree"),
+    auth: join(dataDir, "auth.sqlite"),
+  };
+}

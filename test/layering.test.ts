@@ -1,0 +1,104 @@
+/**
+ * The direction of dependency between the top-level folders of src/, as
+ * the README's Layout section states it: a module may import its own
+ * folder and the folders listed for it, nothing else. Every quoted relative
+ * `.ts` specifier counts (imports, `import type`, re-exports, dynamic
+ * imports), so a new cycle fails here rather than in review.
+ */
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { test } from "node:test";
+
+const SRC = join(import.meta.dirname, "..", "src");
+
+/** Each folder and the folders it may import, lowest layer first. */
+const ALLOWED: Record<string, readonly string[]> = {
+  util: [],
+  log: ["util"],
+  store: ["log", "util"],
+  registry: ["store", "log", "util"],
+  client: ["registry", "store", "log", "util"],
+  origin: ["registry", "store", "log", "util"],
+  npm: ["origin", "client", "registry", "store", "log", "util"],
+  mirror: ["npm", "client", "registry", "store", "log", "util"],
+  proxy: ["npm", "client", "registry", "store", "log", "util"],
+  cli: ["proxy", "mirror", "npm", "origin", "client", "registry", "store", "log", "util"],
+};
+
+/** Modules that may hold SQL: the derived state's, and the origin's own user database. */
+const SQL_OWNERS = (file: string) =>
+  file.startsWith(`registry${sep}`) || file === join("origin", "auth.ts");
+
+interface SourceFile {
+  /** Relative to src/. */
+  readonly path: string;
+  readonly text: string;
+}
+
+async function sources(): Promise<SourceFile[]> {
+  const names = await readdir(SRC, { recursive: true });
+  const files = names.filter((n) => n.endsWith(".ts")).sort();
+  return Promise.all(
+    files.map(async (path) => ({ path, text: await readFile(join(SRC, path), "utf8") })),
+  );
+}
+
+const folderOf = (path: string) => path.split(sep)[0];
+
+/** The src/ folders a module imports from, with the specifier that does it. */
+function imports(file: SourceFile): { folder: string; specifier: string }[] {
+  const found = file.text.matchAll(/["'](\.\.?\/[^"'\s]+\.ts)["']/g);
+  return [...found].map(([, specifier]) => {
+    const target = relative(SRC, join(SRC, dirname(file.path), specifier));
+    return { folder: folderOf(target), specifier };
+  });
+}
+
+test("every folder of src/ has its place in the layering", async () => {
+  const folders = (await readdir(SRC, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  assert.deepEqual(folders, Object.keys(ALLOWED).sort());
+  assert.deepEqual(
+    (await readdir(SRC)).filter((n) => n.endsWith(".ts")),
+    [],
+    "modules live in a folder",
+  );
+});
+
+test("the allowed dependencies have no cycle", () => {
+  const placed = new Set<string>();
+  // Kahn's algorithm: a folder is placed once everything it may import is.
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const [folder, deps] of Object.entries(ALLOWED))
+      if (!placed.has(folder) && deps.every((d) => placed.has(d))) {
+        placed.add(folder);
+        progress = true;
+      }
+  }
+  assert.deepEqual([...placed].sort(), Object.keys(ALLOWED).sort());
+});
+
+test("every import between folders goes in an allowed direction", async () => {
+  const wrong: string[] = [];
+  for (const file of await sources()) {
+    const from = folderOf(file.path);
+    for (const { folder, specifier } of imports(file))
+      if (folder !== from && !ALLOWED[from]?.includes(folder))
+        wrong.push(`${file.path} imports ${specifier} (${from} -> ${folder})`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test("SQL stays behind the state module", async () => {
+  const wrong: string[] = [];
+  for (const file of await sources()) {
+    if (SQL_OWNERS(file.path)) continue;
+    if (/["']node:sqlite["']/.test(file.text)) wrong.push(`${file.path} imports node:sqlite`);
+    if (/\.db\b|\.sql\(/.test(file.text)) wrong.push(`${file.path} reaches into a database`);
+  }
+  assert.deepEqual(wrong, []);
+});
