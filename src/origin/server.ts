@@ -7,11 +7,22 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { registerNpmApi } from "../npm/routes.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { AuthStore } from "./auth.ts";
-import type { OriginConfig } from "./config.ts";
+import { limitsOf, type OriginConfig, type OriginLimits } from "./config.ts";
+import { registerGuards } from "./guards.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
+import { passwordHasher } from "./password-hasher.ts";
 import { type PublishedDatabase, Registry } from "./registry.ts";
+import {
+  checkStoredTree,
+  RECENT_BUNDLES,
+  startScrub,
+  TreeHealth,
+  TreeHealthError,
+} from "./tree-health.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
+/** The origin's health as JSON: the tree's damage, the scrub, the sign-ins waiting for a hash. */
+export const STATUS_PATH = "/-/cairn-status";
 /** A publish carries its tarball base64-encoded: room for a 100 MiB tarball. */
 const MAX_BODY_BYTES = 140 * 1024 * 1024;
 
@@ -19,6 +30,8 @@ export interface RunningOrigin {
   readonly url: string;
   readonly key: OriginKey;
   readonly registry: Registry;
+  /** What the start-up check and the scrub found. */
+  readonly health: TreeHealth;
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
@@ -32,25 +45,84 @@ export function dataPaths(dataDir: string) {
   };
 }
 
-export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {
+export interface StartOptions {
+  /** Milliseconds since the epoch, for the rate limits; injectable so tests can move time. */
+  readonly now?: () => number;
+  /** Where operator-facing lines go (damage found); standard error by default. */
+  readonly log?: (line: string) => void;
+  /** Entry bundles the start-up check reads, newest first; RECENT_BUNDLES by default. */
+  readonly recentBundles?: number;
+}
+
+/** Lists damage for an error message, a few files at most. */
+function describeDamage(damage: readonly { path: string; problem: string }[]): string {
+  const shown = damage.slice(0, 5).map((d) => `${d.path}: ${d.problem}`);
+  if (damage.length > shown.length) shown.push(`and ${damage.length - shown.length} more`);
+  return shown.join("; ");
+}
+
+/**
+ * Opens the registry; if that fails on a damaged tree, says which files are
+ * damaged rather than how recovery tripped over them.
+ */
+async function openRegistry(config: OriginConfig, key: OriginKey): Promise<Registry> {
+  try {
+    return await Registry.open({
+      dataDir: config.data,
+      key,
+      durable: config.durable,
+      snapshotShards: config.snapshotShards || undefined,
+    });
+  } catch (err) {
+    const tree = dataPaths(config.data).tree;
+    const { damage } = await checkStoredTree(tree, key.verifier, { recent: 1, hashBlobs: false });
+    if (damage.length === 0) throw err;
+    throw new TreeHealthError(
+      "tree-damaged",
+      `the static tree in ${tree} is damaged at its right edge, so the log cannot be opened: ` +
+        `${describeDamage(damage)}. Restore these files from a mirror and start again ` +
+        "(cairn serve --check lists every damaged file)",
+      { cause: err },
+    );
+  }
+}
+
+export async function startOrigin(
+  config: OriginConfig,
+  options: StartOptions = {},
+): Promise<RunningOrigin> {
   const paths = dataPaths(config.data);
+  const limits = limitsOf(config);
+  passwordHasher.configure({ workers: limits.passwordHashers, maxQueue: 32 });
   const key = await loadOrCreateKey(paths.key, config.origin);
-  const registry = await Registry.open({
-    dataDir: config.data,
-    key,
-    durable: config.durable,
-    snapshotShards: config.snapshotShards || undefined,
-  });
+  const registry = await openRegistry(config, key);
+  const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
   const publishDatabase = () =>
-    registry.publishDatabase().catch((err: unknown) => {
-      process.emitWarning(`publishing the SQLite snapshot failed: ${(err as Error).message}`);
-      return undefined;
-    });
+    (health.damaged ? Promise.resolve(undefined) : registry.publishDatabase()).catch(
+      (err: unknown) => {
+        process.emitWarning(`publishing the SQLite snapshot failed: ${(err as Error).message}`);
+        return undefined;
+      },
+    );
   try {
-    app = buildApp(paths.tree, registry, auth, config.signup);
+    const atStart = await checkStoredTree(paths.tree, key.verifier, {
+      recent: options.recentBundles ?? RECENT_BUNDLES,
+      hashBlobs: false,
+    });
+    health.report(atStart.damage);
+    app = buildApp({
+      treeDir: paths.tree,
+      registry,
+      auth,
+      openSignup: config.signup,
+      health,
+      limits,
+      now: options.now,
+    });
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     if (config.databaseInterval > 0) {
@@ -60,19 +132,24 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
       timer = setInterval(publishDatabase, config.databaseInterval * 1000);
       timer.unref();
     }
+    if (limits.scrubRate > 0)
+      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
     return {
       url: `${address}/`,
       key,
       registry,
+      health,
       publishDatabase,
       close: async () => {
         clearInterval(timer);
+        await stopScrub();
         await server.close();
         await registry.close();
         auth.close();
       },
     };
   } catch (err) {
+    await stopScrub();
     await app?.close();
     await registry.close();
     auth.close();
@@ -80,21 +157,52 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
   }
 }
 
-function buildApp(
-  treeDir: string,
-  registry: Registry,
-  auth: AuthStore,
-  openSignup: boolean,
-): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BODY_BYTES });
+interface AppParts {
+  readonly treeDir: string;
+  readonly registry: Registry;
+  readonly auth: AuthStore;
+  readonly openSignup: boolean;
+  readonly health: TreeHealth;
+  readonly limits: OriginLimits;
+  readonly now?: () => number;
+}
+
+function buildApp(parts: AppParts): FastifyInstance {
+  const { treeDir, registry, auth, health, limits } = parts;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    // Off unless configured: otherwise anyone could pick the address they are limited as.
+    trustProxy: limits.trustProxy === "" ? false : limits.trustProxy,
+  });
+  registerGuards(app, {
+    limits,
+    auth,
+    hasher: passwordHasher,
+    now: parts.now,
+    refuseWrites: () => health.refuseWrites(),
+  });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
+    if (health.isDamaged(path)) {
+      return reply.code(503).send({
+        error: `${path} is damaged on this server; a mirror may serve it`,
+        code: "damaged-file",
+      });
+    }
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerNpmApi(app, { registry, auth, openSignup });
+  app.get(STATUS_PATH, async (_req, reply) =>
+    reply.header("cache-control", "no-store").send({
+      size: registry.appender.size,
+      ...health.status(),
+      signIns: { hashing: passwordHasher.load },
+    }),
+  );
+  registerNpmApi(app, { registry, auth, openSignup: parts.openSignup });
   app.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send({ error: `not found: ${req.method} ${req.url}` }),
   );

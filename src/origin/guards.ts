@@ -1,0 +1,116 @@
+/**
+ * What stands in front of the origin's handlers: rate limits on sign-ins
+ * and writes, the bound on password hashing, and the refusal to extend a
+ * damaged tree. All run in `onRequest`, before a body is read or a hash
+ * computed, so a refused request costs its sender and almost nothing else.
+ *
+ * - Sign-ins (PUT /-/user/:id, POST /-/npm/v1/tokens) spend a token per
+ *   address and per user name (the name in the URL, or the token's owner);
+ *   a sign-in that succeeds gives the user's token back, so only failures
+ *   lock a name out. Unknown names are limited alike, so the answer tells
+ *   nothing about which names exist.
+ * - Writes spend a token per address and per user (the bearer token's owner).
+ * - Over a limit: 429 with `Retry-After` (seconds) and code "rate-limited".
+ *   Hashing queue full: 503 with `Retry-After` and code "busy".
+ * - A damaged tree: every write to the log answers 503, code "tree-damaged".
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { writeRoutes } from "../npm/read-only.ts";
+import type { AuthStore } from "./auth.ts";
+import type { OriginLimits } from "./config.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
+import { addressKey, RateLimit, type Take } from "./rate-limit.ts";
+
+export type GuardCode = "rate-limited" | "busy" | "tree-damaged";
+
+export interface GuardOptions {
+  readonly limits: OriginLimits;
+  readonly auth: AuthStore;
+  readonly hasher: PasswordHasher;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  readonly now?: () => number;
+  /** Why the log must not be extended now, or undefined when it may. */
+  readonly refuseWrites?: () => string | undefined;
+}
+
+const SIGN_INS = new Set(["PUT /-/user/:id", "POST /-/npm/v1/tokens"]);
+const TOKEN_ROUTES = /^\/-\/npm\/v1\/tokens/;
+
+function send(
+  reply: FastifyReply,
+  status: number,
+  code: GuardCode,
+  error: string,
+  retryAfter?: number,
+) {
+  if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
+  return reply.code(status).send({ error, code });
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  return /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
+}
+
+export function registerGuards(app: FastifyInstance, options: GuardOptions): void {
+  const { limits, auth, hasher } = options;
+  const limit = (count: number) =>
+    new RateLimit({ limit: count, windowSeconds: limits.rateLimitWindow, now: options.now });
+  const signInsByAddress = limit(limits.loginsPerAddress);
+  const failuresByUser = limit(limits.loginFailuresPerUser);
+  const writesByAddress = limit(limits.writesPerAddress);
+  const writesByUser = limit(limits.writesPerUser);
+  const writes = new Set(writeRoutes().map(([method, url]) => `${method} ${url}`));
+  /** The user a sign-in is for, kept until its answer tells whether it failed. */
+  const signInUser = new WeakMap<FastifyRequest, string>();
+
+  const tokenOwner = (req: FastifyRequest) => {
+    const token = bearer(req);
+    return token ? auth.lookupToken(token)?.user : undefined;
+  };
+  const refused = (reply: FastifyReply, took: Take, what: string) =>
+    took.ok
+      ? undefined
+      : send(
+          reply,
+          429,
+          "rate-limited",
+          `too many ${what}: try again in ${took.retryAfter} s`,
+          took.retryAfter,
+        );
+
+  app.addHook("onRequest", async (req, reply) => {
+    const route = `${req.method} ${req.routeOptions.url}`;
+    const address = addressKey(req.ip);
+    if (SIGN_INS.has(route)) {
+      const id = (req.params as { id?: string }).id;
+      const user = id?.startsWith("org.couchdb.user:") ? id.slice(17) : tokenOwner(req);
+      const byUser = user === undefined ? { ok: true as const } : failuresByUser.check(user);
+      const answer =
+        refused(reply, byUser, "failed sign-ins for this user") ??
+        refused(reply, signInsByAddress.take(address), "sign-ins from this address");
+      if (answer) return answer;
+      if (hasher.full)
+        return send(reply, 503, "busy", "too many sign-ins at once: try again shortly", 1);
+      if (user !== undefined) {
+        failuresByUser.take(user);
+        signInUser.set(req, user);
+      }
+      return;
+    }
+    if (!writes.has(route)) return;
+    const why = TOKEN_ROUTES.test(req.url) ? undefined : options.refuseWrites?.();
+    if (why) return send(reply, 503, "tree-damaged", why);
+    const user = tokenOwner(req);
+    return (
+      refused(reply, writesByAddress.take(address), "writes from this address") ??
+      (user === undefined
+        ? undefined
+        : refused(reply, writesByUser.take(user), "writes by this user"))
+    );
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const user = signInUser.get(req);
+    if (user !== undefined && reply.statusCode < 400) failuresByUser.refund(user);
+  });
+}
