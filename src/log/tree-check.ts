@@ -109,9 +109,9 @@ export async function checkTree(
     let hashes: Hash[] | undefined;
     if (parent) {
       try {
-        const read_ = await read(tile);
-        if (equalBytes(perfectRoot(read_, 0, TILE_WIDTH), parent[tile.index % TILE_WIDTH]))
-          hashes = read_;
+        const stored = await read(tile);
+        if (equalBytes(perfectRoot(stored, 0, TILE_WIDTH), parent[tile.index % TILE_WIDTH]))
+          hashes = stored;
         else
           damage.push({
             path: tilePath(tile),

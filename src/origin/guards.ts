@@ -11,10 +11,14 @@
  *   nothing about which names exist.
  * - Writes spend a token per address and per user (the bearer token's owner).
  * - Over a limit: 429 with `Retry-After` (seconds) and code "rate-limited".
- *   Hashing queue full: 503 with `Retry-After` and code "busy".
+ *   Hashing queue full: 503 with `Retry-After` and code "busy". Both are
+ *   held for REFUSAL_DELAY_MS first: a client that floods in a loop then
+ *   waits on a timer instead of keeping the event loop busy with refusals
+ *   (tens of thousands a second otherwise), and a person barely notices.
  * - A damaged tree: every write to the log answers 503, code "tree-damaged".
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { setTimeout as delay } from "node:timers/promises";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { writeRoutes } from "../npm/read-only.ts";
 import type { AuthStore } from "./auth.ts";
 import type { OriginLimits } from "./config.ts";
@@ -33,18 +37,21 @@ export interface GuardOptions {
   readonly refuseWrites?: () => string | undefined;
 }
 
+export const REFUSAL_DELAY_MS = 1000;
 const SIGN_INS = new Set(["PUT /-/user/:id", "POST /-/npm/v1/tokens"]);
 const TOKEN_ROUTES = /^\/-\/npm\/v1\/tokens/;
 
-function send(
-  reply: FastifyReply,
-  status: number,
-  code: GuardCode,
-  error: string,
-  retryAfter?: number,
-) {
-  if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
-  return reply.code(status).send({ error, code });
+interface Refusal {
+  readonly status: 429 | 503;
+  readonly code: GuardCode;
+  readonly error: string;
+  readonly retryAfter?: number;
+}
+
+function tooMany(took: Take, what: string): Refusal | undefined {
+  if (took.ok) return undefined;
+  const error = `too many ${what}: try again in ${took.retryAfter} s`;
+  return { status: 429, code: "rate-limited", error, retryAfter: took.retryAfter };
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -67,46 +74,46 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
     const token = bearer(req);
     return token ? auth.lookupToken(token)?.user : undefined;
   };
-  const refused = (reply: FastifyReply, took: Take, what: string) =>
-    took.ok
-      ? undefined
-      : send(
-          reply,
-          429,
-          "rate-limited",
-          `too many ${what}: try again in ${took.retryAfter} s`,
-          took.retryAfter,
-        );
-
-  app.addHook("onRequest", async (req, reply) => {
+  /** Whether to refuse the request before its handler runs, and how. */
+  const decide = (req: FastifyRequest): Refusal | undefined => {
     const route = `${req.method} ${req.routeOptions.url}`;
     const address = addressKey(req.ip);
     if (SIGN_INS.has(route)) {
       const id = (req.params as { id?: string }).id;
       const user = id?.startsWith("org.couchdb.user:") ? id.slice(17) : tokenOwner(req);
       const byUser = user === undefined ? { ok: true as const } : failuresByUser.check(user);
-      const answer =
-        refused(reply, byUser, "failed sign-ins for this user") ??
-        refused(reply, signInsByAddress.take(address), "sign-ins from this address");
-      if (answer) return answer;
-      if (hasher.full)
-        return send(reply, 503, "busy", "too many sign-ins at once: try again shortly", 1);
+      const refusal =
+        tooMany(byUser, "failed sign-ins for this user") ??
+        tooMany(signInsByAddress.take(address), "sign-ins from this address");
+      if (refusal) return refusal;
+      if (hasher.full) {
+        const error = "too many sign-ins at once: try again shortly";
+        return { status: 503, code: "busy", error, retryAfter: 1 };
+      }
       if (user !== undefined) {
         failuresByUser.take(user);
         signInUser.set(req, user);
       }
-      return;
+      return undefined;
     }
-    if (!writes.has(route)) return;
+    if (!writes.has(route)) return undefined;
     const why = TOKEN_ROUTES.test(req.url) ? undefined : options.refuseWrites?.();
-    if (why) return send(reply, 503, "tree-damaged", why);
+    if (why) return { status: 503, code: "tree-damaged", error: why };
     const user = tokenOwner(req);
     return (
-      refused(reply, writesByAddress.take(address), "writes from this address") ??
-      (user === undefined
-        ? undefined
-        : refused(reply, writesByUser.take(user), "writes by this user"))
+      tooMany(writesByAddress.take(address), "writes from this address") ??
+      (user === undefined ? undefined : tooMany(writesByUser.take(user), "writes by this user"))
     );
+  };
+
+  app.addHook("onRequest", async (req, reply) => {
+    const refusal = decide(req);
+    if (!refusal) return;
+    if (refusal.retryAfter !== undefined) {
+      await delay(REFUSAL_DELAY_MS);
+      reply.header("retry-after", String(refusal.retryAfter));
+    }
+    return reply.code(refusal.status).send({ error: refusal.error, code: refusal.code });
   });
 
   app.addHook("onResponse", async (req, reply) => {
