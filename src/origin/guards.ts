@@ -40,6 +40,8 @@ export interface GuardOptions {
 export const REFUSAL_DELAY_MS = 1000;
 const SIGN_INS = new Set(["PUT /-/user/:id", "POST /-/npm/v1/tokens"]);
 const TOKEN_ROUTES = /^\/-\/npm\/v1\/tokens/;
+/** How npm names a user in `PUT /-/user/:id`. */
+const USER_ID = "org.couchdb.user:";
 
 interface Refusal {
   readonly status: 429 | 503;
@@ -80,7 +82,7 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
     const address = addressKey(req.ip);
     if (SIGN_INS.has(route)) {
       const id = (req.params as { id?: string }).id;
-      const user = id?.startsWith("org.couchdb.user:") ? id.slice(17) : tokenOwner(req);
+      const user = id?.startsWith(USER_ID) ? id.slice(USER_ID.length) : tokenOwner(req);
       const byUser = user === undefined ? { ok: true as const } : failuresByUser.check(user);
       const refusal =
         tooMany(byUser, "failed sign-ins for this user") ??
