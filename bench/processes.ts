@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { type Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { BENCH_DIR } from "./common.ts";
@@ -142,4 +143,29 @@ export async function cpuMsOf(pid: number | undefined): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
   return Number.isFinite(ticks) ? ticks * 10 : Number.NaN; // USER_HZ is 100 on Linux
+}
+
+export interface HttpReply {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+/** One request over a keep-alive agent, the whole body read (loopback servers only). */
+export function http(
+  agent: Agent,
+  url: string,
+  method: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }

@@ -24,7 +24,7 @@
  * Verdaccio then Cairn, so the two never compete for the machine's cores.
  */
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -49,6 +49,7 @@ import {
 } from "./common.ts";
 import {
   freePort,
+  http,
   outputTail,
   type Proc,
   peakRssOf,
@@ -157,34 +158,6 @@ function withRatio(c: Comparison): ComparisonResult {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP, loopback only.
-
-interface Response {
-  readonly status: number;
-  readonly body: Buffer;
-}
-
-/** One request over the server's keep-alive agent. */
-function http(
-  agent: Agent,
-  url: string,
-  method: string,
-  headers: Record<string, string> = {},
-  body?: string | Buffer,
-): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-// ---------------------------------------------------------------------------
 // The two servers.
 
 interface Server {
@@ -274,6 +247,15 @@ async function startVerdaccio(
 
 async function startCairn(dataDir: string, options: RunOptions): Promise<Server> {
   const port = await freePort();
+  // As for Verdaccio above: its rate limits are not what is measured here (one user publishes thousands).
+  await mkdir(dataDir, { recursive: true });
+  const unlimited = {
+    loginsPerAddress: 0,
+    loginFailuresPerUser: 0,
+    writesPerAddress: 0,
+    writesPerUser: 0,
+  };
+  await writeFile(join(dataDir, "config.json"), JSON.stringify(unlimited));
   const args = [...profileFlags(options.cpuProfDir), options.cairnCli, "serve"];
   args.push(
     "--port",

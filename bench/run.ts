@@ -7,12 +7,13 @@
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry or proxy
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy or hostile
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
+import type { HostileResult } from "./hostile.ts";
 import type { AppendResult } from "./log-append.ts";
 import type { ProofsResult } from "./log-proofs.ts";
 import type { MirrorSyncResult } from "./mirror-sync.ts";
@@ -22,6 +23,8 @@ import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
 const TARGET_ENTRIES_PER_SECOND = 100_000;
 const TARGET_PROOFS = 10_000;
+/** From the hardening issue: a reader's p99 under hostile input within 2x of a quiet server's. */
+const TARGET_HOSTILE_RATIO = 2;
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +38,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile]",
   );
   process.exit(0);
 }
@@ -44,10 +47,12 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy"];
+const GROUPS = ["log", "registry", "proxy", "hostile"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
-  throw new Error(`--only takes log, registry and proxy, got ${JSON.stringify(values.only)}`);
+  throw new Error(
+    `--only takes log, registry, proxy and hostile, got ${JSON.stringify(values.only)}`,
+  );
 }
 
 const cpu = cpus();
@@ -62,6 +67,7 @@ const meets = (ok: boolean) => (ok ? "meets" : "MISSES");
 if (groups.has("log")) rows.push(...(await logBenchmarks()));
 if (groups.has("registry")) rows.push(...(await registryBenchmark()));
 if (groups.has("proxy")) rows.push(...(await proxyBenchmark()));
+if (groups.has("hostile")) rows.push(...(await hostileBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -126,6 +132,24 @@ async function registryBenchmark(): Promise<string[][]> {
     ]);
   }
   return rows;
+}
+
+/** Reads while gzip bombs and a sign-in flood hit the same origin, against reads on a quiet one. */
+async function hostileBenchmark(): Promise<string[][]> {
+  console.log("\n== hostile ==");
+  const [r] = await runChild<HostileResult>(
+    join(BENCH_DIR, "hostile.ts"),
+    values.quick ? ["--reads", "300", "--seconds", "60"] : [],
+  );
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  return [
+    [
+      `reader p99 under ${r.bombers} gzip bomber(s) and ${r.flooders} sign-in flooders, vs quiet`,
+      `${ms(r.hostile.p99)} vs ${ms(r.quiet.p99)}: ${r.ratio.toFixed(2)}x`,
+      mib(r.serverPeakRss),
+      `<= ${TARGET_HOSTILE_RATIO}x: ${meets(r.ratio <= TARGET_HOSTILE_RATIO)}`,
+    ],
+  ];
 }
 
 /** A mirror syncing the corpus registry, then npm install through the verifying proxy against the origin. */

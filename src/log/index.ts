@@ -72,6 +72,7 @@ export {
   tilesOfTree,
 } from "./tiles.ts";
 export { type LogFile, TreeBuilder } from "./tree-builder.ts";
+export { checkTree, type TreeCheckResult, type TreeDamage } from "./tree-check.ts";
 export {
   MAX_CHECKPOINT_BYTES,
   readCheckpoint,

@@ -10,7 +10,9 @@ import type { Check } from "../client/errors.ts";
 import type { SnapshotReadErrorCode } from "../client/snapshot-reader.ts";
 import type { LogErrorCode } from "../log/errors.ts";
 import type { AuthErrorCode } from "../origin/auth.ts";
+import type { HashingErrorCode } from "../origin/password-hasher.ts";
 import type { RegistryErrorCode } from "../origin/registry.ts";
+import type { TreeHealthCode } from "../origin/tree-health.ts";
 import type { BlobErrorCode } from "../registry/blob-check.ts";
 import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
@@ -142,6 +144,12 @@ const SNAPSHOT: Record<SnapshotErrorCode, number> = {
   "misplaced-key": 502,
 };
 
+/** The origin's own tree is damaged: writes wait for a repair, a damaged file for a mirror. */
+const TREE_HEALTH: Record<TreeHealthCode, number> = { "tree-damaged": 503, "damaged-file": 503 };
+
+/** Too many sign-ins at once, or a hashing thread that failed: try again shortly. */
+const HASHING: Record<HashingErrorCode, number> = { busy: 503, failed: 503 };
+
 interface Domain {
   readonly statuses: Readonly<Record<string, number>>;
   /** Whether the message of a 5xx is meant for the client (it names no server internals). */
@@ -161,6 +169,8 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   SourceError: { statuses: SOURCE, publicFailure: true },
   SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
+  TreeHealthError: { statuses: TREE_HEALTH, publicFailure: true },
+  HashingError: { statuses: HASHING, publicFailure: true },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */

@@ -27,6 +27,8 @@ export interface HttpAppOptions {
   /** Where log lines go; standard error by default. */
   readonly logStream?: NodeJS.WritableStream;
   readonly bodyLimit?: number;
+  /** Proxies whose X-Forwarded-For is believed (Fastify's trustProxy); none by default. */
+  readonly trustProxy?: string;
 }
 
 /** Request lines at "debug", so "info" logs failures and warnings, not traffic. */
@@ -61,6 +63,8 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
     genReqId: () => randomUUID(),
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Off unless configured: otherwise anyone could pick the address they are limited as.
+    trustProxy: options.trustProxy ? options.trustProxy : false,
     // A URL the router cannot decode answers in the same shape as every other error.
     frameworkErrors: (err, req, reply) => {
       const { status, body } = errorResponse(err, req.id);

@@ -4,45 +4,117 @@
  */
 import type { FastifyInstance } from "fastify";
 import { AuthStore } from "../origin/auth.ts";
-import { type OriginConfig, tarballLimits } from "../origin/config.ts";
+import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
+import { passwordHasher } from "../origin/password-hasher.ts";
 import { type PublishedDatabase, Registry } from "../origin/registry.ts";
+import {
+  checkStoredTree,
+  RECENT_BUNDLES,
+  startScrub,
+  TreeHealth,
+  TreeHealthError,
+} from "../origin/tree-health.ts";
 import { readTreeFile } from "../store/static-tree.ts";
+import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
 
 export const TREE_PREFIX = "/-/cairn/";
+/** The origin's health as JSON: the tree's damage, the scrub, the sign-ins waiting for a hash. */
+export const STATUS_PATH = "/-/cairn-status";
 
 export interface RunningOrigin {
   readonly url: string;
   readonly key: OriginKey;
   readonly registry: Registry;
+  /** What the start-up check and the scrub found. */
+  readonly health: TreeHealth;
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
 }
 
-export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> {
+export interface StartOptions {
+  /** Milliseconds since the epoch, for the rate limits; injectable so tests can move time. */
+  readonly now?: () => number;
+  /** Where operator-facing lines go (damage found); standard error by default. */
+  readonly log?: (line: string) => void;
+  /** Entry bundles the start-up check reads, newest first; RECENT_BUNDLES by default. */
+  readonly recentBundles?: number;
+}
+
+/** Lists damage for an error message, a few files at most. */
+function describeDamage(damage: readonly { path: string; problem: string }[]): string {
+  const shown = damage.slice(0, 5).map((d) => `${d.path}: ${d.problem}`);
+  if (damage.length > shown.length) shown.push(`and ${damage.length - shown.length} more`);
+  return shown.join("; ");
+}
+
+/**
+ * Opens the registry; if that fails on a damaged tree, says which files are
+ * damaged rather than how recovery tripped over them.
+ */
+async function openRegistry(config: OriginConfig, key: OriginKey): Promise<Registry> {
+  try {
+    return await Registry.open({
+      dataDir: config.data,
+      key,
+      durable: config.durable,
+      snapshotShards: config.snapshotShards || undefined,
+    });
+  } catch (err) {
+    const tree = dataPaths(config.data).tree;
+    const { damage } = await checkStoredTree(tree, key.verifier, { recent: 1, hashBlobs: false });
+    if (damage.length === 0) throw err;
+    throw new TreeHealthError(
+      "tree-damaged",
+      `the static tree in ${tree} is damaged at its right edge, so the log cannot be opened: ` +
+        `${describeDamage(damage)}. Restore these files from a mirror and start again ` +
+        "(cairn serve --check lists every damaged file)",
+      { cause: err },
+    );
+  }
+}
+
+export async function startOrigin(
+  config: OriginConfig,
+  options: StartOptions = {},
+): Promise<RunningOrigin> {
   const paths = dataPaths(config.data);
+  const limits = limitsOf(config);
+  passwordHasher.configure({ workers: limits.passwordHashers, maxQueue: 32 });
   const key = await loadOrCreateKey(paths.key, config.origin);
-  const registry = await Registry.open({
-    dataDir: config.data,
-    key,
-    durable: config.durable,
-    snapshotShards: config.snapshotShards || undefined,
-  });
+  const registry = await openRegistry(config, key);
+  const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
   const publishDatabase = () =>
-    registry.publishDatabase().catch((err: unknown) => {
-      process.emitWarning(`publishing the SQLite snapshot failed: ${(err as Error).message}`);
-      return undefined;
-    });
+    (health.damaged ? Promise.resolve(undefined) : registry.publishDatabase()).catch(
+      (err: unknown) => {
+        process.emitWarning(`publishing the SQLite snapshot failed: ${(err as Error).message}`);
+        return undefined;
+      },
+    );
   try {
-    app = buildApp(paths.tree, registry, auth, config);
+    const atStart = await checkStoredTree(paths.tree, key.verifier, {
+      recent: options.recentBundles ?? RECENT_BUNDLES,
+      hashBlobs: false,
+    });
+    health.report(atStart.damage);
+    app = buildApp({
+      treeDir: paths.tree,
+      registry,
+      auth,
+      config,
+      health,
+      limits,
+      now: options.now,
+    });
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     if (config.databaseInterval > 0) {
@@ -52,19 +124,24 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
       timer = setInterval(publishDatabase, config.databaseInterval * 1000);
       timer.unref();
     }
+    if (limits.scrubRate > 0)
+      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
     return {
       url: `${address}/`,
       key,
       registry,
+      health,
       publishDatabase,
       close: async () => {
         clearInterval(timer);
+        await stopScrub();
         await server.close();
         await registry.close();
         auth.close();
       },
     };
   } catch (err) {
+    await stopScrub();
     await app?.close();
     await registry.close();
     auth.close();
@@ -72,22 +149,53 @@ export async function startOrigin(config: OriginConfig): Promise<RunningOrigin> 
   }
 }
 
-function buildApp(
-  treeDir: string,
-  registry: Registry,
-  auth: AuthStore,
-  config: OriginConfig,
-): FastifyInstance {
+interface AppParts {
+  readonly treeDir: string;
+  readonly registry: Registry;
+  readonly auth: AuthStore;
+  readonly config: OriginConfig;
+  readonly health: TreeHealth;
+  readonly limits: OriginLimits;
+  readonly now?: () => number;
+}
+
+function buildApp(parts: AppParts): FastifyInstance {
+  const { treeDir, registry, auth, health, limits, config } = parts;
   const { logLevel, logStream, signup: openSignup } = config;
-  const limits = tarballLimits(config);
-  const app = createHttpApp({ logLevel, logStream, bodyLimit: publishBodyLimit(limits) });
+  const tarballs = tarballLimits(config);
+  const app = createHttpApp({
+    logLevel,
+    logStream,
+    bodyLimit: publishBodyLimit(tarballs),
+    trustProxy: limits.trustProxy,
+  });
+  registerGuards(app, {
+    limits,
+    auth,
+    hasher: passwordHasher,
+    now: parts.now,
+    refuseWrites: () => health.refuseWrites(),
+  });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
+    if (health.isDamaged(path)) {
+      return reply.code(503).send({
+        error: `${path} is damaged on this server; a mirror may serve it`,
+        code: "damaged-file",
+      });
+    }
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: limits });
+  app.get(STATUS_PATH, async (_req, reply) =>
+    reply.header("cache-control", "no-store").send({
+      size: registry.appender.size,
+      ...health.status(),
+      signIns: { hashing: passwordHasher.load },
+    }),
+  );
+  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs });
   return app;
 }

@@ -7,17 +7,12 @@
  * bytes shown once (`cairn_<base64url>`); only their SHA-256 is stored, so a
  * leaked database does not leak usable tokens.
  */
-import { createHash, randomBytes, randomUUID, scrypt, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { promisify } from "node:util";
 import { CodedError } from "../util/coded-error.ts";
+import { passwordHasher } from "./password-hasher.ts";
 
-const scryptAsync = promisify(scrypt) as (
-  password: string,
-  salt: Buffer,
-  keylen: number,
-  options: object,
-) => Promise<Buffer>;
+const scryptAsync = passwordHasher.scrypt.bind(passwordHasher);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (

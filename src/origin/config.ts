@@ -4,6 +4,7 @@
  * so a typo never silently falls back to a default.
  */
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { isShardCount } from "../registry/snapshot.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
@@ -34,6 +35,63 @@ export interface OriginConfig {
   readonly maxUnpackedBytes?: number;
   /** The most a tarball may inflate per compressed byte (default 100). */
   readonly maxCompressionRatio?: number;
+  /**
+   * Proxies whose X-Forwarded-For is believed, as a comma-separated list of
+   * addresses, CIDR ranges or `loopback`, `linklocal`, `uniquelocal`; empty
+   * (the default) trusts none, so limits apply to the connecting address.
+   */
+  readonly trustProxy?: string;
+  /** Seconds over which each rate limit below is counted (a lockout lasts at most this long). */
+  readonly rateLimitWindow?: number;
+  /** Sign-ins (logins, sign-ups, token creation: each costs a password hash) per address per window. */
+  readonly loginsPerAddress?: number;
+  /** Failed sign-ins per user name per window; past it that name is locked until tokens return. */
+  readonly loginFailuresPerUser?: number;
+  /** Writes (publishes, tags, owners, deprecations, unpublishes) per address per window. */
+  readonly writesPerAddress?: number;
+  /** Writes per user per window. */
+  readonly writesPerUser?: number;
+  /** Password hashes computed at once, each in its own thread (about 32 MiB each while it runs). */
+  readonly passwordHashers?: number;
+  /** MiB per second the background scrub of the static tree may read; 0 turns it off. */
+  readonly scrubRate?: number;
+}
+
+/** The settings above that have defaults of their own. */
+export type OriginLimits = Required<Pick<OriginConfig, LimitKey>>;
+type LimitKey =
+  | "trustProxy"
+  | "rateLimitWindow"
+  | "loginsPerAddress"
+  | "loginFailuresPerUser"
+  | "writesPerAddress"
+  | "writesPerUser"
+  | "passwordHashers"
+  | "scrubRate";
+
+/**
+ * In the spirit of Verdaccio's user rate limit (15 minutes) and of the
+ * lockouts npm's registry applies: generous for people and CI, tight for
+ * password guessing.
+ */
+export const DEFAULT_LIMITS: OriginLimits = {
+  trustProxy: "",
+  rateLimitWindow: 900,
+  loginsPerAddress: 60,
+  loginFailuresPerUser: 10,
+  writesPerAddress: 1000,
+  writesPerUser: 1000,
+  passwordHashers: 1,
+  scrubRate: 16,
+};
+
+/** The limits of `config`, defaults filled in. */
+export function limitsOf(config: OriginConfig): OriginLimits {
+  const limits: Record<string, unknown> = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as LimitKey[]) {
+    if (config[key] !== undefined) limits[key] = config[key];
+  }
+  return limits as OriginLimits;
 }
 
 export const DEFAULT_CONFIG: OriginConfig = {
@@ -48,6 +106,7 @@ export const DEFAULT_CONFIG: OriginConfig = {
   maxTarballBytes: DEFAULT_TARBALL_LIMITS.maxCompressedBytes,
   maxUnpackedBytes: DEFAULT_TARBALL_LIMITS.maxUnpackedBytes,
   maxCompressionRatio: DEFAULT_TARBALL_LIMITS.maxRatio,
+  ...DEFAULT_LIMITS,
 };
 
 const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number" | "boolean"> = {
@@ -63,7 +122,53 @@ const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number
   maxTarballBytes: "number",
   maxUnpackedBytes: "number",
   maxCompressionRatio: "number",
+  trustProxy: "string",
+  rateLimitWindow: "number",
+  loginsPerAddress: "number",
+  loginFailuresPerUser: "number",
+  writesPerAddress: "number",
+  writesPerUser: "number",
+  passwordHashers: "number",
+  scrubRate: "number",
 };
+
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function checkLimits(values: Record<string, unknown>, where: string): void {
+  for (const key of [
+    "loginsPerAddress",
+    "loginFailuresPerUser",
+    "writesPerAddress",
+    "writesPerUser",
+  ]) {
+    const n = values[key];
+    if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0)) {
+      throw new ConfigError(`${where}: ${key} must be a whole number (0 turns the limit off)`);
+    }
+  }
+  for (const key of ["rateLimitWindow", "passwordHashers"]) {
+    const n = values[key];
+    if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1)) {
+      throw new ConfigError(`${where}: ${key} must be a whole number of at least 1`);
+    }
+  }
+  const rate = values.scrubRate;
+  if (rate !== undefined && (!Number.isFinite(rate) || (rate as number) < 0)) {
+    throw new ConfigError(`${where}: scrubRate must be a number of MiB per second, 0 for off`);
+  }
+  const proxies = values.trustProxy as string | undefined;
+  for (const part of proxies ? proxies.split(",") : []) {
+    const [address, bits, ...rest] = part.trim().split("/");
+    const family = isIP(address);
+    const okBits =
+      bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_NAMES.has(part.trim()) && (family === 0 || !okBits || rest.length > 0)) {
+      throw new ConfigError(
+        `${where}: trustProxy: ${JSON.stringify(part)} is not an address, a CIDR range or loopback/linklocal/uniquelocal`,
+      );
+    }
+  }
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -96,6 +201,7 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
       throw new ConfigError(`${where}: ${key} must be a positive whole number`);
   }
+  checkLimits(values, where);
   return values as Partial<OriginConfig>;
 }
 

@@ -3,6 +3,7 @@ import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import type { OriginConfig } from "../../src/origin/config.ts";
 import { tempDir } from "./log.ts";
 import { publishBody } from "./publish-body.ts";
 import { packageJson, rawTgz } from "./tar.ts";
@@ -20,15 +21,10 @@ export interface TestOriginOptions {
   readonly keyFile?: string;
 }
 
-export async function startTestOrigin(options: TestOriginOptions = {}): Promise<TestOrigin> {
-  const dir = await tempDir("cairn-origin-");
-  const dataDir = join(dir.path, "data");
-  if (options.keyFile) {
-    await mkdir(dataDir);
-    await copyFile(options.keyFile, join(dataDir, "key"));
-  }
-  const origin = await startOrigin({
-    data: dataDir,
+/** An origin's settings for a test: loopback, any port, no fsync, no timers; `settings` on top. */
+export function testOriginConfig(data: string, settings: Partial<OriginConfig> = {}): OriginConfig {
+  return {
+    data,
     host: "127.0.0.1",
     port: 0,
     durable: false,
@@ -36,7 +32,18 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     databaseInterval: 0,
     snapshotShards: 0,
     origin: "test.cairn.example/origin",
-  });
+    ...settings,
+  };
+}
+
+export async function startTestOrigin(options: TestOriginOptions = {}): Promise<TestOrigin> {
+  const dir = await tempDir("cairn-origin-");
+  const dataDir = join(dir.path, "data");
+  if (options.keyFile) {
+    await mkdir(dataDir);
+    await copyFile(options.keyFile, join(dataDir, "key"));
+  }
+  const origin = await startOrigin(testOriginConfig(dataDir));
   return {
     ...origin,
     dataDir,
