@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
 import { CodedError } from "../util/coded-error.ts";
+import { siblingModule } from "../util/sibling-module.ts";
 
 export type HashingErrorCode = "busy" | "failed";
 
@@ -109,7 +110,7 @@ export class PasswordHasher extends EventEmitter<{ load: [number] }> {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(new URL("./password-hash-worker.ts", import.meta.url));
+    const worker = new Worker(siblingModule(import.meta.url, "password-hash-worker"));
     // Idle workers must not keep the process alive.
     worker.unref();
     const slot: Slot = { worker };
