@@ -5,12 +5,14 @@
  * dist-tag and owner changes. Handlers only translate HTTP to calls on the
  * registry; error codes become statuses in one place (http-common.ts).
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import { storeReads } from "../registry/package-reader.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
+import { REFUSAL_DELAY_MS } from "./guards.ts";
 import {
   HttpError,
   livePackageView,
@@ -21,7 +23,17 @@ import {
 import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
 import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
 import { registerNpmReadApi } from "./read-api.ts";
+import { TarballError } from "./tarball.ts";
 import { checkRevision, packageChanges } from "./update.ts";
+
+/** A publish refused only after its tarball was inflated to a cap: the one costly refusal. */
+function inflatedTooFar(err: unknown): boolean {
+  const cause = (err as { cause?: unknown }).cause;
+  return (
+    cause instanceof TarballError &&
+    (cause.code === "compression-ratio" || cause.code === "too-large")
+  );
+}
 
 export interface NpmApiOptions {
   readonly registry: Registry;
@@ -107,7 +119,13 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
 
   const publish = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const actor = user(req);
-    const parsed = await parsePublish(name, req.body, limits, streamedAttachments(req));
+    const parsed = await parsePublish(name, req.body, limits, streamedAttachments(req)).catch(
+      async (err: unknown) => {
+        // Inflating a bomb up to a cap cost this server; its sender waits, as for a 429.
+        if (inflatedTooFar(err)) await delay(REFUSAL_DELAY_MS);
+        throw err;
+      },
+    );
     checkTag(parsed.tag);
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });

@@ -49,8 +49,12 @@ const TAR_SLACK = 1024 * 1024;
 /** Small tarballs may inflate past the ratio: a tar pads every file to 512 bytes. */
 const RATIO_FLOOR = 16 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** How much of an in-memory tarball is handed to the inflater at once. */
-const CHUNK = 256 * 1024;
+/**
+ * Compressed bytes handed to the inflater at once: small, so that the bytes
+ * counted as given stay close to the bytes inflated, and the ratio cap
+ * stops a bomb after its first few MiB rather than a large slice later.
+ */
+const FEED = 16 * 1024;
 /** Inflated bytes per round trip to the thread pool: zlib's 16 KiB default makes thousands of them. */
 const INFLATE_CHUNK = 256 * 1024;
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
@@ -62,10 +66,6 @@ function segments(path: string): string[] {
 
 function isAbsolute(path: string): boolean {
   return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
-}
-
-function* chunksOf(bytes: Uint8Array): Generator<Uint8Array> {
-  for (let at = 0; at < bytes.length; at += CHUNK) yield bytes.subarray(at, at + CHUNK);
 }
 
 /**
@@ -83,25 +83,28 @@ export async function inspectTarball(
       new TarballError("bad-tar", `tarball is not a valid tar: ${err.message}`, { cause: err }),
     ),
   );
-  const input = source instanceof Uint8Array ? chunksOf(source) : source;
+  const input = source instanceof Uint8Array ? [source] : source;
   let compressed = 0;
   let inflated = 0;
   let header: number[] = [];
   const maxInflated = limits.maxUnpackedBytes + TAR_SLACK;
 
   async function* counted() {
-    for await (const chunk of input) {
-      compressed += chunk.length;
-      if (compressed > limits.maxCompressedBytes) {
-        throw new TarballError(
-          "too-large",
-          `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
-        );
+    for await (const whole of input) {
+      for (let at = 0; at < whole.length; at += FEED) {
+        const chunk = whole.subarray(at, at + FEED);
+        compressed += chunk.length;
+        if (compressed > limits.maxCompressedBytes) {
+          throw new TarballError(
+            "too-large",
+            `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
+          );
+        }
+        if (header.length < 2) header = [...header, ...chunk.subarray(0, 2 - header.length)];
+        if (header.length === 2 && (header[0] !== 0x1f || header[1] !== 0x8b))
+          throw new TarballError("not-gzip", "tarball is not gzip data");
+        yield chunk;
       }
-      if (header.length < 2) header = [...header, ...chunk.subarray(0, 2 - header.length)];
-      if (header.length === 2 && (header[0] !== 0x1f || header[1] !== 0x8b))
-        throw new TarballError("not-gzip", "tarball is not gzip data");
-      yield chunk;
     }
     if (header.length < 2) throw new TarballError("not-gzip", "tarball is not gzip data");
   }
