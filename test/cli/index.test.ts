@@ -9,10 +9,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { PROJECT_ROOT, sharedPath } from "../helpers/shared.ts";
+import { PROJECT_ROOT } from "../helpers/shared.ts";
 
 async function waitFor(what: () => boolean, message: string): Promise<void> {
   for (let i = 0; i < 600 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
@@ -140,7 +141,7 @@ describe("cairn sync and the offline queries", () => {
     const babel = JSON.parse(ok(await run(["ls", "@babel/", "--json"]))) as { name: string }[];
     assert.ok(babel.length > 10 && babel.every((r) => r.name.startsWith("@babel/")));
 
-    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const lock = JSON.parse(await readFile(CORPUS_APP_LOCKFILE, "utf8"));
     const express = lock.packages["node_modules/express"] as { version: string; integrity: string };
     const shown = JSON.parse(ok(await run(["show", "express@^4", "--json"]))) as Record<
       string,
@@ -163,7 +164,7 @@ describe("cairn sync and the offline queries", () => {
       await run([
         "resolve",
         "--package-json",
-        sharedPath("corpus", "app-package.json"),
+        CORPUS_APP_PACKAGE_JSON,
         "--os",
         "linux",
         "--cpu",
@@ -176,7 +177,7 @@ describe("cairn sync and the offline queries", () => {
       problems: { optional: boolean }[];
     };
     assert.ok(result.problems.every((p) => p.optional));
-    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const lock = JSON.parse(await readFile(CORPUS_APP_LOCKFILE, "utf8"));
     const inLock = new Set(
       Object.entries(lock.packages as Record<string, { name?: string; version: string }>)
         .filter(([path]) => path !== "")
