@@ -10,7 +10,7 @@ import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { editMirrorList, readMirrorList } from "../origin/mirror-list-file.ts";
 import { dataPaths } from "../origin/server.ts";
-import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
+import { defaultStateDir, parsePort, parseSeconds, parseTimeoutMs } from "./options.ts";
 import { progressBar } from "./output.ts";
 
 interface MirrorFlags {
@@ -52,13 +52,13 @@ export function registerMirrorCommands(program: Command): void {
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4874)
-    .option("--interval <seconds>", "seconds between syncs", wholeNumber("interval"), 60)
+    .option("--interval <seconds>", "seconds between syncs", parseSeconds("interval"), 60)
     .option("--once", "sync once and exit, without serving (for cron)")
     .option("--no-durable", "do not fsync the copy (throwaway mirrors only)")
     .option(
       "--timeout <ms>",
       "milliseconds before a request upstream is abandoned",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       30_000,
     )
     .action(async (flags: MirrorFlags) => {
@@ -173,7 +173,7 @@ export function registerMirrorCommands(program: Command): void {
     .option(
       "--timeout <ms>",
       "milliseconds before a mirror counts as not answering",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       10_000,
     )
     .action(

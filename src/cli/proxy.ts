@@ -8,7 +8,14 @@ import { treeUrl } from "../client/urls.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
-import { defaultStateDir, parsePort, wholeNumber } from "./options.ts";
+import {
+  defaultStateDir,
+  parseConcurrency,
+  parseCount,
+  parsePort,
+  parseSeconds,
+  parseTimeoutMs,
+} from "./options.ts";
 import { progressBar } from "./output.ts";
 
 interface ProxyFlags {
@@ -48,19 +55,19 @@ export function registerProxyCommands(program: Command): void {
     .option(
       "--max-lag <entries>",
       "how far a mirror may lag behind the origin and stay healthy",
-      wholeNumber("lag"),
+      parseCount("lag"),
       256,
     )
     .option(
       "--refresh <seconds>",
       "least seconds between checkpoint checks",
-      wholeNumber("refresh"),
+      parseSeconds("refresh", 0),
       5,
     )
     .option(
       "--timeout <ms>",
       "milliseconds before a request to a source is abandoned",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       15_000,
     )
     .action(async (flags: ProxyFlags) => {
@@ -107,13 +114,8 @@ export function registerProxyCommands(program: Command): void {
       "--replay",
       "also replay every entry and check each snapshot entry against the state they give (a monitor)",
     )
-    .option("--concurrency <n>", "bundles checked at once", wholeNumber("concurrency"), 8)
-    .option(
-      "--timeout <ms>",
-      "milliseconds before a request is abandoned",
-      wholeNumber("timeout"),
-      30_000,
-    )
+    .option("--concurrency <n>", "bundles checked at once", parseConcurrency, 8)
+    .option("--timeout <ms>", "milliseconds before a request is abandoned", parseTimeoutMs, 30_000)
     .action(
       async (
         location: string,

@@ -4,7 +4,7 @@ import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { dataPaths, startOrigin } from "../origin/server.ts";
-import { parsePort, wholeNumber } from "./options.ts";
+import { parseCount, parsePort, parseSeconds } from "./options.ts";
 
 interface ServeFlags {
   data?: string;
@@ -31,12 +31,12 @@ export function registerServeCommands(program: Command): void {
     .option(
       "--database-interval <seconds>",
       "seconds between SQLite snapshots for new clients; 0: only on SIGHUP (default: 3600)",
-      wholeNumber("interval"),
+      parseSeconds("interval", 0),
     )
     .option(
       "--snapshot-shards <n>",
       "shards of the snapshot map, a power of two (default: by the number of packages)",
-      wholeNumber("shard count"),
+      parseCount("shard count"),
     )
     .option(
       "--config <file>",
