@@ -23,6 +23,9 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
   });
   let out = "";
   let err = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
   child.stderr?.on("data", (d) => {
     err += d;
   });
@@ -31,8 +34,7 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
   );
   let timer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (d) => {
-      out += d;
+    child.stdout?.on("data", () => {
       const found = /listening on (\S+)/.exec(out)?.[1];
       if (found) resolve(found);
     });
@@ -49,15 +51,10 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
     const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
     return exited.finally(() => clearTimeout(kill));
   };
-  const waitFor = async (pattern: RegExp, ms = readyMs) => {
-    for (const started = Date.now(); Date.now() - started < ms; ) {
-      const match = pattern.exec(out);
-      if (match) return match;
-      if (child.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`cairn ${args[0]} never printed ${pattern}: ${out}${err}`);
-  };
+  const waitFor = (pattern: RegExp, ms = readyMs) =>
+    waitForOutput(child, () => out, pattern, ms).catch((e: Error) => {
+      throw new Error(`cairn ${args[0]} ${e.message}: ${out}${err}`);
+    });
   return {
     url,
     child,
@@ -67,4 +64,37 @@ export async function startCairnServer(args: string[], readyMs = 120_000): Promi
     stop,
     [Symbol.asyncDispose]: async () => void (await stop()),
   };
+}
+
+/**
+ * Resolves once `output()` (what `child` wrote so far) matches `pattern`,
+ * checked each time more arrives; rejects once its stdout closes without a
+ * match, or after `ms`.
+ */
+export function waitForOutput(
+  child: ChildProcess,
+  output: () => string,
+  pattern: RegExp,
+  ms = 120_000,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const stdout = child.stdout;
+    const check = () => {
+      const match = pattern.exec(output());
+      if (match) finish(() => resolve(match));
+    };
+    const fail = (why: string) => finish(() => reject(new Error(`${why} printing ${pattern}`)));
+    const closed = () => fail("closed its output without");
+    const deadline = setTimeout(() => fail(`spent ${ms} ms without`), ms);
+    const finish = (settle: () => void) => {
+      clearTimeout(deadline);
+      stdout?.off("data", check);
+      stdout?.off("close", closed);
+      settle();
+    };
+    stdout?.on("data", check);
+    stdout?.once("close", closed);
+    check();
+    if (!stdout || stdout.closed) closed();
+  });
 }
