@@ -1,4 +1,5 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
+import { chmod } from "node:fs/promises";
 import type { Command } from "commander";
 import { AuthStore } from "../origin/auth.ts";
 import { loadConfig } from "../origin/config.ts";
@@ -54,6 +55,7 @@ export function registerServeCommands(program: Command): void {
         { ...rest, durable: durable === false ? false : undefined },
         configFile,
       );
+      await makePrivate(config.data);
       const origin = await startOrigin(config);
       // SIGHUP: publish a SQLite snapshot for new clients now. Listening before the
       // address is printed, so a signal sent on seeing it is never the default (exit).
@@ -124,4 +126,13 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A data directory made before cairn created files private: only its owner may enter it now. */
+async function makePrivate(dir: string): Promise<void> {
+  try {
+    await chmod(dir, 0o700);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }
