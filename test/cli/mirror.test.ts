@@ -90,7 +90,7 @@ describe("cairn mirror, mirrors and verify", () => {
       "--state",
       state,
       "--timeout",
-      "2000",
+      "30000",
     ]);
     assert.equal(check.code, 1, check.stdout);
     const rows = check.stdout.split("\n");
