@@ -20,7 +20,7 @@ import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
 import { RegistryState } from "../registry/state.ts";
-import { defaultStateDir, wholeNumber } from "./options.ts";
+import { defaultStateDir, parseCount, parseSeconds, parseTimeoutMs } from "./options.ts";
 import { progressBar } from "./output.ts";
 
 const indexOption = (cmd: Command) =>
@@ -167,13 +167,13 @@ export function registerIndexCommands(program: Command): void {
       .option(
         "--interval <seconds>",
         "seconds between syncs with --follow",
-        wholeNumber("interval"),
+        parseSeconds("interval"),
         30,
       )
       .option(
         "--timeout <ms>",
         "milliseconds before a request is abandoned",
-        wholeNumber("timeout"),
+        parseTimeoutMs,
         30_000,
       ),
   ).action(
@@ -231,7 +231,7 @@ export function registerIndexCommands(program: Command): void {
       .argument("[prefix]", "only names starting with this, e.g. @babel/")
       .option("--contains <text>", "only names containing this")
       .option("--all", "include packages that were unpublished")
-      .option("--limit <n>", "at most this many", wholeNumber("limit"))
+      .option("--limit <n>", "at most this many", parseCount("limit", 1))
       .option("--json", "print JSON"),
   ).action(
     async (
@@ -328,7 +328,7 @@ export function registerIndexCommands(program: Command): void {
         "full-text search of names, descriptions and keywords in the local index (offline)",
       )
       .argument("<words...>")
-      .option("--limit <n>", "at most this many", wholeNumber("limit"), 20)
+      .option("--limit <n>", "at most this many", parseCount("limit", 1), 20)
       .option("--json", "print JSON"),
   ).action(async (words: string[], flags: { index?: string; limit: number; json?: boolean }) => {
     const state = await openIndex(flags);

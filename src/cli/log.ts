@@ -10,6 +10,7 @@ import {
   readUnverifiedCheckpoint,
   verifyLog,
 } from "../log/index.ts";
+import { parseConcurrency } from "./options.ts";
 import { progressBar } from "./output.ts";
 
 function hex8(id: number): string {
@@ -65,7 +66,7 @@ export function registerLogCommands(program: Command): void {
     .argument("<dir-or-url>", "the log's directory, or its base URL")
     .requiredOption("--key <verifier-key>", "the log's verifier key (name+keyid+base64)")
     .option("--origin <origin>", "require this checkpoint origin line (default: the key's name)")
-    .option("--concurrency <n>", "files fetched at once", (v) => Number.parseInt(v, 10), 8)
+    .option("--concurrency <n>", "files fetched at once", parseConcurrency, 8)
     .action(
       async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
         const verifier = parseVerifierKey(opts.key);

@@ -23,7 +23,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Files and directories cairn creates are its owner's alone (0600, 0700): the
+ * key, the user database, a client's state. The static tree is public over
+ * HTTP anyway; an operator who serves it with another web server grants that
+ * server access.
+ */
+const PRIVATE_UMASK = 0o077;
+
 export async function main(argv: string[]): Promise<number> {
+  process.umask(PRIVATE_UMASK);
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -16,7 +16,8 @@ import {
   LOG_LEVEL_HELP,
   parseLogLevel,
   parsePort,
-  wholeNumber,
+  parseSeconds,
+  parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
 
@@ -60,13 +61,13 @@ export function registerMirrorCommands(program: Command): void {
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4874)
-    .option("--interval <seconds>", "seconds between syncs", wholeNumber("interval"), 60)
+    .option("--interval <seconds>", "seconds between syncs", parseSeconds("interval"), 60)
     .option("--once", "sync once and exit, without serving (for cron)")
     .option("--no-durable", "do not fsync the copy (throwaway mirrors only)")
     .option(
       "--timeout <ms>",
       "milliseconds before a request upstream is abandoned",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       30_000,
     )
     .option("--log-level <level>", LOG_LEVEL_HELP, parseLogLevel, DEFAULT_LOG_LEVEL)
@@ -183,7 +184,7 @@ export function registerMirrorCommands(program: Command): void {
     .option(
       "--timeout <ms>",
       "milliseconds before a mirror counts as not answering",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       10_000,
     )
     .action(

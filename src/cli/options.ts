@@ -1,4 +1,9 @@
-/** Option parsers and defaults the subcommands share. */
+/**
+ * Option parsers and defaults the subcommands share. Every numeric option of
+ * every command is parsed by one of the parsers here, each with the bounds its
+ * meaning allows, so a value such as "abc", "-1", "1e3" or one beyond what a
+ * timer can wait is refused as a usage error before any command runs.
+ */
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
@@ -9,17 +14,31 @@ export function defaultStateDir(): string {
   return process.env.CAIRN_HOME ?? join(homedir(), ".cairn");
 }
 
-/** A parser for a non-negative decimal integer option. */
-export function wholeNumber(what: string, max = Number.MAX_SAFE_INTEGER) {
+/** The longest delay Node's timers take; a longer one fires at once (after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A parser for a decimal integer option from `min` to `max`. */
+function integer(what: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || n > max)
-      throw new InvalidArgumentError(`${JSON.stringify(value)} is not a valid ${what}`);
+    if (!/^\d+$/.test(value) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${JSON.stringify(value)} is not a valid ${what} (a whole number from ${min} to ${max})`,
+      );
     return n;
   };
 }
 
-export const parsePort = wholeNumber("port", 65535);
+export const parsePort = integer("port", 0, 65535);
+/** Requests or checks in flight at once. */
+export const parseConcurrency = integer("concurrency", 1, 1024);
+/** Milliseconds before a request is abandoned. */
+export const parseTimeoutMs = integer("timeout", 1, MAX_TIMER_MS);
+/** A count of things: entries of lag, results, shards, bytes. */
+export const parseCount = (what: string, min = 0) => integer(what, min, Number.MAX_SAFE_INTEGER);
+/** Seconds between runs of something periodic; `min` 0 where 0 has a meaning. */
+export const parseSeconds = (what: string, min = 1) =>
+  integer(what, min, Math.floor(MAX_TIMER_MS / 1000));
 
 export const LOG_LEVEL_HELP = `least severe log line written to standard error as JSON: ${LOG_LEVELS.join(", ")} ("debug" adds every request)`;
 

@@ -12,9 +12,12 @@ import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
   defaultStateDir,
   LOG_LEVEL_HELP,
+  parseConcurrency,
+  parseCount,
   parseLogLevel,
   parsePort,
-  wholeNumber,
+  parseSeconds,
+  parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
 
@@ -56,19 +59,19 @@ export function registerProxyCommands(program: Command): void {
     .option(
       "--max-lag <entries>",
       "how far a mirror may lag behind the origin and stay healthy",
-      wholeNumber("lag"),
+      parseCount("lag"),
       256,
     )
     .option(
       "--refresh <seconds>",
       "least seconds between checkpoint checks",
-      wholeNumber("refresh"),
+      parseSeconds("refresh", 0),
       5,
     )
     .option(
       "--timeout <ms>",
       "milliseconds before a request to a source is abandoned",
-      wholeNumber("timeout"),
+      parseTimeoutMs,
       15_000,
     )
     .option("--log-level <level>", LOG_LEVEL_HELP, parseLogLevel, DEFAULT_LOG_LEVEL)
@@ -117,13 +120,8 @@ export function registerProxyCommands(program: Command): void {
       "--replay",
       "also replay every entry and check each snapshot entry against the state they give (a monitor)",
     )
-    .option("--concurrency <n>", "bundles checked at once", wholeNumber("concurrency"), 8)
-    .option(
-      "--timeout <ms>",
-      "milliseconds before a request is abandoned",
-      wholeNumber("timeout"),
-      30_000,
-    )
+    .option("--concurrency <n>", "bundles checked at once", parseConcurrency, 8)
+    .option("--timeout <ms>", "milliseconds before a request is abandoned", parseTimeoutMs, 30_000)
     .action(
       async (
         location: string,

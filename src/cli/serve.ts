@@ -1,5 +1,5 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
-import { access } from "node:fs/promises";
+import { access, chmod } from "node:fs/promises";
 import type { Command } from "commander";
 import { startOrigin } from "../npm/origin-server.ts";
 import { AuthStore } from "../origin/auth.ts";
@@ -8,7 +8,7 @@ import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { checkStoredTree } from "../origin/tree-health.ts";
 import type { LogLevel } from "../util/log-level.ts";
-import { LOG_LEVEL_HELP, parseLogLevel, parsePort, wholeNumber } from "./options.ts";
+import { LOG_LEVEL_HELP, parseCount, parseLogLevel, parsePort, parseSeconds } from "./options.ts";
 
 interface ServeFlags {
   data?: string;
@@ -38,18 +38,18 @@ export function registerServeCommands(program: Command): void {
     .option(
       "--database-interval <seconds>",
       "seconds between SQLite snapshots for new clients; 0: only on SIGHUP (default: 3600)",
-      wholeNumber("interval"),
+      parseSeconds("interval", 0),
     )
     .option(
       "--snapshot-shards <n>",
       "shards of the snapshot map, a power of two (default: by the number of packages)",
-      wholeNumber("shard count"),
+      parseCount("shard count"),
     )
     .option("--log-level <level>", `${LOG_LEVEL_HELP} (default: info)`, parseLogLevel)
     .option(
       "--max-tarball-bytes <n>",
       "the largest tarball a publish may carry (default: 104857600, 100 MiB)",
-      wholeNumber("size"),
+      parseCount("size", 1),
     )
     .option(
       "--config <file>",
@@ -78,6 +78,7 @@ export function registerServeCommands(program: Command): void {
         process.exitCode = await checkTree(config.data);
         return;
       }
+      await makePrivate(config.data);
       const origin = await startOrigin(config);
       // SIGHUP: publish a SQLite snapshot for new clients now. Listening before the
       // address is printed, so a signal sent on seeing it is never the default (exit).
@@ -176,4 +177,13 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A data directory made before cairn created files private: only its owner may enter it now. */
+async function makePrivate(dir: string): Promise<void> {
+  try {
+    await chmod(dir, 0o700);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }

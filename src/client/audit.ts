@@ -91,7 +91,8 @@ export async function auditTree(
     problems.push(classify(err, source.name, check));
   };
   const store = new CheckpointStore(options.stateDir, verifier);
-  const stored = (await store.load())?.checkpoint;
+  const storedCheckpoint = await store.load();
+  const stored = storedCheckpoint?.checkpoint;
   let note: Uint8Array;
   let cp: SignedCheckpoint;
   try {
@@ -245,6 +246,8 @@ export async function auditTree(
   await inParallel(totalBundles, auditBundle);
   if (snapshot) await auditSnapshot(snapshot);
   report();
-  if (problems.length === 0 && (!stored || cp.size > stored.size)) await store.save(note);
+  // If another process stored a checkpoint meanwhile, the store keeps it: the next audit proves from there.
+  if (problems.length === 0 && (!stored || cp.size > stored.size))
+    await store.save(note, storedCheckpoint);
   return { checkpoint: cp, bundles, blobs, problems };
 }

@@ -31,6 +31,8 @@ export type Check =
   | "size"
   /** A response cut off before its end. */
   | "truncated"
+  /** A redirect to another origin, which is not followed (or redirects without end). */
+  | "redirect"
   /** No answer in time. */
   | "timeout"
   /** Not found, an HTTP error or a network failure. */
@@ -78,6 +80,7 @@ export function classify(err: unknown, source: string, check: Check): SourceErro
     return new SourceError(source, "timeout", message, { cause: err });
   if (isLogError(err, "not-found")) return new SourceError(source, "unavailable", message);
   if (isLogError(err, "too-large")) return new SourceError(source, "size", message);
+  if (isLogError(err, "redirect")) return new SourceError(source, "redirect", message);
   // undici reports a body cut off mid-stream as "terminated".
   if (err instanceof TypeError && message === "terminated")
     return new SourceError(source, "truncated", "the connection closed before the body ended", {

@@ -33,7 +33,7 @@ import {
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { tap } from "../util/streams.ts";
-import { CheckpointStore } from "./checkpoint-store.ts";
+import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
@@ -68,8 +68,8 @@ export class LogClient {
   readonly verifier: NoteVerifier;
   readonly #store: CheckpointStore;
   readonly #options: LogClientOptions;
-  #checkpoint: SignedCheckpoint | undefined;
-  #note: Uint8Array | undefined;
+  /** The last verified checkpoint, as the store holds it. */
+  #stored: StoredCheckpoint | undefined;
   /** Tile readers for the current checkpoint, one per source (tiles are authenticated per source). */
   #readers = new Map<string, TileHashReader>();
   /** The largest checkpoint size each mirror has served, to catch a mirror going back. */
@@ -78,17 +78,13 @@ export class LogClient {
   lastHealth: MirrorHealth[] = [];
   #healthCheck: Promise<void> | undefined;
 
-  private constructor(
-    options: LogClientOptions,
-    stored: { checkpoint: SignedCheckpoint; note: Uint8Array } | undefined,
-  ) {
+  private constructor(options: LogClientOptions, stored: StoredCheckpoint | undefined) {
     this.#options = options;
     this.verifier = options.verifier;
     this.pool = new SourcePool(options.origin, options);
     this.pool.setMirrors(options.mirrors ?? []);
     this.#store = new CheckpointStore(options.stateDir, options.verifier);
-    this.#checkpoint = stored?.checkpoint;
-    this.#note = stored?.note;
+    this.#stored = stored;
   }
 
   static async open(options: LogClientOptions): Promise<LogClient> {
@@ -98,7 +94,7 @@ export class LogClient {
 
   /** The last verified checkpoint, if any. */
   get checkpoint(): SignedCheckpoint | undefined {
-    return this.#checkpoint;
+    return this.#stored?.checkpoint;
   }
 
   /**
@@ -108,16 +104,20 @@ export class LogClient {
    */
   async seed(note: Uint8Array): Promise<void> {
     const cp = openCheckpoint(note, [this.verifier], this.verifier.name);
-    if (this.#checkpoint && this.#checkpoint.size >= cp.size) return;
-    await this.#store.save(note);
-    this.#checkpoint = cp;
-    this.#note = note;
+    while (!this.#stored || this.#stored.checkpoint.size < cp.size) {
+      const result = await this.#store.save(note, this.#stored);
+      this.#adopt(result.saved ? result.stored : result.current);
+    }
+  }
+
+  #adopt(stored: StoredCheckpoint): void {
+    this.#stored = stored;
     this.#readers = new Map();
   }
 
   /** The signed note of `checkpoint`, byte for byte as it was served. */
   get checkpointNote(): Uint8Array | undefined {
-    return this.#note;
+    return this.#stored?.note;
   }
 
   /**
@@ -279,8 +279,8 @@ export class LogClient {
   }
 
   #require(): SignedCheckpoint {
-    if (!this.#checkpoint) throw new Error("no verified checkpoint yet: refresh first");
-    return this.#checkpoint;
+    if (!this.#stored) throw new Error("no verified checkpoint yet: refresh first");
+    return this.#stored.checkpoint;
   }
 
   #reader(source: Source, cp: SignedCheckpoint = this.#require()): TileHashReader {
@@ -295,7 +295,7 @@ export class LogClient {
 
   /** Accepts `cp` as the new head if it extends the stored checkpoint. */
   async #advance(cp: SignedCheckpoint, raw: Uint8Array, from: Source): Promise<void> {
-    const old = this.#checkpoint;
+    const old = this.#stored?.checkpoint;
     if (old && cp.size < old.size) {
       throw new SourceError(
         from.url,
@@ -305,10 +305,19 @@ export class LogClient {
     }
     if (old) await this.#proveConsistent(old, cp, from);
     if (old && old.size === cp.size) return;
-    await this.#store.save(raw);
-    this.#checkpoint = cp;
-    this.#note = raw;
-    this.#readers = new Map();
+    for (;;) {
+      const result = await this.#store.save(raw, this.#stored);
+      if (result.saved) return this.#adopt(result.stored);
+      // Another process sharing the state directory stored a checkpoint first:
+      // the two must be one log, and the store keeps the larger.
+      const current = result.current.checkpoint;
+      if (current.size >= cp.size) {
+        await this.#proveConsistent(cp, current, from, false);
+        return this.#adopt(result.current);
+      }
+      await this.#proveConsistent(current, cp, from);
+      this.#stored = result.current;
+    }
   }
 
   /**

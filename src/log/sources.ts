@@ -96,20 +96,46 @@ export class HttpSource implements LogSource {
     }
   }
 
+  /**
+   * GET `path`, following redirects only within the source's own origin: a
+   * source vouches for its own URLs, and a redirect elsewhere would let
+   * anyone who can answer one request choose where the client reads from.
+   */
   async #get(path: string, signal: AbortSignal): Promise<Response> {
-    const url = new URL(path, this.#base);
-    const res = await fetch(url, { signal, headers: { "accept-encoding": "gzip, identity" } });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      throw new LogError("not-found", `${url} answered 404`);
+    const origin = new URL(this.#base).origin;
+    let url = new URL(path, this.#base);
+    for (let redirects = 0; ; redirects++) {
+      const res = await fetch(url, {
+        signal,
+        redirect: "manual",
+        headers: { "accept-encoding": "gzip, identity" },
+      });
+      const location = res.status >= 300 && res.status < 400 && res.headers.get("location");
+      if (location) {
+        await res.body?.cancel();
+        const next = URL.parse(location, url.href);
+        if (next?.origin !== origin)
+          throw new LogError("redirect", `${url} redirects to ${location}, outside ${origin}`);
+        if (redirects === MAX_REDIRECTS)
+          throw new LogError("redirect", `${url}: more than ${MAX_REDIRECTS} redirects`);
+        url = next;
+        continue;
+      }
+      if (res.status === 404) {
+        await res.body?.cancel();
+        throw new LogError("not-found", `${url} answered 404`);
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`${url} answered ${res.status} ${res.statusText}`);
+      }
+      return res;
     }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`${url} answered ${res.status} ${res.statusText}`);
-    }
-    return res;
   }
 }
+
+/** Redirects within a source's origin followed in a row before giving up. */
+const MAX_REDIRECTS = 5;
 
 function timeoutError(): Error {
   return new DOMException("no data arrived in time", "TimeoutError");

@@ -108,6 +108,8 @@ const LOG: Record<LogErrorCode, number> = {
   "out-of-range": 500,
   "not-found": 500,
   "corrupt-storage": 500,
+  // A source redirected off its own origin: the server's upstream misbehaved.
+  redirect: 502,
 };
 
 /** A proxy's source that served bytes that do not verify, or nothing. */
@@ -125,6 +127,7 @@ const SOURCE: Record<Check, number> = {
   truncated: 502,
   timeout: 504,
   unavailable: 503,
+  redirect: 502,
 };
 
 /** A sparse read whose snapshot files, though signed for, do not fit together: the source lied. */

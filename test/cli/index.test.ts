@@ -8,16 +8,13 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { waitForOutput } from "../helpers/cairn-server.ts";
 import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { PROJECT_ROOT, sharedPath } from "../helpers/shared.ts";
-
-async function waitFor(what: () => boolean, message: string): Promise<void> {
-  for (let i = 0; i < 600 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(what(), message);
-}
+import { PROJECT_ROOT } from "../helpers/shared.ts";
 
 function ok(result: CliResult): string {
   assert.equal(result.code, 0, result.stderr);
@@ -112,11 +109,11 @@ describe("cairn sync and the offline queries", () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
-      await waitFor(() => /entries applied/.test(out), `the first sync reported: ${out}${err}`);
+      await waitForOutput(child, () => out, /entries applied/);
       const before = out.length;
       assert.equal((await publish(server.url, token, "followed-as-it-came", "1.0.0")).status, 201);
       // The publish and its snapshot entry, picked up by a later round.
-      await waitFor(() => /: 2 entries applied/.test(out.slice(before)), `followed: ${out}${err}`);
+      await waitForOutput(child, () => out.slice(before), /: 2 entries applied/);
     } finally {
       child.kill("SIGTERM");
     }
@@ -140,7 +137,7 @@ describe("cairn sync and the offline queries", () => {
     const babel = JSON.parse(ok(await run(["ls", "@babel/", "--json"]))) as { name: string }[];
     assert.ok(babel.length > 10 && babel.every((r) => r.name.startsWith("@babel/")));
 
-    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const lock = JSON.parse(await readFile(CORPUS_APP_LOCKFILE, "utf8"));
     const express = lock.packages["node_modules/express"] as { version: string; integrity: string };
     const shown = JSON.parse(ok(await run(["show", "express@^4", "--json"]))) as Record<
       string,
@@ -163,7 +160,7 @@ describe("cairn sync and the offline queries", () => {
       await run([
         "resolve",
         "--package-json",
-        sharedPath("corpus", "app-package.json"),
+        CORPUS_APP_PACKAGE_JSON,
         "--os",
         "linux",
         "--cpu",
@@ -176,7 +173,7 @@ describe("cairn sync and the offline queries", () => {
       problems: { optional: boolean }[];
     };
     assert.ok(result.problems.every((p) => p.optional));
-    const lock = JSON.parse(await readFile(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+    const lock = JSON.parse(await readFile(CORPUS_APP_LOCKFILE, "utf8"));
     const inLock = new Set(
       Object.entries(lock.packages as Record<string, { name?: string; version: string }>)
         .filter(([path]) => path !== "")

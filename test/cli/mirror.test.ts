@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { cairn } from "../helpers/cli.ts";
+import { corpusTarball } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startServe } from "../helpers/serve.ts";
-import { sharedPath } from "../helpers/shared.ts";
 
 const SOME_TARBALLS = ["accepts-1.3.8.tgz", "mime-types-2.1.35.tgz", "negotiator-0.6.3.tgz"];
 
@@ -19,7 +19,7 @@ describe("cairn mirror, mirrors and verify", () => {
       "alice",
       "--data",
       data,
-      ...SOME_TARBALLS.map((t) => sharedPath("corpus", "npm", t)),
+      ...(await Promise.all(SOME_TARBALLS.map(corpusTarball))),
     ]);
     assert.equal(imported.code, 0, imported.stderr);
     // No SQLite snapshot: the counts below are of the imported packages alone.
@@ -90,7 +90,7 @@ describe("cairn mirror, mirrors and verify", () => {
       "--state",
       state,
       "--timeout",
-      "2000",
+      "30000",
     ]);
     assert.equal(check.code, 1, check.stdout);
     const rows = check.stdout.split("\n");

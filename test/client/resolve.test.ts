@@ -12,7 +12,7 @@ import {
   resolve,
 } from "../../src/client/resolve.ts";
 import { inspectTarball } from "../../src/npm/tarball.ts";
-import { sharedPath } from "../helpers/shared.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON, corpusTarballs } from "../helpers/corpus.ts";
 
 type Manifest = Record<string, unknown>;
 
@@ -465,7 +465,7 @@ test("requestsOfPackageJson reads dependencies, optionalDependencies, and devDep
 /** The corpus as a registry: each tarball's package.json, `latest` the highest version present. */
 async function corpusLookup(): Promise<PackageLookup> {
   const manifests = new Map<string, Manifest[]>();
-  const dir = sharedPath("corpus", "npm");
+  const dir = await corpusTarballs();
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
     const { manifest } = await inspectTarball(readFileSync(join(dir, file)));
     const name = String(manifest.name);
@@ -491,8 +491,8 @@ interface LockEntry {
 }
 
 test("the corpus app resolves to the packages of the lockfile npm wrote", async () => {
-  const app = JSON.parse(readFileSync(sharedPath("corpus", "app-package.json"), "utf8"));
-  const lock = JSON.parse(readFileSync(sharedPath("corpus", "app-package-lock.json"), "utf8"));
+  const app = JSON.parse(readFileSync(CORPUS_APP_PACKAGE_JSON, "utf8"));
+  const lock = JSON.parse(readFileSync(CORPUS_APP_LOCKFILE, "utf8"));
   const r = resolve(app.dependencies, await corpusLookup(), LINUX);
 
   const entries = new Map<string, LockEntry>(Object.entries(lock.packages));

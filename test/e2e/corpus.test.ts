@@ -8,10 +8,10 @@ import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cairn, importCorpus } from "../helpers/cli.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { runNpm, runPnpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { sharedPath } from "../helpers/shared.ts";
 
 interface Lockfile {
   packages: Record<string, { version?: string; integrity?: string; optional?: boolean }>;
@@ -40,12 +40,8 @@ describe("the corpus app against cairn serve", () => {
   async function app(name: string, withLock: boolean): Promise<string> {
     const path = join(dir.path, name);
     await mkdir(path);
-    await copyFile(sharedPath("corpus", "app-package.json"), join(path, "package.json"));
-    if (withLock)
-      await copyFile(
-        sharedPath("corpus", "app-package-lock.json"),
-        join(path, "package-lock.json"),
-      );
+    await copyFile(CORPUS_APP_PACKAGE_JSON, join(path, "package.json"));
+    if (withLock) await copyFile(CORPUS_APP_LOCKFILE, join(path, "package-lock.json"));
     await writeNpmrc(path, server.url);
     return path;
   }

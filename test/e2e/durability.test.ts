@@ -18,24 +18,38 @@ describe("durability", () => {
     const first = await startServe(["--data", data]);
     const token = await signUp(first.url, "alice", "pw-alice");
     const acknowledged: string[] = [];
-    let stop = false;
-    // Eight publishers in parallel, each publishing versions until the server dies.
+    let killed = false;
+    let failed = false;
+    // Eight publishers in parallel; the one whose publish is the 150th acknowledged
+    // kills the server, and the rest stop when their connection dies with it. A
+    // publish refused before that fails the test at once instead of waiting forever.
     const publishers = Array.from({ length: 8 }, async (_, p) => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !killed && !failed; i++) {
         const version = `${p}.${i}.0`;
+        let status: number;
         try {
           const res = await publish(first.url, token, "durable", version);
           await res.text();
-          if (res.status === 201) acknowledged.push(version);
-        } catch {
-          return; // the connection died with the server
+          status = res.status;
+        } catch (err) {
+          if (killed) return;
+          failed = true;
+          throw err;
+        }
+        if (status === 201) {
+          acknowledged.push(version);
+          if (acknowledged.length === 150) {
+            killed = true;
+            first.child.kill("SIGKILL");
+          }
+        } else if (!killed) {
+          failed = true;
+          throw new Error(`publish of ${version} answered ${status} before the server was killed`);
         }
       }
     });
-    while (acknowledged.length < 150) await new Promise((r) => setTimeout(r, 5));
-    first.child.kill("SIGKILL");
-    stop = true;
-    await Promise.all(publishers);
+    for (const result of await Promise.allSettled(publishers))
+      if (result.status === "rejected") throw result.reason;
     await first.stop();
 
     await using second = await startServe(["--data", data]);

@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { type CairnServer, startCairnServer } from "../helpers/cairn-server.ts";
 import { cairn, importCorpus } from "../helpers/cli.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { type CountingProxy, startCountingProxy } from "../helpers/counting-proxy.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type MaliciousMirror, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -35,7 +36,6 @@ import {
   writeYarnrc,
 } from "../helpers/npm-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
-import { sharedPath } from "../helpers/shared.ts";
 
 /** What the package managers write about an install rather than the install itself. */
 const METADATA = new Set([
@@ -173,7 +173,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
     const path = join(dir.path, name);
     await mkdir(path);
     if (manifest) await writeFile(join(path, "package.json"), JSON.stringify(manifest, null, 2));
-    else await copyFile(sharedPath("corpus", "app-package.json"), join(path, "package.json"));
+    else await copyFile(CORPUS_APP_PACKAGE_JSON, join(path, "package.json"));
     return path;
   }
 
@@ -217,10 +217,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
   test("npm with the app's lockfile, empty cache: the same tree as from the origin", async (t: TestContext) => {
     // npm checks every tarball against the lockfile's integrity, written from the real registry.
     const { direct, proxied } = await both(t, "npm-locked", async (path, registry, cache) => {
-      await copyFile(
-        sharedPath("corpus", "app-package-lock.json"),
-        join(path, "package-lock.json"),
-      );
+      await copyFile(CORPUS_APP_LOCKFILE, join(path, "package-lock.json"));
       await npmInstall(path, registry, cache);
     });
     t.diagnostic(`${await assertSameTree(direct, proxied)} files identical`);
@@ -251,7 +248,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
     // are here), and it adds node-gyp to @parcel/watcher (under jest-haste-map), which builds
     // with it, and node-gyp is not here either. Of the app's 18 dependencies only jest reaches
     // either, so Yarn installs the other 17: every dependency but jest.
-    const manifest = JSON.parse(await readFile(sharedPath("corpus", "app-package.json"), "utf8"));
+    const manifest = JSON.parse(await readFile(CORPUS_APP_PACKAGE_JSON, "utf8"));
     delete manifest.dependencies.jest;
     const { direct, proxied } = await both(
       t,

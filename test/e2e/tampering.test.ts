@@ -37,7 +37,11 @@ import { type Attack, startMaliciousMirror } from "../helpers/malicious-mirror.t
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
-const TIMEOUT_MS = 1500;
+/** Where a timeout is the expected outcome: a mirror that stalls. */
+const STALL_TIMEOUT_MS = 1500;
+/** Where no read should time out, even on a loaded machine (an endless body streams 64 MiB to its cap). */
+const TIMEOUT_MS = 60_000;
+const timeoutFor = (attack: Attack) => (attack === "stall" ? STALL_TIMEOUT_MS : TIMEOUT_MS);
 const PACKAGES = ["pkg-a", "pkg-b", "@scope/pkg-c", "pkg-d"];
 
 interface World {
@@ -338,8 +342,13 @@ async function withProxy(
   return problems;
 }
 
-function audit(world: World, url: string, stateDir: string): Promise<AuditResult> {
-  const source = new HttpSource(treeUrl(url), { timeoutMs: TIMEOUT_MS });
+function audit(
+  world: World,
+  url: string,
+  stateDir: string,
+  timeoutMs = TIMEOUT_MS,
+): Promise<AuditResult> {
+  const source = new HttpSource(treeUrl(url), { timeoutMs });
   return auditTree(source, world.origin.key.verifier, { stateDir });
 }
 
@@ -359,6 +368,7 @@ describe("tampering mirrors", () => {
           {
             full,
             mirrors: [mirror.url],
+            timeoutMs: timeoutFor(c.attack),
             // A stalled mirror is set aside after its first timeout, or every read would wait for it.
             softPenaltyMs: c.attack === "stall" ? 60_000 : 0,
           },
@@ -382,7 +392,7 @@ describe("tampering mirrors", () => {
       await using state = await tempDir("cairn-verify-");
       if (c.stored) assertBlamed((await audit(world, world.origin.url, state.path)).problems, "");
       await using mirror = await mirrorOf(world, c.attack);
-      const result = await audit(world, mirror.url, state.path);
+      const result = await audit(world, mirror.url, state.path, timeoutFor(c.attack));
       assertBlamed(result.problems, treeUrl(mirror.url), c.verify);
       assert.ok(
         mirror.requests.some((p) => c.attacked(p, world)),
@@ -465,8 +475,8 @@ describe("tampering mirrors", () => {
     await using state = await tempDir("cairn-verify-");
     await using mirror = await mirrorOf(world, "fork");
     const key = world.origin.key.verifierKey;
-    const verify = (url: string) =>
-      cairn(["verify", url, "--key", key, "--state", state.path, "--timeout", `${TIMEOUT_MS}`]);
+    const verify = (url: string, timeoutMs = TIMEOUT_MS) =>
+      cairn(["verify", url, "--key", key, "--state", state.path, "--timeout", `${timeoutMs}`]);
     const ok = await verify(world.origin.url);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^ok: /);
@@ -485,7 +495,7 @@ describe("tampering mirrors", () => {
       tampered.stderr,
     );
     mirror.attack = "stall";
-    const stalled = await verify(mirror.url);
+    const stalled = await verify(mirror.url, STALL_TIMEOUT_MS);
     assert.equal(stalled.code, 1);
     assert.ok(
       stalled.stderr.includes(`${treeUrl(mirror.url)}: timeout check failed`),

@@ -35,6 +35,9 @@ export async function startCairnServer(
   const child = spawn(program, [...leading, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
   child.stderr?.on("data", (d) => {
     err += d;
   });
@@ -43,8 +46,7 @@ export async function startCairnServer(
   );
   let timer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (d) => {
-      out += d;
+    child.stdout?.on("data", () => {
       const found = /listening on (\S+)/.exec(out)?.[1];
       if (found) resolve(found);
     });
@@ -61,15 +63,10 @@ export async function startCairnServer(
     const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
     return exited.finally(() => clearTimeout(kill));
   };
-  const waitFor = async (pattern: RegExp, ms = readyMs) => {
-    for (const started = Date.now(); Date.now() - started < ms; ) {
-      const match = pattern.exec(out);
-      if (match) return match;
-      if (child.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`cairn ${args[0]} never printed ${pattern}: ${out}${err}`);
-  };
+  const waitFor = (pattern: RegExp, ms = readyMs) =>
+    waitForOutput(child, () => out, pattern, ms).catch((e: Error) => {
+      throw new Error(`cairn ${args[0]} ${e.message}: ${out}${err}`);
+    });
   const waitForStderr = (pattern: RegExp) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {
@@ -92,4 +89,37 @@ export async function startCairnServer(
     stop,
     [Symbol.asyncDispose]: async () => void (await stop()),
   };
+}
+
+/**
+ * Resolves once `output()` (what `child` wrote so far) matches `pattern`,
+ * checked each time more arrives; rejects once its stdout closes without a
+ * match, or after `ms`.
+ */
+export function waitForOutput(
+  child: ChildProcess,
+  output: () => string,
+  pattern: RegExp,
+  ms = 120_000,
+): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const stdout = child.stdout;
+    const check = () => {
+      const match = pattern.exec(output());
+      if (match) finish(() => resolve(match));
+    };
+    const fail = (why: string) => finish(() => reject(new Error(`${why} printing ${pattern}`)));
+    const closed = () => fail("closed its output without");
+    const deadline = setTimeout(() => fail(`spent ${ms} ms without`), ms);
+    const finish = (settle: () => void) => {
+      clearTimeout(deadline);
+      stdout?.off("data", check);
+      stdout?.off("close", closed);
+      settle();
+    };
+    stdout?.on("data", check);
+    stdout?.once("close", closed);
+    check();
+    if (!stdout || stdout.closed) closed();
+  });
 }

@@ -1,7 +1,8 @@
 /** Runs the real `cairn` command in a child process, as a user would. */
 import { execFile } from "node:child_process";
 import { CHECKOUT_CAIRN } from "./cairn-server.ts";
-import { PROJECT_ROOT, sharedPath } from "./shared.ts";
+import { corpusTarballs } from "./corpus.ts";
+import { PROJECT_ROOT } from "./shared.ts";
 
 export interface CliResult {
   code: number;
@@ -38,7 +39,7 @@ export function cairn(
   });
 }
 
-/** `cairn import` of the shared corpus (433 real tarballs) into the registry at `data`. */
-export function importCorpus(data: string, user = "seed"): Promise<CliResult> {
-  return cairn(["import", sharedPath("corpus", "npm"), "--user", user, "--data", data]);
+/** `cairn import` of the corpus (433 real tarballs) into the registry at `data`. */
+export async function importCorpus(data: string, user = "seed"): Promise<CliResult> {
+  return cairn(["import", await corpusTarballs(), "--user", user, "--data", data]);
 }

@@ -29,7 +29,7 @@ describe("log sources refuse what they should not trust", () => {
       let sent = 0;
       const timer = setInterval(() => {
         res.write(Buffer.alloc(1000, 0x61));
-        if (++sent === 6) {
+        if (++sent === 8) {
           clearInterval(timer);
           res.end();
         }
@@ -40,6 +40,19 @@ describe("log sources refuse what they should not trust", () => {
       res.writeHead(200);
       res.write(Buffer.alloc(1000));
       req.on("close", () => res.destroy());
+      return;
+    }
+    if (req.url === "/moved") {
+      res.writeHead(302, { location: "/big" }).end();
+      return;
+    }
+    if (req.url === "/away") {
+      // The same server under another name: another origin all the same.
+      res.writeHead(302, { location: `${url.replace("127.0.0.1", "localhost")}big` }).end();
+      return;
+    }
+    if (req.url === "/loop") {
+      res.writeHead(307, { location: "/loop" }).end();
       return;
     }
     if (req.url === "/fail") {
@@ -66,8 +79,20 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "too-large"));
   });
 
+  test("redirects are followed within the source's origin only, and not without end", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    assert.equal((await source.read("moved", 100_000)).length, 100_000);
+    await assert.rejects(source.read("away", 100_000), (e) => isLogError(e, "redirect"));
+    await assert.rejects(source.read("loop", 100_000), (e) => isLogError(e, "redirect"));
+    const drain = async (path: string) => {
+      for await (const _ of source.stream(path, 100_000));
+    };
+    await drain("moved");
+    await assert.rejects(drain("away"), (e) => isLogError(e, "redirect"));
+  });
+
   test("a streamed read is capped, and times out only when data stops coming", async () => {
-    const source = new HttpSource(url, { timeoutMs: 500 });
+    const source = new HttpSource(url, { timeoutMs: 1000 });
     const drain = async (path: string, max: number) => {
       let total = 0;
       for await (const chunk of source.stream(path, max)) total += chunk.length;
@@ -77,8 +102,8 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(drain("big", 8192), (e) => isLogError(e, "too-large"));
     await assert.rejects(drain("endless", 1 << 20), (e) => isLogError(e, "too-large"));
     await assert.rejects(drain("missing", 100), (e) => isLogError(e, "not-found"));
-    // 900 ms in all, longer than the timeout, but never 500 ms without data.
-    assert.equal(await drain("slow", 10_000), 6000);
+    // 1.2 s in all, longer than the timeout, but never 1 s without data (even on a busy machine).
+    assert.equal(await drain("slow", 10_000), 8000);
     await assert.rejects(drain("stalls", 10_000), { name: "TimeoutError" });
   });
 

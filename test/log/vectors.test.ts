@@ -10,7 +10,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../../src/log/index.ts";
-import { sharedPath } from "../helpers/shared.ts";
+import { fixturePath } from "../helpers/shared.ts";
 
 function jsonFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -51,7 +51,7 @@ function expectOutcome(wantErr: boolean, run: () => void): void {
 }
 
 describe("RFC 6962 vectors", () => {
-  const base = sharedPath("vectors", "rfc6962");
+  const base = fixturePath("vectors", "rfc6962");
   const inclusion = jsonFiles(join(base, "inclusion"));
   const consistency = jsonFiles(join(base, "consistency"));
 
@@ -98,7 +98,7 @@ interface NoteVector {
 
 describe("signed-note vectors", () => {
   const vectors = JSON.parse(
-    readFileSync(sharedPath("vectors", "signed-note", "vectors.json"), "utf8"),
+    readFileSync(fixturePath("vectors", "signed-note", "vectors.json"), "utf8"),
   ) as NoteVector[];
   test("there are vectors", () => assert.ok(vectors.length > 0));
   for (const v of vectors) {

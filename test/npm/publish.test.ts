@@ -5,15 +5,15 @@ import { describe, test } from "node:test";
 import { PublishError, parsePublish } from "../../src/npm/publish.ts";
 import { inspectTarball } from "../../src/npm/tarball.ts";
 import { DEFAULT_TARBALL_LIMITS } from "../../src/registry/tarball-limits.ts";
+import { corpusTarball } from "../helpers/corpus.ts";
 import { publishBody } from "../helpers/publish-body.ts";
-import { sharedPath } from "../helpers/shared.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof PublishError && e.code === c;
 
 describe("npm publish bodies", () => {
   test("a real package's publish parses, with the registry's own integrity", async () => {
-    const tgz = readFileSync(sharedPath("corpus", "npm", "accepts-1.3.8.tgz"));
+    const tgz = readFileSync(await corpusTarball("accepts-1.3.8.tgz"));
     const manifest = (await inspectTarball(tgz)).manifest as { name: string; version: string };
     const parsed = await parsePublish("accepts", publishBody(manifest, tgz));
     assert.deepEqual([parsed.name, parsed.version, parsed.tag], ["accepts", "1.3.8", "latest"]);

@@ -5,14 +5,14 @@ import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { inspectTarball, TarballError } from "../../src/npm/tarball.ts";
 import { DEFAULT_TARBALL_LIMITS } from "../../src/registry/tarball-limits.ts";
-import { sharedPath } from "../helpers/shared.ts";
+import { corpusTarballs } from "../helpers/corpus.ts";
 import { gzipBomb, packageJson, rawTgz } from "../helpers/tar.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof TarballError && e.code === c;
 
 describe("tarball inspection", () => {
   test("every real package in the corpus passes, with its manifest read", async () => {
-    const dir = sharedPath("corpus", "npm");
+    const dir = await corpusTarballs();
     const files = readdirSync(dir).filter((f) => f.endsWith(".tgz"));
     assert.ok(files.length >= 431);
     const roots = new Set<string>();

@@ -9,9 +9,9 @@ import { inspectTarball } from "../../src/npm/tarball.ts";
 import { loadOrCreateKey } from "../../src/origin/keys.ts";
 import { Registry, RegistryError } from "../../src/origin/registry.ts";
 import { EntryError } from "../../src/registry/entries.ts";
+import { corpusTarball } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
-import { sharedPath } from "../helpers/shared.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 
 async function openRegistry(dataDir: string) {
@@ -35,7 +35,7 @@ describe("origin registry (no HTTP)", () => {
   test("a real package publishes into the log, the blob store and the state", async () => {
     await using dir = await tempDir();
     const { key, registry } = await openRegistry(dir.path);
-    const tgz = readFileSync(sharedPath("corpus", "npm", "accepts-1.3.8.tgz"));
+    const tgz = readFileSync(await corpusTarball("accepts-1.3.8.tgz"));
     const manifest = (await inspectTarball(tgz)).manifest as { name: string; version: string };
     const result = await registry.publish({
       actor: "alice",
