@@ -164,6 +164,8 @@ function dependencyGroups(fields: Obj): Map<string, Obj> {
     const view = groups.get(group) ?? {};
     if (isObject(deps))
       for (const [name, spec] of Object.entries(deps)) view[name] = specKind(spec);
+    // A group that is not a map at all is a claim too: it must match the tarball's, not vanish.
+    else if (deps !== undefined && deps !== null) view[`\u0000${kind}`] = deps;
     groups.set(group, view);
   }
   return groups;

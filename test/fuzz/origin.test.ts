@@ -40,8 +40,9 @@ import {
 import { tempDir } from "../helpers/log.ts";
 import { signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
+import { fuzzRuns } from "./fuzz.ts";
 
-const ROUNDS = Number(process.env.CAIRN_FUZZ_RUNS ?? 40);
+const ROUNDS = fuzzRuns(40).numRuns;
 
 /** The log's entries from `from` to the size of the tree's checkpoint. */
 async function entriesSince(treeDir: string, verifierKey: string, from: number): Promise<Entry[]> {
@@ -189,7 +190,7 @@ test(`the origin survives ${ROUNDS} rounds of generated hostile requests`, async
         },
       ),
       // One registry accumulates state across rounds, so shrinking would replay against another state.
-      { numRuns: ROUNDS, endOnFailure: true },
+      { ...fuzzRuns(40), endOnFailure: true },
     );
 
     const before = await packumentsText(server.url);

@@ -322,7 +322,7 @@ function publishRequest(
     bodyObject = { ...bodyObject, "dist-tags": { [mutation.tag]: version } };
   const body = mutation.kind === "raw-body" ? mutation.body : splice(JSON.stringify(bodyObject));
   return {
-    label: `publish ${name}@${version} as ${actor} (${mutation.kind}${"field" in mutation ? ` ${mutation.field}` : ""}${"how" in mutation ? ` ${mutation.how}` : ""}${"entries" in mutation ? ` ${mutation.entries}` : ""})`,
+    label: `publish ${name}@${version} as ${actor} (${mutation.kind}${"field" in mutation ? ` ${mutation.field}=${mutation.json.slice(0, 40)}` : ""}${"how" in mutation ? ` ${mutation.how}` : ""}${"entries" in mutation ? ` ${mutation.entries}` : ""})`,
     method: "PUT",
     path: `/${encodeName(name, style)}`,
     actor,

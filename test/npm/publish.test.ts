@@ -222,6 +222,13 @@ describe("npm publish bodies: the manifest is the tarball's", () => {
         field,
       );
     }
+    // A dependency group that is not a map is a claim as well, not an absence.
+    for (const field of ["dependencies", "peerDependencies", "optionalDependencies"])
+      await assert.rejects(
+        publishOf({}, { [field]: [{ a: "1" }] }),
+        code("manifest-mismatch"),
+        field,
+      );
     await assert.rejects(publishOf({}, { hasInstallScript: true }), code("manifest-mismatch"));
     await assert.rejects(publishOf({}, { _hasShrinkwrap: true }), code("manifest-mismatch"));
   });
