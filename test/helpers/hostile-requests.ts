@@ -283,16 +283,16 @@ function publishRequest(
       { name: "package/package.json", data: splice(JSON.stringify(inner)) },
       { name: "package/index.js", data: "module.exports = 1;\n" },
     ]);
-  if (mutation.kind === "flip" && tgz.length > 0) {
-    const copy = Buffer.from(tgz);
-    copy[mutation.at % copy.length] ^= 1 << mutation.bit;
-    tgz = copy;
-  }
   let bodyObject: Record<string, unknown> = publishBody(
     declared as { name: string; version: string },
     tgz,
   ) as Record<string, unknown>;
   if (mutation.kind === "truncate") tgz = tgz.subarray(0, mutation.keep % Math.max(1, tgz.length));
+  if (mutation.kind === "flip" && tgz.length > 0) {
+    const copy = Buffer.from(tgz);
+    copy[mutation.at % copy.length] ^= 1 << mutation.bit;
+    tgz = copy;
+  }
   if (mutation.kind === "truncate" || mutation.kind === "flip") {
     // The declared integrity is of the intact tarball: the registry must notice.
     const intact = bodyObject._attachments as Record<string, { data: string; length: number }>;
