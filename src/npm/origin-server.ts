@@ -3,6 +3,7 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import type { FastifyInstance } from "fastify";
+import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
@@ -22,7 +23,8 @@ import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
 
-export const TREE_PREFIX = "/-/cairn/";
+/** Where the static tree is served: the path every Cairn URL names it by. */
+export const TREE_PREFIX = `/${TREE_PATH}`;
 /** The origin's health as JSON: the tree's damage, the scrub, the sign-ins waiting for a hash. */
 export const STATUS_PATH = "/-/cairn-status";
 
