@@ -19,6 +19,7 @@ import { LogClient } from "../client/log-client.ts";
 import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
+import { isImportedVersion } from "../registry/package-document.ts";
 import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, parseCount, parseSeconds, parseTimeoutMs } from "./options.ts";
 import { progressBar } from "./output.ts";
@@ -272,17 +273,20 @@ export function registerIndexCommands(program: Command): void {
     try {
       const { document, version, detail } = showVersion(state, name, spec);
       const full = flags.full ? await fetchManifest(state, detail.manifest) : undefined;
+      const artifact = detail.artifact;
+      const { sha512, sha1 } = isImportedVersion(detail) ? detail.integrity : detail.artifact;
       const shown = {
         name,
         version,
         description: detail.description,
         keywords: detail.keywords,
-        published: detail.time,
+        published: isImportedVersion(detail) ? (detail.published ?? detail.time) : detail.time,
         publisher: detail.actor,
         logIndex: detail.index,
-        integrity: `sha512-${detail.artifact.sha512}`,
-        shasum: detail.artifact.sha1,
-        tarball: { sha256: detail.artifact.sha256, size: detail.artifact.size },
+        ...(sha512 !== undefined ? { integrity: `sha512-${sha512}` } : {}),
+        ...(sha1 !== undefined ? { shasum: sha1 } : {}),
+        ...(artifact ? { tarball: { sha256: artifact.sha256, size: artifact.size } } : {}),
+        ...(isImportedVersion(detail) ? { uplink: detail.uplink } : {}),
         manifest: detail.manifest,
         ...detail.resolution,
         ...(detail.deprecated !== undefined ? { deprecated: detail.deprecated } : {}),
@@ -296,9 +300,13 @@ export function registerIndexCommands(program: Command): void {
       if (detail.deprecated !== undefined) lines.push(`DEPRECATED: ${detail.deprecated}`);
       if (detail.unpublished !== undefined) lines.push(`UNPUBLISHED on ${detail.unpublished}`);
       lines.push(
-        `published ${detail.time} by ${detail.actor}, log entry ${detail.index}`,
-        `integrity sha512-${detail.artifact.sha512}`,
-        `tarball sha256 ${detail.artifact.sha256} (${detail.artifact.size} bytes)`,
+        isImportedVersion(detail)
+          ? `imported from uplink ${detail.uplink} on ${detail.time}, log entry ${detail.index}`
+          : `published ${detail.time} by ${detail.actor}, log entry ${detail.index}`,
+        `integrity ${sha512 !== undefined ? `sha512-${sha512}` : `sha1 ${sha1}`}`,
+        artifact
+          ? `tarball sha256 ${artifact.sha256} (${artifact.size} bytes)`
+          : "tarball not fetched from the uplink yet",
         `dist-tags ${Object.entries(document.distTags)
           .map(([t, v]) => `${t}: ${v}`)
           .join(", ")}`,

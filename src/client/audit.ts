@@ -20,7 +20,12 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import type { Artifact, BlobRef, SnapshotEntry } from "../registry/entries.ts";
+import {
+  type Artifact,
+  type BlobRef,
+  blobsNamedBy,
+  type SnapshotEntry,
+} from "../registry/entries.ts";
 import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document.ts";
 import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
@@ -225,11 +230,9 @@ export async function auditTree(
     )
       snapshot = last;
     for (const entry of decoded) {
-      if (entry.kind !== "publish") continue;
-      await Promise.all([
-        checkServedBlob(entry.manifest),
-        checkServedBlob(entry.artifact, entry.artifact),
-      ]);
+      await Promise.all(
+        blobsNamedBy(entry).map(({ ref, artifact }) => checkServedBlob(ref, artifact)),
+      );
     }
   };
 

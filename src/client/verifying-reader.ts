@@ -26,8 +26,8 @@
  * fetched once however many requests want it at the same time.
  */
 import { join } from "node:path";
-import { verifyIntegrity } from "../registry/blob-check.ts";
-import type { PublishEntry } from "../registry/entries.ts";
+import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
+import type { VersionEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
 import type { SearchIndex } from "../registry/search.ts";
@@ -175,21 +175,22 @@ export class VerifyingReader implements PackageReader {
   }
 
   async #apply(state: RegistryState, size: number): Promise<void> {
-    const published: PublishEntry[] = [];
+    const published: VersionEntry[] = [];
     for await (const { first, entries } of this.client.entries(state.logSize, size)) {
       const decoded = decodeLogEntries(first, entries);
       state.apply(first, decoded);
-      for (const e of decoded) if (e.kind === "publish") published.push(e);
+      for (const e of decoded) if (e.kind === "publish" || e.kind === "import") published.push(e);
     }
     this.#prefetchManifests(published);
   }
 
-  async manifest(entry: PublishEntry): Promise<Uint8Array> {
+  async manifest(entry: VersionEntry): Promise<Uint8Array> {
     return this.#blob(entry.manifest);
   }
 
-  async tarball(entry: PublishEntry): Promise<Uint8Array> {
-    return this.#blob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data));
+  async tarball(entry: VersionEntry): Promise<Uint8Array> {
+    const artifact = boundArtifact(entry);
+    return this.#blob(artifact, (data) => verifyIntegrity(artifact, data));
   }
 
   /**
@@ -216,7 +217,7 @@ export class VerifyingReader implements PackageReader {
   }
 
   /** Fetches manifests a few at a time, after the update that named them. */
-  #prefetchManifests(entries: readonly PublishEntry[]): void {
+  #prefetchManifests(entries: readonly VersionEntry[]): void {
     if (entries.length === 0 || entries.length > MAX_PREFETCH) return;
     const queue = [...entries];
     const worker = async () => {

@@ -28,7 +28,7 @@ import {
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
-import type { BlobRef, DatabaseEntry } from "../registry/entries.ts";
+import { type BlobRef, blobsNamedBy, type DatabaseEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import type { StateBatch } from "../registry/state-batch.ts";
@@ -217,14 +217,9 @@ export class Mirror {
       for (const entry of decodeLogEntries(first, bundle.slice(first - index * TILE_WIDTH))) {
         batch.replay(entry);
         entries++;
-        if (entry.kind === "publish") {
-          pendingBlobs.push(copyBlob(entry.manifest));
-          pendingBlobs.push(
-            copyBlob(entry.artifact, (data) => verifyIntegrity(entry.artifact, data)),
-          );
-        } else if (entry.kind === "database") {
-          database = entry;
-        }
+        if (entry.kind === "database") database = entry;
+        for (const { ref, artifact } of blobsNamedBy(entry))
+          pendingBlobs.push(copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))));
       }
       this.#options.onProgress?.({
         entries,

@@ -5,7 +5,7 @@
  * published manifest. Unpublished versions are left out; tarball URLs are
  * built from the base URL the client used.
  */
-import type { PublishEntry } from "../registry/entries.ts";
+import { integrityOf, type VersionEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { type PackageRow, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -51,10 +51,12 @@ export function tarballUrl(baseUrl: string, name: string, version: string): stri
   return `${baseUrl.replace(/\/$/, "")}/${name}/-/${tarballFileName(name, version)}`;
 }
 
-function dist(entry: PublishEntry, baseUrl: string) {
+/** The upstream's hashes until an imported tarball is fetched: the same ones, checked on fetch. */
+function dist(entry: VersionEntry, baseUrl: string) {
+  const { sha512, sha1 } = integrityOf(entry);
   return {
-    integrity: `sha512-${entry.artifact.sha512}`,
-    shasum: entry.artifact.sha1,
+    ...(sha512 !== undefined ? { integrity: `sha512-${sha512}` } : {}),
+    ...(sha1 !== undefined ? { shasum: sha1 } : {}),
     tarball: tarballUrl(baseUrl, entry.name, entry.version),
   };
 }
@@ -81,7 +83,7 @@ export function abbreviatedPackument(view: PackageView, baseUrl: string): Record
 export async function fullPackument(
   view: PackageView,
   baseUrl: string,
-  loadManifest: (entry: PublishEntry) => Promise<Record<string, unknown>>,
+  loadManifest: (entry: VersionEntry) => Promise<Record<string, unknown>>,
   ownerEmail: (user: string) => string | undefined = () => undefined,
 ): Promise<Record<string, unknown>> {
   const rows = live(view);

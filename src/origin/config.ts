@@ -55,6 +55,35 @@ export interface OriginConfig {
   readonly passwordHashers?: number;
   /** MiB per second the background scrub of the static tree may read; 0 turns it off. */
   readonly scrubRate?: number;
+  /** Upstream registries this origin imports from, by name. */
+  readonly uplinks?: Readonly<Record<string, UplinkSettings>>;
+  /**
+   * Where each package name comes from, the first matching pattern
+   * (minimatch, as Verdaccio's `packages`) deciding: an uplink's name, or
+   * null for names that only ever come from publishes here. With uplinks
+   * and no patterns, every name not published here goes to the first uplink.
+   */
+  readonly packages?: Readonly<Record<string, PackageSource>>;
+}
+
+export interface UplinkSettings {
+  /** The registry's base URL. */
+  readonly url: string;
+  /** A bearer token the upstream wants; `tokenEnv` names an environment variable holding it instead. */
+  readonly token?: string;
+  readonly tokenEnv?: string;
+  /** Seconds an imported packument is served before it is refreshed (in the background). */
+  readonly maxAge?: number;
+  /** Seconds without a byte from the upstream before a request is given up. */
+  readonly timeout?: number;
+  /** A CouchDB-style change feed for following (the URL of its `_changes`). */
+  readonly changes?: string;
+  /** Packages imported eagerly and kept current; a path to a package.json or lockfile names a closure. */
+  readonly follow?: readonly string[];
+}
+
+export interface PackageSource {
+  readonly uplink: string | null;
 }
 
 /** The settings above that have defaults of their own. */
@@ -109,7 +138,10 @@ export const DEFAULT_CONFIG: OriginConfig = {
   ...DEFAULT_LIMITS,
 };
 
-const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number" | "boolean"> = {
+const TYPES: Record<
+  Exclude<keyof OriginConfig, "logStream">,
+  "string" | "number" | "boolean" | "object"
+> = {
   data: "string",
   host: "string",
   port: "number",
@@ -130,6 +162,8 @@ const TYPES: Record<Exclude<keyof OriginConfig, "logStream">, "string" | "number
   writesPerUser: "number",
   passwordHashers: "number",
   scrubRate: "number",
+  uplinks: "object",
+  packages: "object",
 };
 
 const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -170,6 +204,77 @@ function checkLimits(values: Record<string, unknown>, where: string): void {
   }
 }
 
+/** An uplink's name: it appears in log entries and headers. */
+const UPLINK_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+const UPLINK_FIELDS: Record<keyof UplinkSettings, "string" | "number" | "list"> = {
+  url: "string",
+  token: "string",
+  tokenEnv: "string",
+  maxAge: "number",
+  timeout: "number",
+  changes: "string",
+  follow: "list",
+};
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+function checkUplinks(uplinks: Record<string, unknown>, where: string): void {
+  for (const [name, settings] of Object.entries(uplinks)) {
+    const at = `${where}: uplinks.${name}`;
+    if (!UPLINK_NAME.test(name))
+      throw new ConfigError(
+        `${at}: an uplink's name is 1-64 lowercase letters, digits, ".", "_", "-"`,
+      );
+    if (typeof settings !== "object" || settings === null || Array.isArray(settings))
+      throw new ConfigError(`${at} must be an object`);
+    for (const [key, value] of Object.entries(settings)) {
+      const type = UPLINK_FIELDS[key as keyof UplinkSettings];
+      if (!type) throw new ConfigError(`${at}: unknown setting ${JSON.stringify(key)}`);
+      const ok =
+        type === "list"
+          ? Array.isArray(value) && value.every((v) => typeof v === "string" && v !== "")
+          : typeof value === type;
+      if (!ok)
+        throw new ConfigError(
+          `${at}.${key} must be a ${type === "list" ? "list of strings" : type}`,
+        );
+    }
+    const s = settings as Partial<UplinkSettings>;
+    if (typeof s.url !== "string" || !isHttpUrl(s.url))
+      throw new ConfigError(`${at}.url must be an http or https URL`);
+    if (s.changes !== undefined && !isHttpUrl(s.changes))
+      throw new ConfigError(`${at}.changes must be an http or https URL`);
+    for (const key of ["maxAge", "timeout"] as const) {
+      const n = s[key];
+      if (n !== undefined && (!Number.isFinite(n) || n <= 0 || n > 86_400 * 365))
+        throw new ConfigError(`${at}.${key} must be a positive number of seconds`);
+    }
+  }
+}
+
+function checkPackages(packages: Record<string, unknown>, where: string): void {
+  for (const [pattern, source] of Object.entries(packages)) {
+    const at = `${where}: packages[${JSON.stringify(pattern)}]`;
+    const uplink = (source as { uplink?: unknown } | null)?.uplink;
+    if (
+      typeof source !== "object" ||
+      source === null ||
+      Object.keys(source).join() !== "uplink" ||
+      (uplink !== null && typeof uplink !== "string")
+    )
+      throw new ConfigError(`${at} must be {"uplink": "<name>"} or {"uplink": null}`);
+    if (pattern === "" || pattern.length > 256) throw new ConfigError(`${at}: empty or too long`);
+  }
+}
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -179,8 +284,14 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
     if (value === undefined) continue;
     const type = TYPES[key as keyof typeof TYPES];
     if (!type) throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
-    if (typeof value !== type) throw new ConfigError(`${where}: ${key} must be a ${type}`);
+    if (typeof value !== type || (type === "object" && (value === null || Array.isArray(value))))
+      throw new ConfigError(
+        `${where}: ${key} must be ${type === "object" ? "an object" : `a ${type}`}`,
+      );
   }
+  if (values.uplinks !== undefined) checkUplinks(values.uplinks as Record<string, unknown>, where);
+  if (values.packages !== undefined)
+    checkPackages(values.packages as Record<string, unknown>, where);
   const port = values.port as number | undefined;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
@@ -231,7 +342,27 @@ export async function loadConfig(
     }
   }
   const merged = { ...DEFAULT_CONFIG, ...fromFile, ...checkedFlags };
-  return { ...merged, data: resolve(merged.data) };
+  // Uplinks named by flag join those of the file; the file's patterns still route.
+  const uplinks = { ...fromFile.uplinks, ...checkedFlags.uplinks };
+  const packages = { ...fromFile.packages, ...checkedFlags.packages };
+  checkRoutes(uplinks, packages);
+  return {
+    ...merged,
+    data: resolve(merged.data),
+    ...(Object.keys(uplinks).length > 0 ? { uplinks } : {}),
+    ...(Object.keys(packages).length > 0 ? { packages } : {}),
+  };
+}
+
+/** Every pattern names a configured uplink (or none). */
+function checkRoutes(
+  uplinks: Readonly<Record<string, UplinkSettings>>,
+  packages: Readonly<Record<string, PackageSource>>,
+): void {
+  for (const [pattern, { uplink }] of Object.entries(packages)) {
+    if (uplink !== null && !Object.hasOwn(uplinks, uplink))
+      throw new ConfigError(`packages[${JSON.stringify(pattern)}]: no uplink is named ${uplink}`);
+  }
 }
 
 function withoutUndefined<T extends object>(values: T): Partial<T> {

@@ -25,6 +25,7 @@ import {
 import { compressDatabaseFile } from "../registry/database-file.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
+  type ArtifactEntry,
   type DatabaseEntry,
   type Entry,
   encodeEntry,
@@ -36,6 +37,7 @@ import {
   type PackageEntry,
   type PublishEntry,
   type SnapshotEntry,
+  uplinkOfActor,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { checkResolution, RESOLUTION_FIELDS } from "../registry/resolution.ts";
@@ -104,8 +106,8 @@ export function autoShardCount(packages: number): number {
   return count;
 }
 
-/** The search fields a publish entry carries, bounded as the entry format requires. */
-function searchFields(manifest: Record<string, unknown>) {
+/** The search fields a publish or import entry carries, bounded as the entry format requires. */
+export function searchFields(manifest: Record<string, unknown>) {
   const fields: { description?: string; keywords?: string[] } = {};
   if (typeof manifest.description === "string" && manifest.description !== "") {
     // Cut at a character boundary: never half of a surrogate pair.
@@ -409,6 +411,51 @@ export class Registry {
   }
 
   /** Unpublishes a whole package; its name@versions stay taken forever. */
+  /**
+   * Appends what an uplink says about one package (imports, then the
+   * deprecations, tag moves and removals that follow from them), after
+   * storing the imported versions' manifests. Each entry is checked against
+   * the state as the entries before it leave it; all are submitted at once,
+   * so they share a batch up to its size. Resolves once all are durable.
+   */
+  async importFromUplink(entries: readonly PackageEntry[], manifests: readonly Uint8Array[]) {
+    const pending = new PendingChanges();
+    for (const entry of entries) {
+      this.#checkUplinkEntry(entry, pending);
+      pending.add(entry);
+    }
+    await this.blobs.putMany(manifests);
+    return Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+  }
+
+  /**
+   * Binds an imported version's tarball: stores the file at `path` (the
+   * caller has checked its bytes against the imported integrity and hashed
+   * it) and appends the `artifact` entry.
+   */
+  async bindArtifact(entry: ArtifactEntry, path: string): Promise<SequencedEntry<Entry>> {
+    this.#checkUplinkEntry(entry, NO_CHANGES);
+    await this.blobs.putFile(path, entry.artifact);
+    return this.#sequencer.submit(entry);
+  }
+
+  /** An uplink may change only packages it imported, and never one published here. */
+  #checkUplinkEntry(entry: PackageEntry, pending: PendingChanges): void {
+    const uplink = uplinkOfActor(entry.actor);
+    if (uplink === undefined)
+      throw new RegistryError("forbidden", `${entry.actor} is not an uplink`);
+    const source = this.state.source(entry.name);
+    const owner = source === undefined ? pending.importedFrom(entry.name) : source.uplink;
+    const local = source !== undefined && source.uplink === undefined;
+    if (local || pending.firstPublisher(entry.name) !== undefined)
+      throw new RegistryError(
+        "conflict",
+        `${entry.name} is published here; no uplink may change it`,
+      );
+    if (owner !== uplink && (entry.kind !== "import" || owner !== undefined))
+      throw new RegistryError("forbidden", `${entry.name} was not imported from uplink ${uplink}`);
+  }
+
   async unpublishPackage(actor: string, name: string): Promise<void> {
     const entry: Entry = { ...this.#base(actor, name), kind: "unpublish" };
     this.#check(entry, NO_CHANGES);
@@ -421,6 +468,10 @@ export class Registry {
 
   #check(entry: Entry, pending: PendingChanges): void {
     if (!isPackageEntry(entry)) return;
+    if (uplinkOfActor(entry.actor) !== undefined) {
+      this.#checkUplinkEntry(entry, pending);
+      return;
+    }
     if (entry.kind === "publish") {
       this.#checkPublish(entry.actor, entry.name, entry.version, pending);
       return;
@@ -484,6 +535,12 @@ export class Registry {
   }
 
   #checkPublish(actor: string, name: string, version: string, pending: PendingChanges): void {
+    const uplink = this.state.source(name)?.uplink ?? pending.importedFrom(name);
+    if (uplink !== undefined)
+      throw new RegistryError(
+        "conflict",
+        `${name} is imported from uplink ${uplink}: publish under another name or a local scope`,
+      );
     const owners = this.state.owners(name);
     const pendingOwner = pending.firstPublisher(name);
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
@@ -512,8 +569,11 @@ class PendingChanges {
   readonly #firstPublisher = new Map<string, string>();
   readonly #published = new Map<string, Set<string>>();
   readonly #ownerChanges = new Map<string, OwnerEntry[]>();
+  readonly #importedFrom = new Map<string, string>();
 
   add(entry: Entry): void {
+    if (entry.kind === "import" && !this.#importedFrom.has(entry.name))
+      this.#importedFrom.set(entry.name, entry.uplink);
     if (entry.kind === "publish") {
       if (!this.#firstPublisher.has(entry.name)) this.#firstPublisher.set(entry.name, entry.actor);
       const versions = this.#published.get(entry.name) ?? new Set();
@@ -522,6 +582,11 @@ class PendingChanges {
     } else if (entry.kind === "owner") {
       this.#ownerChanges.set(entry.name, [...this.ownerChanges(entry.name), entry]);
     }
+  }
+
+  /** The uplink a package not yet in the state is imported from in this batch. */
+  importedFrom(name: string): string | undefined {
+    return this.#importedFrom.get(name);
   }
 
   /** Who published the package first in this batch: its owner, if the state has none. */

@@ -27,7 +27,7 @@ import {
   openCheckpoint,
   type TreeDamage,
 } from "../log/index.ts";
-import { type BlobRef, decodeEntry, type Entry } from "../registry/entries.ts";
+import { type BlobRef, blobsNamedBy, decodeEntry, type Entry } from "../registry/entries.ts";
 import { CodedError } from "../util/coded-error.ts";
 
 export type { TreeDamage };
@@ -63,14 +63,12 @@ export interface CheckResult {
 /** The blobs an entry names, which the tree must hold. */
 function namedBlobs(entry: Entry): BlobRef[] {
   switch (entry.kind) {
-    case "publish":
-      return [entry.manifest, entry.artifact];
     case "snapshot":
       return [entry.root];
     case "database":
       return [entry.blob];
     default:
-      return [];
+      return blobsNamedBy(entry).map((blob) => blob.ref);
   }
 }
 

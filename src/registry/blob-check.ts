@@ -7,9 +7,10 @@
 import { createHash } from "node:crypto";
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
-import type { Artifact, BlobRef } from "./entries.ts";
+import type { Artifact, BlobRef, VersionEntry } from "./entries.ts";
 
-export type BlobErrorCode = "missing" | "mismatch";
+/** `unfetched`: an imported version whose tarball the origin has not fetched from its uplink yet. */
+export type BlobErrorCode = "missing" | "mismatch" | "unfetched";
 
 export class BlobError extends CodedError<BlobErrorCode> {
   override name = "BlobError";
@@ -40,4 +41,13 @@ export function verifyIntegrity(artifact: Artifact, bytes: Uint8Array): void {
 export function verifyTarball(artifact: Artifact, bytes: Uint8Array): void {
   verifyBlob(artifact, bytes);
   verifyIntegrity(artifact, bytes);
+}
+
+/** The artifact a version's tarball must match; an imported one may not have its bytes yet. */
+export function boundArtifact(entry: VersionEntry): Artifact {
+  if (entry.artifact) return entry.artifact;
+  throw new BlobError(
+    "unfetched",
+    `the tarball of ${entry.name}@${entry.version} has not been fetched from its uplink yet`,
+  );
 }

@@ -88,8 +88,55 @@ export interface OwnerEntry extends EntryBase {
   readonly action: "add" | "rm";
 }
 
+/**
+ * What an upstream advertised for a version's tarball: npm's
+ * `dist.integrity` (SHA-512, base64) and `dist.shasum` (SHA-1, hex). Old
+ * versions on the public npm registry have only the SHA-1.
+ */
+export interface UpstreamIntegrity {
+  readonly sha512?: string;
+  readonly sha1?: string;
+}
+
+/**
+ * A version seen on an uplink: what the upstream's packument said about
+ * it when Cairn fetched it. The entry proves that Cairn saw this name,
+ * version, resolution data and integrity on that uplink at `time` (and
+ * that the upstream claimed `published` as its publish time), not that the
+ * upstream's author published it. The tarball is fetched later, on first
+ * request, and bound by an `artifact` entry once its bytes match
+ * `integrity`; from then on every copy checks it exactly as a published one.
+ */
+export interface ImportEntry extends EntryBase {
+  readonly kind: "import";
+  readonly version: string;
+  /** The configured name of the uplink it came from. */
+  readonly uplink: string;
+  /** The upstream's `time[version]`, kept so release-age gates behave as upstream. */
+  readonly published?: string;
+  readonly integrity: UpstreamIntegrity;
+  /** The upstream's version document (its packument's `versions[version]`), as a blob. */
+  readonly manifest: BlobRef;
+  readonly resolution: { readonly [field: string]: JsonValue };
+  readonly description?: string;
+  readonly keywords?: readonly string[];
+}
+
+/**
+ * Binds an imported version's tarball: the bytes the origin fetched from
+ * the uplink, stored by SHA-256, whose SHA-512 and SHA-1 match what the
+ * `import` entry recorded.
+ */
+export interface ArtifactEntry extends EntryBase {
+  readonly kind: "artifact";
+  readonly version: string;
+  readonly artifact: Artifact;
+}
+
 export type PackageEntry =
   | PublishEntry
+  | ImportEntry
+  | ArtifactEntry
   | UnpublishEntry
   | DistTagEntry
   | DeprecateEntry
@@ -129,6 +176,65 @@ export type RegistryEntry = SnapshotEntry | DatabaseEntry;
 export type Entry = PackageEntry | RegistryEntry;
 export type EntryKind = Entry["kind"];
 
+/**
+ * A version as the state holds it: its publish entry, or its import entry
+ * with the artifact a later `artifact` entry bound (absent until the
+ * origin has fetched the tarball).
+ */
+export type VersionEntry = PublishEntry | ImportedVersion;
+
+export interface ImportedVersion extends ImportEntry {
+  readonly artifact?: Artifact;
+}
+
+const UPLINK_ACTOR = "uplink:";
+
+/** The actor of an uplink's entries: a form no user name can take (user names have no colon). */
+export function uplinkActor(uplink: string): string {
+  return `${UPLINK_ACTOR}${uplink}`;
+}
+
+/** The uplink an actor stands for, if it is one. */
+export function uplinkOfActor(actor: string): string | undefined {
+  return actor.startsWith(UPLINK_ACTOR) ? actor.slice(UPLINK_ACTOR.length) : undefined;
+}
+
+/** The tarball a version's entry names, if its bytes are known. */
+export function artifactOf(entry: VersionEntry): Artifact | undefined {
+  return entry.artifact;
+}
+
+/** The hashes a client checks the tarball against (npm's `dist.integrity` and `dist.shasum`). */
+export function integrityOf(entry: VersionEntry): UpstreamIntegrity {
+  if (entry.artifact) return { sha512: entry.artifact.sha512, sha1: entry.artifact.sha1 };
+  return (entry as ImportedVersion).integrity;
+}
+
+/** When the version was published: by its upstream, for an imported one. */
+export function publishedAt(entry: VersionEntry): string {
+  return entry.kind === "import" ? (entry.published ?? entry.time) : entry.time;
+}
+
+/** A blob a package entry names; a tarball also carries the npm hashes it must match. */
+export interface NamedBlob {
+  readonly ref: BlobRef;
+  readonly artifact?: Artifact;
+}
+
+/** The blobs a package entry names, which every copy of the tree holds (none for others). */
+export function blobsNamedBy(entry: Entry | { readonly kind: "void" }): NamedBlob[] {
+  switch (entry.kind) {
+    case "publish":
+      return [{ ref: entry.manifest }, { ref: entry.artifact, artifact: entry.artifact }];
+    case "import":
+      return [{ ref: entry.manifest }];
+    case "artifact":
+      return [{ ref: entry.artifact, artifact: entry.artifact }];
+    default:
+      return [];
+  }
+}
+
 export function isPackageEntry(entry: Entry): entry is PackageEntry {
   return entry.kind !== "snapshot" && entry.kind !== "database";
 }
@@ -146,6 +252,12 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
     required: ["version", "artifact", "manifest", "resolution"],
     optional: ["tag", "description", "keywords"],
   },
+  import: {
+    base: PACKAGE_BASE,
+    required: ["version", "uplink", "integrity", "manifest", "resolution"],
+    optional: ["published", "description", "keywords"],
+  },
+  artifact: { base: PACKAGE_BASE, required: ["version", "artifact"], optional: [] },
   unpublish: { base: PACKAGE_BASE, required: [], optional: ["version"] },
   "dist-tag": { base: PACKAGE_BASE, required: ["tag", "version"], optional: [] },
   deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
@@ -169,6 +281,9 @@ export const MAX_TAG_LENGTH = 128;
 /** A deprecation message, in a deprecate entry or a manifest's `deprecated`. */
 export const MAX_MESSAGE_LENGTH = 1024;
 
+/** An uplink's configured name ("npm", "corp-mirror"). */
+export const MAX_UPLINK_NAME_LENGTH = 64;
+
 /** Every string field's cap (other than the search fields, and the hashes, whose patterns fix them). */
 const MAX_LENGTH: Record<string, number> = {
   name: MAX_NAME_LENGTH,
@@ -177,6 +292,7 @@ const MAX_LENGTH: Record<string, number> = {
   version: MAX_VERSION_LENGTH,
   tag: MAX_TAG_LENGTH,
   message: MAX_MESSAGE_LENGTH,
+  uplink: MAX_UPLINK_NAME_LENGTH,
 };
 
 type Obj = Record<string, unknown>;
@@ -246,6 +362,16 @@ function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   }
 }
 
+/** At least one of sha512 and sha1, and nothing else. */
+function checkIntegrity(value: unknown): void {
+  if (!isObject(value)) throw bad("entry field integrity must be an object");
+  const keys = Object.keys(value);
+  if (keys.length === 0 || keys.some((k) => k !== "sha512" && k !== "sha1"))
+    throw bad("entry field integrity must have sha512, sha1 or both, and nothing else");
+  if (Object.hasOwn(value, "sha512")) str(value, "sha512", "read", BASE64_SHA512);
+  if (Object.hasOwn(value, "sha1")) str(value, "sha1", "read", HEX40);
+}
+
 function checkSearchFields(value: Obj): void {
   if (Object.hasOwn(value, "description")) {
     const d = value.description;
@@ -271,6 +397,20 @@ function checkSearchFields(value: Obj): void {
         `entry field keywords must list at most ${MAX_KEYWORDS} words of 1 to ${MAX_KEYWORD_LENGTH} characters`,
       );
   }
+}
+
+/** Checks a version entry as a document holds it (an imported one with its artifact, if bound). */
+export function checkVersionEntry(value: unknown): VersionEntry {
+  if (isObject(value) && value.kind === "import" && Object.hasOwn(value, "artifact")) {
+    const { artifact, ...imported } = value;
+    checkBlobRef(artifact, "artifact", true);
+    checkEntry(imported);
+    return value as unknown as ImportedVersion;
+  }
+  const entry = checkEntry(value);
+  if (entry.kind !== "publish" && entry.kind !== "import")
+    throw bad(`a version cannot come from a ${entry.kind} entry`);
+  return entry;
 }
 
 /** Checks that `value` is a well-formed entry (see EntryCheck); returns it typed. */
@@ -304,6 +444,20 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       if (check === "append") checkResolution(value.resolution);
       else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
+      break;
+    case "import":
+      version(value, check);
+      str(value, "uplink", check);
+      if (Object.hasOwn(value, "published")) str(value, "published", check, ISO_TIME);
+      checkIntegrity(value.integrity);
+      checkBlobRef(value.manifest, "manifest", false);
+      if (check === "append") checkResolution(value.resolution);
+      else checkLoggedResolution(value.resolution);
+      checkSearchFields(value);
+      break;
+    case "artifact":
+      version(value, check);
+      checkBlobRef(value.artifact, "artifact", true);
       break;
     case "unpublish":
       if (Object.hasOwn(value, "version")) version(value, check);

@@ -13,19 +13,48 @@
  */
 import semver from "semver";
 import { canonicalJsonBytes } from "./canonical-json.ts";
-import { checkEntry, EntryError, type PackageEntry, type PublishEntry } from "./entries.ts";
+import {
+  type Artifact,
+  checkVersionEntry,
+  EntryError,
+  type ImportEntry,
+  type PackageEntry,
+  type PublishEntry,
+  type VersionEntry,
+} from "./entries.ts";
 
 /** A document holds every version of a package: a few MB for the largest. */
 export const MAX_DOCUMENT_BYTES = 64 << 20;
 
-/** A publish entry without the fields its document already says, plus what later entries did to it. */
-export interface VersionDocument
-  extends Omit<PublishEntry, "v" | "kind" | "ecosystem" | "name" | "version"> {
-  /** Log index of the publish entry. */
+type Identity = "v" | "kind" | "ecosystem" | "name" | "version";
+
+/** What later entries did to a version. */
+interface VersionStatus {
+  /** Log index of the publish or import entry. */
   readonly index: number;
   readonly deprecated?: string;
   /** Time of the unpublish. */
   readonly unpublished?: string;
+}
+
+/** A publish entry without the fields its document already says. */
+export type PublishedVersionDocument = Omit<PublishEntry, Identity> & VersionStatus;
+
+/** An import entry without the fields its document already says, and its tarball once bound. */
+export type ImportedVersionDocument = Omit<ImportEntry, Identity> &
+  VersionStatus & { readonly artifact?: Artifact };
+
+export type VersionDocument = PublishedVersionDocument | ImportedVersionDocument;
+
+export function isImportedVersion(doc: VersionDocument): doc is ImportedVersionDocument {
+  return Object.hasOwn(doc, "uplink");
+}
+
+/** The uplink a package's versions came from; undefined for a package published here. */
+export function uplinkOf(doc: PackageDocument): string | undefined {
+  for (const version of Object.values(doc.versions))
+    if (isImportedVersion(version)) return version.uplink;
+  return undefined;
 }
 
 export interface PackageDocument {
@@ -54,15 +83,16 @@ export function encodeDocument(doc: PackageDocument): Uint8Array {
   return canonicalJsonBytes(doc);
 }
 
-export function versionDocument(entry: PublishEntry, index: number): VersionDocument {
+export function versionDocument(entry: VersionEntry, index: number): VersionDocument {
   const { v: _v, kind: _k, ecosystem: _e, name: _n, version: _version, ...rest } = entry;
   return { ...rest, index };
 }
 
-/** The publish entry a version document came from. */
-export function publishEntryOf(name: string, version: string, doc: VersionDocument): PublishEntry {
+/** The entry a version document came from (an imported one with its bound artifact). */
+export function versionEntryOf(name: string, version: string, doc: VersionDocument): VersionEntry {
   const { index: _i, deprecated: _d, unpublished: _u, ...rest } = doc;
-  return { v: 1, kind: "publish", ecosystem: "npm", name, version, ...rest };
+  const kind = isImportedVersion(doc) ? "import" : "publish";
+  return { v: 1, kind, ecosystem: "npm", name, version, ...rest } as VersionEntry;
 }
 
 /** npm's rule when `latest` loses its version: the highest live release, else prerelease. */
@@ -107,8 +137,11 @@ export function foldEntry(
     versions: {},
   };
   const touched = { ...base, updated: index, modified: entry.time };
+  const uplink = doc && uplinkOf(doc);
   switch (entry.kind) {
     case "publish": {
+      if (uplink !== undefined)
+        throw new EntryError("cannot-apply", `${entry.name} is imported from uplink ${uplink}`);
       if (versionOf(base, entry.version) !== undefined)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already published`);
       const { unpublished: _, ...live } = touched;
@@ -119,6 +152,40 @@ export function foldEntry(
         owners: base.owners.length > 0 ? base.owners : [entry.actor],
         versions: { ...base.versions, [entry.version]: versionDocument(entry, index) },
       };
+    }
+    case "import": {
+      // An uplink never adds versions to a package published here (dependency confusion).
+      if (doc !== undefined && uplink === undefined && Object.keys(doc.versions).length > 0)
+        throw new EntryError("cannot-apply", `${entry.name} is published here, not imported`);
+      if (versionOf(base, entry.version) !== undefined)
+        throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already known`);
+      const { unpublished: _, ...live } = touched;
+      return {
+        ...live,
+        versions: { ...base.versions, [entry.version]: versionDocument(entry, index) },
+      };
+    }
+    case "artifact": {
+      const current = versionOf(base, entry.version);
+      if (current === undefined || !isImportedVersion(current))
+        throw new EntryError("cannot-apply", `${entry.name}@${entry.version} was not imported`);
+      if (current.artifact !== undefined)
+        throw new EntryError("cannot-apply", `${entry.name}@${entry.version} has its tarball`);
+      const { sha512, sha1 } = current.integrity;
+      if (
+        (sha512 !== undefined && sha512 !== entry.artifact.sha512) ||
+        (sha1 !== undefined && sha1 !== entry.artifact.sha1)
+      )
+        throw new EntryError(
+          "cannot-apply",
+          `the tarball of ${entry.name}@${entry.version} does not match its imported integrity`,
+        );
+      const versions = {
+        ...base.versions,
+        [entry.version]: { ...current, artifact: entry.artifact },
+      };
+      // The packument does not change: its integrity was the upstream's all along.
+      return { ...base, updated: index, versions };
     }
     case "unpublish": {
       if (entry.version === undefined) {
@@ -229,7 +296,7 @@ export function decodeDocument(bytes: Uint8Array): PackageDocument {
     optionalString(doc, "deprecated", `${what}@${version}`);
     optionalString(doc, "unpublished", `${what}@${version}`);
     try {
-      checkEntry(publishEntryOf(value.name, version, doc as unknown as VersionDocument));
+      checkVersionEntry(versionEntryOf(value.name, version, doc as unknown as VersionDocument));
     } catch (err) {
       throw bad(`${what}@${version}: ${(err as Error).message}`, err);
     }

@@ -5,8 +5,8 @@
  */
 
 import type { BlobStore } from "../store/blobs.ts";
-import { BlobError, verifyIntegrity } from "./blob-check.ts";
-import type { BlobRef, PublishEntry } from "./entries.ts";
+import { BlobError, boundArtifact, verifyIntegrity } from "./blob-check.ts";
+import type { BlobRef, VersionEntry } from "./entries.ts";
 import type { PackageDocument } from "./package-document.ts";
 import type { SearchIndex } from "./search.ts";
 import type { RegistryState, VersionRow } from "./state.ts";
@@ -21,9 +21,9 @@ export interface PackageReader {
   /** Full-text search, when the reader holds the whole registry. */
   readonly search?: SearchIndex;
   /** A manifest blob's bytes, checked against ref.sha256 (throw if unavailable). */
-  manifest(entry: PublishEntry): Promise<Uint8Array>;
+  manifest(entry: VersionEntry): Promise<Uint8Array>;
   /** A tarball's bytes, checked against the entry's artifact sha256 and sha512 before it is returned (throw if unavailable or wrong). */
-  tarball(entry: PublishEntry): Promise<Uint8Array>;
+  tarball(entry: VersionEntry): Promise<Uint8Array>;
   /**
    * The email an owner gave at sign-up, shown beside the owner's name in full
    * packuments as npm's registry does (`npm owner ls` prints it). Only the
@@ -54,7 +54,7 @@ export function stateReads(
  * (the origin's, a mirror's).
  */
 export function storeReads(state: RegistryState, blobs: BlobStore): PackageReader {
-  const stored = async (entry: PublishEntry, ref: BlobRef, what: string) => {
+  const stored = async (entry: VersionEntry, ref: BlobRef, what: string) => {
     const bytes = await blobs.get(ref.sha256);
     // The store answers undefined for a file whose bytes no longer match its name too.
     if (!bytes)
@@ -68,9 +68,10 @@ export function storeReads(state: RegistryState, blobs: BlobStore): PackageReade
     ...stateReads(state),
     manifest: (entry) => stored(entry, entry.manifest, "manifest"),
     tarball: async (entry) => {
-      const bytes = await stored(entry, entry.artifact, "tarball");
+      const artifact = boundArtifact(entry);
+      const bytes = await stored(entry, artifact, "tarball");
       // The store checked the SHA-256 on reading; npm checks the SHA-512 too.
-      verifyIntegrity(entry.artifact, bytes);
+      verifyIntegrity(artifact, bytes);
       return bytes;
     },
   };

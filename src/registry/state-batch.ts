@@ -14,6 +14,7 @@ import {
   EntryError,
   isPackageEntry,
   type PackageEntry,
+  publishedAt,
   type SnapshotEntry,
 } from "./entries.ts";
 import {
@@ -21,7 +22,7 @@ import {
   encodeDocument,
   foldEntry,
   type PackageDocument,
-  publishEntryOf,
+  versionEntryOf,
 } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
@@ -403,17 +404,19 @@ export class StateBatch {
     ).run(name, after.created, after.modified, after.updated, after.unpublished ?? null);
     for (const [version, doc] of Object.entries(after.versions)) {
       if (before?.versions[version] === doc) continue;
+      // An imported version's entry changes once, when its artifact is bound.
+      const entry = versionEntryOf(name, version, doc);
       sql(
         `INSERT INTO versions (name, version, log_index, time, entry, deprecated, unpublished)
          VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name, version) DO UPDATE SET deprecated = excluded.deprecated,
-           unpublished = excluded.unpublished`,
+         ON CONFLICT (name, version) DO UPDATE SET entry = excluded.entry,
+           deprecated = excluded.deprecated, unpublished = excluded.unpublished`,
       ).run(
         name,
         version,
         doc.index,
-        doc.time,
-        JSON.stringify(publishEntryOf(name, version, doc)),
+        publishedAt(entry),
+        JSON.stringify(entry),
         doc.deprecated ?? null,
         doc.unpublished ?? null,
       );

@@ -11,9 +11,9 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { PublishEntry } from "./entries.ts";
+import { publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
-import { publishEntryOf, versionDocument } from "./package-document.ts";
+import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
@@ -75,7 +75,7 @@ export interface VersionRow {
   readonly version: string;
   readonly logIndex: number;
   readonly time: string;
-  readonly entry: PublishEntry;
+  readonly entry: VersionEntry;
   readonly deprecated: string | null;
   readonly unpublished: string | null;
 }
@@ -121,7 +121,7 @@ function versionRow(r: RawVersionRow): VersionRow {
     version: r.version,
     logIndex: r.log_index,
     time: r.time,
-    entry: JSON.parse(r.entry) as PublishEntry,
+    entry: JSON.parse(r.entry) as VersionEntry,
     deprecated: r.deprecated,
     unpublished: r.unpublished,
   };
@@ -129,12 +129,13 @@ function versionRow(r: RawVersionRow): VersionRow {
 
 /** A version's row from its document (the inverse of versionDocumentOfRow). */
 export function versionRowOf(name: string, version: string, doc: VersionDocument): VersionRow {
+  const entry = versionEntryOf(name, version, doc);
   return {
     name,
     version,
     logIndex: doc.index,
-    time: doc.time,
-    entry: publishEntryOf(name, version, doc),
+    time: publishedAt(entry),
+    entry,
     deprecated: doc.deprecated ?? null,
     unpublished: doc.unpublished ?? null,
   };
@@ -358,6 +359,20 @@ export class RegistryState {
   }
 
   /** One version's row, by its primary key. */
+  /**
+   * Where a package's versions come from: `{}` when published here,
+   * `{ uplink }` when imported (the fold keeps a package to one source),
+   * undefined when it has no versions.
+   */
+  source(name: string): { readonly uplink?: string } | undefined {
+    const row = this.sql("SELECT entry FROM versions WHERE name = ? LIMIT 1").get(name) as
+      | { entry: string }
+      | undefined;
+    if (!row) return undefined;
+    const entry = JSON.parse(row.entry) as VersionEntry;
+    return entry.kind === "import" ? { uplink: entry.uplink } : {};
+  }
+
   version(name: string, version: string): VersionRow | undefined {
     const row = this.sql(
       `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`,

@@ -18,6 +18,7 @@
  * sparse proxy, and `cairn verify`, which checks the latest snapshot's files. Here a mirror is not set aside after a failure, so every read meets
  * the attack; each case also checks the mirror was asked for what it alters.
  */
+
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -30,6 +31,7 @@ import { HttpSource } from "../../src/log/index.ts";
 import { treeUrl } from "../../src/log/urls.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { type ProxyOptions, type RunningProxy, startProxy } from "../../src/proxy/server.ts";
+import { boundArtifact } from "../../src/registry/blob-check.ts";
 import { parseRoot } from "../../src/registry/snapshot.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
@@ -121,7 +123,7 @@ async function buildWorld(): Promise<World> {
   const manifestPaths = new Set<string>();
   for (const name of PACKAGES) {
     for (const row of origin.registry.state.versions(name)) {
-      tarballPaths.add(`blob/sha256/${row.entry.artifact.sha256}`);
+      tarballPaths.add(`blob/sha256/${boundArtifact(row.entry).sha256}`);
       manifestPaths.add(`blob/sha256/${row.entry.manifest.sha256}`);
     }
   }

@@ -11,11 +11,14 @@ import {
   TILE_WIDTH,
 } from "../../src/log/index.ts";
 import {
+  type ArtifactEntry,
   decodeEntry,
   type Entry,
+  type ImportEntry,
   isPackageEntry,
   type PackageEntry,
   type PublishEntry,
+  uplinkActor,
 } from "../../src/registry/entries.ts";
 
 /** Every entry under the tree's signed checkpoint. */
@@ -70,5 +73,53 @@ export function publishEntry(
     },
     manifest: { sha256: fake("manifest"), size: 1 },
     resolution: options.resolution ?? {},
+  };
+}
+
+/** An import entry from uplink `npm` with made-up hashes, for tests of the derived state. */
+export function importEntry(
+  name: string,
+  version: string,
+  options: { published?: string; sha512?: string; sha1?: string } = {},
+): ImportEntry {
+  const fake = (what: string) =>
+    createHash("sha256").update(`${what} ${name}@${version}`).digest("hex");
+  const sha512 = options.sha512 ?? `${"A".repeat(86)}==`;
+  return {
+    v: 1,
+    kind: "import",
+    ecosystem: "npm",
+    name,
+    version,
+    time: "2026-11-21T06:00:00.000Z",
+    actor: uplinkActor("npm"),
+    uplink: "npm",
+    ...(options.published ? { published: options.published } : {}),
+    integrity: { sha512, ...(options.sha1 ? { sha1: options.sha1 } : {}) },
+    manifest: { sha256: fake("manifest"), size: 1 },
+    resolution: {},
+  };
+}
+
+/** The artifact entry binding an imported version's tarball (hashes as `importEntry` made them). */
+export function artifactEntry(
+  name: string,
+  version: string,
+  options: { sha512?: string; sha1?: string } = {},
+): ArtifactEntry {
+  return {
+    v: 1,
+    kind: "artifact",
+    ecosystem: "npm",
+    name,
+    version,
+    time: "2026-11-21T06:00:01.000Z",
+    actor: uplinkActor("npm"),
+    artifact: {
+      sha256: createHash("sha256").update(`tarball ${name}@${version}`).digest("hex"),
+      sha512: options.sha512 ?? `${"A".repeat(86)}==`,
+      sha1: options.sha1 ?? "b".repeat(40),
+      size: 1,
+    },
   };
 }

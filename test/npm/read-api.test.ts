@@ -7,7 +7,12 @@ import { createHttpApp } from "../../src/npm/http-app.ts";
 import { registerNpmReadApi } from "../../src/npm/read-api.ts";
 import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
 import { type NpmApiOptions, registerNpmWriteApi } from "../../src/npm/routes.ts";
-import { BlobError, verifyBlob, verifyTarball } from "../../src/registry/blob-check.ts";
+import {
+  BlobError,
+  boundArtifact,
+  verifyBlob,
+  verifyTarball,
+} from "../../src/registry/blob-check.ts";
 import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
 import type { PublishEntry } from "../../src/registry/entries.ts";
 import { type PackageReader, stateReads } from "../../src/registry/package-reader.ts";
@@ -61,8 +66,9 @@ function fakeReader(state: RegistryState): PackageReader {
       return bytes;
     },
     tarball: async (entry) => {
-      const bytes = blob(entry.artifact);
-      verifyTarball(entry.artifact, bytes);
+      const artifact = boundArtifact(entry);
+      const bytes = blob(artifact);
+      verifyTarball(artifact, bytes);
       return bytes;
     },
   };

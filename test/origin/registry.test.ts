@@ -8,6 +8,7 @@ import { parsePublish } from "../../src/npm/publish.ts";
 import { inspectTarball } from "../../src/npm/tarball.ts";
 import { loadOrCreateKey } from "../../src/origin/keys.ts";
 import { Registry, RegistryError } from "../../src/origin/registry.ts";
+import { boundArtifact } from "../../src/registry/blob-check.ts";
 import { EntryError } from "../../src/registry/entries.ts";
 import { corpusTarball } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
@@ -47,7 +48,7 @@ describe("origin registry (no HTTP)", () => {
       "mime-types": "~2.1.34",
       negotiator: "0.6.3",
     });
-    assert.ok(await registry.blobs.get(row.entry.artifact.sha256));
+    assert.ok(await registry.blobs.get(boundArtifact(row.entry).sha256));
     assert.deepEqual(registry.state.distTags("accepts"), { latest: "1.3.8" });
     assert.deepEqual(registry.state.owners("accepts"), ["alice"]);
     await registry.close();

@@ -4,11 +4,13 @@
  * same once inflated. Through the origin, so the headers are what a client
  * (and a CDN, which must vary on Accept-Encoding) sees.
  */
+
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { bundlePath } from "../../src/log/index.ts";
+import { boundArtifact } from "../../src/registry/blob-check.ts";
 import { acceptsGzip } from "../../src/store/static-tree.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 
@@ -65,7 +67,7 @@ describe("static tree", () => {
 
     const [row] = origin.registry.state.versions("pkg-0");
     const tarball = await rawGet(
-      new URL(`blob/sha256/${row.entry.artifact.sha256}`, tree).href,
+      new URL(`blob/sha256/${boundArtifact(row.entry).sha256}`, tree).href,
       "gzip",
     );
     assert.equal(tarball.headers["content-encoding"], undefined, "a tarball is gzip already");
