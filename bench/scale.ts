@@ -32,7 +32,7 @@ import semver from "semver";
 import { bundlePath, openCheckpoint } from "../src/log/index.ts";
 import { loadOrCreateKey } from "../src/origin/keys.ts";
 import { Registry } from "../src/origin/registry.ts";
-import type { PackageEntry, PublishEntry } from "../src/registry/entries.ts";
+import type { PackageEntry, PublishEntry, VersionEntry } from "../src/registry/entries.ts";
 import { parseRoot } from "../src/registry/snapshot.ts";
 import {
   count,
@@ -474,7 +474,7 @@ function clientBundleBytes(treeDir: string, from: number, to: number): number {
  * One line of a cargo-style index file for a version (the fields a
  * crates.io index line has, in its order), from the publish entry.
  */
-function cargoLine(entry: PublishEntry, yanked: boolean): string {
+function cargoLine(entry: VersionEntry, yanked: boolean): string {
   const deps: object[] = [];
   const resolution = entry.resolution;
   for (const [field, optional] of [
@@ -499,7 +499,7 @@ function cargoLine(entry: PublishEntry, yanked: boolean): string {
     name: entry.name,
     vers: entry.version,
     deps,
-    cksum: entry.artifact.sha256,
+    cksum: entry.artifact?.sha256,
     features: {},
     yanked,
   });
