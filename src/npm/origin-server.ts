@@ -18,6 +18,8 @@ import {
   TreeHealthError,
 } from "../origin/tree-health.ts";
 import { readTreeFile } from "../store/static-tree.ts";
+import { UplinkImporter } from "../upstream/importer.ts";
+import { UplinkRoutes } from "../upstream/routes.ts";
 import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
@@ -34,6 +36,8 @@ export interface RunningOrigin {
   readonly registry: Registry;
   /** What the start-up check and the scrub found. */
   readonly health: TreeHealth;
+  /** The pull-through cache of the configured uplinks, if any. */
+  readonly uplinks?: UplinkImporter;
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
@@ -108,7 +112,8 @@ export async function startOrigin(
       hashBlobs: false,
     });
     health.report(atStart.damage);
-    app = buildApp({
+    let uplinks: UplinkImporter | undefined;
+    ({ app, uplinks } = buildApp({
       treeDir: paths.tree,
       registry,
       auth,
@@ -116,7 +121,7 @@ export async function startOrigin(
       health,
       limits,
       now: options.now,
-    });
+    }));
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
     if (config.databaseInterval > 0) {
@@ -133,11 +138,13 @@ export async function startOrigin(
       key,
       registry,
       health,
+      ...(uplinks ? { uplinks } : {}),
       publishDatabase,
       close: async () => {
         clearInterval(timer);
         await stopScrub();
         await server.close();
+        await uplinks?.close();
         await registry.close();
         auth.close();
       },
@@ -161,7 +168,7 @@ interface AppParts {
   readonly now?: () => number;
 }
 
-function buildApp(parts: AppParts): FastifyInstance {
+function buildApp(parts: AppParts): { app: FastifyInstance; uplinks?: UplinkImporter } {
   const { treeDir, registry, auth, health, limits, config } = parts;
   const { logLevel, logStream, signup: openSignup } = config;
   const tarballs = tarballLimits(config);
@@ -198,6 +205,8 @@ function buildApp(parts: AppParts): FastifyInstance {
       signIns: { hashing: passwordHasher.load },
     }),
   );
-  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs });
-  return app;
+  const routes = UplinkRoutes.fromConfig(config);
+  const uplinks = routes && new UplinkImporter(registry, routes, { log: app.log });
+  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs, uplinks });
+  return { app, uplinks };
 }

@@ -33,6 +33,9 @@ function queryInt(raw: unknown, fallback: number, min: number, max: number): num
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
 
+/** Set on a packument served while its uplink cannot be reached: which uplink, how, since when. */
+export const STALE_HEADER = "cairn-stale";
+
 export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader): void {
   registerNpmCommon(app);
 
@@ -72,6 +75,9 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
       doc = await buildPackument(name, abbreviated, base);
       cache.set(name, revision, variant, doc);
     }
+    const stale = reader.staleness?.(name);
+    // Served from the log while the upstream is away: say so rather than fail.
+    if (stale !== undefined) reply.header(STALE_HEADER, stale);
     reply.header("etag", doc.etag).header("cache-control", "public, max-age=300");
     reply.header("last-modified", doc.lastModified);
     if (req.headers["if-none-match"] === doc.etag) return reply.code(304).send();

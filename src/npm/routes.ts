@@ -12,6 +12,7 @@ import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import { storeReads } from "../registry/package-reader.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
+import type { UplinkImporter } from "../upstream/importer.ts";
 import { REFUSAL_DELAY_MS } from "./guards.ts";
 import {
   HttpError,
@@ -42,15 +43,18 @@ export interface NpmApiOptions {
   readonly openSignup: boolean;
   /** Caps on a published tarball; the defaults of tarball.ts if absent. */
   readonly tarballLimits?: TarballLimits;
+  /** The pull-through cache of the configured uplinks, if any. */
+  readonly uplinks?: UplinkImporter;
 }
 
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
 export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
   const { registry, auth } = options;
-  registerNpmReadApi(app, {
+  const local = {
     ...storeReads(registry.state, registry.blobs),
-    ownerEmail: (user) => auth.email(user),
-  });
+    ownerEmail: (user: string) => auth.email(user),
+  };
+  registerNpmReadApi(app, options.uplinks ? options.uplinks.reader(local) : local);
   registerNpmWriteApi(app, options);
 }
 
@@ -127,6 +131,9 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
       },
     );
     checkTag(parsed.tag);
+    // A new name that routes to an uplink is the upstream's if the upstream has it:
+    // imported first, the publish is then refused rather than shadowing it.
+    await options.uplinks?.ensure(name);
     await registry.publish({ actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
   };

@@ -30,6 +30,8 @@ export interface PackageReader {
    * origin has users; copies leave it out, and the log never holds it.
    */
   ownerEmail?(user: string): string | undefined;
+  /** Why a package's data may be out of date (an uplink that cannot be reached), for a response header. */
+  staleness?(name: string): string | undefined;
   /** Optional: called before each packument/tarball/search read, so a proxy can bring its state up to date first. */
   beforeRead?(): Promise<void>;
 }

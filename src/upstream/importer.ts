@@ -1,0 +1,256 @@
+/**
+ * The pull-through cache: packages routed to an uplink are imported on
+ * first request, refreshed in the background once older than the uplink's
+ * max age, and their tarballs fetched on first request. Everything taken
+ * from an uplink goes through the registry's log (see import-plan.ts for
+ * what the entries say), so the origin serves imported packages from its
+ * own state and blobs like local ones, and so does every mirror and proxy.
+ *
+ * A warm read never waits on an upstream: only a package never seen (or a
+ * tarball never fetched) does. Concurrent requests for one package or one
+ * tarball share one upstream exchange. When a refresh fails, the package
+ * goes on being served from the log, marked stale until a refresh succeeds.
+ */
+import { rm } from "node:fs/promises";
+import validateName from "validate-npm-package-name";
+import type { Registry } from "../origin/registry.ts";
+import {
+  type ArtifactEntry,
+  type ImportedVersion,
+  uplinkActor,
+  type VersionEntry,
+} from "../registry/entries.ts";
+import { BlobError } from "../registry/blob-check.ts";
+import type { PackageReader } from "../registry/package-reader.ts";
+import { SingleFlight } from "../util/single-flight.ts";
+import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
+import { planImport, planRemoval } from "./import-plan.ts";
+import type { UplinkRoutes, UplinkSource } from "./routes.ts";
+import { UpstreamError } from "./upstream-error.ts";
+
+/** Where the importer reports what it skipped or could not refresh. */
+export interface ImportLog {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What the importer knows of a package's last exchange with its uplink (kept in memory). */
+interface Freshness {
+  /** When the uplink last answered for it (ms since the epoch). */
+  checkedAt: number;
+  validators?: CachedPackument;
+  /** The uplink said it has no such package. */
+  missing?: boolean;
+  /** The last refresh failed: since when, and how. */
+  failure?: { readonly since: number; readonly code: string };
+}
+
+export interface ImporterOptions {
+  readonly log?: ImportLog;
+  /** Milliseconds since the epoch; injectable so tests can age packuments without waiting. */
+  readonly now?: () => number;
+}
+
+export class UplinkImporter {
+  readonly #registry: Registry;
+  readonly #routes: UplinkRoutes;
+  readonly #log: ImportLog | undefined;
+  readonly #now: () => number;
+  readonly #freshness = new Map<string, Freshness>();
+  readonly #packages = new SingleFlight<string, void>();
+  readonly #tarballs = new SingleFlight<string, VersionEntry>();
+  readonly #background = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(registry: Registry, routes: UplinkRoutes, options: ImporterOptions = {}) {
+    this.#registry = registry;
+    this.#routes = routes;
+    this.#log = options.log;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get routes(): UplinkRoutes {
+    return this.#routes;
+  }
+
+  /**
+   * Makes a package that routes to an uplink available: imports it if it
+   * was never seen (waiting for the upstream), else starts a background
+   * refresh if it is older than the uplink's max age. A package published
+   * here is never looked up.
+   */
+  async ensure(name: string): Promise<void> {
+    // Not a name npm could ever have had: no upstream is asked for it.
+    if (!validateName(name).validForOldPackages) return;
+    const source = this.#registry.state.source(name);
+    if (source !== undefined && source.uplink === undefined) return;
+    const uplink =
+      source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
+    if (!uplink) return;
+    const known = this.#freshness.get(name);
+    const due = !known || this.#now() - known.checkedAt >= uplink.maxAgeMs;
+    if (!due) return;
+    const refresh = this.#packages.run(name, () => this.#refresh(name, uplink));
+    // Never seen (or seen missing long enough ago): the client waits for the upstream.
+    if (source === undefined) await refresh;
+    else this.#inBackground(refresh);
+  }
+
+  /** Imports or refreshes a package now (following, tests); resolves when its entries are durable. */
+  refresh(name: string): Promise<void> {
+    const source = this.#registry.state.source(name);
+    const uplink =
+      source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
+    if (!uplink || (source !== undefined && source.uplink === undefined)) return Promise.resolve();
+    return this.#packages.run(name, () => this.#refresh(name, uplink));
+  }
+
+  /** Why a package's data may be out of date, for a response header; undefined when fresh. */
+  staleness(name: string): string | undefined {
+    const failure = this.#freshness.get(name)?.failure;
+    if (!failure) return undefined;
+    const uplink = this.#registry.state.source(name)?.uplink ?? "";
+    return `uplink ${uplink} ${failure.code} since ${new Date(failure.since).toISOString()}`;
+  }
+
+  async #refresh(name: string, uplink: UplinkSource): Promise<void> {
+    const known = this.#freshness.get(name);
+    const started = this.#now();
+    try {
+      const doc = this.#registry.state.document(name);
+      const result = await fetchPackument(uplink, name, doc ? known?.validators : undefined).catch(
+        (err: unknown) => {
+          if (err instanceof UpstreamError && err.code === "not-found") return undefined;
+          throw err;
+        },
+      );
+      if (this.#closed) return;
+      if (result === undefined) {
+        // The upstream withdrew the whole package: copies must stop serving it too.
+        const removal = planRemoval(doc, uplink.name, new Date(started).toISOString());
+        if (removal.length > 0) await this.#registry.importFromUplink(removal, []);
+        this.#freshness.set(name, { checkedAt: started, missing: true });
+        return;
+      }
+      if (result.kind === "fresh") {
+        const plan = planImport(
+          name,
+          result.packument,
+          doc,
+          uplink.name,
+          new Date(started).toISOString(),
+        );
+        for (const { version, reason } of plan.skipped)
+          this.#log?.warn({ uplink: uplink.name, name, version }, `not imported: ${reason}`);
+        if (plan.entries.length > 0)
+          await this.#registry.importFromUplink(plan.entries, plan.manifests);
+      }
+      const validators =
+        result.kind === "fresh"
+          ? { etag: result.etag, lastModified: result.lastModified }
+          : known?.validators;
+      this.#freshness.set(name, { checkedAt: started, ...(validators ? { validators } : {}) });
+    } catch (err) {
+      // A package never seen is retried at its next request; a known one after its max age.
+      if (this.#registry.state.source(name) !== undefined) {
+        const code = err instanceof UpstreamError ? err.code : "failed";
+        this.#freshness.set(name, {
+          ...known,
+          checkedAt: started,
+          failure: known?.failure ?? { since: started, code },
+        });
+        this.#log?.warn(
+          { uplink: uplink.name, name, err: (err as Error).message },
+          "refresh from uplink failed; serving the imported copy",
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Fetches an imported version's tarball from its uplink, checks it
+   * against the imported integrity, stores it and appends the `artifact`
+   * entry; resolves with the version's entry, its artifact bound.
+   */
+  fetchArtifact(entry: ImportedVersion): Promise<VersionEntry> {
+    if (entry.artifact) return Promise.resolve(entry);
+    return this.#tarballs.run(`${entry.name}@${entry.version}`, async () => {
+      const current = this.#registry.state.version(entry.name, entry.version)?.entry;
+      if (current?.artifact) return current;
+      const uplink = this.#routes.uplink(entry.uplink);
+      if (!uplink)
+        throw new UpstreamError(
+          { name: entry.uplink, url: "" },
+          "bad-response",
+          `${entry.name}@${entry.version} came from an uplink that is no longer configured`,
+        );
+      const bytes = await this.#registry.blobs.get(entry.manifest.sha256);
+      if (!bytes)
+        throw new BlobError("missing", `the manifest of ${entry.name}@${entry.version} is missing`);
+      const manifest = JSON.parse(new TextDecoder().decode(bytes)) as {
+        dist?: { tarball?: unknown };
+      };
+      const url = manifest.dist?.tarball;
+      if (typeof url !== "string")
+        throw new UpstreamError(uplink, "bad-response", `${entry.name}@${entry.version} names no tarball`);
+      const path = this.#registry.blobs.tempPath();
+      try {
+        const digests = await fetchTarball(uplink, url, entry.integrity, path);
+        const artifact: ArtifactEntry = {
+          v: 1,
+          kind: "artifact",
+          ecosystem: "npm",
+          name: entry.name,
+          version: entry.version,
+          time: new Date(this.#now()).toISOString(),
+          actor: uplinkActor(uplink.name),
+          artifact: digests,
+        };
+        await this.#registry.bindArtifact(artifact, path);
+        return { ...entry, artifact: digests };
+      } finally {
+        await rm(path, { force: true });
+      }
+    });
+  }
+
+  /** A reader that imports on first request and fetches tarballs as they are asked for. */
+  reader(base: PackageReader): PackageReader {
+    return {
+      ...base,
+      revision: async (name) => {
+        await this.ensure(name);
+        return base.revision(name);
+      },
+      document: async (name) => {
+        await this.ensure(name);
+        return base.document(name);
+      },
+      version: async (name, version) => {
+        await this.ensure(name);
+        return base.version(name, version);
+      },
+      tarball: async (entry) =>
+        base.tarball(
+          entry.kind === "import" && !entry.artifact ? await this.fetchArtifact(entry) : entry,
+        ),
+      staleness: (name) => this.staleness(name),
+    };
+  }
+
+  #inBackground(work: Promise<unknown>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
+  }
+
+  /** Resolves once no background refresh is running (tests wait on it, not on time). */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
+
+  /** Stops importing; background refreshes in flight finish without writing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#background);
+  }
+}
