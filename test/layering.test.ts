@@ -20,10 +20,22 @@ const ALLOWED: Record<string, readonly string[]> = {
   registry: ["store", "log", "util"],
   client: ["registry", "store", "log", "util"],
   origin: ["registry", "store", "log", "util"],
-  npm: ["origin", "client", "registry", "store", "log", "util"],
-  mirror: ["npm", "client", "registry", "store", "log", "util"],
-  proxy: ["npm", "client", "registry", "store", "log", "util"],
-  cli: ["proxy", "mirror", "npm", "origin", "client", "registry", "store", "log", "util"],
+  upstream: ["origin", "registry", "store", "log", "util"],
+  npm: ["upstream", "origin", "client", "registry", "store", "log", "util"],
+  mirror: ["npm", "upstream", "client", "registry", "store", "log", "util"],
+  proxy: ["npm", "upstream", "client", "registry", "store", "log", "util"],
+  cli: [
+    "proxy",
+    "mirror",
+    "npm",
+    "upstream",
+    "origin",
+    "client",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
 };
 
 /** Modules that may hold SQL: the derived state's, and the origin's own user database. */
