@@ -17,6 +17,7 @@ import type { BlobErrorCode } from "../registry/blob-check.ts";
 import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
+import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PublishErrorCode } from "./publish.ts";
 import type { TarballErrorCode } from "./tarball.ts";
@@ -153,6 +154,24 @@ const TREE_HEALTH: Record<TreeHealthCode, number> = { "tree-damaged": 503, "dama
 /** Too many sign-ins at once, or a hashing thread that failed: try again shortly. */
 const HASHING: Record<HashingErrorCode, number> = { busy: 503, failed: 503 };
 
+/**
+ * An uplink that failed to answer, or answered wrongly: the registry this
+ * origin imports from is at fault (502), or too slow (504). A credential the
+ * upstream refuses is ours to fix, not the client's, so it is a 502 too.
+ */
+const UPSTREAM: Record<UpstreamErrorCode, number> = {
+  unreachable: 502,
+  timeout: 504,
+  "bad-status": 502,
+  "not-found": 404,
+  unauthorized: 502,
+  "too-large": 502,
+  truncated: 502,
+  "bad-json": 502,
+  "bad-response": 502,
+  "integrity-mismatch": 502,
+};
+
 interface Domain {
   readonly statuses: Readonly<Record<string, number>>;
   /** Whether the message of a 5xx is meant for the client (it names no server internals). */
@@ -174,6 +193,8 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
   TreeHealthError: { statuses: TREE_HEALTH, publicFailure: true },
   HashingError: { statuses: HASHING, publicFailure: true },
+  // Its messages name the uplink and what it did, which is what the client needs to hear.
+  UpstreamError: { statuses: UPSTREAM, publicFailure: true },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */

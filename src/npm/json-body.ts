@@ -1,65 +1,16 @@
 /**
  * Request bodies as JSON, refused (400, "invalid-json") before any handler
- * sees them when they could not be stored or hashed as canonical JSON:
- * nesting deeper than MAX_JSON_DEPTH (a recursive walk over 4,000 levels
- * overflows the stack), numbers beyond a double (`1e400` parses as
- * Infinity), lone surrogates in strings or keys, and `__proto__` keys.
+ * sees them when they could not be stored or hashed as canonical JSON (see
+ * util/strict-json.ts for what that excludes).
  */
 import { MAX_JSON_DEPTH } from "../registry/canonical-json.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { HttpError } from "./http-common.ts";
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN = new Set([0x5b, 0x7b]);
-const CLOSE = new Set([0x5d, 0x7d]);
-
-function invalid(message: string): HttpError {
-  return new HttpError("invalid-json", `invalid JSON body: ${message}`);
-}
-
-/** The deepest nesting of arrays and objects in `text`, stopping once it passes `limit`. */
-export function jsonDepth(text: string, limit: number): number {
-  let depth = 0;
-  let deepest = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      // Jump to the closing quote: one that an even number of backslashes precedes.
-      for (;;) {
-        i = text.indexOf('"', i + 1);
-        if (i === -1) return deepest;
-        let slashes = 0;
-        while (text.charCodeAt(i - 1 - slashes) === BACKSLASH) slashes++;
-        if (slashes % 2 === 0) break;
-      }
-    } else if (OPEN.has(c)) {
-      depth++;
-      if (depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (CLOSE.has(c)) {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
-function revive(key: string, value: unknown): unknown {
-  if (key === "__proto__") throw invalid('a key may not be "__proto__"');
-  if (!key.isWellFormed()) throw invalid("a key is not valid Unicode (a lone surrogate)");
-  if (typeof value === "string" && !value.isWellFormed())
-    throw invalid("a string is not valid Unicode (a lone surrogate)");
-  if (typeof value === "number" && !Number.isFinite(value))
-    throw invalid("a number is too large for a double");
-  return value;
-}
-
 export function parseJsonBody(text: string): unknown {
-  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
-    throw invalid(`nested deeper than ${MAX_JSON_DEPTH} levels`);
-  try {
-    return JSON.parse(text, revive);
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw invalid((err as Error).message);
-  }
+  return parseStrictJson(
+    text,
+    MAX_JSON_DEPTH,
+    (reason) => new HttpError("invalid-json", `invalid JSON body: ${reason}`),
+  );
 }
