@@ -1,14 +1,23 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
+import { execFile } from "node:child_process";
 import { access, chmod } from "node:fs/promises";
+import { promisify } from "node:util";
 import type { Command } from "commander";
 import { startOrigin } from "../npm/origin-server.ts";
 import { AuthStore } from "../origin/auth.ts";
-import { loadConfig } from "../origin/config.ts";
+import {
+  ConfigError,
+  loadConfig,
+  type OriginConfig,
+  type UplinkSettings,
+} from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { checkStoredTree } from "../origin/tree-health.ts";
 import type { LogLevel } from "../util/log-level.ts";
 import { LOG_LEVEL_HELP, parseCount, parseLogLevel, parsePort, parseSeconds } from "./options.ts";
+
+const execFileAsync = promisify(execFile);
 
 interface ServeFlags {
   data?: string;
@@ -23,6 +32,46 @@ interface ServeFlags {
   maxTarballBytes?: number;
   config?: string;
   check?: boolean;
+  uplink?: string[];
+  local?: string[];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The registry npm on this machine is configured with (what `npm install` would use). */
+async function npmRegistry(): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync("npm", ["config", "get", "registry"], {
+      timeout: 30_000,
+    });
+    return stdout.trim();
+  } catch (err) {
+    throw new ConfigError(
+      `--uplink npm: could not ask npm for its registry: ${(err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * `--uplink npm` (the registry npm here uses, named "npm") or
+ * `--uplink <name>=<url>`; `--local <pattern>` keeps matching names local.
+ */
+async function uplinkFlags(
+  specs: readonly string[],
+  local: readonly string[],
+): Promise<Pick<OriginConfig, "uplinks" | "packages">> {
+  const uplinks: Record<string, UplinkSettings> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (spec === "npm") uplinks.npm = { url: await npmRegistry() };
+    else if (eq > 0) uplinks[spec.slice(0, eq)] = { url: spec.slice(eq + 1) };
+    else throw new ConfigError(`--uplink ${spec}: give npm or <name>=<url>`);
+  }
+  const packages = Object.fromEntries(local.map((pattern) => [pattern, { uplink: null }]));
+  return {
+    ...(specs.length > 0 ? { uplinks } : {}),
+    ...(local.length > 0 ? { packages } : {}),
+  };
 }
 
 export function registerServeCommands(program: Command): void {
@@ -56,6 +105,17 @@ export function registerServeCommands(program: Command): void {
       "JSON config file with the same settings (default: <data>/config.json)",
     )
     .option(
+      "--uplink <uplink>",
+      "import packages not published here from an upstream registry: npm (the registry npm " +
+        "is configured with) or <name>=<url>; repeatable",
+      collect,
+    )
+    .option(
+      "--local <pattern>",
+      "names matching this pattern (e.g. '@corp/*') never come from an uplink; repeatable",
+      collect,
+    )
+    .option(
       "--check",
       "check the whole static tree against the signed checkpoint (every tile, bundle and blob), " +
         "print each damaged file and exit 1 if there is one; does not serve",
@@ -64,14 +124,20 @@ export function registerServeCommands(program: Command): void {
       "after",
       "\nSettings come from the defaults, then the config file, then these flags.\n" +
         'Config file example: {"host": "0.0.0.0", "port": 4873, "data": "/var/lib/cairn", "logLevel": "warn"}\n' +
+        'Uplinks (config file): {"uplinks": {"npm": {"url": "<registry URL>", "maxAge": 120}},\n' +
+        '  "packages": {"@corp/*": {"uplink": null}, "**": {"uplink": "npm"}}}\n' +
         "Tarball caps (config file only, beside maxTarballBytes): maxUnpackedBytes (default 500 MiB),\n" +
         "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
-      const { config: configFile, durable, check, ...rest } = flags;
+      const { config: configFile, durable, check, uplink, local, ...rest } = flags;
       // commander sets durable=true by default for --no-durable; only pass it when the flag was used.
       const config = await loadConfig(
-        { ...rest, durable: durable === false ? false : undefined },
+        {
+          ...rest,
+          durable: durable === false ? false : undefined,
+          ...(await uplinkFlags(uplink ?? [], local ?? [])),
+        },
         configFile,
       );
       if (check) {

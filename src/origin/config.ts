@@ -60,8 +60,8 @@ export interface OriginConfig {
   /**
    * Where each package name comes from, the first matching pattern
    * (minimatch, as Verdaccio's `packages`) deciding: an uplink's name, or
-   * null for names that only ever come from publishes here. With uplinks
-   * and no patterns, every name not published here goes to the first uplink.
+   * null for names that only ever come from publishes here. Names no
+   * pattern matches go to the first uplink (`**` decides otherwise).
    */
   readonly packages?: Readonly<Record<string, PackageSource>>;
 }

@@ -14,13 +14,13 @@
 import { rm } from "node:fs/promises";
 import validateName from "validate-npm-package-name";
 import type { Registry } from "../origin/registry.ts";
+import { BlobError } from "../registry/blob-check.ts";
 import {
   type ArtifactEntry,
   type ImportedVersion,
   uplinkActor,
   type VersionEntry,
 } from "../registry/entries.ts";
-import { BlobError } from "../registry/blob-check.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { SingleFlight } from "../util/single-flight.ts";
 import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
@@ -192,7 +192,11 @@ export class UplinkImporter {
       };
       const url = manifest.dist?.tarball;
       if (typeof url !== "string")
-        throw new UpstreamError(uplink, "bad-response", `${entry.name}@${entry.version} names no tarball`);
+        throw new UpstreamError(
+          uplink,
+          "bad-response",
+          `${entry.name}@${entry.version} names no tarball`,
+        );
       const path = this.#registry.blobs.tempPath();
       try {
         const digests = await fetchTarball(uplink, url, entry.integrity, path);

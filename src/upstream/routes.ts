@@ -21,11 +21,7 @@ export interface UplinkSource extends Uplink {
   readonly follow: readonly string[];
 }
 
-function sourceOf(
-  name: string,
-  settings: UplinkSettings,
-  env: NodeJS.ProcessEnv,
-): UplinkSource {
+function sourceOf(name: string, settings: UplinkSettings, env: NodeJS.ProcessEnv): UplinkSource {
   const token = settings.token ?? (settings.tokenEnv ? env[settings.tokenEnv] : undefined);
   return {
     ...UPLINK_DEFAULTS,
@@ -56,9 +52,10 @@ export class UplinkRoutes {
     const entries = Object.entries(config.uplinks ?? {});
     if (entries.length === 0) return undefined;
     const uplinks = new Map(entries.map(([name, s]) => [name, sourceOf(name, s, env)]));
-    const patterns = Object.entries(config.packages ?? { "**": { uplink: entries[0][0] } }).map(
-      ([pattern, { uplink }]) => ({ pattern, uplink }),
-    );
+    // Names no pattern claims go to the first uplink; `"**": {"uplink": null}` keeps them local.
+    const packages = { ...config.packages };
+    if (!Object.hasOwn(packages, "**")) packages["**"] = { uplink: entries[0][0] };
+    const patterns = Object.entries(packages).map(([pattern, { uplink }]) => ({ pattern, uplink }));
     return new UplinkRoutes(uplinks, patterns);
   }
 
