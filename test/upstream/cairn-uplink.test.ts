@@ -15,13 +15,18 @@ import { startTestOrigin, testOriginConfig } from "../helpers/origin.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 
-async function getJson(url: string, accept = "application/json") {
-  const res = await fetch(url, { headers: { accept } });
-  return {
-    status: res.status,
-    headers: res.headers,
-    body: (await res.json()) as Record<string, any>,
-  };
+interface Packument {
+  readonly "dist-tags": Record<string, string>;
+  readonly time: Record<string, string>;
+  readonly versions: Record<
+    string,
+    { dist: { integrity: string; tarball: string }; dependencies?: Record<string, string> }
+  >;
+}
+
+async function getJson(url: string) {
+  const res = await fetch(url, { headers: { accept: "application/json" } });
+  return { status: res.status, body: (await res.json()) as Packument };
 }
 
 test("a Cairn imports from another Cairn on first request and logs every version", async () => {
