@@ -1,6 +1,7 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
 import { execFile } from "node:child_process";
 import { access, chmod } from "node:fs/promises";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { startOrigin } from "../npm/origin-server.ts";
@@ -34,6 +35,7 @@ interface ServeFlags {
   check?: boolean;
   uplink?: string[];
   local?: string[];
+  follow?: string[];
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -59,6 +61,7 @@ async function npmRegistry(): Promise<string> {
 async function uplinkFlags(
   specs: readonly string[],
   local: readonly string[],
+  follow: readonly string[],
 ): Promise<Pick<OriginConfig, "uplinks" | "packages">> {
   const uplinks: Record<string, UplinkSettings> = {};
   for (const spec of specs) {
@@ -66,6 +69,14 @@ async function uplinkFlags(
     if (spec === "npm") uplinks.npm = { url: await npmRegistry() };
     else if (eq > 0) uplinks[spec.slice(0, eq)] = { url: spec.slice(eq + 1) };
     else throw new ConfigError(`--uplink ${spec}: give npm or <name>=<url>`);
+  }
+  const first = Object.keys(uplinks)[0];
+  if (follow.length > 0) {
+    if (first === undefined) throw new ConfigError("--follow needs an --uplink to follow");
+    uplinks[first] = {
+      ...uplinks[first],
+      follow: follow.map((spec) => (spec.endsWith(".json") ? resolve(spec) : spec)),
+    };
   }
   const packages = Object.fromEntries(local.map((pattern) => [pattern, { uplink: null }]));
   return {
@@ -116,6 +127,12 @@ export function registerServeCommands(program: Command): void {
       collect,
     )
     .option(
+      "--follow <spec>",
+      "import eagerly from the first --uplink and keep current: a package (name or name@range, " +
+        "with its dependency closure), a package.json or a package-lock.json; repeatable",
+      collect,
+    )
+    .option(
       "--check",
       "check the whole static tree against the signed checkpoint (every tile, bundle and blob), " +
         "print each damaged file and exit 1 if there is one; does not serve",
@@ -130,13 +147,13 @@ export function registerServeCommands(program: Command): void {
         "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
-      const { config: configFile, durable, check, uplink, local, ...rest } = flags;
+      const { config: configFile, durable, check, uplink, local, follow, ...rest } = flags;
       // commander sets durable=true by default for --no-durable; only pass it when the flag was used.
       const config = await loadConfig(
         {
           ...rest,
           durable: durable === false ? false : undefined,
-          ...(await uplinkFlags(uplink ?? [], local ?? [])),
+          ...(await uplinkFlags(uplink ?? [], local ?? [], follow ?? [])),
         },
         configFile,
       );

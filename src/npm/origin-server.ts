@@ -18,6 +18,7 @@ import {
   TreeHealthError,
 } from "../origin/tree-health.ts";
 import { readTreeFile } from "../store/static-tree.ts";
+import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
 import { registerGuards } from "./guards.ts";
@@ -38,6 +39,8 @@ export interface RunningOrigin {
   readonly health: TreeHealth;
   /** The pull-through cache of the configured uplinks, if any. */
   readonly uplinks?: UplinkImporter;
+  /** One per uplink with packages to follow, syncing in the background. */
+  readonly followers: readonly Follower[];
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   close(): Promise<void>;
@@ -50,6 +53,8 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** Entry bundles the start-up check reads, newest first; RECENT_BUNDLES by default. */
   readonly recentBundles?: number;
+  /** false: followers are made but not started (a test calls their sync). */
+  readonly follow?: boolean;
 }
 
 /** Lists damage for an error message, a few files at most. */
@@ -133,15 +138,25 @@ export async function startOrigin(
     }
     if (limits.scrubRate > 0)
       stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
+    const followers = (uplinks?.routes.uplinks ?? [])
+      .filter((uplink) => uplink.follow.length > 0)
+      .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
+    if (options.follow !== false)
+      for (const follower of followers)
+        follower.start((report) => {
+          for (const line of report.missing) server.log.warn({ follow: line }, "not followed");
+        });
     return {
       url: `${address}/`,
       key,
       registry,
       health,
       ...(uplinks ? { uplinks } : {}),
+      followers,
       publishDatabase,
       close: async () => {
         clearInterval(timer);
+        for (const follower of followers) follower.stop();
         await stopScrub();
         await server.close();
         await uplinks?.close();

@@ -1,0 +1,255 @@
+/**
+ * Following: packages imported eagerly and kept current, so that the
+ * origin (and every mirror of it) holds them before anyone asks, as a
+ * mirror cluster must. What to follow is a list of specs:
+ *
+ *   express              the package, and the closure of its latest version
+ *   express@^4.18.0      the closure of the highest version in the range
+ *   ./package.json       the closure of its dependencies (dev and optional too)
+ *   ./package-lock.json  exactly the versions it pins (npm's lockfile v2/v3)
+ *
+ * A closure walks dependencies, optionalDependencies and peerDependencies
+ * from the imported entries, picking what a fresh install picks (the
+ * highest version a range allows), and fetches each tarball. After the
+ * first sync the follower re-syncs on each change the uplink's change feed
+ * reports for a followed package, or, without a feed, every max age.
+ */
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import semver from "semver";
+import type { Registry } from "../origin/registry.ts";
+import type { VersionEntry } from "../registry/entries.ts";
+import { readChanges } from "./changes.ts";
+import type { UplinkImporter } from "./importer.ts";
+import type { UplinkSource } from "./routes.ts";
+
+/** A package to hold: a version range or tag, or one exact version (from a lockfile). */
+export interface FollowRoot {
+  readonly name: string;
+  readonly range: string;
+}
+
+export interface SyncReport {
+  /** Packages whose packuments were refreshed. */
+  readonly packages: number;
+  /** Versions whose tarballs the origin now holds. */
+  readonly versions: number;
+  /** What could not be had, and why. */
+  readonly missing: readonly string[];
+}
+
+const DEPENDENCY_FIELDS = ["dependencies", "optionalDependencies", "peerDependencies"] as const;
+/** Tarballs fetched at once during a sync. */
+const SYNC_CONCURRENCY = 8;
+
+type Obj = Record<string, unknown>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `name@range`, `@scope/name@range`, or a bare name (its latest). */
+function parseSpec(spec: string): FollowRoot {
+  const at = spec.indexOf("@", 1);
+  return at < 0
+    ? { name: spec, range: "latest" }
+    : { name: spec.slice(0, at), range: spec.slice(at + 1) };
+}
+
+/** The registry dependency a spec names, following `npm:` aliases; undefined for git, file, … */
+function registryDependency(name: string, spec: unknown): FollowRoot | undefined {
+  if (typeof spec !== "string") return undefined;
+  if (spec.startsWith("npm:")) return parseSpec(spec.slice(4));
+  if (spec === "" || spec === "*" || semver.validRange(spec) !== null)
+    return { name, range: spec || "*" };
+  // A dist-tag (`latest`, `next`); URLs, paths and git specs are not the registry's.
+  return /^[a-z][a-z0-9._-]*$/i.test(spec) ? { name, range: spec } : undefined;
+}
+
+/** The roots a package.json or lockfile names. */
+export async function rootsOfFile(path: string): Promise<FollowRoot[]> {
+  const json: unknown = JSON.parse(await readFile(path, "utf8"));
+  if (!isObject(json)) throw new Error(`${path} does not hold a JSON object`);
+  const roots: FollowRoot[] = [];
+  const file = basename(path);
+  if (file === "package-lock.json" || file === "npm-shrinkwrap.json") {
+    if (!isObject(json.packages))
+      throw new Error(`${path} is not an npm lockfile of version 2 or 3`);
+    for (const [where, entry] of Object.entries(json.packages)) {
+      if (where === "" || !isObject(entry) || entry.link === true) continue;
+      if (typeof entry.version !== "string" || semver.valid(entry.version) === null) continue;
+      const name =
+        typeof entry.name === "string"
+          ? entry.name
+          : where.slice(where.lastIndexOf("node_modules/") + "node_modules/".length);
+      roots.push({ name, range: entry.version });
+    }
+    return roots;
+  }
+  for (const field of [...DEPENDENCY_FIELDS, "devDependencies"]) {
+    const deps = json[field];
+    if (!isObject(deps)) continue;
+    for (const [name, spec] of Object.entries(deps)) {
+      const root = registryDependency(name, spec);
+      if (root) roots.push(root);
+    }
+  }
+  return roots;
+}
+
+/** The roots of every spec: names and ranges as they are, files read. */
+export async function rootsOf(specs: readonly string[]): Promise<FollowRoot[]> {
+  const roots: FollowRoot[] = [];
+  for (const spec of specs) {
+    if (spec.endsWith(".json")) roots.push(...(await rootsOfFile(spec)));
+    else roots.push(parseSpec(spec));
+  }
+  return roots;
+}
+
+export class Follower {
+  readonly #registry: Registry;
+  readonly #importer: UplinkImporter;
+  readonly #uplink: UplinkSource;
+  readonly #specs: readonly string[];
+  /** Names the last sync reached: the feed's changes to these trigger a sync. */
+  #followed = new Set<string>();
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(
+    registry: Registry,
+    importer: UplinkImporter,
+    uplink: UplinkSource,
+    specs: readonly string[],
+  ) {
+    this.#registry = registry;
+    this.#importer = importer;
+    this.#uplink = uplink;
+    this.#specs = specs;
+  }
+
+  /** Imports every followed package and closure now; resolves with what it holds. */
+  async sync(): Promise<SyncReport> {
+    const roots = await rootsOf(this.#specs);
+    const refreshed = new Map<string, Promise<void>>();
+    const reached = new Set<string>();
+    const missing: string[] = [];
+    const held = new Set<string>();
+    const queue: FollowRoot[] = [...roots];
+    const refresh = (name: string) => {
+      let done = refreshed.get(name);
+      if (!done) {
+        done = this.#importer.refresh(name);
+        refreshed.set(name, done);
+      }
+      return done;
+    };
+    const visit = async ({ name, range }: FollowRoot) => {
+      try {
+        await refresh(name);
+      } catch (err) {
+        missing.push(`${name}: ${(err as Error).message}`);
+        return;
+      }
+      reached.add(name);
+      const entry = this.#pick(name, range);
+      if (!entry) {
+        missing.push(`${name}@${range}: no such version`);
+        return;
+      }
+      const id = `${name}@${entry.version}`;
+      if (held.has(id)) return;
+      held.add(id);
+      try {
+        // A package published here holds its tarballs already.
+        if (entry.kind === "import") await this.#importer.fetchArtifact(entry);
+      } catch (err) {
+        missing.push(`${id}: ${(err as Error).message}`);
+        return;
+      }
+      for (const field of DEPENDENCY_FIELDS) {
+        const deps = entry.resolution[field];
+        if (!isObject(deps)) continue;
+        for (const [dep, spec] of Object.entries(deps)) {
+          const root = registryDependency(dep, spec);
+          if (root) queue.push(root);
+        }
+      }
+    };
+    const worker = async () => {
+      for (let next = queue.shift(); next && !this.#stopped; next = queue.shift())
+        await visit(next);
+    };
+    // Workers end when the queue runs dry; a visit may refill it, so go again until it stays empty.
+    while (queue.length > 0 && !this.#stopped)
+      await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+    this.#followed = reached;
+    return { packages: refreshed.size, versions: held.size, missing };
+  }
+
+  /** The version a fresh install would take for `range`, among the live versions. */
+  #pick(name: string, range: string): VersionEntry | undefined {
+    const rows = this.#registry.state.versions(name).filter((r) => r.unpublished === null);
+    const tagged = this.#registry.state.distTags(name)[range];
+    const version =
+      tagged ??
+      semver.maxSatisfying(
+        rows.map((r) => r.version),
+        range,
+      ) ??
+      undefined;
+    return rows.find((r) => r.version === version)?.entry;
+  }
+
+  /** Syncs now, then again on every relevant change (or every max age without a feed). */
+  start(onSync?: (report: SyncReport) => void): void {
+    this.#loop ??= (async () => {
+      let since: string | undefined;
+      while (!this.#stopped) {
+        const report = await this.sync().catch(() => undefined);
+        if (report) onSync?.(report);
+        since = await this.#waitForChange(since);
+      }
+    })();
+  }
+
+  /** Waits for the feed to report a followed package (or for max age); returns the feed position. */
+  async #waitForChange(since: string | undefined): Promise<string | undefined> {
+    const feed = this.#uplink.changes;
+    if (feed === undefined) {
+      await sleep(this.#uplink.maxAgeMs, this.#abort.signal);
+      return undefined;
+    }
+    let position = since ?? "now";
+    while (!this.#stopped) {
+      try {
+        const { changed, last } = await readChanges(this.#uplink, feed, position);
+        position = last;
+        if (changed.some((name) => this.#followed.has(name))) return position;
+      } catch {
+        // An unreachable feed is polled again after max age, as if there were none.
+        await sleep(this.#uplink.maxAgeMs, this.#abort.signal);
+        return position;
+      }
+    }
+    return position;
+  }
+
+  /**
+   * Stops following: a sync in progress ends after its current fetches, a
+   * wait ends at once, and a long poll of the feed in flight is left to
+   * end on its own (its answer is dropped).
+   */
+  stop(): void {
+    this.#stopped = true;
+    this.#abort.abort();
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return delay(ms, undefined, { signal }).catch(() => undefined);
+}
