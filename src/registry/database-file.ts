@@ -19,7 +19,13 @@ import { createZstdCompress, createZstdDecompress, constants as zlibConstants } 
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
-import { checkEntry, EntryError, type SnapshotEntry } from "./entries.ts";
+import {
+  checkVersionEntry,
+  EntryError,
+  publishedAt,
+  type SnapshotEntry,
+  type VersionEntry,
+} from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
@@ -222,21 +228,16 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
     );
   }
   for (const row of rows) {
-    let entry: ReturnType<typeof checkEntry>;
+    let entry: VersionEntry;
     try {
-      entry = checkEntry(row.entry);
+      entry = checkVersionEntry(row.entry);
     } catch (err) {
       throw new DatabaseFileError(
         "bad-row",
         `${row.name}@${row.version}: ${(err as Error).message}`,
       );
     }
-    if (
-      entry.kind !== "publish" ||
-      entry.name !== row.name ||
-      entry.version !== row.version ||
-      entry.time !== row.time
-    )
+    if (entry.name !== row.name || entry.version !== row.version || publishedAt(entry) !== row.time)
       throw new DatabaseFileError(
         "bad-row",
         `${row.name}@${row.version}: the row and its entry disagree`,
