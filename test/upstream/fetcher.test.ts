@@ -49,7 +49,8 @@ function uplinkAt(url: string, overrides: Partial<Uplink> = {}): Uplink {
   return {
     name: "test-upstream",
     url,
-    timeoutMs: 200,
+    // Generous, so a busy machine does not turn an honest answer into a timeout.
+    timeoutMs: 5000,
     deadlineMs: 60_000,
     maxPackumentBytes: 64 * 1024,
     maxTarballBytes: 64 * 1024,
@@ -65,8 +66,9 @@ const code = (c: string) => (e: unknown) => {
   return true;
 };
 
-/** Well under the uplinks' deadline: a stall test passes only if the timer it tests fires. */
-const STALL = { timeout: 5000 };
+/** The idle timeout of the stall tests, and their own timeout, under the one the uplinks default to. */
+const STALLS = { timeoutMs: 200 };
+const STALL = { timeout: 4000 };
 
 function packumentOf(name: string) {
   return {
@@ -229,7 +231,7 @@ describe("fetchPackument", () => {
 
   test("an upstream that never answers times out and loses the connection", STALL, async () => {
     const u = await upstream(() => {});
-    await assert.rejects(fetchPackument(uplinkAt(u.url), "stalled"), code("timeout"));
+    await assert.rejects(fetchPackument(uplinkAt(u.url, STALLS), "stalled"), code("timeout"));
     await closed(u.requests[0]);
   });
 
@@ -238,7 +240,7 @@ describe("fetchPackument", () => {
       res.writeHead(200, { "content-length": 1000 });
       res.write('{"name":"stalled",');
     });
-    await assert.rejects(fetchPackument(uplinkAt(u.url), "stalled"), code("timeout"));
+    await assert.rejects(fetchPackument(uplinkAt(u.url, STALLS), "stalled"), code("timeout"));
     await closed(u.requests[0]);
   });
 
@@ -254,7 +256,7 @@ describe("fetchPackument", () => {
   });
 
   test("a slow body that never pauses for the idle timeout arrives", async () => {
-    const body = JSON.stringify({ ...packumentOf("slow"), description: "s".repeat(300) });
+    const body = JSON.stringify({ ...packumentOf("slow"), description: "s".repeat(1000) });
     const u = await upstream((_req, res) => {
       res.writeHead(200, { "content-length": body.length });
       let at = 0;
@@ -265,10 +267,10 @@ describe("fetchPackument", () => {
           clearInterval(drip);
           res.end();
         }
-      }, 40);
+      }, 30);
     });
-    assert.ok((body.length / 20) * 40 > 2 * 500, "the body takes longer than the idle timeout");
-    const result = await fetchPackument(uplinkAt(u.url, { timeoutMs: 500 }), "slow");
+    assert.ok((body.length / 20) * 30 > 1.5 * 800, "the body takes longer than the idle timeout");
+    const result = await fetchPackument(uplinkAt(u.url, { timeoutMs: 800 }), "slow");
     assert.equal(result.kind, "fresh");
   });
 
@@ -402,8 +404,9 @@ describe("fetchPackument", () => {
 
   test("a content encoding it did not ask for is a bad response", async () => {
     const u = await upstream((_req, res) => {
+      // Bytes that would decode under the encoding it did ask for.
       res.writeHead(200, { "content-encoding": "br" });
-      res.end("{}");
+      res.end(gzipSync(JSON.stringify(packumentOf("p"))));
     });
     await assert.rejects(fetchPackument(uplinkAt(u.url), "p"), code("bad-response"));
   });
@@ -584,7 +587,7 @@ describe("fetchTarball", () => {
     });
     const path = await destination();
     await assert.rejects(
-      fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path),
+      fetchTarball(uplinkAt(u.url, STALLS), `${u.url}p.tgz`, { sha512 }, path),
       code("timeout"),
     );
     await assertGone(path);
