@@ -6,18 +6,19 @@
  * every failure of the network or of the bytes becomes an UpstreamError.
  *
  * Built on node:http(s) rather than the global fetch (undici), for the
- * control this needs: system errors keep their codes (`ECONNREFUSED`)
- * where undici wraps them in `TypeError("fetch failed")` and reports a cut
- * body only as the message "terminated"; `res.complete` says whether the
- * body ended as declared; gzip is decoded here, so the cap counts decoded
- * bytes chunk by chunk; and `reusedSocket` tells a keep-alive socket the
- * upstream closed between requests (safe to retry once) from a real
- * failure. The keep-alive agents pool connections across requests: a cold
- * install asks an upstream for hundreds of packuments and tarballs.
+ * control this needs: errors keep their codes (`ECONNREFUSED`, a cut body's
+ * `ECONNRESET`, the parser's `HPE_*`) where undici wraps them in
+ * `TypeError("fetch failed")` and reports a cut body only by the message
+ * "terminated"; gzip is decoded here, so the cap counts decoded bytes chunk
+ * by chunk; `res.complete` says whether a socket may go back to the pool;
+ * and `reusedSocket` tells a keep-alive socket the upstream closed between
+ * requests (safe to retry once) from a real failure. The keep-alive agents
+ * pool connections: a cold install asks an upstream for hundreds of
+ * packuments and tarballs.
  */
 
-import type { ClientRequest } from "node:http";
 import {
+  type ClientRequest,
   Agent as HttpAgent,
   type IncomingMessage,
   type OutgoingHttpHeaders,
@@ -43,7 +44,7 @@ const agents = {
 
 export const USER_AGENT = `cairn/${CAIRN_VERSION} node/${process.version}`;
 
-export interface Response {
+export interface UpstreamResponse {
   readonly status: number;
   readonly headers: IncomingMessage["headers"];
   /** Bytes received so far, as sent (before decoding). */
@@ -63,7 +64,7 @@ export async function exchange<T>(
   url: URL,
   headers: OutgoingHttpHeaders,
   expected: readonly number[],
-  use: (response: Response) => Promise<T>,
+  use: (response: UpstreamResponse) => Promise<T>,
 ): Promise<T> {
   const what = `GET ${url.pathname}`;
   let failure: UpstreamError | undefined;
@@ -81,12 +82,19 @@ export async function exchange<T>(
   );
   const idle = setTimeout(timeout(`nothing arrived for ${uplink.timeoutMs} ms`), uplink.timeoutMs);
   let res: IncomingMessage | undefined;
+  let requestError: unknown;
   try {
     const sent = { ...headers, "user-agent": USER_AGENT };
     if (uplink.token) sent.authorization = `Bearer ${uplink.token}`;
     const attempt = () =>
       send(url, sent, (r) => {
         req = r;
+        requestError = undefined;
+        // A parse error mid-body is the request's error, perhaps before `res` is even
+        // handed over; the response itself only hears "aborted".
+        r.on("error", (err) => {
+          requestError ??= err;
+        });
       });
     try {
       res = await attempt();
@@ -101,7 +109,8 @@ export async function exchange<T>(
     idle.refresh();
     const status = res.statusCode ?? 0;
     if (!expected.includes(status)) throw statusError(uplink, what, status);
-    return await use(responseOf(uplink, what, res, idle, fail, () => failure));
+    const why = (err: unknown) => failure ?? duringBody(uplink, what, requestError ?? err);
+    return await use(responseOf(uplink, what, res, idle, fail, why));
   } finally {
     clearTimeout(deadline);
     clearTimeout(idle);
@@ -134,8 +143,8 @@ function responseOf(
   res: IncomingMessage,
   idle: NodeJS.Timeout,
   fail: (err: UpstreamError) => UpstreamError,
-  failure: () => UpstreamError | undefined,
-): Response {
+  why: (err: unknown) => unknown,
+): UpstreamResponse {
   let wireBytes = 0;
   const tooLarge = (maxBytes: number) =>
     fail(
@@ -149,8 +158,6 @@ function responseOf(
       if (wireBytes > maxBytes) throw tooLarge(maxBytes);
       yield chunk;
     }
-    // The parser ends the stream early when the socket closes mid-body; `complete` tells.
-    if (!res.complete) throw fail(truncated(uplink, what));
   }
 
   async function* body(maxBytes: number): AsyncGenerator<Buffer> {
@@ -171,7 +178,7 @@ function responseOf(
         yield chunk;
       }
     } catch (err) {
-      throw failure() ?? duringBody(uplink, what, err);
+      throw why(err);
     }
   }
 
@@ -235,8 +242,7 @@ function truncated(uplink: Uplink, what: string, cause?: unknown): UpstreamError
 function duringBody(uplink: Uplink, what: string, err: unknown): unknown {
   const code = errorCode(err);
   // A reset, or a gzip stream cut short: the connection dropped mid-body.
-  if (isReset(err) || code === "ECONNABORTED" || code === "Z_BUF_ERROR")
-    return truncated(uplink, what, err);
+  if (isReset(err) || code === "Z_BUF_ERROR") return truncated(uplink, what, err);
   const message = (err as Error)?.message ?? String(err);
   if (code.startsWith("Z_"))
     return new UpstreamError(

@@ -38,7 +38,16 @@ export class UpstreamError extends CodedError<UpstreamErrorCode> {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(code, `uplink ${uplink.name} (${uplink.url}): ${detail}`, options);
+    super(code, `uplink ${uplink.name} (${withoutCredentials(uplink.url)}): ${detail}`, options);
     this.uplink = uplink.name;
   }
+}
+
+/** The URL as a client may see it: credentials in it stay with the origin. */
+function withoutCredentials(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed) return "an invalid URL";
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.href;
 }

@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createNetServer, type Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { fetchPackument, fetchTarball } from "../../src/upstream/fetcher.ts";
@@ -49,7 +49,8 @@ function uplinkAt(url: string, overrides: Partial<Uplink> = {}): Uplink {
   return {
     name: "test-upstream",
     url,
-    timeoutMs: 200,
+    // Generous, so a busy machine does not turn an honest answer into a timeout.
+    timeoutMs: 5000,
     deadlineMs: 60_000,
     maxPackumentBytes: 64 * 1024,
     maxTarballBytes: 64 * 1024,
@@ -65,8 +66,9 @@ const code = (c: string) => (e: unknown) => {
   return true;
 };
 
-/** Well under the uplinks' deadline: a stall test passes only if the timer it tests fires. */
-const STALL = { timeout: 5000 };
+/** The idle timeout of the stall tests, and their own timeout, under the one the uplinks default to. */
+const STALLS = { timeoutMs: 200 };
+const STALL = { timeout: 4000 };
 
 function packumentOf(name: string) {
   return {
@@ -229,7 +231,7 @@ describe("fetchPackument", () => {
 
   test("an upstream that never answers times out and loses the connection", STALL, async () => {
     const u = await upstream(() => {});
-    await assert.rejects(fetchPackument(uplinkAt(u.url), "stalled"), code("timeout"));
+    await assert.rejects(fetchPackument(uplinkAt(u.url, STALLS), "stalled"), code("timeout"));
     await closed(u.requests[0]);
   });
 
@@ -238,7 +240,7 @@ describe("fetchPackument", () => {
       res.writeHead(200, { "content-length": 1000 });
       res.write('{"name":"stalled",');
     });
-    await assert.rejects(fetchPackument(uplinkAt(u.url), "stalled"), code("timeout"));
+    await assert.rejects(fetchPackument(uplinkAt(u.url, STALLS), "stalled"), code("timeout"));
     await closed(u.requests[0]);
   });
 
@@ -254,7 +256,7 @@ describe("fetchPackument", () => {
   });
 
   test("a slow body that never pauses for the idle timeout arrives", async () => {
-    const body = JSON.stringify({ ...packumentOf("slow"), description: "s".repeat(300) });
+    const body = JSON.stringify({ ...packumentOf("slow"), description: "s".repeat(1000) });
     const u = await upstream((_req, res) => {
       res.writeHead(200, { "content-length": body.length });
       let at = 0;
@@ -265,10 +267,10 @@ describe("fetchPackument", () => {
           clearInterval(drip);
           res.end();
         }
-      }, 40);
+      }, 30);
     });
-    assert.ok((body.length / 20) * 40 > 2 * 500, "the body takes longer than the idle timeout");
-    const result = await fetchPackument(uplinkAt(u.url, { timeoutMs: 500 }), "slow");
+    assert.ok((body.length / 20) * 30 > 1.5 * 800, "the body takes longer than the idle timeout");
+    const result = await fetchPackument(uplinkAt(u.url, { timeoutMs: 800 }), "slow");
     assert.equal(result.kind, "fresh");
   });
 
@@ -311,6 +313,19 @@ describe("fetchPackument", () => {
       endless(res, Buffer.alloc(16 * 1024, 0x20));
     });
     await assert.rejects(fetchPackument(uplinkAt(u.url), "endless"), code("too-large"));
+    await closed(u.requests[0]);
+  });
+
+  test("an endless gzip stream that decodes to nothing is too large", async () => {
+    const header = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    // Empty stored deflate blocks, none final: bytes on the wire, nothing out of gunzip.
+    const empty = Buffer.concat(Array(1000).fill(Buffer.from([0, 0, 0, 0xff, 0xff])));
+    const u = await upstream((_req, res) => {
+      res.writeHead(200, { "content-encoding": "gzip" });
+      res.write(header);
+      endless(res, empty);
+    });
+    await assert.rejects(fetchPackument(uplinkAt(u.url), "nothing"), code("too-large"));
     await closed(u.requests[0]);
   });
 
@@ -362,34 +377,65 @@ describe("fetchPackument", () => {
   });
 
   test("a keep-alive connection the upstream closed is retried once on a new one", async () => {
-    // A raw server: it answers the first request on each connection and drops the connection at the second.
+    // It answers the first request on each connection and drops the connection at the second.
     const body = JSON.stringify(packumentOf("p"));
-    const answer = `HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
-    let connections = 0;
-    const sockets = new Set<Socket>();
-    const server = createNetServer((socket) => {
-      connections++;
-      sockets.add(socket);
-      let requests = 0;
-      socket.on("data", (data) => {
-        if (!data.includes("\r\n\r\n")) return;
-        if (requests++ === 0) socket.write(answer);
-        else socket.destroy();
-      });
+    const answer = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const raw = await rawUpstream((socket, index) => {
+      if (index === 0) socket.write(answer);
+      else socket.destroy();
     });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    after(() => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    });
-    const { port } = server.address() as { port: number };
-    const uplink = uplinkAt(`http://127.0.0.1:${port}/`);
+    const uplink = uplinkAt(raw.url);
     assert.equal((await fetchPackument(uplink, "p")).kind, "fresh");
     assert.equal((await fetchPackument(uplink, "p")).kind, "fresh");
-    assert.equal(connections, 2);
+    assert.equal(raw.connections(), 2);
+  });
+
+  test("an answer that is not HTTP is a bad response", async () => {
+    const raw = await rawUpstream((socket) => socket.end("hello, this is not HTTP\r\n\r\n"));
+    await assert.rejects(fetchPackument(uplinkAt(raw.url), "p"), code("bad-response"));
+  });
+
+  test("a malformed chunked body is a bad response", async () => {
+    const raw = await rawUpstream((socket) =>
+      socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\n"),
+    );
+    await assert.rejects(fetchPackument(uplinkAt(raw.url), "p"), code("bad-response"));
+  });
+
+  test("a content encoding it did not ask for is a bad response", async () => {
+    const u = await upstream((_req, res) => {
+      // Bytes that would decode under the encoding it did ask for.
+      res.writeHead(200, { "content-encoding": "br" });
+      res.end(gzipSync(JSON.stringify(packumentOf("p"))));
+    });
+    await assert.rejects(fetchPackument(uplinkAt(u.url), "p"), code("bad-response"));
   });
 });
+
+/**
+ * A TCP server that speaks HTTP only as `answer` writes it: called once
+ * per request head, with the request's index on its connection.
+ */
+async function rawUpstream(answer: (socket: Socket, index: number) => void) {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    let index = 0;
+    socket.on("data", (data) => {
+      if (data.includes("\r\n\r\n")) answer(socket, index++);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/`, connections: () => connections };
+}
 
 describe("fetchTarball", () => {
   const tarball = Buffer.from("pretend this is a gzipped tarball ".repeat(100));
@@ -402,8 +448,8 @@ describe("fetchTarball", () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  let n = 0;
-  const destination = () => join(dir, `tarball-${n++}.tmp`);
+  /** A path in a directory of its own, so a file one test leaves behind fails only that test. */
+  const destination = async () => join(await mkdtemp(join(dir, "t-")), "tarball.tmp");
 
   async function serving(bytes: Buffer, handler?: Handler): Promise<Upstream> {
     return upstream(
@@ -416,17 +462,12 @@ describe("fetchTarball", () => {
   }
 
   async function assertGone(path: string) {
-    await assert.rejects(readFile(path), { code: "ENOENT" });
-    assert.deepEqual(
-      (await readdir(dir)).filter((f) => !f.startsWith("kept-")),
-      [],
-      "nothing left behind",
-    );
+    assert.deepEqual(await readdir(dirname(path)), [], "nothing left behind");
   }
 
   test("streams a tarball to the file and gives its hashes", async () => {
     const u = await serving(tarball);
-    const path = destination();
+    const path = await destination();
     const uplink = uplinkAt(u.url, { token: "s3cret" });
     const digests = await fetchTarball(uplink, `${u.url}p/-/p-1.0.0.tgz`, { sha512, sha1 }, path);
     assert.deepEqual(digests, { sha256, sha512, sha1, size: tarball.length });
@@ -439,7 +480,7 @@ describe("fetchTarball", () => {
   test("either advertised hash alone is enough", async () => {
     const u = await serving(tarball);
     for (const expected of [{ sha512 }, { sha1 }]) {
-      const path = destination();
+      const path = await destination();
       const digests = await fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, expected, path);
       assert.equal(digests.sha256, sha256);
       await rm(path);
@@ -451,7 +492,7 @@ describe("fetchTarball", () => {
     tampered[10] ^= 1;
     const u = await serving(tampered);
     for (const expected of [{ sha512, sha1 }, { sha512 }, { sha1 }]) {
-      const path = destination();
+      const path = await destination();
       await assert.rejects(
         fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, expected, path),
         code("integrity-mismatch"),
@@ -462,7 +503,7 @@ describe("fetchTarball", () => {
 
   test("hashes that disagree with each other are an integrity mismatch", async () => {
     const u = await serving(tarball);
-    const path = destination();
+    const path = await destination();
     const otherSha1 = createHash("sha1").update("other").digest("hex");
     await assert.rejects(
       fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512, sha1: otherSha1 }, path),
@@ -480,11 +521,12 @@ describe("fetchTarball", () => {
       `https://127.0.0.1:${port}/p.tgz`,
       `http://localhost:${port}/p.tgz`,
       `http://user:pw@127.0.0.1:${port}/p.tgz`,
+      `http://user@127.0.0.1:${port}/p.tgz`,
       `file:///etc/passwd`,
       "not a url",
     ];
     for (const url of foreign) {
-      const path = destination();
+      const path = await destination();
       await assert.rejects(
         fetchTarball(uplinkAt(u.url), url, { sha512 }, path),
         code("bad-response"),
@@ -502,7 +544,7 @@ describe("fetchTarball", () => {
       { sha1: sha1.toUpperCase() },
       { sha512: sha1 },
     ]) {
-      const path = destination();
+      const path = await destination();
       await assert.rejects(
         fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, expected, path),
         code("bad-response"),
@@ -517,7 +559,7 @@ describe("fetchTarball", () => {
       res.writeHead(404);
       res.end();
     });
-    const path = destination();
+    const path = await destination();
     await assert.rejects(
       fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path),
       code("not-found"),
@@ -530,7 +572,7 @@ describe("fetchTarball", () => {
       res.writeHead(200, { "content-length": tarball.length });
       res.write(tarball.subarray(0, 100), () => req.socket.destroy());
     });
-    const path = destination();
+    const path = await destination();
     await assert.rejects(
       fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path),
       code("truncated"),
@@ -543,9 +585,9 @@ describe("fetchTarball", () => {
       res.writeHead(200, { "content-length": tarball.length });
       res.write(tarball.subarray(0, 100));
     });
-    const path = destination();
+    const path = await destination();
     await assert.rejects(
-      fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path),
+      fetchTarball(uplinkAt(u.url, STALLS), `${u.url}p.tgz`, { sha512 }, path),
       code("timeout"),
     );
     await assertGone(path);
@@ -557,7 +599,7 @@ describe("fetchTarball", () => {
       res.writeHead(200);
       endless(res, Buffer.alloc(16 * 1024, 1));
     });
-    const path = destination();
+    const path = await destination();
     await assert.rejects(
       fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path),
       code("too-large"),
@@ -567,8 +609,7 @@ describe("fetchTarball", () => {
 
   test("an existing destination is not overwritten, nor removed", async () => {
     const u = await serving(tarball);
-    const path = join(dir, "kept-existing");
-    await rm(path, { force: true });
+    const path = await destination();
     await writeFile(path, "mine");
     await assert.rejects(fetchTarball(uplinkAt(u.url), `${u.url}p.tgz`, { sha512 }, path), {
       code: "EEXIST",
@@ -581,7 +622,7 @@ describe("fetchTarball", () => {
   test("a refused connection is unreachable and leaves no file", async () => {
     const gone = await upstream(() => {});
     await gone.close();
-    const path = destination();
+    const path = await destination();
     await assert.rejects(
       fetchTarball(uplinkAt(gone.url), `${gone.url}p.tgz`, { sha512 }, path),
       code("unreachable"),

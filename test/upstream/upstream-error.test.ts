@@ -28,3 +28,12 @@ test("every upstream code has its status, and the message names the uplink", () 
     });
   }
 });
+
+test("a message never shows credentials in the uplink's URL", () => {
+  const err = new UpstreamError(
+    { name: "corp", url: "https://ci:hunter2@registry.example/" },
+    "timeout",
+    "slow",
+  );
+  assert.equal(err.message, "uplink corp (https://registry.example/): slow");
+});
