@@ -156,7 +156,7 @@ export async function startOrigin(
       publishDatabase,
       close: async () => {
         clearInterval(timer);
-        for (const follower of followers) follower.stop();
+        await Promise.all(followers.map((f) => f.stop()));
         await stopScrub();
         await server.close();
         await uplinks?.close();

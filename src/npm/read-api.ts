@@ -9,6 +9,12 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PackageReader } from "../registry/package-reader.ts";
 import {
+  AUDIT_PATHS,
+  type AuditAnswer,
+  type AuditRequest,
+  MAX_AUDIT_BYTES,
+} from "../upstream/audit.ts";
+import {
   baseUrl,
   HttpError,
   livePackageView,
@@ -36,7 +42,16 @@ const ABBREVIATED = "application/vnd.npm.install-v1+json";
 /** Set on a packument served while its uplink cannot be reached: which uplink, how, since when. */
 export const STALE_HEADER = "cairn-stale";
 
-export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader): void {
+export interface ReadApiOptions {
+  /** Where npm audit's requests go; without it the audit is refused as not possible here. */
+  readonly audit?: (request: AuditRequest) => Promise<AuditAnswer>;
+}
+
+export function registerNpmReadApi(
+  app: FastifyInstance,
+  reader: PackageReader,
+  options: ReadApiOptions = {},
+): void {
   registerNpmCommon(app);
 
   const cache = new PackumentCache();
@@ -145,16 +160,46 @@ export function registerNpmReadApi(app: FastifyInstance, reader: PackageReader):
     };
   });
 
-  // No advisory database is configured. An empty report would read as a clean audit, so
-  // refuse: npm then says "audit endpoint returned an error" and prints this body.
-  const noAdvisories = async () => {
-    throw new HttpError(
-      "no-advisory-source",
-      "this registry has no source of security advisories: the audit could not be done",
-    );
-  };
-  app.post("/-/npm/v1/security/advisories/bulk", noAdvisories);
-  app.post("/-/npm/v1/security/audits/quick", noAdvisories);
+  const { audit } = options;
+  if (audit) {
+    // The body goes on as it came (npm gzips it), so these routes take raw bytes.
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(
+        "*",
+        { parseAs: "buffer", bodyLimit: MAX_AUDIT_BYTES },
+        (_r, body, done) => done(null, body),
+      );
+      for (const path of AUDIT_PATHS) {
+        scope.post(`/${path}`, async (req, reply) => {
+          const header = (name: string) => {
+            const value = req.headers[name];
+            return typeof value === "string" ? value : undefined;
+          };
+          const answer = await audit({
+            path,
+            body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+            contentType: header("content-type"),
+            contentEncoding: header("content-encoding"),
+          });
+          return reply
+            .code(answer.status)
+            .type(answer.contentType ?? "application/json")
+            .send(answer.body);
+        });
+      }
+    });
+  } else {
+    // No advisory database is configured. An empty report would read as a clean audit, so
+    // refuse: npm then says "audit endpoint returned an error" and prints this body.
+    const noAdvisories = async () => {
+      throw new HttpError(
+        "no-advisory-source",
+        "this registry has no source of security advisories: the audit could not be done",
+      );
+    };
+    for (const path of AUDIT_PATHS) app.post(`/${path}`, noAdvisories);
+  }
 
   for (const [prefix, nameOf] of PACKAGE_PREFIXES) {
     app.get(prefix, (req, reply) => packument(req, reply, nameOf(req)));

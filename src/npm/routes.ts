@@ -12,6 +12,7 @@ import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import { storeReads } from "../registry/package-reader.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
+import { forwardAudit } from "../upstream/audit.ts";
 import type { UplinkImporter } from "../upstream/importer.ts";
 import { REFUSAL_DELAY_MS } from "./guards.ts";
 import {
@@ -54,7 +55,10 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
     ...storeReads(registry.state, registry.blobs),
     ownerEmail: (user: string) => auth.email(user),
   };
-  registerNpmReadApi(app, options.uplinks ? options.uplinks.reader(local) : local);
+  const { uplinks } = options;
+  registerNpmReadApi(app, uplinks ? uplinks.reader(local) : local, {
+    ...(uplinks ? { audit: (request) => forwardAudit(uplinks.routes.uplinks[0], request) } : {}),
+  });
   registerNpmWriteApi(app, options);
 }
 

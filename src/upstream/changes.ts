@@ -27,7 +27,12 @@ function seq(value: unknown): string | undefined {
 }
 
 /** One long poll of the feed from `since` ("now" for the current end). */
-export async function readChanges(uplink: Uplink, feed: string, since: string): Promise<Changes> {
+export async function readChanges(
+  uplink: Uplink,
+  feed: string,
+  since: string,
+  signal?: AbortSignal,
+): Promise<Changes> {
   const url = new URL(feed);
   url.searchParams.set("since", since);
   url.searchParams.set("limit", String(PAGE));
@@ -44,6 +49,7 @@ export async function readChanges(uplink: Uplink, feed: string, since: string): 
       for await (const chunk of res.body(MAX_CHANGES_BYTES)) chunks.push(chunk);
       return Buffer.concat(chunks).toString("utf8");
     },
+    { signal },
   );
   const body: unknown = parseStrictJson(
     text,

@@ -53,6 +53,14 @@ export interface UpstreamResponse {
   body(maxBytes: number): AsyncGenerator<Buffer>;
 }
 
+export interface ExchangeOptions {
+  /** GET unless given; a POST (an audit forwarded) sends `body`. */
+  readonly method?: "GET" | "POST";
+  readonly body?: Uint8Array;
+  /** Ends the exchange early (the caller is shutting down), as a timeout. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * GET `url` from `uplink` and hand the response to `use`. A status not in
  * `expected` is an error (404 and 410 "not-found", 401 and 403
@@ -65,8 +73,10 @@ export async function exchange<T>(
   headers: OutgoingHttpHeaders,
   expected: readonly number[],
   use: (response: UpstreamResponse) => Promise<T>,
+  options: ExchangeOptions = {},
 ): Promise<T> {
-  const what = `GET ${url.pathname}`;
+  const method = options.method ?? "GET";
+  const what = `${method} ${url.pathname}`;
   let failure: UpstreamError | undefined;
   let req: ClientRequest | undefined;
   const fail = (err: UpstreamError): UpstreamError => {
@@ -81,13 +91,16 @@ export async function exchange<T>(
     uplink.deadlineMs,
   );
   const idle = setTimeout(timeout(`nothing arrived for ${uplink.timeoutMs} ms`), uplink.timeoutMs);
+  const abandon = timeout("given up by the caller");
+  options.signal?.addEventListener("abort", abandon, { once: true });
+  if (options.signal?.aborted) abandon();
   let res: IncomingMessage | undefined;
   let requestError: unknown;
   try {
     const sent = { ...headers, "user-agent": USER_AGENT };
     if (uplink.token) sent.authorization = `Bearer ${uplink.token}`;
     const attempt = () =>
-      send(url, sent, (r) => {
+      send(url, method, sent, options.body, (r) => {
         req = r;
         requestError = undefined;
         // A parse error mid-body is the request's error, perhaps before `res` is even
@@ -114,6 +127,7 @@ export async function exchange<T>(
   } finally {
     clearTimeout(deadline);
     clearTimeout(idle);
+    options.signal?.removeEventListener("abort", abandon);
     // A socket with unread body bytes cannot carry another request: close it rather than pool it.
     if (res?.complete) res.resume();
     else req?.destroy();
@@ -122,18 +136,24 @@ export async function exchange<T>(
 
 function send(
   url: URL,
+  method: string,
   headers: OutgoingHttpHeaders,
+  body: Uint8Array | undefined,
   onRequest: (req: ClientRequest) => void,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const options = { headers, agent: url.protocol === "https:" ? agents.https : agents.http };
+    const options = {
+      method,
+      headers,
+      agent: url.protocol === "https:" ? agents.https : agents.http,
+    };
     const req =
       url.protocol === "https:"
         ? httpsRequest(url, options, resolve)
         : request(url, options, resolve);
     onRequest(req);
     req.on("error", reject);
-    req.end();
+    req.end(body);
   });
 }
 

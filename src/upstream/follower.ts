@@ -226,7 +226,12 @@ export class Follower {
     let position = since ?? "now";
     while (!this.#stopped) {
       try {
-        const { changed, last } = await readChanges(this.#uplink, feed, position);
+        const { changed, last } = await readChanges(
+          this.#uplink,
+          feed,
+          position,
+          this.#abort.signal,
+        );
         position = last;
         if (changed.some((name) => this.#followed.has(name))) return position;
       } catch {
@@ -238,14 +243,11 @@ export class Follower {
     return position;
   }
 
-  /**
-   * Stops following: a sync in progress ends after its current fetches, a
-   * wait ends at once, and a long poll of the feed in flight is left to
-   * end on its own (its answer is dropped).
-   */
-  stop(): void {
+  /** Stops following: a wait or a long poll of the feed ends at once, a sync after its current fetches. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
+    await this.#loop;
   }
 }
 
