@@ -76,6 +76,9 @@ export interface UplinkSettings {
   readonly maxAge?: number;
   /** Seconds without a byte from the upstream before a request is given up. */
   readonly timeout?: number;
+  /** The largest packument and tarball taken from it, in bytes. */
+  readonly maxPackumentBytes?: number;
+  readonly maxTarballBytes?: number;
   /** A CouchDB-style change feed for following (the URL of its `_changes`). */
   readonly changes?: string;
   /** Packages imported eagerly and kept current; a path to a package.json or lockfile names a closure. */
@@ -213,6 +216,8 @@ const UPLINK_FIELDS: Record<keyof UplinkSettings, "string" | "number" | "list"> 
   tokenEnv: "string",
   maxAge: "number",
   timeout: "number",
+  maxPackumentBytes: "number",
+  maxTarballBytes: "number",
   changes: "string",
   follow: "list",
 };
@@ -252,6 +257,11 @@ function checkUplinks(uplinks: Record<string, unknown>, where: string): void {
       throw new ConfigError(`${at}.url must be an http or https URL`);
     if (s.changes !== undefined && !isHttpUrl(s.changes))
       throw new ConfigError(`${at}.changes must be an http or https URL`);
+    for (const key of ["maxPackumentBytes", "maxTarballBytes"] as const) {
+      const n = s[key];
+      if (n !== undefined && (!Number.isSafeInteger(n) || n < 1))
+        throw new ConfigError(`${at}.${key} must be a positive whole number of bytes`);
+    }
     for (const key of ["maxAge", "timeout"] as const) {
       const n = s[key];
       if (n !== undefined && (!Number.isFinite(n) || n <= 0 || n > 86_400 * 365))

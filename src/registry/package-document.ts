@@ -157,7 +157,15 @@ export function foldEntry(
       // An uplink never adds versions to a package published here (dependency confusion).
       if (doc !== undefined && uplink === undefined && Object.keys(doc.versions).length > 0)
         throw new EntryError("cannot-apply", `${entry.name} is published here, not imported`);
-      if (versionOf(base, entry.version) !== undefined)
+      const known = versionOf(base, entry.version);
+      // Until its tarball is bound, an imported version may be imported again: the upstream
+      // corrected what it claimed, and the log shows both claims. Once bound, never.
+      const correction =
+        known !== undefined &&
+        isImportedVersion(known) &&
+        known.artifact === undefined &&
+        known.unpublished === undefined;
+      if (known !== undefined && !correction)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already known`);
       const { unpublished: _, ...live } = touched;
       return {

@@ -116,6 +116,7 @@ export class Follower {
   /** Names the last sync reached: the feed's changes to these trigger a sync. */
   #followed = new Set<string>();
   #stopped = false;
+  #waiting: ((report: SyncReport) => void)[] = [];
   #loop: Promise<void> | undefined;
   readonly #abort = new AbortController();
 
@@ -204,13 +205,21 @@ export class Follower {
     return rows.find((r) => r.version === version)?.entry;
   }
 
+  /** Resolves with the report of the next background sync to finish. */
+  nextSync(): Promise<SyncReport> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
   /** Syncs now, then again on every relevant change (or every max age without a feed). */
   start(onSync?: (report: SyncReport) => void): void {
     this.#loop ??= (async () => {
       let since: string | undefined;
       while (!this.#stopped) {
         const report = await this.sync().catch(() => undefined);
-        if (report) onSync?.(report);
+        if (report) {
+          onSync?.(report);
+          for (const resolve of this.#waiting.splice(0)) resolve(report);
+        }
         since = await this.#waitForChange(since);
       }
     })();

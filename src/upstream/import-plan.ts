@@ -30,7 +30,11 @@ import {
   type UpstreamIntegrity,
   uplinkActor,
 } from "../registry/entries.ts";
-import { isImportedVersion, type PackageDocument } from "../registry/package-document.ts";
+import {
+  isImportedVersion,
+  type PackageDocument,
+  type VersionDocument,
+} from "../registry/package-document.ts";
 import { checkResolution } from "../registry/resolution.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
@@ -144,6 +148,20 @@ function importVersion(
   return { entry, manifest: bytes };
 }
 
+/**
+ * Whether the upstream now claims other hashes for a version imported but
+ * never fetched: the only change to a known version an import may make.
+ */
+function corrected(current: VersionDocument, manifest: unknown): boolean {
+  if (!isImportedVersion(current) || current.artifact || current.unpublished !== undefined)
+    return false;
+  const claimed = isObject(manifest) ? upstreamIntegrity(manifest.dist) : undefined;
+  return (
+    claimed !== undefined &&
+    (claimed.sha512 !== current.integrity.sha512 || claimed.sha1 !== current.integrity.sha1)
+  );
+}
+
 /** A removal of the whole package: the upstream answers that it does not have it. */
 export function planRemoval(
   doc: PackageDocument | undefined,
@@ -180,7 +198,7 @@ export function planImport(
   const skipped: { version: string; reason: string }[] = [];
   const imported: ImportEntry[] = [];
   for (const [version, manifest] of Object.entries(upstream)) {
-    if (Object.hasOwn(known, version)) continue;
+    if (Object.hasOwn(known, version) && !corrected(known[version], manifest)) continue;
     try {
       const result = importVersion(name, version, manifest, packument, uplink, now);
       imported.push(result.entry);

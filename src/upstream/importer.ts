@@ -28,6 +28,10 @@ import { planImport, planRemoval } from "./import-plan.ts";
 import type { UplinkRoutes, UplinkSource } from "./routes.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
+function sameClaim(a: ImportedVersion, b: ImportedVersion): boolean {
+  return a.integrity.sha512 === b.integrity.sha512 && a.integrity.sha1 === b.integrity.sha1;
+}
+
 /** Where the importer reports what it skipped or could not refresh. */
 export interface ImportLog {
   warn(fields: Record<string, unknown>, message: string): void;
@@ -175,47 +179,61 @@ export class UplinkImporter {
   fetchArtifact(entry: ImportedVersion): Promise<VersionEntry> {
     if (entry.artifact) return Promise.resolve(entry);
     return this.#tarballs.run(`${entry.name}@${entry.version}`, async () => {
-      const current = this.#registry.state.version(entry.name, entry.version)?.entry;
-      if (current?.artifact) return current;
-      const uplink = this.#routes.uplink(entry.uplink);
-      if (!uplink)
-        throw new UpstreamError(
-          { name: entry.uplink, url: "" },
-          "bad-response",
-          `${entry.name}@${entry.version} came from an uplink that is no longer configured`,
-        );
-      const bytes = await this.#registry.blobs.get(entry.manifest.sha256);
-      if (!bytes)
-        throw new BlobError("missing", `the manifest of ${entry.name}@${entry.version} is missing`);
-      const manifest = JSON.parse(new TextDecoder().decode(bytes)) as {
-        dist?: { tarball?: unknown };
-      };
-      const url = manifest.dist?.tarball;
-      if (typeof url !== "string")
-        throw new UpstreamError(
-          uplink,
-          "bad-response",
-          `${entry.name}@${entry.version} names no tarball`,
-        );
-      const path = this.#registry.blobs.tempPath();
       try {
-        const digests = await fetchTarball(uplink, url, entry.integrity, path);
-        const artifact: ArtifactEntry = {
-          v: 1,
-          kind: "artifact",
-          ecosystem: "npm",
-          name: entry.name,
-          version: entry.version,
-          time: new Date(this.#now()).toISOString(),
-          actor: uplinkActor(uplink.name),
-          artifact: digests,
-        };
-        await this.#registry.bindArtifact(artifact, path);
-        return { ...entry, artifact: digests };
-      } finally {
-        await rm(path, { force: true });
+        return await this.#bind(entry);
+      } catch (err) {
+        if (!(err instanceof UpstreamError && err.code === "integrity-mismatch")) throw err;
+        // The packument may have been wrong rather than the tarball: if the upstream now
+        // claims other hashes, the refresh imports them and the tarball is tried against them.
+        await this.refresh(entry.name);
+        const now = this.#registry.state.version(entry.name, entry.version)?.entry;
+        if (now?.kind !== "import" || sameClaim(now, entry)) throw err;
+        return this.#bind(now);
       }
     });
+  }
+
+  async #bind(entry: ImportedVersion): Promise<VersionEntry> {
+    const current = this.#registry.state.version(entry.name, entry.version)?.entry;
+    if (current?.artifact) return current;
+    const uplink = this.#routes.uplink(entry.uplink);
+    if (!uplink)
+      throw new UpstreamError(
+        { name: entry.uplink, url: "" },
+        "bad-response",
+        `${entry.name}@${entry.version} came from an uplink that is no longer configured`,
+      );
+    const bytes = await this.#registry.blobs.get(entry.manifest.sha256);
+    if (!bytes)
+      throw new BlobError("missing", `the manifest of ${entry.name}@${entry.version} is missing`);
+    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as {
+      dist?: { tarball?: unknown };
+    };
+    const url = manifest.dist?.tarball;
+    if (typeof url !== "string")
+      throw new UpstreamError(
+        uplink,
+        "bad-response",
+        `${entry.name}@${entry.version} names no tarball`,
+      );
+    const path = this.#registry.blobs.tempPath();
+    try {
+      const digests = await fetchTarball(uplink, url, entry.integrity, path);
+      const artifact: ArtifactEntry = {
+        v: 1,
+        kind: "artifact",
+        ecosystem: "npm",
+        name: entry.name,
+        version: entry.version,
+        time: new Date(this.#now()).toISOString(),
+        actor: uplinkActor(uplink.name),
+        artifact: digests,
+      };
+      await this.#registry.bindArtifact(artifact, path);
+      return { ...entry, artifact: digests };
+    } finally {
+      await rm(path, { force: true });
+    }
   }
 
   /** A reader that imports on first request and fetches tarballs as they are asked for. */

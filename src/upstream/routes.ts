@@ -29,6 +29,12 @@ function sourceOf(name: string, settings: UplinkSettings, env: NodeJS.ProcessEnv
     url: settings.url.endsWith("/") ? settings.url : `${settings.url}/`,
     ...(token ? { token } : {}),
     ...(settings.timeout !== undefined ? { timeoutMs: settings.timeout * 1000 } : {}),
+    ...(settings.maxPackumentBytes !== undefined
+      ? { maxPackumentBytes: settings.maxPackumentBytes }
+      : {}),
+    ...(settings.maxTarballBytes !== undefined
+      ? { maxTarballBytes: settings.maxTarballBytes }
+      : {}),
     maxAgeMs: (settings.maxAge ?? DEFAULT_MAX_AGE_SECONDS) * 1000,
     ...(settings.changes !== undefined ? { changes: settings.changes } : {}),
     follow: settings.follow ?? [],

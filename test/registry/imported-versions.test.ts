@@ -80,6 +80,16 @@ describe("imported versions", () => {
     cannotApply(() => imported.apply(1, [publishEntry("a", "2.0.0")]));
   });
 
+  test("an imported version may be imported again until its tarball is bound, never after", () => {
+    const corrected = importEntry("a", "1.0.0", { sha512: `${"B".repeat(86)}==` });
+    const state = applied(importEntry("a", "1.0.0"), corrected);
+    const [row] = state.versions("a");
+    assert.equal(row.entry.kind, "import");
+    assert.deepEqual(row.entry.kind === "import" && row.entry.integrity, corrected.integrity);
+    state.apply(2, [artifactEntry("a", "1.0.0", { sha512: corrected.integrity.sha512 })]);
+    cannotApply(() => state.apply(3, [importEntry("a", "1.0.0")]));
+  });
+
   test("a version once imported is never imported again, even after its removal", () => {
     const state = applied(importEntry("a", "1.0.0"), {
       v: 1,

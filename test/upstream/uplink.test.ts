@@ -1,0 +1,317 @@
+/**
+ * The pull-through cache against the local upstream registry: what an
+ * uplink's faults do (each refused with a coded error, nothing cached, a
+ * later honest answer accepted), removals, dependency confusion, one
+ * upstream exchange for many concurrent requests, outages, legacy names,
+ * the audit, and following.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
+import type { OriginConfig, UplinkSettings } from "../../src/origin/config.ts";
+import { packageEntries } from "../helpers/entries.ts";
+import { tempDir } from "../helpers/log.ts";
+import { testOriginConfig } from "../helpers/origin.ts";
+import { publish, signUp } from "../helpers/registry-client.ts";
+import { startUpstreamRegistry, type UpstreamRegistry } from "../helpers/upstream-registry.ts";
+
+interface Packument {
+  readonly "dist-tags": Record<string, string>;
+  readonly time: Record<string, string>;
+  readonly versions: Record<string, { deprecated?: string; dist: { tarball: string } }>;
+}
+
+interface Downstream extends RunningOrigin {
+  readonly data: string;
+  get(path: string, accept?: string): Promise<Response>;
+  packument(name: string): Promise<Packument>;
+  /** The package entries of its log about `name`, by kind. */
+  kinds(name: string): Promise<string[]>;
+}
+
+let dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
+
+async function downstream(
+  upstream: UpstreamRegistry,
+  uplink: Partial<UplinkSettings> = {},
+  settings: Partial<OriginConfig> = {},
+  options: { follow?: boolean } = {},
+): Promise<Downstream> {
+  const dir = await tempDir("cairn-uplink-");
+  dirs.push(dir);
+  const data = join(dir.path, "data");
+  const origin = await startOrigin(
+    testOriginConfig(data, { uplinks: { up: { url: upstream.url, ...uplink } }, ...settings }),
+    { follow: options.follow ?? false },
+  );
+  const get = (path: string, accept = "application/json") =>
+    fetch(new URL(path, origin.url), { headers: { accept } });
+  return {
+    ...origin,
+    data,
+    get,
+    packument: async (name) => {
+      const res = await get(name.replace("/", "%2f"));
+      assert.equal(res.status, 200, `${name}: ${res.status}`);
+      return (await res.json()) as Packument;
+    },
+    kinds: async (name) =>
+      (await packageEntries(join(data, "tree"), origin.key.verifier))
+        .filter((e) => e.name === name)
+        .map((e) => e.kind),
+  };
+}
+
+async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { code: string }).code;
+}
+
+describe("an origin with an uplink", () => {
+  let upstream: UpstreamRegistry;
+  const running: Downstream[] = [];
+  const start = async (...args: Parameters<typeof downstream>) => {
+    const d = await downstream(...args);
+    running.push(d);
+    return d;
+  };
+
+  before(async () => {
+    upstream = await startUpstreamRegistry();
+  });
+  after(async () => {
+    for (const d of running) await d.close();
+    await upstream.close();
+    for (const dir of dirs) await dir[Symbol.asyncDispose]();
+    dirs = [];
+  });
+
+  test("a tampered tarball is refused with nothing kept, and the honest one accepted later", async () => {
+    const cairn = await start(upstream);
+    const name = "upstream-only";
+    const doc = await cairn.packument(name);
+    upstream.tamperTarball(name, "1.0.0");
+    const refused = await fetch(doc.versions["1.0.0"].dist.tarball);
+    assert.equal(refused.status, 502);
+    assert.equal(await errorCode(refused), "integrity-mismatch");
+    assert.ok(!(await cairn.kinds(name)).includes("artifact"), "nothing bound");
+    upstream.clearFaults();
+    const honest = await fetch(doc.versions["1.0.0"].dist.tarball);
+    assert.equal(honest.status, 200);
+    assert.deepEqual(
+      Buffer.from(await honest.arrayBuffer()),
+      await upstream.tarball(name, "1.0.0"),
+    );
+    assert.equal((await cairn.kinds(name)).filter((k) => k === "artifact").length, 1);
+  });
+
+  test("a packument whose integrity disagrees with its tarball is refused until the upstream corrects it", async () => {
+    const cairn = await start(upstream);
+    const name = "LegacyCaps";
+    upstream.wrongIntegrity(name, "1.0.0");
+    const lying = await cairn.packument(name);
+    const refused = await fetch(lying.versions["1.0.0"].dist.tarball);
+    assert.equal(refused.status, 502);
+    assert.equal(await errorCode(refused), "integrity-mismatch");
+    assert.ok(!(await cairn.kinds(name)).includes("artifact"), "nothing bound");
+    upstream.clearFaults();
+    // The mismatch sends the importer back to the packument, which now tells the truth.
+    const honest = await fetch(lying.versions["1.0.0"].dist.tarball);
+    assert.equal(honest.status, 200);
+    assert.deepEqual(
+      Buffer.from(await honest.arrayBuffer()),
+      await upstream.tarball(name, "1.0.0"),
+    );
+    const kinds = await cairn.kinds(name);
+    assert.equal(kinds.filter((k) => k === "import").length, 3, "the correction is logged");
+    // Once bound, a version's hashes never change again.
+    upstream.wrongIntegrity(name, "1.0.0");
+    await cairn.uplinks?.refresh(name);
+    assert.equal((await cairn.kinds(name)).filter((k) => k === "import").length, 3);
+    upstream.clearFaults();
+  });
+
+  for (const [fault, code, status] of [
+    ["truncate", "truncated", 502],
+    ["endless", "too-large", 502],
+    ["stall", "timeout", 504],
+    ["status", "bad-status", 502],
+  ] as const) {
+    test(`a ${fault} from the upstream is a ${status} ${code}, and nothing is kept`, async () => {
+      const cairn = await start(upstream, {
+        timeout: 0.5,
+        maxPackumentBytes: 1 << 20,
+        maxTarballBytes: 1 << 20,
+      });
+      // A packument never seen, then a tarball never fetched, each under the fault.
+      if (fault === "status") upstream.status(500, "packument", "escape-html");
+      else upstream[fault]("packument", "escape-html");
+      const cold = await cairn.get("escape-html");
+      assert.equal(cold.status, status);
+      assert.equal(await errorCode(cold), code);
+      assert.equal(cairn.registry.state.getPackage("escape-html"), undefined);
+      upstream.clearFaults();
+      const doc = await cairn.packument("escape-html");
+      const latest = doc["dist-tags"].latest;
+      if (fault === "status") upstream.status(500, "tarball", "escape-html");
+      else upstream[fault]("tarball", "escape-html");
+      const tarball = await fetch(doc.versions[latest].dist.tarball);
+      assert.equal(tarball.status, status);
+      assert.equal(await errorCode(tarball), code);
+      assert.ok(!(await cairn.kinds("escape-html")).includes("artifact"));
+      upstream.clearFaults();
+      assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+    });
+  }
+
+  test("a version the upstream removes is removed here too, and never returns as latest", async () => {
+    const cairn = await start(upstream);
+    const name = "@upstream/only";
+    assert.equal((await cairn.packument(name))["dist-tags"].latest, "1.1.0");
+    await upstream.removeVersion(name, "1.1.0");
+    await cairn.uplinks?.refresh(name);
+    const doc = await cairn.packument(name);
+    assert.deepEqual(Object.keys(doc.versions), ["1.0.0"]);
+    assert.equal(doc["dist-tags"].latest, "1.0.0");
+    assert.ok((await cairn.kinds(name)).includes("unpublish"));
+    const gone = await cairn.get(`${name}/-/only-1.1.0.tgz`);
+    assert.equal(gone.status, 404);
+  });
+
+  test("deprecations and tag moves upstream become entries", async () => {
+    const cairn = await start(upstream);
+    await cairn.packument("ms");
+    const latest = (await cairn.packument("ms"))["dist-tags"].latest;
+    await upstream.deprecate("ms", latest, "use something else");
+    await upstream.setDistTag("ms", "legacy", latest);
+    await cairn.uplinks?.refresh("ms");
+    const doc = await cairn.packument("ms");
+    assert.equal(doc.versions[latest].deprecated, "use something else");
+    assert.equal(doc["dist-tags"].legacy, latest);
+    const kinds = await cairn.kinds("ms");
+    assert.ok(kinds.includes("deprecate") && kinds.includes("dist-tag"));
+  });
+
+  test("a name published here is never looked up upstream, and the upstream's versions never appear", async () => {
+    const cairn = await start(upstream);
+    upstream.resetStats();
+    const token = await signUp(cairn.url, "alice", "correct horse battery");
+    // `upstream-only` exists upstream: a new publish of it would shadow it, so it is refused.
+    const shadow = await publish(cairn.url, token, "upstream-only", "9.0.0");
+    assert.equal(shadow.status, 409);
+    // A name the upstream does not have is published here, and stays local.
+    const own = await publish(cairn.url, token, "only-here", "1.0.0");
+    assert.equal(own.status, 201);
+    await upstream.addPackage("only-here", ["5.0.0"]);
+    upstream.resetStats();
+    await cairn.uplinks?.refresh("only-here");
+    const doc = await cairn.packument("only-here");
+    assert.deepEqual(Object.keys(doc.versions), ["1.0.0"]);
+    assert.equal(upstream.stats.packuments.get("only-here") ?? 0, 0, "never asked upstream");
+    assert.ok(!(await cairn.kinds("only-here")).includes("import"));
+  });
+
+  test("a scope configured as local never reaches the upstream", async () => {
+    const cairn = await start(upstream, {}, { packages: { "@upstream/*": { uplink: null } } });
+    upstream.resetStats();
+    assert.equal((await cairn.get("@upstream%2fonly")).status, 404);
+    assert.equal(upstream.stats.packuments.get("@upstream/only") ?? 0, 0);
+  });
+
+  test("50 concurrent cold requests for a packument and for a tarball make one upstream fetch each", async () => {
+    const cairn = await start(upstream);
+    upstream.resetStats();
+    const held = upstream.hold("packument", "accepts");
+    const answers = Array.from({ length: 50 }, () => cairn.get("accepts"));
+    await held.arrived;
+    held.release();
+    const docs = await Promise.all(answers);
+    assert.ok(docs.every((r) => r.status === 200));
+    assert.equal(upstream.stats.packuments.get("accepts"), 1);
+    const doc = (await docs[0].json()) as Packument;
+    const url = doc.versions[doc["dist-tags"].latest].dist.tarball;
+    const file = url.slice(url.lastIndexOf("/") + 1);
+    const tarballHeld = upstream.hold("tarball", "accepts");
+    const tarballs = Array.from({ length: 50 }, () => fetch(url));
+    await tarballHeld.arrived;
+    tarballHeld.release();
+    assert.ok((await Promise.all(tarballs)).every((r) => r.status === 200));
+    assert.equal(upstream.stats.tarballs.get(file), 1);
+  });
+
+  test("with the upstream away, imported packages are served marked stale; a new one is a 502 naming it", async () => {
+    const cairn = await start(upstream, { maxAge: 0.001 });
+    const doc = await cairn.packument("negotiator");
+    const latest = doc["dist-tags"].latest;
+    assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+    await cairn.uplinks?.idle();
+    await upstream.down();
+    try {
+      // This read starts a refresh (the packument is past its max age), which fails.
+      assert.equal((await cairn.get("negotiator")).status, 200);
+      await cairn.uplinks?.idle();
+      const stale = await cairn.get("negotiator");
+      assert.equal(stale.status, 200);
+      assert.match(stale.headers.get("cairn-stale") ?? "", /^uplink up unreachable since /);
+      assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+      const unseen = await cairn.get("vary");
+      assert.equal(unseen.status, 502);
+      const body = (await unseen.json()) as { code: string; error: string };
+      assert.equal(body.code, "unreachable");
+      assert.match(body.error, /uplink up/);
+    } finally {
+      await upstream.up();
+    }
+    await cairn.get("negotiator");
+    await cairn.uplinks?.idle();
+    assert.equal((await cairn.get("negotiator")).headers.get("cairn-stale"), null);
+  });
+
+  test("a legacy name imports and installs its tarball, but cannot be published anew", async () => {
+    const cairn = await start(upstream);
+    const doc = await cairn.packument("LegacyCaps");
+    assert.deepEqual(Object.keys(doc.versions).sort(), ["1.0.0", "1.0.1"]);
+    assert.equal((await fetch(doc.versions["1.0.1"].dist.tarball)).status, 200);
+    const token = await signUp(cairn.url, "bob", "correct horse battery");
+    const refused = await publish(cairn.url, token, "NewCaps", "1.0.0");
+    assert.equal(refused.status, 400);
+    assert.equal(await errorCode(refused), "invalid-name");
+  });
+
+  test("npm's audit requests go to the uplink", async () => {
+    const cairn = await start(upstream);
+    upstream.setAdvisories({ "escape-html": [{ id: 1, title: "a test advisory" }] });
+    const res = await fetch(new URL("-/npm/v1/security/advisories/bulk", cairn.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ "escape-html": ["1.0.3"] }),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { "escape-html": [{ id: 1, title: "a test advisory" }] });
+  });
+
+  test("following imports a closure before anyone asks, and follows the change feed", async () => {
+    const cairn = await start(
+      upstream,
+      { follow: ["accepts"], changes: new URL("_changes", upstream.url).href },
+      {},
+      { follow: true },
+    );
+    const [follower] = cairn.followers;
+    const first = await follower.nextSync();
+    assert.deepEqual(first.missing, []);
+    // accepts and its dependencies (mime-types, mime-db, negotiator): each latest tarball held.
+    for (const name of ["accepts", "mime-types", "mime-db", "negotiator"]) {
+      assert.ok((await cairn.kinds(name)).includes("artifact"), name);
+    }
+    const next = follower.nextSync();
+    await upstream.addVersion("accepts", "1.99.0");
+    await next;
+    const doc = await cairn.packument("accepts");
+    assert.equal(doc["dist-tags"].latest, "1.99.0");
+    assert.equal(
+      cairn.registry.state.version("accepts", "1.99.0")?.entry.artifact !== undefined,
+      true,
+    );
+  });
+});
