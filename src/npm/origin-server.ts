@@ -142,10 +142,14 @@ export async function startOrigin(
       .filter((uplink) => uplink.follow.length > 0)
       .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
     if (options.follow !== false)
-      for (const follower of followers)
+      for (const follower of followers) {
+        let sync = 0;
         follower.start((report) => {
-          for (const line of report.missing) server.log.warn({ follow: line }, "not followed");
+          const { packages, versions, missing } = report;
+          server.log.info({ uplink: follower.uplink, sync: ++sync, packages, versions }, "followed");
+          for (const line of missing) server.log.warn({ follow: line }, "not followed");
         });
+      }
     return {
       url: `${address}/`,
       key,

@@ -205,6 +205,11 @@ export class Follower {
     return rows.find((r) => r.version === version)?.entry;
   }
 
+  /** The name of the uplink followed. */
+  get uplink(): string {
+    return this.#uplink.name;
+  }
+
   /** Resolves with the report of the next background sync to finish. */
   nextSync(): Promise<SyncReport> {
     return new Promise((resolve) => this.#waiting.push(resolve));

@@ -30,9 +30,10 @@ export async function startCairnServer(
   args: string[],
   readyMs = 120_000,
   command: readonly string[] = CHECKOUT_CAIRN,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<CairnServer> {
   const [program, ...leading] = command;
-  const child = spawn(program, [...leading, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(program, [...leading, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let out = "";
   let err = "";
   child.stdout?.on("data", (d) => {

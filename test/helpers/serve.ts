@@ -8,11 +8,14 @@ export interface ServeProcess extends CairnServer {
 export async function startServe(
   args: string[],
   launcher: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ServeProcess> {
-  const server = await startCairnServer(["serve", "--port", "0", ...args], undefined, [
-    ...launcher,
-    ...CHECKOUT_CAIRN,
-  ]);
+  const server = await startCairnServer(
+    ["serve", "--port", "0", ...args],
+    undefined,
+    [...launcher, ...CHECKOUT_CAIRN],
+    env,
+  );
   // The key is printed in the same write as the URL.
   const verifierKey = /verifier key: (\S+)/.exec(server.stdout())?.[1];
   if (!verifierKey) {
