@@ -292,19 +292,20 @@ export class UpstreamContent {
   async packument(name: string, variant: Variant, advertised: Advertised): Promise<Rendered> {
     const entry = this.#entry(name);
     const state = await this.#state(entry);
-    if (state.unpublished) throw new NotFound(name);
     const cached = state.rendered.get(variant);
-    if (cached && cached.epoch === advertised.epoch) return cached;
+    if (cached && cached.epoch === advertised.epoch && !state.unpublished) return cached;
+    const epoch = advertised.epoch;
+    const wrong = await this.#wrongDigests(name, state, advertised);
+    // From here on nothing awaits, so the document is one state of the package, never half a change.
+    if (state.unpublished) throw new NotFound(name);
     const doc =
-      variant === "full"
-        ? await this.#full(entry, state, advertised)
-        : await this.#abbreviated(name, state, advertised);
+      variant === "full" ? this.#full(entry, state, wrong) : this.#abbreviated(name, state, wrong);
     const body = Buffer.from(JSON.stringify(doc));
     const rendered: Rendered = {
       body,
       etag: `"${createHash("sha1").update(body).digest("hex")}"`,
       lastModified: new Date(state.time.modified).toUTCString(),
-      epoch: advertised.epoch,
+      epoch,
     };
     state.rendered.set(variant, rendered);
     return rendered;
@@ -473,10 +474,21 @@ export class UpstreamContent {
     });
   }
 
-  async #dist(name: string, v: UpstreamVersion, advertised: Advertised): Promise<Json> {
-    const digests = advertised.hasWrongIntegrity(name, v.version)
-      ? digestsOf(flipByte(await v.tarball()))
-      : v.digests;
+  /** The digests of other bytes that versions under a wrong-integrity fault advertise. */
+  async #wrongDigests(
+    name: string,
+    state: PackageState,
+    advertised: Advertised,
+  ): Promise<Map<string, TarballDigests>> {
+    const wrong = new Map<string, TarballDigests>();
+    for (const v of [...state.versions.values()])
+      if (advertised.hasWrongIntegrity(name, v.version))
+        wrong.set(v.version, digestsOf(flipByte(await v.tarball())));
+    return wrong;
+  }
+
+  #dist(name: string, v: UpstreamVersion, wrong: Map<string, TarballDigests>): Json {
+    const digests = wrong.get(v.version) ?? v.digests;
     return {
       integrity: digests.integrity,
       shasum: digests.shasum,
@@ -486,7 +498,7 @@ export class UpstreamContent {
     };
   }
 
-  async #full(entry: CatalogEntry, state: PackageState, advertised: Advertised): Promise<Json> {
+  #full(entry: CatalogEntry, state: PackageState, wrong: Map<string, TarballDigests>): Json {
     const { name } = entry;
     const versions: Json = {};
     for (const v of state.versions.values()) {
@@ -494,7 +506,7 @@ export class UpstreamContent {
         ...v.manifest,
         _id: `${name}@${v.version}`,
         ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
-        dist: await this.#dist(name, v, advertised),
+        dist: this.#dist(name, v, wrong),
       };
     }
     const latest = state.versions.get(state.distTags.latest);
@@ -510,14 +522,14 @@ export class UpstreamContent {
     };
   }
 
-  async #abbreviated(name: string, state: PackageState, advertised: Advertised): Promise<Json> {
+  #abbreviated(name: string, state: PackageState, wrong: Map<string, TarballDigests>): Json {
     const versions: Json = {};
     for (const v of state.versions.values()) {
       versions[v.version] = {
         ...pick(v.manifest, ABBREVIATED_FIELDS),
         ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
         ...(hasInstallScript(v.manifest) ? { hasInstallScript: true } : {}),
-        dist: await this.#dist(name, v, advertised),
+        dist: this.#dist(name, v, wrong),
       };
     }
     return { name, modified: state.time.modified, "dist-tags": state.distTags, versions };

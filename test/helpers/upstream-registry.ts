@@ -10,8 +10,9 @@
  * If-None-Match or If-Modified-Since; a scoped name as `@scope%2fname` or
  * `@scope/name`), `GET /<name>/-/<name without scope>-<version>.tgz`,
  * `GET /_changes?since=&limit=[&feed=longpoll&timeout=]` (upstream-changes.ts),
- * `GET /` (CouchDB's database info: `update_seq`), `GET /-/ping`, and
- * `POST /-/npm/v1/security/advisories/bulk` (the advisories set by the test).
+ * `GET /` (CouchDB's database info: `update_seq`), `GET /-/ping`,
+ * `POST /-/npm/v1/security/advisories/bulk` (the advisories set by the test)
+ * and `GET /-/upstream/stats` (UpstreamStats as JSON, not counted itself).
  * Anything else is 404 `{"error":"Not found"}`. With a token, every request
  * without `Authorization: Bearer <token>` is 401.
  *
@@ -81,6 +82,8 @@ export interface UpstreamRegistryOptions {
   readonly token?: string;
   /** Build every packument before answering anything (for benchmarks: no first-request cost). */
   readonly prepare?: boolean;
+  /** False for an upstream without `_changes` (404), so followers must poll. */
+  readonly changeFeed?: boolean;
   /** Cache-Control of packuments; the public registry's by default. */
   readonly packumentCacheControl?: string;
 }
@@ -152,6 +155,8 @@ const ABBREVIATED = "application/vnd.npm.install-v1+json";
 const PUBLIC_PACKUMENT_CACHE_CONTROL = "public, max-age=300";
 const TARBALL_CACHE_CONTROL = "public, max-age=31557600";
 const AUDIT_PATH = "/-/npm/v1/security/advisories/bulk";
+/** The counts as JSON, for a benchmark that runs the upstream as its own process; not counted itself. */
+const STATS_PATH = "/-/upstream/stats";
 /** Bytes of the body a stalled response sends before it stops. */
 const STALL_BYTES = 16;
 const ENDLESS_CHUNK = Buffer.alloc(64 * 1024, 0x20);
@@ -162,7 +167,7 @@ const gunzipAsync = promisify(gunzip);
 type Route =
   | { readonly kind: "packument"; readonly name: string }
   | { readonly kind: "tarball"; readonly name: string; readonly file: string }
-  | { readonly kind: "changes" | "root" | "ping" | "audit" | "unknown" };
+  | { readonly kind: "changes" | "root" | "ping" | "audit" | "stats" | "unknown" };
 
 interface Reply {
   readonly status: number;
@@ -188,6 +193,7 @@ function routeOf(method: string, pathname: string): Route {
   if (path === "/") return { kind: "root" };
   if (path === "/_changes") return { kind: "changes" };
   if (path === "/-/ping") return { kind: "ping" };
+  if (path === STATS_PATH) return { kind: "stats" };
   const m = /^\/((?:@[^/]+\/)?[^/@][^/]*)(?:\/-\/([^/]+))?$/.exec(path);
   if (!m) return { kind: "unknown" };
   return m[2] === undefined
@@ -349,6 +355,14 @@ export async function startUpstreamRegistry(
     else stats.tarballBytes += bytes;
   }
 
+  function statsJson(): Record<string, unknown> {
+    return {
+      ...stats,
+      packuments: Object.fromEntries(stats.packuments),
+      tarballs: Object.fromEntries(stats.tarballs),
+    };
+  }
+
   function countRoute(route: Route): void {
     switch (route.kind) {
       case "packument":
@@ -371,12 +385,15 @@ export async function startUpstreamRegistry(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    stats.requests++;
     const method = req.method ?? "GET";
     const requestUrl = new URL(req.url ?? "/", url);
     const route = routeOf(method, requestUrl.pathname);
+    const authorized =
+      options.token === undefined || req.headers.authorization === `Bearer ${options.token}`;
+    if (route.kind === "stats" && authorized) return write(res, json(200, statsJson()));
+    stats.requests++;
     countRoute(route);
-    if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
+    if (!authorized) {
       stats.unauthorized++;
       return write(res, json(401, { error: "Unauthorized" }, { "www-authenticate": "Bearer" }));
     }
@@ -411,7 +428,9 @@ export async function startUpstreamRegistry(
       case "tarball":
         return tarballReply(route.name, route.file);
       case "changes":
-        return changesReply(res, requestUrl.searchParams);
+        return options.changeFeed === false
+          ? notFound()
+          : changesReply(res, requestUrl.searchParams);
       case "root":
         return json(200, {
           db_name: "registry",
