@@ -49,7 +49,7 @@ export const EXTRA_PACKAGES: readonly ExtraPackage[] = [
   { name: "LegacyCaps", versions: ["1.0.0", "1.0.1"], from: "escape-html" },
 ];
 
-export const MAINTAINERS = [{ name: "upstream", email: "upstream@example.test" }];
+const MAINTAINERS = [{ name: "upstream", email: "upstream@example.test" }];
 
 /** The tarball's file name in its URL: `<name without scope>-<version>.tgz`. */
 export function tarballFileName(name: string, version: string): string {
@@ -274,11 +274,6 @@ export class UpstreamContent {
     return this.#catalog.has(name);
   }
 
-  /** The corpus tarball of `name` whose bytes are the file `name@version`, if any. */
-  corpusTarball(name: string, version: string): CorpusTarball | undefined {
-    return this.#catalog.get(name)?.corpus.get(version);
-  }
-
   /** Builds every package now rather than on first request. */
   async prepare(concurrency = 2): Promise<void> {
     const queue = [...this.#catalog.values()];
@@ -314,7 +309,7 @@ export class UpstreamContent {
   /** The honest bytes of `name@version`'s tarball; NotFound if the version is not (or no longer) served. */
   async tarball(name: string, version: string): Promise<Buffer> {
     const entry = this.#entry(name);
-    // A corpus tarball of a package nobody changed is served without building the package.
+    // Until its package is built (by a packument request or a change), a corpus tarball is served as is.
     const corpus = entry.corpus.get(version);
     if (corpus && entry.state === undefined) return this.#readCorpus(corpus.file);
     const state = await this.#state(entry);

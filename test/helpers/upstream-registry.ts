@@ -132,20 +132,39 @@ export interface UpstreamRegistry {
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 
+  // Faults (upstream-faults.ts), until clearFaults(). `name` is a package name, for tarballs too;
+  // without it a fault applies to every package. The first delivery fault set that matches wins.
+  /** The tarball is served with one byte flipped; the packument is unchanged. */
   tamperTarball(name: string, version: string): void;
+  /** Packuments advertise the integrity and shasum of other bytes; the tarball is honest. */
   wrongIntegrity(name: string, version: string): void;
+  /** Content-Length says the full size; the connection closes after half the body. */
   truncate(kind: UpstreamKind, name?: string): void;
+  /** A chunked body that never ends: the real body, then spaces for as long as it is read. */
   endless(kind: UpstreamKind, name?: string): void;
+  /** Headers and the first 16 bytes, then nothing; the connection stays open until down()/close(). */
   stall(kind: UpstreamKind, name?: string): void;
-  /** Without a kind, every request (the change feed and audits too) gets `code`. */
+  /** Answers `code` with `{"error":…}`; without a kind, every request (the feed and audits too). */
   status(code: number, kind?: UpstreamKind, name?: string): void;
+  /** The next request of this kind for `name` waits until released; later ones are not held. */
   hold(kind: UpstreamKind, name: string): Hold;
+  /** Clears every fault and releases held requests. */
   clearFaults(): void;
 
+  // Changes: each gives the package a new `_rev`, `time.modified` (now) and ETag, and the next
+  // change-feed sequence number; each rejects for a package or version that is not there.
+  /**
+   * Unpublishes a version: gone from `versions` and `time`, its tarball 404. Tags on it are
+   * dropped; `latest` moves to the highest remaining release. The last version takes the
+   * package with it (404, `time.unpublished`, `deleted` in the feed).
+   */
   removeVersion(name: string, version: string): Promise<void>;
+  /** An empty message undeprecates. */
   deprecate(name: string, version: string, message: string): Promise<void>;
   setDistTag(name: string, tag: string, version: string): Promise<void>;
+  /** Repacked from the tarball of `latest`, dated now; it becomes `latest` if it is the highest release. */
   addVersion(name: string, version: string): Promise<void>;
+  /** A package only the upstream has, its versions repacked from corpus package `from`. */
   addPackage(name: string, versions: readonly string[], from?: string): Promise<void>;
   /** What `POST /-/npm/v1/security/advisories/bulk` reports, by package name. */
   setAdvisories(advisories: Record<string, readonly unknown[]>): void;
