@@ -17,10 +17,13 @@
  * without `Authorization: Bearer <token>` is 401.
  *
  * Run alone, `node test/helpers/upstream-registry.ts [--port N] [--token T] [--lazy]`
- * builds every packument, prints its URL and serves until killed.
+ * builds every packument (unless --lazy), prints `listening on <url>` as
+ * `cairn serve` does (so startCairnServer(args, ms, UPSTREAM_REGISTRY_COMMAND)
+ * starts it) and serves until SIGINT or SIGTERM.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import { corpusManifest, corpusTarballs } from "./corpus.ts";
@@ -169,6 +172,12 @@ export interface UpstreamRegistry {
   /** What `POST /-/npm/v1/security/advisories/bulk` reports, by package name. */
   setAdvisories(advisories: Record<string, readonly unknown[]>): void;
 }
+
+/** The program and arguments that run this module as its own process. */
+export const UPSTREAM_REGISTRY_COMMAND: readonly string[] = [
+  process.execPath,
+  fileURLToPath(import.meta.url),
+];
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
 const PUBLIC_PACKUMENT_CACHE_CONTROL = "public, max-age=300";
@@ -625,7 +634,7 @@ if (import.meta.main) {
     token: values.token,
     prepare: !values.lazy,
   });
-  process.stdout.write(`${registry.url}\n`);
+  process.stdout.write(`listening on ${registry.url}\n`);
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.once(signal, () => void registry.close().then(() => process.exit(0)));
 }

@@ -10,6 +10,7 @@ import { get, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
+import { startCairnServer } from "../helpers/cairn-server.ts";
 import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
@@ -19,6 +20,7 @@ import {
   type Packument,
   packFileName,
   startUpstreamRegistry,
+  UPSTREAM_REGISTRY_COMMAND,
   type UpstreamRegistry,
 } from "../helpers/upstream-registry.ts";
 import { unpackTarball } from "../helpers/upstream-tarballs.ts";
@@ -538,5 +540,23 @@ describe("the local upstream registry", () => {
     assert.deepEqual(counts.packuments, { ms: 2 });
     assert.equal(counts.packumentBytes, upstream.stats.packumentBytes);
     assert.ok(upstream.stats.packumentBytes > 0);
+  });
+
+  test("run as its own process it prints its URL, serves, and stops on SIGTERM", async () => {
+    const cli = await startCairnServer(
+      ["--port", "0", "--lazy", "--token", "t0ken"],
+      60_000,
+      UPSTREAM_REGISTRY_COMMAND,
+    );
+    try {
+      const doc = await fetch(`${cli.url}upstream-only`, {
+        headers: { authorization: "Bearer t0ken" },
+      });
+      assert.equal(doc.status, 200);
+      assert.equal(((await doc.json()) as Packument)["dist-tags"].latest, "2.0.0");
+      assert.equal((await fetch(`${cli.url}upstream-only`)).status, 401);
+    } finally {
+      assert.equal(await cli.stop(), 0);
+    }
   });
 });
