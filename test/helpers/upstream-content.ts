@@ -365,9 +365,11 @@ export class UpstreamContent {
   async addVersion(name: string, version: string): Promise<void> {
     const { entry, state } = await this.#live(name);
     if (semver.valid(version) !== version) throw new Error(`not a version: ${version}`);
+    if (state.versions.has(version)) throw new Error(`${name}@${version} exists`);
     const source = state.versions.get(state.distTags.latest) ?? [...state.versions.values()].at(-1);
     if (!source) throw new NotFound(name);
     const added = await synthesize(name, version, await unpackTarball(await source.tarball()));
+    // Checked again: another addVersion of it may have finished while this one repacked.
     if (state.versions.has(version)) throw new Error(`${name}@${version} exists`);
     state.versions.set(version, added);
     const time = this.#changeTime(state);
