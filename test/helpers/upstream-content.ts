@@ -49,7 +49,7 @@ export const EXTRA_PACKAGES: readonly ExtraPackage[] = [
   { name: "LegacyCaps", versions: ["1.0.0", "1.0.1"], from: "escape-html" },
 ];
 
-export const MAINTAINERS = [{ name: "upstream", email: "upstream@example.test" }];
+const MAINTAINERS = [{ name: "upstream", email: "upstream@example.test" }];
 
 /** The tarball's file name in its URL: `<name without scope>-<version>.tgz`. */
 export function tarballFileName(name: string, version: string): string {
@@ -274,11 +274,6 @@ export class UpstreamContent {
     return this.#catalog.has(name);
   }
 
-  /** The corpus tarball of `name` whose bytes are the file `name@version`, if any. */
-  corpusTarball(name: string, version: string): CorpusTarball | undefined {
-    return this.#catalog.get(name)?.corpus.get(version);
-  }
-
   /** Builds every package now rather than on first request. */
   async prepare(concurrency = 2): Promise<void> {
     const queue = [...this.#catalog.values()];
@@ -292,19 +287,20 @@ export class UpstreamContent {
   async packument(name: string, variant: Variant, advertised: Advertised): Promise<Rendered> {
     const entry = this.#entry(name);
     const state = await this.#state(entry);
-    if (state.unpublished) throw new NotFound(name);
     const cached = state.rendered.get(variant);
-    if (cached && cached.epoch === advertised.epoch) return cached;
+    if (cached && cached.epoch === advertised.epoch && !state.unpublished) return cached;
+    const epoch = advertised.epoch;
+    const wrong = await this.#wrongDigests(name, state, advertised);
+    // From here on nothing awaits, so the document is one state of the package, never half a change.
+    if (state.unpublished) throw new NotFound(name);
     const doc =
-      variant === "full"
-        ? await this.#full(entry, state, advertised)
-        : await this.#abbreviated(name, state, advertised);
+      variant === "full" ? this.#full(entry, state, wrong) : this.#abbreviated(name, state, wrong);
     const body = Buffer.from(JSON.stringify(doc));
     const rendered: Rendered = {
       body,
       etag: `"${createHash("sha1").update(body).digest("hex")}"`,
       lastModified: new Date(state.time.modified).toUTCString(),
-      epoch: advertised.epoch,
+      epoch,
     };
     state.rendered.set(variant, rendered);
     return rendered;
@@ -313,7 +309,7 @@ export class UpstreamContent {
   /** The honest bytes of `name@version`'s tarball; NotFound if the version is not (or no longer) served. */
   async tarball(name: string, version: string): Promise<Buffer> {
     const entry = this.#entry(name);
-    // A corpus tarball of a package nobody changed is served without building the package.
+    // Until its package is built (by a packument request or a change), a corpus tarball is served as is.
     const corpus = entry.corpus.get(version);
     if (corpus && entry.state === undefined) return this.#readCorpus(corpus.file);
     const state = await this.#state(entry);
@@ -369,9 +365,11 @@ export class UpstreamContent {
   async addVersion(name: string, version: string): Promise<void> {
     const { entry, state } = await this.#live(name);
     if (semver.valid(version) !== version) throw new Error(`not a version: ${version}`);
+    if (state.versions.has(version)) throw new Error(`${name}@${version} exists`);
     const source = state.versions.get(state.distTags.latest) ?? [...state.versions.values()].at(-1);
     if (!source) throw new NotFound(name);
     const added = await synthesize(name, version, await unpackTarball(await source.tarball()));
+    // Checked again: another addVersion of it may have finished while this one repacked.
     if (state.versions.has(version)) throw new Error(`${name}@${version} exists`);
     state.versions.set(version, added);
     const time = this.#changeTime(state);
@@ -473,10 +471,21 @@ export class UpstreamContent {
     });
   }
 
-  async #dist(name: string, v: UpstreamVersion, advertised: Advertised): Promise<Json> {
-    const digests = advertised.hasWrongIntegrity(name, v.version)
-      ? digestsOf(flipByte(await v.tarball()))
-      : v.digests;
+  /** The digests of other bytes that versions under a wrong-integrity fault advertise. */
+  async #wrongDigests(
+    name: string,
+    state: PackageState,
+    advertised: Advertised,
+  ): Promise<Map<string, TarballDigests>> {
+    const wrong = new Map<string, TarballDigests>();
+    for (const v of [...state.versions.values()])
+      if (advertised.hasWrongIntegrity(name, v.version))
+        wrong.set(v.version, digestsOf(flipByte(await v.tarball())));
+    return wrong;
+  }
+
+  #dist(name: string, v: UpstreamVersion, wrong: Map<string, TarballDigests>): Json {
+    const digests = wrong.get(v.version) ?? v.digests;
     return {
       integrity: digests.integrity,
       shasum: digests.shasum,
@@ -486,7 +495,7 @@ export class UpstreamContent {
     };
   }
 
-  async #full(entry: CatalogEntry, state: PackageState, advertised: Advertised): Promise<Json> {
+  #full(entry: CatalogEntry, state: PackageState, wrong: Map<string, TarballDigests>): Json {
     const { name } = entry;
     const versions: Json = {};
     for (const v of state.versions.values()) {
@@ -494,7 +503,7 @@ export class UpstreamContent {
         ...v.manifest,
         _id: `${name}@${v.version}`,
         ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
-        dist: await this.#dist(name, v, advertised),
+        dist: this.#dist(name, v, wrong),
       };
     }
     const latest = state.versions.get(state.distTags.latest);
@@ -510,14 +519,14 @@ export class UpstreamContent {
     };
   }
 
-  async #abbreviated(name: string, state: PackageState, advertised: Advertised): Promise<Json> {
+  #abbreviated(name: string, state: PackageState, wrong: Map<string, TarballDigests>): Json {
     const versions: Json = {};
     for (const v of state.versions.values()) {
       versions[v.version] = {
         ...pick(v.manifest, ABBREVIATED_FIELDS),
         ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
         ...(hasInstallScript(v.manifest) ? { hasInstallScript: true } : {}),
-        dist: await this.#dist(name, v, advertised),
+        dist: this.#dist(name, v, wrong),
       };
     }
     return { name, modified: state.time.modified, "dist-tags": state.distTags, versions };

@@ -10,16 +10,20 @@
  * If-None-Match or If-Modified-Since; a scoped name as `@scope%2fname` or
  * `@scope/name`), `GET /<name>/-/<name without scope>-<version>.tgz`,
  * `GET /_changes?since=&limit=[&feed=longpoll&timeout=]` (upstream-changes.ts),
- * `GET /` (CouchDB's database info: `update_seq`), `GET /-/ping`, and
- * `POST /-/npm/v1/security/advisories/bulk` (the advisories set by the test).
+ * `GET /` (CouchDB's database info: `update_seq`), `GET /-/ping`,
+ * `POST /-/npm/v1/security/advisories/bulk` (the advisories set by the test)
+ * and `GET /-/upstream/stats` (UpstreamStats as JSON, not counted itself).
  * Anything else is 404 `{"error":"Not found"}`. With a token, every request
  * without `Authorization: Bearer <token>` is 401.
  *
  * Run alone, `node test/helpers/upstream-registry.ts [--port N] [--token T] [--lazy]`
- * builds every packument, prints its URL and serves until killed.
+ * builds every packument (unless --lazy), prints `listening on <url>` as
+ * `cairn serve` does (so startCairnServer(args, ms, UPSTREAM_REGISTRY_COMMAND)
+ * starts it) and serves until SIGINT or SIGTERM.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import { corpusManifest, corpusTarballs } from "./corpus.ts";
@@ -81,6 +85,8 @@ export interface UpstreamRegistryOptions {
   readonly token?: string;
   /** Build every packument before answering anything (for benchmarks: no first-request cost). */
   readonly prepare?: boolean;
+  /** False for an upstream without `_changes` (404), so followers must poll. */
+  readonly changeFeed?: boolean;
   /** Cache-Control of packuments; the public registry's by default. */
   readonly packumentCacheControl?: string;
 }
@@ -129,29 +135,56 @@ export interface UpstreamRegistry {
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 
+  // Faults (upstream-faults.ts), until clearFaults(). `name` is a package name, for tarballs too;
+  // without it a fault applies to every package. The first delivery fault set that matches wins.
+  /** The tarball is served with one byte flipped; the packument is unchanged. */
   tamperTarball(name: string, version: string): void;
+  /** Packuments advertise the integrity and shasum of other bytes; the tarball is honest. */
   wrongIntegrity(name: string, version: string): void;
+  /** Content-Length says the full size; the connection closes after half the body. */
   truncate(kind: UpstreamKind, name?: string): void;
+  /** A chunked body that never ends: the real body, then spaces for as long as it is read. */
   endless(kind: UpstreamKind, name?: string): void;
+  /** Headers and the first 16 bytes, then nothing; the connection stays open until down()/close(). */
   stall(kind: UpstreamKind, name?: string): void;
-  /** Without a kind, every request (the change feed and audits too) gets `code`. */
+  /** Answers `code` with `{"error":…}`; without a kind, every request (the feed and audits too). */
   status(code: number, kind?: UpstreamKind, name?: string): void;
+  /** The next request of this kind for `name` waits until released; later ones are not held. */
   hold(kind: UpstreamKind, name: string): Hold;
+  /** Clears every fault and releases held requests. */
   clearFaults(): void;
 
+  // Changes: each gives the package a new `_rev`, `time.modified` (now) and ETag, and the next
+  // change-feed sequence number; each rejects for a package or version that is not there.
+  /**
+   * Unpublishes a version: gone from `versions` and `time`, its tarball 404. Tags on it are
+   * dropped; `latest` moves to the highest remaining release. The last version takes the
+   * package with it (404, `time.unpublished`, `deleted` in the feed).
+   */
   removeVersion(name: string, version: string): Promise<void>;
+  /** An empty message undeprecates. */
   deprecate(name: string, version: string, message: string): Promise<void>;
   setDistTag(name: string, tag: string, version: string): Promise<void>;
+  /** Repacked from the tarball of `latest`, dated now; it becomes `latest` if it is the highest release. */
   addVersion(name: string, version: string): Promise<void>;
+  /** A package only the upstream has, its versions repacked from corpus package `from`. */
   addPackage(name: string, versions: readonly string[], from?: string): Promise<void>;
   /** What `POST /-/npm/v1/security/advisories/bulk` reports, by package name. */
   setAdvisories(advisories: Record<string, readonly unknown[]>): void;
 }
 
+/** The program and arguments that run this module as its own process. */
+export const UPSTREAM_REGISTRY_COMMAND: readonly string[] = [
+  process.execPath,
+  fileURLToPath(import.meta.url),
+];
+
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
 const PUBLIC_PACKUMENT_CACHE_CONTROL = "public, max-age=300";
 const TARBALL_CACHE_CONTROL = "public, max-age=31557600";
 const AUDIT_PATH = "/-/npm/v1/security/advisories/bulk";
+/** The counts as JSON, for a benchmark that runs the upstream as its own process; not counted itself. */
+const STATS_PATH = "/-/upstream/stats";
 /** Bytes of the body a stalled response sends before it stops. */
 const STALL_BYTES = 16;
 const ENDLESS_CHUNK = Buffer.alloc(64 * 1024, 0x20);
@@ -162,7 +195,7 @@ const gunzipAsync = promisify(gunzip);
 type Route =
   | { readonly kind: "packument"; readonly name: string }
   | { readonly kind: "tarball"; readonly name: string; readonly file: string }
-  | { readonly kind: "changes" | "root" | "ping" | "audit" | "unknown" };
+  | { readonly kind: "changes" | "root" | "ping" | "audit" | "stats" | "unknown" };
 
 interface Reply {
   readonly status: number;
@@ -188,6 +221,7 @@ function routeOf(method: string, pathname: string): Route {
   if (path === "/") return { kind: "root" };
   if (path === "/_changes") return { kind: "changes" };
   if (path === "/-/ping") return { kind: "ping" };
+  if (path === STATS_PATH) return { kind: "stats" };
   const m = /^\/((?:@[^/]+\/)?[^/@][^/]*)(?:\/-\/([^/]+))?$/.exec(path);
   if (!m) return { kind: "unknown" };
   return m[2] === undefined
@@ -349,6 +383,14 @@ export async function startUpstreamRegistry(
     else stats.tarballBytes += bytes;
   }
 
+  function statsJson(): Record<string, unknown> {
+    return {
+      ...stats,
+      packuments: Object.fromEntries(stats.packuments),
+      tarballs: Object.fromEntries(stats.tarballs),
+    };
+  }
+
   function countRoute(route: Route): void {
     switch (route.kind) {
       case "packument":
@@ -371,12 +413,15 @@ export async function startUpstreamRegistry(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    stats.requests++;
     const method = req.method ?? "GET";
     const requestUrl = new URL(req.url ?? "/", url);
     const route = routeOf(method, requestUrl.pathname);
+    const authorized =
+      options.token === undefined || req.headers.authorization === `Bearer ${options.token}`;
+    if (route.kind === "stats" && authorized) return write(res, json(200, statsJson()));
+    stats.requests++;
     countRoute(route);
-    if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
+    if (!authorized) {
       stats.unauthorized++;
       return write(res, json(401, { error: "Unauthorized" }, { "www-authenticate": "Bearer" }));
     }
@@ -411,7 +456,9 @@ export async function startUpstreamRegistry(
       case "tarball":
         return tarballReply(route.name, route.file);
       case "changes":
-        return changesReply(res, requestUrl.searchParams);
+        return options.changeFeed === false
+          ? notFound()
+          : changesReply(res, requestUrl.searchParams);
       case "root":
         return json(200, {
           db_name: "registry",
@@ -587,7 +634,7 @@ if (import.meta.main) {
     token: values.token,
     prepare: !values.lazy,
   });
-  process.stdout.write(`${registry.url}\n`);
+  process.stdout.write(`listening on ${registry.url}\n`);
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     process.once(signal, () => void registry.close().then(() => process.exit(0)));
 }

@@ -9,6 +9,8 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { get, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { startCairnServer } from "../helpers/cairn-server.ts";
 import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
@@ -18,6 +20,7 @@ import {
   type Packument,
   packFileName,
   startUpstreamRegistry,
+  UPSTREAM_REGISTRY_COMMAND,
   type UpstreamRegistry,
 } from "../helpers/upstream-registry.ts";
 import { unpackTarball } from "../helpers/upstream-tarballs.ts";
@@ -304,6 +307,12 @@ describe("the local upstream registry", () => {
     assert.equal(guarded.stats.unauthorized, 3);
   });
 
+  test("an upstream can be without a change feed", async () => {
+    await using feedless = await startUpstreamRegistry({ changeFeed: false });
+    assert.equal((await fetch(`${feedless.url}_changes?since=0`)).status, 404);
+    assert.equal((await fetch(`${feedless.url}ms`)).status, 200);
+  });
+
   test("a tampered tarball no longer matches the packument's integrity; the packument is unchanged", async () => {
     const before = await upstream.packument("debug");
     const latest = before["dist-tags"].latest as string;
@@ -510,5 +519,44 @@ describe("the local upstream registry", () => {
     assert.equal((await fetch(`${base}/late-arrival`)).status, 404);
     const feed = (await getJson<ChangesPage>(`${base}/_changes?since=${upstream.seq - 1}`)).body;
     assert.deepEqual(feed.results[0].deleted, true);
+  });
+
+  test("audits report the advisories set for the packages asked about; the counts are served as JSON", async () => {
+    const advisory = { id: 1, title: "a flaw", severity: "high", vulnerable_versions: "<2.1.0" };
+    upstream.setAdvisories({ ms: [advisory] });
+    const res = await fetch(`${base}/-/npm/v1/security/advisories/bulk`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync(JSON.stringify({ ms: ["2.0.0"], debug: ["4.4.3"] })),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ms: [advisory] });
+
+    upstream.resetStats();
+    await fetch(`${base}/ms`);
+    await fetch(`${base}/ms`);
+    const counts = (await getJson<Record<string, unknown>>(`${base}/-/upstream/stats`)).body;
+    assert.equal(counts.requests, 2);
+    assert.deepEqual(counts.packuments, { ms: 2 });
+    assert.equal(counts.packumentBytes, upstream.stats.packumentBytes);
+    assert.ok(upstream.stats.packumentBytes > 0);
+  });
+
+  test("run as its own process it prints its URL, serves, and stops on SIGTERM", async () => {
+    const cli = await startCairnServer(
+      ["--port", "0", "--lazy", "--token", "t0ken"],
+      60_000,
+      UPSTREAM_REGISTRY_COMMAND,
+    );
+    try {
+      const doc = await fetch(`${cli.url}upstream-only`, {
+        headers: { authorization: "Bearer t0ken" },
+      });
+      assert.equal(doc.status, 200);
+      assert.equal(((await doc.json()) as Packument)["dist-tags"].latest, "2.0.0");
+      assert.equal((await fetch(`${cli.url}upstream-only`)).status, 401);
+    } finally {
+      assert.equal(await cli.stop(), 0);
+    }
   });
 });
