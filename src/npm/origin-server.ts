@@ -146,7 +146,10 @@ export async function startOrigin(
         let sync = 0;
         follower.start((report) => {
           const { packages, versions, missing } = report;
-          server.log.info({ uplink: follower.uplink, sync: ++sync, packages, versions }, "followed");
+          server.log.info(
+            { uplink: follower.uplink, sync: ++sync, packages, versions },
+            "followed",
+          );
           for (const line of missing) server.log.warn({ follow: line }, "not followed");
         });
       }

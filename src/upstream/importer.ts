@@ -94,9 +94,14 @@ export class UplinkImporter {
     const due = !known || this.#now() - known.checkedAt >= uplink.maxAgeMs;
     if (!due) return;
     const refresh = this.#packages.run(name, () => this.#refresh(name, uplink));
-    // Never seen (or seen missing long enough ago): the client waits for the upstream.
-    if (source === undefined) await refresh;
-    else this.#inBackground(refresh);
+    if (source !== undefined) this.#inBackground(refresh);
+    else if (known?.missing) {
+      // Known to be missing: while the upstream is away, that answer stands (a 404, as before).
+      await refresh.catch(() => undefined);
+    } else {
+      // Never seen: the client waits for the upstream.
+      await refresh;
+    }
   }
 
   /** Imports or refreshes a package now (following, tests); resolves when its entries are durable. */
@@ -155,7 +160,7 @@ export class UplinkImporter {
       this.#freshness.set(name, { checkedAt: started, ...(validators ? { validators } : {}) });
     } catch (err) {
       // A package never seen is retried at its next request; a known one after its max age.
-      if (this.#registry.state.source(name) !== undefined) {
+      if (this.#registry.state.source(name) !== undefined || known?.missing) {
         const code = err instanceof UpstreamError ? err.code : "failed";
         this.#freshness.set(name, {
           ...known,

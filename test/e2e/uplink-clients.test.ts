@@ -9,6 +9,7 @@
  * gone from the origin, the mirror and the proxy alike.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { appendFile, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
@@ -156,7 +157,8 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     const imported = versionsOf("import");
     const bound = versionsOf("artifact");
     for (const [path, entry] of Object.entries(lock.packages)) {
-      if (path === "" || !entry.version) continue;
+      // Optional packages for other platforms are in the lockfile but never downloaded.
+      if (path === "" || !entry.version || !existsSync(join(dir.path, "npm-cairn", path))) continue;
       const name = entry.name ?? path.slice(path.lastIndexOf("node_modules/") + 13);
       assert.ok(imported.has(`${name}@${entry.version}`), `${name}@${entry.version} not imported`);
       assert.ok(bound.has(`${name}@${entry.version}`), `${name}@${entry.version} not bound`);

@@ -244,6 +244,7 @@ describe("an origin with an uplink", () => {
     const doc = await cairn.packument("negotiator");
     const latest = doc["dist-tags"].latest;
     assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+    assert.equal((await cairn.get("no-such-package")).status, 404);
     await cairn.uplinks?.idle();
     await upstream.down();
     try {
@@ -254,6 +255,8 @@ describe("an origin with an uplink", () => {
       assert.equal(stale.status, 200);
       assert.match(stale.headers.get("cairn-stale") ?? "", /^uplink up unreachable since /);
       assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+      // Known missing stays a 404 (npm then skips an optional peer, as it would online).
+      assert.equal((await cairn.get("no-such-package")).status, 404);
       const unseen = await cairn.get("vary");
       assert.equal(unseen.status, 502);
       const body = (await unseen.json()) as { code: string; error: string };
