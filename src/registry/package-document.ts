@@ -50,11 +50,41 @@ export function isImportedVersion(doc: VersionDocument): doc is ImportedVersionD
   return Object.hasOwn(doc, "uplink");
 }
 
+/** Where a package's versions came from: none yet, published here, or an uplink. */
+type Source =
+  | { readonly kind: "none" }
+  | { readonly kind: "local" }
+  | { readonly kind: "uplink"; readonly uplink: string };
+
+/**
+ * Sources by versions object. Enumerating a map of thousands of versions
+ * costs as much as copying it, and a batch folds many entries into one
+ * package's (owned, reused) versions object; its source never changes.
+ */
+const sources = new WeakMap<object, Source>();
+
+function sourceOf(doc: PackageDocument): Source {
+  let source = sources.get(doc.versions);
+  if (source === undefined) {
+    source = { kind: "none" };
+    // The fold keeps a package to one source, so its first version speaks for all.
+    for (const key in doc.versions) {
+      const version = doc.versions[key];
+      source = isImportedVersion(version)
+        ? { kind: "uplink", uplink: version.uplink }
+        : { kind: "local" };
+      break;
+    }
+    // Not "none": a versions object still empty may yet be filled in place.
+    if (source.kind !== "none") sources.set(doc.versions, source);
+  }
+  return source;
+}
+
 /** The uplink a package's versions came from; undefined for a package published here. */
 export function uplinkOf(doc: PackageDocument): string | undefined {
-  for (const version of Object.values(doc.versions))
-    if (isImportedVersion(version)) return version.uplink;
-  return undefined;
+  const source = sourceOf(doc);
+  return source.kind === "uplink" ? source.uplink : undefined;
 }
 
 export interface PackageDocument {
@@ -119,12 +149,28 @@ function versionOf(doc: PackageDocument, version: string): VersionDocument | und
 /**
  * The document after `entry` (at log index `index`). Unchanged version
  * objects are shared with `doc`, so a caller can tell which versions changed.
+ *
+ * With `owned`, the caller owns `doc.versions` (it came from an earlier
+ * fold of the same batch, and nothing else holds it): a changed version is
+ * then set in place rather than in a copy, so a batch that adds thousands
+ * of versions to one package costs linear time, not quadratic. Every
+ * check comes before the change, so a fold that throws changes nothing.
  */
 export function foldEntry(
   doc: PackageDocument | undefined,
   entry: PackageEntry,
   index: number,
+  owned = false,
 ): PackageDocument {
+  const withVersion = (
+    versions: Readonly<Record<string, VersionDocument>>,
+    version: string,
+    next: VersionDocument,
+  ): Readonly<Record<string, VersionDocument>> => {
+    if (!owned) return { ...versions, [version]: next };
+    (versions as Record<string, VersionDocument>)[version] = next;
+    return versions;
+  };
   const base: PackageDocument = doc ?? {
     v: 1,
     ecosystem: entry.ecosystem,
@@ -150,12 +196,12 @@ export function foldEntry(
         ...live,
         distTags,
         owners: base.owners.length > 0 ? base.owners : [entry.actor],
-        versions: { ...base.versions, [entry.version]: versionDocument(entry, index) },
+        versions: withVersion(base.versions, entry.version, versionDocument(entry, index)),
       };
     }
     case "import": {
       // An uplink never adds versions to a package published here (dependency confusion).
-      if (doc !== undefined && uplink === undefined && Object.keys(doc.versions).length > 0)
+      if (doc !== undefined && sourceOf(doc).kind === "local")
         throw new EntryError("cannot-apply", `${entry.name} is published here, not imported`);
       const known = versionOf(base, entry.version);
       // Until its tarball is bound, an imported version may be imported again: the upstream
@@ -170,7 +216,7 @@ export function foldEntry(
       const { unpublished: _, ...live } = touched;
       return {
         ...live,
-        versions: { ...base.versions, [entry.version]: versionDocument(entry, index) },
+        versions: withVersion(base.versions, entry.version, versionDocument(entry, index)),
       };
     }
     case "artifact": {
@@ -188,10 +234,10 @@ export function foldEntry(
           "cannot-apply",
           `the tarball of ${entry.name}@${entry.version} does not match its imported integrity`,
         );
-      const versions = {
-        ...base.versions,
-        [entry.version]: { ...current, artifact: entry.artifact },
-      };
+      const versions = withVersion(base.versions, entry.version, {
+        ...current,
+        artifact: entry.artifact,
+      });
       // The packument does not change: its integrity was the upstream's all along.
       return { ...base, updated: index, versions };
     }
@@ -207,10 +253,10 @@ export function foldEntry(
       }
       const current = versionOf(base, entry.version);
       if (current === undefined) return touched;
-      const versions = {
-        ...base.versions,
-        [entry.version]: { ...current, unpublished: entry.time },
-      };
+      const versions = withVersion(base.versions, entry.version, {
+        ...current,
+        unpublished: entry.time,
+      });
       const distTags = withoutVersion(base.distTags, entry.version);
       repointLatest(distTags, versions);
       return { ...touched, distTags, versions };
@@ -226,7 +272,7 @@ export function foldEntry(
       if (current === undefined) return touched;
       const { deprecated: _, ...rest } = current;
       const next = entry.message === "" ? rest : { ...rest, deprecated: entry.message };
-      return { ...touched, versions: { ...base.versions, [entry.version]: next } };
+      return { ...touched, versions: withVersion(base.versions, entry.version, next) };
     }
     case "owner": {
       const owners = new Set(base.owners);

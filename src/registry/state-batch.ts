@@ -183,7 +183,9 @@ export class StateBatch {
     const before = touched ? touched.before : this.#state.document(entry.name);
     let after: PackageDocument;
     try {
-      after = foldEntry(touched ? touched.after : before, entry, index);
+      // The batch owns the versions object an earlier fold of this batch made.
+      const owned = touched !== undefined && touched.after.versions !== before?.versions;
+      after = foldEntry(touched ? touched.after : before, entry, index, owned);
     } catch (err) {
       this.#foldError = new EntryError(
         "cannot-apply",
