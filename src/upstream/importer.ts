@@ -18,6 +18,7 @@ import { BlobError } from "../registry/blob-check.ts";
 import {
   type ArtifactEntry,
   type ImportedVersion,
+  type PackageEntry,
   uplinkActor,
   type VersionEntry,
 } from "../registry/entries.ts";
@@ -34,6 +35,7 @@ function sameClaim(a: ImportedVersion, b: ImportedVersion): boolean {
 
 /** Where the importer reports what it skipped or could not refresh. */
 export interface ImportLog {
+  info(fields: Record<string, unknown>, message: string): void;
   warn(fields: Record<string, unknown>, message: string): void;
 }
 
@@ -136,7 +138,7 @@ export class UplinkImporter {
       if (result === undefined) {
         // The upstream withdrew the whole package: copies must stop serving it too.
         const removal = planRemoval(doc, uplink.name, new Date(started).toISOString());
-        if (removal.length > 0) await this.#registry.importFromUplink(removal, []);
+        if (removal.length > 0) await this.#apply(uplink, name, removal, []);
         this.#freshness.set(name, { checkedAt: started, missing: true });
         return;
       }
@@ -150,8 +152,7 @@ export class UplinkImporter {
         );
         for (const { version, reason } of plan.skipped)
           this.#log?.warn({ uplink: uplink.name, name, version }, `not imported: ${reason}`);
-        if (plan.entries.length > 0)
-          await this.#registry.importFromUplink(plan.entries, plan.manifests);
+        if (plan.entries.length > 0) await this.#apply(uplink, name, plan.entries, plan.manifests);
       }
       const validators =
         result.kind === "fresh"
@@ -174,6 +175,19 @@ export class UplinkImporter {
       }
       throw err;
     }
+  }
+
+  /** Appends what the uplink changed, and says so in the origin's log. */
+  async #apply(
+    uplink: UplinkSource,
+    name: string,
+    entries: readonly PackageEntry[],
+    manifests: readonly Uint8Array[],
+  ): Promise<void> {
+    await this.#registry.importFromUplink(entries, manifests);
+    const counts: Record<string, number> = {};
+    for (const entry of entries) counts[entry.kind] = (counts[entry.kind] ?? 0) + 1;
+    this.#log?.info({ uplink: uplink.name, name, entries: counts }, "imported from uplink");
   }
 
   /**

@@ -41,7 +41,13 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     upstream = await startUpstreamRegistry();
     // The uplink in the config file: it also follows `ms` through the upstream's change feed.
     await mkdir(data(), { recursive: true });
-    const uplink = { url: upstream.url, changes: `${upstream.url}_changes`, follow: ["ms"] };
+    // A max age of a second: a read after the upstream changes starts a refresh.
+    const uplink = {
+      url: upstream.url,
+      changes: `${upstream.url}_changes`,
+      follow: ["ms"],
+      maxAge: 1,
+    };
     await writeFile(join(data(), "config.json"), JSON.stringify({ uplinks: { up: uplink } }));
     origin = await startServe(["--data", data(), "--no-durable"]);
   });
@@ -235,8 +241,9 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     const latest = (await packument(origin?.url))["dist-tags"].latest;
     assert.ok(latest);
     await upstream.removeVersion(name, latest);
-    // The change feed names `ms`, which the origin follows: its second sync imports the removal.
-    await origin?.waitForStderr(/"sync":2,/);
+    // This read is past the packument's max age: it starts a refresh, which logs the removal.
+    await packument(origin?.url);
+    await origin?.waitForStderr(/"name":"ms","entries":\{[^}]*"unpublish":1/);
     const status = (await (await fetch(new URL("-/cairn-status", origin?.url))).json()) as {
       size: number;
     };
