@@ -281,6 +281,24 @@ describe("an origin with an uplink", () => {
     assert.equal(await errorCode(refused), "invalid-name");
   });
 
+  test("an upstream that wants a token gets it, from the config or the environment", async () => {
+    const guarded = await startUpstreamRegistry({ token: "s3cret" });
+    try {
+      const without = await start(guarded);
+      const refused = await without.get("upstream-only");
+      assert.equal(refused.status, 502);
+      assert.equal(await errorCode(refused), "unauthorized");
+      const withToken = await start(guarded, { token: "s3cret" });
+      assert.equal((await withToken.get("upstream-only")).status, 200);
+      process.env.CAIRN_TEST_UPLINK_TOKEN = "s3cret";
+      const fromEnv = await start(guarded, { tokenEnv: "CAIRN_TEST_UPLINK_TOKEN" });
+      assert.equal((await fromEnv.get("upstream-only")).status, 200);
+    } finally {
+      delete process.env.CAIRN_TEST_UPLINK_TOKEN;
+      await guarded.close();
+    }
+  });
+
   test("npm's audit requests go to the uplink", async () => {
     const cairn = await start(upstream);
     upstream.setAdvisories({ "escape-html": [{ id: 1, title: "a test advisory" }] });
