@@ -352,9 +352,15 @@ export async function loadConfig(
     }
   }
   const merged = { ...DEFAULT_CONFIG, ...fromFile, ...checkedFlags };
-  // Uplinks named by flag join those of the file; the file's patterns still route.
+  // Uplinks named by flag join those of the file. Patterns given by flag come first, so
+  // `--local '@corp/*'` keeps that scope local even when the file routes `**` upstream.
   const uplinks = { ...fromFile.uplinks, ...checkedFlags.uplinks };
-  const packages = { ...fromFile.packages, ...checkedFlags.packages };
+  const packages = Object.fromEntries([
+    ...Object.entries(checkedFlags.packages ?? {}),
+    ...Object.entries(fromFile.packages ?? {}).filter(
+      ([pattern]) => !Object.hasOwn(checkedFlags.packages ?? {}, pattern),
+    ),
+  ]);
   checkRoutes(uplinks, packages);
   return {
     ...merged,

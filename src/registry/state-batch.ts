@@ -406,12 +406,13 @@ export class StateBatch {
     ).run(name, after.created, after.modified, after.updated, after.unpublished ?? null);
     for (const [version, doc] of Object.entries(after.versions)) {
       if (before?.versions[version] === doc) continue;
-      // An imported version's entry changes once, when its artifact is bound.
+      // An imported version's entry changes when its artifact is bound, or its upstream corrects it.
       const entry = versionEntryOf(name, version, doc);
       sql(
         `INSERT INTO versions (name, version, log_index, time, entry, deprecated, unpublished)
          VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name, version) DO UPDATE SET entry = excluded.entry,
+         ON CONFLICT (name, version) DO UPDATE SET log_index = excluded.log_index,
+           time = excluded.time, entry = excluded.entry,
            deprecated = excluded.deprecated, unpublished = excluded.unpublished`,
       ).run(
         name,

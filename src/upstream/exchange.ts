@@ -98,7 +98,9 @@ export async function exchange<T>(
   let requestError: unknown;
   try {
     const sent = { ...headers, "user-agent": USER_AGENT };
-    if (uplink.token) sent.authorization = `Bearer ${uplink.token}`;
+    // The token is the uplink's own: a change feed on another host never sees it.
+    if (uplink.token && url.origin === new URL(uplink.url).origin)
+      sent.authorization = `Bearer ${uplink.token}`;
     const attempt = () =>
       send(url, method, sent, options.body, (r) => {
         req = r;

@@ -103,3 +103,20 @@ describe("imported versions", () => {
     cannotApply(() => state.apply(2, [importEntry("a", "1.0.0")]));
   });
 });
+
+test("a corrected version's row carries the correction's log index, so the state read back equals the fold", () => {
+  const corrected = importEntry("a", "1.0.0", { sha512: `${"B".repeat(86)}==` });
+  const later = importEntry("a", "1.1.0");
+  const stepwise = RegistryState.open(":memory:");
+  stepwise.apply(0, [importEntry("a", "1.0.0")]);
+  stepwise.apply(1, [corrected]);
+  stepwise.apply(2, [later]);
+  const atOnce = applied(importEntry("a", "1.0.0"), corrected, later);
+  const docOf = (state: RegistryState) => {
+    const doc = state.document("a");
+    assert.ok(doc);
+    return Buffer.from(encodeDocument(doc)).toString();
+  };
+  assert.equal(docOf(stepwise), docOf(atOnce));
+  assert.equal(stepwise.version("a", "1.0.0")?.logIndex, 1);
+});
