@@ -118,7 +118,7 @@ export async function startOrigin(
     });
     health.report(atStart.damage);
     let uplinks: UplinkImporter | undefined;
-    ({ app, uplinks } = buildApp({
+    ({ app, uplinks } = await buildApp({
       treeDir: paths.tree,
       registry,
       auth,
@@ -190,7 +190,9 @@ interface AppParts {
   readonly now?: () => number;
 }
 
-function buildApp(parts: AppParts): { app: FastifyInstance; uplinks?: UplinkImporter } {
+async function buildApp(
+  parts: AppParts,
+): Promise<{ app: FastifyInstance; uplinks?: UplinkImporter }> {
   const { treeDir, registry, auth, health, limits, config } = parts;
   const { logLevel, logStream, signup: openSignup } = config;
   const tarballs = tarballLimits(config);
@@ -228,7 +230,13 @@ function buildApp(parts: AppParts): { app: FastifyInstance; uplinks?: UplinkImpo
     }),
   );
   const routes = UplinkRoutes.fromConfig(config);
-  const uplinks = routes && new UplinkImporter(registry, routes, { log: app.log });
+  const uplinks =
+    routes &&
+    (await UplinkImporter.open(registry, routes, {
+      log: app.log,
+      missingFile: dataPaths(config.data).uplinkMissing,
+      ...(parts.now ? { now: parts.now } : {}),
+    }));
   registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs, uplinks });
   return { app, uplinks };
 }

@@ -6,5 +6,7 @@ export function dataPaths(dataDir: string) {
     key: join(dataDir, "key"),
     tree: join(dataDir, "tree"),
     auth: join(dataDir, "auth.sqlite"),
+    /** Names the uplinks said they lack: a cache beside the log, not part of it. */
+    uplinkMissing: join(dataDir, "uplink-missing.json"),
   };
 }

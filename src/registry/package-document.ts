@@ -204,19 +204,31 @@ export function foldEntry(
       if (doc !== undefined && sourceOf(doc).kind === "local")
         throw new EntryError("cannot-apply", `${entry.name} is published here, not imported`);
       const known = versionOf(base, entry.version);
+      const imported = known !== undefined && isImportedVersion(known) ? known : undefined;
       // Until its tarball is bound, an imported version may be imported again: the upstream
       // corrected what it claimed, and the log shows both claims. Once bound, never.
       const correction =
-        known !== undefined &&
-        isImportedVersion(known) &&
-        known.artifact === undefined &&
-        known.unpublished === undefined;
-      if (known !== undefined && !correction)
+        imported !== undefined &&
+        imported.artifact === undefined &&
+        imported.unpublished === undefined;
+      // A version the upstream withdrew may come back with the same hashes (its bytes, bound or not).
+      const reinstated =
+        imported !== undefined &&
+        imported.unpublished !== undefined &&
+        imported.integrity.sha512 === entry.integrity.sha512 &&
+        imported.integrity.sha1 === entry.integrity.sha1;
+      if (known !== undefined && !correction && !reinstated)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already known`);
       const { unpublished: _, ...live } = touched;
+      const next = versionDocument(entry, index);
+      const artifact = reinstated ? imported.artifact : undefined;
       return {
         ...live,
-        versions: withVersion(base.versions, entry.version, versionDocument(entry, index)),
+        versions: withVersion(
+          base.versions,
+          entry.version,
+          artifact ? { ...next, artifact } : next,
+        ),
       };
     }
     case "artifact": {

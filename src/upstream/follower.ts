@@ -40,6 +40,8 @@ export interface SyncReport {
 }
 
 const DEPENDENCY_FIELDS = ["dependencies", "optionalDependencies", "peerDependencies"] as const;
+/** The shortest time between two polls of a change feed that reported nothing. */
+const MIN_POLL_MS = 1000;
 /** Tarballs fetched at once during a sync. */
 const SYNC_CONCURRENCY = 8;
 
@@ -239,6 +241,7 @@ export class Follower {
     }
     let position = since ?? "now";
     while (!this.#stopped) {
+      const polled = performance.now();
       try {
         const { changed, last } = await readChanges(
           this.#uplink,
@@ -248,6 +251,9 @@ export class Follower {
         );
         position = last;
         if (changed.some((name) => this.#followed.has(name))) return position;
+        // A feed that ignores long polling answers at once: ask it at most once a second.
+        const quick = MIN_POLL_MS - (performance.now() - polled);
+        if (changed.length === 0 && quick > 0) await sleep(quick, this.#abort.signal);
       } catch {
         // An unreachable feed is polled again after max age, as if there were none.
         await sleep(this.#uplink.maxAgeMs, this.#abort.signal);

@@ -162,6 +162,21 @@ function corrected(current: VersionDocument, manifest: unknown): boolean {
   );
 }
 
+/**
+ * Whether the upstream serves again, with the same hashes, a version it
+ * had withdrawn: the same bytes may come back (a removal by mistake), other
+ * bytes never do.
+ */
+function reinstated(current: VersionDocument, manifest: unknown): boolean {
+  if (!isImportedVersion(current) || current.unpublished === undefined) return false;
+  const claimed = isObject(manifest) ? upstreamIntegrity(manifest.dist) : undefined;
+  return (
+    claimed !== undefined &&
+    claimed.sha512 === current.integrity.sha512 &&
+    claimed.sha1 === current.integrity.sha1
+  );
+}
+
 /** A removal of the whole package: the upstream answers that it does not have it. */
 export function planRemoval(
   doc: PackageDocument | undefined,
@@ -189,6 +204,7 @@ export function planImport(
   doc: PackageDocument | undefined,
   uplink: string,
   now: string,
+  options: { readonly corrections?: boolean } = {},
 ): ImportPlan {
   const base = { v: 1, ecosystem: "npm", name, time: now, actor: uplinkActor(uplink) } as const;
   const upstream = isObject(packument.versions) ? packument.versions : {};
@@ -198,7 +214,13 @@ export function planImport(
   const skipped: { version: string; reason: string }[] = [];
   const imported: ImportEntry[] = [];
   for (const [version, manifest] of Object.entries(upstream)) {
-    if (Object.hasOwn(known, version) && !corrected(known[version], manifest)) continue;
+    const current = Object.hasOwn(known, version) ? known[version] : undefined;
+    if (
+      current !== undefined &&
+      !(options.corrections && corrected(current, manifest)) &&
+      !reinstated(current, manifest)
+    )
+      continue;
     try {
       const result = importVersion(name, version, manifest, packument, uplink, now);
       imported.push(result.entry);

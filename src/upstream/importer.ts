@@ -12,6 +12,8 @@
  * goes on being served from the log, marked stale until a refresh succeeds.
  */
 import { rm } from "node:fs/promises";
+import { LRUCache } from "lru-cache";
+import pLimit from "p-limit";
 import validateName from "validate-npm-package-name";
 import type { Registry } from "../origin/registry.ts";
 import { BlobError } from "../registry/blob-check.ts";
@@ -22,12 +24,18 @@ import {
   uplinkActor,
   type VersionEntry,
 } from "../registry/entries.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { SingleFlight } from "../util/single-flight.ts";
 import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
 import { planImport, planRemoval } from "./import-plan.ts";
+import { MissingNames } from "./missing-names.ts";
 import type { UplinkRoutes, UplinkSource } from "./routes.ts";
 import { UpstreamError } from "./upstream-error.ts";
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 function sameClaim(a: ImportedVersion, b: ImportedVersion): boolean {
   return a.integrity.sha512 === b.integrity.sha512 && a.integrity.sha1 === b.integrity.sha1;
@@ -39,39 +47,68 @@ export interface ImportLog {
   warn(fields: Record<string, unknown>, message: string): void;
 }
 
-/** What the importer knows of a package's last exchange with its uplink (kept in memory). */
+/** What the importer knows of an imported package's last exchange with its uplink (kept in memory). */
 interface Freshness {
   /** When the uplink last answered for it (ms since the epoch). */
-  checkedAt: number;
-  validators?: CachedPackument;
-  /** The uplink said it has no such package. */
-  missing?: boolean;
+  readonly checkedAt: number;
+  readonly validators?: CachedPackument;
   /** The last refresh failed: since when, and how. */
-  failure?: { readonly since: number; readonly code: string };
+  readonly failure?: { readonly since: number; readonly code: string };
+  /** Since when the uplink has answered 404 for it (a removal needs two such answers a max age apart). */
+  readonly missingSince?: number;
 }
 
 export interface ImporterOptions {
   readonly log?: ImportLog;
   /** Milliseconds since the epoch; injectable so tests can age packuments without waiting. */
   readonly now?: () => number;
+  /** Names the uplinks said they lack, remembered across restarts (in memory only without it). */
+  readonly missing?: MissingNames;
 }
+
+/** Packuments fetched at once: each may be large, and is held and parsed whole. */
+const PACKUMENT_FETCHES = 32;
+/** Imported packages whose exchange with the uplink is remembered. */
+const MAX_FRESHNESS = 100_000;
 
 export class UplinkImporter {
   readonly #registry: Registry;
   readonly #routes: UplinkRoutes;
   readonly #log: ImportLog | undefined;
   readonly #now: () => number;
-  readonly #freshness = new Map<string, Freshness>();
+  readonly #freshness = new LRUCache<string, Freshness>({ max: MAX_FRESHNESS });
+  readonly #missing: MissingNames;
+  readonly #fetching = pLimit(PACKUMENT_FETCHES);
   readonly #packages = new SingleFlight<string, void>();
   readonly #tarballs = new SingleFlight<string, VersionEntry>();
   readonly #background = new Set<Promise<unknown>>();
   #closed = false;
 
-  constructor(registry: Registry, routes: UplinkRoutes, options: ImporterOptions = {}) {
+  private constructor(
+    registry: Registry,
+    routes: UplinkRoutes,
+    options: ImporterOptions,
+    missing: MissingNames,
+  ) {
     this.#registry = registry;
     this.#routes = routes;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
+    this.#missing = missing;
+  }
+
+  /** An importer; `missingFile` keeps the names uplinks lack across restarts. */
+  static async open(
+    registry: Registry,
+    routes: UplinkRoutes,
+    options: ImporterOptions & { readonly missingFile?: string } = {},
+  ): Promise<UplinkImporter> {
+    return new UplinkImporter(
+      registry,
+      routes,
+      options,
+      await MissingNames.open(options.missingFile),
+    );
   }
 
   get routes(): UplinkRoutes {
@@ -92,27 +129,34 @@ export class UplinkImporter {
     const uplink =
       source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
     if (!uplink) return;
-    const known = this.#freshness.get(name);
-    const due = !known || this.#now() - known.checkedAt >= uplink.maxAgeMs;
-    if (!due) return;
-    const refresh = this.#packages.run(name, () => this.#refresh(name, uplink));
-    if (source !== undefined) this.#inBackground(refresh);
-    else if (known?.missing) {
-      // Known to be missing: while the upstream is away, that answer stands (a 404, as before).
-      await refresh.catch(() => undefined);
-    } else {
-      // Never seen: the client waits for the upstream.
-      await refresh;
+    const now = this.#now();
+    if (source !== undefined) {
+      const known = this.#freshness.get(name);
+      if (!known || now - known.checkedAt >= uplink.maxAgeMs)
+        this.#inBackground(this.#packages.run(name, () => this.#refresh(name, uplink, false)));
+      return;
     }
+    const missingAt = this.#missing.since(name);
+    if (missingAt !== undefined && now - missingAt < uplink.maxAgeMs) return;
+    const refresh = this.#packages.run(name, () => this.#refresh(name, uplink, false));
+    // Known to be missing: while the upstream is away, that answer stands (a 404, as before).
+    if (missingAt !== undefined) await refresh.catch(() => undefined);
+    // Never seen: the client waits for the upstream.
+    else await refresh;
   }
 
-  /** Imports or refreshes a package now (following, tests); resolves when its entries are durable. */
-  refresh(name: string): Promise<void> {
+  /**
+   * Imports or refreshes a package now (following, tests); resolves when
+   * its entries are durable. `corrections`: the upstream may change the
+   * hashes it claims for versions whose tarballs were never fetched (only
+   * after a tarball failed to match, so an upstream cannot churn the log).
+   */
+  refresh(name: string, corrections = false): Promise<void> {
     const source = this.#registry.state.source(name);
     const uplink =
       source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
     if (!uplink || (source !== undefined && source.uplink === undefined)) return Promise.resolve();
-    return this.#packages.run(name, () => this.#refresh(name, uplink));
+    return this.#packages.run(name, () => this.#refresh(name, uplink, corrections));
   }
 
   /** Why a package's data may be out of date, for a response header; undefined when fresh. */
@@ -123,36 +167,39 @@ export class UplinkImporter {
     return `uplink ${uplink} ${failure.code} since ${new Date(failure.since).toISOString()}`;
   }
 
-  async #refresh(name: string, uplink: UplinkSource): Promise<void> {
+  async #refresh(name: string, uplink: UplinkSource, corrections: boolean): Promise<void> {
     const known = this.#freshness.get(name);
     const started = this.#now();
+    const time = new Date(started).toISOString();
     try {
-      const doc = this.#registry.state.document(name);
-      const result = await fetchPackument(uplink, name, doc ? known?.validators : undefined).catch(
-        (err: unknown) => {
-          if (err instanceof UpstreamError && err.code === "not-found") return undefined;
-          throw err;
-        },
-      );
+      const imported = this.#registry.state.source(name) !== undefined;
+      const result = await this.#fetching(() =>
+        fetchPackument(uplink, name, imported ? known?.validators : undefined),
+      ).catch((err: unknown) => {
+        if (err instanceof UpstreamError && err.code === "not-found") return undefined;
+        throw err;
+      });
       if (this.#closed) return;
+      // Read after the fetch: a tarball bound meanwhile is part of what the plan starts from.
+      const doc = this.#registry.state.document(name);
       if (result === undefined) {
-        // The upstream withdrew the whole package: copies must stop serving it too.
-        const removal = planRemoval(doc, uplink.name, new Date(started).toISOString());
-        if (removal.length > 0) await this.#apply(uplink, name, removal, []);
-        this.#freshness.set(name, { checkedAt: started, missing: true });
+        await this.#notFound(name, uplink, doc, known, started);
         return;
       }
       if (result.kind === "fresh") {
-        const plan = planImport(
-          name,
-          result.packument,
-          doc,
-          uplink.name,
-          new Date(started).toISOString(),
-        );
+        if (!isObject(result.packument.versions))
+          throw new UpstreamError(
+            uplink,
+            "bad-response",
+            `the packument of ${name} has no versions`,
+          );
+        const plan = planImport(name, result.packument, doc, uplink.name, time, { corrections });
         for (const { version, reason } of plan.skipped)
           this.#log?.warn({ uplink: uplink.name, name, version }, `not imported: ${reason}`);
         if (plan.entries.length > 0) await this.#apply(uplink, name, plan.entries, plan.manifests);
+        // Nothing importable under a name never seen: answered like a missing one.
+        if (this.#registry.state.source(name) === undefined) this.#missing.set(name, started);
+        else this.#missing.delete(name);
       }
       const validators =
         result.kind === "fresh"
@@ -161,7 +208,7 @@ export class UplinkImporter {
       this.#freshness.set(name, { checkedAt: started, ...(validators ? { validators } : {}) });
     } catch (err) {
       // A package never seen is retried at its next request; a known one after its max age.
-      if (this.#registry.state.source(name) !== undefined || known?.missing) {
+      if (this.#registry.state.source(name) !== undefined) {
         const code = err instanceof UpstreamError ? err.code : "failed";
         this.#freshness.set(name, {
           ...known,
@@ -177,6 +224,38 @@ export class UplinkImporter {
     }
   }
 
+  /**
+   * The uplink answered 404. For a name never imported, that is remembered.
+   * An imported package is removed only when a second 404 comes at least a
+   * max age after the first: one glitch (a CDN, a misrouted request) must
+   * not withdraw a package from every copy. Meanwhile it is served stale.
+   */
+  async #notFound(
+    name: string,
+    uplink: UplinkSource,
+    doc: PackageDocument | undefined,
+    known: Freshness | undefined,
+    started: number,
+  ): Promise<void> {
+    if (doc === undefined) {
+      this.#missing.set(name, started);
+      return;
+    }
+    const since = known?.missingSince ?? started;
+    if (doc.unpublished !== undefined || started - since >= uplink.maxAgeMs) {
+      const removal = planRemoval(doc, uplink.name, new Date(started).toISOString());
+      if (removal.length > 0) await this.#apply(uplink, name, removal, []);
+      this.#freshness.set(name, { checkedAt: started });
+      return;
+    }
+    this.#freshness.set(name, {
+      ...known,
+      checkedAt: started,
+      missingSince: since,
+      failure: { since, code: "not-found" },
+    });
+  }
+
   /** Appends what the uplink changed, and says so in the origin's log. */
   async #apply(
     uplink: UplinkSource,
@@ -188,6 +267,11 @@ export class UplinkImporter {
     const counts: Record<string, number> = {};
     for (const entry of entries) counts[entry.kind] = (counts[entry.kind] ?? 0) + 1;
     this.#log?.info({ uplink: uplink.name, name, entries: counts }, "imported from uplink");
+    // The tarball `latest` names is fetched now, so that every copy can serve what it advertises.
+    const latest = this.#registry.state.distTags(name).latest;
+    const entry =
+      latest === undefined ? undefined : this.#registry.state.version(name, latest)?.entry;
+    if (entry?.kind === "import" && !entry.artifact) this.#inBackground(this.fetchArtifact(entry));
   }
 
   /**
@@ -204,7 +288,7 @@ export class UplinkImporter {
         if (!(err instanceof UpstreamError && err.code === "integrity-mismatch")) throw err;
         // The packument may have been wrong rather than the tarball: if the upstream now
         // claims other hashes, the refresh imports them and the tarball is tried against them.
-        await this.refresh(entry.name);
+        await this.refresh(entry.name, true);
         const now = this.#registry.state.version(entry.name, entry.version)?.entry;
         if (now?.kind !== "import" || sameClaim(now, entry)) throw err;
         return this.#bind(now);
@@ -292,6 +376,7 @@ export class UplinkImporter {
   /** Stops importing; background refreshes in flight finish without writing. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#missing.flush();
     await Promise.all(this.#background);
   }
 }

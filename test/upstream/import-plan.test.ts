@@ -151,6 +151,32 @@ describe("planning an import", () => {
     assert.deepEqual(state.distTags("pkg"), { latest: "1.0.0" });
   });
 
+  test("a withdrawn version served again with the same hashes comes back; with others it stays out", () => {
+    const state = RegistryState.open(":memory:");
+    const both = { "1.0.0": version("1.0.0"), "1.1.0": version("1.1.0") };
+    const first = planImport("pkg", { versions: both }, undefined, "up", NOW);
+    state.apply(0, first.entries);
+    const removed = planImport(
+      "pkg",
+      { versions: { "1.0.0": both["1.0.0"] } },
+      state.document("pkg"),
+      "up",
+      NOW,
+    );
+    state.apply(first.entries.length, removed.entries);
+    assert.equal(state.version("pkg", "1.1.0")?.unpublished !== null, true);
+    const other = { ...both, "1.1.0": version("1.1.0", { dist: { shasum: "b".repeat(40) } }) };
+    const refused = planImport("pkg", { versions: other }, state.document("pkg"), "up", NOW);
+    assert.ok(!refused.entries.some((e) => e.kind === "import"));
+    const back = planImport("pkg", { versions: both }, state.document("pkg"), "up", NOW);
+    assert.deepEqual(
+      back.entries.filter((e) => e.kind === "import").map((e) => ("version" in e ? e.version : "")),
+      ["1.1.0"],
+    );
+    state.apply(first.entries.length + removed.entries.length, back.entries);
+    assert.equal(state.version("pkg", "1.1.0")?.unpublished, null);
+  });
+
   test("whatever a packument holds, every planned entry is one the log accepts", () => {
     const json = fc.letrec((tie) => ({
       value: fc.oneof(

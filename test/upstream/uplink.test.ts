@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import semver from "semver";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import type { OriginConfig, UplinkSettings } from "../../src/origin/config.ts";
 import { packageEntries } from "../helpers/entries.ts";
@@ -36,14 +37,14 @@ async function downstream(
   upstream: UpstreamRegistry,
   uplink: Partial<UplinkSettings> = {},
   settings: Partial<OriginConfig> = {},
-  options: { follow?: boolean } = {},
+  options: { follow?: boolean; now?: () => number } = {},
 ): Promise<Downstream> {
   const dir = await tempDir("cairn-uplink-");
   dirs.push(dir);
   const data = join(dir.path, "data");
   const origin = await startOrigin(
     testOriginConfig(data, { uplinks: { up: { url: upstream.url, ...uplink } }, ...settings }),
-    { follow: options.follow ?? false },
+    { follow: options.follow ?? false, ...(options.now ? { now: options.now } : {}) },
   );
   const get = (path: string, accept = "application/json") =>
     fetch(new URL(path, origin.url), { headers: { accept } });
@@ -61,6 +62,18 @@ async function downstream(
         .filter((e) => e.name === name)
         .map((e) => e.kind),
   };
+}
+
+/** Whether the origin holds the tarball of name@version. */
+function bound(cairn: Downstream, name: string, version: string): boolean {
+  return cairn.registry.state.version(name, version)?.entry.artifact !== undefined;
+}
+
+/** A package's oldest version: never the one the origin prefetches (latest). */
+function oldest(doc: Packument): string {
+  const [first] = Object.keys(doc.versions).sort((a, b) => (semver.lt(a, b) ? -1 : 1));
+  assert.notEqual(first, doc["dist-tags"].latest);
+  return first;
 }
 
 async function errorCode(res: Response): Promise<string> {
@@ -94,7 +107,7 @@ describe("an origin with an uplink", () => {
     const refused = await fetch(doc.versions["1.0.0"].dist.tarball);
     assert.equal(refused.status, 502);
     assert.equal(await errorCode(refused), "integrity-mismatch");
-    assert.ok(!(await cairn.kinds(name)).includes("artifact"), "nothing bound");
+    assert.equal(bound(cairn, name, "1.0.0"), false, "nothing bound");
     upstream.clearFaults();
     const honest = await fetch(doc.versions["1.0.0"].dist.tarball);
     assert.equal(honest.status, 200);
@@ -102,7 +115,7 @@ describe("an origin with an uplink", () => {
       Buffer.from(await honest.arrayBuffer()),
       await upstream.tarball(name, "1.0.0"),
     );
-    assert.equal((await cairn.kinds(name)).filter((k) => k === "artifact").length, 1);
+    assert.equal(bound(cairn, name, "1.0.0"), true);
   });
 
   test("a packument whose integrity disagrees with its tarball is refused until the upstream corrects it", async () => {
@@ -113,7 +126,7 @@ describe("an origin with an uplink", () => {
     const refused = await fetch(lying.versions["1.0.0"].dist.tarball);
     assert.equal(refused.status, 502);
     assert.equal(await errorCode(refused), "integrity-mismatch");
-    assert.ok(!(await cairn.kinds(name)).includes("artifact"), "nothing bound");
+    assert.equal(bound(cairn, name, "1.0.0"), false, "nothing bound");
     upstream.clearFaults();
     // The mismatch sends the importer back to the packument, which now tells the truth.
     const honest = await fetch(lying.versions["1.0.0"].dist.tarball);
@@ -152,15 +165,16 @@ describe("an origin with an uplink", () => {
       assert.equal(cairn.registry.state.getPackage("escape-html"), undefined);
       upstream.clearFaults();
       const doc = await cairn.packument("escape-html");
-      const latest = doc["dist-tags"].latest;
+      // Not latest, whose tarball the origin fetches at once by itself.
+      const older = oldest(doc);
       if (fault === "status") upstream.status(500, "tarball", "escape-html");
       else upstream[fault]("tarball", "escape-html");
-      const tarball = await fetch(doc.versions[latest].dist.tarball);
+      const tarball = await fetch(doc.versions[older].dist.tarball);
       assert.equal(tarball.status, status);
       assert.equal(await errorCode(tarball), code);
       assert.ok(!(await cairn.kinds("escape-html")).includes("artifact"));
       upstream.clearFaults();
-      assert.equal((await fetch(doc.versions[latest].dist.tarball)).status, 200);
+      assert.equal((await fetch(doc.versions[older].dist.tarball)).status, 200);
     });
   }
 
@@ -176,6 +190,37 @@ describe("an origin with an uplink", () => {
     assert.ok((await cairn.kinds(name)).includes("unpublish"));
     const gone = await cairn.get(`${name}/-/only-1.1.0.tgz`);
     assert.equal(gone.status, 404);
+  });
+
+  test("a whole package is withdrawn only on a second 404 a max age after the first", async () => {
+    let now = Date.parse("2026-11-30T00:00:00Z");
+    const cairn = await start(upstream, { maxAge: 60 }, {}, { now: () => now });
+    await upstream.addPackage("short-lived", ["1.0.0"]);
+    assert.equal((await cairn.get("short-lived")).status, 200);
+    await upstream.removeVersion("short-lived", "1.0.0");
+    await cairn.uplinks?.refresh("short-lived");
+    const first = await cairn.get("short-lived");
+    assert.equal(first.status, 200, "one 404 withdraws nothing");
+    assert.match(first.headers.get("cairn-stale") ?? "", /not-found/);
+    now += 61_000;
+    await cairn.uplinks?.refresh("short-lived");
+    assert.equal((await cairn.get("short-lived")).status, 404);
+    assert.ok((await cairn.kinds("short-lived")).includes("unpublish"));
+  });
+
+  test("a plain refresh never changes the hashes of a version, fetched or not", async () => {
+    const cairn = await start(upstream);
+    const name = "@upstream/only";
+    await cairn.packument(name);
+    const imports = async () => (await cairn.kinds(name)).filter((k) => k === "import").length;
+    const count = await imports();
+    upstream.wrongIntegrity(name, "1.0.0");
+    try {
+      await cairn.uplinks?.refresh(name);
+      assert.equal(await imports(), count);
+    } finally {
+      upstream.clearFaults();
+    }
   });
 
   test("deprecations and tag moves upstream become entries", async () => {
@@ -229,7 +274,7 @@ describe("an origin with an uplink", () => {
     assert.ok(docs.every((r) => r.status === 200));
     assert.equal(upstream.stats.packuments.get("accepts"), 1);
     const doc = (await docs[0].json()) as Packument;
-    const url = doc.versions[doc["dist-tags"].latest].dist.tarball;
+    const url = doc.versions[oldest(doc)].dist.tarball;
     const file = url.slice(url.lastIndexOf("/") + 1);
     const tarballHeld = upstream.hold("tarball", "accepts");
     const tarballs = Array.from({ length: 50 }, () => fetch(url));
@@ -268,6 +313,28 @@ describe("an origin with an uplink", () => {
     await cairn.get("negotiator");
     await cairn.uplinks?.idle();
     assert.equal((await cairn.get("negotiator")).headers.get("cairn-stale"), null);
+  });
+
+  test("a name the uplink lacks stays a 404 after a restart with the uplink away", async () => {
+    await using dir = await tempDir("cairn-uplink-");
+    const config = testOriginConfig(join(dir.path, "data"), {
+      uplinks: { up: { url: upstream.url } },
+    });
+    const first = await startOrigin(config, { follow: false });
+    try {
+      assert.equal((await fetch(new URL("never-published", first.url))).status, 404);
+    } finally {
+      await first.close();
+    }
+    await upstream.down();
+    const second = await startOrigin(config, { follow: false });
+    try {
+      assert.equal((await fetch(new URL("never-published", second.url))).status, 404);
+      assert.equal((await fetch(new URL("never-asked", second.url))).status, 502);
+    } finally {
+      await second.close();
+      await upstream.up();
+    }
   });
 
   test("a legacy name imports and installs its tarball, but cannot be published anew", async () => {
