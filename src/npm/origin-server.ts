@@ -222,13 +222,6 @@ async function buildApp(
     });
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  app.get(STATUS_PATH, async (_req, reply) =>
-    reply.header("cache-control", "no-store").send({
-      size: registry.appender.size,
-      ...health.status(),
-      signIns: { hashing: passwordHasher.load },
-    }),
-  );
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =
     routes &&
@@ -237,6 +230,15 @@ async function buildApp(
       missingFile: dataPaths(config.data).uplinkMissing,
       ...(parts.now ? { now: parts.now } : {}),
     }));
+  app.get(STATUS_PATH, async (_req, reply) => {
+    // The size then covers every tarball already served from an uplink.
+    await uplinks?.settled();
+    return reply.header("cache-control", "no-store").send({
+      size: registry.appender.size,
+      ...health.status(),
+      signIns: { hashing: passwordHasher.load },
+    });
+  });
   registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs, uplinks });
   return { app, uplinks };
 }

@@ -429,13 +429,17 @@ export class Registry {
   }
 
   /**
-   * Binds an imported version's tarball: stores the file at `path` (the
-   * caller has checked its bytes against the imported integrity and hashed
-   * it) and appends the `artifact` entry.
+   * Stores an imported version's tarball, the file at `path`, whose bytes
+   * the caller has checked against the imported integrity and hashed; then
+   * `bindArtifact` appends the `artifact` entry naming it.
    */
-  async bindArtifact(entry: ArtifactEntry, path: string): Promise<SequencedEntry<Entry>> {
+  async storeArtifact(entry: ArtifactEntry, path: string): Promise<void> {
     this.#checkUplinkEntry(entry, NO_CHANGES);
     await this.blobs.putFile(path, entry.artifact);
+  }
+
+  bindArtifact(entry: ArtifactEntry): Promise<SequencedEntry<Entry>> {
+    this.#checkUplinkEntry(entry, NO_CHANGES);
     return this.#sequencer.submit(entry);
   }
 

@@ -18,6 +18,7 @@ import validateName from "validate-npm-package-name";
 import type { Registry } from "../origin/registry.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import {
+  type Artifact,
   type ArtifactEntry,
   type ImportedVersion,
   type PackageEntry,
@@ -82,6 +83,11 @@ export class UplinkImporter {
   readonly #packages = new SingleFlight<string, void>();
   readonly #tarballs = new SingleFlight<string, VersionEntry>();
   readonly #background = new Set<Promise<unknown>>();
+  /** Tarballs stored and served whose `artifact` entries are being appended. */
+  readonly #binding = new Map<
+    string,
+    { readonly artifact: Artifact; readonly done: Promise<void> }
+  >();
   #closed = false;
 
   private constructor(
@@ -299,6 +305,9 @@ export class UplinkImporter {
   async #bind(entry: ImportedVersion): Promise<VersionEntry> {
     const current = this.#registry.state.version(entry.name, entry.version)?.entry;
     if (current?.artifact) return current;
+    const key = `${entry.name}@${entry.version}`;
+    const stored = this.#binding.get(key);
+    if (stored) return { ...entry, artifact: stored.artifact };
     const uplink = this.#routes.uplink(entry.uplink);
     if (!uplink)
       throw new UpstreamError(
@@ -332,7 +341,18 @@ export class UplinkImporter {
         actor: uplinkActor(uplink.name),
         artifact: digests,
       };
-      await this.#registry.bindArtifact(artifact, path);
+      await this.#registry.storeArtifact(artifact, path);
+      // The bytes are stored and match the logged integrity, which is all a client checks: it
+      // has them now, and the entry binding them for every copy is appended meanwhile.
+      const done = this.#registry
+        .bindArtifact(artifact)
+        .then(
+          () => undefined,
+          (err: unknown) =>
+            this.#log?.warn({ name: key, err: (err as Error).message }, "binding a tarball failed"),
+        )
+        .finally(() => this.#binding.delete(key));
+      this.#binding.set(key, { artifact: digests, done });
       return { ...entry, artifact: digests };
     } finally {
       await rm(path, { force: true });
@@ -368,14 +388,24 @@ export class UplinkImporter {
     this.#background.add(tracked);
   }
 
-  /** Resolves once no background refresh is running (tests wait on it, not on time). */
+  /** Resolves once every tarball served so far is bound in the log. */
+  async settled(): Promise<void> {
+    while (this.#binding.size > 0)
+      await Promise.all([...this.#binding.values()].map((b) => b.done));
+  }
+
+  /** Resolves once no background refresh is running and every tarball is bound (tests wait on it). */
   async idle(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all(this.#background);
+    while (this.#background.size > 0 || this.#binding.size > 0) {
+      await Promise.all(this.#background);
+      await this.settled();
+    }
   }
 
   /** Stops importing; background refreshes in flight finish without writing. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.settled();
     await this.#missing.flush();
     await Promise.all(this.#background);
   }

@@ -150,6 +150,8 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     const lock = JSON.parse(
       await readFile(join(dir.path, "npm-cairn", "package-lock.json"), "utf8"),
     ) as Lockfile;
+    // The origin's status answers once every tarball it served is bound in its log.
+    assert.equal((await fetch(new URL("-/cairn-status", origin?.url))).status, 200);
     const entries = await treeEntries(
       join(data(), "tree"),
       parseVerifierKey(origin?.verifierKey ?? ""),

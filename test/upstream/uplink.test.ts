@@ -115,6 +115,7 @@ describe("an origin with an uplink", () => {
       Buffer.from(await honest.arrayBuffer()),
       await upstream.tarball(name, "1.0.0"),
     );
+    await cairn.uplinks?.settled();
     assert.equal(bound(cairn, name, "1.0.0"), true);
   });
 
@@ -172,7 +173,7 @@ describe("an origin with an uplink", () => {
       const tarball = await fetch(doc.versions[older].dist.tarball);
       assert.equal(tarball.status, status);
       assert.equal(await errorCode(tarball), code);
-      assert.ok(!(await cairn.kinds("escape-html")).includes("artifact"));
+      assert.equal(bound(cairn, "escape-html", older), false);
       upstream.clearFaults();
       assert.equal((await fetch(doc.versions[older].dist.tarball)).status, 200);
     });
@@ -388,6 +389,7 @@ describe("an origin with an uplink", () => {
     const [follower] = cairn.followers;
     const first = await follower.nextSync();
     assert.deepEqual(first.missing, []);
+    await cairn.uplinks?.settled();
     // accepts and its dependencies (mime-types, mime-db, negotiator): each latest tarball held.
     for (const name of ["accepts", "mime-types", "mime-db", "negotiator"]) {
       assert.ok((await cairn.kinds(name)).includes("artifact"), name);
@@ -395,6 +397,7 @@ describe("an origin with an uplink", () => {
     const next = follower.nextSync();
     await upstream.addVersion("accepts", "1.99.0");
     await next;
+    await cairn.uplinks?.settled();
     const doc = await cairn.packument("accepts");
     assert.equal(doc["dist-tags"].latest, "1.99.0");
     assert.equal(
