@@ -113,16 +113,22 @@ export class Appender {
   /**
    * Appends a batch. Resolves once the entries are durable under a signed
    * checkpoint. Batches are applied one at a time, in call order; a batch
-   * that fails changes nothing.
+   * that fails changes nothing. `alongside` is other writes the checkpoint
+   * must wait for (files the entries name): they go on while the tiles and
+   * bundles are written, and the checkpoint is published only once both
+   * are durable; if it fails, so does the append.
    */
-  append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+  append(entries: readonly Uint8Array[], alongside?: Promise<unknown>): Promise<AppendResult> {
     for (const entry of entries) checkEntrySize(entry);
-    const run = this.#busy.then(() => this.#append(entries));
+    const run = this.#busy.then(() => this.#append(entries, alongside));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #append(entries: readonly Uint8Array[]): Promise<AppendResult> {
+  async #append(
+    entries: readonly Uint8Array[],
+    alongside: Promise<unknown> | undefined,
+  ): Promise<AppendResult> {
     const first = this.#tree.size;
     const next = this.#tree.clone();
     const files: LogFile[] = [];
@@ -133,7 +139,7 @@ export class Appender {
     files.push(...next.partialFiles().filter((f) => !stored.has(f.path)));
     const checkpoint = signCheckpoint(this.#options, next);
     // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
-    await this.#storage.writeFiles(files);
+    await Promise.all([this.#storage.writeFiles(files), alongside]);
     await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
     this.#tree = next;
     this.#checkpoint = checkpoint;

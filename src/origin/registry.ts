@@ -36,7 +36,6 @@ import {
   type OwnerEntry,
   type PackageEntry,
   type PublishEntry,
-  type SnapshotEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
@@ -227,18 +226,16 @@ export class Registry {
    * the checkpoint never names a missing file.
    */
   async #append(batch: StateBatch, encoded: readonly Uint8Array[]) {
-    const snapshot = await this.#snapshotEntry(batch);
-    batch.add(snapshot);
-    const appended = await this.appender.append([...encoded, encodeEntry(snapshot)]);
-    this.#appended = batch;
-    return appended;
-  }
-
-  async #snapshotEntry(batch: StateBatch): Promise<SnapshotEntry> {
     const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
     const built = batch.snapshot(shards);
-    await this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]);
-    return snapshotEntry(built, batch.size, { database: batch.latestDatabase });
+    // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for both.
+    const blobs = this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]);
+    blobs.catch(() => {});
+    const snapshot = snapshotEntry(built, batch.size, { database: batch.latestDatabase });
+    batch.add(snapshot);
+    const appended = await this.appender.append([...encoded, encodeEntry(snapshot)], blobs);
+    this.#appended = batch;
+    return appended;
   }
 
   /** Ends the log with a snapshot entry if it does not (a log written before snapshots existed). */
