@@ -127,6 +127,12 @@ export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
+/** Bytes, KiB or MiB, whichever reads best. */
+export function size(bytes: number): string {
+  if (bytes < 10_240) return `${count(bytes)} B`;
+  return bytes < 10 * 2 ** 20 ? `${count(bytes / 1024)} KiB` : mib(bytes);
+}
+
 /** 1234567.8 -> "1,234,568" */
 export function count(n: number): string {
   return Math.round(n).toLocaleString("en-US");

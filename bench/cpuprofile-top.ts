@@ -4,6 +4,8 @@
  * read without Chrome DevTools.
  *
  *   node bench/cpuprofile-top.ts <file.cpuprofile> [--top 25]
+ *   node bench/cpuprofile-top.ts <file.cpuprofile> --timeline 5        # busy time per 5 s, to find a phase
+ *   node bench/cpuprofile-top.ts <file.cpuprofile> --from 40 --to 95   # only samples in that window (s from the start)
  */
 import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
@@ -28,14 +30,28 @@ interface Profile {
 }
 
 const { values, positionals } = parseArgs({
-  options: { top: { type: "string" } },
+  options: {
+    top: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    timeline: { type: "string" },
+  },
   allowPositionals: true,
 });
 if (positionals.length !== 1) {
-  console.error("usage: node bench/cpuprofile-top.ts <file.cpuprofile> [--top 25]");
+  console.error(
+    "usage: node bench/cpuprofile-top.ts <file.cpuprofile> [--top 25] [--from S] [--to S] [--timeline S]",
+  );
   process.exit(2);
 }
 const top = positiveInt("top", values.top, 25);
+const seconds = (name: string, value: string | undefined, fallback: number) => {
+  const n = value === undefined ? fallback : Number(value);
+  if (Number.isNaN(n) || n < 0) throw new Error(`--${name} wants seconds, got ${value}`);
+  return n;
+};
+const fromUs = seconds("from", values.from, 0) * 1e6;
+const toUs = seconds("to", values.to, Number.POSITIVE_INFINITY) * 1e6;
 const profile = JSON.parse(await readFile(positionals[0], "utf8")) as Profile;
 
 const projectRoot = relative(process.cwd(), `${BENCH_DIR}/..`) || ".";
@@ -48,12 +64,24 @@ function where(url: string, line: number): string {
 
 // Self time per node: each sample is charged the delta that follows it.
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+const idle = new Set(
+  profile.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id),
+);
 const selfUs = new Map<number, number>();
+const busyPerSlot: number[] = [];
+const slotUs = values.timeline === undefined ? 0 : seconds("timeline", values.timeline, 0) * 1e6;
 let totalUs = 0;
+let atUs = 0;
 profile.samples.forEach((id, i) => {
+  atUs += profile.timeDeltas[i] ?? 0;
+  if (atUs < fromUs || atUs >= toUs) return;
   const dt = profile.timeDeltas[i + 1] ?? 0;
   selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
   totalUs += dt;
+  if (slotUs > 0 && !idle.has(id)) {
+    const slot = Math.floor(atUs / slotUs);
+    busyPerSlot[slot] = (busyPerSlot[slot] ?? 0) + dt;
+  }
 });
 
 const byFunction = new Map<string, number>();
@@ -76,5 +104,15 @@ function print(title: string, table: Map<string, number>, limit: number): void {
 }
 
 console.log(`${(totalUs / 1e6).toFixed(2)} s sampled on the main thread`);
+if (slotUs > 0) {
+  console.log(`\nbusy (not idle) per ${slotUs / 1e6} s from the start`);
+  for (let slot = 0; slot < busyPerSlot.length; slot++) {
+    const busy = busyPerSlot[slot] ?? 0;
+    const from = (slot * slotUs) / 1e6;
+    console.log(
+      `${String(from).padStart(6)} s  ${(busy / 1000).toFixed(0).padStart(6)} ms  ${"#".repeat(Math.round((50 * busy) / slotUs))}`,
+    );
+  }
+}
 print("self time by function", byFunction, top);
 print("self time by file", byFile, Math.min(top, 15));

@@ -2,14 +2,18 @@
  * Child processes for the benchmarks that run real servers and clients:
  * every child is tracked so none outlives the run, its output goes to a log
  * file and stays in memory for matching, and /proc gives its peak memory and
- * CPU time (Linux; NaN elsewhere).
+ * CPU time (Linux; NaN elsewhere). Also `npm install` of the corpus app, as
+ * every install benchmark runs it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { type Agent, request } from "node:http";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
 import { createServer } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { CORPUS_APP_PACKAGE_JSON } from "../test/helpers/corpus.ts";
+import { cleanEnv } from "../test/helpers/npm-client.ts";
 import { BENCH_DIR } from "./common.ts";
 
 export const REPO_DIR = resolve(BENCH_DIR, "..");
@@ -168,4 +172,128 @@ export function http(
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** Waits until the process's stdout matches `pattern`; fails if it exits or takes over a minute. */
+export async function waitForOutput(proc: Proc, pattern: RegExp): Promise<RegExpExecArray> {
+  let exited = false;
+  proc.exited.then(() => {
+    exited = true;
+  });
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const match = pattern.exec(proc.out.stdout);
+    if (match) return match;
+    if (exited || performance.now() > deadline) {
+      throw new Error(
+        `${proc.name} ${exited ? "exited" : "did not start within 60 s"}:\n${outputTail(proc)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Polls /-/ping until the server answers; fails early if it exits. */
+export async function waitUntilUp(name: string, url: string, spawned: Proc): Promise<void> {
+  const agent = new Agent({ keepAlive: false });
+  let exited = false;
+  spawned.exited.then(() => {
+    exited = true;
+  });
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    if (exited) throw new Error(`${name} exited at start:\n${outputTail(spawned)}`);
+    try {
+      if ((await http(agent, `${url}-/ping`, "GET")).status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${name} did not answer within 60 s:\n${outputTail(spawned)}`);
+}
+
+export interface NpmInstall {
+  /** npm exited 0 in time. */
+  readonly ok: boolean;
+  /** npm was stopped after the time it was given. */
+  readonly timedOut: boolean;
+  readonly ms: number;
+  /** Entries in node_modules/.package-lock.json; 0 when there is none. */
+  readonly packages: number;
+  /** SHA-256 over the sorted path, version and integrity of every installed package. */
+  readonly digest: string;
+  /** Installed packages whose tarball npm took from somewhere other than `registry`. */
+  readonly elsewhere: number;
+  /** npm's `npm error` lines (and its last lines when it has none), when it failed. */
+  readonly errors: readonly string[];
+}
+
+interface LockPackage {
+  readonly version?: string;
+  readonly resolved?: string;
+  readonly integrity?: string;
+}
+
+/**
+ * `npm install --ignore-scripts` of the corpus app (no lockfile, so npm
+ * resolves through the packuments) from `registry`, with the machine's npm:
+ * a fresh project at `project` whose `.npmrc` names the registry and turns
+ * audit, fund and update checks off, and doubles as the user config (so
+ * ~/.npmrc plays no part), the npm cache `cache` (empty for a cold install),
+ * and the `npm_*` variables stripped from the environment. A failed install
+ * is reported, not thrown; one still running after `timeoutMs` is stopped
+ * and reported as failed.
+ */
+export async function npmInstall(
+  registry: string,
+  project: string,
+  cache: string,
+  timeoutMs = Number.POSITIVE_INFINITY,
+): Promise<NpmInstall> {
+  await mkdir(project, { recursive: true });
+  await copyFile(CORPUS_APP_PACKAGE_JSON, join(project, "package.json"));
+  const npmrc = join(project, ".npmrc");
+  const settings = [`registry=${registry}`, "audit=false", "fund=false", "update-notifier=false"];
+  await writeFile(npmrc, `${settings.join("\n")}\n`);
+  const env = cleanEnv({ npm_config_userconfig: npmrc, npm_config_cache: cache });
+  const started = performance.now();
+  const npm = startProcess(`npm install from ${registry}`, "npm", ["install", "--ignore-scripts"], {
+    cwd: project,
+    env,
+    logFile: `${project}.log`,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    npm.exited.then(() => false),
+    new Promise<boolean>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(true), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  const ms = performance.now() - started;
+  if (timedOut) await stopProcess(npm);
+  const ok = !timedOut && (await npm.exited) === 0;
+  const lock = await readFile(join(project, "node_modules", ".package-lock.json"), "utf8").then(
+    (text) => JSON.parse(text) as { packages: Record<string, LockPackage> },
+    () => ({ packages: {} }),
+  );
+  const lines: string[] = [];
+  let elsewhere = 0;
+  for (const [path, pkg] of Object.entries(lock.packages)) {
+    if (!pkg.resolved?.startsWith(registry)) elsewhere++;
+    lines.push(`${path} ${pkg.version} ${pkg.integrity}`);
+  }
+  const errorLines = npm.out.stderr.split("\n").filter((line) => line.startsWith("npm error"));
+  return {
+    ok,
+    timedOut,
+    ms,
+    packages: lines.length,
+    digest: createHash("sha256").update(lines.sort().join("\n")).digest("hex"),
+    elsewhere,
+    errors: ok
+      ? []
+      : (errorLines.length > 0 ? errorLines : tail(npm.out.stderr).split("\n")).filter(Boolean),
+  };
 }

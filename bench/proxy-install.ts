@@ -36,11 +36,11 @@ import {
   printTable,
   removeDir,
   seconds,
+  size,
 } from "./common.ts";
 import {
   cpuMsOf,
   freePort,
-  outputTail,
   type Proc,
   peakRssOf,
   profileFlags,
@@ -49,31 +49,13 @@ import {
   startProcess,
   stopProcess,
   tail,
+  waitForOutput,
 } from "./processes.ts";
 
 /** The shared corpus beside the project (CAIRN_SHARED_DIR overrides, as in the tests). */
 const CORPUS_DIR = sharedPath("corpus");
 /** From the issue: installing through the proxy may take at most 10% more wall time. */
 export const TARGET_RATIO = 1.1;
-
-/** Waits until the process's stdout matches `pattern`; fails if it exits or takes over a minute. */
-async function waitForOutput(proc: Proc, pattern: RegExp): Promise<RegExpExecArray> {
-  let exited = false;
-  proc.exited.then(() => {
-    exited = true;
-  });
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    const match = pattern.exec(proc.out.stdout);
-    if (match) return match;
-    if (exited || performance.now() > deadline) {
-      throw new Error(
-        `${proc.name} ${exited ? "exited" : "did not start within 60 s"}:\n${outputTail(proc)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The servers.
@@ -354,11 +336,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function size(bytes: number): string {
-  if (bytes < 10_240) return `${count(bytes)} B`;
-  return bytes < 10 * 2 ** 20 ? `${count(bytes / 1024)} KiB` : mib(bytes);
 }
 
 function describe(t: ProxyTraffic): string {

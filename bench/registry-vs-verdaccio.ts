@@ -23,14 +23,13 @@
  * or is interrupted. Each measurement runs against one server at a time,
  * Verdaccio then Cairn, so the two never compete for the machine's cores.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { Agent } from "node:http";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import semver from "semver";
 import { inspectTarball } from "../src/npm/tarball.ts";
-import { cleanEnv } from "../test/helpers/npm-client.ts";
 import { publishBody } from "../test/helpers/publish-body.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import { packageJson, rawTgz } from "../test/helpers/tar.ts";
@@ -45,12 +44,11 @@ import {
   prng,
   removeDir,
   seconds,
-  WORK_DIR,
 } from "./common.ts";
 import {
   freePort,
   http,
-  outputTail,
+  npmInstall,
   type Proc,
   peakRssOf,
   profileFlags,
@@ -58,21 +56,12 @@ import {
   runToEnd,
   startProcess,
   stopProcess,
+  waitUntilUp,
 } from "./processes.ts";
+import { ensureTools, startVerdaccio, TOOLS_DIR } from "./verdaccio.ts";
 
 /** The shared corpus beside the project (CAIRN_SHARED_DIR overrides, as in the tests). */
 const CORPUS_DIR = sharedPath("corpus");
-/** Where Verdaccio and autocannon are installed: outside the project's dependencies, kept between runs. */
-const TOOLS_DIR = join(WORK_DIR, "registry-tools");
-const TOOLS_PACKAGE = {
-  name: "cairn-bench-tools",
-  private: true,
-  dependencies: { verdaccio: "^6.0.0", autocannon: "^8.0.0" },
-  // Verdaccio asks for `node-fetch@cjs`; a registry without that dist-tag cannot resolve it,
-  // and 2.7.0 is the CommonJS release the tag names.
-  overrides: { "node-fetch": "2.7.0" },
-};
-
 /** The issue's targets, as how many times better Cairn must be. */
 const TARGET_PUBLISH_50 = 10;
 const TARGET_READS = 2;
@@ -168,81 +157,14 @@ interface Server {
   token: string;
 }
 
-/** Polls /-/ping until the server answers; fails early if it exits. */
-async function waitUntilUp(name: string, url: string, spawned: Proc): Promise<void> {
-  const agent = new Agent({ keepAlive: false });
-  let exited = false;
-  spawned.exited.then(() => {
-    exited = true;
-  });
-  const deadline = performance.now() + 60_000;
-  while (performance.now() < deadline) {
-    if (exited) throw new Error(`${name} exited at start:\n${outputTail(spawned)}`);
-    try {
-      if ((await http(agent, `${url}-/ping`, "GET")).status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${name} did not answer within 60 s:\n${outputTail(spawned)}`);
-}
-
-/**
- * Verdaccio's config: local storage, open sign-up, anyone reads, users
- * publish, no uplinks. By default its API tokens are "legacy" ones, which
- * carry the password (encrypted) and are checked against htpasswd (bcrypt)
- * on every authenticated request; `jwt` makes them signed JWTs instead.
- */
-function verdaccioConfig(dir: string, port: number, jwt: boolean): string {
-  return [
-    `storage: ${JSON.stringify(join(dir, "storage"))}`,
-    "auth:",
-    "  htpasswd:",
-    `    file: ${JSON.stringify(join(dir, "htpasswd"))}`,
-    "    max_users: 1000000",
-    // Offline: no uplinks, so a miss is a 404, never a fetch from the internet.
-    "uplinks: {}",
-    "packages:",
-    "  '**':",
-    "    access: $all",
-    "    publish: $authenticated",
-    "    unpublish: $authenticated",
-    "max_body_size: 200mb",
-    // The default allows 1,000 user-endpoint requests per 15 minutes; not what is measured here.
-    "userRateLimit:",
-    "  windowMs: 1000",
-    "  max: 100000",
-    "log: { type: stdout, format: pretty, level: warn }",
-    `listen: 127.0.0.1:${port}`,
-    ...(jwt ? ["security:", "  api:", "    jwt:", "      sign:", "        expiresIn: 7d"] : []),
-    "",
-  ].join("\n");
-}
-
-async function startVerdaccio(
+async function startVerdaccioServer(
   dir: string,
   jwt: boolean,
   cpuProfDir: string | undefined,
 ): Promise<Server> {
-  await mkdir(dir, { recursive: true });
-  const port = await freePort();
-  const config = join(dir, "config.yaml");
-  await writeFile(config, verdaccioConfig(dir, port, jwt));
-  const bin = join(TOOLS_DIR, "node_modules", "verdaccio", "bin", "verdaccio");
-  const spawned = startProcess(
-    "verdaccio",
-    process.execPath,
-    [...profileFlags(cpuProfDir), bin, "--config", config],
-    {
-      cwd: dir,
-      logFile: join(dir, "server.log"),
-    },
-  );
-  const url = `http://127.0.0.1:${port}/`;
-  await waitUntilUp("verdaccio", url, spawned);
+  const verdaccio = await startVerdaccio(dir, { jwt, cpuProfDir });
   const agent = new Agent({ keepAlive: true });
-  return { name: "verdaccio", url, agent, process: spawned, token: "" };
+  return { name: "verdaccio", url: verdaccio.url, agent, process: verdaccio.process, token: "" };
 }
 
 async function startCairn(dataDir: string, options: RunOptions): Promise<Server> {
@@ -477,29 +399,15 @@ interface InstallRun {
 }
 
 /** `npm install` of the corpus app from `server`, with a fresh project and an empty cache. */
-async function npmInstall(server: Server, dir: string): Promise<InstallRun> {
-  const project = join(dir, `install-${server.name}`);
-  await mkdir(project, { recursive: true });
-  await copyFile(join(CORPUS_DIR, "app-package.json"), join(project, "package.json"));
-  const npmrc = join(project, ".npmrc");
-  const settings = [`registry=${server.url}`, "audit=false", "fund=false", "update-notifier=false"];
-  await writeFile(npmrc, `${settings.join("\n")}\n`);
-  // The project's .npmrc doubles as the user config, so ~/.npmrc plays no part.
-  const env = cleanEnv({
-    npm_config_userconfig: npmrc,
-    npm_config_cache: join(dir, `npm-cache-${server.name}`),
-  });
-  const started = performance.now();
-  await runToEnd(`npm install from ${server.name}`, "npm", ["install", "--ignore-scripts"], {
-    cwd: project,
-    env,
-    logFile: join(dir, `install-${server.name}.log`),
-  });
-  const ms = performance.now() - started;
-  const lock = JSON.parse(
-    await readFile(join(project, "node_modules", ".package-lock.json"), "utf8"),
-  ) as { packages: Record<string, unknown> };
-  return { ms, packages: Object.keys(lock.packages).length };
+async function installFrom(server: Server, dir: string): Promise<InstallRun> {
+  const install = await npmInstall(
+    server.url,
+    join(dir, `install-${server.name}`),
+    join(dir, `npm-cache-${server.name}`),
+  );
+  if (!install.ok)
+    throw new Error(`npm install from ${server.name} failed:\n${install.errors.join("\n")}`);
+  return { ms: install.ms, packages: install.packages };
 }
 
 // ---------------------------------------------------------------------------
@@ -557,40 +465,6 @@ async function readLoad(
 
 // ---------------------------------------------------------------------------
 // Tools.
-
-/** Installs Verdaccio 6 and autocannon with the machine's npm, unless a previous run did. */
-async function ensureTools(): Promise<string> {
-  const manifest = `${JSON.stringify(TOOLS_PACKAGE, null, 2)}\n`;
-  const manifestPath = join(TOOLS_DIR, "package.json");
-  const installed = async () => {
-    const read = (pkg: string) =>
-      readFile(join(TOOLS_DIR, "node_modules", pkg, "package.json"), "utf8").then(
-        (text) => JSON.parse(text) as { version: string },
-        () => undefined,
-      );
-    const [verdaccio, autocannon] = await Promise.all([read("verdaccio"), read("autocannon")]);
-    return verdaccio && autocannon ? verdaccio.version : undefined;
-  };
-  const current = await readFile(manifestPath, "utf8").catch(() => "");
-  const version = current === manifest ? await installed() : undefined;
-  if (version) return version;
-  await mkdir(TOOLS_DIR, { recursive: true });
-  await writeFile(manifestPath, manifest);
-  console.log(`installing verdaccio@6 and autocannon into ${TOOLS_DIR} with npm ...`);
-  await runToEnd(
-    "npm install of verdaccio",
-    "npm",
-    ["install", "--ignore-scripts", "--no-audit", "--no-fund"],
-    {
-      cwd: TOOLS_DIR,
-      env: cleanEnv({}),
-      logFile: join(TOOLS_DIR, "install.log"),
-    },
-  );
-  const after = await installed();
-  if (!after) throw new Error(`verdaccio is missing from ${TOOLS_DIR} after npm install`);
-  return after;
-}
 
 // ---------------------------------------------------------------------------
 // The run.
@@ -662,7 +536,7 @@ async function setUp(dir: string, servers: Server[], options: RunOptions): Promi
     console.log(`cairn: imported ${corpus.length} tarballs in ${seconds(performance.now() - t0)}`);
   }
   servers.push(
-    await startVerdaccio(join(dir, "verdaccio"), options.verdaccioJwt, options.cpuProfDir),
+    await startVerdaccioServer(join(dir, "verdaccio"), options.verdaccioJwt, options.cpuProfDir),
   );
   servers.push(await startCairn(cairnData, options));
   if (options.cpuProfDir) {
@@ -753,7 +627,7 @@ async function measureInstalls(
   const best = new Map<string, InstallRun>();
   for (let i = 0; i < runs; i++) {
     for (const server of servers) {
-      const r = await npmInstall(server, join(dir, `install-${i}`));
+      const r = await installFrom(server, join(dir, `install-${i}`));
       console.log(`npm install, ${server.name}: ${r.packages} packages in ${seconds(r.ms)}`);
       if (r.ms < (best.get(server.name)?.ms ?? Number.POSITIVE_INFINITY)) best.set(server.name, r);
     }

@@ -1,13 +1,13 @@
 /**
  * Runs every benchmark, each in its own child process on this node binary
  * (so each reports its own peak RSS), and prints a summary against the
- * targets of the log-core issue, of the registry-vs-Verdaccio issue and of
- * the verifying proxy.
+ * targets of the log-core issue, of the registry-vs-Verdaccio issue, of
+ * the verifying proxy and of uplinks.
  *
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry, proxy or hostile
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile or uplink
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import type { ProofsResult } from "./log-proofs.ts";
 import type { MirrorSyncResult } from "./mirror-sync.ts";
 import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
+import type { UplinkResult } from "./uplink.ts";
 
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
 const TARGET_ENTRIES_PER_SECOND = 100_000;
@@ -38,7 +39,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink]",
   );
   process.exit(0);
 }
@@ -47,11 +48,11 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile"];
+const GROUPS = ["log", "registry", "proxy", "hostile", "uplink"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy and hostile, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile and uplink, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -68,6 +69,7 @@ if (groups.has("log")) rows.push(...(await logBenchmarks()));
 if (groups.has("registry")) rows.push(...(await registryBenchmark()));
 if (groups.has("proxy")) rows.push(...(await proxyBenchmark()));
 if (groups.has("hostile")) rows.push(...(await hostileBenchmark()));
+if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -184,4 +186,28 @@ async function proxyBenchmark(): Promise<string[][]> {
       `<= ${r.target.toFixed(2)}x: ${meets(r.met)}`,
     ],
   ];
+}
+
+/** npm install through Cairn and Verdaccio as pull-through caches of one local upstream: cold, warm, offline. */
+async function uplinkBenchmark(): Promise<string[][]> {
+  console.log("\n== uplink ==");
+  const [r] = await runChild<UplinkResult>(
+    join(BENCH_DIR, "uplink.ts"),
+    values.quick ? ["--quick"] : [],
+  );
+  const outcome = (ok: boolean, ms: number) => (ok ? seconds(ms) : `FAILED (${seconds(ms)})`);
+  const rows = r.phases.map((p, i) => [
+    `npm install through an uplink cache, ${p.phase}, cairn vs verdaccio ${r.verdaccioVersion}`,
+    `${outcome(p.cairn.ok, p.cairn.ms)} vs ${outcome(p.verdaccio.ok, p.verdaccio.ms)}: ${p.ratio.toFixed(2)}x`,
+    i === 0 ? `${mib(r.peakRss.cairn)} vs ${mib(r.peakRss.verdaccio)}` : "",
+    `${p.target}: ${meets(p.met)}`,
+  ]);
+  const log = r.cairnLog;
+  rows.push([
+    "  cairn's log per imported version (cold)",
+    `${(log.entries / log.importedVersions).toFixed(2)} entries, ${count((log.treeBytes + log.manifestBytes) / log.importedVersions)} bytes`,
+    "",
+    "",
+  ]);
+  return rows;
 }
