@@ -8,17 +8,7 @@
  * origin directly), so everything that passes it was caused by the proxy.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import {
-  appendFile,
-  copyFile,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  writeFile,
-} from "node:fs/promises";
+import { appendFile, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { type CairnServer, startCairnServer } from "../helpers/cairn-server.ts";
@@ -28,14 +18,7 @@ import { type CountingProxy, startCountingProxy } from "../helpers/counting-prox
 import { assertSameTree, lockfileText, succeeded } from "../helpers/installed-tree.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type MaliciousMirror, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
-import {
-  type ClientResult,
-  runNpm,
-  runPnpm,
-  runYarn,
-  writeNpmrc,
-  writeYarnrc,
-} from "../helpers/npm-client.ts";
+import { runNpm, runPnpm, runYarn, writeNpmrc, writeYarnrc } from "../helpers/npm-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
 
 interface SourcesReport {
