@@ -44,6 +44,12 @@ export interface LogStorage {
   read(path: string): Promise<Uint8Array | undefined>;
   writeFiles(files: readonly LogFile[]): Promise<void>;
   swapCheckpoint(expected: Uint8Array | undefined, next: Uint8Array): Promise<void>;
+  /**
+   * Optional: prepares `next` for the following swapCheckpoint (written
+   * durably where no reader looks), so the swap itself is only a rename.
+   * Called while the batch's files are written.
+   */
+  stageCheckpoint?(next: Uint8Array): Promise<void>;
 }
 
 export interface AppenderOptions {
@@ -139,7 +145,11 @@ export class Appender {
     files.push(...next.partialFiles().filter((f) => !stored.has(f.path)));
     const checkpoint = signCheckpoint(this.#options, next);
     // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
-    await Promise.all([this.#storage.writeFiles(files), alongside]);
+    await Promise.all([
+      this.#storage.writeFiles(files),
+      this.#storage.stageCheckpoint?.(checkpoint),
+      alongside,
+    ]);
     await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
     this.#tree = next;
     this.#checkpoint = checkpoint;

@@ -91,10 +91,24 @@ export class FsLogStorage implements LogStorage {
         : equalBytes(current, expected);
     if (!same) throw new LogError("conflict", "the checkpoint changed under this writer");
     this.#checkpoint = null; // unknown until the rename is known to have happened
-    await this.#writeAndRename(next, join(this.#dir, "checkpoint"));
+    const staged = this.#staged;
+    this.#staged = undefined;
+    if (staged && equalBytes(staged.data, next))
+      await rename(staged.path, join(this.#dir, "checkpoint"));
+    else await this.#writeAndRename(next, join(this.#dir, "checkpoint"));
     if (this.#durable) await syncDir(this.#dir);
     this.#checkpoint = next;
   }
+
+  async stageCheckpoint(next: Uint8Array): Promise<void> {
+    const path = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
+    this.#staged = undefined;
+    await this.#writeFile(next, path);
+    this.#staged = { path, data: next };
+  }
+
+  /** A checkpoint written ahead of its swap (see stageCheckpoint). */
+  #staged: { readonly path: string; readonly data: Uint8Array } | undefined;
 
   async #mkdir(dir: string): Promise<void> {
     if (this.#madeDirs.has(dir)) return;

@@ -177,6 +177,8 @@ export class Registry {
   #staged: StateBatch | undefined;
   /** The batch appended and awaiting its commit to the state. */
   #appended: StateBatch | undefined;
+  /** Blobs that entries waiting to be sequenced name, still being written. */
+  readonly #namedBlobs = new Set<Promise<unknown>>();
 
   private constructor(
     storage: FsLogStorage,
@@ -228,8 +230,12 @@ export class Registry {
   async #append(batch: StateBatch, encoded: readonly Uint8Array[]) {
     const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
     const built = batch.snapshot(shards);
-    // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for both.
-    const blobs = this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]);
+    // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for
+    // them, and for the blobs entries submitted so far name.
+    const blobs = Promise.all([
+      this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]),
+      ...this.#namedBlobs,
+    ]);
     blobs.catch(() => {});
     const snapshot = snapshotEntry(built, batch.size, { database: batch.latestDatabase });
     batch.add(snapshot);
@@ -421,8 +427,18 @@ export class Registry {
       this.#checkUplinkEntry(entry, pending);
       pending.add(entry);
     }
-    await this.blobs.putMany(manifests);
-    return Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+    // Written while the entries wait for their batch; the batch's checkpoint waits for them.
+    const written = this.blobs.putMany(manifests);
+    this.#namedBlobs.add(written);
+    const settled = written.then(
+      () => this.#namedBlobs.delete(written),
+      () => this.#namedBlobs.delete(written),
+    );
+    try {
+      return await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+    } finally {
+      await settled;
+    }
   }
 
   /**

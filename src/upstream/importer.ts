@@ -80,6 +80,8 @@ export class UplinkImporter {
   readonly #freshness = new LRUCache<string, Freshness>({ max: MAX_FRESHNESS });
   readonly #missing: MissingNames;
   readonly #fetching = pLimit(PACKUMENT_FETCHES);
+  /** Tarballs of `latest` fetched ahead of any request: a trickle, not to crowd what clients wait for. */
+  readonly #prefetching = pLimit(2);
   readonly #packages = new SingleFlight<string, void>();
   readonly #tarballs = new SingleFlight<string, VersionEntry>();
   readonly #background = new Set<Promise<unknown>>();
@@ -277,7 +279,8 @@ export class UplinkImporter {
     const latest = this.#registry.state.distTags(name).latest;
     const entry =
       latest === undefined ? undefined : this.#registry.state.version(name, latest)?.entry;
-    if (entry?.kind === "import" && !entry.artifact) this.#inBackground(this.fetchArtifact(entry));
+    if (entry?.kind === "import" && !entry.artifact)
+      this.#inBackground(this.#prefetching(() => this.fetchArtifact(entry)));
   }
 
   /**
