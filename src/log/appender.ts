@@ -145,11 +145,13 @@ export class Appender {
     files.push(...next.partialFiles().filter((f) => !stored.has(f.path)));
     const checkpoint = signCheckpoint(this.#options, next);
     // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
-    await Promise.all([
+    // Every write settles before a failure is reported: the next batch rewrites these paths.
+    const written = await Promise.allSettled([
       this.#storage.writeFiles(files),
       this.#storage.stageCheckpoint?.(checkpoint),
       alongside,
     ]);
+    for (const result of written) if (result.status === "rejected") throw result.reason;
     await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
     this.#tree = next;
     this.#checkpoint = checkpoint;

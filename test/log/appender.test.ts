@@ -164,6 +164,57 @@ describe("appender durability and recovery", () => {
     await verifyLog(new DirectorySource(dir.path), [key.verifier]);
   });
 
+  test("writes alongside a batch hold its checkpoint back; when they fail, nothing is published", async () => {
+    await using dir = await tempDir();
+    const key = testKey();
+    const { storage, appender } = await openTestLog(dir.path, key);
+    await appender.append([entryBytes(0)]);
+    const before = await readFile(join(dir.path, "checkpoint"));
+    await assert.rejects(
+      appender.append([entryBytes(1)], Promise.reject(new Error("a named blob failed"))),
+      /a named blob failed/,
+    );
+    assert.deepEqual(await readFile(join(dir.path, "checkpoint")), before);
+    assert.equal(appender.size, 1);
+    await storage.close();
+    // Reopened through a storage that says when the batch's files are written.
+    const reopened = await openTestLog(dir.path, key);
+    let filesWritten = () => {};
+    const written = new Promise<void>((resolve) => {
+      filesWritten = resolve;
+    });
+    const signalling: LogStorage = {
+      read: (path) => reopened.storage.read(path),
+      writeFiles: async (files) => {
+        await reopened.storage.writeFiles(files);
+        filesWritten();
+      },
+      swapCheckpoint: (expected, next) => reopened.storage.swapCheckpoint(expected, next),
+    };
+    const waiting = await Appender.open(signalling, {
+      origin: TEST_ORIGIN,
+      signer: key.signer,
+      verifier: key.verifier,
+    });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let published = false;
+    const appending = waiting.append([entryBytes(1)], held).then(() => {
+      published = true;
+    });
+    await written;
+    assert.equal(published, false, "the checkpoint waited for the writes alongside");
+    assert.deepEqual(await readFile(join(dir.path, "checkpoint")), before);
+    release();
+    await appending;
+    assert.equal(published, true);
+    await reopened.storage.close();
+    const result = await verifyLog(new DirectorySource(dir.path), [key.verifier]);
+    assert.equal(result.checkpoint.size, 2);
+  });
+
   test("a crash after writing tiles but before the checkpoint leaves the old log, and the next start recovers", async () => {
     await using dir = await tempDir();
     const key = testKey();
