@@ -21,6 +21,7 @@ import semver from "semver";
 import type { Registry } from "../origin/registry.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { readChanges } from "./changes.ts";
+import { isObject } from "./import-plan.ts";
 import type { UplinkImporter } from "./importer.ts";
 import type { UplinkSource } from "./routes.ts";
 
@@ -44,12 +45,6 @@ const DEPENDENCY_FIELDS = ["dependencies", "optionalDependencies", "peerDependen
 const MIN_POLL_MS = 1000;
 /** Tarballs fetched at once during a sync. */
 const SYNC_CONCURRENCY = 8;
-
-type Obj = Record<string, unknown>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** `name@range`, `@scope/name@range`, or a bare name (its latest). */
 function parseSpec(spec: string): FollowRoot {

@@ -29,14 +29,10 @@ import type { PackageDocument } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { SingleFlight } from "../util/single-flight.ts";
 import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
-import { planImport, planRemoval } from "./import-plan.ts";
+import { isObject, planImport, planRemoval } from "./import-plan.ts";
 import { MissingNames } from "./missing-names.ts";
 import type { UplinkRoutes, UplinkSource } from "./routes.ts";
 import { UpstreamError } from "./upstream-error.ts";
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function sameClaim(a: ImportedVersion, b: ImportedVersion): boolean {
   return a.integrity.sha512 === b.integrity.sha512 && a.integrity.sha1 === b.integrity.sha1;
@@ -132,10 +128,7 @@ export class UplinkImporter {
   async ensure(name: string): Promise<void> {
     // Not a name npm could ever have had: no upstream is asked for it.
     if (!validateName(name).validForOldPackages) return;
-    const source = this.#registry.state.source(name);
-    if (source !== undefined && source.uplink === undefined) return;
-    const uplink =
-      source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
+    const { source, uplink } = this.#uplinkOf(name);
     if (!uplink) return;
     const now = this.#now();
     if (source !== undefined) {
@@ -160,11 +153,22 @@ export class UplinkImporter {
    * after a tarball failed to match, so an upstream cannot churn the log).
    */
   refresh(name: string, corrections = false): Promise<void> {
-    const source = this.#registry.state.source(name);
-    const uplink =
-      source?.uplink !== undefined ? this.#routes.uplink(source.uplink) : this.#routes.route(name);
-    if (!uplink || (source !== undefined && source.uplink === undefined)) return Promise.resolve();
+    const { uplink } = this.#uplinkOf(name);
+    if (!uplink) return Promise.resolve();
     return this.#packages.run(name, () => this.#refresh(name, uplink, corrections));
+  }
+
+  /**
+   * Where a package comes from: the uplink it was imported from, else the
+   * one its name routes to; none for a package published here.
+   */
+  #uplinkOf(name: string): { source?: { uplink?: string }; uplink?: UplinkSource } {
+    const source = this.#registry.state.source(name);
+    if (source === undefined) return { uplink: this.#routes.route(name) };
+    return {
+      source,
+      uplink: source.uplink === undefined ? undefined : this.#routes.uplink(source.uplink),
+    };
   }
 
   /** Why a package's data may be out of date, for a response header; undefined when fresh. */

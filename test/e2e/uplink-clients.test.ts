@@ -91,6 +91,20 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     return { direct, through };
   }
 
+  /** A `cairn proxy` of the origin, with its state in `name`, reading from the origin's mirrors. */
+  const startProxy = (name: string) =>
+    startCairnServer([
+      "proxy",
+      "--origin",
+      origin?.url ?? "",
+      "--key",
+      origin?.verifierKey ?? "",
+      "--data",
+      join(dir.path, name),
+      "--port",
+      "0",
+    ]);
+
   const npmInstall = async (path: string, registry: string, cache: string) => {
     const npmrc = await writeNpmrc(path, registry);
     succeeded(await runNpm(["install", "--ignore-scripts"], path, npmrc, cache), `npm in ${path}`);
@@ -203,17 +217,7 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     const added = await cairn(["mirrors", "add", mirror.url, "--data", data()]);
     assert.equal(added.code, 0, added.stderr);
     await upstream.down();
-    proxy = await startCairnServer([
-      "proxy",
-      "--origin",
-      origin?.url ?? "",
-      "--key",
-      origin?.verifierKey ?? "",
-      "--data",
-      join(dir.path, "proxy"),
-      "--port",
-      "0",
-    ]);
+    proxy = await startProxy("proxy");
     const viaProxy = await app("npm-proxy");
     const started = performance.now();
     await npmInstall(viaProxy, proxy.url, join(dir.path, "npm-proxy-cache"));
@@ -250,17 +254,7 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
       size: number;
     };
     await mirror?.waitFor(new RegExp(`-> ${status.size}: `));
-    const freshProxy = await startCairnServer([
-      "proxy",
-      "--origin",
-      origin?.url ?? "",
-      "--key",
-      origin?.verifierKey ?? "",
-      "--data",
-      join(dir.path, "proxy-after"),
-      "--port",
-      "0",
-    ]);
+    const freshProxy = await startProxy("proxy-after");
     try {
       for (const [what, url] of [
         ["origin", origin?.url],
