@@ -64,9 +64,10 @@ async function flipByte(path: string, at = 40): Promise<void> {
   await writeFile(path, data);
 }
 
+/** The partial tile the checkpoint names: the widest of `001.p/` (older batches leave narrower ones). */
 async function partial(dir: string): Promise<string> {
-  const [name] = await readdir(join(dir, "001.p"));
-  return `001.p/${name}`;
+  const widths = (await readdir(join(dir, "001.p"))).map(Number);
+  return `001.p/${Math.max(...widths)}`;
 }
 
 async function start(
