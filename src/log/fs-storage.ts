@@ -11,7 +11,7 @@
  */
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { syncDir, writeFileDurably } from "../util/durable-file.ts";
+import { syncDir, writeFileDurably, writeFilesDurably } from "../util/durable-file.ts";
 import type { LogFile, LogStorage } from "./appender.ts";
 import { LogError } from "./errors.ts";
 import { equalBytes } from "./hash.ts";
@@ -67,18 +67,11 @@ export class FsLogStorage implements LogStorage {
   }
 
   async writeFiles(files: readonly LogFile[]): Promise<void> {
-    const dirs = new Set<string>();
-    await Promise.all(
-      files.map(async (file) => {
-        const target = join(this.#dir, file.path);
-        const dir = dirname(target);
-        dirs.add(dir);
-        await this.#mkdir(dir);
-        // In place: no checkpoint covers this path yet (see LogStorage), so no reader depends on it.
-        await this.#writeFile(file.data, target);
-      }),
-    );
-    if (this.#durable) await Promise.all([...dirs].map(syncDir));
+    const targets = files.map((file) => ({ path: join(this.#dir, file.path), data: file.data }));
+    const dirs = new Set(targets.map((t) => dirname(t.path)));
+    await Promise.all([...dirs].map((dir) => this.#mkdir(dir)));
+    // In place: no checkpoint covers these paths yet (see LogStorage), so no reader depends on them.
+    await writeFilesDurably(targets, this.#durable, this.#durable ? dirs : []);
   }
 
   async swapCheckpoint(expected: Uint8Array | undefined, next: Uint8Array): Promise<void> {

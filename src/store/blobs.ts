@@ -12,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { replaceFile, syncDir } from "../util/durable-file.ts";
+import { placeHashNamedFiles, syncDir } from "../util/durable-file.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 export { sha256Hex };
@@ -60,31 +60,32 @@ export class BlobStore {
   }
 
   async put(data: Uint8Array): Promise<StoredBlob> {
-    const stored = await this.#write(data);
-    if (this.#durable) await syncDir(this.#dir);
+    const [stored] = await this.putMany([data]);
     return stored;
   }
 
-  /** Stores several blobs, written in parallel, with one directory sync for all. */
+  /** Stores several blobs, written in parallel, with their data and directory synced in one round. */
   async putMany(blobs: readonly Uint8Array[]): Promise<StoredBlob[]> {
     const stored: StoredBlob[] = [];
     for (let i = 0; i < blobs.length; i += PARALLEL_WRITES) {
-      stored.push(
-        ...(await Promise.all(blobs.slice(i, i + PARALLEL_WRITES).map((b) => this.#write(b)))),
+      const slice = blobs.slice(i, i + PARALLEL_WRITES);
+      const fresh = new Map<string, Uint8Array>();
+      await Promise.all(
+        slice.map(async (data) => {
+          const hex = sha256Hex(data);
+          stored.push({ sha256: hex, size: data.length });
+          if (!fresh.has(hex) && (await this.get(hex)) === undefined) fresh.set(hex, data);
+        }),
       );
+      // Two writers of the same blob both rename identical bytes into place: harmless.
+      const files = [...fresh].map(([hex, data]) => ({
+        target: join(this.#dir, hex),
+        tmp: this.tempPath(),
+        data,
+      }));
+      if (files.length > 0) await placeHashNamedFiles(files, this.#durable, [this.#dir]);
     }
-    if (this.#durable && blobs.length > 0) await syncDir(this.#dir);
     return stored;
-  }
-
-  async #write(data: Uint8Array): Promise<StoredBlob> {
-    const hex = sha256Hex(data);
-    const target = join(this.#dir, hex);
-    const existing = await this.get(hex);
-    if (existing) return { sha256: hex, size: data.length };
-    // Two writers of the same blob both rename identical bytes into place: harmless.
-    await replaceFile(target, data, this.#durable, this.tempPath());
-    return { sha256: hex, size: data.length };
   }
 
   /** A fresh path in the store's temporary directory, for a blob being made on disk. */
@@ -103,12 +104,14 @@ export class BlobStore {
     try {
       const { sha256: hex, size } = hashed ?? (await hashFile(path));
       if (await this.has(hex)) return { sha256: hex, size };
-      if (this.#durable) {
-        const handle = await open(path, "r");
-        await handle.datasync().finally(() => handle.close());
+      const handle = await open(path, "r");
+      try {
+        // Renamed first, then data and directory synced together: the name checks the bytes.
+        await rename(path, join(this.#dir, hex));
+        if (this.#durable) await Promise.all([handle.datasync(), syncDir(this.#dir)]);
+      } finally {
+        await handle.close();
       }
-      await rename(path, join(this.#dir, hex));
-      if (this.#durable) await syncDir(this.#dir);
       return { sha256: hex, size };
     } finally {
       await rm(path, { force: true });

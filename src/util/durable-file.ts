@@ -1,6 +1,6 @@
 /** File writes that can be made durable: the data, and the directory entry that names it. */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 
 /** Writes `data` to `path` (created or truncated); with `durable`, its data is on disk on return. */
 export async function writeFileDurably(
@@ -15,6 +15,67 @@ export async function writeFileDurably(
     if (durable) await handle.datasync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Writes each file (created or truncated) and then, with `durable`, makes
+ * the data and the entries of `dirs` durable in one round: every datasync
+ * and directory fsync at once. A directory's fsync needs the entry to
+ * exist, not the file's data on disk, so neither waits for the other.
+ */
+export async function writeFilesDurably(
+  files: readonly { readonly path: string; readonly data: Uint8Array }[],
+  durable: boolean,
+  dirs: Iterable<string> = [],
+): Promise<void> {
+  await withWritten(files, durable, dirs, async (handle, file) => {
+    const opened = await open(file.path, "w");
+    handle(opened);
+    await opened.writeFile(file.data);
+  });
+}
+
+/**
+ * Puts each file at its target whole or not at all (written to a fresh
+ * `tmp`, renamed over the target), then with `durable` syncs the data and
+ * `dirs` in one round. The rename comes before the data is on disk, so a
+ * crash may leave a target with lost bytes: only for files named by the
+ * hash of their content, which a reader checks and a rewrite replaces.
+ */
+export async function placeHashNamedFiles(
+  files: readonly { readonly target: string; readonly tmp: string; readonly data: Uint8Array }[],
+  durable: boolean,
+  dirs: Iterable<string>,
+): Promise<void> {
+  await withWritten(files, durable, dirs, async (handle, file) => {
+    const opened = await open(file.tmp, "wx");
+    handle(opened);
+    try {
+      await opened.writeFile(file.data);
+      await rename(file.tmp, file.target);
+    } catch (err) {
+      await rm(file.tmp, { force: true });
+      throw err;
+    }
+  });
+}
+
+/** Runs `write` for every file, keeping the handles it opens, then syncs them and `dirs` together and closes them. */
+async function withWritten<F>(
+  files: readonly F[],
+  durable: boolean,
+  dirs: Iterable<string>,
+  write: (handle: (opened: FileHandle) => void, file: F) => Promise<void>,
+): Promise<void> {
+  const handles: FileHandle[] = [];
+  try {
+    const written = await Promise.allSettled(files.map((f) => write((h) => handles.push(h), f)));
+    for (const result of written) if (result.status === "rejected") throw result.reason;
+    if (durable)
+      await Promise.all([...handles.map((h) => h.datasync()), ...[...dirs].map(syncDir)]);
+  } finally {
+    await Promise.allSettled(handles.map((h) => h.close()));
   }
 }
 
