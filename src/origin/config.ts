@@ -83,6 +83,13 @@ export interface UplinkSettings {
   readonly changes?: string;
   /** Packages imported eagerly and kept current; a path to a package.json or lockfile names a closure. */
   readonly follow?: readonly string[];
+  /**
+   * Import the dependencies of a package imported on request before anyone
+   * asks for them (on unless false): a cold install then finds most of its
+   * tree imported; the cost is upstream requests for dependencies of
+   * latest versions that an install resolving older ones does not need.
+   */
+  readonly readAhead?: boolean;
 }
 
 export interface PackageSource {
@@ -210,7 +217,7 @@ function checkLimits(values: Record<string, unknown>, where: string): void {
 /** An uplink's name: it appears in log entries and headers. */
 const UPLINK_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-const UPLINK_FIELDS: Record<keyof UplinkSettings, "string" | "number" | "list"> = {
+const UPLINK_FIELDS: Record<keyof UplinkSettings, "string" | "number" | "boolean" | "list"> = {
   url: "string",
   token: "string",
   tokenEnv: "string",
@@ -220,6 +227,7 @@ const UPLINK_FIELDS: Record<keyof UplinkSettings, "string" | "number" | "list"> 
   maxTarballBytes: "number",
   changes: "string",
   follow: "list",
+  readAhead: "boolean",
 };
 
 function isHttpUrl(value: string): boolean {

@@ -21,15 +21,18 @@ import semver from "semver";
 import type { Registry } from "../origin/registry.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { readChanges } from "./changes.ts";
+import {
+  DEPENDENCY_FIELDS,
+  type DependencyRoot,
+  parseSpec,
+  registryDependencies,
+} from "./dependencies.ts";
 import { isObject } from "./import-plan.ts";
 import type { UplinkImporter } from "./importer.ts";
 import type { UplinkSource } from "./routes.ts";
 
 /** A package to hold: a version range or tag, or one exact version (from a lockfile). */
-export interface FollowRoot {
-  readonly name: string;
-  readonly range: string;
-}
+export type FollowRoot = DependencyRoot;
 
 export interface SyncReport {
   /** Packages whose packuments were refreshed. */
@@ -40,37 +43,18 @@ export interface SyncReport {
   readonly missing: readonly string[];
 }
 
-const DEPENDENCY_FIELDS = ["dependencies", "optionalDependencies", "peerDependencies"] as const;
 /** The shortest time between two polls of a change feed that reported nothing. */
 const MIN_POLL_MS = 1000;
 /** Tarballs fetched at once during a sync. */
 const SYNC_CONCURRENCY = 8;
 
-/** `name@range`, `@scope/name@range`, or a bare name (its latest). */
-function parseSpec(spec: string): FollowRoot {
-  const at = spec.indexOf("@", 1);
-  return at < 0
-    ? { name: spec, range: "latest" }
-    : { name: spec.slice(0, at), range: spec.slice(at + 1) };
-}
-
-/** The registry dependency a spec names, following `npm:` aliases; undefined for git, file, … */
-function registryDependency(name: string, spec: unknown): FollowRoot | undefined {
-  if (typeof spec !== "string") return undefined;
-  if (spec.startsWith("npm:")) return parseSpec(spec.slice(4));
-  if (spec === "" || spec === "*" || semver.validRange(spec) !== null)
-    return { name, range: spec || "*" };
-  // A dist-tag (`latest`, `next`); URLs, paths and git specs are not the registry's.
-  return /^[a-z][a-z0-9._-]*$/i.test(spec) ? { name, range: spec } : undefined;
-}
-
 /** The roots a package.json or lockfile names. */
 export async function rootsOfFile(path: string): Promise<FollowRoot[]> {
   const json: unknown = JSON.parse(await readFile(path, "utf8"));
   if (!isObject(json)) throw new Error(`${path} does not hold a JSON object`);
-  const roots: FollowRoot[] = [];
   const file = basename(path);
   if (file === "package-lock.json" || file === "npm-shrinkwrap.json") {
+    const roots: FollowRoot[] = [];
     if (!isObject(json.packages))
       throw new Error(`${path} is not an npm lockfile of version 2 or 3`);
     for (const [where, entry] of Object.entries(json.packages)) {
@@ -84,15 +68,7 @@ export async function rootsOfFile(path: string): Promise<FollowRoot[]> {
     }
     return roots;
   }
-  for (const field of [...DEPENDENCY_FIELDS, "devDependencies"]) {
-    const deps = json[field];
-    if (!isObject(deps)) continue;
-    for (const [name, spec] of Object.entries(deps)) {
-      const root = registryDependency(name, spec);
-      if (root) roots.push(root);
-    }
-  }
-  return roots;
+  return registryDependencies(json, [...DEPENDENCY_FIELDS, "devDependencies"]);
 }
 
 /** The roots of every spec: names and ranges as they are, files read. */
@@ -168,14 +144,7 @@ export class Follower {
         missing.push(`${id}: ${(err as Error).message}`);
         return;
       }
-      for (const field of DEPENDENCY_FIELDS) {
-        const deps = entry.resolution[field];
-        if (!isObject(deps)) continue;
-        for (const [dep, spec] of Object.entries(deps)) {
-          const root = registryDependency(dep, spec);
-          if (root) queue.push(root);
-        }
-      }
+      queue.push(...registryDependencies(entry.resolution));
     };
     const worker = async () => {
       for (let next = queue.shift(); next && !this.#stopped; next = queue.shift())

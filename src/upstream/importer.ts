@@ -28,6 +28,7 @@ import {
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { SingleFlight } from "../util/single-flight.ts";
+import { type DependencyRoot, registryDependencies } from "./dependencies.ts";
 import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
 import { isObject, planImport, planRemoval } from "./import-plan.ts";
 import { MissingNames } from "./missing-names.ts";
@@ -65,6 +66,10 @@ export interface ImporterOptions {
 
 /** Packuments fetched at once: each may be large, and is held and parsed whole. */
 const PACKUMENT_FETCHES = 32;
+/** Packages read ahead at once: fewer than a client asks for, so its own requests go first. */
+const READ_AHEAD_FETCHES = 4;
+/** Names waiting to be read ahead, at most: past that, a deep tree waits for its clients. */
+const MAX_READ_AHEAD = 10_000;
 /** Imported packages whose exchange with the uplink is remembered. */
 const MAX_FRESHNESS = 100_000;
 
@@ -78,6 +83,10 @@ export class UplinkImporter {
   readonly #fetching = pLimit(PACKUMENT_FETCHES);
   /** Tarballs of `latest` fetched ahead of any request: a trickle, not to crowd what clients wait for. */
   readonly #prefetching = pLimit(2);
+  /** Dependencies imported ahead of any request (see #readAhead), at most READ_AHEAD_FETCHES at once. */
+  readonly #readAheadLimit = pLimit(READ_AHEAD_FETCHES);
+  /** Names queued or being read ahead. */
+  readonly #readingAhead = new Set<string>();
   readonly #packages = new SingleFlight<string, void>();
   readonly #tarballs = new SingleFlight<string, VersionEntry>();
   readonly #background = new Set<Promise<unknown>>();
@@ -139,7 +148,7 @@ export class UplinkImporter {
     }
     const missingAt = this.#missing.since(name);
     if (missingAt !== undefined && now - missingAt < uplink.maxAgeMs) return;
-    const refresh = this.#packages.run(name, () => this.#refresh(name, uplink, false));
+    const refresh = this.#packages.run(name, () => this.#refresh(name, uplink, false, true));
     // Known to be missing: while the upstream is away, that answer stands (a 404, as before).
     if (missingAt !== undefined) await refresh.catch(() => undefined);
     // Never seen: the client waits for the upstream.
@@ -179,7 +188,13 @@ export class UplinkImporter {
     return `uplink ${uplink} ${failure.code} since ${new Date(failure.since).toISOString()}`;
   }
 
-  async #refresh(name: string, uplink: UplinkSource, corrections: boolean): Promise<void> {
+  /** `readAhead`: a first import reads the dependencies of its latest version ahead. */
+  async #refresh(
+    name: string,
+    uplink: UplinkSource,
+    corrections: boolean,
+    readAhead = false,
+  ): Promise<void> {
     const known = this.#freshness.get(name);
     const started = this.#now();
     const time = new Date(started).toISOString();
@@ -208,7 +223,8 @@ export class UplinkImporter {
         const plan = planImport(name, result.packument, doc, uplink.name, time, { corrections });
         for (const { version, reason } of plan.skipped)
           this.#log?.warn({ uplink: uplink.name, name, version }, `not imported: ${reason}`);
-        if (plan.entries.length > 0) await this.#apply(uplink, name, plan.entries, plan.manifests);
+        if (plan.entries.length > 0)
+          await this.#apply(uplink, name, plan.entries, plan.manifests, readAhead && !imported);
         // Nothing importable under a name never seen: answered like a missing one.
         if (this.#registry.state.source(name) === undefined) this.#missing.set(name, started);
         else this.#missing.delete(name);
@@ -268,12 +284,13 @@ export class UplinkImporter {
     });
   }
 
-  /** Appends what the uplink changed, and says so in the origin's log. */
+  /** Appends what the uplink changed, and says so in the origin's log; `readAhead`: see #readAhead. */
   async #apply(
     uplink: UplinkSource,
     name: string,
     entries: readonly PackageEntry[],
     manifests: readonly Uint8Array[],
+    readAhead = false,
   ): Promise<void> {
     await this.#registry.importFromUplink(entries, manifests);
     const counts: Record<string, number> = {};
@@ -285,6 +302,32 @@ export class UplinkImporter {
       latest === undefined ? undefined : this.#registry.state.version(name, latest)?.entry;
     if (entry?.kind === "import" && !entry.artifact)
       this.#inBackground(this.#prefetching(() => this.fetchArtifact(entry)));
+    if (readAhead && entry?.kind === "import")
+      this.#readAhead(registryDependencies(entry.resolution));
+  }
+
+  /**
+   * Queues an import of each dependency never seen, in the background: a
+   * client that installs a package asks for its dependencies next, and by
+   * then they are imported (or on their way), so it does not wait for an
+   * import at each level of its tree. Each import read ahead reads its own
+   * dependencies ahead, so a request walks the closure of latest versions.
+   */
+  #readAhead(dependencies: readonly DependencyRoot[]): void {
+    for (const { name } of dependencies) {
+      if (this.#closed || this.#readingAhead.size >= MAX_READ_AHEAD) return;
+      if (this.#readingAhead.has(name) || !validateName(name).validForOldPackages) continue;
+      const { source, uplink } = this.#uplinkOf(name);
+      if (!uplink?.readAhead || source !== undefined || this.#missing.since(name) !== undefined)
+        continue;
+      this.#readingAhead.add(name);
+      const work = this.#readAheadLimit(async () => {
+        // A client may have asked for it meanwhile: then this joins (or follows) its import.
+        if (this.#closed || this.#registry.state.source(name) !== undefined) return;
+        await this.#packages.run(name, () => this.#refresh(name, uplink, false, true));
+      });
+      this.#inBackground(work.finally(() => this.#readingAhead.delete(name)));
+    }
   }
 
   /**

@@ -19,6 +19,8 @@ export interface UplinkSource extends Uplink {
   readonly maxAgeMs: number;
   readonly changes?: string;
   readonly follow: readonly string[];
+  /** Imports the dependencies of a package imported on request ahead of their requests. */
+  readonly readAhead: boolean;
 }
 
 function sourceOf(name: string, settings: UplinkSettings, env: NodeJS.ProcessEnv): UplinkSource {
@@ -38,6 +40,7 @@ function sourceOf(name: string, settings: UplinkSettings, env: NodeJS.ProcessEnv
     maxAgeMs: (settings.maxAge ?? DEFAULT_MAX_AGE_SECONDS) * 1000,
     ...(settings.changes !== undefined ? { changes: settings.changes } : {}),
     follow: settings.follow ?? [],
+    readAhead: settings.readAhead ?? true,
   };
 }
 

@@ -55,6 +55,7 @@ test("uplink settings are checked: names, URLs, numbers, and routes to uplinks t
     [{ uplinks: { npm: { url: "ftp://x/" } } }, /url must be an http or https URL/],
     [{ uplinks: { npm: { url: "http://x/", maxAge: -1 } } }, /maxAge must be a positive/],
     [{ uplinks: { npm: { url: "http://x/", extra: 1 } } }, /unknown setting "extra"/],
+    [{ uplinks: { npm: { url: "http://x/", readAhead: "yes" } } }, /readAhead must be a boolean/],
     [{ packages: { "**": { uplink: 1 } } }, /must be \{"uplink"/],
   ] as const) {
     assert.throws(() => checkConfig(settings, "test"), pattern);

@@ -3,7 +3,7 @@
  * uplink's faults do (each refused with a coded error, nothing cached, a
  * later honest answer accepted), removals, dependency confusion, one
  * upstream exchange for many concurrent requests, outages, legacy names,
- * the audit, and following.
+ * the audit, reading dependencies ahead, and following.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -42,8 +42,13 @@ async function downstream(
   const dir = await tempDir("cairn-uplink-");
   dirs.push(dir);
   const data = join(dir.path, "data");
+  // Reading ahead is off unless a test turns it on: it would go on importing in the
+  // background, and the tests that count upstream requests share one upstream.
   const origin = await startOrigin(
-    testOriginConfig(data, { uplinks: { up: { url: upstream.url, ...uplink } }, ...settings }),
+    testOriginConfig(data, {
+      uplinks: { up: { url: upstream.url, readAhead: false, ...uplink } },
+      ...settings,
+    }),
     { follow: options.follow ?? false, ...(options.now ? { now: options.now } : {}) },
   );
   const get = (path: string, accept = "application/json") =>
@@ -377,6 +382,52 @@ describe("an origin with an uplink", () => {
     });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { "escape-html": [{ id: 1, title: "a test advisory" }] });
+  });
+
+  test("a first import reads its dependencies ahead, one upstream request each, even when a client asks meanwhile", async () => {
+    const cairn = await start(upstream, { readAhead: true });
+    const deps = ["mime-types", "mime-db", "negotiator"];
+    upstream.resetStats();
+    const held = upstream.hold("packument", "mime-db");
+    await cairn.packument("accepts");
+    // mime-types was read ahead (accepts depends on it), and its own import reads mime-db ahead.
+    await held.arrived;
+    const asked = cairn.get("mime-db");
+    held.release();
+    assert.equal((await asked).status, 200);
+    await cairn.uplinks?.idle();
+    for (const name of deps) {
+      assert.equal(cairn.registry.state.source(name)?.uplink, "up", name);
+      assert.equal(upstream.stats.packuments.get(name), 1, name);
+      // Each package read ahead has its latest tarball, as one asked for does.
+      assert.ok((await cairn.kinds(name)).includes("artifact"), name);
+    }
+    // A package already imported reads nothing ahead again on later requests.
+    upstream.resetStats();
+    await cairn.packument("accepts");
+    await cairn.uplinks?.idle();
+    assert.equal(upstream.stats.packuments.size, 0);
+  });
+
+  test("without reading ahead, only what clients ask for is imported", async () => {
+    const cairn = await start(upstream, { readAhead: false });
+    await cairn.packument("accepts");
+    await cairn.uplinks?.idle();
+    assert.equal(cairn.registry.state.source("mime-types"), undefined);
+  });
+
+  test("reading ahead never imports a name that routes nowhere", async () => {
+    const cairn = await start(
+      upstream,
+      { readAhead: true },
+      { packages: { negotiator: { uplink: null } } },
+    );
+    upstream.resetStats();
+    await cairn.packument("accepts");
+    await cairn.uplinks?.idle();
+    assert.equal(cairn.registry.state.source("mime-types")?.uplink, "up");
+    assert.equal(cairn.registry.state.source("negotiator"), undefined);
+    assert.equal(upstream.stats.packuments.get("negotiator") ?? 0, 0);
   });
 
   test("following imports a closure before anyone asks, and follows the change feed", async () => {
