@@ -24,7 +24,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   npm: ["upstream", "origin", "client", "registry", "store", "log", "util"],
   mirror: ["npm", "upstream", "client", "registry", "store", "log", "util"],
   proxy: ["npm", "upstream", "client", "registry", "store", "log", "util"],
+  install: ["npm", "client", "registry", "store", "log", "util"],
   cli: [
+    "install",
     "proxy",
     "mirror",
     "npm",
