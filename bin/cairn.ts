@@ -1,4 +1,21 @@
 #!/usr/bin/env node
-import { main } from "../src/cli/main.ts";
+import { enableCompileCache } from "node:module";
 
-process.exitCode = await main(process.argv.slice(2));
+// V8's code cache on disk: later starts skip compiling (and stripping) what they load.
+enableCompileCache();
+const args = process.argv.slice(2);
+
+// An install with nothing to do answers before the rest of the command is loaded.
+if (await installIsNoOp(args)) {
+  process.stdout.write("up to date\n");
+} else {
+  const { main } = await import("../src/cli/main.ts");
+  process.exitCode = await main(args);
+}
+
+async function installIsNoOp([command, ...rest]: string[]): Promise<boolean> {
+  if (command !== "install" && command !== "i" && command !== "ci") return false;
+  const { installOptionsKey, upToDate } = await import("../src/install/up-to-date.ts");
+  const key = installOptionsKey(command, rest);
+  return key !== undefined && upToDate(process.cwd(), key);
+}

@@ -1,0 +1,81 @@
+/**
+ * What the installer knows of the registry: each package as the resolver
+ * sees it, each version's entry as the log binds it, and verified tarball
+ * bytes. Documents come from a verified reader: sparse reads through the
+ * signed snapshot (a new machine fetches only the packages its tree
+ * needs), or the local index `cairn sync` keeps. Each is read once per
+ * install, and fetched ahead as soon as a dependency names it.
+ */
+import type { ResolvablePackage, ResolvableVersion } from "../client/resolve.ts";
+import type { VersionEntry } from "../registry/entries.ts";
+import { integrityOf } from "../registry/entries.ts";
+import type { PackageDocument } from "../registry/package-document.ts";
+import { versionEntryOf } from "../registry/package-document.ts";
+import type { PackageReader } from "../registry/package-reader.ts";
+
+/** A version as an install records it: the entry the log holds and where. */
+export interface LoggedVersion {
+  readonly entry: VersionEntry;
+  /** Index of the log entry that last changed it (the one binding its tarball). */
+  readonly index: number;
+  /** `sha512-…`, as npm's lockfile writes it; absent for an imported version with only a SHA-1. */
+  readonly integrity?: string;
+}
+
+export type DocumentReader = Pick<PackageReader, "document" | "tarball">;
+
+export class RegistrySource {
+  readonly #reader: DocumentReader;
+  readonly #documents = new Map<string, Promise<PackageDocument | undefined>>();
+  /** Names read so far (fetched or not found), for the summary. */
+  #reads = 0;
+
+  constructor(reader: DocumentReader) {
+    this.#reader = reader;
+  }
+
+  get reads(): number {
+    return this.#reads;
+  }
+
+  /** Starts reading these packages now, so that the `get` that follows finds them on their way. */
+  prefetch(names: readonly string[]): void {
+    for (const name of names) void this.#document(name).catch(() => undefined);
+  }
+
+  /** The package as the resolver sees it: live versions, tags, deprecations. */
+  async get(name: string): Promise<ResolvablePackage | undefined> {
+    const doc = await this.#document(name);
+    if (!doc || doc.unpublished !== undefined) return undefined;
+    const versions: ResolvableVersion[] = [];
+    for (const [version, v] of Object.entries(doc.versions)) {
+      if (v.unpublished !== undefined) continue;
+      versions.push({ version, resolution: v.resolution, deprecated: v.deprecated ?? null });
+    }
+    return { name, distTags: doc.distTags, versions };
+  }
+
+  /** A version's entry as the log binds it; undefined when the registry has no such live version. */
+  async version(name: string, version: string): Promise<LoggedVersion | undefined> {
+    const v = (await this.#document(name))?.versions[version];
+    if (!v || v.unpublished !== undefined) return undefined;
+    const entry = versionEntryOf(name, version, v);
+    const { sha512 } = integrityOf(entry);
+    return { entry, index: v.index, ...(sha512 ? { integrity: `sha512-${sha512}` } : {}) };
+  }
+
+  /** The tarball's bytes, checked against the entry's hashes by the reader. */
+  tarball(entry: VersionEntry): Promise<Uint8Array> {
+    return this.#reader.tarball(entry);
+  }
+
+  #document(name: string): Promise<PackageDocument | undefined> {
+    let doc = this.#documents.get(name);
+    if (!doc) {
+      this.#reads++;
+      doc = this.#reader.document(name);
+      this.#documents.set(name, doc);
+    }
+    return doc;
+  }
+}

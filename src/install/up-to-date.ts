@@ -1,0 +1,103 @@
+/**
+ * The "nothing changed" check, made before the rest of the command is even
+ * loaded: an install leaves a stamp in node_modules naming the SHA-256 of
+ * every file it read its plan from (package.json, the lockfile, each
+ * workspace's package.json), the options it ran with, and the top-level
+ * folders it wrote. When those files hash the same, the options match and
+ * every folder is still there, the install has nothing to do. A folder
+ * edited by hand is not looked into (as pnpm and bun do not); `cairn
+ * install --force` re-links everything, and `cairn store verify` checks
+ * the store itself. Only node: built-ins here: this module is the whole of
+ * a no-op install's start-up.
+ */
+import { createHash } from "node:crypto";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+/** Where the stamp lives, relative to the project. */
+export const STAMP_PATH = join("node_modules", ".cairn-install.json");
+
+export interface InstallStamp {
+  readonly v: 1;
+  /** Each input file, relative to the project, and the hex SHA-256 of its bytes when installed. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** The options that shape the tree (layout, omissions, platform), as one string. */
+  readonly options: string;
+  /** Folders the install wrote, relative to the project; each must still exist. */
+  readonly folders: readonly string[];
+}
+
+/**
+ * The options of an install command line as the stamp records them, or
+ * undefined when it asks for more than a no-op can give (packages to add,
+ * a forced re-link, flags this check does not know).
+ */
+export function installOptionsKey(command: string, args: readonly string[]): string | undefined {
+  const shaping: string[] = [command === "ci" ? "frozen" : "lockfile-or-resolve"];
+  for (const arg of args) {
+    if (!SHAPING_FLAG.test(arg)) return undefined;
+    shaping.push(arg);
+  }
+  return shaping.sort().join(" ");
+}
+
+/** Flags that shape the tree and can be checked against a stamp (`--omit=dev`, `--layout=isolated`…). */
+const SHAPING_FLAG = /^--(omit|include|layout)=[a-z]+$|^--(production|ignore-scripts)$/;
+
+async function sha256File(path: string): Promise<string | undefined> {
+  try {
+    return createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stamp for inputs read now: hashes them as they are on disk. */
+export async function makeStamp(
+  projectDir: string,
+  inputs: readonly string[],
+  options: string,
+  folders: readonly string[],
+): Promise<InstallStamp> {
+  const hashes: Record<string, string> = {};
+  for (const input of inputs) {
+    const hash = await sha256File(join(projectDir, input));
+    if (hash) hashes[input] = hash;
+  }
+  return { v: 1, inputs: hashes, options, folders: [...folders].sort() };
+}
+
+export async function writeStamp(projectDir: string, stamp: InstallStamp): Promise<void> {
+  await writeFile(join(projectDir, STAMP_PATH), `${JSON.stringify(stamp)}\n`);
+}
+
+/** True when the last install's stamp still describes the project exactly. */
+export async function upToDate(projectDir: string, options: string): Promise<boolean> {
+  let stamp: InstallStamp;
+  try {
+    stamp = JSON.parse(await readFile(join(projectDir, STAMP_PATH), "utf8")) as InstallStamp;
+  } catch {
+    return false;
+  }
+  if (stamp?.v !== 1 || stamp.options !== options || typeof stamp.inputs !== "object") return false;
+  if (!Array.isArray(stamp.folders)) return false;
+  // A lockfile that appeared or a workspace that was added is a change too: package.json says which.
+  if (!Object.hasOwn(stamp.inputs, "package.json")) return false;
+  const checks = [
+    ...Object.entries(stamp.inputs).map(
+      async ([input, hash]) => (await sha256File(join(projectDir, input))) === hash,
+    ),
+    sha256File(join(projectDir, "package-lock.json")).then(
+      (hash) => hash === stamp.inputs["package-lock.json"],
+    ),
+    ...stamp.folders.map((folder) =>
+      stat(join(projectDir, String(folder))).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ),
+    ),
+  ];
+  return (await Promise.all(checks)).every(Boolean);
+}
