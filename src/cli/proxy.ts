@@ -34,6 +34,7 @@ interface ProxyFlags {
   timeout: number;
   logLevel: LogLevel;
   full?: boolean;
+  readAhead: boolean;
 }
 
 export function registerProxyCommands(program: Command): void {
@@ -51,6 +52,10 @@ export function registerProxyCommands(program: Command): void {
     .option(
       "--full",
       "replay the whole log into a local state (and answer search) instead of reading each package through the signed snapshot",
+    )
+    .option(
+      "--no-read-ahead",
+      "do not read a package's dependencies (and their manifests) before npm asks for them",
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4875)
@@ -88,6 +93,7 @@ export function registerProxyCommands(program: Command): void {
         refreshMs: flags.refresh * 1000,
         timeoutMs: flags.timeout,
         full: flags.full ?? false,
+        ...(flags.readAhead ? { readAhead: "manifests" as const } : {}),
         logLevel: flags.logLevel,
         onProblem: (err) => process.stderr.write(`cairn proxy: ${err.message}\n`),
       });

@@ -26,9 +26,11 @@
  * fetched once however many requests want it at the same time.
  */
 import { join } from "node:path";
+import pLimit from "p-limit";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
+import { registryDependencies } from "../registry/dependencies.ts";
 import type { VersionEntry } from "../registry/entries.ts";
-import type { PackageDocument } from "../registry/package-document.ts";
+import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
 import type { SearchIndex } from "../registry/search.ts";
 import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.ts";
@@ -40,6 +42,10 @@ import { SnapshotReader } from "./snapshot-reader.ts";
 /** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
 const MAX_PREFETCH = 20_000;
 const PREFETCH_CONCURRENCY = 8;
+/** Packages read ahead at once (sparse mode). */
+const READ_AHEAD_CONCURRENCY = 8;
+/** Names read ahead per reader, at most: past that, reads wait for their requests. */
+const MAX_READ_AHEAD = 100_000;
 
 export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir"> {
   /** Holds the stored checkpoint, the derived state and the blob cache. */
@@ -50,6 +56,14 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly maxStaleMs?: number;
   /** Replay the whole log into a local state (and answer search) instead of reading package by package. */
   readonly full?: boolean;
+  /**
+   * Sparse mode: when a package is read, read the packages its latest
+   * version depends on in the background (and theirs in turn), since a
+   * client asks for them next: `documents` only (an installer), or with
+   * every live version's manifest too (a proxy serving npm's full
+   * packuments). Off by default.
+   */
+  readonly readAhead?: "documents" | "manifests";
 }
 
 /** A blob to fetch: by the hash and size an entry names, or by a hash alone with a bound. */
@@ -71,6 +85,9 @@ export class VerifyingReader implements PackageReader {
   readonly #fetching = new Map<string, Promise<Uint8Array>>();
   /** Background work (cache writes, manifest prefetch) that close waits for. */
   readonly #background = new Set<Promise<unknown>>();
+  readonly #readAheadLimit = pLimit(READ_AHEAD_CONCURRENCY);
+  /** Names read, or queued to be read, ahead. */
+  readonly #readAhead = new Set<string>();
 
   private constructor(
     options: VerifyingReaderOptions,
@@ -92,7 +109,11 @@ export class VerifyingReader implements PackageReader {
     this.snapshots = snapshots;
     this.#reads = {
       revision: (name) => snapshots.documentHash(name),
-      document: (name) => snapshots.document(name),
+      document: async (name) => {
+        const doc = await snapshots.document(name);
+        if (doc && options.readAhead) this.#readAheadFrom(doc, options.readAhead);
+        return doc;
+      },
       version: async (name, version) => {
         const doc = (await snapshots.document(name))?.versions[version];
         return doc && versionRowOf(name, version, doc);
@@ -112,6 +133,11 @@ export class VerifyingReader implements PackageReader {
       );
     }
     return new VerifyingReader(options, client, state, cache);
+  }
+
+  /** Resolves once no background work (reading ahead, cache writes, prefetch) is left. */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
   }
 
   async close(): Promise<void> {
@@ -214,6 +240,32 @@ export class VerifyingReader implements PackageReader {
       this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
     }
     return fetching;
+  }
+
+  /**
+   * Reads the dependencies of `doc`'s latest version ahead (each name once),
+   * a few at a time; each one read reads its own ahead, so a request warms
+   * the closure of latest versions. Failures are left for the request.
+   */
+  #readAheadFrom(doc: PackageDocument, depth: "documents" | "manifests"): void {
+    const latest = doc.distTags.latest;
+    const version = latest === undefined ? undefined : doc.versions[latest];
+    if (!version) return;
+    for (const { name } of registryDependencies(version.resolution)) {
+      if (this.#readAhead.has(name) || this.#readAhead.size >= MAX_READ_AHEAD) continue;
+      this.#readAhead.add(name);
+      this.#track(
+        this.#readAheadLimit(async () => {
+          const dep = await this.#reads.document(name);
+          if (!dep || depth === "documents") return;
+          await Promise.all(
+            Object.entries(dep.versions)
+              .filter(([, v]) => v.unpublished === undefined)
+              .map(([v, d]) => this.manifest(versionEntryOf(name, v, d))),
+          );
+        }).catch(() => undefined),
+      );
+    }
   }
 
   /** Fetches manifests a few at a time, after the update that named them. */

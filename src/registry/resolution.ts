@@ -34,7 +34,8 @@ export const MAX_DEPRECATED_LENGTH = 1024;
 
 type Check = (value: unknown, field: string) => void;
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

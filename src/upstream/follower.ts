@@ -19,14 +19,14 @@ import { basename } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import semver from "semver";
 import type { Registry } from "../origin/registry.ts";
-import type { VersionEntry } from "../registry/entries.ts";
-import { readChanges } from "./changes.ts";
 import {
   DEPENDENCY_FIELDS,
   type DependencyRoot,
   parseSpec,
   registryDependencies,
-} from "./dependencies.ts";
+} from "../registry/dependencies.ts";
+import type { VersionEntry } from "../registry/entries.ts";
+import { readChanges } from "./changes.ts";
 import { isObject } from "./import-plan.ts";
 import type { UplinkImporter } from "./importer.ts";
 import type { UplinkSource } from "./routes.ts";

@@ -17,6 +17,7 @@ import pLimit from "p-limit";
 import validateName from "validate-npm-package-name";
 import type { Registry } from "../origin/registry.ts";
 import { BlobError } from "../registry/blob-check.ts";
+import { type DependencyRoot, registryDependencies } from "../registry/dependencies.ts";
 import {
   type Artifact,
   type ArtifactEntry,
@@ -28,7 +29,6 @@ import {
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { SingleFlight } from "../util/single-flight.ts";
-import { type DependencyRoot, registryDependencies } from "./dependencies.ts";
 import { type CachedPackument, fetchPackument, fetchTarball } from "./fetcher.ts";
 import { isObject, planImport, planRemoval } from "./import-plan.ts";
 import { MissingNames } from "./missing-names.ts";

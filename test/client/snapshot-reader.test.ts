@@ -107,6 +107,42 @@ describe("sparse verification", () => {
     }
   });
 
+  test("a sparse proxy reading ahead holds a package's dependencies, with their manifests, before npm asks", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    await origin.publish("c", "1.0.0");
+    await origin.publish("b", "1.0.0", { dependencies: { c: "^1.0.0" } });
+    await origin.publish("b", "1.1.0", { dependencies: { c: "^1.0.0" } });
+    await origin.publish("a", "1.0.0", { dependencies: { b: "^1.0.0", absent: "1" } });
+    await origin.publish("unrelated", "1.0.0");
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: dir.path,
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      useMirrorList: false,
+      readAhead: "manifests",
+    });
+    try {
+      const get = (name: string) => fetch(new URL(name, proxy.url));
+      assert.equal((await get("a")).status, 200);
+      await proxy.reader.idle();
+      const before = proxy.reader.client.pool.traffic().requests;
+      // b (both versions' manifests) and c, two levels down, were read ahead: no source is asked now.
+      for (const name of ["b", "c"]) {
+        const doc = (await (await get(name)).json()) as Packument;
+        assert.ok(Object.keys(doc.versions).length > 0, name);
+      }
+      assert.equal(proxy.reader.client.pool.traffic().requests, before);
+      // Nothing a depends on leads to unrelated: reading it costs a request.
+      assert.equal((await get("unrelated")).status, 200);
+      assert.ok(proxy.reader.client.pool.traffic().requests > before);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test("a document must be canonical, well-formed and the one its name asks for", async () => {
     const state = RegistryState.open(":memory:");
     state.apply(0, [publishEntry("a", "1.0.0", { tag: "latest" })]);

@@ -1,9 +1,10 @@
 /**
- * The registry dependencies a manifest names, as npm reads them: what the
- * follower walks for a closure and what the importer reads ahead.
+ * The registry dependencies a manifest names, as npm reads them: what an
+ * uplink's follower walks for a closure, and what the importer and the
+ * verifying reader read ahead of a client's requests.
  */
 import semver from "semver";
-import { isObject } from "./import-plan.ts";
+import { isObject } from "./resolution.ts";
 
 /** A package wanted from the registry: a version range or tag, or one exact version. */
 export interface DependencyRoot {
