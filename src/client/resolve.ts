@@ -268,6 +268,12 @@ function hostLibc(): string | undefined {
   return hostLibcMemo ?? undefined;
 }
 
+/** This machine's os, cpu and libc, as npm checks optional packages against them. */
+export function hostPlatform(): Platform {
+  const os = process.platform;
+  return { os, cpu: process.arch, libc: os === "linux" ? hostLibc() : undefined };
+}
+
 function record(value: unknown): Readonly<Record<string, unknown>> {
   return value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
 }
@@ -478,6 +484,31 @@ class Resolver {
       });
     }
     return { roots: keysOf(this.#root.links), nodes, problems };
+  }
+}
+
+/** The registry package `name@rawSpec` asks for (an npm: alias names its target), or why a registry cannot serve it. */
+export function specTarget(name: string, rawSpec: string): { name: string } | { reason: string } {
+  const spec = parseSpec(name, rawSpec);
+  return typeof spec === "string" ? { reason: spec } : { name: spec.name };
+}
+
+/** npm-pick-manifest over one package, its versions sorted once for every pick. */
+export class VersionPicker {
+  readonly #offer: Offer;
+
+  constructor(pkg: ResolvablePackage) {
+    this.#offer = new Offer(pkg);
+  }
+
+  /** The version npm picks for `name@rawSpec` (name as the dependent writes it), or why there is none. */
+  pick(name: string, rawSpec: string): ResolvableVersion | string {
+    const spec = parseSpec(name, rawSpec);
+    if (typeof spec === "string") return spec;
+    if (spec.name !== this.#offer.pkg.name)
+      return `${rawSpec} names ${spec.name}, not ${this.#offer.pkg.name}`;
+    const picked = pick(this.#offer, spec);
+    return typeof picked === "string" ? picked : picked.v;
   }
 }
 

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import semver from "semver";
 import {
   fitsPlatform,
   type PackageLookup,
@@ -11,28 +9,10 @@ import {
   requestsOfPackageJson,
   resolve,
 } from "../../src/client/resolve.ts";
-import { inspectTarball } from "../../src/npm/tarball.ts";
-import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON, corpusTarballs } from "../helpers/corpus.ts";
+import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
+import { corpusPackages, registryPackage } from "../helpers/corpus-packages.ts";
 
-type Manifest = Record<string, unknown>;
-
-/** A package whose `latest` is its highest stable version unless `distTags` says otherwise. */
-function pkg(
-  name: string,
-  versions: Record<string, Manifest>,
-  distTags: Record<string, string> = {},
-): ResolvablePackage {
-  const latest = semver.maxSatisfying(Object.keys(versions), "*");
-  return {
-    name,
-    distTags: { ...(latest ? { latest } : {}), ...distTags },
-    versions: Object.entries(versions).map(([version, { deprecated, ...resolution }]) => ({
-      version,
-      resolution,
-      deprecated: typeof deprecated === "string" ? deprecated : null,
-    })),
-  };
-}
+const pkg = registryPackage;
 
 function registry(...packages: ResolvablePackage[]): PackageLookup {
   const byName = new Map(packages.map((p) => [p.name, p]));
@@ -464,17 +444,8 @@ test("requestsOfPackageJson reads dependencies, optionalDependencies, and devDep
 
 /** The corpus as a registry: each tarball's package.json, `latest` the highest version present. */
 async function corpusLookup(): Promise<PackageLookup> {
-  const manifests = new Map<string, Manifest[]>();
-  const dir = await corpusTarballs();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
-    const { manifest } = await inspectTarball(readFileSync(join(dir, file)));
-    const name = String(manifest.name);
-    manifests.set(name, [...(manifests.get(name) ?? []), manifest]);
-  }
-  const packages = [...manifests].map(([name, list]) =>
-    pkg(name, Object.fromEntries(list.map((m) => [String(m.version), m]))),
-  );
-  return registry(...packages);
+  const packages = await corpusPackages();
+  return (name) => packages.get(name);
 }
 
 interface LockEntry {
