@@ -11,13 +11,18 @@
  * Paths are as npm installs the package: the tarball's top folder stripped,
  * links left out, `.gitignore` renamed `.npmignore` (unless one is there),
  * modes normalised to 420 (0644) or 493 (0755: any execute bit in the
- * tarball, or a file the manifest's `bin` names). Worked example (one line
- * in the file, wrapped here):
+ * tarball, or a file the manifest's `bin` names). Worked example, a
+ * package of `package/package.json` (`{"name":"is-x","version":"1.0.0"}`)
+ * and `package/index.js` (`module.exports = 1;` and a newline), whose
+ * tarball is 177 bytes; the index is one line, wrapped here:
  *
- *   {"files":{"index.js":{"mode":420,"sha256":"bf0d…","size":120},
- *   "package.json":{"mode":420,"sha256":"2c8a…","size":76}},"name":"is-x",
- *   "tarball":{"integrity":"sha512-…","sha256":"5e1f…","size":402},
- *   "v":1,"version":"1.0.0"}
+ *   {"files":{"index.js":{"mode":420,"sha256":"6e66e366f0aefb84ad8110afcd9b2245
+ *   702c643c831edf8316ff048fec739d2e","size":20},"package.json":{"mode":420,
+ *   "sha256":"f4036b9374448649aa335a35a6636f85f843323f3ec5da8e10d3207da54b3991",
+ *   "size":33}},"name":"is-x","tarball":{"integrity":"sha512-OVWVX8WUbLkx0LEif7r
+ *   PjPwFjjSQTwdsmlCo8oQwnWStPFmx3dQ6mhnqLGcJnnnpCQbuEDIq/STd7/NWvrhKew==",
+ *   "sha256":"1264ab866793e0b2d937dcf1e34d61cc403ac9c75bfc702a37996e9526439014",
+ *   "size":177},"v":1,"version":"1.0.0"}
  */
 import { canonicalJson, canonicalJsonBytes } from "../registry/canonical-json.ts";
 import { InstallError } from "./install-error.ts";
@@ -62,7 +67,9 @@ const VERSION = /^[0-9A-Za-z+-][0-9A-Za-z.+-]*$/;
 export function integrityKey(integrity: string): string {
   for (const token of integrity.trim().split(/\s+/)) {
     const m = SHA512_SRI.exec(token);
-    if (m) return Buffer.from(m[1], "base64").toString("hex");
+    const digest = m ? Buffer.from(m[1], "base64") : undefined;
+    // Only the canonical base64: other spellings of the same digest would be other keys' text.
+    if (m && digest?.toString("base64") === m[1]) return digest.toString("hex");
   }
   throw new InstallError("bad-integrity", `${JSON.stringify(integrity)} has no sha512 hash`);
 }
@@ -70,6 +77,12 @@ export function integrityKey(integrity: string): string {
 /** The one `sha512-<base64>` form of an integrity, as the index records it. */
 export function sha512Integrity(integrity: string): string {
   return `sha512-${Buffer.from(integrityKey(integrity), "hex").toString("base64")}`;
+}
+
+/** Whether `integrity` is exactly one sha512 SRI hash, in canonical base64. */
+function isOneSha512(integrity: string): boolean {
+  const m = SHA512_SRI.exec(integrity);
+  return m !== null && Buffer.from(m[1], "base64").toString("base64") === m[1];
 }
 
 export function isValidName(name: string): boolean {
@@ -109,9 +122,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** `keys` in sorted order. */
 function exactKeys(value: Record<string, unknown>, keys: readonly string[], what: string): void {
   const have = Object.keys(value).sort();
-  if (have.length !== keys.length || have.some((k, i) => k !== [...keys].sort()[i]))
+  if (have.length !== keys.length || have.some((k, i) => k !== keys[i]))
     throw bad(`${what} has keys ${have.join(",")}, not ${keys.join(",")}`);
 }
 
@@ -139,7 +153,7 @@ export function parseFileIndex(text: string): FileIndex {
   if (!isRecord(tarball)) throw bad("has no tarball");
   exactKeys(tarball, ["integrity", "sha256", "size"], "the tarball");
   const { integrity, sha256, size } = tarball;
-  if (typeof integrity !== "string" || !SHA512_SRI.test(integrity))
+  if (typeof integrity !== "string" || !isOneSha512(integrity))
     throw bad("has an invalid tarball integrity");
   if (typeof sha256 !== "string" || !HEX64.test(sha256)) throw bad("has an invalid tarball sha256");
   if (!isSize(size)) throw bad("has an invalid tarball size");
