@@ -1,0 +1,399 @@
+/**
+ * The per-file content-addressed store: every file of every package once,
+ * named by its SHA-256, and one file index per package version.
+ *
+ * Layout under the store's folder (the CLI uses `$CAIRN_HOME/store`):
+ *
+ *   v1/files/<2 hex>/<62 hex>        a file's bytes, read-only (0444)
+ *   v1/files/<2 hex>/<62 hex>-exec   the same for an executable file (0555):
+ *                                    a hard link shares its mode, so the
+ *                                    two modes are two files
+ *   v1/index/<2 hex>/<126 hex>.json  a version's file index (file-index.ts),
+ *                                    named by the hex of its tarball's SHA-512
+ *   v1/names/<name>/<version>        the integrity of the last tarball added
+ *                                    for that name and version
+ *   v1/tmp/                          files being written
+ *
+ * Writes: a file is written to a fresh temporary name (O_EXCL), then hard
+ * linked to its place, which fails rather than replaces when another writer
+ * got there first; that file's bytes are then hashed and, if damaged,
+ * replaced by a rename. A file's bytes are therefore whole whenever its name
+ * exists, and concurrent adds of the same package (in one process or
+ * several) never tear one. The index is written last, so an index present
+ * means all its files were.
+ *
+ * Protection of the store from the projects that link to it: files are
+ * read-only, so an editor or a tool run by a user other than root cannot
+ * write through a link; and every file is written with its mtime set
+ * SETTLE_MS in the past, so any later write (root ignores modes) leaves an
+ * mtime past its index's own. Before a package is linked or re-added, each
+ * file is stat'ed: a missing file or a wrong size is damage; an mtime at or
+ * past its index's (less a margin) is suspect, and is re-hashed; damage is
+ * repaired by re-adding the tarball. A file that was checked and found
+ * sound refreshes its index's mtime, so it is hashed once, not on every
+ * link. Nothing is fsynced: a crash may leave a file short or zeroed,
+ * which the size and hash checks find.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  createReadStream,
+  fchmodSync,
+  futimesSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import pLimit, { type LimitFunction } from "p-limit";
+import { SingleFlight } from "../util/single-flight.ts";
+import {
+  EXEC_MODE,
+  type FileIndex,
+  fileIndexBytes,
+  type IndexedFile,
+  integrityKey,
+  isValidName,
+  isValidVersion,
+  parseFileIndex,
+} from "./file-index.ts";
+import { InstallError } from "./install-error.ts";
+import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
+
+/** How far in the past a stored file's mtime is set. */
+const SETTLE_MS = 2000;
+/** A file whose mtime is past its index's mtime less this was written after it was stored. */
+const SUSPECT_MARGIN_MS = 1000;
+/** File operations in flight at once: enough to keep the disk and libuv's pool busy. */
+const FS_CONCURRENCY = 32;
+/** The longest the synchronous writes hold the event loop. */
+const YIELD_MS = 5;
+
+export interface AddExpectation extends ExpectedTarball {
+  /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
+  readonly name?: string;
+  readonly version?: string;
+}
+
+export interface DamagedFile {
+  readonly sha256: string;
+  readonly executable: boolean;
+  readonly problem: "missing" | "mismatch";
+}
+
+/** The SHA-256 of a file's bytes, read as a stream. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+function isCode(err: unknown, ...codes: string[]): boolean {
+  return codes.includes((err as NodeJS.ErrnoException).code ?? "");
+}
+
+export class PackageStore {
+  readonly dir: string;
+  readonly #root: string;
+  readonly #tmp: string;
+  readonly #limit: LimitFunction;
+  readonly #adds = new SingleFlight<string, FileIndex>();
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.#root = join(dir, "v1");
+    this.#tmp = join(this.#root, "tmp");
+    this.#limit = pLimit(FS_CONCURRENCY);
+  }
+
+  /** Opens the store at `dir`, creating its folders when absent. */
+  static async open(dir: string): Promise<PackageStore> {
+    const store = new PackageStore(dir);
+    await mkdir(store.#tmp, { recursive: true });
+    // Every prefix folder at once, so no write has to create one.
+    await Promise.all(
+      Array.from({ length: 256 }, (_, i) =>
+        mkdir(join(store.#root, "files", i.toString(16).padStart(2, "0")), { recursive: true }),
+      ),
+    );
+    await mkdir(join(store.#root, "index"), { recursive: true });
+    return store;
+  }
+
+  /** Where a file with these bytes and mode is kept. */
+  filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
+    const suffix = file.mode === EXEC_MODE ? "-exec" : "";
+    return join(this.#root, "files", file.sha256.slice(0, 2), `${file.sha256.slice(2)}${suffix}`);
+  }
+
+  indexPath(integrity: string): string {
+    const key = integrityKey(integrity);
+    return join(this.#root, "index", key.slice(0, 2), `${key.slice(2)}.json`);
+  }
+
+  namePath(name: string, version: string): string {
+    if (!isValidName(name) || !isValidVersion(version))
+      throw new InstallError("bad-index", `${name}@${version} is not a valid name and version`);
+    return join(this.#root, "names", ...name.split("/"), version);
+  }
+
+  /** The root folder of the store's own files (for maintenance). */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Whether the store holds an index for this tarball (its files are then all there, unless damaged since). */
+  async has(integrity: string): Promise<boolean> {
+    return (await this.getIndex(integrity)) !== undefined;
+  }
+
+  /** The index of a tarball, or undefined when the store has none. A damaged index is as none. */
+  async getIndex(integrity: string): Promise<FileIndex | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.indexPath(integrity), "utf8");
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return undefined;
+      throw err;
+    }
+    try {
+      return parseFileIndex(text);
+    } catch (err) {
+      if (err instanceof InstallError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The index last added for `name@version`, if the store holds it. */
+  async findIndex(name: string, version: string): Promise<FileIndex | undefined> {
+    let integrity: string;
+    try {
+      integrity = await readFile(this.namePath(name, version), "utf8");
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return undefined;
+      throw err;
+    }
+    const index = await this.getIndex(integrity);
+    return index?.name === name && index.version === version ? index : undefined;
+  }
+
+  /**
+   * Adds a package from its tarball and returns its index. The tarball's
+   * integrity (and sha256, when given) is checked before anything is
+   * stored. A package already held whole is not unpacked again; one whose
+   * files were damaged is repaired from these bytes.
+   */
+  async addTarball(
+    source: Uint8Array | AsyncIterable<Uint8Array>,
+    expected: AddExpectation,
+  ): Promise<FileIndex> {
+    const key = integrityKey(expected.integrity);
+    const bytes = await tarballBytes(source);
+    return this.#adds.run(key, async () => {
+      const held = await this.getIndex(expected.integrity);
+      if (held && (await this.checkFiles(held)).length === 0) return held;
+      return this.#unpackAndStore(bytes, expected);
+    });
+  }
+
+  async #unpackAndStore(bytes: Buffer, expected: AddExpectation): Promise<FileIndex> {
+    const unpacked = await unpackTarball(bytes, expected);
+    const name = expected.name ?? unpacked.manifest.name;
+    const version = expected.version ?? unpacked.manifest.version;
+    if (typeof name !== "string" || !isValidName(name))
+      throw new InstallError("bad-tarball", "the tarball's package.json has no valid name");
+    if (typeof version !== "string" || !isValidVersion(version))
+      throw new InstallError("bad-tarball", "the tarball's package.json has no valid version");
+    const files = new Map<string, IndexedFile>();
+    for (const f of unpacked.files) {
+      const sha256 = createHash("sha256").update(f.data).digest("hex");
+      files.set(f.path, { sha256, mode: f.mode, size: f.data.length });
+    }
+    const index: FileIndex = { name, version, tarball: unpacked.tarball, files };
+    await this.#putFiles(unpacked.files.map((f) => [files.get(f.path) as IndexedFile, f.data]));
+    await this.#writeIndex(index);
+    return index;
+  }
+
+  /** Hashes of the files an index names that the store lacks whole: what `addFiles` needs. */
+  async missingFiles(index: FileIndex): Promise<IndexedFile[]> {
+    const damaged = new Set((await this.checkFiles(index)).map((d) => this.filePath(toMode(d))));
+    const missing = new Map<string, IndexedFile>();
+    for (const f of index.files.values())
+      if (damaged.has(this.filePath(f))) missing.set(this.filePath(f), f);
+    return [...missing.values()];
+  }
+
+  /**
+   * Adds a package from an index (checked against the tarball's hashes by
+   * the caller: it came from a verified source) and the bytes of the files
+   * the store lacks, fetched by hash from anywhere. Each file is stored
+   * only if its bytes hash to what the index names; the index is written
+   * once every file is there. Returns the files still missing (none: the
+   * package is now held).
+   */
+  async addFiles(index: FileIndex, contents: Iterable<Uint8Array>): Promise<IndexedFile[]> {
+    const wanted = new Map<string, IndexedFile[]>();
+    for (const f of index.files.values())
+      wanted.set(f.sha256, [...(wanted.get(f.sha256) ?? []), f]);
+    const writes: [IndexedFile, Uint8Array][] = [];
+    for (const data of contents) {
+      const sha256 = createHash("sha256").update(data).digest("hex");
+      const files = wanted.get(sha256);
+      if (!files) {
+        throw new InstallError(
+          "integrity-mismatch",
+          `a file given for ${index.name}@${index.version} (sha256 ${sha256}) is not in its index`,
+        );
+      }
+      const modes = new Map(files.map((f) => [f.mode, f]));
+      for (const f of modes.values()) writes.push([f, data]);
+    }
+    await this.#putFiles(writes);
+    const missing = await this.missingFiles(index);
+    if (missing.length === 0) await this.#writeIndex(index);
+    return missing;
+  }
+
+  /**
+   * The files of an index that are missing or damaged, by the cheap check
+   * (stat) with a re-hash of any file changed since it was stored.
+   */
+  async checkFiles(index: FileIndex): Promise<DamagedFile[]> {
+    const indexPath = this.indexPath(index.tarball.integrity);
+    let since: number;
+    try {
+      since = (await stat(indexPath)).mtimeMs - SUSPECT_MARGIN_MS;
+    } catch (err) {
+      if (!isCode(err, "ENOENT")) throw err;
+      since = Number.NEGATIVE_INFINITY;
+    }
+    const unique = new Map<string, IndexedFile>();
+    for (const f of index.files.values()) unique.set(this.filePath(f), f);
+    let rehashed = false;
+    const results = await Promise.all(
+      [...unique].map(([path, f]) =>
+        this.#limit(async (): Promise<DamagedFile | undefined> => {
+          const damaged = (problem: DamagedFile["problem"]) => ({
+            sha256: f.sha256,
+            executable: f.mode === EXEC_MODE,
+            problem,
+          });
+          let st: Awaited<ReturnType<typeof stat>>;
+          try {
+            st = await stat(path);
+          } catch (err) {
+            if (isCode(err, "ENOENT")) return damaged("missing");
+            throw err;
+          }
+          if (st.size !== f.size) return damaged("mismatch");
+          if (st.mtimeMs < since) return undefined;
+          rehashed = true;
+          return (await hashFile(path)) === f.sha256 ? undefined : damaged("mismatch");
+        }),
+      ),
+    );
+    const damaged = results.filter((d) => d !== undefined);
+    // Found sound: later checks need not hash these again.
+    if (rehashed && damaged.length === 0 && since !== Number.NEGATIVE_INFINITY) {
+      const now = new Date();
+      await utimes(indexPath, now, now).catch(() => {});
+    }
+    return damaged;
+  }
+
+  /** A fresh temporary path in the store (same file system as every store path). */
+  tmpPath(): string {
+    return join(this.#tmp, randomBytes(8).toString("hex"));
+  }
+
+  /**
+   * Writes files with synchronous calls: a round trip through libuv's pool
+   * per call cost more than the call itself (measured: 4x on the corpus).
+   * The event loop gets a turn every few files, so fetches go on meanwhile.
+   */
+  async #putFiles(files: readonly (readonly [IndexedFile, Uint8Array])[]): Promise<void> {
+    let since = performance.now();
+    for (const [file, data] of files) {
+      this.#putFile(file, data);
+      if (performance.now() - since > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        since = performance.now();
+      }
+    }
+  }
+
+  /**
+   * Puts one file in place. A file already there is kept if its bytes are
+   * right and replaced (by rename, atomically) if not; a concurrent writer
+   * of the same file is found by link's EEXIST and checked the same way.
+   */
+  #putFile(file: IndexedFile, data: Uint8Array): void {
+    const target = this.filePath(file);
+    if (isIntactSync(target, file)) return;
+    const tmp = this.tmpPath();
+    const mode = file.mode === EXEC_MODE ? 0o555 : 0o444;
+    try {
+      const fd = openSync(tmp, "wx", mode);
+      try {
+        writeSync(fd, data);
+        const settled = new Date(Date.now() - SETTLE_MS);
+        futimesSync(fd, settled, settled);
+        // The umask may have taken bits off `mode`.
+        fchmodSync(fd, mode);
+      } finally {
+        closeSync(fd);
+      }
+      try {
+        linkSync(tmp, target);
+      } catch (err) {
+        if (!isCode(err, "EEXIST")) throw err;
+        // Another writer placed it since the check above, whole (it links only finished files);
+        // a damaged file that was there all along is replaced.
+        if (!isIntactSync(target, file)) renameSync(tmp, target);
+      }
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  async #writeIndex(index: FileIndex): Promise<void> {
+    const path = this.indexPath(index.tarball.integrity);
+    await mkdir(join(path, ".."), { recursive: true });
+    await writeByRename(this.tmpPath(), path, fileIndexBytes(index));
+    const name = this.namePath(index.name, index.version);
+    await mkdir(join(name, ".."), { recursive: true });
+    await writeByRename(this.tmpPath(), name, Buffer.from(index.tarball.integrity));
+  }
+}
+
+function toMode(d: DamagedFile): Pick<IndexedFile, "sha256" | "mode"> {
+  return { sha256: d.sha256, mode: d.executable ? EXEC_MODE : 0o644 };
+}
+
+/** Whether `path` holds exactly the bytes `file` names (absent is not intact). */
+function isIntactSync(path: string, file: IndexedFile): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.size !== file.size) return false;
+  return createHash("sha256").update(readFileSync(path)).digest("hex") === file.sha256;
+}
+
+async function writeByRename(tmp: string, target: string, data: Uint8Array): Promise<void> {
+  try {
+    const handle = await open(tmp, "wx", 0o444);
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
