@@ -14,6 +14,8 @@ export interface ReachFlags {
   readonly devOptional?: boolean;
   /** Only through peerDependencies. */
   readonly peer?: boolean;
+  /** Reached by nothing: npm writes this instead of the other flags. */
+  readonly extraneous?: boolean;
 }
 
 /** One package placed in the tree. */
@@ -36,6 +38,8 @@ export interface PlacedPackage extends ReachFlags {
   readonly link?: string;
   /** Shipped inside a parent's tarball (bundleDependencies): never fetched alone. */
   readonly inBundle?: boolean;
+  /** Its tarball holds an npm-shrinkwrap.json (npm's `hasShrinkwrap`). */
+  readonly hasShrinkwrap?: boolean;
   /**
    * The manifest fields installing it needs and npm's lockfile repeats:
    * dependencies, optionalDependencies, peerDependencies,
@@ -45,7 +49,12 @@ export interface PlacedPackage extends ReachFlags {
   readonly manifest: Readonly<Record<string, unknown>>;
 }
 
-/** The project itself: the root package.json's name, version and dependency fields. */
+/**
+ * The project itself. `name` and `version` are the lockfile's top-level
+ * ones (npm names a project without a package name after its folder);
+ * `manifest` is the root package.json as npm's lockfile records it (its
+ * `packages[""]` entry: name, version, dependency fields, workspaces, …).
+ */
 export interface ProjectRoot {
   readonly name?: string;
   readonly version?: string;
