@@ -8,16 +8,15 @@
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { lockfileDisagreement } from "../../src/install/lock-sync.ts";
 import { readLockfile, writeLockfile } from "../../src/install/lockfile.ts";
 import { npmStringify } from "../../src/install/npm-json.ts";
 import { readProject } from "../../src/install/project.ts";
 import type { PlacedPackage, ProjectTree } from "../../src/install/tree.ts";
 import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
-import { tempDir } from "../helpers/log.ts";
-import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
-import { startUpstreamRegistry, type UpstreamRegistry } from "../helpers/upstream-registry.ts";
+import { npmSandbox } from "../helpers/npm-sandbox.ts";
+import type { UpstreamRegistry } from "../helpers/upstream-registry.ts";
 
 type Json = Record<string, unknown>;
 type Lock = { packages: Record<string, Json>; [k: string]: unknown };
@@ -61,17 +60,15 @@ async function addMissingOptionals(upstream: UpstreamRegistry): Promise<void> {
 }
 
 describe("the lockfile and the real npm", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let upstream: UpstreamRegistry;
+  const sandbox = npmSandbox();
+  const npm = sandbox.npm;
   /** The lockfile npm wrote for the corpus app against the local registry. */
   let npmText: string;
   let lock: ReturnType<typeof cairnLockfile>;
 
   before(async () => {
-    dir = await tempDir();
-    upstream = await startUpstreamRegistry();
-    await addMissingOptionals(upstream);
-    const path = join(dir.path, "npm-lock");
+    await addMissingOptionals(sandbox.upstream);
+    const path = join(sandbox.dir, "npm-lock");
     await mkdir(path);
     await copyFile(CORPUS_APP_PACKAGE_JSON, join(path, "package.json"));
     const locked = await npm(path, ["install", "--package-lock-only", "--ignore-scripts"]);
@@ -80,30 +77,18 @@ describe("the lockfile and the real npm", () => {
     lock = cairnLockfile(npmText);
   });
 
-  after(async () => {
-    await upstream?.close();
-    await dir?.[Symbol.asyncDispose]();
-  });
-
   test("npm's own lockfile reads and writes back as npm wrote it, minus resolved", () => {
     assert.match(npmText, /"resolved": "http:/);
     assert.equal(writeLockfile(readLockfile(npmText).tree), withoutResolved(npmText));
   });
 
   async function app(name: string, pkg?: Json, lockText = lock.text): Promise<string> {
-    const path = join(dir.path, name);
+    const path = join(sandbox.dir, name);
     await mkdir(path);
     if (pkg) await writeFile(join(path, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
     else await copyFile(CORPUS_APP_PACKAGE_JSON, join(path, "package.json"));
     await writeFile(join(path, "package-lock.json"), lockText);
     return path;
-  }
-
-  async function npm(path: string, args: string[], extra: string[] = []) {
-    const npmrc = await writeNpmrc(path, upstream.url);
-    if (extra.length > 0)
-      await writeFile(npmrc, `${await readFile(npmrc, "utf8")}${extra.join("\n")}\n`);
-    return runNpm(args, path, npmrc, join(dir.path, "npm-cache"));
   }
 
   test("npm ci installs what Cairn's lockfile holds, and npm install then changes only the cairn objects", async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { InstallError } from "../../src/install/install-error.ts";
 import {
   addDependency,
@@ -15,9 +15,7 @@ import {
   savedSpec,
 } from "../../src/install/package-json-edit.ts";
 import { CORPUS_APP_LOCKFILE } from "../helpers/corpus.ts";
-import { tempDir } from "../helpers/log.ts";
-import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
-import { startUpstreamRegistry, type UpstreamRegistry } from "../helpers/upstream-registry.ts";
+import { npmSandbox } from "../helpers/npm-sandbox.ts";
 
 /** A package.json as people write them: 4-space indent, unsorted dependencies, fields after them. */
 const PACKAGE_JSON = `{
@@ -37,32 +35,15 @@ const PACKAGE_JSON = `{
 `;
 
 describe("package.json edits", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let upstream: UpstreamRegistry;
-
-  before(async () => {
-    dir = await tempDir();
-    upstream = await startUpstreamRegistry();
-  });
-
-  after(async () => {
-    await upstream?.close();
-    await dir?.[Symbol.asyncDispose]();
-  });
+  const sandbox = npmSandbox();
 
   /** What npm leaves in package.json after `npm <args>` on PACKAGE_JSON. */
   async function npmEdit(name: string, args: string[], text = PACKAGE_JSON): Promise<string> {
-    const path = join(dir.path, name);
+    const path = join(sandbox.dir, name);
     await mkdir(path);
     await writeFile(join(path, "package.json"), text);
     await copyFile(CORPUS_APP_LOCKFILE, join(path, "package-lock.json"));
-    const npmrc = await writeNpmrc(path, upstream.url);
-    const result = await runNpm(
-      [...args, "--package-lock-only", "--ignore-scripts"],
-      path,
-      npmrc,
-      join(dir.path, "npm-cache"),
-    );
+    const result = await sandbox.npm(path, [...args, "--package-lock-only", "--ignore-scripts"]);
     assert.equal(result.code, 0, result.stderr);
     return readFile(join(path, "package.json"), "utf8");
   }

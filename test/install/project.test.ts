@@ -6,15 +6,13 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { InstallError, type InstallErrorCode } from "../../src/install/install-error.ts";
 import { lockfileDisagreement } from "../../src/install/lock-sync.ts";
 import { readLockfile, writeLockfile } from "../../src/install/lockfile.ts";
 import { npmStringify } from "../../src/install/npm-json.ts";
 import { parseManifest, readProject, workspacePatterns } from "../../src/install/project.ts";
-import { tempDir } from "../helpers/log.ts";
-import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
-import { startUpstreamRegistry, type UpstreamRegistry } from "../helpers/upstream-registry.ts";
+import { npmSandbox } from "../helpers/npm-sandbox.ts";
 
 const refusal = (code: InstallErrorCode) => (err: unknown) =>
   err instanceof InstallError && err.code === code;
@@ -50,21 +48,10 @@ async function monorepo(root: string): Promise<void> {
 }
 
 describe("the project", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let upstream: UpstreamRegistry;
-
-  before(async () => {
-    dir = await tempDir();
-    upstream = await startUpstreamRegistry();
-  });
-
-  after(async () => {
-    await upstream?.close();
-    await dir?.[Symbol.asyncDispose]();
-  });
+  const sandbox = npmSandbox();
 
   test("workspaces: globs, negation, folders with a package.json, node_modules and dot folders left out", async () => {
-    const root = join(dir.path, "mono");
+    const root = join(sandbox.dir, "mono");
     await monorepo(root);
     const project = await readProject(root);
     assert.equal(project.root.name, "mono");
@@ -75,15 +62,9 @@ describe("the project", () => {
   });
 
   test("the real npm locks the same workspaces; Cairn writes its lockfile back and finds it in sync", async () => {
-    const root = join(dir.path, "mono-npm");
+    const root = join(sandbox.dir, "mono-npm");
     await monorepo(root);
-    const npmrc = await writeNpmrc(root, upstream.url);
-    const locked = await runNpm(
-      ["install", "--package-lock-only", "--ignore-scripts"],
-      root,
-      npmrc,
-      join(dir.path, "npm-cache"),
-    );
+    const locked = await sandbox.npm(root, ["install", "--package-lock-only", "--ignore-scripts"]);
     assert.equal(locked.code, 0, locked.stderr);
     const text = await readFile(join(root, "package-lock.json"), "utf8");
     const { tree } = readLockfile(text);
@@ -128,7 +109,7 @@ describe("the project", () => {
     assert.throws(() => workspacePatterns(["packages/*", 3]), refusal("bad-workspaces"));
     assert.throws(() => workspacePatterns(["../elsewhere/*"]), refusal("unsafe-path"));
     assert.throws(() => workspacePatterns(["packages/../../x"]), refusal("unsafe-path"));
-    const twins = join(dir.path, "twins");
+    const twins = join(sandbox.dir, "twins");
     await writeJson(join(twins, "package.json"), { workspaces: ["p/*"] });
     await writeJson(join(twins, "p/one/package.json"), { name: "same" });
     await writeJson(join(twins, "p/two/package.json"), { name: "same" });
