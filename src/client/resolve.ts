@@ -140,7 +140,7 @@ class Candidate {
   }
 }
 /** An exact version is a range too: npm-pick-manifest's answer for it is the same. */
-type RegistrySpec = { name: string; raw: string } & (
+export type RegistrySpec = { name: string; raw: string } & (
   | { tag: string }
   | { range: Range; any: boolean }
 );
@@ -165,7 +165,7 @@ function rangeOf(raw: string): Range | undefined {
 }
 
 /** npm-package-arg's reading of a spec, or why a registry cannot answer it. */
-function parseSpec(name: string, rawSpec: string): RegistrySpec | string {
+export function parseSpec(name: string, rawSpec: string): RegistrySpec | string {
   const raw = rawSpec.trim();
   if (raw.startsWith("npm:")) {
     const at = raw.indexOf("@", 5);
