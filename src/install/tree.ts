@@ -14,6 +14,8 @@ export interface ReachFlags {
   readonly devOptional?: boolean;
   /** Only through peerDependencies. */
   readonly peer?: boolean;
+  /** Reached by nothing (or only by an optional peer edge): npm still records it, flagged. */
+  readonly extraneous?: boolean;
 }
 
 /** One package placed in the tree. */
