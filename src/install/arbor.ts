@@ -183,6 +183,8 @@ export class TreeNode {
   devOptional = true;
   peer = true;
   extraneous = true;
+  /** Planned but not installed: an optional package that failed or does not fit (npm's `inert`). */
+  inert = false;
 
   constructor(init: NodeInit) {
     this.name = init.name;

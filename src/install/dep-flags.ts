@@ -1,89 +1,86 @@
 /**
- * The dev / optional / devOptional / peer flags npm's lockfile records, as
- * arborist's calcDepFlags computes them: every package starts flagged, and a
- * depth-first walk from the project clears a flag on whatever an edge reaches
- * from a package that lacks it through an edge that lacks it (a prod edge
- * clears everything; a dev edge leaves `dev`; an optional edge leaves
- * `optional`; a peer edge leaves `peer`). A folder that holds an unflagged
- * package is unflagged too, since it must exist for its child to.
+ * The dev / optional / devOptional / peer / extraneous flags npm's lockfile
+ * records, as npm 11's calcDepFlags computes them: every package starts
+ * with all flags set; walking out from the project, a flag is cleared on an
+ * edge's target when the dependent lacks it and the edge is not of that
+ * kind (a dev edge keeps `dev`, an optional edge keeps `optional`, a peer
+ * edge keeps `peer`), and a target that changed is walked again, until
+ * nothing changes. `devOptional` (reached only through edges each of which
+ * is dev or optional) is cleared last wherever `dev` or `optional` remains.
+ * Only an optional peer edge leaves its target extraneous.
  */
 import { type Edge, gatherDepSet, type TreeNode } from "./arbor.ts";
 
-type Flag = "dev" | "optional" | "devOptional" | "peer" | "extraneous";
-
 export function calcDepFlags(root: TreeNode): void {
-  root.dev = root.optional = root.devOptional = root.peer = false;
-  // treeverse's depth walk, as arborist runs it: a stack, so a node's last edge is followed first.
+  root.extraneous = root.dev = root.optional = root.devOptional = root.peer = false;
   const seen = new Set<TreeNode>();
-  const stack = [root];
-  for (let node = stack.pop(); node; node = stack.pop()) {
-    if (seen.has(node)) continue;
+  const queue = [root];
+  for (let node = queue.pop(); node; node = queue.pop()) {
     seen.add(node);
-    for (const edge of step(node).edgesOut.values()) {
-      const to = edge.to;
-      if (to) stack.push(to);
+    if (!node.extraneous) {
+      for (let up = node.resolveParent; up?.extraneous; up = up.resolveParent) {
+        up.extraneous = false;
+      }
     }
+    const target = node.linkTarget;
+    if (target) {
+      let changed = false;
+      for (const flag of ["dev", "optional", "devOptional", "peer", "extraneous"] as const) {
+        if (target[flag] && !node[flag]) {
+          target[flag] = false;
+          changed = true;
+        }
+      }
+      if (changed || !seen.has(target)) queue.push(target);
+      continue;
+    }
+    for (const edge of node.edgesOut.values()) {
+      const to = edge.to;
+      if (to && clearFlags(node, edge, to)) queue.push(to);
+    }
+  }
+  seen.delete(root);
+  for (const node of seen) {
+    if (node.devOptional && (node.dev || node.optional)) node.devOptional = false;
   }
 }
 
-function step(node: TreeNode): TreeNode {
-  node.extraneous = false;
-  for (const flag of ["extraneous", "dev", "peer", "devOptional", "optional"] as const) {
-    resetParents(node, flag);
-  }
-  const target = node.linkTarget;
-  if (target) {
-    target.dev = node.dev;
-    target.optional = node.optional;
-    target.devOptional = node.devOptional;
-    target.peer = node.peer;
-    return step(target);
-  }
-  for (const { peer, optional, dev, to } of node.edgesOut.values()) {
-    if (!to) continue;
+/** Clears on `to` what `from` and the edge do not carry; whether anything changed. */
+function clearFlags(from: TreeNode, edge: Edge, to: TreeNode): boolean {
+  const { peer, optional, dev } = edge;
+  let changed = false;
+  if (to.extraneous && !from.extraneous && !(peer && optional)) {
     to.extraneous = false;
-    const unsetDevOpt = !node.devOptional && !node.dev && !node.optional && !dev && !optional;
-    const unsetDev = unsetDevOpt || (!node.dev && !dev);
-    const unsetOpt = unsetDevOpt || (!node.optional && !optional);
-    if (!node.peer && !peer) unsetFlag(to, "peer");
-    if (unsetDevOpt) unsetFlag(to, "devOptional");
-    if (unsetDev) unsetFlag(to, "dev");
-    if (unsetOpt) unsetFlag(to, "optional");
+    changed = true;
   }
-  return node;
-}
-
-function resetParents(node: TreeNode, flag: Flag): void {
-  if (node[flag]) return;
-  for (let p = node.resolveParent; p?.[flag]; p = p.resolveParent) p[flag] = false;
-}
-
-/** Clears `flag` on `node` and on what it reaches by prod edges (and peer edges, but for `peer` itself). */
-function unsetFlag(node: TreeNode, flag: Flag): void {
-  if (!node[flag]) return;
-  const follows = (edge: Edge) => edge.type === "prod" || (flag !== "peer" && edge.type === "peer");
-  const seen = new Set<TreeNode>();
-  const stack = [node];
-  for (let n = stack.pop(); n; n = stack.pop()) {
-    if (seen.has(n)) continue;
-    seen.add(n);
-    n.extraneous = false;
-    n[flag] = false;
-    const t = n.linkTarget ?? n;
-    if (t !== n) t.extraneous = t[flag] = false;
-    for (const edge of t.edgesOut.values()) {
-      const to = edge.to;
-      if (to?.[flag] && follows(edge)) stack.push(to);
-    }
+  if (to.dev && !from.dev && !dev) {
+    to.dev = false;
+    changed = true;
   }
+  if (to.optional && !from.optional && !optional) {
+    to.optional = false;
+    changed = true;
+  }
+  if (to.devOptional && !from.devOptional && !from.dev && !from.optional && !dev && !optional) {
+    to.devOptional = false;
+    changed = true;
+  }
+  if (to.peer && !from.peer && !peer) {
+    to.peer = false;
+    changed = true;
+  }
+  return changed;
 }
 
-/** arborist's optionalSet: an optional package, what needs it through required edges, and what only they need. */
+/**
+ * npm 11's optionalSet: a package that cannot be installed, what needs it
+ * through required edges, and what only they need (nothing that a package
+ * still installed depends on).
+ */
 export function optionalSet(node: TreeNode): Set<TreeNode> {
-  if (!node.optional) return new Set();
   const set = new Set([node]);
   for (const n of set) {
     for (const edge of n.edgesIn) if (!edge.optional) set.add(edge.from);
   }
-  return gatherDepSet(set, (edge) => !edge.optional);
+  return gatherDepSet(set, (edge) => !set.has(edge.to as TreeNode) && !edge.from.inert);
 }

@@ -17,6 +17,7 @@
  * they ship inside their parent's tarball (npm's lockfile lists them only
  * after it has unpacked that tarball).
  */
+import semver from "semver";
 import {
   fitsPlatform,
   hostPlatform,
@@ -57,6 +58,8 @@ export type Omit = "dev" | "optional" | "peer";
 export interface PlanOptions {
   /** Which optional packages fit; default this machine's. */
   readonly platform?: Platform;
+  /** The Node.js version optional packages' `engines.node` must accept; default this process's. */
+  readonly nodeVersion?: string;
   /** Packages npm would not install here (`--omit`, `--production` = dev); they stay in the plan. */
   readonly omit?: readonly Omit[];
   /** `--legacy-peer-deps`: peer dependencies are neither installed nor checked. */
@@ -88,7 +91,8 @@ export interface PlanProblem {
   readonly optional: boolean;
 }
 
-export type SkipReason = "platform" | "omit";
+/** Why a planned package is not installed: it does not fit this machine (os/cpu/libc, or engines.node), it or something it needs failed to load, or `omit` leaves it out. */
+export type SkipReason = "platform" | "engine" | "failed" | "omit";
 
 export interface PlannedTree extends ProjectTree {
   readonly problems: readonly PlanProblem[];
@@ -231,15 +235,17 @@ class IdealTreeBuilder {
       const virtualRoot = this.#virtualRoot(node, true);
       const vrEdge = virtualRoot.edgesOut.get(edge.name);
       const vrDep = vrEdge?.valid ? vrEdge.to : undefined;
-      const dep =
-        vrDep?.satisfies(edge) === true
-          ? vrDep
-          : await this.#nodeFromEdge(
-              edge,
-              edge.peer ? virtualRoot : undefined,
-              undefined,
-              new Set([edge.from]),
-            );
+      let dep = vrDep?.satisfies(edge) === true ? vrDep : undefined;
+      // An optional peer that resolves wrongly takes a fitting copy already in the tree, if any.
+      if (!dep && edge.type === "peerOptional") {
+        dep = findHoistable(edge.from.resolveParent ?? edge.from, edge);
+      }
+      dep ??= await this.#nodeFromEdge(
+        edge,
+        edge.peer ? virtualRoot : undefined,
+        undefined,
+        new Set([edge.from]),
+      );
       tasks.push({ edge, dep });
     }
     tasks.sort((a, b) => compareText(a.edge.name, b.edge.name));
@@ -261,14 +267,14 @@ class IdealTreeBuilder {
 
   #visitPlacement(pd: PlaceDep): void {
     const { placed, edge } = pd;
-    const check = pd.canPlace;
-    if (!placed || !check) return;
+    if (!placed || !pd.canPlace) return;
     if (placed.error) this.failures.set(placed, this.#failure(edge, placed.error));
-    // A new copy can leave someone who resolved elsewhere unsatisfied: look at them again.
+    // A new copy can leave someone who resolved elsewhere unsatisfied: look at them again
+    // (npm install saves, so npm 11 looks again even at packages it has seen).
     for (const edgeIn of placed.edgesIn) {
       if (edgeIn === edge || edgeIn.valid || edgeIn.peerConflicted) continue;
-      if (check.canPlaceSelf === "REPLACE") this.#seen.delete(edgeIn.from);
-      if (!this.#seen.has(edgeIn.from)) this.#push(edgeIn.from);
+      this.#seen.delete(edgeIn.from);
+      this.#push(edgeIn.from);
     }
     this.#push(placed);
     for (const dep of pd.needEvaluation) {
@@ -364,6 +370,8 @@ class IdealTreeBuilder {
       .filter((e) => e.peer && !(e.valid && e.to))
       .sort((a, b) => compareText(a.name, b.name));
     for (const edge of peerEdges) {
+      // A peer loaded meanwhile can have taken this node's own place.
+      if (!node.parent) break;
       if (edge.valid && edge.to) continue;
       const parentEdge = parent.edgesOut.get(edge.name);
       const source = parent.sourceReference;
@@ -425,6 +433,16 @@ class IdealTreeBuilder {
   }
 }
 
+/** npm 11's findHoistableNode: the first copy, breadth-first under `root`, that satisfies `edge`. */
+function findHoistable(root: TreeNode, edge: Edge): TreeNode | undefined {
+  const queue = [...root.children.values()];
+  for (let node = queue.shift(); node; node = queue.shift()) {
+    if (node.name === edge.name && node.satisfies(edge)) return node;
+    queue.push(...node.children.values());
+  }
+  return undefined;
+}
+
 function splitError(error: string): [PlanProblemCode, string] {
   const space = error.indexOf(" ");
   return [error.slice(0, space) as PlanProblemCode, error.slice(space + 1)];
@@ -457,27 +475,41 @@ export async function planTree(
   const { root } = builder;
   calcDepFlags(root);
   const problems = [...builder.problems];
-  // npm's pruneFailedOptional: what failed under an optional edge goes, with what only it needed.
+  const skipped = new Map<string, SkipReason>();
+  const makeInert = (node: TreeNode, reason: SkipReason) => {
+    for (const n of optionalSet(node)) {
+      n.inert = true;
+      if (!skipped.has(n.location)) skipped.set(n.location, reason);
+    }
+  };
+  // npm 11's pruneFailedOptional: what failed under an optional edge stays in the plan, inert,
+  // with what needed it and what only they needed; a failure anywhere else stops npm.
   for (const [node, problem] of builder.failures) {
     if (node.root !== root) continue;
     problems.push({ ...problem, optional: node.optional });
-    if (node.optional) for (const n of optionalSet(node)) n.remove();
+    if (node.optional) makeInert(node, "failed");
   }
-  const platform = options.platform ?? hostPlatform();
-  const skipped = new Map<string, SkipReason>();
+  // npm 11's checkEngineAndPlatform, as it runs for the ideal tree.
   const omit = new Set(options.omit ?? []);
+  const platform = options.platform ?? hostPlatform();
+  const nodeVersion = options.nodeVersion ?? process.version;
   for (const node of root.inventory) {
-    if (node === root || node.linkTarget || node.isWorkspace) continue;
-    if (fitsPlatform(node.manifest, platform)) continue;
-    if (node.optional) {
-      for (const n of optionalSet(node)) skipped.set(n.location, "platform");
-    } else {
+    if (node === root || node.linkTarget) continue;
+    if (!node.optional && !omitted(node, omit) && !fitsPlatform(node.manifest, platform)) {
       problems.push(badPlatform(node, platform));
+    }
+    if (node.optional && !node.inert) {
+      if (!fitsPlatform(node.manifest, platform)) makeInert(node, "platform");
+      else if (!fitsEngine(node.manifest, nodeVersion)) makeInert(node, "engine");
     }
   }
   const packages = new Map<string, PlacedPackage>();
   for (const node of [...root.inventory].sort((a, b) => compareText(a.location, b.location))) {
-    if (node === root || node.extraneous) continue;
+    // A package that failed to load has no version, and npm leaves it out of the lockfile.
+    if (node === root || (node.inert && node.error)) {
+      skipped.delete(node.location);
+      continue;
+    }
     packages.set(node.location, placedOf(node));
     if (!skipped.has(node.location) && omitted(node, omit)) skipped.set(node.location, "omit");
   }
@@ -500,6 +532,14 @@ function omitted(node: TreeNode, omit: ReadonlySet<Omit>): boolean {
   );
 }
 
+/** npm-install-checks' checkEngine for Node (prereleases included). */
+function fitsEngine(manifest: Readonly<Record<string, unknown>>, nodeVersion: string): boolean {
+  const engines = manifest.engines as { node?: unknown } | undefined;
+  const wanted = engines?.node;
+  if (typeof wanted !== "string") return true;
+  return semver.satisfies(nodeVersion, wanted, { includePrerelease: true });
+}
+
 function badPlatform(node: TreeNode, platform: Platform): PlanProblem {
   return {
     code: "EBADPLATFORM",
@@ -514,6 +554,7 @@ function badPlatform(node: TreeNode, platform: Platform): PlanProblem {
 
 function placedOf(node: TreeNode): PlacedPackage {
   const flags = {
+    ...(node.extraneous ? { extraneous: true } : {}),
     ...(node.dev ? { dev: true } : {}),
     ...(node.optional ? { optional: true } : {}),
     ...(node.devOptional && !node.dev && !node.optional ? { devOptional: true } : {}),

@@ -14,7 +14,7 @@ export interface ReachFlags {
   readonly devOptional?: boolean;
   /** Only through peerDependencies. */
   readonly peer?: boolean;
-  /** Reached by nothing: npm writes this instead of the other flags. */
+  /** Reached by nothing (or only by an optional peer edge): npm still records it, flagged. */
   readonly extraneous?: boolean;
 }
 

@@ -4,43 +4,10 @@ import { test } from "node:test";
 import { type PackageSource, type PlannedTree, planTree } from "../../src/install/ideal-tree.ts";
 import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { corpusPackages } from "../helpers/corpus-packages.ts";
+import { type LockEntry, lockView, planView } from "../helpers/plan-view.ts";
 import { fixturePath } from "../helpers/shared.ts";
 
 const LINUX = { os: "linux", cpu: "x64", libc: "glibc" };
-
-interface LockEntry {
-  name?: string;
-  version?: string;
-  link?: boolean;
-  resolved?: string;
-  dev?: boolean;
-  optional?: boolean;
-  devOptional?: boolean;
-  peer?: boolean;
-}
-
-/** The part of npm's `packages` section a plan must reproduce: location, package, version, flags. */
-function lockView(packages: Record<string, LockEntry>): Record<string, string> {
-  const view: Record<string, string> = {};
-  for (const [location, e] of Object.entries(packages)) {
-    if (location === "") continue;
-    const name = e.name ?? location.slice(location.lastIndexOf("node_modules/") + 13);
-    const flags = ["dev", "optional", "devOptional", "peer"].filter((f) => e[f as keyof LockEntry]);
-    const what = e.link ? `link ${e.resolved}` : `${name}@${e.version}`;
-    view[location] = [what, ...flags].join(" ");
-  }
-  return view;
-}
-
-function planView(plan: PlannedTree): Record<string, string> {
-  const view: Record<string, string> = {};
-  for (const [location, p] of plan.packages) {
-    const flags = ["dev", "optional", "devOptional", "peer"].filter((f) => p[f as "dev"]);
-    const what = p.link !== undefined ? `link ${p.link}` : `${p.name}@${p.version}`;
-    view[location] = [what, ...flags].join(" ");
-  }
-  return view;
-}
 
 async function memorySource(): Promise<PackageSource> {
   const packages = await corpusPackages();
