@@ -1,10 +1,13 @@
 /** The `cairn` command: parses arguments and maps errors to exit codes. */
 import { Command, CommanderError } from "commander";
+import { InstallError } from "../install/install-error.ts";
 import { LogError } from "../log/index.ts";
 import { registerAdminCommands } from "./admin.ts";
 import { registerIndexCommands } from "./index-commands.ts";
+import { registerInstallCommands } from "./install.ts";
 import { registerLogCommands } from "./log.ts";
 import { registerMirrorCommands } from "./mirror.ts";
+import { rememberUserUmask } from "./options.ts";
 import { registerProxyCommands } from "./proxy.ts";
 import { registerServeCommands } from "./serve.ts";
 
@@ -20,6 +23,7 @@ export function buildProgram(): Command {
   registerMirrorCommands(program);
   registerProxyCommands(program);
   registerIndexCommands(program);
+  registerInstallCommands(program);
   return program;
 }
 
@@ -32,7 +36,7 @@ export function buildProgram(): Command {
 const PRIVATE_UMASK = 0o077;
 
 export async function main(argv: string[]): Promise<number> {
-  process.umask(PRIVATE_UMASK);
+  rememberUserUmask(process.umask(PRIVATE_UMASK));
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -40,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof LogError) {
+    if (err instanceof LogError || err instanceof InstallError) {
       process.stderr.write(`cairn: ${err.message} [${err.code}]\n`);
       return 1;
     }

@@ -14,6 +14,18 @@ export function defaultStateDir(): string {
   return process.env.CAIRN_HOME ?? join(homedir(), ".cairn");
 }
 
+let umaskAtStart: number | undefined;
+
+/** Remembers the umask the user started cairn with (main sets a private one). */
+export function rememberUserUmask(mask: number): void {
+  umaskAtStart ??= mask;
+}
+
+/** The umask the user started cairn with: files written into a project are made with it. */
+export function userUmask(): number {
+  return umaskAtStart ?? 0o022;
+}
+
 /** The longest delay Node's timers take; a longer one fires at once (after 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

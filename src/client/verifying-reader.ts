@@ -64,6 +64,8 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
    * packuments). Off by default.
    */
   readonly readAhead?: "documents" | "manifests";
+  /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
+  readonly cacheTarballs?: boolean;
 }
 
 /** A blob to fetch: by the hash and size an entry names, or by a hash alone with a bound. */
@@ -216,14 +218,22 @@ export class VerifyingReader implements PackageReader {
 
   async tarball(entry: VersionEntry): Promise<Uint8Array> {
     const artifact = boundArtifact(entry);
-    return this.#blob(artifact, (data) => verifyIntegrity(artifact, data));
+    return this.#blob(
+      artifact,
+      (data) => verifyIntegrity(artifact, data),
+      this.#options.cacheTarballs !== false,
+    );
   }
 
   /**
    * From the cache (which re-checks the SHA-256 on read), else from a
    * source, verified; one fetch per blob at a time, cached off the answer's path.
    */
-  async #blob(ref: BlobRequest, check?: (data: Uint8Array) => void): Promise<Uint8Array> {
+  async #blob(
+    ref: BlobRequest,
+    check?: (data: Uint8Array) => void,
+    keep = true,
+  ): Promise<Uint8Array> {
     const cached = await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
@@ -237,7 +247,7 @@ export class VerifyingReader implements PackageReader {
           : this.client.blobByHash(ref.sha256, ref.maxBytes);
       fetching = fetch.finally(() => this.#fetching.delete(ref.sha256));
       this.#fetching.set(ref.sha256, fetching);
-      this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
+      if (keep) this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
     }
     return fetching;
   }

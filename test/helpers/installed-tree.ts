@@ -15,6 +15,7 @@ const METADATA = new Set([
   "node_modules/.modules.yaml",
   "node_modules/.pnpm/lock.yaml",
   "node_modules/.yarn-state.yml",
+  "node_modules/.cairn-install.json",
 ]);
 
 /** Every file and symlink under `root`/node_modules: its path, then the SHA-256 of its bytes or its link target. */

@@ -1,0 +1,267 @@
+/**
+ * `cairn install` (`i`), `cairn ci` and `cairn uninstall`: the verifying
+ * installer. The registry is the origin named by --origin and --key (or
+ * CAIRN_ORIGIN and CAIRN_KEY, or the origin the local index syncs from);
+ * packages are read through the signed snapshot, or from the local index
+ * when `cairn sync` made one; bytes come from mirrors first, then the
+ * origin, and every one is checked against the log.
+ */
+import { join } from "node:path";
+import type { Command } from "commander";
+import { exists, INDEX_ORIGIN_KEY, INDEX_VERIFIER_KEY } from "../client/local-index.ts";
+import { VerifyingReader } from "../client/verifying-reader.ts";
+import type { Omit } from "../install/ideal-tree.ts";
+import {
+  type InstallProgress,
+  type InstallReport,
+  install,
+  type Layout,
+} from "../install/install.ts";
+import { InstallError } from "../install/install-error.ts";
+import { RegistrySource } from "../install/registry-source.ts";
+import { PackageStore } from "../install/store.ts";
+import { installOptionsKey } from "../install/up-to-date.ts";
+import { parseVerifierKey } from "../log/index.ts";
+import { stateReads } from "../registry/package-reader.ts";
+import { RegistryState } from "../registry/state.ts";
+import { defaultStateDir, parseTimeoutMs, userUmask } from "./options.ts";
+
+interface InstallFlags {
+  origin?: string;
+  key?: string;
+  mirror?: string[];
+  mirrorList: boolean;
+  index?: string;
+  sparse?: boolean;
+  store?: string;
+  omit?: string[];
+  production?: boolean;
+  layout: string;
+  ignoreScripts?: boolean;
+  saveDev?: boolean;
+  saveExact?: boolean;
+  timeout: number;
+}
+
+const OMIT: readonly Omit[] = ["dev", "optional", "peer"];
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--origin <url>",
+      "the origin's base URL (default: $CAIRN_ORIGIN, or the local index's)",
+    )
+    .option(
+      "--key <verifier-key>",
+      "the origin's verifier key (default: $CAIRN_KEY, or the local index's)",
+    )
+    .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
+    .option("--no-mirror-list", "ignore the origin's mirror list")
+    .option(
+      "--index <file>",
+      "the local index to resolve from (default: $CAIRN_HOME/index.sqlite when it exists)",
+    )
+    .option(
+      "--sparse",
+      "read each package through the signed snapshot even when a local index exists",
+    )
+    .option("--store <dir>", "the package store (default: $CAIRN_HOME/store)")
+    .option(
+      "--omit <type...>",
+      "leave out dev, optional or peer dependencies (the lockfile keeps them)",
+    )
+    .option("--production", "the same as --omit dev")
+    .option(
+      "--layout <layout>",
+      "node_modules as npm lays it out (hoisted) or as pnpm does (isolated)",
+      "hoisted",
+    )
+    .option("--ignore-scripts", "run no lifecycle script, not even the project's own")
+    .option(
+      "--timeout <ms>",
+      "milliseconds before a request to a source is abandoned",
+      parseTimeoutMs,
+      30_000,
+    );
+}
+
+export function registerInstallCommands(program: Command): void {
+  commonOptions(
+    program
+      .command("install")
+      .alias("i")
+      .description(
+        "install the project's dependencies, or add packages to it, verifying every byte against the log",
+      )
+      .argument("[packages...]", "packages to add, as name or name@range"),
+  )
+    .option("-D, --save-dev", "add the packages to devDependencies")
+    .option("-E, --save-exact", "save the exact version instead of a ^ range")
+    .action(async (packages: string[], flags: InstallFlags) => {
+      const add = packages.map(parseRequest);
+      await runInstall(flags, {
+        add,
+        stampArgs: packages.length > 0 ? undefined : argsOf("install", flags),
+      });
+    });
+  commonOptions(
+    program
+      .command("ci")
+      .description(
+        "install exactly what package-lock.json holds; fail if it disagrees with package.json",
+      ),
+  ).action(async (flags: InstallFlags) => {
+    await runInstall(flags, { frozen: true, stampArgs: argsOf("ci", flags) });
+  });
+  commonOptions(
+    program
+      .command("uninstall")
+      .aliases(["remove", "rm", "un"])
+      .description("remove packages from package.json and node_modules")
+      .argument("<packages...>", "package names"),
+  ).action(async (packages: string[], flags: InstallFlags) => {
+    await runInstall(flags, { remove: packages, stampArgs: undefined });
+  });
+}
+
+/** `name`, `name@range`, `@scope/name@range`. */
+function parseRequest(request: string): { name: string; spec: string } {
+  const at = request.indexOf("@", 1);
+  return at < 0
+    ? { name: request, spec: "latest" }
+    : { name: request.slice(0, at), spec: request.slice(at + 1) };
+}
+
+/** The flags that shape the tree, written as the no-op check (bin/cairn.ts) reads them. */
+function argsOf(command: string, flags: InstallFlags): string[] {
+  const args: string[] = [];
+  for (const omit of omitted(flags)) args.push(`--omit=${omit}`);
+  if (flags.layout !== "hoisted") args.push(`--layout=${flags.layout}`);
+  if (flags.ignoreScripts) args.push("--ignore-scripts");
+  void command;
+  return args;
+}
+
+function omitted(flags: InstallFlags): Omit[] {
+  const omit = new Set<Omit>(flags.production ? ["dev"] : []);
+  for (const value of flags.omit ?? []) {
+    if (!OMIT.includes(value as Omit))
+      throw new InstallError("bad-field", `--omit ${value}: not one of ${OMIT.join(", ")}`);
+    omit.add(value as Omit);
+  }
+  return [...omit].sort();
+}
+
+async function runInstall(
+  flags: InstallFlags,
+  what: {
+    add?: { name: string; spec: string }[];
+    remove?: string[];
+    frozen?: boolean;
+    stampArgs: string[] | undefined;
+  },
+): Promise<void> {
+  if (flags.layout !== "hoisted" && flags.layout !== "isolated")
+    throw new InstallError("bad-field", `--layout ${flags.layout}: hoisted or isolated`);
+  // The project's files are the user's: made with their umask, not the private one cairn keeps.
+  process.umask(userUmask());
+  const home = defaultStateDir();
+  const indexPath = flags.index ?? join(home, "index.sqlite");
+  const index =
+    !flags.sparse && (await exists(indexPath))
+      ? RegistryState.open(indexPath, { readOnly: true })
+      : undefined;
+  const origin = flags.origin ?? process.env.CAIRN_ORIGIN ?? index?.meta(INDEX_ORIGIN_KEY);
+  const key = flags.key ?? process.env.CAIRN_KEY ?? index?.meta(INDEX_VERIFIER_KEY);
+  if (!origin || !key) {
+    index?.close();
+    throw new InstallError(
+      "no-project",
+      "no registry to install from: pass --origin <url> --key <verifier-key>, set CAIRN_ORIGIN and CAIRN_KEY, or run cairn sync",
+    );
+  }
+  const started = performance.now();
+  const reader = await VerifyingReader.open({
+    origin,
+    verifier: parseVerifierKey(key),
+    dataDir: join(home, "reader"),
+    mirrors: flags.mirror ?? [],
+    useMirrorList: flags.mirrorList,
+    timeoutMs: flags.timeout,
+    cacheTarballs: false,
+    // Each source that failed a check is named; the install goes on with the next one.
+    onProblem: (err) => process.stderr.write(`cairn: ${err.message}\n`),
+  });
+  const progress = terminalProgress();
+  try {
+    await reader.update();
+    const documents = index ? stateReads(index) : reader;
+    const source = new RegistrySource({
+      document: (name) => documents.document(name),
+      tarball: (entry) => reader.tarball(entry),
+    });
+    const store = await PackageStore.open(flags.store ?? join(home, "store"));
+    const omit = omitted(flags);
+    const command = what.frozen ? "ci" : "install";
+    const stamp = what.stampArgs ? installOptionsKey(command, what.stampArgs) : undefined;
+    const report = await install({
+      projectDir: process.cwd(),
+      store,
+      source,
+      ...(what.frozen ? { frozen: true } : {}),
+      omit,
+      layout: flags.layout as Layout,
+      ignoreScripts: flags.ignoreScripts === true,
+      ...(what.add?.length ? { add: what.add } : {}),
+      ...(what.remove?.length ? { remove: what.remove } : {}),
+      saveDev: flags.saveDev === true,
+      saveExact: flags.saveExact === true,
+      stampOptions: stamp ?? installOptionsKey(command, argsOf(command, flags)) ?? command,
+      onProgress: progress.update,
+    });
+    progress.stop();
+    process.stdout.write(`${summary(report, performance.now() - started, index !== undefined)}\n`);
+  } finally {
+    progress.stop();
+    await reader.close();
+    index?.close();
+  }
+}
+
+function summary(report: InstallReport, ms: number, fromIndex: boolean): string {
+  const parts = [
+    `${report.packages} packages in ${(ms / 1000).toFixed(2)} s`,
+    `${report.fetched} fetched (${(report.fetchedBytes / 1024 / 1024).toFixed(1)} MiB), the rest from the store`,
+    `${report.linked} linked${report.removed > 0 ? `, ${report.removed} removed` : ""}`,
+    report.fromLockfile
+      ? "from package-lock.json"
+      : `resolved ${fromIndex ? "from the local index" : "through the signed snapshot"}`,
+  ];
+  const lines = [parts.join("; ")];
+  if (report.scripts.ran.length > 0)
+    lines.push(`ran install scripts of ${report.scripts.ran.join(", ")}`);
+  if (report.scripts.skipped.length > 0)
+    lines.push(
+      `skipped install scripts of ${report.scripts.skipped.join(", ")} (trust them in package.json's trustedDependencies)`,
+    );
+  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
+  return lines.join("\n");
+}
+
+/** One status line on a terminal (resolving, fetching with bytes, linking); nothing otherwise. */
+function terminalProgress(): { update: (p: InstallProgress) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  let shown = false;
+  return {
+    update: (p) => {
+      const counts = p.total > 0 ? ` ${p.done}/${p.total}` : "";
+      const bytes = p.bytes > 0 ? ` (${(p.bytes / 1024 / 1024).toFixed(1)} MiB)` : "";
+      process.stderr.write(`\r\x1b[2K${p.phase}${counts}${bytes}`);
+      shown = true;
+    },
+    stop: () => {
+      if (shown) process.stderr.write("\r\x1b[2K");
+      shown = false;
+    },
+  };
+}
