@@ -7,6 +7,7 @@ import { registerLogCommands } from "./log.ts";
 import { registerMirrorCommands } from "./mirror.ts";
 import { registerProxyCommands } from "./proxy.ts";
 import { registerServeCommands } from "./serve.ts";
+import { registerStoreCommands } from "./store.ts";
 
 export function buildProgram(): Command {
   const program = new Command("cairn")
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerMirrorCommands(program);
   registerProxyCommands(program);
   registerIndexCommands(program);
+  registerStoreCommands(program);
   return program;
 }
 
