@@ -10,6 +10,7 @@ import { registerMirrorCommands } from "./mirror.ts";
 import { rememberUserUmask } from "./options.ts";
 import { registerProxyCommands } from "./proxy.ts";
 import { registerServeCommands } from "./serve.ts";
+import { registerStoreCommands } from "./store.ts";
 
 export function buildProgram(): Command {
   const program = new Command("cairn")
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerProxyCommands(program);
   registerIndexCommands(program);
   registerInstallCommands(program);
+  registerStoreCommands(program);
   return program;
 }
 

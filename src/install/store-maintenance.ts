@@ -20,8 +20,14 @@ import { type DamagedFile, hashFile, type PackageStore } from "./store.ts";
 export interface DamagedStoreFile extends DamagedFile {
   /** Where it is (or was) in the store. */
   readonly path: string;
-  /** The integrity of every package whose index names it. */
-  readonly packages: readonly string[];
+  /** Every package whose index names it. */
+  readonly packages: readonly PackageRef[];
+}
+
+export interface PackageRef {
+  readonly name: string;
+  readonly version: string;
+  readonly integrity: string;
 }
 
 export interface VerifyReport {
@@ -85,7 +91,7 @@ export async function verifyStore(
   options: { removeDamaged?: boolean } = {},
 ): Promise<VerifyReport> {
   const listed = await listIndexes(store);
-  const files = new Map<string, { sha256: string; executable: boolean; packages: string[] }>();
+  const files = new Map<string, { sha256: string; executable: boolean; packages: PackageRef[] }>();
   for (const { index } of listed) {
     if (!index) continue;
     for (const f of index.files.values()) {
@@ -95,8 +101,9 @@ export async function verifyStore(
         executable: f.mode === EXEC_MODE,
         packages: [],
       };
-      if (!entry.packages.includes(index.tarball.integrity))
-        entry.packages.push(index.tarball.integrity);
+      const { name, version, tarball } = index;
+      if (!entry.packages.some((p) => p.integrity === tarball.integrity))
+        entry.packages.push({ name, version, integrity: tarball.integrity });
       files.set(path, entry);
     }
   }
@@ -117,7 +124,7 @@ export async function verifyStore(
   const damaged = checked.filter((d) => d !== undefined);
   const badIndexes = listed.filter((l) => !l.index).map((l) => l.path);
   if (options.removeDamaged) {
-    const broken = new Set(damaged.flatMap((d) => d.packages));
+    const broken = new Set(damaged.flatMap((d) => d.packages.map((p) => p.integrity)));
     await Promise.all([
       ...[...broken].map((integrity) => rm(store.indexPath(integrity), { force: true })),
       ...badIndexes.map((path) => rm(path, { force: true })),
@@ -175,6 +182,31 @@ export async function pruneStore(
   await removeDanglingNames(store);
   await removeStaleTmp(store, started - STALE_TMP_MS);
   return { removedIndexes, removedFiles, freedBytes };
+}
+
+/**
+ * The packages some project still links: those with a store file that has
+ * another hard link than its own name. What `cairn store prune` keeps, as
+ * pnpm's does; a project that got copies (another device) does not count,
+ * and needs nothing from the store until it installs again.
+ */
+export async function linkedPackages(store: PackageStore): Promise<PackageRef[]> {
+  const limit = pLimit(32);
+  const linked = await Promise.all(
+    (await listIndexes(store)).map(async ({ index }) => {
+      if (!index) return undefined;
+      const counts = await Promise.all(
+        [...index.files.values()].map((f) =>
+          limit(async () => (await stat(store.filePath(f)).catch(() => undefined))?.nlink ?? 0),
+        ),
+      );
+      const { name, version, tarball } = index;
+      return counts.some((n) => n > 1)
+        ? { name, version, integrity: tarball.integrity }
+        : undefined;
+    }),
+  );
+  return linked.filter((p) => p !== undefined);
 }
 
 /** The file system's time now: the ctime of a fresh file. */

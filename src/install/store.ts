@@ -44,8 +44,8 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
@@ -103,6 +103,9 @@ export class PackageStore {
   readonly #tmp: string;
   readonly #limit: LimitFunction;
   readonly #adds = new SingleFlight<string, FileIndex>();
+  /** Unique to this handle (another process or handle picks its own), so names never collide. */
+  readonly #tmpPrefix = `${randomBytes(6).toString("hex")}-`;
+  #tmpCount = 0;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -309,7 +312,7 @@ export class PackageStore {
 
   /** A fresh temporary path in the store (same file system as every store path). */
   tmpPath(): string {
-    return join(this.#tmp, randomBytes(8).toString("hex"));
+    return join(this.#tmp, `${this.#tmpPrefix}${(this.#tmpCount++).toString(36)}`);
   }
 
   /**
@@ -358,7 +361,7 @@ export class PackageStore {
         if (!isIntactSync(target, file)) renameSync(tmp, target);
       }
     } finally {
-      rmSync(tmp, { force: true });
+      unlinkIfThere(tmp);
     }
   }
 
@@ -381,6 +384,14 @@ function isIntactSync(path: string, file: IndexedFile): boolean {
   const st = statSync(path, { throwIfNoEntry: false });
   if (st?.size !== file.size) return false;
   return createHash("sha256").update(readFileSync(path)).digest("hex") === file.sha256;
+}
+
+function unlinkIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (!isCode(err, "ENOENT")) throw err;
+  }
 }
 
 async function writeByRename(tmp: string, target: string, data: Uint8Array): Promise<void> {

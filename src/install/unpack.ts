@@ -6,14 +6,19 @@
  * folder is stripped whatever its name, folders and links (symbolic or
  * hard) are not installed, a `.gitignore` becomes `.npmignore` unless the
  * folder has one, and modes become 0644, or 0755 for a file with any
- * execute bit or one the manifest's `bin` names.
+ * execute bit or one the manifest's `bin` names. The files are read in the
+ * same pass as the checks, so the paths written are the paths checked (a
+ * backslash separates folders there, where npm on POSIX would keep it in
+ * the file's name).
  */
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
-import { inspectTarball, TarballError, type TarballErrorCode } from "../npm/tarball.ts";
+import {
+  inspectTarball,
+  TarballError,
+  type TarballErrorCode,
+  type TarballSummary,
+} from "../npm/tarball.ts";
 import { DEFAULT_TARBALL_LIMITS } from "../registry/tarball-limits.ts";
 import {
   EXEC_MODE,
@@ -25,8 +30,6 @@ import {
   type TarballRef,
 } from "./file-index.ts";
 import { InstallError, type InstallErrorCode } from "./install-error.ts";
-
-const gunzipAsync = promisify(gunzip);
 
 export interface UnpackedFile {
   readonly path: string;
@@ -46,8 +49,6 @@ export interface ExpectedTarball {
   /** Hex SHA-256, when the log binds one: checked too. */
   readonly sha256?: string;
 }
-
-const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 
 const FROM_TARBALL: Record<TarballErrorCode, InstallErrorCode> = {
   "too-large": "too-large",
@@ -104,14 +105,19 @@ export async function unpackTarball(
   expected: ExpectedTarball,
 ): Promise<UnpackedPackage> {
   const tarball = checkTarball(bytes, expected);
-  let manifest: Record<string, unknown>;
+  let summary: TarballSummary;
   try {
-    ({ manifest } = await inspectTarball(bytes));
+    summary = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, { keepFiles: true });
   } catch (err) {
     if (!(err instanceof TarballError)) throw err;
     throw new InstallError(FROM_TARBALL[err.code], err.message, { cause: err });
   }
-  const raw = await readFiles(await gunzipAsync(bytes));
+  const { manifest, contents = new Map() } = summary;
+  const raw = [...contents].map(([path, f]) => ({
+    path,
+    data: f.data,
+    executable: (f.mode & 0o111) !== 0,
+  }));
   const files = npmLayout(raw, binPaths(manifest));
   const conflict = folderConflict(files.map((f) => f.path));
   if (conflict !== undefined)
@@ -126,39 +132,6 @@ interface RawFile {
   readonly path: string;
   readonly data: Buffer;
   readonly executable: boolean;
-}
-
-/** The regular files of an (already checked) tar, paths relative to its top folder. */
-function readFiles(tar: Buffer): Promise<RawFile[]> {
-  return new Promise((resolve, reject) => {
-    const files: RawFile[] = [];
-    const parser = new Parser({
-      strict: true,
-      onReadEntry: (entry: ReadEntry) => {
-        const path = entry.path
-          .split("/")
-          .filter((p) => p !== "" && p !== ".")
-          .slice(1)
-          .join("/");
-        if (!FILE_TYPES.has(entry.type) || path === "") {
-          entry.resume();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        entry.on("data", (chunk: Buffer) => chunks.push(chunk));
-        entry.on("end", () =>
-          files.push({
-            path,
-            data: Buffer.concat(chunks),
-            executable: ((entry.mode ?? 0) & 0o111) !== 0,
-          }),
-        );
-      },
-    });
-    parser.on("error", reject);
-    parser.on("end", () => resolve(files));
-    parser.end(tar);
-  });
 }
 
 /** The paths the manifest's `bin` names, as npm normalises them. */

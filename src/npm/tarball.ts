@@ -42,6 +42,13 @@ export interface TarballSummary {
   readonly unpackedBytes: number;
   /** Every path in the package, relative to the root folder (`lib/index.js`). */
   readonly paths: ReadonlySet<string>;
+  /** With `keepFiles`: every regular file's bytes and tar mode, by path relative to the root folder. */
+  readonly contents?: ReadonlyMap<string, { readonly data: Buffer; readonly mode: number }>;
+}
+
+export interface InspectOptions {
+  /** Keep every regular file's bytes (an installer unpacking in the same pass). */
+  readonly keepFiles?: boolean;
 }
 
 /** Tar record and header overhead on top of file contents, for the inflated-size cap. */
@@ -75,8 +82,9 @@ function isAbsolute(path: string): boolean {
 export async function inspectTarball(
   source: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
   limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
+  options: InspectOptions = {},
 ): Promise<TarballSummary> {
-  const entries = new TarEntries(limits);
+  const entries = new TarEntries(limits, options.keepFiles === true);
   const parser = new Parser({ strict: true, onReadEntry: (entry) => entries.add(entry) });
   parser.on("error", (err: Error) =>
     entries.fail(
@@ -155,9 +163,12 @@ class TarEntries {
   readonly #symlinks = new Map<string, string>();
   /** Hard links: path relative to the root, then the target's path from the archive root. */
   readonly #hardLinks: [string, string][] = [];
+  /** With keepFiles: the regular files' bytes and modes. */
+  readonly #kept: Map<string, { data: Buffer; mode: number }> | undefined;
 
-  constructor(limits: TarballLimits) {
+  constructor(limits: TarballLimits, keepFiles: boolean) {
     this.#limits = limits;
+    this.#kept = keepFiles ? new Map() : undefined;
   }
 
   fail(error: TarballError): void {
@@ -203,11 +214,17 @@ class TarEntries {
       // On a case-insensitive disk it would replace package.json.
       this.fail(new TarballError("duplicate-entry", `tarball holds ${JSON.stringify(path)}`));
     }
-    if (isManifest && FILE_TYPES.has(entry.type) && (entry.size ?? 0) <= MAX_MANIFEST_BYTES) {
+    const kept = this.#kept;
+    const keep = kept !== undefined && FILE_TYPES.has(entry.type) && inner !== "";
+    const manifest =
+      isManifest && FILE_TYPES.has(entry.type) && (entry.size ?? 0) <= MAX_MANIFEST_BYTES;
+    if (keep || manifest) {
       const chunks: Buffer[] = [];
       entry.on("data", (chunk: Buffer) => chunks.push(chunk));
       entry.on("end", () => {
-        this.#manifestText = Buffer.concat(chunks).toString("utf8");
+        const data = Buffer.concat(chunks);
+        if (manifest) this.#manifestText = data.toString("utf8");
+        if (keep) kept.set(inner, { data, mode: entry.mode ?? 0 });
       });
     } else {
       entry.resume();
@@ -245,6 +262,7 @@ class TarEntries {
       files: this.#files,
       unpackedBytes: this.#unpackedBytes,
       paths: this.#paths,
+      ...(this.#kept ? { contents: this.#kept } : {}),
     };
   }
 

@@ -59,7 +59,7 @@ describe("adding files by hash", () => {
     assert.equal(await store.has(V2.integrity), true);
 
     await linkPackage(store, index, join(dir.path, "project"));
-    const linked = await filesUnder(join(dir.path, "project"));
+    const linked = filesUnder(join(dir.path, "project"));
     for (const [name, data] of Object.entries(V2.files))
       assert.equal(linked.get(name)?.toString(), data);
     assert.deepEqual((await verifyStore(store)).damaged, []);

@@ -1,6 +1,7 @@
 /** Shared by the store tests: tarballs' integrity, their files read independently, and folder listings. */
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
@@ -29,13 +30,13 @@ export function tarFiles(tgz: Uint8Array): Map<string, { data: Buffer; mode: num
   return files;
 }
 
-/** Every regular file under `dir`, by relative path. */
-export async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+/** Every regular file under `dir`, by relative path (read synchronously: thousands of small files). */
+export function filesUnder(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (!e.isFile()) continue;
     const path = join(e.parentPath, e.name);
-    out.set(relative(dir, path), await readFile(path));
+    out.set(relative(dir, path), readFileSync(path));
   }
   return out;
 }
