@@ -20,7 +20,7 @@ import {
 import { InstallError } from "../install/install-error.ts";
 import { RegistrySource } from "../install/registry-source.ts";
 import { PackageStore } from "../install/store.ts";
-import { installOptionsKey } from "../install/up-to-date.ts";
+import { shapeKey } from "../install/up-to-date.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
@@ -98,11 +98,7 @@ export function registerInstallCommands(program: Command): void {
     .option("-D, --save-dev", "add the packages to devDependencies")
     .option("-E, --save-exact", "save the exact version instead of a ^ range")
     .action(async (packages: string[], flags: InstallFlags) => {
-      const add = packages.map(parseRequest);
-      await runInstall(flags, {
-        add,
-        stampArgs: packages.length > 0 ? undefined : argsOf("install", flags),
-      });
+      await runInstall(flags, { add: packages.map(parseRequest) });
     });
   commonOptions(
     program
@@ -111,7 +107,7 @@ export function registerInstallCommands(program: Command): void {
         "install exactly what package-lock.json holds; fail if it disagrees with package.json",
       ),
   ).action(async (flags: InstallFlags) => {
-    await runInstall(flags, { frozen: true, stampArgs: argsOf("ci", flags) });
+    await runInstall(flags, { frozen: true });
   });
   commonOptions(
     program
@@ -120,7 +116,7 @@ export function registerInstallCommands(program: Command): void {
       .description("remove packages from package.json and node_modules")
       .argument("<packages...>", "package names"),
   ).action(async (packages: string[], flags: InstallFlags) => {
-    await runInstall(flags, { remove: packages, stampArgs: undefined });
+    await runInstall(flags, { remove: packages });
   });
 }
 
@@ -130,16 +126,6 @@ function parseRequest(request: string): { name: string; spec: string } {
   return at < 0
     ? { name: request, spec: "latest" }
     : { name: request.slice(0, at), spec: request.slice(at + 1) };
-}
-
-/** The flags that shape the tree, written as the no-op check (bin/cairn.ts) reads them. */
-function argsOf(command: string, flags: InstallFlags): string[] {
-  const args: string[] = [];
-  for (const omit of omitted(flags)) args.push(`--omit=${omit}`);
-  if (flags.layout !== "hoisted") args.push(`--layout=${flags.layout}`);
-  if (flags.ignoreScripts) args.push("--ignore-scripts");
-  void command;
-  return args;
 }
 
 function omitted(flags: InstallFlags): Omit[] {
@@ -158,7 +144,6 @@ async function runInstall(
     add?: { name: string; spec: string }[];
     remove?: string[];
     frozen?: boolean;
-    stampArgs: string[] | undefined;
   },
 ): Promise<void> {
   if (flags.layout !== "hoisted" && flags.layout !== "isolated")
@@ -202,8 +187,6 @@ async function runInstall(
     });
     const store = await PackageStore.open(flags.store ?? join(home, "store"));
     const omit = omitted(flags);
-    const command = what.frozen ? "ci" : "install";
-    const stamp = what.stampArgs ? installOptionsKey(command, what.stampArgs) : undefined;
     const report = await install({
       projectDir: process.cwd(),
       store,
@@ -216,7 +199,12 @@ async function runInstall(
       ...(what.remove?.length ? { remove: what.remove } : {}),
       saveDev: flags.saveDev === true,
       saveExact: flags.saveExact === true,
-      stampOptions: stamp ?? installOptionsKey(command, argsOf(command, flags)) ?? command,
+      stampOptions: shapeKey({
+        frozen: what.frozen === true,
+        omit,
+        layout: flags.layout,
+        ignoreScripts: flags.ignoreScripts === true,
+      }),
       onProgress: progress.update,
     });
     progress.stop();

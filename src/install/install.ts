@@ -100,9 +100,13 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
   const planned = await treeOf(project, lockText, options);
   const tree = planned.tree;
   const installed = [...tree.packages.values()].filter(
-    (p) => !planned.skipped.has(p.location) && p.link === undefined && !p.inBundle,
+    (p) => fromRegistry(p) && !planned.skipped.has(p.location),
   );
-  const logged = await checkAgainstLog(installed, source);
+  // Every registry package is checked against the log, those other platforms install too, so
+  // the lockfile carries the log's hashes for all of them.
+  const inRegistry = [...tree.packages.values()].filter(fromRegistry);
+  const checked = await checkAgainstLog(inRegistry, source);
+  const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   const fetched = await fetchMissing(logged, options, progress);
   const linking = await linkTree(tree, planned.skipped, logged, options, progress);
   let scripts: ScriptsReport = { ran: [], skipped: [] };
@@ -115,7 +119,7 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
       { root: true, stdio: options.scriptOutput ?? "inherit" },
     );
   }
-  const withHashes = withLoggedHashes(tree, logged);
+  const withHashes = withLoggedHashes(tree, checked);
   const lockfile = writeLockfile(withHashes);
   if (lockfile !== lockText) await writeFile(join(projectDir, LOCKFILE), lockfile);
   await writeFile(
@@ -184,7 +188,10 @@ async function treeOf(
 ): Promise<Planned> {
   if (lockText !== undefined) {
     const { tree } = readLockfile(lockText);
-    const disagreement = lockfileDisagreement(project, tree);
+    const unavailable = await unavailableOptionals(project, tree, options.source);
+    const disagreement = lockfileDisagreement(project, tree, (name, spec) =>
+      unavailable.has(`${name}@${spec}`),
+    );
     if (disagreement === undefined) {
       const skipped = await skippedHere(tree, options);
       return { tree, skipped, fromLockfile: true, warnings: [] };
@@ -210,8 +217,44 @@ async function treeOf(
         (fatal.length > 1 ? ` (and ${fatal.length - 1} more)` : ""),
     );
   }
-  const warnings = plan.problems.map((p) => `${p.name}@${p.spec}: ${p.reason}`);
+  // An optional dependency the registry lacks (another platform's binary, often) is dropped
+  // silently, as npm drops it; other tolerated problems are worth a line.
+  const absent = plan.problems.filter((p) => p.code === "E404");
+  const warnings = plan.problems
+    .filter((p) => p.code !== "E404")
+    .map((p) => `${p.name}@${p.spec}: ${p.reason}`);
+  if (absent.length > 0)
+    warnings.push(`${absent.length} optional dependencies are not in the registry: left out`);
   return { tree: plan, skipped: plan.skipped, fromLockfile: false, warnings };
+}
+
+/**
+ * Optional dependencies the lockfile leaves out and the registry cannot
+ * give (`name@spec`): npm re-resolves them, fails and drops them, so they
+ * are no reason to refuse the lockfile.
+ */
+async function unavailableOptionals(
+  project: Project,
+  tree: ProjectTree,
+  source: RegistrySource,
+): Promise<Set<string>> {
+  const names = new Set([...tree.packages.values()].map((p) => p.name));
+  const wanted = new Map<string, [string, string]>();
+  const manifests = [project.root.manifest, ...project.workspaces.map((w) => w.manifest)];
+  for (const p of tree.packages.values()) manifests.push(p.manifest);
+  for (const manifest of manifests) {
+    const optional = manifest.optionalDependencies;
+    if (typeof optional !== "object" || optional === null) continue;
+    for (const [name, spec] of Object.entries(optional))
+      if (typeof spec === "string" && !names.has(name)) wanted.set(`${name}@${spec}`, [name, spec]);
+  }
+  source.prefetch([...new Set([...wanted.values()].map(([name]) => name))]);
+  const unavailable = new Set<string>();
+  for (const [key, [name, spec]] of wanted) {
+    const pkg = await source.get(name);
+    if (!pkg || "reason" in pickVersion(() => pkg, name, spec)) unavailable.add(key);
+  }
+  return unavailable;
 }
 
 /** A locked tree's packages this machine does not install: other platforms', and omitted ones. */
@@ -393,6 +436,11 @@ async function linkTree(
         .join("/"),
     );
   return { linked: toLink.length, removed, topFolders: [...topFolders] };
+}
+
+/** A package fetched from the registry: not a link, not bundled in another, not a workspace's own folder. */
+function fromRegistry(p: PlacedPackage): boolean {
+  return p.link === undefined && !p.inBundle && p.location.includes("node_modules/");
 }
 
 function sameVersion(a: PlacedPackage | undefined, b: PlacedPackage): boolean {

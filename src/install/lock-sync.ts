@@ -94,8 +94,17 @@ function bundled(p: PlacedPackage): (name: string) => boolean {
   return (name) => names.has(name);
 }
 
-/** The first way the lockfile and the project disagree, as `npm ci` words it, or undefined when they agree. */
-export function lockfileDisagreement(project: Project, tree: ProjectTree): string | undefined {
+/**
+ * The first way the lockfile and the project disagree, as `npm ci` words it,
+ * or undefined when they agree. `unavailable` names optional dependencies
+ * the registry has no version of: npm re-resolves a missing optional one,
+ * fails, and drops it, so its absence from the lockfile is no disagreement.
+ */
+export function lockfileDisagreement(
+  project: Project,
+  tree: ProjectTree,
+  unavailable: (name: string, spec: string) => boolean = () => false,
+): string | undefined {
   for (const ws of project.workspaces) {
     const link = tree.packages.get(`node_modules/${ws.name}`);
     if (link?.link !== ws.location || !tree.packages.has(ws.location))
@@ -122,6 +131,7 @@ export function lockfileDisagreement(project: Project, tree: ProjectTree): strin
       const nearest = reachable[0];
       if (!nearest) {
         if (edge.type === "peerOptional") continue;
+        if (edge.type === "optional" && unavailable(edge.name, edge.spec)) continue;
         return `Missing: ${edge.name}@${edge.spec} from lock file`;
       }
       const peerLocal =
@@ -162,8 +172,12 @@ export function lockfileDisagreement(project: Project, tree: ProjectTree): strin
 }
 
 /** Throws `out-of-sync`, naming the first disagreement, unless the lockfile fits the project. */
-export function assertLockfileMatches(project: Project, tree: ProjectTree): void {
-  const disagreement = lockfileDisagreement(project, tree);
+export function assertLockfileMatches(
+  project: Project,
+  tree: ProjectTree,
+  unavailable?: (name: string, spec: string) => boolean,
+): void {
+  const disagreement = lockfileDisagreement(project, tree, unavailable);
   if (disagreement !== undefined)
     throw new InstallError(
       "out-of-sync",

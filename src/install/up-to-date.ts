@@ -27,22 +27,53 @@ export interface InstallStamp {
   readonly folders: readonly string[];
 }
 
-/**
- * The options of an install command line as the stamp records them, or
- * undefined when it asks for more than a no-op can give (packages to add,
- * a forced re-link, flags this check does not know).
- */
-export function installOptionsKey(command: string, args: readonly string[]): string | undefined {
-  const shaping: string[] = [command === "ci" ? "frozen" : "lockfile-or-resolve"];
-  for (const arg of args) {
-    if (!SHAPING_FLAG.test(arg)) return undefined;
-    shaping.push(arg);
-  }
-  return shaping.sort().join(" ");
+/** What shapes an installed tree, beyond the files the stamp hashes. */
+export interface InstallShape {
+  /** `cairn ci` (the lockfile as it is) or `cairn install`. */
+  readonly frozen: boolean;
+  readonly omit: readonly string[];
+  readonly layout: string;
+  readonly ignoreScripts: boolean;
 }
 
-/** Flags that shape the tree and can be checked against a stamp (`--omit=dev`, `--layout=isolated`…). */
-const SHAPING_FLAG = /^--(omit|include|layout)=[a-z]+$|^--(production|ignore-scripts)$/;
+/** The shape as the stamp records it: one string. */
+export function shapeKey(shape: InstallShape): string {
+  const omit = [...new Set(shape.omit)].sort().join(",");
+  return `${shape.frozen ? "ci" : "install"} omit=${omit} layout=${shape.layout}${shape.ignoreScripts ? " ignore-scripts" : ""}`;
+}
+
+/** Options that take a value and do not change the tree (where bytes come from, how long to wait). */
+const SOURCE_OPTIONS = new Set(["--origin", "--key", "--store", "--index", "--timeout"]);
+const SOURCE_FLAGS = new Set(["--no-mirror-list", "--sparse"]);
+
+/**
+ * The shape an install command line asks for, read as commander would
+ * read it, or undefined when it asks for more than a no-op can give
+ * (packages to add, or an option this reading does not know).
+ */
+export function shapeOfArgs(command: string, args: readonly string[]): InstallShape | undefined {
+  const omit: string[] = [];
+  let layout = "hoisted";
+  let ignoreScripts = false;
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? args[++i];
+    const values = () => {
+      const list = inline !== undefined ? [inline] : [];
+      while (i + 1 < args.length && !args[i + 1].startsWith("-")) list.push(args[++i]);
+      return list;
+    };
+    if (SOURCE_OPTIONS.has(flag)) value();
+    else if (flag === "--mirror") values();
+    else if (SOURCE_FLAGS.has(flag)) continue;
+    else if (flag === "--omit") omit.push(...values());
+    else if (flag === "--production") omit.push("dev");
+    else if (flag === "--layout") layout = value() ?? "";
+    else if (flag === "--ignore-scripts") ignoreScripts = true;
+    else return undefined;
+  }
+  return { frozen: command === "ci", omit, layout, ignoreScripts };
+}
 
 async function sha256File(path: string): Promise<string | undefined> {
   try {

@@ -162,7 +162,12 @@ describe("cairn install of real apps against an origin, an honest mirror and a l
       (JSON.parse(await readFile(SECOND_APP_PACKAGE_JSON, "utf8")) as { dependencies: object })
         .dependencies,
     );
-    const script = `for (const d of ${JSON.stringify(deps)}) console.log(d, require(d + "/package.json").version)`;
+    // Each dependency's version as its folder holds it, and whether it loads.
+    const script = `const fs = require("node:fs"); for (const d of ${JSON.stringify(deps)}) {
+      const { version } = JSON.parse(fs.readFileSync("node_modules/" + d + "/package.json", "utf8"));
+      let loads = "loads"; try { require(d); } catch (e) { loads = e.code ?? "throws"; }
+      console.log(d, version, loads);
+    }`;
     const fromHoisted = await runNode(hoisted, script);
     const fromIsolated = await runNode(isolated, script);
     assert.equal(fromIsolated.code, 0, fromIsolated.stderr);
