@@ -20,9 +20,10 @@
  * removed from package.json does not fail `npm ci` (the package is pruned),
  * and neither does one removed from a workspace, so neither fails here.
  *
- * Not modelled: dist-tag specs (`"x": "latest"`) are taken as satisfied,
- * since checking one needs the registry (npm ci fails if the tag moved),
- * and `overrides`, which change edges: a project with them is only checked
+ * A dist-tag spec (`"x": "latest"`) is satisfied by the version the tag
+ * names now, which the caller looks up (npm ci re-resolves it and fails
+ * if the tag moved); without a lookup it is taken as satisfied.
+ * Not modelled: `overrides`, which change edges: a project with them is only checked
  * at its own and its workspaces' edges.
  */
 import { parseSpec } from "../client/resolve.ts";
@@ -78,12 +79,20 @@ function candidates(tree: ProjectTree, from: string, name: string): PlacedPackag
   }
 }
 
+export interface CheckOptions {
+  /** The version a package's dist-tag names now (from the index), or undefined when unknown. */
+  readonly distTag?: (name: string, tag: string) => string | undefined;
+}
+
 /** arborist's depValid for a registry spec, or why the spec cannot be installed from a registry. */
-function satisfies(version: string, spec: string, name: string): boolean {
+function satisfies(version: string, spec: string, name: string, options: CheckOptions): boolean {
   const parsed = parseSpec(name, spec);
   if (typeof parsed === "string")
     throw new InstallError("unsupported-source", `${name}@${spec}: ${parsed}`);
-  if ("tag" in parsed) return true;
+  if ("tag" in parsed) {
+    const tagged = options.distTag?.(parsed.name, parsed.tag);
+    return tagged === undefined || tagged === version;
+  }
   return parsed.any || parsed.range.test(version);
 }
 
@@ -95,7 +104,11 @@ function bundled(p: PlacedPackage): (name: string) => boolean {
 }
 
 /** The first way the lockfile and the project disagree, as `npm ci` words it, or undefined when they agree. */
-export function lockfileDisagreement(project: Project, tree: ProjectTree): string | undefined {
+export function lockfileDisagreement(
+  project: Project,
+  tree: ProjectTree,
+  options: CheckOptions = {},
+): string | undefined {
   for (const ws of project.workspaces) {
     const link = tree.packages.get(`node_modules/${ws.name}`);
     if (link?.link !== ws.location || !tree.packages.has(ws.location))
@@ -134,8 +147,8 @@ export function lockfileDisagreement(project: Project, tree: ProjectTree): strin
         const target = p.link === undefined ? p : tree.packages.get(p.link);
         if (!target) return false;
         return (
-          satisfies(target.version, edge.spec, edge.name) ||
-          (edge.accept !== undefined && satisfies(target.version, edge.accept, edge.name))
+          satisfies(target.version, edge.spec, edge.name, options) ||
+          (edge.accept !== undefined && satisfies(target.version, edge.accept, edge.name, options))
         );
       };
       if (edge.type === "peerOptional" && !fits(nearest)) continue;
@@ -162,8 +175,12 @@ export function lockfileDisagreement(project: Project, tree: ProjectTree): strin
 }
 
 /** Throws `out-of-sync`, naming the first disagreement, unless the lockfile fits the project. */
-export function assertLockfileMatches(project: Project, tree: ProjectTree): void {
-  const disagreement = lockfileDisagreement(project, tree);
+export function assertLockfileMatches(
+  project: Project,
+  tree: ProjectTree,
+  options: CheckOptions = {},
+): void {
+  const disagreement = lockfileDisagreement(project, tree, options);
   if (disagreement !== undefined)
     throw new InstallError(
       "out-of-sync",
