@@ -180,7 +180,8 @@ export function parseSpec(name: string, rawSpec: string): RegistrySpec | string 
   if (other) return `${raw} is ${other[1]}, which a registry cannot serve`;
   const range = rangeOf(raw);
   if (range) return { name, raw, range, any: raw === "" || raw === "*" };
-  if (encodeURIComponent(raw) === raw) return { name, raw, tag: raw };
+  // A tag needs no escaping in a URL; one with a lone surrogate cannot be escaped at all.
+  if (raw.isWellFormed() && encodeURIComponent(raw) === raw) return { name, raw, tag: raw };
   return `${raw} is not a version, range or dist-tag`;
 }
 

@@ -21,6 +21,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import pLimit from "p-limit";
+import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
 import { binLinks } from "./bin-links.ts";
 import { type Omit, type PlannedTree, planTree } from "./ideal-tree.ts";
@@ -189,9 +190,11 @@ async function treeOf(
   if (lockText !== undefined) {
     const { tree } = readLockfile(lockText);
     const unavailable = await unavailableOptionals(project, tree, options.source);
-    const disagreement = lockfileDisagreement(project, tree, (name, spec) =>
-      unavailable.has(`${name}@${spec}`),
-    );
+    const tags = await taggedDependencies(project, options.source);
+    const disagreement = lockfileDisagreement(project, tree, {
+      unavailable: (name, spec) => unavailable.has(`${name}@${spec}`),
+      distTag: (name, tag) => tags.get(name)?.[tag],
+    });
     if (disagreement === undefined) {
       const skipped = await skippedHere(tree, options);
       return { tree, skipped, fromLockfile: true, warnings: [] };
@@ -227,6 +230,37 @@ async function treeOf(
     warnings.push(`${absent.length} optional dependencies are not in the registry: left out`);
   return { tree: plan, skipped: plan.skipped, fromLockfile: false, warnings };
 }
+
+/** The dist-tags of the packages the project asks for by tag (`"x": "latest"`), as the registry has them now. */
+async function taggedDependencies(
+  project: Project,
+  source: RegistrySource,
+): Promise<Map<string, Readonly<Record<string, string>>>> {
+  const names = new Set<string>();
+  for (const { manifest } of [project.root, ...project.workspaces])
+    for (const field of [
+      "dependencies",
+      "devDependencies",
+      "optionalDependencies",
+      "peerDependencies",
+    ]) {
+      const deps = manifest[field];
+      if (typeof deps !== "object" || deps === null) continue;
+      for (const [name, spec] of Object.entries(deps))
+        if (typeof spec === "string" && TAG.test(spec) && semver.validRange(spec) === null)
+          names.add(name);
+    }
+  source.prefetch([...names]);
+  const tags = new Map<string, Readonly<Record<string, string>>>();
+  for (const name of names) {
+    const pkg = await source.get(name);
+    if (pkg) tags.set(name, pkg.distTags);
+  }
+  return tags;
+}
+
+/** A dist-tag, as npm-package-arg tells one from a range. */
+const TAG = /^[A-Za-z][\w.-]*$/;
 
 /**
  * Optional dependencies the lockfile leaves out and the registry cannot

@@ -20,9 +20,10 @@
  * removed from package.json does not fail `npm ci` (the package is pruned),
  * and neither does one removed from a workspace, so neither fails here.
  *
- * Not modelled: dist-tag specs (`"x": "latest"`) are taken as satisfied,
- * since checking one needs the registry (npm ci fails if the tag moved),
- * and `overrides`, which change edges: a project with them is only checked
+ * A dist-tag spec (`"x": "latest"`) is satisfied by the version the tag
+ * names now, which the caller looks up (npm ci re-resolves it and fails
+ * if the tag moved); without a lookup it is taken as satisfied.
+ * Not modelled: `overrides`, which change edges: a project with them is only checked
  * at its own and its workspaces' edges.
  */
 import { parseSpec } from "../client/resolve.ts";
@@ -78,12 +79,27 @@ function candidates(tree: ProjectTree, from: string, name: string): PlacedPackag
   }
 }
 
+export interface CheckOptions {
+  /** The version a package's dist-tag names now (from the index), or undefined when unknown. */
+  readonly distTag?: (name: string, tag: string) => string | undefined;
+  /**
+   * Whether the registry has no version of an optional dependency. npm ci
+   * refuses a lockfile that leaves out an optional dependency even then
+   * (its ideal tree keeps the failed node); `cairn ci` accepts it, since
+   * `cairn install` against that registry can write no other lockfile.
+   */
+  readonly unavailable?: (name: string, spec: string) => boolean;
+}
+
 /** arborist's depValid for a registry spec, or why the spec cannot be installed from a registry. */
-function satisfies(version: string, spec: string, name: string): boolean {
+function satisfies(version: string, spec: string, name: string, options: CheckOptions): boolean {
   const parsed = parseSpec(name, spec);
   if (typeof parsed === "string")
     throw new InstallError("unsupported-source", `${name}@${spec}: ${parsed}`);
-  if ("tag" in parsed) return true;
+  if ("tag" in parsed) {
+    const tagged = options.distTag?.(parsed.name, parsed.tag);
+    return tagged === undefined || tagged === version;
+  }
   return parsed.any || parsed.range.test(version);
 }
 
@@ -94,16 +110,11 @@ function bundled(p: PlacedPackage): (name: string) => boolean {
   return (name) => names.has(name);
 }
 
-/**
- * The first way the lockfile and the project disagree, as `npm ci` words it,
- * or undefined when they agree. `unavailable` names optional dependencies
- * the registry has no version of: npm re-resolves a missing optional one,
- * fails, and drops it, so its absence from the lockfile is no disagreement.
- */
+/** The first way the lockfile and the project disagree, as `npm ci` words it, or undefined when they agree. */
 export function lockfileDisagreement(
   project: Project,
   tree: ProjectTree,
-  unavailable: (name: string, spec: string) => boolean = () => false,
+  options: CheckOptions = {},
 ): string | undefined {
   for (const ws of project.workspaces) {
     const link = tree.packages.get(`node_modules/${ws.name}`);
@@ -131,7 +142,7 @@ export function lockfileDisagreement(
       const nearest = reachable[0];
       if (!nearest) {
         if (edge.type === "peerOptional") continue;
-        if (edge.type === "optional" && unavailable(edge.name, edge.spec)) continue;
+        if (edge.type === "optional" && options.unavailable?.(edge.name, edge.spec)) continue;
         return `Missing: ${edge.name}@${edge.spec} from lock file`;
       }
       const peerLocal =
@@ -144,8 +155,8 @@ export function lockfileDisagreement(
         const target = p.link === undefined ? p : tree.packages.get(p.link);
         if (!target) return false;
         return (
-          satisfies(target.version, edge.spec, edge.name) ||
-          (edge.accept !== undefined && satisfies(target.version, edge.accept, edge.name))
+          satisfies(target.version, edge.spec, edge.name, options) ||
+          (edge.accept !== undefined && satisfies(target.version, edge.accept, edge.name, options))
         );
       };
       if (edge.type === "peerOptional" && !fits(nearest)) continue;
@@ -175,9 +186,9 @@ export function lockfileDisagreement(
 export function assertLockfileMatches(
   project: Project,
   tree: ProjectTree,
-  unavailable?: (name: string, spec: string) => boolean,
+  options: CheckOptions = {},
 ): void {
-  const disagreement = lockfileDisagreement(project, tree, unavailable);
+  const disagreement = lockfileDisagreement(project, tree, options);
   if (disagreement !== undefined)
     throw new InstallError(
       "out-of-sync",

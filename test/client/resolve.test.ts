@@ -167,6 +167,8 @@ describe("specs a registry cannot serve", () => {
     ["npm:foo@git+https://github.com/a/foo.git", /not an alias of a registry package/],
     ["npm:", /not an alias/],
     ["next release", /not a version, range or dist-tag/],
+    // encodeURIComponent throws on a lone surrogate: the resolver crashed with a URIError.
+    ["next\udc00", /not a version, range or dist-tag/],
   ];
   for (const [spec, reason] of cases) {
     test(`${spec} is a problem with a reason, not a crash`, () => {

@@ -67,6 +67,25 @@ describe("cairn ci's check", () => {
     );
   });
 
+  test("a dist-tag holds while it names the locked version (npm ci re-resolves it)", () => {
+    const tree = treeOf({
+      "node_modules/a": { version: "1.0.0" },
+      "node_modules/b": { name: "c", version: "2.0.0" },
+    });
+    const project = projectOf({ dependencies: { a: "latest", b: "npm:c@next" } });
+    const tags: Record<string, string> = { "a latest": "1.0.0", "c next": "2.0.0" };
+    assert.equal(
+      lockfileDisagreement(project, tree, { distTag: (n, t) => tags[`${n} ${t}`] }),
+      undefined,
+    );
+    tags["a latest"] = "1.1.0";
+    assert.match(
+      lockfileDisagreement(project, tree, { distTag: (n, t) => tags[`${n} ${t}`] }) ?? "",
+      /^Invalid: .*a@1\.0\.0 does not satisfy a@latest/,
+    );
+    assert.equal(lockfileDisagreement(project, tree), undefined);
+  });
+
   test("out-of-sync is a coded error naming the first disagreement; a git dependency is unsupported", () => {
     const tree = treeOf({ "node_modules/a": { version: "1.0.0" } });
     assert.throws(

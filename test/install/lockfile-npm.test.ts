@@ -91,13 +91,17 @@ describe("the lockfile and the real npm", () => {
     return path;
   }
 
-  test("npm ci installs what Cairn's lockfile holds, and npm install then changes only the cairn objects", async () => {
+  test("npm ci installs what Cairn's lockfile holds (its hidden lockfile reads back), and npm install then changes only the cairn objects", async () => {
     const path = await app("ci");
     const ci = await npm(path, ["ci", "--ignore-scripts"]);
     assert.equal(ci.code, 0, ci.stderr);
-    const hidden = JSON.parse(
-      await readFile(join(path, "node_modules", ".package-lock.json"), "utf8"),
-    ) as Lock;
+    const hiddenText = await readFile(join(path, "node_modules", ".package-lock.json"), "utf8");
+    const hidden = JSON.parse(hiddenText) as Lock;
+    // npm's hidden lockfile (no project entry) reads and writes back too.
+    assert.equal(
+      writeLockfile(readLockfile(hiddenText).tree, { hidden: true }),
+      withoutResolved(hiddenText),
+    );
     const installed = Object.entries(hidden.packages).map(
       ([l, e]) => `${l} ${e.version} ${e.integrity}`,
     );

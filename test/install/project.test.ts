@@ -28,7 +28,8 @@ async function monorepo(root: string): Promise<void> {
     name: "mono",
     version: "1.0.0",
     workspaces: ["packages/*", "!packages/skip", "./tools/**"],
-    dependencies: { debug: "^4.4.0" },
+    // An alias: npm records the real name under the alias's folder.
+    dependencies: { debug: "^4.4.0", dbg: "npm:debug@^4.4.0" },
   });
   await writeJson(join(root, "packages/a/package.json"), {
     name: "a",
@@ -78,6 +79,7 @@ describe("the project", () => {
     for (const entry of Object.values(lock.packages))
       if (entry.link !== true) delete entry.resolved;
     assert.equal(writeLockfile(tree), npmStringify(lock));
+    assert.equal(tree.packages.get("node_modules/dbg")?.name, "debug");
     assert.equal(lockfileDisagreement(project, tree), undefined);
 
     // A workspace's own dependency changed past what is locked for it.
