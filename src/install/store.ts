@@ -63,6 +63,7 @@ import {
   parseFileIndex,
 } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
+import { Pacer } from "./pacer.ts";
 import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
 
 /** How far in the past a stored file's mtime is set. */
@@ -71,8 +72,6 @@ const SETTLE_MS = 2000;
 const SUSPECT_MARGIN_MS = 1000;
 /** File operations in flight at once: enough to keep the disk and libuv's pool busy. */
 const FS_CONCURRENCY = 32;
-/** The longest the synchronous writes hold the event loop. */
-const YIELD_MS = 5;
 
 export interface AddExpectation extends ExpectedTarball {
   /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
@@ -278,30 +277,27 @@ export class PackageStore {
     }
     const unique = new Map<string, IndexedFile>();
     for (const f of index.files.values()) unique.set(this.filePath(f), f);
-    let rehashed = false;
-    const results = await Promise.all(
-      [...unique].map(([path, f]) =>
-        this.#limit(async (): Promise<DamagedFile | undefined> => {
-          const damaged = (problem: DamagedFile["problem"]) => ({
-            sha256: f.sha256,
-            executable: f.mode === EXEC_MODE,
-            problem,
-          });
-          let st: Awaited<ReturnType<typeof stat>>;
-          try {
-            st = await stat(path);
-          } catch (err) {
-            if (isCode(err, "ENOENT")) return damaged("missing");
-            throw err;
-          }
-          if (st.size !== f.size) return damaged("mismatch");
-          if (st.mtimeMs < since) return undefined;
-          rehashed = true;
-          return (await hashFile(path)) === f.sha256 ? undefined : damaged("mismatch");
+    // Synchronous stats, paced (pacer.ts says why).
+    const pacer = new Pacer();
+    const suspects: [string, IndexedFile][] = [];
+    const damaged: DamagedFile[] = [];
+    const note = (f: IndexedFile, problem: DamagedFile["problem"]) =>
+      damaged.push({ sha256: f.sha256, executable: f.mode === EXEC_MODE, problem });
+    for (const [path, f] of unique) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined) note(f, "missing");
+      else if (st.size !== f.size) note(f, "mismatch");
+      else if (st.mtimeMs >= since) suspects.push([path, f]);
+      await pacer.pace();
+    }
+    const rehashed = suspects.length > 0;
+    await Promise.all(
+      suspects.map(([path, f]) =>
+        this.#limit(async () => {
+          if ((await hashFile(path)) !== f.sha256) note(f, "mismatch");
         }),
       ),
     );
-    const damaged = results.filter((d) => d !== undefined);
     // Found sound: later checks need not hash these again.
     if (rehashed && damaged.length === 0 && since !== Number.NEGATIVE_INFINITY) {
       const now = new Date();
@@ -315,19 +311,12 @@ export class PackageStore {
     return join(this.#tmp, `${this.#tmpPrefix}${(this.#tmpCount++).toString(36)}`);
   }
 
-  /**
-   * Writes files with synchronous calls: a round trip through libuv's pool
-   * per call cost more than the call itself (measured: 4x on the corpus).
-   * The event loop gets a turn every few files, so fetches go on meanwhile.
-   */
+  /** Writes files with synchronous calls, paced (pacer.ts says why). */
   async #putFiles(files: readonly (readonly [IndexedFile, Uint8Array])[]): Promise<void> {
-    let since = performance.now();
+    const pacer = new Pacer();
     for (const [file, data] of files) {
       this.#putFile(file, data);
-      if (performance.now() - since > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        since = performance.now();
-      }
+      await pacer.pace();
     }
   }
 
