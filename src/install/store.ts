@@ -70,8 +70,8 @@ import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
 const SETTLE_MS = 2000;
 /** A file whose mtime is past its index's mtime less this was written after it was stored. */
 const SUSPECT_MARGIN_MS = 1000;
-/** File operations in flight at once: enough to keep the disk and libuv's pool busy. */
-const FS_CONCURRENCY = 32;
+/** Files re-hashed at once: enough to keep the disk and libuv's pool busy. */
+const HASH_CONCURRENCY = 8;
 
 export interface AddExpectation extends ExpectedTarball {
   /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
@@ -110,12 +110,14 @@ export class PackageStore {
     this.dir = dir;
     this.#root = join(dir, "v1");
     this.#tmp = join(this.#root, "tmp");
-    this.#limit = pLimit(FS_CONCURRENCY);
+    this.#limit = pLimit(HASH_CONCURRENCY);
   }
 
   /** Opens the store at `dir`, creating its folders when absent. */
   static async open(dir: string): Promise<PackageStore> {
     const store = new PackageStore(dir);
+    // `index` is made last: once it is there, so is every other folder.
+    if (statSync(join(store.#root, "index"), { throwIfNoEntry: false })) return store;
     await mkdir(store.#tmp, { recursive: true });
     // Every prefix folder at once, so no write has to create one.
     await Promise.all(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createReadStream, statSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { PackageStore } from "../../src/install/store.ts";
 import { verifyStore } from "../../src/install/store-maintenance.ts";
 import { corpusManifest, corpusTarball, corpusTarballs } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
+import { PROJECT_ROOT } from "../helpers/shared.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { countFiles, filesUnder, integrityOf, tarFiles } from "./store-helpers.ts";
 
@@ -114,6 +116,35 @@ describe("package store", () => {
     const report = await verifyStore(a);
     assert.deepEqual(report.damaged, []);
     assert.ok(report.checked > 100);
+    assert.deepEqual(await readdir(join(dir.path, "v1", "tmp")), []);
+  });
+
+  test("two processes adding the same tarballs at once leave whole files and one index each", async () => {
+    await using dir = await tempDir();
+    const files = ["typescript-5.9.3.tgz", "semver-7.8.6.tgz", "js-yaml-3.15.2.tgz"];
+    const pkgs = await Promise.all(files.map(corpusPackage));
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { PackageStore } from ${JSON.stringify(join(PROJECT_ROOT, "src", "install", "store.ts"))};
+      const [dir, ...args] = process.argv.slice(1);
+      const store = await PackageStore.open(dir);
+      for (let i = 0; i < args.length; i += 2)
+        await store.addTarball(readFileSync(args[i]), { integrity: args[i + 1] });
+    `;
+    const args = [dir.path];
+    for (const p of pkgs) args.push(await corpusTarball(p.file), p.integrity);
+    const run = () =>
+      new Promise<number | null>((resolve) =>
+        spawn(process.execPath, ["--input-type=module", "-e", script, ...args], {
+          stdio: "inherit",
+        }).on("exit", resolve),
+      );
+    assert.deepEqual(await Promise.all([run(), run()]), [0, 0]);
+    const store = await PackageStore.open(dir.path);
+    const report = await verifyStore(store);
+    assert.deepEqual(report.damaged, []);
+    assert.deepEqual(report.badIndexes, []);
+    assert.equal(await countFiles(join(dir.path, "v1", "index")), pkgs.length);
     assert.deepEqual(await readdir(join(dir.path, "v1", "tmp")), []);
   });
 
