@@ -73,12 +73,6 @@ const SUSPECT_MARGIN_MS = 1000;
 /** Files re-hashed at once: enough to keep the disk and libuv's pool busy. */
 const HASH_CONCURRENCY = 8;
 
-export interface AddExpectation extends ExpectedTarball {
-  /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
-  readonly name?: string;
-  readonly version?: string;
-}
-
 export interface DamagedFile {
   readonly sha256: string;
   readonly executable: boolean;
@@ -194,7 +188,7 @@ export class PackageStore {
    */
   async addTarball(
     source: Uint8Array | AsyncIterable<Uint8Array>,
-    expected: AddExpectation,
+    expected: ExpectedTarball,
   ): Promise<FileIndex> {
     const key = integrityKey(expected.integrity);
     const bytes = await tarballBytes(source);
@@ -205,21 +199,9 @@ export class PackageStore {
     });
   }
 
-  async #unpackAndStore(bytes: Buffer, expected: AddExpectation): Promise<FileIndex> {
-    const unpacked = await unpackTarball(bytes, expected);
-    const name = expected.name ?? unpacked.manifest.name;
-    const version = expected.version ?? unpacked.manifest.version;
-    if (typeof name !== "string" || !isValidName(name))
-      throw new InstallError("bad-tarball", "the tarball's package.json has no valid name");
-    if (typeof version !== "string" || !isValidVersion(version))
-      throw new InstallError("bad-tarball", "the tarball's package.json has no valid version");
-    const files = new Map<string, IndexedFile>();
-    for (const f of unpacked.files) {
-      const sha256 = createHash("sha256").update(f.data).digest("hex");
-      files.set(f.path, { sha256, mode: f.mode, size: f.data.length });
-    }
-    const index: FileIndex = { name, version, tarball: unpacked.tarball, files };
-    await this.#putFiles(unpacked.files.map((f) => [files.get(f.path) as IndexedFile, f.data]));
+  async #unpackAndStore(bytes: Buffer, expected: ExpectedTarball): Promise<FileIndex> {
+    const { index, files } = await unpackTarball(bytes, expected);
+    await this.#putFiles(files.map((f) => [f.entry, f.data]));
     await this.#writeIndex(index);
     return index;
   }
