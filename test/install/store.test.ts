@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createReadStream, statSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import pLimit from "p-limit";
+import * as tar from "tar";
 import { linkPackage } from "../../src/install/link.ts";
 import { PackageStore } from "../../src/install/store.ts";
 import { verifyStore } from "../../src/install/store-maintenance.ts";
@@ -13,6 +14,12 @@ import { tempDir } from "../helpers/log.ts";
 import { PROJECT_ROOT } from "../helpers/shared.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { countFiles, filesUnder, integrityOf, tarFiles } from "./store-helpers.ts";
+
+async function streamBytes(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
 
 async function corpusPackage(file: string) {
   const t = (await corpusManifest()).find((c) => c.file === file);
@@ -211,6 +218,22 @@ describe("package store", () => {
       assert.equal(await countFiles(join(dir.path, "v1", "index")), 0);
     });
   }
+
+  test("a tarball the tar library packs from a folder with a link out is refused", async () => {
+    await using dir = await tempDir();
+    await mkdir(join(dir.path, "src", "package"), { recursive: true });
+    await writeFile(
+      join(dir.path, "src", "package", "package.json"),
+      '{"name":"h","version":"1.0.0"}',
+    );
+    await symlink("/etc/passwd", join(dir.path, "src", "package", "passwd"));
+    const bytes = await streamBytes(tar.c({ gzip: true, cwd: join(dir.path, "src") }, ["package"]));
+    const store = await PackageStore.open(join(dir.path, "store"));
+    await assert.rejects(store.addTarball(bytes, { integrity: integrityOf(bytes) }), {
+      code: "hostile-entry",
+    });
+    assert.equal(await countFiles(join(dir.path, "store", "v1", "files")), 0);
+  });
 
   test("links inside a package are left out and .gitignore becomes .npmignore, as npm installs them", async () => {
     await using dir = await tempDir();
