@@ -216,12 +216,13 @@ export class PackageStore {
   }
 
   /**
-   * Adds a package from an index (checked against the tarball's hashes by
-   * the caller: it came from a verified source) and the bytes of the files
-   * the store lacks, fetched by hash from anywhere. Each file is stored
-   * only if its bytes hash to what the index names; the index is written
-   * once every file is there. Returns the files still missing (none: the
-   * package is now held).
+   * Adds a package from its index and the bytes of the files the store
+   * lacks, fetched by hash from anywhere. The index itself must come
+   * verified (its SHA-256 as the log binds it): the store files it under
+   * its tarball's integrity without the tarball to check. Each file is
+   * stored only if its bytes hash to one the index names (else nothing is
+   * stored); the index is written once every file is there. Returns the
+   * files still missing (none: the package is now held).
    */
   async addFiles(index: FileIndex, contents: Iterable<Uint8Array>): Promise<IndexedFile[]> {
     const wanted = new Map<string, IndexedFile[]>();
