@@ -23,10 +23,10 @@
  * means all its files were.
  *
  * Protection of the store from the projects that link to it: files are
- * read-only, so an editor or a tool run by a user other than root cannot
- * write through a link; and every file is written with its mtime set
- * SETTLE_MS in the past, so any later write (root ignores modes) leaves an
- * mtime past its index's own. Before a package is linked or re-added, each
+ * read-only, so editors and tools refuse to write through a link unless
+ * told to (one that makes the file writable first, or root, which ignores
+ * modes); and every file is written with its mtime set SETTLE_MS in the
+ * past, so any later write leaves an mtime past its index's own. Before a package is linked or re-added, each
  * file is stat'ed: a missing file or a wrong size is damage; an mtime at or
  * past its index's (less a margin) is suspect, and is re-hashed; damage is
  * repaired by re-adding the tarball. A file that was checked and found
