@@ -28,8 +28,9 @@
  * modes); and every file is written with its mtime set SETTLE_MS in the
  * past, so any later write leaves an mtime past its index's own. Before a package is linked or re-added, each
  * file is stat'ed: a missing file or a wrong size is damage; an mtime at or
- * past its index's (less a margin) is suspect, and is re-hashed; damage is
- * repaired by re-adding the tarball. A file that was checked and found
+ * past its index's (less a margin), or a mode made writable, is suspect,
+ * and is re-hashed (and made read-only again if sound); damage is repaired
+ * by re-adding the tarball. A file that was checked and found
  * sound refreshes its index's mtime, so it is hashed once, not on every
  * link. Nothing is fsynced: a crash may leave a file short or zeroed,
  * which the size and hash checks find.
@@ -48,7 +49,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import { SingleFlight } from "../util/single-flight.ts";
@@ -272,7 +273,7 @@ export class PackageStore {
       const st = statSync(path, { throwIfNoEntry: false });
       if (st === undefined) note(f, "missing");
       else if (st.size !== f.size) note(f, "mismatch");
-      else if (st.mtimeMs >= since) suspects.push([path, f]);
+      else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f)) suspects.push([path, f]);
       await pacer.pace();
     }
     const rehashed = suspects.length > 0;
@@ -280,6 +281,8 @@ export class PackageStore {
       suspects.map(([path, f]) =>
         this.#limit(async () => {
           if ((await hashFile(path)) !== f.sha256) note(f, "mismatch");
+          // Made writable through a link (an editor's "overwrite"): read-only again.
+          else await chmod(path, storeMode(f));
         }),
       ),
     );
@@ -314,7 +317,7 @@ export class PackageStore {
     const target = this.filePath(file);
     if (isIntactSync(target, file)) return;
     const tmp = this.tmpPath();
-    const mode = file.mode === EXEC_MODE ? 0o555 : 0o444;
+    const mode = storeMode(file);
     try {
       const fd = openSync(tmp, "wx", mode);
       try {
@@ -347,6 +350,11 @@ export class PackageStore {
     await mkdir(join(name, ".."), { recursive: true });
     await writeByRename(this.tmpPath(), name, Buffer.from(index.tarball.integrity));
   }
+}
+
+/** A store file's mode: read-only, executable or not. */
+function storeMode(file: Pick<IndexedFile, "mode">): number {
+  return file.mode === EXEC_MODE ? 0o555 : 0o444;
 }
 
 function toMode(d: DamagedFile): Pick<IndexedFile, "sha256" | "mode"> {

@@ -348,6 +348,20 @@ describe("store damage", () => {
     assert.deepEqual((await verifyStore(store)).damaged, []);
   });
 
+  test("a store file made writable through a link, bytes unchanged, is made read-only again", async () => {
+    await using dir = await tempDir();
+    const store = await PackageStore.open(join(dir.path, "store"));
+    const pkg = await corpusPackage("semver-7.8.6.tgz");
+    const index = await store.addTarball(pkg.bytes, pkg);
+    const project = join(dir.path, "semver");
+    await linkPackage(store, index, project);
+    await chmod(join(project, "index.js"), 0o644);
+    await chmod(join(project, "bin", "semver.js"), 0o755);
+    assert.deepEqual(await store.checkFiles(index), []);
+    assert.equal((await stat(join(project, "index.js"))).mode & 0o777, 0o444);
+    assert.equal((await stat(join(project, "bin", "semver.js"))).mode & 0o777, 0o555);
+  });
+
   test("a project on another device gets writable copies, and edits to them stay there", async (t) => {
     await using dir = await tempDir();
     const shm = "/dev/shm";
