@@ -18,12 +18,12 @@
  * files the index does not name are left alone.
  */
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, copyFile, link, mkdir, rename, rm, stat } from "node:fs/promises";
+import { constants, linkSync, mkdirSync } from "node:fs";
+import { chmod, copyFile, link, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import pLimit from "p-limit";
 import type { FileIndex, IndexedFile } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
+import { Pacer } from "./pacer.ts";
 import type { PackageStore } from "./store.ts";
 
 export interface LinkOptions {
@@ -40,9 +40,6 @@ export interface LinkResult {
   readonly repaired: boolean;
 }
 
-/** Links and copies in flight at once, across every package being linked. */
-const linkLimit = pLimit(64);
-
 /** Errors after which a hard link will not work for this target: copy instead. */
 const NO_LINK = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP"]);
 
@@ -55,16 +52,21 @@ export async function linkPackage(
   const repaired = await ensureSound(store, index, options);
   const folders = new Set<string>([targetDir]);
   for (const path of index.files.keys()) folders.add(dirname(join(targetDir, path)));
-  await Promise.all([...folders].map((f) => linkLimit(() => mkdir(f, { recursive: true }))));
+  const pacer = new Pacer();
+  for (const f of folders) mkdirSync(f, { recursive: true });
   // Once a link fails for the whole target (another device), the rest go straight to copies.
   const state = { copyOnly: false };
-  const outcomes = await Promise.all(
-    [...index.files].map(([path, file]) =>
-      linkLimit(() => placeFile(store.filePath(file), join(targetDir, path), file, state)),
-    ),
-  );
-  const copied = outcomes.filter((o) => o === "copied").length;
-  return { linked: outcomes.length - copied, copied, repaired };
+  let copied = 0;
+  for (const [path, file] of index.files) {
+    const source = store.filePath(file);
+    const target = join(targetDir, path);
+    if (!state.copyOnly && tryLink(source, target)) {
+      await pacer.pace();
+      continue;
+    }
+    if ((await placeFile(source, target, file, state)) === "copied") copied++;
+  }
+  return { linked: index.files.size - copied, copied, repaired };
 }
 
 /** Checks the package's store files; repairs damage from a re-fetched tarball, or throws. */
@@ -95,6 +97,17 @@ async function ensureSound(
   return true;
 }
 
+/** The common case, synchronously: a new link. Anything else is for placeFile to sort out. */
+function tryLink(source: string, target: string): boolean {
+  try {
+    linkSync(source, target);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Puts one file at `target` by link or copy, replacing what is there unless it is the store's inode. */
 async function placeFile(
   source: string,
   target: string,

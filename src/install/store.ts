@@ -23,13 +23,14 @@
  * means all its files were.
  *
  * Protection of the store from the projects that link to it: files are
- * read-only, so an editor or a tool run by a user other than root cannot
- * write through a link; and every file is written with its mtime set
- * SETTLE_MS in the past, so any later write (root ignores modes) leaves an
- * mtime past its index's own. Before a package is linked or re-added, each
+ * read-only, so editors and tools refuse to write through a link unless
+ * told to (one that makes the file writable first, or root, which ignores
+ * modes); and every file is written with its mtime set SETTLE_MS in the
+ * past, so any later write leaves an mtime past its index's own. Before a package is linked or re-added, each
  * file is stat'ed: a missing file or a wrong size is damage; an mtime at or
- * past its index's (less a margin) is suspect, and is re-hashed; damage is
- * repaired by re-adding the tarball. A file that was checked and found
+ * past its index's (less a margin), or a mode made writable, is suspect,
+ * and is re-hashed (and made read-only again if sound); damage is repaired
+ * by re-adding the tarball. A file that was checked and found
  * sound refreshes its index's mtime, so it is hashed once, not on every
  * link. Nothing is fsynced: a crash may leave a file short or zeroed,
  * which the size and hash checks find.
@@ -48,7 +49,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import { SingleFlight } from "../util/single-flight.ts";
@@ -63,22 +64,15 @@ import {
   parseFileIndex,
 } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
+import { Pacer } from "./pacer.ts";
 import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
 
 /** How far in the past a stored file's mtime is set. */
 const SETTLE_MS = 2000;
 /** A file whose mtime is past its index's mtime less this was written after it was stored. */
 const SUSPECT_MARGIN_MS = 1000;
-/** File operations in flight at once: enough to keep the disk and libuv's pool busy. */
-const FS_CONCURRENCY = 32;
-/** The longest the synchronous writes hold the event loop. */
-const YIELD_MS = 5;
-
-export interface AddExpectation extends ExpectedTarball {
-  /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
-  readonly name?: string;
-  readonly version?: string;
-}
+/** Files re-hashed at once: enough to keep the disk and libuv's pool busy. */
+const HASH_CONCURRENCY = 8;
 
 export interface DamagedFile {
   readonly sha256: string;
@@ -111,12 +105,14 @@ export class PackageStore {
     this.dir = dir;
     this.#root = join(dir, "v1");
     this.#tmp = join(this.#root, "tmp");
-    this.#limit = pLimit(FS_CONCURRENCY);
+    this.#limit = pLimit(HASH_CONCURRENCY);
   }
 
   /** Opens the store at `dir`, creating its folders when absent. */
   static async open(dir: string): Promise<PackageStore> {
     const store = new PackageStore(dir);
+    // `index` is made last: once it is there, so is every other folder.
+    if (statSync(join(store.#root, "index"), { throwIfNoEntry: false })) return store;
     await mkdir(store.#tmp, { recursive: true });
     // Every prefix folder at once, so no write has to create one.
     await Promise.all(
@@ -193,7 +189,7 @@ export class PackageStore {
    */
   async addTarball(
     source: Uint8Array | AsyncIterable<Uint8Array>,
-    expected: AddExpectation,
+    expected: ExpectedTarball,
   ): Promise<FileIndex> {
     const key = integrityKey(expected.integrity);
     const bytes = await tarballBytes(source);
@@ -204,21 +200,9 @@ export class PackageStore {
     });
   }
 
-  async #unpackAndStore(bytes: Buffer, expected: AddExpectation): Promise<FileIndex> {
-    const unpacked = await unpackTarball(bytes, expected);
-    const name = expected.name ?? unpacked.manifest.name;
-    const version = expected.version ?? unpacked.manifest.version;
-    if (typeof name !== "string" || !isValidName(name))
-      throw new InstallError("bad-tarball", "the tarball's package.json has no valid name");
-    if (typeof version !== "string" || !isValidVersion(version))
-      throw new InstallError("bad-tarball", "the tarball's package.json has no valid version");
-    const files = new Map<string, IndexedFile>();
-    for (const f of unpacked.files) {
-      const sha256 = createHash("sha256").update(f.data).digest("hex");
-      files.set(f.path, { sha256, mode: f.mode, size: f.data.length });
-    }
-    const index: FileIndex = { name, version, tarball: unpacked.tarball, files };
-    await this.#putFiles(unpacked.files.map((f) => [files.get(f.path) as IndexedFile, f.data]));
+  async #unpackAndStore(bytes: Buffer, expected: ExpectedTarball): Promise<FileIndex> {
+    const { index, files } = await unpackTarball(bytes, expected);
+    await this.#putFiles(files.map((f) => [f.entry, f.data]));
     await this.#writeIndex(index);
     return index;
   }
@@ -233,12 +217,13 @@ export class PackageStore {
   }
 
   /**
-   * Adds a package from an index (checked against the tarball's hashes by
-   * the caller: it came from a verified source) and the bytes of the files
-   * the store lacks, fetched by hash from anywhere. Each file is stored
-   * only if its bytes hash to what the index names; the index is written
-   * once every file is there. Returns the files still missing (none: the
-   * package is now held).
+   * Adds a package from its index and the bytes of the files the store
+   * lacks, fetched by hash from anywhere. The index itself must come
+   * verified (its SHA-256 as the log binds it): the store files it under
+   * its tarball's integrity without the tarball to check. Each file is
+   * stored only if its bytes hash to one the index names (else nothing is
+   * stored); the index is written once every file is there. Returns the
+   * files still missing (none: the package is now held).
    */
   async addFiles(index: FileIndex, contents: Iterable<Uint8Array>): Promise<IndexedFile[]> {
     const wanted = new Map<string, IndexedFile[]>();
@@ -278,30 +263,29 @@ export class PackageStore {
     }
     const unique = new Map<string, IndexedFile>();
     for (const f of index.files.values()) unique.set(this.filePath(f), f);
-    let rehashed = false;
-    const results = await Promise.all(
-      [...unique].map(([path, f]) =>
-        this.#limit(async (): Promise<DamagedFile | undefined> => {
-          const damaged = (problem: DamagedFile["problem"]) => ({
-            sha256: f.sha256,
-            executable: f.mode === EXEC_MODE,
-            problem,
-          });
-          let st: Awaited<ReturnType<typeof stat>>;
-          try {
-            st = await stat(path);
-          } catch (err) {
-            if (isCode(err, "ENOENT")) return damaged("missing");
-            throw err;
-          }
-          if (st.size !== f.size) return damaged("mismatch");
-          if (st.mtimeMs < since) return undefined;
-          rehashed = true;
-          return (await hashFile(path)) === f.sha256 ? undefined : damaged("mismatch");
+    // Synchronous stats, paced (pacer.ts says why).
+    const pacer = new Pacer();
+    const suspects: [string, IndexedFile][] = [];
+    const damaged: DamagedFile[] = [];
+    const note = (f: IndexedFile, problem: DamagedFile["problem"]) =>
+      damaged.push({ sha256: f.sha256, executable: f.mode === EXEC_MODE, problem });
+    for (const [path, f] of unique) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined) note(f, "missing");
+      else if (st.size !== f.size) note(f, "mismatch");
+      else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f)) suspects.push([path, f]);
+      await pacer.pace();
+    }
+    const rehashed = suspects.length > 0;
+    await Promise.all(
+      suspects.map(([path, f]) =>
+        this.#limit(async () => {
+          if ((await hashFile(path)) !== f.sha256) note(f, "mismatch");
+          // Made writable through a link (an editor's "overwrite"): read-only again.
+          else await chmod(path, storeMode(f));
         }),
       ),
     );
-    const damaged = results.filter((d) => d !== undefined);
     // Found sound: later checks need not hash these again.
     if (rehashed && damaged.length === 0 && since !== Number.NEGATIVE_INFINITY) {
       const now = new Date();
@@ -315,19 +299,12 @@ export class PackageStore {
     return join(this.#tmp, `${this.#tmpPrefix}${(this.#tmpCount++).toString(36)}`);
   }
 
-  /**
-   * Writes files with synchronous calls: a round trip through libuv's pool
-   * per call cost more than the call itself (measured: 4x on the corpus).
-   * The event loop gets a turn every few files, so fetches go on meanwhile.
-   */
+  /** Writes files with synchronous calls, paced (pacer.ts says why). */
   async #putFiles(files: readonly (readonly [IndexedFile, Uint8Array])[]): Promise<void> {
-    let since = performance.now();
+    const pacer = new Pacer();
     for (const [file, data] of files) {
       this.#putFile(file, data);
-      if (performance.now() - since > YIELD_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        since = performance.now();
-      }
+      await pacer.pace();
     }
   }
 
@@ -340,7 +317,7 @@ export class PackageStore {
     const target = this.filePath(file);
     if (isIntactSync(target, file)) return;
     const tmp = this.tmpPath();
-    const mode = file.mode === EXEC_MODE ? 0o555 : 0o444;
+    const mode = storeMode(file);
     try {
       const fd = openSync(tmp, "wx", mode);
       try {
@@ -373,6 +350,11 @@ export class PackageStore {
     await mkdir(join(name, ".."), { recursive: true });
     await writeByRename(this.tmpPath(), name, Buffer.from(index.tarball.integrity));
   }
+}
+
+/** A store file's mode: read-only, executable or not. */
+function storeMode(file: Pick<IndexedFile, "mode">): number {
+  return file.mode === EXEC_MODE ? 0o555 : 0o444;
 }
 
 function toMode(d: DamagedFile): Pick<IndexedFile, "sha256" | "mode"> {

@@ -23,9 +23,13 @@ import { DEFAULT_TARBALL_LIMITS } from "../registry/tarball-limits.ts";
 import {
   EXEC_MODE,
   FILE_MODE,
+  type FileIndex,
   type FileMode,
   folderConflict,
+  type IndexedFile,
   integrityKey,
+  isValidName,
+  isValidVersion,
   sha512Integrity,
   type TarballRef,
 } from "./file-index.ts";
@@ -39,15 +43,18 @@ export interface UnpackedFile {
 
 export interface UnpackedPackage {
   readonly manifest: Record<string, unknown>;
-  readonly tarball: TarballRef;
-  /** In path order. */
-  readonly files: readonly UnpackedFile[];
+  readonly index: FileIndex;
+  /** In path order, each with its entry in the index. */
+  readonly files: readonly (UnpackedFile & { readonly entry: IndexedFile })[];
 }
 
 export interface ExpectedTarball {
   readonly integrity: string;
   /** Hex SHA-256, when the log binds one: checked too. */
   readonly sha256?: string;
+  /** The name and version the package is listed under, when the caller knows them (else the tarball's). */
+  readonly name?: string;
+  readonly version?: string;
 }
 
 const FROM_TARBALL: Record<TarballErrorCode, InstallErrorCode> = {
@@ -125,7 +132,35 @@ export async function unpackTarball(
       "hostile-entry",
       `tarball holds ${JSON.stringify(conflict)} as a file and a folder`,
     );
-  return { manifest, tarball, files };
+  const name = expected.name ?? manifest.name;
+  const version = expected.version ?? manifest.version;
+  if (typeof name !== "string" || !isValidName(name))
+    throw new InstallError("bad-tarball", "the tarball's package.json has no valid name");
+  if (typeof version !== "string" || !isValidVersion(version))
+    throw new InstallError("bad-tarball", "the tarball's package.json has no valid version");
+  const indexed = files.map((f) => ({
+    ...f,
+    entry: {
+      sha256: createHash("sha256").update(f.data).digest("hex"),
+      mode: f.mode,
+      size: f.data.length,
+    },
+  }));
+  const index: FileIndex = {
+    name,
+    version,
+    tarball,
+    files: new Map(indexed.map((f) => [f.path, f.entry])),
+  };
+  return { manifest, index, files: indexed };
+}
+
+/** A tarball's file index, as the store would record it (and an origin could publish it), stored nowhere. */
+export async function fileIndexOfTarball(
+  bytes: Buffer,
+  expected: ExpectedTarball,
+): Promise<FileIndex> {
+  return (await unpackTarball(bytes, expected)).index;
 }
 
 interface RawFile {

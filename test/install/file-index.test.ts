@@ -7,6 +7,7 @@ import {
   parseFileIndex,
 } from "../../src/install/file-index.ts";
 import { PackageStore } from "../../src/install/store.ts";
+import { fileIndexOfTarball } from "../../src/install/unpack.ts";
 import { tempDir } from "../helpers/log.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { integrityOf } from "./store-helpers.ts";
@@ -33,6 +34,16 @@ describe("file index", () => {
     // The tarball's own bytes depend on the gzip in use; when it matches the example's, so does the index.
     if (index.tarball.sha256 === example.tarball.sha256)
       assert.equal(formatFileIndex(index), EXAMPLE);
+  });
+
+  test("fileIndexOfTarball computes the index the store records, storing nothing", async () => {
+    await using dir = await tempDir();
+    const tgz = rawTgz([packageJson("is-x", "1.0.0"), { name: "package/bin.js", data: "#!" }]);
+    const expected = { integrity: integrityOf(tgz), name: "alias-of-is-x" };
+    const computed = await fileIndexOfTarball(tgz, expected);
+    assert.equal(computed.name, "alias-of-is-x");
+    const stored = await (await PackageStore.open(dir.path)).addTarball(tgz, expected);
+    assert.equal(formatFileIndex(computed), formatFileIndex(stored));
   });
 
   const refusals: [string, string][] = [

@@ -1,16 +1,25 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createReadStream, statSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import pLimit from "p-limit";
+import * as tar from "tar";
 import { linkPackage } from "../../src/install/link.ts";
 import { PackageStore } from "../../src/install/store.ts";
 import { verifyStore } from "../../src/install/store-maintenance.ts";
 import { corpusManifest, corpusTarball, corpusTarballs } from "../helpers/corpus.ts";
 import { tempDir } from "../helpers/log.ts";
+import { PROJECT_ROOT } from "../helpers/shared.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { countFiles, filesUnder, integrityOf, tarFiles } from "./store-helpers.ts";
+
+async function streamBytes(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
 
 async function corpusPackage(file: string) {
   const t = (await corpusManifest()).find((c) => c.file === file);
@@ -117,6 +126,35 @@ describe("package store", () => {
     assert.deepEqual(await readdir(join(dir.path, "v1", "tmp")), []);
   });
 
+  test("two processes adding the same tarballs at once leave whole files and one index each", async () => {
+    await using dir = await tempDir();
+    const files = ["typescript-5.9.3.tgz", "semver-7.8.6.tgz", "js-yaml-3.15.2.tgz"];
+    const pkgs = await Promise.all(files.map(corpusPackage));
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { PackageStore } from ${JSON.stringify(join(PROJECT_ROOT, "src", "install", "store.ts"))};
+      const [dir, ...args] = process.argv.slice(1);
+      const store = await PackageStore.open(dir);
+      for (let i = 0; i < args.length; i += 2)
+        await store.addTarball(readFileSync(args[i]), { integrity: args[i + 1] });
+    `;
+    const args = [dir.path];
+    for (const p of pkgs) args.push(await corpusTarball(p.file), p.integrity);
+    const run = () =>
+      new Promise<number | null>((resolve) =>
+        spawn(process.execPath, ["--input-type=module", "-e", script, ...args], {
+          stdio: "inherit",
+        }).on("exit", resolve),
+      );
+    assert.deepEqual(await Promise.all([run(), run()]), [0, 0]);
+    const store = await PackageStore.open(dir.path);
+    const report = await verifyStore(store);
+    assert.deepEqual(report.damaged, []);
+    assert.deepEqual(report.badIndexes, []);
+    assert.equal(await countFiles(join(dir.path, "v1", "index")), pkgs.length);
+    assert.deepEqual(await readdir(join(dir.path, "v1", "tmp")), []);
+  });
+
   test("a tampered tarball is refused before anything is stored", async () => {
     await using dir = await tempDir();
     const store = await PackageStore.open(dir.path);
@@ -180,6 +218,22 @@ describe("package store", () => {
       assert.equal(await countFiles(join(dir.path, "v1", "index")), 0);
     });
   }
+
+  test("a tarball the tar library packs from a folder with a link out is refused", async () => {
+    await using dir = await tempDir();
+    await mkdir(join(dir.path, "src", "package"), { recursive: true });
+    await writeFile(
+      join(dir.path, "src", "package", "package.json"),
+      '{"name":"h","version":"1.0.0"}',
+    );
+    await symlink("/etc/passwd", join(dir.path, "src", "package", "passwd"));
+    const bytes = await streamBytes(tar.c({ gzip: true, cwd: join(dir.path, "src") }, ["package"]));
+    const store = await PackageStore.open(join(dir.path, "store"));
+    await assert.rejects(store.addTarball(bytes, { integrity: integrityOf(bytes) }), {
+      code: "hostile-entry",
+    });
+    assert.equal(await countFiles(join(dir.path, "store", "v1", "files")), 0);
+  });
 
   test("links inside a package are left out and .gitignore becomes .npmignore, as npm installs them", async () => {
     await using dir = await tempDir();
@@ -292,6 +346,20 @@ describe("store damage", () => {
     assert.equal((await linkPackage(store, index, b, { refetch })).repaired, false);
     assert.deepEqual(await readFile(join(b, "index.js")), original);
     assert.deepEqual((await verifyStore(store)).damaged, []);
+  });
+
+  test("a store file made writable through a link, bytes unchanged, is made read-only again", async () => {
+    await using dir = await tempDir();
+    const store = await PackageStore.open(join(dir.path, "store"));
+    const pkg = await corpusPackage("semver-7.8.6.tgz");
+    const index = await store.addTarball(pkg.bytes, pkg);
+    const project = join(dir.path, "semver");
+    await linkPackage(store, index, project);
+    await chmod(join(project, "index.js"), 0o644);
+    await chmod(join(project, "bin", "semver.js"), 0o755);
+    assert.deepEqual(await store.checkFiles(index), []);
+    assert.equal((await stat(join(project, "index.js"))).mode & 0o777, 0o444);
+    assert.equal((await stat(join(project, "bin", "semver.js"))).mode & 0o777, 0o555);
   });
 
   test("a project on another device gets writable copies, and edits to them stay there", async (t) => {
