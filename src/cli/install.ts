@@ -25,6 +25,7 @@ import { parseVerifierKey } from "../log/index.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, parseTimeoutMs, userUmask } from "./options.ts";
+import { defaultStoreDir } from "./store.ts";
 
 interface InstallFlags {
   origin?: string;
@@ -185,7 +186,7 @@ async function runInstall(
       document: (name) => documents.document(name),
       tarball: (entry) => reader.tarball(entry),
     });
-    const store = await PackageStore.open(flags.store ?? join(home, "store"));
+    const store = await PackageStore.open(flags.store ?? defaultStoreDir());
     const omit = omitted(flags);
     const report = await install({
       projectDir: process.cwd(),

@@ -28,7 +28,7 @@ import { type Omit, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
 import { isolatedLayout } from "./isolated.ts";
 import { linkPackage } from "./link.ts";
-import { lockfileDisagreement } from "./lock-sync.ts";
+import { lockfileDisagreement, withoutUnreachable } from "./lock-sync.ts";
 import { readLockfile, writeLockfile } from "./lockfile.ts";
 import { addDependency, removeDependency, savedSpec } from "./package-json-edit.ts";
 import { type Project, readProject } from "./project.ts";
@@ -196,8 +196,9 @@ async function treeOf(
       distTag: (name, tag) => tags.get(name)?.[tag],
     });
     if (disagreement === undefined) {
-      const skipped = await skippedHere(tree, options);
-      return { tree, skipped, fromLockfile: true, warnings: [] };
+      const kept = withoutUnreachable(project, tree);
+      const skipped = await skippedHere(kept, options);
+      return { tree: kept, skipped, fromLockfile: true, warnings: [] };
     }
     if (options.frozen)
       throw new InstallError(

@@ -182,6 +182,50 @@ export function lockfileDisagreement(
   return undefined;
 }
 
+/**
+ * The lockfile's tree without the packages nothing reaches any more (a
+ * dependency removed from package.json, and what only it needed): npm
+ * prunes them on install, and so does Cairn. Edges are followed as Node
+ * resolves them, from the project and each workspace.
+ */
+export function withoutUnreachable(project: Project, tree: ProjectTree): ProjectTree {
+  const reached = new Set<string>();
+  const queue: { location: string; manifest: Readonly<Record<string, unknown>>; isTop: boolean }[] =
+    [project.root, ...project.workspaces].map((i) => ({
+      location: i.location,
+      manifest: i.manifest,
+      isTop: true,
+    }));
+  for (const ws of project.workspaces) reached.add(ws.location);
+  const reach = (p: PlacedPackage) => {
+    if (reached.has(p.location)) return;
+    reached.add(p.location);
+    const target = p.link === undefined ? p : tree.packages.get(p.link);
+    if (p.link !== undefined && target) reached.add(target.location);
+    if (p.link === undefined)
+      queue.push({ location: p.location, manifest: p.manifest, isTop: false });
+  };
+  for (const node of queue) {
+    const skip = node.isTop
+      ? () => false
+      : bundled(tree.packages.get(node.location) as PlacedPackage);
+    for (const edge of edgesOf(node.manifest, node.isTop)) {
+      const [nearest] = candidates(tree, node.location, edge.name);
+      if (nearest) reach(nearest);
+      // What a parent bundles ships inside it: kept with it.
+      if (skip(edge.name)) continue;
+    }
+  }
+  // Packages bundled inside a reached one come with it.
+  for (const p of tree.packages.values())
+    if (p.inBundle && [...reached].some((r) => p.location.startsWith(`${r}/`)))
+      reached.add(p.location);
+  return {
+    root: tree.root,
+    packages: new Map([...tree.packages].filter(([location]) => reached.has(location))),
+  };
+}
+
 /** Throws `out-of-sync`, naming the first disagreement, unless the lockfile fits the project. */
 export function assertLockfileMatches(
   project: Project,

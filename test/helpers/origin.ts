@@ -6,13 +6,18 @@ import { parsePublish } from "../../src/npm/publish.ts";
 import type { OriginConfig } from "../../src/origin/config.ts";
 import { tempDir } from "./log.ts";
 import { publishBody } from "./publish-body.ts";
-import { packageJson, rawTgz } from "./tar.ts";
+import { packageJson, type RawTarEntry, rawTgz } from "./tar.ts";
 
 export interface TestOrigin extends RunningOrigin {
   readonly dataDir: string;
   readonly treeDir: string;
-  /** Publishes `name@version` (a tiny package) as `actor`. */
-  publish(name: string, version: string, extra?: Record<string, unknown>): Promise<void>;
+  /** Publishes `name@version` (a tiny package, with `files` beside its package.json) as `actor`. */
+  publish(
+    name: string,
+    version: string,
+    extra?: Record<string, unknown>,
+    files?: readonly RawTarEntry[],
+  ): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -48,8 +53,8 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     ...origin,
     dataDir,
     treeDir: join(dataDir, "tree"),
-    publish: async (name, version, extra = {}) => {
-      const tgz = rawTgz([packageJson(name, version, extra)]);
+    publish: async (name, version, extra = {}, files = []) => {
+      const tgz = rawTgz([packageJson(name, version, extra), ...files]);
       await origin.registry.publish({
         actor: "alice",
         ...(await parsePublish(name, publishBody({ name, version, ...extra }, tgz))),

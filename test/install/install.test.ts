@@ -1,0 +1,173 @@
+/**
+ * The install pipeline in process, against a real origin read through the
+ * verifying reader: trusted and untrusted scripts, bins, adding and
+ * removing packages, omitted dev dependencies, workspaces, and lockfiles
+ * the log or package.json contradict.
+ */
+import assert from "node:assert/strict";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { VerifyingReader } from "../../src/client/verifying-reader.ts";
+import { type InstallOptions, install } from "../../src/install/install.ts";
+import { RegistrySource } from "../../src/install/registry-source.ts";
+import { PackageStore } from "../../src/install/store.ts";
+import { shapeKey } from "../../src/install/up-to-date.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+
+const writeMarker = (file: string) =>
+  `node -e "require('fs').writeFileSync('${file}', process.env.npm_lifecycle_event)"`;
+
+describe("the install pipeline", () => {
+  let origin: TestOrigin;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let reader: VerifyingReader;
+  let store: PackageStore;
+
+  before(async () => {
+    origin = await startTestOrigin();
+    dir = await tempDir("cairn-install-");
+    await origin.publish("builder", "1.0.0", { scripts: { postinstall: writeMarker("built") } });
+    await origin.publish("untrusted", "1.0.0", { scripts: { postinstall: writeMarker("built") } });
+    await origin.publish("tool", "1.0.0", { bin: { tool: "cli.js" } }, [
+      { name: "package/cli.js", data: "#!/usr/bin/env node\nconsole.log('tool ran')\n" },
+    ]);
+    await origin.publish("tool", "1.1.0", { bin: { tool: "cli.js" } }, [
+      { name: "package/cli.js", data: "#!/usr/bin/env node\nconsole.log('tool 1.1 ran')\n" },
+    ]);
+    await origin.publish("lib", "2.0.0", { dependencies: { tool: "^1.0.0" } });
+    await origin.publish("devtool", "1.0.0");
+    reader = await VerifyingReader.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: join(dir.path, "reader"),
+      useMirrorList: false,
+      cacheTarballs: false,
+    });
+    await reader.update();
+    store = await PackageStore.open(join(dir.path, "store"));
+  });
+
+  after(async () => {
+    await reader.close();
+    await origin[Symbol.asyncDispose]();
+    await dir[Symbol.asyncDispose]();
+  });
+
+  async function project(name: string, manifest: object): Promise<string> {
+    const path = join(dir.path, name);
+    await mkdir(path, { recursive: true });
+    await writeFile(join(path, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    return path;
+  }
+
+  function run(projectDir: string, options: Partial<InstallOptions> = {}) {
+    return install({
+      projectDir,
+      store,
+      source: new RegistrySource(reader),
+      stampOptions: shapeKey({ frozen: false, omit: [], layout: "hoisted", ignoreScripts: false }),
+      scriptOutput: "pipe",
+      ...options,
+    });
+  }
+
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+
+  test("trusted packages' scripts run, the others are named and skipped; bins are linked and run", async () => {
+    const path = await project("scripts", {
+      name: "scripts",
+      dependencies: { builder: "^1.0.0", untrusted: "^1.0.0", tool: "^1.0.0" },
+      trustedDependencies: ["builder"],
+    });
+    const report = await run(path);
+    assert.deepEqual(report.scripts.ran, ["builder@1.0.0"]);
+    assert.deepEqual(report.scripts.skipped, ["untrusted"]);
+    assert.equal(await readFile(join(path, "node_modules/builder/built"), "utf8"), "postinstall");
+    assert.equal(await exists(join(path, "node_modules/untrusted/built")), false);
+    const bin = await stat(join(path, "node_modules/.bin/tool"));
+    assert.ok((bin.mode & 0o111) !== 0, "the bin is executable");
+    // Nothing was fetched twice: a second project takes every package from the store.
+    const again = await run(await project("scripts-again", { dependencies: { tool: "^1.0.0" } }));
+    assert.equal(again.fetched, 0);
+  });
+
+  test("install <pkg> saves ^version and lays it out; uninstall removes it and its files", async () => {
+    const path = await project("edit", { name: "edit", version: "1.0.0" });
+    await run(path, { add: [{ name: "lib", spec: "latest" }] });
+    const saved = JSON.parse(await readFile(join(path, "package.json"), "utf8"));
+    assert.deepEqual(saved.dependencies, { lib: "^2.0.0" });
+    // latest of tool is 1.1.0, which ^1.0.0 takes.
+    const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
+    assert.equal(lock.packages["node_modules/tool"].version, "1.1.0");
+    assert.equal(typeof lock.packages["node_modules/lib"].cairn.index, "number");
+    const removed = await run(path, { remove: ["lib"] });
+    assert.equal(removed.removed, 2);
+    assert.equal(await exists(join(path, "node_modules/lib")), false);
+    assert.equal(await exists(join(path, "node_modules/tool")), false);
+    const after = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
+    assert.deepEqual(Object.keys(after.packages), [""]);
+  });
+
+  test("--omit dev keeps dev dependencies in the lockfile and out of node_modules", async () => {
+    const path = await project("omit", {
+      dependencies: { tool: "1.0.0" },
+      devDependencies: { devtool: "^1.0.0" },
+    });
+    await run(path, { omit: ["dev"] });
+    assert.equal(await exists(join(path, "node_modules/devtool")), false);
+    assert.equal(await exists(join(path, "node_modules/tool")), true);
+    const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
+    assert.equal(lock.packages["node_modules/devtool"].dev, true);
+    // Without --omit, the dev dependency is linked from the same lockfile.
+    const full = await run(path);
+    assert.equal(full.fromLockfile, true);
+    assert.equal(await exists(join(path, "node_modules/devtool")), true);
+  });
+
+  test("workspaces are linked and their dependencies installed at the top", async () => {
+    const path = await project("monorepo", { name: "monorepo", workspaces: ["packages/*"] });
+    await mkdir(join(path, "packages", "a"), { recursive: true });
+    await writeFile(
+      join(path, "packages", "a", "package.json"),
+      JSON.stringify({ name: "a", version: "0.1.0", dependencies: { lib: "^2.0.0" } }),
+    );
+    await run(path);
+    const link = await readFile(join(path, "node_modules/a/package.json"), "utf8");
+    assert.equal(JSON.parse(link).name, "a");
+    assert.equal(await exists(join(path, "node_modules/lib/package.json")), true);
+  });
+
+  test("a lockfile whose integrity the log contradicts is refused, and nothing is linked", async () => {
+    const good = await project("forged-source", { dependencies: { tool: "1.0.0" } });
+    await run(good);
+    const lock = JSON.parse(await readFile(join(good, "package-lock.json"), "utf8"));
+    lock.packages["node_modules/tool"].integrity = `sha512-${"A".repeat(86)}==`;
+    const path = await project("forged", { dependencies: { tool: "1.0.0" } });
+    await writeFile(join(path, "package-lock.json"), JSON.stringify(lock, null, 2));
+    await assert.rejects(run(path), { name: "InstallError", code: "integrity-mismatch" });
+    assert.equal(await exists(join(path, "node_modules/tool")), false);
+  });
+
+  test("a frozen install refuses a lockfile package.json has moved away from", async () => {
+    const path = await project("frozen", { dependencies: { tool: "1.0.0" } });
+    await run(path);
+    await writeFile(
+      join(path, "package.json"),
+      JSON.stringify({ dependencies: { tool: "^1.1.0" } }),
+    );
+    await assert.rejects(run(path, { frozen: true }), {
+      name: "InstallError",
+      code: "out-of-sync",
+    });
+    // A plain install re-plans instead.
+    await run(path);
+    const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
+    assert.equal(lock.packages["node_modules/tool"].version, "1.1.0");
+  });
+});
