@@ -39,13 +39,6 @@ export interface PackageSource {
   prefetch?(names: readonly string[]): void;
 }
 
-/** A version's tarball as the log binds it, when the source knows it. */
-export interface ArtifactFields {
-  readonly integrity?: string;
-  readonly sha256?: string;
-  readonly logIndex?: number;
-}
-
 export interface WorkspaceInput {
   /** Its folder relative to the project, with forward slashes (`packages/a`). */
   readonly folder: string;
@@ -119,7 +112,9 @@ const LOCKED_FIELDS = [
   "deprecated",
 ] as const;
 
-type Loaded = { manifest: Record<string, unknown> } | { code: PlanProblemCode; reason: string };
+type Loaded =
+  | { manifest: Record<string, unknown>; artifact: ResolvableVersion["artifact"] }
+  | { code: PlanProblemCode; reason: string };
 
 class IdealTreeBuilder {
   readonly #source: PackageSource;
@@ -137,6 +132,7 @@ class IdealTreeBuilder {
   /** Placed packages that failed to load, with the problem. */
   readonly failures = new Map<TreeNode, PlanProblem>();
   readonly problems: PlanProblem[] = [];
+  readonly #conflicts = new Set<string>();
 
   constructor(manifest: Record<string, unknown>, source: PackageSource, options: PlanOptions) {
     this.#source = source;
@@ -291,6 +287,10 @@ class IdealTreeBuilder {
   }
 
   #conflict(c: PeerConflict): void {
+    // npm stops at the first; going on as --force would, the same conflict is met again when placing.
+    const key = `${c.fatal} ${c.from} ${c.name} ${c.spec}`;
+    if (this.#conflicts.has(key)) return;
+    this.#conflicts.add(key);
     const reason = c.fatal
       ? `${c.name}@${c.spec} conflicts with the peer dependencies placed for it`
       : `peer ${c.name}@${c.spec} is overridden by a version that does not satisfy it`;
@@ -357,7 +357,12 @@ class IdealTreeBuilder {
     const legacyPeerDeps = this.#options.legacyPeerDeps;
     const node =
       "manifest" in loaded
-        ? new TreeNode({ name, manifest: loaded.manifest, legacyPeerDeps })
+        ? new TreeNode({
+            name,
+            manifest: loaded.manifest,
+            artifact: loaded.artifact,
+            legacyPeerDeps,
+          })
         : new TreeNode({ name, manifest: {}, error: `${loaded.code} ${loaded.reason}` });
     node.setParent(parent);
     return node;
@@ -399,8 +404,7 @@ class IdealTreeBuilder {
   }
 
   #peerSetConflict(edge: Edge): void {
-    const source = (edge.from.parent as TreeNode).sourceReference as TreeNode;
-    this.#conflict({ from: source.location, name: edge.name, spec: edge.spec, fatal: true });
+    this.#conflict({ from: edge.from.location, name: edge.name, spec: edge.spec, fatal: true });
   }
 
   #load(name: string, spec: string): Promise<Loaded> {
@@ -420,7 +424,7 @@ class IdealTreeBuilder {
     if (!picker) return { code: "E404", reason: `no package named ${target.name}` };
     const picked = picker.pick(name, spec);
     if (typeof picked === "string") return { code: "ETARGET", reason: picked };
-    return { manifest: manifestOf(target.name, picked) };
+    return { manifest: manifestOf(target.name, picked), artifact: picked.artifact };
   }
 
   #picker(name: string): Promise<VersionPicker | undefined> {
@@ -451,13 +455,8 @@ function splitError(error: string): [PlanProblemCode, string] {
 function manifestOf(name: string, picked: ResolvableVersion): Record<string, unknown> {
   const manifest: Record<string, unknown> = { ...picked.resolution, name, version: picked.version };
   if (picked.deprecated) manifest.deprecated = picked.deprecated;
-  const artifact = (picked as { artifact?: ArtifactFields }).artifact;
-  if (artifact) manifest[ARTIFACT] = artifact;
   return manifest;
 }
-
-/** Where the source's artifact fields ride along with a manifest, out of the way of its own fields. */
-const ARTIFACT = "\0artifact";
 
 /**
  * Plans `project`'s tree (its package.json) as npm would for a fresh
@@ -577,12 +576,11 @@ function placedOf(node: TreeNode): PlacedPackage {
     if (field === "devDependencies" && !node.isWorkspace) continue;
     if (node.manifest[field] !== undefined) manifest[field] = node.manifest[field];
   }
-  const artifact = node.manifest[ARTIFACT] as ArtifactFields | undefined;
   return {
     location: node.location,
     name: node.packageName,
     version: node.version,
-    ...artifact,
+    ...node.artifact,
     manifest,
     ...flags,
   };

@@ -266,6 +266,7 @@ export class PlaceDep {
       name: this.dep.name,
       manifest: this.dep.manifest,
       error: this.dep.error,
+      artifact: this.dep.artifact,
       linkTarget: this.dep.linkTarget,
     });
     this.placed = placed;
