@@ -172,6 +172,8 @@ export class TreeNode {
   readonly manifest: Manifest;
   readonly error: string | undefined;
   readonly artifact: Artifact | undefined;
+  /** `--legacy-peer-deps`: its peer dependencies are not edges. */
+  readonly legacyPeerDeps: boolean;
   readonly linkTarget: TreeNode | undefined;
   readonly folder: string | undefined;
   readonly children = new Map<string, TreeNode>();
@@ -196,6 +198,7 @@ export class TreeNode {
     this.manifest = init.manifest;
     this.error = init.error;
     this.artifact = init.artifact;
+    this.legacyPeerDeps = init.legacyPeerDeps === true;
     this.linkTarget = init.linkTarget;
     this.folder = init.folder;
     if (!init.error && !init.linkTarget && !init.deferEdges)
@@ -232,7 +235,8 @@ export class TreeNode {
 
   /** Adds the workspace edges before the others, as arborist does for the project. */
   static project(manifest: Manifest, workspaces: readonly [string, string][], legacy?: boolean) {
-    const node = new TreeNode({ name: String(manifest.name ?? ""), manifest, deferEdges: true });
+    const name = String(manifest.name ?? "");
+    const node = new TreeNode({ name, manifest, deferEdges: true, legacyPeerDeps: legacy });
     for (const [name, folder] of workspaces) {
       node.edgesOut.set(name, new Edge(node, name, `file:${folder}`, "workspace"));
     }

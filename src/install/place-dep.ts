@@ -267,6 +267,8 @@ export class PlaceDep {
       manifest: this.dep.manifest,
       error: this.dep.error,
       artifact: this.dep.artifact,
+      legacyPeerDeps: this.dep.legacyPeerDeps,
+
       linkTarget: this.dep.linkTarget,
     });
     this.placed = placed;

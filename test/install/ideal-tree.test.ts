@@ -394,3 +394,16 @@ test("a version's tarball hashes and log index, when the source has them, reach 
     [artifact.integrity, artifact.sha256, 7],
   );
 });
+
+test("--legacy-peer-deps installs no peers anywhere", async () => {
+  const peers = SCENARIOS.find((s) => s.title.startsWith("peers are placed")) as Scenario;
+  const planned = await plan(peers, { legacyPeerDeps: true });
+  assert.deepEqual(planView(planned), { "node_modules/plugin": "plugin@1.0.0" });
+  const nested = SCENARIOS.find((s) => s.title.startsWith("a peer that conflicts")) as Scenario;
+  const flat = await plan(nested, { legacyPeerDeps: true });
+  assert.deepEqual(planView(flat), {
+    "node_modules/host": "host@1.0.0",
+    "node_modules/plugin": "plugin@1.0.0",
+    "node_modules/w": "w@1.0.0",
+  });
+});
