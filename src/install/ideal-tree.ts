@@ -7,15 +7,16 @@
  * placed as high as they can go (place-dep.ts). A version already placed is
  * reused only where Node's module resolution finds it from the dependent;
  * otherwise a copy is nested, so the versions picked depend on the shape.
- * Then the lockfile flags are computed (dep-flags.ts) and packages that
- * failed to load under an optional edge are removed with what only they
- * needed.
+ * Then the lockfile flags are computed (dep-flags.ts). This follows npm
+ * 11.19's arborist (its own tests compare plans with what that npm writes).
  *
- * The plan, like npm's lockfile, holds every platform's optional packages;
- * `skipped` says which this machine does not install (os/cpu/libc, or
- * `omit`), as npm's reify skips them. Bundled dependencies are not planned:
- * they ship inside their parent's tarball (npm's lockfile lists them only
- * after it has unpacked that tarball).
+ * The plan, like npm 11's lockfile, holds every platform's optional
+ * packages, and optional packages that need one that failed to load; npm
+ * marks those "inert" and does not install them, and `skipped` says which
+ * and why (os/cpu/libc, engines.node, a failed load, or `omit`). Bundled
+ * dependencies are not planned: they ship inside their parent's tarball
+ * (npm's lockfile lists them only after it has unpacked that tarball, so the
+ * installer adds them from the unpacked files).
  */
 import semver from "semver";
 import {
@@ -46,7 +47,8 @@ export interface WorkspaceInput {
   readonly manifest: Readonly<Record<string, unknown>>;
 }
 
-export type Omit = "dev" | "optional" | "peer";
+/** What `--omit` can leave out. */
+export type OmitKind = "dev" | "optional" | "peer";
 
 export interface PlanOptions {
   /** Which optional packages fit; default this machine's. */
@@ -54,7 +56,7 @@ export interface PlanOptions {
   /** The Node.js version optional packages' `engines.node` must accept; default this process's. */
   readonly nodeVersion?: string;
   /** Packages npm would not install here (`--omit`, `--production` = dev); they stay in the plan. */
-  readonly omit?: readonly Omit[];
+  readonly omit?: readonly OmitKind[];
   /** `--legacy-peer-deps`: peer dependencies are neither installed nor checked. */
   readonly legacyPeerDeps?: boolean;
   /** The project's workspaces, already found from its `workspaces` globs (see workspaces.ts). */
@@ -521,7 +523,7 @@ export async function planTree(
 }
 
 /** npm's shouldOmit: flagged only through what is omitted (devOptional needs both dev and optional omitted). */
-function omitted(node: TreeNode, omit: ReadonlySet<Omit>): boolean {
+function omitted(node: TreeNode, omit: ReadonlySet<OmitKind>): boolean {
   if (omit.size === 0) return false;
   return (
     (node.peer && omit.has("peer")) ||
