@@ -554,13 +554,15 @@ function badPlatform(node: TreeNode, platform: Platform): PlanProblem {
 }
 
 function placedOf(node: TreeNode): PlacedPackage {
-  const flags = {
-    ...(node.extraneous ? { extraneous: true } : {}),
-    ...(node.dev ? { dev: true } : {}),
-    ...(node.optional ? { optional: true } : {}),
-    ...(node.devOptional && !node.dev && !node.optional ? { devOptional: true } : {}),
-    ...(node.peer ? { peer: true } : {}),
-  };
+  // As npm's lockfile says it: an extraneous package carries no other flag.
+  const flags = node.extraneous
+    ? { extraneous: true }
+    : {
+        ...(node.dev ? { dev: true } : {}),
+        ...(node.optional ? { optional: true } : {}),
+        ...(node.devOptional && !node.dev && !node.optional ? { devOptional: true } : {}),
+        ...(node.peer ? { peer: true } : {}),
+      };
   const target = node.linkTarget;
   if (target) {
     const name = target.packageName;
