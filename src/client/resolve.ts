@@ -19,6 +19,12 @@ export interface ResolvableVersion {
   readonly resolution: Readonly<Record<string, unknown>>;
   /** Deprecation message, or null. */
   readonly deprecated: string | null;
+  /** Its tarball as the log binds it, where the source knows it (the installer's lockfile records it). */
+  readonly artifact?: {
+    readonly integrity?: string;
+    readonly sha256?: string;
+    readonly logIndex?: number;
+  };
 }
 export interface ResolvablePackage {
   readonly name: string;

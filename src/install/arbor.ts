@@ -8,6 +8,7 @@
  * computed again after each change of the tree they belong to.
  */
 import semver from "semver";
+import type { ResolvableVersion } from "../client/resolve.ts";
 
 export type EdgeType = "prod" | "dev" | "optional" | "peer" | "peerOptional" | "workspace";
 
@@ -109,6 +110,7 @@ export class Edge {
 }
 
 type Manifest = Readonly<Record<string, unknown>>;
+type Artifact = NonNullable<ResolvableVersion["artifact"]>;
 
 function specs(value: unknown): [string, string][] {
   if (value === null || typeof value !== "object") return [];
@@ -152,6 +154,8 @@ export interface NodeInit {
   readonly manifest: Manifest;
   /** Why no version could be loaded; the node then has no edges. */
   readonly error?: string;
+  /** Its tarball's hashes and log index, when the source gave them. */
+  readonly artifact?: Artifact;
   /** A workspace link's target, or the package a cycle links back to. */
   readonly linkTarget?: TreeNode;
   /** A workspace's folder, relative to the project. */
@@ -167,6 +171,9 @@ export class TreeNode {
   readonly name: string;
   readonly manifest: Manifest;
   readonly error: string | undefined;
+  readonly artifact: Artifact | undefined;
+  /** `--legacy-peer-deps`: its peer dependencies are not edges. */
+  readonly legacyPeerDeps: boolean;
   readonly linkTarget: TreeNode | undefined;
   readonly folder: string | undefined;
   readonly children = new Map<string, TreeNode>();
@@ -190,6 +197,8 @@ export class TreeNode {
     this.name = init.name;
     this.manifest = init.manifest;
     this.error = init.error;
+    this.artifact = init.artifact;
+    this.legacyPeerDeps = init.legacyPeerDeps === true;
     this.linkTarget = init.linkTarget;
     this.folder = init.folder;
     if (!init.error && !init.linkTarget && !init.deferEdges)
@@ -226,7 +235,8 @@ export class TreeNode {
 
   /** Adds the workspace edges before the others, as arborist does for the project. */
   static project(manifest: Manifest, workspaces: readonly [string, string][], legacy?: boolean) {
-    const node = new TreeNode({ name: String(manifest.name ?? ""), manifest, deferEdges: true });
+    const name = String(manifest.name ?? "");
+    const node = new TreeNode({ name, manifest, deferEdges: true, legacyPeerDeps: legacy });
     for (const [name, folder] of workspaces) {
       node.edgesOut.set(name, new Edge(node, name, `file:${folder}`, "workspace"));
     }

@@ -7,15 +7,16 @@
  * placed as high as they can go (place-dep.ts). A version already placed is
  * reused only where Node's module resolution finds it from the dependent;
  * otherwise a copy is nested, so the versions picked depend on the shape.
- * Then the lockfile flags are computed (dep-flags.ts) and packages that
- * failed to load under an optional edge are removed with what only they
- * needed.
+ * Then the lockfile flags are computed (dep-flags.ts). This follows npm
+ * 11.19's arborist (its own tests compare plans with what that npm writes).
  *
- * The plan, like npm's lockfile, holds every platform's optional packages;
- * `skipped` says which this machine does not install (os/cpu/libc, or
- * `omit`), as npm's reify skips them. Bundled dependencies are not planned:
- * they ship inside their parent's tarball (npm's lockfile lists them only
- * after it has unpacked that tarball).
+ * The plan, like npm 11's lockfile, holds every platform's optional
+ * packages, and optional packages that need one that failed to load; npm
+ * marks those "inert" and does not install them, and `skipped` says which
+ * and why (os/cpu/libc, engines.node, a failed load, or `omit`). Bundled
+ * dependencies are not planned: they ship inside their parent's tarball
+ * (npm's lockfile lists them only after it has unpacked that tarball, so the
+ * installer adds them from the unpacked files).
  */
 import semver from "semver";
 import {
@@ -39,13 +40,6 @@ export interface PackageSource {
   prefetch?(names: readonly string[]): void;
 }
 
-/** A version's tarball as the log binds it, when the source knows it. */
-export interface ArtifactFields {
-  readonly integrity?: string;
-  readonly sha256?: string;
-  readonly logIndex?: number;
-}
-
 export interface WorkspaceInput {
   /** Its folder relative to the project, with forward slashes (`packages/a`). */
   readonly folder: string;
@@ -53,7 +47,8 @@ export interface WorkspaceInput {
   readonly manifest: Readonly<Record<string, unknown>>;
 }
 
-export type Omit = "dev" | "optional" | "peer";
+/** What `--omit` can leave out. */
+export type OmitKind = "dev" | "optional" | "peer";
 
 export interface PlanOptions {
   /** Which optional packages fit; default this machine's. */
@@ -61,7 +56,7 @@ export interface PlanOptions {
   /** The Node.js version optional packages' `engines.node` must accept; default this process's. */
   readonly nodeVersion?: string;
   /** Packages npm would not install here (`--omit`, `--production` = dev); they stay in the plan. */
-  readonly omit?: readonly Omit[];
+  readonly omit?: readonly OmitKind[];
   /** `--legacy-peer-deps`: peer dependencies are neither installed nor checked. */
   readonly legacyPeerDeps?: boolean;
   /** The project's workspaces, already found from its `workspaces` globs (see workspaces.ts). */
@@ -119,7 +114,9 @@ const LOCKED_FIELDS = [
   "deprecated",
 ] as const;
 
-type Loaded = { manifest: Record<string, unknown> } | { code: PlanProblemCode; reason: string };
+type Loaded =
+  | { manifest: Record<string, unknown>; artifact: ResolvableVersion["artifact"] }
+  | { code: PlanProblemCode; reason: string };
 
 class IdealTreeBuilder {
   readonly #source: PackageSource;
@@ -137,6 +134,7 @@ class IdealTreeBuilder {
   /** Placed packages that failed to load, with the problem. */
   readonly failures = new Map<TreeNode, PlanProblem>();
   readonly problems: PlanProblem[] = [];
+  readonly #conflicts = new Set<string>();
 
   constructor(manifest: Record<string, unknown>, source: PackageSource, options: PlanOptions) {
     this.#source = source;
@@ -291,6 +289,10 @@ class IdealTreeBuilder {
   }
 
   #conflict(c: PeerConflict): void {
+    // npm stops at the first; going on as --force would, the same conflict is met again when placing.
+    const key = `${c.fatal} ${c.from} ${c.name} ${c.spec}`;
+    if (this.#conflicts.has(key)) return;
+    this.#conflicts.add(key);
     const reason = c.fatal
       ? `${c.name}@${c.spec} conflicts with the peer dependencies placed for it`
       : `peer ${c.name}@${c.spec} is overridden by a version that does not satisfy it`;
@@ -357,7 +359,12 @@ class IdealTreeBuilder {
     const legacyPeerDeps = this.#options.legacyPeerDeps;
     const node =
       "manifest" in loaded
-        ? new TreeNode({ name, manifest: loaded.manifest, legacyPeerDeps })
+        ? new TreeNode({
+            name,
+            manifest: loaded.manifest,
+            artifact: loaded.artifact,
+            legacyPeerDeps,
+          })
         : new TreeNode({ name, manifest: {}, error: `${loaded.code} ${loaded.reason}` });
     node.setParent(parent);
     return node;
@@ -399,8 +406,7 @@ class IdealTreeBuilder {
   }
 
   #peerSetConflict(edge: Edge): void {
-    const source = (edge.from.parent as TreeNode).sourceReference as TreeNode;
-    this.#conflict({ from: source.location, name: edge.name, spec: edge.spec, fatal: true });
+    this.#conflict({ from: edge.from.location, name: edge.name, spec: edge.spec, fatal: true });
   }
 
   #load(name: string, spec: string): Promise<Loaded> {
@@ -420,7 +426,7 @@ class IdealTreeBuilder {
     if (!picker) return { code: "E404", reason: `no package named ${target.name}` };
     const picked = picker.pick(name, spec);
     if (typeof picked === "string") return { code: "ETARGET", reason: picked };
-    return { manifest: manifestOf(target.name, picked) };
+    return { manifest: manifestOf(target.name, picked), artifact: picked.artifact };
   }
 
   #picker(name: string): Promise<VersionPicker | undefined> {
@@ -451,13 +457,8 @@ function splitError(error: string): [PlanProblemCode, string] {
 function manifestOf(name: string, picked: ResolvableVersion): Record<string, unknown> {
   const manifest: Record<string, unknown> = { ...picked.resolution, name, version: picked.version };
   if (picked.deprecated) manifest.deprecated = picked.deprecated;
-  const artifact = (picked as { artifact?: ArtifactFields }).artifact;
-  if (artifact) manifest[ARTIFACT] = artifact;
   return manifest;
 }
-
-/** Where the source's artifact fields ride along with a manifest, out of the way of its own fields. */
-const ARTIFACT = "\0artifact";
 
 /**
  * Plans `project`'s tree (its package.json) as npm would for a fresh
@@ -522,7 +523,7 @@ export async function planTree(
 }
 
 /** npm's shouldOmit: flagged only through what is omitted (devOptional needs both dev and optional omitted). */
-function omitted(node: TreeNode, omit: ReadonlySet<Omit>): boolean {
+function omitted(node: TreeNode, omit: ReadonlySet<OmitKind>): boolean {
   if (omit.size === 0) return false;
   return (
     (node.peer && omit.has("peer")) ||
@@ -553,13 +554,15 @@ function badPlatform(node: TreeNode, platform: Platform): PlanProblem {
 }
 
 function placedOf(node: TreeNode): PlacedPackage {
-  const flags = {
-    ...(node.extraneous ? { extraneous: true } : {}),
-    ...(node.dev ? { dev: true } : {}),
-    ...(node.optional ? { optional: true } : {}),
-    ...(node.devOptional && !node.dev && !node.optional ? { devOptional: true } : {}),
-    ...(node.peer ? { peer: true } : {}),
-  };
+  // As npm's lockfile says it: an extraneous package carries no other flag.
+  const flags = node.extraneous
+    ? { extraneous: true }
+    : {
+        ...(node.dev ? { dev: true } : {}),
+        ...(node.optional ? { optional: true } : {}),
+        ...(node.devOptional && !node.dev && !node.optional ? { devOptional: true } : {}),
+        ...(node.peer ? { peer: true } : {}),
+      };
   const target = node.linkTarget;
   if (target) {
     const name = target.packageName;
@@ -577,12 +580,11 @@ function placedOf(node: TreeNode): PlacedPackage {
     if (field === "devDependencies" && !node.isWorkspace) continue;
     if (node.manifest[field] !== undefined) manifest[field] = node.manifest[field];
   }
-  const artifact = node.manifest[ARTIFACT] as ArtifactFields | undefined;
   return {
     location: node.location,
     name: node.packageName,
     version: node.version,
-    ...artifact,
+    ...node.artifact,
     manifest,
     ...flags,
   };

@@ -61,12 +61,49 @@ function real(tree: ProjectTree, p: PlacedPackage): PlacedPackage {
   return (p.link !== undefined && tree.packages.get(p.link)) || p;
 }
 
+/**
+ * Which placed copies are the same package in the same context: the same
+ * name and version whose dependencies are, in turn, the same (refined until
+ * stable, so cycles and deep differences count).
+ */
+function sameResolution(
+  tree: ProjectTree,
+  installed: readonly PlacedPackage[],
+  resolutions: ReadonlyMap<string, readonly [string, string][]>,
+): Map<string, number> {
+  const intern = (labels: Map<string, string>) => {
+    const ids = new Map<string, number>();
+    const classes = new Map<string, number>();
+    for (const [location, label] of labels) {
+      const id = ids.get(label) ?? ids.size;
+      ids.set(label, id);
+      classes.set(location, id);
+    }
+    return { classes, count: ids.size };
+  };
+  let current = intern(
+    new Map(installed.map((p) => [p.location, `${real(tree, p).name}@${p.version}`])),
+  );
+  for (;;) {
+    const labels = new Map<string, string>();
+    for (const p of installed) {
+      const deps = (resolutions.get(p.location) ?? []).map(
+        ([name, location]) => `${name}=${current.classes.get(location) ?? location}`,
+      );
+      labels.set(p.location, `${current.classes.get(p.location)} ${deps.join(" ")}`);
+    }
+    const next = intern(labels);
+    if (next.count === current.count) return next.classes;
+    current = next;
+  }
+}
+
 export function isolatedLayout(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown> = new Map(),
 ): IsolatedLayout {
   const folders = new Map<string, string>();
-  const byResolution = new Map<string, string>();
+  const byClass = new Map<number, string>();
   const used = new Map<string, number>();
   const installed = [...tree.packages.values()].filter(
     (p) => !skipped.has(p.location) && p.link === undefined,
@@ -82,21 +119,22 @@ export function isolatedLayout(
   };
   const resolutions = new Map<string, [string, string][]>();
   for (const p of installed) {
-    const workspace = !p.location.includes("node_modules/");
-    resolutions.set(p.location, resolutionOf(p, workspace));
-    if (workspace) {
+    resolutions.set(p.location, resolutionOf(p, !p.location.includes("node_modules/")));
+  }
+  const classes = sameResolution(tree, installed, resolutions);
+  for (const p of installed) {
+    if (!p.location.includes("node_modules/")) {
       folders.set(p.location, p.location);
       continue;
     }
     const id = `${p.name.replace("/", "+")}@${p.version}`;
-    const versions = resolutions.get(p.location) ?? [];
-    const key = `${id} ${versions.map(([n, l]) => `${n}=${l}`).join(" ")}`;
-    let folder = byResolution.get(key);
+    const key = classes.get(p.location) as number;
+    let folder = byClass.get(key);
     if (!folder) {
       const n = used.get(id) ?? 0;
       used.set(id, n + 1);
       folder = `${STORE}/${n === 0 ? id : `${id}_${n}`}/node_modules/${p.name}`;
-      byResolution.set(key, folder);
+      byClass.set(key, folder);
     }
     folders.set(p.location, folder);
   }

@@ -266,6 +266,9 @@ export class PlaceDep {
       name: this.dep.name,
       manifest: this.dep.manifest,
       error: this.dep.error,
+      artifact: this.dep.artifact,
+      legacyPeerDeps: this.dep.legacyPeerDeps,
+
       linkTarget: this.dep.linkTarget,
     });
     this.placed = placed;

@@ -2,12 +2,13 @@
  * A tiny npm registry on loopback serving made-up packages: a packument per
  * name and a tarball per version holding its package.json (and, for a
  * package with bundleDependencies, each bundled package's latest version
- * under its node_modules), so real npm can be asked what it would plan for
+ * under its node_modules, and a file for each bin), so real npm can be asked what it would plan for
  * the packages a planner test hands to planTree.
  */
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { ResolvablePackage } from "../../src/client/resolve.ts";
+import { normalizeBin } from "../../src/install/bin-links.ts";
 import { listenOnLoopback } from "./loopback.ts";
 import { type RawTarEntry, rawTgz } from "./tar.ts";
 
@@ -33,6 +34,10 @@ export async function servePackuments(
       const entries: RawTarEntry[] = [
         { name: "package/package.json", data: JSON.stringify(manifest) },
       ];
+      // Each bin's file, so a real install can link it.
+      for (const file of normalizeBin(manifest).values()) {
+        entries.push({ name: `package/${file}`, data: "#!/usr/bin/env node\n" });
+      }
       const bundled = manifest.bundleDependencies;
       for (const name of Array.isArray(bundled) ? bundled : []) {
         const inner = byName.get(String(name));

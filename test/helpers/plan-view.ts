@@ -1,7 +1,7 @@
 /**
  * The part of npm's lockfile `packages` section a tree plan must reproduce,
  * one line per location: the package and version (or the link), then the
- * flags npm records (dev, optional, devOptional, peer).
+ * flags npm records (dev, optional, devOptional, peer, extraneous).
  */
 import type { ProjectTree } from "../../src/install/tree.ts";
 
@@ -14,9 +14,10 @@ export interface LockEntry {
   optional?: boolean;
   devOptional?: boolean;
   peer?: boolean;
+  extraneous?: boolean;
 }
 
-const FLAGS = ["dev", "optional", "devOptional", "peer"] as const;
+const FLAGS = ["dev", "optional", "devOptional", "peer", "extraneous"] as const;
 
 export function lockView(packages: Record<string, LockEntry>): Record<string, string> {
   const view: Record<string, string> = {};

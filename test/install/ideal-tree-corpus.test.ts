@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { binLinks } from "../../src/install/bin-links.ts";
 import { type PackageSource, type PlannedTree, planTree } from "../../src/install/ideal-tree.ts";
+import { isolatedLayout } from "../../src/install/isolated.ts";
 import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { corpusPackages } from "../helpers/corpus-packages.ts";
 import { type LockEntry, lockView, planView } from "../helpers/plan-view.ts";
@@ -65,4 +67,44 @@ test("the corpus app: against the lockfile npm wrote from the public registry, o
     [],
   );
   assert.equal(differs.length, 23);
+});
+
+test("the corpus app: bins as npm links them, jest's own winning the `jest` command over jest-cli's", async () => {
+  const planned = await plan(CORPUS_APP_PACKAGE_JSON);
+  const links = binLinks(planned, planned.skipped);
+  const top = Object.fromEntries(
+    links.filter((l) => l.dir === "node_modules/.bin").map((l) => [l.name, l.link]),
+  );
+  assert.equal(top.jest, "../jest/bin/jest.js");
+  assert.equal(top.tsc, "../typescript/bin/tsc");
+  assert.equal(top.semver, "../semver/bin/semver.js");
+  const nested = links.find((l) => l.dir === "node_modules/@babel/core/node_modules/.bin");
+  assert.deepEqual(nested && [nested.name, nested.link], ["semver", "../semver/bin/semver.js"]);
+});
+
+test("the corpus app: the isolated layout gives every installed package its dependencies", async () => {
+  const planned = await plan(CORPUS_APP_PACKAGE_JSON);
+  const layout = isolatedLayout(planned, planned.skipped);
+  const installed = [...planned.packages.keys()].filter((l) => !planned.skipped.has(l));
+  assert.deepEqual([...layout.folders.keys()].sort(), installed.sort());
+  const linked = new Set(layout.links.map((l) => l.path));
+  const jest = layout.folders.get("node_modules/jest") as string;
+  const jestCore = layout.folders.get("node_modules/@jest/core") as string;
+  assert.ok(linked.has(`${jest.slice(0, jest.lastIndexOf("/jest"))}/@jest/core`));
+  assert.ok(layout.links.some((l) => l.target === jestCore));
+  // One folder per version: 433 tarballs minus the other platforms' 14 optional packages.
+  assert.equal(new Set(layout.folders.values()).size, 433 - 14);
+});
+
+test("speed: the corpus app plans in tens of milliseconds from memory", async () => {
+  const project = JSON.parse(readFileSync(CORPUS_APP_PACKAGE_JSON, "utf8"));
+  const source = await memorySource();
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const started = performance.now();
+    await planTree(project, source, { platform: LINUX });
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`corpus app plan: median ${times[5].toFixed(1)} ms, best ${times[0].toFixed(1)} ms`);
 });

@@ -293,3 +293,117 @@ describe("npm 11 writes the same packages for every scenario", () => {
     });
   }
 });
+
+describe("what the plan leaves to the installer", () => {
+  const flags = SCENARIOS.find((s) => s.title.startsWith("dev, optional")) as Scenario;
+
+  test("--omit keeps every package in the plan and names what is not installed", async () => {
+    const dev = await plan(flags, { omit: ["dev"] });
+    assert.deepEqual(planView(dev), flags.expected);
+    assert.deepEqual(Object.fromEntries(dev.skipped), {
+      "node_modules/deep": "omit",
+      "node_modules/devonly": "omit",
+    });
+    // devOptional goes only when both dev and optional are omitted, as npm's shouldOmit says.
+    const both = await plan(flags, { omit: ["dev", "optional"] });
+    assert.deepEqual([...both.skipped.keys()].sort(), [
+      "node_modules/both",
+      "node_modules/deep",
+      "node_modules/devonly",
+      "node_modules/opt",
+    ]);
+  });
+
+  test("an optional package whose engines.node does not accept this Node is not installed", async () => {
+    const scenario: Scenario = {
+      ...flags,
+      packages: [
+        ...flags.packages.filter((x) => x.name !== "opt"),
+        p("opt", { "1.0.0": { engines: { node: ">=99" }, dependencies: { both: "^1.0.0" } } }),
+      ],
+    };
+    const planned = await plan(scenario, { nodeVersion: "v24.1.0" });
+    assert.deepEqual(planView(planned), flags.expected);
+    assert.deepEqual(Object.fromEntries(planned.skipped), { "node_modules/opt": "engine" });
+  });
+
+  test("a required package that does not fit the platform is a problem npm stops on", async () => {
+    const scenario: Scenario = {
+      ...flags,
+      packages: [
+        ...flags.packages.filter((x) => x.name !== "prod"),
+        p("prod", { "1.0.0": { os: ["win32"], dependencies: { shared: "^1.0.0" } } }),
+      ],
+    };
+    const planned = await plan(scenario);
+    assert.deepEqual(
+      planned.problems.map((x) => [x.code, x.from, x.optional]),
+      [["EBADPLATFORM", "node_modules/prod", false]],
+    );
+  });
+
+  test("the project's own peer conflict is ERESOLVE, which npm stops on", async () => {
+    const scenario: Scenario = {
+      title: "conflict",
+      packages: [
+        p("plugin", { "1.0.0": { peerDependencies: { host: "^2.0.0" } } }),
+        p("host", versions("1.0.0", "2.0.0")),
+      ],
+      project: { name: "app", version: "1.0.0", dependencies: { host: "^1.0.0", plugin: "1" } },
+      expected: {},
+    };
+    const planned = await plan(scenario);
+    const fatal = planned.problems.filter((x) => !x.optional);
+    assert.deepEqual(
+      fatal.map((x) => [x.code, x.name]),
+      [["ERESOLVE", "host"]],
+    );
+  });
+
+  test("a network source is asked to prefetch what comes next, and gives the same plan", async () => {
+    const scenario = SCENARIOS[0];
+    const byName = new Map(scenario.packages.map((pkg) => [pkg.name, pkg]));
+    const prefetched: string[] = [];
+    const asked: string[] = [];
+    const planned = await planTree(
+      scenario.project,
+      {
+        prefetch: (names) => prefetched.push(...names),
+        get: async (name) => {
+          asked.push(name);
+          await new Promise((resolve) => setImmediate(resolve));
+          return byName.get(name);
+        },
+      },
+      { platform: LINUX },
+    );
+    assert.deepEqual(planView(planned), scenario.expected);
+    assert.deepEqual(prefetched, ["a", "b", "c"]);
+    assert.deepEqual(asked, ["a", "b", "c"]);
+  });
+});
+
+test("a version's tarball hashes and log index, when the source has them, reach the plan", async () => {
+  const artifact = { integrity: "sha512-AAAA", sha256: "ab".repeat(32), logIndex: 7 };
+  const base = p("b", versions("1.0.0"));
+  const b = { ...base, versions: base.versions.map((v) => ({ ...v, artifact })) };
+  const planned = await planTree({ dependencies: { b: "1" } }, { get: () => b });
+  const placed = planned.packages.get("node_modules/b");
+  assert.deepEqual(
+    [placed?.integrity, placed?.sha256, placed?.logIndex],
+    [artifact.integrity, artifact.sha256, 7],
+  );
+});
+
+test("--legacy-peer-deps installs no peers anywhere", async () => {
+  const peers = SCENARIOS.find((s) => s.title.startsWith("peers are placed")) as Scenario;
+  const planned = await plan(peers, { legacyPeerDeps: true });
+  assert.deepEqual(planView(planned), { "node_modules/plugin": "plugin@1.0.0" });
+  const nested = SCENARIOS.find((s) => s.title.startsWith("a peer that conflicts")) as Scenario;
+  const flat = await plan(nested, { legacyPeerDeps: true });
+  assert.deepEqual(planView(flat), {
+    "node_modules/host": "host@1.0.0",
+    "node_modules/plugin": "plugin@1.0.0",
+    "node_modules/w": "w@1.0.0",
+  });
+});
