@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { exists, INDEX_ORIGIN_KEY, INDEX_VERIFIER_KEY } from "../client/local-index.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
-import type { Omit } from "../install/ideal-tree.ts";
+import type { OmitKind } from "../install/ideal-tree.ts";
 import {
   type InstallProgress,
   type InstallReport,
@@ -44,7 +44,7 @@ interface InstallFlags {
   timeout: number;
 }
 
-const OMIT: readonly Omit[] = ["dev", "optional", "peer"];
+const OMIT: readonly OmitKind[] = ["dev", "optional", "peer"];
 
 function commonOptions(cmd: Command): Command {
   return cmd
@@ -129,12 +129,12 @@ function parseRequest(request: string): { name: string; spec: string } {
     : { name: request.slice(0, at), spec: request.slice(at + 1) };
 }
 
-function omitted(flags: InstallFlags): Omit[] {
-  const omit = new Set<Omit>(flags.production ? ["dev"] : []);
+function omitted(flags: InstallFlags): OmitKind[] {
+  const omit = new Set<OmitKind>(flags.production ? ["dev"] : []);
   for (const value of flags.omit ?? []) {
-    if (!OMIT.includes(value as Omit))
+    if (!OMIT.includes(value as OmitKind))
       throw new InstallError("bad-field", `--omit ${value}: not one of ${OMIT.join(", ")}`);
-    omit.add(value as Omit);
+    omit.add(value as OmitKind);
   }
   return [...omit].sort();
 }

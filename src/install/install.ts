@@ -24,7 +24,7 @@ import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
 import { binLinks } from "./bin-links.ts";
-import { type Omit, type PlannedTree, planTree } from "./ideal-tree.ts";
+import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
 import { isolatedLayout } from "./isolated.ts";
 import { linkPackage } from "./link.ts";
@@ -46,7 +46,7 @@ export interface InstallOptions {
   readonly source: RegistrySource;
   /** `cairn ci`: install the lockfile exactly; fail if there is none or it disagrees with package.json. */
   readonly frozen?: boolean;
-  readonly omit?: readonly Omit[];
+  readonly omit?: readonly OmitKind[];
   readonly layout?: Layout;
   readonly ignoreScripts?: boolean;
   /** Packages to add to package.json first (`cairn install <name>[@range]`). */
