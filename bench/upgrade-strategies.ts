@@ -19,7 +19,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -137,10 +137,9 @@ async function cachedOrFetched(file: string, fetchIt: () => Promise<Buffer>): Pr
   if (existsSync(file)) return readFile(file);
   const bytes = await fetchIt();
   await mkdir(join(file, ".."), { recursive: true });
+  // Through a rename, so a run stopped mid-write leaves no half file that later runs would trust.
   await writeFile(`${file}.tmp`, bytes);
-  await rm(file, { force: true });
-  await writeFile(file, bytes);
-  await rm(`${file}.tmp`, { force: true });
+  await rename(`${file}.tmp`, file);
   return bytes;
 }
 
@@ -690,8 +689,8 @@ async function loadPair(
 }
 
 /** Where a package has nothing to train on, shipping per-blob zstd without a dictionary is what is left. */
-function withFallback(r: PairResult): PairResult {
-  if (r.costs.dictionary || !r.costs["missing-zstd"]) return r;
+function withFallback(r: PairResult, triedTraining: boolean): PairResult {
+  if (!triedTraining || r.costs.dictionary || !r.costs["missing-zstd"]) return r;
   return { ...r, costs: { ...r.costs, dictionary: r.costs["missing-zstd"] } };
 }
 
@@ -802,7 +801,7 @@ async function main(): Promise<void> {
         console.log(`skipped ${name}: ${(err as Error).message}`);
         continue;
       }
-      const r = withFallback(measurePair(pair, { level, cli, tmp }));
+      const r = withFallback(measurePair(pair, { level, cli, tmp }), cli);
       results.push(r);
       console.log(
         `\n== ${r.name} ${r.from} -> ${r.to}: ${count(r.files)} files, ${size(r.unpackedBytes)} unpacked; ` +
