@@ -153,12 +153,22 @@ async function runInstall(
   process.umask(userUmask());
   const home = defaultStateDir();
   const indexPath = flags.index ?? join(home, "index.sqlite");
-  const index =
+  if (flags.index !== undefined && !(await exists(indexPath)))
+    throw new InstallError("no-project", `no local index at ${indexPath}`);
+  let index =
     !flags.sparse && (await exists(indexPath))
       ? RegistryState.open(indexPath, { readOnly: true })
       : undefined;
   const origin = flags.origin ?? process.env.CAIRN_ORIGIN ?? index?.meta(INDEX_ORIGIN_KEY);
   const key = flags.key ?? process.env.CAIRN_KEY ?? index?.meta(INDEX_VERIFIER_KEY);
+  // An index of another registry (or signed by another key) says nothing about this one.
+  if (
+    index &&
+    (index.meta(INDEX_ORIGIN_KEY) !== origin || index.meta(INDEX_VERIFIER_KEY) !== key)
+  ) {
+    index.close();
+    index = undefined;
+  }
   if (!origin || !key) {
     index?.close();
     throw new InstallError(

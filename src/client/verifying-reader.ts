@@ -26,6 +26,7 @@
  * fetched once however many requests want it at the same time.
  */
 import { join } from "node:path";
+import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
 import { registryDependencies } from "../registry/dependencies.ts";
@@ -46,6 +47,8 @@ const PREFETCH_CONCURRENCY = 8;
 const READ_AHEAD_CONCURRENCY = 8;
 /** Names read ahead per reader, at most: past that, reads wait for their requests. */
 const MAX_READ_AHEAD = 100_000;
+/** Versions of one package whose manifests are read ahead: the newest; older ones wait for a request. */
+const MAX_MANIFESTS_AHEAD = 64;
 
 export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir"> {
   /** Holds the stored checkpoint, the derived state and the blob cache. */
@@ -88,8 +91,11 @@ export class VerifyingReader implements PackageReader {
   /** Background work (cache writes, manifest prefetch) that close waits for. */
   readonly #background = new Set<Promise<unknown>>();
   readonly #readAheadLimit = pLimit(READ_AHEAD_CONCURRENCY);
-  /** Names read, or queued to be read, ahead. */
-  readonly #readAhead = new Set<string>();
+  /** Manifests fetched ahead at once, over every package read ahead. */
+  readonly #manifestLimit = pLimit(READ_AHEAD_CONCURRENCY);
+  /** Names read, or queued to be read, ahead (the most recent ones: an old name may be read again). */
+  readonly #readAhead = new LRUCache<string, true>({ max: MAX_READ_AHEAD });
+  #closed = false;
 
   private constructor(
     options: VerifyingReaderOptions,
@@ -143,6 +149,9 @@ export class VerifyingReader implements PackageReader {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#readAheadLimit.clearQueue();
+    this.#manifestLimit.clearQueue();
     await this.#updating?.catch(() => undefined);
     await Promise.all(this.#background);
     this.state?.close();
@@ -262,17 +271,22 @@ export class VerifyingReader implements PackageReader {
     const version = latest === undefined ? undefined : doc.versions[latest];
     if (!version) return;
     for (const { name } of registryDependencies(version.resolution)) {
-      if (this.#readAhead.has(name) || this.#readAhead.size >= MAX_READ_AHEAD) continue;
-      this.#readAhead.add(name);
+      if (this.#closed || this.#readAhead.has(name)) continue;
+      this.#readAhead.set(name, true);
       this.#track(
         this.#readAheadLimit(async () => {
+          if (this.#closed) return;
           const dep = await this.#reads.document(name);
           if (!dep || depth === "documents") return;
-          await Promise.all(
-            Object.entries(dep.versions)
-              .filter(([, v]) => v.unpublished === undefined)
-              .map(([v, d]) => this.manifest(versionEntryOf(name, v, d))),
-          );
+          const live = Object.entries(dep.versions).filter(([, v]) => v.unpublished === undefined);
+          // Newest by log index: the versions an install most likely picks.
+          live.sort(([, a], [, b]) => b.index - a.index);
+          for (const [v, d] of live.slice(0, MAX_MANIFESTS_AHEAD))
+            this.#track(
+              this.#manifestLimit(() => this.manifest(versionEntryOf(name, v, d))).catch(
+                () => undefined,
+              ),
+            );
         }).catch(() => undefined),
       );
     }

@@ -40,6 +40,8 @@ export type InstallErrorCode =
   | "script-failed"
   /** The tree cannot be planned: a dependency no version satisfies, a peer conflict npm stops on. */
   | "unresolvable"
+  /** No source (mirror or origin) gave a package's tarball with the bytes the log binds. */
+  | "fetch-failed"
   /** The project has no package.json. */
   | "no-project";
 

@@ -95,40 +95,52 @@ const HIDDEN_LOCKFILE = join("node_modules", ".package-lock.json");
 const ISOLATED_ROOT = "node_modules/.cairn";
 
 export async function install(options: InstallOptions): Promise<InstallReport> {
+  const edit = await editPackageJson(options);
+  try {
+    return await installProject(options, edit !== undefined);
+  } catch (err) {
+    // npm saves package.json only once the install has succeeded: put the old one back.
+    if (edit) await replaceFileAtomically(edit.path, edit.before);
+    throw err;
+  }
+}
+
+async function installProject(options: InstallOptions, edited: boolean): Promise<InstallReport> {
   const { projectDir, source } = options;
   const progress = options.onProgress ?? (() => {});
-  await editPackageJson(options);
   const project = await readProject(projectDir);
   const lockText = await readFile(join(projectDir, LOCKFILE), "utf8").catch(() => undefined);
   progress({ phase: "resolving", done: 0, total: 0, bytes: 0 });
   const planned = await treeOf(project, lockText, options);
   const tree = planned.tree;
-  const installed = [...tree.packages.values()].filter(
-    (p) => fromRegistry(p) && !planned.skipped.has(p.location),
-  );
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
   const inRegistry = [...tree.packages.values()].filter(fromRegistry);
   const checked = await checkAgainstLog(inRegistry, source);
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   const fetched = await fetchMissing(logged, options, progress);
-  // node_modules is about to change: until this install ends well, nothing says it is up to date.
+  // node_modules is about to change: until this install ends well, neither the stamp nor the
+  // hidden lockfile may speak for it (the next install then re-checks every folder).
+  const previous = await readPreviousInstall(projectDir);
+  await mkdir(join(projectDir, "node_modules"), { recursive: true });
   await rm(join(projectDir, STAMP_PATH), { force: true });
-  const linking = await linkTree(tree, planned.skipped, logged, options, progress);
+  await rm(join(projectDir, HIDDEN_LOCKFILE), { force: true });
+  const linking = await linkTree(tree, planned.skipped, logged, previous, options, progress);
   let scripts: ScriptsReport = { ran: [], skipped: [] };
   if (!options.ignoreScripts) {
     progress({ phase: "scripts", done: 0, total: 0, bytes: 0 });
     scripts = await runInstallScripts(
       projectDir,
-      tree,
+      linking.placed,
       trustedDependencies(project.root.manifest),
-      { root: true, stdio: options.scriptOutput ?? "inherit" },
+      // As npm: the project's own scripts on a plain install, not when adding or removing.
+      { root: !edited, stdio: options.scriptOutput ?? "inherit" },
     );
   }
   const withHashes = withLoggedHashes(tree, checked);
   const lockfile = writeLockfile(withHashes);
-  if (lockfile !== lockText) await writeFile(join(projectDir, LOCKFILE), lockfile);
-  await writeFile(
+  if (lockfile !== lockText) await replaceFileAtomically(join(projectDir, LOCKFILE), lockfile);
+  await replaceFileAtomically(
     join(projectDir, HIDDEN_LOCKFILE),
     writeLockfile(installedOnly(withHashes, planned.skipped), { hidden: true }),
   );
@@ -142,7 +154,7 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
     await makeStamp(projectDir, inputs, options.stampOptions, linking.topFolders),
   );
   return {
-    packages: installed.length,
+    packages: logged.size,
     fetched: fetched.count,
     fetchedBytes: fetched.bytes,
     linked: linking.linked,
@@ -153,15 +165,29 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
   };
 }
 
-/** `cairn install <pkg>` and `cairn uninstall <pkg>`: package.json changed first, as npm does. */
-async function editPackageJson(options: InstallOptions): Promise<void> {
-  if (!options.add?.length && !options.remove?.length) return;
+/** Writes `text` to `path` through a temporary file and a rename: a crash leaves the old file or the new. */
+async function replaceFileAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.cairn-${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+/**
+ * `cairn install <pkg>` and `cairn uninstall <pkg>`: package.json changed
+ * first (the install plans from it); returns what to restore if the
+ * install then fails.
+ */
+async function editPackageJson(
+  options: InstallOptions,
+): Promise<{ path: string; before: string } | undefined> {
+  if (!options.add?.length && !options.remove?.length) return undefined;
   if (options.frozen)
     throw new InstallError("out-of-sync", "a frozen install (cairn ci) never changes package.json");
   const path = join(options.projectDir, "package.json");
-  let text = await readFile(path, "utf8").catch(() => {
+  const before = await readFile(path, "utf8").catch(() => {
     throw new InstallError("no-project", `no package.json in ${options.projectDir}`);
   });
+  let text = before;
   for (const name of options.remove ?? []) text = removeDependency(text, name);
   for (const { name, spec } of options.add ?? []) {
     const pkg = await options.source.get(name);
@@ -169,14 +195,29 @@ async function editPackageJson(options: InstallOptions): Promise<void> {
     const picked = pickVersion(() => pkg, name, spec);
     if ("reason" in picked)
       throw new InstallError("unresolvable", `${name}@${spec}: ${picked.reason}`);
-    // npm saves what was asked for when it is a range, else ^ the version it picked.
-    const saved =
-      spec !== "" && spec !== "latest" && !options.saveExact && /[\^~<>=*x| ]/.test(spec)
-        ? spec
-        : savedSpec(picked.version, { exact: options.saveExact === true });
-    text = addDependency(text, name, saved, options.saveDev ? "dev" : "prod");
+    text = addDependency(
+      text,
+      name,
+      specToSave(spec, picked.version, options),
+      options.saveDev ? "dev" : "prod",
+    );
   }
-  await writeFile(path, text);
+  await replaceFileAtomically(path, text);
+  return { path, before };
+}
+
+/**
+ * What npm saves for `name@spec` once it picked `version`: `^version` (or
+ * the version, with save-exact) unless the user's range is narrower than
+ * that, in which case the range as given (arborist's rule).
+ */
+function specToSave(spec: string, version: string, options: InstallOptions): string {
+  const prefixed = savedSpec(version, { exact: options.saveExact === true });
+  const range = semver.validRange(spec);
+  // A tag or an exact version is not a range: npm saves the prefixed version for those.
+  if (options.saveExact || range === null || semver.valid(spec) !== null || spec.trim() === "*")
+    return prefixed;
+  return semver.subset(prefixed, spec, { loose: true }) ? prefixed : spec;
 }
 
 interface Planned {
@@ -194,6 +235,18 @@ async function treeOf(
 ): Promise<Planned> {
   if (lockText !== undefined) {
     const { tree } = readLockfile(lockText);
+    // A link may only point at one of the project's workspaces: anything else would install a
+    // folder of the project under a registry package's name, past every check against the log.
+    const workspaces = new Set(project.workspaces.map((w) => w.location));
+    for (const p of tree.packages.values())
+      if (
+        (p.link !== undefined && !workspaces.has(p.link)) ||
+        (!fromRegistry(p) && p.link === undefined && !p.inBundle && !workspaces.has(p.location))
+      )
+        throw new InstallError(
+          "unsafe-path",
+          `package-lock.json: ${p.location} is not a registry package or one of the project's workspaces`,
+        );
     const unavailable = await unavailableOptionals(project, tree, options.source);
     const tags = await taggedDependencies(project, options.source);
     const disagreement = lockfileDisagreement(project, tree, {
@@ -309,6 +362,7 @@ async function skippedHere(
     if (
       (omit.has("dev") && p.dev) ||
       (omit.has("optional") && p.optional) ||
+      (omit.has("dev") && omit.has("optional") && p.devOptional) ||
       (omit.has("peer") && p.peer)
     )
       skipped.set(p.location, "omit");
@@ -372,10 +426,21 @@ async function fetchMissing(
   let done = 0;
   let bytes = 0;
   const limit = pLimit(FETCHES);
+  // The first failure ends the install: nothing queued behind it starts.
+  const failed = (err: unknown) => {
+    limit.clearQueue();
+    throw err;
+  };
   await Promise.all(
     missing.map(([integrity, { placed, logged }]) =>
       limit(async () => {
-        const tarball = await source.tarball(logged.entry);
+        const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
+          throw new InstallError(
+            "fetch-failed",
+            `${placed.name}@${placed.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
+            { cause: err },
+          );
+        });
         await store.addTarball(tarball, {
           integrity,
           ...(logged.entry.artifact ? { sha256: logged.entry.artifact.sha256 } : {}),
@@ -384,7 +449,7 @@ async function fetchMissing(
         });
         bytes += tarball.length;
         progress({ phase: "fetching", done: ++done, total: missing.length, bytes });
-      }),
+      }).catch(failed),
     ),
   );
   return { count: missing.length, bytes };
@@ -395,35 +460,59 @@ interface Linking {
   readonly removed: number;
   /** Folders directly in node_modules the install wrote, for the stamp. */
   readonly topFolders: readonly string[];
+  /** The packages linked this time, each at the folder it was linked to (for their scripts). */
+  readonly placed: ProjectTree;
 }
 
-/** Links every package out of the store in the chosen layout, then the bins. */
+/** What the last install left in node_modules, by its hidden lockfile; undefined when there is none. */
+async function readPreviousInstall(
+  projectDir: string,
+): Promise<ReadonlyMap<string, PlacedPackage> | undefined> {
+  try {
+    return readLockfile(await readFile(join(projectDir, HIDDEN_LOCKFILE), "utf8")).tree.packages;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Links every package out of the store in the chosen layout, then the links and bins. */
 async function linkTree(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown>,
   packages: ReadonlyMap<string, CheckedPackage>,
+  previous: ReadonlyMap<string, PlacedPackage> | undefined,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
 ): Promise<Linking> {
   const { projectDir, store, source } = options;
-  const previous = await readFile(join(projectDir, HIDDEN_LOCKFILE), "utf8")
-    .then((text) => readLockfile(text).tree.packages)
-    .catch(() => new Map<string, PlacedPackage>());
+  const limit = pLimit(LINKS);
   // Where each package goes: its location (hoisted), or its own folder under .cairn (isolated).
   const isolated = options.layout === "isolated" ? isolatedLayout(tree, skipped) : undefined;
   const folderOf = (location: string) => isolated?.folders.get(location) ?? location;
   const wanted = new Map<string, CheckedPackage>();
   for (const [location, p] of packages) wanted.set(folderOf(location), p);
-  const { stale, keep } = await staleFolders(projectDir, previous, wanted, isolated);
-  const removed = [...stale].filter((f) => !wanted.has(f)).length;
+  const links = isolated
+    ? isolated.links.map((l) => ({ path: l.path, link: l.link }))
+    : [...tree.packages.values()]
+        .filter((p) => p.link !== undefined && !skipped.has(p.location))
+        .map((p) => ({ path: p.location, link: relativeLink(p.location, p.link as string) }));
+  const stale = await staleFolders(projectDir, previous, wanted, links, isolated);
   await Promise.all(
-    [...stale].map((f) => rm(join(projectDir, f), { recursive: true, force: true })),
+    [...stale].map((f) => limit(() => rm(join(projectDir, f), { recursive: true, force: true }))),
   );
+  const underStale = (folder: string) => {
+    for (let at = folder; ; ) {
+      if (stale.has(at)) return true;
+      const cut = at.lastIndexOf("/node_modules/");
+      if (cut < 0) return false;
+      at = at.slice(0, cut);
+    }
+  };
   const kept = await Promise.all(
     [...wanted.keys()].map(
       async (folder) =>
-        keep(folder) &&
-        ![...stale].some((s) => folder.startsWith(`${s}/`)) &&
+        (isolated !== undefined || previous?.has(folder) === true) &&
+        !underStale(folder) &&
         (await stat(join(projectDir, folder, "package.json")).then(
           () => true,
           () => false,
@@ -431,7 +520,6 @@ async function linkTree(
     ),
   );
   const toLink = [...wanted].filter((_, i) => !kept[i]);
-  const limit = pLimit(LINKS);
   let done = 0;
   await Promise.all(
     toLink.map(([folder, { placed, logged }]) =>
@@ -442,6 +530,8 @@ async function linkTree(
             "store-damaged",
             `${placed.name}@${placed.version} left the store`,
           );
+        // What was there (an unknown install's files) goes first: the folder holds this package only.
+        await rm(join(projectDir, folder), { recursive: true, force: true });
         await linkPackage(store, index, join(projectDir, folder), {
           refetch: () => source.tarball(logged.entry),
         });
@@ -449,27 +539,20 @@ async function linkTree(
       }),
     ),
   );
-  const links = isolated
-    ? isolated.links.map((l) => ({ path: l.path, link: l.link }))
-    : [...tree.packages.values()]
-        .filter((p) => p.link !== undefined && !skipped.has(p.location))
-        .map((p) => ({ path: p.location, link: relativeLink(p.location, p.link as string) }));
-  const executables: string[] = [];
+  const bins: { path: string; link: string; target: string }[] = [];
   for (const bin of binLinks(tree, skipped)) {
     // Isolated: only the project's own .bin, for its direct dependencies (as pnpm links them).
     if (isolated && bin.dir !== "node_modules/.bin") continue;
     const target = folderOf(bin.from) + bin.target.slice(bin.from.length);
-    links.push({
-      path: `${bin.dir}/${bin.name}`,
-      link: isolated ? relativeLink(`${bin.dir}/${bin.name}`, target) : bin.link,
-    });
-    executables.push(target);
+    const path = `${bin.dir}/${bin.name}`;
+    bins.push({ path, link: isolated ? relativeLink(path, target) : bin.link, target });
   }
+  await pruneBins(projectDir, bins);
   await Promise.all(
-    links.map((l) => limit(() => replaceSymlink(join(projectDir, l.path), l.link))),
+    [...links, ...bins].map((l) => limit(() => replaceSymlink(join(projectDir, l.path), l.link))),
   );
   // npm makes every bin target executable; a store file is shared, so one that is not gets a copy.
-  await Promise.all(executables.map((t) => limit(() => makeExecutable(join(projectDir, t)))));
+  await Promise.all(bins.map((b) => limit(() => makeExecutable(join(projectDir, b.target)))));
   const topFolders = new Set<string>();
   for (const folder of wanted.keys())
     topFolders.add(
@@ -478,7 +561,25 @@ async function linkTree(
         .slice(0, folder.startsWith("node_modules/@") ? 3 : 2)
         .join("/"),
     );
-  return { linked: toLink.length, removed, topFolders: [...topFolders] };
+  const placed = new Map<string, PlacedPackage>();
+  for (const [folder, { placed: p }] of toLink) placed.set(folder, { ...p, location: folder });
+  return {
+    linked: toLink.length,
+    removed: [...stale].filter((f) => !wanted.has(f)).length,
+    topFolders: [...topFolders],
+    placed: { root: tree.root, packages: placed },
+  };
+}
+
+/** Removes the commands of .bin folders the new install does not link (an uninstalled package's). */
+async function pruneBins(projectDir: string, bins: readonly { path: string }[]): Promise<void> {
+  const wanted = new Set(bins.map((b) => b.path));
+  const dirs = new Set(["node_modules/.bin", ...bins.map((b) => dirname(b.path))]);
+  for (const dir of dirs) {
+    const names = await readdir(join(projectDir, dir)).catch(() => [] as string[]);
+    for (const name of names)
+      if (!wanted.has(`${dir}/${name}`)) await rm(join(projectDir, dir, name), { force: true });
+  }
 }
 
 /** A package fetched from the registry: not a link, not bundled in another, not a workspace's own folder. */
@@ -487,41 +588,67 @@ function fromRegistry(p: PlacedPackage): boolean {
 }
 
 /**
- * What the last install left that this one must remove, and whether a
- * wanted folder may stay as it is (if it is still there). Hoisted: the
+ * What the last install left that this one must remove. Hoisted: the
  * hidden lockfile says what the last install put where; a folder holding
- * another version goes. Isolated: folders are named by name and version,
- * so one that exists holds the right one; what no longer belongs under
- * node_modules/.cairn goes, and so do the last hoisted install's folders.
+ * another version goes, and so does a link that now points elsewhere or is
+ * no longer wanted. Without a hidden lockfile, nothing there is known:
+ * every package folder that is not wanted goes. Isolated: folders are
+ * named by name and version, so one that exists holds the right one; what
+ * no longer belongs under node_modules/.cairn goes, and so do the last
+ * hoisted install's folders.
  */
 async function staleFolders(
   projectDir: string,
-  previous: ReadonlyMap<string, PlacedPackage>,
+  previous: ReadonlyMap<string, PlacedPackage> | undefined,
   wanted: ReadonlyMap<string, CheckedPackage>,
+  links: readonly { path: string; link: string }[],
   isolated: ReturnType<typeof isolatedLayout> | undefined,
-): Promise<{ stale: Set<string>; keep: (folder: string) => boolean }> {
+): Promise<Set<string>> {
   const stale = new Set<string>();
-  const cairnDir = join(projectDir, ISOLATED_ROOT);
-  const entries = await readdir(cairnDir).catch(() => [] as string[]);
+  const isolatedEntries = await readdir(join(projectDir, ISOLATED_ROOT)).catch(
+    () => [] as string[],
+  );
+  const linkTargets = new Map(links.map((l) => [l.path, l.link]));
+  if (previous === undefined) {
+    for (const folder of await packageFolders(projectDir))
+      if (!wanted.has(folder) && !linkTargets.has(folder)) stale.add(folder);
+  } else {
+    for (const [location, p] of previous) {
+      const keepsLink =
+        p.link !== undefined && linkTargets.get(location) === relativeLink(location, p.link);
+      const keepsFolder = p.link === undefined && sameVersion(wanted.get(location)?.placed, p);
+      if (!keepsLink && !keepsFolder && !(isolated && linkTargets.has(location)))
+        stale.add(location);
+    }
+  }
   if (!isolated) {
     // From an isolated layout to a hoisted one: nothing of it stays.
-    if (entries.length > 0) {
-      stale.add(ISOLATED_ROOT);
-      for (const location of previous.keys()) stale.add(location);
-      return { stale, keep: () => false };
-    }
-    for (const [folder, p] of previous)
-      if (p.link === undefined && !sameVersion(wanted.get(folder)?.placed, p)) stale.add(folder);
-    return { stale, keep: (folder) => previous.has(folder) && !stale.has(folder) };
+    if (isolatedEntries.length > 0) stale.add(ISOLATED_ROOT);
+    return stale;
   }
-  const linked = new Set(isolated.links.map((l) => l.path));
-  for (const location of previous.keys())
-    if (!linked.has(location) && !location.startsWith(`${ISOLATED_ROOT}/`)) stale.add(location);
-  for (const entry of entries) {
+  for (const entry of isolatedEntries) {
     const folder = `${ISOLATED_ROOT}/${entry}`;
     if (![...wanted.keys()].some((w) => w.startsWith(`${folder}/`))) stale.add(folder);
   }
-  return { stale, keep: () => true };
+  return stale;
+}
+
+/** The package folders directly in node_modules (and in its scopes): what an unknown install left. */
+async function packageFolders(projectDir: string): Promise<string[]> {
+  const folders: string[] = [];
+  const top = await readdir(join(projectDir, "node_modules")).catch(() => [] as string[]);
+  for (const name of top) {
+    if (name.startsWith(".")) continue;
+    if (!name.startsWith("@")) {
+      folders.push(`node_modules/${name}`);
+      continue;
+    }
+    for (const scoped of await readdir(join(projectDir, "node_modules", name)).catch(
+      () => [] as string[],
+    ))
+      folders.push(`node_modules/${name}/${scoped}`);
+  }
+  return folders;
 }
 
 function sameVersion(a: PlacedPackage | undefined, b: PlacedPackage): boolean {

@@ -91,6 +91,15 @@ export interface CheckOptions {
   readonly unavailable?: (name: string, spec: string) => boolean;
 }
 
+/** Whether `version` satisfies `spec`, for pruning: a spec that names no range (a tag, git) counts as met. */
+function fitsSpec(version: string, spec: string, name: string): boolean {
+  try {
+    return satisfies(version, spec, name, {});
+  } catch {
+    return true;
+  }
+}
+
 /** arborist's depValid for a registry spec, or why the spec cannot be installed from a registry. */
 function satisfies(version: string, spec: string, name: string, options: CheckOptions): boolean {
   const parsed = parseSpec(name, spec);
@@ -206,14 +215,15 @@ export function withoutUnreachable(project: Project, tree: ProjectTree): Project
       queue.push({ location: p.location, manifest: p.manifest, isTop: false });
   };
   for (const node of queue) {
-    const skip = node.isTop
-      ? () => false
-      : bundled(tree.packages.get(node.location) as PlacedPackage);
     for (const edge of edgesOf(node.manifest, node.isTop)) {
-      const [nearest] = candidates(tree, node.location, edge.name);
-      if (nearest) reach(nearest);
-      // What a parent bundles ships inside it: kept with it.
-      if (skip(edge.name)) continue;
+      // The package Node finds first that fits, as the sync check accepts it; else the nearest.
+      const found = candidates(tree, node.location, edge.name);
+      const fitting = found.find((p) => {
+        const target = p.link === undefined ? p : tree.packages.get(p.link);
+        return target !== undefined && fitsSpec(target.version, edge.spec, edge.name);
+      });
+      const used = fitting ?? found[0];
+      if (used) reach(used);
     }
   }
   // Packages bundled inside a reached one come with it.

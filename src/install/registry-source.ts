@@ -6,6 +6,7 @@
  * needs), or the local index `cairn sync` keeps. Each is read once per
  * install, and fetched ahead as soon as a dependency names it.
  */
+import pLimit from "p-limit";
 import type { ResolvablePackage, ResolvableVersion } from "../client/resolve.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { integrityOf } from "../registry/entries.ts";
@@ -24,18 +25,16 @@ export interface LoggedVersion {
 
 export type DocumentReader = Pick<PackageReader, "document" | "tarball">;
 
+/** Documents read at once: enough to keep a network busy, few enough not to flood a mirror. */
+const DOCUMENT_READS = 32;
+
 export class RegistrySource {
   readonly #reader: DocumentReader;
   readonly #documents = new Map<string, Promise<PackageDocument | undefined>>();
-  /** Names read so far (fetched or not found), for the summary. */
-  #reads = 0;
+  readonly #limit = pLimit(DOCUMENT_READS);
 
   constructor(reader: DocumentReader) {
     this.#reader = reader;
-  }
-
-  get reads(): number {
-    return this.#reads;
   }
 
   /** Starts reading these packages now, so that the `get` that follows finds them on their way. */
@@ -57,8 +56,9 @@ export class RegistrySource {
 
   /** A version's entry as the log binds it; undefined when the registry has no such live version. */
   async version(name: string, version: string): Promise<LoggedVersion | undefined> {
-    const v = (await this.#document(name))?.versions[version];
-    if (!v || v.unpublished !== undefined) return undefined;
+    const doc = await this.#document(name);
+    const v = doc?.versions[version];
+    if (!v || v.unpublished !== undefined || doc?.unpublished !== undefined) return undefined;
     const entry = versionEntryOf(name, version, v);
     const { sha512 } = integrityOf(entry);
     return { entry, index: v.index, ...(sha512 ? { integrity: `sha512-${sha512}` } : {}) };
@@ -72,9 +72,10 @@ export class RegistrySource {
   #document(name: string): Promise<PackageDocument | undefined> {
     let doc = this.#documents.get(name);
     if (!doc) {
-      this.#reads++;
-      doc = this.#reader.document(name);
+      doc = this.#limit(() => this.#reader.document(name));
       this.#documents.set(name, doc);
+      // A failed read is not kept: the next ask tries again.
+      doc.catch(() => this.#documents.delete(name));
     }
     return doc;
   }

@@ -17,8 +17,8 @@ import type { ProjectTree } from "./tree.ts";
 
 /** The scripts an install runs for each package, in order. */
 const DEPENDENCY_EVENTS = ["preinstall", "install", "postinstall"] as const;
-/** The project's own: npm also runs `prepare` on a plain `npm install`. */
-const ROOT_EVENTS = [...DEPENDENCY_EVENTS, "prepare"] as const;
+/** The project's own: npm also runs `prepare` (with its pre and post) on a plain `npm install`. */
+const ROOT_EVENTS = [...DEPENDENCY_EVENTS, "preprepare", "prepare", "postprepare"] as const;
 
 /** The names a project trusts to run install scripts. */
 export function trustedDependencies(manifest: Readonly<Record<string, unknown>>): Set<string> {

@@ -39,7 +39,10 @@ export interface InstallShape {
 /** The shape as the stamp records it: one string. */
 export function shapeKey(shape: InstallShape): string {
   const omit = [...new Set(shape.omit)].sort().join(",");
-  return `${shape.frozen ? "ci" : "install"} omit=${omit} layout=${shape.layout}${shape.ignoreScripts ? " ignore-scripts" : ""}`;
+  // The platform decides which optional packages are installed: a node_modules shared with
+  // another system (a container, a mounted folder) is not up to date for this one.
+  const platform = `${process.platform}-${process.arch}`;
+  return `${shape.frozen ? "ci" : "install"} omit=${omit} layout=${shape.layout}${shape.ignoreScripts ? " ignore-scripts" : ""} ${platform}`;
 }
 
 /** Options that take a value and do not change the tree (where bytes come from, how long to wait). */

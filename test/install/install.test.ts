@@ -38,6 +38,8 @@ describe("the install pipeline", () => {
     ]);
     await origin.publish("lib", "2.0.0", { dependencies: { tool: "^1.0.0" } });
     await origin.publish("devtool", "1.0.0");
+    await origin.publish("failer", "1.0.0", { scripts: { postinstall: "exit 3" } });
+    await origin.publish("wrapper", "1.0.0", { dependencies: { builder: "1.0.0" } });
     reader = await VerifyingReader.open({
       origin: origin.url,
       verifier: origin.key.verifier,
@@ -106,10 +108,15 @@ describe("the install pipeline", () => {
     const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
     assert.equal(lock.packages["node_modules/tool"].version, "1.1.0");
     assert.equal(typeof lock.packages["node_modules/lib"].cairn.index, "number");
+    assert.equal(await exists(join(path, "node_modules/.bin/tool")), true);
     const removed = await run(path, { remove: ["lib"] });
     assert.equal(removed.removed, 2);
     assert.equal(await exists(join(path, "node_modules/lib")), false);
     assert.equal(await exists(join(path, "node_modules/tool")), false);
+    assert.equal(
+      await lstat(join(path, "node_modules/.bin/tool")).catch(() => undefined),
+      undefined,
+    );
     const after = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
     assert.deepEqual(Object.keys(after.packages), [""]);
   });
@@ -157,6 +164,67 @@ describe("the install pipeline", () => {
     assert.equal(await exists(join(path, "node_modules/.cairn")), false);
     assert.equal((await lstat(join(path, "node_modules/lib"))).isDirectory(), true);
     assert.equal(await exists(join(path, "node_modules/tool/cli.js")), true);
+  });
+
+  test("a failed install leaves package.json as it was, and the next install puts node_modules right", async () => {
+    const path = await project("failing", {
+      name: "failing",
+      dependencies: { tool: "1.0.0" },
+      trustedDependencies: ["failer"],
+    });
+    await run(path);
+    const before = await readFile(join(path, "package.json"), "utf8");
+    await assert.rejects(
+      run(path, { add: [{ name: "failer", spec: "latest" }] }),
+      (err: Error & { code?: string }) =>
+        err.name === "InstallError" && err.code === "script-failed",
+    );
+    assert.equal(await readFile(join(path, "package.json"), "utf8"), before);
+    // Nothing claims the half-done node_modules is up to date; a plain install re-checks it all.
+    assert.equal(await exists(join(path, "node_modules/.cairn-install.json")), false);
+    const again = await run(path);
+    assert.equal(await exists(join(path, "node_modules/failer")), false);
+    assert.equal(await exists(join(path, "node_modules/tool/cli.js")), true);
+    assert.equal(again.packages, 1);
+  });
+
+  test("a project without dependencies installs, and a trusted dependency's script runs in the isolated layout", async () => {
+    await run(await project("empty", { name: "empty" }));
+    const path = await project("isolated-scripts", {
+      dependencies: { wrapper: "1.0.0" },
+      trustedDependencies: ["builder"],
+    });
+    const report = await run(path, { layout: "isolated" });
+    assert.deepEqual(report.scripts.ran, ["builder@1.0.0"]);
+    assert.equal(
+      await readFile(
+        join(path, "node_modules/.cairn/builder@1.0.0/node_modules/builder/built"),
+        "utf8",
+      ),
+      "postinstall",
+    );
+  });
+
+  test("a lockfile that links a registry name to a folder of the project is refused", async () => {
+    const path = await project("linked", { dependencies: { tool: "^1.0.0" } });
+    await mkdir(join(path, "vendor", "tool"), { recursive: true });
+    await writeFile(
+      join(path, "vendor", "tool", "package.json"),
+      JSON.stringify({ name: "tool", version: "1.0.0" }),
+    );
+    const lock = {
+      name: "linked",
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        "": { dependencies: { tool: "^1.0.0" } },
+        "node_modules/tool": { resolved: "vendor/tool", link: true },
+        "vendor/tool": { version: "1.0.0" },
+      },
+    };
+    await writeFile(join(path, "package-lock.json"), JSON.stringify(lock, null, 2));
+    await assert.rejects(run(path), { name: "InstallError", code: "unsafe-path" });
+    assert.equal(await exists(join(path, "node_modules/tool")), false);
   });
 
   test("a lockfile whose integrity the log contradicts is refused, and nothing is linked", async () => {
