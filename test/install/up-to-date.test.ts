@@ -1,0 +1,72 @@
+/**
+ * The no-op check: the command line read as commander reads it (options
+ * that only say where bytes come from do not count; anything it cannot
+ * vouch for means "not a no-op"), and the stamp against the files it names.
+ */
+import assert from "node:assert/strict";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  makeStamp,
+  shapeKey,
+  shapeOfArgs,
+  upToDate,
+  writeStamp,
+} from "../../src/install/up-to-date.ts";
+import { tempDir } from "../helpers/log.ts";
+
+const plain = { frozen: false, omit: [], layout: "hoisted", ignoreScripts: false };
+
+test("source options are read past; shaping ones in either form give one key", () => {
+  const key = (args: string[], command = "install") => {
+    const shape = shapeOfArgs(command, args);
+    return shape && shapeKey(shape);
+  };
+  assert.equal(
+    key([
+      "--origin",
+      "http://o/",
+      "--key",
+      "k",
+      "--mirror",
+      "http://a/",
+      "http://b/",
+      "--no-mirror-list",
+    ]),
+    shapeKey(plain),
+  );
+  assert.equal(key(["--omit", "dev", "optional"]), key(["--omit=optional", "--omit=dev"]));
+  assert.equal(key(["--production"]), key(["--omit", "dev"]));
+  assert.equal(key(["--layout", "isolated"]), shapeKey({ ...plain, layout: "isolated" }));
+  assert.notEqual(key([], "ci"), key([]));
+  // Packages to add, and options this reading does not know, are never a no-op.
+  assert.equal(key(["express"]), undefined);
+  assert.equal(
+    key(["--mirror", "http://a/", "express"]),
+    shapeKey(plain),
+    "a variadic option takes it",
+  );
+  assert.equal(key(["--force"]), undefined);
+  assert.equal(key(["-D", "x"]), undefined);
+});
+
+test("a stamp holds while its files and folders do, and not a moment longer", async () => {
+  await using dir = await tempDir("cairn-stamp-");
+  const project = dir.path;
+  await writeFile(join(project, "package.json"), '{"dependencies":{"a":"1"}}');
+  await writeFile(join(project, "package-lock.json"), "{}");
+  await mkdir(join(project, "node_modules", "a"), { recursive: true });
+  const key = shapeKey(plain);
+  await writeStamp(
+    project,
+    await makeStamp(project, ["package.json", "package-lock.json"], key, ["node_modules/a"]),
+  );
+  assert.equal(await upToDate(project, key), true);
+  assert.equal(await upToDate(project, shapeKey({ ...plain, omit: ["dev"] })), false);
+  await writeFile(join(project, "package-lock.json"), "{ }");
+  assert.equal(await upToDate(project, key), false);
+  await writeFile(join(project, "package-lock.json"), "{}");
+  await rm(join(project, "node_modules", "a"), { recursive: true });
+  assert.equal(await upToDate(project, key), false);
+});
