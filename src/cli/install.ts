@@ -18,10 +18,11 @@ import {
   type Layout,
 } from "../install/install.ts";
 import { InstallError } from "../install/install-error.ts";
-import { RegistrySource } from "../install/registry-source.ts";
+import { type OnDemandImports, RegistrySource } from "../install/registry-source.ts";
 import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import { tarballFileName } from "../npm/publish.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, parseTimeoutMs, userUmask } from "./options.ts";
@@ -192,10 +193,14 @@ async function runInstall(
   try {
     await reader.update();
     const documents = index ? stateReads(index) : reader;
-    const source = new RegistrySource({
-      document: (name) => documents.document(name),
-      tarball: (entry) => reader.tarball(entry),
-    });
+    const source = new RegistrySource(
+      {
+        document: (name) => documents.document(name),
+        tarball: (entry) => reader.tarball(entry),
+      },
+      // Read through the log, a package an uplink could give is absent until the origin imports it.
+      index ? undefined : onDemandImports(origin, reader),
+    );
     const store = await PackageStore.open(flags.store ?? defaultStoreDir());
     const omit = omitted(flags);
     const report = await install({
@@ -225,6 +230,67 @@ async function runInstall(
     await reader.close();
     index?.close();
   }
+}
+
+/** The most bytes taken for one tarball the origin fetches from its uplink for us. */
+const MAX_IMPORTED_TARBALL = 512 * 1024 * 1024;
+
+/**
+ * An origin that imports from uplinks on request: a package the log does
+ * not hold is asked for through npm's API (which imports it, and reads its
+ * dependencies ahead), then read again through a fresh checkpoint; an
+ * imported version's tarball is fetched through the origin, which binds
+ * it, and checked by the store against the integrity the log holds.
+ */
+function onDemandImports(origin: string, reader: VerifyingReader): OnDemandImports {
+  let pending: Promise<void> | undefined;
+  let current: Promise<void> = Promise.resolve();
+  // Every caller gets an update that starts after its call; callers meanwhile share one.
+  const refresh = (): Promise<void> => {
+    if (pending) return pending;
+    const next = current
+      .catch(() => undefined)
+      .then(() => {
+        pending = undefined;
+        return reader.update();
+      });
+    pending = next;
+    current = next;
+    return next;
+  };
+  return {
+    absent: async (name) => {
+      const res = await fetch(new URL(name.replace("/", "%2f"), origin), {
+        headers: { accept: "application/vnd.npm.install-v1+json" },
+      }).catch(() => undefined);
+      await res?.arrayBuffer().catch(() => undefined);
+      if (res?.status !== 200) return false;
+      await refresh();
+      return true;
+    },
+    unbound: async (entry) => {
+      const url = new URL(`${entry.name}/-/${tarballFileName(entry.name, entry.version)}`, origin);
+      const res = await fetch(url);
+      const declared = Number(res.headers.get("content-length") ?? 0);
+      if (res.status !== 200 || !res.body || declared > MAX_IMPORTED_TARBALL)
+        throw new InstallError(
+          "fetch-failed",
+          `${entry.name}@${entry.version}: the origin answered ${res.status} for its tarball`,
+        );
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += chunk.length;
+        if (size > MAX_IMPORTED_TARBALL)
+          throw new InstallError(
+            "too-large",
+            `${entry.name}@${entry.version}: the tarball passes ${MAX_IMPORTED_TARBALL} bytes`,
+          );
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks);
+    },
+  };
 }
 
 function summary(report: InstallReport, ms: number, fromIndex: boolean): string {

@@ -25,6 +25,18 @@ export interface LoggedVersion {
 
 export type DocumentReader = Pick<PackageReader, "document" | "tarball">;
 
+/**
+ * For a registry that imports from uplinks on request: `absent` asks it to
+ * import a package the log does not hold yet, and resolves true once the
+ * reader's view includes whatever it imported; `unbound` fetches the
+ * tarball of an imported version whose bytes the log does not bind yet
+ * (the store checks them against the imported integrity).
+ */
+export interface OnDemandImports {
+  absent(name: string): Promise<boolean>;
+  unbound(entry: VersionEntry): Promise<Uint8Array>;
+}
+
 /** Documents read at once: enough to keep a network busy, few enough not to flood a mirror. */
 const DOCUMENT_READS = 32;
 
@@ -33,8 +45,11 @@ export class RegistrySource {
   readonly #documents = new Map<string, Promise<PackageDocument | undefined>>();
   readonly #limit = pLimit(DOCUMENT_READS);
 
-  constructor(reader: DocumentReader) {
+  readonly #imports: OnDemandImports | undefined;
+
+  constructor(reader: DocumentReader, imports?: OnDemandImports) {
     this.#reader = reader;
+    this.#imports = imports;
   }
 
   /** Starts reading these packages now, so that the `get` that follows finds them on their way. */
@@ -66,13 +81,19 @@ export class RegistrySource {
 
   /** The tarball's bytes, checked against the entry's hashes by the reader. */
   tarball(entry: VersionEntry): Promise<Uint8Array> {
+    if (entry.kind === "import" && !entry.artifact && this.#imports)
+      return this.#imports.unbound(entry);
     return this.#reader.tarball(entry);
   }
 
   #document(name: string): Promise<PackageDocument | undefined> {
     let doc = this.#documents.get(name);
     if (!doc) {
-      doc = this.#limit(() => this.#reader.document(name));
+      doc = this.#limit(async () => {
+        const found = await this.#reader.document(name);
+        if (found || !this.#imports || !(await this.#imports.absent(name))) return found;
+        return this.#reader.document(name);
+      });
       this.#documents.set(name, doc);
       // A failed read is not kept: the next ask tries again.
       doc.catch(() => this.#documents.delete(name));

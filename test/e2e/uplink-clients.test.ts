@@ -1,8 +1,8 @@
 /**
- * The corpus app installed by npm, pnpm and Yarn through a `cairn serve`
- * whose only content is its uplink (the local upstream registry), with
- * empty caches: each install must give the same node_modules as the same
- * install straight from the upstream. Every version installed is then an
+ * The corpus app installed by `cairn install`, npm, pnpm and Yarn through
+ * a `cairn serve` whose only content is its uplink (the local upstream
+ * registry), with empty caches: each install must give the same
+ * node_modules as the same install straight from the upstream. Every version installed is then an
  * entry in Cairn's log, `cairn verify --replay` passes, and with the
  * upstream stopped, a `cairn mirror` of it and a `cairn proxy` over that
  * mirror install the same tree again. A version the upstream removes is
@@ -109,6 +109,29 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     const npmrc = await writeNpmrc(path, registry);
     succeeded(await runNpm(["install", "--ignore-scripts"], path, npmrc, cache), `npm in ${path}`);
   };
+
+  // First, while the origin holds nothing: every package comes in through an import on request.
+  test("cairn install, empty store: imports on demand, and the same tree as npm from the upstream", async (t) => {
+    const direct = await app("cairn-install-upstream");
+    const through = await app("cairn-install-origin");
+    await npmInstall(direct, upstream.url, `${direct}-cache`);
+    const started = performance.now();
+    const installed = await cairn(
+      [
+        "install",
+        "--ignore-scripts",
+        "--origin",
+        origin?.url ?? "",
+        "--key",
+        origin?.verifierKey ?? "",
+        "--no-mirror-list",
+      ],
+      { cwd: through, env: { CAIRN_HOME: join(dir.path, "cairn-home") } },
+    );
+    succeeded(installed, "cairn install");
+    t.diagnostic(`cairn install in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(`${await assertSameTree(direct, through)} files identical`);
+  });
 
   test("npm, empty caches: the same tree and lockfile as from the upstream", async (t) => {
     const { direct, through } = await both(t, "npm", origin?.url ?? "", npmInstall);
