@@ -15,7 +15,7 @@ if (await installIsNoOp(args)) {
 
 async function installIsNoOp([command, ...rest]: string[]): Promise<boolean> {
   if (command !== "install" && command !== "i" && command !== "ci") return false;
-  const { installOptionsKey, upToDate } = await import("../src/install/up-to-date.ts");
-  const key = installOptionsKey(command, rest);
-  return key !== undefined && upToDate(process.cwd(), key);
+  const { shapeKey, shapeOfArgs, upToDate } = await import("../src/install/up-to-date.ts");
+  const shape = shapeOfArgs(command, rest);
+  return shape !== undefined && upToDate(process.cwd(), shapeKey(shape));
 }

@@ -12,6 +12,7 @@ import {
   chmod,
   copyFile,
   mkdir,
+  readdir,
   readFile,
   rename,
   rm,
@@ -90,6 +91,8 @@ const FETCHES = 16;
 const LINKS = 8;
 const LOCKFILE = "package-lock.json";
 const HIDDEN_LOCKFILE = join("node_modules", ".package-lock.json");
+/** Where the isolated layout keeps each package's own folder (isolated.ts names them). */
+const ISOLATED_ROOT = "node_modules/.cairn";
 
 export async function install(options: InstallOptions): Promise<InstallReport> {
   const { projectDir, source } = options;
@@ -109,6 +112,8 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
   const checked = await checkAgainstLog(inRegistry, source);
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   const fetched = await fetchMissing(logged, options, progress);
+  // node_modules is about to change: until this install ends well, nothing says it is up to date.
+  await rm(join(projectDir, STAMP_PATH), { force: true });
   const linking = await linkTree(tree, planned.skipped, logged, options, progress);
   let scripts: ScriptsReport = { ran: [], skipped: [] };
   if (!options.ignoreScripts) {
@@ -409,20 +414,23 @@ async function linkTree(
   const folderOf = (location: string) => isolated?.folders.get(location) ?? location;
   const wanted = new Map<string, CheckedPackage>();
   for (const [location, p] of packages) wanted.set(folderOf(location), p);
-  // A folder is kept when the last install put the same version there; the rest are replaced.
-  const stale = new Set<string>();
-  for (const [folder, p] of previous)
-    if (p.link === undefined && !sameVersion(wanted.get(folder)?.placed, p)) stale.add(folder);
+  const { stale, keep } = await staleFolders(projectDir, previous, wanted, isolated);
   const removed = [...stale].filter((f) => !wanted.has(f)).length;
   await Promise.all(
     [...stale].map((f) => rm(join(projectDir, f), { recursive: true, force: true })),
   );
-  const toLink = [...wanted].filter(
-    ([folder]) =>
-      !previous.has(folder) ||
-      stale.has(folder) ||
-      [...stale].some((s) => folder.startsWith(`${s}/`)),
+  const kept = await Promise.all(
+    [...wanted.keys()].map(
+      async (folder) =>
+        keep(folder) &&
+        ![...stale].some((s) => folder.startsWith(`${s}/`)) &&
+        (await stat(join(projectDir, folder, "package.json")).then(
+          () => true,
+          () => false,
+        )),
+    ),
   );
+  const toLink = [...wanted].filter((_, i) => !kept[i]);
   const limit = pLimit(LINKS);
   let done = 0;
   await Promise.all(
@@ -476,6 +484,44 @@ async function linkTree(
 /** A package fetched from the registry: not a link, not bundled in another, not a workspace's own folder. */
 function fromRegistry(p: PlacedPackage): boolean {
   return p.link === undefined && !p.inBundle && p.location.includes("node_modules/");
+}
+
+/**
+ * What the last install left that this one must remove, and whether a
+ * wanted folder may stay as it is (if it is still there). Hoisted: the
+ * hidden lockfile says what the last install put where; a folder holding
+ * another version goes. Isolated: folders are named by name and version,
+ * so one that exists holds the right one; what no longer belongs under
+ * node_modules/.cairn goes, and so do the last hoisted install's folders.
+ */
+async function staleFolders(
+  projectDir: string,
+  previous: ReadonlyMap<string, PlacedPackage>,
+  wanted: ReadonlyMap<string, CheckedPackage>,
+  isolated: ReturnType<typeof isolatedLayout> | undefined,
+): Promise<{ stale: Set<string>; keep: (folder: string) => boolean }> {
+  const stale = new Set<string>();
+  const cairnDir = join(projectDir, ISOLATED_ROOT);
+  const entries = await readdir(cairnDir).catch(() => [] as string[]);
+  if (!isolated) {
+    // From an isolated layout to a hoisted one: nothing of it stays.
+    if (entries.length > 0) {
+      stale.add(ISOLATED_ROOT);
+      for (const location of previous.keys()) stale.add(location);
+      return { stale, keep: () => false };
+    }
+    for (const [folder, p] of previous)
+      if (p.link === undefined && !sameVersion(wanted.get(folder)?.placed, p)) stale.add(folder);
+    return { stale, keep: (folder) => previous.has(folder) && !stale.has(folder) };
+  }
+  const linked = new Set(isolated.links.map((l) => l.path));
+  for (const location of previous.keys())
+    if (!linked.has(location) && !location.startsWith(`${ISOLATED_ROOT}/`)) stale.add(location);
+  for (const entry of entries) {
+    const folder = `${ISOLATED_ROOT}/${entry}`;
+    if (![...wanted.keys()].some((w) => w.startsWith(`${folder}/`))) stale.add(folder);
+  }
+  return { stale, keep: () => true };
 }
 
 function sameVersion(a: PlacedPackage | undefined, b: PlacedPackage): boolean {

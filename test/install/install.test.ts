@@ -5,7 +5,7 @@
  * the log or package.json contradict.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { VerifyingReader } from "../../src/client/verifying-reader.ts";
@@ -141,6 +141,22 @@ describe("the install pipeline", () => {
     const link = await readFile(join(path, "node_modules/a/package.json"), "utf8");
     assert.equal(JSON.parse(link).name, "a");
     assert.equal(await exists(join(path, "node_modules/lib/package.json")), true);
+  });
+
+  test("a folder removed by hand is linked again, and switching layouts leaves nothing of the other", async () => {
+    const path = await project("relink", { dependencies: { lib: "^2.0.0" } });
+    await run(path);
+    await rm(join(path, "node_modules/tool"), { recursive: true });
+    const relinked = await run(path);
+    assert.equal(relinked.linked, 1);
+    assert.equal(await exists(join(path, "node_modules/tool/cli.js")), true);
+    await run(path, { layout: "isolated" });
+    assert.equal(await exists(join(path, "node_modules/.cairn/lib@2.0.0/node_modules/lib")), true);
+    assert.equal((await lstat(join(path, "node_modules/lib"))).isSymbolicLink(), true);
+    await run(path);
+    assert.equal(await exists(join(path, "node_modules/.cairn")), false);
+    assert.equal((await lstat(join(path, "node_modules/lib"))).isDirectory(), true);
+    assert.equal(await exists(join(path, "node_modules/tool/cli.js")), true);
   });
 
   test("a lockfile whose integrity the log contradicts is refused, and nothing is linked", async () => {
