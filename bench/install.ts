@@ -17,6 +17,7 @@
  *   node bench/install.ts                    # 3 rounds (about 10 minutes here)
  *   node bench/install.ts --rounds 1 --only cairn,pnpm
  *   node bench/install.ts --cpu-prof bench/.work/prof   # a profile of every cairn run
+ *   node bench/install.ts --baseline ../old/bin/cairn.ts # and another checkout as cairn-before, for before and after
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
  * other platforms' optional bindings (as the e2e test publishes), served by
@@ -34,7 +35,7 @@
  */
 import { cp, mkdir, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { cairn } from "../test/helpers/cli.ts";
 import { CORPUS_APP_PACKAGE_JSON, corpusTarballs } from "../test/helpers/corpus.ts";
@@ -74,7 +75,7 @@ import {
 export const TARGET_UNCHANGED_MS = 100;
 export const SCENARIOS = ["clean", "lockfile", "warm", "unchanged"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-const TOOL_NAMES = ["npm", "pnpm", "yarn", "bun", "cairn", "cairn-dist"] as const;
+const TOOL_NAMES = ["npm", "pnpm", "yarn", "bun", "cairn-before", "cairn", "cairn-dist"] as const;
 type ToolName = (typeof TOOL_NAMES)[number];
 const BUN_DIR = join(WORK_DIR, "bun-tools");
 
@@ -82,6 +83,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string" },
     only: { type: "string" },
+    baseline: { type: "string" },
     "cpu-prof": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -89,13 +91,17 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.ts] [--cpu-prof DIR] [--json]",
   );
   process.exit(0);
 }
 const profileDir = values["cpu-prof"];
 const rounds = positiveInt("--rounds", values.rounds, 3);
-const only = values.only?.split(",") ?? [...TOOL_NAMES];
+const only =
+  values.only?.split(",") ??
+  TOOL_NAMES.filter((name) => name !== "cairn-before" || values.baseline !== undefined);
+if (only.includes("cairn-before") && !values.baseline)
+  throw new Error("cairn-before runs the checkout --baseline names");
 for (const name of only)
   if (!TOOL_NAMES.includes(name as ToolName))
     throw new Error(`--only takes ${TOOL_NAMES.join(", ")}, got ${name}`);
@@ -269,14 +275,20 @@ async function makeTool(name: ToolName): Promise<Tool> {
         run: () => exec(["install", "--ignore-scripts"]),
       };
     }
+    case "cairn-before":
     case "cairn":
     case "cairn-dist": {
-      const entry = name === "cairn" ? join(REPO_DIR, "bin", "cairn.ts") : (distCairn as string);
+      const entry =
+        name === "cairn"
+          ? join(REPO_DIR, "bin", "cairn.ts")
+          : name === "cairn-dist"
+            ? (distCairn as string)
+            : resolvePath(values.baseline as string);
       const command = [process.execPath, ...profileFlags(profileDir), entry];
       const args = ["install", "--origin", registry, "--key", key, "--no-mirror-list"];
       return {
         name,
-        version: name === "cairn" ? "node bin/cairn.ts (checkout)" : "bin/cairn.cjs over dist/",
+        version: name === "cairn-dist" ? "bin/cairn.cjs over dist/" : `node ${entry} (a checkout)`,
         project,
         cache,
         lockfile: "package-lock.json",
