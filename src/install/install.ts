@@ -346,11 +346,6 @@ async function checkAgainstLog(
       "integrity-mismatch",
       `${placed.name}@${placed.version}: the lockfile's integrity ${placed.integrity} is not the one the log binds (${logged.integrity ?? "none"})`,
     );
-  if (logged.integrity === undefined)
-    throw new InstallError(
-      "bad-integrity",
-      `${placed.name}@${placed.version} has no SHA-512 integrity in the log`,
-    );
   return { placed, logged };
 }
 
@@ -397,8 +392,15 @@ async function checkAndFetch(
     fetched.bytes += tarball.length;
     return index;
   };
-  const stored = (checked: CheckedPackage): Promise<FileIndex> => {
-    const integrity = checked.logged.integrity as string;
+  const stored = async (checked: CheckedPackage): Promise<FileIndex> => {
+    const { placed, logged } = checked;
+    // Only a package this machine installs needs one: another platform's is never fetched.
+    if (logged.integrity === undefined)
+      throw new InstallError(
+        "bad-integrity",
+        `${placed.name}@${placed.version} has no SHA-512 integrity in the log`,
+      );
+    const integrity = logged.integrity;
     let index = indexes.get(integrity);
     if (!index) {
       index = store
