@@ -2,18 +2,19 @@
  * Runs every benchmark, each in its own child process on this node binary
  * (so each reports its own peak RSS), and prints a summary against the
  * targets of the log-core issue, of the registry-vs-Verdaccio issue, of
- * the verifying proxy and of uplinks.
+ * the verifying proxy, of uplinks and of installing.
  *
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile or uplink
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink or install
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { HostileResult } from "./hostile.ts";
+import type { InstallBenchResult } from "./install.ts";
 import type { AppendResult } from "./log-append.ts";
 import type { ProofsResult } from "./log-proofs.ts";
 import type { MirrorSyncResult } from "./mirror-sync.ts";
@@ -39,7 +40,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install]",
   );
   process.exit(0);
 }
@@ -48,11 +49,11 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile", "uplink"];
+const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile and uplink, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink and install, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -70,6 +71,7 @@ if (groups.has("registry")) rows.push(...(await registryBenchmark()));
 if (groups.has("proxy")) rows.push(...(await proxyBenchmark()));
 if (groups.has("hostile")) rows.push(...(await hostileBenchmark()));
 if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
+if (groups.has("install")) rows.push(...(await installBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -209,5 +211,27 @@ async function uplinkBenchmark(): Promise<string[][]> {
     "",
     "",
   ]);
+  return rows;
+}
+
+/** The corpus app installed by npm, pnpm, Yarn, bun and cairn install, in pnpm's benchmark scenarios. */
+async function installBenchmark(): Promise<string[][]> {
+  console.log("\n== install ==");
+  const [r] = await runChild<InstallBenchResult>(
+    join(BENCH_DIR, "install.ts"),
+    values.quick ? ["--rounds", "1"] : [],
+  );
+  const rows: string[][] = [];
+  for (const [name, ratios] of Object.entries(r.ratios))
+    for (const [scenario, ratio] of Object.entries(ratios)) {
+      const ms = r.medians[name][scenario as keyof typeof ratios].ms;
+      const unchanged = scenario === "unchanged";
+      rows.push([
+        `${name} install, ${scenario}, vs the fastest of npm, pnpm, yarn, bun (${r.rounds} rounds)`,
+        `${seconds(ms)}: ${ratio.toFixed(2)}x`,
+        "",
+        `<= 1.00x${unchanged ? ", < 100 ms" : ""}: ${meets(ratio <= 1 && (!unchanged || ms < 100))}`,
+      ]);
+    }
   return rows;
 }

@@ -25,6 +25,7 @@ import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
 import { binLinks } from "./bin-links.ts";
+import type { FileIndex } from "./file-index.ts";
 import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
 import { isolatedLayout } from "./isolated.ts";
@@ -106,7 +107,7 @@ export async function install(options: InstallOptions): Promise<InstallReport> {
 }
 
 async function installProject(options: InstallOptions, edited: boolean): Promise<InstallReport> {
-  const { projectDir, source } = options;
+  const { projectDir } = options;
   const progress = options.onProgress ?? (() => {});
   const project = await readProject(projectDir);
   const lockText = await readFile(join(projectDir, LOCKFILE), "utf8").catch(() => undefined);
@@ -116,16 +117,28 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
   const inRegistry = [...tree.packages.values()].filter(fromRegistry);
-  const checked = await checkAgainstLog(inRegistry, source);
+  const { checked, fetched, indexes } = await checkAndFetch(
+    inRegistry,
+    planned.skipped,
+    options,
+    progress,
+  );
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
-  const fetched = await fetchMissing(logged, options, progress);
   // node_modules is about to change: until this install ends well, neither the stamp nor the
   // hidden lockfile may speak for it (the next install then re-checks every folder).
   const previous = await readPreviousInstall(projectDir);
   await mkdir(join(projectDir, "node_modules"), { recursive: true });
   await rm(join(projectDir, STAMP_PATH), { force: true });
   await rm(join(projectDir, HIDDEN_LOCKFILE), { force: true });
-  const linking = await linkTree(tree, planned.skipped, logged, previous, options, progress);
+  const linking = await linkTree(
+    tree,
+    planned.skipped,
+    logged,
+    indexes,
+    previous,
+    options,
+    progress,
+  );
   let scripts: ScriptsReport = { ran: [], skipped: [] };
   if (!options.ignoreScripts) {
     progress({ phase: "scripts", done: 0, total: 0, bytes: 0 });
@@ -379,80 +392,111 @@ interface CheckedPackage {
   readonly logged: Awaited<ReturnType<RegistrySource["version"]>> & object;
 }
 
-/** Each package's log entry; a version the log lacks, or whose integrity differs from the tree's, is refused. */
+/** A package's log entry; a version the log lacks, or whose integrity differs from the tree's, is refused. */
 async function checkAgainstLog(
-  packages: readonly PlacedPackage[],
+  placed: PlacedPackage,
   source: RegistrySource,
-): Promise<Map<string, CheckedPackage>> {
-  source.prefetch([...new Set(packages.map((p) => p.name))]);
-  const checked = new Map<string, CheckedPackage>();
-  for (const placed of packages) {
-    const logged = await source.version(placed.name, placed.version);
-    if (!logged)
-      throw new InstallError(
-        "unresolvable",
-        `${placed.name}@${placed.version} (${placed.location}) is not in the registry's log`,
-      );
-    if (placed.integrity !== undefined && logged.integrity !== placed.integrity)
-      throw new InstallError(
-        "integrity-mismatch",
-        `${placed.name}@${placed.version}: the lockfile's integrity ${placed.integrity} is not the one the log binds (${logged.integrity ?? "none"})`,
-      );
-    checked.set(placed.location, { placed, logged });
-  }
-  return checked;
+): Promise<CheckedPackage> {
+  const logged = await source.version(placed.name, placed.version);
+  if (!logged)
+    throw new InstallError(
+      "unresolvable",
+      `${placed.name}@${placed.version} (${placed.location}) is not in the registry's log`,
+    );
+  if (placed.integrity !== undefined && logged.integrity !== placed.integrity)
+    throw new InstallError(
+      "integrity-mismatch",
+      `${placed.name}@${placed.version}: the lockfile's integrity ${placed.integrity} is not the one the log binds (${logged.integrity ?? "none"})`,
+    );
+  return { placed, logged };
 }
 
-/** Fetches, verifies and stores the tarballs the store does not hold. */
-async function fetchMissing(
-  packages: ReadonlyMap<string, CheckedPackage>,
+interface Fetched {
+  /** Every registry package, checked against the log, by location. */
+  readonly checked: Map<string, CheckedPackage>;
+  readonly fetched: { count: number; bytes: number };
+  /** The store's index of each package to install, by integrity. */
+  readonly indexes: Map<string, FileIndex>;
+}
+
+/**
+ * Checks every registry package against the log, and fetches, verifies and
+ * stores each tarball the store lacks as soon as its entry is known, so
+ * tarballs download while other packages' documents are still arriving.
+ * A tarball is stored only once its own package passed the check; linking
+ * waits for all of them.
+ */
+async function checkAndFetch(
+  packages: readonly PlacedPackage[],
+  skipped: ReadonlyMap<string, unknown>,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
-): Promise<{ count: number; bytes: number }> {
+): Promise<Fetched> {
   const { store, source } = options;
-  const byIntegrity = new Map<string, CheckedPackage>();
-  for (const p of packages.values()) {
-    const integrity = p.logged.integrity;
-    if (integrity === undefined)
+  source.prefetch([...new Set(packages.map((p) => p.name))]);
+  const checks = packages.map((placed) => checkAgainstLog(placed, source));
+  const indexes = new Map<string, Promise<FileIndex>>();
+  const fetched = { count: 0, bytes: 0 };
+  const limit = pLimit(FETCHES);
+  const total = new Set(
+    packages.filter((p) => !skipped.has(p.location)).map((p) => `${p.name}@${p.version}`),
+  ).size;
+  let done = 0;
+  const fetch = async ({ placed, logged }: CheckedPackage, integrity: string) => {
+    const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
+      // The first failure ends the install: nothing queued behind it starts.
+      limit.clearQueue();
+      throw new InstallError(
+        "fetch-failed",
+        `${placed.name}@${placed.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
+        { cause: err },
+      );
+    });
+    const index = await store.addTarball(tarball, {
+      integrity,
+      ...(logged.entry.artifact ? { sha256: logged.entry.artifact.sha256 } : {}),
+      name: placed.name,
+      version: placed.version,
+    });
+    fetched.count++;
+    fetched.bytes += tarball.length;
+    return index;
+  };
+  const stored = async (checked: CheckedPackage): Promise<FileIndex> => {
+    const { placed, logged } = checked;
+    // Only a package this machine installs needs one: another platform's is never fetched.
+    if (logged.integrity === undefined)
       throw new InstallError(
         "bad-integrity",
-        `${p.placed.name}@${p.placed.version} has no SHA-512 integrity in the log`,
+        `${placed.name}@${placed.version} has no SHA-512 integrity in the log`,
       );
-    byIntegrity.set(integrity, p);
-  }
-  const missing: [string, CheckedPackage][] = [];
-  for (const [integrity, p] of byIntegrity)
-    if (!(await store.has(integrity))) missing.push([integrity, p]);
-  let done = 0;
-  let bytes = 0;
-  const limit = pLimit(FETCHES);
-  // The first failure ends the install: nothing queued behind it starts.
-  const failed = (err: unknown) => {
-    limit.clearQueue();
-    throw err;
+    const integrity = logged.integrity;
+    let index = indexes.get(integrity);
+    if (!index) {
+      index = store
+        .getIndex(integrity)
+        .then((held) => held ?? limit(() => fetch(checked, integrity)))
+        .then((held) => {
+          progress({ phase: "fetching", done: ++done, total, bytes: fetched.bytes });
+          return held;
+        });
+      indexes.set(integrity, index);
+    }
+    return index;
   };
-  await Promise.all(
-    missing.map(([integrity, { placed, logged }]) =>
-      limit(async () => {
-        const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
-          throw new InstallError(
-            "fetch-failed",
-            `${placed.name}@${placed.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
-            { cause: err },
-          );
-        });
-        await store.addTarball(tarball, {
-          integrity,
-          ...(logged.entry.artifact ? { sha256: logged.entry.artifact.sha256 } : {}),
-          name: placed.name,
-          version: placed.version,
-        });
-        bytes += tarball.length;
-        progress({ phase: "fetching", done: ++done, total: missing.length, bytes });
-      }).catch(failed),
+  const [checked] = await Promise.all([
+    Promise.all(checks),
+    Promise.all(
+      packages.map((p, i) => (skipped.has(p.location) ? undefined : checks[i].then(stored))),
     ),
-  );
-  return { count: missing.length, bytes };
+  ]);
+  const settled = new Map<string, FileIndex>();
+  for (const [integrity, index] of indexes) settled.set(integrity, await index);
+  return {
+    checked: new Map(checked.map((c) => [c.placed.location, c])),
+    fetched,
+    indexes: settled,
+  };
 }
 
 interface Linking {
@@ -480,6 +524,7 @@ async function linkTree(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown>,
   packages: ReadonlyMap<string, CheckedPackage>,
+  indexes: ReadonlyMap<string, FileIndex>,
   previous: ReadonlyMap<string, PlacedPackage> | undefined,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
@@ -524,7 +569,9 @@ async function linkTree(
   await Promise.all(
     toLink.map(([folder, { placed, logged }]) =>
       limit(async () => {
-        const index = await store.getIndex(logged.integrity as string);
+        const index =
+          indexes.get(logged.integrity as string) ??
+          (await store.getIndex(logged.integrity as string));
         if (!index)
           throw new InstallError(
             "store-damaged",

@@ -155,7 +155,9 @@ export class PackageStore {
   async getIndex(integrity: string): Promise<FileIndex | undefined> {
     let text: string;
     try {
-      text = await readFile(this.indexPath(integrity), "utf8");
+      // Synchronously: an index is a few KiB, and an install reads hundreds of them in a row,
+      // where each promise-based read costs four trips through libuv's thread pool.
+      text = readFileSync(this.indexPath(integrity), "utf8");
     } catch (err) {
       if (isCode(err, "ENOENT")) return undefined;
       throw err;

@@ -11,7 +11,8 @@
  * a no-op install's start-up.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Where the stamp lives, relative to the project. */
@@ -78,13 +79,20 @@ export function shapeOfArgs(command: string, args: readonly string[]): InstallSh
   return { frozen: command === "ci", omit, layout, ignoreScripts };
 }
 
-async function sha256File(path: string): Promise<string | undefined> {
+/** Synchronously: the no-op check reads a few small files and stats a few hundred folders, where promises cost more than the calls. */
+function sha256File(path: string): string | undefined {
   try {
-    return createHash("sha256")
-      .update(await readFile(path))
-      .digest("hex");
+    return createHash("sha256").update(readFileSync(path)).digest("hex");
   } catch {
     return undefined;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -97,7 +105,7 @@ export async function makeStamp(
 ): Promise<InstallStamp> {
   const hashes: Record<string, string> = {};
   for (const input of inputs) {
-    const hash = await sha256File(join(projectDir, input));
+    const hash = sha256File(join(projectDir, input));
     if (hash) hashes[input] = hash;
   }
   return { v: 1, inputs: hashes, options, folders: [...folders].sort() };
@@ -119,19 +127,11 @@ export async function upToDate(projectDir: string, options: string): Promise<boo
   if (!Array.isArray(stamp.folders)) return false;
   // A lockfile that appeared or a workspace that was added is a change too: package.json says which.
   if (!Object.hasOwn(stamp.inputs, "package.json")) return false;
-  const checks = [
-    ...Object.entries(stamp.inputs).map(
-      async ([input, hash]) => (await sha256File(join(projectDir, input))) === hash,
-    ),
-    sha256File(join(projectDir, "package-lock.json")).then(
-      (hash) => hash === stamp.inputs["package-lock.json"],
-    ),
-    ...stamp.folders.map((folder) =>
-      stat(join(projectDir, String(folder))).then(
-        (s) => s.isDirectory(),
-        () => false,
-      ),
-    ),
-  ];
-  return (await Promise.all(checks)).every(Boolean);
+  return (
+    Object.entries(stamp.inputs).every(
+      ([input, hash]) => sha256File(join(projectDir, input)) === hash,
+    ) &&
+    sha256File(join(projectDir, "package-lock.json")) === stamp.inputs["package-lock.json"] &&
+    stamp.folders.every((folder) => isDirectory(join(projectDir, String(folder))))
+  );
 }

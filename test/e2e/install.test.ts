@@ -15,16 +15,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CairnServer, startCairnServer } from "../helpers/cairn-server.ts";
 import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
-import { CORPUS_APP_LOCKFILE, CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
+import { CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
 import { assertSameTree, succeeded } from "../helpers/installed-tree.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type MaliciousMirror, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
-import { publishBody } from "../helpers/publish-body.ts";
-import { putJson, signUp } from "../helpers/registry-client.ts";
+import { publishOtherPlatformBindings } from "../helpers/platform-bindings.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
 import { fixturePath } from "../helpers/shared.ts";
-import { packageJson, rawTgz } from "../helpers/tar.ts";
 
 const SECOND_APP_PACKAGE_JSON = fixturePath("corpus", "second-app-package.json");
 
@@ -212,36 +210,6 @@ describe("cairn install of real apps against an origin, an honest mirror and a l
     await assertSameTree(join(dir.path, "app-npm"), path);
   });
 });
-
-/**
- * The corpus holds only this machine's binary of unrs-resolver; its other
- * platforms' are optional dependencies npm locks (and skips) anyway, and
- * without them `npm ci` calls any lockfile out of sync. Published here as
- * stand-ins for no machine's cpu.
- */
-async function publishOtherPlatformBindings(url: string): Promise<void> {
-  const lock = JSON.parse(await readFile(CORPUS_APP_LOCKFILE, "utf8")) as {
-    packages: Record<string, { optionalDependencies?: Record<string, string> }>;
-  };
-  const held = new Set(
-    Object.keys(lock.packages).map((l) => l.slice(l.lastIndexOf("node_modules/") + 13)),
-  );
-  const token = await signUp(url, "platforms", "platforms-password");
-  for (const entry of Object.values(lock.packages))
-    for (const [name, version] of Object.entries(entry.optionalDependencies ?? {})) {
-      if (held.has(name)) continue;
-      held.add(name);
-      const manifest = { name, version, cpu: ["none"] };
-      const tgz = rawTgz([packageJson(name, version, { cpu: ["none"] })]);
-      const res = await putJson(
-        url,
-        `/${name.replace("/", "%2f")}`,
-        token,
-        publishBody(manifest, tgz),
-      );
-      assert.equal(res.status, 201, `${name}: ${await res.text()}`);
-    }
-}
 
 /** Runs `node -e script` in `cwd` (the project's pinned Node). */
 function runNode(cwd: string, script: string): Promise<CliResult> {

@@ -12,11 +12,15 @@ export interface CountingProxy {
   readonly url: string;
   /** `METHOD /path?query` of every request forwarded so far, in order of arrival. */
   readonly requests: string[];
+  /** Bytes of every answer body passed back so far. */
+  responseBytes(): number;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface CountingProxyOptions {
+  /** Pass the client's Host header on, so a server that builds URLs from it names the proxy. */
+  keepHost?: boolean;
   beforeAnswer?(method: string, path: string): Promise<void>;
 }
 
@@ -26,6 +30,7 @@ export async function startCountingProxy(
 ): Promise<CountingProxy> {
   const upstream = new URL(target);
   const requests: string[] = [];
+  let bytes = 0;
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     const forward = request(
@@ -34,11 +39,14 @@ export async function startCountingProxy(
         port: upstream.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: upstream.host },
+        headers: options.keepHost ? req.headers : { ...req.headers, host: upstream.host },
       },
       async (answer) => {
         await options.beforeAnswer?.(req.method ?? "", req.url ?? "");
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.on("data", (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
         answer.pipe(res);
       },
     );
@@ -52,6 +60,7 @@ export async function startCountingProxy(
   return {
     url,
     requests,
+    responseBytes: () => bytes,
     close,
     [Symbol.asyncDispose]: close,
   };
