@@ -457,10 +457,12 @@ function printReport(result: UplinkResult): void {
 // ---------------------------------------------------------------------------
 // The run.
 
+/** `cairnFirst`: in each phase Cairn installs before Verdaccio (rounds alternate, so neither always goes first). */
 async function measure(
   dir: string,
   options: Options,
   verdaccioVersion: string,
+  cairnFirst = false,
 ): Promise<UplinkResult> {
   const started = performance.now();
   const upstream = await startUpstreamRegistry({ prepare: true });
@@ -499,7 +501,7 @@ async function measure(
         if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
       const runs = new Map<ServerName, ServerInstall>();
-      for (const server of servers) {
+      for (const server of cairnFirst ? [...servers].reverse() : servers) {
         const r = await installThrough(
           server,
           upstream,
@@ -557,13 +559,15 @@ async function main(): Promise<void> {
       cairn: { type: "string" },
       keep: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      rounds: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
       "usage: node bench/uplink.ts [--max-age SECONDS] [--install-timeout SECONDS] [--quick] [--cpu-prof DIR]\n" +
-        "         [--cairn path/to/bin/cairn.ts] [--keep] [--json]\n" +
+        "         [--cairn path/to/bin/cairn.ts] [--rounds N] [--keep] [--json]\n" +
+        "--rounds: N rounds from fresh registries, alternating which server installs first; medians at the end\n" +
         "--quick: --max-age 15, so the offline phase waits 15 s rather than 120",
     );
     return;
@@ -579,19 +583,65 @@ async function main(): Promise<void> {
     cairnCli: resolve(values.cairn ?? join(REPO_DIR, "bin", "cairn.ts")),
   };
   const verdaccioVersion = await ensureTools();
-  const dir = await makeWorkDir("uplink");
-  try {
-    const result = await measure(dir, options, verdaccioVersion);
-    console.log(
-      `\n== npm install through verdaccio ${verdaccioVersion} and cairn (durable), each proxying one local upstream; ` +
-        `max age ${options.maxAgeSeconds} s; ${seconds(result.totalMs)} ==`,
-    );
-    printReport(result);
-    if (values.json) emitResult(result);
-  } finally {
-    if (values.keep) console.log(`kept ${dir}`);
-    else await removeDir(dir);
+  const rounds = positiveInt("rounds", values.rounds, 1);
+  const results: UplinkResult[] = [];
+  for (let round = 0; round < rounds; round++) {
+    // Each round starts from fresh registries, and the order of the two servers alternates.
+    const dir = await makeWorkDir("uplink");
+    try {
+      const result = await measure(dir, options, verdaccioVersion, round % 2 === 1);
+      console.log(
+        `\n== round ${round + 1} of ${rounds}: npm install through verdaccio ${verdaccioVersion} and cairn (durable), ` +
+          `each proxying one local upstream; max age ${options.maxAgeSeconds} s; ${seconds(result.totalMs)} ==`,
+      );
+      printReport(result);
+      results.push(result);
+    } finally {
+      if (values.keep) console.log(`kept ${dir}`);
+      else await removeDir(dir);
+    }
   }
+  if (rounds > 1) printRounds(results);
+  if (values.json)
+    emitResult(results.length === 1 ? results[0] : { bench: "uplink", rounds: results });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Per phase: each round's ratio, and the medians of both servers' times. */
+function printRounds(results: readonly UplinkResult[]): void {
+  const rows = [
+    ["phase", "ratio each round", "verdaccio (median)", "cairn (median)", "median ratio", "target"],
+  ];
+  for (const [i, first] of results[0].phases.entries()) {
+    const phases = results.map((r) => r.phases[i]);
+    const v = median(phases.map((p) => p.verdaccio.ms));
+    const c = median(phases.map((p) => p.cairn.ms));
+    const ratio = median(phases.map((p) => p.ratio));
+    const target = targetOf({
+      phase: first.phase,
+      cairn: {
+        ...first.cairn,
+        ok: phases.every((p) => p.cairn.ok),
+        sameTree: phases.every((p) => p.cairn.sameTree),
+      },
+      ratio,
+    });
+    rows.push([
+      first.phase,
+      phases.map((p) => `${p.ratio.toFixed(2)}x`).join(" "),
+      seconds(v),
+      seconds(c),
+      `${ratio.toFixed(2)}x`,
+      `${target.text}: ${target.met ? "met" : "MISSED"}`,
+    ]);
+  }
+  console.log(`\n== ${results.length} rounds, alternating which server installs first ==`);
+  printTable(rows);
 }
 
 await main();
