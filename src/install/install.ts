@@ -20,7 +20,7 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
@@ -704,9 +704,9 @@ function sameVersion(a: PlacedPackage | undefined, b: PlacedPackage): boolean {
   );
 }
 
+/** A symlink's text at `from` that points at `to` (both relative to the project). */
 function relativeLink(from: string, to: string): string {
-  const up = from.split("/").length - 1;
-  return `${"../".repeat(up)}${to}`;
+  return posix.relative(posix.dirname(from), to);
 }
 
 async function makeExecutable(path: string): Promise<void> {

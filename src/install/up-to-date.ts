@@ -131,7 +131,9 @@ export async function upToDate(projectDir: string, options: string): Promise<boo
     Object.entries(stamp.inputs).every(
       ([input, hash]) => sha256File(join(projectDir, input)) === hash,
     ) &&
-    sha256File(join(projectDir, "package-lock.json")) === stamp.inputs["package-lock.json"] &&
+    // A lockfile the stamp does not name must still be absent.
+    (Object.hasOwn(stamp.inputs, "package-lock.json") ||
+      sha256File(join(projectDir, "package-lock.json")) === undefined) &&
     stamp.folders.every((folder) => isDirectory(join(projectDir, String(folder))))
   );
 }
