@@ -197,6 +197,8 @@ async function runInstall(
       {
         document: (name) => documents.document(name),
         tarball: (entry) => reader.tarball(entry),
+        blob: (ref) => reader.blob(ref),
+        blobFromDelta: (base, target) => reader.blobFromDelta(base, target),
       },
       // Read through the log, a package an uplink could give is absent until the origin imports it.
       index ? undefined : onDemandImports(origin, reader),

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
+import { zstdDecompressSync } from "node:zlib";
 import {
   bundlePath,
   type Hash,
@@ -32,6 +33,7 @@ import {
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { BlobRef } from "../registry/entries.ts";
+import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
 import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
@@ -262,6 +264,34 @@ export class LogClient {
         await rm(path, { force: true });
         throw err;
       }
+    });
+  }
+
+  /**
+   * The blob `target` rebuilt from a per-file delta against `base`, a file
+   * the caller holds (`delta/sha256/<base>/<target>`: a zstd frame made with
+   * the base's bytes as its dictionary), from the first source whose
+   * rebuilt bytes match `target`. The frame itself is unchecked: only what
+   * it rebuilds counts, so a wrong base or a damaged frame is a wrong blob.
+   */
+  async blobFromDelta(
+    base: { sha256: string; bytes: Uint8Array },
+    target: BlobRef,
+  ): Promise<{ data: Uint8Array; deltaBytes: number }> {
+    const path = deltaPath(base.sha256, target.sha256);
+    return this.pool.first(path, "blob", async (source) => {
+      const delta = await source.log.read(path, maxDeltaSize(target.size));
+      let data: Uint8Array;
+      try {
+        data = zstdDecompressSync(delta, {
+          dictionary: base.bytes,
+          maxOutputLength: Math.max(1, target.size),
+        });
+      } catch (err) {
+        throw new SourceError(source.url, "blob", `${path}: ${(err as Error).message}`);
+      }
+      checkBlob(target, data, source.url);
+      return { data, deltaBytes: delta.length };
     });
   }
 

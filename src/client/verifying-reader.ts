@@ -30,7 +30,7 @@ import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
 import { registryDependencies } from "../registry/dependencies.ts";
-import type { VersionEntry } from "../registry/entries.ts";
+import type { BlobRef, VersionEntry } from "../registry/entries.ts";
 import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
 import type { SearchIndex } from "../registry/search.ts";
@@ -232,6 +232,19 @@ export class VerifyingReader implements PackageReader {
       (data) => verifyIntegrity(artifact, data),
       this.#options.cacheTarballs !== false,
     );
+  }
+
+  /** A blob the log names by hash and size (a version's file index, one of its files), checked; not cached. */
+  blob(ref: BlobRef): Promise<Uint8Array> {
+    return this.#blob(ref, undefined, false);
+  }
+
+  /** A file rebuilt from its per-file delta against a file the caller holds, checked against `target`. */
+  blobFromDelta(
+    base: { sha256: string; bytes: Uint8Array },
+    target: BlobRef,
+  ): Promise<{ data: Uint8Array; deltaBytes: number }> {
+    return this.client.blobFromDelta(base, target);
   }
 
   /**

@@ -25,6 +25,7 @@ import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
 import { binLinks } from "./bin-links.ts";
+import { type AddedByFiles, addByFiles, worthFetchingFiles } from "./file-fetch.ts";
 import type { FileIndex } from "./file-index.ts";
 import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
@@ -442,7 +443,16 @@ async function checkAndFetch(
     packages.filter((p) => !skipped.has(p.location)).map((p) => `${p.name}@${p.version}`),
   ).size;
   let done = 0;
-  const fetch = async ({ placed, logged }: CheckedPackage, integrity: string) => {
+  const fetch = async (checked: CheckedPackage, integrity: string) => {
+    const { placed, logged } = checked;
+    if (worthFetchingFiles(store, placed.name, placed.version)) {
+      const added = await addVersionByFiles(checked, integrity, options);
+      if (added) {
+        fetched.count++;
+        fetched.bytes += added.bytes;
+        return added.index;
+      }
+    }
     const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
       // The first failure ends the install: nothing queued behind it starts.
       limit.clearQueue();
@@ -497,6 +507,30 @@ async function checkAndFetch(
     fetched,
     indexes: settled,
   };
+}
+
+/**
+ * Adds a version to the store by the files it lacks (an upgrade, a repair),
+ * when the log names its file index and the reader can fetch files.
+ * Undefined when the tarball is the better way, or this way failed: the
+ * tarball, checked against the log, is then fetched as for any package.
+ */
+async function addVersionByFiles(
+  { placed, logged }: CheckedPackage,
+  integrity: string,
+  { store, source }: InstallOptions,
+): Promise<AddedByFiles | undefined> {
+  const files = logged.entry.kind === "publish" ? logged.entry.files : undefined;
+  const artifact = logged.entry.artifact;
+  if (!files || !artifact || !source.files) return undefined;
+  return addByFiles(store, source.files, {
+    name: placed.name,
+    version: placed.version,
+    integrity,
+    sha256: artifact.sha256,
+    files,
+    tarballSize: artifact.size,
+  }).catch(() => undefined);
 }
 
 interface Linking {
@@ -580,6 +614,9 @@ async function linkTree(
         // What was there (an unknown install's files) goes first: the folder holds this package only.
         await rm(join(projectDir, folder), { recursive: true, force: true });
         await linkPackage(store, index, join(projectDir, folder), {
+          repairFiles: async () =>
+            (await addVersionByFiles({ placed, logged }, index.tarball.integrity, options)) !==
+            undefined,
           refetch: () => source.tarball(logged.entry),
         });
         progress({ phase: "linking", done: ++done, total: toLink.length, bytes: 0 });

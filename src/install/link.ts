@@ -27,6 +27,8 @@ import { Pacer } from "./pacer.ts";
 import type { PackageStore } from "./store.ts";
 
 export interface LinkOptions {
+  /** Fetches only the package's missing or damaged files into the store; false when it could not. */
+  readonly repairFiles?: () => Promise<boolean>;
   /** The package's tarball, fetched again (and verified by the store) to repair damaged store files. */
   readonly refetch?: () => Promise<Uint8Array | AsyncIterable<Uint8Array>>;
 }
@@ -78,6 +80,9 @@ async function ensureSound(
   const damaged = await store.checkFiles(index);
   if (damaged.length === 0) return false;
   const what = `${index.name}@${index.version}`;
+  if (options.repairFiles && (await options.repairFiles())) {
+    if ((await store.checkFiles(index)).length === 0) return true;
+  }
   if (!options.refetch) {
     throw new InstallError(
       "store-damaged",

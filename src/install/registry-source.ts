@@ -13,6 +13,7 @@ import { integrityOf } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
+import type { FileSource } from "./file-fetch.ts";
 
 /** A version as an install records it: the entry the log holds and where. */
 export interface LoggedVersion {
@@ -23,7 +24,8 @@ export interface LoggedVersion {
   readonly integrity?: string;
 }
 
-export type DocumentReader = Pick<PackageReader, "document" | "tarball">;
+/** Documents and tarballs; and, from a reader that can fetch them, file indexes, files and deltas. */
+export type DocumentReader = Pick<PackageReader, "document" | "tarball"> & Partial<FileSource>;
 
 /**
  * For a registry that imports from uplinks on request: `absent` asks it to
@@ -77,6 +79,12 @@ export class RegistrySource {
     const entry = versionEntryOf(name, version, v);
     const { sha512 } = integrityOf(entry);
     return { entry, index: v.index, ...(sha512 ? { integrity: `sha512-${sha512}` } : {}) };
+  }
+
+  /** Where a version's files can be fetched one by one, if the reader can. */
+  get files(): FileSource | undefined {
+    const reader = this.#reader;
+    return reader.blob && reader.blobFromDelta ? (reader as FileSource) : undefined;
   }
 
   /** The tarball's bytes, checked against the entry's hashes by the reader. */

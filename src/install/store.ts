@@ -43,6 +43,7 @@ import {
   futimesSync,
   linkSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   statSync,
@@ -181,6 +182,19 @@ export class PackageStore {
     }
     const index = await this.getIndex(integrity);
     return index?.name === name && index.version === version ? index : undefined;
+  }
+
+  /** The versions of `name` the store has an index for (by its names folder; each may be damaged since). */
+  heldVersions(name: string): string[] {
+    if (!isValidName(name)) return [];
+    try {
+      return readdirSync(join(this.#root, "names", ...name.split("/")), { withFileTypes: true })
+        .filter((d) => d.isFile() && isValidVersion(d.name))
+        .map((d) => d.name);
+    } catch (err) {
+      if (isCode(err, "ENOENT", "ENOTDIR")) return [];
+      throw err;
+    }
   }
 
   /**

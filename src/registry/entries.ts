@@ -55,6 +55,8 @@ export interface PublishEntry extends EntryBase {
   readonly artifact: Artifact;
   /** The full manifest (package.json as published), as a blob. */
   readonly manifest: BlobRef;
+  /** The version's file index, as a blob: every file it installs by path, hash, mode and size. */
+  readonly files?: BlobRef;
   /** The manifest fields resolution needs (dependencies, bin, engines, os, cpu…). */
   readonly resolution: { readonly [field: string]: JsonValue };
   /** What search needs, so any copy of the log can index it without the manifests. */

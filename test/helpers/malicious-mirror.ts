@@ -51,7 +51,13 @@ export type Attack =
   /** Every snapshot root answered with an older root (from `historyTreeDir`). */
   | "root-stale"
   /** One byte of every SQLite snapshot (a zstd blob) changed. */
-  | "database-byte";
+  | "database-byte"
+  /** One byte of every version's file index changed. */
+  | "index-byte"
+  /** One byte of every per-file delta changed. */
+  | "delta-byte"
+  /** One byte of every blob that is none of the kinds above (a package's single files, a manifest) changed. */
+  | "file-byte";
 
 export interface MaliciousMirrorOptions {
   /** The honest tree to start from. */
@@ -89,7 +95,7 @@ function isTarball(data: Uint8Array): boolean {
 /** What a blob is, from its bytes: the snapshot files, manifests and tarballs are told apart by their openings. */
 function blobKind(
   data: Uint8Array,
-): "root" | "shard" | "document" | "manifest" | "tarball" | "database" | "other" {
+): "root" | "shard" | "document" | "index" | "manifest" | "tarball" | "database" | "other" {
   const head = Buffer.from(data.subarray(0, 32)).toString("latin1");
   if (isTarball(data)) return "tarball";
   if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd)
@@ -98,6 +104,8 @@ function blobKind(
   if (head.startsWith("npm/")) return "shard";
   // A package document is canonical JSON, so its first key is `created`.
   if (head.startsWith('{"created":')) return "document";
+  // So is a file index, whose first key is `files`.
+  if (head.startsWith('{"files":')) return "index";
   return head.startsWith("{") ? "manifest" : "other";
 }
 
@@ -206,6 +214,15 @@ export async function startMaliciousMirror(
         break;
       case "database-byte":
         if (kind === "database") data = flipByte(data);
+        break;
+      case "index-byte":
+        if (kind === "index") data = flipByte(data);
+        break;
+      case "delta-byte":
+        if (path.startsWith("delta/")) data = flipByte(data);
+        break;
+      case "file-byte":
+        if (kind === "manifest" || kind === "other") data = flipByte(data);
         break;
       case "document-hide-version":
         if (kind === "document") data = hideNewestVersion(data);
