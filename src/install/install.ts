@@ -29,7 +29,7 @@ import { type AddedByFiles, addByFiles, worthFetchingFiles } from "./file-fetch.
 import type { FileIndex } from "./file-index.ts";
 import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
-import { isolatedLayout } from "./isolated.ts";
+import { isolatedBinLinks, isolatedLayout } from "./isolated.ts";
 import { linkPackage } from "./link.ts";
 import { lockfileDisagreement, withoutUnreachable } from "./lock-sync.ts";
 import { readLockfile, writeLockfile } from "./lockfile.ts";
@@ -623,14 +623,13 @@ async function linkTree(
       }),
     ),
   );
-  const bins: { path: string; link: string; target: string }[] = [];
-  for (const bin of binLinks(tree, skipped)) {
-    // Isolated: only the project's own .bin, for its direct dependencies (as pnpm links them).
-    if (isolated && bin.dir !== "node_modules/.bin") continue;
-    const target = folderOf(bin.from) + bin.target.slice(bin.from.length);
-    const path = `${bin.dir}/${bin.name}`;
-    bins.push({ path, link: isolated ? relativeLink(path, target) : bin.link, target });
-  }
+  const bins = isolated
+    ? isolatedBinLinks(tree, isolated)
+    : binLinks(tree, skipped).map((bin) => ({
+        path: `${bin.dir}/${bin.name}`,
+        link: bin.link,
+        target: bin.target,
+      }));
   await pruneBins(projectDir, bins);
   await Promise.all(
     [...links, ...bins].map((l) => limit(() => replaceSymlink(join(projectDir, l.path), l.link))),

@@ -13,8 +13,14 @@
  * versions. When one version resolves differently in two places (a peer
  * dependency met by different versions), the second gets its own folder,
  * `<name>@<version>_<n>`, as pnpm gives each peer context its own.
+ *
+ * Bins go where the dependencies are linked, as pnpm puts them: each
+ * `node_modules` that links dependencies gets a `.bin` with theirs (the
+ * project's own for its direct dependencies, and each package's folder
+ * for its own, where its scripts find them on PATH).
  */
 import { posix } from "node:path";
+import { normalizeBin } from "./bin-links.ts";
 import { compareText } from "./place-dep.ts";
 import type { PlacedPackage, ProjectTree } from "./tree.ts";
 
@@ -170,4 +176,42 @@ export function isolatedLayout(
     linkDependencies(folder, resolutions.get(p.location) ?? []);
   }
   return { folders, links };
+}
+
+/** A `.bin` link of the isolated layout. */
+export interface IsolatedBin {
+  /** The link, relative to the project: `node_modules/.bin/tsc`. */
+  readonly path: string;
+  readonly link: string;
+  /** The file it runs, relative to the project. */
+  readonly target: string;
+}
+
+/**
+ * The bins of every dependency linked in the layout, in the `.bin` of the
+ * `node_modules` that links it; when two claim one name there, the first
+ * dependency by name wins. A workspace's links bring no bins (as hoisted).
+ */
+export function isolatedBinLinks(tree: ProjectTree, layout: IsolatedLayout): IsolatedBin[] {
+  const byFolder = new Map<string, PlacedPackage>();
+  for (const p of tree.packages.values()) {
+    const folder = layout.folders.get(p.location);
+    if (p.link === undefined && folder?.startsWith(`${STORE}/`)) byFolder.set(folder, p);
+  }
+  const bins: IsolatedBin[] = [];
+  const claimed = new Set<string>();
+  for (const l of [...layout.links].sort((a, b) => compareText(a.path, b.path))) {
+    const p = byFolder.get(l.target);
+    if (!p) continue;
+    const cut = l.path.lastIndexOf("node_modules/") + "node_modules/".length;
+    const dir = `${l.path.slice(0, cut)}.bin`;
+    for (const [name, file] of normalizeBin({ name: p.name, ...p.manifest })) {
+      const path = `${dir}/${name}`;
+      if (claimed.has(path)) continue;
+      claimed.add(path);
+      const target = `${l.target}/${file}`;
+      bins.push({ path, target, link: posix.relative(dir, target) });
+    }
+  }
+  return bins;
 }

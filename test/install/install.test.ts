@@ -5,7 +5,7 @@
  * the log or package.json contradict.
  */
 import assert from "node:assert/strict";
-import { lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { VerifyingReader } from "../../src/client/verifying-reader.ts";
@@ -40,6 +40,10 @@ describe("the install pipeline", () => {
     await origin.publish("devtool", "1.0.0");
     await origin.publish("failer", "1.0.0", { scripts: { postinstall: "exit 3" } });
     await origin.publish("wrapper", "1.0.0", { dependencies: { builder: "1.0.0" } });
+    await origin.publish("uses-tool", "1.0.0", {
+      dependencies: { tool: "1.0.0" },
+      scripts: { postinstall: "tool > tool-output" },
+    });
     reader = await VerifyingReader.open({
       origin: origin.url,
       verifier: origin.key.verifier,
@@ -202,6 +206,25 @@ describe("the install pipeline", () => {
         "utf8",
       ),
       "postinstall",
+    );
+  });
+
+  test("isolated: a package's scripts run its own dependency's bin, not the project's version of it", async () => {
+    const path = await project("isolated-bins", {
+      dependencies: { tool: "1.1.0", "uses-tool": "1.0.0" },
+      trustedDependencies: ["uses-tool"],
+    });
+    const report = await run(path, { layout: "isolated" });
+    assert.deepEqual(report.scripts.ran, ["uses-tool@1.0.0"]);
+    const folder = join(path, "node_modules/.cairn/uses-tool@1.0.0/node_modules");
+    assert.equal(await readFile(join(folder, "uses-tool/tool-output"), "utf8"), "tool ran\n");
+    assert.equal(
+      await readlink(join(folder, ".bin/tool")),
+      "../../../tool@1.0.0/node_modules/tool/cli.js",
+    );
+    assert.equal(
+      await readlink(join(path, "node_modules/.bin/tool")),
+      "../.cairn/tool@1.1.0/node_modules/tool/cli.js",
     );
   });
 
