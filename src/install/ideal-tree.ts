@@ -61,6 +61,14 @@ export interface PlanOptions {
   readonly legacyPeerDeps?: boolean;
   /** The project's workspaces, already found from its `workspaces` globs (see workspaces.ts). */
   readonly workspaces?: readonly WorkspaceInput[];
+  /**
+   * The tree a lockfile holds, to plan from rather than from nothing
+   * (npm's buildIdealTree over a virtual tree): its packages stay where
+   * they are while they satisfy what depends on them; only missing or
+   * unsatisfied dependencies are resolved afresh, and what nothing needs
+   * any more is pruned.
+   */
+  readonly lockedTree?: ProjectTree;
 }
 
 export type PlanProblemCode =
@@ -160,10 +168,70 @@ class IdealTreeBuilder {
       this.root.addFsChild(node);
       this.#workspaces.set(w.name, node);
     }
+    if (options.lockedTree) this.#loadLocked(options.lockedTree);
+  }
+
+  /**
+   * Places the lockfile's registry packages at their locations, parents
+   * first. Links are left to the workspace edges that make them; bundled
+   * packages to their parents' tarballs; a package whose parent is not in
+   * the tree is dropped.
+   */
+  #loadLocked(tree: ProjectTree): void {
+    const byLocation = new Map<string, TreeNode>([["", this.root]]);
+    for (const w of this.#workspaces.values()) byLocation.set(w.location, w);
+    const locked = [...tree.packages.values()]
+      .filter((p) => p.link === undefined && !p.inBundle && p.location.includes("node_modules/"))
+      .sort((a, b) => a.location.length - b.location.length);
+    for (const p of locked) {
+      const cut = p.location.lastIndexOf("/node_modules/");
+      const parent = byLocation.get(cut < 0 ? "" : p.location.slice(0, cut));
+      if (!parent) continue;
+      const { integrity, sha256, logIndex } = p;
+      const node = new TreeNode({
+        name: p.location.slice(p.location.lastIndexOf("node_modules/") + "node_modules/".length),
+        manifest: { ...p.manifest, name: p.name, version: p.version },
+        artifact: {
+          ...(integrity !== undefined ? { integrity } : {}),
+          ...(sha256 !== undefined ? { sha256 } : {}),
+          ...(logIndex !== undefined ? { logIndex } : {}),
+        },
+        legacyPeerDeps: this.#options.legacyPeerDeps,
+      });
+      node.setParent(parent);
+      byLocation.set(p.location, node);
+    }
+  }
+
+  /**
+   * arborist's start from a virtual tree: besides the project, every
+   * package reachable from it with an unsatisfied dependency is looked at.
+   */
+  #queueInvalid(): void {
+    const seen = new Set<TreeNode>([this.root]);
+    const walk = [this.root];
+    for (let node = walk.pop(); node; node = walk.pop()) {
+      let invalid = false;
+      for (const edge of node.edgesOut.values()) {
+        const to = edge.to;
+        if (!edge.valid) invalid = true;
+        if (to && !seen.has(to)) {
+          seen.add(to);
+          walk.push(to);
+        }
+      }
+      if (invalid) this.#push(node);
+    }
+  }
+
+  /** npm's idealTreePrune: once flags are known, what nothing reaches goes. */
+  pruneExtraneous(): void {
+    for (const node of [...this.root.inventory]) if (node.extraneous && node.parent) node.remove();
   }
 
   async build(): Promise<void> {
     this.#push(this.root);
+    if (this.#options.lockedTree) this.#queueInvalid();
     for (;;) {
       for (let node = this.#pop(); node; node = this.#pop()) {
         if (this.#seen.has(node) || node.root !== this.root) continue;
@@ -475,6 +543,7 @@ export async function planTree(
   await builder.build();
   const { root } = builder;
   calcDepFlags(root);
+  if (options.lockedTree) builder.pruneExtraneous();
   const problems = [...builder.problems];
   const skipped = new Map<string, SkipReason>();
   const makeInert = (node: TreeNode, reason: SkipReason) => {

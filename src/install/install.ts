@@ -241,14 +241,19 @@ interface Planned {
   readonly warnings: readonly string[];
 }
 
-/** The lockfile's tree when it agrees with package.json; else a fresh plan (refused for `ci`). */
+/**
+ * The lockfile's tree when it agrees with package.json; else a plan from
+ * it (what still fits stays) or, without one, from nothing; `ci` refuses both.
+ */
 async function treeOf(
   project: Project,
   lockText: string | undefined,
   options: InstallOptions,
 ): Promise<Planned> {
+  let locked: ProjectTree | undefined;
   if (lockText !== undefined) {
     const { tree } = readLockfile(lockText);
+    locked = tree;
     // A link may only point at one of the project's workspaces: anything else would install a
     // folder of the project under a registry package's name, past every check against the log.
     const workspaces = new Set(project.workspaces.map((w) => w.location));
@@ -283,6 +288,7 @@ async function treeOf(
   const plan: PlannedTree = await planTree(project.root.manifest, options.source, {
     ...(options.omit ? { omit: options.omit } : {}),
     workspaces: project.workspaces.map((w) => ({ folder: w.location, manifest: w.manifest })),
+    ...(locked ? { lockedTree: locked } : {}),
   });
   const fatal = plan.problems.filter((p) => !p.optional);
   if (fatal.length > 0) {

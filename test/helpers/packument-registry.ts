@@ -21,10 +21,17 @@ function manifestOf(pkg: ResolvablePackage, version: string): Manifest | undefin
   return { ...v.resolution, name: pkg.name, version: v.version, ...deprecated };
 }
 
+export interface PackumentRegistry {
+  readonly url: string;
+  /** Serves these packages from now on (a version keeps its tarball). */
+  setPackages(packages: readonly ResolvablePackage[]): void;
+  close(): Promise<void>;
+}
+
 export async function servePackuments(
   packages: readonly ResolvablePackage[],
-): Promise<{ url: string; close(): Promise<void> }> {
-  const byName = new Map(packages.map((p) => [p.name, p]));
+): Promise<PackumentRegistry> {
+  let byName = new Map(packages.map((p) => [p.name, p]));
   const tarballs = new Map<string, Buffer>();
   const tarballOf = (pkg: ResolvablePackage, version: string): [string, Buffer] => {
     const path = `${pkg.name}/-/${pkg.name.replace(/^@[^/]+\//, "")}-${version}.tgz`;
@@ -78,5 +85,11 @@ export async function servePackuments(
   });
   const listening = await listenOnLoopback(server);
   url = listening.url;
-  return listening;
+  return {
+    url,
+    setPackages: (next) => {
+      byName = new Map(next.map((p) => [p.name, p]));
+    },
+    close: listening.close,
+  };
 }

@@ -125,6 +125,21 @@ describe("the install pipeline", () => {
     assert.deepEqual(Object.keys(after.packages), [""]);
   });
 
+  test("install <pkg> keeps the locked versions that still fit, as npm does", async () => {
+    const path = await project("keep-locked", { dependencies: { tool: "1.0.0" } });
+    await run(path);
+    // Widened: 1.1.0 is newer, but the locked 1.0.0 still fits.
+    await writeFile(
+      join(path, "package.json"),
+      JSON.stringify({ dependencies: { tool: "^1.0.0" } }),
+    );
+    const report = await run(path, { add: [{ name: "devtool", spec: "latest" }] });
+    assert.equal(report.fromLockfile, false);
+    const lock = JSON.parse(await readFile(join(path, "package-lock.json"), "utf8"));
+    assert.equal(lock.packages["node_modules/tool"].version, "1.0.0");
+    assert.equal(lock.packages["node_modules/devtool"].version, "1.0.0");
+  });
+
   test("--omit dev keeps dev dependencies in the lockfile and out of node_modules", async () => {
     const path = await project("omit", {
       dependencies: { tool: "1.0.0" },
