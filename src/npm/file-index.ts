@@ -25,7 +25,7 @@
  *   "size":177},"v":1,"version":"1.0.0"}
  */
 import { canonicalJson, canonicalJsonBytes } from "../registry/canonical-json.ts";
-import { InstallError } from "./install-error.ts";
+import { PackageFilesError } from "./package-files-error.ts";
 
 export const FILE_MODE = 0o644;
 export const EXEC_MODE = 0o755;
@@ -71,7 +71,7 @@ export function integrityKey(integrity: string): string {
     // Only the canonical base64: other spellings of the same digest would be other keys' text.
     if (m && digest?.toString("base64") === m[1]) return digest.toString("hex");
   }
-  throw new InstallError("bad-integrity", `${JSON.stringify(integrity)} has no sha512 hash`);
+  throw new PackageFilesError("bad-integrity", `${JSON.stringify(integrity)} has no sha512 hash`);
 }
 
 /** The one `sha512-<base64>` form of an integrity, as the index records it. */
@@ -114,8 +114,8 @@ export function fileIndexBytes(index: FileIndex): Uint8Array {
   return canonicalJsonBytes(toJson(index));
 }
 
-function bad(why: string): InstallError {
-  return new InstallError("bad-index", `file index ${why}`);
+function bad(why: string): PackageFilesError {
+  return new PackageFilesError("bad-index", `file index ${why}`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -142,7 +142,7 @@ export function parseFileIndex(text: string): FileIndex {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new InstallError("bad-index", "file index is not JSON", { cause: err });
+    throw new PackageFilesError("bad-index", "file index is not JSON", { cause: err });
   }
   if (!isRecord(json)) throw bad("is not an object");
   exactKeys(json, ["files", "name", "tarball", "v", "version"], "the index");
