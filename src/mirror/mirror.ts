@@ -272,7 +272,7 @@ export class Mirror {
         `the tarball or file index of ${claim.name}@${claim.version} is missing`,
       );
     const files = await recomputeVersionFiles(claim, tarball, index);
-    await this.blobs.putMany(files.contents);
+    await this.blobs.putMany(files.contents, { derived: true });
   }
 
   readonly #dirsWritten = new Set<string>();

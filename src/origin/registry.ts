@@ -408,9 +408,13 @@ export class Registry {
       throw err;
     });
     await this.blobs.putFile(path, artifact);
-    // The index last: a file index held means every file it lists is too.
-    await this.blobs.putMany([manifestBytes, ...(req.files?.contents ?? [])]);
-    if (req.files) await this.blobs.put(req.files.index);
+    await this.blobs.put(manifestBytes);
+    if (req.files) {
+      // The files come from the tarball, stored durably above: not synced, so a publish waits
+      // on no fsync per file. The index last: one held means every file it lists was written.
+      await this.blobs.putMany(req.files.contents, { derived: true });
+      await this.blobs.put(req.files.index);
+    }
     return this.#sequencer.submit(entry);
   }
 
