@@ -1,10 +1,11 @@
 /**
  * A package version's file index: every file the package installs, by its
  * path inside the package folder, with the SHA-256, mode and size of its
- * bytes, and the tarball it was unpacked from. The store keeps one per
- * version and links packages from it; the same bytes can be published per
- * version so that anyone can check them and a client can fetch only the
- * files it lacks.
+ * bytes, and the tarball it was unpacked from. The installer's store keeps
+ * one per version and links packages from it; the origin publishes the same
+ * bytes per version (the blob a log entry's `files` names, version-files.ts),
+ * so that anyone can check them and a client can fetch only the files it
+ * lacks.
  *
  * Format: RFC 8785 canonical JSON (sorted keys, no whitespace), so equal
  * indexes are equal bytes and the index's SHA-256 names it. `v` is 1.
