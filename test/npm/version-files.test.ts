@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { zstdDecompressSync } from "node:zlib";
@@ -136,6 +136,22 @@ describe("a version's files, published", () => {
     const absent = await treeGet(origin, deltaPath(same, same));
     assert.equal(absent.status, 404);
     assert.equal(((await absent.json()) as { code: string }).code, "not-found");
+  });
+
+  test("a tarball that holds a path as a file and a folder is refused at publish, and changes nothing", async () => {
+    await using origin = await startTestOrigin();
+    const token = await signUp(origin.url, "alice", "correct horse battery");
+    const blobs = join(origin.treeDir, "blob", "sha256");
+    const before = { size: origin.registry.appender.size, blobs: (await readdir(blobs)).sort() };
+    const tgz = tarball("pkg", "1.0.0", [
+      { name: "package/lib", data: "a file" },
+      { name: "package/lib/index.js", data: "and a folder" },
+    ]);
+    const res = await putJson(origin.url, "/pkg", token, body("1.0.0", tgz));
+    assert.equal(res.status, 422);
+    assert.equal(((await res.json()) as { code: string }).code, "hostile-entry");
+    const after = { size: origin.registry.appender.size, blobs: (await readdir(blobs)).sort() };
+    assert.deepEqual(after, before);
   });
 
   test("the previous version is the highest lower one, so a backport deltas against its own line", async () => {
