@@ -11,9 +11,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pLimit from "p-limit";
-import type { FileIndex } from "../src/install/file-index.ts";
 import { linkPackage } from "../src/install/link.ts";
 import { PackageStore } from "../src/install/store.ts";
+import type { FileIndex } from "../src/npm/file-index.ts";
 import { corpusManifest, corpusTarballs } from "../test/helpers/corpus.ts";
 import {
   count,

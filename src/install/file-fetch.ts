@@ -14,8 +14,13 @@ import { readFileSync } from "node:fs";
 import pLimit from "p-limit";
 import semver from "semver";
 import type { BlobRef } from "../registry/entries.ts";
-import { type FileIndex, type IndexedFile, parseFileIndex, sha512Integrity } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
+import {
+  type FileIndex,
+  type IndexedFile,
+  parseFileIndex,
+  sha512Integrity,
+} from "./package-files.ts";
 import type { PackageStore } from "./store.ts";
 
 /** Where file indexes, files and deltas come from, each checked against the hash asked for. */

@@ -21,9 +21,9 @@ import { randomBytes } from "node:crypto";
 import { constants, linkSync, mkdirSync } from "node:fs";
 import { chmod, copyFile, link, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { FileIndex, IndexedFile } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
 import { Pacer } from "./pacer.ts";
+import type { FileIndex, IndexedFile } from "./package-files.ts";
 import type { PackageStore } from "./store.ts";
 
 export interface LinkOptions {

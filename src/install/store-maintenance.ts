@@ -13,8 +13,8 @@
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit from "p-limit";
-import { EXEC_MODE, type FileIndex, integrityKey, parseFileIndex } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
+import { EXEC_MODE, type FileIndex, integrityKey, parseFileIndex } from "./package-files.ts";
 import { type DamagedFile, hashFile, type PackageStore } from "./store.ts";
 
 export interface DamagedStoreFile extends DamagedFile {

@@ -8,7 +8,7 @@
  *   v1/files/<2 hex>/<62 hex>-exec   the same for an executable file (0555):
  *                                    a hard link shares its mode, so the
  *                                    two modes are two files
- *   v1/index/<2 hex>/<126 hex>.json  a version's file index (file-index.ts),
+ *   v1/index/<2 hex>/<126 hex>.json  a version's file index (src/npm/file-index.ts),
  *                                    named by the hex of its tarball's SHA-512
  *   v1/names/<name>/<version>        the integrity of the last tarball added
  *                                    for that name and version
@@ -54,8 +54,11 @@ import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/
 import { join } from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import { SingleFlight } from "../util/single-flight.ts";
+import { InstallError } from "./install-error.ts";
+import { Pacer } from "./pacer.ts";
 import {
   EXEC_MODE,
+  type ExpectedTarball,
   type FileIndex,
   fileIndexBytes,
   type IndexedFile,
@@ -63,10 +66,9 @@ import {
   isValidName,
   isValidVersion,
   parseFileIndex,
-} from "./file-index.ts";
-import { InstallError } from "./install-error.ts";
-import { Pacer } from "./pacer.ts";
-import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
+  tarballBytes,
+  unpackTarball,
+} from "./package-files.ts";
 
 /** How far in the past a stored file's mtime is set. */
 const SETTLE_MS = 2000;

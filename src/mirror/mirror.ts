@@ -5,7 +5,10 @@
  * A sync fetches the upstream checkpoint and proves it extends the one held
  * (LogClient), then copies what is new, each file verified on arrival: the
  * entry bundles (against their tiles), the hash tiles (up to the root) and
- * every blob the new entries name (against the hashes in the entries). The
+ * every blob the new entries name (against the hashes in the entries), and
+ * the files of each version whose entry names a file index: unpacked from
+ * its tarball as the origin did, the index checked byte for byte against
+ * the one the entry names (src/npm/version-files.ts). The
  * checkpoint is swapped in last, by rename, so a reader of the copy never
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
@@ -27,7 +30,8 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
-import { verifyIntegrity } from "../registry/blob-check.ts";
+import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
+import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
 import { type BlobRef, blobsNamedBy, type DatabaseEntry } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
@@ -184,20 +188,25 @@ export class Mirror {
     const limit = this.#options.concurrency ?? 8;
     let active = 0;
     const waiters: (() => void)[] = [];
-    /** Copies a blob the mirror lacks with `copy`, at most `limit` at a time. */
-    const fetchBlob = async (ref: BlobRef, copy: () => Promise<unknown>) => {
+    /** Runs `work`, at most `limit` at a time. */
+    const limited = async (work: () => Promise<void>) => {
       while (active >= limit) await new Promise<void>((r) => waiters.push(r));
       active++;
       try {
-        // Checked inside the limit too: `has` reads the whole blob to hash it.
-        if (await this.blobs.has(ref.sha256)) return;
-        await copy();
-        blobs++;
+        await work();
       } finally {
         active--;
         waiters.shift()?.();
       }
     };
+    /** Copies a blob the mirror lacks with `copy`. */
+    const fetchBlob = (ref: BlobRef, copy: () => Promise<unknown>) =>
+      limited(async () => {
+        // Checked inside the limit too: `has` reads the whole blob to hash it.
+        if (await this.blobs.has(ref.sha256)) return;
+        await copy();
+        blobs++;
+      });
     const copyBlob = (ref: BlobRef, check?: (d: Uint8Array) => void) =>
       fetchBlob(ref, async () => this.blobs.put(await this.client.blob(ref, check)));
     /** A SQLite snapshot is gigabytes at scale: streamed to disk, never held in memory. */
@@ -218,8 +227,16 @@ export class Mirror {
         batch.replay(entry);
         entries++;
         if (entry.kind === "database") database = entry;
-        for (const { ref, artifact } of blobsNamedBy(entry))
-          pendingBlobs.push(copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))));
+        const copies = blobsNamedBy(entry).map(({ ref, artifact }) =>
+          copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
+        );
+        pendingBlobs.push(...copies);
+        const claim = filesClaimOf(entry);
+        // Once its tarball and index are held (and whether or not this sync copied them).
+        if (claim)
+          pendingBlobs.push(
+            Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))),
+          );
       }
       this.#options.onProgress?.({
         entries,
@@ -241,6 +258,21 @@ export class Mirror {
     if (this.#durable) for (const dir of this.#dirsWritten) await syncDir(dir);
     this.#dirsWritten.clear();
     return { blobs, tiles, bundles };
+  }
+
+  /** Stores a version's files, made from its tarball, once its index is checked against them. */
+  async #deriveFiles(claim: FilesClaim): Promise<void> {
+    const [tarball, index] = await Promise.all([
+      this.blobs.get(claim.artifact.sha256),
+      this.blobs.get(claim.files.sha256),
+    ]);
+    if (!tarball || !index)
+      throw new BlobError(
+        "missing",
+        `the tarball or file index of ${claim.name}@${claim.version} is missing`,
+      );
+    const files = await recomputeVersionFiles(claim, tarball, index);
+    await this.blobs.putMany(files.contents, { derived: true });
   }
 
   readonly #dirsWritten = new Set<string>();

@@ -19,6 +19,7 @@ import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
 import type { HttpErrorCode } from "./http-common.ts";
+import type { PackageFilesErrorCode } from "./package-files-error.ts";
 import type { PublishErrorCode } from "./publish.ts";
 import type { TarballErrorCode } from "./tarball.ts";
 
@@ -56,6 +57,20 @@ const TARBALL: Record<TarballErrorCode, number> = {
   "bad-manifest": 422,
   "compression-ratio": 422,
   "duplicate-entry": 422,
+};
+
+/**
+ * A tarball npm could not install as published (refused at publish, like
+ * TARBALL's), or a file index from another server that does not check out.
+ */
+const PACKAGE_FILES: Record<PackageFilesErrorCode, number> = {
+  "integrity-mismatch": 422,
+  "bad-integrity": 422,
+  "hostile-entry": 422,
+  "bad-tarball": 422,
+  "too-large": 413,
+  "bad-index": 502,
+  "index-mismatch": 502,
 };
 
 const REGISTRY: Record<RegistryErrorCode, number> = {
@@ -182,6 +197,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   HttpError: { statuses: HTTP, publicFailure: true },
   PublishError: { statuses: PUBLISH },
   TarballError: { statuses: TARBALL },
+  PackageFilesError: { statuses: PACKAGE_FILES },
   RegistryError: { statuses: REGISTRY },
   AuthError: { statuses: AUTH },
   CanonicalJsonError: { statuses: CANONICAL_JSON },

@@ -9,10 +9,13 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
-import { type Registry, RegistryError } from "../origin/registry.ts";
+import { type PublishRequest, type Registry, RegistryError } from "../origin/registry.ts";
+import { DEFAULT_TARBALL_LIMITS } from "../registry/tarball-limits.ts";
 import { tarballFields, withTarballFields } from "./manifest.ts";
 import { checkPackageName, checkVersion } from "./publish.ts";
 import { inspectTarball } from "./tarball.ts";
+import { packageOfTarball } from "./unpack.ts";
+import { versionFilesOf } from "./version-files.ts";
 
 export interface ImportResult {
   readonly published: number;
@@ -79,38 +82,34 @@ async function importOne(
   serialized: <T>(name: string, run: () => Promise<T>) => Promise<T>,
 ): Promise<boolean> {
   const tarball = await readFile(file);
-  const summary = await inspectTarball(tarball);
+  const summary = await inspectTarball(tarball, DEFAULT_TARBALL_LIMITS, { keepFiles: true });
   const manifest = withTarballFields(summary.manifest, tarballFields(summary));
   const name = String(manifest.name);
   checkPackageName(name, true);
   const version = checkVersion(manifest.version);
-  return serialized(name, () => publishVersion(registry, actor, name, version, manifest, tarball));
+  const hashes = {
+    integrity: `sha512-${createHash("sha512").update(tarball).digest("base64")}`,
+    shasum: createHash("sha1").update(tarball).digest("hex"),
+    sha256: createHash("sha256").update(tarball).digest("hex"),
+  };
+  const tarballRef = { integrity: hashes.integrity, sha256: hashes.sha256, size: tarball.length };
+  const files = versionFilesOf(packageOfTarball(summary, tarballRef, { name, version }));
+  const req = { actor, name, version, manifest, tarball, ...hashes, files };
+  return serialized(name, () => publishVersion(registry, req));
 }
 
 async function publishVersion(
   registry: Registry,
-  actor: string,
-  name: string,
-  version: string,
-  manifest: Record<string, unknown>,
-  tarball: Uint8Array,
+  req: Omit<PublishRequest, "tag">,
 ): Promise<boolean> {
+  const { name, version } = req;
   if (registry.state.hasVersion(name, version)) return false;
   const latest = registry.state.distTags(name).latest;
   const isRelease = semver.prerelease(version) === null;
   const tag =
     latest === undefined || (isRelease && semver.gt(version, latest)) ? "latest" : undefined;
   try {
-    await registry.publish({
-      actor,
-      name,
-      version,
-      tag,
-      manifest,
-      tarball,
-      integrity: `sha512-${createHash("sha512").update(tarball).digest("base64")}`,
-      shasum: createHash("sha1").update(tarball).digest("hex"),
-    });
+    await registry.publish({ ...req, tag });
     return true;
   } catch (err) {
     // Two files of the same version racing: the other one won.

@@ -21,6 +21,7 @@ import { readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
+import { FileDeltas } from "./file-deltas.ts";
 import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
@@ -43,6 +44,8 @@ export interface RunningOrigin {
   readonly followers: readonly Follower[];
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
+  /** Resolves once the per-file deltas of every durable publish so far are made (file-deltas.ts). */
+  deltasIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,6 +105,14 @@ export async function startOrigin(
   const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
+  const deltas = new FileDeltas(paths.tree, registry, {
+    durable: config.durable,
+    onError: ({ name, version }, err) =>
+      process.emitWarning(
+        `making the deltas of ${name}@${version} failed: ${(err as Error).message}`,
+      ),
+  });
+  registry.onDurable((entries) => deltas.enqueue(entries));
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
   const publishDatabase = () =>
@@ -161,12 +172,14 @@ export async function startOrigin(
       ...(uplinks ? { uplinks } : {}),
       followers,
       publishDatabase,
+      deltasIdle: () => deltas.idle(),
       close: async () => {
         clearInterval(timer);
         await Promise.all(followers.map((f) => f.stop()));
         await stopScrub();
         await server.close();
         await uplinks?.close();
+        await deltas.close();
         await registry.close();
         auth.close();
       },
@@ -174,6 +187,7 @@ export async function startOrigin(
   } catch (err) {
     await stopScrub();
     await app?.close();
+    await deltas.close();
     await registry.close();
     auth.close();
     throw err;

@@ -21,12 +21,15 @@
  */
 import semver from "semver";
 import validateName from "validate-npm-package-name";
+import type { VersionFiles } from "../origin/registry.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../registry/canonical-json.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { AttachmentDecoder } from "./attachment.ts";
 import { disagreements, tarballFields, withTarballFields } from "./manifest.ts";
 import { PublishError } from "./publish-error.ts";
 import { inspectTarball, TarballError, type TarballSummary } from "./tarball.ts";
+import { packageOfTarball } from "./unpack.ts";
+import { versionFilesOf } from "./version-files.ts";
 
 export { PublishError, type PublishErrorCode } from "./publish-error.ts";
 
@@ -45,6 +48,8 @@ export interface ParsedPublish {
   readonly shasum: string;
   /** The tarball's sha256, hex: computed as it was decoded, so the blob store need not hash it again. */
   readonly sha256: string;
+  /** The file index and files npm would install from the tarball. */
+  readonly files: VersionFiles;
 }
 
 type Obj = Record<string, unknown>;
@@ -140,7 +145,7 @@ export async function parsePublish(
   }
   let summary: TarballSummary;
   try {
-    summary = await inspectTarball(slices, limits);
+    summary = await inspectTarball(slices, limits, { keepFiles: true });
   } catch (err) {
     if (!(err instanceof TarballError)) throw err;
     const code = err.code === "too-large" ? "too-large" : "bad-tarball";
@@ -176,6 +181,8 @@ export async function parsePublish(
       `declared shasum ${String(dist.shasum)} does not match the tarball (${shasum})`,
     );
   }
+  const tarballRef = { integrity, sha256, size: tarball.length };
+  const files = versionFilesOf(packageOfTarball(summary, tarballRef, { name: urlName, version }));
   return {
     name: urlName,
     version,
@@ -185,6 +192,7 @@ export async function parsePublish(
     integrity,
     shasum,
     sha256,
+    files,
   };
 }
 

@@ -122,6 +122,18 @@ export function searchFields(manifest: Record<string, unknown>) {
   return fields;
 }
 
+/**
+ * A version's file index and the files it lists, as npm's rules give them
+ * (computed by the npm layer from the tarball): stored as blobs beside the
+ * tarball, and the index named by the entry's `files`.
+ */
+export interface VersionFiles {
+  /** The index's canonical bytes. */
+  readonly index: Uint8Array;
+  /** Each listed file's raw bytes (stored by their SHA-256; repeats are stored once). */
+  readonly contents: readonly Uint8Array[];
+}
+
 export interface PublishRequest {
   readonly actor: string;
   readonly name: string;
@@ -134,6 +146,8 @@ export interface PublishRequest {
   readonly shasum: string;
   /** The tarball's sha256 (hex) if the caller hashed it already, as a publish body is decoded. */
   readonly sha256?: string;
+  /** The version's file index and files; without them the entry names no `files`. */
+  readonly files?: VersionFiles;
 }
 
 function hasInstallScript(manifest: Record<string, unknown>): boolean {
@@ -179,6 +193,7 @@ export class Registry {
   #appended: StateBatch | undefined;
   /** Blobs that entries waiting to be sequenced name, still being written. */
   readonly #namedBlobs = new Set<Promise<unknown>>();
+  readonly #durableListeners: ((entries: readonly Entry[]) => void)[] = [];
 
   private constructor(
     storage: FsLogStorage,
@@ -211,10 +226,12 @@ export class Registry {
         },
         encode: encodeEntry,
         append: (encoded) => this.#append(this.#staged as StateBatch, encoded),
-        apply: () => {
+        apply: (sequenced) => {
           const batch = this.#appended;
           this.#appended = undefined;
           batch?.commit();
+          const entries = sequenced.map((s) => s.value);
+          for (const listener of this.#durableListeners) listener(entries);
         },
       },
       { maxBatch: options.maxBatch ?? 1024 },
@@ -289,6 +306,15 @@ export class Registry {
   }
 
   /**
+   * Calls `listener` with each batch's entries once they are durable and
+   * applied to the state, before their writers hear back: it runs inside
+   * the sequencer, so it may only queue work.
+   */
+  onDurable(listener: (entries: readonly Entry[]) => void): void {
+    this.#durableListeners.push(listener);
+  }
+
+  /**
    * Sequences an entry built elsewhere (a bulk import whose blobs are
    * stored, or not needed); it is checked like any other write.
    */
@@ -353,6 +379,7 @@ export class Registry {
     // Hashed here only if the caller did not hash it as it read it.
     const artifact = { sha256: req.sha256 ?? sha256Hex(req.tarball), size: req.tarball.length };
     const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
+    const files = req.files && { sha256: sha256Hex(req.files.index), size: req.files.index.length };
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",
@@ -369,6 +396,7 @@ export class Registry {
         size: artifact.size,
       },
       manifest: manifestBlob,
+      ...(files ? { files } : {}),
       resolution,
       ...searchFields(req.manifest),
     };
@@ -381,6 +409,12 @@ export class Registry {
     });
     await this.blobs.putFile(path, artifact);
     await this.blobs.put(manifestBytes);
+    if (req.files) {
+      // The files come from the tarball, stored durably above: not synced, so a publish waits
+      // on no fsync per file. The index last: one held means every file it lists was written.
+      await this.blobs.putMany(req.files.contents, { derived: true });
+      await this.blobs.put(req.files.index);
+    }
     return this.#sequencer.submit(entry);
   }
 

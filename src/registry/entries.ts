@@ -11,6 +11,14 @@
  *    "ecosystem":"npm","kind":"publish","manifest":{"sha256":"…","size":890},
  *    "name":"left-pad","resolution":{"dependencies":{}},"tag":"latest",
  *    "time":"2026-11-21T06:00:00.000Z","v":1,"version":"1.3.0"}
+ *
+ * A `publish` (and an `artifact`) entry may name the version's file index
+ * as `files` (`{"sha256":"…","size":…}`): the bytes src/npm/file-index.ts
+ * defines, computed from the tarball as npm installs it, so that anyone
+ * holding the tarball can recompute and check them. Each file the index
+ * lists is a blob too, `blob/sha256/<its sha256>`, of its raw bytes.
+ * Entries written before the field existed have none, and replay as they
+ * did.
  */
 import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
@@ -55,7 +63,7 @@ export interface PublishEntry extends EntryBase {
   readonly artifact: Artifact;
   /** The full manifest (package.json as published), as a blob. */
   readonly manifest: BlobRef;
-  /** The version's file index, as a blob: every file it installs by path, hash, mode and size. */
+  /** The version's file index (src/npm/file-index.ts), as a blob; absent in older entries. */
   readonly files?: BlobRef;
   /** The manifest fields resolution needs (dependencies, bin, engines, os, cpu…). */
   readonly resolution: { readonly [field: string]: JsonValue };
@@ -133,6 +141,8 @@ export interface ArtifactEntry extends EntryBase {
   readonly kind: "artifact";
   readonly version: string;
   readonly artifact: Artifact;
+  /** The version's file index, as for a publish, when the origin computed it. */
+  readonly files?: BlobRef;
 }
 
 export type PackageEntry =
@@ -187,6 +197,7 @@ export type VersionEntry = PublishEntry | ImportedVersion;
 
 export interface ImportedVersion extends ImportEntry {
   readonly artifact?: Artifact;
+  readonly files?: BlobRef;
 }
 
 const UPLINK_ACTOR = "uplink:";
@@ -227,14 +238,23 @@ export interface NamedBlob {
 export function blobsNamedBy(entry: Entry | { readonly kind: "void" }): NamedBlob[] {
   switch (entry.kind) {
     case "publish":
-      return [{ ref: entry.manifest }, { ref: entry.artifact, artifact: entry.artifact }];
+      return [
+        { ref: entry.manifest },
+        { ref: entry.artifact, artifact: entry.artifact },
+        ...filesOf(entry),
+      ];
     case "import":
       return [{ ref: entry.manifest }];
     case "artifact":
-      return [{ ref: entry.artifact, artifact: entry.artifact }];
+      return [{ ref: entry.artifact, artifact: entry.artifact }, ...filesOf(entry)];
     default:
       return [];
   }
+}
+
+/** The file index blob an entry names, if any (the files it lists are derived from the tarball). */
+function filesOf(entry: PublishEntry | ArtifactEntry): NamedBlob[] {
+  return entry.files ? [{ ref: entry.files }] : [];
 }
 
 export function isPackageEntry(entry: Entry): entry is PackageEntry {
@@ -252,14 +272,14 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   publish: {
     base: PACKAGE_BASE,
     required: ["version", "artifact", "manifest", "resolution"],
-    optional: ["tag", "description", "keywords"],
+    optional: ["tag", "files", "description", "keywords"],
   },
   import: {
     base: PACKAGE_BASE,
     required: ["version", "uplink", "integrity", "manifest", "resolution"],
     optional: ["published", "description", "keywords"],
   },
-  artifact: { base: PACKAGE_BASE, required: ["version", "artifact"], optional: [] },
+  artifact: { base: PACKAGE_BASE, required: ["version", "artifact"], optional: ["files"] },
   unpublish: { base: PACKAGE_BASE, required: [], optional: ["version"] },
   "dist-tag": { base: PACKAGE_BASE, required: ["tag", "version"], optional: [] },
   deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
@@ -404,8 +424,9 @@ function checkSearchFields(value: Obj): void {
 /** Checks a version entry as a document holds it (an imported one with its artifact, if bound). */
 export function checkVersionEntry(value: unknown): VersionEntry {
   if (isObject(value) && value.kind === "import" && Object.hasOwn(value, "artifact")) {
-    const { artifact, ...imported } = value;
+    const { artifact, files, ...imported } = value;
     checkBlobRef(artifact, "artifact", true);
+    if (Object.hasOwn(value, "files")) checkBlobRef(files, "files", false);
     checkEntry(imported);
     return value as unknown as ImportedVersion;
   }
@@ -443,6 +464,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       if (Object.hasOwn(value, "tag")) str(value, "tag", check);
       checkBlobRef(value.artifact, "artifact", true);
       checkBlobRef(value.manifest, "manifest", false);
+      if (Object.hasOwn(value, "files")) checkBlobRef(value.files, "files", false);
       if (check === "append") checkResolution(value.resolution);
       else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
@@ -460,6 +482,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
     case "artifact":
       version(value, check);
       checkBlobRef(value.artifact, "artifact", true);
+      if (Object.hasOwn(value, "files")) checkBlobRef(value.files, "files", false);
       break;
     case "unpublish":
       if (Object.hasOwn(value, "version")) version(value, check);

@@ -15,6 +15,7 @@ import semver from "semver";
 import { canonicalJsonBytes } from "./canonical-json.ts";
 import {
   type Artifact,
+  type BlobRef,
   checkVersionEntry,
   EntryError,
   type ImportEntry,
@@ -42,7 +43,7 @@ export type PublishedVersionDocument = Omit<PublishEntry, Identity> & VersionSta
 
 /** An import entry without the fields its document already says, and its tarball once bound. */
 export type ImportedVersionDocument = Omit<ImportEntry, Identity> &
-  VersionStatus & { readonly artifact?: Artifact };
+  VersionStatus & { readonly artifact?: Artifact; readonly files?: BlobRef };
 
 export type VersionDocument = PublishedVersionDocument | ImportedVersionDocument;
 
@@ -222,12 +223,13 @@ export function foldEntry(
       const { unpublished: _, ...live } = touched;
       const next = versionDocument(entry, index);
       const artifact = reinstated ? imported.artifact : undefined;
+      const files = reinstated ? imported.files : undefined;
       return {
         ...live,
         versions: withVersion(
           base.versions,
           entry.version,
-          artifact ? { ...next, artifact } : next,
+          artifact ? { ...next, artifact, ...(files ? { files } : {}) } : next,
         ),
       };
     }
@@ -249,6 +251,7 @@ export function foldEntry(
       const versions = withVersion(base.versions, entry.version, {
         ...current,
         artifact: entry.artifact,
+        ...(entry.files ? { files: entry.files } : {}),
       });
       // The packument does not change: its integrity was the upstream's all along.
       return { ...base, updated: index, versions };

@@ -6,11 +6,14 @@
  * `durable`); a blob is visible whole or not at all (temporary file, then
  * rename). An existing file whose bytes do not hash to its name (disk
  * damage, a crash on a filesystem without ordered renames) is replaced, never
- * trusted. `get` returns undefined for a blob that is absent.
+ * trusted. `get` returns undefined for a blob that is absent. A blob put as
+ * `derived` (bytes anyone can make again from another blob: a version's
+ * files from its tarball) is not synced: a crash may lose it or leave it
+ * damaged, which `get` and `has` report as absent, and a later put repairs.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { placeHashNamedFiles, syncDir } from "../util/durable-file.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -65,7 +68,11 @@ export class BlobStore {
   }
 
   /** Stores several blobs, written in parallel, with their data and directory synced in one round. */
-  async putMany(blobs: readonly Uint8Array[]): Promise<StoredBlob[]> {
+  async putMany(
+    blobs: readonly Uint8Array[],
+    options: { readonly derived?: boolean } = {},
+  ): Promise<StoredBlob[]> {
+    const durable = this.#durable && options.derived !== true;
     const stored: StoredBlob[] = [];
     for (let i = 0; i < blobs.length; i += PARALLEL_WRITES) {
       const slice = blobs.slice(i, i + PARALLEL_WRITES);
@@ -74,7 +81,7 @@ export class BlobStore {
         slice.map(async (data) => {
           const hex = sha256Hex(data);
           stored.push({ sha256: hex, size: data.length });
-          if (!fresh.has(hex) && (await this.get(hex)) === undefined) fresh.set(hex, data);
+          if (!fresh.has(hex) && !(await this.#holds(hex))) fresh.set(hex, data);
         }),
       );
       // Two writers of the same blob both rename identical bytes into place: harmless.
@@ -83,9 +90,15 @@ export class BlobStore {
         tmp: this.tempPath(),
         data,
       }));
-      if (files.length > 0) await placeHashNamedFiles(files, this.#durable, [this.#dir]);
+      if (files.length > 0) await placeHashNamedFiles(files, durable, [this.#dir]);
     }
     return stored;
+  }
+
+  /** Whether the blob is held undamaged; a stat first, as most blobs put are new. */
+  async #holds(hex: string): Promise<boolean> {
+    const found = await stat(join(this.#dir, hex)).catch(() => undefined);
+    return found !== undefined && (await this.get(hex)) !== undefined;
   }
 
   /** A fresh path in the store's temporary directory, for a blob being made on disk. */

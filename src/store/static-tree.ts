@@ -1,6 +1,7 @@
 /**
- * Serving the static tree: `checkpoint`, `mirrors`, `tile/...`, `tile/entries/...` and
- * `blob/sha256/<hex>`. Only canonical names are served, so nothing outside
+ * Serving the static tree: `checkpoint`, `mirrors`, `tile/...`, `tile/entries/...`,
+ * `blob/sha256/<hex>` and, on the origin, `delta/sha256/<base hex>/<target hex>`
+ * (per-file zstd deltas, src/npm/file-deltas.ts). Only canonical names are served, so nothing outside
  * the tree (and no temporary or lock file) can ever be reached. Everything but
  * the checkpoint and the mirror list is immutable and cached forever.
  *
@@ -18,6 +19,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { LRUCache } from "lru-cache";
 import { isLogError, parseTilePath } from "../log/index.ts";
+import { DELTA_PATH_RE } from "./delta-path.ts";
 
 export interface StaticFile {
   readonly status: number;
@@ -38,7 +40,7 @@ function notFound(message: string): StaticFile {
   return {
     status: 404,
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ error: message }),
+    body: JSON.stringify({ error: message, code: "not-found" }),
   };
 }
 
@@ -47,7 +49,7 @@ export function treeFileHeaders(path: string): Record<string, string> | undefine
   if (path === "checkpoint" || path === "mirrors") {
     return { "content-type": "text/plain; charset=utf-8", "cache-control": CHECKPOINT_CACHE };
   }
-  if (BLOB_RE.test(path))
+  if (BLOB_RE.test(path) || DELTA_PATH_RE.test(path))
     return { "content-type": "application/octet-stream", "cache-control": IMMUTABLE };
   try {
     parseTilePath(path);

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { PackageStore } from "../../src/install/store.ts";
 import {
   type FileIndex,
   formatFileIndex,
   integrityKey,
   parseFileIndex,
-} from "../../src/install/file-index.ts";
-import { PackageStore } from "../../src/install/store.ts";
-import { fileIndexOfTarball } from "../../src/install/unpack.ts";
+} from "../../src/npm/file-index.ts";
+import { fileIndexOfTarball } from "../../src/npm/unpack.ts";
 import { tempDir } from "../helpers/log.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { integrityOf } from "./store-helpers.ts";
@@ -67,7 +67,7 @@ describe("file index", () => {
   ];
   for (const [what, text] of refusals) {
     test(`an index with ${what} is refused`, () => {
-      assert.throws(() => parseFileIndex(text), { name: "InstallError", code: "bad-index" });
+      assert.throws(() => parseFileIndex(text), { name: "PackageFilesError", code: "bad-index" });
     });
   }
 

@@ -62,7 +62,7 @@ describe("upgrades fetch only what changed", () => {
     dir = await tempDir("cairn-upgrade-");
     await origin.publish("big", "1.0.0", { main: "lib/core.js" }, v1Files);
     await origin.publish("big", "1.1.0", { main: "lib/core.js" }, v2Files);
-    await origin.registry.deltasIdle();
+    await origin.deltasIdle();
     const doc = origin.registry.state.document("big");
     const artifact = doc?.versions["1.1.0"]?.artifact;
     assert.ok(artifact);

@@ -34,8 +34,9 @@ describe("mirror", () => {
       assert.equal(first.fromSize, 0);
       // Each publish is its own batch, ended by a snapshot entry.
       assert.equal(first.toSize, 600);
-      // Tarballs and manifests are fetched; the snapshot's blobs are made from the verified state.
-      assert.equal(first.blobs, 600);
+      // Tarballs, manifests and file indexes are fetched; the snapshot's blobs are made from the
+      // verified state, and each version's files from its tarball.
+      assert.equal(first.blobs, 900);
       await verifyLog(new DirectorySource(mirror.treeDir), [origin.key.verifier]);
       // Every file of the copy is the origin's, byte for byte.
       for (const path of await filesUnder(mirror.treeDir)) {
@@ -48,7 +49,7 @@ describe("mirror", () => {
       for (let i = 0; i < 10; i++) await origin.publish(`pkg-${i}`, "1.0.1");
       const second = await mirror.sync();
       assert.equal(second.toSize - second.fromSize, 20);
-      assert.equal(second.blobs, 20);
+      assert.equal(second.blobs, 30);
       // The partial bundle and tiles are fetched again whole (tlog-tiles has no smaller unit).
       assert.ok(
         second.bytes < first.bytes / 4,

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { canonicalJsonBytes, type JsonValue } from "../../src/registry/canonical-json.ts";
-import { decodeEntry, type Entry, EntryError, encodeEntry } from "../../src/registry/entries.ts";
+import {
+  blobsNamedBy,
+  checkVersionEntry,
+  decodeEntry,
+  type Entry,
+  EntryError,
+  encodeEntry,
+} from "../../src/registry/entries.ts";
 
 const base = {
   v: 1,
@@ -196,5 +203,68 @@ describe("log entries", () => {
     for (let i = 0; i < 9; i++) deep = { a: deep };
     const bytes = canonicalJsonBytes({ ...publish, resolution: { dependencies: deep } });
     assert.throws(() => decodeEntry(bytes), isCode("bad-field"));
+  });
+
+  test("a publish or artifact entry may name its file index, which mirrors then copy", () => {
+    const files = { sha256: "d".repeat(64), size: 321 };
+    const artifact = {
+      ...base,
+      kind: "artifact",
+      version: "1.3.0",
+      artifact: publish.kind === "publish" ? publish.artifact : (undefined as never),
+    } as const;
+    for (const entry of [
+      { ...publish, files },
+      { ...artifact, files },
+    ] as Entry[]) {
+      assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+      assert.ok(blobsNamedBy(entry).some((b) => b.ref.sha256 === files.sha256 && !b.artifact));
+    }
+    // Entries written before the field existed read as they always did, and name no index.
+    assert.deepEqual(decodeEntry(canonicalJsonBytes(publish)), publish);
+    assert.equal(blobsNamedBy(publish).length, 2);
+    for (const wrong of [
+      { ...publish, files: { ...files, extra: 1 } },
+      { ...publish, files: { sha256: "D".repeat(64), size: 1 } },
+      { ...publish, files: { sha256: files.sha256, size: -1 } },
+      { ...publish, files: files.sha256 },
+      { ...artifact, files: { sha256: files.sha256 } },
+      {
+        ...base,
+        kind: "import",
+        version: "1.3.0",
+        uplink: "npm",
+        integrity: { sha1: "b".repeat(40) },
+        manifest: files,
+        resolution: {},
+        files,
+      },
+    ]) {
+      assert.throws(() => decodeEntry(canonicalJsonBytes(wrong)), isCode("bad-field"));
+    }
+  });
+
+  test("an imported version bound to its tarball carries the index its artifact entry named", () => {
+    const imported = {
+      ...base,
+      kind: "import",
+      version: "1.3.0",
+      uplink: "npm",
+      integrity: { sha1: "b".repeat(40) },
+      manifest: { sha256: "c".repeat(64), size: 890 },
+      resolution: {},
+    };
+    const bound = {
+      ...imported,
+      artifact: publish.kind === "publish" ? publish.artifact : undefined,
+    };
+    const files = { sha256: "d".repeat(64), size: 321 };
+    assert.deepEqual(checkVersionEntry(bound), bound);
+    assert.deepEqual(checkVersionEntry({ ...bound, files }), { ...bound, files });
+    assert.throws(
+      () => checkVersionEntry({ ...bound, files: { sha256: "x" } }),
+      isCode("bad-field"),
+    );
+    assert.throws(() => checkVersionEntry({ ...imported, files }), isCode("bad-field"));
   });
 });

@@ -12,7 +12,7 @@ import { encodeDocument } from "../../src/registry/package-document.ts";
 import { buildSnapshot } from "../../src/registry/snapshot.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { SnapshotMismatchError } from "../../src/registry/state-batch.ts";
-import { publishEntry } from "../helpers/entries.ts";
+import { artifactEntry, importEntry, publishEntry } from "../helpers/entries.ts";
 
 const TIME = "2026-11-21T06:00:00.000Z";
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
@@ -73,6 +73,41 @@ describe("package documents and snapshot entries", () => {
     assert.equal(doc?.versions["1.0.0"].deprecated, "old");
     assert.equal(doc?.versions["1.1.0"].unpublished, TIME);
     assert.deepEqual(doc?.owners, ["alice"]);
+  });
+
+  test("entries without a file index replay to the documents they always gave; with one, versions carry it", () => {
+    const old = RegistryState.open(":memory:");
+    old.apply(0, [
+      publishEntry("a", "1.0.0", { tag: "latest" }),
+      importEntry("b", "1.0.0"),
+      artifactEntry("b", "1.0.0"),
+    ]);
+    const hashOf = (state: RegistryState, name: string) => {
+      const doc = state.document(name);
+      assert.ok(doc);
+      return sha256(encodeDocument(doc));
+    };
+    // The hashes the code before `files` existed gives for these entries: old logs, same snapshots.
+    assert.equal(
+      hashOf(old, "a"),
+      "f875ce95fa2d01d90c5555a6ccfcc4f60bca3f6aa4ae1012f83bbfeb83d76fb7",
+    );
+    assert.equal(
+      hashOf(old, "b"),
+      "9a3ad374c3fb0866549f42a4ea228609cee9be2c6ac6eac828853525eb648ec9",
+    );
+    assert.equal(Object.hasOwn(old.document("a")?.versions["1.0.0"] ?? {}, "files"), false);
+
+    const files = { sha256: "d".repeat(64), size: 321 };
+    const state = RegistryState.open(":memory:");
+    state.apply(0, [
+      { ...publishEntry("a", "1.0.0", { tag: "latest" }), files },
+      importEntry("b", "1.0.0"),
+      { ...artifactEntry("b", "1.0.0"), files },
+    ]);
+    assert.deepEqual(state.document("a")?.versions["1.0.0"].files, files);
+    assert.deepEqual(state.document("b")?.versions["1.0.0"].files, files);
+    assert.deepEqual(state.version("b", "1.0.0")?.entry.files, files);
   });
 
   test("an honest snapshot entry is accepted; a wrong root, count or size names the entry", () => {

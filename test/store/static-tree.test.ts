@@ -6,12 +6,15 @@
  */
 
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { bundlePath } from "../../src/log/index.ts";
 import { boundArtifact } from "../../src/registry/blob-check.ts";
-import { acceptsGzip } from "../../src/store/static-tree.ts";
+import { acceptsGzip, readTreeFile } from "../../src/store/static-tree.ts";
+import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 
 /** A raw GET: node:http does not inflate, so the bytes and headers are the wire's. */
@@ -47,6 +50,36 @@ describe("static tree", () => {
     assert.equal(acceptsGzip("gzip;q=0"), false);
     assert.equal(acceptsGzip("identity"), false);
     assert.equal(acceptsGzip(undefined), false);
+  });
+
+  test("a delta is served only at its canonical name, immutable; any other spelling is not a tree file", async () => {
+    await using dir = await tempDir();
+    const a = "a".repeat(64);
+    const b = "b".repeat(64);
+    const paths = [
+      `delta/sha256/${a}/${b}`,
+      `delta/sha256/${a.toUpperCase()}/${b}`,
+      `delta/sha256/${a}/${b}.tmp`,
+      `delta/sha256/${a.slice(1)}/${b}`,
+      `delta/sha1/${a}/${b}`,
+      `delta/sha256/./${a}/${b}`,
+    ];
+    for (const path of paths) {
+      await mkdir(dirname(join(dir.path, path)), { recursive: true });
+      await writeFile(join(dir.path, path), "zstd frame");
+    }
+    const served = await readTreeFile(dir.path, paths[0]);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers["cache-control"], "public, max-age=31536000, immutable");
+    // Besides the files written: a folder of the tree, and a path below a delta.
+    for (const path of [...paths.slice(1), `delta/sha256/${a}`, `delta/sha256/${a}/${b}/x`]) {
+      const refused = await readTreeFile(dir.path, path);
+      assert.equal(refused.status, 404, path);
+      assert.equal(JSON.parse(String(refused.body)).code, "not-found", path);
+    }
+    const absent = await readTreeFile(dir.path, `delta/sha256/${b}/${a}`);
+    assert.equal(absent.status, 404);
+    assert.equal(JSON.parse(String(absent.body)).code, "not-found");
   });
 
   test("bundles and JSON blobs go gzipped to clients that accept it; tarballs and tiles as they are", async () => {

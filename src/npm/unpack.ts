@@ -13,12 +13,6 @@
  */
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import {
-  inspectTarball,
-  TarballError,
-  type TarballErrorCode,
-  type TarballSummary,
-} from "../npm/tarball.ts";
 import { DEFAULT_TARBALL_LIMITS } from "../registry/tarball-limits.ts";
 import {
   EXEC_MODE,
@@ -33,7 +27,13 @@ import {
   sha512Integrity,
   type TarballRef,
 } from "./file-index.ts";
-import { InstallError, type InstallErrorCode } from "./install-error.ts";
+import { PackageFilesError, type PackageFilesErrorCode } from "./package-files-error.ts";
+import {
+  inspectTarball,
+  TarballError,
+  type TarballErrorCode,
+  type TarballSummary,
+} from "./tarball.ts";
 
 export interface UnpackedFile {
   readonly path: string;
@@ -57,7 +57,7 @@ export interface ExpectedTarball {
   readonly version?: string;
 }
 
-const FROM_TARBALL: Record<TarballErrorCode, InstallErrorCode> = {
+const FROM_TARBALL: Record<TarballErrorCode, PackageFilesErrorCode> = {
   "too-large": "too-large",
   "compression-ratio": "too-large",
   "not-gzip": "bad-tarball",
@@ -80,7 +80,7 @@ export async function tarballBytes(
   for await (const chunk of source) {
     size += chunk.length;
     if (size > DEFAULT_TARBALL_LIMITS.maxCompressedBytes)
-      throw new InstallError(
+      throw new PackageFilesError(
         "too-large",
         `tarball is over ${DEFAULT_TARBALL_LIMITS.maxCompressedBytes} bytes`,
       );
@@ -94,13 +94,13 @@ export function checkTarball(bytes: Uint8Array, expected: ExpectedTarball): Tarb
   const key = integrityKey(expected.integrity);
   const sha512 = createHash("sha512").update(bytes).digest("hex");
   if (sha512 !== key)
-    throw new InstallError(
+    throw new PackageFilesError(
       "integrity-mismatch",
       `tarball does not match its integrity ${sha512Integrity(expected.integrity)}`,
     );
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   if (expected.sha256 !== undefined && expected.sha256 !== sha256)
-    throw new InstallError(
+    throw new PackageFilesError(
       "integrity-mismatch",
       `tarball does not match its sha256 ${expected.sha256}`,
     );
@@ -117,8 +117,21 @@ export async function unpackTarball(
     summary = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, { keepFiles: true });
   } catch (err) {
     if (!(err instanceof TarballError)) throw err;
-    throw new InstallError(FROM_TARBALL[err.code], err.message, { cause: err });
+    throw new PackageFilesError(FROM_TARBALL[err.code], err.message, { cause: err });
   }
+  return packageOfTarball(summary, tarball, expected);
+}
+
+/**
+ * The files and index of a tarball already checked (its hashes in
+ * `tarball`) and inspected with `keepFiles`: how a publish, which has done
+ * both as it read the body, gets the index an installer would compute.
+ */
+export function packageOfTarball(
+  summary: TarballSummary,
+  tarball: TarballRef,
+  listed: { readonly name?: string; readonly version?: string } = {},
+): UnpackedPackage {
   const { manifest, contents = new Map() } = summary;
   const raw = [...contents].map(([path, f]) => ({
     path,
@@ -128,16 +141,16 @@ export async function unpackTarball(
   const files = npmLayout(raw, binPaths(manifest));
   const conflict = folderConflict(files.map((f) => f.path));
   if (conflict !== undefined)
-    throw new InstallError(
+    throw new PackageFilesError(
       "hostile-entry",
       `tarball holds ${JSON.stringify(conflict)} as a file and a folder`,
     );
-  const name = expected.name ?? manifest.name;
-  const version = expected.version ?? manifest.version;
+  const name = listed.name ?? manifest.name;
+  const version = listed.version ?? manifest.version;
   if (typeof name !== "string" || !isValidName(name))
-    throw new InstallError("bad-tarball", "the tarball's package.json has no valid name");
+    throw new PackageFilesError("bad-tarball", "the tarball's package.json has no valid name");
   if (typeof version !== "string" || !isValidVersion(version))
-    throw new InstallError("bad-tarball", "the tarball's package.json has no valid version");
+    throw new PackageFilesError("bad-tarball", "the tarball's package.json has no valid version");
   const indexed = files.map((f) => ({
     ...f,
     entry: {

@@ -1,10 +1,11 @@
 /**
  * A package version's file index: every file the package installs, by its
  * path inside the package folder, with the SHA-256, mode and size of its
- * bytes, and the tarball it was unpacked from. The store keeps one per
- * version and links packages from it; the same bytes can be published per
- * version so that anyone can check them and a client can fetch only the
- * files it lacks.
+ * bytes, and the tarball it was unpacked from. The installer's store keeps
+ * one per version and links packages from it; the origin publishes the same
+ * bytes per version (the blob a log entry's `files` names, version-files.ts),
+ * so that anyone can check them and a client can fetch only the files it
+ * lacks.
  *
  * Format: RFC 8785 canonical JSON (sorted keys, no whitespace), so equal
  * indexes are equal bytes and the index's SHA-256 names it. `v` is 1.
@@ -25,7 +26,7 @@
  *   "size":177},"v":1,"version":"1.0.0"}
  */
 import { canonicalJson, canonicalJsonBytes } from "../registry/canonical-json.ts";
-import { InstallError } from "./install-error.ts";
+import { PackageFilesError } from "./package-files-error.ts";
 
 export const FILE_MODE = 0o644;
 export const EXEC_MODE = 0o755;
@@ -71,7 +72,7 @@ export function integrityKey(integrity: string): string {
     // Only the canonical base64: other spellings of the same digest would be other keys' text.
     if (m && digest?.toString("base64") === m[1]) return digest.toString("hex");
   }
-  throw new InstallError("bad-integrity", `${JSON.stringify(integrity)} has no sha512 hash`);
+  throw new PackageFilesError("bad-integrity", `${JSON.stringify(integrity)} has no sha512 hash`);
 }
 
 /** The one `sha512-<base64>` form of an integrity, as the index records it. */
@@ -114,8 +115,8 @@ export function fileIndexBytes(index: FileIndex): Uint8Array {
   return canonicalJsonBytes(toJson(index));
 }
 
-function bad(why: string): InstallError {
-  return new InstallError("bad-index", `file index ${why}`);
+function bad(why: string): PackageFilesError {
+  return new PackageFilesError("bad-index", `file index ${why}`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -142,7 +143,7 @@ export function parseFileIndex(text: string): FileIndex {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new InstallError("bad-index", "file index is not JSON", { cause: err });
+    throw new PackageFilesError("bad-index", "file index is not JSON", { cause: err });
   }
   if (!isRecord(json)) throw bad("is not an object");
   exactKeys(json, ["files", "name", "tarball", "v", "version"], "the index");

@@ -1,0 +1,60 @@
+/**
+ * A version's files as the log publishes them: its file index
+ * (file-index.ts) as a blob named by the entry's `files`, and every file
+ * the index lists as a blob of its raw bytes, `blob/sha256/<sha256>`. The
+ * origin computes them from the tarball at publish; a mirror (or a
+ * monitor) recomputes them from the tarball it copied and refuses an
+ * index that differs by one byte.
+ */
+import type { VersionFiles } from "../origin/registry.ts";
+import type { Artifact, BlobRef, Entry } from "../registry/entries.ts";
+import { fileIndexBytes } from "./file-index.ts";
+import { PackageFilesError } from "./package-files-error.ts";
+import { type UnpackedPackage, unpackTarball } from "./unpack.ts";
+
+export function versionFilesOf(unpacked: UnpackedPackage): VersionFiles {
+  return { index: fileIndexBytes(unpacked.index), contents: unpacked.files.map((f) => f.data) };
+}
+
+/** What an entry binds: the version, its tarball and the index the origin published for it. */
+export interface FilesClaim {
+  readonly name: string;
+  readonly version: string;
+  readonly artifact: Artifact;
+  readonly files: BlobRef;
+}
+
+/** The claim an entry makes about a version's files, if it names an index. */
+export function filesClaimOf(entry: Entry | { readonly kind: "void" }): FilesClaim | undefined {
+  if ((entry.kind !== "publish" && entry.kind !== "artifact") || !entry.files) return undefined;
+  const { name, version, artifact, files } = entry;
+  return { name, version, artifact, files };
+}
+
+/**
+ * Unpacks a version's tarball (bytes checked against the entry already)
+ * and checks that the index it gives is, byte for byte, the one the entry
+ * names (`index`, checked against `files` already); returns the files.
+ */
+export async function recomputeVersionFiles(
+  claim: FilesClaim,
+  tarball: Uint8Array,
+  index: Uint8Array,
+): Promise<VersionFiles> {
+  const unpacked = await unpackTarball(
+    Buffer.from(tarball.buffer, tarball.byteOffset, tarball.length),
+    {
+      integrity: `sha512-${claim.artifact.sha512}`,
+      sha256: claim.artifact.sha256,
+      name: claim.name,
+      version: claim.version,
+    },
+  );
+  const files = versionFilesOf(unpacked);
+  if (!Buffer.from(files.index).equals(Buffer.from(index)))
+    throw new PackageFilesError(
+      "index-mismatch",
+      `the file index ${claim.files.sha256} of ${claim.name}@${claim.version} is not the one its tarball gives`,
+    );
+  return files;
+}
