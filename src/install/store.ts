@@ -83,9 +83,14 @@ export interface DamagedFile {
   readonly problem: "missing" | "mismatch";
 }
 
-/** The SHA-256 of a file's bytes, read as a stream. */
-export async function hashFile(path: string): Promise<string> {
+/** Files up to this size are hashed from one synchronous read: a stream's buffer and trips cost more. */
+const SMALL_FILE = 256 << 10;
+
+/** The SHA-256 of a file's bytes: read whole when small (`size`, if known), else as a stream. */
+export async function hashFile(path: string, size?: number): Promise<string> {
   const hash = createHash("sha256");
+  if (size !== undefined && size <= SMALL_FILE)
+    return hash.update(readFileSync(path)).digest("hex");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
   return hash.digest("hex");
 }
@@ -240,8 +245,10 @@ export class PackageStore {
    * verified (its SHA-256 as the log binds it): the store files it under
    * its tarball's integrity without the tarball to check. Each file is
    * stored only if its bytes hash to one the index names (else nothing is
-   * stored); the index is written once every file is there. Returns the
-   * files still missing (none: the package is now held).
+   * stored); the index is written once every file is there. Files the
+   * store held already are taken as the caller's `missingFiles` just found
+   * them (whole): here only that they are there, at their size. Returns
+   * the files still missing (none: the package is now held).
    */
   async addFiles(index: FileIndex, contents: Iterable<Uint8Array>): Promise<IndexedFile[]> {
     const wanted = new Map<string, IndexedFile[]>();
@@ -261,9 +268,13 @@ export class PackageStore {
       for (const f of modes.values()) writes.push([f, data]);
     }
     await this.#putFiles(writes);
-    const missing = await this.missingFiles(index);
-    if (missing.length === 0) await this.#writeIndex(index);
-    return missing;
+    const missing = new Map<string, IndexedFile>();
+    for (const f of index.files.values()) {
+      const path = this.filePath(f);
+      if (statSync(path, { throwIfNoEntry: false })?.size !== f.size) missing.set(path, f);
+    }
+    if (missing.size === 0) await this.#writeIndex(index);
+    return [...missing.values()];
   }
 
   /**
@@ -283,7 +294,7 @@ export class PackageStore {
     for (const f of index.files.values()) unique.set(this.filePath(f), f);
     // Synchronous stats, paced (pacer.ts says why).
     const pacer = new Pacer();
-    const suspects: [string, IndexedFile][] = [];
+    const suspects: [string, IndexedFile, number][] = [];
     const damaged: DamagedFile[] = [];
     const note = (f: IndexedFile, problem: DamagedFile["problem"]) =>
       damaged.push({ sha256: f.sha256, executable: f.mode === EXEC_MODE, problem });
@@ -291,16 +302,17 @@ export class PackageStore {
       const st = statSync(path, { throwIfNoEntry: false });
       if (st === undefined) note(f, "missing");
       else if (st.size !== f.size) note(f, "mismatch");
-      else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f)) suspects.push([path, f]);
+      else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f))
+        suspects.push([path, f, st.mode & 0o777]);
       await pacer.pace();
     }
     const rehashed = suspects.length > 0;
     await Promise.all(
-      suspects.map(([path, f]) =>
+      suspects.map(([path, f, mode]) =>
         this.#limit(async () => {
-          if ((await hashFile(path)) !== f.sha256) note(f, "mismatch");
+          if ((await hashFile(path, f.size)) !== f.sha256) note(f, "mismatch");
           // Made writable through a link (an editor's "overwrite"): read-only again.
-          else await chmod(path, storeMode(f));
+          else if (mode !== storeMode(f)) await chmod(path, storeMode(f));
         }),
       ),
     );
