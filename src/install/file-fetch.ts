@@ -10,6 +10,7 @@
  * against its hash in the index (a delta that rebuilds wrong bytes is a
  * wrong answer, and that file's blob is fetched instead).
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pLimit from "p-limit";
 import semver from "semver";
@@ -17,6 +18,7 @@ import type { BlobRef } from "../registry/entries.ts";
 import { InstallError } from "./install-error.ts";
 import {
   type FileIndex,
+  fileIndexBytes,
   type IndexedFile,
   parseFileIndex,
   sha512Integrity,
@@ -77,14 +79,14 @@ export async function addByFiles(
   source: FileSource,
   want: WantedVersion,
 ): Promise<AddedByFiles | undefined> {
-  const indexBytes = await source.blob(want.files);
-  const index = describedIndex(indexBytes, want);
-  const missing = await store.missingFiles(index);
   const base = await baseIndex(store, want.name, want.version);
+  const fetched = await fetchIndex(source, base, want.files);
+  const index = describedIndex(fetched.data, want);
+  const missing = await store.missingFiles(index);
   const plans = deltaPlans(index, base, missing);
   const whole = plans.filter((p) => p.base === undefined).reduce((n, p) => n + p.file.size, 0);
   if (whole > BLOB_BUDGET * want.tarballSize) return undefined;
-  let bytes = indexBytes.length;
+  let bytes = fetched.bytes;
   let deltas = 0;
   const limit = pLimit(FILE_FETCHES);
   const contents = await Promise.all(
@@ -112,6 +114,25 @@ export async function addByFiles(
       `${want.name}@${want.version}: ${still.length} file(s) still missing after fetching them (first: ${still[0].sha256})`,
     );
   return { index, bytes, files: missing.length, deltas };
+}
+
+/**
+ * The new version's index: as a delta from the base version's (the origin
+ * makes one per version, and the store holds the base's exact bytes), else whole.
+ */
+async function fetchIndex(
+  source: FileSource,
+  base: FileIndex | undefined,
+  ref: BlobRef,
+): Promise<{ data: Uint8Array; bytes: number }> {
+  if (base) {
+    const bytes = fileIndexBytes(base);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const rebuilt = await source.blobFromDelta({ sha256, bytes }, ref).catch(() => undefined);
+    if (rebuilt) return { data: rebuilt.data, bytes: rebuilt.deltaBytes };
+  }
+  const data = await source.blob(ref);
+  return { data, bytes: data.length };
 }
 
 /** The index in `bytes`, refused unless it describes exactly the version and tarball the log binds. */

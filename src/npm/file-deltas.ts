@@ -1,7 +1,8 @@
 /**
  * Per-file deltas, so an upgrade fetches what changed rather than whole
  * files. For each path that a new version and its previous version both
- * hold with other bytes, the origin serves
+ * hold with other bytes, and for the version's file index itself (from the
+ * previous version's index), the origin serves
  *
  *   delta/sha256/<base sha256>/<target sha256>
  *
@@ -160,7 +161,9 @@ export class FileDeltas {
       this.#index(base.entry.files),
     ]);
     if (!next || !old) return;
-    for (const pair of changedFiles(old, next)) {
+    // The index too: a client upgrading holds the previous one, and an index's hashes do not compress.
+    const pairs = [{ base: base.entry.files.sha256, target: current.entry.files.sha256 }];
+    for (const pair of [...pairs, ...changedFiles(old, next)]) {
       if (this.#closed) return;
       await this.#delta(pair.base, pair.target);
     }

@@ -149,8 +149,9 @@ describe("upgrades fetch only what changed", () => {
 
       assert.equal(report.fetched, 1);
       assert.ok(!requests.some((r) => r.includes(tarballPath)), "the tarball was not fetched");
-      // core.js and package.json changed: a delta each; added.js is new: its blob.
-      assert.equal(requests.filter((r) => r.includes("/delta/sha256/")).length, 2);
+      // The index, core.js and package.json changed: a delta each; added.js is new: its blob.
+      assert.equal(requests.filter((r) => r.includes("/delta/sha256/")).length, 3);
+      assert.equal(requests.filter((r) => r.includes("/blob/sha256/")).length, 1);
       assert.ok(report.fetchedBytes < tarballSize / 10, `${report.fetchedBytes} of ${tarballSize}`);
       // Everything that crossed the wire, the log's proofs and the document included.
       assert.ok(wire < tarballSize / 4, `${wire} bytes on the wire, tarball ${tarballSize}`);
@@ -165,13 +166,9 @@ describe("upgrades fetch only what changed", () => {
     try {
       const store = await PackageStore.open(join(dir.path, "store-repair"));
       await run(await project("1.1.0"), reader, store);
-      const index = await store.findIndex("big", "1.1.0");
-      assert.ok(index);
-      const added = index.files.get("lib/added.js");
+      await damageAddedFile(store);
+      const added = (await store.findIndex("big", "1.1.0"))?.files.get("lib/added.js");
       assert.ok(added);
-      const damaged = store.filePath(added);
-      await chmod(damaged, 0o644);
-      await writeFile(damaged, "x".repeat(added.size));
       const from = counting.requests.length;
       const projectDir = await project("1.1.0");
       await run(projectDir, reader, store);
@@ -187,13 +184,25 @@ describe("upgrades fetch only what changed", () => {
     }
   });
 
-  for (const attack of ["index-byte", "delta-byte", "file-byte"] as Attack[]) {
+  /** Makes the store's copy of 1.1.0's added.js wrong, so the next install must repair it. */
+  async function damageAddedFile(store: PackageStore): Promise<void> {
+    const index = await store.findIndex("big", "1.1.0");
+    const added = index?.files.get("lib/added.js");
+    assert.ok(added);
+    await chmod(store.filePath(added), 0o644);
+    await writeFile(store.filePath(added), "x".repeat(added.size));
+  }
+
+  // A delta or a file in an upgrade; the whole index in a repair (an upgrade takes it as a delta).
+  for (const attack of ["delta-byte", "file-byte", "index-byte"] as Attack[]) {
     test(`a mirror's ${attack} is refused, named, and fetched from the origin`, async () => {
       await using liar = await startMaliciousMirror({ treeDir: origin.treeDir });
       const { reader, problems } = await openReader(origin.url, [liar.url]);
       try {
         const store = await PackageStore.open(join(dir.path, `store-${attack}`));
-        await run(await project("1.0.0"), reader, store);
+        const repair = attack === "index-byte";
+        await run(await project(repair ? "1.1.0" : "1.0.0"), reader, store);
+        if (repair) await damageAddedFile(store);
         liar.attack = attack;
         const projectDir = await project("1.1.0");
         await run(projectDir, reader, store);
