@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { treeUrl } from "../log/urls.ts";
+import { checkFilesClaim } from "../npm/version-files.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
 import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
@@ -148,6 +149,8 @@ export function registerProxyCommands(program: Command): void {
         const result = await auditTree(source, parseVerifierKey(flags.key), {
           stateDir: flags.state ?? defaultStateDir(),
           replay,
+          // Each version's file index, recomputed from its tarball as a mirror does.
+          checkEntry: checkFilesClaim,
           concurrency: Math.max(1, flags.concurrency),
           onProgress: ({ bundles, totalBundles }) => {
             bar ??= progressBar("verifying", totalBundles, 16);

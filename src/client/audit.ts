@@ -24,6 +24,7 @@ import {
   type Artifact,
   type BlobRef,
   blobsNamedBy,
+  type Entry,
   type SnapshotEntry,
 } from "../registry/entries.ts";
 import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document.ts";
@@ -44,6 +45,15 @@ export interface AuditOptions {
    * that the origin's snapshots are honest.
    */
   readonly replay?: RegistryState;
+  /**
+   * Checks what an entry claims about its blobs beyond their hashes (a
+   * version's file index against its tarball), given the entry and the
+   * bytes of each blob it names that was served whole; throws on a lie.
+   */
+  readonly checkEntry?: (
+    entry: Entry,
+    blob: (sha256: string) => Uint8Array | undefined,
+  ) => Promise<void>;
   /** Told of progress: bundles and blobs checked so far. */
   readonly onProgress?: (done: { bundles: number; totalBundles: number; blobs: number }) => void;
 }
@@ -163,9 +173,10 @@ export async function auditTree(
   };
   /** A blob an entry names, by its size and SHA-256 (and a tarball's SHA-512). */
   const checkServedBlob = (ref: BlobRef, artifact?: Artifact) =>
-    checkServed(ref.sha256, ref.size, (data) =>
-      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d))),
-    );
+    checkServed(ref.sha256, ref.size, (data) => {
+      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d)));
+      return data;
+    });
   /** A snapshot file by the hash that names it, parsed. */
   const checkHashed = <T>(sha256: string, maxBytes: number, parse: (data: Uint8Array) => T) =>
     checkServed(sha256, maxBytes, (data) => {
@@ -230,9 +241,17 @@ export async function auditTree(
     )
       snapshot = last;
     for (const entry of decoded) {
-      await Promise.all(
-        blobsNamedBy(entry).map(({ ref, artifact }) => checkServedBlob(ref, artifact)),
+      const named = blobsNamedBy(entry);
+      const served = await Promise.all(
+        named.map(({ ref, artifact }) => checkServedBlob(ref, artifact)),
       );
+      if (!options.checkEntry || entry.kind === "void" || named.length === 0) continue;
+      const bytes = new Map(named.map(({ ref }, i) => [ref.sha256, served[i]]));
+      await options
+        .checkEntry(entry, (sha256) => bytes.get(sha256))
+        .catch((err: unknown) => {
+          fail(new SourceError(source.name, "blob", (err as Error).message), "blob");
+        });
     }
   };
 

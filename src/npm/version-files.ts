@@ -58,3 +58,18 @@ export async function recomputeVersionFiles(
     );
   return files;
 }
+
+/**
+ * A monitor's check of one entry (`cairn verify`): the index it names
+ * recomputed from its tarball, when the copy served both whole (a blob it
+ * did not serve is a problem reported already).
+ */
+export async function checkFilesClaim(
+  entry: Entry,
+  blob: (sha256: string) => Uint8Array | undefined,
+): Promise<void> {
+  const claim = filesClaimOf(entry);
+  const tarball = claim && blob(claim.artifact.sha256);
+  const index = claim && blob(claim.files.sha256);
+  if (claim && tarball && index) await recomputeVersionFiles(claim, tarball, index);
+}

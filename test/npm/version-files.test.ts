@@ -4,14 +4,17 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { zstdDecompressSync } from "node:zlib";
+import { auditTree } from "../../src/client/audit.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { PackageStore } from "../../src/install/store.ts";
+import { DirectorySource } from "../../src/log/sources.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { applyDelta } from "../../src/npm/file-deltas.ts";
 import { formatFileIndex, parseFileIndex } from "../../src/npm/file-index.ts";
 import { importTarballs } from "../../src/npm/import.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { checkFilesClaim } from "../../src/npm/version-files.ts";
 import type { PublishEntry } from "../../src/registry/entries.ts";
 import { deltaPath } from "../../src/store/delta-path.ts";
 import { packageEntries } from "../helpers/entries.ts";
@@ -223,5 +226,15 @@ describe("a mirror and a version's files", () => {
     await origin.registry.publish({ actor: "alice", ...parsed, files: { ...parsed.files, index } });
     await assert.rejects(mirror.sync(), { name: "PackageFilesError", code: "index-mismatch" });
     assert.equal(mirror.checkpoint?.size, held);
+    // A monitor's audit (cairn verify) finds it too, and nothing else.
+    const audit = await auditTree(new DirectorySource(origin.treeDir), origin.key.verifier, {
+      stateDir: join(dir.path, "audit"),
+      checkEntry: checkFilesClaim,
+    });
+    assert.deepEqual(
+      audit.problems.map((p) => p.code),
+      ["blob"],
+    );
+    assert.match(audit.problems[0].message, /pkg@1\.1\.0/);
   });
 });
