@@ -184,7 +184,15 @@ export class Mirror {
     let entries = 0;
     let bundles = 0;
     let blobs = 0;
-    const pendingBlobs: Promise<void>[] = [];
+    const pendingBlobs: Promise<unknown>[] = [];
+    let failed = false;
+    /** Awaited together after the bundles; marked handled now, so one failing meanwhile is not an unhandled rejection. */
+    const pending = (work: Promise<unknown>) => {
+      work.catch(() => {
+        failed = true;
+      });
+      pendingBlobs.push(work);
+    };
     const limit = this.#options.concurrency ?? 8;
     let active = 0;
     const waiters: (() => void)[] = [];
@@ -218,6 +226,8 @@ export class Mirror {
       });
     let database: DatabaseEntry | undefined;
     for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
+      // A blob failed: the sync fails with it, so reading more bundles is wasted.
+      if (failed) break;
       const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
       const bundle = await this.client.bundle(index, width);
       await this.#writeNew(bundlePath(index, width), encodeBundle(bundle));
@@ -230,13 +240,10 @@ export class Mirror {
         const copies = blobsNamedBy(entry).map(({ ref, artifact }) =>
           copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
         );
-        pendingBlobs.push(...copies);
+        for (const copy of copies) pending(copy);
         const claim = filesClaimOf(entry);
         // Once its tarball and index are held (and whether or not this sync copied them).
-        if (claim)
-          pendingBlobs.push(
-            Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))),
-          );
+        if (claim) pending(Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))));
       }
       this.#options.onProgress?.({
         entries,
@@ -245,7 +252,7 @@ export class Mirror {
       });
     }
     // Only the newest SQLite snapshot is worth copying: a new client starts from it.
-    if (database) pendingBlobs.push(copyLargeBlob(database.blob));
+    if (database) pending(copyLargeBlob(database.blob));
     await Promise.all(pendingBlobs);
     const held = new Set([...tilesOfTree(fromSize)].map(tilePath));
     let tiles = 0;
