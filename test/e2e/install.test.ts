@@ -10,19 +10,25 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CairnServer, startCairnServer } from "../helpers/cairn-server.ts";
 import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
 import { CORPUS_APP_PACKAGE_JSON } from "../helpers/corpus.ts";
+import { startCountingProxy } from "../helpers/counting-proxy.ts";
 import { assertSameTree, succeeded } from "../helpers/installed-tree.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type MaliciousMirror, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { noiseText } from "../helpers/noise-text.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { publishOtherPlatformBindings } from "../helpers/platform-bindings.ts";
+import { publishBody } from "../helpers/publish-body.ts";
+import { putJson, signUp } from "../helpers/registry-client.ts";
 import { type ServeProcess, startServe } from "../helpers/serve.ts";
 import { fixturePath } from "../helpers/shared.ts";
+import { packageJson, type RawTarEntry, rawTgz } from "../helpers/tar.ts";
 
 const SECOND_APP_PACKAGE_JSON = fixturePath("corpus", "second-app-package.json");
 
@@ -190,6 +196,47 @@ describe("cairn install of real apps against an origin, an honest mirror and a l
     succeeded(await cairnIn(path, home, ["install"]), "cairn install after the damage");
     await assertSameTree(join(dir.path, "app-npm"), path);
     succeeded(await cairn(["store", "verify", "--store", store]), "cairn store verify");
+  });
+
+  test("an upgrade takes the changed files as deltas and the new ones as blobs, never the tarball", async () => {
+    const url = origin?.url ?? "";
+    const token = await signUp(url, "upgrader", "upgrader-password");
+    const core = noiseText(1, 100_000);
+    const publish = async (version: string, files: RawTarEntry[]) => {
+      const tgz = rawTgz([packageJson("upgrade-demo", version, { main: "core.js" }), ...files]);
+      const manifest = { name: "upgrade-demo", version, main: "core.js" };
+      const res = await putJson(url, "/upgrade-demo", token, publishBody(manifest, tgz));
+      assert.equal(res.status, 201, await res.text());
+      return createHash("sha256").update(tgz).digest("hex");
+    };
+    await publish("1.0.0", [{ name: "package/core.js", data: core }]);
+    const path = join(dir.path, "upgrade");
+    await mkdir(path);
+    await writeFile(join(path, "package.json"), '{"dependencies":{"upgrade-demo":"1.0.0"}}');
+    // Every read through a counting proxy, given as the one mirror: each request is seen.
+    await using counting = await startCountingProxy(url);
+    succeeded(await cairnIn(path, "home-upgrade", ["install"], [counting.url]), "cairn install");
+    const added = { name: "package/added.js", data: "module.exports = 2;\n" };
+    const changed = { name: "package/core.js", data: core.replace(/\n[^\n]*\n/, "\nchanged\n") };
+    const tarball = await publish("1.1.0", [changed, added]);
+    const from = counting.requests.length;
+    const upgraded = await cairnIn(
+      path,
+      "home-upgrade",
+      ["install", "upgrade-demo@1.1.0"],
+      [counting.url],
+    );
+    succeeded(upgraded, "cairn install upgrade-demo@1.1.0");
+    const requests = counting.requests.slice(from);
+    const addedHash = createHash("sha256").update(added.data).digest("hex");
+    assert.ok(!requests.some((r) => r.includes(tarball)), requests.join("\n"));
+    assert.ok(
+      requests.some((r) => r.endsWith(`/blob/sha256/${addedHash}`)),
+      requests.join("\n"),
+    );
+    const folder = join(path, "node_modules", "upgrade-demo");
+    assert.equal(await readFile(join(folder, "core.js"), "utf8"), changed.data);
+    assert.equal(await readFile(join(folder, "added.js"), "utf8"), added.data);
   });
 
   test("with the origin stopped, cairn ci installs the lockfile through a mirror", async () => {

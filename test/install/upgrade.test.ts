@@ -17,21 +17,10 @@ import { shapeKey } from "../../src/install/up-to-date.ts";
 import { type CountingProxy, startCountingProxy } from "../helpers/counting-proxy.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type Attack, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { noiseText } from "../helpers/noise-text.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 
-/** Text no compressor shrinks much on its own (a seeded generator), so a delta's saving shows. */
-function noise(seed: number, bytes: number): string {
-  let x = seed;
-  const words: string[] = [];
-  let length = 0;
-  while (length < bytes) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const word = `v${x.toString(36)}`;
-    words.push(word);
-    length += word.length + 1;
-  }
-  return `${words.join("\n")}\n`;
-}
+const noise = noiseText;
 
 const CORE = noise(1, 200_000);
 const shared = Array.from({ length: 8 }, (_, i) => ({
