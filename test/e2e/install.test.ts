@@ -5,8 +5,9 @@
  * store to exactly the files `npm install` writes from the same origin, and
  * run; `npm ci` installs the same tree from the lockfile Cairn wrote; the
  * lying mirror is named and routed around; a damaged store file is found
- * by `cairn store verify` and repaired by the next install; and with the
- * origin stopped, `cairn ci` installs from the lockfile through a mirror.
+ * by `cairn store verify` and repaired by the next install; an upgrade
+ * fetches deltas and new files, not the tarball; and with the origin
+ * stopped, `cairn ci` installs from the lockfile through a mirror.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
