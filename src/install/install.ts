@@ -165,7 +165,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   ];
   await writeStamp(
     projectDir,
-    await makeStamp(projectDir, inputs, options.stampOptions, linking.topFolders),
+    await makeStamp(projectDir, inputs, options.stampOptions, linking.topFolders, project.searched),
   );
   return {
     packages: logged.size,

@@ -37,6 +37,12 @@ export interface Project {
   readonly root: Importer;
   /** In location order. */
   readonly workspaces: readonly Importer[];
+  /**
+   * The folders whose listings decided the workspaces (relative, `""` for
+   * the project's): a folder added or removed in one changes its mtime.
+   * Absent for a project not read from disk.
+   */
+  readonly searched?: readonly string[];
 }
 
 const SPEC_FIELDS = [
@@ -112,8 +118,10 @@ async function hasFile(path: string): Promise<boolean> {
 /** The folders below `dir` that a workspace pattern matches and that hold a package.json. */
 async function workspaceFolders(dir: string, { patterns, negated }: WorkspacePatterns) {
   const found: string[] = [];
+  const searched: string[] = [];
   let visited = 0;
   const walk = async (rel: string): Promise<void> => {
+    searched.push(rel);
     const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       // Symbolic links are not followed: a workspace is a real folder inside the project.
@@ -134,7 +142,7 @@ async function workspaceFolders(dir: string, { patterns, negated }: WorkspacePat
     }
   };
   if (patterns.length > 0) await walk("");
-  return found.sort();
+  return { found: found.sort(), searched: searched.sort() };
 }
 
 /** Reads the project in `dir`: its package.json and its workspaces'. */
@@ -145,7 +153,10 @@ export async function readProject(dir: string): Promise<Project> {
     name: typeof manifest.name === "string" ? manifest.name : "",
     manifest,
   };
-  const folders = await workspaceFolders(dir, workspacePatterns(manifest.workspaces));
+  const { found: folders, searched } = await workspaceFolders(
+    dir,
+    workspacePatterns(manifest.workspaces),
+  );
   const workspaces: Importer[] = [];
   const byName = new Map<string, string>();
   for (const location of folders) {
@@ -161,5 +172,5 @@ export async function readProject(dir: string): Promise<Project> {
     byName.set(name, location);
     workspaces.push({ location, name, manifest: m });
   }
-  return { root, workspaces };
+  return { root, workspaces, searched };
 }

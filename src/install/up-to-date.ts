@@ -3,11 +3,12 @@
  * loaded: an install leaves a stamp in node_modules naming the SHA-256 of
  * every file it read its plan from (package.json, the lockfile, each
  * workspace's package.json), the options it ran with, and the top-level
- * folders it wrote. When those files hash the same, the options match and
- * every folder is still there, the install has nothing to do. A folder
- * edited by hand is not looked into (as pnpm and bun do not); `cairn
- * install --force` re-links everything, and `cairn store verify` checks
- * the store itself. Only node: built-ins here: this module is the whole of
+ * folders it wrote. When those files hash the same, the options match,
+ * every folder is still there and no folder the workspace globs searched
+ * has changed (a new workspace folder changes its parent's mtime), the
+ * install has nothing to do. A folder edited by hand is not looked into
+ * (as pnpm and bun do not); `cairn install --force` re-links everything,
+ * and `cairn store verify` checks the store itself. Only node: built-ins here: this module is the whole of
  * a no-op install's start-up.
  */
 import { createHash } from "node:crypto";
@@ -26,6 +27,8 @@ export interface InstallStamp {
   readonly options: string;
   /** Folders the install wrote, relative to the project; each must still exist. */
   readonly folders: readonly string[];
+  /** Folders whose listings decided the workspaces, with their mtimes: a new workspace changes one. */
+  readonly searched: Readonly<Record<string, number>>;
 }
 
 /** What shapes an installed tree, beyond the files the stamp hashes. */
@@ -88,6 +91,10 @@ function sha256File(path: string): string | undefined {
   }
 }
 
+function mtimeOf(path: string): number | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+}
+
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -102,13 +109,19 @@ export async function makeStamp(
   inputs: readonly string[],
   options: string,
   folders: readonly string[],
+  searched: readonly string[] = [],
 ): Promise<InstallStamp> {
   const hashes: Record<string, string> = {};
   for (const input of inputs) {
     const hash = sha256File(join(projectDir, input));
     if (hash) hashes[input] = hash;
   }
-  return { v: 1, inputs: hashes, options, folders: [...folders].sort() };
+  const mtimes: Record<string, number> = {};
+  for (const folder of searched) {
+    const mtime = mtimeOf(join(projectDir, folder));
+    if (mtime !== undefined) mtimes[folder] = mtime;
+  }
+  return { v: 1, inputs: hashes, options, folders: [...folders].sort(), searched: mtimes };
 }
 
 export async function writeStamp(projectDir: string, stamp: InstallStamp): Promise<void> {
@@ -124,7 +137,7 @@ export async function upToDate(projectDir: string, options: string): Promise<boo
     return false;
   }
   if (stamp?.v !== 1 || stamp.options !== options || typeof stamp.inputs !== "object") return false;
-  if (!Array.isArray(stamp.folders)) return false;
+  if (!Array.isArray(stamp.folders) || typeof stamp.searched !== "object") return false;
   // A lockfile that appeared or a workspace that was added is a change too: package.json says which.
   if (!Object.hasOwn(stamp.inputs, "package.json")) return false;
   return (
@@ -134,6 +147,9 @@ export async function upToDate(projectDir: string, options: string): Promise<boo
     // A lockfile the stamp does not name must still be absent.
     (Object.hasOwn(stamp.inputs, "package-lock.json") ||
       sha256File(join(projectDir, "package-lock.json")) === undefined) &&
-    stamp.folders.every((folder) => isDirectory(join(projectDir, String(folder))))
+    stamp.folders.every((folder) => isDirectory(join(projectDir, String(folder)))) &&
+    Object.entries(stamp.searched).every(
+      ([folder, mtime]) => mtimeOf(join(projectDir, folder)) === mtime,
+    )
   );
 }

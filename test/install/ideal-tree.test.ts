@@ -10,7 +10,7 @@ import {
   planTree,
   type WorkspaceInput,
 } from "../../src/install/ideal-tree.ts";
-import { findWorkspaces } from "../../src/install/workspaces.ts";
+import { readProject } from "../../src/install/project.ts";
 import { registryPackage } from "../helpers/corpus-packages.ts";
 import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { servePackuments } from "../helpers/packument-registry.ts";
@@ -284,9 +284,9 @@ describe("npm 11 writes the same packages for every scenario", () => {
       const lock = JSON.parse(await readFile(join(project, "package-lock.json"), "utf8"));
       assert.deepEqual(lockView(lock.packages), { ...scenario.expected, ...scenario.npmAdds });
       if (scenario.workspaces) {
-        const found = await findWorkspaces(project, scenario.project);
+        const { workspaces } = await readProject(project);
         assert.deepEqual(
-          found.map((w) => w.folder),
+          workspaces.map((w) => w.location),
           Object.keys(scenario.workspaces),
         );
       }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { readProject } from "../../src/install/project.ts";
 import {
   makeStamp,
   shapeKey,
@@ -68,5 +69,22 @@ test("a stamp holds while its files and folders do, and not a moment longer", as
   assert.equal(await upToDate(project, key), false);
   await writeFile(join(project, "package-lock.json"), "{}");
   await rm(join(project, "node_modules", "a"), { recursive: true });
+  assert.equal(await upToDate(project, key), false);
+});
+
+test("a new workspace folder that a glob matches makes the stamp stale", async () => {
+  await using dir = await tempDir("cairn-stamp-");
+  const project = dir.path;
+  await writeFile(join(project, "package.json"), '{"workspaces":["packages/*"]}');
+  await mkdir(join(project, "packages", "a"), { recursive: true });
+  await writeFile(join(project, "packages", "a", "package.json"), '{"name":"a"}');
+  await mkdir(join(project, "node_modules"));
+  const { workspaces, searched } = await readProject(project);
+  const inputs = ["package.json", ...workspaces.map((w) => `${w.location}/package.json`)];
+  const key = shapeKey(plain);
+  await writeStamp(project, await makeStamp(project, inputs, key, [], searched));
+  assert.equal(await upToDate(project, key), true);
+  await mkdir(join(project, "packages", "b"));
+  await writeFile(join(project, "packages", "b", "package.json"), '{"name":"b"}');
   assert.equal(await upToDate(project, key), false);
 });
