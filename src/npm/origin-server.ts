@@ -26,6 +26,7 @@ import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
+import { versionFilesOfTarball } from "./version-files.ts";
 
 /** Where the static tree is served: the path every Cairn URL names it by. */
 export const TREE_PREFIX = `/${TREE_PATH}`;
@@ -242,6 +243,7 @@ async function buildApp(
     (await UplinkImporter.open(registry, routes, {
       log: app.log,
       missingFile: dataPaths(config.data).uplinkMissing,
+      versionFiles: versionFilesOfTarball,
       ...(parts.now ? { now: parts.now } : {}),
     }));
   app.get(STATUS_PATH, async (_req, reply) => {

@@ -16,6 +16,23 @@ export function versionFilesOf(unpacked: UnpackedPackage): VersionFiles {
   return { index: fileIndexBytes(unpacked.index), contents: unpacked.files.map((f) => f.data) };
 }
 
+/** A version's files from its tarball (bytes checked against `artifact` already, and again here). */
+export async function versionFilesOfTarball(
+  tarball: Uint8Array,
+  version: { readonly name: string; readonly version: string; readonly artifact: Artifact },
+): Promise<VersionFiles> {
+  const unpacked = await unpackTarball(
+    Buffer.from(tarball.buffer, tarball.byteOffset, tarball.length),
+    {
+      integrity: `sha512-${version.artifact.sha512}`,
+      sha256: version.artifact.sha256,
+      name: version.name,
+      version: version.version,
+    },
+  );
+  return versionFilesOf(unpacked);
+}
+
 /** What an entry binds: the version, its tarball and the index the origin published for it. */
 export interface FilesClaim {
   readonly name: string;
@@ -41,16 +58,7 @@ export async function recomputeVersionFiles(
   tarball: Uint8Array,
   index: Uint8Array,
 ): Promise<VersionFiles> {
-  const unpacked = await unpackTarball(
-    Buffer.from(tarball.buffer, tarball.byteOffset, tarball.length),
-    {
-      integrity: `sha512-${claim.artifact.sha512}`,
-      sha256: claim.artifact.sha256,
-      name: claim.name,
-      version: claim.version,
-    },
-  );
-  const files = versionFilesOf(unpacked);
+  const files = await versionFilesOfTarball(tarball, claim);
   if (!Buffer.from(files.index).equals(Buffer.from(index)))
     throw new PackageFilesError(
       "index-mismatch",

@@ -26,6 +26,7 @@ import { compressDatabaseFile } from "../registry/database-file.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
   type ArtifactEntry,
+  type BlobRef,
   type DatabaseEntry,
   type Entry,
   encodeEntry,
@@ -409,13 +410,19 @@ export class Registry {
     });
     await this.blobs.putFile(path, artifact);
     await this.blobs.put(manifestBytes);
-    if (req.files) {
-      // The files come from the tarball, stored durably above: not synced, so a publish waits
-      // on no fsync per file. The index last: one held means every file it lists was written.
-      await this.blobs.putMany(req.files.contents, { derived: true });
-      await this.blobs.put(req.files.index);
-    }
+    if (req.files) await this.storeVersionFiles(req.files);
     return this.#sequencer.submit(entry);
+  }
+
+  /**
+   * Stores a version's files and then its index, whose ref it returns. The
+   * files come from a tarball stored durably already: not synced, so no
+   * fsync per file. The index last: one held means every file it lists was written.
+   */
+  async storeVersionFiles(files: VersionFiles): Promise<BlobRef> {
+    await this.blobs.putMany(files.contents, { derived: true });
+    await this.blobs.put(files.index);
+    return { sha256: sha256Hex(files.index), size: files.index.length };
   }
 
   /** Sets (or with `version` null, removes) a dist-tag; only owners may. */

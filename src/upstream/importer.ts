@@ -15,7 +15,7 @@ import { rm } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import validateName from "validate-npm-package-name";
-import type { Registry } from "../origin/registry.ts";
+import type { Registry, VersionFiles } from "../origin/registry.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { type DependencyRoot, registryDependencies } from "../registry/dependencies.ts";
 import {
@@ -62,6 +62,12 @@ export interface ImporterOptions {
   readonly now?: () => number;
   /** Names the uplinks said they lack, remembered across restarts (in memory only without it). */
   readonly missing?: MissingNames;
+  /**
+   * A bound tarball's file index and files, by npm's rules (the npm layer's:
+   * this one has no unpacker). With it, each `artifact` entry names its
+   * version's files, so upgrades of imported packages fetch only what changed.
+   */
+  readonly versionFiles?: (tarball: Uint8Array, entry: ArtifactEntry) => Promise<VersionFiles>;
 }
 
 /** Packuments fetched at once: each may be large, and is held and parsed whole. */
@@ -78,6 +84,7 @@ export class UplinkImporter {
   readonly #routes: UplinkRoutes;
   readonly #log: ImportLog | undefined;
   readonly #now: () => number;
+  readonly #versionFiles: ImporterOptions["versionFiles"];
   readonly #freshness = new LRUCache<string, Freshness>({ max: MAX_FRESHNESS });
   readonly #missing: MissingNames;
   readonly #fetching = pLimit(PACKUMENT_FETCHES);
@@ -108,6 +115,7 @@ export class UplinkImporter {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#missing = missing;
+    this.#versionFiles = options.versionFiles;
   }
 
   /** An importer; `missingFile` keeps the names uplinks lack across restarts. */
@@ -394,8 +402,8 @@ export class UplinkImporter {
       await this.#registry.storeArtifact(artifact, path);
       // The bytes are stored and match the logged integrity, which is all a client checks: it
       // has them now, and the entry binding them for every copy is appended meanwhile.
-      const done = this.#registry
-        .bindArtifact(artifact)
+      const done = this.#withFiles(artifact)
+        .then((bound) => this.#registry.bindArtifact(bound))
         .then(
           () => undefined,
           (err: unknown) =>
@@ -406,6 +414,27 @@ export class UplinkImporter {
       return { ...entry, artifact: digests };
     } finally {
       await rm(path, { force: true });
+    }
+  }
+
+  /**
+   * The entry naming its version's files, once they are stored; without
+   * them when they cannot be had (the entry binds the tarball all the same).
+   * Made after the client has its bytes, so no request waits for it.
+   */
+  async #withFiles(entry: ArtifactEntry): Promise<ArtifactEntry> {
+    if (!this.#versionFiles) return entry;
+    try {
+      const tarball = await this.#registry.blobs.get(entry.artifact.sha256);
+      if (!tarball) return entry;
+      const files = await this.#registry.storeVersionFiles(
+        await this.#versionFiles(tarball, entry),
+      );
+      return { ...entry, files };
+    } catch (err) {
+      const name = `${entry.name}@${entry.version}`;
+      this.#log?.warn({ name, err: (err as Error).message }, "no file index for a tarball");
+      return entry;
     }
   }
 

@@ -71,6 +71,8 @@ test("a Cairn imports from another Cairn on first request and logs every version
     const mine = await getJson(`${downstream.url}mine`);
     assert.deepEqual(Object.keys(mine.body.versions), ["1.0.0"]);
 
+    // The tarball is served before the entry that binds it is appended: wait for that.
+    await downstream.uplinks?.settled();
     const entries = await packageEntries(join(data, "tree"), downstream.key.verifier);
     const kinds = entries.filter((e) => e.name === "left").map((e) => e.kind);
     assert.deepEqual(kinds.sort(), ["artifact", "dist-tag", "import", "import"]);

@@ -9,8 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import semver from "semver";
+import { PackageStore } from "../../src/install/store.ts";
+import { fileIndexBytes, parseFileIndex } from "../../src/npm/file-index.ts";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import type { OriginConfig, UplinkSettings } from "../../src/origin/config.ts";
+import type { ArtifactEntry } from "../../src/registry/entries.ts";
+import { deltaPath } from "../../src/store/delta-path.ts";
 import { packageEntries } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { testOriginConfig } from "../helpers/origin.ts";
@@ -122,6 +126,55 @@ describe("an origin with an uplink", () => {
     );
     await cairn.uplinks?.settled();
     assert.equal(bound(cairn, name, "1.0.0"), true);
+  });
+
+  test("a bound tarball names its version's files, stored, and the next version bound gets deltas", async () => {
+    const cairn = await start(upstream);
+    const name = "accepts";
+    const doc = await cairn.packument(name);
+    // The import fetches latest's tarball itself; a prerelease above it is bound next, and its
+    // previous version (the highest lower one with files) is latest.
+    const older = doc["dist-tags"].latest;
+    const newer = semver.rsort(Object.keys(doc.versions))[0];
+    assert.ok(semver.gt(newer, older));
+    for (const version of [older, newer]) {
+      assert.equal((await fetch(doc.versions[version].dist.tarball)).status, 200);
+      await cairn.uplinks?.settled();
+    }
+    await cairn.deltasIdle();
+    const entries = (await packageEntries(join(cairn.data, "tree"), cairn.key.verifier)).filter(
+      (e): e is ArtifactEntry => e.name === name && e.kind === "artifact",
+    );
+    assert.equal(entries.length, 2);
+    // The index is the one the installer's store makes of the same tarball, byte for byte.
+    const store = await PackageStore.open(join(cairn.data, "install-store"));
+    for (const entry of entries) {
+      assert.ok(entry.files, `${entry.version} names its files`);
+      const tarball = await upstream.tarball(name, entry.version);
+      const index = await store.addTarball(tarball, {
+        integrity: `sha512-${entry.artifact.sha512}`,
+      });
+      assert.deepEqual(
+        await cairn.registry.blobs.get(entry.files.sha256),
+        Buffer.from(fileIndexBytes(index)),
+      );
+      for (const file of index.files.values())
+        assert.ok(await cairn.registry.blobs.has(file.sha256), file.sha256);
+    }
+    // package.json differs between any two versions: the newer one's is a delta from the older's.
+    const [from, to] = await Promise.all(
+      [older, newer].map(async (v) => {
+        const bytes = entries.find((e) => e.version === v)?.files;
+        assert.ok(bytes);
+        const index = parseFileIndex(
+          new TextDecoder().decode(await cairn.registry.blobs.get(bytes.sha256)),
+        );
+        return index.files.get("package.json")?.sha256;
+      }),
+    );
+    assert.ok(from && to && from !== to);
+    const delta = await fetch(new URL(`/-/cairn/${deltaPath(from, to)}`, cairn.url));
+    assert.equal(delta.status, 200);
   });
 
   test("a packument whose integrity disagrees with its tarball is refused until the upstream corrects it", async () => {
