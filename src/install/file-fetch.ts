@@ -192,7 +192,7 @@ function deltaPlans(
   });
 }
 
-/** The target rebuilt from its delta; undefined when no source has one or the base is gone. */
+/** The target rebuilt from its delta; undefined when no source has one or the base is gone or damaged. */
 async function fromDelta(
   store: PackageStore,
   source: FileSource,
@@ -205,5 +205,7 @@ async function fromDelta(
   } catch {
     return undefined;
   }
+  // A damaged base would rebuild wrong bytes from an honest delta, and the source would take the blame.
+  if (createHash("sha256").update(bytes).digest("hex") !== base.sha256) return undefined;
   return source.blobFromDelta({ sha256: base.sha256, bytes }, target).catch(() => undefined);
 }

@@ -173,6 +173,24 @@ describe("upgrades fetch only what changed", () => {
     }
   });
 
+  test("a damaged base file in the store is not used for a delta, and no source is blamed", async () => {
+    const { reader, problems } = await openReader(origin.url);
+    try {
+      const store = await PackageStore.open(join(dir.path, "store-damaged-base"));
+      await run(await project("1.0.0"), reader, store);
+      const core = (await store.findIndex("big", "1.0.0"))?.files.get("lib/core.js");
+      assert.ok(core);
+      await chmod(store.filePath(core), 0o644);
+      await writeFile(store.filePath(core), "y".repeat(core.size));
+      const projectDir = await project("1.1.0");
+      await run(projectDir, reader, store);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(await files(join(projectDir, "node_modules", "big")), await cleanInstall());
+    } finally {
+      await reader.close();
+    }
+  });
+
   /** Makes the store's copy of 1.1.0's added.js wrong, so the next install must repair it. */
   async function damageAddedFile(store: PackageStore): Promise<void> {
     const index = await store.findIndex("big", "1.1.0");
