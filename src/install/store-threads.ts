@@ -1,30 +1,36 @@
 /**
- * Worker threads that write the store's files. An install of a fresh tree
- * creates thousands of files (create, write, futimes, close, link,
- * unlink each); on the main thread those calls held up fetching, hashing
- * and unpacking the next tarballs, and where creating a file is slow
- * (ext4 without a journal skips every recently freed inode one by one)
- * they were most of the install. Two threads: the machines this targets
- * have few cores, and the main thread needs one. Each job is one
- * package's batch, run in order on one thread; jobs run in any order
- * across threads, which the store's writes allow (O_EXCL and link's
- * EEXIST, as between processes). Linking stays on the main thread: there
- * it overlaps nothing, and a job's round trip cost more than its links.
- * Idle threads do not keep the process alive.
+ * Worker threads that put packages into the store. A cold install checks,
+ * gunzips, parses and hashes every tarball and then creates, writes and
+ * links thousands of files; on the main thread all that held up fetching
+ * (and where creating a file is slow, as on ext4 without a journal, which
+ * skips every recently freed inode one by one, the writes were most of
+ * the install). Here each package is one job: its tarball checked,
+ * unpacked and stored, then its index written (store-worker.ts). Two
+ * threads: the machines this targets have few cores, and the main thread
+ * needs one. Jobs run in any order across threads, which the store's
+ * writes allow (O_EXCL and link's EEXIST, as between processes). Linking
+ * stays on the main thread: there it overlaps nothing, and a job's round
+ * trip cost more than its links. Idle threads do not keep the process
+ * alive.
  */
 import { Worker } from "node:worker_threads";
 import { siblingModule } from "../util/sibling-module.ts";
-import type { StoreJob, StoreReply } from "./store-worker.ts";
+import type { FileIndex } from "./file-index.ts";
+import { InstallError, type InstallErrorCode } from "./install-error.ts";
+import { decodeIndex, type StoreJob, type StoreReply } from "./store-worker.ts";
 import { encodeWrites, type StoreWrite } from "./store-writes.ts";
+import type { ExpectedTarball } from "./unpack.ts";
 
 const THREADS = 2;
 
-type JobBody = Omit<StoreJob, "id">;
+type JobBody =
+  | Omit<Extract<StoreJob, { kind: "write" }>, "id">
+  | Omit<Extract<StoreJob, { kind: "unpack" }>, "id">;
 
 interface Pending {
   readonly id: number;
   readonly body: JobBody;
-  readonly resolve: () => void;
+  readonly resolve: (index: string | undefined) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -40,16 +46,26 @@ class StoreThreads {
 
   /** Runs writes in order on one thread; `data` holds their bytes one after another (it is transferred). */
   async write(writes: readonly StoreWrite[], data: Uint8Array<ArrayBuffer>): Promise<void> {
-    // Only a buffer of exactly these bytes is sent: a view would send (and detach) all of its
-    // buffer, and Node's pooled buffers cannot be transferred.
-    const own =
-      data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !Buffer.isBuffer(data)
-        ? data.buffer
-        : new Uint8Array(data).buffer;
-    await this.#run({ writes: encodeWrites(writes), data: own });
+    await this.#run({ kind: "write", writes: encodeWrites(writes), data: ownBuffer(data) });
   }
 
-  #run(body: JobBody): Promise<void> {
+  /**
+   * Checks, unpacks and stores a tarball under the store's `root` (its v1
+   * folder), then writes its index, all on one thread; resolves to the index.
+   */
+  async unpack(
+    root: string,
+    tarball: Uint8Array,
+    expected: ExpectedTarball,
+    umask: number,
+  ): Promise<FileIndex> {
+    // A copy: the caller's bytes may be shared (a fetch that several callers wait on).
+    const own = new Uint8Array(tarball).buffer;
+    const index = await this.#run({ kind: "unpack", root, tarball: own, expected, umask });
+    return decodeIndex(index as string);
+  }
+
+  #run(body: JobBody): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ id: this.#nextId++, body, resolve, reject });
       this.#dispatch();
@@ -63,7 +79,9 @@ class StoreThreads {
       const job = this.#queue.shift() as Pending;
       const message = { id: job.id, ...job.body } as StoreJob;
       try {
-        slot.worker.postMessage(message, [message.data]);
+        slot.worker.postMessage(message, [
+          message.kind === "write" ? message.data : message.tarball,
+        ]);
       } catch (err) {
         job.reject(err as Error);
         continue;
@@ -91,9 +109,8 @@ class StoreThreads {
       slot.job = undefined;
       worker.unref();
       if (job?.id === reply.id) {
-        if ("error" in reply)
-          job.reject(Object.assign(new Error(reply.error.message), reply.error));
-        else job.resolve();
+        if ("error" in reply) job.reject(fromThread(reply.error));
+        else job.resolve(reply.index);
       }
       this.#dispatch();
     });
@@ -112,6 +129,21 @@ class StoreThreads {
     slot.job = undefined;
     this.#dispatch();
   }
+}
+
+/** Only a buffer of exactly these bytes is sent: a view would send (and detach) all of its buffer, and Node's pooled buffers cannot be transferred. */
+function ownBuffer(data: Uint8Array<ArrayBuffer>): ArrayBuffer {
+  return data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength &&
+    !Buffer.isBuffer(data)
+    ? data.buffer
+    : new Uint8Array(data).buffer;
+}
+
+/** An error from a thread as the main thread would have thrown it: the installer's own by code, else the system's. */
+function fromThread(error: Extract<StoreReply, { error: unknown }>["error"]): Error {
+  if (error.coded) return new InstallError(error.code as InstallErrorCode, error.message);
+  return Object.assign(new Error(error.message), { code: error.code, path: error.path });
 }
 
 /** The process's store threads, shared by every store handle. */

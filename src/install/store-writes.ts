@@ -90,11 +90,14 @@ export function decodeWrites(text: string): StoreWrite[] {
 export function runWritesSync(writes: readonly StoreWrite[], data: Uint8Array): void {
   let at = 0;
   for (const w of writes) {
-    const bytes = data.subarray(at, at + w.size);
+    runWriteSync(w, data.subarray(at, at + w.size));
     at += w.size;
-    if (w.kind === "file") putFileSync(w, bytes);
-    else replaceFileSync(w, bytes);
   }
+}
+
+export function runWriteSync(write: StoreWrite, data: Uint8Array): void {
+  if (write.kind === "file") putFileSync(write, data);
+  else replaceFileSync(write, data);
 }
 
 export function isCode(err: unknown, ...codes: string[]): boolean {

@@ -46,18 +46,22 @@ import { SingleFlight } from "../util/single-flight.ts";
 import {
   EXEC_MODE,
   type FileIndex,
-  fileIndexBytes,
   type IndexedFile,
   integrityKey,
-  isValidName,
-  isValidVersion,
   parseFileIndex,
 } from "./file-index.ts";
 import { InstallError } from "./install-error.ts";
 import { Pacer } from "./pacer.ts";
+import {
+  storeFilePath,
+  storeIndexPath,
+  storeMode,
+  storeNamePath,
+  storeWrites,
+} from "./store-layout.ts";
 import { storeThreads } from "./store-threads.ts";
-import { isCode, type StoreWrite } from "./store-writes.ts";
-import { type ExpectedTarball, tarballBytes, unpackTarball } from "./unpack.ts";
+import { isCode } from "./store-writes.ts";
+import { type ExpectedTarball, tarballBytes } from "./unpack.ts";
 
 /** A file whose mtime is past its index's mtime less this was written after it was stored. */
 const SUSPECT_MARGIN_MS = 1000;
@@ -112,19 +116,15 @@ export class PackageStore {
 
   /** Where a file with these bytes and mode is kept. */
   filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
-    const suffix = file.mode === EXEC_MODE ? "-exec" : "";
-    return join(this.#root, "files", file.sha256.slice(0, 2), `${file.sha256.slice(2)}${suffix}`);
+    return storeFilePath(this.#root, file);
   }
 
   indexPath(integrity: string): string {
-    const key = integrityKey(integrity);
-    return join(this.#root, "index", key.slice(0, 2), `${key.slice(2)}.json`);
+    return storeIndexPath(this.#root, integrity);
   }
 
   namePath(name: string, version: string): string {
-    if (!isValidName(name) || !isValidVersion(version))
-      throw new InstallError("bad-index", `${name}@${version} is not a valid name and version`);
-    return join(this.#root, "names", ...name.split("/"), version);
+    return storeNamePath(this.#root, name, version);
   }
 
   /** The root folder of the store's own files (for maintenance). */
@@ -188,13 +188,9 @@ export class PackageStore {
     });
   }
 
+  /** On a store thread: the tarball's checks, gunzip, hashing and writes leave the main thread free. */
   async #unpackAndStore(bytes: Buffer, expected: ExpectedTarball): Promise<FileIndex> {
-    const { index, files } = await unpackTarball(bytes, expected);
-    await this.#write(
-      files.map((f) => [f.entry, f.data]),
-      index,
-    );
-    return index;
+    return storeThreads.unpack(this.#root, bytes, expected, process.umask());
   }
 
   /** Hashes of the files an index names that the store lacks whole: what `addFiles` needs. */
@@ -298,32 +294,13 @@ export class PackageStore {
     files: readonly (readonly [IndexedFile, Uint8Array])[],
     index?: FileIndex,
   ): Promise<void> {
-    // The mode is given at creation; only bits the umask took off need an fchmod after.
-    const umask = process.umask();
-    const writes: StoreWrite[] = [];
-    const chunks: Uint8Array[] = [];
-    for (const [file, data] of files) {
-      const mode = storeMode(file);
-      writes.push({
-        kind: "file",
-        target: this.filePath(file),
-        tmp: this.tmpPath(),
-        sha256: file.sha256,
-        size: data.length,
-        mode,
-        chmod: (mode & ~umask) !== mode,
-      });
-      chunks.push(data);
-    }
-    if (index) {
-      // Last: an index present means all its files were stored.
-      const replace = (target: string, data: Uint8Array) => {
-        writes.push({ kind: "replace", target, tmp: this.tmpPath(), size: data.length });
-        chunks.push(data);
-      };
-      replace(this.indexPath(index.tarball.integrity), fileIndexBytes(index));
-      replace(this.namePath(index.name, index.version), Buffer.from(index.tarball.integrity));
-    }
+    const { writes, chunks } = storeWrites(
+      this.#root,
+      () => this.tmpPath(),
+      files,
+      index,
+      process.umask(),
+    );
     if (writes.length === 0) return;
     let total = 0;
     for (const c of chunks) total += c.length;
@@ -331,11 +308,6 @@ export class PackageStore {
     for (let i = 0, at = 0; i < chunks.length; at += chunks[i++].length) bytes.set(chunks[i], at);
     await storeThreads.write(writes, bytes);
   }
-}
-
-/** A store file's mode: read-only, executable or not. */
-function storeMode(file: Pick<IndexedFile, "mode">): number {
-  return file.mode === EXEC_MODE ? 0o555 : 0o444;
 }
 
 function toMode(d: DamagedFile): Pick<IndexedFile, "sha256" | "mode"> {
