@@ -4,6 +4,7 @@
  * and the writes that put a package's files and then its index in place.
  */
 import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   EXEC_MODE,
@@ -39,11 +40,15 @@ export function storeMode(file: Pick<IndexedFile, "mode">): number {
   return file.mode === EXEC_MODE ? 0o555 : 0o444;
 }
 
-/** Fresh temporary names in the store's tmp folder, unique to this call (another process or thread picks its own). */
-export function tmpNames(root: string): () => string {
+/**
+ * Fresh temporary names in `folder` (made if absent), unique to this call:
+ * another process or thread picks its own prefix.
+ */
+export function tmpNames(folder: string): () => string {
+  mkdirSync(folder, { recursive: true });
   const prefix = `${randomBytes(6).toString("hex")}-`;
   let count = 0;
-  return () => join(root, "tmp", `${prefix}${(count++).toString(36)}`);
+  return () => join(folder, `${prefix}${(count++).toString(36)}`);
 }
 
 /**

@@ -13,6 +13,7 @@
  * trip cost more than its links. Idle threads do not keep the process
  * alive.
  */
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { FileIndex } from "./file-index.ts";
@@ -25,7 +26,7 @@ const THREADS = 2;
 
 type JobBody =
   | Omit<Extract<StoreJob, { kind: "write" }>, "id">
-  | Omit<Extract<StoreJob, { kind: "unpack" }>, "id">;
+  | Omit<Extract<StoreJob, { kind: "unpack" }>, "id" | "tmp">;
 
 interface Pending {
   readonly id: number;
@@ -36,6 +37,8 @@ interface Pending {
 
 interface Slot {
   readonly worker: Worker;
+  /** Which of the THREADS this is (names its temporary folder). */
+  readonly number: number;
   job?: Pending;
 }
 
@@ -77,7 +80,13 @@ class StoreThreads {
       const slot = this.#slots.find((s) => !s.job) ?? this.#spawn();
       if (!slot) return;
       const job = this.#queue.shift() as Pending;
-      const message = { id: job.id, ...job.body } as StoreJob;
+      // Each thread creates its temporary files in a folder of its own: created in one shared
+      // folder, every create and unlink of both threads waits on that folder's lock.
+      const message = (
+        job.body.kind === "unpack"
+          ? { id: job.id, ...job.body, tmp: join(job.body.root, "tmp", String(slot.number)) }
+          : { id: job.id, ...job.body }
+      ) as StoreJob;
       try {
         slot.worker.postMessage(message, [
           message.kind === "write" ? message.data : message.tarball,
@@ -103,7 +112,9 @@ class StoreThreads {
         : {},
     );
     worker.unref();
-    const slot: Slot = { worker };
+    let number = 0;
+    while (this.#slots.some((s) => s.number === number)) number++;
+    const slot: Slot = { worker, number };
     worker.on("message", (reply: StoreReply) => {
       const job = slot.job;
       slot.job = undefined;

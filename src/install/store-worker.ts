@@ -22,6 +22,8 @@ export type StoreJob =
       readonly id: number;
       readonly kind: "unpack";
       readonly root: string;
+      /** This thread's own folder for temporary files, under the store's tmp folder. */
+      readonly tmp: string;
       readonly tarball: ArrayBuffer;
       readonly expected: ExpectedTarball;
       readonly umask: number;
@@ -71,16 +73,16 @@ export function decodeIndex(text: string): FileIndex {
 }
 
 let tmpPath: (() => string) | undefined;
-let tmpRoot: string | undefined;
+let tmpFolder: string | undefined;
 
 async function run(job: StoreJob): Promise<StoreReply> {
   if (job.kind === "write") {
     runWritesSync(decodeWrites(job.writes), new Uint8Array(job.data));
     return { id: job.id };
   }
-  if (tmpRoot !== job.root) {
-    tmpRoot = job.root;
-    tmpPath = tmpNames(job.root);
+  if (tmpFolder !== job.tmp) {
+    tmpFolder = job.tmp;
+    tmpPath = tmpNames(job.tmp);
   }
   const { index, files } = await unpackTarball(Buffer.from(job.tarball), job.expected);
   const { writes, chunks } = storeWrites(
