@@ -548,6 +548,9 @@ async function linkTree(
     : [...tree.packages.values()]
         .filter((p) => p.link !== undefined && !skipped.has(p.location))
         .map((p) => ({ path: p.location, link: relativeLink(p.location, p.link as string) }));
+  // An empty node_modules (the common fresh install) has no folder to clear before each link.
+  const empty =
+    (await readdir(join(projectDir, "node_modules")).catch(() => [] as string[])).length === 0;
   const stale = await staleFolders(projectDir, previous, wanted, links, isolated);
   await Promise.all(
     [...stale].map((f) => limit(() => rm(join(projectDir, f), { recursive: true, force: true }))),
@@ -601,7 +604,7 @@ async function linkTree(
         await before;
         await limit(async () => {
           // What was there (an unknown install's files) goes first: the folder holds this package only.
-          await rm(join(projectDir, folder), { recursive: true, force: true });
+          if (!empty) await rm(join(projectDir, folder), { recursive: true, force: true });
           await linkPackage(store, index, join(projectDir, folder), {
             refetch: () => source.tarball(logged.entry),
           });
