@@ -37,10 +37,10 @@ export type StoreReply =
     };
 
 /**
- * An index as one string for the trip back (the main thread takes it as
- * this thread made it: no re-check) (NUL-separated fields: name,
- * version, the tarball's integrity, sha256 and size, then path, sha256,
- * mode and size of each file): cloning thousands of small objects is slow.
+ * An index as one string for the trip back, as cloning thousands of small
+ * objects is slow: NUL-separated name, version, the tarball's integrity,
+ * sha256 and size, then path, sha256, mode and size of each file. The main
+ * thread takes it as this thread made it, without re-checking.
  */
 export function encodeIndex(index: FileIndex): string {
   const { name, version, tarball } = index;
