@@ -6,7 +6,9 @@
  * the project trusts, and write the lockfile. Nothing is linked that was
  * not checked: a tarball is verified against the log entry's hashes by the
  * reader, against the lockfile's integrity here, and unpacked by the store
- * only after its own integrity check.
+ * only after its own integrity check. Linking starts once every package
+ * has passed its log check, each package as soon as it is stored, so it
+ * overlaps the downloads still under way.
  */
 import {
   chmod,
@@ -118,7 +120,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
   const inRegistry = [...tree.packages.values()].filter(fromRegistry);
-  const { checked, fetched, indexes } = await checkAndFetch(
+  const { checked, fetched, indexes, stored } = await checkAndFetch(
     inRegistry,
     planned.skipped,
     options,
@@ -140,6 +142,8 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     options,
     progress,
   );
+  // A package left in place from the last install did not wait for its tarball: wait here.
+  await stored;
   let scripts: ScriptsReport = { ran: [], skipped: [] };
   if (!options.ignoreScripts) {
     progress({ phase: "scripts", done: 0, total: 0, bytes: 0 });
@@ -421,17 +425,21 @@ async function checkAgainstLog(
 interface Fetched {
   /** Every registry package, checked against the log, by location. */
   readonly checked: Map<string, CheckedPackage>;
+  /** Counts so far; final once `stored` has settled. */
   readonly fetched: { count: number; bytes: number };
-  /** The store's index of each package to install, by integrity. */
-  readonly indexes: Map<string, FileIndex>;
+  /** The store's index of each package to install, by integrity, once it is stored. */
+  readonly indexes: ReadonlyMap<string, Promise<FileIndex>>;
+  /** Settles when every package is stored; rejects with the first failure. */
+  readonly stored: Promise<void>;
 }
 
 /**
  * Checks every registry package against the log, and fetches, verifies and
  * stores each tarball the store lacks as soon as its entry is known, so
  * tarballs download while other packages' documents are still arriving.
- * A tarball is stored only once its own package passed the check; linking
- * waits for all of them.
+ * A tarball is stored only once its own package passed the check.
+ * Resolves once every package has passed; the tarballs may still be
+ * arriving, so linking (which waits for all the checks) overlaps them.
  */
 async function checkAndFetch(
   packages: readonly PlacedPackage[],
@@ -500,18 +508,17 @@ async function checkAndFetch(
     }
     return index;
   };
-  const [checked] = await Promise.all([
-    Promise.all(checks),
-    Promise.all(
-      packages.map((p, i) => (skipped.has(p.location) ? undefined : checks[i].then(stored))),
-    ),
-  ]);
-  const settled = new Map<string, FileIndex>();
-  for (const [integrity, index] of indexes) settled.set(integrity, await index);
+  const all = Promise.all(
+    packages.map((p, i) => (skipped.has(p.location) ? undefined : checks[i].then(stored))),
+  ).then(() => undefined);
+  // The caller waits on it after linking; a failure meanwhile is its to report, not unhandled.
+  all.catch(() => undefined);
+  const checked = await Promise.all(checks);
   return {
     checked: new Map(checked.map((c) => [c.placed.location, c])),
     fetched,
-    indexes: settled,
+    indexes,
+    stored: all,
   };
 }
 
@@ -564,7 +571,7 @@ async function linkTree(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown>,
   packages: ReadonlyMap<string, CheckedPackage>,
-  indexes: ReadonlyMap<string, FileIndex>,
+  indexes: ReadonlyMap<string, Promise<FileIndex>>,
   previous: ReadonlyMap<string, PlacedPackage> | undefined,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
@@ -581,6 +588,9 @@ async function linkTree(
     : [...tree.packages.values()]
         .filter((p) => p.link !== undefined && !skipped.has(p.location))
         .map((p) => ({ path: p.location, link: relativeLink(p.location, p.link as string) }));
+  // An empty node_modules (the common fresh install) has no folder to clear before each link.
+  const empty =
+    (await readdir(join(projectDir, "node_modules")).catch(() => [] as string[])).length === 0;
   const stale = await staleFolders(projectDir, previous, wanted, links, isolated);
   await Promise.all(
     [...stale].map((f) => limit(() => rm(join(projectDir, f), { recursive: true, force: true }))),
@@ -606,29 +616,47 @@ async function linkTree(
   );
   const toLink = [...wanted].filter((_, i) => !kept[i]);
   let done = 0;
-  await Promise.all(
-    toLink.map(([folder, { placed, logged }]) =>
-      limit(async () => {
-        const index =
-          indexes.get(logged.integrity as string) ??
-          (await store.getIndex(logged.integrity as string));
+  // A package nested in another is linked after it: the outer one's folder is emptied first.
+  const tasks = new Map<string, Promise<void>>();
+  const outer = (folder: string) => {
+    for (let at = folder, cut = at.lastIndexOf("/node_modules/"); cut >= 0; ) {
+      at = at.slice(0, cut);
+      const task = tasks.get(at);
+      if (task) return task;
+      cut = at.lastIndexOf("/node_modules/");
+    }
+    return undefined;
+  };
+  const depth = (folder: string) => folder.split("/node_modules/").length;
+  for (const [folder, { placed, logged }] of [...toLink].sort(([a], [b]) => depth(a) - depth(b))) {
+    const before = outer(folder);
+    tasks.set(
+      folder,
+      (async () => {
+        // Waited for outside the limit, so a package still downloading holds no linking slot.
+        const index = await (indexes.get(logged.integrity as string) ??
+          store.getIndex(logged.integrity as string));
         if (!index)
           throw new InstallError(
             "store-damaged",
             `${placed.name}@${placed.version} left the store`,
           );
-        // What was there (an unknown install's files) goes first: the folder holds this package only.
-        await rm(join(projectDir, folder), { recursive: true, force: true });
-        await linkPackage(store, index, join(projectDir, folder), {
-          repairFiles: async () =>
-            (await addVersionByFiles({ placed, logged }, index.tarball.integrity, options)) !==
-            undefined,
-          refetch: () => source.tarball(logged.entry),
+        await before;
+        await limit(async () => {
+          // What was there (an unknown install's files) goes first: the folder holds this package only.
+          if (!empty) await rm(join(projectDir, folder), { recursive: true, force: true });
+          await linkPackage(store, index, join(projectDir, folder), {
+            repairFiles: async () =>
+              (await addVersionByFiles({ placed, logged }, index.tarball.integrity, options)) !==
+              undefined,
+            refetch: () => source.tarball(logged.entry),
+          });
+          progress({ phase: "linking", done: ++done, total: toLink.length, bytes: 0 });
         });
-        progress({ phase: "linking", done: ++done, total: toLink.length, bytes: 0 });
-      }),
-    ),
-  );
+      })(),
+    );
+  }
+  await Promise.all(tasks.values());
   const bins = isolated
     ? isolatedBinLinks(tree, isolated)
     : binLinks(tree, skipped).map((bin) => ({

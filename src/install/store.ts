@@ -14,7 +14,8 @@
  *                                    for that name and version
  *   v1/tmp/                          files being written
  *
- * Writes: a file is written to a fresh temporary name (O_EXCL), then hard
+ * Writes (store-writes.ts, run on a store thread: store-threads.ts): a
+ * file is written to a fresh temporary name (O_EXCL), then hard
  * linked to its place, which fails rather than replaces when another writer
  * got there first; that file's bytes are then hashed and, if damaged,
  * replaced by a rename. A file's bytes are therefore whole whenever its name
@@ -25,8 +26,9 @@
  * Protection of the store from the projects that link to it: files are
  * read-only, so editors and tools refuse to write through a link unless
  * told to (one that makes the file writable first, or root, which ignores
- * modes); and every file is written with its mtime set SETTLE_MS in the
- * past, so any later write leaves an mtime past its index's own. Before a package is linked or re-added, each
+ * modes); and every file is written with its mtime set SETTLE_MS
+ * (store-writes.ts) in the past, so any later write leaves an mtime past
+ * its index's own. Before a package is linked or re-added, each
  * file is stat'ed: a missing file or a wrong size is damage; an mtime at or
  * past its index's (less a margin), or a mode made writable, is suspect,
  * and is re-hashed (and made read-only again if sound); damage is repaired
@@ -36,21 +38,8 @@
  * which the size and hash checks find.
  */
 import { createHash, randomBytes } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  fchmodSync,
-  futimesSync,
-  linkSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { chmod, mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmod, mkdir, readFile, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
 import { SingleFlight } from "../util/single-flight.ts";
@@ -60,18 +49,23 @@ import {
   EXEC_MODE,
   type ExpectedTarball,
   type FileIndex,
-  fileIndexBytes,
   type IndexedFile,
   integrityKey,
   isValidName,
   isValidVersion,
   parseFileIndex,
   tarballBytes,
-  unpackTarball,
 } from "./package-files.ts";
+import {
+  storeFilePath,
+  storeIndexPath,
+  storeMode,
+  storeNamePath,
+  storeWrites,
+} from "./store-layout.ts";
+import { storeThreads } from "./store-threads.ts";
+import { isCode } from "./store-writes.ts";
 
-/** How far in the past a stored file's mtime is set. */
-const SETTLE_MS = 2000;
 /** A file whose mtime is past its index's mtime less this was written after it was stored. */
 const SUSPECT_MARGIN_MS = 1000;
 /** Files re-hashed at once: enough to keep the disk and libuv's pool busy. */
@@ -93,10 +87,6 @@ export async function hashFile(path: string, size?: number): Promise<string> {
     return hash.update(readFileSync(path)).digest("hex");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk);
   return hash.digest("hex");
-}
-
-function isCode(err: unknown, ...codes: string[]): boolean {
-  return codes.includes((err as NodeJS.ErrnoException).code ?? "");
 }
 
 export class PackageStore {
@@ -134,19 +124,15 @@ export class PackageStore {
 
   /** Where a file with these bytes and mode is kept. */
   filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
-    const suffix = file.mode === EXEC_MODE ? "-exec" : "";
-    return join(this.#root, "files", file.sha256.slice(0, 2), `${file.sha256.slice(2)}${suffix}`);
+    return storeFilePath(this.#root, file);
   }
 
   indexPath(integrity: string): string {
-    const key = integrityKey(integrity);
-    return join(this.#root, "index", key.slice(0, 2), `${key.slice(2)}.json`);
+    return storeIndexPath(this.#root, integrity);
   }
 
   namePath(name: string, version: string): string {
-    if (!isValidName(name) || !isValidVersion(version))
-      throw new InstallError("bad-index", `${name}@${version} is not a valid name and version`);
-    return join(this.#root, "names", ...name.split("/"), version);
+    return storeNamePath(this.#root, name, version);
   }
 
   /** The root folder of the store's own files (for maintenance). */
@@ -223,11 +209,9 @@ export class PackageStore {
     });
   }
 
+  /** On a store thread: the tarball's checks, gunzip, hashing and writes leave the main thread free. */
   async #unpackAndStore(bytes: Buffer, expected: ExpectedTarball): Promise<FileIndex> {
-    const { index, files } = await unpackTarball(bytes, expected);
-    await this.#putFiles(files.map((f) => [f.entry, f.data]));
-    await this.#writeIndex(index);
-    return index;
+    return storeThreads.unpack(this.#root, bytes, expected, process.umask());
   }
 
   /** Hashes of the files an index names that the store lacks whole: what `addFiles` needs. */
@@ -267,13 +251,13 @@ export class PackageStore {
       const modes = new Map(files.map((f) => [f.mode, f]));
       for (const f of modes.values()) writes.push([f, data]);
     }
-    await this.#putFiles(writes);
+    await this.#write(writes);
     const missing = new Map<string, IndexedFile>();
     for (const f of index.files.values()) {
       const path = this.filePath(f);
       if (statSync(path, { throwIfNoEntry: false })?.size !== f.size) missing.set(path, f);
     }
-    if (missing.size === 0) await this.#writeIndex(index);
+    if (missing.size === 0) await this.#write([], index);
     return [...missing.values()];
   }
 
@@ -329,94 +313,31 @@ export class PackageStore {
     return join(this.#tmp, `${this.#tmpPrefix}${(this.#tmpCount++).toString(36)}`);
   }
 
-  /** Writes files with synchronous calls, paced (pacer.ts says why). */
-  async #putFiles(files: readonly (readonly [IndexedFile, Uint8Array])[]): Promise<void> {
-    const pacer = new Pacer();
-    for (const [file, data] of files) {
-      this.#putFile(file, data);
-      await pacer.pace();
-    }
-  }
-
   /**
-   * Puts one file in place. A file already there is kept if its bytes are
-   * right and replaced (by rename, atomically) if not; a concurrent writer
-   * of the same file is found by link's EEXIST and checked the same way.
+   * Puts files in the store and then, when given, writes the index (and the
+   * name's record): one job on a store thread (store-threads.ts), in that
+   * order, with every byte sent in one buffer.
    */
-  #putFile(file: IndexedFile, data: Uint8Array): void {
-    const target = this.filePath(file);
-    if (isIntactSync(target, file)) return;
-    const tmp = this.tmpPath();
-    const mode = storeMode(file);
-    try {
-      const fd = openSync(tmp, "wx", mode);
-      try {
-        writeSync(fd, data);
-        const settled = new Date(Date.now() - SETTLE_MS);
-        futimesSync(fd, settled, settled);
-        // The umask may have taken bits off `mode`.
-        fchmodSync(fd, mode);
-      } finally {
-        closeSync(fd);
-      }
-      try {
-        linkSync(tmp, target);
-      } catch (err) {
-        if (!isCode(err, "EEXIST")) throw err;
-        // Another writer placed it since the check above, whole (it links only finished files);
-        // a damaged file that was there all along is replaced.
-        if (!isIntactSync(target, file)) renameSync(tmp, target);
-      }
-    } finally {
-      unlinkIfThere(tmp);
-    }
+  async #write(
+    files: readonly (readonly [IndexedFile, Uint8Array])[],
+    index?: FileIndex,
+  ): Promise<void> {
+    const { writes, chunks } = storeWrites(
+      this.#root,
+      () => this.tmpPath(),
+      files,
+      index,
+      process.umask(),
+    );
+    if (writes.length === 0) return;
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    const bytes = new Uint8Array(total);
+    for (let i = 0, at = 0; i < chunks.length; at += chunks[i++].length) bytes.set(chunks[i], at);
+    await storeThreads.write(writes, bytes);
   }
-
-  async #writeIndex(index: FileIndex): Promise<void> {
-    const path = this.indexPath(index.tarball.integrity);
-    await mkdir(join(path, ".."), { recursive: true });
-    await writeByRename(this.tmpPath(), path, fileIndexBytes(index));
-    const name = this.namePath(index.name, index.version);
-    await mkdir(join(name, ".."), { recursive: true });
-    await writeByRename(this.tmpPath(), name, Buffer.from(index.tarball.integrity));
-  }
-}
-
-/** A store file's mode: read-only, executable or not. */
-function storeMode(file: Pick<IndexedFile, "mode">): number {
-  return file.mode === EXEC_MODE ? 0o555 : 0o444;
 }
 
 function toMode(d: DamagedFile): Pick<IndexedFile, "sha256" | "mode"> {
   return { sha256: d.sha256, mode: d.executable ? EXEC_MODE : 0o644 };
-}
-
-/** Whether `path` holds exactly the bytes `file` names (absent is not intact). */
-function isIntactSync(path: string, file: IndexedFile): boolean {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st?.size !== file.size) return false;
-  return createHash("sha256").update(readFileSync(path)).digest("hex") === file.sha256;
-}
-
-function unlinkIfThere(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if (!isCode(err, "ENOENT")) throw err;
-  }
-}
-
-async function writeByRename(tmp: string, target: string, data: Uint8Array): Promise<void> {
-  try {
-    const handle = await open(tmp, "wx", 0o444);
-    try {
-      await handle.writeFile(data);
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }

@@ -1,0 +1,167 @@
+/**
+ * The store's writes, as plain synchronous functions of paths and bytes,
+ * so that a worker thread (store-threads.ts) can run them while the main
+ * thread fetches, checks and unpacks. What to write where is decided by
+ * the store (store.ts); these only carry it out.
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fchmodSync,
+  futimesSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+
+/** How far in the past a stored file's mtime is set. */
+export const SETTLE_MS = 2000;
+
+/** One file to put in the store. */
+export interface FilePut {
+  readonly kind: "file";
+  /** Where it goes (PackageStore.filePath). */
+  readonly target: string;
+  /** A fresh temporary name on the store's file system (PackageStore.tmpPath, store-layout.ts's tmpNames). */
+  readonly tmp: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** The store mode, 0o444 or 0o555. */
+  readonly mode: number;
+  /** Whether the umask takes bits off `mode`, so an fchmod must put them back. */
+  readonly chmod: boolean;
+}
+
+/** A small file (an index, a name's record) written whole under a temporary name and renamed over `target`. */
+export interface FileReplace {
+  readonly kind: "replace";
+  readonly target: string;
+  readonly tmp: string;
+  readonly size: number;
+}
+
+export type StoreWrite = FilePut | FileReplace;
+
+/**
+ * Writes as one string, for a worker: a structured clone of thousands of
+ * small objects cost more than the writes. Fields are separated by NUL,
+ * which no path holds.
+ */
+export function encodeWrites(writes: readonly StoreWrite[]): string {
+  const fields: (string | number)[] = [];
+  for (const w of writes)
+    if (w.kind === "file")
+      fields.push("f", w.target, w.tmp, w.sha256, w.size, w.mode, w.chmod ? 1 : 0);
+    else fields.push("r", w.target, w.tmp, w.size);
+  return fields.join("\0");
+}
+
+export function decodeWrites(text: string): StoreWrite[] {
+  const f = text === "" ? [] : text.split("\0");
+  const writes: StoreWrite[] = [];
+  for (let i = 0; i < f.length; ) {
+    if (f[i] === "f") {
+      const [target, tmp, sha256, size, mode, chmod] = f.slice(i + 1, i + 7);
+      writes.push({
+        kind: "file",
+        target,
+        tmp,
+        sha256,
+        size: Number(size),
+        mode: Number(mode),
+        chmod: chmod === "1",
+      });
+      i += 7;
+    } else {
+      writes.push({ kind: "replace", target: f[i + 1], tmp: f[i + 2], size: Number(f[i + 3]) });
+      i += 4;
+    }
+  }
+  return writes;
+}
+
+/** Runs writes in order, each taking its bytes from `data` in turn. */
+export function runWritesSync(writes: readonly StoreWrite[], data: Uint8Array): void {
+  let at = 0;
+  for (const w of writes) {
+    runWriteSync(w, data.subarray(at, at + w.size));
+    at += w.size;
+  }
+}
+
+export function runWriteSync(write: StoreWrite, data: Uint8Array): void {
+  if (write.kind === "file") putFileSync(write, data);
+  else replaceFileSync(write, data);
+}
+
+export function isCode(err: unknown, ...codes: string[]): boolean {
+  return codes.includes((err as NodeJS.ErrnoException).code ?? "");
+}
+
+/** Whether `path` holds exactly these bytes (absent is not intact). */
+export function isIntactSync(path: string, file: { sha256: string; size: number }): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.size !== file.size) return false;
+  return createHash("sha256").update(readFileSync(path)).digest("hex") === file.sha256;
+}
+
+export function unlinkIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (!isCode(err, "ENOENT")) throw err;
+  }
+}
+
+/**
+ * Puts one file in place. A file already there is kept if its bytes are
+ * right and replaced (by rename, atomically) if not; a concurrent writer
+ * of the same file is found by link's EEXIST and checked the same way.
+ */
+export function putFileSync(put: FilePut, data: Uint8Array): void {
+  if (isIntactSync(put.target, put)) return;
+  try {
+    const fd = openSync(put.tmp, "wx", put.mode);
+    try {
+      writeSync(fd, data);
+      const settled = new Date(Date.now() - SETTLE_MS);
+      futimesSync(fd, settled, settled);
+      if (put.chmod) fchmodSync(fd, put.mode);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(put.tmp, put.target);
+    } catch (err) {
+      if (!isCode(err, "EEXIST")) throw err;
+      // Another writer placed it since the check above, whole (it links only finished files);
+      // a damaged file that was there all along is replaced.
+      if (!isIntactSync(put.target, put)) renameSync(put.tmp, put.target);
+    }
+  } finally {
+    unlinkIfThere(put.tmp);
+  }
+}
+
+/** Writes a read-only file under `tmp` and renames it over `target` (its folder made first). */
+export function replaceFileSync(write: FileReplace, data: Uint8Array): void {
+  mkdirSync(dirname(write.target), { recursive: true });
+  try {
+    const fd = openSync(write.tmp, "wx", 0o444);
+    try {
+      writeSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(write.tmp, write.target);
+  } catch (err) {
+    unlinkIfThere(write.tmp);
+    throw err;
+  }
+}
