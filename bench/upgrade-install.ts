@@ -132,6 +132,8 @@ try {
       const tarballWay = await measure(async () =>
         byTarball.addTarball(await reader.tarball(entry), { integrity, name, version: to }),
       );
+      const base = await byFiles.findIndex(name, from);
+      if (!base) throw new Error(`${name}@${from} is not in the store`);
       const filesWay = await measure(() =>
         addByFiles(byFiles, reader, {
           name,
@@ -140,6 +142,7 @@ try {
           sha256: v.artifact?.sha256,
           files: v.files as NonNullable<typeof v.files>,
           tarballSize: v.artifact?.size ?? 0,
+          base,
         }),
       );
       if (!filesWay.value)

@@ -1,11 +1,10 @@
 /**
  * Adding a version to the store by the files it lacks, not its tarball:
  * an upgrade or a repair. The log names each version's file index (its
- * `files` blob); the store already holds most of those files from an
- * earlier version, so only the rest cross the wire, each as a per-file
- * delta against the file at the same path in the version the store holds
- * just below (the origin makes deltas from the previous version), or else
- * as the file's own blob. Everything is checked where it lands: the index
+ * `files` blob); the store already holds most of those files from the
+ * previous version, so only the rest cross the wire, each as a per-file
+ * delta against the file at the same path there (the origin makes deltas
+ * from each version's previous one), or else as the file's own blob. Everything is checked where it lands: the index
  * against the log's hash and the version it must describe, every file
  * against its hash in the index (a delta that rebuilds wrong bytes is a
  * wrong answer, and that file's blob is fetched instead).
@@ -13,7 +12,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pLimit from "p-limit";
-import semver from "semver";
 import type { BlobRef } from "../registry/entries.ts";
 import { InstallError } from "./install-error.ts";
 import {
@@ -45,6 +43,11 @@ export interface WantedVersion {
   readonly files: BlobRef;
   /** The tarball's size: past twice that in files without a delta, the tarball is the cheaper fetch. */
   readonly tarballSize: number;
+  /**
+   * The store's index of the version the origin makes deltas from (the
+   * previous one with files); without it (a repair), files come whole.
+   */
+  readonly base?: FileIndex;
 }
 
 export interface AddedByFiles {
@@ -61,15 +64,6 @@ const FILE_FETCHES = 16;
 const BLOB_BUDGET = 2;
 
 /**
- * Whether it is worth trying: the store holds another version of the
- * package to build on (a first install fetches tarballs: one compressed
- * request per package beats hundreds of files).
- */
-export function worthFetchingFiles(store: PackageStore, name: string, version: string): boolean {
-  return store.heldVersions(name).some((v) => v !== version);
-}
-
-/**
  * Adds `want` to the store from its file index and the files the store
  * lacks. Undefined when the files to fetch whole would cost more than the
  * tarball: the caller fetches that instead.
@@ -79,7 +73,7 @@ export async function addByFiles(
   source: FileSource,
   want: WantedVersion,
 ): Promise<AddedByFiles | undefined> {
-  const base = await baseIndex(store, want.name, want.version);
+  const base = want.base;
   const fetched = await fetchIndex(source, base, want.files);
   const index = describedIndex(fetched.data, want);
   const missing = await store.missingFiles(index);
@@ -152,22 +146,6 @@ function describedIndex(bytes: Uint8Array, want: WantedVersion): FileIndex {
     );
   }
   return index;
-}
-
-/** The index of the highest version of `name` below `version` the store holds, else of the lowest above it. */
-async function baseIndex(
-  store: PackageStore,
-  name: string,
-  version: string,
-): Promise<FileIndex | undefined> {
-  const held = store.heldVersions(name).filter((v) => v !== version && semver.valid(v) !== null);
-  const below = held.filter((v) => semver.lt(v, version)).sort(semver.rcompare);
-  const above = held.filter((v) => semver.gt(v, version)).sort(semver.compare);
-  for (const candidate of [...below, ...above]) {
-    const index = await store.findIndex(name, candidate);
-    if (index) return index;
-  }
-  return undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
 import { binLinks } from "./bin-links.ts";
-import { type AddedByFiles, addByFiles, worthFetchingFiles } from "./file-fetch.ts";
+import { type AddedByFiles, addByFiles } from "./file-fetch.ts";
 import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
 import { InstallError } from "./install-error.ts";
 import { isolatedBinLinks, isolatedLayout } from "./isolated.ts";
@@ -459,8 +459,12 @@ async function checkAndFetch(
   let done = 0;
   const fetch = async (checked: CheckedPackage, integrity: string) => {
     const { placed, logged } = checked;
-    if (worthFetchingFiles(store, placed.name, placed.version)) {
-      const added = await addVersionByFiles(checked, integrity, options);
+    // An upgrade from the version the origin made deltas from: the files it lacks, not the
+    // tarball (which a first install, or one skipping versions, fetches: one compressed request).
+    const previous = logged.entry.files && (await source.previous(placed.name, placed.version));
+    const base = previous && (await store.findIndex(placed.name, previous));
+    if (base) {
+      const added = await addVersionByFiles(checked, integrity, options, base);
       if (added) {
         fetched.count++;
         fetched.bytes += added.bytes;
@@ -532,9 +536,9 @@ async function addVersionByFiles(
   { placed, logged }: CheckedPackage,
   integrity: string,
   { store, source }: InstallOptions,
+  base?: FileIndex,
 ): Promise<AddedByFiles | undefined> {
-  const files = logged.entry.kind === "publish" ? logged.entry.files : undefined;
-  const artifact = logged.entry.artifact;
+  const { files, artifact } = logged.entry;
   if (!files || !artifact || !source.files) return undefined;
   return addByFiles(store, source.files, {
     name: placed.name,
@@ -543,6 +547,7 @@ async function addVersionByFiles(
     sha256: artifact.sha256,
     files,
     tarballSize: artifact.size,
+    ...(base ? { base } : {}),
   }).catch(() => undefined);
 }
 

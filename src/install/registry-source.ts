@@ -7,6 +7,7 @@
  * install, and fetched ahead as soon as a dependency names it.
  */
 import pLimit from "p-limit";
+import semver from "semver";
 import type { ResolvablePackage, ResolvableVersion } from "../client/resolve.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { integrityOf } from "../registry/entries.ts";
@@ -79,6 +80,21 @@ export class RegistrySource {
     const entry = versionEntryOf(name, version, v);
     const { sha512 } = integrityOf(entry);
     return { entry, index: v.index, ...(sha512 ? { integrity: `sha512-${sha512}` } : {}) };
+  }
+
+  /**
+   * The version the origin makes `version`'s deltas from: the highest live
+   * one below it whose entry names a file index (file-deltas.ts's rule).
+   */
+  async previous(name: string, version: string): Promise<string | undefined> {
+    const doc = await this.#document(name);
+    if (!doc || !semver.valid(version)) return undefined;
+    let best: string | undefined;
+    for (const [v, d] of Object.entries(doc.versions)) {
+      if (d.unpublished !== undefined || !d.files || !semver.valid(v)) continue;
+      if (semver.lt(v, version) && (best === undefined || semver.gt(v, best))) best = v;
+    }
+    return best;
   }
 
   /** Where a version's files can be fetched one by one, if the reader can. */

@@ -38,7 +38,7 @@
  * which the size and hash checks find.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { chmod, mkdir, readFile, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import pLimit, { type LimitFunction } from "p-limit";
@@ -51,8 +51,6 @@ import {
   type FileIndex,
   type IndexedFile,
   integrityKey,
-  isValidName,
-  isValidVersion,
   parseFileIndex,
   tarballBytes,
 } from "./package-files.ts";
@@ -175,19 +173,6 @@ export class PackageStore {
     }
     const index = await this.getIndex(integrity);
     return index?.name === name && index.version === version ? index : undefined;
-  }
-
-  /** The versions of `name` the store has an index for (by its names folder; each may be damaged since). */
-  heldVersions(name: string): string[] {
-    if (!isValidName(name)) return [];
-    try {
-      return readdirSync(join(this.#root, "names", ...name.split("/")), { withFileTypes: true })
-        .filter((d) => d.isFile() && isValidVersion(d.name))
-        .map((d) => d.name);
-    } catch (err) {
-      if (isCode(err, "ENOENT", "ENOTDIR")) return [];
-      throw err;
-    }
   }
 
   /**

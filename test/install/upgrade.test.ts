@@ -51,6 +51,7 @@ describe("upgrades fetch only what changed", () => {
     dir = await tempDir("cairn-upgrade-");
     await origin.publish("big", "1.0.0", { main: "lib/core.js" }, v1Files);
     await origin.publish("big", "1.1.0", { main: "lib/core.js" }, v2Files);
+    await origin.publish("big", "1.2.0", { main: "lib/core.js" }, v2Files);
     await origin.deltasIdle();
     const doc = origin.registry.state.document("big");
     const artifact = doc?.versions["1.1.0"]?.artifact;
@@ -145,6 +146,23 @@ describe("upgrades fetch only what changed", () => {
       // Everything that crossed the wire, the log's proofs and the document included.
       assert.ok(wire < tarballSize / 4, `${wire} bytes on the wire, tarball ${tarballSize}`);
       assert.deepEqual(await files(join(projectDir, "node_modules", "big")), await cleanInstall());
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test("an upgrade that skips a version takes the tarball: the origin made no deltas from the one held", async () => {
+    const { reader } = await openReader(counting.url);
+    try {
+      const store = await PackageStore.open(join(dir.path, "store-skip"));
+      await run(await project("1.0.0"), reader, store);
+      const from = counting.requests.length;
+      await run(await project("1.2.0"), reader, store);
+      const requests = counting.requests.slice(from);
+      const artifact = origin.registry.state.document("big")?.versions["1.2.0"]?.artifact;
+      assert.ok(artifact);
+      assert.ok(requests.some((r) => r.endsWith(`/blob/sha256/${artifact.sha256}`)));
+      assert.ok(!requests.some((r) => r.includes("/delta/")), requests.join("\n"));
     } finally {
       await reader.close();
     }
