@@ -9,10 +9,10 @@
  * against its hash in the index (a delta that rebuilds wrong bytes is a
  * wrong answer, and that file's blob is fetched instead).
  */
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pLimit from "p-limit";
 import type { BlobRef } from "../registry/entries.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { InstallError } from "./install-error.ts";
 import {
   type FileIndex,
@@ -121,8 +121,9 @@ async function fetchIndex(
 ): Promise<{ data: Uint8Array; bytes: number }> {
   if (base) {
     const bytes = fileIndexBytes(base);
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const rebuilt = await source.blobFromDelta({ sha256, bytes }, ref).catch(() => undefined);
+    const rebuilt = await source
+      .blobFromDelta({ sha256: sha256Hex(bytes), bytes }, ref)
+      .catch(() => undefined);
     if (rebuilt) return { data: rebuilt.data, bytes: rebuilt.deltaBytes };
   }
   const data = await source.blob(ref);
@@ -184,6 +185,6 @@ async function fromDelta(
     return undefined;
   }
   // A damaged base would rebuild wrong bytes from an honest delta, and the source would take the blame.
-  if (createHash("sha256").update(bytes).digest("hex") !== base.sha256) return undefined;
+  if (sha256Hex(bytes) !== base.sha256) return undefined;
   return source.blobFromDelta({ sha256: base.sha256, bytes }, target).catch(() => undefined);
 }

@@ -20,22 +20,20 @@ import { type Attack, startMaliciousMirror } from "../helpers/malicious-mirror.t
 import { noiseText } from "../helpers/noise-text.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 
-const noise = noiseText;
-
-const CORE = noise(1, 200_000);
+const CORE = noiseText(1, 200_000);
 const shared = Array.from({ length: 8 }, (_, i) => ({
   name: `package/lib/shared-${i}.js`,
-  data: noise(100 + i, 20_000),
+  data: noiseText(100 + i, 20_000),
 }));
 const v1Files = [
   { name: "package/lib/core.js", data: CORE },
-  { name: "package/lib/removed.js", data: noise(7, 5_000) },
+  { name: "package/lib/removed.js", data: noiseText(7, 5_000) },
   ...shared,
 ];
 // 1.1.0: one line of the big file changed, one file gone, one new.
 const v2Files = [
   { name: "package/lib/core.js", data: CORE.replace(/\n[^\n]*\n/, "\nchanged-line\n") },
-  { name: "package/lib/added.js", data: noise(9, 2_000) },
+  { name: "package/lib/added.js", data: noiseText(9, 2_000) },
   ...shared,
 ];
 
