@@ -74,3 +74,15 @@ export function parseCid(text: string): BlockAddress | undefined {
   if (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC) return undefined;
   return { codec: cid.code, sha256: Buffer.from(cid.multihash.digest).toString("hex") };
 }
+
+/**
+ * Where a trustless gateway reads blocks from: every copy's blob store, a
+ * peer's shareable subset. A raw-codec address names any held bytes with
+ * that digest; a dag-pb address only a block held as a UnixFS node.
+ */
+export interface BlockSource {
+  /** The block's bytes, or undefined when it is not held (or may not be served). */
+  block(address: BlockAddress): Promise<Uint8Array | undefined>;
+  /** Whether `block` would return bytes, answered without reading them. */
+  has(address: BlockAddress): Promise<boolean>;
+}
