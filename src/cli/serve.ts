@@ -28,6 +28,7 @@ interface ServeFlags {
   durable?: boolean;
   signup?: boolean;
   databaseInterval?: number;
+  popularityInterval?: number;
   snapshotShards?: number;
   logLevel?: LogLevel;
   maxTarballBytes?: number;
@@ -98,6 +99,12 @@ export function registerServeCommands(program: Command): void {
     .option(
       "--database-interval <seconds>",
       "seconds between SQLite snapshots for new clients; 0: only on SIGHUP (default: 3600)",
+      parseSeconds("interval", 0),
+    )
+    .option(
+      "--popularity-interval <seconds>",
+      "seconds between published popularity sketches of downloads, which LAN peers share by; " +
+        "0: never (default: 86400; popularityWindow and popularityThreshold in the config file)",
       parseSeconds("interval", 0),
     )
     .option(

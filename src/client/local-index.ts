@@ -78,6 +78,11 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   const snapshot = (await entryAt(client, database.size - 1)) as SnapshotEntry;
   if (snapshot.kind !== "snapshot")
     throw new Error(`the database reflects log size ${database.size}, which no snapshot ends`);
+  // The newest popularity entry the database's snapshot names: what peers share by.
+  const popularity =
+    snapshot.popularity === undefined ? undefined : await entryAt(client, snapshot.popularity);
+  if (popularity !== undefined && popularity.kind !== "popularity")
+    throw new Error(`entry ${snapshot.popularity} is a ${popularity.kind} entry, not popularity`);
   // Downloaded and unpacked file to file: a registry's snapshot is gigabytes.
   const tmp = join(dirname(path), `.index-${randomBytes(6).toString("hex")}`);
   try {
@@ -86,7 +91,7 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   } finally {
     await rm(`${tmp}.zst`, { force: true });
   }
-  adoptDatabaseFile(`${tmp}.sqlite`, database.size, snapshot).close();
+  adoptDatabaseFile(`${tmp}.sqlite`, database.size, snapshot, popularity).close();
   await rename(`${tmp}.sqlite`, path);
   return database.size;
 }

@@ -102,6 +102,8 @@ const ENTRY: Record<EntryErrorCode, number> = {
   // An entry of the server's own log that it cannot apply: the server is at fault, not the request.
   "cannot-apply": 500,
   "bad-document": 400,
+  // Only the origin writes a sketch, and its blob is checked against the log: a server fault.
+  "bad-sketch": 502,
 };
 
 /** The server's own copy of a blob is missing or damaged: unavailable until repaired or re-synced. */

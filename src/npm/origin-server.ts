@@ -9,7 +9,8 @@ import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from ".
 import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
-import { type PublishedDatabase, Registry } from "../origin/registry.ts";
+import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
+import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
 import {
   checkStoredTree,
   RECENT_BUNDLES,
@@ -45,6 +46,8 @@ export interface RunningOrigin {
   readonly followers: readonly Follower[];
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
+  /** Publishes the popularity sketch of the downloads counted so far, ending the interval; undefined when counting is off or it failed. */
+  publishPopularity(): Promise<PublishedPopularity | undefined>;
   /** Resolves once the per-file deltas of every durable publish so far are made (file-deltas.ts). */
   deltasIdle(): Promise<void>;
   close(): Promise<void>;
@@ -116,6 +119,22 @@ export async function startOrigin(
   registry.onDurable((entries) => deltas.enqueue(entries));
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let popularityTimer: NodeJS.Timeout | undefined;
+  const counter =
+    (config.popularityInterval ?? 0) > 0
+      ? new DownloadCounter({
+          window: config.popularityWindow,
+          threshold: config.popularityThreshold || undefined,
+          ...(options.now ? { now: options.now } : {}),
+        })
+      : undefined;
+  const publishPopularity = async () => {
+    if (!counter || health.damaged) return undefined;
+    return registry.publishPopularity(counter.roll()).catch((err: unknown) => {
+      process.emitWarning(`publishing the popularity sketch failed: ${(err as Error).message}`);
+      return undefined;
+    });
+  };
   const publishDatabase = () =>
     (health.damaged ? Promise.resolve(undefined) : registry.publishDatabase()).catch(
       (err: unknown) => {
@@ -138,6 +157,7 @@ export async function startOrigin(
       health,
       limits,
       now: options.now,
+      counter,
     }));
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
@@ -147,6 +167,10 @@ export async function startOrigin(
         void publishDatabase();
       timer = setInterval(publishDatabase, config.databaseInterval * 1000);
       timer.unref();
+    }
+    if (counter) {
+      popularityTimer = setInterval(publishPopularity, (config.popularityInterval ?? 0) * 1000);
+      popularityTimer.unref();
     }
     if (limits.scrubRate > 0)
       stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
@@ -173,9 +197,11 @@ export async function startOrigin(
       ...(uplinks ? { uplinks } : {}),
       followers,
       publishDatabase,
+      publishPopularity,
       deltasIdle: () => deltas.idle(),
       close: async () => {
         clearInterval(timer);
+        clearInterval(popularityTimer);
         await Promise.all(followers.map((f) => f.stop()));
         await stopScrub();
         await server.close();
@@ -203,6 +229,8 @@ interface AppParts {
   readonly health: TreeHealth;
   readonly limits: OriginLimits;
   readonly now?: () => number;
+  /** Counts tarball and file-index downloads, when popularity sketches are on. */
+  readonly counter?: DownloadCounter;
 }
 
 async function buildApp(
@@ -224,6 +252,15 @@ async function buildApp(
     now: parts.now,
     refuseWrites: () => health.refuseWrites(),
   });
+  const { counter } = parts;
+  if (counter) registry.state.indexVersionBlobs();
+  const countBlob =
+    counter &&
+    ((path: string) => {
+      const sha256 = blobOfTreePath(path);
+      const version = sha256 === undefined ? undefined : registry.state.versionOfBlob(sha256);
+      if (version) counter.count(version.name, version.version);
+    });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
     if (health.isDamaged(path)) {
@@ -235,6 +272,7 @@ async function buildApp(
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
+    if (countBlob && file.status === 200 && req.method === "GET") countBlob(path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   const routes = UplinkRoutes.fromConfig(config);
@@ -255,6 +293,13 @@ async function buildApp(
       signIns: { hashing: passwordHasher.load },
     });
   });
-  registerNpmApi(app, { registry, auth, openSignup, tarballLimits: tarballs, uplinks });
+  registerNpmApi(app, {
+    registry,
+    auth,
+    openSignup,
+    tarballLimits: tarballs,
+    uplinks,
+    ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
+  });
   return { app, uplinks };
 }

@@ -45,6 +45,8 @@ export const STALE_HEADER = "cairn-stale";
 export interface ReadApiOptions {
   /** Where npm audit's requests go; without it the audit is refused as not possible here. */
   readonly audit?: (request: AuditRequest) => Promise<AuditAnswer>;
+  /** Called for each tarball served whole (the origin counts downloads for its popularity sketch). */
+  readonly onTarball?: (name: string, version: string) => void;
 }
 
 export function registerNpmReadApi(
@@ -110,6 +112,7 @@ export function registerNpmReadApi(
       throw new HttpError("not-found", `${name}: no tarball ${file}`);
     // Checked in full before the first byte goes out: a bad tarball becomes an error, not a download.
     const bytes = await reader.tarball(row.entry);
+    options.onTarball?.(name, version);
     return reply
       .type("application/octet-stream")
       .header("cache-control", "public, max-age=31536000, immutable")

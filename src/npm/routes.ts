@@ -46,6 +46,8 @@ export interface NpmApiOptions {
   readonly tarballLimits?: TarballLimits;
   /** The pull-through cache of the configured uplinks, if any. */
   readonly uplinks?: UplinkImporter;
+  /** Called for each tarball served whole through the npm API. */
+  readonly onTarball?: (name: string, version: string) => void;
 }
 
 /** The whole API of the origin: what every copy serves, and the writes only it accepts. */
@@ -58,6 +60,7 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): vo
   const { uplinks } = options;
   registerNpmReadApi(app, uplinks ? uplinks.reader(local) : local, {
     ...(uplinks ? { audit: (request) => forwardAudit(uplinks.routes.uplinks[0], request) } : {}),
+    ...(options.onTarball ? { onTarball: options.onTarball } : {}),
   });
   registerNpmWriteApi(app, options);
 }

@@ -23,6 +23,12 @@ export interface OriginConfig {
   readonly signup: boolean;
   /** Seconds between SQLite snapshots for new clients (0: only on SIGHUP). */
   readonly databaseInterval: number;
+  /** Seconds between popularity sketches of downloads, for LAN peers (0: never). */
+  readonly popularityInterval?: number;
+  /** Intervals one popularity sketch sums (default 7). */
+  readonly popularityWindow?: number;
+  /** Downloads per window at which a version is popular; 0 (default): max(100, ⌈1e-4 · total⌉). */
+  readonly popularityThreshold?: number;
   /** Shards of the snapshot map (a power of two); 0 chooses by the number of packages. */
   readonly snapshotShards: number;
   /** The least severe log lines written: "info" logs failures and warnings, "debug" every request. */
@@ -140,6 +146,9 @@ export const DEFAULT_CONFIG: OriginConfig = {
   durable: true,
   signup: true,
   databaseInterval: 3600,
+  popularityInterval: 86400,
+  popularityWindow: 7,
+  popularityThreshold: 0,
   snapshotShards: 0,
   logLevel: DEFAULT_LOG_LEVEL,
   maxTarballBytes: DEFAULT_TARBALL_LIMITS.maxCompressedBytes,
@@ -159,6 +168,9 @@ const TYPES: Record<
   durable: "boolean",
   signup: "boolean",
   databaseInterval: "number",
+  popularityInterval: "number",
+  popularityWindow: "number",
+  popularityThreshold: "number",
   snapshotShards: "number",
   logLevel: "string",
   maxTarballBytes: "number",
@@ -314,10 +326,14 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
   }
-  const interval = values.databaseInterval as number | undefined;
-  if (interval !== undefined && (!Number.isInteger(interval) || interval < 0)) {
-    throw new ConfigError(`${where}: databaseInterval must be a whole number of seconds`);
+  for (const key of ["databaseInterval", "popularityInterval", "popularityThreshold"]) {
+    const value = values[key] as number | undefined;
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
+      throw new ConfigError(`${where}: ${key} must be a whole number`);
   }
+  const window = values.popularityWindow as number | undefined;
+  if (window !== undefined && (!Number.isSafeInteger(window) || window < 1 || window > 366))
+    throw new ConfigError(`${where}: popularityWindow must be a whole number from 1 to 366`);
   if (values.logLevel !== undefined && !isLogLevel(values.logLevel)) {
     throw new ConfigError(`${where}: logLevel must be one of ${LOG_LEVELS.join(", ")}`);
   }

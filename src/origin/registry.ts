@@ -36,6 +36,7 @@ import {
   MAX_KEYWORDS,
   type OwnerEntry,
   type PackageEntry,
+  type PopularityEntry,
   type PublishEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
@@ -49,6 +50,7 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
+import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
 /** Fields of a manifest that resolution needs; they go into the log entry itself. */
@@ -57,6 +59,11 @@ export { RESOLUTION_FIELDS };
 export interface PublishedDatabase {
   readonly index: number;
   readonly entry: DatabaseEntry;
+}
+
+export interface PublishedPopularity {
+  readonly index: number;
+  readonly entry: PopularityEntry;
 }
 
 /** Runs copyCoreTables in a worker thread; resolves with the log size the copy reflects. */
@@ -121,6 +128,18 @@ export function searchFields(manifest: Record<string, unknown>) {
   );
   if (words.length > 0) fields.keywords = [...new Set(words)].slice(0, MAX_KEYWORDS);
   return fields;
+}
+
+/**
+ * `{share: false}` when the manifest opts its package out of LAN sharing
+ * with `"cairn": {"share": false}` (exactly the boolean false); else nothing,
+ * as absent means shareable.
+ */
+export function shareField(manifest: Record<string, unknown>): { share?: false } {
+  const cairn = manifest.cairn;
+  const optedOut =
+    typeof cairn === "object" && cairn !== null && (cairn as { share?: unknown }).share === false;
+  return optedOut ? { share: false } : {};
 }
 
 /**
@@ -255,7 +274,10 @@ export class Registry {
       ...this.#namedBlobs,
     ]);
     blobs.catch(() => {});
-    const snapshot = snapshotEntry(built, batch.size, { database: batch.latestDatabase });
+    const snapshot = snapshotEntry(built, batch.size, {
+      database: batch.latestDatabase,
+      popularity: batch.latestPopularity,
+    });
     batch.add(snapshot);
     const appended = await this.appender.append([...encoded, encodeEntry(snapshot)], blobs);
     this.#appended = batch;
@@ -368,6 +390,28 @@ export class Registry {
   }
 
   /**
+   * Stores a window's popularity sketch and appends the `popularity` entry
+   * naming it, describing the log as it is now.
+   */
+  async publishPopularity(window: PopularityWindow): Promise<PublishedPopularity> {
+    const sketch = await this.blobs.put(window.sketch.encode());
+    const entry: PopularityEntry = {
+      v: 1,
+      kind: "popularity",
+      time: new Date().toISOString(),
+      size: this.appender.size,
+      window: { from: window.from, to: window.to },
+      sketch: { sha256: sketch.sha256, size: sketch.size },
+      depth: window.sketch.depth,
+      width: window.sketch.width,
+      total: window.sketch.total,
+      threshold: window.threshold,
+    };
+    const { index } = await this.#sequencer.submit(entry);
+    return { index, entry };
+  }
+
+  /**
    * Checks the publish entry (its exact schema, its size), then stores the
    * tarball and manifest, then sequences the entry: a refused publish
    * leaves no blob behind.
@@ -400,6 +444,7 @@ export class Registry {
       ...(files ? { files } : {}),
       resolution,
       ...searchFields(req.manifest),
+      ...shareField(req.manifest),
     };
     encodeEntry(entry);
     // Only a publish whose entry is valid stores anything; the tarball is written with its hash known.

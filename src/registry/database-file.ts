@@ -22,6 +22,7 @@ import { tap } from "../util/streams.ts";
 import {
   checkVersionEntry,
   EntryError,
+  type PopularityEntry,
   publishedAt,
   type SnapshotEntry,
   type VersionEntry,
@@ -248,13 +249,15 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
 
 /**
  * Turns the downloaded database at `path` into a checked state: the
- * snapshot entry `snapshot` (at log index `logSize - 1`) must describe it.
+ * snapshot entry `snapshot` (at log index `logSize - 1`) must describe it;
+ * `popularity` is the entry it names as the newest popularity entry, if any.
  * On any mismatch the file is deleted and a DatabaseFileError thrown.
  */
 export function adoptDatabaseFile(
   path: string,
   logSize: number,
   snapshot: SnapshotEntry,
+  popularity?: PopularityEntry,
 ): RegistryState {
   let state: RegistryState | undefined;
   try {
@@ -263,7 +266,7 @@ export function adoptDatabaseFile(
     deriveTables(state);
     const batch = state.begin(logSize);
     try {
-      batch.adopt(snapshot, logSize - 1);
+      batch.adopt(snapshot, logSize - 1, popularity);
     } catch (err) {
       throw new DatabaseFileError(
         "mismatch",

@@ -2,7 +2,7 @@
  * Log entries: one canonical JSON object (RFC 8785) per registry change.
  * An entry carries what resolution needs and hashes of everything else,
  * never the tarball. A package entry has `v`, `kind`, `ecosystem`, `name`,
- * `time` and `actor`; a registry entry (`snapshot`, `database`) has `v`,
+ * `time` and `actor`; a registry entry (`snapshot`, `database`, `popularity`) has `v`,
  * `kind`, `time` and `size`, the log size it describes. Parsing is strict
  * (no unknown fields, exact types), so an entry has one encoding and a
  * monitor can recompute it.
@@ -19,6 +19,21 @@
  * lists is a blob too, `blob/sha256/<its sha256>`, of its raw bytes.
  * Entries written before the field existed have none, and replay as they
  * did.
+ *
+ * A `publish` or `import` entry may say `"share": false`: the version's
+ * package.json (for an import, the upstream's version document) has
+ * `"cairn": {"share": false}`, and LAN peers never announce or serve the
+ * package's files (src/peer/policy.ts). Absent means shareable, so entries
+ * written before the field existed replay unchanged; `true` is never
+ * written, so a version has one encoding.
+ *
+ * A `popularity` entry (a registry entry) names a count-min sketch of the
+ * downloads of each version during `window` (src/registry/popularity.ts),
+ * with the threshold the origin calls popular:
+ *
+ *   {"depth":4,"kind":"popularity","size":120,"sketch":{"sha256":"…","size":2113},
+ *    "threshold":100,"time":"…","total":5120,"v":1,"width":65536,
+ *    "window":{"from":"…","to":"…"}}
  */
 import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
@@ -28,6 +43,7 @@ import { checkLoggedResolution, checkResolution } from "./resolution.ts";
 
 export { EntryError, type EntryErrorCode } from "./entry-error.ts";
 
+import { isSketchShape, MAX_SKETCH_DEPTH, MAX_SKETCH_WIDTH } from "./popularity.ts";
 import { isShardCount, MAX_SHARDS } from "./snapshot.ts";
 
 export const ENTRY_FORMAT_VERSION = 1;
@@ -70,6 +86,8 @@ export interface PublishEntry extends EntryBase {
   /** What search needs, so any copy of the log can index it without the manifests. */
   readonly description?: string;
   readonly keywords?: readonly string[];
+  /** false: the package opted out of LAN sharing (package.json `"cairn": {"share": false}`). */
+  readonly share?: false;
 }
 
 export interface UnpublishEntry extends EntryBase {
@@ -130,6 +148,8 @@ export interface ImportEntry extends EntryBase {
   readonly resolution: { readonly [field: string]: JsonValue };
   readonly description?: string;
   readonly keywords?: readonly string[];
+  /** false: the upstream's version document opted out of LAN sharing, as for a publish. */
+  readonly share?: false;
 }
 
 /**
@@ -173,6 +193,8 @@ export interface SnapshotEntry extends RegistryEntryBase {
   readonly packages: number;
   /** Log index of the newest `database` entry before this one, so a new client finds it. */
   readonly database?: number;
+  /** Log index of the newest `popularity` entry before this one, likewise. */
+  readonly popularity?: number;
 }
 
 /** Names a published SQLite copy of the derived index at log size `size` (zstd-compressed). */
@@ -184,7 +206,22 @@ export interface DatabaseEntry extends RegistryEntryBase {
   readonly schema: number;
 }
 
-export type RegistryEntry = SnapshotEntry | DatabaseEntry;
+/**
+ * Names the origin's count of downloads per version over `window`: a
+ * count-min sketch blob (zstd of depth × width uint32 counters), the
+ * downloads it counts, and the estimate at which a version is popular.
+ */
+export interface PopularityEntry extends RegistryEntryBase {
+  readonly kind: "popularity";
+  readonly window: { readonly from: string; readonly to: string };
+  readonly sketch: BlobRef;
+  readonly depth: number;
+  readonly width: number;
+  readonly total: number;
+  readonly threshold: number;
+}
+
+export type RegistryEntry = SnapshotEntry | DatabaseEntry | PopularityEntry;
 export type Entry = PackageEntry | RegistryEntry;
 export type EntryKind = Entry["kind"];
 
@@ -234,7 +271,11 @@ export interface NamedBlob {
   readonly artifact?: Artifact;
 }
 
-/** The blobs a package entry names, which every copy of the tree holds (none for others). */
+/**
+ * The blobs an entry names that every copy of the tree holds: a package
+ * entry's, and a popularity entry's sketch (a snapshot's files and a
+ * database are copied their own ways).
+ */
 export function blobsNamedBy(entry: Entry | { readonly kind: "void" }): NamedBlob[] {
   switch (entry.kind) {
     case "publish":
@@ -247,6 +288,8 @@ export function blobsNamedBy(entry: Entry | { readonly kind: "void" }): NamedBlo
       return [{ ref: entry.manifest }];
     case "artifact":
       return [{ ref: entry.artifact, artifact: entry.artifact }, ...filesOf(entry)];
+    case "popularity":
+      return [{ ref: entry.sketch }];
     default:
       return [];
   }
@@ -258,7 +301,7 @@ function filesOf(entry: PublishEntry | ArtifactEntry): NamedBlob[] {
 }
 
 export function isPackageEntry(entry: Entry): entry is PackageEntry {
-  return entry.kind !== "snapshot" && entry.kind !== "database";
+  return entry.kind !== "snapshot" && entry.kind !== "database" && entry.kind !== "popularity";
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -272,12 +315,12 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   publish: {
     base: PACKAGE_BASE,
     required: ["version", "artifact", "manifest", "resolution"],
-    optional: ["tag", "files", "description", "keywords"],
+    optional: ["tag", "files", "description", "keywords", "share"],
   },
   import: {
     base: PACKAGE_BASE,
     required: ["version", "uplink", "integrity", "manifest", "resolution"],
-    optional: ["published", "description", "keywords"],
+    optional: ["published", "description", "keywords", "share"],
   },
   artifact: { base: PACKAGE_BASE, required: ["version", "artifact"], optional: ["files"] },
   unpublish: { base: PACKAGE_BASE, required: [], optional: ["version"] },
@@ -287,9 +330,14 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   snapshot: {
     base: REGISTRY_BASE,
     required: ["root", "shards", "packages"],
-    optional: ["database"],
+    optional: ["database", "popularity"],
   },
   database: { base: REGISTRY_BASE, required: ["blob", "rawSize", "schema"], optional: [] },
+  popularity: {
+    base: REGISTRY_BASE,
+    required: ["window", "sketch", "depth", "width", "total", "threshold"],
+    optional: [],
+  },
 };
 
 /** Search metadata in an entry is bounded, so a publish cannot bloat the log. */
@@ -421,6 +469,21 @@ function checkSearchFields(value: Obj): void {
   }
 }
 
+/** `share` is absent or false: true is the default and never written. */
+function checkShare(value: Obj): void {
+  if (Object.hasOwn(value, "share") && value.share !== false)
+    throw bad("entry field share may only be false (absent means shareable)");
+}
+
+/** A popularity window: `{from, to}`, two times with from not after to. */
+function checkWindow(value: unknown, check: EntryCheck): void {
+  if (!isObject(value) || Object.keys(value).sort().join() !== "from,to")
+    throw bad("entry field window must have exactly from and to");
+  const from = str(value, "from", check, ISO_TIME);
+  const to = str(value, "to", check, ISO_TIME);
+  if (from > to) throw bad("a popularity window must not end before it starts");
+}
+
 /** Checks a version entry as a document holds it (an imported one with its artifact, if bound). */
 export function checkVersionEntry(value: unknown): VersionEntry {
   if (isObject(value) && value.kind === "import" && Object.hasOwn(value, "artifact")) {
@@ -468,6 +531,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       if (check === "append") checkResolution(value.resolution);
       else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
+      checkShare(value);
       break;
     case "import":
       version(value, check);
@@ -478,6 +542,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       if (check === "append") checkResolution(value.resolution);
       else checkLoggedResolution(value.resolution);
       checkSearchFields(value);
+      checkShare(value);
       break;
     case "artifact":
       version(value, check);
@@ -506,11 +571,22 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
         throw bad(`a snapshot's shard count must be a power of two up to ${MAX_SHARDS}`);
       count(value, "packages");
       if (Object.hasOwn(value, "database")) count(value, "database");
+      if (Object.hasOwn(value, "popularity")) count(value, "popularity");
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);
       count(value, "rawSize");
       count(value, "schema", 1);
+      break;
+    case "popularity":
+      checkWindow(value.window, check);
+      checkBlobRef(value.sketch, "sketch", false);
+      if (!isSketchShape(count(value, "depth", 1), count(value, "width", 1)))
+        throw bad(
+          `a sketch may have at most ${MAX_SKETCH_DEPTH} rows of at most ${MAX_SKETCH_WIDTH} counters`,
+        );
+      count(value, "total");
+      count(value, "threshold", 1);
       break;
   }
   return value as unknown as Entry;

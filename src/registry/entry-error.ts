@@ -10,6 +10,8 @@ export type EntryErrorCode =
   | "bad-field"
   /** Over MAX_ENTRY_SIZE once encoded. */
   | "too-large"
+  /** A popularity sketch blob that is not the shape its entry declares. */
+  | "bad-sketch"
   /** Well-formed, but it cannot be applied to the state before it. */
   | "cannot-apply"
   /** A package document that is not the canonical encoding of a valid document. */

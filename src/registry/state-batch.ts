@@ -14,6 +14,7 @@ import {
   EntryError,
   isPackageEntry,
   type PackageEntry,
+  type PopularityEntry,
   publishedAt,
   type SnapshotEntry,
 } from "./entries.ts";
@@ -26,7 +27,12 @@ import {
 } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
-import type { DatabasePointer, RegistryState, SnapshotPointer } from "./state.ts";
+import type {
+  DatabasePointer,
+  PopularityPointer,
+  RegistryState,
+  SnapshotPointer,
+} from "./state.ts";
 import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
 
 export class SnapshotMismatchError extends Error {
@@ -61,7 +67,7 @@ export interface Touched {
 export function snapshotEntry(
   built: BuiltSnapshot,
   size: number,
-  options: { database?: number; time?: string } = {},
+  options: { database?: number; popularity?: number; time?: string } = {},
 ): SnapshotEntry {
   return {
     v: 1,
@@ -72,6 +78,7 @@ export function snapshotEntry(
     shards: built.shardCount,
     packages: built.packages,
     ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.popularity !== undefined ? { popularity: options.popularity } : {}),
   };
 }
 
@@ -98,6 +105,7 @@ export class StateBatch {
   #size: number;
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
+  #popularity: PopularityPointer | undefined;
   #built: BuiltSnapshot | undefined;
   /** Shards as built so far in this batch, for one shard count. */
   #shards: ShardCache | undefined;
@@ -122,6 +130,11 @@ export class StateBatch {
     return this.#database?.index ?? this.#state.database?.index;
   }
 
+  /** Log index of the newest popularity entry, if any. */
+  get latestPopularity(): number | undefined {
+    return this.#popularity?.index ?? this.#state.popularity?.index;
+  }
+
   /** Log size after the entries added so far. */
   get size(): number {
     return this.#size;
@@ -144,8 +157,9 @@ export class StateBatch {
       else this.#voidSince = undefined;
     } else {
       if (entry.size > index)
-        throw new SnapshotMismatchError(index, `database entry names log size ${entry.size}`);
-      this.#database = { index };
+        throw new SnapshotMismatchError(index, `${entry.kind} entry names log size ${entry.size}`);
+      if (entry.kind === "database") this.#database = { index };
+      else this.#popularity = { index, entry };
     }
     this.#size++;
   }
@@ -209,9 +223,18 @@ export class StateBatch {
    * the state reflects), as this state's latest after checking that it
    * matches the state: how a copy of the state made elsewhere proves itself.
    */
-  adopt(entry: SnapshotEntry, index: number): void {
+  adopt(entry: SnapshotEntry, index: number, popularity?: PopularityEntry): void {
     this.#checkSnapshot(entry, index, false);
     if (entry.database !== undefined) this.#database = { index: entry.database };
+    if (entry.popularity !== undefined) {
+      // The entry the snapshot names, read from the same verified log by the caller.
+      if (popularity?.kind !== "popularity" || popularity.size > entry.popularity)
+        throw new SnapshotMismatchError(
+          index,
+          `snapshot names popularity entry ${entry.popularity}, which was not given`,
+        );
+      this.#popularity = { index: entry.popularity, entry: popularity };
+    }
   }
 
   #checkSnapshot(entry: SnapshotEntry, index: number, inLog: boolean): void {
@@ -227,6 +250,11 @@ export class StateBatch {
       throw new SnapshotMismatchError(
         index,
         `snapshot names database entry ${entry.database}, the newest is ${this.latestDatabase}`,
+      );
+    if (inLog && entry.popularity !== this.latestPopularity)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot names popularity entry ${entry.popularity}, the newest is ${this.latestPopularity}`,
       );
     if (built.packages !== entry.packages)
       throw new SnapshotMismatchError(
@@ -383,6 +411,7 @@ export class StateBatch {
       }
       if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
       if (this.#database) setMeta("database", JSON.stringify(this.#database));
+      if (this.#popularity) setMeta("popularity", JSON.stringify(this.#popularity));
       if (this.#voidSince !== undefined) setMeta("void_since", String(this.#voidSince));
       else sql("DELETE FROM meta WHERE key = 'void_since'").run();
       setMeta("log_size", String(this.#size));

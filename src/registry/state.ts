@@ -11,7 +11,7 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { publishedAt, type VersionEntry } from "./entries.ts";
+import { type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT 
 CREATE INDEX IF NOT EXISTS versions_pickable ON versions (name, unpublished, version, deprecated);
 `;
 
+const TARBALL_SHA256 = "json_extract(entry, '$.artifact.sha256')";
+const FILES_SHA256 = "json_extract(entry, '$.files.sha256')";
+
 /** The tables CORE_SCHEMA creates, in the order a copy fills them. */
 export const CORE_TABLES = ["meta", "packages", "versions", "dist_tags", "owners"] as const;
 
@@ -101,6 +104,12 @@ export interface SnapshotPointer {
 /** The newest database entry applied. */
 export interface DatabasePointer {
   readonly index: number;
+}
+
+/** The newest popularity entry applied, whole: peers read its sketch and threshold. */
+export interface PopularityPointer {
+  readonly index: number;
+  readonly entry: PopularityEntry;
 }
 
 const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished";
@@ -241,6 +250,30 @@ export class RegistryState {
   get database(): DatabasePointer | undefined {
     const value = this.meta("database");
     return value === undefined ? undefined : (JSON.parse(value) as DatabasePointer);
+  }
+
+  /** The newest popularity entry applied, if any. */
+  get popularity(): PopularityPointer | undefined {
+    const value = this.meta("popularity");
+    return value === undefined ? undefined : (JSON.parse(value) as PopularityPointer);
+  }
+
+  /**
+   * Indexes versions by the SHA-256 of their tarball and of their file
+   * index, for `versionOfBlob`. Only the origin asks (it counts downloads
+   * by blob); copies of the state need not carry the indexes.
+   */
+  indexVersionBlobs(): void {
+    this.db.exec(`CREATE INDEX IF NOT EXISTS versions_tarball ON versions (${TARBALL_SHA256});
+      CREATE INDEX IF NOT EXISTS versions_files ON versions (${FILES_SHA256});`);
+  }
+
+  /** The version whose tarball or file index is the blob `sha256`, if any. */
+  versionOfBlob(sha256: string): { name: string; version: string } | undefined {
+    return this.sql(
+      `SELECT name, version FROM versions WHERE ${TARBALL_SHA256} = ?1
+       UNION ALL SELECT name, version FROM versions WHERE ${FILES_SHA256} = ?1 LIMIT 1`,
+    ).get(sha256) as { name: string; version: string } | undefined;
   }
 
   /** Starts a batch of entries that follow the state's log size; nothing is written until it commits. */

@@ -13,7 +13,7 @@
  * upstream removes them (their numbers stay burnt, as on npm).
  */
 import semver from "semver";
-import { resolutionOf, searchFields } from "../origin/registry.ts";
+import { resolutionOf, searchFields, shareField } from "../origin/registry.ts";
 import {
   CanonicalJsonError,
   canonicalJsonBytes,
@@ -143,6 +143,7 @@ function importVersion(
     manifest: { sha256: sha256Hex(bytes), size: bytes.length },
     resolution,
     ...searchFields(manifest),
+    ...shareField(manifest),
   };
   encodeEntry(entry);
   return { entry, manifest: bytes };

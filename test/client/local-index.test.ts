@@ -48,4 +48,29 @@ describe("local index bootstrap", () => {
       assert.deepEqual(await readdir(join(home.path, "index")), ["index.sqlite"]);
     });
   }
+
+  test("an index bootstrapped from a snapshot made after a popularity entry still knows that entry", async () => {
+    await using origin = await startTestOrigin({ settings: { popularityInterval: 3600 } });
+    await origin.publish("a", "1.0.0");
+    const popularity = await origin.publishPopularity();
+    assert.ok(popularity);
+    await origin.publish("b", "1.0.0");
+    const database = await origin.registry.publishDatabase();
+    assert.ok(database && database.entry.size > popularity.index);
+    await using home = await tempDir();
+    const client = await LogClient.open({
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      stateDir: home.path,
+    });
+    const path = join(home.path, "index", "index.sqlite");
+    const report = await syncIndex(client, path);
+    assert.equal(report.bootstrappedAt, database.entry.size);
+    const index = RegistryState.open(path);
+    try {
+      assert.deepEqual(index.popularity, { index: popularity.index, entry: popularity.entry });
+    } finally {
+      index.close();
+    }
+  });
 });

@@ -24,6 +24,8 @@ export interface TestOrigin extends RunningOrigin {
 export interface TestOriginOptions {
   /** Sign with a copy of this key file (another origin's `key`): a second log under the same key, a fork. */
   readonly keyFile?: string;
+  /** Settings on top of testOriginConfig's. */
+  readonly settings?: Partial<OriginConfig>;
 }
 
 /** An origin's settings for a test: loopback, any port, no fsync, no timers; `settings` on top. */
@@ -48,7 +50,7 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     await mkdir(dataDir);
     await copyFile(options.keyFile, join(dataDir, "key"));
   }
-  const origin = await startOrigin(testOriginConfig(dataDir));
+  const origin = await startOrigin(testOriginConfig(dataDir, options.settings));
   return {
     ...origin,
     dataDir,

@@ -32,6 +32,16 @@ const publish: Entry = {
   resolution: { dependencies: { "is-number": "^7.0.0" }, bin: { pad: "cli.js" } },
 };
 
+const imported = {
+  ...base,
+  kind: "import",
+  version: "1.3.0",
+  uplink: "npm",
+  integrity: { sha1: "b".repeat(40) },
+  manifest: { sha256: "c".repeat(64), size: 890 },
+  resolution: {},
+} as const;
+
 const isCode = (code: string) => (err: unknown) => err instanceof EntryError && err.code === code;
 
 describe("log entries", () => {
@@ -245,15 +255,6 @@ describe("log entries", () => {
   });
 
   test("an imported version bound to its tarball carries the index its artifact entry named", () => {
-    const imported = {
-      ...base,
-      kind: "import",
-      version: "1.3.0",
-      uplink: "npm",
-      integrity: { sha1: "b".repeat(40) },
-      manifest: { sha256: "c".repeat(64), size: 890 },
-      resolution: {},
-    };
     const bound = {
       ...imported,
       artifact: publish.kind === "publish" ? publish.artifact : undefined,
@@ -266,5 +267,40 @@ describe("log entries", () => {
       isCode("bad-field"),
     );
     assert.throws(() => checkVersionEntry({ ...imported, files }), isCode("bad-field"));
+  });
+});
+
+describe("the share opt-out", () => {
+  test('a publish or import entry may say "share": false; absent means shareable, true is never written', () => {
+    for (const entry of [publish, imported] as Entry[]) {
+      const optedOut = { ...entry, share: false } as Entry;
+      const bytes = encodeEntry(optedOut);
+      assert.match(new TextDecoder().decode(bytes), /"share":false/);
+      assert.deepEqual(decodeEntry(bytes), optedOut);
+      // A log written before the field existed replays byte for byte, and shares.
+      const old = canonicalJsonBytes(entry);
+      const decoded = decodeEntry(old);
+      assert.equal(Object.hasOwn(decoded, "share"), false);
+      assert.deepEqual(encodeEntry(decoded), old);
+      for (const share of [true, "false", 0, null])
+        assert.throws(
+          () => decodeEntry(canonicalJsonBytes({ ...entry, share })),
+          isCode("bad-field"),
+        );
+    }
+    for (const entry of [
+      {
+        ...base,
+        kind: "artifact",
+        version: "1.3.0",
+        artifact: (publish as { artifact: unknown }).artifact,
+      },
+      { ...base, kind: "unpublish", version: "1.3.0" },
+      { ...base, kind: "deprecate", version: "1.3.0", message: "" },
+    ])
+      assert.throws(
+        () => decodeEntry(canonicalJsonBytes({ ...entry, share: false })),
+        isCode("bad-field"),
+      );
   });
 });

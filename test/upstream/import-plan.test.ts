@@ -107,6 +107,28 @@ describe("planning an import", () => {
     );
   });
 
+  test('an upstream version document with "cairn": {"share": false} imports opted out of LAN sharing', () => {
+    const plan = planImport(
+      "pkg",
+      {
+        "dist-tags": { latest: "1.1.0" },
+        versions: {
+          "1.0.0": version("1.0.0", { cairn: { share: false } }),
+          "1.1.0": version("1.1.0", { cairn: { share: "false" } }),
+          "1.2.0": version("1.2.0"),
+        },
+      },
+      undefined,
+      "up",
+      NOW,
+    );
+    const share = Object.fromEntries(
+      plan.entries.flatMap((e) => (e.kind === "import" ? [[e.version, e.share]] : [])),
+    );
+    // Only the boolean false opts out; anything else is as if absent.
+    assert.deepEqual(share, { "1.0.0": false, "1.1.0": undefined, "1.2.0": undefined });
+  });
+
   test("SRI strings may list several hashes; the SHA-512 is taken", () => {
     assert.deepEqual(upstreamIntegrity({ integrity: `sha1-x ${SHA512}?opt`, shasum: SHA1 }), {
       sha512: `${"A".repeat(86)}==`,
