@@ -81,6 +81,11 @@ async function listIndexes(store: PackageStore): Promise<ListedIndex[]> {
   );
 }
 
+/** Every sound index the store holds (each at its own tarball's path), in no set order. */
+export async function storedIndexes(store: PackageStore): Promise<FileIndex[]> {
+  return (await listIndexes(store)).flatMap((listed) => (listed.index ? [listed.index] : []));
+}
+
 /**
  * Re-hashes every store file some index names. With `removeDamaged`, each
  * damaged file, every index naming one and every unparsable index are

@@ -22,7 +22,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
-import { addressKey, RateLimit, type Take } from "../origin/rate-limit.ts";
+import { addressKey, RateLimit, type Take } from "../util/rate-limit.ts";
 import { writeRoutes } from "./read-only.ts";
 
 export type GuardCode = "rate-limited" | "busy" | "tree-damaged";

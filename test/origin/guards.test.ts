@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { startOrigin } from "../../src/npm/origin-server.ts";
 import { ConfigError, checkConfig, type OriginConfig } from "../../src/origin/config.ts";
 import { passwordHasher } from "../../src/origin/password-hasher.ts";
-import { addressKey } from "../../src/origin/rate-limit.ts";
+import { addressKey } from "../../src/util/rate-limit.ts";
 import { tempDir } from "../helpers/log.ts";
 import { testOriginConfig } from "../helpers/origin.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";

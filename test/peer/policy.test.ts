@@ -1,0 +1,189 @@
+/**
+ * The share policy over a real origin's state and a real install store:
+ * latest or popular versions share, opted-out packages and unpublished
+ * versions never do, and only blobs of shareable versions the store holds
+ * (and whose tarball is the logged one) are offered.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { describe, test } from "node:test";
+import { PackageStore } from "../../src/install/store.ts";
+import { loadPopularity, SharePolicy, shareSet } from "../../src/peer/policy.ts";
+import type { BlobRef } from "../../src/registry/entries.ts";
+import { EntryError } from "../../src/registry/entries.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { packageJson, rawTgz } from "../helpers/tar.ts";
+
+/** An origin whose state has each case, and a popularity entry counting three downloads of some. */
+async function registryOfCases(): Promise<TestOrigin> {
+  const origin = await startTestOrigin({
+    settings: { popularityInterval: 3600, popularityThreshold: 3 },
+  });
+  await origin.publish("plain", "1.0.0");
+  await origin.publish("plain", "1.1.0");
+  await origin.publish("hot", "1.0.0");
+  await origin.publish("hot", "2.0.0");
+  await origin.publish("secret", "1.0.0", { cairn: { share: false } });
+  await origin.publish("secret", "1.1.0");
+  await origin.publish("gone", "1.0.0");
+  await origin.publish("gone", "1.1.0");
+  for (const [name, version] of [
+    ["hot", "1.0.0"],
+    ["secret", "1.0.0"],
+    ["gone", "1.1.0"],
+  ]) {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(new URL(`${name}/-/${name}-${version}.tgz`, origin.url));
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+  }
+  await origin.registry.change("alice", "gone", [{ kind: "unpublish", version: "1.1.0" }]);
+  assert.ok(await origin.publishPopularity());
+  return origin;
+}
+
+async function policyOf(origin: TestOrigin, threshold?: number): Promise<SharePolicy> {
+  const state = origin.registry.state;
+  const newest = state.popularity;
+  assert.ok(newest);
+  const blob = async (ref: BlobRef) => {
+    const bytes = await origin.registry.blobs.get(ref.sha256);
+    assert.ok(bytes);
+    return bytes;
+  };
+  return new SharePolicy({
+    document: (name) => state.document(name),
+    popularity: await loadPopularity(newest.entry, blob),
+    ...(threshold !== undefined ? { threshold } : {}),
+  });
+}
+
+describe("share policy", () => {
+  test("latest or popular shares; opted-out, unpublished, unpopular and unknown do not", async () => {
+    await using origin = await registryOfCases();
+    const policy = await policyOf(origin);
+    assert.equal(policy.threshold, 3);
+    const decisions = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          [
+            "plain@1.0.0",
+            "plain@1.1.0",
+            "hot@1.0.0",
+            "hot@2.0.0",
+            "secret@1.0.0",
+            "secret@1.1.0",
+            "gone@1.0.0",
+            "gone@1.1.0",
+            "plain@9.9.9",
+            "nobody@1.0.0",
+          ].map(async (spec) => {
+            const [name, version] = spec.split("@");
+            return [spec, (await policy.decide(name, version)).reason];
+          }),
+        ),
+      );
+    assert.deepEqual(await decisions(), {
+      "plain@1.0.0": "unpopular",
+      "plain@1.1.0": "latest",
+      "hot@1.0.0": "popular",
+      "hot@2.0.0": "latest",
+      // Opted out by its first version: the later one, latest, is withheld too.
+      "secret@1.0.0": "opted-out",
+      "secret@1.1.0": "opted-out",
+      // The latest tag moved back to 1.0.0 when 1.1.0 was unpublished; popular or not, 1.1.0 is gone.
+      "gone@1.0.0": "latest",
+      "gone@1.1.0": "unpublished",
+      "plain@9.9.9": "unknown",
+      "nobody@1.0.0": "unknown",
+    });
+    // A peer may raise the threshold, never lower it.
+    assert.equal((await (await policyOf(origin, 4)).decide("hot", "1.0.0")).reason, "unpopular");
+    assert.equal((await policyOf(origin, 1)).threshold, 3);
+    // Without a sketch only latest versions share.
+    const noSketch = new SharePolicy({ document: (name) => origin.registry.state.document(name) });
+    assert.equal((await noSketch.decide("hot", "1.0.0")).reason, "unpopular");
+    assert.equal((await noSketch.decide("hot", "2.0.0")).reason, "latest");
+  });
+
+  test("a sketch that does not match its entry is refused", async () => {
+    await using origin = await registryOfCases();
+    const entry = origin.registry.state.popularity?.entry;
+    assert.ok(entry);
+    await assert.rejects(loadPopularity(entry, async () => Buffer.from("not the sketch")));
+    await assert.rejects(
+      loadPopularity({ ...entry, width: 1024 }, async (ref) => {
+        const bytes = await origin.registry.blobs.get(ref.sha256);
+        assert.ok(bytes);
+        return bytes;
+      }),
+      (err) => err instanceof EntryError && err.code === "bad-sketch",
+    );
+  });
+
+  test("the share set holds the index and files of shareable stored versions only", async () => {
+    await using origin = await registryOfCases();
+    const policy = await policyOf(origin);
+    await using dir = await tempDir();
+    const store = await PackageStore.open(dir.path);
+    const state = origin.registry.state;
+    const held = new Map<string, { index: string; packageJson: string }>();
+    for (const spec of ["plain@1.0.0", "plain@1.1.0", "hot@1.0.0", "secret@1.1.0", "gone@1.1.0"]) {
+      const [name, version] = spec.split("@");
+      const artifact = state.version(name, version)?.entry.artifact;
+      assert.ok(artifact);
+      const tgz = await origin.registry.blobs.get(artifact.sha256);
+      assert.ok(tgz);
+      const index = await store.addTarball(tgz, {
+        integrity: `sha512-${artifact.sha512}`,
+        name,
+        version,
+      });
+      const files = state.version(name, version)?.entry.files;
+      assert.ok(files);
+      held.set(spec, {
+        index: files.sha256,
+        packageJson: index.files.get("package.json")?.sha256 ?? "",
+      });
+    }
+    // A tarball of a name the log has, but not the logged bytes: never shared.
+    const forged = rawTgz([packageJson("hot", "2.0.0", { description: "forged" })]);
+    await store.addTarball(forged, {
+      integrity: `sha512-${createHash("sha512").update(forged).digest("base64")}`,
+    });
+
+    const { blobs, versions } = await shareSet(store, policy);
+    assert.deepEqual(
+      versions.map((v) => `${v.name}@${v.version} ${v.decision.reason}`),
+      [
+        "gone@1.1.0 unpublished",
+        "hot@1.0.0 popular",
+        "hot@2.0.0 unknown",
+        "plain@1.0.0 unpopular",
+        "plain@1.1.0 latest",
+        "secret@1.1.0 opted-out",
+      ],
+    );
+    const shared = (spec: string) => {
+      const { index, packageJson } = held.get(spec) ?? { index: "", packageJson: "" };
+      return [blobs.has(index), blobs.has(packageJson)];
+    };
+    assert.deepEqual(shared("plain@1.1.0"), [true, true]);
+    assert.deepEqual(shared("hot@1.0.0"), [true, true]);
+    assert.deepEqual(shared("plain@1.0.0"), [false, false]);
+    assert.deepEqual(shared("secret@1.1.0"), [false, false]);
+    assert.deepEqual(shared("gone@1.1.0"), [false, false]);
+    // Each shared blob's path holds exactly its bytes.
+    for (const blob of blobs.values()) {
+      const bytes = await readFile(blob.path);
+      assert.equal(sha256Hex(bytes), blob.sha256, blob.path);
+      assert.equal(bytes.length, blob.size);
+    }
+    const index = blobs.get(held.get("hot@1.0.0")?.index ?? "");
+    assert.deepEqual([index?.name, index?.version, index?.reason], ["hot", "1.0.0", "popular"]);
+  });
+});
