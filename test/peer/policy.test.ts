@@ -8,59 +8,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
-import { PackageStore } from "../../src/install/store.ts";
 import { loadPopularity, SharePolicy, shareSet } from "../../src/peer/policy.ts";
-import type { BlobRef } from "../../src/registry/entries.ts";
 import { EntryError } from "../../src/registry/entries.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { tempDir } from "../helpers/log.ts";
-import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { policyOf, registryOfCases, storeOfCases } from "../helpers/share-cases.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
-
-/** An origin whose state has each case, and a popularity entry counting three downloads of some. */
-async function registryOfCases(): Promise<TestOrigin> {
-  const origin = await startTestOrigin({
-    settings: { popularityInterval: 3600, popularityThreshold: 3 },
-  });
-  await origin.publish("plain", "1.0.0");
-  await origin.publish("plain", "1.1.0");
-  await origin.publish("hot", "1.0.0");
-  await origin.publish("hot", "2.0.0");
-  await origin.publish("secret", "1.0.0", { cairn: { share: false } });
-  await origin.publish("secret", "1.1.0");
-  await origin.publish("gone", "1.0.0");
-  await origin.publish("gone", "1.1.0");
-  for (const [name, version] of [
-    ["hot", "1.0.0"],
-    ["secret", "1.0.0"],
-    ["gone", "1.1.0"],
-  ]) {
-    for (let i = 0; i < 3; i++) {
-      const res = await fetch(new URL(`${name}/-/${name}-${version}.tgz`, origin.url));
-      assert.equal(res.status, 200);
-      await res.arrayBuffer();
-    }
-  }
-  await origin.registry.change("alice", "gone", [{ kind: "unpublish", version: "1.1.0" }]);
-  assert.ok(await origin.publishPopularity());
-  return origin;
-}
-
-async function policyOf(origin: TestOrigin, threshold?: number): Promise<SharePolicy> {
-  const state = origin.registry.state;
-  const newest = state.popularity;
-  assert.ok(newest);
-  const blob = async (ref: BlobRef) => {
-    const bytes = await origin.registry.blobs.get(ref.sha256);
-    assert.ok(bytes);
-    return bytes;
-  };
-  return new SharePolicy({
-    document: (name) => state.document(name),
-    popularity: await loadPopularity(newest.entry, blob),
-    ...(threshold !== undefined ? { threshold } : {}),
-  });
-}
 
 describe("share policy", () => {
   test("latest or popular shares; opted-out, unpublished, unpopular and unknown do not", async () => {
@@ -129,27 +82,13 @@ describe("share policy", () => {
     await using origin = await registryOfCases();
     const policy = await policyOf(origin);
     await using dir = await tempDir();
-    const store = await PackageStore.open(dir.path);
-    const state = origin.registry.state;
-    const held = new Map<string, { index: string; packageJson: string }>();
-    for (const spec of ["plain@1.0.0", "plain@1.1.0", "hot@1.0.0", "secret@1.1.0", "gone@1.1.0"]) {
-      const [name, version] = spec.split("@");
-      const artifact = state.version(name, version)?.entry.artifact;
-      assert.ok(artifact);
-      const tgz = await origin.registry.blobs.get(artifact.sha256);
-      assert.ok(tgz);
-      const index = await store.addTarball(tgz, {
-        integrity: `sha512-${artifact.sha512}`,
-        name,
-        version,
-      });
-      const files = state.version(name, version)?.entry.files;
-      assert.ok(files);
-      held.set(spec, {
-        index: files.sha256,
-        packageJson: index.files.get("package.json")?.sha256 ?? "",
-      });
-    }
+    const { store, held } = await storeOfCases(origin, dir.path, [
+      "plain@1.0.0",
+      "plain@1.1.0",
+      "hot@1.0.0",
+      "secret@1.1.0",
+      "gone@1.1.0",
+    ]);
     // A tarball of a name the log has, but not the logged bytes: never shared.
     const forged = rawTgz([packageJson("hot", "2.0.0", { description: "forged" })]);
     await store.addTarball(forged, {
