@@ -42,6 +42,11 @@ export interface SharePolicyOptions {
   readonly popularity?: Popularity;
   /** The peer's own threshold: it raises the published one, never lowers it. */
   readonly threshold?: number;
+  /**
+   * false: share popular versions only, not every package's latest (holding
+   * the latest of a package few use still says that one uses it). Default true.
+   */
+  readonly latest?: boolean;
 }
 
 /** Whether a package opted out of sharing: any of its versions, live or not, says so. */
@@ -55,13 +60,16 @@ function versionOf(doc: PackageDocument, version: string): VersionDocument | und
 
 export class SharePolicy {
   readonly #document: SharePolicyOptions["document"];
-  readonly #popularity: Popularity | undefined;
+  /** The newest popularity entry and sketch the policy reads, if any. */
+  readonly popularity: Popularity | undefined;
+  readonly #latest: boolean;
   /** The estimate at which a version is popular; undefined without a sketch. */
   readonly threshold: number | undefined;
 
   constructor(options: SharePolicyOptions) {
     this.#document = options.document;
-    this.#popularity = options.popularity;
+    this.popularity = options.popularity;
+    this.#latest = options.latest ?? true;
     this.threshold =
       options.popularity &&
       popularityThreshold(options.popularity.entry.threshold, options.threshold);
@@ -85,15 +93,15 @@ export class SharePolicy {
     if (optedOut(doc)) return { share: false, reason: "opted-out" };
     if (doc.unpublished !== undefined || v.unpublished !== undefined)
       return { share: false, reason: "unpublished" };
-    if (doc.distTags.latest === version) return { share: true, reason: "latest" };
+    if (this.#latest && doc.distTags.latest === version) return { share: true, reason: "latest" };
     if (this.popular(doc.name, version)) return { share: true, reason: "popular" };
     return { share: false, reason: "unpopular" };
   }
 
   /** Whether the newest sketch counts `name@version` as popular. */
   popular(name: string, version: string): boolean {
-    if (!this.#popularity || this.threshold === undefined) return false;
-    return this.#popularity.sketch.estimate(popularityKey("npm", name, version)) >= this.threshold;
+    if (!this.popularity || this.threshold === undefined) return false;
+    return this.popularity.sketch.estimate(popularityKey("npm", name, version)) >= this.threshold;
   }
 }
 
