@@ -14,7 +14,7 @@
  * documents are kept by hash and stay valid across checkpoints.
  */
 import { LRUCache } from "lru-cache";
-import { decodeEntry, type SnapshotEntry } from "../registry/entries.ts";
+import { decodeEntry, type PopularityEntry, type SnapshotEntry } from "../registry/entries.ts";
 import {
   decodeDocument,
   MAX_DOCUMENT_BYTES,
@@ -51,7 +51,9 @@ export type SnapshotReadErrorCode =
   /** The root file lists another number of shards than its snapshot entry. */
   | "shard-count"
   /** A shard lists another package's document under a name. */
-  | "wrong-document";
+  | "wrong-document"
+  /** The entry a snapshot names as the newest popularity entry is not one. */
+  | "not-popularity";
 
 /** A snapshot whose files do not hold together; a file that does not parse is its own domain's error. */
 export class SnapshotReadError extends CodedError<SnapshotReadErrorCode> {
@@ -85,6 +87,25 @@ export class SnapshotReader {
       });
     }
     return this.#head.snapshot;
+  }
+
+  /**
+   * The newest popularity entry under the current checkpoint (the one its
+   * snapshot names), read from the verified log; undefined if there is none.
+   */
+  async popularity(): Promise<PopularityEntry | undefined> {
+    const head = await this.head();
+    const index = head.entry?.popularity;
+    if (index === undefined) return undefined;
+    let bytes: Uint8Array | undefined;
+    for await (const { entries } of this.#client.entries(index, index + 1)) bytes = entries[0];
+    const entry = bytes && decodeEntry(bytes);
+    if (entry?.kind !== "popularity")
+      throw new SnapshotReadError(
+        "not-popularity",
+        `the snapshot names entry ${index} as its popularity entry, which is not one`,
+      );
+    return entry;
   }
 
   /** The hash the snapshot lists for the package's document; undefined if it lists none. */

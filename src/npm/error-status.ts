@@ -154,6 +154,7 @@ const SNAPSHOT_READ: Record<SnapshotReadErrorCode, number> = {
   "not-a-snapshot": 502,
   "shard-count": 502,
   "wrong-document": 502,
+  "not-popularity": 502,
 };
 
 /** A root or shard a source served that is not in its one canonical form. */

@@ -17,12 +17,24 @@ import { decodeDocument, encodeDocument } from "../../src/registry/package-docum
 import { RegistryState } from "../../src/registry/state.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { openTestLog, tempDir } from "../helpers/log.ts";
-import { startTestOrigin } from "../helpers/origin.ts";
+import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { serveDirectory } from "../helpers/static-server.ts";
 
 interface Packument {
   versions: Record<string, unknown>;
   "dist-tags": Record<string, string>;
+}
+
+/** A client of `origin` alone (no mirror list), holding its current checkpoint. */
+async function refreshedClient(origin: TestOrigin, stateDir: string): Promise<LogClient> {
+  const client = await LogClient.open({
+    origin: origin.url,
+    verifier: origin.key.verifier,
+    stateDir,
+    useMirrorList: false,
+  });
+  await client.refresh();
+  return client;
 }
 
 describe("sparse verification", () => {
@@ -31,13 +43,7 @@ describe("sparse verification", () => {
     await using state = await tempDir();
     for (let i = 0; i < 40; i++) await origin.publish(`p${i}`, "1.0.0");
     await origin.publish("p3", "1.1.0", { dependencies: { p1: "^1.0.0" } });
-    const client = await LogClient.open({
-      origin: origin.url,
-      verifier: origin.key.verifier,
-      stateDir: state.path,
-      useMirrorList: false,
-    });
-    await client.refresh();
+    const client = await refreshedClient(origin, state.path);
     const reader = new SnapshotReader(client);
     const before = client.pool.traffic();
     const doc = await reader.document("p3");
@@ -67,6 +73,21 @@ describe("sparse verification", () => {
     const head = await reader.head();
     assert.equal(head.entry?.size, (client.checkpoint?.size ?? 0) - 1);
     assert.equal(head.entry?.packages, 40);
+  });
+
+  test("the newest popularity entry is found through the snapshot that names it", async () => {
+    await using origin = await startTestOrigin({ settings: { popularityInterval: 3600 } });
+    await using state = await tempDir();
+    await origin.publish("a", "1.0.0");
+    const client = await refreshedClient(origin, state.path);
+    const reader = new SnapshotReader(client);
+    assert.equal(await reader.popularity(), undefined);
+    const published = await origin.publishPopularity();
+    assert.ok(published);
+    await origin.publish("b", "1.0.0");
+    await client.refresh();
+    assert.deepEqual(await reader.popularity(), published.entry);
+    assert.equal((await reader.head()).entry?.popularity, published.index);
   });
 
   test("a sparse proxy serves packuments from the snapshot, 404 for an unknown name, and no search", async () => {
