@@ -8,7 +8,9 @@
  * every blob the new entries name (against the hashes in the entries), and
  * the files of each version whose entry names a file index: unpacked from
  * its tarball as the origin did, the index checked byte for byte against
- * the one the entry names (src/npm/version-files.ts). The
+ * the one the entry names (src/npm/version-files.ts), and the UnixFS
+ * nodes of each tarball over 1 MiB, made from its bytes, the root checked
+ * against the one the entry records (src/registry/artifact-dag.ts). The
  * checkpoint is swapped in last, by rename, so a reader of the copy never
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
@@ -31,8 +33,14 @@ import {
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
+import { checkUnixfs, hasUnixfsRoot, storeUnixfsNodes } from "../registry/artifact-dag.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
-import { type BlobRef, blobsNamedBy, type DatabaseEntry } from "../registry/entries.ts";
+import {
+  type Artifact,
+  type BlobRef,
+  blobsNamedBy,
+  type DatabaseEntry,
+} from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import type { StateBatch } from "../registry/state-batch.ts";
@@ -237,10 +245,14 @@ export class Mirror {
         batch.replay(entry);
         entries++;
         if (entry.kind === "database") database = entry;
-        const copies = blobsNamedBy(entry).map(({ ref, artifact }) =>
+        const named = blobsNamedBy(entry);
+        const copies = named.map(({ ref, artifact }) =>
           copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
         );
         for (const copy of copies) pending(copy);
+        for (const [i, { artifact }] of named.entries())
+          if (artifact && hasUnixfsRoot(artifact.size))
+            pending(copies[i].then(() => limited(() => this.#deriveDag(artifact))));
         const claim = filesClaimOf(entry);
         // Once its tarball and index are held (and whether or not this sync copied them).
         if (claim) pending(Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))));
@@ -280,6 +292,16 @@ export class Mirror {
       );
     const files = await recomputeVersionFiles(claim, tarball, index);
     await this.blobs.putMany(files.contents, { derived: true });
+  }
+
+  /**
+   * Stores a large tarball's UnixFS nodes, made from its bytes, once the
+   * root its entry records is checked against them (src/registry/artifact-dag.ts).
+   */
+  async #deriveDag(artifact: Artifact): Promise<void> {
+    const tarball = await this.blobs.get(artifact.sha256);
+    if (!tarball) throw new BlobError("missing", `the tarball ${artifact.sha256} is missing`);
+    await storeUnixfsNodes(checkUnixfs(artifact, tarball), this.blobs);
   }
 
   readonly #dirsWritten = new Set<string>();

@@ -19,9 +19,24 @@
  * lists is a blob too, `blob/sha256/<its sha256>`, of its raw bytes.
  * Entries written before the field existed have none, and replay as they
  * did.
+ *
+ * A tarball larger than one chunk (1 MiB) names its IPFS UnixFS root as
+ * `artifact.unixfs` (`"bafybei…"`): the CIDv1 of its file DAG under the
+ * IPIP-0499 `unixfs-v1-2025` profile (src/store/unixfs.ts), so a client
+ * can fetch it from any IPFS gateway or peer without fetching it whole
+ * first. A smaller tarball has none: its CID is the raw CID of its
+ * `sha256` (src/store/cid.ts). The field rides in the artifact to every
+ * package document and version a client reads; anyone holding the tarball
+ * recomputes it, and mirrors and `cairn verify` refuse a wrong one
+ * (src/registry/artifact-dag.ts). Entries written before the field existed
+ * have none and replay as they did. The files a file index lists get no
+ * CID of their own: any blob up to the gateway block limit (2 MiB) is one
+ * raw block named by its `sha256`, which covers all but a handful of files;
+ * a larger file comes by its hash from a mirror, or inside its tarball.
  */
 import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
+import { type BlockAddress, CHUNK_SIZE, cidOf, DAG_PB_CODEC, parseCid } from "../store/cid.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
 import { checkLoggedResolution, checkResolution } from "./resolution.ts";
@@ -53,6 +68,8 @@ export interface Artifact extends BlobRef {
   readonly sha512: string;
   /** npm `shasum`: hex SHA-1. */
   readonly sha1: string;
+  /** The UnixFS root CID, for a tarball over one chunk only; absent in older entries. */
+  readonly unixfs?: string;
 }
 
 export interface PublishEntry extends EntryBase {
@@ -371,8 +388,14 @@ function count(o: Obj, key: string, min = 0): number {
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   if (!isObject(value)) throw bad(`entry field ${what} must be an object`);
   const keys = artifact ? ["sha1", "sha256", "sha512", "size"] : ["sha256", "size"];
-  if (Object.keys(value).sort().join() !== keys.join()) {
-    throw bad(`entry field ${what} must have exactly ${keys.join(", ")}`);
+  const unixfs = artifact && Object.hasOwn(value, "unixfs");
+  if (
+    Object.keys(value)
+      .filter((key) => !unixfs || key !== "unixfs")
+      .sort()
+      .join() !== keys.join()
+  ) {
+    throw bad(`entry field ${what} must have exactly ${keys.join(", ")} (and maybe unixfs)`);
   }
   str(value, "sha256", "read", HEX64);
   if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
@@ -382,6 +405,22 @@ function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
     str(value, "sha512", "read", BASE64_SHA512);
     str(value, "sha1", "read", HEX40);
   }
+  if (unixfs) checkUnixfsField(value, what);
+}
+
+/** A dag-pb CIDv1 in its one canonical spelling (base32), on a tarball over one chunk. */
+function checkUnixfsField(value: Obj, what: string): void {
+  const cid = value.unixfs;
+  let address: BlockAddress | undefined;
+  try {
+    address = typeof cid === "string" ? parseCid(cid) : undefined;
+  } catch {
+    address = undefined;
+  }
+  if (address?.codec !== DAG_PB_CODEC || cidOf(address.sha256, DAG_PB_CODEC) !== cid)
+    throw bad(`entry field ${what}.unixfs must be a dag-pb CIDv1 in base32`);
+  if ((value.size as number) <= CHUNK_SIZE)
+    throw bad(`entry field ${what}.unixfs is only for a tarball over ${CHUNK_SIZE} bytes`);
 }
 
 /** At least one of sha512 and sha1, and nothing else. */

@@ -1,0 +1,58 @@
+/**
+ * A tarball's UnixFS DAG as its entry records it: `artifact.unixfs`, the
+ * root CID of a tarball over one chunk (src/registry/entries.ts). Whoever
+ * holds the bytes makes the DAG again; the copy that wrote the entry
+ * records its root, and every other copy refuses a root that differs.
+ * The DAG's node blocks are derived data, stored beside the tarball as
+ * blobs named by their SHA-256, so any static tree serves them.
+ */
+import type { BlobStore } from "../store/blobs.ts";
+import { CHUNK_SIZE } from "../store/cid.ts";
+import { type UnixfsDag, unixfsOfBytes } from "../store/unixfs.ts";
+import { BlobError } from "./blob-check.ts";
+import type { Artifact } from "./entries.ts";
+
+/** Whether a tarball of this size has a UnixFS root of its own (one over a chunk does). */
+export function hasUnixfsRoot(size: number): boolean {
+  return size > CHUNK_SIZE;
+}
+
+/** The DAG of a tarball over one chunk; undefined for a smaller one (its CID is its raw CID). */
+export function tarballDag(bytes: Uint8Array): UnixfsDag | undefined {
+  return hasUnixfsRoot(bytes.length) ? unixfsOfBytes(bytes) : undefined;
+}
+
+/** The artifact with the DAG's root recorded (as it was for a tarball of one chunk). */
+export function withUnixfsRoot<A extends Artifact>(artifact: A, dag: UnixfsDag | undefined): A {
+  return dag ? { ...artifact, unixfs: dag.root } : artifact;
+}
+
+/**
+ * Recomputes the DAG of a tarball (bytes checked against `artifact`
+ * already) and refuses it if the entry records another root. An older
+ * entry with no root recorded still gets the DAG, for its nodes.
+ */
+export function checkUnixfs(artifact: Artifact, bytes: Uint8Array): UnixfsDag | undefined {
+  const dag = tarballDag(bytes);
+  if (artifact.unixfs !== undefined && artifact.unixfs !== dag?.root)
+    throw new BlobError(
+      "unixfs-mismatch",
+      `tarball ${artifact.sha256} has UnixFS root ${dag?.root ?? "(none: one chunk)"}, not the recorded ${artifact.unixfs}`,
+    );
+  return dag;
+}
+
+/**
+ * Stores the DAG's node blocks. Derived from the tarball, so not synced: a
+ * crash may lose them, and the next copy of the tarball makes them again.
+ */
+export async function storeUnixfsNodes(
+  dag: UnixfsDag | undefined,
+  blobs: BlobStore,
+): Promise<void> {
+  if (dag && dag.nodes.length > 0)
+    await blobs.putMany(
+      dag.nodes.map((node) => node.bytes),
+      { derived: true },
+    );
+}
