@@ -7,10 +7,11 @@
  * blobs named by their SHA-256, so any static tree serves them.
  */
 import type { BlobStore } from "../store/blobs.ts";
+import type { UnixfsRoot } from "../store/block-index.ts";
 import { CHUNK_SIZE } from "../store/cid.ts";
 import { type UnixfsDag, unixfsOfBytes } from "../store/unixfs.ts";
 import { BlobError } from "./blob-check.ts";
-import type { Artifact } from "./entries.ts";
+import { type Artifact, blobsNamedBy, type Entry } from "./entries.ts";
 
 /** Whether a tarball of this size has a UnixFS root of its own (one over a chunk does). */
 export function hasUnixfsRoot(size: number): boolean {
@@ -55,4 +56,18 @@ export async function storeUnixfsNodes(
       dag.nodes.map((node) => node.bytes),
       { derived: true },
     );
+}
+
+/** The large blob and root a tarball's artifact records, for a block index; none for a smaller one. */
+export function unixfsRootOf(artifact: Artifact): UnixfsRoot | undefined {
+  const { sha256, size, unixfs } = artifact;
+  return unixfs === undefined ? undefined : { sha256, size, root: unixfs };
+}
+
+/** The roots an entry records (a publish or artifact entry of a tarball over 1 MiB), to add to a block index. */
+export function unixfsRootsNamedBy(entry: Entry | { readonly kind: "void" }): UnixfsRoot[] {
+  return blobsNamedBy(entry).flatMap(({ artifact }) => {
+    const root = artifact && unixfsRootOf(artifact);
+    return root ? [root] : [];
+  });
 }

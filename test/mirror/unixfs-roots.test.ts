@@ -14,8 +14,10 @@ import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { DirectorySource } from "../../src/log/sources.ts";
 import type { Mirror } from "../../src/mirror/mirror.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { unixfsRootOf, unixfsRootsNamedBy } from "../../src/registry/artifact-dag.ts";
 import type { PublishEntry } from "../../src/registry/entries.ts";
-import { cidOf, DAG_PB_CODEC } from "../../src/store/cid.ts";
+import { BlockIndex } from "../../src/store/block-index.ts";
+import { cidOf, DAG_PB_CODEC, RAW_CODEC } from "../../src/store/cid.ts";
 import { type UnixfsDag, unixfsOfBytes } from "../../src/store/unixfs.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { packageEntries } from "../helpers/entries.ts";
@@ -123,6 +125,20 @@ describe("UnixFS roots of large tarballs", () => {
     using mirror = await syncedMirror(origin, join(dir.path, "mirror"));
     assert.ok(await holdsNodes(mirror.blobs, dag));
     assert.deepEqual((await audit(origin, join(dir.path, "audit"))).problems, []);
+
+    // Each copy's block index learns the leaves from its state at start, or from each new entry.
+    assert.deepEqual(unixfsRootsNamedBy(entry), [
+      { sha256: dag.sha256, size: big.length, root: dag.root },
+    ]);
+    for (const copy of [origin.registry, mirror]) {
+      const roots = copy.state.unixfsArtifacts().map(unixfsRootOf);
+      assert.deepEqual(roots, unixfsRootsNamedBy(entry));
+      const index = new BlockIndex(copy.blobs);
+      assert.equal(await index.addAll(roots.filter((r) => r !== undefined)), 1);
+      const last = dag.leaves[1];
+      const leaf = await index.block({ codec: RAW_CODEC, sha256: last.sha256 });
+      assert.ok(leaf && Buffer.from(leaf).equals(big.subarray(last.offset)));
+    }
   });
 
   test("an origin that records a wrong root is refused by mirrors and by the audit", async () => {
