@@ -20,7 +20,7 @@ import {
   TILE_WIDTH,
   TileHashReader,
 } from "../log/index.ts";
-import { checkUnixfs } from "../registry/artifact-dag.ts";
+import { checkUnixfs, tarballDag } from "../registry/artifact-dag.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import {
   type Artifact,
@@ -279,5 +279,5 @@ export async function auditTree(
 /** A tarball's npm SHA-512, and the UnixFS root its entry records made again from its bytes. */
 function checkTarball(artifact: Artifact, data: Uint8Array): void {
   verifyIntegrity(artifact, data);
-  if (artifact.unixfs !== undefined) checkUnixfs(artifact, data);
+  if (artifact.unixfs !== undefined) checkUnixfs(artifact, tarballDag(data));
 }

@@ -46,6 +46,7 @@ import { RegistryState } from "../registry/state.ts";
 import type { StateBatch } from "../registry/state-batch.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
+import { unixfsOf } from "../store/unixfs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
 
 export interface MirrorOptions {
@@ -299,9 +300,15 @@ export class Mirror {
    * root its entry records is checked against them (src/registry/artifact-dag.ts).
    */
   async #deriveDag(artifact: Artifact): Promise<void> {
-    const tarball = await this.blobs.get(artifact.sha256);
-    if (!tarball) throw new BlobError("missing", `the tarball ${artifact.sha256} is missing`);
-    await storeUnixfsNodes(checkUnixfs(artifact, tarball), this.blobs);
+    // Read as a stream: a tarball may be 100 MiB, and only its nodes are kept.
+    const dag = await unixfsOf(this.blobs.stream(artifact.sha256)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (dag?.sha256 !== artifact.sha256)
+      throw new BlobError("missing", `the tarball ${artifact.sha256} is missing or damaged`);
+    checkUnixfs(artifact, dag);
+    await storeUnixfsNodes(dag, this.blobs);
   }
 
   readonly #dirsWritten = new Set<string>();

@@ -29,18 +29,16 @@ export function withUnixfsRoot<A extends Artifact>(artifact: A, dag: UnixfsDag |
 }
 
 /**
- * Recomputes the DAG of a tarball (bytes checked against `artifact`
- * already) and refuses it if the entry records another root. An older
- * entry with no root recorded still gets the DAG, for its nodes.
+ * Refuses the DAG of a tarball (made from bytes checked against
+ * `artifact`) if the entry records another root. An older entry with no
+ * root recorded accepts any.
  */
-export function checkUnixfs(artifact: Artifact, bytes: Uint8Array): UnixfsDag | undefined {
-  const dag = tarballDag(bytes);
+export function checkUnixfs(artifact: Artifact, dag: UnixfsDag | undefined): void {
   if (artifact.unixfs !== undefined && artifact.unixfs !== dag?.root)
     throw new BlobError(
       "unixfs-mismatch",
       `tarball ${artifact.sha256} has UnixFS root ${dag?.root ?? "(none: one chunk)"}, not the recorded ${artifact.unixfs}`,
     );
-  return dag;
 }
 
 /**

@@ -182,6 +182,14 @@ export class BlobStore {
     }
   }
 
+  /**
+   * The blob's bytes as a stream of chunks of up to 1 MiB, unchecked (the
+   * caller hashes them as they pass); reading fails with ENOENT if it is absent.
+   */
+  stream(hex: string): AsyncIterable<Uint8Array> {
+    return createReadStream(this.#file(hex), { highWaterMark: 1 << 20 });
+  }
+
   /** The blob's bytes, checked against its name; undefined if absent or damaged. */
   async get(hex: string): Promise<Uint8Array | undefined> {
     let data: Uint8Array;
