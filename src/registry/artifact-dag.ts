@@ -7,11 +7,12 @@
  * blobs named by their SHA-256, so any static tree serves them.
  */
 import type { BlobStore } from "../store/blobs.ts";
-import type { UnixfsRoot } from "../store/block-index.ts";
+import type { BlockIndex, UnixfsRoot } from "../store/block-index.ts";
 import { CHUNK_SIZE } from "../store/cid.ts";
 import { type UnixfsDag, unixfsOfBytes } from "../store/unixfs.ts";
 import { BlobError } from "./blob-check.ts";
 import { type Artifact, blobsNamedBy, type Entry } from "./entries.ts";
+import type { RegistryState } from "./state.ts";
 
 /** Whether a tarball of this size has a UnixFS root of its own (one over a chunk does). */
 export function hasUnixfsRoot(size: number): boolean {
@@ -68,4 +69,13 @@ export function unixfsRootsNamedBy(entry: Entry | { readonly kind: "void" }): Un
     const root = artifact && unixfsRootOf(artifact);
     return root ? [root] : [];
   });
+}
+
+/**
+ * Teaches a block index every root the state records (at a server's start,
+ * after a mirror's sync): roots already known cost nothing, and one whose
+ * nodes the copy has not derived yet is tried again next time.
+ */
+export function addRecordedRoots(index: BlockIndex, state: RegistryState): Promise<number> {
+  return index.addAll(state.unixfsArtifacts().flatMap((a) => unixfsRootOf(a) ?? []));
 }
