@@ -90,6 +90,8 @@ export class BlockIndex implements BlockSource {
       for (const link of links) {
         if (link.codec === DAG_PB_CODEC) {
           if (!(await walk(link.sha256))) return false;
+        } else if (link.size > MAX_BLOCK_SIZE) {
+          return false;
         } else {
           leaves.push([link.sha256, { blob: root.sha256, offset, length: link.size }]);
           offset += link.size;

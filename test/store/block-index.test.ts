@@ -2,15 +2,20 @@ import assert from "node:assert/strict";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import * as dagPb from "@ipld/dag-pb";
+import { UnixFS } from "ipfs-unixfs";
 import { exporter, type ReadableStorage } from "ipfs-unixfs-exporter";
+import { CID } from "multiformats/cid";
 import { BlobStore } from "../../src/store/blobs.ts";
 import { BlockIndex, MAX_BLOCK_SIZE, type UnixfsRoot } from "../../src/store/block-index.ts";
 import {
   type BlockAddress,
   CHUNK_SIZE,
+  cidOf,
   DAG_PB_CODEC,
   parseCid,
   RAW_CODEC,
+  rawCid,
 } from "../../src/store/cid.ts";
 import { type UnixfsDag, unixfsOfBytes } from "../../src/store/unixfs.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
@@ -145,6 +150,19 @@ describe("block index", () => {
     );
     assert.equal(await index.add({ ...rootOf(dag), size: dag.size + 1 }), false);
     assert.deepEqual(index.counts, { blobs: 0, leaves: 0, nodes: 0 });
+    // A node naming a leaf over the block limit is not one this profile makes.
+    const huge = 3 * MiB;
+    const bytes = dagPb.encode(
+      dagPb.prepare({
+        Data: new UnixFS({ type: "file", blockSizes: [BigInt(huge)] }).marshal(),
+        Links: [{ Hash: CID.parse(rawCid(dag.sha256)), Name: "", Tsize: huge }],
+      }),
+    );
+    const { sha256 } = await blobs.put(bytes);
+    assert.equal(
+      await index.add({ sha256: dag.sha256, size: huge, root: cidOf(sha256, DAG_PB_CODEC) }),
+      false,
+    );
     // Once the copy has derived its nodes, adding it again works.
     assert.equal(await index.add(rootOf(dag)), true);
     assert.equal(await index.has(raw(dag.leaves[2].sha256)), true);
