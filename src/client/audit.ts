@@ -20,7 +20,7 @@ import {
   TILE_WIDTH,
   TileHashReader,
 } from "../log/index.ts";
-import { checkUnixfs, tarballDag } from "../registry/artifact-dag.ts";
+import { checkUnixfs } from "../registry/artifact-dag.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import {
   type Artifact,
@@ -33,6 +33,7 @@ import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document
 import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { decodeLogEntries, type LogEntry } from "../registry/void-entries.ts";
+import { unixfsOfBytes } from "../store/unixfs.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
@@ -279,5 +280,5 @@ export async function auditTree(
 /** A tarball's npm SHA-512, and the UnixFS root its entry records made again from its bytes. */
 function checkTarball(artifact: Artifact, data: Uint8Array): void {
   verifyIntegrity(artifact, data);
-  if (artifact.unixfs !== undefined) checkUnixfs(artifact, tarballDag(data));
+  if (artifact.unixfs !== undefined) checkUnixfs(artifact, unixfsOfBytes(data));
 }

@@ -382,7 +382,7 @@ export class Registry {
     const artifact = { sha256: req.sha256 ?? sha256Hex(req.tarball), size: req.tarball.length };
     const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
     const files = req.files && { sha256: sha256Hex(req.files.index), size: req.files.index.length };
-    const dag = tarballDag(req.tarball);
+    const dag = await tarballDag(req.tarball);
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",

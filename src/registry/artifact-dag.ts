@@ -6,10 +6,11 @@
  * The DAG's node blocks are derived data, stored beside the tarball as
  * blobs named by their SHA-256, so any static tree serves them.
  */
+import { setImmediate } from "node:timers/promises";
 import type { BlobStore } from "../store/blobs.ts";
 import type { BlockIndex, UnixfsRoot } from "../store/block-index.ts";
 import { CHUNK_SIZE } from "../store/cid.ts";
-import { type UnixfsDag, unixfsOfBytes } from "../store/unixfs.ts";
+import { type UnixfsDag, unixfsOf } from "../store/unixfs.ts";
 import { BlobError } from "./blob-check.ts";
 import { type Artifact, blobsNamedBy, type Entry } from "./entries.ts";
 import type { RegistryState } from "./state.ts";
@@ -19,9 +20,20 @@ export function hasUnixfsRoot(size: number): boolean {
   return size > CHUNK_SIZE;
 }
 
-/** The DAG of a tarball over one chunk; undefined for a smaller one (its CID is its raw CID). */
-export function tarballDag(bytes: Uint8Array): UnixfsDag | undefined {
-  return hasUnixfsRoot(bytes.length) ? unixfsOfBytes(bytes) : undefined;
+/**
+ * The DAG of a tarball over one chunk; undefined for a smaller one (its
+ * CID is its raw CID). Hashed a chunk per turn of the event loop, so a
+ * server making the DAG of a 100 MiB tarball goes on answering meanwhile.
+ */
+export async function tarballDag(bytes: Uint8Array): Promise<UnixfsDag | undefined> {
+  return hasUnixfsRoot(bytes.length) ? unixfsOf(chunksOf(bytes)) : undefined;
+}
+
+async function* chunksOf(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += CHUNK_SIZE) {
+    if (at > 0) await setImmediate();
+    yield bytes.subarray(at, at + CHUNK_SIZE);
+  }
 }
 
 /** The artifact with the DAG's root recorded (as it was for a tarball of one chunk). */

@@ -431,7 +431,7 @@ export class UplinkImporter {
     try {
       tarball = await this.#registry.blobs.get(entry.artifact.sha256);
       if (!tarball) return entry;
-      const dag = tarballDag(tarball);
+      const dag = await tarballDag(tarball);
       await storeUnixfsNodes(dag, this.#registry.blobs);
       bound = { ...entry, artifact: withUnixfsRoot(entry.artifact, dag) };
     } catch (err) {
