@@ -74,14 +74,14 @@ interface Child {
 export async function unixfsOf(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<UnixfsDag> {
-  const builder = new LeafHasher();
+  const builder = new DagBuilder();
   for await (const chunk of chunks) builder.update(chunk);
   return builder.finish();
 }
 
 /** The DAG of a blob held in memory. */
 export function unixfsOfBytes(data: Uint8Array): UnixfsDag {
-  const builder = new LeafHasher();
+  const builder = new DagBuilder();
   builder.update(data);
   return builder.finish();
 }
@@ -91,8 +91,8 @@ export function unixfsOfFile(path: string): Promise<UnixfsDag> {
   return unixfsOf(createReadStream(path, { highWaterMark: CHUNK_SIZE }));
 }
 
-/** Hashes the whole blob and each 1 MiB slice of it in one pass. */
-class LeafHasher {
+/** Hashes the whole blob and each 1 MiB slice of it in one pass, then builds the nodes over the leaves. */
+class DagBuilder {
   readonly #whole = createHash("sha256");
   readonly #leaves: UnixfsLeaf[] = [];
   #leaf: Hash = createHash("sha256");

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MemoryBlockstore } from "blockstore-core/memory";
 import { exporter } from "ipfs-unixfs-exporter";
@@ -7,9 +9,16 @@ import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { sha256 } from "multiformats/hashes/sha2";
 import { CHUNK_SIZE, cidOf, DAG_PB_CODEC, RAW_CODEC, rawCid } from "../../src/store/cid.ts";
-import { linksOfNode, type UnixfsDag, unixfsOf, unixfsOfBytes } from "../../src/store/unixfs.ts";
+import {
+  linksOfNode,
+  type UnixfsDag,
+  unixfsOf,
+  unixfsOfBytes,
+  unixfsOfFile,
+} from "../../src/store/unixfs.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { keystream, keystreamBytes } from "../helpers/keystream.ts";
+import { tempDir } from "../helpers/log.ts";
 
 const MiB = CHUNK_SIZE;
 
@@ -100,6 +109,14 @@ describe("UnixFS file DAGs (unixfs-v1-2025)", () => {
       };
       assert.deepEqual(await unixfsOf(pieces()), whole, `chunks of ${cut}`);
     }
+  });
+
+  it("reads a file as a stream", async () => {
+    await using dir = await tempDir();
+    const data = keystreamBytes("file", 2 * MiB + 3);
+    const path = join(dir.path, "blob");
+    await writeFile(path, data);
+    assert.deepEqual(await unixfsOfFile(path), unixfsOfBytes(data));
   });
 
   it("wraps more than 1024 leaves in a second level, every leaf at the same depth", async () => {
