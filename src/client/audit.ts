@@ -3,10 +3,11 @@
  * its consistency with the checkpoint this client verified before, every
  * hash tile (each authenticated up to the root), every entry bundle (against
  * its tile) and every blob the entries name (size, SHA-256 and, for
- * tarballs, npm's SHA-512), and the files a sparse reader reads: the root,
- * shards and package documents of the latest snapshot, each by the hash
- * that names it. It reports every problem it finds rather than stopping at
- * the first, except when the tiles themselves cannot be trusted.
+ * tarballs, npm's SHA-512 and the UnixFS root the entry records), and the
+ * files a sparse reader reads: the root, shards and package documents of
+ * the latest snapshot, each by the hash that names it. It reports every
+ * problem it finds rather than stopping at the first, except when the
+ * tiles themselves cannot be trusted.
  */
 import {
   bundlePath,
@@ -19,6 +20,7 @@ import {
   TILE_WIDTH,
   TileHashReader,
 } from "../log/index.ts";
+import { checkUnixfs } from "../registry/artifact-dag.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import {
   type Artifact,
@@ -31,6 +33,7 @@ import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document
 import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { decodeLogEntries, type LogEntry } from "../registry/void-entries.ts";
+import { unixfsOfBytes } from "../store/unixfs.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
@@ -171,10 +174,10 @@ export async function auditTree(
       report();
     }
   };
-  /** A blob an entry names, by its size and SHA-256 (and a tarball's SHA-512). */
+  /** A blob an entry names, by its size and SHA-256 (and a tarball's SHA-512 and UnixFS root). */
   const checkServedBlob = (ref: BlobRef, artifact?: Artifact) =>
     checkServed(ref.sha256, ref.size, (data) => {
-      checkBlob(ref, data, source.name, artifact && ((d) => verifyIntegrity(artifact, d)));
+      checkBlob(ref, data, source.name, artifact && ((d) => checkTarball(artifact, d)));
       return data;
     });
   /** A snapshot file by the hash that names it, parsed. */
@@ -272,4 +275,10 @@ export async function auditTree(
   if (problems.length === 0 && (!stored || cp.size > stored.size))
     await store.save(note, storedCheckpoint);
   return { checkpoint: cp, bundles, blobs, problems };
+}
+
+/** A tarball's npm SHA-512, and the UnixFS root its entry records made again from its bytes. */
+function checkTarball(artifact: Artifact, data: Uint8Array): void {
+  verifyIntegrity(artifact, data);
+  if (artifact.unixfs !== undefined) checkUnixfs(artifact, unixfsOfBytes(data));
 }

@@ -8,7 +8,9 @@
  * every blob the new entries name (against the hashes in the entries), and
  * the files of each version whose entry names a file index: unpacked from
  * its tarball as the origin did, the index checked byte for byte against
- * the one the entry names (src/npm/version-files.ts). The
+ * the one the entry names (src/npm/version-files.ts), and the UnixFS
+ * nodes of each tarball over 1 MiB, made from its bytes, the root checked
+ * against the one the entry records (src/registry/artifact-dag.ts). The
  * checkpoint is swapped in last, by rename, so a reader of the copy never
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
@@ -31,13 +33,20 @@ import {
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
+import { checkUnixfs, hasUnixfsRoot, storeUnixfsNodes } from "../registry/artifact-dag.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
-import { type BlobRef, blobsNamedBy, type DatabaseEntry } from "../registry/entries.ts";
+import {
+  type Artifact,
+  type BlobRef,
+  blobsNamedBy,
+  type DatabaseEntry,
+} from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import type { StateBatch } from "../registry/state-batch.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
+import { unixfsOf } from "../store/unixfs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
 
 export interface MirrorOptions {
@@ -237,10 +246,14 @@ export class Mirror {
         batch.replay(entry);
         entries++;
         if (entry.kind === "database") database = entry;
-        const copies = blobsNamedBy(entry).map(({ ref, artifact }) =>
+        const named = blobsNamedBy(entry);
+        const copies = named.map(({ ref, artifact }) =>
           copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
         );
         for (const copy of copies) pending(copy);
+        for (const [i, { artifact }] of named.entries())
+          if (artifact && hasUnixfsRoot(artifact.size))
+            pending(copies[i].then(() => limited(() => this.#deriveDag(artifact))));
         const claim = filesClaimOf(entry);
         // Once its tarball and index are held (and whether or not this sync copied them).
         if (claim) pending(Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))));
@@ -280,6 +293,22 @@ export class Mirror {
       );
     const files = await recomputeVersionFiles(claim, tarball, index);
     await this.blobs.putMany(files.contents, { derived: true });
+  }
+
+  /**
+   * Stores a large tarball's UnixFS nodes, made from its bytes, once the
+   * root its entry records is checked against them (src/registry/artifact-dag.ts).
+   */
+  async #deriveDag(artifact: Artifact): Promise<void> {
+    // Read as a stream: a tarball may be 100 MiB, and only its nodes are kept.
+    const dag = await unixfsOf(this.blobs.stream(artifact.sha256)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (dag?.sha256 !== artifact.sha256)
+      throw new BlobError("missing", `the tarball ${artifact.sha256} is missing or damaged`);
+    checkUnixfs(artifact, dag);
+    await storeUnixfsNodes(dag, this.blobs);
   }
 
   readonly #dirsWritten = new Set<string>();

@@ -107,7 +107,12 @@ const ENTRY: Record<EntryErrorCode, number> = {
 };
 
 /** The server's own copy of a blob is missing or damaged: unavailable until repaired or re-synced. */
-const BLOB: Record<BlobErrorCode, number> = { missing: 503, mismatch: 503, unfetched: 404 };
+const BLOB: Record<BlobErrorCode, number> = {
+  missing: 503,
+  mismatch: 503,
+  unfetched: 404,
+  "unixfs-mismatch": 502,
+};
 
 const LOG: Record<LogErrorCode, number> = {
   "entry-too-large": 422,

@@ -5,7 +5,8 @@
  * one per version and links packages from it; the origin publishes the same
  * bytes per version (the blob a log entry's `files` names, version-files.ts),
  * so that anyone can check them and a client can fetch only the files it
- * lacks.
+ * lacks. A file's IPFS address is the raw CID of its SHA-256 when it is at
+ * most 2 MiB; larger files have none (src/registry/entries.ts says why).
  *
  * Format: RFC 8785 canonical JSON (sorted keys, no whitespace), so equal
  * indexes are equal bytes and the index's SHA-256 names it. `v` is 1.

@@ -17,6 +17,7 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
+import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import {
   CanonicalJsonError,
   canonicalJsonBytes,
@@ -425,6 +426,7 @@ export class Registry {
     const artifact = { sha256: req.sha256 ?? sha256Hex(req.tarball), size: req.tarball.length };
     const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
     const files = req.files && { sha256: sha256Hex(req.files.index), size: req.files.index.length };
+    const dag = await tarballDag(req.tarball);
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",
@@ -434,12 +436,15 @@ export class Registry {
       ...(req.tag ? { tag: req.tag } : {}),
       time: new Date().toISOString(),
       actor: req.actor,
-      artifact: {
-        sha256: artifact.sha256,
-        sha512: req.integrity.slice("sha512-".length),
-        sha1: req.shasum,
-        size: artifact.size,
-      },
+      artifact: withUnixfsRoot(
+        {
+          sha256: artifact.sha256,
+          sha512: req.integrity.slice("sha512-".length),
+          sha1: req.shasum,
+          size: artifact.size,
+        },
+        dag,
+      ),
       manifest: manifestBlob,
       ...(files ? { files } : {}),
       resolution,
@@ -455,6 +460,7 @@ export class Registry {
     });
     await this.blobs.putFile(path, artifact);
     await this.blobs.put(manifestBytes);
+    await storeUnixfsNodes(dag, this.blobs);
     if (req.files) await this.storeVersionFiles(req.files);
     return this.#sequencer.submit(entry);
   }

@@ -9,8 +9,11 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import type { Artifact, BlobRef, VersionEntry } from "./entries.ts";
 
-/** `unfetched`: an imported version whose tarball the origin has not fetched from its uplink yet. */
-export type BlobErrorCode = "missing" | "mismatch" | "unfetched";
+/**
+ * `unfetched`: an imported version whose tarball the origin has not fetched from its uplink yet.
+ * `unixfs-mismatch`: a tarball whose UnixFS root is not the one its entry records.
+ */
+export type BlobErrorCode = "missing" | "mismatch" | "unfetched" | "unixfs-mismatch";
 
 export class BlobError extends CodedError<BlobErrorCode> {
   override name = "BlobError";

@@ -34,9 +34,30 @@
  *   {"depth":4,"kind":"popularity","size":120,"sketch":{"sha256":"…","size":2113},
  *    "threshold":100,"time":"…","total":5120,"v":1,"width":65536,
  *    "window":{"from":"…","to":"…"}}
+ *
+ * A tarball larger than one chunk (1 MiB) names its IPFS UnixFS root as
+ * `artifact.unixfs` (`"bafybei…"`): the CIDv1 of its file DAG under the
+ * IPIP-0499 `unixfs-v1-2025` profile (src/store/unixfs.ts), so a client
+ * can fetch it from any IPFS gateway or peer without fetching it whole
+ * first. A smaller tarball has none: its CID is the raw CID of its
+ * `sha256` (src/store/cid.ts). The field rides in the artifact to every
+ * package document and version a client reads; anyone holding the tarball
+ * recomputes it, and mirrors and `cairn verify` refuse a wrong one
+ * (src/registry/artifact-dag.ts). Entries written before the field existed
+ * have none and replay as they did.
+ *
+ * The files a file index lists get no CID of their own (the index format
+ * is unchanged, so indexes already published still recompute byte for
+ * byte): a stored blob of up to 2 MiB, the trustless gateway's block
+ * limit, is served as one raw block under the raw CID of its `sha256`
+ * (src/store/block-index.ts). That is every file but four of the corpus's
+ * 15,976; a version with a larger file (typescript's 6 and 9 MB ones, a
+ * 2.1 MB native binding) is cheaper fetched whole, as its tarball's DAG,
+ * than as its large files.
  */
 import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
+import { type BlockAddress, CHUNK_SIZE, cidOf, DAG_PB_CODEC, parseCid } from "../store/cid.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
 import { checkLoggedResolution, checkResolution } from "./resolution.ts";
@@ -69,6 +90,8 @@ export interface Artifact extends BlobRef {
   readonly sha512: string;
   /** npm `shasum`: hex SHA-1. */
   readonly sha1: string;
+  /** The UnixFS root CID, for a tarball over one chunk only; absent in older entries. */
+  readonly unixfs?: string;
 }
 
 export interface PublishEntry extends EntryBase {
@@ -419,8 +442,14 @@ function count(o: Obj, key: string, min = 0): number {
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   if (!isObject(value)) throw bad(`entry field ${what} must be an object`);
   const keys = artifact ? ["sha1", "sha256", "sha512", "size"] : ["sha256", "size"];
-  if (Object.keys(value).sort().join() !== keys.join()) {
-    throw bad(`entry field ${what} must have exactly ${keys.join(", ")}`);
+  const unixfs = artifact && Object.hasOwn(value, "unixfs");
+  if (
+    Object.keys(value)
+      .filter((key) => !unixfs || key !== "unixfs")
+      .sort()
+      .join() !== keys.join()
+  ) {
+    throw bad(`entry field ${what} must have exactly ${keys.join(", ")} (and maybe unixfs)`);
   }
   str(value, "sha256", "read", HEX64);
   if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
@@ -430,6 +459,22 @@ function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
     str(value, "sha512", "read", BASE64_SHA512);
     str(value, "sha1", "read", HEX40);
   }
+  if (unixfs) checkUnixfsField(value, what);
+}
+
+/** A dag-pb CIDv1 in its one canonical spelling (base32), on a tarball over one chunk. */
+function checkUnixfsField(value: Obj, what: string): void {
+  const cid = value.unixfs;
+  let address: BlockAddress | undefined;
+  try {
+    address = typeof cid === "string" ? parseCid(cid) : undefined;
+  } catch {
+    address = undefined;
+  }
+  if (address?.codec !== DAG_PB_CODEC || cidOf(address.sha256, DAG_PB_CODEC) !== cid)
+    throw bad(`entry field ${what}.unixfs must be a dag-pb CIDv1 in base32`);
+  if ((value.size as number) <= CHUNK_SIZE)
+    throw bad(`entry field ${what}.unixfs is only for a tarball over ${CHUNK_SIZE} bytes`);
 }
 
 /** At least one of sha512 and sha1, and nothing else. */

@@ -11,7 +11,7 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
+import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
@@ -404,6 +404,19 @@ export class RegistryState {
     if (!row) return undefined;
     const entry = JSON.parse(row.entry) as VersionEntry;
     return entry.kind === "import" ? { uplink: entry.uplink } : {};
+  }
+
+  /**
+   * The artifacts of live versions whose tarball has a recorded UnixFS root
+   * (src/registry/artifact-dag.ts): one scan of the versions table, for a
+   * server's block index at start.
+   */
+  unixfsArtifacts(): Artifact[] {
+    const rows = this.sql(
+      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions
+       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL`,
+    ).all() as { artifact: string }[];
+    return rows.map((row) => JSON.parse(row.artifact) as Artifact);
   }
 
   version(name: string, version: string): VersionRow | undefined {

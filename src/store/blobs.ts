@@ -57,6 +57,12 @@ export class BlobStore {
     return store;
   }
 
+  /** The path of the blob named `hex`, which must be a digest (it names a file). */
+  #file(hex: string): string {
+    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
+    return join(this.#dir, hex);
+  }
+
   /** The tree-relative path a blob is served at. */
   static treePath(hex: string): string {
     return `blob/sha256/${hex}`;
@@ -86,7 +92,7 @@ export class BlobStore {
       );
       // Two writers of the same blob both rename identical bytes into place: harmless.
       const files = [...fresh].map(([hex, data]) => ({
-        target: join(this.#dir, hex),
+        target: this.#file(hex),
         tmp: this.tempPath(),
         data,
       }));
@@ -97,7 +103,7 @@ export class BlobStore {
 
   /** Whether the blob is held undamaged; a stat first, as most blobs put are new. */
   async #holds(hex: string): Promise<boolean> {
-    const found = await stat(join(this.#dir, hex)).catch(() => undefined);
+    const found = await stat(this.#file(hex)).catch(() => undefined);
     return found !== undefined && (await this.get(hex)) !== undefined;
   }
 
@@ -120,7 +126,7 @@ export class BlobStore {
       const handle = await open(path, "r");
       try {
         // Renamed first, then data and directory synced together: the name checks the bytes.
-        await rename(path, join(this.#dir, hex));
+        await rename(path, this.#file(hex));
         if (this.#durable) await Promise.all([handle.datasync(), syncDir(this.#dir)]);
       } finally {
         await handle.close();
@@ -133,21 +139,62 @@ export class BlobStore {
 
   /** True if the blob is stored whole and undamaged (read as a stream: it may be large). */
   async has(hex: string): Promise<boolean> {
-    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
     try {
-      return (await hashFile(join(this.#dir, hex))).sha256 === hex;
+      return (await hashFile(this.#file(hex))).sha256 === hex;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw err;
     }
   }
 
+  /**
+   * The size of the stored file named `hex`, or undefined if there is none:
+   * one stat, its bytes neither read nor checked (a damaged blob still has a size).
+   */
+  async size(hex: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.#file(hex))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * `length` bytes of a blob from `offset`, unchecked (the caller checks
+   * them against what names the slice); undefined if the blob is absent or
+   * shorter than that.
+   */
+  async slice(hex: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(this.#file(hex), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    try {
+      const data = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(data, 0, length, offset);
+      return bytesRead === length ? data : undefined;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * The blob's bytes as a stream of chunks of up to 1 MiB, unchecked (the
+   * caller hashes them as they pass); reading fails with ENOENT if it is absent.
+   */
+  stream(hex: string): AsyncIterable<Uint8Array> {
+    return createReadStream(this.#file(hex), { highWaterMark: 1 << 20 });
+  }
+
   /** The blob's bytes, checked against its name; undefined if absent or damaged. */
   async get(hex: string): Promise<Uint8Array | undefined> {
-    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
     let data: Uint8Array;
     try {
-      data = await readFile(join(this.#dir, hex));
+      data = await readFile(this.#file(hex));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;

@@ -16,6 +16,7 @@ import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import validateName from "validate-npm-package-name";
 import type { Registry, VersionFiles } from "../origin/registry.ts";
+import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { type DependencyRoot, registryDependencies } from "../registry/dependencies.ts";
 import {
@@ -402,7 +403,7 @@ export class UplinkImporter {
       await this.#registry.storeArtifact(artifact, path);
       // The bytes are stored and match the logged integrity, which is all a client checks: it
       // has them now, and the entry binding them for every copy is appended meanwhile.
-      const done = this.#withFiles(artifact)
+      const done = this.#withDerived(artifact)
         .then((bound) => this.#registry.bindArtifact(bound))
         .then(
           () => undefined,
@@ -418,15 +419,32 @@ export class UplinkImporter {
   }
 
   /**
-   * The entry naming its version's files, once they are stored; without
-   * them when they cannot be had (the entry binds the tarball all the same).
-   * Made after the client has its bytes, so no request waits for it.
+   * The entry naming what the origin derives from its tarball, once stored:
+   * the UnixFS root of a tarball over one chunk (its nodes stored) and the
+   * version's files; without them when they cannot be had (the entry binds
+   * the tarball all the same). Made after the client has its bytes, so no
+   * request waits for it.
    */
-  async #withFiles(entry: ArtifactEntry): Promise<ArtifactEntry> {
+  async #withDerived(entry: ArtifactEntry): Promise<ArtifactEntry> {
+    let tarball: Uint8Array | undefined;
+    let bound = entry;
+    try {
+      tarball = await this.#registry.blobs.get(entry.artifact.sha256);
+      if (!tarball) return entry;
+      const dag = await tarballDag(tarball);
+      await storeUnixfsNodes(dag, this.#registry.blobs);
+      bound = { ...entry, artifact: withUnixfsRoot(entry.artifact, dag) };
+    } catch (err) {
+      const name = `${entry.name}@${entry.version}`;
+      this.#log?.warn({ name, err: (err as Error).message }, "no UnixFS root for a tarball");
+      if (!tarball) return entry;
+    }
+    return this.#withFiles(bound, tarball);
+  }
+
+  async #withFiles(entry: ArtifactEntry, tarball: Uint8Array): Promise<ArtifactEntry> {
     if (!this.#versionFiles) return entry;
     try {
-      const tarball = await this.#registry.blobs.get(entry.artifact.sha256);
-      if (!tarball) return entry;
       const files = await this.#registry.storeVersionFiles(
         await this.#versionFiles(tarball, entry),
       );

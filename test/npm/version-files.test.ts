@@ -9,7 +9,6 @@ import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { PackageStore } from "../../src/install/store.ts";
 import { DirectorySource } from "../../src/log/sources.ts";
-import { Mirror } from "../../src/mirror/mirror.ts";
 import { applyDelta } from "../../src/npm/file-deltas.ts";
 import { formatFileIndex, parseFileIndex } from "../../src/npm/file-index.ts";
 import { importTarballs } from "../../src/npm/import.ts";
@@ -22,6 +21,7 @@ import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { putJson, signUp } from "../helpers/registry-client.ts";
+import { syncedMirror } from "../helpers/synced-mirror.ts";
 import { packageJson, type RawTarEntry, rawTgz } from "../helpers/tar.ts";
 
 const readIndex = (bytes: Uint8Array) => parseFileIndex(Buffer.from(bytes).toString("utf8"));
@@ -184,18 +184,6 @@ describe("a version's files, published", () => {
     assert.ok(served.equals(Buffer.from(parsed.files.index)));
   });
 });
-
-/** A mirror of `origin` with data in `dir`, synced once. */
-async function syncedMirror(origin: TestOrigin, dir: string): Promise<Mirror & Disposable> {
-  const mirror = await Mirror.open({
-    from: origin.url,
-    verifier: origin.key.verifier,
-    dataDir: dir,
-    durable: false,
-  });
-  await mirror.sync();
-  return Object.assign(mirror, { [Symbol.dispose]: () => mirror.close() });
-}
 
 describe("a mirror and a version's files", () => {
   test("a mirror copies the index and derives every file from the tarball", async () => {

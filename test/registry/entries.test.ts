@@ -268,6 +268,48 @@ describe("log entries", () => {
     );
     assert.throws(() => checkVersionEntry({ ...imported, files }), isCode("bad-field"));
   });
+
+  test("a tarball over 1 MiB may name its UnixFS root in its artifact, in one spelling", () => {
+    const root = "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64";
+    const large = { ...(publish.kind === "publish" && publish.artifact), size: (1 << 20) + 1 };
+    const artifact = {
+      ...base,
+      kind: "artifact",
+      version: "1.3.0",
+      artifact: { ...large, unixfs: root },
+    } as const;
+    for (const entry of [{ ...publish, artifact: { ...large, unixfs: root } }, artifact] as Entry[])
+      assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+    const bound = { ...imported, artifact: { ...large, unixfs: root } };
+    assert.deepEqual(checkVersionEntry(bound), bound);
+    // Entries written before the field existed, a large tarball's included, read as they did.
+    assert.deepEqual(decodeEntry(canonicalJsonBytes({ ...publish, artifact: large })), {
+      ...publish,
+      artifact: large,
+    });
+    const wrongRoots = [
+      "bafkreiacndfy443ter6qr2tmbbdhadvxxheowwf75s6zehscklu6ezxmta", // a raw CID
+      "QmPZ9gcCEpqKTo6aq61g2nXGUhM4iCL3ewB6LDXZCtioEB", // CIDv0
+      root.toUpperCase(), // base32 upper: another spelling
+      `B${root.slice(1).toUpperCase()}`,
+      "bafy",
+      "",
+      42,
+    ];
+    for (const unixfs of wrongRoots)
+      assert.throws(
+        () => decodeEntry(canonicalJsonBytes({ ...publish, artifact: { ...large, unixfs } })),
+        isCode("bad-field"),
+        String(unixfs),
+      );
+    // A tarball of one chunk has no root of its own: its CID is its raw CID.
+    const small = { ...large, size: 1 << 20, unixfs: root };
+    assert.throws(
+      () => decodeEntry(canonicalJsonBytes({ ...publish, artifact: small })),
+      isCode("bad-field"),
+    );
+    assert.throws(() => encodeEntry({ ...publish, artifact: small } as Entry), isCode("bad-field"));
+  });
 });
 
 describe("the share opt-out", () => {

@@ -15,6 +15,7 @@ import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts"
 import type { OriginConfig, UplinkSettings } from "../../src/origin/config.ts";
 import type { ArtifactEntry } from "../../src/registry/entries.ts";
 import { deltaPath } from "../../src/store/delta-path.ts";
+import { unixfsOfBytes } from "../../src/store/unixfs.ts";
 import { packageEntries } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { testOriginConfig } from "../helpers/origin.ts";
@@ -175,6 +176,26 @@ describe("an origin with an uplink", () => {
     assert.ok(from && to && from !== to);
     const delta = await fetch(new URL(`/-/cairn/${deltaPath(from, to)}`, cairn.url));
     assert.equal(delta.status, 200);
+  });
+
+  test("a bound tarball over 1 MiB records its UnixFS root, its nodes stored", async () => {
+    const cairn = await start(upstream);
+    const name = "zod";
+    const doc = await cairn.packument(name);
+    const version = doc["dist-tags"].latest;
+    const res = await fetch(doc.versions[version].dist.tarball);
+    assert.equal(res.status, 200);
+    const tarball = Buffer.from(await res.arrayBuffer());
+    assert.ok(tarball.length > 1 << 20, `${name}@${version} is over 1 MiB`);
+    await cairn.uplinks?.settled();
+    const entry = (await packageEntries(join(cairn.data, "tree"), cairn.key.verifier)).find(
+      (e): e is ArtifactEntry => e.name === name && e.kind === "artifact" && e.version === version,
+    );
+    const dag = unixfsOfBytes(tarball);
+    assert.equal(entry?.artifact.unixfs, dag.root);
+    for (const node of dag.nodes) assert.ok(await cairn.registry.blobs.has(node.sha256));
+    // The version a client reads carries it.
+    assert.equal(cairn.registry.state.version(name, version)?.entry.artifact?.unixfs, dag.root);
   });
 
   test("a packument whose integrity disagrees with its tarball is refused until the upstream corrects it", async () => {
