@@ -142,6 +142,12 @@ export class BlobStore {
     }
   }
 
+  /** The size of the blob's file, without reading it (or checking it); undefined if absent. */
+  async size(hex: string): Promise<number | undefined> {
+    if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);
+    return (await stat(join(this.#dir, hex)).catch(() => undefined))?.size;
+  }
+
   /** The blob's bytes, checked against its name; undefined if absent or damaged. */
   async get(hex: string): Promise<Uint8Array | undefined> {
     if (!HEX64.test(hex)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(hex)}`);

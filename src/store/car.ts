@@ -1,0 +1,157 @@
+/**
+ * CAR v1 (https://ipld.io/specs/transport/car/carv1/), the archive a
+ * trustless gateway answers `format=car` with:
+ *
+ *   varint(len(H)) || H || { varint(len(CID) + len(block)) || CID || block }*
+ *
+ * where varints are unsigned LEB128 and H is the DAG-CBOR map
+ * `{"roots": [CID], "version": 1}` (keys in DAG-CBOR order, the CID as tag
+ * 42 over its bytes behind a 0x00). The CAR of the one raw block "hello\n":
+ *
+ *   3a a265726f6f747381d82a5825 00 015512205891b5b5…46f6be03 6776657273696f6e01
+ *   2a 015512205891b5b5…46f6be03 68656c6c6f0a
+ *
+ * The writer emits sections one at a time, so a large file never sits in
+ * memory. The reader trusts nothing it reads: each block's bytes must hash
+ * to its CID, no block may exceed 2 MiB (the trustless gateway spec's
+ * limit), blocks the root does not reach (in the depth-first order asked
+ * for) are skipped unchecked, and a stream that ends inside a section is
+ * truncated.
+ */
+import { asyncIterableReader, readBlockHead, readHeader } from "@ipld/car/decoder";
+import * as dagPb from "@ipld/dag-pb";
+import { varint } from "multiformats";
+import type { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { CodedError } from "../util/coded-error.ts";
+import { DAG_PB_CODEC } from "./cid.ts";
+
+/** The largest block either side handles (the spec's "Block Limits": clients SHOULD refuse more). */
+export const MAX_BLOCK_SIZE = 2 << 20;
+
+const IDENTITY_HASH = 0x00;
+
+export type CarErrorCode =
+  /** Not a CAR v1 stream: a bad header, a bad section. */
+  | "bad-car"
+  /** The stream ended inside the header or a section. */
+  | "truncated"
+  /** A block whose bytes do not hash to its CID, or one that claims to be dag-pb and is not. */
+  | "wrong-block"
+  /** A block over MAX_BLOCK_SIZE. */
+  | "block-too-large";
+
+export class CarError extends CodedError<CarErrorCode> {
+  override name = "CarError";
+}
+
+function withVarint(length: number, parts: readonly Uint8Array[]): Uint8Array {
+  const prefix = varint.encodeTo(length, new Uint8Array(varint.encodingLength(length)));
+  const out = new Uint8Array(prefix.length + parts.reduce((n, p) => n + p.length, 0));
+  out.set(prefix);
+  let at = prefix.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const ascii = (text: string) => new TextEncoder().encode(text);
+
+/** The CAR v1 header naming `root`, with its length prefix. */
+export function carHeader(root: CID): Uint8Array {
+  const tagged = root.bytes.length + 1;
+  // A CBOR byte string's head: its length inline below 24, else in one byte (a CID is < 256 bytes).
+  const bytesHead = tagged < 24 ? [0x40 + tagged] : [0x58, tagged];
+  const header = [
+    Uint8Array.of(0xa2, 0x65),
+    ascii("roots"),
+    Uint8Array.of(0x81, 0xd8, 0x2a, ...bytesHead, 0x00),
+    root.bytes,
+    Uint8Array.of(0x67),
+    ascii("version"),
+    Uint8Array.of(0x01),
+  ];
+  return withVarint(
+    header.reduce((n, p) => n + p.length, 0),
+    header,
+  );
+}
+
+/** The start of a block's section (length and CID); the block's bytes follow it as they are. */
+export function carSectionHead(cid: CID, blockLength: number): Uint8Array {
+  return withVarint(cid.bytes.length + blockLength, [cid.bytes]);
+}
+
+export interface CarBlock {
+  readonly cid: CID;
+  readonly bytes: Uint8Array;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** The CIDs a verified block links to (dag-pb only: raw blocks have no links). */
+function linksOf(block: CarBlock): CID[] {
+  if (block.cid.code !== DAG_PB_CODEC) return [];
+  try {
+    return dagPb.decode(block.bytes).Links.map((link) => link.Hash);
+  } catch (err) {
+    throw new CarError("wrong-block", `${block.cid}: not a dag-pb node`, { cause: err });
+  }
+}
+
+/** Reader errors that mean the bytes simply ran out. */
+const isEndOfData = (err: unknown) => (err as Error)?.message === "Unexpected end of data";
+
+/**
+ * The blocks of a CAR stream that `root` reaches, each verified, in the
+ * order they arrive. A block is reached when the root or a block already
+ * yielded links to it, which holds for every block of a depth-first CAR.
+ * Blocks of another hash function cannot be checked and count as wrong.
+ */
+export async function* readVerifiedCar(
+  body: AsyncIterable<Uint8Array>,
+  root: CID,
+): AsyncGenerator<CarBlock> {
+  const reader = asyncIterableReader(body);
+  const wanted = new Set([root.toString()]);
+  try {
+    await readHeader(reader, 1);
+  } catch (err) {
+    if (isEndOfData(err)) throw new CarError("truncated", "the CAR ended inside its header");
+    throw new CarError("bad-car", `not a CAR v1 header: ${(err as Error).message}`, { cause: err });
+  }
+  for (;;) {
+    if ((await reader.upTo(1)).length === 0) return;
+    let head: Awaited<ReturnType<typeof readBlockHead>>;
+    try {
+      head = await readBlockHead(reader);
+    } catch (err) {
+      if (isEndOfData(err)) throw new CarError("truncated", "the CAR ended inside a section");
+      throw new CarError("bad-car", `bad CAR section: ${(err as Error).message}`, { cause: err });
+    }
+    const { cid, blockLength } = head;
+    if (blockLength > MAX_BLOCK_SIZE)
+      throw new CarError("block-too-large", `${cid}: a block of ${blockLength} bytes`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await reader.exactly(blockLength, true);
+    } catch (err) {
+      if (isEndOfData(err)) throw new CarError("truncated", `the CAR ended inside block ${cid}`);
+      throw err;
+    }
+    const key = cid.toString();
+    if (!wanted.has(key) || cid.multihash.code === IDENTITY_HASH) continue;
+    if (cid.multihash.code !== sha256.code)
+      throw new CarError("wrong-block", `${cid}: a hash function this client does not check`);
+    const digest = await sha256.digest(bytes);
+    if (!sameBytes(digest.digest, cid.multihash.digest))
+      throw new CarError("wrong-block", `${cid}: the block's bytes hash to something else`);
+    const block = { cid, bytes };
+    for (const link of linksOf(block)) wanted.add(link.toString());
+    yield block;
+  }
+}
