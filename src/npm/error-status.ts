@@ -139,6 +139,7 @@ const SOURCE: Record<Check, number> = {
   tile: 502,
   bundle: 502,
   blob: 502,
+  block: 502,
   replay: 502,
   size: 502,
   truncated: 502,

@@ -103,8 +103,29 @@ function linksOf(block: CarBlock): CID[] {
   }
 }
 
-/** Reader errors that mean the bytes simply ran out. */
-const isEndOfData = (err: unknown) => (err as Error)?.message === "Unexpected end of data";
+/** A failure of the stream itself (a timeout, a dropped connection), passed on as it is. */
+class StreamFailure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}
+
+async function* tagged(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw new StreamFailure(err);
+  }
+}
+
+/** A reader error as a CarError, or the stream's own failure unchanged. */
+function carFailure(err: unknown, where: string): unknown {
+  if (err instanceof StreamFailure) return err.error;
+  if ((err as Error)?.message === "Unexpected end of data")
+    return new CarError("truncated", `the CAR ended inside ${where}`);
+  return new CarError("bad-car", `bad CAR ${where}: ${(err as Error).message}`, { cause: err });
+}
 
 /**
  * The blocks of a CAR stream that `root` reaches, each verified, in the
@@ -116,33 +137,26 @@ export async function* readVerifiedCar(
   body: AsyncIterable<Uint8Array>,
   root: CID,
 ): AsyncGenerator<CarBlock> {
-  const reader = asyncIterableReader(body);
+  const reader = asyncIterableReader(tagged(body));
   const wanted = new Set([root.toString()]);
   try {
     await readHeader(reader, 1);
   } catch (err) {
-    if (isEndOfData(err)) throw new CarError("truncated", "the CAR ended inside its header");
-    throw new CarError("bad-car", `not a CAR v1 header: ${(err as Error).message}`, { cause: err });
+    throw carFailure(err, "its header");
   }
   for (;;) {
-    if ((await reader.upTo(1)).length === 0) return;
     let head: Awaited<ReturnType<typeof readBlockHead>>;
-    try {
-      head = await readBlockHead(reader);
-    } catch (err) {
-      if (isEndOfData(err)) throw new CarError("truncated", "the CAR ended inside a section");
-      throw new CarError("bad-car", `bad CAR section: ${(err as Error).message}`, { cause: err });
-    }
-    const { cid, blockLength } = head;
-    if (blockLength > MAX_BLOCK_SIZE)
-      throw new CarError("block-too-large", `${cid}: a block of ${blockLength} bytes`);
     let bytes: Uint8Array;
     try {
-      bytes = await reader.exactly(blockLength, true);
+      if ((await reader.upTo(1)).length === 0) return;
+      head = await readBlockHead(reader);
+      if (head.blockLength > MAX_BLOCK_SIZE)
+        throw new CarError("block-too-large", `${head.cid}: a block of ${head.blockLength} bytes`);
+      bytes = await reader.exactly(head.blockLength, true);
     } catch (err) {
-      if (isEndOfData(err)) throw new CarError("truncated", `the CAR ended inside block ${cid}`);
-      throw err;
+      throw err instanceof CarError ? err : carFailure(err, "a section");
     }
+    const { cid } = head;
     const key = cid.toString();
     if (!wanted.has(key) || cid.multihash.code === IDENTITY_HASH) continue;
     if (cid.multihash.code !== sha256.code)

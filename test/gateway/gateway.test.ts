@@ -13,8 +13,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CarReader } from "@ipld/car";
 import type { CID } from "multiformats/cid";
+import { startMirror } from "../../src/mirror/server.ts";
 import { CarError, readVerifiedCar } from "../../src/store/car.ts";
 import { cidOf, DAG_PB_CODEC, rawCid } from "../../src/store/cid.ts";
+import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { exportFile, unixfsDag } from "../helpers/unixfs-dag.ts";
 
@@ -355,5 +357,50 @@ describe("refusals", () => {
       bodies.add(await res.text());
     }
     assert.equal(bodies.size, 1);
+  });
+});
+
+describe("mounted beside the npm API", () => {
+  test("a package named ipfs keeps its packument and tarball on the origin and a mirror, which serve its blobs as blocks", async () => {
+    await origin.publish("ipfs", "1.0.0");
+    const packument = await get("/ipfs");
+    assert.equal(packument.status, 200);
+    const doc = (await packument.json()) as {
+      versions: Record<string, { dist: { tarball: string } }>;
+    };
+    const tarballPath = new URL(doc.versions["1.0.0"].dist.tarball).pathname;
+    assert.equal(tarballPath, "/ipfs/-/ipfs-1.0.0.tgz");
+    const tarball = await get(tarballPath);
+    assert.equal(tarball.status, 200);
+    const tgz = Buffer.from(await tarball.arrayBuffer());
+    const cid = rawCid(sha256(tgz));
+
+    const dir = await tempDir("cairn-gw-mirror-");
+    await using _ = dir;
+    const mirror = await startMirror({
+      from: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+    });
+    try {
+      await mirror.firstSync;
+      for (const server of [base, mirror.url.replace(/\/$/, "")]) {
+        const block = await fetch(`${server}/ipfs/${cid}?format=raw`);
+        assert.equal(block.status, 200, server);
+        assert.deepEqual(Buffer.from(await block.arrayBuffer()), tgz);
+        const again = await fetch(`${server}${tarballPath}`);
+        assert.equal(again.status, 200, server);
+        assert.deepEqual(Buffer.from(await again.arrayBuffer()), tgz);
+        const named = await fetch(`${server}/ipfs`);
+        assert.equal(named.status, 200, server);
+        await named.arrayBuffer();
+      }
+    } finally {
+      await mirror.close();
+    }
   });
 });
