@@ -111,18 +111,27 @@ class StreamFailure {
   }
 }
 
-async function* tagged(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** The body, its own failures tagged, and `ended` once it has no more bytes. */
+async function* tagged(
+  body: AsyncIterable<Uint8Array>,
+  ended: () => void,
+): AsyncGenerator<Uint8Array> {
   try {
     yield* body;
   } catch (err) {
     throw new StreamFailure(err);
   }
+  ended();
 }
 
-/** A reader error as a CarError, or the stream's own failure unchanged. */
-function carFailure(err: unknown, where: string): unknown {
+/**
+ * A reader error as a CarError, or the stream's own failure unchanged. Any
+ * error once the bytes have run out (inside a length, a CID, a block) is a
+ * truncation: more bytes might have made it whole.
+ */
+function carFailure(err: unknown, where: string, ended: boolean): unknown {
   if (err instanceof StreamFailure) return err.error;
-  if ((err as Error)?.message === "Unexpected end of data")
+  if (ended || (err as Error)?.message === "Unexpected end of data")
     return new CarError("truncated", `the CAR ended inside ${where}`);
   return new CarError("bad-car", `bad CAR ${where}: ${(err as Error).message}`, { cause: err });
 }
@@ -137,12 +146,17 @@ export async function* readVerifiedCar(
   body: AsyncIterable<Uint8Array>,
   root: CID,
 ): AsyncGenerator<CarBlock> {
-  const reader = asyncIterableReader(tagged(body));
+  let ended = false;
+  const reader = asyncIterableReader(
+    tagged(body, () => {
+      ended = true;
+    }),
+  );
   const wanted = new Set([root.toString()]);
   try {
     await readHeader(reader, 1);
   } catch (err) {
-    throw carFailure(err, "its header");
+    throw carFailure(err, "its header", ended);
   }
   for (;;) {
     let head: Awaited<ReturnType<typeof readBlockHead>>;
@@ -154,7 +168,7 @@ export async function* readVerifiedCar(
         throw new CarError("block-too-large", `${head.cid}: a block of ${head.blockLength} bytes`);
       bytes = await reader.exactly(head.blockLength, true);
     } catch (err) {
-      throw err instanceof CarError ? err : carFailure(err, "a section");
+      throw err instanceof CarError ? err : carFailure(err, "a section", ended);
     }
     const { cid } = head;
     const key = cid.toString();
@@ -164,7 +178,8 @@ export async function* readVerifiedCar(
     const digest = await sha256.digest(bytes);
     if (!sameBytes(digest.digest, cid.multihash.digest))
       throw new CarError("wrong-block", `${cid}: the block's bytes hash to something else`);
-    const block = { cid, bytes };
+    // A copy: the reader's buffer around it may be much larger than the block.
+    const block = { cid, bytes: bytes.slice() };
     for (const link of linksOf(block)) wanted.add(link.toString());
     yield block;
   }
