@@ -75,11 +75,12 @@ describe("--gateway", () => {
     ...command.commands.flatMap((c) => gatewayOptions(c, [...path, c.name()])),
   ];
 
-  test("install and proxy take it, repeated, and refuse what is not an http(s) URL", () => {
+  test("install, proxy and mirror take it, repeated, and refuse what is not an http(s) URL", () => {
     const options = gatewayOptions(buildProgram());
     const names = options.map(([name]) => name);
     assert.ok(names.includes("install --gateway"), names.join(", "));
     assert.ok(names.includes("proxy --gateway"), names.join(", "));
+    assert.ok(names.includes("mirror --gateway"), names.join(", "));
     for (const [name, option] of options) {
       const one = option.parseArg?.("http://a.example", option.defaultValue);
       assert.deepEqual(option.parseArg?.("https://b.example/", one), [

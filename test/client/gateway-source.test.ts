@@ -14,6 +14,7 @@ import type { CID } from "multiformats/cid";
 import type { SourceError } from "../../src/client/errors.ts";
 import type { GatewayBlobRef } from "../../src/client/gateway-source.ts";
 import { LogClient } from "../../src/client/log-client.ts";
+import { Mirror } from "../../src/mirror/mirror.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type GatewayLie, type LyingGateway, startLyingGateway } from "../helpers/lying-gateway.ts";
@@ -185,4 +186,48 @@ test("a proxy serves a tarball it fetched through a gateway, and serves it on as
     await proxy.close();
     await gateway.close();
   }
+});
+
+test("a mirror copies blobs through a gateway; one that lies is set aside and the copy is still whole", async () => {
+  await origin.publish("gw-mirrored", "1.0.0");
+  const tgz = Buffer.from(
+    await (await fetch(`${origin.url}gw-mirrored/-/gw-mirrored-1.0.0.tgz`)).arrayBuffer(),
+  );
+  const syncThrough = async (how: GatewayLie) => {
+    const gateway = await startLyingGateway(origin.url, how);
+    await using dir = await tempDir("cairn-gw-mirror-");
+    const problems: SourceError[] = [];
+    const mirror = await Mirror.open({
+      from: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+      gateways: [gateway.url],
+      onProblem: (err) => problems.push(err),
+    });
+    try {
+      await mirror.sync();
+      // Held, and whole: the store checks a blob against its name on read.
+      assert.deepEqual(Buffer.from((await mirror.blobs.get(sha256(tgz))) ?? []), tgz);
+      const pool = mirror.client.pool;
+      return {
+        problems,
+        url: gateway.url,
+        stats: pool.stats().get(gateway.url),
+        benched: pool.isBenched(gateway.url),
+      };
+    } finally {
+      mirror.close();
+      await gateway.close();
+    }
+  };
+  const honest = await syncThrough("none");
+  assert.deepEqual(honest.problems, []);
+  assert.ok((honest.stats?.bytes ?? 0) >= tgz.length, "the gateway served the blobs");
+  const liar = await syncThrough("flip-byte");
+  // Blobs are copied several at a time: each already asked of the liar fails, then it is set aside.
+  assert.ok(liar.problems.length >= 1);
+  for (const p of liar.problems)
+    assert.deepEqual([p.source, p.code, p.hard], [liar.url, "blob", true]);
+  assert.equal(liar.benched, true);
 });
