@@ -96,7 +96,8 @@ function headersFor(cid: string, wanted: ReturnType<typeof negotiate>): Record<s
     vary: "Accept",
   };
   if (car) headers["accept-ranges"] = "none";
-  if (wanted.fromAccept) headers["content-location"] = `/ipfs/${cid}?${query}`;
+  // A CAR's variant may come from Accept parameters even under ?format=car: always name it in full.
+  if (wanted.fromAccept || car) headers["content-location"] = `/ipfs/${cid}?${query}`;
   return headers;
 }
 

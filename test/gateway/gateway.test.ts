@@ -178,7 +178,17 @@ describe("CARs", () => {
       accept: `${CAR}; dups=y`,
     });
     assert.equal(viaQuery.headers.get("content-type"), `${CAR}; version=1; order=dfs; dups=n`);
+    assert.equal(
+      viaQuery.headers.get("content-location"),
+      `/ipfs/${root}?format=car&dag-scope=all&car-version=1&car-order=dfs&car-dups=n`,
+    );
     assert.equal((await carBlocks(viaQuery)).blocks.length, 4);
+    // Query parameters win over Accept parameters this gateway could not serve anyway.
+    const mixed = await get(`/ipfs/${root}?format=car&car-version=1&car-order=dfs&car-dups=y`, {
+      accept: `${CAR}; version=2; order=unk; dups=n`,
+    });
+    assert.equal(mixed.headers.get("content-type"), `${CAR}; version=1; order=dfs; dups=y`);
+    assert.equal((await carBlocks(mixed)).blocks.length, 5);
   });
 
   test("dag-scope=block is the root alone; entity and all are the whole file", async () => {
