@@ -14,10 +14,12 @@
  * The writer emits sections one at a time, so a large file never sits in
  * memory. The reader trusts nothing it reads: each block's bytes must hash
  * to its CID, no block may exceed 2 MiB (the trustless gateway spec's
- * limit), blocks the root does not reach (in the depth-first order asked
- * for) are skipped unchecked, and a stream that ends inside a section is
- * truncated.
+ * limit), blocks the root does not reach are dropped unchecked (in any
+ * order: the spec lets a gateway answer `order=unk`), and a stream that ends
+ * inside a section is truncated.
  */
+
+import { createHash } from "node:crypto";
 import { asyncIterableReader, readBlockHead, readHeader } from "@ipld/car/decoder";
 import * as dagPb from "@ipld/dag-pb";
 import { varint } from "multiformats";
@@ -136,11 +138,22 @@ function carFailure(err: unknown, where: string, ended: boolean): unknown {
   return new CarError("bad-car", `bad CAR ${where}: ${(err as Error).message}`, { cause: err });
 }
 
+/** The block, checked against its CID; throws unless its bytes hash to it. */
+function verified(block: CarBlock): CarBlock {
+  const { cid, bytes } = block;
+  if (cid.multihash.code !== sha256.code)
+    throw new CarError("wrong-block", `${cid}: a hash function this client does not check`);
+  if (!sameBytes(createHash("sha256").update(bytes).digest(), cid.multihash.digest))
+    throw new CarError("wrong-block", `${cid}: the block's bytes hash to something else`);
+  return block;
+}
+
 /**
- * The blocks of a CAR stream that `root` reaches, each verified, in the
- * order they arrive. A block is reached when the root or a block already
- * yielded links to it, which holds for every block of a depth-first CAR.
- * Blocks of another hash function cannot be checked and count as wrong.
+ * The blocks of a CAR stream that `root` reaches, each verified, each
+ * once, as soon as it is known to be reached: in arrival order for a
+ * depth-first CAR; a block that comes before the one linking to it (any
+ * other order) is held until then. Blocks the root never reaches are
+ * dropped unchecked at the end; the caller bounds the bytes of the stream.
  */
 export async function* readVerifiedCar(
   body: AsyncIterable<Uint8Array>,
@@ -153,6 +166,8 @@ export async function* readVerifiedCar(
     }),
   );
   const wanted = new Set([root.toString()]);
+  const yielded = new Set<string>();
+  const early = new Map<string, CarBlock>();
   try {
     await readHeader(reader, 1);
   } catch (err) {
@@ -172,15 +187,29 @@ export async function* readVerifiedCar(
     }
     const { cid } = head;
     const key = cid.toString();
-    if (!wanted.has(key) || cid.multihash.code === IDENTITY_HASH) continue;
-    if (cid.multihash.code !== sha256.code)
-      throw new CarError("wrong-block", `${cid}: a hash function this client does not check`);
-    const digest = await sha256.digest(bytes);
-    if (!sameBytes(digest.digest, cid.multihash.digest))
-      throw new CarError("wrong-block", `${cid}: the block's bytes hash to something else`);
+    if (cid.multihash.code === IDENTITY_HASH || yielded.has(key)) continue;
     // A copy: the reader's buffer around it may be much larger than the block.
     const block = { cid, bytes: bytes.slice() };
-    for (const link of linksOf(block)) wanted.add(link.toString());
-    yield block;
+    if (!wanted.has(key)) {
+      early.set(key, block);
+      continue;
+    }
+    // The block, then any held blocks it (or they, in turn) reach.
+    const ready: CarBlock[] = [block];
+    for (let next = ready.pop(); next; next = ready.pop()) {
+      const nextKey = next.cid.toString();
+      if (yielded.has(nextKey)) continue;
+      yielded.add(nextKey);
+      yield verified(next);
+      for (const link of linksOf(next)) {
+        const linkKey = link.toString();
+        wanted.add(linkKey);
+        const held = early.get(linkKey);
+        if (held) {
+          early.delete(linkKey);
+          ready.push(held);
+        }
+      }
+    }
   }
 }

@@ -104,6 +104,23 @@ describe("reading", () => {
     assert.equal(got.length, 2);
   });
 
+  it("takes blocks in any order, each once: one sent before its parent is held until reached", async () => {
+    const leaves = await Promise.all(["a", "b"].map((t) => rawBlock(Buffer.from(t))));
+    const root = await nodeBlock(leaves);
+    const got = await read(ours(root.cid, [leaves[1], root, leaves[0], leaves[1]]), root.cid);
+    assert.deepEqual(
+      got.map((b) => b.cid.toString()).sort(),
+      [root, ...leaves].map((b) => b.cid.toString()).sort(),
+    );
+  });
+
+  it("refuses a block held early once it is reached, if its bytes are wrong", async () => {
+    const leaf = await rawBlock(Buffer.from("leaf"));
+    const root = await nodeBlock([leaf]);
+    const wrong = { cid: leaf.cid, bytes: Buffer.from("feal") };
+    await assert.rejects(read(ours(root.cid, [wrong, root]), root.cid), refused("wrong-block"));
+  });
+
   it("refuses a block whose bytes do not hash to its CID", async () => {
     const leaf = await rawBlock(Buffer.from("leaf"));
     const root = await nodeBlock([leaf]);
