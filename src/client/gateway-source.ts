@@ -15,7 +15,7 @@ import { CID } from "multiformats/cid";
 import { type HttpSource, isLogError } from "../log/index.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { CarError, readVerifiedCar } from "../store/car.ts";
-import { CHUNK_SIZE, DAG_PB_CODEC, RAW_CODEC, rawCid } from "../store/cid.ts";
+import { CHUNK_SIZE, DAG_PB_CODEC, parseCid, RAW_CODEC, rawCid } from "../store/cid.ts";
 import { type Check, SourceError } from "./errors.ts";
 
 /** A blob the log names, with the root CID of its UnixFS DAG when it is larger than one chunk. */
@@ -33,9 +33,19 @@ function maxCarBytes(size: number): number {
   return size + leaves * 160 + (1 << 16);
 }
 
+/** The root CID of a blob's DAG, if the ref names one Cairn could hold (never a gateway's fault otherwise). */
+function dagRoot(ref: GatewayBlobRef): CID | undefined {
+  if (ref.unixfs === undefined) return undefined;
+  try {
+    return parseCid(ref.unixfs)?.codec === DAG_PB_CODEC ? CID.parse(ref.unixfs) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a gateway can be asked for this blob at all. */
 export function gatewayCanServe(ref: GatewayBlobRef): boolean {
-  return ref.size <= CHUNK_SIZE || ref.unixfs !== undefined;
+  return ref.size <= CHUNK_SIZE || dagRoot(ref) !== undefined;
 }
 
 const CAR_CHECKS: Record<CarError["code"], Check> = {
@@ -89,9 +99,9 @@ export class GatewaySource {
   /** The blob's bytes as the gateway serves them, each block verified; the caller checks the whole. */
   async blob(ref: GatewayBlobRef): Promise<Uint8Array> {
     if (ref.size <= CHUNK_SIZE) return this.#raw(ref);
-    if (ref.unixfs === undefined)
-      throw new SourceError(this.url, "unavailable", "no root CID is known for this blob");
-    return this.#car(ref, CID.parse(ref.unixfs));
+    const root = dagRoot(ref);
+    if (!root) throw new SourceError(this.url, "unavailable", "no root CID is known for this blob");
+    return this.#car(ref, root);
   }
 
   async #raw(ref: GatewayBlobRef): Promise<Uint8Array> {

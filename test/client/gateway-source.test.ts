@@ -16,6 +16,7 @@ import type { GatewayBlobRef } from "../../src/client/gateway-source.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { startProxy } from "../../src/proxy/server.ts";
+import { rawCid } from "../../src/store/cid.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type GatewayLie, type LyingGateway, startLyingGateway } from "../helpers/lying-gateway.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
@@ -103,11 +104,14 @@ describe("fetching blobs from a trustless gateway", () => {
       assert.equal(client.pool.stats().get(origin.url)?.requests ?? 0, 0);
     }));
 
-  test("without a root CID a large blob is not asked of gateways", () =>
-    withGateway("none", async ({ gateway, client }) => {
+  test("without a root CID (or with one no DAG root can have) a large blob is not asked of gateways", () =>
+    withGateway("none", async ({ gateway, client, problems }) => {
       assert.deepEqual(Buffer.from(await client.blob(bigRef(false))), big);
+      for (const unixfs of ["not-a-cid", rawCid(sha256(big))])
+        assert.deepEqual(Buffer.from(await client.blob({ ...bigRef(false), unixfs })), big);
       assert.equal(gateway.requests, 0);
-      assert.equal(client.pool.stats().get(origin.url)?.requests, 1);
+      assert.equal(client.pool.stats().get(origin.url)?.requests, 3);
+      assert.deepEqual(problems, []);
     }));
 
   test("a gateway that lacks a blob is not set aside: the origin serves it, and the gateway is asked again", () =>
@@ -178,7 +182,6 @@ test("a proxy serves a tarball it fetched through a gateway, and serves it on as
     const stats = proxy.reader.client.pool.stats().get(gateway.url);
     assert.equal(stats?.bytes, tgz.length, "the tarball came from the gateway");
     await proxy.reader.idle();
-    const { rawCid } = await import("../../src/store/cid.ts");
     const served = await fetch(`${proxy.url}ipfs/${rawCid(sha256(tgz))}?format=raw`);
     assert.equal(served.status, 200);
     assert.deepEqual(Buffer.from(await served.arrayBuffer()), tgz);
