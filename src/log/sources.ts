@@ -90,8 +90,7 @@ export class HttpSource implements LogSource {
     };
     try {
       const res = await this.#get(path, abort.signal, headers);
-      const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-      if (declared > maxBytes) throw tooLarge(this.name, path, maxBytes);
+      if (declaredLength(res) > maxBytes) throw tooLarge(this.name, path, maxBytes);
       let total = 0;
       for await (const chunk of res.body ?? []) {
         rearm();
@@ -154,13 +153,23 @@ function timeoutError(): Error {
   return new DOMException("no data arrived in time", "TimeoutError");
 }
 
+/**
+ * The length of the body as it will be read, when the response says so. A
+ * compressed body's Content-Length counts encoded bytes (gzip makes
+ * incompressible bytes a little larger), so it says nothing either way;
+ * the bytes read are counted all the same.
+ */
+function declaredLength(res: Response): number {
+  if (res.headers.get("content-encoding")) return Number.NaN;
+  return Number(res.headers.get("content-length") ?? Number.NaN);
+}
+
 async function readCapped(
   res: Response,
   maxBytes: number,
   onTooLarge: () => Error,
 ): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) {
+  if (declaredLength(res) > maxBytes) {
     await res.body?.cancel();
     throw onTooLarge();
   }
