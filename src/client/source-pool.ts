@@ -36,6 +36,13 @@ function shuffled<T>(items: readonly T[]): T[] {
   return out;
 }
 
+interface HeldGateway {
+  readonly source: GatewaySource;
+  readonly tier: GatewayTier;
+  /** Which blobs it may be asked for (LAN peers: only what a share policy lets peers serve). */
+  readonly asks?: (ref: GatewayBlobRef) => boolean;
+}
+
 export interface SourceStats {
   requests: number;
   bytes: number;
@@ -56,7 +63,7 @@ export interface SourcePoolOptions {
 export class SourcePool {
   readonly origin: Source;
   readonly #mirrors = new Map<string, Source>();
-  readonly #gateways = new Map<string, { source: GatewaySource; tier: GatewayTier }>();
+  readonly #gateways = new Map<string, HeldGateway>();
   readonly #stats = new Map<string, SourceStats>();
   /** Until when each mirror is set aside, and whether for wrong bytes (a good checkpoint later does not excuse those). */
   readonly #benched = new Map<string, { until: number; hard: boolean }>();
@@ -83,17 +90,27 @@ export class SourcePool {
 
   /**
    * Replaces the trustless gateways of one tier (URLs as given: a gateway
-   * serves `/ipfs/<cid>` below it). A gateway's penalty and counts outlive
-   * its removal, so one found again later is not excused.
+   * serves `/ipfs/<cid>` below it), asked only for the blobs `asks` allows
+   * (all by default). A gateway's penalty and counts outlive its removal,
+   * so one found again later is not excused.
    */
-  setGateways(urls: Iterable<string>, tier: GatewayTier = "web-seed"): void {
+  setGateways(
+    urls: Iterable<string>,
+    tier: GatewayTier = "web-seed",
+    asks?: (ref: GatewayBlobRef) => boolean,
+  ): void {
     const wanted = new Set([...urls].map((url) => url.replace(/\/+$/, "")));
     for (const [url, held] of this.#gateways)
       if (held.tier === tier && !wanted.has(url)) this.#gateways.delete(url);
     for (const url of wanted) {
-      if (this.#gateways.has(url)) continue;
-      const http = new HttpSource(url, { timeoutMs: this.#options.timeoutMs });
-      this.#gateways.set(url, { source: new GatewaySource(url, http, this.#statsOf(url)), tier });
+      const source =
+        this.#gateways.get(url)?.source ??
+        new GatewaySource(
+          url,
+          new HttpSource(url, { timeoutMs: this.#options.timeoutMs }),
+          this.#statsOf(url),
+        );
+      this.#gateways.set(url, { source, tier, asks });
     }
   }
 
@@ -113,7 +130,9 @@ export class SourcePool {
    */
   blobCandidates(ref: GatewayBlobRef): (Source | GatewaySource)[] {
     const gateways = gatewayCanServe(ref)
-      ? [...this.#gateways.values()].filter((g) => !this.isBenched(g.source.url))
+      ? [...this.#gateways.values()].filter(
+          (g) => !this.isBenched(g.source.url) && (g.asks?.(ref) ?? true),
+        )
       : [];
     const tier = (t: GatewayTier) => gateways.filter((g) => g.tier === t).map((g) => g.source);
     const mirrors = this.mirrors.filter((m) => !this.isBenched(m.url));
