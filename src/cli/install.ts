@@ -25,7 +25,13 @@ import { parseVerifierKey } from "../log/index.ts";
 import { tarballFileName } from "../npm/publish.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
-import { defaultStateDir, parseTimeoutMs, userUmask } from "./options.ts";
+import {
+  collectGateway,
+  defaultStateDir,
+  GATEWAY_HELP,
+  parseTimeoutMs,
+  userUmask,
+} from "./options.ts";
 import { defaultStoreDir } from "./store.ts";
 
 interface InstallFlags {
@@ -33,6 +39,7 @@ interface InstallFlags {
   key?: string;
   mirror?: string[];
   mirrorList: boolean;
+  gateway: string[];
   index?: string;
   sparse?: boolean;
   store?: string;
@@ -59,6 +66,7 @@ function commonOptions(cmd: Command): Command {
     )
     .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
     .option("--no-mirror-list", "ignore the origin's mirror list")
+    .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
     .option(
       "--index <file>",
       "the local index to resolve from (default: $CAIRN_HOME/index.sqlite when it exists)",
@@ -184,6 +192,7 @@ async function runInstall(
     dataDir: join(home, "reader"),
     mirrors: flags.mirror ?? [],
     useMirrorList: flags.mirrorList,
+    gateways: flags.gateway,
     timeoutMs: flags.timeout,
     cacheTarballs: false,
     // Each source that failed a check is named; the install goes on with the next one.

@@ -12,7 +12,9 @@ import { loadOrCreateKey } from "../origin/keys.ts";
 import { editMirrorList, readMirrorList } from "../origin/mirror-list-file.ts";
 import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
+  collectGateway,
   defaultStateDir,
+  GATEWAY_HELP,
   LOG_LEVEL_HELP,
   parseLogLevel,
   parsePort,
@@ -30,6 +32,7 @@ interface MirrorFlags {
   interval: number;
   once?: boolean;
   durable: boolean;
+  gateway: string[];
   timeout: number;
   logLevel: LogLevel;
 }
@@ -64,6 +67,7 @@ export function registerMirrorCommands(program: Command): void {
     .option("--interval <seconds>", "seconds between syncs", parseSeconds("interval"), 60)
     .option("--once", "sync once and exit, without serving (for cron)")
     .option("--no-durable", "do not fsync the copy (throwaway mirrors only)")
+    .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
     .option(
       "--timeout <ms>",
       "milliseconds before a request upstream is abandoned",
@@ -78,6 +82,7 @@ export function registerMirrorCommands(program: Command): void {
         verifier,
         dataDir: flags.data,
         durable: flags.durable,
+        gateways: flags.gateway,
         timeoutMs: flags.timeout,
         onProblem: logProblem,
       };

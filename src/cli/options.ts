@@ -61,3 +61,14 @@ export function parseLogLevel(value: string): LogLevel {
     );
   return value;
 }
+
+export const GATEWAY_HELP =
+  "an IPFS trustless gateway to fetch blobs from, before the origin (repeatable); every block is checked";
+
+/** Collects repeated `--gateway` URLs, each the http(s) base a gateway serves `/ipfs/<cid>` below. */
+export function collectGateway(value: string, previous: readonly string[] = []): string[] {
+  const url = URL.parse(value);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not the http(s) URL of a gateway`);
+  return [...previous, value];
+}

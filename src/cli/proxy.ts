@@ -11,7 +11,9 @@ import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
 import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
 import {
+  collectGateway,
   defaultStateDir,
+  GATEWAY_HELP,
   LOG_LEVEL_HELP,
   parseConcurrency,
   parseCount,
@@ -30,6 +32,7 @@ interface ProxyFlags {
   port: number;
   mirror?: string[];
   mirrorList: boolean;
+  gateway: string[];
   maxLag: number;
   refresh: number;
   timeout: number;
@@ -62,6 +65,7 @@ export function registerProxyCommands(program: Command): void {
     .option("--port <port>", "port to listen on", parsePort, 4875)
     .option("--mirror <url...>", "mirrors to read from besides those on the origin's list")
     .option("--no-mirror-list", "ignore the origin's mirror list")
+    .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
     .option(
       "--max-lag <entries>",
       "how far a mirror may lag behind the origin and stay healthy",
@@ -90,6 +94,7 @@ export function registerProxyCommands(program: Command): void {
         port: flags.port,
         mirrors: flags.mirror ?? [],
         useMirrorList: flags.mirrorList,
+        gateways: flags.gateway,
         maxLag: flags.maxLag,
         refreshMs: flags.refresh * 1000,
         timeoutMs: flags.timeout,
@@ -103,7 +108,8 @@ export function registerProxyCommands(program: Command): void {
       process.stdout.write(
         `cairn proxy listening on ${proxy.url}\n` +
           `verified:     ${cp?.origin} size ${cp?.size}\n` +
-          `mirrors:      ${mirrors.length > 0 ? mirrors.join(", ") : "(none: reading from the origin)"}\n`,
+          `mirrors:      ${mirrors.length > 0 ? mirrors.join(", ") : "(none: reading from the origin)"}\n` +
+          (flags.gateway.length > 0 ? `gateways:     ${flags.gateway.join(", ")}\n` : ""),
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

@@ -1,5 +1,5 @@
 /**
- * What went wrong with one source (the origin or a mirror), named by the
+ * What went wrong with one source (the origin, a mirror or a gateway), named by the
  * check that failed, so a report says who served what and why it was
  * refused. Verification failures are hard: the bytes are never used and
  * the source is set aside. Availability failures are soft: the client
@@ -25,6 +25,8 @@ export type Check =
   | "bundle"
   /** A blob (tarball, manifest, …) whose bytes do not match the hashes in the log. */
   | "blob"
+  /** A trustless gateway's block that does not hash to its CID, or a CAR that does not hold the file. */
+  | "block"
   /** Replaying the entries does not give the state a snapshot entry claims (a dishonest origin). */
   | "replay"
   /** A response larger than the log says it can be (an endless body ends here too). */

@@ -38,6 +38,7 @@ import { tap } from "../util/streams.ts";
 import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
+import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -49,6 +50,8 @@ export interface LogClientOptions extends SourcePoolOptions {
   readonly stateDir: string;
   /** Mirrors to use besides those on the origin's signed list. */
   readonly mirrors?: readonly string[];
+  /** IPFS trustless gateways to fetch blobs from (web seeds): never checkpoints, tiles or documents. */
+  readonly gateways?: readonly string[];
   /** Read the origin's mirror list (default true). */
   readonly useMirrorList?: boolean;
   /** How many entries a mirror may lag behind the origin and still count as healthy. */
@@ -85,6 +88,7 @@ export class LogClient {
     this.verifier = options.verifier;
     this.pool = new SourcePool(options.origin, options);
     this.pool.setMirrors(options.mirrors ?? []);
+    this.pool.setGateways(options.gateways ?? []);
     this.#store = new CheckpointStore(options.stateDir, options.verifier);
     this.#stored = stored;
   }
@@ -222,12 +226,17 @@ export class LogClient {
 
   /**
    * A blob by the hash and size the log names, from the first source whose
-   * bytes match; `check` may refuse bytes for further reasons (throw).
+   * bytes match (gateways among them: by its raw CID, or by the root CID of
+   * its DAG when `ref.unixfs` gives one); `check` may refuse bytes for
+   * further reasons (throw).
    */
-  async blob(ref: BlobRef, check?: (data: Uint8Array) => void): Promise<Uint8Array> {
+  async blob(ref: GatewayBlobRef, check?: (data: Uint8Array) => void): Promise<Uint8Array> {
     const path = `blob/sha256/${ref.sha256}`;
-    return this.pool.first(path, "blob", async (source) => {
-      const data = await source.log.read(path, ref.size);
+    return this.pool.firstOf(this.pool.blobCandidates(ref), path, "blob", async (source) => {
+      const data =
+        source instanceof GatewaySource
+          ? await source.blob(ref)
+          : await source.log.read(path, ref.size);
       checkBlob(ref, data, source.url, check);
       return data;
     });

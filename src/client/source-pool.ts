@@ -1,14 +1,18 @@
 /**
  * The places a client reads the static tree from: the origin and its
- * mirrors. Reads go to a healthy mirror picked at random, then the next,
- * and to the origin last; a source that fails is set aside for a while
- * (long when it served wrong bytes, briefly when it merely did not answer).
- * The pool counts requests and bytes per source, so a caller can report
- * where its bytes came from.
+ * mirrors; and the places it reads blobs from besides: IPFS trustless
+ * gateways (web seeds; LAN peers are gateways too, asked first). Reads go
+ * to a healthy mirror picked at random, then the next, and to the origin
+ * last; a blob to the peers, then mirrors and gateways mixed at random,
+ * then the origin. A source that fails is set aside for a while (long when
+ * it served wrong bytes, briefly when it merely did not answer). The pool
+ * counts requests and bytes per source, so a caller can report where its
+ * bytes came from.
  */
 import { HttpSource, type LogSource, withFullTileFallback } from "../log/index.ts";
 import { treeUrl } from "../log/urls.ts";
 import { type Check, classify, NoSourceError, type SourceError } from "./errors.ts";
+import { type GatewayBlobRef, GatewaySource, gatewayCanServe } from "./gateway-source.ts";
 
 export interface Source {
   /** The server's base URL, as configured or listed. */
@@ -18,6 +22,25 @@ export interface Source {
   readonly log: LogSource;
   /** A file of the tree as it arrives (one too large to hold in memory), counted. */
   stream(path: string, maxBytes: number): AsyncIterable<Uint8Array>;
+}
+
+/** Peers on the LAN are asked before web seeds (public gateways), which share a tier with mirrors. */
+export type GatewayTier = "peer" | "web-seed";
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+interface HeldGateway {
+  readonly source: GatewaySource;
+  readonly tier: GatewayTier;
+  /** Which blobs it may be asked for (LAN peers: only what a share policy lets peers serve). */
+  readonly asks?: (ref: GatewayBlobRef) => boolean;
 }
 
 export interface SourceStats {
@@ -40,6 +63,7 @@ export interface SourcePoolOptions {
 export class SourcePool {
   readonly origin: Source;
   readonly #mirrors = new Map<string, Source>();
+  readonly #gateways = new Map<string, HeldGateway>();
   readonly #stats = new Map<string, SourceStats>();
   /** Until when each mirror is set aside, and whether for wrong bytes (a good checkpoint later does not excuse those). */
   readonly #benched = new Map<string, { until: number; hard: boolean }>();
@@ -64,14 +88,59 @@ export class SourcePool {
     return [...this.#mirrors.values()];
   }
 
+  /**
+   * Replaces the trustless gateways of one tier (URLs as given: a gateway
+   * serves `/ipfs/<cid>` below it), asked only for the blobs `asks` allows
+   * (all by default). A gateway's penalty and counts outlive its removal,
+   * so one found again later is not excused.
+   */
+  setGateways(
+    urls: Iterable<string>,
+    tier: GatewayTier = "web-seed",
+    asks?: (ref: GatewayBlobRef) => boolean,
+  ): void {
+    const wanted = new Set([...urls].map((url) => url.replace(/\/+$/, "")));
+    for (const [url, held] of this.#gateways)
+      if (held.tier === tier && !wanted.has(url)) this.#gateways.delete(url);
+    for (const url of wanted) {
+      const source =
+        this.#gateways.get(url)?.source ??
+        new GatewaySource(
+          url,
+          new HttpSource(url, { timeoutMs: this.#options.timeoutMs }),
+          this.#statsOf(url),
+        );
+      this.#gateways.set(url, { source, tier, asks });
+    }
+  }
+
+  get gateways(): GatewaySource[] {
+    return [...this.#gateways.values()].map((g) => g.source);
+  }
+
   /** Healthy mirrors in random order, then the origin. */
   candidates(): Source[] {
-    const healthy = this.mirrors.filter((m) => !this.isBenched(m.url));
-    for (let i = healthy.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [healthy[i], healthy[j]] = [healthy[j], healthy[i]];
-    }
-    return [...healthy, this.origin];
+    return [...shuffled(this.mirrors.filter((m) => !this.isBenched(m.url))), this.origin];
+  }
+
+  /**
+   * Where a blob may come from: healthy peers in random order, then healthy
+   * mirrors and web seeds mixed at random, then the origin. Gateways only
+   * when they can serve it (one raw block, or a DAG whose root is known).
+   */
+  blobCandidates(ref: GatewayBlobRef): (Source | GatewaySource)[] {
+    const gateways = gatewayCanServe(ref)
+      ? [...this.#gateways.values()].filter(
+          (g) => !this.isBenched(g.source.url) && (g.asks?.(ref) ?? true),
+        )
+      : [];
+    const tier = (t: GatewayTier) => gateways.filter((g) => g.tier === t).map((g) => g.source);
+    const mirrors = this.mirrors.filter((m) => !this.isBenched(m.url));
+    return [
+      ...shuffled(tier("peer")),
+      ...shuffled<Source | GatewaySource>([...mirrors, ...tier("web-seed")]),
+      this.origin,
+    ];
   }
 
   /**
@@ -84,6 +153,16 @@ export class SourcePool {
     check: Check,
     attempt: (source: Source) => Promise<T>,
     sources: readonly Source[] = this.candidates(),
+  ): Promise<T> {
+    return this.firstOf(sources, what, check, attempt);
+  }
+
+  /** As `first`, over any kind of source (mirrors and gateways alike). */
+  async firstOf<S extends { readonly url: string }, T>(
+    sources: readonly S[],
+    what: string,
+    check: Check,
+    attempt: (source: S) => Promise<T>,
   ): Promise<T> {
     const errors: SourceError[] = [];
     for (const source of sources) {
@@ -98,13 +177,14 @@ export class SourcePool {
     throw new NoSourceError(what, errors);
   }
 
-  /** Records a failure of a source and sets a mirror aside for a while. */
+  /** Records a failure of a source and sets a mirror or gateway aside for a while. */
   report(failure: SourceError): void {
     const stats = this.#statsOf(failure.source);
     stats.failures++;
     this.#options.onProblem?.(failure);
-    const mirror = this.#mirrors.get(treeUrl(failure.source));
-    // Missing files are normal on a mirror that lags; it may still have older ones.
+    const mirror =
+      this.#mirrors.get(treeUrl(failure.source)) ?? this.#gateways.get(failure.source)?.source;
+    // Missing files are normal on a mirror that lags, or a gateway; either may still have others.
     if (!mirror || failure.code === "unavailable") return;
     const penalty = failure.hard
       ? (this.#options.hardPenaltyMs ?? 10 * 60_000)
@@ -116,7 +196,7 @@ export class SourcePool {
     this.#benched.set(mirror.url, { until, hard: failure.hard });
   }
 
-  /** Whether a mirror is set aside now. */
+  /** Whether a mirror or gateway is set aside now. */
   isBenched(url: string): boolean {
     return (this.#benched.get(url)?.until ?? 0) > Date.now();
   }

@@ -129,6 +129,11 @@ export class VerifyingReader implements PackageReader {
     };
   }
 
+  /** The verified blobs kept so far (tarballs, manifests), each re-checked on read. */
+  get cache(): BlobStore {
+    return this.#cache;
+  }
+
   static async open(options: VerifyingReaderOptions): Promise<VerifyingReader> {
     const client = await LogClient.open({ ...options, stateDir: options.dataDir });
     const cache = await BlobStore.open(join(options.dataDir, "cache"), { durable: false });

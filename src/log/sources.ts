@@ -61,8 +61,13 @@ export class HttpSource implements LogSource {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  async read(path: string, maxBytes: number): Promise<Uint8Array> {
-    const res = await this.#get(path, AbortSignal.timeout(this.#timeoutMs));
+  /** `headers` are sent besides the usual ones (a trustless gateway wants an Accept). */
+  async read(
+    path: string,
+    maxBytes: number,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<Uint8Array> {
+    const res = await this.#get(path, AbortSignal.timeout(this.#timeoutMs), headers);
     return readCapped(res, maxBytes, () => tooLarge(this.name, path, maxBytes));
   }
 
@@ -72,7 +77,11 @@ export class HttpSource implements LogSource {
    * whole transfer, so a large file on a slow link is not cut off while it
    * still moves. Throws "too-large" once more than `maxBytes` arrive.
    */
-  async *stream(path: string, maxBytes: number): AsyncGenerator<Uint8Array> {
+  async *stream(
+    path: string,
+    maxBytes: number,
+    headers: Readonly<Record<string, string>> = {},
+  ): AsyncGenerator<Uint8Array> {
     const abort = new AbortController();
     let timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
     const rearm = () => {
@@ -80,9 +89,8 @@ export class HttpSource implements LogSource {
       timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
     };
     try {
-      const res = await this.#get(path, abort.signal);
-      const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-      if (declared > maxBytes) throw tooLarge(this.name, path, maxBytes);
+      const res = await this.#get(path, abort.signal, headers);
+      if (declaredLength(res) > maxBytes) throw tooLarge(this.name, path, maxBytes);
       let total = 0;
       for await (const chunk of res.body ?? []) {
         rearm();
@@ -101,14 +109,18 @@ export class HttpSource implements LogSource {
    * source vouches for its own URLs, and a redirect elsewhere would let
    * anyone who can answer one request choose where the client reads from.
    */
-  async #get(path: string, signal: AbortSignal): Promise<Response> {
+  async #get(
+    path: string,
+    signal: AbortSignal,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<Response> {
     const origin = new URL(this.#base).origin;
     let url = new URL(path, this.#base);
     for (let redirects = 0; ; redirects++) {
       const res = await fetch(url, {
         signal,
         redirect: "manual",
-        headers: { "accept-encoding": "gzip, identity" },
+        headers: { ...headers, "accept-encoding": "gzip, identity" },
       });
       const location = res.status >= 300 && res.status < 400 && res.headers.get("location");
       if (location) {
@@ -141,13 +153,23 @@ function timeoutError(): Error {
   return new DOMException("no data arrived in time", "TimeoutError");
 }
 
+/**
+ * The length of the body as it will be read, when the response says so. A
+ * compressed body's Content-Length counts encoded bytes (gzip makes
+ * incompressible bytes a little larger), so it says nothing either way;
+ * the bytes read are counted all the same.
+ */
+function declaredLength(res: Response): number {
+  if (res.headers.get("content-encoding")) return Number.NaN;
+  return Number(res.headers.get("content-length") ?? Number.NaN);
+}
+
 async function readCapped(
   res: Response,
   maxBytes: number,
   onTooLarge: () => Error,
 ): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) {
+  if (declaredLength(res) > maxBytes) {
     await res.body?.cancel();
     throw onTooLarge();
   }

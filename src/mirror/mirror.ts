@@ -57,6 +57,8 @@ export interface MirrorOptions {
   /** fsync every file before the checkpoint moves (default true). */
   readonly durable?: boolean;
   readonly timeoutMs?: number;
+  /** IPFS trustless gateways to copy blobs from besides the server copied (web seeds). */
+  readonly gateways?: readonly string[];
   /** Blobs fetched at once. */
   readonly concurrency?: number;
   readonly onProblem?: LogClientOptions["onProblem"];
@@ -117,6 +119,7 @@ export class Mirror {
       verifier: options.verifier,
       stateDir: options.dataDir,
       useMirrorList: false,
+      gateways: options.gateways,
       timeoutMs: options.timeoutMs,
       onProblem: options.onProblem,
     });

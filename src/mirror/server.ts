@@ -11,11 +11,13 @@
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { VerifyingReader } from "../client/verifying-reader.ts";
+import { registerGateway } from "../gateway/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { readTreeFile } from "../store/static-tree.ts";
+import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
 export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
@@ -75,6 +77,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       });
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
+    registerGateway(app, new WholeBlobBlocks(mirror.blobs));
     registerNpmReadApi(app, {
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),

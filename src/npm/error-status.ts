@@ -8,6 +8,7 @@
  */
 import type { Check } from "../client/errors.ts";
 import type { SnapshotReadErrorCode } from "../client/snapshot-reader.ts";
+import type { GatewayErrorCode } from "../gateway/errors.ts";
 import type { LogErrorCode } from "../log/errors.ts";
 import type { AuthErrorCode } from "../origin/auth.ts";
 import type { HashingErrorCode } from "../origin/password-hasher.ts";
@@ -145,6 +146,7 @@ const SOURCE: Record<Check, number> = {
   tile: 502,
   bundle: 502,
   blob: 502,
+  block: 502,
   replay: 502,
   size: 502,
   truncated: 502,
@@ -195,6 +197,15 @@ const UPSTREAM: Record<UpstreamErrorCode, number> = {
   "integrity-mismatch": 502,
 };
 
+/** A trustless gateway request refused; every block not served is the same 404. */
+const GATEWAY: Record<GatewayErrorCode, number> = {
+  "bad-cid": 400,
+  "no-format": 400,
+  "bad-param": 400,
+  "not-acceptable": 406,
+  "not-found": 404,
+};
+
 interface Domain {
   readonly statuses: Readonly<Record<string, number>>;
   /** Whether the message of a 5xx is meant for the client (it names no server internals). */
@@ -219,6 +230,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   HashingError: { statuses: HASHING, publicFailure: true },
   // Its messages name the uplink and what it did, which is what the client needs to hear.
   UpstreamError: { statuses: UPSTREAM, publicFailure: true },
+  GatewayError: { statuses: GATEWAY },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */

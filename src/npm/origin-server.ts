@@ -3,6 +3,7 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import type { FastifyInstance } from "fastify";
+import { registerGateway } from "../gateway/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
@@ -19,6 +20,7 @@ import {
   TreeHealthError,
 } from "../origin/tree-health.ts";
 import { readTreeFile } from "../store/static-tree.ts";
+import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
@@ -275,6 +277,7 @@ async function buildApp(
     if (countBlob && file.status === 200 && req.method === "GET") countBlob(path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
+  registerGateway(app, new WholeBlobBlocks(registry.blobs));
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =
     routes &&

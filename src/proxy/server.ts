@@ -7,8 +7,10 @@
  */
 import type { FastifyInstance } from "fastify";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
+import { registerGateway } from "../gateway/index.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
 
 export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
   readonly host: string;
@@ -28,6 +30,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     await reader.update();
     app = createHttpApp(options);
     registerNpmReadApi(app, reader);
+    registerGateway(app, new WholeBlobBlocks(reader.cache));
     registerReadOnlyRefusals(app, options.origin);
     app.get("/-/cairn-proxy/sources", async () => sourceReport(reader));
     const address = await app.listen({ host: options.host, port: options.port });

@@ -66,3 +66,29 @@ describe("numeric options", () => {
     assert.match(result.stderr, /option '--concurrency <n>' argument 'abc' is invalid/);
   });
 });
+
+describe("--gateway", () => {
+  const gatewayOptions = (command: Command, path: string[] = []): [string, Option][] => [
+    ...command.options
+      .filter((o) => o.long === "--gateway")
+      .map((o): [string, Option] => [[...path, o.long].join(" "), o]),
+    ...command.commands.flatMap((c) => gatewayOptions(c, [...path, c.name()])),
+  ];
+
+  test("install, proxy and mirror take it, repeated, and refuse what is not an http(s) URL", () => {
+    const options = gatewayOptions(buildProgram());
+    const names = options.map(([name]) => name);
+    assert.ok(names.includes("install --gateway"), names.join(", "));
+    assert.ok(names.includes("proxy --gateway"), names.join(", "));
+    assert.ok(names.includes("mirror --gateway"), names.join(", "));
+    for (const [name, option] of options) {
+      const one = option.parseArg?.("http://a.example", option.defaultValue);
+      assert.deepEqual(option.parseArg?.("https://b.example/", one), [
+        "http://a.example",
+        "https://b.example/",
+      ]);
+      for (const bad of ["a.example", "ftp://a.example", "http://a.example/?x=1", ""])
+        assert.throws(() => option.parseArg?.(bad, []), InvalidArgumentError, `${name} ${bad}`);
+    }
+  });
+});

@@ -43,4 +43,45 @@ describe("source pool", () => {
     p.report(new SourceError(MIRROR, "timeout", "no answer"));
     assert.ok(p.isBenched(MIRROR));
   });
+
+  test("blobs go to peers first, then mirrors and web seeds, the origin last; gateways only for what they can serve", () => {
+    const p = pool();
+    p.setGateways(["http://seed.test/"]);
+    p.setGateways(["http://peer-a.test", "http://peer-b.test/"], "peer", (ref) => ref.size !== 7);
+    const small = { sha256: "ab".repeat(32), size: 100 };
+    const order = p.blobCandidates(small).map((s) => s.url);
+    assert.deepEqual(order.slice(0, 2).sort(), ["http://peer-a.test", "http://peer-b.test"]);
+    assert.deepEqual(order.slice(2, 4).sort(), [MIRROR, "http://seed.test"]);
+    assert.equal(p.blobCandidates(small).at(-1)?.url, ORIGIN);
+    // What the peers' filter refuses goes to the others only.
+    assert.deepEqual(
+      p
+        .blobCandidates({ ...small, size: 7 })
+        .map((s) => s.url)
+        .slice(0, 2)
+        .sort(),
+      [MIRROR, "http://seed.test"],
+    );
+    // Over one chunk and no root CID known: no gateway can serve it.
+    assert.deepEqual(
+      p.blobCandidates({ ...small, size: 2 << 20 }).map((s) => s.url),
+      [MIRROR, ORIGIN],
+    );
+    // A gateway that served a wrong block is set aside; one that lacks a block is not.
+    p.report(new SourceError("http://peer-a.test", "block", "wrong block"));
+    p.report(new SourceError("http://peer-b.test", "unavailable", "404"));
+    assert.deepEqual(
+      p
+        .blobCandidates(small)
+        .map((s) => s.url)
+        .slice(0, 1),
+      ["http://peer-b.test"],
+    );
+    // Replacing one tier leaves the other.
+    p.setGateways([], "peer");
+    assert.deepEqual(
+      p.gateways.map((g) => g.url),
+      ["http://seed.test"],
+    );
+  });
 });

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { DirectorySource, HttpSource, isLogError, verifyLog } from "../../src/log/index.ts";
 import { buildLog, tempDir, testKey } from "../helpers/log.ts";
+
+const noise = randomBytes(10_000);
 
 describe("log sources refuse what they should not trust", () => {
   let url: string;
@@ -55,6 +59,12 @@ describe("log sources refuse what they should not trust", () => {
       res.writeHead(307, { location: "/loop" }).end();
       return;
     }
+    if (req.url === "/gzipped-noise") {
+      // Gzip makes noise a little larger: the encoded length exceeds the bytes it carries.
+      const body = gzipSync(noise);
+      res.writeHead(200, { "content-encoding": "gzip", "content-length": body.length }).end(body);
+      return;
+    }
     if (req.url === "/fail") {
       res.writeHead(500).end();
       return;
@@ -77,6 +87,17 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(source.read("fail", 100), /500/);
     await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "too-large"));
     await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "too-large"));
+  });
+
+  test("the cap counts the bytes a body carries, not its encoded length", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    assert.deepEqual(Buffer.from(await source.read("gzipped-noise", noise.length)), noise);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of source.stream("gzipped-noise", noise.length)) chunks.push(chunk);
+    assert.deepEqual(Buffer.concat(chunks), noise);
+    await assert.rejects(source.read("gzipped-noise", noise.length - 1), (e) =>
+      isLogError(e, "too-large"),
+    );
   });
 
   test("redirects are followed within the source's origin only, and not without end", async () => {

@@ -1,0 +1,40 @@
+/**
+ * UnixFS file DAGs made by the reference IPFS libraries, as test oracles:
+ * the importer under the IPIP-0499 `unixfs-v1-2025` profile (1 MiB raw
+ * leaves, balanced, 1024 links) and the exporter that reads a file back
+ * from blocks.
+ */
+import { MemoryBlockstore } from "blockstore-core";
+import { exporter } from "ipfs-unixfs-exporter";
+import { importer } from "ipfs-unixfs-importer";
+import type { CID } from "multiformats/cid";
+
+async function concat(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+/** The root CID of `content` as a UnixFS file, and the bytes of every block of its DAG. */
+export async function unixfsDag(content: Uint8Array): Promise<{ root: CID; blocks: Buffer[] }> {
+  const store = new MemoryBlockstore();
+  let root: CID | undefined;
+  for await (const entry of importer([{ content }], store, { profile: "unixfs-v1-2025" }))
+    root = entry.cid;
+  if (!root) throw new Error("the importer made no root");
+  const blocks: Buffer[] = [];
+  for await (const pair of store.getAll()) blocks.push(await concat(pair.bytes));
+  return { root, blocks };
+}
+
+/** The file a DAG holds, read back by the exporter from these blocks alone. */
+export async function exportFile(
+  root: CID,
+  blocks: Iterable<{ readonly cid: CID; readonly bytes: Uint8Array }>,
+): Promise<Buffer> {
+  const store = new MemoryBlockstore();
+  for (const block of blocks) await store.put(block.cid, block.bytes);
+  const entry = await exporter(root, store);
+  if (entry.type !== "file" && entry.type !== "raw") throw new Error(`not a file: ${entry.type}`);
+  return concat(entry.content());
+}
