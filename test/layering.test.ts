@@ -25,7 +25,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   mirror: ["npm", "upstream", "client", "registry", "store", "log", "util"],
   proxy: ["npm", "upstream", "client", "registry", "store", "log", "util"],
   install: ["npm", "client", "registry", "store", "log", "util"],
+  peer: ["install", "npm", "client", "registry", "store", "log", "util"],
   cli: [
+    "peer",
     "install",
     "proxy",
     "mirror",
