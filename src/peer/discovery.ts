@@ -45,7 +45,7 @@ export interface PeerInfo {
 /** A service of our type that is not taken as a peer, and why. */
 export interface IgnoredPeer {
   readonly id: string;
-  readonly reason: "other-log" | "malformed";
+  readonly reason: "other-log" | "malformed" | "too-many";
 }
 
 export type LostReason = "goodbye" | "silent" | "changed";
@@ -62,7 +62,7 @@ export interface DiscoveryEvents {
 export interface Discovery extends EventEmitter<DiscoveryEvents> {
   /** Starts announcing (when sharing) and browsing; resolves once announced. */
   start(): Promise<void>;
-  /** Says goodbye and closes its sockets, so the process can exit. */
+  /** Says goodbye and closes its sockets, so the process can exit; no events follow. */
   stop(): Promise<void>;
   /** The peers found and not lost, in the order found. */
   peers(): PeerInfo[];
@@ -86,6 +86,8 @@ export interface MdnsDiscoveryOptions {
   readonly refreshMs?: number;
   /** After how long without an answer a peer is lost; three refreshes and 5 s by default. */
   readonly staleMs?: number;
+  /** At most this many peers are kept (anyone on the LAN can announce); 64 by default. */
+  readonly maxPeers?: number;
 }
 
 /** What `logh` holds for a log: the first 8 hex of SHA-256 of its origin line. */
@@ -94,6 +96,8 @@ export function logTag(logOrigin: string): string {
 }
 
 const GATEWAY_PATH = /^\/(?:[A-Za-z0-9._~-]+\/)*$/;
+/** Instances remembered as ignored, so each is reported once; beyond it, reports may repeat. */
+const MAX_IGNORED = 1024;
 
 export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Discovery {
   /** This run's instance name. */
@@ -107,6 +111,8 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
   #browser: Browser | undefined;
   #asking: Browser | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Ends a start() still waiting for its announcement when stop() comes first. */
+  #announced: (() => void) | undefined;
 
   constructor(options: MdnsDiscoveryOptions) {
     super();
@@ -143,13 +149,18 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       txt: { txtvers: "1", path: this.#options.path, logh: this.#logh },
     });
     this.#service = service;
-    await new Promise<void>((resolve) => service.once("up", () => resolve()));
+    await new Promise<void>((resolve) => {
+      this.#announced = resolve;
+      service.once("up", () => resolve());
+    });
+    this.#announced = undefined;
   }
 
   async stop(): Promise<void> {
     const bonjour = this.#bonjour;
     if (!bonjour) return;
     this.#bonjour = undefined;
+    this.#announced?.();
     clearInterval(this.#timer);
     this.#browser?.stop();
     this.#asking?.stop();
@@ -194,6 +205,10 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       return;
     }
     const known = this.#found.get(id);
+    if (!known && this.#found.size >= (this.#options.maxPeers ?? 64)) {
+      this.#ignore(id, "too-many");
+      return;
+    }
     this.#found.set(id, { peer, seen: Date.now() });
     if (known?.peer.url === peer.url) return;
     if (known) this.emit("lost", known.peer, "changed");
@@ -207,14 +222,19 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     this.emit("lost", known.peer, reason);
   }
 
+  #ignore(id: string, reason: IgnoredPeer["reason"]): void {
+    if (this.#ignored.has(id)) return;
+    if (this.#ignored.size < MAX_IGNORED) this.#ignored.add(id);
+    this.emit("ignored", { id, reason });
+  }
+
   /** The peer a service names, or undefined (and `ignored` once) when it is not one of ours. */
   #peerOf(service: Service): PeerInfo | undefined {
     const txt = (service.txt ?? {}) as Record<string, unknown>;
     const host = service.referer?.address;
     const path = txt.path;
     const ignore = (reason: IgnoredPeer["reason"]) => {
-      if (!this.#ignored.has(service.name)) this.emit("ignored", { id: service.name, reason });
-      this.#ignored.add(service.name);
+      this.#ignore(service.name, reason);
       return undefined;
     };
     if (txt.txtvers !== "1" || typeof path !== "string" || !GATEWAY_PATH.test(path))

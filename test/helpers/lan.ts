@@ -84,7 +84,7 @@ export async function createLan(count: number): Promise<Lan> {
     throw new RangeError(`a LAN holds 1 to 250 hosts, not ${count}`);
   if (!staleCleaned) {
     staleCleaned = true;
-    await cleanStale();
+    await cleanStaleLans();
   }
   const n = counter++;
   const tag = `${process.pid.toString(36)}-${n.toString(36)}`;
@@ -302,8 +302,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Deletes namespaces and links of earlier runs whose process is gone. */
-async function cleanStale(): Promise<void> {
+/** Deletes the namespaces and links of LANs whose process is gone (killed midway), and kills what runs in them. */
+export async function cleanStaleLans(): Promise<void> {
   const netns = (await netnsNames()).filter((name) => {
     const pid = new RegExp(`^${NETNS_PREFIX}(\\d+)-\\d+-\\d+$`).exec(name)?.[1];
     return pid !== undefined && !alive(Number(pid));
@@ -317,8 +317,17 @@ async function cleanStale(): Promise<void> {
   await teardown({ netns, links });
 }
 
-// A test that throws or a process that exits without disposing still leaves nothing behind.
-process.once("exit", () => {
+// A test that throws, a process that exits without disposing, or one
+// interrupted, still leaves nothing behind; a SIGKILL leaves it to cleanStaleLans.
+process.once("exit", removeLiveSync);
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    removeLiveSync();
+    // With no listener left the default applies again: the signal ends the process as it would have.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+
+function removeLiveSync(): void {
   for (const built of live) {
     for (const ns of built.netns) {
       const pids = tryIp(["netns", "pids", ns]);
@@ -333,7 +342,8 @@ process.once("exit", () => {
     for (const link of built.links) tryIp(["link", "del", link]);
     for (const ns of built.netns) tryIp(["netns", "del", ns]);
   }
-});
+  live.clear();
+}
 
 function tryIp(args: string[]): string {
   try {

@@ -1,8 +1,10 @@
 /**
- * Peer discovery: on a LAN of network namespaces built by the test, six
+ * Peer discovery: on a LAN of network namespaces built by the test, seven
  * hosts each run src/peer/discovery.ts (test/helpers/discovery-host.ts):
- * the five of one log find each other at the addresses they serve on and
- * ignore the sixth, which follows another log; a peer that stops says
+ * the five sharing peers of one log find each other at the addresses they
+ * serve on and ignore the sixth, which follows another log; the seventh
+ * only browses (it does not share): nobody finds it, and it keeps no more
+ * peers than it was told to; a peer that stops says
  * goodbye and the others lose it at once; one killed without a word is
  * lost once it has not answered for the stale time. And the static list
  * behind `--peer URL`.
@@ -23,18 +25,22 @@ const LOG = "test.cairn.example/lan";
 const OTHER_LOG = "other.cairn.example/lan";
 /** Discovery on a quiet LAN takes about a second; the bound is for a loaded machine. */
 const BOUND_MS = 30_000;
-/** Each host asks who is there every REFRESH_MS and loses a peer unheard for STALE_MS. */
-const REFRESH_MS = "500";
-const STALE_MS = "3000";
+/** Each host asks who is there every 500 ms and loses a peer unheard for 3 s. */
+const TIMES = { refreshMs: 500, staleMs: 3000 };
+const HOSTS = [
+  ...Array.from({ length: 5 }, () => ({ logOrigin: LOG, ...TIMES })),
+  { logOrigin: OTHER_LOG, ...TIMES },
+  { logOrigin: LOG, ...TIMES, share: false, maxPeers: 2 },
+];
 
 describe("mDNS discovery between hosts in network namespaces", () => {
   let lan: Lan;
   let hosts: { process: LanProcess; id: string; address: string }[] = [];
 
   before(async () => {
-    lan = await createLan(6);
+    lan = await createLan(HOSTS.length);
     const started = lan.hosts.map((host, i) => ({
-      process: host.node([HOST_SCRIPT, i === 5 ? OTHER_LOG : LOG, REFRESH_MS, STALE_MS]),
+      process: host.node([HOST_SCRIPT, JSON.stringify(HOSTS[i])]),
       address: host.address,
     }));
     hosts = await Promise.all(
@@ -87,6 +93,27 @@ describe("mDNS discovery between hosts in network namespaces", () => {
       ours.map((o) => other.process.waitFor(eventAbout("ignored", o.id), BOUND_MS)),
     );
     assert.deepEqual(events(other.process, "found"), []);
+  });
+
+  test("a host that only browses finds peers, is found by none, and keeps at most its maximum", async () => {
+    const browsing = hosts[6];
+    const ours = hosts.slice(0, 5).map((h) => h.id);
+    await browsing.process.waitFor(nth("found", 2), BOUND_MS);
+    await browsing.process.waitFor(nth("ignored", 4), BOUND_MS);
+    const found = events(browsing.process, "found").map((p) => p.id);
+    assert.equal(found.length, 2);
+    assert.ok(found.every((id) => ours.includes(id)));
+    assert.deepEqual(
+      events(browsing.process, "ignored")
+        .map((p) => `${p.id} ${p.reason}`)
+        .sort(),
+      [
+        ...ours.filter((id) => !found.includes(id)).map((id) => `${id} too-many`),
+        `${hosts[5].id} other-log`,
+      ].sort(),
+    );
+    for (const h of hosts.slice(0, 6))
+      assert.ok(!h.process.stdout().includes(browsing.id), `${h.id} saw the browsing host`);
   });
 
   test("a peer that stops says goodbye, the others lose it, and its process exits by itself", async () => {
@@ -151,6 +178,11 @@ test("the log tag is the first 8 hex of SHA-256 of the origin line", () => {
   // printf %s test.cairn.example/lan | sha256sum
   assert.equal(logTag(LOG), "705f26d5");
 });
+
+/** Matches once `event` has been printed `count` times. */
+function nth(event: string, count: number): RegExp {
+  return new RegExp(`(?:\\{"event":"${event}"[\\s\\S]*?){${count}}`);
+}
 
 /** Matches the JSON line of `event` about instance `id`. */
 function eventAbout(event: string, id: string): RegExp {
