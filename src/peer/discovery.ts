@@ -31,7 +31,7 @@ import { CodedError } from "../util/coded-error.ts";
 /** The DNS-SD service name: `_cairn._tcp` (RFC 6763 §7). */
 export const SERVICE_TYPE = "cairn";
 
-export type DiscoveryErrorCode = "bad-peer-url";
+export type DiscoveryErrorCode = "bad-peer-url" | "bad-interface";
 
 export class DiscoveryError extends CodedError<DiscoveryErrorCode> {}
 
@@ -76,8 +76,8 @@ export interface MdnsDiscoveryOptions {
   /** The gateway's base path on that port; `/` by default. */
   readonly path?: string;
   /**
-   * The IPv4 address of the interface to use. By default the only
-   * non-loopback IPv4 interface when there is one (a host in a network
+   * The interface to use, by name (`eth0`) or IPv4 address. By default the
+   * only non-loopback IPv4 interface when there is one (a host in a network
    * namespace), else all interfaces, sending where the route for
    * 224.0.0.0/4 (or the default route) leads.
    */
@@ -126,7 +126,8 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
 
   async start(): Promise<void> {
     if (this.#bonjour) return;
-    const iface = this.#options.interface ?? onlyInterface();
+    const given = this.#options.interface;
+    const iface = given === undefined ? onlyInterface() : interfaceAddress(given);
     // Bound to the wildcard address: bound to the interface's own, it would not receive multicast.
     // multicast-dns takes these beside the service fields bonjour-service types.
     const socketOptions: Partial<ServiceConfig> & { interface?: string; bind?: string } =
@@ -146,6 +147,8 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
       protocol: "tcp",
       port: this.#options.port,
       host: `${this.id}.local`,
+      // Peers connect to the address an announcement came from; AAAA records would only add addresses to what is told.
+      disableIPv6: true,
       txt: { txtvers: "1", path: this.#options.path, logh: this.#logh },
     });
     this.#service = service;
@@ -293,6 +296,19 @@ export function parsePeerUrl(text: string): string {
 
 function validPort(port: number): boolean {
   return Number.isInteger(port) && port > 0 && port < 65536;
+}
+
+/** The IPv4 address of an interface given by name or address; DiscoveryError `bad-interface` if there is none. */
+export function interfaceAddress(nameOrAddress: string): string {
+  const interfaces = networkInterfaces();
+  const all = Object.values(interfaces).flatMap((list) => list ?? []);
+  if (isIPv4(nameOrAddress) && all.some((a) => a.address === nameOrAddress)) return nameOrAddress;
+  const named = interfaces[nameOrAddress]?.find((a) => a.family === "IPv4");
+  if (named) return named.address;
+  throw new DiscoveryError(
+    "bad-interface",
+    `no interface with an IPv4 address named ${JSON.stringify(nameOrAddress)}`,
+  );
 }
 
 /** The address of the one non-loopback IPv4 interface, if there is exactly one. */

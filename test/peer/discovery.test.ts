@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import {
   type Discovery,
   logTag,
+  MdnsDiscovery,
   type PeerInfo,
   StaticDiscovery,
 } from "../../src/peer/discovery.ts";
@@ -28,7 +29,12 @@ const BOUND_MS = 30_000;
 /** Each host asks who is there every 500 ms and loses a peer unheard for 3 s. */
 const TIMES = { refreshMs: 500, staleMs: 3000 };
 const HOSTS = [
-  ...Array.from({ length: 5 }, () => ({ logOrigin: LOG, ...TIMES })),
+  // One names its interface; the others find theirs (the only one that is not loopback).
+  ...Array.from({ length: 5 }, (_, i) => ({
+    logOrigin: LOG,
+    ...TIMES,
+    ...(i === 1 ? { interface: "eth0" } : {}),
+  })),
   { logOrigin: OTHER_LOG, ...TIMES },
   { logOrigin: LOG, ...TIMES, share: false, maxPeers: 2 },
 ];
@@ -172,6 +178,14 @@ describe("the static list of peers (--peer URL)", () => {
     test(`refuses ${url} with bad-peer-url`, () => {
       assert.throws(() => new StaticDiscovery([url]), { code: "bad-peer-url" });
     });
+});
+
+test("an interface that does not exist is refused with bad-interface before any socket opens", async () => {
+  const discovery = new MdnsDiscovery({ logOrigin: LOG, interface: "no-such-if0" });
+  await assert.rejects(discovery.start(), { code: "bad-interface" });
+  await assert.rejects(new MdnsDiscovery({ logOrigin: LOG, interface: "192.0.2.254" }).start(), {
+    code: "bad-interface",
+  });
 });
 
 test("the log tag is the first 8 hex of SHA-256 of the origin line", () => {

@@ -1,5 +1,6 @@
 /**
- * The test LAN (test/helpers/lan.ts) leaves nothing behind: not when closed
+ * The test LAN (test/helpers/lan.ts): this process reaches servers inside
+ * its hosts, and it leaves nothing behind: not when closed
  * with a process still running inside, not when the process that built it
  * throws or is interrupted, and a run killed outright has its leftovers
  * removed by the next one, while those of a live run are kept.
@@ -9,7 +10,7 @@ import { execFile, spawn } from "node:child_process";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { collectOutput, waitForOutput } from "../helpers/cairn-server.ts";
-import { cleanStaleLans, createLan } from "../helpers/lan.ts";
+import { cleanStaleLans, createLan, waitForPort } from "../helpers/lan.ts";
 import { PROJECT_ROOT } from "../helpers/shared.ts";
 
 const LAN_MODULE = pathToFileURL(`${PROJECT_ROOT}/test/helpers/lan.ts`).href;
@@ -18,6 +19,18 @@ interface Names {
   readonly bridge: string;
   readonly netns: readonly string[];
 }
+
+test("a server inside a host is reachable from this process at the host's address", async () => {
+  await using lan = await createLan(1);
+  const [host] = lan.hosts;
+  const server = host.node([
+    "-e",
+    `require("node:http").createServer((q, s) => s.end("inside")).listen(8080, "${host.address}")`,
+  ]);
+  await waitForPort(host.address, 8080);
+  assert.equal(await (await fetch(`http://${host.address}:8080/`)).text(), "inside");
+  assert.equal(await server.stop(), null, "ended by SIGTERM");
+});
 
 test("a closed LAN leaves no namespace, link or process", async () => {
   const lan = await createLan(2);
