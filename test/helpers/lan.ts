@@ -3,9 +3,10 @@
  * namespaces: one namespace per host, each with `lo` and an `eth0` (one end
  * of a veth pair) on a /24 of 10.0.0.0/8, all plugged into one bridge that
  * also holds an address for this process, so a test can reach the servers
- * it starts inside. Each namespace has the route `224.0.0.0/4 dev eth0`:
- * without a route for multicast (a real host has its default route) mDNS
- * packets cannot be sent and nothing is found.
+ * it starts inside. Each namespace has the route `224.0.0.0/4 dev eth0`,
+ * as a real host has its default route: software that sends multicast
+ * where the routes lead (bonjour-service unless told an interface) finds
+ * nothing without one.
  *
  * Needs root and iproute2's `ip`. When a namespace cannot be made, createLan
  * throws with what `ip` said, so the test fails with that reason; it never
@@ -14,10 +15,10 @@
  * Names carry this process's pid and a counter: namespaces
  * `cairn-lan-<pid>-<n>-<i>`, links `cl<pid base 36>-<n base 36>b` (the
  * bridge) and `…v<i>` (host ends of the veths), under the kernel's 15
- * characters. Disposing kills what still runs inside and deletes
- * everything; so does this process's exit; and the first LAN a process
- * builds deletes the leftovers of processes that are gone (a run killed
- * midway), never those of a live one.
+ * characters. Closing kills what still runs inside and deletes
+ * everything; so does this process's exit, and SIGINT or SIGTERM; and the
+ * first LAN a process builds deletes the leftovers of processes that are
+ * gone (a run killed outright), never those of a live one.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { connect } from "node:net";
@@ -76,6 +77,8 @@ let staleCleaned = false;
 interface Built {
   readonly netns: string[];
   readonly links: string[];
+  /** Process groups started in its hosts: killed by id, since one just started may not be inside yet. */
+  readonly groups: Set<number>;
 }
 
 /** Builds a LAN of `count` hosts (at most 250). */
@@ -89,7 +92,7 @@ export async function createLan(count: number): Promise<Lan> {
   const n = counter++;
   const tag = `${process.pid.toString(36)}-${n.toString(36)}`;
   const bridge = `cl${tag}b`;
-  const built: Built = { netns: [], links: [] };
+  const built: Built = { netns: [], links: [], groups: new Set() };
   live.add(built);
   try {
     const prefix = await freeSubnet();
@@ -111,7 +114,7 @@ export async function createLan(count: number): Promise<Lan> {
         await ip("-n", netns, "link", "set", "eth0", "up");
         await ip("-n", netns, "link", "set", "lo", "up");
         await ip("-n", netns, "route", "add", "224.0.0.0/4", "dev", "eth0");
-        return lanHost(netns, address);
+        return lanHost(netns, address, built.groups);
       }),
     );
     let closed: Promise<void> | undefined;
@@ -134,10 +137,10 @@ export async function createLan(count: number): Promise<Lan> {
   }
 }
 
-function lanHost(netns: string, address: string): LanHost {
+function lanHost(netns: string, address: string, groups: Set<number>): LanHost {
   const command = (...rest: string[]) => ["ip", "netns", "exec", netns, ...rest];
   const spawnIn = (program: string, args: readonly string[], options: LanProcessOptions = {}) =>
-    startProcess(command(program, ...args), options);
+    startProcess(command(program, ...args), options, groups);
   return {
     netns,
     address,
@@ -147,7 +150,7 @@ function lanHost(netns: string, address: string): LanHost {
   };
 }
 
-function startProcess(argv: string[], options: LanProcessOptions): LanProcess {
+function startProcess(argv: string[], options: LanProcessOptions, groups: Set<number>): LanProcess {
   const [program, ...args] = argv;
   // Its own process group, so stopping it reaches whatever it started.
   const child = spawn(program, args, {
@@ -156,6 +159,8 @@ function startProcess(argv: string[], options: LanProcessOptions): LanProcess {
     cwd: options.cwd,
     env: options.env ?? process.env,
   });
+  const group = child.pid;
+  if (group !== undefined) groups.add(group);
   const output = collectOutput(child);
   let spawnError = "";
   const exited = new Promise<number | null>((resolve) => {
@@ -178,6 +183,7 @@ function startProcess(argv: string[], options: LanProcessOptions): LanProcess {
     const code = await exited.finally(() => clearTimeout(kill));
     // Children that outlived it.
     signalGroup("SIGKILL");
+    if (group !== undefined) groups.delete(group);
     return code;
   };
   const stderr = () => spawnError + output.stderr();
@@ -261,10 +267,22 @@ function toInt(address: string): number {
 async function teardown(built: Built): Promise<void> {
   const failures: unknown[] = [];
   const attempt = (p: Promise<unknown>) => p.catch((e) => failures.push(e));
+  killGroups(built.groups);
   await Promise.all(built.netns.map((ns) => attempt(killInside(ns))));
   await Promise.all(built.links.map((link) => attempt(deleteLink(link))));
   await Promise.all(built.netns.map((ns) => attempt(deleteNetns(ns))));
   if (failures.length > 0) throw new AggregateError(failures, "the test LAN was not fully removed");
+}
+
+function killGroups(groups: Set<number>): void {
+  for (const group of groups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // All of it exited already.
+    }
+  }
+  groups.clear();
 }
 
 async function killInside(netns: string): Promise<void> {
@@ -314,7 +332,7 @@ export async function cleanStaleLans(): Promise<void> {
       const pid = /^cl([0-9a-z]+)-[0-9a-z]+(?:b|v[0-9a-z]+)$/.exec(name)?.[1];
       return pid !== undefined && !alive(Number.parseInt(pid, 36));
     });
-  await teardown({ netns, links });
+  await teardown({ netns, links, groups: new Set() });
 }
 
 // A test that throws, a process that exits without disposing, or one
@@ -329,6 +347,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
 
 function removeLiveSync(): void {
   for (const built of live) {
+    killGroups(built.groups);
     for (const ns of built.netns) {
       const pids = tryIp(["netns", "pids", ns]);
       for (const pid of pids.split(/\s+/).filter(Boolean)) {
