@@ -13,7 +13,10 @@
  *
  * so a peer following another registry is ignored without naming either.
  * Nothing about content (names, CIDs, counts), nor Cairn's version, is
- * announced. A client that does not share only browses: it asks "which
+ * announced. Beside them go the SRV record (port) and an A record for each
+ * non-loopback IPv4 address of the machine (bonjour-service publishes them
+ * all, on every interface); no AAAA records. Peers connect to the address
+ * the announcement came from. A client that does not share only browses: it asks "which
  * Cairn peers are here", which says that it runs Cairn, and nothing more.
  *
  * Found peers stay while they answer: every `refreshMs` the browser asks
@@ -82,9 +85,13 @@ export interface MdnsDiscoveryOptions {
    * 224.0.0.0/4 (or the default route) leads.
    */
   readonly interface?: string;
-  /** How often to ask who is there; 30 s by default. */
+  /**
+   * How often to ask who is there: by default 96 s, 80 % of the 120-s
+   * lifetime of the SRV and A records, when RFC 6762 §5.2 has a querier
+   * refresh what it holds.
+   */
   readonly refreshMs?: number;
-  /** After how long without an answer a peer is lost; three refreshes and 5 s by default. */
+  /** After how long without an answer a peer is lost; two refreshes and 5 s by default (one missed answer is forgiven). */
   readonly staleMs?: number;
   /** At most this many peers are kept (anyone on the LAN can announce); 64 by default. */
   readonly maxPeers?: number;
@@ -137,8 +144,8 @@ export class MdnsDiscovery extends EventEmitter<DiscoveryEvents> implements Disc
     });
     this.#bonjour = bonjour;
     this.#browser = this.#browse();
-    const refreshMs = this.#options.refreshMs ?? 30_000;
-    const staleMs = this.#options.staleMs ?? 3 * refreshMs + 5_000;
+    const refreshMs = this.#options.refreshMs ?? 96_000;
+    const staleMs = this.#options.staleMs ?? 2 * refreshMs + 5_000;
     this.#timer = setInterval(() => this.#refresh(staleMs), refreshMs);
     if (this.#options.port === undefined) return;
     const service = bonjour.publish({
