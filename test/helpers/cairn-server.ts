@@ -34,27 +34,22 @@ export async function startCairnServer(
 ): Promise<CairnServer> {
   const [program, ...leading] = command;
   const child = spawn(program, [...leading, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    err += d;
-  });
+  const output = collectOutput(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
   );
   let timer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.on("data", () => {
-      const found = /listening on (\S+)/.exec(out)?.[1];
+      const found = /listening on (\S+)/.exec(output.stdout())?.[1];
       if (found) resolve(found);
     });
-    exited.then((code) => reject(new Error(`cairn ${args[0]} exited with ${code}: ${err}`)));
+    exited.then((code) =>
+      reject(new Error(`cairn ${args[0]} exited with ${code}: ${output.stderr()}`)),
+    );
     timer = setTimeout(() => {
       child.kill();
-      reject(new Error(`cairn ${args[0]} did not listen within ${readyMs} ms: ${err}`));
+      reject(new Error(`cairn ${args[0]} did not listen within ${readyMs} ms: ${output.stderr()}`));
     }, readyMs);
   }).finally(() => clearTimeout(timer));
   /** Asks it to stop, and kills it if it has not exited 10 s later. */
@@ -65,13 +60,13 @@ export async function startCairnServer(
     return exited.finally(() => clearTimeout(kill));
   };
   const waitFor = (pattern: RegExp, ms = readyMs) =>
-    waitForOutput(child, () => out, pattern, ms).catch((e: Error) => {
-      throw new Error(`cairn ${args[0]} ${e.message}: ${out}${err}`);
+    waitForOutput(child, output.stdout, pattern, ms).catch((e: Error) => {
+      throw new Error(`cairn ${args[0]} ${e.message}: ${output.stdout()}${output.stderr()}`);
     });
   const waitForStderr = (pattern: RegExp) =>
     new Promise<RegExpExecArray>((resolve, reject) => {
       const check = () => {
-        const match = pattern.exec(err);
+        const match = pattern.exec(output.stderr());
         if (!match) return;
         child.stderr?.off("data", check);
         resolve(match);
@@ -85,11 +80,23 @@ export async function startCairnServer(
     child,
     waitFor,
     waitForStderr,
-    stdout: () => out,
-    stderr: () => err,
+    ...output,
     stop,
     [Symbol.asyncDispose]: async () => void (await stop()),
   };
+}
+
+/** What `child` wrote to stdout and stderr so far, collected as it comes. */
+export function collectOutput(child: ChildProcess): { stdout(): string; stderr(): string } {
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    err += d;
+  });
+  return { stdout: () => out, stderr: () => err };
 }
 
 /**
