@@ -15,9 +15,10 @@ import { registerGateway } from "../gateway/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
+import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
-import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
 export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
@@ -42,7 +43,14 @@ export interface RunningMirror {
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
   const own = storeReads(mirror.state, mirror.blobs);
-  const sync = () => mirror.sync();
+  const blocks = new BlockIndex(mirror.blobs);
+  await addRecordedRoots(blocks, mirror.state);
+  // Each sync may bring large tarballs whose leaves the gateway serves.
+  const sync = () =>
+    mirror.sync().then(async (result) => {
+      await addRecordedRoots(blocks, mirror.state);
+      return result;
+    });
   const report = (result: SyncResult | Error) => options.onSync?.(result);
 
   let app: FastifyInstance | undefined;
@@ -77,7 +85,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       });
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
-    registerGateway(app, new WholeBlobBlocks(mirror.blobs));
+    registerGateway(app, blocks);
     registerNpmReadApi(app, {
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),

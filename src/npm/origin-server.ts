@@ -19,8 +19,9 @@ import {
   TreeHealth,
   TreeHealthError,
 } from "../origin/tree-health.ts";
+import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
+import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
-import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
@@ -52,6 +53,8 @@ export interface RunningOrigin {
   publishPopularity(): Promise<PublishedPopularity | undefined>;
   /** Resolves once the per-file deltas of every durable publish so far are made (file-deltas.ts). */
   deltasIdle(): Promise<void>;
+  /** Resolves once the gateway knows the blocks of every durable large tarball so far. */
+  blocksIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,6 +122,13 @@ export async function startOrigin(
       ),
   });
   registry.onDurable((entries) => deltas.enqueue(entries));
+  // Large tarballs' leaves and nodes for the gateway: every root recorded so far, then each as it lands.
+  const blocks = new BlockIndex(registry.blobs);
+  await addRecordedRoots(blocks, registry.state);
+  const roots = new RootIndexer(blocks, (err) =>
+    process.emitWarning(`indexing a UnixFS root failed: ${(err as Error).message}`),
+  );
+  registry.onDurable((entries) => roots.enqueue(entries));
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
   let popularityTimer: NodeJS.Timeout | undefined;
@@ -160,6 +170,7 @@ export async function startOrigin(
       limits,
       now: options.now,
       counter,
+      blocks,
     }));
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
@@ -201,6 +212,7 @@ export async function startOrigin(
       publishDatabase,
       publishPopularity,
       deltasIdle: () => deltas.idle(),
+      blocksIdle: () => roots.idle(),
       close: async () => {
         clearInterval(timer);
         clearInterval(popularityTimer);
@@ -233,6 +245,8 @@ interface AppParts {
   readonly now?: () => number;
   /** Counts tarball and file-index downloads, when popularity sketches are on. */
   readonly counter?: DownloadCounter;
+  /** The blocks the trustless gateway serves. */
+  readonly blocks: BlockIndex;
 }
 
 async function buildApp(
@@ -277,7 +291,7 @@ async function buildApp(
     if (countBlob && file.status === 200 && req.method === "GET") countBlob(path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerGateway(app, new WholeBlobBlocks(registry.blobs));
+  registerGateway(app, parts.blocks);
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =
     routes &&

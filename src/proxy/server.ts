@@ -10,7 +10,9 @@ import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifyin
 import { registerGateway } from "../gateway/index.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { WholeBlobBlocks } from "../store/whole-blob-blocks.ts";
+import { storeUnixfsNodes, tarballDag, unixfsRootOf } from "../registry/artifact-dag.ts";
+import type { VersionEntry } from "../registry/entries.ts";
+import { BlockIndex } from "../store/block-index.ts";
 
 export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
   readonly host: string;
@@ -29,8 +31,21 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   try {
     await reader.update();
     app = createHttpApp(options);
-    registerNpmReadApi(app, reader);
-    registerGateway(app, new WholeBlobBlocks(reader.cache));
+    const blocks = new BlockIndex(reader.cache);
+    registerNpmReadApi(app, {
+      revision: (name) => reader.revision(name),
+      document: (name) => reader.document(name),
+      version: (name, version) => reader.version(name, version),
+      search: reader.search,
+      manifest: (entry) => reader.manifest(entry),
+      tarball: async (entry) => {
+        const bytes = await reader.tarball(entry);
+        await indexLargeTarball(blocks, reader, entry, bytes);
+        return bytes;
+      },
+      beforeRead: () => reader.beforeRead(),
+    });
+    registerGateway(app, blocks);
     registerReadOnlyRefusals(app, options.origin);
     app.get("/-/cairn-proxy/sources", async () => sourceReport(reader));
     const address = await app.listen({ host: options.host, port: options.port });
@@ -48,6 +63,26 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     await reader.close();
     throw err;
   }
+}
+
+/**
+ * Makes a large tarball's UnixFS nodes (checked against the root its entry
+ * records) and teaches the gateway its leaves, so the proxy serves every
+ * block of what it holds. A tarball of one chunk is its own raw block.
+ */
+async function indexLargeTarball(
+  blocks: BlockIndex,
+  reader: VerifyingReader,
+  entry: VersionEntry,
+  bytes: Uint8Array,
+): Promise<void> {
+  const root = entry.artifact && unixfsRootOf(entry.artifact);
+  // Adding a root twice is harmless but would make its DAG again.
+  if (!root || blocks.knows(root.sha256)) return;
+  const dag = await tarballDag(bytes);
+  if (dag?.root !== root.root) return;
+  await storeUnixfsNodes(dag, reader.cache);
+  await blocks.add(root);
 }
 
 /** The verified head and, per source, requests, bytes and failures so far. */

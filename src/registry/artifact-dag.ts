@@ -91,3 +91,28 @@ export function unixfsRootsNamedBy(entry: Entry | { readonly kind: "void" }): Un
 export function addRecordedRoots(index: BlockIndex, state: RegistryState): Promise<number> {
   return index.addAll(state.unixfsArtifacts().flatMap((a) => unixfsRootOf(a) ?? []));
 }
+
+/**
+ * Teaches a block index the roots of entries as they become durable, one
+ * batch after another; `idle` resolves once every batch so far is learnt.
+ */
+export class RootIndexer {
+  readonly #index: BlockIndex;
+  readonly #onError: (err: unknown) => void;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(index: BlockIndex, onError: (err: unknown) => void) {
+    this.#index = index;
+    this.#onError = onError;
+  }
+
+  enqueue(entries: readonly Entry[]): void {
+    const roots = entries.flatMap(unixfsRootsNamedBy);
+    if (roots.length === 0) return;
+    this.#queue = this.#queue.then(() => this.#index.addAll(roots)).then(() => {}, this.#onError);
+  }
+
+  idle(): Promise<void> {
+    return this.#queue;
+  }
+}

@@ -107,6 +107,11 @@ export class BlockIndex implements BlockSource {
     return true;
   }
 
+  /** Whether the leaves and nodes of this large blob were learnt. */
+  knows(sha256: string): boolean {
+    return this.#added.has(sha256);
+  }
+
   /** Adds every root (see `add`); resolves with how many were learnt. */
   async addAll(roots: Iterable<UnixfsRoot>): Promise<number> {
     let added = 0;

@@ -14,11 +14,12 @@ import { after, before, describe, test } from "node:test";
 import { CarReader } from "@ipld/car";
 import type { CID } from "multiformats/cid";
 import { startMirror } from "../../src/mirror/server.ts";
+import { startProxy } from "../../src/proxy/server.ts";
 import { CarError, readVerifiedCar } from "../../src/store/car.ts";
-import { cidOf, DAG_PB_CODEC, rawCid } from "../../src/store/cid.ts";
+import { cidOf, DAG_PB_CODEC, RAW_CODEC, rawCid } from "../../src/store/cid.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
-import { exportFile, unixfsDag } from "../helpers/unixfs-dag.ts";
+import { exportFile, recordLarge } from "../helpers/unixfs-dag.ts";
 
 const MiB = 1 << 20;
 const RAW = "application/vnd.ipld.raw";
@@ -54,9 +55,8 @@ let base: string;
 before(async () => {
   origin = await startTestOrigin();
   base = origin.url.replace(/\/$/, "");
-  const dag = await unixfsDag(big);
-  root = dag.root;
-  await origin.registry.blobs.putMany([hello, ...dag.blocks]);
+  await origin.registry.blobs.put(hello);
+  ({ root } = await recordLarge(origin, big));
 });
 after(() => origin[Symbol.asyncDispose]());
 
@@ -237,10 +237,10 @@ describe("CARs", () => {
   });
 
   test("a child missing mid-stream ends the stream, and the verifying reader calls it truncated", async () => {
-    const { root: lonely, blocks } = await unixfsDag(Buffer.concat([noise("c", MiB), tail]));
-    await origin.registry.blobs.putMany(blocks);
-    const leaf = noise("c", MiB);
-    await rm(join(origin.treeDir, "blob", "sha256", sha256(leaf)));
+    const content = Buffer.concat([noise("c", MiB), tail]);
+    const { root: lonely } = await recordLarge(origin, content);
+    // Its leaves are read from the blob itself: without it only the root node is left.
+    await rm(join(origin.treeDir, "blob", "sha256", sha256(content)));
     const res = await get(`/ipfs/${lonely}?format=car`);
     assert.equal(res.status, 200);
     await assert.rejects(
@@ -410,6 +410,55 @@ describe("mounted beside the npm API", () => {
         await named.arrayBuffer();
       }
     } finally {
+      await mirror.close();
+    }
+  });
+
+  test("the leaves of a large tarball are served by the origin, a mirror, and a proxy that has served it", async () => {
+    // An origin of its own: a mirror copies the whole log, and another test removed a blob of this one.
+    await using own = await startTestOrigin();
+    const content = Buffer.concat([noise("large-d", 2 * MiB), tail]);
+    const large = await recordLarge(own, content);
+    const dir = await tempDir("cairn-gw-copies-");
+    await using _ = dir;
+    const mirror = await startMirror({
+      from: own.url,
+      verifier: own.key.verifier,
+      dataDir: join(dir.path, "mirror"),
+      durable: false,
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+    });
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: join(dir.path, "proxy"),
+      origin: own.url,
+      verifier: own.key.verifier,
+      useMirrorList: false,
+    });
+    try {
+      await mirror.firstSync;
+      const viaProxy = await fetch(new URL(`large/-/large-${large.version}.tgz`, proxy.url));
+      assert.deepEqual(Buffer.from(await viaProxy.arrayBuffer()), content);
+      for (const [copy, server] of Object.entries({
+        origin: own.url,
+        mirror: mirror.url,
+        proxy: proxy.url,
+      })) {
+        const res = await fetch(new URL(`ipfs/${large.root}?format=car`, server));
+        assert.equal(res.status, 200, copy);
+        const parts: Uint8Array[] = [];
+        for await (const block of readVerifiedCar(
+          res.body as AsyncIterable<Uint8Array>,
+          large.root,
+        ))
+          if (block.cid.code === RAW_CODEC) parts.push(block.bytes);
+        assert.deepEqual(Buffer.concat(parts), content, copy);
+      }
+    } finally {
+      await proxy.close();
       await mirror.close();
     }
   });
