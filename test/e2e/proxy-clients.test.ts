@@ -48,7 +48,9 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
     const data = join(dir.path, "origin");
     const imported = await importCorpus(data, "corpus");
     assert.equal(imported.code, 0, imported.stderr);
-    origin = await startServe(["--data", data, "--no-durable"]);
+    // No SQLite snapshot published at start: its entries would land after mirror A's sync,
+    // and the proxy would read them from the origin.
+    origin = await startServe(["--data", data, "--no-durable", "--database-interval", "0"]);
     front = await startCountingProxy(origin.url);
     mirrorA = await startCairnServer([
       "mirror",
