@@ -43,6 +43,18 @@ export interface VerifiedSnapshot {
 /** Fetches a blob named by SHA-256 (of at most `maxBytes`), verified, from a cache or a source. */
 export type HashedBlobLoader = (sha256: string, maxBytes: number) => Promise<Uint8Array>;
 
+/**
+ * Where the snapshot entry last read is kept, verified, beside the stored
+ * checkpoint: when no source answers (a LAN cut off from the registry),
+ * the snapshot of the stored checkpoint is still known, and the files it
+ * names are content-addressed (a cache has them or they are refused).
+ */
+export interface SnapshotHeadStore {
+  /** The entry's bytes as read under a checkpoint of `size`; undefined if another size's is kept. */
+  load(size: number): Promise<Uint8Array | undefined>;
+  save(size: number, entry: Uint8Array): Promise<void>;
+}
+
 export type SnapshotReadErrorCode =
   /** No checkpoint has been verified yet, so there is no snapshot to read. */
   | "no-checkpoint"
@@ -68,9 +80,12 @@ export class SnapshotReader {
   readonly #shards = new LRUCache<string, Promise<ReadonlyMap<string, string>>>({ max: 256 });
   readonly #documents = new LRUCache<string, Promise<PackageDocument>>({ max: 2048 });
 
-  constructor(client: LogClient, load?: HashedBlobLoader) {
+  readonly #heads: SnapshotHeadStore | undefined;
+
+  constructor(client: LogClient, load?: HashedBlobLoader, heads?: SnapshotHeadStore) {
     this.#client = client;
     this.#load = load ?? ((sha256, maxBytes) => client.blobByHash(sha256, maxBytes));
+    this.#heads = heads;
   }
 
   /** The snapshot of the client's current checkpoint (read once per checkpoint). */
@@ -140,8 +155,14 @@ export class SnapshotReader {
   async #readHead(size: number): Promise<VerifiedSnapshot> {
     if (size === 0) return { size, entry: undefined, shards: [] };
     let bytes: Uint8Array | undefined;
-    for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
+    try {
+      for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
+    } catch (err) {
+      bytes = await this.#heads?.load(size).catch(() => undefined);
+      if (!bytes) throw err;
+    }
     const entry = bytes && decodeEntry(bytes);
+    if (bytes && entry?.kind === "snapshot") await this.#heads?.save(size, bytes).catch(() => {});
     if (entry?.kind !== "snapshot" || entry.size !== size - 1)
       throw new SnapshotReadError(
         "not-a-snapshot",

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CHECKOUT_CAIRN, collectOutput, waitForOutput } from "../helpers/cairn-server.ts";
@@ -37,10 +37,15 @@ describe("cairn peer and cairn install --share", () => {
   let peerExit: Promise<number | null>;
 
   const home = (machine: string) => join(dir.path, machine, "home");
-  async function installOn(machine: string, extra: string[], command = "install") {
+  async function installOn(
+    machine: string,
+    extra: string[],
+    command = "install",
+    dependencies: Record<string, string> = DEPS,
+  ) {
     const project = join(dir.path, machine, "app");
     await mkdir(project, { recursive: true });
-    await writeFile(join(project, "package.json"), JSON.stringify({ dependencies: DEPS }));
+    await writeFile(join(project, "package.json"), JSON.stringify({ dependencies }));
     const report = join(dir.path, machine, "report.json");
     const run = await cairn(
       [
@@ -108,7 +113,7 @@ describe("cairn peer and cairn install --share", () => {
 
   after(async () => {
     if (peer && peer.exitCode === null) peer.kill("SIGKILL");
-    await origin?.[Symbol.asyncDispose]();
+    await origin?.[Symbol.asyncDispose]().catch(() => undefined);
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -162,6 +167,26 @@ describe("cairn peer and cairn install --share", () => {
     } finally {
       await liar.close();
     }
+  });
+
+  test("with the origin stopped, ci installs what the LAN holds under the checkpoint verified before", async () => {
+    const shared = { lib: "2.0.0", big: "1.0.0" };
+    const first = await installOn("d", [], "install", shared);
+    await rm(join(first.project, "node_modules"), { recursive: true });
+    await origin.close();
+    const offline = await installOn(
+      "d",
+      ["--peer", peerUrl, "--store", join(dir.path, "d", "fresh-store")],
+      "ci",
+      shared,
+    );
+    assert.match(offline.stderr, /installing under the checkpoint verified before/);
+    const fromPeer = offline.sources.find((s) => s.kind === "peer");
+    assert.equal(fromPeer?.requests, 2, JSON.stringify(offline.sources));
+    assert.equal(
+      (await readFile(join(offline.project, "node_modules/big/blob.bin"))).length,
+      1_300_000,
+    );
   });
 
   test("SIGTERM stops the peer cleanly", async () => {
