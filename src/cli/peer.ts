@@ -10,9 +10,11 @@
  * stops it: goodbyes sent, sockets closed, exit 0.
  */
 import type { Command } from "commander";
+import type { VerifyingReader } from "../client/verifying-reader.ts";
 import { PackageStore } from "../install/store.ts";
 import { PeerAsks, peersIntoPool } from "../peer/asking.ts";
 import { type Discovery, MdnsDiscovery, StaticDiscovery } from "../peer/discovery.ts";
+import { seedPopular } from "../peer/seed.ts";
 import { startPeerServer } from "../peer/server.ts";
 import { ShareStore } from "../peer/share-store.ts";
 import { Sharing } from "../peer/sharing.ts";
@@ -190,13 +192,15 @@ async function runPeer(flags: PeerFlags): Promise<void> {
     peersIntoPool(reader.client.pool, discoveries, asks.asks);
     await Promise.all(discoveries.map((d) => d.start()));
     const started = new Date().toISOString();
+    let seeded = 0;
+    let stopping = false;
     const status = (): PeerStatus =>
       statusOf(sharing, server, discoveries, {
         url,
         started,
         origin: reader.client.checkpoint?.origin,
         popularOnly: flags.popularOnly === true,
-        seeded: 0,
+        seeded,
       });
     await writeStatus(home, status());
     process.stdout.write(`cairn peer: sharing ${sharing.blocks().size} blobs on ${url}\n`);
@@ -227,7 +231,22 @@ async function runPeer(flags: PeerFlags): Promise<void> {
       d.on("found", () => void writeStatus(home, status()).catch(() => undefined));
       d.on("lost", () => void writeStatus(home, status()).catch(() => undefined));
     }
+    const seeding =
+      flags.seedPopular === undefined
+        ? undefined
+        : seed(reader, sharing, share, asks, {
+            count: flags.seedPopular,
+            ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+            stopped: () => stopping,
+          }).then(async (n) => {
+            seeded += n;
+            await poll();
+            // Said once the new tarballs are in the share set.
+            process.stderr.write(`cairn peer: seeded ${n} popular versions\n`);
+          });
     await stopSignal();
+    stopping = true;
+    await seeding;
     for (const t of timers) clearInterval(t);
     await Promise.all(discoveries.map((d) => d.stop()));
     await server.close();
@@ -237,6 +256,42 @@ async function runPeer(flags: PeerFlags): Promise<void> {
     await Promise.all(discoveries.map((d) => d.stop().catch(() => undefined)));
     await server?.close().catch(() => undefined);
     await reader.close();
+  }
+}
+
+/** Seeds the most popular shareable versions (see seed.ts), saying what it did; resolves with how many it kept. */
+async function seed(
+  reader: VerifyingReader,
+  sharing: Sharing,
+  share: ShareStore,
+  asks: PeerAsks,
+  options: { count: number; threshold?: number; stopped: () => boolean },
+): Promise<number> {
+  const popularity = sharing.current.popularity;
+  const snapshots = reader.snapshots;
+  if (!popularity || !snapshots) {
+    process.stderr.write("cairn peer: nothing to seed: the log has no popularity entry yet\n");
+    return 0;
+  }
+  try {
+    const report = await seedPopular({
+      ...options,
+      names: snapshots.names(),
+      document: async (name) => {
+        const doc = await reader.document(name);
+        asks.learn(doc);
+        return doc;
+      },
+      popularity,
+      share,
+      tarball: (entry) => reader.tarball(entry),
+    });
+    for (const f of report.failed)
+      process.stderr.write(`cairn peer: could not seed ${f.spec}: ${f.error}\n`);
+    return report.seeded.length;
+  } catch (err) {
+    process.stderr.write(`cairn peer: seeding stopped: ${(err as Error).message}\n`);
+    return 0;
   }
 }
 

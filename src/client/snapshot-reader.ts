@@ -139,6 +139,19 @@ export class SnapshotReader {
     return hash === undefined ? undefined : this.documentByHash(name, hash);
   }
 
+  /**
+   * Every package name the snapshot lists, shard by shard: reads every
+   * shard (a few MiB at npm's scale), so only for a caller that needs the
+   * whole registry's names (a peer choosing popular versions to seed).
+   */
+  async *names(): AsyncGenerator<string> {
+    const head = await this.head();
+    const count = head.shards.length;
+    for (const [shard, hash] of head.shards.entries())
+      for (const key of (await this.#shard(hash, { shard, count })).keys())
+        if (key.startsWith("npm/")) yield key.slice("npm/".length);
+  }
+
   /** A document by the hash a shard lists for `name`. */
   documentByHash(name: string, hash: string): Promise<PackageDocument> {
     return this.#cached(this.#documents, hash, async () => {

@@ -69,6 +69,7 @@ export class Sharing {
   #popularity: Popularity | undefined;
   #entryAt: { size: number | undefined; entry: PopularityEntry | undefined } | undefined;
   #running: Promise<boolean> | undefined;
+  #next: Promise<boolean> | undefined;
 
   constructor(options: SharingOptions) {
     this.#options = options;
@@ -83,12 +84,27 @@ export class Sharing {
     return this.#current.blocks;
   }
 
-  /** Computes the set again if anything it depends on changed; true if it did. One at a time. */
+  /**
+   * Computes the set again if anything it depends on changed; true if it
+   * did. One at a time: a call during a run gets the run after it, which
+   * sees whatever changed before the call.
+   */
   refresh(): Promise<boolean> {
-    this.#running ??= this.#refresh().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    const running = this.#running;
+    if (!running) {
+      const run = this.#refresh().finally(() => {
+        this.#running = undefined;
+      });
+      this.#running = run;
+      return run;
+    }
+    this.#next ??= running
+      .catch(() => false)
+      .then(() => {
+        this.#next = undefined;
+        return this.refresh();
+      });
+    return this.#next;
   }
 
   async #refresh(): Promise<boolean> {

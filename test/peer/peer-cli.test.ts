@@ -7,16 +7,15 @@
  * SIGTERM stops the peer with exit 0.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHECKOUT_CAIRN, collectOutput, waitForOutput } from "../helpers/cairn-server.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startLyingGateway } from "../helpers/lying-gateway.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { loopbackPeer, type PeerProcess, startPeer } from "../helpers/peer-process.ts";
 
 const DEPS = { lib: "2.0.0", secret: "1.0.0", big: "1.0.0" };
 
@@ -31,10 +30,8 @@ interface SourceReport {
 describe("cairn peer and cairn install --share", () => {
   let origin: TestOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let peer: ChildProcess | undefined;
-  let peerOut: ReturnType<typeof collectOutput>;
+  let peer: PeerProcess | undefined;
   let peerUrl = "";
-  let peerExit: Promise<number | null>;
 
   const home = (machine: string) => join(dir.path, machine, "home");
   async function installOn(
@@ -79,40 +76,13 @@ describe("cairn peer and cairn install --share", () => {
     ]);
     const a = await installOn("a", ["--share"]);
     assert.match(a.stdout, /bytes from: origin/);
-    peer = spawn(
-      CHECKOUT_CAIRN[0],
-      [
-        ...CHECKOUT_CAIRN.slice(1),
-        "peer",
-        "--origin",
-        origin.url,
-        "--key",
-        origin.key.verifierKey,
-        "--no-mirror-list",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--no-discovery",
-      ],
-      { env: { ...process.env, CAIRN_HOME: home("a") }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    peerOut = collectOutput(peer);
-    peerExit = new Promise((resolve) => peer?.once("exit", resolve));
-    const ready = await waitForOutput(
-      peer,
-      peerOut.stdout,
-      /^cairn peer: sharing (\d+) blobs on (http:\/\/\S+\/)$/m,
-      60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}: ${peerOut.stderr()}`);
-    });
-    assert.ok(Number(ready[1]) > 0);
-    peerUrl = ready[2];
+    peer = await startPeer(loopbackPeer(origin), home("a"));
+    assert.ok(peer.blobs > 0);
+    peerUrl = peer.url;
   });
 
   after(async () => {
-    if (peer && peer.exitCode === null) peer.kill("SIGKILL");
+    if (peer?.child.exitCode === null) peer.child.kill("SIGKILL");
     await origin?.[Symbol.asyncDispose]().catch(() => undefined);
     await dir?.[Symbol.asyncDispose]();
   });
@@ -190,8 +160,13 @@ describe("cairn peer and cairn install --share", () => {
   });
 
   test("SIGTERM stops the peer cleanly", async () => {
-    peer?.kill("SIGTERM");
-    assert.equal(await peerExit, 0, peerOut.stderr());
+    assert.equal(await peer?.stop(), 0, peer?.stderr());
+    // Its port is closed: nothing listens once it stopped.
+    const refused = await fetch(peerUrl).then(
+      () => false,
+      () => true,
+    );
+    assert.ok(refused);
     const run = await cairn(["peer", "status"], { env: { CAIRN_HOME: home("a") } });
     assert.match(run.stdout, /not running/);
   });
