@@ -71,6 +71,10 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly readAhead?: "documents" | "manifests";
   /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
   readonly cacheTarballs?: boolean;
+  /** Told of every verified document read (a sharing proxy learns what peers may be asked for). */
+  readonly onDocument?: (doc: PackageDocument) => void;
+  /** Told of every verified tarball read, from the cache or a source (a sharing proxy records it). */
+  readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => void;
 }
 
 /** The snapshot entry last verified, in a file of the reader's own: `{"size":n,"entry":"<base64>"}`. */
@@ -187,11 +191,15 @@ export class VerifyingReader implements PackageReader {
     return this.#reads.revision(name);
   }
 
-  document(name: string): Promise<PackageDocument | undefined> {
-    return this.#reads.document(name);
+  async document(name: string): Promise<PackageDocument | undefined> {
+    const doc = await this.#reads.document(name);
+    if (doc) this.#options.onDocument?.(doc);
+    return doc;
   }
 
-  version(name: string, version: string): Promise<VersionRow | undefined> {
+  async version(name: string, version: string): Promise<VersionRow | undefined> {
+    // The document read first, so the hook learns of it before the version's tarball is asked for.
+    if (this.#options.onDocument) await this.document(name);
     return this.#reads.version(name, version);
   }
 
@@ -253,11 +261,13 @@ export class VerifyingReader implements PackageReader {
 
   async tarball(entry: VersionEntry): Promise<Uint8Array> {
     const artifact = boundArtifact(entry);
-    return this.#blob(
+    const bytes = await this.#blob(
       artifact,
       (data) => verifyIntegrity(artifact, data),
       this.#options.cacheTarballs !== false,
     );
+    this.#options.onTarball?.(entry, bytes);
+    return bytes;
   }
 
   /** A blob the log names by hash and size (a version's file index, one of its files), checked; not cached. */

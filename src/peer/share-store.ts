@@ -69,6 +69,8 @@ export class ShareStore {
   readonly blobs: BlobStore;
   readonly #dir: string;
   readonly #record: string;
+  /** What the record held when first asked, and what this handle kept since. */
+  #known: Promise<Set<string>> | undefined;
 
   private constructor(dir: string, blobs: BlobStore) {
     this.#dir = dir;
@@ -92,6 +94,13 @@ export class ShareStore {
    * whose DAG is not the recorded one is not kept.
    */
   async keep(name: string, version: string, artifact: Artifact, bytes: Uint8Array): Promise<void> {
+    const key = `${name}@${version}:${artifact.sha256}`;
+    this.#known ??= this.held().then(
+      (all) => new Set(all.map((h) => `${h.name}@${h.version}:${h.sha256}`)),
+    );
+    const known = await this.#known;
+    // Kept already (by this handle, or recorded before it opened): the record stays one line a version.
+    if (known.has(key)) return;
     if (bytes.length !== artifact.size || sha256Hex(bytes) !== artifact.sha256)
       throw new Error(`${name}@${version}: the tarball is not the one the log names`);
     const dag = await tarballDag(bytes);
@@ -108,6 +117,7 @@ export class ShareStore {
       ...(dag ? { unixfs: dag.root } : {}),
     };
     await appendFile(this.#record, `${JSON.stringify(held)}\n`);
+    known.add(key);
   }
 
   /** Every tarball the record names, once per version (the last line wins), in no set order. */
