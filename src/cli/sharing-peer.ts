@@ -24,6 +24,8 @@ export interface SharingPeerOptions {
   readonly discovery: boolean;
   /** Peers listed by URL. */
   readonly peers: readonly string[];
+  /** Whether the reader's pool asks the peers found (default true; false: only announce and serve). */
+  readonly askPeers?: boolean;
   readonly threshold?: number;
   readonly popularOnly: boolean;
   readonly maxUploadRate?: number;
@@ -117,7 +119,7 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
           ...(options.interface !== undefined ? { interface: options.interface } : {}),
         }),
       );
-    peersIntoPool(reader.client.pool, discoveries, peer.asks.asks);
+    if (options.askPeers !== false) peersIntoPool(reader.client.pool, discoveries, peer.asks.asks);
     for (const d of discoveries) {
       d.on("found", () => void save());
       d.on("lost", () => void save());

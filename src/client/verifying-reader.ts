@@ -73,8 +73,8 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly cacheTarballs?: boolean;
   /** Told of every verified document read (a sharing proxy learns what peers may be asked for). */
   readonly onDocument?: (doc: PackageDocument) => void;
-  /** Told of every verified tarball read, from the cache or a source (a sharing proxy records it). */
-  readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => void;
+  /** Told of every verified tarball read, from the cache or a source (a sharing proxy keeps it), before it is returned. */
+  readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => Promise<void>;
 }
 
 /** The snapshot entry last verified, in a file of the reader's own: `{"size":n,"entry":"<base64>"}`. */
@@ -266,7 +266,7 @@ export class VerifyingReader implements PackageReader {
       (data) => verifyIntegrity(artifact, data),
       this.#options.cacheTarballs !== false,
     );
-    this.#options.onTarball?.(entry, bytes);
+    await this.#options.onTarball?.(entry, bytes);
     return bytes;
   }
 

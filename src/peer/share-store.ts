@@ -91,16 +91,22 @@ export class ShareStore {
   /**
    * Keeps a tarball the caller checked against `artifact` (the log's
    * hashes), with its UnixFS node blocks when it has a root; a tarball
-   * whose DAG is not the recorded one is not kept.
+   * whose DAG is not the recorded one is not kept. True if it was kept
+   * now, false if it was held already.
    */
-  async keep(name: string, version: string, artifact: Artifact, bytes: Uint8Array): Promise<void> {
+  async keep(
+    name: string,
+    version: string,
+    artifact: Artifact,
+    bytes: Uint8Array,
+  ): Promise<boolean> {
     const key = `${name}@${version}:${artifact.sha256}`;
     this.#known ??= this.held().then(
       (all) => new Set(all.map((h) => `${h.name}@${h.version}:${h.sha256}`)),
     );
     const known = await this.#known;
     // Kept already (by this handle, or recorded before it opened): the record stays one line a version.
-    if (known.has(key)) return;
+    if (known.has(key)) return false;
     if (bytes.length !== artifact.size || sha256Hex(bytes) !== artifact.sha256)
       throw new Error(`${name}@${version}: the tarball is not the one the log names`);
     const dag = await tarballDag(bytes);
@@ -118,6 +124,7 @@ export class ShareStore {
     };
     await appendFile(this.#record, `${JSON.stringify(held)}\n`);
     known.add(key);
+    return true;
   }
 
   /** Every tarball the record names, once per version (the last line wins), in no set order. */
