@@ -21,7 +21,7 @@
  */
 import { appendFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { tarballDag } from "../registry/artifact-dag.ts";
+import { checkUnixfs, tarballDag } from "../registry/artifact-dag.ts";
 import type { Artifact } from "../registry/entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import type { UnixfsRoot } from "../store/block-index.ts";
@@ -110,8 +110,7 @@ export class ShareStore {
     if (bytes.length !== artifact.size || sha256Hex(bytes) !== artifact.sha256)
       throw new Error(`${name}@${version}: the tarball is not the one the log names`);
     const dag = await tarballDag(bytes);
-    if (artifact.unixfs !== undefined && artifact.unixfs !== dag?.root)
-      throw new Error(`${name}@${version}: the tarball's UnixFS root is not the recorded one`);
+    checkUnixfs(artifact, dag);
     await this.blobs.putMany([bytes, ...(dag?.nodes.map((n) => n.bytes) ?? [])], {
       derived: true,
     });
