@@ -65,7 +65,7 @@ export function registerPeerCommands(program: Command): void {
     .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
     .option("--store <dir>", "the install store (default: $CAIRN_HOME/store)")
     .option("--port <n>", "port to listen on", parsePort, DEFAULT_PEER_PORT)
-    .option("--host <addr>", "address to listen on (default: all)", "0.0.0.0")
+    .option("--host <addr>", "address to listen on (all of them by default)", "0.0.0.0")
     .option("--interface <name|addr>", "the interface mDNS announces and browses on")
     .option(
       "--max-upload-rate <bytes/s>",

@@ -26,7 +26,13 @@ import {
 } from "./options.ts";
 import { progressBar } from "./output.ts";
 import { DEFAULT_PEER_PORT } from "./peer.ts";
-import { asksPeers, collectPeer, PEER_HELP, startPeerFetching } from "./peer-fetch.ts";
+import {
+  asksPeers,
+  clientPopularity,
+  collectPeer,
+  PEER_HELP,
+  startPeerFetching,
+} from "./peer-fetch.ts";
 import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 
 interface ProxyFlags {
@@ -175,6 +181,7 @@ export function registerProxyCommands(program: Command): void {
                 proxy.reader.client.checkpoint?.origin ?? "",
               )
             : undefined;
+        fetching?.asks.usePopularity(await clientPopularity(proxy.reader));
         if (asking) asks = peer?.asks ?? fetching?.asks;
         if (peer)
           process.stdout.write(
