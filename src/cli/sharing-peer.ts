@@ -4,6 +4,7 @@
  * server on its own port, the mDNS announcement (and browse), the listed
  * peers, the reader's pool asking peers first, and the status file.
  */
+import { type FSWatcher, watch } from "node:fs";
 import type { VerifyingReader } from "../client/verifying-reader.ts";
 import type { PackageStore } from "../install/store.ts";
 import { PeerAsks, peersIntoPool } from "../peer/asking.ts";
@@ -65,6 +66,7 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
     ...(options.store ? { store: options.store } : {}),
     ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
     popularOnly: options.popularOnly,
+    storesChanged: () => reader.update(),
   });
   await sharing.refresh();
   const server = await startPeerServer({
@@ -78,6 +80,7 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
   const url = `http://${host}:${server.port}/`;
   const discoveries: Discovery[] = [];
   const timers: NodeJS.Timeout[] = [];
+  const watchers: FSWatcher[] = [];
   const started = new Date().toISOString();
   const status = (): PeerStatus =>
     statusOf(peer, discoveries, started, reader.client.checkpoint?.origin, options.popularOnly);
@@ -103,6 +106,7 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
     },
     stop: async () => {
       for (const t of timers) clearInterval(t);
+      for (const w of watchers) w.close();
       await Promise.all(discoveries.map((d) => d.stop().catch(() => undefined)));
       await server.close();
       await save();
@@ -127,6 +131,10 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
     await Promise.all(discoveries.map((d) => d.start()));
     await save();
     timers.push(setInterval(() => void peer.poll(), STORE_POLL_MS));
+    // A tarball kept by an install is shared at once, not at the next look.
+    const watcher = watch(options.share.dir, () => void peer.poll());
+    watcher.on("error", () => watcher.close());
+    watchers.push(watcher);
     return peer;
   } catch (err) {
     await peer.stop();

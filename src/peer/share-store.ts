@@ -83,6 +83,11 @@ export class ShareStore {
     return new ShareStore(dir, blobs ?? (await BlobStore.open(dir, { durable: false })));
   }
 
+  /** The folder the record is in: it changes whenever a tarball is kept. */
+  get dir(): string {
+    return this.#dir;
+  }
+
   /** Where a held blob's bytes are on disk. */
   pathOf(sha256: string): string {
     return join(this.#dir, BlobStore.treePath(sha256));

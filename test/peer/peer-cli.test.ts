@@ -8,9 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, watch, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { type PeerStatus, readStatus } from "../../src/peer/status.ts";
+import { rawCid } from "../../src/store/cid.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startLyingGateway } from "../helpers/lying-gateway.ts";
@@ -121,6 +123,21 @@ describe("cairn peer and cairn install --share", () => {
     const status = await cairn(["peer", "status", "--json"], { env: { CAIRN_HOME: home("b") } });
     const { fetched } = JSON.parse(status.stdout);
     assert.equal(fetched[0].bytes, fromPeer.bytes);
+  });
+
+  test("a tarball an install keeps while the peer runs is shared without restarting it", async () => {
+    await origin.publish("late", "1.0.0");
+    const watcher = watch(join(home("a"), "peer"));
+    await installOn("a", ["--share"], "install", { ...DEPS, late: "1.0.0" });
+    const shared = (s: PeerStatus | undefined) =>
+      s?.versions.some((v) => v.name === "late" && v.share) === true;
+    // The status file is replaced once the set includes it: wait on its changes.
+    if (!shared(await readStatus(home("a"))))
+      for await (const _ of watcher) if (shared(await readStatus(home("a")))) break;
+    const artifact = origin.registry.state.version("late", "1.0.0")?.entry.artifact;
+    const res = await fetch(`${peerUrl}ipfs/${rawCid(artifact?.sha256 ?? "")}?format=raw`);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
   });
 
   test("a peer that serves a wrong byte is named and avoided; the install completes", async () => {
