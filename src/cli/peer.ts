@@ -25,7 +25,7 @@ import {
   parseSeconds,
   parseTimeoutMs,
 } from "./options.ts";
-import { collectPeer, defaultShareDir, PEER_HELP } from "./peer-fetch.ts";
+import { collectPeer, defaultShareDir, PEER_HELP, recordSources, sourcesOf } from "./peer-fetch.ts";
 import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 import { defaultStoreDir } from "./store.ts";
 
@@ -188,6 +188,8 @@ async function runPeer(flags: PeerFlags): Promise<void> {
   } finally {
     clearInterval(refresher);
     await peer?.stop();
+    // What seeding fetched from other peers, for `cairn peer status`.
+    if (peer) await recordSources(sourcesOf(reader.client.pool, peer.used), home, undefined);
     await reader.close();
   }
 }

@@ -43,6 +43,8 @@ export interface SharingPeer {
   readonly asks: PeerAsks;
   /** Versions seeded so far (the status shows it). */
   seeded: number;
+  /** Every peer URL the reader's pool was given (to count what came from peers). */
+  used: ReadonlySet<string>;
   /** Looks at the stores (and checkpoint) again, and writes the status if anything changed. */
   poll(): Promise<void>;
   /** Goodbyes sent, sockets closed, the last status written. */
@@ -95,6 +97,7 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
     server,
     asks: new PeerAsks(sharing.current.popularity),
     seeded: 0,
+    used: new Set(),
     poll: async () => {
       const changed = await sharing.refresh().catch(() => false);
       let now = 0;
@@ -123,7 +126,8 @@ export async function startSharingPeer(options: SharingPeerOptions): Promise<Sha
           ...(options.interface !== undefined ? { interface: options.interface } : {}),
         }),
       );
-    if (options.askPeers !== false) peersIntoPool(reader.client.pool, discoveries, peer.asks.asks);
+    if (options.askPeers !== false)
+      peer.used = peersIntoPool(reader.client.pool, discoveries, peer.asks.asks);
     for (const d of discoveries) {
       d.on("found", () => void save());
       d.on("lost", () => void save());

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, watch, writeFile } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type PeerStatus, readStatus } from "../../src/peer/status.ts";
@@ -27,6 +28,21 @@ interface SourceReport {
   requests: number;
   bytes: number;
   failures: number;
+}
+
+/** Resolves once the peer's status file says `holds` (watched first, then read: no change is missed). */
+function statusWhere(home: string, holds: (status: PeerStatus) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = async () => {
+      const status = await readStatus(home);
+      if (status && holds(status)) {
+        watcher.close();
+        resolve();
+      }
+    };
+    const watcher = watch(join(home, "peer"), () => void check());
+    void check();
+  });
 }
 
 describe("cairn peer and cairn install --share", () => {
@@ -127,13 +143,9 @@ describe("cairn peer and cairn install --share", () => {
 
   test("a tarball an install keeps while the peer runs is shared without restarting it", async () => {
     await origin.publish("late", "1.0.0");
-    const watcher = watch(join(home("a"), "peer"));
     await installOn("a", ["--share"], "install", { ...DEPS, late: "1.0.0" });
-    const shared = (s: PeerStatus | undefined) =>
-      s?.versions.some((v) => v.name === "late" && v.share) === true;
     // The status file is replaced once the set includes it: wait on its changes.
-    if (!shared(await readStatus(home("a"))))
-      for await (const _ of watcher) if (shared(await readStatus(home("a")))) break;
+    await statusWhere(home("a"), (s) => s.versions.some((v) => v.name === "late" && v.share));
     const artifact = origin.registry.state.version("late", "1.0.0")?.entry.artifact;
     const res = await fetch(`${peerUrl}ipfs/${rawCid(artifact?.sha256 ?? "")}?format=raw`);
     assert.equal(res.status, 200);
