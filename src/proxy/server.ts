@@ -78,7 +78,7 @@ async function indexLargeTarball(
 ): Promise<void> {
   const root = entry.artifact && unixfsRootOf(entry.artifact);
   // Adding a root twice is harmless but would make its DAG again.
-  if (!root || blocks.knows(root.sha256)) return;
+  if (!root || blocks.learnt(root.sha256)) return;
   const dag = await tarballDag(bytes);
   if (dag?.root !== root.root) return;
   await storeUnixfsNodes(dag, reader.cache);

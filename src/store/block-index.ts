@@ -108,7 +108,7 @@ export class BlockIndex implements BlockSource {
   }
 
   /** Whether the leaves and nodes of this large blob were learnt. */
-  knows(sha256: string): boolean {
+  learnt(sha256: string): boolean {
     return this.#added.has(sha256);
   }
 
