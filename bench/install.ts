@@ -18,6 +18,7 @@
  *   node bench/install.ts --rounds 1 --only cairn,pnpm
  *   node bench/install.ts --cpu-prof bench/.work/prof   # a profile of every cairn run
  *   node bench/install.ts --baseline ../old/bin/cairn.ts # and another checkout as cairn-before, for before and after
+ *   node bench/install.ts --scenarios warm,unchanged     # only those (after one untimed install each)
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
  * other platforms' optional bindings (as the e2e test publishes), served by
@@ -84,6 +85,7 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     only: { type: "string" },
     baseline: { type: "string" },
+    scenarios: { type: "string" },
     "cpu-prof": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -91,7 +93,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.ts] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.ts] [--scenarios clean,lockfile,warm,unchanged] [--cpu-prof DIR] [--json]",
   );
   process.exit(0);
 }
@@ -105,6 +107,12 @@ if (only.includes("cairn-before") && !values.baseline)
 for (const name of only)
   if (!TOOL_NAMES.includes(name as ToolName))
     throw new Error(`--only takes ${TOOL_NAMES.join(", ")}, got ${name}`);
+const scenarios = (values.scenarios?.split(",") ?? [...SCENARIOS]) as Scenario[];
+for (const name of scenarios)
+  if (!SCENARIOS.includes(name))
+    throw new Error(`--scenarios takes ${SCENARIOS.join(", ")}, got ${name}`);
+/** Resolution alone is timed only in a full run. */
+const allScenarios = SCENARIOS.every((s) => scenarios.includes(s));
 
 /** One package manager in its own sandbox: a project folder and a cache (or store) folder. */
 interface Tool {
@@ -174,9 +182,15 @@ const runs = new Map<ToolName, Record<Scenario, Run[]>>();
 for (const t of tools) runs.set(t.name, { clean: [], lockfile: [], warm: [], unchanged: [] });
 
 try {
+  // The other scenarios start from a lockfile (and a store) that a clean install left.
+  if (!scenarios.includes("clean"))
+    for (const tool of tools) {
+      await prepare(tool, "clean");
+      await timed(tool);
+    }
   for (let round = 0; round < rounds; round++) {
     const order = tools.map((_, i) => tools[(i + round) % tools.length]);
-    for (const scenario of SCENARIOS) {
+    for (const scenario of scenarios) {
       for (const tool of order) {
         await prepare(tool, scenario);
         const run = await timed(tool);
@@ -196,7 +210,7 @@ try {
   const tarballBytes = await folderBytes(tarballs);
   const cairnTool = tools.find((t) => t.name === "cairn");
   const storeFiles = cairnTool ? await countStoreFiles(join(cairnTool.cache, "store")) : 0;
-  const resolve = cairnTool ? await resolveTimes(cairnTool) : undefined;
+  const resolve = cairnTool && allScenarios ? await resolveTimes(cairnTool) : undefined;
   report(sizes, tarballBytes, storeFiles, resolve);
 } finally {
   await proxy.close();
@@ -457,7 +471,7 @@ function report(
     const r = runs.get(t.name);
     if (!r) continue;
     const m = {} as Record<Scenario, Run>;
-    for (const s of SCENARIOS)
+    for (const s of scenarios)
       m[s] = {
         ms: median(r[s].map((x) => x.ms)),
         bytes: median(r[s].map((x) => x.bytes)),
@@ -470,12 +484,12 @@ function report(
   let met = true;
   for (const c of tools.filter((t) => t.name.startsWith("cairn"))) {
     const r = {} as Record<Scenario, number>;
-    for (const s of SCENARIOS) {
+    for (const s of scenarios) {
       const fastest = Math.min(...others.map((o) => medians[o.name][s].ms));
       r[s] = medians[c.name][s].ms / fastest;
       if (r[s] > 1) met = false;
     }
-    if (medians[c.name].unchanged.ms >= TARGET_UNCHANGED_MS) met = false;
+    if (!allScenarios || medians[c.name].unchanged.ms >= TARGET_UNCHANGED_MS) met = false;
     ratios[c.name] = r;
   }
   const loadAfter = loadavg();
@@ -483,19 +497,19 @@ function report(
     `\nmedians of ${rounds} round${rounds === 1 ? "" : "s"} (wall time of the whole command):`,
   );
   printTable([
-    ["tool", ...SCENARIOS],
-    ...tools.map((t) => [t.name, ...SCENARIOS.map((s) => ms(medians[t.name][s].ms))]),
+    ["tool", ...scenarios],
+    ...tools.map((t) => [t.name, ...scenarios.map((s) => ms(medians[t.name][s].ms))]),
     ...Object.entries(ratios).map(([name, r]) => [
       `${name} / fastest other`,
-      ...SCENARIOS.map((s) => `${r[s].toFixed(2)}x`),
+      ...scenarios.map((s) => `${r[s].toFixed(2)}x`),
     ]),
   ]);
   console.log("\nbytes fetched from the origin (median), and requests:");
   printTable([
-    ["tool", ...SCENARIOS],
+    ["tool", ...scenarios],
     ...tools.map((t) => [
       t.name,
-      ...SCENARIOS.map((s) => `${mib(medians[t.name][s].bytes)} / ${medians[t.name][s].requests}`),
+      ...scenarios.map((s) => `${mib(medians[t.name][s].bytes)} / ${medians[t.name][s].requests}`),
     ]),
   ]);
   console.log(
