@@ -18,8 +18,8 @@ function numericOptions(command: Command, path: string[] = []): [string, Option]
   return [...here, ...command.commands.flatMap((c) => numericOptions(c, [...path, c.name()]))];
 }
 
-describe("numeric options", () => {
-  const options = numericOptions(buildProgram());
+describe("numeric options", async () => {
+  const options = numericOptions(await buildProgram());
 
   test("there are some, and each has a parser that keeps its own default", () => {
     assert.ok(options.length >= 15, `${options.length} numeric options`);
