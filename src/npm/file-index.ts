@@ -94,10 +94,13 @@ export function isValidVersion(version: string): boolean {
   return version.length <= 256 && VERSION.test(version);
 }
 
+/** A part of a path that is empty, `.` or `..`. */
+const UNSAFE_PART = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** Whether `path` is a plain relative path inside a package: no empty, `.` or `..` parts. */
 export function isSafeRelativePath(path: string): boolean {
   if (path.length === 0 || path.length > 4096 || path.includes("\0")) return false;
-  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+  return !UNSAFE_PART.test(path);
 }
 
 /** A string as RFC 8785 writes it (ECMAScript's JSON.stringify), refusing what is not Unicode. */

@@ -6,6 +6,7 @@ import {
   type FileIndex,
   formatFileIndex,
   integrityKey,
+  isSafeRelativePath,
   parseFileIndex,
 } from "../../src/npm/file-index.ts";
 import { fileIndexOfTarball } from "../../src/npm/unpack.ts";
@@ -112,6 +113,21 @@ describe("file index", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  test("a safe path is one without empty, . or .. parts", () => {
+    const byParts = (path: string) =>
+      path.length > 0 && path.split("/").every((p) => p !== "" && p !== "." && p !== "..");
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom("a", ".", "/"), maxLength: 9 }), (path) => {
+        assert.equal(isSafeRelativePath(path), byParts(path), JSON.stringify(path));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const path of ["a", "a/b", "...", "a/.b", ".a/b..", "a.../..b"])
+      assert.equal(isSafeRelativePath(path), true, path);
+    for (const path of ["", "/a", "a/", "a//b", ".", "..", "./a", "a/./b", "a/..", "../a", "a\0b"])
+      assert.equal(isSafeRelativePath(path), false, path);
   });
 
   test("a path named __proto__ is an ordinary path", () => {
