@@ -191,21 +191,30 @@ async function runInstall(
   });
   const progress = terminalProgress();
   try {
-    await reader.update();
+    // The fresh checkpoint is fetched and verified while the install reads the project, its
+    // lockfile and the store; every read from the registry waits for it.
+    const updated = reader.update();
+    updated.catch(() => undefined);
     const documents = index ? stateReads(index) : reader;
+    const verified =
+      <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        await updated;
+        return read(...args);
+      };
     const source = new RegistrySource(
       {
-        document: (name) => documents.document(name),
-        tarball: (entry) => reader.tarball(entry),
-        blob: (ref) => reader.blob(ref),
-        blobFromDelta: (base, target) => reader.blobFromDelta(base, target),
+        document: verified((name) => documents.document(name)),
+        tarball: verified((entry) => reader.tarball(entry)),
+        blob: verified((ref) => reader.blob(ref)),
+        blobFromDelta: verified((base, target) => reader.blobFromDelta(base, target)),
       },
       // Read through the log, a package an uplink could give is absent until the origin imports it.
       index ? undefined : onDemandImports(origin, reader),
     );
     const store = await PackageStore.open(flags.store ?? defaultStoreDir());
     const omit = omitted(flags);
-    const report = await install({
+    const installing = install({
       projectDir: process.cwd(),
       store,
       source,
@@ -225,6 +234,12 @@ async function runInstall(
       }),
       onProgress: progress.update,
     });
+    // A failed update fails every read: its own error says more than the install's.
+    const report = await installing.catch(async (err: unknown) => {
+      await updated;
+      throw err;
+    });
+    await updated;
     progress.stop();
     process.stdout.write(`${summary(report, performance.now() - started, index !== undefined)}\n`);
   } finally {

@@ -34,6 +34,7 @@ import { isolatedBinLinks, isolatedLayout } from "./isolated.ts";
 import { linkPackage } from "./link.ts";
 import { lockfileDisagreement, withoutUnreachable } from "./lock-sync.ts";
 import { readLockfile, writeLockfile } from "./lockfile.ts";
+import { Pacer } from "./pacer.ts";
 import type { FileIndex } from "./package-files.ts";
 import { addDependency, removeDependency, savedSpec } from "./package-json-edit.ts";
 import { type Project, readProject } from "./project.ts";
@@ -115,7 +116,12 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   const project = await readProject(projectDir);
   const lockText = await readFile(join(projectDir, LOCKFILE), "utf8").catch(() => undefined);
   progress({ phase: "resolving", done: 0, total: 0, bytes: 0 });
-  const planned = await treeOf(project, lockText, options);
+  const locked = lockText === undefined ? undefined : readLockfile(lockText).tree;
+  // Read now, while the log checks wait on the network; linked only once they pass.
+  const held = locked && heldIndexes(options.store, locked);
+  // Awaited where it is used; a failure meanwhile is reported there, not unhandled.
+  held?.catch(() => undefined);
+  const planned = await treeOf(project, locked, options);
   const tree = planned.tree;
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
@@ -125,6 +131,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     planned.skipped,
     options,
     progress,
+    held,
   );
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   // node_modules is about to change: until this install ends well, neither the stamp nor the
@@ -251,13 +258,11 @@ interface Planned {
  */
 async function treeOf(
   project: Project,
-  lockText: string | undefined,
+  locked: ProjectTree | undefined,
   options: InstallOptions,
 ): Promise<Planned> {
-  let locked: ProjectTree | undefined;
-  if (lockText !== undefined) {
-    const { tree } = readLockfile(lockText);
-    locked = tree;
+  if (locked !== undefined) {
+    const tree = locked;
     // A link may only point at one of the project's workspaces: anything else would install a
     // folder of the project under a registry package's name, past every check against the log.
     const workspaces = new Set(project.workspaces.map((w) => w.location));
@@ -398,6 +403,25 @@ async function skippedHere(
   return skipped;
 }
 
+/**
+ * The store's index of each registry package in a locked tree, by
+ * integrity (undefined: the store has none), read between turns of the
+ * event loop so that requests under way go on meanwhile.
+ */
+async function heldIndexes(
+  store: PackageStore,
+  tree: ProjectTree,
+): Promise<Map<string, FileIndex | undefined>> {
+  const held = new Map<string, FileIndex | undefined>();
+  const pacer = new Pacer();
+  for (const p of tree.packages.values()) {
+    if (p.integrity === undefined || held.has(p.integrity) || !fromRegistry(p)) continue;
+    held.set(p.integrity, await store.getIndex(p.integrity));
+    await pacer.pace();
+  }
+  return held;
+}
+
 interface CheckedPackage {
   readonly placed: PlacedPackage;
   readonly logged: Awaited<ReturnType<RegistrySource["version"]>> & object;
@@ -446,6 +470,7 @@ async function checkAndFetch(
   skipped: ReadonlyMap<string, unknown>,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
+  held?: Promise<ReadonlyMap<string, FileIndex | undefined>>,
 ): Promise<Fetched> {
   const { store, source } = options;
   source.prefetch([...new Set(packages.map((p) => p.name))]);
@@ -501,9 +526,12 @@ async function checkAndFetch(
     const integrity = logged.integrity;
     let index = indexes.get(integrity);
     if (!index) {
-      index = store
-        .getIndex(integrity)
-        .then((held) => held ?? limit(() => fetch(checked, integrity)))
+      const inStore = async () => {
+        const read = await held;
+        return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
+      };
+      index = inStore()
+        .then((found) => found ?? limit(() => fetch(checked, integrity)))
         .then((held) => {
           progress({ phase: "fetching", done: ++done, total, bytes: fetched.bytes });
           return held;
