@@ -186,6 +186,7 @@ async function runInstall(
     useMirrorList: flags.mirrorList,
     timeoutMs: flags.timeout,
     cacheTarballs: false,
+    syncCacheReads: true,
     // Each source that failed a check is named; the install goes on with the next one.
     onProblem: (err) => process.stderr.write(`cairn: ${err.message}\n`),
   });

@@ -69,6 +69,12 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly readAhead?: "documents" | "manifests";
   /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
   readonly cacheTarballs?: boolean;
+  /**
+   * Read the blob cache synchronously: for a command that reads hundreds of
+   * small cached documents in a row (an install); never for a server, whose
+   * event loop would wait on every read.
+   */
+  readonly syncCacheReads?: boolean;
 }
 
 /** A blob to fetch: by the hash and size an entry names, or by a hash alone with a bound. */
@@ -256,7 +262,9 @@ export class VerifyingReader implements PackageReader {
     check?: (data: Uint8Array) => void,
     keep = true,
   ): Promise<Uint8Array> {
-    const cached = await this.#cache.get(ref.sha256);
+    const cached = this.#options.syncCacheReads
+      ? this.#cache.getSync(ref.sha256)
+      : await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
       return cached;
