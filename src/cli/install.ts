@@ -22,7 +22,6 @@ import { type OnDemandImports, RegistrySource } from "../install/registry-source
 import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
 import { parseVerifierKey } from "../log/index.ts";
-import { tarballFileName } from "../npm/publish.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
 import { defaultStateDir, parseTimeoutMs, userUmask } from "./options.ts";
@@ -287,6 +286,8 @@ function onDemandImports(origin: string, reader: VerifyingReader): OnDemandImpor
       return true;
     },
     unbound: async (entry) => {
+      // The publishing module (and what it loads) only for the rare version the log does not bind yet.
+      const { tarballFileName } = await import("../npm/publish.ts");
       const url = new URL(`${entry.name}/-/${tarballFileName(entry.name, entry.version)}`, origin);
       const res = await fetch(url);
       const declared = Number(res.headers.get("content-length") ?? 0);
