@@ -17,7 +17,7 @@
  *   node bench/install.ts                    # 3 rounds (about 10 minutes here)
  *   node bench/install.ts --rounds 1 --only cairn,pnpm
  *   node bench/install.ts --cpu-prof bench/.work/prof   # a profile of every cairn run
- *   node bench/install.ts --baseline ../old/bin/cairn.ts # and another checkout as cairn-before, for before and after
+ *   node bench/install.ts --baseline ../old/bin/cairn.cjs # and another checkout as cairn-before, for before and after
  *   node bench/install.ts --scenarios warm,unchanged     # only those (after one untimed install each)
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
@@ -26,8 +26,9 @@
  * which gives the bytes each install fetched. npm is the machine's; pnpm and
  * Yarn the project's pinned ones (run as the tests run them); bun comes from
  * its npm package, installed into bench/.work/bun-tools. Cairn runs twice
- * over: from the checkout (`node bin/cairn.ts`, TypeScript stripped at load)
- * and as the built package would (`bin/cairn.cjs` over `dist/`, after
+ * over: from the checkout through its `bin/cairn.cjs` (the package's bin, as
+ * `npm link` installs it; TypeScript stripped at load, or taken from the
+ * compile cache) and as the built package would (`bin/cairn.cjs` over `dist/`, after
  * `npm run build`, from a copy without sources). Scripts are off for all.
  *
  * Then Cairn's resolution alone: a warm store and no lockfile, through the
@@ -93,7 +94,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.ts] [--scenarios clean,lockfile,warm,unchanged] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-prof DIR] [--json]",
   );
   process.exit(0);
 }
@@ -294,7 +295,7 @@ async function makeTool(name: ToolName): Promise<Tool> {
     case "cairn-dist": {
       const entry =
         name === "cairn"
-          ? join(REPO_DIR, "bin", "cairn.ts")
+          ? join(REPO_DIR, "bin", "cairn.cjs")
           : name === "cairn-dist"
             ? (distCairn as string)
             : resolvePath(values.baseline as string);
