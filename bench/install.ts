@@ -427,7 +427,7 @@ async function resolveTimes(
   tool: Tool,
 ): Promise<{ sparseMs: number; indexMs: number; lockfileMs: number }> {
   const home = tool.cache;
-  const command = [process.execPath, join(REPO_DIR, "bin", "cairn.ts")];
+  const command = [process.execPath, join(REPO_DIR, "bin", "cairn.cjs")];
   const base = ["--origin", registry, "--key", key, "--no-mirror-list", "--ignore-scripts"];
   const env = { CAIRN_HOME: home };
   const once = async (extra: string[], keepLock: boolean) => {
