@@ -19,6 +19,7 @@
  *   node bench/install.ts --cpu-prof bench/.work/prof   # a profile of every cairn run
  *   node bench/install.ts --baseline ../old/bin/cairn.cjs # and another checkout as cairn-before, for before and after
  *   node bench/install.ts --scenarios warm,unchanged     # only those (after one untimed install each)
+ *   node bench/install.ts --cpu-time                     # also bun's and cairn's CPU time (GNU time)
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
  * other platforms' optional bindings (as the e2e test publishes), served by
@@ -80,6 +81,9 @@ export type Scenario = (typeof SCENARIOS)[number];
 const TOOL_NAMES = ["npm", "pnpm", "yarn", "bun", "cairn-before", "cairn", "cairn-dist"] as const;
 type ToolName = (typeof TOOL_NAMES)[number];
 const BUN_DIR = join(WORK_DIR, "bun-tools");
+/** GNU time, which reports a command's CPU time (its threads' included) on stderr. */
+const GNU_TIME = "/usr/bin/time";
+const CPU_TIME_FORMAT = ["-f", "cpu-time %U %S"];
 
 const { values } = parseArgs({
   options: {
@@ -87,6 +91,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     baseline: { type: "string" },
     scenarios: { type: "string" },
+    "cpu-time": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -94,7 +99,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-time] [--cpu-prof DIR] [--json]",
   );
   process.exit(0);
 }
@@ -130,6 +135,8 @@ interface Tool {
 
 interface Run {
   readonly ms: number;
+  /** User and system CPU time of the command and its threads (with --cpu-time; bun and cairn only). */
+  readonly cpuMs?: number;
   readonly bytes: number;
   readonly requests: number;
 }
@@ -196,8 +203,9 @@ try {
         await prepare(tool, scenario);
         const run = await timed(tool);
         runs.get(tool.name)?.[scenario].push(run);
+        const cpu = run.cpuMs === undefined ? "" : `  (CPU ${ms(run.cpuMs)})`;
         console.log(
-          `round ${round + 1} ${scenario.padEnd(9)} ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${mib(run.bytes)} in ${run.requests} requests`,
+          `round ${round + 1} ${scenario.padEnd(9)} ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${mib(run.bytes)} in ${run.requests} requests${cpu}`,
         );
       }
     }
@@ -287,7 +295,15 @@ async function makeTool(name: ToolName): Promise<Tool> {
         cache,
         lockfile: "bun.lock",
         state: [],
-        run: () => exec(["install", "--ignore-scripts"]),
+        run: () =>
+          values["cpu-time"]
+            ? runCommand(
+                GNU_TIME,
+                [...CPU_TIME_FORMAT, bun, "install", "--ignore-scripts"],
+                project,
+                env,
+              )
+            : exec(["install", "--ignore-scripts"]),
       };
     }
     case "cairn-before":
@@ -299,7 +315,12 @@ async function makeTool(name: ToolName): Promise<Tool> {
           : name === "cairn-dist"
             ? (distCairn as string)
             : resolvePath(values.baseline as string);
-      const command = [process.execPath, ...profileFlags(profileDir), entry];
+      const command = [
+        ...(values["cpu-time"] ? [GNU_TIME, ...CPU_TIME_FORMAT] : []),
+        process.execPath,
+        ...profileFlags(profileDir),
+        entry,
+      ];
       const args = ["install", "--origin", registry, "--key", key, "--no-mirror-list"];
       return {
         name,
@@ -345,9 +366,16 @@ async function timed(tool: Tool): Promise<Run> {
     );
   return {
     ms: elapsed,
+    ...cpuTime(result.stderr),
     bytes: proxy.responseBytes() - bytes,
     requests: proxy.requests.length - requests,
   };
+}
+
+/** The CPU time GNU time reported on the last line of stderr, if it ran. */
+function cpuTime(stderr: string): { cpuMs?: number } {
+  const m = /cpu-time (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr);
+  return m ? { cpuMs: (Number(m[1]) + Number(m[2])) * 1000 } : {};
 }
 
 function runCommand(
@@ -475,6 +503,9 @@ function report(
     for (const s of scenarios)
       m[s] = {
         ms: median(r[s].map((x) => x.ms)),
+        ...(r[s].every((x) => x.cpuMs !== undefined)
+          ? { cpuMs: median(r[s].map((x) => x.cpuMs as number)) }
+          : {}),
         bytes: median(r[s].map((x) => x.bytes)),
         requests: median(r[s].map((x) => x.requests)),
       };
@@ -505,6 +536,17 @@ function report(
       ...scenarios.map((s) => `${r[s].toFixed(2)}x`),
     ]),
   ]);
+  const timed = tools.filter((t) => scenarios.every((s) => medians[t.name][s].cpuMs !== undefined));
+  if (timed.length > 0) {
+    console.log("\nCPU time, user and system (median):");
+    printTable([
+      ["tool", ...scenarios],
+      ...timed.map((t) => [
+        t.name,
+        ...scenarios.map((s) => ms(medians[t.name][s].cpuMs as number)),
+      ]),
+    ]);
+  }
   console.log("\nbytes fetched from the origin (median), and requests:");
   printTable([
     ["tool", ...scenarios],
