@@ -137,6 +137,8 @@ interface Run {
   readonly ms: number;
   /** User and system CPU time of the command and its threads (with --cpu-time; bun and cairn only). */
   readonly cpuMs?: number;
+  /** The user part alone: system time here is mostly the file system's (see the caveat above). */
+  readonly userMs?: number;
   readonly bytes: number;
   readonly requests: number;
 }
@@ -203,7 +205,10 @@ try {
         await prepare(tool, scenario);
         const run = await timed(tool);
         runs.get(tool.name)?.[scenario].push(run);
-        const cpu = run.cpuMs === undefined ? "" : `  (CPU ${ms(run.cpuMs)})`;
+        const cpu =
+          run.cpuMs === undefined
+            ? ""
+            : `  (CPU ${ms(run.cpuMs)}, user ${ms(run.userMs as number)})`;
         console.log(
           `round ${round + 1} ${scenario.padEnd(9)} ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${mib(run.bytes)} in ${run.requests} requests${cpu}`,
         );
@@ -373,9 +378,9 @@ async function timed(tool: Tool): Promise<Run> {
 }
 
 /** The CPU time GNU time reported on the last line of stderr, if it ran. */
-function cpuTime(stderr: string): { cpuMs?: number } {
+function cpuTime(stderr: string): { cpuMs?: number; userMs?: number } {
   const m = /cpu-time (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr);
-  return m ? { cpuMs: (Number(m[1]) + Number(m[2])) * 1000 } : {};
+  return m ? { cpuMs: (Number(m[1]) + Number(m[2])) * 1000, userMs: Number(m[1]) * 1000 } : {};
 }
 
 function runCommand(
@@ -504,7 +509,10 @@ function report(
       m[s] = {
         ms: median(r[s].map((x) => x.ms)),
         ...(r[s].every((x) => x.cpuMs !== undefined)
-          ? { cpuMs: median(r[s].map((x) => x.cpuMs as number)) }
+          ? {
+              cpuMs: median(r[s].map((x) => x.cpuMs as number)),
+              userMs: median(r[s].map((x) => x.userMs as number)),
+            }
           : {}),
         bytes: median(r[s].map((x) => x.bytes)),
         requests: median(r[s].map((x) => x.requests)),
@@ -538,12 +546,15 @@ function report(
   ]);
   const timed = tools.filter((t) => scenarios.every((s) => medians[t.name][s].cpuMs !== undefined));
   if (timed.length > 0) {
-    console.log("\nCPU time, user and system (median):");
+    console.log("\nCPU time, user and system, and user alone (medians):");
     printTable([
       ["tool", ...scenarios],
       ...timed.map((t) => [
         t.name,
-        ...scenarios.map((s) => ms(medians[t.name][s].cpuMs as number)),
+        ...scenarios.map(
+          (s) =>
+            `${ms(medians[t.name][s].cpuMs as number)}, ${ms(medians[t.name][s].userMs as number)}`,
+        ),
       ]),
     ]);
   }
