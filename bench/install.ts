@@ -17,7 +17,9 @@
  *   node bench/install.ts                    # 3 rounds (about 10 minutes here)
  *   node bench/install.ts --rounds 1 --only cairn,pnpm
  *   node bench/install.ts --cpu-prof bench/.work/prof   # a profile of every cairn run
- *   node bench/install.ts --baseline ../old/bin/cairn.ts # and another checkout as cairn-before, for before and after
+ *   node bench/install.ts --baseline ../old/bin/cairn.cjs # and another checkout as cairn-before, for before and after
+ *   node bench/install.ts --scenarios warm,unchanged     # only those (after one untimed install each)
+ *   node bench/install.ts --cpu-time                     # also bun's and cairn's CPU time (GNU time)
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
  * other platforms' optional bindings (as the e2e test publishes), served by
@@ -25,8 +27,9 @@
  * which gives the bytes each install fetched. npm is the machine's; pnpm and
  * Yarn the project's pinned ones (run as the tests run them); bun comes from
  * its npm package, installed into bench/.work/bun-tools. Cairn runs twice
- * over: from the checkout (`node bin/cairn.ts`, TypeScript stripped at load)
- * and as the built package would (`bin/cairn.cjs` over `dist/`, after
+ * over: from the checkout through its `bin/cairn.cjs` (the package's bin, as
+ * `npm link` installs it; TypeScript stripped at load, or taken from the
+ * compile cache) and as the built package would (`bin/cairn.cjs` over `dist/`, after
  * `npm run build`, from a copy without sources). Scripts are off for all.
  *
  * Then Cairn's resolution alone: a warm store and no lockfile, through the
@@ -78,12 +81,17 @@ export type Scenario = (typeof SCENARIOS)[number];
 const TOOL_NAMES = ["npm", "pnpm", "yarn", "bun", "cairn-before", "cairn", "cairn-dist"] as const;
 type ToolName = (typeof TOOL_NAMES)[number];
 const BUN_DIR = join(WORK_DIR, "bun-tools");
+/** GNU time, which reports a command's CPU time (its threads' included) on stderr. */
+const GNU_TIME = "/usr/bin/time";
+const CPU_TIME_FORMAT = ["-f", "cpu-time %U %S"];
 
 const { values } = parseArgs({
   options: {
     rounds: { type: "string" },
     only: { type: "string" },
     baseline: { type: "string" },
+    scenarios: { type: "string" },
+    "cpu-time": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -91,7 +99,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.ts] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-time] [--cpu-prof DIR] [--json]",
   );
   process.exit(0);
 }
@@ -105,6 +113,12 @@ if (only.includes("cairn-before") && !values.baseline)
 for (const name of only)
   if (!TOOL_NAMES.includes(name as ToolName))
     throw new Error(`--only takes ${TOOL_NAMES.join(", ")}, got ${name}`);
+const scenarios = (values.scenarios?.split(",") ?? [...SCENARIOS]) as Scenario[];
+for (const name of scenarios)
+  if (!SCENARIOS.includes(name))
+    throw new Error(`--scenarios takes ${SCENARIOS.join(", ")}, got ${name}`);
+/** Resolution alone is timed only in a full run. */
+const allScenarios = SCENARIOS.every((s) => scenarios.includes(s));
 
 /** One package manager in its own sandbox: a project folder and a cache (or store) folder. */
 interface Tool {
@@ -121,6 +135,10 @@ interface Tool {
 
 interface Run {
   readonly ms: number;
+  /** User and system CPU time of the command and its threads (with --cpu-time; bun and cairn only). */
+  readonly cpuMs?: number;
+  /** The user part alone: system time here is mostly the file system's (see the caveat above). */
+  readonly userMs?: number;
   readonly bytes: number;
   readonly requests: number;
 }
@@ -174,15 +192,25 @@ const runs = new Map<ToolName, Record<Scenario, Run[]>>();
 for (const t of tools) runs.set(t.name, { clean: [], lockfile: [], warm: [], unchanged: [] });
 
 try {
+  // The other scenarios start from a lockfile (and a store) that a clean install left.
+  if (!scenarios.includes("clean"))
+    for (const tool of tools) {
+      await prepare(tool, "clean");
+      await timed(tool);
+    }
   for (let round = 0; round < rounds; round++) {
     const order = tools.map((_, i) => tools[(i + round) % tools.length]);
-    for (const scenario of SCENARIOS) {
+    for (const scenario of scenarios) {
       for (const tool of order) {
         await prepare(tool, scenario);
         const run = await timed(tool);
         runs.get(tool.name)?.[scenario].push(run);
+        const cpu =
+          run.cpuMs === undefined
+            ? ""
+            : `  (CPU ${ms(run.cpuMs)}, user ${ms(run.userMs as number)})`;
         console.log(
-          `round ${round + 1} ${scenario.padEnd(9)} ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${mib(run.bytes)} in ${run.requests} requests`,
+          `round ${round + 1} ${scenario.padEnd(9)} ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${mib(run.bytes)} in ${run.requests} requests${cpu}`,
         );
       }
     }
@@ -196,7 +224,7 @@ try {
   const tarballBytes = await folderBytes(tarballs);
   const cairnTool = tools.find((t) => t.name === "cairn");
   const storeFiles = cairnTool ? await countStoreFiles(join(cairnTool.cache, "store")) : 0;
-  const resolve = cairnTool ? await resolveTimes(cairnTool) : undefined;
+  const resolve = cairnTool && allScenarios ? await resolveTimes(cairnTool) : undefined;
   report(sizes, tarballBytes, storeFiles, resolve);
 } finally {
   await proxy.close();
@@ -272,7 +300,15 @@ async function makeTool(name: ToolName): Promise<Tool> {
         cache,
         lockfile: "bun.lock",
         state: [],
-        run: () => exec(["install", "--ignore-scripts"]),
+        run: () =>
+          values["cpu-time"]
+            ? runCommand(
+                GNU_TIME,
+                [...CPU_TIME_FORMAT, bun, "install", "--ignore-scripts"],
+                project,
+                env,
+              )
+            : exec(["install", "--ignore-scripts"]),
       };
     }
     case "cairn-before":
@@ -280,11 +316,16 @@ async function makeTool(name: ToolName): Promise<Tool> {
     case "cairn-dist": {
       const entry =
         name === "cairn"
-          ? join(REPO_DIR, "bin", "cairn.ts")
+          ? join(REPO_DIR, "bin", "cairn.cjs")
           : name === "cairn-dist"
             ? (distCairn as string)
             : resolvePath(values.baseline as string);
-      const command = [process.execPath, ...profileFlags(profileDir), entry];
+      const command = [
+        ...(values["cpu-time"] ? [GNU_TIME, ...CPU_TIME_FORMAT] : []),
+        process.execPath,
+        ...profileFlags(profileDir),
+        entry,
+      ];
       const args = ["install", "--origin", registry, "--key", key, "--no-mirror-list"];
       return {
         name,
@@ -330,9 +371,16 @@ async function timed(tool: Tool): Promise<Run> {
     );
   return {
     ms: elapsed,
+    ...cpuTime(result.stderr),
     bytes: proxy.responseBytes() - bytes,
     requests: proxy.requests.length - requests,
   };
+}
+
+/** The CPU time GNU time reported on the last line of stderr, if it ran. */
+function cpuTime(stderr: string): { cpuMs?: number; userMs?: number } {
+  const m = /cpu-time (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr);
+  return m ? { cpuMs: (Number(m[1]) + Number(m[2])) * 1000, userMs: Number(m[1]) * 1000 } : {};
 }
 
 function runCommand(
@@ -412,7 +460,7 @@ async function resolveTimes(
   tool: Tool,
 ): Promise<{ sparseMs: number; indexMs: number; lockfileMs: number }> {
   const home = tool.cache;
-  const command = [process.execPath, join(REPO_DIR, "bin", "cairn.ts")];
+  const command = [process.execPath, join(REPO_DIR, "bin", "cairn.cjs")];
   const base = ["--origin", registry, "--key", key, "--no-mirror-list", "--ignore-scripts"];
   const env = { CAIRN_HOME: home };
   const once = async (extra: string[], keepLock: boolean) => {
@@ -457,9 +505,15 @@ function report(
     const r = runs.get(t.name);
     if (!r) continue;
     const m = {} as Record<Scenario, Run>;
-    for (const s of SCENARIOS)
+    for (const s of scenarios)
       m[s] = {
         ms: median(r[s].map((x) => x.ms)),
+        ...(r[s].every((x) => x.cpuMs !== undefined)
+          ? {
+              cpuMs: median(r[s].map((x) => x.cpuMs as number)),
+              userMs: median(r[s].map((x) => x.userMs as number)),
+            }
+          : {}),
         bytes: median(r[s].map((x) => x.bytes)),
         requests: median(r[s].map((x) => x.requests)),
       };
@@ -470,12 +524,12 @@ function report(
   let met = true;
   for (const c of tools.filter((t) => t.name.startsWith("cairn"))) {
     const r = {} as Record<Scenario, number>;
-    for (const s of SCENARIOS) {
+    for (const s of scenarios) {
       const fastest = Math.min(...others.map((o) => medians[o.name][s].ms));
       r[s] = medians[c.name][s].ms / fastest;
       if (r[s] > 1) met = false;
     }
-    if (medians[c.name].unchanged.ms >= TARGET_UNCHANGED_MS) met = false;
+    if (!allScenarios || medians[c.name].unchanged.ms >= TARGET_UNCHANGED_MS) met = false;
     ratios[c.name] = r;
   }
   const loadAfter = loadavg();
@@ -483,19 +537,33 @@ function report(
     `\nmedians of ${rounds} round${rounds === 1 ? "" : "s"} (wall time of the whole command):`,
   );
   printTable([
-    ["tool", ...SCENARIOS],
-    ...tools.map((t) => [t.name, ...SCENARIOS.map((s) => ms(medians[t.name][s].ms))]),
+    ["tool", ...scenarios],
+    ...tools.map((t) => [t.name, ...scenarios.map((s) => ms(medians[t.name][s].ms))]),
     ...Object.entries(ratios).map(([name, r]) => [
       `${name} / fastest other`,
-      ...SCENARIOS.map((s) => `${r[s].toFixed(2)}x`),
+      ...scenarios.map((s) => `${r[s].toFixed(2)}x`),
     ]),
   ]);
+  const timed = tools.filter((t) => scenarios.every((s) => medians[t.name][s].cpuMs !== undefined));
+  if (timed.length > 0) {
+    console.log("\nCPU time, user and system, and user alone (medians):");
+    printTable([
+      ["tool", ...scenarios],
+      ...timed.map((t) => [
+        t.name,
+        ...scenarios.map(
+          (s) =>
+            `${ms(medians[t.name][s].cpuMs as number)}, ${ms(medians[t.name][s].userMs as number)}`,
+        ),
+      ]),
+    ]);
+  }
   console.log("\nbytes fetched from the origin (median), and requests:");
   printTable([
-    ["tool", ...SCENARIOS],
+    ["tool", ...scenarios],
     ...tools.map((t) => [
       t.name,
-      ...SCENARIOS.map((s) => `${mib(medians[t.name][s].bytes)} / ${medians[t.name][s].requests}`),
+      ...scenarios.map((s) => `${mib(medians[t.name][s].bytes)} / ${medians[t.name][s].requests}`),
     ]),
   ]);
   console.log(

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { enableCompileCache } from "node:module";
-
-// V8's code cache on disk: later starts skip compiling (and stripping) what they load.
-enableCompileCache();
+// V8's code cache on disk: later starts skip compiling (and stripping) what they load. (The
+// built-in taken as it is: as an ES module import it would get a facade built first.)
+process.getBuiltinModule("node:module").enableCompileCache();
 const args = process.argv.slice(2);
 
 // An install with nothing to do answers before the rest of the command is loaded.

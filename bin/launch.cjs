@@ -17,4 +17,7 @@ if (fromSources && !process.features.typescript) {
   process.exit(1);
 }
 const entry = fromSources ? join(root, "bin", "cairn.ts") : join(root, "dist", "bin", "cairn.js");
+// V8's code cache on disk, on before the entry loads: the entry too is then compiled (and, from
+// a checkout, stripped of its types) from the cache, so the type stripper is not even loaded.
+require("node:module").enableCompileCache();
 import(pathToFileURL(entry).href);

@@ -169,8 +169,10 @@ export function openClientReader(
   home: string,
   flags: ReaderFlags,
   command: string,
+  options: { syncCacheReads?: boolean } = {},
 ): Promise<VerifyingReader> {
   return VerifyingReader.open({
+    ...options,
     origin,
     verifier: parseVerifierKey(key),
     dataDir: join(home, "reader"),
@@ -240,7 +242,9 @@ async function runInstall(
     );
   }
   const started = performance.now();
-  const reader = await openClientReader(origin, key, home, flags, "cairn");
+  const reader = await openClientReader(origin, key, home, flags, "cairn", {
+    syncCacheReads: true,
+  });
   const progress = terminalProgress();
   const asking = asksPeers(flags);
   let peers: PeerFetching | undefined;
@@ -249,37 +253,47 @@ async function runInstall(
     // Peers answer while the checkpoint is checked: started under the stored one's log, when there is one.
     const stored = reader.client.checkpoint?.origin;
     if (asking && stored !== undefined) peers = await startPeerFetching(reader, flags, stored);
-    await reader.update().catch((err: unknown) => {
-      const stored = reader.client.checkpoint;
-      // Offline on a LAN: what the verified checkpoint names can still come from peers, checked alike.
-      if (!asking || !stored) throw err;
-      process.stderr.write(
-        `cairn: no source gave a newer checkpoint (${(err as Error).message}); installing under the checkpoint verified before (${stored.origin}, size ${stored.size})\n`,
-      );
-    });
-    if (asking)
-      peers ??= await startPeerFetching(reader, flags, reader.client.checkpoint?.origin ?? "");
-    peers?.asks.usePopularity(await clientPopularity(reader));
+    // The fresh checkpoint is fetched and verified while the install reads the project, its
+    // lockfile and the store; every read from the registry waits for it.
+    const updated = (async () => {
+      await reader.update().catch((err: unknown) => {
+        const held = reader.client.checkpoint;
+        // Offline on a LAN: what the verified checkpoint names can still come from peers, checked alike.
+        if (!asking || !held) throw err;
+        process.stderr.write(
+          `cairn: no source gave a newer checkpoint (${(err as Error).message}); installing under the checkpoint verified before (${held.origin}, size ${held.size})\n`,
+        );
+      });
+      if (asking)
+        peers ??= await startPeerFetching(reader, flags, reader.client.checkpoint?.origin ?? "");
+      peers?.asks.usePopularity(await clientPopularity(reader));
+    })();
+    updated.catch(() => undefined);
     const share = flags.share ? await ShareStore.open(defaultShareDir()) : undefined;
     const documents = index ? stateReads(index) : reader;
-    const learn = peers?.asks;
+    const verified =
+      <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        await updated;
+        return read(...args);
+      };
     const source = new RegistrySource(
       {
-        document: async (name) => {
+        document: verified(async (name) => {
           const doc = await documents.document(name);
-          learn?.learn(doc);
+          peers?.asks.learn(doc);
           return doc;
-        },
-        tarball: (entry) => reader.tarball(entry),
-        blob: (ref) => reader.blob(ref),
-        blobFromDelta: (base, target) => reader.blobFromDelta(base, target),
+        }),
+        tarball: verified((entry) => reader.tarball(entry)),
+        blob: verified((ref) => reader.blob(ref)),
+        blobFromDelta: verified((base, target) => reader.blobFromDelta(base, target)),
       },
       // Read through the log, a package an uplink could give is absent until the origin imports it.
       index ? undefined : onDemandImports(origin, reader),
     );
     const store = await PackageStore.open(flags.store ?? defaultStoreDir());
     const omit = omitted(flags);
-    const report = await install({
+    const installing = install({
       projectDir: process.cwd(),
       store,
       source,
@@ -300,6 +314,12 @@ async function runInstall(
       onProgress: progress.update,
       ...(share ? { onTarball: keepFor(share) } : {}),
     });
+    // A failed update fails every read: its own error says more than the install's.
+    const report = await installing.catch(async (err: unknown) => {
+      await updated;
+      throw err;
+    });
+    await updated;
     progress.stop();
     sources = sourcesOf(reader.client.pool, peers?.used ?? new Set());
     const lines = [summary(report, performance.now() - started, index !== undefined)];
@@ -364,6 +384,8 @@ function onDemandImports(origin: string, reader: VerifyingReader): OnDemandImpor
       return true;
     },
     unbound: async (entry) => {
+      // The publishing module (and what it loads) only for the rare version the log does not bind yet.
+      const { tarballFileName } = await import("../npm/publish.ts");
       const url = new URL(`${entry.name}/-/${tarballFileName(entry.name, entry.version)}`, origin);
       const res = await fetch(url);
       const declared = Number(res.headers.get("content-length") ?? 0);

@@ -1,33 +1,64 @@
 /** The `cairn` command: parses arguments and maps errors to exit codes. */
 import { Command, CommanderError } from "commander";
 import { InstallError } from "../install/install-error.ts";
-import { LogError } from "../log/index.ts";
-import { registerAdminCommands } from "./admin.ts";
-import { registerIndexCommands } from "./index-commands.ts";
-import { registerInstallCommands } from "./install.ts";
-import { registerLogCommands } from "./log.ts";
-import { registerMirrorCommands } from "./mirror.ts";
+import { LogError } from "../log/errors.ts";
 import { rememberUserUmask } from "./options.ts";
-import { registerPeerCommands } from "./peer.ts";
-import { registerProxyCommands } from "./proxy.ts";
-import { registerServeCommands } from "./serve.ts";
-import { registerStoreCommands } from "./store.ts";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each module of commands, by the top-level commands (and aliases) it
+ * registers. A command line that names one of them loads only its module:
+ * `cairn install` need not load the origin server (fastify and the rest).
+ * test/cli/commands.test.ts checks these names against what each module
+ * registers.
+ */
+export const COMMAND_MODULES: readonly {
+  names: readonly string[];
+  load: () => Promise<Register>;
+}[] = [
+  {
+    names: ["serve", "user", "key"],
+    load: async () => (await import("./serve.ts")).registerServeCommands,
+  },
+  {
+    names: ["import", "rebuild"],
+    load: async () => (await import("./admin.ts")).registerAdminCommands,
+  },
+  { names: ["log"], load: async () => (await import("./log.ts")).registerLogCommands },
+  {
+    names: ["mirror", "mirrors"],
+    load: async () => (await import("./mirror.ts")).registerMirrorCommands,
+  },
+  {
+    names: ["proxy", "verify"],
+    load: async () => (await import("./proxy.ts")).registerProxyCommands,
+  },
+  {
+    names: ["diff", "sync", "ls", "show", "search", "resolve"],
+    load: async () => (await import("./index-commands.ts")).registerIndexCommands,
+  },
+  {
+    names: ["install", "i", "ci", "uninstall", "remove", "rm", "un"],
+    load: async () => (await import("./install.ts")).registerInstallCommands,
+  },
+  { names: ["store"], load: async () => (await import("./store.ts")).registerStoreCommands },
+  { names: ["peer"], load: async () => (await import("./peer.ts")).registerPeerCommands },
+];
+
+/**
+ * The program with the commands a command line needs: the module of the
+ * command it names, or every module when it names none (help, --version, a
+ * mistyped command that commander should suggest a fix for).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command("cairn")
     .description("Cairn: a package registry that anyone can mirror and nobody has to trust")
     .version("0.1.0")
     .showHelpAfterError()
     .exitOverride();
-  registerServeCommands(program);
-  registerAdminCommands(program);
-  registerLogCommands(program);
-  registerMirrorCommands(program);
-  registerProxyCommands(program);
-  registerIndexCommands(program);
-  registerInstallCommands(program);
-  registerStoreCommands(program);
-  registerPeerCommands(program);
+  const named = COMMAND_MODULES.find((m) => m.names.includes(argv[0] ?? ""));
+  for (const m of named ? [named] : COMMAND_MODULES) (await m.load())(program);
   return program;
 }
 
@@ -41,8 +72,8 @@ const PRIVATE_UMASK = 0o077;
 
 export async function main(argv: string[]): Promise<number> {
   rememberUserUmask(process.umask(PRIVATE_UMASK));
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: "user" });
     // A command that failed without throwing (a check that found problems) set the exit code.
     return Number(process.exitCode ?? 0);

@@ -75,6 +75,12 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly onDocument?: (doc: PackageDocument) => void;
   /** Told of every verified tarball read, from the cache or a source (a sharing proxy keeps it), before it is returned. */
   readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => Promise<void>;
+  /**
+   * Read the blob cache synchronously: for a command that reads hundreds of
+   * small cached documents in a row (an install); never for a server, whose
+   * event loop would wait on every read.
+   */
+  readonly syncCacheReads?: boolean;
 }
 
 /** The snapshot entry last verified, in a file of the reader's own: `{"size":n,"entry":"<base64>"}`. */
@@ -292,7 +298,9 @@ export class VerifyingReader implements PackageReader {
     check?: (data: Uint8Array) => void,
     keep = true,
   ): Promise<Uint8Array> {
-    const cached = await this.#cache.get(ref.sha256);
+    const cached = this.#options.syncCacheReads
+      ? this.#cache.getSync(ref.sha256)
+      : await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
       return cached;

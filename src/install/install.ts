@@ -36,6 +36,7 @@ import { isolatedBinLinks, isolatedLayout } from "./isolated.ts";
 import { linkPackage } from "./link.ts";
 import { lockfileDisagreement, withoutUnreachable } from "./lock-sync.ts";
 import { readLockfile, writeLockfile } from "./lockfile.ts";
+import { Pacer } from "./pacer.ts";
 import type { FileIndex } from "./package-files.ts";
 import { addDependency, removeDependency, savedSpec } from "./package-json-edit.ts";
 import { type Project, readProject } from "./project.ts";
@@ -122,7 +123,12 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   const project = await readProject(projectDir);
   const lockText = await readFile(join(projectDir, LOCKFILE), "utf8").catch(() => undefined);
   progress({ phase: "resolving", done: 0, total: 0, bytes: 0 });
-  const planned = await treeOf(project, lockText, options);
+  const locked = lockText === undefined ? undefined : readLockfile(lockText).tree;
+  // Read now, while the log checks wait on the network; linked only once they pass.
+  const held = locked && heldIndexes(options.store, locked);
+  // Awaited where it is used; a failure meanwhile is reported there, not unhandled.
+  held?.catch(() => undefined);
+  const planned = await treeOf(project, locked, options);
   const tree = planned.tree;
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
@@ -132,6 +138,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     planned.skipped,
     options,
     progress,
+    held,
   );
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   // node_modules is about to change: until this install ends well, neither the stamp nor the
@@ -258,13 +265,11 @@ interface Planned {
  */
 async function treeOf(
   project: Project,
-  lockText: string | undefined,
+  locked: ProjectTree | undefined,
   options: InstallOptions,
 ): Promise<Planned> {
-  let locked: ProjectTree | undefined;
-  if (lockText !== undefined) {
-    const { tree } = readLockfile(lockText);
-    locked = tree;
+  if (locked !== undefined) {
+    const tree = locked;
     // A link may only point at one of the project's workspaces: anything else would install a
     // folder of the project under a registry package's name, past every check against the log.
     const workspaces = new Set(project.workspaces.map((w) => w.location));
@@ -405,6 +410,28 @@ async function skippedHere(
   return skipped;
 }
 
+/**
+ * The store's index of each registry package in a locked tree, by
+ * integrity (undefined: the store has none), read between turns of the
+ * event loop so that requests under way go on meanwhile.
+ */
+async function heldIndexes(
+  store: PackageStore,
+  tree: ProjectTree,
+): Promise<Map<string, FileIndex | undefined>> {
+  const held = new Map<string, FileIndex | undefined>();
+  const pacer = new Pacer();
+  for (const p of tree.packages.values()) {
+    if (p.integrity === undefined || held.has(p.integrity) || !fromRegistry(p)) continue;
+    // One the store cannot read by this integrity (a lockfile's sha1, say) is left to the
+    // read by the log's integrity after the check, which reports it as before.
+    const index = await store.getIndex(p.integrity).catch(() => null);
+    if (index !== null) held.set(p.integrity, index);
+    await pacer.pace();
+  }
+  return held;
+}
+
 interface CheckedPackage {
   readonly placed: PlacedPackage;
   readonly logged: Awaited<ReturnType<RegistrySource["version"]>> & object;
@@ -453,6 +480,7 @@ async function checkAndFetch(
   skipped: ReadonlyMap<string, unknown>,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
+  held?: Promise<ReadonlyMap<string, FileIndex | undefined>>,
 ): Promise<Fetched> {
   const { store, source } = options;
   source.prefetch([...new Set(packages.map((p) => p.name))]);
@@ -509,9 +537,12 @@ async function checkAndFetch(
     const integrity = logged.integrity;
     let index = indexes.get(integrity);
     if (!index) {
-      index = store
-        .getIndex(integrity)
-        .then((held) => held ?? limit(() => fetch(checked, integrity)))
+      const inStore = async () => {
+        const read = await held;
+        return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
+      };
+      index = inStore()
+        .then((found) => found ?? limit(() => fetch(checked, integrity)))
         .then((held) => {
           progress({ phase: "fetching", done: ++done, total, bytes: fetched.bytes });
           return held;

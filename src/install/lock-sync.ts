@@ -102,7 +102,7 @@ function fitsSpec(version: string, spec: string, name: string): boolean {
 
 /** arborist's depValid for a registry spec, or why the spec cannot be installed from a registry. */
 function satisfies(version: string, spec: string, name: string, options: CheckOptions): boolean {
-  const parsed = parseSpec(name, spec);
+  const parsed = parsedSpec(name, spec);
   if (typeof parsed === "string")
     throw new InstallError("unsupported-source", `${name}@${spec}: ${parsed}`);
   if ("tag" in parsed) {
@@ -110,6 +110,21 @@ function satisfies(version: string, spec: string, name: string, options: CheckOp
     return tagged === undefined || tagged === version;
   }
   return parsed.any || parsed.range.test(version);
+}
+
+/** Parsed specs by name and spec: a tree repeats a few hundred of them thousands of times. */
+const parsedSpecs = new Map<string, ReturnType<typeof parseSpec>>();
+const MAX_PARSED_SPECS = 10_000;
+
+function parsedSpec(name: string, spec: string): ReturnType<typeof parseSpec> {
+  const key = `${name}\0${spec}`;
+  let parsed = parsedSpecs.get(key);
+  if (parsed === undefined) {
+    if (parsedSpecs.size >= MAX_PARSED_SPECS) parsedSpecs.clear();
+    parsed = parseSpec(name, spec);
+    parsedSpecs.set(key, parsed);
+  }
+  return parsed;
 }
 
 function bundled(p: PlacedPackage): (name: string) => boolean {

@@ -11,7 +11,6 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import runScript from "@npmcli/run-script";
 import { InstallError } from "./install-error.ts";
 import type { ProjectTree } from "./tree.ts";
 
@@ -85,6 +84,8 @@ async function runEvents(
     string,
     unknown
   >;
+  // Loaded when a script may run: an install with scripts off never needs npm's runner.
+  const { default: runScript } = await import("@npmcli/run-script");
   for (const event of events) {
     try {
       await runScript({ event, path, pkg, stdio, binPaths: false });

@@ -11,10 +11,12 @@
  * and `cairn store verify` checks the store itself. Only node: built-ins here: this module is the whole of
  * a no-op install's start-up.
  */
-import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+
+// Built-ins taken as they are: importing one as an ES module builds a facade that reads every
+// export (node:fs's streams among them), which is a good part of a no-op's start-up.
+const { createHash } = process.getBuiltinModule("node:crypto");
+const { readFileSync, statSync, writeFileSync } = process.getBuiltinModule("node:fs");
+const { join } = process.getBuiltinModule("node:path");
 
 /** Where the stamp lives, relative to the project. */
 export const STAMP_PATH = join("node_modules", ".cairn-install.json");
@@ -125,14 +127,14 @@ export async function makeStamp(
 }
 
 export async function writeStamp(projectDir: string, stamp: InstallStamp): Promise<void> {
-  await writeFile(join(projectDir, STAMP_PATH), `${JSON.stringify(stamp)}\n`);
+  writeFileSync(join(projectDir, STAMP_PATH), `${JSON.stringify(stamp)}\n`);
 }
 
 /** True when the last install's stamp still describes the project exactly. */
 export async function upToDate(projectDir: string, options: string): Promise<boolean> {
   let stamp: InstallStamp;
   try {
-    stamp = JSON.parse(await readFile(join(projectDir, STAMP_PATH), "utf8")) as InstallStamp;
+    stamp = JSON.parse(readFileSync(join(projectDir, STAMP_PATH), "utf8")) as InstallStamp;
   } catch {
     return false;
   }

@@ -26,7 +26,7 @@
  *   "sha256":"1264ab866793e0b2d937dcf1e34d61cc403ac9c75bfc702a37996e9526439014",
  *   "size":177},"v":1,"version":"1.0.0"}
  */
-import { canonicalJson, canonicalJsonBytes } from "../registry/canonical-json.ts";
+import { CanonicalJsonError } from "../registry/canonical-json.ts";
 import { PackageFilesError } from "./package-files-error.ts";
 
 export const FILE_MODE = 0o644;
@@ -95,25 +95,56 @@ export function isValidVersion(version: string): boolean {
   return version.length <= 256 && VERSION.test(version);
 }
 
+/** A part of a path that is empty, `.` or `..`. */
+const UNSAFE_PART = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** Whether `path` is a plain relative path inside a package: no empty, `.` or `..` parts. */
 export function isSafeRelativePath(path: string): boolean {
   if (path.length === 0 || path.length > 4096 || path.includes("\0")) return false;
-  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+  return !UNSAFE_PART.test(path);
 }
 
-function toJson(index: FileIndex): unknown {
-  const files: Record<string, unknown> = Object.create(null);
-  for (const [path, f] of index.files)
-    files[path] = { sha256: f.sha256, mode: f.mode, size: f.size };
-  return { v: 1, name: index.name, version: index.version, tarball: index.tarball, files };
+/** A string as RFC 8785 writes it (ECMAScript's JSON.stringify), refusing what is not Unicode. */
+function jsonString(value: string): string {
+  if (!value.isWellFormed())
+    throw new CanonicalJsonError("not-unicode", "string is not valid Unicode");
+  return JSON.stringify(value);
 }
 
+/** A number as RFC 8785 writes it. */
+function jsonNumber(value: number): string {
+  if (!Number.isFinite(value)) throw new CanonicalJsonError("not-finite", "numbers must be finite");
+  return JSON.stringify(value);
+}
+
+/**
+ * The index's canonical JSON (RFC 8785), written field by field: the keys
+ * of every object are fixed, so only the paths need sorting (by UTF-16
+ * code units, as `sort()` does). The same text as canonicalJson gives (a
+ * test checks this on random indexes), in a fraction of its time: an
+ * install parses hundreds of indexes, each checked to be its own
+ * canonical form.
+ */
 export function formatFileIndex(index: FileIndex): string {
-  return canonicalJson(toJson(index));
+  const files: string[] = [];
+  for (const path of [...index.files.keys()].sort()) {
+    const f = index.files.get(path) as IndexedFile;
+    files.push(
+      `${jsonString(path)}:{"mode":${jsonNumber(f.mode)},"sha256":${jsonString(f.sha256)},"size":${jsonNumber(f.size)}}`,
+    );
+  }
+  const { integrity, sha256, size } = index.tarball;
+  return (
+    `{"files":{${files.join(",")}},"name":${jsonString(index.name)},` +
+    `"tarball":{"integrity":${jsonString(integrity)},"sha256":${jsonString(sha256)},"size":${jsonNumber(size)}},` +
+    `"v":1,"version":${jsonString(index.version)}}`
+  );
 }
+
+const encoder = new TextEncoder();
 
 export function fileIndexBytes(index: FileIndex): Uint8Array {
-  return canonicalJsonBytes(toJson(index));
+  return encoder.encode(formatFileIndex(index));
 }
 
 function bad(why: string): PackageFilesError {
@@ -164,7 +195,9 @@ export function parseFileIndex(text: string): FileIndex {
   if (entries.length > MAX_INDEXED_FILES) throw bad(`lists over ${MAX_INDEXED_FILES} files`);
   const parsed = new Map<string, IndexedFile>();
   for (const [path, file] of entries) {
-    if (!isSafeRelativePath(path)) throw bad(`names the unsafe path ${JSON.stringify(path)}`);
+    // Not Unicode: canonical JSON cannot write it, so no index names it.
+    if (!isSafeRelativePath(path) || !path.isWellFormed())
+      throw bad(`names the unsafe path ${JSON.stringify(path)}`);
     if (!isRecord(file)) throw bad(`entry ${JSON.stringify(path)} is not an object`);
     exactKeys(file, ["mode", "sha256", "size"], `entry ${JSON.stringify(path)}`);
     if (typeof file.sha256 !== "string" || !HEX64.test(file.sha256))

@@ -18,8 +18,8 @@ function numericOptions(command: Command, path: string[] = []): [string, Option]
   return [...here, ...command.commands.flatMap((c) => numericOptions(c, [...path, c.name()]))];
 }
 
-describe("numeric options", () => {
-  const options = numericOptions(buildProgram());
+describe("numeric options", async () => {
+  const options = numericOptions(await buildProgram());
 
   test("there are some, and each has a parser that keeps its own default", () => {
     assert.ok(options.length >= 15, `${options.length} numeric options`);
@@ -75,8 +75,8 @@ describe("--gateway", () => {
     ...command.commands.flatMap((c) => gatewayOptions(c, [...path, c.name()])),
   ];
 
-  test("install, proxy and mirror take it, repeated, and refuse what is not an http(s) URL", () => {
-    const options = gatewayOptions(buildProgram());
+  test("install, proxy and mirror take it, repeated, and refuse what is not an http(s) URL", async () => {
+    const options = gatewayOptions(await buildProgram());
     const names = options.map(([name]) => name);
     assert.ok(names.includes("install --gateway"), names.join(", "));
     assert.ok(names.includes("proxy --gateway"), names.join(", "));

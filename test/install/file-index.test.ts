@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { PackageStore } from "../../src/install/store.ts";
 import {
   type FileIndex,
   formatFileIndex,
   integrityKey,
+  isSafeRelativePath,
   parseFileIndex,
 } from "../../src/npm/file-index.ts";
 import { fileIndexOfTarball } from "../../src/npm/unpack.ts";
+import { canonicalJson } from "../../src/registry/canonical-json.ts";
 import { tempDir } from "../helpers/log.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 import { integrityOf } from "./store-helpers.ts";
@@ -64,12 +67,68 @@ describe("file index", () => {
     ["a non-canonical integrity", EXAMPLE.replace("NWvrhKew==", "NWvrhKex==")],
     ["a file that is also a folder", EXAMPLE.replace('"index.js"', '"package.json/x"')],
     ["not JSON", EXAMPLE.slice(1)],
+    ["a path that is not Unicode", EXAMPLE.replace('"index.js"', '"\\ud800.js"')],
   ];
   for (const [what, text] of refusals) {
     test(`an index with ${what} is refused`, () => {
       assert.throws(() => parseFileIndex(text), { name: "PackageFilesError", code: "bad-index" });
     });
   }
+
+  test("the index is written as canonicalJson writes it, and parses back to itself", () => {
+    const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
+    const size = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+    // Paths that sort differently by code unit than by code point or number: digits, astral characters.
+    const part = fc.oneof(
+      fc.constantFrom("0", "10", "9", "__proto__", "a", "B", "\u00e9", "\u{1f600}", "\uffff"),
+      fc.string({ unit: "grapheme", minLength: 1, maxLength: 6 }).filter((p) => !p.includes("/")),
+    );
+    const path = fc
+      .array(part, { minLength: 1, maxLength: 3 })
+      .map((parts) => parts.join("/"))
+      .filter((p) => p !== "." && p !== ".." && !p.split("/").some((x) => x === "." || x === ".."));
+    const file = fc
+      .record({ sha256: hex64, mode: fc.constantFrom(0o644, 0o755), size })
+      .map((f) => ({ ...f }));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(path, file), { selector: ([p]) => p, maxLength: 12 }),
+        (files) => {
+          const index: FileIndex = {
+            ...parseFileIndex(EXAMPLE),
+            files: new Map(files.filter(([p]) => !files.some(([q]) => q.startsWith(`${p}/`)))),
+          };
+          const json: Record<string, unknown> = Object.create(null);
+          for (const [p, f] of index.files) json[p] = f;
+          const generic = canonicalJson({
+            v: 1,
+            name: index.name,
+            version: index.version,
+            tarball: index.tarball,
+            files: json,
+          });
+          assert.equal(formatFileIndex(index), generic);
+          assert.deepEqual(parseFileIndex(generic), index);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a safe path is one without empty, . or .. parts", () => {
+    const byParts = (path: string) =>
+      path.length > 0 && path.split("/").every((p) => p !== "" && p !== "." && p !== "..");
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom("a", ".", "/"), maxLength: 9 }), (path) => {
+        assert.equal(isSafeRelativePath(path), byParts(path), JSON.stringify(path));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const path of ["a", "a/b", "...", "a/.b", ".a/b..", "a.../..b"])
+      assert.equal(isSafeRelativePath(path), true, path);
+    for (const path of ["", "/a", "a/", "a//b", ".", "..", "./a", "a/./b", "a/..", "../a", "a\0b"])
+      assert.equal(isSafeRelativePath(path), false, path);
+  });
 
   test("a path named __proto__ is an ordinary path", () => {
     const index: FileIndex = {

@@ -50,6 +50,7 @@ describe("the install pipeline", () => {
       dataDir: join(dir.path, "reader"),
       useMirrorList: false,
       cacheTarballs: false,
+      syncCacheReads: true,
     });
     await reader.update();
     store = await PackageStore.open(join(dir.path, "store"));

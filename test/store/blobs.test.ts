@@ -17,6 +17,10 @@ describe("blob store", () => {
     assert.deepEqual(Buffer.from((await store.get(a.sha256)) as Uint8Array), data);
     assert.equal(await store.get("0".repeat(64)), undefined);
     await assert.rejects(store.get("../../etc/passwd"), /not a sha256/);
+    // The synchronous read answers the same.
+    assert.deepEqual(Buffer.from(store.getSync(a.sha256) as Uint8Array), data);
+    assert.equal(store.getSync("0".repeat(64)), undefined);
+    assert.throws(() => store.getSync("../../etc/passwd"), /not a sha256/);
   });
 
   test("a damaged blob is never returned, and a put repairs it", async () => {
@@ -26,6 +30,7 @@ describe("blob store", () => {
     const { sha256 } = await store.put(data);
     await writeFile(join(dir.path, BlobStore.treePath(sha256)), "damaged");
     assert.equal(await store.get(sha256), undefined);
+    assert.equal(store.getSync(sha256), undefined);
     await store.put(data);
     assert.deepEqual(Buffer.from((await store.get(sha256)) as Uint8Array), data);
   });
