@@ -22,7 +22,6 @@ import { type OnDemandImports, RegistrySource } from "../install/registry-source
 import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
 import { parseVerifierKey } from "../log/index.ts";
-import { tarballFileName } from "../npm/publish.ts";
 import { ShareStore } from "../peer/share-store.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { stateReads } from "../registry/package-reader.ts";

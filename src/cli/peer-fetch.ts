@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import type { SourcePool } from "../client/source-pool.ts";
 import type { VerifyingReader } from "../client/verifying-reader.ts";
 import { PeerAsks, peersIntoPool } from "../peer/asking.ts";
-import { type Discovery, MdnsDiscovery, StaticDiscovery } from "../peer/discovery.ts";
+import type { Discovery } from "../peer/discovery.ts";
 import { loadPopularity, type Popularity } from "../peer/policy.ts";
 import { addFetched } from "../peer/status.ts";
 import { defaultStateDir } from "./options.ts";
@@ -77,6 +77,8 @@ export async function startPeerFetching(
   logOrigin: string,
 ): Promise<PeerFetching> {
   const asks = new PeerAsks();
+  // Loaded only when peers are asked: mDNS is no part of an install that asks none.
+  const { MdnsDiscovery, StaticDiscovery } = await import("../peer/discovery.ts");
   const discoveries: Discovery[] = [];
   if (flags.peer.length > 0) discoveries.push(new StaticDiscovery(flags.peer));
   if (flags.share)
