@@ -288,20 +288,26 @@ export class LogClient {
     target: BlobRef,
   ): Promise<{ data: Uint8Array; deltaBytes: number }> {
     const path = deltaPath(base.sha256, target.sha256);
-    return this.pool.first(path, "blob", async (source) => {
-      const delta = await source.log.read(path, maxDeltaSize(target.size));
-      let data: Uint8Array;
-      try {
-        data = zstdDecompressSync(delta, {
-          dictionary: base.bytes,
-          maxOutputLength: Math.max(1, target.size),
-        });
-      } catch (err) {
-        throw new SourceError(source.url, "blob", `${path}: ${(err as Error).message}`);
-      }
-      checkBlob(target, data, source.url);
-      return { data, deltaBytes: delta.length };
-    });
+    return this.pool.first(
+      path,
+      "blob",
+      async (source) => {
+        const delta = await source.log.read(path, maxDeltaSize(target.size));
+        let data: Uint8Array;
+        try {
+          data = zstdDecompressSync(delta, {
+            dictionary: base.bytes,
+            maxOutputLength: Math.max(1, target.size),
+          });
+        } catch (err) {
+          throw new SourceError(source.url, "blob", `${path}: ${(err as Error).message}`);
+        }
+        checkBlob(target, data, source.url);
+        return { data, deltaBytes: delta.length };
+      },
+      undefined,
+      { optional: true },
+    );
   }
 
   /**

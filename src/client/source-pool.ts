@@ -43,6 +43,14 @@ interface HeldGateway {
   readonly asks?: (ref: GatewayBlobRef) => boolean;
 }
 
+export interface FirstOptions {
+  /**
+   * The file may be absent from every source (a delta the origin has not
+   * made): a source without it is counted, not told to `onProblem`.
+   */
+  readonly optional?: boolean;
+}
+
 export interface SourceStats {
   requests: number;
   bytes: number;
@@ -153,8 +161,9 @@ export class SourcePool {
     check: Check,
     attempt: (source: Source) => Promise<T>,
     sources: readonly Source[] = this.candidates(),
+    options: FirstOptions = {},
   ): Promise<T> {
-    return this.firstOf(sources, what, check, attempt);
+    return this.firstOf(sources, what, check, attempt, options);
   }
 
   /** As `first`, over any kind of source (mirrors and gateways alike). */
@@ -163,6 +172,7 @@ export class SourcePool {
     what: string,
     check: Check,
     attempt: (source: S) => Promise<T>,
+    options: FirstOptions = {},
   ): Promise<T> {
     const errors: SourceError[] = [];
     for (const source of sources) {
@@ -170,7 +180,7 @@ export class SourcePool {
         return await attempt(source);
       } catch (err) {
         const failure = classify(err, source.url, check);
-        this.report(failure);
+        this.report(failure, options);
         errors.push(failure);
       }
     }
@@ -178,10 +188,10 @@ export class SourcePool {
   }
 
   /** Records a failure of a source and sets a mirror or gateway aside for a while. */
-  report(failure: SourceError): void {
+  report(failure: SourceError, options: FirstOptions = {}): void {
     const stats = this.#statsOf(failure.source);
     stats.failures++;
-    this.#options.onProblem?.(failure);
+    if (!(options.optional && failure.code === "unavailable")) this.#options.onProblem?.(failure);
     const mirror =
       this.#mirrors.get(treeUrl(failure.source)) ?? this.#gateways.get(failure.source)?.source;
     // Missing files are normal on a mirror that lags, or a gateway; either may still have others.

@@ -13,6 +13,26 @@ function pool(): SourcePool {
 }
 
 describe("source pool", () => {
+  test("a file every source may lack (a delta): a source without it is counted, not told", async () => {
+    const told: string[] = [];
+    const p = new SourcePool(ORIGIN, { onProblem: (err) => told.push(err.code) });
+    p.setMirrors([MIRROR]);
+    const absent = async (source: { url: string }): Promise<never> => {
+      throw new SourceError(source.url, "unavailable", "answered 404");
+    };
+    await assert.rejects(p.first("delta", "blob", absent, undefined, { optional: true }));
+    assert.deepEqual(told, []);
+    assert.equal(p.stats().get(MIRROR)?.failures, 1);
+    // Wrong bytes are told even then, and a file that must exist is told missing.
+    const wrong = async (source: { url: string }): Promise<never> => {
+      throw new SourceError(source.url, "blob", "does not match its SHA-256");
+    };
+    await assert.rejects(p.first("delta", "blob", wrong, undefined, { optional: true }));
+    // (The mirror is set aside for its wrong bytes by then: only the origin is asked.)
+    await assert.rejects(p.first("blob", "blob", absent));
+    assert.deepEqual(told, ["blob", "blob", "unavailable"]);
+  });
+
   test("a mirror that did not answer is set aside until a health check finds it well", () => {
     const p = pool();
     p.report(new SourceError(MIRROR, "timeout", "no answer"));
