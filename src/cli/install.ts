@@ -23,6 +23,8 @@ import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { tarballFileName } from "../npm/publish.ts";
+import { ShareStore } from "../peer/share-store.ts";
+import type { VersionEntry } from "../registry/entries.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
 import {
@@ -32,6 +34,17 @@ import {
   parseTimeoutMs,
   userUmask,
 } from "./options.ts";
+import {
+  asksPeers,
+  defaultShareDir,
+  type PeerFetching,
+  peerFetchOptions,
+  recordSources,
+  type SourceReport,
+  sourcesLine,
+  sourcesOf,
+  startPeerFetching,
+} from "./peer-fetch.ts";
 import { defaultStoreDir } from "./store.ts";
 
 interface InstallFlags {
@@ -50,12 +63,17 @@ interface InstallFlags {
   saveDev?: boolean;
   saveExact?: boolean;
   timeout: number;
+  share?: boolean;
+  peer: string[];
+  peers: boolean;
+  interface?: string;
+  report?: string;
 }
 
 const OMIT: readonly OmitKind[] = ["dev", "optional", "peer"];
 
 function commonOptions(cmd: Command): Command {
-  return cmd
+  return peerFetchOptions(cmd)
     .option(
       "--origin <url>",
       "the origin's base URL (default: $CAIRN_ORIGIN, or the local index's)",
@@ -92,7 +110,12 @@ function commonOptions(cmd: Command): Command {
       "milliseconds before a request to a source is abandoned",
       parseTimeoutMs,
       30_000,
-    );
+    )
+    .option(
+      "--share",
+      "keep verified tarballs for LAN peers (served by cairn peer) and fetch from peers found on mDNS",
+    )
+    .option("--interface <name|addr>", "the interface to look for peers on (with --share)");
 }
 
 export function registerInstallCommands(program: Command): void {
@@ -127,6 +150,36 @@ export function registerInstallCommands(program: Command): void {
       .argument("<packages...>", "package names"),
   ).action(async (packages: string[], flags: InstallFlags) => {
     await runInstall(flags, { remove: packages });
+  });
+}
+
+/** The sources a client command reads the registry from. */
+export interface ReaderFlags {
+  mirror?: string[];
+  mirrorList: boolean;
+  gateway: string[];
+  timeout: number;
+}
+
+/** The verified reader of a client command (install, peer), its checkpoint kept in `home`. */
+export function openClientReader(
+  origin: string,
+  key: string,
+  home: string,
+  flags: ReaderFlags,
+  command: string,
+): Promise<VerifyingReader> {
+  return VerifyingReader.open({
+    origin,
+    verifier: parseVerifierKey(key),
+    dataDir: join(home, "reader"),
+    mirrors: flags.mirror ?? [],
+    useMirrorList: flags.mirrorList,
+    gateways: flags.gateway,
+    timeoutMs: flags.timeout,
+    cacheTarballs: false,
+    // Each source that failed a check is named; the command goes on with the next one.
+    onProblem: (err) => process.stderr.write(`${command}: ${err.message}\n`),
   });
 }
 
@@ -186,25 +239,32 @@ async function runInstall(
     );
   }
   const started = performance.now();
-  const reader = await VerifyingReader.open({
-    origin,
-    verifier: parseVerifierKey(key),
-    dataDir: join(home, "reader"),
-    mirrors: flags.mirror ?? [],
-    useMirrorList: flags.mirrorList,
-    gateways: flags.gateway,
-    timeoutMs: flags.timeout,
-    cacheTarballs: false,
-    // Each source that failed a check is named; the install goes on with the next one.
-    onProblem: (err) => process.stderr.write(`cairn: ${err.message}\n`),
-  });
+  const reader = await openClientReader(origin, key, home, flags, "cairn");
   const progress = terminalProgress();
+  const asking = asksPeers(flags);
+  let peers: PeerFetching | undefined;
+  let sources: SourceReport[] = [];
   try {
-    await reader.update();
+    await reader.update().catch((err: unknown) => {
+      const stored = reader.client.checkpoint;
+      // Offline on a LAN: what the verified checkpoint names can still come from peers, checked alike.
+      if (!asking || !stored) throw err;
+      process.stderr.write(
+        `cairn: no source gave a newer checkpoint (${(err as Error).message}); installing under the checkpoint verified before (${stored.origin}, size ${stored.size})\n`,
+      );
+    });
+    const logOrigin = reader.client.checkpoint?.origin ?? "";
+    peers = asking ? await startPeerFetching(reader, flags, logOrigin) : undefined;
+    const share = flags.share ? await ShareStore.open(defaultShareDir()) : undefined;
     const documents = index ? stateReads(index) : reader;
+    const learn = peers?.asks;
     const source = new RegistrySource(
       {
-        document: (name) => documents.document(name),
+        document: async (name) => {
+          const doc = await documents.document(name);
+          learn?.learn(doc);
+          return doc;
+        },
         tarball: (entry) => reader.tarball(entry),
         blob: (ref) => reader.blob(ref),
         blobFromDelta: (base, target) => reader.blobFromDelta(base, target),
@@ -233,14 +293,33 @@ async function runInstall(
         ignoreScripts: flags.ignoreScripts === true,
       }),
       onProgress: progress.update,
+      ...(share ? { onTarball: keepFor(share) } : {}),
     });
     progress.stop();
-    process.stdout.write(`${summary(report, performance.now() - started, index !== undefined)}\n`);
+    sources = sourcesOf(reader.client.pool, peers?.used ?? new Set());
+    const lines = [summary(report, performance.now() - started, index !== undefined)];
+    if (peers || flags.gateway.length > 0) lines.push(sourcesLine(sources));
+    process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
     progress.stop();
+    if (sources.length === 0) sources = sourcesOf(reader.client.pool, peers?.used ?? new Set());
+    await peers?.stop();
+    if (asking || flags.report !== undefined) await recordSources(sources, home, flags.report);
     await reader.close();
     index?.close();
   }
+}
+
+/** Keeps each verified tarball in the share store; a failure to keep one is said, not fatal. */
+function keepFor(share: ShareStore): (entry: VersionEntry, tarball: Uint8Array) => Promise<void> {
+  return async (entry, tarball) => {
+    if (!entry.artifact) return;
+    await share.keep(entry.name, entry.version, entry.artifact, tarball).catch((err: unknown) => {
+      process.stderr.write(
+        `cairn: ${entry.name}@${entry.version} not kept for sharing: ${(err as Error).message}\n`,
+      );
+    });
+  };
 }
 
 /** The most bytes taken for one tarball the origin fetches from its uplink for us. */

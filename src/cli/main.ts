@@ -8,6 +8,7 @@ import { registerInstallCommands } from "./install.ts";
 import { registerLogCommands } from "./log.ts";
 import { registerMirrorCommands } from "./mirror.ts";
 import { rememberUserUmask } from "./options.ts";
+import { registerPeerCommands } from "./peer.ts";
 import { registerProxyCommands } from "./proxy.ts";
 import { registerServeCommands } from "./serve.ts";
 import { registerStoreCommands } from "./store.ts";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerIndexCommands(program);
   registerInstallCommands(program);
   registerStoreCommands(program);
+  registerPeerCommands(program);
   return program;
 }
 

@@ -10,6 +10,7 @@
  * has passed its log check, each package as soon as it is stored, so it
  * overlaps the downloads still under way.
  */
+
 import {
   chmod,
   copyFile,
@@ -26,6 +27,7 @@ import { dirname, join, posix } from "node:path";
 import pLimit from "p-limit";
 import semver from "semver";
 import { fitsPlatform, hostPlatform, pickVersion } from "../client/resolve.ts";
+import type { VersionEntry } from "../registry/entries.ts";
 import { binLinks } from "./bin-links.ts";
 import { type AddedByFiles, addByFiles } from "./file-fetch.ts";
 import { type OmitKind, type PlannedTree, planTree } from "./ideal-tree.ts";
@@ -65,6 +67,11 @@ export interface InstallOptions {
   readonly onProgress?: (progress: InstallProgress) => void;
   /** Where script output goes: the terminal, or captured. */
   readonly scriptOutput?: "inherit" | "pipe";
+  /**
+   * Told of each tarball fetched, once it is verified and stored (to keep
+   * it for LAN peers); awaited, so it must not throw.
+   */
+  readonly onTarball?: (entry: VersionEntry, tarball: Uint8Array) => Promise<void>;
 }
 
 export interface InstallProgress {
@@ -488,6 +495,7 @@ async function checkAndFetch(
     });
     fetched.count++;
     fetched.bytes += tarball.length;
+    await options.onTarball?.(logged.entry, tarball);
     return index;
   };
   const stored = async (checked: CheckedPackage): Promise<FileIndex> => {

@@ -10,7 +10,8 @@
  * estimate in the newest popularity sketch is at least the threshold, the
  * published one raised by the peer's own. A blob is shareable when a
  * shareable version the peer holds names it: the version's file index and
- * each file the index lists (the install store keeps no tarballs).
+ * each file the index lists (from the install store), and its tarball with
+ * the leaves and node blocks of the tarball's DAG (from the share store).
  */
 import { readFile } from "node:fs/promises";
 import type { FileIndex } from "../install/package-files.ts";
@@ -19,7 +20,9 @@ import { storedIndexes } from "../install/store-maintenance.ts";
 import type { BlobRef, PopularityEntry } from "../registry/entries.ts";
 import type { PackageDocument, VersionDocument } from "../registry/package-document.ts";
 import { CountMinSketch, popularityKey, popularityThreshold } from "../registry/popularity.ts";
+import { MAX_BLOCK_SIZE, type UnixfsRoot } from "../store/block-index.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { rootOfHeld, type ShareStore } from "./share-store.ts";
 
 export type ShareReason = "latest" | "popular";
 export type WithheldReason = "unknown" | "opted-out" | "unpublished" | "unpopular";
@@ -140,40 +143,79 @@ export interface HeldVersion {
 }
 
 export interface ShareSet {
-  /** By SHA-256: every blob some shareable held version names. */
+  /** By SHA-256: every blob of at most MAX_BLOCK_SIZE some shareable held version names. */
   readonly blobs: ReadonlyMap<string, SharedBlob>;
+  /** The DAG roots of shareable held tarballs over one chunk: their leaves and nodes are shared too. */
+  readonly roots: readonly UnixfsRoot[];
+  /** Each held version once (from either store), with the policy's decision. */
   readonly versions: readonly HeldVersion[];
 }
 
 /**
- * What the store at hand may share under `policy`: only versions whose
- * stored tarball is the one the verified state names (its SHA-512), the
- * file index when its bytes are the `files` blob the log names, and each
- * file the index lists.
+ * What the stores at hand may share under `policy`: only versions whose
+ * stored tarball is the one the verified state names (its SHA-512 for the
+ * install store's index, its SHA-256 for the share store's tarball), the
+ * file index when its bytes are the `files` blob the log names, each file
+ * the index lists, and the tarball itself.
  */
-export async function shareSet(store: PackageStore, policy: SharePolicy): Promise<ShareSet> {
+export async function shareSet(
+  store: PackageStore | undefined,
+  policy: SharePolicy,
+  share?: ShareStore,
+): Promise<ShareSet> {
   const blobs = new Map<string, SharedBlob>();
-  const versions: HeldVersion[] = [];
-  const indexes = (await storedIndexes(store)).sort(
-    (a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version),
-  );
-  for (const index of indexes) {
+  const roots: UnixfsRoot[] = [];
+  const versions = new Map<string, HeldVersion>();
+  const decided = (name: string, version: string, decision: ShareDecision) => {
+    const key = `${name}@${version}`;
+    const known = versions.get(key);
+    // Held in both stores: shared if either copy is the logged one.
+    if (!known || (!known.decision.share && decision.share))
+      versions.set(key, { name, version, decision });
+  };
+  for (const index of store ? await storedIndexes(store) : []) {
     const doc = await policy.document(index.name);
     const decision = decideHeld(policy, index, doc);
-    versions.push({ name: index.name, version: index.version, decision });
+    decided(index.name, index.version, decision);
     if (!doc || !decision.share) continue;
     const held = { name: index.name, version: index.version, reason: decision.reason };
     const files = versionOf(doc, index.version)?.files;
-    if (files) {
+    if (store && files) {
       const path = store.indexPath(index.tarball.integrity);
       const bytes = await readFile(path).catch(() => undefined);
       if (bytes && bytes.length === files.size && sha256Hex(bytes) === files.sha256)
         add(blobs, { sha256: files.sha256, size: files.size, path, ...held });
     }
-    for (const file of index.files.values())
-      add(blobs, { sha256: file.sha256, size: file.size, path: store.filePath(file), ...held });
+    if (store)
+      for (const file of index.files.values())
+        add(blobs, { sha256: file.sha256, size: file.size, path: store.filePath(file), ...held });
   }
-  return { blobs, versions };
+  for (const tarball of share ? await share.held() : []) {
+    const doc = await policy.document(tarball.name);
+    const logged = doc && versionOf(doc, tarball.version)?.artifact;
+    const decision: ShareDecision =
+      doc && logged?.sha256 === tarball.sha256 && logged.size === tarball.size
+        ? policy.decideIn(doc, tarball.version)
+        : { share: false, reason: "unknown" };
+    decided(tarball.name, tarball.version, decision);
+    if (!share || !decision.share) continue;
+    const { name, version, sha256, size } = tarball;
+    if (size <= MAX_BLOCK_SIZE)
+      add(blobs, {
+        sha256,
+        size,
+        path: share.pathOf(sha256),
+        name,
+        version,
+        reason: decision.reason,
+      });
+    const root = logged?.unixfs === tarball.unixfs ? rootOfHeld(tarball) : undefined;
+    if (root) roots.push(root);
+  }
+  const sorted = [...versions.values()].sort(
+    (a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version),
+  );
+  return { blobs, roots, versions: sorted };
 }
 
 function add(blobs: Map<string, SharedBlob>, blob: SharedBlob): void {

@@ -114,6 +114,13 @@ export class BlockIndex implements BlockSource {
     return added;
   }
 
+  /** Whether the address is a leaf or node of a large blob added, answered from memory alone. */
+  knows(address: BlockAddress): boolean {
+    return address.codec === RAW_CODEC
+      ? this.#leaves.has(address.sha256)
+      : address.codec === DAG_PB_CODEC && this.#nodes.has(address.sha256);
+  }
+
   /** Where the block's bytes would be read from, found without reading them. */
   async locate(address: BlockAddress): Promise<BlockLocation | undefined> {
     const { codec, sha256 } = address;
