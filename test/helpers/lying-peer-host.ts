@@ -14,7 +14,7 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { serveGateway } from "../../src/gateway/index.ts";
 import { MdnsDiscovery } from "../../src/peer/discovery.ts";
 import { type BlockAddress, type BlockSource, cidOf, RAW_CODEC } from "../../src/store/cid.ts";
@@ -64,7 +64,8 @@ const server = createServer(async (req, res) => {
     res.writeHead(answer.status, answer.headers);
     if (answer.body === undefined) res.end();
     else if (answer.body instanceof Uint8Array) res.end(answer.body);
-    else Readable.from(answer.body, { objectMode: false }).pipe(res);
+    // A client that catches the lie hangs up mid-CAR: that ends this answer, not the process.
+    else pipeline(Readable.from(answer.body, { objectMode: false }), res, () => {});
   } catch {
     res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   }

@@ -15,7 +15,7 @@ import { putJson, signUp } from "./registry-client.ts";
 import { packageJson, type RawTarEntry, rawTgz } from "./tar.ts";
 
 /** Plain packages `lan-pkg-00` … (each latest, so shareable). */
-export const PLAIN_COUNT = 30;
+export const PLAIN_COUNT = 60;
 export const BIG = { name: "lan-big", version: "1.0.0" } as const;
 /** The app holds 1.0.0; 2.0.0 is the latest. */
 export const OLD = { name: "lan-old", version: "1.0.0", latest: "2.0.0" } as const;
@@ -61,7 +61,7 @@ export async function publishPeerRegistry(url: string): Promise<void> {
     const dependencies = i % 5 === 0 && i + 1 < PLAIN_COUNT ? { [plainName(i + 1)]: "^1.0.0" } : {};
     await publishPackage(url, token, { name, version: "1.0.0", dependencies }, [
       sourceOf(name, i),
-      { name: "package/data.txt", data: noiseText(i + 1, 8_000 + ((i * 7_919) % 60_000)) },
+      { name: "package/data.txt", data: noiseText(i + 1, 8_000 + ((i * 7_919) % 40_000)) },
     ]);
   }
   await publishPackage(url, token, { ...BIG }, [
