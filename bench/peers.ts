@@ -140,6 +140,7 @@ async function install(host: LanHost, phase: string, share: boolean): Promise<In
     ...(share ? ["--share", "--report", report] : []),
   ];
   const started = performance.now();
+  const central = centralBytes();
   const result = await cairn([...args, ...sourceArgs], {
     cwd: project,
     env: { CAIRN_HOME: join(base, "home") },
@@ -160,7 +161,7 @@ async function install(host: LanHost, phase: string, share: boolean): Promise<In
     for (const s of sources) byKind[s.kind] = (byKind[s.kind] ?? 0) + s.bytes;
   }
   console.log(
-    `${phase.padEnd(20)} ${host.address.padEnd(14)} ${(ms / 1000).toFixed(2).padStart(6)} s  ${KINDS.map((k) => `${k} ${mib(byKind[k] ?? 0)}`).join(", ")}`,
+    `${phase.padEnd(20)} ${host.address.padEnd(14)} ${(ms / 1000).toFixed(2).padStart(6)} s  ${KINDS.map((k) => `${k} ${mib(byKind[k] ?? 0)}`).join(", ")}; origin + mirror counted meanwhile ${mib(centralBytes() - central)}`,
   );
   return { host: host.address, ms, byKind };
 }
@@ -223,11 +224,12 @@ try {
   await removeDir(work);
 }
 
-const median = (xs: readonly number[]) =>
-  percentile(
+function median(xs: readonly number[]): number {
+  return percentile(
     [...xs].sort((a, b) => a - b),
     50,
   );
+}
 
 function report(all: Phase[], sharingPeer: PeersBenchResult["sharingPeer"]): void {
   // After the first install: the sharing phases without their first one-by-one install.
