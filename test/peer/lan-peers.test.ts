@@ -231,7 +231,8 @@ describe("LAN peers in network namespaces: discovery, offload, a lying peer, pri
       const lies = sources.find((s) => sameUrl(s.url, liarUrl));
       t.diagnostic(
         `${p.host.address}: ${fromPeers} bytes from peers, ${bytesOf(sources, ["mirror", "origin"])} from the mirror and origin ` +
-          `(${fromCentral} as their proxies counted); the liar ${lies ? `${lies.requests} requests, ${lies.failures} caught` : "not asked"}`,
+          `(${fromCentral} as their proxies counted); honest peers failed ${sources.filter((s) => s.kind === "peer" && s !== lies).reduce((n, s) => n + s.failures, 0)} times; ` +
+          `the liar ${lies ? `${lies.requests} requests, ${lies.failures} caught` : "not asked"}`,
       );
       if (p === peers[1]) {
         // Peer 1 and the liar were the only peers: the liar was asked, caught and named.
