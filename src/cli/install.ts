@@ -36,6 +36,7 @@ import {
 } from "./options.ts";
 import {
   asksPeers,
+  clientPopularity,
   defaultShareDir,
   type PeerFetching,
   peerFetchOptions,
@@ -245,6 +246,9 @@ async function runInstall(
   let peers: PeerFetching | undefined;
   let sources: SourceReport[] = [];
   try {
+    // Peers answer while the checkpoint is checked: started under the stored one's log, when there is one.
+    const stored = reader.client.checkpoint?.origin;
+    if (asking && stored !== undefined) peers = await startPeerFetching(reader, flags, stored);
     await reader.update().catch((err: unknown) => {
       const stored = reader.client.checkpoint;
       // Offline on a LAN: what the verified checkpoint names can still come from peers, checked alike.
@@ -253,8 +257,9 @@ async function runInstall(
         `cairn: no source gave a newer checkpoint (${(err as Error).message}); installing under the checkpoint verified before (${stored.origin}, size ${stored.size})\n`,
       );
     });
-    const logOrigin = reader.client.checkpoint?.origin ?? "";
-    peers = asking ? await startPeerFetching(reader, flags, logOrigin) : undefined;
+    if (asking)
+      peers ??= await startPeerFetching(reader, flags, reader.client.checkpoint?.origin ?? "");
+    peers?.asks.usePopularity(await clientPopularity(reader));
     const share = flags.share ? await ShareStore.open(defaultShareDir()) : undefined;
     const documents = index ? stateReads(index) : reader;
     const learn = peers?.asks;

@@ -68,14 +68,15 @@ export interface PeerFetching {
 /**
  * Starts finding peers (the listed ones at once; with --share an mDNS
  * browse too, whose answers join the pool as they come: nothing waits for
- * them) and puts them in the reader's pool as its first tier.
+ * them) and puts them in the reader's pool as its first tier. Until
+ * `asks.usePopularity` is called, only latest versions are asked for.
  */
 export async function startPeerFetching(
   reader: VerifyingReader,
   flags: PeerFetchFlags,
   logOrigin: string,
 ): Promise<PeerFetching> {
-  const asks = new PeerAsks(await clientPopularity(reader));
+  const asks = new PeerAsks();
   const discoveries: Discovery[] = [];
   if (flags.peer.length > 0) discoveries.push(new StaticDiscovery(flags.peer));
   if (flags.share)

@@ -10,19 +10,11 @@
  * stops it: goodbyes sent, sockets closed, exit 0.
  */
 import type { Command } from "commander";
+import type { VerifyingReader } from "../client/verifying-reader.ts";
 import { PackageStore } from "../install/store.ts";
-import { PeerAsks, peersIntoPool } from "../peer/asking.ts";
-import { type Discovery, MdnsDiscovery, StaticDiscovery } from "../peer/discovery.ts";
-import { startPeerServer } from "../peer/server.ts";
+import { seedPopular } from "../peer/seed.ts";
 import { ShareStore } from "../peer/share-store.ts";
-import { Sharing } from "../peer/sharing.ts";
-import {
-  type PeerStatus,
-  readFetched,
-  readStatus,
-  renderStatus,
-  writeStatus,
-} from "../peer/status.ts";
+import { readFetched, readStatus, renderStatus } from "../peer/status.ts";
 import { openClientReader } from "./install.ts";
 import {
   collectGateway,
@@ -33,7 +25,8 @@ import {
   parseSeconds,
   parseTimeoutMs,
 } from "./options.ts";
-import { collectPeer, defaultShareDir, PEER_HELP } from "./peer-fetch.ts";
+import { collectPeer, defaultShareDir, PEER_HELP, recordSources, sourcesOf } from "./peer-fetch.ts";
+import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 import { defaultStoreDir } from "./store.ts";
 
 /** The port a peer listens on unless told otherwise. */
@@ -72,7 +65,7 @@ export function registerPeerCommands(program: Command): void {
     .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
     .option("--store <dir>", "the install store (default: $CAIRN_HOME/store)")
     .option("--port <n>", "port to listen on", parsePort, DEFAULT_PEER_PORT)
-    .option("--host <addr>", "address to listen on (default: all)", "0.0.0.0")
+    .option("--host <addr>", "address to listen on (all of them by default)", "0.0.0.0")
     .option("--interface <name|addr>", "the interface mDNS announces and browses on")
     .option(
       "--max-upload-rate <bytes/s>",
@@ -117,9 +110,6 @@ export function registerPeerCommands(program: Command): void {
     });
 }
 
-/** How often the stores are looked at for new packages (a few stats). */
-const STORE_POLL_MS = 1000;
-
 function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
@@ -141,9 +131,8 @@ async function runPeer(flags: PeerFlags): Promise<void> {
     );
   const home = defaultStateDir();
   const reader = await openClientReader(origin, key, home, flags, "cairn peer");
-  const discoveries: Discovery[] = [];
-  let server: Awaited<ReturnType<typeof startPeerServer>> | undefined;
-  const timers: NodeJS.Timeout[] = [];
+  let peer: SharingPeer | undefined;
+  let refresher: NodeJS.Timeout | undefined;
   try {
     await reader.update().catch((err: unknown) => {
       // A peer on a LAN cut off from the registry still shares under its last verified checkpoint.
@@ -152,125 +141,90 @@ async function runPeer(flags: PeerFlags): Promise<void> {
         `cairn peer: no source gave a newer checkpoint (${(err as Error).message}); sharing under the verified checkpoint of size ${reader.client.checkpoint.size}\n`,
       );
     });
-    const checkpoint = reader.client.checkpoint;
-    if (!checkpoint) throw new Error("no verified checkpoint");
-    const store = await PackageStore.open(flags.store ?? defaultStoreDir());
     const share = await ShareStore.open(defaultShareDir());
-    const sharing = new Sharing({
-      view: {
-        checkpointSize: () => reader.client.checkpoint?.size,
-        document: (name) => reader.document(name),
-        popularity: async () => reader.snapshots?.popularity(),
-        blob: (ref) => reader.blob(ref),
-      },
-      store,
+    peer = await startSharingPeer({
+      reader,
+      store: await PackageStore.open(flags.store ?? defaultStoreDir()),
       share,
-      ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
-      popularOnly: flags.popularOnly === true,
-    });
-    await sharing.refresh();
-    server = await startPeerServer({
       host: flags.host,
       port: flags.port,
-      limits:
-        flags.maxUploadRate !== undefined ? { uploadBytesPerSecond: flags.maxUploadRate } : {},
-      blocks: () => sharing.blocks(),
+      discovery: flags.discovery,
+      peers: flags.peer,
+      popularOnly: flags.popularOnly === true,
+      statusHome: home,
+      ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
+      ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+      ...(flags.maxUploadRate !== undefined ? { maxUploadRate: flags.maxUploadRate } : {}),
     });
-    const url = `http://${flags.host.includes(":") ? `[${flags.host}]` : flags.host}:${server.port}/`;
-    if (flags.peer.length > 0) discoveries.push(new StaticDiscovery(flags.peer));
-    if (flags.discovery)
-      discoveries.push(
-        new MdnsDiscovery({
-          logOrigin: checkpoint.origin,
-          port: server.port,
-          ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
-        }),
-      );
-    const asks = new PeerAsks(sharing.current.popularity);
-    peersIntoPool(reader.client.pool, discoveries, asks.asks);
-    await Promise.all(discoveries.map((d) => d.start()));
-    const started = new Date().toISOString();
-    const status = (): PeerStatus =>
-      statusOf(sharing, server, discoveries, {
-        url,
-        started,
-        origin: reader.client.checkpoint?.origin,
-        popularOnly: flags.popularOnly === true,
-        seeded: 0,
-      });
-    await writeStatus(home, status());
-    process.stdout.write(`cairn peer: sharing ${sharing.blocks().size} blobs on ${url}\n`);
-    let served = -1;
-    const poll = async () => {
-      const changed = await sharing.refresh().catch(() => false);
-      let now = 0;
-      for (const s of server?.served.values() ?? []) now += s.requests + s.bytes;
-      if (changed || now !== served) {
-        served = now;
-        await writeStatus(home, status()).catch(() => undefined);
-      }
-    };
-    timers.push(setInterval(() => void poll(), STORE_POLL_MS));
-    timers.push(
-      setInterval(() => {
-        void reader
-          .update()
-          .then(poll)
-          .catch((err: unknown) =>
-            process.stderr.write(
-              `cairn peer: checkpoint not refreshed: ${(err as Error).message}\n`,
-            ),
-          );
-      }, flags.refresh * 1000),
+    process.stdout.write(
+      `cairn peer: sharing ${peer.sharing.blocks().size} blobs on ${peer.url}\n`,
     );
-    for (const d of discoveries) {
-      d.on("found", () => void writeStatus(home, status()).catch(() => undefined));
-      d.on("lost", () => void writeStatus(home, status()).catch(() => undefined));
-    }
+    const running = peer;
+    refresher = setInterval(() => {
+      void reader
+        .update()
+        .then(() => running.poll())
+        .catch((err: unknown) =>
+          process.stderr.write(`cairn peer: checkpoint not refreshed: ${(err as Error).message}\n`),
+        );
+    }, flags.refresh * 1000);
+    let stopping = false;
+    const seeding =
+      flags.seedPopular === undefined
+        ? undefined
+        : seed(reader, running, share, {
+            count: flags.seedPopular,
+            ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+            stopped: () => stopping,
+          }).then(async (n) => {
+            running.seeded += n;
+            await running.poll();
+            // Said once the new tarballs are in the share set.
+            process.stderr.write(`cairn peer: seeded ${n} popular versions\n`);
+          });
     await stopSignal();
-    for (const t of timers) clearInterval(t);
-    await Promise.all(discoveries.map((d) => d.stop()));
-    await server.close();
-    await writeStatus(home, status()).catch(() => undefined);
+    stopping = true;
+    await seeding;
   } finally {
-    for (const t of timers) clearInterval(t);
-    await Promise.all(discoveries.map((d) => d.stop().catch(() => undefined)));
-    await server?.close().catch(() => undefined);
+    clearInterval(refresher);
+    await peer?.stop();
+    // What seeding fetched from other peers, for `cairn peer status`.
+    if (peer) await recordSources(sourcesOf(reader.client.pool, peer.used), home, undefined);
     await reader.close();
   }
 }
 
-function statusOf(
-  sharing: Sharing,
-  server: Awaited<ReturnType<typeof startPeerServer>> | undefined,
-  discoveries: readonly Discovery[],
-  at: { url: string; started: string; origin?: string; popularOnly: boolean; seeded: number },
-): PeerStatus {
-  const { set, threshold, checkpointSize } = sharing.current;
-  const reasons: Record<string, number> = {};
-  for (const v of set.versions) reasons[v.decision.reason] = (reasons[v.decision.reason] ?? 0) + 1;
-  return {
-    v: 1,
-    pid: process.pid,
-    url: at.url,
-    started: at.started,
-    updated: new Date().toISOString(),
-    checkpoint: {
-      ...(at.origin ? { origin: at.origin } : {}),
-      ...(checkpointSize !== undefined ? { size: checkpointSize } : {}),
-    },
-    threshold: threshold ?? null,
-    popularOnly: at.popularOnly,
-    blocks: sharing.blocks().size,
-    reasons,
-    versions: set.versions.map((v) => ({
-      name: v.name,
-      version: v.version,
-      share: v.decision.share,
-      reason: v.decision.reason,
-    })),
-    peers: discoveries.flatMap((d) => d.peers()),
-    served: [...(server?.served ?? new Map())].map(([address, s]) => ({ address, ...s })),
-    seeded: at.seeded,
-  };
+/** Seeds the most popular shareable versions (see seed.ts), saying what it did; resolves with how many it kept. */
+async function seed(
+  reader: VerifyingReader,
+  { sharing, asks }: SharingPeer,
+  share: ShareStore,
+  options: { count: number; threshold?: number; stopped: () => boolean },
+): Promise<number> {
+  const popularity = sharing.current.popularity;
+  const snapshots = reader.snapshots;
+  if (!popularity || !snapshots) {
+    process.stderr.write("cairn peer: nothing to seed: the log has no popularity entry yet\n");
+    return 0;
+  }
+  try {
+    const report = await seedPopular({
+      ...options,
+      names: snapshots.names(),
+      document: async (name) => {
+        const doc = await reader.document(name);
+        asks.learn(doc);
+        return doc;
+      },
+      popularity,
+      share,
+      tarball: (entry) => reader.tarball(entry),
+    });
+    for (const f of report.failed)
+      process.stderr.write(`cairn peer: could not seed ${f.spec}: ${f.error}\n`);
+    return report.seeded.length;
+  } catch (err) {
+    process.stderr.write(`cairn peer: seeding stopped: ${(err as Error).message}\n`);
+    return 0;
+  }
 }

@@ -7,6 +7,8 @@ import { auditTree } from "../client/audit.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { treeUrl } from "../log/urls.ts";
 import { checkFilesClaim } from "../npm/version-files.ts";
+import type { PeerAsks } from "../peer/asking.ts";
+import { ShareStore } from "../peer/share-store.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
 import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
@@ -23,6 +25,15 @@ import {
   parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
+import { DEFAULT_PEER_PORT } from "./peer.ts";
+import {
+  asksPeers,
+  clientPopularity,
+  collectPeer,
+  PEER_HELP,
+  startPeerFetching,
+} from "./peer-fetch.ts";
+import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 
 interface ProxyFlags {
   origin: string;
@@ -39,6 +50,12 @@ interface ProxyFlags {
   logLevel: LogLevel;
   full?: boolean;
   readAhead: boolean;
+  share?: boolean;
+  sharePort: number;
+  interface?: string;
+  discovery: boolean;
+  peer: string[];
+  peers: boolean;
 }
 
 export function registerProxyCommands(program: Command): void {
@@ -85,8 +102,40 @@ export function registerProxyCommands(program: Command): void {
       15_000,
     )
     .option("--log-level <level>", LOG_LEVEL_HELP, parseLogLevel, DEFAULT_LOG_LEVEL)
+    .option(
+      "--share",
+      "serve the verified cache's shareable tarballs to LAN peers on --share-port, announced on mDNS, and fetch from peers",
+    )
+    .option(
+      "--share-port <n>",
+      `port the LAN peer server listens on, on all addresses (default ${DEFAULT_PEER_PORT})`,
+      parsePort,
+      DEFAULT_PEER_PORT,
+    )
+    .option("--interface <name|addr>", "the interface mDNS announces and browses on")
+    .option("--no-discovery", "with --share: neither announce nor browse on mDNS")
+    .option("--peer <url>", PEER_HELP, collectPeer, [])
+    .option("--no-peers", "ask no LAN peer, not even with --share")
     .action(async (flags: ProxyFlags) => {
+      const share = flags.share ? await ShareStore.open(join(flags.data, "cache")) : undefined;
+      let peer: SharingPeer | undefined;
+      const asking = asksPeers(flags);
+      /** What peers may be asked for, learnt from each document the proxy reads. */
+      let asks: PeerAsks | undefined;
       const proxy = await startProxy({
+        ...(asking ? { onDocument: (doc) => asks?.learn(doc) } : {}),
+        ...(share
+          ? {
+              // Kept (and in the share set) before the tarball is answered.
+              onTarball: async (entry, bytes) => {
+                if (!entry.artifact) return;
+                const kept = await share
+                  .keep(entry.name, entry.version, entry.artifact, bytes)
+                  .catch(() => false);
+                if (kept) await peer?.poll();
+              },
+            }
+          : {}),
         origin: flags.origin,
         verifier: parseVerifierKey(flags.key),
         dataDir: flags.data,
@@ -111,11 +160,42 @@ export function registerProxyCommands(program: Command): void {
           `mirrors:      ${mirrors.length > 0 ? mirrors.join(", ") : "(none: reading from the origin)"}\n` +
           (flags.gateway.length > 0 ? `gateways:     ${flags.gateway.join(", ")}\n` : ""),
       );
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      await proxy.close();
+      try {
+        if (share)
+          peer = await startSharingPeer({
+            reader: proxy.reader,
+            share,
+            host: "0.0.0.0",
+            port: flags.sharePort,
+            discovery: flags.discovery,
+            peers: asking ? flags.peer : [],
+            askPeers: asking,
+            popularOnly: false,
+            ...(flags.interface !== undefined ? { interface: flags.interface } : {}),
+          });
+        const fetching =
+          !share && asking
+            ? await startPeerFetching(
+                proxy.reader,
+                flags,
+                proxy.reader.client.checkpoint?.origin ?? "",
+              )
+            : undefined;
+        fetching?.asks.usePopularity(await clientPopularity(proxy.reader));
+        if (asking) asks = peer?.asks ?? fetching?.asks;
+        if (peer)
+          process.stdout.write(
+            `cairn proxy: sharing ${peer.sharing.blocks().size} blobs on ${peer.url}\n`,
+          );
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await fetching?.stop();
+      } finally {
+        await peer?.stop();
+        await proxy.close();
+      }
     });
 
   program

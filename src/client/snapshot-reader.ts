@@ -43,6 +43,18 @@ export interface VerifiedSnapshot {
 /** Fetches a blob named by SHA-256 (of at most `maxBytes`), verified, from a cache or a source. */
 export type HashedBlobLoader = (sha256: string, maxBytes: number) => Promise<Uint8Array>;
 
+/**
+ * Where the snapshot entry last read is kept, verified, beside the stored
+ * checkpoint: when no source answers (a LAN cut off from the registry),
+ * the snapshot of the stored checkpoint is still known, and the files it
+ * names are content-addressed (a cache has them or they are refused).
+ */
+export interface SnapshotHeadStore {
+  /** The entry's bytes as read under a checkpoint of `size`; undefined if another size's is kept. */
+  load(size: number): Promise<Uint8Array | undefined>;
+  save(size: number, entry: Uint8Array): Promise<void>;
+}
+
 export type SnapshotReadErrorCode =
   /** No checkpoint has been verified yet, so there is no snapshot to read. */
   | "no-checkpoint"
@@ -68,9 +80,12 @@ export class SnapshotReader {
   readonly #shards = new LRUCache<string, Promise<ReadonlyMap<string, string>>>({ max: 256 });
   readonly #documents = new LRUCache<string, Promise<PackageDocument>>({ max: 2048 });
 
-  constructor(client: LogClient, load?: HashedBlobLoader) {
+  readonly #heads: SnapshotHeadStore | undefined;
+
+  constructor(client: LogClient, load?: HashedBlobLoader, heads?: SnapshotHeadStore) {
     this.#client = client;
     this.#load = load ?? ((sha256, maxBytes) => client.blobByHash(sha256, maxBytes));
+    this.#heads = heads;
   }
 
   /** The snapshot of the client's current checkpoint (read once per checkpoint). */
@@ -124,6 +139,19 @@ export class SnapshotReader {
     return hash === undefined ? undefined : this.documentByHash(name, hash);
   }
 
+  /**
+   * Every package name the snapshot lists, shard by shard: reads every
+   * shard (a few MiB at npm's scale), so only for a caller that needs the
+   * whole registry's names (a peer choosing popular versions to seed).
+   */
+  async *names(): AsyncGenerator<string> {
+    const head = await this.head();
+    const count = head.shards.length;
+    for (const [shard, hash] of head.shards.entries())
+      for (const key of (await this.#shard(hash, { shard, count })).keys())
+        if (key.startsWith("npm/")) yield key.slice("npm/".length);
+  }
+
   /** A document by the hash a shard lists for `name`. */
   documentByHash(name: string, hash: string): Promise<PackageDocument> {
     return this.#cached(this.#documents, hash, async () => {
@@ -140,8 +168,14 @@ export class SnapshotReader {
   async #readHead(size: number): Promise<VerifiedSnapshot> {
     if (size === 0) return { size, entry: undefined, shards: [] };
     let bytes: Uint8Array | undefined;
-    for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
+    try {
+      for await (const { entries } of this.#client.entries(size - 1, size)) bytes = entries[0];
+    } catch (err) {
+      bytes = await this.#heads?.load(size).catch(() => undefined);
+      if (!bytes) throw err;
+    }
     const entry = bytes && decodeEntry(bytes);
+    if (bytes && entry?.kind === "snapshot") await this.#heads?.save(size, bytes).catch(() => {});
     if (entry?.kind !== "snapshot" || entry.size !== size - 1)
       throw new SnapshotReadError(
         "not-a-snapshot",

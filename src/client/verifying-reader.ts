@@ -25,6 +25,8 @@
  * version's manifest); otherwise blobs are fetched when asked for. A blob is
  * fetched once however many requests want it at the same time.
  */
+import { randomBytes } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
@@ -38,7 +40,7 @@ import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { LogClient, type LogClientOptions } from "./log-client.ts";
-import { SnapshotReader } from "./snapshot-reader.ts";
+import { type SnapshotHeadStore, SnapshotReader } from "./snapshot-reader.ts";
 
 /** Past this many new versions in one update (a first sync of a big registry), manifests are fetched on demand only. */
 const MAX_PREFETCH = 20_000;
@@ -69,6 +71,27 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly readAhead?: "documents" | "manifests";
   /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
   readonly cacheTarballs?: boolean;
+  /** Told of every verified document read (a sharing proxy learns what peers may be asked for). */
+  readonly onDocument?: (doc: PackageDocument) => void;
+  /** Told of every verified tarball read, from the cache or a source (a sharing proxy keeps it), before it is returned. */
+  readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => Promise<void>;
+}
+
+/** The snapshot entry last verified, in a file of the reader's own: `{"size":n,"entry":"<base64>"}`. */
+function fileHeadStore(path: string): SnapshotHeadStore {
+  return {
+    load: async (size) => {
+      const kept = JSON.parse(await readFile(path, "utf8")) as { size?: unknown; entry?: unknown };
+      return kept.size === size && typeof kept.entry === "string"
+        ? Buffer.from(kept.entry, "base64")
+        : undefined;
+    },
+    save: async (size, entry) => {
+      const tmp = `${path}.${randomBytes(6).toString("hex")}`;
+      await writeFile(tmp, JSON.stringify({ size, entry: Buffer.from(entry).toString("base64") }));
+      await rename(tmp, path);
+    },
+  };
 }
 
 /** A blob to fetch: by the hash and size an entry names, or by a hash alone with a bound. */
@@ -111,8 +134,10 @@ export class VerifyingReader implements PackageReader {
       this.#reads = stateReads(state);
       return;
     }
-    const snapshots = new SnapshotReader(client, (sha256, maxBytes) =>
-      this.#blob({ sha256, maxBytes }),
+    const snapshots = new SnapshotReader(
+      client,
+      (sha256, maxBytes) => this.#blob({ sha256, maxBytes }),
+      fileHeadStore(join(options.dataDir, "snapshot-head.json")),
     );
     this.snapshots = snapshots;
     this.#reads = {
@@ -166,11 +191,15 @@ export class VerifyingReader implements PackageReader {
     return this.#reads.revision(name);
   }
 
-  document(name: string): Promise<PackageDocument | undefined> {
-    return this.#reads.document(name);
+  async document(name: string): Promise<PackageDocument | undefined> {
+    const doc = await this.#reads.document(name);
+    if (doc) this.#options.onDocument?.(doc);
+    return doc;
   }
 
-  version(name: string, version: string): Promise<VersionRow | undefined> {
+  async version(name: string, version: string): Promise<VersionRow | undefined> {
+    // The document read first, so the hook learns of it before the version's tarball is asked for.
+    if (this.#options.onDocument) await this.document(name);
     return this.#reads.version(name, version);
   }
 
@@ -232,11 +261,13 @@ export class VerifyingReader implements PackageReader {
 
   async tarball(entry: VersionEntry): Promise<Uint8Array> {
     const artifact = boundArtifact(entry);
-    return this.#blob(
+    const bytes = await this.#blob(
       artifact,
       (data) => verifyIntegrity(artifact, data),
       this.#options.cacheTarballs !== false,
     );
+    await this.#options.onTarball?.(entry, bytes);
+    return bytes;
   }
 
   /** A blob the log names by hash and size (a version's file index, one of its files), checked; not cached. */

@@ -14,15 +14,17 @@ import type { Discovery, PeerInfo } from "./discovery.ts";
 import { type Popularity, SharePolicy } from "./policy.ts";
 
 export class PeerAsks {
-  readonly #policy: SharePolicy;
+  #policy: SharePolicy;
   /** SHA-256 of each blob a shareable version names: its tarball and its file index. */
   readonly #allowed = new Set<string>();
 
   constructor(popularity?: Popularity) {
-    this.#policy = new SharePolicy({
-      document: () => undefined,
-      ...(popularity ? { popularity } : {}),
-    });
+    this.#policy = policyWith(popularity);
+  }
+
+  /** Decides documents learnt from now on with this popularity entry (known once the checkpoint is). */
+  usePopularity(popularity: Popularity | undefined): void {
+    this.#policy = policyWith(popularity);
   }
 
   /** Learns the shareable blobs of a verified document's versions. */
@@ -37,6 +39,10 @@ export class PeerAsks {
 
   /** The pool's `asks` predicate for the peer tier. */
   readonly asks = (ref: GatewayBlobRef): boolean => this.#allowed.has(ref.sha256);
+}
+
+function policyWith(popularity: Popularity | undefined): SharePolicy {
+  return new SharePolicy({ document: () => undefined, ...(popularity ? { popularity } : {}) });
 }
 
 /**

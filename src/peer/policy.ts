@@ -143,7 +143,7 @@ export interface HeldVersion {
 }
 
 export interface ShareSet {
-  /** By SHA-256: every blob of at most MAX_BLOCK_SIZE some shareable held version names. */
+  /** By SHA-256: every blob some shareable held version names (tarballs only up to MAX_BLOCK_SIZE). */
   readonly blobs: ReadonlyMap<string, SharedBlob>;
   /** The DAG roots of shareable held tarballs over one chunk: their leaves and nodes are shared too. */
   readonly roots: readonly UnixfsRoot[];

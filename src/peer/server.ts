@@ -17,7 +17,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { GatewayError, serveGateway } from "../gateway/index.ts";
 import { errorResponse } from "../npm/error-status.ts";
 import type { BlobStore } from "../store/blobs.ts";
-import { BlockIndex } from "../store/block-index.ts";
+import { BlockIndex, MAX_BLOCK_SIZE } from "../store/block-index.ts";
 import { type BlockAddress, type BlockSource, RAW_CODEC } from "../store/cid.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { mountPeerHandler } from "./http.ts";
@@ -44,10 +44,12 @@ export class SharedBlocks implements BlockSource {
 
   /** The blocks of `set`; the DAGs of its large tarballs read from `tarballs` (the share store's blobs). */
   static async of(set: ShareSet, tarballs: BlobStore | undefined): Promise<SharedBlocks> {
-    if (!tarballs) return new SharedBlocks(set.blobs, undefined);
+    // A larger file is no block: never read, so a request for one costs no more than a miss.
+    const whole = new Map([...set.blobs].filter(([, blob]) => blob.size <= MAX_BLOCK_SIZE));
+    if (!tarballs) return new SharedBlocks(whole, undefined);
     const dags = new BlockIndex(tarballs);
     await dags.addAll(set.roots);
-    return new SharedBlocks(set.blobs, dags);
+    return new SharedBlocks(whole, dags);
   }
 
   /** An empty set (before the first computation). */

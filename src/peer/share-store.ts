@@ -21,7 +21,7 @@
  */
 import { appendFile, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { tarballDag } from "../registry/artifact-dag.ts";
+import { checkUnixfs, tarballDag } from "../registry/artifact-dag.ts";
 import type { Artifact } from "../registry/entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import type { UnixfsRoot } from "../store/block-index.ts";
@@ -69,6 +69,8 @@ export class ShareStore {
   readonly blobs: BlobStore;
   readonly #dir: string;
   readonly #record: string;
+  /** What the record held when first asked, and what this handle kept since. */
+  #known: Promise<Set<string>> | undefined;
 
   private constructor(dir: string, blobs: BlobStore) {
     this.#dir = dir;
@@ -81,6 +83,11 @@ export class ShareStore {
     return new ShareStore(dir, blobs ?? (await BlobStore.open(dir, { durable: false })));
   }
 
+  /** The folder the record is in: it changes whenever a tarball is kept. */
+  get dir(): string {
+    return this.#dir;
+  }
+
   /** Where a held blob's bytes are on disk. */
   pathOf(sha256: string): string {
     return join(this.#dir, BlobStore.treePath(sha256));
@@ -89,14 +96,26 @@ export class ShareStore {
   /**
    * Keeps a tarball the caller checked against `artifact` (the log's
    * hashes), with its UnixFS node blocks when it has a root; a tarball
-   * whose DAG is not the recorded one is not kept.
+   * whose DAG is not the recorded one is not kept. True if it was kept
+   * now, false if it was held already.
    */
-  async keep(name: string, version: string, artifact: Artifact, bytes: Uint8Array): Promise<void> {
+  async keep(
+    name: string,
+    version: string,
+    artifact: Artifact,
+    bytes: Uint8Array,
+  ): Promise<boolean> {
+    const key = `${name}@${version}:${artifact.sha256}`;
+    this.#known ??= this.held().then(
+      (all) => new Set(all.map((h) => `${h.name}@${h.version}:${h.sha256}`)),
+    );
+    const known = await this.#known;
+    // Kept already (by this handle, or recorded before it opened): the record stays one line a version.
+    if (known.has(key)) return false;
     if (bytes.length !== artifact.size || sha256Hex(bytes) !== artifact.sha256)
       throw new Error(`${name}@${version}: the tarball is not the one the log names`);
     const dag = await tarballDag(bytes);
-    if (artifact.unixfs !== undefined && artifact.unixfs !== dag?.root)
-      throw new Error(`${name}@${version}: the tarball's UnixFS root is not the recorded one`);
+    checkUnixfs(artifact, dag);
     await this.blobs.putMany([bytes, ...(dag?.nodes.map((n) => n.bytes) ?? [])], {
       derived: true,
     });
@@ -108,6 +127,8 @@ export class ShareStore {
       ...(dag ? { unixfs: dag.root } : {}),
     };
     await appendFile(this.#record, `${JSON.stringify(held)}\n`);
+    known.add(key);
+    return true;
   }
 
   /** Every tarball the record names, once per version (the last line wins), in no set order. */

@@ -35,6 +35,12 @@ export interface SharingOptions {
   readonly threshold?: number;
   /** Share popular versions only, not every package's latest. */
   readonly popularOnly?: boolean;
+  /**
+   * Called when the stores changed, before the set is made again: an
+   * install that kept a version verified a checkpoint that names it, which
+   * the view may not have yet (the peer checks the checkpoint here).
+   */
+  readonly storesChanged?: () => Promise<void>;
 }
 
 /** What one computation found. */
@@ -66,9 +72,12 @@ export class Sharing {
     checkpointSize: undefined,
   };
   #stamp: string | undefined;
+  /** The stores' stamp at the last look. */
+  #stores: string | undefined;
   #popularity: Popularity | undefined;
   #entryAt: { size: number | undefined; entry: PopularityEntry | undefined } | undefined;
   #running: Promise<boolean> | undefined;
+  #next: Promise<boolean> | undefined;
 
   constructor(options: SharingOptions) {
     this.#options = options;
@@ -83,16 +92,35 @@ export class Sharing {
     return this.#current.blocks;
   }
 
-  /** Computes the set again if anything it depends on changed; true if it did. One at a time. */
+  /**
+   * Computes the set again if anything it depends on changed; true if it
+   * did. One at a time: a call during a run gets the run after it, which
+   * sees whatever changed before the call.
+   */
   refresh(): Promise<boolean> {
-    this.#running ??= this.#refresh().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    const running = this.#running;
+    if (!running) {
+      const run = this.#refresh().finally(() => {
+        this.#running = undefined;
+      });
+      this.#running = run;
+      return run;
+    }
+    this.#next ??= running
+      .catch(() => false)
+      .then(() => {
+        this.#next = undefined;
+        return this.refresh();
+      });
+    return this.#next;
   }
 
   async #refresh(): Promise<boolean> {
     const { view, store, share } = this.#options;
+    const stores = `${store ? await indexStamp(store) : ""}|${share ? await share.generation() : ""}`;
+    if (this.#stores !== undefined && stores !== this.#stores)
+      await this.#options.storesChanged?.().catch(() => undefined);
+    this.#stores = stores;
     const size = view.checkpointSize();
     // Read once per checkpoint: finding it reads the log.
     let entryAt = this.#entryAt;
@@ -102,12 +130,7 @@ export class Sharing {
       this.#entryAt = entryAt;
     }
     const entry = entryAt.entry;
-    const stamp = [
-      size,
-      entry?.sketch.sha256,
-      store ? await indexStamp(store) : "",
-      share ? await share.generation() : "",
-    ].join("|");
+    const stamp = [size, entry?.sketch.sha256, stores].join("|");
     if (stamp === this.#stamp) return false;
     if (entry && this.#popularity?.entry.sketch.sha256 !== entry.sketch.sha256)
       this.#popularity = await loadPopularity(entry, (ref) => view.blob(ref)).catch(

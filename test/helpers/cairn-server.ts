@@ -64,17 +64,7 @@ export async function startCairnServer(
       throw new Error(`cairn ${args[0]} ${e.message}: ${output.stdout()}${output.stderr()}`);
     });
   const waitForStderr = (pattern: RegExp) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(output.stderr());
-        if (!match) return;
-        child.stderr?.off("data", check);
-        resolve(match);
-      };
-      child.stderr?.on("data", check);
-      check();
-      exited.then(() => reject(new Error(`cairn ${args[0]} exited before printing ${pattern}`)));
-    });
+    waitForStderrOf(child, output.stderr, exited, pattern, `cairn ${args[0]}`);
   return {
     url,
     child,
@@ -84,6 +74,27 @@ export async function startCairnServer(
     stop,
     [Symbol.asyncDispose]: async () => void (await stop()),
   };
+}
+
+/** Resolves once `stderr()` matches `pattern`, checked on each write; rejects if the child exits first. */
+export function waitForStderrOf(
+  child: ChildProcess,
+  stderr: () => string,
+  exited: Promise<unknown>,
+  pattern: RegExp,
+  what: string,
+): Promise<RegExpExecArray> {
+  return new Promise<RegExpExecArray>((resolve, reject) => {
+    const check = () => {
+      const match = pattern.exec(stderr());
+      if (!match) return;
+      child.stderr?.off("data", check);
+      resolve(match);
+    };
+    child.stderr?.on("data", check);
+    check();
+    exited.then(() => reject(new Error(`${what} exited before printing ${pattern}`)));
+  });
 }
 
 /** What `child` wrote to stdout and stderr so far, collected as it comes. */

@@ -7,16 +7,18 @@
  * SIGTERM stops the peer with exit 0.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { watch } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CHECKOUT_CAIRN, collectOutput, waitForOutput } from "../helpers/cairn-server.ts";
+import { type PeerStatus, readStatus } from "../../src/peer/status.ts";
+import { rawCid } from "../../src/store/cid.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startLyingGateway } from "../helpers/lying-gateway.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { loopbackPeer, type PeerProcess, startPeer } from "../helpers/peer-process.ts";
 
 const DEPS = { lib: "2.0.0", secret: "1.0.0", big: "1.0.0" };
 
@@ -28,19 +30,37 @@ interface SourceReport {
   failures: number;
 }
 
+/** Resolves once the peer's status file says `holds` (watched first, then read: no change is missed). */
+function statusWhere(home: string, holds: (status: PeerStatus) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = async () => {
+      const status = await readStatus(home);
+      if (status && holds(status)) {
+        watcher.close();
+        resolve();
+      }
+    };
+    const watcher = watch(join(home, "peer"), () => void check());
+    void check();
+  });
+}
+
 describe("cairn peer and cairn install --share", () => {
   let origin: TestOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let peer: ChildProcess | undefined;
-  let peerOut: ReturnType<typeof collectOutput>;
+  let peer: PeerProcess | undefined;
   let peerUrl = "";
-  let peerExit: Promise<number | null>;
 
   const home = (machine: string) => join(dir.path, machine, "home");
-  async function installOn(machine: string, extra: string[], command = "install") {
+  async function installOn(
+    machine: string,
+    extra: string[],
+    command = "install",
+    dependencies: Record<string, string> = DEPS,
+  ) {
     const project = join(dir.path, machine, "app");
     await mkdir(project, { recursive: true });
-    await writeFile(join(project, "package.json"), JSON.stringify({ dependencies: DEPS }));
+    await writeFile(join(project, "package.json"), JSON.stringify({ dependencies }));
     const report = join(dir.path, machine, "report.json");
     const run = await cairn(
       [
@@ -74,41 +94,14 @@ describe("cairn peer and cairn install --share", () => {
     ]);
     const a = await installOn("a", ["--share"]);
     assert.match(a.stdout, /bytes from: origin/);
-    peer = spawn(
-      CHECKOUT_CAIRN[0],
-      [
-        ...CHECKOUT_CAIRN.slice(1),
-        "peer",
-        "--origin",
-        origin.url,
-        "--key",
-        origin.key.verifierKey,
-        "--no-mirror-list",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--no-discovery",
-      ],
-      { env: { ...process.env, CAIRN_HOME: home("a") }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    peerOut = collectOutput(peer);
-    peerExit = new Promise((resolve) => peer?.once("exit", resolve));
-    const ready = await waitForOutput(
-      peer,
-      peerOut.stdout,
-      /^cairn peer: sharing (\d+) blobs on (http:\/\/\S+\/)$/m,
-      60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}: ${peerOut.stderr()}`);
-    });
-    assert.ok(Number(ready[1]) > 0);
-    peerUrl = ready[2];
+    peer = await startPeer(loopbackPeer(origin), home("a"));
+    assert.ok(peer.blobs > 0);
+    peerUrl = peer.url;
   });
 
   after(async () => {
-    if (peer && peer.exitCode === null) peer.kill("SIGKILL");
-    await origin?.[Symbol.asyncDispose]();
+    if (peer?.child.exitCode === null) peer.child.kill("SIGKILL");
+    await origin?.[Symbol.asyncDispose]().catch(() => undefined);
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -148,6 +141,17 @@ describe("cairn peer and cairn install --share", () => {
     assert.equal(fetched[0].bytes, fromPeer.bytes);
   });
 
+  test("a tarball an install keeps while the peer runs is shared without restarting it", async () => {
+    await origin.publish("late", "1.0.0");
+    await installOn("a", ["--share"], "install", { ...DEPS, late: "1.0.0" });
+    // The status file is replaced once the set includes it: wait on its changes.
+    await statusWhere(home("a"), (s) => s.versions.some((v) => v.name === "late" && v.share));
+    const artifact = origin.registry.state.version("late", "1.0.0")?.entry.artifact;
+    const res = await fetch(`${peerUrl}ipfs/${rawCid(artifact?.sha256 ?? "")}?format=raw`);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  });
+
   test("a peer that serves a wrong byte is named and avoided; the install completes", async () => {
     const liar = await startLyingGateway(peerUrl, "flip-byte");
     try {
@@ -164,9 +168,34 @@ describe("cairn peer and cairn install --share", () => {
     }
   });
 
+  test("with the origin stopped, ci installs what the LAN holds under the checkpoint verified before", async () => {
+    const shared = { lib: "2.0.0", big: "1.0.0" };
+    const first = await installOn("d", [], "install", shared);
+    await rm(join(first.project, "node_modules"), { recursive: true });
+    await origin.close();
+    const offline = await installOn(
+      "d",
+      ["--peer", peerUrl, "--store", join(dir.path, "d", "fresh-store")],
+      "ci",
+      shared,
+    );
+    assert.match(offline.stderr, /installing under the checkpoint verified before/);
+    const fromPeer = offline.sources.find((s) => s.kind === "peer");
+    assert.equal(fromPeer?.requests, 2, JSON.stringify(offline.sources));
+    assert.equal(
+      (await readFile(join(offline.project, "node_modules/big/blob.bin"))).length,
+      1_300_000,
+    );
+  });
+
   test("SIGTERM stops the peer cleanly", async () => {
-    peer?.kill("SIGTERM");
-    assert.equal(await peerExit, 0, peerOut.stderr());
+    assert.equal(await peer?.stop(), 0, peer?.stderr());
+    // Its port is closed: nothing listens once it stopped.
+    const refused = await fetch(peerUrl).then(
+      () => false,
+      () => true,
+    );
+    assert.ok(refused);
     const run = await cairn(["peer", "status"], { env: { CAIRN_HOME: home("a") } });
     assert.match(run.stdout, /not running/);
   });
