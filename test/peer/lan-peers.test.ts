@@ -339,9 +339,6 @@ describe("LAN peers in network namespaces: discovery, offload, a lying peer, pri
   });
 
   test("with the origin and the mirror stopped, a host whose lockfile was verified before installs it from the peers", async () => {
-    // The local index holds the entries the lockfile is checked against, as it was verified.
-    const syncSources = sourceArgs().filter((arg) => arg !== "--no-mirror-list");
-    succeeded(await cairnOn(quiet, ["sync"], quiet.app, syncSources), "cairn sync");
     await mirror?.stop();
     await origin?.stop();
     const offline = join(dir.path, "app-offline");
