@@ -14,6 +14,8 @@ export interface CountingProxy {
   readonly requests: string[];
   /** Bytes of every answer body passed back so far. */
   responseBytes(): number;
+  /** Bytes of the answer bodies to requests whose path `matches`. */
+  bytesOf(matches: (path: string) => boolean): number;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -22,6 +24,8 @@ export interface CountingProxyOptions {
   /** Pass the client's Host header on, so a server that builds URLs from it names the proxy. */
   keepHost?: boolean;
   beforeAnswer?(method: string, path: string): Promise<void>;
+  /** The address to listen on (a free port of it); loopback by default. */
+  host?: string;
 }
 
 export async function startCountingProxy(
@@ -31,6 +35,7 @@ export async function startCountingProxy(
   const upstream = new URL(target);
   const requests: string[] = [];
   let bytes = 0;
+  const bytesByPath = new Map<string, number>();
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
     const forward = request(
@@ -44,8 +49,10 @@ export async function startCountingProxy(
       async (answer) => {
         await options.beforeAnswer?.(req.method ?? "", req.url ?? "");
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const path = req.url ?? "";
         answer.on("data", (chunk: Buffer) => {
           bytes += chunk.length;
+          bytesByPath.set(path, (bytesByPath.get(path) ?? 0) + chunk.length);
         });
         answer.pipe(res);
       },
@@ -56,11 +63,16 @@ export async function startCountingProxy(
     });
     req.pipe(forward);
   });
-  const { url, close } = await listenOnLoopback(server);
+  const { url, close } = await listenOnLoopback(server, options.host);
   return {
     url,
     requests,
     responseBytes: () => bytes,
+    bytesOf: (matches) => {
+      let sum = 0;
+      for (const [path, n] of bytesByPath) if (matches(path)) sum += n;
+      return sum;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -10,13 +10,14 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type CairnServer, CHECKOUT_CAIRN, startCairnServer } from "../helpers/cairn-server.ts";
+import { type CairnServer, CHECKOUT_CAIRN } from "../helpers/cairn-server.ts";
 import { type CliResult, cairn } from "../helpers/cli.ts";
 import { succeeded } from "../helpers/installed-tree.ts";
 import { createLan, type Lan, type LanHost } from "../helpers/lan.ts";
+import { startLanMirror, startLanOrigin } from "../helpers/lan-servers.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";
-import { type ServeProcess, startServe } from "../helpers/serve.ts";
+import type { ServeProcess } from "../helpers/serve.ts";
 
 const APP = { dependencies: { "lan-demo": "1.0.0" } };
 const DEMO_INDEX = "module.exports = 'served across the LAN';\n";
@@ -31,35 +32,14 @@ describe("an origin, a mirror and an installing host on three hosts of a LAN", (
     dir = await tempDir();
     lan = await createLan(3);
     const [originHost, mirrorHost] = lan.hosts;
-    origin = await startServe(
-      ["--data", join(dir.path, "origin"), "--no-durable", "--host", originHost.address],
-      originHost.command(),
-    );
+    origin = await startLanOrigin(originHost, join(dir.path, "origin"));
     // Published from this process, over the bridge.
     const token = await signUp(origin.url, "lan", "lan-password");
     const res = await publish(origin.url, token, "lan-demo", "1.0.0", [
       { name: "package/index.js", data: DEMO_INDEX },
     ]);
     assert.equal(res.status, 201, await res.text());
-    mirror = await startCairnServer(
-      [
-        "mirror",
-        "--from",
-        origin.url,
-        "--key",
-        origin.verifierKey,
-        "--data",
-        join(dir.path, "mirror"),
-        "--host",
-        mirrorHost.address,
-        "--port",
-        "0",
-        "--no-durable",
-      ],
-      undefined,
-      mirrorHost.command(...CHECKOUT_CAIRN),
-    );
-    await mirror.waitFor(/synced: /);
+    mirror = await startLanMirror(mirrorHost, origin, join(dir.path, "mirror"));
   });
 
   after(async () => {
