@@ -12,6 +12,7 @@
 import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
+import pLimit, { type LimitFunction } from "p-limit";
 import { type HttpSource, isLogError } from "../log/index.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { CarError, readVerifiedCar } from "../store/car.ts";
@@ -89,19 +90,32 @@ export class GatewaySource {
   readonly url: string;
   readonly #http: HttpSource;
   readonly #stats: { requests: number; bytes: number };
+  /** At most this many requests in flight here; more wait their turn. */
+  readonly #limit: LimitFunction;
 
-  constructor(url: string, http: HttpSource, stats: { requests: number; bytes: number }) {
+  constructor(
+    url: string,
+    http: HttpSource,
+    stats: { requests: number; bytes: number },
+    maxInFlight = Number.POSITIVE_INFINITY,
+  ) {
     this.url = url;
     this.#http = http;
     this.#stats = stats;
+    this.#limit = pLimit(maxInFlight);
+  }
+
+  /** Requests in flight or waiting for a turn. */
+  get busy(): number {
+    return this.#limit.activeCount + this.#limit.pendingCount;
   }
 
   /** The blob's bytes as the gateway serves them, each block verified; the caller checks the whole. */
   async blob(ref: GatewayBlobRef): Promise<Uint8Array> {
-    if (ref.size <= CHUNK_SIZE) return this.#raw(ref);
+    if (ref.size <= CHUNK_SIZE) return this.#limit(() => this.#raw(ref));
     const root = dagRoot(ref);
     if (!root) throw new SourceError(this.url, "unavailable", "no root CID is known for this blob");
-    return this.#car(ref, root);
+    return this.#limit(() => this.#car(ref, root));
   }
 
   async #raw(ref: GatewayBlobRef): Promise<Uint8Array> {

@@ -24,6 +24,13 @@ export interface Source {
   stream(path: string, maxBytes: number): AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Requests a client keeps in flight to one LAN peer: what a peer answers
+ * at once per client (src/peer/limits.ts), so none is refused with a 429
+ * and sent on to a mirror.
+ */
+export const PEER_REQUESTS_IN_FLIGHT = 4;
+
 /** Peers on the LAN are asked before web seeds (public gateways), which share a tier with mirrors. */
 export type GatewayTier = "peer" | "web-seed";
 
@@ -117,6 +124,7 @@ export class SourcePool {
           url,
           new HttpSource(url, { timeoutMs: this.#options.timeoutMs }),
           this.#statsOf(url),
+          tier === "peer" ? PEER_REQUESTS_IN_FLIGHT : undefined,
         );
       this.#gateways.set(url, { source, tier, asks });
     }
@@ -144,8 +152,10 @@ export class SourcePool {
       : [];
     const tier = (t: GatewayTier) => gateways.filter((g) => g.tier === t).map((g) => g.source);
     const mirrors = this.mirrors.filter((m) => !this.isBenched(m.url));
+    // The least busy peer first (at random among equals), so a blob rarely waits for a turn.
+    const peers = shuffled(tier("peer")).sort((a, b) => a.busy - b.busy);
     return [
-      ...shuffled(tier("peer")),
+      ...peers,
       ...shuffled<Source | GatewaySource>([...mirrors, ...tier("web-seed")]),
       this.origin,
     ];

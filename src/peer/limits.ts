@@ -13,9 +13,11 @@
  * address by its /64). The clock and the sleep are injectable, so tests
  * move time instead of waiting.
  */
+
 import { Readable } from "node:stream";
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { LRUCache } from "lru-cache";
+import { PEER_REQUESTS_IN_FLIGHT } from "../client/source-pool.ts";
 import { addressKey, RateLimit } from "../util/rate-limit.ts";
 import { blockOf, cidTextOf, type PeerHandler, type PeerResponse } from "./response.ts";
 
@@ -42,7 +44,7 @@ export const DEFAULT_PEER_LIMITS = {
   requestsPerSecond: 50,
   burst: 200,
   blocksPerMinute: 2000,
-  concurrentPerAddress: 4,
+  concurrentPerAddress: PEER_REQUESTS_IN_FLIGHT,
   uploadBytesPerSecond: 5 << 20,
 } as const;
 

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { setImmediate } from "node:timers/promises";
 import { SourceError } from "../../src/client/errors.ts";
-import { SourcePool } from "../../src/client/source-pool.ts";
+import { GatewaySource } from "../../src/client/gateway-source.ts";
+import { PEER_REQUESTS_IN_FLIGHT, SourcePool } from "../../src/client/source-pool.ts";
+import type { HttpSource } from "../../src/log/index.ts";
 
 const ORIGIN = "http://origin.test/";
 const MIRROR = "http://mirror.test/";
@@ -103,5 +106,51 @@ describe("source pool", () => {
       p.gateways.map((g) => g.url),
       ["http://seed.test"],
     );
+  });
+});
+
+describe("peers' turns", () => {
+  test("a peer gets at most its share of requests at once, and the least busy peer is asked first", async () => {
+    let active = 0;
+    let most = 0;
+    const waiting: (() => void)[] = [];
+    const http = {
+      read: async (): Promise<Uint8Array> => {
+        active++;
+        most = Math.max(most, active);
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        active--;
+        return new Uint8Array(100);
+      },
+    } as unknown as HttpSource;
+    const peer = new GatewaySource("http://peer.test", http, { requests: 0, bytes: 0 }, 4);
+    const ref = { sha256: "ab".repeat(32), size: 100 };
+    const fetches = Array.from({ length: 10 }, () => peer.blob(ref));
+    await setImmediate();
+    assert.equal(active, PEER_REQUESTS_IN_FLIGHT);
+    assert.equal(peer.busy, 10);
+    while (waiting.length > 0) {
+      waiting.shift()?.();
+      await setImmediate();
+    }
+    await Promise.all(fetches);
+    assert.equal(most, PEER_REQUESTS_IN_FLIGHT);
+    assert.equal(peer.busy, 0);
+
+    // In a pool, the busier of two peers comes second (nothing listens there: the request fails at once).
+    const p = pool();
+    p.setGateways(["http://127.0.0.1:9/idle", "http://127.0.0.1:9/busy"], "peer");
+    const busy = p.gateways.find((g) => g.url === "http://127.0.0.1:9/busy");
+    assert.ok(busy);
+    const stuck = busy.blob(ref).catch(() => undefined);
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(
+        p
+          .blobCandidates(ref)
+          .slice(0, 2)
+          .map((s) => s.url),
+        ["http://127.0.0.1:9/idle", "http://127.0.0.1:9/busy"],
+      );
+    void stuck;
   });
 });
