@@ -8,7 +8,6 @@
  * right, from the origin. A proxy fetching a tarball through a gateway.
  */
 import assert from "node:assert/strict";
-import { createCipheriv, createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { CID } from "multiformats/cid";
 import type { SourceError } from "../../src/client/errors.ts";
@@ -17,25 +16,21 @@ import { LogClient } from "../../src/client/log-client.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { rawCid } from "../../src/store/cid.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
+import { keystreamBytes } from "../helpers/keystream.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type GatewayLie, type LyingGateway, startLyingGateway } from "../helpers/lying-gateway.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { recordLarge } from "../helpers/unixfs-dag.ts";
 
 const MiB = 1 << 20;
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/**
- * Distinct bytes for each seed that gzip cannot shrink: the origin still
- * sends them gzipped, a little larger than the blob.
- */
-function noise(seed: string, size: number): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("chacha20", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-
-const small = noise("small", 300_000);
-const big = Buffer.concat([noise("a", MiB), noise("b", MiB), Buffer.from("tail")]);
+const small = keystreamBytes("small", 300_000);
+const big = Buffer.concat([
+  keystreamBytes("a", MiB),
+  keystreamBytes("b", MiB),
+  Buffer.from("tail"),
+]);
 
 let origin: TestOrigin;
 let root: CID;
@@ -48,9 +43,9 @@ before(async () => {
 });
 after(() => origin[Symbol.asyncDispose]());
 
-const smallRef = (): GatewayBlobRef => ({ sha256: sha256(small), size: small.length });
+const smallRef = (): GatewayBlobRef => ({ sha256: sha256Hex(small), size: small.length });
 const bigRef = (unixfs = true): GatewayBlobRef => ({
-  sha256: sha256(big),
+  sha256: sha256Hex(big),
   size: big.length,
   ...(unixfs ? { unixfs: root.toString() } : {}),
 });
@@ -104,7 +99,7 @@ describe("fetching blobs from a trustless gateway", () => {
   test("without a root CID (or with one no DAG root can have) a large blob is not asked of gateways", () =>
     withGateway("none", async ({ gateway, client, problems }) => {
       assert.deepEqual(Buffer.from(await client.blob(bigRef(false))), big);
-      for (const unixfs of ["not-a-cid", rawCid(sha256(big))])
+      for (const unixfs of ["not-a-cid", rawCid(sha256Hex(big))])
         assert.deepEqual(Buffer.from(await client.blob({ ...bigRef(false), unixfs })), big);
       assert.equal(gateway.requests, 0);
       assert.equal(client.pool.stats().get(origin.url)?.requests, 3);
@@ -143,7 +138,7 @@ describe("a lying gateway", () => {
       withGateway(how, async ({ gateway, client, problems }) => {
         const wanted = ref();
         const data = Buffer.from(await client.blob(wanted));
-        assert.equal(sha256(data), wanted.sha256);
+        assert.equal(sha256Hex(data), wanted.sha256);
         assert.deepEqual(
           problems.map((p) => [p.source, p.code, p.hard]),
           [[gateway.url, check, true]],
@@ -179,7 +174,7 @@ test("a proxy serves a tarball it fetched through a gateway, and serves it on as
     const stats = proxy.reader.client.pool.stats().get(gateway.url);
     assert.equal(stats?.bytes, tgz.length, "the tarball came from the gateway");
     await proxy.reader.idle();
-    const served = await fetch(`${proxy.url}ipfs/${rawCid(sha256(tgz))}?format=raw`);
+    const served = await fetch(`${proxy.url}ipfs/${rawCid(sha256Hex(tgz))}?format=raw`);
     assert.equal(served.status, 200);
     assert.deepEqual(Buffer.from(await served.arrayBuffer()), tgz);
   } finally {
@@ -208,7 +203,7 @@ test("a mirror copies blobs through a gateway; one that lies is set aside and th
     try {
       await mirror.sync();
       // Held, and whole: the store checks a blob against its name on read.
-      assert.deepEqual(Buffer.from((await mirror.blobs.get(sha256(tgz))) ?? []), tgz);
+      assert.deepEqual(Buffer.from((await mirror.blobs.get(sha256Hex(tgz))) ?? []), tgz);
       const pool = mirror.client.pool;
       return {
         problems,

@@ -7,7 +7,6 @@
  * with the IPLD libraries.
  */
 import assert from "node:assert/strict";
-import { createCipheriv, createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,6 +16,8 @@ import { startMirror } from "../../src/mirror/server.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { CarError, readVerifiedCar } from "../../src/store/car.ts";
 import { cidOf, DAG_PB_CODEC, RAW_CODEC, rawCid } from "../../src/store/cid.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
+import { keystreamBytes } from "../helpers/keystream.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { exportFile, recordLarge } from "../helpers/unixfs-dag.ts";
@@ -24,14 +25,6 @@ import { exportFile, recordLarge } from "../helpers/unixfs-dag.ts";
 const MiB = 1 << 20;
 const RAW = "application/vnd.ipld.raw";
 const CAR = "application/vnd.ipld.car";
-
-/** Deterministic bytes: the ChaCha20 keystream of sha256(seed), as IPIP-0499's fixtures make them. */
-function noise(seed: string, size: number): Buffer {
-  const key = createHash("sha256").update(seed).digest();
-  return createCipheriv("chacha20", key, Buffer.alloc(16)).update(Buffer.alloc(size));
-}
-
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 const hello = Buffer.from("hello\n");
 const HELLO_CID = "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am";
@@ -43,8 +36,8 @@ const HELLO_CAR =
 const PROBE_CAR = "19a265726f6f747381d82a4500015500006776657273696f6e01";
 
 // Four leaves, the first twice: A A B tail.
-const leafA = noise("a", MiB);
-const leafB = noise("b", MiB);
+const leafA = keystreamBytes("a", MiB);
+const leafB = keystreamBytes("b", MiB);
 const tail = Buffer.from("tail!");
 const big = Buffer.concat([leafA, leafA, leafB, tail]);
 
@@ -118,7 +111,7 @@ describe("raw blocks", () => {
     assert.equal(res.status, 200);
     const body = Buffer.from(await res.arrayBuffer());
     assert.equal(`${root.multihash.digest.length}`, "32");
-    assert.deepEqual(Buffer.from(root.multihash.digest).toString("hex"), sha256(body));
+    assert.deepEqual(Buffer.from(root.multihash.digest).toString("hex"), sha256Hex(body));
   });
 
   test("a CID in another base (base58btc) names the same block", async () => {
@@ -154,13 +147,13 @@ describe("CARs", () => {
       roots.map((r) => r.toString()),
       [root.toString()],
     );
-    const order = blocks.map((b) => sha256(b.bytes));
-    assert.deepEqual(order.slice(1), [sha256(leafA), sha256(leafB), sha256(tail)]);
+    const order = blocks.map((b) => sha256Hex(b.bytes));
+    assert.deepEqual(order.slice(1), [sha256Hex(leafA), sha256Hex(leafB), sha256Hex(tail)]);
     assert.equal(blocks[0].cid.toString(), root.toString());
     for (const block of blocks)
       assert.deepEqual(
         Buffer.from(block.cid.multihash.digest).toString("hex"),
-        sha256(block.bytes),
+        sha256Hex(block.bytes),
       );
     assert.deepEqual(await exportFile(root, blocks), big);
   });
@@ -170,8 +163,8 @@ describe("CARs", () => {
     assert.equal(viaAccept.headers.get("content-type"), `${CAR}; version=1; order=dfs; dups=y`);
     const { blocks } = await carBlocks(viaAccept);
     assert.deepEqual(
-      blocks.slice(1).map((b) => sha256(b.bytes)),
-      [sha256(leafA), sha256(leafA), sha256(leafB), sha256(tail)],
+      blocks.slice(1).map((b) => sha256Hex(b.bytes)),
+      [sha256Hex(leafA), sha256Hex(leafA), sha256Hex(leafB), sha256Hex(tail)],
     );
     // The query parameter beats the Accept parameter.
     const viaQuery = await get(`/ipfs/${root}?format=car&car-dups=n`, {
@@ -209,12 +202,12 @@ describe("CARs", () => {
         await get(`/ipfs/${root}?format=car&entity-bytes=${range}`),
       );
       assert.equal(blocks[0].cid.toString(), root.toString());
-      return blocks.slice(1).map((b) => sha256(b.bytes));
+      return blocks.slice(1).map((b) => sha256Hex(b.bytes));
     };
-    assert.deepEqual(await leaves(`${2 * MiB}:*`), [sha256(leafB), sha256(tail)]);
-    assert.deepEqual(await leaves(`${MiB}:${MiB + 1}`), [sha256(leafA)]);
-    assert.deepEqual(await leaves("-3:-1"), [sha256(tail)]);
-    assert.deepEqual(await leaves("0:0"), [sha256(leafA)]);
+    assert.deepEqual(await leaves(`${2 * MiB}:*`), [sha256Hex(leafB), sha256Hex(tail)]);
+    assert.deepEqual(await leaves(`${MiB}:${MiB + 1}`), [sha256Hex(leafA)]);
+    assert.deepEqual(await leaves("-3:-1"), [sha256Hex(tail)]);
+    assert.deepEqual(await leaves("0:0"), [sha256Hex(leafA)]);
     // Past the end of the file: no leaves, as dag-scope=block.
     assert.deepEqual(await leaves(`${4 * MiB}:*`), []);
   });
@@ -237,10 +230,10 @@ describe("CARs", () => {
   });
 
   test("a child missing mid-stream ends the stream, and the verifying reader calls it truncated", async () => {
-    const content = Buffer.concat([noise("c", MiB), tail]);
+    const content = Buffer.concat([keystreamBytes("c", MiB), tail]);
     const { root: lonely } = await recordLarge(origin, content);
     // Its leaves are read from the blob itself: without it only the root node is left.
-    await rm(join(origin.treeDir, "blob", "sha256", sha256(content)));
+    await rm(join(origin.treeDir, "blob", "sha256", sha256Hex(content)));
     const res = await get(`/ipfs/${lonely}?format=car`);
     assert.equal(res.status, 200);
     await assert.rejects(
@@ -263,7 +256,7 @@ describe("HEAD, 304 and the probe", () => {
       assert.equal((await res.arrayBuffer()).byteLength, 0);
     }
     const missing = await get(
-      `/ipfs/${rawCid(sha256(Buffer.from("absent")))}?format=raw`,
+      `/ipfs/${rawCid(sha256Hex(Buffer.from("absent")))}?format=raw`,
       {},
       "HEAD",
     );
@@ -286,7 +279,7 @@ describe("HEAD, 304 and the probe", () => {
     const held = await get(`/ipfs/${HELLO_CID}?format=raw`, { "cache-control": "only-if-cached" });
     assert.equal(held.status, 200);
     await held.arrayBuffer();
-    const absent = rawCid(sha256(Buffer.from("absent")));
+    const absent = rawCid(sha256Hex(Buffer.from("absent")));
     const res = await get(
       `/ipfs/${absent}?format=raw`,
       { "cache-control": "only-if-cached" },
@@ -345,20 +338,20 @@ describe("refusals", () => {
   });
 
   test("404: anything not held answers the same, whatever the reason", async () => {
-    const oversized = noise("oversized", 2 * MiB + 1);
+    const oversized = keystreamBytes("oversized", 2 * MiB + 1);
     await origin.registry.blobs.put(oversized);
     const { CID } = await import("multiformats/cid");
     const { sha512 } = await import("multiformats/hashes/sha2");
     const otherHash = CID.createV1(0x55, await sha512.digest(hello)).toString();
     const paths = [
-      `/ipfs/${rawCid(sha256(Buffer.from("absent")))}?format=raw`,
-      `/ipfs/${rawCid(sha256(Buffer.from("absent")))}?format=car`,
+      `/ipfs/${rawCid(sha256Hex(Buffer.from("absent")))}?format=raw`,
+      `/ipfs/${rawCid(sha256Hex(Buffer.from("absent")))}?format=car`,
       // Held, but over the 2 MiB block limit.
-      `/ipfs/${rawCid(sha256(oversized))}?format=raw`,
+      `/ipfs/${rawCid(sha256Hex(oversized))}?format=raw`,
       // A valid CID no Cairn block can have.
       `/ipfs/${otherHash}?format=raw`,
       // Held as bytes, but not a dag-pb node.
-      `/ipfs/${cidOf(sha256(hello), DAG_PB_CODEC)}?format=raw`,
+      `/ipfs/${cidOf(sha256Hex(hello), DAG_PB_CODEC)}?format=raw`,
     ];
     const bodies = new Set<string>();
     for (const path of paths) {
@@ -383,7 +376,7 @@ describe("mounted beside the npm API", () => {
     const tarball = await get(tarballPath);
     assert.equal(tarball.status, 200);
     const tgz = Buffer.from(await tarball.arrayBuffer());
-    const cid = rawCid(sha256(tgz));
+    const cid = rawCid(sha256Hex(tgz));
 
     const dir = await tempDir("cairn-gw-mirror-");
     await using _ = dir;
@@ -417,7 +410,7 @@ describe("mounted beside the npm API", () => {
   test("the leaves of a large tarball are served by the origin, a mirror, and a proxy that has served it", async () => {
     // An origin of its own: a mirror copies the whole log, and another test removed a blob of this one.
     await using own = await startTestOrigin();
-    const content = Buffer.concat([noise("large-d", 2 * MiB), tail]);
+    const content = Buffer.concat([keystreamBytes("large-d", 2 * MiB), tail]);
     const large = await recordLarge(own, content);
     const dir = await tempDir("cairn-gw-copies-");
     await using _ = dir;

@@ -15,6 +15,6 @@ export function* keystream(seed: string, size: number): Generator<Uint8Array> {
     yield cipher.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
 }
 
-export function keystreamBytes(seed: string, size: number): Uint8Array {
+export function keystreamBytes(seed: string, size: number): Buffer {
   return Buffer.concat([...keystream(seed, size)]);
 }
