@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import Fastify from "fastify";
@@ -27,18 +26,8 @@ import {
 import { cidOf, DAG_PB_CODEC, parseCid, RAW_CODEC, rawCid } from "../../src/store/cid.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { tempDir } from "../helpers/log.ts";
+import { rawExchange } from "../helpers/raw-exchange.ts";
 import { policyOf, registryOfCases, storeOfCases } from "../helpers/share-cases.ts";
-
-/** A whole HTTP/1.1 exchange over a socket: the response's bytes, its Date header taken out. */
-async function rawExchange(port: number, method: string, target: string): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  socket.end(`${method} ${target} HTTP/1.1\r\nHost: peer\r\nConnection: close\r\n\r\n`);
-  const chunks: Buffer[] = [];
-  for await (const chunk of socket) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks)
-    .toString("latin1")
-    .replace(/\r\ndate: [^\r]*/i, "");
-}
 
 describe("a peer's uniform not-here", () => {
   test("not held, held but not shareable, and opted out answer byte for byte alike, reading nothing", async () => {

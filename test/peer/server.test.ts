@@ -8,7 +8,6 @@
  * set is computed again.
  */
 import assert from "node:assert/strict";
-import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { startPeerServer } from "../../src/peer/server.ts";
 import { ShareStore } from "../../src/peer/share-store.ts";
@@ -17,17 +16,8 @@ import { rawCid } from "../../src/store/cid.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { tempDir } from "../helpers/log.ts";
 import type { TestOrigin } from "../helpers/origin.ts";
+import { rawExchange } from "../helpers/raw-exchange.ts";
 import { registryOfCases, storeOfCases } from "../helpers/share-cases.ts";
-
-async function rawExchange(port: number, method: string, target: string): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  socket.end(`${method} ${target} HTTP/1.1\r\nHost: peer\r\nConnection: close\r\n\r\n`);
-  const chunks: Buffer[] = [];
-  for await (const chunk of socket) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks)
-    .toString("latin1")
-    .replace(/\r\ndate: [^\r]*/i, "");
-}
 
 function tarballOf(origin: TestOrigin, spec: string) {
   const [name, version] = spec.split("@");
