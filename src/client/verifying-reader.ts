@@ -25,8 +25,7 @@
  * version's manifest); otherwise blobs are fetched when asked for. A blob is
  * fetched once however many requests want it at the same time.
  */
-import { randomBytes } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
@@ -39,6 +38,7 @@ import type { SearchIndex } from "../registry/search.ts";
 import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
+import { replaceFile } from "../util/durable-file.ts";
 import { LogClient, type LogClientOptions } from "./log-client.ts";
 import { type SnapshotHeadStore, SnapshotReader } from "./snapshot-reader.ts";
 
@@ -92,11 +92,12 @@ function fileHeadStore(path: string): SnapshotHeadStore {
         ? Buffer.from(kept.entry, "base64")
         : undefined;
     },
-    save: async (size, entry) => {
-      const tmp = `${path}.${randomBytes(6).toString("hex")}`;
-      await writeFile(tmp, JSON.stringify({ size, entry: Buffer.from(entry).toString("base64") }));
-      await rename(tmp, path);
-    },
+    save: (size, entry) =>
+      replaceFile(
+        path,
+        Buffer.from(JSON.stringify({ size, entry: Buffer.from(entry).toString("base64") })),
+        false,
+      ),
   };
 }
 

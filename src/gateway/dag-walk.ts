@@ -16,17 +16,15 @@
 import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
 import type { CID } from "multiformats/cid";
-import { sha256 } from "multiformats/hashes/sha2";
 import { type CarBlock, MAX_BLOCK_SIZE } from "../store/car.ts";
-import { type BlockAddress, type BlockSource, DAG_PB_CODEC, RAW_CODEC } from "../store/cid.ts";
+import {
+  addressOf,
+  type BlockAddress,
+  type BlockSource,
+  DAG_PB_CODEC,
+  RAW_CODEC,
+} from "../store/cid.ts";
 import type { ByteRange, CarWanted } from "./negotiate.ts";
-
-/** The address of a block a CID names, or undefined when no Cairn block can have it. */
-export function addressOf(cid: CID): BlockAddress | undefined {
-  if (cid.multihash.code !== sha256.code || cid.multihash.size !== 32) return undefined;
-  if (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC) return undefined;
-  return { codec: cid.code, sha256: Buffer.from(cid.multihash.digest).toString("hex") };
-}
 
 /** A node as the walk reads it: its links, and for a UnixFS file the byte span of each child. */
 interface Node {

@@ -16,11 +16,15 @@
  */
 import { createHash } from "node:crypto";
 import { CID } from "multiformats/cid";
-import * as Digest from "multiformats/hashes/digest";
 import { identity } from "multiformats/hashes/identity";
-import { sha256 } from "multiformats/hashes/sha2";
 import { carHeader, carSectionHead, MAX_BLOCK_SIZE } from "../store/car.ts";
-import { type BlockAddress, type BlockSource, parseCid, RAW_CODEC } from "../store/cid.ts";
+import {
+  type BlockAddress,
+  type BlockSource,
+  cidObject,
+  parseCid,
+  RAW_CODEC,
+} from "../store/cid.ts";
 import { carBlocks } from "./dag-walk.ts";
 import { GatewayError, notHere } from "./errors.ts";
 import {
@@ -63,13 +67,6 @@ function addressOrRefuse(text: string): BlockAddress {
   }
   if (!address) throw notHere();
   return address;
-}
-
-function rootCid(address: BlockAddress): CID {
-  return CID.createV1(
-    address.codec,
-    Digest.create(sha256.code, Buffer.from(address.sha256, "hex")),
-  );
 }
 
 /** Whether If-None-Match (a list, possibly weak) names this Etag. */
@@ -137,7 +134,7 @@ export async function serveGateway(
   if (request.cid === PROBE_CID) return probe(request);
   const address = addressOrRefuse(request.cid);
   const wanted = negotiate(request.query, request.accept);
-  const root = rootCid(address);
+  const root = cidObject(address.sha256, address.codec);
   const headers = headersFor(root.toString(), wanted);
   const unchanged = matches(request.ifNoneMatch, headers.etag);
   // Both answered from `has` alone: no block is read for them.

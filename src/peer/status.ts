@@ -7,9 +7,9 @@
  * loopback port: nothing more listens, other users of the machine cannot
  * read it, and the last status outlives the peer.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { replaceFile } from "../util/durable-file.ts";
 import type { PeerInfo } from "./discovery.ts";
 import type { ShareDecision } from "./policy.ts";
 
@@ -54,9 +54,7 @@ export function statusDir(home: string): string {
 
 async function writeAtomically(path: string, data: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+  await replaceFile(path, Buffer.from(data), false);
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -142,8 +142,7 @@ export class BlobStore {
     try {
       return (await hashFile(this.#file(hex))).sha256 === hex;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw err;
+      return ifAbsent(err) ?? false;
     }
   }
 
@@ -155,8 +154,7 @@ export class BlobStore {
     try {
       return (await stat(this.#file(hex))).size;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
+      return ifAbsent(err);
     }
   }
 
@@ -170,8 +168,7 @@ export class BlobStore {
     try {
       handle = await open(this.#file(hex), "r");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
+      return ifAbsent(err);
     }
     try {
       const data = Buffer.alloc(length);

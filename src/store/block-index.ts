@@ -20,15 +20,11 @@
 
 import { sha256Hex } from "../util/sha256.ts";
 import type { BlobStore } from "./blobs.ts";
+import { MAX_BLOCK_SIZE } from "./car.ts";
 import { type BlockAddress, type BlockSource, DAG_PB_CODEC, parseCid, RAW_CODEC } from "./cid.ts";
 import { linksOfNode } from "./unixfs.ts";
 
-/**
- * The largest block served: the trustless gateway spec's block limit
- * ("Clients SHOULD limit the maximum block size to 2MiB"), beyond which
- * no client would accept it.
- */
-export const MAX_BLOCK_SIZE = 2 << 20;
+export { MAX_BLOCK_SIZE };
 
 /** A large blob and the UnixFS root its entry records. */
 export interface UnixfsRoot {

@@ -43,11 +43,15 @@ export interface BlockAddress {
   readonly sha256: string;
 }
 
+/** The CIDv1 of a block with this codec and SHA-256 (a digest the caller vouches for). */
+export function cidObject(sha256Hex: string, codec: number): CID {
+  return CID.createV1(codec, Digest.create(sha256.code, Buffer.from(sha256Hex, "hex")));
+}
+
 /** The CIDv1 string (base32) of a block with this codec and SHA-256. */
 export function cidOf(sha256Hex: string, codec: number = RAW_CODEC): string {
   if (!HEX64.test(sha256Hex)) throw new CidError("bad-cid", `not a SHA-256: ${sha256Hex}`);
-  const digest = Digest.create(sha256.code, Buffer.from(sha256Hex, "hex"));
-  return CID.createV1(codec, digest).toString();
+  return cidObject(sha256Hex, codec).toString();
 }
 
 /** The CID of a blob of at most one chunk, from the SHA-256 the log names. */
@@ -70,6 +74,11 @@ export function parseCid(text: string): BlockAddress | undefined {
   } catch (err) {
     throw new CidError("bad-cid", `not a CID: ${text.slice(0, 100)} (${(err as Error).message})`);
   }
+  return addressOf(cid);
+}
+
+/** The address of a block a CID names, or undefined when no Cairn block can have it. */
+export function addressOf(cid: CID): BlockAddress | undefined {
   if (cid.multihash.code !== sha256.code || cid.multihash.size !== 32) return undefined;
   if (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC) return undefined;
   return { codec: cid.code, sha256: Buffer.from(cid.multihash.digest).toString("hex") };

@@ -28,10 +28,9 @@ import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
-import { CID } from "multiformats/cid";
-import * as Digest from "multiformats/hashes/digest";
-import { sha256 as SHA256 } from "multiformats/hashes/sha2";
-import { CHUNK_SIZE, DAG_PB_CODEC, parseCid, RAW_CODEC, rawCid } from "./cid.ts";
+import type { CID } from "multiformats/cid";
+import { sha256Hex } from "../util/sha256.ts";
+import { CHUNK_SIZE, cidObject, DAG_PB_CODEC, parseCid, RAW_CODEC, rawCid } from "./cid.ts";
 
 /** The most links a node holds (the profile's width). */
 export const MAX_LINKS = 1024;
@@ -156,14 +155,10 @@ function fileNode(children: readonly Child[]): { child: Child; node: UnixfsNode 
       Links: children.map((c) => ({ Hash: c.cid, Name: "", Tsize: c.tsize })),
     }),
   );
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const sha256 = sha256Hex(bytes);
   const size = children.reduce((sum, c) => sum + c.size, 0);
   const tsize = children.reduce((sum, c) => sum + c.tsize, bytes.length);
   return { child: { cid: cidObject(sha256, DAG_PB_CODEC), size, tsize }, node: { sha256, bytes } };
-}
-
-function cidObject(sha256Hex: string, codec: number): CID {
-  return CID.createV1(codec, Digest.create(SHA256.code, Buffer.from(sha256Hex, "hex")));
 }
 
 /** A child a node links to: a raw leaf or another node, and the blob bytes under it. */
