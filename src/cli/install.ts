@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { exists, INDEX_ORIGIN_KEY, INDEX_VERIFIER_KEY } from "../client/local-index.ts";
-import { VerifyingReader } from "../client/verifying-reader.ts";
+import type { VerifyingReader } from "../client/verifying-reader.ts";
 import type { OmitKind } from "../install/ideal-tree.ts";
 import {
   type InstallProgress,
@@ -21,11 +21,11 @@ import { InstallError } from "../install/install-error.ts";
 import { type OnDemandImports, RegistrySource } from "../install/registry-source.ts";
 import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
-import { parseVerifierKey } from "../log/index.ts";
-import { ShareStore } from "../peer/share-store.ts";
+import type { ShareStore } from "../peer/share-store.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { stateReads } from "../registry/package-reader.ts";
 import { RegistryState } from "../registry/state.ts";
+import { openClientReader } from "./client-reader.ts";
 import {
   collectGateway,
   defaultStateDir,
@@ -153,38 +153,6 @@ export function registerInstallCommands(program: Command): void {
   });
 }
 
-/** The sources a client command reads the registry from. */
-export interface ReaderFlags {
-  mirror?: string[];
-  mirrorList: boolean;
-  gateway: string[];
-  timeout: number;
-}
-
-/** The verified reader of a client command (install, peer), its checkpoint kept in `home`. */
-export function openClientReader(
-  origin: string,
-  key: string,
-  home: string,
-  flags: ReaderFlags,
-  command: string,
-  options: { syncCacheReads?: boolean } = {},
-): Promise<VerifyingReader> {
-  return VerifyingReader.open({
-    ...options,
-    origin,
-    verifier: parseVerifierKey(key),
-    dataDir: join(home, "reader"),
-    mirrors: flags.mirror ?? [],
-    useMirrorList: flags.mirrorList,
-    gateways: flags.gateway,
-    timeoutMs: flags.timeout,
-    cacheTarballs: false,
-    // Each source that failed a check is named; the command goes on with the next one.
-    onProblem: (err) => process.stderr.write(`${command}: ${err.message}\n`),
-  });
-}
-
 /** `name`, `name@range`, `@scope/name@range`. */
 function parseRequest(request: string): { name: string; spec: string } {
   const at = request.indexOf("@", 1);
@@ -265,10 +233,13 @@ async function runInstall(
       });
       if (asking)
         peers ??= await startPeerFetching(reader, flags, reader.client.checkpoint?.origin ?? "");
-      peers?.asks.usePopularity(await clientPopularity(reader));
+      // Only a client asking peers needs it; reading it may cost a request.
+      if (peers) peers.asks.usePopularity(await clientPopularity(reader));
     })();
     updated.catch(() => undefined);
-    const share = flags.share ? await ShareStore.open(defaultShareDir()) : undefined;
+    const share = flags.share
+      ? await (await import("../peer/share-store.ts")).ShareStore.open(defaultShareDir())
+      : undefined;
     const documents = index ? stateReads(index) : reader;
     const verified =
       <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>

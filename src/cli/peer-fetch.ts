@@ -8,10 +8,9 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { SourcePool } from "../client/source-pool.ts";
 import type { VerifyingReader } from "../client/verifying-reader.ts";
-import { PeerAsks, peersIntoPool } from "../peer/asking.ts";
+import type { PeerAsks } from "../peer/asking.ts";
 import type { Discovery } from "../peer/discovery.ts";
-import { loadPopularity, type Popularity } from "../peer/policy.ts";
-import { addFetched } from "../peer/status.ts";
+import type { Popularity } from "../peer/policy.ts";
 import { defaultStateDir } from "./options.ts";
 
 export interface PeerFetchFlags {
@@ -21,6 +20,9 @@ export interface PeerFetchFlags {
   peers: boolean;
   interface?: string;
 }
+
+/** The port a peer listens on unless told otherwise. */
+export const DEFAULT_PEER_PORT = 7475;
 
 /** The share store's place: `$CAIRN_HOME/share`. */
 export function defaultShareDir(): string {
@@ -51,7 +53,9 @@ export function asksPeers(flags: PeerFetchFlags): boolean {
 export async function clientPopularity(reader: VerifyingReader): Promise<Popularity | undefined> {
   try {
     const entry = await reader.snapshots?.popularity();
-    return entry && (await loadPopularity(entry, (ref) => reader.blob(ref)));
+    if (!entry) return undefined;
+    const { loadPopularity } = await import("../peer/policy.ts");
+    return await loadPopularity(entry, (ref) => reader.blob(ref));
   } catch {
     return undefined;
   }
@@ -76,9 +80,10 @@ export async function startPeerFetching(
   flags: PeerFetchFlags,
   logOrigin: string,
 ): Promise<PeerFetching> {
-  const asks = new PeerAsks();
-  // Loaded only when peers are asked: mDNS is no part of an install that asks none.
+  // Loaded only when peers are asked: no part of an install that asks none.
+  const { PeerAsks, peersIntoPool } = await import("../peer/asking.ts");
   const { MdnsDiscovery, StaticDiscovery } = await import("../peer/discovery.ts");
+  const asks = new PeerAsks();
   const discoveries: Discovery[] = [];
   if (flags.peer.length > 0) discoveries.push(new StaticDiscovery(flags.peer));
   if (flags.share)
@@ -150,6 +155,7 @@ export async function recordSources(
 ): Promise<void> {
   if (reportFile !== undefined)
     await writeFile(reportFile, `${JSON.stringify({ sources }, null, 2)}\n`);
+  const { addFetched } = await import("../peer/status.ts");
   await addFetched(
     home,
     sources

@@ -15,7 +15,7 @@ import { PackageStore } from "../install/store.ts";
 import { seedPopular } from "../peer/seed.ts";
 import { ShareStore } from "../peer/share-store.ts";
 import { readFetched, readStatus, renderStatus } from "../peer/status.ts";
-import { openClientReader } from "./install.ts";
+import { openClientReader } from "./client-reader.ts";
 import {
   collectGateway,
   defaultStateDir,
@@ -25,12 +25,16 @@ import {
   parseSeconds,
   parseTimeoutMs,
 } from "./options.ts";
-import { collectPeer, defaultShareDir, PEER_HELP, recordSources, sourcesOf } from "./peer-fetch.ts";
+import {
+  collectPeer,
+  DEFAULT_PEER_PORT,
+  defaultShareDir,
+  PEER_HELP,
+  recordSources,
+  sourcesOf,
+} from "./peer-fetch.ts";
 import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 import { defaultStoreDir } from "./store.ts";
-
-/** The port a peer listens on unless told otherwise. */
-export const DEFAULT_PEER_PORT = 7475;
 
 interface PeerFlags {
   origin?: string;

@@ -8,7 +8,6 @@ import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { treeUrl } from "../log/urls.ts";
 import { checkFilesClaim } from "../npm/version-files.ts";
 import type { PeerAsks } from "../peer/asking.ts";
-import { ShareStore } from "../peer/share-store.ts";
 import { startProxy } from "../proxy/server.ts";
 import { RegistryState } from "../registry/state.ts";
 import { DEFAULT_LOG_LEVEL, type LogLevel } from "../util/log-level.ts";
@@ -25,15 +24,15 @@ import {
   parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
-import { DEFAULT_PEER_PORT } from "./peer.ts";
 import {
   asksPeers,
   clientPopularity,
   collectPeer,
+  DEFAULT_PEER_PORT,
   PEER_HELP,
   startPeerFetching,
 } from "./peer-fetch.ts";
-import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
+import type { SharingPeer } from "./sharing-peer.ts";
 
 interface ProxyFlags {
   origin: string;
@@ -117,7 +116,9 @@ export function registerProxyCommands(program: Command): void {
     .option("--peer <url>", PEER_HELP, collectPeer, [])
     .option("--no-peers", "ask no LAN peer, not even with --share")
     .action(async (flags: ProxyFlags) => {
-      const share = flags.share ? await ShareStore.open(join(flags.data, "cache")) : undefined;
+      const share = flags.share
+        ? await (await import("../peer/share-store.ts")).ShareStore.open(join(flags.data, "cache"))
+        : undefined;
       let peer: SharingPeer | undefined;
       const asking = asksPeers(flags);
       /** What peers may be asked for, learnt from each document the proxy reads. */
@@ -161,8 +162,9 @@ export function registerProxyCommands(program: Command): void {
           (flags.gateway.length > 0 ? `gateways:     ${flags.gateway.join(", ")}\n` : ""),
       );
       try {
+        // Loaded only when sharing: a proxy that does not share needs no peer server or mDNS.
         if (share)
-          peer = await startSharingPeer({
+          peer = await (await import("./sharing-peer.ts")).startSharingPeer({
             reader: proxy.reader,
             share,
             host: "0.0.0.0",

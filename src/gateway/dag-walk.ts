@@ -17,13 +17,7 @@ import * as dagPb from "@ipld/dag-pb";
 import { UnixFS } from "ipfs-unixfs";
 import type { CID } from "multiformats/cid";
 import { type CarBlock, MAX_BLOCK_SIZE } from "../store/car.ts";
-import {
-  addressOf,
-  type BlockAddress,
-  type BlockSource,
-  DAG_PB_CODEC,
-  RAW_CODEC,
-} from "../store/cid.ts";
+import { addressOf, type BlockSource, DAG_PB_CODEC, RAW_CODEC } from "../store/cid.ts";
 import type { ByteRange, CarWanted } from "./negotiate.ts";
 
 /** A node as the walk reads it: its links, and for a UnixFS file the byte span of each child. */

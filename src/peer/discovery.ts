@@ -284,7 +284,7 @@ export class StaticDiscovery extends EventEmitter<DiscoveryEvents> implements Di
 }
 
 /** A peer's base URL as given: http or https, no credentials, query or fragment; normalized to end in `/`. */
-export function parsePeerUrl(text: string): string {
+function parsePeerUrl(text: string): string {
   const bad = (why: string) =>
     new DiscoveryError("bad-peer-url", `not a peer URL (${why}): ${JSON.stringify(text)}`);
   let url: URL;

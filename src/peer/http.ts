@@ -6,11 +6,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PeerHandler, PeerRequest, PeerResponse } from "./response.ts";
 
-export function peerRequestOf(req: FastifyRequest): PeerRequest {
+function peerRequestOf(req: FastifyRequest): PeerRequest {
   return { method: req.method, url: req.url, headers: req.headers, ip: req.ip };
 }
 
-export function sendPeerResponse(reply: FastifyReply, response: PeerResponse): FastifyReply {
+function sendPeerResponse(reply: FastifyReply, response: PeerResponse): FastifyReply {
   reply.code(response.status).headers(response.headers);
   return response.body === undefined ? reply.send() : reply.send(response.body);
 }

@@ -40,7 +40,7 @@ export interface PeerLimitOptions {
   readonly maxAddresses?: number;
 }
 
-export const DEFAULT_PEER_LIMITS = {
+const DEFAULT_PEER_LIMITS = {
   requestsPerSecond: 50,
   burst: 200,
   blocksPerMinute: 2000,

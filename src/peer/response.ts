@@ -35,7 +35,7 @@ export type PeerHandler = (request: PeerRequest) => Promise<PeerResponse>;
 const NOT_HERE_BODY = Buffer.from("not found\n");
 
 /** Headers of the one "not here": fixed, so every such answer is the same bytes. */
-export const NOT_HERE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+const NOT_HERE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "content-type": "text/plain; charset=utf-8",
   "cache-control": "no-store",
   "content-length": String(NOT_HERE_BODY.length),

@@ -83,7 +83,7 @@ export class SharedBlocks implements BlockSource {
 }
 
 /** The trustless gateway over `source` as a PeerHandler: `/ipfs/<cid>` only, no path below it. */
-export function gatewayHandler(source: BlockSource): PeerHandler {
+function gatewayHandler(source: BlockSource): PeerHandler {
   return async (request: PeerRequest): Promise<PeerResponse> => {
     try {
       const cid = cidTextOf(request.url);
@@ -193,9 +193,10 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
   const gated = shareGate((a) => options.blocks().shareable(a), gateway);
   const app = Fastify({ logger: false, return503OnClosing: true });
   const handler = limits.wrap(gated);
+  const countedHandler = counted(handler, served);
   mountPeerHandler(app, (request) =>
     served.size < MAX_COUNTED || served.has(request.ip)
-      ? counted(handler, served)(request)
+      ? countedHandler(request)
       : handler(request),
   );
   await app.listen({ host: options.host, port: options.port });

@@ -48,7 +48,7 @@ export interface FetchedFrom {
   failures: number;
 }
 
-export function statusDir(home: string): string {
+function statusDir(home: string): string {
   return join(home, "peer");
 }
 
