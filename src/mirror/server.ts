@@ -48,7 +48,8 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
   // Each sync may bring large tarballs whose leaves the gateway serves.
   const sync = () =>
     mirror.sync().then(async (result) => {
-      await addRecordedRoots(blocks, mirror.state);
+      // A sync that brought no entries brought no roots: no scan of every version.
+      if (result.toSize !== result.fromSize) await addRecordedRoots(blocks, mirror.state);
       return result;
     });
   const report = (result: SyncResult | Error) => options.onSync?.(result);
