@@ -1,9 +1,9 @@
 /** `cairn mirror` (copy and serve another server's tree) and `cairn mirrors` (the origin's list of them). */
 import type { Command } from "commander";
 import { LogClient } from "../client/log-client.ts";
+import { checkMirrors, formatStandings } from "../client/mirror-health.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { normalizeBaseUrl } from "../log/urls.ts";
-import { checkMirrors, formatStandings } from "../mirror/health.ts";
 import { Mirror, type SyncResult } from "../mirror/mirror.ts";
 import { startMirror } from "../mirror/server.ts";
 import { loadConfig } from "../origin/config.ts";

@@ -46,6 +46,7 @@ export {
 export {
   addSignatures,
   generateKey,
+  type KeyedVerifier,
   keyId,
   type NoteSignature,
   type NoteSigner,

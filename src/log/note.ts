@@ -35,6 +35,12 @@ export interface NoteVerifier {
   verify(text: Uint8Array, signature: Uint8Array): boolean;
 }
 
+/** A verifier made from its key string, which it keeps: pages and peers hand the key on. */
+export interface KeyedVerifier extends NoteVerifier {
+  /** The `name+keyid+base64` string it was parsed from. */
+  readonly verifierKey: string;
+}
+
 export interface NoteSigner {
   readonly name: string;
   readonly keyId: number;
@@ -132,7 +138,7 @@ export function parseKeyParts(text: string, what: string): KeyParts {
 }
 
 /** Parses an Ed25519 verifier key string (C2SP signed-note "vkey"). */
-export function parseVerifierKey(vkey: string): NoteVerifier {
+export function parseVerifierKey(vkey: string): KeyedVerifier {
   const parts = parseKeyParts(vkey, "verifier key");
   if (parts.type !== ED25519_TYPE) throw malformedKey("verifier key is not an Ed25519 (0x01) key");
   if (parts.key.length !== 32) throw malformedKey("Ed25519 verifier key must be 32 bytes");
@@ -143,6 +149,7 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   return {
     name: parts.name,
     keyId: parts.keyId,
+    verifierKey: vkey,
     verify: (text, signature) =>
       signature.length === 64 && verify(null, text, publicKey, signature),
   };

@@ -12,10 +12,13 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
+import { DirectorySource, withFullTileFallback } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
+import { BlobError } from "../registry/blob-check.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
@@ -87,7 +90,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
     registerGateway(app, blocks);
-    registerNpmReadApi(app, {
+    const packages: PackageReader = {
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),
       version: (name, version) => reader().version(name, version),
@@ -95,6 +98,22 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       manifest: (entry) => reader().manifest(entry),
       tarball: (entry) => reader().tarball(entry),
       beforeRead: async () => reader().beforeRead?.(),
+    };
+    registerNpmReadApi(app, packages);
+    const held = sparse;
+    mountWeb(app, {
+      role: "mirror",
+      packages,
+      state: () => (mirror.checkpoint ? mirror.state : undefined),
+      blob: async (ref) => {
+        if (!mirror.checkpoint && held) return held.blob(ref);
+        const bytes = await mirror.blobs.get(ref.sha256);
+        if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is missing on this mirror`);
+        return bytes;
+      },
+      // A mirror that synced past a size never had its partial tiles.
+      log: withFullTileFallback(new DirectorySource(mirror.treeDir)),
+      verifier: options.verifier,
     });
     registerReadOnlyRefusals(app, options.from);
     const address = await app.listen({ host: options.host, port: options.port });

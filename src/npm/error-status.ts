@@ -19,6 +19,7 @@ import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
+import type { WebErrorCode } from "../web/errors.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PackageFilesErrorCode } from "./package-files-error.ts";
 import type { PublishErrorCode } from "./publish.ts";
@@ -206,6 +207,13 @@ const GATEWAY: Record<GatewayErrorCode, number> = {
   "not-found": 404,
 };
 
+/** A page of the web interface refused. */
+const WEB: Record<WebErrorCode, number> = {
+  "bad-request": 400,
+  "not-found": 404,
+  "not-available": 501,
+};
+
 interface Domain {
   readonly statuses: Readonly<Record<string, number>>;
   /** Whether the message of a 5xx is meant for the client (it names no server internals). */
@@ -231,6 +239,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   // Its messages name the uplink and what it did, which is what the client needs to hear.
   UpstreamError: { statuses: UPSTREAM, publicFailure: true },
   GatewayError: { statuses: GATEWAY },
+  WebError: { statuses: WEB },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { registerGateway } from "../gateway/index.ts";
+import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
@@ -20,6 +21,7 @@ import {
   TreeHealthError,
 } from "../origin/tree-health.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
+import { BlobError } from "../registry/blob-check.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
@@ -31,6 +33,7 @@ import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
 import { versionFilesOfTarball } from "./version-files.ts";
+import { mountWeb } from "./web-source.ts";
 
 /** Where the static tree is served: the path every Cairn URL names it by. */
 export const TREE_PREFIX = `/${TREE_PATH}`;
@@ -163,6 +166,7 @@ export async function startOrigin(
     let uplinks: UplinkImporter | undefined;
     ({ app, uplinks } = await buildApp({
       treeDir: paths.tree,
+      verifier: key.verifier,
       registry,
       auth,
       config,
@@ -247,6 +251,7 @@ interface AppParts {
   readonly counter?: DownloadCounter;
   /** The blocks the trustless gateway serves. */
   readonly blocks: BlockIndex;
+  readonly verifier: NoteVerifier;
 }
 
 async function buildApp(
@@ -310,13 +315,25 @@ async function buildApp(
       signIns: { hashing: passwordHasher.load },
     });
   });
-  registerNpmApi(app, {
+  const packages = registerNpmApi(app, {
     registry,
     auth,
     openSignup,
     tarballLimits: tarballs,
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
+  });
+  mountWeb(app, {
+    role: "origin",
+    packages,
+    state: () => registry.state,
+    blob: async (ref) => {
+      const bytes = await registry.blobs.get(ref.sha256);
+      if (!bytes) throw new BlobError("missing", `blob ${ref.sha256} is missing on this server`);
+      return bytes;
+    },
+    log: new DirectorySource(treeDir),
+    verifier: parts.verifier,
   });
   return { app, uplinks };
 }

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { distTagProblem } from "../registry/dist-tag-name.ts";
-import { storeReads } from "../registry/package-reader.ts";
+import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { forwardAudit } from "../upstream/audit.ts";
 import type { UplinkImporter } from "../upstream/importer.ts";
@@ -50,19 +50,24 @@ export interface NpmApiOptions {
   readonly onTarball?: (name: string, version: string) => void;
 }
 
-/** The whole API of the origin: what every copy serves, and the writes only it accepts. */
-export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): void {
+/**
+ * The whole API of the origin: what every copy serves, and the writes only
+ * it accepts. Returns the reader the read side serves from.
+ */
+export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): PackageReader {
   const { registry, auth } = options;
   const local = {
     ...storeReads(registry.state, registry.blobs),
     ownerEmail: (user: string) => auth.email(user),
   };
   const { uplinks } = options;
-  registerNpmReadApi(app, uplinks ? uplinks.reader(local) : local, {
+  const reader = uplinks ? uplinks.reader(local) : local;
+  registerNpmReadApi(app, reader, {
     ...(uplinks ? { audit: (request) => forwardAudit(uplinks.routes.uplinks[0], request) } : {}),
     ...(options.onTarball ? { onTarball: options.onTarball } : {}),
   });
   registerNpmWriteApi(app, options);
+  return reader;
 }
 
 export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions): void {

@@ -8,10 +8,13 @@
 import type { FastifyInstance } from "fastify";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
+import { openSource, withFullTileFallback } from "../log/index.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { mountWeb } from "../npm/web-source.ts";
 import { storeUnixfsNodes, tarballDag, unixfsRootOf } from "../registry/artifact-dag.ts";
 import type { VersionEntry } from "../registry/entries.ts";
+import type { PackageReader } from "../registry/package-reader.ts";
 import { BlockIndex } from "../store/block-index.ts";
 
 export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
@@ -32,7 +35,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     await reader.update();
     app = createHttpApp(options);
     const blocks = new BlockIndex(reader.cache);
-    registerNpmReadApi(app, {
+    const packages: PackageReader = {
       revision: (name) => reader.revision(name),
       document: (name) => reader.document(name),
       version: (name, version) => reader.version(name, version),
@@ -44,6 +47,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         return bytes;
       },
       beforeRead: () => reader.beforeRead(),
+    };
+    registerNpmReadApi(app, packages);
+    mountWeb(app, {
+      role: "proxy",
+      packages,
+      state: () => reader.state,
+      blob: (ref) => reader.blob(ref),
+      // The proxy keeps no tree of its own: the log's files come from the origin, unchecked (the browser checks them).
+      log: withFullTileFallback(openSource(options.origin)),
+      verifier: options.verifier,
     });
     registerGateway(app, blocks);
     registerReadOnlyRefusals(app, options.origin);

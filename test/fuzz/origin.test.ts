@@ -75,7 +75,11 @@ async function send(
   const res = await fetch(new URL(request.path.slice(1), url), {
     method: request.method,
     headers: { ...request.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: request.body,
+    // A copy: fetch's body type wants bytes backed by a plain ArrayBuffer.
+    body:
+      typeof request.body === "string"
+        ? request.body
+        : request.body && new Uint8Array(request.body),
   });
   return { request, status: res.status, body: await res.text() };
 }

@@ -395,7 +395,7 @@ describe("mounted beside the npm API", () => {
         const block = await fetch(`${server}/ipfs/${cid}?format=raw`);
         assert.equal(block.status, 200, server);
         assert.deepEqual(Buffer.from(await block.arrayBuffer()), tgz);
-        const again = await fetch(`${server}${tarballPath}`);
+        const again: Response = await fetch(`${server}${tarballPath}`);
         assert.equal(again.status, 200, server);
         assert.deepEqual(Buffer.from(await again.arrayBuffer()), tgz);
         const named = await fetch(`${server}/ipfs`);

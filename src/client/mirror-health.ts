@@ -4,8 +4,9 @@
  * origin's, and how far behind is it, in entries and in seconds (since the
  * origin logged the first entry the mirror lacks).
  */
-import type { LogClient, MirrorHealth } from "../client/log-client.ts";
+
 import { decodeEntry } from "../registry/entries.ts";
+import type { LogClient, MirrorHealth } from "./log-client.ts";
 
 export interface MirrorStanding extends MirrorHealth {
   readonly behindEntries?: number;

@@ -1,0 +1,1 @@
+// The site script: search suggestions as you type (see search.ts).
