@@ -42,6 +42,7 @@ export function Layout(props: LayoutProps): VNode {
       <meta name="color-scheme" content="light dark" />
       <title>${title} · Cairn</title>
       ${props.description ? html`<meta name="description" content=${props.description} />` : null}
+      <link rel="icon" type="image/svg+xml" href=${paths.asset(assetFile("icon.svg"))} />
       <link rel="stylesheet" href=${paths.asset(assetFile("site.css"))} />
       ${scripts.map((s) => html`<script type="module" src=${paths.asset(assetFile(s))}></script>`)}
     </head>
@@ -70,7 +71,7 @@ export function Layout(props: LayoutProps): VNode {
       <main id="main">${props.children}</main>
       <footer class="site">
         <p>
-          <span class="role">${ROLE_NOTE[site.role]}</span> · log
+          <span class="role">${ROLE_NOTE[site.role]}</span> · log${" "}
           <code>${site.logName}</code>
         </p>
       </footer>
