@@ -1,6 +1,7 @@
 /** The frame in a real browser: the page loads its assets under the page's own CSP, with no errors. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seriousViolations } from "../helpers/axe.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 
@@ -23,4 +24,5 @@ test("the home page loads in Chromium without a console error or a CSP violation
   );
   await screenshot(page, "home");
   assert.deepEqual(problems, []);
+  assert.deepEqual(await seriousViolations(page), []);
 });
