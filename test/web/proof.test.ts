@@ -9,9 +9,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
+import { startProxy } from "../../src/proxy/server.ts";
 import { paths } from "../../src/web/paths.ts";
 import { seriousViolations } from "../helpers/axe.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
+import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 import { servedMirror } from "../helpers/synced-mirror.ts";
 
@@ -152,6 +154,19 @@ test("Chromium verifies a version's proof on the origin and on a mirror, and nam
   const again = await verdict(page, new URL(proofPath, mirror.url).href);
   assert.equal(again.state, "pass", again.text);
   assert.deepEqual(problems, []);
+
+  // A browser without Ed25519 in WebCrypto is told so, not told the proof holds.
+  const old = await browser.newPage();
+  await old.addInitScript(() => {
+    const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+    crypto.subtle.importKey = ((...args: Parameters<SubtleCrypto["importKey"]>) =>
+      (args[2] as { name?: string }).name === "Ed25519"
+        ? Promise.reject(new DOMException("no Ed25519", "NotSupportedError"))
+        : importKey(...args)) as SubtleCrypto["importKey"];
+  });
+  const unsupported = await verdict(old, new URL(proofPath, origin.url).href);
+  assert.equal(unsupported.state, "unsupported", unsupported.text);
+  assert.match(unsupported.text, /^Not verified: this browser's WebCrypto has no Ed25519/);
 });
 
 test("the proof page carries its material without JavaScript, and bad indexes are refused", async () => {
@@ -188,4 +203,33 @@ test("the proof page carries its material without JavaScript, and bad indexes ar
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/, path);
   }
   assert.equal((await get(paths.entry(size - 1))).status, 200);
+});
+
+test("a proxy sends the origin's tree as it is: the same checkpoint, entry and proof", async () => {
+  await using origin = await startTestOrigin();
+  await origin.publish("proof-d", "1.0.0");
+  await origin.publish("proof-d", "1.0.1");
+  await using dir = await tempDir("cairn-proof-proxy-");
+  const proxy = await startProxy({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: dir.path,
+    origin: origin.url,
+    verifier: origin.key.verifier,
+    useMirrorList: false,
+  });
+  try {
+    const path = paths.proof("proof-d", "1.0.0");
+    assert.deepEqual(await material(proxy.url, path), await material(origin.url, path));
+    const log = await (
+      await fetch(new URL(paths.log(), proxy.url), { headers: { accept: BROWSER } })
+    ).text();
+    assert.match(log, /proof-d<\/a>@<a href="[^"]+">1\.0\.1<\/a>/);
+    const mirrors = await (
+      await fetch(new URL(paths.mirrors(), proxy.url), { headers: { accept: BROWSER } })
+    ).text();
+    assert.match(mirrors, /This registry publishes no mirror list\./);
+  } finally {
+    await proxy.close();
+  }
 });
