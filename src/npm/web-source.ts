@@ -45,9 +45,9 @@ export interface WebSourceParts {
 }
 
 /** How long a mirror check's result serves page views. */
-export const MIRROR_CHECK_TTL_MS = 30_000;
+const MIRROR_CHECK_TTL_MS = 30_000;
 /** How long a page waits for a check; the check itself goes on, and the next view gets it. */
-export const MIRROR_CHECK_WAIT_MS = 10_000;
+const MIRROR_CHECK_WAIT_MS = 10_000;
 /** Each mirror request of a check gives up after this. */
 const MIRROR_REQUEST_TIMEOUT_MS = 5_000;
 
@@ -95,6 +95,7 @@ export function cachedCheck<T>(
     if (last && performance.now() - last.at < ttlMs) return last.result;
     const result = flight.run("check", async () => {
       const settled = check();
+      // Kept as `last` even when it fails: handled here so a kept failure is never "unhandled".
       settled.then(
         () => {},
         () => {},

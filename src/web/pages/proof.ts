@@ -8,6 +8,7 @@
  * on the page for anyone to check by other means.
  */
 import { encodeBase64 } from "../../log/base64.ts";
+import { isLogError } from "../../log/errors.ts";
 import { decodeEntry, type Entry, type EntryKind } from "../../registry/entries.ts";
 import { isImportedVersion } from "../../registry/package-document.ts";
 import { WebError } from "../errors.ts";
@@ -46,7 +47,7 @@ async function materialOf(ctx: PageContext, index: number): Promise<InclusionMat
   try {
     return await inclusionMaterial(log, index);
   } catch (err) {
-    if ((err as { code?: string }).code === "out-of-range")
+    if (isLogError(err, "out-of-range"))
       throw new WebError("not-found", `the log has no entry ${index}`, { cause: err });
     throw err;
   }
@@ -66,7 +67,8 @@ export async function entryPage(ctx: PageContext, indexText: string): Promise<We
   const entry = decoded(material.entry);
   return proofResult(ctx, {
     title: `Log entry ${index}`,
-    heading: html`<h1>Log entry ${index}</h1>`,
+    heading: html`<h1>Log entry ${index}</h1>
+      <p><a href=${paths.log(index + 1)}>The entries around it</a></p>`,
     material,
     entry,
     expected: entry && {
