@@ -7,7 +7,7 @@
  * anything but display.
  */
 import { readUnverifiedCheckpoint } from "../log/checkpoint.ts";
-import { LogError } from "../log/errors.ts";
+import { isLogError, LogError } from "../log/errors.ts";
 import type { Hash } from "../log/hash.ts";
 import { type HashReader, type NodeId, proveInclusion } from "../log/merkle.ts";
 import { withFullTileFallback } from "../log/sources.ts";
@@ -106,15 +106,36 @@ export async function readEntries(
   return out;
 }
 
+/** A part the server could not read as its format demands (a damaged or tampered file): the browser is told why. */
+export interface Unreadable {
+  readonly unreadable: string;
+}
+
+/** Damage the page reports rather than refuses: what a tampered copy may serve. */
+const DAMAGE = ["malformed-tile", "not-found", "too-large"] as const;
+
+async function orUnreadable<T>(read: Promise<T>): Promise<T | Unreadable> {
+  try {
+    return await read;
+  } catch (err) {
+    if (DAMAGE.some((code) => isLogError(err, code))) return { unreadable: (err as Error).message };
+    throw err;
+  }
+}
+
+export function isUnreadable(part: unknown): part is Unreadable {
+  return typeof part === "object" && part !== null && "unreadable" in part;
+}
+
 /** What the browser needs to prove one entry into the served checkpoint, and where each part came from. */
 export interface InclusionMaterial {
   readonly checkpoint: ServedCheckpoint;
   readonly index: number;
-  readonly entry: Uint8Array;
+  readonly entry: Uint8Array | Unreadable;
   /** The bundle the entry came from. */
   readonly bundle: string;
   /** RFC 6962 PATH(index, D[0:size]), leaf first. */
-  readonly proof: readonly Hash[];
+  readonly proof: readonly Hash[] | Unreadable;
   /** The tiles the proof's hashes came from. */
   readonly tiles: readonly string[];
 }
@@ -128,14 +149,14 @@ export async function inclusionMaterial(log: LogSource, index: number): Promise<
   const bundle = Math.floor(index / TILE_WIDTH);
   const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
   const reader = new UncheckedTileReader(size, log);
-  const [[{ bytes }], proof] = await Promise.all([
-    readEntries(log, size, index, index + 1),
-    proveInclusion(index, size, reader),
+  const [entry, proof] = await Promise.all([
+    orUnreadable(readEntries(log, size, index, index + 1).then(([e]) => e.bytes)),
+    orUnreadable(proveInclusion(index, size, reader)),
   ]);
   return {
     checkpoint,
     index,
-    entry: bytes,
+    entry,
     bundle: bundlePath(bundle, width),
     proof,
     tiles: reader.tilePaths,

@@ -151,6 +151,23 @@ test("Chromium verifies a version's proof on the origin and on a mirror, and nam
   assert.match(badEntry.text, /^Verification FAILED: root/);
   await restore();
 
+  // A bundle cut short no longer parses: the page still comes, and the browser fails at the leaf.
+  restore = await tamper(join(mirror.mirror.treeDir, mat.bundle), (b) => {
+    b.writeUInt16BE(0xffff, 0);
+  });
+  const cutBundle = await verdict(page, new URL(proofPath, mirror.url).href);
+  assert.equal(cutBundle.state, "fail", cutBundle.text);
+  assert.match(cutBundle.text, /^Verification FAILED: leaf: this server could not read the entry/);
+  await restore();
+
+  // A registry entry (the snapshot after the publish) proves as well.
+  const snapshot = await verdict(page, new URL(paths.entry(mat.index + 1), mirror.url).href);
+  assert.equal(snapshot.state, "pass", snapshot.text);
+  assert.match(
+    (await page.locator('[data-step="entry"] .step-detail').textContent()) ?? "",
+    /^a snapshot entry, by the registry/,
+  );
+
   const again = await verdict(page, new URL(proofPath, mirror.url).href);
   assert.equal(again.state, "pass", again.text);
   assert.deepEqual(problems, []);

@@ -16,8 +16,21 @@ import {
   TileHashReader,
   verifyInclusion,
 } from "../../src/log/index.ts";
-import { inclusionMaterial, rawLog, readEntries } from "../../src/web/raw-log.ts";
+import {
+  type InclusionMaterial,
+  inclusionMaterial,
+  isUnreadable,
+  rawLog,
+  readEntries,
+} from "../../src/web/raw-log.ts";
 import { entryBytes, openTestLog, tempDir } from "../helpers/log.ts";
+
+/** The material, every part of it read. */
+async function readable(material: Promise<InclusionMaterial>) {
+  const m = await material;
+  assert.ok(!isUnreadable(m.entry) && !isUnreadable(m.proof), "every part was read");
+  return { ...m, entry: m.entry as Uint8Array, proof: m.proof as Uint8Array[] };
+}
 
 /** Indexes worth proving in a tree of `size`: its ends, and each side of every tile boundary. */
 function indexesOf(size: number): number[] {
@@ -40,7 +53,7 @@ test("the unchecked proof equals the authenticated one at every size across tile
       assert.equal(cp.size, size);
       const trusted = new TileHashReader(size, cp.root, source);
       for (const index of indexesOf(size)) {
-        const material = await inclusionMaterial(rawLog(source), index);
+        const material = await readable(inclusionMaterial(rawLog(source), index));
         assert.equal(material.checkpoint.size, size);
         assert.deepEqual(
           Buffer.from(material.entry),
@@ -82,7 +95,7 @@ test("the unchecked reader hands over a tampered hash", async () => {
   const source = new DirectorySource(dir.path);
   const cp = await readCheckpoint(source, [key.verifier]);
 
-  const intact = await inclusionMaterial(rawLog(source), 10);
+  const intact = await readable(inclusionMaterial(rawLog(source), 10));
   verifyInclusion(10, 300, leafHash(intact.entry), intact.proof, cp.root);
   assert.ok(intact.tiles.includes("tile/0/000"));
 
@@ -91,7 +104,7 @@ test("the unchecked reader hands over a tampered hash", async () => {
   const tile = Buffer.from(await source.read("tile/0/000", 1 << 20));
   tile[11 * 32] ^= 0x01;
   await writeFile(path, tile);
-  const tampered = await inclusionMaterial(rawLog(source), 10);
+  const tampered = await readable(inclusionMaterial(rawLog(source), 10));
   assert.notDeepEqual(tampered.proof[0], intact.proof[0]);
   assert.throws(() => verifyInclusion(10, 300, leafHash(tampered.entry), tampered.proof, cp.root), {
     code: "invalid-proof",
@@ -99,6 +112,21 @@ test("the unchecked reader hands over a tampered hash", async () => {
   await assert.rejects(proveInclusion(10, 300, new TileHashReader(300, cp.root, source)), {
     code: "hash-mismatch",
   });
+});
+
+test("a tile or bundle that does not parse is reported as unreadable, not refused", async () => {
+  await using dir = await tempDir();
+  const { storage, appender } = await openTestLog(dir.path);
+  await appender.append(Array.from({ length: 5 }, (_, i) => entryBytes(i)));
+  await storage.close();
+  const source = new DirectorySource(dir.path);
+  await writeFile(join(dir.path, "tile", "0", "000.p", "5"), new Uint8Array(31));
+  await writeFile(join(dir.path, "tile", "entries", "000.p", "5"), Uint8Array.of(0, 9, 1));
+  const material = await inclusionMaterial(source, 3);
+  assert.ok(isUnreadable(material.proof));
+  assert.match(material.proof.unreadable, /tile\/0\/000\.p\/5 has 31 bytes/);
+  assert.ok(isUnreadable(material.entry));
+  assert.match(material.entry.unreadable, /truncated/);
 });
 
 test("an index the checkpoint does not cover is out of range", async () => {

@@ -183,6 +183,8 @@ async function verify(material) {
     signature: (s) => checkSignature(material.checkpoint, s.key),
     checkpoint: (s) => checkCheckpoint(s.signature.text, s.key, material.index),
     leaf: async () => {
+      if (material.entry?.unreadable)
+        fail(`this server could not read the entry: ${material.entry.unreadable}`);
       const entry = base64(material.entry);
       if (!entry) fail("the entry is not base64");
       const leaf = await sha256(concat(Uint8Array.of(0x00), entry));
@@ -193,6 +195,8 @@ async function verify(material) {
       };
     },
     root: async (s) => {
+      if (material.proof?.unreadable)
+        fail(`this server could not read the proof: ${material.proof.unreadable}`);
       const proof = material.proof.map(base64);
       if (proof.some((h) => h?.length !== 32)) fail("a proof hash is not base64 of 32 bytes");
       const root = await rootFromProof(material.index, s.checkpoint.size, s.leaf.leaf, proof);

@@ -15,7 +15,13 @@ import { WebError } from "../errors.ts";
 import { html, type VNode } from "../html.ts";
 import type { PageContext, WebResult } from "../page.ts";
 import { paths } from "../paths.ts";
-import { type InclusionMaterial, inclusionMaterial, rawLog } from "../raw-log.ts";
+import {
+  type InclusionMaterial,
+  inclusionMaterial,
+  isUnreadable,
+  rawLog,
+  type Unreadable,
+} from "../raw-log.ts";
 
 /** What the entry must decode to, for the browser to agree with the page. */
 interface Expected {
@@ -53,7 +59,8 @@ async function materialOf(ctx: PageContext, index: number): Promise<InclusionMat
   }
 }
 
-function decoded(bytes: Uint8Array): Entry | undefined {
+function decoded(bytes: Uint8Array | Unreadable): Entry | undefined {
+  if (isUnreadable(bytes)) return undefined;
   try {
     return decodeEntry(bytes);
   } catch {
@@ -149,8 +156,9 @@ function proofResult(ctx: PageContext, view: ProofView): WebResult {
     checkpoint: cp.note,
     verifierKey: ctx.source.verifierKey,
     index: material.index,
-    entry: encodeBase64(material.entry),
-    proof: material.proof.map(encodeBase64),
+    // An unreadable part goes as the reason: the browser fails that step with it.
+    entry: isUnreadable(material.entry) ? material.entry : encodeBase64(material.entry),
+    proof: isUnreadable(material.proof) ? material.proof : material.proof.map(encodeBase64),
     tiles: material.tiles,
     bundle: material.bundle,
     expect: view.expected ?? null,
@@ -186,14 +194,7 @@ function proofResult(ctx: PageContext, view: ProofView): WebResult {
       </section>
       <section aria-labelledby="entry-heading">
         <h2 id="entry-heading">The entry</h2>
-        ${entrySummary(material.index, entry)}
-        ${
-          pretty(material.entry) === undefined
-            ? html`<p class="bad">The entry is not JSON.</p>`
-            : html`<pre class="json">${pretty(material.entry)}</pre>`
-        }
-        <h3>Raw bytes (${material.entry.length} bytes, from <code>${material.bundle}</code>)</h3>
-        <pre class="raw">${new TextDecoder().decode(material.entry)}</pre>
+        ${entrySummary(material.index, entry)} ${entryBytes(material.entry, material.bundle)}
       </section>
       <section aria-labelledby="checkpoint-heading">
         <h2 id="checkpoint-heading">The checkpoint that covers it</h2>
@@ -233,18 +234,7 @@ function proofResult(ctx: PageContext, view: ProofView): WebResult {
       </section>
       <section aria-labelledby="path-heading">
         <h2 id="path-heading">The inclusion proof</h2>
-        <p>
-          ${material.proof.length} hash${material.proof.length === 1 ? "" : "es"} from leaf${" "}
-          ${material.index} up to the root of the tree of ${cp.size} (RFC 9162 §2.1.3), read from${" "}
-          ${
-            material.tiles.length === 0
-              ? "no tile (the tree has one entry)"
-              : material.tiles.map((t, i) => html`${i > 0 ? ", " : ""}<code>${t}</code>`)
-          }.
-        </p>
-        <ol class="hashes">
-          ${material.proof.map((h) => html`<li><code class="hash">${encodeBase64(h)}</code></li>`)}
-        </ol>
+        ${proofHashes(material)}
       </section>
       <script
         type="application/json"
@@ -286,4 +276,36 @@ function entrySummary(index: number, entry: Entry | undefined): VNode {
     <dt>Time</dt>
     <dd><time datetime=${entry.time}>${entry.time}</time></dd>
   </dl>`;
+}
+
+function entryBytes(entry: Uint8Array | Unreadable, bundle: string): VNode {
+  if (isUnreadable(entry))
+    return html`<p class="bad">This server could not read the entry: ${entry.unreadable}</p>`;
+  const json = pretty(entry);
+  return html`${
+    json === undefined
+      ? html`<p class="bad">The entry is not JSON.</p>`
+      : html`<pre class="json">${json}</pre>`
+  }
+    <h3>Raw bytes (${entry.length} bytes, from <code>${bundle}</code>)</h3>
+    <pre class="raw">${new TextDecoder().decode(entry)}</pre>`;
+}
+
+function proofHashes(material: InclusionMaterial): VNode {
+  const { proof, tiles } = material;
+  if (isUnreadable(proof))
+    return html`<p class="bad">This server could not read the proof: ${proof.unreadable}</p>`;
+  return html`<p>
+      ${proof.length} hash${proof.length === 1 ? "" : "es"} from leaf${" "}
+      ${material.index} up to the root of the tree of ${material.checkpoint.size} (RFC 9162
+      §2.1.3), read from${" "}
+      ${
+        tiles.length === 0
+          ? "no tile (the tree has one entry)"
+          : tiles.map((t, i) => html`${i > 0 ? ", " : ""}<code>${t}</code>`)
+      }.
+    </p>
+    <ol class="hashes">
+      ${proof.map((h) => html`<li><code class="hash">${encodeBase64(h)}</code></li>`)}
+    </ol>`;
 }
