@@ -24,6 +24,7 @@ import {
   tilePath,
 } from "../log/tiles.ts";
 import { MAX_CHECKPOINT_BYTES } from "../log/verify-log.ts";
+import { WebError } from "./errors.ts";
 
 /** A checkpoint as served: its note, byte for byte, and what it says (signatures unchecked). */
 export interface ServedCheckpoint {
@@ -41,8 +42,16 @@ export function rawLog(source: LogSource): LogSource {
   return withFullTileFallback(source);
 }
 
+/** Throws WebError "not-available" where the server holds no log yet (a mirror before its first sync). */
 export async function readServedCheckpoint(log: LogSource): Promise<ServedCheckpoint> {
-  const bytes = await log.read("checkpoint", MAX_CHECKPOINT_BYTES);
+  let bytes: Uint8Array;
+  try {
+    bytes = await log.read("checkpoint", MAX_CHECKPOINT_BYTES);
+  } catch (err) {
+    if (isLogError(err, "not-found"))
+      throw new WebError("not-available", "this server holds no log yet", { cause: err });
+    throw err;
+  }
   let note: string;
   try {
     note = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

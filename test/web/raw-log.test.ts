@@ -129,6 +129,14 @@ test("a tile or bundle that does not parse is reported as unreadable, not refuse
   assert.match(material.entry.unreadable, /truncated/);
 });
 
+test("a server that holds no log yet says so", async () => {
+  await using dir = await tempDir();
+  await assert.rejects(inclusionMaterial(new DirectorySource(dir.path), 0), {
+    name: "WebError",
+    code: "not-available",
+  });
+});
+
 test("an index the checkpoint does not cover is out of range", async () => {
   await using dir = await tempDir();
   const { storage, appender } = await openTestLog(dir.path);
