@@ -33,22 +33,29 @@ export async function checkMirrors(client: LogClient): Promise<MirrorStanding[]>
   );
 }
 
+/** Whether a mirror answered, and whether what it served is consistent with the origin ("yes", "unknown" or "NO: <code>"). */
+export function standingVerdict(s: MirrorStanding): { answered: boolean; consistent: string } {
+  const answered = !s.error || !["timeout", "unavailable", "truncated"].includes(s.error.code);
+  const consistent = !answered
+    ? "unknown"
+    : s.error && s.error.code !== "freshness"
+      ? `NO: ${s.error.code}`
+      : "yes";
+  return { answered, consistent };
+}
+
 /** The standings as an aligned text table. */
 export function formatStandings(originSize: number, standings: readonly MirrorStanding[]): string {
   const rows = [["mirror", "answers", "size", "behind", "seconds", "consistent"]];
   for (const s of standings) {
-    const answered = !s.error || !["timeout", "unavailable", "truncated"].includes(s.error.code);
+    const { answered, consistent } = standingVerdict(s);
     rows.push([
       s.url,
       answered ? `yes (${s.ms} ms)` : `no (${s.error?.code})`,
       s.size === undefined ? "-" : String(s.size),
       s.behindEntries === undefined ? "-" : String(s.behindEntries),
       s.behindSeconds === undefined ? "-" : String(s.behindSeconds),
-      !answered
-        ? "unknown"
-        : s.error && s.error.code !== "freshness"
-          ? `NO: ${s.error.code}`
-          : "yes",
+      consistent,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -16,7 +16,7 @@ import { DirectorySource, withFullTileFallback } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { mountWeb } from "../npm/web-source.ts";
+import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
@@ -114,6 +114,11 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       // A mirror that synced past a size never had its partial tiles.
       log: withFullTileFallback(new DirectorySource(mirror.treeDir)),
       verifier: options.verifier,
+      mirrors: mirrorCheck({
+        origin: () => options.from,
+        verifier: options.verifier,
+        stateDir: join(options.dataDir, "mirror-check"),
+      }),
     });
     registerReadOnlyRefusals(app, options.from);
     const address = await app.listen({ host: options.host, port: options.port });

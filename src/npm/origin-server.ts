@@ -33,7 +33,7 @@ import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
 import { versionFilesOfTarball } from "./version-files.ts";
-import { mountWeb } from "./web-source.ts";
+import { mirrorCheck, mountWeb } from "./web-source.ts";
 
 /** Where the static tree is served: the path every Cairn URL names it by. */
 export const TREE_PREFIX = `/${TREE_PATH}`;
@@ -334,6 +334,12 @@ async function buildApp(
     },
     log: new DirectorySource(treeDir),
     verifier: parts.verifier,
+    // The check reads this server's own list and checkpoint over HTTP, as a client would.
+    mirrors: mirrorCheck({
+      origin: () => `${app.listeningOrigin}/`,
+      verifier: parts.verifier,
+      stateDir: dataPaths(config.data).mirrorCheck,
+    }),
   });
   return { app, uplinks };
 }

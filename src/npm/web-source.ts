@@ -8,17 +8,20 @@
  */
 import type { FastifyInstance } from "fastify";
 import { LRUCache } from "lru-cache";
-import type { MirrorStanding } from "../client/mirror-health.ts";
+import { LogClient } from "../client/log-client.ts";
+import { checkMirrors, type MirrorStanding } from "../client/mirror-health.ts";
 import type { NoteVerifier } from "../log/note.ts";
 import type { LogSource } from "../log/tile-reader.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import type { RegistryState } from "../registry/state.ts";
+import { SingleFlight } from "../util/single-flight.ts";
 import {
   registerWeb,
   type ServerRole,
   type VersionFiles,
+  WebError,
   type WebFile,
   type WebSource,
 } from "../web/index.ts";
@@ -37,7 +40,87 @@ export interface WebSourceParts {
   readonly blob: (ref: BlobRef) => Promise<Uint8Array>;
   readonly log: LogSource;
   readonly verifier: NoteVerifier;
+  /** Checks the mirrors now (see mirrorCheck); webSource keeps the result a while. */
   readonly mirrors?: () => Promise<readonly MirrorStanding[]>;
+}
+
+/** How long a mirror check's result serves page views. */
+const MIRROR_CHECK_TTL_MS = 30_000;
+/** How long a page waits for a check; the check itself goes on, and the next view gets it. */
+const MIRROR_CHECK_WAIT_MS = 10_000;
+/** Each mirror request of a check gives up after this. */
+const MIRROR_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * `cairn mirrors check` for the mirrors page: a LogClient of its own (a
+ * server's working client must not have its checkpoint moved under it),
+ * opened on first use, reading the origin's signed list. `stateDir` keeps
+ * the checkpoint it verified.
+ */
+export function mirrorCheck(options: {
+  readonly origin: () => string;
+  readonly verifier: NoteVerifier;
+  readonly stateDir: string;
+}): () => Promise<MirrorStanding[]> {
+  let client: Promise<LogClient> | undefined;
+  return async () => {
+    client ??= LogClient.open({
+      origin: options.origin(),
+      verifier: options.verifier,
+      stateDir: options.stateDir,
+      timeoutMs: MIRROR_REQUEST_TIMEOUT_MS,
+      // Behind is reported, not held against a mirror.
+      maxLag: Number.MAX_SAFE_INTEGER,
+    });
+    client.catch(() => {
+      client = undefined;
+    });
+    return checkMirrors(await client);
+  };
+}
+
+/**
+ * A check that runs at most once at a time, whose result (or failure)
+ * serves every call for `ttlMs`, and that a caller waits on for at most
+ * `waitMs`: page views can never make a server hammer its mirrors.
+ */
+export function cachedCheck<T>(
+  check: () => Promise<T>,
+  ttlMs = MIRROR_CHECK_TTL_MS,
+  waitMs = MIRROR_CHECK_WAIT_MS,
+): () => Promise<T> {
+  const flight = new SingleFlight<"check", T>();
+  let last: { readonly at: number; readonly result: Promise<T> } | undefined;
+  return () => {
+    if (last && performance.now() - last.at < ttlMs) return last.result;
+    const result = flight.run("check", async () => {
+      const settled = check();
+      // Kept as `last` even when it fails: handled here so a kept failure is never "unhandled".
+      settled.then(
+        () => {},
+        () => {},
+      );
+      try {
+        return await settled;
+      } finally {
+        last = { at: performance.now(), result: settled };
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new WebError(
+              "not-available",
+              `the check is still running after ${Math.round(waitMs / 1000)} s`,
+            ),
+          ),
+        waitMs,
+      );
+    });
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
+  };
 }
 
 interface UnpackedVersion {
@@ -107,7 +190,7 @@ export function webSource(parts: WebSourceParts): WebSource {
     blob: parts.blob,
     log: parts.log,
     verifierKey: verifierKeyOf(parts.verifier),
-    ...(parts.mirrors ? { mirrors: parts.mirrors } : {}),
+    ...(parts.mirrors ? { mirrors: cachedCheck(parts.mirrors) } : {}),
   };
 }
 

@@ -8,5 +8,7 @@ export function dataPaths(dataDir: string) {
     auth: join(dataDir, "auth.sqlite"),
     /** Names the uplinks said they lack: a cache beside the log, not part of it. */
     uplinkMissing: join(dataDir, "uplink-missing.json"),
+    /** The checkpoint the mirrors page's own client verified (src/npm/web-source.ts mirrorCheck). */
+    mirrorCheck: join(dataDir, "mirror-check"),
   };
 }

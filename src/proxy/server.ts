@@ -5,13 +5,15 @@
  * first byte is sent. It also reports where its bytes came from, at
  * `/-/cairn-proxy/sources`.
  */
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { openSource, withFullTileFallback } from "../log/index.ts";
+import { treeUrl } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
-import { mountWeb } from "../npm/web-source.ts";
+import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { storeUnixfsNodes, tarballDag, unixfsRootOf } from "../registry/artifact-dag.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
@@ -55,8 +57,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       state: () => reader.state,
       blob: (ref) => reader.blob(ref),
       // The proxy keeps no tree of its own: the log's files come from the origin, unchecked (the browser checks them).
-      log: withFullTileFallback(openSource(options.origin)),
+      log: withFullTileFallback(openSource(treeUrl(options.origin))),
       verifier: options.verifier,
+      // Its own client: a check must not move the reader's checkpoint under it.
+      mirrors: mirrorCheck({
+        origin: () => options.origin,
+        verifier: options.verifier,
+        stateDir: join(options.dataDir, "mirror-check"),
+      }),
     });
     registerGateway(app, blocks);
     registerReadOnlyRefusals(app, options.origin);

@@ -14,6 +14,9 @@ import { html, renderDocument, type VNode } from "./html.ts";
 import { Layout, type SiteInfo } from "./layout.ts";
 import type { PageContext, PageHandler, WebResult } from "./page.ts";
 import { homePage } from "./pages/home.ts";
+import { logPage } from "./pages/log.ts";
+import { mirrorsPage } from "./pages/mirrors.ts";
+import { entryPage, versionProofPage } from "./pages/proof.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
 
@@ -42,7 +45,9 @@ const COMPRESS_FROM = 1024;
 
 const PACKAGE_VIEWS: {
   readonly [V in PackageView["view"]]?: PageHandler<Extract<PackageView, { view: V }>>;
-} = {};
+} = {
+  proof: versionProofPage,
+};
 
 function dispatchPackage(ctx: PageContext, view: PackageView): Promise<WebResult> {
   const handler = PACKAGE_VIEWS[view.view] as PageHandler<PackageView> | undefined;
@@ -203,6 +208,19 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
           return reply.header("content-encoding", "gzip").send(asset.gzip);
         return reply.send(asset.body);
       });
+
+      scope.get("/entry/:index", async (req, reply) =>
+        send(
+          req,
+          reply,
+          site,
+          await entryPage(context(req), (req.params as { index: string }).index),
+        ),
+      );
+      scope.get("/log", async (req, reply) => send(req, reply, site, await logPage(context(req))));
+      scope.get("/mirrors", async (req, reply) =>
+        send(req, reply, site, await mirrorsPage(context(req))),
+      );
 
       scope.get("/package/*", async (req, reply) => {
         const rest = (req.params as { "*": string })["*"];

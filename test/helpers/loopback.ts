@@ -3,7 +3,7 @@
  * that does not wait for idle or stalled clients.
  */
 import type { Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 
 export async function listenOnLoopback(
   server: Server,
@@ -24,4 +24,13 @@ export async function listenOnLoopback(
         server.close(() => resolve());
       }),
   };
+}
+
+/** A loopback URL nothing listens on (a port just freed). */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/`;
 }
