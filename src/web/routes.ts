@@ -13,7 +13,11 @@ import { WebError } from "./errors.ts";
 import { html, renderDocument, type VNode } from "./html.ts";
 import { Layout, type SiteInfo } from "./layout.ts";
 import type { PageContext, PageHandler, WebResult } from "./page.ts";
+import { changesPage } from "./pages/changes.ts";
+import { diffPage } from "./pages/diff.ts";
+import { filesPage, rawPage } from "./pages/files.ts";
 import { homePage } from "./pages/home.ts";
+import { manifestPage, manifestRawPage } from "./pages/manifest.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
 
@@ -42,7 +46,13 @@ const COMPRESS_FROM = 1024;
 
 const PACKAGE_VIEWS: {
   readonly [V in PackageView["view"]]?: PageHandler<Extract<PackageView, { view: V }>>;
-} = {};
+} = {
+  files: filesPage,
+  raw: rawPage,
+  manifest: manifestPage,
+  "manifest-raw": manifestRawPage,
+  diff: diffPage,
+};
 
 function dispatchPackage(ctx: PageContext, view: PackageView): Promise<WebResult> {
   const handler = PACKAGE_VIEWS[view.view] as PageHandler<PackageView> | undefined;
@@ -202,6 +212,11 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
         if (/\bgzip\b/.test(accepted))
           return reply.header("content-encoding", "gzip").send(asset.gzip);
         return reply.send(asset.body);
+      });
+
+      scope.get("/changes/:from/:to", async (req, reply) => {
+        const params = req.params as { from: string; to: string };
+        return send(req, reply, site, await changesPage(context(req), params));
       });
 
       scope.get("/package/*", async (req, reply) => {
