@@ -150,8 +150,29 @@ test("the manifest page shows, first, where the manifest and the tarball's packa
   assert.match(raw.headers.get("cache-control") ?? "", /immutable/);
   const bytes = new Uint8Array(await raw.arrayBuffer());
   const sha256 = createHash("sha256").update(bytes).digest("hex");
-  assert.match(body, new RegExp(`SHA-256 <code>${sha256}</code>`));
+  assert.match(body, new RegExp(`SHA-256 <code class="hash">${sha256}</code>`));
   assert.equal(JSON.parse(new TextDecoder().decode(bytes)).main, "lie.js");
+});
+
+test("a large file shows as plain text, a larger one only by its raw link", async () => {
+  const line = "export const x = 1; // padding padding padding padding padding\n";
+  await origin.publish("web-big", "1.0.0", {}, [
+    { name: "package/plain.js", data: line.repeat(Math.ceil((600 * 1024) / line.length)) },
+    { name: "package/huge.js", data: line.repeat(Math.ceil((2100 * 1024) / line.length)) },
+  ]);
+  const plain = main((await page(paths.files("web-big", "1.0.0", "plain.js"))).text);
+  assert.match(plain, /Shown without highlighting/);
+  assert.match(plain, /<span class="line" id="L9000">/);
+  assert.doesNotMatch(plain, /hljs-/);
+  const huge = main((await page(paths.files("web-big", "1.0.0", "huge.js"))).text);
+  assert.match(huge, /too large to show here/);
+  assert.match(huge, /none of its own/);
+  assert.doesNotMatch(huge, /class="code"/);
+  const raw = await fetch(`${base}${paths.raw("web-big", "1.0.0", "huge.js")}`);
+  assert.equal(
+    (await raw.arrayBuffer()).byteLength,
+    line.length * Math.ceil((2100 * 1024) / line.length),
+  );
 });
 
 test("an unpublished version's files and manifest are refused as gone", async () => {

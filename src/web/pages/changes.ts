@@ -210,10 +210,10 @@ export async function changesPage(
     body: html`<h1>Changes from size ${from} to ${to}</h1>
       <${PickStates} from=${params.from} to=${params.to} />
       <p>
-        ${plural(to - from, "log entry", "log entries")}${" "}
-        ${
-          to - from > end - start ? html`(entries ${start} to ${end - 1} on this page)` : null
-        }: ${plural(packages.length, "package")} changed.
+        ${plural(to - from, "log entry", "log entries")}:${" "}
+        ${plural(packages.length, "package")} changed${
+          to - from > end - start ? ` (in entries ${start} to ${end - 1}, on this page)` : ""
+        }.
       </p>
       <p class="notice">
         Read from this server's copy of the log and not checked on this page: each entry's page

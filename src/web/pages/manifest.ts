@@ -118,7 +118,7 @@ export const manifestPage: PageHandler<Extract<PackageView, { view: "manifest" }
             ? `The version document the upstream ${loaded.entry.uplink} served, as this registry recorded it`
             : "The manifest as published"
         }:
-        ${" "}${formatBytes(bytes.length)}, SHA-256 <code>${sha256Hex(bytes)}</code>.${" "}
+        ${" "}${formatBytes(bytes.length)}, SHA-256 <code class="hash">${sha256Hex(bytes)}</code>.${" "}
         <a href=${paths.manifestRaw(loaded.name, loaded.version)}>Its exact bytes</a>
       </p>
       ${comparison(loaded, published, await innerManifest(ctx, loaded))}
