@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startMirror } from "../../src/mirror/server.ts";
 import { compareFiles } from "../../src/web/pages/diff.ts";
-import { paths } from "../../src/web/paths.ts";
+import { parseStateRef, paths } from "../../src/web/paths.ts";
 import type { WebFile } from "../../src/web/source.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
@@ -92,6 +92,42 @@ test("two versions: the manifest's changed fields, and the added, removed and ch
 
   assert.equal((await page(paths.diff(NAME, "1.0.0", "1.0.0"))).status, 400);
   assert.equal((await page(paths.diff(NAME, "1.0.0", "7.0.0"))).status, 404);
+});
+
+test("what a diff page leaves out it names, with links to both versions' files", async () => {
+  const numbered = (tag: string) =>
+    Array.from({ length: 1500 }, (_, i) => `line ${i} of ${tag}\n`).join("");
+  const big = (tag: string) => `// ${tag}\n${"x".repeat(300 * 1024)}\n`;
+  const files = (tag: string) => [
+    { name: "package/big.js", data: big(tag) },
+    { name: "package/data.bin", data: Uint8Array.from([0, 1, tag.length]) },
+    ...["a", "b", "c"].map((f) => ({ name: `package/${f}.txt`, data: numbered(`${f}${tag}`) })),
+  ];
+  await origin.publish("web-caps", "1.0.0", {}, files("one"));
+  await origin.publish("web-caps", "1.0.1", {}, files("three"));
+  const { status, text } = await page(paths.diff("web-caps", "1.0.0", "1.0.1"));
+  assert.equal(status, 200);
+  const entry = (path: string) => {
+    const at = text.indexOf(`<code>${path}</code>`);
+    return text.slice(at, text.indexOf('class="file-diff', at + 1));
+  };
+  assert.match(entry("big.js"), /not diffed here/);
+  assert.match(entry("big.js"), /href="\/-\/web\/package\/web-caps\/v\/1\.0\.0\/files\/big\.js"/);
+  assert.match(entry("big.js"), /href="\/-\/web\/package\/web-caps\/v\/1\.0\.1\/files\/big\.js"/);
+  assert.match(entry("data.bin"), /binary/);
+  // Three diffs of 3,000 lines each; the page renders at most 6,000 lines in all.
+  assert.match(entry("a.txt"), /<pre class="diff"/);
+  assert.match(entry("b.txt"), /diff left out/);
+  assert.match(entry("c.txt"), /diff left out/);
+});
+
+test("a registry state is a log size or a snapshot id, nothing else", () => {
+  assert.deepEqual(parseStateRef("0"), { kind: "size", size: 0 });
+  assert.deepEqual(parseStateRef("120"), { kind: "size", size: 120 });
+  assert.deepEqual(parseStateRef("a".repeat(64)), { kind: "snapshot", id: "a".repeat(64) });
+  for (const bad of ["", "01", "-1", "1e3", "A".repeat(64), "a".repeat(63), "9".repeat(16)])
+    assert.throws(() => parseStateRef(bad), { code: "bad-request" }, bad);
+  assert.equal(paths.changes(3, "ab", 7), "/-/web/changes/3/ab?start=7");
 });
 
 test("two registry states: every change between them, by package, each linked to its entry", async () => {

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
-import { htmlLines, languageOf } from "../../src/web/highlight.ts";
-import { paths } from "../../src/web/paths.ts";
+import { highlightAs, htmlLines, languageOf } from "../../src/web/highlight.ts";
+import { parsePackagePath, paths } from "../../src/web/paths.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import {
   BINARY,
@@ -45,6 +45,9 @@ test("highlighting picks the language by name and splits spans that cross lines"
   assert.equal(languageOf("types/index.d.ts"), "typescript");
   assert.equal(languageOf("LICENSE"), undefined);
   assert.equal(languageOf("x.constructor"), undefined);
+  assert.equal(highlightAs("a.js", "const a = 1;\n"), "javascript");
+  // A minified bundle's one long line is shown plain.
+  assert.equal(highlightAs("a.min.js", `${"a;".repeat(3000)}\n`), undefined);
   const lines = htmlLines("/* a\n b */\nconst s = '<script>';\n", "javascript");
   assert.deepEqual(lines.slice(0, 2), [
     '<span class="hljs-comment">/* a</span>',
@@ -53,6 +56,17 @@ test("highlighting picks the language by name and splits spans that cross lines"
   assert.equal(lines.length, 3);
   assert.doesNotMatch(lines[2], /<script>/);
   assert.deepEqual(htmlLines("a<b\r\n\nc", undefined), ["a&lt;b", "", "c"]);
+});
+
+test("the manifest's raw bytes have a path of their own", () => {
+  const url = paths.manifestRaw("@a/b", "1.0.0");
+  assert.equal(url, "/-/web/package/@a/b/v/1.0.0/manifest/raw");
+  assert.deepEqual(parsePackagePath(url.slice("/-/web/package/".length)), {
+    view: "manifest-raw",
+    name: "@a/b",
+    version: "1.0.0",
+  });
+  assert.throws(() => parsePackagePath("x/v/1.0.0/manifest/other"), { code: "not-found" });
 });
 
 test("a folder lists its folders first, then its files, with sizes and the executable mark", async () => {

@@ -32,6 +32,8 @@ export const DIFF_FILE_LIMIT = 256 * 1024;
 export const DIFF_FILES = 100;
 /** Diff lines a page renders in all; later files are listed without their diff. */
 export const DIFF_LINES = 6000;
+/** Added or removed files a page lists by name, each. */
+const LISTED_FILES = 500;
 /** A file's diff longer than this starts collapsed. */
 const OPEN_LINES = 150;
 /** Files read at once (a proxy fetches each from its sources). */
@@ -193,15 +195,24 @@ function FileList(props: {
 }): VNode | null {
   if (props.files.length === 0) return null;
   const { name, version } = props.version;
+  const more = props.files.length - LISTED_FILES;
   return html`<h3>${props.title}</h3>
     <ul class="file-list">
-      ${props.files.map(
+      ${props.files.slice(0, LISTED_FILES).map(
         (f) => html`<li>
           <span aria-hidden="true" class=${props.sign === "+" ? "plus" : "minus"}>${props.sign}</span>
           <a href=${paths.files(name, version, f.path)}>${f.path}</a>
           <span class="muted">${formatBytes(f.size)}</span>
         </li>`,
       )}
+      ${
+        more > 0
+          ? html`<li>
+              and ${plural(more, "more file")}: see the files of${" "}
+              <a href=${paths.files(name, version)}>${version}</a>
+            </li>`
+          : null
+      }
     </ul>`;
 }
 

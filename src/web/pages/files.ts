@@ -5,12 +5,19 @@
  * stream (routes.ts adds a sandbox policy and nosniff): a package's
  * `.html` or `.svg` file is shown, never run as a page of this site.
  */
+import { LRUCache } from "lru-cache";
 import { MAX_BLOCK_SIZE } from "../../store/block-index.ts";
 import { rawCid } from "../../store/cid.ts";
 import { CodeView } from "../code-view.ts";
 import { WebError } from "../errors.ts";
 import { formatBytes, plural } from "../format.ts";
-import { HIGHLIGHT_LIMIT, htmlLines, languageOf } from "../highlight.ts";
+import {
+  HIGHLIGHT_LIMIT,
+  highlightAs,
+  htmlLines,
+  type Language,
+  languageOf,
+} from "../highlight.ts";
 import { html, type VNode } from "../html.ts";
 import type { PageContext, PageHandler } from "../page.ts";
 import { type PackageView, paths } from "../paths.ts";
@@ -118,6 +125,23 @@ function folderBody(loaded: LoadedVersion, path: string, listing: Listing): VNod
     </table>`;
 }
 
+/** Highlighted files by content and language: a file's bytes never change under its SHA-256. */
+const highlighted = new LRUCache<string, readonly string[]>({
+  maxSize: 32 * 1024 * 1024,
+  sizeCalculation: (lines) => lines.reduce((sum, line) => sum + line.length, 1),
+});
+
+function linesOf(file: WebFile, text: string, language: Language | undefined): readonly string[] {
+  if (language === undefined) return htmlLines(text, undefined);
+  const key = `${file.sha256}:${language}`;
+  let lines = highlighted.get(key);
+  if (!lines) {
+    lines = htmlLines(text, language);
+    highlighted.set(key, lines);
+  }
+  return lines;
+}
+
 function contentOf(file: WebFile, bytes: Uint8Array | undefined, raw: string): VNode {
   if (bytes === undefined)
     return html`<p class="notice">
@@ -128,12 +152,14 @@ function contentOf(file: WebFile, bytes: Uint8Array | undefined, raw: string): V
     return html`<p class="notice">
       Binary file, ${file.size.toLocaleString("en")} bytes: <a href=${raw}>open it raw</a>.
     </p>`;
-  const language = file.size <= HIGHLIGHT_LIMIT ? languageOf(file.path) : undefined;
+  const language = highlightAs(file.path, text);
   const note =
-    file.size > HIGHLIGHT_LIMIT
-      ? html`<p class="muted">Shown without highlighting: it is over ${formatBytes(HIGHLIGHT_LIMIT)}.</p>`
+    language === undefined && languageOf(file.path) !== undefined
+      ? html`<p class="muted">
+          Shown without highlighting: it is over ${formatBytes(HIGHLIGHT_LIMIT)} or minified.
+        </p>`
       : null;
-  return html`${note}<${CodeView} lines=${htmlLines(text, language)} />`;
+  return html`${note}<${CodeView} lines=${linesOf(file, text, language)} />`;
 }
 
 function fileBody(loaded: LoadedVersion, file: WebFile, bytes: Uint8Array | undefined): VNode {
