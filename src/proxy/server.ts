@@ -9,6 +9,7 @@ import type { FastifyInstance } from "fastify";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { openSource, withFullTileFallback } from "../log/index.ts";
+import { treeUrl } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
 import { mountWeb } from "../npm/web-source.ts";
@@ -55,7 +56,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       state: () => reader.state,
       blob: (ref) => reader.blob(ref),
       // The proxy keeps no tree of its own: the log's files come from the origin, unchecked (the browser checks them).
-      log: withFullTileFallback(openSource(options.origin)),
+      log: withFullTileFallback(
+        openSource(treeUrl(options.origin), { timeoutMs: options.timeoutMs }),
+      ),
       verifier: options.verifier,
     });
     registerGateway(app, blocks);

@@ -4,8 +4,11 @@
  * states (every change between two log sizes or snapshot ids).
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startMirror } from "../../src/mirror/server.ts";
+import { startProxy } from "../../src/proxy/server.ts";
+import { ENTRIES_PER_PAGE } from "../../src/web/pages/changes.ts";
 import { compareFiles } from "../../src/web/pages/diff.ts";
 import { parseStateRef, paths } from "../../src/web/paths.ts";
 import type { WebFile } from "../../src/web/source.ts";
@@ -172,12 +175,57 @@ test("two registry states: every change between them, by package, each linked to
   assert.equal((await page(paths.changes(published, changed, changed + 5))).status, 400);
 });
 
-test("a mirror shows the same diffs from its own verified copy", async () => {
-  await using dir = await tempDir("cairn-web-mirror-");
+test("a long range of entries pages on", async () => {
+  const from = origin.registry.state.logSize;
+  await Promise.all(
+    Array.from({ length: 600 }, (_, i) =>
+      origin.registry.setDistTag("alice", NAME, `t${i}`, "2.0.0"),
+    ),
+  );
+  const to = origin.registry.state.logSize;
+  const first = await page(paths.changes(from, to));
+  assert.equal(first.status, 200);
+  assert.match(
+    first.text,
+    new RegExp(`in entries ${from} to ${from + ENTRIES_PER_PAGE - 1}, on this page`),
+  );
+  const next = paths.changes(from, to, from + ENTRIES_PER_PAGE);
+  assert.match(first.text, new RegExp(`<a href="${next.replace("?", "\\?")}">Later entries</a>`));
+  assert.doesNotMatch(first.text, /Earlier entries/);
+  const second = await page(next);
+  assert.equal(second.status, 200);
+  assert.match(second.text, /Earlier entries/);
+  assert.doesNotMatch(second.text, /Later entries/);
+  // Every tag move shows on exactly one of the two pages.
+  const moves = (text: string) => text.match(/moved dist-tag <code>t\d+<\/code>/g)?.length ?? 0;
+  assert.equal(moves(first.text) + moves(second.text), 600);
+});
+
+/** The pages a mirror or a proxy serves from what it verified. */
+async function sameOn(url: string): Promise<void> {
+  const at = url.replace(/\/$/, "");
+  const get = async (path: string) => {
+    const res = await fetch(`${at}${path}`, { headers: { accept: BROWSER } });
+    return { status: res.status, text: await res.text() };
+  };
+  const versions = await get(paths.diff(NAME, "1.0.0", "2.0.0"));
+  assert.equal(versions.status, 200);
+  assert.match(versions.text, /<span class="add">\+export const answer = 42;<\/span>/);
+  const manifest = await get(paths.manifest(NAME, "2.0.0"));
+  assert.match(manifest.text, /<div class="alert">/);
+  const states = await get(paths.changes(published, changed));
+  assert.equal(states.status, 200);
+  assert.match(states.text, /added owner <code>bob<\/code>/);
+  const raw = await fetch(`${at}${paths.raw(NAME, "2.0.0", "assets/icon.svg")}`);
+  assert.equal(raw.headers.get("content-type"), "text/plain; charset=utf-8");
+}
+
+test("a mirror and a proxy show the same pages from what they verified", async () => {
+  await using dir = await tempDir("cairn-web-copies-");
   const mirror = await startMirror({
     from: origin.url,
     verifier: origin.key.verifier,
-    dataDir: dir.path,
+    dataDir: join(dir.path, "mirror"),
     durable: false,
     host: "127.0.0.1",
     port: 0,
@@ -185,20 +233,21 @@ test("a mirror shows the same diffs from its own verified copy", async () => {
   });
   try {
     await mirror.firstSync;
-    const at = mirror.url.replace(/\/$/, "");
-    const get = async (path: string) => {
-      const res = await fetch(`${at}${path}`, { headers: { accept: BROWSER } });
-      return { status: res.status, text: await res.text() };
-    };
-    const versions = await get(paths.diff(NAME, "1.0.0", "2.0.0"));
-    assert.equal(versions.status, 200);
-    assert.match(versions.text, /<span class="add">\+export const answer = 42;<\/span>/);
-    const states = await get(paths.changes(published, changed));
-    assert.equal(states.status, 200);
-    assert.match(states.text, /added owner <code>bob<\/code>/);
-    const raw = await fetch(`${at}${paths.raw(NAME, "2.0.0", "assets/icon.svg")}`);
-    assert.equal(raw.headers.get("content-type"), "text/plain; charset=utf-8");
+    await sameOn(mirror.url);
   } finally {
     await mirror.close();
+  }
+  const proxy = await startProxy({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: join(dir.path, "proxy"),
+    origin: origin.url,
+    verifier: origin.key.verifier,
+    useMirrorList: false,
+  });
+  try {
+    await sameOn(proxy.url);
+  } finally {
+    await proxy.close();
   }
 });
