@@ -68,6 +68,16 @@ export function liveVersion(doc: PackageDocument, version: string): LoadedVersio
   return { name: doc.name, version, doc, entry: versionEntryOf(doc.name, version, versionDoc) };
 }
 
+/** The version's files; refused for a version imported from an upstream whose tarball is not here yet. */
+export async function filesOf(ctx: PageContext, loaded: LoadedVersion): Promise<VersionFiles> {
+  if (loaded.entry.artifact === undefined)
+    throw new WebError(
+      "not-available",
+      `the tarball of ${loaded.name}@${loaded.version} has not been fetched from its upstream yet: its files show once a client installs it`,
+    );
+  return ctx.source.files(loaded.entry);
+}
+
 /** The file at `path`, if the version has one. */
 export function fileAt(files: VersionFiles, path: string): WebFile | undefined {
   return files.files.find((f) => f.path === path);

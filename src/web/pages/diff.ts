@@ -18,6 +18,7 @@ import { type PackageView, paths } from "../paths.ts";
 import type { VersionFiles, WebFile } from "../source.ts";
 import { DiffView, diffTexts, type TextDiff } from "../unified-diff.ts";
 import {
+  filesOf,
   type LoadedVersion,
   liveVersion,
   readDocument,
@@ -127,22 +128,22 @@ async function outcomes(
   changed: readonly ChangedFile[],
 ): Promise<FileOutcome[]> {
   const limit = pLimit(READ_CONCURRENCY);
-  const read = changed.map((c, i) =>
-    c.before.sha256 === c.after.sha256
-      ? Promise.resolve<FileOutcome>({ kind: "mode-only" })
-      : i >= DIFF_FILES
-        ? Promise.resolve<FileOutcome>({ kind: "not-shown" })
-        : c.before.size > DIFF_FILE_LIMIT || c.after.size > DIFF_FILE_LIMIT
-          ? Promise.resolve<FileOutcome>({ kind: "too-large" })
-          : limit(async (): Promise<FileOutcome> => {
-              const [a, b] = await Promise.all([before.read(c.before), after.read(c.after)]);
-              const x = textOf(a);
-              const y = textOf(b);
-              if (x === undefined || y === undefined) return { kind: "binary" };
-              const diff = diffTexts(x, y);
-              return diff ? { kind: "diff", diff } : { kind: "too-different" };
-            }),
-  );
+  const diffOf = async (c: ChangedFile): Promise<FileOutcome> => {
+    const [a, b] = await Promise.all([before.read(c.before), after.read(c.after)]);
+    const x = textOf(a);
+    const y = textOf(b);
+    if (x === undefined || y === undefined) return { kind: "binary" };
+    const diff = diffTexts(x, y);
+    return diff ? { kind: "diff", diff } : { kind: "too-different" };
+  };
+  let toRead = DIFF_FILES;
+  const read = changed.map((c): FileOutcome | Promise<FileOutcome> => {
+    if (c.before.sha256 === c.after.sha256) return { kind: "mode-only" };
+    if (c.before.size > DIFF_FILE_LIMIT || c.after.size > DIFF_FILE_LIMIT)
+      return { kind: "too-large" };
+    if (toRead-- <= 0) return { kind: "not-shown" };
+    return limit(() => diffOf(c));
+  });
   // Past the page's budget of lines, a diff is computed but not shown: the budget is in page weight.
   let budget = DIFF_LINES;
   return (await Promise.all(read)).map((outcome) => {
@@ -231,8 +232,8 @@ export const diffPage: PageHandler<Extract<PackageView, { view: "diff" }>> = asy
   const [manifestBefore, manifestAfter, filesBefore, filesAfter] = await Promise.all([
     manifestOf(ctx, from),
     manifestOf(ctx, to),
-    ctx.source.files(from.entry),
-    ctx.source.files(to.entry),
+    filesOf(ctx, from),
+    filesOf(ctx, to),
   ]);
   const fields = fieldDifferences(manifestBefore, manifestAfter, { ignorePublishAdded: true });
   const manifestDiff = diffTexts(

@@ -22,7 +22,7 @@ import { html, type VNode } from "../html.ts";
 import type { PageContext, PageHandler } from "../page.ts";
 import { type PackageView, paths } from "../paths.ts";
 import type { VersionFiles, WebFile } from "../source.ts";
-import { fileAt, type LoadedVersion, openVersion, textOf } from "../version-data.ts";
+import { fileAt, filesOf, type LoadedVersion, openVersion, textOf } from "../version-data.ts";
 import { VersionNav } from "./version-nav.ts";
 
 /** Past this a file is not shown in the page at all, only linked raw. */
@@ -202,7 +202,7 @@ async function openFiles(
 ): Promise<{ redirect: string } | { loaded: LoadedVersion; files: VersionFiles }> {
   const opened = await openVersion(ctx, view.name, view.version, pageOf);
   if ("redirect" in opened) return opened;
-  return { loaded: opened.loaded, files: await ctx.source.files(opened.loaded.entry) };
+  return { loaded: opened.loaded, files: await filesOf(ctx, opened.loaded) };
 }
 
 export const filesPage: PageHandler<Extract<PackageView, { view: "files" }>> = async (
