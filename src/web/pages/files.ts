@@ -104,21 +104,23 @@ function folderBody(loaded: LoadedVersion, path: string, listing: Listing): VNod
     </p>
     <table class="listing">
       <thead>
-        <tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Mode</th></tr>
+        <tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Kind</th></tr>
       </thead>
       <tbody>
         ${listing.folders.map(
           (f) => html`<tr class="folder">
             <td><a href=${paths.files(name, version, child(f.name))}>${f.name}/</a></td>
             <td>${formatBytes(f.size)}</td>
-            <td class="muted">${plural(f.files, "file")}</td>
+            <td class="muted">folder of ${plural(f.files, "file")}</td>
           </tr>`,
         )}
         ${listing.files.map(
           (f) => html`<tr>
             <td><a href=${paths.files(name, version, f.path)}>${baseName(f.path)}</a></td>
             <td>${formatBytes(f.size)}</td>
-            <td>${(f.mode & EXECUTABLE) !== 0 ? html`<span class="badge">executable</span>` : null}</td>
+            <td>
+              ${(f.mode & EXECUTABLE) !== 0 ? html`<span class="badge">executable</span>` : html`<span class="muted">file</span>`}
+            </td>
           </tr>`,
         )}
       </tbody>
