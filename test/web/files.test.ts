@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import { highlightAs, htmlLines, languageOf } from "../../src/web/highlight.ts";
+import { fieldDifferences, isInstallScript } from "../../src/web/manifest-fields.ts";
 import { parsePackagePath, paths } from "../../src/web/paths.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import {
@@ -56,6 +57,45 @@ test("highlighting picks the language by name and splits spans that cross lines"
   assert.equal(lines.length, 3);
   assert.doesNotMatch(lines[2], /<script>/);
   assert.deepEqual(htmlLines("a<b\r\n\nc", undefined), ["a&lt;b", "", "c"]);
+});
+
+test("manifest fields compare key by key, install fields first, npm's own additions left out", () => {
+  const published = {
+    name: "p",
+    version: "1.0.0",
+    _id: "p@1.0.0",
+    _npmVersion: "10.0.0",
+    dist: { tarball: "x" },
+    readme: "# p",
+    gitHead: "abc",
+    bin: { p: "cli.js" },
+    description: "said",
+    dependencies: { a: "^1.0.0", b: "^2.0.0" },
+    scripts: { test: "t" },
+  };
+  const inner = {
+    name: "p",
+    version: "1.0.0",
+    bin: "./cli.js",
+    dependencies: { a: "^1.0.0", b: "^3.0.0", c: "1" },
+    scripts: { test: "t", postinstall: "node steal.js" },
+  };
+  const differences = fieldDifferences(published, inner, { ignorePublishAdded: true });
+  assert.deepEqual(
+    differences.map((d) => [d.field, d.key, d.install]),
+    [
+      ["dependencies", "b", true],
+      ["dependencies", "c", true],
+      ["scripts", "postinstall", true],
+      ["description", undefined, false],
+    ],
+  );
+  assert.deepEqual(
+    differences.map((d) => isInstallScript(d)),
+    [false, false, true, false],
+  );
+  // Without the option, npm's additions are differences too.
+  assert.ok(fieldDifferences(published, inner).some((d) => d.field === "_id"));
 });
 
 test("the manifest's raw bytes have a path of their own", () => {
