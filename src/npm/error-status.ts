@@ -211,6 +211,7 @@ const GATEWAY: Record<GatewayErrorCode, number> = {
 const WEB: Record<WebErrorCode, number> = {
   "bad-request": 400,
   "not-found": 404,
+  gone: 410,
   "not-available": 501,
 };
 

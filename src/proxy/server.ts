@@ -57,7 +57,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       state: () => reader.state,
       blob: (ref) => reader.blob(ref),
       // The proxy keeps no tree of its own: the log's files come from the origin, unchecked (the browser checks them).
-      log: withFullTileFallback(openSource(treeUrl(options.origin))),
+      log: withFullTileFallback(
+        openSource(treeUrl(options.origin), { timeoutMs: options.timeoutMs }),
+      ),
       verifier: options.verifier,
       // Its own client: a check must not move the reader's checkpoint under it.
       mirrors: mirrorCheck({

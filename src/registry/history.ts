@@ -52,13 +52,24 @@ export function recordHistory(state: RegistryState, first: number, entries: read
   };
 }
 
+/** Whether the state keeps a history (a client's index does; a server's state need not). */
+function hasHistory(state: RegistryState): boolean {
+  return (
+    state
+      .sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history_entries'")
+      .get() !== undefined
+  );
+}
+
 /** The log size a snapshot id names (the size after its snapshot entry), or undefined. */
 export function sizeOfSnapshot(state: RegistryState, id: string): number | undefined {
-  const row = state
-    .sql(
-      "SELECT log_index FROM history_entries WHERE name IS NULL AND json_extract(entry, '$.kind') = 'snapshot' AND json_extract(entry, '$.root.sha256') = ?",
-    )
-    .get(id) as { log_index: number } | undefined;
+  const row = hasHistory(state)
+    ? (state
+        .sql(
+          "SELECT log_index FROM history_entries WHERE name IS NULL AND json_extract(entry, '$.kind') = 'snapshot' AND json_extract(entry, '$.root.sha256') = ?",
+        )
+        .get(id) as { log_index: number } | undefined)
+    : undefined;
   if (row) return row.log_index + 1;
   const latest = state.snapshot;
   return latest?.id === id ? latest.index + 1 : undefined;

@@ -6,6 +6,8 @@ export type WebErrorCode =
   | "bad-request"
   /** No such package, version, file or entry (404). */
   | "not-found"
+  /** A version that was unpublished: its files are no longer served (410). */
+  | "gone"
   /** A page that needs what this server does not hold: the whole registry, a mirror list (501). */
   | "not-available";
 

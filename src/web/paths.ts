@@ -10,11 +10,13 @@
  *   /-/web/package/<name>/v/<version>/files/<path>   a folder or a file
  *   /-/web/package/<name>/v/<version>/raw/<path>     a file's bytes
  *   /-/web/package/<name>/v/<version>/manifest       package.json as published
+ *   /-/web/package/<name>/v/<version>/manifest/raw   its exact bytes
  *   /-/web/package/<name>/v/<version>/proof          its log entry and inclusion proof
  *   /-/web/package/<name>/diff/<from>/<to>           two versions compared
  *   /-/web/entry/<index>                       one log entry, proved
  *   /-/web/log                                 recent entries (?before=<index>)
  *   /-/web/changes/<from>/<to>                 every change between two registry states
+ *                                              (log sizes or snapshot ids; ?start=<index> pages on)
  *   /-/web/mirrors                             the mirror list and each mirror's health
  *
  * Names keep their `@scope/name` slash; versions and paths are
@@ -43,13 +45,14 @@ export const paths = {
   raw: (name: string, version: string, path: string) =>
     `${paths.version(name, version)}/raw/${filePath(path)}`,
   manifest: (name: string, version: string) => `${paths.version(name, version)}/manifest`,
+  manifestRaw: (name: string, version: string) => `${paths.manifest(name, version)}/raw`,
   proof: (name: string, version: string) => `${paths.version(name, version)}/proof`,
   diff: (name: string, from: string, to: string) =>
     `${paths.package(name)}/diff/${segment(from)}/${segment(to)}`,
   entry: (index: number) => `${WEB_PREFIX}/entry/${index}`,
   log: (before?: number) => `${WEB_PREFIX}/log${before === undefined ? "" : `?before=${before}`}`,
-  changes: (from: string | number, to: string | number) =>
-    `${WEB_PREFIX}/changes/${segment(String(from))}/${segment(String(to))}`,
+  changes: (from: string | number, to: string | number, start?: number) =>
+    `${WEB_PREFIX}/changes/${segment(String(from))}/${segment(String(to))}${start === undefined ? "" : `?start=${start}`}`,
   mirrors: () => `${WEB_PREFIX}/mirrors`,
   asset: (file: string) => `${WEB_PREFIX}/assets/${file}`,
 };
@@ -65,6 +68,7 @@ export type PackageView =
     }
   | { readonly view: "raw"; readonly name: string; readonly version: string; readonly path: string }
   | { readonly view: "manifest"; readonly name: string; readonly version: string }
+  | { readonly view: "manifest-raw"; readonly name: string; readonly version: string }
   | { readonly view: "proof"; readonly name: string; readonly version: string }
   | { readonly view: "diff"; readonly name: string; readonly from: string; readonly to: string };
 
@@ -111,10 +115,25 @@ export function parsePackagePath(rest: string): PackageView {
       if (file === "") throw new WebError("bad-request", "name a file");
       return { view: "raw", name, version, path: file };
     case "manifest":
+      if (path.length === 1 && path[0] === "raw") return { view: "manifest-raw", name, version };
+      if (path.length > 0) throw new WebError("not-found", "no such page");
+      return { view, name, version };
     case "proof":
       if (path.length > 0) throw new WebError("not-found", "no such page");
       return { view, name, version };
     default:
       throw new WebError("not-found", "no such page");
   }
+}
+
+/** A registry state as /-/web/changes/ names it: a log size, or a snapshot id. */
+export type StateRef =
+  | { readonly kind: "size"; readonly size: number }
+  | { readonly kind: "snapshot"; readonly id: string };
+
+/** Parses one state of a changes URL (already decoded). */
+export function parseStateRef(text: string): StateRef {
+  if (/^(0|[1-9]\d{0,14})$/.test(text)) return { kind: "size", size: Number(text) };
+  if (/^[0-9a-f]{64}$/.test(text)) return { kind: "snapshot", id: text };
+  throw new WebError("bad-request", "a state is a log size or a snapshot id (64 hex digits)");
 }

@@ -13,8 +13,12 @@ import { WebError } from "./errors.ts";
 import { html, renderDocument, type VNode } from "./html.ts";
 import { Layout, type SiteInfo } from "./layout.ts";
 import type { PageContext, PageHandler, WebResult } from "./page.ts";
+import { changesPage } from "./pages/changes.ts";
+import { diffPage } from "./pages/diff.ts";
+import { filesPage, rawPage } from "./pages/files.ts";
 import { homePage } from "./pages/home.ts";
 import { logPage } from "./pages/log.ts";
+import { manifestPage, manifestRawPage } from "./pages/manifest.ts";
 import { mirrorsPage } from "./pages/mirrors.ts";
 import { entryPage, versionProofPage } from "./pages/proof.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
@@ -47,6 +51,11 @@ const PACKAGE_VIEWS: {
   readonly [V in PackageView["view"]]?: PageHandler<Extract<PackageView, { view: V }>>;
 } = {
   proof: versionProofPage,
+  files: filesPage,
+  raw: rawPage,
+  manifest: manifestPage,
+  "manifest-raw": manifestRawPage,
+  diff: diffPage,
 };
 
 function dispatchPackage(ctx: PageContext, view: PackageView): Promise<WebResult> {
@@ -221,6 +230,10 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
       scope.get("/mirrors", async (req, reply) =>
         send(req, reply, site, await mirrorsPage(context(req))),
       );
+      scope.get("/changes/:from/:to", async (req, reply) => {
+        const params = req.params as { from: string; to: string };
+        return send(req, reply, site, await changesPage(context(req), params));
+      });
 
       scope.get("/package/*", async (req, reply) => {
         const rest = (req.params as { "*": string })["*"];
