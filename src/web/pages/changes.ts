@@ -7,9 +7,8 @@
  * entry page, whose inclusion proof the browser checks against the signed
  * checkpoint.
  */
-import { readUnverifiedCheckpoint } from "../../log/checkpoint.ts";
 import type { LogSource } from "../../log/tile-reader.ts";
-import { bundlePath, MAX_BUNDLE_BYTES, parseBundle, TILE_WIDTH } from "../../log/tiles.ts";
+import { TILE_WIDTH } from "../../log/tiles.ts";
 import {
   decodeEntry,
   type Entry,
@@ -22,48 +21,30 @@ import { plural } from "../format.ts";
 import { html, type VNode } from "../html.ts";
 import type { PageContext, WebResult } from "../page.ts";
 import { parseStateRef, paths, type StateRef } from "../paths.ts";
+import { readEntries as readRawEntries, readServedCheckpoint } from "../raw-log.ts";
 
 /** Entries one page lists: two bundles' worth, a few hundred rows. */
 export const ENTRIES_PER_PAGE = 2 * TILE_WIDTH;
-
-const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
 /** One log entry as read: decoded, or why it would not decode. */
 type ReadEntry =
   | { readonly index: number; readonly entry: Entry }
   | { readonly index: number; readonly problem: string };
 
-/** Entries [start, end) of a log of `treeSize` entries, bundle by bundle. */
+/** Entries [start, end) of a log of `treeSize` entries, each decoded or why it would not. */
 async function readEntries(
   log: LogSource,
   start: number,
   end: number,
   treeSize: number,
 ): Promise<ReadEntry[]> {
-  const out: ReadEntry[] = [];
-  for (let bundle = Math.floor(start / TILE_WIDTH); bundle * TILE_WIDTH < end; bundle++) {
-    // The bundle as the tree holds it now: full, or partial at the tree's edge.
-    const width = Math.min(TILE_WIDTH, treeSize - bundle * TILE_WIDTH);
-    const entries = parseBundle(await log.read(bundlePath(bundle, width), MAX_BUNDLE_BYTES), width);
-    for (let i = 0; i < entries.length; i++) {
-      const index = bundle * TILE_WIDTH + i;
-      if (index < start || index >= end) continue;
-      try {
-        out.push({ index, entry: decodeEntry(entries[i]) });
-      } catch (err) {
-        out.push({ index, problem: (err as Error).message });
-      }
+  return (await readRawEntries(log, treeSize, start, end)).map(({ index, bytes }) => {
+    try {
+      return { index, entry: decodeEntry(bytes) };
+    } catch (err) {
+      return { index, problem: (err as Error).message };
     }
-  }
-  return out;
-}
-
-async function treeSizeOf(log: LogSource): Promise<number> {
-  try {
-    return readUnverifiedCheckpoint(await log.read("checkpoint", MAX_CHECKPOINT_BYTES)).size;
-  } catch (err) {
-    throw new WebError("not-available", "this server holds no log yet", { cause: err });
-  }
+  });
 }
 
 function sizeOf(ctx: PageContext, ref: StateRef): number {
@@ -188,7 +169,7 @@ export async function changesPage(
       kind: "redirect",
       location: paths.changes((query.from ?? params.from).trim(), (query.to ?? params.to).trim()),
     };
-  const treeSize = await treeSizeOf(ctx.source.log);
+  const treeSize = (await readServedCheckpoint(ctx.source.log)).size;
   const from = sizeOf(ctx, parseStateRef(params.from));
   const to = sizeOf(ctx, parseStateRef(params.to));
   if (from > to)

@@ -1,17 +1,13 @@
 /** The front page: what this server is, how big its log is, where to look next. */
-import { readUnverifiedCheckpoint } from "../../log/checkpoint.ts";
 import { html } from "../html.ts";
 import type { PageContext, WebResult } from "../page.ts";
 import { paths } from "../paths.ts";
-
-const MAX_CHECKPOINT_BYTES = 64 * 1024;
+import { readServedCheckpoint } from "../raw-log.ts";
 
 export async function homePage(ctx: PageContext): Promise<WebResult> {
   let size: number | undefined;
   try {
-    size = readUnverifiedCheckpoint(
-      await ctx.source.log.read("checkpoint", MAX_CHECKPOINT_BYTES),
-    ).size;
+    size = (await readServedCheckpoint(ctx.source.log)).size;
   } catch {
     // No log yet (a mirror before its first sync): the page says so.
   }
