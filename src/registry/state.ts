@@ -11,6 +11,13 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  DEPENDENTS_SCHEMA,
+  dependentCount,
+  dependentsOf,
+  insertDependent,
+  latestDependencies,
+} from "./dependents.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
@@ -210,11 +217,34 @@ export class RegistryState {
         .all() as { name: string }[];
       for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
     }
+    const hadDependents = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dependents'")
+      .get();
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
+    db.exec(DEPENDENTS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
-    return new RegistryState(db);
+    const state = new RegistryState(db);
+    // A state whose derived tables were computed before dependents existed gets them now.
+    // Not a schema bump: STATE_SCHEMA also names the published SQLite files, whose core
+    // tables did not change. A downloaded file has no documents yet; its adoption fills them.
+    if (!hadDependents && db.prepare("SELECT 1 FROM documents LIMIT 1").get())
+      state.#fillDependents();
+    return state;
+  }
+
+  #fillDependents(): void {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const name of this.packageNames())
+        for (const dependency of latestDependencies(this.document(name)))
+          insertDependent(this.sql, dependency, name);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
   }
 
   close(): void {
@@ -463,6 +493,16 @@ export class RegistryState {
         (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
       ),
     };
+  }
+
+  /** Up to `limit` packages whose latest version depends on `name`, in name order (dependents.ts). */
+  dependents(name: string, limit: number): string[] {
+    return dependentsOf(this.sql, name, limit);
+  }
+
+  /** How many packages' latest version depends on `name`. */
+  dependentCount(name: string): number {
+    return dependentCount(this.sql, name);
   }
 
   /** The SHA-256 of the package's document, as the snapshot map lists it. */
