@@ -14,6 +14,7 @@ import { html, renderDocument, type VNode } from "./html.ts";
 import { Layout, type SiteInfo } from "./layout.ts";
 import type { PageContext, PageHandler, WebResult } from "./page.ts";
 import { homePage } from "./pages/home.ts";
+import { packagePage } from "./pages/package.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
 
@@ -42,7 +43,9 @@ const COMPRESS_FROM = 1024;
 
 const PACKAGE_VIEWS: {
   readonly [V in PackageView["view"]]?: PageHandler<Extract<PackageView, { view: V }>>;
-} = {};
+} = {
+  overview: packagePage,
+};
 
 function dispatchPackage(ctx: PageContext, view: PackageView): Promise<WebResult> {
   const handler = PACKAGE_VIEWS[view.view] as PageHandler<PackageView> | undefined;
