@@ -1,7 +1,7 @@
 /**
  * A few small packages for the package page's tests: readmes (in the
  * manifest and as a file), dependencies of every kind and an alias,
- * dist-tags, a deprecation, an unpublished version, a scoped package, and
+ * dist-tags, a deprecation, an unpublished version and package, a scoped package, and
  * a readme full of attacks.
  */
 import type { TestOrigin } from "./origin.ts";
@@ -90,6 +90,8 @@ export async function publishWebPackages(origin: TestOrigin): Promise<void> {
   await origin.publish("web-gone", "1.0.0", { description: "half gone" });
   await origin.publish("web-gone", "1.1.0", { description: "half gone" });
   await origin.registry.change("alice", "web-gone", [{ kind: "unpublish", version: "1.1.0" }]);
+  await origin.publish("web-withdrawn", "1.0.0", { description: "all gone" });
+  await origin.registry.unpublishPackage("alice", "web-withdrawn");
   await origin.publish("web-file-readme", "0.1.0", { description: "readme in a file" }, [
     { name: "package/Readme.markdown", data: "# From the file\n\nRead from *the tarball*.\n" },
   ]);
