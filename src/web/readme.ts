@@ -171,7 +171,7 @@ const SANITIZE_BASE: sanitizeHtml.IOptions = {
     a: ["href", "title", "id", "name", "rel"],
     img: ["src", "alt", "title", "width", "height", "align"],
     source: ["srcset", "media", "type"],
-    input: ["type", "checked", "disabled", "class"],
+    input: ["type", "checked", "disabled", "class", "aria-label"],
     td: [...ALIGN, "colspan", "rowspan"],
     th: [...ALIGN, "colspan", "rowspan"],
     p: ALIGN,
@@ -267,13 +267,16 @@ function sanitizeOptions(links: ReadmeLinks): sanitizeHtml.IOptions {
         if (src !== undefined) out.src = isExternal(src) ? src : links.raw(packagePath(src).path);
         return { tagName, attribs: out };
       },
+      // A task's checkbox, read out by what it says (it has no label of its own).
       input: (tagName, attribs) => ({
         tagName,
         attribs: {
           type: attribs.type,
           class: "task-list-item-checkbox",
           disabled: "",
-          ...(attribs.checked !== undefined ? { checked: "" } : {}),
+          ...(attribs.checked !== undefined
+            ? { checked: "", "aria-label": "done" }
+            : { "aria-label": "not done" }),
         },
       }),
     },

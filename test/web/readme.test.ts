@@ -24,11 +24,11 @@ test("GitHub-flavoured Markdown: tables, strikethrough, task lists, autolinks, h
   assert.match(out, /<ul class="contains-task-list">/);
   assert.match(
     out,
-    /<li class="task-list-item"><input type="checkbox" class="task-list-item-checkbox" disabled checked \/> tables/,
+    /<li class="task-list-item"><input type="checkbox" class="task-list-item-checkbox" disabled checked aria-label="done" \/> tables/,
   );
   assert.match(
     out,
-    /<input type="checkbox" class="task-list-item-checkbox" disabled \/> world peace/,
+    /<input type="checkbox" class="task-list-item-checkbox" disabled aria-label="not done" \/> world peace/,
   );
   assert.match(out, /<code class="language-js"><span class="hljs-keyword">export<\/span>/);
   assert.match(

@@ -193,7 +193,7 @@ export function Versions(props: { data: PackageData }): VNode {
 }
 
 export function Install(props: { commands: readonly InstallCommand[] }): VNode {
-  return html`<section class="install" aria-labelledby="install-h">
+  return html`<section id="install" class="install" aria-labelledby="install-h">
     <h2 id="install-h">Install</h2>
     ${props.commands.map(
       (c) => html`<div class="install-command">

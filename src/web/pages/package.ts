@@ -99,6 +99,7 @@ export async function packagePage(
         <a href="#dependencies">Dependencies</a>
         <a href="#dependents">Dependents</a>
         <a href="#versions">Versions</a>
+        ${data.gone ? null : html`<a href="#install">Install</a>`}
       </nav>
       <div class="package-columns">
         <div class="package-main">
