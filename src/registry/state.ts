@@ -90,6 +90,16 @@ export interface VersionRow {
   readonly unpublished: string | null;
 }
 
+/** A version as a list of versions shows it. */
+export interface VersionOutline {
+  readonly version: string;
+  readonly index: number;
+  /** Publish time (an imported version's upstream time). */
+  readonly time: string;
+  readonly deprecated?: string;
+  readonly unpublished?: string;
+}
+
 export interface PackageRow {
   readonly name: string;
   readonly created: string;
@@ -377,6 +387,29 @@ export class RegistryState {
       `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY log_index`,
     ).all(name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
+  }
+
+  /**
+   * Every version's log index, publish time and status, without reading
+   * its entry: a package page lists thousands of versions from this.
+   */
+  versionOutlines(name: string): VersionOutline[] {
+    const rows = this.sql(
+      "SELECT version, log_index, time, deprecated, unpublished FROM versions WHERE name = ?",
+    ).all(name) as {
+      version: string;
+      log_index: number;
+      time: string;
+      deprecated: string | null;
+      unpublished: string | null;
+    }[];
+    return rows.map((r) => ({
+      version: r.version,
+      index: r.log_index,
+      time: r.time,
+      ...(r.deprecated !== null ? { deprecated: r.deprecated } : {}),
+      ...(r.unpublished !== null ? { unpublished: r.unpublished } : {}),
+    }));
   }
 
   /**

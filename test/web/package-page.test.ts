@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startOrigin } from "../../src/npm/origin-server.ts";
+import { startProxy } from "../../src/proxy/server.ts";
 import { bugsUrl, httpUrl, licenseOf, repositoryUrl } from "../../src/web/pages/package-meta.ts";
 import { paths } from "../../src/web/paths.ts";
 import { tempDir } from "../helpers/log.ts";
@@ -202,6 +203,39 @@ describe("package pages", () => {
       const here = await page(mirror.url, path);
       assert.equal(here.status, there.status, path);
       assert.equal(here.main, there.main.replaceAll(origin.url, mirror.url), path);
+    }
+  });
+
+  test("a sparse proxy shows the same pages from the documents it reads, and says dependents need the registry", async () => {
+    await using dir = await tempDir("cairn-web-proxy-");
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: dir.path,
+      origin: origin.url,
+      verifier: origin.key.verifier,
+      useMirrorList: false,
+    });
+    try {
+      assert.equal(proxy.reader.state, undefined);
+      const withoutDependents = (main: string) =>
+        main.replace(/<section id="dependents".*?<\/section>/, "");
+      for (const path of [paths.package("@web/lib"), paths.package("web-dep")]) {
+        const there = await page(origin.url, path);
+        const here = await page(proxy.url, path);
+        assert.equal(here.status, 200, path);
+        assert.equal(
+          withoutDependents(here.main),
+          withoutDependents(there.main.replaceAll(origin.url, proxy.url)),
+          path,
+        );
+        assert.match(
+          here.main,
+          /Dependents need the whole registry; this server reads package by package\./,
+        );
+      }
+    } finally {
+      await proxy.close();
     }
   });
 });

@@ -6,13 +6,9 @@
  */
 import semver from "semver";
 import { publishedAt, type VersionEntry } from "../../registry/entries.ts";
-import {
-  type PackageDocument,
-  uplinkOf,
-  type VersionDocument,
-  versionEntryOf,
-} from "../../registry/package-document.ts";
+import { uplinkOf, type VersionDocument, versionEntryOf } from "../../registry/package-document.ts";
 import { isObject } from "../../registry/resolution.ts";
+import { type VersionOutline, versionDocumentOfRow } from "../../registry/state.ts";
 import { WebError } from "../errors.ts";
 import type { PageContext } from "../page.ts";
 import { paths } from "../paths.ts";
@@ -27,17 +23,30 @@ const NO_README = "ERROR: No README data found!";
 
 export interface VersionRow {
   readonly version: string;
-  readonly doc: VersionDocument;
+  /** Its log index, deprecation and unpublish. */
+  readonly doc: Omit<VersionOutline, "version" | "time">;
   readonly time: string;
   /** Dist-tags pointing at it. */
   readonly tags: readonly string[];
 }
 
+export interface ShownVersion extends VersionRow {
+  readonly doc: VersionDocument;
+}
+
+/** The package as its page shows it: a document without the versions' entries. */
+export interface PackageOutline {
+  readonly name: string;
+  readonly distTags: Readonly<Record<string, string>>;
+  readonly owners: readonly string[];
+  readonly unpublished?: string;
+}
+
 export interface PackageData {
-  readonly doc: PackageDocument;
+  readonly doc: PackageOutline;
   /** Newest semver first. */
   readonly versions: readonly VersionRow[];
-  readonly shown: VersionRow;
+  readonly shown: ShownVersion;
   readonly latest: string | undefined;
   readonly entry: VersionEntry;
   /** The upstream its versions were imported from. */
@@ -54,36 +63,87 @@ export interface PackageData {
   readonly dependents: { readonly count: number; readonly names: readonly string[] } | undefined;
 }
 
-function byNewest(a: string, b: string): number {
-  const valid = semver.valid(a) !== null && semver.valid(b) !== null;
-  return valid ? semver.rcompare(a, b) : a < b ? 1 : a > b ? -1 : 0;
+/** Newest semver first; each version parsed once (sorting thousands compares each many times). */
+function sortedNewest(outlines: readonly VersionOutline[]): VersionOutline[] {
+  const keyed = outlines.map((o) => ({ o, v: semver.parse(o.version) }));
+  keyed.sort((a, b) => (a.v && b.v ? b.v.compare(a.v) : b.o.index - a.o.index));
+  return keyed.map((k) => k.o);
 }
 
-function versionRows(doc: PackageDocument): VersionRow[] {
+function versionRows(
+  outlines: readonly VersionOutline[],
+  distTags: Readonly<Record<string, string>>,
+): VersionRow[] {
   const tags = new Map<string, string[]>();
-  for (const [tag, version] of Object.entries(doc.distTags))
+  for (const [tag, version] of Object.entries(distTags))
     tags.set(version, [...(tags.get(version) ?? []), tag]);
-  return Object.keys(doc.versions)
-    .sort(byNewest)
-    .map((version) => {
-      const vdoc = doc.versions[version];
-      return {
-        version,
-        doc: vdoc,
-        time: publishedAt(versionEntryOf(doc.name, version, vdoc)),
-        tags: (tags.get(version) ?? []).sort(),
-      };
-    });
+  return sortedNewest(outlines).map(({ version, time, ...doc }) => ({
+    version,
+    time,
+    doc,
+    tags: (tags.get(version) ?? []).sort(),
+  }));
 }
 
 /** The version a package's page shows: `latest`, else the newest live one, else the newest. */
-function defaultVersion(doc: PackageDocument, rows: readonly VersionRow[]): VersionRow | undefined {
-  const latest = doc.distTags.latest;
+function defaultVersion(
+  distTags: Readonly<Record<string, string>>,
+  rows: readonly VersionRow[],
+): VersionRow | undefined {
   return (
-    rows.find((r) => r.version === latest) ??
+    rows.find((r) => r.version === distTags.latest) ??
     rows.find((r) => r.doc.unpublished === undefined) ??
     rows[0]
   );
+}
+
+/** What the page lists, and a reader of one version's whole document. */
+interface Loaded {
+  readonly doc: PackageOutline;
+  readonly uplink: string | undefined;
+  readonly outlines: VersionOutline[];
+  readonly version: (version: string) => VersionDocument | undefined;
+}
+
+/**
+ * From the whole state when this server holds it: the list without
+ * parsing every version's entry (thousands, for some packages); else from
+ * the package's document, as the reader gives it.
+ */
+async function load(ctx: PageContext, name: string): Promise<Loaded | undefined> {
+  const state = ctx.source.state();
+  const pkg = state?.getPackage(name);
+  if (state && pkg) {
+    return {
+      doc: {
+        name,
+        distTags: state.distTags(name),
+        owners: state.owners(name),
+        ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
+      },
+      uplink: state.source(name)?.uplink,
+      outlines: state.versionOutlines(name),
+      version: (version) => {
+        const row = state.version(name, version);
+        return row && versionDocumentOfRow(row);
+      },
+    };
+  }
+  const doc = await ctx.source.packages.document(name);
+  if (!doc) return undefined;
+  return {
+    doc,
+    uplink: uplinkOf(doc),
+    outlines: Object.entries(doc.versions).map(([version, v]) => ({
+      version,
+      index: v.index,
+      time: publishedAt(versionEntryOf(name, version, v)),
+      ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
+      ...(v.unpublished !== undefined ? { unpublished: v.unpublished } : {}),
+    })),
+    version: (version) =>
+      Object.hasOwn(doc.versions, version) ? doc.versions[version] : undefined,
+  };
 }
 
 async function manifestOf(
@@ -132,18 +192,21 @@ export async function packageData(
   version: string | undefined,
 ): Promise<PackageData> {
   await ctx.source.packages.beforeRead?.();
-  const doc = await ctx.source.packages.document(name);
-  if (!doc) throw new WebError("not-found", `there is no package ${name} here`);
-  const versions = versionRows(doc);
-  const shown =
+  const loaded = await load(ctx, name);
+  if (!loaded) throw new WebError("not-found", `there is no package ${name} here`);
+  const { doc } = loaded;
+  const versions = versionRows(loaded.outlines, doc.distTags);
+  const row =
     version === undefined
-      ? defaultVersion(doc, versions)
+      ? defaultVersion(doc.distTags, versions)
       : versions.find((r) => r.version === version);
-  if (!shown)
+  const shownDoc = row && loaded.version(row.version);
+  if (!row || !shownDoc)
     throw new WebError(
       "not-found",
       version === undefined ? `${name} has no versions` : `${name} has no version ${version}`,
     );
+  const shown: ShownVersion = { ...row, doc: shownDoc };
   const entry = versionEntryOf(name, shown.version, shown.doc);
   const gone = doc.unpublished !== undefined || shown.doc.unpublished !== undefined;
   const [manifest, files] = gone
@@ -151,14 +214,14 @@ export async function packageData(
     : await Promise.all([manifestOf(ctx, entry), filesOf(ctx, entry)]);
   const text = gone ? undefined : await readmeText(manifest, files);
   const state = ctx.source.state();
-  const below = versions.slice(versions.indexOf(shown) + 1);
+  const below = versions.slice(versions.indexOf(row) + 1);
   return {
     doc,
     versions,
     shown,
     latest: doc.distTags.latest,
     entry,
-    uplink: uplinkOf(doc),
+    uplink: loaded.uplink,
     gone,
     manifest,
     files,

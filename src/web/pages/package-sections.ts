@@ -17,12 +17,23 @@ import {
 /** Past this many versions the list is folded in a <details>. */
 const VERSIONS_OPEN = 20;
 
+const UTC_ISO = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2}(\.\d+)?)?Z$/;
+
+/** A UTC time to the minute; the log's times are ISO strings in UTC already. */
+function timeElement(iso: string): VNode {
+  const utc = UTC_ISO.exec(iso);
+  let text = iso;
+  if (utc) text = `${utc[1]} ${utc[2]} UTC`;
+  else {
+    const date = new Date(iso);
+    if (!Number.isNaN(date.getTime()))
+      text = `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  }
+  return html`<time datetime=${iso}>${text}</time>`;
+}
+
 export function Time(props: { iso: string }): VNode {
-  const date = new Date(props.iso);
-  const text = Number.isNaN(date.getTime())
-    ? props.iso
-    : `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
-  return html`<time datetime=${props.iso}>${text}</time>`;
+  return timeElement(props.iso);
 }
 
 export function formatBytes(n: number): string {
@@ -126,6 +137,31 @@ export function Dependents(props: { data: PackageData }): VNode {
   </section>`;
 }
 
+/** One row of the versions table: few nodes, as a package may have thousands of rows. */
+function versionRow(name: string, r: VersionRow, shown: boolean): VNode {
+  const notes =
+    r.doc.unpublished === undefined && r.doc.deprecated === undefined
+      ? null
+      : html`${
+          r.doc.unpublished === undefined
+            ? null
+            : html`<span class="bad">unpublished ${timeElement(r.doc.unpublished)}</span>`
+        }${
+          r.doc.deprecated === undefined
+            ? null
+            : html`<span class="deprecated-note">deprecated: ${r.doc.deprecated}</span>`
+        }`;
+  return html`<tr class=${shown ? "current" : undefined}>
+    <td>
+      <a href=${paths.version(name, r.version)} aria-current=${shown ? "page" : undefined}
+        >${r.version}</a
+      >${r.tags.length === 0 ? null : r.tags.map((t) => html` <span class="tag">${t}</span>`)}
+    </td>
+    <td>${timeElement(r.time)}</td>
+    <td>${notes}</td>
+  </tr>`;
+}
+
 function VersionTable(props: { name: string; rows: readonly VersionRow[]; shown: string }): VNode {
   return html`<div class="table-scroll">
     <table class="versions">
@@ -133,31 +169,7 @@ function VersionTable(props: { name: string; rows: readonly VersionRow[]; shown:
         <tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Notes</th></tr>
       </thead>
       <tbody>
-        ${props.rows.map(
-          (r) => html`<tr class=${r.version === props.shown ? "current" : undefined}>
-            <td>
-              <a
-                href=${paths.version(props.name, r.version)}
-                aria-current=${r.version === props.shown ? "page" : undefined}
-                >${r.version}</a
-              >
-              ${r.tags.map((t) => html` <span class="tag">${t}</span>`)}
-            </td>
-            <td><${Time} iso=${r.time} /></td>
-            <td>
-              ${
-                r.doc.unpublished !== undefined
-                  ? html`<span class="bad">unpublished <${Time} iso=${r.doc.unpublished} /></span>`
-                  : null
-              }
-              ${
-                r.doc.deprecated !== undefined
-                  ? html`<span class="deprecated-note">deprecated: ${r.doc.deprecated}</span>`
-                  : null
-              }
-            </td>
-          </tr>`,
-        )}
+        ${props.rows.map((r) => versionRow(props.name, r, r.version === props.shown))}
       </tbody>
     </table>
   </div>`;
