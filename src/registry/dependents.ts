@@ -7,7 +7,8 @@
  * (database-file.ts), so every copy of the state answers the same.
  *
  * One row per (dependency, dependent) pair, keyed in that order: listing
- * or counting a package's dependents is a range of the primary key.
+ * a package's dependents is a range of the primary key; their count is
+ * kept beside, as counting a range costs its length.
  */
 import type { StatementSync } from "node:sqlite";
 import { registryDependencies } from "./dependencies.ts";
@@ -18,6 +19,11 @@ CREATE TABLE IF NOT EXISTS dependents (
   dependency TEXT NOT NULL,
   dependent TEXT NOT NULL,
   PRIMARY KEY (dependency, dependent)
+) STRICT, WITHOUT ROWID;
+-- Counted as rows come and go: the most depended-on packages have a hundred thousand dependents.
+CREATE TABLE IF NOT EXISTS dependent_counts (
+  dependency TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -55,18 +61,29 @@ export function updateDependents(
     return;
   const old = latestDependencies(before);
   const next = latestDependencies(after);
-  for (const name of old)
-    if (!next.has(name))
-      sql("DELETE FROM dependents WHERE dependency = ? AND dependent = ?").run(name, after.name);
+  for (const name of old) if (!next.has(name)) deleteDependent(sql, name, after.name);
   for (const name of next) if (!old.has(name)) insertDependent(sql, name, after.name);
+}
+
+function deleteDependent(sql: Sql, dependency: string, dependent: string): void {
+  const { changes } = sql("DELETE FROM dependents WHERE dependency = ? AND dependent = ?").run(
+    dependency,
+    dependent,
+  );
+  if (changes === 0) return;
+  sql("UPDATE dependent_counts SET n = n - 1 WHERE dependency = ?").run(dependency);
+  sql("DELETE FROM dependent_counts WHERE dependency = ? AND n = 0").run(dependency);
 }
 
 /** Records that `dependent`'s latest version depends on `dependency`. */
 export function insertDependent(sql: Sql, dependency: string, dependent: string): void {
-  sql("INSERT OR IGNORE INTO dependents (dependency, dependent) VALUES (?, ?)").run(
-    dependency,
-    dependent,
-  );
+  const { changes } = sql(
+    "INSERT OR IGNORE INTO dependents (dependency, dependent) VALUES (?, ?)",
+  ).run(dependency, dependent);
+  if (changes === 0) return;
+  sql(
+    "INSERT INTO dependent_counts (dependency, n) VALUES (?, 1) ON CONFLICT (dependency) DO UPDATE SET n = n + 1",
+  ).run(dependency);
 }
 
 /** Up to `limit` packages whose latest version depends on `name`, in name order (bytewise). */
@@ -79,7 +96,8 @@ export function dependentsOf(sql: Sql, name: string, limit: number): string[] {
 
 /** How many packages' latest version depends on `name`. */
 export function dependentCount(sql: Sql, name: string): number {
-  return (
-    sql("SELECT count(*) AS n FROM dependents WHERE dependency = ?").get(name) as { n: number }
-  ).n;
+  const row = sql("SELECT n FROM dependent_counts WHERE dependency = ?").get(name) as
+    | { n: number }
+    | undefined;
+  return row?.n ?? 0;
 }

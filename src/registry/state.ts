@@ -228,8 +228,10 @@ export class RegistryState {
       for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
     }
     const hadDependents = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dependents'")
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dependent_counts'")
       .get();
+    // Rows without their counts: from before the counts, rebuilt whole below.
+    if (!hadDependents) db.exec("DROP TABLE IF EXISTS dependents");
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
     db.exec(DEPENDENTS_SCHEMA);

@@ -52,6 +52,7 @@ test("dependents follow each package's latest version, aliases and every registr
     }),
   ]);
   assert.deepEqual(state.dependents("base", 10), ["app"]);
+  assert.equal(state.dependentCount("base"), 1);
   assert.deepEqual(state.dependents("other", 10), []);
 
   // Moving latest back brings it back; unpublishing the package takes it away.
@@ -77,7 +78,9 @@ test("dependents follow each package's latest version, aliases and every registr
   };
   applied(state, [unpublish]);
   assert.deepEqual(state.dependents("base", 10), ["tool"]);
+  assert.equal(state.dependentCount("base"), 1);
   assert.deepEqual(state.dependents("lib", 10), []);
+  assert.equal(state.dependentCount("lib"), 0);
   state.close();
 });
 
@@ -92,13 +95,15 @@ test("an adopted SQLite snapshot, and a state made before the index, get their d
   copyCoreTables(path, copy);
   const adopted = adoptDatabaseFile(copy, 5, snapshot);
   assert.deepEqual(adopted.dependents("a", 10), ["@s/b"]);
+  assert.equal(adopted.dependentCount("a"), 1);
   adopted.close();
 
   // A state written before the dependents table existed fills it when opened.
   const older = new DatabaseSync(path);
-  older.exec("DROP TABLE dependents");
+  older.exec("DROP TABLE dependents; DROP TABLE dependent_counts");
   older.close();
   const reopened = RegistryState.open(path);
   assert.deepEqual(reopened.dependents("a", 10), ["@s/b"]);
+  assert.equal(reopened.dependentCount("a"), 1);
   reopened.close();
 });
