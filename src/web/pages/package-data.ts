@@ -4,6 +4,7 @@
  * (either may be unavailable on this server: the page says so rather than
  * fail), its readme, and its dependents where the whole registry is held.
  */
+import { LRUCache } from "lru-cache";
 import semver from "semver";
 import { publishedAt, type VersionEntry } from "../../registry/entries.ts";
 import { uplinkOf, type VersionDocument, versionEntryOf } from "../../registry/package-document.ts";
@@ -14,6 +15,15 @@ import type { PageContext } from "../page.ts";
 import { paths } from "../paths.ts";
 import { type RenderedReadme, readmeFile, renderReadme } from "../readme.ts";
 import type { VersionFiles } from "../source.ts";
+
+/**
+ * Rendered readmes by version: rendering a long readme (Markdown, highlighting, sanitizing)
+ * takes tens of milliseconds, and a version's readme never changes.
+ */
+const readmes = new LRUCache<string, RenderedReadme>({
+  maxSize: 64 << 20,
+  sizeCalculation: (r) => Math.max(1, r.kind === "html" ? r.html.length : r.text.length),
+});
 
 /** Dependents listed by name on a page; the count says how many there are in all. */
 export const DEPENDENTS_SHOWN = 100;
@@ -186,6 +196,27 @@ async function readmeText(
   }
 }
 
+async function readmeOf(
+  name: string,
+  version: string,
+  entry: VersionEntry,
+  manifest: Record<string, unknown> | undefined,
+  files: VersionFiles | undefined,
+): Promise<RenderedReadme | undefined> {
+  // The manifest's hash names the version's content; what of it could be read here, not.
+  const key = `${entry.manifest.sha256} ${manifest ? "m" : "-"}${files ? "f" : "-"} ${name}@${version}`;
+  const cached = readmes.get(key);
+  if (cached) return cached;
+  const text = await readmeText(manifest, files);
+  if (text === undefined) return undefined;
+  const rendered = renderReadme(text, {
+    file: (path) => paths.files(name, version, path),
+    raw: (path) => paths.raw(name, version, path),
+  });
+  readmes.set(key, rendered);
+  return rendered;
+}
+
 export async function packageData(
   ctx: PageContext,
   name: string,
@@ -212,7 +243,7 @@ export async function packageData(
   const [manifest, files] = gone
     ? [undefined, undefined]
     : await Promise.all([manifestOf(ctx, entry), filesOf(ctx, entry)]);
-  const text = gone ? undefined : await readmeText(manifest, files);
+  const readme = gone ? undefined : await readmeOf(name, shown.version, entry, manifest, files);
   const state = ctx.source.state();
   const below = versions.slice(versions.indexOf(row) + 1);
   return {
@@ -225,13 +256,7 @@ export async function packageData(
     gone,
     manifest,
     files,
-    readme:
-      text === undefined
-        ? undefined
-        : renderReadme(text, {
-            file: (path) => paths.files(name, shown.version, path),
-            raw: (path) => paths.raw(name, shown.version, path),
-          }),
+    readme,
     previous: below.find((r) => r.doc.unpublished === undefined)?.version,
     dependents: state && {
       count: state.dependentCount(name),
