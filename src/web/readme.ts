@@ -193,6 +193,7 @@ const SANITIZE_BASE: sanitizeHtml.IOptions = {
   allowedSchemesByTag: { img: ["http", "https"], source: ["http", "https"] },
   allowedSchemesAppliedToAttributes: ["href", "src", "cite", "srcset"],
   allowProtocolRelative: false,
+  selfClosing: [...sanitizeHtml.defaults.selfClosing, "source", "wbr"],
   // Only a task list's checkbox survives of any input.
   exclusiveFilter: (frame) => frame.tag === "input" && frame.attribs.type !== "checkbox",
 };
@@ -266,6 +267,17 @@ function sanitizeOptions(links: ReadmeLinks): sanitizeHtml.IOptions {
         const out: sanitizeHtml.Attributes = { ...rest };
         if (src !== undefined) out.src = isExternal(src) ? src : links.raw(packagePath(src).path);
         return { tagName, attribs: out };
+      },
+      // A <picture>'s sources: each candidate of a srcset, as an image.
+      source: (tagName, attribs) => {
+        const { srcset, ...rest } = withId(attribs);
+        if (srcset === undefined) return { tagName, attribs: rest };
+        const candidates = srcset.split(",").map((candidate) => {
+          const [url = "", ...descriptors] = candidate.trim().split(/\s+/);
+          const to = isExternal(url) ? url : links.raw(packagePath(url).path);
+          return [to, ...descriptors].join(" ");
+        });
+        return { tagName, attribs: { ...rest, srcset: candidates.join(", ") } };
       },
       // A task's checkbox, read out by what it says (it has no label of its own).
       input: (tagName, attribs) => ({

@@ -105,3 +105,19 @@ test("the readme file is picked at the top level, Markdown first, in any case", 
   assert.equal(readmeFile(files("README.txt"))?.path, "README.txt");
   assert.equal(readmeFile(files("docs/README.md", "readme-notes.md")), undefined);
 });
+
+test("a <picture>'s sources lead to the version's raw files; a bad candidate drops the srcset", () => {
+  const out = htmlOf(
+    renderReadme(
+      '<picture><source media="(prefers-color-scheme: dark)" srcset="img/dark.png 2x"><source srcset="javascript:alert(1), https://x.example/a.png"><img src="img/light.png" alt="logo"></picture>',
+      LINKS,
+    ),
+  );
+  assert.match(
+    out,
+    /<source media="\(prefers-color-scheme: dark\)" srcset="\/raw\/img\/dark.png 2x" \/>/,
+  );
+  assert.match(out, /<source \/>/);
+  assert.match(out, /<img alt="logo" src="\/raw\/img\/light.png" \/>/);
+  assert.doesNotMatch(out, /javascript/);
+});
