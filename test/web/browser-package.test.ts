@@ -74,6 +74,13 @@ describe("package pages in a browser", () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await screenshot(page, "package-versions");
     assert.deepEqual(await seriousViolations(page), []);
+
+    // A deprecated version says so before anything else; dark, where the notice must stay readable.
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.goto(new URL(paths.version("web-dep", "1.0.0"), origin.url).href);
+    assert.equal(await page.locator(".notice.deprecated").isVisible(), true);
+    await screenshot(page, "package-deprecated-dark");
+    assert.deepEqual(await seriousViolations(page), []);
     assert.deepEqual(problems, []);
     await page.close();
   });
