@@ -202,6 +202,7 @@ describe("package pages", () => {
       const there = await page(origin.url, path);
       const here = await page(mirror.url, path);
       assert.equal(here.status, there.status, path);
+      assert.match(here.main, /<span class="package-name">/, path);
       assert.equal(here.main, there.main.replaceAll(origin.url, mirror.url), path);
     }
   });
