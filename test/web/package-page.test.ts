@@ -157,6 +157,14 @@ describe("package pages", () => {
     );
     assert.match(old.main, /<a href="\/-\/web\/package\/web-dep">latest is 1\.1\.0<\/a>/);
     assert.match(old.main, /npm install web-dep@1\.0\.0 --registry/);
+
+    // A dist-tag in a version's place leads to the version it points at.
+    const tagged = await fetch(new URL(paths.version("web-dep", "next"), base), {
+      headers: { accept: BROWSER },
+      redirect: "manual",
+    });
+    assert.equal(tagged.status, 302);
+    assert.equal(tagged.headers.get("location"), paths.version("web-dep", "2.0.0-beta.1"));
   });
 
   test("an unpublished version or package answers 410 with its history; unknown ones 404", async () => {

@@ -217,11 +217,16 @@ async function readmeOf(
   return rendered;
 }
 
+/** A dist-tag where a version was named: the version it points at. */
+export interface TaggedVersion {
+  readonly tagged: string;
+}
+
 export async function packageData(
   ctx: PageContext,
   name: string,
   version: string | undefined,
-): Promise<PackageData> {
+): Promise<PackageData | TaggedVersion> {
   await ctx.source.packages.beforeRead?.();
   const loaded = await load(ctx, name);
   if (!loaded) throw new WebError("not-found", `there is no package ${name} here`);
@@ -231,6 +236,8 @@ export async function packageData(
     version === undefined
       ? defaultVersion(doc.distTags, versions)
       : versions.find((r) => r.version === version);
+  if (!row && version !== undefined && Object.hasOwn(doc.distTags, version))
+    return { tagged: doc.distTags[version] };
   const shownDoc = row && loaded.version(row.version);
   if (!row || !shownDoc)
     throw new WebError(

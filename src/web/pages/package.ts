@@ -82,6 +82,9 @@ export async function packagePage(
   view: Extract<PackageView, { view: "overview" }>,
 ): Promise<WebResult> {
   const data = await packageData(ctx, view.name, view.version);
+  // `/v/next` shows what `next` points at now, under the version's own URL.
+  if ("tagged" in data)
+    return { kind: "redirect", location: paths.version(view.name, data.tagged) };
   const { doc, shown } = data;
   const isLatest = view.version === undefined || view.version === data.latest;
   const spec = isLatest ? doc.name : `${doc.name}@${shown.version}`;
