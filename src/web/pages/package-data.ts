@@ -121,6 +121,8 @@ interface Loaded {
  * the package's document, as the reader gives it.
  */
 async function load(ctx: PageContext, name: string): Promise<Loaded | undefined> {
+  // Asked of the reader first: an origin's uplink importer brings the package in, or up to date.
+  if ((await ctx.source.packages.revision(name)) === undefined) return undefined;
   const state = ctx.source.state();
   const pkg = state?.getPackage(name);
   if (state && pkg) {
