@@ -19,6 +19,7 @@ import { createZstdCompress, createZstdDecompress, constants as zlibConstants } 
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
+import { insertDependent, latestDependencies } from "./dependents.ts";
 import {
   checkVersionEntry,
   EntryError,
@@ -284,7 +285,7 @@ export function adoptDatabaseFile(
   }
 }
 
-/** Recomputes the document hashes and search index from the checked rows, in one transaction. */
+/** Recomputes the document hashes, search index and dependents from the checked rows, in one transaction. */
 function deriveTables(state: RegistryState): void {
   const names = state.packageNames();
   state.db.exec("BEGIN IMMEDIATE");
@@ -298,6 +299,8 @@ function deriveTables(state: RegistryState): void {
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
       const search = searchDocumentOf(doc);
       if (search) state.search.put(search);
+      for (const dependency of latestDependencies(doc))
+        insertDependent(state.sql, dependency, doc.name);
     }
     state.db
       .prepare("INSERT INTO meta (key, value) VALUES ('packages', ?)")

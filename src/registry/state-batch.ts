@@ -9,6 +9,7 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { sha256Hex } from "../util/sha256.ts";
+import { updateDependents } from "./dependents.ts";
 import {
   type Entry,
   EntryError,
@@ -397,6 +398,7 @@ export class StateBatch {
         const search = searchDocumentOf(after);
         if (search) state.search.put(search);
         else state.search.remove(after.name);
+        updateDependents(sql, before, after);
       }
       if (built) {
         if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();

@@ -11,6 +11,13 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  DEPENDENTS_SCHEMA,
+  dependentCount,
+  dependentsOf,
+  insertDependent,
+  latestDependencies,
+} from "./dependents.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
@@ -81,6 +88,16 @@ export interface VersionRow {
   readonly entry: VersionEntry;
   readonly deprecated: string | null;
   readonly unpublished: string | null;
+}
+
+/** A version as a list of versions shows it. */
+export interface VersionOutline {
+  readonly version: string;
+  readonly index: number;
+  /** Publish time (an imported version's upstream time). */
+  readonly time: string;
+  readonly deprecated?: string;
+  readonly unpublished?: string;
 }
 
 export interface PackageRow {
@@ -210,11 +227,36 @@ export class RegistryState {
         .all() as { name: string }[];
       for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
     }
+    const hadDependents = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dependent_counts'")
+      .get();
+    // Rows without their counts: from before the counts, rebuilt whole below.
+    if (!hadDependents) db.exec("DROP TABLE IF EXISTS dependents");
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
+    db.exec(DEPENDENTS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
-    return new RegistryState(db);
+    const state = new RegistryState(db);
+    // A state whose derived tables were computed before dependents existed gets them now.
+    // Not a schema bump: STATE_SCHEMA also names the published SQLite files, whose core
+    // tables did not change. A downloaded file has no documents yet; its adoption fills them.
+    if (!hadDependents && db.prepare("SELECT 1 FROM documents LIMIT 1").get())
+      state.#fillDependents();
+    return state;
+  }
+
+  #fillDependents(): void {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const name of this.packageNames())
+        for (const dependency of latestDependencies(this.document(name)))
+          insertDependent(this.sql, dependency, name);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
   }
 
   close(): void {
@@ -350,6 +392,29 @@ export class RegistryState {
   }
 
   /**
+   * Every version's log index, publish time and status, without reading
+   * its entry: a package page lists thousands of versions from this.
+   */
+  versionOutlines(name: string): VersionOutline[] {
+    const rows = this.sql(
+      "SELECT version, log_index, time, deprecated, unpublished FROM versions WHERE name = ?",
+    ).all(name) as {
+      version: string;
+      log_index: number;
+      time: string;
+      deprecated: string | null;
+      unpublished: string | null;
+    }[];
+    return rows.map((r) => ({
+      version: r.version,
+      index: r.log_index,
+      time: r.time,
+      ...(r.deprecated !== null ? { deprecated: r.deprecated } : {}),
+      ...(r.unpublished !== null ? { unpublished: r.unpublished } : {}),
+    }));
+  }
+
+  /**
    * What picking a version of a live package reads, in one query: its
    * dist-tags and its live versions (without their entries) with any
    * deprecation. Popular packages have thousands of versions, so they come
@@ -463,6 +528,16 @@ export class RegistryState {
         (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
       ),
     };
+  }
+
+  /** Up to `limit` packages whose latest version depends on `name`, in name order (dependents.ts). */
+  dependents(name: string, limit: number): string[] {
+    return dependentsOf(this.sql, name, limit);
+  }
+
+  /** How many packages' latest version depends on `name`. */
+  dependentCount(name: string): number {
+    return dependentCount(this.sql, name);
   }
 
   /** The SHA-256 of the package's document, as the snapshot map lists it. */

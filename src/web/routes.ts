@@ -20,6 +20,7 @@ import { homePage } from "./pages/home.ts";
 import { logPage } from "./pages/log.ts";
 import { manifestPage, manifestRawPage } from "./pages/manifest.ts";
 import { mirrorsPage } from "./pages/mirrors.ts";
+import { packagePage } from "./pages/package.ts";
 import { entryPage, versionProofPage } from "./pages/proof.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
@@ -56,6 +57,7 @@ const PACKAGE_VIEWS: {
   manifest: manifestPage,
   "manifest-raw": manifestRawPage,
   diff: diffPage,
+  overview: packagePage,
 };
 
 function dispatchPackage(ctx: PageContext, view: PackageView): Promise<WebResult> {

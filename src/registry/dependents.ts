@@ -1,0 +1,103 @@
+/**
+ * Dependents: which packages' `latest` version depends on a package, in
+ * any registry dependency field its publish entry carries (dependencies,
+ * optionalDependencies, peerDependencies; an `npm:` alias counts for the
+ * package it names). Derived state, kept as package documents change
+ * (state-batch.ts) and recomputed when a SQLite snapshot is adopted
+ * (database-file.ts), so every copy of the state answers the same.
+ *
+ * One row per (dependency, dependent) pair, keyed in that order: listing
+ * a package's dependents is a range of the primary key; their count is
+ * kept beside, as counting a range costs its length.
+ */
+import type { StatementSync } from "node:sqlite";
+import { registryDependencies } from "./dependencies.ts";
+import type { PackageDocument } from "./package-document.ts";
+
+export const DEPENDENTS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS dependents (
+  dependency TEXT NOT NULL,
+  dependent TEXT NOT NULL,
+  PRIMARY KEY (dependency, dependent)
+) STRICT, WITHOUT ROWID;
+-- Counted as rows come and go: the most depended-on packages have a hundred thousand dependents.
+CREATE TABLE IF NOT EXISTS dependent_counts (
+  dependency TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+type Sql = (sql: string) => StatementSync;
+
+/** The registry packages the document's live `latest` version depends on (never itself). */
+export function latestDependencies(doc: PackageDocument | undefined): Set<string> {
+  const names = new Set<string>();
+  if (!doc || doc.unpublished !== undefined) return names;
+  const latest = doc.distTags.latest;
+  if (latest === undefined || !Object.hasOwn(doc.versions, latest)) return names;
+  const version = doc.versions[latest];
+  if (version.unpublished !== undefined) return names;
+  for (const root of registryDependencies(version.resolution as Record<string, unknown>))
+    if (root.name !== doc.name) names.add(root.name);
+  return names;
+}
+
+/** Rewrites the package's rows when what its latest version depends on changed. */
+export function updateDependents(
+  sql: Sql,
+  before: PackageDocument | undefined,
+  after: PackageDocument,
+): void {
+  const latestBefore = before?.distTags.latest;
+  const latestAfter = after.distTags.latest;
+  // The common case of a batch: tags, owners or other versions changed, not the latest version.
+  if (
+    before !== undefined &&
+    before.unpublished === after.unpublished &&
+    latestBefore === latestAfter &&
+    latestAfter !== undefined &&
+    before.versions[latestAfter] === after.versions[latestAfter]
+  )
+    return;
+  const old = latestDependencies(before);
+  const next = latestDependencies(after);
+  for (const name of old) if (!next.has(name)) deleteDependent(sql, name, after.name);
+  for (const name of next) if (!old.has(name)) insertDependent(sql, name, after.name);
+}
+
+function deleteDependent(sql: Sql, dependency: string, dependent: string): void {
+  const { changes } = sql("DELETE FROM dependents WHERE dependency = ? AND dependent = ?").run(
+    dependency,
+    dependent,
+  );
+  if (changes === 0) return;
+  sql("UPDATE dependent_counts SET n = n - 1 WHERE dependency = ?").run(dependency);
+  sql("DELETE FROM dependent_counts WHERE dependency = ? AND n = 0").run(dependency);
+}
+
+/** Records that `dependent`'s latest version depends on `dependency`. */
+export function insertDependent(sql: Sql, dependency: string, dependent: string): void {
+  const { changes } = sql(
+    "INSERT OR IGNORE INTO dependents (dependency, dependent) VALUES (?, ?)",
+  ).run(dependency, dependent);
+  if (changes === 0) return;
+  sql(
+    "INSERT INTO dependent_counts (dependency, n) VALUES (?, 1) ON CONFLICT (dependency) DO UPDATE SET n = n + 1",
+  ).run(dependency);
+}
+
+/** Up to `limit` packages whose latest version depends on `name`, in name order (bytewise). */
+export function dependentsOf(sql: Sql, name: string, limit: number): string[] {
+  const rows = sql(
+    "SELECT dependent FROM dependents WHERE dependency = ? ORDER BY dependent LIMIT ?",
+  ).all(name, limit) as { dependent: string }[];
+  return rows.map((r) => r.dependent);
+}
+
+/** How many packages' latest version depends on `name`. */
+export function dependentCount(sql: Sql, name: string): number {
+  const row = sql("SELECT n FROM dependent_counts WHERE dependency = ?").get(name) as
+    | { n: number }
+    | undefined;
+  return row?.n ?? 0;
+}
