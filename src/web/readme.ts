@@ -237,6 +237,17 @@ function withId(attribs: sanitizeHtml.Attributes): sanitizeHtml.Attributes {
   return prefixed === undefined ? rest : { ...rest, id: prefixed };
 }
 
+/** A name for an image that has no text: the last segment of its URL's path ("logo.svg"). */
+function imageName(src: string | undefined): string {
+  const path = (src ?? "").split(/[?#]/, 1)[0];
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  try {
+    return decodeURIComponent(last) || "image";
+  } catch {
+    return last || "image";
+  }
+}
+
 function sanitizeOptions(links: ReadmeLinks): sanitizeHtml.IOptions {
   const anyTag: sanitizeHtml.Transformer = (tagName, attribs) => ({
     tagName,
@@ -266,6 +277,8 @@ function sanitizeOptions(links: ReadmeLinks): sanitizeHtml.IOptions {
         const { src, ...rest } = withId(attribs);
         const out: sanitizeHtml.Attributes = { ...rest };
         if (src !== undefined) out.src = isExternal(src) ? src : links.raw(packagePath(src).path);
+        // Many readmes leave images (and so the links around them) without a text; the file's name is better than none.
+        if (!out.alt?.trim()) out.alt = imageName(src);
         return { tagName, attribs: out };
       },
       // A <picture>'s sources: each candidate of a srcset, as an image.

@@ -121,3 +121,18 @@ test("a <picture>'s sources lead to the version's raw files; a bad candidate dro
   assert.match(out, /<img alt="logo" src="\/raw\/img\/light.png" \/>/);
   assert.doesNotMatch(out, /javascript/);
 });
+
+test("an image without a text is named by its file, so it and a link around it can be read out", () => {
+  const out = htmlOf(
+    renderReadme(
+      '[![](https://ci.example/badge%20one.svg?branch=main)](https://ci.example)\n\n<img src="media/logo.svg" width="300">\n\n![kept](x.png)\n',
+      LINKS,
+    ),
+  );
+  assert.match(
+    out,
+    /<img alt="badge one\.svg" src="https:\/\/ci\.example\/badge%20one\.svg\?branch=main"/,
+  );
+  assert.match(out, /alt="logo\.svg"/);
+  assert.match(out, /alt="kept"/);
+});
