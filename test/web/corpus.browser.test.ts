@@ -110,6 +110,11 @@ describe("the corpus registry in a browser: origin, mirror and proxy", () => {
   /** A new page that records every script error and dialog, for `visit`. */
   async function openPage(): Promise<Page & { problems: string[] }> {
     const page = await browser.newPage();
+    // Readmes link images on other hosts: the test stays on loopback, and never waits on them.
+    await page.route(
+      (url) => url.hostname !== "127.0.0.1",
+      (route) => route.abort(),
+    );
     const problems: string[] = [];
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("dialog", (d) => {
