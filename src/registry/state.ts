@@ -20,7 +20,7 @@ import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 2;
+export const STATE_SCHEMA = 3;
 
 /** The tables a published SQLite snapshot holds; the rest is recomputed from them. */
 export const CORE_SCHEMA = `
