@@ -14,6 +14,7 @@ import { html, renderDocument, type VNode } from "./html.ts";
 import { Layout, type SiteInfo } from "./layout.ts";
 import type { PageContext, PageHandler, WebResult } from "./page.ts";
 import { homePage } from "./pages/home.ts";
+import { searchPage, searchSuggestions } from "./pages/search.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
 
@@ -203,6 +204,13 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
           return reply.header("content-encoding", "gzip").send(asset.gzip);
         return reply.send(asset.body);
       });
+
+      scope.get("/search", async (req, reply) =>
+        send(req, reply, site, await searchPage(context(req))),
+      );
+      scope.get("/search.json", async (req, reply) =>
+        send(req, reply, site, await searchSuggestions(context(req))),
+      );
 
       scope.get("/package/*", async (req, reply) => {
         const rest = (req.params as { "*": string })["*"];
