@@ -51,7 +51,9 @@ function suggest(input, endpoint) {
   const go = (li) => {
     window.location.assign(li.dataset.url);
   };
-  const show = (hits) => {
+  const show = (hits, text = "") => {
+    // Which text the list answers: the current one once the last answer is in.
+    list.dataset.query = text;
     list.replaceChildren();
     options = hits.map((hit, i) => {
       const li = document.createElement("li");
@@ -99,7 +101,7 @@ function suggest(input, endpoint) {
       if (!res.ok) return show([]);
       const body = await res.json();
       // A stale answer (the text changed meanwhile) is dropped.
-      if (controller === inFlight && input.value === text) show(body.hits ?? []);
+      if (controller === inFlight && input.value === text) show(body.hits ?? [], text);
     } catch (err) {
       if (err?.name !== "AbortError") show([]);
     }
