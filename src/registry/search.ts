@@ -58,18 +58,38 @@ const MIN_PREFIX_WORD = 3;
 /** Above every code point: `q || TOP` bounds the range of strings that start with q. */
 const TOP = "\u{10FFFF}";
 
+/**
+ * `rank` orders a class, lower first: more popular, then shorter names
+ * (`length(lname) - popularity * 256`; no name is 256 long). Each index
+ * covers what its query reads, so a class never touches the table.
+ */
 export const SEARCH_SCHEMA = `
 CREATE TABLE IF NOT EXISTS search_docs (
   name TEXT PRIMARY KEY,
   doc TEXT NOT NULL,
   lname TEXT NOT NULL,
   tail TEXT,
-  popularity INTEGER NOT NULL
+  popularity INTEGER NOT NULL,
+  rank INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs (lname, popularity);
-CREATE INDEX IF NOT EXISTS search_docs_tail ON search_docs (tail, popularity) WHERE tail IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs (lname, rank);
+CREATE INDEX IF NOT EXISTS search_docs_tail ON search_docs (tail, rank, lname) WHERE tail IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_rank ON search_docs (rank, lname, tail);
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''');
 `;
+
+/** A name range holding this many names is walked in rank order instead of sorted whole. */
+const DENSE_RANGE = 2000;
+
+function rankOf(lname: string, popularity: number): number {
+  return lname.length - popularity * 256;
+}
+
+/** The place inside a class, in [0, 1): bigger for more popular. */
+function placeOf(rank: number): number {
+  const popularity = Math.max(0, Math.ceil(-rank / 256));
+  return popularity / (popularity + 1);
+}
 
 const CLASS_ORDER: readonly MatchClass[] = ["exact", "prefix", "scope", "text"];
 
@@ -101,6 +121,12 @@ function tailOf(lname: string): string | null {
   return lname.startsWith("@") && lname.includes("/") ? lname.slice(lname.indexOf("/") + 1) : null;
 }
 
+/** The names that start with `start`, whole (lname) or after their scope (tail). */
+interface NameRange {
+  readonly column: "lname" | "tail";
+  readonly start: string;
+}
+
 interface Candidate {
   readonly rowid: number;
   readonly match: MatchClass;
@@ -122,8 +148,15 @@ export class SearchIndex {
     const lname = doc.name.toLowerCase();
     const { popularity, ...stored } = doc;
     const { lastInsertRowid } = this.#sql(
-      "INSERT INTO search_docs (name, doc, lname, tail, popularity) VALUES (?, ?, ?, ?, ?)",
-    ).run(doc.name, JSON.stringify(stored), lname, tailOf(lname), popularity);
+      "INSERT INTO search_docs (name, doc, lname, tail, popularity, rank) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(
+      doc.name,
+      JSON.stringify(stored),
+      lname,
+      tailOf(lname),
+      popularity,
+      rankOf(lname, popularity),
+    );
     this.#sql(
       "INSERT INTO search_fts (rowid, name, description, keywords) VALUES (?, ?, ?, ?)",
     ).run(lastInsertRowid, doc.name, doc.description, doc.keywords.join(" "));
@@ -140,7 +173,9 @@ export class SearchIndex {
 
   /** Sets a package's popularity (a measure folded in after its document was put). */
   setPopularity(name: string, popularity: number): void {
-    this.#sql("UPDATE search_docs SET popularity = ? WHERE name = ?").run(popularity, name);
+    this.#sql(
+      "UPDATE search_docs SET popularity = ?1, rank = length(lname) - ?1 * 256 WHERE name = ?2",
+    ).run(popularity, name);
   }
 
   /** Best matches first (the classes above); `from` and `size` page through them. */
@@ -151,20 +186,24 @@ export class SearchIndex {
     const need = from + size;
     const seen = new Set<number>();
     const ranked: Candidate[] = [];
-    const take = (rows: readonly { rowid: number; place: number }[], match: MatchClass) => {
-      for (const { rowid, place } of rows)
-        if (!seen.has(rowid)) {
-          seen.add(rowid);
-          ranked.push({ rowid, match, place });
+    const take = (rows: readonly Candidate[]) => {
+      for (const c of rows)
+        if (!seen.has(c.rowid)) {
+          seen.add(c.rowid);
+          ranked.push(c);
         }
     };
     const forms = q === "" ? [] : nameForms(q);
-    for (const form of forms) take(this.#exact(form), "exact");
-    for (const form of forms) if (ranked.length < need) take(this.#prefix(form, need), "prefix");
-    if (q !== "" && !q.includes("/") && ranked.length < need) take(this.#tail(q, need), "scope");
+    const ranges: NameRange[] = forms.map((form) => ({ column: "lname", start: form }));
+    if (q !== "" && !q.includes("/")) ranges.push({ column: "tail", start: q });
+    for (const form of forms) take(this.#exact(form));
+    // Sizes up to the cap: they pick each range's plan, and give the total when names alone pass it.
+    const sizes = ranges.map((r) => this.#rangeSize(r, Math.max(DENSE_RANGE, TOTAL_CAP + 1)));
+    for (const [i, range] of ranges.entries())
+      if (ranked.length < need) take(this.#range(range, need, sizes[i] >= DENSE_RANGE));
     // The text class may repeat names already ranked: fetch enough to fill the page past them.
-    if (fts && ranked.length < need) take(this.#text(fts, need + ranked.length), "text");
-    const count = this.#count(forms, q, fts);
+    if (fts && ranked.length < need) take(this.#text(fts, need + ranked.length));
+    const count = sizes.some((n) => n > TOTAL_CAP) ? TOTAL_CAP + 1 : this.#count(ranges, fts);
     const page = ranked.slice(from, need);
     const docs = this.#docs(page.map((c) => c.rowid));
     return {
@@ -179,57 +218,61 @@ export class SearchIndex {
     };
   }
 
-  #exact(form: string): { rowid: number; place: number }[] {
-    return this.#sql("SELECT rowid, 0.5 AS place FROM search_docs WHERE lname = ?").all(
-      form,
-    ) as unknown as { rowid: number; place: number }[];
+  #exact(form: string): Candidate[] {
+    const rows = this.#sql("SELECT rowid FROM search_docs WHERE lname = ?").all(form) as {
+      rowid: number;
+    }[];
+    return rows.map(({ rowid }) => ({ rowid, match: "exact", place: 0.5 }));
   }
 
-  #prefix(form: string, limit: number): { rowid: number; place: number }[] {
-    return this.#sql(
-      `SELECT rowid, popularity / (popularity + 1.0) AS place FROM search_docs
-        WHERE lname > ?1 AND lname < ?1 || ?2
-        ORDER BY popularity DESC, length(lname), lname LIMIT ?3`,
-    ).all(form, TOP, limit) as unknown as { rowid: number; place: number }[];
+  /** How many names the range holds, counted up to `cap`. */
+  #rangeSize({ column, start }: NameRange, cap: number): number {
+    return (
+      this.#sql(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM search_docs WHERE ${column} >= ?1 AND ${column} < ?1 || ?2 LIMIT ?3)`,
+      ).get(start, TOP, cap) as { n: number }
+    ).n;
   }
 
-  #tail(q: string, limit: number): { rowid: number; place: number }[] {
-    return this.#sql(
-      `SELECT rowid, popularity / (popularity + 1.0) AS place FROM search_docs
-        WHERE tail >= ?1 AND tail < ?1 || ?2
-        ORDER BY popularity DESC, length(lname), lname LIMIT ?3`,
-    ).all(q, TOP, limit) as unknown as { rowid: number; place: number }[];
+  /**
+   * The best of a name range: a small range is read whole and sorted; a
+   * dense one (a letter or two) is walked in rank order until enough turn up.
+   */
+  #range({ column, start }: NameRange, limit: number, dense: boolean): Candidate[] {
+    const rows = this.#sql(
+      `SELECT rowid, rank FROM search_docs ${dense ? "INDEXED BY search_docs_rank" : ""}
+        WHERE ${column} >= ?1 AND ${column} < ?1 || ?2
+        ORDER BY rank, lname LIMIT ?3`,
+    ).all(start, TOP, limit) as { rowid: number; rank: number }[];
+    const match: MatchClass = column === "lname" ? "prefix" : "scope";
+    return rows.map(({ rowid, rank }) => ({ rowid, match, place: placeOf(rank) }));
   }
 
-  #text(fts: string, limit: number): { rowid: number; place: number }[] {
-    return this.#sql(
+  #text(fts: string, limit: number): Candidate[] {
+    const rows = this.#sql(
       `SELECT f.rowid AS rowid, -f.rank / (1.0 - f.rank) AS place
          FROM (SELECT rowid, bm25(search_fts, 10.0, 2.0, 4.0) AS rank FROM search_fts
                 WHERE search_fts MATCH ?1) f
          JOIN search_docs d ON d.rowid = f.rowid
-        ORDER BY f.rank, d.popularity DESC LIMIT ?2`,
-    ).all(fts, limit) as unknown as { rowid: number; place: number }[];
+        ORDER BY f.rank, d.rank LIMIT ?2`,
+    ).all(fts, limit) as { rowid: number; place: number }[];
+    return rows.map(({ rowid, place }) => ({ rowid, match: "text", place }));
   }
 
   /**
-   * How many packages match, counted up to one past the cap: each class is
-   * a subset of the union, so a union past the cap means more than the cap
-   * match, and one within it is exact.
+   * How many packages match, when no name range alone passes the cap: each
+   * class is counted up to one past the cap and is a subset of the union, so
+   * a union past the cap means more than the cap match, and one within it is
+   * exact.
    */
-  #count(forms: readonly string[], q: string, fts: string | undefined): number {
+  #count(ranges: readonly NameRange[], fts: string | undefined): number {
     const parts: string[] = [];
     const params: (string | number)[] = [];
-    for (const form of forms) {
+    for (const { column, start } of ranges) {
       parts.push(
-        "SELECT rowid FROM (SELECT rowid FROM search_docs WHERE lname >= ? AND lname < ? LIMIT ?)",
+        `SELECT rowid FROM (SELECT rowid FROM search_docs WHERE ${column} >= ? AND ${column} < ? LIMIT ?)`,
       );
-      params.push(form, form + TOP, TOTAL_CAP + 1);
-    }
-    if (q !== "" && !q.includes("/")) {
-      parts.push(
-        "SELECT rowid FROM (SELECT rowid FROM search_docs WHERE tail >= ? AND tail < ? LIMIT ?)",
-      );
-      params.push(q, q + TOP, TOTAL_CAP + 1);
+      params.push(start, start + TOP, TOTAL_CAP + 1);
     }
     if (fts) {
       parts.push(
@@ -264,7 +307,7 @@ export class SearchIndex {
       const stem = q.slice(0, keep);
       const rows = this.#sql(
         `SELECT name, lname FROM search_docs WHERE lname >= ?1 AND lname < ?1 || ?2
-          ORDER BY popularity DESC LIMIT 400`,
+          ORDER BY rank LIMIT 400`,
       ).all(stem, TOP) as { name: string; lname: string }[];
       for (const r of rows) if (!pool.has(r.name)) pool.set(r.name, editDistance(q, r.lname));
     }

@@ -110,6 +110,32 @@ describe("search index", () => {
     ]);
   });
 
+  test("a dense name range (a letter typed) ranks as a small one does", () => {
+    const { search, db } = RegistryState.open(":memory:");
+    db.exec("BEGIN");
+    // More names than the dense threshold start with "d"; popularity and length vary.
+    const all: SearchDocument[] = [];
+    for (let i = 0; i < 2500; i++)
+      all.push(doc(`d${"x".repeat(i % 5)}-${i}`, "z", [], (i * 7919) % 13));
+    for (const d of all) search.put(d);
+    db.exec("COMMIT");
+    const expected = [...all]
+      .sort(
+        (a, b) =>
+          b.popularity - a.popularity ||
+          a.name.length - b.name.length ||
+          (a.name < b.name ? -1 : 1),
+      )
+      .map((d) => d.name);
+    const dense = search.search("d", 0, 30);
+    assert.deepEqual(names(dense.hits), expected.slice(0, 30));
+    assert.equal(dense.capped, true);
+    assert.deepEqual(names(search.search("d", 30, 10).hits), expected.slice(30, 40), "page two");
+    // A small range: the same order among its names.
+    const small = expected.filter((n) => n.startsWith("dxxxx-1"));
+    assert.deepEqual(names(search.search("dxxxx-1", 0, 100).hits), small.slice(0, 100));
+  });
+
   test("a popularity set later reorders a class", () => {
     const { search } = RegistryState.open(":memory:");
     search.put(doc("lodash-a", "x", [], 1));
