@@ -172,6 +172,11 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
 
   app.register(
     async (scope) => {
+      // The server's own time for a page, rendering and compression included (browsers' tools show it; bench/web.ts reads it).
+      scope.addHook("onSend", async (_req, reply, payload) => {
+        reply.header("server-timing", `app;dur=${reply.elapsedTime.toFixed(2)}`);
+        return payload;
+      });
       scope.setErrorHandler(async (err, req, reply) => {
         const status = options.statusOf(err);
         const message =
