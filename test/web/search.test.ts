@@ -29,6 +29,8 @@ describe("search pages", () => {
     origin = await startTestOrigin();
     base = origin.url.replace(/\/$/, "");
     await origin.publish("widget", "1.0.0", { description: "the widget", keywords: ["ui"] });
+    // Two versions: more popular than widget by the state's measure (live versions).
+    await origin.publish("widget-extra", "2.0.0", { description: "more of it" });
     await origin.publish("widget-extra", "2.1.0", { description: "more of it" });
     await origin.publish("@tools/widget", "0.3.0", { description: "a scoped one" });
     await origin.publish("gadget", "1.0.0", {
@@ -95,8 +97,8 @@ describe("search pages", () => {
     assert.deepEqual(
       body.hits.map((h) => [h.name, h.match, h.url]),
       [
-        ["widget", "prefix", "/-/web/package/widget"],
         ["widget-extra", "prefix", "/-/web/package/widget-extra"],
+        ["widget", "prefix", "/-/web/package/widget"],
       ],
     );
     assert.equal(body.total, 4, "gadget matches by its description");
