@@ -76,7 +76,7 @@ const READ_VERSIONS = 30;
 const READ_CONNECTIONS = 20;
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
 
-interface Settings {
+export interface Settings {
   /** Publishes per level; each publisher makes count / concurrency of them. */
   readonly publishes: Record<(typeof PUBLISH_LEVELS)[number], number>;
   /** A level stops early once this much time has passed (the same for both servers). */
@@ -91,17 +91,17 @@ const FULL: Settings = {
   readSeconds: 10,
   warmupSeconds: 2,
 };
-const QUICK: Settings = {
+export const QUICK: Settings = {
   publishes: { 1: 40, 10: 100, 50: 200 },
   publishCapMs: 3000,
   readSeconds: 2,
   warmupSeconds: 1,
 };
 
-const PHASES = ["publish", "packument", "tarball", "install"] as const;
+export const PHASES = ["publish", "packument", "tarball", "install"] as const;
 type Phase = (typeof PHASES)[number];
 
-interface RunOptions {
+export interface RunOptions {
   readonly settings: Settings;
   readonly phases: ReadonlySet<Phase>;
   readonly installs: number;
@@ -149,7 +149,7 @@ function withRatio(c: Comparison): ComparisonResult {
 // ---------------------------------------------------------------------------
 // The two servers.
 
-interface Server {
+export interface Server {
   readonly name: "verdaccio" | "cairn";
   readonly url: string;
   readonly agent: Agent;
@@ -514,7 +514,7 @@ function printComparisons(comparisons: readonly ComparisonResult[], jwt: boolean
 }
 
 /** Starts both servers and gives them the same content: the corpus (for installs) and the read package. */
-async function setUp(dir: string, servers: Server[], options: RunOptions): Promise<void> {
+export async function setUp(dir: string, servers: Server[], options: RunOptions): Promise<void> {
   const corpus = options.phases.has("install") ? await readCorpus() : [];
   // Cairn takes the corpus with `cairn import` while its server is stopped, as its docs say.
   const cairnData = join(dir, "cairn-data");
@@ -739,4 +739,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// bench/web-verdaccio.ts sets the same two servers up through setUp.
+if (import.meta.main) await main();

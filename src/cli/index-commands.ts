@@ -341,10 +341,10 @@ export function registerIndexCommands(program: Command): void {
   ).action(async (words: string[], flags: { index?: string; limit: number; json?: boolean }) => {
     const state = await openIndex(flags);
     try {
-      const { total, hits } = state.search.search(words.join(" "), 0, flags.limit);
-      if (flags.json) return printJson({ total, hits });
+      const { total, capped, hits } = state.search.search(words.join(" "), 0, flags.limit);
+      if (flags.json) return printJson({ total, capped, hits });
       for (const h of hits) process.stdout.write(`${h.name}@${h.version}  ${h.description}\n`);
-      process.stdout.write(`${hits.length} of ${total} matches\n`);
+      process.stdout.write(`${hits.length} of ${total}${capped ? "+" : ""} matches\n`);
     } finally {
       state.close();
     }

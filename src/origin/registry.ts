@@ -44,7 +44,7 @@ import {
 import { replayInto } from "../registry/replay.ts";
 import { checkResolution, RESOLUTION_FIELDS } from "../registry/resolution.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
-import { RegistryState, STATE_SCHEMA } from "../registry/state.ts";
+import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
 import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
@@ -381,7 +381,7 @@ export class Registry {
         size,
         blob,
         rawSize,
-        schema: STATE_SCHEMA,
+        schema: DATABASE_SCHEMA,
       };
       const { index } = await this.#sequencer.submit(entry);
       return { index, entry };

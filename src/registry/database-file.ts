@@ -31,7 +31,14 @@ import {
 import { documentKey, encodeDocument } from "./package-document.ts";
 import { searchDocumentOf } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
-import { CORE_SCHEMA, CORE_TABLES, RegistryState, STATE_SCHEMA, type VersionRow } from "./state.ts";
+import {
+  CORE_SCHEMA,
+  CORE_TABLES,
+  DATABASE_SCHEMA,
+  RegistryState,
+  STATE_SCHEMA,
+  type VersionRow,
+} from "./state.ts";
 
 export type DatabaseFileErrorCode =
   /** The blob is not zstd, or does not decompress to the size its entry names. */
@@ -64,7 +71,7 @@ export function copyCoreTables(statePath: string, outPath: string): number {
   try {
     out.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
     out.exec(CORE_SCHEMA);
-    out.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
+    out.exec(`PRAGMA user_version = ${DATABASE_SCHEMA}`);
     out.prepare("ATTACH DATABASE ? AS source").run(statePath);
     out.exec("BEGIN");
     for (const table of CORE_TABLES) {
@@ -183,8 +190,11 @@ function checkStructure(path: string, logSize: number): void {
       throw new DatabaseFileError("damaged", "the database file is damaged");
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version;
-    if (version !== STATE_SCHEMA)
-      throw new DatabaseFileError("schema", `database schema ${version}, expected ${STATE_SCHEMA}`);
+    if (version !== DATABASE_SCHEMA)
+      throw new DatabaseFileError(
+        "schema",
+        `database schema ${version}, expected ${DATABASE_SCHEMA}`,
+      );
     const expected = new DatabaseSync(":memory:");
     expected.exec(CORE_SCHEMA);
     const same = JSON.stringify(schemaOf(db)) === JSON.stringify(schemaOf(expected));
@@ -263,6 +273,10 @@ export function adoptDatabaseFile(
   let state: RegistryState | undefined;
   try {
     checkStructure(path, logSize);
+    // Its core tables checked, the file becomes this copy's state: derived tables follow.
+    const file = new DatabaseSync(path);
+    file.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
+    file.close();
     state = RegistryState.open(path);
     deriveTables(state);
     const batch = state.begin(logSize);

@@ -23,5 +23,17 @@ export function searchDocumentOf(doc: PackageDocument): SearchDocument | undefin
     date: row.time,
     publisher: row.actor,
     maintainers: doc.owners,
+    popularity: searchPopularity(live.length),
   };
+}
+
+/**
+ * The tie-break inside a search class. It must be computed alike by every
+ * copy from the log alone, so it is what the package's own entries say:
+ * how many live versions it has (busy packages publish often). The count
+ * of dependents, once derived state holds it, folds in here, kept current
+ * through SearchIndex.setPopularity.
+ */
+export function searchPopularity(liveVersions: number): number {
+  return liveVersions;
 }

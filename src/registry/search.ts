@@ -1,7 +1,19 @@
 /**
- * Full-text search over package names, descriptions and keywords (SQLite
- * FTS5), one document per package, describing its `latest` version. It is
- * derived state: rebuilt from the log and the manifest blobs it names.
+ * Package search over names, descriptions and keywords, one document per
+ * package, describing its `latest` version. It is derived state: rebuilt
+ * from the log and the manifest fields its entries carry, so every copy
+ * ranks alike.
+ *
+ * Ranking, in classes, each ordered by popularity (then shorter names):
+ *   1. exact: the name is the query (`babel/core` also names `@babel/core`);
+ *   2. prefix: the name starts with the query (`react` → `react-dom`);
+ *   3. scope: the name after its scope starts with it (`react` → `@types/react`);
+ *   4. text: the words match the description, keywords or name (SQLite
+ *      FTS5's bm25, names weighted most), popularity breaking ties.
+ * Name classes are range scans on indexes of the lower-cased name; every
+ * candidate set is capped, and the total is counted only up to
+ * TOTAL_CAP, so a one-letter query typed into a box costs no more than a
+ * long one.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { statementCache } from "./statements.ts";
@@ -15,26 +27,111 @@ export interface SearchDocument {
   readonly date: string;
   readonly publisher: string;
   readonly maintainers: readonly string[];
+  /** The tie-break inside a match class (search-documents.ts says what it counts). */
+  readonly popularity: number;
 }
 
+export type MatchClass = "exact" | "prefix" | "scope" | "text";
+
 export interface SearchHit extends SearchDocument {
+  readonly match: MatchClass;
+  /** Higher is better: the class, then the place inside it. */
   readonly score: number;
 }
 
+export interface SearchResult {
+  /** How many packages match, counted up to TOTAL_CAP. */
+  readonly total: number;
+  /** Whether more than `total` match (the count stopped at the cap). */
+  readonly capped: boolean;
+  readonly hits: SearchHit[];
+}
+
+/** Matches are counted up to here: past it a page says "1,000+". */
+export const TOTAL_CAP = 1000;
+/** No package name is longer (npm's limit); longer text cannot match a name. */
+const MAX_NAME = 214;
+const MAX_WORDS = 16;
+const MAX_WORD = 64;
+/** Shorter words match whole tokens only: a one-letter prefix would match most of the index. */
+const MIN_PREFIX_WORD = 3;
+/** Above every code point: `q || TOP` bounds the range of strings that start with q. */
+const TOP = "\u{10FFFF}";
+
+/**
+ * `rank` orders a class, lower first: more popular, then shorter names
+ * (`length(lname) - popularity * 256`; no name is 256 long). Each index
+ * covers what its query reads, so a class never touches the table.
+ */
 export const SEARCH_SCHEMA = `
-CREATE TABLE IF NOT EXISTS search_docs (name TEXT PRIMARY KEY, doc TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS search_docs (
+  name TEXT PRIMARY KEY,
+  doc TEXT NOT NULL,
+  lname TEXT NOT NULL,
+  tail TEXT,
+  popularity INTEGER NOT NULL,
+  rank INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs (lname, rank);
+CREATE INDEX IF NOT EXISTS search_docs_tail ON search_docs (tail, rank, lname) WHERE tail IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_rank ON search_docs (rank, lname, tail);
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''');
 `;
 
-/** Turns free text into an FTS5 query: every word must prefix-match something. */
+/** A name range holding this many names is walked in rank order instead of sorted whole. */
+const DENSE_RANGE = 2000;
+
+function rankOf(lname: string, popularity: number): number {
+  return lname.length - popularity * 256;
+}
+
+/** The place inside a class, in [0, 1): bigger for more popular. */
+function placeOf(rank: number): number {
+  const popularity = Math.max(0, Math.ceil(-rank / 256));
+  return popularity / (popularity + 1);
+}
+
+const CLASS_ORDER: readonly MatchClass[] = ["exact", "prefix", "scope", "text"];
+
+/** Turns free text into an FTS5 query: every word must match something (prefix-match from 3 letters). */
 export function ftsQuery(text: string): string | undefined {
   const words = text
     .toLowerCase()
     .split(/[^\p{L}\p{N}\-_.@/]+/u)
     .filter((w) => w.length > 0)
-    .slice(0, 16);
+    .slice(0, MAX_WORDS)
+    .map((w) => w.slice(0, MAX_WORD));
   if (words.length === 0) return undefined;
-  return words.map((w) => `"${w.replaceAll('"', '""')}"*`).join(" ");
+  return words
+    .map((w) => `"${w.replaceAll('"', '""')}"${w.length >= MIN_PREFIX_WORD ? "*" : ""}`)
+    .join(" ");
+}
+
+/** The query as names are compared: trimmed, lower-cased, at most a name long. */
+function nameQuery(text: string): string {
+  return text.trim().toLowerCase().slice(0, MAX_NAME);
+}
+
+/** The names a query may mean whole: itself, and `@scope/name` for `scope/name`. */
+function nameForms(q: string): string[] {
+  return !q.startsWith("@") && q.includes("/") ? [q, `@${q}`] : [q];
+}
+
+function tailOf(lname: string): string | null {
+  return lname.startsWith("@") && lname.includes("/") ? lname.slice(lname.indexOf("/") + 1) : null;
+}
+
+/** The names that start with `start`, whole (lname) or after their scope (tail). */
+interface NameRange {
+  readonly column: "lname" | "tail";
+  readonly start: string;
+}
+
+interface Candidate {
+  readonly rowid: number;
+  readonly match: MatchClass;
+  /** Inside the class: bigger is better, in [0, 1). */
+  readonly place: number;
 }
 
 export class SearchIndex {
@@ -48,9 +145,17 @@ export class SearchIndex {
   // by rowid, but deleting by a column would scan the whole table.
   put(doc: SearchDocument): void {
     this.remove(doc.name);
-    const { lastInsertRowid } = this.#sql("INSERT INTO search_docs (name, doc) VALUES (?, ?)").run(
+    const lname = doc.name.toLowerCase();
+    const { popularity, ...stored } = doc;
+    const { lastInsertRowid } = this.#sql(
+      "INSERT INTO search_docs (name, doc, lname, tail, popularity, rank) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(
       doc.name,
-      JSON.stringify(doc),
+      JSON.stringify(stored),
+      lname,
+      tailOf(lname),
+      popularity,
+      rankOf(lname, popularity),
     );
     this.#sql(
       "INSERT INTO search_fts (rowid, name, description, keywords) VALUES (?, ?, ?, ?)",
@@ -66,25 +171,165 @@ export class SearchIndex {
     this.#sql("DELETE FROM search_docs WHERE rowid = ?").run(row.rowid);
   }
 
-  /** Best matches first: an exact name, then FTS5's bm25 rank with names weighted most. */
-  search(text: string, from: number, size: number): { total: number; hits: SearchHit[] } {
-    const query = ftsQuery(text);
-    if (!query) return { total: 0, hits: [] };
-    const total = (
-      this.#sql("SELECT count(*) AS n FROM search_fts WHERE search_fts MATCH ?").get(query) as {
-        n: number;
-      }
-    ).n;
-    const rows = this.#sql(
-      `SELECT d.doc AS doc, bm25(search_fts, 10.0, 2.0, 4.0) AS rank
-         FROM search_fts JOIN search_docs d ON d.rowid = search_fts.rowid
-        WHERE search_fts MATCH ?
-        ORDER BY (d.name = ?) DESC, rank
-        LIMIT ? OFFSET ?`,
-    ).all(query, text.trim().toLowerCase(), size, from) as { doc: string; rank: number }[];
+  /** Sets a package's popularity (a measure folded in after its document was put). */
+  setPopularity(name: string, popularity: number): void {
+    this.#sql(
+      "UPDATE search_docs SET popularity = ?1, rank = length(lname) - ?1 * 256 WHERE name = ?2",
+    ).run(popularity, name);
+  }
+
+  /** Best matches first (the classes above); `from` and `size` page through them. */
+  search(text: string, from: number, size: number): SearchResult {
+    const q = nameQuery(text);
+    const fts = ftsQuery(text);
+    if (q === "" && !fts) return { total: 0, capped: false, hits: [] };
+    const need = from + size;
+    const seen = new Set<number>();
+    const ranked: Candidate[] = [];
+    const take = (rows: readonly Candidate[]) => {
+      for (const c of rows)
+        if (!seen.has(c.rowid)) {
+          seen.add(c.rowid);
+          ranked.push(c);
+        }
+    };
+    const forms = q === "" ? [] : nameForms(q);
+    const ranges: NameRange[] = forms.map((form) => ({ column: "lname", start: form }));
+    if (q !== "" && !q.includes("/")) ranges.push({ column: "tail", start: q });
+    for (const form of forms) take(this.#exact(form));
+    // Sizes up to the cap: they pick each range's plan, and give the total when names alone pass it.
+    const sizes = ranges.map((r) => this.#rangeSize(r, Math.max(DENSE_RANGE, TOTAL_CAP + 1)));
+    for (const [i, range] of ranges.entries())
+      if (ranked.length < need) take(this.#range(range, need, sizes[i] >= DENSE_RANGE));
+    // The text class may repeat names already ranked: fetch enough to fill the page past them.
+    if (fts && ranked.length < need) take(this.#text(fts, need + ranked.length));
+    const count = sizes.some((n) => n > TOTAL_CAP) ? TOTAL_CAP + 1 : this.#count(ranges, fts);
+    const page = ranked.slice(from, need);
+    const docs = this.#docs(page.map((c) => c.rowid));
     return {
-      total,
-      hits: rows.map((r) => ({ ...(JSON.parse(r.doc) as SearchDocument), score: -r.rank })),
+      total: Math.min(count, TOTAL_CAP),
+      capped: count > TOTAL_CAP,
+      hits: page.flatMap((c) => {
+        const doc = docs.get(c.rowid);
+        if (!doc) return [];
+        const score = CLASS_ORDER.length - CLASS_ORDER.indexOf(c.match) - 1 + c.place;
+        return [{ ...doc, match: c.match, score }];
+      }),
     };
   }
+
+  #exact(form: string): Candidate[] {
+    const rows = this.#sql("SELECT rowid FROM search_docs WHERE lname = ?").all(form) as {
+      rowid: number;
+    }[];
+    return rows.map(({ rowid }) => ({ rowid, match: "exact", place: 0.5 }));
+  }
+
+  /** How many names the range holds, counted up to `cap`. */
+  #rangeSize({ column, start }: NameRange, cap: number): number {
+    return (
+      this.#sql(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM search_docs WHERE ${column} >= ?1 AND ${column} < ?1 || ?2 LIMIT ?3)`,
+      ).get(start, TOP, cap) as { n: number }
+    ).n;
+  }
+
+  /**
+   * The best of a name range: a small range is read whole and sorted; a
+   * dense one (a letter or two) is walked in rank order until enough turn up.
+   */
+  #range({ column, start }: NameRange, limit: number, dense: boolean): Candidate[] {
+    const rows = this.#sql(
+      `SELECT rowid, rank FROM search_docs ${dense ? "INDEXED BY search_docs_rank" : ""}
+        WHERE ${column} >= ?1 AND ${column} < ?1 || ?2
+        ORDER BY rank, lname LIMIT ?3`,
+    ).all(start, TOP, limit) as { rowid: number; rank: number }[];
+    const match: MatchClass = column === "lname" ? "prefix" : "scope";
+    return rows.map(({ rowid, rank }) => ({ rowid, match, place: placeOf(rank) }));
+  }
+
+  #text(fts: string, limit: number): Candidate[] {
+    const rows = this.#sql(
+      `SELECT f.rowid AS rowid, -f.rank / (1.0 - f.rank) AS place
+         FROM (SELECT rowid, bm25(search_fts, 10.0, 2.0, 4.0) AS rank FROM search_fts
+                WHERE search_fts MATCH ?1) f
+         JOIN search_docs d ON d.rowid = f.rowid
+        ORDER BY f.rank, d.rank LIMIT ?2`,
+    ).all(fts, limit) as { rowid: number; place: number }[];
+    return rows.map(({ rowid, place }) => ({ rowid, match: "text", place }));
+  }
+
+  /**
+   * How many packages match, when no name range alone passes the cap: each
+   * class is counted up to one past the cap and is a subset of the union, so
+   * a union past the cap means more than the cap match, and one within it is
+   * exact.
+   */
+  #count(ranges: readonly NameRange[], fts: string | undefined): number {
+    const parts: string[] = [];
+    const params: (string | number)[] = [];
+    for (const { column, start } of ranges) {
+      parts.push(
+        `SELECT rowid FROM (SELECT rowid FROM search_docs WHERE ${column} >= ? AND ${column} < ? LIMIT ?)`,
+      );
+      params.push(start, start + TOP, TOTAL_CAP + 1);
+    }
+    if (fts) {
+      parts.push(
+        "SELECT rowid FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?)",
+      );
+      params.push(fts, TOTAL_CAP + 1);
+    }
+    const row = this.#sql(`SELECT count(*) AS n FROM (${parts.join(" UNION ")})`).get(
+      ...params,
+    ) as { n: number };
+    return row.n;
+  }
+
+  #docs(rowids: readonly number[]): Map<number, SearchDocument> {
+    const out = new Map<number, SearchDocument>();
+    const get = this.#sql("SELECT doc, popularity FROM search_docs WHERE rowid = ?");
+    for (const rowid of rowids) {
+      const row = get.get(rowid) as { doc: string; popularity: number } | undefined;
+      if (row)
+        out.set(rowid, { ...(JSON.parse(row.doc) as SearchDocument), popularity: row.popularity });
+    }
+    return out;
+  }
+
+  /** Names near `text` for a page that found nothing: the closest by edit distance among names sharing its first letters. */
+  nearby(text: string, limit: number): string[] {
+    const q = nameQuery(text);
+    if (q.length < 2) return [];
+    const pool = new Map<string, number>();
+    // Names sharing ever shorter prefixes, most popular first, until enough candidates turn up.
+    for (let keep = Math.min(q.length - 1, 4); keep >= 1 && pool.size < 200; keep--) {
+      const stem = q.slice(0, keep);
+      const rows = this.#sql(
+        `SELECT name, lname FROM search_docs WHERE lname >= ?1 AND lname < ?1 || ?2
+          ORDER BY rank LIMIT 400`,
+      ).all(stem, TOP) as { name: string; lname: string }[];
+      for (const r of rows) if (!pool.has(r.name)) pool.set(r.name, editDistance(q, r.lname));
+    }
+    const bound = Math.max(2, Math.floor(q.length / 3));
+    return [...pool]
+      .filter(([, d]) => d <= bound)
+      .sort((a, b) => a[1] - b[1] || a[0].length - b[0].length)
+      .slice(0, limit)
+      .map(([name]) => name);
+  }
+}
+
+/** Levenshtein distance, by code unit (names are ASCII; others just rank further). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row.push(
+        Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)),
+      );
+    prev = row;
+  }
+  return prev[b.length];
 }

@@ -27,7 +27,15 @@ import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 2;
+export const STATE_SCHEMA = 3;
+
+/**
+ * The version of a published SQLite snapshot's tables (CORE_SCHEMA), its
+ * `user_version` and its log entry's `schema`. Apart from STATE_SCHEMA:
+ * a change to the tables a copy derives for itself (search, dependents)
+ * must not make every database file already in the log unreadable.
+ */
+export const DATABASE_SCHEMA = 2;
 
 /** The tables a published SQLite snapshot holds; the rest is recomputed from them. */
 export const CORE_SCHEMA = `
@@ -227,36 +235,12 @@ export class RegistryState {
         .all() as { name: string }[];
       for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
     }
-    const hadDependents = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dependent_counts'")
-      .get();
-    // Rows without their counts: from before the counts, rebuilt whole below.
-    if (!hadDependents) db.exec("DROP TABLE IF EXISTS dependents");
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
     db.exec(DEPENDENTS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
-    const state = new RegistryState(db);
-    // A state whose derived tables were computed before dependents existed gets them now.
-    // Not a schema bump: STATE_SCHEMA also names the published SQLite files, whose core
-    // tables did not change. A downloaded file has no documents yet; its adoption fills them.
-    if (!hadDependents && db.prepare("SELECT 1 FROM documents LIMIT 1").get())
-      state.#fillDependents();
-    return state;
-  }
-
-  #fillDependents(): void {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      for (const name of this.packageNames())
-        for (const dependency of latestDependencies(this.document(name)))
-          insertDependent(this.sql, dependency, name);
-      this.db.exec("COMMIT");
-    } catch (err) {
-      this.db.exec("ROLLBACK");
-      throw err;
-    }
+    return new RegistryState(db);
   }
 
   close(): void {

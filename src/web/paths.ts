@@ -4,7 +4,7 @@
  * take, beside the npm API; `/` and a package's npm path (`/<name>`) lead
  * a browser there too (routes.ts).
  *
- *   /-/web/search?q=<text>
+ *   /-/web/search?q=<text>[&page=<n>]       search results (search.json?q=: suggestions)
  *   /-/web/package/<name>                      the latest version
  *   /-/web/package/<name>/v/<version>          one version
  *   /-/web/package/<name>/v/<version>/files/<path>   a folder or a file
@@ -35,8 +35,10 @@ const nameSegments = (name: string) =>
 
 export const paths = {
   home: () => "/",
-  search: (text?: string) =>
-    text === undefined ? `${WEB_PREFIX}/search` : `${WEB_PREFIX}/search?q=${segment(text)}`,
+  search: (text?: string, page?: number) =>
+    text === undefined
+      ? `${WEB_PREFIX}/search`
+      : `${WEB_PREFIX}/search?q=${segment(text)}${page === undefined || page === 1 ? "" : `&page=${page}`}`,
   searchJson: () => `${WEB_PREFIX}/search.json`,
   package: (name: string) => `${WEB_PREFIX}/package/${nameSegments(name)}`,
   version: (name: string, version: string) => `${paths.package(name)}/v/${segment(version)}`,

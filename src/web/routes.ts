@@ -22,6 +22,7 @@ import { manifestPage, manifestRawPage } from "./pages/manifest.ts";
 import { mirrorsPage } from "./pages/mirrors.ts";
 import { packagePage } from "./pages/package.ts";
 import { entryPage, versionProofPage } from "./pages/proof.ts";
+import { searchPage, searchSuggestions } from "./pages/search.ts";
 import { type PackageView, parsePackagePath, paths, WEB_PREFIX } from "./paths.ts";
 import type { WebSource } from "./source.ts";
 
@@ -187,6 +188,11 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
 
   app.register(
     async (scope) => {
+      // The server's own time for a page, rendering and compression included (browsers' tools show it; bench/web.ts reads it).
+      scope.addHook("onSend", async (_req, reply, payload) => {
+        reply.header("server-timing", `app;dur=${reply.elapsedTime.toFixed(2)}`);
+        return payload;
+      });
       scope.setErrorHandler(async (err, req, reply) => {
         const status = options.statusOf(err);
         const message =
@@ -236,6 +242,12 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
         const params = req.params as { from: string; to: string };
         return send(req, reply, site, await changesPage(context(req), params));
       });
+      scope.get("/search", async (req, reply) =>
+        send(req, reply, site, await searchPage(context(req))),
+      );
+      scope.get("/search.json", async (req, reply) =>
+        send(req, reply, site, await searchSuggestions(context(req))),
+      );
 
       scope.get("/package/*", async (req, reply) => {
         const rest = (req.params as { "*": string })["*"];

@@ -5,7 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
 import type { PackageEntry } from "../../src/registry/entries.ts";
-import { RegistryState } from "../../src/registry/state.ts";
+import { DATABASE_SCHEMA, RegistryState } from "../../src/registry/state.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
@@ -84,7 +84,7 @@ test("dependents follow each package's latest version, aliases and every registr
   state.close();
 });
 
-test("an adopted SQLite snapshot, and a state made before the index, get their dependents", async () => {
+test("an adopted SQLite snapshot gets its dependents; a state made before the index is rebuilt", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "state.sqlite");
   const { state, snapshot } = buildState(path);
@@ -98,12 +98,20 @@ test("an adopted SQLite snapshot, and a state made before the index, get their d
   assert.equal(adopted.dependentCount("a"), 1);
   adopted.close();
 
-  // A state written before the dependents table existed fills it when opened.
+  // The published file keeps its own schema number; the index changed only derived tables.
+  const published = join(dir.path, "published.sqlite");
+  copyCoreTables(path, published);
+  const file = new DatabaseSync(published, { readOnly: true });
+  const { user_version } = file.prepare("PRAGMA user_version").get() as { user_version: number };
+  assert.equal(user_version, DATABASE_SCHEMA);
+  file.close();
+
+  // A state of the schema before the index is emptied on opening, for the log to rebuild.
   const older = new DatabaseSync(path);
-  older.exec("DROP TABLE dependents; DROP TABLE dependent_counts");
+  older.exec("DROP TABLE dependents; DROP TABLE dependent_counts; PRAGMA user_version = 2");
   older.close();
   const reopened = RegistryState.open(path);
-  assert.deepEqual(reopened.dependents("a", 10), ["@s/b"]);
-  assert.equal(reopened.dependentCount("a"), 1);
+  assert.equal(reopened.logSize, 0);
+  assert.deepEqual(reopened.dependents("a", 10), []);
   reopened.close();
 });

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ftsQuery, type SearchDocument } from "../../src/registry/search.ts";
+import {
+  editDistance,
+  ftsQuery,
+  type SearchDocument,
+  TOTAL_CAP,
+} from "../../src/registry/search.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 
-function doc(name: string, description: string, keywords: string[] = []): SearchDocument {
+function doc(
+  name: string,
+  description: string,
+  keywords: string[] = [],
+  popularity = 0,
+): SearchDocument {
   return {
     name,
     version: "1.0.0",
@@ -12,8 +22,11 @@ function doc(name: string, description: string, keywords: string[] = []): Search
     date: "2026-11-21T00:00:00.000Z",
     publisher: "a",
     maintainers: ["a"],
+    popularity,
   };
 }
+
+const names = (hits: readonly { name: string }[]) => hits.map((h) => h.name);
 
 describe("search index", () => {
   test("exact names first, then description and keyword matches; updates and removals stick", () => {
@@ -39,9 +52,171 @@ describe("search index", () => {
     assert.equal(search.search("pad", 1, 1).hits.length, 1, "paging");
   });
 
-  test("free text becomes a safe FTS5 query", () => {
-    assert.equal(ftsQuery('a "quoted" OR NOT x*'), '"a"* "quoted"* "or"* "not"* "x"*');
+  test("exact name, then name prefix, then the name after a scope, then text; popularity orders each class", () => {
+    const { search } = RegistryState.open(":memory:");
+    // The text matches are the most popular, and mention "react" the most: they still come last.
+    search.put(doc("ui-kit", "react react react components for react", ["react"], 900));
+    search.put(doc("hooks-lib", "hooks for react", [], 800));
+    search.put(doc("react-dom", "DOM bindings", [], 50));
+    search.put(doc("react-is", "brand checking", [], 70));
+    search.put(doc("reactive-x", "streams", [], 10));
+    search.put(doc("@types/react", "type definitions", [], 60));
+    search.put(doc("react", "a library for user interfaces", [], 5));
+    const { hits, total, capped } = search.search("react", 0, 10);
+    assert.deepEqual(names(hits), [
+      "react",
+      "react-is",
+      "react-dom",
+      "reactive-x",
+      "@types/react",
+      "ui-kit",
+      "hooks-lib",
+    ]);
+    assert.deepEqual(
+      hits.map((h) => h.match),
+      ["exact", "prefix", "prefix", "prefix", "scope", "text", "text"],
+    );
+    assert.equal(total, 7);
+    assert.equal(capped, false);
+    // Scores fall from one class to the next, as npm's clients sort them.
+    for (let i = 1; i < hits.length; i++)
+      if (hits[i].match !== hits[i - 1].match) assert.ok(hits[i].score < hits[i - 1].score);
+    // Prefixes as typed: one letter on.
+    assert.deepEqual(names(search.search("r", 0, 3).hits), ["react-is", "react-dom", "reactive-x"]);
+    assert.deepEqual(names(search.search("REACT-", 0, 10).hits), ["react-is", "react-dom"]);
+    // Pages follow one another without a repeat or a gap.
+    const paged = [0, 2, 4, 6].flatMap((from) => names(search.search("react", from, 2).hits));
+    assert.deepEqual(paged, names(hits));
+  });
+
+  test("scoped names: a scope lists its packages, and scope/name means @scope/name", () => {
+    const { search } = RegistryState.open(":memory:");
+    search.put(doc("@babel/core", "compiler core", [], 100));
+    search.put(doc("@babel/cli", "command line", [], 30));
+    search.put(doc("@babel-x/core", "not babel", [], 1000));
+    search.put(doc("core-js", "polyfills", [], 500));
+    search.put(doc("babel-core", "old babel", [], 5));
+    assert.deepEqual(names(search.search("@babel/", 0, 10).hits), ["@babel/core", "@babel/cli"]);
+    const slash = search.search("babel/core", 0, 10).hits;
+    assert.equal(slash[0].name, "@babel/core");
+    assert.equal(slash[0].match, "exact");
+    assert.deepEqual(names(search.search("babel/c", 0, 10).hits), ["@babel/core", "@babel/cli"]);
+    assert.equal(search.search("@babel/core", 0, 1).hits[0].match, "exact");
+    // "core": the package named so would be exact; here core-js by prefix, then scoped tails by popularity.
+    assert.deepEqual(names(search.search("core", 0, 3).hits), [
+      "core-js",
+      "@babel-x/core",
+      "@babel/core",
+    ]);
+  });
+
+  test("a dense name range (a letter typed) ranks as a small one does", () => {
+    const { search, db } = RegistryState.open(":memory:");
+    db.exec("BEGIN");
+    // More names than the dense threshold start with "d"; popularity and length vary.
+    const all: SearchDocument[] = [];
+    for (let i = 0; i < 2500; i++)
+      all.push(doc(`d${"x".repeat(i % 5)}-${i}`, "z", [], (i * 7919) % 13));
+    for (const d of all) search.put(d);
+    db.exec("COMMIT");
+    const expected = [...all]
+      .sort(
+        (a, b) =>
+          b.popularity - a.popularity ||
+          a.name.length - b.name.length ||
+          (a.name < b.name ? -1 : 1),
+      )
+      .map((d) => d.name);
+    const dense = search.search("d", 0, 30);
+    assert.deepEqual(names(dense.hits), expected.slice(0, 30));
+    assert.equal(dense.capped, true);
+    assert.deepEqual(names(search.search("d", 30, 10).hits), expected.slice(30, 40), "page two");
+    // A small range: the same order among its names.
+    const small = expected.filter((n) => n.startsWith("dxxxx-1"));
+    assert.deepEqual(names(search.search("dxxxx-1", 0, 100).hits), small.slice(0, 100));
+  });
+
+  test("a popularity set later reorders a class", () => {
+    const { search } = RegistryState.open(":memory:");
+    search.put(doc("lodash-a", "x", [], 1));
+    search.put(doc("lodash-b", "x", [], 2));
+    assert.deepEqual(names(search.search("lodash", 0, 2).hits), ["lodash-b", "lodash-a"]);
+    search.setPopularity("lodash-a", 10);
+    assert.deepEqual(names(search.search("lodash", 0, 2).hits), ["lodash-a", "lodash-b"]);
+    assert.equal(search.search("lodash", 0, 1).hits[0].popularity, 10);
+  });
+
+  test("the total is counted up to the cap, and says when it stopped", () => {
+    const { search, db } = RegistryState.open(":memory:");
+    db.exec("BEGIN");
+    for (let i = 0; i < TOTAL_CAP + 50; i++) search.put(doc(`pkg-${i}`, "a widget", [], i % 7));
+    db.exec("COMMIT");
+    const many = search.search("pkg", 0, 5);
+    assert.equal(many.total, TOTAL_CAP);
+    assert.equal(many.capped, true);
+    assert.equal(many.hits.length, 5);
+    assert.equal(many.hits[0].popularity, 6);
+    const words = search.search("widget", 0, 5);
+    assert.equal(words.capped, true);
+    const one = search.search("pkg-1049", 0, 5);
+    assert.deepEqual([one.total, one.capped, one.hits[0].match], [1, false, "exact"]);
+  });
+
+  test("hostile text finds nothing or something, and never throws", () => {
+    const { search } = RegistryState.open(":memory:");
+    search.put(doc("left-pad", "pad a string", ["pad"]));
+    search.put(doc("日本語-pkg", "ユニコード description"));
+    const hostile = [
+      '"',
+      '""""',
+      "'",
+      "pad*",
+      "NEAR(pad left)",
+      "left-pad OR x",
+      "^pad",
+      "name:pad",
+      "-pad",
+      "pad AND NOT",
+      "(((",
+      "\0",
+      "pad\0pad",
+      "\u{10FFFF}",
+      "x".repeat(10_000),
+      "pad ".repeat(3000),
+      "%",
+      "_",
+      "\\",
+      "@",
+      "/",
+      "@/",
+    ];
+    for (const text of hostile) {
+      const r = search.search(text, 0, 10);
+      assert.ok(Array.isArray(r.hits), JSON.stringify(text.slice(0, 20)));
+      assert.ok(r.total >= r.hits.length);
+      assert.ok(Array.isArray(search.nearby(text, 5)));
+    }
+    // LIKE and range characters are not wildcards.
+    assert.equal(search.search("%", 0, 10).total, 0);
+    assert.equal(search.search("_", 0, 10).total, 0);
+    assert.equal(search.search("pad*", 0, 10).hits[0].name, "left-pad");
+    assert.equal(search.search("日本", 0, 10).hits[0].name, "日本語-pkg");
+    assert.equal(search.search("ユニコード", 0, 10).hits[0].name, "日本語-pkg");
+  });
+
+  test("names near a query that found nothing", () => {
+    const { search } = RegistryState.open(":memory:");
+    for (const n of ["express", "expresso", "exprima", "lodash", "react"]) search.put(doc(n, "x"));
+    assert.deepEqual(search.nearby("expres", 3).slice(0, 2), ["express", "expresso"]);
+    assert.deepEqual(search.nearby("lodahs", 3), ["lodash"]);
+    assert.deepEqual(search.nearby("zzzzzz", 3), []);
+    assert.equal(editDistance("kitten", "sitting"), 3);
+  });
+
+  test("free text becomes a safe FTS5 query: words of three letters or more match as prefixes", () => {
+    assert.equal(ftsQuery('a "quoted" OR NOT x*'), '"a" "quoted"* "or" "not"* "x"');
     assert.equal(ftsQuery("   "), undefined);
     assert.equal(ftsQuery("@scope/name"), '"@scope/name"*');
+    assert.equal(ftsQuery("w ".repeat(100))?.split(" ").length, 16);
   });
 });

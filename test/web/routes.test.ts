@@ -109,3 +109,31 @@ test("assets are served by hashed name, compressed, immutable", async () => {
   const none = await fetch(`${base}/-/web/assets/site.0000000000.css`);
   assert.equal(none.status, 404);
 });
+
+test("every page's first load stays under 100 KB of compressed JavaScript and CSS", async () => {
+  await using origin = await startTestOrigin();
+  await origin.publish("web-budget", "1.0.0", { description: "a package" });
+  const base = origin.url.replace(/\/$/, "");
+  const pages = [
+    "/",
+    paths.package("web-budget"),
+    paths.files("web-budget", "1.0.0", "package.json"),
+    paths.proof("web-budget", "1.0.0"),
+    paths.search("web"),
+  ];
+  for (const path of pages) {
+    const html = await (await fetch(`${base}${path}`, { headers: { accept: BROWSER } })).text();
+    const assets = [...html.matchAll(/(?:href|src)="(\/-\/web\/assets\/[^"]+\.(?:css|js))"/g)].map(
+      (m) => m[1],
+    );
+    assert.ok(assets.length >= 2, `${path} loads its stylesheet and script`);
+    let bytes = 0;
+    for (const asset of assets) {
+      // What travels: the gzip form, which every browser takes (undici would inflate it, so count raw).
+      const res = await fetch(`${base}${asset}`, { headers: { "accept-encoding": "gzip" } });
+      assert.equal(res.headers.get("content-encoding"), "gzip");
+      bytes += Number(res.headers.get("content-length"));
+    }
+    assert.ok(bytes > 0 && bytes < 100 * 1024, `${path}: ${bytes} bytes of JS and CSS`);
+  }
+});
