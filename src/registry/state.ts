@@ -11,13 +11,7 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import {
-  DEPENDENTS_SCHEMA,
-  dependentCount,
-  dependentsOf,
-  insertDependent,
-  latestDependencies,
-} from "./dependents.ts";
+import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
