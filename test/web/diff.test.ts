@@ -7,16 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startMirror } from "../../src/mirror/server.ts";
-import { startProxy } from "../../src/proxy/server.ts";
 import { ENTRIES_PER_PAGE } from "../../src/web/pages/changes.ts";
 import { compareFiles } from "../../src/web/pages/diff.ts";
 import { parseStateRef, paths } from "../../src/web/paths.ts";
 import type { WebFile } from "../../src/web/source.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { BROWSER_ACCEPT, sparseProxy } from "../helpers/web.ts";
 import { NAME, publishWebFiles } from "../helpers/web-packages.ts";
-
-const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 let origin: TestOrigin;
 let base: string;
@@ -42,7 +40,10 @@ before(async () => {
 after(() => origin[Symbol.asyncDispose]());
 
 async function page(path: string): Promise<{ status: number; text: string; res: Response }> {
-  const res = await fetch(`${base}${path}`, { headers: { accept: BROWSER }, redirect: "manual" });
+  const res = await fetch(`${base}${path}`, {
+    headers: { accept: BROWSER_ACCEPT },
+    redirect: "manual",
+  });
   const text = await res.text();
   return { status: res.status, text: text.slice(text.indexOf('<main id="main">')), res };
 }
@@ -205,7 +206,7 @@ test("a long range of entries pages on", async () => {
 async function sameOn(url: string): Promise<void> {
   const at = url.replace(/\/$/, "");
   const get = async (path: string) => {
-    const res = await fetch(`${at}${path}`, { headers: { accept: BROWSER } });
+    const res = await fetch(`${at}${path}`, { headers: { accept: BROWSER_ACCEPT } });
     return { status: res.status, text: await res.text() };
   };
   const versions = await get(paths.diff(NAME, "1.0.0", "2.0.0"));
@@ -237,14 +238,7 @@ test("a mirror and a proxy show the same pages from what they verified", async (
   } finally {
     await mirror.close();
   }
-  const proxy = await startProxy({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: join(dir.path, "proxy"),
-    origin: origin.url,
-    verifier: origin.key.verifier,
-    useMirrorList: false,
-  });
+  const proxy = await sparseProxy(origin, join(dir.path, "proxy"));
   try {
     await sameOn(proxy.url);
   } finally {

@@ -11,6 +11,7 @@ import { highlightAs, htmlLines, languageOf } from "../../src/web/highlight.ts";
 import { fieldDifferences, isInstallScript } from "../../src/web/manifest-fields.ts";
 import { parsePackagePath, paths } from "../../src/web/paths.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { BROWSER_ACCEPT } from "../helpers/web.ts";
 import {
   BINARY,
   HOSTILE_HTML,
@@ -19,8 +20,6 @@ import {
   NAME,
   publishWebFiles,
 } from "../helpers/web-packages.ts";
-
-const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 let origin: TestOrigin;
 let base: string;
@@ -34,7 +33,10 @@ before(async () => {
 after(() => origin[Symbol.asyncDispose]());
 
 async function page(path: string): Promise<{ status: number; text: string; res: Response }> {
-  const res = await fetch(`${base}${path}`, { headers: { accept: BROWSER }, redirect: "manual" });
+  const res = await fetch(`${base}${path}`, {
+    headers: { accept: BROWSER_ACCEPT },
+    redirect: "manual",
+  });
   return { status: res.status, text: await res.text(), res };
 }
 
@@ -170,7 +172,7 @@ test("raw files come back as text/plain or an octet stream, sandboxed, nosniff, 
   ];
   for (const c of cases) {
     const res = await fetch(`${base}${paths.raw(NAME, "2.0.0", c.path)}`, {
-      headers: { accept: BROWSER },
+      headers: { accept: BROWSER_ACCEPT },
     });
     assert.equal(res.status, 200, c.path);
     assert.equal(res.headers.get("content-type"), c.type, c.path);

@@ -15,11 +15,10 @@ import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { closedPortUrl } from "../helpers/loopback.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 import { servedMirror } from "../helpers/synced-mirror.ts";
-
-const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+import { BROWSER_ACCEPT } from "../helpers/web.ts";
 
 async function page(base: string, path: string): Promise<string> {
-  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER } });
+  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER_ACCEPT } });
   assert.equal(res.status, 200, path);
   return res.text();
 }

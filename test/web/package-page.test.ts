@@ -6,18 +6,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startOrigin } from "../../src/npm/origin-server.ts";
-import { startProxy } from "../../src/proxy/server.ts";
 import { bugsUrl, httpUrl, licenseOf, repositoryUrl } from "../../src/web/pages/package-meta.ts";
 import { paths } from "../../src/web/paths.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin, testOriginConfig } from "../helpers/origin.ts";
 import { servedMirror } from "../helpers/synced-mirror.ts";
+import { BROWSER_ACCEPT, sparseProxy } from "../helpers/web.ts";
 import { publishWebPackages } from "../helpers/web-readme-packages.ts";
 
-const BROWSER = "text/html,application/xhtml+xml,*/*;q=0.8";
-
 async function page(base: string, path: string): Promise<{ status: number; main: string }> {
-  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER } });
+  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER_ACCEPT } });
   const text = await res.text();
   const main = text.slice(text.indexOf("<main"), text.indexOf("</main>") + 7);
   return { status: res.status, main };
@@ -160,7 +158,7 @@ describe("package pages", () => {
 
     // A dist-tag in a version's place leads to the version it points at.
     const tagged = await fetch(new URL(paths.version("web-dep", "next"), base), {
-      headers: { accept: BROWSER },
+      headers: { accept: BROWSER_ACCEPT },
       redirect: "manual",
     });
     assert.equal(tagged.status, 302);
@@ -216,14 +214,7 @@ describe("package pages", () => {
 
   test("a sparse proxy shows the same pages from the documents it reads, and says dependents need the registry", async () => {
     await using dir = await tempDir("cairn-web-proxy-");
-    const proxy = await startProxy({
-      host: "127.0.0.1",
-      port: 0,
-      dataDir: dir.path,
-      origin: origin.url,
-      verifier: origin.key.verifier,
-      useMirrorList: false,
-    });
+    const proxy = await sparseProxy(origin, dir.path);
     try {
       assert.equal(proxy.reader.state, undefined);
       const withoutDependents = (main: string) =>

@@ -9,15 +9,13 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
-import { startProxy } from "../../src/proxy/server.ts";
 import { paths } from "../../src/web/paths.ts";
 import { seriousViolations } from "../helpers/axe.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 import { servedMirror } from "../helpers/synced-mirror.ts";
-
-const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+import { BROWSER_ACCEPT, sparseProxy } from "../helpers/web.ts";
 
 interface Material {
   readonly checkpoint: string;
@@ -30,7 +28,7 @@ interface Material {
 }
 
 async function material(base: string, path: string): Promise<Material> {
-  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER } });
+  const res = await fetch(new URL(path, base), { headers: { accept: BROWSER_ACCEPT } });
   assert.equal(res.status, 200, path);
   const text = await res.text();
   const m = /<script type="application\/json" id="proof-material">(.*?)<\/script>/s.exec(text);
@@ -190,7 +188,7 @@ test("the proof page carries its material without JavaScript, and bad indexes ar
   await using origin = await startTestOrigin();
   await origin.publish("proof-c", "1.0.0");
   const base = origin.url;
-  const get = (path: string) => fetch(new URL(path, base), { headers: { accept: BROWSER } });
+  const get = (path: string) => fetch(new URL(path, base), { headers: { accept: BROWSER_ACCEPT } });
 
   const html = await (await get(paths.proof("proof-c", "1.0.0"))).text();
   assert.match(html, /Verification needs JavaScript/);
@@ -227,23 +225,16 @@ test("a proxy sends the origin's tree as it is: the same checkpoint, entry and p
   await origin.publish("proof-d", "1.0.0");
   await origin.publish("proof-d", "1.0.1");
   await using dir = await tempDir("cairn-proof-proxy-");
-  const proxy = await startProxy({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: dir.path,
-    origin: origin.url,
-    verifier: origin.key.verifier,
-    useMirrorList: false,
-  });
+  const proxy = await sparseProxy(origin, dir.path);
   try {
     const path = paths.proof("proof-d", "1.0.0");
     assert.deepEqual(await material(proxy.url, path), await material(origin.url, path));
     const log = await (
-      await fetch(new URL(paths.log(), proxy.url), { headers: { accept: BROWSER } })
+      await fetch(new URL(paths.log(), proxy.url), { headers: { accept: BROWSER_ACCEPT } })
     ).text();
     assert.match(log, /proof-d<\/a>@<a href="[^"]+">1\.0\.1<\/a>/);
     const mirrors = await (
-      await fetch(new URL(paths.mirrors(), proxy.url), { headers: { accept: BROWSER } })
+      await fetch(new URL(paths.mirrors(), proxy.url), { headers: { accept: BROWSER_ACCEPT } })
     ).text();
     assert.match(mirrors, /This registry publishes no mirror list\./);
   } finally {

@@ -8,12 +8,12 @@ import { test } from "node:test";
 import { prefersHtml } from "../../src/web/accept.ts";
 import { parsePackagePath, paths } from "../../src/web/paths.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
+import { BROWSER_ACCEPT } from "../helpers/web.ts";
 
-const BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const NPM = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
 
 test("only a request that prefers HTML is a browser's", () => {
-  assert.equal(prefersHtml(BROWSER), true);
+  assert.equal(prefersHtml(BROWSER_ACCEPT), true);
   assert.equal(prefersHtml(NPM), false);
   assert.equal(prefersHtml("*/*"), false);
   assert.equal(prefersHtml(undefined), false);
@@ -57,7 +57,7 @@ test("a browser gets the home page and package redirects; npm gets JSON as befor
   await origin.publish("web-frame", "1.0.0", { description: "a package" });
   const base = origin.url.replace(/\/$/, "");
 
-  const home = await fetch(`${base}/`, { headers: { accept: BROWSER } });
+  const home = await fetch(`${base}/`, { headers: { accept: BROWSER_ACCEPT } });
   assert.equal(home.status, 200);
   assert.match(home.headers.get("content-type") ?? "", /^text\/html/);
   assert.match(home.headers.get("content-security-policy") ?? "", /script-src 'self'/);
@@ -71,7 +71,7 @@ test("a browser gets the home page and package redirects; npm gets JSON as befor
   assert.equal((await npmRoot.json()).code, "not-found");
 
   const visit = await fetch(`${base}/web-frame`, {
-    headers: { accept: BROWSER },
+    headers: { accept: BROWSER_ACCEPT },
     redirect: "manual",
   });
   assert.equal(visit.status, 302);
@@ -82,13 +82,13 @@ test("a browser gets the home page and package redirects; npm gets JSON as befor
   assert.equal(packument.status, 200);
   assert.equal((await packument.json()).name, "web-frame");
   const tarball = await fetch(`${base}/web-frame/-/web-frame-1.0.0.tgz`, {
-    headers: { accept: BROWSER },
+    headers: { accept: BROWSER_ACCEPT },
   });
   assert.equal(tarball.status, 200);
   assert.equal(tarball.headers.get("content-type"), "application/octet-stream");
 
   const missing = await fetch(`${base}/-/web/package/web-frame/v/1.0.0/nope`, {
-    headers: { accept: BROWSER },
+    headers: { accept: BROWSER_ACCEPT },
   });
   assert.equal(missing.status, 404);
   assert.match(await missing.text(), /<h1>Not found<\/h1>/);
@@ -99,7 +99,7 @@ test("a browser gets the home page and package redirects; npm gets JSON as befor
 test("assets are served by hashed name, compressed, immutable", async () => {
   await using origin = await startTestOrigin();
   const base = origin.url.replace(/\/$/, "");
-  const page = await (await fetch(`${base}/`, { headers: { accept: BROWSER } })).text();
+  const page = await (await fetch(`${base}/`, { headers: { accept: BROWSER_ACCEPT } })).text();
   const css = page.match(/href="(\/-\/web\/assets\/site\.[0-9a-f]{10}\.css)"/)?.[1];
   assert.ok(css, "the page links its stylesheet by hashed name");
   const res = await fetch(`${base}${css}`, { headers: { "accept-encoding": "br" } });
@@ -122,7 +122,9 @@ test("every page's first load stays under 100 KB of compressed JavaScript and CS
     paths.search("web"),
   ];
   for (const path of pages) {
-    const html = await (await fetch(`${base}${path}`, { headers: { accept: BROWSER } })).text();
+    const html = await (
+      await fetch(`${base}${path}`, { headers: { accept: BROWSER_ACCEPT } })
+    ).text();
     const assets = [...html.matchAll(/(?:href|src)="(\/-\/web\/assets\/[^"]+\.(?:css|js))"/g)].map(
       (m) => m[1],
     );

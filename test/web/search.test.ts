@@ -4,11 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startProxy } from "../../src/proxy/server.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
-
-const BROWSER = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+import { BROWSER_ACCEPT, sparseProxy } from "../helpers/web.ts";
 
 interface Suggestions {
   q: string;
@@ -21,7 +19,9 @@ describe("search pages", () => {
   let origin: TestOrigin;
   let base: string;
   const page = async (query: string) => {
-    const res = await fetch(`${base}/-/web/search${query}`, { headers: { accept: BROWSER } });
+    const res = await fetch(`${base}/-/web/search${query}`, {
+      headers: { accept: BROWSER_ACCEPT },
+    });
     return { status: res.status, text: await res.text(), type: res.headers.get("content-type") };
   };
 
@@ -126,17 +126,10 @@ describe("search pages", () => {
 
   test("a sparse proxy says it cannot search, and leads to a package by its name", async () => {
     await using dir = await tempDir();
-    const proxy = await startProxy({
-      host: "127.0.0.1",
-      port: 0,
-      dataDir: dir.path,
-      origin: origin.url,
-      verifier: origin.key.verifier,
-      useMirrorList: false,
-    });
+    const proxy = await sparseProxy(origin, dir.path);
     try {
       const res = await fetch(new URL("-/web/search?q=Widget", proxy.url), {
-        headers: { accept: BROWSER },
+        headers: { accept: BROWSER_ACCEPT },
       });
       assert.equal(res.status, 501);
       const text = await res.text();
