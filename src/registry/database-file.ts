@@ -19,7 +19,7 @@ import { createZstdCompress, createZstdDecompress, constants as zlibConstants } 
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
-import { insertDependent, latestDependencies } from "./dependents.ts";
+import { allDependentCounts, insertDependent, latestDependencies } from "./dependents.ts";
 import {
   checkVersionEntry,
   EntryError,
@@ -29,7 +29,7 @@ import {
   type VersionEntry,
 } from "./entries.ts";
 import { documentKey, encodeDocument } from "./package-document.ts";
-import { searchDocumentOf } from "./search-documents.ts";
+import { searchDocumentOf, setSearchDependents } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
 import {
   CORE_SCHEMA,
@@ -311,11 +311,14 @@ function deriveTables(state: RegistryState): void {
       if (!doc) continue;
       const key = documentKey(doc);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
-      const search = searchDocumentOf(doc);
+      const search = searchDocumentOf(doc, 0);
       if (search) state.search.put(search);
       for (const dependency of latestDependencies(doc))
         insertDependent(state.sql, dependency, doc.name);
     }
+    // Counted whole only now: each package with dependents gets its count, once.
+    for (const { dependency, n } of allDependentCounts(state.sql))
+      setSearchDependents(state.search, dependency, n);
     state.db
       .prepare("INSERT INTO meta (key, value) VALUES ('packages', ?)")
       .run(String(names.length));

@@ -42,12 +42,15 @@ export function latestDependencies(doc: PackageDocument | undefined): Set<string
   return names;
 }
 
-/** Rewrites the package's rows when what its latest version depends on changed. */
+/**
+ * Rewrites the package's rows when what its latest version depends on
+ * changed. Returns the dependencies whose count of dependents changed.
+ */
 export function updateDependents(
   sql: Sql,
   before: PackageDocument | undefined,
   after: PackageDocument,
-): void {
+): string[] {
   const latestBefore = before?.distTags.latest;
   const latestAfter = after.distTags.latest;
   // The common case of a batch: tags, owners or other versions changed, not the latest version.
@@ -58,32 +61,47 @@ export function updateDependents(
     latestAfter !== undefined &&
     before.versions[latestAfter] === after.versions[latestAfter]
   )
-    return;
+    return [];
   const old = latestDependencies(before);
   const next = latestDependencies(after);
-  for (const name of old) if (!next.has(name)) deleteDependent(sql, name, after.name);
-  for (const name of next) if (!old.has(name)) insertDependent(sql, name, after.name);
+  const changed: string[] = [];
+  for (const name of old)
+    if (!next.has(name) && deleteDependent(sql, name, after.name)) changed.push(name);
+  for (const name of next)
+    if (!old.has(name) && insertDependent(sql, name, after.name)) changed.push(name);
+  return changed;
 }
 
-function deleteDependent(sql: Sql, dependency: string, dependent: string): void {
+/** Whether the row was there to delete. */
+function deleteDependent(sql: Sql, dependency: string, dependent: string): boolean {
   const { changes } = sql("DELETE FROM dependents WHERE dependency = ? AND dependent = ?").run(
     dependency,
     dependent,
   );
-  if (changes === 0) return;
+  if (changes === 0) return false;
   sql("UPDATE dependent_counts SET n = n - 1 WHERE dependency = ?").run(dependency);
   sql("DELETE FROM dependent_counts WHERE dependency = ? AND n = 0").run(dependency);
+  return true;
 }
 
-/** Records that `dependent`'s latest version depends on `dependency`. */
-export function insertDependent(sql: Sql, dependency: string, dependent: string): void {
+/** Records that `dependent`'s latest version depends on `dependency`; whether it was new. */
+export function insertDependent(sql: Sql, dependency: string, dependent: string): boolean {
   const { changes } = sql(
     "INSERT OR IGNORE INTO dependents (dependency, dependent) VALUES (?, ?)",
   ).run(dependency, dependent);
-  if (changes === 0) return;
+  if (changes === 0) return false;
   sql(
     "INSERT INTO dependent_counts (dependency, n) VALUES (?, 1) ON CONFLICT (dependency) DO UPDATE SET n = n + 1",
   ).run(dependency);
+  return true;
+}
+
+/** Every package with dependents, and how many. */
+export function allDependentCounts(sql: Sql): { dependency: string; n: number }[] {
+  return sql("SELECT dependency, n FROM dependent_counts").all() as {
+    dependency: string;
+    n: number;
+  }[];
 }
 
 /** Up to `limit` packages whose latest version depends on `name`, in name order (bytewise). */

@@ -5,10 +5,16 @@
  * log (origin, mirror, proxy, local index) builds the same index from it.
  */
 import type { PackageDocument } from "./package-document.ts";
-import type { SearchDocument } from "./search.ts";
+import type { SearchDocument, SearchIndex } from "./search.ts";
 
-/** The package's search document, or undefined when nothing of it is live. */
-export function searchDocumentOf(doc: PackageDocument): SearchDocument | undefined {
+/**
+ * The package's search document, or undefined when nothing of it is live;
+ * `dependents` is its count of dependents as the state holds it now.
+ */
+export function searchDocumentOf(
+  doc: PackageDocument,
+  dependents: number,
+): SearchDocument | undefined {
   if (doc.unpublished !== undefined) return undefined;
   const live = Object.entries(doc.versions).filter(([, v]) => v.unpublished === undefined);
   if (live.length === 0) return undefined;
@@ -23,17 +29,32 @@ export function searchDocumentOf(doc: PackageDocument): SearchDocument | undefin
     date: row.time,
     publisher: row.actor,
     maintainers: doc.owners,
-    popularity: searchPopularity(live.length),
+    popularity: searchPopularity(dependents, live.length),
   };
 }
 
+/** Live versions counted into popularity: at most one less than this, so they never outweigh a dependent. */
+const VERSION_PLACES = 1024;
+
 /**
- * The tie-break inside a search class. It must be computed alike by every
- * copy from the log alone, so it is what the package's own entries say:
- * how many live versions it has (busy packages publish often). The count
- * of dependents, once derived state holds it, folds in here, kept current
- * through SearchIndex.setPopularity.
+ * The tie-break inside a search class. Every copy must compute it alike
+ * from the log alone, so it counts what the entries say: first how many
+ * packages' latest version depends on this one (dependents.ts), then, among
+ * packages with as many dependents, how many live versions it has (busy
+ * packages publish often; counted up to VERSION_PLACES - 1). One integer
+ * holds both, so a class is still one index range in `rank` order.
  */
-export function searchPopularity(liveVersions: number): number {
-  return liveVersions;
+export function searchPopularity(dependents: number, liveVersions: number): number {
+  return dependents * VERSION_PLACES + Math.min(liveVersions, VERSION_PLACES - 1);
+}
+
+/**
+ * Folds a package's new count of dependents into its search document, if
+ * it has one, keeping the live versions part: another package's latest
+ * changed, not this package's document. Two lookups by name.
+ */
+export function setSearchDependents(search: SearchIndex, name: string, dependents: number): void {
+  const popularity = search.popularityOf(name);
+  if (popularity === undefined) return;
+  search.setPopularity(name, searchPopularity(dependents, popularity % VERSION_PLACES));
 }

@@ -171,6 +171,14 @@ export class SearchIndex {
     this.#sql("DELETE FROM search_docs WHERE rowid = ?").run(row.rowid);
   }
 
+  /** A package's popularity, or undefined when it has no document. */
+  popularityOf(name: string): number | undefined {
+    const row = this.#sql("SELECT popularity FROM search_docs WHERE name = ?").get(name) as
+      | { popularity: number }
+      | undefined;
+    return row?.popularity;
+  }
+
   /** Sets a package's popularity (a measure folded in after its document was put). */
   setPopularity(name: string, popularity: number): void {
     this.#sql(

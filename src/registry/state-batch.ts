@@ -9,7 +9,7 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { sha256Hex } from "../util/sha256.ts";
-import { updateDependents } from "./dependents.ts";
+import { dependentCount, updateDependents } from "./dependents.ts";
 import {
   type Entry,
   EntryError,
@@ -26,7 +26,7 @@ import {
   type PackageDocument,
   versionEntryOf,
 } from "./package-document.ts";
-import { searchDocumentOf } from "./search-documents.ts";
+import { searchDocumentOf, setSearchDependents } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
 import type {
   DatabasePointer,
@@ -395,10 +395,14 @@ export class StateBatch {
         sql(
           "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256",
         ).run(key, prefix, sha256);
-        const search = searchDocumentOf(after);
+        // Either order within the batch gives the same ranks: a document put
+        // reads its current count of dependents, and a count that changes
+        // after is folded into the dependency's document.
+        const search = searchDocumentOf(after, dependentCount(sql, after.name));
         if (search) state.search.put(search);
         else state.search.remove(after.name);
-        updateDependents(sql, before, after);
+        for (const dependency of updateDependents(sql, before, after))
+          setSearchDependents(state.search, dependency, dependentCount(sql, dependency));
       }
       if (built) {
         if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();

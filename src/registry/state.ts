@@ -20,8 +20,8 @@ import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
-/** Bumped when the tables change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 3;
+/** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
+export const STATE_SCHEMA = 4;
 
 /**
  * The version of a published SQLite snapshot's tables (CORE_SCHEMA), its

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
+import type { PackageEntry } from "../../src/registry/entries.ts";
 import {
   editDistance,
   ftsQuery,
@@ -7,6 +10,9 @@ import {
   TOTAL_CAP,
 } from "../../src/registry/search.ts";
 import { RegistryState } from "../../src/registry/state.ts";
+import { snapshotEntry } from "../../src/registry/state-batch.ts";
+import { publishEntry } from "../helpers/entries.ts";
+import { tempDir } from "../helpers/log.ts";
 
 function doc(
   name: string,
@@ -218,5 +224,103 @@ describe("search index", () => {
     assert.equal(ftsQuery("   "), undefined);
     assert.equal(ftsQuery("@scope/name"), '"@scope/name"*');
     assert.equal(ftsQuery("w ".repeat(100))?.split(" ").length, 16);
+  });
+});
+
+describe("popularity: dependents first", () => {
+  const dependsOn = (...names: string[]) => ({
+    tag: "latest",
+    resolution: { dependencies: Object.fromEntries(names.map((n) => [n, "^1.0.0"])) },
+  });
+  const apply = (state: RegistryState, entries: readonly PackageEntry[]) =>
+    state.apply(state.logSize, entries);
+  /** Every search row as stored: what the ranking reads. */
+  const rows = (state: RegistryState) =>
+    state
+      .sql("SELECT name, doc, lname, tail, popularity, rank FROM search_docs ORDER BY name")
+      .all();
+
+  test("more dependents rank first inside a class; a new latest of another package reorders it", () => {
+    const state = RegistryState.open(":memory:");
+    apply(state, [
+      publishEntry("lib-a", "1.0.0", { tag: "latest" }),
+      publishEntry("lib-a", "1.1.0", { tag: "latest" }),
+      publishEntry("lib-a", "1.2.0", { tag: "latest" }),
+      publishEntry("lib-b", "1.0.0", { tag: "latest" }),
+    ]);
+    // No dependents either side: more live versions break the tie.
+    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    apply(state, [publishEntry("app", "1.0.0", dependsOn("lib-b"))]);
+    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-b", "lib-a"]);
+    // The dependency moves with app's latest; a prerelease off latest moves nothing.
+    apply(state, [publishEntry("app", "2.0.0", dependsOn("lib-a"))]);
+    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    apply(state, [publishEntry("app", "3.0.0-rc.1", { ...dependsOn("lib-b"), tag: "next" })]);
+    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    // Two dependents beat one, and the popularity a hit reports says so.
+    apply(state, [
+      publishEntry("cli", "1.0.0", dependsOn("lib-b")),
+      publishEntry("web", "1.0.0", dependsOn("lib-b")),
+    ]);
+    const [first, second] = state.search.search("lib", 0, 2).hits;
+    assert.deepEqual([first.name, second.name], ["lib-b", "lib-a"]);
+    assert.ok(first.popularity > second.popularity);
+    state.close();
+  });
+
+  const history: PackageEntry[] = [
+    // A dependent published before its dependency exists, then the dependency.
+    publishEntry("app", "1.0.0", dependsOn("zed-core")),
+    publishEntry("zed-core", "1.0.0", { tag: "latest" }),
+    publishEntry("zed-util", "1.0.0", { tag: "latest" }),
+    publishEntry("zed-util", "1.1.0", { tag: "latest" }),
+    publishEntry("@s/tool", "1.0.0", dependsOn("zed-core", "zed-util")),
+    publishEntry("gone", "1.0.0", dependsOn("zed-util", "zed-core")),
+    publishEntry("app", "2.0.0", dependsOn("zed-util")),
+    {
+      v: 1,
+      kind: "unpublish",
+      ecosystem: "npm",
+      name: "gone",
+      time: "2026-11-21T08:00:00.000Z",
+      actor: "alice",
+    },
+    publishEntry("zed-more", "1.0.0", dependsOn("zed-core")),
+    publishEntry("zed-more", "1.1.0", dependsOn("zed-core")),
+  ];
+
+  test("the order of a batch does not matter: one entry per batch, or all in one", () => {
+    const incremental = RegistryState.open(":memory:");
+    for (const entry of history) apply(incremental, [entry]);
+    const replayed = RegistryState.open(":memory:");
+    apply(replayed, history);
+    assert.deepEqual(rows(replayed), rows(incremental));
+    // zed-util: two dependents (@s/tool, app), two versions; zed-core: two dependents (@s/tool,
+    // zed-more), one version; zed-more: no dependents, two versions.
+    assert.deepEqual(names(replayed.search.search("zed", 0, 3).hits), [
+      "zed-util",
+      "zed-core",
+      "zed-more",
+    ]);
+    incremental.close();
+    replayed.close();
+  });
+
+  test("an adopted SQLite snapshot ranks as the state that published it", async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, "state.sqlite");
+    const state = RegistryState.open(path);
+    for (const entry of history) apply(state, [entry]);
+    const batch = state.begin(state.logSize);
+    const snapshot = snapshotEntry(batch.snapshot(2), state.logSize);
+    batch.add(snapshot);
+    batch.commit();
+    const copy = join(dir.path, "copy.sqlite");
+    copyCoreTables(path, copy);
+    const adopted = adoptDatabaseFile(copy, state.logSize, snapshot);
+    assert.deepEqual(rows(adopted), rows(state));
+    assert.equal(adopted.search.search("zed", 0, 1).hits[0].name, "zed-util");
+    adopted.close();
+    state.close();
   });
 });
