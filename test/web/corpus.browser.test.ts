@@ -132,6 +132,38 @@ describe("the corpus registry in a browser: origin, mirror and proxy", () => {
     await screenshot(page, `corpus-${shot}`);
   }
 
+  test("search finds a package as you type, and arrowing into it opens its page, on the origin and the mirror", async () => {
+    const page = await openPage();
+    for (const [role, server] of [
+      ["origin", origin],
+      ["mirror", mirror],
+    ] as const) {
+      await visit(page, server, "/", `home-${role}`);
+      const box = page.locator("#q");
+      await box.pressSequentially("semv");
+      // The list says which text it answers: wait for it to answer this one.
+      await page.waitForFunction(() => {
+        const list = document.getElementById("q-suggestions");
+        return (
+          list?.dataset.query === (document.getElementById("q") as HTMLInputElement).value &&
+          list.querySelectorAll("[role=option]").length > 0
+        );
+      });
+      const names = await page.locator("#q-suggestions .suggestion-name").allTextContents();
+      assert.equal(names[0], "semver", `${role}: ${names.join(", ")}`);
+      await screenshot(page, `corpus-suggestions-${role}`);
+      await box.press("ArrowDown");
+      await Promise.all([
+        page.waitForURL(new URL(paths.package("semver"), server.url).href),
+        box.press("Enter"),
+      ]);
+      assert.match((await page.locator("h1").first().textContent()) ?? "", /semver/);
+      await visit(page, server, paths.search("color"), `search-${role}`);
+      assert.ok((await page.locator("main").textContent())?.includes("supports-color"), role);
+    }
+    assert.deepEqual(page.problems, []);
+  });
+
   test("a package page shows its readme, versions and dependencies on the origin, the mirror and the proxy", async () => {
     const page = await openPage();
     for (const [role, server] of [
