@@ -7,7 +7,7 @@
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink or install
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink, install or web
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -21,12 +21,16 @@ import type { MirrorSyncResult } from "./mirror-sync.ts";
 import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 import type { UplinkResult } from "./uplink.ts";
+import type { WebBenchResult } from "./web.ts";
 
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
 const TARGET_ENTRIES_PER_SECOND = 100_000;
 const TARGET_PROOFS = 10_000;
 /** From the hardening issue: a reader's p99 under hostile input within 2x of a quiet server's. */
 const TARGET_HOSTILE_RATIO = 2;
+/** From the web interface's issue: server time of a search and of a package page. */
+const TARGET_WEB_P50_MS = 20;
+const TARGET_WEB_P99_MS = 50;
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +44,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web]",
   );
   process.exit(0);
 }
@@ -49,11 +53,11 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install"];
+const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile, uplink and install, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink, install and web, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -72,6 +76,7 @@ if (groups.has("proxy")) rows.push(...(await proxyBenchmark()));
 if (groups.has("hostile")) rows.push(...(await hostileBenchmark()));
 if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
 if (groups.has("install")) rows.push(...(await installBenchmark()));
+if (groups.has("web")) rows.push(...(await webBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -212,6 +217,21 @@ async function uplinkBenchmark(): Promise<string[][]> {
     "",
   ]);
   return rows;
+}
+
+/** Server time of the web interface's search and package pages on the npm-sized synthetic registry. */
+async function webBenchmark(): Promise<string[][]> {
+  console.log("\n== web ==");
+  const [r] = await runChild<WebBenchResult>(
+    join(BENCH_DIR, "web.ts"),
+    values.quick ? ["--packages", "20000"] : [],
+  );
+  return r.timings.map((t) => [
+    `web ${t.what} (${count(r.packages)} packages)`,
+    `p50 ${t.p50.toFixed(1)} ms, p99 ${t.p99.toFixed(1)} ms`,
+    "",
+    `p50 < ${TARGET_WEB_P50_MS}, p99 < ${TARGET_WEB_P99_MS} ms: ${meets(t.p50 < TARGET_WEB_P50_MS && t.p99 < TARGET_WEB_P99_MS)}`,
+  ]);
 }
 
 /** The corpus app installed by npm, pnpm, Yarn, bun and cairn install, in pnpm's benchmark scenarios. */
