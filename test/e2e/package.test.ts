@@ -113,10 +113,14 @@ describe("the npm package", () => {
     const unexpected = files.filter(
       (f) =>
         !/^dist\/.+\.js$/.test(f) &&
+        !/^dist\/src\/web\/assets\/[^/]+\.(css|svg)$/.test(f) &&
         !/^(bin\/(cairn|launch)\.cjs|package\.json|README\.md|LICENSE)$/.test(f),
     );
     assert.deepEqual(unexpected, []);
     assert.ok(files.includes("dist/bin/cairn.js"));
+    // The web interface's stylesheet and scripts are files the build copies, not compiles.
+    for (const asset of ["site.css", "site.js", "proof.js", "icon.svg"])
+      assert.ok(files.includes(`dist/src/web/assets/${asset}`), asset);
     assert.ok(files.includes("dist/src/origin/database-export-worker.js"));
     // The compiler rewrites import specifiers only: a .ts file named any other way (a
     // Worker's script) would be missing from the installed package.
@@ -143,6 +147,16 @@ describe("the npm package", () => {
     assert.ok(key, serve.stdout());
     const token = await signUp(serve.url, "alice", "s3cret-pass");
     assert.equal((await publish(serve.url, token, "from-the-package", "1.0.0")).status, 201);
+    // The web interface, with its copied assets, works from the build.
+    const page = await fetch(new URL("-/web/package/from-the-package", serve.url), {
+      headers: { accept: "text/html" },
+    });
+    assert.equal(page.status, 200);
+    const stylesheet = /href="(\/-\/web\/assets\/site\.[0-9a-f]+\.css)"/.exec(
+      await page.text(),
+    )?.[1];
+    assert.ok(stylesheet, "the page links its stylesheet");
+    assert.equal((await fetch(new URL(stylesheet, serve.url))).status, 200);
     // The SQLite snapshot is written by a worker thread: its module must be found in the build too.
     serve.child.kill("SIGHUP");
     assert.match(await snapshotOutcome(serve), /^published the SQLite snapshot at log size \d+/);
