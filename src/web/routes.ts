@@ -199,7 +199,8 @@ export function registerWeb(app: FastifyInstance, source: WebSource, options: We
           err instanceof WebError || status < 500
             ? (err as Error).message
             : "this server could not build the page";
-        if (status >= 500) req.log.error({ err }, "web page failed");
+        // A page refused on purpose (501: a sparse proxy cannot search) is not a failure of this server.
+        if (status >= 500 && !(err instanceof WebError)) req.log.error({ err }, "web page failed");
         if (req.url.split("?", 1)[0].endsWith(".json"))
           return reply.code(status).send({ error: message, code: (err as WebError).code });
         return send(req, reply, site, {
