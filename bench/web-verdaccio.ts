@@ -170,33 +170,18 @@ try {
         k.push(b);
       }
     }
+    const verdaccioMs = v.map((s) => s.ms);
+    const cairnMs = k.map((s) => s.ms);
+    const serverMs = k.map((s) => s.serverMs ?? Number.NaN);
     results.push({
       what: c.what,
       requests: v.length,
-      verdaccioP50: p(
-        v.map((s) => s.ms),
-        50,
-      ),
-      verdaccioP99: p(
-        v.map((s) => s.ms),
-        99,
-      ),
-      cairnP50: p(
-        k.map((s) => s.ms),
-        50,
-      ),
-      cairnP99: p(
-        k.map((s) => s.ms),
-        99,
-      ),
-      cairnServerP50: p(
-        k.map((s) => s.serverMs ?? Number.NaN),
-        50,
-      ),
-      cairnServerP99: p(
-        k.map((s) => s.serverMs ?? Number.NaN),
-        99,
-      ),
+      verdaccioP50: p(verdaccioMs, 50),
+      verdaccioP99: p(verdaccioMs, 99),
+      cairnP50: p(cairnMs, 50),
+      cairnP99: p(cairnMs, 99),
+      cairnServerP50: p(serverMs, 50),
+      cairnServerP99: p(serverMs, 99),
       failed: [...v, ...k].filter((s) => !s.ok).length,
     });
     console.log(`  ${c.what}: ${JSON.stringify(results.at(-1))}`);

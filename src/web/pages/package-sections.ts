@@ -1,4 +1,5 @@
 /** The sections of a package page: readme, dependencies, dependents, versions, install, details. */
+import { formatBytes } from "../format.ts";
 import { html, type VNode } from "../html.ts";
 import { paths } from "../paths.ts";
 import { MAX_README_BYTES, type RenderedReadme } from "../readme.ts";
@@ -34,18 +35,6 @@ function timeElement(iso: string): VNode {
 
 export function Time(props: { iso: string }): VNode {
   return timeElement(props.iso);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["kB", "MB", "GB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 export function Readme(props: { readme: RenderedReadme | undefined; gone: boolean }): VNode {
