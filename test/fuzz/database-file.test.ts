@@ -36,7 +36,7 @@ function dump(path: string): string {
     return JSON.stringify(
       CORE_TABLES.filter((t) => t !== "meta").map((t) =>
         db
-          .prepare(`SELECT * FROM ${t} ORDER BY 1, 2`)
+          .prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3`)
           .all()
           .map((row) =>
             typeof row.entry === "string"
@@ -94,9 +94,9 @@ const SQL_MUTATIONS = [
   "DELETE FROM packages WHERE name = 'c'",
   "DELETE FROM dist_tags WHERE name = 'c'",
   "DELETE FROM owners",
-  "INSERT INTO owners (name, user) VALUES ('a', 'mallory')",
-  "INSERT INTO dist_tags (name, tag, version) VALUES ('a', 'next', '1.0.0')",
-  "INSERT INTO dist_tags (name, tag, version) VALUES ('a', 'beta', '9.9.9')",
+  "INSERT INTO owners (ecosystem, name, user) VALUES ('npm', 'a', 'mallory')",
+  "INSERT INTO dist_tags (ecosystem, name, tag, version) VALUES ('npm', 'a', 'next', '1.0.0')",
+  "INSERT INTO dist_tags (ecosystem, name, tag, version) VALUES ('npm', 'a', 'beta', '9.9.9')",
   "UPDATE packages SET created = '2000-01-01T00:00:00.000Z'",
   "UPDATE packages SET modified = 'yesterday'",
   "UPDATE packages SET updated = updated + 1",
@@ -123,8 +123,18 @@ const SQL_MUTATIONS = [
   "UPDATE versions SET time = ' ' || time WHERE name = 'c'",
   "UPDATE versions SET name = 'C' WHERE name = 'c'",
   "UPDATE packages SET name = 'C' WHERE name = 'c'",
-  "INSERT INTO packages (name, created, modified, updated) VALUES ('ghost', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
-  "INSERT INTO versions SELECT name, '9.9.9', log_index, time, entry, deprecated, unpublished FROM versions WHERE name = 'c'",
+  "INSERT INTO packages (ecosystem, name, created, modified, updated) VALUES ('npm', 'ghost', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
+  "INSERT INTO versions SELECT ecosystem, name, '9.9.9', log_index, time, entry, deprecated, unpublished, yanked FROM versions WHERE name = 'c'",
+  // The same rows under another ecosystem, or spelled otherwise.
+  "UPDATE packages SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE versions SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE dist_tags SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE owners SET ecosystem = 'cargo' WHERE name = 'c'",
+  "INSERT INTO packages SELECT 'cargo', name, spelling, created, modified, updated, unpublished FROM packages WHERE name = 'c'",
+  "INSERT INTO versions SELECT 'cargo', name, version, log_index, time, entry, deprecated, unpublished, yanked FROM versions WHERE name = 'c'",
+  "UPDATE packages SET spelling = 'C' WHERE name = 'c'",
+  "UPDATE packages SET spelling = name WHERE name = 'c'",
+  "UPDATE versions SET yanked = '2026-01-01T00:00:00.000Z' WHERE name = 'c'",
 ];
 
 describe("fuzzing SQLite snapshots", () => {

@@ -3,6 +3,7 @@ import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
+import { parseVerifierKey } from "../../src/log/index.ts";
 import {
   adoptDatabaseFile,
   compressDatabaseFile,
@@ -10,7 +11,10 @@ import {
   DatabaseFileError,
   decompressDatabaseFile,
 } from "../../src/registry/database-file.ts";
-import { publishEntry } from "../helpers/entries.ts";
+import type { SnapshotEntry } from "../../src/registry/entries.ts";
+import { encodeDocument } from "../../src/registry/package-document.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
+import { publishEntry, treeEntries } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
 
@@ -39,8 +43,8 @@ describe("SQLite snapshots", () => {
     }
     const adopted = adoptDatabaseFile(back, 5, snapshot);
     assert.equal(adopted.snapshot?.id, state.snapshot?.id);
-    assert.deepEqual(adopted.document("@s/b"), state.document("@s/b"));
-    assert.equal(adopted.search.search("@s/b", 0, 10).total, 1);
+    assert.deepEqual(adopted.table("npm").document("@s/b"), state.table("npm").document("@s/b"));
+    assert.equal(adopted.table("npm").search.search("@s/b", 0, 10).total, 1);
     // It carries on like any state: the next entries apply and are checked.
     adopted.apply(5, [publishEntry("d", "1.0.0")]);
     assert.equal(adopted.logSize, 6);
@@ -64,7 +68,7 @@ describe("SQLite snapshots", () => {
       ],
       [
         "orphan",
-        "INSERT INTO owners (name, user) VALUES ('ghost', 'mallory')",
+        "INSERT INTO owners (ecosystem, name, user) VALUES ('npm', 'ghost', 'mallory')",
         /unknown package ghost/,
       ],
       [
@@ -83,6 +87,25 @@ describe("SQLite snapshots", () => {
         "entry of another kind",
         `UPDATE versions SET entry = json_set(entry, '$.kind', 'dist-tag') WHERE name = 'c'`,
         /c@0.1.0/,
+      ],
+      // Rows of the same name in a second ecosystem, whose entries say npm.
+      [
+        "copied to another ecosystem",
+        `INSERT INTO packages SELECT 'toy', name, spelling, created, modified, updated, unpublished FROM packages WHERE name = 'c';
+         INSERT INTO versions SELECT 'toy', name, version, log_index, time, entry, deprecated, unpublished, yanked FROM versions WHERE name = 'c';`,
+        /disagree/,
+      ],
+      [
+        "owners in another ecosystem",
+        "UPDATE owners SET ecosystem = 'toy' WHERE name = 'c'",
+        /unknown package c/,
+      ],
+      ["spelled", "UPDATE packages SET spelling = 'C' WHERE name = 'c'", /another package/],
+      ["spelled as itself", "UPDATE packages SET spelling = name WHERE name = 'c'", /spelling/],
+      [
+        "yanked",
+        "UPDATE versions SET yanked = '2026-01-01T00:00:00.000Z' WHERE name = 'c'",
+        /does not match the log/,
       ],
     ];
     for (const [what, sql, message] of tampered) {
@@ -161,5 +184,67 @@ describe("SQLite snapshots", () => {
       (err: unknown) => err instanceof DatabaseFileError && err.code === "bad-blob",
     );
     await assert.rejects(stat(out), { code: "ENOENT" });
+  });
+});
+
+const FIXTURE = join(import.meta.dirname, "..", "fixtures", "logs", "npm-v1");
+/** A schema-2 file written from the fixture log by the release before the ecosystem column: raw size and blob. */
+const V2_FILE = { blob: join(FIXTURE, "database-v2.sqlite.zst"), size: 61440 };
+
+describe("SQLite snapshots of every schema", () => {
+  test("a schema-2 file is migrated in place, adopted, and equals the state a replay of its log gives", async () => {
+    await using dir = await tempDir();
+    const expected = JSON.parse(await readFile(join(FIXTURE, "expected.json"), "utf8")) as {
+      size: number;
+      finalId: string;
+      documents: Record<string, string>;
+      listPackages: unknown;
+    };
+    const verifier = parseVerifierKey((await readFile(join(FIXTURE, "vkey.txt"), "utf8")).trim());
+    const entries = await treeEntries(join(FIXTURE, "tree"), verifier);
+    const last = entries[expected.size - 1];
+    assert.equal(last.kind, "snapshot");
+    const path = join(dir.path, "v2.sqlite");
+    await decompressDatabaseFile(V2_FILE.blob, path, V2_FILE.size);
+    const file = new DatabaseSync(path, { readOnly: true });
+    assert.equal(file.prepare("PRAGMA user_version").get()?.user_version, 2);
+    file.close();
+    const adopted = adoptDatabaseFile(path, expected.size, last as SnapshotEntry);
+    try {
+      assert.equal(adopted.snapshot?.id, expected.finalId);
+      for (const [key, hash] of Object.entries(expected.documents)) {
+        assert.equal(adopted.documentHash(key), hash, key);
+        const doc = adopted.table("npm").document(key.slice("npm/".length));
+        assert.equal(doc && sha256Hex(encodeDocument(doc)), hash, key);
+      }
+      assert.deepEqual(adopted.table("npm").listPackages(), expected.listPackages);
+      const [first] = adopted.table("npm").listPackages();
+      assert.equal(adopted.table("npm").search.search(first.name, 0, 10).hits[0]?.name, first.name);
+    } finally {
+      adopted.close();
+    }
+    // Migrated, it is today's schema: copied again, the copy is a schema-3 file that adopts.
+    const copy = join(dir.path, "v3.sqlite");
+    copyCoreTables(path, copy);
+    const again = adoptDatabaseFile(copy, expected.size, last as SnapshotEntry);
+    assert.equal(again.snapshot?.id, expected.finalId);
+    again.close();
+  });
+
+  test("a schema-2 file that lies is refused like any other", async () => {
+    await using dir = await tempDir();
+    const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
+    state.close();
+    const path = join(dir.path, "v2.sqlite");
+    await decompressDatabaseFile(V2_FILE.blob, path, V2_FILE.size);
+    // The fixture's file reflects its own log, not this one.
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE meta SET value = '5' WHERE key = 'log_size'");
+    db.close();
+    assert.throws(
+      () => adoptDatabaseFile(path, 5, snapshot),
+      (err: unknown) => err instanceof DatabaseFileError && err.code === "mismatch",
+    );
+    await assert.rejects(stat(path), { code: "ENOENT" });
   });
 });
