@@ -1,6 +1,7 @@
 /**
- * Fuzzing SQLite snapshots: a database file with flipped bytes, extra
- * schema, rows that lie, or a zstd blob that is not what its entry claims
+ * Fuzzing SQLite snapshots: a database file (of today's schema, or of
+ * schema 2, migrated on adoption) with flipped bytes, extra schema, rows
+ * that lie, or a zstd blob that is not what its entry claims
  * is refused with a coded DatabaseFileError and leaves no file behind; a
  * file that is adopted holds exactly the honest rows.
  */
@@ -21,6 +22,7 @@ import {
 } from "../../src/registry/database-file.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { CORE_TABLES, type RegistryState } from "../../src/registry/state.ts";
+import { fixtureExpected, fixtureLastSnapshot, V2_DATABASE } from "../helpers/fixture-log.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
 import { assertCoded, fuzzRuns, mutateBytes, mutations, timed, timedAsync } from "./fuzz.ts";
@@ -167,6 +169,26 @@ describe("fuzzing SQLite snapshots", () => {
     await copyFile(pristine, path);
     adoptOrRefuse(path, 5, snapshot, honest);
     assert.ok(existsSync(path));
+  });
+
+  test("a schema-2 file with mutated bytes is refused with a coded error, or migrates to the honest rows", async () => {
+    const v2 = next();
+    await decompressDatabaseFile(V2_DATABASE.blob, v2, V2_DATABASE.size);
+    const raw = await readFile(v2);
+    const last = await fixtureLastSnapshot();
+    const { size } = await fixtureExpected();
+    const honestPath = next();
+    await writeFile(honestPath, raw);
+    adoptDatabaseFile(honestPath, size, last).close();
+    const honestRows = dump(honestPath);
+    await fc.assert(
+      fc.asyncProperty(mutations, async (ms) => {
+        const path = next();
+        await writeFile(path, mutateBytes(raw, ms));
+        adoptOrRefuse(path, size, last, honestRows);
+      }),
+      fuzzRuns(100, 0.05),
+    );
   });
 
   test("a file with mutated bytes is refused with a coded error, or holds the honest rows", async () => {

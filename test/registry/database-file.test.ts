@@ -3,7 +3,6 @@ import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
-import { parseVerifierKey } from "../../src/log/index.ts";
 import {
   adoptDatabaseFile,
   compressDatabaseFile,
@@ -11,12 +10,12 @@ import {
   DatabaseFileError,
   decompressDatabaseFile,
 } from "../../src/registry/database-file.ts";
-import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { encodeDocument } from "../../src/registry/package-document.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { snapshotEntry } from "../../src/registry/state-batch.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
-import { publishEntry, treeEntries } from "../helpers/entries.ts";
+import { publishEntry } from "../helpers/entries.ts";
+import { fixtureExpected, fixtureLastSnapshot, V2_DATABASE } from "../helpers/fixture-log.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
 
@@ -189,29 +188,17 @@ describe("SQLite snapshots", () => {
   });
 });
 
-const FIXTURE = join(import.meta.dirname, "..", "fixtures", "logs", "npm-v1");
-/** A schema-2 file written from the fixture log by the release before the ecosystem column: raw size and blob. */
-const V2_FILE = { blob: join(FIXTURE, "database-v2.sqlite.zst"), size: 61440 };
-
 describe("SQLite snapshots of every schema", () => {
   test("a schema-2 file is migrated in place, adopted, and equals the state a replay of its log gives", async () => {
     await using dir = await tempDir();
-    const expected = JSON.parse(await readFile(join(FIXTURE, "expected.json"), "utf8")) as {
-      size: number;
-      finalId: string;
-      documents: Record<string, string>;
-      listPackages: unknown;
-    };
-    const verifier = parseVerifierKey((await readFile(join(FIXTURE, "vkey.txt"), "utf8")).trim());
-    const entries = await treeEntries(join(FIXTURE, "tree"), verifier);
-    const last = entries[expected.size - 1];
-    assert.equal(last.kind, "snapshot");
+    const expected = await fixtureExpected();
+    const last = await fixtureLastSnapshot();
     const path = join(dir.path, "v2.sqlite");
-    await decompressDatabaseFile(V2_FILE.blob, path, V2_FILE.size);
+    await decompressDatabaseFile(V2_DATABASE.blob, path, V2_DATABASE.size);
     const file = new DatabaseSync(path, { readOnly: true });
     assert.equal(file.prepare("PRAGMA user_version").get()?.user_version, 2);
     file.close();
-    const adopted = adoptDatabaseFile(path, expected.size, last as SnapshotEntry);
+    const adopted = adoptDatabaseFile(path, expected.size, last);
     try {
       assert.equal(adopted.snapshot?.id, expected.finalId);
       for (const [key, hash] of Object.entries(expected.documents)) {
@@ -228,7 +215,7 @@ describe("SQLite snapshots of every schema", () => {
     // Migrated, it is today's schema: copied again, the copy is a schema-3 file that adopts.
     const copy = join(dir.path, "v3.sqlite");
     copyCoreTables(path, copy);
-    const again = adoptDatabaseFile(copy, expected.size, last as SnapshotEntry);
+    const again = adoptDatabaseFile(copy, expected.size, last);
     assert.equal(again.snapshot?.id, expected.finalId);
     again.close();
   });
@@ -260,7 +247,7 @@ describe("SQLite snapshots of every schema", () => {
     const { state, snapshot } = buildState(join(dir.path, "state.sqlite"));
     state.close();
     const path = join(dir.path, "v2.sqlite");
-    await decompressDatabaseFile(V2_FILE.blob, path, V2_FILE.size);
+    await decompressDatabaseFile(V2_DATABASE.blob, path, V2_DATABASE.size);
     // The fixture's file reflects its own log, not this one.
     const db = new DatabaseSync(path);
     db.exec("UPDATE meta SET value = '5' WHERE key = 'log_size'");
