@@ -153,7 +153,6 @@ export class SearchIndex {
   readonly #sql: (sql: string) => StatementSync;
   readonly #db: DatabaseSync;
   readonly #text: string;
-  #hasText = false;
 
   constructor(db: DatabaseSync, ecosystem: string) {
     this.ecosystem = ecosystem;
@@ -162,26 +161,27 @@ export class SearchIndex {
     this.#text = textTable(ecosystem);
   }
 
-  /** Whether the ecosystem's text table exists yet (a reader may look before any document was put). */
+  /**
+   * Whether the ecosystem's text table exists yet: a reader may look before
+   * any document was put. Asked each time, not remembered: a batch that
+   * created it may have been rolled back.
+   */
   #textExists(): boolean {
-    if (!this.#hasText)
-      this.#hasText =
-        this.#sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(
-          this.#text.slice(1, -1),
-        ) !== undefined;
-    return this.#hasText;
+    return (
+      this.#sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(
+        this.#text.slice(1, -1),
+      ) !== undefined
+    );
   }
 
   // The FTS rows share their rowid with search_docs: FTS5 can find a row fast
   // by rowid, but deleting by a column would scan the whole table.
   put(doc: SearchDocument): void {
     this.remove(doc.name);
-    if (!this.#textExists()) {
+    if (!this.#textExists())
       this.#db.exec(
-        `CREATE VIRTUAL TABLE IF NOT EXISTS ${this.#text} USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''')`,
+        `CREATE VIRTUAL TABLE ${this.#text} USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''')`,
       );
-      this.#hasText = true;
-    }
     const lname = doc.name.toLowerCase();
     const { popularity, ...stored } = doc;
     const { lastInsertRowid } = this.#sql(

@@ -155,6 +155,22 @@ describe("registry state with more than one ecosystem", () => {
   });
 });
 
+describe("search text of an ecosystem's first package", () => {
+  test("a batch that fails after creating its ecosystem's text table leaves the next batch able to", () => {
+    const state = RegistryState.open(":memory:");
+    assert.throws(
+      () =>
+        state.apply(0, [otherEcosystem(publish("a", "1.0.0"))], () => {
+          throw new Error("the log append failed");
+        }),
+      /append failed/,
+    );
+    assert.equal(state.logSize, 0);
+    state.apply(0, [otherEcosystem(publish("a", "1.0.0"))]);
+    assert.equal(state.table("toy").search.search("a", 0, 10).total, 1);
+  });
+});
+
 describe("a state written by an older release", () => {
   /** A state file left at schema `version`, holding a search text table of its day. */
   function olderState(path: string, version: number, ftsTable: string): void {
