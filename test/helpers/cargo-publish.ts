@@ -12,7 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { indexLine } from "../../src/cargo/rules/index-line.ts";
+import { type FeatureMap, indexLine } from "../../src/cargo/rules/index-line.ts";
 import { indexPath } from "../../src/cargo/rules/index-path.ts";
 import { parsePublishBody } from "../../src/cargo/rules/publish-body.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
@@ -83,9 +83,24 @@ export interface CargoResult {
   readonly stderr: string;
 }
 
-/** Runs `cargo publish --no-verify --allow-dirty` in `crateDir` with a fresh CARGO_HOME under `scratch`. */
-export async function cargoPublish(
+/** Runs `cargo publish --no-verify --allow-dirty` in `crateDir` with a CARGO_HOME under `scratch`. */
+export function cargoPublish(
   crateDir: string,
+  registry: FakeSparseRegistry,
+  scratch: string,
+): Promise<CargoResult> {
+  return runCargo(
+    ["publish", "--registry", REGISTRY_NAME, "--no-verify", "--allow-dirty"],
+    crateDir,
+    registry,
+    scratch,
+  );
+}
+
+/** Runs cargo with `args` in `dir`, its CARGO_HOME under `scratch` pointing at `registry` (also for crates.io). */
+export async function runCargo(
+  args: readonly string[],
+  dir: string,
   registry: FakeSparseRegistry,
   scratch: string,
 ): Promise<CargoResult> {
@@ -117,8 +132,8 @@ export async function cargoPublish(
   return new Promise((resolve) => {
     execFile(
       "cargo",
-      ["publish", "--registry", REGISTRY_NAME, "--no-verify", "--allow-dirty"],
-      { cwd: crateDir, env, maxBuffer: 16 * 1024 * 1024 },
+      args,
+      { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -220,16 +235,20 @@ license-file = "LICENSE"
  */
 export function startProbeRegistry(): Promise<FakeSparseRegistry> {
   const files = new Map<string, string>();
-  for (const [name, { version, features }] of Object.entries(PROBE_DEPENDENCIES)) {
+  const add = (name: string, version: string, features: FeatureMap, yanked: boolean) => {
     const line = indexLine(
       name,
       version,
       { deps: [], features },
       sha256Hex(`${name}@${version}`),
-      false,
+      yanked,
     );
-    files.set(indexPath(name), `${line}\n`);
-  }
+    files.set(indexPath(name), `${files.get(indexPath(name)) ?? ""}${line}\n`);
+  };
+  for (const [name, { version, features }] of Object.entries(PROBE_DEPENDENCIES))
+    add(name, version, features, false);
+  // A newer version, yanked: no resolution may pick it.
+  add("plain", "0.3.9", PROBE_DEPENDENCIES.plain.features, true);
   return startFakeSparseRegistry(files, (body) => {
     try {
       const publish = parsePublishBody(body);

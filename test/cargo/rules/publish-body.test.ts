@@ -5,8 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parse as parseToml } from "smol-toml";
 import { CargoError } from "../../../src/cargo/rules/errors.ts";
 import {
   type CrateResolution,
@@ -19,9 +21,12 @@ import {
   maxPublishBodyBytes,
   parsePublishBody,
 } from "../../../src/cargo/rules/publish-body.ts";
+import { sha256Hex } from "../../../src/util/sha256.ts";
 import {
   cargoPublish,
   type FakeSparseRegistry,
+  REGISTRY_NAME,
+  runCargo,
   startProbeRegistry,
   writeProbeCrates,
 } from "../../helpers/cargo-publish.ts";
@@ -118,6 +123,40 @@ describe("publish bodies from the cargo on this machine", () => {
     assert.equal(registry.bodies.length, 2);
     checkFull(parsePublishBody(registry.bodies[0]));
     checkMin(parsePublishBody(registry.bodies[1]));
+  });
+
+  test("cargo resolves through the published line: features2, renames, yanked versions skipped", async () => {
+    const crate = parsePublishBody(registry.bodies[0]).crate;
+    const lock = async (features: string[]) => {
+      const app = join(dir.path, `app-${features.length}`);
+      await mkdir(join(app, "src"), { recursive: true });
+      await writeFile(join(app, "src", "lib.rs"), "");
+      await writeFile(
+        join(app, "Cargo.toml"),
+        `[package]\nname = "app"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nprobe-full = { version = "=0.1.0-rc.1", registry = "${REGISTRY_NAME}", features = ${JSON.stringify(features)} }\n`,
+      );
+      const result = await runCargo(["generate-lockfile"], app, registry, dir.path);
+      assert.equal(result.code, 0, result.stderr);
+      const { package: packages } = parseToml(await readFile(join(app, "Cargo.lock"), "utf8")) as {
+        package: { name: string; version: string; checksum?: string }[];
+      };
+      return new Map(packages.map((p) => [p.name, p]));
+    };
+    const plain = await lock([]);
+    assert.equal(plain.get("probe-full")?.version, "0.1.0-rc.1+build.5");
+    assert.equal(plain.get("probe-full")?.checksum, sha256Hex(crate));
+    assert.equal(plain.get("plain")?.version, "0.3.1", "the yanked 0.3.9 is skipped");
+    assert.deepEqual(
+      [...plain.keys()].sort(),
+      ["app", "builder", "libc", "local", "plain", "probe-full", "unixy"],
+      "no optional or dev dependency",
+    );
+    const chained = await lock(["chain"]);
+    assert.equal(
+      chained.get("real-dep")?.version,
+      "1.2.5",
+      "chain → fx → dep:dep1 (renamed real-dep)",
+    );
   });
 });
 
