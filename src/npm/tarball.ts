@@ -76,7 +76,8 @@ export async function inspectTarball(
     entry: (entry) => entries.add(entry),
     fail: (error) => entries.fail(error as TarballError),
     throwIfFailed: () => entries.throwIfFailed(),
-    error: (code, message, cause) => new TarballError(code, `tarball ${message}`, { cause }),
+    error: (code, message, cause) =>
+      new TarballError(code, `tarball ${message}`, cause === undefined ? undefined : { cause }),
   });
   return entries.finish();
 }

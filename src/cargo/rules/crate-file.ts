@@ -7,6 +7,10 @@
  * and exactly one `Cargo.toml` at the root, spelled so, which parses as
  * TOML and names this crate and version, with a `[package]` table, no
  * `[patch]` and no workspace inheritance left unresolved.
+ *
+ * Stricter than crates.io: it also accepts `cargo.toml` and does not cap
+ * the file count or the inflation ratio by default, and it does not refuse
+ * backslashes or a path given twice.
  */
 
 import { parse as parseToml } from "smol-toml";

@@ -15,6 +15,17 @@
  * `Cargo.toml` inside the `.crate`; cargo derives this JSON from that same
  * normalized manifest, and crate-file.ts checks that the manifest names the
  * same crate and version.
+ *
+ * Where this differs from crates.io: dependencies on other registries are
+ * allowed (crates.io refuses them all; `allowRegistry` can narrow them), as
+ * long as `registry` is an index URL; requiring a description and license
+ * and refusing `*` requirements are options, on by default as on
+ * crates.io; licenses are not checked against SPDX and categories not
+ * against a list; artifact dependencies are refused; `links`, `target`,
+ * authors and URLs have length caps; a feature value containing `dep:`
+ * anywhere but at its start is refused (crates.io's check splits at the
+ * first `dep:`); unknown metadata fields are kept and ignored, as crates.io
+ * ignores them.
  */
 import { parseStrictJson } from "../../util/strict-json.ts";
 import { CargoError } from "./errors.ts";
