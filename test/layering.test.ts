@@ -23,6 +23,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   upstream: ["origin", "registry", "store", "log", "util"],
   gateway: ["registry", "store", "log", "util"],
   web: ["client", "registry", "store", "log", "util"],
+  cargo: ["util"],
   npm: ["web", "gateway", "upstream", "origin", "client", "registry", "store", "log", "util"],
   mirror: ["web", "gateway", "npm", "upstream", "client", "registry", "store", "log", "util"],
   proxy: ["web", "gateway", "npm", "upstream", "client", "registry", "store", "log", "util"],
