@@ -17,6 +17,9 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
+import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
+import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
+import { checkResolution } from "../npm/rules/resolution.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import {
   CanonicalJsonError,
@@ -24,7 +27,6 @@ import {
   type JsonValue,
 } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
-import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -42,7 +44,6 @@ import {
   uplinkOfActor,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
-import { checkResolution, RESOLUTION_FIELDS } from "../registry/resolution.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
 import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
@@ -53,9 +54,6 @@ import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
-
-/** Fields of a manifest that resolution needs; they go into the log entry itself. */
-export { RESOLUTION_FIELDS };
 
 export interface PublishedDatabase {
   readonly index: number;
@@ -114,35 +112,6 @@ export function autoShardCount(packages: number): number {
   return count;
 }
 
-/** The search fields a publish or import entry carries, bounded as the entry format requires. */
-export function searchFields(manifest: Record<string, unknown>) {
-  const fields: { description?: string; keywords?: string[] } = {};
-  if (typeof manifest.description === "string" && manifest.description !== "") {
-    // Cut at a character boundary: never half of a surrogate pair.
-    const cut = manifest.description.toWellFormed().slice(0, MAX_DESCRIPTION_LENGTH);
-    fields.description = /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-  }
-  const keywords = Array.isArray(manifest.keywords) ? manifest.keywords : [];
-  const words = keywords.filter(
-    (k): k is string =>
-      typeof k === "string" && k !== "" && k.length <= MAX_KEYWORD_LENGTH && k.isWellFormed(),
-  );
-  if (words.length > 0) fields.keywords = [...new Set(words)].slice(0, MAX_KEYWORDS);
-  return fields;
-}
-
-/**
- * `{share: false}` when the manifest opts its package out of LAN sharing
- * with `"cairn": {"share": false}` (exactly the boolean false); else nothing,
- * as absent means shareable.
- */
-export function shareField(manifest: Record<string, unknown>): { share?: false } {
-  const cairn = manifest.cairn;
-  const optedOut =
-    typeof cairn === "object" && cairn !== null && (cairn as { share?: unknown }).share === false;
-  return optedOut ? { share: false } : {};
-}
-
 /**
  * A version's file index and the files it lists, as npm's rules give them
  * (computed by the npm layer from the tarball): stored as blobs beside the
@@ -169,22 +138,6 @@ export interface PublishRequest {
   readonly sha256?: string;
   /** The version's file index and files; without them the entry names no `files`. */
   readonly files?: VersionFiles;
-}
-
-function hasInstallScript(manifest: Record<string, unknown>): boolean {
-  const scripts = manifest.scripts;
-  if (typeof scripts !== "object" || scripts === null) return false;
-  return ["preinstall", "install", "postinstall"].some((s) => s in scripts);
-}
-
-/** The part of a manifest a publish entry carries: what resolving and installing need. */
-export function resolutionOf(manifest: Record<string, unknown>): Record<string, JsonValue> {
-  const resolution: Record<string, JsonValue> = {};
-  for (const field of RESOLUTION_FIELDS) {
-    if (manifest[field] !== undefined) resolution[field] = manifest[field] as JsonValue;
-  }
-  if (hasInstallScript(manifest)) resolution.hasInstallScript = true;
-  return resolution;
 }
 
 /** The manifest as it is stored: canonical JSON, refused (not thrown past) when it cannot be. */

@@ -11,7 +11,7 @@
  * kept beside, as counting a range costs its length.
  */
 import type { StatementSync } from "node:sqlite";
-import { registryDependencies } from "./dependencies.ts";
+import { registryDependencies } from "../npm/rules/dependencies.ts";
 import type { PackageDocument } from "./package-document.ts";
 
 export const DEPENDENTS_SCHEMA = `

@@ -57,10 +57,11 @@
  */
 import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
+import { checkResolution } from "../npm/rules/resolution.ts";
 import { type BlockAddress, CHUNK_SIZE, cidOf, DAG_PB_CODEC, parseCid } from "../store/cid.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
-import { checkLoggedResolution, checkResolution } from "./resolution.ts";
+import { checkLoggedResolution } from "./logged-resolution.ts";
 
 export { EntryError, type EntryErrorCode } from "./entry-error.ts";
 

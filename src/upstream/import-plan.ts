@@ -13,13 +13,14 @@
  * upstream removes them (their numbers stay burnt, as on npm).
  */
 import semver from "semver";
-import { resolutionOf, searchFields, shareField } from "../origin/registry.ts";
+import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
+import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
+import { checkResolution } from "../npm/rules/resolution.ts";
 import {
   CanonicalJsonError,
   canonicalJsonBytes,
   type JsonValue,
 } from "../registry/canonical-json.ts";
-import { distTagProblem } from "../registry/dist-tag-name.ts";
 import {
   type DistTagEntry,
   EntryError,
@@ -35,7 +36,6 @@ import {
   type PackageDocument,
   type VersionDocument,
 } from "../registry/package-document.ts";
-import { checkResolution } from "../registry/resolution.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /** A version document larger than this is not imported (npm's own are a few KB). */
