@@ -25,10 +25,12 @@
  * version's manifest); otherwise blobs are fetched when asked for. A blob is
  * fetched once however many requests want it at the same time.
  */
+
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { registryDependencies } from "../npm/rules/dependencies.ts";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
@@ -155,8 +157,9 @@ export class VerifyingReader implements PackageReader {
         return doc;
       },
       version: async (name, version) => {
-        const doc = (await snapshots.document(name))?.versions[version];
-        return doc && versionRowOf(name, version, doc);
+        const pkg = await snapshots.document(name);
+        const doc = pkg?.versions[version];
+        return pkg && doc && versionRowOf(pkg, version, doc);
       },
     };
   }
@@ -170,7 +173,9 @@ export class VerifyingReader implements PackageReader {
     const client = await LogClient.open({ ...options, stateDir: options.dataDir });
     const cache = await BlobStore.open(join(options.dataDir, "cache"), { durable: false });
     if (!options.full) return new VerifyingReader(options, client, undefined, cache);
-    const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+    const state = RegistryState.open(join(options.dataDir, "state.sqlite"), {
+      ecosystems: ECOSYSTEMS,
+    });
     if (state.logSize > (client.checkpoint?.size ?? 0)) {
       state.close();
       throw new Error(
@@ -341,7 +346,7 @@ export class VerifyingReader implements PackageReader {
           live.sort(([, a], [, b]) => b.index - a.index);
           for (const [v, d] of live.slice(0, MAX_MANIFESTS_AHEAD))
             this.#track(
-              this.#manifestLimit(() => this.manifest(versionEntryOf(name, v, d))).catch(
+              this.#manifestLimit(() => this.manifest(versionEntryOf(dep, v, d))).catch(
                 () => undefined,
               ),
             );

@@ -12,21 +12,20 @@
  * It is also the PackageReader the npm read API serves from: manifests and
  * tarballs come back checked against the entries that name them.
  */
+
 import { randomBytes } from "node:crypto";
 import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
 import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
 import { checkResolution } from "../npm/rules/resolution.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
-import {
-  CanonicalJsonError,
-  canonicalJsonBytes,
-  type JsonValue,
-} from "../registry/canonical-json.ts";
+import { CanonicalJsonError, canonicalJsonBytes } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
+import { encodeEntryWith } from "../registry/ecosystem.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -34,9 +33,6 @@ import {
   type Entry,
   encodeEntry,
   isPackageEntry,
-  MAX_DESCRIPTION_LENGTH,
-  MAX_KEYWORD_LENGTH,
-  MAX_KEYWORDS,
   type OwnerEntry,
   type PackageEntry,
   type PopularityEntry,
@@ -198,7 +194,7 @@ export class Registry {
             },
           };
         },
-        encode: encodeEntry,
+        encode: (entry) => encodeEntryWith(entry, ECOSYSTEMS),
         append: (encoded) => this.#append(this.#staged as StateBatch, encoded),
         apply: (sequenced) => {
           const batch = this.#appended;
@@ -264,7 +260,7 @@ export class Registry {
         for (const suffix of ["", "-wal", "-shm"])
           await rm(`${statePath}${suffix}`, { force: true });
       }
-      const state = RegistryState.open(statePath);
+      const state = RegistryState.open(statePath, { ecosystems: ECOSYSTEMS });
       await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
@@ -404,7 +400,7 @@ export class Registry {
       ...searchFields(req.manifest),
       ...shareField(req.manifest),
     };
-    encodeEntry(entry);
+    encodeEntryWith(entry, ECOSYSTEMS);
     // Only a publish whose entry is valid stores anything; the tarball is written with its hash known.
     const path = this.blobs.tempPath();
     await writeFile(path, req.tarball).catch(async (err: unknown) => {

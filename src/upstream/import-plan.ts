@@ -13,6 +13,7 @@
  * upstream removes them (their numbers stay burnt, as on npm).
  */
 import semver from "semver";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
 import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
 import { checkResolution } from "../npm/rules/resolution.ts";
@@ -21,10 +22,10 @@ import {
   canonicalJsonBytes,
   type JsonValue,
 } from "../registry/canonical-json.ts";
+import { encodeEntryWith } from "../registry/ecosystem.ts";
 import {
   type DistTagEntry,
   EntryError,
-  encodeEntry,
   type ImportEntry,
   MAX_MESSAGE_LENGTH,
   type PackageEntry,
@@ -145,7 +146,7 @@ function importVersion(
     ...searchFields(manifest),
     ...shareField(manifest),
   };
-  encodeEntry(entry);
+  encodeEntryWith(entry, ECOSYSTEMS);
   return { entry, manifest: bytes };
 }
 

@@ -4,6 +4,7 @@
  * is refused with a coded DatabaseFileError and leaves no file behind; a
  * file that is adopted holds exactly the honest rows.
  */
+
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { canonicalJson } from "../../src/registry/canonical-json.ts";
 import {
   adoptDatabaseFile,
@@ -56,7 +58,7 @@ const LEFTOVERS = ["", "-wal", "-shm", "-journal"];
 function adoptOrRefuse(path: string, logSize: number, snapshot: SnapshotEntry, honest: string) {
   let state: RegistryState;
   try {
-    state = timed(() => adoptDatabaseFile(path, logSize, snapshot));
+    state = timed(() => adoptDatabaseFile(path, ECOSYSTEMS, logSize, snapshot));
   } catch (err) {
     if (err instanceof assert.AssertionError) throw err;
     assertCoded(err, DatabaseFileError);
