@@ -8,7 +8,6 @@
  *
  * measures an index `scale-client.ts --keep-index` left behind.
  */
-
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { indexLookup } from "../src/client/index-queries.ts";

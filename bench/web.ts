@@ -20,7 +20,6 @@
  *   node bench/web.ts --keep                # keep the state in bench/.work/web-XXXXXX/state.db
  *   node bench/web.ts --state bench/.work/web-XXXXXX/state.db   # reuse it
  */
-
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";

@@ -3,7 +3,6 @@
  * registry on this machine; `cairn ls`, `show`, `search` and `resolve`
  * answer from it offline.
  */
-
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";

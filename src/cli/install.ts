@@ -6,7 +6,6 @@
  * when `cairn sync` made one; bytes come from mirrors first, then the
  * origin, and every one is checked against the log.
  */
-
 import { join } from "node:path";
 import type { Command } from "commander";
 import { exists, INDEX_ORIGIN_KEY, INDEX_VERIFIER_KEY } from "../client/local-index.ts";

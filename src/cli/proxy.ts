@@ -1,5 +1,4 @@
 /** `cairn proxy` (a local verifying npm endpoint) and `cairn verify` (audit a server's copy of the log). */
-
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -11,7 +11,6 @@
  * verified against the signed checkpoint. The index keeps what it applies
  * (registry/history.ts), so diffs between states need no network.
  */
-
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";

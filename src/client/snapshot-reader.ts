@@ -13,7 +13,6 @@
  * Everything below the head is content-addressed, so parsed shards and
  * documents are kept by hash and stay valid across checkpoints.
  */
-
 import { LRUCache } from "lru-cache";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { decodeEntry, type PopularityEntry, type SnapshotEntry } from "../registry/entries.ts";

@@ -25,7 +25,6 @@
  * version's manifest); otherwise blobs are fetched when asked for. A blob is
  * fetched once however many requests want it at the same time.
  */
-
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";

@@ -15,7 +15,6 @@
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
  */
-
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";

@@ -3,7 +3,6 @@
  * the entries, vouches for an honest origin's log, and names the first
  * entry of a log whose snapshot entry lies, even though the log is signed.
  */
-
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";

@@ -3,7 +3,6 @@
  * the blob streams to disk and is checked before it is unpacked, so an
  * altered or cut-off copy is refused, named, and fetched from the origin.
  */
-
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";

@@ -5,7 +5,6 @@
  * about the snapshot's files; here: what is read, what it costs, absence,
  * a moving head, and documents and logs that do not hold together.
  */
-
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";

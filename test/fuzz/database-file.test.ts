@@ -4,7 +4,6 @@
  * is refused with a coded DatabaseFileError and leaves no file behind; a
  * file that is adopted holds exactly the honest rows.
  */
-
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { copyFile, readFile, writeFile } from "node:fs/promises";

@@ -1,5 +1,4 @@
 /** The npm read API over a bare RegistryState and an in-memory blob map, as a mirror would serve it. */
-
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";

@@ -1,5 +1,4 @@
 /** The dependents index: kept as `latest` moves, rebuilt when a SQLite snapshot is adopted or an older state opened. */
-
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";

@@ -3,7 +3,6 @@
  * origin (see its README). Every later version must decode it, replay it to
  * the same snapshots and documents, and verify its checkpoint.
  */
-
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";

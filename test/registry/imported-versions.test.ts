@@ -3,7 +3,6 @@
  * without its tarball, an `artifact` entry binds the tarball once its
  * hashes match what was imported, and a package keeps to one source.
  */
-
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";

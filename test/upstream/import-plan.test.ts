@@ -3,7 +3,6 @@
  * are left out with a reason, never half-imported, and whatever the
  * packument holds, every planned entry is one the log accepts.
  */
-
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
