@@ -20,6 +20,7 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
 import { allDependentCounts, insertDependent, latestDependencies } from "./dependents.ts";
+import { checkEntryWith, type Ecosystems, rulesOf } from "./ecosystem.ts";
 import {
   checkVersionEntry,
   EntryError,
@@ -242,7 +243,7 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
   for (const row of rows) {
     let entry: VersionEntry;
     try {
-      entry = checkVersionEntry(row.entry);
+      entry = checkVersionEntry(row.entry, (e) => checkEntryWith(state.ecosystems, e, "read"));
     } catch (err) {
       throw new DatabaseFileError(
         "bad-row",
@@ -266,6 +267,7 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
  */
 export function adoptDatabaseFile(
   path: string,
+  ecosystems: Ecosystems,
   logSize: number,
   snapshot: SnapshotEntry,
   popularity?: PopularityEntry,
@@ -277,7 +279,7 @@ export function adoptDatabaseFile(
     const file = new DatabaseSync(path);
     file.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     file.close();
-    state = RegistryState.open(path);
+    state = RegistryState.open(path, { ecosystems });
     deriveTables(state);
     const batch = state.begin(logSize);
     try {
@@ -309,11 +311,12 @@ function deriveTables(state: RegistryState): void {
     for (const name of names) {
       const doc = state.document(name, checkedVersions(state, name));
       if (!doc) continue;
-      const key = documentKey(doc);
+      const rules = rulesOf(state.ecosystems, doc.ecosystem);
+      const key = documentKey(doc, rules);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
       const search = searchDocumentOf(doc, 0);
       if (search) state.search.put(search);
-      for (const dependency of latestDependencies(doc))
+      for (const dependency of latestDependencies(rules, doc))
         insertDependent(state.sql, dependency, doc.name);
     }
     // Counted whole only now: each package with dependents gets its count, once.

@@ -6,6 +6,7 @@
  * later log size is a fold of its entries onto that first document, so two
  * sizes (or the snapshot ids that name them) can be compared exactly.
  */
+import { rulesOf } from "./ecosystem.ts";
 import { isPackageEntry, type PackageEntry } from "./entries.ts";
 import { foldEntry, type PackageDocument } from "./package-document.ts";
 import type { RegistryState } from "./state.ts";
@@ -87,8 +88,10 @@ function documentAt(state: RegistryState, name: string, size: number): PackageDo
       "SELECT log_index, entry FROM history_entries WHERE name = ? AND log_index < ? ORDER BY log_index",
     )
     .all(name, size) as { log_index: number; entry: string }[];
-  for (const row of rows)
-    doc = foldEntry(doc, JSON.parse(row.entry) as PackageEntry, row.log_index);
+  for (const row of rows) {
+    const entry = JSON.parse(row.entry) as PackageEntry;
+    doc = foldEntry(doc, entry, row.log_index, rulesOf(state.ecosystems, entry.ecosystem));
+  }
   return doc;
 }
 

@@ -10,6 +10,7 @@
  */
 import { sha256Hex } from "../util/sha256.ts";
 import { dependentCount, updateDependents } from "./dependents.ts";
+import { rulesOf } from "./ecosystem.ts";
 import {
   type Entry,
   EntryError,
@@ -194,13 +195,18 @@ export class StateBatch {
 
   /** The document after `entry`, recorded as the package's; undefined (and #foldError set) if it cannot apply. */
   #fold(entry: PackageEntry, index: number): PackageDocument | undefined {
-    const touched = this.#touched.get(entry.name);
-    const before = touched ? touched.before : this.#state.document(entry.name);
+    const rules = this.#state.ecosystems.get(entry.ecosystem);
+    // One package per key: every spelling its ecosystem folds together finds the same document.
+    const name = rules ? rules.keyName(entry.name) : entry.name;
+    const touched = this.#touched.get(name);
+    const before = touched ? touched.before : this.#state.document(name);
     let after: PackageDocument;
     try {
       // The batch owns the versions object an earlier fold of this batch made.
       const owned = touched !== undefined && touched.after.versions !== before?.versions;
-      after = foldEntry(touched ? touched.after : before, entry, index, owned);
+      // No rules for the entry's ecosystem: rulesOf says it cannot apply.
+      const by = rules ?? rulesOf(this.#state.ecosystems, entry.ecosystem);
+      after = foldEntry(touched ? touched.after : before, entry, index, by, owned);
     } catch (err) {
       this.#foldError = new EntryError(
         "cannot-apply",
@@ -212,8 +218,8 @@ export class StateBatch {
       );
       return undefined;
     }
-    this.#touched.set(entry.name, { before, after });
-    this.#stale.add(entry.name);
+    this.#touched.set(name, { before, after });
+    this.#stale.add(name);
     this.#built = undefined;
     this.#ending = undefined;
     return after;
@@ -271,7 +277,7 @@ export class StateBatch {
     let encoded = this.#encoded.get(doc);
     if (!encoded) {
       const bytes = encodeDocument(doc);
-      const key = documentKey(doc);
+      const key = documentKey(doc, rulesOf(this.#state.ecosystems, doc.ecosystem));
       encoded = { bytes, sha256: sha256Hex(bytes), key, prefix: keyPrefix(key) };
       this.#encoded.set(doc, encoded);
     }
@@ -401,7 +407,8 @@ export class StateBatch {
         const search = searchDocumentOf(after, dependentCount(sql, after.name));
         if (search) state.search.put(search);
         else state.search.remove(after.name);
-        for (const dependency of updateDependents(sql, before, after))
+        const rules = rulesOf(state.ecosystems, after.ecosystem);
+        for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(state.search, dependency, dependentCount(sql, dependency));
       }
       if (built) {
@@ -442,7 +449,7 @@ export class StateBatch {
     for (const [version, doc] of Object.entries(after.versions)) {
       if (before?.versions[version] === doc) continue;
       // An imported version's entry changes when its artifact is bound, or its upstream corrects it.
-      const entry = versionEntryOf(name, version, doc);
+      const entry = versionEntryOf(after, version, doc);
       sql(
         `INSERT INTO versions (name, version, log_index, time, entry, deprecated, unpublished)
          VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -12,6 +12,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
+import type { Ecosystems } from "./ecosystem.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
@@ -156,10 +157,14 @@ function versionRow(r: RawVersionRow): VersionRow {
 }
 
 /** A version's row from its document (the inverse of versionDocumentOfRow). */
-export function versionRowOf(name: string, version: string, doc: VersionDocument): VersionRow {
-  const entry = versionEntryOf(name, version, doc);
+export function versionRowOf(
+  pkg: { readonly ecosystem: string; readonly name: string },
+  version: string,
+  doc: VersionDocument,
+): VersionRow {
+  const entry = versionEntryOf(pkg, version, doc);
   return {
-    name,
+    name: pkg.name,
     version,
     logIndex: doc.index,
     time: publishedAt(entry),
@@ -202,20 +207,26 @@ export class RegistryState {
   readonly db: DatabaseSync;
   readonly sql: (sql: string) => StatementSync;
   readonly search: SearchIndex;
+  /** The rules entries are folded by, per ecosystem. */
+  readonly ecosystems: Ecosystems;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, ecosystems: Ecosystems) {
     this.db = db;
     this.sql = statementCache(db);
     this.search = new SearchIndex(db);
+    this.ecosystems = ecosystems;
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
-  static open(path: string, options: { readOnly?: boolean } = {}): RegistryState {
+  static open(
+    path: string,
+    options: { readonly readOnly?: boolean; readonly ecosystems: Ecosystems },
+  ): RegistryState {
     const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     if (options.readOnly) {
       // Queries (resolve, show, search) jump about a large file: map it rather than read page by page.
       db.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
-      return new RegistryState(db);
+      return new RegistryState(db, options.ecosystems);
     }
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const schema = db.prepare("PRAGMA user_version").get() as { user_version: number };
@@ -234,7 +245,7 @@ export class RegistryState {
     db.exec(DEPENDENTS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
-    return new RegistryState(db);
+    return new RegistryState(db, options.ecosystems);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 /** Registry states in tests. */
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { snapshotEntry } from "../../src/registry/state-batch.ts";
@@ -6,7 +7,7 @@ import { publishEntry } from "./entries.ts";
 
 /** A state of three packages ending in an honest snapshot entry, and that entry. */
 export function buildState(path: string): { state: RegistryState; snapshot: SnapshotEntry } {
-  const state = RegistryState.open(path);
+  const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   const batch = state.begin(0);
   for (const e of [
     publishEntry("a", "1.0.0", { tag: "latest" }),

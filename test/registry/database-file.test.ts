@@ -3,6 +3,7 @@ import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import {
   adoptDatabaseFile,
   compressDatabaseFile,
@@ -37,7 +38,7 @@ describe("SQLite snapshots", () => {
       await assert.rejects(decompressDatabaseFile(input, out, rawSize), DatabaseFileError);
       await assert.rejects(stat(out), { code: "ENOENT" });
     }
-    const adopted = adoptDatabaseFile(back, 5, snapshot);
+    const adopted = adoptDatabaseFile(back, ECOSYSTEMS, 5, snapshot);
     assert.equal(adopted.snapshot?.id, state.snapshot?.id);
     assert.deepEqual(adopted.document("@s/b"), state.document("@s/b"));
     assert.equal(adopted.search.search("@s/b", 0, 10).total, 1);
@@ -92,7 +93,7 @@ describe("SQLite snapshots", () => {
       db.exec(sql);
       db.close();
       assert.throws(
-        () => adoptDatabaseFile(path, 5, snapshot),
+        () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
         (err: unknown) => err instanceof DatabaseFileError && message.test(err.message),
         what,
       );
@@ -126,7 +127,7 @@ describe("SQLite snapshots", () => {
     const path = join(dir.path, "spliced.sqlite");
     await writeFile(path, bytes);
     assert.throws(
-      () => adoptDatabaseFile(path, 5, snapshot),
+      () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
     );
     await assert.rejects(stat(path), { code: "ENOENT" });
@@ -139,7 +140,7 @@ describe("SQLite snapshots", () => {
     const path = join(dir.path, "not.sqlite");
     await writeFile(path, "0SQLite format 3\0");
     assert.throws(
-      () => adoptDatabaseFile(path, 5, snapshot),
+      () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
     );
     await assert.rejects(stat(path), { code: "ENOENT" });
@@ -149,7 +150,7 @@ describe("SQLite snapshots", () => {
     db.exec("CREATE TABLE extra (x)");
     db.close();
     assert.throws(
-      () => adoptDatabaseFile(extra, 5, snapshot),
+      () => adoptDatabaseFile(extra, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "schema",
     );
     await assert.rejects(stat(extra), { code: "ENOENT" });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import type { Entry, PublishEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { publishEntry } from "../helpers/entries.ts";
@@ -43,7 +44,7 @@ function dump(state: RegistryState) {
 
 describe("registry state", () => {
   test("entries derive packages, versions, tags, deprecations and owners", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, history);
     assert.equal(state.logSize, history.length);
     // 1.1.0 was latest when it was unpublished: latest falls back to the highest release left.
@@ -68,9 +69,9 @@ describe("registry state", () => {
   });
 
   test("applying one entry at a time gives the same state as one batch", () => {
-    const batch = RegistryState.open(":memory:");
+    const batch = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     batch.apply(0, history);
-    const single = RegistryState.open(":memory:");
+    const single = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     history.forEach((e, i) => {
       single.apply(i, [e]);
     });
@@ -78,7 +79,7 @@ describe("registry state", () => {
   });
 
   test("entries out of order are refused, and a failing batch changes nothing", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, history.slice(0, 2));
     assert.throws(() => state.apply(5, history.slice(5)), /cannot apply entries from 5/);
     assert.throws(
