@@ -105,7 +105,7 @@ try {
     for (const { name, from } of pairs) {
       const v = (await reader.document(name))?.versions[from];
       if (!v) throw new Error(`${name}@${from} is not in the origin`);
-      const entry = versionEntryOf(name, from, v);
+      const entry = versionEntryOf({ ecosystem: "npm", name }, from, v);
       const tgz = await reader.tarball(entry);
       for (const store of [byFiles, byTarball])
         await store.addTarball(tgz, { integrity: `sha512-${entry.artifact?.sha512}`, name });
@@ -121,7 +121,7 @@ try {
     for (const { name, from, to } of pairs) {
       const v = (await reader.document(name))?.versions[to];
       if (!v?.files || !v.artifact) throw new Error(`${name}@${to} has no file index in the log`);
-      const entry = versionEntryOf(name, to, v);
+      const entry = versionEntryOf({ ecosystem: "npm", name }, to, v);
       const integrity = `sha512-${v.artifact.sha512}`;
       const measure = async <T>(work: () => Promise<T>) => {
         const bytes = proxy.responseBytes();

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { indexLookup } from "../src/client/index-queries.ts";
 import { requestsOfPackageJson, resolve } from "../src/client/resolve.ts";
+import { ECOSYSTEMS } from "../src/ecosystems/index.ts";
 import { RegistryState } from "../src/registry/state.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import { percentile } from "./common.ts";
@@ -25,7 +26,7 @@ export interface WarmResolve {
 }
 
 export function measureWarmResolve(indexPath: string, runs = 21): WarmResolve {
-  const state = RegistryState.open(indexPath, { readOnly: true });
+  const state = RegistryState.open(indexPath, { readOnly: true, ecosystems: ECOSYSTEMS });
   try {
     const pkg = JSON.parse(readFileSync(APP_PACKAGE_JSON, "utf8")) as Record<string, unknown>;
     const { requests, optional } = requestsOfPackageJson(pkg);

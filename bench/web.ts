@@ -24,6 +24,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Fastify from "fastify";
+import { ECOSYSTEMS } from "../src/ecosystems/index.ts";
 import { mountWeb } from "../src/npm/web-source.ts";
 import { BlobError } from "../src/registry/blob-check.ts";
 import { stateReads } from "../src/registry/package-reader.ts";
@@ -99,7 +100,7 @@ const synthetic = new SyntheticRegistry(packages, seed, await readCorpusReleases
 
 /** Folds the synthetic registry's entries into a state, in windows of one transaction each. */
 function buildState(path: string): void {
-  const state = RegistryState.open(path);
+  const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   let batch = new StateBatch(state, 0);
   let inBatch = 0;
   let deferred: Parameters<StateBatch["add"]>[0][] = [];
@@ -139,7 +140,7 @@ if (!values.state || !existsSync(statePath)) {
   console.log(`web: state built in ${seconds(buildMs)}`);
 }
 
-const state = RegistryState.open(statePath, { readOnly: true });
+const state = RegistryState.open(statePath, { readOnly: true, ecosystems: ECOSYSTEMS });
 const names = state.table("npm").packageNames();
 const byVersions = (
   state.db

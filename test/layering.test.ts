@@ -1,33 +1,104 @@
 /**
- * The direction of dependency between the top-level folders of src/, as
- * the README's Layout section states it: a module may import its own
- * folder and the folders listed for it, nothing else. Every quoted relative
+ * The direction of dependency between the top-level folders of src/ (and
+ * the sub-folder layers, such as npm/rules), as the README's Layout section
+ * states it: a module may import its own layer and the layers listed for
+ * it, nothing else. Every quoted relative
  * `.ts` specifier counts (imports, `import type`, re-exports, dynamic
  * imports), so a new cycle fails here rather than in review.
  */
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { test } from "node:test";
 
 const SRC = join(import.meta.dirname, "..", "src");
 
-/** Each folder and the folders it may import, lowest layer first. */
+/**
+ * Folders of src/ that are layers of their own, apart from their parent:
+ * an ecosystem's pure rules, which the registry core is handed and never imports.
+ */
+const SUBLAYERS = ["npm/rules", "cargo/rules"];
+
+/** Each layer and the layers it may import, lowest layer first. */
 const ALLOWED: Record<string, readonly string[]> = {
   util: [],
   log: ["util"],
   store: ["log", "util"],
   registry: ["store", "log", "util"],
-  client: ["registry", "store", "log", "util"],
-  origin: ["registry", "store", "log", "util"],
-  upstream: ["origin", "registry", "store", "log", "util"],
-  gateway: ["registry", "store", "log", "util"],
-  web: ["client", "registry", "store", "log", "util"],
-  npm: ["web", "gateway", "upstream", "origin", "client", "registry", "store", "log", "util"],
-  mirror: ["web", "gateway", "npm", "upstream", "client", "registry", "store", "log", "util"],
-  proxy: ["web", "gateway", "npm", "upstream", "client", "registry", "store", "log", "util"],
-  install: ["npm", "client", "registry", "store", "log", "util"],
-  peer: ["gateway", "install", "npm", "client", "registry", "store", "log", "util"],
+  "npm/rules": ["registry", "util"],
+  "cargo/rules": ["registry", "util"],
+  ecosystems: ["npm/rules", "cargo/rules", "registry", "util"],
+  client: ["ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  // npm/rules until the publish request is neutral (issue 17, S5): the projection is npm's.
+  origin: ["ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  upstream: ["origin", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  gateway: ["ecosystems", "registry", "store", "log", "util"],
+  web: ["client", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  cargo: [
+    "web",
+    "gateway",
+    "upstream",
+    "origin",
+    "client",
+    "ecosystems",
+    "cargo/rules",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
+  npm: [
+    "web",
+    "gateway",
+    "upstream",
+    "origin",
+    "client",
+    "ecosystems",
+    "npm/rules",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
+  mirror: [
+    "web",
+    "gateway",
+    "npm",
+    "upstream",
+    "client",
+    "ecosystems",
+    "npm/rules",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
+  proxy: [
+    "web",
+    "gateway",
+    "npm",
+    "upstream",
+    "client",
+    "ecosystems",
+    "npm/rules",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
+  install: ["npm", "client", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  peer: [
+    "gateway",
+    "install",
+    "npm",
+    "client",
+    "ecosystems",
+    "npm/rules",
+    "registry",
+    "store",
+    "log",
+    "util",
+  ],
   cli: [
     "web",
     "peer",
@@ -39,6 +110,8 @@ const ALLOWED: Record<string, readonly string[]> = {
     "upstream",
     "origin",
     "client",
+    "ecosystems",
+    "npm/rules",
     "registry",
     "store",
     "log",
@@ -64,7 +137,12 @@ async function sources(): Promise<SourceFile[]> {
   );
 }
 
-const folderOf = (path: string) => path.split(sep)[0];
+/** The layer a module (relative to src/) belongs to: its sub-folder layer, else its top folder. */
+function folderOf(path: string): string {
+  const parts = path.split(sep);
+  const sub = `${parts[0]}/${parts[1]}`;
+  return parts.length > 2 && SUBLAYERS.includes(sub) ? sub : parts[0];
+}
 
 /** The src/ folders a module imports from, with the specifier that does it. */
 function imports(file: SourceFile): { folder: string; specifier: string }[] {
@@ -76,16 +154,30 @@ function imports(file: SourceFile): { folder: string; specifier: string }[] {
 }
 
 test("every folder of src/ has its place in the layering", async () => {
-  const folders = (await readdir(SRC, { withFileTypes: true }))
+  const top = (await readdir(SRC, { withFileTypes: true }))
     .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
-  assert.deepEqual(folders, Object.keys(ALLOWED).sort());
+    .map((e) => e.name);
+  const subs: string[] = [];
+  for (const sub of SUBLAYERS)
+    if (
+      (await readdir(join(SRC, dirname(sub))).catch(() => [] as string[])).includes(basename(sub))
+    )
+      subs.push(sub);
+  assert.deepEqual([...top, ...subs].sort(), Object.keys(ALLOWED).sort());
   assert.deepEqual(
     (await readdir(SRC)).filter((n) => n.endsWith(".ts")),
     [],
     "modules live in a folder",
   );
+});
+
+test("the registry core imports no ecosystem's rules", () => {
+  for (const layer of ["registry", "store", "log", "util"])
+    assert.deepEqual(
+      ALLOWED[layer].filter((l) => SUBLAYERS.includes(l) || l === "ecosystems"),
+      [],
+      layer,
+    );
 });
 
 test("the allowed dependencies have no cycle", () => {

@@ -17,6 +17,7 @@ import {
 } from "../client/local-index.ts";
 import { LogClient } from "../client/log-client.ts";
 import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { parseVerifierKey } from "../log/index.ts";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
 import { isImportedVersion } from "../registry/package-document.ts";
@@ -36,7 +37,7 @@ async function openIndex(flags: { index?: string }): Promise<RegistryState> {
   const path = indexPath(flags);
   if (!(await exists(path)))
     throw new Error(`no local index at ${path}: run cairn sync --origin <url> --key <key> first`);
-  return RegistryState.open(path, { readOnly: true });
+  return RegistryState.open(path, { readOnly: true, ecosystems: ECOSYSTEMS });
 }
 
 function formatReport(r: IndexSyncReport): string {
@@ -76,7 +77,7 @@ function syncSource(
 ): { origin: string; key: string } {
   let stored: { origin?: string; key?: string } = {};
   try {
-    const state = RegistryState.open(path, { readOnly: true });
+    const state = RegistryState.open(path, { readOnly: true, ecosystems: ECOSYSTEMS });
     stored = { origin: state.meta(INDEX_ORIGIN_KEY), key: state.meta(INDEX_VERIFIER_KEY) };
     state.close();
   } catch {
@@ -91,7 +92,7 @@ function syncSource(
 }
 
 function remember(path: string, source: { origin: string; key: string }): void {
-  const state = RegistryState.open(path);
+  const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   state.setMeta(INDEX_ORIGIN_KEY, source.origin);
   state.setMeta(INDEX_VERIFIER_KEY, source.key);
   state.close();

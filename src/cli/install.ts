@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { exists, INDEX_ORIGIN_KEY, INDEX_VERIFIER_KEY } from "../client/local-index.ts";
 import type { VerifyingReader } from "../client/verifying-reader.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import type { OmitKind } from "../install/ideal-tree.ts";
 import {
   type InstallProgress,
@@ -189,7 +190,7 @@ async function runInstall(
     throw new InstallError("no-project", `no local index at ${indexPath}`);
   let index =
     !flags.sparse && (await exists(indexPath))
-      ? RegistryState.open(indexPath, { readOnly: true })
+      ? RegistryState.open(indexPath, { readOnly: true, ecosystems: ECOSYSTEMS })
       : undefined;
   const origin = flags.origin ?? process.env.CAIRN_ORIGIN ?? index?.meta(INDEX_ORIGIN_KEY);
   const key = flags.key ?? process.env.CAIRN_KEY ?? index?.meta(INDEX_VERIFIER_KEY);

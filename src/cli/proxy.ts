@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { auditTree } from "../client/audit.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
 import { treeUrl } from "../log/urls.ts";
 import { checkFilesClaim } from "../npm/version-files.ts";
@@ -233,7 +234,9 @@ export function registerProxyCommands(program: Command): void {
           : new DirectorySource(location);
         let bar: ReturnType<typeof progressBar> | undefined;
         const scratch = flags.replay ? await mkdtemp(join(tmpdir(), "cairn-replay-")) : undefined;
-        const replay = scratch ? RegistryState.open(join(scratch, "state.sqlite")) : undefined;
+        const replay = scratch
+          ? RegistryState.open(join(scratch, "state.sqlite"), { ecosystems: ECOSYSTEMS })
+          : undefined;
         const result = await auditTree(source, parseVerifierKey(flags.key), {
           stateDir: flags.state ?? defaultStateDir(),
           replay,

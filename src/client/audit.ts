@@ -9,6 +9,7 @@
  * problem it finds rather than stopping at the first, except when the
  * tiles themselves cannot be trusted.
  */
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import {
   bundlePath,
   type LogSource,
@@ -195,7 +196,7 @@ export async function auditTree(
       for (const row of rows ?? []) documents.push(row.document);
     }
     await inParallel(documents.length, (i) =>
-      checkHashed(documents[i], MAX_DOCUMENT_BYTES, decodeDocument),
+      checkHashed(documents[i], MAX_DOCUMENT_BYTES, (data) => decodeDocument(data, ECOSYSTEMS)),
     );
   };
   let snapshot: SnapshotEntry | undefined;

@@ -14,6 +14,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { adoptDatabaseFile, decompressDatabaseFile } from "../registry/database-file.ts";
 import {
   type DatabaseEntry,
@@ -69,7 +70,7 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   const last = size > 0 ? await entryAt(client, size - 1) : undefined;
   const databaseIndex = last?.kind === "snapshot" ? last.database : undefined;
   if (databaseIndex === undefined) {
-    RegistryState.open(path).close();
+    RegistryState.open(path, { ecosystems: ECOSYSTEMS }).close();
     return 0;
   }
   const database = (await entryAt(client, databaseIndex)) as DatabaseEntry;
@@ -91,7 +92,7 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   } finally {
     await rm(`${tmp}.zst`, { force: true });
   }
-  adoptDatabaseFile(`${tmp}.sqlite`, database.size, snapshot, popularity).close();
+  adoptDatabaseFile(`${tmp}.sqlite`, ECOSYSTEMS, database.size, snapshot, popularity).close();
   await rename(`${tmp}.sqlite`, path);
   return database.size;
 }
@@ -114,7 +115,7 @@ export async function syncIndex(
       throw err;
     }
   }
-  const state = RegistryState.open(path);
+  const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   const fromSize = state.logSize;
   let snapshot: string | undefined;
   try {

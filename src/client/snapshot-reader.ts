@@ -14,6 +14,7 @@
  * documents are kept by hash and stay valid across checkpoints.
  */
 import { LRUCache } from "lru-cache";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { decodeEntry, type PopularityEntry, type SnapshotEntry } from "../registry/entries.ts";
 import {
   decodeDocument,
@@ -155,7 +156,7 @@ export class SnapshotReader {
   /** A document by the hash a shard lists for `name`. */
   documentByHash(name: string, hash: string): Promise<PackageDocument> {
     return this.#cached(this.#documents, hash, async () => {
-      const doc = decodeDocument(await this.#load(hash, MAX_DOCUMENT_BYTES));
+      const doc = decodeDocument(await this.#load(hash, MAX_DOCUMENT_BYTES), ECOSYSTEMS);
       if (doc.name !== name)
         throw new SnapshotReadError(
           "wrong-document",

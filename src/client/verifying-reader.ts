@@ -29,8 +29,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
+import { registryDependencies } from "../npm/rules/dependencies.ts";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
-import { registryDependencies } from "../registry/dependencies.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
 import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
@@ -155,8 +156,9 @@ export class VerifyingReader implements PackageReader {
         return doc;
       },
       version: async (name, version) => {
-        const doc = (await snapshots.document(name))?.versions[version];
-        return doc && versionRowOf(name, version, doc);
+        const pkg = await snapshots.document(name);
+        const doc = pkg?.versions[version];
+        return pkg && doc && versionRowOf(pkg, version, doc);
       },
     };
   }
@@ -170,7 +172,9 @@ export class VerifyingReader implements PackageReader {
     const client = await LogClient.open({ ...options, stateDir: options.dataDir });
     const cache = await BlobStore.open(join(options.dataDir, "cache"), { durable: false });
     if (!options.full) return new VerifyingReader(options, client, undefined, cache);
-    const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+    const state = RegistryState.open(join(options.dataDir, "state.sqlite"), {
+      ecosystems: ECOSYSTEMS,
+    });
     if (state.logSize > (client.checkpoint?.size ?? 0)) {
       state.close();
       throw new Error(
@@ -341,7 +345,7 @@ export class VerifyingReader implements PackageReader {
           live.sort(([, a], [, b]) => b.index - a.index);
           for (const [v, d] of live.slice(0, MAX_MANIFESTS_AHEAD))
             this.#track(
-              this.#manifestLimit(() => this.manifest(versionEntryOf(name, v, d))).catch(
+              this.#manifestLimit(() => this.manifest(versionEntryOf(dep, v, d))).catch(
                 () => undefined,
               ),
             );

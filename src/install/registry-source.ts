@@ -9,8 +9,8 @@
 import pLimit from "p-limit";
 import semver from "semver";
 import type { ResolvablePackage, ResolvableVersion } from "../client/resolve.ts";
+import { integrityOf } from "../npm/rules/integrity.ts";
 import type { VersionEntry } from "../registry/entries.ts";
-import { integrityOf } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
@@ -76,8 +76,9 @@ export class RegistrySource {
   async version(name: string, version: string): Promise<LoggedVersion | undefined> {
     const doc = await this.#document(name);
     const v = doc?.versions[version];
-    if (!v || v.unpublished !== undefined || doc?.unpublished !== undefined) return undefined;
-    const entry = versionEntryOf(name, version, v);
+    if (!doc || !v || v.unpublished !== undefined || doc.unpublished !== undefined)
+      return undefined;
+    const entry = versionEntryOf(doc, version, v);
     const { sha512 } = integrityOf(entry);
     return { entry, index: v.index, ...(sha512 ? { integrity: `sha512-${sha512}` } : {}) };
   }

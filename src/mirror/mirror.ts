@@ -18,6 +18,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import {
   bundlePath,
   DirectorySource,
@@ -126,7 +127,9 @@ export class Mirror {
     // The tree held was verified when it was written: new checkpoints must extend it.
     if (held) await client.seed(held.note);
     const blobs = await BlobStore.open(treeDir, { durable: options.durable ?? true });
-    const state = RegistryState.open(join(options.dataDir, "state.sqlite"));
+    const state = RegistryState.open(join(options.dataDir, "state.sqlite"), {
+      ecosystems: ECOSYSTEMS,
+    });
     try {
       await replayInto(state, new DirectorySource(treeDir), held?.checkpoint.size ?? 0);
     } catch (err) {

@@ -5,11 +5,12 @@
  * published manifest. Unpublished versions are left out; tarball URLs are
  * built from the base URL the client used.
  */
-import { integrityOf, type VersionEntry } from "../registry/entries.ts";
+import type { VersionEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { type PackageRow, type VersionRow, versionRowOf } from "../registry/state.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tarballFileName } from "./publish.ts";
+import { integrityOf } from "./rules/integrity.ts";
 
 export interface PackageView {
   readonly pkg: PackageRow;
@@ -21,7 +22,7 @@ export interface PackageView {
 /** The view of a package's document: its versions as rows, in log order. */
 export function viewOfDocument(doc: PackageDocument): PackageView {
   const versions = Object.entries(doc.versions)
-    .map(([version, v]) => versionRowOf(doc.name, version, v))
+    .map(([version, v]) => versionRowOf(doc, version, v))
     .sort((a, b) => a.logIndex - b.logIndex);
   return {
     pkg: {

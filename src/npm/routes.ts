@@ -9,7 +9,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
-import { distTagProblem } from "../registry/dist-tag-name.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { forwardAudit } from "../upstream/audit.ts";
@@ -25,6 +24,7 @@ import {
 import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
 import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
 import { registerNpmReadApi } from "./read-api.ts";
+import { distTagProblem } from "./rules/dist-tag-name.ts";
 import { TarballError } from "./tarball.ts";
 import { checkRevision, packageChanges } from "./update.ts";
 
@@ -87,7 +87,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     return info.user;
   };
 
-  /** Refuses a dist-tag name outside the rule (src/registry/dist-tag-name.ts). */
+  /** Refuses a dist-tag name outside the rule (src/npm/rules/dist-tag-name.ts). */
   const checkTag = (tag: string) => {
     const problem = distTagProblem(tag);
     if (problem)

@@ -12,11 +12,10 @@
  * chunk by chunk, so a gzip bomb costs the event loop one chunk at a time
  * and is refused as soon as it crosses a cap, never inflated whole.
  */
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { CodedError } from "../util/coded-error.ts";
+import { readTarGz } from "../util/tar-gz.ts";
 
 export type TarballErrorCode =
   | "too-large"
@@ -51,19 +50,7 @@ export interface InspectOptions {
   readonly keepFiles?: boolean;
 }
 
-/** Tar record and header overhead on top of file contents, for the inflated-size cap. */
-const TAR_SLACK = 1024 * 1024;
-/** Small tarballs may inflate past the ratio: a tar pads every file to 512 bytes. */
-const RATIO_FLOOR = 16 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/**
- * Compressed bytes handed to the inflater at once: small, so that the bytes
- * counted as given stay close to the bytes inflated, and the ratio cap
- * stops a bomb after its first few MiB rather than a large slice later.
- */
-const FEED = 16 * 1024;
-/** Inflated bytes per round trip to the thread pool: zlib's 16 KiB default makes thousands of them. */
-const INFLATE_CHUNK = 256 * 1024;
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 const ALLOWED_TYPES = new Set([...FILE_TYPES, "Directory", "SymbolicLink", "Link"]);
 
@@ -85,67 +72,13 @@ export async function inspectTarball(
   options: InspectOptions = {},
 ): Promise<TarballSummary> {
   const entries = new TarEntries(limits, options.keepFiles === true);
-  const parser = new Parser({ strict: true, onReadEntry: (entry) => entries.add(entry) });
-  parser.on("error", (err: Error) =>
-    entries.fail(
-      new TarballError("bad-tar", `tarball is not a valid tar: ${err.message}`, { cause: err }),
-    ),
-  );
-  const input = source instanceof Uint8Array ? [source] : source;
-  let compressed = 0;
-  let inflated = 0;
-  let header: number[] = [];
-  const maxInflated = limits.maxUnpackedBytes + TAR_SLACK;
-
-  async function* counted() {
-    for await (const whole of input) {
-      for (let at = 0; at < whole.length; at += FEED) {
-        const chunk = whole.subarray(at, at + FEED);
-        compressed += chunk.length;
-        if (compressed > limits.maxCompressedBytes) {
-          throw new TarballError(
-            "too-large",
-            `the tarball is over this registry's limit of ${limits.maxCompressedBytes} bytes`,
-          );
-        }
-        if (header.length < 2) header = [...header, ...chunk.subarray(0, 2 - header.length)];
-        if (header.length === 2 && (header[0] !== 0x1f || header[1] !== 0x8b))
-          throw new TarballError("not-gzip", "tarball is not gzip data");
-        yield chunk;
-      }
-    }
-    if (header.length < 2) throw new TarballError("not-gzip", "tarball is not gzip data");
-  }
-
-  async function parse(tar: AsyncIterable<Buffer>) {
-    for await (const chunk of tar) {
-      inflated += chunk.length;
-      if (inflated > maxInflated)
-        throw new TarballError(
-          "too-large",
-          `tarball unpacks to over ${limits.maxUnpackedBytes} bytes`,
-        );
-      if (inflated > RATIO_FLOOR && inflated > compressed * limits.maxRatio) {
-        throw new TarballError(
-          "compression-ratio",
-          `tarball inflates over ${limits.maxRatio} times its compressed size`,
-        );
-      }
-      parser.write(chunk);
-      entries.throwIfFailed();
-    }
-  }
-
-  try {
-    await pipeline(counted, createGunzip({ chunkSize: INFLATE_CHUNK }), parse);
-  } catch (err) {
-    // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR for a cut-off stream); others pass through.
-    if (!String((err as NodeJS.ErrnoException).code).startsWith("Z_")) throw err;
-    throw new TarballError("not-gzip", `tarball is not valid gzip: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  parser.end();
+  await readTarGz(source, limits, {
+    entry: (entry) => entries.add(entry),
+    fail: (error) => entries.fail(error as TarballError),
+    throwIfFailed: () => entries.throwIfFailed(),
+    error: (code, message, cause) =>
+      new TarballError(code, `tarball ${message}`, cause === undefined ? undefined : { cause }),
+  });
   return entries.finish();
 }
 

@@ -16,15 +16,15 @@ import { randomBytes } from "node:crypto";
 import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
+import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
+import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
+import { checkResolution } from "../npm/rules/resolution.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
-import {
-  CanonicalJsonError,
-  canonicalJsonBytes,
-  type JsonValue,
-} from "../registry/canonical-json.ts";
+import { CanonicalJsonError, canonicalJsonBytes } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
-import { distTagProblem } from "../registry/dist-tag-name.ts";
+import { encodeEntryWith } from "../registry/ecosystem.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -32,9 +32,6 @@ import {
   type Entry,
   encodeEntry,
   isPackageEntry,
-  MAX_DESCRIPTION_LENGTH,
-  MAX_KEYWORD_LENGTH,
-  MAX_KEYWORDS,
   type OwnerEntry,
   type PackageEntry,
   type PopularityEntry,
@@ -42,7 +39,6 @@ import {
   uplinkOfActor,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
-import { checkResolution, RESOLUTION_FIELDS } from "../registry/resolution.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
 import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
@@ -53,9 +49,6 @@ import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
-
-/** Fields of a manifest that resolution needs; they go into the log entry itself. */
-export { RESOLUTION_FIELDS };
 
 export interface PublishedDatabase {
   readonly index: number;
@@ -114,35 +107,6 @@ export function autoShardCount(packages: number): number {
   return count;
 }
 
-/** The search fields a publish or import entry carries, bounded as the entry format requires. */
-export function searchFields(manifest: Record<string, unknown>) {
-  const fields: { description?: string; keywords?: string[] } = {};
-  if (typeof manifest.description === "string" && manifest.description !== "") {
-    // Cut at a character boundary: never half of a surrogate pair.
-    const cut = manifest.description.toWellFormed().slice(0, MAX_DESCRIPTION_LENGTH);
-    fields.description = /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-  }
-  const keywords = Array.isArray(manifest.keywords) ? manifest.keywords : [];
-  const words = keywords.filter(
-    (k): k is string =>
-      typeof k === "string" && k !== "" && k.length <= MAX_KEYWORD_LENGTH && k.isWellFormed(),
-  );
-  if (words.length > 0) fields.keywords = [...new Set(words)].slice(0, MAX_KEYWORDS);
-  return fields;
-}
-
-/**
- * `{share: false}` when the manifest opts its package out of LAN sharing
- * with `"cairn": {"share": false}` (exactly the boolean false); else nothing,
- * as absent means shareable.
- */
-export function shareField(manifest: Record<string, unknown>): { share?: false } {
-  const cairn = manifest.cairn;
-  const optedOut =
-    typeof cairn === "object" && cairn !== null && (cairn as { share?: unknown }).share === false;
-  return optedOut ? { share: false } : {};
-}
-
 /**
  * A version's file index and the files it lists, as npm's rules give them
  * (computed by the npm layer from the tarball): stored as blobs beside the
@@ -169,22 +133,6 @@ export interface PublishRequest {
   readonly sha256?: string;
   /** The version's file index and files; without them the entry names no `files`. */
   readonly files?: VersionFiles;
-}
-
-function hasInstallScript(manifest: Record<string, unknown>): boolean {
-  const scripts = manifest.scripts;
-  if (typeof scripts !== "object" || scripts === null) return false;
-  return ["preinstall", "install", "postinstall"].some((s) => s in scripts);
-}
-
-/** The part of a manifest a publish entry carries: what resolving and installing need. */
-export function resolutionOf(manifest: Record<string, unknown>): Record<string, JsonValue> {
-  const resolution: Record<string, JsonValue> = {};
-  for (const field of RESOLUTION_FIELDS) {
-    if (manifest[field] !== undefined) resolution[field] = manifest[field] as JsonValue;
-  }
-  if (hasInstallScript(manifest)) resolution.hasInstallScript = true;
-  return resolution;
 }
 
 /** The manifest as it is stored: canonical JSON, refused (not thrown past) when it cannot be. */
@@ -245,7 +193,7 @@ export class Registry {
             },
           };
         },
-        encode: encodeEntry,
+        encode: (entry) => encodeEntryWith(entry, ECOSYSTEMS),
         append: (encoded) => this.#append(this.#staged as StateBatch, encoded),
         apply: (sequenced) => {
           const batch = this.#appended;
@@ -311,7 +259,7 @@ export class Registry {
         for (const suffix of ["", "-wal", "-shm"])
           await rm(`${statePath}${suffix}`, { force: true });
       }
-      const state = RegistryState.open(statePath);
+      const state = RegistryState.open(statePath, { ecosystems: ECOSYSTEMS });
       await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
@@ -451,7 +399,7 @@ export class Registry {
       ...searchFields(req.manifest),
       ...shareField(req.manifest),
     };
-    encodeEntry(entry);
+    encodeEntryWith(entry, ECOSYSTEMS);
     // Only a publish whose entry is valid stores anything; the tarball is written with its hash known.
     const path = this.blobs.tempPath();
     await writeFile(path, req.tarball).catch(async (err: unknown) => {

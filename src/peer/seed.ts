@@ -63,7 +63,7 @@ async function mostPopular(options: SeedOptions): Promise<Candidate[]> {
       if (!v.artifact || !policy.decideIn(doc, version).share) continue;
       const estimate = options.popularity.sketch.estimate(popularityKey("npm", name, version));
       if (best.length >= options.count && estimate <= best[best.length - 1].estimate) continue;
-      best.push({ estimate, entry: versionEntryOf(name, version, v) });
+      best.push({ estimate, entry: versionEntryOf(doc, version, v) });
       best.sort((a, b) => b.estimate - a.estimate);
       if (best.length > options.count) best.pop();
     }

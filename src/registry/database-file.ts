@@ -20,6 +20,7 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
 import { allDependentCounts, insertDependent, latestDependencies } from "./dependents.ts";
+import { checkEntryWith, type Ecosystems, rulesOf } from "./ecosystem.ts";
 import {
   checkVersionEntry,
   EntryError,
@@ -293,7 +294,7 @@ export function migrateV2(path: string): void {
 }
 
 /** A package's version rows, each of which must hold the publish entry its columns describe. */
-function checkedVersions(table: PackageTable, name: string): VersionRow[] {
+function checkedVersions(ecosystems: Ecosystems, table: PackageTable, name: string): VersionRow[] {
   let rows: VersionRow[];
   try {
     rows = table.versions(name);
@@ -306,7 +307,7 @@ function checkedVersions(table: PackageTable, name: string): VersionRow[] {
   for (const row of rows) {
     let entry: VersionEntry;
     try {
-      entry = checkVersionEntry(row.entry);
+      entry = checkVersionEntry(row.entry, (e) => checkEntryWith(ecosystems, e, "read"));
     } catch (err) {
       throw new DatabaseFileError(
         "bad-row",
@@ -315,7 +316,7 @@ function checkedVersions(table: PackageTable, name: string): VersionRow[] {
     }
     if (
       entry.ecosystem !== table.ecosystem ||
-      rowName(entry) !== row.name ||
+      rowName(ecosystems, entry) !== row.name ||
       entry.version !== row.version ||
       publishedAt(entry) !== row.time
     )
@@ -335,6 +336,7 @@ function checkedVersions(table: PackageTable, name: string): VersionRow[] {
  */
 export function adoptDatabaseFile(
   path: string,
+  ecosystems: Ecosystems,
   logSize: number,
   snapshot: SnapshotEntry,
   popularity?: PopularityEntry,
@@ -346,7 +348,7 @@ export function adoptDatabaseFile(
     const file = new DatabaseSync(path);
     file.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     file.close();
-    state = RegistryState.open(path);
+    state = RegistryState.open(path, { ecosystems });
     deriveTables(state);
     const batch = state.begin(logSize);
     try {
@@ -377,15 +379,16 @@ function deriveTables(state: RegistryState): void {
     // One pass: each package's versions are read, checked and rendered once.
     for (const { ecosystem, name } of packages) {
       const table = state.table(ecosystem);
-      const doc = table.document(name, checkedVersions(table, name));
+      const doc = table.document(name, checkedVersions(state.ecosystems, table, name));
       if (!doc) continue;
-      const key = documentKey(doc);
-      if (rowName(doc) !== name)
+      const rules = rulesOf(state.ecosystems, doc.ecosystem);
+      const key = documentKey(doc, rules);
+      if (rules.keyName(doc.name) !== name)
         throw new DatabaseFileError("bad-row", `${key}: its spelling names another package`);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
       const search = searchDocumentOf(doc, 0);
       if (search) table.search.put(search);
-      for (const dependency of latestDependencies(doc))
+      for (const dependency of latestDependencies(rules, doc))
         insertDependent(state.sql, ecosystem, dependency, doc.name);
     }
     // Counted whole only now: each package with dependents gets its count, once.

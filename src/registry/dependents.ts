@@ -1,8 +1,8 @@
 /**
- * Dependents: which packages' `latest` version depends on a package, in
- * any registry dependency field its publish entry carries (dependencies,
- * optionalDependencies, peerDependencies; an `npm:` alias counts for the
- * package it names). Derived state, kept as package documents change
+ * Dependents: which packages' `latest` version depends on a package, as
+ * its ecosystem reads the dependencies of a resolution (npm: every registry
+ * dependency field, an `npm:` alias counting for the package it names;
+ * src/npm/rules/ecosystem.ts). Derived state, kept as package documents change
  * (state-batch.ts) and recomputed when a SQLite snapshot is adopted
  * (database-file.ts), so every copy of the state answers the same.
  *
@@ -11,7 +11,7 @@
  * kept beside, as counting a range costs its length.
  */
 import type { StatementSync } from "node:sqlite";
-import { registryDependencies } from "./dependencies.ts";
+import type { Ecosystem } from "./ecosystem.ts";
 import type { PackageDocument } from "./package-document.ts";
 
 export const DEPENDENTS_SCHEMA = `
@@ -33,15 +33,18 @@ CREATE TABLE IF NOT EXISTS dependent_counts (
 type Sql = (sql: string) => StatementSync;
 
 /** The registry packages the document's live `latest` version depends on (never itself). */
-export function latestDependencies(doc: PackageDocument | undefined): Set<string> {
+export function latestDependencies(
+  rules: Ecosystem,
+  doc: PackageDocument | undefined,
+): Set<string> {
   const names = new Set<string>();
   if (!doc || doc.unpublished !== undefined) return names;
   const latest = doc.distTags.latest;
   if (latest === undefined || !Object.hasOwn(doc.versions, latest)) return names;
   const version = doc.versions[latest];
   if (version.unpublished !== undefined) return names;
-  for (const root of registryDependencies(version.resolution as Record<string, unknown>))
-    if (root.name !== doc.name) names.add(root.name);
+  for (const name of rules.dependencyNames(version.resolution))
+    if (name !== doc.name) names.add(name);
   return names;
 }
 
@@ -51,6 +54,7 @@ export function latestDependencies(doc: PackageDocument | undefined): Set<string
  */
 export function updateDependents(
   sql: Sql,
+  rules: Ecosystem,
   before: PackageDocument | undefined,
   after: PackageDocument,
 ): string[] {
@@ -65,8 +69,8 @@ export function updateDependents(
     before.versions[latestAfter] === after.versions[latestAfter]
   )
     return [];
-  const old = latestDependencies(before);
-  const next = latestDependencies(after);
+  const old = latestDependencies(rules, before);
+  const next = latestDependencies(rules, after);
   const changed: string[] = [];
   const { ecosystem } = after;
   for (const name of old)

@@ -27,6 +27,11 @@
  * written before the field existed replay unchanged; `true` is never
  * written, so a version has one encoding.
  *
+ * A `yank` entry (`"yanked": true`, or false to undo it) takes a version
+ * out of what resolvers pick without withdrawing its files, as cargo's
+ * registries do; an ecosystem's rules say whether it has the kind (npm's
+ * do not, so no npm document ever names a yank).
+ *
  * A `popularity` entry (a registry entry) names a count-min sketch of the
  * downloads of each version during `window` (src/registry/popularity.ts),
  * with the threshold the origin calls popular:
@@ -55,12 +60,12 @@
  * 2.1 MB native binding) is cheaper fetched whole, as its tarball's DAG,
  * than as its large files.
  */
-import semver from "semver";
 import { MAX_ENTRY_SIZE } from "../log/index.ts";
 import { type BlockAddress, CHUNK_SIZE, cidOf, DAG_PB_CODEC, parseCid } from "../store/cid.ts";
+import { isObject } from "../util/is-object.ts";
 import { CanonicalJsonError, canonicalJsonBytes, type JsonValue } from "./canonical-json.ts";
 import { EntryError } from "./entry-error.ts";
-import { checkLoggedResolution, checkResolution } from "./resolution.ts";
+import { checkLoggedResolution } from "./logged-resolution.ts";
 
 export { EntryError, type EntryErrorCode } from "./entry-error.ts";
 
@@ -71,7 +76,8 @@ export const ENTRY_FORMAT_VERSION = 1;
 
 export interface EntryBase {
   readonly v: 1;
-  readonly ecosystem: "npm";
+  /** Whose rules the entry follows (src/registry/ecosystem.ts): "npm". */
+  readonly ecosystem: string;
   readonly name: string;
   /** RFC 3339 UTC with milliseconds, as Date.toISOString writes it. */
   readonly time: string;
@@ -85,11 +91,14 @@ export interface BlobRef {
   readonly size: number;
 }
 
+/**
+ * A package's bytes. Besides its SHA-256 it may carry the hashes its
+ * ecosystem's clients check (npm requires both): `sha512` base64 (npm
+ * `integrity`), `sha1` hex (npm `shasum`).
+ */
 export interface Artifact extends BlobRef {
-  /** npm `integrity`: base64 SHA-512. */
-  readonly sha512: string;
-  /** npm `shasum`: hex SHA-1. */
-  readonly sha1: string;
+  readonly sha512?: string;
+  readonly sha1?: string;
   /** The UnixFS root CID, for a tarball over one chunk only; absent in older entries. */
   readonly unixfs?: string;
 }
@@ -139,15 +148,15 @@ export interface OwnerEntry extends EntryBase {
   readonly action: "add" | "rm";
 }
 
-/**
- * What an upstream advertised for a version's tarball: npm's
- * `dist.integrity` (SHA-512, base64) and `dist.shasum` (SHA-1, hex). Old
- * versions on the public npm registry have only the SHA-1.
- */
-export interface UpstreamIntegrity {
-  readonly sha512?: string;
-  readonly sha1?: string;
+/** Takes a version out of what resolvers pick (`yanked: false` puts it back); it stays fetchable. */
+export interface YankEntry extends EntryBase {
+  readonly kind: "yank";
+  readonly version: string;
+  readonly yanked: boolean;
 }
+
+/** What an upstream advertised for a version's bytes: hash name to value, as its ecosystem names them. */
+export type UpstreamIntegrity = Readonly<Record<string, string>>;
 
 /**
  * A version seen on an uplink: what the upstream's packument said about
@@ -195,7 +204,8 @@ export type PackageEntry =
   | UnpublishEntry
   | DistTagEntry
   | DeprecateEntry
-  | OwnerEntry;
+  | OwnerEntry
+  | YankEntry;
 
 interface RegistryEntryBase {
   readonly v: 1;
@@ -277,12 +287,6 @@ export function artifactOf(entry: VersionEntry): Artifact | undefined {
   return entry.artifact;
 }
 
-/** The hashes a client checks the tarball against (npm's `dist.integrity` and `dist.shasum`). */
-export function integrityOf(entry: VersionEntry): UpstreamIntegrity {
-  if (entry.artifact) return { sha512: entry.artifact.sha512, sha1: entry.artifact.sha1 };
-  return (entry as ImportedVersion).integrity;
-}
-
 /** When the version was published: by its upstream, for an imported one. */
 export function publishedAt(entry: VersionEntry): string {
   return entry.kind === "import" ? (entry.published ?? entry.time) : entry.time;
@@ -328,8 +332,11 @@ export function isPackageEntry(entry: Entry): entry is PackageEntry {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const HEX40 = /^[0-9a-f]{40}$/;
-const BASE64_SHA512 = /^[A-Za-z0-9+/]{86}==$/;
+/** The extra hashes an artifact may carry, in their one spelling each. */
+export const ARTIFACT_HASHES: Readonly<Record<string, RegExp>> = {
+  sha1: /^[0-9a-f]{40}$/,
+  sha512: /^[A-Za-z0-9+/]{86}==$/,
+};
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const PACKAGE_BASE = ["v", "kind", "ecosystem", "name", "time", "actor"];
@@ -350,6 +357,7 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   "dist-tag": { base: PACKAGE_BASE, required: ["tag", "version"], optional: [] },
   deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
   owner: { base: PACKAGE_BASE, required: ["user", "action"], optional: [] },
+  yank: { base: PACKAGE_BASE, required: ["version", "yanked"], optional: [] },
   snapshot: {
     base: REGISTRY_BASE,
     required: ["root", "shards", "packages"],
@@ -367,7 +375,7 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
 export const MAX_DESCRIPTION_LENGTH = 1024;
 export const MAX_KEYWORDS = 32;
 export const MAX_KEYWORD_LENGTH = 64;
-/** npm's longest package name; user names follow the same rule. */
+/** The longest package name of any ecosystem (npm's); user names follow the same rule. */
 export const MAX_NAME_LENGTH = 214;
 export const MAX_VERSION_LENGTH = 256;
 export const MAX_TAG_LENGTH = 128;
@@ -390,9 +398,8 @@ const MAX_LENGTH: Record<string, number> = {
 
 type Obj = Record<string, unknown>;
 
-function isObject(value: unknown): value is Obj {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+/** An ecosystem id: short, lowercase, as snapshot keys and URLs carry it. */
+const ECOSYSTEM_ID = /^[a-z][a-z0-9-]{0,15}$/;
 
 function bad(message: string): EntryError {
   return new EntryError("bad-field", message);
@@ -405,7 +412,8 @@ function bad(message: string): EntryError {
  * safe to apply (the same shapes for every field a fold reads, resolution
  * values as opaque JSON at most MAX_LOGGED_RESOLUTION_DEPTH deep, lengths
  * bounded by the entry size), so a log written before a cap existed
- * replays exactly as it did.
+ * replays exactly as it did. This module checks the envelope every
+ * ecosystem shares; the rest is the ecosystem's (`Ecosystem.checkEntry`).
  */
 export type EntryCheck = "append" | "read";
 
@@ -424,11 +432,11 @@ function str(o: Obj, key: string, check: EntryCheck, pattern?: RegExp, empty = f
   return value;
 }
 
-/** A version: canonical semver, as every publish has been checked to be (npm cannot install another). */
+/** A version, bounded; which versions an ecosystem accepts is its own rule. */
 function version(o: Obj, check: EntryCheck): string {
   const value = str(o, "version", check);
-  if (value.length > MAX_VERSION_LENGTH || semver.valid(value) !== value)
-    throw bad(`entry field version ${shown(value)} is not a canonical semver version`);
+  if (value.length > MAX_VERSION_LENGTH)
+    throw bad(`entry field version is over ${MAX_VERSION_LENGTH} characters`);
   return value;
 }
 
@@ -439,27 +447,29 @@ function count(o: Obj, key: string, min = 0): number {
   return value as number;
 }
 
+/** An artifact may also carry unixfs and ARTIFACT_HASHES; which hashes is its ecosystem's rule. */
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   if (!isObject(value)) throw bad(`entry field ${what} must be an object`);
-  const keys = artifact ? ["sha1", "sha256", "sha512", "size"] : ["sha256", "size"];
-  const unixfs = artifact && Object.hasOwn(value, "unixfs");
+  const optional = (key: string) =>
+    artifact && (key === "unixfs" || Object.hasOwn(ARTIFACT_HASHES, key));
   if (
     Object.keys(value)
-      .filter((key) => !unixfs || key !== "unixfs")
+      .filter((key) => !optional(key))
       .sort()
-      .join() !== keys.join()
+      .join() !== "sha256,size"
   ) {
-    throw bad(`entry field ${what} must have exactly ${keys.join(", ")} (and maybe unixfs)`);
+    throw bad(
+      `entry field ${what} must have exactly sha256, size${artifact ? " (and maybe unixfs, sha1, sha512)" : ""}`,
+    );
   }
   str(value, "sha256", "read", HEX64);
   if (!Number.isSafeInteger(value.size) || (value.size as number) < 0) {
     throw bad(`entry field ${what}.size must be a non-negative integer`);
   }
-  if (artifact) {
-    str(value, "sha512", "read", BASE64_SHA512);
-    str(value, "sha1", "read", HEX40);
-  }
-  if (unixfs) checkUnixfsField(value, what);
+  if (!artifact) return;
+  for (const [hash, pattern] of Object.entries(ARTIFACT_HASHES))
+    if (Object.hasOwn(value, hash)) str(value, hash, "read", pattern);
+  if (Object.hasOwn(value, "unixfs")) checkUnixfsField(value, what);
 }
 
 /** A dag-pb CIDv1 in its one canonical spelling (base32), on a tarball over one chunk. */
@@ -477,14 +487,10 @@ function checkUnixfsField(value: Obj, what: string): void {
     throw bad(`entry field ${what}.unixfs is only for a tarball over ${CHUNK_SIZE} bytes`);
 }
 
-/** At least one of sha512 and sha1, and nothing else. */
+/** Hash names to values; which hashes is the ecosystem's rule. */
 function checkIntegrity(value: unknown): void {
   if (!isObject(value)) throw bad("entry field integrity must be an object");
-  const keys = Object.keys(value);
-  if (keys.length === 0 || keys.some((k) => k !== "sha512" && k !== "sha1"))
-    throw bad("entry field integrity must have sha512, sha1 or both, and nothing else");
-  if (Object.hasOwn(value, "sha512")) str(value, "sha512", "read", BASE64_SHA512);
-  if (Object.hasOwn(value, "sha1")) str(value, "sha1", "read", HEX40);
+  for (const key of Object.keys(value)) str(value, key, "read");
 }
 
 function checkSearchFields(value: Obj): void {
@@ -529,18 +535,33 @@ function checkWindow(value: unknown, check: EntryCheck): void {
   if (from > to) throw bad("a popularity window must not end before it starts");
 }
 
-/** Checks a version entry as a document holds it (an imported one with its artifact, if bound). */
-export function checkVersionEntry(value: unknown): VersionEntry {
+/**
+ * Checks a version entry as a document holds it (an imported one with its
+ * artifact, if bound): the envelope here, the rest by `payload` (the
+ * ecosystem's checkEntry), which sees a bound artifact as an artifact
+ * entry's.
+ */
+export function checkVersionEntry(
+  value: unknown,
+  payload?: (entry: PackageEntry) => void,
+): VersionEntry {
   if (isObject(value) && value.kind === "import" && Object.hasOwn(value, "artifact")) {
     const { artifact, files, ...imported } = value;
     checkBlobRef(artifact, "artifact", true);
     if (Object.hasOwn(value, "files")) checkBlobRef(files, "files", false);
-    checkEntry(imported);
+    const entry = checkEntry(imported) as ImportEntry;
+    if (payload) {
+      payload(entry);
+      const { v, ecosystem, name, time, actor, version } = entry;
+      const bound = artifact as Artifact;
+      payload({ v, kind: "artifact", ecosystem, name, time, actor, version, artifact: bound });
+    }
     return value as unknown as ImportedVersion;
   }
   const entry = checkEntry(value);
   if (entry.kind !== "publish" && entry.kind !== "import")
     throw bad(`a version cannot come from a ${entry.kind} entry`);
+  payload?.(entry as PackageEntry);
   return entry;
 }
 
@@ -553,7 +574,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
   if (!fields) throw bad(`unknown entry kind ${shown(value.kind)}`);
   str(value, "time", check, ISO_TIME);
   if (fields.base === PACKAGE_BASE) {
-    if (value.ecosystem !== "npm") throw bad(`unknown ecosystem ${shown(value.ecosystem)}`);
+    str(value, "ecosystem", check, ECOSYSTEM_ID);
     str(value, "name", check);
     str(value, "actor", check);
   } else {
@@ -573,8 +594,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       checkBlobRef(value.artifact, "artifact", true);
       checkBlobRef(value.manifest, "manifest", false);
       if (Object.hasOwn(value, "files")) checkBlobRef(value.files, "files", false);
-      if (check === "append") checkResolution(value.resolution);
-      else checkLoggedResolution(value.resolution);
+      checkLoggedResolution(value.resolution);
       checkSearchFields(value);
       checkShare(value);
       break;
@@ -584,8 +604,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       if (Object.hasOwn(value, "published")) str(value, "published", check, ISO_TIME);
       checkIntegrity(value.integrity);
       checkBlobRef(value.manifest, "manifest", false);
-      if (check === "append") checkResolution(value.resolution);
-      else checkLoggedResolution(value.resolution);
+      checkLoggedResolution(value.resolution);
       checkSearchFields(value);
       checkShare(value);
       break;
@@ -609,6 +628,10 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       str(value, "user", check);
       if (value.action !== "add" && value.action !== "rm")
         throw bad("owner action must be add or rm");
+      break;
+    case "yank":
+      version(value, check);
+      if (typeof value.yanked !== "boolean") throw bad("entry field yanked must be true or false");
       break;
     case "snapshot":
       checkBlobRef(value.root, "root", false);

@@ -6,9 +6,10 @@
  * later log size is a fold of its entries onto that first document, so two
  * sizes (or the snapshot ids that name them) can be compared exactly.
  */
+import { rulesOf } from "./ecosystem.ts";
 import { isPackageEntry, type PackageEntry } from "./entries.ts";
-import { documentKey, foldEntry, type PackageDocument } from "./package-document.ts";
-import { type RegistryState, splitDocumentKey } from "./state.ts";
+import { foldEntry, type PackageDocument } from "./package-document.ts";
+import { packageKey, type RegistryState, splitDocumentKey } from "./state.ts";
 import type { Touched } from "./state-batch.ts";
 import type { LogEntry } from "./void-entries.ts";
 
@@ -46,7 +47,7 @@ export function recordHistory(state: RegistryState, first: number, entries: read
       if (entry.kind === "void") return;
       insert.run(
         first + i,
-        isPackageEntry(entry) ? documentKey(entry) : null,
+        isPackageEntry(entry) ? packageKey(state.ecosystems, entry) : null,
         JSON.stringify(entry),
       );
     });
@@ -95,8 +96,10 @@ function documentAt(state: RegistryState, key: string, size: number): PackageDoc
       "SELECT log_index, entry FROM history_entries WHERE key = ? AND log_index < ? ORDER BY log_index",
     )
     .all(key, size) as { log_index: number; entry: string }[];
-  for (const row of rows)
-    doc = foldEntry(doc, JSON.parse(row.entry) as PackageEntry, row.log_index);
+  for (const row of rows) {
+    const entry = JSON.parse(row.entry) as PackageEntry;
+    doc = foldEntry(doc, entry, row.log_index, rulesOf(state.ecosystems, entry.ecosystem));
+  }
   return doc;
 }
 

@@ -11,8 +11,8 @@
  *    "versions":{"1.0.0":{"actor":"alice","artifact":{…},"index":7,"manifest":{…},
  *                         "resolution":{…},"tag":"latest","time":"…"}}}
  */
-import semver from "semver";
 import { canonicalJsonBytes } from "./canonical-json.ts";
+import { checkByRules, checkEntryWith, type Ecosystem, type Ecosystems } from "./ecosystem.ts";
 import {
   type Artifact,
   type BlobRef,
@@ -36,6 +36,8 @@ interface VersionStatus {
   readonly deprecated?: string;
   /** Time of the unpublish. */
   readonly unpublished?: string;
+  /** Time of the yank still in force (a `yank` entry; absent once unyanked). */
+  readonly yanked?: string;
 }
 
 /** A publish entry without the fields its document already says. */
@@ -90,7 +92,8 @@ export function uplinkOf(doc: PackageDocument): string | undefined {
 
 export interface PackageDocument {
   readonly v: 1;
-  readonly ecosystem: "npm";
+  readonly ecosystem: string;
+  /** As published: one key holds every spelling the ecosystem's keyName folds together. */
   readonly name: string;
   readonly created: string;
   /** Time of the last entry that changed versions or tags. */
@@ -105,9 +108,12 @@ export interface PackageDocument {
   readonly versions: Readonly<Record<string, VersionDocument>>;
 }
 
-/** The snapshot key of a package: `ecosystem/name`. */
-export function documentKey(doc: { ecosystem: string; name: string }): string {
-  return `${doc.ecosystem}/${doc.name}`;
+/** The snapshot key of a package: `ecosystem/keyName(name)`. */
+export function documentKey(
+  doc: { readonly ecosystem: string; readonly name: string },
+  rules: Ecosystem,
+): string {
+  return `${doc.ecosystem}/${rules.keyName(doc.name)}`;
 }
 
 export function encodeDocument(doc: PackageDocument): Uint8Array {
@@ -119,23 +125,22 @@ export function versionDocument(entry: VersionEntry, index: number): VersionDocu
   return { ...rest, index };
 }
 
-/** The entry a version document came from (an imported one with its bound artifact). */
-export function versionEntryOf(name: string, version: string, doc: VersionDocument): VersionEntry {
-  const { index: _i, deprecated: _d, unpublished: _u, ...rest } = doc;
+/** The entry a version document of package `pkg` came from (an imported one with its bound artifact). */
+export function versionEntryOf(
+  pkg: { readonly ecosystem: string; readonly name: string },
+  version: string,
+  doc: VersionDocument,
+): VersionEntry {
+  const { index: _i, deprecated: _d, unpublished: _u, yanked: _y, ...rest } = doc;
   const kind = isImportedVersion(doc) ? "import" : "publish";
-  return { v: 1, kind, ecosystem: "npm", name, version, ...rest } as VersionEntry;
+  const { ecosystem, name } = pkg;
+  return { v: 1, kind, ecosystem, name, version, ...rest } as VersionEntry;
 }
 
-/** npm's rule when `latest` loses its version: the highest live release, else prerelease. */
-function repointLatest(
-  tags: Record<string, string>,
-  versions: Readonly<Record<string, VersionDocument>>,
-): void {
-  if (tags.latest !== undefined) return;
-  const live = Object.keys(versions).filter((v) => versions[v].unpublished === undefined);
-  const releases = live.filter((v) => semver.prerelease(v) === null);
-  const pick = semver.rsort(releases.length > 0 ? releases : live)[0];
-  if (pick !== undefined) tags.latest = pick;
+/** The same hashes claimed, hash by hash (absent equals absent). */
+function sameIntegrity(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => a[k] === b[k]);
 }
 
 function withoutVersion(tags: Readonly<Record<string, string>>, version: string) {
@@ -156,13 +161,29 @@ function versionOf(doc: PackageDocument, version: string): VersionDocument | und
  * then set in place rather than in a copy, so a batch that adds thousands
  * of versions to one package costs linear time, not quadratic. Every
  * check comes before the change, so a fold that throws changes nothing.
+ *
+ * `rules` are the entry's ecosystem's: the kinds it has, what its entries
+ * carry, and what withdrawing a version does to its tags.
  */
 export function foldEntry(
   doc: PackageDocument | undefined,
   entry: PackageEntry,
   index: number,
+  rules: Ecosystem,
   owned = false,
 ): PackageDocument {
+  if (entry.ecosystem !== rules.id)
+    throw new EntryError("cannot-apply", `a ${entry.ecosystem} entry folded by ${rules.id} rules`);
+  try {
+    checkByRules(rules, entry, "read");
+  } catch (err) {
+    throw new EntryError("cannot-apply", (err as Error).message, { cause: err });
+  }
+  if (doc !== undefined && doc.name !== entry.name)
+    throw new EntryError(
+      "cannot-apply",
+      `${entry.name} is the package published as ${doc.name}: the names are the same to ${rules.id}`,
+    );
   const withVersion = (
     versions: Readonly<Record<string, VersionDocument>>,
     version: string,
@@ -216,8 +237,7 @@ export function foldEntry(
       const reinstated =
         imported !== undefined &&
         imported.unpublished !== undefined &&
-        imported.integrity.sha512 === entry.integrity.sha512 &&
-        imported.integrity.sha1 === entry.integrity.sha1;
+        sameIntegrity(imported.integrity, entry.integrity);
       if (known !== undefined && !correction && !reinstated)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already known`);
       const { unpublished: _, ...live } = touched;
@@ -239,11 +259,7 @@ export function foldEntry(
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} was not imported`);
       if (current.artifact !== undefined)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} has its tarball`);
-      const { sha512, sha1 } = current.integrity;
-      if (
-        (sha512 !== undefined && sha512 !== entry.artifact.sha512) ||
-        (sha1 !== undefined && sha1 !== entry.artifact.sha1)
-      )
+      if (!rules.artifactMatches(current.integrity, entry.artifact))
         throw new EntryError(
           "cannot-apply",
           `the tarball of ${entry.name}@${entry.version} does not match its imported integrity`,
@@ -273,7 +289,7 @@ export function foldEntry(
         unpublished: entry.time,
       });
       const distTags = withoutVersion(base.distTags, entry.version);
-      repointLatest(distTags, versions);
+      rules.afterVersionRemoved(distTags, versions);
       return { ...touched, distTags, versions };
     }
     case "dist-tag": {
@@ -287,6 +303,13 @@ export function foldEntry(
       if (current === undefined) return touched;
       const { deprecated: _, ...rest } = current;
       const next = entry.message === "" ? rest : { ...rest, deprecated: entry.message };
+      return { ...touched, versions: withVersion(base.versions, entry.version, next) };
+    }
+    case "yank": {
+      const current = versionOf(base, entry.version);
+      if (current === undefined) return touched;
+      const { yanked: _, ...rest } = current;
+      const next = entry.yanked ? { ...rest, yanked: entry.time } : rest;
       return { ...touched, versions: withVersion(base.versions, entry.version, next) };
     }
     case "owner": {
@@ -328,10 +351,10 @@ const DOCUMENT_FIELDS = new Set([
 
 /**
  * Parses a document fetched by its hash. It must be canonical JSON of the
- * document shape, each version a valid publish entry, so that what a reader
- * serves from it is exactly what the snapshot committed to.
+ * document shape, each version a valid publish entry of its ecosystem, so
+ * that what a reader serves from it is exactly what the snapshot committed to.
  */
-export function decodeDocument(bytes: Uint8Array): PackageDocument {
+export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): PackageDocument {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
@@ -341,12 +364,15 @@ export function decodeDocument(bytes: Uint8Array): PackageDocument {
   if (
     !isRecord(value) ||
     value.v !== 1 ||
-    value.ecosystem !== "npm" ||
+    typeof value.ecosystem !== "string" ||
     typeof value.name !== "string" ||
     Object.keys(value).some((k) => !DOCUMENT_FIELDS.has(k))
   )
     throw bad("not a package document");
   const what = `package document of ${JSON.stringify(value.name.slice(0, 256))}`;
+  if (!ecosystems.has(value.ecosystem))
+    throw bad(`${what}: no rules for ecosystem ${JSON.stringify(value.ecosystem.slice(0, 64))}`);
+  const pkg = { ecosystem: value.ecosystem, name: value.name };
   for (const field of ["created", "modified"]) {
     if (typeof value[field] !== "string") throw bad(`${what}: ${field} must be a string`);
   }
@@ -364,8 +390,11 @@ export function decodeDocument(bytes: Uint8Array): PackageDocument {
       throw bad(`${what}: version ${JSON.stringify(version.slice(0, 256))} needs a log index`);
     optionalString(doc, "deprecated", `${what}@${version}`);
     optionalString(doc, "unpublished", `${what}@${version}`);
+    optionalString(doc, "yanked", `${what}@${version}`);
     try {
-      checkVersionEntry(versionEntryOf(value.name, version, doc as unknown as VersionDocument));
+      checkVersionEntry(versionEntryOf(pkg, version, doc as unknown as VersionDocument), (e) =>
+        checkEntryWith(ecosystems, e, "read"),
+      );
     } catch (err) {
       throw bad(`${what}@${version}: ${(err as Error).message}`, err);
     }

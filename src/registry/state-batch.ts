@@ -10,6 +10,7 @@
  */
 import { sha256Hex } from "../util/sha256.ts";
 import { dependentCount, updateDependents } from "./dependents.ts";
+import { rulesOf } from "./ecosystem.ts";
 import {
   type Entry,
   EntryError,
@@ -197,16 +198,19 @@ export class StateBatch {
 
   /** The document after `entry`, recorded as the package's; undefined (and #foldError set) if it cannot apply. */
   #fold(entry: PackageEntry, index: number): PackageDocument | undefined {
-    const key = documentKey(entry);
+    const rules = this.#state.ecosystems.get(entry.ecosystem);
+    // One package per key: every spelling its ecosystem folds together finds the same document.
+    const name = rowName(this.#state.ecosystems, entry);
+    const key = `${entry.ecosystem}/${name}`;
     const touched = this.#touched.get(key);
-    const before = touched
-      ? touched.before
-      : this.#state.table(entry.ecosystem).document(rowName(entry));
+    const before = touched ? touched.before : this.#state.table(entry.ecosystem).document(name);
     let after: PackageDocument;
     try {
       // The batch owns the versions object an earlier fold of this batch made.
       const owned = touched !== undefined && touched.after.versions !== before?.versions;
-      after = foldEntry(touched ? touched.after : before, entry, index, owned);
+      // No rules for the entry's ecosystem: rulesOf says it cannot apply.
+      const by = rules ?? rulesOf(this.#state.ecosystems, entry.ecosystem);
+      after = foldEntry(touched ? touched.after : before, entry, index, by, owned);
     } catch (err) {
       this.#foldError = new EntryError(
         "cannot-apply",
@@ -277,7 +281,7 @@ export class StateBatch {
     let encoded = this.#encoded.get(doc);
     if (!encoded) {
       const bytes = encodeDocument(doc);
-      const key = documentKey(doc);
+      const key = documentKey(doc, rulesOf(this.#state.ecosystems, doc.ecosystem));
       encoded = { bytes, sha256: sha256Hex(bytes), key, prefix: keyPrefix(key) };
       this.#encoded.set(doc, encoded);
     }
@@ -408,10 +412,12 @@ export class StateBatch {
         // reads its current count of dependents, and a count that changes
         // after is folded into the dependency's document.
         const { search } = state.table(after.ecosystem);
-        const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, after.name));
+        const rowKey = rowName(state.ecosystems, after);
+        const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, rowKey));
         if (found) search.put(found);
         else search.remove(after.name);
-        for (const dependency of updateDependents(sql, before, after))
+        const rules = rulesOf(state.ecosystems, after.ecosystem);
+        for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));
       }
       if (built) {
@@ -444,7 +450,7 @@ export class StateBatch {
   #writeDocument(before: PackageDocument | undefined, after: PackageDocument): void {
     const sql = this.#state.sql;
     const { ecosystem } = after;
-    const name = rowName(after);
+    const name = rowName(this.#state.ecosystems, after);
     sql(
       `INSERT INTO packages (ecosystem, name, spelling, created, modified, updated, unpublished)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -462,7 +468,7 @@ export class StateBatch {
     for (const [version, doc] of Object.entries(after.versions)) {
       if (before?.versions[version] === doc) continue;
       // An imported version's entry changes when its artifact is bound, or its upstream corrects it.
-      const entry = versionEntryOf(after.name, version, doc);
+      const entry = versionEntryOf(after, version, doc);
       sql(
         `INSERT INTO versions
            (ecosystem, name, version, log_index, time, entry, deprecated, unpublished, yanked)

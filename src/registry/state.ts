@@ -12,9 +12,10 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
+import type { Ecosystems } from "./ecosystem.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
-import { documentKey, versionDocument, versionEntryOf } from "./package-document.ts";
+import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
@@ -220,11 +221,15 @@ export function yankedOf(doc: VersionDocument): string | null {
 }
 
 /** A version's row from its document (the inverse of versionDocumentOfRow). */
-export function versionRowOf(name: string, version: string, doc: VersionDocument): VersionRow {
-  const entry = versionEntryOf(name, version, doc);
+export function versionRowOf(
+  pkg: { readonly ecosystem: string; readonly name: string },
+  version: string,
+  doc: VersionDocument,
+): VersionRow {
+  const entry = versionEntryOf(pkg, version, doc);
   const yanked = yankedOf(doc);
   return {
-    name,
+    name: pkg.name,
     version,
     logIndex: doc.index,
     time: publishedAt(entry),
@@ -251,9 +256,24 @@ export function splitDocumentKey(key: string): { ecosystem: string; name: string
   return { ecosystem: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-/** The name a package's rows are keyed by: its snapshot key without the ecosystem. */
-export function rowName(pkg: { readonly ecosystem: string; readonly name: string }): string {
-  return splitDocumentKey(documentKey(pkg)).name;
+/**
+ * The name a package's rows are keyed by: its ecosystem's key name (the
+ * name itself for an ecosystem without rules, whose entries cannot apply).
+ */
+export function rowName(
+  ecosystems: Ecosystems,
+  pkg: { readonly ecosystem: string; readonly name: string },
+): string {
+  const rules = ecosystems.get(pkg.ecosystem);
+  return rules ? rules.keyName(pkg.name) : pkg.name;
+}
+
+/** A package's snapshot key, `<ecosystem>/<row name>`. */
+export function packageKey(
+  ecosystems: Ecosystems,
+  pkg: { readonly ecosystem: string; readonly name: string },
+): string {
+  return `${pkg.ecosystem}/${rowName(ecosystems, pkg)}`;
 }
 
 export interface PackageSummary {
@@ -286,19 +306,25 @@ export class RegistryState {
   readonly db: DatabaseSync;
   readonly sql: (sql: string) => StatementSync;
   readonly #tables = new Map<string, PackageTable>();
+  /** The rules entries are folded by, per ecosystem. */
+  readonly ecosystems: Ecosystems;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, ecosystems: Ecosystems) {
     this.db = db;
     this.sql = statementCache(db);
+    this.ecosystems = ecosystems;
   }
 
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
-  static open(path: string, options: { readOnly?: boolean } = {}): RegistryState {
+  static open(
+    path: string,
+    options: { readonly readOnly?: boolean; readonly ecosystems: Ecosystems },
+  ): RegistryState {
     const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     if (options.readOnly) {
       // Queries (resolve, show, search) jump about a large file: map it rather than read page by page.
       db.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
-      return new RegistryState(db);
+      return new RegistryState(db, options.ecosystems);
     }
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const schema = db.prepare("PRAGMA user_version").get() as { user_version: number };
@@ -309,7 +335,7 @@ export class RegistryState {
     db.exec(DEPENDENTS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
-    return new RegistryState(db);
+    return new RegistryState(db, options.ecosystems);
   }
 
   close(): void {

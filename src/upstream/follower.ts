@@ -18,13 +18,13 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import semver from "semver";
-import type { Registry } from "../origin/registry.ts";
 import {
   DEPENDENCY_FIELDS,
   type DependencyRoot,
   parseSpec,
   registryDependencies,
-} from "../registry/dependencies.ts";
+} from "../npm/rules/dependencies.ts";
+import type { Registry } from "../origin/registry.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { readChanges } from "./changes.ts";
 import { isObject } from "./import-plan.ts";

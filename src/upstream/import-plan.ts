@@ -13,17 +13,19 @@
  * upstream removes them (their numbers stay burnt, as on npm).
  */
 import semver from "semver";
-import { resolutionOf, searchFields, shareField } from "../origin/registry.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
+import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
+import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
+import { checkResolution } from "../npm/rules/resolution.ts";
 import {
   CanonicalJsonError,
   canonicalJsonBytes,
   type JsonValue,
 } from "../registry/canonical-json.ts";
-import { distTagProblem } from "../registry/dist-tag-name.ts";
+import { encodeEntryWith } from "../registry/ecosystem.ts";
 import {
   type DistTagEntry,
   EntryError,
-  encodeEntry,
   type ImportEntry,
   MAX_MESSAGE_LENGTH,
   type PackageEntry,
@@ -35,7 +37,6 @@ import {
   type PackageDocument,
   type VersionDocument,
 } from "../registry/package-document.ts";
-import { checkResolution } from "../registry/resolution.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /** A version document larger than this is not imported (npm's own are a few KB). */
@@ -145,7 +146,7 @@ function importVersion(
     ...searchFields(manifest),
     ...shareField(manifest),
   };
-  encodeEntry(entry);
+  encodeEntryWith(entry, ECOSYSTEMS);
   return { entry, manifest: bytes };
 }
 

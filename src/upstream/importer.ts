@@ -15,10 +15,10 @@ import { rm } from "node:fs/promises";
 import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import validateName from "validate-npm-package-name";
+import { type DependencyRoot, registryDependencies } from "../npm/rules/dependencies.ts";
 import type { Registry, VersionFiles } from "../origin/registry.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
-import { type DependencyRoot, registryDependencies } from "../registry/dependencies.ts";
 import {
   type Artifact,
   type ArtifactEntry,

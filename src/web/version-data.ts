@@ -65,7 +65,7 @@ export function liveVersion(doc: PackageDocument, version: string): LoadedVersio
       "gone",
       `${doc.name}@${version} was unpublished on ${unpublished}: its files and manifest are no longer served`,
     );
-  return { name: doc.name, version, doc, entry: versionEntryOf(doc.name, version, versionDoc) };
+  return { name: doc.name, version, doc, entry: versionEntryOf(doc, version, versionDoc) };
 }
 
 /** The version's files; refused for a version imported from an upstream whose tarball is not here yet. */

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { encodeEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { snapshotEntry } from "../../src/registry/state-batch.ts";
@@ -41,7 +42,7 @@ describe("cairn verify --replay", () => {
     const treeDir = join(dir.path, "tree");
     const { storage, appender, key } = await openTestLog(treeDir);
     // The snapshot entry describes the state before the second publish: it hides 1.1.0.
-    const honest = RegistryState.open(":memory:");
+    const honest = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const first = publishEntry("a", "1.0.0", { tag: "latest" });
     const batch = honest.begin(0);
     batch.add(first);

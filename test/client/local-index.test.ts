@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { syncIndex } from "../../src/client/local-index.ts";
 import { LogClient } from "../../src/client/log-client.ts";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { tempDir } from "../helpers/log.ts";
 import { type Attack, startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -40,7 +41,7 @@ describe("local index bootstrap", () => {
       assert.ok(liar.requests.includes(blobPath), "the mirror was asked for the snapshot");
       const failures = client.pool.stats().get(liar.url)?.failures ?? 0;
       assert.ok(failures >= 1, "the mirror's failure is counted");
-      const index = RegistryState.open(path);
+      const index = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
       assert.deepEqual(index.table("npm").packageNames().sort(), ["a", "b", "c", "d"]);
       assert.equal(index.snapshot?.id, origin.registry.state.snapshot?.id);
       index.close();
@@ -66,7 +67,7 @@ describe("local index bootstrap", () => {
     const path = join(home.path, "index", "index.sqlite");
     const report = await syncIndex(client, path);
     assert.equal(report.bootstrappedAt, database.entry.size);
-    const index = RegistryState.open(path);
+    const index = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
     try {
       assert.deepEqual(index.popularity, { index: popularity.index, entry: popularity.entry });
     } finally {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReadError, SnapshotReader } from "../../src/client/snapshot-reader.ts";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
 import { encodeEntry } from "../../src/registry/entries.ts";
@@ -168,19 +169,19 @@ describe("sparse verification", () => {
   });
 
   test("a document must be canonical, well-formed and the one its name asks for", async () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [publishEntry("a", "1.0.0", { tag: "latest" })]);
     const doc = state.table("npm").document("a");
     assert.ok(doc);
     const bytes = encodeDocument(doc);
-    assert.deepEqual(decodeDocument(bytes), doc);
+    assert.deepEqual(decodeDocument(bytes, ECOSYSTEMS), doc);
     const spaced = new TextEncoder().encode(JSON.stringify(doc, null, 1));
-    assert.throws(() => decodeDocument(spaced), /canonical form/);
+    assert.throws(() => decodeDocument(spaced, ECOSYSTEMS), /canonical form/);
     const { versions: _, ...noVersions } = doc;
-    assert.throws(() => decodeDocument(canonicalJsonBytes(noVersions)), /versions/);
+    assert.throws(() => decodeDocument(canonicalJsonBytes(noVersions), ECOSYSTEMS), /versions/);
     const badVersion = { ...doc, versions: { "1.0.0": { index: 0 } } };
-    assert.throws(() => decodeDocument(canonicalJsonBytes(badVersion)));
-    assert.throws(() => decodeDocument(new Uint8Array([0xff])), /UTF-8 JSON/);
+    assert.throws(() => decodeDocument(canonicalJsonBytes(badVersion), ECOSYSTEMS));
+    assert.throws(() => decodeDocument(new Uint8Array([0xff]), ECOSYSTEMS), /UTF-8 JSON/);
   });
 
   test("a log whose last entry is not a snapshot is refused", async () => {

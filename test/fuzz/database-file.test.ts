@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { canonicalJson } from "../../src/registry/canonical-json.ts";
 import {
   adoptDatabaseFile,
@@ -58,7 +59,7 @@ const LEFTOVERS = ["", "-wal", "-shm", "-journal"];
 function adoptOrRefuse(path: string, logSize: number, snapshot: SnapshotEntry, honest: string) {
   let state: RegistryState;
   try {
-    state = timed(() => adoptDatabaseFile(path, logSize, snapshot));
+    state = timed(() => adoptDatabaseFile(path, ECOSYSTEMS, logSize, snapshot));
   } catch (err) {
     if (err instanceof assert.AssertionError) throw err;
     assertCoded(err, DatabaseFileError);
@@ -179,7 +180,7 @@ describe("fuzzing SQLite snapshots", () => {
     const { size } = await fixtureExpected();
     const honestPath = next();
     await writeFile(honestPath, raw);
-    adoptDatabaseFile(honestPath, size, last).close();
+    adoptDatabaseFile(honestPath, ECOSYSTEMS, size, last).close();
     const honestRows = dump(honestPath);
     await fc.assert(
       fc.asyncProperty(mutations, async (ms) => {

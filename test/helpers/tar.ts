@@ -49,15 +49,23 @@ export function rawTar(entries: RawTarEntry[]): Buffer {
 
 /**
  * A gzip bomb: package `name@version` with a file of `mebibytes` MiB of
- * zeros, about 1,000 times smaller than it inflates. Made of gzip members
- * (one per MiB, all the same), so building it costs nothing.
+ * zeros, about 1,000 times smaller than it inflates.
  */
 export function gzipBomb(name: string, version: string, mebibytes: number): Buffer {
+  return gzipBombOf([packageJson(name, version)], "package/zeros", mebibytes);
+}
+
+/**
+ * The entries `head`, then a file at `path` of `mebibytes` MiB of zeros.
+ * Made of gzip members (one per MiB, all the same), so building it costs
+ * nothing.
+ */
+export function gzipBombOf(head: RawTarEntry[], path: string, mebibytes: number): Buffer {
   const mib = 1024 * 1024;
   const zeros = gzipSync(Buffer.alloc(mib));
   return Buffer.concat([
-    gzipSync(rawTar([packageJson(name, version)]).subarray(0, -1024)),
-    gzipSync(tarHeader({ name: "package/zeros" }, mebibytes * mib)),
+    gzipSync(rawTar(head).subarray(0, -1024)),
+    gzipSync(tarHeader({ name: path }, mebibytes * mib)),
     ...Array.from({ length: mebibytes }, () => zeros),
     gzipSync(Buffer.alloc(1024)),
   ]);

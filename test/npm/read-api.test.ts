@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { createHttpApp } from "../../src/npm/http-app.ts";
 import { registerNpmReadApi } from "../../src/npm/read-api.ts";
 import { registerReadOnlyRefusals, writeRoutes } from "../../src/npm/read-only.ts";
@@ -79,7 +80,7 @@ describe("npm read API", () => {
   let url: string;
 
   before(async () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const entries = [
       publish("plain", "1.0.0"),
       publish("@scope/pkg", "2.0.0"),

@@ -3,6 +3,7 @@ import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import {
   adoptDatabaseFile,
   compressDatabaseFile,
@@ -17,7 +18,7 @@ import { sha256Hex } from "../../src/util/sha256.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { fixtureExpected, fixtureLastSnapshot, V2_DATABASE } from "../helpers/fixture-log.ts";
 import { tempDir } from "../helpers/log.ts";
-import { buildState } from "../helpers/state.ts";
+import { buildState, WITH_TOY } from "../helpers/state.ts";
 
 describe("SQLite snapshots", () => {
   test("a copy round-trips through zstd and is adopted, with search and snapshot recomputed", async () => {
@@ -42,7 +43,7 @@ describe("SQLite snapshots", () => {
       await assert.rejects(decompressDatabaseFile(input, out, rawSize), DatabaseFileError);
       await assert.rejects(stat(out), { code: "ENOENT" });
     }
-    const adopted = adoptDatabaseFile(back, 5, snapshot);
+    const adopted = adoptDatabaseFile(back, ECOSYSTEMS, 5, snapshot);
     assert.equal(adopted.snapshot?.id, state.snapshot?.id);
     assert.deepEqual(adopted.table("npm").document("@s/b"), state.table("npm").document("@s/b"));
     assert.equal(adopted.table("npm").search.search("@s/b", 0, 10).total, 1);
@@ -116,7 +117,7 @@ describe("SQLite snapshots", () => {
       db.exec(sql);
       db.close();
       assert.throws(
-        () => adoptDatabaseFile(path, 5, snapshot),
+        () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
         (err: unknown) => err instanceof DatabaseFileError && message.test(err.message),
         what,
       );
@@ -150,7 +151,7 @@ describe("SQLite snapshots", () => {
     const path = join(dir.path, "spliced.sqlite");
     await writeFile(path, bytes);
     assert.throws(
-      () => adoptDatabaseFile(path, 5, snapshot),
+      () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
     );
     await assert.rejects(stat(path), { code: "ENOENT" });
@@ -163,7 +164,7 @@ describe("SQLite snapshots", () => {
     const path = join(dir.path, "not.sqlite");
     await writeFile(path, "0SQLite format 3\0");
     assert.throws(
-      () => adoptDatabaseFile(path, 5, snapshot),
+      () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "damaged",
     );
     await assert.rejects(stat(path), { code: "ENOENT" });
@@ -173,7 +174,7 @@ describe("SQLite snapshots", () => {
     db.exec("CREATE TABLE extra (x)");
     db.close();
     assert.throws(
-      () => adoptDatabaseFile(extra, 5, snapshot),
+      () => adoptDatabaseFile(extra, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "schema",
     );
     await assert.rejects(stat(extra), { code: "ENOENT" });
@@ -198,7 +199,7 @@ describe("SQLite snapshots of every schema", () => {
     const file = new DatabaseSync(path, { readOnly: true });
     assert.equal(file.prepare("PRAGMA user_version").get()?.user_version, 2);
     file.close();
-    const adopted = adoptDatabaseFile(path, expected.size, last);
+    const adopted = adoptDatabaseFile(path, ECOSYSTEMS, expected.size, last);
     try {
       assert.equal(adopted.snapshot?.id, expected.finalId);
       for (const [key, hash] of Object.entries(expected.documents)) {
@@ -215,17 +216,15 @@ describe("SQLite snapshots of every schema", () => {
     // Migrated, it is today's schema: copied again, the copy is a schema-3 file that adopts.
     const copy = join(dir.path, "v3.sqlite");
     copyCoreTables(path, copy);
-    const again = adoptDatabaseFile(copy, expected.size, last);
+    const again = adoptDatabaseFile(copy, ECOSYSTEMS, expected.size, last);
     assert.equal(again.snapshot?.id, expected.finalId);
     again.close();
   });
 
-  test("a schema-3 file with the same name in two ecosystems is adopted whole", {
-    todo: "once entries of an ecosystem other than npm decode (issue 17, S2 and S3)",
-  }, async () => {
+  test("a schema-3 file with the same name in two ecosystems is adopted whole", async () => {
     await using dir = await tempDir();
     const statePath = join(dir.path, "state.sqlite");
-    const state = RegistryState.open(statePath);
+    const state = RegistryState.open(statePath, { ecosystems: WITH_TOY });
     const batch = state.begin(0);
     batch.add(publishEntry("a", "1.0.0", { tag: "latest" }));
     batch.add({ ...publishEntry("a", "2.0.0", { tag: "latest" }), ecosystem: "toy" } as never);
@@ -235,7 +234,7 @@ describe("SQLite snapshots of every schema", () => {
     state.close();
     const copy = join(dir.path, "copy.sqlite");
     copyCoreTables(statePath, copy);
-    const adopted = adoptDatabaseFile(copy, 3, snapshot);
+    const adopted = adoptDatabaseFile(copy, WITH_TOY, 3, snapshot);
     assert.equal(adopted.snapshot?.id, snapshot.root.sha256);
     assert.deepEqual(Object.keys(adopted.table("toy").document("a")?.versions ?? {}), ["2.0.0"]);
     assert.deepEqual(Object.keys(adopted.table("npm").document("a")?.versions ?? {}), ["1.0.0"]);
@@ -253,7 +252,7 @@ describe("SQLite snapshots of every schema", () => {
     db.exec("UPDATE meta SET value = '5' WHERE key = 'log_size'");
     db.close();
     assert.throws(
-      () => adoptDatabaseFile(path, 5, snapshot),
+      () => adoptDatabaseFile(path, ECOSYSTEMS, 5, snapshot),
       (err: unknown) => err instanceof DatabaseFileError && err.code === "mismatch",
     );
     await assert.rejects(stat(path), { code: "ENOENT" });

@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
+import { npm } from "../../src/npm/rules/ecosystem.ts";
 import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
+import { checkEntryWith } from "../../src/registry/ecosystem.ts";
 import {
   checkEntry,
   decodeEntry,
@@ -23,6 +26,7 @@ import {
   foldEntry,
   type PackageDocument,
 } from "../../src/registry/package-document.ts";
+import { oldCheckEntry } from "./old-entry-check.ts";
 
 const RUNS = Number(process.env.CAIRN_FUZZ_RUNS ?? 300);
 
@@ -266,13 +270,114 @@ describe("entry and document decoders under fuzzing", () => {
     );
   });
 
+  /** The split checker as a strict reader runs it: the envelope, then the ecosystem's rules. */
+  const accepts = (check: (value: unknown) => void, value: unknown): boolean => {
+    try {
+      check(value);
+      return true;
+    } catch (err) {
+      if (err instanceof EntryError) return false;
+      throw err;
+    }
+  };
+  const sha512 = `${"A".repeat(86)}==`;
+  const importOrArtifact = fc.oneof(
+    fc
+      .record({ base, version, integrity: fc.constant({ sha512, sha1: "a".repeat(40) }) })
+      .map(({ base, ...rest }) => ({
+        ...base,
+        kind: "import",
+        uplink: "npmjs",
+        manifest: { sha256: "b".repeat(64), size: 3 },
+        resolution: {},
+        ...rest,
+      })),
+    fc.record({ base, version }).map(({ base, version }) => ({
+      ...base,
+      kind: "artifact",
+      version,
+      artifact: { sha256: "c".repeat(64), sha512, sha1: "d".repeat(40), size: 9 },
+    })),
+    fc.record({ base, version, yanked: fc.boolean() }).map(({ base, ...rest }) => ({
+      ...base,
+      kind: "yank",
+      ...rest,
+    })),
+  );
+  /** Values that sit on the line between the envelope and npm's rules. */
+  const borderline = fc.constantFrom<unknown>(
+    "1.0",
+    "v1.0.0",
+    "1.0.0+build.1",
+    "01.0.0",
+    "1.0.0-rc.1",
+    "x".repeat(300),
+    "cargo",
+    "NPM",
+    "Cargo",
+    {},
+    { sha1: "a".repeat(40) },
+    { sha512 },
+    { sha256: "a".repeat(64) },
+    { sha1: "A".repeat(40) },
+    { sha512, sha1: "a".repeat(40), md5: "x" },
+    { sha256: "a".repeat(64), size: 1 },
+    { sha256: "a".repeat(64), size: 1, sha1: "a".repeat(40) },
+    { sha256: "a".repeat(64), size: 1, sha512 },
+    { sha256: "a".repeat(64), size: 1, sha512, sha1: "a".repeat(40), extra: 1 },
+    { dependencies: { a: 1 } },
+    { dependencies: { a: "^1" }, scripts: {} },
+    { x: [[[[[[[[[1]]]]]]]]] },
+    "yank",
+    true,
+    null,
+  );
+  /** The entry, and each of its fields (and each field of an object field) replaced or deleted. */
+  function* variants(e: Record<string, unknown>, replacement: unknown) {
+    yield e;
+    for (const key of [...Object.keys(e), "extra"]) {
+      yield { ...e, [key]: replacement };
+      const { [key]: _, ...without } = e;
+      yield without;
+      const field = e[key];
+      if (typeof field !== "object" || field === null || Array.isArray(field)) continue;
+      for (const inner of [...Object.keys(field), "extra"]) {
+        yield { ...e, [key]: { ...field, [inner]: replacement } };
+        const { [inner]: _gone, ...rest } = field as Record<string, unknown>;
+        yield { ...e, [key]: rest };
+      }
+    }
+  }
+  // The old checker knew npm alone: other ecosystems' entries are no part of the comparison.
+  const NPM_ONLY = new Map([[npm.id, npm]]);
+  test("the split checker accepts exactly the npm entries the old checker did (a frozen oracle)", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(entry, importOrArtifact),
+        fc.oneof(borderline, fc.jsonValue({ maxDepth: 3 })),
+        (e, replacement) => {
+          for (const value of variants(e as Record<string, unknown>, replacement))
+            for (const check of ["append", "read"] as const) {
+              const before = accepts((v) => oldCheckEntry(v, check), value);
+              const after = accepts((v) => {
+                const checked = checkEntry(v, check);
+                if (isPackageEntry(checked)) checkEntryWith(NPM_ONLY, checked, check);
+              }, value);
+              assert.equal(after, before, `${check}: ${JSON.stringify(value).slice(0, 400)}`);
+            }
+        },
+      ),
+      { numRuns: Math.max(3000, RUNS * 10) },
+    );
+  });
+
   /** A package document folded from generated entries about one package. */
   const document = fc.array(packageEntry, { minLength: 1, maxLength: 12 }).map((entries) => {
     let doc: PackageDocument | undefined;
     entries.forEach((e, index) => {
       if (!isPackageEntry(e)) return;
       try {
-        doc = foldEntry(doc, { ...e, name: "pkg" }, index);
+        doc = foldEntry(doc, { ...e, name: "pkg" }, index, npm);
       } catch (err) {
         if (!(err instanceof EntryError)) throw err;
       }
@@ -286,12 +391,13 @@ describe("entry and document decoders under fuzzing", () => {
         let doc: PackageDocument | undefined;
         entries.forEach((e, index) => {
           try {
-            doc = foldEntry(doc, { ...e, name: "pkg" }, index);
+            doc = foldEntry(doc, { ...e, name: "pkg" }, index, npm);
           } catch (err) {
             if (!(err instanceof EntryError && err.code === "cannot-apply")) throw err;
           }
         });
-        if (doc !== undefined) assert.deepEqual(decodeDocument(encodeDocument(doc)), doc);
+        if (doc !== undefined)
+          assert.deepEqual(decodeDocument(encodeDocument(doc), ECOSYSTEMS), doc);
       }),
       { numRuns: RUNS },
     );
@@ -302,8 +408,8 @@ describe("entry and document decoders under fuzzing", () => {
       fc.property(document, fc.array(mutation, { maxLength: 4 }), (doc, edits) => {
         if (doc === undefined) return;
         const bytes = encodeDocument(doc);
-        assert.deepEqual(decodeDocument(bytes), doc);
-        decodesStrictly(decodeDocument, encodeDocument, mutate(bytes, edits));
+        assert.deepEqual(decodeDocument(bytes, ECOSYSTEMS), doc);
+        decodesStrictly((b) => decodeDocument(b, ECOSYSTEMS), encodeDocument, mutate(bytes, edits));
       }),
       { numRuns: RUNS * 2 },
     );
@@ -319,7 +425,7 @@ describe("entry and document decoders under fuzzing", () => {
       const bytes = new TextEncoder().encode(text);
       const started = performance.now();
       assert.throws(() => decodeEntry(bytes), EntryError);
-      assert.throws(() => decodeDocument(bytes), EntryError);
+      assert.throws(() => decodeDocument(bytes, ECOSYSTEMS), EntryError);
       assert.ok(performance.now() - started < 1000);
     }
   });

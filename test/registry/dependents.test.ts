@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
 import type { PackageEntry } from "../../src/registry/entries.ts";
 import { DATABASE_SCHEMA, RegistryState } from "../../src/registry/state.ts";
@@ -15,7 +16,7 @@ function applied(state: RegistryState, entries: readonly PackageEntry[]): void {
 }
 
 test("dependents follow each package's latest version, aliases and every registry field", () => {
-  const state = RegistryState.open(":memory:");
+  const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
   applied(state, [
     publishEntry("base", "1.0.0", { tag: "latest" }),
     publishEntry("app", "1.0.0", {
@@ -93,7 +94,7 @@ test("an adopted SQLite snapshot gets its dependents; a state made before the in
 
   const copy = join(dir.path, "copy.sqlite");
   copyCoreTables(path, copy);
-  const adopted = adoptDatabaseFile(copy, 5, snapshot);
+  const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, 5, snapshot);
   assert.deepEqual(adopted.table("npm").dependents("a", 10), ["@s/b"]);
   assert.equal(adopted.table("npm").dependentCount("a"), 1);
   adopted.close();
@@ -110,7 +111,7 @@ test("an adopted SQLite snapshot gets its dependents; a state made before the in
   const older = new DatabaseSync(path);
   older.exec("DROP TABLE dependents; DROP TABLE dependent_counts; PRAGMA user_version = 2");
   older.close();
-  const reopened = RegistryState.open(path);
+  const reopened = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   assert.equal(reopened.logSize, 0);
   assert.deepEqual(reopened.table("npm").dependents("a", 10), []);
   reopened.close();

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import {
   bundlePath,
   DirectorySource,
@@ -72,7 +73,7 @@ describe("the npm-v1 fixture log", () => {
   });
 
   test("a fresh state replays it to the same snapshot, documents and package list", async () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     try {
       await replayInto(state, source, expected.size);
       assert.equal(state.logSize, expected.size);

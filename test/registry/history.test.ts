@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import type { Entry } from "../../src/registry/entries.ts";
 import { diffSizes, recordHistory, startHistory } from "../../src/registry/history.ts";
 import { RegistryState } from "../../src/registry/state.ts";
@@ -16,7 +17,7 @@ function apply(state: RegistryState, entries: Entry[]): number {
 
 describe("exact diffs from the index's history", () => {
   test("every kind of change between two sizes, and nothing outside them", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     // What the index started from (as if from a SQLite snapshot): no history for it.
     state.apply(0, [
       publishEntry("a", "1.0.0", { tag: "latest" }),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import type {
   Entry,
   PackageEntry,
@@ -45,7 +46,7 @@ function honestSnapshot(state: RegistryState, size: number, shards: number): Sna
 
 describe("package documents and snapshot entries", () => {
   test("a document holds versions with their log index, tags, owners and later changes", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [
       publish("a", "1.0.0", "latest"),
       publish("a", "1.1.0", "latest"),
@@ -79,7 +80,7 @@ describe("package documents and snapshot entries", () => {
   });
 
   test("entries without a file index replay to the documents they always gave; with one, versions carry it", () => {
-    const old = RegistryState.open(":memory:");
+    const old = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     old.apply(0, [
       publishEntry("a", "1.0.0", { tag: "latest" }),
       importEntry("b", "1.0.0"),
@@ -105,7 +106,7 @@ describe("package documents and snapshot entries", () => {
     );
 
     const files = { sha256: "d".repeat(64), size: 321 };
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [
       { ...publishEntry("a", "1.0.0", { tag: "latest" }), files },
       importEntry("b", "1.0.0"),
@@ -117,10 +118,10 @@ describe("package documents and snapshot entries", () => {
   });
 
   test("an honest snapshot entry is accepted; a wrong root, count or size names the entry", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [publish("a", "1.0.0"), publish("b", "1.0.0")]);
     const good = honestSnapshot(state, 2, 4);
-    const other = RegistryState.open(":memory:");
+    const other = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     other.apply(0, [publish("a", "1.0.0"), publish("b", "1.0.0"), good]);
     assert.equal(other.snapshot?.id, good.root.sha256);
     assert.equal(other.snapshot?.index, 2);
@@ -134,7 +135,7 @@ describe("package documents and snapshot entries", () => {
       [{ ...good, size: 1 }, /says log size 1/],
     ];
     for (const [lie, message] of lies) {
-      const fresh = RegistryState.open(":memory:");
+      const fresh = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
       fresh.apply(0, [publish("a", "1.0.0"), publish("b", "1.0.0")]);
       assert.throws(
         () => fresh.apply(2, [lie]),
@@ -147,10 +148,10 @@ describe("package documents and snapshot entries", () => {
   });
 
   test("a hidden version, or a version the log lacks, changes the snapshot", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [publish("a", "1.0.0"), publish("a", "2.0.0")]);
     const withBoth = honestSnapshot(state, 2, 1);
-    const hiding = RegistryState.open(":memory:");
+    const hiding = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     hiding.apply(0, [publish("a", "1.0.0")]);
     assert.throws(() => hiding.apply(1, [{ ...withBoth, size: 1 }]), SnapshotMismatchError);
   });
@@ -171,8 +172,8 @@ describe("package documents and snapshot entries", () => {
         fc.array(fc.nat(5), { minLength: 1, maxLength: 10 }),
         fc.constantFrom(1, 2, 8),
         (ops, cuts, shards) => {
-          const state = RegistryState.open(":memory:");
-          const reference = RegistryState.open(":memory:");
+          const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+          const reference = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
           const published = new Set<string>();
           const entries: PackageEntry[] = [];
           for (const op of ops) {
@@ -194,7 +195,7 @@ describe("package documents and snapshot entries", () => {
             }
           }
           // A client reading a bundle applies many batches, each with its snapshot entry, at once.
-          const bundled = RegistryState.open(":memory:");
+          const bundled = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
           const log: Entry[] = [];
           let at = 0;
           let cut = 0;

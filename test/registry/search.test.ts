@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
 import type { PackageEntry } from "../../src/registry/entries.ts";
 import {
@@ -36,7 +37,7 @@ const names = (hits: readonly { name: string }[]) => hits.map((h) => h.name);
 
 describe("search index", () => {
   test("exact names first, then description and keyword matches; updates and removals stick", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("left-pad", "pad a string on the left", ["pad"]));
     search.put(doc("pad", "the shortest name"));
     search.put(doc("padder", "another tool", ["string"]));
@@ -59,7 +60,7 @@ describe("search index", () => {
   });
 
   test("exact name, then name prefix, then the name after a scope, then text; popularity orders each class", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     // The text matches are the most popular, and mention "react" the most: they still come last.
     search.put(doc("ui-kit", "react react react components for react", ["react"], 900));
     search.put(doc("hooks-lib", "hooks for react", [], 800));
@@ -96,7 +97,7 @@ describe("search index", () => {
   });
 
   test("scoped names: a scope lists its packages, and scope/name means @scope/name", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("@babel/core", "compiler core", [], 100));
     search.put(doc("@babel/cli", "command line", [], 30));
     search.put(doc("@babel-x/core", "not babel", [], 1000));
@@ -117,7 +118,7 @@ describe("search index", () => {
   });
 
   test("a dense name range (a letter typed) ranks as a small one does", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const { db } = state;
     const { search } = state.table("npm");
     db.exec("BEGIN");
@@ -145,7 +146,7 @@ describe("search index", () => {
   });
 
   test("a popularity set later reorders a class", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("lodash-a", "x", [], 1));
     search.put(doc("lodash-b", "x", [], 2));
     assert.deepEqual(names(search.search("lodash", 0, 2).hits), ["lodash-b", "lodash-a"]);
@@ -155,7 +156,7 @@ describe("search index", () => {
   });
 
   test("the total is counted up to the cap, and says when it stopped", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const { db } = state;
     const { search } = state.table("npm");
     db.exec("BEGIN");
@@ -173,7 +174,7 @@ describe("search index", () => {
   });
 
   test("hostile text finds nothing or something, and never throws", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("left-pad", "pad a string", ["pad"]));
     search.put(doc("日本語-pkg", "ユニコード description"));
     const hostile = [
@@ -215,7 +216,7 @@ describe("search index", () => {
   });
 
   test("names near a query that found nothing", () => {
-    const { search } = RegistryState.open(":memory:").table("npm");
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     for (const n of ["express", "expresso", "exprima", "lodash", "react"]) search.put(doc(n, "x"));
     assert.deepEqual(search.nearby("expres", 3).slice(0, 2), ["express", "expresso"]);
     assert.deepEqual(search.nearby("lodahs", 3), ["lodash"]);
@@ -245,7 +246,7 @@ describe("popularity: dependents first", () => {
       .all();
 
   test("more dependents rank first inside a class; a new latest of another package reorders it", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     apply(state, [
       publishEntry("lib-a", "1.0.0", { tag: "latest" }),
       publishEntry("lib-a", "1.1.0", { tag: "latest" }),
@@ -294,9 +295,9 @@ describe("popularity: dependents first", () => {
   ];
 
   test("the order of a batch does not matter: one entry per batch, or all in one", () => {
-    const incremental = RegistryState.open(":memory:");
+    const incremental = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     for (const entry of history) apply(incremental, [entry]);
-    const replayed = RegistryState.open(":memory:");
+    const replayed = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     apply(replayed, history);
     assert.deepEqual(rows(replayed), rows(incremental));
     // zed-util: two dependents (@s/tool, app), two versions; zed-core: two dependents (@s/tool,
@@ -313,7 +314,7 @@ describe("popularity: dependents first", () => {
   test("an adopted SQLite snapshot ranks as the state that published it", async () => {
     await using dir = await tempDir();
     const path = join(dir.path, "state.sqlite");
-    const state = RegistryState.open(path);
+    const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
     for (const entry of history) apply(state, [entry]);
     const batch = state.begin(state.logSize);
     const snapshot = snapshotEntry(batch.snapshot(2), state.logSize);
@@ -321,7 +322,7 @@ describe("popularity: dependents first", () => {
     batch.commit();
     const copy = join(dir.path, "copy.sqlite");
     copyCoreTables(path, copy);
-    const adopted = adoptDatabaseFile(copy, state.logSize, snapshot);
+    const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, state.logSize, snapshot);
     assert.deepEqual(rows(adopted), rows(state));
     assert.equal(adopted.table("npm").search.search("zed", 0, 1).hits[0].name, "zed-util");
     adopted.close();

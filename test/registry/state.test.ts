@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import type { Entry, PublishEntry } from "../../src/registry/entries.ts";
 import { CORE_SCHEMA_V2, RegistryState, STATE_SCHEMA } from "../../src/registry/state.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
+import { WITH_TOY } from "../helpers/state.ts";
 
 let clock = 0;
 const time = () => new Date(Date.UTC(2026, 10, 21, 6, 0, 0, clock++)).toISOString();
@@ -46,7 +48,7 @@ function dump(state: RegistryState) {
 
 describe("registry state", () => {
   test("entries derive packages, versions, tags, deprecations and owners", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, history);
     assert.equal(state.logSize, history.length);
     // 1.1.0 was latest when it was unpublished: latest falls back to the highest release left.
@@ -77,9 +79,9 @@ describe("registry state", () => {
   });
 
   test("applying one entry at a time gives the same state as one batch", () => {
-    const batch = RegistryState.open(":memory:");
+    const batch = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     batch.apply(0, history);
-    const single = RegistryState.open(":memory:");
+    const single = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     history.forEach((e, i) => {
       single.apply(i, [e]);
     });
@@ -87,7 +89,7 @@ describe("registry state", () => {
   });
 
   test("entries out of order are refused, and a failing batch changes nothing", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, history.slice(0, 2));
     assert.throws(() => state.apply(5, history.slice(5)), /cannot apply entries from 5/);
     assert.throws(
@@ -106,7 +108,7 @@ function otherEcosystem<E extends Entry>(entry: E): E {
 
 describe("registry state with more than one ecosystem", () => {
   test("the same name in two ecosystems is two packages: rows, documents, search and dependents", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: WITH_TOY });
     const changed = state.apply(0, [
       publish("a", "1.0.0"),
       otherEcosystem(publish("a", "2.0.0")),
@@ -157,7 +159,7 @@ describe("registry state with more than one ecosystem", () => {
 
 describe("search text of an ecosystem's first package", () => {
   test("a batch that fails after creating its ecosystem's text table leaves the next batch able to", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: WITH_TOY });
     assert.throws(
       () =>
         state.apply(0, [otherEcosystem(publish("a", "1.0.0"))], () => {
@@ -195,7 +197,7 @@ describe("a state written by an older release", () => {
     ] as const) {
       const path = join(dir.path, `${fts}.sqlite`);
       olderState(path, version, fts);
-      const state = RegistryState.open(path);
+      const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
       assert.equal(state.logSize, 0);
       assert.equal(state.table("npm").getPackage("a"), undefined);
       const old = state.db
@@ -206,7 +208,7 @@ describe("a state written by an older release", () => {
       assert.equal(state.table("npm").search.search("a", 0, 10).total, 1);
       state.close();
       // Reopened at the same schema, nothing is dropped.
-      const again = RegistryState.open(path);
+      const again = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
       assert.equal(again.logSize, 1);
       assert.equal(again.table("npm").search.search("a", 0, 10).total, 1);
       again.close();

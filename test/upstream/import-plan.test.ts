@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { encodeEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { planImport, upstreamIntegrity } from "../../src/upstream/import-plan.ts";
@@ -138,7 +139,7 @@ describe("planning an import", () => {
   });
 
   test("against a known document, only differences are planned: removals, tag moves, undeprecations", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const first = planImport(
       "pkg",
       {
@@ -174,7 +175,7 @@ describe("planning an import", () => {
   });
 
   test("a withdrawn version served again with the same hashes comes back; with others it stays out", () => {
-    const state = RegistryState.open(":memory:");
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     const both = { "1.0.0": version("1.0.0"), "1.1.0": version("1.1.0") };
     const first = planImport("pkg", { versions: both }, undefined, "up", NOW);
     state.apply(0, first.entries);
@@ -260,7 +261,7 @@ describe("planning an import", () => {
       fc.property(packument, (p) => {
         const plan = planImport("pkg", p as Record<string, unknown>, undefined, "up", NOW);
         for (const entry of plan.entries) encodeEntry(entry);
-        const state = RegistryState.open(":memory:");
+        const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
         state.apply(0, plan.entries);
       }),
       fuzzRuns(150),

@@ -89,6 +89,8 @@ function packageChange(entry: PackageEntry): VNode {
         : html`moved dist-tag <code>${entry.tag}</code> to <${Version} name=${name} version=${entry.version} />`;
     case "owner":
       return html`${entry.action === "add" ? "added owner" : "removed owner"} <code>${entry.user}</code>`;
+    case "yank":
+      return html`${entry.yanked ? "yanked" : "unyanked"} <${Version} name=${name} version=${entry.version} />`;
   }
 }
 

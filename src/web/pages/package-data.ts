@@ -8,8 +8,8 @@ import { LRUCache } from "lru-cache";
 import semver from "semver";
 import { publishedAt, type VersionEntry } from "../../registry/entries.ts";
 import { uplinkOf, type VersionDocument, versionEntryOf } from "../../registry/package-document.ts";
-import { isObject } from "../../registry/resolution.ts";
 import { type VersionOutline, versionDocumentOfRow } from "../../registry/state.ts";
+import { isObject } from "../../util/is-object.ts";
 import { WebError } from "../errors.ts";
 import type { PageContext } from "../page.ts";
 import { paths } from "../paths.ts";
@@ -46,6 +46,7 @@ export interface ShownVersion extends VersionRow {
 
 /** The package as its page shows it: a document without the versions' entries. */
 export interface PackageOutline {
+  readonly ecosystem: string;
   readonly name: string;
   readonly distTags: Readonly<Record<string, string>>;
   readonly owners: readonly string[];
@@ -128,6 +129,8 @@ async function load(ctx: PageContext, name: string): Promise<Loaded | undefined>
   if (state && pkg) {
     return {
       doc: {
+        // The state this server holds is npm's until it is keyed by ecosystem.
+        ecosystem: "npm",
         name,
         distTags: state.table("npm").distTags(name),
         owners: state.table("npm").owners(name),
@@ -149,7 +152,7 @@ async function load(ctx: PageContext, name: string): Promise<Loaded | undefined>
     outlines: Object.entries(doc.versions).map(([version, v]) => ({
       version,
       index: v.index,
-      time: publishedAt(versionEntryOf(name, version, v)),
+      time: publishedAt(versionEntryOf(doc, version, v)),
       ...(v.deprecated !== undefined ? { deprecated: v.deprecated } : {}),
       ...(v.unpublished !== undefined ? { unpublished: v.unpublished } : {}),
     })),
@@ -247,7 +250,7 @@ export async function packageData(
       version === undefined ? `${name} has no versions` : `${name} has no version ${version}`,
     );
   const shown: ShownVersion = { ...row, doc: shownDoc };
-  const entry = versionEntryOf(name, shown.version, shown.doc);
+  const entry = versionEntryOf(doc, shown.version, shown.doc);
   const gone = doc.unpublished !== undefined || shown.doc.unpublished !== undefined;
   const [manifest, files] = gone
     ? [undefined, undefined]

@@ -5,8 +5,8 @@
  * wrote, so every field is read defensively, and only http(s) URLs ever
  * become links.
  */
-import { registryDependency } from "../../registry/dependencies.ts";
-import { isObject } from "../../registry/resolution.ts";
+import { registryDependency } from "../../npm/rules/dependencies.ts";
+import { isObject } from "../../util/is-object.ts";
 
 /** The URL if it is http(s), else undefined: nothing else becomes a link. */
 export function httpUrl(value: unknown): string | undefined {

@@ -4,7 +4,7 @@
  * verifying reader read ahead of a client's requests.
  */
 import semver from "semver";
-import { isObject } from "./resolution.ts";
+import { isObject } from "../../util/is-object.ts";
 
 /** A package wanted from the registry: a version range or tag, or one exact version. */
 export interface DependencyRoot {

@@ -18,8 +18,8 @@
  * A field of another shape is refused (a `bad-field` EntryError naming it): a registry that kept it
  * would hand every installer something npm itself would not read.
  */
-import { nestsDeeperThan } from "./canonical-json.ts";
-import { EntryError } from "./entry-error.ts";
+import { EntryError } from "../../registry/entry-error.ts";
+import { isObject } from "../../util/is-object.ts";
 
 /** Keys in one map (dependencies of one kind, bin commands, engines, …) or items in one list. */
 export const MAX_RESOLUTION_ITEMS = 1000;
@@ -33,11 +33,6 @@ export const MAX_PLATFORM_LENGTH = 64;
 export const MAX_DEPRECATED_LENGTH = 1024;
 
 type Check = (value: unknown, field: string) => void;
-
-/** A JSON object (not null, not an array). */
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function isString(value: unknown, max: number, empty = true): value is string {
   return (
@@ -146,22 +141,6 @@ export function checkResolutionField(field: string, value: unknown): void {
   const check = Object.hasOwn(CHECKS, field) ? CHECKS[field] : undefined;
   if (!check) fail(field, "is not a resolution field");
   check(value, field);
-}
-
-/**
- * How deep a resolution value in the log may nest. Every shape above is at
- * most 2 deep; older versions of Cairn copied manifest fields unchecked, so
- * a log may hold other shapes, which replay as they did, up to this depth.
- */
-export const MAX_LOGGED_RESOLUTION_DEPTH = 8;
-
-/** Checks a `resolution` read from the log: an object whose values nest boundedly. */
-export function checkLoggedResolution(resolution: unknown): void {
-  if (!isObject(resolution)) fail("resolution", "must be an object");
-  for (const [field, value] of Object.entries(resolution)) {
-    if (nestsDeeperThan(value, MAX_LOGGED_RESOLUTION_DEPTH))
-      fail(field, `nests deeper than ${MAX_LOGGED_RESOLUTION_DEPTH} arrays and objects`);
-  }
 }
 
 /** Checks a publish entry's `resolution`: an object of resolution fields, each of its shape. */

@@ -1,0 +1,120 @@
+/**
+ * cargo's rules as the registry core applies them: which entries a crate
+ * may have and what their payload must be, through the same checks the
+ * origin appends with and strict readers decode with.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { test } from "node:test";
+import { cargo } from "../../../src/cargo/rules/ecosystem.ts";
+import { ECOSYSTEMS } from "../../../src/ecosystems/index.ts";
+import { decodeEntryWith, encodeEntryWith } from "../../../src/registry/ecosystem.ts";
+import {
+  encodeEntry,
+  type PackageEntry,
+  type PublishEntry,
+} from "../../../src/registry/entries.ts";
+
+const hex = (what: string) => createHash("sha256").update(what).digest("hex");
+
+function cratePublish(
+  name: string,
+  version: string,
+  extra: Partial<PublishEntry> = {},
+): PublishEntry {
+  return {
+    v: 1,
+    kind: "publish",
+    ecosystem: "cargo",
+    name,
+    version,
+    time: "2026-11-30T06:00:00.000Z",
+    actor: "alice",
+    artifact: { sha256: hex(`crate ${name}@${version}`), size: 10 },
+    manifest: { sha256: hex(`meta ${name}@${version}`), size: 10 },
+    resolution: {
+      deps: [
+        {
+          name: "serde",
+          req: "^1.0",
+          features: ["derive"],
+          optional: false,
+          default_features: true,
+          target: null,
+          kind: "normal",
+        },
+      ],
+      features: {},
+    },
+    ...extra,
+  };
+}
+
+const refused = (entry: PackageEntry) =>
+  assert.throws(() => encodeEntryWith(entry, ECOSYSTEMS), { code: "bad-field" });
+
+test("a crate publish with a canonical resolution and build metadata is appended and read back", () => {
+  const entry = cratePublish("Foo-Bar", "1.0.0+build.5");
+  const bytes = encodeEntryWith(entry, ECOSYSTEMS);
+  assert.deepEqual(decodeEntryWith(bytes, ECOSYSTEMS), entry);
+});
+
+test("cargo refuses npm's hashes, dist-tags, bad names and versions, and a resolution out of canonical form", () => {
+  const ok = cratePublish("foo", "1.0.0");
+  refused({
+    ...ok,
+    artifact: { ...ok.artifact, sha512: `${"A".repeat(86)}==`, sha1: "b".repeat(40) },
+  });
+  refused({ ...ok, tag: "next" });
+  refused({ ...ok, name: "1foo" });
+  refused({ ...ok, name: "foo.bar" });
+  refused({ ...ok, version: "v1.0.0" });
+  refused({ ...ok, version: "1.0" });
+  refused({ ...ok, resolution: { deps: [], features: {}, extra: 1 } });
+  refused({ ...ok, resolution: { deps: [{ name: "serde" }], features: {} } });
+  // `dep:` values belong in features2, as crates.io splits them.
+  refused({ ...ok, resolution: { deps: [], features: { json: ["dep:serde_json"] } } });
+});
+
+test("a crate has publishes, yanks, owners and takedowns, and nothing npm-only", () => {
+  const base = {
+    v: 1,
+    ecosystem: "cargo",
+    name: "foo",
+    time: "2026-11-30T06:00:00.000Z",
+    actor: "alice",
+  } as const;
+  encodeEntryWith({ ...base, kind: "yank", version: "1.0.0", yanked: true }, ECOSYSTEMS);
+  encodeEntryWith({ ...base, kind: "owner", user: "bob", action: "add" }, ECOSYSTEMS);
+  encodeEntryWith({ ...base, kind: "unpublish", version: "1.0.0" }, ECOSYSTEMS);
+  refused({ ...base, kind: "dist-tag", tag: "latest", version: "1.0.0" });
+  refused({ ...base, kind: "deprecate", version: "1.0.0", message: "old" });
+  // The envelope alone does not know: only the ecosystem's rules refuse it.
+  encodeEntry({ ...base, kind: "deprecate", version: "1.0.0", message: "old" });
+});
+
+test("dependents count a version's normal and build dependencies on this registry, by canonical name", () => {
+  const dep = (name: string, kind: string, extra = {}) => ({
+    name,
+    req: "^1",
+    features: [],
+    optional: false,
+    default_features: true,
+    target: null,
+    kind,
+    ...extra,
+  });
+  const names = [
+    ...cargo.dependencyNames({
+      deps: [
+        dep("Serde-Json", "normal"),
+        dep("cc", "build"),
+        dep("criterion", "dev"),
+        dep("other", "normal", { registry: "https://example.invalid/index" }),
+        dep("json", "normal", { package: "serde_json" }),
+      ],
+      features: {},
+    }),
+  ];
+  assert.deepEqual(names, ["serde_json", "cc", "serde_json"]);
+});
