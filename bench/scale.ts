@@ -508,6 +508,7 @@ function cargoLine(entry: VersionEntry, yanked: boolean): string {
 /** A package's index file from the state: one line per version, in publish order. */
 function cargoFile(registry: Registry, name: string): Buffer {
   const lines = registry.state
+    .table("npm")
     .versions(name)
     .map((row) => `${cargoLine(row.entry, row.deprecated !== null || row.unpublished !== null)}\n`);
   return Buffer.from(lines.join(""));
@@ -592,7 +593,10 @@ function incrementalPublishes(
     }
     let top = highest.get(plan.name);
     if (top === undefined) {
-      const versions = registry.state.versions(plan.name).map((r) => r.version);
+      const versions = registry.state
+        .table("npm")
+        .versions(plan.name)
+        .map((r) => r.version);
       top = semver.rsort(versions)[0];
     }
     const version = semver.inc(top, "patch") as string;

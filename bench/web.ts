@@ -141,7 +141,7 @@ if (!values.state || !existsSync(statePath)) {
 }
 
 const state = RegistryState.open(statePath, { readOnly: true, ecosystems: ECOSYSTEMS });
-const names = state.packageNames();
+const names = state.table("npm").packageNames();
 const byVersions = (
   state.db
     .prepare("SELECT name, count(*) AS n FROM versions GROUP BY name ORDER BY n DESC LIMIT 100")

@@ -242,7 +242,7 @@ export function registerIndexCommands(program: Command): void {
     ) => {
       const state = await openIndex(flags);
       try {
-        const rows = state.listPackages({ ...flags, prefix });
+        const rows = state.table("npm").listPackages({ ...flags, prefix });
         if (flags.json) return printJson(rows);
         for (const r of rows)
           process.stdout.write(
@@ -342,7 +342,9 @@ export function registerIndexCommands(program: Command): void {
   ).action(async (words: string[], flags: { index?: string; limit: number; json?: boolean }) => {
     const state = await openIndex(flags);
     try {
-      const { total, capped, hits } = state.search.search(words.join(" "), 0, flags.limit);
+      const { total, capped, hits } = state
+        .table("npm")
+        .search.search(words.join(" "), 0, flags.limit);
       if (flags.json) return printJson({ total, capped, hits });
       for (const h of hits) process.stdout.write(`${h.name}@${h.version}  ${h.description}\n`);
       process.stdout.write(`${hits.length} of ${total}${capped ? "+" : ""} matches\n`);

@@ -27,7 +27,7 @@ class IndexVersion implements ResolvableVersion {
   }
 
   get resolution(): Record<string, unknown> {
-    this.#resolution ??= this.#state.resolution(this.#name, this.version) ?? {};
+    this.#resolution ??= this.#state.table("npm").resolution(this.#name, this.version) ?? {};
     return this.#resolution;
   }
 }
@@ -37,7 +37,7 @@ export function indexLookup(state: RegistryState): PackageLookup {
   const cache = new Map<string, ResolvablePackage | undefined>();
   return (name) => {
     if (cache.has(name)) return cache.get(name);
-    const pickable = state.pickable(name);
+    const pickable = state.table("npm").pickable(name);
     const found: ResolvablePackage | undefined = pickable && {
       name,
       distTags: pickable.distTags,
@@ -62,7 +62,7 @@ export interface ShownVersion {
  * version. Throws with the reason when there is none.
  */
 export function showVersion(state: RegistryState, name: string, spec = "latest"): ShownVersion {
-  const document = state.document(name);
+  const document = state.table("npm").document(name);
   if (!document) throw new Error(`${name} is not in the index`);
   const exact = document.versions[spec];
   if (exact) return { document, version: spec, detail: exact };

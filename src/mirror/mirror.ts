@@ -81,7 +81,7 @@ export interface SyncResult {
   readonly bytes: number;
   /** Requests made upstream in this sync. */
   readonly requests: number;
-  /** Package names whose state changed. */
+  /** Snapshot keys (`npm/left-pad`) of the packages whose state changed. */
   readonly touched: ReadonlySet<string>;
 }
 

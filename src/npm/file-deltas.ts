@@ -149,6 +149,7 @@ export class FileDeltas {
 
   async #deltasOf({ name, version }: Version): Promise<void> {
     const rows = this.#registry.state
+      .table("npm")
       .versions(name)
       .filter((r) => r.unpublished === null && r.entry.files !== undefined);
     const current = rows.find((r) => r.version === version);

@@ -103,8 +103,8 @@ async function publishVersion(
   req: Omit<PublishRequest, "tag">,
 ): Promise<boolean> {
   const { name, version } = req;
-  if (registry.state.hasVersion(name, version)) return false;
-  const latest = registry.state.distTags(name).latest;
+  if (registry.state.table("npm").hasVersion(name, version)) return false;
+  const latest = registry.state.table("npm").distTags(name).latest;
   const isRelease = semver.prerelease(version) === null;
   const tag =
     latest === undefined || (isRelease && semver.gt(version, latest)) ? "latest" : undefined;
@@ -116,7 +116,7 @@ async function publishVersion(
     if (
       err instanceof RegistryError &&
       err.code === "conflict" &&
-      registry.state.hasVersion(name, version)
+      registry.state.table("npm").hasVersion(name, version)
     )
       return false;
     throw err;

@@ -27,6 +27,7 @@ export function viewOfDocument(doc: PackageDocument): PackageView {
   return {
     pkg: {
       name: doc.name,
+      spelling: null,
       created: doc.created,
       modified: doc.modified,
       updated: doc.updated,

@@ -100,7 +100,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   /** The live package's view, once `actor` is known to own it. */
   const ownedView = (actor: string, name: string) => {
     registry.assertOwner(actor, name);
-    return livePackageView(name, registry.state.document(name));
+    return livePackageView(name, registry.state.table("npm").document(name));
   };
 
   /** Owners are added by name; whether a name exists is told only to the package's owners. */
@@ -185,7 +185,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   // Owners as pnpm lists and changes them (npm reads and edits the packument's maintainers instead).
   app.get("/-/package/:name/owners", async (req) => {
     const name = packageName((req.params as { name: string }).name);
-    const view = livePackageView(name, registry.state.document(name));
+    const view = livePackageView(name, registry.state.table("npm").document(name));
     return view.owners.map((username) => ({ username, email: auth.email(username) ?? "" }));
   });
   app.put("/-/package/:name/owners", async (req, reply) => {

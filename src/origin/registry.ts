@@ -501,7 +501,7 @@ export class Registry {
     const uplink = uplinkOfActor(entry.actor);
     if (uplink === undefined)
       throw new RegistryError("forbidden", `${entry.actor} is not an uplink`);
-    const source = this.state.source(entry.name);
+    const source = this.state.table("npm").source(entry.name);
     const owner = source === undefined ? pending.importedFrom(entry.name) : source.uplink;
     const local = source !== undefined && source.uplink === undefined;
     if (local || pending.firstPublisher(entry.name) !== undefined)
@@ -535,7 +535,7 @@ export class Registry {
     }
     this.#checkOwner(entry.actor, entry.name);
     // Owners as they will be once the entries accepted earlier in this batch apply.
-    const owners = new Set(this.state.owners(entry.name));
+    const owners = new Set(this.state.table("npm").owners(entry.name));
     for (const e of pending.ownerChanges(entry.name)) {
       if (e.action === "add") owners.add(e.user);
       else owners.delete(e.user);
@@ -573,7 +573,7 @@ export class Registry {
   }
 
   #live(name: string, version: string): boolean {
-    const row = this.state.version(name, version);
+    const row = this.state.table("npm").version(name, version);
     return row !== undefined && row.unpublished === null;
   }
 
@@ -583,22 +583,22 @@ export class Registry {
   }
 
   #checkOwner(actor: string, name: string): void {
-    const pkg = this.state.getPackage(name);
+    const pkg = this.state.table("npm").getPackage(name);
     if (!pkg || pkg.unpublished !== null)
       throw new RegistryError("not-found", `package ${name} not found`);
-    if (!this.state.owners(name).includes(actor)) {
+    if (!this.state.table("npm").owners(name).includes(actor)) {
       throw new RegistryError("forbidden", `${actor} is not an owner of ${name}`);
     }
   }
 
   #checkPublish(actor: string, name: string, version: string, pending: PendingChanges): void {
-    const uplink = this.state.source(name)?.uplink ?? pending.importedFrom(name);
+    const uplink = this.state.table("npm").source(name)?.uplink ?? pending.importedFrom(name);
     if (uplink !== undefined)
       throw new RegistryError(
         "conflict",
         `${name} is imported from uplink ${uplink}: publish under another name or a local scope`,
       );
-    const owners = this.state.owners(name);
+    const owners = this.state.table("npm").owners(name);
     const pendingOwner = pending.firstPublisher(name);
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
@@ -607,7 +607,8 @@ export class Registry {
         `${actor} may not publish ${name}: its owners are ${effectiveOwners.join(", ")}`,
       );
     }
-    const taken = this.state.hasVersion(name, version) || pending.isPublished(name, version);
+    const taken =
+      this.state.table("npm").hasVersion(name, version) || pending.isPublished(name, version);
     if (taken) {
       throw new RegistryError(
         "conflict",

@@ -34,10 +34,14 @@ import { searchDocumentOf, setSearchDependents } from "./search-documents.ts";
 import { keyPrefix } from "./snapshot.ts";
 import {
   CORE_SCHEMA,
+  CORE_SCHEMA_V2,
   CORE_TABLES,
   DATABASE_SCHEMA,
+  type PackageTable,
   RegistryState,
+  rowName,
   STATE_SCHEMA,
+  V2_ECOSYSTEM,
   type VersionRow,
 } from "./state.ts";
 
@@ -179,8 +183,17 @@ function schemaOf(db: DatabaseSync): string[] {
   return rows.map((r) => JSON.stringify(r));
 }
 
-/** Checks the raw file's structure before anything reads its rows. */
-function checkStructure(path: string, logSize: number): void {
+/** The core schema of each database schema a file may have: older files stay adoptable. */
+const CORE_SCHEMAS: ReadonlyMap<number, string> = new Map([
+  [2, CORE_SCHEMA_V2],
+  [DATABASE_SCHEMA, CORE_SCHEMA],
+]);
+
+/**
+ * Checks the raw file's structure before anything reads its rows; returns
+ * its database schema.
+ */
+function checkStructure(path: string, logSize: number): number {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
     // integrity_check, not quick_check: only it checks that each index holds exactly its
@@ -191,13 +204,14 @@ function checkStructure(path: string, logSize: number): void {
       throw new DatabaseFileError("damaged", "the database file is damaged");
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version;
-    if (version !== DATABASE_SCHEMA)
+    const schema = CORE_SCHEMAS.get(version);
+    if (schema === undefined)
       throw new DatabaseFileError(
         "schema",
-        `database schema ${version}, expected ${DATABASE_SCHEMA}`,
+        `database schema ${version}, expected ${[...CORE_SCHEMAS.keys()].join(" or ")}`,
       );
     const expected = new DatabaseSync(":memory:");
-    expected.exec(CORE_SCHEMA);
+    expected.exec(schema);
     const same = JSON.stringify(schemaOf(db)) === JSON.stringify(schemaOf(expected));
     expected.close();
     if (!same)
@@ -214,9 +228,14 @@ function checkStructure(path: string, logSize: number): void {
         "log-size",
         `the database does not say it reflects log size ${logSize}`,
       );
+    const sameKey =
+      version === 2 ? "p.name = t.name" : "p.ecosystem = t.ecosystem AND p.name = t.name";
     for (const table of ["versions", "dist_tags", "owners"]) {
       const orphan = db
-        .prepare(`SELECT name FROM ${table} WHERE name NOT IN (SELECT name FROM packages) LIMIT 1`)
+        .prepare(
+          `SELECT t.name AS name FROM ${table} t
+            WHERE NOT EXISTS (SELECT 1 FROM packages p WHERE ${sameKey}) LIMIT 1`,
+        )
         .get() as { name: string } | undefined;
       if (orphan)
         throw new DatabaseFileError(
@@ -224,16 +243,61 @@ function checkStructure(path: string, logSize: number): void {
           `${table} has rows for unknown package ${orphan.name}`,
         );
     }
+    // One spelling per state: a published name equal to its key name is not stored twice.
+    const spelled =
+      version !== 2 &&
+      (db.prepare("SELECT name FROM packages WHERE spelling = name LIMIT 1").get() as
+        | { name: string }
+        | undefined);
+    if (spelled)
+      throw new DatabaseFileError("bad-row", `${spelled.name}: a spelling equal to its name`);
+    return version;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Rewrites a DATABASE_SCHEMA 2 file's core tables as today's, in place and
+ * in one transaction: every row was npm's. The snapshot entry checks the
+ * result as it checks any file.
+ */
+export function migrateV2(path: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    // A file that fails half way is deleted whole: no journal is worth its writes.
+    db.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
+    db.exec("BEGIN");
+    for (const table of CORE_TABLES)
+      if (table !== "meta") db.exec(`ALTER TABLE ${table} RENAME TO v2_${table}`);
+    db.exec(CORE_SCHEMA);
+    const e = `'${V2_ECOSYSTEM}'`;
+    // In each new primary key's order, so every insert appends to its index.
+    db.exec(`
+      INSERT INTO packages (ecosystem, name, spelling, created, modified, updated, unpublished)
+        SELECT ${e}, name, NULL, created, modified, updated, unpublished FROM v2_packages ORDER BY name;
+      INSERT INTO versions
+          (ecosystem, name, version, log_index, time, entry, deprecated, unpublished, yanked)
+        SELECT ${e}, name, version, log_index, time, entry, deprecated, unpublished, NULL
+          FROM v2_versions ORDER BY name, version;
+      INSERT INTO dist_tags (ecosystem, name, tag, version)
+        SELECT ${e}, name, tag, version FROM v2_dist_tags ORDER BY name, tag;
+      INSERT INTO owners (ecosystem, name, user)
+        SELECT ${e}, name, user FROM v2_owners ORDER BY name, user;
+    `);
+    for (const table of CORE_TABLES) if (table !== "meta") db.exec(`DROP TABLE v2_${table}`);
+    db.exec(`PRAGMA user_version = ${DATABASE_SCHEMA}`);
+    db.exec("COMMIT");
   } finally {
     db.close();
   }
 }
 
 /** A package's version rows, each of which must hold the publish entry its columns describe. */
-function checkedVersions(state: RegistryState, name: string): VersionRow[] {
+function checkedVersions(ecosystems: Ecosystems, table: PackageTable, name: string): VersionRow[] {
   let rows: VersionRow[];
   try {
-    rows = state.versions(name);
+    rows = table.versions(name);
   } catch (err) {
     throw new DatabaseFileError(
       "bad-row",
@@ -243,14 +307,19 @@ function checkedVersions(state: RegistryState, name: string): VersionRow[] {
   for (const row of rows) {
     let entry: VersionEntry;
     try {
-      entry = checkVersionEntry(row.entry, (e) => checkEntryWith(state.ecosystems, e, "read"));
+      entry = checkVersionEntry(row.entry, (e) => checkEntryWith(ecosystems, e, "read"));
     } catch (err) {
       throw new DatabaseFileError(
         "bad-row",
         `${row.name}@${row.version}: ${(err as Error).message}`,
       );
     }
-    if (entry.name !== row.name || entry.version !== row.version || publishedAt(entry) !== row.time)
+    if (
+      entry.ecosystem !== table.ecosystem ||
+      rowName(ecosystems, entry) !== row.name ||
+      entry.version !== row.version ||
+      publishedAt(entry) !== row.time
+    )
       throw new DatabaseFileError(
         "bad-row",
         `${row.name}@${row.version}: the row and its entry disagree`,
@@ -274,7 +343,7 @@ export function adoptDatabaseFile(
 ): RegistryState {
   let state: RegistryState | undefined;
   try {
-    checkStructure(path, logSize);
+    if (checkStructure(path, logSize) === 2) migrateV2(path);
     // Its core tables checked, the file becomes this copy's state: derived tables follow.
     const file = new DatabaseSync(path);
     file.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
@@ -303,28 +372,31 @@ export function adoptDatabaseFile(
 
 /** Recomputes the document hashes, search index and dependents from the checked rows, in one transaction. */
 function deriveTables(state: RegistryState): void {
-  const names = state.packageNames();
+  const packages = state.packageKeys();
   state.db.exec("BEGIN IMMEDIATE");
   try {
     const insert = state.db.prepare("INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?)");
     // One pass: each package's versions are read, checked and rendered once.
-    for (const name of names) {
-      const doc = state.document(name, checkedVersions(state, name));
+    for (const { ecosystem, name } of packages) {
+      const table = state.table(ecosystem);
+      const doc = table.document(name, checkedVersions(state.ecosystems, table, name));
       if (!doc) continue;
       const rules = rulesOf(state.ecosystems, doc.ecosystem);
       const key = documentKey(doc, rules);
+      if (rules.keyName(doc.name) !== name)
+        throw new DatabaseFileError("bad-row", `${key}: its spelling names another package`);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
       const search = searchDocumentOf(doc, 0);
-      if (search) state.search.put(search);
+      if (search) table.search.put(search);
       for (const dependency of latestDependencies(rules, doc))
-        insertDependent(state.sql, dependency, doc.name);
+        insertDependent(state.sql, ecosystem, dependency, doc.name);
     }
     // Counted whole only now: each package with dependents gets its count, once.
-    for (const { dependency, n } of allDependentCounts(state.sql))
-      setSearchDependents(state.search, dependency, n);
+    for (const { ecosystem, dependency, n } of allDependentCounts(state.sql))
+      setSearchDependents(state.table(ecosystem).search, dependency, n);
     state.db
       .prepare("INSERT INTO meta (key, value) VALUES ('packages', ?)")
-      .run(String(names.length));
+      .run(String(packages.length));
     state.db.exec("COMMIT");
   } catch (err) {
     state.db.exec("ROLLBACK");

@@ -6,7 +6,7 @@
  * (state-batch.ts) and recomputed when a SQLite snapshot is adopted
  * (database-file.ts), so every copy of the state answers the same.
  *
- * One row per (dependency, dependent) pair, keyed in that order: listing
+ * One row per (ecosystem, dependency, dependent), keyed in that order: listing
  * a package's dependents is a range of the primary key; their count is
  * kept beside, as counting a range costs its length.
  */
@@ -16,14 +16,17 @@ import type { PackageDocument } from "./package-document.ts";
 
 export const DEPENDENTS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS dependents (
+  ecosystem TEXT NOT NULL,
   dependency TEXT NOT NULL,
   dependent TEXT NOT NULL,
-  PRIMARY KEY (dependency, dependent)
+  PRIMARY KEY (ecosystem, dependency, dependent)
 ) STRICT, WITHOUT ROWID;
 -- Counted as rows come and go: the most depended-on packages have a hundred thousand dependents.
 CREATE TABLE IF NOT EXISTS dependent_counts (
-  dependency TEXT PRIMARY KEY,
-  n INTEGER NOT NULL
+  ecosystem TEXT NOT NULL,
+  dependency TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (ecosystem, dependency)
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -69,57 +72,77 @@ export function updateDependents(
   const old = latestDependencies(rules, before);
   const next = latestDependencies(rules, after);
   const changed: string[] = [];
+  const { ecosystem } = after;
   for (const name of old)
-    if (!next.has(name) && deleteDependent(sql, name, after.name)) changed.push(name);
+    if (!next.has(name) && deleteDependent(sql, ecosystem, name, after.name)) changed.push(name);
   for (const name of next)
-    if (!old.has(name) && insertDependent(sql, name, after.name)) changed.push(name);
+    if (!old.has(name) && insertDependent(sql, ecosystem, name, after.name)) changed.push(name);
   return changed;
 }
 
 /** Whether the row was there to delete. */
-function deleteDependent(sql: Sql, dependency: string, dependent: string): boolean {
-  const { changes } = sql("DELETE FROM dependents WHERE dependency = ? AND dependent = ?").run(
-    dependency,
-    dependent,
-  );
+function deleteDependent(
+  sql: Sql,
+  ecosystem: string,
+  dependency: string,
+  dependent: string,
+): boolean {
+  const { changes } = sql(
+    "DELETE FROM dependents WHERE ecosystem = ? AND dependency = ? AND dependent = ?",
+  ).run(ecosystem, dependency, dependent);
   if (changes === 0) return false;
-  sql("UPDATE dependent_counts SET n = n - 1 WHERE dependency = ?").run(dependency);
-  sql("DELETE FROM dependent_counts WHERE dependency = ? AND n = 0").run(dependency);
+  sql("UPDATE dependent_counts SET n = n - 1 WHERE ecosystem = ? AND dependency = ?").run(
+    ecosystem,
+    dependency,
+  );
+  sql("DELETE FROM dependent_counts WHERE ecosystem = ? AND dependency = ? AND n = 0").run(
+    ecosystem,
+    dependency,
+  );
   return true;
 }
 
 /** Records that `dependent`'s latest version depends on `dependency`; whether it was new. */
-export function insertDependent(sql: Sql, dependency: string, dependent: string): boolean {
+export function insertDependent(
+  sql: Sql,
+  ecosystem: string,
+  dependency: string,
+  dependent: string,
+): boolean {
   const { changes } = sql(
-    "INSERT OR IGNORE INTO dependents (dependency, dependent) VALUES (?, ?)",
-  ).run(dependency, dependent);
+    "INSERT OR IGNORE INTO dependents (ecosystem, dependency, dependent) VALUES (?, ?, ?)",
+  ).run(ecosystem, dependency, dependent);
   if (changes === 0) return false;
   sql(
-    "INSERT INTO dependent_counts (dependency, n) VALUES (?, 1) ON CONFLICT (dependency) DO UPDATE SET n = n + 1",
-  ).run(dependency);
+    "INSERT INTO dependent_counts (ecosystem, dependency, n) VALUES (?, ?, 1) ON CONFLICT (ecosystem, dependency) DO UPDATE SET n = n + 1",
+  ).run(ecosystem, dependency);
   return true;
 }
 
 /** Every package with dependents, and how many. */
-export function allDependentCounts(sql: Sql): { dependency: string; n: number }[] {
-  return sql("SELECT dependency, n FROM dependent_counts").all() as {
+export function allDependentCounts(
+  sql: Sql,
+): { ecosystem: string; dependency: string; n: number }[] {
+  return sql("SELECT ecosystem, dependency, n FROM dependent_counts").all() as {
+    ecosystem: string;
     dependency: string;
     n: number;
   }[];
 }
 
 /** Up to `limit` packages whose latest version depends on `name`, in name order (bytewise). */
-export function dependentsOf(sql: Sql, name: string, limit: number): string[] {
+export function dependentsOf(sql: Sql, ecosystem: string, name: string, limit: number): string[] {
   const rows = sql(
-    "SELECT dependent FROM dependents WHERE dependency = ? ORDER BY dependent LIMIT ?",
-  ).all(name, limit) as { dependent: string }[];
+    "SELECT dependent FROM dependents WHERE ecosystem = ? AND dependency = ? ORDER BY dependent LIMIT ?",
+  ).all(ecosystem, name, limit) as { dependent: string }[];
   return rows.map((r) => r.dependent);
 }
 
 /** How many packages' latest version depends on `name`. */
-export function dependentCount(sql: Sql, name: string): number {
-  const row = sql("SELECT n FROM dependent_counts WHERE dependency = ?").get(name) as
-    | { n: number }
-    | undefined;
+export function dependentCount(sql: Sql, ecosystem: string, name: string): number {
+  const row = sql("SELECT n FROM dependent_counts WHERE ecosystem = ? AND dependency = ?").get(
+    ecosystem,
+    name,
+  ) as { n: number } | undefined;
   return row?.n ?? 0;
 }

@@ -9,18 +9,18 @@
 import { rulesOf } from "./ecosystem.ts";
 import { isPackageEntry, type PackageEntry } from "./entries.ts";
 import { foldEntry, type PackageDocument } from "./package-document.ts";
-import type { RegistryState } from "./state.ts";
+import { packageKey, type RegistryState, splitDocumentKey } from "./state.ts";
 import type { Touched } from "./state-batch.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 const HISTORY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS history_entries (
   log_index INTEGER PRIMARY KEY,
-  name TEXT,
+  key TEXT,
   entry TEXT NOT NULL
 ) STRICT;
-CREATE INDEX IF NOT EXISTS history_entries_name ON history_entries (name, log_index);
-CREATE TABLE IF NOT EXISTS history_base (name TEXT PRIMARY KEY, document TEXT) STRICT;
+CREATE INDEX IF NOT EXISTS history_entries_key ON history_entries (key, log_index);
+CREATE TABLE IF NOT EXISTS history_base (key TEXT PRIMARY KEY, document TEXT) STRICT;
 `;
 
 /** Starts the history at the state's current size, if it has none yet. */
@@ -40,16 +40,20 @@ export function historyStart(state: RegistryState): number {
 export function recordHistory(state: RegistryState, first: number, entries: readonly LogEntry[]) {
   return (changes: ReadonlyMap<string, Touched>): void => {
     const insert = state.sql(
-      "INSERT INTO history_entries (log_index, name, entry) VALUES (?, ?, ?)",
+      "INSERT INTO history_entries (log_index, key, entry) VALUES (?, ?, ?)",
     );
     entries.forEach((entry, i) => {
       // A void entry changed nothing: the history has nothing to fold.
       if (entry.kind === "void") return;
-      insert.run(first + i, isPackageEntry(entry) ? entry.name : null, JSON.stringify(entry));
+      insert.run(
+        first + i,
+        isPackageEntry(entry) ? packageKey(state.ecosystems, entry) : null,
+        JSON.stringify(entry),
+      );
     });
-    const base = state.sql("INSERT OR IGNORE INTO history_base (name, document) VALUES (?, ?)");
-    for (const [name, { before }] of changes)
-      base.run(name, before === undefined ? null : JSON.stringify(before));
+    const base = state.sql("INSERT OR IGNORE INTO history_base (key, document) VALUES (?, ?)");
+    for (const [key, { before }] of changes)
+      base.run(key, before === undefined ? null : JSON.stringify(before));
   };
 }
 
@@ -67,7 +71,7 @@ export function sizeOfSnapshot(state: RegistryState, id: string): number | undef
   const row = hasHistory(state)
     ? (state
         .sql(
-          "SELECT log_index FROM history_entries WHERE name IS NULL AND json_extract(entry, '$.kind') = 'snapshot' AND json_extract(entry, '$.root.sha256') = ?",
+          "SELECT log_index FROM history_entries WHERE key IS NULL AND json_extract(entry, '$.kind') = 'snapshot' AND json_extract(entry, '$.root.sha256') = ?",
         )
         .get(id) as { log_index: number } | undefined)
     : undefined;
@@ -77,17 +81,21 @@ export function sizeOfSnapshot(state: RegistryState, id: string): number | undef
 }
 
 /** The package's document after the entries [0, size), for a size the history covers. */
-function documentAt(state: RegistryState, name: string, size: number): PackageDocument | undefined {
-  const base = state.sql("SELECT document FROM history_base WHERE name = ?").get(name) as
+function documentAt(state: RegistryState, key: string, size: number): PackageDocument | undefined {
+  const base = state.sql("SELECT document FROM history_base WHERE key = ?").get(key) as
     | { document: string | null }
     | undefined;
-  if (!base) return state.document(name); // unchanged since the history began
+  if (!base) {
+    // Unchanged since the history began.
+    const { ecosystem, name } = splitDocumentKey(key);
+    return state.table(ecosystem).document(name);
+  }
   let doc = base.document === null ? undefined : (JSON.parse(base.document) as PackageDocument);
   const rows = state
     .sql(
-      "SELECT log_index, entry FROM history_entries WHERE name = ? AND log_index < ? ORDER BY log_index",
+      "SELECT log_index, entry FROM history_entries WHERE key = ? AND log_index < ? ORDER BY log_index",
     )
-    .all(name, size) as { log_index: number; entry: string }[];
+    .all(key, size) as { log_index: number; entry: string }[];
   for (const row of rows) {
     const entry = JSON.parse(row.entry) as PackageEntry;
     doc = foldEntry(doc, entry, row.log_index, rulesOf(state.ecosystems, entry.ecosystem));
@@ -96,6 +104,7 @@ function documentAt(state: RegistryState, name: string, size: number): PackageDo
 }
 
 export interface PackageDiff {
+  readonly ecosystem: string;
   readonly name: string;
   /** The package did not exist before. */
   readonly created: boolean;
@@ -111,7 +120,7 @@ export interface PackageDiff {
   readonly ownersRemoved: readonly string[];
 }
 
-function compare(name: string, a: PackageDocument | undefined, b: PackageDocument): PackageDiff {
+function compare(a: PackageDocument | undefined, b: PackageDocument): PackageDiff {
   const before = a?.versions ?? {};
   const added: string[] = [];
   const unpublished: string[] = [];
@@ -134,7 +143,8 @@ function compare(name: string, a: PackageDocument | undefined, b: PackageDocumen
   const ownersBefore = new Set(a?.owners ?? []);
   const ownersAfter = new Set(b.owners);
   return {
-    name,
+    ecosystem: b.ecosystem,
+    name: b.name,
     created: a === undefined,
     takenDown: b.unpublished !== undefined && a?.unpublished === undefined,
     added,
@@ -147,7 +157,7 @@ function compare(name: string, a: PackageDocument | undefined, b: PackageDocumen
   };
 }
 
-/** Every package change between log sizes `from` and `to`, exactly, by name. */
+/** Every package change between log sizes `from` and `to`, exactly, by snapshot key. */
 export function diffSizes(state: RegistryState, from: number, to: number): PackageDiff[] {
   const start = historyStart(state);
   for (const size of [from, to])
@@ -156,16 +166,16 @@ export function diffSizes(state: RegistryState, from: number, to: number): Packa
         `log size ${size} is outside what this index holds (${start} to ${state.logSize}); it began at ${start}`,
       );
   if (from > to) throw new Error(`the first state (${from}) must not be after the second (${to})`);
-  const names = state
+  const keys = state
     .sql(
-      "SELECT DISTINCT name FROM history_entries WHERE name IS NOT NULL AND log_index >= ? AND log_index < ? ORDER BY name",
+      "SELECT DISTINCT key FROM history_entries WHERE key IS NOT NULL AND log_index >= ? AND log_index < ? ORDER BY key",
     )
-    .all(from, to) as { name: string }[];
+    .all(from, to) as { key: string }[];
   const diffs: PackageDiff[] = [];
-  for (const { name } of names) {
-    const b = documentAt(state, name, to);
+  for (const { key } of keys) {
+    const b = documentAt(state, key, to);
     if (!b) continue;
-    const diff = compare(name, documentAt(state, name, from), b);
+    const diff = compare(documentAt(state, key, from), b);
     const empty =
       !diff.created &&
       !diff.takenDown &&

@@ -42,12 +42,12 @@ export function stateReads(
 ): Pick<PackageReader, "revision" | "document" | "version" | "search"> {
   return {
     revision: async (name) => {
-      const pkg = state.getPackage(name);
+      const pkg = state.table("npm").getPackage(name);
       return pkg && String(pkg.updated);
     },
-    document: async (name) => state.document(name),
-    version: async (name, version) => state.version(name, version),
-    search: state.search,
+    document: async (name) => state.table("npm").document(name),
+    version: async (name, version) => state.table("npm").version(name, version),
+    search: state.table("npm").search,
   };
 }
 

@@ -10,6 +10,9 @@
  *   3. scope: the name after its scope starts with it (`react` → `@types/react`);
  *   4. text: the words match the description, keywords or name (SQLite
  *      FTS5's bm25, names weighted most), popularity breaking ties.
+ * Each ecosystem is searched on its own: every index of the documents leads
+ * with the ecosystem, and each ecosystem's text has its own FTS5 table, so
+ * a query never walks another ecosystem's postings.
  * Name classes are range scans on indexes of the lower-cased name; every
  * candidate set is capped, and the total is counted only up to
  * TOTAL_CAP, so a one-letter query typed into a box costs no more than a
@@ -65,18 +68,29 @@ const TOP = "\u{10FFFF}";
  */
 export const SEARCH_SCHEMA = `
 CREATE TABLE IF NOT EXISTS search_docs (
-  name TEXT PRIMARY KEY,
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
   doc TEXT NOT NULL,
   lname TEXT NOT NULL,
   tail TEXT,
   popularity INTEGER NOT NULL,
-  rank INTEGER NOT NULL
+  rank INTEGER NOT NULL,
+  UNIQUE (ecosystem, name)
 ) STRICT;
-CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs (lname, rank);
-CREATE INDEX IF NOT EXISTS search_docs_tail ON search_docs (tail, rank, lname) WHERE tail IS NOT NULL;
-CREATE INDEX IF NOT EXISTS search_docs_rank ON search_docs (rank, lname, tail);
-CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''');
+CREATE INDEX IF NOT EXISTS search_docs_lname ON search_docs (ecosystem, lname, rank);
+CREATE INDEX IF NOT EXISTS search_docs_tail ON search_docs (ecosystem, tail, rank, lname) WHERE tail IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_rank ON search_docs (ecosystem, rank, lname, tail);
 `;
+
+/** An ecosystem id as the text table's name holds it (the log's ids are lower-case letters, digits and "-"). */
+const ECOSYSTEM_ID = /^[a-z][a-z0-9-]{0,15}$/;
+
+/** The FTS5 table of one ecosystem's text, created with its first document. */
+function textTable(ecosystem: string): string {
+  if (!ECOSYSTEM_ID.test(ecosystem))
+    throw new Error(`not an ecosystem id: ${JSON.stringify(ecosystem)}`);
+  return `"search_text_${ecosystem}"`;
+}
 
 /** A name range holding this many names is walked in rank order instead of sorted whole. */
 const DENSE_RANGE = 2000;
@@ -135,21 +149,45 @@ interface Candidate {
 }
 
 export class SearchIndex {
+  readonly ecosystem: string;
   readonly #sql: (sql: string) => StatementSync;
+  readonly #db: DatabaseSync;
+  readonly #text: string;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, ecosystem: string) {
+    this.ecosystem = ecosystem;
+    this.#db = db;
     this.#sql = statementCache(db);
+    this.#text = textTable(ecosystem);
+  }
+
+  /**
+   * Whether the ecosystem's text table exists yet: a reader may look before
+   * any document was put. Asked each time, not remembered: a batch that
+   * created it may have been rolled back.
+   */
+  #textExists(): boolean {
+    return (
+      this.#sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(
+        this.#text.slice(1, -1),
+      ) !== undefined
+    );
   }
 
   // The FTS rows share their rowid with search_docs: FTS5 can find a row fast
   // by rowid, but deleting by a column would scan the whole table.
   put(doc: SearchDocument): void {
     this.remove(doc.name);
+    if (!this.#textExists())
+      this.#db.exec(
+        `CREATE VIRTUAL TABLE ${this.#text} USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''')`,
+      );
     const lname = doc.name.toLowerCase();
     const { popularity, ...stored } = doc;
     const { lastInsertRowid } = this.#sql(
-      "INSERT INTO search_docs (name, doc, lname, tail, popularity, rank) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO search_docs (ecosystem, name, doc, lname, tail, popularity, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ).run(
+      this.ecosystem,
       doc.name,
       JSON.stringify(stored),
       lname,
@@ -158,32 +196,33 @@ export class SearchIndex {
       rankOf(lname, popularity),
     );
     this.#sql(
-      "INSERT INTO search_fts (rowid, name, description, keywords) VALUES (?, ?, ?, ?)",
+      `INSERT INTO ${this.#text} (rowid, name, description, keywords) VALUES (?, ?, ?, ?)`,
     ).run(lastInsertRowid, doc.name, doc.description, doc.keywords.join(" "));
   }
 
   remove(name: string): void {
-    const row = this.#sql("SELECT rowid FROM search_docs WHERE name = ?").get(name) as
-      | { rowid: number }
-      | undefined;
+    const row = this.#sql("SELECT rowid FROM search_docs WHERE ecosystem = ? AND name = ?").get(
+      this.ecosystem,
+      name,
+    ) as { rowid: number } | undefined;
     if (!row) return;
-    this.#sql("DELETE FROM search_fts WHERE rowid = ?").run(row.rowid);
+    this.#sql(`DELETE FROM ${this.#text} WHERE rowid = ?`).run(row.rowid);
     this.#sql("DELETE FROM search_docs WHERE rowid = ?").run(row.rowid);
   }
 
   /** A package's popularity, or undefined when it has no document. */
   popularityOf(name: string): number | undefined {
-    const row = this.#sql("SELECT popularity FROM search_docs WHERE name = ?").get(name) as
-      | { popularity: number }
-      | undefined;
+    const row = this.#sql(
+      "SELECT popularity FROM search_docs WHERE ecosystem = ? AND name = ?",
+    ).get(this.ecosystem, name) as { popularity: number } | undefined;
     return row?.popularity;
   }
 
   /** Sets a package's popularity (a measure folded in after its document was put). */
   setPopularity(name: string, popularity: number): void {
     this.#sql(
-      "UPDATE search_docs SET popularity = ?1, rank = length(lname) - ?1 * 256 WHERE name = ?2",
-    ).run(popularity, name);
+      "UPDATE search_docs SET popularity = ?1, rank = length(lname) - ?1 * 256 WHERE ecosystem = ?2 AND name = ?3",
+    ).run(popularity, this.ecosystem, name);
   }
 
   /** Best matches first (the classes above); `from` and `size` page through them. */
@@ -210,7 +249,7 @@ export class SearchIndex {
     for (const [i, range] of ranges.entries())
       if (ranked.length < need) take(this.#range(range, need, sizes[i] >= DENSE_RANGE));
     // The text class may repeat names already ranked: fetch enough to fill the page past them.
-    if (fts && ranked.length < need) take(this.#text(fts, need + ranked.length));
+    if (fts && ranked.length < need) take(this.#textMatches(fts, need + ranked.length));
     const count = sizes.some((n) => n > TOTAL_CAP) ? TOTAL_CAP + 1 : this.#count(ranges, fts);
     const page = ranked.slice(from, need);
     const docs = this.#docs(page.map((c) => c.rowid));
@@ -227,9 +266,10 @@ export class SearchIndex {
   }
 
   #exact(form: string): Candidate[] {
-    const rows = this.#sql("SELECT rowid FROM search_docs WHERE lname = ?").all(form) as {
-      rowid: number;
-    }[];
+    const rows = this.#sql("SELECT rowid FROM search_docs WHERE ecosystem = ? AND lname = ?").all(
+      this.ecosystem,
+      form,
+    ) as { rowid: number }[];
     return rows.map(({ rowid }) => ({ rowid, match: "exact", place: 0.5 }));
   }
 
@@ -237,8 +277,9 @@ export class SearchIndex {
   #rangeSize({ column, start }: NameRange, cap: number): number {
     return (
       this.#sql(
-        `SELECT count(*) AS n FROM (SELECT 1 FROM search_docs WHERE ${column} >= ?1 AND ${column} < ?1 || ?2 LIMIT ?3)`,
-      ).get(start, TOP, cap) as { n: number }
+        `SELECT count(*) AS n FROM (SELECT 1 FROM search_docs
+          WHERE ecosystem = ?4 AND ${column} >= ?1 AND ${column} < ?1 || ?2 LIMIT ?3)`,
+      ).get(start, TOP, cap, this.ecosystem) as { n: number }
     ).n;
   }
 
@@ -249,18 +290,19 @@ export class SearchIndex {
   #range({ column, start }: NameRange, limit: number, dense: boolean): Candidate[] {
     const rows = this.#sql(
       `SELECT rowid, rank FROM search_docs ${dense ? "INDEXED BY search_docs_rank" : ""}
-        WHERE ${column} >= ?1 AND ${column} < ?1 || ?2
+        WHERE ecosystem = ?4 AND ${column} >= ?1 AND ${column} < ?1 || ?2
         ORDER BY rank, lname LIMIT ?3`,
-    ).all(start, TOP, limit) as { rowid: number; rank: number }[];
+    ).all(start, TOP, limit, this.ecosystem) as { rowid: number; rank: number }[];
     const match: MatchClass = column === "lname" ? "prefix" : "scope";
     return rows.map(({ rowid, rank }) => ({ rowid, match, place: placeOf(rank) }));
   }
 
-  #text(fts: string, limit: number): Candidate[] {
+  #textMatches(fts: string, limit: number): Candidate[] {
+    if (!this.#textExists()) return [];
     const rows = this.#sql(
       `SELECT f.rowid AS rowid, -f.rank / (1.0 - f.rank) AS place
-         FROM (SELECT rowid, bm25(search_fts, 10.0, 2.0, 4.0) AS rank FROM search_fts
-                WHERE search_fts MATCH ?1) f
+         FROM (SELECT rowid, bm25(${this.#text}, 10.0, 2.0, 4.0) AS rank FROM ${this.#text}
+                WHERE ${this.#text} MATCH ?1) f
          JOIN search_docs d ON d.rowid = f.rowid
         ORDER BY f.rank, d.rank LIMIT ?2`,
     ).all(fts, limit) as { rowid: number; place: number }[];
@@ -278,16 +320,18 @@ export class SearchIndex {
     const params: (string | number)[] = [];
     for (const { column, start } of ranges) {
       parts.push(
-        `SELECT rowid FROM (SELECT rowid FROM search_docs WHERE ${column} >= ? AND ${column} < ? LIMIT ?)`,
+        `SELECT rowid FROM (SELECT rowid FROM search_docs
+          WHERE ecosystem = ? AND ${column} >= ? AND ${column} < ? LIMIT ?)`,
       );
-      params.push(start, start + TOP, TOTAL_CAP + 1);
+      params.push(this.ecosystem, start, start + TOP, TOTAL_CAP + 1);
     }
-    if (fts) {
+    if (fts && this.#textExists()) {
       parts.push(
-        "SELECT rowid FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?)",
+        `SELECT rowid FROM (SELECT rowid FROM ${this.#text} WHERE ${this.#text} MATCH ? LIMIT ?)`,
       );
       params.push(fts, TOTAL_CAP + 1);
     }
+    if (parts.length === 0) return 0;
     const row = this.#sql(`SELECT count(*) AS n FROM (${parts.join(" UNION ")})`).get(
       ...params,
     ) as { n: number };
@@ -314,9 +358,9 @@ export class SearchIndex {
     for (let keep = Math.min(q.length - 1, 4); keep >= 1 && pool.size < 200; keep--) {
       const stem = q.slice(0, keep);
       const rows = this.#sql(
-        `SELECT name, lname FROM search_docs WHERE lname >= ?1 AND lname < ?1 || ?2
+        `SELECT name, lname FROM search_docs WHERE ecosystem = ?3 AND lname >= ?1 AND lname < ?1 || ?2
           ORDER BY rank LIMIT 400`,
-      ).all(stem, TOP) as { name: string; lname: string }[];
+      ).all(stem, TOP, this.ecosystem) as { name: string; lname: string }[];
       for (const r of rows) if (!pool.has(r.name)) pool.set(r.name, editDistance(q, r.lname));
     }
     const bound = Math.max(2, Math.floor(q.length / 3));

@@ -29,11 +29,13 @@ import {
 } from "./package-document.ts";
 import { searchDocumentOf, setSearchDependents } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
-import type {
-  DatabasePointer,
-  PopularityPointer,
-  RegistryState,
-  SnapshotPointer,
+import {
+  type DatabasePointer,
+  type PopularityPointer,
+  type RegistryState,
+  rowName,
+  type SnapshotPointer,
+  yankedOf,
 } from "./state.ts";
 import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
 
@@ -102,6 +104,7 @@ interface ShardCache {
 
 export class StateBatch {
   readonly #state: RegistryState;
+  /** By snapshot key: the same name in two ecosystems is two packages. */
   readonly #touched = new Map<string, Touched>();
   readonly #encoded = new WeakMap<PackageDocument, EncodedDocument>();
   #size: number;
@@ -197,9 +200,10 @@ export class StateBatch {
   #fold(entry: PackageEntry, index: number): PackageDocument | undefined {
     const rules = this.#state.ecosystems.get(entry.ecosystem);
     // One package per key: every spelling its ecosystem folds together finds the same document.
-    const name = rules ? rules.keyName(entry.name) : entry.name;
-    const touched = this.#touched.get(name);
-    const before = touched ? touched.before : this.#state.document(name);
+    const name = rowName(this.#state.ecosystems, entry);
+    const key = `${entry.ecosystem}/${name}`;
+    const touched = this.#touched.get(key);
+    const before = touched ? touched.before : this.#state.table(entry.ecosystem).document(name);
     let after: PackageDocument;
     try {
       // The batch owns the versions object an earlier fold of this batch made.
@@ -218,8 +222,8 @@ export class StateBatch {
       );
       return undefined;
     }
-    this.#touched.set(name, { before, after });
-    this.#stale.add(name);
+    this.#touched.set(key, { before, after });
+    this.#stale.add(key);
     this.#built = undefined;
     this.#ending = undefined;
     return after;
@@ -321,8 +325,10 @@ export class StateBatch {
       this.#shards = cache;
       stale = this.#touched.keys();
     }
-    for (const name of stale) {
-      const { key, prefix, sha256 } = this.#document((this.#touched.get(name) as Touched).after);
+    for (const touchedKey of stale) {
+      const { key, prefix, sha256 } = this.#document(
+        (this.#touched.get(touchedKey) as Touched).after,
+      );
       const shard = shardOfPrefix(prefix, shardCount);
       this.#shardRows(cache, shard).set(key, sha256);
       dirty.add(shard);
@@ -374,8 +380,9 @@ export class StateBatch {
 
   /**
    * Writes the batch in one transaction; `alongside` writes more in the same
-   * transaction, told each changed package's document before and after.
-   * Returns the names of the packages it changed.
+   * transaction, told each changed package's document before and after,
+   * by snapshot key. Returns the snapshot keys (`npm/left-pad`) of the
+   * packages it changed.
    */
   commit(alongside?: (changes: ReadonlyMap<string, Touched>) => void): Set<string> {
     if (this.#committed) throw new Error("the batch is already committed");
@@ -404,12 +411,14 @@ export class StateBatch {
         // Either order within the batch gives the same ranks: a document put
         // reads its current count of dependents, and a count that changes
         // after is folded into the dependency's document.
-        const search = searchDocumentOf(after, dependentCount(sql, after.name));
-        if (search) state.search.put(search);
-        else state.search.remove(after.name);
+        const { search } = state.table(after.ecosystem);
+        const rowKey = rowName(state.ecosystems, after);
+        const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, rowKey));
+        if (found) search.put(found);
+        else search.remove(after.name);
         const rules = rulesOf(state.ecosystems, after.ecosystem);
         for (const dependency of updateDependents(sql, rules, before, after))
-          setSearchDependents(state.search, dependency, dependentCount(sql, dependency));
+          setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));
       }
       if (built) {
         if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();
@@ -440,23 +449,35 @@ export class StateBatch {
   /** Stores a document as rows, writing only the versions that changed. */
   #writeDocument(before: PackageDocument | undefined, after: PackageDocument): void {
     const sql = this.#state.sql;
-    const { name } = after;
+    const { ecosystem } = after;
+    const name = rowName(this.#state.ecosystems, after);
     sql(
-      `INSERT INTO packages (name, created, modified, updated, unpublished) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET modified = excluded.modified, updated = excluded.updated,
-         unpublished = excluded.unpublished`,
-    ).run(name, after.created, after.modified, after.updated, after.unpublished ?? null);
+      `INSERT INTO packages (ecosystem, name, spelling, created, modified, updated, unpublished)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (ecosystem, name) DO UPDATE SET modified = excluded.modified,
+         updated = excluded.updated, unpublished = excluded.unpublished`,
+    ).run(
+      ecosystem,
+      name,
+      after.name === name ? null : after.name,
+      after.created,
+      after.modified,
+      after.updated,
+      after.unpublished ?? null,
+    );
     for (const [version, doc] of Object.entries(after.versions)) {
       if (before?.versions[version] === doc) continue;
       // An imported version's entry changes when its artifact is bound, or its upstream corrects it.
       const entry = versionEntryOf(after, version, doc);
       sql(
-        `INSERT INTO versions (name, version, log_index, time, entry, deprecated, unpublished)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name, version) DO UPDATE SET log_index = excluded.log_index,
-           time = excluded.time, entry = excluded.entry,
-           deprecated = excluded.deprecated, unpublished = excluded.unpublished`,
+        `INSERT INTO versions
+           (ecosystem, name, version, log_index, time, entry, deprecated, unpublished, yanked)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, name, version) DO UPDATE SET log_index = excluded.log_index,
+           time = excluded.time, entry = excluded.entry, deprecated = excluded.deprecated,
+           unpublished = excluded.unpublished, yanked = excluded.yanked`,
       ).run(
+        ecosystem,
         name,
         version,
         doc.index,
@@ -464,17 +485,27 @@ export class StateBatch {
         JSON.stringify(entry),
         doc.deprecated ?? null,
         doc.unpublished ?? null,
+        yankedOf(doc),
       );
     }
     if (before?.distTags !== after.distTags) {
-      sql("DELETE FROM dist_tags WHERE name = ?").run(name);
+      sql("DELETE FROM dist_tags WHERE ecosystem = ? AND name = ?").run(ecosystem, name);
       for (const [tag, version] of Object.entries(after.distTags))
-        sql("INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?)").run(name, tag, version);
+        sql("INSERT INTO dist_tags (ecosystem, name, tag, version) VALUES (?, ?, ?, ?)").run(
+          ecosystem,
+          name,
+          tag,
+          version,
+        );
     }
     if (before?.owners !== after.owners) {
-      sql("DELETE FROM owners WHERE name = ?").run(name);
+      sql("DELETE FROM owners WHERE ecosystem = ? AND name = ?").run(ecosystem, name);
       for (const user of after.owners)
-        sql("INSERT INTO owners (name, user) VALUES (?, ?)").run(name, user);
+        sql("INSERT INTO owners (ecosystem, name, user) VALUES (?, ?, ?)").run(
+          ecosystem,
+          name,
+          user,
+        );
     }
   }
 }

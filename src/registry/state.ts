@@ -22,7 +22,7 @@ import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 4;
+export const STATE_SCHEMA = 5;
 
 /**
  * The version of a published SQLite snapshot's tables (CORE_SCHEMA), its
@@ -30,10 +30,59 @@ export const STATE_SCHEMA = 4;
  * a change to the tables a copy derives for itself (search, dependents)
  * must not make every database file already in the log unreadable.
  */
-export const DATABASE_SCHEMA = 2;
+export const DATABASE_SCHEMA = 3;
 
-/** The tables a published SQLite snapshot holds; the rest is recomputed from them. */
+/**
+ * The tables a published SQLite snapshot holds; the rest is recomputed from
+ * them. Every row is keyed by (ecosystem, name): `name` is the name part of
+ * the package's snapshot key, `spelling` the published name where it
+ * differs from it (never for npm).
+ */
 export const CORE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS packages (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  spelling TEXT,
+  created TEXT NOT NULL,
+  modified TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  unpublished TEXT,
+  PRIMARY KEY (ecosystem, name)
+) STRICT;
+CREATE TABLE IF NOT EXISTS versions (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  deprecated TEXT,
+  unpublished TEXT,
+  yanked TEXT,
+  PRIMARY KEY (ecosystem, name, version)
+) STRICT;
+CREATE TABLE IF NOT EXISTS dist_tags (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  version TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, name, tag)
+) STRICT;
+CREATE TABLE IF NOT EXISTS owners (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  user TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, name, user)
+) STRICT;
+`;
+
+/**
+ * DATABASE_SCHEMA 2's tables, byte for byte as its files hold them (npm
+ * only, keyed by name): database entries already in logs name such files,
+ * and adopting one checks its schema text against this.
+ */
+export const CORE_SCHEMA_V2 = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS packages (
   name TEXT PRIMARY KEY,
@@ -65,6 +114,9 @@ CREATE TABLE IF NOT EXISTS owners (
 ) STRICT;
 `;
 
+/** Every ecosystem's rows were npm's before the core tables were keyed by ecosystem. */
+export const V2_ECOSYSTEM = "npm";
+
 const DERIVED_SCHEMA = `
 CREATE TABLE IF NOT EXISTS documents (
   key TEXT PRIMARY KEY,
@@ -74,7 +126,7 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_prefix ON documents (prefix);
 CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT NOT NULL) STRICT;
 -- Covers what picking a version reads (see pickable), without touching the entries.
-CREATE INDEX IF NOT EXISTS versions_pickable ON versions (name, unpublished, version, deprecated);
+CREATE INDEX IF NOT EXISTS versions_pickable ON versions (ecosystem, name, unpublished, yanked, version, deprecated);
 `;
 
 const TARBALL_SHA256 = "json_extract(entry, '$.artifact.sha256')";
@@ -91,6 +143,8 @@ export interface VersionRow {
   readonly entry: VersionEntry;
   readonly deprecated: string | null;
   readonly unpublished: string | null;
+  /** When the version was yanked (an ecosystem with yank). */
+  readonly yanked?: string;
 }
 
 /** A version as a list of versions shows it. */
@@ -105,6 +159,8 @@ export interface VersionOutline {
 
 export interface PackageRow {
   readonly name: string;
+  /** The published name, where it differs from the name the rows are keyed by. */
+  readonly spelling: string | null;
   readonly created: string;
   readonly modified: string;
   /** Log index of the last entry about the package. */
@@ -132,7 +188,7 @@ export interface PopularityPointer {
   readonly entry: PopularityEntry;
 }
 
-const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished";
+const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished, yanked";
 
 export interface RawVersionRow {
   name: string;
@@ -142,6 +198,7 @@ export interface RawVersionRow {
   entry: string;
   deprecated: string | null;
   unpublished: string | null;
+  yanked: string | null;
 }
 
 function versionRow(r: RawVersionRow): VersionRow {
@@ -153,7 +210,14 @@ function versionRow(r: RawVersionRow): VersionRow {
     entry: JSON.parse(r.entry) as VersionEntry,
     deprecated: r.deprecated,
     unpublished: r.unpublished,
+    ...(r.yanked !== null ? { yanked: r.yanked } : {}),
   };
+}
+
+/** When a version was yanked, for an ecosystem whose documents say so; null otherwise. */
+export function yankedOf(doc: VersionDocument): string | null {
+  const { yanked } = doc as { readonly yanked?: unknown };
+  return typeof yanked === "string" ? yanked : null;
 }
 
 /** A version's row from its document (the inverse of versionDocumentOfRow). */
@@ -163,6 +227,7 @@ export function versionRowOf(
   doc: VersionDocument,
 ): VersionRow {
   const entry = versionEntryOf(pkg, version, doc);
+  const yanked = yankedOf(doc);
   return {
     name: pkg.name,
     version,
@@ -171,6 +236,7 @@ export function versionRowOf(
     entry,
     deprecated: doc.deprecated ?? null,
     unpublished: doc.unpublished ?? null,
+    ...(yanked !== null ? { yanked } : {}),
   };
 }
 
@@ -180,7 +246,34 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
     ...versionDocument(row.entry, row.logIndex),
     ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
     ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
+    ...(row.yanked !== undefined ? { yanked: row.yanked } : {}),
   };
+}
+
+/** A package's snapshot key split at its first "/": the ecosystem, and the name its rows are keyed by. */
+export function splitDocumentKey(key: string): { ecosystem: string; name: string } {
+  const slash = key.indexOf("/");
+  return { ecosystem: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/**
+ * The name a package's rows are keyed by: its ecosystem's key name (the
+ * name itself for an ecosystem without rules, whose entries cannot apply).
+ */
+export function rowName(
+  ecosystems: Ecosystems,
+  pkg: { readonly ecosystem: string; readonly name: string },
+): string {
+  const rules = ecosystems.get(pkg.ecosystem);
+  return rules ? rules.keyName(pkg.name) : pkg.name;
+}
+
+/** A package's snapshot key, `<ecosystem>/<row name>`. */
+export function packageKey(
+  ecosystems: Ecosystems,
+  pkg: { readonly ecosystem: string; readonly name: string },
+): string {
+  return `${pkg.ecosystem}/${rowName(ecosystems, pkg)}`;
 }
 
 export interface PackageSummary {
@@ -200,20 +293,25 @@ export interface ListFilter {
   readonly all?: boolean;
 }
 
+/** What picking a version of a live package reads (see PackageTable.pickable). */
+export interface Pickable {
+  readonly distTags: Record<string, string>;
+  readonly versions: { version: string; deprecated: string | null }[];
+}
+
 /** How much of a state database a reader maps into memory (pages stay the OS's to evict). */
 const READER_MMAP_BYTES = 4 * 1024 ** 3;
 
 export class RegistryState {
   readonly db: DatabaseSync;
   readonly sql: (sql: string) => StatementSync;
-  readonly search: SearchIndex;
+  readonly #tables = new Map<string, PackageTable>();
   /** The rules entries are folded by, per ecosystem. */
   readonly ecosystems: Ecosystems;
 
   private constructor(db: DatabaseSync, ecosystems: Ecosystems) {
     this.db = db;
     this.sql = statementCache(db);
-    this.search = new SearchIndex(db);
     this.ecosystems = ecosystems;
   }
 
@@ -231,15 +329,7 @@ export class RegistryState {
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     const schema = db.prepare("PRAGMA user_version").get() as { user_version: number };
     const hasTables = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get();
-    if (hasTables && schema.user_version !== STATE_SCHEMA) {
-      // Derived state from an older release: drop it, the log rebuilds it.
-      const tables = db
-        .prepare(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'search_fts_%'",
-        )
-        .all() as { name: string }[];
-      for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
-    }
+    if (hasTables && schema.user_version !== STATE_SCHEMA) dropTables(db);
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
     db.exec(DEPENDENTS_SCHEMA);
@@ -250,6 +340,16 @@ export class RegistryState {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The packages of one ecosystem ("npm", "cargo"): every read below takes a name within it. */
+  table(ecosystem: string): PackageTable {
+    let table = this.#tables.get(ecosystem);
+    if (!table) {
+      table = new PackageTable(this.db, this.sql, ecosystem);
+      this.#tables.set(ecosystem, table);
+    }
+    return table;
   }
 
   meta(key: string): string | undefined {
@@ -300,11 +400,11 @@ export class RegistryState {
   }
 
   /** The version whose tarball or file index is the blob `sha256`, if any. */
-  versionOfBlob(sha256: string): { name: string; version: string } | undefined {
+  versionOfBlob(sha256: string): { ecosystem: string; name: string; version: string } | undefined {
     return this.sql(
-      `SELECT name, version FROM versions WHERE ${TARBALL_SHA256} = ?1
-       UNION ALL SELECT name, version FROM versions WHERE ${FILES_SHA256} = ?1 LIMIT 1`,
-    ).get(sha256) as { name: string; version: string } | undefined;
+      `SELECT ecosystem, name, version FROM versions WHERE ${TARBALL_SHA256} = ?1
+       UNION ALL SELECT ecosystem, name, version FROM versions WHERE ${FILES_SHA256} = ?1 LIMIT 1`,
+    ).get(sha256) as { ecosystem: string; name: string; version: string } | undefined;
   }
 
   /** Starts a batch of entries that follow the state's log size; nothing is written until it commits. */
@@ -318,7 +418,7 @@ export class RegistryState {
   /**
    * Applies entries that follow the state's log size, in one transaction,
    * checking each snapshot entry against the state it describes. Returns
-   * the names of the packages they changed.
+   * the snapshot keys (`npm/left-pad`) of the packages they changed.
    */
   apply(
     first: number,
@@ -330,17 +430,87 @@ export class RegistryState {
     return batch.commit(alongside);
   }
 
-  /** Every package name the state knows, sorted bytewise (unpublished ones included). */
+  /** Every package the state knows, by ecosystem then name, bytewise (unpublished ones included). */
+  packageKeys(): { ecosystem: string; name: string }[] {
+    const rows = this.sql(
+      "SELECT ecosystem, name FROM packages ORDER BY ecosystem, name",
+    ).all() as {
+      ecosystem: string;
+      name: string;
+    }[];
+    return rows.map(({ ecosystem, name }) => ({ ecosystem, name }));
+  }
+
+  /**
+   * The artifacts of live versions whose tarball has a recorded UnixFS root
+   * (src/registry/artifact-dag.ts): one scan of the versions table, for a
+   * server's block index at start.
+   */
+  unixfsArtifacts(): Artifact[] {
+    const rows = this.sql(
+      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions
+       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL`,
+    ).all() as { artifact: string }[];
+    return rows.map((row) => JSON.parse(row.artifact) as Artifact);
+  }
+
+  /** The SHA-256 of the package's document, as the snapshot map lists it. */
+  documentHash(key: string): string | undefined {
+    const row = this.sql("SELECT sha256 FROM documents WHERE key = ?").get(key) as
+      | { sha256: string }
+      | undefined;
+    return row?.sha256;
+  }
+}
+
+/**
+ * Drops every table of an older state. Virtual tables (search text) go
+ * first: dropping one drops its shadow tables, which must not be dropped
+ * on their own before it.
+ */
+function dropTables(db: DatabaseSync): void {
+  const tables = (virtual: boolean) =>
+    db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+           AND (sql LIKE 'CREATE VIRTUAL TABLE%') = ?`,
+      )
+      .all(virtual ? 1 : 0) as { name: string }[];
+  for (const virtual of [true, false])
+    for (const { name } of tables(virtual)) db.exec(`DROP TABLE IF EXISTS "${name}"`);
+}
+
+/**
+ * The packages of one ecosystem. Every statement binds the ecosystem
+ * first, and every index leads with it, so each read is still one index
+ * seek however many ecosystems the state holds.
+ */
+export class PackageTable {
+  readonly ecosystem: string;
+  readonly search: SearchIndex;
+  readonly #sql: (sql: string) => StatementSync;
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync, sql: (sql: string) => StatementSync, ecosystem: string) {
+    this.ecosystem = ecosystem;
+    this.#db = db;
+    this.#sql = sql;
+    this.search = new SearchIndex(db, ecosystem);
+  }
+
+  /** Every package name the ecosystem holds, sorted bytewise (unpublished ones included). */
   packageNames(): string[] {
-    return (this.sql("SELECT name FROM packages ORDER BY name").all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+    return (
+      this.#sql("SELECT name FROM packages WHERE ecosystem = ? ORDER BY name").all(
+        this.ecosystem,
+      ) as { name: string }[]
+    ).map((r) => r.name);
   }
 
   /** Every package, in name order (bytewise), filtered. */
   listPackages(filter: ListFilter = {}): PackageSummary[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
+    const where = ["p.ecosystem = ?"];
+    const args: (string | number)[] = [this.ecosystem];
     if (filter.prefix) {
       // A range on the primary key, not LIKE: names may hold % and _.
       where.push("p.name >= ? AND p.name < ?");
@@ -351,13 +521,15 @@ export class RegistryState {
       args.push(filter.contains);
     }
     if (!filter.all) where.push("p.unpublished IS NULL");
-    const sql = `SELECT p.name AS name, p.modified AS modified,
-        (SELECT version FROM dist_tags t WHERE t.name = p.name AND t.tag = 'latest') AS latest,
-        (SELECT count(*) FROM versions v WHERE v.name = p.name AND v.unpublished IS NULL) AS versions
-      FROM packages p ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+    const sql = `SELECT coalesce(p.spelling, p.name) AS name, p.modified AS modified,
+        (SELECT version FROM dist_tags t
+          WHERE t.ecosystem = p.ecosystem AND t.name = p.name AND t.tag = 'latest') AS latest,
+        (SELECT count(*) FROM versions v
+          WHERE v.ecosystem = p.ecosystem AND v.name = p.name AND v.unpublished IS NULL) AS versions
+      FROM packages p WHERE ${where.join(" AND ")}
       ORDER BY p.name LIMIT ?`;
     args.push(filter.limit ?? -1);
-    const rows = this.db.prepare(sql).all(...args) as {
+    const rows = this.#db.prepare(sql).all(...args) as {
       name: string;
       modified: string;
       latest: string | null;
@@ -367,16 +539,16 @@ export class RegistryState {
   }
 
   getPackage(name: string): PackageRow | undefined {
-    return this.sql(
-      "SELECT name, created, modified, updated, unpublished FROM packages WHERE name = ?",
-    ).get(name) as PackageRow | undefined;
+    return this.#sql(
+      "SELECT name, spelling, created, modified, updated, unpublished FROM packages WHERE ecosystem = ? AND name = ?",
+    ).get(this.ecosystem, name) as PackageRow | undefined;
   }
 
   /** Every version ever published, unpublished ones included (a name@version is never reused). */
   versions(name: string): VersionRow[] {
-    const rows = this.sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY log_index`,
-    ).all(name);
+    const rows = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? ORDER BY log_index`,
+    ).all(this.ecosystem, name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
 
@@ -385,9 +557,9 @@ export class RegistryState {
    * its entry: a package page lists thousands of versions from this.
    */
   versionOutlines(name: string): VersionOutline[] {
-    const rows = this.sql(
-      "SELECT version, log_index, time, deprecated, unpublished FROM versions WHERE name = ?",
-    ).all(name) as {
+    const rows = this.#sql(
+      "SELECT version, log_index, time, deprecated, unpublished FROM versions WHERE ecosystem = ? AND name = ?",
+    ).all(this.ecosystem, name) as {
       version: string;
       log_index: number;
       time: string;
@@ -410,21 +582,21 @@ export class RegistryState {
    * back as one JSON array rather than a row each. Undefined for a package
    * that is absent or unpublished.
    */
-  pickable(name: string):
-    | {
-        distTags: Record<string, string>;
-        versions: { version: string; deprecated: string | null }[];
-      }
-    | undefined {
-    const row = this.sql(
+  pickable(name: string): Pickable | undefined {
+    const row = this.#sql(
       `SELECT
-         (SELECT json_group_object(tag, version) FROM dist_tags WHERE name = p.name) AS tags,
+         (SELECT json_group_object(tag, version) FROM dist_tags
+            WHERE ecosystem = p.ecosystem AND name = p.name) AS tags,
          (SELECT json_group_array(version) FROM versions
-            WHERE name = p.name AND unpublished IS NULL) AS versions,
+            WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
+              AND yanked IS NULL) AS versions,
          (SELECT json_group_object(version, deprecated) FROM versions
-            WHERE name = p.name AND unpublished IS NULL AND deprecated IS NOT NULL) AS deprecated
-       FROM packages AS p WHERE p.name = ? AND p.unpublished IS NULL`,
-    ).get(name) as { tags: string; versions: string; deprecated: string } | undefined;
+            WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
+              AND yanked IS NULL AND deprecated IS NOT NULL) AS deprecated
+       FROM packages AS p WHERE p.ecosystem = ? AND p.name = ? AND p.unpublished IS NULL`,
+    ).get(this.ecosystem, name) as
+      | { tags: string; versions: string; deprecated: string }
+      | undefined;
     if (!row) return undefined;
     const deprecated = JSON.parse(row.deprecated) as Record<string, string>;
     return {
@@ -438,64 +610,57 @@ export class RegistryState {
 
   /** A version's resolution fields (dependencies, engines, os…), read out of its entry alone. */
   resolution(name: string, version: string): Record<string, unknown> | undefined {
-    const row = this.sql(
-      "SELECT json_extract(entry, '$.resolution') AS resolution FROM versions WHERE name = ? AND version = ?",
-    ).get(name, version) as { resolution: string | null } | undefined;
+    const row = this.#sql(
+      "SELECT json_extract(entry, '$.resolution') AS resolution FROM versions WHERE ecosystem = ? AND name = ? AND version = ?",
+    ).get(this.ecosystem, name, version) as { resolution: string | null } | undefined;
     if (!row) return undefined;
     return row.resolution === null ? {} : (JSON.parse(row.resolution) as Record<string, unknown>);
   }
 
-  /** One version's row, by its primary key. */
   /**
    * Where a package's versions come from: `{}` when published here,
    * `{ uplink }` when imported (the fold keeps a package to one source),
    * undefined when it has no versions.
    */
   source(name: string): { readonly uplink?: string } | undefined {
-    const row = this.sql("SELECT entry FROM versions WHERE name = ? LIMIT 1").get(name) as
-      | { entry: string }
-      | undefined;
+    const row = this.#sql(
+      "SELECT entry FROM versions WHERE ecosystem = ? AND name = ? LIMIT 1",
+    ).get(this.ecosystem, name) as { entry: string } | undefined;
     if (!row) return undefined;
     const entry = JSON.parse(row.entry) as VersionEntry;
     return entry.kind === "import" ? { uplink: entry.uplink } : {};
   }
 
-  /**
-   * The artifacts of live versions whose tarball has a recorded UnixFS root
-   * (src/registry/artifact-dag.ts): one scan of the versions table, for a
-   * server's block index at start.
-   */
-  unixfsArtifacts(): Artifact[] {
-    const rows = this.sql(
-      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions
-       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL`,
-    ).all() as { artifact: string }[];
-    return rows.map((row) => JSON.parse(row.artifact) as Artifact);
-  }
-
+  /** One version's row, by its primary key. */
   version(name: string, version: string): VersionRow | undefined {
-    const row = this.sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`,
-    ).get(name, version);
+    const row = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? AND version = ?`,
+    ).get(this.ecosystem, name, version);
     return row ? versionRow(row as unknown as RawVersionRow) : undefined;
   }
 
   hasVersion(name: string, version: string): boolean {
     return (
-      this.sql("SELECT 1 FROM versions WHERE name = ? AND version = ?").get(name, version) !==
-      undefined
+      this.#sql("SELECT 1 FROM versions WHERE ecosystem = ? AND name = ? AND version = ?").get(
+        this.ecosystem,
+        name,
+        version,
+      ) !== undefined
     );
   }
 
   distTags(name: string): Record<string, string> {
-    const rows = this.sql("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag").all(
-      name,
-    ) as { tag: string; version: string }[];
+    const rows = this.#sql(
+      "SELECT tag, version FROM dist_tags WHERE ecosystem = ? AND name = ? ORDER BY tag",
+    ).all(this.ecosystem, name) as { tag: string; version: string }[];
     return Object.fromEntries(rows.map((r) => [r.tag, r.version]));
   }
 
   owners(name: string): string[] {
-    const rows = this.sql("SELECT user FROM owners WHERE name = ?").all(name) as { user: string }[];
+    const rows = this.#sql("SELECT user FROM owners WHERE ecosystem = ? AND name = ?").all(
+      this.ecosystem,
+      name,
+    ) as { user: string }[];
     return rows.map((r) => r.user).sort();
   }
 
@@ -505,8 +670,8 @@ export class RegistryState {
     if (!pkg) return undefined;
     return {
       v: 1,
-      ecosystem: "npm",
-      name,
+      ecosystem: this.ecosystem,
+      name: pkg.spelling ?? name,
       created: pkg.created,
       modified: pkg.modified,
       updated: pkg.updated,
@@ -516,24 +681,16 @@ export class RegistryState {
       versions: Object.fromEntries(
         (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
       ),
-    };
+    } as PackageDocument;
   }
 
   /** Up to `limit` packages whose latest version depends on `name`, in name order (dependents.ts). */
   dependents(name: string, limit: number): string[] {
-    return dependentsOf(this.sql, name, limit);
+    return dependentsOf(this.#sql, this.ecosystem, name, limit);
   }
 
   /** How many packages' latest version depends on `name`. */
   dependentCount(name: string): number {
-    return dependentCount(this.sql, name);
-  }
-
-  /** The SHA-256 of the package's document, as the snapshot map lists it. */
-  documentHash(key: string): string | undefined {
-    const row = this.sql("SELECT sha256 FROM documents WHERE key = ?").get(key) as
-      | { sha256: string }
-      | undefined;
-    return row?.sha256;
+    return dependentCount(this.#sql, this.ecosystem, name);
   }
 }

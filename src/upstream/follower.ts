@@ -159,8 +159,11 @@ export class Follower {
 
   /** The version a fresh install would take for `range`, among the live versions. */
   #pick(name: string, range: string): VersionEntry | undefined {
-    const rows = this.#registry.state.versions(name).filter((r) => r.unpublished === null);
-    const tagged = this.#registry.state.distTags(name)[range];
+    const rows = this.#registry.state
+      .table("npm")
+      .versions(name)
+      .filter((r) => r.unpublished === null);
+    const tagged = this.#registry.state.table("npm").distTags(name)[range];
     const version =
       tagged ??
       semver.maxSatisfying(

@@ -181,7 +181,7 @@ export class UplinkImporter {
    * one its name routes to; none for a package published here.
    */
   #uplinkOf(name: string): { source?: { uplink?: string }; uplink?: UplinkSource } {
-    const source = this.#registry.state.source(name);
+    const source = this.#registry.state.table("npm").source(name);
     if (source === undefined) return { uplink: this.#routes.route(name) };
     return {
       source,
@@ -193,7 +193,7 @@ export class UplinkImporter {
   staleness(name: string): string | undefined {
     const failure = this.#freshness.get(name)?.failure;
     if (!failure) return undefined;
-    const uplink = this.#registry.state.source(name)?.uplink ?? "";
+    const uplink = this.#registry.state.table("npm").source(name)?.uplink ?? "";
     return `uplink ${uplink} ${failure.code} since ${new Date(failure.since).toISOString()}`;
   }
 
@@ -208,7 +208,7 @@ export class UplinkImporter {
     const started = this.#now();
     const time = new Date(started).toISOString();
     try {
-      const imported = this.#registry.state.source(name) !== undefined;
+      const imported = this.#registry.state.table("npm").source(name) !== undefined;
       const result = await this.#fetching(() =>
         fetchPackument(uplink, name, imported ? known?.validators : undefined),
       ).catch((err: unknown) => {
@@ -217,7 +217,7 @@ export class UplinkImporter {
       });
       if (this.#closed) return;
       // Read after the fetch: a tarball bound meanwhile is part of what the plan starts from.
-      const doc = this.#registry.state.document(name);
+      const doc = this.#registry.state.table("npm").document(name);
       if (result === undefined) {
         await this.#notFound(name, uplink, doc, known, started);
         return;
@@ -235,7 +235,8 @@ export class UplinkImporter {
         if (plan.entries.length > 0)
           await this.#apply(uplink, name, plan.entries, plan.manifests, readAhead && !imported);
         // Nothing importable under a name never seen: answered like a missing one.
-        if (this.#registry.state.source(name) === undefined) this.#missing.set(name, started);
+        if (this.#registry.state.table("npm").source(name) === undefined)
+          this.#missing.set(name, started);
         else this.#missing.delete(name);
       }
       const validators =
@@ -245,7 +246,7 @@ export class UplinkImporter {
       this.#freshness.set(name, { checkedAt: started, ...(validators ? { validators } : {}) });
     } catch (err) {
       // A package never seen is retried at its next request; a known one after its max age.
-      if (this.#registry.state.source(name) !== undefined) {
+      if (this.#registry.state.table("npm").source(name) !== undefined) {
         const code = err instanceof UpstreamError ? err.code : "failed";
         this.#freshness.set(name, {
           ...known,
@@ -306,9 +307,11 @@ export class UplinkImporter {
     for (const entry of entries) counts[entry.kind] = (counts[entry.kind] ?? 0) + 1;
     this.#log?.info({ uplink: uplink.name, name, entries: counts }, "imported from uplink");
     // The tarball `latest` names is fetched now, so that every copy can serve what it advertises.
-    const latest = this.#registry.state.distTags(name).latest;
+    const latest = this.#registry.state.table("npm").distTags(name).latest;
     const entry =
-      latest === undefined ? undefined : this.#registry.state.version(name, latest)?.entry;
+      latest === undefined
+        ? undefined
+        : this.#registry.state.table("npm").version(name, latest)?.entry;
     if (entry?.kind === "import" && !entry.artifact)
       this.#inBackground(this.#prefetching(() => this.fetchArtifact(entry)));
     if (readAhead && entry?.kind === "import")
@@ -332,7 +335,7 @@ export class UplinkImporter {
       this.#readingAhead.add(name);
       const work = this.#readAheadLimit(async () => {
         // A client may have asked for it meanwhile: then this joins (or follows) its import.
-        if (this.#closed || this.#registry.state.source(name) !== undefined) return;
+        if (this.#closed || this.#registry.state.table("npm").source(name) !== undefined) return;
         await this.#packages.run(name, () => this.#refresh(name, uplink, false, true));
       });
       this.#inBackground(work.finally(() => this.#readingAhead.delete(name)));
@@ -354,7 +357,7 @@ export class UplinkImporter {
         // The packument may have been wrong rather than the tarball: if the upstream now
         // claims other hashes, the refresh imports them and the tarball is tried against them.
         await this.refresh(entry.name, true);
-        const now = this.#registry.state.version(entry.name, entry.version)?.entry;
+        const now = this.#registry.state.table("npm").version(entry.name, entry.version)?.entry;
         if (now?.kind !== "import" || sameClaim(now, entry)) throw err;
         return this.#bind(now);
       }
@@ -362,7 +365,7 @@ export class UplinkImporter {
   }
 
   async #bind(entry: ImportedVersion): Promise<VersionEntry> {
-    const current = this.#registry.state.version(entry.name, entry.version)?.entry;
+    const current = this.#registry.state.table("npm").version(entry.name, entry.version)?.entry;
     if (current?.artifact) return current;
     const key = `${entry.name}@${entry.version}`;
     const stored = this.#binding.get(key);

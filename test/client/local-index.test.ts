@@ -42,7 +42,7 @@ describe("local index bootstrap", () => {
       const failures = client.pool.stats().get(liar.url)?.failures ?? 0;
       assert.ok(failures >= 1, "the mirror's failure is counted");
       const index = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
-      assert.deepEqual(index.packageNames().sort(), ["a", "b", "c", "d"]);
+      assert.deepEqual(index.table("npm").packageNames().sort(), ["a", "b", "c", "d"]);
       assert.equal(index.snapshot?.id, origin.registry.state.snapshot?.id);
       index.close();
       // Nothing of the refused download is left beside the index.

@@ -48,7 +48,7 @@ describe("sparse verification", () => {
     const reader = new SnapshotReader(client);
     const before = client.pool.traffic();
     const doc = await reader.document("p3");
-    assert.deepEqual(doc, origin.registry.state.document("p3"));
+    assert.deepEqual(doc, origin.registry.state.table("npm").document("p3"));
     assert.deepEqual(Object.keys(doc?.versions ?? {}), ["1.0.0", "1.1.0"]);
     const traffic = client.pool.traffic();
     // A tile, the last bundle, the root, the shard and the document; nothing else of the 82 entries.
@@ -56,7 +56,10 @@ describe("sparse verification", () => {
 
     // The shard proves absence; a second package in the same shard costs only its document.
     assert.equal(await reader.document("not-published"), undefined);
-    assert.deepEqual(await reader.document("p7"), origin.registry.state.document("p7"));
+    assert.deepEqual(
+      await reader.document("p7"),
+      origin.registry.state.table("npm").document("p7"),
+    );
     assert.equal(client.pool.traffic().requests - traffic.requests, 1);
 
     // A new checkpoint moves the head: the new version is there after a refresh.
@@ -168,7 +171,7 @@ describe("sparse verification", () => {
   test("a document must be canonical, well-formed and the one its name asks for", async () => {
     const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
     state.apply(0, [publishEntry("a", "1.0.0", { tag: "latest" })]);
-    const doc = state.document("a");
+    const doc = state.table("npm").document("a");
     assert.ok(doc);
     const bytes = encodeDocument(doc);
     assert.deepEqual(decodeDocument(bytes, ECOSYSTEMS), doc);

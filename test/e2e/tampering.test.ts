@@ -122,7 +122,7 @@ async function buildWorld(): Promise<World> {
   const tarballPaths = new Set<string>();
   const manifestPaths = new Set<string>();
   for (const name of PACKAGES) {
-    for (const row of origin.registry.state.versions(name)) {
+    for (const row of origin.registry.state.table("npm").versions(name)) {
       tarballPaths.add(`blob/sha256/${boundArtifact(row.entry).sha256}`);
       manifestPaths.add(`blob/sha256/${row.entry.manifest.sha256}`);
     }

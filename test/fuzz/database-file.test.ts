@@ -1,6 +1,7 @@
 /**
- * Fuzzing SQLite snapshots: a database file with flipped bytes, extra
- * schema, rows that lie, or a zstd blob that is not what its entry claims
+ * Fuzzing SQLite snapshots: a database file (of today's schema, or of
+ * schema 2, migrated on adoption) with flipped bytes, extra schema, rows
+ * that lie, or a zstd blob that is not what its entry claims
  * is refused with a coded DatabaseFileError and leaves no file behind; a
  * file that is adopted holds exactly the honest rows.
  */
@@ -22,6 +23,7 @@ import {
 } from "../../src/registry/database-file.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
 import { CORE_TABLES, type RegistryState } from "../../src/registry/state.ts";
+import { fixtureExpected, fixtureLastSnapshot, V2_DATABASE } from "../helpers/fixture-log.ts";
 import { tempDir } from "../helpers/log.ts";
 import { buildState } from "../helpers/state.ts";
 import { assertCoded, fuzzRuns, mutateBytes, mutations, timed, timedAsync } from "./fuzz.ts";
@@ -37,7 +39,7 @@ function dump(path: string): string {
     return JSON.stringify(
       CORE_TABLES.filter((t) => t !== "meta").map((t) =>
         db
-          .prepare(`SELECT * FROM ${t} ORDER BY 1, 2`)
+          .prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3`)
           .all()
           .map((row) =>
             typeof row.entry === "string"
@@ -95,9 +97,9 @@ const SQL_MUTATIONS = [
   "DELETE FROM packages WHERE name = 'c'",
   "DELETE FROM dist_tags WHERE name = 'c'",
   "DELETE FROM owners",
-  "INSERT INTO owners (name, user) VALUES ('a', 'mallory')",
-  "INSERT INTO dist_tags (name, tag, version) VALUES ('a', 'next', '1.0.0')",
-  "INSERT INTO dist_tags (name, tag, version) VALUES ('a', 'beta', '9.9.9')",
+  "INSERT INTO owners (ecosystem, name, user) VALUES ('npm', 'a', 'mallory')",
+  "INSERT INTO dist_tags (ecosystem, name, tag, version) VALUES ('npm', 'a', 'next', '1.0.0')",
+  "INSERT INTO dist_tags (ecosystem, name, tag, version) VALUES ('npm', 'a', 'beta', '9.9.9')",
   "UPDATE packages SET created = '2000-01-01T00:00:00.000Z'",
   "UPDATE packages SET modified = 'yesterday'",
   "UPDATE packages SET updated = updated + 1",
@@ -124,8 +126,18 @@ const SQL_MUTATIONS = [
   "UPDATE versions SET time = ' ' || time WHERE name = 'c'",
   "UPDATE versions SET name = 'C' WHERE name = 'c'",
   "UPDATE packages SET name = 'C' WHERE name = 'c'",
-  "INSERT INTO packages (name, created, modified, updated) VALUES ('ghost', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
-  "INSERT INTO versions SELECT name, '9.9.9', log_index, time, entry, deprecated, unpublished FROM versions WHERE name = 'c'",
+  "INSERT INTO packages (ecosystem, name, created, modified, updated) VALUES ('npm', 'ghost', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
+  "INSERT INTO versions SELECT ecosystem, name, '9.9.9', log_index, time, entry, deprecated, unpublished, yanked FROM versions WHERE name = 'c'",
+  // The same rows under another ecosystem, or spelled otherwise.
+  "UPDATE packages SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE versions SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE dist_tags SET ecosystem = 'cargo' WHERE name = 'c'",
+  "UPDATE owners SET ecosystem = 'cargo' WHERE name = 'c'",
+  "INSERT INTO packages SELECT 'cargo', name, spelling, created, modified, updated, unpublished FROM packages WHERE name = 'c'",
+  "INSERT INTO versions SELECT 'cargo', name, version, log_index, time, entry, deprecated, unpublished, yanked FROM versions WHERE name = 'c'",
+  "UPDATE packages SET spelling = 'C' WHERE name = 'c'",
+  "UPDATE packages SET spelling = name WHERE name = 'c'",
+  "UPDATE versions SET yanked = '2026-01-01T00:00:00.000Z' WHERE name = 'c'",
 ];
 
 describe("fuzzing SQLite snapshots", () => {
@@ -158,6 +170,26 @@ describe("fuzzing SQLite snapshots", () => {
     await copyFile(pristine, path);
     adoptOrRefuse(path, 5, snapshot, honest);
     assert.ok(existsSync(path));
+  });
+
+  test("a schema-2 file with mutated bytes is refused with a coded error, or migrates to the honest rows", async () => {
+    const v2 = next();
+    await decompressDatabaseFile(V2_DATABASE.blob, v2, V2_DATABASE.size);
+    const raw = await readFile(v2);
+    const last = await fixtureLastSnapshot();
+    const { size } = await fixtureExpected();
+    const honestPath = next();
+    await writeFile(honestPath, raw);
+    adoptDatabaseFile(honestPath, ECOSYSTEMS, size, last).close();
+    const honestRows = dump(honestPath);
+    await fc.assert(
+      fc.asyncProperty(mutations, async (ms) => {
+        const path = next();
+        await writeFile(path, mutateBytes(raw, ms));
+        adoptOrRefuse(path, size, last, honestRows);
+      }),
+      fuzzRuns(100, 0.05),
+    );
   });
 
   test("a file with mutated bytes is refused with a coded error, or holds the honest rows", async () => {

@@ -47,7 +47,7 @@ export async function policyOf(origin: TestOrigin, threshold?: number): Promise<
     return bytes;
   };
   return new SharePolicy({
-    document: (name) => state.document(name),
+    document: (name) => state.table("npm").document(name),
     popularity: await loadPopularity(newest.entry, blob),
     ...(threshold !== undefined ? { threshold } : {}),
   });
@@ -70,7 +70,7 @@ export async function storeOfCases(
   const held = new Map<string, StoredVersion>();
   for (const spec of specs) {
     const [name, version] = spec.split("@");
-    const entry = state.version(name, version)?.entry;
+    const entry = state.table("npm").version(name, version)?.entry;
     assert.ok(entry?.artifact && entry.files);
     const tgz = await origin.registry.blobs.get(entry.artifact.sha256);
     assert.ok(tgz);

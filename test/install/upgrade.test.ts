@@ -51,7 +51,7 @@ describe("upgrades fetch only what changed", () => {
     await origin.publish("big", "1.1.0", { main: "lib/core.js" }, v2Files);
     await origin.publish("big", "1.2.0", { main: "lib/core.js" }, v2Files);
     await origin.deltasIdle();
-    const doc = origin.registry.state.document("big");
+    const doc = origin.registry.state.table("npm").document("big");
     const artifact = doc?.versions["1.1.0"]?.artifact;
     assert.ok(artifact);
     tarballSize = artifact.size;
@@ -157,7 +157,9 @@ describe("upgrades fetch only what changed", () => {
       const from = counting.requests.length;
       await run(await project("1.2.0"), reader, store);
       const requests = counting.requests.slice(from);
-      const artifact = origin.registry.state.document("big")?.versions["1.2.0"]?.artifact;
+      const artifact = origin.registry.state.table("npm").document("big")?.versions[
+        "1.2.0"
+      ]?.artifact;
       assert.ok(artifact);
       assert.ok(requests.some((r) => r.endsWith(`/blob/sha256/${artifact.sha256}`)));
       assert.ok(!requests.some((r) => r.includes("/delta/")), requests.join("\n"));

@@ -44,7 +44,7 @@ describe("mirror", () => {
         const theirs = await readFile(join(origin.treeDir, path));
         assert.ok(ours.equals(theirs), path);
       }
-      assert.equal(mirror.state.versions("pkg-299")[0].version, "1.0.0");
+      assert.equal(mirror.state.table("npm").versions("pkg-299")[0].version, "1.0.0");
 
       for (let i = 0; i < 10; i++) await origin.publish(`pkg-${i}`, "1.0.1");
       const second = await mirror.sync();
@@ -56,7 +56,7 @@ describe("mirror", () => {
         `${second.bytes} of ${first.bytes} bytes for 10 entries`,
       );
       await verifyLog(new DirectorySource(mirror.treeDir), [origin.key.verifier]);
-      assert.deepEqual(mirror.state.distTags("pkg-3"), { latest: "1.0.1" });
+      assert.deepEqual(mirror.state.table("npm").distTags("pkg-3"), { latest: "1.0.1" });
 
       const idle = await mirror.sync();
       assert.equal(idle.toSize, idle.fromSize);

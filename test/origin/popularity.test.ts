@@ -30,7 +30,7 @@ describe("popularity at the origin", () => {
     });
     await origin.publish("hot", "1.0.0");
     await origin.publish("cold", "1.0.0");
-    const hot = origin.registry.state.version("hot", "1.0.0")?.entry;
+    const hot = origin.registry.state.table("npm").version("hot", "1.0.0")?.entry;
     assert.ok(hot?.artifact && hot.files);
     const get = async (path: string, method = "GET") => {
       const res = await fetch(new URL(path, origin.url), { method });
@@ -95,16 +95,22 @@ describe("the share opt-out at the origin", () => {
     await origin.publish("private-ish", "1.1.0");
     await origin.publish("open", "1.0.0", { cairn: { share: true } });
     const state = origin.registry.state;
-    assert.equal(state.version("private-ish", "1.0.0")?.entry.share, false);
-    assert.equal(Object.hasOwn(state.version("private-ish", "1.1.0")?.entry ?? {}, "share"), false);
-    assert.equal(Object.hasOwn(state.version("open", "1.0.0")?.entry ?? {}, "share"), false);
-    const doc = state.document("private-ish");
+    assert.equal(state.table("npm").version("private-ish", "1.0.0")?.entry.share, false);
+    assert.equal(
+      Object.hasOwn(state.table("npm").version("private-ish", "1.1.0")?.entry ?? {}, "share"),
+      false,
+    );
+    assert.equal(
+      Object.hasOwn(state.table("npm").version("open", "1.0.0")?.entry ?? {}, "share"),
+      false,
+    );
+    const doc = state.table("npm").document("private-ish");
     assert.equal(doc?.versions["1.0.0"].share, false);
     // Every copy derives the same document, which the signed snapshot lists by hash.
     await using dir = await tempDir();
     const mirror = await syncedMirror(origin, dir.path);
     try {
-      assert.deepEqual(mirror.state.document("private-ish"), doc);
+      assert.deepEqual(mirror.state.table("npm").document("private-ish"), doc);
     } finally {
       await mirror.close();
     }

@@ -43,14 +43,14 @@ describe("origin registry (no HTTP)", () => {
       ...(await parsePublish("accepts", publishBody(manifest, tgz))),
     });
     assert.equal(result.index, 0);
-    const [row] = registry.state.versions("accepts");
+    const [row] = registry.state.table("npm").versions("accepts");
     assert.deepEqual(row.entry.resolution.dependencies, {
       "mime-types": "~2.1.34",
       negotiator: "0.6.3",
     });
     assert.ok(await registry.blobs.get(boundArtifact(row.entry).sha256));
-    assert.deepEqual(registry.state.distTags("accepts"), { latest: "1.3.8" });
-    assert.deepEqual(registry.state.owners("accepts"), ["alice"]);
+    assert.deepEqual(registry.state.table("npm").distTags("accepts"), { latest: "1.3.8" });
+    assert.deepEqual(registry.state.table("npm").owners("accepts"), ["alice"]);
     await registry.close();
     await verifyLog(new DirectorySource(join(dir.path, "tree")), [
       parseVerifierKey(key.verifierKey),
@@ -67,7 +67,7 @@ describe("origin registry (no HTTP)", () => {
       ),
     );
     assert.ok(results.every((r) => r.status === "fulfilled"));
-    assert.equal(registry.state.versions("pkg").length, 51);
+    assert.equal(registry.state.table("npm").versions("pkg").length, 51);
     const twice = await Promise.allSettled([
       registry.publish(await request("alice", "pkg", "2.0.0")),
       registry.publish(await request("alice", "pkg", "2.0.0")),
@@ -88,7 +88,7 @@ describe("origin registry (no HTTP)", () => {
     ]);
     assert.deepEqual(race.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     const winner = race[0].status === "fulfilled" ? "alice" : "bob";
-    assert.deepEqual(registry.state.owners("fresh"), [winner]);
+    assert.deepEqual(registry.state.table("npm").owners("fresh"), [winner]);
     // 53 entries and one snapshot entry per batch, which ends the log.
     assert.equal(registry.state.logSize, registry.appender.size);
     assert.equal(registry.state.snapshot?.index, registry.appender.size - 1);
@@ -105,7 +105,7 @@ describe("origin registry (no HTTP)", () => {
       { kind: "owner", user: "bob", action: "add" },
       { kind: "owner", user: "alice", action: "rm" },
     ]);
-    assert.deepEqual(registry.state.owners("pkg"), ["bob"]);
+    assert.deepEqual(registry.state.table("npm").owners("pkg"), ["bob"]);
     // Two adds of one user in one batch: the second sees the first.
     const twice = await Promise.allSettled([
       registry.change("bob", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
@@ -120,7 +120,7 @@ describe("origin registry (no HTTP)", () => {
       ]),
       code("invalid"),
     );
-    assert.deepEqual(registry.state.owners("pkg"), ["bob", "carol"]);
+    assert.deepEqual(registry.state.table("npm").owners("pkg"), ["bob", "carol"]);
     await registry.close();
   });
 
@@ -132,16 +132,16 @@ describe("origin registry (no HTTP)", () => {
         await request("alice", `p${i % 7}`, `1.0.${i}`, { dependencies: { x: "^1" } }),
       );
     const before = ["p0", "p3", "p6"].map((n) => [
-      first.registry.state.versions(n),
-      first.registry.state.distTags(n),
+      first.registry.state.table("npm").versions(n),
+      first.registry.state.table("npm").distTags(n),
     ]);
     await first.registry.close();
     for (const f of ["state.sqlite", "state.sqlite-wal", "state.sqlite-shm"])
       await rm(join(dir.path, f), { force: true });
     const second = await openRegistry(dir.path);
     const after = ["p0", "p3", "p6"].map((n) => [
-      second.registry.state.versions(n),
-      second.registry.state.distTags(n),
+      second.registry.state.table("npm").versions(n),
+      second.registry.state.table("npm").distTags(n),
     ]);
     assert.deepEqual(after, before);
     // One publish per batch, each followed by its snapshot entry.

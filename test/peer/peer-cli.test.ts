@@ -146,7 +146,7 @@ describe("cairn peer and cairn install --share", () => {
     await installOn("a", ["--share"], "install", { ...DEPS, late: "1.0.0" });
     // The status file is replaced once the set includes it: wait on its changes.
     await statusWhere(home("a"), (s) => s.versions.some((v) => v.name === "late" && v.share));
-    const artifact = origin.registry.state.version("late", "1.0.0")?.entry.artifact;
+    const artifact = origin.registry.state.table("npm").version("late", "1.0.0")?.entry.artifact;
     const res = await fetch(`${peerUrl}ipfs/${rawCid(artifact?.sha256 ?? "")}?format=raw`);
     assert.equal(res.status, 200);
     await res.arrayBuffer();

@@ -59,14 +59,16 @@ describe("share policy", () => {
     assert.equal((await policyOf(origin, 1)).threshold, 3);
     // A peer may share popular versions only.
     const popularOnly = new SharePolicy({
-      document: (name) => origin.registry.state.document(name),
+      document: (name) => origin.registry.state.table("npm").document(name),
       popularity: (await policyOf(origin)).popularity,
       latest: false,
     });
     assert.equal((await popularOnly.decide("hot", "2.0.0")).reason, "unpopular");
     assert.equal((await popularOnly.decide("hot", "1.0.0")).reason, "popular");
     // Without a sketch only latest versions share.
-    const noSketch = new SharePolicy({ document: (name) => origin.registry.state.document(name) });
+    const noSketch = new SharePolicy({
+      document: (name) => origin.registry.state.table("npm").document(name),
+    });
     assert.equal((await noSketch.decide("hot", "1.0.0")).reason, "unpopular");
     assert.equal((await noSketch.decide("hot", "2.0.0")).reason, "latest");
   });

@@ -45,12 +45,12 @@ test("a sharing proxy serves the shareable tarballs it verified on its peer port
     await res.arrayBuffer();
   }
   const cid = (version: string) =>
-    rawCid(state.version("lib", version)?.entry.artifact?.sha256 ?? "");
+    rawCid(state.table("npm").version("lib", version)?.entry.artifact?.sha256 ?? "");
   const latest = await fetch(`${peer}ipfs/${cid("2.0.0")}?format=raw`);
   assert.equal(latest.status, 200);
   assert.equal(
     Buffer.from(await latest.arrayBuffer()).length,
-    state.version("lib", "2.0.0")?.entry.artifact?.size,
+    state.table("npm").version("lib", "2.0.0")?.entry.artifact?.size,
   );
   const older = await fetch(`${peer}ipfs/${cid("1.0.0")}?format=raw`);
   assert.equal(older.status, 404);

@@ -41,7 +41,7 @@ test("a peer seeds the popular versions it does not hold, and serves them", asyn
     { name: "hot", version: "1.0.0", share: true, reason: "popular" },
   ]);
   assert.equal(status.seeded, 1);
-  const artifact = origin.registry.state.version("hot", "1.0.0")?.entry.artifact;
+  const artifact = origin.registry.state.table("npm").version("hot", "1.0.0")?.entry.artifact;
   assert.ok(artifact);
   const res = await fetch(`${peer.url}ipfs/${rawCid(artifact.sha256)}?format=raw`);
   assert.equal(res.status, 200);

@@ -21,7 +21,7 @@ import { registryOfCases, storeOfCases } from "../helpers/share-cases.ts";
 
 function tarballOf(origin: TestOrigin, spec: string) {
   const [name, version] = spec.split("@");
-  const entry = origin.registry.state.version(name, version)?.entry;
+  const entry = origin.registry.state.table("npm").version(name, version)?.entry;
   assert.ok(entry?.artifact, spec);
   return { name, version, artifact: entry.artifact };
 }
@@ -50,7 +50,7 @@ describe("the peer server", () => {
     const sharing = new Sharing({
       view: {
         checkpointSize: () => state.logSize,
-        document: async (name) => state.document(name),
+        document: async (name) => state.table("npm").document(name),
         popularity: async () => state.popularity?.entry,
         blob: async (ref) => {
           const bytes = await origin.registry.blobs.get(ref.sha256);

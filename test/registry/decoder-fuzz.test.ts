@@ -348,6 +348,8 @@ describe("entry and document decoders under fuzzing", () => {
       }
     }
   }
+  // The old checker knew npm alone: other ecosystems' entries are no part of the comparison.
+  const NPM_ONLY = new Map([[npm.id, npm]]);
   test("the split checker accepts exactly the npm entries the old checker did (a frozen oracle)", () => {
     fc.assert(
       fc.property(
@@ -359,7 +361,7 @@ describe("entry and document decoders under fuzzing", () => {
               const before = accepts((v) => oldCheckEntry(v, check), value);
               const after = accepts((v) => {
                 const checked = checkEntry(v, check);
-                if (isPackageEntry(checked)) checkEntryWith(ECOSYSTEMS, checked, check);
+                if (isPackageEntry(checked)) checkEntryWith(NPM_ONLY, checked, check);
               }, value);
               assert.equal(after, before, `${check}: ${JSON.stringify(value).slice(0, 400)}`);
             }

@@ -34,15 +34,15 @@ test("dependents follow each package's latest version, aliases and every registr
       resolution: { dependencies: { base: "github:someone/base" } },
     }),
   ]);
-  assert.deepEqual(state.dependents("base", 10), ["app", "tool"]);
-  assert.equal(state.dependentCount("base"), 2);
-  assert.deepEqual(state.dependents("lib", 10), ["app"]);
-  assert.deepEqual(state.dependents("aliased-name", 10), []);
-  assert.deepEqual(state.dependents("opt", 10), ["app"]);
-  assert.deepEqual(state.dependents("peer", 10), ["app"]);
+  assert.deepEqual(state.table("npm").dependents("base", 10), ["app", "tool"]);
+  assert.equal(state.table("npm").dependentCount("base"), 2);
+  assert.deepEqual(state.table("npm").dependents("lib", 10), ["app"]);
+  assert.deepEqual(state.table("npm").dependents("aliased-name", 10), []);
+  assert.deepEqual(state.table("npm").dependents("opt", 10), ["app"]);
+  assert.deepEqual(state.table("npm").dependents("peer", 10), ["app"]);
   // A package never depends on itself.
-  assert.deepEqual(state.dependents("app", 10), []);
-  assert.deepEqual(state.dependents("base", 1), ["app"]);
+  assert.deepEqual(state.table("npm").dependents("app", 10), []);
+  assert.deepEqual(state.table("npm").dependents("base", 1), ["app"]);
 
   // A new latest that drops a dependency removes the dependent; a prerelease off latest changes nothing.
   applied(state, [
@@ -52,9 +52,9 @@ test("dependents follow each package's latest version, aliases and every registr
       resolution: { dependencies: { other: "1" } },
     }),
   ]);
-  assert.deepEqual(state.dependents("base", 10), ["app"]);
-  assert.equal(state.dependentCount("base"), 1);
-  assert.deepEqual(state.dependents("other", 10), []);
+  assert.deepEqual(state.table("npm").dependents("base", 10), ["app"]);
+  assert.equal(state.table("npm").dependentCount("base"), 1);
+  assert.deepEqual(state.table("npm").dependents("other", 10), []);
 
   // Moving latest back brings it back; unpublishing the package takes it away.
   const retag: PackageEntry = {
@@ -68,7 +68,7 @@ test("dependents follow each package's latest version, aliases and every registr
     version: "1.0.0",
   };
   applied(state, [retag]);
-  assert.deepEqual(state.dependents("base", 10), ["app", "tool"]);
+  assert.deepEqual(state.table("npm").dependents("base", 10), ["app", "tool"]);
   const unpublish: PackageEntry = {
     v: 1,
     kind: "unpublish",
@@ -78,10 +78,10 @@ test("dependents follow each package's latest version, aliases and every registr
     actor: "alice",
   };
   applied(state, [unpublish]);
-  assert.deepEqual(state.dependents("base", 10), ["tool"]);
-  assert.equal(state.dependentCount("base"), 1);
-  assert.deepEqual(state.dependents("lib", 10), []);
-  assert.equal(state.dependentCount("lib"), 0);
+  assert.deepEqual(state.table("npm").dependents("base", 10), ["tool"]);
+  assert.equal(state.table("npm").dependentCount("base"), 1);
+  assert.deepEqual(state.table("npm").dependents("lib", 10), []);
+  assert.equal(state.table("npm").dependentCount("lib"), 0);
   state.close();
 });
 
@@ -89,14 +89,14 @@ test("an adopted SQLite snapshot gets its dependents; a state made before the in
   await using dir = await tempDir();
   const path = join(dir.path, "state.sqlite");
   const { state, snapshot } = buildState(path);
-  assert.deepEqual(state.dependents("a", 10), ["@s/b"]);
+  assert.deepEqual(state.table("npm").dependents("a", 10), ["@s/b"]);
   state.close();
 
   const copy = join(dir.path, "copy.sqlite");
   copyCoreTables(path, copy);
   const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, 5, snapshot);
-  assert.deepEqual(adopted.dependents("a", 10), ["@s/b"]);
-  assert.equal(adopted.dependentCount("a"), 1);
+  assert.deepEqual(adopted.table("npm").dependents("a", 10), ["@s/b"]);
+  assert.equal(adopted.table("npm").dependentCount("a"), 1);
   adopted.close();
 
   // The published file keeps its own schema number; the index changed only derived tables.
@@ -113,6 +113,6 @@ test("an adopted SQLite snapshot gets its dependents; a state made before the in
   older.close();
   const reopened = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   assert.equal(reopened.logSize, 0);
-  assert.deepEqual(reopened.dependents("a", 10), []);
+  assert.deepEqual(reopened.table("npm").dependents("a", 10), []);
   reopened.close();
 });

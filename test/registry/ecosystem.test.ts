@@ -232,7 +232,7 @@ describe("the yank kind and npm", () => {
     try {
       state.apply(0, [publishEntry("left-pad", "1.0.0", { tag: "latest" })]);
       assert.throws(() => state.apply(1, [npmYank]), isCode("cannot-apply"));
-      const doc = state.document("left-pad");
+      const doc = state.table("npm").document("left-pad");
       assert.ok(doc);
       assert.equal(Object.hasOwn(doc.versions["1.0.0"], "yanked"), false);
     } finally {

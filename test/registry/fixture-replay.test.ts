@@ -80,11 +80,11 @@ describe("the npm-v1 fixture log", () => {
       assert.equal(state.snapshot?.id, expected.finalId);
       for (const [key, hash] of Object.entries(expected.documents)) {
         assert.equal(state.documentHash(key), hash, `documentHash(${key})`);
-        const doc = state.document(key.slice("npm/".length));
+        const doc = state.table("npm").document(key.slice("npm/".length));
         assert.ok(doc, key);
         assert.equal(sha256Hex(encodeDocument(doc)), hash, `encodeDocument of ${key}`);
       }
-      assert.deepEqual(state.listPackages(), expected.listPackages);
+      assert.deepEqual(state.table("npm").listPackages(), expected.listPackages);
     } finally {
       state.close();
     }

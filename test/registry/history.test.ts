@@ -38,6 +38,7 @@ describe("exact diffs from the index's history", () => {
     ]);
     assert.deepEqual(diffSizes(state, start, one), [
       {
+        ecosystem: "npm",
         name: "a",
         created: false,
         takenDown: false,

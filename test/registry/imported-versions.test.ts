@@ -46,15 +46,15 @@ describe("imported versions", () => {
 
   test("a version is imported without its tarball, which an artifact entry binds", () => {
     const state = applied(importEntry("a", "1.0.0", { published: "2020-01-02T03:04:05.000Z" }));
-    let [row] = state.versions("a");
+    let [row] = state.table("npm").versions("a");
     assert.equal(row.entry.kind, "import");
     assert.equal(row.entry.artifact, undefined);
     assert.equal(row.time, "2020-01-02T03:04:05.000Z", "the upstream's publish time is kept");
-    assert.deepEqual(state.source("a"), { uplink: "npm" });
+    assert.deepEqual(state.table("npm").source("a"), { uplink: "npm" });
     state.apply(1, [artifactEntry("a", "1.0.0")]);
-    [row] = state.versions("a");
+    [row] = state.table("npm").versions("a");
     assert.equal(row.entry.artifact?.size, 1);
-    const doc = state.document("a");
+    const doc = state.table("npm").document("a");
     assert.ok(doc);
     assert.deepEqual(
       decodeDocument(encodeDocument(doc), ECOSYSTEMS),
@@ -69,7 +69,7 @@ describe("imported versions", () => {
     cannotApply(() =>
       state.apply(1, [artifactEntry("a", "1.0.0", { sha512: `${"B".repeat(86)}==` })]),
     );
-    assert.equal(state.versions("a")[0].entry.artifact, undefined, "nothing changed");
+    assert.equal(state.table("npm").versions("a")[0].entry.artifact, undefined, "nothing changed");
   });
 
   test("an artifact binds once, and only to an imported version", () => {
@@ -83,7 +83,7 @@ describe("imported versions", () => {
   test("an uplink cannot add versions to a package published here, nor a publish to an imported one", () => {
     const local = applied(publishEntry("b", "1.0.0"));
     cannotApply(() => local.apply(1, [importEntry("b", "2.0.0")]));
-    assert.deepEqual(local.source("b"), {});
+    assert.deepEqual(local.table("npm").source("b"), {});
     const imported = applied(importEntry("a", "1.0.0"));
     cannotApply(() => imported.apply(1, [publishEntry("a", "2.0.0")]));
   });
@@ -91,7 +91,7 @@ describe("imported versions", () => {
   test("an imported version may be imported again until its tarball is bound, never after", () => {
     const corrected = importEntry("a", "1.0.0", { sha512: `${"B".repeat(86)}==` });
     const state = applied(importEntry("a", "1.0.0"), corrected);
-    const [row] = state.versions("a");
+    const [row] = state.table("npm").versions("a");
     assert.equal(row.entry.kind, "import");
     assert.deepEqual(row.entry.kind === "import" && row.entry.integrity, corrected.integrity);
     state.apply(2, [artifactEntry("a", "1.0.0", { sha512: corrected.integrity.sha512 })]);
@@ -112,7 +112,7 @@ describe("imported versions", () => {
       state.apply(2, [importEntry("a", "1.0.0", { sha512: `${"B".repeat(86)}==` })]),
     );
     state.apply(2, [importEntry("a", "1.0.0")]);
-    assert.equal(state.version("a", "1.0.0")?.unpublished, null);
+    assert.equal(state.table("npm").version("a", "1.0.0")?.unpublished, null);
   });
 });
 
@@ -125,10 +125,10 @@ test("a corrected version's row carries the correction's log index, so the state
   stepwise.apply(2, [later]);
   const atOnce = applied(importEntry("a", "1.0.0"), corrected, later);
   const docOf = (state: RegistryState) => {
-    const doc = state.document("a");
+    const doc = state.table("npm").document("a");
     assert.ok(doc);
     return Buffer.from(encodeDocument(doc)).toString();
   };
   assert.equal(docOf(stepwise), docOf(atOnce));
-  assert.equal(stepwise.version("a", "1.0.0")?.logIndex, 1);
+  assert.equal(stepwise.table("npm").version("a", "1.0.0")?.logIndex, 1);
 });

@@ -24,11 +24,14 @@ function publish(name: string, version: string, tag?: string): PublishEntry {
 
 /** The snapshot entry an honest origin would write after `state`, computed from scratch. */
 function honestSnapshot(state: RegistryState, size: number, shards: number): SnapshotEntry {
-  const rows = state.packageNames().map((name) => {
-    const doc = state.document(name);
-    assert.ok(doc);
-    return { key: `npm/${name}`, document: sha256(encodeDocument(doc)) };
-  });
+  const rows = state
+    .table("npm")
+    .packageNames()
+    .map((name) => {
+      const doc = state.table("npm").document(name);
+      assert.ok(doc);
+      return { key: `npm/${name}`, document: sha256(encodeDocument(doc)) };
+    });
   const snap = buildSnapshot(rows, shards);
   return {
     v: 1,
@@ -67,7 +70,7 @@ describe("package documents and snapshot entries", () => {
         actor: "alice",
       },
     ]);
-    const doc = state.document("a");
+    const doc = state.table("npm").document("a");
     assert.deepEqual(doc?.distTags, { latest: "1.0.0" });
     assert.equal(doc?.updated, 3);
     assert.equal(doc?.versions["1.0.0"].index, 0);
@@ -84,7 +87,7 @@ describe("package documents and snapshot entries", () => {
       artifactEntry("b", "1.0.0"),
     ]);
     const hashOf = (state: RegistryState, name: string) => {
-      const doc = state.document(name);
+      const doc = state.table("npm").document(name);
       assert.ok(doc);
       return sha256(encodeDocument(doc));
     };
@@ -97,7 +100,10 @@ describe("package documents and snapshot entries", () => {
       hashOf(old, "b"),
       "9a3ad374c3fb0866549f42a4ea228609cee9be2c6ac6eac828853525eb648ec9",
     );
-    assert.equal(Object.hasOwn(old.document("a")?.versions["1.0.0"] ?? {}, "files"), false);
+    assert.equal(
+      Object.hasOwn(old.table("npm").document("a")?.versions["1.0.0"] ?? {}, "files"),
+      false,
+    );
 
     const files = { sha256: "d".repeat(64), size: 321 };
     const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
@@ -106,9 +112,9 @@ describe("package documents and snapshot entries", () => {
       importEntry("b", "1.0.0"),
       { ...artifactEntry("b", "1.0.0"), files },
     ]);
-    assert.deepEqual(state.document("a")?.versions["1.0.0"].files, files);
-    assert.deepEqual(state.document("b")?.versions["1.0.0"].files, files);
-    assert.deepEqual(state.version("b", "1.0.0")?.entry.files, files);
+    assert.deepEqual(state.table("npm").document("a")?.versions["1.0.0"].files, files);
+    assert.deepEqual(state.table("npm").document("b")?.versions["1.0.0"].files, files);
+    assert.deepEqual(state.table("npm").version("b", "1.0.0")?.entry.files, files);
   });
 
   test("an honest snapshot entry is accepted; a wrong root, count or size names the entry", () => {

@@ -37,7 +37,7 @@ const names = (hits: readonly { name: string }[]) => hits.map((h) => h.name);
 
 describe("search index", () => {
   test("exact names first, then description and keyword matches; updates and removals stick", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("left-pad", "pad a string on the left", ["pad"]));
     search.put(doc("pad", "the shortest name"));
     search.put(doc("padder", "another tool", ["string"]));
@@ -60,7 +60,7 @@ describe("search index", () => {
   });
 
   test("exact name, then name prefix, then the name after a scope, then text; popularity orders each class", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     // The text matches are the most popular, and mention "react" the most: they still come last.
     search.put(doc("ui-kit", "react react react components for react", ["react"], 900));
     search.put(doc("hooks-lib", "hooks for react", [], 800));
@@ -97,7 +97,7 @@ describe("search index", () => {
   });
 
   test("scoped names: a scope lists its packages, and scope/name means @scope/name", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("@babel/core", "compiler core", [], 100));
     search.put(doc("@babel/cli", "command line", [], 30));
     search.put(doc("@babel-x/core", "not babel", [], 1000));
@@ -118,7 +118,9 @@ describe("search index", () => {
   });
 
   test("a dense name range (a letter typed) ranks as a small one does", () => {
-    const { search, db } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { db } = state;
+    const { search } = state.table("npm");
     db.exec("BEGIN");
     // More names than the dense threshold start with "d"; popularity and length vary.
     const all: SearchDocument[] = [];
@@ -144,7 +146,7 @@ describe("search index", () => {
   });
 
   test("a popularity set later reorders a class", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("lodash-a", "x", [], 1));
     search.put(doc("lodash-b", "x", [], 2));
     assert.deepEqual(names(search.search("lodash", 0, 2).hits), ["lodash-b", "lodash-a"]);
@@ -154,7 +156,9 @@ describe("search index", () => {
   });
 
   test("the total is counted up to the cap, and says when it stopped", () => {
-    const { search, db } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { db } = state;
+    const { search } = state.table("npm");
     db.exec("BEGIN");
     for (let i = 0; i < TOTAL_CAP + 50; i++) search.put(doc(`pkg-${i}`, "a widget", [], i % 7));
     db.exec("COMMIT");
@@ -170,7 +174,7 @@ describe("search index", () => {
   });
 
   test("hostile text finds nothing or something, and never throws", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     search.put(doc("left-pad", "pad a string", ["pad"]));
     search.put(doc("日本語-pkg", "ユニコード description"));
     const hostile = [
@@ -212,7 +216,7 @@ describe("search index", () => {
   });
 
   test("names near a query that found nothing", () => {
-    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const { search } = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS }).table("npm");
     for (const n of ["express", "expresso", "exprima", "lodash", "react"]) search.put(doc(n, "x"));
     assert.deepEqual(search.nearby("expres", 3).slice(0, 2), ["express", "expresso"]);
     assert.deepEqual(search.nearby("lodahs", 3), ["lodash"]);
@@ -250,20 +254,20 @@ describe("popularity: dependents first", () => {
       publishEntry("lib-b", "1.0.0", { tag: "latest" }),
     ]);
     // No dependents either side: more live versions break the tie.
-    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    assert.deepEqual(names(state.table("npm").search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
     apply(state, [publishEntry("app", "1.0.0", dependsOn("lib-b"))]);
-    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-b", "lib-a"]);
+    assert.deepEqual(names(state.table("npm").search.search("lib", 0, 2).hits), ["lib-b", "lib-a"]);
     // The dependency moves with app's latest; a prerelease off latest moves nothing.
     apply(state, [publishEntry("app", "2.0.0", dependsOn("lib-a"))]);
-    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    assert.deepEqual(names(state.table("npm").search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
     apply(state, [publishEntry("app", "3.0.0-rc.1", { ...dependsOn("lib-b"), tag: "next" })]);
-    assert.deepEqual(names(state.search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
+    assert.deepEqual(names(state.table("npm").search.search("lib", 0, 2).hits), ["lib-a", "lib-b"]);
     // Two dependents beat one, and the popularity a hit reports says so.
     apply(state, [
       publishEntry("cli", "1.0.0", dependsOn("lib-b")),
       publishEntry("web", "1.0.0", dependsOn("lib-b")),
     ]);
-    const [first, second] = state.search.search("lib", 0, 2).hits;
+    const [first, second] = state.table("npm").search.search("lib", 0, 2).hits;
     assert.deepEqual([first.name, second.name], ["lib-b", "lib-a"]);
     assert.ok(first.popularity > second.popularity);
     state.close();
@@ -298,7 +302,7 @@ describe("popularity: dependents first", () => {
     assert.deepEqual(rows(replayed), rows(incremental));
     // zed-util: two dependents (@s/tool, app), two versions; zed-core: two dependents (@s/tool,
     // zed-more), one version; zed-more: no dependents, two versions.
-    assert.deepEqual(names(replayed.search.search("zed", 0, 3).hits), [
+    assert.deepEqual(names(replayed.table("npm").search.search("zed", 0, 3).hits), [
       "zed-util",
       "zed-core",
       "zed-more",
@@ -320,7 +324,7 @@ describe("popularity: dependents first", () => {
     copyCoreTables(path, copy);
     const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, state.logSize, snapshot);
     assert.deepEqual(rows(adopted), rows(state));
-    assert.equal(adopted.search.search("zed", 0, 1).hits[0].name, "zed-util");
+    assert.equal(adopted.table("npm").search.search("zed", 0, 1).hits[0].name, "zed-util");
     adopted.close();
     state.close();
   });

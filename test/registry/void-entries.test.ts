@@ -97,7 +97,10 @@ test("an entry that cannot be applied is named with the way out; listed as void,
   assert.equal(recovered.appender.size, 5);
   assert.equal(recovered.state.snapshot?.index, 4);
   assert.deepEqual(
-    recovered.state.versions("pkg").map((v) => v.version),
+    recovered.state
+      .table("npm")
+      .versions("pkg")
+      .map((v) => v.version),
     ["1.0.0"],
   );
   await recovered.publish(await request("1.0.2"));

@@ -98,7 +98,7 @@ describe("static tree", () => {
     assert.ok(gz.body.length < plain.body.length / 2, `${gz.body.length} of ${plain.body.length}`);
     assert.deepEqual(gunzipSync(gz.body), plain.body);
 
-    const [row] = origin.registry.state.versions("pkg-0");
+    const [row] = origin.registry.state.table("npm").versions("pkg-0");
     const tarball = await rawGet(
       new URL(`blob/sha256/${boundArtifact(row.entry).sha256}`, tree).href,
       "gzip",

@@ -151,7 +151,7 @@ describe("planning an import", () => {
       NOW,
     );
     state.apply(0, first.entries);
-    const doc = state.document("pkg");
+    const doc = state.table("npm").document("pkg");
     const again = planImport(
       "pkg",
       {
@@ -171,7 +171,7 @@ describe("planning an import", () => {
       ["deprecate 1.0.0", "unpublish 1.1.0", "tag latest 1.0.0", "tag old null"],
     );
     state.apply(first.entries.length, again.entries);
-    assert.deepEqual(state.distTags("pkg"), { latest: "1.0.0" });
+    assert.deepEqual(state.table("npm").distTags("pkg"), { latest: "1.0.0" });
   });
 
   test("a withdrawn version served again with the same hashes comes back; with others it stays out", () => {
@@ -182,22 +182,34 @@ describe("planning an import", () => {
     const removed = planImport(
       "pkg",
       { versions: { "1.0.0": both["1.0.0"] } },
-      state.document("pkg"),
+      state.table("npm").document("pkg"),
       "up",
       NOW,
     );
     state.apply(first.entries.length, removed.entries);
-    assert.equal(state.version("pkg", "1.1.0")?.unpublished !== null, true);
+    assert.equal(state.table("npm").version("pkg", "1.1.0")?.unpublished !== null, true);
     const other = { ...both, "1.1.0": version("1.1.0", { dist: { shasum: "b".repeat(40) } }) };
-    const refused = planImport("pkg", { versions: other }, state.document("pkg"), "up", NOW);
+    const refused = planImport(
+      "pkg",
+      { versions: other },
+      state.table("npm").document("pkg"),
+      "up",
+      NOW,
+    );
     assert.ok(!refused.entries.some((e) => e.kind === "import"));
-    const back = planImport("pkg", { versions: both }, state.document("pkg"), "up", NOW);
+    const back = planImport(
+      "pkg",
+      { versions: both },
+      state.table("npm").document("pkg"),
+      "up",
+      NOW,
+    );
     assert.deepEqual(
       back.entries.filter((e) => e.kind === "import").map((e) => ("version" in e ? e.version : "")),
       ["1.1.0"],
     );
     state.apply(first.entries.length + removed.entries.length, back.entries);
-    assert.equal(state.version("pkg", "1.1.0")?.unpublished, null);
+    assert.equal(state.table("npm").version("pkg", "1.1.0")?.unpublished, null);
   });
 
   test("whatever a packument holds, every planned entry is one the log accepts", () => {

@@ -76,7 +76,7 @@ async function downstream(
 
 /** Whether the origin holds the tarball of name@version. */
 function bound(cairn: Downstream, name: string, version: string): boolean {
-  return cairn.registry.state.version(name, version)?.entry.artifact !== undefined;
+  return cairn.registry.state.table("npm").version(name, version)?.entry.artifact !== undefined;
 }
 
 /** A package's oldest version: never the one the origin prefetches (latest). */
@@ -195,7 +195,10 @@ describe("an origin with an uplink", () => {
     assert.equal(entry?.artifact.unixfs, dag.root);
     for (const node of dag.nodes) assert.ok(await cairn.registry.blobs.has(node.sha256));
     // The version a client reads carries it.
-    assert.equal(cairn.registry.state.version(name, version)?.entry.artifact?.unixfs, dag.root);
+    assert.equal(
+      cairn.registry.state.table("npm").version(name, version)?.entry.artifact?.unixfs,
+      dag.root,
+    );
   });
 
   test("a packument whose integrity disagrees with its tarball is refused until the upstream corrects it", async () => {
@@ -242,7 +245,7 @@ describe("an origin with an uplink", () => {
       const cold = await cairn.get("escape-html");
       assert.equal(cold.status, status);
       assert.equal(await errorCode(cold), code);
-      assert.equal(cairn.registry.state.getPackage("escape-html"), undefined);
+      assert.equal(cairn.registry.state.table("npm").getPackage("escape-html"), undefined);
       upstream.clearFaults();
       const doc = await cairn.packument("escape-html");
       // Not latest, whose tarball the origin fetches at once by itself.
@@ -471,7 +474,7 @@ describe("an origin with an uplink", () => {
     assert.equal((await asked).status, 200);
     await cairn.uplinks?.idle();
     for (const name of deps) {
-      assert.equal(cairn.registry.state.source(name)?.uplink, "up", name);
+      assert.equal(cairn.registry.state.table("npm").source(name)?.uplink, "up", name);
       assert.equal(upstream.stats.packuments.get(name), 1, name);
       // Each package read ahead has its latest tarball, as one asked for does.
       assert.ok((await cairn.kinds(name)).includes("artifact"), name);
@@ -487,7 +490,7 @@ describe("an origin with an uplink", () => {
     const cairn = await start(upstream, { readAhead: false });
     await cairn.packument("accepts");
     await cairn.uplinks?.idle();
-    assert.equal(cairn.registry.state.source("mime-types"), undefined);
+    assert.equal(cairn.registry.state.table("npm").source("mime-types"), undefined);
   });
 
   test("reading ahead never imports a name that routes nowhere", async () => {
@@ -499,8 +502,8 @@ describe("an origin with an uplink", () => {
     upstream.resetStats();
     await cairn.packument("accepts");
     await cairn.uplinks?.idle();
-    assert.equal(cairn.registry.state.source("mime-types")?.uplink, "up");
-    assert.equal(cairn.registry.state.source("negotiator"), undefined);
+    assert.equal(cairn.registry.state.table("npm").source("mime-types")?.uplink, "up");
+    assert.equal(cairn.registry.state.table("npm").source("negotiator"), undefined);
     assert.equal(upstream.stats.packuments.get("negotiator") ?? 0, 0);
   });
 
@@ -526,7 +529,7 @@ describe("an origin with an uplink", () => {
     const doc = await cairn.packument("accepts");
     assert.equal(doc["dist-tags"].latest, "1.99.0");
     assert.equal(
-      cairn.registry.state.version("accepts", "1.99.0")?.entry.artifact !== undefined,
+      cairn.registry.state.table("npm").version("accepts", "1.99.0")?.entry.artifact !== undefined,
       true,
     );
   });

@@ -125,21 +125,21 @@ async function load(ctx: PageContext, name: string): Promise<Loaded | undefined>
   // Asked of the reader first: an origin's uplink importer brings the package in, or up to date.
   if ((await ctx.source.packages.revision(name)) === undefined) return undefined;
   const state = ctx.source.state();
-  const pkg = state?.getPackage(name);
+  const pkg = state?.table("npm").getPackage(name);
   if (state && pkg) {
     return {
       doc: {
         // The state this server holds is npm's until it is keyed by ecosystem.
         ecosystem: "npm",
         name,
-        distTags: state.distTags(name),
-        owners: state.owners(name),
+        distTags: state.table("npm").distTags(name),
+        owners: state.table("npm").owners(name),
         ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
       },
-      uplink: state.source(name)?.uplink,
-      outlines: state.versionOutlines(name),
+      uplink: state.table("npm").source(name)?.uplink,
+      outlines: state.table("npm").versionOutlines(name),
       version: (version) => {
-        const row = state.version(name, version);
+        const row = state.table("npm").version(name, version);
         return row && versionDocumentOfRow(row);
       },
     };
@@ -271,8 +271,8 @@ export async function packageData(
     readme,
     previous: below.find((r) => r.doc.unpublished === undefined)?.version,
     dependents: state && {
-      count: state.dependentCount(name),
-      names: state.dependents(name, DEPENDENTS_SHOWN),
+      count: state.table("npm").dependentCount(name),
+      names: state.table("npm").dependents(name, DEPENDENTS_SHOWN),
     },
   };
 }

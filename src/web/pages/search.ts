@@ -38,7 +38,7 @@ function wholeNumber(raw: string | undefined, fallback: number, what: string): n
 
 /** The index this server searches, brought up to date first; undefined on a sparse proxy. */
 async function searchIndex(ctx: PageContext): Promise<SearchIndex | undefined> {
-  const index = ctx.source.packages.search ?? ctx.source.state()?.search;
+  const index = ctx.source.packages.search ?? ctx.source.state()?.table("npm").search;
   if (index) await ctx.source.packages.beforeRead?.();
   return index;
 }
