@@ -1,0 +1,523 @@
+/**
+ * cargo's dependency resolver, as `cargo generate-lockfile` runs it: the
+ * same packages and the same edges as the Cargo.lock cargo writes for the
+ * same registry contents. It follows cargo's `activate_deps_loop`:
+ *
+ * - the root is activated with the features asked (cargo's lockfile asks
+ *   for all of them) and its dev-dependencies; no other crate's
+ *   dev-dependencies are resolved; build and target-specific dependencies
+ *   always are (the lockfile is the same on every platform);
+ * - the next dependency to resolve is the one with the fewest candidates
+ *   among the frames of activated crates (ties: the older frame); its
+ *   candidates are the versions its requirement matches (pre-releases only
+ *   when it names one), yanked ones left out unless locked, locked versions
+ *   first, then highest first;
+ * - a candidate is refused when another version with the same semver
+ *   compatibility (same major; same minor for 0.x; same patch for 0.0.x)
+ *   is active, or another crate already claims its `links`; a candidate
+ *   already active is reused, and activated again when asked for features
+ *   it does not have yet (features unify across the graph);
+ * - when no candidate is left it backtracks to the last choice that had
+ *   another. cargo jumps straight to a choice involved in the conflict; its
+ *   conflict sets are sound, so both find the same first solution, cargo
+ *   sooner.
+ *
+ * Not modelled: `[patch]`/`[replace]`, path and git sources, dependencies
+ * on other registries (resolved here as if in this one), and the
+ * rust-version-aware preference of resolver 3 (edition 2024).
+ */
+
+import {
+  type EnabledDependencies,
+  enabledDependencies,
+  type FeatureProblem,
+  type FeatureRequest,
+  type FeatureTable,
+  featureTable,
+} from "./crate-features.ts";
+import { CargoError } from "./errors.ts";
+import type { CrateResolution, IndexDependency } from "./index-line.ts";
+import { keyName } from "./name.ts";
+import { type CargoVersion, compareVersions, parseVersion } from "./version.ts";
+import { matchesReq, parseVersionReq, type VersionReq } from "./version-req.ts";
+
+/** One version of a crate as the registry lists it. */
+export interface RegistryVersion {
+  /** The published spelling. */
+  readonly name: string;
+  readonly version: string;
+  readonly resolution: CrateResolution;
+  readonly yanked: boolean;
+}
+
+/** Every version of the crate whose name has this `keyName` (empty when none). */
+export type CrateLookup = (key: string) => readonly RegistryVersion[];
+
+export interface RootCrate {
+  readonly name: string;
+  readonly version: string;
+  /** Its dependencies of every kind, dev-dependencies included, and its features. */
+  readonly resolution: CrateResolution;
+}
+
+export interface PackageRef {
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface ResolveOptions {
+  /** The root's features; cargo's lockfile resolves with all of them. */
+  readonly features?: FeatureRequest;
+  /** Versions a Cargo.lock pins: preferred, and usable even when yanked. */
+  readonly locked?: Iterable<PackageRef>;
+  /** Activations before giving up with `resolve-too-complex`. */
+  readonly maxSteps?: number;
+}
+
+export interface ResolvedPackage extends PackageRef {
+  /** The packages it depends on, sorted by name then version. */
+  readonly dependencies: readonly PackageRef[];
+}
+
+interface Summary extends PackageRef {
+  readonly id: string;
+  readonly parsed: CargoVersion;
+  /** Crates of one name and semver-compatible versions share it: at most one is active. */
+  readonly activationKey: string;
+  readonly links: string | undefined;
+  readonly resolution: CrateResolution;
+  readonly table: FeatureTable;
+}
+
+interface Candidates {
+  readonly dep: IndexDependency;
+  readonly list: readonly Summary[];
+  readonly features: ReadonlySet<string>;
+}
+
+/** What activation built: every structure is replaced, never changed, once a copy may share it. */
+interface Context {
+  activations: Map<string, Summary>;
+  links: Map<string, string>;
+  features: Map<string, ReadonlySet<string>>;
+  /** Package id to the ids it depends on. */
+  edges: Map<string, ReadonlySet<string>>;
+  steps: number;
+}
+
+const copyContext = (c: Context): Context => ({
+  activations: new Map(c.activations),
+  links: new Map(c.links),
+  features: new Map(c.features),
+  edges: new Map(c.edges),
+  steps: c.steps,
+});
+
+interface Frame {
+  readonly parent: Summary;
+  readonly deps: readonly Candidates[];
+  next: number;
+  readonly time: number;
+}
+
+/** cargo's `RemainingDeps`: the frame whose next dependency has the fewest candidates goes first. */
+class RemainingDeps {
+  #frames: Frame[];
+  #time: number;
+  constructor(frames: Frame[] = [], time = 0) {
+    this.#frames = frames;
+    this.#time = time;
+  }
+
+  copy(): RemainingDeps {
+    return new RemainingDeps(
+      this.#frames.map((f) => ({ ...f })),
+      this.#time,
+    );
+  }
+
+  push(parent: Summary, deps: readonly Candidates[]): void {
+    this.#frames.push({ parent, deps, next: 0, time: this.#time++ });
+  }
+
+  pop(): [Summary, Candidates] | undefined {
+    for (;;) {
+      let best = -1;
+      let bestCount = 0;
+      for (let i = 0; i < this.#frames.length; i++) {
+        const f = this.#frames[i];
+        const count = f.next < f.deps.length ? f.deps[f.next].list.length : 0;
+        if (
+          best < 0 ||
+          count < bestCount ||
+          (count === bestCount && f.time < this.#frames[best].time)
+        ) {
+          best = i;
+          bestCount = count;
+        }
+      }
+      if (best < 0) return undefined;
+      const frame = this.#frames[best];
+      if (frame.next < frame.deps.length) {
+        const sibling = frame.deps[frame.next];
+        frame.next++;
+        return [frame.parent, sibling];
+      }
+      this.#frames.splice(best, 1);
+    }
+  }
+}
+
+type Conflict = "semver" | "links";
+
+/** cargo's `RemainingCandidates`: hands out candidates that fit the context, one ahead to know if another remains. */
+class RemainingCandidates {
+  readonly list: readonly Summary[];
+  #at: number;
+  #held: Summary | undefined;
+  constructor(list: readonly Summary[], at = 0, held: Summary | undefined = undefined) {
+    this.list = list;
+    this.#at = at;
+    this.#held = held;
+  }
+
+  copy(): RemainingCandidates {
+    return new RemainingCandidates(this.list, this.#at, this.#held);
+  }
+
+  next(cx: Context, conflicts: Map<string, Conflict>): [Summary, boolean] | undefined {
+    while (this.#at < this.list.length) {
+      const b = this.list[this.#at++];
+      const active = cx.activations.get(b.activationKey);
+      if (active !== undefined && active !== b) {
+        if (!conflicts.has(active.id)) conflicts.set(active.id, "semver");
+        continue;
+      }
+      const claimed = b.links === undefined ? undefined : cx.links.get(b.links);
+      if (claimed !== undefined && claimed !== b.id) {
+        if (!conflicts.has(claimed)) conflicts.set(claimed, "links");
+        continue;
+      }
+      const previous = this.#held;
+      this.#held = b;
+      if (previous !== undefined) return [previous, true];
+    }
+    const last = this.#held;
+    this.#held = undefined;
+    return last === undefined ? undefined : [last, false];
+  }
+}
+
+interface Backtrack {
+  readonly cx: Context;
+  readonly remaining: RemainingDeps;
+  readonly candidates: RemainingCandidates;
+  readonly parent: Summary;
+  readonly dep: Candidates;
+  readonly conflicts: Map<string, Conflict>;
+}
+
+function semverCompatibility(v: CargoVersion): string {
+  if (v.major !== "0") return v.major;
+  if (v.minor !== "0") return `0.${v.minor}`;
+  return `0.0.${v.patch}`;
+}
+
+function summaryOf(name: string, version: string, resolution: CrateResolution): Summary {
+  const parsed = parseVersion(version);
+  return {
+    id: `${name} ${version}`,
+    name,
+    version,
+    parsed,
+    activationKey: `${name} ${semverCompatibility(parsed)}`,
+    links: resolution.links,
+    resolution,
+    table: featureTable(resolution),
+  };
+}
+
+/** Thrown inside activation; a dependency's problem rejects the candidate, the root's fails the run. */
+class ActivationConflict {
+  readonly problem: FeatureProblem;
+  constructor(problem: FeatureProblem) {
+    this.problem = problem;
+  }
+}
+
+class Resolver {
+  readonly #summaries = new Map<string, Summary>();
+  readonly #queries = new Map<string, readonly Summary[]>();
+  readonly #locked: ReadonlySet<string>;
+
+  readonly lookup: CrateLookup;
+  readonly maxSteps: number;
+  constructor(lookup: CrateLookup, locked: Iterable<PackageRef>, maxSteps: number) {
+    this.lookup = lookup;
+    this.maxSteps = maxSteps;
+    this.#locked = new Set([...locked].map((p) => `${keyName(p.name)} ${p.version}`));
+  }
+
+  /** cargo's registry query: matching versions, yanked ones only when locked, locked first, then newest. */
+  query(dep: IndexDependency): readonly Summary[] {
+    const crate = dep.package ?? dep.name;
+    const cacheKey = `${crate} ${dep.req}`;
+    const cached = this.#queries.get(cacheKey);
+    if (cached) return cached;
+    const req: VersionReq = parseVersionReq(dep.req);
+    const found: Summary[] = [];
+    for (const entry of this.lookup(keyName(crate))) {
+      if (entry.name !== crate) continue;
+      const locked = this.isLocked(entry);
+      if (entry.yanked && !locked) continue;
+      const summary = this.summary(entry);
+      if (matchesReq(req, summary.parsed)) found.push(summary);
+    }
+    found.sort(
+      (a, b) =>
+        Number(this.isLocked(b)) - Number(this.isLocked(a)) || compareVersions(b.parsed, a.parsed),
+    );
+    this.#queries.set(cacheKey, found);
+    return found;
+  }
+
+  private isLocked(p: PackageRef): boolean {
+    return this.#locked.has(`${keyName(p.name)} ${p.version}`);
+  }
+
+  private summary(entry: RegistryVersion): Summary {
+    const id = `${entry.name} ${entry.version}`;
+    let summary = this.#summaries.get(id);
+    if (summary === undefined) {
+      summary = summaryOf(entry.name, entry.version, entry.resolution);
+      this.#summaries.set(id, summary);
+    }
+    return summary;
+  }
+
+  /** cargo's `build_deps`: the dependencies turned on, fewest candidates first (a stable sort). */
+  buildDeps(
+    summary: Summary,
+    request: FeatureRequest,
+    withDev: boolean,
+  ): EnabledDependencies & { candidates: Candidates[] } {
+    const enabled = enabledDependencies(summary.resolution, summary.table, request, withDev);
+    if ("kind" in enabled) throw new ActivationConflict(enabled);
+    const candidates = enabled.deps.map(({ dep, features }) => ({
+      dep,
+      features,
+      list: this.query(dep),
+    }));
+    candidates.sort((a, b) => a.list.length - b.list.length);
+    return { ...enabled, candidates };
+  }
+
+  /** cargo's `activate`: records the edge, then the activation; a frame when there is new work. */
+  activate(
+    cx: Context,
+    parent: Summary | undefined,
+    candidate: Summary,
+    request: FeatureRequest,
+    withDev: boolean,
+  ): Candidates[] | undefined {
+    if (++cx.steps > this.maxSteps)
+      throw new CargoError("resolve-too-complex", `gave up after ${this.maxSteps} activations`);
+    if (parent !== undefined) {
+      const edges = new Set(cx.edges.get(parent.id));
+      edges.add(candidate.id);
+      cx.edges.set(parent.id, edges);
+    }
+    if (this.alreadyActive(cx, candidate, request)) return undefined;
+    const built = this.buildDeps(candidate, request, withDev);
+    cx.features.set(
+      candidate.id,
+      new Set([...(cx.features.get(candidate.id) ?? []), ...built.features]),
+    );
+    return built.candidates;
+  }
+
+  private alreadyActive(cx: Context, summary: Summary, request: FeatureRequest): boolean {
+    if (cx.activations.get(summary.activationKey) === undefined) {
+      if (summary.links !== undefined) {
+        if (cx.links.has(summary.links))
+          throw new CargoError(
+            "links-conflict",
+            `more than one crate links to the native library \`${summary.links}\``,
+          );
+        cx.links.set(summary.links, summary.id);
+      }
+      cx.activations.set(summary.activationKey, summary);
+      return false;
+    }
+    if (request.all) return false;
+    const previous = cx.features.get(summary.id) ?? new Set();
+    for (const f of request.features) if (!previous.has(f)) return false;
+    return !request.defaultFeatures || previous.has("default") || !summary.table.has("default");
+  }
+}
+
+/**
+ * Resolves `root`'s dependencies against the registry `lookup` reads.
+ * Returns every package of the resolution, the root first, each with the
+ * packages it depends on. An unresolvable request throws a CargoError whose
+ * message names the dependency and the chain that asked for it.
+ */
+export function resolveCrates(
+  root: RootCrate,
+  lookup: CrateLookup,
+  options: ResolveOptions = {},
+): ResolvedPackage[] {
+  const resolver = new Resolver(lookup, options.locked ?? [], options.maxSteps ?? 200_000);
+  const rootSummary = summaryOf(root.name, root.version, root.resolution);
+  let cx: Context = {
+    activations: new Map(),
+    links: new Map(),
+    features: new Map(),
+    edges: new Map(),
+    steps: 0,
+  };
+  let remaining = new RemainingDeps();
+  try {
+    const deps = resolver.activate(
+      cx,
+      undefined,
+      rootSummary,
+      options.features ?? { all: true },
+      true,
+    );
+    if (deps) remaining.push(rootSummary, deps);
+  } catch (err) {
+    if (err instanceof ActivationConflict) throw rootProblem(rootSummary, err.problem);
+    throw err;
+  }
+
+  const stack: Backtrack[] = [];
+  for (let next = remaining.pop(); next !== undefined; next = remaining.pop()) {
+    let [parent, dep] = next;
+    let candidates = new RemainingCandidates(dep.list);
+    let conflicts = new Map<string, Conflict>();
+    const featureFailures: FeatureProblem[] = [];
+    for (;;) {
+      let picked = candidates.next(cx, conflicts);
+      while (picked === undefined) {
+        const frame = stack.pop();
+        if (frame === undefined)
+          throw unresolvable(resolver, cx, parent, dep, conflicts, featureFailures);
+        ({ parent, dep } = frame);
+        cx = frame.cx;
+        remaining = frame.remaining;
+        candidates = frame.candidates;
+        conflicts = frame.conflicts;
+        featureFailures.length = 0;
+        picked = candidates.next(cx, conflicts);
+      }
+      const [candidate, hasAnother] = picked;
+      const backtrack: Backtrack | undefined = hasAnother
+        ? {
+            cx: copyContext(cx),
+            remaining: remaining.copy(),
+            candidates: candidates.copy(),
+            parent,
+            dep,
+            conflicts: new Map(conflicts),
+          }
+        : undefined;
+      const request = { features: dep.features, defaultFeatures: dep.dep.default_features };
+      try {
+        const deps = resolver.activate(cx, parent, candidate, request, false);
+        if (deps) remaining.push(candidate, deps);
+        if (backtrack) stack.push(backtrack);
+        break;
+      } catch (err) {
+        if (!(err instanceof ActivationConflict)) throw err;
+        featureFailures.push(err.problem);
+        if (backtrack) cx = backtrack.cx;
+      }
+    }
+  }
+  return packagesOf(rootSummary, cx);
+}
+
+function packagesOf(root: Summary, cx: Context): ResolvedPackage[] {
+  const all = [root, ...[...cx.activations.values()].filter((s) => s !== root)];
+  const byId = new Map(all.map((s) => [s.id, s]));
+  const order = (a: PackageRef, b: PackageRef) =>
+    a.name < b.name
+      ? -1
+      : a.name > b.name
+        ? 1
+        : compareVersions(parseVersion(a.version), parseVersion(b.version));
+  return all.map((s) => ({
+    name: s.name,
+    version: s.version,
+    dependencies: [...(cx.edges.get(s.id) ?? [])]
+      .map((id) => byId.get(id) as Summary)
+      .map(({ name, version }) => ({ name, version }))
+      .sort(order),
+  }));
+}
+
+/** `a 1.0.0`, then who asked for it, up to the root: the first parent recorded for each. */
+function chainTo(cx: Context, id: string): string[] {
+  const parents = new Map<string, string>();
+  for (const [parent, children] of cx.edges)
+    for (const child of children) if (!parents.has(child)) parents.set(child, parent);
+  const chain = [id];
+  for (let at = parents.get(id); at !== undefined && !chain.includes(at); at = parents.get(at))
+    chain.push(at);
+  return chain;
+}
+
+function describeFeatureProblem(problem: FeatureProblem): string {
+  switch (problem.kind) {
+    case "missing-feature":
+      return `it has no feature \`${problem.feature}\``;
+    case "missing-dependency":
+      return `it has no dependency \`${problem.dep}\``;
+    case "feature-cycle":
+      return `its feature \`${problem.feature}\` depends on itself`;
+  }
+}
+
+function rootProblem(root: Summary, problem: FeatureProblem): CargoError {
+  return new CargoError(
+    "missing-feature",
+    `cannot enable the features asked of \`${root.id}\`: ${describeFeatureProblem(problem)}`,
+  );
+}
+
+function unresolvable(
+  resolver: Resolver,
+  cx: Context,
+  parent: Summary,
+  dep: Candidates,
+  conflicts: ReadonlyMap<string, Conflict>,
+  featureFailures: readonly FeatureProblem[],
+): CargoError {
+  const crate = dep.dep.package ?? dep.dep.name;
+  const wanted = `\`${crate} = "${dep.dep.req}"\`, required by ${chainTo(cx, parent.id).join(" <- ")}`;
+  if (dep.list.length === 0) {
+    const known = resolver.lookup(keyName(crate));
+    if (!known.some((v) => v.name === crate)) {
+      const spelled = known.length > 0 ? ` (the registry spells it \`${known[0].name}\`)` : "";
+      return new CargoError("no-such-crate", `no crate named \`${crate}\`${spelled} for ${wanted}`);
+    }
+    return new CargoError("no-matching-version", `no version that is not yanked matches ${wanted}`);
+  }
+  const links = [...conflicts].filter(([, why]) => why === "links").map(([id]) => id);
+  if (links.length > 0)
+    return new CargoError(
+      "links-conflict",
+      `no version of ${wanted} can be used: its native library is already linked by ${links.join(", ")}`,
+    );
+  const semver = [...conflicts].filter(([, why]) => why === "semver").map(([id]) => id);
+  if (semver.length > 0 || featureFailures.length === 0)
+    return new CargoError(
+      "version-conflict",
+      `no version of ${wanted} can be used: it conflicts with the active ${semver.join(", ")}`,
+    );
+  return new CargoError(
+    "missing-feature",
+    `no version of ${wanted} can be used: ${featureFailures.map(describeFeatureProblem).join("; ")}`,
+  );
+}
