@@ -22,6 +22,7 @@ import type {
   ResolvedPackage,
 } from "../../src/cargo/rules/resolve.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
+import type { CorpusCrate } from "./crate-corpus.ts";
 
 export interface VersionSpec {
   readonly deps?: readonly (Partial<IndexDependency> & { name: string; req: string })[];
@@ -62,6 +63,31 @@ export function registryVersions(spec: RegistrySpec): RegistryVersion[] {
       yanked: v.yanked === true,
     })),
   );
+}
+
+/** The corpus crates as the registry would list them once published (dependencies as Cargo.toml has them). */
+export function corpusVersions(crates: readonly CorpusCrate[]): RegistryVersion[] {
+  return crates.map((crate) => ({
+    name: crate.name,
+    version: crate.version,
+    yanked: false,
+    resolution: resolutionOf({
+      features: Object.fromEntries(
+        Object.entries(crate.featureTable).map(([name, values]) => [name, [...values]]),
+      ),
+      ...(crate.links !== undefined ? { links: crate.links } : {}),
+      deps: crate.dependencies.map(({ key, crate: pkg, kind, target, table }) => ({
+        name: key,
+        req: String(table.version ?? "*"),
+        features: (table.features ?? []) as string[],
+        optional: table.optional === true,
+        default_features: table["default-features"] !== false && table.default_features !== false,
+        target: target ?? null,
+        kind,
+        ...(pkg !== key ? { package: pkg } : {}),
+      })),
+    }),
+  }));
 }
 
 /** The index files of these versions, by path, in the order given. */

@@ -6,7 +6,7 @@
  * ours with the named code.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -15,7 +15,9 @@ import { parseRootManifest } from "../../../src/cargo/rules/manifest.ts";
 import { type PackageRef, resolveCrates } from "../../../src/cargo/rules/resolve.ts";
 import { cargoAvailable, makeCargoHome, runCargo } from "../../helpers/cargo.ts";
 import { startFakeSparseRegistry } from "../../helpers/cargo-publish.ts";
+import { copyCargoApp, prepareCrateCorpus } from "../../helpers/crate-corpus.ts";
 import {
+  corpusVersions,
   graphLines,
   indexFiles,
   lockGraph,
@@ -74,6 +76,24 @@ const CASES: Case[] = [
       shared: { "2.0.0": {}, "2.1.0": {}, "2.2.0": {} },
     },
     root: '[dependencies]\na = "1"\nb = "1"\n',
+  },
+  {
+    name: "the dependency with the fewest candidates is chosen first, across crates",
+    registry: {
+      a: {
+        "1.0.0": { deps: [{ name: "s", req: "=1.1.0" }] },
+        "1.1.0": { deps: [{ name: "s", req: "=1.0.0" }] },
+        "1.2.0": { deps: [{ name: "s", req: "=1.0.0" }] },
+      },
+      b: {
+        "1.0.0": { deps: [{ name: "s", req: "=1.0.0" }] },
+        "1.1.0": { deps: [{ name: "s", req: "=1.1.0" }] },
+      },
+      s: { "1.0.0": {}, "1.1.0": {} },
+      y: { "1.0.0": { deps: [{ name: "b", req: "1" }] } },
+    },
+    // y (one candidate) goes before a (three); then y's b (two) before a.
+    root: '[dependencies]\na = "1"\ny = "1"\n',
   },
   {
     name: "yanked versions skipped; pre-releases only when asked for",
@@ -240,7 +260,53 @@ const CASES: Case[] = [
     root: '[dependencies]\nhere = "1"\n',
     fails: "no-such-crate",
   },
+  {
+    name: "a dependency spelled otherwise than the published name (cargo only suggests it)",
+    registry: { "foo-bar": { "1.0.0": {} } },
+    root: '[dependencies]\nfoo_bar = "1"\n',
+    fails: "no-such-crate",
+  },
 ];
+
+const code = (c: CargoErrorCode) => (err: unknown) => err instanceof CargoError && err.code === c;
+
+describe("resolving without cargo", () => {
+  const lookup = lookupOf(
+    registryVersions({ a: { "1.0.0": { deps: [{ name: "b", req: "1" }] } }, b: { "1.0.0": {} } }),
+  );
+  const root = parseRootManifest(
+    '[package]\nname = "root"\nversion = "0.1.0"\n[dependencies]\na = "1"\n',
+  );
+
+  test("Cargo.toml: dependencies outside a registry and malformed tables are refused", () => {
+    const manifest = (tables: string) => `[package]\nname = "root"\nversion = "0.1.0"\n${tables}`;
+    assert.throws(
+      () => parseRootManifest(manifest('[dependencies]\nx = { path = "../x" }')),
+      code("bad-dependency"),
+    );
+    assert.throws(
+      () => parseRootManifest(manifest('[dependencies]\nx = { git = "https://example.org/x" }')),
+      code("bad-dependency"),
+    );
+    assert.throws(() => parseRootManifest(manifest("[dependencies]\nx = 1")), code("bad-manifest"));
+    assert.throws(
+      () => parseRootManifest(manifest('[dependencies]\nx = "not a req"')),
+      code("bad-version-req"),
+    );
+    assert.throws(() => parseRootManifest("[package\n"), code("bad-manifest"));
+    assert.throws(() => parseRootManifest('[dependencies]\nx = "1"'), code("bad-manifest"));
+  });
+
+  test("a feature the root does not have fails the request", () => {
+    const features = { features: ["nope"], defaultFeatures: true, commandLine: true };
+    assert.throws(() => resolveCrates(root, lookup, { features }), code("missing-feature"));
+  });
+
+  test("backtracking stops at the step limit", () => {
+    assert.equal(resolveCrates(root, lookup, { maxSteps: 3 }).length, 3);
+    assert.throws(() => resolveCrates(root, lookup, { maxSteps: 2 }), code("resolve-too-complex"));
+  });
+});
 
 describe("resolving as cargo does", { skip: !cargoAvailable() && "cargo is not installed" }, () => {
   let scratch: string;
@@ -288,10 +354,7 @@ describe("resolving as cargo does", { skip: !cargoAvailable() && "cargo is not i
       const root = parseRootManifest(`[package]\nname = "root"\nversion = "0.1.0"\n\n${c.root}`);
       if (c.fails !== undefined) {
         assert.ok(cargoError, "cargo fails too");
-        assert.throws(
-          () => resolveCrates(root, lookupOf(versions)),
-          (err) => err instanceof CargoError && err.code === c.fails,
-        );
+        assert.throws(() => resolveCrates(root, lookupOf(versions)), code(c.fails));
         return;
       }
       if (cargoError) throw cargoError;
@@ -300,4 +363,70 @@ describe("resolving as cargo does", { skip: !cargoAvailable() && "cargo is not i
       assert.deepEqual(graphLines(ours), graphLines(cargos));
     });
   }
+
+  test("a locked version is kept, even once yanked, and preferred over a newer one", async () => {
+    const registry: RegistrySpec = { y: { "1.0.0": {}, "1.1.0": {} }, z: { "1.0.0": {} } };
+    const later: RegistrySpec = {
+      y: { "1.0.0": {}, "1.1.0": { yanked: true }, "1.2.0": {} },
+      z: { "1.0.0": {}, "1.1.0": {} },
+    };
+    const server = await startFakeSparseRegistry(indexFiles(registryVersions(registry)), () => ({
+      status: 400,
+      detail: "no publishing here",
+    }));
+    const dir = join(scratch, "locked");
+    try {
+      const sparseIndex = `${server.url}index/`;
+      await writeRootCrate(dir, "root", '[dependencies]\ny = "1"\n');
+      const cargoHome = await makeCargoHome(join(scratch, "locked-home-1"), { sparseIndex });
+      await runCargo(["generate-lockfile"], { cwd: dir, cargoHome });
+      const locked: PackageRef[] = await lockGraph(join(dir, "Cargo.lock"));
+      // The registry moves on; the application adds a dependency and cargo resolves again from its lockfile.
+      for (const [path, text] of indexFiles(registryVersions(later))) server.files.set(path, text);
+      const root = '[dependencies]\ny = "1"\nz = "1"\n';
+      await writeRootCrate(dir, "root", root);
+      const laterHome = await makeCargoHome(join(scratch, "locked-home-2"), { sparseIndex });
+      await runCargo(["update", "--workspace"], { cwd: dir, cargoHome: laterHome });
+      const manifest = parseRootManifest(`[package]\nname = "root"\nversion = "0.1.0"\n\n${root}`);
+      const lookup = lookupOf(registryVersions(later));
+      const ours = resolveCrates(manifest, lookup, { locked });
+      assert.deepEqual(graphLines(ours), graphLines(await lockGraph(join(dir, "Cargo.lock"))));
+      assert.ok(graphLines(ours).includes("y 1.1.0 -> "));
+      assert.ok(graphLines(resolveCrates(manifest, lookup)).includes("y 1.2.0 -> "));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("the crate corpus", { skip: !cargoAvailable() && "cargo is not installed" }, () => {
+  test("the application resolves as cargo resolves it, in milliseconds", async (t) => {
+    const scratch = await mkdtemp(join(tmpdir(), "cairn-resolve-corpus-"));
+    t.after(() => rm(scratch, { recursive: true, force: true }));
+    const versions = corpusVersions(await prepareCrateCorpus(join(scratch, "sources")));
+    const server = await startFakeSparseRegistry(indexFiles(versions), () => ({
+      status: 400,
+      detail: "no publishing here",
+    }));
+    t.after(() => server.close());
+    const app = await copyCargoApp(join(scratch, "app"));
+    const cargoHome = await makeCargoHome(join(scratch, "home"), {
+      sparseIndex: `${server.url}index/`,
+    });
+    await runCargo(["generate-lockfile"], { cwd: app, cargoHome });
+    const cargos = await lockGraph(join(app, "Cargo.lock"));
+
+    const root = parseRootManifest(await readFile(join(app, "Cargo.toml"), "utf8"));
+    const lookup = lookupOf(versions);
+    const ours = resolveCrates(root, lookup);
+    assert.deepEqual(graphLines(ours), graphLines(cargos));
+    assert.equal(ours.length, versions.length + 1, "every corpus crate and the application");
+
+    const runs = 20;
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) resolveCrates(root, lookup);
+    const each = (performance.now() - started) / runs;
+    t.diagnostic(`resolving the application (${ours.length} packages): ${each.toFixed(2)} ms`);
+    assert.ok(each < 100, `${each} ms`);
+  });
 });
