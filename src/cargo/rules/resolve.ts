@@ -102,7 +102,9 @@ interface Context {
   features: Map<string, ReadonlySet<string>>;
   /** Package id to the ids it depends on. */
   edges: Map<string, ReadonlySet<string>>;
-  steps: number;
+  /** Activations so far; a package's age is the count when it was activated. */
+  age: number;
+  ages: Map<string, number>;
 }
 
 const copyContext = (c: Context): Context => ({
@@ -110,8 +112,36 @@ const copyContext = (c: Context): Context => ({
   links: new Map(c.links),
   features: new Map(c.features),
   edges: new Map(c.edges),
-  steps: c.steps,
+  age: c.age,
+  ages: new Map(c.ages),
 });
+
+const emptyContext = (): Context => ({
+  activations: new Map(),
+  links: new Map(),
+  features: new Map(),
+  edges: new Map(),
+  age: 0,
+  ages: new Map(),
+});
+
+/**
+ * cargo's `is_conflicting`: when `parent` and every package of `conflicts`
+ * are still active, the age of the youngest; otherwise undefined.
+ */
+function conflictAge(
+  cx: Context,
+  parent: Summary,
+  conflicts: ReadonlyMap<string, Conflict>,
+): number | undefined {
+  let max = 0;
+  for (const id of [parent.id, ...conflicts.keys()]) {
+    const age = cx.ages.get(id);
+    if (age === undefined) return undefined;
+    max = Math.max(max, age);
+  }
+  return max;
+}
 
 interface Frame {
   readonly parent: Summary;
@@ -168,7 +198,8 @@ class RemainingDeps {
   }
 }
 
-type Conflict = "semver" | "links";
+/** Why an active package rules a candidate out (`feature`: the parent asked for what the candidate lacks). */
+type Conflict = "semver" | "links" | "feature";
 
 /** cargo's `RemainingCandidates`: hands out candidates that fit the context, one ahead to know if another remains. */
 class RemainingCandidates {
@@ -252,6 +283,7 @@ class Resolver {
 
   readonly lookup: CrateLookup;
   readonly maxSteps: number;
+  #steps = 0;
   constructor(lookup: CrateLookup, locked: Iterable<PackageRef>, maxSteps: number) {
     this.lookup = lookup;
     this.maxSteps = maxSteps;
@@ -320,7 +352,8 @@ class Resolver {
     request: FeatureRequest,
     withDev: boolean,
   ): Candidates[] | undefined {
-    if (++cx.steps > this.maxSteps)
+    cx.age++;
+    if (++this.#steps > this.maxSteps)
       throw new CargoError("resolve-too-complex", `gave up after ${this.maxSteps} activations`);
     if (parent !== undefined) {
       const edges = new Set(cx.edges.get(parent.id));
@@ -347,6 +380,7 @@ class Resolver {
         cx.links.set(summary.links, summary.id);
       }
       cx.activations.set(summary.activationKey, summary);
+      cx.ages.set(summary.id, cx.age);
       return false;
     }
     if (request.all) return false;
@@ -369,13 +403,7 @@ export function resolveCrates(
 ): ResolvedPackage[] {
   const resolver = new Resolver(lookup, options.locked ?? [], options.maxSteps ?? 200_000);
   const rootSummary = summaryOf(root.name, root.version, root.resolution);
-  let cx: Context = {
-    activations: new Map(),
-    links: new Map(),
-    features: new Map(),
-    edges: new Map(),
-    steps: 0,
-  };
+  let cx = emptyContext();
   let remaining = new RemainingDeps();
   try {
     const deps = resolver.activate(
@@ -397,19 +425,25 @@ export function resolveCrates(
     let candidates = new RemainingCandidates(dep.list);
     let conflicts = new Map<string, Conflict>();
     const featureFailures: FeatureProblem[] = [];
+    let backtracked = false;
     for (;;) {
       let picked = candidates.next(cx, conflicts);
-      while (picked === undefined) {
-        const frame = stack.pop();
-        if (frame === undefined)
-          throw unresolvable(resolver, cx, parent, dep, conflicts, featureFailures);
-        ({ parent, dep } = frame);
-        cx = frame.cx;
-        remaining = frame.remaining;
-        candidates = frame.candidates;
-        conflicts = frame.conflicts;
-        featureFailures.length = 0;
-        picked = candidates.next(cx, conflicts);
+      if (picked === undefined) {
+        // cargo's `find_candidate`: a choice made after the parent and every
+        // package in the conflict were active cannot undo the conflict, so it
+        // is skipped (only on a first failure, as cargo does).
+        const age = backtracked ? undefined : conflictAge(cx, parent, conflicts);
+        for (;;) {
+          const frame = stack.pop();
+          if (frame === undefined)
+            throw unresolvable(resolver, cx, parent, dep, conflicts, featureFailures);
+          picked = frame.candidates.next(frame.cx, frame.conflicts);
+          if (picked === undefined || (age !== undefined && frame.cx.age >= age)) continue;
+          ({ parent, dep, cx, remaining, candidates, conflicts } = frame);
+          featureFailures.length = 0;
+          backtracked = true;
+          break;
+        }
       }
       const [candidate, hasAnother] = picked;
       const backtrack: Backtrack | undefined = hasAnother
@@ -431,6 +465,7 @@ export function resolveCrates(
       } catch (err) {
         if (!(err instanceof ActivationConflict)) throw err;
         featureFailures.push(err.problem);
+        conflicts.set(parent.id, "feature");
         if (backtrack) cx = backtrack.cx;
       }
     }
