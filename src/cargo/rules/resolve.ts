@@ -248,6 +248,15 @@ interface Backtrack {
   readonly conflicts: Map<string, Conflict>;
 }
 
+function requestKey(dep: IndexDependency, features: ReadonlySet<string>): string {
+  return JSON.stringify([
+    dep.package ?? dep.name,
+    dep.req,
+    dep.default_features,
+    [...features].sort(),
+  ]);
+}
+
 function semverCompatibility(v: CargoVersion): string {
   if (v.major !== "0") return v.major;
   if (v.minor !== "0") return `0.${v.minor}`;
@@ -269,9 +278,17 @@ function summaryOf(name: string, version: string, resolution: CrateResolution): 
 }
 
 /** Thrown inside activation; a dependency's problem rejects the candidate, the root's fails the run. */
+/**
+ * Why a candidate cannot be activated whatever else is active: a feature
+ * problem, or a dependency it turns on that was found unsatisfiable.
+ */
+type ActivationProblem =
+  | FeatureProblem
+  | { readonly kind: "unsatisfiable"; readonly cause: CargoError };
+
 class ActivationConflict {
-  readonly problem: FeatureProblem;
-  constructor(problem: FeatureProblem) {
+  readonly problem: ActivationProblem;
+  constructor(problem: ActivationProblem) {
     this.problem = problem;
   }
 }
@@ -284,6 +301,18 @@ class Resolver {
   readonly lookup: CrateLookup;
   readonly maxSteps: number;
   #steps = 0;
+  /**
+   * Requests (crate, requirement, features) that failed with no active
+   * package involved: they fail in every context, so any version turning
+   * one on is refused at once. This prunes only subtrees without a
+   * solution, so the first solution found stays cargo's; cargo's conflict
+   * cache does the same job more generally.
+   */
+  readonly #unsatisfiable = new Map<string, CargoError>();
+
+  unsatisfiable(dep: Candidates, cause: CargoError): void {
+    this.#unsatisfiable.set(requestKey(dep.dep, dep.features), cause);
+  }
   constructor(lookup: CrateLookup, locked: Iterable<PackageRef>, maxSteps: number) {
     this.lookup = lookup;
     this.maxSteps = maxSteps;
@@ -335,6 +364,10 @@ class Resolver {
   ): EnabledDependencies & { candidates: Candidates[] } {
     const enabled = enabledDependencies(summary.resolution, summary.table, request, withDev);
     if ("kind" in enabled) throw new ActivationConflict(enabled);
+    for (const { dep, features } of enabled.deps) {
+      const cause = this.#unsatisfiable.get(requestKey(dep, features));
+      if (cause) throw new ActivationConflict({ kind: "unsatisfiable", cause });
+    }
     const candidates = enabled.deps.map(({ dep, features }) => ({
       dep,
       features,
@@ -424,7 +457,7 @@ export function resolveCrates(
     let [parent, dep] = next;
     let candidates = new RemainingCandidates(dep.list);
     let conflicts = new Map<string, Conflict>();
-    const featureFailures: FeatureProblem[] = [];
+    const featureFailures: ActivationProblem[] = [];
     let backtracked = false;
     for (;;) {
       let picked = candidates.next(cx, conflicts);
@@ -433,6 +466,12 @@ export function resolveCrates(
         // package in the conflict were active cannot undo the conflict, so it
         // is skipped (only on a first failure, as cargo does).
         const age = backtracked ? undefined : conflictAge(cx, parent, conflicts);
+        const ruledOut = [...conflicts.values()].some((why) => why === "semver" || why === "links");
+        if (!backtracked && !ruledOut)
+          resolver.unsatisfiable(
+            dep,
+            unresolvable(resolver, cx, parent, dep, conflicts, featureFailures),
+          );
         for (;;) {
           const frame = stack.pop();
           if (frame === undefined)
@@ -514,7 +553,8 @@ function describeFeatureProblem(problem: FeatureProblem): string {
   }
 }
 
-function rootProblem(root: Summary, problem: FeatureProblem): CargoError {
+function rootProblem(root: Summary, problem: ActivationProblem): CargoError {
+  if (problem.kind === "unsatisfiable") return problem.cause;
   return new CargoError(
     "missing-feature",
     `cannot enable the features asked of \`${root.id}\`: ${describeFeatureProblem(problem)}`,
@@ -527,8 +567,10 @@ function unresolvable(
   parent: Summary,
   dep: Candidates,
   conflicts: ReadonlyMap<string, Conflict>,
-  featureFailures: readonly FeatureProblem[],
+  featureFailures: readonly ActivationProblem[],
 ): CargoError {
+  const deeper = featureFailures.find((p) => p.kind === "unsatisfiable");
+  if (deeper !== undefined) return deeper.cause;
   const crate = dep.dep.package ?? dep.dep.name;
   const wanted = `\`${crate} = "${dep.dep.req}"\`, required by ${chainTo(cx, parent.id).join(" <- ")}`;
   if (dep.list.length === 0) {
@@ -553,6 +595,8 @@ function unresolvable(
     );
   return new CargoError(
     "missing-feature",
-    `no version of ${wanted} can be used: ${featureFailures.map(describeFeatureProblem).join("; ")}`,
+    `no version of ${wanted} can be used: ${featureFailures
+      .map((p) => (p.kind === "unsatisfiable" ? p.cause.message : describeFeatureProblem(p)))
+      .join("; ")}`,
   );
 }

@@ -36,6 +36,20 @@ interface Case {
   readonly fails?: CargoErrorCode;
 }
 
+/** Eight crates of five versions each, then one whose every version needs a crate that does not exist. */
+const DOOMED: RegistrySpec = {
+  ...Object.fromEntries(
+    Array.from({ length: 8 }, (_, k) => [
+      `k${k}`,
+      Object.fromEntries(Array.from({ length: 5 }, (_, v) => [`1.${v}.0`, {}])),
+    ]),
+  ),
+  bad: Object.fromEntries(
+    Array.from({ length: 10 }, (_, v) => [`1.${v}.0`, { deps: [{ name: "missing", req: "1" }] }]),
+  ),
+};
+const DOOMED_ROOT = `[dependencies]\nbad = "1"\n${Array.from({ length: 8 }, (_, k) => `k${k} = "1"`).join("\n")}\n`;
+
 const CASES: Case[] = [
   {
     name: "ranges that force two majors, and two minors of a 0.x crate",
@@ -266,6 +280,12 @@ const CASES: Case[] = [
     root: '[dependencies]\nfoo_bar = "1"\n',
     fails: "no-such-crate",
   },
+  {
+    name: "a crate missing under every version of another, behind crates with many versions",
+    registry: DOOMED,
+    root: DOOMED_ROOT,
+    fails: "no-such-crate",
+  },
 ];
 
 const code = (c: CargoErrorCode) => (err: unknown) => err instanceof CargoError && err.code === c;
@@ -300,6 +320,15 @@ describe("resolving without cargo", () => {
   test("a feature the root does not have fails the request", () => {
     const features = { features: ["nope"], defaultFeatures: true, commandLine: true };
     assert.throws(() => resolveCrates(root, lookup, { features }), code("missing-feature"));
+  });
+
+  test("a request that fails whatever is active is not retried under every other choice", () => {
+    const manifest = parseRootManifest(
+      `[package]\nname = "root"\nversion = "0.1.0"\n${DOOMED_ROOT}`,
+    );
+    const doomed = lookupOf(registryVersions(DOOMED));
+    // 5^8 combinations of the other crates would be tried without it.
+    assert.throws(() => resolveCrates(manifest, doomed, { maxSteps: 100 }), code("no-such-crate"));
   });
 
   test("backtracking stops at the step limit", () => {
