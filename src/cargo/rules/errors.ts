@@ -40,6 +40,8 @@ export type CargoErrorCode =
   | "links-conflict"
   /** Resolving: a feature asked for does not exist (or a feature names itself). */
   | "missing-feature"
+  /** Resolving: crates that depend on themselves through others. */
+  | "dependency-cycle"
   /** Resolving: backtracking went past its step limit. */
   | "resolve-too-complex";
 

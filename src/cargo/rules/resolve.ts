@@ -263,21 +263,26 @@ function semverCompatibility(v: CargoVersion): string {
   return `0.0.${v.patch}`;
 }
 
-function summaryOf(name: string, version: string, resolution: CrateResolution): Summary {
+/** `source` tells the root apart from a registry crate of the same name, as cargo's source ids do. */
+function summaryOf(
+  name: string,
+  version: string,
+  resolution: CrateResolution,
+  source = "registry",
+): Summary {
   const parsed = parseVersion(version);
   return {
-    id: `${name} ${version}`,
+    id: `${name} ${version} ${source}`,
     name,
     version,
     parsed,
-    activationKey: `${name} ${semverCompatibility(parsed)}`,
+    activationKey: `${name} ${semverCompatibility(parsed)} ${source}`,
     links: resolution.links,
     resolution,
     table: featureTable(resolution),
   };
 }
 
-/** Thrown inside activation; a dependency's problem rejects the candidate, the root's fails the run. */
 /**
  * Why a candidate cannot be activated whatever else is active: a feature
  * problem, or a dependency it turns on that was found unsatisfiable.
@@ -286,6 +291,7 @@ type ActivationProblem =
   | FeatureProblem
   | { readonly kind: "unsatisfiable"; readonly cause: CargoError };
 
+/** Thrown inside activation; a dependency's problem rejects the candidate, the root's fails the run. */
 class ActivationConflict {
   readonly problem: ActivationProblem;
   constructor(problem: ActivationProblem) {
@@ -435,7 +441,7 @@ export function resolveCrates(
   options: ResolveOptions = {},
 ): ResolvedPackage[] {
   const resolver = new Resolver(lookup, options.locked ?? [], options.maxSteps ?? 200_000);
-  const rootSummary = summaryOf(root.name, root.version, root.resolution);
+  const rootSummary = summaryOf(root.name, root.version, root.resolution, "root");
   let cx = emptyContext();
   let remaining = new RemainingDeps();
   try {
@@ -509,7 +515,30 @@ export function resolveCrates(
       }
     }
   }
+  checkCycles(cx);
   return packagesOf(rootSummary, cx);
+}
+
+/** `serde 1.0.0` for the id `serde 1.0.0 registry`. */
+const label = (id: string) => id.slice(0, id.lastIndexOf(" "));
+
+/** cargo refuses a graph where a package depends on itself through others (only dev-dependencies may, and only the root has them). */
+function checkCycles(cx: Context): void {
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (id: string): void => {
+    if (done.has(id)) return;
+    const at = path.indexOf(id);
+    if (at >= 0) {
+      const cycle = [...path.slice(at), id].map(label);
+      throw new CargoError("dependency-cycle", `cyclic package dependency: ${cycle.join(" -> ")}`);
+    }
+    path.push(id);
+    for (const child of cx.edges.get(id) ?? []) visit(child);
+    path.pop();
+    done.add(id);
+  };
+  for (const id of cx.edges.keys()) visit(id);
 }
 
 function packagesOf(root: Summary, cx: Context): ResolvedPackage[] {
@@ -539,7 +568,7 @@ function chainTo(cx: Context, id: string): string[] {
   const chain = [id];
   for (let at = parents.get(id); at !== undefined && !chain.includes(at); at = parents.get(at))
     chain.push(at);
-  return chain;
+  return chain.map(label);
 }
 
 function describeFeatureProblem(problem: FeatureProblem): string {
@@ -557,7 +586,7 @@ function rootProblem(root: Summary, problem: ActivationProblem): CargoError {
   if (problem.kind === "unsatisfiable") return problem.cause;
   return new CargoError(
     "missing-feature",
-    `cannot enable the features asked of \`${root.id}\`: ${describeFeatureProblem(problem)}`,
+    `cannot enable the features asked of \`${label(root.id)}\`: ${describeFeatureProblem(problem)}`,
   );
 }
 
@@ -572,30 +601,40 @@ function unresolvable(
   const deeper = featureFailures.find((p) => p.kind === "unsatisfiable");
   if (deeper !== undefined) return deeper.cause;
   const crate = dep.dep.package ?? dep.dep.name;
-  const wanted = `\`${crate} = "${dep.dep.req}"\`, required by ${chainTo(cx, parent.id).join(" <- ")}`;
+  const wanted = `\`${crate} = "${dep.dep.req}"\` (required by ${chainTo(cx, parent.id).join(" <- ")})`;
   if (dep.list.length === 0) {
     const known = resolver.lookup(keyName(crate));
     if (!known.some((v) => v.name === crate)) {
-      const spelled = known.length > 0 ? ` (the registry spells it \`${known[0].name}\`)` : "";
-      return new CargoError("no-such-crate", `no crate named \`${crate}\`${spelled} for ${wanted}`);
+      const spelled = known.length > 0 ? `; the registry spells it \`${known[0].name}\`` : "";
+      return new CargoError("no-such-crate", `no crate named \`${crate}\`${spelled}: ${wanted}`);
     }
-    return new CargoError("no-matching-version", `no version that is not yanked matches ${wanted}`);
+    return new CargoError(
+      "no-matching-version",
+      `no version matches ${wanted} (yanked versions count only when locked)`,
+    );
   }
-  const links = [...conflicts].filter(([, why]) => why === "links").map(([id]) => id);
+  const activeFor = (why: Conflict) =>
+    [...conflicts].filter(([, reason]) => reason === why).map(([id]) => label(id));
+  const links = activeFor("links");
   if (links.length > 0)
     return new CargoError(
       "links-conflict",
-      `no version of ${wanted} can be used: its native library is already linked by ${links.join(", ")}`,
+      `${wanted}: its native library is already linked by ${links.join(", ")}`,
     );
-  const semver = [...conflicts].filter(([, why]) => why === "semver").map(([id]) => id);
-  if (semver.length > 0 || featureFailures.length === 0)
+  const semver = activeFor("semver");
+  if (semver.length > 0)
     return new CargoError(
       "version-conflict",
-      `no version of ${wanted} can be used: it conflicts with the active ${semver.join(", ")}`,
+      `${wanted}: every matching version conflicts with the active ${semver.join(", ")}`,
+    );
+  if (featureFailures.length === 0)
+    return new CargoError(
+      "version-conflict",
+      `${wanted}: every matching version leads to a conflict further down`,
     );
   return new CargoError(
     "missing-feature",
-    `no version of ${wanted} can be used: ${featureFailures
+    `${wanted}: ${featureFailures
       .map((p) => (p.kind === "unsatisfiable" ? p.cause.message : describeFeatureProblem(p)))
       .join("; ")}`,
   );

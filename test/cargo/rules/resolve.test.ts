@@ -281,6 +281,23 @@ const CASES: Case[] = [
     fails: "no-such-crate",
   },
   {
+    name: "a registry crate with the root's name is another package",
+    registry: {
+      root: { "0.1.0": {}, "0.1.1": {} },
+      c: { "1.0.0": { deps: [{ name: "root", req: "0.1" }] } },
+    },
+    root: '[dependencies]\nc = "1"\n',
+  },
+  {
+    name: "crates that depend on each other",
+    registry: {
+      a: { "1.0.0": { deps: [{ name: "b", req: "1" }] } },
+      b: { "1.0.0": { deps: [{ name: "a", req: "1", kind: "build" }] } },
+    },
+    root: '[dependencies]\na = "1"\n',
+    fails: "dependency-cycle",
+  },
+  {
     name: "a crate missing under every version of another, behind crates with many versions",
     registry: DOOMED,
     root: DOOMED_ROOT,
