@@ -315,6 +315,20 @@ describe("resolving without cargo", () => {
     '[package]\nname = "root"\nversion = "0.1.0"\n[dependencies]\na = "1"\n',
   );
 
+  test("the module's example: every package with the packages it depends on", () => {
+    const registry = lookupOf(
+      registryVersions({
+        a: { "1.0.0": {}, "1.2.0": { deps: [{ name: "b", req: "0.3" }] } },
+        b: { "0.3.4": {}, "0.4.0": {} },
+      }),
+    );
+    assert.deepEqual(resolveCrates(root, registry), [
+      { name: "root", version: "0.1.0", dependencies: [{ name: "a", version: "1.2.0" }] },
+      { name: "a", version: "1.2.0", dependencies: [{ name: "b", version: "0.3.4" }] },
+      { name: "b", version: "0.3.4", dependencies: [] },
+    ]);
+  });
+
   test("Cargo.toml: dependencies outside a registry and malformed tables are refused", () => {
     const manifest = (tables: string) => `[package]\nname = "root"\nversion = "0.1.0"\n${tables}`;
     assert.throws(
