@@ -17,6 +17,7 @@
  * name.
  */
 import type { CrateResolution, IndexDependency } from "./index-line.ts";
+import { isVersionReq } from "./version-req.ts";
 
 export type FeatureValue =
   | { readonly kind: "feature"; readonly name: string }
@@ -28,10 +29,13 @@ export type FeatureValue =
       readonly weak: boolean;
     };
 
+/** cargo's `FeatureValue::new`: a `/` decides first, so `dep:x/f` names a dependency `dep:x`. */
 export function parseFeatureValue(value: string): FeatureValue {
-  if (value.startsWith("dep:")) return { kind: "dep", dep: value.slice(4) };
   const slash = value.indexOf("/");
-  if (slash < 0) return { kind: "feature", name: value };
+  if (slash < 0) {
+    if (value.startsWith("dep:")) return { kind: "dep", dep: value.slice(4) };
+    return { kind: "feature", name: value };
+  }
   const dep = value.slice(0, slash);
   const weak = dep.endsWith("?");
   return {
@@ -57,6 +61,54 @@ export function featureTable(resolution: CrateResolution): FeatureTable {
     table.set(dep.name, [{ kind: "dep", dep: dep.name }]);
   }
   return table;
+}
+
+/**
+ * Why cargo would not use a version with this resolution at all (cargo's
+ * `Summary::new` and `build_feature_map`; such an index line is "invalid"
+ * and never a candidate), or undefined when it is usable: an optional
+ * dev-dependency; a feature value naming no dependency or feature, `dep:`
+ * on a required dependency, `x?/f` on a required `x`, a bare name of an
+ * optional dependency that has no implicit feature; `dep:x/f` or a second
+ * `/`; an optional dependency no feature turns on; a requirement that
+ * does not parse.
+ */
+export function resolutionProblem(resolution: CrateResolution): string | undefined {
+  const optionalByName = new Map<string, boolean>();
+  for (const dep of resolution.deps) {
+    if (dep.optional && dep.kind === "dev")
+      return `dev-dependencies are not allowed to be optional: \`${dep.name}\``;
+    if (!isVersionReq(dep.req)) return `\`${dep.name}\` has an invalid requirement \`${dep.req}\``;
+    optionalByName.set(dep.name, (optionalByName.get(dep.name) ?? false) || dep.optional);
+  }
+  const explicit = { ...resolution.features, ...resolution.features2 };
+  const table = featureTable(resolution);
+  const used = new Set<string>();
+  for (const [feature, values] of table) {
+    for (const value of values) {
+      const dep = value.kind === "feature" ? value.name : value.dep;
+      const optional = optionalByName.get(dep);
+      const bad = (why: string) => `feature \`${feature}\` includes \`${dep}\`: ${why}`;
+      if (value.kind === "feature") {
+        if (Object.hasOwn(explicit, dep)) continue;
+        if (optional === undefined) return bad("neither a dependency nor another feature");
+        if (!optional) return bad("not an optional dependency");
+        if (!table.has(dep)) return bad("an optional dependency without an implicit feature");
+        continue;
+      }
+      used.add(dep);
+      if (optional === undefined) return bad("not a dependency");
+      if (value.kind === "dep" && !optional) return bad("not an optional dependency");
+      if (value.kind === "dep-feature") {
+        if (value.feature.includes("/") || dep.startsWith("dep:")) return bad("malformed");
+        if (value.weak && !optional) return bad("`?` on a dependency that is not optional");
+      }
+    }
+  }
+  for (const [dep, optional] of optionalByName)
+    if (optional && !used.has(dep))
+      return `optional dependency \`${dep}\` is not included in any feature`;
+  return undefined;
 }
 
 /** What a crate version is asked for: named features, or (for the root) every feature. */

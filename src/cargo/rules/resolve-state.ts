@@ -5,7 +5,7 @@
  * frames of dependencies still to resolve (`RemainingDeps`) and the
  * candidates left for one dependency (`RemainingCandidates`).
  */
-import { type FeatureTable, featureTable } from "./crate-features.ts";
+import { type FeatureTable, featureTable, resolutionProblem } from "./crate-features.ts";
 import type { CrateResolution, IndexDependency } from "./index-line.ts";
 import { type CargoVersion, parseVersion } from "./version.ts";
 
@@ -22,6 +22,8 @@ export interface Summary extends PackageRef {
   readonly links: string | undefined;
   readonly resolution: CrateResolution;
   readonly table: FeatureTable;
+  /** Why cargo would never use this version (an invalid index line); undefined when usable. */
+  readonly problem: string | undefined;
 }
 
 export interface Candidates {
@@ -197,5 +199,6 @@ export function summaryOf(
     links: resolution.links,
     resolution,
     table: featureTable(resolution),
+    problem: resolutionProblem(resolution),
   };
 }

@@ -59,7 +59,7 @@ import {
   type Summary,
   summaryOf,
 } from "./resolve-state.ts";
-import { compareVersions, parseVersion } from "./version.ts";
+import { compareVersions, isVersion, parseVersion } from "./version.ts";
 import { matchesReq, parseVersionReq, type VersionReq } from "./version-req.ts";
 
 export type { PackageRef };
@@ -132,7 +132,7 @@ class ActivationConflict {
 }
 
 class Resolver {
-  readonly #summaries = new Map<string, Summary>();
+  readonly #summaries = new Map<string, Summary | undefined>();
   readonly #queries = new Map<string, readonly Summary[]>();
   readonly #locked: ReadonlySet<string>;
 
@@ -170,7 +170,8 @@ class Resolver {
       const locked = this.isLocked(entry);
       if (entry.yanked && !locked) continue;
       const summary = this.summary(entry);
-      if (matchesReq(req, summary.parsed)) found.push(summary);
+      if (summary !== undefined && summary.problem === undefined && matchesReq(req, summary.parsed))
+        found.push(summary);
     }
     found.sort(
       (a, b) =>
@@ -184,14 +185,17 @@ class Resolver {
     return this.#locked.has(`${keyName(p.name)} ${p.version}`);
   }
 
-  private summary(entry: RegistryVersion): Summary {
+  /** Undefined for a version that does not parse: such a line is no candidate. */
+  private summary(entry: RegistryVersion): Summary | undefined {
     const id = `${entry.name} ${entry.version}`;
-    let summary = this.#summaries.get(id);
-    if (summary === undefined) {
-      summary = summaryOf(entry.name, entry.version, entry.resolution);
-      this.#summaries.set(id, summary);
-    }
-    return summary;
+    if (!this.#summaries.has(id))
+      this.#summaries.set(
+        id,
+        isVersion(entry.version)
+          ? summaryOf(entry.name, entry.version, entry.resolution)
+          : undefined,
+      );
+    return this.#summaries.get(id);
   }
 
   /** cargo's `build_deps`: the dependencies turned on, fewest candidates first (a stable sort). */
@@ -274,6 +278,11 @@ export function resolveCrates(
 ): ResolvedPackage[] {
   const resolver = new Resolver(lookup, options.locked ?? [], options.maxSteps ?? 200_000);
   const rootSummary = summaryOf(root.name, root.version, root.resolution, "root");
+  if (rootSummary.problem !== undefined)
+    throw new CargoError(
+      "bad-manifest",
+      `\`${root.name}\` cannot be resolved: ${rootSummary.problem}`,
+    );
   let cx = emptyContext();
   let remaining = new RemainingDeps();
   try {

@@ -193,6 +193,29 @@ const CASES: Case[] = [
     root: '[dependencies]\nfe = { version = "1", features = ["newfeat"] }\n',
   },
   {
+    name: "versions cargo reads as invalid lines are never candidates",
+    registry: {
+      devopt: {
+        "1.0.0": {},
+        "1.1.0": {
+          deps: [{ name: "x", req: "1", optional: true, kind: "dev" }],
+          features: { f: ["dep:x"] },
+        },
+      },
+      nodep: { "1.0.0": {}, "1.1.0": { features: { f: ["nothere/x"] } } },
+      unused: {
+        "1.0.0": {},
+        "1.1.0": { deps: [{ name: "x", req: "1", optional: true }], features: { x: [] } },
+      },
+      weakreq: {
+        "1.0.0": {},
+        "1.1.0": { deps: [{ name: "x", req: "1" }], features: { f: ["x?/y"] } },
+      },
+      x: { "1.0.0": { features: { y: [] } } },
+    },
+    root: '[dependencies]\ndevopt = "1"\nnodep = "1"\nunused = "1"\nweakreq = "1"\n',
+  },
+  {
     name: "renamed dependencies, also turned on through a feature by their new name",
     registry: {
       ren: { "1.0.0": {}, "2.0.0": {}, "2.3.0": {} },
