@@ -18,12 +18,16 @@
  *   already active is reused, and activated again when asked for features
  *   it does not have yet (features unify across the graph);
  * - when no candidate is left it backtracks to the last choice that had
- *   another, skipping choices made after everything in the conflict was
- *   active (cargo's backjumping); a request that failed with nothing
- *   active involved is refused at once wherever it recurs. Both prune
- *   only choices that cannot lead to a solution, so the first solution
- *   found is cargo's, in cargo's order; cargo's conflict cache prunes more,
- *   so a pathological registry may reach `maxSteps` here sooner;
+ *   another, skipping choices made after the parent and everything in the
+ *   conflict were first activated (cargo's backjumping, which also skips a
+ *   later feature request that turned the failing dependency on: cargo
+ *   fails there, and so does this); a request that failed with nothing
+ *   active involved is refused at once wherever it recurs, as cargo's
+ *   conflict cache refuses it (cargo also caches conflicts with active
+ *   packages, not modelled: a pathological registry may reach `maxSteps`);
+ * - as cargo over a sparse index, it resolves in passes: a crate whose
+ *   index file cargo has not fetched yet is left out of a pass, and what a
+ *   pass learnt steers the next, which can end elsewhere than one pass;
  * - a graph where a crate depends on itself through others is refused.
  *
  * The result lists every package with the packages it depends on, as
@@ -157,9 +161,34 @@ class Resolver {
     this.#locked = new Set([...locked].map((p) => `${keyName(p.name)} ${p.version}`));
   }
 
-  /** cargo's registry query: matching versions, yanked ones only when locked, locked first, then newest. */
-  query(dep: IndexDependency): readonly Summary[] {
+  /**
+   * Crates whose index files cargo has fetched. cargo resolves in passes:
+   * a query for a crate not fetched yet is pending, its dependency left
+   * out of that pass, and the file fetched before the next pass, until a
+   * pass needs nothing new. What a pass learns (`#unsatisfiable`) is kept,
+   * so a later pass can take another path than a single pass would.
+   */
+  readonly #known = new Set<string>();
+  readonly #pending = new Set<string>();
+
+  /** Starts the next pass when the last one asked for crates not fetched; false when it was the last. */
+  nextPass(): boolean {
+    if (this.#pending.size === 0) return false;
+    for (const key of this.#pending) this.#known.add(key);
+    this.#pending.clear();
+    return true;
+  }
+
+  /**
+   * cargo's registry query: matching versions, yanked ones only when
+   * locked, locked first, then newest; undefined while the crate is pending.
+   */
+  query(dep: IndexDependency): readonly Summary[] | undefined {
     const crate = dep.package ?? dep.name;
+    if (!this.#known.has(keyName(crate))) {
+      this.#pending.add(keyName(crate));
+      return undefined;
+    }
     const cacheKey = `${crate} ${dep.req}`;
     const cached = this.#queries.get(cacheKey);
     if (cached) return cached;
@@ -206,15 +235,15 @@ class Resolver {
   ): EnabledDependencies & { candidates: Candidates[] } {
     const enabled = enabledDependencies(summary.resolution, summary.table, request, withDev);
     if ("kind" in enabled) throw new ActivationConflict(enabled);
+    const candidates: Candidates[] = [];
     for (const { dep, features } of enabled.deps) {
+      const list = this.query(dep);
+      if (list !== undefined) candidates.push({ dep, features, list });
+    }
+    for (const { dep, features } of candidates) {
       const cause = this.#unsatisfiable.get(requestKey(dep, features));
       if (cause) throw new ActivationConflict({ kind: "unsatisfiable", cause });
     }
-    const candidates = enabled.deps.map(({ dep, features }) => ({
-      dep,
-      features,
-      list: this.query(dep),
-    }));
     candidates.sort((a, b) => a.list.length - b.list.length);
     return { ...enabled, candidates };
   }
@@ -283,16 +312,22 @@ export function resolveCrates(
       "bad-manifest",
       `\`${root.name}\` cannot be resolved: ${rootSummary.problem}`,
     );
+  const features = options.features ?? { all: true };
+  let cx = resolvePass(resolver, rootSummary, features);
+  while (resolver.nextPass()) cx = resolvePass(resolver, rootSummary, features);
+  checkCycles(cx);
+  return packagesOf(rootSummary, cx);
+}
+
+/** `serde 1.0.0` for the id `serde 1.0.0 registry`. */
+const label = (id: string) => id.slice(0, id.lastIndexOf(" "));
+
+/** One pass of cargo's `activate_deps_loop` over the crates fetched so far. */
+function resolvePass(resolver: Resolver, rootSummary: Summary, features: FeatureRequest): Context {
   let cx = emptyContext();
   let remaining = new RemainingDeps();
   try {
-    const deps = resolver.activate(
-      cx,
-      undefined,
-      rootSummary,
-      options.features ?? { all: true },
-      true,
-    );
+    const deps = resolver.activate(cx, undefined, rootSummary, features, true);
     if (deps) remaining.push(rootSummary, deps);
   } catch (err) {
     if (err instanceof ActivationConflict) throw rootProblem(rootSummary, err.problem);
@@ -310,8 +345,8 @@ export function resolveCrates(
       let picked = candidates.next(cx, conflicts);
       if (picked === undefined) {
         // cargo's `find_candidate`: a choice made after the parent and every
-        // package in the conflict were active cannot undo the conflict, so it
-        // is skipped (only on a first failure, as cargo does).
+        // package in the conflict were activated is taken not to undo the
+        // conflict, so it is skipped (only on a first failure, as cargo does).
         const age = backtracked ? undefined : conflictAge(cx, parent, conflicts);
         const ruledOut = [...conflicts.values()].some((why) => why === "semver" || why === "links");
         if (!backtracked && !ruledOut)
@@ -356,12 +391,8 @@ export function resolveCrates(
       }
     }
   }
-  checkCycles(cx);
-  return packagesOf(rootSummary, cx);
+  return cx;
 }
-
-/** `serde 1.0.0` for the id `serde 1.0.0 registry`. */
-const label = (id: string) => id.slice(0, id.lastIndexOf(" "));
 
 /** cargo refuses a graph where a package depends on itself through others (only dev-dependencies may, and only the root has them). */
 function checkCycles(cx: Context): void {
