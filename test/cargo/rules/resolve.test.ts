@@ -50,6 +50,15 @@ const DOOMED: RegistrySpec = {
 };
 const DOOMED_ROOT = `[dependencies]\nbad = "1"\n${Array.from({ length: 8 }, (_, k) => `k${k} = "1"`).join("\n")}\n`;
 
+/** `c 1.1.0` by default needs `d` below 1, which is only yanked; `c 0.0.3` needs nothing. */
+const DEFAULT_NEEDS_YANKED: RegistrySpec = {
+  c: {
+    "1.1.0": { deps: [{ name: "d", req: "<1", optional: true }], features: { default: ["d"] } },
+    "0.0.3": {},
+  },
+  d: { "0.1.0": { yanked: true }, "1.0.0": {} },
+};
+
 const CASES: Case[] = [
   {
     name: "ranges that force two majors, and two minors of a 0.x crate",
@@ -325,14 +334,7 @@ const CASES: Case[] = [
     registry: {
       a: { "1.0.0": { deps: [{ name: "c", req: "^1.1.0", default_features: false }] } },
       b: { "1.0.0": { deps: [{ name: "c", req: "*" }] } },
-      c: {
-        "1.1.0": {
-          deps: [{ name: "d", req: "<1", optional: true }],
-          features: { default: ["d"] },
-        },
-        "0.0.3": {},
-      },
-      d: { "0.1.0": { yanked: true }, "1.0.0": {} },
+      ...DEFAULT_NEEDS_YANKED,
     },
     root: '[dependencies]\na = "1"\nb = "1"\nd = "1"\n',
     fails: "no-matching-version",
@@ -344,14 +346,7 @@ const CASES: Case[] = [
       m1: { "1.0.0": { deps: [{ name: "m2", req: "1" }] } },
       m2: { "1.0.0": { deps: [{ name: "c", req: "^1.1.0", default_features: false }] } },
       b: { "1.0.0": { deps: [{ name: "c", req: "*" }] } },
-      c: {
-        "1.1.0": {
-          deps: [{ name: "d", req: "<1", optional: true }],
-          features: { default: ["d"] },
-        },
-        "0.0.3": {},
-      },
-      d: { "0.1.0": { yanked: true }, "1.0.0": {} },
+      ...DEFAULT_NEEDS_YANKED,
     },
     root: '[dependencies]\na = "1"\nb = "1"\nd = "1"\n',
   },
