@@ -27,11 +27,19 @@ type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-const KINDS: readonly [DependencyKind, readonly string[]][] = [
-  ["normal", ["dependencies"]],
-  ["dev", ["dev-dependencies", "dev_dependencies"]],
-  ["build", ["build-dependencies", "build_dependencies"]],
-];
+type Tables = readonly [DependencyKind, readonly string[]][];
+
+const NORMAL: Tables[number] = ["normal", ["dependencies"]];
+const DEV: Tables[number] = ["dev", ["dev-dependencies", "dev_dependencies"]];
+const BUILD: Tables[number] = ["build", ["build-dependencies", "build_dependencies"]];
+/**
+ * cargo's order of a manifest's dependencies (`to_real_manifest`), which
+ * breaks ties in the resolver's order of choice: each table sorted by
+ * name; normal, dev, build at the top; then each target, sorted, with
+ * normal, build, dev.
+ */
+const TOP_TABLES: Tables = [NORMAL, DEV, BUILD];
+const TARGET_TABLES: Tables = [NORMAL, BUILD, DEV];
 
 const bad = (message: string) => new CargoError("bad-manifest", message);
 
@@ -93,9 +101,9 @@ function dependency(
   };
 }
 
-function dependencyTables(owner: Table, target: string | null): IndexDependency[] {
+function dependencyTables(owner: Table, target: string | null, tables: Tables): IndexDependency[] {
   const deps: IndexDependency[] = [];
-  for (const [kind, keys] of KINDS) {
+  for (const [kind, keys] of tables) {
     for (const key of keys) {
       const table = owner[key];
       if (table === undefined) continue;
@@ -129,13 +137,13 @@ export function parseRootManifest(text: string): RootCrate {
   if (links !== undefined && typeof links !== "string")
     throw bad("`package.links` must be a string");
 
-  const deps = dependencyTables(manifest, null);
+  const deps = dependencyTables(manifest, null, TOP_TABLES);
   const targets = manifest.target ?? {};
   if (!isTable(targets)) throw bad("`target` must be a table");
   for (const target of Object.keys(targets).sort()) {
     const tables = targets[target];
     if (!isTable(tables)) throw bad(`\`target.${target}\` must be a table`);
-    deps.push(...dependencyTables(tables, target));
+    deps.push(...dependencyTables(tables, target, TARGET_TABLES));
   }
 
   const features: Record<string, readonly string[]> = {};

@@ -59,6 +59,16 @@ const DEFAULT_NEEDS_YANKED: RegistrySpec = {
   d: { "0.1.0": { yanked: true }, "1.0.0": {} },
 };
 
+/** Whichever of the two is chosen first gets 1.1.0, the other 1.0.0 (they pin `shared` apart). */
+function rivals(first: string, second: string, shared: string): RegistrySpec {
+  const pin = (v: string) => ({ deps: [{ name: shared, req: `=${v}` }] });
+  return {
+    [first]: { "1.0.0": pin("1.1.0"), "1.1.0": pin("1.0.0") },
+    [second]: { "1.0.0": pin("1.0.0"), "1.1.0": pin("1.1.0") },
+    [shared]: { "1.0.0": {}, "1.1.0": {} },
+  };
+}
+
 const CASES: Case[] = [
   {
     name: "ranges that force two majors, and two minors of a 0.x crate",
@@ -117,6 +127,16 @@ const CASES: Case[] = [
     },
     // y (one candidate) goes before a (three); then y's b (two) before a.
     root: '[dependencies]\na = "1"\ny = "1"\n',
+  },
+  {
+    name: "ties go by the manifest's order: normal, dev, build, then each target's normal, build, dev",
+    registry: { ...rivals("zz", "aa", "s1"), ...rivals("zb", "ab", "s2") },
+    root: [
+      '[dependencies]\nzz = "1"',
+      '[build-dependencies]\naa = "1"',
+      "[target.'cfg(unix)'.build-dependencies]\nzb = \"1\"",
+      "[target.'cfg(unix)'.dev-dependencies]\nab = \"1\"",
+    ].join("\n\n"),
   },
   {
     name: "yanked versions skipped; pre-releases only when asked for",
