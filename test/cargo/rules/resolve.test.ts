@@ -16,6 +16,7 @@ import { type PackageRef, resolveCrates } from "../../../src/cargo/rules/resolve
 import { cargoAvailable, makeCargoHome, runCargo } from "../../helpers/cargo.ts";
 import { startFakeSparseRegistry } from "../../helpers/cargo-publish.ts";
 import { copyCargoApp, prepareCrateCorpus } from "../../helpers/crate-corpus.ts";
+import { randomRegistry } from "../../helpers/random-registry.ts";
 import {
   corpusVersions,
   graphLines,
@@ -476,26 +477,47 @@ describe("resolving as cargo does", { skip: !cargoAvailable() && "cargo is not i
     return versions;
   }
 
+  /** cargo's Cargo.lock as graph lines, or undefined when cargo cannot resolve; and the registry's versions. */
+  async function cargoResolves(id: string, registry: RegistrySpec, root: string) {
+    let failed = false;
+    const versions = await withCargo(id, registry, root, async (_dir, cargo) => {
+      await cargo(["generate-lockfile"]).catch(() => {
+        failed = true;
+      });
+    });
+    const lock = failed
+      ? undefined
+      : graphLines(await lockGraph(join(scratch, id, "root", "Cargo.lock")));
+    const manifest = parseRootManifest(`[package]\nname = "root"\nversion = "0.1.0"\n\n${root}`);
+    return { lock, manifest, lookup: lookupOf(versions) };
+  }
+
   for (const [i, c] of CASES.entries()) {
     test(c.name, async () => {
-      let cargoError: unknown;
-      const versions = await withCargo(`case-${i}`, c.registry, c.root, async (_dir, cargo) => {
-        await cargo(["generate-lockfile"]).catch((err) => {
-          cargoError = err;
-        });
-      });
-      const root = parseRootManifest(`[package]\nname = "root"\nversion = "0.1.0"\n\n${c.root}`);
+      const { lock, manifest, lookup } = await cargoResolves(`case-${i}`, c.registry, c.root);
       if (c.fails !== undefined) {
-        assert.ok(cargoError, "cargo fails too");
-        assert.throws(() => resolveCrates(root, lookupOf(versions)), code(c.fails));
+        assert.equal(lock, undefined, "cargo fails too");
+        assert.throws(() => resolveCrates(manifest, lookup), code(c.fails));
         return;
       }
-      if (cargoError) throw cargoError;
-      const ours = resolveCrates(root, lookupOf(versions));
-      const cargos = await lockGraph(join(scratch, `case-${i}`, "root", "Cargo.lock"));
-      assert.deepEqual(graphLines(ours), graphLines(cargos));
+      assert.ok(lock, "cargo resolves it");
+      assert.deepEqual(graphLines(resolveCrates(manifest, lookup)), lock);
     });
   }
+
+  test("random registries: the same packages and edges as cargo, or both fail", async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const { registry, root } = randomRegistry(seed);
+      const { lock, manifest, lookup } = await cargoResolves(`random-${seed}`, registry, root);
+      let ours: string[] | undefined;
+      try {
+        ours = graphLines(resolveCrates(manifest, lookup));
+      } catch (err) {
+        assert.ok(err instanceof CargoError, String(err));
+      }
+      assert.deepEqual(ours, lock, `seed ${seed}`);
+    }
+  });
 
   test("a locked version is kept, even once yanked, and preferred over a newer one", async () => {
     const registry: RegistrySpec = { y: { "1.0.0": {}, "1.1.0": {} }, z: { "1.0.0": {} } };
