@@ -94,6 +94,12 @@ export interface ResolveOptions {
   readonly locked?: Iterable<PackageRef>;
   /** Activations before giving up with `resolve-too-complex`. */
   readonly maxSteps?: number;
+  /**
+   * `sparse` (the default): passes as cargo makes them over a sparse
+   * index, fetching as it goes. `local`: one pass with every crate known,
+   * as cargo resolves from a local-registry or an index already fetched.
+   */
+  readonly index?: "sparse" | "local";
 }
 
 export interface ResolvedPackage extends PackageRef {
@@ -155,9 +161,16 @@ class Resolver {
   unsatisfiable(dep: Candidates, cause: CargoError): void {
     this.#unsatisfiable.set(requestKey(dep.dep, dep.features), cause);
   }
-  constructor(lookup: CrateLookup, locked: Iterable<PackageRef>, maxSteps: number) {
+  readonly #allKnown: boolean;
+  constructor(
+    lookup: CrateLookup,
+    locked: Iterable<PackageRef>,
+    maxSteps: number,
+    allKnown: boolean,
+  ) {
     this.lookup = lookup;
     this.maxSteps = maxSteps;
+    this.#allKnown = allKnown;
     this.#locked = new Set([...locked].map((p) => `${keyName(p.name)} ${p.version}`));
   }
 
@@ -185,7 +198,7 @@ class Resolver {
    */
   query(dep: IndexDependency): readonly Summary[] | undefined {
     const crate = dep.package ?? dep.name;
-    if (!this.#known.has(keyName(crate))) {
+    if (!this.#allKnown && !this.#known.has(keyName(crate))) {
       this.#pending.add(keyName(crate));
       return undefined;
     }
@@ -305,7 +318,12 @@ export function resolveCrates(
   lookup: CrateLookup,
   options: ResolveOptions = {},
 ): ResolvedPackage[] {
-  const resolver = new Resolver(lookup, options.locked ?? [], options.maxSteps ?? 200_000);
+  const resolver = new Resolver(
+    lookup,
+    options.locked ?? [],
+    options.maxSteps ?? 200_000,
+    options.index === "local",
+  );
   const rootSummary = summaryOf(root.name, root.version, root.resolution, "root");
   if (rootSummary.problem !== undefined)
     throw new CargoError(

@@ -70,6 +70,15 @@ function rivals(first: string, second: string, shared: string): RegistrySpec {
   };
 }
 
+/** Over a sparse index, cargo first meets `c` through `b` (with defaults); through `a` only a pass later. */
+const LEARNT_IN_PASSES: RegistrySpec = {
+  a: { "1.0.0": { deps: [{ name: "m1", req: "1" }] } },
+  m1: { "1.0.0": { deps: [{ name: "m2", req: "1" }] } },
+  m2: { "1.0.0": { deps: [{ name: "c", req: "^1.1.0", default_features: false }] } },
+  b: { "1.0.0": { deps: [{ name: "c", req: "*" }] } },
+  ...DEFAULT_NEEDS_YANKED,
+};
+
 const CASES: Case[] = [
   {
     name: "ranges that force two majors, and two minors of a 0.x crate",
@@ -362,13 +371,7 @@ const CASES: Case[] = [
   },
   {
     name: "what cargo learns in an earlier pass over the sparse index steers a later pass",
-    registry: {
-      a: { "1.0.0": { deps: [{ name: "m1", req: "1" }] } },
-      m1: { "1.0.0": { deps: [{ name: "m2", req: "1" }] } },
-      m2: { "1.0.0": { deps: [{ name: "c", req: "^1.1.0", default_features: false }] } },
-      b: { "1.0.0": { deps: [{ name: "c", req: "*" }] } },
-      ...DEFAULT_NEEDS_YANKED,
-    },
+    registry: LEARNT_IN_PASSES,
     root: '[dependencies]\na = "1"\nb = "1"\nd = "1"\n',
   },
   {
@@ -434,6 +437,18 @@ describe("resolving without cargo", () => {
     const doomed = lookupOf(registryVersions(DOOMED));
     // 5^8 combinations of the other crates would be tried without it.
     assert.throws(() => resolveCrates(manifest, doomed, { maxSteps: 100 }), code("no-such-crate"));
+  });
+
+  test("from an index known in full, one pass: the later feature request is jumped past", () => {
+    const manifest = parseRootManifest(
+      '[package]\nname = "root"\nversion = "0.1.0"\n[dependencies]\na = "1"\nb = "1"\nd = "1"\n',
+    );
+    const passes = lookupOf(registryVersions(LEARNT_IN_PASSES));
+    assert.ok(graphLines(resolveCrates(manifest, passes)).includes("b 1.0.0 -> c 0.0.3"));
+    assert.throws(
+      () => resolveCrates(manifest, passes, { index: "local" }),
+      code("no-matching-version"),
+    );
   });
 
   test("backtracking stops at the step limit", () => {
