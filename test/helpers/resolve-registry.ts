@@ -5,7 +5,7 @@
  * and the Cargo.lock cargo writes, read back as packages with their edges.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parse } from "smol-toml";
 import {
   type CrateResolution,
@@ -105,6 +105,18 @@ export function indexFiles(versions: readonly RegistryVersion[]): Map<string, st
     files.set(path, `${files.get(path) ?? ""}${line}\n`);
   }
   return files;
+}
+
+/** The same index files as a cargo `local-registry` at `dir` (resolving needs no `.crate` files). */
+export async function writeLocalRegistry(
+  dir: string,
+  versions: readonly RegistryVersion[],
+): Promise<string> {
+  for (const [path, text] of indexFiles(versions)) {
+    await mkdir(dirname(join(dir, "index", path)), { recursive: true });
+    await writeFile(join(dir, "index", path), text);
+  }
+  return dir;
 }
 
 export function lookupOf(versions: readonly RegistryVersion[]): CrateLookup {

@@ -25,6 +25,7 @@ import {
   lookupOf,
   type RegistrySpec,
   registryVersions,
+  writeLocalRegistry,
   writeRootCrate,
 } from "../../helpers/resolve-registry.ts";
 
@@ -531,6 +532,35 @@ describe("resolving as cargo does", { skip: !cargoAvailable() && "cargo is not i
         assert.ok(err instanceof CargoError, String(err));
       }
       assert.deepEqual(ours, lock, `seed ${seed}`);
+    }
+  });
+
+  test('from a local registry cargo resolves in one pass, as `index: "local"` does', async () => {
+    for (const [id, registry, root] of [
+      ["local-passes", LEARNT_IN_PASSES, '[dependencies]\na = "1"\nb = "1"\nd = "1"\n'],
+      ["local-case-0", CASES[0].registry, CASES[0].root],
+    ] as const) {
+      const versions = registryVersions(registry);
+      const dir = join(scratch, id);
+      const cargoHome = await makeCargoHome(join(dir, "home"), {
+        localRegistry: await writeLocalRegistry(join(dir, "registry"), versions),
+      });
+      await writeRootCrate(join(dir, "root"), "root", root);
+      const lock = await runCargo(["generate-lockfile", "--offline"], {
+        cwd: join(dir, "root"),
+        cargoHome,
+      }).then(
+        async () => graphLines(await lockGraph(join(dir, "root", "Cargo.lock"))),
+        () => undefined,
+      );
+      const manifest = parseRootManifest(`[package]\nname = "root"\nversion = "0.1.0"\n\n${root}`);
+      let ours: string[] | undefined;
+      try {
+        ours = graphLines(resolveCrates(manifest, lookupOf(versions), { index: "local" }));
+      } catch (err) {
+        assert.ok(err instanceof CargoError, String(err));
+      }
+      assert.deepEqual(ours, lock, id);
     }
   });
 
