@@ -29,7 +29,21 @@ export type CargoErrorCode =
   /** The `.crate`'s `Cargo.toml`: missing, duplicated, unparsable, or not the published crate. */
   | "bad-manifest"
   /** A request path that is not the index path of any crate name. */
-  | "bad-index-path";
+  | "bad-index-path"
+  /** Resolving: a dependency names a crate the registry does not have (under that spelling). */
+  | "no-such-crate"
+  /** Resolving: no version that may be used (not yanked, unless locked) matches the requirement. */
+  | "no-matching-version"
+  /** Resolving: every matching version clashes with a semver-compatible version already chosen. */
+  | "version-conflict"
+  /** Resolving: two crates would link the same native library (`links`). */
+  | "links-conflict"
+  /** Resolving: a feature asked for does not exist (or a feature names itself). */
+  | "missing-feature"
+  /** Resolving: crates that depend on themselves through others. */
+  | "dependency-cycle"
+  /** Resolving: backtracking went past its step limit. */
+  | "resolve-too-complex";
 
 export class CargoError extends CodedError<CargoErrorCode> {
   override name = "CargoError";
