@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { cargo } from "../../../src/cargo/rules/ecosystem.ts";
+import { indexFile } from "../../../src/cargo/rules/index-file.ts";
 import { ECOSYSTEMS } from "../../../src/ecosystems/index.ts";
 import { decodeEntryWith, encodeEntryWith } from "../../../src/registry/ecosystem.ts";
 import {
@@ -14,6 +15,7 @@ import {
   type PackageEntry,
   type PublishEntry,
 } from "../../../src/registry/entries.ts";
+import { RegistryState } from "../../../src/registry/state.ts";
 
 const hex = (what: string) => createHash("sha256").update(what).digest("hex");
 
@@ -117,4 +119,38 @@ test("dependents count a version's normal and build dependencies on this registr
     }),
   ];
   assert.deepEqual(names, ["serde_json", "cc", "serde_json"]);
+});
+
+test("a crate's index file: one line per version in publish order, yanks marked, takedowns gone, the first spelling kept", () => {
+  const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+  const base = {
+    v: 1,
+    ecosystem: "cargo",
+    time: "2026-11-30T06:00:00.000Z",
+    actor: "alice",
+  } as const;
+  state.apply(0, [
+    cratePublish("Foo-Bar", "1.0.0"),
+    cratePublish("Foo-Bar", "0.9.0"),
+    cratePublish("Foo-Bar", "1.1.0"),
+    { ...base, name: "Foo-Bar", kind: "yank", version: "1.0.0", yanked: true },
+    { ...base, name: "Foo-Bar", kind: "unpublish", version: "1.1.0" },
+  ]);
+  assert.throws(() => state.apply(5, [cratePublish("foo_bar", "2.0.0")]), { code: "cannot-apply" });
+  const doc = state.table("cargo").document("foo_bar");
+  assert.ok(doc);
+  const lines = new TextDecoder()
+    .decode(indexFile(doc))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => [l.name, l.vers, l.yanked]),
+    [
+      ["Foo-Bar", "1.0.0", true],
+      ["Foo-Bar", "0.9.0", false],
+    ],
+  );
+  assert.equal(lines[0].cksum, doc.versions["1.0.0"].artifact?.sha256);
+  assert.equal(state.documentHash("cargo/foo_bar") !== undefined, true);
 });
