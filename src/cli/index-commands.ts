@@ -77,7 +77,12 @@ function syncSource(
 ): { origin: string; key: string } {
   let stored: { origin?: string; key?: string } = {};
   try {
-    const state = RegistryState.open(path, { readOnly: true, ecosystems: ECOSYSTEMS });
+    // An index of an older schema still says where it syncs from; the sync rebuilds it.
+    const state = RegistryState.open(path, {
+      readOnly: true,
+      ecosystems: ECOSYSTEMS,
+      anySchema: true,
+    });
     stored = { origin: state.meta(INDEX_ORIGIN_KEY), key: state.meta(INDEX_VERIFIER_KEY) };
     state.close();
   } catch {

@@ -18,6 +18,7 @@ import type { BlobErrorCode } from "../registry/blob-check.ts";
 import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
+import type { StateErrorCode } from "../registry/state.ts";
 import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
 import type { WebErrorCode } from "../web/errors.ts";
 import type { HttpErrorCode } from "./http-common.ts";
@@ -175,6 +176,8 @@ const SNAPSHOT: Record<SnapshotErrorCode, number> = {
 };
 
 /** The origin's own tree is damaged: writes wait for a repair, a damaged file for a mirror. */
+/** A server never reads a state of another schema (it rebuilds it); a reader that does is unavailable. */
+const STATE: Record<StateErrorCode, number> = { "stale-schema": 503 };
 const TREE_HEALTH: Record<TreeHealthCode, number> = { "tree-damaged": 503, "damaged-file": 503 };
 
 /** Too many sign-ins at once, or a hashing thread that failed: try again shortly. */
@@ -235,6 +238,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   SourceError: { statuses: SOURCE, publicFailure: true },
   SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
+  StateError: { statuses: STATE },
   TreeHealthError: { statuses: TREE_HEALTH, publicFailure: true },
   HashingError: { statuses: HASHING, publicFailure: true },
   // Its messages name the uplink and what it did, which is what the client needs to hear.

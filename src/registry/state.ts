@@ -11,6 +11,7 @@
  * same file, published as a SQLite snapshot, is a client's local index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { CodedError } from "../util/coded-error.ts";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import type { Ecosystems } from "./ecosystem.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
@@ -299,6 +300,14 @@ export interface Pickable {
   readonly versions: { version: string; deprecated: string | null }[];
 }
 
+export type StateErrorCode =
+  /** A state written by another version of Cairn, which only a writer may rebuild. */
+  "stale-schema";
+
+export class StateError extends CodedError<StateErrorCode> {
+  override name = "StateError";
+}
+
 /** How much of a state database a reader maps into memory (pages stay the OS's to evict). */
 const READER_MMAP_BYTES = 4 * 1024 ** 3;
 
@@ -318,10 +327,24 @@ export class RegistryState {
   /** Opens (creating if needed) the state database at `path` (":memory:" for tests). */
   static open(
     path: string,
-    options: { readonly readOnly?: boolean; readonly ecosystems: Ecosystems },
+    options: {
+      readonly readOnly?: boolean;
+      readonly ecosystems: Ecosystems;
+      /** Read-only: open a state of another schema too, for its meta alone. */
+      readonly anySchema?: boolean;
+    },
   ): RegistryState {
     const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     if (options.readOnly) {
+      const { user_version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
+      if (user_version !== STATE_SCHEMA && !options.anySchema) {
+        db.close();
+        // A writer drops and rebuilds such a state; a reader must not query tables it does not know.
+        throw new StateError(
+          "stale-schema",
+          `${path} holds schema ${user_version}, and this Cairn reads schema ${STATE_SCHEMA}: run cairn sync to rebuild it from the log`,
+        );
+      }
       // Queries (resolve, show, search) jump about a large file: map it rather than read page by page.
       db.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
       return new RegistryState(db, options.ecosystems);

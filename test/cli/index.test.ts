@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { waitForOutput } from "../helpers/cairn-server.ts";
 import { type CliResult, cairn, importCorpus } from "../helpers/cli.ts";
@@ -88,6 +89,20 @@ describe("cairn sync and the offline queries", () => {
     const before = await run(["diff", "1", m[3]]);
     assert.equal(before.code, 1);
     assert.match(before.stderr, new RegExp(`outside what this index holds \\(${databaseSize} to`));
+
+    // An index written by another version of Cairn: queries say what to run, and a sync
+    // without flags rebuilds it from where it remembers syncing.
+    const stale = new DatabaseSync(index());
+    stale.exec("PRAGMA user_version = 4");
+    stale.close();
+    const refused = await run(["ls"]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /holds schema 4, and this Cairn reads schema \d+: run cairn sync to rebuild it/,
+    );
+    assert.match(ok(await run(["sync"])), /size 0 -> (\d+)/);
+    assert.ok(JSON.parse(ok(await run(["ls", "after-the-snapshot", "--json"]))).length === 1);
   });
 
   test("sync --follow applies new publishes as they come and stops on SIGTERM", async () => {
