@@ -10,8 +10,9 @@
  */
 import { sha256Hex } from "../util/sha256.ts";
 import { dependentCount, updateDependents } from "./dependents.ts";
-import { rulesOf } from "./ecosystem.ts";
+import { type Ecosystem, rulesOf } from "./ecosystem.ts";
 import {
+  type BlobRef,
   type Entry,
   EntryError,
   isPackageEntry,
@@ -20,6 +21,12 @@ import {
   publishedAt,
   type SnapshotEntry,
 } from "./entries.ts";
+import {
+  EMPTY_SHARD_HASH,
+  encodeIndexMeta,
+  encodeIndexShard,
+  type IndexRow,
+} from "./index-view.ts";
 import {
   documentKey,
   encodeDocument,
@@ -60,6 +67,38 @@ export interface BuiltSnapshot {
   readonly shardHashes: readonly string[];
   /** Encoded documents of the packages the batch changed. */
   readonly documents: readonly Uint8Array[];
+  /** The native index views (index-view.ts), by ecosystem, at the same shard count. */
+  readonly indexes: ReadonlyMap<string, BuiltIndex>;
+}
+
+/** One ecosystem's index view as the snapshot leaves it. */
+export interface BuiltIndex {
+  /** Hex SHA-256 of the meta file: the index id. */
+  readonly id: string;
+  readonly meta: Uint8Array;
+  /** The shards recomputed for it (the others are unchanged). */
+  readonly shards: ReadonlyMap<number, Uint8Array>;
+  readonly shardHashes: readonly string[];
+  /** Index files of the packages the batch changed. */
+  readonly files: readonly Uint8Array[];
+  /** No package has an index file: the snapshot entry names no view. */
+  readonly empty: boolean;
+}
+
+/** The views a snapshot entry names: each ecosystem's with at least one package in it. */
+function namedIndexes(built: BuiltSnapshot): Record<string, BlobRef> | undefined {
+  const named: Record<string, BlobRef> = {};
+  for (const [ecosystem, view] of built.indexes)
+    if (!view.empty) named[ecosystem] = { sha256: view.id, size: view.meta.length };
+  return Object.keys(named).length > 0 ? named : undefined;
+}
+
+/** Every blob a snapshot's readers fetch by hash: documents, shards, root, and each view's files, shards and meta. */
+export function snapshotBlobs(built: BuiltSnapshot): Uint8Array[] {
+  const blobs = [...built.documents, ...built.shards.values(), built.root];
+  for (const view of built.indexes.values())
+    if (!view.empty) blobs.push(...view.files, ...view.shards.values(), view.meta);
+  return blobs;
 }
 
 export interface Touched {
@@ -73,6 +112,7 @@ export function snapshotEntry(
   size: number,
   options: { database?: number; popularity?: number; time?: string } = {},
 ): SnapshotEntry {
+  const indexes = namedIndexes(built);
   return {
     v: 1,
     kind: "snapshot",
@@ -83,6 +123,7 @@ export function snapshotEntry(
     packages: built.packages,
     ...(options.database !== undefined ? { database: options.database } : {}),
     ...(options.popularity !== undefined ? { popularity: options.popularity } : {}),
+    ...(indexes ? { indexes } : {}),
   };
 }
 
@@ -102,11 +143,25 @@ interface ShardCache {
   readonly hashes: string[];
 }
 
+/** A view's shards for one count, as ShardCache: rows by key name. */
+interface ViewCache {
+  readonly rows: Map<number, Map<string, IndexRow>>;
+  readonly bytes: Map<number, Uint8Array>;
+  readonly hashes: string[];
+}
+
 export class StateBatch {
   readonly #state: RegistryState;
   /** By snapshot key: the same name in two ecosystems is two packages. */
   readonly #touched = new Map<string, Touched>();
   readonly #encoded = new WeakMap<PackageDocument, EncodedDocument>();
+  /** A document's index file and view row; null when it has none. */
+  readonly #indexFiles = new WeakMap<
+    PackageDocument,
+    { bytes: Uint8Array; row: IndexRow; prefix: number } | null
+  >();
+  /** Each view's shards as built so far in this batch, at the snapshot shards' count. */
+  #views = new Map<string, ViewCache>();
   #size: number;
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
@@ -272,6 +327,12 @@ export class StateBatch {
         index,
         `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
       );
+    const indexes = JSON.stringify(namedIndexes(built) ?? {});
+    if (JSON.stringify(entry.indexes ?? {}) !== indexes)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot names index views ${JSON.stringify(entry.indexes ?? {})}, the state's are ${indexes}`,
+      );
     this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
     this.#ending = built;
   }
@@ -310,8 +371,8 @@ export class StateBatch {
     let cache = this.#shards;
     let stale: Iterable<string> = this.#stale;
     const dirty = new Set<number>();
+    const storedCount = Number(this.#state.meta("shard_count") ?? 0);
     if (cache?.count !== shardCount) {
-      const storedCount = Number(this.#state.meta("shard_count") ?? 0);
       const hashes: string[] = [];
       if (storedCount === shardCount) {
         const rows = this.#state
@@ -323,9 +384,11 @@ export class StateBatch {
       }
       cache = { count: shardCount, rows: new Map(), bytes: new Map(), hashes };
       this.#shards = cache;
+      this.#views = new Map();
       stale = this.#touched.keys();
     }
-    for (const touchedKey of stale) {
+    const staleKeys = [...stale];
+    for (const touchedKey of staleKeys) {
       const { key, prefix, sha256 } = this.#document(
         (this.#touched.get(touchedKey) as Touched).after,
       );
@@ -340,6 +403,12 @@ export class StateBatch {
       cache.hashes[shard] = sha256Hex(bytes);
     }
     this.#stale.clear();
+    const indexes = new Map<string, BuiltIndex>();
+    for (const rules of this.#state.ecosystems.values()) {
+      if (!rules.nativeIndex) continue;
+      const view = this.#view(rules, shardCount, storedCount === shardCount, staleKeys);
+      if (view) indexes.set(rules.id, view);
+    }
     const root = encodeRoot(cache.hashes);
     this.#built = {
       id: sha256Hex(root),
@@ -350,8 +419,110 @@ export class StateBatch {
       shards: new Map(cache.bytes),
       shardHashes: [...cache.hashes],
       documents: [...this.#touched.values()].map(({ after }) => this.#document(after).bytes),
+      indexes,
     };
     return this.#built;
+  }
+
+  /** A document's index file and its row in its ecosystem's view; undefined if it has none. */
+  #indexFile(doc: PackageDocument, rules: Ecosystem) {
+    let file = this.#indexFiles.get(doc);
+    if (file === undefined) {
+      const bytes = rules.nativeIndex?.indexFile(doc);
+      const key = rules.keyName(doc.name);
+      file = bytes
+        ? { bytes, row: { key, name: doc.name, file: sha256Hex(bytes) }, prefix: keyPrefix(key) }
+        : null;
+      this.#indexFiles.set(doc, file);
+    }
+    return file ?? undefined;
+  }
+
+  /**
+   * One ecosystem's view after the batch, kept like the snapshot's shards:
+   * only the shards of packages changed since the last call are re-encoded.
+   * Undefined when the ecosystem has no package in the state or the batch.
+   */
+  #view(
+    rules: Ecosystem,
+    count: number,
+    stored: boolean,
+    stale: readonly string[],
+  ): BuiltIndex | undefined {
+    const { id } = rules;
+    const sql = this.#state.sql;
+    let cache = this.#views.get(id);
+    const dirty = new Set<number>();
+    if (!cache) {
+      const touches = [...this.#touched.values()].some(({ after }) => after.ecosystem === id);
+      if (!touches && !sql("SELECT 1 FROM index_rows WHERE ecosystem = ? LIMIT 1").get(id))
+        return undefined;
+      const hashes = new Array<string>(count).fill(EMPTY_SHARD_HASH);
+      if (stored) {
+        const rows = sql("SELECT shard, sha256 FROM index_shard_hashes WHERE ecosystem = ?").all(
+          id,
+        ) as { shard: number; sha256: string }[];
+        for (const row of rows) hashes[row.shard] = row.sha256;
+      } else {
+        for (let s = 0; s < count; s++) dirty.add(s);
+      }
+      cache = { rows: new Map(), bytes: new Map(), hashes };
+      this.#views.set(id, cache);
+    }
+    for (const touchedKey of stale) {
+      const { after } = this.#touched.get(touchedKey) as Touched;
+      if (after.ecosystem !== id) continue;
+      const key = rules.keyName(after.name);
+      const shard = shardOfPrefix(keyPrefix(key), count);
+      const rows = this.#viewRows(rules, cache, shard, count);
+      const file = this.#indexFile(after, rules);
+      if (file) rows.set(key, file.row);
+      else rows.delete(key);
+      dirty.add(shard);
+    }
+    for (const shard of dirty) {
+      const bytes = encodeIndexShard(this.#viewRows(rules, cache, shard, count).values());
+      cache.bytes.set(shard, bytes);
+      cache.hashes[shard] = sha256Hex(bytes);
+    }
+    const meta = encodeIndexMeta(id, cache.hashes);
+    const files: Uint8Array[] = [];
+    for (const { after } of this.#touched.values()) {
+      const file = after.ecosystem === id ? this.#indexFile(after, rules) : undefined;
+      if (file) files.push(file.bytes);
+    }
+    return {
+      id: sha256Hex(meta),
+      meta,
+      shards: new Map(cache.bytes),
+      shardHashes: [...cache.hashes],
+      files,
+      empty: cache.hashes.every((hash) => hash === EMPTY_SHARD_HASH),
+    };
+  }
+
+  /** A view shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
+  #viewRows(rules: Ecosystem, cache: ViewCache, shard: number, count: number) {
+    let rows = cache.rows.get(shard);
+    if (rows) return rows;
+    const [lo, hi] = shardRange(shard, count);
+    const stored = this.#state
+      .sql(
+        "SELECT key, name, sha256 FROM index_rows WHERE ecosystem = ? AND prefix >= ? AND prefix < ?",
+      )
+      .all(rules.id, lo, hi) as { key: string; name: string; sha256: string }[];
+    rows = new Map(stored.map((r) => [r.key, { key: r.key, name: r.name, file: r.sha256 }]));
+    for (const { after } of this.#touched.values()) {
+      if (after.ecosystem !== rules.id) continue;
+      const key = rules.keyName(after.name);
+      const prefix = keyPrefix(key);
+      if (prefix < lo || prefix >= hi) continue;
+      const file = this.#indexFile(after, rules);
+      if (file) rows.set(key, file.row);
+      else rows.delete(key);
+    }
+    cache.rows.set(shard, rows);
+    return rows;
   }
 
   /** A shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
@@ -419,6 +590,7 @@ export class StateBatch {
         const rules = rulesOf(state.ecosystems, after.ecosystem);
         for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));
+        if (rules.nativeIndex) this.#writeIndexRow(rules, after);
       }
       if (built) {
         if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();
@@ -426,6 +598,23 @@ export class StateBatch {
           sql(
             "INSERT INTO shard_hashes (shard, sha256) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET sha256 = excluded.sha256",
           ).run(shard, built.shardHashes[shard]);
+        for (const [ecosystem, view] of built.indexes) {
+          if (view.shards.size === built.shardCount)
+            sql("DELETE FROM index_shard_hashes WHERE ecosystem = ?").run(ecosystem);
+          // Only non-empty shards are stored: a missing one is empty.
+          for (const shard of view.shards.keys()) {
+            const hash = view.shardHashes[shard];
+            if (hash === EMPTY_SHARD_HASH)
+              sql("DELETE FROM index_shard_hashes WHERE ecosystem = ? AND shard = ?").run(
+                ecosystem,
+                shard,
+              );
+            else
+              sql(
+                "INSERT INTO index_shard_hashes (ecosystem, shard, sha256) VALUES (?, ?, ?) ON CONFLICT (ecosystem, shard) DO UPDATE SET sha256 = excluded.sha256",
+              ).run(ecosystem, shard, hash);
+          }
+        }
         setMeta("shard_count", String(shardCount));
         setMeta("packages", String(built.packages));
       } else if (this.#touched.size > 0) {
@@ -444,6 +633,22 @@ export class StateBatch {
       throw err;
     }
     return new Set(this.#touched.keys());
+  }
+
+  /** Stores a package's row in its ecosystem's index view, or removes it when it has no index file. */
+  #writeIndexRow(rules: Ecosystem, doc: PackageDocument): void {
+    const file = this.#indexFile(doc, rules);
+    const key = rules.keyName(doc.name);
+    if (!file) {
+      this.#state.sql("DELETE FROM index_rows WHERE ecosystem = ? AND key = ?").run(rules.id, key);
+      return;
+    }
+    this.#state
+      .sql(
+        `INSERT INTO index_rows (ecosystem, key, prefix, name, sha256) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, key) DO UPDATE SET name = excluded.name, sha256 = excluded.sha256`,
+      )
+      .run(rules.id, key, file.prefix, file.row.name, file.row.file);
   }
 
   /** Stores a document as rows, writing only the versions that changed. */
