@@ -18,47 +18,12 @@ import {
   parseIndexShard,
 } from "../../src/registry/index-view.ts";
 import { RegistryState } from "../../src/registry/state.ts";
-import {
-  type BuiltSnapshot,
-  snapshotBlobs,
-  snapshotEntry,
-} from "../../src/registry/state-batch.ts";
+import { type BuiltSnapshot, snapshotBlobs } from "../../src/registry/state-batch.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { cratePublish, crateYank } from "../helpers/crate-entries.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
-
-const TIME = "2026-11-30T06:00:00.000Z";
-
-/** A log written as the origin writes it: each batch closed by the snapshot entry of its state. */
-class Log {
-  readonly entries: Entry[] = [];
-  state: RegistryState;
-  last: BuiltSnapshot | undefined;
-
-  readonly path: string;
-
-  constructor(path = ":memory:") {
-    this.path = path;
-    this.state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
-  }
-
-  reopen(): void {
-    this.state.close();
-    this.state = RegistryState.open(this.path, { ecosystems: ECOSYSTEMS });
-  }
-
-  append(batchEntries: readonly Entry[], shards: number): SnapshotEntry {
-    const batch = this.state.begin(this.entries.length);
-    for (const entry of batchEntries) batch.add(entry);
-    this.last = batch.snapshot(shards);
-    const snapshot = snapshotEntry(this.last, batch.size, { time: TIME });
-    batch.add(snapshot);
-    batch.commit();
-    this.entries.push(...batchEntries, snapshot);
-    return snapshot;
-  }
-}
+import { SnapshotLog as Log } from "../helpers/snapshot-log.ts";
 
 /** The cargo view built from scratch: every crate document's index file, independently of the batch. */
 function viewFromScratch(state: RegistryState, shards: number) {
