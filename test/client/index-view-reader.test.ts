@@ -20,11 +20,11 @@ import { EMPTY_SHARD_HASH, indexShardOf } from "../../src/registry/index-view.ts
 import { snapshotBlobs } from "../../src/registry/state-batch.ts";
 import { BlobStore } from "../../src/store/blobs.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
-import { cratePublish, crateYank } from "../helpers/crate-entries.ts";
+import { cratePublish } from "../helpers/crate-entries.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { listenOnLoopback } from "../helpers/loopback.ts";
-import { SnapshotLog } from "../helpers/snapshot-log.ts";
+import { crateTakedown, crateYank, SnapshotLog } from "../helpers/snapshot-log.ts";
 
 /** A static host of a tree; `swap` makes it answer other bytes for a path. */
 async function staticHost(treeDir: string) {
@@ -63,7 +63,7 @@ async function registry(treeDir: string) {
   await append([cratePublish("crate-3", "1.1.0")]);
   await append([
     crateYank("crate-5", "1.0.0"),
-    { ...crateYank("crate-6", "1.0.0"), kind: "unpublish" } as Entry,
+    crateTakedown("crate-6", "1.0.0"),
     cratePublish("new-crate", "0.1.0"),
     publishEntry("left-pad", "1.0.1"),
   ]);

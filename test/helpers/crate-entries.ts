@@ -1,10 +1,25 @@
-/** cargo log entries with made-up blob hashes, for tests of the derived state. */
+/** Hand-made cargo log entries, for folding a state without an origin. */
 import { createHash } from "node:crypto";
-import type { PackageEntry, PublishEntry } from "../../src/registry/entries.ts";
+import type { PublishEntry } from "../../src/registry/entries.ts";
 
-const hex = (what: string) => createHash("sha256").update(what).digest("hex");
+/** A SHA-256 made up from a label, for artifacts and manifests no test downloads. */
+export const madeUpHash = (what: string) => createHash("sha256").update(what).digest("hex");
 
-/** A crate publish depending on serde ^1.0, with made-up `.crate` and metadata hashes. */
+/** One normal dependency on the same registry, as an index line lists it. */
+export function crateDependency(name: string, req: string, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    req,
+    features: [],
+    optional: false,
+    default_features: true,
+    target: null,
+    kind: "normal",
+    ...extra,
+  };
+}
+
+/** A publish of `name@version` by alice depending on serde ^1.0 (with `derive`), `extra` on top. */
 export function cratePublish(
   name: string,
   version: string,
@@ -18,36 +33,12 @@ export function cratePublish(
     version,
     time: "2026-11-30T06:00:00.000Z",
     actor: "alice",
-    artifact: { sha256: hex(`crate ${name}@${version}`), size: 10 },
-    manifest: { sha256: hex(`meta ${name}@${version}`), size: 10 },
+    artifact: { sha256: madeUpHash(`crate ${name}@${version}`), size: 10 },
+    manifest: { sha256: madeUpHash(`meta ${name}@${version}`), size: 10 },
     resolution: {
-      deps: [
-        {
-          name: "serde",
-          req: "^1.0",
-          features: ["derive"],
-          optional: false,
-          default_features: true,
-          target: null,
-          kind: "normal",
-        },
-      ],
+      deps: [crateDependency("serde", "^1.0", { features: ["derive"] })],
       features: {},
     },
     ...extra,
-  };
-}
-
-/** A yank (or unyank) of a crate version. */
-export function crateYank(name: string, version: string, yanked = true): PackageEntry {
-  return {
-    v: 1,
-    kind: "yank",
-    ecosystem: "cargo",
-    name,
-    version,
-    yanked,
-    time: "2026-11-30T06:00:00.000Z",
-    actor: "alice",
   };
 }

@@ -1,6 +1,6 @@
 /** A log written as the origin writes it, in memory: each batch closed by the snapshot entry of its state. */
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
-import type { Entry, SnapshotEntry } from "../../src/registry/entries.ts";
+import type { Entry, PackageEntry, SnapshotEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { type BuiltSnapshot, snapshotEntry } from "../../src/registry/state-batch.ts";
 
@@ -33,4 +33,23 @@ export class SnapshotLog {
     this.entries.push(...batchEntries, snapshot);
     return snapshot;
   }
+}
+
+/** A yank (or unyank) of a crate version by alice. */
+export function crateYank(name: string, version: string, yanked = true): PackageEntry {
+  return {
+    v: 1,
+    kind: "yank",
+    ecosystem: "cargo",
+    name,
+    version,
+    yanked,
+    time: TIME,
+    actor: "alice",
+  };
+}
+
+/** A takedown of a crate version by alice. */
+export function crateTakedown(name: string, version: string): PackageEntry {
+  return { v: 1, kind: "unpublish", ecosystem: "cargo", name, version, time: TIME, actor: "alice" };
 }

@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { indexFile } from "../../src/cargo/rules/index-file.ts";
 import { keyName } from "../../src/cargo/rules/name.ts";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
-import type { Entry, SnapshotEntry } from "../../src/registry/entries.ts";
+import { decodeEntry, encodeEntry, type SnapshotEntry } from "../../src/registry/entries.ts";
 import {
   buildIndexView,
   type IndexRow,
@@ -20,10 +20,10 @@ import {
 import { RegistryState } from "../../src/registry/state.ts";
 import { type BuiltSnapshot, snapshotBlobs } from "../../src/registry/state-batch.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
-import { cratePublish, crateYank } from "../helpers/crate-entries.ts";
+import { cratePublish } from "../helpers/crate-entries.ts";
 import { publishEntry } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
-import { SnapshotLog as Log } from "../helpers/snapshot-log.ts";
+import { crateTakedown, crateYank, SnapshotLog as Log } from "../helpers/snapshot-log.ts";
 
 /** The cargo view built from scratch: every crate document's index file, independently of the batch. */
 function viewFromScratch(state: RegistryState, shards: number) {
@@ -97,13 +97,7 @@ describe("the native index view in the registry state", () => {
     log.append(crates(30), 1);
     log.reopen();
     log.append([cratePublish("crate-7", "1.2.0")], 4);
-    log.append(
-      [
-        { ...crateYank("crate-9", "1.0.0"), kind: "unpublish" } as Entry,
-        cratePublish("x", "0.1.0"),
-      ],
-      4,
-    );
+    log.append([crateTakedown("crate-9", "1.0.0"), cratePublish("x", "0.1.0")], 4);
     log.reopen();
     const last = log.append([cratePublish("crate-2", "1.0.1")], 8);
     assert.equal(last.indexes?.cargo.sha256, viewFromScratch(log.state, 8).id);
@@ -121,10 +115,7 @@ describe("the native index view in the registry state", () => {
     assert.equal(Object.hasOwn(snapshot, "indexes"), false);
     const cargoLog = new Log();
     assert.ok(cargoLog.append([cratePublish("only", "1.0.0")], 2).indexes);
-    const gone = cargoLog.append(
-      [{ ...crateYank("only", "1.0.0"), kind: "unpublish" } as Entry],
-      2,
-    );
+    const gone = cargoLog.append([crateTakedown("only", "1.0.0")], 2);
     assert.equal(Object.hasOwn(gone, "indexes"), false);
   });
 
@@ -146,4 +137,15 @@ describe("the native index view in the registry state", () => {
       );
     }
   });
+});
+
+test("a snapshot entry's indexes name at least one view, by ecosystem id, each a blob", () => {
+  const log = new Log();
+  const entry = log.append([cratePublish("serde", "1.0.0")], 1);
+  assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+  const ref = entry.indexes?.cargo;
+  for (const indexes of [{}, { Cargo: ref }, { cargo: { sha256: "x", size: 1 } }, []])
+    assert.throws(() => encodeEntry({ ...entry, indexes } as SnapshotEntry), {
+      code: "bad-field",
+    });
 });
