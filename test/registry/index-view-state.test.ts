@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import { indexFile } from "../../src/cargo/rules/index-file.ts";
 import { keyName } from "../../src/cargo/rules/name.ts";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
+import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
 import { decodeEntry, encodeEntry, type SnapshotEntry } from "../../src/registry/entries.ts";
 import {
   buildIndexView,
@@ -148,4 +149,35 @@ test("a snapshot entry's indexes name at least one view, by ecosystem id, each a
     assert.throws(() => encodeEntry({ ...entry, indexes } as SnapshotEntry), {
       code: "bad-field",
     });
+});
+
+test("a database file of a log with crates is adopted with its index view, and one whose view differs is refused", async () => {
+  await using dir = await tempDir();
+  const log = new Log(join(dir.path, "state.sqlite"));
+  log.append([cratePublish("serde", "1.0.0"), cratePublish("Serde-Json", "1.0.0")], 2);
+  const snapshot = log.append([cratePublish("serde", "1.0.1"), publishEntry("a", "1.0.0")], 2);
+  log.state.close();
+  const size = log.entries.length;
+  for (const [entry, adopts] of [
+    [snapshot, true],
+    [{ ...snapshot, indexes: { cargo: { sha256: "0".repeat(64), size: 1 } } }, false],
+  ] as const) {
+    const copy = join(dir.path, `copy-${adopts}.sqlite`);
+    copyCoreTables(log.path, copy);
+    if (!adopts) {
+      assert.throws(() => adoptDatabaseFile(copy, ECOSYSTEMS, size, entry), { code: "mismatch" });
+      continue;
+    }
+    const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, size, entry);
+    // It carries on: the next batch's view is the one a replay gives.
+    const next = cratePublish("Serde-Json", "1.0.1");
+    const batch = adopted.begin(size);
+    batch.add(next);
+    const built = batch.snapshot(2);
+    batch.commit();
+    const replayed = new Log();
+    replayed.append(log.entries.filter((e) => e.kind !== "snapshot").concat(next), 2);
+    assert.equal(built.indexes.get("cargo")?.id, replayed.last?.indexes.get("cargo")?.id);
+    adopted.close();
+  }
 });
