@@ -4,11 +4,16 @@
  * files, and a reader fetching them over HTTP by hash finds every crate.
  */
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { cargo } from "../../src/cargo/rules/ecosystem.ts";
+import { auditTree } from "../../src/client/audit.ts";
 import { IndexViewReader } from "../../src/client/index-view-reader.ts";
+import { DirectorySource } from "../../src/log/sources.ts";
 import { TREE_PATH } from "../../src/log/urls.ts";
 import type { SnapshotEntry } from "../../src/registry/entries.ts";
+import { EMPTY_SHARD_HASH } from "../../src/registry/index-view.ts";
 import { BlobStore } from "../../src/store/blobs.ts";
 import { cratePublish } from "../helpers/crate-entries.ts";
 import { treeEntries } from "../helpers/entries.ts";
@@ -51,4 +56,20 @@ test("the origin writes the index view with each snapshot, served by hash", asyn
   const named = entries.flatMap((e) => (e.kind === "snapshot" ? [e.indexes?.cargo.sha256] : []));
   assert.equal(named.length, 3);
   assert.equal(new Set(named.filter(Boolean)).size, 3);
+
+  // A monitor's audit (cairn verify) reads the view too: a shard changed on disk is named.
+  const shard = (await reader.shardHashes()).find((h) => h !== EMPTY_SHARD_HASH) as string;
+  const viewFiles = [last.indexes?.cargo.sha256, shard];
+  const audit = async (name: string) =>
+    (
+      await auditTree(new DirectorySource(origin.treeDir), origin.key.verifier, {
+        stateDir: join(origin.dataDir, name),
+      })
+    ).problems.filter((p) => viewFiles.some((hash) => hash && p.message.includes(hash)));
+  assert.deepEqual(await audit("audit-1"), []);
+  await writeFile(join(origin.treeDir, BlobStore.treePath(shard)), "serde 00\n");
+  assert.deepEqual(
+    (await audit("audit-2")).map((p) => p.code),
+    ["blob"],
+  );
 });
