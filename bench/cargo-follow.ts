@@ -25,6 +25,7 @@ import { indexFile } from "../src/cargo/rules/index-file.ts";
 import { encodeBundle, TILE_WIDTH } from "../src/log/index.ts";
 import { autoShardCount } from "../src/origin/registry.ts";
 import { type Entry, encodeEntry } from "../src/registry/entries.ts";
+import { parseIndexMeta } from "../src/registry/index-view.ts";
 import { cratePublish } from "../test/helpers/crate-entries.ts";
 import { SnapshotLog } from "../test/helpers/snapshot-log.ts";
 import { count, emitResult, peakRss, positiveInt, printTable } from "./common.ts";
@@ -53,6 +54,7 @@ interface Bytes {
 export interface FollowResult {
   crates: number;
   versions: number;
+  /** The index view's shards (the snapshot has its own count). */
   shards: number;
   publishes: number;
   /** By poll interval (publishes between polls). */
@@ -215,7 +217,7 @@ for (const bytes of lastView.shardBytes.values()) shardBytes += bytes.length;
 const result: FollowResult = {
   crates: crateCount,
   versions: totalVersions,
-  shards,
+  shards: parseIndexMeta(lastView.meta).shards.length,
   publishes,
   polls: results,
   meanIndexFileBytes: Math.round(fileBytes / withFiles),
@@ -226,7 +228,7 @@ const result: FollowResult = {
 
 const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 console.log(
-  `${count(crateCount)} crates, ${count(totalVersions)} versions, ${shards} shards; ` +
+  `${count(crateCount)} crates, ${count(totalVersions)} versions, ${result.shards} view shards; ` +
     `mean index file ${kib(result.meanIndexFileBytes)}, shard ${kib(result.meanShardBytes)}, meta ${result.metaBytes} B`,
 );
 printTable([

@@ -14,7 +14,9 @@
  * way round loses case and `-`/`_`); its shard is the top log2(N) bits of
  * SHA-256 of its key name (the ecosystem's canonical spelling), so a reader
  * finds the one shard that lists a package however its name is spelled,
- * and that shard proves absence too. The shard count is the snapshot's.
+ * and that shard proves absence too. The shard count follows the number of
+ * packages the view lists (viewShardCount), not the snapshot's, so an
+ * ecosystem with few packages beside many of another has few shards.
  */
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -23,6 +25,22 @@ import { isShardCount, keyPrefix, MAX_SHARDS, shardOfPrefix } from "./snapshot.t
 export const INDEX_HEADER = "cairn-index/v1";
 /** The hash of an empty shard: a shard no package falls into. */
 export const EMPTY_SHARD_HASH = sha256Hex(new Uint8Array());
+/** Packages a view shard aims at: a shard of a few tens of KB, a meta file of 65 bytes a shard. */
+export const VIEW_ROWS_PER_SHARD = 512;
+
+/**
+ * A view's shard count, a function of how many packages it lists (so every
+ * copy of the state builds the same view): the smallest power of two that
+ * keeps shards at about VIEW_ROWS_PER_SHARD. At 160,000 crates, 512 shards
+ * of about 312, near the count (about 440) that makes a meta file and one
+ * shard, what each new state costs a follower, smallest.
+ */
+export function viewShardCount(rows: number): number {
+  let count = 1;
+  while (count < MAX_SHARDS && rows > count * VIEW_ROWS_PER_SHARD) count *= 2;
+  return count;
+}
+
 /** The largest index file a reader fetches (crates.io's largest are a few MB). */
 export const MAX_INDEX_FILE_BYTES = 64 << 20;
 

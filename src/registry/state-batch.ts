@@ -26,6 +26,7 @@ import {
   encodeIndexMeta,
   encodeIndexShard,
   type IndexRow,
+  viewShardCount,
 } from "./index-view.ts";
 import {
   documentKey,
@@ -67,7 +68,7 @@ export interface BuiltSnapshot {
   readonly shardHashes: readonly string[];
   /** Encoded documents of the packages the batch changed. */
   readonly documents: readonly Uint8Array[];
-  /** The native index views (index-view.ts), by ecosystem, at the same shard count. */
+  /** The native index views (index-view.ts), by ecosystem, each at its own shard count. */
   readonly indexes: ReadonlyMap<string, BuiltIndex>;
 }
 
@@ -145,6 +146,7 @@ interface ShardCache {
 
 /** A view's shards for one count, as ShardCache: rows by key name. */
 interface ViewCache {
+  readonly count: number;
   readonly rows: Map<number, Map<string, IndexRow>>;
   readonly bytes: Map<number, Uint8Array>;
   readonly hashes: string[];
@@ -160,8 +162,10 @@ export class StateBatch {
     PackageDocument,
     { bytes: Uint8Array; row: IndexRow; prefix: number } | null
   >();
-  /** Each view's shards as built so far in this batch, at the snapshot shards' count. */
-  #views = new Map<string, ViewCache>();
+  /** Each view's shards as built so far in this batch. */
+  readonly #views = new Map<string, ViewCache>();
+  /** Each view's stored row count, once read. */
+  readonly #viewRowCounts = new Map<string, number>();
   #size: number;
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
@@ -384,7 +388,6 @@ export class StateBatch {
       }
       cache = { count: shardCount, rows: new Map(), bytes: new Map(), hashes };
       this.#shards = cache;
-      this.#views = new Map();
       stale = this.#touched.keys();
     }
     const staleKeys = [...stale];
@@ -406,7 +409,7 @@ export class StateBatch {
     const indexes = new Map<string, BuiltIndex>();
     for (const rules of this.#state.ecosystems.values()) {
       if (!rules.nativeIndex) continue;
-      const view = this.#view(rules, shardCount, storedCount === shardCount, staleKeys);
+      const view = this.#view(rules, staleKeys);
       if (view) indexes.set(rules.id, view);
     }
     const root = encodeRoot(cache.hashes);
@@ -440,48 +443,52 @@ export class StateBatch {
 
   /**
    * One ecosystem's view after the batch, kept like the snapshot's shards:
-   * only the shards of packages changed since the last call are re-encoded.
+   * only the shards of packages changed since the last call are re-encoded,
+   * unless the view's shard count (a function of its rows) changes.
    * Undefined when the ecosystem has no package in the state or the batch.
    */
-  #view(
-    rules: Ecosystem,
-    count: number,
-    stored: boolean,
-    stale: readonly string[],
-  ): BuiltIndex | undefined {
+  #view(rules: Ecosystem, stale: readonly string[]): BuiltIndex | undefined {
     const { id } = rules;
-    const sql = this.#state.sql;
+    let rows = this.#storedViewRows(id);
+    let touches = false;
+    for (const { before, after } of this.#touched.values()) {
+      if (after.ecosystem !== id) continue;
+      touches = true;
+      if (this.#indexFile(after, rules)) rows++;
+      if (before && this.#indexFile(before, rules)) rows--;
+    }
+    if (!touches && rows === 0) return undefined;
+    const count = viewShardCount(rows);
     let cache = this.#views.get(id);
+    let changed: Iterable<string> = stale;
     const dirty = new Set<number>();
-    if (!cache) {
-      const touches = [...this.#touched.values()].some(({ after }) => after.ecosystem === id);
-      if (!touches && !sql("SELECT 1 FROM index_rows WHERE ecosystem = ? LIMIT 1").get(id))
-        return undefined;
+    if (cache?.count !== count) {
       const hashes = new Array<string>(count).fill(EMPTY_SHARD_HASH);
-      if (stored) {
-        const rows = sql("SELECT shard, sha256 FROM index_shard_hashes WHERE ecosystem = ?").all(
-          id,
-        ) as { shard: number; sha256: string }[];
-        for (const row of rows) hashes[row.shard] = row.sha256;
+      if (Number(this.#state.meta(`index_shards:${id}`) ?? 0) === count) {
+        const stored = this.#state
+          .sql("SELECT shard, sha256 FROM index_shard_hashes WHERE ecosystem = ?")
+          .all(id) as { shard: number; sha256: string }[];
+        for (const row of stored) hashes[row.shard] = row.sha256;
       } else {
         for (let s = 0; s < count; s++) dirty.add(s);
       }
-      cache = { rows: new Map(), bytes: new Map(), hashes };
+      cache = { count, rows: new Map(), bytes: new Map(), hashes };
       this.#views.set(id, cache);
+      changed = this.#touched.keys();
     }
-    for (const touchedKey of stale) {
+    for (const touchedKey of changed) {
       const { after } = this.#touched.get(touchedKey) as Touched;
       if (after.ecosystem !== id) continue;
       const key = rules.keyName(after.name);
       const shard = shardOfPrefix(keyPrefix(key), count);
-      const rows = this.#viewRows(rules, cache, shard, count);
+      const shardRows = this.#viewRows(rules, cache, shard);
       const file = this.#indexFile(after, rules);
-      if (file) rows.set(key, file.row);
-      else rows.delete(key);
+      if (file) shardRows.set(key, file.row);
+      else shardRows.delete(key);
       dirty.add(shard);
     }
     for (const shard of dirty) {
-      const bytes = encodeIndexShard(this.#viewRows(rules, cache, shard, count).values());
+      const bytes = encodeIndexShard(this.#viewRows(rules, cache, shard).values());
       cache.bytes.set(shard, bytes);
       cache.hashes[shard] = sha256Hex(bytes);
     }
@@ -497,15 +504,28 @@ export class StateBatch {
       shards: new Map(cache.bytes),
       shardHashes: [...cache.hashes],
       files,
-      empty: cache.hashes.every((hash) => hash === EMPTY_SHARD_HASH),
+      empty: rows === 0,
     };
   }
 
+  /** How many packages of the ecosystem the stored view lists (read once a batch). */
+  #storedViewRows(ecosystem: string): number {
+    let rows = this.#viewRowCounts.get(ecosystem);
+    if (rows === undefined) {
+      const row = this.#state
+        .sql("SELECT count(*) AS n FROM index_rows WHERE ecosystem = ?")
+        .get(ecosystem) as { n: number };
+      rows = row.n;
+      this.#viewRowCounts.set(ecosystem, rows);
+    }
+    return rows;
+  }
+
   /** A view shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
-  #viewRows(rules: Ecosystem, cache: ViewCache, shard: number, count: number) {
+  #viewRows(rules: Ecosystem, cache: ViewCache, shard: number) {
     let rows = cache.rows.get(shard);
     if (rows) return rows;
-    const [lo, hi] = shardRange(shard, count);
+    const [lo, hi] = shardRange(shard, cache.count);
     const stored = this.#state
       .sql(
         "SELECT key, name, sha256 FROM index_rows WHERE ecosystem = ? AND prefix >= ? AND prefix < ?",
@@ -599,8 +619,9 @@ export class StateBatch {
             "INSERT INTO shard_hashes (shard, sha256) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET sha256 = excluded.sha256",
           ).run(shard, built.shardHashes[shard]);
         for (const [ecosystem, view] of built.indexes) {
-          if (view.shards.size === built.shardCount)
+          if (view.shards.size === view.shardHashes.length)
             sql("DELETE FROM index_shard_hashes WHERE ecosystem = ?").run(ecosystem);
+          setMeta(`index_shards:${ecosystem}`, String(view.shardHashes.length));
           // Only non-empty shards are stored: a missing one is empty.
           for (const shard of view.shards.keys()) {
             const hash = view.shardHashes[shard];

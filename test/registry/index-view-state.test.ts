@@ -17,6 +17,7 @@ import {
   type IndexRow,
   parseIndexMeta,
   parseIndexShard,
+  viewShardCount,
 } from "../../src/registry/index-view.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { type BuiltSnapshot, snapshotBlobs } from "../../src/registry/state-batch.ts";
@@ -27,7 +28,7 @@ import { tempDir } from "../helpers/log.ts";
 import { crateTakedown, crateYank, SnapshotLog as Log } from "../helpers/snapshot-log.ts";
 
 /** The cargo view built from scratch: every crate document's index file, independently of the batch. */
-function viewFromScratch(state: RegistryState, shards: number) {
+function viewFromScratch(state: RegistryState) {
   const rows: IndexRow[] = [];
   for (const { ecosystem, name } of state.packageKeys()) {
     if (ecosystem !== "cargo") continue;
@@ -35,7 +36,7 @@ function viewFromScratch(state: RegistryState, shards: number) {
     const file = doc && indexFile(doc);
     if (doc && file) rows.push({ key: keyName(doc.name), name: doc.name, file: sha256Hex(file) });
   }
-  return buildIndexView("cargo", rows, shards);
+  return buildIndexView("cargo", rows, viewShardCount(rows.length));
 }
 
 const crates = (n: number) =>
@@ -50,7 +51,7 @@ describe("the native index view in the registry state", () => {
       [crateYank("crate-3", "1.0.0"), cratePublish("Serde-Json", "1.0.1")],
       4,
     );
-    const view = viewFromScratch(log.state, 4);
+    const view = viewFromScratch(log.state);
     assert.deepEqual(third.indexes, { cargo: { sha256: view.id, size: view.meta.length } });
     // The same entries in one batch: the same view.
     const once = new Log();
@@ -62,7 +63,7 @@ describe("the native index view in the registry state", () => {
     const { shards } = parseIndexMeta(meta.meta);
     assert.deepEqual(shards, meta.shardHashes);
     const rows = view.shards.flatMap((bytes, shard) =>
-      parseIndexShard(bytes, keyName, { shard, count: 4 }),
+      parseIndexShard(bytes, keyName, { shard, count: view.shards.length }),
     );
     assert.equal(rows.length, 21);
     const json = rows.find((r) => r.key === "serde_json");
@@ -92,22 +93,47 @@ describe("the native index view in the registry state", () => {
     assert.equal(view.files.length, 1);
   });
 
-  test("a change of shard count, a takedown and a state reopened from disk keep it equal to the view from scratch", async () => {
+  test("changes of shard count, takedowns and a state reopened from disk keep it equal to the view from scratch", async () => {
     await using dir = await tempDir();
     const log = new Log(join(dir.path, "state.db"));
-    log.append(crates(30), 1);
+    const viewOf = () => log.last?.indexes.get("cargo");
+    const scratch = () => viewFromScratch(log.state).id;
+    // 510 crates: one view shard, while the snapshot goes from 1 shard to 4.
+    log.append(crates(510), 1);
+    assert.equal(viewOf()?.shardHashes.length, 1);
     log.reopen();
     log.append([cratePublish("crate-7", "1.2.0")], 4);
-    log.append([crateTakedown("crate-9", "1.0.0"), cratePublish("x", "0.1.0")], 4);
+    assert.equal(viewOf()?.id, scratch());
+    // Past 512 crates the view has 2 shards, rebuilt whole, after a reopen.
+    log.reopen();
+    log.append(
+      [0, 1, 2, 3, 4].map((i) => cratePublish(`more-${i}`, "1.0.0")),
+      4,
+    );
+    assert.equal(viewOf()?.shardHashes.length, 2);
+    assert.equal(viewOf()?.shards.size, 2);
+    assert.equal(viewOf()?.id, scratch());
+    // Then only the shard a publish changes, after a reopen.
+    log.reopen();
+    log.append([cratePublish("crate-3", "1.0.1")], 8);
+    assert.equal(viewOf()?.shards.size, 1);
+    assert.equal(viewOf()?.id, scratch());
+    // Takedowns bring it back to 512 crates and one shard.
+    log.append(
+      [
+        crateTakedown("crate-9", "1.0.0"),
+        crateTakedown("more-0", "1.0.0"),
+        crateTakedown("more-1", "1.0.0"),
+      ],
+      8,
+    );
+    assert.equal(viewOf()?.shardHashes.length, 1);
+    assert.equal(viewOf()?.id, scratch());
     log.reopen();
     const last = log.append([cratePublish("crate-2", "1.0.1")], 8);
-    assert.equal(last.indexes?.cargo.sha256, viewFromScratch(log.state, 8).id);
-    log.reopen();
-    const same = log.append([cratePublish("crate-3", "1.0.1")], 8);
-    assert.equal(same.indexes?.cargo.sha256, viewFromScratch(log.state, 8).id);
-    assert.equal(log.last?.indexes.get("cargo")?.shards.size, 1);
+    assert.equal(last.indexes?.cargo.sha256, scratch());
     const rows = log.state.sql("SELECT count(*) AS n FROM index_rows").get() as { n: number };
-    assert.equal(rows.n, 30, "the crate taken down has no row");
+    assert.equal(rows.n, 512, "the crates taken down have no row");
   });
 
   test("an npm-only log names no index view, and neither does a cargo log once every crate is gone", () => {
