@@ -452,7 +452,6 @@ function count(o: Obj, key: string, min = 0): number {
   return value as number;
 }
 
-/** An artifact may also carry unixfs and ARTIFACT_HASHES; which hashes is its ecosystem's rule. */
 /** A snapshot's index views: at least one, by ecosystem id, each a meta file. */
 function checkIndexes(value: unknown): void {
   if (!isObject(value) || Object.keys(value).length === 0)
@@ -464,6 +463,7 @@ function checkIndexes(value: unknown): void {
   }
 }
 
+/** An artifact may also carry unixfs and ARTIFACT_HASHES; which hashes is its ecosystem's rule. */
 function checkBlobRef(value: unknown, what: string, artifact: boolean): void {
   if (!isObject(value)) throw bad(`entry field ${what} must be an object`);
   const optional = (key: string) =>

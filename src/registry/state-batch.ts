@@ -331,12 +331,16 @@ export class StateBatch {
         index,
         `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
       );
-    const indexes = JSON.stringify(namedIndexes(built) ?? {});
-    if (JSON.stringify(entry.indexes ?? {}) !== indexes)
+    const named = entry.indexes ?? {};
+    const views = namedIndexes(built) ?? {};
+    const ecosystems = new Set([...Object.keys(named), ...Object.keys(views)]);
+    for (const id of ecosystems) {
+      if (named[id]?.sha256 === views[id]?.sha256 && named[id]?.size === views[id]?.size) continue;
       throw new SnapshotMismatchError(
         index,
-        `snapshot names index views ${JSON.stringify(entry.indexes ?? {})}, the state's are ${indexes}`,
+        `snapshot names ${id} index view ${named[id]?.sha256 ?? "none"}, the state's is ${views[id]?.sha256 ?? "none"}`,
       );
+    }
     this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
     this.#ending = built;
   }

@@ -160,7 +160,8 @@ describe("the native index view in the registry state", () => {
       const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
       assert.throws(
         () => state.apply(0, [...log.entries.slice(0, at), lie]),
-        (err: Error) => err.name === "SnapshotMismatchError" && /index views/.test(err.message),
+        (err: Error) =>
+          err.name === "SnapshotMismatchError" && /cargo index view/.test(err.message),
       );
     }
   });
