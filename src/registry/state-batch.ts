@@ -379,8 +379,8 @@ export class StateBatch {
     let cache = this.#shards;
     let stale: Iterable<string> = this.#stale;
     const dirty = new Set<number>();
-    const storedCount = Number(this.#state.meta("shard_count") ?? 0);
     if (cache?.count !== shardCount) {
+      const storedCount = Number(this.#state.meta("shard_count") ?? 0);
       const hashes: string[] = [];
       if (storedCount === shardCount) {
         const rows = this.#state
