@@ -7,11 +7,12 @@
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink, install or web
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink, install, web or cargo
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { FollowResult } from "./cargo-follow.ts";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { HostileResult } from "./hostile.ts";
 import type { InstallBenchResult } from "./install.ts";
@@ -44,7 +45,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo]",
   );
   process.exit(0);
 }
@@ -53,11 +54,11 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web"];
+const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web", "cargo"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile, uplink, install and web, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink, install, web and cargo, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -77,6 +78,7 @@ if (groups.has("hostile")) rows.push(...(await hostileBenchmark()));
 if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
 if (groups.has("install")) rows.push(...(await installBenchmark()));
 if (groups.has("web")) rows.push(...(await webBenchmark()));
+if (groups.has("cargo")) rows.push(...(await cargoBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -254,4 +256,20 @@ async function installBenchmark(): Promise<string[][]> {
       ]);
     }
   return rows;
+}
+
+/** The bytes to follow crate publishes: cargo's sparse protocol against Cairn's log, and the log with the signed index view. */
+async function cargoBenchmark(): Promise<string[][]> {
+  console.log("\n== cargo-follow ==");
+  const [r] = await runChild<FollowResult>(
+    join(BENCH_DIR, "cargo-follow.ts"),
+    values.quick ? ["--crates", "1000", "--publishes", "200"] : [],
+  );
+  const kib = (n: number) => `${count(Math.round(n / 1024))} KiB`;
+  return r.polls.map((p, i) => [
+    `follow ${count(r.publishes)} crate publishes, poll every ${count(p.every)}: sparse, log, log + view (gzip)`,
+    `${kib(p.sparse.gzip)}, ${kib(p.log.gzip)}, ${kib(p.view.gzip)}`,
+    i === 0 ? mib(r.peakRssBytes) : "",
+    "bytes",
+  ]);
 }

@@ -30,6 +30,12 @@ import {
   type Entry,
   type SnapshotEntry,
 } from "../registry/entries.ts";
+import {
+  EMPTY_SHARD_HASH,
+  MAX_INDEX_FILE_BYTES,
+  parseIndexMeta,
+  parseIndexShard,
+} from "../registry/index-view.ts";
 import { decodeDocument, MAX_DOCUMENT_BYTES } from "../registry/package-document.ts";
 import { MAX_SHARD_BYTES, parseRoot, parseShard } from "../registry/snapshot.ts";
 import type { RegistryState } from "../registry/state.ts";
@@ -198,6 +204,24 @@ export async function auditTree(
     await inParallel(documents.length, (i) =>
       checkHashed(documents[i], MAX_DOCUMENT_BYTES, (data) => decodeDocument(data, ECOSYSTEMS)),
     );
+    for (const [ecosystem, ref] of Object.entries(entry.indexes ?? {}))
+      await auditIndexView(ecosystem, ref);
+  };
+  /** A native index view (index-view.ts): its meta file, every shard, every index file. */
+  const auditIndexView = async (ecosystem: string, ref: BlobRef) => {
+    const meta = await checkHashed(ref.sha256, ref.size, parseIndexMeta);
+    const keyName = ECOSYSTEMS.get(ecosystem)?.keyName;
+    if (!meta || !keyName) return;
+    const files: string[] = [];
+    for (const [index, shard] of meta.shards.entries()) {
+      if (shard === EMPTY_SHARD_HASH) continue;
+      const place = { shard: index, count: meta.shards.length };
+      const rows = await checkHashed(shard, MAX_SHARD_BYTES, (data) =>
+        parseIndexShard(data, keyName, place),
+      );
+      for (const row of rows ?? []) files.push(row.file);
+    }
+    await inParallel(files.length, (i) => checkHashed(files[i], MAX_INDEX_FILE_BYTES, () => {}));
   };
   let snapshot: SnapshotEntry | undefined;
   const auditBundle = async (index: number) => {

@@ -44,7 +44,7 @@ import {
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
-import type { StateBatch } from "../registry/state-batch.ts";
+import { type StateBatch, snapshotBlobs } from "../registry/state-batch.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { unixfsOf } from "../store/unixfs.ts";
@@ -174,7 +174,7 @@ export class Mirror {
     const snapshot = batch.endingSnapshot();
     if (snapshot) {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
-      await this.blobs.putMany([...snapshot.documents, ...snapshot.shards.values(), snapshot.root]);
+      await this.blobs.putMany(snapshotBlobs(snapshot));
     }
     if (toSize !== fromSize || !this.#held) {
       await this.#writeCheckpoint(upstream, this.client.checkpointNote as Uint8Array);

@@ -41,7 +41,7 @@ import {
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
-import { type StateBatch, snapshotEntry } from "../registry/state-batch.ts";
+import { type StateBatch, snapshotBlobs, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -218,10 +218,7 @@ export class Registry {
     const built = batch.snapshot(shards);
     // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for
     // them, and for the blobs entries submitted so far name.
-    const blobs = Promise.all([
-      this.blobs.putMany([...built.documents, ...built.shards.values(), built.root]),
-      ...this.#namedBlobs,
-    ]);
+    const blobs = Promise.all([this.blobs.putMany(snapshotBlobs(built)), ...this.#namedBlobs]);
     blobs.catch(() => {});
     const snapshot = snapshotEntry(built, batch.size, {
       database: batch.latestDatabase,

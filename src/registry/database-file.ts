@@ -370,12 +370,15 @@ export function adoptDatabaseFile(
   }
 }
 
-/** Recomputes the document hashes, search index and dependents from the checked rows, in one transaction. */
+/** Recomputes the document hashes, index views' rows, search index and dependents from the checked rows, in one transaction. */
 function deriveTables(state: RegistryState): void {
   const packages = state.packageKeys();
   state.db.exec("BEGIN IMMEDIATE");
   try {
     const insert = state.db.prepare("INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?)");
+    const insertIndexRow = state.db.prepare(
+      "INSERT INTO index_rows (ecosystem, key, prefix, name, sha256) VALUES (?, ?, ?, ?, ?)",
+    );
     // One pass: each package's versions are read, checked and rendered once.
     for (const { ecosystem, name } of packages) {
       const table = state.table(ecosystem);
@@ -386,6 +389,17 @@ function deriveTables(state: RegistryState): void {
       if (rules.keyName(doc.name) !== name)
         throw new DatabaseFileError("bad-row", `${key}: its spelling names another package`);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
+      const indexFile = rules.nativeIndex?.indexFile(doc);
+      if (indexFile) {
+        const indexKey = rules.keyName(doc.name);
+        insertIndexRow.run(
+          ecosystem,
+          indexKey,
+          keyPrefix(indexKey),
+          doc.name,
+          sha256Hex(indexFile),
+        );
+      }
       const search = searchDocumentOf(doc, 0);
       if (search) table.search.put(search);
       for (const dependency of latestDependencies(rules, doc))

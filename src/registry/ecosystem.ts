@@ -17,9 +17,17 @@ import {
   isPackageEntry,
   type PackageEntry,
 } from "./entries.ts";
-import type { VersionDocument } from "./package-document.ts";
+import type { PackageDocument, VersionDocument } from "./package-document.ts";
 
 export type PackageEntryKind = PackageEntry["kind"];
+
+/** An ecosystem whose clients read one index file per package (cargo's sparse index). */
+export interface NativeIndex {
+  /** The package's index file, or undefined when it has none to serve (no version left). */
+  indexFile(doc: PackageDocument): Uint8Array | undefined;
+  /** Where the index file of the package published as `name` lives (`se/rd/serde`). */
+  indexPath(name: string): string;
+}
 
 export interface Ecosystem {
   /** The entries' `ecosystem` and the snapshot keys' prefix: "npm", "cargo". */
@@ -42,6 +50,8 @@ export interface Ecosystem {
   artifactMatches(integrity: Readonly<Record<string, string>>, artifact: Artifact): boolean;
   /** The same-registry packages a version's resolution depends on. */
   dependencyNames(resolution: Readonly<Record<string, unknown>>): Iterable<string>;
+  /** Its native index, if it has one: the snapshot then carries a signed view of it (index-view.ts). */
+  readonly nativeIndex?: NativeIndex;
 }
 
 /** The ecosystems a registry serves, by id. */

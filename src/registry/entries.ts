@@ -228,6 +228,11 @@ export interface SnapshotEntry extends RegistryEntryBase {
   readonly database?: number;
   /** Log index of the newest `popularity` entry before this one, likewise. */
   readonly popularity?: number;
+  /**
+   * The meta file of each native index view (index-view.ts), by ecosystem:
+   * present for an ecosystem with a native index and at least one package in it.
+   */
+  readonly indexes?: Readonly<Record<string, BlobRef>>;
 }
 
 /** Names a published SQLite copy of the derived index at log size `size` (zstd-compressed). */
@@ -361,7 +366,7 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   snapshot: {
     base: REGISTRY_BASE,
     required: ["root", "shards", "packages"],
-    optional: ["database", "popularity"],
+    optional: ["database", "popularity", "indexes"],
   },
   database: { base: REGISTRY_BASE, required: ["blob", "rawSize", "schema"], optional: [] },
   popularity: {
@@ -445,6 +450,17 @@ function count(o: Obj, key: string, min = 0): number {
   if (!Number.isSafeInteger(value) || (value as number) < min)
     throw bad(`entry field ${key} must be an integer of at least ${min}`);
   return value as number;
+}
+
+/** A snapshot's index views: at least one, by ecosystem id, each a meta file. */
+function checkIndexes(value: unknown): void {
+  if (!isObject(value) || Object.keys(value).length === 0)
+    throw bad("entry field indexes must be an object naming at least one index");
+  for (const [ecosystem, ref] of Object.entries(value)) {
+    if (!ECOSYSTEM_ID.test(ecosystem))
+      throw bad(`entry field indexes names ${shown(ecosystem)}, which is not an ecosystem id`);
+    checkBlobRef(ref, `indexes.${ecosystem}`, false);
+  }
 }
 
 /** An artifact may also carry unixfs and ARTIFACT_HASHES; which hashes is its ecosystem's rule. */
@@ -640,6 +656,7 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       count(value, "packages");
       if (Object.hasOwn(value, "database")) count(value, "database");
       if (Object.hasOwn(value, "popularity")) count(value, "popularity");
+      if (Object.hasOwn(value, "indexes")) checkIndexes(value.indexes);
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);

@@ -10,8 +10,9 @@
  */
 import { sha256Hex } from "../util/sha256.ts";
 import { dependentCount, updateDependents } from "./dependents.ts";
-import { rulesOf } from "./ecosystem.ts";
+import { type Ecosystem, rulesOf } from "./ecosystem.ts";
 import {
+  type BlobRef,
   type Entry,
   EntryError,
   isPackageEntry,
@@ -20,6 +21,13 @@ import {
   publishedAt,
   type SnapshotEntry,
 } from "./entries.ts";
+import {
+  EMPTY_SHARD_HASH,
+  encodeIndexMeta,
+  encodeIndexShard,
+  type IndexRow,
+  viewShardCount,
+} from "./index-view.ts";
 import {
   documentKey,
   encodeDocument,
@@ -60,6 +68,38 @@ export interface BuiltSnapshot {
   readonly shardHashes: readonly string[];
   /** Encoded documents of the packages the batch changed. */
   readonly documents: readonly Uint8Array[];
+  /** The native index views (index-view.ts), by ecosystem, each at its own shard count. */
+  readonly indexes: ReadonlyMap<string, BuiltIndex>;
+}
+
+/** One ecosystem's index view as the snapshot leaves it. */
+export interface BuiltIndex {
+  /** Hex SHA-256 of the meta file: the index id. */
+  readonly id: string;
+  readonly meta: Uint8Array;
+  /** The shards recomputed for it (the others are unchanged). */
+  readonly shards: ReadonlyMap<number, Uint8Array>;
+  readonly shardHashes: readonly string[];
+  /** Index files of the packages the batch changed. */
+  readonly files: readonly Uint8Array[];
+  /** No package has an index file: the snapshot entry names no view. */
+  readonly empty: boolean;
+}
+
+/** The views a snapshot entry names: each ecosystem's with at least one package in it. */
+function namedIndexes(built: BuiltSnapshot): Record<string, BlobRef> | undefined {
+  const named: Record<string, BlobRef> = {};
+  for (const [ecosystem, view] of built.indexes)
+    if (!view.empty) named[ecosystem] = { sha256: view.id, size: view.meta.length };
+  return Object.keys(named).length > 0 ? named : undefined;
+}
+
+/** Every blob a snapshot's readers fetch by hash: documents, shards, root, and each view's files, shards and meta. */
+export function snapshotBlobs(built: BuiltSnapshot): Uint8Array[] {
+  const blobs = [...built.documents, ...built.shards.values(), built.root];
+  for (const view of built.indexes.values())
+    if (!view.empty) blobs.push(...view.files, ...view.shards.values(), view.meta);
+  return blobs;
 }
 
 export interface Touched {
@@ -73,6 +113,7 @@ export function snapshotEntry(
   size: number,
   options: { database?: number; popularity?: number; time?: string } = {},
 ): SnapshotEntry {
+  const indexes = namedIndexes(built);
   return {
     v: 1,
     kind: "snapshot",
@@ -83,6 +124,7 @@ export function snapshotEntry(
     packages: built.packages,
     ...(options.database !== undefined ? { database: options.database } : {}),
     ...(options.popularity !== undefined ? { popularity: options.popularity } : {}),
+    ...(indexes ? { indexes } : {}),
   };
 }
 
@@ -102,11 +144,28 @@ interface ShardCache {
   readonly hashes: string[];
 }
 
+/** A view's shards for one count, as ShardCache: rows by key name. */
+interface ViewCache {
+  readonly count: number;
+  readonly rows: Map<number, Map<string, IndexRow>>;
+  readonly bytes: Map<number, Uint8Array>;
+  readonly hashes: string[];
+}
+
 export class StateBatch {
   readonly #state: RegistryState;
   /** By snapshot key: the same name in two ecosystems is two packages. */
   readonly #touched = new Map<string, Touched>();
   readonly #encoded = new WeakMap<PackageDocument, EncodedDocument>();
+  /** A document's index file and view row; null when it has none. */
+  readonly #indexFiles = new WeakMap<
+    PackageDocument,
+    { bytes: Uint8Array; row: IndexRow; prefix: number } | null
+  >();
+  /** Each view's shards as built so far in this batch. */
+  readonly #views = new Map<string, ViewCache>();
+  /** Each view's stored row count, once read. */
+  readonly #viewRowCounts = new Map<string, number>();
   #size: number;
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
@@ -272,6 +331,16 @@ export class StateBatch {
         index,
         `snapshot counts ${entry.packages} packages, the state has ${built.packages}`,
       );
+    const named = entry.indexes ?? {};
+    const views = namedIndexes(built) ?? {};
+    const ecosystems = new Set([...Object.keys(named), ...Object.keys(views)]);
+    for (const id of ecosystems) {
+      if (named[id]?.sha256 === views[id]?.sha256 && named[id]?.size === views[id]?.size) continue;
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot names ${id} index view ${named[id]?.sha256 ?? "none"}, the state's is ${views[id]?.sha256 ?? "none"}`,
+      );
+    }
     this.#snapshot = { index, id: built.id, shards: entry.shards, packages: entry.packages };
     this.#ending = built;
   }
@@ -325,7 +394,8 @@ export class StateBatch {
       this.#shards = cache;
       stale = this.#touched.keys();
     }
-    for (const touchedKey of stale) {
+    const staleKeys = [...stale];
+    for (const touchedKey of staleKeys) {
       const { key, prefix, sha256 } = this.#document(
         (this.#touched.get(touchedKey) as Touched).after,
       );
@@ -340,6 +410,12 @@ export class StateBatch {
       cache.hashes[shard] = sha256Hex(bytes);
     }
     this.#stale.clear();
+    const indexes = new Map<string, BuiltIndex>();
+    for (const rules of this.#state.ecosystems.values()) {
+      if (!rules.nativeIndex) continue;
+      const view = this.#view(rules, staleKeys);
+      if (view) indexes.set(rules.id, view);
+    }
     const root = encodeRoot(cache.hashes);
     this.#built = {
       id: sha256Hex(root),
@@ -350,8 +426,127 @@ export class StateBatch {
       shards: new Map(cache.bytes),
       shardHashes: [...cache.hashes],
       documents: [...this.#touched.values()].map(({ after }) => this.#document(after).bytes),
+      indexes,
     };
     return this.#built;
+  }
+
+  /** A document's index file and its row in its ecosystem's view; undefined if it has none. */
+  #indexFile(doc: PackageDocument, rules: Ecosystem) {
+    let file = this.#indexFiles.get(doc);
+    if (file === undefined) {
+      const bytes = rules.nativeIndex?.indexFile(doc);
+      const key = rules.keyName(doc.name);
+      file = bytes
+        ? { bytes, row: { key, name: doc.name, file: sha256Hex(bytes) }, prefix: keyPrefix(key) }
+        : null;
+      this.#indexFiles.set(doc, file);
+    }
+    return file ?? undefined;
+  }
+
+  /**
+   * One ecosystem's view after the batch, kept like the snapshot's shards:
+   * only the shards of packages changed since the last call are re-encoded,
+   * unless the view's shard count (a function of its rows) changes.
+   * Undefined when the ecosystem has no package in the state or the batch.
+   */
+  #view(rules: Ecosystem, stale: readonly string[]): BuiltIndex | undefined {
+    const { id } = rules;
+    let rows = this.#storedViewRows(id);
+    let touches = false;
+    for (const { before, after } of this.#touched.values()) {
+      if (after.ecosystem !== id) continue;
+      touches = true;
+      if (this.#indexFile(after, rules)) rows++;
+      if (before && this.#indexFile(before, rules)) rows--;
+    }
+    if (!touches && rows === 0) return undefined;
+    const count = viewShardCount(rows);
+    let cache = this.#views.get(id);
+    let changed: Iterable<string> = stale;
+    const dirty = new Set<number>();
+    if (cache?.count !== count) {
+      const hashes = new Array<string>(count).fill(EMPTY_SHARD_HASH);
+      if (Number(this.#state.meta(`index_shards:${id}`) ?? 0) === count) {
+        const stored = this.#state
+          .sql("SELECT shard, sha256 FROM index_shard_hashes WHERE ecosystem = ?")
+          .all(id) as { shard: number; sha256: string }[];
+        for (const row of stored) hashes[row.shard] = row.sha256;
+      } else {
+        for (let s = 0; s < count; s++) dirty.add(s);
+      }
+      cache = { count, rows: new Map(), bytes: new Map(), hashes };
+      this.#views.set(id, cache);
+      changed = this.#touched.keys();
+    }
+    for (const touchedKey of changed) {
+      const { after } = this.#touched.get(touchedKey) as Touched;
+      if (after.ecosystem !== id) continue;
+      const key = rules.keyName(after.name);
+      const shard = shardOfPrefix(keyPrefix(key), count);
+      const shardRows = this.#viewRows(rules, cache, shard);
+      const file = this.#indexFile(after, rules);
+      if (file) shardRows.set(key, file.row);
+      else shardRows.delete(key);
+      dirty.add(shard);
+    }
+    for (const shard of dirty) {
+      const bytes = encodeIndexShard(this.#viewRows(rules, cache, shard).values());
+      cache.bytes.set(shard, bytes);
+      cache.hashes[shard] = sha256Hex(bytes);
+    }
+    const meta = encodeIndexMeta(id, cache.hashes);
+    const files: Uint8Array[] = [];
+    for (const { after } of this.#touched.values()) {
+      const file = after.ecosystem === id ? this.#indexFile(after, rules) : undefined;
+      if (file) files.push(file.bytes);
+    }
+    return {
+      id: sha256Hex(meta),
+      meta,
+      shards: new Map(cache.bytes),
+      shardHashes: [...cache.hashes],
+      files,
+      empty: rows === 0,
+    };
+  }
+
+  /** How many packages of the ecosystem the stored view lists (read once a batch). */
+  #storedViewRows(ecosystem: string): number {
+    let rows = this.#viewRowCounts.get(ecosystem);
+    if (rows === undefined) {
+      const row = this.#state
+        .sql("SELECT count(*) AS n FROM index_rows WHERE ecosystem = ?")
+        .get(ecosystem) as { n: number };
+      rows = row.n;
+      this.#viewRowCounts.set(ecosystem, rows);
+    }
+    return rows;
+  }
+
+  /** A view shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
+  #viewRows(rules: Ecosystem, cache: ViewCache, shard: number) {
+    let rows = cache.rows.get(shard);
+    if (rows) return rows;
+    const [lo, hi] = shardRange(shard, cache.count);
+    const stored = this.#state
+      .sql(
+        "SELECT key, name, sha256 FROM index_rows WHERE ecosystem = ? AND prefix >= ? AND prefix < ?",
+      )
+      .all(rules.id, lo, hi) as { key: string; name: string; sha256: string }[];
+    rows = new Map(stored.map((r) => [r.key, { key: r.key, name: r.name, file: r.sha256 }]));
+    for (const { after } of this.#touched.values()) {
+      if (after.ecosystem !== rules.id) continue;
+      const key = rules.keyName(after.name);
+      const prefix = keyPrefix(key);
+      if (prefix < lo || prefix >= hi) continue;
+      const file = this.#indexFile(after, rules);
+      if (file) rows.set(key, file.row);
+      else rows.delete(key);
+    }
+    cache.rows.set(shard, rows);
+    return rows;
   }
 
   /** A shard's rows as the batch leaves them: stored rows, then every package the batch changed in it. */
@@ -419,6 +614,7 @@ export class StateBatch {
         const rules = rulesOf(state.ecosystems, after.ecosystem);
         for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));
+        if (rules.nativeIndex) this.#writeIndexRow(rules, after);
       }
       if (built) {
         if (built.shards.size === built.shardCount) sql("DELETE FROM shard_hashes").run();
@@ -426,6 +622,24 @@ export class StateBatch {
           sql(
             "INSERT INTO shard_hashes (shard, sha256) VALUES (?, ?) ON CONFLICT (shard) DO UPDATE SET sha256 = excluded.sha256",
           ).run(shard, built.shardHashes[shard]);
+        for (const [ecosystem, view] of built.indexes) {
+          if (view.shards.size === view.shardHashes.length)
+            sql("DELETE FROM index_shard_hashes WHERE ecosystem = ?").run(ecosystem);
+          setMeta(`index_shards:${ecosystem}`, String(view.shardHashes.length));
+          // Only non-empty shards are stored: a missing one is empty.
+          for (const shard of view.shards.keys()) {
+            const hash = view.shardHashes[shard];
+            if (hash === EMPTY_SHARD_HASH)
+              sql("DELETE FROM index_shard_hashes WHERE ecosystem = ? AND shard = ?").run(
+                ecosystem,
+                shard,
+              );
+            else
+              sql(
+                "INSERT INTO index_shard_hashes (ecosystem, shard, sha256) VALUES (?, ?, ?) ON CONFLICT (ecosystem, shard) DO UPDATE SET sha256 = excluded.sha256",
+              ).run(ecosystem, shard, hash);
+          }
+        }
         setMeta("shard_count", String(shardCount));
         setMeta("packages", String(built.packages));
       } else if (this.#touched.size > 0) {
@@ -444,6 +658,22 @@ export class StateBatch {
       throw err;
     }
     return new Set(this.#touched.keys());
+  }
+
+  /** Stores a package's row in its ecosystem's index view, or removes it when it has no index file. */
+  #writeIndexRow(rules: Ecosystem, doc: PackageDocument): void {
+    const file = this.#indexFile(doc, rules);
+    const key = rules.keyName(doc.name);
+    if (!file) {
+      this.#state.sql("DELETE FROM index_rows WHERE ecosystem = ? AND key = ?").run(rules.id, key);
+      return;
+    }
+    this.#state
+      .sql(
+        `INSERT INTO index_rows (ecosystem, key, prefix, name, sha256) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, key) DO UPDATE SET name = excluded.name, sha256 = excluded.sha256`,
+      )
+      .run(rules.id, key, file.prefix, file.row.name, file.row.file);
   }
 
   /** Stores a document as rows, writing only the versions that changed. */

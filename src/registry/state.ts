@@ -23,7 +23,7 @@ import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 5;
+export const STATE_SCHEMA = 6;
 
 /**
  * The version of a published SQLite snapshot's tables (CORE_SCHEMA), its
@@ -126,6 +126,23 @@ CREATE TABLE IF NOT EXISTS documents (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS documents_prefix ON documents (prefix);
 CREATE TABLE IF NOT EXISTS shard_hashes (shard INTEGER PRIMARY KEY, sha256 TEXT NOT NULL) STRICT;
+-- The native index views (index-view.ts): a row per package with an index file, keyed and
+-- sharded by its key name; the hashes of the non-empty shards at the snapshot's shard count.
+CREATE TABLE IF NOT EXISTS index_rows (
+  ecosystem TEXT NOT NULL,
+  key TEXT NOT NULL,
+  prefix INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, key)
+) STRICT;
+CREATE INDEX IF NOT EXISTS index_rows_prefix ON index_rows (ecosystem, prefix);
+CREATE TABLE IF NOT EXISTS index_shard_hashes (
+  ecosystem TEXT NOT NULL,
+  shard INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, shard)
+) STRICT;
 -- Covers what picking a version reads (see pickable), without touching the entries.
 CREATE INDEX IF NOT EXISTS versions_pickable ON versions (ecosystem, name, unpublished, yanked, version, deprecated);
 `;

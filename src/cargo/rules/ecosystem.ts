@@ -10,7 +10,9 @@
 import type { Ecosystem, PackageEntryKind } from "../../registry/ecosystem.ts";
 import { type EntryCheck, EntryError, type PackageEntry } from "../../registry/entries.ts";
 import { CargoError } from "./errors.ts";
+import { indexFile } from "./index-file.ts";
 import { checkResolution } from "./index-line.ts";
+import { indexPath } from "./index-path.ts";
 import { checkCrateName, keyName } from "./name.ts";
 import { isVersion } from "./version.ts";
 
@@ -51,4 +53,5 @@ export const cargo: Ecosystem = {
       if (typeof name === "string") yield keyName(name);
     }
   },
+  nativeIndex: { indexFile, indexPath },
 };
