@@ -46,7 +46,10 @@ const ALLOWED: Record<string, readonly string[]> = {
     "log",
     "util",
   ],
+  // The origin server (src/npm/origin-server.ts) mounts cargo's routes beside npm's.
   npm: [
+    "cargo",
+    "cargo/rules",
     "web",
     "gateway",
     "upstream",

@@ -501,7 +501,7 @@ export class Registry {
     const uplink = uplinkOfActor(entry.actor);
     if (uplink === undefined)
       throw new RegistryError("forbidden", `${entry.actor} is not an uplink`);
-    const source = this.state.table(entry.ecosystem).source(entry.name);
+    const source = this.state.table(entry.ecosystem).source(rowKey(entry));
     const owner = source === undefined ? pending.importedFrom(entry) : source.uplink;
     const local = source !== undefined && source.uplink === undefined;
     if (local || pending.firstPublisher(entry) !== undefined)
@@ -536,7 +536,7 @@ export class Registry {
     const { ecosystem, name } = entry;
     this.#checkOwner(entry.actor, ecosystem, name);
     // Owners as they will be once the entries accepted earlier in this batch apply.
-    const owners = new Set(this.state.table(ecosystem).owners(name));
+    const owners = new Set(this.state.table(ecosystem).owners(rowKey(entry)));
     for (const e of pending.ownerChanges(entry)) {
       if (e.action === "add") owners.add(e.user);
       else owners.delete(e.user);
@@ -572,7 +572,7 @@ export class Registry {
   }
 
   #live(ecosystem: string, name: string, version: string): boolean {
-    const row = this.state.table(ecosystem).version(name, version);
+    const row = this.state.table(ecosystem).version(rowKey({ ecosystem, name }), version);
     return row !== undefined && row.unpublished === null;
   }
 
@@ -583,10 +583,11 @@ export class Registry {
 
   #checkOwner(actor: string, ecosystem: string, name: string): void {
     const table = this.state.table(ecosystem);
-    const pkg = table.getPackage(name);
+    const key = rowKey({ ecosystem, name });
+    const pkg = table.getPackage(key);
     if (!pkg || pkg.unpublished !== null)
       throw new RegistryError("not-found", `package ${name} not found`);
-    if (!table.owners(name).includes(actor)) {
+    if (!table.owners(key).includes(actor)) {
       throw new RegistryError("forbidden", `${actor} is not an owner of ${name}`);
     }
   }
@@ -600,13 +601,14 @@ export class Registry {
   ): void {
     const table = this.state.table(ecosystem);
     const ref = { ecosystem, name };
-    const uplink = table.source(name)?.uplink ?? pending.importedFrom(ref);
+    const key = rowKey(ref);
+    const uplink = table.source(key)?.uplink ?? pending.importedFrom(ref);
     if (uplink !== undefined)
       throw new RegistryError(
         "conflict",
         `${name} is imported from uplink ${uplink}: publish under another name or a local scope`,
       );
-    const owners = table.owners(name);
+    const owners = table.owners(key);
     const pendingOwner = pending.firstPublisher(ref);
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
@@ -615,7 +617,7 @@ export class Registry {
         `${actor} may not publish ${name}: its owners are ${effectiveOwners.join(", ")}`,
       );
     }
-    const taken = table.hasVersion(name, version) || pending.isPublished(ref, version);
+    const taken = table.hasVersion(key, version) || pending.isPublished(ref, version);
     if (taken) {
       throw new RegistryError(
         "conflict",
@@ -634,6 +636,11 @@ interface PackageRef {
 /** The package's snapshot key: `Foo-Bar` and `foo_bar` are one cargo crate, so one key. */
 function keyOf(ref: PackageRef): string {
   return documentKey(ref, rulesOf(ECOSYSTEMS, ref.ecosystem));
+}
+
+/** The name its ecosystem's state table keys the package by. */
+function rowKey(ref: PackageRef): string {
+  return rulesOf(ECOSYSTEMS, ref.ecosystem).keyName(ref.name);
 }
 
 /**

@@ -387,7 +387,7 @@ function deriveTables(state: RegistryState): void {
         throw new DatabaseFileError("bad-row", `${key}: its spelling names another package`);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
       const search = searchDocumentOf(doc, 0);
-      if (search) table.search.put(search);
+      if (search) table.search.put(search, name);
       for (const dependency of latestDependencies(rules, doc))
         insertDependent(state.sql, ecosystem, dependency, doc.name);
     }
