@@ -48,6 +48,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   npm: [
+    "cargo",
     "web",
     "gateway",
     "upstream",

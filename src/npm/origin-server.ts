@@ -3,6 +3,7 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import type { FastifyInstance } from "fastify";
+import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
@@ -322,6 +323,9 @@ async function buildApp(
     tarballLimits: tarballs,
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
+  });
+  registerCargoReadApi(app, {
+    document: async (key) => registry.state.table("cargo").document(key),
   });
   mountWeb(app, {
     role: "origin",
