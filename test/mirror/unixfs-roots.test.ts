@@ -4,6 +4,7 @@
  * and checked by mirrors and by `cairn verify`, with each DAG's node blocks
  * stored as blobs on every copy; and logs written before the field existed.
  */
+
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { DirectorySource } from "../../src/log/sources.ts";
 import type { Mirror } from "../../src/mirror/mirror.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import {
   addRecordedRoots,
   unixfsRootOf,
@@ -40,7 +42,7 @@ function tarball(name: string, version: string, bytes: number): Buffer {
 
 async function publish(origin: TestOrigin, tgz: Buffer, name: string, version: string) {
   const parsed = await parsePublish(name, publishBody({ name, version }, tgz));
-  return origin.registry.publish({ actor: "alice", ...parsed });
+  return publishNpm(origin.registry, { actor: "alice", ...parsed });
 }
 
 /**
