@@ -2,10 +2,10 @@
  * The origin server: opens (or creates) the registry in its data directory,
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
-
 import type { FastifyInstance } from "fastify";
 import { registerCargoApi } from "../cargo/api.ts";
 import { cargoLimits } from "../cargo/publish.ts";
+import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
@@ -332,6 +332,9 @@ async function buildApp(
     auth,
     errorResponse,
     limits: cargoLimits(config.maxTarballBytes),
+  });
+  registerCargoReadApi(app, {
+    document: async (key) => registry.state.table("cargo").document(key),
   });
   mountWeb(app, {
     role: "origin",

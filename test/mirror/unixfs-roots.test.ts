@@ -125,7 +125,7 @@ describe("UnixFS roots of large tarballs", () => {
       useMirrorList: false,
     });
     await client.refresh();
-    const doc = await new SnapshotReader(client).document("big");
+    const doc = await new SnapshotReader(client).document("npm", "big");
     assert.equal(doc?.versions["1.0.0"].artifact?.unixfs, dag.root);
 
     using mirror = await syncedMirror(origin, join(dir.path, "mirror"));

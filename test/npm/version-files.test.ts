@@ -117,7 +117,7 @@ describe("a version's files, published", () => {
       useMirrorList: false,
     });
     await client.refresh();
-    const doc = await new SnapshotReader(client).document("pkg");
+    const doc = await new SnapshotReader(client).document("npm", "pkg");
     assert.deepEqual(doc?.versions["1.0.0"].files, (await publishEntryOf(origin, "1.0.0")).files);
 
     await publishOverHttp(origin, token, tarball("pkg", "1.1.0", V2), "1.1.0");

@@ -4,53 +4,14 @@
  * origin appends with and strict readers decode with.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { cargo } from "../../../src/cargo/rules/ecosystem.ts";
 import { indexFile } from "../../../src/cargo/rules/index-file.ts";
 import { ECOSYSTEMS } from "../../../src/ecosystems/index.ts";
 import { decodeEntryWith, encodeEntryWith } from "../../../src/registry/ecosystem.ts";
-import {
-  encodeEntry,
-  type PackageEntry,
-  type PublishEntry,
-} from "../../../src/registry/entries.ts";
+import { encodeEntry, type PackageEntry } from "../../../src/registry/entries.ts";
 import { RegistryState } from "../../../src/registry/state.ts";
-
-const hex = (what: string) => createHash("sha256").update(what).digest("hex");
-
-function cratePublish(
-  name: string,
-  version: string,
-  extra: Partial<PublishEntry> = {},
-): PublishEntry {
-  return {
-    v: 1,
-    kind: "publish",
-    ecosystem: "cargo",
-    name,
-    version,
-    time: "2026-11-30T06:00:00.000Z",
-    actor: "alice",
-    artifact: { sha256: hex(`crate ${name}@${version}`), size: 10 },
-    manifest: { sha256: hex(`meta ${name}@${version}`), size: 10 },
-    resolution: {
-      deps: [
-        {
-          name: "serde",
-          req: "^1.0",
-          features: ["derive"],
-          optional: false,
-          default_features: true,
-          target: null,
-          kind: "normal",
-        },
-      ],
-      features: {},
-    },
-    ...extra,
-  };
-}
+import { cratePublish } from "../../helpers/crate-entries.ts";
 
 const refused = (entry: PackageEntry) =>
   assert.throws(() => encodeEntryWith(entry, ECOSYSTEMS), { code: "bad-field" });
