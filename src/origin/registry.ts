@@ -416,7 +416,7 @@ export class Registry {
     return { sha256: sha256Hex(files.index), size: files.index.length };
   }
 
-  /** Sets (or with `version` null, removes) a dist-tag; only owners may. */
+  /** Sets (or with `version` null, removes) a dist-tag; only owners may. The frontend checks the tag name (npm: src/npm/rules/dist-tag-name.ts). */
   setDistTag(
     actor: string,
     ecosystem: string,

@@ -8,7 +8,6 @@ import semver from "semver";
 import type { Ecosystem, PackageEntryKind } from "../../registry/ecosystem.ts";
 import { EntryError, type PackageEntry } from "../../registry/entries.ts";
 import { registryDependencies } from "./dependencies.ts";
-import { distTagProblem } from "./dist-tag-name.ts";
 import { artifactMatches, checkArtifactHashes, checkIntegrity } from "./integrity.ts";
 import { repointLatest } from "./latest.ts";
 import { checkResolution } from "./resolution.ts";
@@ -50,13 +49,6 @@ export const npm: Ecosystem = {
       case "artifact":
         checkArtifactHashes(entry.artifact);
         break;
-      case "dist-tag": {
-        // A tag logged before the rule existed may still be read, and removed.
-        const problem =
-          check === "append" && entry.version !== null ? distTagProblem(entry.tag) : undefined;
-        if (problem) throw new EntryError("bad-field", `invalid dist-tag name: ${problem}`);
-        break;
-      }
     }
   },
   afterVersionRemoved: repointLatest,
