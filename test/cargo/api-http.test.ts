@@ -11,6 +11,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CARGO_INDEX_PREFIX } from "../../src/cargo/read-api.ts";
+import { searchPopularity } from "../../src/registry/search-documents.ts";
 import {
   crateFile,
   crateMetadata,
@@ -356,5 +357,10 @@ describe("yank, owners and search over HTTP", () => {
     });
     assert.equal((await search("tiny", 1000)).crates[0].name, "tiny_crate");
     assert.deepEqual(await search(""), { crates: [], meta: { total: 0 } });
+  });
+
+  test("a crate named with - has its search document under its key name, where dependents are counted", async () => {
+    const { search } = origin.registry.state.table("cargo");
+    assert.equal(search.popularityOf("dash_name"), searchPopularity(0, 1));
   });
 });

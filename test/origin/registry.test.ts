@@ -12,6 +12,7 @@ import { Registry, RegistryError } from "../../src/origin/registry.ts";
 import { boundArtifact } from "../../src/registry/blob-check.ts";
 import { EntryError } from "../../src/registry/entries.ts";
 import { corpusTarball } from "../helpers/corpus.ts";
+import { cratePublish } from "../helpers/crate-entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
@@ -183,6 +184,29 @@ describe("origin registry (no HTTP)", () => {
     assert.equal(registry.appender.size, size);
     assert.deepEqual(await readdir(join(dir.path, "tree", "blob", "sha256")), blobs);
     await publishNpm(registry, await request("alice", "pkg", "1.0.1"));
+    await registry.close();
+  });
+
+  test("one batch: a crate and the same name spelled otherwise collide, as across batches", async () => {
+    await using dir = await tempDir();
+    const { registry } = await openRegistry(dir.path);
+    // Submitted in one tick, so checked against each other in one batch, not against the state.
+    const [first, stranger, again] = await Promise.allSettled([
+      registry.submit(cratePublish("Foo-Bar", "1.0.0", { resolution: { deps: [], features: {} } })),
+      registry.submit(
+        cratePublish("foo_bar", "2.0.0", { actor: "bob", resolution: { deps: [], features: {} } }),
+      ),
+      registry.submit(cratePublish("FOO_BAR", "1.0.0", { resolution: { deps: [], features: {} } })),
+    ]);
+    assert.equal(first.status, "fulfilled");
+    assert.ok(stranger.status === "rejected" && code("forbidden")(stranger.reason));
+    assert.ok(again.status === "rejected" && code("conflict")(again.reason));
+    const table = registry.state.table("cargo");
+    assert.deepEqual(
+      table.versions("foo_bar").map((row) => row.version),
+      ["1.0.0"],
+    );
+    assert.deepEqual(table.owners("foo_bar"), ["alice"]);
     await registry.close();
   });
 });
