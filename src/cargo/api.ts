@@ -11,13 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { CargoApiError } from "./api-error.ts";
-import {
-  CARGO,
-  type CargoLimits,
-  DEFAULT_CARGO_LIMITS,
-  publishCrate,
-  publishedName,
-} from "./publish.ts";
+import { CARGO, type CargoLimits, DEFAULT_CARGO_LIMITS, publishCrate } from "./publish.ts";
 import { readBody } from "./request-body.ts";
 import { keyName } from "./rules/name.ts";
 import { maxPublishBodyBytes } from "./rules/publish-body.ts";
@@ -59,7 +53,8 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
 
   /** The user whose token came raw in `Authorization`; a read-only token may not write. */
   const user = (req: FastifyRequest): string => {
-    const token = req.headers.authorization?.trim();
+    // Some registries hand out tokens to paste as "Bearer <token>"; cargo sends either verbatim.
+    const token = req.headers.authorization?.trim().replace(/^Bearer\s+/i, "");
     const info = token ? auth.lookupToken(token) : undefined;
     if (!info)
       throw new CargoApiError(
@@ -72,11 +67,10 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
 
   /** The crate as published (its first spelling), or 404. */
   const crateNamed = (name: string): string => {
-    const published = publishedName(registry, name);
-    const row = published === undefined ? undefined : table().getPackage(keyName(name));
-    if (published === undefined || row?.unpublished !== null)
+    const row = table().getPackage(keyName(name));
+    if (!row || row.unpublished !== null)
       throw new CargoApiError("not-found", `crate \`${name}\` does not exist`);
-    return published;
+    return row.spelling ?? row.name;
   };
 
   const yank = async (req: FastifyRequest, yanked: boolean) => {

@@ -51,7 +51,7 @@ export function cargoLimits(maxCrateBytes?: number): CargoLimits {
 }
 
 /** The crate's name as first published, or undefined when the registry has no such crate. */
-export function publishedName(registry: Registry, name: string): string | undefined {
+function publishedName(registry: Registry, name: string): string | undefined {
   const row = registry.state.table(CARGO).getPackage(keyName(name));
   return row && (row.spelling ?? row.name);
 }
