@@ -10,7 +10,6 @@
  * Everything runs in this process on loopback: the origin (`cairn serve`'s
  * server, seeded with `cairn import`'s importer), and the mirror's sync.
  */
-
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Mirror, type SyncResult } from "../src/mirror/mirror.ts";

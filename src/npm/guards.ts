@@ -17,7 +17,6 @@
  *   (tens of thousands a second otherwise), and a person barely notices.
  * - A damaged tree: every write to the log answers 503, code "tree-damaged".
  */
-
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CARGO_WRITE_ROUTES } from "../cargo/api.ts";

@@ -5,7 +5,6 @@
  * is reported per file without stopping the rest. `latest` follows the
  * highest release imported, whatever the order of the files.
  */
-
 import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";

@@ -5,7 +5,6 @@
  * dist-tag and owner changes. Handlers only translate HTTP to calls on the
  * registry; error codes become statuses in one place (http-common.ts).
  */
-
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";

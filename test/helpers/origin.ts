@@ -1,5 +1,4 @@
 /** An origin registry in this process, with helpers to publish small packages straight into it. */
-
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";

@@ -5,7 +5,6 @@
  * `.svg` file that must never run; 2.0.0's published manifest claims a
  * `main` and a `description` its tarball's package.json does not say.
  */
-
 import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
 import type { TestOrigin } from "./origin.ts";

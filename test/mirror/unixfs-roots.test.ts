@@ -4,7 +4,6 @@
  * and checked by mirrors and by `cairn verify`, with each DAG's node blocks
  * stored as blobs on every copy; and logs written before the field existed.
  */
-
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";

@@ -4,7 +4,6 @@
  * then writes answer 503, the damaged file is not served, the status
  * endpoint says so, and `cairn serve --check` exits 1 naming the file.
  */
-
 import assert from "node:assert/strict";
 import { cp, readdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -5,7 +5,6 @@
  * CAIRN_VOID_ENTRIES the origin, `cairn rebuild`, `cairn verify
  * --replay`, a mirror and the local index all replay it as void, the same way.
  */
-
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, test } from "node:test";

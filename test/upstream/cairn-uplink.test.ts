@@ -4,7 +4,6 @@
  * bound in the downstream's log, and a package published downstream never
  * takes versions from the upstream.
  */
-
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
