@@ -17,6 +17,7 @@
  */
 import type { PublishRequest, Registry } from "../origin/registry.ts";
 import { canonicalJsonBytes } from "../registry/canonical-json.ts";
+import { KeyedQueue } from "../util/keyed-queue.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { CargoApiError } from "./api-error.ts";
 import { type CrateLimits, DEFAULT_CRATE_LIMITS, inspectCrate } from "./rules/crate-file.ts";
@@ -65,6 +66,16 @@ export async function publishCrate(
 ): Promise<CratePublish> {
   const crate = parsePublishBody(body, limits.publish);
   await inspectCrate(crate.crate, crate, limits.crate);
+  // One publish of a crate at a time: the checks against the registry see every earlier one
+  // (`1.0.0` and `1.0.0+build`, or two spellings, sent at once would both pass them otherwise).
+  return oneAtATime(registry, keyName(crate.name), () => publishChecked(registry, actor, crate));
+}
+
+async function publishChecked(
+  registry: Registry,
+  actor: string,
+  crate: CratePublish,
+): Promise<CratePublish> {
   checkAgainstRegistry(registry, crate);
   // Canonical, as every stored document is: a number cargo never sends is refused here.
   const metadata = canonicalJsonBytes(crate.metadata);
@@ -83,6 +94,18 @@ export async function publishCrate(
   };
   await registry.publish(request);
   return crate;
+}
+
+/** Each registry's queue of publishes, by crate key. */
+const queues = new WeakMap<Registry, KeyedQueue>();
+
+function oneAtATime<T>(registry: Registry, key: string, run: () => Promise<T>): Promise<T> {
+  let queue = queues.get(registry);
+  if (!queue) {
+    queue = new KeyedQueue();
+    queues.set(registry, queue);
+  }
+  return queue.run(key, run);
 }
 
 function checkAgainstRegistry(registry: Registry, crate: CratePublish): void {

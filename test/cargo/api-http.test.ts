@@ -257,6 +257,15 @@ function rawPut(
   });
 }
 
+test("a version and the same version with build metadata sent at once: exactly one lands", async () => {
+  const [plain, built] = await Promise.all([
+    put(madeCrateBody({ name: "raced", version: "1.0.0" }), alice),
+    put(madeCrateBody({ name: "raced", version: "1.0.0+build" }), alice),
+  ]);
+  assert.deepEqual([plain.status, built.status].sort(), [200, 409]);
+  assert.equal(origin.registry.state.table("cargo").versions("raced").length, 1);
+});
+
 describe("bodies that lie about their length", () => {
   test("a Content-Length over the cap is refused before the body is read", async () => {
     const before = await stored();
