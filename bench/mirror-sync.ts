@@ -16,6 +16,7 @@ import { Mirror, type SyncResult } from "../src/mirror/mirror.ts";
 import { findTarballs, importTarballs } from "../src/npm/import.ts";
 import { startOrigin } from "../src/npm/origin-server.ts";
 import { parsePublish } from "../src/npm/publish.ts";
+import { publishNpm } from "../src/npm/publish-request.ts";
 import { publishBody } from "../test/helpers/publish-body.ts";
 import { sharedPath } from "../test/helpers/shared.ts";
 import { packageJson, rawTgz } from "../test/helpers/tar.ts";
@@ -87,7 +88,7 @@ try {
   for (let i = 0; i < publishes; i++) {
     const name = `bench-new-${i}`;
     const tgz = rawTgz([packageJson(name, "1.0.0", { description: `package ${i}` })]);
-    await origin.registry.publish({
+    await publishNpm(origin.registry, {
       actor: "bench",
       ...(await parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz))),
     });

@@ -29,8 +29,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   "cargo/rules": ["registry", "util"],
   ecosystems: ["npm/rules", "cargo/rules", "registry", "util"],
   client: ["ecosystems", "npm/rules", "registry", "store", "log", "util"],
-  // npm/rules until the publish request is neutral (issue 17, S5): the projection is npm's.
-  origin: ["ecosystems", "npm/rules", "registry", "store", "log", "util"],
+  origin: ["ecosystems", "registry", "store", "log", "util"],
   upstream: ["origin", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
   gateway: ["ecosystems", "registry", "store", "log", "util"],
   web: ["client", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
@@ -47,7 +46,10 @@ const ALLOWED: Record<string, readonly string[]> = {
     "log",
     "util",
   ],
+  // The origin server (src/npm/origin-server.ts) mounts cargo's routes beside npm's.
   npm: [
+    "cargo",
+    "cargo/rules",
     "web",
     "gateway",
     "upstream",

@@ -214,7 +214,7 @@ async function seed(
   try {
     const report = await seedPopular({
       ...options,
-      names: snapshots.names(),
+      names: snapshots.names("npm"),
       document: async (name) => {
         const doc = await reader.document(name);
         asks.learn(doc);

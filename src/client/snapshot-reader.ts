@@ -15,6 +15,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
+import { rulesOf } from "../registry/ecosystem.ts";
 import { decodeEntry, type PopularityEntry, type SnapshotEntry } from "../registry/entries.ts";
 import {
   decodeDocument,
@@ -124,43 +125,50 @@ export class SnapshotReader {
     return entry;
   }
 
-  /** The hash the snapshot lists for the package's document; undefined if it lists none. */
-  async documentHash(name: string): Promise<string | undefined> {
+  /**
+   * The hash the snapshot lists for the package's document; undefined if it
+   * lists none. `name` in any spelling the ecosystem counts as the same
+   * (a crate's `-`/`_` and case).
+   */
+  async documentHash(ecosystem: string, name: string): Promise<string | undefined> {
     const head = await this.head();
     if (head.entry === undefined) return undefined;
-    const key = `npm/${name}`;
+    const key = `${ecosystem}/${rulesOf(ECOSYSTEMS, ecosystem).keyName(name)}`;
     const place = { shard: shardOf(key, head.shards.length), count: head.shards.length };
     const shard = await this.#shard(head.shards[place.shard], place);
     return shard.get(key);
   }
 
   /** The package's document as the snapshot commits to it; undefined if the registry has no such package. */
-  async document(name: string): Promise<PackageDocument | undefined> {
-    const hash = await this.documentHash(name);
-    return hash === undefined ? undefined : this.documentByHash(name, hash);
+  async document(ecosystem: string, name: string): Promise<PackageDocument | undefined> {
+    const hash = await this.documentHash(ecosystem, name);
+    return hash === undefined ? undefined : this.documentByHash(ecosystem, name, hash);
   }
 
   /**
-   * Every package name the snapshot lists, shard by shard: reads every
-   * shard (a few MiB at npm's scale), so only for a caller that needs the
-   * whole registry's names (a peer choosing popular versions to seed).
+   * Every package name of one ecosystem the snapshot lists (as keyed),
+   * shard by shard: reads every shard (a few MiB at npm's scale), so only
+   * for a caller that needs the whole registry's names (a peer choosing
+   * popular versions to seed).
    */
-  async *names(): AsyncGenerator<string> {
+  async *names(ecosystem: string): AsyncGenerator<string> {
     const head = await this.head();
     const count = head.shards.length;
+    const prefix = `${ecosystem}/`;
     for (const [shard, hash] of head.shards.entries())
       for (const key of (await this.#shard(hash, { shard, count })).keys())
-        if (key.startsWith("npm/")) yield key.slice("npm/".length);
+        if (key.startsWith(prefix)) yield key.slice(prefix.length);
   }
 
-  /** A document by the hash a shard lists for `name`. */
-  documentByHash(name: string, hash: string): Promise<PackageDocument> {
+  /** A document by the hash a shard lists for `name`: refused unless it is that package's. */
+  documentByHash(ecosystem: string, name: string, hash: string): Promise<PackageDocument> {
     return this.#cached(this.#documents, hash, async () => {
       const doc = decodeDocument(await this.#load(hash, MAX_DOCUMENT_BYTES), ECOSYSTEMS);
-      if (doc.name !== name)
+      const { keyName } = rulesOf(ECOSYSTEMS, ecosystem);
+      if (doc.ecosystem !== ecosystem || keyName(doc.name) !== keyName(name))
         throw new SnapshotReadError(
           "wrong-document",
-          `the snapshot lists the document of ${doc.name} for ${name}`,
+          `the snapshot lists the document of ${doc.ecosystem} ${doc.name} for ${ecosystem} ${name}`,
         );
       return doc;
     });

@@ -32,6 +32,7 @@ import pLimit from "p-limit";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { registryDependencies } from "../npm/rules/dependencies.ts";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
+import { rulesOf } from "../registry/ecosystem.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
 import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
@@ -149,14 +150,14 @@ export class VerifyingReader implements PackageReader {
     );
     this.snapshots = snapshots;
     this.#reads = {
-      revision: (name) => snapshots.documentHash(name),
+      revision: (name) => snapshots.documentHash("npm", name),
       document: async (name) => {
-        const doc = await snapshots.document(name);
+        const doc = await snapshots.document("npm", name);
         if (doc && options.readAhead) this.#readAheadFrom(doc, options.readAhead);
         return doc;
       },
       version: async (name, version) => {
-        const pkg = await snapshots.document(name);
+        const pkg = await snapshots.document("npm", name);
         const doc = pkg?.versions[version];
         return pkg && doc && versionRowOf(pkg, version, doc);
       },
@@ -206,6 +207,17 @@ export class VerifyingReader implements PackageReader {
     const doc = await this.#reads.document(name);
     if (doc) this.#options.onDocument?.(doc);
     return doc;
+  }
+
+  /**
+   * A package of any ecosystem by name (in any spelling the ecosystem counts
+   * as the same), verified as npm's are: through the snapshot, or from the
+   * replayed state.
+   */
+  async documentOf(ecosystem: string, name: string): Promise<PackageDocument | undefined> {
+    if (this.state)
+      return this.state.table(ecosystem).document(rulesOf(ECOSYSTEMS, ecosystem).keyName(name));
+    return this.snapshots?.document(ecosystem, name);
   }
 
   async version(name: string, version: string): Promise<VersionRow | undefined> {

@@ -6,6 +6,8 @@
  * fall through to a bare 500. Matching by name keeps this module free of
  * runtime imports of the domains it maps (the origin, the client).
  */
+import type { CargoApiErrorCode } from "../cargo/api-error.ts";
+import type { CargoErrorCode } from "../cargo/rules/errors.ts";
 import type { Check } from "../client/errors.ts";
 import type { SnapshotReadErrorCode } from "../client/snapshot-reader.ts";
 import type { GatewayErrorCode } from "../gateway/errors.ts";
@@ -210,6 +212,48 @@ const GATEWAY: Record<GatewayErrorCode, number> = {
   "not-found": 404,
 };
 
+/**
+ * A crate refused by cargo's rules (publish body, metadata, `.crate`, index
+ * paths, resolving): 413 over a cap, 404 for a crate or version not there,
+ * 409 for a resolve that cannot be satisfied, else 400 (cargo prints any of
+ * them with the detail; crates.io answers 400 to all but the caps).
+ */
+const CARGO: Record<CargoErrorCode, number> = {
+  "bad-name": 400,
+  "reserved-name": 400,
+  "bad-version": 400,
+  "bad-version-req": 400,
+  "bad-feature": 400,
+  "bad-dependency": 400,
+  "bad-metadata": 400,
+  "bad-body": 400,
+  "too-large": 413,
+  "not-gzip": 400,
+  "compression-ratio": 400,
+  "bad-crate": 400,
+  "unsafe-path": 400,
+  "bad-manifest": 400,
+  "bad-index-path": 404,
+  "no-such-crate": 404,
+  "no-matching-version": 404,
+  "version-conflict": 409,
+  "links-conflict": 409,
+  "missing-feature": 400,
+  "dependency-cycle": 409,
+  "resolve-too-complex": 400,
+};
+
+/** cargo's web API: cargo's docs ask for 403 on a missing or unknown token. */
+const CARGO_API: Record<CargoApiErrorCode, number> = {
+  unauthorized: 403,
+  forbidden: 403,
+  "not-found": 404,
+  "bad-request": 400,
+  "name-taken": 409,
+  "version-exists": 409,
+  "unknown-dependency": 400,
+};
+
 /** A page of the web interface refused. */
 const WEB: Record<WebErrorCode, number> = {
   "bad-request": 400,
@@ -245,6 +289,8 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   UpstreamError: { statuses: UPSTREAM, publicFailure: true },
   GatewayError: { statuses: GATEWAY },
   WebError: { statuses: WEB },
+  CargoError: { statuses: CARGO },
+  CargoApiError: { statuses: CARGO_API },
 };
 
 /** System errors that mean the disk is full, wherever they sit in the chain of causes. */

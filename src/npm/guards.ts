@@ -19,6 +19,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { CARGO_WRITE_ROUTES } from "../cargo/api.ts";
 import type { AuthStore } from "../origin/auth.ts";
 import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
@@ -68,12 +69,15 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
   const failuresByUser = limit(limits.loginFailuresPerUser);
   const writesByAddress = limit(limits.writesPerAddress);
   const writesByUser = limit(limits.writesPerUser);
-  const writes = new Set(writeRoutes().map(([method, url]) => `${method} ${url}`));
+  const writes = new Set(
+    [...writeRoutes(), ...CARGO_WRITE_ROUTES].map(([method, url]) => `${method} ${url}`),
+  );
   /** The user a sign-in is for, kept until its answer tells whether it failed. */
   const signInUser = new WeakMap<FastifyRequest, string>();
 
   const tokenOwner = (req: FastifyRequest) => {
-    const token = bearer(req);
+    // cargo sends its token raw, with no scheme.
+    const token = bearer(req) ?? req.headers.authorization?.trim();
     return token ? auth.lookupToken(token)?.user : undefined;
   };
   /** Whether to refuse the request before its handler runs, and how. */

@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
-import { type PublishRequest, type Registry, RegistryError } from "../origin/registry.ts";
+import { type Registry, RegistryError } from "../origin/registry.ts";
 import { DEFAULT_TARBALL_LIMITS } from "../registry/tarball-limits.ts";
 import { tarballFields, withTarballFields } from "./manifest.ts";
 import { checkPackageName, checkVersion } from "./publish.ts";
+import { type NpmPublish, publishNpm } from "./publish-request.ts";
 import { inspectTarball } from "./tarball.ts";
 import { packageOfTarball } from "./unpack.ts";
 import { versionFilesOf } from "./version-files.ts";
@@ -98,10 +99,7 @@ async function importOne(
   return serialized(name, () => publishVersion(registry, req));
 }
 
-async function publishVersion(
-  registry: Registry,
-  req: Omit<PublishRequest, "tag">,
-): Promise<boolean> {
+async function publishVersion(registry: Registry, req: Omit<NpmPublish, "tag">): Promise<boolean> {
   const { name, version } = req;
   if (registry.state.table("npm").hasVersion(name, version)) return false;
   const latest = registry.state.table("npm").distTags(name).latest;
@@ -109,7 +107,7 @@ async function publishVersion(
   const tag =
     latest === undefined || (isRelease && semver.gt(version, latest)) ? "latest" : undefined;
   try {
-    await registry.publish({ ...req, tag });
+    await publishNpm(registry, { ...req, tag });
     return true;
   } catch (err) {
     // Two files of the same version racing: the other one won.

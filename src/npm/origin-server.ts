@@ -3,6 +3,9 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import type { FastifyInstance } from "fastify";
+import { registerCargoApi } from "../cargo/api.ts";
+import { cargoLimits } from "../cargo/publish.ts";
+import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
@@ -27,6 +30,7 @@ import { readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
+import { errorResponse } from "./error-status.ts";
 import { FileDeltas } from "./file-deltas.ts";
 import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
@@ -322,6 +326,15 @@ async function buildApp(
     tarballLimits: tarballs,
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
+  });
+  registerCargoApi(app, {
+    registry,
+    auth,
+    errorResponse,
+    limits: cargoLimits(config.maxTarballBytes),
+  });
+  registerCargoReadApi(app, {
+    document: async (key) => registry.state.table("cargo").document(key),
   });
   mountWeb(app, {
     role: "origin",

@@ -23,6 +23,7 @@ import {
 } from "./http-common.ts";
 import { parsePublish, publishBodyLimit, tooLarge } from "./publish.ts";
 import { registerPublishBodyParser, streamedAttachments } from "./publish-body.ts";
+import { publishNpm } from "./publish-request.ts";
 import { registerNpmReadApi } from "./read-api.ts";
 import { distTagProblem } from "./rules/dist-tag-name.ts";
 import { TarballError } from "./tarball.ts";
@@ -99,7 +100,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
 
   /** The live package's view, once `actor` is known to own it. */
   const ownedView = (actor: string, name: string) => {
-    registry.assertOwner(actor, name);
+    registry.assertOwner(actor, "npm", name);
     return livePackageView(name, registry.state.table("npm").document(name));
   };
 
@@ -146,7 +147,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     // A new name that routes to an uplink is the upstream's if the upstream has it:
     // imported first, the publish is then refused rather than shadowing it.
     await options.uplinks?.ensure(name);
-    await registry.publish({ actor, ...parsed });
+    await publishNpm(registry, { actor, ...parsed });
     return reply.code(201).send({ ok: true, id: name, success: true });
   };
 
@@ -161,7 +162,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     checkRevision(view, (req.params as { rev?: string }).rev, req.body);
     const changes = packageChanges(view, req.body);
     for (const c of changes) if (c.kind === "owner" && c.action === "add") checkUserExists(c.user);
-    await registry.change(actor, name, changes);
+    await registry.change(actor, "npm", name, changes);
     return reply.code(200).send({ ok: true, id: name });
   };
 
@@ -178,7 +179,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   const unpublishAll = async (req: FastifyRequest, name: string) => {
     const actor = user(req);
     checkRevision(ownedView(actor, name), (req.params as { rev: string }).rev, undefined);
-    await registry.unpublishPackage(actor, name);
+    await registry.unpublishPackage(actor, "npm", name);
     return { ok: true };
   };
 
@@ -191,17 +192,17 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
   app.put("/-/package/:name/owners", async (req, reply) => {
     const name = packageName((req.params as { name: string }).name);
     const actor = user(req);
-    registry.assertOwner(actor, name);
+    registry.assertOwner(actor, "npm", name);
     const owner = (req.body as { user?: unknown } | undefined)?.user;
     if (typeof owner !== "string")
       throw new HttpError("bad-request", 'the body must be {"user": "<name>"}');
     checkUserExists(owner);
-    await registry.change(actor, name, [{ kind: "owner", user: owner, action: "add" }]);
+    await registry.change(actor, "npm", name, [{ kind: "owner", user: owner, action: "add" }]);
     return reply.code(201).send({ ok: true });
   });
   app.delete("/-/package/:name/owners/:user", async (req) => {
     const { name, user: owner } = req.params as { name: string; user: string };
-    await registry.change(user(req), packageName(name), [
+    await registry.change(user(req), "npm", packageName(name), [
       { kind: "owner", user: owner, action: "rm" },
     ]);
     return { ok: true };
@@ -256,7 +257,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     checkTag(tag);
     if (typeof req.body !== "string")
       throw new HttpError("bad-request", "the body must be the version, as a JSON string");
-    await registry.setDistTag(user(req), packageName(name), tag, req.body);
+    await registry.setDistTag(user(req), "npm", packageName(name), tag, req.body);
     return reply.code(201).send({ ok: true });
   });
   app.delete("/-/package/:name/dist-tags/:tag", async (req) => {
@@ -268,7 +269,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
         "not-found",
         `${packageName(name)} has no dist-tag ${JSON.stringify(tag.slice(0, 64))}`,
       );
-    await registry.setDistTag(actor, packageName(name), tag, null);
+    await registry.setDistTag(actor, "npm", packageName(name), tag, null);
     return { ok: true };
   });
 
@@ -282,7 +283,7 @@ export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions
     app.delete(`${prefix}/-rev/:rev`, (req) => unpublishAll(req, nameOf(req)));
     // npm deletes the tarball after unpublishing its version; the unpublish entry already covers it.
     app.delete(`${prefix}/-/:file/-rev/:rev`, async (req) => {
-      registry.assertOwner(user(req), nameOf(req));
+      registry.assertOwner(user(req), "npm", nameOf(req));
       return { ok: true };
     });
   }

@@ -18,13 +18,10 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
-import { distTagProblem } from "../npm/rules/dist-tag-name.ts";
-import { resolutionOf, searchFields, shareField } from "../npm/rules/projection.ts";
-import { checkResolution } from "../npm/rules/resolution.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
-import { CanonicalJsonError, canonicalJsonBytes } from "../registry/canonical-json.ts";
+import type { JsonValue } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
-import { encodeEntryWith } from "../registry/ecosystem.ts";
+import { encodeEntryWith, rulesOf } from "../registry/ecosystem.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -38,6 +35,7 @@ import {
   type PublishEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
+import { documentKey } from "../registry/package-document.ts";
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
@@ -80,6 +78,7 @@ export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invali
 export type PackageChange =
   | { readonly kind: "deprecate"; readonly version: string; readonly message: string }
   | { readonly kind: "unpublish"; readonly version: string }
+  | { readonly kind: "yank"; readonly version: string; readonly yanked: boolean }
   | { readonly kind: "owner"; readonly user: string; readonly action: "add" | "rm" };
 
 export class RegistryError extends CodedError<RegistryErrorCode> {
@@ -108,8 +107,8 @@ export function autoShardCount(packages: number): number {
 }
 
 /**
- * A version's file index and the files it lists, as npm's rules give them
- * (computed by the npm layer from the tarball): stored as blobs beside the
+ * A version's file index and the files it lists, as the ecosystem's frontend
+ * computes them from the artifact: stored as blobs beside the
  * tarball, and the index named by the entry's `files`.
  */
 export interface VersionFiles {
@@ -119,32 +118,35 @@ export interface VersionFiles {
   readonly contents: readonly Uint8Array[];
 }
 
+/**
+ * A version to publish, as an ecosystem's frontend (src/npm, src/cargo)
+ * projects it from what its client sent: the registry stores the bytes and
+ * appends the entry, checked by that ecosystem's rules.
+ */
 export interface PublishRequest {
   readonly actor: string;
+  /** The ecosystem's id ("npm", "cargo"). */
+  readonly ecosystem: string;
   readonly name: string;
   readonly version: string;
-  /** The dist-tag to point at this version, if any. */
+  /** The dist-tag to point at this version, if the ecosystem has them. */
   readonly tag?: string;
-  readonly manifest: Record<string, unknown>;
-  readonly tarball: Uint8Array;
-  readonly integrity: string;
-  readonly shasum: string;
-  /** The tarball's sha256 (hex) if the caller hashed it already, as a publish body is decoded. */
+  /** The artifact's bytes: an npm tarball, a `.crate`. */
+  readonly artifact: Uint8Array;
+  /** The artifact's sha256 (hex) if the caller hashed it already, as a publish body is decoded. */
   readonly sha256?: string;
+  /** The ecosystem's own hashes of the artifact beside its SHA-256 (npm's SHA-512 and SHA-1). */
+  readonly artifactHashes?: { readonly sha512?: string; readonly sha1?: string };
+  /** The version's metadata as stored, the entry's `manifest` blob. */
+  readonly metadata: Uint8Array;
+  /** What resolving needs, in the ecosystem's shape. */
+  readonly resolution: Record<string, JsonValue>;
+  readonly description?: string;
+  readonly keywords?: readonly string[];
+  /** false: the package opted out of LAN sharing. */
+  readonly share?: false;
   /** The version's file index and files; without them the entry names no `files`. */
   readonly files?: VersionFiles;
-}
-
-/** The manifest as it is stored: canonical JSON, refused (not thrown past) when it cannot be. */
-function manifestBlobBytes(manifest: Record<string, unknown>): Uint8Array {
-  try {
-    return canonicalJsonBytes(manifest);
-  } catch (err) {
-    if (!(err instanceof CanonicalJsonError)) throw err;
-    throw new RegistryError("invalid", `the manifest cannot be stored: ${err.message}`, {
-      cause: err,
-    });
-  }
 }
 
 export class Registry {
@@ -363,48 +365,38 @@ export class Registry {
    * leaves no blob behind.
    */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
-    this.#checkPublish(req.actor, req.name, req.version, NO_CHANGES);
-    const resolution = resolutionOf(req.manifest);
-    checkResolution(resolution);
-    const manifestBytes = manifestBlobBytes(req.manifest);
+    this.#checkPublish(req.actor, req.ecosystem, req.name, req.version, NO_CHANGES);
     // Hashed here only if the caller did not hash it as it read it.
-    const artifact = { sha256: req.sha256 ?? sha256Hex(req.tarball), size: req.tarball.length };
-    const manifestBlob = { sha256: sha256Hex(manifestBytes), size: manifestBytes.length };
+    const artifact = { sha256: req.sha256 ?? sha256Hex(req.artifact), size: req.artifact.length };
+    const manifestBlob = { sha256: sha256Hex(req.metadata), size: req.metadata.length };
     const files = req.files && { sha256: sha256Hex(req.files.index), size: req.files.index.length };
-    const dag = await tarballDag(req.tarball);
+    const dag = await tarballDag(req.artifact);
     const entry: PublishEntry = {
       v: 1,
       kind: "publish",
-      ecosystem: "npm",
+      ecosystem: req.ecosystem,
       name: req.name,
       version: req.version,
       ...(req.tag ? { tag: req.tag } : {}),
       time: new Date().toISOString(),
       actor: req.actor,
-      artifact: withUnixfsRoot(
-        {
-          sha256: artifact.sha256,
-          sha512: req.integrity.slice("sha512-".length),
-          sha1: req.shasum,
-          size: artifact.size,
-        },
-        dag,
-      ),
+      artifact: withUnixfsRoot({ ...artifact, ...req.artifactHashes }, dag),
       manifest: manifestBlob,
       ...(files ? { files } : {}),
-      resolution,
-      ...searchFields(req.manifest),
-      ...shareField(req.manifest),
+      resolution: req.resolution,
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.keywords !== undefined ? { keywords: req.keywords } : {}),
+      ...(req.share === false ? { share: false } : {}),
     };
     encodeEntryWith(entry, ECOSYSTEMS);
     // Only a publish whose entry is valid stores anything; the tarball is written with its hash known.
     const path = this.blobs.tempPath();
-    await writeFile(path, req.tarball).catch(async (err: unknown) => {
+    await writeFile(path, req.artifact).catch(async (err: unknown) => {
       await rm(path, { force: true });
       throw err;
     });
     await this.blobs.putFile(path, artifact);
-    await this.blobs.put(manifestBytes);
+    await this.blobs.put(req.metadata);
     await storeUnixfsNodes(dag, this.blobs);
     if (req.files) await this.storeVersionFiles(req.files);
     return this.#sequencer.submit(entry);
@@ -421,15 +413,17 @@ export class Registry {
     return { sha256: sha256Hex(files.index), size: files.index.length };
   }
 
-  /** Sets (or with `version` null, removes) a dist-tag; only owners may. */
+  /** Sets (or with `version` null, removes) a dist-tag; only owners may. The frontend checks the tag name (npm: src/npm/rules/dist-tag-name.ts). */
   setDistTag(
     actor: string,
+    ecosystem: string,
     name: string,
     tag: string,
     version: string | null,
   ): Promise<SequencedEntry<Entry>> {
-    const entry: Entry = { ...this.#base(actor, name), kind: "dist-tag", tag, version };
+    const entry: Entry = { ...this.#base(actor, ecosystem, name), kind: "dist-tag", tag, version };
     this.#check(entry, NO_CHANGES);
+    encodeEntryWith(entry, ECOSYSTEMS);
     return this.#sequencer.submit(entry);
   }
 
@@ -437,14 +431,20 @@ export class Registry {
    * Records changes an owner asks for (deprecations, unpublishes, owner
    * changes) as log entries; resolves once all are durable.
    */
-  async change(actor: string, name: string, changes: readonly PackageChange[]): Promise<void> {
+  async change(
+    actor: string,
+    ecosystem: string,
+    name: string,
+    changes: readonly PackageChange[],
+  ): Promise<void> {
     // Also when nothing changes: a no-op write by a non-owner is refused, not acknowledged.
-    this.#checkOwner(actor, name);
-    const entries: Entry[] = changes.map((c) => ({ ...this.#base(actor, name), ...c }));
+    this.#checkOwner(actor, ecosystem, name);
+    const entries: Entry[] = changes.map((c) => ({ ...this.#base(actor, ecosystem, name), ...c }));
     // Each change is checked after the ones before it: [add bob, rm alice] hands a package over.
     const pending = new PendingChanges();
     for (const entry of entries) {
       this.#check(entry, pending);
+      encodeEntryWith(entry, ECOSYSTEMS);
       pending.add(entry);
     }
     await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
@@ -498,10 +498,10 @@ export class Registry {
     const uplink = uplinkOfActor(entry.actor);
     if (uplink === undefined)
       throw new RegistryError("forbidden", `${entry.actor} is not an uplink`);
-    const source = this.state.table("npm").source(entry.name);
-    const owner = source === undefined ? pending.importedFrom(entry.name) : source.uplink;
+    const source = this.state.table(entry.ecosystem).source(rowKey(entry));
+    const owner = source === undefined ? pending.importedFrom(entry) : source.uplink;
     const local = source !== undefined && source.uplink === undefined;
-    if (local || pending.firstPublisher(entry.name) !== undefined)
+    if (local || pending.firstPublisher(entry) !== undefined)
       throw new RegistryError(
         "conflict",
         `${entry.name} is published here; no uplink may change it`,
@@ -510,14 +510,14 @@ export class Registry {
       throw new RegistryError("forbidden", `${entry.name} was not imported from uplink ${uplink}`);
   }
 
-  async unpublishPackage(actor: string, name: string): Promise<void> {
-    const entry: Entry = { ...this.#base(actor, name), kind: "unpublish" };
+  async unpublishPackage(actor: string, ecosystem: string, name: string): Promise<void> {
+    const entry: Entry = { ...this.#base(actor, ecosystem, name), kind: "unpublish" };
     this.#check(entry, NO_CHANGES);
     await this.#sequencer.submit(entry);
   }
 
-  #base(actor: string, name: string) {
-    return { v: 1, ecosystem: "npm", name, time: new Date().toISOString(), actor } as const;
+  #base(actor: string, ecosystem: string, name: string) {
+    return { v: 1, ecosystem, name, time: new Date().toISOString(), actor } as const;
   }
 
   #check(entry: Entry, pending: PendingChanges): void {
@@ -527,20 +527,22 @@ export class Registry {
       return;
     }
     if (entry.kind === "publish") {
-      this.#checkPublish(entry.actor, entry.name, entry.version, pending);
+      this.#checkPublish(entry.actor, entry.ecosystem, entry.name, entry.version, pending);
       return;
     }
-    this.#checkOwner(entry.actor, entry.name);
+    const { ecosystem, name } = entry;
+    this.#checkOwner(entry.actor, ecosystem, name);
     // Owners as they will be once the entries accepted earlier in this batch apply.
-    const owners = new Set(this.state.table("npm").owners(entry.name));
-    for (const e of pending.ownerChanges(entry.name)) {
+    const owners = new Set(this.state.table(ecosystem).owners(rowKey(entry)));
+    for (const e of pending.ownerChanges(entry)) {
       if (e.action === "add") owners.add(e.user);
       else owners.delete(e.user);
     }
     switch (entry.kind) {
       case "deprecate":
       case "unpublish":
-        if (entry.version !== undefined && !this.#live(entry.name, entry.version)) {
+      case "yank":
+        if (entry.version !== undefined && !this.#live(ecosystem, name, entry.version)) {
           throw new RegistryError("not-found", `${entry.name}@${entry.version} is not published`);
         }
         return;
@@ -557,46 +559,54 @@ export class Registry {
         return;
     }
     if (entry.kind === "dist-tag") {
-      // A tag logged before the rule existed may still be removed.
-      const problem = entry.version === null ? undefined : distTagProblem(entry.tag);
-      if (problem) throw new RegistryError("invalid", `invalid dist-tag name: ${problem}`);
       if (entry.version === null && entry.tag === "latest") {
         throw new RegistryError("invalid", "the latest tag cannot be removed, only moved");
       }
-      if (entry.version !== null && !this.#live(entry.name, entry.version)) {
+      if (entry.version !== null && !this.#live(ecosystem, name, entry.version)) {
         throw new RegistryError("not-found", `${entry.name}@${entry.version} is not published`);
       }
     }
   }
 
-  #live(name: string, version: string): boolean {
-    const row = this.state.table("npm").version(name, version);
+  #live(ecosystem: string, name: string, version: string): boolean {
+    const row = this.state.table(ecosystem).version(rowKey({ ecosystem, name }), version);
     return row !== undefined && row.unpublished === null;
   }
 
   /** Throws "not-found" for a package that is not live, "forbidden" unless `actor` owns it. */
-  assertOwner(actor: string, name: string): void {
-    this.#checkOwner(actor, name);
+  assertOwner(actor: string, ecosystem: string, name: string): void {
+    this.#checkOwner(actor, ecosystem, name);
   }
 
-  #checkOwner(actor: string, name: string): void {
-    const pkg = this.state.table("npm").getPackage(name);
+  #checkOwner(actor: string, ecosystem: string, name: string): void {
+    const table = this.state.table(ecosystem);
+    const key = rowKey({ ecosystem, name });
+    const pkg = table.getPackage(key);
     if (!pkg || pkg.unpublished !== null)
       throw new RegistryError("not-found", `package ${name} not found`);
-    if (!this.state.table("npm").owners(name).includes(actor)) {
+    if (!table.owners(key).includes(actor)) {
       throw new RegistryError("forbidden", `${actor} is not an owner of ${name}`);
     }
   }
 
-  #checkPublish(actor: string, name: string, version: string, pending: PendingChanges): void {
-    const uplink = this.state.table("npm").source(name)?.uplink ?? pending.importedFrom(name);
+  #checkPublish(
+    actor: string,
+    ecosystem: string,
+    name: string,
+    version: string,
+    pending: PendingChanges,
+  ): void {
+    const table = this.state.table(ecosystem);
+    const ref = { ecosystem, name };
+    const key = rowKey(ref);
+    const uplink = table.source(key)?.uplink ?? pending.importedFrom(ref);
     if (uplink !== undefined)
       throw new RegistryError(
         "conflict",
         `${name} is imported from uplink ${uplink}: publish under another name or a local scope`,
       );
-    const owners = this.state.table("npm").owners(name);
-    const pendingOwner = pending.firstPublisher(name);
+    const owners = table.owners(key);
+    const pendingOwner = pending.firstPublisher(ref);
     const effectiveOwners = owners.length > 0 ? owners : pendingOwner ? [pendingOwner] : [];
     if (effectiveOwners.length > 0 && !effectiveOwners.includes(actor)) {
       throw new RegistryError(
@@ -604,8 +614,7 @@ export class Registry {
         `${actor} may not publish ${name}: its owners are ${effectiveOwners.join(", ")}`,
       );
     }
-    const taken =
-      this.state.table("npm").hasVersion(name, version) || pending.isPublished(name, version);
+    const taken = table.hasVersion(key, version) || pending.isPublished(ref, version);
     if (taken) {
       throw new RegistryError(
         "conflict",
@@ -615,10 +624,26 @@ export class Registry {
   }
 }
 
+/** A package of some ecosystem, as an entry names it. */
+interface PackageRef {
+  readonly ecosystem: string;
+  readonly name: string;
+}
+
+/** The package's snapshot key: `Foo-Bar` and `foo_bar` are one cargo crate, so one key. */
+function keyOf(ref: PackageRef): string {
+  return documentKey(ref, rulesOf(ECOSYSTEMS, ref.ecosystem));
+}
+
+/** The name its ecosystem's state table keys the package by. */
+function rowKey(ref: PackageRef): string {
+  return rulesOf(ECOSYSTEMS, ref.ecosystem).keyName(ref.name);
+}
+
 /**
- * What the entries accepted so far in a batch will change, indexed for the
- * checks of the entries after them (a scan of the batch per check would be
- * quadratic in the batch size).
+ * What the entries accepted so far in a batch will change, indexed (by
+ * document key) for the checks of the entries after them (a scan of the
+ * batch per check would be quadratic in the batch size).
  */
 class PendingChanges {
   readonly #firstPublisher = new Map<string, string>();
@@ -627,34 +652,36 @@ class PendingChanges {
   readonly #importedFrom = new Map<string, string>();
 
   add(entry: Entry): void {
-    if (entry.kind === "import" && !this.#importedFrom.has(entry.name))
-      this.#importedFrom.set(entry.name, entry.uplink);
+    if (!isPackageEntry(entry)) return;
+    const key = keyOf(entry);
+    if (entry.kind === "import" && !this.#importedFrom.has(key))
+      this.#importedFrom.set(key, entry.uplink);
     if (entry.kind === "publish") {
-      if (!this.#firstPublisher.has(entry.name)) this.#firstPublisher.set(entry.name, entry.actor);
-      const versions = this.#published.get(entry.name) ?? new Set();
+      if (!this.#firstPublisher.has(key)) this.#firstPublisher.set(key, entry.actor);
+      const versions = this.#published.get(key) ?? new Set();
       versions.add(entry.version);
-      this.#published.set(entry.name, versions);
+      this.#published.set(key, versions);
     } else if (entry.kind === "owner") {
-      this.#ownerChanges.set(entry.name, [...this.ownerChanges(entry.name), entry]);
+      this.#ownerChanges.set(key, [...this.ownerChanges(entry), entry]);
     }
   }
 
   /** The uplink a package not yet in the state is imported from in this batch. */
-  importedFrom(name: string): string | undefined {
-    return this.#importedFrom.get(name);
+  importedFrom(ref: PackageRef): string | undefined {
+    return this.#importedFrom.get(keyOf(ref));
   }
 
   /** Who published the package first in this batch: its owner, if the state has none. */
-  firstPublisher(name: string): string | undefined {
-    return this.#firstPublisher.get(name);
+  firstPublisher(ref: PackageRef): string | undefined {
+    return this.#firstPublisher.get(keyOf(ref));
   }
 
-  isPublished(name: string, version: string): boolean {
-    return this.#published.get(name)?.has(version) ?? false;
+  isPublished(ref: PackageRef, version: string): boolean {
+    return this.#published.get(keyOf(ref))?.has(version) ?? false;
   }
 
-  ownerChanges(name: string): readonly OwnerEntry[] {
-    return this.#ownerChanges.get(name) ?? [];
+  ownerChanges(ref: PackageRef): readonly OwnerEntry[] {
+    return this.#ownerChanges.get(keyOf(ref)) ?? [];
   }
 }
 

@@ -401,7 +401,7 @@ function deriveTables(state: RegistryState): void {
         );
       }
       const search = searchDocumentOf(doc, 0);
-      if (search) table.search.put(search);
+      if (search) table.search.put(search, name);
       for (const dependency of latestDependencies(rules, doc))
         insertDependent(state.sql, ecosystem, dependency, doc.name);
     }

@@ -176,8 +176,10 @@ export class SearchIndex {
 
   // The FTS rows share their rowid with search_docs: FTS5 can find a row fast
   // by rowid, but deleting by a column would scan the whole table.
-  put(doc: SearchDocument): void {
-    this.remove(doc.name);
+  // Keyed by the package's row key (cargo's canonical name), as dependents and
+  // popularity name it; `doc.name` stays the published spelling names match on.
+  put(doc: SearchDocument, key: string = doc.name): void {
+    this.remove(key);
     if (!this.#textExists())
       this.#db.exec(
         `CREATE VIRTUAL TABLE ${this.#text} USING fts5(name, description, keywords, tokenize = 'unicode61 tokenchars ''-_.@/''')`,
@@ -188,7 +190,7 @@ export class SearchIndex {
       "INSERT INTO search_docs (ecosystem, name, doc, lname, tail, popularity, rank) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ).run(
       this.ecosystem,
-      doc.name,
+      key,
       JSON.stringify(stored),
       lname,
       tailOf(lname),

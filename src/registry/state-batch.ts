@@ -609,8 +609,8 @@ export class StateBatch {
         const { search } = state.table(after.ecosystem);
         const rowKey = rowName(state.ecosystems, after);
         const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, rowKey));
-        if (found) search.put(found);
-        else search.remove(after.name);
+        if (found) search.put(found, rowKey);
+        else search.remove(rowKey);
         const rules = rulesOf(state.ecosystems, after.ecosystem);
         for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));

@@ -47,7 +47,7 @@ describe("sparse verification", () => {
     const client = await refreshedClient(origin, state.path);
     const reader = new SnapshotReader(client);
     const before = client.pool.traffic();
-    const doc = await reader.document("p3");
+    const doc = await reader.document("npm", "p3");
     assert.deepEqual(doc, origin.registry.state.table("npm").document("p3"));
     assert.deepEqual(Object.keys(doc?.versions ?? {}), ["1.0.0", "1.1.0"]);
     const traffic = client.pool.traffic();
@@ -55,21 +55,21 @@ describe("sparse verification", () => {
     assert.equal(traffic.requests - before.requests, 5);
 
     // The shard proves absence; a second package in the same shard costs only its document.
-    assert.equal(await reader.document("not-published"), undefined);
+    assert.equal(await reader.document("npm", "not-published"), undefined);
     assert.deepEqual(
-      await reader.document("p7"),
+      await reader.document("npm", "p7"),
       origin.registry.state.table("npm").document("p7"),
     );
     assert.equal(client.pool.traffic().requests - traffic.requests, 1);
 
     // A new checkpoint moves the head: the new version is there after a refresh.
     await origin.publish("p3", "2.0.0");
-    assert.deepEqual(Object.keys((await reader.document("p3"))?.versions ?? {}), [
+    assert.deepEqual(Object.keys((await reader.document("npm", "p3"))?.versions ?? {}), [
       "1.0.0",
       "1.1.0",
     ]);
     await client.refresh();
-    assert.deepEqual(Object.keys((await reader.document("p3"))?.versions ?? {}), [
+    assert.deepEqual(Object.keys((await reader.document("npm", "p3"))?.versions ?? {}), [
       "1.0.0",
       "1.1.0",
       "2.0.0",
@@ -200,7 +200,7 @@ describe("sparse verification", () => {
     });
     await client.refresh();
     await assert.rejects(
-      new SnapshotReader(client).document("a"),
+      new SnapshotReader(client).document("npm", "a"),
       (err: unknown) => err instanceof SnapshotReadError && err.code === "not-a-snapshot",
     );
   });

@@ -78,7 +78,7 @@ async function buildWorld(): Promise<World> {
   await origin.publish("@scope/pkg-c", "1.0.0", { dependencies: { "pkg-b": "^1.1.0" } });
   await Promise.all(
     Array.from({ length: 260 }, (_, i) =>
-      origin.registry.setDistTag("alice", "pkg-a", `t${i % 3}`, i % 2 ? "1.0.0" : "1.1.0"),
+      origin.registry.setDistTag("alice", "npm", "pkg-a", `t${i % 3}`, i % 2 ? "1.0.0" : "1.1.0"),
     ),
   );
   await origin.publish("pkg-d", "1.0.0", { dependencies: { "@scope/pkg-c": "^1.0.0" } });
@@ -89,7 +89,7 @@ async function buildWorld(): Promise<World> {
     await fork.publish(name, "1.0.0", { description: "not what the origin published" });
   await Promise.all(
     Array.from({ length: 300 }, (_, i) =>
-      fork.registry.setDistTag("alice", "pkg-a", `t${i % 3}`, "1.0.0"),
+      fork.registry.setDistTag("alice", "npm", "pkg-a", `t${i % 3}`, "1.0.0"),
     ),
   );
 

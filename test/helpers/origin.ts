@@ -3,6 +3,7 @@ import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import type { OriginConfig } from "../../src/origin/config.ts";
 import { tempDir } from "./log.ts";
 import { publishBody } from "./publish-body.ts";
@@ -57,7 +58,7 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     treeDir: join(dataDir, "tree"),
     publish: async (name, version, extra = {}, files = []) => {
       const tgz = rawTgz([packageJson(name, version, extra), ...files]);
-      await origin.registry.publish({
+      await publishNpm(origin.registry, {
         actor: "alice",
         ...(await parsePublish(name, publishBody({ name, version, ...extra }, tgz))),
       });

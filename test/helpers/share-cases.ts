@@ -32,7 +32,7 @@ export async function registryOfCases(): Promise<TestOrigin> {
       await res.arrayBuffer();
     }
   }
-  await origin.registry.change("alice", "gone", [{ kind: "unpublish", version: "1.1.0" }]);
+  await origin.registry.change("alice", "npm", "gone", [{ kind: "unpublish", version: "1.1.0" }]);
   assert.ok(await origin.publishPopularity());
   return origin;
 }

@@ -6,6 +6,7 @@
  * `main` and a `description` its tarball's package.json does not say.
  */
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import type { TestOrigin } from "./origin.ts";
 import { publishBody } from "./publish-body.ts";
 import { type RawTarEntry, rawTgz } from "./tar.ts";
@@ -60,7 +61,7 @@ async function publishRaw(
     },
     ...files,
   ]);
-  await origin.registry.publish({
+  await publishNpm(origin.registry, {
     actor: "alice",
     ...(await parsePublish(NAME, publishBody({ name: NAME, version, ...declared }, tgz))),
   });

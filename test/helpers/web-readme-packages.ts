@@ -55,9 +55,9 @@ export async function publishWebPackages(origin: TestOrigin): Promise<void> {
   await origin.publish("web-dep", "1.0.0", { description: "a dependency", license: "MIT" });
   await origin.publish("web-dep", "1.1.0", { description: "a dependency", license: "MIT" });
   await origin.publish("web-dep", "2.0.0-beta.1", { description: "a dependency" });
-  await origin.registry.setDistTag("alice", "web-dep", "latest", "1.1.0");
-  await origin.registry.setDistTag("alice", "web-dep", "next", "2.0.0-beta.1");
-  await origin.registry.change("alice", "web-dep", [
+  await origin.registry.setDistTag("alice", "npm", "web-dep", "latest", "1.1.0");
+  await origin.registry.setDistTag("alice", "npm", "web-dep", "next", "2.0.0-beta.1");
+  await origin.registry.change("alice", "npm", "web-dep", [
     { kind: "deprecate", version: "1.0.0", message: "use 1.1.0: 1.0.0 leaks memory" },
   ]);
   await origin.publish("web-other", "3.0.0", {
@@ -89,9 +89,11 @@ export async function publishWebPackages(origin: TestOrigin): Promise<void> {
   );
   await origin.publish("web-gone", "1.0.0", { description: "half gone" });
   await origin.publish("web-gone", "1.1.0", { description: "half gone" });
-  await origin.registry.change("alice", "web-gone", [{ kind: "unpublish", version: "1.1.0" }]);
+  await origin.registry.change("alice", "npm", "web-gone", [
+    { kind: "unpublish", version: "1.1.0" },
+  ]);
   await origin.publish("web-withdrawn", "1.0.0", { description: "all gone" });
-  await origin.registry.unpublishPackage("alice", "web-withdrawn");
+  await origin.registry.unpublishPackage("alice", "npm", "web-withdrawn");
   await origin.publish("web-file-readme", "0.1.0", { description: "readme in a file" }, [
     { name: "package/Readme.markdown", data: "# From the file\n\nRead from *the tarball*.\n" },
   ]);

@@ -14,6 +14,7 @@ import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { DirectorySource } from "../../src/log/sources.ts";
 import type { Mirror } from "../../src/mirror/mirror.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import {
   addRecordedRoots,
   unixfsRootOf,
@@ -40,7 +41,7 @@ function tarball(name: string, version: string, bytes: number): Buffer {
 
 async function publish(origin: TestOrigin, tgz: Buffer, name: string, version: string) {
   const parsed = await parsePublish(name, publishBody({ name, version }, tgz));
-  return origin.registry.publish({ actor: "alice", ...parsed });
+  return publishNpm(origin.registry, { actor: "alice", ...parsed });
 }
 
 /**
@@ -123,7 +124,7 @@ describe("UnixFS roots of large tarballs", () => {
       useMirrorList: false,
     });
     await client.refresh();
-    const doc = await new SnapshotReader(client).document("big");
+    const doc = await new SnapshotReader(client).document("npm", "big");
     assert.equal(doc?.versions["1.0.0"].artifact?.unixfs, dag.root);
 
     using mirror = await syncedMirror(origin, join(dir.path, "mirror"));

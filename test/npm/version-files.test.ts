@@ -13,6 +13,7 @@ import { applyDelta } from "../../src/npm/file-deltas.ts";
 import { formatFileIndex, parseFileIndex } from "../../src/npm/file-index.ts";
 import { importTarballs } from "../../src/npm/import.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import { checkFilesClaim } from "../../src/npm/version-files.ts";
 import type { PublishEntry } from "../../src/registry/entries.ts";
 import { deltaPath } from "../../src/store/delta-path.ts";
@@ -116,7 +117,7 @@ describe("a version's files, published", () => {
       useMirrorList: false,
     });
     await client.refresh();
-    const doc = await new SnapshotReader(client).document("pkg");
+    const doc = await new SnapshotReader(client).document("npm", "pkg");
     assert.deepEqual(doc?.versions["1.0.0"].files, (await publishEntryOf(origin, "1.0.0")).files);
 
     await publishOverHttp(origin, token, tarball("pkg", "1.1.0", V2), "1.1.0");
@@ -211,7 +212,11 @@ describe("a mirror and a version's files", () => {
     const files = new Map(lie.files);
     files.delete("added.txt");
     const index = Buffer.from(formatFileIndex({ ...lie, files }));
-    await origin.registry.publish({ actor: "alice", ...parsed, files: { ...parsed.files, index } });
+    await publishNpm(origin.registry, {
+      actor: "alice",
+      ...parsed,
+      files: { ...parsed.files, index },
+    });
     await assert.rejects(mirror.sync(), { name: "PackageFilesError", code: "index-mismatch" });
     assert.equal(mirror.checkpoint?.size, held);
     // A monitor's audit (cairn verify) finds it too, and nothing else.

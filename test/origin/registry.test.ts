@@ -5,12 +5,14 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DirectorySource, parseVerifierKey, verifyLog } from "../../src/log/index.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import { inspectTarball } from "../../src/npm/tarball.ts";
 import { loadOrCreateKey } from "../../src/origin/keys.ts";
 import { Registry, RegistryError } from "../../src/origin/registry.ts";
 import { boundArtifact } from "../../src/registry/blob-check.ts";
 import { EntryError } from "../../src/registry/entries.ts";
 import { corpusTarball } from "../helpers/corpus.ts";
+import { cratePublish } from "../helpers/crate-entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
@@ -38,7 +40,7 @@ describe("origin registry (no HTTP)", () => {
     const { key, registry } = await openRegistry(dir.path);
     const tgz = readFileSync(await corpusTarball("accepts-1.3.8.tgz"));
     const manifest = (await inspectTarball(tgz)).manifest as { name: string; version: string };
-    const result = await registry.publish({
+    const result = await publishNpm(registry, {
       actor: "alice",
       ...(await parsePublish("accepts", publishBody(manifest, tgz))),
     });
@@ -60,31 +62,31 @@ describe("origin registry (no HTTP)", () => {
   test("50 concurrent versions all land; the same version twice: one wins; strangers are refused", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(await request("alice", "pkg", "0.0.1"));
+    await publishNpm(registry, await request("alice", "pkg", "0.0.1"));
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, async (_, i) =>
-        registry.publish(await request("alice", "pkg", `1.0.${i}`)),
+        publishNpm(registry, await request("alice", "pkg", `1.0.${i}`)),
       ),
     );
     assert.ok(results.every((r) => r.status === "fulfilled"));
     assert.equal(registry.state.table("npm").versions("pkg").length, 51);
     const twice = await Promise.allSettled([
-      registry.publish(await request("alice", "pkg", "2.0.0")),
-      registry.publish(await request("alice", "pkg", "2.0.0")),
+      publishNpm(registry, await request("alice", "pkg", "2.0.0")),
+      publishNpm(registry, await request("alice", "pkg", "2.0.0")),
     ]);
     assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     await assert.rejects(
-      registry.publish(await request("alice", "pkg", "2.0.0")),
+      publishNpm(registry, await request("alice", "pkg", "2.0.0")),
       code("conflict"),
     );
     await assert.rejects(
-      registry.publish(await request("mallory", "pkg", "3.0.0")),
+      publishNpm(registry, await request("mallory", "pkg", "3.0.0")),
       code("forbidden"),
     );
     // Two users racing for a new name: whoever reaches the sequencer first owns it.
     const race = await Promise.allSettled([
-      registry.publish(await request("alice", "fresh", "1.0.0")),
-      registry.publish(await request("bob", "fresh", "1.0.1")),
+      publishNpm(registry, await request("alice", "fresh", "1.0.0")),
+      publishNpm(registry, await request("bob", "fresh", "1.0.1")),
     ]);
     assert.deepEqual(race.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     const winner = race[0].status === "fulfilled" ? "alice" : "bob";
@@ -99,22 +101,22 @@ describe("origin registry (no HTTP)", () => {
   test("owner changes in one request or batch are checked in order", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(await request("alice", "pkg", "1.0.0"));
+    await publishNpm(registry, await request("alice", "pkg", "1.0.0"));
     // Handing the package over: bob is an owner by the time alice leaves.
-    await registry.change("alice", "pkg", [
+    await registry.change("alice", "npm", "pkg", [
       { kind: "owner", user: "bob", action: "add" },
       { kind: "owner", user: "alice", action: "rm" },
     ]);
     assert.deepEqual(registry.state.table("npm").owners("pkg"), ["bob"]);
     // Two adds of one user in one batch: the second sees the first.
     const twice = await Promise.allSettled([
-      registry.change("bob", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
-      registry.change("bob", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
+      registry.change("bob", "npm", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
+      registry.change("bob", "npm", "pkg", [{ kind: "owner", user: "carol", action: "add" }]),
     ]);
     assert.deepEqual(twice.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
     assert.ok(twice.some((r) => r.status === "rejected" && code("conflict")(r.reason)));
     await assert.rejects(
-      registry.change("bob", "pkg", [
+      registry.change("bob", "npm", "pkg", [
         { kind: "owner", user: "bob", action: "rm" },
         { kind: "owner", user: "carol", action: "rm" },
       ]),
@@ -128,7 +130,8 @@ describe("origin registry (no HTTP)", () => {
     await using dir = await tempDir();
     const first = await openRegistry(dir.path);
     for (let i = 0; i < 300; i++)
-      await first.registry.publish(
+      await publishNpm(
+        first.registry,
         await request("alice", `p${i % 7}`, `1.0.${i}`, { dependencies: { x: "^1" } }),
       );
     const before = ["p0", "p3", "p6"].map((n) => [
@@ -152,7 +155,7 @@ describe("origin registry (no HTTP)", () => {
   test("a malformed resolution field is refused with a code naming it, before anything is stored", async () => {
     await using dir = await tempDir();
     const { registry } = await openRegistry(dir.path);
-    await registry.publish(await request("alice", "pkg", "1.0.0"));
+    await publishNpm(registry, await request("alice", "pkg", "1.0.0"));
     const size = registry.appender.size;
     const blobs = await readdir(join(dir.path, "tree", "blob", "sha256"));
     let deep: unknown = "1.0.0";
@@ -166,7 +169,7 @@ describe("origin registry (no HTTP)", () => {
     for (const [fields, field] of refusals) {
       const req = await request("alice", "pkg", "1.0.1");
       await assert.rejects(
-        registry.publish({ ...req, manifest: { ...req.manifest, ...fields } }),
+        publishNpm(registry, { ...req, manifest: { ...req.manifest, ...fields } }),
         (err) =>
           err instanceof EntryError &&
           err.code === "bad-field" &&
@@ -175,12 +178,35 @@ describe("origin registry (no HTTP)", () => {
     }
     const req = await request("alice", "pkg", "1.0.1");
     await assert.rejects(
-      registry.publish({ ...req, manifest: { ...req.manifest, config: deep } }),
+      publishNpm(registry, { ...req, manifest: { ...req.manifest, config: deep } }),
       code("invalid"),
     );
     assert.equal(registry.appender.size, size);
     assert.deepEqual(await readdir(join(dir.path, "tree", "blob", "sha256")), blobs);
-    await registry.publish(await request("alice", "pkg", "1.0.1"));
+    await publishNpm(registry, await request("alice", "pkg", "1.0.1"));
+    await registry.close();
+  });
+
+  test("one batch: a crate and the same name spelled otherwise collide, as across batches", async () => {
+    await using dir = await tempDir();
+    const { registry } = await openRegistry(dir.path);
+    // Submitted in one tick, so checked against each other in one batch, not against the state.
+    const [first, stranger, again] = await Promise.allSettled([
+      registry.submit(cratePublish("Foo-Bar", "1.0.0", { resolution: { deps: [], features: {} } })),
+      registry.submit(
+        cratePublish("foo_bar", "2.0.0", { actor: "bob", resolution: { deps: [], features: {} } }),
+      ),
+      registry.submit(cratePublish("FOO_BAR", "1.0.0", { resolution: { deps: [], features: {} } })),
+    ]);
+    assert.equal(first.status, "fulfilled");
+    assert.ok(stranger.status === "rejected" && code("forbidden")(stranger.reason));
+    assert.ok(again.status === "rejected" && code("conflict")(again.reason));
+    const table = registry.state.table("cargo");
+    assert.deepEqual(
+      table.versions("foo_bar").map((row) => row.version),
+      ["1.0.0"],
+    );
+    assert.deepEqual(table.owners("foo_bar"), ["alice"]);
     await registry.close();
   });
 });

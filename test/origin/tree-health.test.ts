@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type RunningOrigin, type StartOptions, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import type { OriginConfig } from "../../src/origin/config.ts";
 import { TreeHealthError } from "../../src/origin/tree-health.ts";
 import { cairn } from "../helpers/cli.ts";
@@ -38,7 +39,7 @@ before(async () => {
       Array.from({ length: PACKAGES }, async (_, i) => {
         const name = `pkg-${i}`;
         const tgz = rawTgz([packageJson(name, "1.0.0")]);
-        return origin.registry.publish({
+        return publishNpm(origin.registry, {
           actor: "alice",
           ...(await parsePublish(name, publishBody({ name, version: "1.0.0" }, tgz))),
         });

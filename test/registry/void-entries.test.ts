@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { afterEach, test } from "node:test";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import { loadOrCreateKey } from "../../src/origin/keys.ts";
 import { Registry } from "../../src/origin/registry.ts";
 import { EntryError, encodeEntry } from "../../src/registry/entries.ts";
@@ -53,7 +54,7 @@ test("an entry that cannot be applied is named with the way out; listed as void,
   await using dir = await tempDir();
   const data = join(dir.path, "data");
   const registry = await open(data);
-  await registry.publish(await request("1.0.0"));
+  await publishNpm(registry, await request("1.0.0"));
   // As an old origin did: the entry and the snapshot entry closing its batch, appended unchecked.
   const closing = encodeEntry({
     v: 1,
@@ -103,7 +104,7 @@ test("an entry that cannot be applied is named with the way out; listed as void,
       .map((v) => v.version),
     ["1.0.0"],
   );
-  await recovered.publish(await request("1.0.2"));
+  await publishNpm(recovered, await request("1.0.2"));
   await recovered.close();
   const env = { [VOID_ENTRIES_VARIABLE]: "2" };
   const rebuilt = await cairn(["rebuild", "--data", data], { env });

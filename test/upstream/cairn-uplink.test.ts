@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
+import { publishNpm } from "../../src/npm/publish-request.ts";
 import { packageEntries } from "../helpers/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, testOriginConfig } from "../helpers/origin.ts";
@@ -42,7 +43,7 @@ test("a Cairn imports from another Cairn on first request and logs every version
   try {
     // Published here first: the upstream's `mine` must never show through.
     const tgz = rawTgz([packageJson("mine", "1.0.0")]);
-    await downstream.registry.publish({
+    await publishNpm(downstream.registry, {
       actor: "alice",
       ...(await parsePublish("mine", publishBody({ name: "mine", version: "1.0.0" }, tgz))),
     });

@@ -26,13 +26,17 @@ before(async () => {
   origin = await startTestOrigin();
   await publishWebFiles(origin);
   published = origin.registry.state.logSize;
-  await origin.registry.setDistTag("alice", NAME, "beta", "1.0.0");
-  await origin.registry.change("alice", NAME, [
+  await origin.registry.setDistTag("alice", "npm", NAME, "beta", "1.0.0");
+  await origin.registry.change("alice", "npm", NAME, [
     { kind: "deprecate", version: "1.0.0", message: "use 2" },
   ]);
-  await origin.registry.change("alice", NAME, [{ kind: "owner", user: "bob", action: "add" }]);
+  await origin.registry.change("alice", "npm", NAME, [
+    { kind: "owner", user: "bob", action: "add" },
+  ]);
   await origin.publish("web-other", "0.1.0");
-  await origin.registry.change("alice", "web-other", [{ kind: "unpublish", version: "0.1.0" }]);
+  await origin.registry.change("alice", "npm", "web-other", [
+    { kind: "unpublish", version: "0.1.0" },
+  ]);
   changed = origin.registry.state.logSize;
   base = origin.url.replace(/\/$/, "");
 });
@@ -180,7 +184,7 @@ test("a long range of entries pages on", async () => {
   const from = origin.registry.state.logSize;
   await Promise.all(
     Array.from({ length: 600 }, (_, i) =>
-      origin.registry.setDistTag("alice", NAME, `t${i}`, "2.0.0"),
+      origin.registry.setDistTag("alice", "npm", NAME, `t${i}`, "2.0.0"),
     ),
   );
   const to = origin.registry.state.logSize;

@@ -232,7 +232,7 @@ test("a large file shows as plain text, a larger one only by its raw link", asyn
 });
 
 test("an unpublished version's files and manifest are refused as gone", async () => {
-  await origin.registry.change("alice", NAME, [{ kind: "unpublish", version: "1.0.0" }]);
+  await origin.registry.change("alice", "npm", NAME, [{ kind: "unpublish", version: "1.0.0" }]);
   for (const path of [
     paths.files(NAME, "1.0.0"),
     paths.files(NAME, "1.0.0", "index.js"),
