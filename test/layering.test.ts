@@ -61,6 +61,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   mirror: [
+    "cargo",
     "web",
     "gateway",
     "npm",
@@ -74,6 +75,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   proxy: [
+    "cargo",
     "web",
     "gateway",
     "npm",
@@ -100,6 +102,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   cli: [
+    "cargo",
     "web",
     "peer",
     "install",
