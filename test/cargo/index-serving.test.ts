@@ -20,7 +20,7 @@ import { CARGO_INDEX_PREFIX } from "../../src/cargo/read-api.ts";
 import { indexPath } from "../../src/cargo/rules/index-path.ts";
 import { keyName } from "../../src/cargo/rules/name.ts";
 import type { Check, SourceError } from "../../src/client/errors.ts";
-import { startProxy } from "../../src/proxy/server.ts";
+import { type RunningProxy, startProxy } from "../../src/proxy/server.ts";
 import { cargoAvailable, makeCargoHome, runCargo } from "../helpers/cargo.ts";
 import { startCountingProxy } from "../helpers/counting-proxy.ts";
 import { tempDir } from "../helpers/log.ts";
@@ -149,6 +149,36 @@ function assertBlamed(problems: readonly SourceError[], source: string, check?: 
   }
 }
 
+/**
+ * The proxy's reads of crates: a document in any spelling cargo counts as
+ * the same, `.crate` files by crate and version (yanked ones too), and 404
+ * for what is not there, however the request is spelled.
+ */
+async function proxyReads(proxy: RunningProxy): Promise<void> {
+  const doc = await proxy.reader.documentOf("cargo", "TINY_A");
+  assert.deepEqual([doc?.ecosystem, doc?.name], ["cargo", "tiny-a"]);
+  assert.equal(await proxy.reader.documentOf("npm", "tiny-a"), undefined);
+  const download = (crate: string, version: string) =>
+    fetch(`${proxy.url}cargo/crates/${crate}/${version}/download`);
+  const yanked = await download("tinyc", "1.0.1");
+  assert.equal(yanked.status, 200);
+  assert.ok(Buffer.from(await yanked.arrayBuffer()).equals(tinyCrate("tinyc", "1.0.1")));
+  const other = await download("TINY_A", "0.1.0");
+  assert.equal(other.status, 200);
+  await other.arrayBuffer();
+  for (const [crate, version] of [
+    ["tiny-a", "9.9.9"],
+    ["tiny-a", "__proto__"],
+    ["__proto__", "1.0.0"],
+    ["nope", "1.0.0"],
+    ["a".repeat(65), "1.0.0"],
+  ]) {
+    const res = await download(crate, version);
+    assert.equal(res.status, 404, `${crate}@${version}`);
+    assert.ok(((await res.json()) as { errors?: unknown }).errors, `${crate}@${version}`);
+  }
+}
+
 describe("cargo's sparse index from the origin, a mirror and the proxy", {
   skip: !cargoAvailable() && "cargo is not installed",
 }, () => {
@@ -258,6 +288,7 @@ describe("cargo's sparse index from the origin, a mirror and the proxy", {
             api: world.origin.url.replace(/\/$/, ""),
           });
           assert.equal(await lockAndFetch(sparseUrl(proxy.url)), world.lock);
+          if (c.attack === "honest") await proxyReads(proxy);
         } finally {
           await proxy.close();
         }
