@@ -22,8 +22,9 @@
  *
  * Downloads: by default `dl` is the static tree's blob path
  * (`/-/cairn/blob/sha256/{sha256-checksum}`), immutable and served by any
- * copy of the tree. A server without a tree of its own (the proxy) hands in
- * `downloads` and serves `.crate` files by crate and version from them.
+ * copy of the tree. A server without a tree of its own (the proxy, a
+ * mirror before its first sync) hands in `downloads` and serves `.crate`
+ * files by crate and version, checked against the crate's document.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TREE_PATH } from "../log/urls.ts";
@@ -50,6 +51,8 @@ export interface CrateIndexSource {
 export interface CrateDownloads {
   /** One version's `.crate`, checked against the document's SHA-256 before it is returned (throw if unavailable or wrong). */
   crate(doc: PackageDocument, version: string): Promise<Uint8Array>;
+  /** Whether `dl` points at the static tree for now all the same (a mirror, once its own copy is held). */
+  fromTree?(): boolean;
 }
 
 export interface CargoReadOptions {
@@ -141,9 +144,10 @@ export function registerCargoReadApi(
 
   app.get(`${CARGO_INDEX_PREFIX}config.json`, async (req, reply) => {
     const base = baseOf(req);
-    const dl = downloads
-      ? `${base}${CARGO_DOWNLOAD_PREFIX}{crate}/{version}/download`
-      : `${base}/${TREE_PATH}blob/sha256/{sha256-checksum}`;
+    const dl =
+      downloads && !downloads.fromTree?.()
+        ? `${base}${CARGO_DOWNLOAD_PREFIX}{crate}/{version}/download`
+        : `${base}/${TREE_PATH}blob/sha256/{sha256-checksum}`;
     // cargo never sends validators for config.json and keeps no cached copy to revalidate.
     return reply.header("cache-control", "no-cache").send({
       dl,

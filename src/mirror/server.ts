@@ -20,6 +20,7 @@ import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
+import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
@@ -112,7 +113,15 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
             : held.documentOf("cargo", key),
         beforeRead: async () => reader().beforeRead?.(),
       },
-      { api: options.from.replace(/\/+$/, "") },
+      {
+        api: options.from.replace(/\/+$/, ""),
+        // Until its copy is held the tree has no blobs: crates come through the verified reads.
+        downloads: {
+          crate: (doc, version) =>
+            reader().tarball(versionEntryOf(doc, version, doc.versions[version])),
+          fromTree: () => mirror.checkpoint !== undefined,
+        },
+      },
     );
     mountWeb(app, {
       role: "mirror",

@@ -20,6 +20,7 @@ import { CARGO_INDEX_PREFIX } from "../../src/cargo/read-api.ts";
 import { indexPath } from "../../src/cargo/rules/index-path.ts";
 import { keyName } from "../../src/cargo/rules/name.ts";
 import type { Check, SourceError } from "../../src/client/errors.ts";
+import { startMirror } from "../../src/mirror/server.ts";
 import { type RunningProxy, startProxy } from "../../src/proxy/server.ts";
 import { cargoAvailable, makeCargoHome, runCargo } from "../helpers/cargo.ts";
 import { startCountingProxy } from "../helpers/counting-proxy.ts";
@@ -233,6 +234,41 @@ describe("cargo's sparse index from the origin, a mirror and the proxy", {
       api: world.origin.url.replace(/\/$/, ""),
     });
     assert.equal(await lockAndFetch(sparseUrl(mirror.url)), world.lock);
+  });
+
+  test("a mirror before its first sync: index and downloads through the signed snapshot upstream, then from its own copy", async () => {
+    assert.ok(world.lock, "the origin's test ran first");
+    // Upstream withholds .crate files, so the first sync cannot finish.
+    await using upstream = await startMaliciousMirror({
+      treeDir: world.treeDir,
+      attack: "drop-tarball",
+    });
+    await using dir = await tempDir("cairn-sparse-mirror-");
+    const syncs: unknown[] = [];
+    const running = await startMirror({
+      from: upstream.url,
+      verifier: world.origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+      onSync: (result) => syncs.push(result),
+    });
+    try {
+      await running.firstSync;
+      assert.ok(syncs[0] instanceof Error, "the first sync failed");
+      const dl = async () =>
+        ((await (await fetch(`${sparseUrl(running.url)}config.json`)).json()) as { dl: string }).dl;
+      assert.equal(await dl(), `${running.url}cargo/crates/{crate}/{version}/download`);
+      upstream.attack = "honest";
+      assert.equal(await lockAndFetch(sparseUrl(running.url)), world.lock);
+      await running.sync();
+      assert.equal(await dl(), `${running.url}-/cairn/blob/sha256/{sha256-checksum}`);
+      assert.equal(await lockAndFetch(sparseUrl(running.url)), world.lock);
+    } finally {
+      await running.close();
+    }
   });
 
   const CASES: readonly {
