@@ -27,8 +27,10 @@
  * files by crate and version, checked against the crate's document.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LRUCache } from "lru-cache";
 import { TREE_PATH } from "../log/urls.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
+import type { RegistryState } from "../registry/state.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { indexFile } from "./rules/index-file.ts";
 import { crateOfIndexPath } from "./rules/index-path.ts";
@@ -43,8 +45,24 @@ export const CARGO_DOWNLOAD_PREFIX = "/cargo/crates/";
 export interface CrateIndexSource {
   /** The crate's document by its key name (`serde_json`); undefined if the registry has no such crate. */
   document(keyName: string): Promise<PackageDocument | undefined>;
+  /**
+   * A token that changes whenever the crate's document does, undefined if
+   * there is no such crate: an index file is built once per revision.
+   */
+  revision(keyName: string): Promise<string | undefined>;
   /** Called before each read, so a proxy can bring its view up to date first. */
   beforeRead?(): Promise<void>;
+}
+
+/** The index's reads from a derived state that holds the whole registry (the origin's, a mirror's copy). */
+export function cargoStateReads(state: () => RegistryState): Omit<CrateIndexSource, "beforeRead"> {
+  return {
+    document: async (key) => state().table("cargo").document(key),
+    revision: async (key) => {
+      const pkg = state().table("cargo").getPackage(key);
+      return pkg && String(pkg.updated);
+    },
+  };
 }
 
 /** `.crate` bytes for a server that serves them itself. */
@@ -135,12 +153,47 @@ export function notModified(
   return !Number.isNaN(sinceMs) && Date.parse(answer.lastModified) <= sinceMs;
 }
 
+/** Bytes of index files kept per server: building one reads the whole document. */
+const MAX_CACHED_INDEX_BYTES = 64 * 1024 * 1024;
+
+/** A crate's index file as last built, with the revision it was built at. */
+interface KeptIndexFile {
+  readonly revision: string;
+  /** The published spelling, lowercased: the one path it is served at. */
+  readonly name: string;
+  readonly answer: IndexFileAnswer | undefined;
+}
+
 export function registerCargoReadApi(
   app: FastifyInstance,
   source: CrateIndexSource,
   options: CargoReadOptions = {},
 ): void {
   const { downloads } = options;
+  const kept = new LRUCache<string, KeptIndexFile>({
+    maxSize: MAX_CACHED_INDEX_BYTES,
+    sizeCalculation: (file) => (file.answer?.bytes.length ?? 0) + 128,
+  });
+
+  /** The index file at `name`'s path, from the kept copy while the crate's revision holds. */
+  const indexFileOf = async (name: string): Promise<IndexFileAnswer | undefined> => {
+    const key = keyName(name);
+    const revision = await source.revision(key);
+    // No such crate: the probes for other spellings end here.
+    if (revision === undefined) return undefined;
+    let file = kept.get(key);
+    if (file?.revision !== revision) {
+      const doc = await source.document(key);
+      if (!doc) return undefined;
+      file = {
+        revision,
+        name: doc.name.toLowerCase(),
+        answer: indexFileAnswer(doc.name.toLowerCase(), doc),
+      };
+      kept.set(key, file);
+    }
+    return file.name === name ? file.answer : undefined;
+  };
 
   app.get(`${CARGO_INDEX_PREFIX}config.json`, async (req, reply) => {
     const base = baseOf(req);
@@ -158,14 +211,14 @@ export function registerCargoReadApi(
 
   app.get(`${CARGO_INDEX_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
-    await source.beforeRead?.();
     let name: string;
     try {
       name = crateOfIndexPath(path);
     } catch {
       return notFound(reply, `${path} is not a crate's index path`);
     }
-    const answer = indexFileAnswer(name, await source.document(keyName(name)));
+    await source.beforeRead?.();
+    const answer = await indexFileOf(name);
     if (!answer) return notFound(reply, `crate \`${name}\` does not exist`);
     reply
       .header("etag", answer.etag)

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { registerCargoReadApi } from "../cargo/read-api.ts";
+import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, withFullTileFallback } from "../log/index.ts";
@@ -103,14 +103,16 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     };
     registerNpmReadApi(app, packages);
     const held = sparse;
+    const ownCrates = cargoStateReads(() => mirror.state);
     // Publishes, yanks and owners go to the origin; downloads come from this mirror's tree.
     registerCargoReadApi(
       app,
       {
-        document: async (key) =>
-          mirror.checkpoint || !held
-            ? mirror.state.table("cargo").document(key)
-            : held.documentOf("cargo", key),
+        document: (key) =>
+          mirror.checkpoint || !held ? ownCrates.document(key) : held.documentOf("cargo", key),
+        // Index files are kept by revision only from the mirror's own copy.
+        revision: (key) =>
+          mirror.checkpoint || !held ? ownCrates.revision(key) : held.revisionOf("cargo", key),
         beforeRead: async () => reader().beforeRead?.(),
       },
       {

@@ -3,7 +3,7 @@
  * and serves the static tree under /-/cairn/ beside the npm API.
  */
 import type { FastifyInstance } from "fastify";
-import { registerCargoReadApi } from "../cargo/read-api.ts";
+import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
@@ -324,9 +324,10 @@ async function buildApp(
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
   });
-  registerCargoReadApi(app, {
-    document: async (key) => registry.state.table("cargo").document(key),
-  });
+  registerCargoReadApi(
+    app,
+    cargoStateReads(() => registry.state),
+  );
   mountWeb(app, {
     role: "origin",
     packages,

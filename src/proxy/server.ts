@@ -56,7 +56,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     // Crates as npm packages are: documents through the verified snapshot, `.crate` files checked against them.
     registerCargoReadApi(
       app,
-      { document: (key) => reader.documentOf("cargo", key), beforeRead: () => reader.beforeRead() },
+      {
+        document: (key) => reader.documentOf("cargo", key),
+        revision: (key) => reader.revisionOf("cargo", key),
+        beforeRead: () => reader.beforeRead(),
+      },
       {
         api: options.origin.replace(/\/+$/, ""),
         downloads: {

@@ -12,7 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { CARGO_INDEX_PREFIX, registerCargoReadApi } from "../../src/cargo/read-api.ts";
+import {
+  CARGO_INDEX_PREFIX,
+  cargoStateReads,
+  registerCargoReadApi,
+} from "../../src/cargo/read-api.ts";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { createHttpApp } from "../../src/npm/http-app.ts";
 import type { PackageEntry } from "../../src/registry/entries.ts";
@@ -56,9 +60,10 @@ before(async () => {
     if (req.url.startsWith(CARGO_INDEX_PREFIX))
       seen.push(`${reply.statusCode} ${req.url.slice(CARGO_INDEX_PREFIX.length)}`);
   });
-  registerCargoReadApi(app, {
-    document: async (key) => state.table("cargo").document(key),
-  });
+  registerCargoReadApi(
+    app,
+    cargoStateReads(() => state),
+  );
   base = await app.listen({ host: "127.0.0.1", port: 0 });
 });
 
