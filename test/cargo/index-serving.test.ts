@@ -86,6 +86,18 @@ async function lockAndFetch(index: string, home?: string): Promise<string> {
 
 const sparseUrl = (base: string) => `${base.replace(/\/$/, "")}${CARGO_INDEX_PREFIX}`;
 
+/** The ETags of the crates' index files as the server at `base` gives them: the same on every copy. */
+async function indexEtags(base: string): Promise<(string | null)[]> {
+  return Promise.all(
+    CRATES.map(async (name) => {
+      const res = await fetch(`${sparseUrl(base)}${indexPath(name)}`);
+      assert.equal(res.status, 200, name);
+      await res.arrayBuffer();
+      return res.headers.get("etag");
+    }),
+  );
+}
+
 async function buildWorld(): Promise<World> {
   const origin = await startTestOrigin();
   try {
@@ -234,6 +246,7 @@ describe("cargo's sparse index from the origin, a mirror and the proxy", {
       api: world.origin.url.replace(/\/$/, ""),
     });
     assert.equal(await lockAndFetch(sparseUrl(mirror.url)), world.lock);
+    assert.deepEqual(await indexEtags(mirror.url), await indexEtags(world.origin.url));
   });
 
   test("a mirror before its first sync: index and downloads through the signed snapshot upstream, then from its own copy", async () => {
@@ -324,7 +337,10 @@ describe("cargo's sparse index from the origin, a mirror and the proxy", {
             api: world.origin.url.replace(/\/$/, ""),
           });
           assert.equal(await lockAndFetch(sparseUrl(proxy.url)), world.lock);
-          if (c.attack === "honest") await proxyReads(proxy);
+          if (c.attack === "honest") {
+            await proxyReads(proxy);
+            assert.deepEqual(await indexEtags(proxy.url), await indexEtags(world.origin.url));
+          }
         } finally {
           await proxy.close();
         }
