@@ -171,6 +171,17 @@ async function proxyReads(proxy: RunningProxy): Promise<void> {
   const doc = await proxy.reader.documentOf("cargo", "TINY_A");
   assert.deepEqual([doc?.ecosystem, doc?.name], ["cargo", "tiny-a"]);
   assert.equal(await proxy.reader.documentOf("npm", "tiny-a"), undefined);
+  const { snapshots } = proxy.reader;
+  if (snapshots) {
+    // Each ecosystem's names, as keyed: crates are no npm packages.
+    const names = async (ecosystem: string) => {
+      const all: string[] = [];
+      for await (const name of snapshots.names(ecosystem)) all.push(name);
+      return all.sort();
+    };
+    assert.deepEqual(await names("cargo"), ["tiny_a", "tiny_b", "tinyc"]);
+    assert.deepEqual(await names("npm"), []);
+  }
   const download = (crate: string, version: string) =>
     fetch(`${proxy.url}cargo/crates/${crate}/${version}/download`);
   const yanked = await download("tinyc", "1.0.1");
