@@ -13,7 +13,8 @@
  *   document's last change) and 304s for `If-None-Match` and
  *   `If-Modified-Since`. Only the lowercase path of the published spelling
  *   serves: cargo probes the other `-`/`_` spellings of a missing crate, and
- *   those answer 404 without reading anything beyond the document.
+ *   those answer 404 from the crate's revision alone (no such crate) or the
+ *   index file kept for that revision.
  *
  * The `cargo/index/` prefix keeps the index out of npm's paths: npm's
  * routes are `/<name>`, `/<name>/-/<file>` and `/@scope/<name>`, and an
@@ -105,7 +106,7 @@ function notFound(reply: FastifyReply, detail: string) {
 }
 
 /** An index file's bytes with the validators a client caches it by. */
-export interface IndexFileAnswer {
+interface IndexFileAnswer {
   readonly bytes: Uint8Array;
   /** Quoted lowercase hex SHA-256 of the bytes. */
   readonly etag: string;
@@ -119,7 +120,7 @@ export interface IndexFileAnswer {
  * spelling lowercases to another name (`serde-json` is not served at
  * `se/rd/serde_json`), or no version is left to list.
  */
-export function indexFileAnswer(
+function indexFileAnswer(
   name: string,
   doc: PackageDocument | undefined,
 ): IndexFileAnswer | undefined {
@@ -137,7 +138,7 @@ export function indexFileAnswer(
  * Whether the client's copy is current: `If-None-Match` decides when sent
  * (RFC 9110 §13.1.3), else `If-Modified-Since` at the date's one-second grain.
  */
-export function notModified(
+function notModified(
   headers: FastifyRequest["headers"],
   answer: Pick<IndexFileAnswer, "etag" | "lastModified">,
 ): boolean {
