@@ -1,5 +1,6 @@
 /** `cairn mirror` (copy and serve another server's tree) and `cairn mirrors` (the origin's list of them). */
 import type { Command } from "commander";
+import { CARGO_INDEX_PREFIX } from "../cargo/read-api.ts";
 import { LogClient } from "../client/log-client.ts";
 import { checkMirrors, formatStandings } from "../client/mirror-health.ts";
 import { parseVerifierKey } from "../log/index.ts";
@@ -120,7 +121,8 @@ export function registerMirrorCommands(program: Command): void {
       process.stdout.write(
         `cairn mirror of ${flags.from} listening on ${running.url}\n` +
           `tree:         ${running.url}-/cairn/ ${held ? `(size ${held.size})` : "(first sync running)"}, files in ${flags.data}/tree\n` +
-          `npm registry: ${running.url}${held ? "" : " (through the signed snapshot upstream until the first sync lands)"}\n`,
+          `npm registry: ${running.url}${held ? "" : " (through the signed snapshot upstream until the first sync lands)"}\n` +
+          `cargo index:  sparse+${running.url}${CARGO_INDEX_PREFIX.slice(1)}\n`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

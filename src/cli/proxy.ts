@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { CARGO_INDEX_PREFIX } from "../cargo/read-api.ts";
 import { auditTree } from "../client/audit.ts";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { DirectorySource, HttpSource, parseVerifierKey } from "../log/index.ts";
@@ -160,6 +161,7 @@ export function registerProxyCommands(program: Command): void {
         `cairn proxy listening on ${proxy.url}\n` +
           `verified:     ${cp?.origin} size ${cp?.size}\n` +
           `mirrors:      ${mirrors.length > 0 ? mirrors.join(", ") : "(none: reading from the origin)"}\n` +
+          `cargo index:  sparse+${proxy.url}${CARGO_INDEX_PREFIX.slice(1)}\n` +
           (flags.gateway.length > 0 ? `gateways:     ${flags.gateway.join(", ")}\n` : ""),
       );
       try {

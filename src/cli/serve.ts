@@ -4,6 +4,7 @@ import { access, chmod } from "node:fs/promises";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Command } from "commander";
+import { CARGO_INDEX_PREFIX } from "../cargo/read-api.ts";
 import { startOrigin } from "../npm/origin-server.ts";
 import { AuthStore } from "../origin/auth.ts";
 import {
@@ -186,6 +187,7 @@ export function registerServeCommands(program: Command): void {
         `data:         ${config.data}`,
         `log origin:   ${origin.key.origin}`,
         `verifier key: ${origin.key.verifierKey}`,
+        `cargo index:  sparse+${origin.url}${CARGO_INDEX_PREFIX.slice(1)}`,
       ];
       if (origin.key.created)
         lines.push("(a new signing key was created; clients pin the verifier key above)");

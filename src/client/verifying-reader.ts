@@ -220,6 +220,14 @@ export class VerifyingReader implements PackageReader {
     return this.snapshots?.document(ecosystem, name);
   }
 
+  /** A token that changes whenever the package's document does (of any ecosystem); undefined if there is no such package. */
+  async revisionOf(ecosystem: string, name: string): Promise<string | undefined> {
+    const key = rulesOf(ECOSYSTEMS, ecosystem).keyName(name);
+    if (!this.state) return this.snapshots?.documentHash(ecosystem, key);
+    const pkg = this.state.table(ecosystem).getPackage(key);
+    return pkg && String(pkg.updated);
+  }
+
   async version(name: string, version: string): Promise<VersionRow | undefined> {
     // The document read first, so the hook learns of it before the version's tarball is asked for.
     if (this.#options.onDocument) await this.document(name);

@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, withFullTileFallback } from "../log/index.ts";
@@ -19,6 +20,7 @@ import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
+import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
@@ -101,6 +103,28 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     };
     registerNpmReadApi(app, packages);
     const held = sparse;
+    const ownCrates = cargoStateReads(() => mirror.state);
+    // Publishes, yanks and owners go to the origin; downloads come from this mirror's tree.
+    registerCargoReadApi(
+      app,
+      {
+        document: (key) =>
+          mirror.checkpoint || !held ? ownCrates.document(key) : held.documentOf("cargo", key),
+        // Index files are kept by revision only from the mirror's own copy.
+        revision: (key) =>
+          mirror.checkpoint || !held ? ownCrates.revision(key) : held.revisionOf("cargo", key),
+        beforeRead: async () => reader().beforeRead?.(),
+      },
+      {
+        api: options.from.replace(/\/+$/, ""),
+        // Until its copy is held the tree has no blobs: crates come through the verified reads.
+        downloads: {
+          crate: (doc, version) =>
+            reader().tarball(versionEntryOf(doc, version, doc.versions[version])),
+          fromTree: () => mirror.checkpoint !== undefined,
+        },
+      },
+    );
     mountWeb(app, {
       role: "mirror",
       packages,

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { registerCargoApi } from "../cargo/api.ts";
 import { cargoLimits } from "../cargo/publish.ts";
-import { registerCargoReadApi } from "../cargo/read-api.ts";
+import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
@@ -333,9 +333,10 @@ async function buildApp(
     errorResponse,
     limits: cargoLimits(config.maxTarballBytes),
   });
-  registerCargoReadApi(app, {
-    document: async (key) => registry.state.table("cargo").document(key),
-  });
+  registerCargoReadApi(
+    app,
+    cargoStateReads(() => registry.state),
+  );
   mountWeb(app, {
     role: "origin",
     packages,

@@ -12,14 +12,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { CARGO_INDEX_PREFIX, registerCargoReadApi } from "../../src/cargo/read-api.ts";
+import {
+  CARGO_INDEX_PREFIX,
+  cargoStateReads,
+  registerCargoReadApi,
+} from "../../src/cargo/read-api.ts";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
 import { createHttpApp } from "../../src/npm/http-app.ts";
 import type { PackageEntry } from "../../src/registry/entries.ts";
 import { RegistryState } from "../../src/registry/state.ts";
 import { cargoAvailable, lockedPackages, makeCargoHome, runCargo } from "../helpers/cargo.ts";
 import { crateDependency, cratePublish, madeUpHash } from "../helpers/crate-entries.ts";
+import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
+import { startServe } from "../helpers/serve.ts";
 
 const hex = madeUpHash;
 
@@ -56,9 +62,10 @@ before(async () => {
     if (req.url.startsWith(CARGO_INDEX_PREFIX))
       seen.push(`${reply.statusCode} ${req.url.slice(CARGO_INDEX_PREFIX.length)}`);
   });
-  registerCargoReadApi(app, {
-    document: async (key) => state.table("cargo").document(key),
-  });
+  registerCargoReadApi(
+    app,
+    cargoStateReads(() => state),
+  );
   base = await app.listen({ host: "127.0.0.1", port: 0 });
 });
 
@@ -224,4 +231,25 @@ test("the origin serves the index beside the npm API", async () => {
   // An npm package named like the prefix keeps its packument.
   const packument = await fetch(new URL("cargo", origin.url));
   assert.equal(((await packument.json()) as { name: string }).name, "cargo");
+});
+
+test("cairn serve prints the sparse index URL, and cargo reads the registry from it", async () => {
+  await using dir = await tempDir();
+  await using server = await startServe(["--data", join(dir.path, "data")]);
+  const index = /cargo index: {2}sparse\+(\S+)/.exec(server.stdout())?.[1];
+  assert.equal(index, `${server.url}${CARGO_INDEX_PREFIX.slice(1)}`);
+  const config = (await (await fetch(`${index}config.json`)).json()) as { api: string };
+  assert.equal(config.api, server.url.replace(/\/$/, ""));
+  if (!cargoAvailable()) return;
+  const cargoHome = await makeCargoHome(join(dir.path, "home"), { sparseIndex: index });
+  await runCargo(["new", "--vcs", "none", "--lib", "app"], { cwd: dir.path, cargoHome });
+  const app = join(dir.path, "app");
+  await writeFile(
+    join(app, "Cargo.toml"),
+    '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nnope = "1"\n\n[workspace]\n',
+  );
+  await assert.rejects(
+    runCargo(["generate-lockfile"], { cwd: app, cargoHome }),
+    /no matching package named `nope` found/,
+  );
 });
