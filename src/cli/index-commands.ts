@@ -451,6 +451,8 @@ export function registerIndexCommands(program: Command): void {
       },
     ) => {
       if (flags.ecosystem === "cargo") {
+        if (flags.packageJson !== undefined || flags.dev)
+          throw new Error("--package-json and --dev are npm's: give a crate --cargo-toml");
         const state = await openIndex(flags);
         try {
           return await resolveCratesCommand(state, args, flags);

@@ -219,6 +219,9 @@ describe("the local index answers about crates", () => {
     const npmWithToml = await run(["resolve", "--cargo-toml", join(root, "Cargo.toml")]);
     assert.equal(npmWithToml.code, 1);
     assert.match(npmWithToml.stderr, /need --ecosystem cargo/);
+    const cargoWithPackageJson = await run(["resolve", "-e", "cargo", "--package-json", "x.json"]);
+    assert.equal(cargoWithPackageJson.code, 1);
+    assert.match(cargoWithPackageJson.stderr, /--package-json and --dev are npm's/);
   });
 });
 
