@@ -1,12 +1,13 @@
 /**
  * The local index commands: `cairn sync` keeps a verified SQLite copy of the
- * registry on this machine; `cairn ls`, `show`, `search` and `resolve`
- * answer from it offline.
+ * registry on this machine; `cairn ls`, `show`, `search`, `diff` and
+ * `resolve` answer from it offline, about one ecosystem at a time:
+ * `--ecosystem cargo` (`-e cargo`) asks about crates, npm packages by default.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { indexLookup, showVersion } from "../client/index-queries.ts";
 import {
   exists,
@@ -19,14 +20,33 @@ import { LogClient } from "../client/log-client.ts";
 import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import { rulesOf } from "../registry/ecosystem.ts";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
 import { isImportedVersion } from "../registry/package-document.ts";
 import { RegistryState } from "../registry/state.ts";
+import { resolveCratesCommand, showCrateCommand } from "./crate-commands.ts";
 import { defaultStateDir, parseCount, parseSeconds, parseTimeoutMs } from "./options.ts";
-import { progressBar } from "./output.ts";
+import { printJson, progressBar } from "./output.ts";
 
 const indexOption = (cmd: Command) =>
   cmd.option("--index <file>", "the local index (default: $CAIRN_HOME/index.sqlite)");
+
+function parseEcosystem(value: string): string {
+  if (!ECOSYSTEMS.has(value))
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not one of ${[...ECOSYSTEMS.keys()].join(", ")}`,
+    );
+  return value;
+}
+
+/** Every query names its ecosystem the same way; npm's names and crates' may be the same. */
+const queryOptions = (cmd: Command) =>
+  indexOption(cmd).option(
+    "-e, --ecosystem <id>",
+    `the ecosystem asked about: ${[...ECOSYSTEMS.keys()].join(" or ")}`,
+    parseEcosystem,
+    "npm",
+  );
 
 function indexPath(flags: { index?: string }): string {
   return flags.index ?? join(defaultStateDir(), "index.sqlite");
@@ -103,10 +123,6 @@ function remember(path: string, source: { origin: string; key: string }): void {
   state.close();
 }
 
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
 /** A log size, or a snapshot id the index has seen. */
 function stateSize(state: RegistryState, arg: string): number {
   if (/^[0-9a-f]{64}$/.test(arg)) {
@@ -128,30 +144,36 @@ function formatDiff(d: PackageDiff): string {
   for (const { tag, from, to } of d.retagged) parts.push(`${tag}: ${from ?? "-"} -> ${to ?? "-"}`);
   if (d.ownersAdded.length > 0) parts.push(`owners + ${d.ownersAdded.join(", ")}`);
   if (d.ownersRemoved.length > 0) parts.push(`owners - ${d.ownersRemoved.join(", ")}`);
+  if (d.yanked) parts.push(`yanked ${d.yanked.join(", ")}`);
+  if (d.unyanked) parts.push(`unyanked ${d.unyanked.join(", ")}`);
   const mark = d.takenDown ? "-" : d.created ? "+" : "~";
   const what = d.takenDown ? " (taken down)" : d.created ? " (new)" : "";
   return `${mark} ${d.name}${what}${parts.length > 0 ? `: ${parts.join("; ")}` : ""}`;
 }
 
 export function registerIndexCommands(program: Command): void {
-  indexOption(
+  queryOptions(
     program
       .command("diff")
       .description(
-        "every package and version added, unpublished, deprecated, retagged or taken down between two states (offline)",
+        "every package and version added, unpublished, deprecated, retagged, yanked or taken down between two states (offline)",
       )
       .argument("<from>", "a log size or snapshot id")
       .argument("[to]", "a log size or snapshot id (default: the index's current state)")
       .option("--json", "print JSON"),
   ).action(
-    async (from: string, to: string | undefined, flags: { index?: string; json?: boolean }) => {
+    async (
+      from: string,
+      to: string | undefined,
+      flags: { index?: string; ecosystem: string; json?: boolean },
+    ) => {
       const state = await openIndex(flags);
       try {
         const diffs = diffSizes(
           state,
           stateSize(state, from),
           to === undefined ? state.logSize : stateSize(state, to),
-        );
+        ).filter((d) => d.ecosystem === flags.ecosystem);
         if (flags.json) return printJson(diffs);
         for (const d of diffs) process.stdout.write(`${formatDiff(d)}\n`);
         process.stdout.write(`${diffs.length} packages changed\n`);
@@ -231,7 +253,7 @@ export function registerIndexCommands(program: Command): void {
     },
   );
 
-  indexOption(
+  queryOptions(
     program
       .command("ls")
       .description("list every package in the local index (offline)")
@@ -243,11 +265,24 @@ export function registerIndexCommands(program: Command): void {
   ).action(
     async (
       prefix: string | undefined,
-      flags: { index?: string; contains?: string; all?: boolean; limit?: number; json?: boolean },
+      flags: {
+        index?: string;
+        ecosystem: string;
+        contains?: string;
+        all?: boolean;
+        limit?: number;
+        json?: boolean;
+      },
     ) => {
       const state = await openIndex(flags);
       try {
-        const rows = state.table("npm").listPackages({ ...flags, prefix });
+        // Rows are keyed as the ecosystem compares names (serde-json is serde_json).
+        const { keyName } = rulesOf(ECOSYSTEMS, flags.ecosystem);
+        const rows = state.table(flags.ecosystem).listPackages({
+          ...flags,
+          prefix: prefix === undefined ? undefined : keyName(prefix),
+          contains: flags.contains === undefined ? undefined : keyName(flags.contains),
+        });
         if (flags.json) return printJson(rows);
         for (const r of rows)
           process.stdout.write(
@@ -259,83 +294,100 @@ export function registerIndexCommands(program: Command): void {
     },
   );
 
-  indexOption(
+  queryOptions(
     program
       .command("show")
       .description(
         "a version's manifest data from the local index (offline); --full fetches the manifest",
       )
-      .argument("<name[@spec]>", "a package, with a version, range or dist-tag (default latest)")
+      .argument(
+        "<name[@spec]>",
+        "a package, with a version, range or dist-tag (default latest); a crate with a version or cargo requirement (default its current version)",
+      )
       .option(
         "--full",
         "also fetch the published manifest (package.json and readme) from the origin or a mirror, checked against the index's hash",
       )
       .option("--json", "print JSON"),
-  ).action(async (request: string, flags: { index?: string; full?: boolean; json?: boolean }) => {
-    const at = request.indexOf("@", 1);
-    const name = at < 0 ? request : request.slice(0, at);
-    const spec = at < 0 ? undefined : request.slice(at + 1);
-    const state = await openIndex(flags);
-    try {
-      const { document, version, detail } = showVersion(state, name, spec);
-      const full = flags.full ? await fetchManifest(state, detail.manifest) : undefined;
-      const artifact = detail.artifact;
-      const { sha512, sha1 } = isImportedVersion(detail) ? detail.integrity : detail.artifact;
-      const shown = {
-        name,
-        version,
-        description: detail.description,
-        keywords: detail.keywords,
-        published: isImportedVersion(detail) ? (detail.published ?? detail.time) : detail.time,
-        publisher: detail.actor,
-        logIndex: detail.index,
-        ...(sha512 !== undefined ? { integrity: `sha512-${sha512}` } : {}),
-        ...(sha1 !== undefined ? { shasum: sha1 } : {}),
-        ...(artifact ? { tarball: { sha256: artifact.sha256, size: artifact.size } } : {}),
-        ...(isImportedVersion(detail) ? { uplink: detail.uplink } : {}),
-        manifest: detail.manifest,
-        ...detail.resolution,
-        ...(detail.deprecated !== undefined ? { deprecated: detail.deprecated } : {}),
-        ...(detail.unpublished !== undefined ? { unpublished: detail.unpublished } : {}),
-        distTags: document.distTags,
-        owners: document.owners,
-        ...(full ? { publishedManifest: full } : {}),
-      };
-      if (flags.json) return printJson(shown);
-      const lines = [`${name}@${version}${detail.description ? `: ${detail.description}` : ""}`];
-      if (detail.deprecated !== undefined) lines.push(`DEPRECATED: ${detail.deprecated}`);
-      if (detail.unpublished !== undefined) lines.push(`UNPUBLISHED on ${detail.unpublished}`);
-      lines.push(
-        isImportedVersion(detail)
-          ? `imported from uplink ${detail.uplink} on ${detail.time}, log entry ${detail.index}`
-          : `published ${detail.time} by ${detail.actor}, log entry ${detail.index}`,
-        `integrity ${sha512 !== undefined ? `sha512-${sha512}` : `sha1 ${sha1}`}`,
-        artifact
-          ? `tarball sha256 ${artifact.sha256} (${artifact.size} bytes)`
-          : "tarball not fetched from the uplink yet",
-        `dist-tags ${Object.entries(document.distTags)
-          .map(([t, v]) => `${t}: ${v}`)
-          .join(", ")}`,
-        `owners ${document.owners.join(", ")}`,
-      );
-      for (const field of ["dependencies", "optionalDependencies", "peerDependencies"]) {
-        const deps = detail.resolution[field] as Record<string, string> | undefined;
-        if (!deps || Object.keys(deps).length === 0) continue;
-        lines.push(`${field}:`);
-        for (const [dep, range] of Object.entries(deps)) lines.push(`  ${dep} ${range}`);
+  ).action(
+    async (
+      request: string,
+      flags: { index?: string; ecosystem: string; full?: boolean; json?: boolean },
+    ) => {
+      if (flags.ecosystem === "cargo") {
+        if (flags.full) throw new Error("--full is for npm packages");
+        const state = await openIndex(flags);
+        try {
+          return showCrateCommand(state, request, flags);
+        } finally {
+          state.close();
+        }
       }
-      if (full) {
-        const { readme, ...manifest } = full;
-        lines.push("published manifest:", JSON.stringify(manifest, null, 2));
-        if (typeof readme === "string") lines.push("readme:", readme);
+      const at = request.indexOf("@", 1);
+      const name = at < 0 ? request : request.slice(0, at);
+      const spec = at < 0 ? undefined : request.slice(at + 1);
+      const state = await openIndex(flags);
+      try {
+        const { document, version, detail } = showVersion(state, name, spec);
+        const full = flags.full ? await fetchManifest(state, detail.manifest) : undefined;
+        const artifact = detail.artifact;
+        const { sha512, sha1 } = isImportedVersion(detail) ? detail.integrity : detail.artifact;
+        const shown = {
+          name,
+          version,
+          description: detail.description,
+          keywords: detail.keywords,
+          published: isImportedVersion(detail) ? (detail.published ?? detail.time) : detail.time,
+          publisher: detail.actor,
+          logIndex: detail.index,
+          ...(sha512 !== undefined ? { integrity: `sha512-${sha512}` } : {}),
+          ...(sha1 !== undefined ? { shasum: sha1 } : {}),
+          ...(artifact ? { tarball: { sha256: artifact.sha256, size: artifact.size } } : {}),
+          ...(isImportedVersion(detail) ? { uplink: detail.uplink } : {}),
+          manifest: detail.manifest,
+          ...detail.resolution,
+          ...(detail.deprecated !== undefined ? { deprecated: detail.deprecated } : {}),
+          ...(detail.unpublished !== undefined ? { unpublished: detail.unpublished } : {}),
+          distTags: document.distTags,
+          owners: document.owners,
+          ...(full ? { publishedManifest: full } : {}),
+        };
+        if (flags.json) return printJson(shown);
+        const lines = [`${name}@${version}${detail.description ? `: ${detail.description}` : ""}`];
+        if (detail.deprecated !== undefined) lines.push(`DEPRECATED: ${detail.deprecated}`);
+        if (detail.unpublished !== undefined) lines.push(`UNPUBLISHED on ${detail.unpublished}`);
+        lines.push(
+          isImportedVersion(detail)
+            ? `imported from uplink ${detail.uplink} on ${detail.time}, log entry ${detail.index}`
+            : `published ${detail.time} by ${detail.actor}, log entry ${detail.index}`,
+          `integrity ${sha512 !== undefined ? `sha512-${sha512}` : `sha1 ${sha1}`}`,
+          artifact
+            ? `tarball sha256 ${artifact.sha256} (${artifact.size} bytes)`
+            : "tarball not fetched from the uplink yet",
+          `dist-tags ${Object.entries(document.distTags)
+            .map(([t, v]) => `${t}: ${v}`)
+            .join(", ")}`,
+          `owners ${document.owners.join(", ")}`,
+        );
+        for (const field of ["dependencies", "optionalDependencies", "peerDependencies"]) {
+          const deps = detail.resolution[field] as Record<string, string> | undefined;
+          if (!deps || Object.keys(deps).length === 0) continue;
+          lines.push(`${field}:`);
+          for (const [dep, range] of Object.entries(deps)) lines.push(`  ${dep} ${range}`);
+        }
+        if (full) {
+          const { readme, ...manifest } = full;
+          lines.push("published manifest:", JSON.stringify(manifest, null, 2));
+          if (typeof readme === "string") lines.push("readme:", readme);
+        }
+        process.stdout.write(`${lines.join("\n")}\n`);
+      } finally {
+        state.close();
       }
-      process.stdout.write(`${lines.join("\n")}\n`);
-    } finally {
-      state.close();
-    }
-  });
+    },
+  );
 
-  indexOption(
+  queryOptions(
     program
       .command("search")
       .description(
@@ -344,27 +396,32 @@ export function registerIndexCommands(program: Command): void {
       .argument("<words...>")
       .option("--limit <n>", "at most this many", parseCount("limit", 1), 20)
       .option("--json", "print JSON"),
-  ).action(async (words: string[], flags: { index?: string; limit: number; json?: boolean }) => {
-    const state = await openIndex(flags);
-    try {
-      const { total, capped, hits } = state
-        .table("npm")
-        .search.search(words.join(" "), 0, flags.limit);
-      if (flags.json) return printJson({ total, capped, hits });
-      for (const h of hits) process.stdout.write(`${h.name}@${h.version}  ${h.description}\n`);
-      process.stdout.write(`${hits.length} of ${total}${capped ? "+" : ""} matches\n`);
-    } finally {
-      state.close();
-    }
-  });
+  ).action(
+    async (
+      words: string[],
+      flags: { index?: string; ecosystem: string; limit: number; json?: boolean },
+    ) => {
+      const state = await openIndex(flags);
+      try {
+        const { total, capped, hits } = state
+          .table(flags.ecosystem)
+          .search.search(words.join(" "), 0, flags.limit);
+        if (flags.json) return printJson({ total, capped, hits });
+        for (const h of hits) process.stdout.write(`${h.name}@${h.version}  ${h.description}\n`);
+        process.stdout.write(`${hits.length} of ${total}${capped ? "+" : ""} matches\n`);
+      } finally {
+        state.close();
+      }
+    },
+  );
 
-  indexOption(
+  queryOptions(
     program
       .command("resolve")
       .description(
-        "the full dependency tree with npm's rules, from the local index (offline): name@range arguments or a package.json",
+        "the full dependency tree with npm's rules, from the local index (offline): name@range arguments or a package.json; with -e cargo, cargo's rules: name@req arguments or a Cargo.toml, printed as Cargo.lock's packages",
       )
-      .argument("[requests...]", "name@range, name@tag or name")
+      .argument("[requests...]", "name@range, name@tag or name (crates: name@req or name)")
       .option(
         "--package-json <file>",
         "resolve a package.json's dependencies and optionalDependencies",
@@ -372,19 +429,39 @@ export function registerIndexCommands(program: Command): void {
       .option("--dev", "with --package-json, include devDependencies")
       .option("--os <os>", "platform for optional dependencies", process.platform)
       .option("--cpu <cpu>", "architecture for optional dependencies", process.arch)
+      .option("--cargo-toml <file>", "with -e cargo, resolve a Cargo.toml's dependencies")
+      .option(
+        "--cargo-lock <file>",
+        "with -e cargo, keep a Cargo.lock's versions where they still fit, yanked ones too",
+      )
       .option("--json", "print JSON"),
   ).action(
     async (
       args: string[],
       flags: {
         index?: string;
+        ecosystem: string;
         packageJson?: string;
         dev?: boolean;
         os: string;
         cpu: string;
+        cargoToml?: string;
+        cargoLock?: string;
         json?: boolean;
       },
     ) => {
+      if (flags.ecosystem === "cargo") {
+        if (flags.packageJson !== undefined || flags.dev)
+          throw new Error("--package-json and --dev are npm's: give a crate --cargo-toml");
+        const state = await openIndex(flags);
+        try {
+          return await resolveCratesCommand(state, args, flags);
+        } finally {
+          state.close();
+        }
+      }
+      if (flags.cargoToml !== undefined || flags.cargoLock !== undefined)
+        throw new Error("--cargo-toml and --cargo-lock need --ecosystem cargo");
       let requests: Record<string, string> = {};
       let optionalRoots = new Set<string>();
       if (flags.packageJson) {

@@ -1,5 +1,6 @@
 /** The `cairn` command: parses arguments and maps errors to exit codes. */
 import { Command, CommanderError } from "commander";
+import { CargoError } from "../cargo/rules/errors.ts";
 import { InstallError } from "../install/install-error.ts";
 import { LogError } from "../log/errors.ts";
 import { rememberUserUmask } from "./options.ts";
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof LogError || err instanceof InstallError) {
+    if (err instanceof LogError || err instanceof InstallError || err instanceof CargoError) {
       process.stderr.write(`cairn: ${err.message} [${err.code}]\n`);
       return 1;
     }

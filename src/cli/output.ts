@@ -1,4 +1,4 @@
-/** Terminal output shared by subcommands: errors and progress bars. */
+/** Terminal output shared by subcommands: errors, progress bars and JSON. */
 import cliProgress from "cli-progress";
 
 export interface Progress {
@@ -25,4 +25,9 @@ export function progressBar(label: string, total: number, minTotal = 4096): Prog
     },
     stop: () => bar.stop(),
   };
+}
+
+/** A command's answer as indented JSON on stdout (`--json`). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -19,7 +19,8 @@ import { createZstdCompress, createZstdDecompress, constants as zlibConstants } 
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { tap } from "../util/streams.ts";
-import { allDependentCounts, insertDependent, latestDependencies } from "./dependents.ts";
+import { writeCurrentVersion } from "./current-versions.ts";
+import { allDependentCounts, currentDependencies, insertDependent } from "./dependents.ts";
 import { checkEntryWith, type Ecosystems, rulesOf } from "./ecosystem.ts";
 import {
   checkVersionEntry,
@@ -400,9 +401,10 @@ function deriveTables(state: RegistryState): void {
           sha256Hex(indexFile),
         );
       }
-      const search = searchDocumentOf(doc, 0);
+      const search = searchDocumentOf(doc, 0, rules);
       if (search) table.search.put(search, name);
-      for (const dependency of latestDependencies(rules, doc))
+      writeCurrentVersion(state.sql, ecosystem, name, rules.current(doc));
+      for (const dependency of currentDependencies(rules, doc))
         insertDependent(state.sql, ecosystem, dependency, doc.name);
     }
     // Counted whole only now: each package with dependents gets its count, once.

@@ -1,5 +1,6 @@
 /**
- * Dependents: which packages' `latest` version depends on a package, as
+ * Dependents: which packages' current version (npm: `latest`; the
+ * ecosystem's `current`) depends on a package, as
  * its ecosystem reads the dependencies of a resolution (npm: every registry
  * dependency field, an `npm:` alias counting for the package it names;
  * src/npm/rules/ecosystem.ts). Derived state, kept as package documents change
@@ -32,16 +33,16 @@ CREATE TABLE IF NOT EXISTS dependent_counts (
 
 type Sql = (sql: string) => StatementSync;
 
-/** The registry packages the document's live `latest` version depends on (never itself). */
-export function latestDependencies(
+/** The registry packages the document's live current version depends on (never itself). */
+export function currentDependencies(
   rules: Ecosystem,
   doc: PackageDocument | undefined,
 ): Set<string> {
   const names = new Set<string>();
   if (!doc || doc.unpublished !== undefined) return names;
-  const latest = doc.distTags.latest;
-  if (latest === undefined || !Object.hasOwn(doc.versions, latest)) return names;
-  const version = doc.versions[latest];
+  const current = rules.current(doc);
+  if (current === undefined || !Object.hasOwn(doc.versions, current)) return names;
+  const version = doc.versions[current];
   if (version.unpublished !== undefined) return names;
   for (const name of rules.dependencyNames(version.resolution))
     if (name !== doc.name) names.add(name);
@@ -49,7 +50,7 @@ export function latestDependencies(
 }
 
 /**
- * Rewrites the package's rows when what its latest version depends on
+ * Rewrites the package's rows when what its current version depends on
  * changed. Returns the dependencies whose count of dependents changed.
  */
 export function updateDependents(
@@ -58,19 +59,19 @@ export function updateDependents(
   before: PackageDocument | undefined,
   after: PackageDocument,
 ): string[] {
-  const latestBefore = before?.distTags.latest;
-  const latestAfter = after.distTags.latest;
-  // The common case of a batch: tags, owners or other versions changed, not the latest version.
+  const currentBefore = before && rules.current(before);
+  const currentAfter = rules.current(after);
+  // The common case of a batch: tags, owners or other versions changed, not the current version.
   if (
     before !== undefined &&
     before.unpublished === after.unpublished &&
-    latestBefore === latestAfter &&
-    latestAfter !== undefined &&
-    before.versions[latestAfter] === after.versions[latestAfter]
+    currentBefore === currentAfter &&
+    currentAfter !== undefined &&
+    before.versions[currentAfter] === after.versions[currentAfter]
   )
     return [];
-  const old = latestDependencies(rules, before);
-  const next = latestDependencies(rules, after);
+  const old = currentDependencies(rules, before);
+  const next = currentDependencies(rules, after);
   const changed: string[] = [];
   const { ecosystem } = after;
   for (const name of old)
@@ -102,7 +103,7 @@ function deleteDependent(
   return true;
 }
 
-/** Records that `dependent`'s latest version depends on `dependency`; whether it was new. */
+/** Records that `dependent`'s current version depends on `dependency`; whether it was new. */
 export function insertDependent(
   sql: Sql,
   ecosystem: string,
@@ -130,7 +131,7 @@ export function allDependentCounts(
   }[];
 }
 
-/** Up to `limit` packages whose latest version depends on `name`, in name order (bytewise). */
+/** Up to `limit` packages whose current version depends on `name`, in name order (bytewise). */
 export function dependentsOf(sql: Sql, ecosystem: string, name: string, limit: number): string[] {
   const rows = sql(
     "SELECT dependent FROM dependents WHERE ecosystem = ? AND dependency = ? ORDER BY dependent LIMIT ?",
@@ -138,7 +139,7 @@ export function dependentsOf(sql: Sql, ecosystem: string, name: string, limit: n
   return rows.map((r) => r.dependent);
 }
 
-/** How many packages' latest version depends on `name`. */
+/** How many packages' current version depends on `name`. */
 export function dependentCount(sql: Sql, ecosystem: string, name: string): number {
   const row = sql("SELECT n FROM dependent_counts WHERE ecosystem = ? AND dependency = ?").get(
     ecosystem,

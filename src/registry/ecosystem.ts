@@ -41,6 +41,11 @@ export interface Ecosystem {
    * hashes, integrity, resolution shapes); throws a `bad-field` EntryError.
    */
   checkEntry(entry: PackageEntry, check: EntryCheck): void;
+  /**
+   * The version that speaks for the package (npm: `latest`): dependents
+   * count its dependencies, search describes it, listings show it.
+   */
+  current(doc: PackageDocument): string | undefined;
   /** After a version was withdrawn and its tags dropped: re-points the tags the ecosystem keeps. */
   afterVersionRemoved(
     distTags: Record<string, string>,

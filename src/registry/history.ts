@@ -118,6 +118,10 @@ export interface PackageDiff {
   readonly retagged: readonly { tag: string; from?: string; to?: string }[];
   readonly ownersAdded: readonly string[];
   readonly ownersRemoved: readonly string[];
+  /** Versions yanked between the two states; present only when some were (npm never yanks). */
+  readonly yanked?: readonly string[];
+  /** Versions whose yank was undone between the two states; present only when some were. */
+  readonly unyanked?: readonly string[];
 }
 
 function compare(a: PackageDocument | undefined, b: PackageDocument): PackageDiff {
@@ -126,8 +130,13 @@ function compare(a: PackageDocument | undefined, b: PackageDocument): PackageDif
   const unpublished: string[] = [];
   const deprecated: { version: string; message: string }[] = [];
   const undeprecated: string[] = [];
+  const yanked: string[] = [];
+  const unyanked: string[] = [];
   for (const [version, now] of Object.entries(b.versions)) {
     const then = before[version];
+    if (now.yanked !== undefined && then?.yanked === undefined) yanked.push(version);
+    if (now.yanked === undefined && then !== undefined && then.yanked !== undefined)
+      unyanked.push(version);
     if (!then) added.push(version);
     if (now.unpublished !== undefined && then?.unpublished === undefined) unpublished.push(version);
     if (now.deprecated !== then?.deprecated) {
@@ -154,6 +163,8 @@ function compare(a: PackageDocument | undefined, b: PackageDocument): PackageDif
     retagged,
     ownersAdded: b.owners.filter((o) => !ownersBefore.has(o)),
     ownersRemoved: (a?.owners ?? []).filter((o) => !ownersAfter.has(o)),
+    ...(yanked.length > 0 ? { yanked } : {}),
+    ...(unyanked.length > 0 ? { unyanked } : {}),
   };
 }
 
@@ -182,7 +193,9 @@ export function diffSizes(state: RegistryState, from: number, to: number): Packa
       [diff.added, diff.unpublished, diff.deprecated, diff.undeprecated, diff.retagged].every(
         (list) => list.length === 0,
       ) &&
-      diff.ownersAdded.length + diff.ownersRemoved.length === 0;
+      diff.ownersAdded.length + diff.ownersRemoved.length === 0 &&
+      diff.yanked === undefined &&
+      diff.unyanked === undefined;
     if (!empty) diffs.push(diff);
   }
   return diffs;

@@ -1,9 +1,11 @@
 /**
  * Search documents derived from package documents: one per live package,
- * describing the version `latest` points at (or the newest live one), with
+ * describing its ecosystem's current version (npm: `latest`) or else the
+ * newest live one, with
  * the description and keywords its publish entry carries. Every copy of the
  * log (origin, mirror, proxy, local index) builds the same index from it.
  */
+import type { Ecosystem } from "./ecosystem.ts";
 import type { PackageDocument } from "./package-document.ts";
 import type { SearchDocument, SearchIndex } from "./search.ts";
 
@@ -14,13 +16,14 @@ import type { SearchDocument, SearchIndex } from "./search.ts";
 export function searchDocumentOf(
   doc: PackageDocument,
   dependents: number,
+  rules: Ecosystem,
 ): SearchDocument | undefined {
   if (doc.unpublished !== undefined) return undefined;
   const live = Object.entries(doc.versions).filter(([, v]) => v.unpublished === undefined);
   if (live.length === 0) return undefined;
-  const latest = doc.distTags.latest;
+  const current = rules.current(doc);
   const [version, row] =
-    live.find(([v]) => v === latest) ?? live.reduce((a, b) => (b[1].index > a[1].index ? b : a));
+    live.find(([v]) => v === current) ?? live.reduce((a, b) => (b[1].index > a[1].index ? b : a));
   return {
     name: doc.name,
     version,
@@ -39,7 +42,7 @@ const VERSION_PLACES = 1024;
 /**
  * The tie-break inside a search class. Every copy must compute it alike
  * from the log alone, so it counts what the entries say: first how many
- * packages' latest version depends on this one (dependents.ts), then, among
+ * packages' current version depends on this one (dependents.ts), then, among
  * packages with as many dependents, how many live versions it has (busy
  * packages publish often; counted up to VERSION_PLACES - 1). One integer
  * holds both, so a class is still one index range in `rank` order.
@@ -50,7 +53,7 @@ export function searchPopularity(dependents: number, liveVersions: number): numb
 
 /**
  * Folds a package's new count of dependents into its search document, if
- * it has one, keeping the live versions part: another package's latest
+ * it has one, keeping the live versions part: another package's current
  * changed, not this package's document. Two lookups by name.
  */
 export function setSearchDependents(search: SearchIndex, name: string, dependents: number): void {

@@ -9,6 +9,7 @@
  * (`snapshot()`), writes its blobs, appends, and only then commits.
  */
 import { sha256Hex } from "../util/sha256.ts";
+import { writeCurrentVersion } from "./current-versions.ts";
 import { dependentCount, updateDependents } from "./dependents.ts";
 import { type Ecosystem, rulesOf } from "./ecosystem.ts";
 import {
@@ -608,10 +609,11 @@ export class StateBatch {
         // after is folded into the dependency's document.
         const { search } = state.table(after.ecosystem);
         const rowKey = rowName(state.ecosystems, after);
-        const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, rowKey));
+        const rules = rulesOf(state.ecosystems, after.ecosystem);
+        const found = searchDocumentOf(after, dependentCount(sql, after.ecosystem, rowKey), rules);
         if (found) search.put(found, rowKey);
         else search.remove(rowKey);
-        const rules = rulesOf(state.ecosystems, after.ecosystem);
+        writeCurrentVersion(sql, after.ecosystem, rowKey, rules.current(after));
         for (const dependency of updateDependents(sql, rules, before, after))
           setSearchDependents(search, dependency, dependentCount(sql, after.ecosystem, dependency));
         if (rules.nativeIndex) this.#writeIndexRow(rules, after);

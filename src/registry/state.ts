@@ -12,6 +12,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { CodedError } from "../util/coded-error.ts";
+import { CURRENT_VERSIONS_SCHEMA } from "./current-versions.ts";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import type { Ecosystems } from "./ecosystem.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
@@ -23,7 +24,7 @@ import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
-export const STATE_SCHEMA = 6;
+export const STATE_SCHEMA = 7;
 
 /**
  * The version of a published SQLite snapshot's tables (CORE_SCHEMA), its
@@ -373,6 +374,7 @@ export class RegistryState {
     db.exec(CORE_SCHEMA);
     db.exec(DERIVED_SCHEMA);
     db.exec(DEPENDENTS_SCHEMA);
+    db.exec(CURRENT_VERSIONS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     return new RegistryState(db, options.ecosystems);
@@ -562,8 +564,8 @@ export class PackageTable {
     }
     if (!filter.all) where.push("p.unpublished IS NULL");
     const sql = `SELECT coalesce(p.spelling, p.name) AS name, p.modified AS modified,
-        (SELECT version FROM dist_tags t
-          WHERE t.ecosystem = p.ecosystem AND t.name = p.name AND t.tag = 'latest') AS latest,
+        (SELECT version FROM current_versions c
+          WHERE c.ecosystem = p.ecosystem AND c.name = p.name) AS latest,
         (SELECT count(*) FROM versions v
           WHERE v.ecosystem = p.ecosystem AND v.name = p.name AND v.unpublished IS NULL) AS versions
       FROM packages p WHERE ${where.join(" AND ")}
@@ -724,12 +726,12 @@ export class PackageTable {
     } as PackageDocument;
   }
 
-  /** Up to `limit` packages whose latest version depends on `name`, in name order (dependents.ts). */
+  /** Up to `limit` packages whose current version depends on `name`, in name order (dependents.ts). */
   dependents(name: string, limit: number): string[] {
     return dependentsOf(this.#sql, this.ecosystem, name, limit);
   }
 
-  /** How many packages' latest version depends on `name`. */
+  /** How many packages' current version depends on `name`. */
   dependentCount(name: string): number {
     return dependentCount(this.#sql, this.ecosystem, name);
   }

@@ -49,6 +49,11 @@ const toy: Ecosystem = {
     if (entry.kind === "publish" && (entry.artifact.sha1 || entry.artifact.sha512 || entry.tag))
       throw bad("a toy publish names its bytes by SHA-256 alone, and no tag");
   },
+  // The last live version published speaks for a toy package.
+  current: (doc) =>
+    Object.entries(doc.versions)
+      .filter(([, v]) => v.unpublished === undefined && v.yanked === undefined)
+      .sort(([, a], [, b]) => b.index - a.index)[0]?.[0],
   afterVersionRemoved() {},
   artifactMatches: () => false,
   *dependencyNames(resolution) {

@@ -9,6 +9,7 @@
  */
 import type { Ecosystem, PackageEntryKind } from "../../registry/ecosystem.ts";
 import { type EntryCheck, EntryError, type PackageEntry } from "../../registry/entries.ts";
+import { currentVersion } from "./current.ts";
 import { CargoError } from "./errors.ts";
 import { indexFile } from "./index-file.ts";
 import { checkResolution } from "./index-line.ts";
@@ -43,6 +44,7 @@ export const cargo: Ecosystem = {
       throw error;
     }
   },
+  current: currentVersion,
   afterVersionRemoved() {},
   artifactMatches: () => false,
   *dependencyNames(resolution) {

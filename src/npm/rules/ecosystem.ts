@@ -51,6 +51,7 @@ export const npm: Ecosystem = {
         break;
     }
   },
+  current: (doc) => doc.distTags.latest,
   afterVersionRemoved: repointLatest,
   artifactMatches,
   *dependencyNames(resolution) {

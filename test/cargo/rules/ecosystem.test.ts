@@ -11,7 +11,7 @@ import { ECOSYSTEMS } from "../../../src/ecosystems/index.ts";
 import { decodeEntryWith, encodeEntryWith } from "../../../src/registry/ecosystem.ts";
 import { encodeEntry, type PackageEntry } from "../../../src/registry/entries.ts";
 import { RegistryState } from "../../../src/registry/state.ts";
-import { cratePublish } from "../../helpers/crate-entries.ts";
+import { crateDependency, cratePublish } from "../../helpers/crate-entries.ts";
 
 const refused = (entry: PackageEntry) =>
   assert.throws(() => encodeEntryWith(entry, ECOSYSTEMS), { code: "bad-field" });
@@ -114,4 +114,50 @@ test("a crate's index file: one line per version in publish order, yanks marked,
   );
   assert.equal(lines[0].cksum, doc.versions["1.0.0"].artifact?.sha256);
   assert.equal(state.documentHash("cargo/foo_bar") !== undefined, true);
+});
+
+test("a crate's current version is its highest live release: dependents, search and listings follow it", () => {
+  const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+  const yank = (version: string, yanked: boolean) =>
+    ({
+      v: 1,
+      ecosystem: "cargo",
+      name: "app",
+      time: "2026-11-30T06:00:00.000Z",
+      actor: "alice",
+      kind: "yank",
+      version,
+      yanked,
+    }) as const;
+  const onLog = cratePublish("app", "2.0.0", {
+    resolution: { deps: [crateDependency("log", "^0.4")], features: {} },
+  });
+  state.apply(0, [
+    cratePublish("app", "1.0.0"),
+    onLog,
+    cratePublish("app", "3.0.0-rc.1", { resolution: { deps: [], features: {} } }),
+  ]);
+  const table = state.table("cargo");
+  const listed = () => table.listPackages().map((r) => [r.name, r.latest]);
+  assert.deepEqual(listed(), [["app", "2.0.0"]]);
+  const doc = table.document("app");
+  assert.ok(doc);
+  assert.equal(cargo.current(doc), "2.0.0");
+  assert.deepEqual(table.dependents("log", 10), ["app"]);
+  assert.equal(table.dependentCount("serde"), 0);
+  assert.equal(table.search.search("app", 0, 5).hits[0].version, "2.0.0");
+
+  // A yank moves it to the next release down; the pre-release only when no release is left.
+  state.apply(3, [yank("2.0.0", true)]);
+  assert.deepEqual(listed(), [["app", "1.0.0"]]);
+  assert.deepEqual(table.dependents("serde", 10), ["app"]);
+  assert.equal(table.dependentCount("log"), 0);
+  state.apply(4, [yank("1.0.0", true)]);
+  assert.deepEqual(listed(), [["app", "3.0.0-rc.1"]]);
+  state.apply(5, [yank("3.0.0-rc.1", true)]);
+  assert.deepEqual(listed(), [["app", undefined]]);
+  assert.equal(table.dependentCount("serde"), 0);
+  state.apply(6, [yank("2.0.0", false)]);
+  assert.deepEqual(listed(), [["app", "2.0.0"]]);
+  assert.deepEqual(table.dependents("log", 10), ["app"]);
 });
