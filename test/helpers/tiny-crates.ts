@@ -8,6 +8,7 @@
 
 import { checkMetadata } from "../../src/cargo/rules/publish-body.ts";
 import { canonicalJsonBytes } from "../../src/registry/canonical-json.ts";
+import { crateMetadata } from "./crate-body.ts";
 import type { TestOrigin } from "./origin.ts";
 import { rawTgz } from "./tar.ts";
 
@@ -38,38 +39,6 @@ export function tinyCrate(
   ]);
 }
 
-/** The metadata JSON `cargo publish` sends for a tiny crate (NewCrate, in cargo's field order). */
-function publishMetadata(name: string, version: string, deps: readonly TinyDependency[]) {
-  return {
-    name,
-    vers: version,
-    deps: deps.map(([dep, req]) => ({
-      optional: false,
-      default_features: true,
-      name: dep,
-      features: [],
-      version_req: req,
-      target: null,
-      kind: "normal",
-    })),
-    features: {},
-    authors: [],
-    description: `the tiny crate ${name}`,
-    documentation: null,
-    homepage: null,
-    readme: null,
-    readme_file: null,
-    keywords: [],
-    categories: [],
-    license: "MIT",
-    license_file: null,
-    repository: null,
-    badges: {},
-    links: null,
-    rust_version: null,
-  };
-}
-
 /** Publishes a tiny crate as `actor` (alice by default); resolves once it is sequenced. */
 export async function publishTinyCrate(
   origin: TestOrigin,
@@ -78,7 +47,7 @@ export async function publishTinyCrate(
   deps: readonly TinyDependency[] = [],
   actor = "alice",
 ): Promise<void> {
-  const meta = publishMetadata(name, version, deps);
+  const meta = crateMetadata({ name, version, deps });
   const checked = checkMetadata(meta);
   await origin.registry.publish({
     actor,
