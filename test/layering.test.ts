@@ -63,6 +63,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   mirror: [
+    "cargo",
     "web",
     "gateway",
     "npm",
@@ -76,6 +77,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   proxy: [
+    "cargo",
     "web",
     "gateway",
     "npm",
@@ -102,6 +104,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   cli: [
+    "cargo",
     "web",
     "peer",
     "install",

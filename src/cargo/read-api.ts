@@ -31,7 +31,7 @@ import type { PackageDocument } from "../registry/package-document.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { indexFile } from "./rules/index-file.ts";
 import { crateOfIndexPath } from "./rules/index-path.ts";
-import { keyName } from "./rules/name.ts";
+import { checkCrateName, keyName } from "./rules/name.ts";
 
 /** Where the index hangs; the sparse URL is `sparse+<base>` followed by this. */
 export const CARGO_INDEX_PREFIX = "/cargo/index/";
@@ -59,6 +59,15 @@ export interface CargoReadOptions {
   readonly authRequired?: boolean;
   /** Serve `.crate` files here, by crate and version, instead of pointing `dl` at the static tree. */
   readonly downloads?: CrateDownloads;
+}
+
+function isCrateName(name: string): boolean {
+  try {
+    checkCrateName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The scheme and host the request came to, so links point back at this server. */
@@ -168,9 +177,12 @@ export function registerCargoReadApi(
   if (!downloads) return;
   app.get(`${CARGO_DOWNLOAD_PREFIX}:crate/:version/download`, async (req, reply) => {
     const params = req.params as { crate: string; version: string };
+    if (!isCrateName(params.crate)) return notFound(reply, "not a crate name");
     await source.beforeRead?.();
     const doc = await source.document(keyName(params.crate));
-    const version = doc?.versions[params.version];
+    // A yanked version still downloads (a lockfile may pin it); one taken down does not.
+    const version =
+      doc && Object.hasOwn(doc.versions, params.version) ? doc.versions[params.version] : undefined;
     if (!doc || doc.unpublished !== undefined || !version || version.unpublished !== undefined)
       return notFound(reply, `no crate ${params.crate}@${params.version}`);
     // Checked in full before the first byte goes out: a bad .crate becomes an error, not a download.

@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, withFullTileFallback } from "../log/index.ts";
@@ -101,6 +102,18 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     };
     registerNpmReadApi(app, packages);
     const held = sparse;
+    // Publishes, yanks and owners go to the origin; downloads come from this mirror's tree.
+    registerCargoReadApi(
+      app,
+      {
+        document: async (key) =>
+          mirror.checkpoint || !held
+            ? mirror.state.table("cargo").document(key)
+            : held.documentOf("cargo", key),
+        beforeRead: async () => reader().beforeRead?.(),
+      },
+      { api: options.from.replace(/\/+$/, "") },
+    );
     mountWeb(app, {
       role: "mirror",
       packages,

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { openSource, withFullTileFallback } from "../log/index.ts";
@@ -16,6 +17,7 @@ import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { storeUnixfsNodes, tarballDag, unixfsRootOf } from "../registry/artifact-dag.ts";
 import type { VersionEntry } from "../registry/entries.ts";
+import { versionEntryOf } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
 import { BlockIndex } from "../store/block-index.ts";
 
@@ -51,6 +53,18 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       beforeRead: () => reader.beforeRead(),
     };
     registerNpmReadApi(app, packages);
+    // Crates as npm packages are: documents through the verified snapshot, `.crate` files checked against them.
+    registerCargoReadApi(
+      app,
+      { document: (key) => reader.documentOf("cargo", key), beforeRead: () => reader.beforeRead() },
+      {
+        api: options.origin.replace(/\/+$/, ""),
+        downloads: {
+          crate: (doc, version) =>
+            reader.tarball(versionEntryOf(doc, version, doc.versions[version])),
+        },
+      },
+    );
     mountWeb(app, {
       role: "proxy",
       packages,

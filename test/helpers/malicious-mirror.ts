@@ -44,6 +44,10 @@ export type Attack =
   | "document-stale"
   /** Every package document re-encoded without its newest version: well-formed, and a lie. */
   | "document-hide-version"
+  /** Every package document re-encoded with its newest version's artifact SHA-256 changed (a crate's index line `cksum`). */
+  | "document-edit-version"
+  /** Every package document re-encoded with no version yanked (a hidden yank). */
+  | "document-unyank"
   /** Every snapshot shard answered with an older shard (from `historyTreeDir`). */
   | "shard-stale"
   /** Every snapshot shard without its last package. */
@@ -101,7 +105,7 @@ function blobKind(
   if (data[0] === 0x28 && data[1] === 0xb5 && data[2] === 0x2f && data[3] === 0xfd)
     return "database";
   if (head.startsWith(`${SNAPSHOT_HEADER}\n`)) return "root";
-  if (head.startsWith("npm/")) return "shard";
+  if (/^[a-z]+\//.test(head)) return "shard";
   // A package document is canonical JSON, so its first key is `created`.
   if (head.startsWith('{"created":')) return "document";
   // So is a file index, whose first key is `files`.
@@ -118,6 +122,21 @@ function hideNewestVersion(data: Uint8Array): Buffer {
   if (newest !== undefined) delete doc.versions[newest];
   return Buffer.from(canonicalJsonBytes(doc));
 }
+
+/** A document with every version rewritten by `edit`, re-encoded as canonical JSON. */
+function editVersions(
+  data: Uint8Array,
+  edit: (version: Record<string, unknown>, newest: boolean) => void,
+): Buffer {
+  const doc = JSON.parse(Buffer.from(data).toString("utf8"));
+  const versions = Object.values(doc.versions as Record<string, { index: number }>);
+  const newest = Math.max(...versions.map((v) => v.index));
+  for (const v of versions) edit(v, v.index === newest);
+  return Buffer.from(canonicalJsonBytes(doc));
+}
+
+/** A SHA-256 in hex other than `hex`, still well-formed. */
+const otherHash = (hex: string) => `${hex[0] === "0" ? "1" : "0"}${hex.slice(1)}`;
 
 /** A shard without its last line. */
 function dropLastLine(data: Uint8Array): Buffer {
@@ -226,6 +245,16 @@ export async function startMaliciousMirror(
         break;
       case "document-hide-version":
         if (kind === "document") data = hideNewestVersion(data);
+        break;
+      case "document-edit-version":
+        if (kind === "document")
+          data = editVersions(data, (v, newest) => {
+            const artifact = v.artifact as { sha256: string } | undefined;
+            if (newest && artifact) artifact.sha256 = otherHash(artifact.sha256);
+          });
+        break;
+      case "document-unyank":
+        if (kind === "document") data = editVersions(data, (v) => delete v.yanked);
         break;
       case "shard-hide-package":
         if (kind === "shard") data = dropLastLine(data);
