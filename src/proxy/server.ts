@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { crateDependencyNames } from "../cargo/read-ahead.ts";
 import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
@@ -56,7 +57,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     // Crates as npm packages are: documents through the verified snapshot, `.crate` files checked against them.
     registerCargoReadApi(
       app,
-      { document: (key) => reader.documentOf("cargo", key), beforeRead: () => reader.beforeRead() },
+      {
+        document: async (key) => {
+          const doc = await reader.documentOf("cargo", key);
+          // cargo asks for the dependencies' index files next, level by level: have them verified by then.
+          if (doc) reader.readAheadOf("cargo", doc, crateDependencyNames);
+          return doc;
+        },
+        beforeRead: () => reader.beforeRead(),
+      },
       {
         api: options.origin.replace(/\/+$/, ""),
         downloads: {
