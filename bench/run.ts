@@ -12,6 +12,7 @@
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { CargoBenchResult } from "./cargo.ts";
 import type { FollowResult } from "./cargo-follow.ts";
 import { BENCH_DIR, count, mib, positiveInt, printTable, runChild, seconds } from "./common.ts";
 import type { HostileResult } from "./hostile.ts";
@@ -258,7 +259,11 @@ async function installBenchmark(): Promise<string[][]> {
   return rows;
 }
 
-/** The bytes to follow crate publishes: cargo's sparse protocol against Cairn's log, and the log with the signed index view. */
+/**
+ * The bytes to follow crate publishes (cargo's sparse protocol against
+ * Cairn's log, and the log with the signed index view); cargo locking and
+ * fetching from a static sparse registry, the origin and the proxy; publishes/s.
+ */
 async function cargoBenchmark(): Promise<string[][]> {
   console.log("\n== cargo-follow ==");
   const [r] = await runChild<FollowResult>(
@@ -266,10 +271,34 @@ async function cargoBenchmark(): Promise<string[][]> {
     values.quick ? ["--crates", "1000", "--publishes", "200"] : [],
   );
   const kib = (n: number) => `${count(Math.round(n / 1024))} KiB`;
-  return r.polls.map((p, i) => [
+  const follow = r.polls.map((p, i) => [
     `follow ${count(r.publishes)} crate publishes, poll every ${count(p.every)}: sparse, log, log + view (gzip)`,
     `${kib(p.sparse.gzip)}, ${kib(p.log.gzip)}, ${kib(p.view.gzip)}`,
     i === 0 ? mib(r.peakRssBytes) : "",
     "bytes",
   ]);
+  console.log("\n== cargo ==");
+  const [c] = await runChild<CargoBenchResult>(
+    join(BENCH_DIR, "cargo.ts"),
+    values.quick ? ["--rounds", "1", "--publishes", "40"] : [],
+  );
+  const total = (side: keyof CargoBenchResult["medians"]) => seconds(c.medians[side].totalMs);
+  const rate = (p: CargoBenchResult["sequential"]) =>
+    `${count(p.perSecond)}/s (${count(p.meanCrateBytes)} B crates)`;
+  return [
+    ...follow,
+    [
+      `cargo generate-lockfile + fetch (${c.crates} crates, ${c.rounds} rounds): proxy, origin vs static sparse`,
+      `${total("proxy")}, ${total("origin")} vs ${total("static")}: ${c.ratios.proxy.toFixed(2)}x, ${c.ratios.origin.toFixed(2)}x`,
+      `${mib(c.peakRss.proxy)}, ${mib(c.peakRss.origin)}`,
+      `proxy <= ${c.target.toFixed(2)}x: ${meets(c.met)}`,
+    ],
+    ["cargo publish bodies, 1 publisher (durable)", rate(c.sequential), "", "publishes/s"],
+    [
+      `cargo publish bodies, ${c.concurrent.concurrency} publishers (durable)`,
+      rate(c.concurrent),
+      "",
+      "publishes/s",
+    ],
+  ];
 }

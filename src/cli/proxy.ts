@@ -77,7 +77,7 @@ export function registerProxyCommands(program: Command): void {
     )
     .option(
       "--no-read-ahead",
-      "do not read a package's dependencies (and their manifests) before npm asks for them",
+      "do not read dependencies before npm or cargo asks for them (npm's with their manifests)",
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4875)

@@ -228,6 +228,34 @@ export class VerifyingReader implements PackageReader {
     return pkg && String(pkg.updated);
   }
 
+  /**
+   * Reads ahead, a few at a time and each name once, the documents that
+   * `dependencies` names for `doc`, and theirs in turn: for ecosystems whose
+   * clients ask for a package's dependencies next (cargo). Only when the
+   * reader reads ahead and reads through the snapshot; failures are left
+   * for the request.
+   */
+  readAheadOf(
+    ecosystem: string,
+    doc: PackageDocument,
+    dependencies: (doc: PackageDocument) => readonly string[],
+  ): void {
+    if (!this.#options.readAhead || this.state) return;
+    const rules = rulesOf(ECOSYSTEMS, ecosystem);
+    for (const name of dependencies(doc)) {
+      const key = `${ecosystem}:${rules.keyName(name)}`;
+      if (this.#closed || this.#readAhead.has(key)) continue;
+      this.#readAhead.set(key, true);
+      this.#track(
+        this.#readAheadLimit(async () => {
+          if (this.#closed) return;
+          const dep = await this.documentOf(ecosystem, name);
+          if (dep) this.readAheadOf(ecosystem, dep, dependencies);
+        }).catch(() => undefined),
+      );
+    }
+  }
+
   async version(name: string, version: string): Promise<VersionRow | undefined> {
     // The document read first, so the hook learns of it before the version's tarball is asked for.
     if (this.#options.onDocument) await this.document(name);

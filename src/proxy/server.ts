@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { crateDependencyNames } from "../cargo/read-ahead.ts";
 import { registerCargoReadApi } from "../cargo/read-api.ts";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
@@ -57,7 +58,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     registerCargoReadApi(
       app,
       {
-        document: (key) => reader.documentOf("cargo", key),
+        document: async (key) => {
+          const doc = await reader.documentOf("cargo", key);
+          // cargo asks for the dependencies' index files next, level by level: have them verified by then.
+          if (doc) reader.readAheadOf("cargo", doc, crateDependencyNames);
+          return doc;
+        },
         revision: (key) => reader.revisionOf("cargo", key),
         beforeRead: () => reader.beforeRead(),
       },
