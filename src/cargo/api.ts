@@ -11,7 +11,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { CargoApiError } from "./api-error.ts";
-import { CARGO, type CargoLimits, DEFAULT_CARGO_LIMITS, publishCrate } from "./publish.ts";
+import {
+  CARGO,
+  type CargoLimits,
+  DEFAULT_CARGO_LIMITS,
+  oneAtATime,
+  publishCrate,
+} from "./publish.ts";
 import { readBody } from "./request-body.ts";
 import { keyName } from "./rules/name.ts";
 import { maxPublishBodyBytes } from "./rules/publish-body.ts";
@@ -46,6 +52,15 @@ const MAX_PER_PAGE = 100;
 /** crates.io's success answer to a publish: cargo prints any `other` warning. */
 const PUBLISHED = { warnings: { invalid_categories: [], invalid_badges: [], other: [] } };
 
+/**
+ * The token in an `Authorization` header as cargo sends it: raw, or after
+ * "Bearer " (some registries hand tokens out to paste that way). The rate
+ * limits read it here too, so no spelling reaches the API unattributed.
+ */
+export function authorizationToken(header: string | undefined): string | undefined {
+  return header?.trim().replace(/^Bearer\s+/i, "") || undefined;
+}
+
 export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions): void {
   const { registry, auth } = options;
   const limits = options.limits ?? DEFAULT_CARGO_LIMITS;
@@ -53,8 +68,7 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
 
   /** The user whose token came raw in `Authorization`; a read-only token may not write. */
   const user = (req: FastifyRequest): string => {
-    // Some registries hand out tokens to paste as "Bearer <token>"; cargo sends either verbatim.
-    const token = req.headers.authorization?.trim().replace(/^Bearer\s+/i, "");
+    const token = authorizationToken(req.headers.authorization);
     const info = token ? auth.lookupToken(token) : undefined;
     if (!info)
       throw new CargoApiError(
@@ -76,6 +90,15 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
   const yank = async (req: FastifyRequest, yanked: boolean) => {
     const actor = user(req);
     const params = req.params as { name: string; version: string };
+    // After the crate's earlier writes: two yanks at once log one entry, as one yank would.
+    return oneAtATime(registry, params.name, () => yankChecked(actor, params, yanked));
+  };
+
+  const yankChecked = async (
+    actor: string,
+    params: { name: string; version: string },
+    yanked: boolean,
+  ) => {
     const name = crateNamed(params.name);
     const row = table().version(keyName(name), params.version);
     if (!row || row.unpublished !== null)

@@ -65,10 +65,14 @@ export async function publishCrate(
   limits: CargoLimits = DEFAULT_CARGO_LIMITS,
 ): Promise<CratePublish> {
   const crate = parsePublishBody(body, limits.publish);
+  // All that the registry decides (spelling, version, dependencies, owners) is checked before
+  // the .crate is unpacked, and again below, in order with the crate's other writes.
+  checkAgainstRegistry(registry, crate);
+  registry.assertMayPublish(actor, CARGO, crate.name, crate.version);
   await inspectCrate(crate.crate, crate, limits.crate);
   // One publish of a crate at a time: the checks against the registry see every earlier one
   // (`1.0.0` and `1.0.0+build`, or two spellings, sent at once would both pass them otherwise).
-  return oneAtATime(registry, keyName(crate.name), () => publishChecked(registry, actor, crate));
+  return oneAtATime(registry, crate.name, () => publishChecked(registry, actor, crate));
 }
 
 async function publishChecked(
@@ -96,16 +100,20 @@ async function publishChecked(
   return crate;
 }
 
-/** Each registry's queue of publishes, by crate key. */
+/** Each registry's queue of writes (publishes, yanks), by crate key. */
 const queues = new WeakMap<Registry, KeyedQueue>();
 
-function oneAtATime<T>(registry: Registry, key: string, run: () => Promise<T>): Promise<T> {
+/**
+ * Runs `run` after every earlier write to the crate `name` (any spelling)
+ * has finished, so a write's checks against the registry see them all.
+ */
+export function oneAtATime<T>(registry: Registry, name: string, run: () => Promise<T>): Promise<T> {
   let queue = queues.get(registry);
   if (!queue) {
     queue = new KeyedQueue();
     queues.set(registry, queue);
   }
-  return queue.run(key, run);
+  return queue.run(keyName(name), run);
 }
 
 function checkAgainstRegistry(registry: Registry, crate: CratePublish): void {

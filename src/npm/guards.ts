@@ -19,7 +19,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { CARGO_WRITE_ROUTES } from "../cargo/api.ts";
+import { authorizationToken, CARGO_WRITE_ROUTES } from "../cargo/api.ts";
 import type { AuthStore } from "../origin/auth.ts";
 import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
@@ -76,8 +76,8 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
   const signInUser = new WeakMap<FastifyRequest, string>();
 
   const tokenOwner = (req: FastifyRequest) => {
-    // cargo sends its token raw, with no scheme.
-    const token = bearer(req) ?? req.headers.authorization?.trim();
+    // cargo sends its token raw, with no scheme; read as the cargo API reads it.
+    const token = bearer(req) ?? authorizationToken(req.headers.authorization);
     return token ? auth.lookupToken(token)?.user : undefined;
   };
   /** Whether to refuse the request before its handler runs, and how. */

@@ -284,7 +284,7 @@ async function buildApp(
     ((path: string) => {
       const sha256 = blobOfTreePath(path);
       const version = sha256 === undefined ? undefined : registry.state.versionOfBlob(sha256);
-      if (version) counter.count(version.name, version.version);
+      if (version) counter.count(version.ecosystem, version.name, version.version);
     });
   app.get(`${TREE_PREFIX}*`, async (req, reply) => {
     const path = (req.params as { "*": string })["*"];
@@ -325,7 +325,7 @@ async function buildApp(
     openSignup,
     tarballLimits: tarballs,
     uplinks,
-    ...(counter ? { onTarball: (name, version) => counter.count(name, version) } : {}),
+    ...(counter ? { onTarball: (name, version) => counter.count("npm", name, version) } : {}),
   });
   registerCargoApi(app, {
     registry,

@@ -66,9 +66,9 @@ export class DownloadCounter {
     };
   }
 
-  /** Counts one download of `name@version`. */
-  count(name: string, version: string): void {
-    this.#current.sketch.add(popularityKey("npm", name, version));
+  /** Counts one download of `name@version` of `ecosystem` (its key name: a crate's canonical one). */
+  count(ecosystem: string, name: string, version: string): void {
+    this.#current.sketch.add(popularityKey(ecosystem, name, version));
   }
 
   /**

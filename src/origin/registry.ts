@@ -589,6 +589,14 @@ export class Registry {
     }
   }
 
+  /**
+   * Throws what `publish` would for `actor` publishing `name@version` as the
+   * state stands: for a frontend to refuse before it does costly work.
+   */
+  assertMayPublish(actor: string, ecosystem: string, name: string, version: string): void {
+    this.#checkPublish(actor, ecosystem, name, version, NO_CHANGES);
+  }
+
   #checkPublish(
     actor: string,
     ecosystem: string,

@@ -336,6 +336,36 @@ describe("yank, owners and search over HTTP", () => {
     );
   });
 
+  test("two yanks of one version at once log one yank, as one yank would", async () => {
+    const before = await stored();
+    const yanks = await Promise.all(
+      ["tiny_crate", "Tiny-Crate", "tiny-crate"].map((name) =>
+        fetch(api(`crates/${name}/0.1.0/yank`), {
+          method: "DELETE",
+          headers: { authorization: alice },
+        }),
+      ),
+    );
+    for (const res of yanks) assert.deepEqual(await res.json(), { ok: true });
+    assert.equal(origin.registry.appender.size, before.size + 2, "one yank and its snapshot");
+    const unyank = await fetch(api("crates/tiny_crate/0.1.0/unyank"), {
+      method: "PUT",
+      headers: { authorization: alice },
+    });
+    assert.deepEqual(await unyank.json(), { ok: true });
+  });
+
+  test("a publish to someone else's crate is refused before its .crate is opened", async () => {
+    const before = await stored();
+    // Not even gzip: had the .crate been read first, this would be a 400 for its bytes.
+    const body = cratePublishBody(
+      crateMetadata({ name: "tiny_crate", version: "9.0.0" }),
+      Buffer.from("junk"),
+    );
+    await refused(await put(body, bob), 403, "forbidden", before);
+    await refused(await put(body, alice), 400, "not-gzip", before);
+  });
+
   test("owners: unknown users and malformed bodies are refused", async () => {
     const owners = (method: string, body: string, token = alice) =>
       fetch(api("crates/tiny_crate/owners"), {

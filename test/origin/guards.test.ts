@@ -6,6 +6,7 @@ import { startOrigin } from "../../src/npm/origin-server.ts";
 import { ConfigError, checkConfig, type OriginConfig } from "../../src/origin/config.ts";
 import { passwordHasher } from "../../src/origin/password-hasher.ts";
 import { addressKey } from "../../src/util/rate-limit.ts";
+import { madeCrateBody } from "../helpers/crate-body.ts";
 import { tempDir } from "../helpers/log.ts";
 import { testOriginConfig } from "../helpers/origin.ts";
 import { publish, signUp } from "../helpers/registry-client.ts";
@@ -100,6 +101,22 @@ describe("rate limits", () => {
     assert.ok(Number(third.headers.get("retry-after")) >= 1);
     server.advance(900);
     assert.equal((await publish(server.url, token, "pkg-a", "1.0.2")).status, 201);
+  });
+
+  test("cargo's writes count against the user however the token is spelled", async () => {
+    await using server = await origin({ writesPerUser: 2 });
+    const token = await signUp(server.url, "alice", "pw");
+    // Raw as cargo sends it, after "Bearer ", and after "Bearer" and a tab: one user each time.
+    const statuses: number[] = [];
+    for (const authorization of [token, `Bearer ${token}`, `Bearer\t${token}`]) {
+      const res = await fetch(new URL("api/v1/crates/new", server.url), {
+        method: "PUT",
+        headers: { authorization },
+        body: new Uint8Array(madeCrateBody({ name: "limited", version: `1.0.${statuses.length}` })),
+      });
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
   });
 
   test("a checkpoint read during a flood of wrong logins is answered before the logins", async () => {

@@ -8,8 +8,8 @@
  * TOML and names this crate and version, with a `[package]` table, no
  * `[patch]` and no workspace inheritance left unresolved.
  *
- * Stricter than crates.io: it also accepts `cargo.toml` and does not cap
- * the file count or the inflation ratio by default, and it does not refuse
+ * Where crates.io is looser: it also accepts `cargo.toml`, does not cap
+ * the file count or the inflation ratio by default, and does not refuse
  * backslashes or a path given twice.
  */
 

@@ -129,7 +129,7 @@ async function load(ctx: PageContext, name: string): Promise<Loaded | undefined>
   if (state && pkg) {
     return {
       doc: {
-        // The state this server holds is npm's until it is keyed by ecosystem.
+        // The pages show npm packages; crates have no pages yet.
         ecosystem: "npm",
         name,
         distTags: state.table("npm").distTags(name),
