@@ -64,6 +64,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
   mirror: [
     "cargo",
+    "cargo/rules",
     "web",
     "gateway",
     "npm",
@@ -78,6 +79,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
   proxy: [
     "cargo",
+    "cargo/rules",
     "web",
     "gateway",
     "npm",

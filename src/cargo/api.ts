@@ -7,18 +7,15 @@
  * does, `{"errors":[{"detail":"..."}]}` (cargo prints the details), with
  * the status from the one status table, and `code` beside `detail`.
  */
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
+import { parseStrictJson } from "../util/strict-json.ts";
 import { CargoApiError } from "./api-error.ts";
-import {
-  CARGO,
-  type CargoLimits,
-  DEFAULT_CARGO_LIMITS,
-  oneAtATime,
-  publishCrate,
-} from "./publish.ts";
+import { type CargoLimits, DEFAULT_CARGO_LIMITS, oneAtATime, publishCrate } from "./publish.ts";
 import { readBody } from "./request-body.ts";
+import { CARGO } from "./rules/ecosystem.ts";
 import { keyName } from "./rules/name.ts";
 import { maxPublishBodyBytes } from "./rules/publish-body.ts";
 import { compareVersionStrings } from "./rules/version.ts";
@@ -42,6 +39,11 @@ export const CARGO_WRITE_ROUTES: readonly (readonly ["PUT" | "DELETE", string])[
   ["PUT", "/api/v1/crates/:name/owners"],
   ["DELETE", "/api/v1/crates/:name/owners"],
 ];
+
+/** An error as crates.io answers it, which cargo prints: `{"errors":[{"detail"}]}` (and our code). */
+export function cargoErrorBody(detail: string, code: string) {
+  return { errors: [{ detail, code }] };
+}
 
 /** An owners request's body, `{"users": [...]}`, is small. */
 const MAX_OWNERS_BODY = 64 * 1024;
@@ -117,15 +119,13 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
 
   const ownersBody = async (req: FastifyRequest): Promise<string[]> => {
     const bytes = await readBody(req.body as FastifyRequest["raw"], req.headers, MAX_OWNERS_BODY);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(bytes.toString("utf8"));
-    } catch {
-      throw new CargoApiError("bad-request", 'the body must be {"users": ["<login>", ...]}');
-    }
+    const malformed = () =>
+      new CargoApiError("bad-request", 'the body must be {"users": ["<login>", ...]}');
+    // {"users": [...]} is two levels deep; anything deeper is not an owners body.
+    const parsed = parseStrictJson(bytes.toString("utf8"), 2, malformed);
     const users = (parsed as { users?: unknown } | null)?.users;
     if (!Array.isArray(users) || users.length === 0 || users.some((u) => typeof u !== "string"))
-      throw new CargoApiError("bad-request", 'the body must be {"users": ["<login>", ...]}');
+      throw malformed();
     return [...new Set(users as string[])];
   };
 
@@ -137,10 +137,7 @@ export function registerCargoApi(app: FastifyInstance, options: CargoApiOptions)
     scope.setErrorHandler((err, req, reply: FastifyReply) => {
       const { status, body } = options.errorResponse(err, req.id);
       if (status >= 500) req.log.error({ err, code: body.code, status }, "request failed");
-      reply
-        .code(status)
-        .header("x-request-id", req.id)
-        .send({ errors: [{ detail: body.error, code: body.code }] });
+      reply.code(status).header("x-request-id", req.id).send(cargoErrorBody(body.error, body.code));
     });
 
     scope.put("/api/v1/crates/new", async (req) => {

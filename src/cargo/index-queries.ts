@@ -5,10 +5,12 @@
  * every crate the index holds, as `cargo generate-lockfile` would from the
  * registry the index follows.
  */
+
 import { parse } from "smol-toml";
 import type { PackageDocument, VersionDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { currentVersion } from "./rules/current.ts";
+import { CARGO } from "./rules/ecosystem.ts";
 import { CargoError } from "./rules/errors.ts";
 import type { CrateResolution, IndexDependency } from "./rules/index-line.ts";
 import { checkCrateName, keyName } from "./rules/name.ts";
@@ -30,7 +32,7 @@ export interface ShownCrate {
 
 function crateDocument(state: RegistryState, name: string): PackageDocument {
   checkCrateName(name);
-  const document = state.table("cargo").document(keyName(name));
+  const document = state.table(CARGO).document(keyName(name));
   if (!document) throw new CargoError("no-such-crate", `crate \`${name}\` is not in the index`);
   return document;
 }
@@ -79,7 +81,7 @@ export function showCrate(state: RegistryState, name: string, req?: string): Sho
 
 /** The resolver's view of the index: every version not taken down, yanked ones marked. */
 export function crateLookup(state: RegistryState): CrateLookup {
-  const table = state.table("cargo");
+  const table = state.table(CARGO);
   const cache = new Map<string, readonly RegistryVersion[]>();
   return (key) => {
     let found = cache.get(key);
@@ -171,7 +173,7 @@ export function resolveRoot(
   locked: readonly PackageRef[] = [],
 ): LockedCrate[] {
   const resolved = resolveCrates(root, crateLookup(state), { locked });
-  const table = state.table("cargo");
+  const table = state.table(CARGO);
   const packages = resolved.map((pkg, i): LockedCrate => {
     if (i === 0) return { ...pkg };
     const detail = table.document(keyName(pkg.name))?.versions[pkg.version];

@@ -15,12 +15,14 @@
  *
  * The `.crate` is stored by its SHA-256, which is cargo's `cksum`.
  */
+
 import type { PublishRequest, Registry } from "../origin/registry.ts";
 import { canonicalJsonBytes } from "../registry/canonical-json.ts";
 import { KeyedQueue } from "../util/keyed-queue.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { CargoApiError } from "./api-error.ts";
 import { type CrateLimits, DEFAULT_CRATE_LIMITS, inspectCrate } from "./rules/crate-file.ts";
+import { CARGO } from "./rules/ecosystem.ts";
 import { keyName } from "./rules/name.ts";
 import {
   type CratePublish,
@@ -29,8 +31,6 @@ import {
   parsePublishBody,
 } from "./rules/publish-body.ts";
 import { sameIgnoringBuild } from "./rules/version.ts";
-
-export const CARGO = "cargo";
 
 export interface CargoLimits {
   readonly publish: PublishLimits;

@@ -3,9 +3,10 @@
  * origin's state, a mirror's verified copy, a verifying proxy's reads. The
  * sparse registry URL is `sparse+<base>/cargo/index/`:
  *
- * - `config.json`: `dl`, `api`, and `auth-required` only when reads need a
- *   token. `dl` is on the host the client used, so a mirror's or proxy's
- *   clients download from it and not from the origin; `api` is the origin's
+ * - `config.json`: `dl` and `api`, never `auth-required` (no read from
+ *   Cairn needs a token: reads are what mirrors copy). `dl` is on the host
+ *   the client used, so a mirror's or proxy's clients download from it and
+ *   not from the origin; `api` is the origin's
  *   (publishes, yanks and owners go to the origin whoever serves the index).
  * - an index file at each crate's path (`1/a`, `2/ab`, `3/a/abc`,
  *   `se/rd/serde`), the bytes `indexFile` derives from the document, with
@@ -33,6 +34,7 @@ import { TREE_PATH } from "../log/urls.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { CARGO } from "./rules/ecosystem.ts";
 import { indexFile } from "./rules/index-file.ts";
 import { crateOfIndexPath } from "./rules/index-path.ts";
 import { checkCrateName, keyName } from "./rules/name.ts";
@@ -58,9 +60,9 @@ export interface CrateIndexSource {
 /** The index's reads from a derived state that holds the whole registry (the origin's, a mirror's copy). */
 export function cargoStateReads(state: () => RegistryState): Omit<CrateIndexSource, "beforeRead"> {
   return {
-    document: async (key) => state().table("cargo").document(key),
+    document: async (key) => state().table(CARGO).document(key),
     revision: async (key) => {
-      const pkg = state().table("cargo").getPackage(key);
+      const pkg = state().table(CARGO).getPackage(key);
       return pkg && String(pkg.updated);
     },
   };
@@ -77,8 +79,6 @@ export interface CrateDownloads {
 export interface CargoReadOptions {
   /** The web API's base URL, without a trailing slash; the host the client used when absent (the origin). */
   readonly api?: string;
-  /** Reads need a token: says so in config.json (checking the token is the guards' job). */
-  readonly authRequired?: boolean;
   /** Serve `.crate` files here, by crate and version, instead of pointing `dl` at the static tree. */
   readonly downloads?: CrateDownloads;
 }
@@ -206,7 +206,6 @@ export function registerCargoReadApi(
     return reply.header("cache-control", "no-cache").send({
       dl,
       api: options.api ?? base,
-      ...(options.authRequired ? { "auth-required": true } : {}),
     });
   });
 

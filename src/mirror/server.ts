@@ -8,9 +8,11 @@
  * by package through the signed snapshot upstream (a sparse
  * VerifyingReader), until the first sync lands and its own copy takes over.
  */
+
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
+import { CARGO } from "../cargo/rules/ecosystem.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { DirectorySource, withFullTileFallback } from "../log/index.ts";
@@ -109,10 +111,10 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       app,
       {
         document: (key) =>
-          mirror.checkpoint || !held ? ownCrates.document(key) : held.documentOf("cargo", key),
+          mirror.checkpoint || !held ? ownCrates.document(key) : held.documentOf(CARGO, key),
         // Index files are kept by revision only from the mirror's own copy.
         revision: (key) =>
-          mirror.checkpoint || !held ? ownCrates.revision(key) : held.revisionOf("cargo", key),
+          mirror.checkpoint || !held ? ownCrates.revision(key) : held.revisionOf(CARGO, key),
         beforeRead: async () => reader().beforeRead?.(),
       },
       {

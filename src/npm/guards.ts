@@ -19,7 +19,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { authorizationToken, CARGO_WRITE_ROUTES } from "../cargo/api.ts";
+import { authorizationToken, CARGO_WRITE_ROUTES, cargoErrorBody } from "../cargo/api.ts";
 import type { AuthStore } from "../origin/auth.ts";
 import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
@@ -69,9 +69,9 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
   const failuresByUser = limit(limits.loginFailuresPerUser);
   const writesByAddress = limit(limits.writesPerAddress);
   const writesByUser = limit(limits.writesPerUser);
-  const writes = new Set(
-    [...writeRoutes(), ...CARGO_WRITE_ROUTES].map(([method, url]) => `${method} ${url}`),
-  );
+  const routeKey = ([method, url]: readonly [string, string]) => `${method} ${url}`;
+  const cargoWrites = new Set(CARGO_WRITE_ROUTES.map(routeKey));
+  const writes = new Set([...writeRoutes().map(routeKey), ...cargoWrites]);
   /** The user a sign-in is for, kept until its answer tells whether it failed. */
   const signInUser = new WeakMap<FastifyRequest, string>();
 
@@ -119,7 +119,15 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
       await delay(REFUSAL_DELAY_MS);
       reply.header("retry-after", String(refusal.retryAfter));
     }
-    return reply.code(refusal.status).send({ error: refusal.error, code: refusal.code });
+    // Each client's own error shape, so cargo prints why it was refused.
+    const cargo = cargoWrites.has(`${req.method} ${req.routeOptions.url}`);
+    return reply
+      .code(refusal.status)
+      .send(
+        cargo
+          ? cargoErrorBody(refusal.error, refusal.code)
+          : { error: refusal.error, code: refusal.code },
+      );
   });
 
   app.addHook("onResponse", async (req, reply) => {

@@ -5,10 +5,12 @@
  * first byte is sent. It also reports where its bytes came from, at
  * `/-/cairn-proxy/sources`.
  */
+
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { crateDependencyNames } from "../cargo/read-ahead.ts";
 import { registerCargoReadApi } from "../cargo/read-api.ts";
+import { CARGO } from "../cargo/rules/ecosystem.ts";
 import { VerifyingReader, type VerifyingReaderOptions } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
 import { openSource, withFullTileFallback } from "../log/index.ts";
@@ -59,12 +61,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       app,
       {
         document: async (key) => {
-          const doc = await reader.documentOf("cargo", key);
+          const doc = await reader.documentOf(CARGO, key);
           // cargo asks for the dependencies' index files next, level by level: have them verified by then.
-          if (doc) reader.readAheadOf("cargo", doc, crateDependencyNames);
+          if (doc) reader.readAheadOf(CARGO, doc, crateDependencyNames);
           return doc;
         },
-        revision: (key) => reader.revisionOf("cargo", key),
+        revision: (key) => reader.revisionOf(CARGO, key),
         beforeRead: () => reader.beforeRead(),
       },
       {

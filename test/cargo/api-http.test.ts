@@ -377,6 +377,15 @@ describe("yank, owners and search over HTTP", () => {
     await refused(await owners("PUT", '{"users":["nobody"]}'), 404, "not-found", before);
     await refused(await owners("PUT", '{"users":"bob"}'), 400, "bad-request", before);
     await refused(await owners("PUT", "not json"), 400, "bad-request", before);
+    // Read as strictly as every other body: a lone surrogate, __proto__, or nesting past the shape.
+    await refused(await owners("PUT", '{"users":["\\ud800"]}'), 400, "bad-request", before);
+    await refused(
+      await owners("PUT", '{"__proto__":{},"users":["bob"]}'),
+      400,
+      "bad-request",
+      before,
+    );
+    await refused(await owners("PUT", '{"users":[["bob"]]}'), 400, "bad-request", before);
     await refused(await owners("PUT", '{"users":["bob"]}', bob), 403, "forbidden", before);
     await refused(await owners("DELETE", '{"users":["alice"]}'), 400, "invalid", before);
     const list = await (await fetch(api("crates/tiny_crate/owners"))).json();

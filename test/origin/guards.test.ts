@@ -108,6 +108,7 @@ describe("rate limits", () => {
     const token = await signUp(server.url, "alice", "pw");
     // Raw as cargo sends it, after "Bearer ", and after "Bearer" and a tab: one user each time.
     const statuses: number[] = [];
+    let last: { errors?: { code: string }[] } | undefined;
     for (const authorization of [token, `Bearer ${token}`, `Bearer\t${token}`]) {
       const res = await fetch(new URL("api/v1/crates/new", server.url), {
         method: "PUT",
@@ -115,8 +116,11 @@ describe("rate limits", () => {
         body: new Uint8Array(madeCrateBody({ name: "limited", version: `1.0.${statuses.length}` })),
       });
       statuses.push(res.status);
+      last = (await res.json()) as typeof last;
     }
     assert.deepEqual(statuses, [200, 200, 429]);
+    // In crates.io's error shape, which cargo prints.
+    assert.equal(last?.errors?.[0]?.code, "rate-limited");
   });
 
   test("a checkpoint read during a flood of wrong logins is answered before the logins", async () => {

@@ -17,6 +17,9 @@ import { indexPath } from "./index-path.ts";
 import { checkCrateName, keyName } from "./name.ts";
 import { isVersion } from "./version.ts";
 
+/** The entries' `ecosystem`, and the table the state keeps crates in. */
+export const CARGO = "cargo";
+
 const KINDS: ReadonlySet<PackageEntryKind> = new Set(["publish", "yank", "owner", "unpublish"]);
 
 function check(entry: PackageEntry, mode: EntryCheck): void {
@@ -33,7 +36,7 @@ function check(entry: PackageEntry, mode: EntryCheck): void {
 }
 
 export const cargo: Ecosystem = {
-  id: "cargo",
+  id: CARGO,
   keyName,
   kinds: KINDS,
   checkEntry(entry, mode) {

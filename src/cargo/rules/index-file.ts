@@ -6,11 +6,12 @@
  * index path and what the signed names-file names by its SHA-256.
  */
 import type { PackageDocument } from "../../registry/package-document.ts";
+import { CARGO } from "./ecosystem.ts";
 import { type CrateResolution, indexLine } from "./index-line.ts";
 
 /** The index file's bytes, or undefined when no version is left to list (cargo then gets a 404). */
 export function indexFile(doc: PackageDocument): Uint8Array | undefined {
-  if (doc.ecosystem !== "cargo" || doc.unpublished !== undefined) return undefined;
+  if (doc.ecosystem !== CARGO || doc.unpublished !== undefined) return undefined;
   const lines: { index: number; line: string }[] = [];
   for (const [version, v] of Object.entries(doc.versions)) {
     if (v.unpublished !== undefined || !("artifact" in v) || !v.artifact) continue;
