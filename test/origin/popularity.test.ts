@@ -8,8 +8,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { CountMinSketch, popularityKey } from "../../src/registry/popularity.ts";
+import { madeCrateBody } from "../helpers/crate-body.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
+import { signUp } from "../helpers/registry-client.ts";
 
 /** A mirror of `origin` in `dataDir`, synced once. */
 async function syncedMirror(origin: TestOrigin, dataDir: string): Promise<Mirror> {
@@ -79,6 +81,33 @@ describe("popularity at the origin", () => {
     } finally {
       await mirror.close();
     }
+  });
+
+  test("a .crate download counts for the crate, never for an npm package of the same name", async () => {
+    await using origin = await startTestOrigin({
+      settings: { popularityInterval: 3600, popularityWindow: 1, popularityThreshold: 1 },
+    });
+    const alice = await signUp(origin.url, "alice", "alice's long password");
+    await origin.publish("twin", "1.0.0");
+    const put = await fetch(new URL("api/v1/crates/new", origin.url), {
+      method: "PUT",
+      headers: { authorization: alice },
+      body: new Uint8Array(madeCrateBody({ name: "twin", version: "1.0.0" })),
+    });
+    assert.equal(put.status, 200);
+    const crate = origin.registry.state.table("cargo").version("twin", "1.0.0")?.entry;
+    assert.ok(crate?.artifact);
+    // cargo's `dl` is this path: the .crate as a blob of the static tree.
+    const res = await fetch(new URL(`-/cairn/blob/sha256/${crate.artifact.sha256}`, origin.url));
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    const published = await origin.publishPopularity();
+    assert.ok(published);
+    const blob = await origin.registry.blobs.get(published.entry.sketch.sha256);
+    assert.ok(blob);
+    const sketch = CountMinSketch.decode(blob, published.entry.depth, published.entry.width);
+    assert.equal(sketch.estimate(popularityKey("cargo", "twin", "1.0.0")), 1);
+    assert.equal(sketch.estimate(popularityKey("npm", "twin", "1.0.0")), 0);
   });
 
   test("with counting off nothing is published", async () => {
