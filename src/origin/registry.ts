@@ -21,7 +21,7 @@ import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import type { JsonValue } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
-import { encodeEntryWith, rulesOf } from "../registry/ecosystem.ts";
+import { encodeEntryWith } from "../registry/ecosystem.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -35,10 +35,9 @@ import {
   type PublishEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
-import { documentKey } from "../registry/package-document.ts";
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
-import { DATABASE_SCHEMA, RegistryState } from "../registry/state.ts";
+import { DATABASE_SCHEMA, packageKey, RegistryState, rowName } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs, snapshotEntry } from "../registry/state-batch.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
@@ -498,7 +497,7 @@ export class Registry {
     const uplink = uplinkOfActor(entry.actor);
     if (uplink === undefined)
       throw new RegistryError("forbidden", `${entry.actor} is not an uplink`);
-    const source = this.state.table(entry.ecosystem).source(rowKey(entry));
+    const source = this.state.table(entry.ecosystem).source(rowName(ECOSYSTEMS, entry));
     const owner = source === undefined ? pending.importedFrom(entry) : source.uplink;
     const local = source !== undefined && source.uplink === undefined;
     if (local || pending.firstPublisher(entry) !== undefined)
@@ -533,7 +532,7 @@ export class Registry {
     const { ecosystem, name } = entry;
     this.#checkOwner(entry.actor, ecosystem, name);
     // Owners as they will be once the entries accepted earlier in this batch apply.
-    const owners = new Set(this.state.table(ecosystem).owners(rowKey(entry)));
+    const owners = new Set(this.state.table(ecosystem).owners(rowName(ECOSYSTEMS, entry)));
     for (const e of pending.ownerChanges(entry)) {
       if (e.action === "add") owners.add(e.user);
       else owners.delete(e.user);
@@ -569,7 +568,9 @@ export class Registry {
   }
 
   #live(ecosystem: string, name: string, version: string): boolean {
-    const row = this.state.table(ecosystem).version(rowKey({ ecosystem, name }), version);
+    const row = this.state
+      .table(ecosystem)
+      .version(rowName(ECOSYSTEMS, { ecosystem, name }), version);
     return row !== undefined && row.unpublished === null;
   }
 
@@ -580,7 +581,7 @@ export class Registry {
 
   #checkOwner(actor: string, ecosystem: string, name: string): void {
     const table = this.state.table(ecosystem);
-    const key = rowKey({ ecosystem, name });
+    const key = rowName(ECOSYSTEMS, { ecosystem, name });
     const pkg = table.getPackage(key);
     if (!pkg || pkg.unpublished !== null)
       throw new RegistryError("not-found", `package ${name} not found`);
@@ -606,7 +607,7 @@ export class Registry {
   ): void {
     const table = this.state.table(ecosystem);
     const ref = { ecosystem, name };
-    const key = rowKey(ref);
+    const key = rowName(ECOSYSTEMS, ref);
     const uplink = table.source(key)?.uplink ?? pending.importedFrom(ref);
     if (uplink !== undefined)
       throw new RegistryError(
@@ -638,16 +639,6 @@ interface PackageRef {
   readonly name: string;
 }
 
-/** The package's snapshot key: `Foo-Bar` and `foo_bar` are one cargo crate, so one key. */
-function keyOf(ref: PackageRef): string {
-  return documentKey(ref, rulesOf(ECOSYSTEMS, ref.ecosystem));
-}
-
-/** The name its ecosystem's state table keys the package by. */
-function rowKey(ref: PackageRef): string {
-  return rulesOf(ECOSYSTEMS, ref.ecosystem).keyName(ref.name);
-}
-
 /**
  * What the entries accepted so far in a batch will change, indexed (by
  * document key) for the checks of the entries after them (a scan of the
@@ -661,7 +652,7 @@ class PendingChanges {
 
   add(entry: Entry): void {
     if (!isPackageEntry(entry)) return;
-    const key = keyOf(entry);
+    const key = packageKey(ECOSYSTEMS, entry);
     if (entry.kind === "import" && !this.#importedFrom.has(key))
       this.#importedFrom.set(key, entry.uplink);
     if (entry.kind === "publish") {
@@ -676,20 +667,20 @@ class PendingChanges {
 
   /** The uplink a package not yet in the state is imported from in this batch. */
   importedFrom(ref: PackageRef): string | undefined {
-    return this.#importedFrom.get(keyOf(ref));
+    return this.#importedFrom.get(packageKey(ECOSYSTEMS, ref));
   }
 
   /** Who published the package first in this batch: its owner, if the state has none. */
   firstPublisher(ref: PackageRef): string | undefined {
-    return this.#firstPublisher.get(keyOf(ref));
+    return this.#firstPublisher.get(packageKey(ECOSYSTEMS, ref));
   }
 
   isPublished(ref: PackageRef, version: string): boolean {
-    return this.#published.get(keyOf(ref))?.has(version) ?? false;
+    return this.#published.get(packageKey(ECOSYSTEMS, ref))?.has(version) ?? false;
   }
 
   ownerChanges(ref: PackageRef): readonly OwnerEntry[] {
-    return this.#ownerChanges.get(keyOf(ref)) ?? [];
+    return this.#ownerChanges.get(packageKey(ECOSYSTEMS, ref)) ?? [];
   }
 }
 
