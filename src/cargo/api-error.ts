@@ -22,3 +22,8 @@ export type CargoApiErrorCode =
 export class CargoApiError extends CodedError<CargoApiErrorCode> {
   override name = "CargoApiError";
 }
+
+/** An error as crates.io answers it, which cargo prints: `{"errors":[{"detail"}]}` (and our code, if any). */
+export function cargoErrorBody(detail: string, code?: string) {
+  return { errors: [{ detail, ...(code !== undefined ? { code } : {}) }] };
+}

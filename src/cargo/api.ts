@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry } from "../origin/registry.ts";
 import { parseStrictJson } from "../util/strict-json.ts";
-import { CargoApiError } from "./api-error.ts";
+import { CargoApiError, cargoErrorBody } from "./api-error.ts";
 import { type CargoLimits, DEFAULT_CARGO_LIMITS, oneAtATime, publishCrate } from "./publish.ts";
 import { readBody } from "./request-body.ts";
 import { CARGO } from "./rules/ecosystem.ts";
@@ -39,11 +39,6 @@ export const CARGO_WRITE_ROUTES: readonly (readonly ["PUT" | "DELETE", string])[
   ["PUT", "/api/v1/crates/:name/owners"],
   ["DELETE", "/api/v1/crates/:name/owners"],
 ];
-
-/** An error as crates.io answers it, which cargo prints: `{"errors":[{"detail"}]}` (and our code). */
-export function cargoErrorBody(detail: string, code: string) {
-  return { errors: [{ detail, code }] };
-}
 
 /** An owners request's body, `{"users": [...]}`, is small. */
 const MAX_OWNERS_BODY = 64 * 1024;

@@ -34,6 +34,7 @@ import { TREE_PATH } from "../log/urls.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
 import { sha256Hex } from "../util/sha256.ts";
+import { cargoErrorBody } from "./api-error.ts";
 import { CARGO } from "./rules/ecosystem.ts";
 import { indexFile } from "./rules/index-file.ts";
 import { crateOfIndexPath } from "./rules/index-path.ts";
@@ -99,10 +100,7 @@ function baseOf(req: FastifyRequest): string {
 
 /** cargo's answer for a crate it may not have: 404 with crates.io's error shape. */
 function notFound(reply: FastifyReply, detail: string) {
-  return reply
-    .code(404)
-    .type("application/json")
-    .send({ errors: [{ detail }] });
+  return reply.code(404).type("application/json").send(cargoErrorBody(detail));
 }
 
 /** An index file's bytes with the validators a client caches it by. */

@@ -19,7 +19,8 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { authorizationToken, CARGO_WRITE_ROUTES, cargoErrorBody } from "../cargo/api.ts";
+import { authorizationToken, CARGO_WRITE_ROUTES } from "../cargo/api.ts";
+import { cargoErrorBody } from "../cargo/api-error.ts";
 import type { AuthStore } from "../origin/auth.ts";
 import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
