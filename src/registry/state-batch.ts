@@ -460,7 +460,8 @@ export class StateBatch {
       if (after.ecosystem !== id) continue;
       touches = true;
       if (this.#indexFile(after, rules)) rows++;
-      if (before && this.#indexFile(before, rules)) rows--;
+      // Whether it was listed before the batch: a row lookup, not a second render of its file.
+      if (before && this.#listedBefore(id, rules.keyName(before.name))) rows--;
     }
     if (!touches && rows === 0) return undefined;
     const count = viewShardCount(rows);
@@ -511,6 +512,15 @@ export class StateBatch {
       files,
       empty: rows === 0,
     };
+  }
+
+  /** Whether the stored view (the state before the batch) lists the package. */
+  #listedBefore(ecosystem: string, key: string): boolean {
+    return (
+      this.#state
+        .sql("SELECT 1 FROM index_rows WHERE ecosystem = ? AND key = ?")
+        .get(ecosystem, key) !== undefined
+    );
   }
 
   /** How many packages of the ecosystem the stored view lists (read once a batch). */
