@@ -1,0 +1,117 @@
+/**
+ * `--witness`, `--witness-threshold` and `--max-age` on the real commands:
+ * `cairn sync` (remembered with the key), `cairn mirror` (an hour by
+ * default, and the cosigned note relayed byte for byte) and `cairn log show`.
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { addSignatures, Cosigner } from "../../src/log/index.ts";
+import { cairn } from "../helpers/cli.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+
+describe("witness policy flags", () => {
+  test("sync, mirror and log show take the policy; sync remembers it; the mirror's default maximum age is an hour", async () => {
+    await using origin = await startTestOrigin();
+    for (const name of ["a", "b"]) await origin.publish(name, "1.0.0");
+    const now = Math.floor(Date.now() / 1000);
+    let at = now;
+    const witness = new Cosigner(
+      "witness.example/w1",
+      generateKeyPairSync("ed25519").privateKey,
+      () => BigInt(at),
+    );
+    const other = Cosigner.generate("witness.example/w2");
+    await using dir = await tempDir();
+    const served = join(dir.path, "served");
+    await cp(origin.treeDir, served, { recursive: true });
+    const logSigned = await readFile(join(origin.treeDir, "checkpoint"), "utf8");
+    await using upstream = await startMaliciousMirror({ treeDir: served });
+    const env = { CAIRN_HOME: join(dir.path, "home") };
+    const key = origin.key.verifier.verifierKey;
+    const index = join(dir.path, "index.sqlite");
+    const sync = (...extra: string[]) => cairn(["sync", "--index", index, ...extra], { env });
+
+    // Only the origin's signature: refused with the witness check, named per source.
+    const refused = await sync(
+      "--origin",
+      upstream.url,
+      "--key",
+      key,
+      "--witness",
+      witness.verifierKey,
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /witness check failed/);
+    // Usage errors: a threshold no set of witnesses can meet, a maximum age without witnesses.
+    for (const bad of [
+      ["--witness", witness.verifierKey, "--witness-threshold", "2"],
+      ["--max-age", "1h"],
+      ["--witness", key],
+      ["--witness", witness.verifierKey, "--max-age", "soon"],
+    ]) {
+      const r = await sync("--origin", upstream.url, "--key", key, ...bad);
+      assert.notEqual(r.code, 0, bad.join(" "));
+    }
+
+    // Cosigned two hours ago: fine for a client (a day), stale for a mirror (an hour).
+    at = now - 7200;
+    const cosigned = addSignatures(logSigned, [witness]);
+    await writeFile(join(served, "checkpoint"), cosigned);
+    const ok = await sync("--origin", upstream.url, "--key", key, "--witness", witness.verifierKey);
+    assert.equal(ok.code, 0, ok.stderr);
+    const mirrorData = join(dir.path, "mirror");
+    const mirror = (...extra: string[]) =>
+      cairn(
+        [
+          "mirror",
+          "--once",
+          "--no-durable",
+          "--from",
+          upstream.url,
+          "--key",
+          key,
+          "--data",
+          mirrorData,
+          ...extra,
+        ],
+        { env },
+      );
+    const stale = await mirror("--witness", witness.verifierKey);
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /stale check failed/);
+    const relayed = await mirror("--witness", witness.verifierKey, "--max-age", "3h");
+    assert.equal(relayed.code, 0, relayed.stderr);
+    assert.equal(await readFile(join(mirrorData, "tree", "checkpoint"), "utf8"), cosigned);
+
+    // The index remembers the policy with the key: a later plain sync refuses an uncosigned head.
+    await writeFile(join(served, "checkpoint"), logSigned);
+    const remembered = await sync();
+    assert.notEqual(remembered.code, 0);
+    assert.match(remembered.stderr, /witness check failed/);
+    // ... and the environment's policy is taken as a flag's would be (2 of 2: one is missing).
+    await writeFile(join(served, "checkpoint"), cosigned);
+    const envPolicy = await cairn(["sync", "--index", index], {
+      env: { ...env, CAIRN_WITNESSES: `${witness.verifierKey} ${other.verifierKey}` },
+    });
+    assert.match(envPolicy.stderr, /witness check failed/);
+
+    // log show reports each cosignature: name, key ID, time and whether it verified.
+    const show = await cairn(
+      ["log", "show", served, "--key", key, "--witness", witness.verifierKey],
+      { env },
+    );
+    assert.equal(show.code, 0, show.stderr);
+    const id = witness.keyId.toString(16).padStart(8, "0");
+    assert.match(
+      show.stdout,
+      new RegExp(
+        `cosigned by witness\\.example/w1\\+${id}  ${new Date(at * 1000).toISOString()}  valid`,
+      ),
+    );
+  });
+});
