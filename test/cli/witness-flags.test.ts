@@ -32,7 +32,7 @@ describe("witness policy flags", () => {
     const logSigned = await readFile(join(origin.treeDir, "checkpoint"), "utf8");
     await using upstream = await startMaliciousMirror({ treeDir: served });
     const env = { CAIRN_HOME: join(dir.path, "home") };
-    const key = origin.key.verifier.verifierKey;
+    const key = origin.key.verifierKey;
     const index = join(dir.path, "index.sqlite");
     const sync = (...extra: string[]) => cairn(["sync", "--index", index, ...extra], { env });
 
