@@ -128,6 +128,22 @@ export class LogClient {
     this.#readers = new Map();
   }
 
+  /**
+   * False when the witness policy has a maximum age and the stored
+   * checkpoint's cosignatures are now older: what it names may no longer be
+   * served without a fresh checkpoint (a freeze would otherwise last forever).
+   */
+  isFresh(): boolean {
+    const policy = this.#options.policy;
+    if (!this.#stored || policy?.maxAgeSeconds === undefined) return true;
+    try {
+      openServedCheckpoint(this.#stored.note, this.verifier, "stored", policy);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The signed note of `checkpoint`, byte for byte as it was served. */
   get checkpointNote(): Uint8Array | undefined {
     return this.#stored?.note;

@@ -9,9 +9,11 @@ import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { addSignatures, Cosigner } from "../../src/log/index.ts";
+import { startCairnServer } from "../helpers/cairn-server.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 
 describe("witness policy flags", () => {
@@ -113,5 +115,51 @@ describe("witness policy flags", () => {
         `cosigned by witness\\.example/w1\\+${id}  ${new Date(at * 1000).toISOString()}  valid`,
       ),
     );
+  });
+
+  test("cairn proxy with --witness serves npm a cosigned registry, and refuses to start on an uncosigned one", async () => {
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed-dep", "1.0.0");
+    await using dir = await tempDir();
+    const served = join(dir.path, "served");
+    await cp(origin.treeDir, served, { recursive: true });
+    await using upstream = await startMaliciousMirror({ treeDir: served });
+    const witness = Cosigner.generate("witness.example/w1");
+    const key = origin.key.verifierKey;
+    const args = (data: string) => [
+      "proxy",
+      "--origin",
+      upstream.url,
+      "--key",
+      key,
+      "--witness",
+      witness.verifierKey,
+      "--port",
+      "0",
+      "--data",
+      join(dir.path, data),
+    ];
+    const env = { ...process.env, CAIRN_HOME: join(dir.path, "home") };
+    await assert.rejects(
+      startCairnServer(args("refused"), 60_000, undefined, env),
+      /witness check failed/,
+    );
+
+    const logSigned = await readFile(join(served, "checkpoint"), "utf8");
+    await writeFile(join(served, "checkpoint"), addSignatures(logSigned, [witness]));
+    await using proxy = await startCairnServer(args("proxy"), 60_000, undefined, env);
+    await writeFile(join(dir.path, "package.json"), "{}");
+    const npmrc = await writeNpmrc(dir.path, proxy.url);
+    const installed = await runNpm(
+      ["install", "witnessed-dep", "--no-audit", "--no-fund"],
+      dir.path,
+      npmrc,
+      join(dir.path, "npm-cache"),
+    );
+    assert.equal(installed.code, 0, installed.stderr);
+    const pkg = JSON.parse(
+      await readFile(join(dir.path, "node_modules", "witnessed-dep", "package.json"), "utf8"),
+    ) as { version: string };
+    assert.equal(pkg.version, "1.0.0");
   });
 });

@@ -25,6 +25,7 @@ import {
 } from "../../src/log/index.ts";
 import type { WitnessPolicy } from "../../src/log/policy.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
+import { startProxy } from "../../src/proxy/server.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
@@ -196,6 +197,40 @@ describe("witness policy on clients and mirrors", () => {
       assert.equal(await held(), newest);
     } finally {
       mirror.close();
+    }
+  });
+
+  test("a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using data = await tempDir();
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: data.path,
+      origin: upstream.url,
+      verifier: origin.key.verifier,
+      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
+      useMirrorList: false,
+      refreshMs: 0,
+      onProblem: () => {},
+    });
+    try {
+      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
+      assert.equal(await status(), 200);
+      // Frozen: the upstream keeps serving the same, now too old, checkpoint.
+      clock.now = T0 + 3601;
+      assert.equal(await status(), 502);
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      assert.equal(await status(), 200);
+    } finally {
+      await proxy.close();
     }
   });
 });
