@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { addSignatures, Cosigner } from "../../src/log/index.ts";
@@ -117,7 +117,7 @@ describe("witness policy flags", () => {
     );
   });
 
-  test("cairn proxy with --witness serves npm a cosigned registry, and refuses to start on an uncosigned one", async () => {
+  test("cairn install and cairn proxy (with npm) take --witness: an uncosigned registry is refused, a cosigned one installs", async () => {
     await using origin = await startTestOrigin();
     await origin.publish("witnessed-dep", "1.0.0");
     await using dir = await tempDir();
@@ -145,18 +145,46 @@ describe("witness policy flags", () => {
       /witness check failed/,
     );
 
+    const project = join(dir.path, "app");
+    await mkdir(project);
+    await writeFile(join(project, "package.json"), '{"name":"app","version":"1.0.0"}\n');
+    const install = () =>
+      cairn(
+        [
+          "install",
+          "witnessed-dep",
+          "--origin",
+          upstream.url,
+          "--key",
+          key,
+          "--witness",
+          witness.verifierKey,
+          "--no-peers",
+        ],
+        { cwd: project, env: { CAIRN_HOME: join(dir.path, "install-home") } },
+      );
+    const uncosigned = await install();
+    assert.notEqual(uncosigned.code, 0);
+    assert.match(uncosigned.stderr, /witness check failed/);
+
     const logSigned = await readFile(join(served, "checkpoint"), "utf8");
     await writeFile(join(served, "checkpoint"), addSignatures(logSigned, [witness]));
+    const installed = await install();
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(
+      await readFile(join(project, "node_modules", "witnessed-dep", "package.json"), "utf8"),
+      /"version":\s*"1\.0\.0"/,
+    );
     await using proxy = await startCairnServer(args("proxy"), 60_000, undefined, env);
     await writeFile(join(dir.path, "package.json"), "{}");
     const npmrc = await writeNpmrc(dir.path, proxy.url);
-    const installed = await runNpm(
+    const npmInstalled = await runNpm(
       ["install", "witnessed-dep", "--no-audit", "--no-fund"],
       dir.path,
       npmrc,
       join(dir.path, "npm-cache"),
     );
-    assert.equal(installed.code, 0, installed.stderr);
+    assert.equal(npmInstalled.code, 0, npmInstalled.stderr);
     const pkg = JSON.parse(
       await readFile(join(dir.path, "node_modules", "witnessed-dep", "package.json"), "utf8"),
     ) as { version: string };
