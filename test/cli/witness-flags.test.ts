@@ -35,18 +35,12 @@ describe("witness policy flags", () => {
     await using upstream = await startMaliciousMirror({ treeDir: served });
     const env = { CAIRN_HOME: join(dir.path, "home") };
     const key = origin.key.verifierKey;
+    const source = ["--origin", upstream.url, "--key", key];
     const index = join(dir.path, "index.sqlite");
     const sync = (...extra: string[]) => cairn(["sync", "--index", index, ...extra], { env });
 
     // Only the origin's signature: refused with the witness check, named per source.
-    const refused = await sync(
-      "--origin",
-      upstream.url,
-      "--key",
-      key,
-      "--witness",
-      witness.verifierKey,
-    );
+    const refused = await sync(...source, "--witness", witness.verifierKey);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /witness check failed/);
     // Usage errors: a threshold no set of witnesses can meet, a maximum age without witnesses.
@@ -56,7 +50,7 @@ describe("witness policy flags", () => {
       ["--witness", key],
       ["--witness", witness.verifierKey, "--max-age", "soon"],
     ]) {
-      const r = await sync("--origin", upstream.url, "--key", key, ...bad);
+      const r = await sync(...source, ...bad);
       assert.notEqual(r.code, 0, bad.join(" "));
     }
 
@@ -64,7 +58,7 @@ describe("witness policy flags", () => {
     at = now - 7200;
     const cosigned = addSignatures(logSigned, [witness]);
     await writeFile(join(served, "checkpoint"), cosigned);
-    const ok = await sync("--origin", upstream.url, "--key", key, "--witness", witness.verifierKey);
+    const ok = await sync(...source, "--witness", witness.verifierKey);
     assert.equal(ok.code, 0, ok.stderr);
     const mirrorData = join(dir.path, "mirror");
     const mirror = (...extra: string[]) =>
@@ -126,12 +120,10 @@ describe("witness policy flags", () => {
     await using upstream = await startMaliciousMirror({ treeDir: served });
     const witness = Cosigner.generate("witness.example/w1");
     const key = origin.key.verifierKey;
+    const source = ["--origin", upstream.url, "--key", key];
     const args = (data: string) => [
       "proxy",
-      "--origin",
-      upstream.url,
-      "--key",
-      key,
+      ...source,
       "--witness",
       witness.verifierKey,
       "--port",
@@ -150,17 +142,7 @@ describe("witness policy flags", () => {
     await writeFile(join(project, "package.json"), '{"name":"app","version":"1.0.0"}\n');
     const install = () =>
       cairn(
-        [
-          "install",
-          "witnessed-dep",
-          "--origin",
-          upstream.url,
-          "--key",
-          key,
-          "--witness",
-          witness.verifierKey,
-          "--no-peers",
-        ],
+        ["install", "witnessed-dep", ...source, "--witness", witness.verifierKey, "--no-peers"],
         { cwd: project, env: { CAIRN_HOME: join(dir.path, "install-home") } },
       );
     const uncosigned = await install();
