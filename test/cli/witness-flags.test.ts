@@ -96,6 +96,21 @@ describe("witness policy flags", () => {
     });
     assert.match(envPolicy.stderr, /witness check failed/);
 
+    // log verify applies the policy and reports the cosignatures; a policy naming another witness fails.
+    const verified = await cairn(
+      ["log", "verify", served, "--key", key, "--witness", witness.verifierKey],
+      { env },
+    );
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /cosigned by witness\.example\/w1\+[0-9a-f]{8} .* valid\n/);
+    assert.match(verified.stdout, /cosigned by 1 of the trusted witnesses/);
+    const unwitnessed = await cairn(
+      ["log", "verify", served, "--key", key, "--witness", other.verifierKey],
+      { env },
+    );
+    assert.notEqual(unwitnessed.code, 0);
+    assert.match(unwitnessed.stdout, /unknown key/);
+
     // log show reports each cosignature: name, key ID, time and whether it verified.
     const show = await cairn(
       ["log", "show", served, "--key", key, "--witness", witness.verifierKey],

@@ -162,6 +162,17 @@ describe("witness policy on clients and mirrors", () => {
     const reopened = await LogClient.open(options);
     assert.equal(Buffer.from(reopened.checkpointNote ?? []).toString(), again.note);
 
+    // The store itself takes a same-size note only for the same tree with newer cosignatures.
+    const store = new CheckpointStore(state.path, origin.key.verifier, policy);
+    const held = await store.load();
+    await assert.rejects(store.save(new TextEncoder().encode(first.note), held), RangeError);
+    await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });
+    for (const name of ["a", "evil"]) await forked.publish(name, "1.0.0");
+    await assert.rejects(
+      store.save(await readFile(join(forked.treeDir, "checkpoint")), held),
+      RangeError,
+    );
+
     // An older note of the same tree does not replace it (within the maximum age it still verifies).
     clock.now = T0 + 3602;
     await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
@@ -219,6 +230,8 @@ describe("witness policy on clients and mirrors", () => {
       policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
       useMirrorList: false,
       refreshMs: 0,
+      // The refused refresh is expected: not logged.
+      logLevel: "silent",
       onProblem: () => {},
     });
     try {
