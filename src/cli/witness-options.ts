@@ -160,15 +160,20 @@ export function readRememberedPolicy(meta: (key: string) => string | undefined):
   };
 }
 
-/** Remembers the policy in an index's meta table, beside the key (a flag given replaces what was remembered). */
+/**
+ * Remembers the policy in an index's meta table, beside the key. New
+ * witnesses replace the whole policy (a threshold or age left unsaid goes
+ * back to its default); a threshold or age alone replaces only itself.
+ */
 export function rememberPolicy(
   setMeta: (key: string, value: string) => void,
   flags: WitnessFlags,
 ): void {
   const policy = rememberedPolicyOf(flags);
+  const replaceAll = policy.witnesses !== undefined;
   for (const name of ["witnesses", "threshold", "maxAge"] as const) {
     const value = policy[name];
-    if (value !== undefined) setMeta(META[name], value);
+    if (value !== undefined || replaceAll) setMeta(META[name], value ?? "");
   }
 }
 
