@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
 
 /** The sources a client command reads the registry from. */
 export interface ReaderFlags {
@@ -18,7 +19,7 @@ export function openClientReader(
   home: string,
   flags: ReaderFlags,
   command: string,
-  options: { syncCacheReads?: boolean } = {},
+  options: { syncCacheReads?: boolean; policy?: WitnessPolicy } = {},
 ): Promise<VerifyingReader> {
   return VerifyingReader.open({
     ...options,

@@ -20,6 +20,7 @@ import { LogClient } from "../client/log-client.ts";
 import { requestsOfPackageJson, resolve } from "../client/resolve.ts";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { parseVerifierKey } from "../log/index.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
 import { rulesOf } from "../registry/ecosystem.ts";
 import { diffSizes, type PackageDiff, sizeOfSnapshot } from "../registry/history.ts";
 import { isImportedVersion } from "../registry/package-document.ts";
@@ -27,6 +28,15 @@ import { RegistryState } from "../registry/state.ts";
 import { resolveCratesCommand, showCrateCommand } from "./crate-commands.ts";
 import { defaultStateDir, parseCount, parseSeconds, parseTimeoutMs } from "./options.ts";
 import { printJson, progressBar } from "./output.ts";
+import {
+  CLIENT_MAX_AGE,
+  type RememberedPolicy,
+  readRememberedPolicy,
+  rememberPolicy,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
 const indexOption = (cmd: Command) =>
   cmd.option("--index <file>", "the local index (default: $CAIRN_HOME/index.sqlite)");
@@ -93,9 +103,9 @@ async function fetchManifest(
 /** The origin and key to sync from: the flags, else what the index recorded. */
 function syncSource(
   path: string,
-  flags: { origin?: string; key?: string },
-): { origin: string; key: string } {
-  let stored: { origin?: string; key?: string } = {};
+  flags: { origin?: string; key?: string } & WitnessFlags,
+): { origin: string; key: string; policy?: WitnessPolicy } {
+  let stored: { origin?: string; key?: string; policy?: RememberedPolicy } = {};
   try {
     // An index of an older schema still says where it syncs from; the sync rebuilds it.
     const state = RegistryState.open(path, {
@@ -103,7 +113,11 @@ function syncSource(
       ecosystems: ECOSYSTEMS,
       anySchema: true,
     });
-    stored = { origin: state.meta(INDEX_ORIGIN_KEY), key: state.meta(INDEX_VERIFIER_KEY) };
+    stored = {
+      origin: state.meta(INDEX_ORIGIN_KEY),
+      key: state.meta(INDEX_VERIFIER_KEY),
+      policy: readRememberedPolicy((k) => state.meta(k)),
+    };
     state.close();
   } catch {
     // No index yet: the flags must say.
@@ -113,13 +127,18 @@ function syncSource(
   if (!origin || !key) throw new Error("the first sync needs --origin <url> and --key <key>");
   if (stored.key && stored.key !== key)
     throw new Error(`${path} follows another log (key ${stored.key}); use another --index`);
-  return { origin, key };
+  return { origin, key, policy: witnessPolicyOf(flags, CLIENT_MAX_AGE, stored.policy) };
 }
 
-function remember(path: string, source: { origin: string; key: string }): void {
+function remember(
+  path: string,
+  source: { origin: string; key: string },
+  flags: WitnessFlags,
+): void {
   const state = RegistryState.open(path, { ecosystems: ECOSYSTEMS });
   state.setMeta(INDEX_ORIGIN_KEY, source.origin);
   state.setMeta(INDEX_VERIFIER_KEY, source.key);
+  rememberPolicy((k, v) => state.setMeta(k, v), flags);
   state.close();
 }
 
@@ -184,8 +203,7 @@ export function registerIndexCommands(program: Command): void {
   );
 
   indexOption(
-    program
-      .command("sync")
+    witnessOptions(program.command("sync"))
       .description(
         "bring the local index up to the origin's signed log: from its newest SQLite snapshot the first time, then only new entries",
       )
@@ -206,20 +224,23 @@ export function registerIndexCommands(program: Command): void {
         30_000,
       ),
   ).action(
-    async (flags: {
-      index?: string;
-      origin?: string;
-      key?: string;
-      mirror?: string[];
-      follow?: boolean;
-      interval: number;
-      timeout: number;
-    }) => {
+    async (
+      flags: {
+        index?: string;
+        origin?: string;
+        key?: string;
+        mirror?: string[];
+        follow?: boolean;
+        interval: number;
+        timeout: number;
+      } & WitnessFlags,
+    ) => {
       const path = indexPath(flags);
       const source = syncSource(path, flags);
       const client = await LogClient.open({
         origin: source.origin,
         verifier: parseVerifierKey(source.key),
+        policy: source.policy,
         stateDir: defaultStateDir(),
         mirrors: flags.mirror,
         timeoutMs: flags.timeout,
@@ -236,7 +257,7 @@ export function registerIndexCommands(program: Command): void {
         process.stdout.write(`${formatReport(report)}\n`);
       };
       await once();
-      remember(path, source);
+      remember(path, source, flags);
       if (!flags.follow) return;
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());

@@ -47,8 +47,15 @@ import {
   startPeerFetching,
 } from "./peer-fetch.ts";
 import { defaultStoreDir } from "./store.ts";
+import {
+  CLIENT_MAX_AGE,
+  readRememberedPolicy,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
-interface InstallFlags {
+interface InstallFlags extends WitnessFlags {
   origin?: string;
   key?: string;
   mirror?: string[];
@@ -74,7 +81,7 @@ interface InstallFlags {
 const OMIT: readonly OmitKind[] = ["dev", "optional", "peer"];
 
 function commonOptions(cmd: Command): Command {
-  return peerFetchOptions(cmd)
+  return witnessOptions(peerFetchOptions(cmd))
     .option(
       "--origin <url>",
       "the origin's base URL (default: $CAIRN_ORIGIN, or the local index's)",
@@ -209,9 +216,15 @@ async function runInstall(
       "no registry to install from: pass --origin <url> --key <verifier-key>, set CAIRN_ORIGIN and CAIRN_KEY, or run cairn sync",
     );
   }
+  const policy = witnessPolicyOf(
+    flags,
+    CLIENT_MAX_AGE,
+    index && readRememberedPolicy((k) => index?.meta(k)),
+  );
   const started = performance.now();
   const reader = await openClientReader(origin, key, home, flags, "cairn", {
     syncCacheReads: true,
+    policy,
   });
   const progress = terminalProgress();
   const asking = asksPeers(flags);

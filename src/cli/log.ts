@@ -10,8 +10,16 @@ import {
   readUnverifiedCheckpoint,
   verifyLog,
 } from "../log/index.ts";
+import { describeCosignatures, openCheckpointWithPolicy } from "../log/policy.ts";
 import { parseConcurrency } from "./options.ts";
 import { progressBar } from "./output.ts";
+import {
+  CLIENT_MAX_AGE,
+  formatCosignature,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
 function hex8(id: number): string {
   return id.toString(16).padStart(8, "0");
@@ -22,15 +30,14 @@ export function registerLogCommands(program: Command): void {
     .command("log")
     .description("look at and audit a transparency log served as static files (C2SP tlog-tiles)");
 
-  log
-    .command("show")
+  witnessOptions(log.command("show"))
     .description("print a log's checkpoint: origin, size, root hash and who signed it")
     .argument(
       "<dir-or-url>",
       "the log's directory, or its base URL (the checkpoint is <base>/checkpoint)",
     )
     .option("--key <verifier-key>", "check the signature against this verifier key")
-    .action(async (location: string, opts: { key?: string }) => {
+    .action(async (location: string, opts: { key?: string } & WitnessFlags) => {
       const source = openSource(location);
       const raw = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
       const cp = readUnverifiedCheckpoint(raw);
@@ -46,20 +53,21 @@ export function registerLogCommands(program: Command): void {
         const verified = await readCheckpoint(source, [parseVerifierKey(opts.key)]);
         verifiedNames = new Set(verified.note.verified.map((s) => `${s.name}+${hex8(s.keyId)}`));
       }
+      const logKeys = opts.key ? [parseVerifierKey(opts.key)] : [];
+      const policy = witnessPolicyOf(opts, CLIENT_MAX_AGE);
       for (const sig of cp.signatures) {
         const id = `${sig.name}+${hex8(sig.keyId)}`;
-        const status = verifiedNames.has(id)
-          ? "verified"
-          : opts.key
-            ? "not checked (unknown key)"
-            : "not checked";
-        lines.push(`signed by  ${id}  ${status}`);
+        // With the log's key, the other lines are reported as cosignatures below.
+        if (opts.key && !verifiedNames.has(id)) continue;
+        lines.push(`signed by  ${id}  ${verifiedNames.has(id) ? "verified" : "not checked"}`);
       }
+      if (opts.key)
+        for (const c of describeCosignatures(raw, logKeys, policy?.witnesses))
+          lines.push(formatCosignature(c));
       process.stdout.write(`${lines.join("\n")}\n`);
     });
 
-  log
-    .command("verify")
+  witnessOptions(log.command("verify"))
     .description(
       "check a log's signature and that every tile and entry bundle hashes up to its root",
     )
@@ -68,11 +76,25 @@ export function registerLogCommands(program: Command): void {
     .option("--origin <origin>", "require this checkpoint origin line (default: the key's name)")
     .option("--concurrency <n>", "files fetched at once", parseConcurrency, 8)
     .action(
-      async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
+      async (
+        location: string,
+        opts: { key: string; origin?: string; concurrency: number } & WitnessFlags,
+      ) => {
         const verifier = parseVerifierKey(opts.key);
+        const policy = witnessPolicyOf(opts, CLIENT_MAX_AGE);
         const source = openSource(location);
         let bar: ReturnType<typeof progressBar> | undefined;
         try {
+          const raw = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
+          const cosignatures = describeCosignatures(raw, [verifier], policy?.witnesses);
+          for (const c of cosignatures) process.stdout.write(`${formatCosignature(c)}\n`);
+          const witnessed = policy
+            ? openCheckpointWithPolicy(raw, {
+                ...policy,
+                logKeys: [verifier],
+                origin: opts.origin ?? verifier.name,
+              })
+            : undefined;
           const result = await verifyLog(source, [verifier], {
             origin: opts.origin ?? verifier.name,
             concurrency: opts.concurrency,
@@ -83,10 +105,18 @@ export function registerLogCommands(program: Command): void {
           });
           bar?.stop();
           const cp = result.checkpoint;
+          if (witnessed && witnessed.size !== cp.size)
+            throw new LogError(
+              "conflict",
+              `the checkpoint changed from size ${witnessed.size} to ${cp.size} during the check: run it again`,
+            );
           process.stdout.write(
             `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
               `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
-              `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n`,
+              `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n` +
+              (witnessed
+                ? `    cosigned by ${policy?.threshold} of the trusted witnesses at ${new Date(witnessed.cosignedAt * 1000).toISOString()} or later\n`
+                : ""),
           );
         } catch (err) {
           bar?.stop();

@@ -23,8 +23,15 @@ import {
   parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
+import {
+  CLIENT_MAX_AGE,
+  SERVER_MAX_AGE,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
-interface MirrorFlags {
+interface MirrorFlags extends WitnessFlags {
   from: string;
   key: string;
   data: string;
@@ -51,8 +58,7 @@ function logProblem(err: Error): void {
 }
 
 export function registerMirrorCommands(program: Command): void {
-  program
-    .command("mirror")
+  witnessOptions(program.command("mirror"))
     .description(
       "keep a verified copy of a registry's static tree (from its origin or another mirror) and serve it, with the npm read API",
     )
@@ -81,6 +87,7 @@ export function registerMirrorCommands(program: Command): void {
       const common = {
         from: flags.from,
         verifier,
+        policy: witnessPolicyOf(flags, SERVER_MAX_AGE),
         dataDir: flags.data,
         durable: flags.durable,
         gateways: flags.gateway,
@@ -176,8 +183,7 @@ export function registerMirrorCommands(program: Command): void {
     },
   );
 
-  mirrors
-    .command("check")
+  witnessOptions(mirrors.command("check"))
     .description(
       "fetch each listed mirror's checkpoint and report whether it answers, how far behind it is, and whether it is consistent",
     )
@@ -195,16 +201,19 @@ export function registerMirrorCommands(program: Command): void {
       10_000,
     )
     .action(
-      async (flags: {
-        origin: string;
-        key: string;
-        mirror?: string[];
-        state?: string;
-        timeout: number;
-      }) => {
+      async (
+        flags: {
+          origin: string;
+          key: string;
+          mirror?: string[];
+          state?: string;
+          timeout: number;
+        } & WitnessFlags,
+      ) => {
         const client = await LogClient.open({
           origin: flags.origin,
           verifier: parseVerifierKey(flags.key),
+          policy: witnessPolicyOf(flags, CLIENT_MAX_AGE),
           stateDir: flags.state ?? defaultStateDir(),
           mirrors: flags.mirror ?? [],
           timeoutMs: flags.timeout,

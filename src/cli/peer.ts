@@ -35,8 +35,14 @@ import {
 } from "./peer-fetch.ts";
 import { type SharingPeer, startSharingPeer } from "./sharing-peer.ts";
 import { defaultStoreDir } from "./store.ts";
+import {
+  CLIENT_MAX_AGE,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
-interface PeerFlags {
+interface PeerFlags extends WitnessFlags {
   origin?: string;
   key?: string;
   mirror?: string[];
@@ -57,8 +63,7 @@ interface PeerFlags {
 }
 
 export function registerPeerCommands(program: Command): void {
-  const peer = program
-    .command("peer")
+  const peer = witnessOptions(program.command("peer"))
     .description(
       "share verified packages with the LAN (latest and popular versions only) until stopped",
     )
@@ -134,7 +139,9 @@ async function runPeer(flags: PeerFlags): Promise<void> {
       "no registry: pass --origin <url> --key <verifier-key>, or set CAIRN_ORIGIN and CAIRN_KEY",
     );
   const home = defaultStateDir();
-  const reader = await openClientReader(origin, key, home, flags, "cairn peer");
+  const reader = await openClientReader(origin, key, home, flags, "cairn peer", {
+    policy: witnessPolicyOf(flags, CLIENT_MAX_AGE),
+  });
   let peer: SharingPeer | undefined;
   let refresher: NodeJS.Timeout | undefined;
   try {

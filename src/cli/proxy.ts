@@ -35,8 +35,16 @@ import {
   startPeerFetching,
 } from "./peer-fetch.ts";
 import type { SharingPeer } from "./sharing-peer.ts";
+import {
+  CLIENT_MAX_AGE,
+  formatCosignature,
+  SERVER_MAX_AGE,
+  type WitnessFlags,
+  witnessOptions,
+  witnessPolicyOf,
+} from "./witness-options.ts";
 
-interface ProxyFlags {
+interface ProxyFlags extends WitnessFlags {
   origin: string;
   key: string;
   data: string;
@@ -60,8 +68,7 @@ interface ProxyFlags {
 }
 
 export function registerProxyCommands(program: Command): void {
-  program
-    .command("proxy")
+  witnessOptions(program.command("proxy"))
     .description(
       "a local npm registry that reads from untrusted mirrors and serves only bytes verified against the origin's signed log",
     )
@@ -141,6 +148,7 @@ export function registerProxyCommands(program: Command): void {
           : {}),
         origin: flags.origin,
         verifier: parseVerifierKey(flags.key),
+        policy: witnessPolicyOf(flags, SERVER_MAX_AGE),
         dataDir: flags.data,
         host: flags.host,
         port: flags.port,
@@ -203,8 +211,7 @@ export function registerProxyCommands(program: Command): void {
       }
     });
 
-  program
-    .command("verify")
+  witnessOptions(program.command("verify"))
     .description(
       "audit a server's copy of the log: signature, consistency with the last verified checkpoint, every tile, bundle and blob",
     )
@@ -229,7 +236,7 @@ export function registerProxyCommands(program: Command): void {
           replay?: boolean;
           concurrency: number;
           timeout: number;
-        },
+        } & WitnessFlags,
       ) => {
         const source = /^https?:\/\//i.test(location)
           ? new HttpSource(treeUrl(location), { timeoutMs: flags.timeout })
@@ -241,6 +248,7 @@ export function registerProxyCommands(program: Command): void {
           : undefined;
         const result = await auditTree(source, parseVerifierKey(flags.key), {
           stateDir: flags.state ?? defaultStateDir(),
+          policy: witnessPolicyOf(flags, CLIENT_MAX_AGE),
           replay,
           // Each version's file index, recomputed from its tarball as a mirror does.
           checkEntry: checkFilesClaim,
@@ -255,6 +263,8 @@ export function registerProxyCommands(program: Command): void {
         replay?.close();
         if (scratch) await rm(scratch, { recursive: true, force: true });
         const cp = result.checkpoint;
+        for (const c of result.cosignatures ?? [])
+          process.stdout.write(`${formatCosignature(c)}\n`);
         if (result.problems.length > 0) {
           for (const p of result.problems) process.stderr.write(`${p.message}\n`);
           throw new Error(`${source.name}: ${result.problems.length} problem(s) found`);

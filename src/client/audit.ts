@@ -21,6 +21,7 @@ import {
   TILE_WIDTH,
   TileHashReader,
 } from "../log/index.ts";
+import { type CosignatureReport, describeCosignatures, type WitnessPolicy } from "../log/policy.ts";
 import { checkUnixfs } from "../registry/artifact-dag.ts";
 import { verifyIntegrity } from "../registry/blob-check.ts";
 import {
@@ -46,6 +47,8 @@ import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "
 import { classify, SourceError } from "./errors.ts";
 
 export interface AuditOptions {
+  /** The cosignatures the checkpoint needs besides the origin key's signature. */
+  readonly policy?: WitnessPolicy;
   /** Where the last verified checkpoint is kept; the audit updates it when all is well. */
   readonly stateDir: string;
   readonly concurrency?: number;
@@ -70,6 +73,8 @@ export interface AuditOptions {
 
 export interface AuditResult {
   readonly checkpoint?: SignedCheckpoint;
+  /** Every signature line of the checkpoint that is not the origin key's, checked against the policy's witnesses. */
+  readonly cosignatures?: readonly CosignatureReport[];
   readonly bundles: number;
   readonly blobs: number;
   readonly problems: readonly SourceError[];
@@ -122,11 +127,17 @@ export async function auditTree(
   let cp: SignedCheckpoint;
   try {
     note = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    cp = openServedCheckpoint(note, verifier, source.name);
+    cp = openServedCheckpoint(note, verifier, source.name, options.policy);
   } catch (err) {
     fail(err, "signature");
     return { bundles: 0, blobs: 0, problems };
   }
+  const cosignatures = describeCosignatures(
+    note,
+    [verifier],
+    options.policy?.witnesses,
+    options.policy?.now,
+  );
   const reader = new TileHashReader(cp.size, cp.root, source);
   if (stored && cp.size < stored.size) {
     problems.push(
@@ -136,7 +147,7 @@ export async function auditTree(
         `its checkpoint has size ${cp.size}, older than the size ${stored.size} verified before (${store.path})`,
       ),
     );
-    return { checkpoint: cp, bundles: 0, blobs: 0, problems };
+    return { checkpoint: cp, cosignatures, bundles: 0, blobs: 0, problems };
   }
   if (stored && stored.size > 0) {
     try {
@@ -148,7 +159,7 @@ export async function auditTree(
       );
     } catch (err) {
       fail(err, "tile");
-      return { checkpoint: cp, bundles: 0, blobs: 0, problems };
+      return { checkpoint: cp, cosignatures, bundles: 0, blobs: 0, problems };
     }
   }
 
@@ -299,7 +310,7 @@ export async function auditTree(
   // If another process stored a checkpoint meanwhile, the store keeps it: the next audit proves from there.
   if (problems.length === 0 && (!stored || cp.size > stored.size))
     await store.save(note, storedCheckpoint);
-  return { checkpoint: cp, bundles, blobs, problems };
+  return { checkpoint: cp, cosignatures, bundles, blobs, problems };
 }
 
 /** A tarball's npm SHA-512, and the UnixFS root its entry records made again from its bytes. */

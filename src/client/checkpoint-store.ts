@@ -9,12 +9,15 @@
  * and named by a hard link, which fails if the name exists. Only one writer
  * can store the successor of generation n; the others learn what was stored
  * instead and must prove their checkpoint against it. Each generation is
- * larger than the one before it, so the stored checkpoint never moves back.
+ * larger than the one before it, or the same tree with newer cosignatures
+ * (an idle log's witnesses re-cosign it), so the stored checkpoint never
+ * moves back.
  */
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type NoteVerifier, openCheckpoint, type SignedCheckpoint } from "../log/index.ts";
+import { hasNewerCosignatures, sameTree, type WitnessPolicy } from "../log/policy.ts";
 import { syncDir, writeFileDurably } from "../util/durable-file.ts";
 
 export interface StoredCheckpoint {
@@ -34,12 +37,15 @@ export class CheckpointStore {
   readonly #dir: string;
   readonly #name: string;
   readonly #verifier: NoteVerifier;
+  readonly #policy: WitnessPolicy | undefined;
 
-  constructor(stateDir: string, verifier: NoteVerifier) {
+  /** `policy` judges which of two notes of one tree has the newer cosignatures. */
+  constructor(stateDir: string, verifier: NoteVerifier, policy?: WitnessPolicy) {
     this.#dir = join(stateDir, "checkpoints");
     const id = verifier.keyId.toString(16).padStart(8, "0");
     this.#name = `${verifier.name.replace(/[^A-Za-z0-9.-]/g, "_")}+${id}`;
     this.#verifier = verifier;
+    this.#policy = policy;
   }
 
   /** Where the checkpoints are kept: this path, with `.<generation>` after it. */
@@ -68,11 +74,11 @@ export class CheckpointStore {
   /**
    * Stores `note` as the successor of `basedOn` (undefined: the store was
    * empty when the caller loaded it), if nothing else was stored since. Its
-   * checkpoint must be larger than `basedOn`'s.
+   * checkpoint must be larger than `basedOn`'s, or the same tree with newer cosignatures.
    */
   async save(note: Uint8Array, basedOn: StoredCheckpoint | undefined): Promise<SaveResult> {
     const checkpoint = openCheckpoint(note, [this.#verifier], this.#verifier.name);
-    if (basedOn && checkpoint.size <= basedOn.checkpoint.size)
+    if (basedOn && !this.#follows(checkpoint, note, basedOn))
       throw new RangeError(
         `a checkpoint of size ${checkpoint.size} cannot follow one of size ${basedOn.checkpoint.size}`,
       );
@@ -93,6 +99,15 @@ export class CheckpointStore {
     await syncDir(this.#dir);
     await this.#prune(generation);
     return { saved: true, stored: { checkpoint, note, generation } };
+  }
+
+  #follows(checkpoint: SignedCheckpoint, note: Uint8Array, basedOn: StoredCheckpoint): boolean {
+    if (checkpoint.size !== basedOn.checkpoint.size)
+      return checkpoint.size > basedOn.checkpoint.size;
+    return (
+      sameTree(checkpoint, basedOn.checkpoint) &&
+      hasNewerCosignatures(note, basedOn.note, [this.#verifier], this.#policy)
+    );
   }
 
   #file(generation: number): string {

@@ -16,21 +16,40 @@ import {
   type SignedCheckpoint,
   verifyConsistency,
 } from "../log/index.ts";
+import { openCheckpointWithPolicy, type WitnessPolicy } from "../log/policy.ts";
 import { verifyBlob } from "../registry/blob-check.ts";
 import type { BlobRef } from "../registry/entries.ts";
-import { SourceError } from "./errors.ts";
+import { type Check, SourceError } from "./errors.ts";
 
-/** A checkpoint signed by the pinned key, for the pinned key's log. */
+/** The check a checkpoint failed, by the log core's code. */
+function checkpointCheck(err: unknown): Check {
+  if (isLogError(err, "wrong-origin")) return "origin";
+  if (isLogError(err, "too-few-cosignatures") || isLogError(err, "invalid-cosignature"))
+    return "witness";
+  if (isLogError(err, "stale-checkpoint")) return "stale";
+  return "signature";
+}
+
+/**
+ * A checkpoint signed by the pinned key, for the pinned key's log, and
+ * cosigned as `policy` demands when there is one.
+ */
 export function openServedCheckpoint(
   raw: Uint8Array,
   verifier: NoteVerifier,
   source: string,
+  policy?: WitnessPolicy,
 ): SignedCheckpoint {
   try {
+    if (policy)
+      return openCheckpointWithPolicy(raw, {
+        ...policy,
+        logKeys: [verifier],
+        origin: verifier.name,
+      });
     return openCheckpoint(raw, [verifier], verifier.name);
   } catch (err) {
-    const wrongLog = isLogError(err, "wrong-origin");
-    throw new SourceError(source, wrongLog ? "origin" : "signature", (err as Error).message);
+    throw new SourceError(source, checkpointCheck(err), (err as Error).message);
   }
 }
 

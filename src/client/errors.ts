@@ -11,6 +11,10 @@ import { CodedError } from "../util/coded-error.ts";
 export type Check =
   /** The checkpoint or mirror list is not signed by the pinned origin key. */
   | "signature"
+  /** The checkpoint lacks the witness policy's quorum of valid cosignatures (or carries one that does not verify). */
+  | "witness"
+  /** The checkpoint's cosignatures are older than the policy's maximum age: a frozen view of the log. */
+  | "stale"
   /** The checkpoint names another log. */
   | "origin"
   /** The checkpoint does not extend the last verified one: a fork or rewritten history. */

@@ -32,6 +32,7 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
+import { hasNewerCosignatures, type WitnessPolicy } from "../log/policy.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
@@ -46,6 +47,8 @@ export interface LogClientOptions extends SourcePoolOptions {
   readonly origin: string;
   /** The pinned origin key. */
   readonly verifier: NoteVerifier;
+  /** The cosignatures a checkpoint needs besides the origin key's signature. */
+  readonly policy?: WitnessPolicy;
   /** Where the last verified checkpoint is kept. */
   readonly stateDir: string;
   /** Mirrors to use besides those on the origin's signed list. */
@@ -89,12 +92,16 @@ export class LogClient {
     this.pool = new SourcePool(options.origin, options);
     this.pool.setMirrors(options.mirrors ?? []);
     this.pool.setGateways(options.gateways ?? []);
-    this.#store = new CheckpointStore(options.stateDir, options.verifier);
+    this.#store = new CheckpointStore(options.stateDir, options.verifier, options.policy);
     this.#stored = stored;
   }
 
   static async open(options: LogClientOptions): Promise<LogClient> {
-    const stored = await new CheckpointStore(options.stateDir, options.verifier).load();
+    const stored = await new CheckpointStore(
+      options.stateDir,
+      options.verifier,
+      options.policy,
+    ).load();
     return new LogClient(options, stored);
   }
 
@@ -121,6 +128,22 @@ export class LogClient {
     this.#readers = new Map();
   }
 
+  /**
+   * False when the witness policy has a maximum age and the stored
+   * checkpoint's cosignatures are now older: what it names may no longer be
+   * served without a fresh checkpoint (a freeze would otherwise last forever).
+   */
+  isFresh(): boolean {
+    const policy = this.#options.policy;
+    if (!this.#stored || policy?.maxAgeSeconds === undefined) return true;
+    try {
+      openServedCheckpoint(this.#stored.note, this.verifier, "stored", policy);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The signed note of `checkpoint`, byte for byte as it was served. */
   get checkpointNote(): Uint8Array | undefined {
     return this.#stored?.note;
@@ -141,7 +164,7 @@ export class LogClient {
       "signature",
       async (source) => {
         const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-        const cp = openServedCheckpoint(raw, this.verifier, source.url);
+        const cp = openServedCheckpoint(raw, this.verifier, source.url, this.#options.policy);
         await this.#advance(cp, raw, source);
         return cp;
       },
@@ -338,7 +361,15 @@ export class LogClient {
     return reader;
   }
 
-  /** Accepts `cp` as the new head if it extends the stored checkpoint. */
+  /** True when `note` is the stored tree's with newer cosignatures (consistency already proven). */
+  #fresher(note: Uint8Array, than: StoredCheckpoint): boolean {
+    return hasNewerCosignatures(note, than.note, [this.verifier], this.#options.policy);
+  }
+
+  /**
+   * Accepts `cp` as the new head if it extends the stored checkpoint, or is
+   * the same tree with newer cosignatures.
+   */
   async #advance(cp: SignedCheckpoint, raw: Uint8Array, from: Source): Promise<void> {
     const old = this.#stored?.checkpoint;
     if (old && cp.size < old.size) {
@@ -349,14 +380,17 @@ export class LogClient {
       );
     }
     if (old) await this.#proveConsistent(old, cp, from);
-    if (old && old.size === cp.size) return;
+    if (this.#stored && old?.size === cp.size && !this.#fresher(raw, this.#stored)) return;
     for (;;) {
       const result = await this.#store.save(raw, this.#stored);
       if (result.saved) return this.#adopt(result.stored);
       // Another process sharing the state directory stored a checkpoint first:
-      // the two must be one log, and the store keeps the larger.
+      // the two must be one log, and the store keeps the larger (or fresher).
       const current = result.current.checkpoint;
-      if (current.size >= cp.size) {
+      if (
+        current.size > cp.size ||
+        (current.size === cp.size && !this.#fresher(raw, result.current))
+      ) {
         await this.#proveConsistent(cp, current, from, false);
         return this.#adopt(result.current);
       }
@@ -413,7 +447,7 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = openServedCheckpoint(raw, this.verifier, mirror.url);
+    const theirs = openServedCheckpoint(raw, this.verifier, mirror.url, this.#options.policy);
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {
       throw new SourceError(

@@ -269,7 +269,8 @@ export class VerifyingReader implements PackageReader {
   async beforeRead(): Promise<void> {
     if (Date.now() - this.#lastRefresh < (this.#options.refreshMs ?? 5000)) return;
     const updating = this.update();
-    if (this.#lastSuccess === 0) return updating;
+    // Past the witness policy's maximum age the held state may hide a freeze: wait for a fresh one.
+    if (this.#lastSuccess === 0 || !this.client.isFresh()) return updating;
     // Serve the verified state now; the update lands for the next reads.
     this.#track(updating.catch((err: unknown) => process.emitWarning((err as Error).message)));
   }
@@ -297,7 +298,12 @@ export class VerifyingReader implements PackageReader {
       this.#lastSuccess = Date.now();
     } catch (err) {
       const staleFor = Date.now() - this.#lastSuccess;
-      if (this.#lastSuccess === 0 || staleFor > (this.#options.maxStaleMs ?? 3_600_000)) throw err;
+      if (
+        this.#lastSuccess === 0 ||
+        staleFor > (this.#options.maxStaleMs ?? 3_600_000) ||
+        !this.client.isFresh()
+      )
+        throw err;
       process.emitWarning(
         `serving the state verified ${Math.round(staleFor / 1000)} s ago: ${(err as Error).message}`,
       );

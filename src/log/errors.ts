@@ -10,6 +10,12 @@ export type LogErrorCode =
   | "unverified-note"
   /** A known key's signature that does not verify: the note must be rejected. */
   | "invalid-signature"
+  /** A trusted witness's cosignature that does not verify: the checkpoint must be rejected. */
+  | "invalid-cosignature"
+  /** A checkpoint cosigned by fewer trusted witnesses than the policy's threshold. */
+  | "too-few-cosignatures"
+  /** A checkpoint whose cosignatures are older than the policy's maximum age (a freeze). */
+  | "stale-checkpoint"
   /** A signer or verifier key string that does not parse or whose key ID is wrong. */
   | "malformed-key"
   /** A checkpoint body that does not follow C2SP tlog-checkpoint. */

@@ -33,6 +33,7 @@ import {
   tilesOfTree,
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
 import { checkUnixfs, hasUnixfsRoot, storeUnixfsNodes } from "../registry/artifact-dag.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
@@ -54,6 +55,8 @@ export interface MirrorOptions {
   /** The base URL of the server to copy: the origin or another mirror. */
   readonly from: string;
   readonly verifier: NoteVerifier;
+  /** The cosignatures an upstream checkpoint needs to be copied. */
+  readonly policy?: WitnessPolicy;
   readonly dataDir: string;
   /** fsync every file before the checkpoint moves (default true). */
   readonly durable?: boolean;
@@ -93,6 +96,8 @@ export class Mirror {
   readonly #options: MirrorOptions;
   readonly #durable: boolean;
   #held: SignedCheckpoint | undefined;
+  /** The held checkpoint's signed note, as served. */
+  #heldNote: Uint8Array | undefined;
   #syncing: Promise<SyncResult> | undefined;
 
   private constructor(
@@ -100,7 +105,7 @@ export class Mirror {
     client: LogClient,
     state: RegistryState,
     blobs: BlobStore,
-    held: SignedCheckpoint | undefined,
+    held: { checkpoint: SignedCheckpoint; note: Uint8Array } | undefined,
   ) {
     this.#options = options;
     this.#durable = options.durable ?? true;
@@ -108,7 +113,8 @@ export class Mirror {
     this.client = client;
     this.state = state;
     this.blobs = blobs;
-    this.#held = held;
+    this.#held = held?.checkpoint;
+    this.#heldNote = held?.note;
   }
 
   static async open(options: MirrorOptions): Promise<Mirror> {
@@ -118,6 +124,7 @@ export class Mirror {
     const client = await LogClient.open({
       origin: options.from,
       verifier: options.verifier,
+      policy: options.policy,
       stateDir: options.dataDir,
       useMirrorList: false,
       gateways: options.gateways,
@@ -136,7 +143,7 @@ export class Mirror {
       state.close();
       throw err;
     }
-    return new Mirror(options, client, state, blobs, held?.checkpoint);
+    return new Mirror(options, client, state, blobs, held);
   }
 
   /** The checkpoint of the copy as served now. */
@@ -176,8 +183,10 @@ export class Mirror {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
       await this.blobs.putMany(snapshotBlobs(snapshot));
     }
-    if (toSize !== fromSize || !this.#held) {
-      await this.#writeCheckpoint(upstream, this.client.checkpointNote as Uint8Array);
+    // Also at the same size when the client adopted newer cosignatures: relayed byte for byte.
+    const note = this.client.checkpointNote as Uint8Array;
+    if (toSize !== fromSize || !this.#heldNote || !Buffer.from(note).equals(this.#heldNote)) {
+      await this.#writeCheckpoint(upstream, note);
     }
     await this.#copyMirrorList();
     const touched = batch.commit();
@@ -332,6 +341,7 @@ export class Mirror {
     await this.#writeNew("checkpoint", note);
     if (this.#durable) await syncDir(this.treeDir);
     this.#held = cp;
+    this.#heldNote = note;
   }
 
   async #copyMirrorList(): Promise<void> {

@@ -127,6 +127,9 @@ const LOG: Record<LogErrorCode, number> = {
   "malformed-note": 500,
   "unverified-note": 500,
   "invalid-signature": 500,
+  "invalid-cosignature": 500,
+  "too-few-cosignatures": 500,
+  "stale-checkpoint": 500,
   "malformed-key": 500,
   "malformed-checkpoint": 500,
   "wrong-origin": 500,
@@ -144,6 +147,9 @@ const LOG: Record<LogErrorCode, number> = {
 const SOURCE: Record<Check, number> = {
   signature: 502,
   origin: 502,
+  // The upstream's checkpoint is not witnessed as the policy asks: nothing it serves is trusted.
+  witness: 502,
+  stale: 502,
   consistency: 502,
   rollback: 502,
   freshness: 503,

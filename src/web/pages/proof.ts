@@ -9,6 +9,8 @@
  */
 import { encodeBase64 } from "../../log/base64.ts";
 import { isLogError } from "../../log/errors.ts";
+import { parseVerifierKey } from "../../log/note.ts";
+import { describeCosignatures } from "../../log/policy.ts";
 import { decodeEntry, type Entry, type EntryKind } from "../../registry/entries.ts";
 import { isImportedVersion } from "../../registry/package-document.ts";
 import { WebError } from "../errors.ts";
@@ -144,6 +146,25 @@ function pretty(bytes: Uint8Array): string | undefined {
   }
 }
 
+function isoTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+interface SignatureLine {
+  readonly name: string;
+  readonly keyId: number;
+  readonly timestamp?: number;
+}
+
+/** The note's signature lines that are not the registry key's, with the time each cosignature line carries. */
+function cosignaturesOf(note: string, verifierKey: string): SignatureLine[] | undefined {
+  try {
+    return describeCosignatures(note, [parseVerifierKey(verifierKey)]);
+  } catch {
+    return undefined; // A note that does not parse: the page lists what it can, the browser's check fails.
+  }
+}
+
 function proofResult(ctx: PageContext, view: ProofView): WebResult {
   const { material, entry } = view;
   const cp = material.checkpoint;
@@ -151,7 +172,8 @@ function proofResult(ctx: PageContext, view: ProofView): WebResult {
   const keyIdHex = ctx.source.verifierKey.split("+")[1] ?? "";
   const isSigner = (s: { name: string; keyId: number }) =>
     s.name === keyName && hex8(s.keyId) === keyIdHex;
-  const others = cp.signatures.filter((s) => !isSigner(s));
+  const others: readonly SignatureLine[] =
+    cosignaturesOf(cp.note, ctx.source.verifierKey) ?? cp.signatures.filter((s) => !isSigner(s));
   const data = {
     checkpoint: cp.note,
     verifierKey: ctx.source.verifierKey,
@@ -221,7 +243,11 @@ function proofResult(ctx: PageContext, view: ProofView): WebResult {
                 : html`<ul class="plain">
                     ${others.map(
                       (s) =>
-                        html`<li><code>${s.name}</code> key <code>${hex8(s.keyId)}</code></li>`,
+                        html`<li><code>${s.name}</code> key <code>${hex8(s.keyId)}</code>${
+                          s.timestamp === undefined
+                            ? ""
+                            : html`, cosigned at <time datetime=${isoTime(s.timestamp)}>${isoTime(s.timestamp)}</time> (as the line says: unchecked here)`
+                        }</li>`,
                     )}
                   </ul>`
             }

@@ -1,0 +1,249 @@
+/**
+ * The witness policy where checkpoints are consumed: a client, the
+ * checkpoint store and a mirror, against real servers on loopback. The
+ * witness is the in-process add-checkpoint handler (src/log/witness.ts).
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { CheckpointStore } from "../../src/client/checkpoint-store.ts";
+import { NoSourceError, SourceError } from "../../src/client/errors.ts";
+import { LogClient } from "../../src/client/log-client.ts";
+import {
+  addCheckpoint,
+  Cosigner,
+  DirectorySource,
+  formatAddCheckpointRequest,
+  MemoryWitnessStore,
+  type NoteVerifier,
+  parseCosignatureVerifierKey,
+  proveConsistency,
+  readUnverifiedCheckpoint,
+  TileHashReader,
+} from "../../src/log/index.ts";
+import type { WitnessPolicy } from "../../src/log/policy.ts";
+import { Mirror } from "../../src/mirror/mirror.ts";
+import { startProxy } from "../../src/proxy/server.ts";
+import { tempDir } from "../helpers/log.ts";
+import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+
+const T0 = 1_800_000_000;
+
+/** A witness (in process) of the log `verifier` signs, its clock at `clock.now`. */
+function startWitness(name: string, verifier: NoteVerifier, clock: { now: number }) {
+  const cosigner = new Cosigner(name, generateKeyPairSync("ed25519").privateKey, () =>
+    BigInt(clock.now),
+  );
+  const options = {
+    cosigner,
+    logs: new Map([[verifier.name, [verifier]]]),
+    store: new MemoryWitnessStore(),
+  };
+  let size = 0;
+  return {
+    cosigner,
+    verifier: parseCosignatureVerifierKey(cosigner.verifierKey),
+    /** Submits the checkpoint of `treeDir` (with a consistency proof from what was cosigned); the response. */
+    async submit(treeDir: string): Promise<{ status: number; note: string }> {
+      const note = await readFile(join(treeDir, "checkpoint"), "utf8");
+      const head = readUnverifiedCheckpoint(note);
+      const storage = new DirectorySource(treeDir);
+      const proof =
+        size === 0 || size === head.size
+          ? []
+          : await proveConsistency(
+              size,
+              head.size,
+              new TileHashReader(head.size, head.root, storage),
+            );
+      const response = await addCheckpoint(
+        options,
+        formatAddCheckpointRequest({ oldSize: size, proof, checkpoint: note }),
+      );
+      if (response.status === 200) size = head.size;
+      return { status: response.status, note: note + response.body };
+    },
+  };
+}
+
+function codes(err: unknown): string[] {
+  if (err instanceof NoSourceError) return err.errors.map((e) => e.code);
+  if (err instanceof SourceError) return [err.code];
+  throw err;
+}
+
+describe("witness policy on clients and mirrors", () => {
+  test("a fork signed with the real key is refused by a client with a witness policy, and accepted without one", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    for (const name of ["a", "b", "c"]) await origin.publish(name, "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    const honest = await w.submit(origin.treeDir);
+    assert.equal(honest.status, 200);
+
+    // A second log under the same key: starts like the real one, then differs.
+    await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });
+    for (const name of ["a", "evil", "c"]) await forked.publish(name, "1.0.0");
+    // The witness holds the honest tree: it will not cosign the fork (same size: 409).
+    assert.equal((await w.submit(forked.treeDir)).status, 409);
+
+    const policy: WitnessPolicy = { witnesses: [w.verifier], threshold: 1, now: () => clock.now };
+    await using forkCopy = await tempDir();
+    await cp(forked.treeDir, forkCopy.path, { recursive: true });
+    await using liar = await startMaliciousMirror({ treeDir: forkCopy.path });
+    const open = async (withPolicy: boolean) => {
+      await using state = await tempDir();
+      const client = await LogClient.open({
+        origin: liar.url,
+        verifier: origin.key.verifier,
+        stateDir: state.path,
+        useMirrorList: false,
+        ...(withPolicy ? { policy } : {}),
+      });
+      return client.refresh().then(
+        (cp) => cp.size,
+        (err: unknown) => codes(err),
+      );
+    };
+    // Log-signed only: no cosignature.
+    assert.deepEqual(await open(true), ["witness"]);
+    // The honest tree's cosignature pasted under the fork's head: it does not verify.
+    const cosignatureLines = honest.note.slice(honest.note.lastIndexOf("\n\n") + 2);
+    const witnessLine = cosignatureLines.split("\n").find((l) => l.startsWith("— witness."));
+    const forkNote = await readFile(join(forked.treeDir, "checkpoint"), "utf8");
+    await writeFile(join(forkCopy.path, "checkpoint"), `${forkNote}${witnessLine}\n`);
+    assert.deepEqual(await open(true), ["witness"]);
+    // What witnesses add: without a policy the client has nothing to tell the fork by.
+    assert.equal(await open(false), 6);
+  });
+
+  test("a stale checkpoint is refused; a same-size note with newer cosignatures is adopted by client, store and mirror", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    for (const name of ["a", "b"]) await origin.publish(name, "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    const first = await w.submit(origin.treeDir);
+    await writeFile(join(served.path, "checkpoint"), first.note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    const policy: WitnessPolicy = {
+      witnesses: [w.verifier],
+      threshold: 1,
+      maxAgeSeconds: 3600,
+      now: () => clock.now,
+    };
+    await using state = await tempDir();
+    const options = {
+      origin: upstream.url,
+      verifier: origin.key.verifier,
+      stateDir: state.path,
+      useMirrorList: false,
+      policy,
+    };
+    const client = await LogClient.open(options);
+    assert.equal((await client.refresh()).size, 4);
+
+    // An hour and a second later, with nothing newer: a frozen view.
+    clock.now = T0 + 3601;
+    assert.deepEqual(await client.refresh().then(() => [], codes), ["stale"]);
+
+    // The origin has the same tree re-cosigned: the fresher note is adopted and stored.
+    const again = await w.submit(origin.treeDir);
+    assert.equal(again.status, 200);
+    await writeFile(join(served.path, "checkpoint"), again.note);
+    assert.equal((await client.refresh()).size, 4);
+    assert.equal(Buffer.from(client.checkpointNote ?? []).toString(), again.note);
+    const stored = await new CheckpointStore(state.path, origin.key.verifier, policy).load();
+    assert.equal(Buffer.from(stored?.note ?? []).toString(), again.note);
+    const reopened = await LogClient.open(options);
+    assert.equal(Buffer.from(reopened.checkpointNote ?? []).toString(), again.note);
+
+    // The store itself takes a same-size note only for the same tree with newer cosignatures.
+    const store = new CheckpointStore(state.path, origin.key.verifier, policy);
+    const held = await store.load();
+    await assert.rejects(store.save(new TextEncoder().encode(first.note), held), RangeError);
+    await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });
+    for (const name of ["a", "evil"]) await forked.publish(name, "1.0.0");
+    await assert.rejects(
+      store.save(await readFile(join(forked.treeDir, "checkpoint")), held),
+      RangeError,
+    );
+
+    // An older note of the same tree does not replace it (within the maximum age it still verifies).
+    clock.now = T0 + 3602;
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    const newest = await readFile(join(served.path, "checkpoint"), "utf8");
+    await writeFile(join(served.path, "checkpoint"), again.note);
+    await client.refresh();
+    assert.equal(Buffer.from(client.checkpointNote ?? []).toString(), again.note);
+
+    // A mirror relays the cosigned note byte for byte, and the newer one at the same size.
+    await using mirrorDir = await tempDir();
+    const mirror = await Mirror.open({
+      from: upstream.url,
+      verifier: origin.key.verifier,
+      policy,
+      dataDir: mirrorDir.path,
+      durable: false,
+    });
+    try {
+      assert.equal((await mirror.sync()).toSize, 4);
+      const held = () => readFile(join(mirror.treeDir, "checkpoint"), "utf8");
+      assert.equal(await held(), again.note);
+      await writeFile(join(served.path, "checkpoint"), newest);
+      const result = await mirror.sync();
+      assert.deepEqual([result.fromSize, result.toSize], [4, 4]);
+      assert.equal(await held(), newest);
+      // An older note is not relayed over a newer one, and a stale one is refused.
+      await writeFile(join(served.path, "checkpoint"), again.note);
+      await mirror.sync();
+      assert.equal(await held(), newest);
+      clock.now = T0 + 3602 + 3601;
+      await writeFile(join(served.path, "checkpoint"), newest);
+      assert.deepEqual(await mirror.sync().then(() => [], codes), ["stale"]);
+      assert.equal(await held(), newest);
+    } finally {
+      mirror.close();
+    }
+  });
+
+  test("a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using data = await tempDir();
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: data.path,
+      origin: upstream.url,
+      verifier: origin.key.verifier,
+      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
+      useMirrorList: false,
+      refreshMs: 0,
+      // The refused refresh is expected: not logged.
+      logLevel: "silent",
+      onProblem: () => {},
+    });
+    try {
+      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
+      assert.equal(await status(), 200);
+      // Frozen: the upstream keeps serving the same, now too old, checkpoint.
+      clock.now = T0 + 3601;
+      assert.equal(await status(), 502);
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      assert.equal(await status(), 200);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
