@@ -34,12 +34,24 @@ export class CheckpointStore {
   readonly #dir: string;
   readonly #name: string;
   readonly #verifier: NoteVerifier;
+  readonly #verifiers: () => readonly NoteVerifier[];
 
-  constructor(stateDir: string, verifier: NoteVerifier) {
+  /** Named by the pinned `verifier`; a stored checkpoint may bear any of `verifiers` (a key it rotated to). */
+  constructor(
+    stateDir: string,
+    verifier: NoteVerifier,
+    verifiers: () => readonly NoteVerifier[] = () => [verifier],
+  ) {
     this.#dir = join(stateDir, "checkpoints");
     const id = verifier.keyId.toString(16).padStart(8, "0");
     this.#name = `${verifier.name.replace(/[^A-Za-z0-9.-]/g, "_")}+${id}`;
     this.#verifier = verifier;
+    this.#verifiers = verifiers;
+  }
+
+  /** Where the key rotations followed from the pinned key are remembered. */
+  get keyChainPath(): string {
+    return `${this.path}.keys`;
   }
 
   /** Where the checkpoints are kept: this path, with `.<generation>` after it. */
@@ -71,7 +83,7 @@ export class CheckpointStore {
    * checkpoint must be larger than `basedOn`'s.
    */
   async save(note: Uint8Array, basedOn: StoredCheckpoint | undefined): Promise<SaveResult> {
-    const checkpoint = openCheckpoint(note, [this.#verifier], this.#verifier.name);
+    const checkpoint = openCheckpoint(note, this.#verifiers(), this.#verifier.name);
     if (basedOn && checkpoint.size <= basedOn.checkpoint.size)
       throw new RangeError(
         `a checkpoint of size ${checkpoint.size} cannot follow one of size ${basedOn.checkpoint.size}`,
@@ -134,7 +146,7 @@ export class CheckpointStore {
 
   #open(note: Uint8Array, where: string): SignedCheckpoint {
     try {
-      return openCheckpoint(note, [this.#verifier], this.#verifier.name);
+      return openCheckpoint(note, this.#verifiers(), this.#verifier.name);
     } catch (err) {
       throw new Error(
         `the stored checkpoint ${where} does not verify (${(err as Error).message}); ` +

@@ -20,14 +20,15 @@ import { verifyBlob } from "../registry/blob-check.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { SourceError } from "./errors.ts";
 
-/** A checkpoint signed by the pinned key, for the pinned key's log. */
+/** A checkpoint signed by the pinned key (or one it rotated to), for the pinned key's log. */
 export function openServedCheckpoint(
   raw: Uint8Array,
-  verifier: NoteVerifier,
+  verifier: NoteVerifier | readonly NoteVerifier[],
   source: string,
 ): SignedCheckpoint {
+  const verifiers = "name" in verifier ? [verifier] : verifier;
   try {
-    return openCheckpoint(raw, [verifier], verifier.name);
+    return openCheckpoint(raw, verifiers, verifiers[0].name);
   } catch (err) {
     const wrongLog = isLogError(err, "wrong-origin");
     throw new SourceError(source, wrongLog ? "origin" : "signature", (err as Error).message);

@@ -11,6 +11,8 @@ import { CodedError } from "../util/coded-error.ts";
 export type Check =
   /** The checkpoint or mirror list is not signed by the pinned origin key. */
   | "signature"
+  /** A key rotation that does not follow from the trusted key: a gap, too few signatures, competing notes. */
+  | "key-chain"
   /** The checkpoint names another log. */
   | "origin"
   /** The checkpoint does not extend the last verified one: a fork or rewritten history. */

@@ -21,24 +21,31 @@ import {
   bundlePath,
   type Hash,
   isLogError,
+  leafHash,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
   openCheckpoint,
   proveConsistency,
+  proveInclusion,
+  readUnverifiedCheckpoint,
   type SignedCheckpoint,
   TILE_WIDTH,
   type Tile,
   TileHashReader,
+  verifyInclusion,
 } from "../log/index.ts";
+import { KEYS_PATH, MAX_KEYS_BYTES } from "../log/key-rotation.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { BlobRef } from "../registry/entries.ts";
+import type { KeysFileLine } from "../registry/key-chain-log.ts";
 import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
 import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
+import { KeyChain, type PendingChain } from "./key-chain.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -72,6 +79,7 @@ export class LogClient {
   readonly pool: SourcePool;
   readonly verifier: NoteVerifier;
   readonly #store: CheckpointStore;
+  readonly #keys: KeyChain;
   readonly #options: LogClientOptions;
   /** The last verified checkpoint, as the store holds it. */
   #stored: StoredCheckpoint | undefined;
@@ -83,19 +91,44 @@ export class LogClient {
   lastHealth: MirrorHealth[] = [];
   #healthCheck: Promise<void> | undefined;
 
-  private constructor(options: LogClientOptions, stored: StoredCheckpoint | undefined) {
+  private constructor(
+    options: LogClientOptions,
+    store: CheckpointStore,
+    keys: KeyChain,
+    stored: StoredCheckpoint | undefined,
+  ) {
     this.#options = options;
     this.verifier = options.verifier;
     this.pool = new SourcePool(options.origin, options);
     this.pool.setMirrors(options.mirrors ?? []);
     this.pool.setGateways(options.gateways ?? []);
-    this.#store = new CheckpointStore(options.stateDir, options.verifier);
+    this.#store = store;
+    this.#keys = keys;
     this.#stored = stored;
   }
 
   static async open(options: LogClientOptions): Promise<LogClient> {
-    const stored = await new CheckpointStore(options.stateDir, options.verifier).load();
-    return new LogClient(options, stored);
+    let keys: KeyChain | undefined;
+    const store = new CheckpointStore(options.stateDir, options.verifier, () =>
+      (keys as KeyChain).all(),
+    );
+    keys = await KeyChain.load(store.keyChainPath, options.verifier);
+    return new LogClient(options, store, keys, await store.load());
+  }
+
+  /** The key the origin signs checkpoints and its mirror list with now (the pinned one, or one it rotated to). */
+  get currentVerifier(): NoteVerifier {
+    return this.#keys.current;
+  }
+
+  /** Every key of the followed chain: a checkpoint verified earlier may bear any of them. */
+  get chainVerifiers(): NoteVerifier[] {
+    return this.#keys.all();
+  }
+
+  /** The key rotations followed, as the origin's `keys` file holds them; undefined before any. */
+  get keysFile(): Uint8Array | undefined {
+    return this.#keys.keysFile;
   }
 
   /** The last verified checkpoint, if any. */
@@ -109,7 +142,7 @@ export class LogClient {
    * newer than the stored one.
    */
   async seed(note: Uint8Array): Promise<void> {
-    const cp = openCheckpoint(note, [this.verifier], this.verifier.name);
+    const cp = openCheckpoint(note, this.#keys.all(), this.verifier.name);
     while (!this.#stored || this.#stored.checkpoint.size < cp.size) {
       const result = await this.#store.save(note, this.#stored);
       this.#adopt(result.saved ? result.stored : result.current);
@@ -141,8 +174,8 @@ export class LogClient {
       "signature",
       async (source) => {
         const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-        const cp = openServedCheckpoint(raw, this.verifier, source.url);
-        await this.#advance(cp, raw, source);
+        const { cp, pending } = await this.#openFollowing(raw, source);
+        await this.#advance(cp, raw, source, pending);
         return cp;
       },
       sources,
@@ -338,8 +371,65 @@ export class LogClient {
     return reader;
   }
 
+  /**
+   * Opens a served checkpoint with the keys trusted now; one they do not
+   * verify may be signed by a key the origin rotated to: then the source's
+   * `keys` file is followed (key-chain.ts), the checkpoint opened with the
+   * key it ends at, and each new rotation's entry proven included in it.
+   * The chain is remembered only once #advance accepts the checkpoint.
+   */
+  async #openFollowing(
+    raw: Uint8Array,
+    source: Source,
+  ): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
+    const size = unverifiedSize(raw);
+    const now = Date.now();
+    try {
+      return { cp: openServedCheckpoint(raw, this.#keys.verifiersFor(size, now), source.url) };
+    } catch (err) {
+      if (!(err instanceof SourceError && err.code === "signature") || !this.#keys.canFollow)
+        throw err;
+      const served = await source.log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
+        if (isLogError(e, "not-found")) return undefined;
+        throw e;
+      });
+      const pending = served && this.#keys.extend(served, source.url);
+      if (!pending) throw err;
+      const cp = openServedCheckpoint(
+        raw,
+        this.#keys.pendingVerifiers(pending, size, now),
+        source.url,
+      );
+      for (const line of pending.fresh) await this.#proveKeyEntry(line, cp, source);
+      return { cp, pending };
+    }
+  }
+
+  /** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */
+  async #proveKeyEntry(line: KeysFileLine, cp: SignedCheckpoint, source: Source): Promise<void> {
+    const refuse = (why: string) =>
+      new SourceError(source.url, "key-chain", `rotation ${line.entry.sequence}: ${why}`);
+    if (line.index >= cp.size)
+      throw refuse(`its entry ${line.index} is not below the checkpoint's size ${cp.size}`);
+    const proof = await proveInclusion(line.index, cp.size, this.#reader(source, cp)).catch(
+      (err: unknown) => {
+        throw classify(err, source.url, "tile");
+      },
+    );
+    try {
+      verifyInclusion(line.index, cp.size, leafHash(line.bytes), proof, cp.root);
+    } catch {
+      throw refuse(`the log holds another entry at ${line.index}`);
+    }
+  }
+
   /** Accepts `cp` as the new head if it extends the stored checkpoint. */
-  async #advance(cp: SignedCheckpoint, raw: Uint8Array, from: Source): Promise<void> {
+  async #advance(
+    cp: SignedCheckpoint,
+    raw: Uint8Array,
+    from: Source,
+    pending?: PendingChain,
+  ): Promise<void> {
     const old = this.#stored?.checkpoint;
     if (old && cp.size < old.size) {
       throw new SourceError(
@@ -349,6 +439,7 @@ export class LogClient {
       );
     }
     if (old) await this.#proveConsistent(old, cp, from);
+    if (pending) await this.#keys.adopt(pending);
     if (old && old.size === cp.size) return;
     for (;;) {
       const result = await this.#store.save(raw, this.#stored);
@@ -398,7 +489,7 @@ export class LogClient {
       const raw = await origin.log.read(MIRROR_LIST_PATH, MAX_MIRROR_LIST_BYTES);
       let list: ReturnType<typeof openMirrorList>;
       try {
-        list = openMirrorList(raw, this.verifier);
+        list = openMirrorList(raw, this.#keys.current);
       } catch (err) {
         throw new SourceError(origin.url, "signature", `mirror list: ${(err as Error).message}`);
       }
@@ -413,7 +504,11 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = openServedCheckpoint(raw, this.verifier, mirror.url);
+    const theirs = openServedCheckpoint(
+      raw,
+      this.#keys.verifiersFor(unverifiedSize(raw), Date.now()),
+      mirror.url,
+    );
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {
       throw new SourceError(
@@ -438,6 +533,15 @@ export class LogClient {
     }
     this.#mirrorSizes.set(mirror.url, theirs.size);
     return theirs.size;
+  }
+}
+
+/** The size a checkpoint claims, before its signature is checked: which keys may sign it depends on it. */
+function unverifiedSize(raw: Uint8Array): number {
+  try {
+    return readUnverifiedCheckpoint(raw).size;
+  } catch {
+    return Number.MAX_SAFE_INTEGER; // Refused with the reason when it is opened.
   }
 }
 

@@ -143,6 +143,7 @@ const LOG: Record<LogErrorCode, number> = {
 /** A proxy's source that served bytes that do not verify, or nothing. */
 const SOURCE: Record<Check, number> = {
   signature: 502,
+  "key-chain": 502,
   origin: 502,
   consistency: 502,
   rollback: 502,
