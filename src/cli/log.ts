@@ -4,12 +4,14 @@ import {
   encodeBase64,
   LogError,
   MAX_CHECKPOINT_BYTES,
+  type NoteVerifier,
   openSource,
   parseVerifierKey,
   readCheckpoint,
   readUnverifiedCheckpoint,
   verifyLog,
 } from "../log/index.ts";
+import { LogKeyChain } from "./log-key-chain.ts";
 import { parseConcurrency } from "./options.ts";
 import { progressBar } from "./output.ts";
 
@@ -69,24 +71,34 @@ export function registerLogCommands(program: Command): void {
     .option("--concurrency <n>", "files fetched at once", parseConcurrency, 8)
     .action(
       async (location: string, opts: { key: string; origin?: string; concurrency: number }) => {
-        const verifier = parseVerifierKey(opts.key);
+        const pinned = parseVerifierKey(opts.key);
         const source = openSource(location);
         let bar: ReturnType<typeof progressBar> | undefined;
         try {
-          const result = await verifyLog(source, [verifier], {
-            origin: opts.origin ?? verifier.name,
+          const chain = await LogKeyChain.read(source, opts.key);
+          const verifiers = chain.verifiers(Date.now());
+          const result = await verifyLog(source, verifiers, {
+            origin: opts.origin ?? pinned.name,
             concurrency: opts.concurrency,
+            onEntries: chain.onEntries,
             onProgress: (done, total) => {
               bar ??= progressBar("verifying", total);
               bar.update(done, total);
             },
           });
           bar?.stop();
+          const rotations = chain.finish();
           const cp = result.checkpoint;
+          const verifier = verifiers.find((v) =>
+            cp.note.verified.some((s) => s.keyId === v.keyId && s.name === v.name),
+          ) as NoteVerifier;
           process.stdout.write(
             `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
               `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
-              `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n`,
+              `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n` +
+              (rotations > 0
+                ? `    key chain: ${rotations} rotations from the pinned key, each checked in the log\n`
+                : ""),
           );
         } catch (err) {
           bar?.stop();
