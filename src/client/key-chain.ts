@@ -11,16 +11,29 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
+  type HashReader,
+  isLogError,
+  type LogSource,
+  leafHash,
+  proveInclusion,
+  readUnverifiedCheckpoint,
+  type SignedCheckpoint,
+  verifyInclusion,
+} from "../log/index.ts";
+import {
   followChain,
+  KEYS_PATH,
   KeyChainError,
   type KeyTrust,
+  MAX_KEYS_BYTES,
   mergeChains,
   readRotation,
 } from "../log/key-rotation.ts";
 import { type NoteVerifier, parseVerifierKey } from "../log/note.ts";
 import { type KeysFileLine, parseKeysFile } from "../registry/key-chain-log.ts";
 import { replaceFile } from "../util/durable-file.ts";
-import { SourceError } from "./errors.ts";
+import { openServedCheckpoint } from "./checks.ts";
+import { classify, SourceError } from "./errors.ts";
 
 /** A chain a source served, checked, whose new lines still need their inclusion proved. */
 export interface PendingChain {
@@ -171,4 +184,67 @@ function keysFor(
   if (trust.retired && now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
   for (const line of lines) if (size <= line.index) keys.add(readRotation(line.entry.note).old);
   return [...keys].map(parseVerifierKey);
+}
+
+/** The size a checkpoint claims, before its signature is checked: which keys may sign it depends on it. */
+export function claimedSize(raw: Uint8Array): number {
+  try {
+    return readUnverifiedCheckpoint(raw).size;
+  } catch {
+    return Number.MAX_SAFE_INTEGER; // Refused with the reason when it is opened.
+  }
+}
+
+/**
+ * Opens a checkpoint `source` served with the keys trusted now; one they do
+ * not verify may be signed by a key the origin rotated to: then the
+ * source's `keys` file is followed, the checkpoint opened with the key it
+ * ends at, and each new rotation's entry proven included in it (hashes from
+ * `readerFor`, a reader of the checkpoint's tree). The caller adopts the
+ * pending chain once it has accepted the checkpoint.
+ */
+export async function openFollowing(
+  keys: KeyChain,
+  raw: Uint8Array,
+  source: string,
+  log: LogSource,
+  readerFor: (cp: SignedCheckpoint) => HashReader,
+): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
+  const size = claimedSize(raw);
+  const now = Date.now();
+  try {
+    return { cp: openServedCheckpoint(raw, keys.verifiersFor(size, now), source) };
+  } catch (err) {
+    if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
+    const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
+      if (isLogError(e, "not-found")) return undefined;
+      throw e;
+    });
+    const pending = served && keys.extend(served, source);
+    if (!pending) throw err;
+    const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source);
+    for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
+    return { cp, pending };
+  }
+}
+
+/** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */
+async function proveKeyEntry(
+  line: KeysFileLine,
+  cp: SignedCheckpoint,
+  source: string,
+  reader: HashReader,
+): Promise<void> {
+  const refuse = (why: string) =>
+    new SourceError(source, "key-chain", `rotation ${line.entry.sequence}: ${why}`);
+  if (line.index >= cp.size)
+    throw refuse(`its entry ${line.index} is not below the checkpoint's size ${cp.size}`);
+  const proof = await proveInclusion(line.index, cp.size, reader).catch((err: unknown) => {
+    throw classify(err, source, "tile");
+  });
+  try {
+    verifyInclusion(line.index, cp.size, leafHash(line.bytes), proof, cp.root);
+  } catch {
+    throw refuse(`the log holds another entry at ${line.index}`);
+  }
 }

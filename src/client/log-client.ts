@@ -21,31 +21,25 @@ import {
   bundlePath,
   type Hash,
   isLogError,
-  leafHash,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
   openCheckpoint,
   proveConsistency,
-  proveInclusion,
-  readUnverifiedCheckpoint,
   type SignedCheckpoint,
   TILE_WIDTH,
   type Tile,
   TileHashReader,
-  verifyInclusion,
 } from "../log/index.ts";
-import { KEYS_PATH, MAX_KEYS_BYTES } from "../log/key-rotation.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { BlobRef } from "../registry/entries.ts";
-import type { KeysFileLine } from "../registry/key-chain-log.ts";
 import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
 import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
-import { KeyChain, type PendingChain } from "./key-chain.ts";
+import { claimedSize, KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -174,7 +168,9 @@ export class LogClient {
       "signature",
       async (source) => {
         const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-        const { cp, pending } = await this.#openFollowing(raw, source);
+        const { cp, pending } = await openFollowing(this.#keys, raw, source.url, source.log, (c) =>
+          this.#reader(source, c),
+        );
         await this.#advance(cp, raw, source, pending);
         return cp;
       },
@@ -371,58 +367,6 @@ export class LogClient {
     return reader;
   }
 
-  /**
-   * Opens a served checkpoint with the keys trusted now; one they do not
-   * verify may be signed by a key the origin rotated to: then the source's
-   * `keys` file is followed (key-chain.ts), the checkpoint opened with the
-   * key it ends at, and each new rotation's entry proven included in it.
-   * The chain is remembered only once #advance accepts the checkpoint.
-   */
-  async #openFollowing(
-    raw: Uint8Array,
-    source: Source,
-  ): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
-    const size = unverifiedSize(raw);
-    const now = Date.now();
-    try {
-      return { cp: openServedCheckpoint(raw, this.#keys.verifiersFor(size, now), source.url) };
-    } catch (err) {
-      if (!(err instanceof SourceError && err.code === "signature") || !this.#keys.canFollow)
-        throw err;
-      const served = await source.log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
-        if (isLogError(e, "not-found")) return undefined;
-        throw e;
-      });
-      const pending = served && this.#keys.extend(served, source.url);
-      if (!pending) throw err;
-      const cp = openServedCheckpoint(
-        raw,
-        this.#keys.pendingVerifiers(pending, size, now),
-        source.url,
-      );
-      for (const line of pending.fresh) await this.#proveKeyEntry(line, cp, source);
-      return { cp, pending };
-    }
-  }
-
-  /** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */
-  async #proveKeyEntry(line: KeysFileLine, cp: SignedCheckpoint, source: Source): Promise<void> {
-    const refuse = (why: string) =>
-      new SourceError(source.url, "key-chain", `rotation ${line.entry.sequence}: ${why}`);
-    if (line.index >= cp.size)
-      throw refuse(`its entry ${line.index} is not below the checkpoint's size ${cp.size}`);
-    const proof = await proveInclusion(line.index, cp.size, this.#reader(source, cp)).catch(
-      (err: unknown) => {
-        throw classify(err, source.url, "tile");
-      },
-    );
-    try {
-      verifyInclusion(line.index, cp.size, leafHash(line.bytes), proof, cp.root);
-    } catch {
-      throw refuse(`the log holds another entry at ${line.index}`);
-    }
-  }
-
   /** Accepts `cp` as the new head if it extends the stored checkpoint. */
   async #advance(
     cp: SignedCheckpoint,
@@ -506,7 +450,7 @@ export class LogClient {
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
     const theirs = openServedCheckpoint(
       raw,
-      this.#keys.verifiersFor(unverifiedSize(raw), Date.now()),
+      this.#keys.verifiersFor(claimedSize(raw), Date.now()),
       mirror.url,
     );
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
@@ -533,15 +477,6 @@ export class LogClient {
     }
     this.#mirrorSizes.set(mirror.url, theirs.size);
     return theirs.size;
-  }
-}
-
-/** The size a checkpoint claims, before its signature is checked: which keys may sign it depends on it. */
-function unverifiedSize(raw: Uint8Array): number {
-  try {
-    return readUnverifiedCheckpoint(raw).size;
-  } catch {
-    return Number.MAX_SAFE_INTEGER; // Refused with the reason when it is opened.
   }
 }
 

@@ -10,6 +10,8 @@ import { describe, test } from "node:test";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import {
+  Appender,
+  FsLogStorage,
   generateKey,
   parseNote,
   parseSignerKey,
@@ -23,7 +25,7 @@ import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
 import { rotateKey } from "../../src/origin/key-rotation.ts";
 import { startProxy } from "../../src/proxy/server.ts";
-import { encodeEntry } from "../../src/registry/entries.ts";
+import { type Entry, encodeEntry } from "../../src/registry/entries.ts";
 import { parseKeysFile } from "../../src/registry/key-chain-log.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
@@ -138,6 +140,10 @@ describe("origin key rotation", () => {
     const verify = await cairn(["log", "verify", join(data, "tree"), "--key", k0]);
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /key chain: 2 rotations/);
+    const audit = await cairn(["verify", join(data, "tree"), "--key", k0], {
+      env: { CAIRN_HOME: join(dir.path, "home") },
+    });
+    assert.equal(audit.code, 0, audit.stderr + audit.stdout);
   });
 
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
@@ -320,6 +326,45 @@ describe("origin key rotation", () => {
     } finally {
       await origin.close();
     }
+  });
+
+  test("a key entry that does not follow the chain is refused on append and on replay", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    const origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    // Signed by a key of the right name that is not the trusted one, and by the new key.
+    const thief = generateKey(origin.key.origin);
+    const next = generateKey(origin.key.origin);
+    const note = signKeyRotation(
+      {
+        origin: origin.key.origin,
+        sequence: 1,
+        old: k0,
+        new: next.verifierKey,
+        oldUntil: "2026-01-01T00:00:00.000Z",
+      },
+      [parseSignerKey(thief.signerKey), parseSignerKey(next.signerKey)],
+    );
+    const size = origin.registry.appender.size;
+    await assert.rejects(origin.registry.appendKeyEntry(1, note), { code: "cannot-apply" });
+    assert.equal(origin.registry.appender.size, size);
+    const key = origin.key;
+    await origin.close();
+
+    // Written past the checks, straight into the log: the log alone shows it is no rotation.
+    const storage = await FsLogStorage.open(join(data, "tree"), { durable: false });
+    const appender = await Appender.open(storage, key);
+    const entry = { v: 1, kind: "key", time: "2026-01-01T00:00:00.000Z", size, sequence: 1, note };
+    await appender.append([encodeEntry(entry as Entry)]);
+    await storage.close();
+    const rebuild = await cairn(["rebuild", "--data", data]);
+    assert.notEqual(rebuild.code, 0);
+    assert.match(rebuild.stderr, /key entry/);
+    const verify = await cairn(["log", "verify", join(data, "tree"), "--key", k0]);
+    assert.notEqual(verify.code, 0);
+    assert.match(verify.stderr, /root keys/);
   });
 
   test("a mirror and a proxy that pinned the old key follow the rotation", async () => {
