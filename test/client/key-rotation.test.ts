@@ -4,7 +4,7 @@
  * and clients, a mirror and a proxy that pinned an earlier key.
  */
 import assert from "node:assert/strict";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
@@ -96,6 +96,10 @@ describe("origin key rotation", () => {
     await origin.close();
 
     const k1 = await rotateWithCli(data, "--window", "0");
+    for (const file of ["key", "key.retiring"])
+      assert.equal((await stat(join(data, file))).mode & 0o777, 0o600, file);
+    const printed = await cairn(["key", "--data", data]);
+    assert.equal(printed.stdout, `${k1}\n`);
     origin = await start(data);
     assert.equal(origin.key.verifierKey, k1);
     await publish(origin, "a", "1.0.1");
