@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  addCheckpoint,
+  formatAddCheckpointRequest,
+  formatCheckpoint,
+  leafHash,
+  MemoryWitnessStore,
+} from "../../src/log/index.ts";
+import {
   followChain,
   followRotation,
   formatKeyRotation,
@@ -10,7 +17,7 @@ import {
   parseKeyRotation,
   signKeyRotation,
 } from "../../src/log/key-rotation.ts";
-import { addSignatures, type NoteSigner } from "../../src/log/note.ts";
+import { addSignatures, type NoteSigner, type NoteVerifier, signNote } from "../../src/log/note.ts";
 import { testKey } from "../helpers/log.ts";
 
 const ORIGIN = "test.cairn.example/origin";
@@ -153,5 +160,29 @@ describe("key rotation notes", () => {
       "key-chain",
     );
     assert.deepEqual(mergeChains([honest], [honest]), [honest]);
+  });
+
+  test("a witness told only the old key refuses checkpoints by the new key; told both, it cosigns", async () => {
+    const checkpoint = signNote(
+      formatCheckpoint({
+        origin: ORIGIN,
+        size: 1,
+        root: leafHash(new Uint8Array([1])),
+        extensions: [],
+      }),
+      [k1.signer],
+    );
+    const body = formatAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint });
+    const witness = (keys: readonly NoteVerifier[]) =>
+      addCheckpoint(
+        {
+          cosigner: testKey("witness.example").signer,
+          logs: new Map([[ORIGIN, keys]]),
+          store: new MemoryWitnessStore(),
+        },
+        body,
+      );
+    assert.equal((await witness([k0.verifier])).status, 403);
+    assert.equal((await witness([k0.verifier, k1.verifier])).status, 200);
   });
 });
