@@ -6,7 +6,9 @@
  * entry bundles and blobs, each verified before it is returned.
  *
  * - A new checkpoint must be signed by the pinned key and extend the stored
- *   one (a consistency proof from tiles); a smaller one is a rollback.
+ *   one (a consistency proof from tiles); a smaller one is a rollback. One
+ *   signed by a key the origin rotated to is accepted after following the
+ *   chain of rotations from the pinned key (key-chain.ts).
  * - A tile is authenticated up to the checkpoint root (TileHashReader).
  * - Entries are checked against the leaf hashes of their level-0 tile.
  * - A blob must have the size and SHA-256 the log names (and any further
