@@ -2,8 +2,7 @@
 import type { Command } from "commander";
 import { findTarballs, importTarballs } from "../npm/import.ts";
 import { loadConfig } from "../origin/config.ts";
-import { dataPaths } from "../origin/data-paths.ts";
-import { loadOrCreateKey } from "../origin/keys.ts";
+import { loadOriginKey } from "../origin/key-rotation.ts";
 import { Registry } from "../origin/registry.ts";
 import { progressBar } from "./output.ts";
 
@@ -12,7 +11,7 @@ async function openRegistry(
   rebuild = false,
 ): Promise<Registry> {
   const config = await loadConfig({ data: flags.data }, flags.config);
-  const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
+  const key = await loadOriginKey(config.data, config.origin);
   return Registry.open({ dataDir: config.data, key, durable: config.durable, rebuild });
 }
 

@@ -4,6 +4,7 @@ import {
   encodeBase64,
   LogError,
   MAX_CHECKPOINT_BYTES,
+  type NoteVerifier,
   openSource,
   parseVerifierKey,
   readCheckpoint,
@@ -11,6 +12,7 @@ import {
   verifyLog,
 } from "../log/index.ts";
 import { describeCosignatures, openCheckpointWithPolicy } from "../log/policy.ts";
+import { LogKeyChain } from "./log-key-chain.ts";
 import { parseConcurrency } from "./options.ts";
 import { progressBar } from "./output.ts";
 import {
@@ -80,42 +82,52 @@ export function registerLogCommands(program: Command): void {
         location: string,
         opts: { key: string; origin?: string; concurrency: number } & WitnessFlags,
       ) => {
-        const verifier = parseVerifierKey(opts.key);
+        const pinned = parseVerifierKey(opts.key);
         const policy = witnessPolicyOf(opts, CLIENT_MAX_AGE);
         const source = openSource(location);
         let bar: ReturnType<typeof progressBar> | undefined;
         try {
+          const chain = await LogKeyChain.read(source, opts.key);
+          const verifiers = chain.verifiers(Date.now());
           const raw = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
-          const cosignatures = describeCosignatures(raw, [verifier], policy?.witnesses);
+          const cosignatures = describeCosignatures(raw, verifiers, policy?.witnesses);
           for (const c of cosignatures) process.stdout.write(`${formatCosignature(c)}\n`);
           const witnessed = policy
             ? openCheckpointWithPolicy(raw, {
                 ...policy,
-                logKeys: [verifier],
-                origin: opts.origin ?? verifier.name,
+                logKeys: verifiers,
+                origin: opts.origin ?? pinned.name,
               })
             : undefined;
-          const result = await verifyLog(source, [verifier], {
-            origin: opts.origin ?? verifier.name,
+          const result = await verifyLog(source, verifiers, {
+            origin: opts.origin ?? pinned.name,
             concurrency: opts.concurrency,
+            onEntries: chain.onEntries,
             onProgress: (done, total) => {
               bar ??= progressBar("verifying", total);
               bar.update(done, total);
             },
           });
           bar?.stop();
+          const rotations = chain.finish();
           const cp = result.checkpoint;
           if (witnessed && witnessed.size !== cp.size)
             throw new LogError(
               "conflict",
               `the checkpoint changed from size ${witnessed.size} to ${cp.size} during the check: run it again`,
             );
+          const verifier = verifiers.find((v) =>
+            cp.note.verified.some((s) => s.keyId === v.keyId && s.name === v.name),
+          ) as NoteVerifier;
           process.stdout.write(
             `ok: ${cp.origin} size ${cp.size}, root ${encodeBase64(cp.root)}\n` +
               `    signature by ${verifier.name}+${hex8(verifier.keyId)} verified; ` +
               `${result.bundles} entry bundles and ${result.tiles} tiles hash up to the root\n` +
               (witnessed
                 ? `    cosigned by ${policy?.threshold} of the trusted witnesses at ${new Date(witnessed.cosignedAt * 1000).toISOString()} or later\n`
+                : "") +
+              (rotations > 0
+                ? `    key chain: ${rotations} rotations from the pinned key, each checked in the log\n`
                 : ""),
           );
         } catch (err) {

@@ -14,9 +14,11 @@ import {
   type UplinkSettings,
 } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
+import { loadOriginKey } from "../origin/key-rotation.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { checkStoredTree } from "../origin/tree-health.ts";
 import type { LogLevel } from "../util/log-level.ts";
+import { registerKeySubcommands } from "./key.ts";
 import { LOG_LEVEL_HELP, parseCount, parseLogLevel, parsePort, parseSeconds } from "./options.ts";
 
 const execFileAsync = promisify(execFile);
@@ -223,7 +225,7 @@ export function registerServeCommands(program: Command): void {
       process.stdout.write(`created user ${name}\n`);
     });
 
-  program
+  const key = program
     .command("key")
     .description(
       "print the registry's verifier key, the string clients pin (creates the key if missing)",
@@ -232,9 +234,10 @@ export function registerServeCommands(program: Command): void {
     .option("--config <file>", "JSON config file (default: <data>/config.json)")
     .action(async (flags: { data?: string; config?: string }) => {
       const config = await loadConfig({ data: flags.data }, flags.config);
-      const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
+      const key = await loadOriginKey(config.data, config.origin);
       process.stdout.write(`${key.verifierKey}\n`);
     });
+  registerKeySubcommands(key);
 }
 
 /** `cairn serve --check`: 0 when the tree is whole, 1 when a file is damaged, 2 when there is no registry. */

@@ -43,8 +43,9 @@ import type { RegistryState } from "../registry/state.ts";
 import { decodeLogEntries, type LogEntry } from "../registry/void-entries.ts";
 import { unixfsOfBytes } from "../store/unixfs.ts";
 import { CheckpointStore } from "./checkpoint-store.ts";
-import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
+import { checkBlob, checkBundle, checkConsistency } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
+import { KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
 
 export interface AuditOptions {
   /** The cosignatures the checkpoint needs besides the origin key's signature. */
@@ -120,21 +121,34 @@ export async function auditTree(
   const fail = (err: unknown, check: Parameters<typeof classify>[2]) => {
     problems.push(classify(err, source.name, check));
   };
-  const store = new CheckpointStore(options.stateDir, verifier);
+  let keys: KeyChain | undefined;
+  const store = new CheckpointStore(options.stateDir, verifier, {
+    verifiers: () => (keys as KeyChain).all(),
+    policy: options.policy,
+  });
+  keys = await KeyChain.load(store.keyChainPath, verifier);
   const storedCheckpoint = await store.load();
   const stored = storedCheckpoint?.checkpoint;
   let note: Uint8Array;
   let cp: SignedCheckpoint;
+  let pending: PendingChain | undefined;
   try {
     note = await source.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    cp = openServedCheckpoint(note, verifier, source.name, options.policy);
+    ({ cp, pending } = await openFollowing(
+      keys,
+      note,
+      source.name,
+      source,
+      (c) => new TileHashReader(c.size, c.root, source),
+      options.policy,
+    ));
   } catch (err) {
     fail(err, "signature");
     return { bundles: 0, blobs: 0, problems };
   }
   const cosignatures = describeCosignatures(
     note,
-    [verifier],
+    keys.all(),
     options.policy?.witnesses,
     options.policy?.now,
   );
@@ -308,6 +322,7 @@ export async function auditTree(
   if (snapshot) await auditSnapshot(snapshot);
   report();
   // If another process stored a checkpoint meanwhile, the store keeps it: the next audit proves from there.
+  if (problems.length === 0 && pending) await keys.adopt(pending);
   if (problems.length === 0 && (!stored || cp.size > stored.size))
     await store.save(note, storedCheckpoint);
   return { checkpoint: cp, cosignatures, bundles, blobs, problems };

@@ -37,15 +37,30 @@ export class CheckpointStore {
   readonly #dir: string;
   readonly #name: string;
   readonly #verifier: NoteVerifier;
+  readonly #verifiers: () => readonly NoteVerifier[];
   readonly #policy: WitnessPolicy | undefined;
 
-  /** `policy` judges which of two notes of one tree has the newer cosignatures. */
-  constructor(stateDir: string, verifier: NoteVerifier, policy?: WitnessPolicy) {
+  /**
+   * Named by the pinned `verifier`; a stored checkpoint may bear any of
+   * `verifiers` (a key it rotated to). `policy` judges which of two notes of
+   * one tree has the newer cosignatures.
+   */
+  constructor(
+    stateDir: string,
+    verifier: NoteVerifier,
+    options: { verifiers?: () => readonly NoteVerifier[]; policy?: WitnessPolicy } = {},
+  ) {
     this.#dir = join(stateDir, "checkpoints");
     const id = verifier.keyId.toString(16).padStart(8, "0");
     this.#name = `${verifier.name.replace(/[^A-Za-z0-9.-]/g, "_")}+${id}`;
     this.#verifier = verifier;
-    this.#policy = policy;
+    this.#verifiers = options.verifiers ?? (() => [verifier]);
+    this.#policy = options.policy;
+  }
+
+  /** Where the key rotations followed from the pinned key are remembered. */
+  get keyChainPath(): string {
+    return `${this.path}.keys`;
   }
 
   /** Where the checkpoints are kept: this path, with `.<generation>` after it. */
@@ -77,7 +92,7 @@ export class CheckpointStore {
    * checkpoint must be larger than `basedOn`'s, or the same tree with newer cosignatures.
    */
   async save(note: Uint8Array, basedOn: StoredCheckpoint | undefined): Promise<SaveResult> {
-    const checkpoint = openCheckpoint(note, [this.#verifier], this.#verifier.name);
+    const checkpoint = openCheckpoint(note, this.#verifiers(), this.#verifier.name);
     if (basedOn && !this.#follows(checkpoint, note, basedOn))
       throw new RangeError(
         `a checkpoint of size ${checkpoint.size} cannot follow one of size ${basedOn.checkpoint.size}`,
@@ -106,7 +121,7 @@ export class CheckpointStore {
       return checkpoint.size > basedOn.checkpoint.size;
     return (
       sameTree(checkpoint, basedOn.checkpoint) &&
-      hasNewerCosignatures(note, basedOn.note, [this.#verifier], this.#policy)
+      hasNewerCosignatures(note, basedOn.note, this.#verifiers(), this.#policy)
     );
   }
 
@@ -149,7 +164,7 @@ export class CheckpointStore {
 
   #open(note: Uint8Array, where: string): SignedCheckpoint {
     try {
-      return openCheckpoint(note, [this.#verifier], this.#verifier.name);
+      return openCheckpoint(note, this.#verifiers(), this.#verifier.name);
     } catch (err) {
       throw new Error(
         `the stored checkpoint ${where} does not verify (${(err as Error).message}); ` +

@@ -31,23 +31,24 @@ function checkpointCheck(err: unknown): Check {
 }
 
 /**
- * A checkpoint signed by the pinned key, for the pinned key's log, and
+ * A checkpoint signed by the pinned key (or one it rotated to), for the pinned key's log, and
  * cosigned as `policy` demands when there is one.
  */
 export function openServedCheckpoint(
   raw: Uint8Array,
-  verifier: NoteVerifier,
+  verifier: NoteVerifier | readonly NoteVerifier[],
   source: string,
   policy?: WitnessPolicy,
 ): SignedCheckpoint {
+  const verifiers = "name" in verifier ? [verifier] : verifier;
   try {
     if (policy)
       return openCheckpointWithPolicy(raw, {
         ...policy,
-        logKeys: [verifier],
-        origin: verifier.name,
+        logKeys: verifiers,
+        origin: verifiers[0].name,
       });
-    return openCheckpoint(raw, [verifier], verifier.name);
+    return openCheckpoint(raw, verifiers, verifiers[0].name);
   } catch (err) {
     throw new SourceError(source, checkpointCheck(err), (err as Error).message);
   }

@@ -15,6 +15,8 @@ export type Check =
   | "witness"
   /** The checkpoint's cosignatures are older than the policy's maximum age: a frozen view of the log. */
   | "stale"
+  /** A key rotation that does not follow from the trusted key: a gap, too few signatures, competing notes. */
+  | "key-chain"
   /** The checkpoint names another log. */
   | "origin"
   /** The checkpoint does not extend the last verified one: a fork or rewritten history. */

@@ -6,7 +6,9 @@
  * entry bundles and blobs, each verified before it is returned.
  *
  * - A new checkpoint must be signed by the pinned key and extend the stored
- *   one (a consistency proof from tiles); a smaller one is a rollback.
+ *   one (a consistency proof from tiles); a smaller one is a rollback. One
+ *   signed by a key the origin rotated to is accepted after following the
+ *   chain of rotations from the pinned key (key-chain.ts).
  * - A tile is authenticated up to the checkpoint root (TileHashReader).
  * - Entries are checked against the leaf hashes of their level-0 tile.
  * - A blob must have the size and SHA-256 the log names (and any further
@@ -40,6 +42,7 @@ import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
+import { claimedSize, KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -75,6 +78,7 @@ export class LogClient {
   readonly pool: SourcePool;
   readonly verifier: NoteVerifier;
   readonly #store: CheckpointStore;
+  readonly #keys: KeyChain;
   readonly #options: LogClientOptions;
   /** The last verified checkpoint, as the store holds it. */
   #stored: StoredCheckpoint | undefined;
@@ -86,23 +90,45 @@ export class LogClient {
   lastHealth: MirrorHealth[] = [];
   #healthCheck: Promise<void> | undefined;
 
-  private constructor(options: LogClientOptions, stored: StoredCheckpoint | undefined) {
+  private constructor(
+    options: LogClientOptions,
+    store: CheckpointStore,
+    keys: KeyChain,
+    stored: StoredCheckpoint | undefined,
+  ) {
     this.#options = options;
     this.verifier = options.verifier;
     this.pool = new SourcePool(options.origin, options);
     this.pool.setMirrors(options.mirrors ?? []);
     this.pool.setGateways(options.gateways ?? []);
-    this.#store = new CheckpointStore(options.stateDir, options.verifier, options.policy);
+    this.#store = store;
+    this.#keys = keys;
     this.#stored = stored;
   }
 
   static async open(options: LogClientOptions): Promise<LogClient> {
-    const stored = await new CheckpointStore(
-      options.stateDir,
-      options.verifier,
-      options.policy,
-    ).load();
-    return new LogClient(options, stored);
+    let keys: KeyChain | undefined;
+    const store = new CheckpointStore(options.stateDir, options.verifier, {
+      verifiers: () => (keys as KeyChain).all(),
+      policy: options.policy,
+    });
+    keys = await KeyChain.load(store.keyChainPath, options.verifier);
+    return new LogClient(options, store, keys, await store.load());
+  }
+
+  /** The key the origin signs checkpoints and its mirror list with now (the pinned one, or one it rotated to). */
+  get currentVerifier(): NoteVerifier {
+    return this.#keys.current;
+  }
+
+  /** Every key of the followed chain: a checkpoint verified earlier may bear any of them. */
+  get chainVerifiers(): NoteVerifier[] {
+    return this.#keys.all();
+  }
+
+  /** The key rotations followed, as the origin's `keys` file holds them; undefined before any. */
+  get keysFile(): Uint8Array | undefined {
+    return this.#keys.keysFile;
   }
 
   /** The last verified checkpoint, if any. */
@@ -116,7 +142,7 @@ export class LogClient {
    * newer than the stored one.
    */
   async seed(note: Uint8Array): Promise<void> {
-    const cp = openCheckpoint(note, [this.verifier], this.verifier.name);
+    const cp = openCheckpoint(note, this.#keys.all(), this.verifier.name);
     while (!this.#stored || this.#stored.checkpoint.size < cp.size) {
       const result = await this.#store.save(note, this.#stored);
       this.#adopt(result.saved ? result.stored : result.current);
@@ -137,7 +163,7 @@ export class LogClient {
     const policy = this.#options.policy;
     if (!this.#stored || policy?.maxAgeSeconds === undefined) return true;
     try {
-      openServedCheckpoint(this.#stored.note, this.verifier, "stored", policy);
+      openServedCheckpoint(this.#stored.note, this.#keys.all(), "stored", policy);
       return true;
     } catch {
       return false;
@@ -164,8 +190,15 @@ export class LogClient {
       "signature",
       async (source) => {
         const raw = await source.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-        const cp = openServedCheckpoint(raw, this.verifier, source.url, this.#options.policy);
-        await this.#advance(cp, raw, source);
+        const { cp, pending } = await openFollowing(
+          this.#keys,
+          raw,
+          source.url,
+          source.log,
+          (c) => this.#reader(source, c),
+          this.#options.policy,
+        );
+        await this.#advance(cp, raw, source, pending);
         return cp;
       },
       sources,
@@ -363,14 +396,19 @@ export class LogClient {
 
   /** True when `note` is the stored tree's with newer cosignatures (consistency already proven). */
   #fresher(note: Uint8Array, than: StoredCheckpoint): boolean {
-    return hasNewerCosignatures(note, than.note, [this.verifier], this.#options.policy);
+    return hasNewerCosignatures(note, than.note, this.#keys.all(), this.#options.policy);
   }
 
   /**
    * Accepts `cp` as the new head if it extends the stored checkpoint, or is
    * the same tree with newer cosignatures.
    */
-  async #advance(cp: SignedCheckpoint, raw: Uint8Array, from: Source): Promise<void> {
+  async #advance(
+    cp: SignedCheckpoint,
+    raw: Uint8Array,
+    from: Source,
+    pending?: PendingChain,
+  ): Promise<void> {
     const old = this.#stored?.checkpoint;
     if (old && cp.size < old.size) {
       throw new SourceError(
@@ -380,6 +418,7 @@ export class LogClient {
       );
     }
     if (old) await this.#proveConsistent(old, cp, from);
+    if (pending) await this.#keys.adopt(pending);
     if (this.#stored && old?.size === cp.size && !this.#fresher(raw, this.#stored)) return;
     for (;;) {
       const result = await this.#store.save(raw, this.#stored);
@@ -432,7 +471,7 @@ export class LogClient {
       const raw = await origin.log.read(MIRROR_LIST_PATH, MAX_MIRROR_LIST_BYTES);
       let list: ReturnType<typeof openMirrorList>;
       try {
-        list = openMirrorList(raw, this.verifier);
+        list = openMirrorList(raw, this.#keys.current);
       } catch (err) {
         throw new SourceError(origin.url, "signature", `mirror list: ${(err as Error).message}`);
       }
@@ -447,7 +486,12 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = openServedCheckpoint(raw, this.verifier, mirror.url, this.#options.policy);
+    const theirs = openServedCheckpoint(
+      raw,
+      this.#keys.verifiersFor(claimedSize(raw), Date.now()),
+      mirror.url,
+      this.#options.policy,
+    );
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {
       throw new SourceError(

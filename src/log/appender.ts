@@ -58,8 +58,11 @@ export interface AppenderOptions {
   readonly signer: NoteSigner;
   /** Verifies the stored checkpoint on open: the signer's own public key. */
   readonly verifier: NoteVerifier;
-  /** Signers of extra signatures (such as cosignatures) added to each checkpoint. */
-  readonly cosigners?: readonly NoteSigner[];
+  /**
+   * Signers of extra signatures added to each checkpoint (a key being
+   * rotated out, while its window lasts): asked anew for every checkpoint.
+   */
+  readonly cosigners?: readonly NoteSigner[] | (() => readonly NoteSigner[]);
 }
 
 export interface AppendResult {
@@ -166,7 +169,9 @@ function signCheckpoint(options: AppenderOptions, tree: TreeBuilder): Uint8Array
     root: tree.root(),
     extensions: [],
   });
-  return encoder.encode(signNote(text, [options.signer, ...(options.cosigners ?? [])]));
+  const { cosigners = [] } = options;
+  const extra = typeof cosigners === "function" ? cosigners() : cosigners;
+  return encoder.encode(signNote(text, [options.signer, ...extra]));
 }
 
 function corrupt(message: string, cause?: unknown): LogError {

@@ -29,6 +29,8 @@ export interface VerifyLogOptions {
   readonly onProgress?: (checked: number, size: number) => void;
   /** Bundles and tiles fetched at once. */
   readonly concurrency?: number;
+  /** Called with each bundle's entries, in log order, as they are replayed. */
+  readonly onEntries?: (first: number, entries: readonly Uint8Array[]) => void;
 }
 
 export interface VerifyLogResult {
@@ -87,6 +89,7 @@ export async function verifyLog(
   for (let index = 0; index < bundleCount; index++) {
     const entries = await (inFlight.shift() as Promise<Uint8Array[]>);
     fill();
+    options.onEntries?.(tree.size, entries);
     for (const entry of entries) tree.append(entry, checkTile);
     while (pendingTiles.size >= concurrency) await Promise.race(pendingTiles);
     if (tileError) throw tileError;

@@ -32,6 +32,7 @@ import {
   tilePath,
   tilesOfTree,
 } from "../log/index.ts";
+import { KEYS_PATH } from "../log/key-rotation.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { WitnessPolicy } from "../log/policy.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
@@ -120,7 +121,6 @@ export class Mirror {
   static async open(options: MirrorOptions): Promise<Mirror> {
     const treeDir = join(options.dataDir, "tree");
     await mkdir(treeDir, { recursive: true });
-    const held = await readHeldCheckpoint(treeDir, options.verifier);
     const client = await LogClient.open({
       origin: options.from,
       verifier: options.verifier,
@@ -132,6 +132,7 @@ export class Mirror {
       onProblem: options.onProblem,
     });
     // The tree held was verified when it was written: new checkpoints must extend it.
+    const held = await readHeldCheckpoint(treeDir, client.chainVerifiers);
     if (held) await client.seed(held.note);
     const blobs = await BlobStore.open(treeDir, { durable: options.durable ?? true });
     const state = RegistryState.open(join(options.dataDir, "state.sqlite"), {
@@ -183,6 +184,9 @@ export class Mirror {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
       await this.blobs.putMany(snapshotBlobs(snapshot));
     }
+    // The keys file first: a client of this mirror needs it to follow a rotation to the checkpoint.
+    const keys = this.client.keysFile;
+    if (keys) await this.#writeIfChanged(KEYS_PATH, keys);
     // Also at the same size when the client adopted newer cosignatures: relayed byte for byte.
     const note = this.client.checkpointNote as Uint8Array;
     if (toSize !== fromSize || !this.#heldNote || !Buffer.from(note).equals(this.#heldNote)) {
@@ -348,19 +352,25 @@ export class Mirror {
     let raw: Uint8Array;
     try {
       raw = await this.client.pool.origin.log.read(MIRROR_LIST_PATH, MAX_MIRROR_LIST_BYTES);
-      openMirrorList(raw, this.#options.verifier);
+      openMirrorList(raw, this.client.currentVerifier);
     } catch {
       return; // Relaying the list is a courtesy: a missing or bad one is not copied.
     }
-    const current = await readFile(join(this.treeDir, MIRROR_LIST_PATH)).catch(() => undefined);
-    if (!current || !Buffer.from(current).equals(Buffer.from(raw)))
-      await this.#writeNew(MIRROR_LIST_PATH, raw);
+    await this.#writeIfChanged(MIRROR_LIST_PATH, raw);
+  }
+
+  async #writeIfChanged(path: string, data: Uint8Array): Promise<void> {
+    const current = await readFile(join(this.treeDir, path)).catch(() => undefined);
+    if (!current || !Buffer.from(current).equals(Buffer.from(data))) {
+      await this.#writeNew(path, data);
+      if (this.#durable) await syncDir(this.treeDir);
+    }
   }
 }
 
 async function readHeldCheckpoint(
   treeDir: string,
-  verifier: NoteVerifier,
+  verifiers: readonly NoteVerifier[],
 ): Promise<{ checkpoint: SignedCheckpoint; note: Uint8Array } | undefined> {
   let note: Uint8Array;
   try {
@@ -369,5 +379,5 @@ async function readHeldCheckpoint(
     if (isLogError(err, "not-found")) return undefined;
     throw err;
   }
-  return { checkpoint: openCheckpoint(note, [verifier], verifier.name), note };
+  return { checkpoint: openCheckpoint(note, verifiers, verifiers[0].name), note };
 }

@@ -146,6 +146,7 @@ const LOG: Record<LogErrorCode, number> = {
 /** A proxy's source that served bytes that do not verify, or nothing. */
 const SOURCE: Record<Check, number> = {
   signature: 502,
+  "key-chain": 502,
   origin: 502,
   // The upstream's checkpoint is not witnessed as the policy asks: nothing it serves is trusted.
   witness: 502,

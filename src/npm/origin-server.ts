@@ -12,7 +12,8 @@ import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
-import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
+import { loadOriginKey } from "../origin/key-rotation.ts";
+import type { OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
 import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
 import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
@@ -116,7 +117,7 @@ export async function startOrigin(
   const paths = dataPaths(config.data);
   const limits = limitsOf(config);
   passwordHasher.configure({ workers: limits.passwordHashers, maxQueue: 32 });
-  const key = await loadOrCreateKey(paths.key, config.origin);
+  const key = await loadOriginKey(config.data, config.origin);
   const registry = await openRegistry(config, key);
   const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let stopScrub = async () => {};

@@ -23,6 +23,8 @@ export interface OriginKey {
   readonly verifierKey: string;
   /** True when this call created the key. */
   readonly created: boolean;
+  /** Further signers of each checkpoint: the key being rotated out, during its window. */
+  readonly cosigners?: () => readonly NoteSigner[];
 }
 
 /** A default origin name: this host plus a random suffix, so two registries never share one. */

@@ -29,6 +29,7 @@ import {
   type Entry,
   encodeEntry,
   isPackageEntry,
+  type KeyEntry,
   type OwnerEntry,
   type PackageEntry,
   type PopularityEntry,
@@ -44,6 +45,7 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
+import { writeKeysFile } from "./keys-file.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
@@ -156,6 +158,7 @@ export class Registry {
   readonly #sequencer: Sequencer<Entry>;
   readonly #shardCount: number | undefined;
   readonly #dataDir: string;
+  readonly #durable: boolean;
   #publishingDatabase: Promise<PublishedDatabase | undefined> | undefined;
   /** The batch the sequencer is filling: each accepted entry is folded in before it is appended. */
   #staged: StateBatch | undefined;
@@ -178,6 +181,7 @@ export class Registry {
     this.state = state;
     this.#shardCount = options.snapshotShards;
     this.#dataDir = options.dataDir;
+    this.#durable = options.durable !== false;
     this.#sequencer = new Sequencer<Entry>(
       {
         checker: () => {
@@ -249,6 +253,7 @@ export class Registry {
         origin: key.origin,
         signer: key.signer,
         verifier: key.verifier,
+        cosigners: key.cosigners,
       });
       const blobs = await BlobStore.open(treeDir, { durable: options.durable });
       const statePath = join(options.dataDir, "state.sqlite");
@@ -261,6 +266,7 @@ export class Registry {
       await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
+      await writeKeysFile(treeDir, state.keyChain, options.durable !== false);
       return registry;
     } catch (err) {
       await storage.close();
@@ -334,6 +340,21 @@ export class Registry {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Appends a `key` entry carrying a rotation note, and publishes the chain's `keys` file. */
+  async appendKeyEntry(sequence: number, note: string): Promise<number> {
+    const entry: KeyEntry = {
+      v: 1,
+      kind: "key",
+      time: new Date().toISOString(),
+      size: this.appender.size,
+      sequence,
+      note,
+    };
+    const { index } = await this.#sequencer.submit(entry);
+    await writeKeysFile(join(this.#dataDir, "tree"), this.state.keyChain, this.#durable);
+    return index;
   }
 
   /**

@@ -259,7 +259,17 @@ export interface PopularityEntry extends RegistryEntryBase {
   readonly threshold: number;
 }
 
-export type RegistryEntry = SnapshotEntry | DatabaseEntry | PopularityEntry;
+/**
+ * Rotates the log's checkpoint key (or its root set): `note` is the signed
+ * rotation note of src/log/key-rotation.ts, number `sequence` of the chain.
+ */
+export interface KeyEntry extends RegistryEntryBase {
+  readonly kind: "key";
+  readonly sequence: number;
+  readonly note: string;
+}
+
+export type RegistryEntry = SnapshotEntry | DatabaseEntry | PopularityEntry | KeyEntry;
 export type Entry = PackageEntry | RegistryEntry;
 export type EntryKind = Entry["kind"];
 
@@ -333,7 +343,12 @@ function filesOf(entry: PublishEntry | ArtifactEntry): NamedBlob[] {
 }
 
 export function isPackageEntry(entry: Entry): entry is PackageEntry {
-  return entry.kind !== "snapshot" && entry.kind !== "database" && entry.kind !== "popularity";
+  return (
+    entry.kind !== "snapshot" &&
+    entry.kind !== "database" &&
+    entry.kind !== "popularity" &&
+    entry.kind !== "key"
+  );
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -374,6 +389,7 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
     required: ["window", "sketch", "depth", "width", "total", "threshold"],
     optional: [],
   },
+  key: { base: REGISTRY_BASE, required: ["sequence", "note"], optional: [] },
 };
 
 /** Search metadata in an entry is bounded, so a publish cannot bloat the log. */
@@ -399,6 +415,7 @@ const MAX_LENGTH: Record<string, number> = {
   tag: MAX_TAG_LENGTH,
   message: MAX_MESSAGE_LENGTH,
   uplink: MAX_UPLINK_NAME_LENGTH,
+  note: 16 * 1024,
 };
 
 type Obj = Record<string, unknown>;
@@ -672,6 +689,10 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
         );
       count(value, "total");
       count(value, "threshold", 1);
+      break;
+    case "key":
+      count(value, "sequence", 1);
+      str(value, "note", check);
       break;
   }
   return value as unknown as Entry;

@@ -17,6 +17,7 @@ import {
   type Entry,
   EntryError,
   isPackageEntry,
+  type KeyEntry,
   type PackageEntry,
   type PopularityEntry,
   publishedAt,
@@ -29,6 +30,7 @@ import {
   type IndexRow,
   viewShardCount,
 } from "./index-view.ts";
+import { checkKeyEntry, type LoggedKey } from "./key-chain-log.ts";
 import {
   documentKey,
   encodeDocument,
@@ -172,6 +174,8 @@ export class StateBatch {
   #database: DatabasePointer | undefined;
   #popularity: PopularityPointer | undefined;
   #built: BuiltSnapshot | undefined;
+  /** The key rotations so far, once this batch adds one. */
+  #keys: LoggedKey[] | undefined;
   /** Shards as built so far in this batch, for one shard count. */
   #shards: ShardCache | undefined;
   /** Packages changed since the shards were last built. */
@@ -188,6 +192,12 @@ export class StateBatch {
     this.#size = first;
     const pending = state.meta("void_since");
     this.#voidSince = pending === undefined ? undefined : Number(pending);
+  }
+
+  #addKey(entry: KeyEntry, index: number): void {
+    const chain = this.#keys ?? this.#state.keyChain;
+    checkKeyEntry(chain, entry, index);
+    this.#keys = [...chain, { index, entry }];
   }
 
   /** Log index of the newest database entry, if any. */
@@ -224,7 +234,8 @@ export class StateBatch {
       if (entry.size > index)
         throw new SnapshotMismatchError(index, `${entry.kind} entry names log size ${entry.size}`);
       if (entry.kind === "database") this.#database = { index };
-      else this.#popularity = { index, entry };
+      else if (entry.kind === "popularity") this.#popularity = { index, entry };
+      else this.#addKey(entry, index);
     }
     this.#size++;
   }
@@ -660,6 +671,7 @@ export class StateBatch {
       if (this.#snapshot) setMeta("snapshot", JSON.stringify(this.#snapshot));
       if (this.#database) setMeta("database", JSON.stringify(this.#database));
       if (this.#popularity) setMeta("popularity", JSON.stringify(this.#popularity));
+      if (this.#keys) setMeta("key_chain", JSON.stringify(this.#keys));
       if (this.#voidSince !== undefined) setMeta("void_since", String(this.#voidSince));
       else sql("DELETE FROM meta WHERE key = 'void_since'").run();
       setMeta("log_size", String(this.#size));

@@ -16,6 +16,7 @@ import { CURRENT_VERSIONS_SCHEMA } from "./current-versions.ts";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import type { Ecosystems } from "./ecosystem.ts";
 import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
+import type { LoggedKey } from "./key-chain-log.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
@@ -423,6 +424,12 @@ export class RegistryState {
   get database(): DatabasePointer | undefined {
     const value = this.meta("database");
     return value === undefined ? undefined : (JSON.parse(value) as DatabasePointer);
+  }
+
+  /** The `key` entries applied, in order. */
+  get keyChain(): LoggedKey[] {
+    const value = this.meta("key_chain");
+    return value === undefined ? [] : (JSON.parse(value) as LoggedKey[]);
   }
 
   /** The newest popularity entry applied, if any. */

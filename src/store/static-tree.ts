@@ -46,7 +46,7 @@ function notFound(message: string): StaticFile {
 
 /** The headers a tree path is served with, or undefined if it is not a tree path. */
 export function treeFileHeaders(path: string): Record<string, string> | undefined {
-  if (path === "checkpoint" || path === "mirrors") {
+  if (path === "checkpoint" || path === "mirrors" || path === "keys") {
     return { "content-type": "text/plain; charset=utf-8", "cache-control": CHECKPOINT_CACHE };
   }
   if (BLOB_RE.test(path) || DELTA_PATH_RE.test(path))

@@ -157,13 +157,13 @@ describe("witness policy on clients and mirrors", () => {
     await writeFile(join(served.path, "checkpoint"), again.note);
     assert.equal((await client.refresh()).size, 4);
     assert.equal(Buffer.from(client.checkpointNote ?? []).toString(), again.note);
-    const stored = await new CheckpointStore(state.path, origin.key.verifier, policy).load();
+    const stored = await new CheckpointStore(state.path, origin.key.verifier, { policy }).load();
     assert.equal(Buffer.from(stored?.note ?? []).toString(), again.note);
     const reopened = await LogClient.open(options);
     assert.equal(Buffer.from(reopened.checkpointNote ?? []).toString(), again.note);
 
     // The store itself takes a same-size note only for the same tree with newer cosignatures.
-    const store = new CheckpointStore(state.path, origin.key.verifier, policy);
+    const store = new CheckpointStore(state.path, origin.key.verifier, { policy });
     const held = await store.load();
     await assert.rejects(store.save(new TextEncoder().encode(first.note), held), RangeError);
     await using forked = await startTestOrigin({ keyFile: join(origin.dataDir, "key") });

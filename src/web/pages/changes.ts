@@ -103,6 +103,8 @@ function registryChange(entry: Exclude<Entry, PackageEntry>): VNode {
       return html`SQLite copy of the state at size ${entry.size}`;
     case "popularity":
       return html`download counts from ${entry.window.from} to ${entry.window.to}`;
+    case "key":
+      return html`key rotation ${entry.sequence}`;
   }
 }
 

@@ -1,0 +1,252 @@
+/**
+ * The key rotations a client has followed from the key it pinned
+ * (src/log/key-rotation.ts), kept on disk beside its checkpoints as the
+ * lines of the origin's `keys` file it accepted, and checked again on load.
+ *
+ * Which keys may sign a checkpoint of size s: the current key; the key the
+ * last rotation retired, until its window ends; and each earlier key for a
+ * checkpoint too small to hold the entry that retired it (a mirror still
+ * serving the tree from before the rotation).
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import {
+  type HashReader,
+  isLogError,
+  type LogSource,
+  leafHash,
+  proveInclusion,
+  readUnverifiedCheckpoint,
+  type SignedCheckpoint,
+  verifyInclusion,
+} from "../log/index.ts";
+import {
+  followChain,
+  KEYS_PATH,
+  KeyChainError,
+  type KeyTrust,
+  MAX_KEYS_BYTES,
+  mergeChains,
+  readRotation,
+} from "../log/key-rotation.ts";
+import { type NoteVerifier, parseVerifierKey } from "../log/note.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
+import { type KeysFileLine, parseKeysFile } from "../registry/key-chain-log.ts";
+import { replaceFile } from "../util/durable-file.ts";
+import { openServedCheckpoint } from "./checks.ts";
+import { classify, SourceError } from "./errors.ts";
+
+/** A chain a source served, checked, whose new lines still need their inclusion proved. */
+export interface PendingChain {
+  readonly lines: readonly KeysFileLine[];
+  readonly trust: KeyTrust;
+  /** The lines not accepted before. */
+  readonly fresh: readonly KeysFileLine[];
+}
+
+const encoder = new TextEncoder();
+
+export class KeyChain {
+  readonly #path: string;
+  readonly #pinned: NoteVerifier;
+  /** The pinned key's string; without one, rotations cannot be followed. */
+  readonly #pinnedKey: string | undefined;
+  #lines: readonly KeysFileLine[];
+  #trust: KeyTrust | undefined;
+
+  private constructor(path: string, pinned: NoteVerifier, lines: readonly KeysFileLine[]) {
+    this.#path = path;
+    this.#pinned = pinned;
+    this.#pinnedKey = "verifierKey" in pinned ? (pinned.verifierKey as string) : undefined;
+    this.#lines = lines;
+    this.#trust =
+      this.#pinnedKey === undefined
+        ? undefined
+        : followChain(
+            this.#pinnedKey,
+            lines.map((line) => line.entry.note),
+          );
+  }
+
+  /** The chain remembered at `path` (a file beside the stored checkpoints). */
+  static async load(path: string, pinned: NoteVerifier): Promise<KeyChain> {
+    let data: Uint8Array | undefined;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    try {
+      return new KeyChain(path, pinned, data ? parseKeysFile(data) : []);
+    } catch (err) {
+      throw new Error(
+        `the key chain remembered in ${path} does not verify from the pinned key (${(err as Error).message}); ` +
+          "it was damaged or replaced",
+        { cause: err },
+      );
+    }
+  }
+
+  /** True when a rotation can be followed: the pinned key came as a string. */
+  get canFollow(): boolean {
+    return this.#pinnedKey !== undefined;
+  }
+
+  /** The key that signs checkpoints and the mirror list now. */
+  get current(): NoteVerifier {
+    return this.#trust ? parseVerifierKey(this.#trust.key) : this.#pinned;
+  }
+
+  /** The keys a checkpoint of `size` may be signed by at `now` (see the module doc). */
+  verifiersFor(size: number, now: number): NoteVerifier[] {
+    return keysFor(this.#pinned, this.#lines, this.#trust, size, now);
+  }
+
+  /** Every key of the chain: a checkpoint verified and stored earlier may bear any one. */
+  all(): NoteVerifier[] {
+    const keys = new Set(this.#lines.map((line) => readRotation(line.entry.note).new));
+    return [this.#pinned, ...[...keys].map(parseVerifierKey)];
+  }
+
+  /**
+   * Checks the `keys` file `source` served against the chain accepted so
+   * far; undefined when it adds no rotation. Throws SourceError "key-chain".
+   */
+  extend(data: Uint8Array, source: string): PendingChain | undefined {
+    if (!this.#pinnedKey) return undefined;
+    try {
+      const served = parseKeysFile(data);
+      for (const line of served)
+        if (readRotation(line.entry.note).sequence !== line.entry.sequence)
+          throw new KeyChainError(
+            "key-chain",
+            `the key entry at ${line.index} is numbered ${line.entry.sequence}, its note otherwise`,
+          );
+      const notes = mergeChains(
+        this.#lines.map((line) => line.entry.note),
+        served.map((line) => line.entry.note),
+      );
+      if (notes.length === this.#lines.length) return undefined;
+      const lines = notes.map((note, i) => {
+        const line =
+          i < this.#lines.length ? this.#lines[i] : served.find((l) => l.entry.note === note);
+        if (!line) throw new Error("unreachable: a merged note comes from one of the two chains");
+        return line;
+      });
+      for (const [i, line] of this.#lines.entries())
+        if (served[i] && served[i].index !== line.index)
+          throw new KeyChainError(
+            "key-chain",
+            `rotation ${i + 1} is at log index ${served[i].index}, but was accepted at ${line.index}`,
+          );
+      const trust = followChain(this.#pinnedKey, notes);
+      return { lines, trust, fresh: lines.slice(this.#lines.length) };
+    } catch (err) {
+      if (err instanceof KeyChainError)
+        throw new SourceError(source, "key-chain", err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  /** The keys a checkpoint of `size` may bear once `pending` is adopted. */
+  pendingVerifiers(pending: PendingChain, size: number, now: number): NoteVerifier[] {
+    return keysFor(this.#pinned, pending.lines, pending.trust, size, now);
+  }
+
+  /** Remembers `pending`, once the checkpoint it came with is proven. */
+  async adopt(pending: PendingChain): Promise<void> {
+    await mkdir(dirname(this.#path), { recursive: true });
+    await replaceFile(this.#path, keysFileOf(pending.lines), true);
+    this.#lines = pending.lines;
+    this.#trust = pending.trust;
+  }
+
+  /** The accepted chain as the origin's `keys` file holds it (byte for byte). */
+  get keysFile(): Uint8Array | undefined {
+    return this.#lines.length === 0 ? undefined : keysFileOf(this.#lines);
+  }
+}
+
+function keysFileOf(lines: readonly KeysFileLine[]): Uint8Array {
+  return encoder.encode(
+    lines.map((line) => `${line.index} ${new TextDecoder().decode(line.bytes)}\n`).join(""),
+  );
+}
+
+function keysFor(
+  pinned: NoteVerifier,
+  lines: readonly KeysFileLine[],
+  trust: KeyTrust | undefined,
+  size: number,
+  now: number,
+): NoteVerifier[] {
+  if (!trust || lines.length === 0) return [pinned];
+  const keys = new Set([trust.key]);
+  if (trust.retired && now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
+  for (const line of lines) if (size <= line.index) keys.add(readRotation(line.entry.note).old);
+  return [...keys].map(parseVerifierKey);
+}
+
+/** The size a checkpoint claims, before its signature is checked: which keys may sign it depends on it. */
+export function claimedSize(raw: Uint8Array): number {
+  try {
+    return readUnverifiedCheckpoint(raw).size;
+  } catch {
+    return Number.MAX_SAFE_INTEGER; // Refused with the reason when it is opened.
+  }
+}
+
+/**
+ * Opens a checkpoint `source` served with the keys trusted now; one they do
+ * not verify may be signed by a key the origin rotated to: then the
+ * source's `keys` file is followed, the checkpoint opened with the key it
+ * ends at, and each new rotation's entry proven included in it (hashes from
+ * `readerFor`, a reader of the checkpoint's tree). The caller adopts the
+ * pending chain once it has accepted the checkpoint.
+ */
+export async function openFollowing(
+  keys: KeyChain,
+  raw: Uint8Array,
+  source: string,
+  log: LogSource,
+  readerFor: (cp: SignedCheckpoint) => HashReader,
+  policy?: WitnessPolicy,
+): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
+  const size = claimedSize(raw);
+  const now = Date.now();
+  try {
+    return { cp: openServedCheckpoint(raw, keys.verifiersFor(size, now), source, policy) };
+  } catch (err) {
+    if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
+    const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
+      if (isLogError(e, "not-found")) return undefined;
+      throw e;
+    });
+    const pending = served && keys.extend(served, source);
+    if (!pending) throw err;
+    const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source, policy);
+    for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
+    return { cp, pending };
+  }
+}
+
+/** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */
+async function proveKeyEntry(
+  line: KeysFileLine,
+  cp: SignedCheckpoint,
+  source: string,
+  reader: HashReader,
+): Promise<void> {
+  const refuse = (why: string) =>
+    new SourceError(source, "key-chain", `rotation ${line.entry.sequence}: ${why}`);
+  if (line.index >= cp.size)
+    throw refuse(`its entry ${line.index} is not below the checkpoint's size ${cp.size}`);
+  const proof = await proveInclusion(line.index, cp.size, reader).catch((err: unknown) => {
+    throw classify(err, source, "tile");
+  });
+  try {
+    verifyInclusion(line.index, cp.size, leafHash(line.bytes), proof, cp.root);
+  } catch {
+    throw refuse(`the log holds another entry at ${line.index}`);
+  }
+}
