@@ -52,9 +52,7 @@ export class FsLogStorage implements LogStorage {
   }
 
   async close(): Promise<void> {
-    const lock = join(this.#dir, LOCK_FILE);
-    heldLocks.delete(lock);
-    await rm(lock, { force: true });
+    await releaseLock(join(this.#dir, LOCK_FILE));
   }
 
   async read(path: string): Promise<Uint8Array | undefined> {
@@ -126,8 +124,17 @@ export class FsLogStorage implements LogStorage {
   }
 }
 
-/** Creates the lock file exclusively; a lock whose process is gone is taken over. */
-async function takeLock(path: string): Promise<void> {
+/** Releases a lock taken with takeLock. */
+export async function releaseLock(path: string): Promise<void> {
+  heldLocks.delete(path);
+  await rm(path, { force: true });
+}
+
+/**
+ * Creates the lock file exclusively, so one process at a time writes a
+ * directory; a lock whose process is gone is taken over.
+ */
+export async function takeLock(path: string): Promise<void> {
   if (heldLocks.has(path))
     throw new LogError("conflict", "the log is already open in this process");
   for (let attempt = 0; attempt < 2; attempt++) {
