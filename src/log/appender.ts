@@ -14,7 +14,7 @@
 import { formatCheckpoint, openCheckpoint } from "./checkpoint.ts";
 import { LogError } from "./errors.ts";
 import type { Hash } from "./hash.ts";
-import { type NoteSigner, type NoteVerifier, signNote } from "./note.ts";
+import { type NoteSigner, type NoteVerifier, parseNote, signNote } from "./note.ts";
 import {
   bundlePath,
   checkEntrySize,
@@ -60,6 +60,13 @@ export interface AppenderOptions {
   readonly verifier: NoteVerifier;
   /** Signers of extra signatures (such as cosignatures) added to each checkpoint. */
   readonly cosigners?: readonly NoteSigner[];
+  /**
+   * Awaited once a batch is durable, before its checkpoint is published:
+   * returns the checkpoint to publish, the signed one with witnesses'
+   * cosignatures added, so the first published checkpoint of a size
+   * already carries them (and a publish's acknowledgement waits for them).
+   */
+  readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
 }
 
 export interface AppendResult {
@@ -152,10 +159,45 @@ export class Appender {
       alongside,
     ]);
     for (const result of written) if (result.status === "rejected") throw result.reason;
-    await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
+    const published = await this.#withCosignatures(checkpoint);
+    await this.#storage.swapCheckpoint(this.#checkpoint, published);
     this.#tree = next;
-    this.#checkpoint = checkpoint;
-    return { first, size: next.size, checkpoint };
+    this.#checkpoint = published;
+    return { first, size: next.size, checkpoint: published };
+  }
+
+  async #withCosignatures(checkpoint: Uint8Array): Promise<Uint8Array> {
+    if (!this.#options.cosign) return checkpoint;
+    const cosigned = await this.#options.cosign(checkpoint);
+    // Whatever the hook did, the note published is this checkpoint, signed by the log.
+    this.#checkSameCheckpoint(checkpoint, cosigned);
+    return cosigned;
+  }
+
+  #checkSameCheckpoint(current: Uint8Array, next: Uint8Array): void {
+    if (parseNote(next).text !== parseNote(current).text)
+      throw new LogError("conflict", "a replacement checkpoint must be the same checkpoint");
+    openCheckpoint(next, [this.#options.verifier], this.#options.origin);
+  }
+
+  /**
+   * Publishes `next` in place of the current checkpoint if it is the same
+   * checkpoint (same text: size and root) with other signatures, such as
+   * cosignatures that arrived after it was published or fresher ones.
+   * Runs after any batch in progress; resolves false, changing nothing, if
+   * by then the checkpoint has moved on.
+   */
+  replaceCheckpoint(next: Uint8Array): Promise<boolean> {
+    const run = this.#busy.then(async () => {
+      const current = this.#checkpoint;
+      if (parseNote(next).text !== parseNote(current).text) return false;
+      this.#checkSameCheckpoint(current, next);
+      await this.#storage.swapCheckpoint(current, next);
+      this.#checkpoint = next;
+      return true;
+    });
+    this.#busy = run.catch(() => {});
+    return run;
   }
 }
 

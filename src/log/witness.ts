@@ -157,7 +157,7 @@ export async function addCheckpoint(
       await evidence("same-size-conflict");
       return conflict();
     }
-  } else if (known) {
+  } else if (known && known.size > 0) {
     try {
       verifyConsistency(known.size, checkpoint.size, req.proof, known.root, checkpoint.root);
     } catch (err) {

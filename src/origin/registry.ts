@@ -93,6 +93,8 @@ export interface RegistryOptions {
   readonly rebuild?: boolean;
   /** Shards of the snapshot map; by default enough that a shard lists about 512 packages. */
   readonly snapshotShards?: number;
+  /** Adds witnesses' cosignatures to each new checkpoint (AppenderOptions.cosign). */
+  readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
@@ -249,6 +251,7 @@ export class Registry {
         origin: key.origin,
         signer: key.signer,
         verifier: key.verifier,
+        cosign: options.cosign,
       });
       const blobs = await BlobStore.open(treeDir, { durable: options.durable });
       const statePath = join(options.dataDir, "state.sqlite");

@@ -9,9 +9,11 @@ import {
   openCheckpoint,
   openNote,
   parseCosignatureVerifierKey,
+  parseVerifierKey,
   signNote,
 } from "../../src/log/index.ts";
 import { initWitness, MAX_REQUEST_BYTES, runWitness } from "../../src/witness/index.ts";
+import { startCairnServer } from "../helpers/cairn-server.ts";
 import { cairn } from "../helpers/cli.ts";
 import { TEST_ORIGIN, tempDir, testKey } from "../helpers/log.ts";
 import {
@@ -103,6 +105,8 @@ describe("cairn witness over HTTP", () => {
     const body = formatAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint });
     assert.equal((await postCheckpoint(w.running.url, body)).status, 422);
     assert.equal((await postCheckpoint(w.running.url, await honest.request(0, 0))).status, 200);
+    // From the empty tree on, no proof is needed (nor allowed).
+    assert.equal((await postCheckpoint(w.running.url, await honest.request(0, 10))).status, 200);
   });
 
   test("never cosigns with a zero timestamp", async () => {
@@ -225,6 +229,47 @@ describe("a witness killed mid-race never rolls back", () => {
       );
     } finally {
       await restarted.kill("SIGTERM");
+    }
+  });
+});
+
+describe("cairn serve --witness", () => {
+  test("serves its checkpoint with the cosignature of a `cairn witness serve`", async () => {
+    await using dir = await tempDir();
+    const data = `${dir.path}/origin`;
+    const key = await cairn(["key", "--data", data]);
+    assert.equal(key.code, 0, key.stderr);
+    const logKey = key.stdout.trim();
+    const init = await cairn(["witness", "init", "--name", "w.example/1", "--data", dir.path]);
+    const vkey = /verifier key: (\S+)/.exec(init.stdout)?.[1] ?? "";
+    const witness = await startWitnessCli(dir.path, [logKey]);
+    await using origin = await startCairnServer([
+      "serve",
+      "--data",
+      data,
+      "--port",
+      "0",
+      "--no-durable",
+      "--witness",
+      `${witness.url}=${vkey}`,
+    ]);
+    try {
+      // The origin submits its checkpoint on start; the cosigned one replaces it when the answer lands.
+      const verifier = parseCosignatureVerifierKey(vkey);
+      const cosigned = async () => {
+        const note = await (await fetch(`${origin.url}-/cairn/checkpoint`)).text();
+        return note.split("\n").some((line) => line.startsWith(`— ${verifier.name} `));
+      };
+      for (let tries = 0; !(await cosigned()); tries++) {
+        assert.ok(tries < 400, "the cosigned checkpoint was never served");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const note = await (await fetch(`${origin.url}-/cairn/checkpoint`)).text();
+      assert.equal(openNote(note, [verifier]).verified.length, 1);
+      const logVerifier = parseVerifierKey(logKey);
+      assert.equal(openNote(note, [logVerifier]).verified.length, 1);
+    } finally {
+      await witness.kill("SIGTERM");
     }
   });
 });
