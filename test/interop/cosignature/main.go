@@ -49,8 +49,10 @@ type cosigner struct {
 	timestamp uint64
 }
 
-func (c cosigner) Name() string    { return c.name }
-func (c cosigner) KeyHash() uint32 { return keyHash(c.name, cosignatureType, c.priv.Public().(ed25519.PublicKey)) }
+func (c cosigner) Name() string { return c.name }
+func (c cosigner) KeyHash() uint32 {
+	return keyHash(c.name, cosignatureType, c.priv.Public().(ed25519.PublicKey))
+}
 func (c cosigner) Sign(msg []byte) ([]byte, error) {
 	out := make([]byte, 8, 8+ed25519.SignatureSize)
 	binary.BigEndian.PutUint64(out, c.timestamp)
