@@ -23,6 +23,8 @@ export interface FsStorageOptions {
 
 const TMP_DIR = ".tmp";
 const LOCK_FILE = ".lock";
+/** The pending checkpoint (see LogStorage.savePending); not a tree path, so never served. */
+const PENDING_FILE = "checkpoint.pending";
 /** Locks this process holds, so that a second open in the same process is refused too. */
 const heldLocks = new Set<string>();
 
@@ -89,6 +91,21 @@ export class FsLogStorage implements LogStorage {
     else await this.#writeAndRename(next, join(this.#dir, "checkpoint"));
     if (this.#durable) await syncDir(this.#dir);
     this.#checkpoint = next;
+  }
+
+  async savePending(next: Uint8Array): Promise<void> {
+    const path = join(this.#dir, PENDING_FILE);
+    const created = this.#pendingExists !== true && (await this.read(PENDING_FILE)) === undefined;
+    // In place: a crash mid-write leaves a torn file, which fails its signature and is ignored.
+    await this.#writeFile(next, path);
+    if (created && this.#durable) await syncDir(this.#dir);
+    this.#pendingExists = true;
+  }
+
+  #pendingExists: boolean | undefined;
+
+  readPending(): Promise<Uint8Array | undefined> {
+    return this.read(PENDING_FILE);
   }
 
   async stageCheckpoint(next: Uint8Array): Promise<void> {
