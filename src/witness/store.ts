@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS evidence (
   body TEXT NOT NULL
 );`;
 
+const MAX_EVIDENCE_PER_LOG = 1000;
+
 interface LogRow {
   size: number;
   root: Uint8Array;
@@ -99,6 +101,11 @@ export class SqliteWitnessStore implements WitnessStore {
   }
 
   async recordEvidence(origin: string, reason: EvidenceReason, body: string): Promise<void> {
+    // The first requests of a fork prove it; a log's key holder must not fill the disk with more.
+    const kept = this.#db
+      .prepare("SELECT count(*) AS n FROM evidence WHERE origin = ?")
+      .get(origin) as { n: number };
+    if (kept.n >= MAX_EVIDENCE_PER_LOG) return;
     this.#db
       .prepare("INSERT INTO evidence (origin, reason, received, body) VALUES (?, ?, ?, ?)")
       .run(origin, reason, this.#now(), body);
