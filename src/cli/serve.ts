@@ -226,6 +226,9 @@ export function registerServeCommands(program: Command): void {
         `verifier key: ${origin.key.verifierKey}`,
         `cargo index:  sparse+${origin.url}${CARGO_INDEX_PREFIX.slice(1)}`,
       ];
+      const witnessed = origin.witnesses?.status();
+      if (witnessed)
+        lines.push(`witnesses:    ${witnessed.witnesses.length} (quorum ${witnessed.quorum})`);
       if (origin.key.created)
         lines.push("(a new signing key was created; clients pin the verifier key above)");
       process.stdout.write(`${lines.join("\n")}\n`);
