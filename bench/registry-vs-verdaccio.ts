@@ -67,7 +67,7 @@ const TARGET_PUBLISH_50 = 10;
 const TARGET_READS = 2;
 const TARGET_INSTALL = 1;
 
-const PUBLISH_LEVELS = [1, 10, 50] as const;
+export const PUBLISH_LEVELS = [1, 10, 50] as const;
 /** Versions per package before a publisher moves to a new package, so no document grows without bound. */
 const VERSIONS_PER_PACKAGE = 25;
 /** The package whose packument and tarball the read benchmarks fetch. */
@@ -85,7 +85,7 @@ export interface Settings {
   readonly warmupSeconds: number;
 }
 
-const FULL: Settings = {
+export const FULL: Settings = {
   publishes: { 1: 300, 10: 1000, 50: 1000 },
   publishCapMs: 15_000,
   readSeconds: 10,
@@ -167,7 +167,12 @@ async function startVerdaccioServer(
   return { name: "verdaccio", url: verdaccio.url, agent, process: verdaccio.process, token: "" };
 }
 
-async function startCairn(dataDir: string, options: RunOptions): Promise<Server> {
+/** `cairn serve` on `dataDir`; `extraArgs` are more serve flags (witnesses, for bench/witness.ts). */
+export async function startCairn(
+  dataDir: string,
+  options: Pick<RunOptions, "cpuProfDir" | "cairnCli" | "cairnDurable">,
+  extraArgs: readonly string[] = [],
+): Promise<Server> {
   const port = await freePort();
   // As for Verdaccio above: its rate limits are not what is measured here (one user publishes thousands).
   await mkdir(dataDir, { recursive: true });
@@ -185,6 +190,7 @@ async function startCairn(dataDir: string, options: RunOptions): Promise<Server>
     "--data",
     dataDir,
     ...(options.cairnDurable ? [] : ["--no-durable"]),
+    ...extraArgs,
   );
   const spawned = startProcess("cairn", process.execPath, args, {
     cwd: REPO_DIR,
@@ -196,7 +202,7 @@ async function startCairn(dataDir: string, options: RunOptions): Promise<Server>
 }
 
 /** `npm adduser`'s request, the same on both servers; returns the bearer token. */
-async function addUser(server: Server, name: string): Promise<string> {
+export async function addUser(server: Server, name: string): Promise<string> {
   const body = JSON.stringify({
     name,
     password: `${name}-password-1234`,
@@ -218,7 +224,7 @@ async function addUser(server: Server, name: string): Promise<string> {
 // ---------------------------------------------------------------------------
 // Publishing.
 
-interface Publish {
+export interface Publish {
   readonly name: string;
   /** The publish body, serialized once before timing starts. */
   readonly json: string;
@@ -284,7 +290,7 @@ function makePublish(name: string, version: string, sourceLines: number, seed: n
  * version 1.0.(k mod 25) of package bench-c<level>-p<p>-<k div 25>, so the
  * publishers never touch each other's packages.
  */
-function publishPlan(level: number, total: number): Publish[][] {
+export function publishPlan(level: number, total: number): Publish[][] {
   const perPublisher = Math.max(1, Math.round(total / level));
   return Array.from({ length: level }, (_, p) =>
     Array.from({ length: perPublisher }, (_, k) => {
@@ -299,7 +305,7 @@ function publishPlan(level: number, total: number): Publish[][] {
   );
 }
 
-interface PublishRun {
+export interface PublishRun {
   readonly publishes: number;
   readonly ms: number;
   readonly perSecond: number;
@@ -308,7 +314,11 @@ interface PublishRun {
 }
 
 /** Every publisher publishes its list in order, until done or until `capMs` has passed. */
-async function publishLoad(server: Server, plan: Publish[][], capMs: number): Promise<PublishRun> {
+export async function publishLoad(
+  server: Server,
+  plan: Publish[][],
+  capMs: number,
+): Promise<PublishRun> {
   const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + capMs;
@@ -334,7 +344,7 @@ async function publishLoad(server: Server, plan: Publish[][], capMs: number): Pr
 }
 
 /** The package the read benchmarks fetch: 30 versions, published one after another. */
-async function publishReadPackage(server: Server): Promise<void> {
+export async function publishReadPackage(server: Server): Promise<void> {
   for (let i = 0; i < READ_VERSIONS; i++) {
     await publish(server, makePublish(READ_PACKAGE, `1.0.${i}`, 400, i));
   }

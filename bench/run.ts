@@ -7,7 +7,7 @@
  *   npm run bench                      # full size: 1,000,000 entries, 10,000 proofs, full registry run
  *   node bench/run.ts --quick          # smoke run: 20,000 entries, 1,000 proofs, quick registry run
  *   node bench/run.ts --entries 200000 --proofs 5000
- *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink, install, web or cargo
+ *   node bench/run.ts --only registry  # one group: log, registry, proxy, hostile, uplink, install, web, cargo or witness
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -24,12 +24,15 @@ import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
 import type { UplinkResult } from "./uplink.ts";
 import type { WebBenchResult } from "./web.ts";
+import type { WitnessBenchResult } from "./witness.ts";
 
 /** From the issue: append rate with tiles and bundles on disk, and proofs from tiles. */
 const TARGET_ENTRIES_PER_SECOND = 100_000;
 const TARGET_PROOFS = 10_000;
 /** From the hardening issue: a reader's p99 under hostile input within 2x of a quiet server's. */
 const TARGET_HOSTILE_RATIO = 2;
+/** From the governance issue: publish p99 at 50 publishers with 3 witnesses, over none. */
+const TARGET_WITNESS_RATIO = 1.5;
 /** From the web interface's issue: server time of a search and of a package page. */
 const TARGET_WEB_P50_MS = 20;
 const TARGET_WEB_P99_MS = 50;
@@ -46,7 +49,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo,witness]",
   );
   process.exit(0);
 }
@@ -55,11 +58,21 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web", "cargo"];
+const GROUPS = [
+  "log",
+  "registry",
+  "proxy",
+  "hostile",
+  "uplink",
+  "install",
+  "web",
+  "cargo",
+  "witness",
+];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile, uplink, install, web and cargo, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink, install, web, cargo and witness, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -80,6 +93,7 @@ if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
 if (groups.has("install")) rows.push(...(await installBenchmark()));
 if (groups.has("web")) rows.push(...(await webBenchmark()));
 if (groups.has("cargo")) rows.push(...(await cargoBenchmark()));
+if (groups.has("witness")) rows.push(...(await witnessBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -299,6 +313,31 @@ async function cargoBenchmark(): Promise<string[][]> {
       rate(c.concurrent),
       "",
       "publishes/s",
+    ],
+  ];
+}
+
+/** A witness's add-checkpoint throughput; publish latency with 3 witnesses against none. */
+async function witnessBenchmark(): Promise<string[][]> {
+  console.log("\n== witness ==");
+  const [r] = await runChild<WitnessBenchResult>(
+    join(BENCH_DIR, "witness.ts"),
+    values.quick ? ["--quick"] : [],
+  );
+  const best = r.throughput.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  const p99 = (w: number) => r.latency.find((x) => x.witnesses === w && x.publishers === 50)?.p99Ms;
+  return [
+    [
+      `witness add-checkpoint (best: ${best.logs} logs, ${best.connections} connections)`,
+      `${count(best.perSecond)} cosignatures/s`,
+      mib(r.witnessPeakRssBytes),
+      "",
+    ],
+    [
+      "publish p99 at 50 publishers, 3 witnesses vs none",
+      `${p99(3)?.toFixed(0)} ms vs ${p99(0)?.toFixed(0)} ms: ${r.ratio50.toFixed(2)}x`,
+      "",
+      `<= ${TARGET_WITNESS_RATIO}x: ${meets(r.ratio50 <= TARGET_WITNESS_RATIO)}`,
     ],
   ];
 }

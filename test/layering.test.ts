@@ -30,6 +30,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ecosystems: ["npm/rules", "cargo/rules", "registry", "util"],
   client: ["ecosystems", "npm/rules", "registry", "store", "log", "util"],
   origin: ["ecosystems", "registry", "store", "log", "util"],
+  witness: ["log", "util"],
   upstream: ["origin", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
   gateway: ["ecosystems", "registry", "store", "log", "util"],
   web: ["client", "ecosystems", "npm/rules", "registry", "store", "log", "util"],
@@ -106,6 +107,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "util",
   ],
   cli: [
+    "witness",
     "cargo",
     "web",
     "peer",
@@ -128,9 +130,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
 };
 
-/** Modules that may hold SQL: the derived state's, and the origin's own user database. */
+/** Modules that may hold SQL: the derived state's, the origin's own user database, the witness's store. */
 const SQL_OWNERS = (file: string) =>
-  file.startsWith(`registry${sep}`) || file === join("origin", "auth.ts");
+  file.startsWith(`registry${sep}`) ||
+  file === join("origin", "auth.ts") ||
+  file === join("witness", "store.ts");
 
 interface SourceFile {
   /** Relative to src/. */

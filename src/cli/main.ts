@@ -45,6 +45,10 @@ export const COMMAND_MODULES: readonly {
   },
   { names: ["store"], load: async () => (await import("./store.ts")).registerStoreCommands },
   { names: ["peer"], load: async () => (await import("./peer.ts")).registerPeerCommands },
+  {
+    names: ["witness"],
+    load: async () => (await import("./witness.ts")).registerWitnessCommands,
+  },
 ];
 
 /**

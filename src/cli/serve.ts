@@ -17,6 +17,7 @@ import { dataPaths } from "../origin/data-paths.ts";
 import { loadOriginKey } from "../origin/key-rotation.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { checkStoredTree } from "../origin/tree-health.ts";
+import { parseWitnessSetting } from "../origin/witnesses.ts";
 import type { LogLevel } from "../util/log-level.ts";
 import { registerKeySubcommands } from "./key.ts";
 import { LOG_LEVEL_HELP, parseCount, parseLogLevel, parsePort, parseSeconds } from "./options.ts";
@@ -40,6 +41,10 @@ interface ServeFlags {
   uplink?: string[];
   local?: string[];
   follow?: string[];
+  witness?: string[];
+  witnessQuorum?: number;
+  witnessTimeout?: number;
+  witnessRefresh?: number;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -87,6 +92,16 @@ async function uplinkFlags(
     ...(specs.length > 0 ? { uplinks } : {}),
     ...(local.length > 0 ? { packages } : {}),
   };
+}
+
+function witnessFlags(specs: readonly string[]): Pick<OriginConfig, "witnesses"> {
+  if (specs.length === 0) return {};
+  const witnesses: Record<string, string> = {};
+  for (const spec of specs) {
+    const { url, key } = parseWitnessSetting(spec);
+    witnesses[url] = key;
+  }
+  return { witnesses };
 }
 
 export function registerServeCommands(program: Command): void {
@@ -143,6 +158,27 @@ export function registerServeCommands(program: Command): void {
       collect,
     )
     .option(
+      "--witness <url=vkey>",
+      "submit each checkpoint to the witness at this URL (its add-checkpoint prefix) and serve it " +
+        "with the witness's cosignature, checked against its verifier key; repeatable",
+      collect,
+    )
+    .option(
+      "--witness-quorum <k>",
+      "cosignatures a publish waits for before it is acknowledged (default: every witness)",
+      parseCount("quorum"),
+    )
+    .option(
+      "--witness-timeout <seconds>",
+      "how long a publish waits for the quorum; later cosignatures are added afterwards (default: 2)",
+      parseSeconds("timeout", 0),
+    )
+    .option(
+      "--witness-refresh <seconds>",
+      "re-cosign an idle log's checkpoint this often, so clients' maximum age holds (default: 900)",
+      parseSeconds("interval", 0),
+    )
+    .option(
       "--check",
       "check the whole static tree against the signed checkpoint (every tile, bundle and blob), " +
         "print each damaged file and exit 1 if there is one; does not serve",
@@ -157,13 +193,14 @@ export function registerServeCommands(program: Command): void {
         "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
-      const { config: configFile, durable, check, uplink, local, follow, ...rest } = flags;
+      const { config: configFile, durable, check, uplink, local, follow, witness, ...rest } = flags;
       // commander sets durable=true by default for --no-durable; only pass it when the flag was used.
       const config = await loadConfig(
         {
           ...rest,
           durable: durable === false ? false : undefined,
           ...(await uplinkFlags(uplink ?? [], local ?? [], follow ?? [])),
+          ...witnessFlags(witness ?? []),
         },
         configFile,
       );
@@ -191,6 +228,9 @@ export function registerServeCommands(program: Command): void {
         `verifier key: ${origin.key.verifierKey}`,
         `cargo index:  sparse+${origin.url}${CARGO_INDEX_PREFIX.slice(1)}`,
       ];
+      const witnessed = origin.witnesses?.status();
+      if (witnessed)
+        lines.push(`witnesses:    ${witnessed.witnesses.length} (quorum ${witnessed.quorum})`);
       if (origin.key.created)
         lines.push("(a new signing key was created; clients pin the verifier key above)");
       process.stdout.write(`${lines.join("\n")}\n`);

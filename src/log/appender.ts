@@ -14,7 +14,7 @@
 import { formatCheckpoint, openCheckpoint } from "./checkpoint.ts";
 import { LogError } from "./errors.ts";
 import type { Hash } from "./hash.ts";
-import { type NoteSigner, type NoteVerifier, signNote } from "./note.ts";
+import { type NoteSigner, type NoteVerifier, parseNote, signNote } from "./note.ts";
 import {
   bundlePath,
   checkEntrySize,
@@ -50,6 +50,16 @@ export interface LogStorage {
    * Called while the batch's files are written.
    */
   stageCheckpoint?(next: Uint8Array): Promise<void>;
+  /**
+   * Optional, needed with `cosign`: keeps `next` durably as the pending
+   * checkpoint (replacing the previous one) once every file it covers is
+   * durable, before witnesses see it; `readPending` returns it (undefined
+   * if none). A crash after witnesses cosigned it but before the swap then
+   * rolls forward to it on open, so the log never falls behind a size a
+   * witness holds (which would look like a fork from then on).
+   */
+  savePending?(next: Uint8Array): Promise<void>;
+  readPending?(): Promise<Uint8Array | undefined>;
 }
 
 export interface AppenderOptions {
@@ -63,6 +73,13 @@ export interface AppenderOptions {
    * rotated out, while its window lasts): asked anew for every checkpoint.
    */
   readonly cosigners?: readonly NoteSigner[] | (() => readonly NoteSigner[]);
+  /**
+   * Awaited once a batch is durable, before its checkpoint is published:
+   * returns the checkpoint to publish, the signed one with witnesses'
+   * cosignatures added, so the first published checkpoint of a size
+   * already carries them (and a publish's acknowledgement waits for them).
+   */
+  readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
 }
 
 export interface AppendResult {
@@ -96,7 +113,7 @@ export class Appender {
 
   /** Opens the log in `storage`, creating an empty one if there is no checkpoint. */
   static async open(storage: LogStorage, options: AppenderOptions): Promise<Appender> {
-    const stored = await storage.read("checkpoint");
+    const stored = await rollForward(storage, options, await storage.read("checkpoint"));
     if (stored === undefined) {
       const empty = TreeBuilder.empty();
       const checkpoint = signCheckpoint(options, empty);
@@ -147,18 +164,67 @@ export class Appender {
     const stored = new Set(this.#tree.partialFiles().map((f) => f.path));
     files.push(...next.partialFiles().filter((f) => !stored.has(f.path)));
     const checkpoint = signCheckpoint(this.#options, next);
+    const cosigned = this.#options.cosign !== undefined;
     // A crash after this line leaves files past the old checkpoint; the next batch rewrites them.
     // Every write settles before a failure is reported: the next batch rewrites these paths.
     const written = await Promise.allSettled([
       this.#storage.writeFiles(files),
-      this.#storage.stageCheckpoint?.(checkpoint),
+      // With witnesses the checkpoint changes once they answer: nothing to stage yet.
+      cosigned ? undefined : this.#storage.stageCheckpoint?.(checkpoint),
       alongside,
     ]);
     for (const result of written) if (result.status === "rejected") throw result.reason;
-    await this.#storage.swapCheckpoint(this.#checkpoint, checkpoint);
+    if (cosigned) await this.#savePending(checkpoint);
+    const published = await this.#withCosignatures(checkpoint);
+    await this.#storage.swapCheckpoint(this.#checkpoint, published);
     this.#tree = next;
-    this.#checkpoint = checkpoint;
-    return { first, size: next.size, checkpoint };
+    this.#checkpoint = published;
+    return { first, size: next.size, checkpoint: published };
+  }
+
+  async #savePending(checkpoint: Uint8Array): Promise<void> {
+    if (!this.#storage.savePending)
+      throw new LogError("conflict", "witnesses need a storage that keeps a pending checkpoint");
+    await this.#storage.savePending(checkpoint);
+  }
+
+  async #withCosignatures(checkpoint: Uint8Array): Promise<Uint8Array> {
+    if (!this.#options.cosign) return checkpoint;
+    try {
+      const cosigned = await this.#options.cosign(checkpoint);
+      // Whatever the hook did, the note published is this checkpoint, signed by the log.
+      this.#checkSameCheckpoint(checkpoint, cosigned);
+      return cosigned;
+    } catch {
+      // The batch is durable and witnesses may have cosigned it: publish it as the log signed it.
+      return checkpoint;
+    }
+  }
+
+  #checkSameCheckpoint(current: Uint8Array, next: Uint8Array): void {
+    if (parseNote(next).text !== parseNote(current).text)
+      throw new LogError("conflict", "a replacement checkpoint must be the same checkpoint");
+    openCheckpoint(next, [this.#options.verifier], this.#options.origin);
+  }
+
+  /**
+   * Publishes `next` in place of the current checkpoint if it is the same
+   * checkpoint (same text: size and root) with other signatures, such as
+   * cosignatures that arrived after it was published or fresher ones.
+   * Runs after any batch in progress; resolves false, changing nothing, if
+   * by then the checkpoint has moved on.
+   */
+  replaceCheckpoint(next: Uint8Array): Promise<boolean> {
+    const run = this.#busy.then(async () => {
+      const current = this.#checkpoint;
+      if (parseNote(next).text !== parseNote(current).text) return false;
+      this.#checkSameCheckpoint(current, next);
+      await this.#storage.swapCheckpoint(current, next);
+      this.#checkpoint = next;
+      return true;
+    });
+    this.#busy = run.catch(() => {});
+    return run;
   }
 }
 
@@ -172,6 +238,30 @@ function signCheckpoint(options: AppenderOptions, tree: TreeBuilder): Uint8Array
   const { cosigners = [] } = options;
   const extra = typeof cosigners === "function" ? cosigners() : cosigners;
   return encoder.encode(signNote(text, [options.signer, ...extra]));
+}
+
+/**
+ * The checkpoint to open with: the stored one, or the pending one if it is
+ * the log's, larger, and every file it covers is there (see savePending).
+ */
+async function rollForward(
+  storage: LogStorage,
+  options: AppenderOptions,
+  stored: Uint8Array | undefined,
+): Promise<Uint8Array | undefined> {
+  const pending = await storage.readPending?.();
+  if (stored === undefined || pending === undefined) return stored;
+  let ahead: boolean;
+  try {
+    const next = openCheckpoint(pending, [options.verifier], options.origin);
+    ahead = next.size > openCheckpoint(stored, [options.verifier], options.origin).size;
+  } catch {
+    return stored; // torn by a crash while it was written, before any witness saw it
+  }
+  if (!ahead) return stored;
+  await recoverTree(storage, options, pending); // throws if a file it covers is missing
+  await storage.swapCheckpoint(stored, pending);
+  return pending;
 }
 
 function corrupt(message: string, cause?: unknown): LogError {

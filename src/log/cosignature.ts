@@ -100,7 +100,8 @@ export class Cosigner implements NoteSigner {
 
   sign(text: Uint8Array): Uint8Array {
     const timestamp = this.#now();
-    if (timestamp < 0n || timestamp > MAX_TIMESTAMP)
+    // A zero time would claim nothing about freshness (tlog-witness forbids it after v1.0.0).
+    if (timestamp <= 0n || timestamp > MAX_TIMESTAMP)
       throw new LogError("out-of-range", "timestamp out of range");
     const out = Buffer.alloc(8);
     out.writeBigUInt64BE(timestamp, 0);

@@ -23,6 +23,8 @@ export interface FsStorageOptions {
 
 const TMP_DIR = ".tmp";
 const LOCK_FILE = ".lock";
+/** The pending checkpoint (see LogStorage.savePending); not a tree path, so never served. */
+const PENDING_FILE = "checkpoint.pending";
 /** Locks this process holds, so that a second open in the same process is refused too. */
 const heldLocks = new Set<string>();
 
@@ -52,9 +54,7 @@ export class FsLogStorage implements LogStorage {
   }
 
   async close(): Promise<void> {
-    const lock = join(this.#dir, LOCK_FILE);
-    heldLocks.delete(lock);
-    await rm(lock, { force: true });
+    await releaseLock(join(this.#dir, LOCK_FILE));
   }
 
   async read(path: string): Promise<Uint8Array | undefined> {
@@ -93,6 +93,21 @@ export class FsLogStorage implements LogStorage {
     this.#checkpoint = next;
   }
 
+  async savePending(next: Uint8Array): Promise<void> {
+    const path = join(this.#dir, PENDING_FILE);
+    const created = this.#pendingExists !== true && (await this.read(PENDING_FILE)) === undefined;
+    // In place: a crash mid-write leaves a torn file, which fails its signature and is ignored.
+    await this.#writeFile(next, path);
+    if (created && this.#durable) await syncDir(this.#dir);
+    this.#pendingExists = true;
+  }
+
+  #pendingExists: boolean | undefined;
+
+  readPending(): Promise<Uint8Array | undefined> {
+    return this.read(PENDING_FILE);
+  }
+
   async stageCheckpoint(next: Uint8Array): Promise<void> {
     const path = join(this.#dir, TMP_DIR, `${process.pid}-${this.#tmpCounter++}`);
     this.#staged = undefined;
@@ -126,8 +141,17 @@ export class FsLogStorage implements LogStorage {
   }
 }
 
-/** Creates the lock file exclusively; a lock whose process is gone is taken over. */
-async function takeLock(path: string): Promise<void> {
+/** Releases a lock taken with takeLock. */
+export async function releaseLock(path: string): Promise<void> {
+  heldLocks.delete(path);
+  await rm(path, { force: true });
+}
+
+/**
+ * Creates the lock file exclusively, so one process at a time writes a
+ * directory; a lock whose process is gone is taken over.
+ */
+export async function takeLock(path: string): Promise<void> {
   if (heldLocks.has(path))
     throw new LogError("conflict", "the log is already open in this process");
   for (let attempt = 0; attempt < 2; attempt++) {

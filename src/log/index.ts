@@ -21,7 +21,7 @@ export {
   parseCosignatureVerifierKey,
 } from "./cosignature.ts";
 export { isLogError, LogError, type LogErrorCode } from "./errors.ts";
-export { FsLogStorage, type FsStorageOptions } from "./fs-storage.ts";
+export { FsLogStorage, type FsStorageOptions, releaseLock, takeLock } from "./fs-storage.ts";
 export {
   EMPTY_ROOT,
   equalBytes,
@@ -45,6 +45,8 @@ export {
 } from "./merkle.ts";
 export {
   addSignatures,
+  ed25519PrivateKey,
+  formatKey,
   generateKey,
   type KeyedVerifier,
   keyId,
@@ -53,9 +55,12 @@ export {
   type NoteVerifier,
   type OpenedNote,
   openNote,
+  parseKeyParts,
   parseNote,
   parseSignerKey,
   parseVerifierKey,
+  rawPublicKey,
+  rawSeed,
   signNote,
 } from "./note.ts";
 export { DirectorySource, HttpSource, openSource, withFullTileFallback } from "./sources.ts";
@@ -84,7 +89,9 @@ export {
   type AddCheckpointRequest,
   addCheckpoint,
   type CosignedState,
+  type EvidenceReason,
   formatAddCheckpointRequest,
+  MAX_PROOF_LINES,
   MemoryWitnessStore,
   parseAddCheckpointRequest,
   type WitnessOptions,

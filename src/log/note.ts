@@ -96,7 +96,7 @@ export function ed25519PublicKey(raw: Uint8Array): KeyObject {
   });
 }
 
-function ed25519PrivateKey(seed: Uint8Array): KeyObject {
+export function ed25519PrivateKey(seed: Uint8Array): KeyObject {
   return createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
     format: "der",
@@ -108,7 +108,7 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
   return key.export({ format: "der", type: "spki" }).subarray(SPKI_ED25519_PREFIX.length);
 }
 
-function rawSeed(key: KeyObject): Uint8Array {
+export function rawSeed(key: KeyObject): Uint8Array {
   return key.export({ format: "der", type: "pkcs8" }).subarray(PKCS8_ED25519_PREFIX.length);
 }
 

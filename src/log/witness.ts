@@ -13,12 +13,14 @@
  * Responses: 200 with cosignature lines; 400 malformed or old > new; 403 no
  * trusted signature; 404 unknown origin; 409 (text/x.tlog.size, the latest
  * cosigned size) when the old size is stale or a same-size root differs; 422
- * when the consistency proof does not verify.
+ * when the consistency proof does not verify, or a size-0 checkpoint does not
+ * carry the empty tree's root (a rule of the spec after v1.0.0 that v1.0.0
+ * does not forbid).
  */
 import { decodeBase64Strict, encodeBase64 } from "./base64.ts";
 import { openCheckpoint } from "./checkpoint.ts";
 import { LogError } from "./errors.ts";
-import { equalBytes, HASH_SIZE, type Hash } from "./hash.ts";
+import { EMPTY_ROOT, equalBytes, HASH_SIZE, type Hash } from "./hash.ts";
 import { verifyConsistency } from "./merkle.ts";
 import { addSignatures, type NoteSigner, type NoteVerifier, parseNote } from "./note.ts";
 
@@ -56,7 +58,12 @@ export function parseAddCheckpointRequest(body: string): AddCheckpointRequest {
 export interface CosignedState {
   readonly size: number;
   readonly root: Hash;
+  /** The checkpoint as cosigned, the log's signatures and this witness's included. */
+  readonly note?: string;
 }
+
+/** Why a request whose log signature verified was refused: what a fork looks like. */
+export type EvidenceReason = "inconsistent" | "same-size-conflict";
 
 /**
  * A witness's memory of each log. `compareAndSwap` stores `next` only if the
@@ -67,6 +74,11 @@ export interface CosignedState {
 export interface WitnessStore {
   get(origin: string): Promise<CosignedState | undefined>;
   compareAndSwap(origin: string, oldSize: number, next: CosignedState): Promise<boolean>;
+  /**
+   * Keeps a request that carried a valid log signature but failed the
+   * consistency checks (tlog-witness: it "might be proof of log misbehavior").
+   */
+  recordEvidence?(origin: string, reason: EvidenceReason, body: string): Promise<void>;
 }
 
 export class MemoryWitnessStore implements WitnessStore {
@@ -94,6 +106,8 @@ export interface WitnessOptions {
   /** Trusted log keys, by checkpoint origin. */
   readonly logs: ReadonlyMap<string, readonly NoteVerifier[]>;
   readonly store: WitnessStore;
+  /** Runs between the checks and the compare-and-swap; tests stall races here. */
+  readonly beforeSwap?: (origin: string, size: number) => Promise<void>;
 }
 
 const text = (status: number, body: string): WitnessResponse => ({
@@ -128,6 +142,9 @@ export async function addCheckpoint(
   }
   if (req.oldSize > checkpoint.size)
     return text(400, "old size is larger than the checkpoint size\n");
+  if (checkpoint.size === 0 && !equalBytes(checkpoint.root, EMPTY_ROOT))
+    return text(422, "a checkpoint of size 0 must carry the empty tree's root\n");
+  const evidence = (reason: EvidenceReason) => options.store.recordEvidence?.(origin, reason, body);
   const known = await options.store.get(origin);
   const conflict = (): WitnessResponse => ({
     status: 409,
@@ -136,24 +153,31 @@ export async function addCheckpoint(
   });
   if (req.oldSize !== (known?.size ?? 0)) return conflict();
   if (known && req.oldSize === checkpoint.size) {
-    if (!equalBytes(known.root, checkpoint.root)) return conflict();
-  } else if (known) {
+    if (!equalBytes(known.root, checkpoint.root)) {
+      await evidence("same-size-conflict");
+      return conflict();
+    }
+  } else if (known && known.size > 0) {
     try {
       verifyConsistency(known.size, checkpoint.size, req.proof, known.root, checkpoint.root);
     } catch (err) {
+      await evidence("inconsistent");
       return text(422, `${(err as Error).message}\n`);
     }
   } else if (req.proof.length > 0) {
     return text(422, "the proof must be empty when the old size is zero\n");
   }
+  // Signed before the swap so that the stored note is the one answered; unused if the swap loses.
+  const cosigned = addSignatures(req.checkpoint, [options.cosigner]);
+  await options.beforeSwap?.(origin, checkpoint.size);
   const stored = await options.store.compareAndSwap(origin, req.oldSize, {
     size: checkpoint.size,
     root: checkpoint.root,
+    note: cosigned,
   });
   if (!stored) {
     const latest = await options.store.get(origin);
     return { status: 409, contentType: "text/x.tlog.size", body: `${latest?.size ?? 0}\n` };
   }
-  const cosigned = addSignatures(req.checkpoint, [options.cosigner]);
   return text(200, cosigned.slice(req.checkpoint.length));
 }

@@ -24,6 +24,7 @@ import {
   TreeHealth,
   TreeHealthError,
 } from "../origin/tree-health.ts";
+import { type WitnessSubmitter, witnessSubmitterFor } from "../origin/witnesses.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { BlockIndex } from "../store/block-index.ts";
@@ -55,6 +56,8 @@ export interface RunningOrigin {
   readonly uplinks?: UplinkImporter;
   /** One per uplink with packages to follow, syncing in the background. */
   readonly followers: readonly Follower[];
+  /** Submits each checkpoint to the configured witnesses, if any. */
+  readonly witnesses?: WitnessSubmitter;
   /** Publishes a SQLite snapshot now (what SIGHUP does); undefined if the newest is current or it failed. */
   publishDatabase(): Promise<PublishedDatabase | undefined>;
   /** Publishes the popularity sketch of the downloads counted so far, ending the interval; undefined when counting is off or it failed. */
@@ -88,13 +91,18 @@ function describeDamage(damage: readonly { path: string; problem: string }[]): s
  * Opens the registry; if that fails on a damaged tree, says which files are
  * damaged rather than how recovery tripped over them.
  */
-async function openRegistry(config: OriginConfig, key: OriginKey): Promise<Registry> {
+async function openRegistry(
+  config: OriginConfig,
+  key: OriginKey,
+  witnesses: WitnessSubmitter | undefined,
+): Promise<Registry> {
   try {
     return await Registry.open({
       dataDir: config.data,
       key,
       durable: config.durable,
       snapshotShards: config.snapshotShards || undefined,
+      ...(witnesses ? { cosign: (checkpoint) => witnesses.cosign(checkpoint) } : {}),
     });
   } catch (err) {
     const tree = dataPaths(config.data).tree;
@@ -118,8 +126,19 @@ export async function startOrigin(
   const limits = limitsOf(config);
   passwordHasher.configure({ workers: limits.passwordHashers, maxQueue: 32 });
   const key = await loadOriginKey(config.data, config.origin);
-  const registry = await openRegistry(config, key);
-  const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  const operatorLog = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const witnesses = witnessSubmitterFor(
+    config,
+    key.verifier,
+    new DirectorySource(paths.tree),
+    operatorLog,
+  );
+  const registry = await openRegistry(config, key, witnesses).catch(async (err: unknown) => {
+    await witnesses?.close();
+    throw err;
+  });
+  witnesses?.attach(registry.appender);
+  const health = new TreeHealth(operatorLog);
   let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
   const deltas = new FileDeltas(paths.tree, registry, {
@@ -180,6 +199,7 @@ export async function startOrigin(
       now: options.now,
       counter,
       blocks,
+      witnesses,
     }));
     const address = await app.listen({ host: config.host, port: config.port });
     const server = app;
@@ -217,6 +237,7 @@ export async function startOrigin(
       registry,
       health,
       ...(uplinks ? { uplinks } : {}),
+      ...(witnesses ? { witnesses } : {}),
       followers,
       publishDatabase,
       publishPopularity,
@@ -230,6 +251,7 @@ export async function startOrigin(
         await server.close();
         await uplinks?.close();
         await deltas.close();
+        await witnesses?.close();
         await registry.close();
         auth.close();
       },
@@ -238,6 +260,7 @@ export async function startOrigin(
     await stopScrub();
     await app?.close();
     await deltas.close();
+    await witnesses?.close();
     await registry.close();
     auth.close();
     throw err;
@@ -257,6 +280,7 @@ interface AppParts {
   /** The blocks the trustless gateway serves. */
   readonly blocks: BlockIndex;
   readonly verifier: NoteVerifier;
+  readonly witnesses?: WitnessSubmitter;
 }
 
 async function buildApp(
@@ -318,6 +342,7 @@ async function buildApp(
       size: registry.appender.size,
       ...health.status(),
       signIns: { hashing: passwordHasher.load },
+      ...(parts.witnesses ? { witnesses: parts.witnesses.status() } : {}),
     });
   });
   const packages = registerNpmApi(app, {

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
+import { parseCosignatureVerifierKey } from "../log/index.ts";
 import { isShardCount } from "../registry/snapshot.ts";
 import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from "../registry/tarball-limits.ts";
 import { DEFAULT_LOG_LEVEL, isLogLevel, LOG_LEVELS, type LogLevel } from "../util/log-level.ts";
@@ -70,6 +71,14 @@ export interface OriginConfig {
    * pattern matches go to the first uplink (`**` decides otherwise).
    */
   readonly packages?: Readonly<Record<string, PackageSource>>;
+  /** Witnesses each checkpoint is submitted to: their verifier keys (0x04) by submission URL. */
+  readonly witnesses?: Readonly<Record<string, string>>;
+  /** Cosignatures a new checkpoint waits for (default: every witness). */
+  readonly witnessQuorum?: number;
+  /** Seconds a new checkpoint waits for the quorum before it is published without it (default 2). */
+  readonly witnessTimeout?: number;
+  /** Seconds between re-cosignings of an idle log's checkpoint (default 900; 0: never). */
+  readonly witnessRefresh?: number;
 }
 
 export interface UplinkSettings {
@@ -186,6 +195,10 @@ const TYPES: Record<
   scrubRate: "number",
   uplinks: "object",
   packages: "object",
+  witnesses: "object",
+  witnessQuorum: "number",
+  witnessTimeout: "number",
+  witnessRefresh: "number",
 };
 
 const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -290,6 +303,26 @@ function checkUplinks(uplinks: Record<string, unknown>, where: string): void {
   }
 }
 
+function checkWitnesses(values: Record<string, unknown>, where: string): void {
+  const witnesses = (values.witnesses ?? {}) as Record<string, unknown>;
+  for (const [url, key] of Object.entries(witnesses)) {
+    if (!isHttpUrl(url)) throw new ConfigError(`${where}: witnesses: ${url} is not an http(s) URL`);
+    try {
+      parseCosignatureVerifierKey(key as string);
+    } catch (err) {
+      throw new ConfigError(`${where}: witnesses[${url}]: ${(err as Error).message}`);
+    }
+  }
+  const quorum = values.witnessQuorum as number | undefined;
+  if (quorum !== undefined && (!Number.isSafeInteger(quorum) || quorum < 0))
+    throw new ConfigError(`${where}: witnessQuorum must be a whole number`);
+  for (const key of ["witnessTimeout", "witnessRefresh"]) {
+    const n = values[key] as number | undefined;
+    if (n !== undefined && (!Number.isFinite(n) || n < 0 || n > 86_400 * 365))
+      throw new ConfigError(`${where}: ${key} must be a number of seconds`);
+  }
+}
+
 function checkPackages(packages: Record<string, unknown>, where: string): void {
   for (const [pattern, source] of Object.entries(packages)) {
     const at = `${where}: packages[${JSON.stringify(pattern)}]`;
@@ -322,6 +355,7 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   if (values.uplinks !== undefined) checkUplinks(values.uplinks as Record<string, unknown>, where);
   if (values.packages !== undefined)
     checkPackages(values.packages as Record<string, unknown>, where);
+  checkWitnesses(values, where);
   const port = values.port as number | undefined;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
@@ -386,11 +420,17 @@ export async function loadConfig(
     ),
   ]);
   checkRoutes(uplinks, packages);
+  const witnesses = { ...fromFile.witnesses, ...checkedFlags.witnesses };
+  if ((merged.witnessQuorum ?? 0) > Object.keys(witnesses).length)
+    throw new ConfigError(
+      `witnessQuorum ${merged.witnessQuorum} is more than the ${Object.keys(witnesses).length} witnesses`,
+    );
   return {
     ...merged,
     data: resolve(merged.data),
     ...(Object.keys(uplinks).length > 0 ? { uplinks } : {}),
     ...(Object.keys(packages).length > 0 ? { packages } : {}),
+    ...(Object.keys(witnesses).length > 0 ? { witnesses } : {}),
   };
 }
 

@@ -4,9 +4,8 @@
  * signed-note signer key string; the key name is the log's origin line.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
 import {
   generateKey,
   type NoteSigner,
@@ -14,6 +13,7 @@ import {
   parseSignerKey,
   parseVerifierKey,
 } from "../log/index.ts";
+import { createPrivateFile } from "../util/durable-file.ts";
 
 export interface OriginKey {
   /** The log's name: checkpoint origin line and key name. */
@@ -44,15 +44,7 @@ export async function loadOrCreateKey(path: string, originName?: string): Promis
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     signerKey = generateKey(originName ?? defaultOriginName()).signerKey;
-    await mkdir(dirname(path), { recursive: true });
-    // "wx": never overwrite a key another process created in the meantime.
-    const handle = await open(path, "wx", 0o600);
-    try {
-      await handle.writeFile(`${signerKey}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await createPrivateFile(path, `${signerKey}\n`);
     created = true;
   }
   const signer = parseSignerKey(signerKey);

@@ -95,6 +95,8 @@ export interface RegistryOptions {
   readonly rebuild?: boolean;
   /** Shards of the snapshot map; by default enough that a shard lists about 512 packages. */
   readonly snapshotShards?: number;
+  /** Adds witnesses' cosignatures to each new checkpoint (AppenderOptions.cosign). */
+  readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
 }
 
 /** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
@@ -254,6 +256,7 @@ export class Registry {
         signer: key.signer,
         verifier: key.verifier,
         cosigners: key.cosigners,
+        cosign: options.cosign,
       });
       const blobs = await BlobStore.open(treeDir, { durable: options.durable });
       const statePath = join(options.dataDir, "state.sqlite");

@@ -1,6 +1,7 @@
 /** File writes that can be made durable: the data, and the directory entry that names it. */
 import { randomBytes } from "node:crypto";
-import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** Writes `data` to `path` (created or truncated); with `durable`, its data is on disk on return. */
 export async function writeFileDurably(
@@ -107,5 +108,20 @@ export async function replaceFile(
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Creates a file only its owner may read (a private key), durably; fails with
+ * EEXIST rather than overwrite one another process created in the meantime.
+ */
+export async function createPrivateFile(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const handle = await open(path, "wx", 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
