@@ -47,6 +47,7 @@ import {
   yankedOf,
 } from "./state.ts";
 import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
+import { writeTakedowns } from "./withheld.ts";
 
 export class SnapshotMismatchError extends Error {
   override name = "SnapshotMismatchError";
@@ -610,6 +611,7 @@ export class StateBatch {
     try {
       for (const { before, after } of this.#touched.values()) {
         this.#writeDocument(before, after);
+        writeTakedowns(sql, rowName(state.ecosystems, after), before, after);
         const { key, prefix, sha256 } = this.#document(after);
         sql(
           "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256",

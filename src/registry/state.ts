@@ -22,6 +22,7 @@ import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
 import type { LogEntry } from "./void-entries.ts";
+import { takedownsOf, WITHHELD_SCHEMA } from "./withheld.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
 export const STATE_SCHEMA = 7;
@@ -376,6 +377,7 @@ export class RegistryState {
     db.exec(DEPENDENTS_SCHEMA);
     db.exec(CURRENT_VERSIONS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
+    db.exec(WITHHELD_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     return new RegistryState(db, options.ecosystems);
   }
@@ -710,6 +712,13 @@ export class PackageTable {
   document(name: string, rows?: readonly VersionRow[]): PackageDocument | undefined {
     const pkg = this.getPackage(name);
     if (!pkg) return undefined;
+    const marks = takedownsOf(this.#sql, this.ecosystem, name);
+    const versionDoc = (row: VersionRow) => {
+      const doc = versionDocumentOfRow(row);
+      const mark = marks.get(row.version);
+      return mark ? { ...doc, takenDown: mark } : doc;
+    };
+    const packageMark = marks.get("");
     return {
       v: 1,
       ecosystem: this.ecosystem,
@@ -718,10 +727,11 @@ export class PackageTable {
       modified: pkg.modified,
       updated: pkg.updated,
       ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
+      ...(packageMark ? { takenDown: packageMark } : {}),
       distTags: this.distTags(name),
       owners: this.owners(name),
       versions: Object.fromEntries(
-        (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
+        (rows ?? this.versions(name)).map((row) => [row.version, versionDoc(row)]),
       ),
     } as PackageDocument;
   }

@@ -1,0 +1,155 @@
+/**
+ * Takedowns as the state keeps them, and the withheld set: the blobs no
+ * copy of the registry serves because the version naming them is taken
+ * down (takedown.ts). Both are a pure function of the log prefix, kept as
+ * package documents change (state-batch.ts), so the origin, every mirror
+ * and every full client compute the same set from the log alone and none
+ * has to trust another's 451.
+ *
+ * A taken-down version withholds the blobs its entry names: its tarball,
+ * its manifest (which carries the readme) and its file index. A restore
+ * removes its rows, and the blobs are served (and copied) again.
+ *
+ * `takedowns` holds one row per mark in force: `version` is "" for a
+ * whole-package takedown (no version is empty), which also marks each
+ * version it covered.
+ */
+import type { StatementSync } from "node:sqlite";
+import type { BlobRef } from "./entries.ts";
+import type { PackageDocument, VersionDocument } from "./package-document.ts";
+import type { TakenDown } from "./takedown.ts";
+
+export const WITHHELD_SCHEMA = `
+CREATE TABLE IF NOT EXISTS takedowns (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  time TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, name, version)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS withheld (
+  sha256 TEXT PRIMARY KEY,
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  time TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+type Sql = (sql: string) => StatementSync;
+
+/** Why a blob is withheld: the version it belongs to and the takedown in force. */
+export interface Withholding extends TakenDown {
+  readonly ecosystem: string;
+  /** The published name. */
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/** A takedown in force, as the public list shows it ("" version: the whole package). */
+export interface TakedownRow extends TakenDown {
+  readonly ecosystem: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** The blobs a version's document names that a takedown withholds. */
+export function blobsOfVersion(doc: VersionDocument): BlobRef[] {
+  const refs: BlobRef[] = [doc.manifest];
+  if (doc.artifact) refs.push(doc.artifact);
+  if (doc.files) refs.push(doc.files);
+  return refs;
+}
+
+/**
+ * Brings the takedown rows and the withheld set of one package from
+ * `before` to `after` (`rowKey` is the name its rows are keyed by).
+ * Returns the hashes newly withheld and newly released.
+ */
+export function writeTakedowns(
+  sql: Sql,
+  rowKey: string,
+  before: PackageDocument | undefined,
+  after: PackageDocument,
+): { withheld: string[]; released: string[] } {
+  const { ecosystem } = after;
+  const withheld: string[] = [];
+  const released: string[] = [];
+  const setMark = (version: string, mark: TakenDown | undefined) => {
+    if (mark === undefined)
+      sql("DELETE FROM takedowns WHERE ecosystem = ? AND name = ? AND version = ?").run(
+        ecosystem,
+        rowKey,
+        version,
+      );
+    else
+      sql(
+        `INSERT INTO takedowns (ecosystem, name, version, log_index, reason, time) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, name, version) DO UPDATE SET log_index = excluded.log_index,
+           reason = excluded.reason, time = excluded.time`,
+      ).run(ecosystem, rowKey, version, mark.index, mark.reason, mark.time);
+  };
+  if (before?.takenDown !== after.takenDown) setMark("", after.takenDown);
+  for (const [version, doc] of Object.entries(after.versions)) {
+    const was = before?.versions[version]?.takenDown;
+    const mark = doc.takenDown;
+    if (was === mark) continue;
+    setMark(version, mark);
+    for (const ref of blobsOfVersion(doc)) {
+      if (mark === undefined) {
+        sql("DELETE FROM withheld WHERE sha256 = ?").run(ref.sha256);
+        released.push(ref.sha256);
+      } else {
+        sql(
+          `INSERT INTO withheld (sha256, ecosystem, name, version, log_index, reason, time)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET
+             log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
+        ).run(ref.sha256, ecosystem, after.name, version, mark.index, mark.reason, mark.time);
+        withheld.push(ref.sha256);
+      }
+    }
+  }
+  return { withheld, released };
+}
+
+/** Why the blob `sha256` is withheld, or undefined when it is not. */
+export function withholdingOf(sql: Sql, sha256: string): Withholding | undefined {
+  const row = sql(
+    `SELECT sha256, ecosystem, name, version, log_index AS "index", reason, time
+     FROM withheld WHERE sha256 = ?`,
+  ).get(sha256) as Withholding | undefined;
+  return row === undefined ? undefined : { ...row };
+}
+
+/** Every withheld blob's hash. */
+export function withheldHashes(sql: Sql): string[] {
+  return (sql("SELECT sha256 FROM withheld ORDER BY sha256").all() as { sha256: string }[]).map(
+    (r) => r.sha256,
+  );
+}
+
+/** The takedown marks of one package's versions ("" for the package), by version. */
+export function takedownsOf(sql: Sql, ecosystem: string, rowKey: string): Map<string, TakenDown> {
+  const rows = sql(
+    `SELECT version, log_index AS "index", reason, time FROM takedowns
+     WHERE ecosystem = ? AND name = ?`,
+  ).all(ecosystem, rowKey) as unknown as (TakenDown & { version: string })[];
+  return new Map(
+    rows.map(({ version, index, reason, time }) => [version, { index, reason, time }]),
+  );
+}
+
+/** Every takedown in force, newest first: the public list. */
+export function takedownList(sql: Sql, limit = 1000): TakedownRow[] {
+  return (
+    sql(
+      `SELECT ecosystem, name, version, log_index AS "index", reason, time FROM takedowns
+       ORDER BY log_index DESC, version LIMIT ?`,
+    ).all(limit) as unknown as TakedownRow[]
+  ).map((r) => ({ ...r }));
+}
