@@ -21,12 +21,16 @@ import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { StateErrorCode } from "../registry/state.ts";
+import type { TakedownErrorCode } from "../registry/takedown.ts";
 import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
 import type { WebErrorCode } from "../web/errors.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PackageFilesErrorCode } from "./package-files-error.ts";
 import type { PublishErrorCode } from "./publish.ts";
 import type { TarballErrorCode } from "./tarball.ts";
+
+/** RFC 7725: something a moderator took down, with the reason and the log entry in the body. */
+const TAKEDOWN: Record<TakedownErrorCode, number> = { "taken-down": 451 };
 
 const HTTP: Record<HttpErrorCode, number> = {
   "bad-request": 400,
@@ -83,6 +87,8 @@ const REGISTRY: Record<RegistryErrorCode, number> = {
   forbidden: 403,
   "not-found": 404,
   conflict: 409,
+  // A restore whose bytes were purged: the server holds nothing to restore.
+  purged: 409,
 };
 
 const AUTH: Record<AuthErrorCode, number> = {
@@ -283,6 +289,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
   StateError: { statuses: STATE },
+  TakedownError: { statuses: TAKEDOWN },
   TreeHealthError: { statuses: TREE_HEALTH, publicFailure: true },
   HashingError: { statuses: HASHING, publicFailure: true },
   // Its messages name the uplink and what it did, which is what the client needs to hear.
@@ -299,6 +306,8 @@ const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
 export interface ErrorBody {
   readonly error: string;
   readonly code: string;
+  /** A takedown's public record: name, version, reason, log entry, time. */
+  readonly [detail: string]: unknown;
 }
 
 function causes(err: unknown): unknown[] {
@@ -338,7 +347,8 @@ export function errorResponse(
   const status = domain && code !== undefined ? domain.statuses[code] : undefined;
   if (status !== undefined && code !== undefined) {
     if (status >= 500 && !domain.publicFailure) return internal(status, code);
-    return { status, body: { error: err.message, code } };
+    const { details } = err as { details?: Record<string, unknown> };
+    return { status, body: { ...details, error: err.message, code } };
   }
   if (err.name === "NoSourceError") {
     const { status, code } = noSource(err);

@@ -25,6 +25,8 @@ import {
 } from "../origin/tree-health.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
+import { TakedownError } from "../registry/takedown.ts";
+import { withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
@@ -36,6 +38,7 @@ import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
+import { registerTakedownRoutes } from "./takedown-routes.ts";
 import { versionFilesOfTarball } from "./version-files.ts";
 import { mirrorCheck, mountWeb } from "./web-source.ts";
 
@@ -118,6 +121,7 @@ export async function startOrigin(
   passwordHasher.configure({ workers: limits.passwordHashers, maxQueue: 32 });
   const key = await loadOrCreateKey(paths.key, config.origin);
   const registry = await openRegistry(config, key);
+  const isWithheld = (sha256: string) => withholdingOf(registry.state.sql, sha256) !== undefined;
   const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
@@ -165,6 +169,7 @@ export async function startOrigin(
     const atStart = await checkStoredTree(paths.tree, key.verifier, {
       recent: options.recentBundles ?? RECENT_BUNDLES,
       hashBlobs: false,
+      isWithheld,
     });
     health.report(atStart.damage);
     let uplinks: UplinkImporter | undefined;
@@ -194,7 +199,7 @@ export async function startOrigin(
       popularityTimer.unref();
     }
     if (limits.scrubRate > 0)
-      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
+      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate, isWithheld);
     const followers = (uplinks?.routes.uplinks ?? [])
       .filter((uplink) => uplink.follow.length > 0)
       .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
@@ -294,6 +299,9 @@ async function buildApp(
         code: "damaged-file",
       });
     }
+    const withheld = blobOfTreePath(path);
+    const withholding = withheld && withholdingOf(registry.state.sql, withheld);
+    if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
@@ -327,6 +335,7 @@ async function buildApp(
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count("npm", name, version) } : {}),
   });
+  registerTakedownRoutes(app, { registry, auth, moderators: config.moderators ?? [] });
   registerCargoApi(app, {
     registry,
     auth,

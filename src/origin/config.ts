@@ -70,6 +70,8 @@ export interface OriginConfig {
    * pattern matches go to the first uplink (`**` decides otherwise).
    */
   readonly packages?: Readonly<Record<string, PackageSource>>;
+  /** Users who may take packages down and restore them (cairn takedown, PUT /-/cairn/takedown). */
+  readonly moderators?: readonly string[];
 }
 
 export interface UplinkSettings {
@@ -159,7 +161,7 @@ export const DEFAULT_CONFIG: OriginConfig = {
 
 const TYPES: Record<
   Exclude<keyof OriginConfig, "logStream">,
-  "string" | "number" | "boolean" | "object"
+  "string" | "number" | "boolean" | "object" | "list"
 > = {
   data: "string",
   host: "string",
@@ -186,6 +188,7 @@ const TYPES: Record<
   scrubRate: "number",
   uplinks: "object",
   packages: "object",
+  moderators: "list",
 };
 
 const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -314,6 +317,11 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
     if (value === undefined) continue;
     const type = TYPES[key as keyof typeof TYPES];
     if (!type) throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
+    if (type === "list") {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === ""))
+        throw new ConfigError(`${where}: ${key} must be a list of names`);
+      continue;
+    }
     if (typeof value !== type || (type === "object" && (value === null || Array.isArray(value))))
       throw new ConfigError(
         `${where}: ${key} must be ${type === "object" ? "an object" : `a ${type}`}`,

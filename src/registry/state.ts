@@ -21,6 +21,7 @@ import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
+import type { TakenDown } from "./takedown.ts";
 import type { LogEntry } from "./void-entries.ts";
 import { takedownsOf, WITHHELD_SCHEMA } from "./withheld.ts";
 
@@ -165,6 +166,8 @@ export interface VersionRow {
   readonly unpublished: string | null;
   /** When the version was yanked (an ecosystem with yank). */
   readonly yanked?: string;
+  /** The takedown in force, if any (takedown.ts). */
+  readonly takenDown?: TakenDown;
 }
 
 /** A version as a list of versions shows it. */
@@ -208,7 +211,16 @@ export interface PopularityPointer {
   readonly entry: PopularityEntry;
 }
 
-const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished, yanked";
+const VERSION_COLUMNS = `v.name AS name, v.version AS version, v.log_index AS log_index,
+  v.time AS time, v.entry AS entry, v.deprecated AS deprecated, v.unpublished AS unpublished,
+  v.yanked AS yanked, t.log_index AS taken_down_index, t.reason AS taken_down_reason,
+  t.time AS taken_down_time`;
+/** A version row `v` with no takedown in force. */
+const NOT_TAKEN_DOWN = `NOT EXISTS (SELECT 1 FROM takedowns t
+  WHERE t.ecosystem = v.ecosystem AND t.name = v.name AND t.version = v.version)`;
+/** Versions with their takedown in force, if any (withheld.ts). */
+const VERSIONS_WITH_TAKEDOWNS = `versions v LEFT JOIN takedowns t
+  ON t.ecosystem = v.ecosystem AND t.name = v.name AND t.version = v.version`;
 
 export interface RawVersionRow {
   name: string;
@@ -219,9 +231,20 @@ export interface RawVersionRow {
   deprecated: string | null;
   unpublished: string | null;
   yanked: string | null;
+  taken_down_index?: number | null;
+  taken_down_reason?: string | null;
+  taken_down_time?: string | null;
 }
 
 function versionRow(r: RawVersionRow): VersionRow {
+  const takenDown =
+    r.taken_down_index != null
+      ? {
+          index: r.taken_down_index,
+          reason: r.taken_down_reason ?? "",
+          time: r.taken_down_time ?? "",
+        }
+      : undefined;
   return {
     name: r.name,
     version: r.version,
@@ -231,6 +254,7 @@ function versionRow(r: RawVersionRow): VersionRow {
     deprecated: r.deprecated,
     unpublished: r.unpublished,
     ...(r.yanked !== null ? { yanked: r.yanked } : {}),
+    ...(takenDown ? { takenDown } : {}),
   };
 }
 
@@ -257,6 +281,7 @@ export function versionRowOf(
     deprecated: doc.deprecated ?? null,
     unpublished: doc.unpublished ?? null,
     ...(yanked !== null ? { yanked } : {}),
+    ...(doc.takenDown ? { takenDown: doc.takenDown } : {}),
   };
 }
 
@@ -267,6 +292,7 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
     ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
     ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
     ...(row.yanked !== undefined ? { yanked: row.yanked } : {}),
+    ...(row.takenDown !== undefined ? { takenDown: row.takenDown } : {}),
   };
 }
 
@@ -492,8 +518,9 @@ export class RegistryState {
    */
   unixfsArtifacts(): Artifact[] {
     const rows = this.sql(
-      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions
-       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL`,
+      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions v
+       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL
+         AND ${NOT_TAKEN_DOWN}`,
     ).all() as { artifact: string }[];
     return rows.map((row) => JSON.parse(row.artifact) as Artifact);
   }
@@ -591,7 +618,8 @@ export class PackageTable {
   /** Every version ever published, unpublished ones included (a name@version is never reused). */
   versions(name: string): VersionRow[] {
     const rows = this.#sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? ORDER BY log_index`,
+      `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
+       WHERE v.ecosystem = ? AND v.name = ? ORDER BY v.log_index`,
     ).all(this.ecosystem, name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
@@ -631,13 +659,15 @@ export class PackageTable {
       `SELECT
          (SELECT json_group_object(tag, version) FROM dist_tags
             WHERE ecosystem = p.ecosystem AND name = p.name) AS tags,
-         (SELECT json_group_array(version) FROM versions
+         (SELECT json_group_array(version) FROM versions v
             WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
-              AND yanked IS NULL) AS versions,
-         (SELECT json_group_object(version, deprecated) FROM versions
+              AND yanked IS NULL AND ${NOT_TAKEN_DOWN}) AS versions,
+         (SELECT json_group_object(version, deprecated) FROM versions v
             WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
-              AND yanked IS NULL AND deprecated IS NOT NULL) AS deprecated
-       FROM packages AS p WHERE p.ecosystem = ? AND p.name = ? AND p.unpublished IS NULL`,
+              AND yanked IS NULL AND deprecated IS NOT NULL AND ${NOT_TAKEN_DOWN}) AS deprecated
+       FROM packages AS p WHERE p.ecosystem = ? AND p.name = ? AND p.unpublished IS NULL
+         AND NOT EXISTS (SELECT 1 FROM takedowns t
+           WHERE t.ecosystem = p.ecosystem AND t.name = p.name AND t.version = '')`,
     ).get(this.ecosystem, name) as
       | { tags: string; versions: string; deprecated: string }
       | undefined;
@@ -678,7 +708,8 @@ export class PackageTable {
   /** One version's row, by its primary key. */
   version(name: string, version: string): VersionRow | undefined {
     const row = this.#sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? AND version = ?`,
+      `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
+       WHERE v.ecosystem = ? AND v.name = ? AND v.version = ?`,
     ).get(this.ecosystem, name, version);
     return row ? versionRow(row as unknown as RawVersionRow) : undefined;
   }
@@ -712,13 +743,7 @@ export class PackageTable {
   document(name: string, rows?: readonly VersionRow[]): PackageDocument | undefined {
     const pkg = this.getPackage(name);
     if (!pkg) return undefined;
-    const marks = takedownsOf(this.#sql, this.ecosystem, name);
-    const versionDoc = (row: VersionRow) => {
-      const doc = versionDocumentOfRow(row);
-      const mark = marks.get(row.version);
-      return mark ? { ...doc, takenDown: mark } : doc;
-    };
-    const packageMark = marks.get("");
+    const packageMark = takedownsOf(this.#sql, this.ecosystem, name).get("");
     return {
       v: 1,
       ecosystem: this.ecosystem,
@@ -731,7 +756,7 @@ export class PackageTable {
       distTags: this.distTags(name),
       owners: this.owners(name),
       versions: Object.fromEntries(
-        (rows ?? this.versions(name)).map((row) => [row.version, versionDoc(row)]),
+        (rows ?? this.versions(name)).map((row) => [row.version, versionDocumentOfRow(row)]),
       ),
     } as PackageDocument;
   }

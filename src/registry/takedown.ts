@@ -10,6 +10,7 @@
  * Distinct from `unpublished` (an owner's act, no reason, bytes kept):
  * both may hold at once, and a restore never undoes an unpublish.
  */
+import { CodedError } from "../util/coded-error.ts";
 import type { Ecosystem } from "./ecosystem.ts";
 import { EntryError, type TakedownEntry } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
@@ -119,4 +120,37 @@ export function isTakenDownShape(value: unknown): value is TakenDown {
     typeof v.reason === "string" &&
     typeof v.time === "string"
   );
+}
+
+export type TakedownErrorCode = "taken-down";
+
+/**
+ * A read of something taken down: servers answer it 451 (RFC 7725) with the
+ * reason and the log entry, clients refuse it with the same. `details` is
+ * the public body beside `error` and `code`.
+ */
+export class TakedownError extends CodedError<TakedownErrorCode> {
+  override name = "TakedownError";
+  readonly details: {
+    readonly name: string;
+    readonly version?: string;
+    readonly reason: string;
+    readonly entry: number;
+    readonly time: string;
+  };
+
+  constructor(name: string, version: string | undefined, mark: TakenDown) {
+    const what = version === undefined ? name : `${name}@${version}`;
+    super(
+      "taken-down",
+      `${what} was taken down: ${mark.reason} (log entry ${mark.index}, ${mark.time})`,
+    );
+    this.details = {
+      name,
+      ...(version !== undefined ? { version } : {}),
+      reason: mark.reason,
+      entry: mark.index,
+      time: mark.time,
+    };
+  }
 }

@@ -66,20 +66,37 @@ export function blobsOfVersion(doc: VersionDocument): BlobRef[] {
   return refs;
 }
 
+/** The versions whose takedown mark differs between `before` and `after`, with the mark now. */
+function* changedMarks(before: PackageDocument | undefined, after: PackageDocument) {
+  for (const [version, doc] of Object.entries(after.versions)) {
+    const mark = doc.takenDown;
+    if (before?.versions[version]?.takenDown !== mark) yield { version, doc, mark };
+  }
+}
+
+/** The blobs a change from `before` to `after` newly withholds, and those it releases. */
+export function withheldBlobsOf(
+  before: PackageDocument | undefined,
+  after: PackageDocument,
+): { withheld: string[]; released: string[] } {
+  const withheld: string[] = [];
+  const released: string[] = [];
+  for (const { doc, mark } of changedMarks(before, after))
+    for (const ref of blobsOfVersion(doc)) (mark ? withheld : released).push(ref.sha256);
+  return { withheld, released };
+}
+
 /**
  * Brings the takedown rows and the withheld set of one package from
  * `before` to `after` (`rowKey` is the name its rows are keyed by).
- * Returns the hashes newly withheld and newly released.
  */
 export function writeTakedowns(
   sql: Sql,
   rowKey: string,
   before: PackageDocument | undefined,
   after: PackageDocument,
-): { withheld: string[]; released: string[] } {
+): void {
   const { ecosystem } = after;
-  const withheld: string[] = [];
-  const released: string[] = [];
   const setMark = (version: string, mark: TakenDown | undefined) => {
     if (mark === undefined)
       sql("DELETE FROM takedowns WHERE ecosystem = ? AND name = ? AND version = ?").run(
@@ -95,26 +112,18 @@ export function writeTakedowns(
       ).run(ecosystem, rowKey, version, mark.index, mark.reason, mark.time);
   };
   if (before?.takenDown !== after.takenDown) setMark("", after.takenDown);
-  for (const [version, doc] of Object.entries(after.versions)) {
-    const was = before?.versions[version]?.takenDown;
-    const mark = doc.takenDown;
-    if (was === mark) continue;
+  for (const { version, doc, mark } of changedMarks(before, after)) {
     setMark(version, mark);
     for (const ref of blobsOfVersion(doc)) {
-      if (mark === undefined) {
-        sql("DELETE FROM withheld WHERE sha256 = ?").run(ref.sha256);
-        released.push(ref.sha256);
-      } else {
+      if (mark === undefined) sql("DELETE FROM withheld WHERE sha256 = ?").run(ref.sha256);
+      else
         sql(
           `INSERT INTO withheld (sha256, ecosystem, name, version, log_index, reason, time)
            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET
              log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
         ).run(ref.sha256, ecosystem, after.name, version, mark.index, mark.reason, mark.time);
-        withheld.push(ref.sha256);
-      }
     }
   }
-  return { withheld, released };
 }
 
 /** Why the blob `sha256` is withheld, or undefined when it is not. */

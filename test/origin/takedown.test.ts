@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { checkStoredTree } from "../../src/origin/tree-health.ts";
+import { withholdingOf } from "../../src/registry/withheld.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
+import { signUp } from "../helpers/registry-client.ts";
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+function moderate(url: string, method: "PUT" | "DELETE", token: string, body: unknown) {
+  return fetch(new URL("-/cairn/takedown", url), {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("takedowns on the origin", () => {
+  test("a moderator's takedown answers 451 with the reason everywhere, and a restore undoes it", async () => {
+    await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
+    await origin.publish("evil", "1.0.0");
+    await origin.publish("evil", "1.1.0");
+    const carol = await signUp(origin.url, "carol", "correct horse battery");
+    const mallory = await signUp(origin.url, "mallory", "correct horse battery");
+    const doc = origin.registry.state.table("npm").document("evil");
+    const tarball = doc?.versions["1.1.0"].artifact?.sha256 as string;
+    const blobUrl = new URL(`-/cairn/blob/sha256/${tarball}`, origin.url);
+    assert.equal((await fetch(blobUrl)).status, 200);
+
+    // Not a moderator: refused, nothing changes.
+    const size = origin.registry.appender.size;
+    const refused = await moderate(origin.url, "PUT", mallory, { name: "evil", reason: "no" });
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { code: string }).code, "forbidden");
+    assert.equal(origin.registry.appender.size, size);
+    // A reason with a line break is refused before anything is appended.
+    const badReason = { name: "evil", version: "1.1.0", reason: "a\nb" };
+    assert.equal((await moderate(origin.url, "PUT", carol, badReason)).status, 400);
+    assert.equal(origin.registry.appender.size, size);
+
+    const reason = "Malware: reads ~/.npmrc (report #123)";
+    const put = await moderate(origin.url, "PUT", carol, {
+      name: "evil",
+      version: "1.1.0",
+      reason,
+    });
+    assert.equal(put.status, 200, await put.clone().text());
+    const { entry } = (await put.json()) as { entry: number };
+
+    // The blob: 451, Link rel=blocked-by naming this server, the reason and the entry.
+    const blocked = await fetch(blobUrl);
+    assert.equal(blocked.status, 451);
+    assert.equal(
+      blocked.headers.get("link"),
+      `<${origin.url.replace(/\/$/, "")}/>; rel="blocked-by"`,
+    );
+    assert.match(blocked.headers.get("cache-control") ?? "", /max-age=300/);
+    const body = (await blocked.json()) as Record<string, unknown>;
+    assert.equal(body.code, "taken-down");
+    assert.equal(body.reason, reason);
+    assert.equal(body.entry, entry);
+    assert.equal(body.version, "1.1.0");
+    // The npm tarball route too.
+    const tgz = await fetch(new URL("evil/-/evil-1.1.0.tgz", origin.url));
+    assert.equal(tgz.status, 451);
+    assert.equal(((await tgz.json()) as { reason: string }).reason, reason);
+    // The packument leaves the version out, moves latest back, and lists the reason.
+    const packument = (await (await fetch(new URL("evil", origin.url))).json()) as {
+      versions: Record<string, unknown>;
+      "dist-tags": Record<string, string>;
+      takedowns: Record<string, { reason: string; entry: number; time: string }>;
+    };
+    assert.deepEqual(Object.keys(packument.versions), ["1.0.0"]);
+    assert.equal(packument["dist-tags"].latest, "1.0.0");
+    const { time, ...record } = packument.takedowns["1.1.0"];
+    assert.deepEqual(record, { reason, entry });
+    assert.equal(typeof time, "string");
+    // The public list.
+    const list = (await (await fetch(new URL("-/cairn/takedowns", origin.url))).json()) as {
+      takedowns: { name: string; version: string; reason: string; entry: number }[];
+    };
+    assert.deepEqual(
+      list.takedowns.map(({ name, version, reason: r, entry: e }) => [name, version, r, e]),
+      [["evil", "1.1.0", reason, entry]],
+    );
+    // The bytes left the served tree and wait aside; the tree is still whole.
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), false);
+    assert.equal(await exists(join(origin.dataDir, "withheld", tarball)), true);
+    const isWithheld = (hex: string) => withholdingOf(origin.registry.state.sql, hex) !== undefined;
+    const health = await checkStoredTree(origin.treeDir, origin.key.verifier, {
+      hashBlobs: true,
+      isWithheld,
+    });
+    assert.deepEqual(health.damage, []);
+    assert.equal(origin.health.damaged, false);
+
+    // Restore: the bytes come back and are served again.
+    const del = await moderate(origin.url, "DELETE", carol, {
+      name: "evil",
+      version: "1.1.0",
+      reason: "Report withdrawn",
+    });
+    assert.equal(del.status, 200, await del.clone().text());
+    assert.equal((await fetch(blobUrl)).status, 200);
+    assert.equal((await fetch(new URL("evil/-/evil-1.1.0.tgz", origin.url))).status, 200);
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), true);
+    // A second restore does not apply.
+    const again = await moderate(origin.url, "DELETE", carol, {
+      name: "evil",
+      version: "1.1.0",
+      reason: "twice",
+    });
+    assert.equal(again.status, 409);
+  });
+
+  test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
+    await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
+    await origin.publish("evil", "1.0.0");
+    const carol = await signUp(origin.url, "carol", "correct horse battery");
+    const reason = "Court order 2026-17";
+    const put = await moderate(origin.url, "PUT", carol, { name: "evil", reason });
+    assert.equal(put.status, 200, await put.clone().text());
+    const res = await fetch(new URL("evil", origin.url));
+    assert.equal(res.status, 451);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(body.reason, reason);
+    assert.equal(body.version, undefined);
+    // Even its owner gets a coded refusal, before the sequencer, not a fold failure.
+    await assert.rejects(origin.publish("evil", "2.0.0"), { code: "forbidden" });
+  });
+});
