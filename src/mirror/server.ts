@@ -24,8 +24,9 @@ import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
+import { TakedownError } from "../registry/takedown.ts";
 import { BlockIndex } from "../store/block-index.ts";
-import { readTreeFile } from "../store/static-tree.ts";
+import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
 export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
@@ -88,7 +89,11 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     const reader = (): PackageReader => (mirror.checkpoint || !sparse ? own : sparse);
     app = createHttpApp(options);
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
-      const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"], {
+      const path = (req.params as { "*": string })["*"];
+      const blob = blobOfTreePath(path);
+      const withholding = blob === undefined ? undefined : mirror.withholding(blob);
+      if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
+      const file = await readTreeFile(mirror.treeDir, path, {
         acceptEncoding: req.headers["accept-encoding"],
       });
       return reply.code(file.status).headers(file.headers).send(file.body);

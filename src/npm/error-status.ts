@@ -141,6 +141,8 @@ const LOG: Record<LogErrorCode, number> = {
   "invalid-proof": 500,
   "out-of-range": 500,
   "not-found": 500,
+  // A source this server reads from withholds what it asked for.
+  withheld: 502,
   "corrupt-storage": 500,
   // A source redirected off its own origin: the server's upstream misbehaved.
   redirect: 502,

@@ -14,7 +14,7 @@ import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from ".
 import { dataPaths } from "../origin/data-paths.ts";
 import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
-import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
+import { DownloadCounter } from "../origin/popularity.ts";
 import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
 import {
   checkStoredTree,
@@ -28,7 +28,7 @@ import { BlobError } from "../registry/blob-check.ts";
 import { TakedownError } from "../registry/takedown.ts";
 import { withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
-import { readTreeFile } from "../store/static-tree.ts";
+import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";

@@ -368,6 +368,11 @@ export class StateBatch {
     return this.#ending;
   }
 
+  /** Each package the batch changed, its document before the batch and after it so far. */
+  touchedDocuments(): Iterable<Touched> {
+    return this.#touched.values();
+  }
+
   /**
    * The snapshot of the state after the entries added so far, split into
    * `shardCount` shards. Within a batch the shards are kept as they are

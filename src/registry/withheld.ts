@@ -162,3 +162,64 @@ export function takedownList(sql: Sql, limit = 1000): TakedownRow[] {
     ).all(limit) as unknown as TakedownRow[]
   ).map((r) => ({ ...r }));
 }
+
+/** A version a batch restored: its blobs are to be copied again. */
+export interface RestoredVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly doc: VersionDocument;
+}
+
+/** The withheld set as it will be once a batch of changed documents commits. */
+export interface PendingWithheld {
+  /** Why the blob is withheld after the batch, or undefined when it is not. */
+  withholding(sha256: string): Withholding | undefined;
+  /** Blobs the batch newly withholds. */
+  readonly withheld: readonly string[];
+  readonly restored: readonly RestoredVersion[];
+}
+
+/**
+ * The withheld set after a batch that changed the documents `changes`
+ * (before and after each), on top of the committed set in `sql`: what a
+ * mirror must not fetch, and must answer 451 for, before the batch's
+ * checkpoint is served.
+ */
+export function pendingWithheld(
+  sql: Sql,
+  changes: Iterable<{
+    readonly before: PackageDocument | undefined;
+    readonly after: PackageDocument;
+  }>,
+): PendingWithheld {
+  const down = new Map<string, Withholding>();
+  const up = new Set<string>();
+  const withheld: string[] = [];
+  const restored: RestoredVersion[] = [];
+  for (const { before, after } of changes) {
+    for (const [version, doc] of Object.entries(after.versions)) {
+      const mark = doc.takenDown;
+      for (const { sha256 } of blobsOfVersion(doc)) {
+        if (mark)
+          down.set(sha256, {
+            ...mark,
+            ecosystem: after.ecosystem,
+            name: after.name,
+            version,
+            sha256,
+          });
+        else up.add(sha256);
+      }
+    }
+    for (const { version, doc, mark } of changedMarks(before, after)) {
+      if (mark) withheld.push(...blobsOfVersion(doc).map((ref) => ref.sha256));
+      else restored.push({ name: after.name, version, doc });
+    }
+  }
+  return {
+    withholding: (sha256) =>
+      down.get(sha256) ?? (up.has(sha256) ? undefined : withholdingOf(sql, sha256)),
+    withheld,
+    restored,
+  };
+}
