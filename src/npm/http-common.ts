@@ -7,7 +7,7 @@
 import { createGunzip } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PackageDocument } from "../registry/package-document.ts";
-import { TakedownError } from "../registry/takedown.ts";
+import { blockedByHeaders, TakedownError } from "../registry/takedown.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { errorResponse } from "./error-status.ts";
 import { parseJsonBody } from "./json-body.ts";
@@ -69,15 +69,9 @@ export function registerNpmCommon(app: FastifyInstance): void {
 
 const UNAVAILABLE_FOR_LEGAL_REASONS = 451;
 
-/**
- * RFC 7725's headers on a 451: the server that blocks names itself with
- * rel="blocked-by" (the body names the log entry, so anyone can check the
- * origin's reason), and the answer is cached briefly, as a restore must be
- * able to undo it.
- */
-export function blockedBy(req: FastifyRequest, reply: FastifyReply): void {
-  reply.header("link", `<${baseUrl(req)}/>; rel="blocked-by"`);
-  reply.header("cache-control", "public, max-age=300");
+/** RFC 7725's headers on a 451 (blockedByHeaders), naming this server as the client reached it. */
+function blockedBy(req: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(blockedByHeaders(baseUrl(req)));
 }
 
 /**

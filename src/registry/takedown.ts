@@ -154,3 +154,17 @@ export class TakedownError extends CodedError<TakedownErrorCode> {
     };
   }
 }
+
+/**
+ * RFC 7725's headers on a 451: the server that blocks names itself with
+ * rel="blocked-by" (the body names the log entry, so anyone can check the
+ * origin's reason), and the answer is cached only briefly, as a restore
+ * must be able to undo it. `base` is the server's own URL as the client
+ * reached it.
+ */
+export function blockedByHeaders(base: string): Record<string, string> {
+  return {
+    link: `<${base.replace(/\/+$/, "")}/>; rel="blocked-by"`,
+    "cache-control": "public, max-age=300",
+  };
+}
