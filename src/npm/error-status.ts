@@ -267,6 +267,7 @@ const WEB: Record<WebErrorCode, number> = {
   "bad-request": 400,
   "not-found": 404,
   gone: 410,
+  withheld: 451,
   "not-available": 501,
 };
 

@@ -89,6 +89,25 @@ describe("takedowns on the origin", () => {
       list.takedowns.map(({ name, version, reason: r, entry: e }) => [name, version, r, e]),
       [["evil", "1.1.0", reason, entry]],
     );
+    // The web page: 451, a banner with the reason and a link to the log entry.
+    const page = await fetch(new URL("-/web/package/evil/v/1.1.0", origin.url), {
+      headers: { accept: "text/html" },
+    });
+    assert.equal(page.status, 451);
+    const text = await page.text();
+    assert.ok(text.includes("Taken down."), text.slice(0, 300));
+    assert.ok(text.includes(reason) && text.includes(`/-/web/entry/${entry}`));
+    // The file browser of the version is withheld too; the live version's page is not.
+    const files = await fetch(new URL("-/web/package/evil/v/1.1.0/files", origin.url), {
+      headers: { accept: "text/html" },
+    });
+    assert.equal(files.status, 451);
+    assert.equal((await fetch(new URL("-/web/package/evil/v/1.0.0", origin.url))).status, 200);
+    // The log page names the entry and its reason.
+    const changes = await (
+      await fetch(new URL(`-/web/changes/${entry}/${entry + 1}`, origin.url))
+    ).text();
+    assert.ok(changes.includes("took down") && changes.includes(reason), changes.slice(0, 500));
     // The bytes left the served tree and wait aside; the tree is still whole.
     assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), false);
     assert.equal(await exists(join(origin.dataDir, "withheld", tarball)), true);
