@@ -283,8 +283,7 @@ export class Registry {
       await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
-      const withheld = new Set(withheldHashes(state.sql));
-      await registry.withheldFiles.reconcile((hex) => withheld.has(hex), withheld);
+      await registry.#reconcileWithheld();
       return registry;
     } catch (err) {
       await storage.close();
@@ -495,7 +494,11 @@ export class Registry {
       () => this.#namedBlobs.delete(written),
     );
     try {
-      return await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+      const sequenced = await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+      // An upstream withdrawal (or its return) moves bytes out of the served tree (or back).
+      if (entries.some((e) => e.kind === "takedown" || e.kind === "restore"))
+        await this.#reconcileWithheld();
+      return sequenced;
     } finally {
       await settled;
     }
@@ -576,6 +579,12 @@ export class Registry {
     const entry: Entry = { ...this.#base(actor, ecosystem, name), kind: "unpublish" };
     this.#check(entry, NO_CHANGES);
     await this.#sequencer.submit(entry);
+  }
+
+  /** Moves files to match the withheld set: after a crash, or after entries that change it. */
+  async #reconcileWithheld(): Promise<void> {
+    const withheld = new Set(withheldHashes(this.state.sql));
+    await this.withheldFiles.reconcile((hex) => withheld.has(hex), withheld);
   }
 
   #checkModeration(entry: TakedownEntry): void {

@@ -389,7 +389,7 @@ export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): Packa
   }
   optionalString(value, "unpublished", what);
   if (Object.hasOwn(value, "takenDown") && !isTakenDownShape(value.takenDown))
-    throw bad(`${what}: takenDown must be {index, reason, time}`);
+    throw bad(`${what}: takenDown must be {actor, index, reason, time}`);
   if (!Number.isSafeInteger(value.updated) || (value.updated as number) < 0)
     throw bad(`${what}: updated must be a log index`);
   const { distTags, owners, versions } = value;
@@ -405,7 +405,7 @@ export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): Packa
     optionalString(doc, "unpublished", `${what}@${version}`);
     optionalString(doc, "yanked", `${what}@${version}`);
     if (Object.hasOwn(doc, "takenDown") && !isTakenDownShape(doc.takenDown))
-      throw bad(`${what}@${version}: takenDown must be {index, reason, time}`);
+      throw bad(`${what}@${version}: takenDown must be {actor, index, reason, time}`);
     try {
       checkVersionEntry(versionEntryOf(pkg, version, doc as unknown as VersionDocument), (e) =>
         checkEntryWith(ecosystems, e, "read"),

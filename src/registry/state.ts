@@ -213,8 +213,8 @@ export interface PopularityPointer {
 
 const VERSION_COLUMNS = `v.name AS name, v.version AS version, v.log_index AS log_index,
   v.time AS time, v.entry AS entry, v.deprecated AS deprecated, v.unpublished AS unpublished,
-  v.yanked AS yanked, t.log_index AS taken_down_index, t.reason AS taken_down_reason,
-  t.time AS taken_down_time`;
+  v.yanked AS yanked, t.actor AS taken_down_actor, t.log_index AS taken_down_index,
+  t.reason AS taken_down_reason, t.time AS taken_down_time`;
 /** A version row `v` with no takedown in force. */
 const NOT_TAKEN_DOWN = `NOT EXISTS (SELECT 1 FROM takedowns t
   WHERE t.ecosystem = v.ecosystem AND t.name = v.name AND t.version = v.version)`;
@@ -231,6 +231,7 @@ export interface RawVersionRow {
   deprecated: string | null;
   unpublished: string | null;
   yanked: string | null;
+  taken_down_actor?: string | null;
   taken_down_index?: number | null;
   taken_down_reason?: string | null;
   taken_down_time?: string | null;
@@ -240,6 +241,7 @@ function versionRow(r: RawVersionRow): VersionRow {
   const takenDown =
     r.taken_down_index != null
       ? {
+          actor: r.taken_down_actor ?? "",
           index: r.taken_down_index,
           reason: r.taken_down_reason ?? "",
           time: r.taken_down_time ?? "",

@@ -12,10 +12,12 @@
  */
 import { CodedError } from "../util/coded-error.ts";
 import type { Ecosystem } from "./ecosystem.ts";
-import { EntryError, type TakedownEntry } from "./entries.ts";
+import { EntryError, type TakedownEntry, uplinkOfActor } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 
 export interface TakenDown {
+  /** Who took it down: a moderator, the operator, or `uplink:<name>`. */
+  readonly actor: string;
   /** Log index of the takedown entry. */
   readonly index: number;
   readonly reason: string;
@@ -56,7 +58,10 @@ export function foldTakedown(
   withVersion: (versions: Versions, version: string, next: VersionDocument) => Versions,
 ): PackageDocument {
   if (Object.keys(base.versions).length === 0) throw cannot(`${entry.name} has no versions`);
-  const mark: TakenDown = { index, reason: entry.reason, time: entry.time };
+  const mark: TakenDown = { actor: entry.actor, index, reason: entry.reason, time: entry.time };
+  // An uplink undoes only its own withdrawals; a moderator's takedown is a moderator's to restore.
+  const restorable = (down: TakenDown) =>
+    uplinkOfActor(entry.actor) === undefined || down.actor === entry.actor;
   if (entry.version === undefined) {
     if (entry.kind === "takedown") {
       if (base.takenDown !== undefined) throw cannot(`${entry.name} is already taken down`);
@@ -67,6 +72,8 @@ export function foldTakedown(
     }
     const standing = base.takenDown;
     if (standing === undefined) throw cannot(`${entry.name} is not taken down`);
+    if (!restorable(standing))
+      throw cannot(`${entry.name} was taken down by ${standing.actor}, not ${entry.actor}`);
     // Versions taken down on their own before the package stay so.
     const versions = mapVersions(base.versions, (d) =>
       d.takenDown?.index === standing.index ? withoutMark(d) : d,
@@ -94,6 +101,10 @@ export function foldTakedown(
     throw cannot(`${entry.name}@${entry.version} is not taken down`);
   if (base.takenDown !== undefined)
     throw cannot(`${entry.name} is taken down as a whole: restore the package`);
+  if (!restorable(current.takenDown))
+    throw cannot(
+      `${entry.name}@${entry.version} was taken down by ${current.takenDown.actor}, not ${entry.actor}`,
+    );
   const versions = withVersion(base.versions, entry.version, withoutMark(current));
   const distTags = { ...base.distTags };
   rules.afterVersionRemoved(distTags, versions);
@@ -109,12 +120,13 @@ function mapVersions(versions: Versions, f: (doc: VersionDocument) => VersionDoc
   return Object.fromEntries(Object.entries(versions).map(([v, d]) => [v, f(d)]));
 }
 
-/** Checks a `takenDown` field of a stored document: `{index, reason, time}`. */
+/** Checks a `takenDown` field of a stored document: `{actor, index, reason, time}`. */
 export function isTakenDownShape(value: unknown): value is TakenDown {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   return (
-    Object.keys(v).sort().join() === "index,reason,time" &&
+    Object.keys(v).sort().join() === "actor,index,reason,time" &&
+    typeof v.actor === "string" &&
     Number.isSafeInteger(v.index) &&
     (v.index as number) >= 0 &&
     typeof v.reason === "string" &&

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS takedowns (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
   version TEXT NOT NULL,
+  actor TEXT NOT NULL,
   log_index INTEGER NOT NULL,
   reason TEXT NOT NULL,
   time TEXT NOT NULL,
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS withheld (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
   version TEXT NOT NULL,
+  actor TEXT NOT NULL,
   log_index INTEGER NOT NULL,
   reason TEXT NOT NULL,
   time TEXT NOT NULL
@@ -106,10 +108,11 @@ export function writeTakedowns(
       );
     else
       sql(
-        `INSERT INTO takedowns (ecosystem, name, version, log_index, reason, time) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (ecosystem, name, version) DO UPDATE SET log_index = excluded.log_index,
-           reason = excluded.reason, time = excluded.time`,
-      ).run(ecosystem, rowKey, version, mark.index, mark.reason, mark.time);
+        `INSERT INTO takedowns (ecosystem, name, version, actor, log_index, reason, time)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, name, version) DO UPDATE SET actor = excluded.actor,
+           log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
+      ).run(ecosystem, rowKey, version, mark.actor, mark.index, mark.reason, mark.time);
   };
   if (before?.takenDown !== after.takenDown) setMark("", after.takenDown);
   for (const { version, doc, mark } of changedMarks(before, after)) {
@@ -118,10 +121,19 @@ export function writeTakedowns(
       if (mark === undefined) sql("DELETE FROM withheld WHERE sha256 = ?").run(ref.sha256);
       else
         sql(
-          `INSERT INTO withheld (sha256, ecosystem, name, version, log_index, reason, time)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET
+          `INSERT INTO withheld (sha256, ecosystem, name, version, actor, log_index, reason, time)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET actor = excluded.actor,
              log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
-        ).run(ref.sha256, ecosystem, after.name, version, mark.index, mark.reason, mark.time);
+        ).run(
+          ref.sha256,
+          ecosystem,
+          after.name,
+          version,
+          mark.actor,
+          mark.index,
+          mark.reason,
+          mark.time,
+        );
     }
   }
 }
@@ -129,7 +141,7 @@ export function writeTakedowns(
 /** Why the blob `sha256` is withheld, or undefined when it is not. */
 export function withholdingOf(sql: Sql, sha256: string): Withholding | undefined {
   const row = sql(
-    `SELECT sha256, ecosystem, name, version, log_index AS "index", reason, time
+    `SELECT sha256, ecosystem, name, version, actor, log_index AS "index", reason, time
      FROM withheld WHERE sha256 = ?`,
   ).get(sha256) as Withholding | undefined;
   return row === undefined ? undefined : { ...row };
@@ -145,11 +157,14 @@ export function withheldHashes(sql: Sql): string[] {
 /** The takedown marks of one package's versions ("" for the package), by version. */
 export function takedownsOf(sql: Sql, ecosystem: string, rowKey: string): Map<string, TakenDown> {
   const rows = sql(
-    `SELECT version, log_index AS "index", reason, time FROM takedowns
+    `SELECT version, actor, log_index AS "index", reason, time FROM takedowns
      WHERE ecosystem = ? AND name = ?`,
   ).all(ecosystem, rowKey) as unknown as (TakenDown & { version: string })[];
   return new Map(
-    rows.map(({ version, index, reason, time }) => [version, { index, reason, time }]),
+    rows.map(({ version, actor, index, reason, time }) => [
+      version,
+      { actor, index, reason, time },
+    ]),
   );
 }
 
@@ -157,7 +172,7 @@ export function takedownsOf(sql: Sql, ecosystem: string, rowKey: string): Map<st
 export function takedownList(sql: Sql, limit = 1000): TakedownRow[] {
   return (
     sql(
-      `SELECT ecosystem, name, version, log_index AS "index", reason, time FROM takedowns
+      `SELECT ecosystem, name, version, actor, log_index AS "index", reason, time FROM takedowns
        ORDER BY log_index DESC, version LIMIT ?`,
     ).all(limit) as unknown as TakedownRow[]
   ).map((r) => ({ ...r }));

@@ -72,7 +72,12 @@ describe("takedown and restore entries", () => {
     state.apply(0, [v1, v2, moderation("takedown", "evil", "1.1.0", "Malware")]);
     const doc = state.table("npm").document("evil");
     assert.ok(doc);
-    assert.deepEqual(doc.versions["1.1.0"].takenDown, { index: 2, reason: "Malware", time: TIME });
+    assert.deepEqual(doc.versions["1.1.0"].takenDown, {
+      actor: "carol",
+      index: 2,
+      reason: "Malware",
+      time: TIME,
+    });
     assert.equal(doc.versions["1.0.0"].takenDown, undefined);
     assert.deepEqual(doc.distTags, { latest: "1.0.0" });
     // The stored document is the folded one, and decodes.
@@ -120,5 +125,25 @@ describe("takedown and restore entries", () => {
     assert.equal(after?.versions["1.1.0"].takenDown, undefined);
     assert.deepEqual(after?.distTags, { latest: "1.1.0" });
     state.apply(5, [publishEntry("evil", "2.0.0")]);
+  });
+});
+
+describe("uplink takedowns", () => {
+  test("an uplink restores only its own takedowns", () => {
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    const uplink = (entry: TakedownEntry): TakedownEntry => ({ ...entry, actor: "uplink:npm" });
+    state.apply(0, [
+      publishEntry("evil", "1.0.0", { tag: "latest" }),
+      publishEntry("evil", "1.1.0"),
+      moderation("takedown", "evil", "1.0.0", "moderated"),
+      uplink(moderation("takedown", "evil", "1.1.0", "withdrawn upstream")),
+    ]);
+    assert.throws(() => state.apply(4, [uplink(moderation("restore", "evil", "1.0.0", "back"))]), {
+      code: "cannot-apply",
+    });
+    state.apply(4, [uplink(moderation("restore", "evil", "1.1.0", "back upstream"))]);
+    // A moderator may restore what an uplink took down, and what a moderator did.
+    state.apply(5, [moderation("restore", "evil", "1.0.0", "cleared")]);
+    assert.deepEqual(withheldHashes(state.sql), []);
   });
 });
