@@ -24,7 +24,7 @@ import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
-import { TakedownError } from "../registry/takedown.ts";
+import { refuseWithheld } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
@@ -91,14 +91,15 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
       const path = (req.params as { "*": string })["*"];
       const blob = blobOfTreePath(path);
-      const withholding = blob === undefined ? undefined : mirror.withholding(blob);
-      if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
+      if (blob) refuseWithheld(mirror.withholding(blob));
       const file = await readTreeFile(mirror.treeDir, path, {
         acceptEncoding: req.headers["accept-encoding"],
       });
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
-    registerGateway(app, blocks);
+    registerGateway(app, blocks, {
+      refuse: ({ sha256 }) => refuseWithheld(mirror.withholding(sha256)),
+    });
     const packages: PackageReader = {
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),

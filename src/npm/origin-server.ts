@@ -25,8 +25,7 @@ import {
 } from "../origin/tree-health.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
-import { TakedownError } from "../registry/takedown.ts";
-import { withholdingOf } from "../registry/withheld.ts";
+import { refuseWithheld, withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
@@ -300,15 +299,16 @@ async function buildApp(
       });
     }
     const withheld = blobOfTreePath(path);
-    const withholding = withheld && withholdingOf(registry.state.sql, withheld);
-    if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
+    if (withheld) refuseWithheld(withholdingOf(registry.state.sql, withheld));
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
     if (countBlob && file.status === 200 && req.method === "GET") countBlob(path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerGateway(app, parts.blocks);
+  registerGateway(app, parts.blocks, {
+    refuse: ({ sha256 }) => refuseWithheld(withholdingOf(registry.state.sql, sha256)),
+  });
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =
     routes &&

@@ -17,7 +17,7 @@
 import type { StatementSync } from "node:sqlite";
 import type { BlobRef } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
-import type { TakenDown } from "./takedown.ts";
+import { TakedownError, type TakenDown } from "./takedown.ts";
 
 export const WITHHELD_SCHEMA = `
 CREATE TABLE IF NOT EXISTS takedowns (
@@ -237,4 +237,9 @@ export function pendingWithheld(
     withheld,
     restored,
   };
+}
+
+/** Refuses a read of a withheld blob with its takedown's public record (a 451 on every server). */
+export function refuseWithheld(withholding: Withholding | undefined): void {
+  if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
 }

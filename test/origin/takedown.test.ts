@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withholdingOf } from "../../src/registry/withheld.ts";
+import { cidOf } from "../../src/store/cid.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 import { signUp } from "../helpers/registry-client.ts";
 
@@ -66,6 +67,12 @@ describe("takedowns on the origin", () => {
     assert.equal(body.reason, reason);
     assert.equal(body.entry, entry);
     assert.equal(body.version, "1.1.0");
+    // The IPFS gateway, for the tarball's raw block.
+    const block = await fetch(new URL(`ipfs/${cidOf(tarball)}`, origin.url), {
+      headers: { accept: "application/vnd.ipld.raw" },
+    });
+    assert.equal(block.status, 451);
+    assert.equal(((await block.json()) as { reason: string }).reason, reason);
     // The npm tarball route too.
     const tgz = await fetch(new URL("evil/-/evil-1.1.0.tgz", origin.url));
     assert.equal(tgz.status, 451);
@@ -128,6 +135,8 @@ describe("takedowns on the origin", () => {
     assert.equal(del.status, 200, await del.clone().text());
     assert.equal((await fetch(blobUrl)).status, 200);
     assert.equal((await fetch(new URL("evil/-/evil-1.1.0.tgz", origin.url))).status, 200);
+    const raw = { headers: { accept: "application/vnd.ipld.raw" } };
+    assert.equal((await fetch(new URL(`ipfs/${cidOf(tarball)}`, origin.url), raw)).status, 200);
     assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), true);
     // A second restore does not apply.
     const again = await moderate(origin.url, "DELETE", carol, {
