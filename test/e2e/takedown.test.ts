@@ -31,6 +31,12 @@ describe("takedowns through real clients", () => {
       refreshMs: 60_000,
     });
     try {
+      // The proxy caches the tarball before the takedown...
+      const sha256 = origin.registry.state.table("npm").version("evil", "1.1.0")?.entry.artifact
+        ?.sha256 as string;
+      assert.equal((await fetch(new URL("evil/-/evil-1.1.0.tgz", proxy.url))).status, 200);
+      await proxy.reader.idle();
+      assert.equal(await proxy.reader.cache.has(sha256), true);
       await origin.registry.takedown({
         kind: "takedown",
         actor: "carol",
@@ -45,6 +51,8 @@ describe("takedowns through real clients", () => {
       const tgz = await fetch(new URL("evil/-/evil-1.1.0.tgz", proxy.url));
       assert.equal(tgz.status, 451, await tgz.clone().text());
       assert.equal(((await tgz.json()) as { reason: string }).reason, REASON);
+      // ...and drops it once it knows.
+      assert.equal(await proxy.reader.cache.has(sha256), false);
       for (const [server, url] of [
         ["origin", origin.url],
         ["proxy", proxy.url],
