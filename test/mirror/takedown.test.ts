@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { auditTree } from "../../src/client/audit.ts";
+import { HttpSource } from "../../src/log/index.ts";
+import { treeUrl } from "../../src/log/urls.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { type RunningMirror, startMirror } from "../../src/mirror/server.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
@@ -58,6 +61,7 @@ describe("mirrors obey takedowns", () => {
     await using proxy = await startCountingProxy(origin.url);
     await using dirs = await tempDir("cairn-takedown-mirrors-");
     const before = await mirrorOf(proxy.url, origin, join(dirs.path, "before"));
+    let audits = 0;
     try {
       const { index } = await takedown(origin, "takedown", "Malware: steals secrets");
       const withheld = withheldHashes(origin.registry.state.sql);
@@ -109,6 +113,16 @@ describe("mirrors obey takedowns", () => {
           );
         }
 
+        // cairn verify over HTTP: the 451s are the log's own takedowns, so nothing is wrong.
+        for (const url of [origin.url, before.url, after.url]) {
+          const audited = await auditTree(new HttpSource(treeUrl(url)), origin.key.verifier, {
+            stateDir: join(dirs.path, `audit-${audits++}`),
+          });
+          assert.deepEqual(
+            audited.problems.map((p) => p.message),
+            [],
+          );
+        }
         // A restore: both fetch the bytes again and serve them.
         await takedown(origin, "restore", "False positive");
         for (const m of [before, after]) {
@@ -148,6 +162,15 @@ describe("mirrors obey takedowns", () => {
     try {
       await assert.rejects(mirror.sync(), { code: "upstream-withheld" });
       assert.equal(mirror.checkpoint, undefined);
+      // cairn verify of the liar: its 451 is reported, as the log takes nothing down.
+      const audited = await auditTree(new HttpSource(treeUrl(liar.url)), origin.key.verifier, {
+        stateDir: join(dir.path, "audit"),
+      });
+      assert.deepEqual(
+        audited.problems.map((p) => p.code),
+        ["blob"],
+      );
+      assert.match(audited.problems[0].message, /451/);
     } finally {
       mirror.close();
     }
