@@ -23,7 +23,7 @@ import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
 import type { TakenDown } from "./takedown.ts";
 import type { LogEntry } from "./void-entries.ts";
-import { takedownsOf, WITHHELD_SCHEMA } from "./withheld.ts";
+import { TAKEDOWNS_SCHEMA, takedownsOf, WITHHELD_SCHEMA } from "./withheld.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
 export const STATE_SCHEMA = 7;
@@ -34,7 +34,7 @@ export const STATE_SCHEMA = 7;
  * a change to the tables a copy derives for itself (search, dependents)
  * must not make every database file already in the log unreadable.
  */
-export const DATABASE_SCHEMA = 3;
+export const DATABASE_SCHEMA = 4;
 
 /**
  * The tables a published SQLite snapshot holds; the rest is recomputed from
@@ -155,6 +155,15 @@ const FILES_SHA256 = "json_extract(entry, '$.files.sha256')";
 
 /** The tables CORE_SCHEMA creates, in the order a copy fills them. */
 export const CORE_TABLES = ["meta", "packages", "versions", "dist_tags", "owners"] as const;
+
+/**
+ * A published SQLite snapshot's tables since DATABASE_SCHEMA 4: the core
+ * ones and the takedowns in force, which the package documents include
+ * (schema 3 files predate takedowns, and have none to carry).
+ */
+export const DATABASE_FILE_SCHEMA = `${CORE_SCHEMA}${TAKEDOWNS_SCHEMA}`;
+/** The tables DATABASE_FILE_SCHEMA creates, in the order a copy fills them. */
+export const DATABASE_FILE_TABLES = [...CORE_TABLES, "takedowns"] as const;
 
 export interface VersionRow {
   readonly name: string;

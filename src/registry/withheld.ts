@@ -19,7 +19,8 @@ import type { BlobRef } from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { TakedownError, type TakenDown } from "./takedown.ts";
 
-export const WITHHELD_SCHEMA = `
+/** The takedowns in force: part of a published SQLite snapshot (DATABASE_SCHEMA 4), as documents need them. */
+export const TAKEDOWNS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS takedowns (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -30,6 +31,10 @@ CREATE TABLE IF NOT EXISTS takedowns (
   time TEXT NOT NULL,
   PRIMARY KEY (ecosystem, name, version)
 ) STRICT, WITHOUT ROWID;
+`;
+
+/** The withheld set, derived from the takedowns and the versions by whoever holds the state. */
+export const WITHHELD_SCHEMA = `${TAKEDOWNS_SCHEMA}
 CREATE TABLE IF NOT EXISTS withheld (
   sha256 TEXT PRIMARY KEY,
   ecosystem TEXT NOT NULL,

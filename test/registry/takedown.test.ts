@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ECOSYSTEMS } from "../../src/ecosystems/index.ts";
+import { adoptDatabaseFile, copyCoreTables } from "../../src/registry/database-file.ts";
 import {
   decodeEntry,
   type EntryError,
@@ -9,8 +11,10 @@ import {
 } from "../../src/registry/entries.ts";
 import { decodeDocument, encodeDocument } from "../../src/registry/package-document.ts";
 import { RegistryState } from "../../src/registry/state.ts";
+import { snapshotEntry } from "../../src/registry/state-batch.ts";
 import { takedownList, withheldHashes, withholdingOf } from "../../src/registry/withheld.ts";
 import { publishEntry } from "../helpers/entries.ts";
+import { tempDir } from "../helpers/log.ts";
 
 const TIME = "2026-11-30T06:00:00.000Z";
 
@@ -145,5 +149,37 @@ describe("uplink takedowns", () => {
     // A moderator may restore what an uplink took down, and what a moderator did.
     state.apply(5, [moderation("restore", "evil", "1.0.0", "cleared")]);
     assert.deepEqual(withheldHashes(state.sql), []);
+  });
+});
+
+describe("SQLite snapshots and takedowns", () => {
+  test("a copy carries the takedowns in force, and its adopter withholds what the origin does", async () => {
+    await using dir = await tempDir();
+    const statePath = join(dir.path, "state.sqlite");
+    const state = RegistryState.open(statePath, { ecosystems: ECOSYSTEMS });
+    const entries = [
+      publishEntry("evil", "1.0.0", { tag: "latest" }),
+      publishEntry("evil", "1.1.0", { tag: "latest" }),
+      moderation("takedown", "evil", "1.1.0", "Malware"),
+      publishEntry("gone", "1.0.0"),
+      moderation("takedown", "gone", undefined, "Court order"),
+    ];
+    const batch = state.begin(0);
+    for (const entry of entries) batch.add(entry);
+    const built = batch.snapshot(1);
+    batch.add(snapshotEntry(built, entries.length));
+    batch.commit();
+    const snapshot = snapshotEntry(built, entries.length);
+    const copy = join(dir.path, "copy.sqlite");
+    assert.equal(copyCoreTables(statePath, copy), entries.length + 1);
+    const adopted = adoptDatabaseFile(copy, ECOSYSTEMS, entries.length + 1, snapshot);
+    try {
+      assert.deepEqual(withheldHashes(adopted.sql), withheldHashes(state.sql));
+      assert.deepEqual(takedownList(adopted.sql), takedownList(state.sql));
+      assert.deepEqual(adopted.table("npm").document("gone"), state.table("npm").document("gone"));
+    } finally {
+      adopted.close();
+      state.close();
+    }
   });
 });
