@@ -562,7 +562,7 @@ export class Registry {
     if (purged.length > 0)
       throw new RegistryError(
         "purged",
-        `the bytes of ${name}${request.version ? `@${request.version}` : ""} were purged; restore needs them supplied (${purged.length} blobs)`,
+        `the bytes of ${name}${request.version ? `@${request.version}` : ""} were purged (${purged.length} blobs): this origin cannot restore them`,
       );
     const sequenced = await this.#sequencer.submit(entry);
     // The state may have moved on since: take its word for what is withheld now.

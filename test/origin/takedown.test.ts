@@ -162,4 +162,30 @@ describe("takedowns on the origin", () => {
     // Even its owner gets a coded refusal, before the sequencer, not a fold failure.
     await assert.rejects(origin.publish("evil", "2.0.0"), { code: "forbidden" });
   });
+
+  test("a purged takedown deletes the bytes, and its restore is refused before anything is appended", async () => {
+    await using origin = await startTestOrigin();
+    await origin.publish("illegal", "1.0.0");
+    const tarball = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"]
+      .artifact?.sha256 as string;
+    const request = {
+      actor: "carol",
+      ecosystem: "npm",
+      name: "illegal",
+      version: "1.0.0",
+    } as const;
+    await origin.registry.takedown({
+      ...request,
+      kind: "takedown",
+      reason: "Court order",
+      purge: true,
+    });
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), false);
+    assert.equal(await exists(join(origin.dataDir, "withheld", tarball)), false);
+    const size = origin.registry.appender.size;
+    await assert.rejects(origin.registry.takedown({ ...request, kind: "restore", reason: "no" }), {
+      code: "purged",
+    });
+    assert.equal(origin.registry.appender.size, size);
+  });
 });
