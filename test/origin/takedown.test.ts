@@ -40,9 +40,20 @@ describe("takedowns on the origin", () => {
     assert.equal(refused.status, 403);
     assert.equal(((await refused.json()) as { code: string }).code, "forbidden");
     assert.equal(origin.registry.appender.size, size);
-    // A reason with a line break is refused before anything is appended.
-    const badReason = { name: "evil", version: "1.1.0", reason: "a\nb" };
-    assert.equal((await moderate(origin.url, "PUT", carol, badReason)).status, 400);
+    // Hostile or mistaken bodies get a coded refusal and change nothing.
+    for (const [body, status, code] of [
+      [{ name: "evil", version: "1.1.0", reason: "a\nb" }, 400, "bad-field"],
+      [{ name: "evil", version: "1.1.0", reason: "" }, 400, "bad-request"],
+      [{ name: "evil", version: "1.1.0", reason: "x", extra: 1 }, 400, "bad-request"],
+      [{ name: "evil", version: "9.9.9", reason: "x" }, 404, "not-found"],
+      [{ name: "nobody", reason: "x" }, 404, "not-found"],
+      [{ name: "evil", reason: "x", ecosystem: "nope" }, 400, "bad-field"],
+      ["not an object", 400, "bad-request"],
+    ] as const) {
+      const res = await moderate(origin.url, "PUT", carol, body);
+      const answer = (await res.json()) as { code: string };
+      assert.deepEqual([res.status, answer.code], [status, code], JSON.stringify(body));
+    }
     assert.equal(origin.registry.appender.size, size);
 
     const reason = "Malware: reads ~/.npmrc (report #123)";
