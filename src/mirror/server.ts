@@ -19,6 +19,7 @@ import { DirectorySource, withFullTileFallback } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { registerTakedownList } from "../npm/takedown-routes.ts";
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
@@ -110,6 +111,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       beforeRead: async () => reader().beforeRead?.(),
     };
     registerNpmReadApi(app, packages);
+    registerTakedownList(app, () => (mirror.checkpoint ? mirror.state : undefined));
     const held = sparse;
     const ownCrates = cargoStateReads(() => mirror.state);
     // Publishes, yanks and owners go to the origin; downloads come from this mirror's tree.

@@ -13,6 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AuthStore } from "../origin/auth.ts";
 import type { Registry, TakedownRequest } from "../origin/registry.ts";
+import type { RegistryState } from "../registry/state.ts";
 import { takedownList } from "../registry/withheld.ts";
 import { isObject } from "../util/is-object.ts";
 import { HttpError, registerNpmCommon } from "./http-common.ts";
@@ -50,6 +51,27 @@ export function takedownRequestOf(
   };
 }
 
+/** The public list of takedowns in force, from a copy's own state (origin or mirror), once it holds one. */
+export function registerTakedownList(
+  app: FastifyInstance,
+  state: () => RegistryState | undefined,
+): void {
+  app.get(TAKEDOWNS_PATH, async (_req, reply) => {
+    const held = state();
+    if (!held)
+      throw new HttpError(
+        "not-implemented",
+        "this copy has not synced the log yet: the list of takedowns needs its own replay",
+      );
+    const takedowns = takedownList(held.sql).map(({ version, index, ...rest }) => ({
+      ...rest,
+      ...(version !== "" ? { version } : {}),
+      entry: index,
+    }));
+    return reply.header("cache-control", "public, max-age=60").send({ takedowns });
+  });
+}
+
 export function registerTakedownRoutes(
   app: FastifyInstance,
   options: {
@@ -61,14 +83,7 @@ export function registerTakedownRoutes(
   registerNpmCommon(app);
   const { registry, auth } = options;
   const moderators = new Set(options.moderators);
-  app.get(TAKEDOWNS_PATH, async (_req, reply) => {
-    const takedowns = takedownList(registry.state.sql).map(({ version, index, ...rest }) => ({
-      ...rest,
-      ...(version !== "" ? { version } : {}),
-      entry: index,
-    }));
-    return reply.header("cache-control", "public, max-age=60").send({ takedowns });
-  });
+  registerTakedownList(app, () => registry.state);
   const moderate = (kind: TakedownRequest["kind"]) => async (req: FastifyRequest) => {
     const actor = tokenUser(auth, req);
     if (!moderators.has(actor))

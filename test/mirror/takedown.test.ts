@@ -98,6 +98,14 @@ describe("mirrors obey takedowns", () => {
             assert.deepEqual([body.reason, body.entry], ["Malware: steals secrets", index]);
           }
           assert.equal((await fetch(new URL("evil/-/evil-1.1.0.tgz", m.url))).status, 451);
+          // The public list, from the mirror's own replay: the blocked-by target names the reason.
+          const list = (await (await fetch(new URL("-/cairn/takedowns", m.url))).json()) as {
+            takedowns: { name: string; version: string; entry: number }[];
+          };
+          assert.deepEqual(
+            list.takedowns.map((t) => [t.name, t.version, t.entry]),
+            [["evil", "1.1.0", index]],
+          );
           const packument = (await (await fetch(new URL("evil", m.url))).json()) as {
             versions: Record<string, unknown>;
           };
