@@ -9,6 +9,7 @@
 import { parse } from "smol-toml";
 import type { PackageDocument, VersionDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
+import { isWithdrawn } from "../registry/takedown.ts";
 import { currentVersion } from "./rules/current.ts";
 import { CARGO } from "./rules/ecosystem.ts";
 import { CargoError } from "./rules/errors.ts";
@@ -37,7 +38,7 @@ function crateDocument(state: RegistryState, name: string): PackageDocument {
   return document;
 }
 
-const usable = (v: VersionDocument) => v.unpublished === undefined && v.yanked === undefined;
+const usable = (v: VersionDocument) => !isWithdrawn(v) && v.yanked === undefined;
 
 /**
  * The version of crate `name` that `req` picks as cargo would (the highest
@@ -88,10 +89,10 @@ export function crateLookup(state: RegistryState): CrateLookup {
     if (found === undefined) {
       const doc = table.document(key);
       found =
-        doc === undefined || doc.unpublished !== undefined
+        doc === undefined || isWithdrawn(doc)
           ? []
           : Object.entries(doc.versions)
-              .filter(([, v]) => v.unpublished === undefined)
+              .filter(([, v]) => !isWithdrawn(v))
               .map(([version, v]) => ({
                 name: doc.name,
                 version,

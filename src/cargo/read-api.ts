@@ -33,6 +33,7 @@ import { LRUCache } from "lru-cache";
 import { TREE_PATH } from "../log/urls.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import type { RegistryState } from "../registry/state.ts";
+import { blockedByHeaders, TakedownError } from "../registry/takedown.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { cargoErrorBody } from "./api-error.ts";
 import { CARGO } from "./rules/ecosystem.ts";
@@ -238,6 +239,16 @@ export function registerCargoReadApi(
     // A yanked version still downloads (a lockfile may pin it); one taken down does not.
     const version =
       doc && Object.hasOwn(doc.versions, params.version) ? doc.versions[params.version] : undefined;
+    const mark = doc?.takenDown ?? version?.takenDown;
+    if (doc && mark) {
+      // RFC 7725, as the npm routes answer it; cargo prints the detail.
+      const refusal = new TakedownError(doc.name, params.version, mark);
+      return reply
+        .code(451)
+        .headers(blockedByHeaders(baseOf(req)))
+        .type("application/json")
+        .send({ ...cargoErrorBody(refusal.message), ...refusal.details });
+    }
     if (!doc || doc.unpublished !== undefined || !version || version.unpublished !== undefined)
       return notFound(reply, `no crate ${params.crate}@${params.version}`);
     // Checked in full before the first byte goes out: a bad .crate becomes an error, not a download.

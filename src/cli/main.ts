@@ -26,6 +26,10 @@ export const COMMAND_MODULES: readonly {
     names: ["import", "rebuild"],
     load: async () => (await import("./admin.ts")).registerAdminCommands,
   },
+  {
+    names: ["takedown", "restore"],
+    load: async () => (await import("./takedown.ts")).registerTakedownCommands,
+  },
   { names: ["log"], load: async () => (await import("./log.ts")).registerLogCommands },
   {
     names: ["mirror", "mirrors"],

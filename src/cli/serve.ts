@@ -1,10 +1,11 @@
 /** `cairn serve` and `cairn key`: run the origin registry, print its verifier key. */
 import { execFile } from "node:child_process";
 import { access, chmod } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Command } from "commander";
 import { CARGO_INDEX_PREFIX } from "../cargo/read-api.ts";
+import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { startOrigin } from "../npm/origin-server.ts";
 import { AuthStore } from "../origin/auth.ts";
 import {
@@ -18,6 +19,8 @@ import { loadOriginKey } from "../origin/key-rotation.ts";
 import { loadOrCreateKey } from "../origin/keys.ts";
 import { checkStoredTree } from "../origin/tree-health.ts";
 import { parseWitnessSetting } from "../origin/witnesses.ts";
+import { RegistryState } from "../registry/state.ts";
+import { withheldHashes } from "../registry/withheld.ts";
 import type { LogLevel } from "../util/log-level.ts";
 import { registerKeySubcommands } from "./key.ts";
 import { LOG_LEVEL_HELP, parseCount, parseLogLevel, parsePort, parseSeconds } from "./options.ts";
@@ -45,6 +48,7 @@ interface ServeFlags {
   witnessQuorum?: number;
   witnessTimeout?: number;
   witnessRefresh?: number;
+  moderator?: string[];
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -179,6 +183,11 @@ export function registerServeCommands(program: Command): void {
       parseSeconds("interval", 0),
     )
     .option(
+      "--moderator <user>",
+      "a user who may take packages down and restore them (PUT/DELETE /-/cairn/takedown); repeatable",
+      collect,
+    )
+    .option(
       "--check",
       "check the whole static tree against the signed checkpoint (every tile, bundle and blob), " +
         "print each damaged file and exit 1 if there is one; does not serve",
@@ -193,12 +202,23 @@ export function registerServeCommands(program: Command): void {
         "maxCompressionRatio (default 100: inflated bytes per compressed byte).",
     )
     .action(async (flags: ServeFlags) => {
-      const { config: configFile, durable, check, uplink, local, follow, witness, ...rest } = flags;
+      const {
+        config: configFile,
+        durable,
+        check,
+        uplink,
+        local,
+        follow,
+        witness,
+        moderator,
+        ...rest
+      } = flags;
       // commander sets durable=true by default for --no-durable; only pass it when the flag was used.
       const config = await loadConfig(
         {
           ...rest,
           durable: durable === false ? false : undefined,
+          ...(moderator ? { moderators: moderator } : {}),
           ...(await uplinkFlags(uplink ?? [], local ?? [], follow ?? [])),
           ...witnessFlags(witness ?? []),
         },
@@ -280,6 +300,23 @@ export function registerServeCommands(program: Command): void {
   registerKeySubcommands(key);
 }
 
+/** The blobs the data directory's state withholds (taken down), expected absent from the tree. */
+function withheldOf(dataDir: string): Set<string> {
+  let state: RegistryState | undefined;
+  try {
+    state = RegistryState.open(join(dataDir, "state.sqlite"), {
+      readOnly: true,
+      ecosystems: ECOSYSTEMS,
+    });
+    return new Set(withheldHashes(state.sql));
+  } catch {
+    // No state yet, or one of another schema: nothing is known withheld.
+    return new Set();
+  } finally {
+    state?.close();
+  }
+}
+
 /** `cairn serve --check`: 0 when the tree is whole, 1 when a file is damaged, 2 when there is no registry. */
 async function checkTree(dataDir: string): Promise<number> {
   const paths = dataPaths(dataDir);
@@ -290,7 +327,11 @@ async function checkTree(dataDir: string): Promise<number> {
     return 2;
   }
   const key = await loadOrCreateKey(paths.key);
-  const result = await checkStoredTree(paths.tree, key.verifier, { hashBlobs: true });
+  const withheld = withheldOf(dataDir);
+  const result = await checkStoredTree(paths.tree, key.verifier, {
+    hashBlobs: true,
+    isWithheld: (sha256) => withheld.has(sha256),
+  });
   for (const { path, problem } of result.damage) {
     process.stdout.write(`damaged: ${path}: ${problem}\n`);
   }

@@ -12,6 +12,7 @@
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import {
   bundlePath,
+  isLogError,
   type LogSource,
   MAX_BUNDLE_BYTES,
   MAX_CHECKPOINT_BYTES,
@@ -46,6 +47,7 @@ import { CheckpointStore } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
 import { KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
+import { WithheldClaims } from "./withheld-audit.ts";
 
 export interface AuditOptions {
   /** The cosignatures the checkpoint needs besides the origin key's signature. */
@@ -191,15 +193,19 @@ export async function auditTree(
    * A served blob, read with at most `maxBytes` and passed to `check` (which
    * throws on a mismatch and may parse); undefined after reporting a problem.
    */
+  const withheld = new WithheldClaims();
   const checkServed = async <T>(
     sha256: string,
     maxBytes: number,
     check: (data: Uint8Array) => T,
+    namedBy?: LogEntry,
   ): Promise<T | undefined> => {
     try {
       return check(await source.read(`blob/sha256/${sha256}`, maxBytes));
     } catch (err) {
-      fail(err, "blob");
+      // A 451 is judged at the end, against the log's own takedowns; never taken on trust.
+      if (!(isLogError(err, "withheld") && namedBy && withheld.claim(sha256, namedBy)))
+        fail(err, "blob");
       return undefined;
     } finally {
       blobs++;
@@ -207,11 +213,16 @@ export async function auditTree(
     }
   };
   /** A blob an entry names, by its size and SHA-256 (and a tarball's SHA-512 and UnixFS root). */
-  const checkServedBlob = (ref: BlobRef, artifact?: Artifact) =>
-    checkServed(ref.sha256, ref.size, (data) => {
-      checkBlob(ref, data, source.name, artifact && ((d) => checkTarball(artifact, d)));
-      return data;
-    });
+  const checkServedBlob = (ref: BlobRef, namedBy: LogEntry, artifact?: Artifact) =>
+    checkServed(
+      ref.sha256,
+      ref.size,
+      (data) => {
+        checkBlob(ref, data, source.name, artifact && ((d) => checkTarball(artifact, d)));
+        return data;
+      },
+      namedBy,
+    );
   /** A snapshot file by the hash that names it, parsed. */
   const checkHashed = <T>(sha256: string, maxBytes: number, parse: (data: Uint8Array) => T) =>
     checkServed(sha256, maxBytes, (data) => {
@@ -283,6 +294,7 @@ export async function auditTree(
         );
         continue;
       }
+      withheld.noteEntry(index * TILE_WIDTH + i, entry);
       decoded.push(entry);
     }
     replay?.offer(index, decoded.length === entries.length ? decoded : undefined);
@@ -296,7 +308,7 @@ export async function auditTree(
     for (const entry of decoded) {
       const named = blobsNamedBy(entry);
       const served = await Promise.all(
-        named.map(({ ref, artifact }) => checkServedBlob(ref, artifact)),
+        named.map(({ ref, artifact }) => checkServedBlob(ref, entry, artifact)),
       );
       if (!options.checkEntry || entry.kind === "void" || named.length === 0) continue;
       const bytes = new Map(named.map(({ ref }, i) => [ref.sha256, served[i]]));
@@ -320,6 +332,14 @@ export async function auditTree(
   };
   await inParallel(totalBundles, auditBundle);
   if (snapshot) await auditSnapshot(snapshot);
+  for (const claim of withheld.unbacked())
+    problems.push(
+      new SourceError(
+        source.name,
+        "blob",
+        `answered 451 for blob ${claim.sha256} of ${claim.name}@${claim.version}, which the log does not take down`,
+      ),
+    );
   report();
   // If another process stored a checkpoint meanwhile, the store keeps it: the next audit proves from there.
   if (problems.length === 0 && pending) await keys.adopt(pending);

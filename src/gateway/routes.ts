@@ -8,7 +8,7 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { BlockSource } from "../store/cid.ts";
+import { type BlockAddress, type BlockSource, parseCid } from "../store/cid.ts";
 import { GatewayError } from "./errors.ts";
 import { serveGateway } from "./handler.ts";
 import type { Query } from "./negotiate.ts";
@@ -29,15 +29,39 @@ const header = (req: FastifyRequest, name: string) => {
   return Array.isArray(value) ? value.join(", ") : value;
 };
 
-export function registerGateway(app: FastifyInstance, source: BlockSource): void {
+export interface GatewayOptions {
+  /**
+   * Throws (a coded error the server's handler answers) for a block this
+   * server withholds: a taken-down tarball answers 451 here as on the tree.
+   */
+  readonly refuse?: (address: BlockAddress) => void;
+}
+
+/** The block a CID names, if it parses; the handler refuses what does not. */
+function addressOf(cid: string): BlockAddress | undefined {
+  try {
+    return parseCid(cid);
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerGateway(
+  app: FastifyInstance,
+  source: BlockSource,
+  options: GatewayOptions = {},
+): void {
   app.route({
     method: ["GET", "HEAD"],
     url: "/ipfs/:cid",
     exposeHeadRoute: false,
     handler: async (req, reply) => {
+      const { cid } = req.params as { cid: string };
+      const address = options.refuse && addressOf(cid);
+      if (address) options.refuse?.(address);
       const answer = await serveGateway(source, {
         method: req.method === "HEAD" ? "HEAD" : "GET",
-        cid: (req.params as { cid: string }).cid,
+        cid,
         query: singleValued(req),
         accept: header(req, "accept"),
         ifNoneMatch: header(req, "if-none-match"),

@@ -43,7 +43,9 @@ export type InstallErrorCode =
   /** No source (mirror or origin) gave a package's tarball with the bytes the log binds. */
   | "fetch-failed"
   /** The project has no package.json. */
-  | "no-project";
+  | "no-project"
+  /** A package or version a moderator took down: the message names it, the reason and the log entry. */
+  | "taken-down";
 
 export class InstallError extends CodedError<InstallErrorCode> {
   override name = "InstallError";

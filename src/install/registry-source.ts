@@ -14,7 +14,9 @@ import type { VersionEntry } from "../registry/entries.ts";
 import type { PackageDocument } from "../registry/package-document.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
+import { isWithdrawn, type TakenDown } from "../registry/takedown.ts";
 import type { FileSource } from "./file-fetch.ts";
+import { InstallError } from "./install-error.ts";
 
 /** A version as an install records it: the entry the log holds and where. */
 export interface LoggedVersion {
@@ -40,6 +42,14 @@ export interface OnDemandImports {
   unbound(entry: VersionEntry): Promise<Uint8Array>;
 }
 
+function takenDown(name: string, version: string | undefined, mark: TakenDown): InstallError {
+  const what = version === undefined ? name : `${name}@${version}`;
+  return new InstallError(
+    "taken-down",
+    `${what} was taken down: ${mark.reason} (log entry ${mark.index}, ${mark.time})`,
+  );
+}
+
 /** Documents read at once: enough to keep a network busy, few enough not to flood a mirror. */
 const DOCUMENT_READS = 32;
 
@@ -63,10 +73,11 @@ export class RegistrySource {
   /** The package as the resolver sees it: live versions, tags, deprecations. */
   async get(name: string): Promise<ResolvablePackage | undefined> {
     const doc = await this.#document(name);
+    if (doc?.takenDown) throw takenDown(name, undefined, doc.takenDown);
     if (!doc || doc.unpublished !== undefined) return undefined;
     const versions: ResolvableVersion[] = [];
     for (const [version, v] of Object.entries(doc.versions)) {
-      if (v.unpublished !== undefined) continue;
+      if (isWithdrawn(v)) continue;
       versions.push({ version, resolution: v.resolution, deprecated: v.deprecated ?? null });
     }
     return { name, distTags: doc.distTags, versions };
@@ -76,6 +87,9 @@ export class RegistrySource {
   async version(name: string, version: string): Promise<LoggedVersion | undefined> {
     const doc = await this.#document(name);
     const v = doc?.versions[version];
+    // Refused by name even when its files are in the store already: a lockfile pin is no exception.
+    const mark = doc?.takenDown ?? v?.takenDown;
+    if (mark) throw takenDown(name, version, mark);
     if (!doc || !v || v.unpublished !== undefined || doc.unpublished !== undefined)
       return undefined;
     const entry = versionEntryOf(doc, version, v);
@@ -92,7 +106,7 @@ export class RegistrySource {
     if (!doc || !semver.valid(version)) return undefined;
     let best: string | undefined;
     for (const [v, d] of Object.entries(doc.versions)) {
-      if (d.unpublished !== undefined || !d.files || !semver.valid(v)) continue;
+      if (isWithdrawn(d) || !d.files || !semver.valid(v)) continue;
       if (semver.lt(v, version) && (best === undefined || semver.gt(v, best))) best = v;
     }
     return best;

@@ -36,6 +36,8 @@ export type LogErrorCode =
   | "too-large"
   /** A resource that the log storage does not have. */
   | "not-found"
+  /** A server that answered 451: it withholds the resource (a takedown, RFC 7725). */
+  | "withheld"
   /** A server that redirects to another origin (not followed), or redirects without end. */
   | "redirect"
   /** Another writer holds the log, or moved its checkpoint under us. */

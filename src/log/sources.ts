@@ -137,6 +137,10 @@ export class HttpSource implements LogSource {
         await res.body?.cancel();
         throw new LogError("not-found", `${url} answered 404`);
       }
+      if (res.status === 451) {
+        await res.body?.cancel();
+        throw new LogError("withheld", `${url} answered 451: withheld (taken down)`);
+      }
       if (!res.ok) {
         await res.body?.cancel();
         throw new Error(`${url} answered ${res.status} ${res.statusText}`);

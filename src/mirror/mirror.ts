@@ -15,7 +15,7 @@
  * sees a checkpoint whose files are missing. Files are written only at
  * paths no held checkpoint covers, as the origin's appender does.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LogClient, type LogClientOptions } from "../client/log-client.ts";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
@@ -27,6 +27,7 @@ import {
   MAX_CHECKPOINT_BYTES,
   type NoteVerifier,
   openCheckpoint,
+  parseBundle,
   type SignedCheckpoint,
   TILE_WIDTH,
   tilePath,
@@ -43,14 +44,23 @@ import {
   type BlobRef,
   blobsNamedBy,
   type DatabaseEntry,
+  type NamedBlob,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
 import { RegistryState } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs } from "../registry/state-batch.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
+import {
+  type PendingWithheld,
+  pendingWithheld,
+  type RestoredVersion,
+  type Withholding,
+  withholdingOf,
+} from "../registry/withheld.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { unixfsOf } from "../store/unixfs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
+import { MirrorError, upstreamWithheld } from "./mirror-error.ts";
 
 export interface MirrorOptions {
   /** The base URL of the server to copy: the origin or another mirror. */
@@ -100,6 +110,8 @@ export class Mirror {
   /** The held checkpoint's signed note, as served. */
   #heldNote: Uint8Array | undefined;
   #syncing: Promise<SyncResult> | undefined;
+  /** The withheld set as the running sync leaves it, from before its checkpoint is served until its state commits. */
+  #pendingWithheld: PendingWithheld | undefined;
 
   private constructor(
     options: MirrorOptions,
@@ -156,6 +168,13 @@ export class Mirror {
     this.state.close();
   }
 
+  /** Why a blob is withheld (taken down) on this copy, or undefined: what the server answers 451 for. */
+  withholding(sha256: string): Withholding | undefined {
+    return this.#pendingWithheld
+      ? this.#pendingWithheld.withholding(sha256)
+      : withholdingOf(this.state.sql, sha256);
+  }
+
   /** Resolves when no sync is running. */
   async settled(): Promise<void> {
     await this.#syncing?.catch(() => undefined);
@@ -165,6 +184,8 @@ export class Mirror {
   sync(): Promise<SyncResult> {
     this.#syncing ??= this.#sync().finally(() => {
       this.#syncing = undefined;
+      // Committed (or the sync failed and nothing was): the state speaks again.
+      this.#pendingWithheld = undefined;
     });
     return this.#syncing;
   }
@@ -179,6 +200,10 @@ export class Mirror {
     const batch = this.state.begin(fromSize);
     let copied = { blobs: 0, tiles: 0, bundles: 0 };
     if (toSize > fromSize) copied = await this.#copy(fromSize, upstream, batch);
+    const withheld = this.#pendingWithheld;
+    // The bytes of newly taken-down versions go before the checkpoint naming the takedown is served.
+    for (const hex of withheld?.withheld ?? [])
+      await rm(join(this.treeDir, "blob", "sha256", hex), { force: true });
     const snapshot = batch.endingSnapshot();
     if (snapshot) {
       // The snapshot's blobs are made here from the verified documents: the same bytes the origin stored.
@@ -244,7 +269,19 @@ export class Mirror {
         blobs++;
       });
     const copyBlob = (ref: BlobRef, check?: (d: Uint8Array) => void) =>
-      fetchBlob(ref, async () => this.blobs.put(await this.client.blob(ref, check)));
+      fetchBlob(ref, async () => {
+        const data = await this.client.blob(ref, check).catch((err: unknown) => {
+          // Only this copy's own replay decides what is withheld: an upstream's 451 is a fault.
+          if (upstreamWithheld(err))
+            throw new MirrorError(
+              "upstream-withheld",
+              `upstream answered 451 for blob ${ref.sha256}, which the log does not withhold`,
+              { cause: err },
+            );
+          throw err;
+        });
+        await this.blobs.put(data);
+      });
     /** A SQLite snapshot is gigabytes at scale: streamed to disk, never held in memory. */
     const copyLargeBlob = (ref: BlobRef) =>
       fetchBlob(ref, async () => {
@@ -252,40 +289,67 @@ export class Mirror {
         await this.client.blobToFile(ref, tmp);
         await this.blobs.putFile(tmp, ref);
       });
+    /** Copies the blobs `named` (a tarball checked against its hashes), then what derives from them. */
+    const copyNamed = (named: readonly NamedBlob[], claim: FilesClaim | undefined) => {
+      const copies = named.map(({ ref, artifact }) =>
+        copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
+      );
+      for (const copy of copies) pending(copy);
+      for (const [i, { artifact }] of named.entries())
+        if (artifact && hasUnixfsRoot(artifact.size))
+          pending(copies[i].then(() => limited(() => this.#deriveDag(artifact))));
+      // Once its tarball and index are held (and whether or not this sync copied them).
+      if (claim) pending(Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))));
+    };
+    const bundleRange = function* () {
+      for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
+        const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
+        yield { index, width, first: Math.max(fromSize, index * TILE_WIDTH) };
+      }
+    };
     let database: DatabaseEntry | undefined;
-    for (let index = Math.floor(fromSize / TILE_WIDTH); index * TILE_WIDTH < toSize; index++) {
-      // A blob failed: the sync fails with it, so reading more bundles is wasted.
-      if (failed) break;
-      const width = Math.min(TILE_WIDTH, toSize - index * TILE_WIDTH);
+    // First every bundle, folded: only the whole range says which blobs a takedown in it withholds,
+    // and those are never asked for (the origin no longer has them).
+    for (const { index, width, first } of bundleRange()) {
       const bundle = await this.client.bundle(index, width);
       await this.#writeNew(bundlePath(index, width), encodeBundle(bundle));
       bundles++;
-      const first = Math.max(fromSize, index * TILE_WIDTH);
       for (const entry of decodeLogEntries(first, bundle.slice(first - index * TILE_WIDTH))) {
         batch.replay(entry);
         entries++;
         if (entry.kind === "database") database = entry;
-        const named = blobsNamedBy(entry);
-        const copies = named.map(({ ref, artifact }) =>
-          copyBlob(ref, artifact && ((data) => verifyIntegrity(artifact, data))),
-        );
-        for (const copy of copies) pending(copy);
-        for (const [i, { artifact }] of named.entries())
-          if (artifact && hasUnixfsRoot(artifact.size))
-            pending(copies[i].then(() => limited(() => this.#deriveDag(artifact))));
-        const claim = filesClaimOf(entry);
-        // Once its tarball and index are held (and whether or not this sync copied them).
-        if (claim) pending(Promise.all(copies).then(() => limited(() => this.#deriveFiles(claim))));
       }
-      this.#options.onProgress?.({
-        entries,
-        totalEntries: toSize - fromSize,
-        blobs,
-      });
+      this.#options.onProgress?.({ entries, totalEntries: toSize - fromSize, blobs });
     }
+    const withheld = pendingWithheld(this.state.sql, batch.touchedDocuments());
+    this.#pendingWithheld = withheld;
+    const kept = (ref: BlobRef) => withheld.withholding(ref.sha256) === undefined;
+    // Then the blobs the new entries name, read back from the bundles just written (the range may
+    // be the whole log: no list of its entries is held), minus the withheld ones.
+    for (const { index, width, first } of bundleRange()) {
+      // A blob failed: the sync fails with it, so reading more bundles is wasted.
+      if (failed) break;
+      const bundle = parseBundle(
+        await readFile(join(this.treeDir, bundlePath(index, width))),
+        width,
+      );
+      for (const entry of decodeLogEntries(first, bundle.slice(first - index * TILE_WIDTH))) {
+        const claim = filesClaimOf(entry);
+        copyNamed(
+          blobsNamedBy(entry).filter(({ ref }) => kept(ref)),
+          claim && kept(claim.artifact) && kept(claim.files) ? claim : undefined,
+        );
+      }
+      this.#options.onProgress?.({ entries, totalEntries: toSize - fromSize, blobs });
+    }
+    // A restore names a version's blobs again; entries before this sync named them long ago.
+    for (const restored of withheld.restored) copyNamed(...restoredBlobs(restored));
     // Only the newest SQLite snapshot is worth copying: a new client starts from it.
     if (database) pending(copyLargeBlob(database.blob));
-    await Promise.all(pendingBlobs);
+    // Every copy settles before the sync answers, so none writes after a failed sync has returned.
+    const settled = await Promise.allSettled(pendingBlobs);
+    const failure = settled.find((s) => s.status === "rejected");
+    if (failure) throw failure.reason;
     const held = new Set([...tilesOfTree(fromSize)].map(tilePath));
     let tiles = 0;
     for (const tile of tilesOfTree(toSize)) {
@@ -366,6 +430,22 @@ export class Mirror {
       if (this.#durable) await syncDir(this.treeDir);
     }
   }
+}
+
+/** The blobs of a restored version, and the claim its files make, as its publish or artifact entry named them. */
+function restoredBlobs({
+  name,
+  version,
+  doc,
+}: RestoredVersion): [NamedBlob[], FilesClaim | undefined] {
+  const named: NamedBlob[] = [{ ref: doc.manifest }];
+  if (doc.artifact) named.push({ ref: doc.artifact, artifact: doc.artifact });
+  if (doc.files) named.push({ ref: doc.files });
+  const claim =
+    doc.artifact && doc.files
+      ? { name, version, artifact: doc.artifact, files: doc.files }
+      : undefined;
+  return [named, claim];
 }
 
 async function readHeldCheckpoint(

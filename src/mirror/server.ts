@@ -19,13 +19,15 @@ import { DirectorySource, withFullTileFallback } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
 import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts";
+import { registerTakedownList } from "../npm/takedown-routes.ts";
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
+import { refuseWithheld } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
-import { readTreeFile } from "../store/static-tree.ts";
+import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
 
 export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
@@ -88,12 +90,17 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
     const reader = (): PackageReader => (mirror.checkpoint || !sparse ? own : sparse);
     app = createHttpApp(options);
     app.get(`/${TREE_PATH}*`, async (req, reply) => {
-      const file = await readTreeFile(mirror.treeDir, (req.params as { "*": string })["*"], {
+      const path = (req.params as { "*": string })["*"];
+      const blob = blobOfTreePath(path);
+      if (blob) refuseWithheld(mirror.withholding(blob));
+      const file = await readTreeFile(mirror.treeDir, path, {
         acceptEncoding: req.headers["accept-encoding"],
       });
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
-    registerGateway(app, blocks);
+    registerGateway(app, blocks, {
+      refuse: ({ sha256 }) => refuseWithheld(mirror.withholding(sha256)),
+    });
     const packages: PackageReader = {
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),
@@ -104,6 +111,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       beforeRead: async () => reader().beforeRead?.(),
     };
     registerNpmReadApi(app, packages);
+    registerTakedownList(app, () => (mirror.checkpoint ? mirror.state : undefined));
     const held = sparse;
     const ownCrates = cargoStateReads(() => mirror.state);
     // Publishes, yanks and owners go to the origin; downloads come from this mirror's tree.

@@ -21,12 +21,16 @@ import type { CanonicalJsonErrorCode } from "../registry/canonical-json.ts";
 import type { EntryErrorCode } from "../registry/entry-error.ts";
 import type { SnapshotErrorCode } from "../registry/snapshot.ts";
 import type { StateErrorCode } from "../registry/state.ts";
+import type { TakedownErrorCode } from "../registry/takedown.ts";
 import type { UpstreamErrorCode } from "../upstream/upstream-error.ts";
 import type { WebErrorCode } from "../web/errors.ts";
 import type { HttpErrorCode } from "./http-common.ts";
 import type { PackageFilesErrorCode } from "./package-files-error.ts";
 import type { PublishErrorCode } from "./publish.ts";
 import type { TarballErrorCode } from "./tarball.ts";
+
+/** RFC 7725: something a moderator took down, with the reason and the log entry in the body. */
+const TAKEDOWN: Record<TakedownErrorCode, number> = { "taken-down": 451 };
 
 const HTTP: Record<HttpErrorCode, number> = {
   "bad-request": 400,
@@ -83,6 +87,8 @@ const REGISTRY: Record<RegistryErrorCode, number> = {
   forbidden: 403,
   "not-found": 404,
   conflict: 409,
+  // A restore whose bytes were purged: the server holds nothing to restore.
+  purged: 409,
 };
 
 const AUTH: Record<AuthErrorCode, number> = {
@@ -138,6 +144,8 @@ const LOG: Record<LogErrorCode, number> = {
   "invalid-proof": 500,
   "out-of-range": 500,
   "not-found": 500,
+  // A source this server reads from withholds what it asked for.
+  withheld: 502,
   "corrupt-storage": 500,
   // A source redirected off its own origin: the server's upstream misbehaved.
   redirect: 502,
@@ -266,6 +274,7 @@ const WEB: Record<WebErrorCode, number> = {
   "bad-request": 400,
   "not-found": 404,
   gone: 410,
+  withheld: 451,
   "not-available": 501,
 };
 
@@ -290,6 +299,7 @@ const DOMAINS: Readonly<Record<string, Domain>> = {
   SnapshotReadError: { statuses: SNAPSHOT_READ, publicFailure: true },
   SnapshotError: { statuses: SNAPSHOT, publicFailure: true },
   StateError: { statuses: STATE },
+  TakedownError: { statuses: TAKEDOWN },
   TreeHealthError: { statuses: TREE_HEALTH, publicFailure: true },
   HashingError: { statuses: HASHING, publicFailure: true },
   // Its messages name the uplink and what it did, which is what the client needs to hear.
@@ -306,6 +316,8 @@ const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
 export interface ErrorBody {
   readonly error: string;
   readonly code: string;
+  /** A takedown's public record: name, version, reason, log entry, time. */
+  readonly [detail: string]: unknown;
 }
 
 function causes(err: unknown): unknown[] {
@@ -345,7 +357,8 @@ export function errorResponse(
   const status = domain && code !== undefined ? domain.statuses[code] : undefined;
   if (status !== undefined && code !== undefined) {
     if (status >= 500 && !domain.publicFailure) return internal(status, code);
-    return { status, body: { error: err.message, code } };
+    const { details } = err as { details?: Record<string, unknown> };
+    return { status, body: { ...details, error: err.message, code } };
   }
   if (err.name === "NoSourceError") {
     const { status, code } = noSource(err);

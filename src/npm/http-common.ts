@@ -5,8 +5,9 @@
  * names appear in URL paths.
  */
 import { createGunzip } from "node:zlib";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PackageDocument } from "../registry/package-document.ts";
+import { blockedByHeaders, TakedownError } from "../registry/takedown.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { errorResponse } from "./error-status.ts";
 import { parseJsonBody } from "./json-body.ts";
@@ -61,8 +62,16 @@ export function registerNpmCommon(app: FastifyInstance): void {
     // A 5xx is the server's failure: always logged, with the request id the client was shown.
     if (status >= 500) req.log.error({ err, code: body.code, status }, "request failed");
     else req.log.debug({ code: body.code, status }, body.error);
+    if (status === UNAVAILABLE_FOR_LEGAL_REASONS) blockedBy(req, reply);
     reply.code(status).header("x-request-id", req.id).send(body);
   });
+}
+
+const UNAVAILABLE_FOR_LEGAL_REASONS = 451;
+
+/** RFC 7725's headers on a 451 (blockedByHeaders), naming this server as the client reached it. */
+function blockedBy(req: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(blockedByHeaders(baseUrl(req)));
 }
 
 /**
@@ -95,6 +104,8 @@ export const PACKAGE_PREFIXES: readonly (readonly [string, (req: FastifyRequest)
 
 /** A live package as the packument builders and the update parser see it; 404 otherwise. */
 export function livePackageView(name: string, doc: PackageDocument | undefined): PackageView {
+  // A whole package taken down answers 451 with the reason, not a bare 404.
+  if (doc?.takenDown !== undefined) throw new TakedownError(doc.name, undefined, doc.takenDown);
   if (!doc || doc.unpublished !== undefined)
     throw new HttpError("not-found", `package ${name} not found`);
   return viewOfDocument(doc);

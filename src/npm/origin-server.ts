@@ -15,7 +15,7 @@ import { dataPaths } from "../origin/data-paths.ts";
 import { loadOriginKey } from "../origin/key-rotation.ts";
 import type { OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
-import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
+import { DownloadCounter } from "../origin/popularity.ts";
 import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
 import {
   checkStoredTree,
@@ -27,8 +27,9 @@ import {
 import { type WitnessSubmitter, witnessSubmitterFor } from "../origin/witnesses.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
+import { refuseWithheld, withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
-import { readTreeFile } from "../store/static-tree.ts";
+import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
@@ -38,6 +39,7 @@ import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
 import { registerNpmApi } from "./routes.ts";
+import { registerTakedownRoutes } from "./takedown-routes.ts";
 import { versionFilesOfTarball } from "./version-files.ts";
 import { mirrorCheck, mountWeb } from "./web-source.ts";
 
@@ -138,6 +140,7 @@ export async function startOrigin(
     throw err;
   });
   witnesses?.attach(registry.appender);
+  const isWithheld = (sha256: string) => withholdingOf(registry.state.sql, sha256) !== undefined;
   const health = new TreeHealth(operatorLog);
   let stopScrub = async () => {};
   const auth = AuthStore.open(paths.auth);
@@ -185,6 +188,7 @@ export async function startOrigin(
     const atStart = await checkStoredTree(paths.tree, key.verifier, {
       recent: options.recentBundles ?? RECENT_BUNDLES,
       hashBlobs: false,
+      isWithheld,
     });
     health.report(atStart.damage);
     let uplinks: UplinkImporter | undefined;
@@ -215,7 +219,7 @@ export async function startOrigin(
       popularityTimer.unref();
     }
     if (limits.scrubRate > 0)
-      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
+      stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate, isWithheld);
     const followers = (uplinks?.routes.uplinks ?? [])
       .filter((uplink) => uplink.follow.length > 0)
       .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
@@ -319,13 +323,17 @@ async function buildApp(
         code: "damaged-file",
       });
     }
+    const withheld = blobOfTreePath(path);
+    if (withheld) refuseWithheld(withholdingOf(registry.state.sql, withheld));
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
     if (countBlob && file.status === 200 && req.method === "GET") countBlob(path);
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
-  registerGateway(app, parts.blocks);
+  registerGateway(app, parts.blocks, {
+    refuse: ({ sha256 }) => refuseWithheld(withholdingOf(registry.state.sql, sha256)),
+  });
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =
     routes &&
@@ -353,6 +361,7 @@ async function buildApp(
     uplinks,
     ...(counter ? { onTarball: (name, version) => counter.count("npm", name, version) } : {}),
   });
+  registerTakedownRoutes(app, { registry, auth, moderators: config.moderators ?? [] });
   registerCargoApi(app, {
     registry,
     auth,

@@ -64,7 +64,25 @@ function dist(entry: VersionEntry, baseUrl: string) {
 }
 
 function live(view: PackageView): VersionRow[] {
-  return view.versions.filter((v) => v.unpublished === null);
+  return view.versions.filter((v) => v.unpublished === null && v.takenDown === undefined);
+}
+
+/**
+ * Cairn's `takedowns` field of a full packument: each version taken down,
+ * with its public reason and log entry (npm and the other clients ignore
+ * fields they do not know). Absent when there are none.
+ */
+function takedowns(view: PackageView): Record<string, unknown> {
+  const down = view.versions.filter((v) => v.takenDown !== undefined);
+  if (down.length === 0) return {};
+  return {
+    takedowns: Object.fromEntries(
+      down.map(({ version, takenDown: t }) => [
+        version,
+        { reason: t?.reason, time: t?.time, entry: t?.index },
+      ]),
+    ),
+  };
 }
 
 export function abbreviatedPackument(view: PackageView, baseUrl: string): Record<string, unknown> {
@@ -120,5 +138,6 @@ export async function fullPackument(
       return email ? { name, email } : { name };
     }),
     ...(latestManifest?.readme !== undefined ? { readme: latestManifest.readme } : {}),
+    ...takedowns(view),
   };
 }

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { PackageReader } from "../registry/package-reader.ts";
+import { TakedownError } from "../registry/takedown.ts";
 import {
   AUDIT_PATHS,
   type AuditAnswer,
@@ -108,6 +109,7 @@ export function registerNpmReadApi(
     const version =
       file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
     const row = await reader.version(name, version);
+    if (row?.takenDown) throw new TakedownError(name, version, row.takenDown);
     if (!row || row.unpublished !== null)
       throw new HttpError("not-found", `${name}: no tarball ${file}`);
     // Checked in full before the first byte goes out: a bad tarball becomes an error, not a download.

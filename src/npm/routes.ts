@@ -71,22 +71,24 @@ export function registerNpmApi(app: FastifyInstance, options: NpmApiOptions): Pa
   return reader;
 }
 
+/** The user a request's bearer token belongs to; refuses no token, or a read-only one on a write. */
+export function tokenUser(auth: AuthStore, req: FastifyRequest): string {
+  const header = req.headers.authorization ?? "";
+  const token = /^Bearer (\S+)$/i.exec(header)?.[1];
+  const info = token ? auth.lookupToken(token) : undefined;
+  if (!info) throw new HttpError("unauthorized", "authentication required: log in with npm login");
+  if (info.readonly && req.method !== "GET" && req.method !== "HEAD")
+    throw new HttpError("forbidden", "this token is read-only");
+  return info.user;
+}
+
 export function registerNpmWriteApi(app: FastifyInstance, options: NpmApiOptions): void {
   registerNpmCommon(app);
   const { registry, auth } = options;
   const limits = options.tarballLimits ?? DEFAULT_TARBALL_LIMITS;
   registerPublishBodyParser(app, limits);
 
-  const user = (req: FastifyRequest): string => {
-    const header = req.headers.authorization ?? "";
-    const token = /^Bearer (\S+)$/i.exec(header)?.[1];
-    const info = token ? auth.lookupToken(token) : undefined;
-    if (!info)
-      throw new HttpError("unauthorized", "authentication required: log in with npm login");
-    if (info.readonly && req.method !== "GET" && req.method !== "HEAD")
-      throw new HttpError("forbidden", "this token is read-only");
-    return info.user;
-  };
+  const user = (req: FastifyRequest): string => tokenUser(auth, req);
 
   /** Refuses a dist-tag name outside the rule (src/npm/rules/dist-tag-name.ts). */
   const checkTag = (tag: string) => {

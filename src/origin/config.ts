@@ -79,6 +79,8 @@ export interface OriginConfig {
   readonly witnessTimeout?: number;
   /** Seconds between re-cosignings of an idle log's checkpoint (default 900; 0: never). */
   readonly witnessRefresh?: number;
+  /** Users who may take packages down and restore them (cairn takedown, PUT /-/cairn/takedown). */
+  readonly moderators?: readonly string[];
 }
 
 export interface UplinkSettings {
@@ -168,7 +170,7 @@ export const DEFAULT_CONFIG: OriginConfig = {
 
 const TYPES: Record<
   Exclude<keyof OriginConfig, "logStream">,
-  "string" | "number" | "boolean" | "object"
+  "string" | "number" | "boolean" | "object" | "list"
 > = {
   data: "string",
   host: "string",
@@ -199,6 +201,7 @@ const TYPES: Record<
   witnessQuorum: "number",
   witnessTimeout: "number",
   witnessRefresh: "number",
+  moderators: "list",
 };
 
 const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -347,6 +350,11 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
     if (value === undefined) continue;
     const type = TYPES[key as keyof typeof TYPES];
     if (!type) throw new ConfigError(`${where}: unknown setting ${JSON.stringify(key)}`);
+    if (type === "list") {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string" || v === ""))
+        throw new ConfigError(`${where}: ${key} must be a list of names`);
+      continue;
+    }
     if (typeof value !== type || (type === "object" && (value === null || Array.isArray(value))))
       throw new ConfigError(
         `${where}: ${key} must be ${type === "object" ? "an object" : `a ${type}`}`,

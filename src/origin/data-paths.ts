@@ -6,6 +6,8 @@ export function dataPaths(dataDir: string) {
     key: join(dataDir, "key"),
     tree: join(dataDir, "tree"),
     auth: join(dataDir, "auth.sqlite"),
+    /** The bytes of taken-down versions, kept out of the served tree until restored (withheld-files.ts). */
+    withheld: join(dataDir, "withheld"),
     /** Names the uplinks said they lack: a cache beside the log, not part of it. */
     uplinkMissing: join(dataDir, "uplink-missing.json"),
     /** The checkpoint the mirrors page's own client verified (src/npm/web-source.ts mirrorCheck). */

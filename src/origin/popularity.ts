@@ -91,8 +91,3 @@ export class DownloadCounter {
     };
   }
 }
-
-/** `blob/sha256/<hex>` of a static tree path, or undefined for any other path. */
-export function blobOfTreePath(path: string): string | undefined {
-  return /^blob\/sha256\/([0-9a-f]{64})$/.exec(path)?.[1];
-}

@@ -21,7 +21,7 @@ import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import type { JsonValue } from "../registry/canonical-json.ts";
 import { compressDatabaseFile } from "../registry/database-file.ts";
-import { encodeEntryWith } from "../registry/ecosystem.ts";
+import { encodeEntryWith, rulesOf } from "../registry/ecosystem.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -34,20 +34,25 @@ import {
   type PackageEntry,
   type PopularityEntry,
   type PublishEntry,
+  type TakedownEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
+import { foldEntry } from "../registry/package-document.ts";
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, packageKey, RegistryState, rowName } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs, snapshotEntry } from "../registry/state-batch.ts";
+import { takedownsOf, withheldBlobsOf, withheldHashes } from "../registry/withheld.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
+import { dataPaths } from "./data-paths.ts";
 import type { OriginKey } from "./keys.ts";
 import { writeKeysFile } from "./keys-file.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
+import { WithheldFiles } from "./withheld-files.ts";
 
 export interface PublishedDatabase {
   readonly index: number;
@@ -73,7 +78,7 @@ function exportDatabase(statePath: string, outPath: string): Promise<number> {
   });
 }
 
-export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invalid";
+export type RegistryErrorCode = "forbidden" | "conflict" | "not-found" | "invalid" | "purged";
 
 /** A change an owner asks for on an existing package. */
 export type PackageChange =
@@ -97,6 +102,19 @@ export interface RegistryOptions {
   readonly snapshotShards?: number;
   /** Adds witnesses' cosignatures to each new checkpoint (AppenderOptions.cosign). */
   readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
+}
+
+/** A takedown or restore to record, by a moderator or an uplink. */
+export interface TakedownRequest {
+  readonly kind: "takedown" | "restore";
+  readonly actor: string;
+  readonly ecosystem: string;
+  readonly name: string;
+  /** Absent: the whole package. */
+  readonly version?: string;
+  readonly reason: string;
+  /** A takedown: delete the bytes rather than keep them aside for a restore. */
+  readonly purge?: boolean;
 }
 
 /** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
@@ -169,6 +187,8 @@ export class Registry {
   /** Blobs that entries waiting to be sequenced name, still being written. */
   readonly #namedBlobs = new Set<Promise<unknown>>();
   readonly #durableListeners: ((entries: readonly Entry[]) => void)[] = [];
+  /** The bytes of taken-down versions, out of the served tree. */
+  readonly withheldFiles: WithheldFiles;
 
   private constructor(
     storage: FsLogStorage,
@@ -184,6 +204,8 @@ export class Registry {
     this.#shardCount = options.snapshotShards;
     this.#dataDir = options.dataDir;
     this.#durable = options.durable !== false;
+    const paths = dataPaths(options.dataDir);
+    this.withheldFiles = new WithheldFiles(paths.tree, paths.withheld);
     this.#sequencer = new Sequencer<Entry>(
       {
         checker: () => {
@@ -270,6 +292,7 @@ export class Registry {
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
       await writeKeysFile(treeDir, state.keyChain, options.durable !== false);
+      await registry.#reconcileWithheld();
       return registry;
     } catch (err) {
       await storage.close();
@@ -495,7 +518,11 @@ export class Registry {
       () => this.#namedBlobs.delete(written),
     );
     try {
-      return await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+      const sequenced = await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+      // An upstream withdrawal (or its return) moves bytes out of the served tree (or back).
+      if (entries.some((e) => e.kind === "takedown" || e.kind === "restore"))
+        await this.#reconcileWithheld();
+      return sequenced;
     } finally {
       await settled;
     }
@@ -533,10 +560,67 @@ export class Registry {
       throw new RegistryError("forbidden", `${entry.name} was not imported from uplink ${uplink}`);
   }
 
+  /**
+   * Appends a takedown or restore and, once it is durable, moves the
+   * version's bytes out of the served tree (or back). Until they move, the
+   * withheld set in the state already answers 451 for them; a crash in
+   * between is finished by `reconcile` at the next open. A restore of bytes
+   * that were purged is refused before anything is appended.
+   */
+  async takedown(request: TakedownRequest): Promise<SequencedEntry<Entry>> {
+    const { kind, actor, ecosystem, name, reason } = request;
+    const entry: TakedownEntry = {
+      ...this.#base(actor, ecosystem, name),
+      kind,
+      ...(request.version !== undefined ? { version: request.version } : {}),
+      reason,
+    };
+    encodeEntryWith(entry, ECOSYSTEMS);
+    this.#check(entry, NO_CHANGES);
+    const before = this.state.table(ecosystem).document(rowName(ECOSYSTEMS, entry));
+    // Which blobs change side: computed against the document before and after the fold.
+    const after =
+      before && foldEntry(before, entry, this.appender.size, rulesOf(ECOSYSTEMS, ecosystem));
+    const moved = before && after ? withheldBlobsOf(before, after) : { withheld: [], released: [] };
+    const purged = await this.withheldFiles.missing(moved.released);
+    if (purged.length > 0)
+      throw new RegistryError(
+        "purged",
+        `the bytes of ${name}${request.version ? `@${request.version}` : ""} were purged (${purged.length} blobs): this origin cannot restore them`,
+      );
+    const sequenced = await this.#sequencer.submit(entry);
+    // The state may have moved on since: take its word for what is withheld now.
+    const still = new Set(withheldHashes(this.state.sql));
+    await this.withheldFiles.withhold(
+      moved.withheld.filter((hex) => still.has(hex)),
+      request.purge === true,
+    );
+    await this.withheldFiles.release(moved.released.filter((hex) => !still.has(hex)));
+    return sequenced;
+  }
+
   async unpublishPackage(actor: string, ecosystem: string, name: string): Promise<void> {
     const entry: Entry = { ...this.#base(actor, ecosystem, name), kind: "unpublish" };
     this.#check(entry, NO_CHANGES);
     await this.#sequencer.submit(entry);
+  }
+
+  /** Moves files to match the withheld set: after a crash, or after entries that change it. */
+  async #reconcileWithheld(): Promise<void> {
+    const withheld = new Set(withheldHashes(this.state.sql));
+    await this.withheldFiles.reconcile((hex) => withheld.has(hex), withheld);
+  }
+
+  #checkModeration(entry: TakedownEntry): void {
+    const doc = this.state.table(entry.ecosystem).document(rowName(ECOSYSTEMS, entry));
+    if (doc === undefined) throw new RegistryError("not-found", `${entry.name} is not published`);
+    if (entry.version !== undefined && !Object.hasOwn(doc.versions, entry.version))
+      throw new RegistryError("not-found", `${entry.name}@${entry.version} is not published`);
+    try {
+      foldEntry(doc, entry, this.appender.size, rulesOf(ECOSYSTEMS, entry.ecosystem));
+    } catch (err) {
+      throw new RegistryError("conflict", (err as Error).message, { cause: err });
+    }
   }
 
   #base(actor: string, ecosystem: string, name: string) {
@@ -551,6 +635,11 @@ export class Registry {
     }
     if (entry.kind === "publish") {
       this.#checkPublish(entry.actor, entry.ecosystem, entry.name, entry.version, pending);
+      return;
+    }
+    // Moderators are checked by whoever asks (the API, the admin command); the fold says whether it applies.
+    if (entry.kind === "takedown" || entry.kind === "restore") {
+      this.#checkModeration(entry);
       return;
     }
     const { ecosystem, name } = entry;
@@ -637,6 +726,12 @@ export class Registry {
       throw new RegistryError(
         "conflict",
         `${name} is imported from uplink ${uplink}: publish under another name or a local scope`,
+      );
+    const down = takedownsOf(this.state.sql, ecosystem, key).get("");
+    if (down)
+      throw new RegistryError(
+        "forbidden",
+        `${name} was taken down: ${down.reason} (log entry ${down.index}); nothing may be published under it`,
       );
     const owners = table.owners(key);
     const pendingOwner = pending.firstPublisher(ref);

@@ -50,6 +50,8 @@ export interface CheckScope {
   /** Called with the bytes of each read, and awaited: the scrub's pace. */
   readonly pace?: (bytes: number) => Promise<void>;
   readonly signal?: AbortSignal;
+  /** Blobs a takedown withholds (src/registry/withheld.ts): expected absent, not damage. */
+  readonly isWithheld?: (sha256: string) => boolean;
 }
 
 export interface CheckResult {
@@ -116,6 +118,7 @@ export async function checkStoredTree(
         continue;
       }
       for (const ref of namedBlobs(entry)) {
+        if (scope.isWithheld?.(ref.sha256)) continue;
         const found = await stat(join(treeDir, blobPath(ref.sha256))).catch(() => undefined);
         if (found?.size !== ref.size) {
           const problem = found ? `has ${found.size} bytes, not ${ref.size}` : "missing";
@@ -270,6 +273,7 @@ export function startScrub(
   verifier: NoteVerifier,
   health: TreeHealth,
   mibPerSecond: number,
+  isWithheld?: (sha256: string) => boolean,
 ): () => Promise<void> {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -280,6 +284,7 @@ export function startScrub(
       hashBlobs: true,
       pace: pacer(mibPerSecond * 1024 * 1024, abort.signal),
       signal: abort.signal,
+      isWithheld,
     })
       .then((result) => {
         if (!abort.signal.aborted) health.report(result.damage);

@@ -25,7 +25,7 @@ import { sha256Hex } from "../util/sha256.ts";
 import { rootOfHeld, type ShareStore } from "./share-store.ts";
 
 export type ShareReason = "latest" | "popular";
-export type WithheldReason = "unknown" | "opted-out" | "unpublished" | "unpopular";
+export type WithheldReason = "unknown" | "opted-out" | "unpublished" | "taken-down" | "unpopular";
 export type ShareDecision =
   | { readonly share: true; readonly reason: ShareReason }
   | { readonly share: false; readonly reason: WithheldReason };
@@ -93,6 +93,8 @@ export class SharePolicy {
   decideIn(doc: PackageDocument, version: string): ShareDecision {
     const v = versionOf(doc, version);
     if (v === undefined) return { share: false, reason: "unknown" };
+    if (doc.takenDown !== undefined || v.takenDown !== undefined)
+      return { share: false, reason: "taken-down" };
     if (optedOut(doc)) return { share: false, reason: "opted-out" };
     if (doc.unpublished !== undefined || v.unpublished !== undefined)
       return { share: false, reason: "unpublished" };

@@ -20,8 +20,9 @@ import { registerNpmReadApi, registerReadOnlyRefusals } from "../npm/read-api.ts
 import { mirrorCheck, mountWeb } from "../npm/web-source.ts";
 import { storeUnixfsNodes, tarballDag, unixfsRootOf } from "../registry/artifact-dag.ts";
 import type { VersionEntry } from "../registry/entries.ts";
-import { versionEntryOf } from "../registry/package-document.ts";
+import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import type { PackageReader } from "../registry/package-reader.ts";
+import { blobsOfVersion } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 
 export interface ProxyOptions extends VerifyingReaderOptions, HttpAppOptions {
@@ -42,10 +43,20 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     await reader.update();
     app = createHttpApp(options);
     const blocks = new BlockIndex(reader.cache);
+    /** A taken-down version's cached bytes go when its document says so; reads refuse it anyway. */
+    const dropWithheld = async (doc: PackageDocument | undefined) => {
+      for (const v of Object.values(doc?.versions ?? {}))
+        if (v.takenDown) for (const ref of blobsOfVersion(v)) await reader.cache.remove(ref.sha256);
+      return doc;
+    };
     const packages: PackageReader = {
       revision: (name) => reader.revision(name),
-      document: (name) => reader.document(name),
-      version: (name, version) => reader.version(name, version),
+      document: async (name) => dropWithheld(await reader.document(name)),
+      version: async (name, version) => {
+        const row = await reader.version(name, version);
+        if (row?.takenDown) await dropWithheld(await reader.document(name));
+        return row;
+      },
       search: reader.search,
       manifest: (entry) => reader.manifest(entry),
       tarball: async (entry) => {

@@ -37,6 +37,8 @@ import {
   CORE_SCHEMA,
   CORE_SCHEMA_V2,
   CORE_TABLES,
+  DATABASE_FILE_SCHEMA,
+  DATABASE_FILE_TABLES,
   DATABASE_SCHEMA,
   type PackageTable,
   RegistryState,
@@ -45,6 +47,7 @@ import {
   V2_ECOSYSTEM,
   type VersionRow,
 } from "./state.ts";
+import { writeTakedowns } from "./withheld.ts";
 
 export type DatabaseFileErrorCode =
   /** The blob is not zstd, or does not decompress to the size its entry names. */
@@ -76,11 +79,11 @@ export function copyCoreTables(statePath: string, outPath: string): number {
   const out = new DatabaseSync(outPath);
   try {
     out.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
-    out.exec(CORE_SCHEMA);
+    out.exec(DATABASE_FILE_SCHEMA);
     out.exec(`PRAGMA user_version = ${DATABASE_SCHEMA}`);
     out.prepare("ATTACH DATABASE ? AS source").run(statePath);
     out.exec("BEGIN");
-    for (const table of CORE_TABLES) {
+    for (const table of DATABASE_FILE_TABLES) {
       const where =
         table === "meta" ? ` WHERE key IN (${COPIED_META.map((k) => `'${k}'`).join(",")})` : "";
       out.exec(`INSERT INTO main.${table} SELECT * FROM source.${table}${where}`);
@@ -187,7 +190,8 @@ function schemaOf(db: DatabaseSync): string[] {
 /** The core schema of each database schema a file may have: older files stay adoptable. */
 const CORE_SCHEMAS: ReadonlyMap<number, string> = new Map([
   [2, CORE_SCHEMA_V2],
-  [DATABASE_SCHEMA, CORE_SCHEMA],
+  [3, CORE_SCHEMA],
+  [DATABASE_SCHEMA, DATABASE_FILE_SCHEMA],
 ]);
 
 /**
@@ -231,7 +235,11 @@ function checkStructure(path: string, logSize: number): number {
       );
     const sameKey =
       version === 2 ? "p.name = t.name" : "p.ecosystem = t.ecosystem AND p.name = t.name";
-    for (const table of ["versions", "dist_tags", "owners"]) {
+    const tables =
+      version >= 4
+        ? ["versions", "dist_tags", "owners", "takedowns"]
+        : ["versions", "dist_tags", "owners"];
+    for (const table of tables) {
       const orphan = db
         .prepare(
           `SELECT t.name AS name FROM ${table} t
@@ -252,6 +260,22 @@ function checkStructure(path: string, logSize: number): number {
         | undefined);
     if (spelled)
       throw new DatabaseFileError("bad-row", `${spelled.name}: a spelling equal to its name`);
+    // A takedown of a version the file does not hold would show in no document, only in lists.
+    const stray =
+      version >= 4 &&
+      (db
+        .prepare(
+          `SELECT t.name AS name, t.version AS version FROM takedowns t WHERE t.version <> ''
+             AND NOT EXISTS (SELECT 1 FROM versions v
+               WHERE v.ecosystem = t.ecosystem AND v.name = t.name AND v.version = t.version)
+           LIMIT 1`,
+        )
+        .get() as { name: string; version: string } | undefined);
+    if (stray)
+      throw new DatabaseFileError(
+        "bad-row",
+        `takedowns has a row for unknown version ${stray.name}@${stray.version}`,
+      );
     return version;
   } finally {
     db.close();
@@ -390,6 +414,8 @@ function deriveTables(state: RegistryState): void {
       if (rules.keyName(doc.name) !== name)
         throw new DatabaseFileError("bad-row", `${key}: its spelling names another package`);
       insert.run(key, keyPrefix(key), sha256Hex(encodeDocument(doc)));
+      // The withheld set, from the takedowns the document carries.
+      writeTakedowns(state.sql, name, undefined, doc);
       const indexFile = rules.nativeIndex?.indexFile(doc);
       if (indexFile) {
         const indexKey = rules.keyName(doc.name);

@@ -197,6 +197,23 @@ export interface ArtifactEntry extends EntryBase {
   readonly files?: BlobRef;
 }
 
+/**
+ * A moderator (or an uplink whose upstream withdrew it) takes a version, or
+ * with no `version` the whole package, out of every copy of the registry:
+ * its bytes are withheld (src/registry/withheld.ts) and servers answer 451
+ * with `reason`, which the log keeps in public for good. A `restore` undoes
+ * it, and says why too.
+ *
+ *   {"actor":"carol","ecosystem":"npm","kind":"takedown","name":"evil-pkg",
+ *    "reason":"Malware: reads ~/.npmrc","time":"…","v":1,"version":"1.0.2"}
+ */
+export interface TakedownEntry extends EntryBase {
+  readonly kind: "takedown" | "restore";
+  /** Absent: the whole package, and publishes of new versions are refused while it stands. */
+  readonly version?: string;
+  readonly reason: string;
+}
+
 export type PackageEntry =
   | PublishEntry
   | ImportEntry
@@ -205,7 +222,8 @@ export type PackageEntry =
   | DistTagEntry
   | DeprecateEntry
   | OwnerEntry
-  | YankEntry;
+  | YankEntry
+  | TakedownEntry;
 
 interface RegistryEntryBase {
   readonly v: 1;
@@ -357,6 +375,7 @@ export const ARTIFACT_HASHES: Readonly<Record<string, RegExp>> = {
   sha1: /^[0-9a-f]{40}$/,
   sha512: /^[A-Za-z0-9+/]{86}==$/,
 };
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]*$/u;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const PACKAGE_BASE = ["v", "kind", "ecosystem", "name", "time", "actor"];
@@ -378,6 +397,8 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   deprecate: { base: PACKAGE_BASE, required: ["version", "message"], optional: [] },
   owner: { base: PACKAGE_BASE, required: ["user", "action"], optional: [] },
   yank: { base: PACKAGE_BASE, required: ["version", "yanked"], optional: [] },
+  takedown: { base: PACKAGE_BASE, required: ["reason"], optional: ["version"] },
+  restore: { base: PACKAGE_BASE, required: ["reason"], optional: ["version"] },
   snapshot: {
     base: REGISTRY_BASE,
     required: ["root", "shards", "packages"],
@@ -403,6 +424,9 @@ export const MAX_TAG_LENGTH = 128;
 /** A deprecation message, in a deprecate entry or a manifest's `deprecated`. */
 export const MAX_MESSAGE_LENGTH = 1024;
 
+/** A takedown's or restore's public reason. */
+export const MAX_REASON_LENGTH = 1024;
+
 /** An uplink's configured name ("npm", "corp-mirror"). */
 export const MAX_UPLINK_NAME_LENGTH = 64;
 
@@ -414,6 +438,7 @@ const MAX_LENGTH: Record<string, number> = {
   version: MAX_VERSION_LENGTH,
   tag: MAX_TAG_LENGTH,
   message: MAX_MESSAGE_LENGTH,
+  reason: MAX_REASON_LENGTH,
   uplink: MAX_UPLINK_NAME_LENGTH,
   note: 16 * 1024,
 };
@@ -661,6 +686,12 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       str(value, "user", check);
       if (value.action !== "add" && value.action !== "rm")
         throw bad("owner action must be add or rm");
+      break;
+    case "takedown":
+    case "restore":
+      if (Object.hasOwn(value, "version")) version(value, check);
+      // Shown on every copy's pages and 451 answers: one line of plain text.
+      str(value, "reason", check, NO_CONTROL_CHARACTERS);
       break;
     case "yank":
       version(value, check);

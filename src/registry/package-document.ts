@@ -23,6 +23,7 @@ import {
   type PublishEntry,
   type VersionEntry,
 } from "./entries.ts";
+import { checkNotTakenDown, foldTakedown, isTakenDownShape, type TakenDown } from "./takedown.ts";
 
 /** A document holds every version of a package: a few MB for the largest. */
 export const MAX_DOCUMENT_BYTES = 64 << 20;
@@ -38,6 +39,8 @@ interface VersionStatus {
   readonly unpublished?: string;
   /** Time of the yank still in force (a `yank` entry; absent once unyanked). */
   readonly yanked?: string;
+  /** The takedown in force (takedown.ts); absent once restored. */
+  readonly takenDown?: TakenDown;
 }
 
 /** A publish entry without the fields its document already says. */
@@ -102,6 +105,8 @@ export interface PackageDocument {
   readonly updated: number;
   /** Time the whole package was unpublished, if it is. */
   readonly unpublished?: string;
+  /** The takedown of the whole package in force, if any (takedown.ts). */
+  readonly takenDown?: TakenDown;
   readonly distTags: Readonly<Record<string, string>>;
   /** Sorted. */
   readonly owners: readonly string[];
@@ -131,7 +136,7 @@ export function versionEntryOf(
   version: string,
   doc: VersionDocument,
 ): VersionEntry {
-  const { index: _i, deprecated: _d, unpublished: _u, yanked: _y, ...rest } = doc;
+  const { index: _i, deprecated: _d, unpublished: _u, yanked: _y, takenDown: _t, ...rest } = doc;
   const kind = isImportedVersion(doc) ? "import" : "publish";
   const { ecosystem, name } = pkg;
   return { v: 1, kind, ecosystem, name, version, ...rest } as VersionEntry;
@@ -210,6 +215,7 @@ export function foldEntry(
     case "publish": {
       if (uplink !== undefined)
         throw new EntryError("cannot-apply", `${entry.name} is imported from uplink ${uplink}`);
+      checkNotTakenDown(doc, entry.name);
       if (versionOf(base, entry.version) !== undefined)
         throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is already published`);
       const { unpublished: _, ...live } = touched;
@@ -225,6 +231,7 @@ export function foldEntry(
       // An uplink never adds versions to a package published here (dependency confusion).
       if (doc !== undefined && sourceOf(doc).kind === "local")
         throw new EntryError("cannot-apply", `${entry.name} is published here, not imported`);
+      checkNotTakenDown(doc, entry.name);
       const known = versionOf(base, entry.version);
       const imported = known !== undefined && isImportedVersion(known) ? known : undefined;
       // Until its tarball is bound, an imported version may be imported again: the upstream
@@ -318,6 +325,9 @@ export function foldEntry(
       else owners.delete(entry.user);
       return { ...base, updated: index, owners: [...owners].sort() };
     }
+    case "takedown":
+    case "restore":
+      return foldTakedown(base, touched, entry, index, rules, withVersion);
   }
 }
 
@@ -344,6 +354,7 @@ const DOCUMENT_FIELDS = new Set([
   "modified",
   "updated",
   "unpublished",
+  "takenDown",
   "distTags",
   "owners",
   "versions",
@@ -377,6 +388,8 @@ export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): Packa
     if (typeof value[field] !== "string") throw bad(`${what}: ${field} must be a string`);
   }
   optionalString(value, "unpublished", what);
+  if (Object.hasOwn(value, "takenDown") && !isTakenDownShape(value.takenDown))
+    throw bad(`${what}: takenDown must be {actor, index, reason, time}`);
   if (!Number.isSafeInteger(value.updated) || (value.updated as number) < 0)
     throw bad(`${what}: updated must be a log index`);
   const { distTags, owners, versions } = value;
@@ -391,6 +404,8 @@ export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): Packa
     optionalString(doc, "deprecated", `${what}@${version}`);
     optionalString(doc, "unpublished", `${what}@${version}`);
     optionalString(doc, "yanked", `${what}@${version}`);
+    if (Object.hasOwn(doc, "takenDown") && !isTakenDownShape(doc.takenDown))
+      throw bad(`${what}@${version}: takenDown must be {actor, index, reason, time}`);
     try {
       checkVersionEntry(versionEntryOf(pkg, version, doc as unknown as VersionDocument), (e) =>
         checkEntryWith(ecosystems, e, "read"),

@@ -49,6 +49,7 @@ import {
   yankedOf,
 } from "./state.ts";
 import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
+import { writeTakedowns } from "./withheld.ts";
 
 export class SnapshotMismatchError extends Error {
   override name = "SnapshotMismatchError";
@@ -378,6 +379,11 @@ export class StateBatch {
     return this.#ending;
   }
 
+  /** Each package the batch changed, its document before the batch and after it so far. */
+  touchedDocuments(): Iterable<Touched> {
+    return this.#touched.values();
+  }
+
   /**
    * The snapshot of the state after the entries added so far, split into
    * `shardCount` shards. Within a batch the shards are kept as they are
@@ -621,6 +627,7 @@ export class StateBatch {
     try {
       for (const { before, after } of this.#touched.values()) {
         this.#writeDocument(before, after);
+        writeTakedowns(sql, rowName(state.ecosystems, after), before, after);
         const { key, prefix, sha256 } = this.#document(after);
         sql(
           "INSERT INTO documents (key, prefix, sha256) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256",

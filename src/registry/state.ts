@@ -22,7 +22,9 @@ import { versionDocument, versionEntryOf } from "./package-document.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
+import type { TakenDown } from "./takedown.ts";
 import type { LogEntry } from "./void-entries.ts";
+import { TAKEDOWNS_SCHEMA, takedownsOf, WITHHELD_SCHEMA } from "./withheld.ts";
 
 /** Bumped when the tables or what they derive change; an older database is dropped and rebuilt from the log. */
 export const STATE_SCHEMA = 7;
@@ -33,7 +35,7 @@ export const STATE_SCHEMA = 7;
  * a change to the tables a copy derives for itself (search, dependents)
  * must not make every database file already in the log unreadable.
  */
-export const DATABASE_SCHEMA = 3;
+export const DATABASE_SCHEMA = 4;
 
 /**
  * The tables a published SQLite snapshot holds; the rest is recomputed from
@@ -155,6 +157,15 @@ const FILES_SHA256 = "json_extract(entry, '$.files.sha256')";
 /** The tables CORE_SCHEMA creates, in the order a copy fills them. */
 export const CORE_TABLES = ["meta", "packages", "versions", "dist_tags", "owners"] as const;
 
+/**
+ * A published SQLite snapshot's tables since DATABASE_SCHEMA 4: the core
+ * ones and the takedowns in force, which the package documents include
+ * (schema 3 files predate takedowns, and have none to carry).
+ */
+export const DATABASE_FILE_SCHEMA = `${CORE_SCHEMA}${TAKEDOWNS_SCHEMA}`;
+/** The tables DATABASE_FILE_SCHEMA creates, in the order a copy fills them. */
+export const DATABASE_FILE_TABLES = [...CORE_TABLES, "takedowns"] as const;
+
 export interface VersionRow {
   readonly name: string;
   readonly version: string;
@@ -165,6 +176,8 @@ export interface VersionRow {
   readonly unpublished: string | null;
   /** When the version was yanked (an ecosystem with yank). */
   readonly yanked?: string;
+  /** The takedown in force, if any (takedown.ts). */
+  readonly takenDown?: TakenDown;
 }
 
 /** A version as a list of versions shows it. */
@@ -208,7 +221,16 @@ export interface PopularityPointer {
   readonly entry: PopularityEntry;
 }
 
-const VERSION_COLUMNS = "name, version, log_index, time, entry, deprecated, unpublished, yanked";
+const VERSION_COLUMNS = `v.name AS name, v.version AS version, v.log_index AS log_index,
+  v.time AS time, v.entry AS entry, v.deprecated AS deprecated, v.unpublished AS unpublished,
+  v.yanked AS yanked, t.actor AS taken_down_actor, t.log_index AS taken_down_index,
+  t.reason AS taken_down_reason, t.time AS taken_down_time`;
+/** A version row `v` with no takedown in force. */
+const NOT_TAKEN_DOWN = `NOT EXISTS (SELECT 1 FROM takedowns t
+  WHERE t.ecosystem = v.ecosystem AND t.name = v.name AND t.version = v.version)`;
+/** Versions with their takedown in force, if any (withheld.ts). */
+const VERSIONS_WITH_TAKEDOWNS = `versions v LEFT JOIN takedowns t
+  ON t.ecosystem = v.ecosystem AND t.name = v.name AND t.version = v.version`;
 
 export interface RawVersionRow {
   name: string;
@@ -219,9 +241,22 @@ export interface RawVersionRow {
   deprecated: string | null;
   unpublished: string | null;
   yanked: string | null;
+  taken_down_actor?: string | null;
+  taken_down_index?: number | null;
+  taken_down_reason?: string | null;
+  taken_down_time?: string | null;
 }
 
 function versionRow(r: RawVersionRow): VersionRow {
+  const takenDown =
+    r.taken_down_index != null
+      ? {
+          actor: r.taken_down_actor ?? "",
+          index: r.taken_down_index,
+          reason: r.taken_down_reason ?? "",
+          time: r.taken_down_time ?? "",
+        }
+      : undefined;
   return {
     name: r.name,
     version: r.version,
@@ -231,6 +266,7 @@ function versionRow(r: RawVersionRow): VersionRow {
     deprecated: r.deprecated,
     unpublished: r.unpublished,
     ...(r.yanked !== null ? { yanked: r.yanked } : {}),
+    ...(takenDown ? { takenDown } : {}),
   };
 }
 
@@ -257,6 +293,7 @@ export function versionRowOf(
     deprecated: doc.deprecated ?? null,
     unpublished: doc.unpublished ?? null,
     ...(yanked !== null ? { yanked } : {}),
+    ...(doc.takenDown ? { takenDown: doc.takenDown } : {}),
   };
 }
 
@@ -267,6 +304,7 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
     ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
     ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
     ...(row.yanked !== undefined ? { yanked: row.yanked } : {}),
+    ...(row.takenDown !== undefined ? { takenDown: row.takenDown } : {}),
   };
 }
 
@@ -377,6 +415,7 @@ export class RegistryState {
     db.exec(DEPENDENTS_SCHEMA);
     db.exec(CURRENT_VERSIONS_SCHEMA);
     db.exec(SEARCH_SCHEMA);
+    db.exec(WITHHELD_SCHEMA);
     db.exec(`PRAGMA user_version = ${STATE_SCHEMA}`);
     return new RegistryState(db, options.ecosystems);
   }
@@ -497,8 +536,9 @@ export class RegistryState {
    */
   unixfsArtifacts(): Artifact[] {
     const rows = this.sql(
-      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions
-       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL`,
+      `SELECT json_extract(entry, '$.artifact') AS artifact FROM versions v
+       WHERE unpublished IS NULL AND json_extract(entry, '$.artifact.unixfs') IS NOT NULL
+         AND ${NOT_TAKEN_DOWN}`,
     ).all() as { artifact: string }[];
     return rows.map((row) => JSON.parse(row.artifact) as Artifact);
   }
@@ -596,7 +636,8 @@ export class PackageTable {
   /** Every version ever published, unpublished ones included (a name@version is never reused). */
   versions(name: string): VersionRow[] {
     const rows = this.#sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? ORDER BY log_index`,
+      `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
+       WHERE v.ecosystem = ? AND v.name = ? ORDER BY v.log_index`,
     ).all(this.ecosystem, name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
@@ -636,13 +677,15 @@ export class PackageTable {
       `SELECT
          (SELECT json_group_object(tag, version) FROM dist_tags
             WHERE ecosystem = p.ecosystem AND name = p.name) AS tags,
-         (SELECT json_group_array(version) FROM versions
+         (SELECT json_group_array(version) FROM versions v
             WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
-              AND yanked IS NULL) AS versions,
-         (SELECT json_group_object(version, deprecated) FROM versions
+              AND yanked IS NULL AND ${NOT_TAKEN_DOWN}) AS versions,
+         (SELECT json_group_object(version, deprecated) FROM versions v
             WHERE ecosystem = p.ecosystem AND name = p.name AND unpublished IS NULL
-              AND yanked IS NULL AND deprecated IS NOT NULL) AS deprecated
-       FROM packages AS p WHERE p.ecosystem = ? AND p.name = ? AND p.unpublished IS NULL`,
+              AND yanked IS NULL AND deprecated IS NOT NULL AND ${NOT_TAKEN_DOWN}) AS deprecated
+       FROM packages AS p WHERE p.ecosystem = ? AND p.name = ? AND p.unpublished IS NULL
+         AND NOT EXISTS (SELECT 1 FROM takedowns t
+           WHERE t.ecosystem = p.ecosystem AND t.name = p.name AND t.version = '')`,
     ).get(this.ecosystem, name) as
       | { tags: string; versions: string; deprecated: string }
       | undefined;
@@ -683,7 +726,8 @@ export class PackageTable {
   /** One version's row, by its primary key. */
   version(name: string, version: string): VersionRow | undefined {
     const row = this.#sql(
-      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? AND version = ?`,
+      `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
+       WHERE v.ecosystem = ? AND v.name = ? AND v.version = ?`,
     ).get(this.ecosystem, name, version);
     return row ? versionRow(row as unknown as RawVersionRow) : undefined;
   }
@@ -717,6 +761,7 @@ export class PackageTable {
   document(name: string, rows?: readonly VersionRow[]): PackageDocument | undefined {
     const pkg = this.getPackage(name);
     if (!pkg) return undefined;
+    const packageMark = takedownsOf(this.#sql, this.ecosystem, name).get("");
     return {
       v: 1,
       ecosystem: this.ecosystem,
@@ -725,6 +770,7 @@ export class PackageTable {
       modified: pkg.modified,
       updated: pkg.updated,
       ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
+      ...(packageMark ? { takenDown: packageMark } : {}),
       distTags: this.distTags(name),
       owners: this.owners(name),
       versions: Object.fromEntries(

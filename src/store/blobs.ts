@@ -63,6 +63,11 @@ export class BlobStore {
     return join(this.#dir, hex);
   }
 
+  /** Deletes a blob if held (a cache dropping what it must no longer hold). */
+  async remove(hex: string): Promise<void> {
+    await rm(this.#file(hex), { force: true });
+  }
+
   /** The tree-relative path a blob is served at. */
   static treePath(hex: string): string {
     return `blob/sha256/${hex}`;

@@ -134,3 +134,8 @@ function gzipReply(headers: Record<string, string>, gzipped: Buffer): StaticFile
     body: gzipped,
   };
 }
+
+/** `blob/sha256/<hex>` of a static tree path, or undefined for any other path. */
+export function blobOfTreePath(path: string): string | undefined {
+  return /^blob\/sha256\/([0-9a-f]{64})$/.exec(path)?.[1];
+}

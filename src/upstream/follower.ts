@@ -162,7 +162,7 @@ export class Follower {
     const rows = this.#registry.state
       .table("npm")
       .versions(name)
-      .filter((r) => r.unpublished === null);
+      .filter((r) => r.unpublished === null && r.takenDown === undefined);
     const tagged = this.#registry.state.table("npm").distTags(name)[range];
     const version =
       tagged ??

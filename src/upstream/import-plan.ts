@@ -37,6 +37,7 @@ import {
   type PackageDocument,
   type VersionDocument,
 } from "../registry/package-document.ts";
+import { isWithdrawn, type TakenDown } from "../registry/takedown.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 /** A version document larger than this is not imported (npm's own are a few KB). */
@@ -170,7 +171,12 @@ function corrected(current: VersionDocument, manifest: unknown): boolean {
  * bytes never do.
  */
 function reinstated(current: VersionDocument, manifest: unknown): boolean {
-  if (!isImportedVersion(current) || current.unpublished === undefined) return false;
+  return current.unpublished !== undefined && sameUpstreamHashes(current, manifest);
+}
+
+/** Whether the upstream claims for a version the hashes it was imported with. */
+function sameUpstreamHashes(current: VersionDocument, manifest: unknown): boolean {
+  if (!isImportedVersion(current)) return false;
   const claimed = isObject(manifest) ? upstreamIntegrity(manifest.dist) : undefined;
   return (
     claimed !== undefined &&
@@ -179,13 +185,17 @@ function reinstated(current: VersionDocument, manifest: unknown): boolean {
   );
 }
 
-/** A removal of the whole package: the upstream answers that it does not have it. */
+/**
+ * A removal of the whole package: the upstream answers that it does not
+ * have it. It is a takedown by the uplink, with the reason in public, so
+ * mirrors drop its bytes; the uplink restores it if the upstream has it again.
+ */
 export function planRemoval(
   doc: PackageDocument | undefined,
   uplink: string,
   now: string,
 ): PackageEntry[] {
-  if (doc === undefined || doc.unpublished !== undefined) return [];
+  if (doc === undefined || isWithdrawn(doc)) return [];
   const base = {
     v: 1,
     ecosystem: "npm",
@@ -193,7 +203,14 @@ export function planRemoval(
     time: now,
     actor: uplinkActor(uplink),
   } as const;
-  return [{ ...base, kind: "unpublish" }];
+  return [{ ...base, kind: "takedown", reason: `withdrawn by uplink ${uplink}: ${GONE_UPSTREAM}` }];
+}
+
+const GONE_UPSTREAM = "the upstream no longer has it";
+
+/** A takedown the uplink itself made (an upstream withdrawal), which it may restore. */
+function ownTakedown(mark: TakenDown | undefined, uplink: string): boolean {
+  return mark !== undefined && mark.actor === uplinkActor(uplink);
 }
 
 /**
@@ -212,11 +229,30 @@ export function planImport(
   const upstream = isObject(packument.versions) ? packument.versions : {};
   const known = doc?.versions ?? {};
   const entries: PackageEntry[] = [];
+  const back = `the upstream has it again`;
+  // The upstream has the package again after the uplink took it down: restore it first.
+  const packageMark = doc?.takenDown;
+  const packageBack = ownTakedown(packageMark, uplink);
+  // Taken down by a moderator: nothing the upstream says changes it.
+  if (packageMark !== undefined && !packageBack) return { entries, manifests: [], skipped: [] };
+  if (packageBack) entries.push({ ...base, kind: "restore", reason: back });
+  /** A version's takedown still in force once that restore applies. */
+  const markOf = (v: VersionDocument) =>
+    packageBack && v.takenDown?.index === packageMark?.index ? undefined : v.takenDown;
+  const restores: PackageEntry[] = [];
   const manifests: Uint8Array[] = [];
   const skipped: { version: string; reason: string }[] = [];
   const imported: ImportEntry[] = [];
   for (const [version, manifest] of Object.entries(upstream)) {
     const current = Object.hasOwn(known, version) ? known[version] : undefined;
+    // Withdrawn upstream and served again with the same hashes: the uplink's own takedown undone.
+    if (current !== undefined && ownTakedown(markOf(current), uplink)) {
+      if (sameUpstreamHashes(current, manifest))
+        restores.push({ ...base, kind: "restore", version, reason: back });
+      continue;
+    }
+    // Taken down by a moderator: the upstream's copy never brings it back.
+    if (current !== undefined && markOf(current) !== undefined) continue;
     if (
       current !== undefined &&
       !(options.corrections && corrected(current, manifest)) &&
@@ -241,13 +277,17 @@ export function planImport(
     (a, b) =>
       (a.published ?? "").localeCompare(b.published ?? "") || semver.compare(a.version, b.version),
   );
-  entries.push(...imported);
+  entries.push(...imported, ...restores);
 
-  // Which versions are live once the imports apply, and their current deprecations.
+  // Which versions are live once the imports and restores apply, and their current deprecations.
   const live = new Map<string, string>();
   for (const [version, v] of Object.entries(known))
-    if (v.unpublished === undefined && isImportedVersion(v)) live.set(version, v.deprecated ?? "");
+    if (v.unpublished === undefined && markOf(v) === undefined && isImportedVersion(v))
+      live.set(version, v.deprecated ?? "");
   for (const entry of imported) live.set(entry.version, "");
+  for (const entry of restores)
+    if (entry.kind === "restore" && entry.version !== undefined)
+      live.set(entry.version, known[entry.version]?.deprecated ?? "");
 
   for (const [version, current] of live) {
     if (!Object.hasOwn(upstream, version)) continue;
@@ -257,7 +297,8 @@ export function planImport(
 
   const removed = [...live.keys()].filter((v) => !Object.hasOwn(upstream, v));
   for (const version of removed) {
-    entries.push({ ...base, kind: "unpublish", version });
+    const reason = `withdrawn by uplink ${uplink}: ${GONE_UPSTREAM}`;
+    entries.push({ ...base, kind: "takedown", version, reason });
     live.delete(version);
   }
 

@@ -8,6 +8,8 @@ export type WebErrorCode =
   | "not-found"
   /** A version that was unpublished: its files are no longer served (410). */
   | "gone"
+  /** A version or package a moderator took down: withheld, with the public reason (451). */
+  | "withheld"
   /** A page that needs what this server does not hold: the whole registry, a mirror list (501). */
   | "not-available";
 

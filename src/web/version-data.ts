@@ -59,6 +59,12 @@ function versionDocumentOf(doc: PackageDocument, version: string): VersionDocume
 /** The version's entry; refused if the version (or the whole package) was unpublished. */
 export function liveVersion(doc: PackageDocument, version: string): LoadedVersion {
   const versionDoc = versionDocumentOf(doc, version);
+  const down = versionDoc.takenDown ?? doc.takenDown;
+  if (down !== undefined)
+    throw new WebError(
+      "withheld",
+      `${doc.name}@${version} was taken down on ${down.time}: ${down.reason} (log entry ${down.index})`,
+    );
   const unpublished = versionDoc.unpublished ?? doc.unpublished;
   if (unpublished !== undefined)
     throw new WebError(

@@ -272,7 +272,8 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
     await upstream.removeVersion(name, latest);
     // This read is past the packument's max age: it starts a refresh, which logs the removal.
     await packument(origin?.url);
-    await origin?.waitForStderr(/"name":"ms","entries":\{[^}]*"unpublish":1/);
+    // A takedown by the uplink: every copy withholds its bytes and says why.
+    await origin?.waitForStderr(/"name":"ms","entries":\{[^}]*"takedown":1/);
     const status = (await (await fetch(new URL("-/cairn-status", origin?.url))).json()) as {
       size: number;
     };
@@ -287,6 +288,8 @@ describe("npm, pnpm and Yarn install the corpus app through an origin whose only
         const doc = await packument(url);
         assert.ok(!Object.hasOwn(doc.versions, latest), `${what} still lists ${latest}`);
         assert.notEqual(doc["dist-tags"].latest, latest, `${what} keeps it as latest`);
+        const tarball = await fetch(new URL(`${name}/-/${name}-${latest}.tgz`, url));
+        assert.equal(tarball.status, 451, `${what} serves the withdrawn tarball`);
       }
     } finally {
       await freshProxy.stop();

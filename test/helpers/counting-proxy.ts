@@ -26,6 +26,8 @@ export interface CountingProxyOptions {
   beforeAnswer?(method: string, path: string): Promise<void>;
   /** The address to listen on (a free port of it); loopback by default. */
   host?: string;
+  /** An answer of the proxy's own in place of the server's (a lie), or undefined to forward. */
+  answerInstead?(method: string, path: string): { status: number; body: string } | undefined;
 }
 
 export async function startCountingProxy(
@@ -38,6 +40,12 @@ export async function startCountingProxy(
   const bytesByPath = new Map<string, number>();
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const own = options.answerInstead?.(req.method ?? "", req.url ?? "");
+    if (own) {
+      req.resume();
+      res.writeHead(own.status, { "content-type": "application/json" }).end(own.body);
+      return;
+    }
     const forward = request(
       {
         host: upstream.hostname,

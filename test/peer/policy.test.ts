@@ -54,6 +54,25 @@ describe("share policy", () => {
       "plain@9.9.9": "unknown",
       "nobody@1.0.0": "unknown",
     });
+    // A taken-down version, even the latest and popular one, is never shared.
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "hot",
+      version: "1.0.0",
+      reason: "Malware",
+    });
+    assert.equal((await policy.decide("hot", "1.0.0")).reason, "taken-down");
+    await origin.registry.takedown({
+      kind: "restore",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "hot",
+      version: "1.0.0",
+      reason: "Cleared",
+    });
+    assert.equal((await policy.decide("hot", "1.0.0")).reason, "popular");
     // A peer may raise the threshold, never lower it.
     assert.equal((await (await policyOf(origin, 4)).decide("hot", "1.0.0")).reason, "unpopular");
     assert.equal((await policyOf(origin, 1)).threshold, 3);

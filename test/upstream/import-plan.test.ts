@@ -168,7 +168,8 @@ describe("planning an import", () => {
           ? `tag ${e.tag} ${e.version}`
           : `${e.kind} ${"version" in e ? e.version : ""}`,
       ),
-      ["deprecate 1.0.0", "unpublish 1.1.0", "tag latest 1.0.0", "tag old null"],
+      // A version gone upstream is taken down by the uplink, with a reason: mirrors drop its bytes.
+      ["deprecate 1.0.0", "takedown 1.1.0", "tag latest 1.0.0", "tag old null"],
     );
     state.apply(first.entries.length, again.entries);
     assert.deepEqual(state.table("npm").distTags("pkg"), { latest: "1.0.0" });
@@ -187,7 +188,7 @@ describe("planning an import", () => {
       NOW,
     );
     state.apply(first.entries.length, removed.entries);
-    assert.equal(state.table("npm").version("pkg", "1.1.0")?.unpublished !== null, true);
+    assert.equal(state.table("npm").version("pkg", "1.1.0")?.takenDown?.actor, "uplink:up");
     const other = { ...both, "1.1.0": version("1.1.0", { dist: { shasum: "b".repeat(40) } }) };
     const refused = planImport(
       "pkg",
@@ -204,12 +205,15 @@ describe("planning an import", () => {
       "up",
       NOW,
     );
+    // The uplink restores its own takedown; nothing is imported again.
     assert.deepEqual(
-      back.entries.filter((e) => e.kind === "import").map((e) => ("version" in e ? e.version : "")),
-      ["1.1.0"],
+      back.entries
+        .filter((e) => e.kind === "restore" || e.kind === "import")
+        .map((e) => `${e.kind} ${"version" in e ? e.version : ""}`),
+      ["restore 1.1.0"],
     );
     state.apply(first.entries.length + removed.entries.length, back.entries);
-    assert.equal(state.table("npm").version("pkg", "1.1.0")?.unpublished, null);
+    assert.equal(state.table("npm").version("pkg", "1.1.0")?.takenDown, undefined);
   });
 
   test("whatever a packument holds, every planned entry is one the log accepts", () => {

@@ -270,9 +270,11 @@ describe("an origin with an uplink", () => {
     const doc = await cairn.packument(name);
     assert.deepEqual(Object.keys(doc.versions), ["1.0.0"]);
     assert.equal(doc["dist-tags"].latest, "1.0.0");
-    assert.ok((await cairn.kinds(name)).includes("unpublish"));
+    // A takedown by the uplink, with its reason in public: every copy withholds the bytes.
+    assert.ok((await cairn.kinds(name)).includes("takedown"));
     const gone = await cairn.get(`${name}/-/only-1.1.0.tgz`);
-    assert.equal(gone.status, 404);
+    assert.equal(gone.status, 451);
+    assert.match(((await gone.json()) as { reason: string }).reason, /withdrawn by uplink/);
   });
 
   test("a whole package is withdrawn only on a second 404 a max age after the first", async () => {
@@ -287,8 +289,8 @@ describe("an origin with an uplink", () => {
     assert.match(first.headers.get("cairn-stale") ?? "", /not-found/);
     now += 61_000;
     await cairn.uplinks?.refresh("short-lived");
-    assert.equal((await cairn.get("short-lived")).status, 404);
-    assert.ok((await cairn.kinds("short-lived")).includes("unpublish"));
+    assert.equal((await cairn.get("short-lived")).status, 451);
+    assert.ok((await cairn.kinds("short-lived")).includes("takedown"));
   });
 
   test("a plain refresh never changes the hashes of a version, fetched or not", async () => {

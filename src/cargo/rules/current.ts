@@ -4,14 +4,15 @@
  * pre-release. Dependents, search and `cairn ls` describe this version.
  */
 import type { PackageDocument } from "../../registry/package-document.ts";
+import { isWithdrawn } from "../../registry/takedown.ts";
 import { type CargoVersion, compareVersions, parseVersion } from "./version.ts";
 
 /** The current version, or undefined when every version is yanked or taken down. */
 export function currentVersion(doc: PackageDocument): string | undefined {
-  if (doc.unpublished !== undefined) return undefined;
+  if (isWithdrawn(doc)) return undefined;
   let best: { text: string; parsed: CargoVersion } | undefined;
   for (const [text, v] of Object.entries(doc.versions)) {
-    if (v.unpublished !== undefined || v.yanked !== undefined) continue;
+    if (isWithdrawn(v) || v.yanked !== undefined) continue;
     const parsed = parseVersion(text);
     if (best === undefined || isAbove(parsed, best.parsed)) best = { text, parsed };
   }

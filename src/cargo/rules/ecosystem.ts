@@ -20,7 +20,14 @@ import { isVersion } from "./version.ts";
 /** The entries' `ecosystem`, and the table the state keeps crates in. */
 export const CARGO = "cargo";
 
-const KINDS: ReadonlySet<PackageEntryKind> = new Set(["publish", "yank", "owner", "unpublish"]);
+const KINDS: ReadonlySet<PackageEntryKind> = new Set([
+  "publish",
+  "yank",
+  "owner",
+  "unpublish",
+  "takedown",
+  "restore",
+]);
 
 function check(entry: PackageEntry, mode: EntryCheck): void {
   checkCrateName(entry.name);

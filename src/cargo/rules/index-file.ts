@@ -6,15 +6,16 @@
  * index path and what the signed names-file names by its SHA-256.
  */
 import type { PackageDocument } from "../../registry/package-document.ts";
+import { isWithdrawn } from "../../registry/takedown.ts";
 import { CARGO } from "./ecosystem.ts";
 import { type CrateResolution, indexLine } from "./index-line.ts";
 
 /** The index file's bytes, or undefined when no version is left to list (cargo then gets a 404). */
 export function indexFile(doc: PackageDocument): Uint8Array | undefined {
-  if (doc.ecosystem !== CARGO || doc.unpublished !== undefined) return undefined;
+  if (doc.ecosystem !== CARGO || isWithdrawn(doc)) return undefined;
   const lines: { index: number; line: string }[] = [];
   for (const [version, v] of Object.entries(doc.versions)) {
-    if (v.unpublished !== undefined || !("artifact" in v) || !v.artifact) continue;
+    if (isWithdrawn(v) || !("artifact" in v) || !v.artifact) continue;
     const yanked = (v as { readonly yanked?: string }).yanked !== undefined;
     const line = indexLine(
       doc.name,

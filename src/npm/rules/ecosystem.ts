@@ -20,6 +20,8 @@ const KINDS: ReadonlySet<PackageEntryKind> = new Set([
   "dist-tag",
   "deprecate",
   "owner",
+  "takedown",
+  "restore",
 ]);
 
 function checkVersion(version: string | null | undefined): void {

@@ -91,6 +91,11 @@ function packageChange(entry: PackageEntry): VNode {
       return html`${entry.action === "add" ? "added owner" : "removed owner"} <code>${entry.user}</code>`;
     case "yank":
       return html`${entry.yanked ? "yanked" : "unyanked"} <${Version} name=${name} version=${entry.version} />`;
+    case "takedown":
+    case "restore":
+      return html`<strong>${entry.kind === "takedown" ? "took down" : "restored"}</strong> ${
+        entry.version ?? "the whole package"
+      }: “${entry.reason}”`;
   }
 }
 

@@ -105,6 +105,8 @@ function what(entry: Entry): VNode | string {
       return html`<a href=${paths.package(entry.name)}>${entry.name}</a>: ${entry.tag} →${" "}
         ${entry.version ?? "removed"}`;
     case "unpublish":
+    case "takedown":
+    case "restore":
       if (entry.version === undefined)
         return html`<a href=${paths.package(entry.name)}>${entry.name}</a> (every version)`;
       return html`<a href=${paths.package(entry.name)}>${entry.name}</a>@${entry.version}`;

@@ -8,7 +8,13 @@ import { LRUCache } from "lru-cache";
 import semver from "semver";
 import { publishedAt, type VersionEntry } from "../../registry/entries.ts";
 import { uplinkOf, type VersionDocument, versionEntryOf } from "../../registry/package-document.ts";
-import { type VersionOutline, versionDocumentOfRow } from "../../registry/state.ts";
+import {
+  type RegistryState,
+  type VersionOutline,
+  versionDocumentOfRow,
+} from "../../registry/state.ts";
+import { isWithdrawn, type TakenDown } from "../../registry/takedown.ts";
+import { takedownsOf } from "../../registry/withheld.ts";
 import { isObject } from "../../util/is-object.ts";
 import { WebError } from "../errors.ts";
 import type { PageContext } from "../page.ts";
@@ -51,6 +57,7 @@ export interface PackageOutline {
   readonly distTags: Readonly<Record<string, string>>;
   readonly owners: readonly string[];
   readonly unpublished?: string;
+  readonly takenDown?: TakenDown;
 }
 
 export interface PackageData {
@@ -62,8 +69,10 @@ export interface PackageData {
   readonly entry: VersionEntry;
   /** The upstream its versions were imported from. */
   readonly uplink: string | undefined;
-  /** The package, or the version shown, is unpublished. */
+  /** The package, or the version shown, is unpublished or taken down. */
   readonly gone: boolean;
+  /** The takedown of the version shown (or the whole package) in force, if any. */
+  readonly takenDown: TakenDown | undefined;
   /** package.json as published; undefined when unpublished or not available here. */
   readonly manifest: Record<string, unknown> | undefined;
   readonly files: VersionFiles | undefined;
@@ -121,6 +130,11 @@ interface Loaded {
  * parsing every version's entry (thousands, for some packages); else from
  * the package's document, as the reader gives it.
  */
+function takenDownPackage(state: RegistryState, name: string): { takenDown?: TakenDown } {
+  const mark = takedownsOf(state.sql, "npm", name).get("");
+  return mark ? { takenDown: mark } : {};
+}
+
 async function load(ctx: PageContext, name: string): Promise<Loaded | undefined> {
   // Asked of the reader first: an origin's uplink importer brings the package in, or up to date.
   if ((await ctx.source.packages.revision(name)) === undefined) return undefined;
@@ -135,6 +149,7 @@ async function load(ctx: PageContext, name: string): Promise<Loaded | undefined>
         distTags: state.table("npm").distTags(name),
         owners: state.table("npm").owners(name),
         ...(pkg.unpublished !== null ? { unpublished: pkg.unpublished } : {}),
+        ...takenDownPackage(state, name),
       },
       uplink: state.table("npm").source(name)?.uplink,
       outlines: state.table("npm").versionOutlines(name),
@@ -251,7 +266,10 @@ export async function packageData(
     );
   const shown: ShownVersion = { ...row, doc: shownDoc };
   const entry = versionEntryOf(doc, shown.version, shown.doc);
-  const gone = doc.unpublished !== undefined || shown.doc.unpublished !== undefined;
+  const takenDown = shown.doc.takenDown ?? doc.takenDown;
+  // Nothing of a taken-down version is read: its manifest and files are withheld.
+  const gone =
+    doc.unpublished !== undefined || shown.doc.unpublished !== undefined || takenDown !== undefined;
   const [manifest, files] = gone
     ? [undefined, undefined]
     : await Promise.all([manifestOf(ctx, entry), filesOf(ctx, entry)]);
@@ -266,10 +284,11 @@ export async function packageData(
     entry,
     uplink: loaded.uplink,
     gone,
+    takenDown,
     manifest,
     files,
     readme,
-    previous: below.find((r) => r.doc.unpublished === undefined)?.version,
+    previous: below.find((r) => !isWithdrawn(r.doc))?.version,
     dependents: state && {
       count: state.table("npm").dependentCount(name),
       names: state.table("npm").dependents(name, DEPENDENTS_SHOWN),

@@ -24,8 +24,17 @@ import {
 } from "./package-sections.ts";
 
 function Notices(props: { data: PackageData }): VNode {
-  const { doc, shown } = props.data;
+  const { doc, shown, takenDown } = props.data;
   return html`${
+    takenDown !== undefined
+      ? html`<div class="notice gone" role="note">
+          <strong>Taken down.</strong> ${doc.takenDown !== undefined ? "This package" : `Version ${shown.version}`}
+          ${" "}was taken down on <${Time} iso=${takenDown.time} />: ${takenDown.reason}
+          ${" "}(<a href=${paths.entry(takenDown.index)}>log entry ${takenDown.index}</a>). Its files
+          are withheld on every copy of this registry; the log keeps the record.
+        </div>`
+      : null
+  }${
     doc.unpublished !== undefined
       ? html`<div class="notice gone" role="note">
           <strong>Unpublished.</strong> This package was unpublished on
@@ -64,7 +73,7 @@ function Header(props: { data: PackageData }): VNode {
       }
       ${uplink !== undefined ? html` <span class="badge upstream">imported from upstream ${uplink}</span>` : null}
       ${shown.doc.deprecated !== undefined ? html` <span class="badge deprecated">deprecated</span>` : null}
-      ${props.data.gone ? html` <span class="badge gone">unpublished</span>` : null}
+      ${props.data.gone ? html` <span class="badge gone">${props.data.takenDown ? "taken down" : "unpublished"}</span>` : null}
     </p>
     ${typeof description === "string" && description !== "" ? html`<p class="package-description">${description}</p>` : null}
     ${
@@ -91,7 +100,7 @@ export async function packagePage(
   const description = shown.doc.description;
   return {
     kind: "page",
-    status: data.gone ? 410 : 200,
+    status: data.takenDown ? 451 : data.gone ? 410 : 200,
     title: view.version === undefined ? doc.name : `${doc.name}@${shown.version}`,
     ...(description ? { description } : {}),
     body: html`<article class="package">

@@ -1,0 +1,250 @@
+/**
+ * Takedowns as the state keeps them, and the withheld set: the blobs no
+ * copy of the registry serves because the version naming them is taken
+ * down (takedown.ts). Both are a pure function of the log prefix, kept as
+ * package documents change (state-batch.ts), so the origin, every mirror
+ * and every full client compute the same set from the log alone and none
+ * has to trust another's 451.
+ *
+ * A taken-down version withholds the blobs its entry names: its tarball,
+ * its manifest (which carries the readme) and its file index. A restore
+ * removes its rows, and the blobs are served (and copied) again.
+ *
+ * `takedowns` holds one row per mark in force: `version` is "" for a
+ * whole-package takedown (no version is empty), which also marks each
+ * version it covered.
+ */
+import type { StatementSync } from "node:sqlite";
+import type { BlobRef } from "./entries.ts";
+import type { PackageDocument, VersionDocument } from "./package-document.ts";
+import { TakedownError, type TakenDown } from "./takedown.ts";
+
+/** The takedowns in force: part of a published SQLite snapshot (DATABASE_SCHEMA 4), as documents need them. */
+export const TAKEDOWNS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS takedowns (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  time TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, name, version)
+) STRICT, WITHOUT ROWID;
+`;
+
+/** The withheld set, derived from the takedowns and the versions by whoever holds the state. */
+export const WITHHELD_SCHEMA = `${TAKEDOWNS_SCHEMA}
+CREATE TABLE IF NOT EXISTS withheld (
+  sha256 TEXT PRIMARY KEY,
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  log_index INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  time TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+type Sql = (sql: string) => StatementSync;
+
+/** Why a blob is withheld: the version it belongs to and the takedown in force. */
+export interface Withholding extends TakenDown {
+  readonly ecosystem: string;
+  /** The published name. */
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/** A takedown in force, as the public list shows it ("" version: the whole package). */
+export interface TakedownRow extends TakenDown {
+  readonly ecosystem: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** The blobs a version's document names that a takedown withholds. */
+export function blobsOfVersion(doc: VersionDocument): BlobRef[] {
+  const refs: BlobRef[] = [doc.manifest];
+  if (doc.artifact) refs.push(doc.artifact);
+  if (doc.files) refs.push(doc.files);
+  return refs;
+}
+
+/** The versions whose takedown mark differs between `before` and `after`, with the mark now. */
+function* changedMarks(before: PackageDocument | undefined, after: PackageDocument) {
+  for (const [version, doc] of Object.entries(after.versions)) {
+    const mark = doc.takenDown;
+    if (before?.versions[version]?.takenDown !== mark) yield { version, doc, mark };
+  }
+}
+
+/** The blobs a change from `before` to `after` newly withholds, and those it releases. */
+export function withheldBlobsOf(
+  before: PackageDocument | undefined,
+  after: PackageDocument,
+): { withheld: string[]; released: string[] } {
+  const withheld: string[] = [];
+  const released: string[] = [];
+  for (const { doc, mark } of changedMarks(before, after))
+    for (const ref of blobsOfVersion(doc)) (mark ? withheld : released).push(ref.sha256);
+  return { withheld, released };
+}
+
+/**
+ * Brings the takedown rows and the withheld set of one package from
+ * `before` to `after` (`rowKey` is the name its rows are keyed by).
+ */
+export function writeTakedowns(
+  sql: Sql,
+  rowKey: string,
+  before: PackageDocument | undefined,
+  after: PackageDocument,
+): void {
+  const { ecosystem } = after;
+  const setMark = (version: string, mark: TakenDown | undefined) => {
+    if (mark === undefined)
+      sql("DELETE FROM takedowns WHERE ecosystem = ? AND name = ? AND version = ?").run(
+        ecosystem,
+        rowKey,
+        version,
+      );
+    else
+      sql(
+        `INSERT INTO takedowns (ecosystem, name, version, actor, log_index, reason, time)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (ecosystem, name, version) DO UPDATE SET actor = excluded.actor,
+           log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
+      ).run(ecosystem, rowKey, version, mark.actor, mark.index, mark.reason, mark.time);
+  };
+  if (before?.takenDown !== after.takenDown) setMark("", after.takenDown);
+  for (const { version, doc, mark } of changedMarks(before, after)) {
+    setMark(version, mark);
+    for (const ref of blobsOfVersion(doc)) {
+      if (mark === undefined) sql("DELETE FROM withheld WHERE sha256 = ?").run(ref.sha256);
+      else
+        sql(
+          `INSERT INTO withheld (sha256, ecosystem, name, version, actor, log_index, reason, time)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET actor = excluded.actor,
+             log_index = excluded.log_index, reason = excluded.reason, time = excluded.time`,
+        ).run(
+          ref.sha256,
+          ecosystem,
+          after.name,
+          version,
+          mark.actor,
+          mark.index,
+          mark.reason,
+          mark.time,
+        );
+    }
+  }
+}
+
+/** Why the blob `sha256` is withheld, or undefined when it is not. */
+export function withholdingOf(sql: Sql, sha256: string): Withholding | undefined {
+  const row = sql(
+    `SELECT sha256, ecosystem, name, version, actor, log_index AS "index", reason, time
+     FROM withheld WHERE sha256 = ?`,
+  ).get(sha256) as Withholding | undefined;
+  return row === undefined ? undefined : { ...row };
+}
+
+/** Every withheld blob's hash. */
+export function withheldHashes(sql: Sql): string[] {
+  return (sql("SELECT sha256 FROM withheld ORDER BY sha256").all() as { sha256: string }[]).map(
+    (r) => r.sha256,
+  );
+}
+
+/** The takedown marks of one package's versions ("" for the package), by version. */
+export function takedownsOf(sql: Sql, ecosystem: string, rowKey: string): Map<string, TakenDown> {
+  const rows = sql(
+    `SELECT version, actor, log_index AS "index", reason, time FROM takedowns
+     WHERE ecosystem = ? AND name = ?`,
+  ).all(ecosystem, rowKey) as unknown as (TakenDown & { version: string })[];
+  return new Map(
+    rows.map(({ version, actor, index, reason, time }) => [
+      version,
+      { actor, index, reason, time },
+    ]),
+  );
+}
+
+/** Every takedown in force, newest first: the public list. */
+export function takedownList(sql: Sql, limit = 1000): TakedownRow[] {
+  return (
+    sql(
+      `SELECT ecosystem, name, version, actor, log_index AS "index", reason, time FROM takedowns
+       ORDER BY log_index DESC, version LIMIT ?`,
+    ).all(limit) as unknown as TakedownRow[]
+  ).map((r) => ({ ...r }));
+}
+
+/** A version a batch restored: its blobs are to be copied again. */
+export interface RestoredVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly doc: VersionDocument;
+}
+
+/** The withheld set as it will be once a batch of changed documents commits. */
+export interface PendingWithheld {
+  /** Why the blob is withheld after the batch, or undefined when it is not. */
+  withholding(sha256: string): Withholding | undefined;
+  /** Blobs the batch newly withholds. */
+  readonly withheld: readonly string[];
+  readonly restored: readonly RestoredVersion[];
+}
+
+/**
+ * The withheld set after a batch that changed the documents `changes`
+ * (before and after each), on top of the committed set in `sql`: what a
+ * mirror must not fetch, and must answer 451 for, before the batch's
+ * checkpoint is served.
+ */
+export function pendingWithheld(
+  sql: Sql,
+  changes: Iterable<{
+    readonly before: PackageDocument | undefined;
+    readonly after: PackageDocument;
+  }>,
+): PendingWithheld {
+  const down = new Map<string, Withholding>();
+  const up = new Set<string>();
+  const withheld: string[] = [];
+  const restored: RestoredVersion[] = [];
+  for (const { before, after } of changes) {
+    for (const [version, doc] of Object.entries(after.versions)) {
+      const mark = doc.takenDown;
+      for (const { sha256 } of blobsOfVersion(doc)) {
+        if (mark)
+          down.set(sha256, {
+            ...mark,
+            ecosystem: after.ecosystem,
+            name: after.name,
+            version,
+            sha256,
+          });
+        else up.add(sha256);
+      }
+    }
+    for (const { version, doc, mark } of changedMarks(before, after)) {
+      if (mark) withheld.push(...blobsOfVersion(doc).map((ref) => ref.sha256));
+      else restored.push({ name: after.name, version, doc });
+    }
+  }
+  return {
+    withholding: (sha256) =>
+      down.get(sha256) ?? (up.has(sha256) ? undefined : withholdingOf(sql, sha256)),
+    withheld,
+    restored,
+  };
+}
+
+/** Refuses a read of a withheld blob with its takedown's public record (a 451 on every server). */
+export function refuseWithheld(withholding: Withholding | undefined): void {
+  if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
+}
