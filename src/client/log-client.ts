@@ -34,7 +34,7 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
-import { hasNewerCosignatures, type WitnessPolicy } from "../log/policy.ts";
+import { hasNewerCosignatures, type PolicyCheckpoint, type WitnessPolicy } from "../log/policy.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
@@ -89,6 +89,8 @@ export class LogClient {
   /** What the health check of the last refresh found, mirror by mirror. */
   lastHealth: MirrorHealth[] = [];
   #healthCheck: Promise<void> | undefined;
+  /** Until when (policy seconds) the stored note last checked meets the policy. */
+  #freshUntil: { note: Uint8Array; until: number } | undefined;
 
   private constructor(
     options: LogClientOptions,
@@ -155,19 +157,34 @@ export class LogClient {
   }
 
   /**
-   * False when the witness policy has a maximum age and the stored
-   * checkpoint's cosignatures are now older: what it names may no longer be
-   * served without a fresh checkpoint (a freeze would otherwise last forever).
+   * False when the stored checkpoint no longer meets the witness policy: its
+   * cosignatures are older than the maximum age (a freeze would otherwise
+   * last forever), or it was stored without them (a mirror's copy held from
+   * a run without the policy). What it names may then not be served.
    */
   isFresh(): boolean {
-    const policy = this.#options.policy;
-    if (!this.#stored || policy?.maxAgeSeconds === undefined) return true;
     try {
-      openServedCheckpoint(this.#stored.note, this.#keys.all(), "stored", policy);
+      this.checkFresh();
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** Throws SourceError "witness" or "stale" when isFresh() is false. */
+  checkFresh(): void {
+    const policy = this.#options.policy;
+    if (!this.#stored || !policy) return;
+    const { note } = this.#stored;
+    const now = policy.now?.() ?? Math.floor(Date.now() / 1000);
+    // Every read of a server asks: the signatures are checked once per note, then only the clock.
+    if (this.#freshUntil?.note === note && now <= this.#freshUntil.until) return;
+    const cp = openServedCheckpoint(note, this.#keys.all(), "the stored checkpoint", policy);
+    const { cosignedAt } = cp as PolicyCheckpoint;
+    this.#freshUntil = {
+      note,
+      until: policy.maxAgeSeconds === undefined ? Infinity : cosignedAt + policy.maxAgeSeconds,
+    };
   }
 
   /** The signed note of `checkpoint`, byte for byte as it was served. */

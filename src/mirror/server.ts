@@ -49,7 +49,11 @@ export interface RunningMirror {
 
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
-  const own = storeReads(mirror.state, mirror.blobs);
+  const own: PackageReader = {
+    ...storeReads(mirror.state, mirror.blobs),
+    // A copy past the witness policy's maximum age (or held from a run without the policy) is not served.
+    beforeRead: async () => mirror.client.checkFresh(),
+  };
   const blocks = new BlockIndex(mirror.blobs);
   await addRecordedRoots(blocks, mirror.state);
   // Each sync may bring large tarballs whose leaves the gateway serves.
@@ -76,6 +80,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       sparse = await VerifyingReader.open({
         origin: options.from,
         verifier: options.verifier,
+        policy: options.policy,
         dataDir: join(options.dataDir, "sparse"),
         useMirrorList: false,
         timeoutMs: options.timeoutMs,

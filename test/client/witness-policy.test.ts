@@ -25,6 +25,7 @@ import {
 } from "../../src/log/index.ts";
 import type { WitnessPolicy } from "../../src/log/policy.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
+import { startMirror } from "../../src/mirror/server.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -244,6 +245,91 @@ describe("witness policy on clients and mirrors", () => {
       assert.equal(await status(), 200);
     } finally {
       await proxy.close();
+    }
+  });
+  test("a proxy that refreshes seldom still stops serving past the maximum age, between refreshes too", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using data = await tempDir();
+    const proxy = await startProxy({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: data.path,
+      origin: upstream.url,
+      verifier: origin.key.verifier,
+      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
+      useMirrorList: false,
+      // No read in this test is due for a refresh after the first.
+      refreshMs: 3_600_000,
+      logLevel: "silent",
+      onProblem: () => {},
+    });
+    try {
+      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
+      assert.equal(await status(), 200);
+      clock.now = T0 + 3601;
+      // The first read past the maximum age fails its refresh; none after it is served either.
+      assert.deepEqual([await status(), await status(), await status()], [502, 502, 502]);
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      assert.equal(await status(), 200);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("a mirror with a policy serves nothing an uncosigned upstream names, before its first sync or after a restart", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true }); // signed by the log key only
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using data = await tempDir();
+    const policy: WitnessPolicy = {
+      witnesses: [w.verifier],
+      threshold: 1,
+      maxAgeSeconds: 3600,
+      now: () => clock.now,
+    };
+    const options = {
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+      from: upstream.url,
+      verifier: origin.key.verifier,
+      dataDir: data.path,
+      durable: false,
+      logLevel: "silent" as const,
+      onProblem: () => {},
+    };
+    // Before any copy is held, the sparse reads upstream are under the policy too.
+    await assert.rejects(startMirror({ ...options, policy }), (err: unknown) =>
+      codes(err).includes("witness"),
+    );
+    // A copy made without a policy is not served once the mirror restarts with one.
+    const unwitnessed = await startMirror(options);
+    await unwitnessed.firstSync;
+    assert.equal(unwitnessed.mirror.checkpoint?.size, 2);
+    await unwitnessed.close();
+    const restarted = await startMirror({ ...options, policy });
+    try {
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 502);
+      // Cosigned upstream: the next sync brings the note, and the copy is served.
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      await restarted.sync();
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 200);
+      // Frozen past the maximum age: the mirror's own npm API stops answering too.
+      clock.now = T0 + 3601;
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 502);
+    } finally {
+      await restarted.close();
     }
   });
 });
