@@ -23,7 +23,8 @@ import { startMirror } from "../../src/mirror/server.ts";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
-import { rotateKey } from "../../src/origin/key-rotation.ts";
+import { loadOriginKey, rotateKey } from "../../src/origin/key-rotation.ts";
+import { Registry } from "../../src/origin/registry.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { type Entry, encodeEntry } from "../../src/registry/entries.ts";
 import { parseKeysFile } from "../../src/registry/key-chain-log.ts";
@@ -148,6 +149,36 @@ describe("origin key rotation", () => {
       env: { CAIRN_HOME: join(dir.path, "home") },
     });
     assert.equal(audit.code, 0, audit.stderr + audit.stdout);
+  });
+
+  test("a key.next that signed nothing yet survives another process loading the key while the log is locked", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    const origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    // What `cairn key rotate` holds while it waits for its append: the log's lock, and key.next.
+    const registry = await Registry.open({
+      dataDir: data,
+      key: await loadOriginKey(data),
+      durable: false,
+    });
+    const next = generateKey(origin.key.origin);
+    const pending = `${next.signerKey}\nold-until 2030-01-01T00:00:00.000Z\n`;
+    try {
+      await writeFile(join(data, "key.next"), pending);
+      // `cairn key`, an admin command or `cairn serve` starting meanwhile.
+      assert.equal((await loadOriginKey(data)).verifierKey, k0);
+      assert.equal(await readFile(join(data, "key.next"), "utf8"), pending);
+    } finally {
+      await registry.close();
+    }
+    // Left by a rotation that crashed before its append: the next rotation drops it under the lock.
+    const { verifierKey } = await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    assert.notEqual(verifierKey, next.verifierKey);
+    assert.equal((await loadOriginKey(data)).verifierKey, verifierKey);
+    await assert.rejects(stat(join(data, "key.next")), { code: "ENOENT" });
   });
 
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
