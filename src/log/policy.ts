@@ -209,28 +209,25 @@ export function describeCosignatures(
 
 /**
  * How fresh a note's cosignatures are, to choose between two notes of one
- * size and root: the `threshold`-th and the newest counted time. Without
- * witnesses, the times of lines shaped as cosignatures, unverified (only to
- * choose which bytes to relay, never to trust them).
+ * size and root: the `threshold`-th and the newest counted time.
  */
 function freshness(
   note: Uint8Array,
   logKeys: readonly NoteVerifier[],
-  policy: WitnessPolicy | undefined,
+  policy: WitnessPolicy,
 ): [number, number] {
-  if (!policy) {
-    const times = describeCosignatures(note, logKeys)
-      .map((c) => c.timestamp ?? 0)
-      .sort((a, b) => b - a);
-    return [times[0] ?? 0, times[0] ?? 0];
-  }
   const times = countedTimes(sortSignatures(note, logKeys, policy, false).cosignatures);
   return [times[policy.threshold - 1] ?? 0, times[0] ?? 0];
 }
 
 /**
- * True when `candidate` carries newer cosignatures than `current`, both
- * notes of one checkpoint (the caller has checked size and root agree).
+ * True when `candidate` should replace `current`, both notes of one
+ * checkpoint (the caller has checked size and root agree): under a policy,
+ * when its verified cosignatures are newer. Without one, nothing in a
+ * cosignature line can be checked, and ordering by what the lines claim
+ * would let one forged line (a witness's name, a far-future time) pin the
+ * note for good: so any other note replaces it. A consumer without a policy
+ * trusts no cosignature, and one with a policy checks what is relayed.
  */
 export function hasNewerCosignatures(
   candidate: Uint8Array,
@@ -238,6 +235,7 @@ export function hasNewerCosignatures(
   logKeys: readonly NoteVerifier[],
   policy?: WitnessPolicy,
 ): boolean {
+  if (!policy) return !Buffer.from(candidate).equals(Buffer.from(current));
   const [kthNew, newestNew] = freshness(candidate, logKeys, policy);
   const [kthOld, newestOld] = freshness(current, logKeys, policy);
   return kthNew > kthOld || (kthNew === kthOld && newestNew > newestOld);

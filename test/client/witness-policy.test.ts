@@ -332,4 +332,43 @@ describe("witness policy on clients and mirrors", () => {
       await restarted.close();
     }
   });
+  test("a mirror without a policy relays the newest note upstream served: a forged far-future line cannot pin it", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("a", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    const logSigned = await readFile(join(origin.treeDir, "checkpoint"), "utf8");
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using mirrorDir = await tempDir();
+    const mirror = await Mirror.open({
+      from: upstream.url,
+      verifier: origin.key.verifier,
+      dataDir: mirrorDir.path,
+      durable: false,
+    });
+    try {
+      await mirror.sync();
+      const held = () => readFile(join(mirror.treeDir, "checkpoint"), "utf8");
+      // W's name and key ID, the largest timestamp, a signature that does not verify.
+      const line = (await held()).slice(logSigned.length);
+      const [, name, base64] = /^\u2014 (\S+) (\S+)\n$/.exec(line) ?? [];
+      const forged = Buffer.from(base64, "base64");
+      forged.writeBigUInt64BE(2n ** 63n - 1n, 4);
+      const junk = `${logSigned}\u2014 ${name} ${forged.toString("base64")}\n`;
+      await writeFile(join(served.path, "checkpoint"), junk);
+      await mirror.sync();
+      assert.equal(await held(), junk);
+      // The upstream cosigned again: the mirror relays it, and clients with W in their policy read it.
+      clock.now = T0 + 60;
+      const fresh = (await w.submit(origin.treeDir)).note;
+      await writeFile(join(served.path, "checkpoint"), fresh);
+      await mirror.sync();
+      assert.equal(await held(), fresh);
+    } finally {
+      mirror.close();
+    }
+  });
 });
