@@ -110,12 +110,14 @@ export class KeyChain {
 
   /**
    * Checks the `keys` file `source` served against the chain accepted so
-   * far; undefined when it adds no rotation. Throws SourceError "key-chain".
+   * far, up to a checkpoint of `size`; undefined when it adds no rotation.
+   * Throws SourceError "key-chain".
    */
-  extend(data: Uint8Array, source: string): PendingChain | undefined {
+  extend(data: Uint8Array, source: string, size: number): PendingChain | undefined {
     if (!this.#pinnedKey) return undefined;
     try {
-      const served = parseKeysFile(data);
+      // The file may have been read after the origin appended a rotation the checkpoint does not hold yet.
+      const served = parseKeysFile(data).filter((line) => line.index < size);
       for (const line of served)
         if (readRotation(line.entry.note).sequence !== line.entry.sequence)
           throw new KeyChainError(
@@ -203,6 +205,12 @@ export function claimedSize(raw: Uint8Array): number {
  * ends at, and each new rotation's entry proven included in it (hashes from
  * `readerFor`, a reader of the checkpoint's tree). The caller adopts the
  * pending chain once it has accepted the checkpoint.
+ *
+ * With `learn` (a client's first checkpoint), the `keys` file is read
+ * whether or not the checkpoint needs it: a client that pins the key of
+ * today learns the root set the chain so far put in force, so that a thief
+ * of that key cannot later serve a chain that starts at it and rotates
+ * with its signature alone.
  */
 export async function openFollowing(
   keys: KeyChain,
@@ -211,23 +219,32 @@ export async function openFollowing(
   log: LogSource,
   readerFor: (cp: SignedCheckpoint) => HashReader,
   policy?: WitnessPolicy,
+  learn = false,
 ): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
   const size = claimedSize(raw);
   const now = Date.now();
-  try {
-    return { cp: openServedCheckpoint(raw, keys.verifiersFor(size, now), source, policy) };
-  } catch (err) {
-    if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
-    const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
-      if (isLogError(e, "not-found")) return undefined;
-      throw e;
-    });
-    const pending = served && keys.extend(served, source);
-    if (!pending) throw err;
-    const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source, policy);
-    for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
-    return { cp, pending };
+  const withTrusted = () => openServedCheckpoint(raw, keys.verifiersFor(size, now), source, policy);
+  let refused: unknown;
+  if (!learn || !keys.canFollow) {
+    try {
+      return { cp: withTrusted() };
+    } catch (err) {
+      if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
+      refused = err;
+    }
   }
+  const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
+    if (isLogError(e, "not-found")) return undefined;
+    throw e;
+  });
+  const pending = served && keys.extend(served, source, size);
+  if (!pending) {
+    if (refused) throw refused;
+    return { cp: withTrusted() };
+  }
+  const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source, policy);
+  for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
+  return { cp, pending };
 }
 
 /** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */

@@ -214,6 +214,8 @@ export class LogClient {
           source.log,
           (c) => this.#reader(source, c),
           this.#options.policy,
+          // The first checkpoint: the chain so far is learned with it (key-chain.ts).
+          !this.#stored,
         );
         await this.#advance(cp, raw, source, pending);
         return cp;

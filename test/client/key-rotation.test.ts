@@ -181,6 +181,70 @@ describe("origin key rotation", () => {
     await assert.rejects(stat(join(data, "key.next")), { code: "ENOENT" });
   });
 
+  test("a client that pins the current key learns the root set at its first refresh: a thief of that key cannot rotate it", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    const alice = generateKey("alice.example/root");
+    const bob = generateKey("bob.example/root");
+    await rotateKey({
+      dataDir: data,
+      durable: false,
+      windowMs: 0,
+      roots: { threshold: 2, keys: [alice.verifierKey, bob.verifierKey] },
+    });
+    origin = await start(data);
+    const k1 = origin.key.verifierKey;
+    const name = origin.key.origin;
+    await publish(origin, "a", "1.0.1");
+    const state = join(dir.path, "client");
+    await (await client(origin.url, k1, state)).refresh();
+    await origin.close();
+
+    // The thief of K1 extends the log with its own rotation 1 (K1 -> KA, signed by K1 and KA) under KA.
+    const forged = join(dir.path, "forged");
+    await cp(join(data, "tree"), forged, { recursive: true });
+    const k1Signer = parseSignerKey((await readFile(join(data, "key"), "utf8")).trim());
+    const ka = generateKey(name);
+    const kaSigner = parseSignerKey(ka.signerKey);
+    const note = signKeyRotation(
+      {
+        origin: name,
+        sequence: 1,
+        old: k1,
+        new: ka.verifierKey,
+        oldUntil: "2026-01-01T00:00:00.000Z",
+      },
+      [k1Signer, kaSigner],
+    );
+    const storage = await FsLogStorage.open(forged, { durable: false });
+    const appender = await Appender.open(storage, {
+      origin: name,
+      signer: kaSigner,
+      verifier: parseVerifierKey(k1),
+    });
+    const size = appender.size;
+    const entry = encodeEntry({
+      v: 1,
+      kind: "key",
+      time: "2026-01-01T00:00:00.000Z",
+      size,
+      sequence: 1,
+      note,
+    } as unknown as Entry);
+    await appender.append([entry]);
+    await storage.close();
+    await writeFile(join(forged, "keys"), `${size} ${new TextDecoder().decode(entry)}\n`);
+    await using thief = await startMaliciousMirror({ treeDir: forged });
+    const refused = await refusal((await client(thief.url, k1, state)).refresh());
+    assert.deepEqual(
+      refused.map((e) => e.code),
+      ["key-chain"],
+    );
+  });
+
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
     await using dir = await tempDir();
     const data = join(dir.path, "data");
@@ -242,6 +306,17 @@ describe("origin key rotation", () => {
     const honestNew = parseKeysFile(new TextEncoder().encode(`${line1}\n`))[0].entry.note;
     assert.ok(both[0].message.includes(honestNew.split("\n")[4]), "names the honest note");
     assert.ok(both[0].message.includes(`new ${rival.verifierKey}`), "names the rival note");
+
+    // Read just after the origin appended rotation 3: its line is past the checkpoint, not yet part of the chain.
+    const k2 = await readFile(join(data, "key"), "utf8");
+    const before = join(dir.path, "before");
+    await cp(tree, before, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    await writeFile(join(before, "keys"), await readFile(join(tree, "keys")));
+    await using ahead = await startMaliciousMirror({ treeDir: before });
+    const behind = await client(ahead.url, k0, join(dir.path, "s3"));
+    await behind.refresh();
+    assert.equal(keyString(behind), parseSignerKey(k2.trim()).verifierKey);
   });
 
   test("during the window old and new clients verify; after it a checkpoint by the old key alone is refused", async () => {
@@ -250,6 +325,7 @@ describe("origin key rotation", () => {
     let origin = await start(data);
     const k0 = origin.key.verifierKey;
     await publish(origin, "a", "1.0.0");
+    await (await client(origin.url, k0, join(dir.path, "old"))).refresh();
     await origin.close();
     const { verifierKey: k1 } = await rotateKey({
       dataDir: data,
@@ -263,6 +339,10 @@ describe("origin key rotation", () => {
       const old = await client(origin.url, k0, join(dir.path, "old"));
       assert.equal((await old.refresh()).size, origin.registry.appender.size);
       assert.equal(keyString(old), k0, "an old client needs nothing new in the window");
+      // A client pinning K0 now learns the chain with its first checkpoint.
+      const first = await client(origin.url, k0, join(dir.path, "first"));
+      assert.equal((await first.refresh()).size, origin.registry.appender.size);
+      assert.equal(keyString(first), k1);
       const recent = await client(origin.url, k1, join(dir.path, "new"));
       assert.equal((await recent.refresh()).size, origin.registry.appender.size);
     } finally {
