@@ -140,7 +140,7 @@ export async function auditTree(
       source.name,
       source,
       (c) => new TileHashReader(c.size, c.root, source),
-      options.policy,
+      { policy: options.policy, stored: stored?.size ?? 0 },
     ));
   } catch (err) {
     fail(err, "signature");
@@ -148,7 +148,8 @@ export async function auditTree(
   }
   const cosignatures = describeCosignatures(
     note,
-    keys.all(),
+    // A key the origin rotated to is the log's, not an unknown cosigner.
+    keys.all(pending),
     options.policy?.witnesses,
     options.policy?.now,
   );

@@ -5,8 +5,11 @@
  *
  * Which keys may sign a checkpoint of size s: the current key; the key the
  * last rotation retired, until its window ends; and each earlier key for a
- * checkpoint too small to hold the entry that retired it (a mirror still
- * serving the tree from before the rotation).
+ * checkpoint too small to hold the entry that retired it and no larger than
+ * the one stored (a mirror still serving the tree from before the
+ * rotation). A thief of an old key cannot extend the stored tree: the chain
+ * may be remembered before the checkpoint that proved it (a crash between
+ * the two writes), and a size between them would otherwise take the old key.
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -97,14 +100,15 @@ export class KeyChain {
     return this.#trust ? parseVerifierKey(this.#trust.key) : this.#pinned;
   }
 
-  /** The keys a checkpoint of `size` may be signed by at `now` (see the module doc). */
-  verifiersFor(size: number, now: number): NoteVerifier[] {
-    return keysFor(this.#pinned, this.#lines, this.#trust, size, now);
+  /** The keys a checkpoint of `size` may be signed by at `now`, `stored` the size stored (see the module doc). */
+  verifiersFor(size: number, now: number, stored: number): NoteVerifier[] {
+    return keysFor(this.#pinned, this.#lines, this.#trust, { size, now, stored });
   }
 
-  /** Every key of the chain: a checkpoint verified and stored earlier may bear any one. */
-  all(): NoteVerifier[] {
-    const keys = new Set(this.#lines.map((line) => readRotation(line.entry.note).new));
+  /** Every key of the chain (with `pending` adopted): a checkpoint verified and stored earlier may bear any one. */
+  all(pending?: PendingChain): NoteVerifier[] {
+    const lines = pending?.lines ?? this.#lines;
+    const keys = new Set(lines.map((line) => readRotation(line.entry.note).new));
     return [this.#pinned, ...[...keys].map(parseVerifierKey)];
   }
 
@@ -151,8 +155,13 @@ export class KeyChain {
   }
 
   /** The keys a checkpoint of `size` may bear once `pending` is adopted. */
-  pendingVerifiers(pending: PendingChain, size: number, now: number): NoteVerifier[] {
-    return keysFor(this.#pinned, pending.lines, pending.trust, size, now);
+  pendingVerifiers(
+    pending: PendingChain,
+    size: number,
+    now: number,
+    stored: number,
+  ): NoteVerifier[] {
+    return keysFor(this.#pinned, pending.lines, pending.trust, { size, now, stored });
   }
 
   /** Remembers `pending`, once the checkpoint it came with is proven. */
@@ -179,13 +188,13 @@ function keysFor(
   pinned: NoteVerifier,
   lines: readonly KeysFileLine[],
   trust: KeyTrust | undefined,
-  size: number,
-  now: number,
+  at: { size: number; now: number; stored: number },
 ): NoteVerifier[] {
   if (!trust || lines.length === 0) return [pinned];
   const keys = new Set([trust.key]);
-  if (trust.retired && now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
-  for (const line of lines) if (size <= line.index) keys.add(readRotation(line.entry.note).old);
+  if (trust.retired && at.now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
+  for (const line of lines)
+    if (at.size <= line.index && at.size <= at.stored) keys.add(readRotation(line.entry.note).old);
   return [...keys].map(parseVerifierKey);
 }
 
@@ -196,6 +205,14 @@ export function claimedSize(raw: Uint8Array): number {
   } catch {
     return Number.MAX_SAFE_INTEGER; // Refused with the reason when it is opened.
   }
+}
+
+export interface FollowOptions {
+  readonly policy?: WitnessPolicy;
+  /** The size of the checkpoint stored (0: none). */
+  readonly stored: number;
+  /** Read `keys` even if the checkpoint verifies (see openFollowing). */
+  readonly learn?: boolean;
 }
 
 /**
@@ -218,12 +235,13 @@ export async function openFollowing(
   source: string,
   log: LogSource,
   readerFor: (cp: SignedCheckpoint) => HashReader,
-  policy?: WitnessPolicy,
-  learn = false,
+  options: FollowOptions,
 ): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
+  const { policy, learn, stored } = options;
   const size = claimedSize(raw);
   const now = Date.now();
-  const withTrusted = () => openServedCheckpoint(raw, keys.verifiersFor(size, now), source, policy);
+  const withTrusted = () =>
+    openServedCheckpoint(raw, keys.verifiersFor(size, now, stored), source, policy);
   let refused: unknown;
   if (!learn || !keys.canFollow) {
     try {
@@ -242,7 +260,12 @@ export async function openFollowing(
     if (refused) throw refused;
     return { cp: withTrusted() };
   }
-  const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source, policy);
+  const cp = openServedCheckpoint(
+    raw,
+    keys.pendingVerifiers(pending, size, now, stored),
+    source,
+    policy,
+  );
   for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
   return { cp, pending };
 }

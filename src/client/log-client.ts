@@ -213,9 +213,12 @@ export class LogClient {
           source.url,
           source.log,
           (c) => this.#reader(source, c),
-          this.#options.policy,
-          // The first checkpoint: the chain so far is learned with it (key-chain.ts).
-          !this.#stored,
+          {
+            policy: this.#options.policy,
+            stored: this.#stored?.checkpoint.size ?? 0,
+            // The first checkpoint: the chain so far is learned with it (key-chain.ts).
+            learn: !this.#stored,
+          },
         );
         await this.#advance(cp, raw, source, pending);
         return cp;
@@ -507,7 +510,7 @@ export class LogClient {
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
     const theirs = openServedCheckpoint(
       raw,
-      this.#keys.verifiersFor(claimedSize(raw), Date.now()),
+      this.#keys.verifiersFor(claimedSize(raw), Date.now(), ours.size),
       mirror.url,
       this.#options.policy,
     );

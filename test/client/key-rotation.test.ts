@@ -4,7 +4,7 @@
  * and clients, a mirror and a proxy that pinned an earlier key.
  */
 import assert from "node:assert/strict";
-import { cp, readFile, stat, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
@@ -242,6 +242,40 @@ describe("origin key rotation", () => {
     assert.deepEqual(
       refused.map((e) => e.code),
       ["key-chain"],
+    );
+  });
+
+  test("an old key signs no checkpoint larger than the one stored, even with the chain remembered before it (a crash)", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    const state = join(dir.path, "client");
+    await (await client(origin.url, k0, state)).refresh();
+    await publish(origin, "b", "1.0.0");
+    await origin.close();
+    // A tree larger than the client's, below the rotation's entry, signed by K0 alone.
+    const old = join(dir.path, "old");
+    await cp(join(data, "tree"), old, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "c", "1.0.0");
+    // A crash after the chain was remembered, before the checkpoint that proved it was stored.
+    const crashed = join(dir.path, "crashed");
+    await cp(state, crashed, { recursive: true });
+    await (await client(origin.url, k0, state)).refresh();
+    await origin.close();
+    const checkpoints = join(state, "checkpoints");
+    const keys = (await readdir(checkpoints)).find((name) => name.endsWith(".keys"));
+    assert.ok(keys);
+    await cp(join(checkpoints, keys), join(crashed, "checkpoints", keys));
+    // After the window, what a thief of K0 could sign: refused, though it is below the rotation.
+    await using thief = await startMaliciousMirror({ treeDir: old });
+    const refused = await refusal((await client(thief.url, k0, crashed)).refresh());
+    assert.deepEqual(
+      refused.map((e) => e.code),
+      ["signature"],
     );
   });
 
