@@ -42,7 +42,7 @@ import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
-import { claimedSize, KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
+import { KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -508,11 +508,15 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = openServedCheckpoint(
+    // A mirror ahead across a rotation this client has not followed yet: its chain is checked
+    // (and its entries proven in its tree) only to judge it; the chain is adopted from a refresh.
+    const { cp: theirs } = await openFollowing(
+      this.#keys,
       raw,
-      this.#keys.verifiersFor(claimedSize(raw), Date.now(), ours.size),
       mirror.url,
-      this.#options.policy,
+      mirror.log,
+      (c) => this.#reader(mirror, c),
+      { policy: this.#options.policy, stored: ours.size },
     );
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {

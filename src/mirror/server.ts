@@ -148,6 +148,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       mirrors: mirrorCheck({
         origin: () => options.from,
         verifier: options.verifier,
+        policy: options.policy,
         stateDir: join(options.dataDir, "mirror-check"),
       }),
     });

@@ -11,6 +11,7 @@ import { LRUCache } from "lru-cache";
 import { LogClient } from "../client/log-client.ts";
 import { checkMirrors, type MirrorStanding } from "../client/mirror-health.ts";
 import type { NoteVerifier } from "../log/note.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
 import type { LogSource } from "../log/tile-reader.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
@@ -60,6 +61,8 @@ const MIRROR_REQUEST_TIMEOUT_MS = 5_000;
 export function mirrorCheck(options: {
   readonly origin: () => string;
   readonly verifier: NoteVerifier;
+  /** The server's own witness policy: a mirror it would refuse is not reported healthy. */
+  readonly policy?: WitnessPolicy;
   readonly stateDir: string;
 }): () => Promise<MirrorStanding[]> {
   let client: Promise<LogClient> | undefined;
@@ -67,6 +70,7 @@ export function mirrorCheck(options: {
     client ??= LogClient.open({
       origin: options.origin(),
       verifier: options.verifier,
+      policy: options.policy,
       stateDir: options.stateDir,
       timeoutMs: MIRROR_REQUEST_TIMEOUT_MS,
       // Behind is reported, not held against a mirror.

@@ -91,6 +91,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       mirrors: mirrorCheck({
         origin: () => options.origin,
         verifier: options.verifier,
+        policy: options.policy,
         stateDir: join(options.dataDir, "mirror-check"),
       }),
     });

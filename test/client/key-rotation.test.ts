@@ -279,6 +279,34 @@ describe("origin key rotation", () => {
     );
   });
 
+  test("a mirror ahead of the client across a rotation is healthy: its chain is followed to check it", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    const behind = join(dir.path, "behind");
+    await cp(join(data, "tree"), behind, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "a", "1.0.1");
+    await origin.close();
+    await using before = await startMaliciousMirror({ treeDir: behind });
+    await using ahead = await startMaliciousMirror({ treeDir: join(data, "tree") });
+    const c = await LogClient.open({
+      origin: before.url,
+      verifier: parseVerifierKey(k0),
+      stateDir: join(dir.path, "client"),
+      useMirrorList: false,
+      mirrors: [ahead.url],
+    });
+    await c.refresh();
+    const [health] = c.lastHealth;
+    assert.equal(health.error?.code, undefined, health.error?.message);
+    assert.ok((health.size ?? 0) > (c.checkpoint?.size ?? 0));
+  });
+
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
     await using dir = await tempDir();
     const data = join(dir.path, "data");
