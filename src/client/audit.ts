@@ -124,6 +124,7 @@ export async function auditTree(
   let keys: KeyChain | undefined;
   const store = new CheckpointStore(options.stateDir, verifier, {
     verifiers: () => (keys as KeyChain).all(),
+    reloadVerifiers: () => (keys as KeyChain).reload(),
     policy: options.policy,
   });
   keys = await KeyChain.load(store.keyChainPath, verifier);

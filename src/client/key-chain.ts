@@ -3,6 +3,12 @@
  * (src/log/key-rotation.ts), kept on disk beside its checkpoints as the
  * lines of the origin's `keys` file it accepted, and checked again on load.
  *
+ * Several processes may share the directory, as they share the checkpoint
+ * store: a chain of n rotations is written once, to `<path>.<n>`, by a hard
+ * link that fails if the name exists, so no writer ever replaces a longer
+ * chain with a shorter one; the longest file is the chain. (`<path>` alone
+ * is where earlier versions kept it.)
+ *
  * Which keys may sign a checkpoint of size s: the current key; the key the
  * last rotation retired, until its window ends; and each earlier key for a
  * checkpoint too small to hold the entry that retired it and no larger than
@@ -11,8 +17,9 @@
  * may be remembered before the checkpoint that proved it (a crash between
  * the two writes), and a size between them would otherwise take the old key.
  */
-import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import {
   type HashReader,
   isLogError,
@@ -35,7 +42,7 @@ import {
 import { type NoteVerifier, parseVerifierKey } from "../log/note.ts";
 import type { WitnessPolicy } from "../log/policy.ts";
 import { type KeysFileLine, parseKeysFile } from "../registry/key-chain-log.ts";
-import { replaceFile } from "../util/durable-file.ts";
+import { syncDir, writeFileDurably } from "../util/durable-file.ts";
 import { openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
 
@@ -71,22 +78,34 @@ export class KeyChain {
           );
   }
 
-  /** The chain remembered at `path` (a file beside the stored checkpoints). */
+  /** The chain remembered at `path` (files beside the stored checkpoints). */
   static async load(path: string, pinned: NoteVerifier): Promise<KeyChain> {
-    let data: Uint8Array | undefined;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+    const data = await readLongest(path);
     try {
       return new KeyChain(path, pinned, data ? parseKeysFile(data) : []);
     } catch (err) {
-      throw new Error(
-        `the key chain remembered in ${path} does not verify from the pinned key (${(err as Error).message}); ` +
-          "it was damaged or replaced",
-        { cause: err },
+      throw damaged(path, err);
+    }
+  }
+
+  /**
+   * Takes a longer chain another process sharing the directory remembered
+   * since (a checkpoint it stored may need its keys).
+   */
+  async reload(): Promise<void> {
+    const data = await readLongest(this.#path);
+    if (!data || !this.#pinnedKey) return;
+    try {
+      const lines = parseKeysFile(data);
+      if (lines.length <= this.#lines.length) return;
+      const notes = mergeChains(
+        this.#lines.map((line) => line.entry.note),
+        lines.map((line) => line.entry.note),
       );
+      this.#trust = followChain(this.#pinnedKey, notes);
+      this.#lines = lines;
+    } catch (err) {
+      throw damaged(this.#path, err);
     }
   }
 
@@ -164,17 +183,66 @@ export class KeyChain {
     return keysFor(this.#pinned, pending.lines, pending.trust, { size, now, stored });
   }
 
-  /** Remembers `pending`, once the checkpoint it came with is proven. */
+  /** Remembers `pending`, once the checkpoint it came with is proven (see the module doc). */
   async adopt(pending: PendingChain): Promise<void> {
-    await mkdir(dirname(this.#path), { recursive: true });
-    await replaceFile(this.#path, keysFileOf(pending.lines), true);
-    this.#lines = pending.lines;
-    this.#trust = pending.trust;
+    const dir = dirname(this.#path);
+    await mkdir(dir, { recursive: true });
+    const data = keysFileOf(pending.lines);
+    const target = `${this.#path}.${pending.lines.length}`;
+    const tmp = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFileDurably(tmp, data, true, "wx");
+      await link(tmp, target);
+      await syncDir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // Another process remembered a chain of this length first: both were proven in one log.
+      if (!Buffer.from(await readFile(target)).equals(Buffer.from(data)))
+        throw damaged(target, new Error("another chain of the same length was remembered"));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    if (pending.lines.length > this.#lines.length) {
+      this.#lines = pending.lines;
+      this.#trust = pending.trust;
+    }
+    await this.reload();
   }
 
   /** The accepted chain as the origin's `keys` file holds it (byte for byte). */
   get keysFile(): Uint8Array | undefined {
     return this.#lines.length === 0 ? undefined : keysFileOf(this.#lines);
+  }
+}
+
+function damaged(path: string, err: unknown): Error {
+  return new Error(
+    `the key chain remembered in ${path} is refused (${(err as Error).message}); ` +
+      "it was damaged or replaced",
+    { cause: err },
+  );
+}
+
+/** The longest chain remembered at `path`: `<path>.<n>` with the largest n, else `<path>`. */
+async function readLongest(path: string): Promise<Uint8Array | undefined> {
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let longest = 0;
+  for (const name of names) {
+    const suffix = name.startsWith(`${base}.`) ? name.slice(base.length + 1) : "";
+    if (/^[1-9]\d{0,5}$/.test(suffix)) longest = Math.max(longest, Number(suffix));
+  }
+  try {
+    return await readFile(longest > 0 ? `${path}.${longest}` : path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
 

@@ -112,6 +112,7 @@ export class LogClient {
     let keys: KeyChain | undefined;
     const store = new CheckpointStore(options.stateDir, options.verifier, {
       verifiers: () => (keys as KeyChain).all(),
+      reloadVerifiers: () => (keys as KeyChain).reload(),
       policy: options.policy,
     });
     keys = await KeyChain.load(store.keyChainPath, options.verifier);

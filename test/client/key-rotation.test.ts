@@ -267,7 +267,7 @@ describe("origin key rotation", () => {
     await (await client(origin.url, k0, state)).refresh();
     await origin.close();
     const checkpoints = join(state, "checkpoints");
-    const keys = (await readdir(checkpoints)).find((name) => name.endsWith(".keys"));
+    const keys = (await readdir(checkpoints)).find((name) => name.includes(".keys."));
     assert.ok(keys);
     await cp(join(checkpoints, keys), join(crashed, "checkpoints", keys));
     // After the window, what a thief of K0 could sign: refused, though it is below the rotation.
@@ -305,6 +305,43 @@ describe("origin key rotation", () => {
     const [health] = c.lastHealth;
     assert.equal(health.error?.code, undefined, health.error?.message);
     assert.ok((health.size ?? 0) > (c.checkpoint?.size ?? 0));
+  });
+
+  test("two clients sharing a state directory, one a rotation behind the other, keep one chain that verifies", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    const state = join(dir.path, "shared");
+    await (await client(origin.url, k0, state)).refresh();
+    await origin.close();
+    const afterOne: Uint8Array[] = [];
+    for (const [i, version] of ["1.0.1", "1.0.2"].entries()) {
+      await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+      origin = await start(data);
+      await publish(origin, "a", version);
+      await origin.close();
+      if (i === 0)
+        for (const file of ["checkpoint", "keys"])
+          afterOne.push(await readFile(join(data, "tree", file)));
+    }
+    // A copy whose checkpoint and keys are from after rotation 1 (its tiles reach further).
+    const behind = join(dir.path, "one");
+    await cp(join(data, "tree"), behind, { recursive: true });
+    await writeFile(join(behind, "checkpoint"), afterOne[0]);
+    await writeFile(join(behind, "keys"), afterOne[1]);
+    await using one = await startMaliciousMirror({ treeDir: behind });
+    await using two = await startMaliciousMirror({ treeDir: join(data, "tree") });
+    // `cairn sync` and `cairn verify` under one $CAIRN_HOME, each opened before the other refreshed.
+    const a = await client(one.url, k0, state);
+    const b = await client(two.url, k0, state);
+    const k2 = await b.refresh().then(() => keyString(b));
+    await a.refresh();
+    assert.equal(a.checkpoint?.size, b.checkpoint?.size);
+    const later = await client(two.url, k0, state);
+    assert.equal(keyString(later), k2);
+    assert.equal(later.checkpoint?.size, b.checkpoint?.size);
   });
 
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
