@@ -145,6 +145,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       // A mirror that synced past a size never had its partial tiles.
       log: withFullTileFallback(new DirectorySource(mirror.treeDir)),
       verifier: options.verifier,
+      currentVerifier: () => mirror.client.currentVerifier,
       mirrors: mirrorCheck({
         origin: () => options.from,
         verifier: options.verifier,

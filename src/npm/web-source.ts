@@ -41,6 +41,8 @@ export interface WebSourceParts {
   readonly blob: (ref: BlobRef) => Promise<Uint8Array>;
   readonly log: LogSource;
   readonly verifier: NoteVerifier;
+  /** The key the log's checkpoints are signed with now, when a client followed rotations from `verifier`. */
+  readonly currentVerifier?: () => NoteVerifier;
   /** Checks the mirrors now (see mirrorCheck); webSource keeps the result a while. */
   readonly mirrors?: () => Promise<readonly MirrorStanding[]>;
 }
@@ -193,7 +195,10 @@ export function webSource(parts: WebSourceParts): WebSource {
     files: (entry) => (entry.files ? fromIndex(entry.files) : fromTarball(entry)),
     blob: parts.blob,
     log: parts.log,
-    verifierKey: verifierKeyOf(parts.verifier),
+    // Read at each page: the browser checks the checkpoint with the key it is signed with now.
+    get verifierKey() {
+      return verifierKeyOf(parts.currentVerifier?.() ?? parts.verifier);
+    },
     ...(parts.mirrors ? { mirrors: cachedCheck(parts.mirrors) } : {}),
   };
 }

@@ -444,6 +444,11 @@ describe("origin key rotation", () => {
       assert.equal(keyString(first), k1);
       const recent = await client(origin.url, k1, join(dir.path, "new"));
       assert.equal((await recent.refresh()).size, origin.registry.appender.size);
+      // `cairn log show` with the old key follows the chain: the new key's line is the log's, verified.
+      const show = await cairn(["log", "show", join(data, "tree"), "--key", k0]);
+      assert.equal(show.code, 0, show.stderr);
+      assert.match(show.stdout, new RegExp(`^signed by +\\S+\\+${idOf(k1)} +verified$`, "m"));
+      assert.doesNotMatch(show.stdout, /unknown key/);
     } finally {
       await origin.close();
     }
