@@ -212,76 +212,49 @@ describe("witness policy on clients and mirrors", () => {
     }
   });
 
-  test("a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes", async () => {
-    const clock = { now: T0 };
-    await using origin = await startTestOrigin();
-    await origin.publish("witnessed", "1.0.0");
-    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
-    await using served = await tempDir();
-    await cp(origin.treeDir, served.path, { recursive: true });
-    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
-    await using upstream = await startMaliciousMirror({ treeDir: served.path });
-    await using data = await tempDir();
-    const proxy = await startProxy({
-      host: "127.0.0.1",
-      port: 0,
-      dataDir: data.path,
-      origin: upstream.url,
-      verifier: origin.key.verifier,
-      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
-      useMirrorList: false,
-      refreshMs: 0,
-      // The refused refresh is expected: not logged.
-      logLevel: "silent",
-      onProblem: () => {},
-    });
-    try {
-      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
-      assert.equal(await status(), 200);
-      // Frozen: the upstream keeps serving the same, now too old, checkpoint.
-      clock.now = T0 + 3601;
-      assert.equal(await status(), 502);
+  // refreshMs 0 checks upstream on every read; an hour, only on the first (a read between
+  // refreshes must not be served from a state past the maximum age either).
+  for (const refreshMs of [0, 3_600_000])
+    test(`a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes (refreshMs ${refreshMs})`, async () => {
+      const clock = { now: T0 };
+      await using origin = await startTestOrigin();
+      await origin.publish("witnessed", "1.0.0");
+      const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+      await using served = await tempDir();
+      await cp(origin.treeDir, served.path, { recursive: true });
       await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
-      assert.equal(await status(), 200);
-    } finally {
-      await proxy.close();
-    }
-  });
-  test("a proxy that refreshes seldom still stops serving past the maximum age, between refreshes too", async () => {
-    const clock = { now: T0 };
-    await using origin = await startTestOrigin();
-    await origin.publish("witnessed", "1.0.0");
-    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
-    await using served = await tempDir();
-    await cp(origin.treeDir, served.path, { recursive: true });
-    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
-    await using upstream = await startMaliciousMirror({ treeDir: served.path });
-    await using data = await tempDir();
-    const proxy = await startProxy({
-      host: "127.0.0.1",
-      port: 0,
-      dataDir: data.path,
-      origin: upstream.url,
-      verifier: origin.key.verifier,
-      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
-      useMirrorList: false,
-      // No read in this test is due for a refresh after the first.
-      refreshMs: 3_600_000,
-      logLevel: "silent",
-      onProblem: () => {},
+      await using upstream = await startMaliciousMirror({ treeDir: served.path });
+      await using data = await tempDir();
+      const proxy = await startProxy({
+        host: "127.0.0.1",
+        port: 0,
+        dataDir: data.path,
+        origin: upstream.url,
+        verifier: origin.key.verifier,
+        policy: {
+          witnesses: [w.verifier],
+          threshold: 1,
+          maxAgeSeconds: 3600,
+          now: () => clock.now,
+        },
+        useMirrorList: false,
+        refreshMs,
+        // The refused refresh is expected: not logged.
+        logLevel: "silent",
+        onProblem: () => {},
+      });
+      try {
+        const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
+        assert.equal(await status(), 200);
+        // Frozen: the upstream keeps serving the same, now too old, checkpoint; no read is served.
+        clock.now = T0 + 3601;
+        assert.deepEqual([await status(), await status(), await status()], [502, 502, 502]);
+        await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+        assert.equal(await status(), 200);
+      } finally {
+        await proxy.close();
+      }
     });
-    try {
-      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
-      assert.equal(await status(), 200);
-      clock.now = T0 + 3601;
-      // The first read past the maximum age fails its refresh; none after it is served either.
-      assert.deepEqual([await status(), await status(), await status()], [502, 502, 502]);
-      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
-      assert.equal(await status(), 200);
-    } finally {
-      await proxy.close();
-    }
-  });
 
   test("a mirror with a policy serves nothing an uncosigned upstream names, before its first sync or after a restart", async () => {
     const clock = { now: T0 };
