@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { cp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { auditTree } from "../../src/client/audit.ts";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import {
   Appender,
+  DirectorySource,
   FsLogStorage,
   generateKey,
   parseNote,
@@ -342,6 +344,24 @@ describe("origin key rotation", () => {
     const later = await client(two.url, k0, state);
     assert.equal(keyString(later), k2);
     assert.equal(later.checkpoint?.size, b.checkpoint?.size);
+  });
+
+  test("an audit that follows a rotation reports the new key's line as the log's, not as an unknown cosigner", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "a", "1.0.1");
+    await origin.close();
+    const result = await auditTree(new DirectorySource(join(data, "tree")), parseVerifierKey(k0), {
+      stateDir: join(dir.path, "audit"),
+    });
+    assert.deepEqual(result.problems, []);
+    assert.deepEqual(result.cosignatures, []);
   });
 
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
