@@ -239,8 +239,9 @@ async function runInstall(
     const updated = (async () => {
       await reader.update().catch((err: unknown) => {
         const held = reader.client.checkpoint;
-        // Offline on a LAN: what the verified checkpoint names can still come from peers, checked alike.
-        if (!asking || !held) throw err;
+        // Offline on a LAN: what the verified checkpoint names can still come from peers, checked
+        // alike; never one past the witness policy's maximum age, which a freeze would outlive.
+        if (!asking || !held || !reader.client.isFresh()) throw err;
         process.stderr.write(
           `cairn: no source gave a newer checkpoint (${(err as Error).message}); installing under the checkpoint verified before (${held.origin}, size ${held.size})\n`,
         );

@@ -51,11 +51,14 @@ export function registerLogCommands(program: Command): void {
       ];
       for (const ext of cp.extensions) lines.push(`extension  ${ext}`);
       let verifiedNames = new Set<string>();
+      // The keys the chain of rotations served beside the checkpoint leads to from the given one.
+      const logKeys = opts.key
+        ? (await LogKeyChain.read(source, opts.key)).verifiers(Date.now())
+        : [];
       if (opts.key) {
-        const verified = await readCheckpoint(source, [parseVerifierKey(opts.key)]);
+        const verified = await readCheckpoint(source, logKeys);
         verifiedNames = new Set(verified.note.verified.map((s) => `${s.name}+${hex8(s.keyId)}`));
       }
-      const logKeys = opts.key ? [parseVerifierKey(opts.key)] : [];
       const policy = witnessPolicyOf(opts, CLIENT_MAX_AGE);
       for (const sig of cp.signatures) {
         const id = `${sig.name}+${hex8(sig.keyId)}`;

@@ -126,6 +126,7 @@ export async function auditTree(
   let keys: KeyChain | undefined;
   const store = new CheckpointStore(options.stateDir, verifier, {
     verifiers: () => (keys as KeyChain).all(),
+    reloadVerifiers: () => (keys as KeyChain).reload(),
     policy: options.policy,
   });
   keys = await KeyChain.load(store.keyChainPath, verifier);
@@ -142,7 +143,7 @@ export async function auditTree(
       source.name,
       source,
       (c) => new TileHashReader(c.size, c.root, source),
-      options.policy,
+      { policy: options.policy, stored: stored?.size ?? 0 },
     ));
   } catch (err) {
     fail(err, "signature");
@@ -150,7 +151,8 @@ export async function auditTree(
   }
   const cosignatures = describeCosignatures(
     note,
-    keys.all(),
+    // A key the origin rotated to is the log's, not an unknown cosigner.
+    keys.all(pending),
     options.policy?.witnesses,
     options.policy?.now,
   );

@@ -38,6 +38,7 @@ export class CheckpointStore {
   readonly #name: string;
   readonly #verifier: NoteVerifier;
   readonly #verifiers: () => readonly NoteVerifier[];
+  readonly #reloadVerifiers: (() => Promise<void>) | undefined;
   readonly #policy: WitnessPolicy | undefined;
 
   /**
@@ -48,13 +49,19 @@ export class CheckpointStore {
   constructor(
     stateDir: string,
     verifier: NoteVerifier,
-    options: { verifiers?: () => readonly NoteVerifier[]; policy?: WitnessPolicy } = {},
+    options: {
+      verifiers?: () => readonly NoteVerifier[];
+      /** Called before a stored checkpoint that does not verify is refused: `verifiers` may have grown on disk. */
+      reloadVerifiers?: () => Promise<void>;
+      policy?: WitnessPolicy;
+    } = {},
   ) {
     this.#dir = join(stateDir, "checkpoints");
     const id = verifier.keyId.toString(16).padStart(8, "0");
     this.#name = `${verifier.name.replace(/[^A-Za-z0-9.-]/g, "_")}+${id}`;
     this.#verifier = verifier;
     this.#verifiers = options.verifiers ?? (() => [verifier]);
+    this.#reloadVerifiers = options.reloadVerifiers;
     this.#policy = options.policy;
   }
 
@@ -82,7 +89,14 @@ export class CheckpointStore {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
         throw err;
       }
-      return { checkpoint: this.#open(note, path), note, generation };
+      try {
+        return { checkpoint: this.#open(note, path), note, generation };
+      } catch (err) {
+        // Another process sharing the directory may have stored it under a key it rotated to.
+        if (!this.#reloadVerifiers) throw err;
+        await this.#reloadVerifiers();
+        return { checkpoint: this.#open(note, path), note, generation };
+      }
     }
   }
 

@@ -3,13 +3,23 @@
  * (src/log/key-rotation.ts), kept on disk beside its checkpoints as the
  * lines of the origin's `keys` file it accepted, and checked again on load.
  *
+ * Several processes may share the directory, as they share the checkpoint
+ * store: a chain of n rotations is written once, to `<path>.<n>`, by a hard
+ * link that fails if the name exists, so no writer ever replaces a longer
+ * chain with a shorter one; the longest file is the chain. (`<path>` alone
+ * is where earlier versions kept it.)
+ *
  * Which keys may sign a checkpoint of size s: the current key; the key the
  * last rotation retired, until its window ends; and each earlier key for a
- * checkpoint too small to hold the entry that retired it (a mirror still
- * serving the tree from before the rotation).
+ * checkpoint too small to hold the entry that retired it and no larger than
+ * the one stored (a mirror still serving the tree from before the
+ * rotation). A thief of an old key cannot extend the stored tree: the chain
+ * may be remembered before the checkpoint that proved it (a crash between
+ * the two writes), and a size between them would otherwise take the old key.
  */
-import { mkdir, readFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import {
   type HashReader,
   isLogError,
@@ -32,7 +42,7 @@ import {
 import { type NoteVerifier, parseVerifierKey } from "../log/note.ts";
 import type { WitnessPolicy } from "../log/policy.ts";
 import { type KeysFileLine, parseKeysFile } from "../registry/key-chain-log.ts";
-import { replaceFile } from "../util/durable-file.ts";
+import { syncDir, writeFileDurably } from "../util/durable-file.ts";
 import { openServedCheckpoint } from "./checks.ts";
 import { classify, SourceError } from "./errors.ts";
 
@@ -68,22 +78,34 @@ export class KeyChain {
           );
   }
 
-  /** The chain remembered at `path` (a file beside the stored checkpoints). */
+  /** The chain remembered at `path` (files beside the stored checkpoints). */
   static async load(path: string, pinned: NoteVerifier): Promise<KeyChain> {
-    let data: Uint8Array | undefined;
-    try {
-      data = await readFile(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+    const data = await readLongest(path);
     try {
       return new KeyChain(path, pinned, data ? parseKeysFile(data) : []);
     } catch (err) {
-      throw new Error(
-        `the key chain remembered in ${path} does not verify from the pinned key (${(err as Error).message}); ` +
-          "it was damaged or replaced",
-        { cause: err },
+      throw damaged(path, err);
+    }
+  }
+
+  /**
+   * Takes a longer chain another process sharing the directory remembered
+   * since (a checkpoint it stored may need its keys).
+   */
+  async reload(): Promise<void> {
+    const data = await readLongest(this.#path);
+    if (!data || !this.#pinnedKey) return;
+    try {
+      const lines = parseKeysFile(data);
+      if (lines.length <= this.#lines.length) return;
+      const notes = mergeChains(
+        this.#lines.map((line) => line.entry.note),
+        lines.map((line) => line.entry.note),
       );
+      this.#trust = followChain(this.#pinnedKey, notes);
+      this.#lines = lines;
+    } catch (err) {
+      throw damaged(this.#path, err);
     }
   }
 
@@ -97,25 +119,28 @@ export class KeyChain {
     return this.#trust ? parseVerifierKey(this.#trust.key) : this.#pinned;
   }
 
-  /** The keys a checkpoint of `size` may be signed by at `now` (see the module doc). */
-  verifiersFor(size: number, now: number): NoteVerifier[] {
-    return keysFor(this.#pinned, this.#lines, this.#trust, size, now);
+  /** The keys a checkpoint of `size` may be signed by at `now`, `stored` the size stored (see the module doc). */
+  verifiersFor(size: number, now: number, stored: number): NoteVerifier[] {
+    return keysFor(this.#pinned, this.#lines, this.#trust, { size, now, stored });
   }
 
-  /** Every key of the chain: a checkpoint verified and stored earlier may bear any one. */
-  all(): NoteVerifier[] {
-    const keys = new Set(this.#lines.map((line) => readRotation(line.entry.note).new));
+  /** Every key of the chain (with `pending` adopted): a checkpoint verified and stored earlier may bear any one. */
+  all(pending?: PendingChain): NoteVerifier[] {
+    const lines = pending?.lines ?? this.#lines;
+    const keys = new Set(lines.map((line) => readRotation(line.entry.note).new));
     return [this.#pinned, ...[...keys].map(parseVerifierKey)];
   }
 
   /**
    * Checks the `keys` file `source` served against the chain accepted so
-   * far; undefined when it adds no rotation. Throws SourceError "key-chain".
+   * far, up to a checkpoint of `size`; undefined when it adds no rotation.
+   * Throws SourceError "key-chain".
    */
-  extend(data: Uint8Array, source: string): PendingChain | undefined {
+  extend(data: Uint8Array, source: string, size: number): PendingChain | undefined {
     if (!this.#pinnedKey) return undefined;
     try {
-      const served = parseKeysFile(data);
+      // The file may have been read after the origin appended a rotation the checkpoint does not hold yet.
+      const served = parseKeysFile(data).filter((line) => line.index < size);
       for (const line of served)
         if (readRotation(line.entry.note).sequence !== line.entry.sequence)
           throw new KeyChainError(
@@ -149,21 +174,75 @@ export class KeyChain {
   }
 
   /** The keys a checkpoint of `size` may bear once `pending` is adopted. */
-  pendingVerifiers(pending: PendingChain, size: number, now: number): NoteVerifier[] {
-    return keysFor(this.#pinned, pending.lines, pending.trust, size, now);
+  pendingVerifiers(
+    pending: PendingChain,
+    size: number,
+    now: number,
+    stored: number,
+  ): NoteVerifier[] {
+    return keysFor(this.#pinned, pending.lines, pending.trust, { size, now, stored });
   }
 
-  /** Remembers `pending`, once the checkpoint it came with is proven. */
+  /** Remembers `pending`, once the checkpoint it came with is proven (see the module doc). */
   async adopt(pending: PendingChain): Promise<void> {
-    await mkdir(dirname(this.#path), { recursive: true });
-    await replaceFile(this.#path, keysFileOf(pending.lines), true);
-    this.#lines = pending.lines;
-    this.#trust = pending.trust;
+    const dir = dirname(this.#path);
+    await mkdir(dir, { recursive: true });
+    const data = keysFileOf(pending.lines);
+    const target = `${this.#path}.${pending.lines.length}`;
+    const tmp = `${this.#path}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await writeFileDurably(tmp, data, true, "wx");
+      await link(tmp, target);
+      await syncDir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // Another process remembered a chain of this length first: both were proven in one log.
+      if (!Buffer.from(await readFile(target)).equals(Buffer.from(data)))
+        throw damaged(target, new Error("another chain of the same length was remembered"));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    if (pending.lines.length > this.#lines.length) {
+      this.#lines = pending.lines;
+      this.#trust = pending.trust;
+    }
+    await this.reload();
   }
 
   /** The accepted chain as the origin's `keys` file holds it (byte for byte). */
   get keysFile(): Uint8Array | undefined {
     return this.#lines.length === 0 ? undefined : keysFileOf(this.#lines);
+  }
+}
+
+function damaged(path: string, err: unknown): Error {
+  return new Error(
+    `the key chain remembered in ${path} is refused (${(err as Error).message}); ` +
+      "it was damaged or replaced",
+    { cause: err },
+  );
+}
+
+/** The longest chain remembered at `path`: `<path>.<n>` with the largest n, else `<path>`. */
+async function readLongest(path: string): Promise<Uint8Array | undefined> {
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let longest = 0;
+  for (const name of names) {
+    const suffix = name.startsWith(`${base}.`) ? name.slice(base.length + 1) : "";
+    if (/^[1-9]\d{0,5}$/.test(suffix)) longest = Math.max(longest, Number(suffix));
+  }
+  try {
+    return await readFile(longest > 0 ? `${path}.${longest}` : path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
 
@@ -177,13 +256,13 @@ function keysFor(
   pinned: NoteVerifier,
   lines: readonly KeysFileLine[],
   trust: KeyTrust | undefined,
-  size: number,
-  now: number,
+  at: { size: number; now: number; stored: number },
 ): NoteVerifier[] {
   if (!trust || lines.length === 0) return [pinned];
   const keys = new Set([trust.key]);
-  if (trust.retired && now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
-  for (const line of lines) if (size <= line.index) keys.add(readRotation(line.entry.note).old);
+  if (trust.retired && at.now <= Date.parse(trust.retired.until)) keys.add(trust.retired.key);
+  for (const line of lines)
+    if (at.size <= line.index && at.size <= at.stored) keys.add(readRotation(line.entry.note).old);
   return [...keys].map(parseVerifierKey);
 }
 
@@ -196,6 +275,14 @@ export function claimedSize(raw: Uint8Array): number {
   }
 }
 
+export interface FollowOptions {
+  readonly policy?: WitnessPolicy;
+  /** The size of the checkpoint stored (0: none). */
+  readonly stored: number;
+  /** Read `keys` even if the checkpoint verifies (see openFollowing). */
+  readonly learn?: boolean;
+}
+
 /**
  * Opens a checkpoint `source` served with the keys trusted now; one they do
  * not verify may be signed by a key the origin rotated to: then the
@@ -203,6 +290,12 @@ export function claimedSize(raw: Uint8Array): number {
  * ends at, and each new rotation's entry proven included in it (hashes from
  * `readerFor`, a reader of the checkpoint's tree). The caller adopts the
  * pending chain once it has accepted the checkpoint.
+ *
+ * With `learn` (a client's first checkpoint), the `keys` file is read
+ * whether or not the checkpoint needs it: a client that pins the key of
+ * today learns the root set the chain so far put in force, so that a thief
+ * of that key cannot later serve a chain that starts at it and rotates
+ * with its signature alone.
  */
 export async function openFollowing(
   keys: KeyChain,
@@ -210,24 +303,39 @@ export async function openFollowing(
   source: string,
   log: LogSource,
   readerFor: (cp: SignedCheckpoint) => HashReader,
-  policy?: WitnessPolicy,
+  options: FollowOptions,
 ): Promise<{ cp: SignedCheckpoint; pending?: PendingChain }> {
+  const { policy, learn, stored } = options;
   const size = claimedSize(raw);
   const now = Date.now();
-  try {
-    return { cp: openServedCheckpoint(raw, keys.verifiersFor(size, now), source, policy) };
-  } catch (err) {
-    if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
-    const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
-      if (isLogError(e, "not-found")) return undefined;
-      throw e;
-    });
-    const pending = served && keys.extend(served, source);
-    if (!pending) throw err;
-    const cp = openServedCheckpoint(raw, keys.pendingVerifiers(pending, size, now), source, policy);
-    for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
-    return { cp, pending };
+  const withTrusted = () =>
+    openServedCheckpoint(raw, keys.verifiersFor(size, now, stored), source, policy);
+  let refused: unknown;
+  if (!learn || !keys.canFollow) {
+    try {
+      return { cp: withTrusted() };
+    } catch (err) {
+      if (!(err instanceof SourceError && err.code === "signature") || !keys.canFollow) throw err;
+      refused = err;
+    }
   }
+  const served = await log.read(KEYS_PATH, MAX_KEYS_BYTES).catch((e: unknown) => {
+    if (isLogError(e, "not-found")) return undefined;
+    throw e;
+  });
+  const pending = served && keys.extend(served, source, size);
+  if (!pending) {
+    if (refused) throw refused;
+    return { cp: withTrusted() };
+  }
+  const cp = openServedCheckpoint(
+    raw,
+    keys.pendingVerifiers(pending, size, now, stored),
+    source,
+    policy,
+  );
+  for (const line of pending.fresh) await proveKeyEntry(line, cp, source, readerFor(cp));
+  return { cp, pending };
 }
 
 /** Proves a rotation's `key` entry, byte for byte as the keys file gave it, included in `cp`. */

@@ -34,7 +34,7 @@ import {
   TileHashReader,
 } from "../log/index.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
-import { hasNewerCosignatures, type WitnessPolicy } from "../log/policy.ts";
+import { hasNewerCosignatures, type PolicyCheckpoint, type WitnessPolicy } from "../log/policy.ts";
 import type { BlobRef } from "../registry/entries.ts";
 import { deltaPath, maxDeltaSize } from "../store/delta-path.ts";
 import { tap } from "../util/streams.ts";
@@ -42,7 +42,7 @@ import { CheckpointStore, type StoredCheckpoint } from "./checkpoint-store.ts";
 import { checkBlob, checkBundle, checkConsistency, openServedCheckpoint } from "./checks.ts";
 import { classify, NoSourceError, SourceError } from "./errors.ts";
 import { type GatewayBlobRef, GatewaySource } from "./gateway-source.ts";
-import { claimedSize, KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
+import { KeyChain, openFollowing, type PendingChain } from "./key-chain.ts";
 import { type Source, SourcePool, type SourcePoolOptions } from "./source-pool.ts";
 
 export interface LogClientOptions extends SourcePoolOptions {
@@ -89,6 +89,8 @@ export class LogClient {
   /** What the health check of the last refresh found, mirror by mirror. */
   lastHealth: MirrorHealth[] = [];
   #healthCheck: Promise<void> | undefined;
+  /** Until when (policy seconds) the stored note last checked meets the policy. */
+  #freshUntil: { note: Uint8Array; until: number } | undefined;
 
   private constructor(
     options: LogClientOptions,
@@ -110,6 +112,7 @@ export class LogClient {
     let keys: KeyChain | undefined;
     const store = new CheckpointStore(options.stateDir, options.verifier, {
       verifiers: () => (keys as KeyChain).all(),
+      reloadVerifiers: () => (keys as KeyChain).reload(),
       policy: options.policy,
     });
     keys = await KeyChain.load(store.keyChainPath, options.verifier);
@@ -155,19 +158,34 @@ export class LogClient {
   }
 
   /**
-   * False when the witness policy has a maximum age and the stored
-   * checkpoint's cosignatures are now older: what it names may no longer be
-   * served without a fresh checkpoint (a freeze would otherwise last forever).
+   * False when the stored checkpoint no longer meets the witness policy: its
+   * cosignatures are older than the maximum age (a freeze would otherwise
+   * last forever), or it was stored without them (a mirror's copy held from
+   * a run without the policy). What it names may then not be served.
    */
   isFresh(): boolean {
-    const policy = this.#options.policy;
-    if (!this.#stored || policy?.maxAgeSeconds === undefined) return true;
     try {
-      openServedCheckpoint(this.#stored.note, this.#keys.all(), "stored", policy);
+      this.checkFresh();
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** Throws SourceError "witness" or "stale" when isFresh() is false. */
+  checkFresh(): void {
+    const policy = this.#options.policy;
+    if (!this.#stored || !policy) return;
+    const { note } = this.#stored;
+    const now = policy.now?.() ?? Math.floor(Date.now() / 1000);
+    // Every read of a server asks: the signatures are checked once per note, then only the clock.
+    if (this.#freshUntil?.note === note && now <= this.#freshUntil.until) return;
+    const cp = openServedCheckpoint(note, this.#keys.all(), "the stored checkpoint", policy);
+    const { cosignedAt } = cp as PolicyCheckpoint;
+    this.#freshUntil = {
+      note,
+      until: policy.maxAgeSeconds === undefined ? Infinity : cosignedAt + policy.maxAgeSeconds,
+    };
   }
 
   /** The signed note of `checkpoint`, byte for byte as it was served. */
@@ -196,7 +214,12 @@ export class LogClient {
           source.url,
           source.log,
           (c) => this.#reader(source, c),
-          this.#options.policy,
+          {
+            policy: this.#options.policy,
+            stored: this.#stored?.checkpoint.size ?? 0,
+            // The first checkpoint: the chain so far is learned with it (key-chain.ts).
+            learn: !this.#stored,
+          },
         );
         await this.#advance(cp, raw, source, pending);
         return cp;
@@ -486,11 +509,15 @@ export class LogClient {
   async #checkMirror(mirror: Source): Promise<number> {
     const ours = this.#require();
     const raw = await mirror.log.read("checkpoint", MAX_CHECKPOINT_BYTES);
-    const theirs = openServedCheckpoint(
+    // A mirror ahead across a rotation this client has not followed yet: its chain is checked
+    // (and its entries proven in its tree) only to judge it; the chain is adopted from a refresh.
+    const { cp: theirs } = await openFollowing(
+      this.#keys,
       raw,
-      this.#keys.verifiersFor(claimedSize(raw), Date.now()),
       mirror.url,
-      this.#options.policy,
+      mirror.log,
+      (c) => this.#reader(mirror, c),
+      { policy: this.#options.policy, stored: ours.size },
     );
     const seen = this.#mirrorSizes.get(mirror.url) ?? 0;
     if (theirs.size < seen) {

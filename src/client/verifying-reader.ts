@@ -267,12 +267,13 @@ export class VerifyingReader implements PackageReader {
   }
 
   async beforeRead(): Promise<void> {
+    // Before any success, or past the witness policy's maximum age (the held state may hide a
+    // freeze), every read waits for a fresh checkpoint, however recent the last attempt: one
+    // that failed must not let the next reads through. Concurrent reads share one update.
+    if (this.#lastSuccess === 0 || !this.client.isFresh()) return this.update();
     if (Date.now() - this.#lastRefresh < (this.#options.refreshMs ?? 5000)) return;
-    const updating = this.update();
-    // Past the witness policy's maximum age the held state may hide a freeze: wait for a fresh one.
-    if (this.#lastSuccess === 0 || !this.client.isFresh()) return updating;
     // Serve the verified state now; the update lands for the next reads.
-    this.#track(updating.catch((err: unknown) => process.emitWarning((err as Error).message)));
+    this.#track(this.update().catch((err: unknown) => process.emitWarning((err as Error).message)));
   }
 
   /**

@@ -37,6 +37,8 @@ export function cosignedMessage(text: Uint8Array, timestamp: bigint): Uint8Array
 export interface CosignatureVerifier extends NoteVerifier {
   /** The timestamp a signature (key ID excluded) carries. */
   timestampOf(signature: Uint8Array): bigint;
+  /** The raw Ed25519 public key, base64: one key under two names is one witness. */
+  readonly publicKey: string;
 }
 
 export function parseCosignatureVerifierKey(vkey: string): CosignatureVerifier {
@@ -61,6 +63,7 @@ function cosignatureVerifier(name: string, publicKey: KeyObject): CosignatureVer
   return {
     name,
     keyId: keyId(name, COSIGNATURE_TYPE, raw),
+    publicKey: Buffer.from(raw).toString("base64"),
     timestampOf,
     verify(text, signature) {
       if (signature.length !== 8 + 64) return false;

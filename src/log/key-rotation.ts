@@ -147,7 +147,9 @@ export function parseKeyRotation(text: string): KeyRotation {
   for (const key of keys) verifierKey(key, "root key");
   if (keys.length === 0 || keys.length > MAX_ROOT_KEYS)
     throw malformed(`a root set has 1 to ${MAX_ROOT_KEYS} keys`);
-  if (new Set(keys).size !== keys.length) throw malformed("a root key is listed twice");
+  // By public key: one key under two names would count twice toward the threshold.
+  if (new Set(keys.map((key) => parseVerifierKey(key).publicKey)).size !== keys.length)
+    throw malformed("a root key is listed twice");
   if (k > keys.length) throw malformed(`threshold ${k} of ${keys.length} keys`);
   return { ...rotation, roots: { threshold: k, keys } };
 }

@@ -39,6 +39,8 @@ export interface NoteVerifier {
 export interface KeyedVerifier extends NoteVerifier {
   /** The `name+keyid+base64` string it was parsed from. */
   readonly verifierKey: string;
+  /** The raw Ed25519 public key, base64: one key under two names is one key. */
+  readonly publicKey: string;
 }
 
 export interface NoteSigner {
@@ -150,6 +152,7 @@ export function parseVerifierKey(vkey: string): KeyedVerifier {
     name: parts.name,
     keyId: parts.keyId,
     verifierKey: vkey,
+    publicKey: Buffer.from(parts.key).toString("base64"),
     verify: (text, signature) =>
       signature.length === 64 && verify(null, text, publicKey, signature),
   };

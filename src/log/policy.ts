@@ -66,7 +66,7 @@ function nowSeconds(policy: WitnessPolicy): number {
 
 /** A policy must name a threshold it can meet: refused as a usage error before any checkpoint is read. */
 export function checkWitnessPolicy(policy: WitnessPolicy): void {
-  const n = new Set(policy.witnesses.map((w) => `${w.name}+${w.keyId}`)).size;
+  const n = new Set(policy.witnesses.map((w) => w.publicKey)).size;
   if (!Number.isInteger(policy.threshold) || policy.threshold < 1 || policy.threshold > n)
     throw new LogError(
       "malformed-key",
@@ -80,6 +80,8 @@ interface Sorted {
   readonly cosignatures: CosignatureReport[];
   /** The lines by keys the policy does not know, as signed-note reports them. */
   readonly unknown: NoteSignature[];
+  /** Each trusted witness key's newest valid time, by public key (one key under two names counts once). */
+  readonly counted: Map<string, number>;
 }
 
 /**
@@ -98,6 +100,7 @@ function sortSignatures(
   const logSignatures: NoteSignature[] = [];
   const cosignatures: CosignatureReport[] = [];
   const unknown: NoteSignature[] = [];
+  const counted = new Map<string, number>();
   const known = (v: NoteVerifier, s: NoteSignature) => v.name === s.name && v.keyId === s.keyId;
   for (const sig of signatures) {
     const logKey = logKeys.find((v) => known(v, sig));
@@ -120,13 +123,16 @@ function sortSignatures(
         continue;
       }
       const timestamp = Number(witness.timestampOf(sig.signature));
-      cosignatures.push({ ...report, timestamp, status: timestamp > latest ? "future" : "valid" });
+      const valid = timestamp <= latest;
+      cosignatures.push({ ...report, timestamp, status: valid ? "valid" : "future" });
+      if (valid)
+        counted.set(witness.publicKey, Math.max(counted.get(witness.publicKey) ?? 0, timestamp));
     } else {
       cosignatures.push({ ...report, timestamp: timestampOf(sig.signature), status: "unknown" });
       unknown.push({ name: sig.name, keyId: sig.keyId, base64: sig.base64 });
     }
   }
-  return { text, logSignatures, cosignatures, unknown };
+  return { text, logSignatures, cosignatures, unknown, counted };
 }
 
 /** The timestamp of a line shaped as an Ed25519 cosignature, unverified. */
@@ -136,14 +142,8 @@ function timestampOf(signature: Uint8Array): number | undefined {
 }
 
 /** The counted timestamps, one per distinct witness key (its newest), newest first. */
-function countedTimes(cosignatures: readonly CosignatureReport[]): number[] {
-  const byKey = new Map<string, number>();
-  for (const c of cosignatures) {
-    if (c.status !== "valid" || c.timestamp === undefined) continue;
-    const key = `${c.name}+${c.keyId}`;
-    byKey.set(key, Math.max(byKey.get(key) ?? 0, c.timestamp));
-  }
-  return [...byKey.values()].sort((a, b) => b - a);
+function countedTimes(sorted: Sorted): number[] {
+  return [...sorted.counted.values()].sort((a, b) => b - a);
 }
 
 function iso(seconds: number): string {
@@ -169,7 +169,7 @@ export function openCheckpointWithPolicy(
       "wrong-origin",
       `checkpoint is for ${JSON.stringify(checkpoint.origin)}, want ${JSON.stringify(policy.origin)}`,
     );
-  const times = countedTimes(sorted.cosignatures);
+  const times = countedTimes(sorted);
   const k = policy.threshold;
   if (times.length < k) {
     const future = sorted.cosignatures.filter((c) => c.status === "future").length;
@@ -209,28 +209,25 @@ export function describeCosignatures(
 
 /**
  * How fresh a note's cosignatures are, to choose between two notes of one
- * size and root: the `threshold`-th and the newest counted time. Without
- * witnesses, the times of lines shaped as cosignatures, unverified (only to
- * choose which bytes to relay, never to trust them).
+ * size and root: the `threshold`-th and the newest counted time.
  */
 function freshness(
   note: Uint8Array,
   logKeys: readonly NoteVerifier[],
-  policy: WitnessPolicy | undefined,
+  policy: WitnessPolicy,
 ): [number, number] {
-  if (!policy) {
-    const times = describeCosignatures(note, logKeys)
-      .map((c) => c.timestamp ?? 0)
-      .sort((a, b) => b - a);
-    return [times[0] ?? 0, times[0] ?? 0];
-  }
-  const times = countedTimes(sortSignatures(note, logKeys, policy, false).cosignatures);
+  const times = countedTimes(sortSignatures(note, logKeys, policy, false));
   return [times[policy.threshold - 1] ?? 0, times[0] ?? 0];
 }
 
 /**
- * True when `candidate` carries newer cosignatures than `current`, both
- * notes of one checkpoint (the caller has checked size and root agree).
+ * True when `candidate` should replace `current`, both notes of one
+ * checkpoint (the caller has checked size and root agree): under a policy,
+ * when its verified cosignatures are newer. Without one, nothing in a
+ * cosignature line can be checked, and ordering by what the lines claim
+ * would let one forged line (a witness's name, a far-future time) pin the
+ * note for good: so any other note replaces it. A consumer without a policy
+ * trusts no cosignature, and one with a policy checks what is relayed.
  */
 export function hasNewerCosignatures(
   candidate: Uint8Array,
@@ -238,6 +235,7 @@ export function hasNewerCosignatures(
   logKeys: readonly NoteVerifier[],
   policy?: WitnessPolicy,
 ): boolean {
+  if (!policy) return !Buffer.from(candidate).equals(Buffer.from(current));
   const [kthNew, newestNew] = freshness(candidate, logKeys, policy);
   const [kthOld, newestOld] = freshness(current, logKeys, policy);
   return kthNew > kthOld || (kthNew === kthOld && newestNew > newestOld);

@@ -51,7 +51,11 @@ export interface RunningMirror {
 
 export async function startMirror(options: MirrorServerOptions): Promise<RunningMirror> {
   const mirror = await Mirror.open(options);
-  const own = storeReads(mirror.state, mirror.blobs);
+  const own: PackageReader = {
+    ...storeReads(mirror.state, mirror.blobs),
+    // A copy past the witness policy's maximum age (or held from a run without the policy) is not served.
+    beforeRead: async () => mirror.client.checkFresh(),
+  };
   const blocks = new BlockIndex(mirror.blobs);
   await addRecordedRoots(blocks, mirror.state);
   // Each sync may bring large tarballs whose leaves the gateway serves.
@@ -78,6 +82,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       sparse = await VerifyingReader.open({
         origin: options.from,
         verifier: options.verifier,
+        policy: options.policy,
         dataDir: join(options.dataDir, "sparse"),
         useMirrorList: false,
         timeoutMs: options.timeoutMs,
@@ -148,9 +153,11 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       // A mirror that synced past a size never had its partial tiles.
       log: withFullTileFallback(new DirectorySource(mirror.treeDir)),
       verifier: options.verifier,
+      currentVerifier: () => mirror.client.currentVerifier,
       mirrors: mirrorCheck({
         origin: () => options.from,
         verifier: options.verifier,
+        policy: options.policy,
         stateDir: join(options.dataDir, "mirror-check"),
       }),
     });

@@ -11,6 +11,7 @@ import { LRUCache } from "lru-cache";
 import { LogClient } from "../client/log-client.ts";
 import { checkMirrors, type MirrorStanding } from "../client/mirror-health.ts";
 import type { NoteVerifier } from "../log/note.ts";
+import type { WitnessPolicy } from "../log/policy.ts";
 import type { LogSource } from "../log/tile-reader.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import type { BlobRef, VersionEntry } from "../registry/entries.ts";
@@ -40,6 +41,8 @@ export interface WebSourceParts {
   readonly blob: (ref: BlobRef) => Promise<Uint8Array>;
   readonly log: LogSource;
   readonly verifier: NoteVerifier;
+  /** The key the log's checkpoints are signed with now, when a client followed rotations from `verifier`. */
+  readonly currentVerifier?: () => NoteVerifier;
   /** Checks the mirrors now (see mirrorCheck); webSource keeps the result a while. */
   readonly mirrors?: () => Promise<readonly MirrorStanding[]>;
 }
@@ -60,6 +63,8 @@ const MIRROR_REQUEST_TIMEOUT_MS = 5_000;
 export function mirrorCheck(options: {
   readonly origin: () => string;
   readonly verifier: NoteVerifier;
+  /** The server's own witness policy: a mirror it would refuse is not reported healthy. */
+  readonly policy?: WitnessPolicy;
   readonly stateDir: string;
 }): () => Promise<MirrorStanding[]> {
   let client: Promise<LogClient> | undefined;
@@ -67,6 +72,7 @@ export function mirrorCheck(options: {
     client ??= LogClient.open({
       origin: options.origin(),
       verifier: options.verifier,
+      policy: options.policy,
       stateDir: options.stateDir,
       timeoutMs: MIRROR_REQUEST_TIMEOUT_MS,
       // Behind is reported, not held against a mirror.
@@ -189,7 +195,10 @@ export function webSource(parts: WebSourceParts): WebSource {
     files: (entry) => (entry.files ? fromIndex(entry.files) : fromTarball(entry)),
     blob: parts.blob,
     log: parts.log,
-    verifierKey: verifierKeyOf(parts.verifier),
+    // Read at each page: the browser checks the checkpoint with the key it is signed with now.
+    get verifierKey() {
+      return verifierKeyOf(parts.currentVerifier?.() ?? parts.verifier);
+    },
     ...(parts.mirrors ? { mirrors: cachedCheck(parts.mirrors) } : {}),
   };
 }

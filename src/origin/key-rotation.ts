@@ -9,11 +9,14 @@
  * - `key.retiring`: the key rotated out and the end of its window, during
  *   which it signs each checkpoint beside the new key.
  *
- * A crash anywhere is finished at the next open (finishRotation): if the
- * stored checkpoint bears the next key's signature, the entry is in the log
- * and the next key is promoted; otherwise it never signed anything and is
- * dropped.
+ * A crash anywhere is finished later: whoever loads the key (serve, `cairn
+ * key`, admin commands) promotes the next key once the stored checkpoint
+ * bears its signature, since the entry is then in the log. A next key that
+ * signed nothing is dropped only by the next rotation, holding the log's
+ * lock: without the lock, a rotation may be waiting for its append, and
+ * dropping its key then would leave the log rotated to a key nobody holds.
  */
+import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
@@ -59,8 +62,8 @@ interface PendingKey {
 
 /** Writes a private key file whole, mode 0600, then renames it over `path`. */
 async function writeKeyFile(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await rm(tmp, { force: true });
+  // Two processes may promote one rotation at once: each writes the same bytes through its own file.
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   const handle = await open(tmp, "wx", 0o600);
   try {
     await handle.writeFile(text);
@@ -89,8 +92,12 @@ function pendingText(signerKey: string, until: string): string {
   return `${signerKey}\nold-until ${until}\n`;
 }
 
-/** Completes or drops a rotation a crash interrupted (see the module doc). */
-export async function finishRotation(dataDir: string): Promise<void> {
+/**
+ * Promotes the next key once the stored checkpoint bears its signature (see
+ * the module doc); with `dropUnsigned`, which only a holder of the log's lock
+ * may pass, drops one that signed nothing.
+ */
+async function finishRotation(dataDir: string, dropUnsigned = false): Promise<void> {
   const paths = dataPaths(dataDir);
   const next = await readPending(`${paths.key}.next`);
   if (!next) return;
@@ -98,11 +105,14 @@ export async function finishRotation(dataDir: string): Promise<void> {
   const nextKey = next.signer.verifierKey;
   if (parseSignerKey(current).verifierKey !== nextKey) {
     const checkpoint = await readFile(join(paths.tree, "checkpoint")).catch(() => undefined);
-    if (checkpoint && signedBy(checkpoint, nextKey)) {
-      await writeKeyFile(`${paths.key}.retiring`, pendingText(current, next.until));
-      await writeKeyFile(paths.key, `${next.signerKey}\n`);
+    if (!checkpoint || !signedBy(checkpoint, nextKey)) {
+      if (dropUnsigned) await rm(`${paths.key}.next`, { force: true });
+      return;
     }
+    await writeKeyFile(`${paths.key}.retiring`, pendingText(current, next.until));
+    await writeKeyFile(paths.key, `${next.signerKey}\n`);
   }
+  // Promoted: the key file holds it now.
   await rm(`${paths.key}.next`, { force: true });
 }
 
@@ -153,7 +163,6 @@ export interface RotateResult {
 
 /** Appends the next rotation (see `cairn key rotate` and `cairn key roots`). */
 export async function rotateKey(options: RotateOptions): Promise<RotateResult> {
-  await finishRotation(options.dataDir);
   const paths = dataPaths(options.dataDir);
   const key = await loadOriginKey(options.dataDir, options.originName);
   let rotating: NoteSigner[] = [];
@@ -163,6 +172,8 @@ export async function rotateKey(options: RotateOptions): Promise<RotateResult> {
     durable: options.durable,
   });
   try {
+    // Holding the lock, no rotation is waiting for its append: a next key that signed nothing is a crash's.
+    await finishRotation(options.dataDir, true);
     const trust: KeyTrust = trustAfter(registry.state.keyChain) ?? initialTrust(key.verifierKey);
     if (trust.key !== key.verifierKey)
       throw new KeyRotationError(
@@ -193,8 +204,11 @@ export async function rotateKey(options: RotateOptions): Promise<RotateResult> {
     if (!options.keepKey) await resignMirrorList(paths.tree, key, next.signer);
     return { sequence: trust.sequence + 1, index, verifierKey: next.verifierKey, oldUntil };
   } finally {
-    await registry.close();
-    await finishRotation(options.dataDir);
+    try {
+      await finishRotation(options.dataDir, true);
+    } finally {
+      await registry.close();
+    }
   }
 }
 

@@ -98,10 +98,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         openSource(treeUrl(options.origin), { timeoutMs: options.timeoutMs }),
       ),
       verifier: options.verifier,
+      currentVerifier: () => reader.client.currentVerifier,
       // Its own client: a check must not move the reader's checkpoint under it.
       mirrors: mirrorCheck({
         origin: () => options.origin,
         verifier: options.verifier,
+        policy: options.policy,
         stateDir: join(options.dataDir, "mirror-check"),
       }),
     });

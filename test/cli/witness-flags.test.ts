@@ -187,4 +187,45 @@ describe("witness policy flags", () => {
     ) as { version: string };
     assert.equal(pkg.version, "1.0.0");
   });
+  test("cairn install --peer under a freeze refuses the held checkpoint past the maximum age", async () => {
+    await using origin = await startTestOrigin();
+    await origin.publish("witnessed-dep", "1.0.0");
+    await using dir = await tempDir();
+    const served = join(dir.path, "served");
+    await cp(origin.treeDir, served, { recursive: true });
+    const witness = new Cosigner(
+      "witness.example/w1",
+      generateKeyPairSync("ed25519").privateKey,
+      // Cosigned half an hour ago, and never again: a frozen upstream.
+      () => BigInt(Math.floor(Date.now() / 1000) - 1800),
+    );
+    const logSigned = await readFile(join(served, "checkpoint"), "utf8");
+    await writeFile(join(served, "checkpoint"), addSignatures(logSigned, [witness]));
+    await using upstream = await startMaliciousMirror({ treeDir: served });
+    const project = join(dir.path, "app");
+    await mkdir(project);
+    await writeFile(join(project, "package.json"), '{"name":"app","version":"1.0.0"}\n');
+    const install = (...extra: string[]) =>
+      cairn(
+        [
+          "install",
+          "witnessed-dep",
+          "--origin",
+          upstream.url,
+          "--key",
+          origin.key.verifierKey,
+          "--witness",
+          witness.verifierKey,
+          ...extra,
+        ],
+        { cwd: project, env: { CAIRN_HOME: join(dir.path, "home") } },
+      );
+    const fresh = await install("--max-age", "1h", "--no-peers");
+    assert.equal(fresh.code, 0, fresh.stderr);
+    // The same checkpoint, now older than the maximum age: asking peers does not make it usable.
+    const frozen = await install("--max-age", "10m", "--peer", upstream.url);
+    assert.notEqual(frozen.code, 0, frozen.stderr);
+    assert.match(frozen.stderr, /stale check failed/);
+    assert.doesNotMatch(frozen.stderr, /installing under the checkpoint verified before/);
+  });
 });

@@ -4,13 +4,15 @@
  * and clients, a mirror and a proxy that pinned an earlier key.
  */
 import assert from "node:assert/strict";
-import { cp, readFile, stat, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { auditTree } from "../../src/client/audit.ts";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
 import {
   Appender,
+  DirectorySource,
   FsLogStorage,
   generateKey,
   parseNote,
@@ -23,7 +25,8 @@ import { startMirror } from "../../src/mirror/server.ts";
 import { type RunningOrigin, startOrigin } from "../../src/npm/origin-server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
-import { rotateKey } from "../../src/origin/key-rotation.ts";
+import { loadOriginKey, rotateKey } from "../../src/origin/key-rotation.ts";
+import { Registry } from "../../src/origin/registry.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { type Entry, encodeEntry } from "../../src/registry/entries.ts";
 import { parseKeysFile } from "../../src/registry/key-chain-log.ts";
@@ -150,6 +153,217 @@ describe("origin key rotation", () => {
     assert.equal(audit.code, 0, audit.stderr + audit.stdout);
   });
 
+  test("a key.next that signed nothing yet survives another process loading the key while the log is locked", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    const origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    // What `cairn key rotate` holds while it waits for its append: the log's lock, and key.next.
+    const registry = await Registry.open({
+      dataDir: data,
+      key: await loadOriginKey(data),
+      durable: false,
+    });
+    const next = generateKey(origin.key.origin);
+    const pending = `${next.signerKey}\nold-until 2030-01-01T00:00:00.000Z\n`;
+    try {
+      await writeFile(join(data, "key.next"), pending);
+      // `cairn key`, an admin command or `cairn serve` starting meanwhile.
+      assert.equal((await loadOriginKey(data)).verifierKey, k0);
+      assert.equal(await readFile(join(data, "key.next"), "utf8"), pending);
+    } finally {
+      await registry.close();
+    }
+    // Left by a rotation that crashed before its append: the next rotation drops it under the lock.
+    const { verifierKey } = await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    assert.notEqual(verifierKey, next.verifierKey);
+    assert.equal((await loadOriginKey(data)).verifierKey, verifierKey);
+    await assert.rejects(stat(join(data, "key.next")), { code: "ENOENT" });
+  });
+
+  test("a client that pins the current key learns the root set at its first refresh: a thief of that key cannot rotate it", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    const alice = generateKey("alice.example/root");
+    const bob = generateKey("bob.example/root");
+    await rotateKey({
+      dataDir: data,
+      durable: false,
+      windowMs: 0,
+      roots: { threshold: 2, keys: [alice.verifierKey, bob.verifierKey] },
+    });
+    origin = await start(data);
+    const k1 = origin.key.verifierKey;
+    const name = origin.key.origin;
+    await publish(origin, "a", "1.0.1");
+    const state = join(dir.path, "client");
+    await (await client(origin.url, k1, state)).refresh();
+    await origin.close();
+
+    // The thief of K1 extends the log with its own rotation 1 (K1 -> KA, signed by K1 and KA) under KA.
+    const forged = join(dir.path, "forged");
+    await cp(join(data, "tree"), forged, { recursive: true });
+    const k1Signer = parseSignerKey((await readFile(join(data, "key"), "utf8")).trim());
+    const ka = generateKey(name);
+    const kaSigner = parseSignerKey(ka.signerKey);
+    const note = signKeyRotation(
+      {
+        origin: name,
+        sequence: 1,
+        old: k1,
+        new: ka.verifierKey,
+        oldUntil: "2026-01-01T00:00:00.000Z",
+      },
+      [k1Signer, kaSigner],
+    );
+    const storage = await FsLogStorage.open(forged, { durable: false });
+    const appender = await Appender.open(storage, {
+      origin: name,
+      signer: kaSigner,
+      verifier: parseVerifierKey(k1),
+    });
+    const size = appender.size;
+    const entry = encodeEntry({
+      v: 1,
+      kind: "key",
+      time: "2026-01-01T00:00:00.000Z",
+      size,
+      sequence: 1,
+      note,
+    } as unknown as Entry);
+    await appender.append([entry]);
+    await storage.close();
+    await writeFile(join(forged, "keys"), `${size} ${new TextDecoder().decode(entry)}\n`);
+    await using thief = await startMaliciousMirror({ treeDir: forged });
+    const refused = await refusal((await client(thief.url, k1, state)).refresh());
+    assert.deepEqual(
+      refused.map((e) => e.code),
+      ["key-chain"],
+    );
+  });
+
+  test("an old key signs no checkpoint larger than the one stored, even with the chain remembered before it (a crash)", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    const state = join(dir.path, "client");
+    await (await client(origin.url, k0, state)).refresh();
+    await publish(origin, "b", "1.0.0");
+    await origin.close();
+    // A tree larger than the client's, below the rotation's entry, signed by K0 alone.
+    const old = join(dir.path, "old");
+    await cp(join(data, "tree"), old, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "c", "1.0.0");
+    // A crash after the chain was remembered, before the checkpoint that proved it was stored.
+    const crashed = join(dir.path, "crashed");
+    await cp(state, crashed, { recursive: true });
+    await (await client(origin.url, k0, state)).refresh();
+    await origin.close();
+    const checkpoints = join(state, "checkpoints");
+    const keys = (await readdir(checkpoints)).find((name) => name.includes(".keys."));
+    assert.ok(keys);
+    await cp(join(checkpoints, keys), join(crashed, "checkpoints", keys));
+    // After the window, what a thief of K0 could sign: refused, though it is below the rotation.
+    await using thief = await startMaliciousMirror({ treeDir: old });
+    const refused = await refusal((await client(thief.url, k0, crashed)).refresh());
+    assert.deepEqual(
+      refused.map((e) => e.code),
+      ["signature"],
+    );
+  });
+
+  test("a mirror ahead of the client across a rotation is healthy: its chain is followed to check it", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    const behind = join(dir.path, "behind");
+    await cp(join(data, "tree"), behind, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "a", "1.0.1");
+    await origin.close();
+    await using before = await startMaliciousMirror({ treeDir: behind });
+    await using ahead = await startMaliciousMirror({ treeDir: join(data, "tree") });
+    const c = await LogClient.open({
+      origin: before.url,
+      verifier: parseVerifierKey(k0),
+      stateDir: join(dir.path, "client"),
+      useMirrorList: false,
+      mirrors: [ahead.url],
+    });
+    await c.refresh();
+    const [health] = c.lastHealth;
+    assert.equal(health.error?.code, undefined, health.error?.message);
+    assert.ok((health.size ?? 0) > (c.checkpoint?.size ?? 0));
+  });
+
+  test("two clients sharing a state directory, one a rotation behind the other, keep one chain that verifies", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    const state = join(dir.path, "shared");
+    await (await client(origin.url, k0, state)).refresh();
+    await origin.close();
+    const afterOne: Uint8Array[] = [];
+    for (const [i, version] of ["1.0.1", "1.0.2"].entries()) {
+      await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+      origin = await start(data);
+      await publish(origin, "a", version);
+      await origin.close();
+      if (i === 0)
+        for (const file of ["checkpoint", "keys"])
+          afterOne.push(await readFile(join(data, "tree", file)));
+    }
+    // A copy whose checkpoint and keys are from after rotation 1 (its tiles reach further).
+    const behind = join(dir.path, "one");
+    await cp(join(data, "tree"), behind, { recursive: true });
+    await writeFile(join(behind, "checkpoint"), afterOne[0]);
+    await writeFile(join(behind, "keys"), afterOne[1]);
+    await using one = await startMaliciousMirror({ treeDir: behind });
+    await using two = await startMaliciousMirror({ treeDir: join(data, "tree") });
+    // `cairn sync` and `cairn verify` under one $CAIRN_HOME, each opened before the other refreshed.
+    const a = await client(one.url, k0, state);
+    const b = await client(two.url, k0, state);
+    const k2 = await b.refresh().then(() => keyString(b));
+    await a.refresh();
+    assert.equal(a.checkpoint?.size, b.checkpoint?.size);
+    const later = await client(two.url, k0, state);
+    assert.equal(keyString(later), k2);
+    assert.equal(later.checkpoint?.size, b.checkpoint?.size);
+  });
+
+  test("an audit that follows a rotation reports the new key's line as the log's, not as an unknown cosigner", async () => {
+    await using dir = await tempDir();
+    const data = join(dir.path, "data");
+    let origin = await start(data);
+    const k0 = origin.key.verifierKey;
+    await publish(origin, "a", "1.0.0");
+    await origin.close();
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    origin = await start(data);
+    await publish(origin, "a", "1.0.1");
+    await origin.close();
+    const result = await auditTree(new DirectorySource(join(data, "tree")), parseVerifierKey(k0), {
+      stateDir: join(dir.path, "audit"),
+    });
+    assert.deepEqual(result.problems, []);
+    assert.deepEqual(result.cosignatures, []);
+  });
+
   test("a chain with a step missing, or two notes for one step, is refused with key-chain", async () => {
     await using dir = await tempDir();
     const data = join(dir.path, "data");
@@ -211,6 +425,17 @@ describe("origin key rotation", () => {
     const honestNew = parseKeysFile(new TextEncoder().encode(`${line1}\n`))[0].entry.note;
     assert.ok(both[0].message.includes(honestNew.split("\n")[4]), "names the honest note");
     assert.ok(both[0].message.includes(`new ${rival.verifierKey}`), "names the rival note");
+
+    // Read just after the origin appended rotation 3: its line is past the checkpoint, not yet part of the chain.
+    const k2 = await readFile(join(data, "key"), "utf8");
+    const before = join(dir.path, "before");
+    await cp(tree, before, { recursive: true });
+    await rotateKey({ dataDir: data, durable: false, windowMs: 0 });
+    await writeFile(join(before, "keys"), await readFile(join(tree, "keys")));
+    await using ahead = await startMaliciousMirror({ treeDir: before });
+    const behind = await client(ahead.url, k0, join(dir.path, "s3"));
+    await behind.refresh();
+    assert.equal(keyString(behind), parseSignerKey(k2.trim()).verifierKey);
   });
 
   test("during the window old and new clients verify; after it a checkpoint by the old key alone is refused", async () => {
@@ -219,6 +444,7 @@ describe("origin key rotation", () => {
     let origin = await start(data);
     const k0 = origin.key.verifierKey;
     await publish(origin, "a", "1.0.0");
+    await (await client(origin.url, k0, join(dir.path, "old"))).refresh();
     await origin.close();
     const { verifierKey: k1 } = await rotateKey({
       dataDir: data,
@@ -232,8 +458,17 @@ describe("origin key rotation", () => {
       const old = await client(origin.url, k0, join(dir.path, "old"));
       assert.equal((await old.refresh()).size, origin.registry.appender.size);
       assert.equal(keyString(old), k0, "an old client needs nothing new in the window");
+      // A client pinning K0 now learns the chain with its first checkpoint.
+      const first = await client(origin.url, k0, join(dir.path, "first"));
+      assert.equal((await first.refresh()).size, origin.registry.appender.size);
+      assert.equal(keyString(first), k1);
       const recent = await client(origin.url, k1, join(dir.path, "new"));
       assert.equal((await recent.refresh()).size, origin.registry.appender.size);
+      // `cairn log show` with the old key follows the chain: the new key's line is the log's, verified.
+      const show = await cairn(["log", "show", join(data, "tree"), "--key", k0]);
+      assert.equal(show.code, 0, show.stderr);
+      assert.match(show.stdout, new RegExp(`^signed by +\\S+\\+${idOf(k1)} +verified$`, "m"));
+      assert.doesNotMatch(show.stdout, /unknown key/);
     } finally {
       await origin.close();
     }

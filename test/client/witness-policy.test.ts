@@ -25,6 +25,7 @@ import {
 } from "../../src/log/index.ts";
 import type { WitnessPolicy } from "../../src/log/policy.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
+import { startMirror } from "../../src/mirror/server.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
@@ -211,39 +212,136 @@ describe("witness policy on clients and mirrors", () => {
     }
   });
 
-  test("a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes", async () => {
+  // refreshMs 0 checks upstream on every read; an hour, only on the first (a read between
+  // refreshes must not be served from a state past the maximum age either).
+  for (const refreshMs of [0, 3_600_000])
+    test(`a proxy with a policy stops serving once its checkpoint is past the maximum age, until a fresh one comes (refreshMs ${refreshMs})`, async () => {
+      const clock = { now: T0 };
+      await using origin = await startTestOrigin();
+      await origin.publish("witnessed", "1.0.0");
+      const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+      await using served = await tempDir();
+      await cp(origin.treeDir, served.path, { recursive: true });
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      await using upstream = await startMaliciousMirror({ treeDir: served.path });
+      await using data = await tempDir();
+      const proxy = await startProxy({
+        host: "127.0.0.1",
+        port: 0,
+        dataDir: data.path,
+        origin: upstream.url,
+        verifier: origin.key.verifier,
+        policy: {
+          witnesses: [w.verifier],
+          threshold: 1,
+          maxAgeSeconds: 3600,
+          now: () => clock.now,
+        },
+        useMirrorList: false,
+        refreshMs,
+        // The refused refresh is expected: not logged.
+        logLevel: "silent",
+        onProblem: () => {},
+      });
+      try {
+        const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
+        assert.equal(await status(), 200);
+        // Frozen: the upstream keeps serving the same, now too old, checkpoint; no read is served.
+        clock.now = T0 + 3601;
+        assert.deepEqual([await status(), await status(), await status()], [502, 502, 502]);
+        await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+        assert.equal(await status(), 200);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+  test("a mirror with a policy serves nothing an uncosigned upstream names, before its first sync or after a restart", async () => {
     const clock = { now: T0 };
     await using origin = await startTestOrigin();
     await origin.publish("witnessed", "1.0.0");
     const w = startWitness("witness.example/w1", origin.key.verifier, clock);
     await using served = await tempDir();
-    await cp(origin.treeDir, served.path, { recursive: true });
-    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await cp(origin.treeDir, served.path, { recursive: true }); // signed by the log key only
     await using upstream = await startMaliciousMirror({ treeDir: served.path });
     await using data = await tempDir();
-    const proxy = await startProxy({
+    const policy: WitnessPolicy = {
+      witnesses: [w.verifier],
+      threshold: 1,
+      maxAgeSeconds: 3600,
+      now: () => clock.now,
+    };
+    const options = {
       host: "127.0.0.1",
       port: 0,
-      dataDir: data.path,
-      origin: upstream.url,
+      intervalMs: 0,
+      from: upstream.url,
       verifier: origin.key.verifier,
-      policy: { witnesses: [w.verifier], threshold: 1, maxAgeSeconds: 3600, now: () => clock.now },
-      useMirrorList: false,
-      refreshMs: 0,
-      // The refused refresh is expected: not logged.
-      logLevel: "silent",
+      dataDir: data.path,
+      durable: false,
+      logLevel: "silent" as const,
       onProblem: () => {},
+    };
+    // Before any copy is held, the sparse reads upstream are under the policy too.
+    await assert.rejects(startMirror({ ...options, policy }), (err: unknown) =>
+      codes(err).includes("witness"),
+    );
+    // A copy made without a policy is not served once the mirror restarts with one.
+    const unwitnessed = await startMirror(options);
+    await unwitnessed.firstSync;
+    assert.equal(unwitnessed.mirror.checkpoint?.size, 2);
+    await unwitnessed.close();
+    const restarted = await startMirror({ ...options, policy });
+    try {
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 502);
+      // Cosigned upstream: the next sync brings the note, and the copy is served.
+      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+      await restarted.sync();
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 200);
+      // Frozen past the maximum age: the mirror's own npm API stops answering too.
+      clock.now = T0 + 3601;
+      assert.equal((await fetch(new URL("witnessed", restarted.url))).status, 502);
+    } finally {
+      await restarted.close();
+    }
+  });
+  test("a mirror without a policy relays the newest note upstream served: a forged far-future line cannot pin it", async () => {
+    const clock = { now: T0 };
+    await using origin = await startTestOrigin();
+    await origin.publish("a", "1.0.0");
+    const w = startWitness("witness.example/w1", origin.key.verifier, clock);
+    await using served = await tempDir();
+    await cp(origin.treeDir, served.path, { recursive: true });
+    const logSigned = await readFile(join(origin.treeDir, "checkpoint"), "utf8");
+    await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
+    await using upstream = await startMaliciousMirror({ treeDir: served.path });
+    await using mirrorDir = await tempDir();
+    const mirror = await Mirror.open({
+      from: upstream.url,
+      verifier: origin.key.verifier,
+      dataDir: mirrorDir.path,
+      durable: false,
     });
     try {
-      const status = async () => (await fetch(new URL("witnessed", proxy.url))).status;
-      assert.equal(await status(), 200);
-      // Frozen: the upstream keeps serving the same, now too old, checkpoint.
-      clock.now = T0 + 3601;
-      assert.equal(await status(), 502);
-      await writeFile(join(served.path, "checkpoint"), (await w.submit(origin.treeDir)).note);
-      assert.equal(await status(), 200);
+      await mirror.sync();
+      const held = () => readFile(join(mirror.treeDir, "checkpoint"), "utf8");
+      // W's name and key ID, the largest timestamp, a signature that does not verify.
+      const line = (await held()).slice(logSigned.length);
+      const [, name, base64] = /^\u2014 (\S+) (\S+)\n$/.exec(line) ?? [];
+      const forged = Buffer.from(base64, "base64");
+      forged.writeBigUInt64BE(2n ** 63n - 1n, 4);
+      const junk = `${logSigned}\u2014 ${name} ${forged.toString("base64")}\n`;
+      await writeFile(join(served.path, "checkpoint"), junk);
+      await mirror.sync();
+      assert.equal(await held(), junk);
+      // The upstream cosigned again: the mirror relays it, and clients with W in their policy read it.
+      clock.now = T0 + 60;
+      const fresh = (await w.submit(origin.treeDir)).note;
+      await writeFile(join(served.path, "checkpoint"), fresh);
+      await mirror.sync();
+      assert.equal(await held(), fresh);
     } finally {
-      await proxy.close();
+      mirror.close();
     }
   });
 });

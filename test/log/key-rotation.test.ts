@@ -17,7 +17,13 @@ import {
   parseKeyRotation,
   signKeyRotation,
 } from "../../src/log/key-rotation.ts";
-import { addSignatures, type NoteSigner, type NoteVerifier, signNote } from "../../src/log/note.ts";
+import {
+  addSignatures,
+  keyId,
+  type NoteSigner,
+  type NoteVerifier,
+  signNote,
+} from "../../src/log/note.ts";
 import { testKey } from "../helpers/log.ts";
 
 const ORIGIN = "test.cairn.example/origin";
@@ -137,6 +143,17 @@ describe("key rotation notes", () => {
     );
     const both = sign(next, [alice.signer, bob.signer, k1.signer]);
     assert.equal(followRotation(trust, both).key, k1.verifierKey);
+  });
+
+  test("a root set naming one key twice, under two names, is refused", () => {
+    const b64 = alice.verifierKey.split("+").slice(2).join("+");
+    const raw = Buffer.from(b64, "base64");
+    const id = keyId("alias", raw[0], raw.subarray(1)).toString(16).padStart(8, "0");
+    const roots = { threshold: 2, keys: [alice.verifierKey, `alias+${id}+${b64}`] };
+    assert.equal(
+      code(() => formatKeyRotation(rotation(1, k0.verifierKey, k1.verifierKey, { roots }))),
+      "malformed-rotation",
+    );
   });
 
   test("two different notes with one sequence are refused, naming both", () => {

@@ -12,6 +12,7 @@ import {
 } from "../../src/log/index.ts";
 import {
   type CheckpointPolicy,
+  checkWitnessPolicy,
   describeCosignatures,
   hasNewerCosignatures,
   openCheckpointWithPolicy,
@@ -178,8 +179,27 @@ describe("witness policy", () => {
     assert.equal(hasNewerCosignatures(fresh, old, [log.verifier], p), true);
     assert.equal(hasNewerCosignatures(old, fresh, [log.verifier], p), false);
     assert.equal(hasNewerCosignatures(fresh, fresh, [log.verifier], p), false);
-    // Without a policy, by the lines' own (unverified) times.
+    // Without a policy, no line's time can be checked: any other note replaces the held one.
     assert.equal(hasNewerCosignatures(fresh, old, [log.verifier]), true);
-    assert.equal(hasNewerCosignatures(old, fresh, [log.verifier]), false);
+    assert.equal(hasNewerCosignatures(old, fresh, [log.verifier]), true);
+    assert.equal(hasNewerCosignatures(fresh, fresh, [log.verifier]), false);
+  });
+  test("one witness key under two names is one witness", () => {
+    const clock = { now: T0 };
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const [w1, alias] = ["w.example/1", "w.example/alias"].map((name) => {
+      const cosigner = new Cosigner(name, privateKey, () => BigInt(clock.now));
+      return { cosigner, verifier: parseCosignatureVerifierKey(cosigner.verifierKey) };
+    });
+    const w2 = witness("w.example/2", clock);
+    assert.equal(
+      code(() => checkWitnessPolicy(policy([w1, alias], 2, T0))),
+      "malformed-key",
+    );
+    const note = addSignatures(checkpointAt(10), [w1.cosigner, alias.cosigner]);
+    assert.equal(
+      code(() => openCheckpointWithPolicy(note, policy([w1, alias, w2], 2, T0))),
+      "too-few-cosignatures",
+    );
   });
 });
