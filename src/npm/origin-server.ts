@@ -16,6 +16,7 @@ import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
 import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
 import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
+import { loadOrCreateRegistrySigner } from "../origin/registry-signer.ts";
 import {
   checkStoredTree,
   RECENT_BUNDLES,
@@ -92,6 +93,7 @@ async function openRegistry(config: OriginConfig, key: OriginKey): Promise<Regis
     return await Registry.open({
       dataDir: config.data,
       key,
+      registrySigner: await loadOrCreateRegistrySigner(dataPaths(config.data).registryKey),
       durable: config.durable,
       snapshotShards: config.snapshotShards || undefined,
     });

@@ -45,6 +45,8 @@ import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
 import type { PopularityWindow } from "./popularity.ts";
+import { SignatureQueue } from "./registry-signatures.ts";
+import type { RegistrySigner } from "./registry-signer.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
 export interface PublishedDatabase {
@@ -93,6 +95,8 @@ export interface RegistryOptions {
   readonly rebuild?: boolean;
   /** Shards of the snapshot map; by default enough that a shard lists about 512 packages. */
   readonly snapshotShards?: number;
+  /** The npm registry key: every version the origin binds is signed in the batch that binds it. */
+  readonly registrySigner?: RegistrySigner;
 }
 
 /** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
@@ -164,6 +168,7 @@ export class Registry {
   /** Blobs that entries waiting to be sequenced name, still being written. */
   readonly #namedBlobs = new Set<Promise<unknown>>();
   readonly #durableListeners: ((entries: readonly Entry[]) => void)[] = [];
+  readonly #signatures: SignatureQueue | undefined;
 
   private constructor(
     storage: FsLogStorage,
@@ -178,12 +183,14 @@ export class Registry {
     this.state = state;
     this.#shardCount = options.snapshotShards;
     this.#dataDir = options.dataDir;
+    this.#signatures = options.registrySigner && new SignatureQueue(options.registrySigner);
     this.#sequencer = new Sequencer<Entry>(
       {
         checker: () => {
           const pending = new PendingChanges();
           const batch = this.state.begin(this.appender.size);
           this.#staged = batch;
+          this.#signatures?.clear();
           return {
             check: (entry) => this.#check(entry, pending),
             // Folding is the last check: an entry whose fold throws is refused alone,
@@ -191,6 +198,7 @@ export class Registry {
             accept: (entry) => {
               batch.add(entry);
               pending.add(entry);
+              this.#signatures?.add(entry);
             },
           };
         },
@@ -215,6 +223,10 @@ export class Registry {
    * the checkpoint never names a missing file.
    */
   async #append(batch: StateBatch, encoded: readonly Uint8Array[]) {
+    // Signed in the batch that binds them, so an acknowledged version is already signed.
+    const signatures = this.#signatures?.entries(batch.registryKeys?.entry, batch.size) ?? [];
+    for (const signature of signatures) batch.add(signature);
+    const signed = signatures.map((signature) => encodeEntryWith(signature, ECOSYSTEMS));
     const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
     const built = batch.snapshot(shards);
     // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for
@@ -224,9 +236,13 @@ export class Registry {
     const snapshot = snapshotEntry(built, batch.size, {
       database: batch.latestDatabase,
       popularity: batch.latestPopularity,
+      keys: batch.registryKeys?.index,
     });
     batch.add(snapshot);
-    const appended = await this.appender.append([...encoded, encodeEntry(snapshot)], blobs);
+    const appended = await this.appender.append(
+      [...encoded, ...signed, encodeEntry(snapshot)],
+      blobs,
+    );
     this.#appended = batch;
     return appended;
   }
@@ -261,11 +277,24 @@ export class Registry {
       await replayInto(state, new DirectorySource(treeDir), appender.size);
       const registry = new Registry(storage, appender, blobs, state, options);
       await registry.#closeWithSnapshot();
+      await registry.#signEverything();
       return registry;
     } catch (err) {
       await storage.close();
       throw err;
     }
+  }
+
+  /**
+   * Puts the signer's key in the log's key set (expiring the one it
+   * replaces) and signs every version it has not signed: a registry started
+   * on a log from before signatures, or after `cairn sign --rotate`.
+   */
+  async #signEverything(): Promise<void> {
+    if (!this.#signatures) return;
+    const { keys, signatures } = this.#signatures.backlog(this.state, this.appender.size);
+    if (keys) await this.#sequencer.submit(keys);
+    await Promise.all(signatures.map((entry) => this.#sequencer.submit(entry)));
   }
 
   async close(): Promise<void> {
@@ -520,7 +549,8 @@ export class Registry {
   }
 
   #check(entry: Entry, pending: PendingChanges): void {
-    if (!isPackageEntry(entry)) return;
+    // The origin's own signatures: their fold checks them.
+    if (!isPackageEntry(entry) || entry.kind === "signature") return;
     if (uplinkOfActor(entry.actor) !== undefined) {
       this.#checkUplinkEntry(entry, pending);
       return;

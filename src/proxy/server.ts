@@ -46,6 +46,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       revision: (name) => reader.revision(name),
       document: (name) => reader.document(name),
       version: (name, version) => reader.version(name, version),
+      registryKeys: () => reader.registryKeys(),
       search: reader.search,
       manifest: (entry) => reader.manifest(entry),
       tarball: async (entry) => {

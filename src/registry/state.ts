@@ -15,9 +15,16 @@ import { CodedError } from "../util/coded-error.ts";
 import { CURRENT_VERSIONS_SCHEMA } from "./current-versions.ts";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import type { Ecosystems } from "./ecosystem.ts";
-import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
+import {
+  type Artifact,
+  type PopularityEntry,
+  publishedAt,
+  type RegistryKeysEntry,
+  type VersionEntry,
+} from "./entries.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
+import type { RegistrySignature } from "./registry-keys.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
@@ -164,6 +171,8 @@ export interface VersionRow {
   readonly unpublished: string | null;
   /** When the version was yanked (an ecosystem with yank). */
   readonly yanked?: string;
+  /** The origin's registry signatures on the version, if any. */
+  readonly signatures?: readonly RegistrySignature[];
 }
 
 /** A version as a list of versions shows it. */
@@ -201,6 +210,12 @@ export interface DatabasePointer {
   readonly index: number;
 }
 
+/** The newest registry-keys entry applied, whole: signatures are checked against it, and npm reads it. */
+export interface RegistryKeysPointer {
+  readonly index: number;
+  readonly entry: RegistryKeysEntry;
+}
+
 /** The newest popularity entry applied, whole: peers read its sketch and threshold. */
 export interface PopularityPointer {
   readonly index: number;
@@ -220,16 +235,28 @@ export interface RawVersionRow {
   yanked: string | null;
 }
 
+/**
+ * The `entry` column: the version's entry, with its registry signatures
+ * beside the entry's fields when it has any (so the tables keep their schema).
+ */
+export function versionColumn(entry: VersionEntry, doc: VersionDocument): string {
+  return JSON.stringify(doc.signatures ? { ...entry, signatures: doc.signatures } : entry);
+}
+
 function versionRow(r: RawVersionRow): VersionRow {
+  const { signatures, ...entry } = JSON.parse(r.entry) as VersionEntry & {
+    signatures?: readonly RegistrySignature[];
+  };
   return {
     name: r.name,
     version: r.version,
     logIndex: r.log_index,
     time: r.time,
-    entry: JSON.parse(r.entry) as VersionEntry,
+    entry: entry as VersionEntry,
     deprecated: r.deprecated,
     unpublished: r.unpublished,
     ...(r.yanked !== null ? { yanked: r.yanked } : {}),
+    ...(signatures ? { signatures } : {}),
   };
 }
 
@@ -256,6 +283,7 @@ export function versionRowOf(
     deprecated: doc.deprecated ?? null,
     unpublished: doc.unpublished ?? null,
     ...(yanked !== null ? { yanked } : {}),
+    ...(doc.signatures ? { signatures: doc.signatures } : {}),
   };
 }
 
@@ -266,6 +294,7 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
     ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
     ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
     ...(row.yanked !== undefined ? { yanked: row.yanked } : {}),
+    ...(row.signatures ? { signatures: row.signatures } : {}),
   };
 }
 
@@ -423,6 +452,12 @@ export class RegistryState {
   get database(): DatabasePointer | undefined {
     const value = this.meta("database");
     return value === undefined ? undefined : (JSON.parse(value) as DatabasePointer);
+  }
+
+  /** The newest registry-keys entry applied, if any. */
+  get registryKeys(): RegistryKeysPointer | undefined {
+    const value = this.meta("registry_keys");
+    return value === undefined ? undefined : (JSON.parse(value) as RegistryKeysPointer);
   }
 
   /** The newest popularity entry applied, if any. */
@@ -592,6 +627,14 @@ export class PackageTable {
       `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND name = ? ORDER BY log_index`,
     ).all(this.ecosystem, name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
+  }
+
+  /** Every live version of every package, one row at a time (the origin signs them on start). */
+  *liveVersions(): Generator<VersionRow> {
+    const rows = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM versions WHERE ecosystem = ? AND unpublished IS NULL`,
+    ).iterate(this.ecosystem);
+    for (const row of rows) yield versionRow(row as unknown as RawVersionRow);
   }
 
   /**

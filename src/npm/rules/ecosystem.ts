@@ -20,6 +20,8 @@ const KINDS: ReadonlySet<PackageEntryKind> = new Set([
   "dist-tag",
   "deprecate",
   "owner",
+  // The origin's registry signatures (dist.signatures); no cargo client checks any.
+  "signature",
 ]);
 
 function checkVersion(version: string | null | undefined): void {

@@ -91,6 +91,8 @@ function packageChange(entry: PackageEntry): VNode {
       return html`${entry.action === "add" ? "added owner" : "removed owner"} <code>${entry.user}</code>`;
     case "yank":
       return html`${entry.yanked ? "yanked" : "unyanked"} <${Version} name=${name} version=${entry.version} />`;
+    case "signature":
+      return html`signed <${Version} name=${name} version=${entry.version} /> with registry key <code>${entry.keyid}</code>`;
   }
 }
 
@@ -103,6 +105,8 @@ function registryChange(entry: Exclude<Entry, PackageEntry>): VNode {
       return html`SQLite copy of the state at size ${entry.size}`;
     case "popularity":
       return html`download counts from ${entry.window.from} to ${entry.window.to}`;
+    case "registry-keys":
+      return html`${entry.ecosystem} registry keys: ${entry.keys.map((k) => k.keyid).join(", ")}`;
   }
 }
 

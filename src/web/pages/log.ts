@@ -96,6 +96,8 @@ function what(entry: Entry): VNode | string {
       return `database copy at size ${entry.size}`;
     case "popularity":
       return `download counts (${entry.total.toLocaleString("en")})`;
+    case "registry-keys":
+      return `${entry.ecosystem} registry keys (${entry.keys.length})`;
     case "owner":
       return html`<a href=${paths.package(entry.name)}>${entry.name}</a>: ${entry.action}${" "}
         ${entry.user}`;
