@@ -177,6 +177,7 @@ export class StateBatch {
   #database: DatabasePointer | undefined;
   #popularity: PopularityPointer | undefined;
   #registryKeys: RegistryKeysPointer | undefined;
+  #storedKeys: { readonly pointer: RegistryKeysPointer | undefined } | undefined;
   #built: BuiltSnapshot | undefined;
   /** Shards as built so far in this batch, for one shard count. */
   #shards: ShardCache | undefined;
@@ -208,7 +209,9 @@ export class StateBatch {
 
   /** The newest registry-keys entry, if any: the key set signatures are checked against. */
   get registryKeys(): RegistryKeysPointer | undefined {
-    return this.#registryKeys ?? this.#state.registryKeys;
+    // Read from the state once per batch: every signature in it is checked against it.
+    if (this.#storedKeys === undefined) this.#storedKeys = { pointer: this.#state.registryKeys };
+    return this.#registryKeys ?? this.#storedKeys.pointer;
   }
 
   /** Log size after the entries added so far. */
@@ -237,6 +240,9 @@ export class StateBatch {
       if (entry.kind === "database") this.#database = { index };
       else if (entry.kind === "popularity") this.#popularity = { index, entry };
       else {
+        // One key set, for the ecosystem whose entries carry registry signatures.
+        if (!this.#state.ecosystems.get(entry.ecosystem)?.kinds.has("signature"))
+          throw new EntryError("cannot-apply", `${entry.ecosystem} has no registry signatures`);
         checkKeySetChange(entry, this.registryKeys?.entry);
         this.#registryKeys = { index, entry };
       }

@@ -117,6 +117,8 @@ describe("registry keys and signatures", () => {
     };
     assert.throws(() => encodeEntry(p384Set), isCode("bad-field"));
     assert.throws(() => replay([p384Set]), isCode("cannot-apply"));
+    // A key set for an ecosystem whose entries carry no signatures.
+    assert.throws(() => replay([{ ...keys, ecosystem: "cargo" }]), isCode("cannot-apply"));
     // 91 bytes, as a P-256 key's, that are not one.
     const bytes = `${"M".repeat(121)}A==`;
     const junk = { ...s.key, key: bytes, keyid: keyIdOf(Buffer.from(bytes, "base64")) };
