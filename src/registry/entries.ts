@@ -40,6 +40,16 @@
  *    "threshold":100,"time":"…","total":5120,"v":1,"width":65536,
  *    "window":{"from":"…","to":"…"}}
  *
+ * Registry signatures (src/registry/registry-keys.ts): a `registry-keys`
+ * entry (a registry entry) lists an ecosystem's whole key set, as npm's
+ * `/-/npm/v1/keys` serves it, and a `signature` entry (actor `cairn:origin`)
+ * carries the origin's signature on one version; a snapshot may name the
+ * newest key set as `keys`, its log index. Logs from before them replay
+ * unchanged:
+ *
+ *   {"actor":"cairn:origin","ecosystem":"npm","keyid":"SHA256:…","kind":"signature",
+ *    "name":"left-pad","sig":"MEUCIQ…","time":"…","v":1,"version":"1.3.0"}
+ *
  * A tarball larger than one chunk (1 MiB) names its IPFS UnixFS root as
  * `artifact.unixfs` (`"bafybei…"`): the CIDv1 of its file DAG under the
  * IPIP-0499 `unixfs-v1-2025` profile (src/store/unixfs.ts), so a client
