@@ -32,7 +32,10 @@ test("cairn import signs what it imports; cairn sign --rotate expires the key an
   assert.equal(rotated.code, 0, rotated.stderr);
   const lines = rotated.stdout.trim().split("\n");
   assert.match(lines[0], /^retired the registry key to /);
-  assert.match(lines[1], new RegExp(`^${first.split(" ")[0].replaceAll("+", "\\+")} expired \\d{4}-`));
+  assert.match(
+    lines[1],
+    new RegExp(`^${first.split(" ")[0].replaceAll("+", "\\+")} expired \\d{4}-`),
+  );
   assert.match(lines[2], /^SHA256:[A-Za-z0-9+/]{43} signing$/);
 
   const key = await loadOrCreateKey(dataPaths(data).key);
