@@ -2,8 +2,10 @@
 import type { Command } from "commander";
 import { findTarballs, importTarballs } from "../npm/import.ts";
 import { loadConfig } from "../origin/config.ts";
+import { dataPaths } from "../origin/data-paths.ts";
 import { loadOriginKey } from "../origin/key-rotation.ts";
 import { Registry } from "../origin/registry.ts";
+import { loadOrCreateRegistrySigner, retireRegistryKey } from "../origin/registry-signer.ts";
 import { progressBar } from "./output.ts";
 
 async function openRegistry(
@@ -11,8 +13,16 @@ async function openRegistry(
   rebuild = false,
 ): Promise<Registry> {
   const config = await loadConfig({ data: flags.data }, flags.config);
+  const paths = dataPaths(config.data);
   const key = await loadOriginKey(config.data, config.origin);
-  return Registry.open({ dataDir: config.data, key, durable: config.durable, rebuild });
+  const registrySigner = await loadOrCreateRegistrySigner(paths.registryKey);
+  return Registry.open({
+    dataDir: config.data,
+    key,
+    registrySigner,
+    durable: config.durable,
+    rebuild,
+  });
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -43,6 +53,33 @@ export function registerAdminCommands(program: Command): void {
         bar.stop();
         await registry.close();
       }
+    });
+
+  program
+    .command("sign")
+    .description(
+      "sign every version the npm registry key has not signed; with --rotate, replace the key first (stop cairn serve first)",
+    )
+    .option(
+      "--rotate",
+      "retire the registry key: the log expires it and every version is signed again",
+    )
+    .option("--data <dir>", "data directory (default: ./cairn-data)")
+    .option("--config <file>", "JSON config file (default: <data>/config.json)")
+    .action(async (flags: { rotate?: boolean; data?: string; config?: string }) => {
+      const config = await loadConfig({ data: flags.data }, flags.config);
+      if (flags.rotate) {
+        const retired = await retireRegistryKey(dataPaths(config.data).registryKey);
+        process.stdout.write(`retired the registry key to ${retired}\n`);
+      }
+      // Opening the registry puts its key in the log and signs what it has not signed.
+      const registry = await openRegistry(flags);
+      const keys = registry.state.registryKeys?.entry.keys ?? [];
+      await registry.close();
+      for (const key of keys)
+        process.stdout.write(
+          `${key.keyid} ${key.expires === null ? "signing" : `expired ${key.expires}`}\n`,
+        );
     });
 
   program

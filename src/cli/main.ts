@@ -23,7 +23,7 @@ export const COMMAND_MODULES: readonly {
     load: async () => (await import("./serve.ts")).registerServeCommands,
   },
   {
-    names: ["import", "rebuild"],
+    names: ["import", "rebuild", "sign"],
     load: async () => (await import("./admin.ts")).registerAdminCommands,
   },
   {

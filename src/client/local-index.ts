@@ -84,6 +84,10 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
     snapshot.popularity === undefined ? undefined : await entryAt(client, snapshot.popularity);
   if (popularity !== undefined && popularity.kind !== "popularity")
     throw new Error(`entry ${snapshot.popularity} is a ${popularity.kind} entry, not popularity`);
+  const registryKeys =
+    snapshot.keys === undefined ? undefined : await entryAt(client, snapshot.keys);
+  if (registryKeys !== undefined && registryKeys.kind !== "registry-keys")
+    throw new Error(`entry ${snapshot.keys} is a ${registryKeys.kind} entry, not registry-keys`);
   // Downloaded and unpacked file to file: a registry's snapshot is gigabytes.
   const tmp = join(dirname(path), `.index-${randomBytes(6).toString("hex")}`);
   try {
@@ -92,7 +96,14 @@ async function bootstrap(client: LogClient, path: string, size: number): Promise
   } finally {
     await rm(`${tmp}.zst`, { force: true });
   }
-  adoptDatabaseFile(`${tmp}.sqlite`, ECOSYSTEMS, database.size, snapshot, popularity).close();
+  adoptDatabaseFile(
+    `${tmp}.sqlite`,
+    ECOSYSTEMS,
+    database.size,
+    snapshot,
+    popularity,
+    registryKeys,
+  ).close();
   await rename(`${tmp}.sqlite`, path);
   return database.size;
 }

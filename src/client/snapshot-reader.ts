@@ -16,12 +16,19 @@
 import { LRUCache } from "lru-cache";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { rulesOf } from "../registry/ecosystem.ts";
-import { decodeEntry, type PopularityEntry, type SnapshotEntry } from "../registry/entries.ts";
+import {
+  decodeEntry,
+  type Entry,
+  type PopularityEntry,
+  type RegistryKeysEntry,
+  type SnapshotEntry,
+} from "../registry/entries.ts";
 import {
   decodeDocument,
   MAX_DOCUMENT_BYTES,
   type PackageDocument,
 } from "../registry/package-document.ts";
+import { checkKeySetChange } from "../registry/registry-keys.ts";
 import {
   MAX_SHARD_BYTES,
   parseRoot,
@@ -67,7 +74,9 @@ export type SnapshotReadErrorCode =
   /** A shard lists another package's document under a name. */
   | "wrong-document"
   /** The entry a snapshot names as the newest popularity entry is not one. */
-  | "not-popularity";
+  | "not-popularity"
+  /** The entry a snapshot names as the newest registry key set is not one, or not a valid one. */
+  | "not-registry-keys";
 
 /** A snapshot whose files do not hold together; a file that does not parse is its own domain's error. */
 export class SnapshotReadError extends CodedError<SnapshotReadErrorCode> {
@@ -114,15 +123,43 @@ export class SnapshotReader {
     const head = await this.head();
     const index = head.entry?.popularity;
     if (index === undefined) return undefined;
-    let bytes: Uint8Array | undefined;
-    for await (const { entries } of this.#client.entries(index, index + 1)) bytes = entries[0];
-    const entry = bytes && decodeEntry(bytes);
+    const entry = await this.#entryAt(index);
     if (entry?.kind !== "popularity")
       throw new SnapshotReadError(
         "not-popularity",
         `the snapshot names entry ${index} as its popularity entry, which is not one`,
       );
     return entry;
+  }
+
+  /**
+   * The newest registry key set under the current checkpoint (the entry its
+   * snapshot names): one entry and its inclusion proof; undefined if there is none.
+   */
+  async registryKeys(): Promise<RegistryKeysEntry | undefined> {
+    const head = await this.head();
+    const index = head.entry?.keys;
+    if (index === undefined) return undefined;
+    const entry = await this.#entryAt(index);
+    if (entry?.kind !== "registry-keys")
+      throw new SnapshotReadError(
+        "not-registry-keys",
+        `the snapshot names entry ${index} as its registry keys, which is not a key set`,
+      );
+    try {
+      // Each key as replay checks it; the chain of earlier sets is a full reader's to check.
+      checkKeySetChange(entry, undefined);
+    } catch (err) {
+      throw new SnapshotReadError("not-registry-keys", (err as Error).message, { cause: err });
+    }
+    return entry;
+  }
+
+  /** Entry `index`, read from the verified log. */
+  async #entryAt(index: number): Promise<Entry | undefined> {
+    let bytes: Uint8Array | undefined;
+    for await (const { entries } of this.#client.entries(index, index + 1)) bytes = entries[0];
+    return bytes && decodeEntry(bytes);
   }
 
   /**

@@ -33,7 +33,7 @@ import { ECOSYSTEMS } from "../ecosystems/index.ts";
 import { registryDependencies } from "../npm/rules/dependencies.ts";
 import { boundArtifact, verifyIntegrity } from "../registry/blob-check.ts";
 import { rulesOf } from "../registry/ecosystem.ts";
-import type { BlobRef, VersionEntry } from "../registry/entries.ts";
+import type { BlobRef, RegistryKeysEntry, VersionEntry } from "../registry/entries.ts";
 import { type PackageDocument, versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, stateReads } from "../registry/package-reader.ts";
 import type { SearchIndex } from "../registry/search.ts";
@@ -113,7 +113,10 @@ export class VerifyingReader implements PackageReader {
   /** Package by package through the snapshot, in sparse mode. */
   readonly snapshots: SnapshotReader | undefined;
   /** Package reads from whichever of the two this reader holds. */
-  readonly #reads: Pick<PackageReader, "revision" | "document" | "version" | "search">;
+  readonly #reads: Pick<
+    PackageReader,
+    "revision" | "document" | "version" | "search" | "registryKeys"
+  >;
   readonly #cache: BlobStore;
   readonly #options: VerifyingReaderOptions;
   #lastRefresh = 0;
@@ -161,6 +164,7 @@ export class VerifyingReader implements PackageReader {
         const doc = pkg?.versions[version];
         return pkg && doc && versionRowOf(pkg, version, doc);
       },
+      registryKeys: () => snapshots.registryKeys(),
     };
   }
 
@@ -201,6 +205,10 @@ export class VerifyingReader implements PackageReader {
 
   revision(name: string): Promise<string | undefined> {
     return this.#reads.revision(name);
+  }
+
+  registryKeys(): Promise<RegistryKeysEntry | undefined> {
+    return this.#reads.registryKeys();
   }
 
   async document(name: string): Promise<PackageDocument | undefined> {

@@ -110,6 +110,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       revision: (name) => reader().revision(name),
       document: (name) => reader().document(name),
       version: (name, version) => reader().version(name, version),
+      registryKeys: () => reader().registryKeys(),
       search: own.search,
       manifest: (entry) => reader().manifest(entry),
       tarball: (entry) => reader().tarball(entry),

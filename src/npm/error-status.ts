@@ -181,6 +181,7 @@ const SNAPSHOT_READ: Record<SnapshotReadErrorCode, number> = {
   "shard-count": 502,
   "wrong-document": 502,
   "not-popularity": 502,
+  "not-registry-keys": 502,
 };
 
 /** A root or shard a source served that is not in its one canonical form. */

@@ -17,6 +17,7 @@ import type { OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
 import { DownloadCounter } from "../origin/popularity.ts";
 import { type PublishedDatabase, type PublishedPopularity, Registry } from "../origin/registry.ts";
+import { loadOrCreateRegistrySigner } from "../origin/registry-signer.ts";
 import {
   checkStoredTree,
   RECENT_BUNDLES,
@@ -102,6 +103,7 @@ async function openRegistry(
     return await Registry.open({
       dataDir: config.data,
       key,
+      registrySigner: await loadOrCreateRegistrySigner(dataPaths(config.data).registryKey),
       durable: config.durable,
       snapshotShards: config.snapshotShards || undefined,
       ...(witnesses ? { cosign: (checkpoint) => witnesses.cosign(checkpoint) } : {}),

@@ -53,13 +53,21 @@ export function tarballUrl(baseUrl: string, name: string, version: string): stri
   return `${baseUrl.replace(/\/$/, "")}/${name}/-/${tarballFileName(name, version)}`;
 }
 
-/** The upstream's hashes until an imported tarball is fetched: the same ones, checked on fetch. */
-function dist(entry: VersionEntry, baseUrl: string) {
+/**
+ * The upstream's hashes until an imported tarball is fetched: the same ones,
+ * checked on fetch. The origin's registry signatures cover the integrity of
+ * a tarball it bound, so only such a version carries them (npm's key order:
+ * integrity, shasum, tarball, signatures).
+ */
+function dist(row: VersionRow, baseUrl: string) {
+  const { entry } = row;
   const { sha512, sha1 } = integrityOf(entry);
+  const signed = row.signatures !== undefined && entry.artifact?.sha512 !== undefined;
   return {
     ...(sha512 !== undefined ? { integrity: `sha512-${sha512}` } : {}),
     ...(sha1 !== undefined ? { shasum: sha1 } : {}),
     tarball: tarballUrl(baseUrl, entry.name, entry.version),
+    ...(signed ? { signatures: row.signatures } : {}),
   };
 }
 
@@ -94,7 +102,7 @@ export function abbreviatedPackument(view: PackageView, baseUrl: string): Record
       version: entry.version,
       ...entry.resolution,
       ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
-      dist: dist(entry, baseUrl),
+      dist: dist(row, baseUrl),
     };
   }
   return { name: view.pkg.name, modified: view.pkg.modified, "dist-tags": view.distTags, versions };
@@ -116,7 +124,7 @@ export async function fullPackument(
       ...manifest,
       _id: `${row.name}@${row.version}`,
       ...(row.deprecated !== null ? { deprecated: row.deprecated } : {}),
-      dist: dist(row.entry, baseUrl),
+      dist: dist(row, baseUrl),
     };
     time[row.version] = row.time;
   });

@@ -123,6 +123,16 @@ export function registerNpmReadApi(
 
   app.get("/-/ping", async () => ({}));
 
+  // npm's registry keys: `npm audit signatures` checks dist.signatures against them.
+  app.get("/-/npm/v1/keys", async (_req, reply) => {
+    await reader.beforeRead?.();
+    const keys = await reader.registryKeys();
+    // A 404 tells npm this registry signs nothing, so it skips rather than fails its packages.
+    if (keys === undefined) throw new HttpError("not-found", "this registry has no signing keys");
+    reply.header("cache-control", "public, max-age=300");
+    return { keys: keys.keys };
+  });
+
   app.get("/-/package/:name/dist-tags", async (req) => {
     await reader.beforeRead?.();
     const name = packageName((req.params as { name: string }).name);

@@ -4,6 +4,8 @@ import { join } from "node:path";
 export function dataPaths(dataDir: string) {
   return {
     key: join(dataDir, "key"),
+    /** The npm registry key (ECDSA P-256, PKCS#8 PEM) that signs dist.signatures. */
+    registryKey: join(dataDir, "npm-registry-key"),
     tree: join(dataDir, "tree"),
     auth: join(dataDir, "auth.sqlite"),
     /** The bytes of taken-down versions, kept out of the served tree until restored (withheld-files.ts). */

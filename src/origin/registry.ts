@@ -51,6 +51,8 @@ import { dataPaths } from "./data-paths.ts";
 import type { OriginKey } from "./keys.ts";
 import { writeKeysFile } from "./keys-file.ts";
 import type { PopularityWindow } from "./popularity.ts";
+import { SignatureQueue } from "./registry-signatures.ts";
+import type { RegistrySigner } from "./registry-signer.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 import { WithheldFiles } from "./withheld-files.ts";
 
@@ -100,6 +102,8 @@ export interface RegistryOptions {
   readonly rebuild?: boolean;
   /** Shards of the snapshot map; by default enough that a shard lists about 512 packages. */
   readonly snapshotShards?: number;
+  /** The npm registry key: every version the origin binds is signed in the batch that binds it. */
+  readonly registrySigner?: RegistrySigner;
   /** Adds witnesses' cosignatures to each new checkpoint (AppenderOptions.cosign). */
   readonly cosign?: (checkpoint: Uint8Array) => Promise<Uint8Array>;
 }
@@ -189,6 +193,7 @@ export class Registry {
   readonly #durableListeners: ((entries: readonly Entry[]) => void)[] = [];
   /** The bytes of taken-down versions, out of the served tree. */
   readonly withheldFiles: WithheldFiles;
+  readonly #signatures: SignatureQueue | undefined;
 
   private constructor(
     storage: FsLogStorage,
@@ -206,12 +211,14 @@ export class Registry {
     this.#durable = options.durable !== false;
     const paths = dataPaths(options.dataDir);
     this.withheldFiles = new WithheldFiles(paths.tree, paths.withheld);
+    this.#signatures = options.registrySigner && new SignatureQueue(options.registrySigner);
     this.#sequencer = new Sequencer<Entry>(
       {
         checker: () => {
           const pending = new PendingChanges();
           const batch = this.state.begin(this.appender.size);
           this.#staged = batch;
+          this.#signatures?.clear();
           return {
             check: (entry) => this.#check(entry, pending),
             // Folding is the last check: an entry whose fold throws is refused alone,
@@ -219,6 +226,7 @@ export class Registry {
             accept: (entry) => {
               batch.add(entry);
               pending.add(entry);
+              this.#signatures?.add(entry);
             },
           };
         },
@@ -243,6 +251,10 @@ export class Registry {
    * the checkpoint never names a missing file.
    */
   async #append(batch: StateBatch, encoded: readonly Uint8Array[]) {
+    // Signed in the batch that binds them, so an acknowledged version is already signed.
+    const signatures = this.#signatures?.entries(batch.registryKeys?.entry, batch.size) ?? [];
+    for (const signature of signatures) batch.add(signature);
+    const signed = signatures.map((signature) => encodeEntryWith(signature, ECOSYSTEMS));
     const shards = this.#shardCount ?? autoShardCount(Number(this.state.meta("packages") ?? 0));
     const built = batch.snapshot(shards);
     // Written beside the tiles and bundle, in one round of fsyncs; the checkpoint waits for
@@ -252,9 +264,13 @@ export class Registry {
     const snapshot = snapshotEntry(built, batch.size, {
       database: batch.latestDatabase,
       popularity: batch.latestPopularity,
+      keys: batch.registryKeys?.index,
     });
     batch.add(snapshot);
-    const appended = await this.appender.append([...encoded, encodeEntry(snapshot)], blobs);
+    const appended = await this.appender.append(
+      [...encoded, ...signed, encodeEntry(snapshot)],
+      blobs,
+    );
     this.#appended = batch;
     return appended;
   }
@@ -293,11 +309,24 @@ export class Registry {
       await registry.#closeWithSnapshot();
       await writeKeysFile(treeDir, state.keyChain, options.durable !== false);
       await registry.#reconcileWithheld();
+      await registry.#signEverything();
       return registry;
     } catch (err) {
       await storage.close();
       throw err;
     }
+  }
+
+  /**
+   * Puts the signer's key in the log's key set (expiring the one it
+   * replaces) and signs every version it has not signed: a registry started
+   * on a log from before signatures, or after `cairn sign --rotate`.
+   */
+  async #signEverything(): Promise<void> {
+    if (!this.#signatures) return;
+    const { keys, signatures } = this.#signatures.backlog(this.state, this.appender.size);
+    if (keys) await this.#sequencer.submit(keys);
+    await Promise.all(signatures.map((entry) => this.#sequencer.submit(entry)));
   }
 
   async close(): Promise<void> {
@@ -628,7 +657,8 @@ export class Registry {
   }
 
   #check(entry: Entry, pending: PendingChanges): void {
-    if (!isPackageEntry(entry)) return;
+    // The origin's own signatures: their fold checks them.
+    if (!isPackageEntry(entry) || entry.kind === "signature") return;
     if (uplinkOfActor(entry.actor) !== undefined) {
       this.#checkUplinkEntry(entry, pending);
       return;

@@ -57,6 +57,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         if (row?.takenDown) await dropWithheld(await reader.document(name));
         return row;
       },
+      registryKeys: () => reader.registryKeys(),
       search: reader.search,
       manifest: (entry) => reader.manifest(entry),
       tarball: async (entry) => {

@@ -27,6 +27,7 @@ import {
   EntryError,
   type PopularityEntry,
   publishedAt,
+  type RegistryKeysEntry,
   type SnapshotEntry,
   type VersionEntry,
 } from "./entries.ts";
@@ -365,6 +366,7 @@ export function adoptDatabaseFile(
   logSize: number,
   snapshot: SnapshotEntry,
   popularity?: PopularityEntry,
+  registryKeys?: RegistryKeysEntry,
 ): RegistryState {
   let state: RegistryState | undefined;
   try {
@@ -377,7 +379,7 @@ export function adoptDatabaseFile(
     deriveTables(state);
     const batch = state.begin(logSize);
     try {
-      batch.adopt(snapshot, logSize - 1, popularity);
+      batch.adopt(snapshot, logSize - 1, popularity, registryKeys);
     } catch (err) {
       throw new DatabaseFileError(
         "mismatch",

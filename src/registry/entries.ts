@@ -40,6 +40,16 @@
  *    "threshold":100,"time":"…","total":5120,"v":1,"width":65536,
  *    "window":{"from":"…","to":"…"}}
  *
+ * Registry signatures (src/registry/registry-keys.ts): a `registry-keys`
+ * entry (a registry entry) lists an ecosystem's whole key set, as npm's
+ * `/-/npm/v1/keys` serves it, and a `signature` entry (actor `cairn:origin`)
+ * carries the origin's signature on one version; a snapshot may name the
+ * newest key set as `keys`, its log index. Logs from before them replay
+ * unchanged:
+ *
+ *   {"actor":"cairn:origin","ecosystem":"npm","keyid":"SHA256:…","kind":"signature",
+ *    "name":"left-pad","sig":"MEUCIQ…","time":"…","v":1,"version":"1.3.0"}
+ *
  * A tarball larger than one chunk (1 MiB) names its IPFS UnixFS root as
  * `artifact.unixfs` (`"bafybei…"`): the CIDv1 of its file DAG under the
  * IPIP-0499 `unixfs-v1-2025` profile (src/store/unixfs.ts), so a client
@@ -214,8 +224,22 @@ export interface TakedownEntry extends EntryBase {
   readonly reason: string;
 }
 
+/**
+ * The origin's registry signature over a version (npm's `dist.signatures`,
+ * src/registry/registry-keys.ts): `sig` is base64 DER ECDSA over
+ * `${name}@${version}:${integrity}` by the registry key `keyid`. The actor
+ * is always ORIGIN_ACTOR; replay checks the signature once, on arrival.
+ */
+export interface SignatureEntry extends EntryBase {
+  readonly kind: "signature";
+  readonly version: string;
+  readonly keyid: string;
+  readonly sig: string;
+}
+
 export type PackageEntry =
   | PublishEntry
+  | SignatureEntry
   | ImportEntry
   | ArtifactEntry
   | UnpublishEntry
@@ -246,6 +270,8 @@ export interface SnapshotEntry extends RegistryEntryBase {
   readonly database?: number;
   /** Log index of the newest `popularity` entry before this one, likewise. */
   readonly popularity?: number;
+  /** Log index of the newest `registry-keys` entry before this one, likewise. */
+  readonly keys?: number;
   /**
    * The meta file of each native index view (index-view.ts), by ecosystem:
    * present for an ecosystem with a native index and at least one package in it.
@@ -287,7 +313,34 @@ export interface KeyEntry extends RegistryEntryBase {
   readonly note: string;
 }
 
-export type RegistryEntry = SnapshotEntry | DatabaseEntry | PopularityEntry | KeyEntry;
+/** One registry key as npm's `/-/npm/v1/keys` lists it. */
+export interface RegistryKey {
+  /** null while the key signs; once set, signatures on versions published from then on are refused. */
+  readonly expires: string | null;
+  /** Base64 of the DER SubjectPublicKeyInfo. */
+  readonly key: string;
+  readonly keyid: string;
+  readonly keytype: "ecdsa-sha2-nistp256";
+  readonly scheme: "ecdsa-sha2-nistp256";
+}
+
+/**
+ * The whole registry key set of an ecosystem (npm's `/-/npm/v1/keys` body,
+ * `keys` exactly): signed into the log by the log key, which binds the
+ * registry keys to it. A later one keeps every earlier key (src/registry/registry-keys.ts).
+ */
+export interface RegistryKeysEntry extends RegistryEntryBase {
+  readonly kind: "registry-keys";
+  readonly ecosystem: string;
+  readonly keys: readonly RegistryKey[];
+}
+
+export type RegistryEntry =
+  | SnapshotEntry
+  | DatabaseEntry
+  | PopularityEntry
+  | KeyEntry
+  | RegistryKeysEntry;
 export type Entry = PackageEntry | RegistryEntry;
 export type EntryKind = Entry["kind"];
 
@@ -304,6 +357,9 @@ export interface ImportedVersion extends ImportEntry {
 }
 
 const UPLINK_ACTOR = "uplink:";
+
+/** The actor of the origin's own package entries (signatures): no user name has a colon. */
+export const ORIGIN_ACTOR = "cairn:origin";
 
 /** The actor of an uplink's entries: a form no user name can take (user names have no colon). */
 export function uplinkActor(uplink: string): string {
@@ -365,7 +421,8 @@ export function isPackageEntry(entry: Entry): entry is PackageEntry {
     entry.kind !== "snapshot" &&
     entry.kind !== "database" &&
     entry.kind !== "popularity" &&
-    entry.kind !== "key"
+    entry.kind !== "key" &&
+    entry.kind !== "registry-keys"
   );
 }
 
@@ -399,11 +456,13 @@ const FIELDS: Record<EntryKind, { base: string[]; required: string[]; optional: 
   yank: { base: PACKAGE_BASE, required: ["version", "yanked"], optional: [] },
   takedown: { base: PACKAGE_BASE, required: ["reason"], optional: ["version"] },
   restore: { base: PACKAGE_BASE, required: ["reason"], optional: ["version"] },
+  signature: { base: PACKAGE_BASE, required: ["version", "keyid", "sig"], optional: [] },
   snapshot: {
     base: REGISTRY_BASE,
     required: ["root", "shards", "packages"],
-    optional: ["database", "popularity", "indexes"],
+    optional: ["database", "popularity", "keys", "indexes"],
   },
+  "registry-keys": { base: REGISTRY_BASE, required: ["ecosystem", "keys"], optional: [] },
   database: { base: REGISTRY_BASE, required: ["blob", "rawSize", "schema"], optional: [] },
   popularity: {
     base: REGISTRY_BASE,
@@ -584,6 +643,31 @@ function checkShare(value: Obj): void {
     throw bad("entry field share may only be false (absent means shareable)");
 }
 
+/** npm's keyid form: `SHA256:` and the unpadded base64 of a SHA-256. */
+const KEYID = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/** Base64 of a DER ECDSA P-256 signature (at most 72 bytes). */
+const SIGNATURE = /^(?=.{8,96}$)[A-Za-z0-9+/]+={0,2}$/;
+/** Base64 of a P-256 SubjectPublicKeyInfo (91 bytes, so 124 characters ending in "=="). */
+const SPKI = /^[A-Za-z0-9+/]{121}[AQgw]==$/;
+const KEY_FIELDS = "expires,key,keyid,keytype,scheme";
+/** Keys a key set may list: rotations keep every old key. */
+export const MAX_REGISTRY_KEYS = 64;
+
+/** The shape of a key set; that each key is P-256 and matches its keyid is checked on apply. */
+function checkRegistryKeys(value: unknown, check: EntryCheck): void {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_REGISTRY_KEYS)
+    throw bad(`entry field keys must list 1 to ${MAX_REGISTRY_KEYS} keys`);
+  for (const key of value) {
+    if (!isObject(key) || Object.keys(key).sort().join() !== KEY_FIELDS)
+      throw bad(`each registry key must have exactly ${KEY_FIELDS}`);
+    if (key.expires !== null) str(key, "expires", check, ISO_TIME);
+    str(key, "key", check, SPKI);
+    str(key, "keyid", check, KEYID);
+    if (key.keytype !== "ecdsa-sha2-nistp256" || key.scheme !== "ecdsa-sha2-nistp256")
+      throw bad("a registry key's keytype and scheme must be ecdsa-sha2-nistp256");
+  }
+}
+
 /** A popularity window: `{from, to}`, two times with from not after to. */
 function checkWindow(value: unknown, check: EntryCheck): void {
   if (!isObject(value) || Object.keys(value).sort().join() !== "from,to")
@@ -704,7 +788,17 @@ export function checkEntry(value: unknown, check: EntryCheck = "read"): Entry {
       count(value, "packages");
       if (Object.hasOwn(value, "database")) count(value, "database");
       if (Object.hasOwn(value, "popularity")) count(value, "popularity");
+      if (Object.hasOwn(value, "keys")) count(value, "keys");
       if (Object.hasOwn(value, "indexes")) checkIndexes(value.indexes);
+      break;
+    case "signature":
+      version(value, check);
+      str(value, "keyid", check, KEYID);
+      str(value, "sig", check, SIGNATURE);
+      break;
+    case "registry-keys":
+      str(value, "ecosystem", check, ECOSYSTEM_ID);
+      checkRegistryKeys(value.keys, check);
       break;
     case "database":
       checkBlobRef(value.blob, "blob", false);

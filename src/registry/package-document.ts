@@ -19,10 +19,12 @@ import {
   checkVersionEntry,
   EntryError,
   type ImportEntry,
+  ORIGIN_ACTOR,
   type PackageEntry,
   type PublishEntry,
   type VersionEntry,
 } from "./entries.ts";
+import { type RegistrySignature, withSignature } from "./registry-keys.ts";
 import { checkNotTakenDown, foldTakedown, isTakenDownShape, type TakenDown } from "./takedown.ts";
 
 /** A document holds every version of a package: a few MB for the largest. */
@@ -41,6 +43,8 @@ interface VersionStatus {
   readonly yanked?: string;
   /** The takedown in force (takedown.ts); absent once restored. */
   readonly takenDown?: TakenDown;
+  /** The origin's registry signatures, sorted by keyid (`signature` entries; absent in older logs). */
+  readonly signatures?: readonly RegistrySignature[];
 }
 
 /** A publish entry without the fields its document already says. */
@@ -136,7 +140,15 @@ export function versionEntryOf(
   version: string,
   doc: VersionDocument,
 ): VersionEntry {
-  const { index: _i, deprecated: _d, unpublished: _u, yanked: _y, takenDown: _t, ...rest } = doc;
+  const {
+    index: _i,
+    deprecated: _d,
+    unpublished: _u,
+    yanked: _y,
+    takenDown: _t,
+    signatures: _s,
+    ...rest
+  } = doc;
   const kind = isImportedVersion(doc) ? "import" : "publish";
   const { ecosystem, name } = pkg;
   return { v: 1, kind, ecosystem, name, version, ...rest } as VersionEntry;
@@ -319,6 +331,17 @@ export function foldEntry(
       const next = entry.yanked ? { ...rest, yanked: entry.time } : rest;
       return { ...touched, versions: withVersion(base.versions, entry.version, next) };
     }
+    case "signature": {
+      // That the signature verifies is the caller's check: it needs the key set (state-batch.ts).
+      if (entry.actor !== ORIGIN_ACTOR)
+        throw new EntryError("cannot-apply", `a signature's actor must be ${ORIGIN_ACTOR}`);
+      const current = versionOf(base, entry.version);
+      if (current === undefined)
+        throw new EntryError("cannot-apply", `${entry.name}@${entry.version} is not in the log`);
+      const signatures = withSignature(current.signatures, { keyid: entry.keyid, sig: entry.sig });
+      const versions = withVersion(base.versions, entry.version, { ...current, signatures });
+      return { ...base, updated: index, versions };
+    }
     case "owner": {
       const owners = new Set(base.owners);
       if (entry.action === "add") owners.add(entry.user);
@@ -344,6 +367,20 @@ function bad(message: string, cause?: unknown): EntryError {
 function optionalString(value: Record<string, unknown>, field: string, what: string): void {
   if (value[field] !== undefined && typeof value[field] !== "string")
     throw bad(`${what}: ${field} must be a string`);
+}
+
+function isSignatureList(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(
+      (s) =>
+        isRecord(s) &&
+        Object.keys(s).sort().join() === "keyid,sig" &&
+        typeof s.keyid === "string" &&
+        typeof s.sig === "string",
+    )
+  );
 }
 
 const DOCUMENT_FIELDS = new Set([
@@ -406,6 +443,8 @@ export function decodeDocument(bytes: Uint8Array, ecosystems: Ecosystems): Packa
     optionalString(doc, "yanked", `${what}@${version}`);
     if (Object.hasOwn(doc, "takenDown") && !isTakenDownShape(doc.takenDown))
       throw bad(`${what}@${version}: takenDown must be {actor, index, reason, time}`);
+    if (doc.signatures !== undefined && !isSignatureList(doc.signatures))
+      throw bad(`${what}@${version}: signatures must list keyid and sig strings`);
     try {
       checkVersionEntry(versionEntryOf(pkg, version, doc as unknown as VersionDocument), (e) =>
         checkEntryWith(ecosystems, e, "read"),

@@ -6,7 +6,7 @@
 
 import type { BlobStore } from "../store/blobs.ts";
 import { BlobError, boundArtifact, verifyIntegrity } from "./blob-check.ts";
-import type { BlobRef, VersionEntry } from "./entries.ts";
+import type { BlobRef, RegistryKeysEntry, VersionEntry } from "./entries.ts";
 import type { PackageDocument } from "./package-document.ts";
 import type { SearchIndex } from "./search.ts";
 import type { RegistryState, VersionRow } from "./state.ts";
@@ -18,6 +18,8 @@ export interface PackageReader {
   document(name: string): Promise<PackageDocument | undefined>;
   /** One version of a package (a tarball request), where the reader can find it without the whole document. */
   version(name: string, version: string): Promise<VersionRow | undefined>;
+  /** The newest npm registry key set in the log (npm's /-/npm/v1/keys), undefined while it has none. */
+  registryKeys(): Promise<RegistryKeysEntry | undefined>;
   /** Full-text search, when the reader holds the whole registry. */
   readonly search?: SearchIndex;
   /** A manifest blob's bytes, checked against ref.sha256 (throw if unavailable). */
@@ -39,7 +41,7 @@ export interface PackageReader {
 /** The reads of a PackageReader, from a derived state that holds the whole registry. */
 export function stateReads(
   state: RegistryState,
-): Pick<PackageReader, "revision" | "document" | "version" | "search"> {
+): Pick<PackageReader, "revision" | "document" | "version" | "search" | "registryKeys"> {
   return {
     revision: async (name) => {
       const pkg = state.table("npm").getPackage(name);
@@ -48,6 +50,7 @@ export function stateReads(
     document: async (name) => state.table("npm").document(name),
     version: async (name, version) => state.table("npm").version(name, version),
     search: state.table("npm").search,
+    registryKeys: async () => state.registryKeys?.entry,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type PackageEntry,
   type PopularityEntry,
   publishedAt,
+  type RegistryKeysEntry,
   type SnapshotEntry,
 } from "./entries.ts";
 import {
@@ -38,14 +39,17 @@ import {
   type PackageDocument,
   versionEntryOf,
 } from "./package-document.ts";
+import { checkKeySetChange, checkSignature, signedIntegrity } from "./registry-keys.ts";
 import { searchDocumentOf, setSearchDependents } from "./search-documents.ts";
 import { encodeRoot, encodeShard, keyPrefix, shardOfPrefix, shardRange } from "./snapshot.ts";
 import {
   type DatabasePointer,
   type PopularityPointer,
+  type RegistryKeysPointer,
   type RegistryState,
   rowName,
   type SnapshotPointer,
+  versionColumn,
   yankedOf,
 } from "./state.ts";
 import { cannotApply, type LogEntry, notVoid, voidedEntries } from "./void-entries.ts";
@@ -115,7 +119,7 @@ export interface Touched {
 export function snapshotEntry(
   built: BuiltSnapshot,
   size: number,
-  options: { database?: number; popularity?: number; time?: string } = {},
+  options: { database?: number; popularity?: number; keys?: number; time?: string } = {},
 ): SnapshotEntry {
   const indexes = namedIndexes(built);
   return {
@@ -128,6 +132,7 @@ export function snapshotEntry(
     packages: built.packages,
     ...(options.database !== undefined ? { database: options.database } : {}),
     ...(options.popularity !== undefined ? { popularity: options.popularity } : {}),
+    ...(options.keys !== undefined ? { keys: options.keys } : {}),
     ...(indexes ? { indexes } : {}),
   };
 }
@@ -174,6 +179,8 @@ export class StateBatch {
   #snapshot: SnapshotPointer | undefined;
   #database: DatabasePointer | undefined;
   #popularity: PopularityPointer | undefined;
+  #registryKeys: RegistryKeysPointer | undefined;
+  #storedKeys: { readonly pointer: RegistryKeysPointer | undefined } | undefined;
   #built: BuiltSnapshot | undefined;
   /** The key rotations so far, once this batch adds one. */
   #keys: LoggedKey[] | undefined;
@@ -211,6 +218,13 @@ export class StateBatch {
     return this.#popularity?.index ?? this.#state.popularity?.index;
   }
 
+  /** The newest registry-keys entry, if any: the key set signatures are checked against. */
+  get registryKeys(): RegistryKeysPointer | undefined {
+    // Read from the state once per batch: every signature in it is checked against it.
+    if (this.#storedKeys === undefined) this.#storedKeys = { pointer: this.#state.registryKeys };
+    return this.#registryKeys ?? this.#storedKeys.pointer;
+  }
+
   /** Log size after the entries added so far. */
   get size(): number {
     return this.#size;
@@ -236,7 +250,14 @@ export class StateBatch {
         throw new SnapshotMismatchError(index, `${entry.kind} entry names log size ${entry.size}`);
       if (entry.kind === "database") this.#database = { index };
       else if (entry.kind === "popularity") this.#popularity = { index, entry };
-      else this.#addKey(entry, index);
+      else if (entry.kind === "key") this.#addKey(entry, index);
+      else {
+        // One key set, for the ecosystem whose entries carry registry signatures.
+        if (!this.#state.ecosystems.get(entry.ecosystem)?.kinds.has("signature"))
+          throw new EntryError("cannot-apply", `${entry.ecosystem} has no registry signatures`);
+        checkKeySetChange(entry, this.registryKeys?.entry);
+        this.#registryKeys = { index, entry };
+      }
     }
     this.#size++;
   }
@@ -282,6 +303,12 @@ export class StateBatch {
       const owned = touched !== undefined && touched.after.versions !== before?.versions;
       // No rules for the entry's ecosystem: rulesOf says it cannot apply.
       const by = rules ?? rulesOf(this.#state.ecosystems, entry.ecosystem);
+      if (entry.kind === "signature") {
+        const current = touched ? touched.after : before;
+        const signed = current && Object.hasOwn(current.versions, entry.version);
+        const artifact = signed ? current.versions[entry.version].artifact : undefined;
+        checkSignature(entry, signedIntegrity(artifact), this.registryKeys?.entry);
+      }
       after = foldEntry(touched ? touched.after : before, entry, index, by, owned);
     } catch (err) {
       this.#foldError = new EntryError(
@@ -306,8 +333,21 @@ export class StateBatch {
    * the state reflects), as this state's latest after checking that it
    * matches the state: how a copy of the state made elsewhere proves itself.
    */
-  adopt(entry: SnapshotEntry, index: number, popularity?: PopularityEntry): void {
+  adopt(
+    entry: SnapshotEntry,
+    index: number,
+    popularity?: PopularityEntry,
+    registryKeys?: RegistryKeysEntry,
+  ): void {
     this.#checkSnapshot(entry, index, false);
+    if (entry.keys !== undefined) {
+      if (registryKeys?.kind !== "registry-keys" || registryKeys.size > entry.keys)
+        throw new SnapshotMismatchError(
+          index,
+          `snapshot names registry-keys entry ${entry.keys}, which was not given`,
+        );
+      this.#registryKeys = { index: entry.keys, entry: registryKeys };
+    }
     if (entry.database !== undefined) this.#database = { index: entry.database };
     if (entry.popularity !== undefined) {
       // The entry the snapshot names, read from the same verified log by the caller.
@@ -338,6 +378,11 @@ export class StateBatch {
       throw new SnapshotMismatchError(
         index,
         `snapshot names popularity entry ${entry.popularity}, the newest is ${this.latestPopularity}`,
+      );
+    if (inLog && entry.keys !== this.registryKeys?.index)
+      throw new SnapshotMismatchError(
+        index,
+        `snapshot names registry-keys entry ${entry.keys}, the newest is ${this.registryKeys?.index}`,
       );
     if (built.packages !== entry.packages)
       throw new SnapshotMismatchError(
@@ -679,6 +724,7 @@ export class StateBatch {
       if (this.#database) setMeta("database", JSON.stringify(this.#database));
       if (this.#popularity) setMeta("popularity", JSON.stringify(this.#popularity));
       if (this.#keys) setMeta("key_chain", JSON.stringify(this.#keys));
+      if (this.#registryKeys) setMeta("registry_keys", JSON.stringify(this.#registryKeys));
       if (this.#voidSince !== undefined) setMeta("void_since", String(this.#voidSince));
       else sql("DELETE FROM meta WHERE key = 'void_since'").run();
       setMeta("log_size", String(this.#size));
@@ -743,7 +789,7 @@ export class StateBatch {
         version,
         doc.index,
         publishedAt(entry),
-        JSON.stringify(entry),
+        versionColumn(entry, doc),
         doc.deprecated ?? null,
         doc.unpublished ?? null,
         yankedOf(doc),

@@ -15,10 +15,17 @@ import { CodedError } from "../util/coded-error.ts";
 import { CURRENT_VERSIONS_SCHEMA } from "./current-versions.ts";
 import { DEPENDENTS_SCHEMA, dependentCount, dependentsOf } from "./dependents.ts";
 import type { Ecosystems } from "./ecosystem.ts";
-import { type Artifact, type PopularityEntry, publishedAt, type VersionEntry } from "./entries.ts";
+import {
+  type Artifact,
+  type PopularityEntry,
+  publishedAt,
+  type RegistryKeysEntry,
+  type VersionEntry,
+} from "./entries.ts";
 import type { LoggedKey } from "./key-chain-log.ts";
 import type { PackageDocument, VersionDocument } from "./package-document.ts";
 import { versionDocument, versionEntryOf } from "./package-document.ts";
+import type { RegistrySignature } from "./registry-keys.ts";
 import { SEARCH_SCHEMA, SearchIndex } from "./search.ts";
 import { StateBatch } from "./state-batch.ts";
 import { statementCache } from "./statements.ts";
@@ -178,6 +185,8 @@ export interface VersionRow {
   readonly yanked?: string;
   /** The takedown in force, if any (takedown.ts). */
   readonly takenDown?: TakenDown;
+  /** The origin's registry signatures on the version, if any. */
+  readonly signatures?: readonly RegistrySignature[];
 }
 
 /** A version as a list of versions shows it. */
@@ -215,6 +224,12 @@ export interface DatabasePointer {
   readonly index: number;
 }
 
+/** The newest registry-keys entry applied, whole: signatures are checked against it, and npm reads it. */
+export interface RegistryKeysPointer {
+  readonly index: number;
+  readonly entry: RegistryKeysEntry;
+}
+
 /** The newest popularity entry applied, whole: peers read its sketch and threshold. */
 export interface PopularityPointer {
   readonly index: number;
@@ -247,6 +262,14 @@ export interface RawVersionRow {
   taken_down_time?: string | null;
 }
 
+/**
+ * The `entry` column: the version's entry, with its registry signatures
+ * beside the entry's fields when it has any (so the tables keep their schema).
+ */
+export function versionColumn(entry: VersionEntry, doc: VersionDocument): string {
+  return JSON.stringify(doc.signatures ? { ...entry, signatures: doc.signatures } : entry);
+}
+
 function versionRow(r: RawVersionRow): VersionRow {
   const takenDown =
     r.taken_down_index != null
@@ -257,16 +280,20 @@ function versionRow(r: RawVersionRow): VersionRow {
           time: r.taken_down_time ?? "",
         }
       : undefined;
+  const { signatures, ...entry } = JSON.parse(r.entry) as VersionEntry & {
+    signatures?: readonly RegistrySignature[];
+  };
   return {
     name: r.name,
     version: r.version,
     logIndex: r.log_index,
     time: r.time,
-    entry: JSON.parse(r.entry) as VersionEntry,
+    entry: entry as VersionEntry,
     deprecated: r.deprecated,
     unpublished: r.unpublished,
     ...(r.yanked !== null ? { yanked: r.yanked } : {}),
     ...(takenDown ? { takenDown } : {}),
+    ...(signatures ? { signatures } : {}),
   };
 }
 
@@ -294,6 +321,7 @@ export function versionRowOf(
     unpublished: doc.unpublished ?? null,
     ...(yanked !== null ? { yanked } : {}),
     ...(doc.takenDown ? { takenDown: doc.takenDown } : {}),
+    ...(doc.signatures ? { signatures: doc.signatures } : {}),
   };
 }
 
@@ -305,6 +333,7 @@ export function versionDocumentOfRow(row: VersionRow): VersionDocument {
     ...(row.unpublished !== null ? { unpublished: row.unpublished } : {}),
     ...(row.yanked !== undefined ? { yanked: row.yanked } : {}),
     ...(row.takenDown !== undefined ? { takenDown: row.takenDown } : {}),
+    ...(row.signatures ? { signatures: row.signatures } : {}),
   };
 }
 
@@ -469,6 +498,12 @@ export class RegistryState {
   get keyChain(): LoggedKey[] {
     const value = this.meta("key_chain");
     return value === undefined ? [] : (JSON.parse(value) as LoggedKey[]);
+  }
+
+  /** The newest registry-keys entry applied, if any. */
+  get registryKeys(): RegistryKeysPointer | undefined {
+    const value = this.meta("registry_keys");
+    return value === undefined ? undefined : (JSON.parse(value) as RegistryKeysPointer);
   }
 
   /** The newest popularity entry applied, if any. */
@@ -640,6 +675,15 @@ export class PackageTable {
        WHERE v.ecosystem = ? AND v.name = ? ORDER BY v.log_index`,
     ).all(this.ecosystem, name);
     return (rows as unknown as RawVersionRow[]).map(versionRow);
+  }
+
+  /** Every live version of every package, one row at a time (the origin signs them on start). */
+  *liveVersions(): Generator<VersionRow> {
+    const rows = this.#sql(
+      `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
+       WHERE v.ecosystem = ? AND v.unpublished IS NULL`,
+    ).iterate(this.ecosystem);
+    for (const row of rows) yield versionRow(row as unknown as RawVersionRow);
   }
 
   /**

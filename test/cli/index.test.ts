@@ -56,13 +56,14 @@ describe("cairn sync and the offline queries", () => {
       );
     assert.ok(m, out);
     assert.equal(Number(m[1]), databaseSize);
-    // The database entry and its snapshot, then two publishes each with its snapshot.
-    assert.equal(Number(m[4]), 6);
+    // The database entry and its snapshot, then two publishes each with its registry signature
+    // and its snapshot.
+    assert.equal(Number(m[4]), 8);
 
     // Later syncs need no flags, and fetch only what is new.
     assert.equal((await publish(server.url, token, "after-the-snapshot", "2.0.0")).status, 201);
     const again = ok(await run(["sync"]));
-    const second = /size (\d+) -> (\d+): 2 entries applied.*snapshot ([0-9a-f]{64})/.exec(again);
+    const second = /size (\d+) -> (\d+): 3 entries applied.*snapshot ([0-9a-f]{64})/.exec(again);
     assert.ok(second, again);
     assert.match(ok(await run(["sync"])), /: 0 entries applied; fetched/);
 
@@ -127,8 +128,8 @@ describe("cairn sync and the offline queries", () => {
       await waitForOutput(child, () => out, /entries applied/);
       const before = out.length;
       assert.equal((await publish(server.url, token, "followed-as-it-came", "1.0.0")).status, 201);
-      // The publish and its snapshot entry, picked up by a later round.
-      await waitForOutput(child, () => out.slice(before), /: 2 entries applied/);
+      // The publish, its registry signature and its snapshot entry, picked up by a later round.
+      await waitForOutput(child, () => out.slice(before), /: 3 entries applied/);
     } finally {
       child.kill("SIGTERM");
     }

@@ -33,7 +33,8 @@ describe("cairn verify --replay", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(
       result.stdout,
-      /replayed 6 entries: every snapshot entry matches .*entry 5, snapshot [0-9a-f]{64}, 2 packages/,
+      // Three publishes, each with its registry signature (the first after the key set) and a snapshot.
+      /replayed 10 entries: every snapshot entry matches .*entry 9, snapshot [0-9a-f]{64}, 2 packages/,
     );
   });
 

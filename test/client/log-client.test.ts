@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { NoSourceError, SourceError } from "../../src/client/errors.ts";
 import { LogClient } from "../../src/client/log-client.ts";
-import { decodeEntry, isPackageEntry, type PackageEntry } from "../../src/registry/entries.ts";
+import { decodeEntry, type PackageEntry } from "../../src/registry/entries.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startMaliciousMirror } from "../helpers/malicious-mirror.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
@@ -27,22 +27,24 @@ describe("log client", () => {
       stateDir: state.path,
     });
     assert.equal(client.checkpoint, undefined);
-    // Each publish is its own batch: its entry, then the batch's snapshot entry.
-    assert.equal((await client.refresh()).size, 10);
+    // Each publish is its own batch: its entry, its registry signature (led by the key set in
+    // the first batch), then the batch's snapshot entry.
+    assert.equal((await client.refresh()).size, 16);
     for (let i = 5; i < 300; i++) await origin.publish(`p${i}`, "1.0.0");
     const again = await LogClient.open({
       origin: origin.url,
       verifier: origin.key.verifier,
       stateDir: state.path,
     });
-    assert.equal(again.checkpoint?.size, 10);
-    assert.equal((await again.refresh()).size, 600);
+    assert.equal(again.checkpoint?.size, 16);
+    assert.equal((await again.refresh()).size, 901);
     const names: string[] = [];
     let read = 0;
-    for await (const { first, entries } of again.entries(6, 600)) {
-      assert.equal(first, 6 + read);
+    // From p3's publish entry (4 entries in the first batch, 3 in each after it).
+    for await (const { first, entries } of again.entries(10, 901)) {
+      assert.equal(first, 10 + read);
       read += entries.length;
-      for (const e of entries.map(decodeEntry)) if (isPackageEntry(e)) names.push(e.name);
+      for (const e of entries.map(decodeEntry)) if (e.kind === "publish") names.push(e.name);
     }
     assert.deepEqual(
       names,
@@ -90,7 +92,7 @@ describe("log client", () => {
             stateDir: state.path,
           })
         ).checkpoint?.size,
-        4,
+        7,
       );
     }
 
@@ -124,7 +126,7 @@ describe("log client", () => {
       useMirrorList: false,
       timeoutMs: 30_000, // never reached: port 9 refuses at once
     });
-    assert.equal((await client.refresh()).size, 2);
+    assert.equal((await client.refresh()).size, 4);
     const [only] = await client
       .entries(0, 2)
       .next()

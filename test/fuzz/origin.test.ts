@@ -84,8 +84,18 @@ async function send(
   return { request, status: res.status, body: await res.text() };
 }
 
-/** Every new package entry must be claimed by one effect of a request answered 2xx. */
-function checkEffects(answers: readonly Answer[], entries: readonly Entry[]): void {
+/**
+ * Every new package entry must be claimed by one effect of a request
+ * answered 2xx; the origin's registry signatures are each claimed by the
+ * publish they sign, and every publish has one.
+ */
+function checkEffects(answers: readonly Answer[], all: readonly Entry[]): void {
+  const signed = all.filter((e) => e.kind === "signature").map((e) => `${e.name}@${e.version}`);
+  const entries = all.filter((e) => e.kind !== "signature");
+  for (const entry of entries)
+    if (entry.kind === "publish")
+      assert.ok(signed.includes(`${entry.name}@${entry.version}`), `${entry.name} is signed`);
+  assert.equal(signed.length, entries.filter((e) => e.kind === "publish").length);
   const unclaimed = new Map<string, number>();
   for (const entry of entries.filter(isPackageEntry)) {
     const key = entryKey(entry);

@@ -35,12 +35,18 @@ export async function treeEntries(treeDir: string, verifier: NoteVerifier): Prom
   return entries;
 }
 
-/** The tree's package entries: the log without its snapshot and database entries. */
+/**
+ * The tree's changes to packages: the log without its registry entries
+ * (snapshot, database, keys) and without the origin's own registry
+ * signatures, which follow every version it binds.
+ */
 export async function packageEntries(
   treeDir: string,
   verifier: NoteVerifier,
 ): Promise<PackageEntry[]> {
-  return (await treeEntries(treeDir, verifier)).filter(isPackageEntry);
+  return (await treeEntries(treeDir, verifier)).filter(
+    (e): e is PackageEntry => isPackageEntry(e) && e.kind !== "signature",
+  );
 }
 
 /** A publish entry with made-up blob hashes, for tests of the derived state. */

@@ -27,6 +27,8 @@ export interface TestOriginOptions {
   readonly keyFile?: string;
   /** Settings on top of testOriginConfig's. */
   readonly settings?: Partial<OriginConfig>;
+  /** Start on this existing data directory (a restart): closing leaves it in place. */
+  readonly dataDir?: string;
 }
 
 /** An origin's settings for a test: loopback, any port, no fsync, no timers; `settings` on top. */
@@ -45,8 +47,8 @@ export function testOriginConfig(data: string, settings: Partial<OriginConfig> =
 }
 
 export async function startTestOrigin(options: TestOriginOptions = {}): Promise<TestOrigin> {
-  const dir = await tempDir("cairn-origin-");
-  const dataDir = join(dir.path, "data");
+  const dir = options.dataDir === undefined ? await tempDir("cairn-origin-") : undefined;
+  const dataDir = options.dataDir ?? join((dir as { path: string }).path, "data");
   if (options.keyFile) {
     await mkdir(dataDir);
     await copyFile(options.keyFile, join(dataDir, "key"));
@@ -65,7 +67,7 @@ export async function startTestOrigin(options: TestOriginOptions = {}): Promise<
     },
     [Symbol.asyncDispose]: async () => {
       await origin.close();
-      await dir[Symbol.asyncDispose]();
+      await dir?.[Symbol.asyncDispose]();
     },
   };
 }

@@ -24,3 +24,36 @@ export async function startServe(
   }
   return { ...server, verifierKey };
 }
+
+/** `cairn mirror` of `origin` on a free loopback port, data in `data`, once it has synced. */
+export async function startSyncedMirror(origin: ServeProcess, data: string): Promise<CairnServer> {
+  const mirror = await startCairnServer([
+    "mirror",
+    "--from",
+    origin.url,
+    "--key",
+    origin.verifierKey,
+    "--data",
+    data,
+    "--port",
+    "0",
+    "--no-durable",
+  ]);
+  await mirror.waitFor(/synced: /);
+  return mirror;
+}
+
+/** `cairn proxy` (sparse) in front of `origin` on a free loopback port, data in `data`. */
+export function startProxyOf(origin: ServeProcess, data: string): Promise<CairnServer> {
+  return startCairnServer([
+    "proxy",
+    "--origin",
+    origin.url,
+    "--key",
+    origin.verifierKey,
+    "--data",
+    data,
+    "--port",
+    "0",
+  ]);
+}

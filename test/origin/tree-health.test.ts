@@ -23,8 +23,11 @@ import { packageJson, rawTgz } from "../helpers/tar.ts";
 const config = (data: string, settings: Partial<OriginConfig> = {}) =>
   testOriginConfig(data, { scrubRate: 0, ...settings });
 
-/** More than one bundle's worth of entries: a full tile and bundle, then the partial ones. */
-const PACKAGES = 300;
+/**
+ * More than one bundle's worth of entries (each publish, its registry
+ * signature, a snapshot per batch): a full tile and bundle, then the partial ones.
+ */
+const PACKAGES = 150;
 
 let work: Awaited<ReturnType<typeof tempDir>>;
 let template: string;

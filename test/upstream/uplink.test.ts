@@ -25,7 +25,10 @@ import { startUpstreamRegistry, type UpstreamRegistry } from "../helpers/upstrea
 interface Packument {
   readonly "dist-tags": Record<string, string>;
   readonly time: Record<string, string>;
-  readonly versions: Record<string, { deprecated?: string; dist: { tarball: string } }>;
+  readonly versions: Record<
+    string,
+    { deprecated?: string; dist: { tarball: string; signatures?: { keyid: string }[] } }
+  >;
 }
 
 interface Downstream extends RunningOrigin {
@@ -127,6 +130,15 @@ describe("an origin with an uplink", () => {
     );
     await cairn.uplinks?.settled();
     assert.equal(bound(cairn, name, "1.0.0"), true);
+    // Bound, it is signed with the registry key (in the batch that bound it); unbound, it was not.
+    assert.equal(doc.versions["1.0.0"].dist.signatures, undefined);
+    const { keys } = (await (await cairn.get("-/npm/v1/keys")).json()) as {
+      keys: { keyid: string }[];
+    };
+    assert.deepEqual(
+      (await cairn.packument(name)).versions["1.0.0"].dist.signatures?.map((s) => s.keyid),
+      [keys[0].keyid],
+    );
   });
 
   test("a bound tarball names its version's files, stored, and the next version bound gets deltas", async () => {

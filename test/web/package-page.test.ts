@@ -123,6 +123,11 @@ describe("package pages", () => {
     assert.match(main, /<dt>Publisher<\/dt><dd>alice<\/dd>/);
     assert.match(main, /<dt>Tarball<\/dt><dd>\d+ B<\/dd>/);
     assert.match(main, /<dt>Files<\/dt><dd>3<\/dd>/);
+    // The registry key whose signature npm checks (dist.signatures).
+    assert.match(
+      main,
+      /<dt>Signed by<\/dt><dd><ul class="owners"><li><code>SHA256:[A-Za-z0-9+/]{43}<\/code>/,
+    );
     for (const href of [
       paths.files("@web/lib", "1.0.0"),
       paths.manifest("@web/lib", "1.0.0"),

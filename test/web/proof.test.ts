@@ -158,8 +158,8 @@ test("Chromium verifies a version's proof on the origin and on a mirror, and nam
   assert.match(cutBundle.text, /^Verification FAILED: leaf: this server could not read the entry/);
   await restore();
 
-  // A registry entry (the snapshot after the publish) proves as well.
-  const snapshot = await verdict(page, new URL(paths.entry(mat.index + 1), mirror.url).href);
+  // A registry entry (the snapshot after the publish and its registry signature) proves as well.
+  const snapshot = await verdict(page, new URL(paths.entry(mat.index + 2), mirror.url).href);
   assert.equal(snapshot.state, "pass", snapshot.text);
   assert.match(
     (await page.locator('[data-step="entry"] .step-detail').textContent()) ?? "",

@@ -22,6 +22,8 @@ const KINDS: ReadonlySet<PackageEntryKind> = new Set([
   "owner",
   "takedown",
   "restore",
+  // The origin's registry signatures (dist.signatures); no cargo client checks any.
+  "signature",
 ]);
 
 function checkVersion(version: string | null | undefined): void {

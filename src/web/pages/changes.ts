@@ -96,6 +96,8 @@ function packageChange(entry: PackageEntry): VNode {
       return html`<strong>${entry.kind === "takedown" ? "took down" : "restored"}</strong> ${
         entry.version ?? "the whole package"
       }: “${entry.reason}”`;
+    case "signature":
+      return html`signed <${Version} name=${name} version=${entry.version} /> with registry key <code>${entry.keyid}</code>`;
   }
 }
 
@@ -110,6 +112,8 @@ function registryChange(entry: Exclude<Entry, PackageEntry>): VNode {
       return html`download counts from ${entry.window.from} to ${entry.window.to}`;
     case "key":
       return html`key rotation ${entry.sequence}`;
+    case "registry-keys":
+      return html`${entry.ecosystem} registry keys: ${entry.keys.map((k) => k.keyid).join(", ")}`;
   }
 }
 

@@ -98,6 +98,8 @@ function what(entry: Entry): VNode | string {
       return `download counts (${entry.total.toLocaleString("en")})`;
     case "key":
       return `key rotation ${entry.sequence}`;
+    case "registry-keys":
+      return `${entry.ecosystem} registry keys (${entry.keys.length})`;
     case "owner":
       return html`<a href=${paths.package(entry.name)}>${entry.name}</a>: ${entry.action}${" "}
         ${entry.user}`;

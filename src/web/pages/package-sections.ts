@@ -243,6 +243,9 @@ export function Details(props: { data: PackageData }): VNode {
       <${Fact} term="Unpacked">${unpacked === undefined ? null : formatBytes(unpacked)}</${Fact}>
       <${Fact} term="Files">${files ? files.files.length.toLocaleString("en") : null}</${Fact}>
       <${Fact} term="Log entry">${html`<a href=${paths.entry(shown.doc.index)}>#${shown.doc.index}</a>`}</${Fact}>
+      <${Fact} term="Signed by">
+        ${shown.doc.signatures ? html`<ul class="owners">${shown.doc.signatures.map((s) => html`<li><code>${s.keyid}</code></li>`)}</ul>` : null}
+      </${Fact}>
     </dl>
     <ul class="version-links">
       ${data.gone ? null : html`<li><a href=${paths.files(name, version)}>Files</a></li>`}
