@@ -26,6 +26,7 @@ export const COMMAND_MODULES: readonly {
     names: ["import", "rebuild"],
     load: async () => (await import("./admin.ts")).registerAdminCommands,
   },
+  { names: ["gc"], load: async () => (await import("./gc.ts")).registerGcCommands },
   { names: ["log"], load: async () => (await import("./log.ts")).registerLogCommands },
   {
     names: ["mirror", "mirrors"],

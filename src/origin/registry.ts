@@ -12,6 +12,7 @@
  * It is also the PackageReader the npm read API serves from: manifests and
  * tarballs come back checked against the entries that name them.
  */
+
 import { randomBytes } from "node:crypto";
 import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -44,6 +45,7 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
+import { recordOrphans } from "./orphans.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 
@@ -394,11 +396,21 @@ export class Registry {
       await rm(path, { force: true });
       throw err;
     });
-    await this.blobs.putFile(path, artifact);
-    await this.blobs.put(req.metadata);
-    await storeUnixfsNodes(dag, this.blobs);
-    if (req.files) await this.storeVersionFiles(req.files);
-    return this.#sequencer.submit(entry);
+    try {
+      await this.blobs.putFile(path, artifact);
+      await this.blobs.put(req.metadata);
+      await storeUnixfsNodes(dag, this.blobs);
+      if (req.files) await this.storeVersionFiles(req.files);
+      return await this.#sequencer.submit(entry);
+    } catch (err) {
+      // What it stored stays unnamed (unless another entry names the same bytes): garbage collection's to judge.
+      const stored = [artifact, manifestBlob, ...(files ? [files] : [])];
+      await recordOrphans(
+        this.#dataDir,
+        stored.map((blob) => blob.sha256),
+      );
+      throw err;
+    }
   }
 
   /**
@@ -472,6 +484,9 @@ export class Registry {
     );
     try {
       return await Promise.all(entries.map((e) => this.#sequencer.submit(e)));
+    } catch (err) {
+      await recordOrphans(this.#dataDir, manifests.map(sha256Hex));
+      throw err;
     } finally {
       await settled;
     }

@@ -29,6 +29,7 @@ import {
 } from "../log/index.ts";
 import { type BlobRef, blobsNamedBy, decodeEntry, type Entry } from "../registry/entries.ts";
 import { CodedError } from "../util/coded-error.ts";
+import { readGcState, requiredAfterGc } from "./gc-retention.ts";
 
 export type { TreeDamage };
 
@@ -106,6 +107,8 @@ export async function checkStoredTree(
   }
   const damage: TreeDamage[] = [];
   let blobs = 0;
+  // Snapshot files and databases garbage collection removed are not damage.
+  const required = requiredAfterGc(await readGcState(treeDir));
   const onBundle = async (index: number, entries: readonly Uint8Array[]) => {
     for (const [i, bytes] of entries.entries()) {
       let entry: Entry;
@@ -115,6 +118,7 @@ export async function checkStoredTree(
         // Authentic bytes the decoder refuses are the log's problem, not the disk's.
         continue;
       }
+      if (!required(index * 256 + i, entry)) continue;
       for (const ref of namedBlobs(entry)) {
         const found = await stat(join(treeDir, blobPath(ref.sha256))).catch(() => undefined);
         if (found?.size !== ref.size) {
