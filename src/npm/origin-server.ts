@@ -12,6 +12,8 @@ import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
 import { limitsOf, type OriginConfig, type OriginLimits, tarballLimits } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
+import { collectDataDir } from "../origin/gc-run.ts";
+import { scheduleGc } from "../origin/gc-schedule.ts";
 import { loadOrCreateKey, type OriginKey } from "../origin/keys.ts";
 import { passwordHasher } from "../origin/password-hasher.ts";
 import { blobOfTreePath, DownloadCounter } from "../origin/popularity.ts";
@@ -120,6 +122,7 @@ export async function startOrigin(
   const registry = await openRegistry(config, key);
   const health = new TreeHealth(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
   let stopScrub = async () => {};
+  let stopGc = async () => {};
   const auth = AuthStore.open(paths.auth);
   const deltas = new FileDeltas(paths.tree, registry, {
     durable: config.durable,
@@ -195,6 +198,21 @@ export async function startOrigin(
     }
     if (limits.scrubRate > 0)
       stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate);
+    if ((config.gcInterval ?? 0) > 0)
+      stopGc = scheduleGc(
+        (config.gcInterval ?? 0) * 1000,
+        () =>
+          collectDataDir({
+            dataDir: config.data,
+            blobs: registry.blobs,
+            isNamed: (hex) => registry.state.namesBlob(hex),
+          }),
+        (result) => {
+          if (result instanceof Error)
+            server.log.warn({ err: result }, "garbage collection failed");
+          else server.log.info({ gc: result }, "garbage collected");
+        },
+      );
     const followers = (uplinks?.routes.uplinks ?? [])
       .filter((uplink) => uplink.follow.length > 0)
       .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
@@ -225,6 +243,7 @@ export async function startOrigin(
         clearInterval(timer);
         clearInterval(popularityTimer);
         await Promise.all(followers.map((f) => f.stop()));
+        await stopGc();
         await stopScrub();
         await server.close();
         await uplinks?.close();

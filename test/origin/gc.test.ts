@@ -15,8 +15,10 @@ import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
 import { DirectorySource, verifyLog } from "../../src/log/index.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
+import { startMirror } from "../../src/mirror/server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
+import type { GcReport } from "../../src/origin/gc.ts";
 import { collectDataDir } from "../../src/origin/gc-run.ts";
 import { recordOrphans } from "../../src/origin/orphans.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
@@ -303,5 +305,40 @@ describe("garbage collection", () => {
       const doc = await new SnapshotReader(fresh).document("npm", `w${p}`);
       assert.equal(Object.keys(doc?.versions ?? {}).length, 6);
     }
+  });
+
+  test("a mirror collects on its schedule, between syncs", async () => {
+    await using origin = await startTestOrigin();
+    await using dir = await tempDir();
+    for (let i = 0; i < 4; i++) await origin.publish(`s${i}`, "1.0.0");
+    let collected!: (r: GcReport | Error) => void;
+    const first = new Promise<GcReport | Error>((resolve) => {
+      collected = resolve;
+    });
+    const running = await startMirror({
+      from: origin.url,
+      verifier: origin.key.verifier,
+      dataDir: dir.path,
+      durable: false,
+      host: "127.0.0.1",
+      port: 0,
+      intervalMs: 0,
+      gcIntervalMs: 1,
+      onGc: (r) => collected(r),
+    });
+    try {
+      await running.firstSync;
+      for (let i = 0; i < 4; i++) await origin.publish(`s${i}`, "1.1.0");
+      // Syncs asked for while collections run wait for them.
+      await Promise.all([running.sync(), running.sync()]);
+      const report = await first;
+      assert.ok(!(report instanceof Error), String(report));
+      await running.sync();
+      assert.equal(running.mirror.checkpoint?.size, origin.registry.appender.size);
+    } finally {
+      await running.close();
+    }
+    await collectDataDir({ dataDir: dir.path, grace: 0, retainFor: 0 });
+    await assertTreeSound(join(dir.path, "tree"), origin);
   });
 });
