@@ -96,6 +96,8 @@ export interface GcReport {
   readonly dryRun: boolean;
 }
 
+const SNAPSHOT_KIND = Buffer.from('"kind":"snapshot"');
+const DATABASE_KIND = Buffer.from('"kind":"database"');
 const HEX_LINE = /^(?:\S+ )?([0-9a-f]{64})$/;
 
 function blobPath(hex: string): string {
@@ -141,7 +143,12 @@ async function scan(tree: TreeFiles, from: number, size: number): Promise<Scanne
     const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
     const first = Math.max(from, bundle * TILE_WIDTH);
     const entries = (await readBundle(tree, bundle, width)).slice(first - bundle * TILE_WIDTH);
-    for (const [i, entry] of decodeLogEntries(first, entries).entries()) {
+    for (const [i, entryBytes] of entries.entries()) {
+      const bytes = Buffer.from(entryBytes.buffer, entryBytes.byteOffset, entryBytes.byteLength);
+      // Canonical JSON spells a kind one way, and a string value cannot hold it unescaped:
+      // only the entries that may be registry entries are decoded (most of a log is publishes).
+      if (bytes.indexOf(SNAPSHOT_KIND) < 0 && bytes.indexOf(DATABASE_KIND) < 0) continue;
+      const [entry] = decodeLogEntries(first + i, [entryBytes]);
       if (entry.kind === "snapshot") snapshots.push(snapshotRecord(first + i, entry));
       if (entry.kind === "database") databases.push({ index: first + i, blob: entry.blob.sha256 });
     }
