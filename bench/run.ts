@@ -22,6 +22,7 @@ import type { ProofsResult } from "./log-proofs.ts";
 import type { MirrorSyncResult } from "./mirror-sync.ts";
 import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
+import type { ScaleResult } from "./scale.ts";
 import type { UplinkResult } from "./uplink.ts";
 import type { WebBenchResult } from "./web.ts";
 
@@ -46,7 +47,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo,gc]",
   );
   process.exit(0);
 }
@@ -55,11 +56,11 @@ const entries = positiveInt("entries", values.entries, values.quick ? 20_000 : 1
 const batch = positiveInt("batch", values.batch, 256);
 const proofs = positiveInt("proofs", values.proofs, values.quick ? 1000 : TARGET_PROOFS);
 const consistency = Math.max(1, Math.round(proofs / 10));
-const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web", "cargo"];
+const GROUPS = ["log", "registry", "proxy", "hostile", "uplink", "install", "web", "cargo", "gc"];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile, uplink, install, web and cargo, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink, install, web, cargo and gc, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -80,6 +81,7 @@ if (groups.has("uplink")) rows.push(...(await uplinkBenchmark()));
 if (groups.has("install")) rows.push(...(await installBenchmark()));
 if (groups.has("web")) rows.push(...(await webBenchmark()));
 if (groups.has("cargo")) rows.push(...(await cargoBenchmark()));
+if (groups.has("gc")) rows.push(...(await gcBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -122,6 +124,39 @@ async function logBenchmarks(): Promise<string[][]> {
     ["consistency proofs, cold reader", `${count(p.consistencyCold.perSecond)} proofs/s`, "", ""],
   );
   return rows;
+}
+
+/** From the governance issue: what a publish leaves in the tree once garbage is collected. */
+const TARGET_GROWTH_PER_PUBLISH = 5 * 1024;
+
+/** Garbage collection on a small synthetic registry (bench/scale.ts, 5,000 packages). */
+async function gcBenchmark(): Promise<string[][]> {
+  console.log("\n== scale (garbage collection) ==");
+  const [r] = await runChild<ScaleResult>(join(BENCH_DIR, "scale.ts"), [
+    ...["--packages", "5000", "--publishes", values.quick ? "200" : "1000"],
+  ]);
+  const g = r.gc;
+  const kept = Object.values(g.retained).reduce((a, b) => a + b, 0) / r.incremental.publishes;
+  return [
+    [
+      `GC of a ${count(r.packages)}-package build`,
+      `${count(g.build.files)} files in ${seconds(g.build.ms)} (mark ${seconds(g.build.markMs)})`,
+      mib(g.build.peakRss),
+      "",
+    ],
+    [
+      "tree growth per publish after GC (grace 0, retain 0)",
+      `${count(kept)} B`,
+      "",
+      `${count(TARGET_GROWTH_PER_PUBLISH)} B: ${meets(kept < TARGET_GROWTH_PER_PUBLISH)}`,
+    ],
+    [
+      "publish groups of 10 p99, GC looping vs not",
+      `${g.groupLatencyP99.toFixed(1)} vs ${r.incremental.groupLatencyP99.toFixed(1)} ms`,
+      "",
+      "",
+    ],
+  ];
 }
 
 /** The rows of the registry comparison that have a target, and the servers' peak RSS. */

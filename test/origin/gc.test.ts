@@ -137,6 +137,18 @@ describe("garbage collection", () => {
     );
     assert.equal(synced.code, 0, synced.stderr);
 
+    // cairn verify audits the served tree and replays every entry.
+    const audit = await cairn([
+      "verify",
+      origin.url,
+      "--key",
+      origin.key.verifierKey,
+      "--replay",
+      "--state",
+      join(dir.path, "audit"),
+    ]);
+    assert.equal(audit.code, 0, audit.stdout + audit.stderr);
+
     // A sparse proxy serves every packument and tarball, verified.
     const proxy = await startProxy({
       host: "127.0.0.1",
