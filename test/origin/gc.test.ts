@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { stat, utimes } from "node:fs/promises";
+import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LogClient } from "../../src/client/log-client.ts";
@@ -26,6 +26,7 @@ import { startProxy } from "../../src/proxy/server.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { cairn } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/log.ts";
+import { runNpm, writeNpmrc } from "../helpers/npm-client.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
 import { publishBody } from "../helpers/publish-body.ts";
 import { PROJECT_ROOT } from "../helpers/shared.ts";
@@ -167,6 +168,17 @@ describe("garbage collection", () => {
         assert.equal(versions.length, (i < 6 ? 2 : 1) + 10);
         for (const v of versions) assert.equal((await fetch(v.dist.tarball)).status, 200);
       }
+      // And real npm installs through it.
+      const app = join(dir.path, "app");
+      await mkdir(app);
+      await writeFile(
+        join(app, "package.json"),
+        JSON.stringify({ name: "app", version: "1.0.0", dependencies: { p0: "^2.0.0", p7: "*" } }),
+      );
+      const npmrc = await writeNpmrc(app, proxy.url);
+      const npm = await runNpm(["install", "--ignore-scripts"], app, npmrc, join(app, ".npm"));
+      assert.equal(npm.code, 0, npm.stderr);
+      assert.ok(await exists(join(app, "node_modules", "p7", "package.json")));
     } finally {
       await proxy.close();
     }
