@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LogClient } from "../../src/client/log-client.ts";
@@ -364,5 +364,23 @@ describe("garbage collection", () => {
     }
     await collectDataDir({ dataDir: dir.path, grace: 0, retainFor: 0 });
     await assertTreeSound(join(dir.path, "tree"), origin);
+  });
+
+  test("a dry run reports what a run would free and deletes nothing", async () => {
+    await using origin = await startTestOrigin();
+    for (let i = 0; i < 5; i++) await origin.publish(`d${i}`, "1.0.0");
+    const blobs = async () => (await readdir(join(origin.treeDir, "blob", "sha256"))).sort();
+    const before = await blobs();
+    const args = ["gc", "--data", origin.dataDir, "--grace", "0", "--retain-for", "0", "--json"];
+    const dry = await cairn([...args, "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout);
+    assert.equal(planned.dryRun, true);
+    assert.ok(planned.freed.snapshot.files > 0);
+    assert.deepEqual(await blobs(), before);
+    const real = await cairn(args);
+    assert.equal(real.code, 0, real.stderr);
+    assert.deepEqual(JSON.parse(real.stdout).freed, planned.freed);
+    assert.equal((await blobs()).length, before.length - planned.freed.snapshot.files);
   });
 });
