@@ -3,8 +3,8 @@
  * sweep apart) with its RSS sampled, and publishes timed while runs loop.
  */
 
-import type { GcReport } from "../src/origin/gc.ts";
-import { collectDataDir } from "../src/origin/gc-run.ts";
+import type { GcReport } from "../src/gc/gc.ts";
+import { collectDataDir } from "../src/gc/run.ts";
 import type { Registry } from "../src/origin/registry.ts";
 
 export interface TimedGc {

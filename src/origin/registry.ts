@@ -18,6 +18,7 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
+import { recordOrphans } from "../gc/orphans.ts";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import type { JsonValue } from "../registry/canonical-json.ts";
@@ -45,7 +46,6 @@ import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { siblingModule } from "../util/sibling-module.ts";
 import type { OriginKey } from "./keys.ts";
-import { recordOrphans } from "./orphans.ts";
 import type { PopularityWindow } from "./popularity.ts";
 import { type SequencedEntry, Sequencer } from "./sequencer.ts";
 

@@ -19,6 +19,7 @@ import { createReadStream } from "node:fs";
 import { opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { readGcState, requiredAfterGc } from "../gc/retention.ts";
 import {
   checkTree,
   DirectorySource,
@@ -35,7 +36,6 @@ import {
   isPackageEntry,
 } from "../registry/entries.ts";
 import { CodedError } from "../util/coded-error.ts";
-import { readGcState, requiredAfterGc } from "./gc-retention.ts";
 
 export type { TreeDamage };
 

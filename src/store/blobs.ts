@@ -11,7 +11,7 @@
  * files from its tarball) is not synced: a crash may lose it or leave it
  * damaged, which `get` and `has` report as absent, and a later put repairs.
  *
- * Garbage collection (src/origin/gc.ts) deletes blobs by age, so a put of
+ * Garbage collection (src/gc/gc.ts) deletes blobs by age, so a put of
  * a blob already held refreshes its mtime, and a collection running in the
  * same process sees every hash put since its mark began (`trackPuts`) and
  * deletes through `removeIfOlder`, which a concurrent put of the same hash

@@ -2,7 +2,7 @@
  * A `cairn gc` of the data directory in argv[2] that stops between its mark
  * and its sweep: prints "marked" and waits to be killed (test/origin/gc.test.ts).
  */
-import { collectDataDir } from "../../src/origin/gc-run.ts";
+import { collectDataDir } from "../../src/gc/run.ts";
 
 await collectDataDir({
   dataDir: process.argv[2],

@@ -1,5 +1,5 @@
 /**
- * Garbage collection (src/origin/gc.ts): after it, every reader of a
+ * Garbage collection (src/gc/gc.ts): after it, every reader of a
  * retained checkpoint, every fresh mirror and client still verifies; it
  * runs while the origin serves; it never deletes a blob a batch names
  * again after its mark; orphans go only once old; a crash between mark and
@@ -13,14 +13,14 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
+import type { GcReport } from "../../src/gc/gc.ts";
+import { recordOrphans } from "../../src/gc/orphans.ts";
+import { collectDataDir } from "../../src/gc/run.ts";
 import { DirectorySource, verifyLog } from "../../src/log/index.ts";
 import { Mirror } from "../../src/mirror/mirror.ts";
 import { startMirror } from "../../src/mirror/server.ts";
 import { parsePublish } from "../../src/npm/publish.ts";
 import { publishNpm } from "../../src/npm/publish-request.ts";
-import type { GcReport } from "../../src/origin/gc.ts";
-import { collectDataDir } from "../../src/origin/gc-run.ts";
-import { recordOrphans } from "../../src/origin/orphans.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { startProxy } from "../../src/proxy/server.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";

@@ -4,7 +4,7 @@
  * which no entry may ever name. Writers append their hashes; garbage
  * collection takes the journal whole (renamed aside, so lines appended
  * meanwhile start a new one), and deletes each blob no entry names once
- * it is older than the orphan grace (src/origin/gc.ts).
+ * it is older than the orphan grace (src/gc/gc.ts).
  */
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { BlobStore } from "../store/blobs.ts";
 import { DirectoryTree } from "../store/tree-files.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
-import { readGcState, writeGcState } from "./gc-retention.ts";
 import { takeOrphans } from "./orphans.ts";
+import { readGcState, writeGcState } from "./retention.ts";
 
 export interface DataDirGcOptions
   extends Pick<

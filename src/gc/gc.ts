@@ -5,13 +5,13 @@
  * Garbage is only what GC can name as such, never "whatever is unmarked":
  * - the snapshot files (root, shards, package documents, index-view meta,
  *   shards and files) of snapshots no retained checkpoint ends with
- *   (gc-retention.ts), minus every file a retained snapshot reaches;
+ *   (retention.ts), minus every file a retained snapshot reaches;
  * - the SQLite snapshot blobs of superseded `database` entries;
  * - partial tiles and bundles whose full tile exists and that no retained
  *   checkpoint needs (C2SP tlog-tiles lets a log delete them; readers fall
  *   back to the full tile);
  * - orphan blobs: what a refused write stored and no entry names (listed by
- *   the writer in the orphan journal, src/origin/orphans.ts), once older
+ *   the writer in the orphan journal, src/gc/orphans.ts), once older
  *   than the orphan grace;
  * - temporary files older than an hour.
  * Blobs entries name (tarballs, manifests, file indexes, files, sketches)
@@ -47,7 +47,7 @@ import {
   retainedSnapshots,
   type SnapshotRecord,
   snapshotRecord,
-} from "./gc-retention.ts";
+} from "./retention.ts";
 
 export const DEFAULT_GRACE_MS = 10 * 60_000;
 export const DEFAULT_RETAIN_FOR_MS = 2 * 3600_000;
