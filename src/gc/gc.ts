@@ -212,15 +212,27 @@ function noTotals(): Record<GarbageKind, KindTotals> {
   };
 }
 
-/** One collection: scan, retain, mark, list candidates, then sweep what the grace allows. */
-export async function collectGarbage(options: GcOptions): Promise<GcReport> {
+/** What a run found: the retained snapshots, what they reach, and every file that may be garbage. */
+interface Marked {
+  readonly size: number;
+  readonly retained: SnapshotRecord[];
+  readonly database: { index: number; blob: string } | undefined;
+  /** Blobs a retained checkpoint reaches. */
+  readonly marked: Set<string>;
+  /** Partial tiles and bundles a retained checkpoint needs. */
+  readonly needed: Set<string>;
+  readonly candidates: Map<string, GarbageKind>;
+}
+
+/** Scans the log from where the last run stopped, retains, marks, and lists the candidates. */
+async function mark(
+  options: GcOptions,
+  state: GcState | undefined,
+  start: number,
+): Promise<Marked> {
   const { tree } = options;
-  const now = options.now ?? Date.now;
-  const grace = options.grace ?? DEFAULT_GRACE_MS;
-  const start = now();
-  const before = await options.state.read();
   const size = await treeSize(tree);
-  const fresh = before.scanned > size ? undefined : before;
+  const fresh = state && state.scanned <= size ? state : undefined;
   const scanned = await scan(tree, fresh?.scanned ?? 0, size);
   const records = [...(fresh?.retained ?? []), ...scanned.snapshots];
   const retained = retainedSnapshots(records, start, options.retainFor ?? DEFAULT_RETAIN_FOR_MS);
@@ -255,30 +267,36 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   for await (const { name, isDirectory } of tree.list(".tmp"))
     if (!isDirectory) candidates.set(`.tmp/${name}`, "temporary");
   for (const hex of options.orphans ?? []) candidates.set(blobPath(hex), "orphan");
+  return { size, retained, database, marked, needed, candidates };
+}
 
+/** The files still unreachable, each with when a run first found it so (now, for a new one). */
+function pendingAfter(
+  options: GcOptions,
+  found: Marked,
+  previous: readonly PendingFile[],
+  start: number,
+) {
   const isLive = (file: { path: string; kind: GarbageKind }) => {
     const hex = file.path.startsWith("blob/sha256/") ? file.path.slice(12) : undefined;
-    if (hex !== undefined && marked.has(hex)) return true;
+    if (hex !== undefined && found.marked.has(hex)) return true;
     if (file.kind === "orphan" && hex !== undefined) return options.isNamed?.(hex) ?? true;
-    return file.kind === "partial" && needed.has(file.path);
+    return file.kind === "partial" && found.needed.has(file.path);
   };
-  const since = new Map((fresh?.pending ?? []).map((p) => [p.path, p]));
-  for (const [path, kind] of candidates)
+  const since = new Map(previous.map((p) => [p.path, p]));
+  for (const [path, kind] of found.candidates)
     if (!since.has(path)) since.set(path, { path, kind, since: start });
-  const pending = [...since.values()].filter((p) => !isLive(p));
-  const state: GcState = {
-    v: 1,
-    scanned: size,
-    retained,
-    ...(database ? { database } : {}),
-    pending,
-  };
-  if (!options.dryRun) await options.state.write(state);
-  const markMs = now() - start;
-  await options.afterMark?.();
+  return [...since.values()].filter((p) => !isLive(p));
+}
 
-  const sweepStart = now();
-  const freed = noTotals();
+/** Deletes (or in a dry run, counts) each pending file whose grace has passed; returns what is left. */
+async function sweep(
+  options: GcOptions,
+  pending: readonly PendingFile[],
+  start: number,
+  freed: Record<GarbageKind, KindTotals>,
+): Promise<PendingFile[]> {
+  const grace = options.grace ?? DEFAULT_GRACE_MS;
   const left: PendingFile[] = [];
   for (const file of pending) {
     const due = file.since <= start - grace;
@@ -288,19 +306,51 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
         : file.kind === "temporary"
           ? TEMPORARY_GRACE_MS
           : grace;
-    const bytes = due ? await sweepOne(tree, file.path, start - age, options.dryRun) : undefined;
+    const bytes = due
+      ? await sweepOne(options.tree, file.path, start - age, options.dryRun)
+      : undefined;
     if (bytes !== undefined) {
       freed[file.kind].files++;
       freed[file.kind].bytes += bytes;
       if (!options.dryRun) continue;
     }
-    if (options.dryRun || (await tree.stat(file.path))) left.push(file);
+    if (options.dryRun || (await options.tree.stat(file.path))) left.push(file);
   }
+  return left;
+}
+
+/** One collection: scan, retain, mark, list candidates, then sweep what the grace allows. */
+export async function collectGarbage(options: GcOptions): Promise<GcReport> {
+  const now = options.now ?? Date.now;
+  const start = now();
+  const previous = await options.state.read();
+  const found = await mark(options, previous, start);
+  const pending = pendingAfter(
+    options,
+    found,
+    previous.scanned <= found.size ? previous.pending : [],
+    start,
+  );
+  const state: GcState = {
+    v: 1,
+    scanned: found.size,
+    retained: found.retained,
+    ...(found.database ? { database: found.database } : {}),
+    pending,
+  };
+  // Recorded before anything is deleted: a run killed in the sweep leaves a state that names it all.
+  if (!options.dryRun) await options.state.write(state);
+  const markMs = now() - start;
+  await options.afterMark?.();
+
+  const sweepStart = now();
+  const freed = noTotals();
+  const left = await sweep(options, pending, start, freed);
   if (!options.dryRun) await options.state.write({ ...state, pending: left });
   return {
-    size,
-    retained: retained.map((r) => r.index + 1),
-    marked: marked.size,
+    size: found.size,
+    retained: found.retained.map((r) => r.index + 1),
+    marked: found.marked.size,
     freed,
     pending: left.length,
     markMs,
