@@ -136,6 +136,7 @@ async function gcBenchmark(): Promise<string[][]> {
     ...["--packages", "5000", "--publishes", values.quick ? "200" : "1000"],
   ]);
   const g = r.gc;
+  if (!g) throw new Error("bench/scale.ts ran no garbage collection");
   const kept = Object.values(g.retained).reduce((a, b) => a + b, 0) / r.incremental.publishes;
   return [
     [

@@ -139,7 +139,8 @@ export interface ScaleResult {
     readonly sparseBytes: number;
     readonly sparseGzipBytes: number;
   };
-  readonly gc: {
+  /** Absent with --keep. */
+  readonly gc?: {
     /** GC of the build, of the tree after the publishes with the default policy, and with grace 0 / retain 0. */
     readonly build: GcSummary;
     readonly defaultPolicy: GcSummary;
@@ -183,6 +184,51 @@ function gcSummary(run: TimedGc): GcSummary {
     files: run.files,
     bytes: run.bytes,
     byKind: run.report.freed,
+  };
+}
+
+/**
+ * Steps 5 and 6. GC after the publishes: with the default policy (the
+ * transient: everything is recent), then with grace 0 and retain 0 (what
+ * stays for good), growth measured against the GC'd build; then as many
+ * publishes again, in groups of 10, while collections run back to back.
+ */
+async function gcAfterPublishes(
+  registry: Registry,
+  dataDir: string,
+  gcBuild: TimedGc,
+  baseline: TreeUsage,
+): Promise<NonNullable<ScaleResult["gc"]>> {
+  const treeDir = join(dataDir, "tree");
+  const gcDefault = await timedGc(dataDir, registry, {});
+  const transient = treeUsage(treeDir);
+  // The SQLite snapshot of step 3b keeps its checkpoint (the build's) retained; the hourly
+  // schedule would have published a newer one by now, which frees it.
+  await registry.publishDatabase();
+  const gcAfter = await timedGc(dataDir, registry);
+  const afterGc = treeUsage(treeDir);
+  const growth = (usage: TreeUsage) => ({
+    bundles: usage.bundles.bytes - baseline.bundles.bytes,
+    tiles: usage.tiles.bytes - baseline.tiles.bytes,
+    documents: usage.documents.bytes - baseline.documents.bytes,
+    shards: usage.shards.bytes - baseline.shards.bytes,
+    roots: usage.roots.bytes - baseline.roots.bytes,
+  });
+  const { entries: more } = incrementalPublishes(registry, synthetic, publishes, seed, publishes);
+  let latencies: number[] = [];
+  const loopRuns = await whileCollecting(dataDir, registry, async () => {
+    latencies = await publishInGroups(registry, more);
+  });
+  latencies.sort((a, b) => a - b);
+  return {
+    build: gcSummary(gcBuild),
+    defaultPolicy: gcSummary(gcDefault),
+    afterPublishes: gcSummary(gcAfter),
+    transient: growth(transient),
+    retained: growth(afterGc),
+    loopRuns,
+    groupLatencyP50: percentile(latencies, 50),
+    groupLatencyP99: percentile(latencies, 99),
   };
 }
 
@@ -324,11 +370,13 @@ try {
   );
 
   // 3c. GC of the build (grace 0, retain 0): every snapshot but the newest, and the partials, go.
-  const gcBuild = await timedGc(dataDir, registry);
-  console.log(
-    `GC of the build: ${count(gcBuild.files)} files, ${mib(gcBuild.bytes)} freed in ${seconds(gcBuild.ms)} ` +
-      `(mark ${seconds(gcBuild.report.markMs)}, sweep ${seconds(gcBuild.report.sweepMs)}), peak RSS ${mib(gcBuild.peakRss)}`,
-  );
+  // Not with --keep: bench/scale-client.ts syncs from the checkpoint before step 4, as it was.
+  const gcBuild = keep ? undefined : await timedGc(dataDir, registry);
+  if (gcBuild)
+    console.log(
+      `GC of the build: ${count(gcBuild.files)} files, ${mib(gcBuild.bytes)} freed in ${seconds(gcBuild.ms)} ` +
+        `(mark ${seconds(gcBuild.report.markMs)}, sweep ${seconds(gcBuild.report.sweepMs)}), peak RSS ${mib(gcBuild.peakRss)}`,
+    );
   const baseline = treeUsage(treeDir);
 
   // 4. 1,000 more publishes, in groups of 10 as a live origin takes them.
@@ -381,46 +429,7 @@ try {
     sparseGzipBytes,
   };
 
-  // 5. GC after those publishes: with the default policy (the transient: everything is recent),
-  // then with grace 0 and retain 0 (what stays for good). Growth against the GC'd build.
-  const gcDefault = await timedGc(dataDir, registry, {});
-  const transient = treeUsage(treeDir);
-  // The SQLite snapshot of step 3b keeps its checkpoint (the build's) retained; the hourly
-  // schedule would have published a newer one by now, which frees it.
-  await registry.publishDatabase();
-  const gcAfter = await timedGc(dataDir, registry);
-  const afterGc = treeUsage(treeDir);
-  const growth = (usage: TreeUsage) => ({
-    bundles: usage.bundles.bytes - baseline.bundles.bytes,
-    tiles: usage.tiles.bytes - baseline.tiles.bytes,
-    documents: usage.documents.bytes - baseline.documents.bytes,
-    shards: usage.shards.bytes - baseline.shards.bytes,
-    roots: usage.roots.bytes - baseline.roots.bytes,
-  });
-
-  // 6. As many publishes again, in groups of 10, while collections run back to back.
-  const { entries: moreWithGc } = incrementalPublishes(
-    registry,
-    synthetic,
-    publishes,
-    seed,
-    publishes,
-  );
-  let gcLatencies: number[] = [];
-  const gcRuns = await whileCollecting(dataDir, registry, async () => {
-    gcLatencies = await publishInGroups(registry, moreWithGc);
-  });
-  gcLatencies.sort((a, b) => a - b);
-  const gc = {
-    build: gcSummary(gcBuild),
-    defaultPolicy: gcSummary(gcDefault),
-    afterPublishes: gcSummary(gcAfter),
-    transient: growth(transient),
-    retained: growth(afterGc),
-    loopRuns: gcRuns,
-    groupLatencyP50: percentile(gcLatencies, 50),
-    groupLatencyP99: percentile(gcLatencies, 99),
-  };
+  const gc = gcBuild && (await gcAfterPublishes(registry, dataDir, gcBuild, baseline));
   await registry.close();
 
   const result: ScaleResult = {
@@ -773,6 +782,10 @@ function report(r: ScaleResult): void {
     ).map(([what, bytes]) => [what, kib(bytes), count(bytes / inc.publishes)]),
   ]);
   const g = r.gc;
+  if (!g) {
+    console.log(`\nin all ${seconds(r.ms)} (no garbage collection with --keep)`);
+    return;
+  }
   const perPublish = (bytes: number) => count(bytes / inc.publishes);
   const gcRow = (what: string, run: GcSummary) => [
     what,
