@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, readdir, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
 import { LogClient } from "../../src/client/log-client.ts";
 import { SnapshotReader } from "../../src/client/snapshot-reader.ts";
@@ -382,5 +383,30 @@ describe("garbage collection", () => {
     assert.equal(real.code, 0, real.stderr);
     assert.deepEqual(JSON.parse(real.stdout).freed, planned.freed);
     assert.equal((await blobs()).length, before.length - planned.freed.snapshot.files);
+  });
+
+  test("cairn serve collects on its schedule and logs what it freed", async () => {
+    const lines = new PassThrough();
+    const collected = new Promise<{ gc: GcReport }>((resolve) => {
+      let buffered = "";
+      lines.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        for (const line of buffered.split("\n").slice(0, -1)) {
+          const parsed = JSON.parse(line) as { msg?: string; gc: GcReport };
+          if (parsed.msg === "garbage collected") resolve(parsed);
+        }
+        buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+      });
+    });
+    await using origin = await startTestOrigin({ settings: { gcInterval: 1, logStream: lines } });
+    for (let i = 0; i < 3; i++) await origin.publish(`t${i}`, "1.0.0");
+    const { gc } = await collected;
+    assert.deepEqual(Object.keys(gc.freed).sort(), [
+      "database",
+      "orphan",
+      "partial",
+      "snapshot",
+      "temporary",
+    ]);
   });
 });
