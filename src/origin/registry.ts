@@ -12,7 +12,6 @@
  * It is also the PackageReader the npm read API serves from: manifests and
  * tarballs come back checked against the entries that name them.
  */
-
 import { randomBytes } from "node:crypto";
 import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -362,8 +361,9 @@ export class Registry {
 
   /**
    * Checks the publish entry (its exact schema, its size), then stores the
-   * tarball and manifest, then sequences the entry: a refused publish
-   * leaves no blob behind.
+   * tarball and manifest, then sequences the entry: a publish refused
+   * before storing leaves no blob behind; one the sequencer refuses lists
+   * what it stored in the orphan journal, for garbage collection.
    */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
     this.#checkPublish(req.actor, req.ecosystem, req.name, req.version, NO_CHANGES);
