@@ -22,6 +22,7 @@ import type { ProofsResult } from "./log-proofs.ts";
 import type { MirrorSyncResult } from "./mirror-sync.ts";
 import type { ProxyInstallResult } from "./proxy-install.ts";
 import type { RegistryResult } from "./registry-vs-verdaccio.ts";
+import type { ScaleResult } from "./scale.ts";
 import type { UplinkResult } from "./uplink.ts";
 import type { WebBenchResult } from "./web.ts";
 import type { WitnessBenchResult } from "./witness.ts";
@@ -36,6 +37,8 @@ const TARGET_WITNESS_RATIO = 1.5;
 /** From the web interface's issue: server time of a search and of a package page. */
 const TARGET_WEB_P50_MS = 20;
 const TARGET_WEB_P99_MS = 50;
+/** From the governance issue: what a publish leaves in the tree once garbage is collected. */
+const TARGET_GROWTH_PER_PUBLISH = 5 * 1024;
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +52,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo,witness]",
+    "usage: node bench/run.ts [--quick] [--entries N] [--batch N] [--proofs N] [--only log,registry,proxy,hostile,uplink,install,web,cargo,witness,gc]",
   );
   process.exit(0);
 }
@@ -68,11 +71,12 @@ const GROUPS = [
   "web",
   "cargo",
   "witness",
+  "gc",
 ];
 const groups = new Set((values.only ?? GROUPS.join(",")).split(","));
 if ([...groups].some((g) => !GROUPS.includes(g))) {
   throw new Error(
-    `--only takes log, registry, proxy, hostile, uplink, install, web, cargo and witness, got ${JSON.stringify(values.only)}`,
+    `--only takes log, registry, proxy, hostile, uplink, install, web, cargo, witness and gc, got ${JSON.stringify(values.only)}`,
   );
 }
 
@@ -94,6 +98,7 @@ if (groups.has("install")) rows.push(...(await installBenchmark()));
 if (groups.has("web")) rows.push(...(await webBenchmark()));
 if (groups.has("cargo")) rows.push(...(await cargoBenchmark()));
 if (groups.has("witness")) rows.push(...(await witnessBenchmark()));
+if (groups.has("gc")) rows.push(...(await gcBenchmark()));
 const totalMs = performance.now() - started;
 
 console.log(`\n== summary (${seconds(totalMs)} in all) ==`);
@@ -136,6 +141,39 @@ async function logBenchmarks(): Promise<string[][]> {
     ["consistency proofs, cold reader", `${count(p.consistencyCold.perSecond)} proofs/s`, "", ""],
   );
   return rows;
+}
+
+/** Garbage collection on a small synthetic registry (bench/scale.ts, 5,000 packages). */
+async function gcBenchmark(): Promise<string[][]> {
+  console.log("\n== scale (garbage collection) ==");
+  const [r] = await runChild<ScaleResult>(join(BENCH_DIR, "scale.ts"), [
+    // Not fewer publishes with --quick: the newest tile's partials stay until it fills, and over
+    // a few hundred publishes they outweigh the rest.
+    ...["--packages", "5000", "--publishes", "1000"],
+  ]);
+  const g = r.gc;
+  if (!g) throw new Error("bench/scale.ts ran no garbage collection");
+  const kept = Object.values(g.retained).reduce((a, b) => a + b, 0) / r.incremental.publishes;
+  return [
+    [
+      `GC of a ${count(r.packages)}-package build`,
+      `${count(g.build.files)} files in ${seconds(g.build.ms)} (mark ${seconds(g.build.markMs)})`,
+      mib(g.build.peakRss),
+      "",
+    ],
+    [
+      "tree growth per publish after GC (grace 0, retain 0)",
+      `${count(kept)} B`,
+      "",
+      `${count(TARGET_GROWTH_PER_PUBLISH)} B: ${meets(kept < TARGET_GROWTH_PER_PUBLISH)}`,
+    ],
+    [
+      "publish groups of 10 p99, GC looping vs not",
+      `${g.groupLatencyP99.toFixed(1)} vs ${r.incremental.groupLatencyP99.toFixed(1)} ms`,
+      "",
+      "",
+    ],
+  ];
 }
 
 /** The rows of the registry comparison that have a target, and the servers' peak RSS. */

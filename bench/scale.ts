@@ -11,6 +11,10 @@
  * snapshot, and the comparison figures: the bytes of a git-style (cargo)
  * index of the same registry, and the bytes cargo's sparse protocol would
  * fetch for the 1,000 publishes, against the log's growth for them.
+ * Then garbage collection (bench/gc-steps.ts): of the build, and after the
+ * publishes (default policy, then grace 0 / retain 0), the tree's growth
+ * per publish that stays, and as many publishes again while collections
+ * loop, against the group latency without them.
  * With --keep the registry after the 1,000 publishes stays in the work
  * directory (`origin/` is a `cairn serve --data` directory), with
  * `scale.json` describing it.
@@ -29,6 +33,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createGzip, gzipSync } from "node:zlib";
 import semver from "semver";
+import type { GcReport } from "../src/gc/gc.ts";
 import { bundlePath, openCheckpoint } from "../src/log/index.ts";
 import { loadOrCreateKey } from "../src/origin/keys.ts";
 import { Registry } from "../src/origin/registry.ts";
@@ -46,6 +51,7 @@ import {
   removeDir,
   seconds,
 } from "./common.ts";
+import { type TimedGc, timedGc, whileCollecting } from "./gc-steps.ts";
 import {
   END_MS,
   type PackagePlan,
@@ -72,7 +78,7 @@ export interface TreeUsage {
   readonly documents: Part;
   readonly shards: Part;
   readonly roots: Part;
-  /** checkpoint, lock, temporary files. */
+  /** checkpoint, lock, temporary files, SQLite snapshots. */
   readonly other: Part;
   /** st_blocks of everything, directories too. */
   readonly allocated: number;
@@ -133,8 +139,108 @@ export interface ScaleResult {
     readonly sparseBytes: number;
     readonly sparseGzipBytes: number;
   };
+  /** Absent with --keep. */
+  readonly gc?: {
+    /** GC of the build, of the tree after the publishes with the default policy, and with grace 0 / retain 0. */
+    readonly build: GcSummary;
+    readonly defaultPolicy: GcSummary;
+    readonly afterPublishes: GcSummary;
+    /** Tree growth over the publishes against the GC'd build, by kind: after the default-policy run, and after grace 0 / retain 0. */
+    readonly transient: GrowthByKind;
+    readonly retained: GrowthByKind;
+    /** Publishes again in groups of 10 while collections loop: how many ran, and the group latency. */
+    readonly loopRuns: number;
+    readonly groupLatencyP50: number;
+    readonly groupLatencyP99: number;
+  };
   readonly peakRss: number;
   readonly ms: number;
+}
+
+export interface GcSummary {
+  readonly ms: number;
+  readonly markMs: number;
+  readonly sweepMs: number;
+  readonly peakRss: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly byKind: GcReport["freed"];
+}
+
+export interface GrowthByKind {
+  readonly bundles: number;
+  readonly tiles: number;
+  readonly documents: number;
+  readonly shards: number;
+  readonly roots: number;
+}
+
+function gcSummary(run: TimedGc): GcSummary {
+  return {
+    ms: run.ms,
+    markMs: run.report.markMs,
+    sweepMs: run.report.sweepMs,
+    peakRss: run.peakRss,
+    files: run.files,
+    bytes: run.bytes,
+    byKind: run.report.freed,
+  };
+}
+
+/**
+ * Steps 5 and 6. GC after the publishes: with the default policy (the
+ * transient: everything is recent), then with grace 0 and retain 0 (what
+ * stays for good), growth measured against the GC'd build; then as many
+ * publishes again, in groups of 10, while collections run back to back.
+ */
+async function gcAfterPublishes(
+  registry: Registry,
+  dataDir: string,
+  gcBuild: TimedGc,
+  baseline: TreeUsage,
+): Promise<NonNullable<ScaleResult["gc"]>> {
+  const treeDir = join(dataDir, "tree");
+  const gcDefault = await timedGc(dataDir, registry, {});
+  const transient = treeUsage(treeDir);
+  // The SQLite snapshot of step 3b keeps its checkpoint (the build's) retained; the hourly
+  // schedule would have published a newer one by now, which frees it.
+  await registry.publishDatabase();
+  const gcAfter = await timedGc(dataDir, registry);
+  const afterGc = treeUsage(treeDir);
+  const growth = (usage: TreeUsage) => ({
+    bundles: usage.bundles.bytes - baseline.bundles.bytes,
+    tiles: usage.tiles.bytes - baseline.tiles.bytes,
+    documents: usage.documents.bytes - baseline.documents.bytes,
+    shards: usage.shards.bytes - baseline.shards.bytes,
+    roots: usage.roots.bytes - baseline.roots.bytes,
+  });
+  const { entries: more } = incrementalPublishes(registry, synthetic, publishes, seed, publishes);
+  let latencies: number[] = [];
+  const loopRuns = await whileCollecting(dataDir, registry, async () => {
+    latencies = await publishInGroups(registry, more);
+  });
+  latencies.sort((a, b) => a - b);
+  return {
+    build: gcSummary(gcBuild),
+    defaultPolicy: gcSummary(gcDefault),
+    afterPublishes: gcSummary(gcAfter),
+    transient: growth(transient),
+    retained: growth(afterGc),
+    loopRuns,
+    groupLatencyP50: percentile(latencies, 50),
+    groupLatencyP99: percentile(latencies, 99),
+  };
+}
+
+/** Submits `entries` in groups of 10, each group awaited: the group latencies, in order. */
+async function publishInGroups(registry: Registry, entries: readonly PackageEntry[]) {
+  const latencies: number[] = [];
+  for (let i = 0; i < entries.length; i += 10) {
+    const t0 = performance.now();
+    await Promise.all(entries.slice(i, i + 10).map((e) => registry.submit(e)));
+    latencies.push(performance.now() - t0);
+  }
+  return latencies;
 }
 
 const { values } = parseArgs({
@@ -263,6 +369,16 @@ try {
     `SQLite snapshot: ${mib(database.rawBytes)} raw, ${mib(database.blobBytes)} zstd, in ${seconds(database.ms)}`,
   );
 
+  // 3c. GC of the build (grace 0, retain 0): every snapshot but the newest, and the partials, go.
+  // Not with --keep: bench/scale-client.ts syncs from the checkpoint before step 4, as it was.
+  const gcBuild = keep ? undefined : await timedGc(dataDir, registry);
+  if (gcBuild)
+    console.log(
+      `GC of the build: ${count(gcBuild.files)} files, ${mib(gcBuild.bytes)} freed in ${seconds(gcBuild.ms)} ` +
+        `(mark ${seconds(gcBuild.report.markMs)}, sweep ${seconds(gcBuild.report.sweepMs)}), peak RSS ${mib(gcBuild.peakRss)}`,
+    );
+  const baseline = treeUsage(treeDir);
+
   // 4. 1,000 more publishes, in groups of 10 as a live origin takes them.
   const checkpointBefore = readFileSync(join(treeDir, "checkpoint"));
   const sizeBefore = registry.appender.size;
@@ -274,13 +390,8 @@ try {
     publishes,
     seed,
   );
-  const latencies: number[] = [];
   const incStart = performance.now();
-  for (let i = 0; i < newPublishes.length; i += 10) {
-    const t0 = performance.now();
-    await Promise.all(newPublishes.slice(i, i + 10).map((e) => registry.submit(e)));
-    latencies.push(performance.now() - t0);
-  }
+  const latencies = await publishInGroups(registry, newPublishes);
   const incMs = performance.now() - incStart;
   const sizeAfter = registry.appender.size;
   const tilesAfter = treeUsage(treeDir, false);
@@ -288,7 +399,8 @@ try {
   const blobGrowth = { document: 0, shard: 0, root: 0 };
   for (const b of newBlobs) {
     const path = join(treeDir, "blob", "sha256", b);
-    blobGrowth[blobKind(path)] += statSync(path).size;
+    const kind = blobKind(path);
+    if (kind !== "database") blobGrowth[kind] += statSync(path).size;
   }
   const changed = [...new Set(newPublishes.map((e) => e.name))];
   let sparseBytes = 0;
@@ -316,6 +428,8 @@ try {
     sparseBytes,
     sparseGzipBytes,
   };
+
+  const gc = gcBuild && (await gcAfterPublishes(registry, dataDir, gcBuild, baseline));
   await registry.close();
 
   const result: ScaleResult = {
@@ -345,6 +459,7 @@ try {
     database,
     cargoIndex,
     incremental,
+    gc,
     peakRss: peakRss(),
     ms: performance.now() - started,
   };
@@ -378,8 +493,8 @@ try {
   if (!keep) await removeDir(work);
 }
 
-/** What a blob is, from its first byte: a document (JSON), a snapshot root, or a shard. */
-function blobKind(path: string): "document" | "shard" | "root" {
+/** What a blob is, from its first byte: a document (JSON), a snapshot root, a SQLite snapshot or a shard. */
+function blobKind(path: string): "document" | "shard" | "root" | "database" {
   const fd = openSync(path, "r");
   try {
     const head = Buffer.alloc(1);
@@ -387,6 +502,7 @@ function blobKind(path: string): "document" | "shard" | "root" {
     if (n === 0) return "shard"; // an empty shard
     if (head[0] === 0x7b) return "document"; // {
     if (head[0] === 0x63) return "root"; // cairn-snapshot/v1
+    if (head[0] === 0x28) return "database"; // zstd: a SQLite snapshot
     return "shard"; // npm/...
   } finally {
     closeSync(fd);
@@ -428,6 +544,7 @@ function treeUsage(treeDir: string, blobs = true): TreeUsage {
     if (rel.startsWith("blob/")) {
       if (!blobs) return usage.other;
       const kind = blobKind(path);
+      if (kind === "database") return usage.other;
       return kind === "document" ? usage.documents : kind === "root" ? usage.roots : usage.shards;
     }
     return usage.other;
@@ -571,13 +688,14 @@ function incrementalPublishes(
   synthetic: SyntheticRegistry,
   n: number,
   seed: number,
+  first = 0,
 ): { entries: PublishEntry[]; newPackages: number } {
-  const random = synthetic.random(-1 - seed, 3);
+  const random = synthetic.random(-1 - seed - first, 3);
   const highest = new Map<string, string>();
   const plans = new Map<number, PackagePlan>();
   const out: PublishEntry[] = [];
   let newPackages = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = first; i < first + n; i++) {
     const time = END_MS + 86_400_000 + i * 60_000;
     if (random() < 0.05) {
       const plan = synthetic.newPackagePlan(i, time);
@@ -663,5 +781,40 @@ function report(r: ScaleResult): void {
       ] as const
     ).map(([what, bytes]) => [what, kib(bytes), count(bytes / inc.publishes)]),
   ]);
+  const g = r.gc;
+  if (!g) {
+    console.log(`\nin all ${seconds(r.ms)} (no garbage collection with --keep)`);
+    return;
+  }
+  const perPublish = (bytes: number) => count(bytes / inc.publishes);
+  const gcRow = (what: string, run: GcSummary) => [
+    what,
+    `${count(run.files)} files, ${mib(run.bytes)}`,
+    `${seconds(run.ms)} (mark ${seconds(run.markMs)}, sweep ${seconds(run.sweepMs)})`,
+    mib(run.peakRss),
+  ];
+  console.log("");
+  printTable([
+    ["garbage collection", "freed", "time", "peak RSS"],
+    gcRow("of the build (grace 0, retain 0)", g.build),
+    gcRow("after the publishes, default policy", g.defaultPolicy),
+    gcRow("after the publishes, grace 0, retain 0", g.afterPublishes),
+  ]);
+  console.log("");
+  const total = (k: GrowthByKind) => k.bundles + k.tiles + k.documents + k.shards + k.roots;
+  printTable([
+    ["tree growth per publish after GC", "default policy (transient)", "grace 0, retain 0"],
+    ...(["bundles", "tiles", "documents", "shards", "roots"] as const).map((k) => [
+      k,
+      perPublish(g.transient[k]),
+      perPublish(g.retained[k]),
+    ]),
+    ["total", perPublish(total(g.transient)), perPublish(total(g.retained))],
+  ]);
+  console.log(
+    `\n${count(inc.publishes)} more publishes while ${count(g.loopRuns)} collections ran back to back: ` +
+      `groups of 10 p50 ${g.groupLatencyP50.toFixed(1)} ms, p99 ${g.groupLatencyP99.toFixed(1)} ms ` +
+      `(without GC: p50 ${inc.groupLatencyP50.toFixed(1)} ms, p99 ${inc.groupLatencyP99.toFixed(1)} ms)`,
+  );
   console.log(`\nin all ${seconds(r.ms)}`);
 }

@@ -30,6 +30,7 @@ export const COMMAND_MODULES: readonly {
     names: ["takedown", "restore"],
     load: async () => (await import("./takedown.ts")).registerTakedownCommands,
   },
+  { names: ["gc"], load: async () => (await import("./gc.ts")).registerGcCommands },
   { names: ["log"], load: async () => (await import("./log.ts")).registerLogCommands },
   {
     names: ["mirror", "mirrors"],

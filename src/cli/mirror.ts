@@ -38,6 +38,7 @@ interface MirrorFlags extends WitnessFlags {
   host: string;
   port: number;
   interval: number;
+  gcInterval: number;
   once?: boolean;
   durable: boolean;
   gateway: string[];
@@ -72,6 +73,12 @@ export function registerMirrorCommands(program: Command): void {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4874)
     .option("--interval <seconds>", "seconds between syncs", parseSeconds("interval"), 60)
+    .option(
+      "--gc-interval <seconds>",
+      "seconds between garbage collections of the copy, each between two syncs (see cairn gc --help); 0: never",
+      parseSeconds("interval", 0),
+      3600,
+    )
     .option("--once", "sync once and exit, without serving (for cron)")
     .option("--no-durable", "do not fsync the copy (throwaway mirrors only)")
     .option("--gateway <url>", GATEWAY_HELP, collectGateway, [])
@@ -119,6 +126,10 @@ export function registerMirrorCommands(program: Command): void {
         host: flags.host,
         port: flags.port,
         intervalMs: flags.interval * 1000,
+        gcIntervalMs: flags.gcInterval * 1000,
+        onGc: (r) => {
+          if (r instanceof Error) logProblem(r);
+        },
         onSync: (r) => {
           if (r instanceof Error) logProblem(r);
           else if (r.toSize !== r.fromSize) process.stdout.write(`synced: ${describeSync(r)}\n`);

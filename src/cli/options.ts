@@ -52,6 +52,25 @@ export const parseCount = (what: string, min = 0) => integer(what, min, Number.M
 export const parseSeconds = (what: string, min = 1) =>
   integer(what, min, Math.floor(MAX_TIMER_MS / 1000));
 
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
+
+/** A size in bytes: a whole number, optionally with K, M, G or T (powers of 1024; `MiB`, `MB` alike). */
+export function parseSize(value: string): number {
+  const m = /^([1-9][0-9]{0,15})(?:([kmgt])(?:i?b)?)?$/i.exec(value);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()] : Number.NaN;
+  if (!Number.isSafeInteger(bytes))
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not a size (a whole number of bytes, or with K, M, G or T)`,
+    );
+  return bytes;
+}
+
 export const LOG_LEVEL_HELP = `least severe log line written to standard error as JSON: ${LOG_LEVELS.join(", ")} ("debug" adds every request)`;
 
 export function parseLogLevel(value: string): LogLevel {

@@ -23,6 +23,7 @@ import {
   parseLogLevel,
   parsePort,
   parseSeconds,
+  parseSize,
   parseTimeoutMs,
 } from "./options.ts";
 import { progressBar } from "./output.ts";
@@ -58,6 +59,7 @@ interface ProxyFlags extends WitnessFlags {
   timeout: number;
   logLevel: LogLevel;
   full?: boolean;
+  cacheMax?: number;
   readAhead: boolean;
   share?: boolean;
   sharePort: number;
@@ -85,6 +87,11 @@ export function registerProxyCommands(program: Command): void {
     .option(
       "--no-read-ahead",
       "do not read dependencies before npm or cargo asks for them (npm's with their manifests)",
+    )
+    .option(
+      "--cache-max <size>",
+      "the most the blob cache holds (e.g. 2G); past it the least recently used blobs go, and are fetched and verified again when next read",
+      parseSize,
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", parsePort, 4875)
@@ -159,6 +166,7 @@ export function registerProxyCommands(program: Command): void {
         refreshMs: flags.refresh * 1000,
         timeoutMs: flags.timeout,
         full: flags.full ?? false,
+        ...(flags.cacheMax !== undefined ? { cacheMaxBytes: flags.cacheMax } : {}),
         ...(flags.readAhead ? { readAhead: "manifests" as const } : {}),
         logLevel: flags.logLevel,
         onProblem: (err) => process.stderr.write(`cairn proxy: ${err.message}\n`),

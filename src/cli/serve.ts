@@ -35,6 +35,7 @@ interface ServeFlags {
   durable?: boolean;
   signup?: boolean;
   databaseInterval?: number;
+  gcInterval?: number;
   popularityInterval?: number;
   snapshotShards?: number;
   logLevel?: LogLevel;
@@ -121,6 +122,11 @@ export function registerServeCommands(program: Command): void {
     .option(
       "--database-interval <seconds>",
       "seconds between SQLite snapshots for new clients; 0: only on SIGHUP (default: 3600)",
+      parseSeconds("interval", 0),
+    )
+    .option(
+      "--gc-interval <seconds>",
+      "seconds between garbage collections of the static tree (see cairn gc --help); 0: never (default: 3600)",
       parseSeconds("interval", 0),
     )
     .option(

@@ -5,8 +5,9 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { PackageStore } from "../install/store.ts";
+import { keepWithin } from "../install/store-cap.ts";
 import { linkedPackages, pruneStore, verifyStore } from "../install/store-maintenance.ts";
-import { defaultStateDir } from "./options.ts";
+import { defaultStateDir, parseSize } from "./options.ts";
 
 /** Where installs keep the per-file store: `$CAIRN_HOME/store` (CAIRN_HOME defaults to ~/.cairn). */
 export function defaultStoreDir(): string {
@@ -47,14 +48,20 @@ export function registerStoreCommands(program: Command): void {
   storeOption(
     store
       .command("prune")
-      .description("remove the packages no project links any more, and their files"),
-  ).action(async (flags: { store?: string }) => {
+      .description("remove the packages no project links any more, and their files")
+      .option(
+        "--max-size <size>",
+        "keep packages no project links too, most recently linked first, while the store fits this size (e.g. 5G)",
+        parseSize,
+      ),
+  ).action(async (flags: { store?: string; maxSize?: number }) => {
     const opened = await PackageStore.open(flags.store ?? defaultStoreDir());
-    const keep = await linkedPackages(opened);
-    const report = await pruneStore(
-      opened,
-      keep.map((p) => p.integrity),
-    );
+    const linked = await linkedPackages(opened);
+    const keep =
+      flags.maxSize === undefined
+        ? linked.map((p) => p.integrity)
+        : await keepWithin(opened, linked, flags.maxSize);
+    const report = await pruneStore(opened, keep);
     process.stdout.write(
       `kept ${keep.length} packages; removed ${report.removedIndexes} packages and ${report.removedFiles} files (${report.freedBytes} bytes)\n`,
     );

@@ -37,6 +37,7 @@ import {
   shardOf,
 } from "../registry/snapshot.ts";
 import { CodedError } from "../util/coded-error.ts";
+import { NoSourceError } from "./errors.ts";
 import type { LogClient } from "./log-client.ts";
 
 /** The snapshot a checkpoint commits to, verified. */
@@ -81,6 +82,15 @@ export type SnapshotReadErrorCode =
 /** A snapshot whose files do not hold together; a file that does not parse is its own domain's error. */
 export class SnapshotReadError extends CodedError<SnapshotReadErrorCode> {
   override name = "SnapshotReadError";
+}
+
+/** No source had the file: each answered that it does not hold it (or did not answer). */
+function isMissingEverywhere(err: unknown): boolean {
+  return (
+    err instanceof NoSourceError &&
+    err.errors.length > 0 &&
+    err.errors.every((e) => e.code === "unavailable")
+  );
 }
 
 export class SnapshotReader {
@@ -167,7 +177,11 @@ export class SnapshotReader {
    * lists none. `name` in any spelling the ecosystem counts as the same
    * (a crate's `-`/`_` and case).
    */
-  async documentHash(ecosystem: string, name: string): Promise<string | undefined> {
+  documentHash(ecosystem: string, name: string): Promise<string | undefined> {
+    return this.#refreshingOnMissing(() => this.#documentHash(ecosystem, name));
+  }
+
+  async #documentHash(ecosystem: string, name: string): Promise<string | undefined> {
     const head = await this.head();
     if (head.entry === undefined) return undefined;
     const key = `${ecosystem}/${rulesOf(ECOSYSTEMS, ecosystem).keyName(name)}`;
@@ -177,9 +191,28 @@ export class SnapshotReader {
   }
 
   /** The package's document as the snapshot commits to it; undefined if the registry has no such package. */
-  async document(ecosystem: string, name: string): Promise<PackageDocument | undefined> {
-    const hash = await this.documentHash(ecosystem, name);
-    return hash === undefined ? undefined : this.documentByHash(ecosystem, name, hash);
+  document(ecosystem: string, name: string): Promise<PackageDocument | undefined> {
+    return this.#refreshingOnMissing(async () => {
+      const hash = await this.#documentHash(ecosystem, name);
+      return hash === undefined ? undefined : this.documentByHash(ecosystem, name, hash);
+    });
+  }
+
+  /**
+   * Runs `read`; if a file of the snapshot is found nowhere (garbage
+   * collection removed the files of a checkpoint it no longer retains),
+   * fetches the newest checkpoint and, if it moved, reads once more.
+   */
+  async #refreshingOnMissing<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isMissingEverywhere(err)) throw err;
+      const size = this.#client.checkpoint?.size;
+      const fresh = await this.#client.refresh({ mirrorCheck: "background" });
+      if (fresh.size === size) throw err;
+      return read();
+    }
   }
 
   /**

@@ -41,6 +41,7 @@ import { RegistryState, type VersionRow, versionRowOf } from "../registry/state.
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { replaceFile } from "../util/durable-file.ts";
+import { CacheCap } from "./cache-cap.ts";
 import { LogClient, type LogClientOptions } from "./log-client.ts";
 import { type SnapshotHeadStore, SnapshotReader } from "./snapshot-reader.ts";
 
@@ -71,6 +72,8 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
    * packuments). Off by default.
    */
   readonly readAhead?: "documents" | "manifests";
+  /** The most bytes the blob cache holds; past it the least recently used blobs go (src/client/cache-cap.ts). */
+  readonly cacheMaxBytes?: number;
   /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
   readonly cacheTarballs?: boolean;
   /** Told of every verified document read (a sharing proxy learns what peers may be asked for). */
@@ -118,6 +121,7 @@ export class VerifyingReader implements PackageReader {
     "revision" | "document" | "version" | "search" | "registryKeys"
   >;
   readonly #cache: BlobStore;
+  readonly #cap: CacheCap | undefined;
   readonly #options: VerifyingReaderOptions;
   #lastRefresh = 0;
   #lastSuccess = 0;
@@ -137,11 +141,13 @@ export class VerifyingReader implements PackageReader {
     client: LogClient,
     state: RegistryState | undefined,
     cache: BlobStore,
+    cap: CacheCap | undefined,
   ) {
     this.#options = options;
     this.client = client;
     this.state = state;
     this.#cache = cache;
+    this.#cap = cap;
     if (state) {
       this.#reads = stateReads(state);
       return;
@@ -175,8 +181,13 @@ export class VerifyingReader implements PackageReader {
 
   static async open(options: VerifyingReaderOptions): Promise<VerifyingReader> {
     const client = await LogClient.open({ ...options, stateDir: options.dataDir });
-    const cache = await BlobStore.open(join(options.dataDir, "cache"), { durable: false });
-    if (!options.full) return new VerifyingReader(options, client, undefined, cache);
+    const cacheDir = join(options.dataDir, "cache");
+    const cache = await BlobStore.open(cacheDir, { durable: false });
+    const cap =
+      options.cacheMaxBytes === undefined
+        ? undefined
+        : await CacheCap.open(cache, cacheDir, options.cacheMaxBytes);
+    if (!options.full) return new VerifyingReader(options, client, undefined, cache, cap);
     const state = RegistryState.open(join(options.dataDir, "state.sqlite"), {
       ecosystems: ECOSYSTEMS,
     });
@@ -186,7 +197,7 @@ export class VerifyingReader implements PackageReader {
         `the proxy's state in ${options.dataDir} is ahead of its verified checkpoint: remove state.sqlite`,
       );
     }
-    return new VerifyingReader(options, client, state, cache);
+    return new VerifyingReader(options, client, state, cache, cap);
   }
 
   /** Resolves once no background work (reading ahead, cache writes, prefetch) is left. */
@@ -371,6 +382,7 @@ export class VerifyingReader implements PackageReader {
       : await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
+      this.#cap?.used(ref.sha256);
       return cached;
     }
     let fetching = this.#fetching.get(ref.sha256);
@@ -381,7 +393,11 @@ export class VerifyingReader implements PackageReader {
           : this.client.blobByHash(ref.sha256, ref.maxBytes);
       fetching = fetch.finally(() => this.#fetching.delete(ref.sha256));
       this.#fetching.set(ref.sha256, fetching);
-      if (keep) this.#track(fetching.then((data) => this.#cache.put(data)).catch(() => undefined));
+      const store = async (data: Uint8Array) => {
+        const stored = await this.#cache.put(data);
+        await this.#cap?.stored(stored.sha256, stored.size);
+      };
+      if (keep) this.#track(fetching.then(store).catch(() => undefined));
     }
     return fetching;
   }

@@ -67,6 +67,7 @@ export { DirectorySource, HttpSource, openSource, withFullTileFallback } from ".
 export { type LogSource, TileHashReader } from "./tile-reader.ts";
 export {
   bundlePath,
+  edgeTiles,
   encodeBundle,
   MAX_BUNDLE_BYTES,
   MAX_ENTRY_SIZE,

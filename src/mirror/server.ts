@@ -15,6 +15,9 @@ import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { CARGO } from "../cargo/rules/ecosystem.ts";
 import { VerifyingReader } from "../client/verifying-reader.ts";
 import { registerGateway } from "../gateway/index.ts";
+import type { GcReport } from "../gc/gc.ts";
+import { collectDataDir } from "../gc/run.ts";
+import { scheduleGc } from "../gc/schedule.ts";
 import { DirectorySource, withFullTileFallback } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { createHttpApp, type HttpAppOptions } from "../npm/http-app.ts";
@@ -37,6 +40,10 @@ export interface MirrorServerOptions extends MirrorOptions, HttpAppOptions {
   readonly intervalMs: number;
   /** Told of each sync that finished or failed. */
   readonly onSync?: (result: SyncResult | Error) => void;
+  /** Milliseconds between garbage collections of the copy (0 or absent: never), each between two syncs. */
+  readonly gcIntervalMs?: number;
+  /** Told of each garbage collection that finished or failed. */
+  readonly onGc?: (result: GcReport | Error) => void;
 }
 
 export interface RunningMirror {
@@ -58,17 +65,31 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
   };
   const blocks = new BlockIndex(mirror.blobs);
   await addRecordedRoots(blocks, mirror.state);
+  // A collection waits for the sync in progress, and a sync for the collection in progress.
+  let collecting: Promise<unknown> | undefined;
+  const collect = () => {
+    const run = mirror
+      .settled()
+      .then(() => collectDataDir({ dataDir: options.dataDir, blobs: mirror.blobs }));
+    collecting = run.finally(() => {
+      collecting = undefined;
+    });
+    return run;
+  };
   // Each sync may bring large tarballs whose leaves the gateway serves.
-  const sync = () =>
-    mirror.sync().then(async (result) => {
+  const sync = async () => {
+    while (collecting) await collecting.catch(() => {});
+    return mirror.sync().then(async (result) => {
       // A sync that brought no entries brought no roots: no scan of every version.
       if (result.toSize !== result.fromSize) await addRecordedRoots(blocks, mirror.state);
       return result;
     });
+  };
   const report = (result: SyncResult | Error) => options.onSync?.(result);
 
   let app: FastifyInstance | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let stopGc = async () => {};
   let closed = false;
   let sparse: VerifyingReader | undefined;
   let firstSync: Promise<void>;
@@ -171,6 +192,8 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       };
       firstSync.finally(tick);
     }
+    if ((options.gcIntervalMs ?? 0) > 0)
+      stopGc = scheduleGc(options.gcIntervalMs ?? 0, collect, (r) => options.onGc?.(r));
     const server = app;
     return {
       url: `${address}/`,
@@ -180,6 +203,7 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       close: async () => {
         closed = true;
         clearTimeout(timer);
+        await stopGc();
         await server.close();
         await firstSync;
         await mirror.settled();

@@ -7,6 +7,8 @@ import { registerCargoApi } from "../cargo/api.ts";
 import { cargoLimits } from "../cargo/publish.ts";
 import { cargoStateReads, registerCargoReadApi } from "../cargo/read-api.ts";
 import { registerGateway } from "../gateway/index.ts";
+import { collectDataDir } from "../gc/run.ts";
+import { scheduleGc } from "../gc/schedule.ts";
 import { DirectorySource, type NoteVerifier } from "../log/index.ts";
 import { TREE_PATH } from "../log/urls.ts";
 import { AuthStore } from "../origin/auth.ts";
@@ -145,6 +147,7 @@ export async function startOrigin(
   const isWithheld = (sha256: string) => withholdingOf(registry.state.sql, sha256) !== undefined;
   const health = new TreeHealth(operatorLog);
   let stopScrub = async () => {};
+  let stopGc = async () => {};
   const auth = AuthStore.open(paths.auth);
   const deltas = new FileDeltas(paths.tree, registry, {
     durable: config.durable,
@@ -222,6 +225,21 @@ export async function startOrigin(
     }
     if (limits.scrubRate > 0)
       stopScrub = startScrub(paths.tree, key.verifier, health, limits.scrubRate, isWithheld);
+    if ((config.gcInterval ?? 0) > 0)
+      stopGc = scheduleGc(
+        (config.gcInterval ?? 0) * 1000,
+        () =>
+          collectDataDir({
+            dataDir: config.data,
+            blobs: registry.blobs,
+            isNamed: (hex) => registry.state.namesBlob(hex),
+          }),
+        (result) => {
+          if (result instanceof Error)
+            server.log.warn({ err: result }, "garbage collection failed");
+          else server.log.info({ gc: result }, "garbage collected");
+        },
+      );
     const followers = (uplinks?.routes.uplinks ?? [])
       .filter((uplink) => uplink.follow.length > 0)
       .map((uplink) => new Follower(registry, uplinks as UplinkImporter, uplink, uplink.follow));
@@ -253,6 +271,7 @@ export async function startOrigin(
         clearInterval(timer);
         clearInterval(popularityTimer);
         await Promise.all(followers.map((f) => f.stop()));
+        await stopGc();
         await stopScrub();
         await server.close();
         await uplinks?.close();

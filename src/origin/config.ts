@@ -24,6 +24,8 @@ export interface OriginConfig {
   readonly signup: boolean;
   /** Seconds between SQLite snapshots for new clients (0: only on SIGHUP). */
   readonly databaseInterval: number;
+  /** Seconds between garbage collections of the static tree (0: never; `cairn gc` runs one). */
+  readonly gcInterval?: number;
   /** Seconds between popularity sketches of downloads, for LAN peers (0: never). */
   readonly popularityInterval?: number;
   /** Intervals one popularity sketch sums (default 7). */
@@ -157,6 +159,7 @@ export const DEFAULT_CONFIG: OriginConfig = {
   durable: true,
   signup: true,
   databaseInterval: 3600,
+  gcInterval: 3600,
   popularityInterval: 86400,
   popularityWindow: 7,
   popularityThreshold: 0,
@@ -179,6 +182,7 @@ const TYPES: Record<
   durable: "boolean",
   signup: "boolean",
   databaseInterval: "number",
+  gcInterval: "number",
   popularityInterval: "number",
   popularityWindow: "number",
   popularityThreshold: "number",
@@ -368,7 +372,12 @@ export function checkConfig(values: Record<string, unknown>, where: string): Par
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new ConfigError(`${where}: port must be an integer from 0 to 65535`);
   }
-  for (const key of ["databaseInterval", "popularityInterval", "popularityThreshold"]) {
+  for (const key of [
+    "databaseInterval",
+    "gcInterval",
+    "popularityInterval",
+    "popularityThreshold",
+  ]) {
     const value = values[key] as number | undefined;
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
       throw new ConfigError(`${where}: ${key} must be a whole number`);

@@ -17,6 +17,7 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { ECOSYSTEMS } from "../ecosystems/index.ts";
+import { recordOrphans } from "../gc/orphans.ts";
 import { Appender, DirectorySource, FsLogStorage } from "../log/index.ts";
 import { storeUnixfsNodes, tarballDag, withUnixfsRoot } from "../registry/artifact-dag.ts";
 import type { JsonValue } from "../registry/canonical-json.ts";
@@ -436,8 +437,9 @@ export class Registry {
 
   /**
    * Checks the publish entry (its exact schema, its size), then stores the
-   * tarball and manifest, then sequences the entry: a refused publish
-   * leaves no blob behind.
+   * tarball and manifest, then sequences the entry: a publish refused
+   * before storing leaves no blob behind; one the sequencer refuses lists
+   * what it stored in the orphan journal, for garbage collection.
    */
   async publish(req: PublishRequest): Promise<SequencedEntry<Entry>> {
     this.#checkPublish(req.actor, req.ecosystem, req.name, req.version, NO_CHANGES);
@@ -470,11 +472,21 @@ export class Registry {
       await rm(path, { force: true });
       throw err;
     });
-    await this.blobs.putFile(path, artifact);
-    await this.blobs.put(req.metadata);
-    await storeUnixfsNodes(dag, this.blobs);
-    if (req.files) await this.storeVersionFiles(req.files);
-    return this.#sequencer.submit(entry);
+    try {
+      await this.blobs.putFile(path, artifact);
+      await this.blobs.put(req.metadata);
+      await storeUnixfsNodes(dag, this.blobs);
+      if (req.files) await this.storeVersionFiles(req.files);
+      return await this.#sequencer.submit(entry);
+    } catch (err) {
+      // What it stored stays unnamed (unless another entry names the same bytes): garbage collection's to judge.
+      const stored = [artifact, manifestBlob, ...(files ? [files] : [])];
+      await recordOrphans(
+        this.#dataDir,
+        stored.map((blob) => blob.sha256),
+      );
+      throw err;
+    }
   }
 
   /**
@@ -552,6 +564,9 @@ export class Registry {
       if (entries.some((e) => e.kind === "takedown" || e.kind === "restore"))
         await this.#reconcileWithheld();
       return sequenced;
+    } catch (err) {
+      await recordOrphans(this.#dataDir, manifests.map(sha256Hex));
+      throw err;
     } finally {
       await settled;
     }

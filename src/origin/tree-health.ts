@@ -19,6 +19,7 @@ import { createReadStream } from "node:fs";
 import { opendir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { readGcState, requiredAfterGc } from "../gc/retention.ts";
 import {
   checkTree,
   DirectorySource,
@@ -27,7 +28,13 @@ import {
   openCheckpoint,
   type TreeDamage,
 } from "../log/index.ts";
-import { type BlobRef, blobsNamedBy, decodeEntry, type Entry } from "../registry/entries.ts";
+import {
+  type BlobRef,
+  blobsNamedBy,
+  decodeEntry,
+  type Entry,
+  isPackageEntry,
+} from "../registry/entries.ts";
 import { CodedError } from "../util/coded-error.ts";
 
 export type { TreeDamage };
@@ -108,6 +115,8 @@ export async function checkStoredTree(
   }
   const damage: TreeDamage[] = [];
   let blobs = 0;
+  // Snapshot files and databases garbage collection removed are not damage.
+  let required = requiredAfterGc(await readGcState(treeDir));
   const onBundle = async (index: number, entries: readonly Uint8Array[]) => {
     for (const [i, bytes] of entries.entries()) {
       let entry: Entry;
@@ -117,9 +126,15 @@ export async function checkStoredTree(
         // Authentic bytes the decoder refuses are the log's problem, not the disk's.
         continue;
       }
+      if (!required(index * 256 + i, entry)) continue;
       for (const ref of namedBlobs(entry)) {
         if (scope.isWithheld?.(ref.sha256)) continue;
         const found = await stat(join(treeDir, blobPath(ref.sha256))).catch(() => undefined);
+        if (found === undefined && entry.kind !== "popularity" && !isPackageEntry(entry)) {
+          // A collection may have run since this check began: it records its scan before it deletes.
+          required = requiredAfterGc(await readGcState(treeDir));
+          if (!required(index * 256 + i, entry)) continue;
+        }
         if (found?.size !== ref.size) {
           const problem = found ? `has ${found.size} bytes, not ${ref.size}` : "missing";
           damage.push({
@@ -142,7 +157,13 @@ export async function checkStoredTree(
       if (scope.signal?.aborted) break;
       if (!HEX64.test(file.name)) continue;
       blobs++;
-      const actual = await hashFile(join(dirPath, file.name), pace);
+      const actual = await hashFile(join(dirPath, file.name), pace).catch(
+        (err: NodeJS.ErrnoException) => {
+          // Deleted since it was listed (garbage collection): nothing to check.
+          if (err.code === "ENOENT") return file.name;
+          throw err;
+        },
+      );
       if (actual !== file.name && !damage.some((d) => d.path === blobPath(file.name)))
         damage.push({ path: blobPath(file.name), problem: "its bytes do not hash to its name" });
     }

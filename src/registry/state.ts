@@ -530,6 +530,15 @@ export class RegistryState {
     ).get(sha256) as { ecosystem: string; name: string; version: string } | undefined;
   }
 
+  /** Whether a version's entry names the blob `sha256` (its tarball, manifest or file index). */
+  namesBlob(sha256: string): boolean {
+    if (this.versionOfBlob(sha256) !== undefined) return true;
+    const manifest = this.sql(
+      "SELECT 1 FROM versions WHERE json_extract(entry, '$.manifest.sha256') = ?1 LIMIT 1",
+    ).get(sha256);
+    return manifest !== undefined;
+  }
+
   /** Starts a batch of entries that follow the state's log size; nothing is written until it commits. */
   begin(first: number): StateBatch {
     const size = this.logSize;

@@ -10,12 +10,18 @@
  * `derived` (bytes anyone can make again from another blob: a version's
  * files from its tarball) is not synced: a crash may lose it or leave it
  * damaged, which `get` and `has` report as absent, and a later put repairs.
+ *
+ * Garbage collection (src/gc/gc.ts) deletes blobs by age, so a put of
+ * a blob already held refreshes its mtime, and a collection running in the
+ * same process sees every hash put since its mark began (`trackPuts`) and
+ * deletes through `removeIfOlder`, which a concurrent put of the same hash
+ * waits for before it writes the blob again.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { placeHashNamedFiles, syncDir } from "../util/durable-file.ts";
+import { placeHashNamedFiles, syncDir, unlinkIfOlder } from "../util/durable-file.ts";
 import { sha256Hex } from "../util/sha256.ts";
 
 export { sha256Hex };
@@ -39,10 +45,19 @@ export async function hashFile(path: string): Promise<StoredBlob> {
   return { sha256: hash.digest("hex"), size };
 }
 
+/** The hashes put since a collection's mark began. */
+export interface PutTracker {
+  has(hex: string): boolean;
+  stop(): void;
+}
+
 export class BlobStore {
   readonly #dir: string;
   readonly #tmpDir: string;
   readonly #durable: boolean;
+  readonly #trackers = new Set<Set<string>>();
+  /** Deletions in flight by hash: a put of one waits for it, then writes the blob anew. */
+  readonly #deleting = new Map<string, Promise<unknown>>();
 
   private constructor(treeDir: string, durable: boolean) {
     this.#dir = join(treeDir, "blob", "sha256");
@@ -92,6 +107,7 @@ export class BlobStore {
         slice.map(async (data) => {
           const hex = sha256Hex(data);
           stored.push({ sha256: hex, size: data.length });
+          await this.#claim(hex);
           if (!fresh.has(hex) && !(await this.#holds(hex))) fresh.set(hex, data);
         }),
       );
@@ -106,10 +122,56 @@ export class BlobStore {
     return stored;
   }
 
-  /** Whether the blob is held undamaged; a stat first, as most blobs put are new. */
+  /**
+   * Called before a put looks for `hex`: recorded for a collection in
+   * progress first, in the same tick as the look at its deletions, so a
+   * deletion either sees the put and keeps the blob, or started before and
+   * is waited for.
+   */
+  async #claim(hex: string): Promise<void> {
+    for (const tracker of this.#trackers) tracker.add(hex);
+    await this.#deleting.get(hex)?.catch(() => {});
+  }
+
+  /** Whether the blob is held undamaged (a stat first, as most blobs put are new); a held one's mtime is refreshed. */
   async #holds(hex: string): Promise<boolean> {
     const found = await stat(this.#file(hex)).catch(() => undefined);
-    return found !== undefined && (await this.get(hex)) !== undefined;
+    return found !== undefined && (await this.get(hex)) !== undefined && this.#touch(hex);
+  }
+
+  /** Refreshes a held blob's mtime, so an age-based sweep keeps it; false if it is gone meanwhile (the put writes it again). */
+  #touch(hex: string): Promise<boolean> {
+    const now = new Date();
+    return utimes(this.#file(hex), now, now).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Records every hash put from now until `stop`. */
+  trackPuts(): PutTracker {
+    const put = new Set<string>();
+    this.#trackers.add(put);
+    return { has: (hex) => put.has(hex), stop: () => this.#trackers.delete(put) };
+  }
+
+  /**
+   * Deletes the blob unless it was put since `tracker` began or its mtime is
+   * at or after `before`; the bytes freed, or undefined if it was kept or absent.
+   */
+  async removeIfOlder(
+    hex: string,
+    before: number,
+    tracker?: PutTracker,
+  ): Promise<number | undefined> {
+    if (tracker?.has(hex) || this.#deleting.has(hex)) return undefined;
+    const removal = unlinkIfOlder(this.#file(hex), before);
+    this.#deleting.set(hex, removal);
+    try {
+      return await removal;
+    } finally {
+      this.#deleting.delete(hex);
+    }
   }
 
   /** A fresh path in the store's temporary directory, for a blob being made on disk. */
@@ -127,7 +189,8 @@ export class BlobStore {
   async putFile(path: string, hashed?: StoredBlob): Promise<StoredBlob> {
     try {
       const { sha256: hex, size } = hashed ?? (await hashFile(path));
-      if (await this.has(hex)) return { sha256: hex, size };
+      await this.#claim(hex);
+      if ((await this.has(hex)) && (await this.#touch(hex))) return { sha256: hex, size };
       const handle = await open(path, "r");
       try {
         // Renamed first, then data and directory synced together: the name checks the bytes.

@@ -1,6 +1,6 @@
 /** File writes that can be made durable: the data, and the directory entry that names it. */
 import { randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /** Writes `data` to `path` (created or truncated); with `durable`, its data is on disk on return. */
@@ -124,4 +124,18 @@ export async function createPrivateFile(path: string, text: string): Promise<voi
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Deletes the file unless it was last written at or after `before` (ms
+ * since the epoch): what an age-based sweep deletes. The bytes freed, or
+ * undefined when the file was kept or absent.
+ */
+export async function unlinkIfOlder(path: string, before: number): Promise<number | undefined> {
+  const found = await stat(path).catch(() => undefined);
+  if (found === undefined || found.mtimeMs >= before) return undefined;
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
+  return found.size;
 }

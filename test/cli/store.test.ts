@@ -1,6 +1,6 @@
 /** `cairn store verify` and `cairn store prune`, run as a user runs them, on a store in $CAIRN_HOME. */
 import assert from "node:assert/strict";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { linkPackage } from "../../src/install/link.ts";
@@ -51,5 +51,39 @@ describe("cairn store", () => {
     assert.equal(await store.has(used.tarball.integrity), true);
     assert.equal(await store.has(unused.tarball.integrity), false);
     assert.deepEqual(await store.checkFiles(used), []);
+  });
+
+  test("prune --max-size keeps unlinked packages most recently linked first, within the size", async () => {
+    await using dir = await tempDir();
+    const storeDir = join(dir.path, "store");
+    const store = await PackageStore.open(storeDir);
+    const linked = await addCorpus(store, "semver-7.8.6.tgz");
+    const older = await addCorpus(store, "wrap-ansi-7.0.0.tgz");
+    const newer = await addCorpus(store, "ansi-styles-4.3.0.tgz");
+    await linkPackage(store, linked, join(dir.path, "project", "node_modules", "semver"));
+    // Each linked once and then unlinked, wrap-ansi first: ansi-styles is the more recent.
+    for (const [name, index] of [
+      ["wrap-ansi", older],
+      ["ansi-styles", newer],
+    ] as const) {
+      const target = join(dir.path, `gone-${name}`, "node_modules", name);
+      await linkPackage(store, index, target);
+      await rm(join(dir.path, `gone-${name}`), { recursive: true });
+    }
+    const bytes = async (index: typeof linked) => {
+      let total = 0;
+      for (const f of index.files.values()) total += (await stat(store.filePath(f))).size;
+      return total;
+    };
+    const max = (await bytes(linked)) + (await bytes(newer)) + 1;
+    const pruned = await cairn(["store", "prune", "--store", storeDir, "--max-size", String(max)]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /kept 2 packages; removed 1 packages/);
+    assert.equal(await store.has(linked.tarball.integrity), true);
+    assert.equal(await store.has(newer.tarball.integrity), true);
+    assert.equal(await store.has(older.tarball.integrity), false);
+    // The next install of the pruned package stores and verifies it again.
+    const again = await addCorpus(store, "wrap-ansi-7.0.0.tgz");
+    assert.deepEqual(await store.checkFiles(again), []);
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { BlobStore, sha256Hex } from "../../src/store/blobs.ts";
@@ -53,5 +53,41 @@ describe("blob store", () => {
     await store.putFile(again);
     assert.equal(await store.has(stored.sha256), true);
     assert.deepEqual(await readdir(join(dir.path, ".tmp")), []);
+  });
+
+  test("a put of a held blob refreshes its mtime, so an age-based sweep keeps it", async () => {
+    await using dir = await tempDir();
+    const store = await BlobStore.open(dir.path, { durable: false });
+    const { sha256 } = await store.put(Buffer.from("old news"));
+    const path = join(dir.path, BlobStore.treePath(sha256));
+    const old = new Date(Date.now() - 86_400_000);
+    await utimes(path, old, old);
+    const sweepStart = Date.now() - 1000;
+    await store.put(Buffer.from("old news"));
+    assert.equal(await store.removeIfOlder(sha256, sweepStart), undefined);
+    assert.equal(await store.has(sha256), true);
+    // Through putFile too.
+    await utimes(path, old, old);
+    const file = store.tempPath();
+    await writeFile(file, "old news");
+    await store.putFile(file);
+    assert.ok((await stat(path)).mtimeMs >= sweepStart);
+  });
+
+  test("a sweep skips what was put since its mark, and a put racing a deletion writes the blob again", async () => {
+    await using dir = await tempDir();
+    const store = await BlobStore.open(dir.path, { durable: false });
+    const data = Buffer.from("contested");
+    const { sha256 } = await store.put(data);
+    const tracker = store.trackPuts();
+    await store.put(data);
+    assert.equal(await store.removeIfOlder(sha256, Number.POSITIVE_INFINITY, tracker), undefined);
+    tracker.stop();
+    // A deletion started, then a put of the same bytes before it finishes: the put wins.
+    const removal = store.removeIfOlder(sha256, Number.POSITIVE_INFINITY);
+    const put = store.put(data);
+    assert.equal(await removal, data.length);
+    await put;
+    assert.deepEqual(Buffer.from((await store.get(sha256)) as Uint8Array), data);
   });
 });
