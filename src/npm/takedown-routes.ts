@@ -21,6 +21,11 @@ import { tokenUser } from "./routes.ts";
 
 export const TAKEDOWNS_PATH = "/-/cairn/takedowns";
 export const TAKEDOWN_PATH = "/-/cairn/takedown";
+/** The moderators' writes: they extend the log, so the origin's write guards stand in front of them. */
+export const TAKEDOWN_WRITE_ROUTES: readonly (readonly ["PUT" | "DELETE", string])[] = [
+  ["PUT", TAKEDOWN_PATH],
+  ["DELETE", TAKEDOWN_PATH],
+];
 
 const FIELDS = new Set(["ecosystem", "name", "version", "reason", "purge"]);
 
