@@ -27,7 +27,7 @@ import {
 import { type WitnessSubmitter, witnessSubmitterFor } from "../origin/witnesses.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
-import { refuseWithheld, withholdingOf } from "../registry/withheld.ts";
+import { refuseWithheld, refuseWithheldBlock, withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
@@ -332,7 +332,12 @@ async function buildApp(
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   registerGateway(app, parts.blocks, {
-    refuse: ({ sha256 }) => refuseWithheld(withholdingOf(registry.state.sql, sha256)),
+    refuse: (address) =>
+      refuseWithheldBlock(
+        (sha256) => withholdingOf(registry.state.sql, sha256),
+        address.sha256,
+        parts.blocks.ownersOf(address),
+      ),
   });
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =

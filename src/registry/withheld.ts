@@ -248,3 +248,18 @@ export function pendingWithheld(
 export function refuseWithheld(withholding: Withholding | undefined): void {
   if (withholding) throw new TakedownError(withholding.name, withholding.version, withholding);
 }
+
+/**
+ * Refuses a gateway block that belongs to withheld bytes: a whole withheld
+ * blob, or a leaf or node of large blobs (`owners`) that are all withheld.
+ * A leaf a live tarball shares is still served: it is that tarball's too.
+ */
+export function refuseWithheldBlock(
+  withholding: (sha256: string) => Withholding | undefined,
+  sha256: string,
+  owners: readonly string[],
+): void {
+  refuseWithheld(withholding(sha256));
+  const marks = owners.map(withholding);
+  if (marks.length > 0 && marks.every((mark) => mark !== undefined)) refuseWithheld(marks[0]);
+}

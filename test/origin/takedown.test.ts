@@ -5,8 +5,10 @@ import { describe, test } from "node:test";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withholdingOf } from "../../src/registry/withheld.ts";
 import { cidOf } from "../../src/store/cid.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
 import { startTestOrigin } from "../helpers/origin.ts";
 import { signUp } from "../helpers/registry-client.ts";
+import { recordLarge } from "../helpers/unixfs-dag.ts";
 
 const exists = (path: string) =>
   access(path).then(
@@ -156,6 +158,42 @@ describe("takedowns on the origin", () => {
       reason: "twice",
     });
     assert.equal(again.status, 409);
+  });
+
+  test("the nodes and leaves of a taken-down tarball over 1 MiB answer 451; a leaf a live tarball shares does not", async () => {
+    await using origin = await startTestOrigin();
+    const MiB = 1024 * 1024;
+    const shared = Buffer.alloc(MiB, 7);
+    const own = Buffer.alloc(MiB + 5, 9);
+    const evil = Buffer.concat([shared, own]);
+    const live = Buffer.concat([shared, Buffer.alloc(MiB + 5, 3)]);
+    const down = await recordLarge(origin, evil);
+    await recordLarge(origin, live);
+    const raw = { headers: { accept: "application/vnd.ipld.raw" } };
+    const get = (cid: string) => fetch(new URL(`ipfs/${cid}`, origin.url), raw);
+    const root = down.root.toString();
+    const ownLeaf = cidOf(sha256Hex(own.subarray(0, MiB)));
+    const sharedLeaf = cidOf(sha256Hex(shared));
+    for (const cid of [root, ownLeaf, sharedLeaf]) assert.equal((await get(cid)).status, 200, cid);
+    const reason = "Illegal content (court order 42)";
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "large",
+      version: down.version,
+      reason,
+    });
+    for (const cid of [root, ownLeaf]) {
+      const res = await get(cid);
+      assert.equal(res.status, 451, cid);
+      const body = (await res.json()) as { code: string; reason: string; version: string };
+      assert.deepEqual(
+        [body.code, body.reason, body.version],
+        ["taken-down", reason, down.version],
+      );
+    }
+    assert.equal((await get(sharedLeaf)).status, 200);
   });
 
   test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
