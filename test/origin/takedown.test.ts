@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import type { RestoredBytes } from "../../src/origin/registry.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withholdingOf } from "../../src/registry/withheld.ts";
 import { cidOf } from "../../src/store/cid.ts";
@@ -212,11 +213,16 @@ describe("takedowns on the origin", () => {
     await assert.rejects(origin.publish("evil", "2.0.0"), { code: "forbidden" });
   });
 
-  test("a purged takedown deletes the bytes, and its restore is refused before anything is appended", async () => {
+  test("a purged takedown deletes the bytes; a restore needs them again, checked against the entry before anything is appended", async () => {
     await using origin = await startTestOrigin();
     await origin.publish("illegal", "1.0.0");
-    const tarball = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"]
-      .artifact?.sha256 as string;
+    const version = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"];
+    const artifact = version?.artifact as { sha256: string };
+    const held = async (sha256: string | undefined) =>
+      (await origin.registry.blobs.get(sha256 as string)) as Uint8Array;
+    const tarball = await held(artifact.sha256);
+    const manifest = await held(version?.manifest.sha256);
+    const index = await held(version?.files?.sha256);
     const request = {
       actor: "carol",
       ecosystem: "npm",
@@ -229,12 +235,44 @@ describe("takedowns on the origin", () => {
       reason: "Court order",
       purge: true,
     });
-    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), false);
-    assert.equal(await exists(join(origin.dataDir, "withheld", tarball)), false);
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", artifact.sha256)), false);
+    assert.equal(await exists(join(origin.dataDir, "withheld", artifact.sha256)), false);
     const size = origin.registry.appender.size;
-    await assert.rejects(origin.registry.takedown({ ...request, kind: "restore", reason: "no" }), {
-      code: "purged",
-    });
-    assert.equal(origin.registry.appender.size, size);
+    const restore = (bytes?: RestoredBytes) =>
+      origin.registry.takedown({
+        ...request,
+        kind: "restore",
+        reason: "Order lifted",
+        ...(bytes ? { bytes } : {}),
+      });
+    const files = { index, contents: [] };
+    const altered = Buffer.from(tarball);
+    altered[altered.length - 1] ^= 1;
+    for (const [bytes, code] of [
+      [{ tarball: altered, manifest, files }, "invalid"],
+      [{ tarball, manifest: Buffer.from("{}"), files }, "invalid"],
+      [{ tarball, manifest }, "purged"],
+      [{ manifest, files }, "purged"],
+      [undefined, "purged"],
+    ] as const) {
+      await assert.rejects(restore(bytes), { code });
+      assert.equal(origin.registry.appender.size, size);
+      assert.equal(
+        (await fetch(new URL(`-/cairn/blob/sha256/${artifact.sha256}`, origin.url))).status,
+        451,
+      );
+    }
+    const { index: entry } = await restore({ tarball, manifest, files });
+    assert.ok(entry >= size);
+    const doc = origin.registry.state.table("npm").document("illegal");
+    assert.equal(doc?.versions["1.0.0"].takenDown, undefined);
+    const tgz = await fetch(new URL("illegal/-/illegal-1.0.0.tgz", origin.url));
+    assert.equal(tgz.status, 200);
+    assert.deepEqual(Buffer.from(await tgz.arrayBuffer()), Buffer.from(tarball));
+    for (const blob of [manifest, index])
+      assert.equal(
+        (await fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(blob)}`, origin.url))).status,
+        200,
+      );
   });
 });
