@@ -29,6 +29,7 @@ import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { refuseWithheld, refuseWithheldBlock, withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
+import { deltaEnds } from "../store/delta-path.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
@@ -323,8 +324,9 @@ async function buildApp(
         code: "damaged-file",
       });
     }
-    const withheld = blobOfTreePath(path);
-    if (withheld) refuseWithheld(withholdingOf(registry.state.sql, withheld));
+    // A blob, or a delta from or to a file that only taken-down versions list.
+    for (const hex of [blobOfTreePath(path), ...(deltaEnds(path) ?? [])])
+      if (hex) refuseWithheld(withholdingOf(registry.state.sql, hex));
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });

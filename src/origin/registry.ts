@@ -42,7 +42,14 @@ import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, packageKey, RegistryState, rowName } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs, snapshotEntry } from "../registry/state-batch.ts";
-import { takedownsOf, withheldBlobsOf, withheldHashes } from "../registry/withheld.ts";
+import {
+  filesOfVersion,
+  recordVersionFiles,
+  takedownsOf,
+  withheldBlobsOf,
+  withheldHashes,
+  withholdingOf,
+} from "../registry/withheld.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -458,7 +465,19 @@ export class Registry {
     await this.blobs.put(req.metadata);
     await storeUnixfsNodes(dag, this.blobs);
     if (req.files) await this.storeVersionFiles(req.files);
-    return this.#sequencer.submit(entry);
+    const sequenced = await this.#sequencer.submit(entry);
+    if (req.files) this.recordVersionFiles(entry, req.files);
+    return sequenced;
+  }
+
+  /** Adds a version's files to the reverse index a takedown reads (src/registry/withheld.ts). */
+  recordVersionFiles(
+    version: { readonly ecosystem: string; readonly name: string; readonly version: string },
+    files: VersionFiles,
+  ): void {
+    const hashes = files.contents.map((bytes) => sha256Hex(bytes));
+    const rowKey = rowName(ECOSYSTEMS, version);
+    recordVersionFiles(this.state.sql, version.ecosystem, rowKey, version.version, hashes);
   }
 
   /**
@@ -604,11 +623,19 @@ export class Registry {
     });
     // The state may have moved on since: take its word for what is withheld now.
     const still = new Set(withheldHashes(this.state.sql));
+    const rowKey = rowName(ECOSYSTEMS, entry);
+    const files = Object.keys(after?.versions ?? {})
+      .filter((v) => request.version === undefined || v === request.version)
+      .flatMap((v) => filesOfVersion(this.state.sql, ecosystem, rowKey, v));
+    const isWithheld = (hex: string) => withholdingOf(this.state.sql, hex) !== undefined;
     await this.withheldFiles.withhold(
-      moved.withheld.filter((hex) => still.has(hex)),
+      [...moved.withheld.filter((hex) => still.has(hex)), ...files.filter(isWithheld)],
       request.purge === true,
     );
-    await this.withheldFiles.release(moved.released.filter((hex) => !still.has(hex)));
+    await this.withheldFiles.release([
+      ...moved.released.filter((hex) => !still.has(hex)),
+      ...files.filter((hex) => !isWithheld(hex)),
+    ]);
     return sequenced;
   }
 

@@ -197,6 +197,62 @@ describe("takedowns on the origin", () => {
     assert.equal((await get(sharedLeaf)).status, 200);
   });
 
+  test("a taken-down version withholds the files no live version lists, and the deltas from or to them", async () => {
+    await using origin = await startTestOrigin();
+    const LICENSE = "MIT License, shared by everyone\n";
+    const file = (name: string, data: string) => ({ name: `package/${name}`, data });
+    await origin.publish("evil", "1.0.0", {}, [
+      file("LICENSE", LICENSE),
+      file("index.js", "ok()\n"),
+    ]);
+    await origin.publish("evil", "1.1.0", {}, [
+      file("LICENSE", LICENSE),
+      file("index.js", "steal()\n"),
+    ]);
+    await origin.publish("other", "1.0.0", {}, [
+      file("LICENSE", LICENSE),
+      file("x.js", "steal()\n"),
+      file("y.js", "own()\n"),
+    ]);
+    await origin.deltasIdle();
+    const blob = (data: string) =>
+      fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(data)}`, origin.url)).then((r) => r.status);
+    const delta = fetch(
+      new URL(`-/cairn/delta/sha256/${sha256Hex("ok()\n")}/${sha256Hex("steal()\n")}`, origin.url),
+    ).then((r) => r.status);
+    assert.equal(await delta, 200);
+    const takedown = (name: string, kind: "takedown" | "restore") =>
+      origin.registry.takedown({
+        kind,
+        actor: "carol",
+        ecosystem: "npm",
+        name,
+        version: "1.0.0",
+        reason: "Malware",
+      });
+    await takedown("other", "takedown");
+    // Its own file is withheld; the files a live version also lists are not.
+    assert.deepEqual(
+      [await blob("own()\n"), await blob("steal()\n"), await blob(LICENSE)],
+      [451, 200, 200],
+    );
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", sha256Hex("own()\n"))), false);
+    await takedown("evil", "takedown");
+    assert.deepEqual([await blob("ok()\n"), await blob(LICENSE)], [451, 200]);
+    // The delta from a withheld file to a live one is withheld too.
+    const refused = await fetch(
+      new URL(`-/cairn/delta/sha256/${sha256Hex("ok()\n")}/${sha256Hex("steal()\n")}`, origin.url),
+    );
+    assert.equal(refused.status, 451);
+    assert.equal(((await refused.json()) as { code: string }).code, "taken-down");
+    await takedown("other", "restore");
+    await takedown("evil", "restore");
+    assert.deepEqual(
+      [await blob("own()\n"), await blob("ok()\n"), await blob("steal()\n")],
+      [200, 200, 200],
+    );
+  });
+
   test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
     await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
     await origin.publish("evil", "1.0.0");
