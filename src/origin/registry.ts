@@ -47,6 +47,7 @@ import {
   recordVersionFiles,
   takedownsOf,
   withheldBlobsOf,
+  withheldFileHashes,
   withheldHashes,
   withholdingOf,
 } from "../registry/withheld.ts";
@@ -701,7 +702,10 @@ export class Registry {
 
   /** Moves files to match the withheld set: after a crash, or after entries that change it. */
   async #reconcileWithheld(): Promise<void> {
-    const withheld = new Set(withheldHashes(this.state.sql));
+    const withheld = new Set([
+      ...withheldHashes(this.state.sql),
+      ...withheldFileHashes(this.state.sql),
+    ]);
     await this.withheldFiles.reconcile((hex) => withheld.has(hex), withheld);
   }
 

@@ -195,6 +195,16 @@ function withheldFileOf(sql: Sql, sha256: string): Withholding | undefined {
   return row === undefined ? undefined : { ...row, sha256 };
 }
 
+/** Every file withheld that way: listed by taken-down versions only. */
+export function withheldFileHashes(sql: Sql): string[] {
+  const rows = sql(
+    `SELECT DISTINCT f.sha256 FROM takedowns t JOIN file_versions f
+       ON f.ecosystem = t.ecosystem AND f.name = t.name AND f.version = t.version
+     WHERE NOT ${LISTED_LIVE}`,
+  ).all() as { sha256: Uint8Array }[];
+  return rows.map((r) => Buffer.from(r.sha256).toString("hex"));
+}
+
 /** Records the files a version's index lists (`rowKey`: the name its rows are keyed by). */
 export function recordVersionFiles(
   sql: Sql,

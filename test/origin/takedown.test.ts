@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { access } from "node:fs/promises";
-import { join } from "node:path";
+import { access, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { startOrigin } from "../../src/npm/origin-server.ts";
 import type { RestoredBytes } from "../../src/origin/registry.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withholdingOf } from "../../src/registry/withheld.ts";
 import { cidOf } from "../../src/store/cid.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
-import { startTestOrigin } from "../helpers/origin.ts";
+import { startTestOrigin, testOriginConfig } from "../helpers/origin.ts";
 import { signUp } from "../helpers/registry-client.ts";
 import { recordLarge } from "../helpers/unixfs-dag.ts";
 
@@ -251,6 +252,35 @@ describe("takedowns on the origin", () => {
       [await blob("own()\n"), await blob("ok()\n"), await blob("steal()\n")],
       [200, 200, 200],
     );
+  });
+
+  test("a withheld file back in the tree after a crash is moved aside again at the next start", async () => {
+    const origin = await startTestOrigin();
+    const { dataDir, treeDir } = origin;
+    await origin.publish("other", "1.0.0", {}, [{ name: "package/own.js", data: "own()\n" }]);
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "other",
+      version: "1.0.0",
+      reason: "Malware",
+    });
+    await origin.close();
+    const own = sha256Hex("own()\n");
+    const served = join(treeDir, "blob", "sha256", own);
+    // As if the origin stopped between the entry and the move.
+    await rename(join(dataDir, "withheld", own), served);
+    const again = await startOrigin(testOriginConfig(dataDir));
+    try {
+      assert.equal(await exists(served), false);
+      assert.equal(await exists(join(dataDir, "withheld", own)), true);
+      const res = await fetch(new URL(`-/cairn/blob/sha256/${own}`, again.url));
+      assert.equal(res.status, 451);
+    } finally {
+      await again.close();
+      await rm(dirname(dataDir), { recursive: true, force: true });
+    }
   });
 
   test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
