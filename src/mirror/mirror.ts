@@ -36,6 +36,7 @@ import {
 import { KEYS_PATH } from "../log/key-rotation.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { WitnessPolicy } from "../log/policy.ts";
+import { backfillVersionFiles } from "../npm/file-versions-backfill.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
 import { checkUnixfs, hasUnixfsRoot, storeUnixfsNodes } from "../registry/artifact-dag.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
@@ -155,6 +156,7 @@ export class Mirror {
     });
     try {
       await replayInto(state, new DirectorySource(treeDir), held?.checkpoint.size ?? 0);
+      await backfillVersionFiles(state, (sha256) => blobs.get(sha256));
     } catch (err) {
       state.close();
       throw err;

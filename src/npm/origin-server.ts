@@ -36,6 +36,7 @@ import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
 import { errorResponse } from "./error-status.ts";
 import { FileDeltas } from "./file-deltas.ts";
+import { backfillVersionFiles } from "./file-versions-backfill.ts";
 import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
@@ -141,6 +142,7 @@ export async function startOrigin(
     throw err;
   });
   witnesses?.attach(registry.appender);
+  await backfillVersionFiles(registry.state, (sha256) => registry.blobs.get(sha256));
   const isWithheld = (sha256: string) => withholdingOf(registry.state.sql, sha256) !== undefined;
   const health = new TreeHealth(operatorLog);
   let stopScrub = async () => {};

@@ -205,6 +205,18 @@ export function withheldFileHashes(sql: Sql): string[] {
   return rows.map((r) => Buffer.from(r.sha256).toString("hex"));
 }
 
+/** Versions whose entry names a file index the reverse index has no rows for (recorded before it existed). */
+export function versionsLackingFiles(
+  sql: Sql,
+): { ecosystem: string; name: string; version: string; files: string }[] {
+  return sql(
+    `SELECT v.ecosystem, v.name, v.version, json_extract(v.entry, '$.files.sha256') AS files
+     FROM versions v WHERE json_extract(v.entry, '$.files.sha256') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM file_versions f
+         WHERE f.ecosystem = v.ecosystem AND f.name = v.name AND f.version = v.version)`,
+  ).all() as { ecosystem: string; name: string; version: string; files: string }[];
+}
+
 /** Records the files a version's index lists (`rowKey`: the name its rows are keyed by). */
 export function recordVersionFiles(
   sql: Sql,

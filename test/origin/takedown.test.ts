@@ -283,6 +283,33 @@ describe("takedowns on the origin", () => {
     }
   });
 
+  test("versions published before the reverse index are added to it at start, so their files stay live", async () => {
+    const origin = await startTestOrigin();
+    const { dataDir } = origin;
+    const shared = { name: "package/shared.js", data: "shared()\n" };
+    await origin.publish("good", "1.0.0", {}, [shared]);
+    await origin.publish("evil", "1.0.0", {}, [shared]);
+    // As an origin that recorded good@1.0.0 before the index existed.
+    origin.registry.state.sql("DELETE FROM file_versions WHERE name = 'good'").run();
+    await origin.close();
+    const again = await startOrigin(testOriginConfig(dataDir));
+    try {
+      await again.registry.takedown({
+        kind: "takedown",
+        actor: "carol",
+        ecosystem: "npm",
+        name: "evil",
+        version: "1.0.0",
+        reason: "Malware",
+      });
+      const res = await fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(shared.data)}`, again.url));
+      assert.equal(res.status, 200);
+    } finally {
+      await again.close();
+      await rm(dirname(dataDir), { recursive: true, force: true });
+    }
+  });
+
   test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
     await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
     await origin.publish("evil", "1.0.0");
