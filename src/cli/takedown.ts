@@ -6,7 +6,9 @@
  * directory of a stopped origin, as the local operator. Both end in
  * Registry.takedown.
  */
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { restoredBytesOf } from "../npm/purged-restore.ts";
 import { TAKEDOWN_PATH } from "../npm/takedown-routes.ts";
 import { loadConfig } from "../origin/config.ts";
 import { dataPaths } from "../origin/data-paths.ts";
@@ -20,6 +22,8 @@ interface TakedownFlags {
   reason: string;
   ecosystem: string;
   purge?: boolean;
+  tarball?: string;
+  manifest?: string;
   registry?: string;
   token?: string;
   data?: string;
@@ -32,12 +36,29 @@ export function parseSpec(spec: string): { name: string; version?: string } {
   return at > 0 ? { name: spec.slice(0, at), version: spec.slice(at + 1) } : { name: spec };
 }
 
-async function overHttp(request: TakedownRequest, registry: string, token: string) {
+/** The purged bytes a restore offers (--tarball, --manifest), read from their files. */
+async function offered(flags: TakedownFlags) {
+  if (flags.tarball === undefined) {
+    if (flags.manifest !== undefined) throw new Error("--manifest comes with --tarball");
+    return undefined;
+  }
+  const tarball = await readFile(flags.tarball);
+  const manifest = flags.manifest === undefined ? undefined : await readFile(flags.manifest);
+  return { tarball, manifest };
+}
+
+type Offered = Awaited<ReturnType<typeof offered>>;
+
+async function overHttp(request: TakedownRequest, bytes: Offered, registry: string, token: string) {
   const { kind, actor: _, ...body } = request;
   const response = await fetch(new URL(TAKEDOWN_PATH, registry), {
     method: kind === "takedown" ? "PUT" : "DELETE",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
+    body: JSON.stringify({
+      ...body,
+      ...(bytes ? { tarball: bytes.tarball.toString("base64") } : {}),
+      ...(bytes?.manifest ? { manifest: bytes.manifest.toString("base64") } : {}),
+    }),
   });
   const answer = (await response.json().catch(() => ({}))) as { entry?: number; error?: string };
   if (!response.ok)
@@ -45,12 +66,15 @@ async function overHttp(request: TakedownRequest, registry: string, token: strin
   return answer.entry;
 }
 
-async function onDataDir(request: TakedownRequest, flags: TakedownFlags) {
+async function onDataDir(request: TakedownRequest, bytes: Offered, flags: TakedownFlags) {
   const config = await loadConfig({ data: flags.data }, flags.config);
   const key = await loadOrCreateKey(dataPaths(config.data).key, config.origin);
   const registry = await Registry.open({ dataDir: config.data, key, durable: config.durable });
   try {
-    return (await registry.takedown(request)).index;
+    const restored =
+      bytes && (await restoredBytesOf(registry.state, request, bytes.tarball, bytes.manifest));
+    return (await registry.takedown({ ...request, ...(restored ? { bytes: restored } : {}) }))
+      .index;
   } finally {
     await registry.close();
   }
@@ -73,6 +97,10 @@ function register(program: Command, kind: TakedownRequest["kind"]): void {
     .option("--config <file>", "JSON config file (default: <data>/config.json)");
   if (kind === "takedown")
     command.option("--purge", "delete the bytes rather than keep them aside for a restore");
+  else
+    command
+      .option("--tarball <file>", "a purged version: its tarball, checked against the log")
+      .option("--manifest <file>", "a purged version: its manifest as the log names it");
   command.action(async (spec: string, flags: TakedownFlags) => {
     const request: TakedownRequest = {
       kind,
@@ -84,10 +112,11 @@ function register(program: Command, kind: TakedownRequest["kind"]): void {
     };
     if (flags.registry !== undefined && flags.token === undefined)
       throw new Error("--registry needs --token, a moderator's token");
+    const bytes = await offered(flags);
     const entry =
       flags.registry !== undefined && flags.token !== undefined
-        ? await overHttp(request, flags.registry, flags.token)
-        : await onDataDir(request, flags);
+        ? await overHttp(request, bytes, flags.registry, flags.token)
+        : await onDataDir(request, bytes, flags);
     process.stdout.write(
       `${kind === "takedown" ? "took down" : "restored"} ${spec}: log entry ${entry}\n`,
     );

@@ -36,6 +36,7 @@ import {
 import { KEYS_PATH } from "../log/key-rotation.ts";
 import { MAX_MIRROR_LIST_BYTES, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import type { WitnessPolicy } from "../log/policy.ts";
+import { backfillVersionFiles } from "../npm/file-versions-backfill.ts";
 import { type FilesClaim, filesClaimOf, recomputeVersionFiles } from "../npm/version-files.ts";
 import { checkUnixfs, hasUnixfsRoot, storeUnixfsNodes } from "../registry/artifact-dag.ts";
 import { BlobError, verifyIntegrity } from "../registry/blob-check.ts";
@@ -47,19 +48,22 @@ import {
   type NamedBlob,
 } from "../registry/entries.ts";
 import { replayInto } from "../registry/replay.ts";
-import { RegistryState } from "../registry/state.ts";
+import { RegistryState, rowName } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs } from "../registry/state-batch.ts";
 import { decodeLogEntries } from "../registry/void-entries.ts";
 import {
+  filesOfVersion,
   type PendingWithheld,
   pendingWithheld,
   type RestoredVersion,
+  recordVersionFiles,
   type Withholding,
   withholdingOf,
 } from "../registry/withheld.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { unixfsOf } from "../store/unixfs.ts";
 import { replaceFile, syncDir } from "../util/durable-file.ts";
+import { sha256Hex } from "../util/sha256.ts";
 import { MirrorError, upstreamWithheld } from "./mirror-error.ts";
 
 export interface MirrorOptions {
@@ -152,6 +156,7 @@ export class Mirror {
     });
     try {
       await replayInto(state, new DirectorySource(treeDir), held?.checkpoint.size ?? 0);
+      await backfillVersionFiles(state, (sha256) => blobs.get(sha256));
     } catch (err) {
       state.close();
       throw err;
@@ -219,6 +224,11 @@ export class Mirror {
     }
     await this.#copyMirrorList();
     const touched = batch.commit();
+    // Then the files only the newly taken-down versions list (the reverse index is the state's).
+    for (const { name, version } of withheld?.takenDown ?? [])
+      for (const hex of this.#versionFiles(name, version))
+        if (withholdingOf(this.state.sql, hex))
+          await rm(join(this.treeDir, "blob", "sha256", hex), { force: true });
     const after = this.client.pool.traffic();
     return {
       fromSize,
@@ -376,6 +386,20 @@ export class Mirror {
       );
     const files = await recomputeVersionFiles(claim, tarball, index);
     await this.blobs.putMany(files.contents, { derived: true });
+    const rowKey = rowName(this.state.ecosystems, { ecosystem: "npm", name: claim.name });
+    recordVersionFiles(
+      this.state.sql,
+      "npm",
+      rowKey,
+      claim.version,
+      files.contents.map((bytes) => sha256Hex(bytes)),
+    );
+  }
+
+  /** The files an npm version's index lists, as this copy recorded them (file indexes are npm's). */
+  #versionFiles(name: string, version: string): string[] {
+    const rowKey = rowName(this.state.ecosystems, { ecosystem: "npm", name });
+    return filesOfVersion(this.state.sql, "npm", rowKey, version);
   }
 
   /**

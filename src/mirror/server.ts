@@ -28,7 +28,7 @@ import { addRecordedRoots } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
 import { versionEntryOf } from "../registry/package-document.ts";
 import { type PackageReader, storeReads } from "../registry/package-reader.ts";
-import { refuseWithheld } from "../registry/withheld.ts";
+import { refuseWithheld, refuseWithheldBlock } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Mirror, type MirrorOptions, type SyncResult } from "./mirror.ts";
@@ -125,7 +125,12 @@ export async function startMirror(options: MirrorServerOptions): Promise<Running
       return reply.code(file.status).headers(file.headers).send(file.body);
     });
     registerGateway(app, blocks, {
-      refuse: ({ sha256 }) => refuseWithheld(mirror.withholding(sha256)),
+      refuse: (address) =>
+        refuseWithheldBlock(
+          (sha256) => mirror.withholding(sha256),
+          address.sha256,
+          blocks.ownersOf(address),
+        ),
     });
     const packages: PackageReader = {
       revision: (name) => reader().revision(name),

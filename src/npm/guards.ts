@@ -9,7 +9,8 @@
  *   a sign-in that succeeds gives the user's token back, so only failures
  *   lock a name out. Unknown names are limited alike, so the answer tells
  *   nothing about which names exist.
- * - Writes spend a token per address and per user (the bearer token's owner).
+ * - Writes (npm's, cargo's and the moderators' takedowns and restores) spend
+ *   a token per address and per user (the bearer token's owner).
  * - Over a limit: 429 with `Retry-After` (seconds) and code "rate-limited".
  *   Hashing queue full: 503 with `Retry-After` and code "busy". Both are
  *   held for REFUSAL_DELAY_MS first: a client that floods in a loop then
@@ -26,6 +27,7 @@ import type { OriginLimits } from "../origin/config.ts";
 import type { PasswordHasher } from "../origin/password-hasher.ts";
 import { addressKey, RateLimit, type Take } from "../util/rate-limit.ts";
 import { writeRoutes } from "./read-only.ts";
+import { TAKEDOWN_WRITE_ROUTES } from "./takedown-routes.ts";
 
 export type GuardCode = "rate-limited" | "busy" | "tree-damaged";
 
@@ -62,6 +64,12 @@ function bearer(req: FastifyRequest): string | undefined {
   return /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
 }
 
+/** The routes that count as writes, as "METHOD /path" in Fastify's path syntax. */
+export function guardedWriteRoutes(): string[] {
+  const routeKey = ([method, url]: readonly [string, string]) => `${method} ${url}`;
+  return [...writeRoutes(), ...CARGO_WRITE_ROUTES, ...TAKEDOWN_WRITE_ROUTES].map(routeKey);
+}
+
 export function registerGuards(app: FastifyInstance, options: GuardOptions): void {
   const { limits, auth, hasher } = options;
   const limit = (count: number) =>
@@ -70,9 +78,8 @@ export function registerGuards(app: FastifyInstance, options: GuardOptions): voi
   const failuresByUser = limit(limits.loginFailuresPerUser);
   const writesByAddress = limit(limits.writesPerAddress);
   const writesByUser = limit(limits.writesPerUser);
-  const routeKey = ([method, url]: readonly [string, string]) => `${method} ${url}`;
-  const cargoWrites = new Set(CARGO_WRITE_ROUTES.map(routeKey));
-  const writes = new Set([...writeRoutes().map(routeKey), ...cargoWrites]);
+  const writes = new Set(guardedWriteRoutes());
+  const cargoWrites = new Set(CARGO_WRITE_ROUTES.map(([method, url]) => `${method} ${url}`));
   /** The user a sign-in is for, kept until its answer tells whether it failed. */
   const signInUser = new WeakMap<FastifyRequest, string>();
 

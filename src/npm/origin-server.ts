@@ -30,14 +30,16 @@ import {
 import { type WitnessSubmitter, witnessSubmitterFor } from "../origin/witnesses.ts";
 import { addRecordedRoots, RootIndexer } from "../registry/artifact-dag.ts";
 import { BlobError } from "../registry/blob-check.ts";
-import { refuseWithheld, withholdingOf } from "../registry/withheld.ts";
+import { refuseWithheld, refuseWithheldBlock, withholdingOf } from "../registry/withheld.ts";
 import { BlockIndex } from "../store/block-index.ts";
+import { deltaEnds } from "../store/delta-path.ts";
 import { blobOfTreePath, readTreeFile } from "../store/static-tree.ts";
 import { Follower } from "../upstream/follower.ts";
 import { UplinkImporter } from "../upstream/importer.ts";
 import { UplinkRoutes } from "../upstream/routes.ts";
 import { errorResponse } from "./error-status.ts";
 import { FileDeltas } from "./file-deltas.ts";
+import { backfillVersionFiles } from "./file-versions-backfill.ts";
 import { registerGuards } from "./guards.ts";
 import { createHttpApp } from "./http-app.ts";
 import { publishBodyLimit } from "./publish.ts";
@@ -144,6 +146,7 @@ export async function startOrigin(
     throw err;
   });
   witnesses?.attach(registry.appender);
+  await backfillVersionFiles(registry.state, (sha256) => registry.blobs.get(sha256));
   const isWithheld = (sha256: string) => withholdingOf(registry.state.sql, sha256) !== undefined;
   const health = new TreeHealth(operatorLog);
   let stopScrub = async () => {};
@@ -344,8 +347,9 @@ async function buildApp(
         code: "damaged-file",
       });
     }
-    const withheld = blobOfTreePath(path);
-    if (withheld) refuseWithheld(withholdingOf(registry.state.sql, withheld));
+    // A blob, or a delta from or to a file that only taken-down versions list.
+    for (const hex of [blobOfTreePath(path), ...(deltaEnds(path) ?? [])])
+      if (hex) refuseWithheld(withholdingOf(registry.state.sql, hex));
     const file = await readTreeFile(treeDir, path, {
       acceptEncoding: req.headers["accept-encoding"],
     });
@@ -353,7 +357,12 @@ async function buildApp(
     return reply.code(file.status).headers(file.headers).send(file.body);
   });
   registerGateway(app, parts.blocks, {
-    refuse: ({ sha256 }) => refuseWithheld(withholdingOf(registry.state.sql, sha256)),
+    refuse: (address) =>
+      refuseWithheldBlock(
+        (sha256) => withholdingOf(registry.state.sql, sha256),
+        address.sha256,
+        parts.blocks.ownersOf(address),
+      ),
   });
   const routes = UplinkRoutes.fromConfig(config);
   const uplinks =

@@ -6,6 +6,9 @@
  *   PUT    /-/cairn/takedown   {"name":"evil","version":"1.0.2","reason":"Malware","purge":false}
  *   DELETE /-/cairn/takedown   {"name":"evil","version":"1.0.2","reason":"Report withdrawn"}
  *
+ * A restore of purged bytes adds `tarball` (and `manifest`), base64: the
+ * origin checks them against the entry before it appends the restore.
+ *
  * `ecosystem` defaults to npm; no `version` means the whole package. The
  * writes take a bearer token of a user the origin's config lists as a
  * moderator, and both call Registry.takedown, as `cairn takedown` does.
@@ -17,12 +20,19 @@ import type { RegistryState } from "../registry/state.ts";
 import { takedownList } from "../registry/withheld.ts";
 import { isObject } from "../util/is-object.ts";
 import { HttpError, registerNpmCommon } from "./http-common.ts";
+import { restoredBytesOf } from "./purged-restore.ts";
 import { tokenUser } from "./routes.ts";
 
 export const TAKEDOWNS_PATH = "/-/cairn/takedowns";
 export const TAKEDOWN_PATH = "/-/cairn/takedown";
+/** The moderators' writes: they extend the log, so the origin's write guards stand in front of them. */
+export const TAKEDOWN_WRITE_ROUTES: readonly (readonly ["PUT" | "DELETE", string])[] = [
+  ["PUT", TAKEDOWN_PATH],
+  ["DELETE", TAKEDOWN_PATH],
+];
 
-const FIELDS = new Set(["ecosystem", "name", "version", "reason", "purge"]);
+const FIELDS = new Set(["ecosystem", "name", "version", "reason", "purge", "tarball", "manifest"]);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The request a moderation body asks for; strict, so a typo is refused rather than ignored. */
 export function takedownRequestOf(
@@ -40,6 +50,16 @@ export function takedownRequestOf(
     throw new HttpError("bad-request", "version must be a non-empty string when given");
   if (purge !== undefined && (typeof purge !== "boolean" || kind === "restore"))
     throw new HttpError("bad-request", "purge is true or false, and only for a takedown");
+  for (const field of ["tarball", "manifest"] as const) {
+    const value = body[field];
+    if (
+      value !== undefined &&
+      (kind !== "restore" || typeof value !== "string" || !BASE64.test(value))
+    )
+      throw new HttpError("bad-request", `${field} is base64, and only for a restore`);
+  }
+  if (body.manifest !== undefined && body.tarball === undefined)
+    throw new HttpError("bad-request", "a manifest comes with the tarball");
   return {
     kind,
     actor,
@@ -88,7 +108,18 @@ export function registerTakedownRoutes(
     const actor = tokenUser(auth, req);
     if (!moderators.has(actor))
       throw new HttpError("forbidden", `${actor} is not a moderator of this registry`);
-    const { index } = await registry.takedown(takedownRequestOf(req.body, kind, actor));
+    const request = takedownRequestOf(req.body, kind, actor);
+    const { tarball, manifest } = req.body as { tarball?: string; manifest?: string };
+    const bytes =
+      tarball === undefined
+        ? undefined
+        : await restoredBytesOf(
+            registry.state,
+            request,
+            Buffer.from(tarball, "base64"),
+            manifest === undefined ? undefined : Buffer.from(manifest, "base64"),
+          );
+    const { index } = await registry.takedown({ ...request, ...(bytes ? { bytes } : {}) });
     return { ok: true, entry: index };
   };
   app.put(TAKEDOWN_PATH, moderate("takedown"));

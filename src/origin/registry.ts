@@ -12,7 +12,7 @@
  * It is also the PackageReader the npm read API serves from: manifests and
  * tarballs come back checked against the entries that name them.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -38,12 +38,20 @@ import {
   type TakedownEntry,
   uplinkOfActor,
 } from "../registry/entries.ts";
-import { foldEntry } from "../registry/package-document.ts";
+import { foldEntry, type PackageDocument } from "../registry/package-document.ts";
 import { replayInto } from "../registry/replay.ts";
 import { MAX_SHARDS } from "../registry/snapshot.ts";
 import { DATABASE_SCHEMA, packageKey, RegistryState, rowName } from "../registry/state.ts";
 import { type StateBatch, snapshotBlobs, snapshotEntry } from "../registry/state-batch.ts";
-import { takedownsOf, withheldBlobsOf, withheldHashes } from "../registry/withheld.ts";
+import {
+  filesOfVersion,
+  recordVersionFiles,
+  takedownsOf,
+  withheldBlobsOf,
+  withheldFileHashes,
+  withheldHashes,
+  withholdingOf,
+} from "../registry/withheld.ts";
 import { BlobStore } from "../store/blobs.ts";
 import { CodedError } from "../util/coded-error.ts";
 import { sha256Hex } from "../util/sha256.ts";
@@ -120,6 +128,19 @@ export interface TakedownRequest {
   readonly reason: string;
   /** A takedown: delete the bytes rather than keep them aside for a restore. */
   readonly purge?: boolean;
+  /** A restore of a version whose bytes were purged: the bytes to put back, checked against its entry. */
+  readonly bytes?: RestoredBytes;
+}
+
+/**
+ * The bytes of a purged version, offered by whoever still holds them: its
+ * tarball, and its manifest and file index (and files) when those were
+ * purged too. Each must be the blob the version's entry names.
+ */
+export interface RestoredBytes {
+  readonly tarball?: Uint8Array;
+  readonly manifest?: Uint8Array;
+  readonly files?: VersionFiles;
 }
 
 /** Packages per shard the automatic shard count aims at (a shard of tens of KB). */
@@ -477,7 +498,9 @@ export class Registry {
       await this.blobs.put(req.metadata);
       await storeUnixfsNodes(dag, this.blobs);
       if (req.files) await this.storeVersionFiles(req.files);
-      return await this.#sequencer.submit(entry);
+      const sequenced = await this.#sequencer.submit(entry);
+      if (req.files) this.recordVersionFiles(entry, req.files);
+      return sequenced;
     } catch (err) {
       // What it stored stays unnamed (unless another entry names the same bytes): garbage collection's to judge.
       const stored = [artifact, manifestBlob, ...(files ? [files] : [])];
@@ -487,6 +510,16 @@ export class Registry {
       );
       throw err;
     }
+  }
+
+  /** Adds a version's files to the reverse index a takedown reads (src/registry/withheld.ts). */
+  recordVersionFiles(
+    version: { readonly ecosystem: string; readonly name: string; readonly version: string },
+    files: VersionFiles,
+  ): void {
+    const hashes = files.contents.map((bytes) => sha256Hex(bytes));
+    const rowKey = rowName(ECOSYSTEMS, version);
+    recordVersionFiles(this.state.sql, version.ecosystem, rowKey, version.version, hashes);
   }
 
   /**
@@ -627,20 +660,82 @@ export class Registry {
       before && foldEntry(before, entry, this.appender.size, rulesOf(ECOSYSTEMS, ecosystem));
     const moved = before && after ? withheldBlobsOf(before, after) : { withheld: [], released: [] };
     const purged = await this.withheldFiles.missing(moved.released);
-    if (purged.length > 0)
-      throw new RegistryError(
-        "purged",
-        `the bytes of ${name}${request.version ? `@${request.version}` : ""} were purged (${purged.length} blobs): this origin cannot restore them`,
-      );
-    const sequenced = await this.#sequencer.submit(entry);
+    // Put back before the entry: until it is durable the state still answers 451 for them.
+    const putBack = purged.length > 0 ? await this.#putBackPurged(request, before, purged) : [];
+    const sequenced = await this.#sequencer.submit(entry).catch(async (err: unknown) => {
+      await this.withheldFiles.withhold(putBack, false);
+      throw err;
+    });
     // The state may have moved on since: take its word for what is withheld now.
     const still = new Set(withheldHashes(this.state.sql));
+    const rowKey = rowName(ECOSYSTEMS, entry);
+    const files = Object.keys(after?.versions ?? {})
+      .filter((v) => request.version === undefined || v === request.version)
+      .flatMap((v) => filesOfVersion(this.state.sql, ecosystem, rowKey, v));
+    const isWithheld = (hex: string) => withholdingOf(this.state.sql, hex) !== undefined;
     await this.withheldFiles.withhold(
-      moved.withheld.filter((hex) => still.has(hex)),
+      [...moved.withheld.filter((hex) => still.has(hex)), ...files.filter(isWithheld)],
       request.purge === true,
     );
-    await this.withheldFiles.release(moved.released.filter((hex) => !still.has(hex)));
+    await this.withheldFiles.release([
+      ...moved.released.filter((hex) => !still.has(hex)),
+      ...files.filter((hex) => !isWithheld(hex)),
+    ]);
     return sequenced;
+  }
+
+  /**
+   * Checks the bytes a restore offers for the purged blobs of one version
+   * against its entry (sha256 and size, sha512, the UnixFS root) and stores
+   * them; refuses, having stored nothing, unless every purged blob is
+   * among them. Returns the hashes stored.
+   */
+  async #putBackPurged(
+    request: TakedownRequest,
+    doc: PackageDocument | undefined,
+    purged: readonly string[],
+  ): Promise<string[]> {
+    const what = `${request.name}${request.version ? `@${request.version}` : ""}`;
+    const version = request.version === undefined ? undefined : doc?.versions[request.version];
+    const bytes = request.bytes ?? {};
+    const mismatch = (part: string) =>
+      new RegistryError("invalid", `the ${part} given is not the one the log names for ${what}`);
+    const named = (given: Uint8Array | undefined, ref: BlobRef | undefined, part: string) => {
+      if (given === undefined) return false;
+      if (ref === undefined || given.length !== ref.size || sha256Hex(given) !== ref.sha256)
+        throw mismatch(part);
+      return true;
+    };
+    const { tarball, manifest, files } = bytes;
+    const artifact = version?.artifact;
+    const dag = tarball && (await tarballDag(tarball));
+    if (named(tarball, artifact, "tarball") && tarball && artifact) {
+      const sha512 = createHash("sha512").update(tarball).digest("base64");
+      if (artifact.sha512 !== undefined && artifact.sha512 !== sha512) throw mismatch("tarball");
+      if (artifact.unixfs !== undefined && artifact.unixfs !== dag?.root)
+        throw mismatch("tarball's UnixFS root");
+    }
+    named(manifest, version?.manifest, "manifest");
+    named(files?.index, version?.files, "file index");
+    const offered = new Set(
+      [tarball, manifest, files?.index].flatMap((b) => (b ? [sha256Hex(b)] : [])),
+    );
+    const lacking = purged.filter((hex) => !offered.has(hex));
+    if (version === undefined || lacking.length > 0)
+      throw new RegistryError(
+        "purged",
+        `the bytes of ${what} were purged (${lacking.length} blobs not given): give its tarball` +
+          `${version?.files ? ", file index" : ""} and manifest to restore them`,
+      );
+    if (tarball && artifact && purged.includes(artifact.sha256)) {
+      const path = this.blobs.tempPath();
+      await writeFile(path, tarball);
+      await this.blobs.putFile(path, { sha256: artifact.sha256, size: artifact.size });
+      await storeUnixfsNodes(dag, this.blobs);
+    }
+    if (manifest && purged.includes(sha256Hex(manifest))) await this.blobs.put(manifest);
+    if (files && purged.includes(sha256Hex(files.index))) await this.storeVersionFiles(files);
+    return [...offered].filter((hex) => purged.includes(hex));
   }
 
   async unpublishPackage(actor: string, ecosystem: string, name: string): Promise<void> {
@@ -651,7 +746,10 @@ export class Registry {
 
   /** Moves files to match the withheld set: after a crash, or after entries that change it. */
   async #reconcileWithheld(): Promise<void> {
-    const withheld = new Set(withheldHashes(this.state.sql));
+    const withheld = new Set([
+      ...withheldHashes(this.state.sql),
+      ...withheldFileHashes(this.state.sql),
+    ]);
     await this.withheldFiles.reconcile((hex) => withheld.has(hex), withheld);
   }
 

@@ -8,6 +8,7 @@
 import type { Ecosystem } from "./ecosystem.ts";
 import type { PackageDocument } from "./package-document.ts";
 import type { SearchDocument, SearchIndex } from "./search.ts";
+import { isWithdrawn } from "./takedown.ts";
 
 /**
  * The package's search document, or undefined when nothing of it is live;
@@ -18,8 +19,8 @@ export function searchDocumentOf(
   dependents: number,
   rules: Ecosystem,
 ): SearchDocument | undefined {
-  if (doc.unpublished !== undefined) return undefined;
-  const live = Object.entries(doc.versions).filter(([, v]) => v.unpublished === undefined);
+  if (isWithdrawn(doc)) return undefined;
+  const live = Object.entries(doc.versions).filter(([, v]) => !isWithdrawn(v));
   if (live.length === 0) return undefined;
   const current = rules.current(doc);
   const [version, row] =

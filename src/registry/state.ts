@@ -654,13 +654,19 @@ export class PackageTable {
       args.push(filter.contains);
     }
     if (!filter.all) where.push("p.unpublished IS NULL");
-    const sql = `SELECT coalesce(p.spelling, p.name) AS name, p.modified AS modified,
+    // A package whose every live version is taken down (as a whole or one by one) has nothing to show.
+    const shown = filter.all ? "" : "WHERE versions > 0 OR down = 0";
+    const sql = `SELECT name, modified, latest, versions FROM (
+      SELECT p.name AS key, coalesce(p.spelling, p.name) AS name, p.modified AS modified,
         (SELECT version FROM current_versions c
           WHERE c.ecosystem = p.ecosystem AND c.name = p.name) AS latest,
         (SELECT count(*) FROM versions v
-          WHERE v.ecosystem = p.ecosystem AND v.name = p.name AND v.unpublished IS NULL) AS versions
-      FROM packages p WHERE ${where.join(" AND ")}
-      ORDER BY p.name LIMIT ?`;
+          WHERE v.ecosystem = p.ecosystem AND v.name = p.name AND v.unpublished IS NULL
+            AND ${NOT_TAKEN_DOWN}) AS versions,
+        (SELECT count(*) FROM takedowns t
+          WHERE t.ecosystem = p.ecosystem AND t.name = p.name) AS down
+      FROM packages p WHERE ${where.join(" AND ")}) ${shown}
+      ORDER BY key LIMIT ?`;
     args.push(filter.limit ?? -1);
     const rows = this.#db.prepare(sql).all(...args) as {
       name: string;

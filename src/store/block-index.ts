@@ -46,8 +46,10 @@ export class BlockIndex implements BlockSource {
   readonly #blobs: BlobStore;
   /** Leaf digest → where its bytes are (the first large blob seen holding it). */
   readonly #leaves = new Map<string, BlockLocation>();
-  /** Digests of the node blocks of every large blob added. */
-  readonly #nodes = new Set<string>();
+  /** Leaf digest → where else its bytes are: later large blobs holding it too (rare: shared slices). */
+  readonly #sharedLeaves = new Map<string, BlockLocation[]>();
+  /** Node digest → the large blobs whose DAG holds it. */
+  readonly #nodes = new Map<string, string[]>();
   /** Large blobs added, by SHA-256. */
   readonly #added = new Set<string>();
 
@@ -96,9 +98,16 @@ export class BlockIndex implements BlockSource {
       return true;
     };
     if (!(await walk(address.sha256)) || offset !== root.size) return false;
-    for (const [digest, location] of leaves)
-      if (!this.#leaves.has(digest)) this.#leaves.set(digest, location);
-    for (const node of nodes) this.#nodes.add(node);
+    for (const [digest, location] of leaves) {
+      const first = this.#leaves.get(digest);
+      if (!first) this.#leaves.set(digest, location);
+      else if (first.blob !== root.sha256) {
+        const more = this.#sharedLeaves.get(digest) ?? [];
+        if (!more.some((other) => other.blob === root.sha256)) more.push(location);
+        this.#sharedLeaves.set(digest, more);
+      }
+    }
+    for (const node of nodes) addOwner(this.#nodes, node, root.sha256);
     this.#added.add(root.sha256);
     return true;
   }
@@ -122,12 +131,29 @@ export class BlockIndex implements BlockSource {
       : address.codec === DAG_PB_CODEC && this.#nodes.has(address.sha256);
   }
 
+  /**
+   * The large blobs whose DAG holds this block as a leaf or node, from
+   * memory: a server withholds the block when it withholds all of them.
+   */
+  ownersOf(address: BlockAddress): string[] {
+    if (address.codec === DAG_PB_CODEC) return this.#nodes.get(address.sha256) ?? [];
+    if (address.codec !== RAW_CODEC) return [];
+    return this.#leafLocations(address.sha256).map((location) => location.blob);
+  }
+
+  #leafLocations(digest: string): BlockLocation[] {
+    const first = this.#leaves.get(digest);
+    return first ? [first, ...(this.#sharedLeaves.get(digest) ?? [])] : [];
+  }
+
   /** Where the block's bytes would be read from, found without reading them. */
   async locate(address: BlockAddress): Promise<BlockLocation | undefined> {
     const { codec, sha256 } = address;
     if (codec === RAW_CODEC) {
-      const leaf = this.#leaves.get(sha256);
-      if (leaf) return (await this.#blobs.size(leaf.blob)) === undefined ? undefined : leaf;
+      // The first blob holding the leaf may be gone (withheld): another may hold it too.
+      const leaves = this.#leafLocations(sha256);
+      for (const leaf of leaves) if ((await this.#blobs.size(leaf.blob)) !== undefined) return leaf;
+      if (leaves.length > 0) return undefined;
     } else if (codec !== DAG_PB_CODEC || !this.#nodes.has(sha256)) {
       return undefined;
     }
@@ -149,4 +175,10 @@ export class BlockIndex implements BlockSource {
     if (!bytes || sha256Hex(bytes) !== address.sha256) return undefined;
     return bytes;
   }
+}
+
+function addOwner(owners: Map<string, string[]>, digest: string, blob: string): void {
+  const known = owners.get(digest);
+  if (!known) owners.set(digest, [blob]);
+  else if (!known.includes(blob)) known.push(blob);
 }

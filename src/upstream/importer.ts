@@ -448,9 +448,9 @@ export class UplinkImporter {
   async #withFiles(entry: ArtifactEntry, tarball: Uint8Array): Promise<ArtifactEntry> {
     if (!this.#versionFiles) return entry;
     try {
-      const files = await this.#registry.storeVersionFiles(
-        await this.#versionFiles(tarball, entry),
-      );
+      const made = await this.#versionFiles(tarball, entry);
+      const files = await this.#registry.storeVersionFiles(made);
+      this.#registry.recordVersionFiles(entry, made);
       return { ...entry, files };
     } catch (err) {
       const name = `${entry.name}@${entry.version}`;

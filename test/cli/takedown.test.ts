@@ -1,7 +1,7 @@
 /** `cairn takedown` and `cairn restore`: on a stopped origin's data directory, and over HTTP with a moderator's token. */
 import assert from "node:assert/strict";
-import { rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { startOrigin } from "../../src/npm/origin-server.ts";
 import { cairn } from "../helpers/cli.ts";
@@ -63,5 +63,44 @@ describe("cairn takedown", () => {
       await again.close();
       await rm(dirname(dataDir), { recursive: true, force: true });
     }
+  });
+
+  test("a purged version is restored over HTTP from its tarball and manifest, checked first", async () => {
+    await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
+    await origin.publish("illegal", "1.0.0");
+    const version = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"];
+    const tarball = join(origin.dataDir, "..", "illegal.tgz");
+    const manifest = join(origin.dataDir, "..", "manifest.json");
+    const wrong = join(origin.dataDir, "..", "wrong.tgz");
+    const held = async (sha256: string | undefined) =>
+      (await origin.registry.blobs.get(sha256 as string)) as Uint8Array;
+    await writeFile(tarball, await held(version?.artifact?.sha256));
+    await writeFile(manifest, await held(version?.manifest.sha256));
+    await writeFile(wrong, "not the tarball");
+    const carol = await signUp(origin.url, "carol", "correct horse battery");
+    const run = (kind: string, ...more: string[]) =>
+      cairn([
+        kind,
+        "illegal@1.0.0",
+        "--reason",
+        "Court order",
+        ...more,
+        "--registry",
+        origin.url,
+        "--token",
+        carol,
+      ]);
+    assert.equal((await run("takedown", "--purge")).code, 0);
+    const size = origin.registry.appender.size;
+    const bare = await run("restore");
+    assert.match(bare.stderr, /purged/);
+    const mismatched = await run("restore", "--tarball", wrong, "--manifest", manifest);
+    assert.match(mismatched.stderr, /not the one the log names/);
+    assert.equal(origin.registry.appender.size, size);
+    const restored = await run("restore", "--tarball", tarball, "--manifest", manifest);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal((await fetch(new URL("illegal/-/illegal-1.0.0.tgz", origin.url))).status, 200);
+    const index = version?.files?.sha256 as string;
+    assert.equal((await fetch(new URL(`-/cairn/blob/sha256/${index}`, origin.url))).status, 200);
   });
 });

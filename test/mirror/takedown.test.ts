@@ -9,6 +9,7 @@ import { Mirror } from "../../src/mirror/mirror.ts";
 import { type RunningMirror, startMirror } from "../../src/mirror/server.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withheldHashes } from "../../src/registry/withheld.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
 import { type CountingProxy, startCountingProxy } from "../helpers/counting-proxy.ts";
 import { tempDir } from "../helpers/log.ts";
 import { startTestOrigin, type TestOrigin } from "../helpers/origin.ts";
@@ -61,6 +62,11 @@ describe("mirrors obey takedowns", () => {
     await using proxy = await startCountingProxy(origin.url);
     await using dirs = await tempDir("cairn-takedown-mirrors-");
     const before = await mirrorOf(proxy.url, origin, join(dirs.path, "before"));
+    // A file only the version to be taken down lists.
+    const ownFile = sha256Hex("steal(process.env)\n");
+    const fileStatus = (m: RunningMirror) =>
+      fetch(new URL(`-/cairn/blob/sha256/${ownFile}`, m.url)).then((r) => r.status);
+    assert.equal(await fileStatus(before), 200);
     let audits = 0;
     try {
       const { index } = await takedown(origin, "takedown", "Malware: steals secrets");
@@ -85,6 +91,11 @@ describe("mirrors obey takedowns", () => {
           blobsAsked(proxy, mark).filter((hex) => withheld.includes(hex)),
           [],
         );
+        // The mirror that held the file deletes it and answers 451; the new one never had it.
+        assert.equal(await fileStatus(before), 451);
+        assert.notEqual(await fileStatus(after), 200);
+        for (const m of [before, after])
+          assert.equal(await exists(join(m.mirror.treeDir, "blob", "sha256", ownFile)), false);
         for (const m of [before, after]) {
           for (const hex of withheld) {
             assert.equal(await exists(join(m.mirror.treeDir, "blob", "sha256", hex)), false);
@@ -140,6 +151,7 @@ describe("mirrors obey takedowns", () => {
           for (const hex of withheld.filter((h) => !asked.includes(h)))
             assert.fail(`the mirror did not fetch ${hex} again`);
           assert.equal((await fetch(new URL("evil/-/evil-1.1.0.tgz", m.url))).status, 200);
+          assert.equal(await fileStatus(m), 200);
         }
       } finally {
         await after.close();

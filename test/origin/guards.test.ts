@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { guardedWriteRoutes } from "../../src/npm/guards.ts";
 import { startOrigin } from "../../src/npm/origin-server.ts";
 import { ConfigError, checkConfig, type OriginConfig } from "../../src/origin/config.ts";
 import { passwordHasher } from "../../src/origin/password-hasher.ts";
@@ -121,6 +122,53 @@ describe("rate limits", () => {
     assert.deepEqual(statuses, [200, 200, 429]);
     // In crates.io's error shape, which cargo prints.
     assert.equal(last?.errors?.[0]?.code, "rate-limited");
+  });
+
+  test("the guarded writes are these routes, listed here so a new write is added on purpose", () => {
+    const npm = (prefix: string) => [
+      `PUT ${prefix}`,
+      `PUT ${prefix}/-rev/:rev`,
+      `DELETE ${prefix}/-rev/:rev`,
+      `DELETE ${prefix}/-/:file/-rev/:rev`,
+    ];
+    assert.deepEqual(
+      guardedWriteRoutes().sort(),
+      [
+        "PUT /-/user/:id",
+        "POST /-/npm/v1/tokens",
+        "DELETE /-/npm/v1/tokens/token/:key",
+        "PUT /-/package/:name/owners",
+        "DELETE /-/package/:name/owners/:user",
+        "PUT /-/package/:name/dist-tags/:tag",
+        "DELETE /-/package/:name/dist-tags/:tag",
+        ...npm("/:name"),
+        ...npm("/@:scope/:name"),
+        "PUT /api/v1/crates/new",
+        "DELETE /api/v1/crates/:name/:version/yank",
+        "PUT /api/v1/crates/:name/:version/unyank",
+        "PUT /api/v1/crates/:name/owners",
+        "DELETE /api/v1/crates/:name/owners",
+        "PUT /-/cairn/takedown",
+        "DELETE /-/cairn/takedown",
+      ].sort(),
+    );
+  });
+
+  test("a moderator's takedowns and restores count as writes", async () => {
+    await using server = await origin({ writesPerUser: 3, moderators: ["mod"] });
+    const owner = await signUp(server.url, "alice", "pw");
+    assert.equal((await publish(server.url, owner, "pkg-t", "1.0.0")).status, 201);
+    const token = await signUp(server.url, "mod", "pw");
+    const moderate = (method: string) =>
+      fetch(new URL("-/cairn/takedown", server.url), {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "pkg-t", version: "1.0.0", reason: "Malware" }),
+      });
+    const statuses: number[] = [];
+    for (const method of ["PUT", "DELETE", "PUT", "DELETE"])
+      statuses.push((await moderate(method)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
   });
 
   test("a checkpoint read during a flood of wrong logins is answered before the logins", async () => {

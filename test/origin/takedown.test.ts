@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
-import { access } from "node:fs/promises";
-import { join } from "node:path";
+import { access, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { startOrigin } from "../../src/npm/origin-server.ts";
+import type { RestoredBytes } from "../../src/origin/registry.ts";
 import { checkStoredTree } from "../../src/origin/tree-health.ts";
 import { withholdingOf } from "../../src/registry/withheld.ts";
 import { cidOf } from "../../src/store/cid.ts";
-import { startTestOrigin } from "../helpers/origin.ts";
+import { sha256Hex } from "../../src/util/sha256.ts";
+import { startTestOrigin, testOriginConfig } from "../helpers/origin.ts";
 import { signUp } from "../helpers/registry-client.ts";
+import { recordLarge } from "../helpers/unixfs-dag.ts";
 
 const exists = (path: string) =>
   access(path).then(
@@ -158,6 +162,154 @@ describe("takedowns on the origin", () => {
     assert.equal(again.status, 409);
   });
 
+  test("the nodes and leaves of a taken-down tarball over 1 MiB answer 451; a leaf a live tarball shares does not", async () => {
+    await using origin = await startTestOrigin();
+    const MiB = 1024 * 1024;
+    const shared = Buffer.alloc(MiB, 7);
+    const own = Buffer.alloc(MiB + 5, 9);
+    const evil = Buffer.concat([shared, own]);
+    const live = Buffer.concat([shared, Buffer.alloc(MiB + 5, 3)]);
+    const down = await recordLarge(origin, evil);
+    await recordLarge(origin, live);
+    const raw = { headers: { accept: "application/vnd.ipld.raw" } };
+    const get = (cid: string) => fetch(new URL(`ipfs/${cid}`, origin.url), raw);
+    const root = down.root.toString();
+    const ownLeaf = cidOf(sha256Hex(own.subarray(0, MiB)));
+    const sharedLeaf = cidOf(sha256Hex(shared));
+    for (const cid of [root, ownLeaf, sharedLeaf]) assert.equal((await get(cid)).status, 200, cid);
+    const reason = "Illegal content (court order 42)";
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "large",
+      version: down.version,
+      reason,
+    });
+    for (const cid of [root, ownLeaf]) {
+      const res = await get(cid);
+      assert.equal(res.status, 451, cid);
+      const body = (await res.json()) as { code: string; reason: string; version: string };
+      assert.deepEqual(
+        [body.code, body.reason, body.version],
+        ["taken-down", reason, down.version],
+      );
+    }
+    assert.equal((await get(sharedLeaf)).status, 200);
+  });
+
+  test("a taken-down version withholds the files no live version lists, and the deltas from or to them", async () => {
+    await using origin = await startTestOrigin();
+    const LICENSE = "MIT License, shared by everyone\n";
+    const file = (name: string, data: string) => ({ name: `package/${name}`, data });
+    await origin.publish("evil", "1.0.0", {}, [
+      file("LICENSE", LICENSE),
+      file("index.js", "ok()\n"),
+    ]);
+    await origin.publish("evil", "1.1.0", {}, [
+      file("LICENSE", LICENSE),
+      file("index.js", "steal()\n"),
+    ]);
+    await origin.publish("other", "1.0.0", {}, [
+      file("LICENSE", LICENSE),
+      file("x.js", "steal()\n"),
+      file("y.js", "own()\n"),
+    ]);
+    await origin.deltasIdle();
+    const blob = (data: string) =>
+      fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(data)}`, origin.url)).then((r) => r.status);
+    const delta = fetch(
+      new URL(`-/cairn/delta/sha256/${sha256Hex("ok()\n")}/${sha256Hex("steal()\n")}`, origin.url),
+    ).then((r) => r.status);
+    assert.equal(await delta, 200);
+    const takedown = (name: string, kind: "takedown" | "restore") =>
+      origin.registry.takedown({
+        kind,
+        actor: "carol",
+        ecosystem: "npm",
+        name,
+        version: "1.0.0",
+        reason: "Malware",
+      });
+    await takedown("other", "takedown");
+    // Its own file is withheld; the files a live version also lists are not.
+    assert.deepEqual(
+      [await blob("own()\n"), await blob("steal()\n"), await blob(LICENSE)],
+      [451, 200, 200],
+    );
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", sha256Hex("own()\n"))), false);
+    await takedown("evil", "takedown");
+    assert.deepEqual([await blob("ok()\n"), await blob(LICENSE)], [451, 200]);
+    // The delta from a withheld file to a live one is withheld too.
+    const refused = await fetch(
+      new URL(`-/cairn/delta/sha256/${sha256Hex("ok()\n")}/${sha256Hex("steal()\n")}`, origin.url),
+    );
+    assert.equal(refused.status, 451);
+    assert.equal(((await refused.json()) as { code: string }).code, "taken-down");
+    await takedown("other", "restore");
+    await takedown("evil", "restore");
+    assert.deepEqual(
+      [await blob("own()\n"), await blob("ok()\n"), await blob("steal()\n")],
+      [200, 200, 200],
+    );
+  });
+
+  test("a withheld file back in the tree after a crash is moved aside again at the next start", async () => {
+    const origin = await startTestOrigin();
+    const { dataDir, treeDir } = origin;
+    await origin.publish("other", "1.0.0", {}, [{ name: "package/own.js", data: "own()\n" }]);
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "other",
+      version: "1.0.0",
+      reason: "Malware",
+    });
+    await origin.close();
+    const own = sha256Hex("own()\n");
+    const served = join(treeDir, "blob", "sha256", own);
+    // As if the origin stopped between the entry and the move.
+    await rename(join(dataDir, "withheld", own), served);
+    const again = await startOrigin(testOriginConfig(dataDir));
+    try {
+      assert.equal(await exists(served), false);
+      assert.equal(await exists(join(dataDir, "withheld", own)), true);
+      const res = await fetch(new URL(`-/cairn/blob/sha256/${own}`, again.url));
+      assert.equal(res.status, 451);
+    } finally {
+      await again.close();
+      await rm(dirname(dataDir), { recursive: true, force: true });
+    }
+  });
+
+  test("versions published before the reverse index are added to it at start, so their files stay live", async () => {
+    const origin = await startTestOrigin();
+    const { dataDir } = origin;
+    const shared = { name: "package/shared.js", data: "shared()\n" };
+    await origin.publish("good", "1.0.0", {}, [shared]);
+    await origin.publish("evil", "1.0.0", {}, [shared]);
+    // As an origin that recorded good@1.0.0 before the index existed.
+    origin.registry.state.sql("DELETE FROM file_versions WHERE name = 'good'").run();
+    await origin.close();
+    const again = await startOrigin(testOriginConfig(dataDir));
+    try {
+      await again.registry.takedown({
+        kind: "takedown",
+        actor: "carol",
+        ecosystem: "npm",
+        name: "evil",
+        version: "1.0.0",
+        reason: "Malware",
+      });
+      const res = await fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(shared.data)}`, again.url));
+      assert.equal(res.status, 200);
+    } finally {
+      await again.close();
+      await rm(dirname(dataDir), { recursive: true, force: true });
+    }
+  });
+
   test("a whole package taken down answers its packument 451 and refuses new publishes", async () => {
     await using origin = await startTestOrigin({ settings: { moderators: ["carol"] } });
     await origin.publish("evil", "1.0.0");
@@ -174,11 +326,16 @@ describe("takedowns on the origin", () => {
     await assert.rejects(origin.publish("evil", "2.0.0"), { code: "forbidden" });
   });
 
-  test("a purged takedown deletes the bytes, and its restore is refused before anything is appended", async () => {
+  test("a purged takedown deletes the bytes; a restore needs them again, checked against the entry before anything is appended", async () => {
     await using origin = await startTestOrigin();
     await origin.publish("illegal", "1.0.0");
-    const tarball = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"]
-      .artifact?.sha256 as string;
+    const version = origin.registry.state.table("npm").document("illegal")?.versions["1.0.0"];
+    const artifact = version?.artifact as { sha256: string };
+    const held = async (sha256: string | undefined) =>
+      (await origin.registry.blobs.get(sha256 as string)) as Uint8Array;
+    const tarball = await held(artifact.sha256);
+    const manifest = await held(version?.manifest.sha256);
+    const index = await held(version?.files?.sha256);
     const request = {
       actor: "carol",
       ecosystem: "npm",
@@ -191,12 +348,44 @@ describe("takedowns on the origin", () => {
       reason: "Court order",
       purge: true,
     });
-    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", tarball)), false);
-    assert.equal(await exists(join(origin.dataDir, "withheld", tarball)), false);
+    assert.equal(await exists(join(origin.treeDir, "blob", "sha256", artifact.sha256)), false);
+    assert.equal(await exists(join(origin.dataDir, "withheld", artifact.sha256)), false);
     const size = origin.registry.appender.size;
-    await assert.rejects(origin.registry.takedown({ ...request, kind: "restore", reason: "no" }), {
-      code: "purged",
-    });
-    assert.equal(origin.registry.appender.size, size);
+    const restore = (bytes?: RestoredBytes) =>
+      origin.registry.takedown({
+        ...request,
+        kind: "restore",
+        reason: "Order lifted",
+        ...(bytes ? { bytes } : {}),
+      });
+    const files = { index, contents: [] };
+    const altered = Buffer.from(tarball);
+    altered[altered.length - 1] ^= 1;
+    for (const [bytes, code] of [
+      [{ tarball: altered, manifest, files }, "invalid"],
+      [{ tarball, manifest: Buffer.from("{}"), files }, "invalid"],
+      [{ tarball, manifest }, "purged"],
+      [{ manifest, files }, "purged"],
+      [undefined, "purged"],
+    ] as const) {
+      await assert.rejects(restore(bytes), { code });
+      assert.equal(origin.registry.appender.size, size);
+      assert.equal(
+        (await fetch(new URL(`-/cairn/blob/sha256/${artifact.sha256}`, origin.url))).status,
+        451,
+      );
+    }
+    const { index: entry } = await restore({ tarball, manifest, files });
+    assert.ok(entry >= size);
+    const doc = origin.registry.state.table("npm").document("illegal");
+    assert.equal(doc?.versions["1.0.0"].takenDown, undefined);
+    const tgz = await fetch(new URL("illegal/-/illegal-1.0.0.tgz", origin.url));
+    assert.equal(tgz.status, 200);
+    assert.deepEqual(Buffer.from(await tgz.arrayBuffer()), Buffer.from(tarball));
+    for (const blob of [manifest, index])
+      assert.equal(
+        (await fetch(new URL(`-/cairn/blob/sha256/${sha256Hex(blob)}`, origin.url))).status,
+        200,
+      );
   });
 });

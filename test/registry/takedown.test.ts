@@ -132,6 +132,43 @@ describe("takedown and restore entries", () => {
   });
 });
 
+describe("listings and search", () => {
+  test("a package taken down as a whole leaves listings and search; a version taken down leaves the counts", () => {
+    const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
+    state.apply(0, [
+      publishEntry("evil", "1.0.0", { tag: "latest" }),
+      publishEntry("evil", "1.1.0", { tag: "latest" }),
+      publishEntry("evil-twin", "1.0.0", { tag: "latest" }),
+      moderation("takedown", "evil-twin", "1.0.0", "one version"),
+    ]);
+    const npm = state.table("npm");
+    const listed = () => npm.listPackages({ prefix: "evil" }).map((p) => [p.name, p.versions]);
+    const found = () => npm.search.search("evil", 0, 10).hits.map((h) => h.name);
+    // Every version of evil-twin is down, so it has nothing to list or find.
+    assert.deepEqual(listed(), [["evil", 2]]);
+    assert.deepEqual(found(), ["evil"]);
+    state.apply(4, [moderation("takedown", "evil", "1.1.0", "one version")]);
+    assert.deepEqual(listed(), [["evil", 1]]);
+    assert.equal(npm.search.search("evil", 0, 10).hits[0]?.version, "1.0.0");
+    state.apply(5, [moderation("takedown", "evil", undefined, "the whole package")]);
+    assert.deepEqual(listed(), []);
+    assert.deepEqual(found(), []);
+    assert.deepEqual(
+      npm.listPackages({ prefix: "evil", all: true }).map((p) => p.name),
+      ["evil", "evil-twin"],
+    );
+    state.apply(6, [
+      moderation("restore", "evil", undefined, "cleared"),
+      moderation("restore", "evil-twin", "1.0.0", "cleared"),
+    ]);
+    assert.deepEqual(listed(), [
+      ["evil", 1],
+      ["evil-twin", 1],
+    ]);
+    assert.deepEqual(found().sort(), ["evil", "evil-twin"]);
+  });
+});
+
 describe("uplink takedowns", () => {
   test("an uplink restores only its own takedowns", () => {
     const state = RegistryState.open(":memory:", { ecosystems: ECOSYSTEMS });
