@@ -181,7 +181,7 @@ export function registerServeCommands(program: Command): void {
     .option(
       "--witness-timeout <seconds>",
       "how long a publish waits for the quorum; later cosignatures are added afterwards (default: 2)",
-      parseSeconds("timeout", 0),
+      parseSeconds("timeout"),
     )
     .option(
       "--witness-refresh <seconds>",

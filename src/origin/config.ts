@@ -325,7 +325,10 @@ function checkWitnesses(values: Record<string, unknown>, where: string): void {
     throw new ConfigError(`${where}: witnessQuorum must be a whole number`);
   for (const key of ["witnessTimeout", "witnessRefresh"]) {
     const n = values[key] as number | undefined;
-    if (n !== undefined && (!Number.isFinite(n) || n < 0 || n > 86_400 * 365))
+    // A publish always waits a little for its cosignatures; a refresh of 0 turns re-cosigning off.
+    const tooSmall =
+      key === "witnessTimeout" ? n !== undefined && n <= 0 : n !== undefined && n < 0;
+    if (n !== undefined && (!Number.isFinite(n) || tooSmall || n > 86_400 * 365))
       throw new ConfigError(`${where}: ${key} must be a number of seconds`);
   }
 }
