@@ -199,7 +199,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
     t.diagnostic(`${files} files identical`);
   });
 
-  test("only the checkpoint and the mirror list reached the origin; the honest mirror served the bytes", async (t: TestContext) => {
+  test("only the checkpoint, the key chain and the mirror list reached the origin; the honest mirror served the bytes", async (t: TestContext) => {
     const all = front?.requests ?? [];
     const during = all.slice(atStart);
     const count = (requests: string[]) => {
@@ -211,7 +211,7 @@ describe("npm, pnpm and Yarn install the corpus app through cairn proxy, one mir
     t.diagnostic(`during the installs, the origin saw: ${count(during)}`);
     assert.deepEqual(
       [...new Set(all)].sort(),
-      ["GET /-/cairn/checkpoint", "GET /-/cairn/mirrors"],
+      ["GET /-/cairn/checkpoint", "GET /-/cairn/keys", "GET /-/cairn/mirrors"],
       "requests that reached the origin",
     );
     // The proxy checks the checkpoint again every 5 s; the installs take longer than that.
