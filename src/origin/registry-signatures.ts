@@ -79,7 +79,7 @@ export class SignatureQueue {
   ): { keys?: RegistryKeysEntry; signatures: SignatureEntry[] } {
     const keyid = this.#signer.key.keyid;
     const signatures: SignatureEntry[] = [];
-    for (const row of state.table(SIGNED_ECOSYSTEM).liveVersions()) {
+    for (const row of state.table(SIGNED_ECOSYSTEM).versionsUnsignedBy(keyid)) {
       if (row.signatures?.some((s) => s.keyid === keyid)) continue;
       const { ecosystem, name, version, artifact } = row.entry;
       const signature = this.#signatureFor(ecosystem, name, version, artifact);

@@ -692,12 +692,17 @@ export class PackageTable {
     return (rows as unknown as RawVersionRow[]).map(versionRow);
   }
 
-  /** Every live version of every package, one row at a time (the origin signs them on start). */
-  *liveVersions(): Generator<VersionRow> {
+  /**
+   * Every live version not yet signed by registry key `keyid`, one row at a
+   * time (the origin signs them on start). The signatures sit in the entry
+   * column (versionColumn), so SQLite skips the signed rows without the
+   * entries being parsed: a start of a signed registry reads next to nothing.
+   */
+  *versionsUnsignedBy(keyid: string): Generator<VersionRow> {
     const rows = this.#sql(
       `SELECT ${VERSION_COLUMNS} FROM ${VERSIONS_WITH_TAKEDOWNS}
-       WHERE v.ecosystem = ? AND v.unpublished IS NULL`,
-    ).iterate(this.ecosystem);
+       WHERE v.ecosystem = ? AND v.unpublished IS NULL AND instr(v.entry, ?) = 0`,
+    ).iterate(this.ecosystem, JSON.stringify(keyid));
     for (const row of rows) yield versionRow(row as unknown as RawVersionRow);
   }
 
