@@ -17,7 +17,7 @@
  * dropping its key then would leave the log rotated to a key nobody holds.
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   generateKey,
@@ -39,7 +39,7 @@ import {
 import { formatMirrorList, MIRROR_LIST_PATH, openMirrorList } from "../log/mirror-list.ts";
 import { trustAfter } from "../registry/key-chain-log.ts";
 import { CodedError } from "../util/coded-error.ts";
-import { replaceFile, syncDir } from "../util/durable-file.ts";
+import { createPrivateFile, replaceFile, syncDir } from "../util/durable-file.ts";
 import { dataPaths } from "./data-paths.ts";
 import { loadOrCreateKey, type OriginKey } from "./keys.ts";
 import { Registry } from "./registry.ts";
@@ -64,13 +64,7 @@ interface PendingKey {
 async function writeKeyFile(path: string, text: string): Promise<void> {
   // Two processes may promote one rotation at once: each writes the same bytes through its own file.
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  const handle = await open(tmp, "wx", 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await createPrivateFile(tmp, text);
   await rename(tmp, path);
   await syncDir(dirname(path));
 }

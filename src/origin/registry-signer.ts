@@ -12,8 +12,7 @@ import {
   type KeyObject,
   sign,
 } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile, rename } from "node:fs/promises";
 import {
   ORIGIN_ACTOR,
   type RegistryKey,
@@ -21,6 +20,7 @@ import {
   type SignatureEntry,
 } from "../registry/entries.ts";
 import { keyIdOf, REGISTRY_KEY_TYPE, signatureMessage } from "../registry/registry-keys.ts";
+import { createPrivateFile } from "../util/durable-file.ts";
 
 export interface RegistrySigner {
   /** The key as `/-/npm/v1/keys` lists it while it signs. */
@@ -69,15 +69,8 @@ export async function loadOrCreateRegistrySigner(path: string): Promise<Registry
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-    await mkdir(dirname(path), { recursive: true });
-    // "wx": never overwrite a key another process created in the meantime.
-    const handle = await open(path, "wx", 0o600);
-    try {
-      await handle.writeFile(pem);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Never overwrites a key another process created in the meantime.
+    await createPrivateFile(path, pem);
   }
   const privateKey = createPrivateKey(pem);
   if (privateKey.asymmetricKeyDetails?.namedCurve !== "prime256v1")
