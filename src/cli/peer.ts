@@ -86,7 +86,10 @@ export function registerPeerCommands(program: Command): void {
       "downloads per window a version needs to count as popular (raises the published one)",
       parseCount("threshold"),
     )
-    .option("--popular-only", "share popular versions only, not every package's latest")
+    .option(
+      "--popular-only",
+      "share popular versions only, not every package's latest nor the latest of each release line",
+    )
     .option(
       "--seed-popular <n>",
       "fetch, verify and hold the n most popular shareable versions not held yet",

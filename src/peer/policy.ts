@@ -6,14 +6,16 @@
  *
  * A version is shareable when its package has not opted out (any version's
  * entry says `"share": false`), the version and its package are not
- * unpublished, and it is either the package's `latest` or popular: its
- * estimate in the newest popularity sketch is at least the threshold, the
- * published one raised by the peer's own. A blob is shareable when a
+ * unpublished, and it is the package's `latest`, or popular (its estimate
+ * in the newest popularity sketch is at least the threshold, the published
+ * one raised by the peer's own), or the latest of its release line: the
+ * version a fresh resolution of any caret range in that line picks. A blob is shareable when a
  * shareable version the peer holds names it: the version's file index and
  * each file the index lists (from the install store), and its tarball with
  * the leaves and node blocks of the tarball's DAG (from the share store).
  */
 import { readFile } from "node:fs/promises";
+import semver from "semver";
 import type { FileIndex } from "../install/package-files.ts";
 import type { PackageStore } from "../install/store.ts";
 import { storedIndexes } from "../install/store-maintenance.ts";
@@ -24,7 +26,7 @@ import { MAX_BLOCK_SIZE, type UnixfsRoot } from "../store/block-index.ts";
 import { sha256Hex } from "../util/sha256.ts";
 import { rootOfHeld, type ShareStore } from "./share-store.ts";
 
-export type ShareReason = "latest" | "popular";
+export type ShareReason = "latest" | "popular" | "latest-in-line";
 export type WithheldReason = "unknown" | "opted-out" | "unpublished" | "taken-down" | "unpopular";
 export type ShareDecision =
   | { readonly share: true; readonly reason: ShareReason }
@@ -46,8 +48,9 @@ export interface SharePolicyOptions {
   /** The peer's own threshold: it raises the published one, never lowers it. */
   readonly threshold?: number;
   /**
-   * false: share popular versions only, not every package's latest (holding
-   * the latest of a package few use still says that one uses it). Default true.
+   * false: share popular versions only, not every package's latest nor the
+   * latest of each release line (holding the latest of a package few use
+   * still says that one uses it). Default true.
    */
   readonly latest?: boolean;
 }
@@ -100,6 +103,8 @@ export class SharePolicy {
       return { share: false, reason: "unpublished" };
     if (this.#latest && doc.distTags.latest === version) return { share: true, reason: "latest" };
     if (this.popular(doc.name, version)) return { share: true, reason: "popular" };
+    if (this.#latest && latestOfLines(doc).has(version))
+      return { share: true, reason: "latest-in-line" };
     return { share: false, reason: "unpopular" };
   }
 
@@ -108,6 +113,37 @@ export class SharePolicy {
     if (!this.popularity || this.threshold === undefined) return false;
     return this.popularity.sketch.estimate(popularityKey("npm", name, version)) >= this.threshold;
   }
+}
+
+/**
+ * The release line of a version, as a caret range spans it: its major, or
+ * `0.<minor>` below 1.0.0. Undefined for a prerelease and for 0.0.x, where
+ * a caret range matches one version only, so holding it is a pin.
+ */
+function releaseLine(version: string): string | undefined {
+  const v = semver.parse(version);
+  if (!v || v.prerelease.length > 0) return undefined;
+  if (v.major > 0) return String(v.major);
+  return v.minor > 0 ? `0.${v.minor}` : undefined;
+}
+
+const linesCache = new WeakMap<PackageDocument, ReadonlySet<string>>();
+
+/** The highest live version of each release line of a package (cached per document object). */
+export function latestOfLines(doc: PackageDocument): ReadonlySet<string> {
+  const known = linesCache.get(doc);
+  if (known) return known;
+  const highest = new Map<string, string>();
+  for (const [version, v] of Object.entries(doc.versions)) {
+    if (v.unpublished !== undefined || v.takenDown !== undefined) continue;
+    const line = releaseLine(version);
+    if (line === undefined) continue;
+    const top = highest.get(line);
+    if (top === undefined || semver.gt(version, top)) highest.set(line, version);
+  }
+  const heads = new Set(highest.values());
+  linesCache.set(doc, heads);
+  return heads;
 }
 
 /**

@@ -33,7 +33,7 @@ export interface SharingOptions {
   readonly share?: ShareStore;
   /** The peer's own popularity threshold (raises the published one). */
   readonly threshold?: number;
-  /** Share popular versions only, not every package's latest. */
+  /** Share popular versions only, not every package's latest nor each release line's. */
   readonly popularOnly?: boolean;
   /**
    * Called when the stores changed, before the set is made again: an

@@ -21,12 +21,12 @@ export interface PeerStatus {
   readonly updated: string;
   /** The verified checkpoint the set was decided at. */
   readonly checkpoint: { readonly origin?: string; readonly size?: number };
-  /** The popularity threshold applied; null without a popularity entry (latest versions only). */
+  /** The popularity threshold applied; null without a popularity entry (latest versions and latest of each line only). */
   readonly threshold: number | null;
   readonly popularOnly: boolean;
   /** Blocks shared: whole blobs and the leaves and nodes of large tarballs. */
   readonly blocks: number;
-  /** Held versions by decision reason: shared (latest, popular) and withheld (the rest). */
+  /** Held versions by decision reason: shared (latest, popular, latest-in-line) and withheld (the rest). */
   readonly reasons: Readonly<Record<string, number>>;
   readonly versions: readonly {
     readonly name: string;
@@ -131,7 +131,7 @@ export function renderStatus(
     lines.push(
       `checkpoint: ${status.checkpoint.origin ?? "(none)"} size ${status.checkpoint.size ?? "-"}; ` +
         (status.threshold === null
-          ? "no popularity entry: latest versions only"
+          ? "no popularity entry: latest versions and the latest of each release line only"
           : `popular at ${status.threshold} downloads`) +
         (status.popularOnly ? "; popular versions only" : ""),
     );

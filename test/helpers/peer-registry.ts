@@ -17,8 +17,8 @@ import { packageJson, type RawTarEntry, rawTgz } from "./tar.ts";
 /** Plain packages `lan-pkg-00` … (each latest, so shareable). */
 export const PLAIN_COUNT = 60;
 export const BIG = { name: "lan-big", version: "1.0.0" } as const;
-/** The app holds 1.0.0; 2.0.0 is the latest. */
-export const OLD = { name: "lan-old", version: "1.0.0", latest: "2.0.0" } as const;
+/** The app holds 1.0.0; 1.1.0, in the same release line, is the latest. */
+export const OLD = { name: "lan-old", version: "1.0.0", latest: "1.1.0" } as const;
 export const OPTED_OUT = { name: "lan-private", version: "1.0.0" } as const;
 /** Over 1 MiB of incompressible bytes: the tarball is chunked into a DAG. */
 const BIG_FILE_BYTES = 1_600_000;

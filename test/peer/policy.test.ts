@@ -12,6 +12,7 @@ import { loadPopularity, SharePolicy, shareSet } from "../../src/peer/policy.ts"
 import { EntryError } from "../../src/registry/entries.ts";
 import { sha256Hex } from "../../src/util/sha256.ts";
 import { tempDir } from "../helpers/log.ts";
+import { startTestOrigin } from "../helpers/origin.ts";
 import { policyOf, registryOfCases, storeOfCases } from "../helpers/share-cases.ts";
 import { packageJson, rawTgz } from "../helpers/tar.ts";
 
@@ -73,8 +74,11 @@ describe("share policy", () => {
       reason: "Cleared",
     });
     assert.equal((await policy.decide("hot", "1.0.0")).reason, "popular");
-    // A peer may raise the threshold, never lower it.
-    assert.equal((await (await policyOf(origin, 4)).decide("hot", "1.0.0")).reason, "unpopular");
+    // A peer may raise the threshold, never lower it (hot@1.0.0 still heads its line).
+    assert.equal(
+      (await (await policyOf(origin, 4)).decide("hot", "1.0.0")).reason,
+      "latest-in-line",
+    );
     assert.equal((await policyOf(origin, 1)).threshold, 3);
     // A peer may share popular versions only.
     const popularOnly = new SharePolicy({
@@ -84,12 +88,70 @@ describe("share policy", () => {
     });
     assert.equal((await popularOnly.decide("hot", "2.0.0")).reason, "unpopular");
     assert.equal((await popularOnly.decide("hot", "1.0.0")).reason, "popular");
-    // Without a sketch only latest versions share.
+    // Without a sketch only latest versions and the latest of each line share.
     const noSketch = new SharePolicy({
       document: (name) => origin.registry.state.table("npm").document(name),
     });
-    assert.equal((await noSketch.decide("hot", "1.0.0")).reason, "unpopular");
+    assert.equal((await noSketch.decide("hot", "1.0.0")).reason, "latest-in-line");
+    assert.equal((await noSketch.decide("plain", "1.0.0")).reason, "unpopular");
     assert.equal((await noSketch.decide("hot", "2.0.0")).reason, "latest");
+  });
+
+  test("the latest of each release line shares: what a caret range picks, never a pin", async () => {
+    await using origin = await startTestOrigin();
+    for (const version of [
+      "0.0.1",
+      "0.0.2",
+      "0.1.0",
+      "0.1.1",
+      "0.2.0",
+      "1.0.0",
+      "1.2.0",
+      "1.3.0",
+      "2.0.0-beta.1",
+      "2.0.0",
+    ])
+      await origin.publish("lines", version);
+    await origin.registry.change("alice", "npm", "lines", [
+      { kind: "unpublish", version: "1.3.0" },
+    ]);
+    const state = origin.registry.state;
+    const policy = new SharePolicy({ document: (name) => state.table("npm").document(name) });
+    const reasons = async () => {
+      const doc = state.table("npm").document("lines");
+      assert.ok(doc);
+      return Object.keys(doc.versions).map((v) => `${v} ${policy.decideIn(doc, v).reason}`);
+    };
+    assert.deepEqual(await reasons(), [
+      // A caret range in 0.0.x matches one version: holding it is a pin.
+      "0.0.1 unpopular",
+      "0.0.2 unpopular",
+      "0.1.0 unpopular",
+      "0.1.1 latest-in-line",
+      "0.2.0 latest-in-line",
+      "1.0.0 unpopular",
+      // 1.3.0 is unpublished, so ^1 resolves to 1.2.0.
+      "1.2.0 latest-in-line",
+      "1.3.0 unpublished",
+      "2.0.0-beta.1 unpopular",
+      "2.0.0 latest",
+    ]);
+    // A taken-down head hands its line to the version below it.
+    await origin.registry.takedown({
+      kind: "takedown",
+      actor: "carol",
+      ecosystem: "npm",
+      name: "lines",
+      version: "1.2.0",
+      reason: "Malware",
+    });
+    assert.deepEqual((await reasons()).slice(5, 7), ["1.0.0 latest-in-line", "1.2.0 taken-down"]);
+    // A peer that shares popular versions only shares no line either.
+    const popularOnly = new SharePolicy({
+      document: (name) => state.table("npm").document(name),
+      latest: false,
+    });
+    assert.equal((await popularOnly.decide("lines", "0.2.0")).reason, "unpopular");
   });
 
   test("a sketch that does not match its entry is refused", async () => {

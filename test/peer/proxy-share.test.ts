@@ -16,7 +16,7 @@ test("a sharing proxy serves the shareable tarballs it verified on its peer port
   await using origin = await startTestOrigin();
   await using dir = await tempDir("cairn-proxy-share-");
   await origin.publish("lib", "1.0.0");
-  await origin.publish("lib", "2.0.0");
+  await origin.publish("lib", "1.1.0");
   await using proxy = await startCairnServer([
     "proxy",
     "--origin",
@@ -39,18 +39,18 @@ test("a sharing proxy serves the shareable tarballs it verified on its peer port
   assert.equal(blobs, "0");
   const peer = `http://127.0.0.1:${peerUrl}/`;
   const state = origin.registry.state;
-  for (const version of ["1.0.0", "2.0.0"]) {
+  for (const version of ["1.0.0", "1.1.0"]) {
     const res = await fetch(`${proxy.url}lib/-/lib-${version}.tgz`);
     assert.equal(res.status, 200);
     await res.arrayBuffer();
   }
   const cid = (version: string) =>
     rawCid(state.table("npm").version("lib", version)?.entry.artifact?.sha256 ?? "");
-  const latest = await fetch(`${peer}ipfs/${cid("2.0.0")}?format=raw`);
+  const latest = await fetch(`${peer}ipfs/${cid("1.1.0")}?format=raw`);
   assert.equal(latest.status, 200);
   assert.equal(
     Buffer.from(await latest.arrayBuffer()).length,
-    state.table("npm").version("lib", "2.0.0")?.entry.artifact?.size,
+    state.table("npm").version("lib", "1.1.0")?.entry.artifact?.size,
   );
   const older = await fetch(`${peer}ipfs/${cid("1.0.0")}?format=raw`);
   assert.equal(older.status, 404);
