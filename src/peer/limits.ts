@@ -22,9 +22,9 @@ import { addressKey, RateLimit } from "../util/rate-limit.ts";
 import { blockOf, cidTextOf, type PeerHandler, type PeerResponse } from "./response.ts";
 
 export interface PeerLimitOptions {
-  /** Requests per second an address regains (default 50). */
+  /** Requests per second an address regains (default 100). */
   readonly requestsPerSecond?: number;
-  /** Requests an address may make at once (default 200). */
+  /** Requests an address may make at once (default 1000). */
   readonly burst?: number;
   /** Distinct blocks an address may ask for per minute (default 2000). */
   readonly blocksPerMinute?: number;
@@ -40,9 +40,12 @@ export interface PeerLimitOptions {
   readonly maxAddresses?: number;
 }
 
+// One install of a large app (the corpus app asks about 850 blobs in 3 to 4 s)
+// fits in one burst, so a lone peer is not refused halfway and its asker sent
+// to a mirror; the distinct-blocks cap, not this bucket, is what bounds probing.
 const DEFAULT_PEER_LIMITS = {
-  requestsPerSecond: 50,
-  burst: 200,
+  requestsPerSecond: 100,
+  burst: 1000,
   blocksPerMinute: 2000,
   concurrentPerAddress: PEER_REQUESTS_IN_FLIGHT,
   uploadBytesPerSecond: 5 << 20,
