@@ -81,9 +81,9 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   /** Told of every verified tarball read, from the cache or a source (a sharing proxy keeps it), before it is returned. */
   readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => Promise<void>;
   /**
-   * Read the blob cache synchronously: for a command that reads hundreds of
-   * small cached documents in a row (an install); never for a server, whose
-   * event loop would wait on every read.
+   * Read and write the blob cache synchronously: for a command that reads
+   * hundreds of small documents in a row (an install); never for a server,
+   * whose event loop would wait on every read.
    */
   readonly syncCacheReads?: boolean;
 }
@@ -394,7 +394,9 @@ export class VerifyingReader implements PackageReader {
       fetching = fetch.finally(() => this.#fetching.delete(ref.sha256));
       this.#fetching.set(ref.sha256, fetching);
       const store = async (data: Uint8Array) => {
-        const stored = await this.#cache.put(data);
+        const stored = this.#options.syncCacheReads
+          ? await this.#cache.putMissedSync(data)
+          : await this.#cache.put(data);
         await this.#cap?.stored(stored.sha256, stored.size);
       };
       if (keep) this.#track(fetching.then(store).catch(() => undefined));

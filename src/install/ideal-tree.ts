@@ -74,7 +74,11 @@ export interface PlanOptions {
    * is done (a placement is rarely undone), so its tarball can be fetched
    * while planning goes on.
    */
-  readonly onPlaced?: (name: string, version: string, manifest: Readonly<Record<string, unknown>>) => void;
+  readonly onPlaced?: (
+    name: string,
+    version: string,
+    manifest: Readonly<Record<string, unknown>>,
+  ) => void;
 }
 
 export type PlanProblemCode =

@@ -337,7 +337,9 @@ async function treeOf(
 function fetchAhead(
   tarballs: Tarballs,
   options: InstallOptions,
-): ((name: string, version: string, manifest: Readonly<Record<string, unknown>>) => void) | undefined {
+):
+  | ((name: string, version: string, manifest: Readonly<Record<string, unknown>>) => void)
+  | undefined {
   if ((options.omit ?? []).length > 0) return undefined;
   const platform = hostPlatform();
   return (name, version, manifest) => {
@@ -579,7 +581,12 @@ class Tarballs {
     const previous = logged.entry.files && (await source.previous(named.name, named.version));
     const base = previous && (await store.findIndex(named.name, previous));
     if (base) {
-      const added = await addVersionByFiles({ placed: named, logged }, integrity, this.#options, base);
+      const added = await addVersionByFiles(
+        { placed: named, logged },
+        integrity,
+        this.#options,
+        base,
+      );
       if (added) {
         this.fetched.count++;
         this.fetched.bytes += added.bytes;
