@@ -6,9 +6,11 @@
  * the project trusts, and write the lockfile. Nothing is linked that was
  * not checked: a tarball is verified against the log entry's hashes by the
  * reader, against the lockfile's integrity here, and unpacked by the store
- * only after its own integrity check. Linking starts once every package
- * has passed its log check, each package as soon as it is stored, so it
- * overlaps the downloads still under way.
+ * only after its own integrity check. While a plan is made, each package
+ * it places has its tarball fetched already (checked against its log entry
+ * as any). Linking starts once every package has passed its log check,
+ * each package as soon as it is stored, so it overlaps the downloads still
+ * under way.
  */
 
 import {
