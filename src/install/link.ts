@@ -61,7 +61,7 @@ export async function linkPackage(
     // An index's paths are plain relative paths (no empty, `.` or `..` parts): nothing to normalize.
     const target = `${targetDir}/${path}`;
     if (!state.copyOnly && tryLink(source, target)) {
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
       continue;
     }
     if ((await placeFile(source, target, file, state)) === "copied") copied++;

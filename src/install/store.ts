@@ -269,7 +269,7 @@ export class PackageStore {
       else if (st.size !== f.size) note(f, "mismatch");
       else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f))
         suspects.push([path, f, st.mode & 0o777]);
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
     }
     const rehashed = suspects.length > 0;
     await Promise.all(
