@@ -20,7 +20,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, linkSync, mkdirSync } from "node:fs";
 import { chmod, copyFile, link, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { InstallError } from "./install-error.ts";
 import { Pacer } from "./pacer.ts";
 import type { FileIndex, IndexedFile } from "./package-files.ts";
@@ -52,23 +51,44 @@ export async function linkPackage(
   options: LinkOptions = {},
 ): Promise<LinkResult> {
   const repaired = await ensureSound(store, index, options);
-  const folders = new Set<string>([targetDir]);
-  for (const path of index.files.keys()) folders.add(dirname(join(targetDir, path)));
+  makeFolders(targetDir, index.files.keys());
   const pacer = new Pacer();
-  for (const f of folders) mkdirSync(f, { recursive: true });
   // Once a link fails for the whole target (another device), the rest go straight to copies.
   const state = { copyOnly: false };
   let copied = 0;
   for (const [path, file] of index.files) {
     const source = store.filePath(file);
-    const target = join(targetDir, path);
+    // An index's paths are plain relative paths (no empty, `.` or `..` parts): nothing to normalize.
+    const target = `${targetDir}/${path}`;
     if (!state.copyOnly && tryLink(source, target)) {
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
       continue;
     }
     if ((await placeFile(source, target, file, state)) === "copied") copied++;
   }
   return { linked: index.files.size - copied, copied, repaired };
+}
+
+/**
+ * Makes `targetDir` and every folder the index's paths need, each parent
+ * before its children, so each is one `mkdir` (a recursive one costs a
+ * failed call and a retry whenever its parent is not there yet).
+ */
+function makeFolders(targetDir: string, paths: Iterable<string>): void {
+  mkdirSync(targetDir, { recursive: true });
+  const folders = new Set<string>();
+  for (const path of paths)
+    for (let at = path.indexOf("/"); at >= 0; at = path.indexOf("/", at + 1))
+      folders.add(path.slice(0, at));
+  // Sorted, a folder comes after its parent (a prefix sorts first).
+  for (const folder of [...folders].sort()) {
+    try {
+      mkdirSync(`${targetDir}/${folder}`);
+    } catch (err) {
+      // Already there: a package in a non-empty folder, or a bundled dependency's folder.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
 }
 
 /** Checks the package's store files; repairs damage from a re-fetched tarball, or throws. */

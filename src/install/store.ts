@@ -54,13 +54,7 @@ import {
   parseFileIndex,
   tarballBytes,
 } from "./package-files.ts";
-import {
-  storeFilePath,
-  storeIndexPath,
-  storeMode,
-  storeNamePath,
-  storeWrites,
-} from "./store-layout.ts";
+import { storeIndexPath, storeMode, storeNamePath, storeWrites } from "./store-layout.ts";
 import { storeThreads } from "./store-threads.ts";
 import { isCode } from "./store-writes.ts";
 
@@ -91,6 +85,8 @@ export class PackageStore {
   readonly dir: string;
   readonly #root: string;
   readonly #tmp: string;
+  /** storeFilePath's folder, joined once: an install asks for 16,000 paths twice each. */
+  readonly #files: string;
   readonly #limit: LimitFunction;
   readonly #adds = new SingleFlight<string, FileIndex>();
   /** Unique to this handle (another process or handle picks its own), so names never collide. */
@@ -101,6 +97,7 @@ export class PackageStore {
     this.dir = dir;
     this.#root = join(dir, "v1");
     this.#tmp = join(this.#root, "tmp");
+    this.#files = join(this.#root, "files");
     this.#limit = pLimit(HASH_CONCURRENCY);
   }
 
@@ -122,7 +119,9 @@ export class PackageStore {
 
   /** Where a file with these bytes and mode is kept. */
   filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
-    return storeFilePath(this.#root, file);
+    // As storeFilePath: an index's sha256 is 64 hex digits, so nothing in it needs normalizing.
+    const { sha256 } = file;
+    return `${this.#files}/${sha256.slice(0, 2)}/${sha256.slice(2)}${file.mode === EXEC_MODE ? "-exec" : ""}`;
   }
 
   indexPath(integrity: string): string {
@@ -270,7 +269,7 @@ export class PackageStore {
       else if (st.size !== f.size) note(f, "mismatch");
       else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f))
         suspects.push([path, f, st.mode & 0o777]);
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
     }
     const rehashed = suspects.length > 0;
     await Promise.all(

@@ -10,7 +10,7 @@
  */
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 
 export interface TarGzLimits {
   readonly maxCompressedBytes: number;
@@ -49,6 +49,8 @@ export async function readTarGz(
   limits: TarGzLimits,
   reader: TarGzReader,
 ): Promise<void> {
+  // Loaded on first use: an install whose packages are all in the store never reads a tarball.
+  const { Parser } = await import("tar");
   const parser = new Parser({ strict: true, onReadEntry: (entry) => reader.entry(entry) });
   parser.on("error", (err: Error) =>
     reader.fail(reader.error("bad-tar", `is not a valid tar: ${err.message}`, err)),
