@@ -28,7 +28,7 @@ export interface FilePut {
   readonly kind: "file";
   /** Where it goes (PackageStore.filePath). */
   readonly target: string;
-  /** A fresh temporary name on the store's file system (PackageStore.tmpPath, store-layout.ts's tmpNames). */
+  /** A fresh temporary name on the store's file system (PackageStore.tmpPath, store-layout.ts's tmpNames), for a copy that replaces a file already there. */
   readonly tmp: string;
   readonly sha256: string;
   readonly size: number;
