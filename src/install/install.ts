@@ -133,7 +133,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
   const inRegistry = [...tree.packages.values()].filter(fromRegistry);
-  const { checked, fetched, indexes, stored } = await checkAndFetch(
+  const { checked, fetched, indexes, storedNow, stored } = await checkAndFetch(
     inRegistry,
     planned.skipped,
     options,
@@ -151,7 +151,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     tree,
     planned.skipped,
     logged,
-    indexes,
+    { indexes, storedNow },
     previous,
     options,
     progress,
@@ -463,6 +463,8 @@ interface Fetched {
   readonly fetched: { count: number; bytes: number };
   /** The store's index of each package to install, by integrity, once it is stored. */
   readonly indexes: ReadonlyMap<string, Promise<FileIndex>>;
+  /** The integrities of the packages this install stored (the rest the store held already). */
+  readonly storedNow: ReadonlySet<string>;
   /** Settles when every package is stored; rejects with the first failure. */
   readonly stored: Promise<void>;
 }
@@ -486,6 +488,7 @@ async function checkAndFetch(
   source.prefetch([...new Set(packages.map((p) => p.name))]);
   const checks = packages.map((placed) => checkAgainstLog(placed, source));
   const indexes = new Map<string, Promise<FileIndex>>();
+  const storedNow = new Set<string>();
   const fetched = { count: 0, bytes: 0 };
   const limit = pLimit(FETCHES);
   const total = new Set(
@@ -542,7 +545,14 @@ async function checkAndFetch(
         return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
       };
       index = inStore()
-        .then((found) => found ?? limit(() => fetch(checked, integrity)))
+        .then(
+          (found) =>
+            found ??
+            limit(() => fetch(checked, integrity)).then((added) => {
+              storedNow.add(integrity);
+              return added;
+            }),
+        )
         .then((held) => {
           progress({ phase: "fetching", done: ++done, total, bytes: fetched.bytes });
           return held;
@@ -561,6 +571,7 @@ async function checkAndFetch(
     checked: new Map(checked.map((c) => [c.placed.location, c])),
     fetched,
     indexes,
+    storedNow,
     stored: all,
   };
 }
@@ -615,7 +626,7 @@ async function linkTree(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown>,
   packages: ReadonlyMap<string, CheckedPackage>,
-  indexes: ReadonlyMap<string, Promise<FileIndex>>,
+  { indexes, storedNow }: Pick<Fetched, "indexes" | "storedNow">,
   previous: ReadonlyMap<string, PlacedPackage> | undefined,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
@@ -690,6 +701,7 @@ async function linkTree(
           // What was there (an unknown install's files) goes first: the folder holds this package only.
           if (!empty) await rm(join(projectDir, folder), { recursive: true, force: true });
           await linkPackage(store, index, join(projectDir, folder), {
+            justStored: storedNow.has(logged.integrity as string),
             repairFiles: async () =>
               (await addVersionByFiles({ placed, logged }, index.tarball.integrity, options)) !==
               undefined,

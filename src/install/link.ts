@@ -9,9 +9,10 @@
  *
  * Before linking, the package's store files are checked (PackageStore's
  * checkFiles: stat, and a re-hash of any file written since it was
- * stored), so a file damaged through another project's link is never
- * linked again: it is re-fetched through `refetch` and repaired, or the
- * link fails with `store-damaged`.
+ * stored; not when the caller has just stored the package), so a file
+ * damaged through another project's link is never linked again: it is
+ * re-fetched through `refetch` and repaired, or the link fails with
+ * `store-damaged`.
  *
  * The target folder is expected to hold this package or nothing: a file
  * already there is replaced (by rename) unless it is the store's own inode;
@@ -26,6 +27,12 @@ import type { FileIndex, IndexedFile } from "./package-files.ts";
 import type { PackageStore } from "./store.ts";
 
 export interface LinkOptions {
+  /**
+   * The caller stored the package (addTarball, addFiles) moments ago, so
+   * its files were just written or checked: checking them again would only
+   * re-stat them. Never for a package the store held before.
+   */
+  readonly justStored?: boolean;
   /** Fetches only the package's missing or damaged files into the store; false when it could not. */
   readonly repairFiles?: () => Promise<boolean>;
   /** The package's tarball, fetched again (and verified by the store) to repair damaged store files. */
@@ -97,6 +104,7 @@ async function ensureSound(
   index: FileIndex,
   options: LinkOptions,
 ): Promise<boolean> {
+  if (options.justStored) return false;
   const damaged = await store.checkFiles(index);
   if (damaged.length === 0) return false;
   const what = `${index.name}@${index.version}`;

@@ -15,13 +15,15 @@
  *   v1/tmp/                          files being written
  *
  * Writes (store-writes.ts, run on a store thread: store-threads.ts): a
- * file is written to a fresh temporary name (O_EXCL), then hard
- * linked to its place, which fails rather than replaces when another writer
- * got there first; that file's bytes are then hashed and, if damaged,
- * replaced by a rename. A file's bytes are therefore whole whenever its name
- * exists, and concurrent adds of the same package (in one process or
- * several) never tear one. The index is written last, so an index present
- * means all its files were.
+ * file is created under its own name (O_EXCL) and written there, which
+ * fails rather than replaces when another writer got there first; that
+ * file's bytes are then hashed and, if not whole (damaged, or still being
+ * written), replaced by a copy renamed over it. A name whose bytes are not
+ * whole is one being written now, or left by a crash, and no index names
+ * it but one that checkFiles finds it through (putFileSync in
+ * store-writes.ts has the argument); concurrent adds of the same package
+ * (in one process or several) never tear one. The index is written last,
+ * so an index present means all its files were.
  *
  * Protection of the store from the projects that link to it: files are
  * read-only, so editors and tools refuse to write through a link unless
