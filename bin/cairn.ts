@@ -6,7 +6,12 @@ const args = process.argv.slice(2);
 
 // An install with nothing to do answers before the rest of the command is loaded.
 if (await installIsNoOp(args)) {
-  process.stdout.write("up to date\n");
+  // Straight to the descriptor: process.stdout would first load Node's streams (a pipe's, net).
+  try {
+    process.getBuiltinModule("node:fs").writeSync(1, "up to date\n");
+  } catch {
+    process.stdout.write("up to date\n");
+  }
 } else {
   const { main } = await import("../src/cli/main.ts");
   process.exitCode = await main(args);

@@ -5,19 +5,16 @@
  * DAG when the caller knows the root CID the log records for it. Nothing
  * else (checkpoints, tiles, entry bundles, documents) ever comes from a
  * gateway. Every block of a CAR is checked against its CID as it arrives
- * (src/store/car.ts), the file is rebuilt from the blocks the root reaches,
+ * (src/store/car.ts, through gateway-car.ts), the file is rebuilt from the blocks the root reaches,
  * and the caller checks the rebuilt blob against the log's SHA-256 and size
  * as it does a mirror's.
  */
-import * as dagPb from "@ipld/dag-pb";
-import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import pLimit, { type LimitFunction } from "p-limit";
-import { type HttpSource, isLogError } from "../log/index.ts";
+import type { HttpSource } from "../log/index.ts";
 import type { BlobRef } from "../registry/entries.ts";
-import { CarError, readVerifiedCar } from "../store/car.ts";
-import { CHUNK_SIZE, DAG_PB_CODEC, parseCid, RAW_CODEC, rawCid } from "../store/cid.ts";
-import { type Check, SourceError } from "./errors.ts";
+import { CHUNK_SIZE, DAG_PB_CODEC, parseCid, rawCid } from "../store/cid.ts";
+import { SourceError } from "./errors.ts";
 
 /** A blob the log names, with the root CID of its UnixFS DAG when it is larger than one chunk. */
 export interface GatewayBlobRef extends BlobRef {
@@ -47,43 +44,6 @@ function dagRoot(ref: GatewayBlobRef): CID | undefined {
 /** Whether a gateway can be asked for this blob at all. */
 export function gatewayCanServe(ref: GatewayBlobRef): boolean {
   return ref.size <= CHUNK_SIZE || dagRoot(ref) !== undefined;
-}
-
-const CAR_CHECKS: Record<CarError["code"], Check> = {
-  "bad-car": "block",
-  "wrong-block": "block",
-  truncated: "truncated",
-  "block-too-large": "size",
-};
-
-/** UnixFS trees are shallow (depth 2 reaches 1 TiB); a deeper one is not a Cairn file. */
-const MAX_DEPTH = 8;
-
-/** The file a verified DAG holds, refused as soon as it grows past `size`. */
-function assemble(rootCid: CID, blocks: ReadonlyMap<string, Uint8Array>, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  const append = (bytes: Uint8Array) => {
-    if (at + bytes.length > size) throw new Error(`the DAG holds more than ${size} bytes`);
-    out.set(bytes, at);
-    at += bytes.length;
-  };
-  const visit = (cid: CID, depth: number) => {
-    const bytes = blocks.get(cid.toString());
-    if (!bytes) throw new Error(`the CAR lacks block ${cid}`);
-    if (cid.code === RAW_CODEC) return append(bytes);
-    if (cid.code !== DAG_PB_CODEC || depth > MAX_DEPTH)
-      throw new Error(`${cid} is not part of a UnixFS file`);
-    const node = dagPb.decode(bytes);
-    const fs = node.Data ? UnixFS.unmarshal(node.Data) : undefined;
-    if (!fs || (fs.type !== "file" && fs.type !== "raw"))
-      throw new Error(`${cid} is not a UnixFS file node`);
-    if (fs.data) append(fs.data);
-    for (const link of node.Links) visit(link.Hash, depth + 1);
-  };
-  visit(rootCid, 0);
-  if (at !== size) throw new Error(`the DAG holds ${at} bytes, not ${size}`);
-  return out;
 }
 
 export class GatewaySource {
@@ -128,6 +88,8 @@ export class GatewaySource {
   }
 
   async #car(ref: GatewayBlobRef, root: CID): Promise<Uint8Array> {
+    // Loaded on first use: the CAR reader and the UnixFS decoder are a sixth of an install's modules.
+    const { readCarFile } = await import("./gateway-car.ts");
     const stats = this.#stats;
     stats.requests++;
     const path = `ipfs/${root}?format=car&dag-scope=entity&car-dups=n`;
@@ -138,24 +100,11 @@ export class GatewaySource {
         yield chunk;
       }
     }
-    const blocks = new Map<string, Uint8Array>();
     try {
-      for await (const block of readVerifiedCar(counted(), root))
-        blocks.set(block.cid.toString(), block.bytes);
-    } catch (err) {
-      if (err instanceof CarError)
-        throw new SourceError(this.url, CAR_CHECKS[err.code], `${path}: ${err.message}`);
-      if (isLogError(err, "too-large"))
-        throw new SourceError(this.url, "size", `${path}: more bytes than the blob's CAR can hold`);
-      throw err;
+      return await readCarFile(this.url, path, counted(), root, ref.size);
     } finally {
       // A CAR refused part way leaves the response open: close it (and its timer) now.
       await body.return(undefined);
-    }
-    try {
-      return assemble(root, blocks, ref.size);
-    } catch (err) {
-      throw new SourceError(this.url, "block", `${path}: ${(err as Error).message}`);
     }
   }
 }

@@ -136,7 +136,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
   const inRegistry = [...tree.packages.values()].filter(fromRegistry);
-  const { checked, fetched, indexes, stored } = await checkAndFetch(
+  const { checked, fetched, indexes, storedNow, stored } = await checkAndFetch(
     inRegistry,
     planned.skipped,
     options,
@@ -153,7 +153,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     tree,
     planned.skipped,
     logged,
-    indexes,
+    { indexes, storedNow },
     previous,
     options,
     progress,
@@ -491,6 +491,8 @@ interface Fetched {
   readonly fetched: { count: number; bytes: number };
   /** The store's index of each package to install, by integrity, once it is stored. */
   readonly indexes: ReadonlyMap<string, Promise<FileIndex>>;
+  /** The integrities of the packages this install stored (the rest the store held already). */
+  readonly storedNow: ReadonlySet<string>;
   /** Settles when every package is stored; rejects with the first failure. */
   readonly stored: Promise<void>;
 }
@@ -505,6 +507,8 @@ interface Fetched {
 class Tarballs {
   readonly indexes = new Map<string, Promise<FileIndex>>();
   readonly fetched = { count: 0, bytes: 0 };
+  /** Integrities stored by this install (fetched now, so linking needs no second check of them). */
+  readonly storedNow = new Set<string>();
   readonly #limit = pLimit(FETCHES);
   readonly #options: InstallOptions;
   readonly #progress: (p: InstallProgress) => void;
@@ -557,7 +561,14 @@ class Tarballs {
       return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
     };
     const index = inStore()
-      .then((found) => found ?? this.#limit(() => this.#fetch(named, logged, integrity, ahead)))
+      .then(
+        (found) =>
+          found ??
+          this.#limit(() => this.#fetch(named, logged, integrity, ahead)).then((added) => {
+            this.storedNow.add(integrity);
+            return added;
+          }),
+      )
       .then((held) => {
         this.#progress({
           phase: "fetching",
@@ -650,6 +661,7 @@ async function checkAndFetch(
     checked: new Map(checked.map((c) => [c.placed.location, c])),
     fetched: tarballs.fetched,
     indexes: tarballs.indexes,
+    storedNow: tarballs.storedNow,
     stored: all,
   };
 }
@@ -704,7 +716,7 @@ async function linkTree(
   tree: ProjectTree,
   skipped: ReadonlyMap<string, unknown>,
   packages: ReadonlyMap<string, CheckedPackage>,
-  indexes: ReadonlyMap<string, Promise<FileIndex>>,
+  { indexes, storedNow }: Pick<Fetched, "indexes" | "storedNow">,
   previous: ReadonlyMap<string, PlacedPackage> | undefined,
   options: InstallOptions,
   progress: (p: InstallProgress) => void,
@@ -779,6 +791,7 @@ async function linkTree(
           // What was there (an unknown install's files) goes first: the folder holds this package only.
           if (!empty) await rm(join(projectDir, folder), { recursive: true, force: true });
           await linkPackage(store, index, join(projectDir, folder), {
+            justStored: storedNow.has(logged.integrity as string),
             repairFiles: async () =>
               (await addVersionByFiles({ placed, logged }, index.tarball.integrity, options)) !==
               undefined,

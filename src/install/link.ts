@@ -9,9 +9,10 @@
  *
  * Before linking, the package's store files are checked (PackageStore's
  * checkFiles: stat, and a re-hash of any file written since it was
- * stored), so a file damaged through another project's link is never
- * linked again: it is re-fetched through `refetch` and repaired, or the
- * link fails with `store-damaged`.
+ * stored; not when the caller has just stored the package), so a file
+ * damaged through another project's link is never linked again: it is
+ * re-fetched through `refetch` and repaired, or the link fails with
+ * `store-damaged`.
  *
  * The target folder is expected to hold this package or nothing: a file
  * already there is replaced (by rename) unless it is the store's own inode;
@@ -20,13 +21,18 @@
 import { randomBytes } from "node:crypto";
 import { constants, linkSync, mkdirSync } from "node:fs";
 import { chmod, copyFile, link, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { InstallError } from "./install-error.ts";
 import { Pacer } from "./pacer.ts";
 import type { FileIndex, IndexedFile } from "./package-files.ts";
 import type { PackageStore } from "./store.ts";
 
 export interface LinkOptions {
+  /**
+   * The caller stored the package (addTarball, addFiles) moments ago, so
+   * its files were just written or checked: checking them again would only
+   * re-stat them. Never for a package the store held before.
+   */
+  readonly justStored?: boolean;
   /** Fetches only the package's missing or damaged files into the store; false when it could not. */
   readonly repairFiles?: () => Promise<boolean>;
   /** The package's tarball, fetched again (and verified by the store) to repair damaged store files. */
@@ -52,23 +58,44 @@ export async function linkPackage(
   options: LinkOptions = {},
 ): Promise<LinkResult> {
   const repaired = await ensureSound(store, index, options);
-  const folders = new Set<string>([targetDir]);
-  for (const path of index.files.keys()) folders.add(dirname(join(targetDir, path)));
+  makeFolders(targetDir, index.files.keys());
   const pacer = new Pacer();
-  for (const f of folders) mkdirSync(f, { recursive: true });
   // Once a link fails for the whole target (another device), the rest go straight to copies.
   const state = { copyOnly: false };
   let copied = 0;
   for (const [path, file] of index.files) {
     const source = store.filePath(file);
-    const target = join(targetDir, path);
+    // An index's paths are plain relative paths (no empty, `.` or `..` parts): nothing to normalize.
+    const target = `${targetDir}/${path}`;
     if (!state.copyOnly && tryLink(source, target)) {
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
       continue;
     }
     if ((await placeFile(source, target, file, state)) === "copied") copied++;
   }
   return { linked: index.files.size - copied, copied, repaired };
+}
+
+/**
+ * Makes `targetDir` and every folder the index's paths need, each parent
+ * before its children, so each is one `mkdir` (a recursive one costs a
+ * failed call and a retry whenever its parent is not there yet).
+ */
+function makeFolders(targetDir: string, paths: Iterable<string>): void {
+  mkdirSync(targetDir, { recursive: true });
+  const folders = new Set<string>();
+  for (const path of paths)
+    for (let at = path.indexOf("/"); at >= 0; at = path.indexOf("/", at + 1))
+      folders.add(path.slice(0, at));
+  // Sorted, a folder comes after its parent (a prefix sorts first).
+  for (const folder of [...folders].sort()) {
+    try {
+      mkdirSync(`${targetDir}/${folder}`);
+    } catch (err) {
+      // Already there: a package in a non-empty folder, or a bundled dependency's folder.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
 }
 
 /** Checks the package's store files; repairs damage from a re-fetched tarball, or throws. */
@@ -77,6 +104,7 @@ async function ensureSound(
   index: FileIndex,
   options: LinkOptions,
 ): Promise<boolean> {
+  if (options.justStored) return false;
   const damaged = await store.checkFiles(index);
   if (damaged.length === 0) return false;
   const what = `${index.name}@${index.version}`;

@@ -16,7 +16,20 @@ export class Pacer {
 
   /** Call between two synchronous steps: yields once this run has held the loop TURN_MS. */
   async pace(): Promise<void> {
-    if (performance.now() - this.#since < TURN_MS) return;
+    if (this.due()) await this.turn();
+  }
+
+  /**
+   * Whether this run has held the loop TURN_MS. For the hottest loops (a
+   * call per file): `if (pacer.due()) await pacer.turn()` costs no promise
+   * per step, where `await pacer.pace()` costs one.
+   */
+  due(): boolean {
+    return performance.now() - this.#since >= TURN_MS;
+  }
+
+  /** Gives the event loop a turn, and starts a new run. */
+  async turn(): Promise<void> {
     await setImmediate();
     this.#since = performance.now();
   }

@@ -75,7 +75,9 @@ export const tarballBytes = (source: Uint8Array | AsyncIterable<Uint8Array>): Pr
 export const unpackTarball = (
   bytes: Buffer,
   expected: unpack.ExpectedTarball,
-): Promise<unpack.UnpackedPackage> => mappedAsync(() => unpack.unpackTarball(bytes, expected));
+  options: { readonly inline?: boolean } = {},
+): Promise<unpack.UnpackedPackage> =>
+  mappedAsync(() => unpack.unpackTarball(bytes, expected, options));
 
 export const fileIndexOfTarball = (
   bytes: Buffer,

@@ -8,7 +8,7 @@
  * unpacked and stored, then its index written (store-worker.ts). Two
  * threads: the machines this targets have few cores, and the main thread
  * needs one. Jobs run in any order across threads, which the store's
- * writes allow (O_EXCL and link's EEXIST, as between processes). Linking
+ * writes allow (O_EXCL and its EEXIST, as between processes). Linking
  * stays on the main thread: measured on these threads it was slower (a
  * warm install leaves the main thread nothing to do meanwhile, and each
  * job's round trip cost more than its links). Idle threads do not keep

@@ -84,7 +84,10 @@ async function run(job: StoreJob): Promise<StoreReply> {
     tmpFolder = job.tmp;
     tmpPath = tmpNames(job.tmp);
   }
-  const { index, files } = await unpackTarball(Buffer.from(job.tarball), job.expected);
+  // Inflated on this thread: it has nothing else to do meanwhile.
+  const { index, files } = await unpackTarball(Buffer.from(job.tarball), job.expected, {
+    inline: true,
+  });
   const { writes, chunks } = storeWrites(
     job.root,
     tmpPath as () => string,

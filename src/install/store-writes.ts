@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   fchmodSync,
+  fstatSync,
   futimesSync,
-  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -28,7 +28,7 @@ export interface FilePut {
   readonly kind: "file";
   /** Where it goes (PackageStore.filePath). */
   readonly target: string;
-  /** A fresh temporary name on the store's file system (PackageStore.tmpPath, store-layout.ts's tmpNames). */
+  /** A fresh temporary name on the store's file system (PackageStore.tmpPath, store-layout.ts's tmpNames), for a copy that replaces a file already there. */
   readonly tmp: string;
   readonly sha256: string;
   readonly size: number;
@@ -120,32 +120,80 @@ export function unlinkIfThere(path: string): void {
 }
 
 /**
- * Puts one file in place. A file already there is kept if its bytes are
- * right and replaced (by rename, atomically) if not; a concurrent writer
- * of the same file is found by link's EEXIST and checked the same way.
+ * Puts one file in place: created under its own name (O_EXCL) and written
+ * there, four system calls for a new file (open, write, futimes, close)
+ * where a temporary name linked into place took seven.
+ *
+ * Why that is safe although the name now exists while its bytes are being
+ * written:
+ * - A crash mid-write leaves the file short (a file's size grows only as
+ *   its bytes are copied in) or, after the last byte but before futimes,
+ *   whole with a fresh mtime. No index names it yet: an index is written
+ *   only after every one of its files was put (storeWrites). A later put
+ *   finds the name taken (EEXIST) and hashes what is there; a later check
+ *   of an older index naming the same bytes (checkFiles) finds a short file
+ *   by its size and re-hashes one with a fresh mtime. Either way the
+ *   file is replaced, never linked as it is.
+ * - Two writers at once: only one creates the name; the other gets EEXIST
+ *   and hashes the file, and if the first is not done yet (or crashed),
+ *   writes its own copy under `tmp` and renames it over the name, which
+ *   is atomic. The first writer then goes on writing into an inode that no
+ *   longer has a name. Each returns only once the name holds whole bytes.
+ * - A damaged file already there is replaced the same way.
+ * A write that fails (a full disk) removes the name it made, unless a
+ * concurrent writer's copy has replaced it since.
  */
 export function putFileSync(put: FilePut, data: Uint8Array): void {
-  if (isIntactSync(put.target, put)) return;
+  let fd: number;
+  try {
+    fd = openSync(put.target, "wx", put.mode);
+  } catch (err) {
+    if (!isCode(err, "EEXIST")) throw err;
+    if (!isIntactSync(put.target, put)) replaceByRenameSync(put, data);
+    return;
+  }
+  try {
+    writeSettledSync(fd, put, data);
+  } catch (err) {
+    removeIfOwnSync(put.target, fd);
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes a new store file's bytes, then sets its mtime in the past and its mode. */
+function writeSettledSync(fd: number, put: FilePut, data: Uint8Array): void {
+  writeSync(fd, data);
+  const settled = new Date(Date.now() - SETTLE_MS);
+  futimesSync(fd, settled, settled);
+  if (put.chmod) fchmodSync(fd, put.mode);
+}
+
+/** Replaces what is at `put.target` with these bytes, atomically, through a temporary name. */
+function replaceByRenameSync(put: FilePut, data: Uint8Array): void {
   try {
     const fd = openSync(put.tmp, "wx", put.mode);
     try {
-      writeSync(fd, data);
-      const settled = new Date(Date.now() - SETTLE_MS);
-      futimesSync(fd, settled, settled);
-      if (put.chmod) fchmodSync(fd, put.mode);
+      writeSettledSync(fd, put, data);
     } finally {
       closeSync(fd);
     }
-    try {
-      linkSync(put.tmp, put.target);
-    } catch (err) {
-      if (!isCode(err, "EEXIST")) throw err;
-      // Another writer placed it since the check above, whole (it links only finished files);
-      // a damaged file that was there all along is replaced.
-      if (!isIntactSync(put.target, put)) renameSync(put.tmp, put.target);
-    }
-  } finally {
+    renameSync(put.tmp, put.target);
+  } catch (err) {
     unlinkIfThere(put.tmp);
+    throw err;
+  }
+}
+
+/** Unlinks `path` if it is still the file open as `fd` (not a copy renamed over it since). */
+function removeIfOwnSync(path: string, fd: number): void {
+  try {
+    const own = fstatSync(fd);
+    const there = statSync(path, { throwIfNoEntry: false });
+    if (there?.ino === own.ino && there.dev === own.dev) unlinkSync(path);
+  } catch {
+    // The write's own error is the one to report.
   }
 }
 

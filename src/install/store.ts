@@ -15,13 +15,15 @@
  *   v1/tmp/                          files being written
  *
  * Writes (store-writes.ts, run on a store thread: store-threads.ts): a
- * file is written to a fresh temporary name (O_EXCL), then hard
- * linked to its place, which fails rather than replaces when another writer
- * got there first; that file's bytes are then hashed and, if damaged,
- * replaced by a rename. A file's bytes are therefore whole whenever its name
- * exists, and concurrent adds of the same package (in one process or
- * several) never tear one. The index is written last, so an index present
- * means all its files were.
+ * file is created under its own name (O_EXCL) and written there, which
+ * fails rather than replaces when another writer got there first; that
+ * file's bytes are then hashed and, if not whole (damaged, or still being
+ * written), replaced by a copy renamed over it. A name whose bytes are not
+ * whole is one being written now, or left by a crash, and no index names
+ * it but one that checkFiles finds it through (putFileSync in
+ * store-writes.ts has the argument); concurrent adds of the same package
+ * (in one process or several) never tear one. The index is written last,
+ * so an index present means all its files were.
  *
  * Protection of the store from the projects that link to it: files are
  * read-only, so editors and tools refuse to write through a link unless
@@ -54,13 +56,7 @@ import {
   parseFileIndex,
   tarballBytes,
 } from "./package-files.ts";
-import {
-  storeFilePath,
-  storeIndexPath,
-  storeMode,
-  storeNamePath,
-  storeWrites,
-} from "./store-layout.ts";
+import { storeIndexPath, storeMode, storeNamePath, storeWrites } from "./store-layout.ts";
 import { storeThreads } from "./store-threads.ts";
 import { isCode } from "./store-writes.ts";
 
@@ -91,6 +87,8 @@ export class PackageStore {
   readonly dir: string;
   readonly #root: string;
   readonly #tmp: string;
+  /** storeFilePath's folder, joined once: an install asks for 16,000 paths twice each. */
+  readonly #files: string;
   readonly #limit: LimitFunction;
   readonly #adds = new SingleFlight<string, FileIndex>();
   /** Unique to this handle (another process or handle picks its own), so names never collide. */
@@ -101,6 +99,7 @@ export class PackageStore {
     this.dir = dir;
     this.#root = join(dir, "v1");
     this.#tmp = join(this.#root, "tmp");
+    this.#files = join(this.#root, "files");
     this.#limit = pLimit(HASH_CONCURRENCY);
   }
 
@@ -122,7 +121,9 @@ export class PackageStore {
 
   /** Where a file with these bytes and mode is kept. */
   filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
-    return storeFilePath(this.#root, file);
+    // As storeFilePath: an index's sha256 is 64 hex digits, so nothing in it needs normalizing.
+    const { sha256 } = file;
+    return `${this.#files}/${sha256.slice(0, 2)}/${sha256.slice(2)}${file.mode === EXEC_MODE ? "-exec" : ""}`;
   }
 
   indexPath(integrity: string): string {
@@ -270,7 +271,7 @@ export class PackageStore {
       else if (st.size !== f.size) note(f, "mismatch");
       else if (st.mtimeMs >= since || (st.mode & 0o777) !== storeMode(f))
         suspects.push([path, f, st.mode & 0o777]);
-      await pacer.pace();
+      if (pacer.due()) await pacer.turn();
     }
     const rehashed = suspects.length > 0;
     await Promise.all(

@@ -13,8 +13,8 @@
  */
 
 // Built-ins taken as they are: importing one as an ES module builds a facade that reads every
-// export (node:fs's streams among them), which is a good part of a no-op's start-up.
-const { createHash } = process.getBuiltinModule("node:crypto");
+// export (node:fs's streams among them), which is a good part of a no-op's start-up. node:crypto
+// (its streams and ciphers) is loaded only when a file has to be hashed.
 const { readFileSync, statSync, writeFileSync } = process.getBuiltinModule("node:fs");
 const { join } = process.getBuiltinModule("node:path");
 
@@ -31,7 +31,25 @@ export interface InstallStamp {
   readonly folders: readonly string[];
   /** Folders whose listings decided the workspaces, with their mtimes: a new workspace changes one. */
   readonly searched: Readonly<Record<string, number>>;
+  /** Each input's stat just before it was hashed (absent in older stamps: those are hashed). */
+  readonly seen?: Readonly<Record<string, Seen>>;
 }
+
+/**
+ * What `stat` said of an input: size, mtime, ctime and inode. Any write
+ * sets the ctime to the clock's time (no call sets it back), so the same
+ * four values mean the same bytes, unless the write came within the file
+ * system's timestamp granularity of the stat (RACY_MS): git's index makes
+ * the same bet, with the same exception.
+ */
+export type Seen = readonly [size: number, mtimeMs: number, ctimeMs: number, ino: number];
+
+/**
+ * An input changed less than this before its stamp was written is hashed
+ * whatever its stat says: FAT keeps times to 2 s, so a later write could
+ * leave every value as it was.
+ */
+const RACY_MS = 2000;
 
 /** What shapes an installed tree, beyond the files the stamp hashes. */
 export interface InstallShape {
@@ -87,10 +105,37 @@ export function shapeOfArgs(command: string, args: readonly string[]): InstallSh
 /** Synchronously: the no-op check reads a few small files and stats a few hundred folders, where promises cost more than the calls. */
 function sha256File(path: string): string | undefined {
   try {
+    const { createHash } = process.getBuiltinModule("node:crypto");
     return createHash("sha256").update(readFileSync(path)).digest("hex");
   } catch {
     return undefined;
   }
+}
+
+function seenOf(path: string): Seen | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st && [st.size, st.mtimeMs, st.ctimeMs, st.ino];
+}
+
+/**
+ * Whether an input still has the bytes the stamp hashed: by its stat when
+ * that is as the stamp saw it, well before the stamp was written
+ * (`stampMtime`, by the same file system's clock); else by hashing it.
+ */
+function sameBytes(
+  path: string,
+  hash: string,
+  seen: Seen | undefined,
+  stampMtime: number,
+): boolean {
+  const now = seenOf(path);
+  if (
+    Array.isArray(seen) &&
+    now?.every((value, i) => value === seen[i]) &&
+    now[2] < stampMtime - RACY_MS
+  )
+    return true;
+  return now !== undefined && sha256File(path) === hash;
 }
 
 function mtimeOf(path: string): number | undefined {
@@ -114,16 +159,22 @@ export async function makeStamp(
   searched: readonly string[] = [],
 ): Promise<InstallStamp> {
   const hashes: Record<string, string> = {};
+  const seen: Record<string, Seen> = {};
   for (const input of inputs) {
-    const hash = sha256File(join(projectDir, input));
-    if (hash) hashes[input] = hash;
+    const path = join(projectDir, input);
+    // Before the read: a write after it changes the ctime from what is recorded here.
+    const before = seenOf(path);
+    const hash = sha256File(path);
+    if (!hash) continue;
+    hashes[input] = hash;
+    if (before) seen[input] = before;
   }
   const mtimes: Record<string, number> = {};
   for (const folder of searched) {
     const mtime = mtimeOf(join(projectDir, folder));
     if (mtime !== undefined) mtimes[folder] = mtime;
   }
-  return { v: 1, inputs: hashes, options, folders: [...folders].sort(), searched: mtimes };
+  return { v: 1, inputs: hashes, options, folders: [...folders].sort(), searched: mtimes, seen };
 }
 
 export async function writeStamp(projectDir: string, stamp: InstallStamp): Promise<void> {
@@ -133,22 +184,31 @@ export async function writeStamp(projectDir: string, stamp: InstallStamp): Promi
 /** True when the last install's stamp still describes the project exactly. */
 export async function upToDate(projectDir: string, options: string): Promise<boolean> {
   let stamp: InstallStamp;
+  let stampMtime: number;
   try {
-    stamp = JSON.parse(readFileSync(join(projectDir, STAMP_PATH), "utf8")) as InstallStamp;
+    const path = join(projectDir, STAMP_PATH);
+    stampMtime = statSync(path).mtimeMs;
+    stamp = JSON.parse(readFileSync(path, "utf8")) as InstallStamp;
   } catch {
     return false;
   }
   if (stamp?.v !== 1 || stamp.options !== options || typeof stamp.inputs !== "object") return false;
   if (!Array.isArray(stamp.folders) || typeof stamp.searched !== "object") return false;
+  const seen = typeof stamp.seen === "object" && stamp.seen !== null ? stamp.seen : {};
   // A lockfile that appeared or a workspace that was added is a change too: package.json says which.
   if (!Object.hasOwn(stamp.inputs, "package.json")) return false;
   return (
-    Object.entries(stamp.inputs).every(
-      ([input, hash]) => sha256File(join(projectDir, input)) === hash,
+    Object.entries(stamp.inputs).every(([input, hash]) =>
+      sameBytes(
+        join(projectDir, input),
+        hash,
+        Object.hasOwn(seen, input) ? seen[input] : undefined,
+        stampMtime,
+      ),
     ) &&
     // A lockfile the stamp does not name must still be absent.
     (Object.hasOwn(stamp.inputs, "package-lock.json") ||
-      sha256File(join(projectDir, "package-lock.json")) === undefined) &&
+      seenOf(join(projectDir, "package-lock.json")) === undefined) &&
     stamp.folders.every((folder) => isDirectory(join(projectDir, String(folder)))) &&
     Object.entries(stamp.searched).every(
       ([folder, mtime]) => mtimeOf(join(projectDir, folder)) === mtime,

@@ -48,6 +48,8 @@ export interface TarballSummary {
 export interface InspectOptions {
   /** Keep every regular file's bytes (an installer unpacking in the same pass). */
   readonly keepFiles?: boolean;
+  /** Inflate a whole tarball at once on this thread (a worker's), not on zlib's pool (tar-gz.ts). */
+  readonly inline?: boolean;
 }
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -72,13 +74,18 @@ export async function inspectTarball(
   options: InspectOptions = {},
 ): Promise<TarballSummary> {
   const entries = new TarEntries(limits, options.keepFiles === true);
-  await readTarGz(source, limits, {
-    entry: (entry) => entries.add(entry),
-    fail: (error) => entries.fail(error as TarballError),
-    throwIfFailed: () => entries.throwIfFailed(),
-    error: (code, message, cause) =>
-      new TarballError(code, `tarball ${message}`, cause === undefined ? undefined : { cause }),
-  });
+  await readTarGz(
+    source,
+    limits,
+    {
+      entry: (entry) => entries.add(entry),
+      fail: (error) => entries.fail(error as TarballError),
+      throwIfFailed: () => entries.throwIfFailed(),
+      error: (code, message, cause) =>
+        new TarballError(code, `tarball ${message}`, cause === undefined ? undefined : { cause }),
+    },
+    { inline: options.inline === true },
+  );
   return entries.finish();
 }
 

@@ -110,11 +110,15 @@ export function checkTarball(bytes: Uint8Array, expected: ExpectedTarball): Tarb
 export async function unpackTarball(
   bytes: Buffer,
   expected: ExpectedTarball,
+  options: { readonly inline?: boolean } = {},
 ): Promise<UnpackedPackage> {
   const tarball = checkTarball(bytes, expected);
   let summary: TarballSummary;
   try {
-    summary = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, { keepFiles: true });
+    summary = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, {
+      keepFiles: true,
+      inline: options.inline === true,
+    });
   } catch (err) {
     if (!(err instanceof TarballError)) throw err;
     throw new PackageFilesError(FROM_TARBALL[err.code], err.message, { cause: err });

@@ -7,8 +7,17 @@
  * as IPFS blockstores key blocks by multihash.
  */
 
+import * as base2 from "multiformats/bases/base2";
+import * as base8 from "multiformats/bases/base8";
+import * as base10 from "multiformats/bases/base10";
+import * as base16 from "multiformats/bases/base16";
+import * as base32 from "multiformats/bases/base32";
+import * as base36 from "multiformats/bases/base36";
+import * as base58 from "multiformats/bases/base58";
+import * as base64 from "multiformats/bases/base64";
+import * as base256emoji from "multiformats/bases/base256emoji";
+import * as identity from "multiformats/bases/identity";
 import type { MultibaseDecoder } from "multiformats/bases/interface";
-import { bases } from "multiformats/basics";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -23,7 +32,23 @@ export const CHUNK_SIZE = 1 << 20;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Every multibase multiformats knows, so a CID in any of them parses. */
+/**
+ * Every multibase multiformats knows, so a CID in any of them parses: the
+ * bases of `multiformats/basics`, each by its own module (basics brings
+ * the codecs, hashes and index too).
+ */
+const bases = {
+  ...identity,
+  ...base2,
+  ...base8,
+  ...base10,
+  ...base16,
+  ...base32,
+  ...base36,
+  ...base58,
+  ...base64,
+  ...base256emoji,
+};
 const BASE_BY_PREFIX = new Map(Object.values(bases).map((base) => [base.prefix, base.decoder]));
 const ANY_BASE: MultibaseDecoder<string> = {
   decode(text) {

@@ -104,6 +104,23 @@ describe("the install pipeline", () => {
     assert.equal(again.fetched, 0);
   });
 
+  test("a store file damaged after the install that stored it is caught by the next install's check, and repaired", async () => {
+    const first = await project("stored-now", { dependencies: { devtool: "1.0.0" } });
+    assert.equal((await run(first)).fetched, 1);
+    const index = await store.findIndex("devtool", "1.0.0");
+    assert.ok(index);
+    const file = index.files.get("package.json");
+    assert.ok(file);
+    const original = await readFile(join(first, "node_modules/devtool/package.json"));
+    // The same store handle: the package is now one the store held before this install.
+    await rm(store.filePath(file));
+    await writeFile(store.filePath(file), "{}");
+    const second = await project("held-before", { dependencies: { devtool: "1.0.0" } });
+    assert.equal((await run(second)).fetched, 0);
+    assert.deepEqual(await readFile(join(second, "node_modules/devtool/package.json")), original);
+    assert.deepEqual(await readFile(store.filePath(file)), original);
+  });
+
   test("install <pkg> saves ^version and lays it out; uninstall removes it and its files", async () => {
     const path = await project("edit", { name: "edit", version: "1.0.0" });
     await run(path, { add: [{ name: "lib", spec: "latest" }] });

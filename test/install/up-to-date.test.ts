@@ -4,7 +4,7 @@
  * vouch for means "not a no-op"), and the stamp against the files it names.
  */
 import assert from "node:assert/strict";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { readProject } from "../../src/install/project.ts";
@@ -69,6 +69,43 @@ test("a stamp holds while its files and folders do, and not a moment longer", as
   assert.equal(await upToDate(project, key), false);
   await writeFile(join(project, "package-lock.json"), "{}");
   await rm(join(project, "node_modules", "a"), { recursive: true });
+  assert.equal(await upToDate(project, key), false);
+});
+
+test("an input written well before its stamp is taken by its stat; any later write is caught", async () => {
+  await using dir = await tempDir("cairn-stamp-");
+  const project = dir.path;
+  const lockfile = join(project, "package-lock.json");
+  await writeFile(join(project, "package.json"), '{"dependencies":{"a":"1"}}');
+  await writeFile(lockfile, '{"a":1}');
+  await mkdir(join(project, "node_modules", "a"), { recursive: true });
+  const key = shapeKey(plain);
+  const stamp = await makeStamp(project, ["package.json", "package-lock.json"], key, [
+    "node_modules/a",
+  ]);
+  await writeStamp(project, stamp);
+  // The stamp as if written a minute after its inputs: outside the racy window, stat decides.
+  const stampPath = join(project, "node_modules", ".cairn-install.json");
+  const later = new Date(Date.now() + 60_000);
+  await utimes(stampPath, later, later);
+  assert.equal(await upToDate(project, key), true);
+  // Not even hashed: a stamp with a wrong hash but the right stat still holds.
+  const inputs = { ...stamp.inputs, "package-lock.json": "0".repeat(64) };
+  await writeFile(stampPath, JSON.stringify({ ...stamp, inputs }));
+  await utimes(stampPath, later, later);
+  assert.equal(await upToDate(project, key), true);
+  // A stat the stamp did not record (garbled): the bytes are hashed, and still match.
+  const garbled = { ...stamp, seen: { "package.json": [0, 0, 0, 0], "package-lock.json": "x" } };
+  await writeFile(stampPath, JSON.stringify(garbled));
+  await utimes(stampPath, later, later);
+  assert.equal(await upToDate(project, key), true);
+  // Same size, mtime put back: only the ctime (and the bytes) tell this write.
+  await writeStamp(project, stamp);
+  await utimes(stampPath, later, later);
+  const { atime, mtime } = await stat(lockfile);
+  await writeFile(lockfile, '{"a":2}');
+  await utimes(lockfile, atime, mtime);
+  assert.equal((await readFile(lockfile, "utf8")).length, '{"a":1}'.length);
   assert.equal(await upToDate(project, key), false);
 });
 

@@ -184,3 +184,39 @@ describe("tarball inspection: links, duplicates, bombs", () => {
     assert.deepEqual([...summary.paths].sort(), ["binding.gyp", "lib/index.js", "package.json"]);
   });
 });
+
+describe("tarball inspection inflated inline (as a store thread does)", () => {
+  const inline = { keepFiles: true, inline: true };
+
+  test("every corpus tarball gives the same summary and bytes as the stream", async () => {
+    const dir = await corpusTarballs();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
+      const bytes = readFileSync(join(dir, file));
+      const streamed = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, { keepFiles: true });
+      const whole = await inspectTarball(bytes, DEFAULT_TARBALL_LIMITS, inline);
+      assert.deepEqual(whole, streamed, file);
+    }
+  });
+
+  test("not gzip, cut short, not tar, and over each cap are refused as by the stream", async () => {
+    const pj = packageJson("a", "1.0.0");
+    const ok = rawTgz([pj, { name: "package/x", data: "y".repeat(5000) }]);
+    const limits = DEFAULT_TARBALL_LIMITS;
+    const refused = async (bytes: Uint8Array, expected: string, l = limits) => {
+      await assert.rejects(inspectTarball(bytes, l, inline), code(expected));
+      await assert.rejects(inspectTarball(bytes, l), code(expected));
+    };
+    await refused(Buffer.from("plain text"), "not-gzip");
+    await refused(Buffer.of(0x1f), "not-gzip");
+    await refused(Buffer.of(0x1f, 0x8b, 1, 2, 3), "not-gzip");
+    await refused(ok.subarray(0, ok.length - 10), "not-gzip");
+    await refused(gzipSync(Buffer.alloc(2048, 7)), "bad-tar");
+    await refused(ok, "too-large", { ...limits, maxCompressedBytes: 100 });
+    const zeros = rawTgz([pj, { name: "package/zeros", data: Buffer.alloc(20 * 1024 * 1024) }]);
+    await refused(zeros, "too-large", { ...limits, maxUnpackedBytes: 1024 * 1024, maxRatio: 1e6 });
+    await refused(zeros, "compression-ratio");
+    await refused(gzipBomb("a", "1.0.0", 480), "compression-ratio");
+    const raised = await inspectTarball(zeros, { ...limits, maxRatio: 10_000 }, inline);
+    assert.equal(raised.unpackedBytes, 20 * 1024 * 1024 + String(pj.data).length);
+  });
+});
