@@ -20,6 +20,7 @@
  *   node bench/install.ts --baseline ../old/bin/cairn.cjs # and another checkout as cairn-before, for before and after
  *   node bench/install.ts --scenarios warm,unchanged     # only those (after one untimed install each)
  *   node bench/install.ts --cpu-time                     # also bun's and cairn's CPU time (GNU time)
+ *   node bench/install.ts --resolve-rounds 3             # and sparse resolution alone, cairn tools alternating
  *
  * The origin is the corpus taken in with `cairn import`, plus stubs of the
  * other platforms' optional bindings (as the e2e test publishes), served by
@@ -93,13 +94,14 @@ const { values } = parseArgs({
     scenarios: { type: "string" },
     "cpu-time": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    "resolve-rounds": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
   console.log(
-    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-time] [--cpu-prof DIR] [--json]",
+    "usage: node bench/install.ts [--rounds N] [--only npm,pnpm,yarn,bun,cairn,cairn-dist] [--baseline OTHER/bin/cairn.cjs] [--scenarios clean,lockfile,warm,unchanged] [--cpu-time] [--cpu-prof DIR] [--resolve-rounds N] [--json]",
   );
   process.exit(0);
 }
@@ -224,6 +226,8 @@ try {
   const tarballBytes = await folderBytes(tarballs);
   const cairnTool = tools.find((t) => t.name === "cairn");
   const storeFiles = cairnTool ? await countStoreFiles(join(cairnTool.cache, "store")) : 0;
+  if (values["resolve-rounds"] !== undefined)
+    await sparseRounds(positiveInt("--resolve-rounds", values["resolve-rounds"], 3));
   const resolve = cairnTool && allScenarios ? await resolveTimes(cairnTool) : undefined;
   report(sizes, tarballBytes, storeFiles, resolve);
 } finally {
@@ -375,6 +379,28 @@ async function timed(tool: Tool): Promise<Run> {
     bytes: proxy.responseBytes() - bytes,
     requests: proxy.requests.length - requests,
   };
+}
+
+/**
+ * Resolution alone through the signed snapshot, for each Cairn (the
+ * baseline included), alternating as the scenarios do: a warm store, no
+ * node_modules, no lockfile, no metadata cache (no local index either).
+ */
+async function sparseRounds(count: number): Promise<void> {
+  const cairns = tools.filter((t) => t.name.startsWith("cairn"));
+  for (let round = 0; round < count; round++) {
+    for (const tool of cairns.map((_, i) => cairns[(i + round) % cairns.length])) {
+      await rm(join(tool.project, "node_modules"), { recursive: true, force: true });
+      await rm(join(tool.project, tool.lockfile), { force: true });
+      await rm(join(tool.cache, "reader"), { recursive: true, force: true });
+      const run = await timed(tool);
+      const cpu =
+        run.cpuMs === undefined ? "" : `  (CPU ${ms(run.cpuMs)}, user ${ms(run.userMs as number)})`;
+      console.log(
+        `round ${round + 1} sparse    ${tool.name.padEnd(10)} ${ms(run.ms).padStart(9)}  ${run.requests} requests${cpu}`,
+      );
+    }
+  }
 }
 
 /** The CPU time GNU time reported on the last line of stderr, if it ran. */

@@ -74,16 +74,16 @@ export interface VerifyingReaderOptions extends Omit<LogClientOptions, "stateDir
   readonly readAhead?: "documents" | "manifests";
   /** The most bytes the blob cache holds; past it the least recently used blobs go (src/client/cache-cap.ts). */
   readonly cacheMaxBytes?: number;
-  /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store. */
+  /** Keep verified tarballs in the blob cache (default true); an installer keeps them in its own store, and then none are looked for there. */
   readonly cacheTarballs?: boolean;
   /** Told of every verified document read (a sharing proxy learns what peers may be asked for). */
   readonly onDocument?: (doc: PackageDocument) => void;
   /** Told of every verified tarball read, from the cache or a source (a sharing proxy keeps it), before it is returned. */
   readonly onTarball?: (entry: VersionEntry, bytes: Uint8Array) => Promise<void>;
   /**
-   * Read the blob cache synchronously: for a command that reads hundreds of
-   * small cached documents in a row (an install); never for a server, whose
-   * event loop would wait on every read.
+   * Read and write the blob cache synchronously: for a command that reads
+   * hundreds of small documents in a row (an install); never for a server,
+   * whose event loop would wait on every read.
    */
   readonly syncCacheReads?: boolean;
 }
@@ -346,11 +346,9 @@ export class VerifyingReader implements PackageReader {
 
   async tarball(entry: VersionEntry): Promise<Uint8Array> {
     const artifact = boundArtifact(entry);
-    const bytes = await this.#blob(
-      artifact,
-      (data) => verifyIntegrity(artifact, data),
-      this.#options.cacheTarballs !== false,
-    );
+    const keep = this.#options.cacheTarballs !== false;
+    // A reader that keeps no tarballs has none to look for (a miss costs an exception per tarball).
+    const bytes = await this.#blob(artifact, (data) => verifyIntegrity(artifact, data), keep, keep);
     await this.#options.onTarball?.(entry, bytes);
     return bytes;
   }
@@ -376,10 +374,13 @@ export class VerifyingReader implements PackageReader {
     ref: BlobRequest,
     check?: (data: Uint8Array) => void,
     keep = true,
+    look = true,
   ): Promise<Uint8Array> {
-    const cached = this.#options.syncCacheReads
-      ? this.#cache.getSync(ref.sha256)
-      : await this.#cache.get(ref.sha256);
+    const cached = !look
+      ? undefined
+      : this.#options.syncCacheReads
+        ? this.#cache.getSync(ref.sha256)
+        : await this.#cache.get(ref.sha256);
     if (cached) {
       check?.(cached);
       this.#cap?.used(ref.sha256);
@@ -394,7 +395,9 @@ export class VerifyingReader implements PackageReader {
       fetching = fetch.finally(() => this.#fetching.delete(ref.sha256));
       this.#fetching.set(ref.sha256, fetching);
       const store = async (data: Uint8Array) => {
-        const stored = await this.#cache.put(data);
+        const stored = this.#options.syncCacheReads
+          ? await this.#cache.putMissedSync(data)
+          : await this.#cache.put(data);
         await this.#cap?.stored(stored.sha256, stored.size);
       };
       if (keep) this.#track(fetching.then(store).catch(() => undefined));

@@ -69,6 +69,16 @@ export interface PlanOptions {
    * any more is pruned.
    */
   readonly lockedTree?: ProjectTree;
+  /**
+   * Told of each registry package as the walk places it, before the plan
+   * is done (a placement is rarely undone), so its tarball can be fetched
+   * while planning goes on.
+   */
+  readonly onPlaced?: (
+    name: string,
+    version: string,
+    manifest: Readonly<Record<string, unknown>>,
+  ) => void;
 }
 
 export type PlanProblemCode =
@@ -121,6 +131,9 @@ const LOCKED_FIELDS = [
   "hasInstallScript",
   "deprecated",
 ] as const;
+
+/** The dependencies loaded ahead of the walk: those it will place (never optional peers). */
+const LOADED_AHEAD = ["dependencies", "optionalDependencies", "peerDependencies"] as const;
 
 type Loaded =
   | { manifest: Record<string, unknown>; artifact: ResolvableVersion["artifact"] }
@@ -335,6 +348,8 @@ class IdealTreeBuilder {
     const { placed, edge } = pd;
     if (!placed || !pd.canPlace) return;
     if (placed.error) this.failures.set(placed, this.#failure(edge, placed.error));
+    else if (!placed.linkTarget)
+      this.#options.onPlaced?.(placed.packageName, placed.version, placed.manifest);
     // A new copy can leave someone who resolved elsewhere unsatisfied: look at them again
     // (npm install saves, so npm 11 looks again even at packages it has seen).
     for (const edgeIn of placed.edgesIn) {
@@ -494,7 +509,30 @@ class IdealTreeBuilder {
     if (!picker) return { code: "E404", reason: `no package named ${target.name}` };
     const picked = picker.pick(name, spec);
     if (typeof picked === "string") return { code: "ETARGET", reason: picked };
-    return { manifest: manifestOf(target.name, picked), artifact: picked.artifact };
+    const manifest = manifestOf(target.name, picked);
+    this.#loadAhead(manifest);
+    return { manifest, artifact: picked.artifact };
+  }
+
+  /**
+   * Picks the versions a picked version depends on now, and theirs in turn,
+   * instead of when the walk (shallower first) reaches them: the walk then
+   * finds their documents read. Only for a source that fetches; a failure
+   * is left for the walk, which meets it only if it needs that package.
+   */
+  #loadAhead(manifest: Readonly<Record<string, unknown>>): void {
+    if (!this.#source.prefetch) return;
+    const optionalPeers = manifest.peerDependenciesMeta as Record<string, { optional?: unknown }>;
+    for (const field of LOADED_AHEAD) {
+      const deps = manifest[field];
+      if (typeof deps !== "object" || deps === null) continue;
+      for (const [name, spec] of Object.entries(deps)) {
+        if (typeof spec !== "string") continue;
+        if (field === "peerDependencies" && optionalPeers?.[name]?.optional === true) continue;
+        if (field === "peerDependencies" && this.#options.legacyPeerDeps) continue;
+        this.#load(name, spec).catch(() => undefined);
+      }
+    }
   }
 
   #picker(name: string): Promise<VersionPicker | undefined> {

@@ -6,9 +6,11 @@
  * the project trusts, and write the lockfile. Nothing is linked that was
  * not checked: a tarball is verified against the log entry's hashes by the
  * reader, against the lockfile's integrity here, and unpacked by the store
- * only after its own integrity check. Linking starts once every package
- * has passed its log check, each package as soon as it is stored, so it
- * overlaps the downloads still under way.
+ * only after its own integrity check. While a plan is made, each package
+ * it places has its tarball fetched already (checked against its log entry
+ * as any). Linking starts once every package has passed its log check,
+ * each package as soon as it is stored, so it overlaps the downloads still
+ * under way.
  */
 
 import {
@@ -128,7 +130,8 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   const held = locked && heldIndexes(options.store, locked);
   // Awaited where it is used; a failure meanwhile is reported there, not unhandled.
   held?.catch(() => undefined);
-  const planned = await treeOf(project, locked, options);
+  const tarballs = new Tarballs(options, progress, held);
+  const planned = await treeOf(project, locked, options, tarballs);
   const tree = planned.tree;
   // Every registry package is checked against the log, those other platforms install too, so
   // the lockfile carries the log's hashes for all of them.
@@ -137,8 +140,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
     inRegistry,
     planned.skipped,
     options,
-    progress,
-    held,
+    tarballs,
   );
   const logged = new Map([...checked].filter(([location]) => !planned.skipped.has(location)));
   // node_modules is about to change: until this install ends well, neither the stamp nor the
@@ -267,6 +269,7 @@ async function treeOf(
   project: Project,
   locked: ProjectTree | undefined,
   options: InstallOptions,
+  tarballs: Tarballs,
 ): Promise<Planned> {
   if (locked !== undefined) {
     const tree = locked;
@@ -305,6 +308,7 @@ async function treeOf(
     ...(options.omit ? { omit: options.omit } : {}),
     workspaces: project.workspaces.map((w) => ({ folder: w.location, manifest: w.manifest })),
     ...(locked ? { lockedTree: locked } : {}),
+    onPlaced: fetchAhead(tarballs, options),
   });
   const fatal = plan.problems.filter((p) => !p.optional);
   if (fatal.length > 0) {
@@ -324,6 +328,25 @@ async function treeOf(
   if (absent.length > 0)
     warnings.push(`${absent.length} optional dependencies are not in the registry: left out`);
   return { tree: plan, skipped: plan.skipped, fromLockfile: false, warnings };
+}
+
+/**
+ * While planning, the tarball of each package placed that this machine
+ * will install: one that fits it (another platform's optional package is
+ * planned, never fetched). With `--omit` nothing is fetched ahead: what is
+ * omitted is only known once the plan is.
+ */
+function fetchAhead(
+  tarballs: Tarballs,
+  options: InstallOptions,
+):
+  | ((name: string, version: string, manifest: Readonly<Record<string, unknown>>) => void)
+  | undefined {
+  if ((options.omit ?? []).length > 0) return undefined;
+  const platform = hostPlatform();
+  return (name, version, manifest) => {
+    if (fitsPlatform(manifest, platform)) tarballs.ahead(name, version);
+  };
 }
 
 /** The dist-tags of the packages the project asks for by tag (`"x": "latest"`), as the registry has them now. */
@@ -434,8 +457,13 @@ async function heldIndexes(
 
 interface CheckedPackage {
   readonly placed: PlacedPackage;
-  readonly logged: Awaited<ReturnType<RegistrySource["version"]>> & object;
+  readonly logged: Logged;
 }
+
+type Logged = Awaited<ReturnType<RegistrySource["version"]>> & object;
+
+/** What fetching a version needs to name it. */
+type Named = Pick<PlacedPackage, "name" | "version">;
 
 /** A package's log entry; a version the log lacks, or whose integrity differs from the tree's, is refused. */
 async function checkAgainstLog(
@@ -470,108 +498,170 @@ interface Fetched {
 }
 
 /**
- * Checks every registry package against the log, and fetches, verifies and
- * stores each tarball the store lacks as soon as its entry is known, so
- * tarballs download while other packages' documents are still arriving.
- * A tarball is stored only once its own package passed the check.
- * Resolves once every package has passed; the tarballs may still be
- * arriving, so linking (which waits for all the checks) overlaps them.
+ * Fetches, verifies and stores each tarball the store lacks, once per
+ * integrity: for the packages the checks name, and ahead of them for those
+ * a plan places while it is still planning. The store only ever holds bytes
+ * that match their log entry (the reader checks them); what the install
+ * links waits for every package's own check, as before.
  */
-async function checkAndFetch(
-  packages: readonly PlacedPackage[],
-  skipped: ReadonlyMap<string, unknown>,
-  options: InstallOptions,
-  progress: (p: InstallProgress) => void,
-  held?: Promise<ReadonlyMap<string, FileIndex | undefined>>,
-): Promise<Fetched> {
-  const { store, source } = options;
-  source.prefetch([...new Set(packages.map((p) => p.name))]);
-  const checks = packages.map((placed) => checkAgainstLog(placed, source));
-  const indexes = new Map<string, Promise<FileIndex>>();
-  const storedNow = new Set<string>();
-  const fetched = { count: 0, bytes: 0 };
-  const limit = pLimit(FETCHES);
-  const total = new Set(
-    packages.filter((p) => !skipped.has(p.location)).map((p) => `${p.name}@${p.version}`),
-  ).size;
-  let done = 0;
-  const fetch = async (checked: CheckedPackage, integrity: string) => {
-    const { placed, logged } = checked;
-    // An upgrade from the version the origin made deltas from: the files it lacks, not the
-    // tarball (which a first install, or one skipping versions, fetches: one compressed request).
-    const previous = logged.entry.files && (await source.previous(placed.name, placed.version));
-    const base = previous && (await store.findIndex(placed.name, previous));
-    if (base) {
-      const added = await addVersionByFiles(checked, integrity, options, base);
-      if (added) {
-        fetched.count++;
-        fetched.bytes += added.bytes;
-        return added.index;
-      }
-    }
-    const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
-      // The first failure ends the install: nothing queued behind it starts.
-      limit.clearQueue();
-      throw new InstallError(
-        "fetch-failed",
-        `${placed.name}@${placed.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
-        { cause: err },
-      );
-    });
-    const index = await store.addTarball(tarball, {
-      integrity,
-      ...(logged.entry.artifact ? { sha256: logged.entry.artifact.sha256 } : {}),
-      name: placed.name,
-      version: placed.version,
-    });
-    fetched.count++;
-    fetched.bytes += tarball.length;
-    await options.onTarball?.(logged.entry, tarball);
-    return index;
-  };
-  const stored = async (checked: CheckedPackage): Promise<FileIndex> => {
-    const { placed, logged } = checked;
+class Tarballs {
+  readonly indexes = new Map<string, Promise<FileIndex>>();
+  readonly fetched = { count: 0, bytes: 0 };
+  /** Integrities stored by this install (fetched now, so linking needs no second check of them). */
+  readonly storedNow = new Set<string>();
+  readonly #limit = pLimit(FETCHES);
+  readonly #options: InstallOptions;
+  readonly #progress: (p: InstallProgress) => void;
+  readonly #held: Promise<ReadonlyMap<string, FileIndex | undefined>> | undefined;
+  #done = 0;
+  /** Packages to install, for the progress line; known once the tree is. */
+  total = 0;
+
+  constructor(
+    options: InstallOptions,
+    progress: (p: InstallProgress) => void,
+    held?: Promise<ReadonlyMap<string, FileIndex | undefined>>,
+  ) {
+    this.#options = options;
+    this.#progress = progress;
+    this.#held = held;
+  }
+
+  /**
+   * A version the plan placed: its entry read and its tarball stored now.
+   * Only ever a head start: a failure here is left for the package's own
+   * check and fetch (a placement can still be undone, so it may not be needed).
+   */
+  ahead(name: string, version: string): void {
+    const { source } = this.#options;
+    source
+      .version(name, version)
+      .then((logged) => {
+        if (logged?.integrity === undefined || this.indexes.has(logged.integrity)) return;
+        this.#stored({ name, version }, logged, logged.integrity, true);
+      })
+      .catch(() => undefined);
+  }
+
+  /** The store's index of a checked package, fetched if the store lacks it. */
+  stored({ placed, logged }: CheckedPackage): Promise<FileIndex> {
     // Only a package this machine installs needs one: another platform's is never fetched.
     if (logged.integrity === undefined)
       throw new InstallError(
         "bad-integrity",
         `${placed.name}@${placed.version} has no SHA-512 integrity in the log`,
       );
-    const integrity = logged.integrity;
-    let index = indexes.get(integrity);
-    if (!index) {
-      const inStore = async () => {
-        const read = await held;
-        return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
-      };
-      index = inStore()
-        .then(
-          (found) =>
-            found ??
-            limit(() => fetch(checked, integrity)).then((added) => {
-              storedNow.add(integrity);
-              return added;
-            }),
-        )
-        .then((held) => {
-          progress({ phase: "fetching", done: ++done, total, bytes: fetched.bytes });
-          return held;
+    return this.indexes.get(logged.integrity) ?? this.#stored(placed, logged, logged.integrity);
+  }
+
+  #stored(named: Named, logged: Logged, integrity: string, ahead = false): Promise<FileIndex> {
+    const { store } = this.#options;
+    const inStore = async () => {
+      const read = await this.#held;
+      return read?.has(integrity) ? read.get(integrity) : store.getIndex(integrity);
+    };
+    const index = inStore()
+      .then(
+        (found) =>
+          found ??
+          this.#limit(() => this.#fetch(named, logged, integrity, ahead)).then((added) => {
+            this.storedNow.add(integrity);
+            return added;
+          }),
+      )
+      .then((held) => {
+        this.#progress({
+          phase: "fetching",
+          done: ++this.#done,
+          total: this.total,
+          bytes: this.fetched.bytes,
         });
-      indexes.set(integrity, index);
-    }
+        return held;
+      });
+    this.indexes.set(integrity, index);
+    if (ahead)
+      // Failed ahead: the package's own fetch (if it is still wanted) tries again and reports it.
+      index.catch(() => {
+        if (this.indexes.get(integrity) === index) this.indexes.delete(integrity);
+      });
     return index;
-  };
+  }
+
+  async #fetch(named: Named, logged: Logged, integrity: string, ahead: boolean) {
+    const { store, source } = this.#options;
+    // An upgrade from the version the origin made deltas from: the files it lacks, not the
+    // tarball (which a first install, or one skipping versions, fetches: one compressed request).
+    const previous = logged.entry.files && (await source.previous(named.name, named.version));
+    const base = previous && (await store.findIndex(named.name, previous));
+    if (base) {
+      const added = await addVersionByFiles(
+        { placed: named, logged },
+        integrity,
+        this.#options,
+        base,
+      );
+      if (added) {
+        this.fetched.count++;
+        this.fetched.bytes += added.bytes;
+        return added.index;
+      }
+    }
+    const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
+      // The first failure ends the install: nothing queued behind it starts.
+      if (!ahead) this.#limit.clearQueue();
+      throw new InstallError(
+        "fetch-failed",
+        `${named.name}@${named.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
+        { cause: err },
+      );
+    });
+    const index = await store.addTarball(tarball, {
+      integrity,
+      ...(logged.entry.artifact ? { sha256: logged.entry.artifact.sha256 } : {}),
+      name: named.name,
+      version: named.version,
+    });
+    this.fetched.count++;
+    this.fetched.bytes += tarball.length;
+    await this.#options.onTarball?.(logged.entry, tarball);
+    return index;
+  }
+}
+
+/**
+ * Checks every registry package against the log, and fetches, verifies and
+ * stores each tarball the store lacks as soon as its entry is known (if
+ * `tarballs` has not started it already), so tarballs download while other
+ * packages' documents are still arriving. A tarball is stored only once its
+ * log entry is read; resolves once every package has passed its check; the
+ * tarballs may still be arriving, so linking (which waits for all the
+ * checks) overlaps them.
+ */
+async function checkAndFetch(
+  packages: readonly PlacedPackage[],
+  skipped: ReadonlyMap<string, unknown>,
+  options: InstallOptions,
+  tarballs: Tarballs,
+): Promise<Fetched> {
+  const { source } = options;
+  source.prefetch([...new Set(packages.map((p) => p.name))]);
+  const checks = packages.map((placed) => checkAgainstLog(placed, source));
+  tarballs.total = new Set(
+    packages.filter((p) => !skipped.has(p.location)).map((p) => `${p.name}@${p.version}`),
+  ).size;
   const all = Promise.all(
-    packages.map((p, i) => (skipped.has(p.location) ? undefined : checks[i].then(stored))),
+    packages.map((p, i) =>
+      skipped.has(p.location) ? undefined : checks[i].then((c) => tarballs.stored(c)),
+    ),
   ).then(() => undefined);
   // The caller waits on it after linking; a failure meanwhile is its to report, not unhandled.
   all.catch(() => undefined);
   const checked = await Promise.all(checks);
   return {
     checked: new Map(checked.map((c) => [c.placed.location, c])),
-    fetched,
-    indexes,
-    storedNow,
+    fetched: tarballs.fetched,
+    indexes: tarballs.indexes,
+    storedNow: tarballs.storedNow,
     stored: all,
   };
 }
@@ -583,7 +673,7 @@ async function checkAndFetch(
  * tarball, checked against the log, is then fetched as for any package.
  */
 async function addVersionByFiles(
-  { placed, logged }: CheckedPackage,
+  { placed, logged }: { readonly placed: Named; readonly logged: Logged },
   integrity: string,
   { store, source }: InstallOptions,
   base?: FileIndex,

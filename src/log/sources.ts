@@ -116,12 +116,21 @@ export class HttpSource implements LogSource {
   ): Promise<Response> {
     const origin = new URL(this.#base).origin;
     let url = new URL(path, this.#base);
+    let resent = false;
     for (let redirects = 0; ; redirects++) {
       const res = await fetch(url, {
         signal,
         redirect: "manual",
         headers: { ...headers, "accept-encoding": "gzip, identity" },
+      }).catch((err: unknown) => {
+        if (resent || !droppedBeforeAnswer(err)) throw err;
+        resent = true;
+        return undefined;
       });
+      if (!res) {
+        redirects--;
+        continue;
+      }
       const location = res.status >= 300 && res.status < 400 && res.headers.get("location");
       if (location) {
         await res.body?.cancel();
@@ -148,6 +157,19 @@ export class HttpSource implements LogSource {
       return res;
     }
   }
+}
+
+/** How a connection closed under a request shows (undici's socket error, or the system's). */
+const DROPPED_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/**
+ * A connection closed before any answer: most often a kept-alive one the
+ * server let go just as the request went out (a busy client notices late).
+ * A GET of it is sent once more; any answer, even a cut-off one, is not.
+ */
+function droppedBeforeAnswer(err: unknown): boolean {
+  const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
+  return err instanceof TypeError && typeof code === "string" && DROPPED_CODES.has(code);
 }
 
 /** Redirects within a source's origin followed in a row before giving up. */

@@ -18,7 +18,7 @@
  * waits for before it writes the blob again.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { placeHashNamedFiles, syncDir, unlinkIfOlder } from "../util/durable-file.ts";
@@ -276,6 +276,27 @@ export class BlobStore {
     } catch (err) {
       return ifAbsent(err);
     }
+  }
+
+  /**
+   * `put` of a blob a `getSync` just missed, for a store that is not
+   * durable, written synchronously (the `getSync` reader's case): no look
+   * for a held copy first, as a rename over one leaves the same bytes.
+   * A durable store, or a blob being deleted, takes `put`'s way.
+   */
+  async putMissedSync(data: Uint8Array): Promise<StoredBlob> {
+    const hex = sha256Hex(data);
+    if (this.#durable || this.#deleting.has(hex)) return this.put(data);
+    for (const tracker of this.#trackers) tracker.add(hex);
+    const tmp = this.tempPath();
+    try {
+      writeFileSync(tmp, data, { flag: "wx" });
+      renameSync(tmp, this.#file(hex));
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    return { sha256: hex, size: data.length };
   }
 }
 

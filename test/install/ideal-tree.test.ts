@@ -383,6 +383,68 @@ describe("what the plan leaves to the installer", () => {
   });
 });
 
+describe("a network source: versions picked ahead of the walk", () => {
+  for (const scenario of SCENARIOS) {
+    test(`the same plan: ${scenario.title}`, async () => {
+      const byName = new Map(scenario.packages.map((pkg) => [pkg.name, pkg]));
+      const source = {
+        prefetch: () => {},
+        get: async (name: string) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return byName.get(name);
+        },
+      };
+      const workspaces: WorkspaceInput[] = Object.entries(scenario.workspaces ?? {}).map(
+        ([folder, manifest]) => ({ folder, manifest }),
+      );
+      const planned = await planTree(scenario.project, source, { platform: LINUX, workspaces });
+      const expected = await plan(scenario);
+      assert.deepEqual(planView(planned), planView(expected));
+      assert.deepEqual(planned.problems, expected.problems);
+      assert.deepEqual(planned.skipped, expected.skipped);
+    });
+  }
+
+  test("a deep dependency is asked for while the walk still waits on a shallower one", async () => {
+    const packages = [
+      p("a", { "1.0.0": { dependencies: { slow: "1" } } }),
+      p("slow", versions("1.0.0")),
+      p("z", { "1.0.0": { dependencies: { z2: "1" } } }),
+      p("z2", { "1.0.0": { dependencies: { z3: "1" } } }),
+      p("z3", versions("1.0.0")),
+    ];
+    const byName = new Map(packages.map((pkg) => [pkg.name, pkg]));
+    // The walk steps a (and waits for slow) before z; z3 is only named by z2's document.
+    const events: string[] = [];
+    const placed: string[] = [];
+    const planned = await planTree(
+      { dependencies: { a: "1", z: "1" } },
+      {
+        prefetch: () => {},
+        get: async (name) => {
+          events.push(`asked ${name}`);
+          if (name === "slow") {
+            for (let turn = 0; turn < 50; turn++)
+              await new Promise((resolve) => setImmediate(resolve));
+            events.push("slow answered");
+          }
+          return byName.get(name);
+        },
+      },
+      { platform: LINUX, onPlaced: (name, version) => placed.push(`${name}@${version}`) },
+    );
+    assert.deepEqual(planView(planned), {
+      "node_modules/a": "a@1.0.0",
+      "node_modules/slow": "slow@1.0.0",
+      "node_modules/z": "z@1.0.0",
+      "node_modules/z2": "z2@1.0.0",
+      "node_modules/z3": "z3@1.0.0",
+    });
+    assert.ok(events.indexOf("asked z3") < events.indexOf("slow answered"), events.join(", "));
+    assert.deepEqual(placed.sort(), ["a@1.0.0", "slow@1.0.0", "z2@1.0.0", "z3@1.0.0", "z@1.0.0"]);
+  });
+});
+
 test("a version's tarball hashes and log index, when the source has them, reach the plan", async () => {
   const artifact = { integrity: "sha512-AAAA", sha256: "ab".repeat(32), logIndex: 7 };
   const base = p("b", versions("1.0.0"));

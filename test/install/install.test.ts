@@ -158,6 +158,33 @@ describe("the install pipeline", () => {
     assert.equal(lock.packages["node_modules/devtool"].version, "1.0.0");
   });
 
+  test("a package the plan has placed is fetched while the plan still waits for a document", async () => {
+    const path = await project("ahead", { dependencies: { tool: "1.0.0", wrapper: "1.0.0" } });
+    const events: string[] = [];
+    // builder is named only by wrapper's document; its own answers last.
+    const source = new RegistrySource({
+      document: async (name) => {
+        if (name === "builder")
+          for (let turn = 0; turn < 50; turn++)
+            await new Promise((resolve) => setImmediate(resolve));
+        events.push(`document ${name}`);
+        return reader.document(name);
+      },
+      tarball: (entry) => {
+        events.push(`tarball ${entry.name}`);
+        return reader.tarball(entry);
+      },
+    });
+    const fresh = await PackageStore.open(join(dir.path, "ahead-store"));
+    const report = await run(path, { source, store: fresh });
+    assert.equal(report.fetched, 3);
+    assert.ok(
+      events.indexOf("tarball tool") < events.indexOf("document builder"),
+      events.join(", "),
+    );
+    assert.equal(await exists(join(path, "node_modules/builder/package.json")), true);
+  });
+
   test("--omit dev keeps dev dependencies in the lockfile and out of node_modules", async () => {
     const path = await project("omit", {
       dependencies: { tool: "1.0.0" },

@@ -11,6 +11,7 @@ const noise = randomBytes(10_000);
 
 describe("log sources refuse what they should not trust", () => {
   let url: string;
+  let dropped = 0;
   const server = createServer((req, res) => {
     if (req.url === "/endless") {
       res.writeHead(200);
@@ -21,6 +22,15 @@ describe("log sources refuse what they should not trust", () => {
       res.on("drain", pump);
       pump();
       req.on("close", () => res.destroy());
+      return;
+    }
+    if (req.url === "/drops-first" || req.url === "/drops-always") {
+      // The connection closes under the request, before any answer (a kept-alive one let go).
+      if (req.url === "/drops-always" || dropped++ === 0) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200).end("answered");
       return;
     }
     if (req.url === "/big") {
@@ -98,6 +108,12 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(source.read("gzipped-noise", noise.length - 1), (e) =>
       isLogError(e, "too-large"),
     );
+  });
+
+  test("a connection closed before any answer is asked once more, and only once", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    assert.equal(Buffer.from(await source.read("drops-first", 100)).toString(), "answered");
+    await assert.rejects(source.read("drops-always", 100), TypeError);
   });
 
   test("redirects are followed within the source's origin only, and not without end", async () => {

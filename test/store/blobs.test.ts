@@ -35,6 +35,21 @@ describe("blob store", () => {
     assert.deepEqual(Buffer.from((await store.get(sha256)) as Uint8Array), data);
   });
 
+  test("putMissedSync writes in place of a damaged copy, leaves no temporary file, and is tracked", async () => {
+    await using dir = await tempDir();
+    const store = await BlobStore.open(dir.path, { durable: false });
+    const data = Buffer.from("a document the reader just fetched");
+    const tracker = store.trackPuts();
+    const stored = await store.putMissedSync(data);
+    assert.deepEqual(stored, { sha256: sha256Hex(data), size: data.length });
+    assert.equal(tracker.has(stored.sha256), true);
+    await writeFile(join(dir.path, BlobStore.treePath(stored.sha256)), "damaged");
+    assert.equal(store.getSync(stored.sha256), undefined);
+    await store.putMissedSync(data);
+    assert.deepEqual(Buffer.from(store.getSync(stored.sha256) as Uint8Array), data);
+    assert.deepEqual(await readdir(join(dir.path, ".tmp")), []);
+  });
+
   test("putFile moves a file in under its hash, consuming it, and repairs a damaged copy", async () => {
     await using dir = await tempDir();
     const store = await BlobStore.open(dir.path, { durable: true });
