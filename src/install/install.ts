@@ -131,6 +131,26 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   // Awaited where it is used; a failure meanwhile is reported there, not unhandled.
   held?.catch(() => undefined);
   const tarballs = new Tarballs(options, progress, held);
+  try {
+    return await placeProject(project, lockText, locked, options, edited, tarballs, held);
+  } finally {
+    // The fetches queued behind a failure, or ahead for packages the plan dropped, never start;
+    // those under way end before the install does, so nothing writes to the store after it.
+    await tarballs.cancel();
+  }
+}
+
+async function placeProject(
+  project: Project,
+  lockText: string | undefined,
+  locked: ProjectTree | undefined,
+  options: InstallOptions,
+  edited: boolean,
+  tarballs: Tarballs,
+  held: Promise<ReadonlyMap<string, FileIndex | undefined>> | undefined,
+): Promise<InstallReport> {
+  const { projectDir } = options;
+  const progress = options.onProgress ?? (() => {});
   const planned = await treeOf(project, locked, options, tarballs);
   const tree = planned.tree;
   // Every registry package is checked against the log, those other platforms install too, so
@@ -509,7 +529,14 @@ class Tarballs {
   readonly fetched = { count: 0, bytes: 0 };
   /** Integrities stored by this install (fetched now, so linking needs no second check of them). */
   readonly storedNow = new Set<string>();
-  readonly #limit = pLimit(FETCHES);
+  // Cleared on the first failure: what waits behind it rejects, so nothing waits on it forever.
+  readonly #limit = pLimit({ concurrency: FETCHES, rejectOnClear: true });
+  /** Fetches started ahead of the plan (a failure of one is retried when the package is claimed). */
+  readonly #ahead = new WeakSet<Promise<FileIndex>>();
+  /** Every store of a tarball begun, to wait for at the end. */
+  readonly #started = new Set<Promise<FileIndex>>();
+  /** The first fetch that failed for a package the install needs. */
+  #failure: InstallError | undefined;
   readonly #options: InstallOptions;
   readonly #progress: (p: InstallProgress) => void;
   readonly #held: Promise<ReadonlyMap<string, FileIndex | undefined>> | undefined;
@@ -551,7 +578,20 @@ class Tarballs {
         "bad-integrity",
         `${placed.name}@${placed.version} has no SHA-512 integrity in the log`,
       );
-    return this.indexes.get(logged.integrity) ?? this.#stored(placed, logged, logged.integrity);
+    const integrity = logged.integrity;
+    const known = this.indexes.get(integrity);
+    if (known === undefined) return this.#stored(placed, logged, integrity);
+    if (!this.#ahead.has(known)) return known;
+    // Claimed: a failure ahead is tried again by the package's own fetch, which reports it.
+    const own = known.catch(() => this.#stored(placed, logged, integrity));
+    this.indexes.set(integrity, own);
+    return own;
+  }
+
+  /** Drops every fetch not yet started, and waits for those under way. */
+  async cancel(): Promise<void> {
+    this.#limit.clearQueue();
+    await Promise.allSettled(this.#started);
   }
 
   #stored(named: Named, logged: Logged, integrity: string, ahead = false): Promise<FileIndex> {
@@ -564,10 +604,16 @@ class Tarballs {
       .then(
         (found) =>
           found ??
-          this.#limit(() => this.#fetch(named, logged, integrity, ahead)).then((added) => {
-            this.storedNow.add(integrity);
-            return added;
-          }),
+          this.#limit(() => this.#fetch(named, logged, integrity, ahead)).then(
+            (added) => {
+              this.storedNow.add(integrity);
+              return added;
+            },
+            // One cleared from the queue by the first failure reports that failure.
+            (err: unknown) => {
+              throw this.#failure ?? err;
+            },
+          ),
       )
       .then((held) => {
         this.#progress({
@@ -579,11 +625,14 @@ class Tarballs {
         return held;
       });
     this.indexes.set(integrity, index);
-    if (ahead)
-      // Failed ahead: the package's own fetch (if it is still wanted) tries again and reports it.
+    this.#started.add(index);
+    if (ahead) {
+      this.#ahead.add(index);
+      // Failed ahead and not claimed yet: the package's own fetch (if still wanted) starts afresh.
       index.catch(() => {
         if (this.indexes.get(integrity) === index) this.indexes.delete(integrity);
       });
+    }
     return index;
   }
 
@@ -607,13 +656,17 @@ class Tarballs {
       }
     }
     const tarball = await source.tarball(logged.entry).catch((err: unknown) => {
-      // The first failure ends the install: nothing queued behind it starts.
-      if (!ahead) this.#limit.clearQueue();
-      throw new InstallError(
+      const failure = new InstallError(
         "fetch-failed",
         `${named.name}@${named.version}: no source gave a tarball that matches the log (${(err as Error).message})`,
         { cause: err },
       );
+      // The first failure ends the install: nothing queued behind it starts.
+      if (!ahead) {
+        this.#failure ??= failure;
+        this.#limit.clearQueue();
+      }
+      throw failure;
     });
     const index = await store.addTarball(tarball, {
       integrity,

@@ -57,6 +57,25 @@ export async function linkPackage(
   targetDir: string,
   options: LinkOptions = {},
 ): Promise<LinkResult> {
+  try {
+    return await linkChecked(store, index, targetDir, options);
+  } catch (err) {
+    // Stored by this install but gone since (a `cairn store prune` meanwhile): checked and repaired.
+    if (!options.justStored || !isMissing(err)) throw err;
+    return linkChecked(store, index, targetDir, { ...options, justStored: false });
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+async function linkChecked(
+  store: PackageStore,
+  index: FileIndex,
+  targetDir: string,
+  options: LinkOptions,
+): Promise<LinkResult> {
   const repaired = await ensureSound(store, index, options);
   makeFolders(targetDir, index.files.keys());
   const pacer = new Pacer();

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   fchmodSync,
   fstatSync,
@@ -16,7 +17,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
 
@@ -149,7 +150,10 @@ export function putFileSync(put: FilePut, data: Uint8Array): void {
     fd = openSync(put.target, "wx", put.mode);
   } catch (err) {
     if (!isCode(err, "EEXIST")) throw err;
+    const st = statSync(put.target, { throwIfNoEntry: false });
     if (!isIntactSync(put.target, put)) replaceByRenameSync(put, data);
+    // Made writable through a project's link: read-only again before this install links it too.
+    else if (st !== undefined && (st.mode & 0o777) !== put.mode) chmodSync(put.target, put.mode);
     return;
   }
   try {
@@ -164,7 +168,8 @@ export function putFileSync(put: FilePut, data: Uint8Array): void {
 
 /** Writes a new store file's bytes, then sets its mtime in the past and its mode. */
 function writeSettledSync(fd: number, put: FilePut, data: Uint8Array): void {
-  writeSync(fd, data);
+  // writeFileSync on a descriptor writes until every byte is down (a bare write may stop short).
+  writeFileSync(fd, data);
   const settled = new Date(Date.now() - SETTLE_MS);
   futimesSync(fd, settled, settled);
   if (put.chmod) fchmodSync(fd, put.mode);
@@ -203,7 +208,7 @@ export function replaceFileSync(write: FileReplace, data: Uint8Array): void {
   try {
     const fd = openSync(write.tmp, "wx", 0o444);
     try {
-      writeSync(fd, data);
+      writeFileSync(fd, data);
     } finally {
       closeSync(fd);
     }

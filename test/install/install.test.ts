@@ -9,7 +9,7 @@ import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { VerifyingReader } from "../../src/client/verifying-reader.ts";
-import { type InstallOptions, install } from "../../src/install/install.ts";
+import { type InstallOptions, install, STAMP_PATH } from "../../src/install/install.ts";
 import { RegistrySource } from "../../src/install/registry-source.ts";
 import { PackageStore } from "../../src/install/store.ts";
 import { shapeKey } from "../../src/install/up-to-date.ts";
@@ -183,6 +183,39 @@ describe("the install pipeline", () => {
       events.join(", "),
     );
     assert.equal(await exists(join(path, "node_modules/builder/package.json")), true);
+  });
+
+  test("a tarball no source gives is reported as fetch-failed, ahead or not, and the install is not vouched for", async () => {
+    for (const turns of [0, 50]) {
+      const path = await project(`unfetchable-${turns}`, {
+        dependencies: { tool: "1.0.0", wrapper: "1.0.0" },
+      });
+      let asked = 0;
+      // Fails at once, or only after the install has claimed the fetch it started ahead.
+      const source = new RegistrySource({
+        document: (name) => reader.document(name),
+        tarball: async (entry) => {
+          if (entry.name !== "builder") return reader.tarball(entry);
+          asked++;
+          for (let turn = 0; turn < turns; turn++)
+            await new Promise((resolve) => setImmediate(resolve));
+          throw new Error("no mirror has it");
+        },
+      });
+      const fresh = await PackageStore.open(join(dir.path, `unfetchable-store-${turns}`));
+      await assert.rejects(
+        run(path, { source, store: fresh }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, "fetch-failed", err.message);
+          assert.match(err.message, /builder@1\.0\.0/);
+          return true;
+        },
+      );
+      assert.ok(asked >= 1);
+      // What was linked before the failure is not vouched for: no stamp, no hidden lockfile.
+      assert.equal(await exists(join(path, STAMP_PATH)), false);
+      assert.equal(await exists(join(path, "node_modules/.package-lock.json")), false);
+    }
   });
 
   test("--omit dev keeps dev dependencies in the lockfile and out of node_modules", async () => {

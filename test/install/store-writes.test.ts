@@ -44,6 +44,17 @@ describe("putFileSync", () => {
     assert.deepEqual(readdirSync(dir.path), ["file"]);
   });
 
+  test("a whole file made writable through a project's link is read-only again", async () => {
+    await using dir = await tempDir();
+    const put = putOf(dir.path, BYTES);
+    putFileSync(put, BYTES);
+    const ino = statSync(put.target).ino;
+    await chmod(put.target, 0o644);
+    putFileSync(put, BYTES);
+    assert.equal(statSync(put.target).ino, ino);
+    assert.equal(statSync(put.target).mode & 0o777, 0o444);
+  });
+
   for (const [what, bytes] of [
     ["damaged at the same size", Buffer.from(BYTES).fill(0x41, 0, 10)],
     ["short, as a crash mid-write leaves it", BYTES.subarray(0, 4096)],
