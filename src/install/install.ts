@@ -132,7 +132,7 @@ async function installProject(options: InstallOptions, edited: boolean): Promise
   held?.catch(() => undefined);
   const tarballs = new Tarballs(options, progress, held);
   try {
-    return await placeProject(project, lockText, locked, options, edited, tarballs, held);
+    return await placeProject(project, lockText, locked, options, edited, tarballs);
   } finally {
     // The fetches queued behind a failure, or ahead for packages the plan dropped, never start;
     // those under way end before the install does, so nothing writes to the store after it.
@@ -147,7 +147,6 @@ async function placeProject(
   options: InstallOptions,
   edited: boolean,
   tarballs: Tarballs,
-  held: Promise<ReadonlyMap<string, FileIndex | undefined>> | undefined,
 ): Promise<InstallReport> {
   const { projectDir } = options;
   const progress = options.onProgress ?? (() => {});
