@@ -627,10 +627,8 @@ class Tarballs {
     this.#started.add(index);
     if (ahead) {
       this.#ahead.add(index);
-      // Failed ahead and not claimed yet: the package's own fetch (if still wanted) starts afresh.
-      index.catch(() => {
-        if (this.indexes.get(integrity) === index) this.indexes.delete(integrity);
-      });
+      // Nothing may ever wait on it: a failure is retried, and reported, when a package claims it.
+      index.catch(() => undefined);
     }
     return index;
   }

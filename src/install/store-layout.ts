@@ -19,9 +19,15 @@ import {
 import type { StoreWrite } from "./store-writes.ts";
 
 /** Where a file with these bytes and mode is kept. */
+/**
+ * Where a file with these bytes and mode is kept under `root` (a joined,
+ * normalized path). By concatenation, not `join`: an install asks for
+ * 16,000 paths twice each, and a SHA-256 of 64 hex digits needs no
+ * normalizing.
+ */
 export function storeFilePath(root: string, file: Pick<IndexedFile, "sha256" | "mode">): string {
-  const suffix = file.mode === EXEC_MODE ? "-exec" : "";
-  return join(root, "files", file.sha256.slice(0, 2), `${file.sha256.slice(2)}${suffix}`);
+  const { sha256 } = file;
+  return `${root}/files/${sha256.slice(0, 2)}/${sha256.slice(2)}${file.mode === EXEC_MODE ? "-exec" : ""}`;
 }
 
 export function storeIndexPath(root: string, integrity: string): string {

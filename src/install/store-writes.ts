@@ -105,9 +105,12 @@ export function isCode(err: unknown, ...codes: string[]): boolean {
   return codes.includes((err as NodeJS.ErrnoException).code ?? "");
 }
 
-/** Whether `path` holds exactly these bytes (absent is not intact). */
-export function isIntactSync(path: string, file: { sha256: string; size: number }): boolean {
-  const st = statSync(path, { throwIfNoEntry: false });
+/** Whether `path` (whose stat is `st`, undefined when absent) holds exactly these bytes. */
+export function isIntactSync(
+  path: string,
+  file: { sha256: string; size: number },
+  st = statSync(path, { throwIfNoEntry: false }),
+): boolean {
   if (st?.size !== file.size) return false;
   return createHash("sha256").update(readFileSync(path)).digest("hex") === file.sha256;
 }
@@ -151,9 +154,9 @@ export function putFileSync(put: FilePut, data: Uint8Array): void {
   } catch (err) {
     if (!isCode(err, "EEXIST")) throw err;
     const st = statSync(put.target, { throwIfNoEntry: false });
-    if (!isIntactSync(put.target, put)) replaceByRenameSync(put, data);
+    if (st === undefined || !isIntactSync(put.target, put, st)) replaceByRenameSync(put, data);
     // Made writable through a project's link: read-only again before this install links it too.
-    else if (st !== undefined && (st.mode & 0o777) !== put.mode) chmodSync(put.target, put.mode);
+    else if ((st.mode & 0o777) !== put.mode) chmodSync(put.target, put.mode);
     return;
   }
   try {

@@ -56,7 +56,13 @@ import {
   parseFileIndex,
   tarballBytes,
 } from "./package-files.ts";
-import { storeIndexPath, storeMode, storeNamePath, storeWrites } from "./store-layout.ts";
+import {
+  storeFilePath,
+  storeIndexPath,
+  storeMode,
+  storeNamePath,
+  storeWrites,
+} from "./store-layout.ts";
 import { storeThreads } from "./store-threads.ts";
 import { isCode } from "./store-writes.ts";
 
@@ -87,8 +93,6 @@ export class PackageStore {
   readonly dir: string;
   readonly #root: string;
   readonly #tmp: string;
-  /** storeFilePath's folder, joined once: an install asks for 16,000 paths twice each. */
-  readonly #files: string;
   readonly #limit: LimitFunction;
   readonly #adds = new SingleFlight<string, FileIndex>();
   /** Unique to this handle (another process or handle picks its own), so names never collide. */
@@ -99,7 +103,6 @@ export class PackageStore {
     this.dir = dir;
     this.#root = join(dir, "v1");
     this.#tmp = join(this.#root, "tmp");
-    this.#files = join(this.#root, "files");
     this.#limit = pLimit(HASH_CONCURRENCY);
   }
 
@@ -121,9 +124,7 @@ export class PackageStore {
 
   /** Where a file with these bytes and mode is kept. */
   filePath(file: Pick<IndexedFile, "sha256" | "mode">): string {
-    // As storeFilePath: an index's sha256 is 64 hex digits, so nothing in it needs normalizing.
-    const { sha256 } = file;
-    return `${this.#files}/${sha256.slice(0, 2)}/${sha256.slice(2)}${file.mode === EXEC_MODE ? "-exec" : ""}`;
+    return storeFilePath(this.#root, file);
   }
 
   indexPath(integrity: string): string {

@@ -129,8 +129,13 @@ export class BlobStore {
    * is waited for.
    */
   async #claim(hex: string): Promise<void> {
-    for (const tracker of this.#trackers) tracker.add(hex);
+    this.#track(hex);
     await this.#deleting.get(hex)?.catch(() => {});
+  }
+
+  /** Tells each collection in progress that `hex` is being put. */
+  #track(hex: string): void {
+    for (const tracker of this.#trackers) tracker.add(hex);
   }
 
   /** Whether the blob is held undamaged (a stat first, as most blobs put are new); a held one's mtime is refreshed. */
@@ -287,7 +292,7 @@ export class BlobStore {
   async putMissedSync(data: Uint8Array): Promise<StoredBlob> {
     const hex = sha256Hex(data);
     if (this.#durable || this.#deleting.has(hex)) return this.put(data);
-    for (const tracker of this.#trackers) tracker.add(hex);
+    this.#track(hex);
     const tmp = this.tempPath();
     try {
       writeFileSync(tmp, data, { flag: "wx" });
