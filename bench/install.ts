@@ -36,6 +36,9 @@
  * Then Cairn's resolution alone: a warm store and no lockfile, through the
  * signed snapshot with a cold metadata cache (sparse), against a full local
  * index made by `cairn sync` (`--index`), against the lockfile (no resolve).
+ * Last, what Node itself costs for each scenario's work (node-floors.ts):
+ * its bare start, linking the tree Cairn made, inflating and hashing the
+ * tarballs; no installer written for Node can be faster than these.
  */
 import { cp, mkdir, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
@@ -65,6 +68,7 @@ import {
   removeDir,
   WORK_DIR,
 } from "./common.ts";
+import { measureNodeFloors, type NodeFloors } from "./node-floors.ts";
 import {
   profileFlags,
   REPO_DIR,
@@ -156,6 +160,8 @@ export interface InstallBenchResult {
   readonly tarballBytes: number;
   readonly storeFiles: number;
   readonly resolve: { sparseMs: number; indexMs: number; lockfileMs: number } | undefined;
+  /** What Node itself costs for the same work (node-floors.ts), with a Cairn tool in the run. */
+  readonly floors: NodeFloors | undefined;
   readonly met: boolean;
 }
 
@@ -229,7 +235,11 @@ try {
   if (values["resolve-rounds"] !== undefined)
     await sparseRounds(positiveInt("--resolve-rounds", values["resolve-rounds"], 3));
   const resolve = cairnTool && allScenarios ? await resolveTimes(cairnTool) : undefined;
-  report(sizes, tarballBytes, storeFiles, resolve);
+  // Cairn's node_modules, as the last warm install left it, is the tree every tool makes.
+  const treeTool = tools.find((t) => t.name.startsWith("cairn"));
+  const floors =
+    treeTool && (await measureNodeFloors(join(treeTool.project, "node_modules"), work, tarballs));
+  report(sizes, tarballBytes, storeFiles, resolve, floors);
 } finally {
   await proxy.close();
   await stopProcess(origin);
@@ -510,6 +520,41 @@ async function resolveTimes(
   return { sparseMs, indexMs, lockfileMs };
 }
 
+/**
+ * Node's own costs for the work of each scenario, beside the fastest other
+ * tool: a Node installer can be no faster than these, however it is made.
+ */
+function printFloors(
+  floors: NodeFloors,
+  medians: InstallBenchResult["medians"],
+  others: readonly Tool[],
+): void {
+  const fastest = (s: Scenario) => {
+    const [best] = others
+      .filter((o) => medians[o.name][s] !== undefined)
+      .sort((a, b) => medians[a.name][s].ms - medians[b.name][s].ms);
+    return best ? `${best.name} ${ms(medians[best.name][s].ms)}` : "-";
+  };
+  const bestLink = Math.min(floors.linkOneThreadMs, floors.linkTwoThreadsOwnMs);
+  console.log("\nwhat Node itself costs for each scenario's work (node-floors.ts), medians:");
+  printTable([
+    ["scenario", "fastest other", "Node's floor", "what it is"],
+    ["unchanged", fastest("unchanged"), ms(floors.startMs), "`node -e 0`"],
+    [
+      "warm",
+      fastest("warm"),
+      ms(floors.startMs + bestLink),
+      `start + linking ${floors.files} files, ${floors.folders} folders (the faster of ${ms(floors.linkOneThreadMs)} on one thread, ${ms(floors.linkTwoThreadsOwnMs)} on two started beforehand; ${ms(floors.linkTwoThreadsMs)} with their start)`,
+    ],
+    [
+      "clean, lockfile",
+      `${fastest("clean")}, ${fastest("lockfile")}`,
+      `${ms(floors.unpackCpuMs)} CPU`,
+      `inflating ${floors.tarballs} tarballs, their SHA-512 and every file's SHA-256, one thread (before any file is written)`,
+    ],
+  ]);
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -525,6 +570,7 @@ function report(
   tarballBytes: number,
   storeFiles: number,
   resolve: InstallBenchResult["resolve"],
+  floors: NodeFloors | undefined,
 ): void {
   const medians: InstallBenchResult["medians"] = {};
   for (const t of tools) {
@@ -609,6 +655,7 @@ function report(
       `\ncairn install, warm store, no node_modules: no lockfile through the signed snapshot (cold metadata) ${ms(resolve.sparseMs)}; ` +
         `no lockfile from a full local index ${ms(resolve.indexMs)}; from the lockfile ${ms(resolve.lockfileMs)}`,
     );
+  if (floors) printFloors(floors, medians, others);
   console.log(
     `\nload average before ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, after ${loadAfter.map((l) => l.toFixed(2)).join(" ")}`,
   );
@@ -632,6 +679,7 @@ function report(
       tarballBytes,
       storeFiles,
       resolve,
+      floors,
       met,
     };
     emitResult(result);
