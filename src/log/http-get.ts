@@ -185,6 +185,7 @@ export function readBody(
     res.destroy();
     return Promise.reject(tooLarge());
   }
+  if (res.destroyed) return Promise.reject(truncated(url));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
