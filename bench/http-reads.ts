@@ -135,18 +135,25 @@ async function parent(): Promise<void> {
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? sides : [...sides].reverse();
         for (const [name, checkout] of order) {
-          const run = await runToEnd("reads", process.execPath, [
-            join(REPO_DIR, "bench", "http-reads.ts"),
-            "--child",
-            checkout,
-            "--base",
-            `${originUrl.replace(/\/$/, "")}/`,
-            "--paths",
-            pathsFile,
-            "--in-flight",
-            String(inFlight),
-          ], { logFile: join(work, "child.log") });
-          const result: ChildResult = JSON.parse(run.out.stdout.trim().split("\n").at(-1) as string);
+          const run = await runToEnd(
+            "reads",
+            process.execPath,
+            [
+              join(REPO_DIR, "bench", "http-reads.ts"),
+              "--child",
+              checkout,
+              "--base",
+              `${originUrl.replace(/\/$/, "")}/`,
+              "--paths",
+              pathsFile,
+              "--in-flight",
+              String(inFlight),
+            ],
+            { logFile: join(work, "child.log") },
+          );
+          const result: ChildResult = JSON.parse(
+            run.out.stdout.trim().split("\n").at(-1) as string,
+          );
           results[name].push(result);
           console.log(
             `in flight ${inFlight} round ${round + 1} ${name.padEnd(6)} process CPU ${result.processCpuMs.toFixed(0)} ms, reads CPU ${result.readsCpuMs.toFixed(0)} ms, reads wall ${result.readsMs.toFixed(0)} ms, ${result.bytes} bytes`,

@@ -10,8 +10,11 @@
  * asynchronous inflation of each small document cost several times what a
  * plain request does; loading undici alone took tens of milliseconds of a
  * warm install.
+ *
+ * node:http is taken with `process.getBuiltinModule`: an ES module import
+ * of it reads every export, and its lazy WebSocket exports load undici.
  */
-import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, request } from "node:http";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import type { Socket } from "node:net";
 import { createGunzip, gunzipSync, type ZlibOptions } from "node:zlib";
@@ -25,7 +28,8 @@ import { LogError } from "./errors.ts";
  * here would queue a small document behind tarballs, the wait counted
  * against its timeout. Idle sockets do not keep the process alive.
  */
-const httpAgent = new HttpAgent({ keepAlive: true });
+const http = process.getBuiltinModule("node:http");
+const httpAgent = new http.Agent({ keepAlive: true });
 let httpsAgent: HttpsAgent | undefined;
 
 function send(url: URL, headers: Record<string, string>, timer: ExchangeTimer): Promise<Sent> {
@@ -37,7 +41,7 @@ function send(url: URL, headers: Record<string, string>, timer: ExchangeTimer): 
     const options = { headers, agent: https ? httpsAgent : httpAgent };
     let socket: Socket | undefined;
     let readBefore = 0;
-    const req = (client?.request ?? request)(url, options, (res) => {
+    const req = (client?.request ?? http.request)(url, options, (res) => {
       timer.watch(req, res);
       resolve({ req, res });
     });
