@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { DirectorySource, HttpSource, isLogError, verifyLog } from "../../src/log/index.ts";
 import { buildLog, tempDir, testKey } from "../helpers/log.ts";
@@ -258,6 +260,21 @@ describe("log sources refuse what they should not trust", () => {
     // 1.2 s in all, longer than the timeout, but never 1 s without data (even on a busy machine).
     assert.equal(await drain("slow", 10_000), 8000);
     await assert.rejects(drain("stalls", 10_000), { name: "TimeoutError" });
+  });
+
+  test("reading over HTTP does not load undici (fetch), whose loading alone costs tens of ms", async () => {
+    const sources = fileURLToPath(new URL("../../src/log/sources.ts", import.meta.url));
+    const script = `
+      const { HttpSource } = await import(${JSON.stringify(sources)});
+      await new HttpSource(${JSON.stringify(url)}).read("big", 100_000);
+      const loaded = process.moduleLoadList.filter((m) => m.includes("undici"));
+      process.stdout.write(JSON.stringify(loaded));`;
+    const loaded = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.deepEqual(JSON.parse(loaded), []);
   });
 
   test("a truncated entry bundle fails verification with a clear error", async () => {
