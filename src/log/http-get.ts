@@ -79,7 +79,7 @@ class Dropped extends Error {
  * once any byte of an answer arrived, never. Fails with LogError
  * "unreachable" when no answer came, or with the timer's error.
  */
-export async function getOnce(
+export async function httpGet(
   url: URL,
   headers: Record<string, string>,
   timer: ExchangeTimer,

@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import { join, resolve } from "node:path";
 import { isLogError, LogError } from "./errors.ts";
 import { HASH_SIZE } from "./hash.ts";
-import { ExchangeTimer, getOnce, readBody, streamBody } from "./http-get.ts";
+import { ExchangeTimer, httpGet, readBody, streamBody } from "./http-get.ts";
 import { type LogSource, MAX_TILE_BYTES } from "./tile-reader.ts";
 import {
   bundlePath,
@@ -92,7 +92,6 @@ export class HttpSource implements LogSource {
     headers: Readonly<Record<string, string>> = {},
   ): AsyncGenerator<Uint8Array> {
     const timer = new ExchangeTimer(this.#timeoutMs);
-    const refresh = () => timer.refresh();
     try {
       const { res, url } = await this.#get(path, timer, headers).catch((err: unknown) => {
         throw timer.expired ?? err;
@@ -102,7 +101,7 @@ export class HttpSource implements LogSource {
         url,
         maxBytes,
         () => tooLarge(this.name, path, maxBytes),
-        refresh,
+        () => timer.refresh(),
       );
       // Errors of the body are the timer's when it fired; a consumer's error thrown in here passes as it is.
       for (;;) {
@@ -131,7 +130,7 @@ export class HttpSource implements LogSource {
     const sent = { accept: "*/*", ...headers, "accept-encoding": "gzip, identity" };
     let url = new URL(path, this.#base);
     for (let redirects = 0; ; redirects++) {
-      const { res } = await getOnce(url, sent, timer);
+      const { res } = await httpGet(url, sent, timer);
       const status = res.statusCode ?? 0;
       const location = status >= 300 && status < 400 && res.headers.location;
       if (status >= 200 && status < 300) return { res, url };
