@@ -22,6 +22,7 @@ import { InstallError } from "../install/install-error.ts";
 import { type OnDemandImports, RegistrySource } from "../install/registry-source.ts";
 import { PackageStore } from "../install/store.ts";
 import { shapeKey } from "../install/up-to-date.ts";
+import { HttpSource } from "../log/index.ts";
 import type { ShareStore } from "../peer/share-store.ts";
 import type { VersionEntry } from "../registry/entries.ts";
 import { stateReads } from "../registry/package-reader.ts";
@@ -332,6 +333,9 @@ function keepFor(share: ShareStore): (entry: VersionEntry, tarball: Uint8Array) 
   };
 }
 
+/** How long the origin may take to import a package it was asked for, and to answer. */
+const ON_DEMAND_IMPORT_MS = 5 * 60_000;
+
 /** The most bytes taken for one tarball the origin fetches from its uplink for us. */
 const MAX_IMPORTED_TARBALL = 512 * 1024 * 1024;
 
@@ -343,6 +347,8 @@ const MAX_IMPORTED_TARBALL = 512 * 1024 * 1024;
  * it, and checked by the store against the integrity the log holds.
  */
 function onDemandImports(origin: string, reader: VerifyingReader): OnDemandImports {
+  // The origin answers once it has imported the package from its uplink: a wait far longer than a read's.
+  const api = new HttpSource(new URL(".", origin).href, { timeoutMs: ON_DEMAND_IMPORT_MS });
   let pending: Promise<void> | undefined;
   let current: Promise<void> = Promise.resolve();
   // Every caller gets an update that starts after its call; callers meanwhile share one.
@@ -360,11 +366,17 @@ function onDemandImports(origin: string, reader: VerifyingReader): OnDemandImpor
   };
   return {
     absent: async (name) => {
-      const res = await fetch(new URL(name.replace("/", "%2f"), origin), {
-        headers: { accept: "application/vnd.npm.install-v1+json" },
-      }).catch(() => undefined);
-      await res?.arrayBuffer().catch(() => undefined);
-      if (res?.status !== 200) return false;
+      // Only whether the origin has it counts: the body is read through (not kept) to free the connection.
+      const body = api.stream(name.replace("/", "%2f"), Number.MAX_SAFE_INTEGER, {
+        accept: "application/vnd.npm.install-v1+json",
+      });
+      const found = await (async () => {
+        for await (const _ of body);
+      })().then(
+        () => true,
+        () => false,
+      );
+      if (!found) return false;
       await refresh();
       return true;
     },

@@ -89,6 +89,10 @@ export function classify(err: unknown, source: string, check: Check): SourceErro
   if (isLogError(err, "not-found")) return new SourceError(source, "unavailable", message);
   if (isLogError(err, "too-large")) return new SourceError(source, "size", message);
   if (isLogError(err, "redirect")) return new SourceError(source, "redirect", message);
+  if (isLogError(err, "truncated"))
+    return new SourceError(source, "truncated", message, { cause: err });
+  if (isLogError(err, "unreachable"))
+    return new SourceError(source, "unavailable", message, { cause: err });
   // undici reports a body cut off mid-stream as "terminated".
   if (err instanceof TypeError && message === "terminated")
     return new SourceError(source, "truncated", "the connection closed before the body ended", {

@@ -38,6 +38,12 @@ export type LogErrorCode =
   | "not-found"
   /** A server that answered 451: it withholds the resource (a takedown, RFC 7725). */
   | "withheld"
+  /** No answer: the connection failed or closed before any answer came back. */
+  | "unreachable"
+  /** A body cut off before its end, or gzip that does not decode to its end. */
+  | "truncated"
+  /** An answer the client cannot read (an encoding it did not ask for). */
+  | "bad-response"
   /** A server that redirects to another origin (not followed), or redirects without end. */
   | "redirect"
   /** Another writer holds the log, or moved its checkpoint under us. */

@@ -3,9 +3,11 @@
  * Both return untrusted bytes, capped at the size the caller expects.
  */
 import { open } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import { join, resolve } from "node:path";
 import { isLogError, LogError } from "./errors.ts";
 import { HASH_SIZE } from "./hash.ts";
+import { ExchangeTimer, httpGet, readBody, streamBody } from "./http-get.ts";
 import { type LogSource, MAX_TILE_BYTES } from "./tile-reader.ts";
 import {
   bundlePath,
@@ -67,8 +69,15 @@ export class HttpSource implements LogSource {
     maxBytes: number,
     headers: Readonly<Record<string, string>> = {},
   ): Promise<Uint8Array> {
-    const res = await this.#get(path, AbortSignal.timeout(this.#timeoutMs), headers);
-    return readCapped(res, maxBytes, () => tooLarge(this.name, path, maxBytes));
+    const timer = new ExchangeTimer(this.#timeoutMs);
+    try {
+      const { res, url } = await this.#get(path, timer, headers);
+      return await readBody(res, url, maxBytes, () => tooLarge(this.name, path, maxBytes));
+    } catch (err) {
+      throw timer.expired ?? err;
+    } finally {
+      timer.done();
+    }
   }
 
   /**
@@ -82,25 +91,28 @@ export class HttpSource implements LogSource {
     maxBytes: number,
     headers: Readonly<Record<string, string>> = {},
   ): AsyncGenerator<Uint8Array> {
-    const abort = new AbortController();
-    let timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
-    const rearm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => abort.abort(timeoutError()), this.#timeoutMs);
-    };
+    const timer = new ExchangeTimer(this.#timeoutMs);
     try {
-      const res = await this.#get(path, abort.signal, headers);
-      if (declaredLength(res) > maxBytes) throw tooLarge(this.name, path, maxBytes);
-      let total = 0;
-      for await (const chunk of res.body ?? []) {
-        rearm();
-        total += chunk.length;
-        if (total > maxBytes) throw tooLarge(this.name, path, maxBytes);
-        yield chunk;
+      const { res, url } = await this.#get(path, timer, headers).catch((err: unknown) => {
+        throw timer.expired ?? err;
+      });
+      const body = streamBody(
+        res,
+        url,
+        maxBytes,
+        () => tooLarge(this.name, path, maxBytes),
+        () => timer.refresh(),
+      );
+      // Errors of the body are the timer's when it fired; a consumer's error thrown in here passes as it is.
+      for (;;) {
+        const next = await body.next().catch((err: unknown) => {
+          throw timer.expired ?? err;
+        });
+        if (next.done) return;
+        yield next.value;
       }
     } finally {
-      clearTimeout(timer);
-      abort.abort();
+      timer.done();
     }
   }
 
@@ -111,29 +123,19 @@ export class HttpSource implements LogSource {
    */
   async #get(
     path: string,
-    signal: AbortSignal,
+    timer: ExchangeTimer,
     headers: Readonly<Record<string, string>>,
-  ): Promise<Response> {
+  ): Promise<{ res: IncomingMessage; url: URL }> {
     const origin = new URL(this.#base).origin;
+    const sent = { accept: "*/*", ...headers, "accept-encoding": "gzip, identity" };
     let url = new URL(path, this.#base);
-    let resent = false;
     for (let redirects = 0; ; redirects++) {
-      const res = await fetch(url, {
-        signal,
-        redirect: "manual",
-        headers: { ...headers, "accept-encoding": "gzip, identity" },
-      }).catch((err: unknown) => {
-        if (resent || !droppedBeforeAnswer(err)) throw err;
-        resent = true;
-        return undefined;
-      });
-      if (!res) {
-        redirects--;
-        continue;
-      }
-      const location = res.status >= 300 && res.status < 400 && res.headers.get("location");
+      const { res } = await httpGet(url, sent, timer);
+      const status = res.statusCode ?? 0;
+      const location = status >= 300 && status < 400 && res.headers.location;
+      if (status >= 200 && status < 300) return { res, url };
+      timer.discard();
       if (location) {
-        await res.body?.cancel();
         const next = URL.parse(location, url.href);
         if (next?.origin !== origin)
           throw new LogError("redirect", `${url} redirects to ${location}, outside ${origin}`);
@@ -142,76 +144,16 @@ export class HttpSource implements LogSource {
         url = next;
         continue;
       }
-      if (res.status === 404) {
-        await res.body?.cancel();
-        throw new LogError("not-found", `${url} answered 404`);
-      }
-      if (res.status === 451) {
-        await res.body?.cancel();
+      if (status === 404) throw new LogError("not-found", `${url} answered 404`);
+      if (status === 451)
         throw new LogError("withheld", `${url} answered 451: withheld (taken down)`);
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`${url} answered ${res.status} ${res.statusText}`);
-      }
-      return res;
+      throw new Error(`${url} answered ${status} ${res.statusMessage ?? ""}`.trimEnd());
     }
   }
-}
-
-/** How a connection closed under a request shows (undici's socket error, or the system's). */
-const DROPPED_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
-
-/**
- * A connection closed before any answer: most often a kept-alive one the
- * server let go just as the request went out (a busy client notices late).
- * A GET of it is sent once more; any answer, even a cut-off one, is not.
- */
-function droppedBeforeAnswer(err: unknown): boolean {
-  const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
-  return err instanceof TypeError && typeof code === "string" && DROPPED_CODES.has(code);
 }
 
 /** Redirects within a source's origin followed in a row before giving up. */
 const MAX_REDIRECTS = 5;
-
-function timeoutError(): Error {
-  return new DOMException("no data arrived in time", "TimeoutError");
-}
-
-/**
- * The length of the body as it will be read, when the response says so. A
- * compressed body's Content-Length counts encoded bytes (gzip makes
- * incompressible bytes a little larger), so it says nothing either way;
- * the bytes read are counted all the same.
- */
-function declaredLength(res: Response): number {
-  if (res.headers.get("content-encoding")) return Number.NaN;
-  return Number(res.headers.get("content-length") ?? Number.NaN);
-}
-
-async function readCapped(
-  res: Response,
-  maxBytes: number,
-  onTooLarge: () => Error,
-): Promise<Uint8Array> {
-  if (declaredLength(res) > maxBytes) {
-    await res.body?.cancel();
-    throw onTooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (!res.body) return new Uint8Array(0);
-  for await (const chunk of res.body) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      await res.body.cancel().catch(() => {});
-      throw onTooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 function tooLarge(source: string, path: string, maxBytes: number): LogError {
   return new LogError("too-large", `${path} from ${source} is larger than ${maxBytes} bytes`);

@@ -149,6 +149,10 @@ const LOG: Record<LogErrorCode, number> = {
   "corrupt-storage": 500,
   // A source redirected off its own origin: the server's upstream misbehaved.
   redirect: 502,
+  // A source this server reads from did not answer, or answered what it cannot read.
+  unreachable: 502,
+  truncated: 502,
+  "bad-response": 502,
 };
 
 /** A proxy's source that served bytes that do not verify, or nothing. */

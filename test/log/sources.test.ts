@@ -1,18 +1,83 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { DirectorySource, HttpSource, isLogError, verifyLog } from "../../src/log/index.ts";
 import { buildLog, tempDir, testKey } from "../helpers/log.ts";
 
 const noise = randomBytes(10_000);
+/** One gzip member of 16 MiB of zeros (about 16 KiB); members in a row make one gzip body. */
+const bombMember = gzipSync(Buffer.alloc(16 << 20), { level: 9 });
+/** Inflates to 240 MiB from under 256 KiB: within the gzip bytes a 256 KiB read accepts. */
+const smallBomb = Buffer.concat(Array.from({ length: 15 }, () => bombMember));
+/** Members of the endless bomb sent at most: 16 GiB inflated, more than any socket buffers hold. */
+const BOMB_MEMBERS = 1024;
 
 describe("log sources refuse what they should not trust", () => {
   let url: string;
   let dropped = 0;
+  const asked = new Map<string, number>();
+  const answeredOn = new WeakMap<object, number>();
+  let bombSent = 0;
   const server = createServer((req, res) => {
+    asked.set(req.url ?? "", (asked.get(req.url ?? "") ?? 0) + 1);
+    const onSocket = (answeredOn.get(req.socket) ?? 0) + 1;
+    answeredOn.set(req.socket, onSocket);
+    if (req.url === "/drops-reused") {
+      // Answered on a fresh connection; a kept-alive one is closed as the request arrives.
+      if (onSocket > 1) req.socket.destroy();
+      else res.writeHead(200).end("answered");
+      return;
+    }
+    if (req.url === "/half-headers" || req.url === "/half-body") {
+      // An answer begun, then the connection closed: never asked again.
+      req.socket.end(
+        req.url === "/half-headers"
+          ? "HTTP/1.1 200 O"
+          : "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc",
+      );
+      return;
+    }
+    if (req.url === "/small-bomb") {
+      res.writeHead(200, { "content-encoding": "gzip" }).end(smallBomb);
+      return;
+    }
+    if (req.url === "/endless-bomb") {
+      res.writeHead(200, { "content-encoding": "gzip" });
+      bombSent = 0;
+      let closed = false;
+      res.on("close", () => {
+        closed = true;
+      });
+      const pump = () => {
+        while (!closed && bombSent < BOMB_MEMBERS) {
+          bombSent++;
+          if (!res.write(bombMember)) return;
+        }
+        if (!closed) res.end();
+      };
+      res.on("drain", pump);
+      pump();
+      return;
+    }
+    if (req.url === "/truncated-gzip" || req.url === "/corrupt-gzip") {
+      const body = gzipSync(noise);
+      const sent =
+        req.url === "/truncated-gzip"
+          ? body.subarray(0, body.length - 100)
+          : Buffer.concat([body.subarray(0, 200), Buffer.alloc(100, 0xff), body.subarray(300)]);
+      // Whole as HTTP (its length declared and sent), broken as gzip.
+      res.writeHead(200, { "content-encoding": "gzip", "content-length": sent.length }).end(sent);
+      return;
+    }
+    if (req.url === "/brotli") {
+      res.writeHead(200, { "content-encoding": "br" }).end("not asked for");
+      return;
+    }
     if (req.url === "/endless") {
       res.writeHead(200);
       const chunk = Buffer.alloc(64 * 1024);
@@ -113,7 +178,60 @@ describe("log sources refuse what they should not trust", () => {
   test("a connection closed before any answer is asked once more, and only once", async () => {
     const source = new HttpSource(url, { timeoutMs: 5000 });
     assert.equal(Buffer.from(await source.read("drops-first", 100)).toString(), "answered");
-    await assert.rejects(source.read("drops-always", 100), TypeError);
+    await assert.rejects(source.read("drops-always", 100), (e) => isLogError(e, "unreachable"));
+    assert.equal(asked.get("/drops-always"), 2);
+  });
+
+  test("a kept-alive connection closed as a request goes out is asked again on a new one", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    asked.delete("/drops-reused");
+    const text = async () => Buffer.from(await source.read("drops-reused", 100)).toString();
+    assert.equal(await text(), "answered");
+    // The second read goes out on the kept-alive connection, which the server closes.
+    assert.equal(await text(), "answered");
+    assert.equal(asked.get("/drops-reused"), 3);
+  });
+
+  test("an answer begun and then cut off is never asked again", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    await assert.rejects(source.read("half-headers", 100), (e) => isLogError(e, "unreachable"));
+    await assert.rejects(source.read("half-body", 100), (e) => isLogError(e, "truncated"));
+    const drain = async (path: string) => {
+      for await (const _ of source.stream(path, 100));
+    };
+    await assert.rejects(drain("half-body"), (e) => isLogError(e, "truncated"));
+    assert.equal(asked.get("/half-headers"), 1);
+    assert.equal(asked.get("/half-body"), 2);
+  });
+
+  test("gzip that is cut off, corrupt or not asked for is an error, never a short body", async () => {
+    const source = new HttpSource(url, { timeoutMs: 5000 });
+    const drain = async (path: string) => {
+      for await (const _ of source.stream(path, 1 << 20));
+    };
+    for (const path of ["truncated-gzip", "corrupt-gzip"]) {
+      await assert.rejects(source.read(path, 1 << 20), (e) => isLogError(e, "truncated"));
+      await assert.rejects(drain(path), (e) => isLogError(e, "truncated"));
+    }
+    await assert.rejects(source.read("brotli", 1 << 20), (e) => isLogError(e, "bad-response"));
+  });
+
+  test("a gzip bomb is inflated no further than the cap", async () => {
+    const source = new HttpSource(url, { timeoutMs: 30_000 });
+    // Inflated whole, the small bomb would take 240 MiB; capped, a little over 256 KiB.
+    const peakBefore = process.resourceUsage().maxRSS;
+    await assert.rejects(source.read("small-bomb", 256 << 10), (e) => isLogError(e, "too-large"));
+    assert.ok(process.resourceUsage().maxRSS - peakBefore < 100 << 10, "peak RSS grew by 100 MiB");
+    let taken = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of source.stream("endless-bomb", 1 << 20)) taken += chunk.length;
+      })(),
+      (e) => isLogError(e, "too-large"),
+    );
+    assert.ok(taken <= 1 << 20);
+    // Inflating stopped at the cap, so the server could not send the rest.
+    assert.ok(bombSent < BOMB_MEMBERS, `all ${BOMB_MEMBERS} members were taken`);
   });
 
   test("redirects are followed within the source's origin only, and not without end", async () => {
@@ -142,6 +260,21 @@ describe("log sources refuse what they should not trust", () => {
     // 1.2 s in all, longer than the timeout, but never 1 s without data (even on a busy machine).
     assert.equal(await drain("slow", 10_000), 8000);
     await assert.rejects(drain("stalls", 10_000), { name: "TimeoutError" });
+  });
+
+  test("reading over HTTP does not load undici (fetch), whose loading alone costs tens of ms", async () => {
+    const sources = fileURLToPath(new URL("../../src/log/sources.ts", import.meta.url));
+    const script = `
+      const { HttpSource } = await import(${JSON.stringify(sources)});
+      await new HttpSource(${JSON.stringify(url)}).read("big", 100_000);
+      const loaded = process.moduleLoadList.filter((m) => m.includes("undici"));
+      process.stdout.write(JSON.stringify(loaded));`;
+    const loaded = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", script], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.deepEqual(JSON.parse(loaded), []);
   });
 
   test("a truncated entry bundle fails verification with a clear error", async () => {
