@@ -91,7 +91,8 @@ export function classify(err: unknown, source: string, check: Check): SourceErro
   if (isLogError(err, "redirect")) return new SourceError(source, "redirect", message);
   if (isLogError(err, "truncated"))
     return new SourceError(source, "truncated", message, { cause: err });
-  if (isLogError(err, "unreachable"))
+  // No answer, or one in an encoding not asked for: nothing served, not something wrong.
+  if (isLogError(err, "unreachable") || isLogError(err, "bad-response"))
     return new SourceError(source, "unavailable", message, { cause: err });
   // undici reports a body cut off mid-stream as "terminated".
   if (err instanceof TypeError && message === "terminated")

@@ -18,6 +18,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import type { Socket } from "node:net";
 import { createGunzip, gunzipSync, type ZlibOptions } from "node:zlib";
+import { USER_AGENT } from "../util/version.ts";
 import { LogError } from "./errors.ts";
 
 /**
@@ -26,19 +27,30 @@ import { LogError } from "./errors.ts";
  * pool. Sockets per host are not capped: the callers bound what they keep
  * in flight (an install: 32 document reads and 16 tarballs), and a cap
  * here would queue a small document behind tarballs, the wait counted
- * against its timeout. Idle sockets do not keep the process alive.
+ * against its timeout. Idle sockets do not keep the process alive. With
+ * NODE_USE_ENV_PROXY=1 (or --use-env-proxy) they go through HTTP_PROXY and
+ * HTTPS_PROXY, as the global fetch does then.
  */
 const http = process.getBuiltinModule("node:http");
-const httpAgent = new http.Agent({ keepAlive: true });
+const agentOptions = {
+  keepAlive: true,
+  ...(process.env.NODE_USE_ENV_PROXY === "1" || process.execArgv.includes("--use-env-proxy")
+    ? { proxyEnv: process.env }
+    : {}),
+};
+const httpAgent = new http.Agent(agentOptions);
 let httpsAgent: HttpsAgent | undefined;
 
 function send(url: URL, headers: Record<string, string>, timer: ExchangeTimer): Promise<Sent> {
   const https = url.protocol === "https:";
   // node:https loads TLS: only for a source that needs it.
   const client = https ? process.getBuiltinModule("node:https") : undefined;
-  if (client) httpsAgent ??= new client.Agent({ keepAlive: true });
+  if (client) httpsAgent ??= new client.Agent(agentOptions);
   return new Promise((resolve, reject) => {
-    const options = { headers, agent: https ? httpsAgent : httpAgent };
+    const options = {
+      headers: { "user-agent": USER_AGENT, ...headers },
+      agent: https ? httpsAgent : httpAgent,
+    };
     let socket: Socket | undefined;
     let readBefore = 0;
     const req = (client?.request ?? http.request)(url, options, (res) => {
@@ -124,21 +136,16 @@ export class ExchangeTimer {
     this.#timer.refresh();
   }
 
-  /** Stops the timer; an unfinished response is closed, a finished one leaves its socket to the pool. */
+  /** Stops the timer, and lets go of the exchange (let go of also when unread: see release). */
   done(): void {
     clearTimeout(this.#timer);
-    if (this.#res && !this.#res.complete) this.#req?.destroy();
+    release(this.#req, this.#res);
   }
 
-  /**
-   * Lets go of the response, not worth reading (an error, a redirect): a
-   * short one is read to its end so its socket can carry the next request.
-   */
+  /** Lets go of the response, not worth reading (an error, a redirect), as `release` does. */
   discard(): void {
-    const res = this.#res;
+    release(this.#req, this.#res);
     this.#res = undefined;
-    if (Number(res?.headers["content-length"]) <= DRAINED_BYTES) res?.resume();
-    else res?.destroy();
   }
 
   #expire(): void {
@@ -148,7 +155,16 @@ export class ExchangeTimer {
   }
 }
 
-const DRAINED_BYTES = 64 << 10;
+/**
+ * A response that has all arrived is read to its end, unread or not, so
+ * its socket goes back to the pool; any other exchange is closed. Left as
+ * it is, an unread response holds its socket, and the process, until the
+ * server closes the connection, which a hostile one never does.
+ */
+function release(req: ClientRequest | undefined, res: IncomingMessage | undefined): void {
+  if (res?.complete) res.resume();
+  else req?.destroy();
+}
 
 /**
  * Whether the body is gzipped; identity otherwise. Anything else was not
@@ -190,18 +206,31 @@ export function readBody(
     return Promise.reject(tooLarge());
   }
   if (res.destroyed) return Promise.reject(truncated(url));
+  const declared = Number(res.headers["content-length"]);
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // One buffer, grown by doubling from the declared length (up to a first MiB): a buffer kept
+    // per chunk costs hundreds of bytes each, and a hostile server can send a byte at a time.
+    let buffer = Buffer.allocUnsafe(
+      Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, 1 << 20) : 16 << 10,
+    );
     let total = 0;
     res.on("data", (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > wireCap) {
+      if (total + chunk.length > wireCap) {
         res.destroy();
         reject(tooLarge());
-      } else chunks.push(chunk);
+        return;
+      }
+      if (total + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(
+          Math.min(wireCap, Math.max(total + chunk.length, buffer.length * 2)),
+        );
+        buffer.copy(grown, 0, 0, total);
+        buffer = grown;
+      }
+      total += chunk.copy(buffer, total);
     });
     res.on("end", () => {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+      const body = buffer.subarray(0, total);
       try {
         resolve(gzipped ? inflate(body, url, maxBytes, tooLarge) : body);
       } catch (err) {

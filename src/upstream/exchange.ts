@@ -27,7 +27,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { CAIRN_VERSION } from "../util/version.ts";
+import { USER_AGENT } from "../util/version.ts";
 import type { Uplink } from "./uplink.ts";
 import { UpstreamError } from "./upstream-error.ts";
 
@@ -41,8 +41,6 @@ const agents = {
   http: new HttpAgent({ keepAlive: true }),
   https: new HttpsAgent({ keepAlive: true }),
 };
-
-export const USER_AGENT = `cairn/${CAIRN_VERSION} node/${process.version}`;
 
 export interface UpstreamResponse {
   readonly status: number;

@@ -16,6 +16,19 @@ const bombMember = gzipSync(Buffer.alloc(16 << 20), { level: 9 });
 const smallBomb = Buffer.concat(Array.from({ length: 15 }, () => bombMember));
 /** Members of the endless bomb sent at most: 16 GiB inflated, more than any socket buffers hold. */
 const BOMB_MEMBERS = 1024;
+const SOURCES = fileURLToPath(new URL("../../src/log/sources.ts", import.meta.url));
+
+/** Runs an ES module script in a Node process of its own; resolves to what it printed. */
+function runScript(script: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ["--input-type=module", "-e", script], { env }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    ),
+  );
+}
+
+/** Bytes of the body sent one chunk per byte. */
+const BYTE_BY_BYTE = 256 << 10;
 
 describe("log sources refuse what they should not trust", () => {
   let url: string;
@@ -23,7 +36,14 @@ describe("log sources refuse what they should not trust", () => {
   const asked = new Map<string, number>();
   const answeredOn = new WeakMap<object, number>();
   let bombSent = 0;
+  const userAgents = new Set<string | undefined>();
   const server = createServer((req, res) => {
+    userAgents.add(req.headers["user-agent"]);
+    if (req.url?.startsWith("http://")) {
+      // Asked as a proxy is (the whole URL): answered for the host it names.
+      res.writeHead(200).end(`proxied ${req.url}`);
+      return;
+    }
     asked.set(req.url ?? "", (asked.get(req.url ?? "") ?? 0) + 1);
     const onSocket = (answeredOn.get(req.socket) ?? 0) + 1;
     answeredOn.set(req.socket, onSocket);
@@ -76,6 +96,32 @@ describe("log sources refuse what they should not trust", () => {
     }
     if (req.url === "/brotli") {
       res.writeHead(200, { "content-encoding": "br" }).end("not asked for");
+      return;
+    }
+    if (req.url === "/unsent-404" || req.url === "/unsent-302") {
+      // A body declared and never sent, the connection kept open.
+      const moved = req.url === "/unsent-302";
+      res.writeHead(moved ? 302 : 404, {
+        "content-length": "10",
+        ...(moved ? { location: "/big" } : {}),
+      });
+      res.flushHeaders();
+      return;
+    }
+    if (req.url === "/byte-by-byte") {
+      // One HTTP chunk per byte: the client's parser hands over each as a buffer of its own.
+      res.writeHead(200);
+      const byte = Buffer.from("x");
+      let sent = 0;
+      const pump = () => {
+        while (sent < BYTE_BY_BYTE) {
+          sent++;
+          if (!res.write(byte)) return;
+        }
+        res.end();
+      };
+      res.on("drain", pump);
+      pump();
       return;
     }
     if (req.url === "/endless") {
@@ -159,6 +205,11 @@ describe("log sources refuse what they should not trust", () => {
   test("404 is not-found, 500 is an error, oversized and endless bodies are cut off", async () => {
     const source = new HttpSource(url, { timeoutMs: 5000 });
     await assert.rejects(source.read("missing", 100), (e) => isLogError(e, "not-found"));
+    // Some CDNs refuse a request that does not say what sent it.
+    assert.deepEqual(
+      [...userAgents].map((ua) => ua?.split("/")[0]),
+      ["cairn"],
+    );
     await assert.rejects(source.read("fail", 100), /500/);
     await assert.rejects(source.read("big", 8192), (e) => isLogError(e, "too-large"));
     await assert.rejects(source.read("endless", 1 << 20), (e) => isLogError(e, "too-large"));
@@ -216,6 +267,44 @@ describe("log sources refuse what they should not trust", () => {
     await assert.rejects(source.read("brotli", 1 << 20), (e) => isLogError(e, "bad-response"));
   });
 
+  test("a body sent a byte at a time is held in one buffer, not a buffer per byte", async () => {
+    // In a process of its own, so the server's side of it is not counted.
+    const script = `
+      const { HttpSource } = await import(${JSON.stringify(SOURCES)});
+      const source = new HttpSource(${JSON.stringify(url)}, { timeoutMs: 30_000 });
+      const peakBefore = process.resourceUsage().maxRSS;
+      const { length } = await source.read("byte-by-byte", 1 << 20);
+      process.stdout.write(JSON.stringify({ length, grown: process.resourceUsage().maxRSS - peakBefore }));`;
+    const { length, grown } = JSON.parse(await runScript(script));
+    assert.equal(length, BYTE_BY_BYTE);
+    // A buffer kept per chunk: over 100 MiB.
+    assert.ok(grown < 40 << 10, `peak RSS grew by ${grown >> 10} MiB`);
+  });
+
+  // Left held, the child would wait for the server to close: the test's timeout would end it.
+  test("a body refused unread, or declared and never sent, does not keep the process alive", {
+    timeout: 60_000,
+  }, async () => {
+    // Each read fails at once; the process must then end by itself, holding no connection.
+    const script = `
+      const { HttpSource } = await import(${JSON.stringify(SOURCES)});
+      const source = new HttpSource(${JSON.stringify(url)}, { timeoutMs: 600_000 });
+      const codes = [];
+      const failed = (err) => codes.push(err.code ?? err.message);
+      await source.read("brotli", 1000).catch(failed);
+      await source.read("unsent-404", 1000).catch(failed);
+      await source.read("unsent-302", 200_000).then(() => codes.push("redirected"), failed);
+      const drain = async () => { for await (const _ of source.stream("big", 1000)); };
+      await drain().catch(failed);
+      process.stdout.write(JSON.stringify(codes));`;
+    assert.deepEqual(JSON.parse(await runScript(script)), [
+      "bad-response",
+      "not-found",
+      "redirected",
+      "too-large",
+    ]);
+  });
+
   test("a gzip bomb is inflated no further than the cap", async () => {
     const source = new HttpSource(url, { timeoutMs: 30_000 });
     // Inflated whole, the small bomb would take 240 MiB; capped, a little over 256 KiB.
@@ -263,18 +352,22 @@ describe("log sources refuse what they should not trust", () => {
   });
 
   test("reading over HTTP does not load undici (fetch), whose loading alone costs tens of ms", async () => {
-    const sources = fileURLToPath(new URL("../../src/log/sources.ts", import.meta.url));
     const script = `
-      const { HttpSource } = await import(${JSON.stringify(sources)});
+      const { HttpSource } = await import(${JSON.stringify(SOURCES)});
       await new HttpSource(${JSON.stringify(url)}).read("big", 100_000);
       const loaded = process.moduleLoadList.filter((m) => m.includes("undici"));
       process.stdout.write(JSON.stringify(loaded));`;
-    const loaded = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ["--input-type=module", "-e", script], (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
-    );
-    assert.deepEqual(JSON.parse(loaded), []);
+    assert.deepEqual(JSON.parse(await runScript(script)), []);
+  });
+
+  test("with NODE_USE_ENV_PROXY=1, reads go through HTTP_PROXY, as fetch's do", async () => {
+    // Nothing listens on port 9 (discard) here: only the proxy can answer.
+    const script = `
+      const { HttpSource } = await import(${JSON.stringify(SOURCES)});
+      const body = await new HttpSource("http://127.0.0.1:9/").read("x", 1000);
+      process.stdout.write(JSON.stringify(Buffer.from(body).toString()));`;
+    const env = { ...process.env, NODE_USE_ENV_PROXY: "1", HTTP_PROXY: url, NO_PROXY: "" };
+    assert.equal(JSON.parse(await runScript(script, env)), "proxied http://127.0.0.1:9/x");
   });
 
   test("a truncated entry bundle fails verification with a clear error", async () => {
