@@ -54,5 +54,6 @@ const result = await build({
 });
 cpSync(join(root, "src", "web", "assets"), join(out, "assets"), { recursive: true });
 
+// On standard error: `npm pack --json` runs this first, and its standard output is the JSON.
 const files = Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"));
-console.log(`dist/: ${files.length} modules`);
+console.error(`dist/: ${files.length} modules`);
