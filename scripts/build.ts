@@ -24,6 +24,11 @@ const out = join(root, "dist");
  */
 const EXTERNAL = ["@npmcli/run-script"];
 
+const REQUIRE_ON_FIRST_USE =
+  "let __cairnRequire; " +
+  "const require = (id) => (__cairnRequire ??= " +
+  'process.getBuiltinModule("node:module").createRequire(import.meta.url))(id);';
+
 rmSync(out, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -43,10 +48,9 @@ const result = await build({
   platform: "node",
   target: "node22.16",
   external: EXTERNAL,
-  // CommonJS dependencies call require(); an ES module has none of its own.
-  banner: {
-    js: 'import { createRequire as __cairnCreateRequire } from "node:module"; const require = __cairnCreateRequire(import.meta.url);',
-  },
+  // CommonJS dependencies call require() (for Node's built-ins): an ES module has none of its
+  // own. Made on first use, and the built-in taken as it is: an import of it would build a facade.
+  banner: { js: REQUIRE_ON_FIRST_USE },
   sourcemap: "linked",
   sourcesContent: false,
   logLevel: "warning",
