@@ -1,6 +1,6 @@
 // Loaded by cairn.cjs once Node is known to be new enough. A checkout runs
 // its TypeScript sources; the installed package ships no sources and runs
-// the JavaScript that `npm run build` put in dist/.
+// the bundle that `npm run build` put in dist/ (scripts/build.ts).
 "use strict";
 
 const { existsSync } = require("node:fs");
@@ -16,7 +16,7 @@ if (fromSources && !process.features.typescript) {
   );
   process.exit(1);
 }
-const entry = fromSources ? join(root, "bin", "cairn.ts") : join(root, "dist", "bin", "cairn.js");
+const entry = fromSources ? join(root, "bin", "cairn.ts") : join(root, "dist", "cairn.js");
 // V8's code cache on disk, on before the entry loads: the entry too is then compiled (and, from
 // a checkout, stripped of its types) from the cache, so the type stripper is not even loaded.
 require("node:module").enableCompileCache();

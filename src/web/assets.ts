@@ -23,6 +23,7 @@ export interface Asset {
   readonly brotli: Buffer;
 }
 
+// Beside this module: src/web/ in a checkout, and in the package dist/, where the build copies them.
 const ASSET_DIR = join(import.meta.dirname, "assets");
 
 function load(): Map<string, Asset> {

@@ -1,9 +1,13 @@
 /**
- * The published package: `npm pack` builds the sources to JavaScript and
- * packs them, `npm install -g` puts the tarball into a scratch prefix (its
- * dependencies from the npm cache where it can), and the installed `cairn`
- * runs serve, sync and proxy against each other. Under a Node that the
- * package's engines exclude it says which versions it needs.
+ * The published package: `npm pack` bundles the sources (scripts/build.ts)
+ * and packs them, `npm install -g` puts the tarball into a scratch prefix
+ * (its dependencies from the npm cache where it can), and the installed
+ * `cairn` runs through each kind of entry the bundle has: the command
+ * itself, and the three Worker scripts (a sign-up hashes its password on
+ * one, a SIGHUP's SQLite snapshot is written on one, `cairn install` stores
+ * files on one), with serve, sync, install and proxy against each other.
+ * Under a Node that the package's engines exclude it says which versions it
+ * needs.
  *
  * The installed `cairn` runs on the Node running the tests unless
  * CAIRN_PACKAGE_NODE names another binary (to try the oldest Node the
@@ -13,7 +17,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import semver from "semver";
@@ -109,25 +113,26 @@ describe("the npm package", () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  test("the tarball holds the built JavaScript and the bin, no sources", () => {
+  test("the tarball holds the bundle and the bin, no sources", () => {
     const unexpected = files.filter(
       (f) =>
-        !/^dist\/.+\.js$/.test(f) &&
-        !/^dist\/src\/web\/assets\/[^/]+\.(css|svg)$/.test(f) &&
+        !/^dist\/[^/]+\.js(\.map)?$/.test(f) &&
+        !/^dist\/assets\/[^/]+\.(css|js|svg)$/.test(f) &&
         !/^(bin\/(cairn|launch)\.cjs|package\.json|README\.md|LICENSE)$/.test(f),
     );
     assert.deepEqual(unexpected, []);
-    assert.ok(files.includes("dist/bin/cairn.js"));
-    // The web interface's stylesheet and scripts are files the build copies, not compiles.
+    // The entries, side by side with the chunks that start the workers.
+    for (const entry of ["cairn", "store-worker", "password-hash-worker", "database-export-worker"])
+      assert.ok(files.includes(`dist/${entry}.js`), entry);
+    // The web interface's stylesheet and scripts are files the build copies, not bundles.
     for (const asset of ["site.css", "site.js", "proof.js", "icon.svg"])
-      assert.ok(files.includes(`dist/src/web/assets/${asset}`), asset);
-    assert.ok(files.includes("dist/src/origin/database-export-worker.js"));
-    // The compiler rewrites import specifiers only: a .ts file named any other way (a
+      assert.ok(files.includes(`dist/assets/${asset}`), asset);
+    // The bundler rewrites imports only: a .ts file named by a relative path any other way (a
     // Worker's script) would be missing from the installed package.
     const namesTs = files.filter(
       (f) =>
-        f.startsWith("dist/") &&
-        /["'`][^"'`\s]*\.ts["'`]/.test(readFileSync(join(installed, f), "utf8")),
+        /^dist\/[^/]+\.js$/.test(f) &&
+        /["'`]\.\.?\/[^"'`\s]*\.ts["'`]/.test(readFileSync(join(installed, f), "utf8")),
     );
     assert.deepEqual(namesTs, []);
     // The pinned Node that the project's scripts run on is a dev tool, not the package's.
@@ -161,6 +166,24 @@ describe("the npm package", () => {
     serve.child.kill("SIGHUP");
     assert.match(await snapshotOutcome(serve), /^published the SQLite snapshot at log size \d+/);
 
+    // An install stores the tarball's files on the store's worker threads, then links them.
+    const project = join(dir.path, "project");
+    await mkdir(project);
+    const manifest = {
+      name: "project",
+      version: "1.0.0",
+      dependencies: { "from-the-package": "1.0.0" },
+    };
+    await writeFile(join(project, "package.json"), JSON.stringify(manifest));
+    const installArgs = ["install", "--origin", serve.url, "--key", key, "--no-mirror-list"];
+    const installEnv = { CAIRN_HOME: join(dir.path, "install-home") };
+    assert.match(
+      ok(await cairn(installArgs, { cwd: project, env: installEnv, command })),
+      /^1 packages? in /m,
+    );
+    const linked = join(project, "node_modules", "from-the-package", "package.json");
+    assert.equal(JSON.parse(await readFile(linked, "utf8")).version, "1.0.0");
+
     const index = join(dir.path, "home", "index.sqlite");
     const env = { CAIRN_HOME: join(dir.path, "home") };
     const sync = ["sync", "--origin", serve.url, "--key", key, "--index", index];
@@ -179,6 +202,12 @@ describe("the npm package", () => {
     assert.equal(res.status, 200);
     const packument = (await res.json()) as { versions: Record<string, unknown> };
     assert.deepEqual(Object.keys(packument.versions), ["1.0.0"]);
+  });
+
+  test("the installed cairn lists every command", async () => {
+    const help = ok(await run(node, [bin, "--help"], dir.path));
+    for (const command of ["serve", "install", "mirror", "proxy", "witness"])
+      assert.match(help, new RegExp(`^  ${command}\\b`, "m"));
   });
 
   test("under a Node its engines exclude it says which Node it needs", async (t: TestContext) => {
