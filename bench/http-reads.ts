@@ -15,11 +15,11 @@ import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { cairn } from "../test/helpers/cli.ts";
-import { CORPUS_APP_PACKAGE_JSON, corpusTarballs } from "../test/helpers/corpus.ts";
+import { CORPUS_APP_PACKAGE_JSON } from "../test/helpers/corpus.ts";
 import { startCountingProxy } from "../test/helpers/counting-proxy.ts";
-import { publishOtherPlatformBindings } from "../test/helpers/platform-bindings.ts";
 import { makeWorkDir, removeDir } from "./common.ts";
-import { REPO_DIR, runToEnd, startProcess, stopProcess, waitForOutput } from "./processes.ts";
+import { startCorpusOrigin } from "./corpus-origin.ts";
+import { REPO_DIR, runToEnd, stopProcess } from "./processes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -85,31 +85,9 @@ async function parent(): Promise<void> {
   const baseline = resolve(values.baseline ?? REPO_DIR);
   const rounds = Number(values.rounds);
   const work = await makeWorkDir("http-reads");
-  const dataDir = join(work, "origin");
-  await runToEnd(
-    "cairn import",
-    process.execPath,
-    [
-      join(REPO_DIR, "bin", "cairn.ts"),
-      "import",
-      await corpusTarballs(),
-      "--user",
-      "bench",
-      "--data",
-      dataDir,
-    ],
-    { logFile: join(work, "import.log") },
-  );
-  const origin = startProcess(
-    "cairn serve",
-    process.execPath,
-    [join(REPO_DIR, "bin", "cairn.ts"), "serve", "--data", dataDir, "--port", "0", "--no-durable"],
-    { logFile: join(work, "origin.log") },
-  );
+  const origin = await startCorpusOrigin(work);
   try {
-    const originUrl = (await waitForOutput(origin, /listening on (\S+)/))[1];
-    const key = (await waitForOutput(origin, /verifier key: (\S+)/))[1];
-    await publishOtherPlatformBindings(originUrl);
+    const { url: originUrl, key } = origin;
     const proxy = await startCountingProxy(originUrl, { keepHost: true });
     const project = join(work, "project");
     await mkdir(project, { recursive: true });
@@ -171,7 +149,7 @@ async function parent(): Promise<void> {
       }
     }
   } finally {
-    await stopProcess(origin);
+    await stopProcess(origin.proc);
     await removeDir(work);
   }
 }

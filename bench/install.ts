@@ -56,7 +56,6 @@ import {
   writeNpmrc,
   writeYarnrc,
 } from "../test/helpers/npm-client.ts";
-import { publishOtherPlatformBindings } from "../test/helpers/platform-bindings.ts";
 import { publish, signUp } from "../test/helpers/registry-client.ts";
 import {
   diskUsage,
@@ -68,16 +67,9 @@ import {
   removeDir,
   WORK_DIR,
 } from "./common.ts";
+import { startCorpusOrigin } from "./corpus-origin.ts";
 import { measureNodeFloors, type NodeFloors } from "./node-floors.ts";
-import {
-  profileFlags,
-  REPO_DIR,
-  runToEnd,
-  startProcess,
-  stopProcess,
-  tail,
-  waitForOutput,
-} from "./processes.ts";
+import { profileFlags, REPO_DIR, runToEnd, startProcess, stopProcess, tail } from "./processes.ts";
 
 /** From the issue: no faster tool in any scenario, and a no-op under 100 ms. */
 export const TARGET_UNCHANGED_MS = 100;
@@ -170,22 +162,8 @@ const loadBefore = loadavg();
 console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
 const tarballs = await corpusTarballs();
 
-const dataDir = join(work, "origin");
-await runToEnd(
-  "cairn import",
-  process.execPath,
-  [join(REPO_DIR, "bin", "cairn.ts"), "import", tarballs, "--user", "bench", "--data", dataDir],
-  { logFile: join(work, "import.log") },
-);
-const origin = startProcess(
-  "cairn serve",
-  process.execPath,
-  [join(REPO_DIR, "bin", "cairn.ts"), "serve", "--data", dataDir, "--port", "0", "--no-durable"],
-  { logFile: join(work, "origin.log") },
-);
-const originUrl = (await waitForOutput(origin, /listening on (\S+)/))[1];
-const key = (await waitForOutput(origin, /verifier key: (\S+)/))[1];
-await publishOtherPlatformBindings(originUrl);
+const origin = await startCorpusOrigin(work, tarballs);
+const { url: originUrl, key } = origin;
 await publishNodeGypStub(originUrl);
 const proxy: CountingProxy = await startCountingProxy(originUrl, { keepHost: true });
 const registry = proxy.url.endsWith("/") ? proxy.url : `${proxy.url}/`;
@@ -242,7 +220,7 @@ try {
   report(sizes, tarballBytes, storeFiles, resolve, floors);
 } finally {
   await proxy.close();
-  await stopProcess(origin);
+  await stopProcess(origin.proc);
   await removeDir(work);
 }
 

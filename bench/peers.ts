@@ -40,7 +40,8 @@ import {
   removeDir,
   seconds,
 } from "./common.ts";
-import { cpuMsOf, peakRssOf, REPO_DIR, runToEnd, tail } from "./processes.ts";
+import { importCorpus } from "./corpus-origin.ts";
+import { cpuMsOf, peakRssOf, tail } from "./processes.ts";
 
 /** From the issue: after the first install, at most this share of all bytes from the origin and mirrors. */
 export const TARGET_CENTRAL_SHARE = 0.05;
@@ -97,13 +98,7 @@ const work = await makeWorkDir("peers");
 const loadBefore = loadavg();
 console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
 const tarballs = await corpusTarballs();
-const dataDir = join(work, "origin");
-await runToEnd(
-  "cairn import",
-  process.execPath,
-  [join(REPO_DIR, "bin", "cairn.ts"), "import", tarballs, "--user", "bench", "--data", dataDir],
-  { logFile: join(work, "import.log") },
-);
+const dataDir = await importCorpus(work, tarballs);
 
 const lan = await createLan(count + 2);
 const [originHost, mirrorHost, ...peerHosts] = lan.hosts;

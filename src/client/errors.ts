@@ -77,7 +77,7 @@ export class NoSourceError extends Error {
 }
 
 /**
- * Names what a failed read or check was: the errors of fetch and of the log
+ * Names what a failed read or check was: the errors of HttpSource and of the log
  * core become checks; anything that fails verification gets `check`.
  */
 export function classify(err: unknown, source: string, check: Check): SourceError {
@@ -94,11 +94,6 @@ export function classify(err: unknown, source: string, check: Check): SourceErro
   // No answer, or one in an encoding not asked for: nothing served, not something wrong.
   if (isLogError(err, "unreachable") || isLogError(err, "bad-response"))
     return new SourceError(source, "unavailable", message, { cause: err });
-  // undici reports a body cut off mid-stream as "terminated".
-  if (err instanceof TypeError && message === "terminated")
-    return new SourceError(source, "truncated", "the connection closed before the body ended", {
-      cause: err,
-    });
   if (err instanceof TypeError || /answered \d{3}/.test(message))
     return new SourceError(source, "unavailable", message, { cause: err });
   return new SourceError(source, check, message, { cause: err });

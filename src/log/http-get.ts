@@ -201,12 +201,12 @@ export function readBody(
 ): Promise<Buffer> {
   const gzipped = isGzipped(res, url);
   const wireCap = gzipped ? gzipWireCap(maxBytes) : maxBytes;
-  if (Number(res.headers["content-length"]) > wireCap) {
+  const declared = Number(res.headers["content-length"]);
+  if (declared > wireCap) {
     res.destroy();
     return Promise.reject(tooLarge());
   }
   if (res.destroyed) return Promise.reject(truncated(url));
-  const declared = Number(res.headers["content-length"]);
   return new Promise((resolve, reject) => {
     // One buffer, grown by doubling from the declared length (up to a first MiB): a buffer kept
     // per chunk costs hundreds of bytes each, and a hostile server can send a byte at a time.
